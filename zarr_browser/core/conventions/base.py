@@ -1,0 +1,244 @@
+"""What a metadata convention is, and the registry that holds them.
+
+A convention is an object with a ``name`` and four operations:
+
+* ``detect(node)`` - cheap and pure (looks only at the node's own documents): a
+  :class:`Detection` (version and roles) or None;
+* ``describe(node, ctx)`` - what to show about the node, as plain JSON-able data;
+* ``validate(node, ctx)`` - a list of :class:`~zarr_browser.core.issues.Issue`; never raises on
+  bad metadata;
+* ``child_hints(node)`` - child names the metadata declares (used when a remote group
+  cannot be listed);
+* ``dimensions(node, parent)`` - the dimension facts this convention gives an array, as a
+  :class:`DimensionSource`, or None.
+
+``ctx`` (a :class:`Context`) lets validation look at other nodes (an OME image's level arrays,
+an xarray dataset's variables); it may do I/O, so validation runs in workers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from zarr_browser.core.issues import Issue, Severity
+from zarr_browser.core.jsonio import JSON
+
+if TYPE_CHECKING:
+    from zarr_browser.core.model import Node
+
+__all__ = [
+    "Context",
+    "Convention",
+    "ConventionRegistry",
+    "Detection",
+    "DimensionSource",
+    "attributes_pointer",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """A convention found on a node: its version (if it has one) and the node's roles."""
+
+    name: str
+    version: str | None = None
+    roles: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, JSON]:
+        return {"name": self.name, "version": self.version, "roles": list(self.roles)}
+
+
+@dataclass(frozen=True, slots=True)
+class DimensionSource:
+    """What one source says about an array's dimensions.
+
+    ``names``, ``units`` and ``scales`` have one entry per axis (None where the source is
+    silent).  ``source`` says where the facts come from, in words
+    (``"v3 dimension_names"``, ``"_ARRAY_DIMENSIONS"``, ``"OME-NGFF axes of /image"``...).
+    """
+
+    convention: str
+    source: str
+    names: tuple[str | None, ...]
+    units: tuple[str | None, ...] | None = None
+    scales: tuple[float | None, ...] | None = None
+    translations: tuple[float | None, ...] | None = None
+    types: tuple[str | None, ...] | None = None
+    pointer: str = ""
+    document: str = ""
+
+    def to_json(self) -> dict[str, JSON]:
+        out: dict[str, JSON] = {"convention": self.convention, "source": self.source, "names": list(self.names)}
+        for key in ("units", "scales", "translations", "types"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = list(value)
+        return out
+
+
+class Context(Protocol):
+    """What a convention may ask of the hierarchy while describing or validating a node."""
+
+    strict: bool
+
+    def node(self, path: str) -> Node | None:
+        """The node at an absolute path, or None when there is none (never raises)."""
+
+    def children(self, path: str) -> Sequence[Node]:
+        """The child nodes of the group at *path* (empty for arrays or when unlistable)."""
+
+    def parent(self, node: Node) -> Node | None:
+        """The parent of *node*, or None for the root."""
+
+
+@runtime_checkable
+class Convention(Protocol):
+    """A metadata convention (see the module docstring)."""
+
+    name: str
+    title: str
+
+    def detect(self, node: Node) -> Detection | None: ...
+
+    def describe(self, node: Node, ctx: Context) -> dict[str, JSON]: ...
+
+    def validate(self, node: Node, ctx: Context) -> list[Issue]: ...
+
+    def child_hints(self, node: Node) -> list[str]: ...
+
+    def dimensions(self, node: Node, parent: Node | None) -> DimensionSource | None: ...
+
+
+class BaseConvention:
+    """Defaults for the optional operations; conventions subclass it for brevity."""
+
+    name = ""
+    title = ""
+
+    def detect(self, node: Node) -> Detection | None:
+        raise NotImplementedError  # every concrete convention defines detection
+
+    def describe(self, node: Node, ctx: Context) -> dict[str, JSON]:
+        return {}
+
+    def validate(self, node: Node, ctx: Context) -> list[Issue]:
+        return []
+
+    def child_hints(self, node: Node) -> list[str]:
+        return []
+
+    def dimensions(self, node: Node, parent: Node | None) -> DimensionSource | None:
+        return None
+
+
+def attributes_pointer(node: Node, *parts: str | int) -> tuple[str, str]:
+    """JSON pointer and document name for a path inside a node's *attributes*.
+
+    v3 attributes live in ``zarr.json`` under ``/attributes``; v2 attributes are the whole
+    ``.zattrs`` document.
+    """
+    from zarr_browser.core.issues import pointer
+
+    if node.zarr_format == 3:
+        return pointer("attributes", *parts), "zarr.json"
+    return pointer(*parts), ".zattrs"
+
+
+@dataclass
+class ConventionRegistry:
+    """An ordered set of conventions.  Build one per application (no module globals)."""
+
+    conventions: list[Convention] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.conventions]
+        if len(names) != len(set(names)):
+            raise ValueError(f"duplicate convention names: {names}")
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.conventions)
+
+    def get(self, name: str) -> Convention:
+        for convention in self.conventions:
+            if convention.name == name:
+                return convention
+        raise KeyError(name)
+
+    def detect(self, node: Node) -> list[Detection]:
+        """Every convention found on *node* (in registry order)."""
+        found = []
+        for convention in self.conventions:
+            try:
+                detection = convention.detect(node)
+            except Exception:  # a convention bug must not hide the node
+                logger.exception("convention %s failed to detect %s", convention.name, node.path)
+                continue
+            if detection is not None:
+                found.append(detection)
+        return found
+
+    def validate(self, node: Node, ctx: Context) -> list[Issue]:
+        """All issues every convention finds on *node*."""
+        issues: list[Issue] = []
+        for convention in self.conventions:
+            try:
+                issues.extend(convention.validate(node, ctx))
+            except Exception as err:  # boundary: report instead of crashing the whole run
+                logger.exception("convention %s failed to validate %s", convention.name, node.path)
+                issues.append(
+                    Issue(Severity.ERROR, f"internal error while checking {convention.name}: {err!r}", node.path,
+                          convention=convention.name)
+                )
+        return issues
+
+    def describe(self, node: Node, ctx: Context) -> dict[str, dict[str, JSON]]:
+        """Descriptions by convention name, for the conventions detected on *node*."""
+        out: dict[str, dict[str, JSON]] = {}
+        for convention in self.conventions:
+            try:
+                if convention.detect(node) is None:
+                    continue
+                out[convention.name] = convention.describe(node, ctx)
+            except Exception:  # boundary, as above
+                logger.exception("convention %s failed to describe %s", convention.name, node.path)
+        return out
+
+    def child_hints(self, node: Node) -> list[str]:
+        """Child names declared by the node's metadata, in first-seen order."""
+        names: dict[str, None] = {}
+        for convention in self.conventions:
+            try:
+                for name in convention.child_hints(node):
+                    first = name.strip("/").split("/", 1)[0]
+                    if first and first not in (".", ".."):
+                        names.setdefault(first, None)
+            except Exception:  # boundary, as above
+                logger.exception("convention %s failed to give hints for %s", convention.name, node.path)
+        return list(names)
+
+    def dimension_sources(self, node: Node, parent: Node | None) -> list[DimensionSource]:
+        """What every convention says about the dimensions of array *node*."""
+        out = []
+        for convention in self.conventions:
+            try:
+                source = convention.dimensions(node, parent)
+            except Exception:  # boundary, as above
+                logger.exception("convention %s failed on dimensions of %s", convention.name, node.path)
+                continue
+            if source is not None:
+                out.append(source)
+        return out
+
+
+def merge_issues(groups: Iterable[Iterable[Issue]]) -> list[Issue]:
+    """Flatten issue lists, dropping exact duplicates, keeping order."""
+    seen: dict[Issue, None] = {}
+    for group in groups:
+        for issue in group:
+            seen.setdefault(issue, None)
+    return list(seen)

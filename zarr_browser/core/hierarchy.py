@@ -1,0 +1,509 @@
+"""The hierarchy of a zarr store, listed lazily one level at a time.
+
+:class:`Hierarchy` reads raw documents through a :class:`~zarr_browser.core.store.StoreAccess`
+and never goes through ``zarr.Group.members()`` (one unreadable child makes that fail for the
+whole group).  Each child is parsed on its own; a broken child becomes an error node and its
+siblings still list.
+
+Consolidated metadata (v2 ``.zmetadata``, v3 inline ``consolidated_metadata``) is read with the
+root.  Remote stores list from it (one round trip for the whole tree); local stores list the
+real files and compare each node with its consolidated copy, flagging stale copies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from zarr_browser.core.jsonio import Document, canonical, dumps, parse_document
+from zarr_browser.core.model import (
+    METADATA_NAMES,
+    Node,
+    build_node,
+    join_path,
+    key_prefix,
+    metadata_keys,
+    parent_path,
+)
+from zarr_browser.core.store import AccessMode, RequestPolicy, StoreAccess, open_store, run_sync
+from zarr_browser.errors import NodeNotFoundError, StoreOpenError, StoreReadError
+
+__all__ = ["ConsolidatedIndex", "Hierarchy", "Listing", "natural_key"]
+
+logger = logging.getLogger(__name__)
+
+ConsolidatedPolicy = Literal["auto", "always", "never"]
+HintFunction = Callable[[Node], Iterable[str]]
+_SKIP_NAMES = frozenset(METADATA_NAMES) | {".zmetadata"}
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> tuple[object, ...]:
+    """Sort key that orders ``2`` before ``10`` (``"A10" > "A2"``)."""
+    return tuple(int(part) if part.isdigit() else part.casefold() for part in _DIGITS.split(name))
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One page of a group's children.
+
+    Attributes
+    ----------
+    path
+        The group listed.
+    names
+        Every child name known (naturally sorted), including those outside this page.
+    nodes
+        The nodes of this page, in order.
+    offset
+        Index of the first node of the page in ``names``.
+    complete
+        False when the group could not be listed and the names came from convention hints
+        (OME datasets, plate wells, NCZarr variables...); such a listing may miss children.
+    error
+        Why the group could not be listed, or None.
+    source
+        ``"store"``, ``"consolidated"`` or ``"hints"``.
+    """
+
+    path: str
+    names: tuple[str, ...]
+    nodes: tuple[Node, ...]
+    offset: int = 0
+    complete: bool = True
+    error: str | None = None
+    source: Literal["store", "consolidated", "hints"] = "store"
+
+    @property
+    def total(self) -> int:
+        return len(self.names)
+
+    @property
+    def has_more(self) -> bool:
+        return self.offset + len(self.nodes) < len(self.names)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsolidatedIndex:
+    """The consolidated copies of a hierarchy's documents.
+
+    ``documents`` maps a node path to its documents by file name; ``children`` maps a group
+    path to its child names.  ``problems`` lists what was wrong with the consolidated document
+    itself (malformed entries are skipped, never fatal).
+    """
+
+    zarr_format: Literal[2, 3]
+    key: str
+    documents: Mapping[str, Mapping[str, Document]]
+    children: Mapping[str, tuple[str, ...]]
+    problems: tuple[str, ...] = ()
+
+    def node(self, path: str) -> Node | None:
+        docs = self.documents.get(path)
+        if docs is None:
+            return None
+        return build_node(path, docs, source="consolidated", implicit_ok=True)
+
+    @classmethod
+    def parse(cls, root_docs: Mapping[str, Document]) -> ConsolidatedIndex | None:
+        """Build the index from the root's documents, or None when there is none."""
+        v3 = root_docs.get("zarr.json")
+        if v3 is not None and isinstance(v3.value, dict) and "consolidated_metadata" in v3.value:
+            return cls._parse_v3(v3)
+        v2 = root_docs.get(".zmetadata")
+        if v2 is not None:
+            return cls._parse_v2(v2)
+        return None
+
+    @classmethod
+    def _parse_v3(cls, doc: Document) -> ConsolidatedIndex | None:
+        block = doc.value.get("consolidated_metadata")
+        if block is None:
+            return None
+        problems: list[str] = []
+        if not isinstance(block, dict) or not isinstance(block.get("metadata"), dict):
+            return cls(3, doc.key, {}, {}, ("consolidated_metadata is not an object with 'metadata'",))
+        if block.get("kind") != "inline":
+            problems.append(f"consolidated_metadata.kind is {block.get('kind')!r}, expected 'inline'")
+        documents: dict[str, dict[str, Document]] = {}
+        children: dict[str, list[str]] = {}
+        for rel, meta in block["metadata"].items():
+            if not isinstance(rel, str) or not _valid_rel(rel):
+                problems.append(f"entry {rel!r} is not a valid relative node path; skipped")
+                continue
+            path = "/" + rel
+            key = key_prefix(path) + "zarr.json"
+            documents[path] = {"zarr.json": Document(key, dumps(meta), meta)}
+            _add_child(children, path)
+        return cls(3, doc.key, documents, {k: tuple(sorted(v, key=natural_key)) for k, v in children.items()}, tuple(problems))
+
+    @classmethod
+    def _parse_v2(cls, doc: Document) -> ConsolidatedIndex | None:
+        value = doc.value
+        if not doc.ok:
+            return cls(2, doc.key, {}, {}, (f"{doc.key}: {doc.error}",))
+        if not isinstance(value, dict) or not isinstance(value.get("metadata"), dict):
+            return cls(2, doc.key, {}, {}, (".zmetadata has no 'metadata' object",))
+        problems: list[str] = []
+        if value.get("zarr_consolidated_format") != 1:
+            problems.append(f"zarr_consolidated_format is {value.get('zarr_consolidated_format')!r}, expected 1")
+        documents: dict[str, dict[str, Document]] = {}
+        children: dict[str, list[str]] = {}
+        for key, meta in value["metadata"].items():
+            if not isinstance(key, str):
+                continue
+            head, _, name = key.rpartition("/")
+            if name not in (".zarray", ".zgroup", ".zattrs"):
+                continue
+            if head and not _valid_rel(head):
+                problems.append(f"entry {key!r} is not a valid relative key; skipped")
+                continue
+            path = "/" + head if head else "/"
+            documents.setdefault(path, {})[name] = Document(key, dumps(meta), meta)
+            if path != "/":
+                _add_child(children, path)
+        return cls(2, doc.key, documents, {k: tuple(sorted(v, key=natural_key)) for k, v in children.items()}, tuple(problems))
+
+    def compare(self, node: Node) -> Literal["fresh", "stale", "absent"]:
+        """How the node's own documents compare with their consolidated copies."""
+        copy = self.documents.get(node.path)
+        if copy is None:
+            return "absent"
+        for name, doc in node.documents.items():
+            if name == ".zmetadata":
+                continue
+            other = copy.get(name)
+            mine = doc.value
+            if name == "zarr.json" and isinstance(mine, dict):
+                mine = {k: v for k, v in mine.items() if k != "consolidated_metadata"}
+            theirs = other.value if other is not None else None
+            if name == "zarr.json" and isinstance(theirs, dict):
+                theirs = {k: v for k, v in theirs.items() if k != "consolidated_metadata"}
+            if other is None:
+                if name == ".zattrs" and mine == {}:
+                    continue
+                return "stale"
+            if canonical(mine) != canonical(theirs):
+                return "stale"
+        for name in copy:
+            if name not in node.documents and not (name == ".zattrs" and copy[name].value == {}):
+                return "stale"
+        return "fresh"
+
+
+def _valid_rel(rel: str) -> bool:
+    parts = rel.split("/")
+    return bool(rel) and not rel.startswith("/") and all(p not in ("", ".", "..") for p in parts) and "\\" not in rel
+
+
+def _add_child(children: dict[str, list[str]], path: str) -> None:
+    """Register *path* and its ancestors as children of their parents."""
+    while True:
+        parent = parent_path(path)
+        if parent is None:
+            return
+        name = path.rsplit("/", 1)[-1]
+        siblings = children.setdefault(parent, [])
+        if name in siblings:
+            return
+        siblings.append(name)
+        path = parent
+
+
+class Hierarchy:
+    """A lazily listed zarr hierarchy.
+
+    Build it with :meth:`open` (does I/O: reads the root) or construct it on a
+    :class:`StoreAccess` and call :meth:`load_root`.  All methods are synchronous facades over
+    async implementations (``a``-prefixed) that run on zarr's I/O loop; call them from worker
+    threads, never from a GUI thread.
+
+    Parameters
+    ----------
+    access
+        The store.
+    consolidated
+        ``"auto"``: list remote stores from consolidated metadata, local ones from the files
+        (flagging stale copies); ``"always"``: list from consolidated metadata when present;
+        ``"never"``: ignore it.
+    hints
+        Returns child names a node declares (OME datasets, plate wells...), used when a
+        remote group cannot be listed.
+    """
+
+    def __init__(
+        self,
+        access: StoreAccess,
+        *,
+        consolidated: ConsolidatedPolicy = "auto",
+        hints: HintFunction | None = None,
+    ) -> None:
+        self.access = access
+        self.consolidated_policy: ConsolidatedPolicy = consolidated
+        self._hints = hints
+        self._root: Node | None = None
+        self.consolidated: ConsolidatedIndex | None = None
+        self._nodes: dict[str, Node] = {}
+        self._names: dict[str, tuple[tuple[str, ...], bool, str | None, str]] = {}
+
+    # -- construction ----------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        storage_options: dict | None = None,
+        mode: AccessMode = "r",
+        policy: RequestPolicy | None = None,
+        consolidated: ConsolidatedPolicy = "auto",
+        hints: HintFunction | None = None,
+    ) -> Hierarchy:
+        """Open the store at *url* and read its root.  Raises StoreOpenError when unreadable."""
+        access = open_store(url, storage_options=storage_options, mode=mode, policy=policy)
+        hierarchy = cls(access, consolidated=consolidated, hints=hints)
+        hierarchy.load_root()
+        return hierarchy
+
+    @property
+    def url(self) -> str:
+        return self.access.url
+
+    @property
+    def root(self) -> Node:
+        if self._root is None:
+            raise RuntimeError("call load_root() (or Hierarchy.open) before using the hierarchy")
+        return self._root
+
+    def load_root(self) -> Node:
+        """Read the root documents and consolidated metadata (one round trip)."""
+        return run_sync(self.aload_root())
+
+    async def aload_root(self) -> Node:
+        keys = [*metadata_keys("/"), ".zmetadata"]
+        try:
+            raw = await self.access.get_many(keys)
+        except StoreReadError as err:
+            raise StoreOpenError(str(err)) from err
+        docs, failures = self._parse_docs("/", raw)
+        if failures and not docs:
+            raise StoreOpenError(f"cannot read {self.url}: {failures[0]}")
+        if self.consolidated_policy != "never":
+            self.consolidated = ConsolidatedIndex.parse(docs)
+        node_docs = {k: v for k, v in docs.items() if k != ".zmetadata"}
+        node = build_node("/", node_docs, implicit_ok=self.access.protocol in ("local", "zip", "memory"))
+        if node is None:
+            raise StoreOpenError(f"no zarr metadata found at {self.url} (no zarr.json, .zgroup or .zarray)")
+        if failures:
+            node = _with_error(node, "; ".join(failures))
+        node = self._flag_consolidated(node)
+        self._root = node
+        self._nodes["/"] = node
+        return node
+
+    # -- reading nodes ---------------------------------------------------------------------
+    def _parse_docs(self, path: str, raw: Mapping[str, bytes | None | Exception]) -> tuple[dict[str, Document], list[str]]:
+        docs: dict[str, Document] = {}
+        failures: list[str] = []
+        for key, value in raw.items():
+            name = key.rsplit("/", 1)[-1]
+            if isinstance(value, Exception):
+                failures.append(str(value))
+            elif value is not None:
+                docs[name] = parse_document(key, value)
+        return docs, failures
+
+    def _flag_consolidated(self, node: Node) -> Node:
+        index = self.consolidated
+        if index is None or node.source != "store" or node.path == "/" and node.zarr_format == 3 and index.zarr_format == 3:
+            return node
+        from dataclasses import replace
+
+        return replace(node, consolidated=index.compare(node))
+
+    def _use_consolidated(self) -> bool:
+        if self.consolidated is None or not self.consolidated.documents:
+            return False
+        if self.consolidated_policy == "always":
+            return True
+        return self.consolidated_policy == "auto" and self.access.is_remote
+
+    async def _aread(self, path: str, *, implicit_ok: bool) -> Node | None:
+        raw = await self.access.get_many(metadata_keys(path))
+        docs, failures = self._parse_docs(path, raw)
+        if failures:
+            return Node(path, "error", None, docs, error="; ".join(failures))
+        node = build_node(path, docs, implicit_ok=implicit_ok)
+        return self._flag_consolidated(node) if node is not None else None
+
+    def node(self, path: str) -> Node:
+        """The node at *path* (``"/"`` or ``"/a/b"``); raises NodeNotFoundError if none."""
+        return run_sync(self.anode(path))
+
+    async def anode(self, path: str) -> Node:
+        path = _normalise(path)
+        cached = self._nodes.get(path)
+        if cached is not None:
+            return cached
+        if path == "/":
+            return await self.aload_root()
+        node: Node | None = None
+        if self._use_consolidated():
+            assert self.consolidated is not None
+            node = self.consolidated.node(path)
+        if node is None:
+            node = await self._aread(path, implicit_ok=False)
+        if node is None:
+            raise NodeNotFoundError(f"no zarr node at {path} in {self.url}")
+        self._nodes[path] = node
+        return node
+
+    def refresh(self, path: str = "/") -> None:
+        """Forget what is cached at and below *path* (the next read goes to the store)."""
+        path = _normalise(path)
+        prefix = path.rstrip("/") + "/"
+        for key in [k for k in self._nodes if k == path or k.startswith(prefix)]:
+            del self._nodes[key]
+        for key in [k for k in self._names if k == path or k.startswith(prefix)]:
+            del self._names[key]
+        if path == "/":
+            self._root = None
+            self.consolidated = None
+
+    # -- listing ---------------------------------------------------------------------------
+    def children(self, path: str = "/", *, offset: int = 0, limit: int | None = None) -> Listing:
+        """One page of the children of the group at *path* (all of them by default)."""
+        return run_sync(self.achildren(path, offset=offset, limit=limit))
+
+    async def achildren(self, path: str = "/", *, offset: int = 0, limit: int | None = None) -> Listing:
+        path = _normalise(path)
+        parent = await self.anode(path)
+        if not parent.is_group:
+            return Listing(path, (), (), offset)
+        names, complete, error, source = await self._anames(parent)
+        page = names[offset : None if limit is None else offset + limit]
+        missing = [n for n in page if join_path(path, n) not in self._nodes]
+        if missing:
+            await self._aload_children(path, missing, source)
+        nodes = tuple(self._nodes[join_path(path, n)] for n in page if join_path(path, n) in self._nodes)
+        if len(nodes) != len(page):  # some names were not nodes after all (stray files)
+            names = tuple(n for n in names if n not in page or join_path(path, n) in self._nodes)
+            self._names[path] = (names, complete, error, source)
+        return Listing(path, names, nodes, offset, complete, error, source)  # type: ignore[arg-type]
+
+    async def _anames(self, parent: Node) -> tuple[tuple[str, ...], bool, str | None, str]:
+        cached = self._names.get(parent.path)
+        if cached is not None:
+            return cached
+        path = parent.path
+        result: tuple[tuple[str, ...], bool, str | None, str]
+        if self._use_consolidated():
+            assert self.consolidated is not None
+            names = self.consolidated.children.get(path, ())
+            result = (names, True, None, "consolidated")
+        else:
+            try:
+                listed = await self.access.list_dir(key_prefix(path))
+                names = tuple(sorted((n for n in listed if n not in _SKIP_NAMES and not n.startswith(".")), key=natural_key))
+                result = (names, True, None, "store")
+            except StoreReadError as err:
+                hinted = tuple(dict.fromkeys(self._hints(parent))) if self._hints else ()
+                result = (hinted, False, str(err), "hints")
+        self._names[path] = result
+        return result
+
+    async def _aload_children(self, path: str, names: list[str], source: str) -> None:
+        if source == "consolidated":
+            assert self.consolidated is not None
+            for name in names:
+                child = join_path(path, name)
+                node = self.consolidated.node(child)
+                if node is not None:
+                    self._nodes[child] = node
+            return
+        paths = [join_path(path, n) for n in names]
+        keys = [k for p in paths for k in metadata_keys(p)]
+        raw = await self.access.get_many(keys)
+        local = self.access.protocol == "local"
+        is_dir = set()
+        if local:
+            is_dir = await asyncio.to_thread(_local_dirs, self.access, path, names)
+        for child in paths:
+            child_raw = {k: raw[k] for k in metadata_keys(child)}
+            docs, failures = self._parse_docs(child, child_raw)
+            if failures:
+                node: Node | None = Node(child, "error", None, docs, error="; ".join(failures))
+            else:
+                node = build_node(child, docs, implicit_ok=child.rsplit("/", 1)[-1] in is_dir)
+                if node is not None:
+                    node = self._flag_consolidated(node)
+            if node is not None:
+                self._nodes[child] = node
+
+    def iter_children(self, path: str = "/", *, page_size: int = 1000) -> Iterator[Listing]:
+        """Yield the children of *path* page by page (for huge groups)."""
+        offset = 0
+        while True:
+            listing = self.children(path, offset=offset, limit=page_size)
+            yield listing
+            if not listing.has_more or not listing.nodes:
+                return
+            offset += len(listing.nodes)
+
+    def walk(self, path: str = "/", *, depth: int | None = None) -> list[tuple[Node, Listing | None]]:
+        """Every node from *path* down to *depth* levels below it, in tree (pre-)order.
+
+        Each entry pairs a node with its listing (None for arrays, error nodes and nodes at
+        the depth limit).  Groups of one level are listed concurrently.
+        """
+        return run_sync(self.awalk(path, depth=depth))
+
+    async def awalk(self, path: str = "/", *, depth: int | None = None) -> list[tuple[Node, Listing | None]]:
+        start = await self.anode(path)
+        listings: dict[str, Listing] = {}
+        frontier = [start]
+        level = 0
+        while frontier and (depth is None or level < depth):
+            groups = [n for n in frontier if n.is_group]
+            results = await asyncio.gather(*(self.achildren(g.path) for g in groups))
+            frontier = []
+            for group, listing in zip(groups, results, strict=True):
+                listings[group.path] = listing
+                frontier.extend(listing.nodes)
+            level += 1
+        out: list[tuple[Node, Listing | None]] = []
+
+        def visit(node: Node) -> None:
+            listing = listings.get(node.path)
+            out.append((node, listing))
+            if listing is not None:
+                for child in listing.nodes:
+                    visit(child)
+
+        visit(start)
+        return out
+
+    def close(self) -> None:
+        self.access.close()
+
+
+def _local_dirs(access: StoreAccess, path: str, names: list[str]) -> set[str]:
+    import os
+
+    assert access._local is not None
+    base = os.path.join(access._local.root, key_prefix(path))
+    return {n for n in names if os.path.isdir(os.path.join(base, n))}
+
+
+def _normalise(path: str) -> str:
+    path = "/" + path.strip("/")
+    return path
+
+
+def _with_error(node: Node, message: str) -> Node:
+    from dataclasses import replace
+
+    return replace(node, notes=(*node.notes, f"some documents could not be read: {message}"))

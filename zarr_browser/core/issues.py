@@ -1,0 +1,69 @@
+"""Validation issues: bad metadata in a user's store is data, not an exception."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["Issue", "Severity", "pointer"]
+
+
+class Severity(str, Enum):
+    """How serious an issue is.  ``error`` breaks a spec MUST; ``warning`` a SHOULD."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 0, "warning": 1, "info": 2}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One finding about one node.
+
+    Attributes
+    ----------
+    severity
+        error / warning / info.
+    message
+        What is wrong, in words a user understands, naming the offending value.
+    path
+        The node path (``"/"``, ``"/a/b"``).
+    pointer
+        RFC 6901 JSON pointer into the node's document (``"/attributes/ome/multiscales/0"``
+        for v3, ``"/multiscales/0"`` into ``.zattrs`` for v2); ``""`` for the whole node.
+    convention
+        The convention that raised it (``"zarr"``, ``"ome-ngff"``, ``"xarray"``...).
+    document
+        The file the pointer points into (``"zarr.json"``, ``".zattrs"``, ``".zarray"``), or
+        ``""`` when the issue is about the node as a whole.
+    """
+
+    severity: Severity
+    message: str
+    path: str
+    pointer: str = ""
+    convention: str = ""
+    document: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "path": self.path,
+            "severity": self.severity.value,
+            "convention": self.convention,
+            "message": self.message,
+            "pointer": self.pointer,
+            "document": self.document,
+        }
+
+
+def pointer(*parts: str | int) -> str:
+    """Build an RFC 6901 JSON pointer from path parts (escaping ``~`` and ``/``)."""
+    out = []
+    for part in parts:
+        text = str(part).replace("~", "~0").replace("/", "~1")
+        out.append(text)
+    return "".join("/" + p for p in out)

@@ -1,0 +1,460 @@
+"""Values describing the nodes of a zarr hierarchy, built from raw documents.
+
+:func:`build_node` turns the raw documents found at one path into a frozen :class:`Node`.
+It never raises on bad metadata: a node whose documents cannot be understood becomes an
+*error node* with a message that names the document.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from zarr_browser.core.jsonio import JSON, Document
+
+__all__ = [
+    "ArrayMeta",
+    "CodecInfo",
+    "Node",
+    "NodeKind",
+    "build_node",
+    "join_path",
+    "key_prefix",
+    "metadata_keys",
+    "parent_path",
+]
+
+NodeKind = Literal["group", "array", "error"]
+METADATA_NAMES = ("zarr.json", ".zarray", ".zgroup", ".zattrs")
+
+# v3 codecs by role, for summaries and chain checks
+ARRAY_TO_ARRAY = frozenset({"transpose", "numcodecs.delta", "numcodecs.fixedscaleoffset", "numcodecs.quantize",
+                            "numcodecs.bitround", "numcodecs.astype"})
+ARRAY_TO_BYTES = frozenset({"bytes", "endian", "sharding_indexed", "vlen-utf8", "vlen-bytes", "numcodecs.zfpy",
+                            "numcodecs.pcodec"})
+
+
+def join_path(parent: str, name: str) -> str:
+    """Join a node path (``"/"`` or ``"/a"``) and a child name."""
+    return f"/{name}" if parent == "/" else f"{parent}/{name}"
+
+
+def parent_path(path: str) -> str | None:
+    """The parent of a node path, or None for the root."""
+    if path == "/":
+        return None
+    head = path.rsplit("/", 1)[0]
+    return head or "/"
+
+
+def key_prefix(path: str) -> str:
+    """The store key prefix of a node path: ``"/"`` → ``""``, ``"/a/b"`` → ``"a/b/"``."""
+    return "" if path == "/" else path.lstrip("/") + "/"
+
+
+def metadata_keys(path: str) -> list[str]:
+    """The store keys of every metadata document a node at *path* may have."""
+    prefix = key_prefix(path)
+    return [prefix + name for name in METADATA_NAMES]
+
+
+@dataclass(frozen=True, slots=True)
+class CodecInfo:
+    """One codec of an array's pipeline.
+
+    ``role`` is ``filter`` / ``compressor`` (v2) or ``array-array`` / ``array-bytes`` /
+    ``bytes-bytes`` (v3).  ``inner`` holds the nested codecs of ``sharding_indexed``.
+    """
+
+    name: str
+    configuration: Mapping[str, JSON]
+    role: str
+    inner: tuple[CodecInfo, ...] = ()
+    index: tuple[CodecInfo, ...] = ()
+
+    @property
+    def summary(self) -> str:
+        """A short human-readable description (``blosc(zstd, clevel=5, bitshuffle)``)."""
+        cfg = self.configuration
+        name = self.name.removeprefix("numcodecs.")
+        if name == "blosc":
+            shuffle = cfg.get("shuffle")
+            shuffle_name = {0: "noshuffle", 1: "shuffle", 2: "bitshuffle", -1: "autoshuffle"}.get(shuffle, shuffle)  # type: ignore[arg-type]
+            return f"blosc({cfg.get('cname', '?')}, clevel={cfg.get('clevel', '?')}, {shuffle_name})"
+        if name in ("zstd", "gzip", "zlib", "bz2", "lzma") and "level" in cfg:
+            return f"{name}(level={cfg['level']})"
+        if name in ("bytes", "endian"):
+            return f"bytes({cfg.get('endian', '-')})"
+        if name == "sharding_indexed":
+            inner = " → ".join(c.summary for c in self.inner)
+            return f"sharding({inner})"
+        if name == "transpose":
+            return f"transpose({cfg.get('order')})"
+        return name
+
+
+@dataclass(frozen=True, slots=True)
+class ArrayMeta:
+    """The storage facts of an array node, in zarr-python's vocabulary.
+
+    ``chunks`` is the read unit (the *inner* chunk shape when sharded); ``shards`` the shard
+    shape, or None.
+    """
+
+    shape: tuple[int, ...]
+    dtype: str
+    chunks: tuple[int, ...]
+    shards: tuple[int, ...] | None
+    codecs: tuple[CodecInfo, ...]
+    fill_value: JSON
+    order: str = "C"
+    dimension_names: tuple[str | None, ...] | None = None
+    separator: str = "/"
+    chunk_key_encoding: str = "default"
+    raw_dtype: JSON = None
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def grid(self) -> tuple[int, ...]:
+        """Number of chunks (shards when sharded) along each axis."""
+        outer = self.shards or self.chunks
+        return tuple(math.ceil(s / c) if c else 0 for s, c in zip(self.shape, outer, strict=False))
+
+    @property
+    def nchunks(self) -> int:
+        """Number of stored objects (shards when sharded, chunks otherwise)."""
+        return math.prod(self.grid)
+
+    @property
+    def codec_summary(self) -> str:
+        """All codecs as one readable line."""
+        return " → ".join(c.summary for c in self.codecs) or "none"
+
+    def all_codecs(self) -> list[CodecInfo]:
+        """Every codec including those nested in sharding."""
+        out: list[CodecInfo] = []
+        stack = list(self.codecs)
+        while stack:
+            codec = stack.pop(0)
+            out.append(codec)
+            stack.extend(codec.inner)
+            stack.extend(codec.index)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One node of a zarr hierarchy, built from its raw documents.
+
+    Attributes
+    ----------
+    path
+        ``"/"`` for the root, ``"/a/b"`` below.
+    kind
+        ``"group"``, ``"array"`` or ``"error"`` (documents present but not understood).
+    zarr_format
+        2, 3, or None (implicit group with no metadata document).
+    documents
+        The raw documents read for this node, by file name (``"zarr.json"``, ``".zattrs"``...).
+    attributes
+        User attributes (``zarr.json["attributes"]`` or ``.zattrs``); empty when absent.
+    array
+        Storage facts for arrays, else None.
+    error
+        Why the node could not be understood, or None.
+    notes
+        Structural remarks found while building the node (mixed v2+v3, implicit group, ...).
+    source
+        ``"store"`` when built from the node's own documents, ``"consolidated"`` when built from
+        the consolidated copy.
+    consolidated
+        For nodes read from the store in a hierarchy with consolidated metadata: ``"fresh"``,
+        ``"stale"`` (the copy differs) or ``"absent"`` (the node is missing from it); else None.
+    """
+
+    path: str
+    kind: NodeKind
+    zarr_format: Literal[2, 3] | None
+    documents: Mapping[str, Document] = field(default_factory=dict, repr=False)
+    attributes: Mapping[str, JSON] = field(default_factory=dict)
+    array: ArrayMeta | None = None
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+    source: Literal["store", "consolidated"] = "store"
+    consolidated: Literal["fresh", "stale", "absent"] | None = None
+
+    @property
+    def name(self) -> str:
+        """The last path segment (``""`` for the root)."""
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def is_group(self) -> bool:
+        return self.kind == "group"
+
+    @property
+    def is_array(self) -> bool:
+        return self.kind == "array"
+
+    def metadata(self) -> Mapping[str, JSON]:
+        """The main metadata document (``zarr.json`` or ``.zarray``/``.zgroup``) as parsed."""
+        for name in ("zarr.json", ".zarray", ".zgroup"):
+            doc = self.documents.get(name)
+            if doc is not None and isinstance(doc.value, dict):
+                return doc.value
+        return {}
+
+
+# -- building nodes --------------------------------------------------------------------------
+
+
+class _Bad(ValueError):
+    """Internal: a document is not understood; becomes an error node."""
+
+
+def _ints(value: JSON, what: str, *, allow_empty: bool = True) -> tuple[int, ...]:
+    if not isinstance(value, list) or (not allow_empty and not value):
+        raise _Bad(f"{what} must be a list of integers, got {_short(value)}")
+    out = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int) or item < 0:
+            raise _Bad(f"{what} must hold non-negative integers, got {_short(value)}")
+        out.append(item)
+    return tuple(out)
+
+
+def _short(value: JSON, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _v2_dtype_name(raw: JSON) -> str:
+    if isinstance(raw, str):
+        try:
+            import numpy as np
+
+            dt = np.dtype(raw)
+        except (TypeError, ValueError):
+            return raw
+        if raw in ("|O", "O"):
+            return "object"
+        return str(dt) if dt.kind not in "SUV" else raw
+    if isinstance(raw, list):
+        return "structured"
+    raise _Bad(f"dtype must be a string or a list, got {_short(raw)}")
+
+
+def _v2_codec(obj: JSON, role: str, where: str) -> CodecInfo:
+    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+        raise _Bad(f"{where} must be an object with an 'id', got {_short(obj)}")
+    cfg = {k: v for k, v in obj.items() if k != "id"}
+    return CodecInfo(obj["id"], cfg, role)
+
+
+def _v2_array(meta: Mapping[str, JSON]) -> ArrayMeta:
+    shape = _ints(meta.get("shape"), "shape")
+    chunks = _ints(meta.get("chunks"), "chunks")
+    if len(chunks) != len(shape):
+        raise _Bad(f"chunks {list(chunks)} and shape {list(shape)} differ in length")
+    if any(c == 0 for c in chunks) and any(shape):
+        raise _Bad(f"chunks {list(chunks)} has a zero length")
+    codecs: list[CodecInfo] = []
+    filters = meta.get("filters")
+    if filters is not None:
+        if not isinstance(filters, list):
+            raise _Bad(f"filters must be a list or null, got {_short(filters)}")
+        codecs.extend(_v2_codec(f, "filter", f"filters[{i}]") for i, f in enumerate(filters))
+    compressor = meta.get("compressor")
+    if compressor is not None:
+        codecs.append(_v2_codec(compressor, "compressor", "compressor"))
+    sep = meta.get("dimension_separator", ".")
+    return ArrayMeta(
+        shape=shape,
+        dtype=_v2_dtype_name(meta.get("dtype")),
+        chunks=chunks,
+        shards=None,
+        codecs=tuple(codecs),
+        fill_value=meta.get("fill_value"),
+        order=str(meta.get("order", "C")),
+        separator=sep if sep in (".", "/") else ".",
+        chunk_key_encoding="v2",
+        raw_dtype=meta.get("dtype"),
+    )
+
+
+def _ext_name(obj: JSON, what: str) -> tuple[str, Mapping[str, JSON]]:
+    """Name and configuration of a v3 extension point (object or short-hand string)."""
+    if isinstance(obj, str):
+        return obj, {}
+    if isinstance(obj, dict) and isinstance(obj.get("name"), str):
+        cfg = obj.get("configuration") or {}
+        if not isinstance(cfg, dict):
+            raise _Bad(f"{what}.configuration must be an object")
+        return obj["name"], cfg
+    raise _Bad(f"{what} must be a name or an object with a 'name', got {_short(obj)}")
+
+
+def _v3_codecs(raw: JSON, where: str) -> tuple[CodecInfo, ...]:
+    if not isinstance(raw, list):
+        raise _Bad(f"{where} must be a list, got {_short(raw)}")
+    out: list[CodecInfo] = []
+    seen_bytes = False
+    for i, item in enumerate(raw):
+        name, cfg = _ext_name(item, f"{where}[{i}]")
+        # before the array→bytes codec everything is array→array; after it, bytes→bytes
+        if name in ARRAY_TO_BYTES and not seen_bytes:
+            role, seen_bytes = "array-bytes", True
+        else:
+            role = "bytes-bytes" if seen_bytes else "array-array"
+        inner: tuple[CodecInfo, ...] = ()
+        index: tuple[CodecInfo, ...] = ()
+        if name == "sharding_indexed":
+            inner = _v3_codecs(cfg.get("codecs", []), f"{where}[{i}].configuration.codecs")
+            index = _v3_codecs(cfg.get("index_codecs", []), f"{where}[{i}].configuration.index_codecs")
+        out.append(CodecInfo(name, cfg, role, inner, index))
+    return tuple(out)
+
+
+def _v3_array(meta: Mapping[str, JSON]) -> ArrayMeta:
+    shape = _ints(meta.get("shape"), "shape")
+    grid_name, grid_cfg = _ext_name(meta.get("chunk_grid"), "chunk_grid")
+    if grid_name != "regular":
+        raise _Bad(f"chunk grid {grid_name!r} is not supported (only 'regular')")
+    outer = _ints(grid_cfg.get("chunk_shape"), "chunk_grid.configuration.chunk_shape")
+    if len(outer) != len(shape):
+        raise _Bad(f"chunk shape {list(outer)} and shape {list(shape)} differ in length")
+    if any(c == 0 for c in outer) and any(shape):
+        raise _Bad(f"chunk shape {list(outer)} has a zero length")
+    codecs = _v3_codecs(meta.get("codecs"), "codecs")
+    chunks, shards = outer, None
+    for codec in codecs:
+        if codec.name == "sharding_indexed":
+            inner = _ints(codec.configuration.get("chunk_shape"), "sharding chunk_shape")
+            if len(inner) != len(shape):
+                raise _Bad(f"sharding chunk_shape {list(inner)} and shape {list(shape)} differ in length")
+            chunks, shards = inner, outer
+    dtype_raw = meta.get("data_type")
+    if isinstance(dtype_raw, str):
+        dtype = dtype_raw
+    elif isinstance(dtype_raw, dict) and isinstance(dtype_raw.get("name"), str):
+        dtype = dtype_raw["name"]
+    else:
+        raise _Bad(f"data_type must be a name or an object with a 'name', got {_short(dtype_raw)}")
+    names = meta.get("dimension_names")
+    dim_names: tuple[str | None, ...] | None = None
+    if isinstance(names, list) and all(n is None or isinstance(n, str) for n in names):
+        dim_names = tuple(names)
+    cke_raw = meta.get("chunk_key_encoding", {"name": "default"})
+    try:
+        cke_name, cke_cfg = _ext_name(cke_raw, "chunk_key_encoding")
+    except _Bad:
+        cke_name, cke_cfg = "default", {}
+    sep = cke_cfg.get("separator", "/" if cke_name == "default" else ".")
+    return ArrayMeta(
+        shape=shape,
+        dtype=dtype,
+        chunks=chunks,
+        shards=shards,
+        codecs=codecs,
+        fill_value=meta.get("fill_value"),
+        dimension_names=dim_names,
+        separator=sep if sep in (".", "/") else "/",
+        chunk_key_encoding=cke_name,
+        raw_dtype=dtype_raw,
+    )
+
+
+def build_node(
+    path: str,
+    documents: Mapping[str, Document],
+    *,
+    source: Literal["store", "consolidated"] = "store",
+    implicit_ok: bool = False,
+) -> Node | None:
+    """Build the node at *path* from its documents (keyed by file name); never raises.
+
+    Returns None when no metadata document exists and *implicit_ok* is false (the path is
+    not a zarr node).  With *implicit_ok*, such a path becomes an implicit group.
+    """
+    docs = {name: doc for name, doc in documents.items() if doc is not None}
+    notes: list[str] = []
+    v3 = docs.get("zarr.json")
+    v2_main = docs.get(".zarray") or docs.get(".zgroup")
+    if v3 is None and v2_main is None:
+        attrs_doc = docs.get(".zattrs")
+        if attrs_doc is None and not implicit_ok:
+            return None
+        if attrs_doc is not None and attrs_doc.ok and isinstance(attrs_doc.value, dict):
+            notes.append(".zattrs without .zgroup: an implicit v2 group, which zarr-python does not open")
+            return Node(path, "group", 2, docs, dict(attrs_doc.value), notes=tuple(notes), source=source)
+        if attrs_doc is not None:
+            return _error(path, docs, attrs_doc, source)
+        notes.append("no zarr metadata here: an implicit group (not listed by zarr-python 3)")
+        return Node(path, "group", None, docs, {}, notes=tuple(notes), source=source)
+    if v3 is not None and v2_main is not None:
+        notes.append(f"both zarr.json and {v2_main.key.rsplit('/', 1)[-1]} exist: mixed v2+v3 (zarr-python uses v3)")
+    if v3 is not None:
+        return _build_v3(path, docs, v3, notes, source)
+    return _build_v2(path, docs, notes, source)
+
+
+def _error(path: str, docs: Mapping[str, Document], doc: Document, source: str, message: str | None = None) -> Node:
+    reason = message or doc.error or "not a JSON object"
+    return Node(path, "error", None, docs, {}, error=f"{doc.key}: {reason}", source=source)  # type: ignore[arg-type]
+
+
+def _build_v3(path: str, docs: Mapping[str, Document], doc: Document, notes: list[str], source: str) -> Node:
+    if not doc.ok:
+        return _error(path, docs, doc, source)
+    meta = doc.value
+    if not isinstance(meta, dict):
+        return _error(path, docs, doc, source, f"expected a JSON object, got {type(meta).__name__}")
+    if meta.get("zarr_format") != 3:
+        return _error(path, docs, doc, source, f"zarr_format is {_short(meta.get('zarr_format'))}, expected 3")
+    attrs = meta.get("attributes", {})
+    if attrs is None:
+        attrs = {}
+    if not isinstance(attrs, dict):
+        return _error(path, docs, doc, source, f"attributes must be an object, got {type(attrs).__name__}")
+    node_type = meta.get("node_type")
+    if node_type == "group":
+        return Node(path, "group", 3, docs, attrs, notes=tuple(notes), source=source)  # type: ignore[arg-type]
+    if node_type == "array":
+        try:
+            array = _v3_array(meta)
+        except _Bad as err:
+            return _error(path, docs, doc, source, str(err))
+        return Node(path, "array", 3, docs, attrs, array, notes=tuple(notes), source=source)  # type: ignore[arg-type]
+    return _error(path, docs, doc, source, f"node_type is {_short(node_type)}, expected 'group' or 'array'")
+
+
+def _build_v2(path: str, docs: Mapping[str, Document], notes: list[str], source: str) -> Node:
+    zarray, zgroup, zattrs = docs.get(".zarray"), docs.get(".zgroup"), docs.get(".zattrs")
+    attrs: dict[str, JSON] = {}
+    if zattrs is not None:
+        if not zattrs.ok or not isinstance(zattrs.value, dict):
+            return _error(path, docs, zattrs, source)
+        attrs = zattrs.value
+    if zarray is not None and zgroup is not None:
+        notes.append("both .zarray and .zgroup exist; treated as an array")
+    main = zarray or zgroup
+    assert main is not None
+    if not main.ok:
+        return _error(path, docs, main, source)
+    meta = main.value
+    if not isinstance(meta, dict):
+        return _error(path, docs, main, source, f"expected a JSON object, got {type(meta).__name__}")
+    if meta.get("zarr_format") != 2:
+        return _error(path, docs, main, source, f"zarr_format is {_short(meta.get('zarr_format'))}, expected 2")
+    if zarray is None:
+        return Node(path, "group", 2, docs, attrs, notes=tuple(notes), source=source)  # type: ignore[arg-type]
+    try:
+        array = _v2_array(meta)
+    except _Bad as err:
+        return _error(path, docs, main, source, str(err))
+    return Node(path, "array", 2, docs, attrs, array, notes=tuple(notes), source=source)  # type: ignore[arg-type]

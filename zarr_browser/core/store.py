@@ -1,0 +1,629 @@
+"""Store access: turn what a user types into a guarded, read-only-by-default store.
+
+One function, :func:`open_store`, accepts a local path, ``file://`` URL, ``.zip`` file,
+``http(s)://``, ``s3://`` (and any other fsspec protocol with an async implementation).  The
+result, :class:`StoreAccess`, offers
+
+* raw metadata reads for the hierarchy (:meth:`StoreAccess.get_many`, :meth:`list_dir`),
+* a zarr store (:attr:`StoreAccess.zarr_store`) for array data, wrapped in
+  :class:`GuardedStore` so that *every* read - metadata or chunk - has its key checked against
+  the store root, a deadline, and a bounded retry policy for transient failures.
+
+Errors name the URL and the key.  Local directories are read with plain file I/O (much faster
+than one thread hop per file); symlinks that leave the root are refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import random
+import threading
+import time
+import zipfile
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+
+from zarr.abc.store import Store
+from zarr.core.buffer import default_buffer_prototype
+from zarr.core.sync import sync
+from zarr.storage import LocalStore, WrapperStore
+
+from zarr_browser.errors import (
+    DocumentTooLargeError,
+    ReadOnlyError,
+    StoreBoundaryError,
+    StoreOpenError,
+    StoreReadError,
+    StoreTimeoutError,
+)
+
+if TYPE_CHECKING:
+    from zarr.abc.store import ByteRequest
+    from zarr.core.buffer import Buffer, BufferPrototype
+
+__all__ = [
+    "AccessMode",
+    "RequestPolicy",
+    "RequestStats",
+    "StoreAccess",
+    "GuardedStore",
+    "check_key",
+    "open_store",
+    "run_sync",
+]
+
+logger = logging.getLogger(__name__)
+
+AccessMode = Literal["r", "r+"]
+Protocol = Literal["local", "zip", "http", "s3", "memory", "fsspec"]
+
+_MISSING_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPolicy:
+    """Deadlines, retries and bounds applied to every store request.
+
+    Attributes
+    ----------
+    attempt_timeout
+        Seconds one attempt of a remote request may take.
+    deadline
+        Seconds a whole read (all attempts and back-off) may take before it fails.
+    retries
+        Extra attempts after a transient failure of an idempotent read.
+    backoff
+        First back-off delay in seconds; doubled per attempt, with jitter.
+    concurrency
+        Remote requests kept in flight at once by :meth:`StoreAccess.get_many`.
+    max_document_bytes
+        Metadata documents larger than this are refused (never parsed).
+    """
+
+    attempt_timeout: float = 5.0
+    deadline: float = 15.0
+    retries: int = 3
+    backoff: float = 0.1
+    concurrency: int = 64
+    max_document_bytes: int = 64 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class RequestStats:
+    """Counters of what a :class:`StoreAccess` asked of its backend (for tests and tuning)."""
+
+    requests: int = 0
+    retries: int = 0
+    failures: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, *, requests: int = 0, retries: int = 0, failures: int = 0) -> None:
+        with self._lock:
+            self.requests += requests
+            self.retries += retries
+            self.failures += failures
+
+
+def run_sync(coro: Any, timeout: float | None = None) -> Any:
+    """Run *coro* on zarr's I/O event loop and return its result (blocking)."""
+    return sync(coro, timeout=timeout)
+
+
+def check_key(key: str) -> str:
+    """Return *key* if it stays inside the store root, else raise StoreBoundaryError.
+
+    Refused: absolute keys, ``..`` and ``.`` segments, empty segments, backslashes, NUL.
+    The empty key (the root prefix) is allowed.
+    """
+    if key == "":
+        return key
+    if "\\" in key or "\x00" in key:
+        raise StoreBoundaryError(f"key {key!r} contains a backslash or NUL byte")
+    if key.startswith("/") or (len(key) > 1 and key[1] == ":"):
+        raise StoreBoundaryError(f"key {key!r} is absolute")
+    body = key[:-1] if key.endswith("/") else key
+    for part in body.split("/"):
+        if part in ("", ".", ".."):
+            raise StoreBoundaryError(f"key {key!r} leaves the store root or has an empty segment")
+    return key
+
+
+def _is_transient(err: BaseException) -> bool:
+    """Whether *err* is worth retrying for an idempotent read."""
+    if isinstance(err, _MISSING_ERRORS | PermissionError | StoreBoundaryError):
+        return False
+    if isinstance(err, TimeoutError | ConnectionError | asyncio.TimeoutError):
+        return True
+    status = getattr(err, "status", None) or getattr(err, "code", None)
+    if isinstance(status, int):
+        return status >= 500 or status in (408, 429)
+    module = type(err).__module__ or ""
+    if module.startswith(("aiohttp", "botocore", "aiobotocore", "urllib3")):
+        return True
+    return isinstance(err, OSError) and err.errno not in (errno.ENOENT, errno.EACCES, errno.EISDIR)
+
+
+class GuardedStore(WrapperStore[Store]):
+    """A zarr store wrapper: key checks, local boundary checks, deadlines and retries.
+
+    Every key is checked with :func:`check_key`; for local stores the resolved path must stay
+    inside the root (symlinks out are refused).  Remote reads get a per-attempt timeout, an
+    overall deadline and bounded retries with back-off; a failure raises
+    :class:`StoreReadError` naming the URL and key, never a silent "missing".
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        url: str,
+        policy: RequestPolicy,
+        stats: RequestStats,
+        local_root: Path | None = None,
+    ) -> None:
+        super().__init__(store)
+        self._url = url.rstrip("/")
+        self._policy = policy
+        self._stats = stats
+        self._local_root = local_root
+
+    def _with_store(self, store: Store) -> GuardedStore:
+        return GuardedStore(
+            store, url=self._url, policy=self._policy, stats=self._stats, local_root=self._local_root
+        )
+
+    def describe_key(self, key: str) -> str:
+        """The full URL of *key*, for error messages."""
+        return f"{self._url}/{key}" if key else self._url
+
+    def _check(self, key: str) -> None:
+        check_key(key)
+        if self._local_root is not None and key:
+            _check_local_path(self._local_root, key)
+
+    async def _retrying(self, key: str, make: Any) -> Any:
+        policy = self._policy
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            remaining = policy.deadline - (time.monotonic() - started)
+            self._stats.add(requests=1)
+            try:
+                return await asyncio.wait_for(make(), timeout=max(0.01, min(policy.attempt_timeout, remaining)))
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                raise
+            except Exception as err:  # classified below; the boundary of remote I/O
+                transient = _is_transient(err)
+                elapsed = time.monotonic() - started
+                if not transient or attempt >= policy.retries or elapsed >= policy.deadline:
+                    self._stats.add(failures=1)
+                    if isinstance(err, _MISSING_ERRORS | StoreBoundaryError | StoreReadError):
+                        raise
+                    what = "timed out" if isinstance(err, TimeoutError) else f"failed: {type(err).__name__}: {err}"
+                    tries = f" after {attempt + 1} attempts" if attempt else ""
+                    cls = StoreTimeoutError if isinstance(err, TimeoutError) else StoreReadError
+                    raise cls(f"reading {self.describe_key(key)} {what}{tries}") from err
+                attempt += 1
+                self._stats.add(retries=1)
+                delay = policy.backoff * (2 ** (attempt - 1)) * (0.5 + random.random())
+                await asyncio.sleep(min(delay, max(0.0, policy.deadline - elapsed)))
+
+    async def get(
+        self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None
+    ) -> Buffer | None:
+        self._check(key)
+        if self._local_root is not None:
+            self._stats.add(requests=1)
+            try:
+                return await self._store.get(key, prototype, byte_range)
+            except OSError as err:
+                raise StoreReadError(f"reading {self.describe_key(key)} failed: {err}") from err
+        return await self._retrying(key, lambda: self._store.get(key, prototype, byte_range))
+
+    async def get_partial_values(
+        self,
+        prototype: BufferPrototype,
+        key_ranges: Iterable[tuple[str, ByteRequest | None]],
+    ) -> list[Buffer | None]:
+        pairs = list(key_ranges)
+        return list(await asyncio.gather(*(self.get(k, prototype, r) for k, r in pairs)))
+
+    async def exists(self, key: str) -> bool:
+        self._check(key)
+        return bool(await self._retrying(key, lambda: self._store.exists(key)))
+
+    async def set(self, key: str, value: Buffer) -> None:
+        if self.read_only:
+            raise ReadOnlyError(f"{self._url} is open read-only; cannot write {key!r}")
+        self._check(key)
+        await self._store.set(key, value)
+
+    async def delete(self, key: str) -> None:
+        if self.read_only:
+            raise ReadOnlyError(f"{self._url} is open read-only; cannot delete {key!r}")
+        self._check(key)
+        await self._store.delete(key)
+
+    def list_prefix(self, prefix: str) -> AsyncIterator[str]:
+        check_key(prefix)
+        return self._store.list_prefix(prefix)
+
+    def list_dir(self, prefix: str) -> AsyncIterator[str]:
+        check_key(prefix)
+        return self._store.list_dir(prefix)
+
+
+def _check_local_path(root: Path, key: str) -> Path:
+    """Resolve *key* under *root* and refuse it if it lands outside (symlinks included)."""
+    path = root / key
+    resolved = Path(os.path.realpath(path))
+    if resolved != root and root not in resolved.parents:
+        raise StoreBoundaryError(f"{path} resolves to {resolved}, outside the store root {root}")
+    return resolved
+
+
+class _LocalReader:
+    """Fast, boundary-checked raw reads of a local directory store."""
+
+    def __init__(self, root: Path, max_bytes: int) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+        self._safe_dirs: dict[str, bool] = {"": True}
+        self._lock = threading.Lock()
+
+    def _dir_ok(self, directory: str) -> bool:
+        with self._lock:
+            known = self._safe_dirs.get(directory)
+        if known is not None:
+            return known
+        try:
+            _check_local_path(self.root, directory)
+            ok = True
+        except StoreBoundaryError:
+            ok = False
+        with self._lock:
+            self._safe_dirs[directory] = ok
+        return ok
+
+    def read(self, key: str) -> bytes | None:
+        check_key(key)
+        directory, _, _ = key.rpartition("/")
+        if not self._dir_ok(directory):
+            raise StoreBoundaryError(f"{self.root / directory} resolves outside the store root {self.root}")
+        path = os.path.join(self.root, key)
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except FileNotFoundError:
+            return None
+        except (IsADirectoryError, NotADirectoryError):
+            return None
+        except OSError as err:
+            if err.errno == errno.ELOOP:  # the final component is a symlink: resolve and check
+                _check_local_path(self.root, key)
+                fd = os.open(path, os.O_RDONLY)
+            else:
+                raise StoreReadError(f"reading {path} failed: {err}") from err
+        try:
+            size = os.fstat(fd).st_size
+            if size > self.max_bytes:
+                raise DocumentTooLargeError(f"{path} is {size} bytes, over the {self.max_bytes}-byte bound")
+            chunks = []
+            while True:
+                block = os.read(fd, max(size, 65536))
+                if not block:
+                    break
+                chunks.append(block)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
+    def list_dir(self, prefix: str) -> list[str]:
+        check_key(prefix)
+        directory = prefix.rstrip("/")
+        if not self._dir_ok(directory):
+            raise StoreBoundaryError(f"{self.root / directory} resolves outside the store root {self.root}")
+        path = os.path.join(self.root, directory) if directory else str(self.root)
+        names = []
+        try:
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    if entry.is_symlink():
+                        rel = f"{directory}/{entry.name}" if directory else entry.name
+                        try:
+                            _check_local_path(self.root, rel)
+                        except StoreBoundaryError:
+                            logger.warning("skipping %s: symlink out of the store root", entry.path)
+                            continue
+                    names.append(entry.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return names
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    protocol: Protocol
+    url: str
+    local_root: Path | None = None
+
+
+class StoreAccess:
+    """A guarded view of one zarr store: raw metadata reads plus a zarr store for data.
+
+    Build it with :func:`open_store` (from a URL) or :meth:`from_zarr_store`.  Constructors do
+    no I/O.
+    """
+
+    def __init__(
+        self,
+        zarr_store: Store,
+        *,
+        url: str,
+        protocol: Protocol,
+        policy: RequestPolicy | None = None,
+        local_root: Path | None = None,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.url = url
+        self.protocol: Protocol = protocol
+        self.policy = policy or RequestPolicy()
+        self.stats = RequestStats()
+        self.storage_options = dict(storage_options or {})
+        self._local = _LocalReader(local_root, self.policy.max_document_bytes) if local_root else None
+        self.zarr_store = GuardedStore(
+            zarr_store, url=url, policy=self.policy, stats=self.stats, local_root=local_root
+        )
+
+    @classmethod
+    def from_zarr_store(cls, store: Store, *, url: str = "memory://", policy: RequestPolicy | None = None) -> StoreAccess:
+        """Wrap an existing zarr store (tests use a ``MemoryStore``)."""
+        protocol: Protocol = "memory" if url.startswith("memory:") else "fsspec"
+        root = Path(os.path.realpath(store.root)) if isinstance(store, LocalStore) else None
+        return cls(store, url=url, protocol="local" if root else protocol, policy=policy, local_root=root)
+
+    @property
+    def read_only(self) -> bool:
+        """Whether writes are refused."""
+        return bool(self.zarr_store.read_only)
+
+    @property
+    def is_remote(self) -> bool:
+        """True for network stores, where round trips are what cost time."""
+        return self.protocol in ("http", "s3", "fsspec")
+
+    def describe_key(self, key: str) -> str:
+        """The full URL of *key*, for messages."""
+        return self.zarr_store.describe_key(key)
+
+    def __repr__(self) -> str:
+        mode = "read-only" if self.read_only else "writable"
+        return f"<StoreAccess {self.url} ({self.protocol}, {mode})>"
+
+    # -- raw reads -------------------------------------------------------------------------
+    async def get(self, key: str) -> bytes | None:
+        """Bytes at *key*, or None when absent.  Raises StoreReadError on failure."""
+        result = (await self.get_many([key]))[key]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    async def get_many(self, keys: Sequence[str]) -> dict[str, bytes | None | Exception]:
+        """Read many keys concurrently; each value is bytes, None (absent) or the exception."""
+        if self._local is not None:
+            local = self._local
+
+            def read_all() -> dict[str, bytes | None | Exception]:
+                out: dict[str, bytes | None | Exception] = {}
+                for key in keys:
+                    try:
+                        out[key] = local.read(key)
+                    except (StoreReadError, StoreBoundaryError, OSError) as err:
+                        out[key] = err
+                self.stats.add(requests=len(keys))
+                return out
+
+            if len(keys) <= 8:
+                return read_all()
+            return await asyncio.to_thread(read_all)
+
+        semaphore = asyncio.Semaphore(self.policy.concurrency)
+        prototype = default_buffer_prototype()
+        limit = self.policy.max_document_bytes
+
+        async def one(key: str) -> bytes | None | Exception:
+            async with semaphore:
+                try:
+                    buf = await self.zarr_store.get(key, prototype)
+                except (StoreReadError, StoreBoundaryError, OSError) as err:
+                    return err
+                if buf is None:
+                    return None
+                data = buf.to_bytes()
+                if len(data) > limit:
+                    return DocumentTooLargeError(
+                        f"{self.describe_key(key)} is {len(data)} bytes, over the {limit}-byte bound"
+                    )
+                return data
+
+        results = await asyncio.gather(*(one(k) for k in keys))
+        return dict(zip(keys, results, strict=True))
+
+    async def list_dir(self, prefix: str) -> list[str]:
+        """Names directly below *prefix* (``""`` for the root), unsorted.
+
+        Raises StoreReadError when the backend cannot list (plain HTTP without an index).
+        """
+        if self._local is not None:
+            if len(prefix) == 0:
+                return self._local.list_dir(prefix)
+            return await asyncio.to_thread(self._local.list_dir, prefix)
+        if not self.zarr_store.supports_listing:
+            raise StoreReadError(f"{self.describe_key(prefix)}: this store cannot list its contents")
+        full = prefix.rstrip("/") + "/" if prefix else ""
+
+        async def collect() -> list[str]:
+            return [name async for name in self.zarr_store.list_dir(full)]
+
+        try:
+            self.stats.add(requests=1)
+            names = await asyncio.wait_for(collect(), timeout=self.policy.deadline)
+        except TimeoutError as err:
+            raise StoreTimeoutError(f"listing {self.describe_key(prefix)} timed out") from err
+        except (StoreReadError, StoreBoundaryError):
+            raise
+        except Exception as err:  # remote listing failures come in many types
+            raise StoreReadError(f"listing {self.describe_key(prefix)} failed: {type(err).__name__}: {err}") from err
+        return [n.rstrip("/") for n in names if n and n.rstrip("/")]
+
+    async def list_sizes(self, prefix: str) -> AsyncIterator[tuple[str, int]]:
+        """Every key below *prefix* with its size in bytes (for on-demand diagnostics)."""
+        check_key(prefix)
+        if self._local is not None:
+            base = os.path.join(self._local.root, prefix.rstrip("/")) if prefix else str(self._local.root)
+            for dirpath, dirnames, filenames in os.walk(base):
+                dirnames.sort()
+                rel_dir = os.path.relpath(dirpath, self._local.root)
+                for name in sorted(filenames):
+                    rel = name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/")
+                    try:
+                        yield rel, os.lstat(os.path.join(dirpath, name)).st_size
+                    except FileNotFoundError:
+                        continue
+            return
+        full = prefix.rstrip("/") + "/" if prefix else ""
+        inner = self.zarr_store._store
+        fs = getattr(inner, "fs", None)
+        if fs is not None and hasattr(fs, "_find"):
+            base = f"{inner.path.rstrip('/')}/{full}".rstrip("/")
+            found = await fs._find(base, detail=True)
+            for path, info in sorted(found.items()):
+                if info.get("type") == "file":
+                    yield path[len(inner.path.rstrip("/")) + 1 :], int(info.get("size") or 0)
+            return
+        async for key in self.zarr_store.list_prefix(full):
+            yield key, await inner.getsize(key)
+
+    def close(self) -> None:
+        """Release the underlying store."""
+        self.zarr_store.close()
+
+
+def _http_options(policy: RequestPolicy, options: dict[str, Any]) -> dict[str, Any]:
+    import aiohttp
+
+    merged = dict(options)
+    client_kwargs = dict(merged.get("client_kwargs") or {})
+    client_kwargs.setdefault(
+        "timeout",
+        aiohttp.ClientTimeout(total=policy.attempt_timeout, sock_connect=policy.attempt_timeout, sock_read=policy.attempt_timeout),
+    )
+    merged["client_kwargs"] = client_kwargs
+    return merged
+
+
+def _s3_options(policy: RequestPolicy, options: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(options)
+    endpoint = merged.pop("endpoint_url", None)
+    if endpoint:
+        client_kwargs = dict(merged.get("client_kwargs") or {})
+        client_kwargs.setdefault("endpoint_url", endpoint)
+        merged["client_kwargs"] = client_kwargs
+    config = dict(merged.get("config_kwargs") or {})
+    config.setdefault("connect_timeout", policy.attempt_timeout)
+    config.setdefault("read_timeout", policy.attempt_timeout)
+    config.setdefault("retries", {"max_attempts": 1, "mode": "standard"})
+    merged["config_kwargs"] = config
+    merged.setdefault("retries", 1)  # our GuardedStore does the retrying, bounded by the deadline
+    return merged
+
+
+def _classify(url: str) -> _Target:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("", "file") or (len(scheme) == 1 and url[1:3] in (":\\", ":/")):
+        raw = parts.path if scheme == "file" else url
+        path = Path(os.path.realpath(os.path.expanduser(raw)))
+        if path.is_file() and (path.suffix.lower() in (".zip", ".ozx") or zipfile.is_zipfile(path)):
+            return _Target("zip", str(path), path)
+        return _Target("local", str(path), path)
+    if scheme in ("http", "https"):
+        return _Target("http", url)
+    if scheme in ("s3", "s3a"):
+        return _Target("s3", url)
+    if scheme == "memory":
+        return _Target("memory", url)
+    return _Target("fsspec", url)
+
+
+def open_store(
+    url: str | os.PathLike[str],
+    *,
+    storage_options: dict[str, Any] | None = None,
+    mode: AccessMode = "r",
+    policy: RequestPolicy | None = None,
+) -> StoreAccess:
+    """Open the store *url* names, read-only unless ``mode="r+"``.
+
+    Parameters
+    ----------
+    url
+        A local path (directory or ``.zip``), ``file://``, ``http(s)://``, ``s3://`` or any
+        fsspec URL with an async implementation.
+    storage_options
+        Passed to fsspec for remote stores (``anon``, ``key``, ``secret``,
+        ``endpoint_url``, ``client_kwargs``, ...).
+    mode
+        ``"r"`` (default) or ``"r+"`` to allow metadata writes.
+    policy
+        Deadlines, retries and bounds; defaults to :class:`RequestPolicy()`.
+
+    Raises
+    ------
+    StoreOpenError
+        The path does not exist, or the URL scheme is not supported.
+    """
+    policy = policy or RequestPolicy()
+    options = dict(storage_options or {})
+    target = _classify(os.fspath(url))
+    read_only = mode == "r"
+    if target.protocol == "local":
+        assert target.local_root is not None
+        if not target.local_root.is_dir():
+            raise StoreOpenError(f"no such directory: {target.local_root}")
+        store: Store = LocalStore(target.local_root, read_only=read_only)
+        return StoreAccess(store, url=target.url, protocol="local", policy=policy, local_root=target.local_root)
+    if target.protocol == "zip":
+        from zarr.storage import ZipStore
+
+        try:
+            store = ZipStore(target.url, mode="r" if read_only else "a", read_only=read_only)
+            run_sync(store._open())
+        except (OSError, zipfile.BadZipFile) as err:
+            raise StoreOpenError(f"cannot open zip store {target.url}: {err}") from err
+        return StoreAccess(store, url=target.url, protocol="zip", policy=policy)
+    if target.protocol == "memory":
+        from zarr.storage import MemoryStore
+
+        return StoreAccess(MemoryStore(read_only=read_only), url=target.url, protocol="memory", policy=policy)
+    from zarr.storage import FsspecStore
+
+    if target.protocol == "http":
+        options = _http_options(policy, options)
+    elif target.protocol == "s3":
+        options = _s3_options(policy, options)
+    try:
+        store = FsspecStore.from_url(target.url, storage_options=options, read_only=read_only)
+    except (ImportError, ValueError, TypeError, OSError) as err:
+        raise StoreOpenError(f"cannot open {target.url}: {err}") from err
+    return StoreAccess(store, url=target.url.rstrip("/"), protocol=target.protocol, policy=policy, storage_options=storage_options)
+
+
+def with_policy(policy: RequestPolicy, **changes: Any) -> RequestPolicy:
+    """A copy of *policy* with *changes* (convenience for tests and the CLI)."""
+    return replace(policy, **changes)

@@ -1,0 +1,125 @@
+"""Validate a hierarchy (or a subtree) against every convention in a registry."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from zarr_browser.core.conventions.base import ConventionRegistry
+from zarr_browser.core.dimensions import dimension_issues
+from zarr_browser.core.hierarchy import Hierarchy
+from zarr_browser.core.issues import Issue, Severity
+from zarr_browser.core.model import Node, parent_path
+from zarr_browser.errors import NodeNotFoundError, StoreReadError
+
+__all__ = ["HierarchyContext", "ValidationReport", "validate_hierarchy"]
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, str], None]
+
+
+class HierarchyContext:
+    """A :class:`~zarr_browser.core.conventions.base.Context` backed by a Hierarchy."""
+
+    def __init__(self, hierarchy: Hierarchy, *, strict: bool = False) -> None:
+        self.hierarchy = hierarchy
+        self.strict = strict
+
+    def node(self, path: str) -> Node | None:
+        try:
+            return self.hierarchy.node(path)
+        except (NodeNotFoundError, StoreReadError):
+            return None
+
+    def children(self, path: str) -> Sequence[Node]:
+        try:
+            return self.hierarchy.children(path).nodes
+        except (NodeNotFoundError, StoreReadError):
+            return ()
+
+    def parent(self, node: Node) -> Node | None:
+        parent = parent_path(node.path)
+        return None if parent is None else self.node(parent)
+
+
+@dataclass
+class ValidationReport:
+    """Issues found in a hierarchy, with how much was checked."""
+
+    url: str
+    issues: list[Issue] = field(default_factory=list)
+    nodes_checked: int = 0
+    cancelled: bool = False
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity is Severity.ERROR]
+
+    def by_node(self) -> dict[str, list[Issue]]:
+        out: dict[str, list[Issue]] = {}
+        for issue in self.issues:
+            out.setdefault(issue.path, []).append(issue)
+        return out
+
+
+def validate_node(node: Node, registry: ConventionRegistry, ctx: HierarchyContext) -> list[Issue]:
+    """Every issue about one node: its conventions, and dimension conflicts."""
+    issues = list(registry.validate(node, ctx))
+    if node.is_array:
+        sources = registry.dimension_sources(node, ctx.parent(node))
+        issues.extend(dimension_issues(node, sources))
+    if ctx.strict:
+        issues = [_strict(i) for i in issues]
+    return issues
+
+
+def _strict(issue: Issue) -> Issue:
+    """In strict mode, SHOULD-rules flagged ``[strict]`` count as errors."""
+    if issue.severity is Severity.WARNING and issue.message.startswith("[strict]"):
+        from dataclasses import replace
+
+        return replace(issue, severity=Severity.ERROR)
+    return issue
+
+
+def validate_hierarchy(
+    hierarchy: Hierarchy,
+    registry: ConventionRegistry,
+    *,
+    path: str = "/",
+    depth: int | None = None,
+    strict: bool = False,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> ValidationReport:
+    """Validate every node from *path* down; never raises on bad metadata.
+
+    Parameters
+    ----------
+    strict
+        Treat the SHOULD rules of the strict OME-NGFF schemas as errors.
+    progress
+        Called with (nodes checked so far, current path).
+    cancel
+        When set, stop early and mark the report ``cancelled``.
+    """
+    ctx = HierarchyContext(hierarchy, strict=strict)
+    report = ValidationReport(hierarchy.url)
+    for node, listing in hierarchy.walk(path, depth=depth):
+        if cancel is not None and cancel.is_set():
+            report.cancelled = True
+            break
+        report.issues.extend(validate_node(node, registry, ctx))
+        if listing is not None and not listing.complete:
+            report.issues.append(
+                Issue(Severity.WARNING,
+                      f"children could not be listed ({listing.error}); only {len(listing.nodes)} children "
+                      "declared by the metadata were checked", node.path, convention="zarr")
+            )
+        report.nodes_checked += 1
+        if progress is not None:
+            progress(report.nodes_checked, node.path)
+    return report

@@ -1,0 +1,64 @@
+"""The exceptions zarr-browser raises.
+
+Every error derives from :class:`ZarrBrowserError` and from the builtin it is closest to,
+so callers may catch either.  Bad metadata inside a user's store is *not* an exception: it
+becomes an :class:`~zarr_browser.core.issues.Issue` or an error node.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DocumentTooLargeError",
+    "NodeNotFoundError",
+    "ReadOnlyError",
+    "StoreBoundaryError",
+    "StoreOpenError",
+    "StoreReadError",
+    "StoreTimeoutError",
+    "UnsafeArrayError",
+    "UnsafeEnvironmentError",
+    "ZarrBrowserError",
+]
+
+
+class ZarrBrowserError(Exception):
+    """Base class of every error raised by zarr-browser."""
+
+
+class StoreOpenError(ZarrBrowserError, OSError):
+    """The store could not be opened (bad URL, missing path, unsupported scheme)."""
+
+
+class StoreReadError(ZarrBrowserError, OSError):
+    """A read from the store failed; the message names the URL and the key."""
+
+
+class StoreTimeoutError(StoreReadError, TimeoutError):
+    """A request did not finish before its deadline."""
+
+
+class StoreBoundaryError(ZarrBrowserError, PermissionError):
+    """A key would reach outside the store root (``..``, absolute path, symlink out)."""
+
+
+class NodeNotFoundError(ZarrBrowserError, KeyError):
+    """No zarr node exists at the requested path."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; we want the plain message
+        return str(self.args[0]) if self.args else ""
+
+
+class ReadOnlyError(ZarrBrowserError, PermissionError):
+    """A write was attempted on a store opened read-only."""
+
+
+class DocumentTooLargeError(StoreReadError):
+    """A metadata document exceeds the configured size bound."""
+
+
+class UnsafeArrayError(ZarrBrowserError, PermissionError):
+    """Decoding this array's chunks is refused by the safety gate."""
+
+
+class UnsafeEnvironmentError(ZarrBrowserError, RuntimeError):
+    """The Python environment lacks a guard zarr-browser relies on."""
