@@ -318,8 +318,10 @@ class Hierarchy:
 
     def _flag_consolidated(self, node: Node) -> Node:
         index = self.consolidated
-        if index is None or node.source != "store" or node.path == "/" and node.zarr_format == 3 and index.zarr_format == 3:
+        if index is None or node.source != "store" or node.kind == "error":
             return node
+        if node.path == "/" and node.zarr_format == 3 and index.zarr_format == 3:
+            return node  # the v3 root holds the consolidated copy itself
         from dataclasses import replace
 
         return replace(node, consolidated=index.compare(node))

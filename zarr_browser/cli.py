@@ -1,0 +1,283 @@
+"""The ``zarr-browser`` command line: ``info``, ``validate``, ``demo``.
+
+Exit codes: 0 success; 1 ``validate`` found errors; 2 the store cannot be read (or a usage
+error); 3 an internal error (a bug: please report it with the log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from zarr_browser import __version__
+from zarr_browser.errors import ZarrBrowserError
+
+__all__ = ["main", "run"]
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE, EXIT_INTERNAL = 0, 1, 2, 3
+SUBCOMMANDS = ("info", "validate", "demo")
+
+
+def _storage_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for item in args.storage_option or ():
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"zarr-browser: --storage-option expects KEY=VALUE, got {item!r}")
+        try:
+            options[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key] = raw
+    if args.anon:
+        options["anon"] = True
+    if args.endpoint_url:
+        options["endpoint_url"] = args.endpoint_url
+    return options
+
+
+def _add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("url", help="a path, .zip, file://, http(s)://, s3:// or other fsspec URL")
+    parser.add_argument("-O", "--storage-option", action="append", metavar="KEY=VALUE",
+                        help="fsspec storage option (VALUE parsed as JSON when possible); repeatable")
+    parser.add_argument("--anon", action="store_true", help="anonymous access (S3 and friends)")
+    parser.add_argument("--endpoint-url", help="S3-compatible endpoint URL")
+    parser.add_argument("--timeout", type=float, default=15.0, metavar="SECONDS",
+                        help="deadline for each remote read, retries included (default: 15)")
+    parser.add_argument("--depth", type=int, default=None, metavar="N",
+                        help="levels below the root to list (default: all)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object for machines")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zarr-browser",
+        description="Browse, view, validate and edit zarr hierarchies (OME-Zarr, xarray, NCZarr, CF).",
+        epilog="Run 'zarr-browser COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"zarr-browser {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    info = sub.add_parser("info", help="print the tree with kinds, shapes, dtypes and conventions")
+    _add_store_arguments(info)
+
+    validate = sub.add_parser("validate", help="check every node against its conventions (exit 1 on errors)")
+    _add_store_arguments(validate)
+    validate.add_argument("--strict", action="store_true",
+                          help="treat the SHOULD rules of the strict OME-NGFF schemas as errors")
+
+    demo = sub.add_parser("demo", help="write the built-in demo dataset and open it")
+    demo.add_argument("directory", nargs="?", type=Path, default=None,
+                      help="where to write it (default: ~/.cache/zarr-browser/demo)")
+    demo.add_argument("--force", action="store_true", help="rewrite the dataset even if it is already there")
+    demo.add_argument("--no-open", action="store_true", help="only write the dataset")
+    return parser
+
+
+def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from zarr_browser.core.conventions import default_registry
+    from zarr_browser.core.hierarchy import Hierarchy
+    from zarr_browser.core.safety import check_environment
+    from zarr_browser.core.store import RequestPolicy
+
+    check_environment()
+    registry = default_registry()
+    policy = RequestPolicy(deadline=args.timeout, attempt_timeout=min(5.0, args.timeout))
+    hierarchy = Hierarchy.open(
+        args.url, storage_options=_storage_options(args), policy=policy, hints=registry.child_hints
+    )
+    return hierarchy, registry
+
+
+# -- info -------------------------------------------------------------------------------------
+
+
+def _shape(values: Sequence[int] | None) -> str:
+    return "(" + ", ".join(str(v) for v in values) + (",)" if values is not None and len(values) == 1 else ")") if values is not None else ""
+
+
+def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
+    from zarr_browser.core.summary import summarize
+
+    hierarchy, registry = _open(args)
+    started = time.perf_counter()
+    entries = hierarchy.walk("/", depth=args.depth)
+    nodes = {node.path: node for node, _ in entries}
+    summaries = []
+    for node, _listing in entries:
+        parent_key = node.path.rsplit("/", 1)[0] or "/"
+        parent = nodes.get(parent_key) if node.path != "/" else None
+        summaries.append(summarize(node, parent, registry))
+    logger.info("listed %d nodes in %.3f s (%d requests)", len(entries), time.perf_counter() - started,
+                hierarchy.access.stats.requests)
+    if args.json:
+        listings = {node.path: listing for node, listing in entries if listing is not None}
+        payload = {
+            "url": hierarchy.url,
+            "nodes": [s.to_json() for s in summaries],
+            "incomplete": [
+                {"path": p, "error": lst.error} for p, lst in listings.items() if not lst.complete
+            ],
+        }
+        json.dump(payload, out, indent=2, allow_nan=True)
+        out.write("\n")
+        return EXIT_OK
+    _print_tree(hierarchy.url, entries, summaries, out)
+    return EXIT_OK
+
+
+def _print_tree(url: str, entries, summaries, out: TextIO) -> None:  # type: ignore[no-untyped-def]
+    by_path = {s.node.path: s for s in summaries}
+    listings = {node.path: listing for node, listing in entries}
+
+    def line(summary) -> str:  # type: ignore[no-untyped-def]
+        node = summary.node
+        fmt = f"v{node.zarr_format}" if node.zarr_format else "implicit"
+        parts = []
+        if node.kind == "error":
+            parts.append(f"ERROR: {node.error}")
+        elif node.is_array and node.array is not None:
+            arr = node.array
+            parts.append(f"array {fmt}  {arr.dtype}  {_shape(arr.shape)}")
+            parts.append(f"chunks {_shape(arr.chunks)}")
+            if arr.shards:
+                parts.append(f"shards {_shape(arr.shards)}")
+            if summary.dimension_names:
+                parts.append("[" + ", ".join(summary.dimension_names) + "]")
+            if summary.unsafe:
+                parts.append("UNSAFE: " + "; ".join(summary.unsafe))
+        else:
+            parts.append(f"group {fmt}")
+        badges = summary.badges
+        if badges:
+            parts.append("{" + "; ".join(badges) + "}")
+        if node.consolidated in ("stale", "absent"):
+            parts.append(f"(consolidated copy {node.consolidated})")
+        return "  ".join(parts)
+
+    root = by_path["/"]
+    out.write(f"{url}  {line(root)}\n")
+
+    def visit(path: str, prefix: str) -> None:
+        listing = listings.get(path)
+        if listing is None:
+            return
+        if not listing.complete:
+            out.write(f"{prefix}(! could not list: {listing.error}; showing children declared by metadata)\n")
+        children = [n for n in listing.nodes if n.path in by_path]
+        for i, child in enumerate(children):
+            last = i == len(children) - 1
+            out.write(f"{prefix}{'└── ' if last else '├── '}{child.name}  {line(by_path[child.path])}\n")
+            visit(child.path, prefix + ("    " if last else "│   "))
+        if listing.has_more:
+            out.write(f"{prefix}… {listing.total - len(listing.nodes)} more\n")
+
+    visit("/", "")
+
+
+# -- validate ---------------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    from zarr_browser.core.issues import Severity
+    from zarr_browser.core.validate import validate_hierarchy
+
+    hierarchy, registry = _open(args)
+    report = validate_hierarchy(hierarchy, registry, depth=args.depth, strict=args.strict)
+    errors = len(report.errors)
+    if args.json:
+        payload = {
+            "url": hierarchy.url,
+            "nodes_checked": report.nodes_checked,
+            "errors": errors,
+            "warnings": sum(1 for i in report.issues if i.severity is Severity.WARNING),
+            "issues": [i.to_json() for i in report.issues],
+        }
+        json.dump(payload, out, indent=2, allow_nan=True)
+        out.write("\n")
+    else:
+        grouped = report.by_node()
+        for path in sorted(grouped):
+            out.write(f"{path}\n")
+            for issue in sorted(grouped[path], key=lambda i: i.severity.rank):
+                where = f" at {issue.document}{issue.pointer}" if issue.document or issue.pointer else ""
+                out.write(f"  {issue.severity.value:<7} [{issue.convention}] {issue.message}{where}\n")
+        warnings = sum(1 for i in report.issues if i.severity is Severity.WARNING)
+        verdict = "FAILED" if errors else "OK"
+        out.write(f"{verdict}: {errors} error(s), {warnings} warning(s) in {report.nodes_checked} node(s) of "
+                  f"{hierarchy.url}\n")
+    return EXIT_ERRORS if errors else EXIT_OK
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from zarr_browser.demo import default_demo_directory, write_demo
+
+    directory = args.directory or default_demo_directory()
+    started = time.perf_counter()
+    written = write_demo(directory, force=args.force)
+    action = "wrote" if written.created else "found"
+    out.write(f"zarr-browser demo: {action} the demo dataset in {written.root} "
+              f"({written.nbytes / 1e6:.1f} MB, {time.perf_counter() - started:.1f} s)\n")
+    for name, description in written.contents.items():
+        out.write(f"  {written.root / name}  — {description}\n")
+    if args.no_open:
+        return EXIT_OK
+    out.write("\n")
+    for name in written.contents:
+        info_args = argparse.Namespace(
+            url=str(written.root / name), storage_option=None, anon=False, endpoint_url=None, timeout=15.0,
+            depth=None, json=False,
+        )
+        code = cmd_info(info_args, out)
+        out.write("\n")
+        if code:
+            return code
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    out = out or sys.stdout
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv and not argv[0].startswith("-") and argv[0] not in SUBCOMMANDS:
+        # `zarr-browser URL`: the browser window is the next piece of work; until then, info.
+        sys.stderr.write("zarr-browser: the browser window is not available yet; showing 'info' instead\n")
+        argv = ["info", *argv]
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        parser.print_help(out)
+        return EXIT_OK
+    handler = {"info": cmd_info, "validate": cmd_validate, "demo": cmd_demo}[args.command]
+    try:
+        return handler(args, out)
+    except ZarrBrowserError as err:
+        sys.stderr.write(f"zarr-browser: {err}\n")
+        return EXIT_UNREADABLE
+    except KeyboardInterrupt:
+        sys.stderr.write("zarr-browser: interrupted\n")
+        return 130
+    except Exception as err:  # boundary: never a bare traceback for users
+        logger.debug("internal error", exc_info=True)
+        sys.stderr.write(f"zarr-browser: internal error: {type(err).__name__}: {err} (run with -vv for details)\n")
+        return EXIT_INTERNAL
+
+
+def run() -> None:
+    """Console-script entry point: exit with :func:`main`'s code."""
+    sys.exit(main())

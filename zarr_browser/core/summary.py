@@ -1,0 +1,73 @@
+"""Plain-data summaries of nodes: what ``zarr-browser info --json`` prints per node."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zarr_browser.core.conventions.base import ConventionRegistry, Detection, DimensionSource
+from zarr_browser.core.dimensions import resolve_dimension_names
+from zarr_browser.core.jsonio import JSON
+from zarr_browser.core.model import Node
+from zarr_browser.core.safety import check_array
+
+__all__ = ["NodeSummary", "summarize"]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSummary:
+    """A node with the conventions found on it and its resolved dimensions."""
+
+    node: Node
+    conventions: tuple[Detection, ...]
+    dimension_names: tuple[str, ...] | None
+    dimension_sources: tuple[DimensionSource, ...]
+    unsafe: tuple[str, ...]
+
+    def to_json(self) -> dict[str, JSON]:
+        node, array = self.node, self.node.array
+        return {
+            "path": node.path,
+            "name": node.name,
+            "kind": node.kind,
+            "zarr_format": node.zarr_format,
+            "shape": list(array.shape) if array else None,
+            "dtype": array.dtype if array else None,
+            "chunks": list(array.chunks) if array else None,
+            "shards": list(array.shards) if array and array.shards else None,
+            "codecs": array.codec_summary if array else None,
+            "fill_value": array.fill_value if array else None,
+            "dimension_names": list(self.dimension_names) if self.dimension_names is not None else None,
+            "dimension_sources": [s.to_json() for s in self.dimension_sources],
+            "conventions": [d.to_json() for d in self.conventions],
+            "unsafe": list(self.unsafe) or None,
+            "notes": list(node.notes),
+            "consolidated": node.consolidated,
+            "source": node.source,
+            "error": node.error,
+        }
+
+    @property
+    def badges(self) -> list[str]:
+        """Short labels for conventions other than plain zarr (``ome-ngff 0.5: image``)."""
+        out = []
+        for det in self.conventions:
+            if det.name == "zarr":
+                continue
+            label = det.name if det.version is None else f"{det.name} {det.version}"
+            if det.roles:
+                label += ": " + ", ".join(det.roles)
+            out.append(label)
+        return out
+
+
+def summarize(node: Node, parent: Node | None, registry: ConventionRegistry) -> NodeSummary:
+    """Detect conventions and resolve dimensions of *node* (no I/O)."""
+    detections = tuple(registry.detect(node))
+    sources: tuple[DimensionSource, ...] = ()
+    names = None
+    unsafe: tuple[str, ...] = ()
+    if node.is_array:
+        sources = tuple(registry.dimension_sources(node, parent))
+        names = resolve_dimension_names(node, sources)
+        unsafe = tuple(check_array(node))
+    return NodeSummary(node, detections, names, sources, unsafe)
