@@ -97,6 +97,13 @@ def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return hierarchy, registry
 
 
+def _dump(payload: dict[str, Any], out: TextIO) -> None:
+    """Print JSON: indented for a person at a terminal, compact (and fast) otherwise."""
+    indent = 2 if out.isatty() else None
+    out.write(json.dumps(payload, indent=indent, allow_nan=True))
+    out.write("\n")
+
+
 # -- info -------------------------------------------------------------------------------------
 
 
@@ -127,8 +134,7 @@ def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
                 {"path": p, "error": lst.error} for p, lst in listings.items() if not lst.complete
             ],
         }
-        json.dump(payload, out, indent=2, allow_nan=True)
-        out.write("\n")
+        _dump(payload, out)
         return EXIT_OK
     _print_tree(hierarchy.url, entries, summaries, out)
     return EXIT_OK
@@ -201,8 +207,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
             "warnings": sum(1 for i in report.issues if i.severity is Severity.WARNING),
             "issues": [i.to_json() for i in report.issues],
         }
-        json.dump(payload, out, indent=2, allow_nan=True)
-        out.write("\n")
+        _dump(payload, out)
     else:
         grouped = report.by_node()
         for path in sorted(grouped):

@@ -7,6 +7,7 @@ It never raises on bad metadata: a node whose documents cannot be understood bec
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -235,18 +236,24 @@ def _short(value: JSON, limit: int = 60) -> str:
 
 def _v2_dtype_name(raw: JSON) -> str:
     if isinstance(raw, str):
-        try:
-            import numpy as np
-
-            dt = np.dtype(raw)
-        except (TypeError, ValueError):
-            return raw
-        if raw in ("|O", "O"):
-            return "object"
-        return str(dt) if dt.kind not in "SUV" else raw
+        return _v2_typestr_name(raw)
     if isinstance(raw, list):
         return "structured"
     raise _Bad(f"dtype must be a string or a list, got {_short(raw)}")
+
+
+@functools.lru_cache(maxsize=256)
+def _v2_typestr_name(raw: str) -> str:
+    """numpy's name for a v2 typestr (``"<u2"`` → ``"uint16"``); strings and unknowns stay raw."""
+    import numpy as np
+
+    if raw in ("|O", "O"):
+        return "object"
+    try:
+        dt = np.dtype(raw)
+    except (TypeError, ValueError):
+        return raw
+    return str(dt) if dt.kind not in "SUV" else raw
 
 
 def _v2_codec(obj: JSON, role: str, where: str) -> CodecInfo:

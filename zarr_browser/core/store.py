@@ -63,7 +63,7 @@ logger = logging.getLogger(__name__)
 AccessMode = Literal["r", "r+"]
 Protocol = Literal["local", "zip", "http", "s3", "memory", "fsspec"]
 
-_MISSING_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
+_MISSING_ERRORS = FileNotFoundError | IsADirectoryError | NotADirectoryError
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,11 +275,9 @@ class _LocalReader:
         self.root = root
         self.max_bytes = max_bytes
         self._safe_dirs: dict[str, bool] = {"": True}
-        self._lock = threading.Lock()
 
     def _dir_ok(self, directory: str) -> bool:
-        with self._lock:
-            known = self._safe_dirs.get(directory)
+        known = self._safe_dirs.get(directory)  # dict reads and writes are atomic: no lock needed
         if known is not None:
             return known
         try:
@@ -287,8 +285,7 @@ class _LocalReader:
             ok = True
         except StoreBoundaryError:
             ok = False
-        with self._lock:
-            self._safe_dirs[directory] = ok
+        self._safe_dirs[directory] = ok
         return ok
 
     def read(self, key: str) -> bytes | None:
@@ -322,6 +319,33 @@ class _LocalReader:
             return b"".join(chunks)
         finally:
             os.close(fd)
+
+    def read_many(self, keys: Sequence[str], stats: RequestStats) -> dict[str, bytes | None | Exception]:
+        """Read many keys; one directory listing per directory spares opening absent files."""
+        present: dict[str, frozenset[str] | None] = {}
+        out: dict[str, bytes | None | Exception] = {}
+        reads = 0
+        for key in keys:
+            directory, _, name = key.rpartition("/")
+            names = present.get(directory, ())
+            if names == ():
+                try:
+                    names = frozenset(os.listdir(os.path.join(self.root, directory) if directory else self.root))
+                except (FileNotFoundError, NotADirectoryError):
+                    names = frozenset()
+                except OSError:
+                    names = None  # unlistable: fall back to opening each file
+                present[directory] = names
+            if names is not None and name not in names:
+                out[key] = None
+                continue
+            reads += 1
+            try:
+                out[key] = self.read(key)
+            except (StoreReadError, StoreBoundaryError, OSError) as err:
+                out[key] = err
+        stats.add(requests=reads)
+        return out
 
     def list_dir(self, prefix: str) -> list[str]:
         check_key(prefix)
@@ -419,14 +443,7 @@ class StoreAccess:
             local = self._local
 
             def read_all() -> dict[str, bytes | None | Exception]:
-                out: dict[str, bytes | None | Exception] = {}
-                for key in keys:
-                    try:
-                        out[key] = local.read(key)
-                    except (StoreReadError, StoreBoundaryError, OSError) as err:
-                        out[key] = err
-                self.stats.add(requests=len(keys))
-                return out
+                return local.read_many(keys, self.stats)
 
             if len(keys) <= 8:
                 return read_all()
@@ -539,7 +556,6 @@ def _s3_options(policy: RequestPolicy, options: dict[str, Any]) -> dict[str, Any
     config.setdefault("read_timeout", policy.attempt_timeout)
     config.setdefault("retries", {"max_attempts": 1, "mode": "standard"})
     merged["config_kwargs"] = config
-    merged.setdefault("retries", 1)  # our GuardedStore does the retrying, bounded by the deadline
     return merged
 
 

@@ -12,6 +12,7 @@ from zarr_browser.core.dimensions import dimension_issues
 from zarr_browser.core.hierarchy import Hierarchy
 from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.model import Node, parent_path
+from zarr_browser.core.safety import check_array
 from zarr_browser.errors import NodeNotFoundError, StoreReadError
 
 __all__ = ["HierarchyContext", "ValidationReport", "validate_hierarchy"]
@@ -69,6 +70,9 @@ def validate_node(node: Node, registry: ConventionRegistry, ctx: HierarchyContex
     """Every issue about one node: its conventions, and dimension conflicts."""
     issues = list(registry.validate(node, ctx))
     if node.is_array:
+        for reason in check_array(node):
+            severity = Severity.ERROR if "is refused" in reason else Severity.WARNING
+            issues.append(Issue(severity, f"data will not be decoded: {reason}", node.path, convention="safety"))
         sources = registry.dimension_sources(node, ctx.parent(node))
         issues.extend(dimension_issues(node, sources))
     if ctx.strict:

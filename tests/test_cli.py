@@ -1,0 +1,185 @@
+"""The command line on real stores: info, validate, demo (in-process and as a subprocess)."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+from zarr_browser.cli import main
+from zarr_browser.demo import write_demo
+
+
+def run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+def info_json(url: str | Path, *extra: str) -> dict:
+    code, text = run("info", str(url), "--json", *extra)
+    assert code == 0, text
+    return json.loads(text)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_demo(tmp_path_factory.mktemp("demo"), size=512).root
+
+
+def by_path(payload: dict) -> dict[str, dict]:
+    return {n["path"]: n for n in payload["nodes"]}
+
+
+def conventions(node: dict) -> dict[str, dict]:
+    return {c["name"]: c for c in node["conventions"]}
+
+
+REQUIRED_KEYS = {"path", "kind", "zarr_format", "shape", "dtype", "chunks", "shards", "dimension_names",
+                 "conventions", "error"}
+
+
+def test_info_json_shape_on_demo_image(demo: Path) -> None:
+    payload = info_json(demo / "cells.ome.zarr")
+    assert payload["url"] == str(demo / "cells.ome.zarr")
+    nodes = by_path(payload)
+    for node in nodes.values():
+        assert REQUIRED_KEYS <= node.keys()
+        assert node["kind"] in ("group", "array", "error")
+    root = nodes["/"]
+    assert (root["kind"], root["zarr_format"], root["shape"]) == ("group", 3, None)
+    ome = conventions(root)["ome-ngff"]
+    assert ome["version"] == "0.5"
+    assert "image" in ome["roles"] and "omero" in ome["roles"]
+    level0 = nodes["/0"]
+    assert level0["shape"] == [3, 512, 512]
+    assert level0["dtype"] == "uint16"
+    assert level0["chunks"] == [1, 256, 256]
+    assert level0["dimension_names"] == ["c", "y", "x"]
+    assert conventions(nodes["/labels"])["ome-ngff"]["roles"] == ["labels"]
+    assert "label-image" in conventions(nodes["/labels/nuclei"])["ome-ngff"]["roles"]
+    assert nodes["/labels/nuclei/0"]["dimension_names"] == ["y", "x"]
+
+
+def test_info_json_plate_and_dimension_names_from_ome_axes(demo: Path) -> None:
+    nodes = by_path(info_json(demo / "plate.ome.zarr"))
+    plate = conventions(nodes["/"])["ome-ngff"]
+    assert (plate["version"], plate["roles"]) == ("0.4", ["plate"])
+    assert conventions(nodes["/A/1"])["ome-ngff"]["roles"] == ["well"]
+    assert "image" in conventions(nodes["/A/1/0"])["ome-ngff"]["roles"]
+    level = nodes["/A/1/0/0"]
+    assert level["zarr_format"] == 2
+    assert level["dimension_names"] == ["c", "y", "x"]  # v2 arrays: names come from the OME axes
+    assert any(s["convention"] == "ome-ngff" for s in level["dimension_sources"])
+
+
+def test_info_json_xarray_cf_dataset(demo: Path) -> None:
+    nodes = by_path(info_json(demo / "climate.zarr"))
+    root = conventions(nodes["/"])
+    assert root["cf"]["version"] == "1.10"
+    assert "consolidated" in root
+    temperature = nodes["/temperature"]
+    assert temperature["dimension_names"] == ["time", "lat", "lon"]
+    assert "xarray" in conventions(temperature)
+    assert "packed" in conventions(temperature)["cf"]["roles"]
+
+
+def test_info_text_tree(demo: Path) -> None:
+    code, text = run("info", str(demo / "cells.ome.zarr"))
+    assert code == 0
+    assert "ome-ngff 0.5: image" in text
+    assert "└── labels" in text
+    assert "[c, y, x]" in text  # resolved dimension names are shown
+
+
+def test_info_depth_limits_listing(demo: Path) -> None:
+    nodes = by_path(info_json(demo / "plate.ome.zarr", "--depth", "1"))
+    assert set(nodes) == {"/", "/A", "/B"}
+
+
+def test_validate_demo_is_clean(demo: Path) -> None:
+    for name in ("cells.ome.zarr", "plate.ome.zarr", "climate.zarr"):
+        code, text = run("validate", str(demo / name), "--json")
+        payload = json.loads(text)
+        assert code == 0, [i for i in payload["issues"] if i["severity"] == "error"]
+        assert payload["errors"] == 0
+        assert set(payload) >= {"url", "issues"}
+
+
+def test_corrupt_child_is_listed_with_siblings_and_fails_validation(tmp_path: Path) -> None:
+    store = tmp_path / "g.zarr"
+    group = zarr.open_group(store, mode="w", zarr_format=3)
+    for name in ("a", "b", "c"):
+        group.create_array(name, shape=(2,), dtype="i1")
+    (store / "b" / "zarr.json").write_bytes(b"\xff\xfe{ not json")
+    nodes = by_path(info_json(store))
+    assert [nodes[p]["kind"] for p in ("/a", "/b", "/c")] == ["array", "error", "array"]
+    assert "b/zarr.json" in nodes["/b"]["error"]
+    code, text = run("validate", str(store), "--json")
+    assert code == 1
+    issues = json.loads(text)["issues"]
+    assert any(i["path"] == "/b" and i["severity"] == "error" for i in issues)
+    assert {"path", "severity", "convention", "message", "pointer"} <= set(issues[0])
+
+
+def test_unreadable_store_exits_2(tmp_path: Path) -> None:
+    code, _ = run("validate", str(tmp_path / "missing.zarr"))
+    assert code == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, text = run("info", str(empty), "--json")
+    assert code == 0  # a plain directory is an implicit group with nothing in it
+    assert json.loads(text)["nodes"][0]["zarr_format"] is None
+
+
+def test_validate_text_output_names_node_and_pointer(demo: Path, tmp_path: Path) -> None:
+    store = tmp_path / "cells.ome.zarr"
+    shutil.copytree(demo / "cells.ome.zarr", store)
+    doc = json.loads((store / "zarr.json").read_text())
+    doc["attributes"]["ome"]["omero"]["channels"][0]["color"] = "red"
+    (store / "zarr.json").write_text(json.dumps(doc))
+    code, text = run("validate", str(store))
+    assert code == 1
+    assert "/attributes/ome/omero/channels/0/color" in text
+    assert text.strip().splitlines()[-1].startswith("FAILED: ")
+
+
+def test_console_script_runs_as_subprocess(demo: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "zarr_browser", "info", str(demo / "climate.zarr")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "temperature" in proc.stdout
+
+
+def test_demo_command_writes_and_reuses(tmp_path: Path) -> None:
+    code, text = run("demo", str(tmp_path / "d"), "--no-open")
+    assert code == 0 and "wrote the demo dataset" in text
+    code, text = run("demo", str(tmp_path / "d"), "--no-open")
+    assert code == 0 and "found the demo dataset" in text
+
+
+def test_demo_is_readable_by_real_readers(demo: Path) -> None:
+    xr = pytest.importorskip("xarray")
+    ds = xr.open_zarr(demo / "climate.zarr")
+    assert ds["temperature"].dims == ("time", "lat", "lon")
+    assert ds["temperature"].attrs["units"] == "K"
+    temp = ds["temperature"].values
+    assert np.isnan(temp[:, :3, :20]).all()  # the fill value is decoded as missing
+    assert 200 < float(np.nanmean(temp)) < 320  # unpacked with scale_factor/add_offset
+    assert str(ds["time"].dtype).startswith("datetime64")
+
+    pytest.importorskip("ome_zarr_models")
+    from ome_zarr_models import v04, v05
+
+    image = v05.Image.from_zarr(zarr.open_group(demo / "cells.ome.zarr", mode="r"))
+    assert [d.path for d in image.ome_attributes.multiscales[0].datasets] == ["0", "1", "2", "3"]
+    v05.ImageLabel.from_zarr(zarr.open_group(demo / "cells.ome.zarr" / "labels" / "nuclei", mode="r"))
+    plate = v04.HCS.from_zarr(zarr.open_group(demo / "plate.ome.zarr", mode="r"))
+    assert len(plate.ome_attributes.plate.wells) == 4

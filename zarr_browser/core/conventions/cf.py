@@ -1,0 +1,322 @@
+"""CF (Climate and Forecast) attributes, as written by xarray, netCDF-C (NCZarr) and GDAL.
+
+Detection: a group whose ``Conventions`` string contains ``CF-`` is a CF dataset (version =
+the ``x.y`` after ``CF-``); an array with any attribute of CF Appendix A is a CF variable, with
+the extra roles ``time`` (``units`` "<unit> since <date>"), ``packed`` (``scale_factor`` /
+``add_offset``) and ``masked`` (``_FillValue`` / ``missing_value``).
+
+``_FillValue`` of xarray-written Zarr v3 arrays is decoded: floats are stored as base64 of the
+little-endian float64 bytes (``"AAAAAAAA+H8="`` is NaN).
+
+The ``coordinates`` attribute is checked here only for arrays without xarray dimension names;
+for the others :class:`~zarr_browser.core.conventions.xarray_dims.XarrayConvention` checks it,
+so one mistake is reported once.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import math
+import re
+import struct
+from typing import TYPE_CHECKING
+
+from zarr_browser.core.conventions.base import BaseConvention, Context, Detection, attributes_pointer
+from zarr_browser.core.conventions.xarray_dims import xarray_dimension_names
+from zarr_browser.core.issues import Issue, Severity
+from zarr_browser.core.jsonio import JSON
+
+if TYPE_CHECKING:
+    from zarr_browser.core.model import Node
+
+__all__ = ["CF_ATTRIBUTES", "CfConvention", "decode_fill_value", "parse_time_units"]
+
+logger = logging.getLogger(__name__)
+
+CONVENTION = "cf"
+
+CF_ATTRIBUTES = frozenset({
+    "actual_range", "add_offset", "aggregated_data", "aggregated_dimensions", "algorithm", "ancillary_variables",
+    "axis", "bounds", "calendar", "cell_measures", "cell_methods", "cf_role", "climatology", "comment", "compress",
+    "computed_standard_name", "Conventions", "coordinate_interpolation", "coordinates", "_FillValue", "featureType",
+    "flag_masks", "flag_meanings", "flag_values", "formula_terms", "geometry", "geometry_type", "grid_mapping",
+    "history", "implementation", "instance_dimension", "institution", "interior_ring", "leap_month", "leap_year",
+    "location", "location_index_set", "long_name", "mesh", "missing_value", "month_lengths", "node_coordinates",
+    "node_count", "nodes", "part_node_count", "positive", "quantization", "quantization_nsb", "quantization_nsd",
+    "references", "sample_dimension", "scale_factor", "select", "source", "standard_error_multiplier",
+    "standard_name", "title", "units", "units_metadata", "valid_max", "valid_min", "valid_range",
+})
+"""CF 1.14-draft Appendix A attribute names."""
+
+CALENDARS = frozenset({"standard", "gregorian", "proleptic_gregorian", "julian", "utc", "tai", "noleap", "365_day",
+                       "all_leap", "366_day", "360_day", "none"})
+TIME_UNITS = frozenset({
+    "days", "day", "d", "hours", "hour", "hr", "h", "minutes", "minute", "min", "seconds", "second", "sec", "s",
+    "milliseconds", "millisecond", "msec", "ms", "microseconds", "microsecond", "usec", "us", "nanoseconds",
+    "nanosecond", "ns", "weeks", "week", "months", "month", "years", "year", "common_years", "common_year",
+})
+_SINCE = re.compile(r"^\s*(\w+)\s+since\s+(.*?)\s*$", re.IGNORECASE)
+_TIME_DETECT = re.compile(r"^\s*\w+\s+since\s+", re.IGNORECASE)
+_DATE = re.compile(
+    r"^[+-]?\d{1,4}-\d{1,2}(-\d{1,2})?"
+    r"([ T]\d{1,2}(:\d{1,2}(:\d{1,2}(\.\d+)?)?)?)?"
+    r"\s*(Z|UTC|[+-]\d{1,2}(:?\d{2})?)?$"
+)
+_CF_VERSION = re.compile(r"CF-(\d+(?:\.\d+)*)")
+
+
+def parse_time_units(units: str) -> tuple[str, str] | None:
+    """Split CF time units ``"days since 2000-01-01"`` into (unit, epoch), or None."""
+    match = _SINCE.match(units)
+    if match is None:
+        return None
+    return match.group(1).lower(), match.group(2)
+
+
+def _numeric(value: JSON) -> float | int | None:
+    """A number, or the only item of a one-element list (netCDF attributes are vectors)."""
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def decode_fill_value(node: Node, value: JSON) -> JSON:
+    """The value a ``_FillValue`` attribute means, decoding xarray's v3 base64 floats.
+
+    xarray's ``FillValueCoder`` writes float fills of Zarr v3 arrays as base64 of the
+    little-endian float64 bytes; strings that do not decode to 8 bytes are returned unchanged.
+    """
+    if node.zarr_format != 3 or not isinstance(value, str):
+        return value
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return value
+    if len(raw) != 8:
+        return value
+    return struct.unpack("<d", raw)[0]
+
+
+def _number_text(value: JSON) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    return repr(value)
+
+
+def _dtype_kind(dtype: str) -> tuple[str, int] | None:
+    """(kind, bits) of a numeric dtype name (``int16``, ``float32``, ``uint8``), or None."""
+    match = re.match(r"^(u?int|float)(\d+)$", dtype)
+    if match is None:
+        return None
+    return match.group(1), int(match.group(2))
+
+
+def _representable(value: JSON, dtype: str) -> str | None:
+    """Why *value* cannot be stored in *dtype*, or None (unknown dtypes pass)."""
+    kind = _dtype_kind(dtype)
+    if kind is None:
+        return None
+    number = _numeric(value)
+    if number is None:
+        return f"{value!r} is not a number"
+    family, bits = kind
+    if family == "float":
+        if isinstance(number, float) and not math.isfinite(number):
+            return None
+        limit = {16: 65504.0, 32: 3.4028234663852886e38}.get(bits)
+        if limit is not None and abs(number) > limit:
+            return f"{number!r} is outside the range of {dtype}"
+        return None
+    if isinstance(number, float):
+        if not number.is_integer():
+            return f"{number!r} is not an integer"
+        number = int(number)
+    low, high = (0, 2**bits - 1) if family == "uint" else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    if not low <= number <= high:
+        return f"{number} is outside the range [{low}, {high}] of {dtype}"
+    return None
+
+
+class CfConvention(BaseConvention):
+    """CF datasets (``Conventions: CF-x.y``) and CF variables (Appendix A attributes)."""
+
+    name = CONVENTION
+    title = "CF"
+
+    def detect(self, node: Node) -> Detection | None:
+        """CF dataset groups and CF variables with their time/packed/masked roles."""
+        attrs = node.attributes
+        if node.is_group:
+            conventions = attrs.get("Conventions")
+            if isinstance(conventions, str) and "CF-" in conventions:
+                match = _CF_VERSION.search(conventions)
+                return Detection(CONVENTION, match.group(1) if match else None, ("dataset",))
+            return None
+        if not node.is_array or not any(key in CF_ATTRIBUTES for key in attrs):
+            return None
+        roles = ["variable"]
+        units = attrs.get("units")
+        if isinstance(units, str) and _TIME_DETECT.match(units):
+            roles.append("time")
+        if "scale_factor" in attrs or "add_offset" in attrs:
+            roles.append("packed")
+        if "_FillValue" in attrs or "missing_value" in attrs:
+            roles.append("masked")
+        return Detection(CONVENTION, None, tuple(roles))
+
+    # -- description ---------------------------------------------------------------------
+    def describe(self, node: Node, ctx: Context) -> dict[str, JSON]:
+        """Units, names, decoded time units, packing and fill values."""
+        attrs = node.attributes
+        if node.is_group:
+            keys = ("Conventions", "title", "institution", "source", "history", "references", "comment")
+            return {k: attrs[k] for k in keys if k in attrs}
+        out: dict[str, JSON] = {k: attrs[k] for k in ("units", "long_name", "standard_name", "calendar", "axis",
+                                                       "positive", "coordinates", "grid_mapping") if k in attrs}
+        units = attrs.get("units")
+        if isinstance(units, str):
+            parsed = parse_time_units(units)
+            if parsed is not None:
+                calendar = attrs.get("calendar", "standard")
+                out["time"] = {"unit": parsed[0], "epoch": parsed[1], "calendar": calendar}
+        scale, offset = attrs.get("scale_factor"), attrs.get("add_offset")
+        if scale is not None or offset is not None:
+            s = _numeric(scale) if scale is not None else 1
+            o = _numeric(offset) if offset is not None else 0
+            out["packing"] = {
+                "scale_factor": scale,
+                "add_offset": offset,
+                "stored_dtype": node.array.dtype if node.array else None,
+                "formula": f"decoded = stored * {s!r} + {o!r}",
+            }
+        for key in ("_FillValue", "missing_value"):
+            if key in attrs:
+                raw = attrs[key]
+                decoded = decode_fill_value(node, raw) if key == "_FillValue" else raw
+                out[key] = {"raw": raw, "decoded": decoded, "text": _number_text(decoded)}
+        if "_FillValue" not in attrs and node.zarr_format == 2 and node.array is not None:
+            out["mask_value"] = {"source": "zarr fill_value (v2: xarray masks with it)",
+                                 "value": node.array.fill_value}
+        for key in ("valid_range", "valid_min", "valid_max"):
+            if key in attrs:
+                out[key] = attrs[key]
+        return out
+
+    # -- validation ----------------------------------------------------------------------
+    def validate(self, node: Node, ctx: Context) -> list[Issue]:
+        """Calendars, packing numbers, valid ranges, fill values, time units and references."""
+        if node.is_group:
+            return self._validate_group(node)
+        if not node.is_array or self.detect(node) is None:
+            return []
+        issues: list[Issue] = []
+        attrs = node.attributes
+
+        def add(severity: Severity, message: str, key: str) -> None:
+            ptr, doc = attributes_pointer(node, key)
+            issues.append(Issue(severity, message, node.path, ptr, CONVENTION, doc))
+
+        calendar = attrs.get("calendar")
+        if calendar is not None:
+            if not isinstance(calendar, str) or calendar.lower() not in CALENDARS:
+                add(Severity.WARNING, f"calendar {calendar!r} is not a CF calendar (expected one of "
+                    f"{sorted(CALENDARS)})", "calendar")
+            elif calendar.lower() == "gregorian":
+                add(Severity.INFO, "calendar 'gregorian' is a deprecated alias of 'standard'", "calendar")
+        for key in ("scale_factor", "add_offset"):
+            if key in attrs:
+                number = _numeric(attrs[key])
+                if number is None or not math.isfinite(number):
+                    add(Severity.ERROR, f"{key} is {attrs[key]!r}, expected a finite number", key)
+        if "valid_range" in attrs:
+            value = attrs["valid_range"]
+            if (not isinstance(value, list) or len(value) != 2
+                    or any(isinstance(v, list) or _numeric(v) is None for v in value)):
+                add(Severity.ERROR, f"valid_range is {value!r}, expected [min, max] numbers", "valid_range")
+            elif value[0] > value[1]:
+                add(Severity.ERROR, f"valid_range {value} has min > max", "valid_range")
+        for key in ("valid_min", "valid_max"):
+            if key in attrs and _numeric(attrs[key]) is None:
+                add(Severity.ERROR, f"{key} is {attrs[key]!r}, expected a number", key)
+        stored = node.array.dtype if node.array is not None else ""
+        for key in ("_FillValue", "missing_value"):
+            if key not in attrs:
+                continue
+            value = decode_fill_value(node, attrs[key]) if key == "_FillValue" else attrs[key]
+            problem = _representable(value, stored)
+            if problem:
+                add(Severity.WARNING, f"{key} {attrs[key]!r} is not representable in the stored dtype {stored}: "
+                    f"{problem}", key)
+        units = attrs.get("units")
+        if units is not None and not isinstance(units, str):
+            add(Severity.WARNING, f"units is {units!r}, expected a string", "units")
+        elif isinstance(units, str) and re.search(r"\bsince\b", units, re.IGNORECASE):
+            issues.extend(_check_time_units(node, units))
+        issues.extend(_check_references(node, ctx))
+        return issues
+
+    def _validate_group(self, node: Node) -> list[Issue]:
+        value = node.attributes.get("Conventions")
+        if value is None or isinstance(value, str):
+            return []
+        ptr, doc = attributes_pointer(node, "Conventions")
+        return [Issue(Severity.WARNING, f"Conventions is {value!r}, expected a string such as 'CF-1.10'",
+                      node.path, ptr, CONVENTION, doc)]
+
+
+def _check_time_units(node: Node, units: str) -> list[Issue]:
+    ptr, doc = attributes_pointer(node, "units")
+    parsed = parse_time_units(units)
+    problem = None
+    if parsed is None:
+        problem = "it does not read '<unit> since <date>'"
+    elif parsed[0] not in TIME_UNITS:
+        problem = f"{parsed[0]!r} is not a time unit"
+    elif not _DATE.match(parsed[1]):
+        problem = f"{parsed[1]!r} is not a date such as 2000-01-01 or 2000-01-01T00:00:00Z"
+    if problem is None:
+        return []
+    return [Issue(Severity.WARNING, f"time units {units!r} cannot be decoded: {problem}", node.path, ptr,
+                  CONVENTION, doc)]
+
+
+def _check_references(node: Node, ctx: Context) -> list[Issue]:
+    """``grid_mapping``, ``bounds``, ``ancillary_variables`` (and ``coordinates``) name siblings."""
+    attrs = node.attributes
+    keys = ["grid_mapping", "bounds", "ancillary_variables"]
+    if xarray_dimension_names(node) is None:
+        keys.append("coordinates")
+    present = [k for k in keys if k in attrs]
+    if not present:
+        return []
+    parent = ctx.parent(node)
+    if parent is None:
+        return []
+    siblings = {c.name for c in ctx.children(parent.path)}
+    issues = []
+    for key in present:
+        ptr, doc = attributes_pointer(node, key)
+        value = attrs[key]
+        if not isinstance(value, str):
+            issues.append(Issue(Severity.WARNING, f"{key} is {value!r}, expected a string of variable names",
+                                node.path, ptr, CONVENTION, doc))
+            continue
+        names = _referenced_names(key, value)
+        missing = [n for n in names if n not in siblings]
+        if missing:
+            issues.append(Issue(Severity.WARNING, f"{key} names {missing}, which are not variables in group "
+                                f"{parent.path!r}", node.path, ptr, CONVENTION, doc))
+    return issues
+
+
+def _referenced_names(key: str, value: str) -> list[str]:
+    """Variable names in an attribute; ``grid_mapping`` may be ``"crs: lat lon crs2: x y"``."""
+    tokens = value.split()
+    if key == "grid_mapping" and any(t.endswith(":") for t in tokens):
+        return [t.rstrip(":") for t in tokens]
+    return tokens
+

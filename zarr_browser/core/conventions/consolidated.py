@@ -1,0 +1,129 @@
+"""Consolidated metadata: v2 ``.zmetadata`` and v3 inline ``consolidated_metadata``.
+
+The root carries the index (detected as role ``"index"``, version ``"1"`` for
+``zarr_consolidated_format: 1`` or ``"inline"`` for v3).  Every node read from the store knows
+how it compares with its consolidated copy (:attr:`Node.consolidated`); stale and missing
+copies are warnings, because zarr and xarray opened with consolidated metadata (their default)
+show the copy, not the node.
+
+The root's ``.zmetadata`` is looked for among the root node's documents; a v2 root flagged by
+the hierarchy (``node.consolidated`` set) without that document is still detected, with
+the entry count unknown.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from zarr_browser.core.conventions.base import BaseConvention, Context, Detection
+from zarr_browser.core.issues import Issue, Severity, pointer
+from zarr_browser.core.jsonio import JSON
+
+if TYPE_CHECKING:
+    from zarr_browser.core.model import Node
+
+__all__ = ["ConsolidatedConvention"]
+
+logger = logging.getLogger(__name__)
+
+CONVENTION = "consolidated"
+_REMEDY = "run zarr.consolidate_metadata() on the root to refresh it"
+
+
+def _v3_block(node: Node) -> JSON:
+    doc = node.documents.get("zarr.json")
+    if doc is None or not isinstance(doc.value, dict):
+        return None
+    return doc.value.get("consolidated_metadata")
+
+
+class ConsolidatedConvention(BaseConvention):
+    """The consolidated-metadata index at the root, and each node's freshness against it."""
+
+    name = CONVENTION
+    title = "Consolidated metadata"
+
+    def detect(self, node: Node) -> Detection | None:
+        """The index on the root group (v2 ``.zmetadata`` or v3 inline)."""
+        if node.path != "/" or not node.is_group:
+            return None
+        block = _v3_block(node)
+        if block is not None:
+            kind = block.get("kind") if isinstance(block, dict) else None
+            return Detection(CONVENTION, kind if isinstance(kind, str) else None, ("index",))
+        zmeta = node.documents.get(".zmetadata")
+        if zmeta is not None:
+            value = zmeta.value
+            ok = isinstance(value, dict) and value.get("zarr_consolidated_format") == 1 and isinstance(
+                value.get("metadata"), dict)
+            return Detection(CONVENTION, "1" if ok else None, ("index",))
+        if node.zarr_format == 2 and node.consolidated is not None:
+            return Detection(CONVENTION, "1", ("index",))
+        return None
+
+    def describe(self, node: Node, ctx: Context) -> dict[str, JSON]:
+        """Kind, document and number of entries of the index."""
+        from zarr_browser.core.hierarchy import ConsolidatedIndex
+
+        index = ConsolidatedIndex.parse(node.documents)
+        if index is None:
+            return {"kind": "v2 .zmetadata", "entries": None} if node.consolidated is not None else {}
+        arrays = groups = 0
+        for path, docs in index.documents.items():
+            if path == "/":
+                continue
+            v3 = docs.get("zarr.json")
+            is_array = ".zarray" in docs or (v3 is not None and isinstance(v3.value, dict)
+                                             and v3.value.get("node_type") == "array")
+            arrays += is_array
+            groups += not is_array
+        return {
+            "kind": "inline (zarr.json)" if index.zarr_format == 3 else "v2 .zmetadata",
+            "document": index.key,
+            "entries": len([p for p in index.documents if p != "/"]),
+            "arrays": arrays,
+            "groups": groups,
+            "problems": list(index.problems),
+        }
+
+    def validate(self, node: Node, ctx: Context) -> list[Issue]:
+        """Stale or missing consolidated copies; a malformed index on the root."""
+        issues: list[Issue] = []
+        if node.consolidated == "stale":
+            names = ", ".join(sorted(n for n in node.documents if n != ".zmetadata")) or "its documents"
+            issues.append(Issue(Severity.WARNING, f"consolidated metadata is stale for this node: {names} differ from "
+                                "the consolidated copy, which zarr and xarray show when opened consolidated; "
+                                f"{_REMEDY}", node.path, "", CONVENTION, ""))
+        elif node.consolidated == "absent":
+            issues.append(Issue(Severity.WARNING, "node missing from consolidated metadata (invisible to zarr/xarray "
+                                f"when opened consolidated); {_REMEDY}", node.path, "", CONVENTION, ""))
+        if node.path == "/":
+            issues.extend(_root_issues(node))
+        return issues
+
+
+def _root_issues(node: Node) -> list[Issue]:
+    from zarr_browser.core.hierarchy import ConsolidatedIndex
+
+    block = _v3_block(node)
+    if block is not None:
+        document, ptr = "zarr.json", pointer("consolidated_metadata")
+    elif ".zmetadata" in node.documents:
+        document, ptr = ".zmetadata", ""
+    else:
+        return []
+    index = ConsolidatedIndex.parse(node.documents)
+    issues = []
+    problems = list(index.problems) if index is not None else []
+    if index is None and block is not None:
+        problems.append(f"consolidated_metadata is {block!r}, expected an object with 'kind' and 'metadata'")
+    for problem in problems:
+        issues.append(Issue(Severity.WARNING, f"malformed consolidated metadata: {problem}", node.path, ptr,
+                            CONVENTION, document))
+    if isinstance(block, dict) and block.get("must_understand", False) is not False:
+        issues.append(Issue(Severity.WARNING, "consolidated_metadata.must_understand is "
+                            f"{block.get('must_understand')!r}; it should be false so that other readers may ignore "
+                            "it", node.path, pointer("consolidated_metadata", "must_understand"), CONVENTION,
+                            document))
+    return issues

@@ -1,0 +1,1139 @@
+"""The OME-NGFF (OME-Zarr) convention: images, labels, plates, wells and bioformats2raw.
+
+Versions 0.1–0.4 keep their metadata at the top level of a Zarr v2 group's ``.zattrs``;
+0.5 and later keep it under ``attributes["ome"]`` of a Zarr v3 group (conventions.md §3.1,
+§7.2).  Validation runs the official JSON schemas of 0.4 and 0.5 (shipped in
+``ome_schemas/``, see its NOTICE), then the rules the schemas cannot express (§3.9, §3.11,
+§7.4, §7.5): axis order and uniqueness, transformation order and lengths, the level arrays
+themselves, label dtypes, ``omero`` colours and windows, plate well paths.  0.6 release
+candidates are detected and described, not validated.
+
+Bad metadata never raises: every type confusion becomes an :class:`~zarr_browser.core.issues.Issue`.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from zarr_browser.core.conventions.base import (
+    BaseConvention,
+    Context,
+    Detection,
+    DimensionSource,
+    attributes_pointer,
+)
+from zarr_browser.core.issues import Issue, Severity
+from zarr_browser.core.jsonio import JSON
+from zarr_browser.core.model import Node
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator
+
+__all__ = ["SPACE_UNITS", "TIME_UNITS", "OmeNgffConvention"]
+
+NAME = "ome-ngff"
+
+SPACE_UNITS = frozenset({
+    "angstrom", "attometer", "centimeter", "decimeter", "exameter", "femtometer", "foot", "gigameter",
+    "hectometer", "inch", "kilometer", "megameter", "meter", "micrometer", "mile", "millimeter", "nanometer",
+    "parsec", "petameter", "picometer", "terameter", "yard", "yoctometer", "yottameter", "zeptometer",
+    "zettameter",
+})  # fmt: skip
+"""UDUNITS-2 names a ``space`` axis SHOULD use (conventions.md §3.2)."""
+
+TIME_UNITS = frozenset({
+    "attosecond", "centisecond", "day", "decisecond", "exasecond", "femtosecond", "gigasecond", "hectosecond",
+    "hour", "kilosecond", "megasecond", "microsecond", "millisecond", "minute", "nanosecond", "petasecond",
+    "picosecond", "second", "terasecond", "yoctosecond", "yottasecond", "zeptosecond", "zettasecond",
+})  # fmt: skip
+"""UDUNITS-2 names a ``time`` axis SHOULD use (conventions.md §3.2)."""
+
+INTEGER_DTYPES = frozenset({"uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64"})
+"""The data types a label image may have (0.5 "clarified"; conventions.md §3.5)."""
+
+LEGACY_VERSIONS = frozenset({"0.1", "0.2", "0.3"})
+"""Versions before 0.4: older layouts with no official schema here."""
+
+OME_KEYS = ("multiscales", "image-label", "labels", "plate", "well", "bioformats2raw.layout", "series", "omero",
+            "scene")
+"""Keys that make an ``ome`` object OME-NGFF metadata even when its version is unusable."""
+
+_COLOR = re.compile(r"^[0-9A-Fa-f]{6}$")
+_SCHEMA_FAMILIES = ("0.4", "0.5")
+_SHORT = 60
+
+Family = Literal["legacy", "0.4", "0.5", "0.6", "unknown"]
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+
+def _short(value: JSON, limit: int = _SHORT) -> str:
+    """A repr of *value* cut to *limit* characters, for messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _is_number(value: JSON) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_int(value: JSON) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_integer_dtype(dtype: str) -> bool:
+    """Whether a zarr data type name (v3 name or v2 numpy string such as ``>u2``) is an integer type."""
+    if dtype in INTEGER_DTYPES:
+        return True
+    import numpy as np
+
+    try:
+        parsed = np.dtype(dtype)
+    except TypeError:
+        return False
+    return parsed.kind in "iu" and parsed.itemsize <= 8
+
+
+def _dicts(value: JSON) -> list[tuple[int, dict[str, JSON]]]:
+    """The (index, item) pairs of *value* whose items are objects; empty for a non-list."""
+    if not isinstance(value, list):
+        return []
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
+
+
+def _numbers(value: JSON) -> list[float] | None:
+    """*value* as a list of numbers, or None when it is anything else."""
+    if isinstance(value, list) and all(_is_number(v) for v in value):
+        return [float(v) for v in value]
+    return None
+
+
+def _resolve(base: str, relative: str) -> str | None:
+    """The absolute node path *relative* names from the group at *base*, or None if it escapes the root."""
+    if relative.startswith("/"):
+        return None
+    joined = posixpath.normpath(posixpath.join(base, relative))
+    if joined.startswith("//"):
+        joined = joined[1:]
+    if not joined.startswith("/") or joined.startswith("/.."):
+        return None
+    return joined
+
+
+def _family(version: str | None, wrapped: bool) -> Family:
+    """Which rules apply to metadata of *version* found wrapped (``ome``) or at the top level."""
+    if wrapped:
+        if version == "0.5":
+            return "0.5"
+        if version is not None and version.startswith("0.6"):
+            return "0.6"
+        return "0.5" if version is None else "unknown"
+    if version in LEGACY_VERSIONS:
+        return "legacy"
+    if version is not None and version.startswith(("0.5", "0.6")):
+        return "unknown"
+    return "0.4"  # a wrong version such as "foo" is reported by the 0.4 schemas' version enums
+
+
+@dataclass(frozen=True, slots=True)
+class _Metadata:
+    """Where a node's OME metadata lives and what it says, as found (not yet validated)."""
+
+    namespace: Mapping[str, JSON]
+    wrapped: bool
+    version: str | None
+    version_found: bool
+    roles: tuple[str, ...]
+
+    @property
+    def family(self) -> Family:
+        return _family(self.version, self.wrapped)
+
+    @property
+    def prefix(self) -> tuple[str, ...]:
+        """Pointer parts from the attributes to the namespace."""
+        return ("ome",) if self.wrapped else ()
+
+
+def _roles(ns: Mapping[str, JSON], *, wrapped: bool, node_name: str) -> tuple[str, ...]:
+    """The roles a namespace gives its node (conventions.md §7.2.1 and §7.2.2)."""
+
+    def present(key: str, kind: type) -> bool:
+        # under "ome" any value counts (a wrong type is then a validation issue); at the top
+        # level only the right type does, so that unrelated attributes are not claimed
+        return key in ns if wrapped else isinstance(ns.get(key), kind)
+
+    labels = ns.get("labels")
+    series = ns.get("series")
+    if wrapped:
+        has_labels = "labels" in ns
+        has_series = "series" in ns
+    else:
+        has_labels = isinstance(labels, list) and all(isinstance(x, str) for x in labels)
+        has_series = isinstance(series, list) and node_name == "OME"
+    roles: list[str] = []
+    if present("image-label", dict):
+        roles.append("label-image")
+    elif present("multiscales", list):
+        roles.append("image")
+    if has_labels:
+        roles.append("labels")
+    if present("plate", dict):
+        roles.append("plate")
+    if present("well", dict):
+        roles.append("well")
+    if "bioformats2raw.layout" in ns or has_series:
+        roles.append("bioformats2raw")
+    if present("omero", dict):
+        roles.append("omero")
+    if wrapped and "scene" in ns:
+        roles.append("scene")
+    return tuple(roles)
+
+
+def _legacy_version(attrs: Mapping[str, JSON]) -> str | None:
+    """The version of top-level (≤0.4) metadata: the first ``version`` found, per §7.2.2."""
+    candidates: list[JSON] = []
+    multiscales = attrs.get("multiscales")
+    if isinstance(multiscales, list) and multiscales and isinstance(multiscales[0], dict):
+        candidates.append(multiscales[0].get("version"))
+    for key in ("plate", "well", "image-label"):
+        value = attrs.get(key)
+        if isinstance(value, dict):
+            candidates.append(value.get("version"))
+    for candidate in candidates:
+        if isinstance(candidate, str):
+            return candidate
+    return None
+
+
+def _metadata(node: Node) -> _Metadata | None:
+    """The OME metadata of *node*, or None when there is none.  Pure: reads only the node."""
+    attrs = node.attributes
+    ome = attrs.get("ome")
+    if isinstance(ome, dict):
+        version = ome.get("version")
+        if isinstance(version, str) or any(key in ome for key in OME_KEYS):
+            roles = _roles(ome, wrapped=True, node_name=node.name)
+            return _Metadata(ome, True, version if isinstance(version, str) else None,
+                             isinstance(version, str), roles)
+    if node.is_array:
+        return None  # top-level keys on an array are someone else's attributes
+    roles = _roles(attrs, wrapped=False, node_name=node.name)
+    if not roles:
+        return None
+    version = _legacy_version(attrs)
+    return _Metadata(attrs, False, version or "0.4", version is not None, roles)
+
+
+# -- the convention --------------------------------------------------------------------------
+
+
+class OmeNgffConvention(BaseConvention):
+    """OME-NGFF 0.1–0.5 (validated from 0.4 on) and 0.6 release candidates (read-only)."""
+
+    name = NAME
+    title = "OME-NGFF"
+
+    def __init__(self) -> None:
+        self._validators: dict[tuple[str, str], Validator] = {}
+
+    # -- detect ------------------------------------------------------------------------------
+    def detect(self, node: Node) -> Detection | None:
+        """The OME version and roles of *node*, from its own attributes only."""
+        meta = _metadata(node)
+        if meta is None:
+            return None
+        return Detection(NAME, meta.version, meta.roles)
+
+    # -- describe ----------------------------------------------------------------------------
+    def describe(self, node: Node, ctx: Context) -> dict[str, JSON]:
+        """What to show about an OME node: pyramid, axes, channels, labels, plate grid, series."""
+        meta = _metadata(node)
+        if meta is None:
+            return {}
+        ns = meta.namespace
+        out: dict[str, JSON] = {"version": meta.version, "roles": list(meta.roles)}
+        if not meta.version_found:
+            out["version_note"] = "version missing" + ("; assumed 0.4" if not meta.wrapped else "")
+        if "image" in meta.roles or "label-image" in meta.roles:
+            out.update(_describe_image(node, ns, ctx))
+        if "label-image" in meta.roles:
+            out["label"] = _describe_label(node, ns.get("image-label"))
+        if "labels" in meta.roles:
+            labels = ns.get("labels")
+            out["labels"] = [x for x in labels if isinstance(x, str)] if isinstance(labels, list) else []
+        if "omero" in meta.roles and "channels" not in out:
+            out["channels"] = _describe_channels(ns.get("omero"))
+        if "plate" in meta.roles:
+            out["plate"] = _describe_plate(ns.get("plate"))
+        if "well" in meta.roles:
+            out["well"] = _describe_well(ns.get("well"))
+        if "bioformats2raw" in meta.roles:
+            out["bioformats2raw"] = _describe_bf2raw(node, ns, meta, ctx)
+        return out
+
+    # -- validate ----------------------------------------------------------------------------
+    def validate(self, node: Node, ctx: Context) -> list[Issue]:
+        """Every OME-NGFF problem of *node*: schema violations, then the rules schemas miss."""
+        meta = _metadata(node)
+        if meta is None:
+            return []
+        checker = _Checker(self, node, meta, ctx)
+        checker.run()
+        return checker.issues
+
+    def schema_validator(self, family: str, name: str) -> Validator:
+        """The compiled official schema *name* (``"image"``, ``"strict_plate"``...) of *family*."""
+        key = (family, name)
+        validator = self._validators.get(key)
+        if validator is None:
+            validator = _compile(family, name)
+            self._validators[key] = validator
+        return validator
+
+    # -- child hints -------------------------------------------------------------------------
+    def child_hints(self, node: Node) -> list[str]:
+        """Child paths the metadata declares (levels, labels, wells, fields, ``OME``)."""
+        meta = _metadata(node)
+        if meta is None:
+            return []
+        ns = meta.namespace
+        hints: list[str] = []
+        for _, ms in _dicts(ns.get("multiscales")):
+            hints.extend(d["path"] for _, d in _dicts(ms.get("datasets")) if isinstance(d.get("path"), str))
+        if "image" in meta.roles:
+            hints.append("labels")
+        labels = ns.get("labels")
+        if isinstance(labels, list):
+            hints.extend(x for x in labels if isinstance(x, str))
+        plate = ns.get("plate")
+        if isinstance(plate, dict):
+            hints.extend(w["path"] for _, w in _dicts(plate.get("wells")) if isinstance(w.get("path"), str))
+        well = ns.get("well")
+        if isinstance(well, dict):
+            hints.extend(i["path"] for _, i in _dicts(well.get("images")) if isinstance(i.get("path"), str))
+        if "bioformats2raw.layout" in ns:
+            hints.extend(["OME", "0"])
+        return [h for h in hints if h and not h.startswith("/")]
+
+    # -- dimensions --------------------------------------------------------------------------
+    def dimensions(self, node: Node, parent: Node | None) -> DimensionSource | None:
+        """Axis names, units, types and physical scale of a level array, from its parent image."""
+        if parent is None or not node.is_array:
+            return None
+        meta = _metadata(parent)
+        if meta is None or not ({"image", "label-image"} & set(meta.roles)):
+            return None
+        for _, ms in _dicts(meta.namespace.get("multiscales")):
+            for _, dataset in _dicts(ms.get("datasets")):
+                path = dataset.get("path")
+                if isinstance(path, str) and posixpath.normpath(path) == node.name:
+                    return _dimension_source(parent, ms, dataset)
+        return None
+
+
+# -- schemas ---------------------------------------------------------------------------------
+
+
+def _compile(family: str, name: str) -> Validator:
+    """Compile one official schema with a registry of all schemas of its family (offline)."""
+    import json
+    from importlib import resources
+
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    folder = resources.files("zarr_browser.core.conventions") / "ome_schemas" / family
+    schemas: dict[str, dict[str, Any]] = {}
+    for entry in folder.iterdir():
+        if entry.name.endswith(".schema"):
+            schemas[entry.name.removesuffix(".schema")] = json.loads(entry.read_text(encoding="utf-8"))
+    # 0.4's bf2raw and ome schemas carry ".../latest/..." ids; registering every file by its own
+    # $id keeps references exact, and nothing refers to those two
+    registry = Registry().with_resources(
+        (schema["$id"], Resource.from_contents(schema, default_specification=DRAFT202012))
+        for schema in schemas.values()
+        if isinstance(schema.get("$id"), str)
+    )
+    return Draft202012Validator(schemas[name], registry=registry)
+
+
+def _schema_message(error: ValidationError) -> tuple[list[str | int], str]:
+    """A readable message (and its path) for one schema error."""
+    from jsonschema.exceptions import best_match
+
+    path = list(error.absolute_path)
+    last = path[-1] if path else None
+    validator = error.validator
+    if validator in ("contains", "minContains", "maxContains"):
+        if last == "axes":
+            found = sum(1 for a in error.instance if isinstance(a, dict) and a.get("type") == "space") \
+                if isinstance(error.instance, list) else 0
+            return path, f"axes must include 2 or 3 axes of type 'space', found {found}"
+        if last == "coordinateTransformations":
+            return path, "coordinateTransformations must hold exactly one 'scale' transformation"
+    if validator in ("oneOf", "anyOf") and error.context:
+        best = best_match(error.context)
+        detail = best.message if len(best.message) <= 160 else best.message[:159] + "…"
+        return path, f"{_short(error.instance)} matches none of the allowed forms: {detail}"
+    message = error.message
+    if len(message) > 200:
+        message = message[:199] + "…"
+    return path, message
+
+
+# -- description helpers ---------------------------------------------------------------------
+
+
+def _axes_info(ms: Mapping[str, JSON]) -> list[dict[str, JSON]]:
+    out: list[dict[str, JSON]] = []
+    axes = ms.get("axes")
+    if not isinstance(axes, list):
+        return out
+    for axis in axes:
+        if isinstance(axis, str):  # 0.3 string axes
+            out.append({"name": axis, "type": None, "unit": None})
+        elif isinstance(axis, dict):
+            out.append({key: axis.get(key) if isinstance(axis.get(key), str) else None for key in ("name", "type", "unit")})
+    return out
+
+
+def _transform_vectors(transforms: JSON) -> tuple[list[float] | None, list[float] | None]:
+    """The scale and translation vectors of a transformation list (None where absent or bad)."""
+    scale: list[float] | None = None
+    translation: list[float] | None = None
+    for _, t in _dicts(transforms):
+        if t.get("type") == "scale" and scale is None:
+            scale = _numbers(t.get("scale"))
+        elif t.get("type") == "translation" and translation is None:
+            translation = _numbers(t.get("translation"))
+    return scale, translation
+
+
+def _describe_image(node: Node, ns: Mapping[str, JSON], ctx: Context) -> dict[str, JSON]:
+    multiscales = _dicts(ns.get("multiscales"))
+    out: dict[str, JSON] = {"multiscales_count": len(multiscales)}
+    if not multiscales:
+        return out
+    _, ms = multiscales[0]
+    out["name"] = ms.get("name") if isinstance(ms.get("name"), str) else None
+    out["type"] = ms.get("type") if isinstance(ms.get("type"), str) else None
+    out["axes"] = _axes_info(ms)
+    global_scale, global_translation = _transform_vectors(ms.get("coordinateTransformations"))
+    out["transforms"] = {"scale": global_scale, "translation": global_translation}
+    levels: list[JSON] = []
+    for _, dataset in _dicts(ms.get("datasets")):
+        path = dataset.get("path")
+        scale, translation = _transform_vectors(dataset.get("coordinateTransformations"))
+        level: dict[str, JSON] = {"path": path, "scale": scale, "translation": translation,
+                                  "shape": None, "chunks": None, "shards": None, "dtype": None}
+        target = _resolve(node.path, path) if isinstance(path, str) else None
+        array_node = ctx.node(target) if target is not None else None
+        if array_node is not None and array_node.array is not None:
+            array = array_node.array
+            level.update(shape=list(array.shape), chunks=list(array.chunks),
+                         shards=list(array.shards) if array.shards else None, dtype=array.dtype)
+        levels.append(level)
+    out["levels"] = levels
+    if levels and isinstance(levels[0], dict) and levels[0].get("scale") is not None:
+        voxel = levels[0]["scale"]
+        if global_scale is not None and len(global_scale) == len(voxel):
+            voxel = [a * b for a, b in zip(voxel, global_scale, strict=True)]
+        out["voxel_size"] = voxel
+    omero = ns.get("omero")
+    if isinstance(omero, dict):
+        out["channels"] = _describe_channels(omero)
+    labels_node = ctx.node(_child(node.path, "labels")) if node.is_group else None
+    if labels_node is not None:
+        labels_meta = _metadata(labels_node)
+        names = labels_meta.namespace.get("labels") if labels_meta is not None else None
+        out["labels"] = [x for x in names if isinstance(x, str)] if isinstance(names, list) else []
+    return out
+
+
+def _child(path: str, name: str) -> str:
+    return f"/{name}" if path == "/" else f"{path}/{name}"
+
+
+def _describe_channels(omero: JSON) -> list[JSON]:
+    if not isinstance(omero, dict):
+        return []
+    channels: list[JSON] = []
+    for _, channel in _dicts(omero.get("channels")):
+        window = channel.get("window")
+        window_out = ({k: window.get(k) for k in ("start", "end", "min", "max") if _is_number(window.get(k))}
+                      if isinstance(window, dict) else {})
+        channels.append({
+            "label": channel.get("label") if isinstance(channel.get("label"), str) else None,
+            "color": channel.get("color") if isinstance(channel.get("color"), str) else None,
+            "window": window_out,
+            "active": channel.get("active") if isinstance(channel.get("active"), bool) else None,
+        })
+    return channels
+
+
+def _describe_label(node: Node, label: JSON) -> dict[str, JSON]:
+    if not isinstance(label, dict):
+        return {}
+    colors: list[JSON] = []
+    for _, color in _dicts(label.get("colors")):
+        colors.append({"label-value": color.get("label-value"), "rgba": color.get("rgba")})
+    properties = [dict(p) for _, p in _dicts(label.get("properties"))]
+    source = label.get("source")
+    image = source.get("image") if isinstance(source, dict) else None
+    image = image if isinstance(image, str) else "../../"
+    return {"colors": colors, "properties": properties, "source": image,
+            "source_path": _resolve(node.path, image)}
+
+
+def _describe_plate(plate: JSON) -> dict[str, JSON]:
+    if not isinstance(plate, dict):
+        return {}
+    rows = [r.get("name") for _, r in _dicts(plate.get("rows"))]
+    columns = [c.get("name") for _, c in _dicts(plate.get("columns"))]
+    wells = [{"path": w.get("path"), "rowIndex": w.get("rowIndex"), "columnIndex": w.get("columnIndex")}
+             for _, w in _dicts(plate.get("wells"))]
+    acquisitions = [dict(a) for _, a in _dicts(plate.get("acquisitions"))]
+    return {"name": plate.get("name") if isinstance(plate.get("name"), str) else None, "rows": rows,
+            "columns": columns, "wells": wells, "acquisitions": acquisitions,
+            "field_count": plate.get("field_count") if _is_int(plate.get("field_count")) else None}
+
+
+def _describe_well(well: JSON) -> dict[str, JSON]:
+    if not isinstance(well, dict):
+        return {}
+    return {"images": [{"path": i.get("path"), "acquisition": i.get("acquisition")}
+                       for _, i in _dicts(well.get("images"))]}
+
+
+def _describe_bf2raw(node: Node, ns: Mapping[str, JSON], meta: _Metadata, ctx: Context) -> dict[str, JSON]:
+    out: dict[str, JSON] = {"layout": ns.get("bioformats2raw.layout")}
+    series = ns.get("series")
+    if isinstance(series, list):  # this is the OME group itself
+        out["series"] = [s for s in series if isinstance(s, str)]
+        return out
+    if "plate" in meta.roles:
+        out["series"] = []
+        out["note"] = "plate metadata is present and takes precedence over the series"
+        return out
+    ome_node = ctx.node(_child(node.path, "OME")) if node.is_group else None
+    ome_meta = _metadata(ome_node) if ome_node is not None else None
+    declared = ome_meta.namespace.get("series") if ome_meta is not None else None
+    if isinstance(declared, list):
+        out["series"] = [s for s in declared if isinstance(s, str)]
+        out["series_source"] = "OME/series"
+    else:
+        found = []
+        for child in ctx.children(node.path):
+            if child.name.isdigit():
+                found.append(child.name)
+        found.sort(key=int)
+        consecutive = []
+        for index, name in enumerate(found):
+            if name != str(index):
+                break
+            consecutive.append(name)
+        out["series"] = consecutive
+        out["series_source"] = "numbered children"
+    return out
+
+
+def _dimension_source(parent: Node, ms: Mapping[str, JSON], dataset: Mapping[str, JSON]) -> DimensionSource:
+    axes = _axes_info(ms)
+    n = len(axes)
+    level_scale, level_translation = _transform_vectors(dataset.get("coordinateTransformations"))
+    global_scale, global_translation = _transform_vectors(ms.get("coordinateTransformations"))
+
+    def fits(vector: list[float] | None) -> list[float] | None:
+        return vector if vector is not None and len(vector) == n else None
+
+    level_scale, level_translation = fits(level_scale), fits(level_translation)
+    global_scale, global_translation = fits(global_scale), fits(global_translation)
+    scales: tuple[float | None, ...] | None = None
+    translations: tuple[float | None, ...] | None = None
+    if level_scale is not None:
+        gs = global_scale or [1.0] * n
+        scales = tuple(a * b for a, b in zip(level_scale, gs, strict=True))
+        # the global transformation applies after the level's: x' = gs * (ls * x + lt) + gt
+        lt = level_translation or [0.0] * n
+        gt = global_translation or [0.0] * n
+        if level_translation is not None or global_translation is not None:
+            translations = tuple(g * t + u for g, t, u in zip(gs, lt, gt, strict=True))
+    return DimensionSource(
+        convention=NAME,
+        source=f"OME-NGFF axes of {parent.path}",
+        names=tuple(a["name"] for a in axes),
+        units=tuple(a["unit"] for a in axes),
+        scales=scales,
+        translations=translations,
+        types=tuple(a["type"] for a in axes),
+    )
+
+
+# -- validation ------------------------------------------------------------------------------
+
+
+class _Checker:
+    """Collects the issues of one node; one method per part of the metadata."""
+
+    def __init__(self, convention: OmeNgffConvention, node: Node, meta: _Metadata, ctx: Context) -> None:
+        self.convention = convention
+        self.node = node
+        self.meta = meta
+        self.ctx = ctx
+        self.ns = meta.namespace
+        self.issues: list[Issue] = []
+        self._seen: set[tuple[str, str]] = set()
+        self.check_arrays = True
+        # level-0 shape and axes of the image, for the omero channel count
+        self._level0: tuple[tuple[int, ...], list[dict[str, JSON]] | None] | None = None
+
+    # -- reporting ---------------------------------------------------------------------------
+    def report(self, severity: Severity, message: str, *parts: str | int) -> None:
+        """Add one issue whose pointer is *parts* below the OME namespace."""
+        pointer, document = attributes_pointer(self.node, *self.meta.prefix, *parts)
+        if (pointer, message) in self._seen:
+            return
+        self._seen.add((pointer, message))
+        self.issues.append(Issue(severity, message, self.node.path, pointer, NAME, document))
+
+    def error(self, message: str, *parts: str | int) -> None:
+        self.report(Severity.ERROR, message, *parts)
+
+    def warning(self, message: str, *parts: str | int) -> None:
+        self.report(Severity.WARNING, message, *parts)
+
+    # -- entry point -------------------------------------------------------------------------
+    def run(self) -> None:
+        meta, node = self.meta, self.node
+        if node.is_array:
+            self.error("OME-NGFF metadata on an array; it belongs on the group that holds the arrays")
+            return
+        family = meta.family
+        if not meta.wrapped and node.zarr_format == 3:
+            self.error(f"pre-0.5 metadata in a Zarr v3 group: OME-NGFF {meta.version} keys "
+                       f"({', '.join(k for k in OME_KEYS if k in self.ns)}) must sit under attributes['ome'] "
+                       "with ome.version '0.5'")
+            return
+        if meta.wrapped and family == "0.6":
+            self.report(Severity.INFO, f"OME-NGFF {meta.version} is read-only; not validated", "version")
+            return
+        if meta.wrapped and node.zarr_format != 3:
+            self.error(f"OME-NGFF {meta.version or '0.5'} requires Zarr v3, but this is a Zarr v2 group "
+                       "(0.4 and older keep their keys at the top level of .zattrs)", "version")
+            self.check_arrays = False
+        if family == "unknown":
+            where = "attributes['ome']" if meta.wrapped else "the top level of the attributes"
+            expected = "'0.5' (or a 0.6 release candidate)" if meta.wrapped else "'0.4' or older"
+            self.error(f"unknown OME-NGFF version {meta.version!r} for metadata at {where}; expected {expected}",
+                       *(("version",) if meta.wrapped else ()))
+            return
+        if family == "legacy":
+            self.warning(f"OME-NGFF {meta.version} predates 0.4 and has no official schema; only the level "
+                         "arrays were checked")
+            self._check_legacy_image()
+            return
+        if meta.wrapped and not meta.version_found and meta.roles == ("labels",):
+            # ome-zarr-py writes 0.5 labels groups without a version; readers take the parent's
+            self.warning("ome.version is missing from this labels group; 0.5 requires it in every 'ome' object")
+        else:
+            self._check_schemas(family)
+        self._check_version_consistency()
+        if "image" in meta.roles or "label-image" in meta.roles:
+            self._check_image(family)
+        if "label-image" in meta.roles:
+            self._check_label(family)
+        if "omero" in meta.roles or "omero" in self.ns:
+            self._check_omero(family)
+        if "labels" in meta.roles:
+            self._check_labels_group()
+        if "plate" in meta.roles:
+            self._check_plate()
+        if "well" in meta.roles:
+            self._check_well()
+        if "bioformats2raw" in meta.roles:
+            self._check_bf2raw()
+
+    # -- schemas -----------------------------------------------------------------------------
+    def _schema_names(self) -> list[str]:
+        roles, ns = self.meta.roles, self.ns
+        names = []
+        if "multiscales" in ns:
+            names.append("image")
+        if "label-image" in roles:
+            names.append("label")
+        if "plate" in roles:
+            names.append("plate")
+        if "well" in roles:
+            names.append("well")
+        if "bioformats2raw.layout" in ns:
+            names.append("bf2raw")
+        if "series" in ns and "bioformats2raw" in roles:
+            names.append("ome")
+        return names
+
+    def _check_schemas(self, family: str) -> None:
+        if family not in _SCHEMA_FAMILIES:
+            return
+        instance = dict(self.node.attributes)
+        for name in self._schema_names():
+            base = self._schema_errors(family, name, instance)
+            if base is None:
+                return
+            base_keys = set()
+            for path, message in base:
+                base_keys.add((tuple(path), message))
+                self._report_schema(Severity.ERROR, path, f"{message} ({family}/{name}.schema)")
+            strict_name = f"strict_{name}"
+            if name not in ("image", "label", "plate", "well"):
+                continue
+            strict = self._schema_errors(family, strict_name, instance) or []
+            for path, message in strict:
+                if (tuple(path), message) not in base_keys:
+                    self._report_schema(Severity.WARNING, path, f"[strict] {message} ({family}/{strict_name}.schema)")
+
+    def _schema_errors(self, family: str, name: str, instance: JSON) -> list[tuple[list[str | int], str]] | None:
+        validator = self.convention.schema_validator(family, name)
+        try:
+            errors = list(validator.iter_errors(instance))
+        except RecursionError:
+            self.error(f"the metadata is nested too deeply to check against {family}/{name}.schema")
+            return None
+        return [_schema_message(e) for e in errors]
+
+    def _report_schema(self, severity: Severity, path: list[str | int], message: str) -> None:
+        pointer, document = attributes_pointer(self.node, *path)
+        if (pointer, message) in self._seen:
+            return
+        self._seen.add((pointer, message))
+        self.issues.append(Issue(severity, message, self.node.path, pointer, NAME, document))
+
+    # -- hierarchy ---------------------------------------------------------------------------
+    def _check_version_consistency(self) -> None:
+        """Warn when the nearest OME ancestor declares another version (§3.1, §7.2.1)."""
+        version = self.meta.version if self.meta.version_found else None
+        if version is None:
+            return
+        current: Node | None = self.node
+        for _ in range(16):  # plate/row/well/field/labels/label is the deepest nesting in practice
+            current = self.ctx.parent(current) if current is not None else None
+            if current is None:
+                return
+            ancestor = _metadata(current)
+            if ancestor is None or not ancestor.version_found:
+                continue
+            if ancestor.version != version:
+                self.warning(f"OME-NGFF version {version!r} differs from version {ancestor.version!r} of "
+                             f"{current.path}; the version must be consistent within a hierarchy",
+                             *(("version",) if self.meta.wrapped else ()))
+            return
+
+    # -- images ------------------------------------------------------------------------------
+    def _check_image(self, family: str) -> None:
+        multiscales = self.ns.get("multiscales")
+        if "multiscales" not in self.ns:
+            if "label-image" in self.meta.roles:
+                self.warning("image-label without multiscales: a label image should be a multiscale image",
+                             "image-label")
+            return
+        for i, ms in _dicts(multiscales):
+            axes = self._check_axes(i, ms)
+            n_axes = len(axes) if axes is not None else None
+            self._check_transforms(ms.get("coordinateTransformations"), n_axes, "multiscales", i,
+                                   "coordinateTransformations")
+            self._check_datasets(family, i, ms, axes)
+
+    def _check_axes(self, i: int, ms: Mapping[str, JSON]) -> list[dict[str, JSON]] | None:
+        axes = ms.get("axes")
+        if not isinstance(axes, list) or not all(isinstance(a, dict) for a in axes):
+            return None  # the schema reports the wrong type
+        names: dict[str, int] = {}
+        kinds: list[str] = []
+        for j, axis in enumerate(axes):
+            name = axis.get("name")
+            if isinstance(name, str):
+                if name in names:
+                    self.error(f"axis name {name!r} is used by axes {names[name]} and {j}; axis names must be unique",
+                               "multiscales", i, "axes", j, "name")
+                else:
+                    names[name] = j
+            kind = axis.get("type")
+            kinds.append(kind if kind in ("space", "time", "channel") else "custom")
+            self._check_unit(i, j, axis)
+        if kinds.count("time") > 1:
+            self.error(f"{kinds.count('time')} axes have type 'time'; at most one is allowed", "multiscales", i, "axes")
+        others = kinds.count("channel") + kinds.count("custom")
+        if others > 1:
+            self.error(f"{others} axes are of type 'channel' or a custom/absent type; at most one is allowed",
+                       "multiscales", i, "axes")
+        rank = {"time": 0, "channel": 1, "custom": 1, "space": 2}
+        ranks = [rank[k] for k in kinds]
+        if ranks != sorted(ranks):
+            self.error(f"axes order is {kinds}; expected time first, then channel or custom, then space",
+                       "multiscales", i, "axes")
+        return axes
+
+    def _check_unit(self, i: int, j: int, axis: Mapping[str, JSON]) -> None:
+        if "unit" not in axis:
+            return
+        unit, kind, name = axis.get("unit"), axis.get("type"), axis.get("name")
+        where = ("multiscales", i, "axes", j, "unit")
+        if not isinstance(unit, str):
+            self.warning(f"unit of axis {name!r} is {_short(unit)}; expected a UDUNITS-2 unit name string", *where)
+        elif kind == "space" and unit not in SPACE_UNITS:
+            self.warning(f"unit {unit!r} of space axis {name!r} is not a UDUNITS-2 length such as 'micrometer'",
+                         *where)
+        elif kind == "time" and unit not in TIME_UNITS:
+            self.warning(f"unit {unit!r} of time axis {name!r} is not a UDUNITS-2 time such as 'second'", *where)
+
+    def _check_transforms(self, transforms: JSON, n_axes: int | None, *where: str | int) -> None:
+        """Order, lengths and values of a scale[+translation] list (the schema checks the rest)."""
+        items = _dicts(transforms)
+        if not items:
+            return
+        types = [t.get("type") for _, t in items]
+        if "scale" in types and "translation" in types and types.index("translation") < types.index("scale"):
+            self.error(f"transformations are {types}; the scale must come first, then at most one translation",
+                       *where)
+        for k, t in items:
+            kind = t.get("type")
+            if kind not in ("scale", "translation"):
+                continue
+            vector = t.get(kind)
+            if not isinstance(vector, list):
+                continue
+            if n_axes is not None and len(vector) != n_axes:
+                self.error(f"{kind} has {len(vector)} values {_short(vector)} but there are {n_axes} axes",
+                           *where, k, kind)
+            for m, value in enumerate(vector):
+                if not _is_number(value):
+                    continue
+                if not math.isfinite(value):
+                    self.error(f"{kind} value {value!r} must be a finite number", *where, k, kind, m)
+                elif kind == "scale" and value <= 0:
+                    self.error(f"scale value {value!r} must be greater than 0", *where, k, kind, m)
+
+    def _check_datasets(self, family: str, i: int, ms: Mapping[str, JSON], axes: list[dict[str, JSON]] | None) -> None:
+        n_axes = len(axes) if axes is not None else None
+        names = [a.get("name") for a in axes] if axes is not None else None
+        previous: tuple[int, ...] | None = None
+        previous_path = ""
+        for k, dataset in _dicts(ms.get("datasets")):
+            self._check_transforms(dataset.get("coordinateTransformations"), n_axes,
+                                   "multiscales", i, "datasets", k, "coordinateTransformations")
+            path = dataset.get("path")
+            if not isinstance(path, str) or not self.check_arrays:
+                continue
+            where = ("multiscales", i, "datasets", k, "path")
+            target = _resolve(self.node.path, path)
+            if target is None or target == self.node.path:
+                self.error(f"dataset path {path!r} does not name a node below this group", *where)
+                continue
+            array_node = self.ctx.node(target)
+            if array_node is None:
+                self.error(f"dataset path {path!r} names no array: nothing found at {target}", *where)
+                continue
+            if array_node.kind == "error":
+                self.error(f"dataset {path!r} at {target} could not be read: {array_node.error}", *where)
+                continue
+            if array_node.array is None:
+                self.error(f"dataset path {path!r} names a group at {target}, not an array", *where)
+                continue
+            array = array_node.array
+            if n_axes is not None and array.ndim != n_axes:
+                self.error(f"array {target} has {array.ndim} dimensions {list(array.shape)} but there are "
+                           f"{n_axes} axes", *where)
+            if family == "0.5":
+                self._check_dimension_names(target, array_node, names, where)
+            elif family == "0.4" and array_node.zarr_format != 2:
+                self.error(f"array {target} is a Zarr v{array_node.zarr_format} array; OME-NGFF 0.4 requires Zarr v2",
+                           *where)
+            if "label-image" in self.meta.roles and not _is_integer_dtype(array.dtype):
+                self.error(f"label array {target} has data type {array.dtype!r}; label images must hold integers "
+                           f"({', '.join(sorted(INTEGER_DTYPES))})", *where)
+            if previous is not None and len(previous) == array.ndim and any(
+                    a > b for a, b in zip(array.shape, previous, strict=True)):
+                self.warning(f"level {path!r} has shape {list(array.shape)}, larger than the previous level "
+                             f"{previous_path!r} {list(previous)} on some axis; levels should go from the highest "
+                             "to the lowest resolution", *where)
+            previous, previous_path = array.shape, path
+            if k == 0:
+                self._level0 = (array.shape, axes)
+
+    def _check_dimension_names(self, target: str, array_node: Node, names: list[JSON] | None,
+                               where: tuple[str | int, ...]) -> None:
+        if array_node.zarr_format != 3:
+            self.error(f"array {target} is a Zarr v2 array; OME-NGFF 0.5 requires Zarr v3", *where)
+            return
+        dimension_names = array_node.array.dimension_names if array_node.array is not None else None
+        if dimension_names is None:
+            self.error(f"array {target} has no dimension_names; OME-NGFF 0.5 requires them to equal the axes "
+                       f"names {names}", *where)
+        elif names is not None and list(dimension_names) != names:
+            self.error(f"array {target} has dimension_names {list(dimension_names)} but the axes names are {names}",
+                       *where)
+
+    def _check_legacy_image(self) -> None:
+        """Checks for 0.1–0.3 images: the level arrays exist and match string axes (0.3)."""
+        for i, ms in _dicts(self.ns.get("multiscales")):
+            axes = ms.get("axes")
+            n_axes = len(axes) if isinstance(axes, list) else None
+            for k, dataset in _dicts(ms.get("datasets")):
+                path = dataset.get("path")
+                if not isinstance(path, str):
+                    self.error(f"dataset path {_short(path)} must be a string", "multiscales", i, "datasets", k)
+                    continue
+                target = _resolve(self.node.path, path)
+                array_node = self.ctx.node(target) if target is not None else None
+                where = ("multiscales", i, "datasets", k, "path")
+                if array_node is None or array_node.array is None:
+                    self.error(f"dataset path {path!r} names no array below this group", *where)
+                elif n_axes is not None and array_node.array.ndim != n_axes:
+                    self.error(f"array {target} has {array_node.array.ndim} dimensions but there are {n_axes} axes",
+                               *where)
+
+    # -- labels ------------------------------------------------------------------------------
+    def _check_label(self, family: str) -> None:
+        label = self.ns.get("image-label")
+        if not isinstance(label, dict):
+            return
+        seen: dict[JSON, int] = {}
+        for n, color in _dicts(label.get("colors")):
+            value = color.get("label-value")
+            if _is_number(value) and not float(value).is_integer():
+                self.error(f"label-value {value!r} must be an integer", "image-label", "colors", n, "label-value")
+            if _is_number(value):
+                if value in seen:
+                    self.error(f"label-value {value!r} appears in colors {seen[value]} and {n}; label-values must "
+                               "be unique", "image-label", "colors", n, "label-value")
+                else:
+                    seen[value] = n
+        source = label.get("source")
+        image = source.get("image") if isinstance(source, dict) else None
+        if isinstance(source, dict) and "image" in source and not isinstance(image, str):
+            self.error(f"source.image {_short(image)} must be a relative path string", "image-label", "source",
+                       "image")
+            return
+        if not self.check_arrays:
+            return
+        relative = image if isinstance(image, str) else "../../"
+        target = _resolve(self.node.path, relative)
+        source_node = self.ctx.node(target) if target is not None else None
+        source_meta = _metadata(source_node) if source_node is not None else None
+        if source_meta is None or "image" not in source_meta.roles:
+            where = ("image-label", "source", "image") if isinstance(image, str) else ("image-label",)
+            self.warning(f"the source image {relative!r} of this label image ({target or 'outside the store'}) is "
+                         "not an OME-NGFF image", *where)
+
+    def _check_labels_group(self) -> None:
+        labels = self.ns.get("labels")
+        if not isinstance(labels, list):
+            self.error(f"labels must be a list of label image paths, got {_short(labels)}", "labels")
+            return
+        seen: set[str] = set()
+        for n, path in enumerate(labels):
+            if not isinstance(path, str):
+                self.error(f"labels[{n}] is {_short(path)}; expected a relative path string", "labels", n)
+                continue
+            if path in seen:
+                self.warning(f"label {path!r} is listed twice", "labels", n)
+                continue
+            seen.add(path)
+            target = _resolve(self.node.path, path)
+            label_node = self.ctx.node(target) if target is not None else None
+            if label_node is None:
+                self.warning(f"label {path!r} is listed but there is no group at {target or path}", "labels", n)
+                continue
+            label_meta = _metadata(label_node)
+            if label_meta is None or not ({"image", "label-image"} & set(label_meta.roles)):
+                self.warning(f"label {path!r} ({target}) is not a multiscale image", "labels", n)
+            elif "label-image" not in label_meta.roles:
+                self.warning(f"label {path!r} ({target}) has no image-label metadata", "labels", n)
+
+    # -- omero -------------------------------------------------------------------------------
+    def _check_omero(self, family: str) -> None:
+        omero = self.ns.get("omero")
+        if not isinstance(omero, dict):
+            if "multiscales" not in self.ns:
+                self.error(f"omero must be an object, got {_short(omero)}", "omero")
+            return
+        channels = omero.get("channels")
+        if "channels" not in omero:
+            if "multiscales" not in self.ns:  # otherwise the image schema reports it
+                self.error("omero has no 'channels'; it must list the channels", "omero")
+            return
+        if not isinstance(channels, list):
+            if "multiscales" not in self.ns:
+                self.error(f"omero.channels must be a list, got {_short(channels)}", "omero", "channels")
+            return
+        for c, channel in enumerate(channels):
+            where = ("omero", "channels", c)
+            if not isinstance(channel, dict):
+                continue  # the schema reports the wrong type
+            color = channel.get("color")
+            if "color" not in channel:
+                if family != "0.4":  # the 0.4 schema requires it; 0.5's does not, the text does
+                    self.error("channel has no 'color'; expected 6 hexadecimal digits such as 'FF0000'", *where)
+            elif isinstance(color, str) and not _COLOR.match(color):
+                self.error(f"channel color {color!r} must be exactly 6 hexadecimal digits (RRGGBB, no '#')",
+                           *where, "color")
+            window = channel.get("window")
+            if "window" not in channel:
+                if family != "0.4":
+                    self.error("channel has no 'window'; it must give min, max, start and end", *where)
+                continue
+            if not isinstance(window, dict):
+                continue
+            if "multiscales" not in self.ns:
+                missing = [k for k in ("min", "max", "start", "end") if k not in window]
+                if missing:
+                    self.error(f"channel window lacks {missing}; it must give min, max, start and end", *where,
+                               "window")
+            self._check_window(window, where)
+        self._check_channel_count(channels)
+        rdefs = omero.get("rdefs")
+        if isinstance(rdefs, dict) and "model" in rdefs and rdefs.get("model") not in ("color", "greyscale"):
+            self.warning(f"omero.rdefs.model is {_short(rdefs.get('model'))}; expected 'color' or 'greyscale'",
+                         "omero", "rdefs", "model")
+
+    def _check_window(self, window: Mapping[str, JSON], where: tuple[str | int, ...]) -> None:
+        values = {k: window.get(k) for k in ("min", "max", "start", "end")}
+        numbers = {k: float(v) for k, v in values.items() if _is_number(v)}
+        if "start" in numbers and "end" in numbers and numbers["start"] > numbers["end"]:
+            self.warning(f"window start {values['start']!r} is greater than end {values['end']!r}", *where, "window")
+        if "min" in numbers and "max" in numbers and numbers["min"] > numbers["max"]:
+            self.warning(f"window min {values['min']!r} is greater than max {values['max']!r}", *where, "window")
+        if {"min", "start"} <= numbers.keys() and numbers["start"] < numbers["min"]:
+            self.warning(f"window start {values['start']!r} is below min {values['min']!r}", *where, "window")
+        if {"max", "end"} <= numbers.keys() and numbers["end"] > numbers["max"]:
+            self.warning(f"window end {values['end']!r} is above max {values['max']!r}", *where, "window")
+
+    def _check_channel_count(self, channels: Sequence[JSON]) -> None:
+        if self._level0 is None:
+            return
+        shape, axes = self._level0
+        if axes is None or len(axes) != len(shape):
+            return
+        kinds = [a.get("type") for a in axes]
+        size = shape[kinds.index("channel")] if "channel" in kinds else 1
+        if len(channels) != size:
+            self.warning(f"omero lists {len(channels)} channels but the channel axis has size {size}",
+                         "omero", "channels")
+
+    # -- HCS ---------------------------------------------------------------------------------
+    def _check_plate(self) -> None:
+        plate = self.ns.get("plate")
+        if not isinstance(plate, dict):
+            return
+        rows = [r.get("name") for _, r in _dicts(plate.get("rows"))] if isinstance(plate.get("rows"), list) else []
+        columns = ([c.get("name") for _, c in _dicts(plate.get("columns"))]
+                   if isinstance(plate.get("columns"), list) else [])
+        existing_rows: dict[str, set[str]] = {}
+        for w, well in _dicts(plate.get("wells")):
+            where = ("plate", "wells", w)
+            path, row, column = well.get("path"), well.get("rowIndex"), well.get("columnIndex")
+            if not (isinstance(path, str) and _is_int(row) and _is_int(column)):
+                continue  # the schema reports missing or mistyped fields
+            if not 0 <= row < len(rows):
+                self.error(f"rowIndex {row} of well {path!r} is outside the {len(rows)} rows", *where, "rowIndex")
+                continue
+            if not 0 <= column < len(columns):
+                self.error(f"columnIndex {column} of well {path!r} is outside the {len(columns)} columns", *where,
+                           "columnIndex")
+                continue
+            expected = f"{rows[row]}/{columns[column]}"
+            if path != expected:
+                self.error(f"well path {path!r} does not match rows[{row}] and columns[{column}]; expected "
+                           f"{expected!r} (row name, then column name)", *where, "path")
+                continue
+            if self.check_arrays:
+                self._check_well_exists(path, existing_rows, where)
+        ids: dict[int, int] = {}
+        for a, acquisition in _dicts(plate.get("acquisitions")):
+            acq_id = acquisition.get("id")
+            if _is_int(acq_id):
+                if acq_id in ids:
+                    self.error(f"acquisition id {acq_id} is used by acquisitions {ids[acq_id]} and {a}; ids must be "
+                               "unique", "plate", "acquisitions", a, "id")
+                else:
+                    ids[acq_id] = a
+            start, end = acquisition.get("starttime"), acquisition.get("endtime")
+            if _is_int(start) and _is_int(end) and end < start:
+                self.warning(f"acquisition endtime {end} is before starttime {start}", "plate", "acquisitions", a)
+
+    def _check_well_exists(self, path: str, existing_rows: dict[str, set[str]], where: tuple[str | int, ...]) -> None:
+        row_name, column_name = path.split("/", 1)
+        names = existing_rows.get(row_name)
+        if names is None:  # one listing per row, cached by the hierarchy
+            names = {child.name for child in self.ctx.children(_child(self.node.path, row_name))}
+            existing_rows[row_name] = names
+        if column_name not in names:
+            self.warning(f"well {path!r} is listed but there is no group at {_child(self.node.path, path)}",
+                         *where, "path")
+
+    def _check_well(self) -> None:
+        well = self.ns.get("well")
+        if not isinstance(well, dict):
+            return
+        images = _dicts(well.get("images"))
+        seen: dict[str, dict[str, JSON]] = {}
+        for n, image in images:
+            path = image.get("path")
+            if isinstance(path, str):
+                if path in seen and seen[path] != image:  # identical items are the schema's uniqueItems
+                    self.error(f"field path {path!r} is listed twice; paths must be unique", "well", "images", n,
+                               "path")
+                seen.setdefault(path, image)
+        if not self.check_arrays or not images:
+            return
+        present = {child.name for child in self.ctx.children(self.node.path)}
+        for n, image in images:
+            path = image.get("path")
+            if isinstance(path, str) and path not in present:
+                self.warning(f"field {path!r} is listed but there is no group at {_child(self.node.path, path)}",
+                             "well", "images", n, "path")
+        self._check_well_acquisitions(images)
+
+    def _check_well_acquisitions(self, images: list[tuple[int, dict[str, JSON]]]) -> None:
+        """Field acquisitions must exist in the plate two levels up (§3.6)."""
+        row = self.ctx.parent(self.node)
+        plate_node = self.ctx.parent(row) if row is not None else None
+        plate_meta = _metadata(plate_node) if plate_node is not None else None
+        plate = plate_meta.namespace.get("plate") if plate_meta is not None else None
+        if not isinstance(plate, dict):
+            return
+        ids = {a.get("id") for _, a in _dicts(plate.get("acquisitions")) if _is_int(a.get("id"))}
+        for n, image in images:
+            acquisition = image.get("acquisition")
+            if acquisition is None:
+                if len(ids) > 1:
+                    self.error(f"field {image.get('path')!r} has no acquisition, but the plate has {len(ids)}",
+                               "well", "images", n)
+            elif _is_int(acquisition) and ids and acquisition not in ids:
+                self.error(f"acquisition {acquisition} of field {image.get('path')!r} is not an acquisition id of the "
+                           f"plate {sorted(ids)}", "well", "images", n, "acquisition")
+
+    # -- bioformats2raw ----------------------------------------------------------------------
+    def _check_bf2raw(self) -> None:
+        series = self.ns.get("series")
+        if not isinstance(series, list) or not self.check_arrays:
+            return
+        base = self.ctx.parent(self.node)
+        if base is None:
+            return
+        for n, path in enumerate(series):
+            if not isinstance(path, str):
+                continue  # the schema reports it
+            target = _resolve(base.path, path)
+            found = self.ctx.node(target) if target is not None else None
+            if found is None:
+                self.warning(f"series {path!r} is listed but there is no group at {target or path}", "series", n)

@@ -1,0 +1,241 @@
+"""xarray's zarr encoding: named dimensions on arrays, datasets on groups.
+
+xarray reads an array's dimension names from v3 ``dimension_names``, else the v2
+``_ARRAY_DIMENSIONS`` attribute, else (read mode only) the basenames of the oldest NCZarr
+``.zarray["_NCZARR_ARRAY"]["dimrefs"]`` (see :func:`xarray_dimension_names`).
+
+Group detection
+---------------
+:meth:`XarrayConvention.detect` must be pure on the node, and a group's own documents do not
+say what its children are - except for the consolidated copy ``xarray.Dataset.to_zarr`` writes
+by default.  So a group is detected as an xarray ``"dataset"`` when its consolidated metadata
+(v3 inline ``consolidated_metadata``, or a v2 ``.zmetadata`` document among the node's
+documents) lists at least one direct child array and *every* direct child array carries
+dimension names.  A group written with ``consolidated=False`` is not detected here, but
+:meth:`~XarrayConvention.validate` still checks its dimension sizes through the context, for any
+group with child arrays that carry dimension names.  ``Conventions``/``_NCProperties`` are not
+used: they say CF or netCDF-C, not that xarray can open the group.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from zarr_browser.core.conventions.base import BaseConvention, Context, Detection, DimensionSource, attributes_pointer
+from zarr_browser.core.issues import Issue, Severity
+from zarr_browser.core.jsonio import JSON
+
+if TYPE_CHECKING:
+    from zarr_browser.core.model import Node
+
+__all__ = ["XarrayConvention", "coordinate_names", "xarray_dimension_names"]
+
+logger = logging.getLogger(__name__)
+
+CONVENTION = "xarray"
+ARRAY_DIMENSIONS = "_ARRAY_DIMENSIONS"
+
+
+def _str_list(value: JSON) -> tuple[str, ...] | None:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+def xarray_dimension_names(node: Node) -> tuple[tuple[str | None, ...], str] | None:
+    """The dimension names xarray would give array *node*, and where they come from, or None."""
+    if node.array is None:
+        return None
+    if node.zarr_format == 3:
+        if node.array.dimension_names is None:
+            return None
+        return node.array.dimension_names, "v3 dimension_names"
+    names = _str_list(node.attributes.get(ARRAY_DIMENSIONS))
+    if names is not None:
+        return names, ARRAY_DIMENSIONS
+    zarray = node.documents.get(".zarray")
+    meta = zarray.value if zarray is not None and isinstance(zarray.value, dict) else {}
+    nczarr = meta.get("_NCZARR_ARRAY")
+    refs = _str_list(nczarr.get("dimrefs")) if isinstance(nczarr, dict) else None
+    if refs is not None:
+        return tuple(r.rsplit("/", 1)[-1] for r in refs), "NCZarr _NCZARR_ARRAY.dimrefs"
+    return None
+
+
+def coordinate_names(attributes: Mapping[str, JSON]) -> list[str]:
+    """The names listed in a CF ``coordinates`` attribute (space-separated), or []."""
+    value = attributes.get("coordinates")
+    return value.split() if isinstance(value, str) else []
+
+
+def _consolidated_children(node: Node) -> dict[str, Mapping[str, JSON]] | None:
+    """Direct child arrays of a group, from its consolidated copy: name → facts, or None."""
+    doc = node.documents.get("zarr.json")
+    if doc is not None and isinstance(doc.value, dict):
+        block = doc.value.get("consolidated_metadata")
+        if not isinstance(block, dict) or not isinstance(block.get("metadata"), dict):
+            return None
+        out: dict[str, Mapping[str, JSON]] = {}
+        for rel, meta in block["metadata"].items():
+            if isinstance(rel, str) and "/" not in rel and isinstance(meta, dict) and meta.get("node_type") == "array":
+                out[rel] = {"dims": meta.get("dimension_names")}
+        return out
+    zmeta = node.documents.get(".zmetadata")
+    if zmeta is None or not isinstance(zmeta.value, dict) or not isinstance(zmeta.value.get("metadata"), dict):
+        return None
+    entries = zmeta.value["metadata"]
+    out = {}
+    for key in entries:
+        if isinstance(key, str) and key.count("/") == 1 and key.endswith("/.zarray"):
+            name = key.split("/", 1)[0]
+            attrs = entries.get(f"{name}/.zattrs")
+            dims = attrs.get(ARRAY_DIMENSIONS) if isinstance(attrs, dict) else None
+            out[name] = {"dims": dims}
+    return out
+
+
+class XarrayConvention(BaseConvention):
+    """xarray datasets and variables: dimension names, sizes and coordinates."""
+
+    name = CONVENTION
+    title = "xarray"
+
+    def detect(self, node: Node) -> Detection | None:
+        """Variables (arrays with dimension names) and consolidated datasets (groups)."""
+        if node.is_array:
+            found = xarray_dimension_names(node)
+            if found is None:
+                return None
+            names = found[0]
+            roles: tuple[str, ...] = ("variable",)
+            if len(names) == 1 and names[0] == node.name:
+                roles = ("variable", "coordinate")
+            return Detection(CONVENTION, None, roles)
+        if node.is_group:
+            children = _consolidated_children(node)
+            if children and all(isinstance(c["dims"], list) for c in children.values()):
+                return Detection(CONVENTION, None, ("dataset",))
+        return None
+
+    def dimensions(self, node: Node, parent: Node | None) -> DimensionSource | None:
+        """The ``_ARRAY_DIMENSIONS`` attribute of an array."""
+        if node.array is None:
+            return None
+        value = node.attributes.get(ARRAY_DIMENSIONS)
+        if not isinstance(value, list):
+            return None
+        names = tuple(v if isinstance(v, str) else None for v in value)
+        ptr, doc = attributes_pointer(node, ARRAY_DIMENSIONS)
+        return DimensionSource(CONVENTION, ARRAY_DIMENSIONS, names, pointer=ptr, document=doc)
+
+    # -- description ---------------------------------------------------------------------
+    def describe(self, node: Node, ctx: Context) -> dict[str, JSON]:
+        """Dims, variables and coordinates of a group; dims of an array."""
+        if node.is_array:
+            found = xarray_dimension_names(node)
+            if found is None or node.array is None:
+                return {}
+            names, source = found
+            return {"dims": list(names), "source": source, "shape": list(node.array.shape),
+                    "coordinates": coordinate_names(node.attributes)}
+        arrays = [c for c in ctx.children(node.path) if c.is_array]
+        dims: dict[str, int] = {}
+        variables: dict[str, JSON] = {}
+        auxiliary: set[str] = set()
+        for child in arrays:
+            found = xarray_dimension_names(child)
+            if found is None or child.array is None:
+                continue
+            names = found[0]
+            for name, size in zip(names, child.array.shape, strict=False):
+                if name is not None:
+                    dims.setdefault(name, size)
+            auxiliary.update(coordinate_names(child.attributes))
+            variables[child.name] = {
+                "dims": list(names),
+                "shape": list(child.array.shape),
+                "dtype": child.array.dtype,
+                "units": child.attributes.get("units"),
+                "long_name": child.attributes.get("long_name"),
+            }
+        coords = [n for n in variables if n in dims or n in auxiliary]
+        return {
+            "dims": dims,
+            "coordinates": coords,
+            "data_variables": [n for n in variables if n not in coords],
+            "variables": variables,
+        }
+
+    # -- validation ----------------------------------------------------------------------
+    def validate(self, node: Node, ctx: Context) -> list[Issue]:
+        """``_ARRAY_DIMENSIONS`` shape rules, ``coordinates`` names, per-group dimension sizes."""
+        if node.is_array:
+            return self._validate_array(node, ctx)
+        if node.is_group:
+            return self._validate_group(node, ctx)
+        return []
+
+    def _validate_array(self, node: Node, ctx: Context) -> list[Issue]:
+        issues: list[Issue] = []
+        assert node.array is not None
+        ndim = node.array.ndim
+        if ARRAY_DIMENSIONS in node.attributes:
+            value = node.attributes[ARRAY_DIMENSIONS]
+            ptr, doc = attributes_pointer(node, ARRAY_DIMENSIONS)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                issues.append(Issue(Severity.ERROR, f"{ARRAY_DIMENSIONS} is {value!r}, expected a list of strings",
+                                    node.path, ptr, CONVENTION, doc))
+            else:
+                if len(value) != ndim:
+                    hint = ""
+                    if not value and node.array.shape == (1,):
+                        hint = " (a netCDF scalar written by NCZarr: newer netCDF-C writes ['_scalar_'])"
+                    issues.append(Issue(Severity.ERROR, f"{ARRAY_DIMENSIONS} {value} has {len(value)} names but the "
+                                        f"array has {ndim} dimensions {list(node.array.shape)}; xarray cannot open "
+                                        f"it{hint}", node.path, ptr, CONVENTION, doc))
+                duplicates = sorted({v for v in value if value.count(v) > 1})
+                if duplicates:
+                    issues.append(Issue(Severity.WARNING, f"{ARRAY_DIMENSIONS} repeats {duplicates}; dimension "
+                                        "names should be unique within an array", node.path, ptr, CONVENTION, doc))
+        if "coordinates" in node.attributes and xarray_dimension_names(node) is not None:
+            issues.extend(_check_coordinates(node, ctx))
+        return issues
+
+    def _validate_group(self, node: Node, ctx: Context) -> list[Issue]:
+        seen: dict[str, tuple[int, str]] = {}
+        reported: set[str] = set()
+        issues: list[Issue] = []
+        for child in ctx.children(node.path):
+            found = xarray_dimension_names(child) if child.is_array else None
+            if found is None or child.array is None or len(found[0]) != child.array.ndim:
+                continue
+            for name, size in zip(found[0], child.array.shape, strict=True):
+                if name is None:
+                    continue
+                first = seen.setdefault(name, (size, child.name))
+                if first[0] != size and name not in reported:
+                    reported.add(name)
+                    issues.append(Issue(Severity.ERROR,
+                                        f"conflicting sizes for dimension {name!r}: {first[0]} in array "
+                                        f"{first[1]!r} but {size} in array {child.name!r}; xarray cannot open "
+                                        "this group as one dataset", node.path, "", CONVENTION, ""))
+        return issues
+
+
+def _check_coordinates(node: Node, ctx: Context) -> list[Issue]:
+    parent = ctx.parent(node)
+    if parent is None:
+        return []
+    value = node.attributes.get("coordinates")
+    ptr, doc = attributes_pointer(node, "coordinates")
+    if not isinstance(value, str):
+        return [Issue(Severity.WARNING, f"coordinates is {value!r}, expected a space-separated string of names",
+                      node.path, ptr, CONVENTION, doc)]
+    siblings = {c.name for c in ctx.children(parent.path)}
+    missing = [n for n in value.split() if n not in siblings]
+    if not missing:
+        return []
+    return [Issue(Severity.WARNING, f"coordinates names {missing} that are not arrays in group {parent.path!r}",
+                  node.path, ptr, CONVENTION, doc)]
