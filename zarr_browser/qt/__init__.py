@@ -1,0 +1,1 @@
+"""Qt widgets over the core: tree model, inspector, browser window.  Never imports napari."""

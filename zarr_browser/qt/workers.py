@@ -1,0 +1,152 @@
+"""Running store I/O off the GUI thread.
+
+Widgets never call the core directly; they hand a callable to a :class:`Runner`, which runs it
+in a worker thread and delivers the result (or the exception) on the GUI thread.  The runner
+is injected, so tests can use :class:`ImmediateRunner` to run work synchronously and
+deterministically.
+
+Each submission returns a :class:`Task`; ``task.cancel()`` sets ``task.cancel_event`` (passed
+to cancellable work such as diagnostics) and guarantees that no callback fires afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Protocol
+
+from qtpy.QtCore import QObject, Signal
+
+__all__ = ["ImmediateRunner", "Runner", "Task", "ThreadRunner"]
+
+logger = logging.getLogger(__name__)
+
+Callback = Callable[[Any], None]
+ErrorCallback = Callable[[BaseException], None]
+
+
+class Task:
+    """A handle on submitted work: cancel it, or ask whether it finished."""
+
+    def __init__(self) -> None:
+        self.cancel_event = threading.Event()
+        self.done = False
+
+    def cancel(self) -> None:
+        """Ask the work to stop (if it watches ``cancel_event``) and drop its callbacks."""
+        self.cancel_event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+
+class Runner(Protocol):
+    """Runs ``fn(*args)`` off the GUI thread; calls back on the GUI thread."""
+
+    def submit(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        on_done: Callback | None = None,
+        on_error: ErrorCallback | None = None,
+    ) -> Task: ...
+
+    def pending(self) -> int:
+        """Number of submissions whose callbacks have not run yet (for tests)."""
+        ...
+
+
+class _Relay(QObject):
+    """Carries results from worker threads to the GUI thread (queued signal delivery)."""
+
+    finished = Signal(object, object, object)  # (task, callback, value)
+
+
+class ThreadRunner(QObject):
+    """Runs work in a thread pool; callbacks are delivered on the thread owning the runner.
+
+    Parameters
+    ----------
+    max_workers
+        Worker threads.  Store reads are I/O-bound and async inside, so a few suffice.
+    """
+
+    def __init__(self, max_workers: int = 4, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="zarr-browser")
+        self._relay = _Relay()
+        self._relay.finished.connect(self._deliver)
+        self._pending = 0
+        self._lock = threading.Lock()
+
+    def submit(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        on_done: Callback | None = None,
+        on_error: ErrorCallback | None = None,
+    ) -> Task:
+        task = Task()
+        with self._lock:
+            self._pending += 1
+        future: Future[Any] = self._pool.submit(fn, *args)
+
+        def finished(fut: Future[Any]) -> None:
+            err = fut.exception()
+            if err is not None:
+                self._relay.finished.emit(task, on_error, err)
+            else:
+                self._relay.finished.emit(task, on_done, fut.result())
+
+        future.add_done_callback(finished)
+        return task
+
+    def _deliver(self, task: Task, callback: Callable[[Any], None] | None, value: Any) -> None:
+        with self._lock:
+            self._pending -= 1
+        task.done = True
+        if task.cancelled or callback is None:
+            if isinstance(value, BaseException) and callback is None:
+                logger.error("background task failed", exc_info=value)
+            return
+        callback(value)
+
+    def pending(self) -> int:
+        with self._lock:
+            return self._pending
+
+    def shutdown(self) -> None:
+        """Stop accepting work; running work finishes in the background."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class ImmediateRunner:
+    """Runs work synchronously in the caller's thread (deterministic tests)."""
+
+    def submit(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        on_done: Callback | None = None,
+        on_error: ErrorCallback | None = None,
+    ) -> Task:
+        task = Task()
+        try:
+            value = fn(*args)
+        except Exception as err:  # delivered to the error callback, as ThreadRunner does
+            task.done = True
+            if on_error is not None:
+                on_error(err)
+            else:
+                logger.error("task failed", exc_info=err)
+            return task
+        task.done = True
+        if on_done is not None:
+            on_done(value)
+        return task
+
+    def pending(self) -> int:
+        return 0
