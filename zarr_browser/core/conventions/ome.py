@@ -14,26 +14,22 @@ Bad metadata never raises: every type confusion becomes an :class:`~zarr_browser
 from __future__ import annotations
 
 import math
-import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from zarr_browser.core.conventions.base import (
-    BaseConvention,
-    Context,
-    Detection,
-    DimensionSource,
-    attributes_pointer,
-)
+from zarr_browser.core.conventions.base import BaseConvention, Detection, DimensionSource, attributes_pointer
 from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.jsonio import JSON
-from zarr_browser.core.model import Node
+from zarr_browser.core.model import join_path, parent_path
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
     from jsonschema.protocols import Validator
+
+    from zarr_browser.core.conventions.base import Context
+    from zarr_browser.core.model import Node
 
 __all__ = ["SPACE_UNITS", "TIME_UNITS", "OmeNgffConvention"]
 
@@ -116,15 +112,20 @@ def _numbers(value: JSON) -> list[float] | None:
 
 
 def _resolve(base: str, relative: str) -> str | None:
-    """The absolute node path *relative* names from the group at *base*, or None if it escapes the root."""
+    """The absolute node path *relative* names from the group at *base*, or None if it leaves the store."""
     if relative.startswith("/"):
         return None
-    joined = posixpath.normpath(posixpath.join(base, relative))
-    if joined.startswith("//"):
-        joined = joined[1:]
-    if not joined.startswith("/") or joined.startswith("/.."):
-        return None
-    return joined
+    parts = [p for p in base.split("/") if p]
+    for segment in relative.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if not parts:
+                return None
+            parts.pop()
+        else:
+            parts.append(segment)
+    return "/" + "/".join(parts)
 
 
 def _family(version: str | None, wrapped: bool) -> Family:
@@ -327,7 +328,7 @@ class OmeNgffConvention(BaseConvention):
     # -- dimensions --------------------------------------------------------------------------
     def dimensions(self, node: Node, parent: Node | None) -> DimensionSource | None:
         """Axis names, units, types and physical scale of a level array, from its parent image."""
-        if parent is None or not node.is_array:
+        if parent is None or not node.is_array or parent_path(node.path) != parent.path:
             return None
         meta = _metadata(parent)
         if meta is None or not ({"image", "label-image"} & set(meta.roles)):
@@ -335,7 +336,7 @@ class OmeNgffConvention(BaseConvention):
         for _, ms in _dicts(meta.namespace.get("multiscales")):
             for _, dataset in _dicts(ms.get("datasets")):
                 path = dataset.get("path")
-                if isinstance(path, str) and posixpath.normpath(path) == node.name:
+                if isinstance(path, str) and _resolve(parent.path, path) == node.path:
                     return _dimension_source(parent, ms, dataset)
         return None
 
@@ -386,6 +387,8 @@ def _schema_message(error: ValidationError) -> tuple[list[str | int], str]:
         detail = best.message if len(best.message) <= 160 else best.message[:159] + "…"
         return path, f"{_short(error.instance)} matches none of the allowed forms: {detail}"
     message = error.message
+    if len(message) > 200:  # messages quote the whole instance: keep the verdict, cut the quote
+        message = message.replace(repr(error.instance), _short(error.instance))
     if len(message) > 200:
         message = message[:199] + "…"
     return path, message
@@ -395,15 +398,19 @@ def _schema_message(error: ValidationError) -> tuple[list[str | int], str]:
 
 
 def _axes_info(ms: Mapping[str, JSON]) -> list[dict[str, JSON]]:
+    """Name, type and unit of each axis (0.3 string axes and 0.6 coordinate systems included)."""
     out: list[dict[str, JSON]] = []
     axes = ms.get("axes")
+    systems = _dicts(ms.get("coordinateSystems"))
+    if axes is None and systems:  # 0.6: the levels map to the first ("intrinsic") system
+        axes = systems[0][1].get("axes")
     if not isinstance(axes, list):
         return out
     for axis in axes:
         if isinstance(axis, str):  # 0.3 string axes
             out.append({"name": axis, "type": None, "unit": None})
         elif isinstance(axis, dict):
-            out.append({key: axis.get(key) if isinstance(axis.get(key), str) else None for key in ("name", "type", "unit")})
+            out.append({key: axis[key] if isinstance(axis.get(key), str) else None for key in ("name", "type", "unit")})
     return out
 
 
@@ -411,7 +418,10 @@ def _transform_vectors(transforms: JSON) -> tuple[list[float] | None, list[float
     """The scale and translation vectors of a transformation list (None where absent or bad)."""
     scale: list[float] | None = None
     translation: list[float] | None = None
-    for _, t in _dicts(transforms):
+    items = [t for _, t in _dicts(transforms)]
+    while len(items) == 1 and items[0].get("type") == "sequence":  # 0.6 [scale, translation] sequences
+        items = [t for _, t in _dicts(items[0].get("transformations"))]
+    for t in items:
         if t.get("type") == "scale" and scale is None:
             scale = _numbers(t.get("scale"))
         elif t.get("type") == "translation" and translation is None:
@@ -452,16 +462,12 @@ def _describe_image(node: Node, ns: Mapping[str, JSON], ctx: Context) -> dict[st
     omero = ns.get("omero")
     if isinstance(omero, dict):
         out["channels"] = _describe_channels(omero)
-    labels_node = ctx.node(_child(node.path, "labels")) if node.is_group else None
+    labels_node = ctx.node(join_path(node.path, "labels")) if node.is_group else None
     if labels_node is not None:
         labels_meta = _metadata(labels_node)
         names = labels_meta.namespace.get("labels") if labels_meta is not None else None
         out["labels"] = [x for x in names if isinstance(x, str)] if isinstance(names, list) else []
     return out
-
-
-def _child(path: str, name: str) -> str:
-    return f"/{name}" if path == "/" else f"{path}/{name}"
 
 
 def _describe_channels(omero: JSON) -> list[JSON]:
@@ -525,7 +531,7 @@ def _describe_bf2raw(node: Node, ns: Mapping[str, JSON], meta: _Metadata, ctx: C
         out["series"] = []
         out["note"] = "plate metadata is present and takes precedence over the series"
         return out
-    ome_node = ctx.node(_child(node.path, "OME")) if node.is_group else None
+    ome_node = ctx.node(join_path(node.path, "OME")) if node.is_group else None
     ome_meta = _metadata(ome_node) if ome_node is not None else None
     declared = ome_meta.namespace.get("series") if ome_meta is not None else None
     if isinstance(declared, list):
@@ -607,13 +613,16 @@ class _Checker:
         self.issues.append(Issue(severity, message, self.node.path, pointer, NAME, document))
 
     def error(self, message: str, *parts: str | int) -> None:
+        """Report a broken MUST rule."""
         self.report(Severity.ERROR, message, *parts)
 
     def warning(self, message: str, *parts: str | int) -> None:
+        """Report a broken SHOULD rule (or a likely mistake)."""
         self.report(Severity.WARNING, message, *parts)
 
     # -- entry point -------------------------------------------------------------------------
     def run(self) -> None:
+        """Check the node: layout and version first, then the schemas, then each role's rules."""
         meta, node = self.meta, self.node
         if node.is_array:
             self.error("OME-NGFF metadata on an array; it belongs on the group that holds the arrays")
@@ -624,6 +633,7 @@ class _Checker:
                        f"({', '.join(k for k in OME_KEYS if k in self.ns)}) must sit under attributes['ome'] "
                        "with ome.version '0.5'")
             return
+        self._check_version_consistency()
         if meta.wrapped and family == "0.6":
             self.report(Severity.INFO, f"OME-NGFF {meta.version} is read-only; not validated", "version")
             return
@@ -645,9 +655,11 @@ class _Checker:
         if meta.wrapped and not meta.version_found and meta.roles == ("labels",):
             # ome-zarr-py writes 0.5 labels groups without a version; readers take the parent's
             self.warning("ome.version is missing from this labels group; 0.5 requires it in every 'ome' object")
+        elif meta.wrapped and not meta.version_found and not self._schema_names():
+            self.error(f"ome.version is {_short(self.ns.get('version'))}; expected the version string '0.5'",
+                       "version")
         else:
             self._check_schemas(family)
-        self._check_version_consistency()
         if "image" in meta.roles or "label-image" in meta.roles:
             self._check_image(family)
         if "label-image" in meta.roles:
@@ -665,6 +677,7 @@ class _Checker:
 
     # -- schemas -----------------------------------------------------------------------------
     def _schema_names(self) -> list[str]:
+        """The official schemas that apply to this node's roles (``image``, ``label``, ...)."""
         roles, ns = self.meta.roles, self.ns
         names = []
         if "multiscales" in ns:
@@ -811,7 +824,7 @@ class _Checker:
             vector = t.get(kind)
             if not isinstance(vector, list):
                 continue
-            if n_axes is not None and len(vector) != n_axes:
+            if n_axes and len(vector) != n_axes:  # no axes at all is the schema's finding
                 self.error(f"{kind} has {len(vector)} values {_short(vector)} but there are {n_axes} axes",
                            *where, k, kind)
             for m, value in enumerate(vector):
@@ -923,7 +936,7 @@ class _Checker:
             self.error(f"source.image {_short(image)} must be a relative path string", "image-label", "source",
                        "image")
             return
-        if not self.check_arrays:
+        if not self.check_arrays or "multiscales" not in self.ns:
             return
         relative = image if isinstance(image, str) else "../../"
         target = _resolve(self.node.path, relative)
@@ -1050,6 +1063,8 @@ class _Checker:
                 self.error(f"columnIndex {column} of well {path!r} is outside the {len(columns)} columns", *where,
                            "columnIndex")
                 continue
+            if not (isinstance(rows[row], str) and isinstance(columns[column], str)):
+                continue  # the schema reports the missing name
             expected = f"{rows[row]}/{columns[column]}"
             if path != expected:
                 self.error(f"well path {path!r} does not match rows[{row}] and columns[{column}]; expected "
@@ -1074,10 +1089,10 @@ class _Checker:
         row_name, column_name = path.split("/", 1)
         names = existing_rows.get(row_name)
         if names is None:  # one listing per row, cached by the hierarchy
-            names = {child.name for child in self.ctx.children(_child(self.node.path, row_name))}
+            names = {child.name for child in self.ctx.children(join_path(self.node.path, row_name))}
             existing_rows[row_name] = names
         if column_name not in names:
-            self.warning(f"well {path!r} is listed but there is no group at {_child(self.node.path, path)}",
+            self.warning(f"well {path!r} is listed but there is no group at {join_path(self.node.path, path)}",
                          *where, "path")
 
     def _check_well(self) -> None:
@@ -1099,7 +1114,7 @@ class _Checker:
         for n, image in images:
             path = image.get("path")
             if isinstance(path, str) and path not in present:
-                self.warning(f"field {path!r} is listed but there is no group at {_child(self.node.path, path)}",
+                self.warning(f"field {path!r} is listed but there is no group at {join_path(self.node.path, path)}",
                              "well", "images", n, "path")
         self._check_well_acquisitions(images)
 

@@ -9,6 +9,7 @@ __all__ = ["builtin_conventions"]
 
 def builtin_conventions() -> list[Convention]:
     """One fresh instance of each built-in convention, in display order."""
-    conventions: list[Convention] = []
-    # Each module is added here as it lands; the order is the display order of badges.
+    from zarr_browser.core.conventions.ome import OmeNgffConvention
+
+    conventions: list[Convention] = [OmeNgffConvention()]
     return conventions

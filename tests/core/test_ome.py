@@ -1,0 +1,629 @@
+"""Tests for the OME-NGFF convention: official conformance suites, examples, real writers, broken stores."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import zarr
+
+from zarr_browser.core.conventions.base import ConventionRegistry
+from zarr_browser.core.conventions.ome import OmeNgffConvention
+from zarr_browser.core.hierarchy import Hierarchy
+from zarr_browser.core.issues import Issue, Severity
+from zarr_browser.core.validate import HierarchyContext, validate_hierarchy
+
+NGFF = Path(os.environ.get("ZARR_BROWSER_NGFF_FIXTURES", "/work/shared/fixtures/ngff"))
+needs_fixtures = pytest.mark.skipif(not NGFF.is_dir(), reason=f"NGFF fixtures not found at {NGFF}")
+
+# -- helpers: building real stores -----------------------------------------------------------
+
+
+def _namespace(attrs: Mapping[str, Any]) -> Mapping[str, Any]:
+    ome = attrs.get("ome")
+    return ome if isinstance(ome, dict) else attrs
+
+
+def _channel_count(ns: Mapping[str, Any]) -> int:
+    omero = ns.get("omero")
+    channels = omero.get("channels") if isinstance(omero, dict) else None
+    return len(channels) if isinstance(channels, list) and channels else 1
+
+
+def _populate(group: zarr.Group, attrs: Mapping[str, Any], *, dtype: str) -> None:
+    """Create the arrays and groups the OME metadata in *attrs* names, so the store matches it."""
+    ns = _namespace(attrs)
+    zarr_format = group.metadata.zarr_format
+    multiscales = ns.get("multiscales")
+    for ms in multiscales if isinstance(multiscales, list) else []:
+        if not isinstance(ms, dict) or not isinstance(ms.get("axes"), list) or not ms["axes"]:
+            continue
+        axes = ms["axes"]
+        names = [a.get("name") if isinstance(a, dict) else None for a in axes]
+        shape = tuple(_channel_count(ns) if isinstance(a, dict) and a.get("type") == "channel" else 4 for a in axes)
+        datasets = ms.get("datasets")
+        for dataset in datasets if isinstance(datasets, list) else []:
+            path = dataset.get("path") if isinstance(dataset, dict) else None
+            if not isinstance(path, str) or not path or path in group:
+                continue
+            kwargs: dict[str, Any] = {}
+            if zarr_format == 3 and all(isinstance(n, str) for n in names):
+                kwargs["dimension_names"] = names
+            group.create_array(path, shape=shape, chunks=shape, dtype=dtype, **kwargs)
+    plate = ns.get("plate")
+    wells = plate.get("wells") if isinstance(plate, dict) else None
+    well = ns.get("well")
+    images = well.get("images") if isinstance(well, dict) else None
+    for item in [*(wells if isinstance(wells, list) else []), *(images if isinstance(images, list) else [])]:
+        path = item.get("path") if isinstance(item, dict) else None
+        if isinstance(path, str) and path:
+            group.require_group(path)
+
+
+def write_ome_group(root: Path, attrs: Mapping[str, Any], *, zarr_format: int, dtype: str = "uint16",
+                    path: str = "") -> zarr.Group:
+    """A real group at *root*/*path* carrying *attrs*, with the arrays and groups its metadata names."""
+    store_root = zarr.open_group(root, mode="a", zarr_format=zarr_format)
+    group = store_root.require_group(path) if path else store_root
+    group.attrs.update(dict(attrs))
+    _populate(group, attrs, dtype=dtype)
+    return group
+
+
+def ome_issues(root: Path, *, strict: bool = False) -> list[Issue]:
+    """Every issue the OME-NGFF convention finds in the store at *root*."""
+    hierarchy = Hierarchy.open(str(root))
+    report = validate_hierarchy(hierarchy, ConventionRegistry([OmeNgffConvention()]), strict=strict)
+    return [i for i in report.issues if i.convention == "ome-ngff"]
+
+
+def errors(issues: list[Issue]) -> list[Issue]:
+    return [i for i in issues if i.severity is Severity.ERROR]
+
+
+def _explain(issues: list[Issue]) -> str:
+    return "\n".join(f"{i.severity.value} {i.path} {i.pointer}: {i.message}" for i in issues) or "(no issues)"
+
+
+# -- official conformance suites -------------------------------------------------------------
+
+# Upstream cases whose expected result contradicts the spec text; each is xfail(strict=True).
+_PLATE_SWAPPED = ("0.4 test data names the well '<column>/<row>' (columns 'A', rows '1'); the spec requires "
+                  "'<row name>/<column name>' and 0.5 added well_path_has_column_before_row as an invalid case")
+KNOWN_WRONG: dict[tuple[str, str, str], str] = {
+    ("0.4", "image", "valid/mismatch_axes_units.json"):
+        "3 axes but a scale of 2 values; the spec says the scale length MUST equal the number of axes",
+    ("0.4", "image", "invalid/invalid_version.json"):
+        "version '0.3' is a real older version; we warn that it is not validated instead of calling it an error",
+    ("0.4", "plate", "plate/minimal_no_acquisitions"): _PLATE_SWAPPED,
+    ("0.4", "plate", "plate/minimal_acquisitions"): _PLATE_SWAPPED,
+    ("0.4", "plate", "plate/non_alphanumeric_row"): _PLATE_SWAPPED,
+    ("0.4", "strict_plate", "plate/strict_no_acquisitions"): _PLATE_SWAPPED,
+    ("0.4", "strict_plate", "plate/strict_acquisitions"): _PLATE_SWAPPED,
+}
+
+
+def _conformance_cases() -> Iterator[Any]:
+    if not NGFF.is_dir():
+        return
+    for version in ("0.4", "0.5"):
+        for suite_file in sorted((NGFF / version / "tests").glob("*_suite.json")):
+            suite = suite_file.name.removesuffix("_suite.json")
+            seen: dict[str, int] = {}
+            for case in json.loads(suite_file.read_text())["tests"]:
+                formerly = case.get("formerly")
+                label = formerly if formerly and formerly != "TBD" else case.get("description", "?")
+                seen[label] = seen.get(label, 0) + 1
+                case_id = f"{version}/{suite}/{label}" + (f"#{seen[label]}" if seen[label] > 1 else "")
+                marks = []
+                reason = KNOWN_WRONG.get((version, suite, label))
+                if reason is not None:
+                    marks.append(pytest.mark.xfail(strict=True, reason=reason))
+                yield pytest.param(version, suite, case["data"], case["valid"], id=case_id, marks=marks)
+
+
+@needs_fixtures
+@pytest.mark.parametrize(("version", "suite", "data", "valid"), list(_conformance_cases()))
+def test_conformance_suite(tmp_path: Path, version: str, suite: str, data: dict[str, Any], valid: bool) -> None:
+    root = tmp_path / "case.zarr"
+    dtype = "uint8" if "label" in suite else "uint16"
+    write_ome_group(root, data, zarr_format=2 if version == "0.4" else 3, dtype=dtype)
+    issues = ome_issues(root, strict=suite.startswith("strict_"))
+    if valid:
+        assert not errors(issues), _explain(issues)
+    else:
+        assert errors(issues), _explain(issues)
+
+
+def test_conformance_suites_were_found() -> None:
+    if NGFF.is_dir():
+        assert len(list(_conformance_cases())) > 150
+
+
+# -- official examples -----------------------------------------------------------------------
+
+
+def _load_example(path: Path) -> dict[str, Any]:
+    text = "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("//"))
+    return json.loads(text)
+
+
+def _example_cases() -> Iterator[Any]:
+    if not NGFF.is_dir():
+        return
+    for version in ("0.4", "0.5"):
+        for path in sorted((NGFF / version / "examples").glob("*/*.json")):
+            if path.name.startswith("."):
+                continue
+            yield pytest.param(version, path, id=f"{version}/{path.parent.name}/{path.stem}")
+
+
+@needs_fixtures
+@pytest.mark.parametrize(("version", "path"), list(_example_cases()))
+def test_official_example_has_no_errors(tmp_path: Path, version: str, path: Path) -> None:
+    document = _load_example(path)
+    attrs = document if version == "0.4" else document["attributes"]
+    config = json.loads((path.parent / ".config.json").read_text())
+    strict = "strict_" in config["schema"]
+    zarr_format = 2 if version == "0.4" else 3
+    root = tmp_path / "example.zarr"
+    if path.parent.name == "ome":  # the bioformats2raw OME group names its sibling series
+        zarr.open_group(root, mode="w", zarr_format=zarr_format)
+        write_ome_group(root, attrs, zarr_format=zarr_format, path="OME")
+        for series in _namespace(attrs)["series"]:
+            zarr.open_group(root, mode="a", zarr_format=zarr_format).require_group(series)
+    else:
+        write_ome_group(root, attrs, zarr_format=zarr_format, dtype="uint8")
+    hierarchy = Hierarchy.open(str(root))
+    node = hierarchy.node("/OME" if path.parent.name == "ome" else "/")
+    assert OmeNgffConvention().detect(node) is not None
+    issues = ome_issues(root, strict=strict)
+    assert not errors(issues), _explain(issues)
+
+
+# -- stores written by ome-zarr ----------------------------------------------------------------
+
+
+def _formats() -> list[tuple[Any, int, str]]:
+    """ome-zarr's writer formats: (format, zarr format, OME version)."""
+    from ome_zarr.format import FormatV04, FormatV05
+
+    return [(FormatV04(), 2, "0.4"), (FormatV05(), 3, "0.5")]
+
+
+@pytest.fixture(params=[0, 1], ids=["ome-zarr-0.4", "ome-zarr-0.5"])
+def written_image(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, str]:
+    """An image with labels written by ome_zarr.writer: (store path, OME version)."""
+    from ome_zarr.writer import write_image, write_labels
+
+    fmt, zarr_format, version = _formats()[request.param]
+    root = tmp_path / "image.ome.zarr"
+    group = zarr.open_group(root, mode="w", zarr_format=zarr_format)
+    data = np.zeros((2, 5, 64, 64), dtype="uint16")
+    write_image(data, group, axes="czyx", fmt=fmt, scale_factors=(2, 4), scale={"c": 1.0, "z": 2.0, "y": 0.5, "x": 0.5},
+                axes_units={"z": "micrometer", "y": "micrometer", "x": "micrometer"})
+    write_labels(np.zeros((5, 64, 64), dtype="uint32"), group, name="cells", axes="zyx", fmt=fmt, scaler=None,
+                 scale_factors=(2, 4), label_metadata={"colors": [{"label-value": 1, "rgba": [255, 0, 0, 255]}]})
+    return root, version
+
+
+def test_written_image_detect_describe_validate(written_image: tuple[Path, str]) -> None:
+    root, version = written_image
+    convention = OmeNgffConvention()
+    hierarchy = Hierarchy.open(str(root))
+    ctx = HierarchyContext(hierarchy)
+
+    image = convention.detect(hierarchy.root)
+    assert image is not None and image.version == version and image.roles == ("image",)
+    labels = convention.detect(hierarchy.node("/labels"))
+    assert labels is not None and labels.roles == ("labels",)
+    label = convention.detect(hierarchy.node("/labels/cells"))
+    assert label is not None and label.version == version and label.roles == ("label-image",)
+
+    described = convention.describe(hierarchy.root, ctx)
+    levels = described["levels"]
+    assert [level["shape"] for level in levels] == [[2, 5, 64, 64], [2, 5, 32, 32], [2, 5, 16, 16]]
+    assert [level["scale"] for level in levels] == [[1.0, 2.0, 0.5, 0.5], [1.0, 2.0, 1.0, 1.0], [1.0, 2.0, 2.0, 2.0]]
+    assert [a["name"] for a in described["axes"]] == ["c", "z", "y", "x"]
+    assert described["axes"][3]["unit"] == "micrometer"
+    assert described["labels"] == ["cells"]
+    label_description = convention.describe(hierarchy.node("/labels/cells"), ctx)
+    assert label_description["label"]["colors"] == [{"label-value": 1, "rgba": [255, 0, 0, 255]}]
+
+    issues = ome_issues(root)
+    assert not errors(issues), _explain(issues)
+
+    level_path = f"/{levels[1]['path']}"
+    dims = convention.dimensions(hierarchy.node(level_path), hierarchy.root)
+    assert dims is not None
+    assert dims.names == ("c", "z", "y", "x")
+    assert dims.scales == (1.0, 2.0, 1.0, 1.0)
+    assert dims.types == ("channel", "space", "space", "space")
+    assert convention.dimensions(hierarchy.node(level_path), hierarchy.node("/labels")) is None
+
+
+@pytest.mark.parametrize("fmt_index", [0, 1], ids=["ome-zarr-0.4", "ome-zarr-0.5"])
+def test_written_plate(tmp_path: Path, fmt_index: int) -> None:
+    from ome_zarr.writer import write_image, write_plate_metadata, write_well_metadata
+
+    fmt, zarr_format, version = _formats()[fmt_index]
+    root = tmp_path / "plate.ome.zarr"
+    plate = zarr.open_group(root, mode="w", zarr_format=zarr_format)
+    write_plate_metadata(plate, ["A", "B"], ["1", "2", "3"], ["A/1", "B/3"], fmt=fmt, name="screen", field_count=2,
+                         acquisitions=[{"id": 0, "name": "run", "maximumfieldcount": 2}])
+    for well_path in ("A/1", "B/3"):
+        well = plate.require_group(well_path)
+        write_well_metadata(well, [{"path": "0", "acquisition": 0}, {"path": "1", "acquisition": 0}], fmt=fmt)
+        for field in ("0", "1"):
+            write_image(np.zeros((16, 16), dtype="uint8"), well.require_group(field), axes="yx", fmt=fmt,
+                        scale_factors=())
+    convention = OmeNgffConvention()
+    hierarchy = Hierarchy.open(str(root))
+    ctx = HierarchyContext(hierarchy)
+    detection = convention.detect(hierarchy.root)
+    assert detection is not None and detection.version == version and detection.roles == ("plate",)
+    described = convention.describe(hierarchy.root, ctx)["plate"]
+    assert described["rows"] == ["A", "B"] and described["columns"] == ["1", "2", "3"]
+    assert [w["path"] for w in described["wells"]] == ["A/1", "B/3"]
+    assert convention.detect(hierarchy.node("/B/3")).roles == ("well",)  # type: ignore[union-attr]
+    assert convention.describe(hierarchy.node("/B/3"), ctx)["well"]["images"][1]["path"] == "1"
+    assert convention.child_hints(hierarchy.root) == ["A/1", "B/3"]
+    issues = ome_issues(root)
+    assert not errors(issues), _explain(issues)
+
+
+# -- targeted broken stores (conventions.md §3.11) -------------------------------------------
+
+
+def _image_ns(version: str = "0.5") -> dict[str, Any]:
+    ms: dict[str, Any] = {
+        "name": "img",
+        "axes": [{"name": "c", "type": "channel"}, {"name": "y", "type": "space", "unit": "micrometer"},
+                 {"name": "x", "type": "space", "unit": "micrometer"}],
+        "datasets": [
+            {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [1, 0.5, 0.5]}]},
+            {"path": "1", "coordinateTransformations": [{"type": "scale", "scale": [1, 1.0, 1.0]},
+                                                        {"type": "translation", "translation": [0, 0.25, 0.25]}]},
+        ],
+    }
+    ns: dict[str, Any] = {"multiscales": [ms],
+                          "omero": {"channels": [{"color": "FF0000", "label": "ch0", "active": True,
+                                                  "window": {"min": 0, "max": 255, "start": 0, "end": 200}}]}}
+    if version == "0.4":
+        ms["version"] = "0.4"
+        return ns
+    return {"ome": {"version": "0.5", **ns}}
+
+
+def write_image_store(root: Path, attrs: Mapping[str, Any], *, zarr_format: int = 3, dtype: str = "uint8",
+                      dimension_names: tuple[str, ...] | None = ("c", "y", "x"),
+                      shapes: Mapping[str, tuple[int, ...]] | None = None) -> Path:
+    """A two-level image written with zarr-python, with full control over the arrays."""
+    group = zarr.open_group(root, mode="w", zarr_format=zarr_format)
+    group.attrs.update(dict(attrs))
+    for path, shape in (shapes or {"0": (1, 64, 64), "1": (1, 32, 32)}).items():
+        kwargs = {"dimension_names": dimension_names} if zarr_format == 3 and dimension_names else {}
+        group.create_array(path, shape=shape, chunks=shape, dtype=dtype, **kwargs)
+    return root
+
+
+def _ms(attrs: dict[str, Any]) -> dict[str, Any]:
+    return _namespace(attrs)["multiscales"][0]
+
+
+def test_reference_image_is_clean(tmp_path: Path) -> None:
+    for version, zarr_format in (("0.5", 3), ("0.4", 2)):
+        root = write_image_store(tmp_path / f"ok{version}.zarr", _image_ns(version), zarr_format=zarr_format)
+        issues = ome_issues(root, strict=False)
+        assert not [i for i in issues if not i.message.startswith("[strict]")], _explain(issues)
+
+
+def _break_duplicate_axis(a: dict[str, Any]) -> None:
+    _ms(a)["axes"][2]["name"] = "y"
+
+
+def _break_translation_first(a: dict[str, Any]) -> None:
+    _ms(a)["datasets"][1]["coordinateTransformations"].reverse()
+
+
+def _break_missing_array(a: dict[str, Any]) -> None:
+    _ms(a)["datasets"][1]["path"] = "nope"
+
+
+def _break_space_first(a: dict[str, Any]) -> None:
+    _ms(a)["axes"] = [_ms(a)["axes"][1], _ms(a)["axes"][2], _ms(a)["axes"][0]]
+
+
+def _break_negative_scale(a: dict[str, Any]) -> None:
+    _ms(a)["datasets"][0]["coordinateTransformations"][0]["scale"][1] = -0.5
+
+
+def _break_color_name(a: dict[str, Any]) -> None:
+    _namespace(a)["omero"]["channels"][0]["color"] = "red"
+
+
+def _break_color_hash(a: dict[str, Any]) -> None:
+    _namespace(a)["omero"]["channels"][0]["color"] = "#FF0000"
+
+
+def _break_window_end(a: dict[str, Any]) -> None:
+    del _namespace(a)["omero"]["channels"][0]["window"]["end"]
+
+
+def _break_short_scale(a: dict[str, Any]) -> None:
+    _ms(a)["datasets"][0]["coordinateTransformations"][0]["scale"] = [0.5, 0.5]
+
+
+BROKEN_05 = [
+    pytest.param(_break_duplicate_axis, "/attributes/ome/multiscales/0/axes/2/name", id="duplicate-axis"),
+    pytest.param(_break_translation_first, "/attributes/ome/multiscales/0/datasets/1/coordinateTransformations",
+                 id="translation-before-scale"),
+    pytest.param(_break_missing_array, "/attributes/ome/multiscales/0/datasets/1/path", id="missing-dataset-array"),
+    pytest.param(_break_space_first, "/attributes/ome/multiscales/0/axes", id="space-before-channel"),
+    pytest.param(_break_negative_scale,
+                 "/attributes/ome/multiscales/0/datasets/0/coordinateTransformations/0/scale/1", id="negative-scale"),
+    pytest.param(_break_color_name, "/attributes/ome/omero/channels/0/color", id="omero-color-red"),
+    pytest.param(_break_color_hash, "/attributes/ome/omero/channels/0/color", id="omero-color-hash"),
+    pytest.param(_break_window_end, "/attributes/ome/omero/channels/0/window", id="omero-window-no-end"),
+    pytest.param(_break_short_scale,
+                 "/attributes/ome/multiscales/0/datasets/0/coordinateTransformations/0/scale", id="scale-length"),
+]
+
+
+@pytest.mark.parametrize(("breaker", "pointer"), BROKEN_05)
+def test_broken_05_image_is_an_error(tmp_path: Path, breaker: Any, pointer: str) -> None:
+    attrs = _image_ns("0.5")
+    breaker(attrs)
+    if breaker is _break_space_first:
+        names: tuple[str, ...] = ("y", "x", "c")
+        shapes = {"0": (64, 64, 1), "1": (32, 32, 1)}
+    else:
+        names = tuple(a["name"] for a in _ms(attrs)["axes"])
+        shapes = None
+    issues = ome_issues(write_image_store(tmp_path / "broken.zarr", attrs, dimension_names=names, shapes=shapes))
+    found = errors(issues)
+    assert any(i.pointer == pointer and i.path == "/" and i.document == "zarr.json" for i in found), _explain(issues)
+
+
+@pytest.mark.parametrize("breaker", [_break_color_name, _break_color_hash, _break_window_end, _break_negative_scale],
+                         ids=["color-red", "color-hash", "window-no-end", "negative-scale"])
+def test_broken_04_image_is_an_error(tmp_path: Path, breaker: Any) -> None:
+    attrs = _image_ns("0.4")
+    breaker(attrs)
+    issues = ome_issues(write_image_store(tmp_path / "broken.zarr", attrs, zarr_format=2))
+    assert any(i.document == ".zattrs" and i.pointer.startswith(("/omero/", "/multiscales/"))
+               for i in errors(issues)), _explain(issues)
+
+
+def test_dimension_names_mismatch_and_absence(tmp_path: Path) -> None:
+    mismatch = ome_issues(write_image_store(tmp_path / "a.zarr", _image_ns(), dimension_names=("z", "y", "x")))
+    assert any("dimension_names ['z', 'y', 'x']" in i.message and i.pointer.endswith("/datasets/0/path")
+               for i in errors(mismatch)), _explain(mismatch)
+    absent = ome_issues(write_image_store(tmp_path / "b.zarr", _image_ns(), dimension_names=None))
+    assert any("no dimension_names" in i.message for i in errors(absent)), _explain(absent)
+
+
+def test_array_ndim_must_match_axes(tmp_path: Path) -> None:
+    issues = ome_issues(write_image_store(tmp_path / "a.zarr", _image_ns(), dimension_names=("y", "x"),
+                                          shapes={"0": (64, 64), "1": (32, 32)}))
+    assert any("has 2 dimensions" in i.message for i in errors(issues)), _explain(issues)
+
+
+def test_pre_05_metadata_in_v3_group(tmp_path: Path) -> None:
+    issues = ome_issues(write_image_store(tmp_path / "a.zarr", _image_ns("0.4"), zarr_format=3))
+    assert [i.pointer for i in errors(issues)] == ["/attributes"], _explain(issues)
+    assert "pre-0.5 metadata in a Zarr v3 group" in errors(issues)[0].message
+
+
+def test_05_metadata_in_v2_group(tmp_path: Path) -> None:
+    issues = ome_issues(write_image_store(tmp_path / "a.zarr", _image_ns("0.5"), zarr_format=2))
+    assert any("requires Zarr v3" in i.message and i.pointer == "/ome/version" for i in errors(issues)), \
+        _explain(issues)
+
+
+def test_version_04_under_ome_is_an_error(tmp_path: Path) -> None:
+    attrs = _image_ns("0.5")
+    attrs["ome"]["version"] = "0.4"
+    issues = ome_issues(write_image_store(tmp_path / "a.zarr", attrs))
+    assert any("'0.4'" in i.message and i.pointer == "/attributes/ome/version" for i in errors(issues)), \
+        _explain(issues)
+
+
+def _label_attrs(**image_label: Any) -> dict[str, Any]:
+    attrs = _image_ns("0.5")
+    _ms(attrs)["axes"] = _ms(attrs)["axes"][1:]
+    for dataset in _ms(attrs)["datasets"]:
+        for transform in dataset["coordinateTransformations"]:
+            transform[transform["type"]] = transform[transform["type"]][1:]
+    del attrs["ome"]["omero"]
+    attrs["ome"]["image-label"] = {"colors": [{"label-value": 1, "rgba": [255, 0, 0, 255]}], **image_label}
+    return attrs
+
+
+def _write_label(root: Path, attrs: dict[str, Any], dtype: str = "uint32") -> Path:
+    return write_image_store(root, attrs, dtype=dtype, dimension_names=("y", "x"),
+                             shapes={"0": (64, 64), "1": (32, 32)})
+
+
+def test_label_image_rules(tmp_path: Path) -> None:
+    clean = ome_issues(_write_label(tmp_path / "ok.zarr", _label_attrs()))
+    assert not errors(clean), _explain(clean)
+
+    bad_rgba = _label_attrs(colors=[{"label-value": 1, "rgba": [300, 0, 0]}])
+    rgba = ome_issues(_write_label(tmp_path / "rgba.zarr", bad_rgba))
+    assert any(i.pointer.startswith("/attributes/ome/image-label/colors/0/rgba") for i in errors(rgba)), _explain(rgba)
+
+    duplicate = ome_issues(_write_label(tmp_path / "dup.zarr", _label_attrs(
+        colors=[{"label-value": 1, "rgba": [0, 0, 0, 255]}, {"label-value": 1, "rgba": [9, 9, 9, 255]}])))
+    assert any(i.pointer == "/attributes/ome/image-label/colors/1/label-value" for i in errors(duplicate)), \
+        _explain(duplicate)
+
+    floats = ome_issues(_write_label(tmp_path / "float.zarr", _label_attrs(), dtype="float32"))
+    assert any("'float32'" in i.message and i.pointer.endswith("/datasets/0/path") for i in errors(floats)), \
+        _explain(floats)
+
+
+def test_unknown_unit_is_only_a_warning(tmp_path: Path) -> None:
+    attrs = _image_ns("0.5")
+    _ms(attrs)["axes"][2]["unit"] = "parsnip"
+    issues = ome_issues(write_image_store(tmp_path / "a.zarr", attrs))
+    assert not errors(issues), _explain(issues)
+    assert any("'parsnip'" in i.message and i.severity is Severity.WARNING
+               and i.pointer == "/attributes/ome/multiscales/0/axes/2/unit" for i in issues), _explain(issues)
+
+
+def test_strict_rules_are_warnings_until_strict(tmp_path: Path) -> None:
+    root = write_image_store(tmp_path / "a.zarr", _image_ns("0.5"))  # no 'type' or 'metadata'
+    lenient = ome_issues(root)
+    assert not errors(lenient)
+    assert any(i.message.startswith("[strict] ") for i in lenient)
+    assert any(i.message.startswith("[strict] ") for i in errors(ome_issues(root, strict=True)))
+
+
+def test_plate_well_path_and_missing_wells(tmp_path: Path) -> None:
+    attrs = {"ome": {"version": "0.5", "plate": {
+        "rows": [{"name": "A"}], "columns": [{"name": "1"}, {"name": "2"}],
+        "wells": [{"path": "A/1", "rowIndex": 0, "columnIndex": 0}, {"path": "2/A", "rowIndex": 0, "columnIndex": 1},
+                  {"path": "A/2", "rowIndex": 0, "columnIndex": 1}]}}}
+    root = tmp_path / "plate.zarr"
+    group = zarr.open_group(root, mode="w", zarr_format=3)
+    group.attrs.update(attrs)
+    group.require_group("A/1")
+    issues = ome_issues(root)
+    assert [i.pointer for i in errors(issues)] == ["/attributes/ome/plate/wells/1/path"], _explain(issues)
+    assert any(i.severity is Severity.WARNING and "'A/2'" in i.message for i in issues), _explain(issues)
+
+
+def test_labels_group_and_version_consistency(tmp_path: Path) -> None:
+    root = write_image_store(tmp_path / "img.zarr", _image_ns("0.4"), zarr_format=2)
+    group = zarr.open_group(root, mode="a", zarr_format=2)
+    group.require_group("labels").attrs.update({"labels": ["cells", "ghost"]})
+    label = group.require_group("labels/cells")
+    label_attrs = {"multiscales": [{"version": "0.3", "axes": ["y", "x"], "datasets": [{"path": "0"}]}],
+                   "image-label": {"version": "0.3"}}
+    label.attrs.update(label_attrs)
+    label.create_array("0", shape=(64, 64), dtype="uint8")
+    issues = ome_issues(root)
+    assert any(i.path == "/labels" and "'ghost'" in i.message and i.severity is Severity.WARNING for i in issues)
+    assert any(i.path == "/labels/cells" and "differs from version '0.4'" in i.message for i in issues), \
+        _explain(issues)
+    assert not errors(issues), _explain(issues)
+    hierarchy = Hierarchy.open(str(root))
+    dims = OmeNgffConvention().dimensions(hierarchy.node("/labels/cells/0"), hierarchy.node("/labels/cells"))
+    assert dims is not None and dims.names == ("y", "x")  # 0.3 string axes
+
+
+def test_bioformats2raw_series(tmp_path: Path) -> None:
+    root = tmp_path / "bf2raw.zarr"
+    group = zarr.open_group(root, mode="w", zarr_format=3)
+    group.attrs.update({"ome": {"version": "0.5", "bioformats2raw.layout": 3}})
+    group.require_group("OME").attrs.update({"ome": {"version": "0.5", "series": ["0", "1"]}})
+    write_image_store(root / "0", _image_ns("0.5"))
+    hierarchy = Hierarchy.open(str(root))
+    convention = OmeNgffConvention()
+    assert convention.detect(hierarchy.root).roles == ("bioformats2raw",)  # type: ignore[union-attr]
+    assert convention.detect(hierarchy.node("/OME")).roles == ("bioformats2raw",)  # type: ignore[union-attr]
+    described = convention.describe(hierarchy.root, HierarchyContext(hierarchy))["bioformats2raw"]
+    assert described["series"] == ["0", "1"] and described["series_source"] == "OME/series"
+    issues = ome_issues(root)
+    assert not errors(issues), _explain(issues)
+    assert any(i.path == "/OME" and "'1'" in i.message and i.severity is Severity.WARNING for i in issues)
+
+
+@needs_fixtures
+def test_06rc0_is_detected_described_not_validated(tmp_path: Path) -> None:
+    document = _load_example(NGFF / "0.6rc0" / "examples" / "multiscales_strict" / "multiscales_example.json")
+    root = tmp_path / "v06.zarr"
+    group = zarr.open_group(root, mode="w", zarr_format=3)
+    group.attrs.update(document["attributes"])
+    hierarchy = Hierarchy.open(str(root))
+    convention = OmeNgffConvention()
+    detection = convention.detect(hierarchy.root)
+    assert detection is not None and detection.version == "0.6rc0" and detection.roles == ("image",)
+    described = convention.describe(hierarchy.root, HierarchyContext(hierarchy))
+    assert [a["name"] for a in described["axes"]] == ["t", "c", "z", "y", "x"]
+    assert described["levels"][1]["scale"] == [0.1, 1.0, 1.0, 1.0, 1.0]
+    issues = convention.validate(hierarchy.root, HierarchyContext(hierarchy))
+    assert [(i.severity, i.message) for i in issues] == [(Severity.INFO, "OME-NGFF 0.6rc0 is read-only; not validated")]
+
+
+def test_detection_ignores_unrelated_attributes(tmp_path: Path) -> None:
+    root = tmp_path / "plain.zarr"
+    group = zarr.open_group(root, mode="w", zarr_format=2)
+    group.attrs.update({"multiscales": {"layout": []}, "labels": [1, 2], "series": ["a"]})
+    array = group.create_array("a", shape=(2,), dtype="uint8")
+    array.attrs.update({"multiscales": [{"datasets": []}]})
+    hierarchy = Hierarchy.open(str(root))
+    convention = OmeNgffConvention()
+    assert convention.detect(hierarchy.root) is None
+    assert convention.detect(hierarchy.node("/a")) is None
+
+
+# -- junk metadata never raises ----------------------------------------------------------------
+
+JUNK_V3: list[dict[str, Any]] = [
+    {"ome": {"version": "0.5", "multiscales": "junk"}},
+    {"ome": {"version": "0.5", "multiscales": [{"axes": [1, 2], "datasets": None}]}},
+    {"ome": {"version": "0.5", "multiscales": [{"axes": "xyz", "datasets": [{"path": ["a"],
+                                                                             "coordinateTransformations": "s"}]}]}},
+    {"ome": {"version": "0.5", "multiscales": [None, 3, {"axes": [{"name": 5, "type": [], "unit": {}}],
+                                                         "datasets": [{"path": "0", "coordinateTransformations": [
+                                                             {"type": "scale", "scale": "big"}, 7]}]}]}},
+    {"ome": {"version": 5, "plate": "p"}},
+    {"ome": {"version": "0.5", "plate": {"rows": "AB", "columns": [1], "acquisitions": 5,
+                                         "wells": [{"path": 3, "rowIndex": "0", "columnIndex": None}]}}},
+    {"ome": {"version": "0.5", "plate": {"rows": [{"name": "A"}], "columns": [{"name": "1"}],
+                                         "wells": [{"path": "A/1", "rowIndex": 7, "columnIndex": -1}]}}},
+    {"ome": {"version": "0.5", "well": {"images": "0"}}},
+    {"ome": {"version": "0.5", "well": {"images": [{"path": "0", "acquisition": "x"}, 5]}}},
+    {"ome": {"version": "0.5", "multiscales": [{}], "image-label": {"colors": [{"label-value": "x", "rgba": "red"}],
+                                                                   "source": 3, "properties": 4}}},
+    {"ome": {"version": "0.5", "omero": {"channels": [{"window": "w", "color": 5}, None], "rdefs": 3},
+             "multiscales": [{"axes": [{"name": "y", "type": "space"}, {"name": "x", "type": "space"}],
+                              "datasets": [{"path": "../../..", "coordinateTransformations": [
+                                  {"type": "scale", "scale": [math.nan, math.inf]}]}]}]}},
+    {"ome": {"version": "0.5", "omero": "nope"}},
+    {"ome": {"version": "0.5", "labels": "cells"}},
+    {"ome": {"version": "0.5", "labels": [1, None]}},
+    {"ome": {"version": "0.5", "series": {"a": 1}, "bioformats2raw.layout": "3"}},
+    {"ome": {"version": ["0.5"], "multiscales": []}},
+    {"ome": {"version": "0.6rc0", "multiscales": 1}},
+    {"ome": {"omero": {"channels": []}}},
+]
+
+JUNK_V2: list[dict[str, Any]] = [
+    {"multiscales": [{"axes": [1, 2], "datasets": None, "version": 0.4}]},
+    {"multiscales": [{"version": "0.3", "axes": ["t", "c", "y", "x"], "datasets": [{"path": 0}, {"path": "9"}]}]},
+    {"multiscales": [{"version": "0.7", "axes": [], "datasets": []}]},
+    {"plate": {"wells": "x"}},
+    {"image-label": {"colors": 5}},
+    {"omero": {"channels": 5}},
+    {"well": {"images": [None]}, "bioformats2raw.layout": None},
+]
+
+
+@pytest.mark.parametrize(("zarr_format", "attrs"),
+                         [pytest.param(3, a, id=f"v3-{n}") for n, a in enumerate(JUNK_V3)]
+                         + [pytest.param(2, a, id=f"v2-{n}") for n, a in enumerate(JUNK_V2)])
+def test_junk_metadata_becomes_issues(tmp_path: Path, zarr_format: int, attrs: dict[str, Any]) -> None:
+    root = tmp_path / "junk.zarr"
+    group = zarr.open_group(root, mode="w", zarr_format=zarr_format)
+    group.attrs.update(attrs)
+    group.create_array("0", shape=(2, 2), dtype="uint8")
+    hierarchy = Hierarchy.open(str(root))
+    ctx = HierarchyContext(hierarchy)
+    convention = OmeNgffConvention()
+    node = hierarchy.root
+    assert convention.detect(node) is not None
+    issues = convention.validate(node, ctx)  # called directly: the registry would hide an exception
+    assert issues, "junk metadata must produce at least one issue"
+    assert all(i.convention == "ome-ngff" and i.path == "/" for i in issues)
+    json.dumps(convention.describe(node, ctx))  # JSON-able
+    convention.child_hints(node)
+    convention.dimensions(hierarchy.node("/0"), node)
