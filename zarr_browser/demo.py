@@ -23,7 +23,7 @@ import numpy as np
 
 __all__ = ["DemoDataset", "default_demo_directory", "write_demo"]
 
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 _STAMP = ".zarr-browser-demo.json"
 PIXEL_SIZE_UM = 0.325
 CHANNELS = (
@@ -207,7 +207,7 @@ def write_cells(path: Path, rng: np.random.Generator, *, size: int = 2048, level
             {"path": d["path"], "coordinateTransformations": [
                 {"type": t["type"], t["type"]: t[t["type"]][1:]} for t in d["coordinateTransformations"]
             ]} for d in datasets
-        ]}],
+        ], "type": "nearest", "metadata": {"method": "zarr_browser.demo: every second pixel"}}],
         "image-label": {"colors": colors, "properties": properties, "source": {"image": "../../"}},
     }
     level_labels = nuclei
@@ -253,6 +253,7 @@ def write_plate(path: Path, rng: np.random.Generator, *, size: int = 256, levels
             "version": "0.4", "name": f"{r}{c}", "axes": axes,
             "datasets": [{"path": str(i), "coordinateTransformations": [
                 {"type": "scale", "scale": [1.0, 0.65 * 2**i, 0.65 * 2**i]}]} for i in range(levels)],
+            "type": "mean", "metadata": {"method": "zarr_browser.demo: 2×2 block mean"},
         }]
         field_group.attrs["omero"] = {
             "version": "0.4",

@@ -293,8 +293,8 @@ class Hierarchy:
             raise StoreOpenError(f"cannot read {self.url}: {failures[0]}")
         if self.consolidated_policy != "never":
             self.consolidated = ConsolidatedIndex.parse(docs)
-        node_docs = {k: v for k, v in docs.items() if k != ".zmetadata"}
-        node = build_node("/", node_docs, implicit_ok=self.access.protocol in ("local", "zip", "memory"))
+        # .zmetadata stays among the root's documents: conventions describe it, the raw view shows it
+        node = build_node("/", docs, implicit_ok=self.access.protocol in ("local", "zip", "memory"))
         if node is None:
             raise StoreOpenError(f"no zarr metadata found at {self.url} (no zarr.json, .zgroup or .zarray)")
         if failures:
@@ -407,12 +407,17 @@ class Hierarchy:
             names = self.consolidated.children.get(path, ())
             result = (names, True, None, "consolidated")
         else:
+            hinted = tuple(dict.fromkeys(self._hints(parent))) if self._hints else ()
             try:
                 listed = await self.access.list_dir(key_prefix(path))
                 names = tuple(sorted((n for n in listed if n not in _SKIP_NAMES and not n.startswith(".")), key=natural_key))
                 result = (names, True, None, "store")
+                if not names and hinted and self.access.is_remote:
+                    # an empty listing of a group whose metadata declares children: the server
+                    # did not really list it (an HTTP index page without links, say)
+                    message = f"listing {self.access.describe_key(key_prefix(path))} returned nothing"
+                    result = (hinted, False, message, "hints")
             except StoreReadError as err:
-                hinted = tuple(dict.fromkeys(self._hints(parent))) if self._hints else ()
                 result = (hinted, False, str(err), "hints")
         self._names[path] = result
         return result

@@ -327,6 +327,15 @@ class _LocalReader:
         reads = 0
         for key in keys:
             directory, _, name = key.rpartition("/")
+            try:  # the boundary checks come before any I/O, listing included
+                check_key(key)
+                if not self._dir_ok(directory):
+                    raise StoreBoundaryError(
+                        f"{self.root / directory} resolves outside the store root {self.root}"
+                    )
+            except StoreBoundaryError as err:
+                out[key] = err
+                continue
             names = present.get(directory, ())
             if names == ():
                 try:
@@ -483,9 +492,17 @@ class StoreAccess:
         if not self.zarr_store.supports_listing:
             raise StoreReadError(f"{self.describe_key(prefix)}: this store cannot list its contents")
         full = prefix.rstrip("/") + "/" if prefix else ""
+        inner = self.zarr_store._store
+        fs = getattr(inner, "fs", None)
 
         async def collect() -> list[str]:
-            return [name async for name in self.zarr_store.list_dir(full)]
+            if fs is None:
+                return [name async for name in self.zarr_store.list_dir(full)]
+            # fsspec directly: zarr's FsspecStore.list_dir turns "cannot list" (a 404 on an HTTP
+            # directory) into an empty listing, which would make a group look empty.
+            base = f"{inner.path.rstrip('/')}/{full}".rstrip("/")
+            entries = await fs._ls(base, detail=False)
+            return [e.rstrip("/").rsplit("/", 1)[-1] for e in entries if e.rstrip("/") != base]
 
         try:
             self.stats.add(requests=1)
@@ -637,6 +654,10 @@ def open_store(
         store = FsspecStore.from_url(target.url, storage_options=options, read_only=read_only)
     except (ImportError, ValueError, TypeError, OSError) as err:
         raise StoreOpenError(f"cannot open {target.url}: {err}") from err
+    if target.protocol == "s3":
+        # s3fs retries each call 5 times by itself (a class attribute, not an option); our
+        # GuardedStore retries within a deadline, so one s3fs attempt per ours keeps it bounded
+        store.fs.retries = 1
     return StoreAccess(store, url=target.url.rstrip("/"), protocol=target.protocol, policy=policy, storage_options=storage_options)
 
 

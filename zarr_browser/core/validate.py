@@ -75,17 +75,19 @@ def validate_node(node: Node, registry: ConventionRegistry, ctx: HierarchyContex
             issues.append(Issue(severity, f"data will not be decoded: {reason}", node.path, convention="safety"))
         sources = registry.dimension_sources(node, ctx.parent(node))
         issues.extend(dimension_issues(node, sources))
-    if ctx.strict:
-        issues = [_strict(i) for i in issues]
-    return issues
+    return [_strictness(i, ctx.strict) for i in issues]
 
 
-def _strict(issue: Issue) -> Issue:
-    """In strict mode, SHOULD-rules flagged ``[strict]`` count as errors."""
+def _strictness(issue: Issue, strict: bool) -> Issue:
+    """Rules only the strict schemas require (flagged ``[strict]``): errors when *strict*, else info.
+
+    They are SHOULDs that almost every writer skips (a multiscale's ``type`` and ``metadata``),
+    so by default they are shown without raising a warning on every image.
+    """
     if issue.severity is Severity.WARNING and issue.message.startswith("[strict]"):
         from dataclasses import replace
 
-        return replace(issue, severity=Severity.ERROR)
+        return replace(issue, severity=Severity.ERROR if strict else Severity.INFO)
     return issue
 
 

@@ -88,9 +88,11 @@ def decode_fill_value(node: Node, value: JSON) -> JSON:
     """The value a ``_FillValue`` attribute means, decoding xarray's v3 base64 floats.
 
     xarray's ``FillValueCoder`` writes float fills of Zarr v3 arrays as base64 of the
-    little-endian float64 bytes; strings that do not decode to 8 bytes are returned unchanged.
+    little-endian float64 bytes.  Other values, and fills of non-float arrays, are returned
+    unchanged.
     """
-    if node.zarr_format != 3 or not isinstance(value, str):
+    dtype = node.array.dtype if node.array is not None else ""
+    if node.zarr_format != 3 or not isinstance(value, str) or not dtype.startswith("float"):
         return value
     try:
         raw = base64.b64decode(value, validate=True)

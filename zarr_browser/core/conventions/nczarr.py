@@ -1,16 +1,10 @@
 """NCZarr, netCDF-C's zarr dialect, in all three on-disk generations.
 
-=========== ================================== ==========================================
-generation  where                              keys
-=========== ================================== ==========================================
-``a``       ``.zgroup`` / ``.zarray``          ``_NCZARR_SUPERBLOCK``, ``_NCZARR_GROUP``
-            (+ ``_NCZARR_ATTR`` in ``.zattrs``) ``{dims, vars, groups}``, ``_NCZARR_ARRAY``
-                                               ``{dimrefs, storage}``
-``b``       ``.zgroup`` / ``.zarray``          the same keys in lower case
-``c``       ``.zattrs`` (attributes)           ``_nczarr_group {dimensions, arrays,
-                                               groups}``, ``_nczarr_array
-                                               {dimension_references, storage, scalar?}``
-=========== ================================== ==========================================
+* ``a``: upper-case ``_NCZARR_SUPERBLOCK`` / ``_NCZARR_GROUP {dims, vars, groups}`` in ``.zgroup``,
+  ``_NCZARR_ARRAY {dimrefs, storage}`` in ``.zarray``, ``_NCZARR_ATTR`` in ``.zattrs``;
+* ``b``: the same keys in lower case, still in ``.zgroup`` / ``.zarray``;
+* ``c``: everything in the attributes: ``_nczarr_superblock``, ``_nczarr_group {dimensions,
+  arrays, groups}``, ``_nczarr_array {dimension_references, storage, scalar?}``, ``_nczarr_attr``.
 
 Real writers: netCDF-C 4.9.0 (``nccopy``) writes generation ``a``; the libnetcdf 4.10 bundled in
 the netCDF4 wheel writes ``c``.  Reading is lenient: either key spelling of each field is

@@ -204,10 +204,19 @@ class XarrayConvention(BaseConvention):
         return issues
 
     def _validate_group(self, node: Node, ctx: Context) -> list[Issue]:
+        if _is_multiscale_image(node):
+            return []  # pyramid levels share dimension names with different sizes by design
+        # An error where xarray is clearly meant (a consolidated dataset, or the xarray-only
+        # _ARRAY_DIMENSIONS attribute); v3 dimension_names alone are core zarr: a warning.
+        children = list(ctx.children(node.path))
+        meant_for_xarray = self.detect(node) is not None or any(
+            ARRAY_DIMENSIONS in c.attributes for c in children if c.is_array
+        )
+        severity = Severity.ERROR if meant_for_xarray else Severity.WARNING
         seen: dict[str, tuple[int, str]] = {}
         reported: set[str] = set()
         issues: list[Issue] = []
-        for child in ctx.children(node.path):
+        for child in children:
             found = xarray_dimension_names(child) if child.is_array else None
             if found is None or child.array is None or len(found[0]) != child.array.ndim:
                 continue
@@ -217,11 +226,19 @@ class XarrayConvention(BaseConvention):
                 first = seen.setdefault(name, (size, child.name))
                 if first[0] != size and name not in reported:
                     reported.add(name)
-                    issues.append(Issue(Severity.ERROR,
+                    issues.append(Issue(severity,
                                         f"conflicting sizes for dimension {name!r}: {first[0]} in array "
                                         f"{first[1]!r} but {size} in array {child.name!r}; xarray cannot open "
                                         "this group as one dataset", node.path, "", CONVENTION, ""))
         return issues
+
+
+def _is_multiscale_image(node: Node) -> bool:
+    """An OME-NGFF image group (0.4 top-level or 0.5 ``ome`` multiscales list)."""
+    attrs = node.attributes
+    ome = attrs.get("ome")
+    multiscales = ome.get("multiscales") if isinstance(ome, dict) else attrs.get("multiscales")
+    return isinstance(multiscales, list)
 
 
 def _check_coordinates(node: Node, ctx: Context) -> list[Issue]:

@@ -130,7 +130,8 @@ class ZarrConventionsConvention(BaseConvention):
             for item in multiscales["layout"]:
                 if not isinstance(item, dict):
                     continue
-                transform = item.get("transform") if isinstance(item.get("transform"), dict) else {}
+                raw = item.get("transform")
+                transform: dict[str, JSON] = raw if isinstance(raw, dict) else {}
                 levels.append({
                     "asset": item.get("asset"),
                     "derived_from": item.get("derived_from"),
@@ -231,7 +232,7 @@ def _check_layout(node: Node, multiscales: Mapping[str, JSON], ctx: Context, add
         if not _relative_path(asset):
             add(Severity.ERROR, f"multiscales.layout[{i}].asset is {asset!r}, expected a relative path (no leading "
                 "'/', no '..')", *where, "asset")
-        elif node.is_group and ctx.node(_join(node.path, asset)) is None:
+        elif node.is_group and isinstance(asset, str) and ctx.node(_join(node.path, asset)) is None:
             add(Severity.WARNING, f"multiscales.layout[{i}].asset {asset!r} does not exist under {node.path!r}",
                 *where, "asset")
         derived = item.get("derived_from")

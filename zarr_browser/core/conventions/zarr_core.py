@@ -5,6 +5,11 @@ Validation follows the cheap local checklist of the v2 and v3 specs, and flags w
 zarr-python 3.1 cannot open (unknown codecs and data types, short-hand codecs, object dtypes
 without a string codec, storage transformers) as warnings.  The unsafe-codec gate (pickle)
 is not here: it belongs to :mod:`zarr_browser.core.safety`.
+
+Detection: ``Detection("zarr", "2" | "3", ("group",) | ("array",))``; a directory without
+metadata is ``Detection("zarr", None, ("implicit-group",))`` and a v2 ``.zattrs`` without
+``.zgroup`` is ``Detection("zarr", "2", ("implicit-group",))``.  Error nodes are not detected;
+their error is reported by :meth:`ZarrCoreConvention.validate`.
 """
 
 from __future__ import annotations
@@ -265,7 +270,7 @@ def _v2_fill_problem(dtype: JSON, fill: JSON) -> str | None:
         return None
     kind = dtype.lstrip("<>|=")[:1]
     if kind == "f":
-        if _is_number(fill) or fill in _FLOAT_STRINGS:
+        if _is_number(fill) or (isinstance(fill, str) and fill in _FLOAT_STRINGS):
             return None
         return f"fill_value {_short(fill)} for float dtype {dtype!r} must be a number, 'NaN', 'Infinity' or '-Infinity'"
     if kind in "iu":
@@ -439,7 +444,7 @@ def _check_chain(node: Node, codecs: Sequence[JSON], where: tuple[str | int, ...
         if isinstance(item, str):
             issues.append(_issue(Severity.WARNING, f"{NOT_READABLE}: short-hand codec {item!r} (write "
                                  f"{{\"name\": {item!r}}} instead)", node, ptr, doc))
-            name: str | None = item
+            name: str = item
             cfg: JSON = {}
         elif isinstance(item, dict) and isinstance(item.get("name"), str):
             name, cfg = item["name"], item.get("configuration") or {}
@@ -496,7 +501,7 @@ def _v3_fill_problem(dtype: str, fill: JSON) -> str | None:
                 return f"fill_value {fill} is outside the range [{low}, {high}] of {dtype}"
         return None
     if dtype.startswith("float"):
-        if _is_number(fill) or fill in _FLOAT_STRINGS or (isinstance(fill, str) and _HEX_FLOAT.match(fill)):
+        if _is_number(fill) or (isinstance(fill, str) and (fill in _FLOAT_STRINGS or _HEX_FLOAT.match(fill))):
             return None
         return f"fill_value {_short(fill)} for {dtype} must be a number, 'NaN', 'Infinity', '-Infinity' or '0x…'"
     if dtype.startswith("complex"):

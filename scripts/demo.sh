@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install what is missing, then open the browser on the built-in demo dataset.
+#
+#   bash scripts/demo.sh [ARGS...]      (ARGS go to `zarr-browser demo`)
+#
+# Without a display (no DISPLAY / WAYLAND_DISPLAY) the browser runs under xvfb-run.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$ROOT/scripts/bootstrap.sh"
+
+APP="$ROOT/.venv/bin/zarr-browser"
+if [[ -n "${DISPLAY:-}" || -n "${WAYLAND_DISPLAY:-}" ]]; then
+  exec "$APP" demo "$@"
+fi
+if command -v xvfb-run >/dev/null 2>&1; then
+  printf '==> no display: running under xvfb-run\n' >&2
+  exec xvfb-run -a -s "-screen 0 1280x1024x24" "$APP" demo "$@"
+fi
+printf '==> no display and no xvfb-run: using the offscreen Qt platform\n' >&2
+export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
+exec "$APP" demo "$@"

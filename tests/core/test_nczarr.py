@@ -1,0 +1,326 @@
+"""NCZarr, all three generations, from netCDF-C writers.
+
+* (a) upper-case keys in ``.zgroup``/``.zarray``: Debian's ``nccopy`` (netCDF-C 4.9.0);
+* (b) lower-case keys in ``.zgroup``/``.zarray``: no writer here, so the store is rebuilt from
+  netCDF-C's own reference dump ``nczarr_test/ref_oldkeys.zmap`` (written by netcdf 4.9.2;
+  Unidata/netcdf-c @ 74e36c492d108079a45b6e365b159664c5fa0f56), documents copied verbatim;
+* (c) everything in ``.zattrs``: the libnetcdf 4.10 bundled in the netCDF4 wheel, run in a
+  subprocess because netCDF-C has been seen to segfault.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+from zarr_browser.core.conventions.base import ConventionRegistry, Detection
+from zarr_browser.core.conventions.cf import CfConvention
+from zarr_browser.core.conventions.nczarr import NczarrConvention, parse_ncproperties
+from zarr_browser.core.conventions.xarray_dims import XarrayConvention
+from zarr_browser.core.conventions.zarr_core import ZarrCoreConvention
+from zarr_browser.core.dimensions import resolve_dimension_names
+from zarr_browser.core.hierarchy import Hierarchy
+from zarr_browser.core.issues import Issue, Severity
+from zarr_browser.core.validate import HierarchyContext, ValidationReport, validate_hierarchy
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:zarr")
+
+MINE = ("nczarr", "zarr", "xarray", "cf", "dimensions")
+
+CDL = """\
+netcdf t {
+dimensions:
+  time = 2 ;
+  x = 3 ;
+variables:
+  float temp(time, x) ;
+    temp:units = "K" ;
+    temp:_FillValue = -999.f ;
+  int scalar ;
+  double x(x) ;
+    x:units = "m" ;
+// global attributes:
+  :title = "nczarr demo" ;
+  :Conventions = "CF-1.8" ;
+data:
+ temp = 1, 2, 3, 4, 5, 6 ;
+ scalar = 7 ;
+ x = 1, 2, 3 ;
+group: sub {
+  dimensions:
+    z = 4 ;
+  variables:
+    short w(z, x) ;
+  }
+}
+"""
+
+NETCDF4_WRITER = textwrap.dedent("""\
+    import sys
+    import netCDF4
+    import numpy as np
+    ds = netCDF4.Dataset(f"file://{sys.argv[1]}#mode=nczarr,file", "w")
+    ds.title = "nczarr demo"
+    ds.createDimension("time", None)
+    ds.createDimension("x", 3)
+    t = ds.createVariable("temp", "f4", ("time", "x"), fill_value=-999.0)
+    t.units = "K"
+    t.valid_range = np.array([0, 400], "f4")
+    t[0:2, :] = np.arange(6).reshape(2, 3)
+    s = ds.createVariable("scalar", "i4", ())
+    s[...] = 7
+    g = ds.createGroup("sub")
+    g.createDimension("z", 4)
+    w = g.createVariable("w", "i2", ("z", "x"))
+    w[:] = 1
+    ds.close()
+""")
+
+
+def _registry() -> ConventionRegistry:
+    return ConventionRegistry([ZarrCoreConvention(), XarrayConvention(), CfConvention(), NczarrConvention()])
+
+
+def _check(path: Path) -> tuple[Hierarchy, ValidationReport, ConventionRegistry]:
+    """Validate with these conventions; keep only their issues."""
+    hierarchy = Hierarchy.open(str(path))
+    registry = _registry()
+    report = validate_hierarchy(hierarchy, registry)
+    assert not [i for i in report.issues if i.message.startswith("internal error")], report.issues
+    report.issues = [i for i in report.issues if i.convention in MINE]
+    return hierarchy, report, registry
+
+
+def _nczarr(hierarchy: Hierarchy, path: str) -> Detection | None:
+    return NczarrConvention().detect(hierarchy.node(path))
+
+
+def _need(tool: str) -> str:
+    found = shutil.which(tool)
+    if found is None:
+        pytest.skip(f"{tool} (netCDF-C, Debian package netcdf-bin) is not installed")
+    return found
+
+
+@pytest.fixture(scope="module")
+def nccopy_stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """``mode=nczarr`` and ``mode=zarr`` stores written by nccopy from one netCDF-4 file."""
+    ncgen, nccopy = _need("ncgen"), _need("nccopy")
+    base = tmp_path_factory.mktemp("nccopy")
+    (base / "t.cdl").write_text(CDL)
+    subprocess.run([ncgen, "-4", "-o", str(base / "t.nc"), str(base / "t.cdl")], check=True, timeout=60)
+    out = {}
+    for mode in ("nczarr", "zarr"):
+        target = base / f"{mode}.zarr"
+        subprocess.run([nccopy, str(base / "t.nc"), f"file://{target}#mode={mode},file"], check=True, timeout=60)
+        out[mode] = target
+    return out
+
+
+@pytest.fixture(scope="module")
+def netcdf4_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generation (c) store written by the netCDF4 wheel's libnetcdf, with an unlimited dimension."""
+    if importlib.util.find_spec("netCDF4") is None:
+        pytest.skip("netCDF4 (python) is not installed")
+    base = tmp_path_factory.mktemp("netcdf4")
+    script = base / "write.py"
+    script.write_text(NETCDF4_WRITER)
+    target = base / "c.zarr"
+    result = subprocess.run([sys.executable, str(script), str(target)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return target
+
+
+# netCDF-C nczarr_test/ref_oldkeys.zmap (netcdf 4.9.2), documents verbatim
+REF_OLDKEYS = {
+    ".zattrs": '{"_NCProperties": "version=2,netcdf=4.9.2,nczarr=2.0.0", "_nczarr_attr": {"types": '
+               '{"_NCProperties": ">S1"}}}',
+    ".zgroup": '{"zarr_format": 2, "_nczarr_superblock": {"version": "2.0.0"}, "_nczarr_group": {"dims": '
+               '{"d0": 2, "d1": 4, "d2": 6}, "vars": ["v"], "groups": []}}',
+    "v/.zarray": '{"zarr_format": 2, "shape": [2,4,6], "dtype": "<i4", "chunks": [2,4,6], "fill_value": null, '
+                 '"order": "C", "compressor": null, "filters": null, "_nczarr_array": {"dimrefs": '
+                 '["/d0","/d1","/d2"], "storage": "chunked"}}',
+    "v/.zattrs": '{"_FillValue": -1, "_ARRAY_DIMENSIONS": ["d0","d1","d2"], "_nczarr_attr": {"types": '
+                 '{"_FillValue": "<i4"}}}',
+}
+
+
+@pytest.fixture
+def oldkeys_store(tmp_path: Path) -> Path:
+    target = tmp_path / "ref_oldkeys.zarr"
+    for key, text in REF_OLDKEYS.items():
+        (target / key).parent.mkdir(parents=True, exist_ok=True)
+        (target / key).write_text(text)
+    (target / "v" / "0.0.0").write_bytes(np.arange(48, dtype="<i4").tobytes())
+    return target
+
+
+# -- generation (a): nccopy 4.9.0 ------------------------------------------------------------
+
+
+def test_nccopy_generation_a(nccopy_stores: dict[str, Path]) -> None:
+    hierarchy, report, registry = _check(nccopy_stores["nczarr"])
+    zgroup = json.loads((nccopy_stores["nczarr"] / ".zgroup").read_text())
+    assert "_NCZARR_SUPERBLOCK" in zgroup  # what 4.9.0 writes: upper case, in .zgroup
+    assert _nczarr(hierarchy, "/") == Detection("nczarr", "2.0.0", ("root", "group"))
+    assert _nczarr(hierarchy, "/sub") == Detection("nczarr", None, ("group",))
+    assert _nczarr(hierarchy, "/temp") == Detection("nczarr", None, ("variable",))
+    assert _nczarr(hierarchy, "/scalar") == Detection("nczarr", None, ("variable", "scalar"))
+    ctx = HierarchyContext(hierarchy)
+    root = NczarrConvention().describe(hierarchy.root, ctx)
+    assert root["generation"] == "a"
+    assert root["provenance"]["netcdf"] == "4.9.0"
+    assert root["dimensions"] == [{"name": "time", "size": 2, "unlimited": False},
+                                  {"name": "x", "size": 3, "unlimited": False}]
+    w = hierarchy.node("/sub/w")
+    sources = registry.dimension_sources(w, hierarchy.node("/sub"))
+    nczarr_source = next(s for s in sources if s.convention == "nczarr")
+    assert nczarr_source.names == ("z", "x") and nczarr_source.document == ".zarray"
+    assert nczarr_source.pointer == "/_NCZARR_ARRAY/dimrefs"
+    assert resolve_dimension_names(w, sources) == ("z", "x")  # no _ARRAY_DIMENSIONS in subgroups in 4.9.0
+    # the one real defect of this writer: a scalar gets _ARRAY_DIMENSIONS [] with shape [1]
+    assert [(i.path, i.convention, i.severity) for i in report.issues] == [("/scalar", "xarray", Severity.ERROR)]
+    assert "has 0 names but the array has 1 dimensions" in report.issues[0].message
+
+
+def test_nccopy_pure_zarr_mode_is_provenance_only(nccopy_stores: dict[str, Path]) -> None:
+    hierarchy, _, _ = _check(nccopy_stores["zarr"])
+    assert _nczarr(hierarchy, "/") == Detection("nczarr", None, ("netcdf-provenance",))
+    assert _nczarr(hierarchy, "/temp") is None
+    described = NczarrConvention().describe(hierarchy.root, HierarchyContext(hierarchy))
+    assert described["provenance"]["nczarr"] == "2.0.0" and "generation" not in described
+    assert NczarrConvention().child_hints(hierarchy.root) == []
+
+
+# -- generation (b): ref_oldkeys ---------------------------------------------------------------
+
+
+def test_ref_oldkeys_generation_b(oldkeys_store: Path) -> None:
+    hierarchy, report, _ = _check(oldkeys_store)
+    assert report.issues == []
+    assert _nczarr(hierarchy, "/") == Detection("nczarr", "2.0.0", ("root", "group"))
+    assert _nczarr(hierarchy, "/v") == Detection("nczarr", None, ("variable",))
+    ctx = HierarchyContext(hierarchy)
+    assert NczarrConvention().describe(hierarchy.root, ctx)["generation"] == "b"
+    described = NczarrConvention().describe(hierarchy.node("/v"), ctx)
+    assert described["dimension_references"] == ["/d0", "/d1", "/d2"]
+    assert described["attribute_types"] == {"_FillValue": "<i4"}
+    assert NczarrConvention().child_hints(hierarchy.root) == ["v"]
+
+
+def test_generation_b_size_mismatch_is_an_error(oldkeys_store: Path) -> None:
+    zgroup = json.loads((oldkeys_store / ".zgroup").read_text())
+    zgroup["_nczarr_group"]["dims"]["d1"] = 5
+    (oldkeys_store / ".zgroup").write_text(json.dumps(zgroup))
+    _, report, _ = _check(oldkeys_store)
+    errors = [i for i in report.issues if i.convention == "nczarr"]
+    assert len(errors) == 1 and errors[0].severity is Severity.ERROR
+    assert "'/d1' (axis 1): dimension 'd1' has size 5 but the array has 4" in errors[0].message
+    assert (errors[0].pointer, errors[0].document) == ("/_nczarr_array/dimrefs/1", ".zarray")
+
+
+# -- generation (c): netCDF4 wheel -------------------------------------------------------------
+
+
+def test_netcdf4_generation_c(netcdf4_store: Path) -> None:
+    hierarchy, report, _ = _check(netcdf4_store)
+    assert report.issues == []
+    assert _nczarr(hierarchy, "/") == Detection("nczarr", "2.0.0", ("root", "group"))
+    assert _nczarr(hierarchy, "/scalar") == Detection("nczarr", None, ("variable", "scalar"))
+    ctx = HierarchyContext(hierarchy)
+    root = NczarrConvention().describe(hierarchy.root, ctx)
+    assert root["generation"] == "c"
+    assert {"name": "time", "size": 2, "unlimited": True} in root["dimensions"]
+    assert root["attribute_types"] == {"title": ">S1", "_NCProperties": ">S1"}
+    assert "_nczarr_group" in root["hidden_attributes"]
+    assert NczarrConvention().child_hints(hierarchy.root) == ["temp", "scalar", "sub"]
+    temp = NczarrConvention().describe(hierarchy.node("/temp"), ctx)
+    assert temp["dimension_references"] == ["/time", "/x"]
+    assert temp["attribute_types"]["valid_range"] == "<f4"
+    source = NczarrConvention().dimensions(hierarchy.node("/sub/w"), hierarchy.node("/sub"))
+    assert source is not None and source.names == ("z", "x")
+    assert (source.pointer, source.document) == ("/_nczarr_array/dimension_references", ".zattrs")
+
+
+def test_unlimited_dimension_may_differ_and_bad_refs_are_errors(netcdf4_store: Path, tmp_path: Path) -> None:
+    store = tmp_path / "c.zarr"
+    shutil.copytree(netcdf4_store, store)
+    temp = zarr.open_array(store / "temp", mode="r+", zarr_format=2)
+    temp.resize((5, 3))  # the unlimited 'time' grows; its declared size stays 2
+    attrs = json.loads((store / "sub" / "w" / ".zattrs").read_text())
+    attrs["_nczarr_array"]["dimension_references"] = ["/sub/q", "x"]
+    (store / "sub" / "w" / ".zattrs").write_text(json.dumps(attrs))
+    _, report, _ = _check(store)
+    assert [i for i in report.issues if i.path == "/temp"] == []
+    messages = sorted(i.message for i in report.issues if i.convention == "nczarr")
+    assert len(messages) == 2
+    assert "'/sub/q' (axis 0): group '/sub' defines no dimension 'q' (it defines ['z'])" in messages[0]
+    assert "'x' (axis 1): not a fully qualified name" in messages[1]
+
+
+def test_scalar_marker_consistency(netcdf4_store: Path, tmp_path: Path) -> None:
+    store = tmp_path / "s.zarr"
+    shutil.copytree(netcdf4_store, store)
+    attrs = json.loads((store / "scalar" / ".zattrs").read_text())
+    attrs["_nczarr_array"]["dimension_references"] = ["/x"]
+    (store / "scalar" / ".zattrs").write_text(json.dumps(attrs))
+    _, report, _ = _check(store)
+    assert [i.message for i in report.issues if i.convention == "nczarr"] == [
+        "scalar variable has dimension references ['/x']; a netCDF scalar has none"]
+
+
+def test_parse_ncproperties() -> None:
+    assert parse_ncproperties("version=2,netcdf=4.10.1,nczarr=2.0.0") == {
+        "version": "2", "netcdf": "4.10.1", "nczarr": "2.0.0"}
+    assert parse_ncproperties(5) == {}
+
+
+# -- robustness ------------------------------------------------------------------------------
+
+JUNK = [None, True, -1, 2.5, math.nan, "x", [], [None], [3, "a"], {}, {"dims": 3}, {"d": {"size": "x"}},
+        {"dimension_references": [1]}, {"dimrefs": "abc", "scalar": 1}, {"dimensions": [{"size": 2}]}]
+PARTS = ["superblock", "group", "array", "attr"]
+
+
+def test_junk_nczarr_keys_give_issues_not_exceptions(tmp_path: Path) -> None:
+    store = tmp_path / "junk.zarr"
+    zarr.open_group(store, mode="w", zarr_format=2)
+    count = 0
+    for i, value in enumerate(JUNK):
+        for upper in (False, True):
+            keys = {(f"_NCZARR_{p.upper()}" if upper else f"_nczarr_{p}"): value for p in PARTS}
+            group_dir = store / f"g{i}{'u' if upper else 'l'}"
+            group_dir.mkdir()
+            # one group with the keys in .zgroup (generations a/b) and one array with them in .zattrs (c)
+            (group_dir / ".zgroup").write_text(json.dumps({"zarr_format": 2, **keys}, allow_nan=True))
+            (group_dir / ".zattrs").write_text(json.dumps(keys, allow_nan=True))
+            array = zarr.open_group(group_dir, mode="r+", zarr_format=2).create_array("a", shape=(2,), dtype="i4")
+            array.attrs.update(keys)
+            meta = json.loads((group_dir / "a" / ".zarray").read_text())
+            (group_dir / "a" / ".zarray").write_text(json.dumps({**meta, **keys}, allow_nan=True))
+            count += 2
+    hierarchy = Hierarchy.open(str(store))
+    ctx = HierarchyContext(hierarchy)
+    convention = NczarrConvention()
+    nodes = [n for n, _ in hierarchy.walk()]
+    assert len(nodes) == count + 1
+    reported = 0
+    for node in nodes:
+        convention.detect(node)
+        convention.describe(node, ctx)
+        convention.child_hints(node)
+        convention.dimensions(node, None)
+        issues = convention.validate(node, ctx)
+        assert all(isinstance(i, Issue) for i in issues)
+        reported += bool(issues)
+    assert reported > count / 2

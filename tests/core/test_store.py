@@ -1,0 +1,565 @@
+"""Store access against real stores and real (loopback) servers.
+
+Every backend open_store supports is exercised with the same small v2 and v3 hierarchies,
+written by zarr-python: local directory, ``file://``, ``.zip``, ``http://`` (tests/servers.py),
+``s3://`` (moto) and an in-memory store.  Then: read-only by default, errors that name what
+failed, the store boundary (keys and symlinks), deadlines and retries against a fault-injecting
+HTTP server, and the round trips needed to open and walk a consolidated remote store.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import zarr
+from zarr.core.buffer import default_buffer_prototype
+from zarr.storage import MemoryStore, ZipStore
+
+from servers import free_port
+from zarr_browser.core.hierarchy import Hierarchy
+from zarr_browser.core.store import RequestPolicy, StoreAccess, check_key, open_store, run_sync
+from zarr_browser.errors import (
+    ReadOnlyError,
+    StoreBoundaryError,
+    StoreOpenError,
+    StoreReadError,
+    StoreTimeoutError,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore:Consolidated metadata is currently not part")
+
+BACKENDS = ["local", "file", "zip", "http", "s3", "memory"]
+FORMATS = [2, 3]
+#: tight enough that fault tests finish fast, loose enough for a loaded CI machine
+FAST = RequestPolicy(attempt_timeout=0.5, deadline=2.0, retries=2, backoff=0.05)
+
+
+def _buffer(data: bytes) -> Any:
+    return default_buffer_prototype().buffer.from_bytes(data)
+
+
+@dataclass
+class Opened:
+    """A hierarchy opened on one backend, with what was written into it."""
+
+    backend: str
+    url: str
+    hierarchy: Hierarchy
+    tree: Any  # conftest.SampleTree
+
+    @property
+    def access(self) -> StoreAccess:
+        return self.hierarchy.access
+
+
+@pytest.fixture
+def open_sample(
+    request: pytest.FixtureRequest, tmp_path: Path, zarr_stores: Any
+) -> Iterator[Callable[..., Opened]]:
+    """``open_sample(backend, zarr_format, consolidate=False)``: write the sample tree there, open it."""
+    opened: list[Hierarchy] = []
+
+    def open_(backend: str, zarr_format: int, *, consolidate: bool = False, **open_kwargs: Any) -> Opened:
+        local = tmp_path / f"sample-v{zarr_format}.zarr"
+        if backend in ("local", "file"):
+            tree = zarr_stores.sample(str(local), zarr_format, consolidate=consolidate)
+            url = str(local) if backend == "local" else local.as_uri()
+            hierarchy = Hierarchy.open(url, **open_kwargs)
+        elif backend == "zip":
+            path = tmp_path / f"sample-v{zarr_format}.zip"
+            store = ZipStore(path, mode="w")
+            tree = zarr_stores.sample(store, zarr_format, consolidate=consolidate)
+            store.close()
+            url = str(path)
+            hierarchy = Hierarchy.open(url, **open_kwargs)
+        elif backend == "http":
+            server = request.getfixturevalue("http_server")
+            tree = zarr_stores.sample(str(server.root / local.name), zarr_format, consolidate=consolidate)
+            url = server.url_for(local.name)
+            hierarchy = Hierarchy.open(url, **open_kwargs)
+        elif backend == "s3":
+            s3 = request.getfixturevalue("s3_server")
+            tree = zarr_stores.sample(str(local), zarr_format, consolidate=consolidate)
+            bucket = s3.new_bucket()
+            s3.upload_tree(local, bucket, local.name)
+            url = f"s3://{bucket}/{local.name}"
+            hierarchy = Hierarchy.open(url, storage_options=s3.storage_options, **open_kwargs)
+        elif backend == "memory":
+            store = MemoryStore()
+            tree = zarr_stores.sample(store, zarr_format, consolidate=consolidate)
+            hierarchy = Hierarchy(StoreAccess.from_zarr_store(store), **open_kwargs)
+            hierarchy.load_root()
+            url = hierarchy.url
+        else:  # pragma: no cover - a typo in a parametrisation
+            raise ValueError(backend)
+        opened.append(hierarchy)
+        return Opened(backend, url, hierarchy, tree)
+
+    yield open_
+    for hierarchy in opened:
+        hierarchy.close()
+
+
+# -- every backend lists and reads the same ---------------------------------------------------
+
+
+EXPECTED_PROTOCOL = {"local": "local", "file": "local", "zip": "zip", "http": "http", "s3": "s3", "memory": "memory"}
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("zarr_format", FORMATS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_backend_lists_and_reads_the_same(open_sample: Callable[..., Opened], backend: str, zarr_format: int) -> None:
+    opened = open_sample(backend, zarr_format)
+    access, tree = opened.access, opened.tree
+    assert access.protocol == EXPECTED_PROTOCOL[backend]
+    assert access.read_only or backend == "memory"
+
+    walked = opened.hierarchy.walk()
+    kinds = {node.path: node.kind for node, _ in walked}
+    assert kinds == tree.kinds
+    assert {node.zarr_format for node, _ in walked} == {zarr_format}
+    assert [node.path for node, _ in walked][0] == "/"
+    for node, _ in walked:
+        assert dict(node.attributes) == tree.attributes.get(node.path, {}), node.path
+
+    for path, expected in tree.arrays.items():
+        node = opened.hierarchy.node(path)
+        assert node.array is not None
+        assert node.array.shape == expected.shape
+        array = zarr.open_array(access.zarr_store, path=path.lstrip("/"), mode="r")
+        np.testing.assert_array_equal(array[...], expected)
+        assert array.dtype == expected.dtype
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("zarr_format", FORMATS)
+@pytest.mark.parametrize("backend", ["http", "s3"])
+def test_remote_consolidated_store_lists_without_listing_the_store(
+    open_sample: Callable[..., Opened], request: pytest.FixtureRequest, backend: str, zarr_format: int
+) -> None:
+    if backend == "http":
+        request.getfixturevalue("http_server").listing = False
+    opened = open_sample(backend, zarr_format, consolidate=True)
+    walked = opened.hierarchy.walk()
+    assert {node.path: node.kind for node, _ in walked} == opened.tree.kinds
+    assert {listing.source for _, listing in walked if listing is not None} == {"consolidated"}
+    values = zarr.open_array(opened.access.zarr_store, path="nested/deeper/values", mode="r")
+    np.testing.assert_array_equal(values[...], opened.tree.arrays["/nested/deeper/values"])
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("status", [403, 404])
+def test_http_without_directory_listing_reports_an_incomplete_listing(
+    http_server: Any, zarr_stores: Any, status: int
+) -> None:
+    zarr_stores.sample(str(http_server.root / "s.zarr"), 3)
+    http_server.listing = False
+    http_server.listing_status = status
+    hierarchy = Hierarchy.open(http_server.url_for("s.zarr"), policy=FAST)
+    listing = hierarchy.children("/")
+    # A 404 for the directory URL is what most static hosting answers; fsspec turns it into
+    # "no entries", which must not pass for a complete (empty) listing.
+    assert not listing.complete
+    assert listing.source == "hints"
+    assert http_server.url_for("s.zarr") in (listing.error or "")
+
+
+@pytest.mark.network
+def test_http_byte_ranges_and_head(http_server: Any, http_doc: Callable[..., str]) -> None:
+    import urllib.error
+    import urllib.request
+
+    from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteRequest
+
+    data = bytes(range(100))
+    url = http_doc("blob", data)
+    access = open_store(url, policy=FAST)
+    proto = default_buffer_prototype()
+    for byte_range, expected in [
+        (RangeByteRequest(10, 20), data[10:20]),
+        (OffsetByteRequest(95), data[95:]),
+        (SuffixByteRequest(7), data[-7:]),
+        (RangeByteRequest(90, 200), data[90:]),
+    ]:
+        buf = run_sync(access.zarr_store.get("blob", proto, byte_range))
+        assert buf is not None and buf.to_bytes() == expected, byte_range
+
+    def fetch(method: str = "GET", range_header: str | None = None) -> tuple[int, dict[str, str], bytes]:
+        request = urllib.request.Request(f"{url}/blob", method=method)
+        if range_header:
+            request.add_header("Range", range_header)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers), err.read()
+
+    status, headers, body = fetch("HEAD")
+    assert (status, headers["Content-Length"], body) == (200, "100", b"")
+    status, headers, body = fetch(range_header="bytes=-10")
+    assert (status, headers["Content-Range"], body) == (206, "bytes 90-99/100", data[90:])
+    status, headers, _ = fetch(range_header="bytes=100-")
+    assert (status, headers["Content-Range"]) == (416, "bytes */100")
+    assert fetch(range_header="bytes=0-")[2] == data
+
+
+# -- read-only by default ---------------------------------------------------------------------
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("backend", ["local", "zip", "http", "s3"])
+def test_stores_are_read_only_by_default(open_sample: Callable[..., Opened], backend: str) -> None:
+    opened = open_sample(backend, 3)
+    store = opened.access.zarr_store
+    assert opened.access.read_only
+    with pytest.raises(ReadOnlyError, match="read-only"):
+        run_sync(store.set("raw/zarr.json", _buffer(b"{}")))
+    with pytest.raises(ReadOnlyError, match="read-only"):
+        run_sync(store.delete("raw/zarr.json"))
+    array = zarr.open_array(store, path="raw", mode="r")
+    with pytest.raises(ReadOnlyError):
+        array[0, 0] = 1
+    with pytest.raises(ReadOnlyError):
+        array.attrs["edited"] = True
+    np.testing.assert_array_equal(zarr.open_array(store, path="raw", mode="r")[...], opened.tree.arrays["/raw"])
+
+
+def test_mode_r_plus_allows_local_writes(tmp_path: Path, zarr_stores: Any) -> None:
+    zarr_stores.sample(str(tmp_path / "s.zarr"), 3)
+    access = open_store(tmp_path / "s.zarr", mode="r+")
+    assert not access.read_only
+    array = zarr.open_array(access.zarr_store, path="raw", mode="r+")
+    array[0, 0] = 99
+    array.attrs["edited"] = True
+    reopened = zarr.open_array(str(tmp_path / "s.zarr"), path="raw", mode="r")
+    assert reopened[0, 0] == 99
+    assert reopened.attrs["edited"] is True
+
+
+def test_mode_r_plus_writes_stay_inside_the_root(tmp_path: Path, zarr_stores: Any) -> None:
+    zarr_stores.sample(str(tmp_path / "s.zarr"), 3)
+    access = open_store(tmp_path / "s.zarr", mode="r+")
+    with pytest.raises(StoreBoundaryError):
+        run_sync(access.zarr_store.set("../escaped", _buffer(b"x")))
+    assert not (tmp_path / "escaped").exists()
+
+
+# -- open errors name what failed --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("as_uri", [False, True])
+def test_missing_local_path_is_a_store_open_error(tmp_path: Path, as_uri: bool) -> None:
+    missing = tmp_path / "nowhere.zarr"
+    with pytest.raises(StoreOpenError, match="nowhere.zarr") as info:
+        open_store(missing.as_uri() if as_uri else str(missing))
+    assert str(missing) in str(info.value)
+
+
+def test_local_directory_without_metadata_opens_as_an_implicit_group(tmp_path: Path) -> None:
+    (tmp_path / "plain").mkdir()
+    hierarchy = Hierarchy.open(str(tmp_path / "plain"))
+    assert hierarchy.root.kind == "group"
+    assert hierarchy.root.zarr_format is None
+    assert any("implicit" in note for note in hierarchy.root.notes)
+
+
+@pytest.mark.network
+def test_unreachable_http_server_fails_clearly_within_the_deadline() -> None:
+    url = f"http://127.0.0.1:{free_port()}/x.zarr"
+    started = time.monotonic()
+    with pytest.raises((StoreOpenError, StoreReadError)) as info:
+        Hierarchy.open(url, policy=FAST)
+    assert time.monotonic() - started < FAST.deadline + 1
+    assert url in str(info.value)
+
+
+@pytest.mark.network
+def test_http_store_without_metadata_is_a_store_open_error(http_server: Any) -> None:
+    (http_server.root / "nothing.zarr").mkdir()
+    with pytest.raises(StoreOpenError, match="no zarr metadata"):
+        Hierarchy.open(http_server.url_for("nothing.zarr"), policy=FAST)
+
+
+# -- the store boundary ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["..", "../x", "a/../../x", "a/..", "/etc/passwd", "C:/x", "a\\b", "..\\x", "a//b", "/", "./a", "a/./b", "a\x00b"],
+)
+def test_check_key_refuses_keys_that_leave_the_root(key: str) -> None:
+    with pytest.raises(StoreBoundaryError):
+        check_key(key)
+
+
+@pytest.mark.parametrize("key", ["", "zarr.json", "a/b/c/0.0", "a/b/", "..hidden", "a..b/c", "c/0/0"])
+def test_check_key_accepts_keys_inside_the_root(key: str) -> None:
+    assert check_key(key) == key
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("backend", ["local", "zip", "http", "memory"])
+@pytest.mark.parametrize("key", ["../outside.txt", "/etc/passwd", "raw\\zarr.json"])
+def test_escaping_keys_are_refused_before_any_io(
+    open_sample: Callable[..., Opened], request: pytest.FixtureRequest, backend: str, key: str
+) -> None:
+    opened = open_sample(backend, 3)
+    if backend == "http":
+        server = request.getfixturevalue("http_server")
+        server.reset_stats()
+    with pytest.raises(StoreBoundaryError):
+        run_sync(opened.access.zarr_store.get(key, default_buffer_prototype()))
+    with pytest.raises(StoreBoundaryError):
+        run_sync(opened.access.get(key))
+    with pytest.raises(StoreBoundaryError):
+        run_sync(opened.access.zarr_store.exists(key))
+    if backend == "http":
+        assert server.stats.requests == 0
+
+
+@pytest.fixture
+def store_with_symlinks(tmp_path: Path, zarr_stores: Any) -> Path:
+    """A v3 store with symlinks out of the root (file, directory) and one staying inside."""
+    store = tmp_path / "store.zarr"
+    zarr_stores.sample(str(store), 3)
+    outside_file = tmp_path / "secret.txt"
+    outside_file.write_text("top secret")
+    outside_dir = tmp_path / "outside"
+    zarr.open_group(str(outside_dir), mode="w", zarr_format=3, attributes={"outside": True})
+    try:
+        (store / "escape_file").symlink_to(outside_file)
+        (store / "escape_dir").symlink_to(outside_dir, target_is_directory=True)
+        (store / "escape_rel").symlink_to(Path("..") / "outside", target_is_directory=True)
+        (store / "alias").symlink_to(Path("labels"), target_is_directory=True)
+        (store / "labels" / "mask_meta.json").symlink_to(Path("mask") / "zarr.json")
+    except OSError as err:  # pragma: no cover - platforms without symlinks
+        pytest.skip(f"symlinks unavailable: {err}")
+    return store
+
+
+@pytest.mark.parametrize(
+    "key", ["escape_file", "escape_dir/zarr.json", "escape_rel/zarr.json", "escape_dir/absent.json"]
+)
+def test_symlinks_out_of_the_root_are_refused(store_with_symlinks: Path, key: str) -> None:
+    access = open_store(store_with_symlinks)
+    with pytest.raises(StoreBoundaryError, match="outside"):
+        run_sync(access.get(key))
+    with pytest.raises(StoreBoundaryError, match="outside"):
+        run_sync(access.zarr_store.get(key, default_buffer_prototype()))
+
+
+def test_listing_skips_symlinks_out_of_the_root(store_with_symlinks: Path) -> None:
+    hierarchy = Hierarchy.open(str(store_with_symlinks))
+    names = hierarchy.children("/").names
+    assert "escape_dir" not in names
+    assert "escape_rel" not in names
+    assert "escape_file" not in names
+    assert {"raw", "labels", "nested", "empty", "alias"} <= set(names)
+    paths = {node.path for node, _ in hierarchy.walk()}
+    assert not any(p.startswith("/escape") for p in paths)
+
+
+def test_symlinks_inside_the_root_work(store_with_symlinks: Path, zarr_stores: Any) -> None:
+    access = open_store(store_with_symlinks)
+    assert run_sync(access.get("labels/mask_meta.json")) == (store_with_symlinks / "labels/mask/zarr.json").read_bytes()
+    hierarchy = Hierarchy(access)
+    hierarchy.load_root()
+    assert hierarchy.node("/alias").kind == "group"
+    assert hierarchy.node("/alias/mask").kind == "array"
+    mask = zarr.open_array(access.zarr_store, path="alias/mask", mode="r")
+    expected = zarr.open_array(str(store_with_symlinks), path="labels/mask", mode="r")[...]
+    np.testing.assert_array_equal(mask[...], expected)
+
+
+# -- deadlines and retries (HTTP) ---------------------------------------------------------------
+
+
+@pytest.fixture
+def http_doc(http_server: Any) -> Callable[[str, bytes], str]:
+    """``http_doc(key, data)`` writes ``doc.zarr/<key>`` under the server root; returns the store URL."""
+
+    def write(key: str, data: bytes = b'{"ok": true}') -> str:
+        path = http_server.root / "doc.zarr" / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return http_server.url_for("doc.zarr")
+
+    return write
+
+
+@pytest.mark.network
+def test_never_answering_document_times_out_naming_url_and_key(http_server: Any, http_doc: Callable[..., str]) -> None:
+    url = http_doc("hang.json")
+    http_server.faults.add("doc.zarr/hang.json", "hang")
+    access = open_store(url, policy=FAST)
+    started = time.monotonic()
+    with pytest.raises(StoreTimeoutError) as info:
+        run_sync(access.get("hang.json"))
+    assert time.monotonic() - started < FAST.deadline + 1
+    assert f"{url}/hang.json" in str(info.value)
+    assert access.stats.retries >= 1
+    assert http_server.stats.by_path["doc.zarr/hang.json"] >= 2
+
+
+@pytest.mark.network
+def test_never_answering_chunk_times_out_through_zarr(http_server: Any, zarr_stores: Any) -> None:
+    zarr_stores.sample(str(http_server.root / "s.zarr"), 3)
+    http_server.faults.add("s.zarr/raw/c/1/1", "hang")
+    access = open_store(http_server.url_for("s.zarr"), policy=FAST)
+    array = zarr.open_array(access.zarr_store, path="raw", mode="r")
+    np.testing.assert_array_equal(array[:2, :3], np.arange(24, dtype="int16").reshape(4, 6)[:2, :3] - 7)
+    started = time.monotonic()
+    with pytest.raises(StoreTimeoutError, match="raw/c/1/1"):
+        array[...]
+    assert time.monotonic() - started < FAST.deadline + 1
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("fault", ["503", "500", "drop", "truncate"])
+def test_transient_failures_are_retried(http_server: Any, http_doc: Callable[..., str], fault: str) -> None:
+    data = b'{"zarr_format": 3, "node_type": "group", "attributes": {"padding": "' + b"x" * 4000 + b'"}}'
+    url = http_doc("zarr.json", data)
+    http_server.faults.fail_first("doc.zarr/zarr.json", 2, fault)
+    access = open_store(url, policy=FAST)
+    assert run_sync(access.get("zarr.json")) == data
+    assert http_server.stats.by_path["doc.zarr/zarr.json"] == 3
+    assert http_server.stats.faults[fault] == 2
+    # aiohttp itself retries an idempotent request once when a reused connection drops
+    assert access.stats.retries >= (1 if fault == "drop" else 2)
+
+
+@pytest.mark.network
+def test_persistent_failure_gives_up_after_the_retries(http_server: Any, http_doc: Callable[..., str]) -> None:
+    url = http_doc("broken.json")
+    http_server.faults.add("doc.zarr/broken.json", "500")
+    access = open_store(url, policy=FAST)
+    with pytest.raises(StoreReadError, match="500") as info:
+        run_sync(access.get("broken.json"))
+    assert f"{url}/broken.json" in str(info.value)
+    assert http_server.stats.by_path["doc.zarr/broken.json"] == FAST.retries + 1
+
+
+@pytest.mark.network
+def test_missing_document_is_none_without_retries(http_server: Any, http_doc: Callable[..., str]) -> None:
+    url = http_doc("present.json")
+    access = open_store(url, policy=FAST)
+    assert run_sync(access.get("absent.json")) is None
+    assert access.stats.retries == 0
+    assert http_server.stats.by_path["doc.zarr/absent.json"] == 1
+
+
+@pytest.mark.network
+def test_one_bad_child_does_not_break_the_listing(http_server: Any, zarr_stores: Any) -> None:
+    zarr_stores.sample(str(http_server.root / "s.zarr"), 3)
+    http_server.faults.add("s.zarr/labels/zarr.json", "500")
+    hierarchy = Hierarchy.open(http_server.url_for("s.zarr"), policy=FAST)
+    nodes = {node.name: node for node in hierarchy.children("/").nodes}
+    assert nodes["labels"].kind == "error"
+    assert "labels/zarr.json" in (nodes["labels"].error or "")
+    assert nodes["raw"].kind == "array"
+    assert nodes["nested"].kind == "group"
+
+
+@pytest.mark.network
+def test_seeded_random_faults_are_survived(http_server: Any, zarr_stores: Any) -> None:
+    tree = zarr_stores.sample(str(http_server.root / "s.zarr"), 2, consolidate=True)
+    http_server.faults.random(0.2, seed=1234, behaviours=("500", "503", "drop", "truncate"))
+    policy = RequestPolicy(attempt_timeout=1.0, deadline=5.0, retries=6, backoff=0.01)
+    hierarchy = Hierarchy.open(http_server.url_for("s.zarr"), policy=policy)
+    assert {node.path: node.kind for node, _ in hierarchy.walk()} == tree.kinds
+    for path, expected in tree.arrays.items():
+        array = zarr.open_array(hierarchy.access.zarr_store, path=path.lstrip("/"), mode="r")
+        np.testing.assert_array_equal(array[...], expected)
+    assert sum(http_server.stats.faults.values()) > 0
+
+
+# -- round trips ---------------------------------------------------------------------------------
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("zarr_format", FORMATS)
+def test_consolidated_remote_store_opens_and_walks_in_two_round_trips(
+    http_server: Any, zarr_stores: Any, zarr_format: int
+) -> None:
+    tree = zarr_stores.wide(str(http_server.root / "wide.zarr"), zarr_format, consolidate=True)
+    assert sum(kind == "array" for kind in tree.kinds.values()) == 50
+    http_server.latency = 0.02
+    http_server.reset_stats()
+    hierarchy = Hierarchy.open(http_server.url_for("wide.zarr"))
+    walked = hierarchy.walk()
+    assert {node.path: node.kind for node, _ in walked} == tree.kinds
+    stats = http_server.stats
+    assert stats.round_trips <= 2, (stats.round_trips, stats.paths())
+    assert stats.requests <= 10, stats.paths()
+
+
+@pytest.mark.network
+def test_round_trip_counter_sees_sequential_and_concurrent_requests(http_server: Any, http_doc: Callable[..., str]) -> None:
+    url = http_doc("a.json")
+    http_doc("b.json")
+    http_server.latency = 0.02
+    access = open_store(url)
+    run_sync(access.get("a.json"))
+    run_sync(access.get("b.json"))
+    assert http_server.stats.round_trips == 2
+    http_server.reset_stats()
+    run_sync(access.get_many(["a.json", "b.json", "c.json", "a.json"]))
+    assert http_server.stats.round_trips == 1
+    assert http_server.stats.peak_in_flight >= 2
+
+
+@pytest.mark.network
+def test_many_documents_are_read_concurrently(http_server: Any, http_doc: Callable[..., str]) -> None:
+    keys = [f"k{i}/doc.json" for i in range(200)]
+    for i, key in enumerate(keys):
+        url = http_doc(key, str(i).encode())
+    http_server.latency = 0.02
+    access = open_store(url)
+    results = run_sync(access.get_many(keys))
+    assert [results[key] for key in keys] == [str(i).encode() for i in range(200)]
+    stats = http_server.stats
+    assert stats.requests == 200
+    assert stats.peak_in_flight >= 8
+    assert stats.round_trips <= 3  # 200 requests at 64 in flight, back to back
+
+
+# -- S3 options ---------------------------------------------------------------------------------
+
+
+@pytest.mark.network
+def test_s3_storage_options_reach_the_client(s3_server: Any, zarr_stores: Any, tmp_path: Path) -> None:
+    tree = zarr_stores.sample(str(tmp_path / "s.zarr"), 3)
+    bucket = s3_server.new_bucket()
+    s3_server.upload_tree(tmp_path / "s.zarr", bucket, "s.zarr")
+    url = f"s3://{bucket}/s.zarr"
+
+    access = open_store(url, storage_options=s3_server.storage_options, policy=FAST)
+    assert access.storage_options == s3_server.storage_options
+    assert access.zarr_store._store.fs.client_kwargs["endpoint_url"] == s3_server.endpoint_url  # type: ignore[attr-defined]
+    hierarchy = Hierarchy(access)
+    hierarchy.load_root()
+    assert {node.path for node, _ in hierarchy.walk()} == set(tree.kinds)
+
+    # the same store through an endpoint where nothing listens: a clear, bounded failure
+    elsewhere = {**s3_server.storage_options, "endpoint_url": f"http://127.0.0.1:{free_port()}"}
+    started = time.monotonic()
+    with pytest.raises((StoreOpenError, StoreReadError)) as info:
+        Hierarchy.open(url, storage_options=elsewhere, policy=FAST)
+    assert time.monotonic() - started < FAST.deadline + 1
+    assert url in str(info.value)
+
+
+@pytest.mark.network
+def test_s3_missing_bucket_fails_clearly(s3_server: Any) -> None:
+    url = "s3://no-such-bucket-here/x.zarr"
+    with pytest.raises((StoreOpenError, StoreReadError)) as info:
+        Hierarchy.open(url, storage_options=s3_server.storage_options, policy=FAST)
+    assert "no-such-bucket-here" in str(info.value)
+

@@ -1,0 +1,255 @@
+"""xarray and CF conventions on datasets written by xarray.to_zarr (v2 and v3) and zarr-python."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+from zarr_browser.core.conventions.base import ConventionRegistry, Detection
+from zarr_browser.core.conventions.cf import CfConvention
+from zarr_browser.core.conventions.xarray_dims import XarrayConvention
+from zarr_browser.core.conventions.zarr_core import ZarrCoreConvention
+from zarr_browser.core.dimensions import resolve_dimension_names
+from zarr_browser.core.hierarchy import Hierarchy
+from zarr_browser.core.issues import Issue, Severity
+from zarr_browser.core.jsonio import parse_document
+from zarr_browser.core.model import build_node
+from zarr_browser.core.validate import HierarchyContext, ValidationReport, validate_hierarchy
+
+xr = pytest.importorskip("xarray")
+pd = pytest.importorskip("pandas")
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:zarr", "ignore::RuntimeWarning:xarray")
+
+MINE = ("xarray", "cf", "zarr", "dimensions")
+
+
+def _registry() -> ConventionRegistry:
+    return ConventionRegistry([ZarrCoreConvention(), XarrayConvention(), CfConvention()])
+
+
+def _check(path: Path) -> tuple[Hierarchy, ValidationReport, ConventionRegistry]:
+    """Validate with the zarr, xarray and CF conventions; keep only their issues."""
+    hierarchy = Hierarchy.open(str(path))
+    registry = _registry()
+    report = validate_hierarchy(hierarchy, registry)
+    assert not [i for i in report.issues if i.message.startswith("internal error")], report.issues
+    report.issues = [i for i in report.issues if i.convention in MINE]
+    return hierarchy, report, registry
+
+
+def _found(registry: ConventionRegistry, hierarchy: Hierarchy, path: str) -> dict[str, Detection]:
+    return {d.name: d for d in registry.detect(hierarchy.node(path))}
+
+
+def _dataset() -> object:
+    """The §4.2 example: time/x/y coordinates, a packed data variable, an auxiliary coordinate."""
+    ds = xr.Dataset(
+        {
+            "temp": (("time", "y", "x"), np.linspace(270, 300, 24).reshape(2, 3, 4),
+                     {"units": "K", "long_name": "air temperature", "standard_name": "air_temperature"}),
+            "lat": (("y", "x"), np.linspace(40, 45, 12).reshape(3, 4),
+                    {"units": "degrees_north", "standard_name": "latitude"}),
+        },
+        coords={"time": pd.date_range("2000-01-01", periods=2), "x": np.arange(4.0), "y": np.arange(3.0)},
+        attrs={"Conventions": "CF-1.10", "title": "demo"},
+    )
+    return ds.set_coords("lat")
+
+
+ENCODING = {
+    "temp": {"dtype": "int16", "scale_factor": 0.01, "add_offset": 273.15, "_FillValue": -9999},
+    "time": {"units": "days since 2000-01-01", "calendar": "proleptic_gregorian"},
+}
+
+
+@pytest.fixture(scope="module", params=[2, 3])
+def written(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
+    path = tmp_path_factory.mktemp(f"xr{request.param}") / "ds.zarr"
+    _dataset().to_zarr(path, mode="w", zarr_format=request.param, encoding=ENCODING)  # type: ignore[attr-defined]
+    return request.param, path
+
+
+def test_xarray_dataset_has_no_issues(written: tuple[int, Path]) -> None:
+    _, path = written
+    _, report, _ = _check(path)
+    assert report.issues == []
+
+
+def test_xarray_and_cf_roles(written: tuple[int, Path]) -> None:
+    fmt, path = written
+    hierarchy, _, registry = _check(path)
+    root = _found(registry, hierarchy, "/")
+    assert root["cf"].to_json() == {"name": "cf", "version": "1.10", "roles": ["dataset"]}
+    if fmt == 3:  # the inline consolidated copy lists every variable with dimension_names
+        assert root["xarray"].roles == ("dataset",)
+    time = _found(registry, hierarchy, "/time")
+    assert time["xarray"].roles == ("variable", "coordinate")
+    assert time["cf"].roles == ("variable", "time")
+    temp = _found(registry, hierarchy, "/temp")
+    assert temp["xarray"].roles == ("variable",)
+    expected = ("variable", "packed", "masked") if fmt == 3 else ("variable", "packed")  # v2: mask is fill_value
+    assert temp["cf"].roles == expected
+
+
+def test_dimension_sources_by_format(written: tuple[int, Path]) -> None:
+    fmt, path = written
+    hierarchy, _, registry = _check(path)
+    node = hierarchy.node("/temp")
+    sources = registry.dimension_sources(node, hierarchy.root)
+    expected = "v3 dimension_names" if fmt == 3 else "_ARRAY_DIMENSIONS"
+    assert [(s.convention, s.source) for s in sources] == [("zarr" if fmt == 3 else "xarray", expected)]
+    assert resolve_dimension_names(node, sources) == ("time", "y", "x")
+
+
+def test_describe_dataset_and_cf_decoding(written: tuple[int, Path]) -> None:
+    fmt, path = written
+    hierarchy, _, _ = _check(path)
+    ctx = HierarchyContext(hierarchy)
+    dataset = XarrayConvention().describe(hierarchy.root, ctx)
+    assert dataset["dims"] == {"time": 2, "y": 3, "x": 4}
+    assert dataset["data_variables"] == ["temp"]
+    assert sorted(dataset["coordinates"]) == ["lat", "time", "x", "y"]
+    assert dataset["variables"]["temp"]["units"] == "K"
+
+    cf = CfConvention()
+    temp = cf.describe(hierarchy.node("/temp"), ctx)
+    assert temp["packing"]["formula"] == "decoded = stored * 0.01 + 273.15"
+    assert temp["packing"]["stored_dtype"] == "int16"
+    time = cf.describe(hierarchy.node("/time"), ctx)
+    assert time["time"] == {"unit": "days", "epoch": "2000-01-01", "calendar": "proleptic_gregorian"}
+    if fmt == 3:
+        assert temp["_FillValue"] == {"raw": -9999, "decoded": -9999, "text": "-9999"}
+        lat = cf.describe(hierarchy.node("/lat"), ctx)
+        assert lat["_FillValue"]["raw"] == "AAAAAAAA+H8="
+        assert math.isnan(lat["_FillValue"]["decoded"]) and lat["_FillValue"]["text"] == "NaN"
+    else:
+        assert "_FillValue" not in temp
+        assert temp["mask_value"]["value"] == -9999
+
+
+def test_conflicting_dimension_sizes_is_an_error(tmp_path: Path) -> None:
+    root = zarr.open_group(tmp_path / "c.zarr", mode="w", zarr_format=2)
+    root.create_array("a", shape=(3,), dtype="f4").attrs["_ARRAY_DIMENSIONS"] = ["x"]
+    root.create_array("b", shape=(4, 2), dtype="f4").attrs["_ARRAY_DIMENSIONS"] = ["x", "y"]
+    g3 = zarr.open_group(tmp_path / "c3.zarr", mode="w", zarr_format=3)
+    g3.create_array("a", shape=(3,), dtype="f4", dimension_names=["x"])
+    g3.create_array("b", shape=(5,), dtype="f4", dimension_names=["x"])
+    zarr.consolidate_metadata(tmp_path / "c3.zarr")  # consolidated: written as an xarray dataset
+    g3u = zarr.open_group(tmp_path / "c3u.zarr", mode="w", zarr_format=3)
+    g3u.create_array("a", shape=(3,), dtype="f4", dimension_names=["x"])
+    g3u.create_array("b", shape=(5,), dtype="f4", dimension_names=["x"])
+    for path, sizes, severity in (
+        (tmp_path / "c.zarr", "3 in array 'a' but 4 in array 'b'", Severity.ERROR),  # _ARRAY_DIMENSIONS: xarray
+        (tmp_path / "c3.zarr", "3 in array 'a' but 5 in array 'b'", Severity.ERROR),  # consolidated dataset
+        (tmp_path / "c3u.zarr", "3 in array 'a' but 5 in array 'b'", Severity.WARNING),  # plain v3 names
+    ):
+        _, report, _ = _check(path)
+        found = [i for i in report.issues if i.convention == "xarray" and "conflicting sizes" in i.message]
+        assert len(found) == 1, report.issues
+        assert found[0].path == "/" and found[0].severity is severity
+        assert f"conflicting sizes for dimension 'x': {sizes}" in found[0].message
+    with pytest.raises(ValueError, match="conflicting sizes"):  # what xarray itself says
+        xr.open_zarr(tmp_path / "c.zarr", consolidated=False)
+
+
+def test_array_dimension_rules_and_cf_attribute_rules(tmp_path: Path) -> None:
+    root = zarr.open_group(tmp_path / "r.zarr", mode="w", zarr_format=2)
+    root.create_array("short", shape=(2, 2), dtype="f4").attrs["_ARRAY_DIMENSIONS"] = ["x"]
+    root.create_array("dup", shape=(2, 2), dtype="f4").attrs["_ARRAY_DIMENSIONS"] = ["x", "x"]
+    root.create_array("notstr", shape=(2,), dtype="f4").attrs["_ARRAY_DIMENSIONS"] = [1]
+    bad = root.create_array("bad", shape=(2,), dtype="i2")
+    bad.attrs.update({
+        "_ARRAY_DIMENSIONS": ["x"], "coordinates": "lat nowhere", "grid_mapping": "crs",
+        "calendar": "mayan", "units": "fortnights since yesterday", "scale_factor": "big",
+        "add_offset": float("inf"), "valid_range": [10, 1], "_FillValue": 70000, "missing_value": 1.5,
+    })
+    root.create_array("lat", shape=(2,), dtype="f4").attrs["_ARRAY_DIMENSIONS"] = ["x"]
+    _, report, _ = _check(tmp_path / "r.zarr")
+    by_node = report.by_node()
+    short = by_node["/short"]
+    assert any(i.severity is Severity.ERROR and "has 1 names but the array has 2 dimensions" in i.message
+               and i.pointer == "/_ARRAY_DIMENSIONS" and i.document == ".zattrs" for i in short)
+    assert any(i.severity is Severity.WARNING and "repeats ['x']" in i.message for i in by_node["/dup"])
+    assert any("expected a list of strings" in i.message for i in by_node["/notstr"])
+    messages = {i.convention + ": " + i.message: i.severity for i in by_node["/bad"]}
+
+    def severity_of(fragment: str) -> Severity:
+        hits = [s for m, s in messages.items() if fragment in m]
+        assert len(hits) == 1, (fragment, messages)
+        return hits[0]
+
+    assert severity_of("xarray: coordinates names ['nowhere']") is Severity.WARNING
+    assert severity_of("cf: grid_mapping names ['crs']") is Severity.WARNING
+    assert severity_of("calendar 'mayan'") is Severity.WARNING
+    assert severity_of("'fortnights' is not a time unit") is Severity.WARNING
+    assert severity_of("scale_factor is 'big'") is Severity.ERROR
+    assert severity_of("add_offset is inf") is Severity.ERROR
+    assert severity_of("valid_range [10, 1] has min > max") is Severity.ERROR
+    assert severity_of("_FillValue 70000 is not representable in the stored dtype int16") is Severity.WARNING
+    assert severity_of("missing_value 1.5 is not representable") is Severity.WARNING
+    assert not any("coordinates" in m for m in messages if m.startswith("cf:"))  # reported once, by xarray
+
+
+def test_cf_group_detection_variants(tmp_path: Path) -> None:
+    root = zarr.open_group(tmp_path / "g.zarr", mode="w", zarr_format=3)
+    root.attrs["Conventions"] = "CF-1.8 ACDD-1.3"
+    root.create_group("plain").attrs["Conventions"] = "ACDD-1.3"
+    root.create_group("odd").attrs["Conventions"] = ["CF-1.8"]
+    hierarchy, report, registry = _check(tmp_path / "g.zarr")
+    assert _found(registry, hierarchy, "/")["cf"].version == "1.8"
+    assert "cf" not in _found(registry, hierarchy, "/plain")
+    assert [i.message for i in report.by_node()["/odd"]] == [
+        "Conventions is ['CF-1.8'], expected a string such as 'CF-1.10'"]
+
+
+JUNK = [None, True, -3, 2.5, math.nan, "x", "", [], [None], [1, "a"], {}, {"a": [1]}]
+KEYS = ["_ARRAY_DIMENSIONS", "coordinates", "grid_mapping", "bounds", "Conventions", "units", "calendar",
+        "scale_factor", "add_offset", "valid_range", "valid_min", "_FillValue", "missing_value", "long_name"]
+
+
+def test_junk_attributes_give_issues_not_exceptions(tmp_path: Path) -> None:
+    for fmt in (2, 3):
+        root = zarr.open_group(tmp_path / f"j{fmt}.zarr", mode="w", zarr_format=fmt)
+        for i, value in enumerate(JUNK):
+            attrs = dict.fromkeys(KEYS, value)
+            group = root.create_group(f"g{i}")
+            group.attrs.update(attrs)
+            kwargs = {"dimension_names": ["x", None]} if fmt == 3 else {}
+            group.create_array("a", shape=(2, 2), dtype="i2", **kwargs).attrs.update(attrs)
+            group.create_array("b", shape=(3,), dtype="f8").attrs.update(attrs)
+        hierarchy = Hierarchy.open(str(tmp_path / f"j{fmt}.zarr"))
+        ctx = HierarchyContext(hierarchy)
+        nodes = [n for n, _ in hierarchy.walk()]
+        assert len(nodes) == 1 + 3 * len(JUNK)
+        for convention in (XarrayConvention(), CfConvention()):
+            reported = 0
+            for node in nodes:
+                convention.detect(node)
+                convention.describe(node, ctx)
+                convention.dimensions(node, None)
+                issues = convention.validate(node, ctx)
+                assert all(isinstance(i, Issue) for i in issues)
+                reported += len(issues)
+            assert reported > len(JUNK)
+
+
+def test_v2_dataset_detected_from_its_zmetadata(tmp_path: Path) -> None:
+    """A v2 root whose documents include xarray's ``.zmetadata`` is an xarray dataset."""
+    path = tmp_path / "ds.zarr"
+    _dataset().to_zarr(path, mode="w", zarr_format=2, encoding=ENCODING)  # type: ignore[attr-defined]
+    names = (".zgroup", ".zattrs", ".zmetadata")
+    docs = {n: parse_document(n, (path / n).read_bytes()) for n in names}
+    node = build_node("/", docs)
+    assert node is not None
+    assert XarrayConvention().detect(node) == Detection("xarray", None, ("dataset",))
+    # one array without dimension names in the consolidated copy → not a dataset
+    meta = json.loads(docs[".zmetadata"].text)
+    del meta["metadata"]["x/.zattrs"]["_ARRAY_DIMENSIONS"]
+    docs[".zmetadata"] = parse_document(".zmetadata", json.dumps(meta).encode())
+    assert XarrayConvention().detect(build_node("/", docs)) is None  # type: ignore[arg-type]
