@@ -30,7 +30,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pytest
-
 from servers import S3Server, StaticServer
 
 ZarrFormat = Literal[2, 3]

@@ -181,9 +181,8 @@ class Faults:
                 if rule.matches(method, path) and (rule.times is None or rule.hits < rule.times):
                     rule.hits += 1
                     return rule.behaviour
-            if self.rate > 0 and fnmatch.fnmatchcase(path, self.random_pattern):
-                if self._rng.random() < self.rate:
-                    return self._rng.choice(self.random_behaviours)
+            if self.rate > 0 and fnmatch.fnmatchcase(path, self.random_pattern) and self._rng.random() < self.rate:
+                return self._rng.choice(self.random_behaviours)
         return None
 
 
@@ -203,7 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "zarr-browser-test/1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
+from validating import validate_with  # tests/validating.py
 
 from zarr_browser.core.conventions.base import ConventionRegistry, Detection
 from zarr_browser.core.conventions.cf import CfConvention
@@ -19,7 +20,7 @@ from zarr_browser.core.hierarchy import Hierarchy
 from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.jsonio import parse_document
 from zarr_browser.core.model import build_node
-from zarr_browser.core.validate import HierarchyContext, ValidationReport, validate_hierarchy
+from zarr_browser.core.validate import HierarchyContext, ValidationReport
 
 xr = pytest.importorskip("xarray")
 pd = pytest.importorskip("pandas")
@@ -34,13 +35,8 @@ def _registry() -> ConventionRegistry:
 
 
 def _check(path: Path) -> tuple[Hierarchy, ValidationReport, ConventionRegistry]:
-    """Validate with the zarr, xarray and CF conventions; keep only their issues."""
-    hierarchy = Hierarchy.open(str(path))
-    registry = _registry()
-    report = validate_hierarchy(hierarchy, registry)
-    assert not [i for i in report.issues if i.message.startswith("internal error")], report.issues
-    report.issues = [i for i in report.issues if i.convention in MINE]
-    return hierarchy, report, registry
+    """Validate with these conventions; keep only their issues."""
+    return validate_with(path, [ZarrCoreConvention(), XarrayConvention(), CfConvention()], keep=MINE)
 
 
 def _found(registry: ConventionRegistry, hierarchy: Hierarchy, path: str) -> dict[str, Detection]:

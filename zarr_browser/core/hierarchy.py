@@ -305,7 +305,7 @@ class Hierarchy:
         return node
 
     # -- reading nodes ---------------------------------------------------------------------
-    def _parse_docs(self, path: str, raw: Mapping[str, bytes | None | Exception]) -> tuple[dict[str, Document], list[str]]:
+    def _parse_docs(self, path: str, raw: Mapping[str, bytes | Exception | None]) -> tuple[dict[str, Document], list[str]]:
         docs: dict[str, Document] = {}
         failures: list[str] = []
         for key, value in raw.items():

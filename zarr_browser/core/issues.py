@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 __all__ = ["Issue", "Severity", "pointer"]
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """How serious an issue is.  ``error`` breaks a spec MUST; ``warning`` a SHOULD."""
 
     ERROR = "error"

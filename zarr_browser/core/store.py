@@ -49,10 +49,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AccessMode",
+    "GuardedStore",
     "RequestPolicy",
     "RequestStats",
     "StoreAccess",
-    "GuardedStore",
     "check_key",
     "open_store",
     "run_sync",
@@ -320,10 +320,10 @@ class _LocalReader:
         finally:
             os.close(fd)
 
-    def read_many(self, keys: Sequence[str], stats: RequestStats) -> dict[str, bytes | None | Exception]:
+    def read_many(self, keys: Sequence[str], stats: RequestStats) -> dict[str, bytes | Exception | None]:
         """Read many keys; one directory listing per directory spares opening absent files."""
         present: dict[str, frozenset[str] | None] = {}
-        out: dict[str, bytes | None | Exception] = {}
+        out: dict[str, bytes | Exception | None] = {}
         reads = 0
         for key in keys:
             directory, _, name = key.rpartition("/")
@@ -446,12 +446,12 @@ class StoreAccess:
             raise result
         return result
 
-    async def get_many(self, keys: Sequence[str]) -> dict[str, bytes | None | Exception]:
+    async def get_many(self, keys: Sequence[str]) -> dict[str, bytes | Exception | None]:
         """Read many keys concurrently; each value is bytes, None (absent) or the exception."""
         if self._local is not None:
             local = self._local
 
-            def read_all() -> dict[str, bytes | None | Exception]:
+            def read_all() -> dict[str, bytes | Exception | None]:
                 return local.read_many(keys, self.stats)
 
             if len(keys) <= 8:
@@ -462,7 +462,7 @@ class StoreAccess:
         prototype = default_buffer_prototype()
         limit = self.policy.max_document_bytes
 
-        async def one(key: str) -> bytes | None | Exception:
+        async def one(key: str) -> bytes | Exception | None:
             async with semaphore:
                 try:
                     buf = await self.zarr_store.get(key, prototype)
