@@ -183,3 +183,21 @@ def test_demo_is_readable_by_real_readers(demo: Path) -> None:
     v05.ImageLabel.from_zarr(zarr.open_group(demo / "cells.ome.zarr" / "labels" / "nuclei", mode="r"))
     plate = v04.HCS.from_zarr(zarr.open_group(demo / "plate.ome.zarr", mode="r"))
     assert len(plate.ome_attributes.plate.wells) == 4
+
+
+@pytest.mark.network
+def test_info_and_validate_over_http(demo: Path, make_http_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_http_server(demo, latency=0.02)
+    server.listing = False  # plain static hosting: the consolidated metadata must carry the listing
+    url = server.url_for("climate.zarr")
+    nodes = by_path(info_json(url))
+    assert {"/time", "/lat", "/lon", "/temperature"} <= nodes.keys()
+    assert nodes["/temperature"]["dimension_names"] == ["time", "lat", "lon"]
+    code, _ = run("validate", server.url_for("plate.ome.zarr"))
+    assert code == 0  # listed from the plate's metadata (wells, fields, levels) despite no index
+
+
+def test_unreachable_url_exits_2_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = run("info", "http://127.0.0.1:9/x.zarr", "--timeout", "3")
+    assert code == 2
+    assert "http://127.0.0.1:9/x.zarr" in capsys.readouterr().err

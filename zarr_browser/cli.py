@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -277,6 +278,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     except KeyboardInterrupt:
         sys.stderr.write("zarr-browser: interrupted\n")
         return 130
+    except BrokenPipeError:  # the reader went away (`zarr-browser info URL | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except Exception as err:  # boundary: never a bare traceback for users
         logger.debug("internal error", exc_info=True)
         sys.stderr.write(f"zarr-browser: internal error: {type(err).__name__}: {err} (run with -vv for details)\n")

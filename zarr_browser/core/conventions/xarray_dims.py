@@ -64,6 +64,13 @@ def xarray_dimension_names(node: Node) -> tuple[tuple[str | None, ...], str] | N
     return None
 
 
+def _has_xarray_marker(node: Node) -> bool:
+    """Whether a v3 array carries what xarray writes with its variables (CF attributes, _FillValue)."""
+    from zarr_browser.core.conventions.cf import CF_ATTRIBUTES
+
+    return any(key in CF_ATTRIBUTES for key in node.attributes)
+
+
 def coordinate_names(attributes: Mapping[str, JSON]) -> list[str]:
     """The names listed in a CF ``coordinates`` attribute (space-separated), or []."""
     value = attributes.get("coordinates")
@@ -108,6 +115,8 @@ class XarrayConvention(BaseConvention):
             found = xarray_dimension_names(node)
             if found is None:
                 return None
+            if found[1] == "v3 dimension_names" and not _has_xarray_marker(node):
+                return None  # v3 names alone are core zarr (OME pyramid levels have them too)
             names = found[0]
             roles: tuple[str, ...] = ("variable",)
             if len(names) == 1 and names[0] == node.name:
