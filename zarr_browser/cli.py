@@ -115,15 +115,18 @@ def _shape(values: Sequence[int] | None) -> str:
 def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
     from zarr_browser.core.summary import summarize
 
+    from zarr_browser.core.validate import HierarchyContext
+
     hierarchy, registry = _open(args)
     started = time.perf_counter()
     entries = hierarchy.walk("/", depth=args.depth)
+    ctx = HierarchyContext(hierarchy) if args.json else None
     nodes = {node.path: node for node, _ in entries}
     summaries = []
     for node, _listing in entries:
         parent_key = node.path.rsplit("/", 1)[0] or "/"
         parent = nodes.get(parent_key) if node.path != "/" else None
-        summaries.append(summarize(node, parent, registry))
+        summaries.append(summarize(node, parent, registry, ctx))
     logger.info("listed %d nodes in %.3f s (%d requests)", len(entries), time.perf_counter() - started,
                 hierarchy.access.stats.requests)
     if args.json:
@@ -239,6 +242,9 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"  {written.root / name}  — {description}\n")
     if args.no_open:
         return EXIT_OK
+    window_code = _run_window(str(written.root), {}, what="the demo")
+    if window_code is not None:
+        return window_code
     out.write("\n")
     for name in written.contents:
         info_args = argparse.Namespace(
@@ -252,20 +258,47 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _run_window(url: str | None, storage_options: dict[str, Any], *, what: str) -> int | None:
+    """Show the browser window and return its exit code; None (with a message) when it cannot be shown."""
+    from zarr_browser.qt.app import display_available
+
+    ok, why = display_available()
+    if not ok:
+        fallback = "printing 'info' instead" if url else "run 'zarr-browser info URL' for a text view"
+        sys.stderr.write(f"zarr-browser: cannot open the browser window for {what}: {why}; {fallback}\n")
+        return None
+    from zarr_browser.qt.app import run_browser
+
+    return run_browser(url, storage_options or None)
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run the command line; returns the exit code."""
     out = out or sys.stdout
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if argv and not argv[0].startswith("-") and argv[0] not in SUBCOMMANDS:
-        # `zarr-browser URL`: the browser window is the next piece of work; until then, info.
-        sys.stderr.write("zarr-browser: the browser window is not available yet; showing 'info' instead\n")
+    browse = not argv or (not argv[0].startswith("-") and argv[0] not in SUBCOMMANDS)
+    if browse and argv:
+        # `zarr-browser URL [-O KEY=VALUE ...]`: the browser window, or `info` without a display
         argv = ["info", *argv]
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if browse:
+        url = getattr(args, "url", None)
+        try:
+            window_code = _run_window(url, _storage_options(args) if url else {}, what=url or "the browser")
+        except Exception as err:  # boundary: never a bare traceback for users
+            logger.debug("internal error", exc_info=True)
+            sys.stderr.write(f"zarr-browser: internal error: {type(err).__name__}: {err} (run with -vv for details)\n")
+            return EXIT_INTERNAL
+        if window_code is not None:
+            return window_code
+        if url is None:
+            parser.print_help(out)
+            return EXIT_OK
     if args.command is None:
         parser.print_help(out)
         return EXIT_OK

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zarr_browser.core.conventions.base import ConventionRegistry, Detection, DimensionSource
+from zarr_browser.core.conventions.base import Context, ConventionRegistry, Detection, DimensionSource
 from zarr_browser.core.dimensions import resolve_dimension_names
 from zarr_browser.core.jsonio import JSON
 from zarr_browser.core.model import Node
@@ -22,6 +22,7 @@ class NodeSummary:
     dimension_names: tuple[str, ...] | None
     dimension_sources: tuple[DimensionSource, ...]
     unsafe: tuple[str, ...]
+    details: dict[str, dict[str, JSON]] | None = None
 
     def to_json(self) -> dict[str, JSON]:
         node, array = self.node, self.node.array
@@ -44,6 +45,7 @@ class NodeSummary:
             "consolidated": node.consolidated,
             "source": node.source,
             "error": node.error,
+            "details": self.details,
         }
 
     @property
@@ -60,8 +62,16 @@ class NodeSummary:
         return out
 
 
-def summarize(node: Node, parent: Node | None, registry: ConventionRegistry) -> NodeSummary:
-    """Detect conventions and resolve dimensions of *node* (no I/O)."""
+def summarize(
+    node: Node, parent: Node | None, registry: ConventionRegistry, ctx: Context | None = None
+) -> NodeSummary:
+    """Detect conventions and resolve dimensions of *node*.
+
+    With *ctx*, groups also get ``details``: what each convention describes (OME levels and
+    channels, xarray dimensions and variables...).  That may read the nodes a description
+    needs (an image's levels), usually already cached by the listing; without *ctx* there is
+    no I/O.
+    """
     detections = tuple(registry.detect(node))
     sources: tuple[DimensionSource, ...] = ()
     names = None
@@ -70,4 +80,7 @@ def summarize(node: Node, parent: Node | None, registry: ConventionRegistry) -> 
         sources = tuple(registry.dimension_sources(node, parent))
         names = resolve_dimension_names(node, sources)
         unsafe = tuple(check_array(node))
-    return NodeSummary(node, detections, names, sources, unsafe)
+    details = None
+    if ctx is not None and node.is_group and any(d.name != "zarr" for d in detections):
+        details = {k: v for k, v in registry.describe(node, ctx).items() if k != "zarr"}
+    return NodeSummary(node, detections, names, sources, unsafe, details)
