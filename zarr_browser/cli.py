@@ -114,7 +114,6 @@ def _shape(values: Sequence[int] | None) -> str:
 
 def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
     from zarr_browser.core.summary import summarize
-
     from zarr_browser.core.validate import HierarchyContext
 
     hierarchy, registry = _open(args)
