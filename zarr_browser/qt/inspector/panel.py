@@ -1,37 +1,359 @@
-"""Inspector widget (being built: see the package docstring for the interface)."""
+"""The inspector widget: a breadcrumb over tabs that describe the selected node.
+
+What needs no I/O (the node's own documents, attributes, storage facts, detected conventions)
+is shown at once in :meth:`Inspector.setNode`.  What needs the store (the parent node for
+dimensions, convention descriptions that look at other nodes, the preview, diagnostics,
+validation) runs through the injected runner; a newer ``setNode`` cancels the pending work of
+the previous node and drops its late results.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from qtpy.QtCore import Signal
-from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
+from qtpy.QtCore import Qt, Signal
+from qtpy.QtWidgets import QFrame, QScrollArea, QTabWidget, QVBoxLayout, QWidget
+
+from zarr_browser.core.preview import PreviewUnavailableError, Thumbnail, make_thumbnail, previewable
+from zarr_browser.core.summary import NodeSummary, summarize
+from zarr_browser.core.validate import HierarchyContext
+from zarr_browser.errors import UnsafeArrayError
+from zarr_browser.qt.inspector.array_panel import ArrayPanel
+from zarr_browser.qt.inspector.attributes import AttributesPanel, JsonTree
+from zarr_browser.qt.inspector.breadcrumb import Breadcrumb
+from zarr_browser.qt.inspector.dataset_panel import DatasetPanel
+from zarr_browser.qt.inspector.dimensions import DimensionsPanel
+from zarr_browser.qt.inspector.ome_panels import LabelsPanel, OmeImagePanel, PlatePanel, WellPanel
+from zarr_browser.qt.inspector.overview import OverviewPanel, highlights
+from zarr_browser.qt.inspector.raw_json import RawJsonPanel
+from zarr_browser.qt.inspector.validation import ValidationPanel
 
 if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import ConventionRegistry
     from zarr_browser.core.hierarchy import Hierarchy
+    from zarr_browser.core.jsonio import JSON
     from zarr_browser.core.model import Node
-    from zarr_browser.qt.workers import Runner
+    from zarr_browser.qt.workers import Runner, Task
 
 __all__ = ["Inspector"]
 
+logger = logging.getLogger(__name__)
+
+OME = "ome-ngff"
+
+
+@dataclass(frozen=True, slots=True)
+class _Details:
+    """What the worker found about a node beyond its own documents."""
+
+    descriptions: Mapping[str, Mapping[str, JSON]]
+    summary: NodeSummary
+
+
+def _load_details(hierarchy: Hierarchy, node: Node, registry: ConventionRegistry) -> _Details:
+    """Blocking: the parent, the convention descriptions and the dimension sources of *node*."""
+    ctx = HierarchyContext(hierarchy)
+    parent = ctx.parent(node) if node.is_array else None
+    descriptions = registry.describe(node, ctx)
+    return _Details(descriptions, summarize(node, parent, registry))
+
+
+def _thumbnail(hierarchy: Hierarchy, node: Node, registry: ConventionRegistry) -> Thumbnail:
+    return make_thumbnail(hierarchy.access, node, registry, HierarchyContext(hierarchy))
+
+
+def _scrolled(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    return area
+
 
 class Inspector(QWidget):
-    """Shows the selected node."""
+    """Shows the selected node: overview, attributes, array, dimensions, conventions, issues, JSON.
+
+    Parameters
+    ----------
+    runner
+        Runs store I/O off the GUI thread (:class:`~zarr_browser.qt.workers.ThreadRunner`, or
+        :class:`~zarr_browser.qt.workers.ImmediateRunner` in tests).
+    registry
+        The conventions to detect, describe and validate with.
+
+    Signals
+    -------
+    nodeRequested(str)
+        The user asked to go to another node (a breadcrumb segment, a level, a well, an issue).
+    """
 
     nodeRequested = Signal(str)
+
+    TABS = ("overview", "attributes", "array", "dimensions", "image", "labels", "plate", "well", "dataset",
+            "conventions", "validation", "raw")
 
     def __init__(self, *, runner: Runner, registry: ConventionRegistry, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._runner = runner
         self._registry = registry
-        self._title = QLabel("Select a node")
+        self._hierarchy: Hierarchy | None = None
+        self._node: Node | None = None
+        self._generation = 0
+        self._tasks: list[Task] = []
+        self._preferred_tab = "overview"
+        self._updating_tabs = False
+        self._pending_document: tuple[str, str, str] | None = None
+        self.details: _Details | None = None
+
+        self.breadcrumb = Breadcrumb()
+        self.overview = OverviewPanel()
+        self.attributes = AttributesPanel()
+        self.array = ArrayPanel(runner=runner)
+        self.dimensions = DimensionsPanel()
+        self.image = OmeImagePanel()
+        self.labels = LabelsPanel()
+        self.plate = PlatePanel()
+        self.well = WellPanel()
+        self.dataset = DatasetPanel()
+        self.conventions = JsonTree(placeholder="Filter the convention descriptions…")
+        self.validation = ValidationPanel(runner=runner, registry=registry)
+        self.raw = RawJsonPanel()
+
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.setUsesScrollButtons(True)
+        self.tabs.setElideMode(Qt.TextElideMode.ElideNone)
+        self._tab_widgets: dict[str, QWidget] = {}
+        titles = {"overview": "Overview", "attributes": "Attributes", "array": "Array", "dimensions": "Dimensions",
+                  "image": "Image", "labels": "Labels", "plate": "Plate", "well": "Well", "dataset": "Dataset",
+                  "conventions": "Conventions", "validation": "Validation", "raw": "Raw JSON"}
+        panels: dict[str, QWidget] = {
+            "overview": _scrolled(self.overview), "attributes": self.attributes, "array": _scrolled(self.array),
+            "dimensions": self.dimensions, "image": _scrolled(self.image), "labels": self.labels,
+            "plate": self.plate, "well": self.well, "dataset": _scrolled(self.dataset),
+            "conventions": self.conventions, "validation": self.validation, "raw": self.raw,
+        }
+        for name in self.TABS:
+            self._tab_widgets[name] = panels[name]
+            self.tabs.addTab(panels[name], titles[name])
+
         layout = QVBoxLayout(self)
-        layout.addWidget(self._title)
-        layout.addStretch(1)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.breadcrumb)
+        layout.addWidget(self.tabs, 1)
+        self._connect()
+        self.clear()
+
+    def _connect(self) -> None:
+        self.breadcrumb.pathClicked.connect(self.nodeRequested)
+        for panel in (self.image, self.labels, self.plate, self.well, self.dataset, self.validation):
+            panel.nodeRequested.connect(self.nodeRequested)
+        self.validation.documentRequested.connect(self._on_validation_document_requested)
+        self.tabs.currentChanged.connect(self._on_tabs_current_changed)
+
+    # -- public API ------------------------------------------------------------------------------
+    def node(self) -> Node | None:
+        return self._node
+
+    def hierarchy(self) -> Hierarchy | None:
+        return self._hierarchy
 
     def setNode(self, hierarchy: Hierarchy, node: Node) -> None:
-        self._title.setText(node.path)
+        """Show *node* of *hierarchy*; work for the previous node is cancelled."""
+        self._cancel_tasks()
+        self._generation += 1
+        self._hierarchy, self._node = hierarchy, node
+        self.details = None
+        detections = self._registry.detect(node) if node.kind != "error" else []
+        ome_roles = {role for d in detections if d.name == OME for role in d.roles}
+        names = {d.name for d in detections}
+
+        self.breadcrumb.setPath(node.path, url=hierarchy.url)
+        self.overview.setNode(node, detections, url=hierarchy.url)
+        self.attributes.setNode(node.attributes, zarr_format=node.zarr_format)
+        self.array.setNode(hierarchy, node)
+        self.raw.setDocuments(node.documents)
+        self.validation.setNode(hierarchy, node)
+        for panel in (self.image, self.labels, self.plate, self.well, self.dataset, self.dimensions):
+            panel.clear()
+        self.conventions.clear()
+
+        visible = {
+            "overview": True,
+            "attributes": True,
+            "array": node.is_array,
+            "dimensions": node.is_array,
+            "image": bool(ome_roles & {"image", "label-image"}),
+            "labels": bool(ome_roles & {"labels", "label-image"}),
+            "plate": "plate" in ome_roles,
+            "well": "well" in ome_roles,
+            "dataset": bool(names & {"xarray", "cf"}) and node.kind != "error",
+            "conventions": bool(detections),
+            "validation": True,
+            "raw": True,
+        }
+        self._set_tab_title("attributes", f"Attributes ({len(node.attributes)})" if node.attributes else "Attributes")
+        self._set_tab_title("dataset", "Dataset" if node.is_group else "Variable")
+        self._set_tab_title("raw", f"Raw JSON ({len(node.documents)})")
+        self._set_tabs_visible(visible)
+
+        if node.kind != "error":
+            if node.is_array:
+                self.dimensions.setLoading()
+            if visible["image"]:
+                self.image.setLoading()
+            if visible["dataset"]:
+                self.dataset.setLoading()
+            self._submit(_load_details, (hierarchy, node, self._registry), self._on_details_loaded,
+                         self._on_details_failed)
+            if previewable(node, self._registry):
+                self.overview.preview.show()
+                self.overview.preview.setLoading()
+                self._submit(_thumbnail, (hierarchy, node, self._registry), self._on_preview_done,
+                             self._on_preview_failed)
+        if self._pending_document is not None and self._pending_document[0] == node.path:
+            _, document, pointer = self._pending_document
+            self._pending_document = None
+            self._show_document(document, pointer)
+        self._maybe_run_validation()
 
     def clear(self) -> None:
-        self._title.setText("Select a node")
+        """Show nothing (no node selected); pending work is cancelled."""
+        self._cancel_tasks()
+        self._generation += 1
+        self._hierarchy = self._node = None
+        self.details = None
+        self.breadcrumb.clear()
+        self.overview.clear()
+        self.attributes.clear()
+        self.array.clear()
+        self.raw.clear()
+        self.validation.clear()
+        for panel in (self.image, self.labels, self.plate, self.well, self.dataset, self.dimensions):
+            panel.clear()
+        self.conventions.clear()
+        self._set_tabs_visible({name: name == "overview" for name in self.TABS})
+
+    def showTab(self, name: str) -> None:
+        """Make tab *name* (one of :attr:`TABS`) current, as a user click does."""
+        self.tabs.setCurrentWidget(self._tab_widgets[name])
+
+    def currentTab(self) -> str:
+        current = self.tabs.currentWidget()
+        return next((name for name, widget in self._tab_widgets.items() if widget is current), "")
+
+    def isTabVisible(self, name: str) -> bool:
+        return self.tabs.isTabVisible(self.tabs.indexOf(self._tab_widgets[name]))
+
+    def tabTitle(self, name: str) -> str:
+        return self.tabs.tabText(self.tabs.indexOf(self._tab_widgets[name]))
+
+    def hasPendingOperations(self) -> bool:
+        """Whether work for the shown node is still running (for tests)."""
+        return any(not t.done for t in self._tasks) or self.array.isRunning() or self.validation.isRunning()
+
+    # -- work ------------------------------------------------------------------------------------
+    def _submit(self, fn: Callable[..., Any], args: tuple[Any, ...], on_done: Callable[[Any], None],
+                on_error: Callable[[BaseException], None]) -> None:
+        generation = self._generation
+
+        def done(value: Any) -> None:
+            if generation == self._generation:
+                on_done(value)
+
+        def failed(err: BaseException) -> None:
+            if generation == self._generation:
+                on_error(err)
+
+        self._tasks.append(self._runner.submit(fn, *args, on_done=done, on_error=failed))
+
+    def _cancel_tasks(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
+
+    def _on_details_loaded(self, details: _Details) -> None:
+        node = self._node
+        if node is None:
+            return
+        self.details = details
+        descriptions = details.descriptions
+        summary = details.summary
+        if node.is_array:
+            self.dimensions.setDimensions(node, summary.dimension_sources, summary.dimension_names)
+        ome = descriptions.get(OME) or {}
+        if self.isTabVisible("image"):
+            self.image.setDescription(node.path, ome)
+        if self.isTabVisible("labels"):
+            self.labels.setDescription(node.path, ome)
+        if self.isTabVisible("plate"):
+            self.plate.setDescription(node.path, ome)
+        if self.isTabVisible("well"):
+            self.well.setDescription(node.path, ome)
+        if self.isTabVisible("dataset"):
+            self.dataset.setDescriptions(node.path, node.is_group, descriptions)
+        self.conventions.setData(dict(descriptions), empty_text="No convention descriptions")
+        self.overview.setHighlights(highlights(descriptions))
+
+    def _on_details_failed(self, err: BaseException) -> None:
+        logger.warning("loading details of %s failed", self._node.path if self._node else "?", exc_info=err)
+        message = f"Could not load the details of this node: {err}"
+        self.overview.setStatus(message)
+        self.dimensions.clear()
+        for panel in (self.image, self.dataset):
+            panel.clear()
+
+    def _on_preview_done(self, thumbnail: Thumbnail) -> None:
+        self.overview.preview.setThumbnail(thumbnail)
+
+    def _on_preview_failed(self, err: BaseException) -> None:
+        if isinstance(err, PreviewUnavailableError):
+            self.overview.preview.setMessage(f"No preview: {err}")
+        elif isinstance(err, UnsafeArrayError):
+            self.overview.preview.setMessage(f"Preview refused by the safety gate.\n\n{err}", error=True)
+        else:
+            logger.warning("preview of %s failed", self._node.path if self._node else "?", exc_info=err)
+            self.overview.preview.setMessage(f"Preview failed: {err}", error=True)
+
+    # -- tabs ------------------------------------------------------------------------------------
+    def _set_tab_title(self, name: str, title: str) -> None:
+        self.tabs.setTabText(self.tabs.indexOf(self._tab_widgets[name]), title)
+
+    def _set_tabs_visible(self, visible: Mapping[str, bool]) -> None:
+        self._updating_tabs = True
+        try:
+            for name, show in visible.items():
+                self.tabs.setTabVisible(self.tabs.indexOf(self._tab_widgets[name]), show)
+            preferred = self._preferred_tab if visible.get(self._preferred_tab) else "overview"
+            self.tabs.setCurrentWidget(self._tab_widgets[preferred])
+        finally:
+            self._updating_tabs = False
+
+    def _on_tabs_current_changed(self, index: int) -> None:
+        if self._updating_tabs:
+            return
+        self._preferred_tab = self.currentTab() or self._preferred_tab
+        self._maybe_run_validation()
+
+    def _maybe_run_validation(self) -> None:
+        """The check runs when its tab is shown (it may read the whole subtree)."""
+        if self._node is None or self.currentTab() != "validation":
+            return
+        if not self.validation.hasResult() and not self.validation.isRunning():
+            self.validation.runCheck()
+
+    # -- raw documents ---------------------------------------------------------------------------
+    def _on_validation_document_requested(self, path: str, document: str, pointer: str) -> None:
+        if self._node is not None and path == self._node.path:
+            self._show_document(document, pointer)
+        else:  # shown once the browser selects that node
+            self._pending_document = (path, document, pointer)
+            self.nodeRequested.emit(path)
+
+    def _show_document(self, document: str, pointer: str) -> None:
+        if self.raw.showDocument(document, pointer):
+            self.showTab("raw")

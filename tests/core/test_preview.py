@@ -1,0 +1,152 @@
+"""Thumbnails: bounded reads through the safety gate, OME windows and colours, central planes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+from zarr_browser.core.conventions import default_registry
+from zarr_browser.core.hierarchy import Hierarchy
+from zarr_browser.core.preview import PreviewUnavailableError, make_thumbnail, previewable
+from zarr_browser.core.validate import HierarchyContext
+from zarr_browser.errors import UnsafeArrayError
+
+
+def _thumb(store: Path, path: str = "/", **kwargs):  # type: ignore[no-untyped-def]
+    hierarchy = Hierarchy.open(str(store))
+    registry = default_registry()
+    node = hierarchy.node(path)
+    before = hierarchy.access.stats.requests
+    thumb = make_thumbnail(hierarchy.access, node, registry, HierarchyContext(hierarchy), **kwargs)
+    return thumb, hierarchy.access.stats.requests - before
+
+
+def _ome_image(path: Path, data: np.ndarray, *, omero: dict | None, axes: list[dict]) -> Path:
+    """A one-level OME-Zarr 0.4 image (zarr v2) holding *data*."""
+    group = zarr.open_group(path, mode="w", zarr_format=2)
+    arr = group.create_array("0", shape=data.shape, chunks=data.shape, dtype=data.dtype)
+    arr[...] = data
+    attrs: dict = {"multiscales": [{
+        "version": "0.4", "axes": axes,
+        "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [1.0] * data.ndim}]}],
+    }]}
+    if omero is not None:
+        attrs["omero"] = omero
+    group.attrs.update(attrs)
+    return path
+
+
+def test_demo_image_is_drawn_in_its_channel_colours(tmp_path: Path) -> None:
+    from zarr_browser.demo import write_demo
+
+    root = write_demo(tmp_path / "demo", size=256).root
+    thumb, _ = _thumb(root / "cells.ome.zarr")
+    assert thumb.rgb.dtype == np.uint8 and thumb.rgb.ndim == 3 and thumb.rgb.shape[2] == 3
+    assert min(thumb.height, thumb.width) >= 64
+    assert thumb.rgb.max() > 0
+    # DAPI is blue, membranes green, spots magenta: the picture is not grey
+    assert np.any(thumb.rgb[..., 2].astype(int) != thumb.rgb[..., 1].astype(int))
+    assert thumb.channels == ("DAPI", "Membrane", "Spots")
+    assert thumb.source_path.startswith("/") and thumb.level is not None
+    assert "omero windows" in thumb.note
+
+
+def test_lowest_level_at_least_size_is_chosen(tmp_path: Path) -> None:
+    from zarr_browser.demo import write_demo
+
+    root = write_demo(tmp_path / "demo", size=512).root  # levels 512, 256, 128, 64
+    thumb, _ = _thumb(root / "cells.ome.zarr", size=128)
+    assert thumb.level == "2" and (thumb.height, thumb.width) == (128, 128)
+
+
+def test_omero_window_and_colour_are_applied(tmp_path: Path) -> None:
+    ramp = np.tile(np.arange(0, 500, 5, dtype=np.uint16), (10, 1))[None]  # (1, 10, 100): 0..495
+    omero = {"channels": [{"label": "red", "color": "FF0000", "active": True,
+                           "window": {"start": 200, "end": 400, "min": 0, "max": 65535}}]}
+    axes = [{"name": "c", "type": "channel"}, {"name": "y", "type": "space"}, {"name": "x", "type": "space"}]
+    store = _ome_image(tmp_path / "img.zarr", ramp, omero=omero, axes=axes)
+    thumb, _ = _thumb(store)
+    red = thumb.rgb[0, :, 0].astype(int)
+    values = ramp[0, 0].astype(float)
+    expected = np.clip((values - 200) / 200, 0, 1) * 255
+    assert np.all(np.abs(red - expected) <= 1)
+    assert red[values <= 200].max() == 0 and red[values >= 400].min() == 255
+    assert thumb.rgb[..., 1].max() == 0 and thumb.rgb[..., 2].max() == 0  # pure red
+    assert "omero windows" in thumb.note
+
+
+def test_image_without_omero_is_greyscale_with_percentile_contrast(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 1000, size=(2, 32, 32), dtype=np.uint16)
+    axes = [{"name": "c", "type": "channel"}, {"name": "y", "type": "space"}, {"name": "x", "type": "space"}]
+    thumb, _ = _thumb(_ome_image(tmp_path / "img.zarr", data, omero=None, axes=axes))
+    assert np.array_equal(thumb.rgb[..., 0], thumb.rgb[..., 1]) and np.array_equal(thumb.rgb[..., 1], thumb.rgb[..., 2])
+    assert thumb.rgb.min() == 0 and thumb.rgb.max() == 255
+
+
+def test_plain_array_central_plane(tmp_path: Path) -> None:
+    data = np.zeros((5, 40, 60), dtype="f4")
+    data[2, :20, :] = 1.0  # only the middle plane has structure: top half bright
+    group = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=3)
+    group.create_array("cube", shape=data.shape, chunks=(1, 20, 20), dtype="f4")[...] = data
+    thumb, _ = _thumb(tmp_path / "s.zarr", "/cube")
+    assert (thumb.height, thumb.width) == (40, 60)
+    assert thumb.rgb[:20].min() == 255 and thumb.rgb[20:].max() == 0
+    assert "axis 0 at 2" in thumb.note and thumb.level is None
+
+
+def test_bytes_read_stay_under_the_bound(tmp_path: Path) -> None:
+    group = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=2)
+    arr = group.create_array("big", shape=(1024, 1024), chunks=(32, 32), dtype="u1")  # 1 KiB chunks
+    yy, xx = np.mgrid[0:1024, 0:1024]
+    arr[...] = ((yy // 32 + xx // 32) % 7).astype("u1")
+    bound = 16 * 1024  # 16 chunks of the 1024
+    thumb, requests = _thumb(tmp_path / "s.zarr", "/big", max_bytes=bound, size=64)
+    assert thumb.bytes_planned <= bound
+    assert requests <= 16 + 3  # the chunks plus the array's metadata documents
+    assert "central 128×128 of 1024×1024" in thumb.note
+    assert max(thumb.height, thumb.width) <= 64
+
+
+def test_chunk_larger_than_the_bound_is_not_read(tmp_path: Path) -> None:
+    group = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=3)
+    group.create_array("one", shape=(256, 256), chunks=(256, 256), dtype="f8")[...] = 1.0
+    with pytest.raises(PreviewUnavailableError, match="exceeds the preview bound"):
+        _thumb(tmp_path / "s.zarr", "/one", max_bytes=64 * 1024)
+
+
+def _pickle_array(store: Path) -> None:
+    """A zarr v2 string array whose filters are edited to run pickle when decoded."""
+    group = zarr.open_group(store, mode="w", zarr_format=2)
+    arr = group.create_array("strings", shape=(2, 2), chunks=(2, 2), dtype=str)
+    arr[...] = np.array([["a", "b"], ["c", "d"]])
+    meta_path = store / "strings" / ".zarray"
+    meta = json.loads(meta_path.read_text())
+    meta["filters"] = [{"id": "vlen-utf8"}, {"id": "pickle", "protocol": 5}]
+    meta_path.write_text(json.dumps(meta))
+
+
+def test_pickle_codec_is_refused_by_the_gate(tmp_path: Path) -> None:
+    _pickle_array(tmp_path / "s.zarr")
+    hierarchy = Hierarchy.open(str(tmp_path / "s.zarr"))
+    node = hierarchy.node("/strings")
+    assert previewable(node, default_registry())
+    before = hierarchy.access.stats.requests
+    with pytest.raises(UnsafeArrayError, match="pickle"):
+        make_thumbnail(hierarchy.access, node, default_registry(), HierarchyContext(hierarchy))
+    assert hierarchy.access.stats.requests == before  # refused before any chunk was read
+
+
+def test_one_dimensional_and_group_nodes_have_no_preview(tmp_path: Path) -> None:
+    group = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=3)
+    group.create_array("line", shape=(10,), dtype="i4")[...] = np.arange(10)
+    hierarchy = Hierarchy.open(str(tmp_path / "s.zarr"))
+    registry = default_registry()
+    assert not previewable(hierarchy.node("/line"), registry)
+    assert not previewable(hierarchy.node("/"), registry)
+    with pytest.raises(PreviewUnavailableError):
+        make_thumbnail(hierarchy.access, hierarchy.node("/"), registry, HierarchyContext(hierarchy))

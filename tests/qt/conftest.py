@@ -1,0 +1,80 @@
+"""Qt test fixtures: offscreen platform, registry, runners, demo and huge stores, settings.
+
+``QT_QPA_PLATFORM`` defaults to ``offscreen`` (set before any Qt import; ``setdefault`` so a
+session under Xvfb or a real display keeps its platform).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import shutil  # noqa: E402
+import warnings  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import zarr  # noqa: E402
+
+from zarr_browser.core.conventions import ConventionRegistry, default_registry  # noqa: E402
+
+
+@pytest.fixture
+def registry() -> ConventionRegistry:
+    return default_registry()
+
+
+@pytest.fixture
+def thread_runner(qapp) -> Iterator:  # type: ignore[no-untyped-def]
+    """A ThreadRunner shut down after the test."""
+    from zarr_browser.qt.workers import ThreadRunner
+
+    runner = ThreadRunner()
+    yield runner
+    runner.shutdown()
+
+
+@pytest.fixture
+def immediate_runner():  # type: ignore[no-untyped-def]
+    from zarr_browser.qt.workers import ImmediateRunner
+
+    return ImmediateRunner()
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo dataset (small images), written once per session; treat it as read-only."""
+    from zarr_browser.demo import write_demo
+
+    return write_demo(tmp_path_factory.mktemp("demo"), size=256).root
+
+
+def make_many(path: Path, n: int, *, consolidate: bool) -> Path:
+    """A v3 group of *n* arrays ``a0``..: one written by zarr, its metadata copied (fast)."""
+    group = zarr.open_group(path, mode="w", zarr_format=3)
+    group.create_array("a0", shape=(100, 100), chunks=(10, 10), dtype="f4", dimension_names=["y", "x"])
+    template = path / "a0"
+    for i in range(1, n):
+        shutil.copytree(template, path / f"a{i}")
+    if consolidate:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Consolidated metadata is currently not part")
+            zarr.consolidate_metadata(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def many_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding ``many.zarr``: 10,000 arrays in one (consolidated) group."""
+    root = tmp_path_factory.mktemp("many")
+    make_many(root / "many.zarr", 10_000, consolidate=True)
+    return root
+
+
+@pytest.fixture
+def settings(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from qtpy.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)

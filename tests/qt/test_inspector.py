@@ -1,0 +1,430 @@
+"""The inspector: panels per node kind and convention, async work, cancel, links and errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import zarr
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QApplication
+
+from zarr_browser.core.hierarchy import Hierarchy
+from zarr_browser.qt.inspector import Inspector
+from zarr_browser.qt.workers import Task
+
+
+@pytest.fixture
+def make_inspector(qtbot, registry, immediate_runner):  # type: ignore[no-untyped-def]
+    def make(runner: Any = None) -> Inspector:
+        inspector = Inspector(runner=runner or immediate_runner, registry=registry)
+        qtbot.addWidget(inspector)
+        inspector.resize(800, 800)
+        return inspector
+
+    return make
+
+
+def _open(store: Path) -> Hierarchy:
+    return Hierarchy.open(str(store))
+
+
+def _click(qtbot, view, index) -> None:  # type: ignore[no-untyped-def]
+    view.scrollTo(index)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(index).center())
+
+
+# -- OME ---------------------------------------------------------------------------------------
+
+
+def test_ome_image_shows_levels_and_channels(make_inspector, demo_root, qtmodeltester) -> None:  # type: ignore[no-untyped-def]
+    hierarchy = _open(demo_root / "cells.ome.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/"))
+    assert inspector.isTabVisible("image") and not inspector.isTabVisible("array")
+    assert "ome-ngff 0.5 · image, omero" in inspector.overview.badgeTexts()
+
+    levels = inspector.image.levels.texts()
+    assert [row[0] for row in levels] == ["0", "1", "2", "3"]
+    assert levels[0][1] == "3 × 256 × 256"
+    assert levels[1][5] == "1, 0.65, 0.65"  # scale of level 1 (the demo's pixel size is 0.325 µm)
+    channels = inspector.image.channels
+    assert [row[0] for row in channels.texts()] == ["DAPI", "Membrane", "Spots"]
+    swatch = channels.index(2, 0).data(Qt.ItemDataRole.DecorationRole)
+    assert swatch.name() == "#ff00ff"
+    assert channels.cell(0, 0).swatch == "#0000ff"
+    assert channels.texts()[0][2].count("–") == 1  # window start – end
+    assert [row[0] for row in inspector.image.labels.texts()] == ["nuclei"]
+    assert "0.325" in inspector.image.headerText()
+    qtmodeltester.check(inspector.image.levels)
+    qtmodeltester.check(channels)
+
+
+def test_level_double_click_and_label_link_request_nodes(make_inspector, demo_root, qtbot) -> None:  # type: ignore[no-untyped-def]
+    hierarchy = _open(demo_root / "cells.ome.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/"))
+    inspector.showTab("image")
+    view = inspector.image._labels_view
+    with qtbot.waitSignal(inspector.nodeRequested) as blocker:
+        _click(qtbot, view, inspector.image.labels.index(0, 0))
+    assert blocker.args == ["/labels/nuclei"]
+
+
+def test_label_image_shows_colours(make_inspector, demo_root) -> None:  # type: ignore[no-untyped-def]
+    hierarchy = _open(demo_root / "cells.ome.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/labels/nuclei"))
+    assert inspector.isTabVisible("labels") and inspector.isTabVisible("image")
+    colours = inspector.labels.colours
+    assert colours.rowCount() >= 3
+    assert colours.headers()[:2] == ["Value", "Colour"] and "class" in colours.headers()
+    assert colours.texts()[0][0] == "1" and colours.cell(0, 1).swatch is not None
+    assert "/" in inspector.labels.headerText()  # the source image
+
+
+def test_plate_grid_click_selects_the_well(make_inspector, demo_root, qtbot, qtmodeltester) -> None:  # type: ignore[no-untyped-def]
+    hierarchy = _open(demo_root / "plate.ome.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/"))
+    assert inspector.isTabVisible("plate")
+    inspector.showTab("plate")
+    plate = inspector.plate
+    assert plate.grid.headers() == ["1", "2", "3"]
+    assert plate.grid.texts() == [["●", "●", ""], ["●", "", "●"]]
+    qtmodeltester.check(plate.grid)
+    with qtbot.waitSignal(inspector.nodeRequested) as blocker:
+        _click(qtbot, plate.grid_view, plate.wellIndex("A", "1"))
+    assert blocker.args == ["/A/1"]
+    with qtbot.assertNotEmitted(inspector.nodeRequested):  # B/2 does not exist
+        _click(qtbot, plate.grid_view, plate.wellIndex("B", "2"))
+
+
+def test_well_lists_fields(make_inspector, demo_root, qtbot) -> None:  # type: ignore[no-untyped-def]
+    hierarchy = _open(demo_root / "plate.ome.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/B/3"))
+    assert inspector.isTabVisible("well") and inspector.well.fields.texts() == [["0", "0"]]
+
+
+# -- xarray / CF ------------------------------------------------------------------------------
+
+
+def test_dataset_panel_splits_coordinates_and_data_variables(make_inspector, demo_root) -> None:  # type: ignore[no-untyped-def]
+    hierarchy = _open(demo_root / "climate.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/"))
+    assert inspector.isTabVisible("dataset") and inspector.tabTitle("dataset") == "Dataset"
+    dataset = inspector.dataset
+    assert [r[0] for r in dataset.data_variables.texts()] == ["temperature"]
+    assert sorted(r[0] for r in dataset.coordinates.texts()) == ["lat", "lon", "time"]
+    assert dict((r[0], r[1]) for r in dataset.dims.texts()) == {"lat": "90", "lon": "180", "time": "12"}
+    time_row = next(r for r in dataset.coordinates.texts() if r[0] == "time")
+    assert time_row[5].startswith("days from 2000-01-01")
+
+
+def test_variable_panel_decodes_cf(make_inspector, demo_root) -> None:  # type: ignore[no-untyped-def]
+    hierarchy = _open(demo_root / "climate.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/temperature"))
+    facts = inspector.dataset.factTexts()
+    assert inspector.tabTitle("dataset") == "Variable"
+    assert facts["units"] == "K" and "0.01" in facts["Packing"] and "273.15" in facts["Packing"]
+    inspector.setNode(hierarchy, hierarchy.node("/time"))
+    assert "days since 2000-01-01" in inspector.dataset.factTexts()["Decoded time"]
+
+
+# -- attributes, raw JSON, overview -----------------------------------------------------------
+
+
+def test_attributes_search_filters_rows_and_long_values_are_elided(make_inspector, tmp_path, qtbot) -> None:  # type: ignore[no-untyped-def]
+    long_text = "word " * 400
+    attrs = {"title": "sample", "units": "counts", "nested": {"deep": {"needle": 1}}, "long": long_text,
+             "list": [1, 2, 3]}
+    zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=3, attributes=attrs)
+    hierarchy = _open(tmp_path / "s.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/"))
+    panel = inspector.attributes
+    assert inspector.tabTitle("attributes") == "Attributes (5)"
+    assert panel.visibleTopLevelKeys() == list(attrs)
+    qtbot.keyClicks(panel.filter, "NEEDLE")
+    assert panel.visibleTopLevelKeys() == ["nested"]
+    panel.filter.setText("count")  # matches a value
+    assert panel.visibleTopLevelKeys() == ["units"]
+    panel.filter.clear()
+    assert panel.visibleTopLevelKeys() == list(attrs)
+
+    item = next(panel.tree.topLevelItem(i) for i in range(panel.tree.topLevelItemCount())
+                if panel.tree.topLevelItem(i).text(0) == "long")
+    assert len(item.text(1)) <= 160 and item.text(1).endswith("…")
+    dialog = panel.showFullValue(item)
+    qtbot.addWidget(dialog)
+    text = dialog.findChild(type(inspector.raw.text)).toPlainText()
+    assert text == json.dumps(long_text)
+    assert panel.selectPointer("/attributes/nested/deep/needle")
+    assert panel.tree.currentItem().text(0) == "needle"
+
+
+def test_raw_json_shows_each_document(make_inspector, demo_root) -> None:  # type: ignore[no-untyped-def]
+    hierarchy = _open(demo_root / "plate.ome.zarr")
+    node = hierarchy.node("/A/1")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, node)
+    raw = inspector.raw
+    names = [raw.chooser.itemText(i) for i in range(raw.chooser.count())]
+    assert names == list(node.documents) and ".zattrs" in names
+    raw.chooser.setCurrentText(".zattrs")
+    assert raw.currentText() == node.documents[".zattrs"].text
+    assert '"well"' in raw.currentText()
+
+
+def test_error_node_shows_its_error_not_a_traceback(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    group = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=2)
+    group.create_array("broken", shape=(4,), dtype="i4")
+    (tmp_path / "s.zarr" / "broken" / ".zarray").write_text('{"zarr_format": 2, "shape": [4], oops')
+    hierarchy = _open(tmp_path / "s.zarr")
+    node = hierarchy.node("/broken")
+    assert node.kind == "error"
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, node)
+    assert ".zarray" in inspector.overview.errorText()
+    assert not inspector.isTabVisible("array") and not inspector.isTabVisible("conventions")
+    assert "oops" in inspector.raw.currentText()
+    assert not inspector.overview.preview.isVisibleTo(inspector)
+
+
+def test_breadcrumb_segments_and_copy_path(make_inspector, demo_root, qtbot) -> None:  # type: ignore[no-untyped-def]
+    hierarchy = _open(demo_root / "cells.ome.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/labels/nuclei/0"))
+    buttons = inspector.breadcrumb.segmentButtons()
+    assert [b.text() for b in buttons] == ["cells.ome.zarr", "labels", "nuclei", "0"]
+    with qtbot.waitSignal(inspector.nodeRequested) as blocker:
+        qtbot.mouseClick(buttons[1], Qt.MouseButton.LeftButton)
+    assert blocker.args == ["/labels"]
+    inspector.breadcrumb._copy.click()
+    assert QApplication.clipboard().text() == "/labels/nuclei/0"
+
+
+# -- array, dimensions, diagnostics -------------------------------------------------------------
+
+
+def test_array_facts_and_dimensions(make_inspector, demo_root) -> None:  # type: ignore[no-untyped-def]
+    hierarchy = _open(demo_root / "cells.ome.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/0"))
+    facts = inspector.array.factTexts()
+    assert facts["Shape"] == "3 × 256 × 256" and facts["Data type"] == "uint16"
+    assert facts["Logical size"] == "384.0 KiB"
+    assert [r[1] for r in inspector.array.codecs.texts()] == ["bytes", "blosc"]
+    dims = inspector.dimensions.model
+    headers = dims.headers()
+    assert headers[:4] == ["Axis", "Size", "Chunk", "Name"]
+    assert "OME: unit" in headers and "OME: scale" in headers
+    rows = dims.texts()
+    assert [r[3] for r in rows] == ["c", "y", "x"]
+    assert rows[1][headers.index("OME: unit")] == "micrometer"
+    assert rows[2][headers.index("OME: scale")] == "0.325"
+    assert inspector.dimensions.conflictAxes() == []
+
+
+def test_conflicting_dimension_names_are_highlighted(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    group = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=2)
+    group.create_array("a", shape=(2, 3), dtype="f4", attributes={"_ARRAY_DIMENSIONS": ["y", "x"]})
+    group.attrs["multiscales"] = [{"version": "0.4", "axes": [{"name": "y", "type": "space"},
+                                                              {"name": "q", "type": "space"}],
+                                   "datasets": [{"path": "a", "coordinateTransformations": [
+                                       {"type": "scale", "scale": [1.0, 1.0]}]}]}]
+    hierarchy = _open(tmp_path / "s.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/a"))
+    assert inspector.dimensions.conflictAxes() == [1]
+    assert "Conflicting names" in inspector.dimensions.summaryText()
+
+
+def _chunky_array(store: Path) -> Hierarchy:
+    group = zarr.open_group(store, mode="w", zarr_format=3)
+    arr = group.create_array("x", shape=(60, 50), chunks=(1, 1), dtype="u1", fill_value=0)
+    arr[...] = 1  # 3000 chunk objects
+    return _open(store)
+
+
+def test_diagnostics_report_counts_bytes_and_ratio(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    hierarchy = _chunky_array(tmp_path / "s.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/x"))
+    inspector.array.diagnose_button.click()
+    result = inspector.array.result
+    assert result is not None and not result.cancelled
+    assert (result.initialised, result.expected) == (3000, 3000)
+    texts = inspector.array.resultTexts()
+    assert texts["Initialised chunks"] == "3,000 of 3,000 (100.0 %)"
+    assert "Compression ratio" in texts and inspector.array.status.text() == "Done."
+
+
+def test_diagnostics_cancel_stops_the_listing_midway(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    hierarchy = _chunky_array(tmp_path / "s.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/x"))
+    panel = inspector.array
+    seen: list[object] = []
+
+    def cancel_on_first_report(run: int, done: object, total: object) -> None:
+        # runs in the worker (direct connection): what the Cancel button's event does, at a
+        # known point of the listing
+        seen.append(done)
+        panel._cancel.set()
+
+    panel._relay.progressed.connect(cancel_on_first_report, Qt.ConnectionType.DirectConnection)
+    panel.runDiagnostics()
+    assert len(seen) == 1
+    result = panel.result
+    assert result is not None and result.cancelled and result.initialised < result.expected == 3000
+    assert panel.status.text() == "Cancelled: the counts below are partial."
+    assert not panel.isRunning() and panel.diagnose_button.isEnabled()
+
+
+def test_diagnostics_cancel_button_drops_the_run(make_inspector, tmp_path, qtbot, thread_runner) -> None:  # type: ignore[no-untyped-def]
+    hierarchy = _chunky_array(tmp_path / "s.zarr")
+    inspector = make_inspector(thread_runner)
+    inspector.setNode(hierarchy, hierarchy.node("/x"))
+    qtbot.waitUntil(lambda: not inspector.hasPendingOperations(), timeout=10_000)
+    panel = inspector.array
+    panel.diagnose_button.click()
+    assert panel.isRunning() and not panel.cancel_button.isHidden()
+    panel.cancel_button.click()
+    assert panel.status.text() == "Cancelled." and not panel.isRunning()
+    qtbot.waitUntil(lambda: thread_runner.pending() == 0, timeout=10_000)
+    assert panel.result is None and panel.status.text() == "Cancelled."  # the late result was dropped
+    panel.diagnose_button.click()  # and a new run works
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=10_000)
+    assert panel.result.initialised == 3000
+
+
+# -- validation --------------------------------------------------------------------------------
+
+
+def test_validation_issue_click_selects_node_and_shows_pointer(make_inspector, tmp_path, qtbot) -> None:  # type: ignore[no-untyped-def]
+    group = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=2)
+    group.create_array("bad", shape=(2, 3), dtype="f4", attributes={"_ARRAY_DIMENSIONS": ["only_one"]})
+    hierarchy = _open(tmp_path / "s.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/"))
+    inspector.showTab("validation")  # showing the tab runs the check
+    panel = inspector.validation
+    issues = panel.shownIssues()
+    row = next(i for i, issue in enumerate(issues) if issue.path == "/bad" and "_ARRAY_DIMENSIONS" in issue.pointer)
+    with qtbot.waitSignal(inspector.nodeRequested) as blocker:
+        _click(qtbot, panel.view, panel.model.index(row, 2))
+    assert blocker.args == ["/bad"]
+    assert "/_ARRAY_DIMENSIONS" in panel.detailText() and ".zattrs" in panel.detailText()
+    # the browser follows the request: the report is kept, filtered to the node
+    inspector.setNode(hierarchy, hierarchy.node("/bad"))
+    assert inspector.currentTab() == "validation"
+    assert panel.shownIssues() and all(i.path == "/bad" for i in panel.shownIssues())
+    assert "/_ARRAY_DIMENSIONS" in panel.detailText()
+    panel.show_raw.click()
+    assert inspector.currentTab() == "raw" and inspector.raw.chooser.currentText() == ".zattrs"
+
+
+# -- preview -----------------------------------------------------------------------------------
+
+
+def test_thumbnail_of_the_demo_image_has_colour(make_inspector, demo_root) -> None:  # type: ignore[no-untyped-def]
+    hierarchy = _open(demo_root / "cells.ome.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/"))
+    preview = inspector.overview.preview
+    assert preview.hasPicture()
+    rgb = preview.thumbnail().rgb
+    assert rgb.size and rgb.max() > 0
+    assert np.any(rgb[..., 0] != rgb[..., 1])  # coloured, not grey
+    assert "DAPI" in preview.note()
+
+
+def test_thumbnail_of_a_pickle_array_shows_the_refusal(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    group = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=2)
+    arr = group.create_array("strings", shape=(2, 2), chunks=(2, 2), dtype=str)
+    arr[...] = np.array([["a", "b"], ["c", "d"]])
+    meta_path = tmp_path / "s.zarr" / "strings" / ".zarray"
+    meta = json.loads(meta_path.read_text())
+    meta["filters"] = [{"id": "vlen-utf8"}, {"id": "pickle", "protocol": 5}]
+    meta_path.write_text(json.dumps(meta))
+    hierarchy = _open(tmp_path / "s.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/strings"))
+    preview = inspector.overview.preview
+    assert not preview.hasPicture()
+    assert "refused" in preview.message() and "pickle" in preview.message()
+    assert "Data will not be decoded" in inspector.array._safety.text()
+
+
+# -- async behaviour ---------------------------------------------------------------------------
+
+
+class DeferredRunner:
+    """Runs nothing until :meth:`flush`; then delivers every result, even of cancelled tasks.
+
+    A deliberately careless runner: the inspector itself must drop results of an older node.
+    """
+
+    def __init__(self) -> None:
+        self.queue: list[tuple[Task, Callable[..., Any], tuple[Any, ...], Any, Any]] = []
+
+    def submit(self, fn, *args, on_done=None, on_error=None) -> Task:  # type: ignore[no-untyped-def]
+        task = Task()
+        self.queue.append((task, fn, args, on_done, on_error))
+        return task
+
+    def pending(self) -> int:
+        return len(self.queue)
+
+    def flush(self) -> list[Task]:
+        done = []
+        while self.queue:
+            task, fn, args, on_done, on_error = self.queue.pop(0)
+            try:
+                value = fn(*args)
+            except Exception as err:
+                if on_error:
+                    on_error(err)
+            else:
+                if on_done:
+                    on_done(value)
+            task.done = True
+            done.append(task)
+        return done
+
+
+def test_newer_node_cancels_and_ignores_late_results(make_inspector, demo_root) -> None:  # type: ignore[no-untyped-def]
+    runner = DeferredRunner()
+    inspector = make_inspector(runner)
+    cells = _open(demo_root / "cells.ome.zarr")
+    plate = _open(demo_root / "plate.ome.zarr")
+    inspector.setNode(cells, cells.node("/"))
+    first_tasks = [entry[0] for entry in runner.queue]
+    assert first_tasks and inspector.image.headerText() == "Loading…"
+    assert inspector.overview.preview.message() == "Loading preview…"
+    inspector.setNode(plate, plate.node("/"))
+    assert all(task.cancelled for task in first_tasks)
+    runner.flush()  # the image's results arrive late, after the plate's were queued
+    assert inspector.image.levels.rowCount() == 0
+    assert inspector.plate.grid.rowCount() == 2
+    assert inspector.overview.preview.thumbnail().source_path.startswith("/A/1")
+
+
+def test_with_a_thread_runner(make_inspector, demo_root, qtbot, thread_runner) -> None:  # type: ignore[no-untyped-def]
+    hierarchy = _open(demo_root / "cells.ome.zarr")
+    inspector = make_inspector(thread_runner)
+    inspector.setNode(hierarchy, hierarchy.node("/"))
+    # the panels that need no I/O are filled at once; the rest arrives from the worker
+    assert inspector.overview.badgeTexts() and inspector.attributes.visibleTopLevelKeys() == ["ome"]
+    qtbot.waitUntil(lambda: inspector.image.levels.rowCount() == 4, timeout=10_000)
+    qtbot.waitUntil(inspector.overview.preview.hasPicture, timeout=10_000)
+    qtbot.waitUntil(lambda: not inspector.hasPendingOperations(), timeout=10_000)
+    assert "Voxel size" in inspector.overview.highlightsText()

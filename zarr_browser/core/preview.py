@@ -1,0 +1,501 @@
+"""Thumbnails of arrays and OME images, read within a byte budget through the safety gate.
+
+:func:`make_thumbnail` is blocking I/O: callers run it in a worker.  What it reads:
+
+* an OME image (or label image) group: one plane of the *lowest* resolution level that is still
+  at least ``size`` pixels across (or the lowest level), the first time point and the middle z;
+  every active channel, composed additively in its ``omero`` colour and window (greyscale with
+  percentile contrast when there is no ``omero``); label images get their label colours;
+* an OME plate or well: the first field of the first well, as an image;
+* a level array of an OME image: rendered like its image;
+* any other numeric array of two or more dimensions: a central 2-D plane (other axes at their
+  middle), contrast stretched between the 0.5th and 99.5th percentiles.
+
+The region read is aligned to chunks and chosen so that the decoded bytes of every chunk it
+touches stay under ``max_bytes``; inside it the plane is read with a stride so the result is at
+most ``size`` pixels across.  Arrays are opened only with :func:`~zarr_browser.core.safety.open_array`,
+so an unsafe array raises :class:`~zarr_browser.errors.UnsafeArrayError`.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import math
+import posixpath
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from zarr_browser.core.safety import check_array, ensure_safe, itemsize, open_array
+from zarr_browser.errors import ZarrBrowserError
+
+if TYPE_CHECKING:
+    from zarr_browser.core.conventions.base import Context, ConventionRegistry
+    from zarr_browser.core.model import ArrayMeta, Node
+    from zarr_browser.core.store import StoreAccess
+
+__all__ = ["DEFAULT_MAX_BYTES", "PreviewUnavailableError", "Thumbnail", "make_thumbnail", "previewable"]
+
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+OME = "ome-ngff"
+_IMAGE_ROLES = frozenset({"image", "label-image", "plate", "well"})
+_DEFAULT_COLOURS = ("FFFFFF",)  # one channel without omero: greyscale
+_MULTI_COLOURS = ("FF00FF", "00FF00", "00FFFF", "FF0000", "0000FF", "FFFF00")
+
+
+class PreviewUnavailableError(ZarrBrowserError, ValueError):
+    """The node has nothing to draw (a 1-D or non-numeric array, a group without an image...)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Thumbnail:
+    """An RGB picture of a node.
+
+    Attributes
+    ----------
+    rgb
+        ``uint8`` array of shape (height, width, 3).
+    source_path
+        The array actually read.
+    level
+        The multiscale level path read, or None for a plain array.
+    note
+        What the picture shows, in words (``"level 1 (256×256), 3 channels, omero windows"``).
+    bytes_planned
+        Decoded bytes of the chunks the read touches (the bound that was enforced).
+    """
+
+    rgb: np.ndarray
+    source_path: str
+    level: str | None = None
+    note: str = ""
+    bytes_planned: int = 0
+    channels: tuple[str, ...] = field(default=())
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+
+def previewable(node: Node, registry: ConventionRegistry) -> bool:
+    """Whether :func:`make_thumbnail` may draw *node* (cheap, no I/O)."""
+    if node.kind == "error":
+        return False
+    if node.is_array:
+        # unsafe arrays are "previewable" so that the refusal is shown where the picture would be
+        return node.array is not None and (node.array.ndim >= 2 or bool(check_array(node)))
+    return any(det.name == OME and _IMAGE_ROLES & set(det.roles) for det in registry.detect(node))
+
+
+def make_thumbnail(
+    access: StoreAccess,
+    node: Node,
+    registry: ConventionRegistry,
+    ctx: Context,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    size: int = 256,
+) -> Thumbnail:
+    """Draw *node* as an RGB thumbnail, reading at most *max_bytes* of decoded chunks.
+
+    Raises
+    ------
+    PreviewUnavailableError
+        When the node has nothing to draw.
+    UnsafeArrayError
+        When the array to read does not pass the safety gate.
+    """
+    if node.kind == "error":
+        raise PreviewUnavailableError(f"{node.path} could not be read: {node.error}")
+    renderer = _Renderer(access, registry, ctx, max_bytes=max_bytes, size=size)
+    if node.is_array:
+        ensure_safe(node)  # the gate speaks first: a refusal says more than "nothing to draw"
+        parent = ctx.parent(node)
+        if parent is not None:
+            desc = renderer.ome(parent)
+            levels = [lv for lv in _levels(desc) if _resolve(parent.path, lv.get("path")) == node.path]
+            if levels and _IMAGE_ROLES & set(desc.get("roles") or ()):
+                return renderer.image(parent, desc, level=levels[0])
+        return renderer.plain(node)
+    desc = renderer.ome(node)
+    roles = set(desc.get("roles") or ())
+    if "image" in roles or "label-image" in roles:
+        return renderer.image(node, desc)
+    if "plate" in roles:
+        return renderer.plate(node, desc)
+    if "well" in roles:
+        return renderer.well(node, desc)
+    raise PreviewUnavailableError(f"{node.path} is a group without an image")
+
+
+# -- planning a bounded read -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    selection: tuple[slice | int, ...]
+    region: tuple[int, int, int, int]  # y0, y1, x0, x1
+    step: int
+    bytes_planned: int
+    cropped: bool
+
+
+def _plan(
+    array: ArrayMeta,
+    fixed: Mapping[int, int | tuple[int, int]],
+    plane: tuple[int, int],
+    *,
+    max_bytes: int,
+    size: int,
+) -> _Plan:
+    """A chunk-aligned, centred plane region whose touched chunks decode to ≤ *max_bytes*.
+
+    *fixed* gives, for every axis outside *plane*, one index or a ``(start, stop)`` range.
+    """
+    item = itemsize(array)
+    if item is None:
+        raise PreviewUnavailableError(f"{array.dtype} has a variable item size; nothing to draw")
+    chunk_bytes = math.prod(array.chunks) * item
+    slabs = 1
+    for axis, sel in fixed.items():
+        c = array.chunks[axis] or 1
+        if isinstance(sel, tuple):
+            slabs *= (sel[1] - 1) // c - sel[0] // c + 1
+    ay, ax = plane
+    height, width = array.shape[ay], array.shape[ax]
+    if height == 0 or width == 0 or any(n == 0 for n in array.shape):
+        raise PreviewUnavailableError("the array is empty")
+    per_plane_chunk = chunk_bytes * slabs
+    if per_plane_chunk > max_bytes:
+        raise PreviewUnavailableError(
+            f"reading one chunk ({_bytes(per_plane_chunk)} decoded) exceeds the preview bound of {_bytes(max_bytes)}"
+        )
+    budget = max_bytes // per_plane_chunk
+    cy, cx = array.chunks[ay] or 1, array.chunks[ax] or 1
+    gy, gx = math.ceil(height / cy), math.ceil(width / cx)
+    ky, kx = gy, gx
+    while ky * kx > budget:
+        if (ky * cy >= kx * cx and ky > 1) or kx == 1:
+            ky -= 1
+        else:
+            kx -= 1
+    sy, sx = (gy - ky) // 2, (gx - kx) // 2
+    y0, y1 = sy * cy, min(height, (sy + ky) * cy)
+    x0, x1 = sx * cx, min(width, (sx + kx) * cx)
+    step = max(1, math.ceil(max(y1 - y0, x1 - x0) / size))
+    selection: list[slice | int] = []
+    for axis in range(array.ndim):
+        if axis == ay:
+            selection.append(slice(y0, y1, step))
+        elif axis == ax:
+            selection.append(slice(x0, x1, step))
+        else:
+            sel = fixed.get(axis, 0)
+            selection.append(slice(*sel) if isinstance(sel, tuple) else sel)
+    return _Plan(tuple(selection), (y0, y1, x0, x1), step, ky * kx * per_plane_chunk, (ky, kx) != (gy, gx))
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _region_note(plan: _Plan, shape: tuple[int, int]) -> str:
+    y0, y1, x0, x1 = plan.region
+    parts = []
+    if plan.cropped:
+        parts.append(f"central {y1 - y0}×{x1 - x0} of {shape[0]}×{shape[1]}")
+    else:
+        parts.append(f"{shape[0]}×{shape[1]}")
+    if plan.step > 1:
+        parts.append(f"1 pixel in {plan.step}")
+    return ", ".join(parts)
+
+
+# -- contrast and colour -----------------------------------------------------------------------
+
+
+def _as_float(data: np.ndarray) -> np.ndarray:
+    if data.dtype.kind == "c":
+        return np.abs(data).astype(np.float64)
+    if data.dtype.kind == "b":
+        return data.astype(np.float64)
+    if data.dtype.kind in "iuf":
+        return data.astype(np.float64)
+    if data.dtype.kind in "mM":
+        return data.astype("int64").astype(np.float64)
+    raise PreviewUnavailableError(f"cannot draw values of dtype {data.dtype}")
+
+
+def _percentile_window(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    lo, hi = np.percentile(finite, [0.5, 99.5])
+    if hi <= lo:
+        hi = lo + 1.0
+    return float(lo), float(hi)
+
+
+def _normalise(values: np.ndarray, window: tuple[float, float]) -> np.ndarray:
+    lo, hi = window
+    out = (values - lo) / (hi - lo if hi != lo else 1.0)
+    return np.nan_to_num(np.clip(out, 0.0, 1.0), nan=0.0)
+
+
+def _hex_rgb(text: object, fallback: str) -> tuple[float, float, float]:
+    raw = text if isinstance(text, str) else fallback
+    raw = raw.lstrip("#")
+    if len(raw) == 8:  # RRGGBBAA
+        raw = raw[:6]
+    try:
+        value = int(raw, 16) if len(raw) == 6 else int(fallback, 16)
+    except ValueError:
+        value = int(fallback, 16)
+    return ((value >> 16) & 255) / 255, ((value >> 8) & 255) / 255, (value & 255) / 255
+
+
+def _to_uint8(rgb: np.ndarray) -> np.ndarray:
+    return (np.clip(rgb, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+
+
+def _label_colours(values: np.ndarray, colours: Mapping[int, Sequence[int]]) -> np.ndarray:
+    unique, inverse = np.unique(values, return_inverse=True)
+    table = np.zeros((len(unique), 3), dtype=np.float64)
+    for i, value in enumerate(unique.tolist()):
+        if value == 0:
+            continue
+        rgba = colours.get(int(value))
+        if rgba is not None and len(rgba) >= 3:
+            table[i] = [c / 255 for c in rgba[:3]]
+        else:  # golden-ratio hues: neighbouring labels get distinct colours
+            table[i] = colorsys.hsv_to_rgb((int(value) * 0.618033988749895) % 1.0, 0.65, 0.95)
+    return table[inverse.reshape(values.shape)]
+
+
+# -- OME helpers -------------------------------------------------------------------------------
+
+
+def _resolve(base: str, relative: object) -> str | None:
+    if not isinstance(relative, str) or not relative or relative.startswith("/"):
+        return None
+    joined = posixpath.normpath(posixpath.join(base, relative))
+    if joined != base and not joined.startswith(base.rstrip("/") + "/"):
+        return None
+    return joined
+
+
+def _levels(desc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    levels = desc.get("levels")
+    return [lv for lv in levels if isinstance(lv, Mapping)] if isinstance(levels, list) else []
+
+
+class _Renderer:
+    def __init__(self, access: StoreAccess, registry: ConventionRegistry, ctx: Context, *, max_bytes: int,
+                 size: int) -> None:
+        self.access = access
+        self.registry = registry
+        self.ctx = ctx
+        self.max_bytes = max_bytes
+        self.size = size
+
+    def ome(self, node: Node) -> Mapping[str, Any]:
+        """The OME description of *node* (empty when the registry has no OME convention or none is found)."""
+        try:
+            convention = self.registry.get(OME)
+        except KeyError:
+            return {}
+        if convention.detect(node) is None:
+            return {}
+        return convention.describe(node, self.ctx)
+
+    # -- plain arrays --------------------------------------------------------------------------
+    def plain(self, node: Node) -> Thumbnail:
+        array = node.array
+        assert array is not None
+        if array.ndim < 2:
+            raise PreviewUnavailableError(f"{array.ndim}-D array: nothing to draw")
+        plane = (array.ndim - 2, array.ndim - 1)
+        fixed = {axis: array.shape[axis] // 2 for axis in range(array.ndim - 2)}
+        plan = _plan(array, fixed, plane, max_bytes=self.max_bytes, size=self.size)
+        data = np.asarray(open_array(self.access, node)[plan.selection])
+        values = _as_float(data)
+        grey = _normalise(values, _percentile_window(values))
+        rgb = _to_uint8(np.repeat(grey[..., None], 3, axis=-1))
+        where = ", ".join(f"axis {a} at {i}" for a, i in fixed.items())
+        note = _region_note(plan, (array.shape[-2], array.shape[-1])) + (f"; {where}" if where else "")
+        return Thumbnail(rgb, node.path, None, note + "; contrast 0.5–99.5 %", plan.bytes_planned)
+
+    # -- OME images ----------------------------------------------------------------------------
+    def _pick_level(self, image: Node, desc: Mapping[str, Any], plane_axes: tuple[int, int],
+                    fixed_for: Any) -> tuple[Mapping[str, Any], Node, _Plan, dict[int, int | tuple[int, int]]]:
+        """The lowest-resolution level at least ``size`` across that can be read whole within budget."""
+        candidates = []
+        for level in reversed(_levels(desc)):
+            path = _resolve(image.path, level.get("path"))
+            node = self.ctx.node(path) if path is not None else None
+            if node is not None and node.array is not None:
+                candidates.append((level, node))
+        if not candidates:
+            raise PreviewUnavailableError(f"no level array of {image.path} could be read")
+        chosen = None
+        for level, node in candidates:
+            assert node.array is not None
+            ensure_safe(node)
+            if node.array.ndim <= max(plane_axes):
+                continue
+            fixed = fixed_for(node.array)
+            try:
+                plan = _plan(node.array, fixed, plane_axes, max_bytes=self.max_bytes, size=self.size)
+            except PreviewUnavailableError:
+                if chosen is None:
+                    raise
+                break
+            if chosen is not None and plan.cropped:
+                break  # the lower level shows the whole image; prefer it to a crop
+            chosen = (level, node, plan, fixed)
+            shape = node.array.shape
+            if min(shape[plane_axes[0]], shape[plane_axes[1]]) >= self.size:
+                break
+        if chosen is None:
+            raise PreviewUnavailableError(f"the levels of {image.path} have fewer dimensions than their axes")
+        return chosen
+
+    def image(self, image: Node, desc: Mapping[str, Any], *, level: Mapping[str, Any] | None = None) -> Thumbnail:
+        axes = [a for a in desc.get("axes") or [] if isinstance(a, Mapping)]
+        levels = _levels(desc)
+        ndim = len(axes) or next((len(lv["shape"]) for lv in levels if isinstance(lv.get("shape"), list)), 0)
+        if ndim < 2:
+            raise PreviewUnavailableError(f"{image.path} has fewer than two axes")
+        types = [a.get("type") for a in axes] if len(axes) == ndim else [None] * ndim
+        names = [a.get("name") for a in axes] if len(axes) == ndim else [None] * ndim
+        space = [i for i, t in enumerate(types) if t == "space"]
+        plane = (space[-2], space[-1]) if len(space) >= 2 else (ndim - 2, ndim - 1)
+        channels = [c for c in desc.get("channels") or [] if isinstance(c, Mapping)]
+        channel_axis = next((i for i, t in enumerate(types) if t == "channel"), None)
+        if channel_axis is None and channels and not any(types):
+            # 0.1/0.2 images have no axes: assume tczyx and find the channel axis by its length
+            shape0 = next((lv["shape"] for lv in levels if isinstance(lv.get("shape"), list)), None)
+            if shape0 is not None:
+                channel_axis = next((i for i in range(ndim - 2) if shape0[i] == len(channels)), None)
+        label_image = "label-image" in (desc.get("roles") or ())
+        active: list[int] = []
+
+        def fixed_for(array: ArrayMeta) -> dict[int, int | tuple[int, int]]:
+            nonlocal active
+            fixed: dict[int, int | tuple[int, int]] = {}
+            for axis in range(array.ndim):
+                if axis in plane:
+                    continue
+                if axis == channel_axis and not label_image:
+                    n = array.shape[axis]
+                    chosen = [i for i, c in enumerate(channels[:n]) if c.get("active") is not False]
+                    if not chosen:  # no omero (greyscale of the first channel) or nothing active
+                        chosen = list(range(min(n, len(channels)))) or [0]
+                    active = chosen
+                    fixed[axis] = (min(chosen), max(chosen) + 1)
+                elif types[axis] == "space" or (names[axis] == "z"):
+                    fixed[axis] = array.shape[axis] // 2
+                else:  # time and unknown axes: the first index
+                    fixed[axis] = 0
+            return fixed
+
+        if level is not None:
+            path = _resolve(image.path, level.get("path"))
+            node = self.ctx.node(path) if path else None
+            if node is None or node.array is None:
+                raise PreviewUnavailableError(f"level {level.get('path')} of {image.path} could not be read")
+            fixed = fixed_for(node.array)
+            plan = _plan(node.array, fixed, plane, max_bytes=self.max_bytes, size=self.size)
+        else:
+            level, node, plan, fixed = self._pick_level(image, desc, plane, fixed_for)
+            fixed_for(node.array)  # type: ignore[arg-type]  # re-derive the active channels of the choice
+        assert node.array is not None
+        data = np.asarray(open_array(self.access, node)[plan.selection])
+        # axes left in *data*: ranges (the channel axis) and the plane, in array order
+        kept = [axis for axis in range(node.array.ndim) if axis in plane or isinstance(fixed.get(axis), tuple)]
+        shape2 = (node.array.shape[plane[0]], node.array.shape[plane[1]])
+        where = f"level {level.get('path')} ({_region_note(plan, shape2)})"
+        if label_image:
+            colours: dict[int, Sequence[int]] = {}
+            for entry in (desc.get("label") or {}).get("colors") or []:
+                if isinstance(entry, Mapping) and isinstance(entry.get("label-value"), int) \
+                        and isinstance(entry.get("rgba"), list):
+                    colours[entry["label-value"]] = entry["rgba"]
+            plane_data = data if data.ndim == 2 else data.reshape(data.shape[-2:])
+            rgb = _label_colours(plane_data, colours)
+            return Thumbnail(_to_uint8(rgb), node.path, str(level.get("path")), where + "; label colours",
+                             plan.bytes_planned)
+        if channel_axis is not None and channel_axis in kept:
+            data = np.moveaxis(data, kept.index(channel_axis), 0)
+            start = fixed[channel_axis][0]  # type: ignore[index]
+            stack = [(c, data[c - start]) for c in active]
+        else:
+            stack = [(None, data.reshape(data.shape[-2:]))]
+        total = np.zeros((*stack[0][1].shape, 3), dtype=np.float64)
+        used_windows = False
+        labels = []
+        palette = _DEFAULT_COLOURS if len(stack) == 1 else _MULTI_COLOURS
+        for n, (c, plane_values) in enumerate(stack):
+            values = _as_float(plane_values)
+            info = channels[c] if c is not None and c < len(channels) else {}
+            window = info.get("window") if isinstance(info.get("window"), Mapping) else {}
+            start, end = window.get("start"), window.get("end")
+            if isinstance(start, int | float) and isinstance(end, int | float) and end > start:
+                win = (float(start), float(end))
+                used_windows = True
+            else:
+                win = _percentile_window(values)
+            norm = _normalise(values, win)
+            if info.get("inverted") is True:
+                norm = 1.0 - norm
+            fallback = palette[n % len(palette)]
+            colour = _hex_rgb(info.get("color"), fallback) if info else _hex_rgb(None, fallback)
+            total += norm[..., None] * np.asarray(colour)
+            labels.append(str(info.get("label") or (f"channel {c}" if c is not None else "")))
+        contrast = "omero windows" if used_windows else "contrast 0.5–99.5 %"
+        note = f"{where}; {len(stack)} channel{'s' if len(stack) != 1 else ''}, {contrast}"
+        return Thumbnail(_to_uint8(total), node.path, str(level.get("path")), note, plan.bytes_planned,
+                         tuple(x for x in labels if x))
+
+    def well(self, well: Node, desc: Mapping[str, Any]) -> Thumbnail:
+        images = (desc.get("well") or {}).get("images") or []
+        for entry in images:
+            path = _resolve(well.path, entry.get("path") if isinstance(entry, Mapping) else None)
+            node = self.ctx.node(path) if path else None
+            if node is not None:
+                field_desc = self.ome(node)
+                if "image" in (field_desc.get("roles") or ()):
+                    thumb = self.image(node, field_desc)
+                    return _with_note(thumb, f"field {node.name}: {thumb.note}")
+        raise PreviewUnavailableError(f"well {well.path} has no readable field image")
+
+    def plate(self, plate: Node, desc: Mapping[str, Any]) -> Thumbnail:
+        wells = (desc.get("plate") or {}).get("wells") or []
+        for entry in wells:
+            path = _resolve(plate.path, entry.get("path") if isinstance(entry, Mapping) else None)
+            node = self.ctx.node(path) if path else None
+            if node is not None:
+                well_desc = self.ome(node)
+                if "well" in (well_desc.get("roles") or ()):
+                    try:
+                        thumb = self.well(node, well_desc)
+                    except PreviewUnavailableError:
+                        continue
+                    return _with_note(thumb, f"well {entry.get('path')}, {thumb.note}")
+        raise PreviewUnavailableError(f"plate {plate.path} has no readable well image")
+
+
+def _with_note(thumb: Thumbnail, note: str) -> Thumbnail:
+    from dataclasses import replace
+
+    return replace(thumb, note=note)

@@ -1,0 +1,237 @@
+"""A searchable JSON tree: the node's attributes (and, reused, the convention descriptions)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from qtpy.QtCore import QPoint, Qt, Signal
+from qtpy.QtGui import QFontDatabase
+from qtpy.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPlainTextEdit,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QTreeWidgetItemIterator,
+    QVBoxLayout,
+    QWidget,
+)
+
+from zarr_browser.core.issues import pointer as make_pointer
+from zarr_browser.core.jsonio import JSON, dumps
+from zarr_browser.qt.inspector.formatting import short_json
+
+__all__ = ["AttributesPanel", "JsonTree"]
+
+MAX_CHILDREN = 500
+"""Children shown per object or list; the rest are summarised in one row (the raw view has all)."""
+
+_VALUE_ROLE = Qt.ItemDataRole.UserRole + 1
+_SEARCH_ROLE = Qt.ItemDataRole.UserRole + 2
+_POINTER_ROLE = Qt.ItemDataRole.UserRole + 3
+
+
+class JsonTree(QWidget):
+    """A filter box over a Key | Value tree of a JSON object.
+
+    Long values are elided in the tree; double-click (or the context menu) shows the whole
+    value.  The filter keeps rows whose key or full value contains the text (case-insensitive),
+    with their ancestors and descendants.
+
+    Signals
+    -------
+    fullValueRequested(str)
+        The JSON pointer of a value the user asked to see in full (after the dialog opened).
+    """
+
+    fullValueRequested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, *, placeholder: str = "Filter keys and values…") -> None:
+        super().__init__(parent)
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText(placeholder)
+        self.filter.setClearButtonEnabled(True)
+        self._count = QLabel()
+        self._count.setStyleSheet("color: palette(dark);")
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(("Key", "Value"))
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        self.tree.header().setStretchLastSection(True)
+        self.tree.setColumnWidth(0, 200)
+        self._empty = QLabel()
+        self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._empty.setStyleSheet("color: palette(dark); padding: 12px;")
+        self._pointer_prefix: tuple[str | int, ...] = ()
+        top = QHBoxLayout()
+        top.addWidget(self.filter, 1)
+        top.addWidget(self._count)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.tree, 1)
+        layout.addWidget(self._empty)
+        self._empty.hide()
+        self._connect()
+
+    def _connect(self) -> None:
+        self.filter.textChanged.connect(self._on_filter_text_changed)
+        self.tree.itemDoubleClicked.connect(self._on_tree_item_double_clicked)
+        self.tree.customContextMenuRequested.connect(self._on_tree_context_menu)
+
+    # -- content ---------------------------------------------------------------------------------
+    def setData(self, data: Mapping[str, JSON] | None, *, pointer_prefix: tuple[str | int, ...] = (),
+                empty_text: str = "No attributes") -> None:
+        """Show *data*; pointers of its items start with *pointer_prefix* (``("attributes",)`` in v3)."""
+        self.tree.clear()
+        self._pointer_prefix = pointer_prefix
+        data = data or {}
+        items = [self._make_item(str(k), v, (*pointer_prefix, str(k))) for k, v in data.items()]
+        self.tree.addTopLevelItems(items)
+        for item in items:
+            if item.childCount() <= 20:
+                item.setExpanded(True)
+        self.tree.setVisible(bool(items))
+        self._empty.setText(empty_text)
+        self._empty.setVisible(not items)
+        self._count.setText(f"{len(items)} key{'s' if len(items) != 1 else ''}")
+        if self.filter.text():
+            self._on_filter_text_changed(self.filter.text())
+
+    def clear(self) -> None:
+        self.setData({})
+
+    def visibleTopLevelKeys(self) -> list[str]:
+        """Keys of the top-level rows the filter leaves visible (for tests)."""
+        return [self.tree.topLevelItem(i).text(0) for i in range(self.tree.topLevelItemCount())
+                if not self.tree.topLevelItem(i).isHidden()]
+
+    def selectPointer(self, pointer: str) -> bool:
+        """Select and reveal the row of a JSON pointer (or its nearest shown ancestor)."""
+        best: QTreeWidgetItem | None = None
+        best_len = -1
+        iterator = QTreeWidgetItemIterator(self.tree)
+        while iterator.value() is not None:
+            item = iterator.value()
+            ptr = item.data(0, _POINTER_ROLE) or ""
+            if (pointer == ptr or pointer.startswith(ptr + "/")) and len(ptr) > best_len:
+                best, best_len = item, len(ptr)
+            iterator += 1
+        if best is None:
+            return False
+        self.filter.clear()
+        self.tree.setCurrentItem(best)
+        self.tree.scrollToItem(best)
+        return True
+
+    def fullText(self, item: QTreeWidgetItem) -> str:
+        """The pretty-printed JSON of an item's value."""
+        return dumps(item.data(1, _VALUE_ROLE), indent=2)
+
+    # -- building --------------------------------------------------------------------------------
+    def _make_item(self, key: str, value: Any, path: tuple[str | int, ...]) -> QTreeWidgetItem:
+        item = QTreeWidgetItem()
+        item.setText(0, key)
+        item.setData(1, _VALUE_ROLE, value)
+        item.setData(0, _POINTER_ROLE, make_pointer(*path))
+        if isinstance(value, dict):
+            item.setText(1, f"{{{len(value)} key{'s' if len(value) != 1 else ''}}}")
+            item.setForeground(1, self.palette().mid())
+            children = list(value.items())
+            for k, v in children[:MAX_CHILDREN]:
+                item.addChild(self._make_item(str(k), v, (*path, str(k))))
+            self._add_more(item, len(children))
+            search = key
+        elif isinstance(value, list):
+            item.setText(1, f"[{len(value)} item{'s' if len(value) != 1 else ''}]")
+            item.setForeground(1, self.palette().mid())
+            if value and all(not isinstance(v, dict | list) for v in value) and len(value) <= 16:
+                text, _ = short_json(value)
+                item.setText(1, text)  # short lists of scalars read best on one line
+            for i, v in enumerate(value[:MAX_CHILDREN]):
+                item.addChild(self._make_item(str(i), v, (*path, i)))
+            self._add_more(item, len(value))
+            search = key
+        else:
+            text, elided = short_json(value)
+            item.setText(1, text)
+            full = dumps(value, indent=None)
+            if elided:
+                item.setToolTip(1, "Double-click to see the whole value")
+            search = key + "\n" + full
+        item.setData(0, _SEARCH_ROLE, search.casefold())
+        return item
+
+    def _add_more(self, item: QTreeWidgetItem, total: int) -> None:
+        if total > MAX_CHILDREN:
+            more = QTreeWidgetItem(["…", f"{total - MAX_CHILDREN} more (see Raw JSON)"])
+            more.setData(0, _SEARCH_ROLE, "")
+            more.setForeground(1, self.palette().mid())
+            item.addChild(more)
+
+    # -- slots -----------------------------------------------------------------------------------
+    def _on_filter_text_changed(self, text: str) -> None:
+        needle = text.strip().casefold()
+        for i in range(self.tree.topLevelItemCount()):
+            _apply_filter(self.tree.topLevelItem(i), needle, False)
+        if needle and self.tree.topLevelItemCount() < 50:
+            self.tree.expandAll()
+
+    def _on_tree_item_double_clicked(self, item: QTreeWidgetItem, column: int) -> None:
+        self.showFullValue(item)
+
+    def showFullValue(self, item: QTreeWidgetItem) -> QDialog:
+        """Open a dialog with the whole value of *item* (pretty-printed, selectable)."""
+        dialog = QDialog(self)
+        dialog.setWindowTitle(item.data(0, _POINTER_ROLE) or item.text(0))
+        text = QPlainTextEdit(self.fullText(item))
+        text.setReadOnly(True)
+        text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(text)
+        layout.addWidget(buttons)
+        dialog.resize(560, 420)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.fullValueRequested.emit(item.data(0, _POINTER_ROLE) or "")
+        return dialog
+
+    def _on_tree_context_menu(self, pos: QPoint) -> None:
+        item = self.tree.itemAt(pos)
+        if item is None or item.data(0, _POINTER_ROLE) is None:
+            return
+        menu = QMenu(self)
+        menu.addAction("Show full value…", lambda: self.showFullValue(item))
+        menu.addAction("Copy value", lambda: QApplication.clipboard().setText(self.fullText(item)))
+        menu.addAction("Copy key", lambda: QApplication.clipboard().setText(item.text(0)))
+        menu.addAction("Copy JSON pointer", lambda: QApplication.clipboard().setText(item.data(0, _POINTER_ROLE)))
+        menu.exec_(self.tree.viewport().mapToGlobal(pos))
+
+
+def _apply_filter(item: QTreeWidgetItem, needle: str, ancestor_match: bool) -> bool:
+    own = not needle or needle in (item.data(0, _SEARCH_ROLE) or "")
+    match = ancestor_match or own
+    visible = match
+    for i in range(item.childCount()):
+        visible = _apply_filter(item.child(i), needle, match) or visible
+    item.setHidden(not visible)
+    return visible
+
+
+class AttributesPanel(JsonTree):
+    """The node's user attributes."""
+
+    def setNode(self, attributes: Mapping[str, JSON], *, zarr_format: int | None) -> None:
+        prefix: tuple[str | int, ...] = ("attributes",) if zarr_format == 3 else ()
+        self.setData(attributes, pointer_prefix=prefix)

@@ -1,0 +1,274 @@
+"""The overview section: what the node is, its conventions as badges, notes, errors, preview."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from zarr_browser.core.safety import itemsize
+from zarr_browser.qt.inspector.formatting import format_bytes, format_number, format_shape
+from zarr_browser.qt.inspector.preview_widget import PreviewWidget
+
+if TYPE_CHECKING:
+    from zarr_browser.core.conventions.base import Detection
+    from zarr_browser.core.model import Node
+
+__all__ = ["BADGE_COLOURS", "OverviewPanel", "badge_text", "highlights"]
+
+BADGE_COLOURS = {
+    "zarr": "#6b7280",
+    "ome-ngff": "#2563eb",
+    "xarray": "#d97706",
+    "cf": "#059669",
+    "nczarr": "#7c3aed",
+    "zarr-conventions": "#0d9488",
+    "consolidated": "#92400e",
+}
+_OTHER_COLOUR = "#475569"
+
+
+def badge_text(detection: Detection) -> str:
+    """``ome-ngff 0.5 · image, omero``."""
+    label = detection.name if detection.version is None else f"{detection.name} {detection.version}"
+    if detection.roles:
+        label += " · " + ", ".join(detection.roles)
+    return label
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def highlights(descriptions: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One line per convention saying what the node holds (plain text)."""
+    out: list[str] = []
+    ome = descriptions.get("ome-ngff") or {}
+    levels = ome.get("levels") if isinstance(ome.get("levels"), list) else []
+    if levels:
+        first = levels[0] if isinstance(levels[0], Mapping) else {}
+        line = f"OME image: {_count(len(levels), 'level')}"
+        if first.get("shape"):
+            line += f", full resolution {format_shape(first.get('shape'))}"
+        channels = [c for c in ome.get("channels") or [] if isinstance(c, Mapping)]
+        if channels:
+            names = ", ".join(str(c.get("label") or "?") for c in channels[:6]) + ("…" if len(channels) > 6 else "")
+            line += f", {_count(len(channels), 'channel')} ({names})"
+        out.append(line)
+    axes = [a for a in ome.get("axes") or [] if isinstance(a, Mapping)]
+    voxel = ome.get("voxel_size") if isinstance(ome.get("voxel_size"), list) else []
+    space = [(v, a.get("unit")) for a, v in zip(axes, voxel, strict=False) if a.get("type") == "space"]
+    if space:
+        out.append("Voxel size: " + " × ".join(f"{format_number(v)} {u or ''}".strip() for v, u in space))
+    plate = ome.get("plate") if isinstance(ome.get("plate"), Mapping) else None
+    if plate:
+        out.append(f"OME plate: {len(plate.get('rows') or [])} rows × {len(plate.get('columns') or [])} columns, "
+                   f"{_count(len(plate.get('wells') or []), 'well')}")
+    well = ome.get("well") if isinstance(ome.get("well"), Mapping) else None
+    if well:
+        out.append(f"OME well: {_count(len(well.get('images') or []), 'field')}")
+    labels = [x for x in ome.get("labels") or [] if isinstance(x, str)]
+    if labels:
+        out.append(f"Labels: {', '.join(labels[:8])}{'…' if len(labels) > 8 else ''}")
+    xr = descriptions.get("xarray") or {}
+    if isinstance(xr.get("dims"), Mapping):
+        out.append(f"Dataset: {_count(len(xr.get('data_variables') or []), 'data variable')}, "
+                   f"{_count(len(xr.get('coordinates') or []), 'coordinate')}, dimensions "
+                   + ", ".join(f"{k}={v}" for k, v in xr["dims"].items()))
+    elif isinstance(xr.get("dims"), list) and "ome-ngff" not in descriptions:
+        out.append("Dimensions: " + ", ".join(str(d) for d in xr["dims"]))
+    cf = descriptions.get("cf") or {}
+    if cf.get("title"):
+        out.append(f"Title: {cf['title']}")
+    if cf.get("long_name") or cf.get("units"):
+        out.append(" · ".join(str(cf[k]) for k in ("long_name", "units") if cf.get(k)))
+    nc = descriptions.get("nczarr") or {}
+    if nc.get("generation"):
+        dims = nc.get("dimensions") if isinstance(nc.get("dimensions"), list) else []
+        out.append(f"NCZarr ({nc['generation']})" + (f": {_count(len(dims), 'shared dimension')}" if dims else ""))
+    cons = descriptions.get("consolidated") or {}
+    if cons.get("entries") is not None:
+        out.append(f"Consolidated metadata ({cons.get('kind', '?')}): {cons['entries']} entries")
+    return out
+
+
+class OverviewPanel(QWidget):
+    """Kind, format, conventions, notes and errors of the node, and its preview."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._title = QLabel()
+        font = self._title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.35)
+        font.setBold(True)
+        self._title.setFont(font)
+        self._title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._title.setTextFormat(Qt.TextFormat.PlainText)
+        self._subtitle = QLabel()
+        self._subtitle.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._badges = QHBoxLayout()
+        self._badges.setSpacing(6)
+        self._badges.setContentsMargins(0, 0, 0, 0)
+        self._error = QLabel()
+        self._error.setWordWrap(True)
+        self._error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._error.setStyleSheet(
+            "QLabel { background: #fde8e8; color: #8b1c1c; border: 1px solid #f5b5b5; border-radius: 4px; padding: 6px; }"
+        )
+        self._notes = QLabel()
+        self._notes.setWordWrap(True)
+        self._notes.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._notes.setStyleSheet(
+            "QLabel { background: #fff7e0; color: #6b4e00; border: 1px solid #f0d890; border-radius: 4px; padding: 6px; }"
+        )
+        self._highlights = QLabel()
+        self._highlights.setWordWrap(True)
+        self._highlights.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._status = QLabel()
+        self._status.setWordWrap(True)
+        self._status.setStyleSheet("color: #8b1c1c;")
+        self._facts = QFormLayout()
+        self._facts.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self._facts.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.preview = PreviewWidget()
+
+        badge_row = QHBoxLayout()
+        badge_row.addLayout(self._badges)
+        badge_row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._title)
+        layout.addWidget(self._subtitle)
+        layout.addLayout(badge_row)
+        layout.addWidget(self._error)
+        layout.addWidget(self._notes)
+        layout.addWidget(self._status)
+        layout.addWidget(self._highlights)
+        layout.addLayout(self._facts)
+        layout.addSpacing(6)
+        layout.addWidget(self.preview)
+        layout.addStretch(1)
+        self.clear()
+
+    # -- state for tests -------------------------------------------------------------------------
+    def errorText(self) -> str:
+        return self._error.text() if not self._error.isHidden() else ""
+
+    def badgeTexts(self) -> list[str]:
+        out = []
+        for i in range(self._badges.count()):
+            widget = self._badges.itemAt(i).widget()
+            if isinstance(widget, QLabel):
+                out.append(widget.text())
+        return out
+
+    def statusText(self) -> str:
+        return self._status.text()
+
+    # -- setters ---------------------------------------------------------------------------------
+    def clear(self) -> None:
+        self._title.setText("No node selected")
+        self._subtitle.clear()
+        self._set_badges([])
+        self._error.hide()
+        self._notes.hide()
+        self._status.clear()
+        self._status.hide()
+        self._highlights.clear()
+        self._highlights.hide()
+        self._clear_facts()
+        self.preview.clear()
+        self.preview.hide()
+
+    def setNode(self, node: Node, detections: Sequence[Detection], *, url: str = "") -> None:
+        name = node.name or (url.rstrip("/").rsplit("/", 1)[-1] if url else "/")
+        self._title.setText(name or "/")
+        parts = [node.kind]
+        if node.zarr_format is not None:
+            parts.append(f"zarr v{node.zarr_format}")
+        if node.array is not None:
+            parts.append(node.array.dtype)
+            parts.append(format_shape(node.array.shape))
+        self._subtitle.setText(" · ".join(parts))
+        self._set_badges([d for d in detections if d.name != "zarr"])
+        if node.error:
+            self._error.setText(f"<b>This node could not be read.</b><br>{html.escape(node.error)}")
+            self._error.show()
+        else:
+            self._error.hide()
+        if node.notes:
+            self._notes.setText("<br>".join(f"• {html.escape(n)}" for n in node.notes))
+            self._notes.show()
+        else:
+            self._notes.hide()
+        self._status.hide()
+        self._highlights.clear()
+        self._highlights.hide()
+        self._clear_facts()
+        self._add_fact("Path", node.path)
+        if url:
+            self._add_fact("Store", url)
+        if node.source == "consolidated":
+            self._add_fact("Read from", "consolidated metadata")
+        if node.consolidated is not None:
+            colour = {"fresh": "#166534", "stale": "#b45309", "absent": "#b45309"}[node.consolidated]
+            text = {"fresh": "matches its consolidated copy",
+                    "stale": "differs from its consolidated copy (stale .zmetadata / consolidated_metadata)",
+                    "absent": "missing from the consolidated metadata"}[node.consolidated]
+            self._add_fact("Consolidated", f"<span style='color:{colour}'>{text}</span>", rich=True)
+        if node.array is not None:
+            array = node.array
+            chunks = format_shape(array.chunks)
+            if array.shards:
+                chunks += f" in shards of {format_shape(array.shards)}"
+            self._add_fact("Chunks", chunks)
+            size = itemsize(array)
+            if size is not None:
+                self._add_fact("Size", format_bytes(math.prod(array.shape) * size) + " (decoded)")
+        documents = ", ".join(node.documents) or "none (implicit group)"
+        self._add_fact("Documents", documents)
+        self.preview.clear()
+        self.preview.hide()
+
+    def setHighlights(self, lines: Sequence[str]) -> None:
+        """What the conventions say the node holds, one line each."""
+        self._highlights.setText("<br>".join(html.escape(line) for line in lines))
+        self._highlights.setVisible(bool(lines))
+
+    def highlightsText(self) -> str:
+        return self._highlights.text()
+
+    def setStatus(self, text: str) -> None:
+        """A problem found while loading details (shown in red under the badges)."""
+        self._status.setText(text)
+        self._status.setVisible(bool(text))
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _set_badges(self, detections: Sequence[Detection]) -> None:
+        while self._badges.count():
+            item = self._badges.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        for detection in detections:
+            chip = QLabel(badge_text(detection))
+            chip.setTextFormat(Qt.TextFormat.PlainText)
+            colour = BADGE_COLOURS.get(detection.name, _OTHER_COLOUR)
+            chip.setStyleSheet(
+                f"QLabel {{ background: {colour}; color: white; border-radius: 9px; padding: 2px 9px; font-weight: 600; }}"
+            )
+            chip.setToolTip(f"{detection.name} convention detected")
+            self._badges.addWidget(chip)
+
+    def _add_fact(self, label: str, value: str, *, rich: bool = False) -> None:
+        field = QLabel(value)
+        field.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
+        field.setWordWrap(True)
+        field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._facts.addRow(QLabel(f"<span style='color:#6b7280'>{label}</span>"), field)
+
+    def _clear_facts(self) -> None:
+        while self._facts.rowCount():
+            self._facts.removeRow(0)

@@ -1,0 +1,111 @@
+"""The raw documents of the node, exactly as stored (or reformatted on request)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from qtpy.QtGui import QFontDatabase, QTextCursor
+from qtpy.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+
+from zarr_browser.core.jsonio import dumps
+from zarr_browser.qt.inspector.formatting import format_bytes
+
+if TYPE_CHECKING:
+    from zarr_browser.core.jsonio import Document
+
+__all__ = ["RawJsonPanel"]
+
+
+class RawJsonPanel(QWidget):
+    """A document chooser over a read-only, monospace view of the document text."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._documents: dict[str, Document] = {}
+        self.chooser = QComboBox()
+        self.chooser.setMinimumContentsLength(12)
+        self.reformat = QCheckBox("Reformat")
+        self.reformat.setToolTip("Show the parsed document indented (the stored text is the truth)")
+        self._info = QLabel()
+        self._info.setStyleSheet("color: palette(dark);")
+        self._error = QLabel()
+        self._error.setWordWrap(True)
+        self._error.setStyleSheet("color: #8b1c1c;")
+        self.text = QPlainTextEdit()
+        self.text.setReadOnly(True)
+        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        top = QHBoxLayout()
+        top.addWidget(self.chooser)
+        top.addWidget(self.reformat)
+        top.addStretch(1)
+        top.addWidget(self._info)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self._error)
+        layout.addWidget(self.text, 1)
+        self._error.hide()
+        self._connect()
+
+    def _connect(self) -> None:
+        self.chooser.currentTextChanged.connect(self._on_chooser_changed)
+        self.reformat.toggled.connect(self._on_reformat_toggled)
+
+    # -- public ----------------------------------------------------------------------------------
+    def setDocuments(self, documents: Mapping[str, Document]) -> None:
+        self._documents = dict(documents)
+        self.chooser.blockSignals(True)
+        self.chooser.clear()
+        self.chooser.addItems(list(self._documents))
+        self.chooser.blockSignals(False)
+        self.chooser.setEnabled(bool(self._documents))
+        self._show(self.chooser.currentText())
+
+    def clear(self) -> None:
+        self.setDocuments({})
+
+    def showDocument(self, name: str, pointer: str = "") -> bool:
+        """Show document *name*; with a pointer, put the cursor on the pointer's last key."""
+        index = self.chooser.findText(name)
+        if index < 0:
+            return False
+        self.chooser.setCurrentIndex(index)
+        if pointer:
+            key = pointer.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
+            if key and not key.isdigit():
+                found = self.text.document().find(f'"{key}"')
+                if not found.isNull():
+                    found.movePosition(QTextCursor.MoveOperation.StartOfLine)
+                    self.text.setTextCursor(found)
+                    self.text.centerCursor()
+        return True
+
+    def currentText(self) -> str:
+        return self.text.toPlainText()
+
+    # -- slots -----------------------------------------------------------------------------------
+    def _on_chooser_changed(self, name: str) -> None:
+        self._show(name)
+
+    def _on_reformat_toggled(self, checked: bool) -> None:
+        self._show(self.chooser.currentText())
+
+    def _show(self, name: str) -> None:
+        doc = self._documents.get(name)
+        if doc is None:
+            self.text.setPlainText("")
+            self._info.clear()
+            self._error.hide()
+            return
+        if doc.error:
+            self._error.setText(f"{doc.key}: {doc.error}")
+            self._error.show()
+        else:
+            self._error.hide()
+        text = doc.text
+        if self.reformat.isChecked() and doc.ok:
+            text = dumps(doc.value, indent=2)
+        self.text.setPlainText(text)
+        self._info.setText(f"{doc.key} · {format_bytes(len(doc.text.encode('utf-8', 'replace')))}")
