@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -9,10 +10,11 @@ from dataclasses import dataclass, field
 
 from zarr_browser.core.conventions.base import ConventionRegistry
 from zarr_browser.core.dimensions import dimension_issues
-from zarr_browser.core.hierarchy import Hierarchy
+from zarr_browser.core.hierarchy import Hierarchy, Listing
 from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.model import Node, parent_path
 from zarr_browser.core.safety import check_array
+from zarr_browser.core.store import run_sync
 from zarr_browser.errors import NodeNotFoundError, StoreReadError
 
 __all__ = ["HierarchyContext", "ValidationReport", "validate_hierarchy"]
@@ -100,8 +102,13 @@ def validate_hierarchy(
     strict: bool = False,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    batch: int = 32,
 ) -> ValidationReport:
     """Validate every node from *path* down; never raises on bad metadata.
+
+    The tree is walked level by level; the groups of a level are listed concurrently, *batch*
+    at a time, and *cancel* is checked between batches and between nodes, so even a huge
+    remote hierarchy stops promptly.
 
     Parameters
     ----------
@@ -114,18 +121,42 @@ def validate_hierarchy(
     """
     ctx = HierarchyContext(hierarchy, strict=strict)
     report = ValidationReport(hierarchy.url)
-    for node, listing in hierarchy.walk(path, depth=depth):
+
+    def cancelled() -> bool:
         if cancel is not None and cancel.is_set():
             report.cancelled = True
+        return report.cancelled
+
+    frontier = [hierarchy.node(path)]
+    level = 0
+    while frontier and not cancelled():
+        for node in frontier:
+            if cancelled():
+                return report
+            report.issues.extend(validate_node(node, registry, ctx))
+            report.nodes_checked += 1
+            if progress is not None:
+                progress(report.nodes_checked, node.path)
+        if depth is not None and level >= depth:
             break
-        report.issues.extend(validate_node(node, registry, ctx))
-        if listing is not None and not listing.complete:
-            report.issues.append(
-                Issue(Severity.WARNING,
-                      f"children could not be listed ({listing.error}); only {len(listing.nodes)} children "
-                      "declared by the metadata were checked", node.path, convention="zarr")
-            )
-        report.nodes_checked += 1
-        if progress is not None:
-            progress(report.nodes_checked, node.path)
+        groups = [n for n in frontier if n.is_group]
+        frontier = []
+        for first in range(0, len(groups), batch):
+            if cancelled():
+                return report
+            chunk = groups[first : first + batch]
+            listings = run_sync(_list_all(hierarchy, [g.path for g in chunk]))
+            for group, listing in zip(chunk, listings, strict=True):
+                if not listing.complete:
+                    report.issues.append(
+                        Issue(Severity.WARNING,
+                              f"children could not be listed ({listing.error}); only {len(listing.nodes)} "
+                              "children declared by the metadata were checked", group.path, convention="zarr")
+                    )
+                frontier.extend(listing.nodes)
+        level += 1
     return report
+
+
+async def _list_all(hierarchy: Hierarchy, paths: list[str]) -> list[Listing]:
+    return list(await asyncio.gather(*(hierarchy.achildren(p) for p in paths)))
