@@ -1,24 +1,26 @@
 """Qt test fixtures: offscreen platform, registry, runners, demo and huge stores, settings.
 
-``QT_QPA_PLATFORM`` defaults to ``offscreen`` (set before any Qt import; ``setdefault`` so a
-session under Xvfb or a real display keeps its platform).
+Without a display (no ``DISPLAY``/``WAYLAND_DISPLAY``), ``QT_QPA_PLATFORM`` defaults to
+``offscreen``, set before any Qt import.  Under Xvfb or a real display the platform is left
+alone, so GL tests elsewhere in the same session keep their context.
 """
 
 from __future__ import annotations
 
 import os
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import shutil  # noqa: E402
-import warnings  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+import shutil
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
 
-import pytest  # noqa: E402
-import zarr  # noqa: E402
+import pytest
+import zarr
 
-from zarr_browser.core.conventions import ConventionRegistry, default_registry  # noqa: E402
+from zarr_browser.core.conventions import ConventionRegistry, default_registry
 
 
 @pytest.fixture
@@ -66,6 +68,12 @@ def make_many(path: Path, n: int, *, consolidate: bool) -> Path:
 
 
 @pytest.fixture(scope="session")
+def make_many_group():  # type: ignore[no-untyped-def]
+    """``make_many_group(path, n, consolidate=...)``: a v3 group of *n* arrays, built by copying."""
+    return make_many
+
+
+@pytest.fixture(scope="session")
 def many_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory holding ``many.zarr``: 10,000 arrays in one (consolidated) group."""
     root = tmp_path_factory.mktemp("many")
@@ -78,3 +86,9 @@ def settings(tmp_path: Path):  # type: ignore[no-untyped-def]
     from qtpy.QtCore import QSettings
 
     return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture(autouse=True)
+def _application(qapp):  # type: ignore[no-untyped-def]
+    """Every Qt test gets the QApplication (models paint icons, which needs one)."""
+    return qapp

@@ -428,3 +428,32 @@ def test_with_a_thread_runner(make_inspector, demo_root, qtbot, thread_runner) -
     qtbot.waitUntil(inspector.overview.preview.hasPicture, timeout=10_000)
     qtbot.waitUntil(lambda: not inspector.hasPendingOperations(), timeout=10_000)
     assert "Voxel size" in inspector.overview.highlightsText()
+
+
+def test_huge_raw_document_is_deferred_and_capped(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A root holding consolidated metadata of thousands of arrays must not freeze the GUI."""
+    import zarr
+
+    from zarr_browser.core.conventions import default_registry
+    from zarr_browser.core.hierarchy import Hierarchy
+    from zarr_browser.qt.inspector import Inspector
+    from zarr_browser.qt.inspector.raw_json import PREVIEW_CHARS
+    from zarr_browser.qt.workers import ImmediateRunner
+
+    group = zarr.open_group(tmp_path / "wide.zarr", mode="w", zarr_format=3)
+    for i in range(600):
+        group.create_array(f"a{i}", shape=(4,), dtype="u1")
+    zarr.consolidate_metadata(tmp_path / "wide.zarr")
+    hierarchy = Hierarchy.open(str(tmp_path / "wide.zarr"))
+    inspector = Inspector(runner=ImmediateRunner(), registry=default_registry())
+    qtbot.addWidget(inspector)
+    inspector.show()
+    inspector.setNode(hierarchy, hierarchy.root)
+    raw = inspector.raw
+    assert raw.text.toPlainText() == ""  # the Raw JSON tab is hidden: nothing laid out yet
+    full = hierarchy.root.documents["zarr.json"].text
+    assert len(full) > PREVIEW_CHARS
+    assert raw.currentText() == full[:PREVIEW_CHARS]
+    assert raw.show_all.isVisibleTo(raw)
+    raw.show_all.click()
+    assert raw.currentText() == full

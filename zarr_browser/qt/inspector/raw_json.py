@@ -6,7 +6,16 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from qtpy.QtGui import QFontDatabase, QTextCursor
-from qtpy.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from zarr_browser.core.jsonio import dumps
 from zarr_browser.qt.inspector.formatting import format_bytes
@@ -16,6 +25,10 @@ if TYPE_CHECKING:
 
 __all__ = ["RawJsonPanel"]
 
+PREVIEW_CHARS = 200_000
+"""Documents longer than this show their beginning until "Show all" is pressed: laying out
+megabytes of text (a root's consolidated metadata of 10,000 arrays) would freeze the GUI."""
+
 
 class RawJsonPanel(QWidget):
     """A document chooser over a read-only, monospace view of the document text."""
@@ -23,6 +36,8 @@ class RawJsonPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._documents: dict[str, Document] = {}
+        self._stale = False  # documents changed while the panel was hidden: render when shown
+        self._show_all = False
         self.chooser = QComboBox()
         self.chooser.setMinimumContentsLength(12)
         self.reformat = QCheckBox("Reformat")
@@ -36,11 +51,15 @@ class RawJsonPanel(QWidget):
         self.text.setReadOnly(True)
         self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.show_all = QPushButton("Show all")
+        self.show_all.setToolTip("Lay out the whole document (may take a moment for very large ones)")
+        self.show_all.hide()
         top = QHBoxLayout()
         top.addWidget(self.chooser)
         top.addWidget(self.reformat)
         top.addStretch(1)
         top.addWidget(self._info)
+        top.addWidget(self.show_all)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
@@ -52,6 +71,7 @@ class RawJsonPanel(QWidget):
     def _connect(self) -> None:
         self.chooser.currentTextChanged.connect(self._on_chooser_changed)
         self.reformat.toggled.connect(self._on_reformat_toggled)
+        self.show_all.clicked.connect(self._on_show_all_clicked)
 
     # -- public ----------------------------------------------------------------------------------
     def setDocuments(self, documents: Mapping[str, Document]) -> None:
@@ -61,7 +81,17 @@ class RawJsonPanel(QWidget):
         self.chooser.addItems(list(self._documents))
         self.chooser.blockSignals(False)
         self.chooser.setEnabled(bool(self._documents))
-        self._show(self.chooser.currentText())
+        self._show_all = False
+        if self.isVisible():
+            self._show(self.chooser.currentText())
+        else:
+            self._stale = True
+
+    def showEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        """Render documents that arrived while the panel was hidden."""
+        super().showEvent(event)
+        if self._stale:
+            self._show(self.chooser.currentText())
 
     def clear(self) -> None:
         self.setDocuments({})
@@ -71,6 +101,9 @@ class RawJsonPanel(QWidget):
         index = self.chooser.findText(name)
         if index < 0:
             return False
+        self._show_all = True  # the pointer may be anywhere in the document
+        if index == self.chooser.currentIndex():
+            self._show(name)
         self.chooser.setCurrentIndex(index)
         if pointer:
             key = pointer.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
@@ -83,6 +116,9 @@ class RawJsonPanel(QWidget):
         return True
 
     def currentText(self) -> str:
+        """The text the panel shows (rendered now if it was deferred while hidden)."""
+        if self._stale:
+            self._show(self.chooser.currentText())
         return self.text.toPlainText()
 
     # -- slots -----------------------------------------------------------------------------------
@@ -92,7 +128,12 @@ class RawJsonPanel(QWidget):
     def _on_reformat_toggled(self, checked: bool) -> None:
         self._show(self.chooser.currentText())
 
+    def _on_show_all_clicked(self) -> None:
+        self._show_all = True
+        self._show(self.chooser.currentText())
+
     def _show(self, name: str) -> None:
+        self._stale = False
         doc = self._documents.get(name)
         if doc is None:
             self.text.setPlainText("")
@@ -107,5 +148,9 @@ class RawJsonPanel(QWidget):
         text = doc.text
         if self.reformat.isChecked() and doc.ok:
             text = dumps(doc.value, indent=2)
-        self.text.setPlainText(text)
-        self._info.setText(f"{doc.key} · {format_bytes(len(doc.text.encode('utf-8', 'replace')))}")
+        truncated = not self._show_all and len(text) > PREVIEW_CHARS
+        self.text.setPlainText(text[:PREVIEW_CHARS] if truncated else text)
+        self.show_all.setVisible(truncated)
+        size = format_bytes(len(doc.text.encode("utf-8", "replace")))
+        shown = f" · showing the first {format_bytes(PREVIEW_CHARS)}" if truncated else ""
+        self._info.setText(f"{doc.key} · {size}{shown}")

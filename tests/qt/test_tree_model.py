@@ -1,0 +1,341 @@
+"""The lazy hierarchy tree model and its filter proxy, on real stores written with zarr-python."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from qtpy.QtCore import QModelIndex, Qt
+from qtpy.QtWidgets import QTreeView
+
+from zarr_browser.core.hierarchy import Hierarchy
+from zarr_browser.core.store import RequestPolicy
+from zarr_browser.errors import StoreReadError
+from zarr_browser.qt.filter_model import HierarchyFilterModel
+from zarr_browser.qt.tree_model import HierarchyTreeModel
+from zarr_browser.qt.workers import ImmediateRunner
+
+Model = HierarchyTreeModel
+
+
+def make_model(url: str | Path, registry: Any, runner: Any = None, *, page_size: int = Model.PAGE_SIZE,
+               storage_options: dict | None = None, policy: RequestPolicy | None = None) -> HierarchyTreeModel:
+    """A model showing the store at *url* (opened here, synchronously: test set-up only)."""
+    hierarchy = Hierarchy.open(str(url), storage_options=storage_options, policy=policy, hints=registry.child_hints)
+    model = HierarchyTreeModel(runner=runner or ImmediateRunner(), registry=registry, page_size=page_size)
+    model.setHierarchy(hierarchy)
+    return model
+
+
+def root_index(model: HierarchyTreeModel) -> QModelIndex:
+    return model.index(0, 0, QModelIndex())
+
+
+def rows(model: Any, parent: QModelIndex) -> list[tuple[str, str]]:
+    """``(state, name or text)`` of every row under *parent*."""
+    out = []
+    for row in range(model.rowCount(parent)):
+        index = model.index(row, 0, parent)
+        out.append((index.data(Model.StateRole), index.data()))
+    return out
+
+
+def names(model: Any, parent: QModelIndex) -> list[str]:
+    return [name for state, name in rows(model, parent) if state == Model.NODE]
+
+
+def child(model: Any, parent: QModelIndex, name: str) -> QModelIndex:
+    for row in range(model.rowCount(parent)):
+        index = model.index(row, 0, parent)
+        if index.data() == name and index.data(Model.StateRole) == Model.NODE:
+            return index
+    raise AssertionError(f"{name!r} not under {parent.data()!r}: {rows(model, parent)}")
+
+
+def expand(view: QTreeView, index: QModelIndex) -> None:
+    """Expand *index* and lay the view out now (a hidden view lays out lazily; layout fetches)."""
+    view.expand(index)
+    view.doItemsLayout()
+
+
+def fetch_all(model: HierarchyTreeModel, parent: QModelIndex = QModelIndex()) -> None:  # noqa: B008
+    """List every group (ImmediateRunner: synchronous)."""
+    while model.canFetchMore(parent):
+        model.fetchMore(parent)
+    for row in range(model.rowCount(parent)):
+        fetch_all(model, model.index(row, 0, parent))
+
+
+@pytest.fixture
+def sample(tmp_path: Path, zarr_stores: Any) -> Path:
+    store = tmp_path / "sample.zarr"
+    zarr_stores.sample(str(store), 3)
+    return store
+
+
+# -- model conformance ---------------------------------------------------------------------
+
+
+def test_modeltester_immediate_runner(qtmodeltester: Any, sample: Path, registry: Any) -> None:
+    model = make_model(sample, registry)
+    qtmodeltester.check(model)  # fetches more by itself, synchronously
+    fetch_all(model)
+    qtmodeltester.check(model)
+    proxy = HierarchyFilterModel()
+    proxy.setSourceModel(model)
+    qtmodeltester.check(proxy)
+    proxy.setFilterText("val")
+    qtmodeltester.check(proxy)
+    assert names(proxy, root_index(proxy)) == ["nested"]
+
+
+def test_modeltester_thread_runner_after_loading(qtmodeltester: Any, qtbot: Any, sample: Path, registry: Any,
+                                                 thread_runner: Any) -> None:
+    model = make_model(sample, registry, thread_runner)
+    proxy = HierarchyFilterModel()
+    proxy.setSourceModel(model)
+    view = QTreeView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+    qtmodeltester.check(model)
+    qtmodeltester.check(proxy)
+    view.expandAll()  # lists every group (in the runner) as it becomes visible
+    for _ in range(4):  # one level per round
+        qtbot.waitUntil(lambda: not model.hasPendingOperations(), timeout=10_000)
+        view.expandAll()
+    qtbot.waitUntil(lambda: not model.hasPendingOperations(), timeout=10_000)
+    deeper = child(model, child(model, root_index(model), "nested"), "deeper")
+    assert names(model, deeper) == ["values"]
+    qtmodeltester.check(model)
+    qtmodeltester.check(proxy)
+
+
+# -- lazy listing --------------------------------------------------------------------------
+
+
+def test_groups_are_listed_when_expanded_with_a_loading_row(qtbot: Any, sample: Path, registry: Any,
+                                                            thread_runner: Any) -> None:
+    model = make_model(sample, registry, thread_runner)
+    root = root_index(model)
+    assert root.data() == "sample.zarr"
+    assert model.hasChildren(root) and model.rowCount(root) == 0, "listed before anyone asked"
+    view = QTreeView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    inserted: list[str] = []
+    model.rowsInserted.connect(lambda parent, first, _last: inserted.append(model.index(first, 0, parent).data()))
+    expand(view, root)  # the view calls fetchMore
+    assert inserted[0] == "Loading…"
+    qtbot.waitUntil(lambda: not model.hasPendingOperations(), timeout=10_000)
+    assert names(model, root) == ["empty", "labels", "nested", "raw"]
+    labels = child(model, root, "labels")
+    assert model.hasChildren(labels) and model.rowCount(labels) == 0, "children listed before expansion"
+    raw = child(model, root, "raw")
+    assert not model.hasChildren(raw)
+    texts = [model.index(raw.row(), c, root).data() for c in range(5)]
+    assert texts[:4] == ["raw", "array", "4 × 6", "int16"] and texts[4].startswith("v3")
+    assert raw.data(Model.PathRole) == "/raw"
+    assert raw.data(Model.NodeRole).array.chunks == (2, 3)
+    assert "chunks [2, 3]" in raw.data(Qt.ItemDataRole.ToolTipRole)
+    empty = child(model, root, "empty")
+    expand(view, model.index(empty.row(), 0, root))
+    qtbot.waitUntil(lambda: not model.hasPendingOperations(), timeout=10_000)
+    assert rows(model, empty) == [] and not model.hasChildren(empty)
+
+
+def test_kinds_icons_and_badges_on_the_demo(demo_root: Path, registry: Any) -> None:
+    model = make_model(demo_root, registry)
+    fetch_all(model)
+    root = root_index(model)
+    kinds = {name: child(model, root, name).data(Model.KindRole) for name in names(model, root)}
+    assert kinds == {"cells.ome.zarr": "ome-image", "climate.zarr": "cf-dataset", "plate.ome.zarr": "plate"}
+    cells = child(model, root, "cells.ome.zarr")
+    nuclei = child(model, child(model, cells, "labels"), "nuclei")
+    assert nuclei.data(Model.KindRole) == "label-image"
+    plate = child(model, root, "plate.ome.zarr")
+    well = child(model, child(model, plate, "A"), "1")
+    assert (well.data(Model.KindRole), model.index(well.row(), 1, well.parent()).data()) == ("well", "OME well")
+    badges = model.index(cells.row(), Model.CONVENTIONS_COLUMN, root).data(Model.BadgesRole)
+    assert [text for text, _colour in badges] == ["v3", "OME 0.5"]
+    assert not cells.data(Qt.ItemDataRole.DecorationRole).isNull()
+    level0 = child(model, cells, "0")
+    assert "dimensions c, y, x" in level0.data(Qt.ItemDataRole.ToolTipRole)
+
+
+def test_a_corrupt_child_is_an_error_row_and_its_siblings_list(qtbot: Any, sample: Path, registry: Any,
+                                                                thread_runner: Any) -> None:
+    (sample / "labels" / "zarr.json").write_text('{"zarr_format": 3, "node_type": ')
+    model = make_model(sample, registry, thread_runner)
+    view = QTreeView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    expand(view, root_index(model))
+    qtbot.waitUntil(lambda: not model.hasPendingOperations(), timeout=10_000)
+    root = root_index(model)
+    assert names(model, root) == ["empty", "labels", "nested", "raw"]
+    labels = child(model, root, "labels")
+    assert labels.data(Model.NodeRole).kind == "error"
+    assert model.index(labels.row(), Model.KIND_COLUMN, root).data() == "error"
+    conventions = model.index(labels.row(), Model.CONVENTIONS_COLUMN, root).data()
+    assert conventions.startswith("failed: labels/zarr.json")
+    assert labels.data(Qt.ItemDataRole.ForegroundRole).color().name() == "#b91c1c"
+    assert labels.data(Model.KindRole) == "error" and not model.hasChildren(labels)
+
+
+def test_a_failed_listing_becomes_a_failed_row(qtbot: Any, sample: Path, registry: Any, thread_runner: Any,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    model = make_model(sample, registry, thread_runner)
+    hierarchy = model.hierarchy()
+
+    def broken(path: str, **_kwargs: Any) -> Any:
+        raise StoreReadError(f"cannot list {path}: connection reset")
+
+    monkeypatch.setattr(hierarchy, "children", broken)
+    with qtbot.waitSignal(model.listingFailed, timeout=10_000) as failed:
+        model.fetchMore(root_index(model))
+    assert failed.args == ["/", "cannot list /: connection reset"]
+    assert rows(model, root_index(model)) == [(Model.FAILED, "failed: cannot list /: connection reset")]
+    assert not model.canFetchMore(root_index(model))
+    assert not model.hasPendingOperations()
+    monkeypatch.undo()
+    model.refresh(root_index(model))  # refresh retries
+    qtbot.waitUntil(lambda: not model.hasPendingOperations(), timeout=10_000)
+    assert names(model, root_index(model)) == ["empty", "labels", "nested", "raw"]
+
+
+@pytest.mark.network
+def test_unlistable_remote_group_shows_a_warning_and_declared_children(http_server: Any, demo_root: Path,
+                                                                         registry: Any) -> None:
+    shutil.copytree(demo_root / "cells.ome.zarr", Path(http_server.root) / "cells.ome.zarr")
+    http_server.listing = False  # static hosting without directory indexes, no consolidated metadata
+    model = make_model(http_server.url_for("cells.ome.zarr"), registry)
+    root = root_index(model)
+    model.fetchMore(root)
+    found = rows(model, root)
+    state, text = found[0]
+    assert state == Model.WARNING
+    assert text.startswith("could not list: ") and text.endswith("; showing children declared by metadata")
+    assert names(model, root) == ["0", "1", "2", "3", "labels"]
+
+
+def test_huge_groups_are_fetched_page_by_page(tmp_path: Path, registry: Any, make_many_group: Any) -> None:
+    store = make_many_group(tmp_path / "many.zarr", 1234, consolidate=False)
+    model = make_model(store, registry, page_size=500)
+    root = root_index(model)
+    model.fetchMore(root)
+    assert model.rowCount(root) == 500
+    assert names(model, root)[:3] == ["a0", "a1", "a2"], "natural order"
+    assert model.canFetchMore(root)
+    model.fetchMore(root)
+    model.fetchMore(root)
+    assert model.rowCount(root) == 1234 and not model.canFetchMore(root)
+    assert names(model, root)[-1] == "a1233"
+    assert len(set(names(model, root))) == 1234
+
+
+def test_reveal_path_lists_only_what_is_needed(qtbot: Any, sample: Path, registry: Any, thread_runner: Any) -> None:
+    model = make_model(sample, registry, thread_runner)
+    found: list[QModelIndex] = []
+    model.revealPath("/nested/deeper/values", found.append)
+    qtbot.waitUntil(lambda: bool(found), timeout=10_000)
+    assert found[0].isValid() and found[0].data(Model.PathRole) == "/nested/deeper/values"
+    assert model.indexForPath("/nested/deeper/values") == found[0]
+    labels = model.indexForPath("/labels")
+    assert labels.isValid() and model.rowCount(labels) == 0, "a sibling group was listed"
+    missing: list[QModelIndex] = []
+    model.revealPath("/nested/nothing/here", missing.append)
+    qtbot.waitUntil(lambda: bool(missing), timeout=10_000)
+    assert not missing[0].isValid()
+
+
+def test_reveal_deep_in_a_huge_group_loads_up_to_the_child(qtbot: Any, many_root: Path, registry: Any,
+                                                          thread_runner: Any) -> None:
+    model = make_model(many_root / "many.zarr", registry, thread_runner)
+    found: list[QModelIndex] = []
+    model.revealPath("/a9876", found.append)
+    qtbot.waitUntil(lambda: bool(found), timeout=30_000)
+    assert found[0].data() == "a9876"
+    root = root_index(model)
+    assert model.rowCount(root) >= 9877 and model.canFetchMore(root)
+
+
+def test_refresh_picks_up_new_children(sample: Path, registry: Any, zarr_stores: Any) -> None:
+    import zarr
+
+    model = make_model(sample, registry)
+    root = root_index(model)
+    model.fetchMore(root)
+    assert "added" not in names(model, root)
+    zarr.open_group(str(sample), mode="a").create_array("added", shape=(3,), dtype="u1")
+    model.refresh(root)
+    assert names(model, root) == ["added", "empty", "labels", "nested", "raw"]
+
+
+@pytest.mark.network
+def test_cancel_turns_a_hanging_listing_into_a_row(qtbot: Any, http_server: Any, zarr_stores: Any, registry: Any,
+                                                   thread_runner: Any) -> None:
+    zarr_stores.sample(str(Path(http_server.root) / "s.zarr"), 2)
+    model = make_model(http_server.url_for("s.zarr"), registry, thread_runner,
+                       policy=RequestPolicy(attempt_timeout=30, deadline=30, retries=0))
+    http_server.faults.add("s.zarr/*/.z*", "hang")
+    http_server.faults.add("s.zarr/", "hang")
+    root = root_index(model)
+    model.fetchMore(root)
+    assert rows(model, root) == [(Model.LOADING, "Loading…")]
+    with qtbot.waitSignal(model.pendingChanged, timeout=5_000):
+        model.cancelPending()
+    assert not model.hasPendingOperations()
+    assert rows(model, root) == [(Model.FAILED, "failed: cancelled (refresh to try again)")]
+
+
+# -- filter proxy --------------------------------------------------------------------------
+
+
+def test_filter_is_recursive_on_loaded_names(sample: Path, registry: Any) -> None:
+    model = make_model(sample, registry)
+    fetch_all(model)
+    proxy = HierarchyFilterModel()
+    proxy.setSourceModel(model)
+    root = proxy.index(0, 0)
+    proxy.setFilterText("MASK")
+    assert names(proxy, root) == ["labels"]
+    assert names(proxy, proxy.index(0, 0, root)) == ["mask"]
+    proxy.setFilterText("*ee*")  # wildcard: the whole name must match ("deeper")
+    assert names(proxy, root) == ["nested"]
+    proxy.setFilterText("")
+    assert names(proxy, root) == ["empty", "labels", "nested", "raw"]
+
+
+def test_natural_sort(tmp_path: Path, registry: Any) -> None:
+    import zarr
+
+    group = zarr.open_group(str(tmp_path / "n.zarr"), mode="w")
+    for name in ("a10", "a2", "B1", "a1"):
+        group.create_group(name)
+    model = make_model(tmp_path / "n.zarr", registry)
+    fetch_all(model)
+    proxy = HierarchyFilterModel()
+    proxy.setSourceModel(model)
+    root = proxy.index(0, 0)
+    assert names(proxy, root) == ["a1", "a2", "a10", "B1"]  # the listing's own order
+    proxy.sort(0, Qt.SortOrder.DescendingOrder)
+    assert names(proxy, root) == ["B1", "a10", "a2", "a1"]
+
+
+def test_consolidated_matches_not_loaded_yet(qtbot: Any, tmp_path: Path, zarr_stores: Any, registry: Any) -> None:
+    store = tmp_path / "c.zarr"
+    zarr_stores.sample(str(store), 2, consolidate=True)
+    model = make_model(store, registry)
+    proxy = HierarchyFilterModel()
+    proxy.setSourceModel(model)
+    model.fetchMore(root_index(model))
+    with qtbot.waitSignal(proxy.unloadedMatchesChanged, timeout=2_000):
+        proxy.setFilterText("val")
+    assert proxy.unloadedMatches() == ["/nested/deeper/values"]
+    assert names(proxy, proxy.index(0, 0)) == [], "nothing loaded matches yet"
+    with qtbot.waitSignal(proxy.unloadedMatchesChanged, timeout=2_000):
+        model.revealPath("/nested/deeper/values")
+    assert proxy.unloadedMatches() == []
+    assert names(proxy, proxy.index(0, 0)) == ["nested"]

@@ -1,0 +1,192 @@
+"""Code snippets that open a node with zarr-python, xarray, ome-zarr-py and napari.
+
+"Copy as code" in the browser puts one of these on the clipboard.  Each snippet is a complete,
+runnable program: imports, the store (with its storage options), and the node.  Which
+snippets are offered depends on the node and the conventions found on it:
+
+* ``zarr-python`` - always (groups with ``open_group``, arrays with ``open_array``), read-only;
+* ``xarray`` - groups detected as xarray or CF datasets, and arrays detected as xarray variables
+  (opened through their parent group);
+* ``napari`` and ``ome-zarr-py`` - OME-NGFF images, label images, plates and bioformats2raw
+  containers, through the ``napari-ome-zarr`` reader (the zarr-browser napari plugin will add
+  its own reader later).
+
+Pure Python: no Qt, no I/O.
+"""
+
+from __future__ import annotations
+
+import os
+import pprint
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from zarr_browser.core.conventions.base import Detection
+    from zarr_browser.core.model import Node
+
+__all__ = ["node_url", "snippets"]
+
+#: OME-NGFF roles that napari-ome-zarr opens as layers
+_OME_VIEWABLE = frozenset({"image", "label-image", "plate", "bioformats2raw"})
+
+
+def _is_zip(url: str) -> bool:
+    return "://" not in url and url.lower().endswith((".zip", ".ozx"))
+
+
+def _is_local(url: str) -> bool:
+    return "://" not in url or url.startswith("file://")
+
+
+def node_url(url: str, path: str) -> str:
+    """The URL (or local path) of the node at *path* in the store at *url*."""
+    rel = path.strip("/")
+    if not rel:
+        return url
+    if "://" not in url:
+        return os.path.join(url, *rel.split("/"))
+    return url.rstrip("/") + "/" + rel
+
+
+def _literal(value: Any) -> str:
+    """A Python literal for *value* (dicts keep their order, long ones wrap)."""
+    return pprint.pformat(value, sort_dicts=False, width=88)
+
+
+def _store_lines(url: str, storage_options: Mapping[str, Any] | None) -> tuple[list[str], str, str]:
+    """Import lines, setup lines and the ``store``/``storage_options`` call arguments."""
+    if _is_zip(url):
+        return ["import zarr"], f"store = zarr.storage.ZipStore({url!r}, mode=\"r\")", "store"
+    options = dict(storage_options or {})
+    if options and not _is_local(url):
+        return ["import zarr"], f"storage_options = {_literal(options)}", f"{url!r}, storage_options=storage_options"
+    return ["import zarr"], "", repr(url)
+
+
+def _zarr_snippet(url: str, path: str, node: Node, storage_options: Mapping[str, Any] | None) -> str:
+    imports, setup, store = _store_lines(url, storage_options)
+    rel = path.strip("/")
+    path_arg = f", path={rel!r}" if rel else ""
+    fmt = f", zarr_format={node.zarr_format}" if node.zarr_format else ""
+    lines = [*imports, ""]
+    if setup:
+        lines.append(setup)
+    if node.is_array:
+        lines += [
+            f"array = zarr.open_array({store}{path_arg}, mode=\"r\"{fmt})",
+            "print(array.info)",
+            "data = array[...]  # or a slice: array[0, :100, :100]",
+        ]
+    else:
+        if node.zarr_format is None:
+            lines.append("# no metadata document here: zarr-python 3 does not open implicit groups; open a child")
+        lines += [
+            f"group = zarr.open_group({store}{path_arg}, mode=\"r\"{fmt})",
+            "print(group.info)",
+            "print(sorted(group.keys()))",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _xarray_snippet(url: str, path: str, node: Node, storage_options: Mapping[str, Any] | None) -> str:
+    rel = path.strip("/")
+    group, _, variable = rel.rpartition("/") if node.is_array else (rel, "", "")
+    lines = ["import xarray as xr"]
+    options = dict(storage_options or {})
+    group_arg = f", group={group!r}" if group else ""
+    if _is_zip(url):
+        lines += ["import zarr", "", f"store = zarr.storage.ZipStore({url!r}, mode=\"r\")",
+                  f"ds = xr.open_zarr(store{group_arg})"]
+    elif options and not _is_local(url):
+        lines += ["", f"storage_options = {_literal(options)}",
+                  f"ds = xr.open_zarr({url!r}{group_arg}, storage_options=storage_options)"]
+    else:
+        lines += ["", f"ds = xr.open_zarr({url!r}{group_arg})"]
+    if node.is_array:
+        lines.append(f"da = ds[{variable!r}]")
+        lines.append("print(da)")
+    else:
+        lines.append("print(ds)")
+    return "\n".join(lines) + "\n"
+
+
+def _napari_snippet(url: str, path: str, storage_options: Mapping[str, Any] | None) -> str:
+    target = node_url(url, path)
+    lines = ["import napari", ""]
+    if storage_options:
+        lines.append("# napari-ome-zarr takes no storage options: this works for public or local stores only")
+    lines += [
+        "viewer = napari.Viewer()",
+        f"viewer.open({target!r}, plugin=\"napari-ome-zarr\")",
+        "napari.run()",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _ome_zarr_snippet(url: str, path: str, storage_options: Mapping[str, Any] | None) -> str:
+    target = node_url(url, path)
+    lines = ["from ome_zarr.io import parse_url", "from ome_zarr.reader import Reader", ""]
+    if storage_options:
+        lines.append("# ome-zarr-py takes no storage options here: this works for public or local stores only")
+    lines += [
+        f"location = parse_url({target!r}, mode=\"r\")",
+        "nodes = list(Reader(location)())",
+        "image = nodes[0]",
+        "pyramid = image.data  # a list of dask arrays, largest first",
+        "print(image.metadata)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _wants_xarray(node: Node, detections: Iterable[Detection]) -> bool:
+    for det in detections:
+        if node.is_group and det.name in ("xarray", "cf") and "dataset" in det.roles:
+            return True
+        if node.is_array and det.name == "xarray" and "variable" in det.roles:
+            return True
+    return False
+
+
+def _wants_ome(detections: Iterable[Detection]) -> bool:
+    return any(det.name == "ome-ngff" and _OME_VIEWABLE & set(det.roles) for det in detections)
+
+
+def snippets(
+    url: str,
+    path: str,
+    node: Node,
+    detections: Iterable[Detection],
+    storage_options: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """Code that opens *node* (at *path* of the store at *url*), by library name.
+
+    Parameters
+    ----------
+    url
+        The store as the user gave it (local path, ``.zip``, or URL).
+    path
+        The node path (``"/"`` for the root).
+    node
+        The node; error nodes get no snippet.
+    detections
+        The conventions found on the node (decides which libraries are offered).
+    storage_options
+        fsspec storage options, written into the snippets that accept them.
+
+    Returns
+    -------
+    dict
+        ``{"zarr-python": ..., "xarray": ..., "napari": ..., "ome-zarr-py": ...}``, only the
+        entries that apply, in that order.
+    """
+    if node.kind == "error":
+        return {}
+    detections = tuple(detections)
+    out = {"zarr-python": _zarr_snippet(url, path, node, storage_options)}
+    if _wants_xarray(node, detections):
+        out["xarray"] = _xarray_snippet(url, path, node, storage_options)
+    if _wants_ome(detections):
+        out["napari"] = _napari_snippet(url, path, storage_options)
+        out["ome-zarr-py"] = _ome_zarr_snippet(url, path, storage_options)
+    return out

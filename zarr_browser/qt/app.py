@@ -1,0 +1,64 @@
+"""The standalone browser application: the composition root of the Qt side.
+
+:func:`run_browser` builds the ``QApplication`` (with the organisation and application names
+``QSettings`` uses for recent stores), the convention registry, a :class:`ThreadRunner` and the
+:class:`~zarr_browser.qt.window.BrowserWindow`, opens the store given, and runs the event loop.
+:func:`display_available` tells the CLI whether a window can be shown at all.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+__all__ = ["display_available", "run_browser"]
+
+ORGANIZATION = "zarr-browser"
+APPLICATION = "zarr-browser"
+
+
+def display_available() -> tuple[bool, str]:
+    """Whether Qt can show a window here, and why not.
+
+    Checks that qtpy finds a Qt binding and, on Linux and other X11/Wayland systems, that a
+    display exists (``DISPLAY``/``WAYLAND_DISPLAY``) unless ``QT_QPA_PLATFORM`` names a platform
+    plugin explicitly (``offscreen``, ``xcb``...).
+    """
+    try:
+        import qtpy  # noqa: F401
+        from qtpy import QtWidgets  # noqa: F401
+    except ImportError as err:  # qtpy raises its own ImportError subclasses when no binding is found
+        return False, f"no Qt binding is installed ({err}); install zarr-browser[qt] or PyQt5"
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True, ""
+    if sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")) and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return False, "no display (DISPLAY and WAYLAND_DISPLAY are unset)"
+    return True, ""
+
+
+def run_browser(url: str | None = None, storage_options: dict[str, Any] | None = None) -> int:
+    """Show the browser window (on *url* when given) and run the Qt event loop; returns its exit code."""
+    from qtpy.QtCore import QCoreApplication
+    from qtpy.QtWidgets import QApplication
+
+    from zarr_browser import __version__
+    from zarr_browser.core.conventions import default_registry
+    from zarr_browser.qt.window import BrowserWindow
+    from zarr_browser.qt.workers import ThreadRunner
+
+    QCoreApplication.setOrganizationName(ORGANIZATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    QCoreApplication.setApplicationVersion(__version__)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    runner = ThreadRunner()
+    window = BrowserWindow(runner=runner, registry=default_registry())
+    window.show()
+    if url:
+        window.openStore(url, storage_options)
+    try:
+        return int(app.exec_())
+    finally:
+        runner.shutdown()

@@ -1,0 +1,156 @@
+"""Filtering and sorting of the hierarchy tree.
+
+:class:`HierarchyFilterModel` is a ``QSortFilterProxyModel`` over a
+:class:`~zarr_browser.qt.tree_model.HierarchyTreeModel`:
+
+* **Filtering** matches node *names* (``FilterRole``; placeholder rows never match) with a
+  case-insensitive substring, or a wildcard pattern when the text holds ``*``, ``?`` or ``[``.
+  Filtering is recursive: a group stays visible while a loaded descendant matches.  Only what
+  is loaded can be filtered this way - the filter never lists groups by itself.
+* **Names not loaded yet.**  When the hierarchy has consolidated metadata, every node path is
+  known without listing anything.  :meth:`unloadedMatches` returns the matching paths that are
+  not in the tree yet; the browser window shows them in a "matches not loaded yet" list under
+  the tree, and activating one calls ``HierarchyTreeModel.revealPath`` (which lists just the
+  ancestors needed) and selects the node.  Revealing every match automatically was rejected:
+  one short filter on a big store would list thousands of groups.
+* **Sorting** uses ``SortRole``: natural order for names (``a2`` before ``a10``), then kind,
+  element count, dtype and badges.  Until a header is clicked the proxy keeps the model's
+  order, which is already natural (the core sorts listings).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import TYPE_CHECKING, Any
+
+from qtpy.QtCore import QModelIndex, QObject, QRegularExpression, QSortFilterProxyModel, Qt, QTimer, Signal
+
+from zarr_browser.core.hierarchy import natural_key
+from zarr_browser.qt.tree_model import HierarchyTreeModel
+
+if TYPE_CHECKING:
+    from zarr_browser.core.hierarchy import Hierarchy
+
+__all__ = ["HierarchyFilterModel"]
+
+_WILDCARD = re.compile(r"[*?\[]")
+
+
+class HierarchyFilterModel(QSortFilterProxyModel):
+    """Recursive name filter and natural sort over a :class:`HierarchyTreeModel`.
+
+    Parameters
+    ----------
+    max_unloaded
+        At most this many not-yet-loaded matches are reported by :meth:`unloadedMatches`.
+    """
+
+    #: the list of matches not loaded yet changed (recomputed after loads, throttled)
+    unloadedMatchesChanged = Signal()
+
+    def __init__(self, parent: QObject | None = None, *, max_unloaded: int = 200) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self._max_unloaded = max_unloaded
+        self._unloaded: list[str] = []
+        self._unloaded_total = 0
+        self.setRecursiveFilteringEnabled(True)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setFilterRole(HierarchyTreeModel.FilterRole)
+        self.setFilterKeyColumn(HierarchyTreeModel.NAME_COLUMN)
+        self.setSortRole(HierarchyTreeModel.SortRole)
+        self.setDynamicSortFilter(True)
+        self._recompute = QTimer(self)
+        self._recompute.setSingleShot(True)
+        self._recompute.setInterval(150)
+        self._recompute.timeout.connect(self._update_unloaded)
+
+    # -- source --------------------------------------------------------------------------------
+    def setSourceModel(self, model: HierarchyTreeModel) -> None:  # type: ignore[override]
+        old = self.sourceModel()
+        if old is not None:
+            old.rowsInserted.disconnect(self._on_source_changed)
+            old.modelReset.disconnect(self._on_source_changed)
+        super().setSourceModel(model)
+        model.rowsInserted.connect(self._on_source_changed)
+        model.modelReset.connect(self._on_source_changed)
+
+    def treeModel(self) -> HierarchyTreeModel:
+        model = self.sourceModel()
+        assert isinstance(model, HierarchyTreeModel)
+        return model
+
+    # -- filtering -------------------------------------------------------------------------------
+    def filterText(self) -> str:
+        return self._text
+
+    def setFilterText(self, text: str) -> None:
+        """Show nodes whose name contains *text* (or matches it as a wildcard pattern)."""
+        text = text.strip()
+        if text == self._text:
+            return
+        self._text = text
+        if not text:
+            pattern = QRegularExpression()
+        elif _WILDCARD.search(text):
+            pattern = QRegularExpression(QRegularExpression.wildcardToRegularExpression(text))
+        else:
+            pattern = QRegularExpression(QRegularExpression.escape(text))
+        pattern.setPatternOptions(QRegularExpression.PatternOption.CaseInsensitiveOption)
+        self.setFilterRegularExpression(pattern)
+        self._update_unloaded()
+
+    def matches(self, name: str) -> bool:
+        """Whether *name* matches the filter text (the same rule as the proxy's)."""
+        if not self._text:
+            return True
+        if _WILDCARD.search(self._text):
+            return fnmatch.fnmatch(name.casefold(), self._text.casefold())
+        return self._text.casefold() in name.casefold()
+
+    # -- matches not loaded yet -----------------------------------------------------------------
+    def unloadedMatches(self) -> list[str]:
+        """Paths matching the filter that are known from consolidated metadata but not loaded.
+
+        Empty without a filter or without consolidated metadata.  Naturally sorted, at most
+        ``max_unloaded`` of them (see :meth:`unloadedMatchCount` for the total).
+        """
+        return list(self._unloaded)
+
+    def unloadedMatchCount(self) -> int:
+        return self._unloaded_total
+
+    def _on_source_changed(self, *args: Any) -> None:
+        if self._text:
+            self._recompute.start()
+
+    def _update_unloaded(self) -> None:
+        model = self.sourceModel()
+        hierarchy: Hierarchy | None = model.hierarchy() if isinstance(model, HierarchyTreeModel) else None
+        found: list[str] = []
+        total = 0
+        # the consolidated index is in memory (read when the store was opened): no I/O here
+        index = hierarchy.consolidated if hierarchy is not None else None
+        if self._text and index is not None and isinstance(model, HierarchyTreeModel):
+            for path in index.documents:
+                if path == "/" or not self.matches(path.rsplit("/", 1)[-1]):
+                    continue
+                if model.indexForPath(path).isValid():
+                    continue
+                total += 1
+                found.append(path)
+            found.sort(key=natural_key)
+            found = found[: self._max_unloaded]
+        if found != self._unloaded or total != self._unloaded_total:
+            self._unloaded, self._unloaded_total = found, total
+            self.unloadedMatchesChanged.emit()
+
+    # -- sorting ---------------------------------------------------------------------------------
+    def lessThan(self, left: QModelIndex, right: QModelIndex) -> bool:
+        a = left.data(HierarchyTreeModel.SortRole)
+        b = right.data(HierarchyTreeModel.SortRole)
+        try:
+            return bool(a < b)
+        except TypeError:  # mixed keys (a placeholder against a node): placeholders last
+            return str(type(a)) < str(type(b))

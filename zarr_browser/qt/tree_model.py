@@ -1,0 +1,856 @@
+"""The lazy item model of a zarr hierarchy: Name | Kind | Shape | dtype | Conventions.
+
+Modelled on silx's ``Hdf5TreeModel`` and Qt's *Fetch More* example:
+
+* the model has one top-level row, the store root; every group row reports children before it
+  is listed (``hasChildren``), and ``canFetchMore``/``fetchMore`` ask the :class:`Runner` for a
+  page of :attr:`HierarchyTreeModel.PAGE_SIZE` children.  ``QTreeView`` calls ``fetchMore`` by
+  itself when a row is expanded and when the user scrolls to the end of a huge group.
+* while a page is on its way the group shows a *Loading…* row; a listing that fails becomes a
+  *failed: reason* row; a group that could not be listed but whose metadata declares children
+  (remote stores without listing) gets a *could not list* warning row above them.  These rows
+  are data (:attr:`~HierarchyTreeModel.StateRole`), not widgets.
+* the worker computes each child's :class:`~zarr_browser.core.summary.NodeSummary` and the
+  texts of its row (:class:`RowInfo`), so the GUI thread only copies values into items and
+  ``data()`` never touches the store.
+* rows are appended at the end of a group (placeholders are last, apart from the warning row
+  which comes first); a refresh removes a group's rows and lists it again.
+
+Nothing here does store I/O on the GUI thread: listings, node reads and refreshes are all
+submitted to the runner; results are applied on the GUI thread.  Why the rows live in a
+``QStandardItemModel`` is explained on :class:`HierarchyTreeModel`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from qtpy.QtCore import QModelIndex, QObject, QPointF, QRectF, Qt, QTimer, Signal
+from qtpy.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QGuiApplication,
+    QIcon,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPixmap,
+    QPolygonF,
+    QStandardItem,
+    QStandardItemModel,
+)
+
+from zarr_browser.core.summary import NodeSummary, summarize
+from zarr_browser.errors import ZarrBrowserError
+
+if TYPE_CHECKING:
+    from zarr_browser.core.conventions.base import ConventionRegistry
+    from zarr_browser.core.hierarchy import Hierarchy, Listing
+    from zarr_browser.core.model import Node
+    from zarr_browser.qt.workers import Runner, Task
+
+__all__ = ["HierarchyTreeModel", "RowInfo", "describe_row", "kind_icon"]
+
+logger = logging.getLogger(__name__)
+
+# row states (StateRole)
+NODE: Final = "node"
+LOADING: Final = "loading"
+FAILED: Final = "failed"
+WARNING: Final = "warning"
+
+# listing states of a group item
+_UNLISTED, _LISTING, _LISTED, _FAILED = "unlisted", "listing", "listed", "failed"
+
+#: badge colours by convention name (pills in the Conventions column)
+BADGE_COLOURS: Final[dict[str, str]] = {
+    "zarr": "#6b7280",
+    "ome-ngff": "#0f766e",
+    "xarray": "#1d4ed8",
+    "cf": "#7c3aed",
+    "nczarr": "#c2410c",
+    "zarr-conventions": "#15803d",
+    "consolidated": "#64748b",
+    "stale": "#b91c1c",
+}
+
+# -- what a row shows (built in the worker) ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RowInfo:
+    """Everything a node row shows, computed once off the GUI thread.
+
+    ``badges`` are ``(text, colour)`` pairs; ``sort_keys`` has one key per column.
+    """
+
+    name: str
+    kind_key: str
+    kind_label: str
+    shape: str
+    dtype: str
+    badges: tuple[tuple[str, str], ...]
+    badges_text: str
+    tooltip: str
+    sort_keys: tuple[Any, ...]
+
+
+#: short convention names for the badges (the tooltip has the full name and roles)
+_SHORT_NAMES: Final[dict[str, str]] = {
+    "ome-ngff": "OME",
+    "cf": "CF",
+    "nczarr": "NCZarr",
+    "zarr-conventions": "conventions",
+}
+
+_KIND_LABELS: Final[dict[str, str]] = {
+    "group": "group",
+    "implicit": "implicit group",
+    "array": "array",
+    "ome-image": "OME image",
+    "label-image": "label image",
+    "labels": "OME labels",
+    "plate": "OME plate",
+    "well": "OME well",
+    "dataset": "xarray dataset",
+    "cf-dataset": "CF dataset",
+    "nczarr": "NCZarr group",
+    "error": "error",
+}
+
+
+def _kind_key(node: Node, summary: NodeSummary | None) -> str:
+    """The icon/label key of a node: its most specific convention role, else group/array."""
+    if node.kind == "error":
+        return "error"
+    detections = summary.conventions if summary is not None else ()
+    roles: dict[str, set[str]] = {}
+    for det in detections:
+        roles.setdefault(det.name, set()).update(det.roles)
+    ome = roles.get("ome-ngff", set())
+    for role, key in (("label-image", "label-image"), ("image", "ome-image"), ("plate", "plate"), ("well", "well"),
+                      ("labels", "labels")):
+        if role in ome:
+            return key
+    if node.is_group:
+        if "dataset" in roles.get("xarray", set()):
+            return "dataset"
+        if "dataset" in roles.get("cf", set()):
+            return "cf-dataset"
+        if roles.get("nczarr", set()) & {"root", "group"}:
+            return "nczarr"
+        return "group" if node.zarr_format is not None else "implicit"
+    return "array"
+
+
+def _shape_text(shape: Sequence[int]) -> str:
+    return " × ".join(str(s) for s in shape) if shape else "scalar"
+
+
+def describe_row(node: Node, summary: NodeSummary | None, *, name: str | None = None) -> RowInfo:
+    """The texts, badges and sort keys of *node*'s row (pure; runs in workers)."""
+    from zarr_browser.core.hierarchy import natural_key
+
+    key = _kind_key(node, summary)
+    label = _KIND_LABELS[key]
+    array = node.array
+    shape = _shape_text(array.shape) if array is not None else ""
+    dtype = array.dtype if array is not None else ""
+    badges: list[tuple[str, str]] = []
+    if node.zarr_format is not None:
+        badges.append((f"v{node.zarr_format}", BADGE_COLOURS["zarr"]))
+    long_texts: list[str] = []
+    for det in summary.conventions if summary is not None else ():
+        if det.name == "zarr":
+            continue
+        short = _SHORT_NAMES.get(det.name, det.name)
+        badges.append((short if det.version is None else f"{short} {det.version}", BADGE_COLOURS.get(det.name, "#475569")))
+        text = det.name if det.version is None else f"{det.name} {det.version}"
+        long_texts.append(text + (": " + ", ".join(det.roles) if det.roles else ""))
+    if node.consolidated in ("stale", "absent"):
+        badges.append((f"consolidated copy {node.consolidated}", BADGE_COLOURS["stale"]))
+        long_texts.append(f"consolidated copy {node.consolidated}")
+    if summary is not None and summary.unsafe:
+        badges.append(("unsafe codec", BADGE_COLOURS["stale"]))
+    badges_text = f"failed: {node.error}" if node.kind == "error" else "  ".join(text for text, _ in badges)
+
+    lines = [node.path, f"{label} (zarr v{node.zarr_format})" if node.zarr_format else label]
+    if array is not None:
+        lines.append(f"shape {list(array.shape)}  dtype {array.dtype}")
+        lines.append(f"chunks {list(array.chunks)}" + (f"  shards {list(array.shards)}" if array.shards else ""))
+        lines.append(f"codecs {array.codec_summary}")
+    if long_texts:
+        lines.append("conventions: " + "; ".join(long_texts))
+    if summary is not None and summary.dimension_names:
+        lines.append("dimensions " + ", ".join(summary.dimension_names))
+    if summary is not None and summary.unsafe:
+        lines.extend(f"unsafe: {reason}" for reason in summary.unsafe)
+    if node.error:
+        lines.append(f"error: {node.error}")
+    lines.extend(node.notes)
+    display = node.name if name is None else name
+    numel = math.prod(array.shape) if array is not None else -1
+    # tuples stay Python objects in a QVariant (a bare int may overflow a C long)
+    sort_keys = (natural_key(display), (label,), (numel,), (dtype,), (badges_text,))
+    return RowInfo(display, key, label, shape, dtype, tuple(badges), badges_text, "\n".join(lines), sort_keys)
+
+
+# -- groups ----------------------------------------------------------------------------------
+
+
+class _Group:
+    """The listing state of one group row (kept on its column-0 item under ``GroupRole``)."""
+
+    __slots__ = ("by_name", "has_more", "item", "listing", "names", "next_offset", "request", "waiters")
+
+    def __init__(self, item: QStandardItem) -> None:
+        self.item = item
+        self.listing = _UNLISTED
+        self.names: tuple[str, ...] = ()
+        self.next_offset = 0
+        self.has_more = False
+        self.request: _Request | None = None
+        self.waiters: list[Callable[[], None]] = []
+        self.by_name: dict[str, QStandardItem] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """A listing page with the summaries and row texts of its nodes (built in the worker)."""
+
+    listing: Listing
+    rows: tuple[tuple[Node, NodeSummary, RowInfo], ...]
+    node: Node | None = None  # the group itself, re-read (refresh)
+    node_summary: NodeSummary | None = None
+    node_info: RowInfo | None = None
+
+
+class _Request:
+    """One listing in flight for one group."""
+
+    __slots__ = ("answered", "cancelled", "done", "group", "limit", "offset", "task")
+
+    def __init__(self, group: _Group, offset: int, limit: int) -> None:
+        self.group = group
+        self.offset = offset
+        self.limit = limit
+        self.task: Task | None = None
+        self.done = False
+        self.cancelled = False
+        self.answered = False  # the page (or the error) has arrived
+
+
+def _list_page(hierarchy: Hierarchy, registry: ConventionRegistry, parent: Node, offset: int, limit: int,
+               refresh: bool, root_name: str | None) -> _Page:
+    """Worker: list one page of *parent*'s children and summarize them (store I/O happens here)."""
+    node = node_summary = node_info = None
+    if refresh:
+        hierarchy.refresh(parent.path)
+        parent = hierarchy.node(parent.path)
+        grand = None
+        if parent.path != "/":
+            from zarr_browser.core.model import parent_path
+
+            grand_path = parent_path(parent.path)
+            grand = hierarchy.node(grand_path) if grand_path is not None else None
+        node, node_summary = parent, summarize(parent, grand, registry)
+        node_info = describe_row(parent, node_summary, name=root_name if parent.path == "/" else None)
+        if not parent.is_group:
+            from zarr_browser.core.hierarchy import Listing as _Listing
+
+            return _Page(_Listing(parent.path, (), ()), (), node, node_summary, node_info)
+    listing = hierarchy.children(parent.path, offset=offset, limit=limit)
+    rows = []
+    for child in listing.nodes:
+        summary = summarize(child, parent, registry)
+        rows.append((child, summary, describe_row(child, summary)))
+    return _Page(listing, tuple(rows), node, node_summary, node_info)
+
+
+def _reason(err: BaseException) -> str:
+    """A one-line reason for a failed listing (never a traceback)."""
+    if isinstance(err, ZarrBrowserError | OSError | TimeoutError):
+        return str(err) or type(err).__name__
+    return f"internal error: {type(err).__name__}: {err}"
+
+
+# -- icons -----------------------------------------------------------------------------------
+
+
+def _pen(colour: str, width: float = 2.0) -> QPen:
+    pen = QPen(QColor(colour))
+    pen.setWidthF(width)
+    pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    return pen
+
+
+def _paint_folder(p: QPainter, fill: str, edge: str, dashed: bool = False) -> None:
+    path = QPainterPath()
+    path.moveTo(3, 9)
+    path.lineTo(3, 26)
+    path.lineTo(29, 26)
+    path.lineTo(29, 11)
+    path.lineTo(15, 11)
+    path.lineTo(12, 7)
+    path.lineTo(4, 7)
+    path.closeSubpath()
+    pen = _pen(edge, 1.6)
+    if dashed:
+        pen.setStyle(Qt.PenStyle.DashLine)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+    else:
+        p.setBrush(QColor(fill))
+    p.setPen(pen)
+    p.drawPath(path)
+
+
+def _paint_grid(p: QPainter, colour: str) -> None:
+    p.setPen(_pen(colour, 1.6))
+    p.setBrush(QColor(colour).lighter(185))
+    p.drawRoundedRect(QRectF(4, 4, 24, 24), 3, 3)
+    for x in (12, 20):
+        p.drawLine(QPointF(x, 4), QPointF(x, 28))
+        p.drawLine(QPointF(4, x), QPointF(28, x))
+
+
+def _paint_image(p: QPainter, colour: str) -> None:
+    p.setPen(_pen(colour, 1.6))
+    p.setBrush(QColor(colour).lighter(190))
+    p.drawRoundedRect(QRectF(3, 5, 26, 22), 3, 3)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor(colour))
+    p.drawPolygon(QPolygonF([QPointF(5, 25), QPointF(13, 14), QPointF(18, 20), QPointF(21, 17), QPointF(27, 25)]))
+    p.setBrush(QColor("#f59e0b"))
+    p.drawEllipse(QPointF(22, 11), 2.6, 2.6)
+
+
+def _paint_labels(p: QPainter) -> None:
+    p.setPen(_pen("#86198f", 1.6))
+    p.setBrush(QColor("#fdf4ff"))
+    p.drawRoundedRect(QRectF(3, 5, 26, 22), 3, 3)
+    p.setPen(Qt.PenStyle.NoPen)
+    for colour, (x, y, r) in zip(("#db2777", "#f59e0b", "#0ea5e9"), ((11, 13, 4.5), (21, 12, 3.5), (17, 21, 4.0)),
+                                 strict=True):
+        p.setBrush(QColor(colour))
+        p.drawEllipse(QPointF(x, y), r, r)
+
+
+def _paint_plate(p: QPainter) -> None:
+    p.setPen(_pen("#334155", 1.6))
+    p.setBrush(QColor("#e2e8f0"))
+    p.drawRoundedRect(QRectF(2, 7, 28, 19), 3, 3)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor("#0f766e"))
+    for x in (8, 16, 24):
+        for y in (12.5, 20.5):
+            p.drawEllipse(QPointF(x, y), 2.6, 2.6)
+
+
+def _paint_well(p: QPainter) -> None:
+    p.setPen(_pen("#334155", 1.8))
+    p.setBrush(QColor("#e2e8f0"))
+    p.drawEllipse(QPointF(16, 16), 12, 12)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor("#0f766e"))
+    p.drawEllipse(QPointF(16, 16), 6, 6)
+
+
+def _paint_dataset(p: QPainter, colour: str) -> None:
+    p.setPen(_pen(colour, 1.6))
+    for i, shade in enumerate((175, 150, 120)):
+        y = 6 + i * 6
+        p.setBrush(QColor(colour).lighter(shade))
+        p.drawPolygon(QPolygonF([QPointF(16, y), QPointF(28, y + 5), QPointF(16, y + 10), QPointF(4, y + 5)]))
+
+
+def _paint_text_badge(p: QPainter, fill: str, text: str) -> None:
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor(fill))
+    p.drawRoundedRect(QRectF(2, 5, 28, 22), 5, 5)
+    font = QFont()
+    font.setPixelSize(13)
+    font.setBold(True)
+    p.setFont(font)
+    p.setPen(QColor("white"))
+    p.drawText(QRectF(2, 5, 28, 22), int(Qt.AlignmentFlag.AlignCenter), text)
+
+
+def _paint_sign(p: QPainter, fill: str, triangle: bool) -> None:
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor(fill))
+    if triangle:
+        p.drawPolygon(QPolygonF([QPointF(16, 3), QPointF(30, 28), QPointF(2, 28)]))
+    else:
+        p.drawEllipse(QPointF(16, 16), 13, 13)
+    p.setPen(_pen("white" if not triangle else "#422006", 3.2))
+    top, bottom = (11, 20) if triangle else (9, 18)
+    p.drawLine(QPointF(16, top), QPointF(16, bottom))
+    p.drawPoint(QPointF(16, bottom + 5))
+
+
+def _paint_loading(p: QPainter) -> None:
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor("#94a3b8"))
+    for x in (8, 16, 24):
+        p.drawEllipse(QPointF(x, 16), 2.6, 2.6)
+
+
+def kind_icon(key: str) -> QIcon:
+    """A painted icon for a row kind (``group``, ``array``, ``ome-image``..., ``error``).
+
+    Needs a ``QGuiApplication`` (an empty icon is returned without one); the model caches the
+    icons it paints.
+    """
+    if QGuiApplication.instance() is None:
+        return QIcon()
+    pixmap = QPixmap(32, 32)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pixmap)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    try:
+        painters: dict[str, Callable[[], None]] = {
+            "group": lambda: _paint_folder(p, "#fcd34d", "#b45309"),
+            "implicit": lambda: _paint_folder(p, "#fcd34d", "#b45309", dashed=True),
+            "labels": lambda: _paint_folder(p, "#f5d0fe", "#86198f"),
+            "array": lambda: _paint_grid(p, "#2563eb"),
+            "ome-image": lambda: _paint_image(p, "#0f766e"),
+            "label-image": lambda: _paint_labels(p),
+            "plate": lambda: _paint_plate(p),
+            "well": lambda: _paint_well(p),
+            "dataset": lambda: _paint_dataset(p, "#1d4ed8"),
+            "cf-dataset": lambda: _paint_dataset(p, "#7c3aed"),
+            "nczarr": lambda: _paint_text_badge(p, "#c2410c", "nc"),
+            "error": lambda: _paint_sign(p, "#dc2626", triangle=False),
+            "failed": lambda: _paint_sign(p, "#dc2626", triangle=False),
+            "warning": lambda: _paint_sign(p, "#facc15", triangle=True),
+            "loading": lambda: _paint_loading(p),
+        }
+        painters.get(key, painters["group"])()
+    finally:
+        p.end()
+    return QIcon(pixmap)
+
+
+# -- the model -------------------------------------------------------------------------------
+
+
+class HierarchyTreeModel(QStandardItemModel):
+    """A lazily listed tree of one :class:`~zarr_browser.core.hierarchy.Hierarchy`.
+
+    Rows are stored in Qt's C++ ``QStandardItemModel`` rather than a Python
+    ``QAbstractItemModel``: ``QTreeView`` calls ``index()`` and ``flags()`` of *every* row of an
+    expanded group each time it lays itself out (after every inserted page), and through Python
+    that costs ~15 µs a row - 150 ms for a group of 10,000 arrays.  With C++ storage only
+    ``hasChildren``/``canFetchMore``/``fetchMore`` run in Python, and only for group rows (arrays
+    carry ``ItemNeverHasChildren``).  The listing logic (pages, placeholders, errors, reveal) is
+    all here; the items only hold the values :meth:`data` returns.
+
+    Parameters
+    ----------
+    runner
+        Runs listings off the GUI thread (``ImmediateRunner`` in deterministic tests).
+    registry
+        The conventions used to summarize nodes (badges, kinds, dimension names).
+    page_size
+        Children listed per request; more pages follow as the view scrolls.
+    """
+
+    # roles
+    NodeRole: Final = int(Qt.ItemDataRole.UserRole) + 1
+    PathRole: Final = int(Qt.ItemDataRole.UserRole) + 2
+    StateRole: Final = int(Qt.ItemDataRole.UserRole) + 3
+    SummaryRole: Final = int(Qt.ItemDataRole.UserRole) + 4
+    SortRole: Final = int(Qt.ItemDataRole.UserRole) + 5
+    FilterRole: Final = int(Qt.ItemDataRole.UserRole) + 6
+    BadgesRole: Final = int(Qt.ItemDataRole.UserRole) + 7
+    KindRole: Final = int(Qt.ItemDataRole.UserRole) + 8
+    GroupRole: Final = int(Qt.ItemDataRole.UserRole) + 9  # internal: the listing state of a group row
+
+    # columns
+    NAME_COLUMN: Final = 0
+    KIND_COLUMN: Final = 1
+    SHAPE_COLUMN: Final = 2
+    DTYPE_COLUMN: Final = 3
+    CONVENTIONS_COLUMN: Final = 4
+    HEADERS: Final = ("Name", "Kind", "Shape", "dtype", "Conventions")
+
+    # row states (StateRole)
+    NODE: Final = NODE
+    LOADING: Final = LOADING
+    FAILED: Final = FAILED
+    WARNING: Final = WARNING
+
+    PAGE_SIZE: Final = 500
+    #: rows inserted per event-loop turn when a page is bigger (revealPath deep in a huge group)
+    BATCH_SIZE: Final = 500
+
+    #: number of listings in flight changed
+    pendingChanged = Signal(int)
+    #: a group could not be listed: (path, reason)
+    listingFailed = Signal(str, str)
+    #: a page of children was inserted: (group path, children loaded, children known)
+    pageLoaded = Signal(str, int, int)
+
+    def __init__(self, *, runner: Runner, registry: ConventionRegistry, page_size: int = PAGE_SIZE,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._runner = runner
+        self._registry = registry
+        self._page_size = page_size
+        self._hierarchy: Hierarchy | None = None
+        self._items: dict[str, QStandardItem] = {}  # loaded node path -> its column-0 item
+        self._requests: set[_Request] = set()
+        self._icons: dict[str, QIcon] = {}
+        self._queue: list[tuple[_Request, _Page, int]] = []  # pages being inserted in batches
+        self._batch_timer = QTimer(self)
+        self._batch_timer.setSingleShot(True)
+        self._batch_timer.setInterval(0)
+        self._batch_timer.timeout.connect(self._insert_next_batch)
+        self.setColumnCount(len(self.HEADERS))
+        self.setHorizontalHeaderLabels(list(self.HEADERS))
+
+    # -- hierarchy ---------------------------------------------------------------------------
+    def hierarchy(self) -> Hierarchy | None:
+        """The hierarchy shown, or None."""
+        return self._hierarchy
+
+    def setHierarchy(self, hierarchy: Hierarchy | None, root_summary: NodeSummary | None = None) -> None:
+        """Show *hierarchy* (already opened: its root is loaded); None empties the model.
+
+        *root_summary* is the root's summary computed in a worker; when None it is computed
+        here (pure, no I/O).
+        """
+        self.cancelPending()
+        if self.rowCount():
+            self.removeRows(0, self.rowCount())
+        self._items = {}
+        self._hierarchy = hierarchy
+        if hierarchy is not None:
+            root = hierarchy.root
+            summary = root_summary or summarize(root, None, self._registry)
+            self.appendRow(self._make_row(root, summary, describe_row(root, summary, name=self.rootName())))
+        self.pendingChanged.emit(self.pendingCount())
+
+    def rootName(self) -> str:
+        """What the root row is called: the last part of the store's URL or path."""
+        if self._hierarchy is None:
+            return ""
+        url = self._hierarchy.url.rstrip("/\\")
+        return url.replace("\\", "/").rsplit("/", 1)[-1] or url
+
+    # -- rows --------------------------------------------------------------------------------
+    def _icon(self, key: str) -> QIcon:
+        icon = self._icons.get(key)
+        if icon is None:
+            icon = self._icons[key] = kind_icon(key)
+        return icon
+
+    def _make_row(self, node: Node, summary: NodeSummary | None, info: RowInfo) -> list[QStandardItem]:
+        """The items of one node row (column 0 carries the node, the others their texts)."""
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if not node.is_group:
+            flags |= Qt.ItemFlag.ItemNeverHasChildren
+        texts = (info.name, info.kind_label, info.shape, info.dtype, info.badges_text)
+        error = QBrush(QColor("#b91c1c")) if info.kind_key == "error" else None
+        row = []
+        for column, text in enumerate(texts):
+            item = QStandardItem(text)
+            item.setFlags(flags)
+            item.setData(node.path, self.PathRole)
+            item.setData(NODE, self.StateRole)
+            item.setData(info.sort_keys[column], self.SortRole)
+            if error is not None:
+                item.setData(error, Qt.ItemDataRole.ForegroundRole)
+            row.append(item)
+        first = row[0]
+        first.setData(self._icon(info.kind_key), Qt.ItemDataRole.DecorationRole)
+        first.setData(info.tooltip, Qt.ItemDataRole.ToolTipRole)
+        first.setData(node, self.NodeRole)
+        first.setData(summary, self.SummaryRole)
+        first.setData(info.name, self.FilterRole)
+        first.setData(info.kind_key, self.KindRole)
+        if node.is_group:
+            first.setData(_Group(first), self.GroupRole)
+        last = row[self.CONVENTIONS_COLUMN]
+        last.setData(info.badges, self.BadgesRole)
+        last.setData(info.tooltip, Qt.ItemDataRole.ToolTipRole)
+        self._items[node.path] = first
+        return row
+
+    def _update_row(self, first: QStandardItem, node: Node, summary: NodeSummary | None, info: RowInfo) -> None:
+        """Show the re-read *node* in an existing row (refresh)."""
+        parent = first.parent() or self.invisibleRootItem()
+        row = first.row()
+        texts = (info.name, info.kind_label, info.shape, info.dtype, info.badges_text)
+        for column, text in enumerate(texts):
+            item = parent.child(row, column)
+            item.setText(text)
+            item.setData(info.sort_keys[column], self.SortRole)
+        first.setData(self._icon(info.kind_key), Qt.ItemDataRole.DecorationRole)
+        first.setData(info.tooltip, Qt.ItemDataRole.ToolTipRole)
+        first.setData(node, self.NodeRole)
+        first.setData(summary, self.SummaryRole)
+        first.setData(info.kind_key, self.KindRole)
+        parent.child(row, self.CONVENTIONS_COLUMN).setData(info.badges, self.BadgesRole)
+
+    def _append_placeholder(self, group: _Group, state: str, text: str) -> None:
+        item = QStandardItem(text)
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren)
+        item.setData(state, self.StateRole)
+        item.setData(group.item.data(self.PathRole), self.PathRole)
+        item.setData(text, Qt.ItemDataRole.ToolTipRole)
+        item.setData(self._icon(state), Qt.ItemDataRole.DecorationRole)
+        colour = {LOADING: "#64748b", FAILED: "#b91c1c", WARNING: "#92400e"}[state]
+        item.setData(QBrush(QColor(colour)), Qt.ItemDataRole.ForegroundRole)
+        item.setData((1, text), self.SortRole)  # placeholders sort after nodes
+        if state == LOADING:
+            font = QFont()
+            font.setItalic(True)
+            item.setData(font, Qt.ItemDataRole.FontRole)
+        group.item.appendRow(item)
+
+    def _remove_placeholders(self, group: _Group, state: str) -> None:
+        """Remove trailing placeholder rows of *state* (placeholders other than warnings are last)."""
+        parent = group.item
+        while parent.rowCount():
+            last = parent.child(parent.rowCount() - 1, 0)
+            if last is None or last.data(self.StateRole) != state:
+                return
+            parent.removeRow(parent.rowCount() - 1)
+
+    # -- pending work ------------------------------------------------------------------------
+    def hasPendingOperations(self) -> bool:
+        """Whether listings are in flight or being inserted (tests wait on this)."""
+        return bool(self._requests)
+
+    def pendingCount(self) -> int:
+        return len(self._requests)
+
+    def cancelPending(self) -> None:
+        """Cancel every listing in flight; their groups show a *cancelled* failure row."""
+        for request in list(self._requests):
+            self._cancel(request, show=True)
+
+    def _cancel(self, request: _Request, *, show: bool) -> None:
+        if request.task is not None:
+            request.task.cancel()
+        request.cancelled = True
+        self._queue = [entry for entry in self._queue if entry[0] is not request]
+        self._settle(request)
+        group = request.group
+        if group.request is request:
+            group.request = None
+            if show:
+                self._set_failed(group, "cancelled (refresh to try again)")
+        self._wake(group)
+
+    def _settle(self, request: _Request) -> None:
+        if not request.done:
+            request.done = True
+            self._requests.discard(request)
+            self.pendingChanged.emit(len(self._requests))
+
+    # -- lazy children (the only model methods overridden in Python) ---------------------------
+    def _group(self, index: QModelIndex) -> _Group | None:
+        if not index.isValid() or index.column() != 0:
+            return None
+        group = index.data(self.GroupRole)
+        return group if isinstance(group, _Group) else None
+
+    def hasChildren(self, parent: QModelIndex = QModelIndex()) -> bool:  # noqa: B008
+        group = self._group(parent)
+        if group is not None and group.listing in (_UNLISTED, _LISTING):
+            return True
+        return super().hasChildren(parent)
+
+    def canFetchMore(self, parent: QModelIndex) -> bool:
+        group = self._group(parent)
+        if group is None or group.request is not None:
+            return False
+        return group.listing == _UNLISTED or (group.listing == _LISTED and group.has_more)
+
+    def fetchMore(self, parent: QModelIndex) -> None:
+        group = self._group(parent)
+        if group is not None and self.canFetchMore(parent):
+            self._fetch(group)
+
+    # -- paths -------------------------------------------------------------------------------
+    def indexForPath(self, path: str, column: int = 0) -> QModelIndex:
+        """The index of the loaded node at *path*, or an invalid index."""
+        item = self._items.get("/" + path.strip("/"))
+        if item is None:
+            return QModelIndex()
+        index = item.index()
+        return index if column == 0 else index.siblingAtColumn(column)
+
+    def pathForIndex(self, index: QModelIndex) -> str | None:
+        """The node path of *index* (None for placeholders and invalid indexes)."""
+        if not index.isValid() or index.data(self.StateRole) != NODE:
+            return None
+        return index.data(self.PathRole)
+
+    def revealPath(self, path: str, callback: Callable[[QModelIndex], None] | None = None) -> None:
+        """List the ancestors of *path* as needed, then call *callback* with its index.
+
+        The callback receives an invalid index when the node does not exist or a listing
+        failed.  Pages up to the wanted child are requested at once (no page-by-page walk).
+        """
+        done = callback or (lambda _index: None)
+        item = self._items.get("/")
+        if item is None:
+            done(QModelIndex())
+            return
+        for part in (p for p in path.strip("/").split("/") if p):
+            group = item.data(self.GroupRole)
+            if not isinstance(group, _Group):  # an array or an error node: nothing below it
+                done(QModelIndex())
+                return
+            child = group.by_name.get(part)
+            if child is not None:
+                item = child
+                continue
+            if group.request is not None:  # a page is on its way: try again when it lands
+                group.waiters.append(lambda: self.revealPath(path, callback))
+                return
+            if group.listing == _UNLISTED or (group.listing == _LISTED and group.has_more and part in group.names):
+                limit = self._page_size
+                if part in group.names:
+                    limit = max(limit, group.names.index(part) + 1 - group.next_offset)
+                group.waiters.append(lambda: self.revealPath(path, callback))
+                self._fetch(group, limit=limit)
+                return
+            done(QModelIndex())  # listed (or failed) and not there
+            return
+        done(item.index())
+
+    def _wake(self, group: _Group) -> None:
+        waiters, group.waiters = group.waiters, []
+        for waiter in waiters:
+            waiter()
+
+    # -- loading -----------------------------------------------------------------------------
+    def refresh(self, index: QModelIndex) -> None:
+        """Re-read the node at *index* and list it again (forgets what is cached below it)."""
+        path = self.pathForIndex(index.siblingAtColumn(0) if index.isValid() else index)
+        if path is not None:
+            self.refreshPath(path)
+
+    def refreshPath(self, path: str) -> None:
+        """Re-read the node at *path* from the store and list it again."""
+        item = self._items.get("/" + path.strip("/"))
+        if item is None or self._hierarchy is None:
+            return
+        group = item.data(self.GroupRole)
+        if not isinstance(group, _Group):
+            group = _Group(item)  # arrays get a throw-away state for the re-read
+        self._forget_children(group)
+        self._fetch(group, refresh=True)
+
+    def _forget_children(self, group: _Group) -> None:
+        """Cancel listings below *group* and remove its rows."""
+        path = group.item.data(self.PathRole)
+        prefix = path.rstrip("/") + "/"
+        for key in [k for k in self._items if k.startswith(prefix)]:
+            below = self._items.pop(key).data(self.GroupRole)
+            if isinstance(below, _Group) and below.request is not None:
+                self._cancel(below.request, show=False)
+        if group.request is not None:
+            self._cancel(group.request, show=False)
+        if group.item.rowCount():
+            group.item.removeRows(0, group.item.rowCount())
+        group.by_name = {}
+        group.listing = _UNLISTED
+        group.names = ()
+        group.next_offset = 0
+        group.has_more = False
+
+    def _fetch(self, group: _Group, *, limit: int | None = None, refresh: bool = False) -> None:
+        assert self._hierarchy is not None
+        node = group.item.data(self.NodeRole)
+        offset = 0 if refresh else group.next_offset
+        request = _Request(group, offset, limit or self._page_size)
+        group.request = request
+        if group.listing != _LISTED or refresh:
+            group.listing = _LISTING
+        self._requests.add(request)
+        self.pendingChanged.emit(len(self._requests))
+        request.task = self._runner.submit(
+            _list_page, self._hierarchy, self._registry, node, request.offset, request.limit, refresh, self.rootName(),
+            on_done=lambda page: self._on_page(request, page),
+            on_error=lambda err: self._on_error(request, err),
+        )
+        # The placeholder goes in only when the answer is not already here: a synchronous runner
+        # answers inside fetchMore, which QTreeView may call while it lays itself out - appending
+        # rows there is fine (the Fetch More pattern), removing a placeholder is not.
+        if not request.answered and node.is_group:
+            self._append_placeholder(group, LOADING, "Loading…")
+
+    def _on_page(self, request: _Request, page: _Page) -> None:
+        group = request.group
+        request.answered = True
+        if request.cancelled or group.request is not request:
+            return
+        self._remove_placeholders(group, LOADING)
+        if page.node is not None and page.node_info is not None:  # refreshed: the node itself may have changed
+            self._update_row(group.item, page.node, page.node_summary, page.node_info)
+        listing = page.listing
+        group.names = listing.names
+        if request.offset == 0 and not listing.complete:
+            self._append_placeholder(
+                group, WARNING, f"could not list: {listing.error}; showing children declared by metadata"
+            )
+        self._queue.append((request, page, 0))
+        self._insert_next_batch()
+
+    def _insert_next_batch(self) -> None:
+        """Insert the next batch of queued rows; schedules itself while rows remain."""
+        if not self._queue:
+            return
+        request, page, start = self._queue.pop(0)
+        group = request.group
+        rows = page.rows[start : start + self.BATCH_SIZE]
+        for node, summary, info in rows:
+            row = self._make_row(node, summary, info)
+            group.item.appendRow(row)
+            group.by_name[node.name] = row[0]
+        end = start + len(rows)
+        if end < len(page.rows):
+            self._queue.insert(0, (request, page, end))
+            self._batch_timer.start()
+            return
+        listing = page.listing
+        group.next_offset = listing.offset + len(listing.nodes)
+        group.has_more = listing.has_more and bool(listing.nodes)
+        group.listing = _LISTED
+        group.request = None
+        self._settle(request)
+        self.pageLoaded.emit(group.item.data(self.PathRole), group.next_offset, len(listing.names))
+        self._wake(group)
+        if self._queue:
+            self._batch_timer.start()
+
+    def _on_error(self, request: _Request, err: BaseException) -> None:
+        group = request.group
+        request.answered = True
+        if request.cancelled or group.request is not request:
+            return
+        if not isinstance(err, ZarrBrowserError | OSError | TimeoutError):
+            logger.error("listing %s failed", group.item.data(self.PathRole), exc_info=err)
+        group.request = None
+        reason = _reason(err)
+        self._set_failed(group, reason)
+        self._settle(request)
+        self.listingFailed.emit(group.item.data(self.PathRole), reason)
+        self._wake(group)
+
+    def _set_failed(self, group: _Group, reason: str) -> None:
+        self._remove_placeholders(group, LOADING)
+        group.listing = _LISTED if group.by_name else _FAILED
+        group.has_more = False
+        self._append_placeholder(group, FAILED, f"failed: {reason}")
