@@ -48,6 +48,7 @@ def test_ome_image_shows_levels_and_channels(make_inspector, demo_root, qtmodelt
     assert inspector.isTabVisible("image") and not inspector.isTabVisible("array")
     assert "ome-ngff 0.5 · image, omero" in inspector.overview.badgeTexts()
 
+    inspector.showTab("image")  # tabs are filled when shown
     levels = inspector.image.levels.texts()
     assert [row[0] for row in levels] == ["0", "1", "2", "3"]
     assert levels[0][1] == "3 × 256 × 256"
@@ -80,6 +81,7 @@ def test_label_image_shows_colours(make_inspector, demo_root) -> None:  # type: 
     inspector = make_inspector()
     inspector.setNode(hierarchy, hierarchy.node("/labels/nuclei"))
     assert inspector.isTabVisible("labels") and inspector.isTabVisible("image")
+    inspector.showTab("labels")  # tabs are filled when shown
     colours = inspector.labels.colours
     assert colours.rowCount() >= 3
     assert colours.headers()[:2] == ["Value", "Colour"] and "class" in colours.headers()
@@ -108,6 +110,7 @@ def test_well_lists_fields(make_inspector, demo_root, qtbot) -> None:  # type: i
     hierarchy = _open(demo_root / "plate.ome.zarr")
     inspector = make_inspector()
     inspector.setNode(hierarchy, hierarchy.node("/B/3"))
+    inspector.showTab("well")  # tabs are filled when shown
     assert inspector.isTabVisible("well") and inspector.well.fields.texts() == [["0", "0"]]
 
 
@@ -119,6 +122,7 @@ def test_dataset_panel_splits_coordinates_and_data_variables(make_inspector, dem
     inspector = make_inspector()
     inspector.setNode(hierarchy, hierarchy.node("/"))
     assert inspector.isTabVisible("dataset") and inspector.tabTitle("dataset") == "Dataset"
+    inspector.showTab("dataset")  # tabs are filled when shown
     dataset = inspector.dataset
     assert [r[0] for r in dataset.data_variables.texts()] == ["temperature"]
     assert sorted(r[0] for r in dataset.coordinates.texts()) == ["lat", "lon", "time"]
@@ -131,10 +135,12 @@ def test_variable_panel_decodes_cf(make_inspector, demo_root) -> None:  # type: 
     hierarchy = _open(demo_root / "climate.zarr")
     inspector = make_inspector()
     inspector.setNode(hierarchy, hierarchy.node("/temperature"))
+    inspector.showTab("dataset")  # tabs are filled when shown
     facts = inspector.dataset.factTexts()
     assert inspector.tabTitle("dataset") == "Variable"
     assert facts["units"] == "K" and "0.01" in facts["Packing"] and "273.15" in facts["Packing"]
     inspector.setNode(hierarchy, hierarchy.node("/time"))
+    inspector.showTab("dataset")  # tabs are filled when shown
     assert "days since 2000-01-01" in inspector.dataset.factTexts()["Decoded time"]
 
 
@@ -222,6 +228,7 @@ def test_array_facts_and_dimensions(make_inspector, demo_root) -> None:  # type:
     assert facts["Shape"] == "3 × 256 × 256" and facts["Data type"] == "uint16"
     assert facts["Logical size"] == "384.0 KiB"
     assert [r[1] for r in inspector.array.codecs.texts()] == ["bytes", "blosc"]
+    inspector.showTab("dimensions")  # tabs are filled when shown
     dims = inspector.dimensions.model
     headers = dims.headers()
     assert headers[:4] == ["Axis", "Size", "Chunk", "Name"]
@@ -243,6 +250,7 @@ def test_conflicting_dimension_names_are_highlighted(make_inspector, tmp_path) -
     hierarchy = _open(tmp_path / "s.zarr")
     inspector = make_inspector()
     inspector.setNode(hierarchy, hierarchy.node("/a"))
+    inspector.showTab("dimensions")  # tabs are filled when shown
     assert inspector.dimensions.conflictAxes() == [1]
     assert "Conflicting names" in inspector.dimensions.summaryText()
 
@@ -414,6 +422,7 @@ def test_newer_node_cancels_and_ignores_late_results(make_inspector, demo_root) 
     assert all(task.cancelled for task in first_tasks)
     runner.flush()  # the image's results arrive late, after the plate's were queued
     assert inspector.image.levels.rowCount() == 0
+    inspector.showTab("plate")  # tabs are filled when shown
     assert inspector.plate.grid.rowCount() == 2
     assert inspector.overview.preview.thumbnail().source_path.startswith("/A/1")
 
@@ -424,6 +433,7 @@ def test_with_a_thread_runner(make_inspector, demo_root, qtbot, thread_runner) -
     inspector.setNode(hierarchy, hierarchy.node("/"))
     # the panels that need no I/O are filled at once; the rest arrives from the worker
     assert inspector.overview.badgeTexts() and inspector.attributes.visibleTopLevelKeys() == ["ome"]
+    inspector.showTab("image")  # tabs are filled when shown
     qtbot.waitUntil(lambda: inspector.image.levels.rowCount() == 4, timeout=10_000)
     qtbot.waitUntil(inspector.overview.preview.hasPicture, timeout=10_000)
     qtbot.waitUntil(lambda: not inspector.hasPendingOperations(), timeout=10_000)

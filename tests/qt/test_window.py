@@ -301,9 +301,8 @@ class _StallMeter:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("where", "inspector"), [
-    ("local", True),
-    # Over HTTP the whole window is not measured yet: Inspector.setNode shows the root's zarr.json
-    # (10,000 consolidated entries) on the GUI thread and stalls 0.1-1.1 s depending on timing.
+    pytest.param("local", True, id="local"),
+    pytest.param("http", True, marks=pytest.mark.network, id="http"),
     pytest.param("http", False, marks=pytest.mark.network, id="http-tree-only"),
 ])
 def test_expanding_10k_arrays_shows_rows_fast_without_stalling(qtbot: Any, make_window: Any, many_root: Path,

@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Inspector"]
 
+_DETAIL_TABS = frozenset({"dimensions", "image", "labels", "plate", "well", "dataset", "conventions"})
+"""Tabs filled from the loaded details, lazily, when first shown."""
+
 logger = logging.getLogger(__name__)
 
 OME = "ome-ngff"
@@ -99,6 +102,7 @@ class Inspector(QWidget):
         super().__init__(parent)
         self._runner = runner
         self._registry = registry
+        self._rendered_tabs: set[str] = set()
         self._hierarchy: Hierarchy | None = None
         self._node: Node | None = None
         self._generation = 0
@@ -168,6 +172,7 @@ class Inspector(QWidget):
         self._generation += 1
         self._hierarchy, self._node = hierarchy, node
         self.details = None
+        self._rendered_tabs = set()
         detections = self._registry.detect(node) if node.kind != "error" else []
         ome_roles = {role for d in detections if d.name == OME for role in d.roles}
         names = {d.name for d in detections}
@@ -277,27 +282,33 @@ class Inspector(QWidget):
         self._tasks = []
 
     def _on_details_loaded(self, details: _Details) -> None:
-        node = self._node
-        if node is None:
+        if self._node is None:
             return
         self.details = details
+        self._rendered_tabs = set()
+        self.overview.setHighlights(highlights(details.descriptions))
+        self._render_current_tab()
+
+    def _render_current_tab(self) -> None:
+        """Fill the current tab from the loaded details; the others wait until they are shown.
+
+        A node can describe thousands of things (a root whose consolidated metadata lists
+        10,000 arrays); building every table for every selection would stall the GUI.
+        """
+        node, details, name = self._node, self.details, self.currentTab()
+        if node is None or details is None or name in self._rendered_tabs or name not in _DETAIL_TABS:
+            return
+        self._rendered_tabs.add(name)
         descriptions = details.descriptions
-        summary = details.summary
-        if node.is_array:
-            self.dimensions.setDimensions(node, summary.dimension_sources, summary.dimension_names)
         ome = descriptions.get(OME) or {}
-        if self.isTabVisible("image"):
-            self.image.setDescription(node.path, ome)
-        if self.isTabVisible("labels"):
-            self.labels.setDescription(node.path, ome)
-        if self.isTabVisible("plate"):
-            self.plate.setDescription(node.path, ome)
-        if self.isTabVisible("well"):
-            self.well.setDescription(node.path, ome)
-        if self.isTabVisible("dataset"):
+        if name == "dimensions" and node.is_array:
+            self.dimensions.setDimensions(node, details.summary.dimension_sources, details.summary.dimension_names)
+        elif name in ("image", "labels", "plate", "well"):
+            getattr(self, name).setDescription(node.path, ome)
+        elif name == "dataset":
             self.dataset.setDescriptions(node.path, node.is_group, descriptions)
-        self.conventions.setData(dict(descriptions), empty_text="No convention descriptions")
-        self.overview.setHighlights(highlights(descriptions))
+        elif name == "conventions":
+            self.conventions.setData(dict(descriptions), empty_text="No convention descriptions")
 
     def _on_details_failed(self, err: BaseException) -> None:
         logger.warning("loading details of %s failed", self._node.path if self._node else "?", exc_info=err)
@@ -334,6 +345,7 @@ class Inspector(QWidget):
             self._updating_tabs = False
 
     def _on_tabs_current_changed(self, index: int) -> None:
+        self._render_current_tab()
         if self._updating_tabs:
             return
         self._preferred_tab = self.currentTab() or self._preferred_tab
