@@ -60,3 +60,21 @@ def test_core_package_import_is_lazy(module: str) -> None:
     modules = set(out["modules"])  # type: ignore[arg-type]
     leaked = sorted(modules & set(GUI_AND_COMPUTE + LAZY))
     assert not leaked, f"import {module} pulls in {leaked}"
+
+
+def test_streaming_imports_without_gui_and_dask_stays_lazy() -> None:
+    """streaming/ never imports Qt or napari; dask only when a level's ``to_dask()`` is called."""
+    out = _imported_after(
+        """
+        import importlib, pkgutil
+        import zarr_browser.streaming
+        EXTRA = []
+        for info in pkgutil.walk_packages(zarr_browser.streaming.__path__, "zarr_browser.streaming."):
+            importlib.import_module(info.name)
+            EXTRA.append(info.name)
+        """
+    )
+    modules = set(out["modules"])  # type: ignore[arg-type]
+    assert "zarr_browser.streaming.layers" in out["extra"]  # type: ignore[operator]
+    leaked = sorted(modules & set(GUI_AND_COMPUTE))
+    assert not leaked, f"zarr_browser.streaming imports {leaked}"

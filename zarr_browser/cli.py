@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"zarr-browser {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv for debug)")
+    parser.add_argument("--napari", action="store_true",
+                        help="open URL in napari (through the zarr-browser reader) with the browser dock")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     info = sub.add_parser("info", help="print the tree with kinds, shapes, dtypes and conventions")
@@ -271,11 +273,41 @@ def _run_window(url: str | None, storage_options: dict[str, Any], *, what: str) 
     return run_browser(url, storage_options or None)
 
 
+def _run_napari(url: str | None) -> int:
+    """``zarr-browser [URL] --napari``: napari with the browser dock, *url* opened by our reader."""
+    from zarr_browser.qt.app import display_available
+
+    ok, why = display_available()
+    if not ok:
+        sys.stderr.write(f"zarr-browser: cannot start napari: {why}\n")
+        return EXIT_UNREADABLE
+    try:
+        import napari
+    except ImportError as err:
+        sys.stderr.write(f"zarr-browser: napari is not installed ({err}); install zarr-browser[gui]\n")
+        return EXIT_UNREADABLE
+    viewer = napari.Viewer()
+    _, dock = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    if url:
+        try:
+            viewer.open(url, plugin="zarr-browser")
+        except Exception as err:  # boundary: napari wraps reader failures in its own errors
+            logger.debug("napari could not open %s", url, exc_info=True)
+            sys.stderr.write(f"zarr-browser: napari cannot open {url}: {err}\n")
+            viewer.close()
+            return EXIT_UNREADABLE
+        dock.show_store(url)
+    napari.run()
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run the command line; returns the exit code."""
     out = out or sys.stdout
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    use_napari = "--napari" in argv  # accepted anywhere: `zarr-browser URL --napari`
+    argv = [a for a in argv if a != "--napari"]
     browse = not argv or (not argv[0].startswith("-") and argv[0] not in SUBCOMMANDS)
     if browse and argv:
         # `zarr-browser URL [-O KEY=VALUE ...]`: the browser window, or `info` without a display
@@ -285,6 +317,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if use_napari and browse:
+        return _run_napari(getattr(args, "url", None))
     if browse:
         url = getattr(args, "url", None)
         try:

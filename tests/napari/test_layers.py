@@ -1,0 +1,386 @@
+"""Layer mapping (no viewer): conventions → LayerSpecs, and side by side with napari-ome-zarr.
+
+The acceptance comparison opens the same OME-Zarr 0.4 and 0.5 images, labels and plates
+(written by ome-zarr) with napari-ome-zarr's reader and with ours and compares what a user
+sees: scale, translate, channel names, colormaps (the colour at 1.0), contrast limits, axis
+labels, units and the pixels of every level.  Where napari-ome-zarr departs from the spec the
+test says so and follows the spec.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from zarr_browser._reader import layer_data
+from zarr_browser.core.conventions import default_registry
+from zarr_browser.core.hierarchy import Hierarchy
+from zarr_browser.core.validate import HierarchyContext
+from zarr_browser.streaming import LayerPlan, LevelArray, layer_plan
+from zarr_browser.streaming.levels import normalize_key
+
+VERSIONS = ["0.4", "0.5"]
+
+
+def plan(path: Path | str, node: str = "/", **kwargs: Any) -> LayerPlan:
+    registry = default_registry()
+    hierarchy = Hierarchy.open(str(path), hints=registry.child_hints)
+    return layer_plan(hierarchy, hierarchy.node(node), registry, HierarchyContext(hierarchy), **kwargs)
+
+
+def ours(path: Path) -> list[tuple[Any, dict[str, Any], str]]:
+    """Our napari LayerData for the root of *path* (what the reader returns)."""
+    return [item for spec in plan(path).specs for item in layer_data(spec)]
+
+
+def theirs(path: Path) -> list[tuple[Any, dict[str, Any], str]]:
+    """napari-ome-zarr's LayerData for *path*."""
+    from napari_ome_zarr._reader import napari_get_reader
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return napari_get_reader(str(path))(str(path))
+
+
+def colour_at_one(colormap: Any) -> list[float]:
+    from napari.utils.colormaps import ensure_colormap
+
+    return [round(float(v), 4) for v in ensure_colormap(colormap).map(np.array([1.0]))[0]]
+
+
+def translate_of(meta: dict[str, Any]) -> list[float]:
+    """napari-ome-zarr puts the translation in an ``affine`` next to ``scale``."""
+    affine = meta.get("affine")
+    return [float(v) for v in affine.translate] if affine is not None else [0.0] * len(meta["scale"])
+
+
+# -- OME images and labels -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_ome_image_maps_channels_axes_and_labels(stores: Any, version: str) -> None:
+    result = plan(stores.image(version))
+    assert [s.layer_type for s in result.specs] == ["image", "labels"]
+    image, labels = result.specs
+    assert [level.shape for level in image.levels] == [(2, 64, 96), (2, 32, 48), (2, 16, 24)]
+    kw = image.kwargs
+    assert kw["multiscale"] is True
+    assert kw["channel_axis"] == 0
+    assert kw["name"] == ["image: DAPI", "image: GFP"]
+    assert kw["colormap"] == ["#0000FF", "#00FF00"]
+    assert kw["contrast_limits"] == [(10.0, 900.0), (20.0, 800.0)]
+    assert kw["visible"] == [True, False]
+    assert kw["scale"] == (0.5, 0.25)
+    assert kw["translate"] == (0.0, 0.0)
+    assert kw["axis_labels"] == ("y", "x")
+    assert kw["units"] == ("micrometer", "micrometer")
+    assert kw["metadata"]["zarr_browser"]["path"] == "/"
+
+    assert labels.path == "/labels/cells"
+    assert labels.kwargs["name"] == "image: cells"
+    assert labels.kwargs["scale"] == (0.5, 0.25)
+    # ome-zarr writes the label axes without units: they take the units of the image's y and x
+    assert labels.kwargs["units"] == ("micrometer", "micrometer")
+    assert labels.kwargs["colors"] == {1: (1.0, 0.0, 0.0, 1.0), 2: (0.0, 1.0, 0.0, 128 / 255)}
+    assert labels.kwargs["features"] == {"index": [1, 2], "class": ["a", "b"], "area": [200, 400]}
+    assert [level.shape for level in labels.levels] == [(64, 96), (32, 48), (16, 24)]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_translation_and_global_transformations_follow_the_spec(stores: Any, version: str) -> None:
+    # level 0: scale (0.5, 0.25), translation (3, 4); then the global scale (2, 2) and
+    # translation (10, 20) apply after it (§3.3): x' = gs * (ls * x + lt) + gt
+    path = stores.image(version, labels=False, translation=(3.0, 4.0), global_transforms=[
+        {"type": "scale", "scale": [1.0, 2.0, 2.0]}, {"type": "translation", "translation": [0.0, 10.0, 20.0]}])
+    (spec,) = plan(path).specs
+    assert spec.kwargs["scale"] == (1.0, 0.5)
+    assert spec.kwargs["translate"] == (16.0, 28.0)
+
+    (their_image,) = theirs(path)
+    meta = their_image[1]
+    assert meta["scale"] == [1.0, 0.5]  # the scales agree
+    # napari-ome-zarr departs from the spec here: it keeps only the first transformation of
+    # datasets[0] (the scale, dropping its translation) and only the first global one (the
+    # scale, dropping the global translation), so the image is not moved at all
+    assert translate_of(meta) == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_side_by_side_with_napari_ome_zarr_image_and_labels(stores: Any, version: str) -> None:
+    path = stores.image(version)
+    mine = ours(path)
+    their_image, their_labels = theirs(path)
+    data, meta, layer_type = their_image
+    assert layer_type == "image"
+    channel_axis = meta["channel_axis"]
+    my_images = [ld for ld in mine if ld[2] == "image"]
+    assert len(my_images) == len(meta["name"]) == 2
+    for i, (my_data, my_meta, _) in enumerate(my_images):
+        assert my_meta["name"] == meta["name"][i]
+        assert my_meta["scale"] == tuple(meta["scale"])
+        assert list(my_meta["translate"]) == translate_of(meta)
+        assert my_meta["axis_labels"] == meta["axis_labels"]
+        assert my_meta["units"] == meta["units"]
+        assert colour_at_one(my_meta["colormap"]) == colour_at_one(meta["colormap"][i])
+        assert my_meta["contrast_limits"] == list(meta["contrast_limits"][i])
+        assert my_meta["visible"] == meta["visible"][i]
+        assert len(my_data) == len(data)
+        for mine_level, their_level in zip(my_data, data, strict=True):
+            expected = np.take(np.asarray(their_level), i, axis=channel_axis)
+            np.testing.assert_array_equal(np.asarray(mine_level), expected)
+
+    (my_labels_data, my_labels_meta, my_type) = next(ld for ld in mine if ld[2] == "labels")
+    labels_data, labels_meta, labels_type = their_labels
+    assert my_type == labels_type == "labels"
+    assert my_labels_meta["scale"] == tuple(labels_meta["scale"])
+    assert my_labels_meta["axis_labels"] == labels_meta["axis_labels"]
+    for value, rgba in labels_meta["colormap"].items():
+        assert my_labels_meta["colormap"][value] == pytest.approx(rgba)
+    features = my_labels_meta["features"]
+    for key, column in labels_meta["properties"].items():
+        assert dict(zip(features["index"], features[key], strict=True)) == dict(
+            zip(labels_meta["properties"]["index"], column, strict=True))
+    for mine_level, their_level in zip(my_labels_data, labels_data, strict=True):
+        np.testing.assert_array_equal(np.asarray(mine_level), np.asarray(their_level))
+    # differences by design, not by spec: we name the label layer "<image>: <label>" (napari-ome-zarr
+    # "labels/labels/cells"), show it (napari-ome-zarr hides it) and draw label values that
+    # image-label.colors does not list in grey (napari-ome-zarr makes them transparent)
+    assert my_labels_meta["name"] == "image: cells"
+    assert my_labels_meta["visible"] is True
+    assert 3 not in labels_meta["colormap"] and my_labels_meta["colormap"][None] == (0.5, 0.5, 0.5, 1.0)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_side_by_side_with_napari_ome_zarr_plate(stores: Any, version: str) -> None:
+    path = stores.plate(version, labels=True)
+    mine = ours(path)
+    their_plate, their_labels = theirs(path)
+    data, meta, _ = their_plate
+    lowest = np.asarray(data[-1])  # napari-ome-zarr stitches every level; we show the lowest
+    factor = data[0].shape[-1] / data[-1].shape[-1]
+    my_images = [ld for ld in mine if ld[2] == "image"]
+    assert [m["name"] for _, m, _ in my_images] == meta["name"] == ["image: DAPI", "image: GFP"]
+    for i, (my_data, my_meta, _) in enumerate(my_images):
+        assert isinstance(my_data, LevelArray)  # one level: the mosaic of the lowest resolution
+        assert my_meta["scale"] == pytest.approx(tuple(s * factor for s in meta["scale"]))
+        assert my_meta["axis_labels"] == meta["axis_labels"]
+        assert colour_at_one(my_meta["colormap"]) == colour_at_one(meta["colormap"][i])
+        assert my_meta["contrast_limits"] == list(meta["contrast_limits"][i])
+        np.testing.assert_array_equal(np.asarray(my_data), lowest[i])
+    my_labels = next(ld for ld in mine if ld[2] == "labels")
+    np.testing.assert_array_equal(np.asarray(my_labels[0]), np.asarray(their_labels[0][-1]))
+
+
+# -- plates ----------------------------------------------------------------------------------
+
+
+def test_plate_mosaic_reads_only_the_wells_a_region_touches(stores: Any) -> None:
+    result = plan(stores.plate("0.5"))
+    (spec,) = result.specs
+    mosaic = spec.levels[0]
+    assert mosaic.shape == (2, 2 * 8, 3 * 12)  # 2 rows × 3 columns of 8 × 12 tiles (32 × 48 at level 2)
+    meta = spec.kwargs["metadata"]["zarr_browser"]["plate"]
+    assert meta["wells"] == {"/A/1": [0, 0], "/A/3": [0, 2], "/B/2": [1, 1]}
+    source = mosaic.source
+    assert source.opened_cells() == []  # building the layer opened no well
+    region = mosaic[0, 0:8, 24:36]  # exactly the tile of well A/3
+    assert source.opened_cells() == [(0, 2)]
+    assert region.shape == (8, 12) and region.any()
+    np.testing.assert_array_equal(mosaic[:, 8:16, 0:12], 0)  # B/1 has no well: zeros, nothing opened
+    assert source.opened_cells() == [(0, 2)]
+    assert sorted(result.others) == ["/A/1", "/A/3", "/B/2"]
+
+
+def test_well_with_several_fields_is_listed_not_opened(stores: Any) -> None:
+    import zarr
+
+    path = stores.plate("0.4")
+    well = zarr.open_group(str(path / "A" / "1"), mode="a")
+    well.attrs["well"] = {"images": [{"path": "0"}, {"path": "1"}], "version": "0.4"}
+    result = plan(path, "/A/1")
+    assert result.specs == ()
+    assert "2 fields" in result.notes[0]
+    assert result.others == ("/A/1/0", "/A/1/1")
+    single = plan(path, "/B/2")  # one field: it is the image, at full resolution
+    assert [s.levels[0].shape for s in single.specs if s.layer_type == "image"] == [(2, 32, 48)]
+
+
+# -- bioformats2raw --------------------------------------------------------------------------
+
+
+def test_bf2raw_collection_lists_its_series_and_opens_none(stores: Any) -> None:
+    result = plan(stores.bf2raw(3))
+    assert result.specs == ()
+    assert "3 images" in result.notes[0] and "series 0, 1, 2" in result.notes[0]
+    assert result.others == ("/0", "/1", "/2")
+
+
+def test_bf2raw_with_one_series_opens_it(stores: Any) -> None:
+    result = plan(stores.bf2raw(1))
+    assert [s.path for s in result.specs] == ["/0"]
+    assert result.specs[0].kwargs["name"] == ["image: DAPI", "image: GFP"]
+
+
+# -- plain arrays and groups -----------------------------------------------------------------
+
+
+def test_xarray_dataset_arrays_get_dims_and_scale_from_regular_coordinates(stores: Any) -> None:
+    result = plan(stores.xarray())
+    by_name = {s.kwargs["name"]: s for s in result.specs}
+    assert set(by_name) == {"temperature", "mask"}  # 1-D coordinates are not images
+    temperature = by_name["temperature"].kwargs
+    assert temperature["axis_labels"] == ("time", "lat", "lon")
+    assert temperature["scale"] == pytest.approx((1.0, 10.0, 4.0))
+    assert temperature["translate"] == pytest.approx((0.0, -45.0, 0.0))
+    assert temperature["units"] == (None, "degrees_north", "degrees_east")
+    assert by_name["mask"].kwargs["axis_labels"] == ("lat", "lon")
+    # napari does not know "degrees_north": the glue leaves those axes in pixels
+    (_, kwargs, _), = layer_data(by_name["temperature"])
+    assert "units" not in kwargs
+
+
+def test_plain_v3_array_with_dimension_names(stores: Any) -> None:
+    (spec,) = plan(stores.v3_array()).specs
+    assert spec.kwargs["axis_labels"] == ("z", "y", "x")
+    assert spec.kwargs["scale"] == (1.0, 1.0, 1.0)
+    assert spec.kwargs["multiscale"] is False and spec.kwargs["rgb"] is False
+    assert spec.levels[0][3, 39, 49] == 4 * 40 * 50 - 1
+
+
+def test_group_without_image_conventions_opens_image_like_arrays_up_to_a_limit(stores: Any) -> None:
+    result = plan(stores.plain_group(n_images=3))
+    assert [s.kwargs["name"] for s in result.specs] == ["img0", "img1", "img2"]
+    assert result.others == ()
+    crowded = plan(stores.plain_group("crowded.zarr", n_images=10), max_arrays=8)
+    assert len(crowded.specs) == 8
+    assert crowded.others == ("/img8", "/img9")
+    assert "10 image-like arrays" in crowded.notes[0]
+
+
+def test_pickle_codec_array_is_refused_and_no_code_runs(stores: Any) -> None:
+    array, marker = stores.pickle_array()
+    result = plan(array.parent, "/x")
+    assert result.specs == ()
+    assert "'pickle' is refused" in result.problems[0]
+    group = plan(array.parent)  # as one array of a group: left out with the same message
+    assert group.specs == () and "'pickle' is refused" in group.problems[0]
+    assert not marker.exists()
+
+
+# -- the demo --------------------------------------------------------------------------------
+
+
+def test_demo_stores(small_demo: Path) -> None:
+    cells = plan(small_demo / "cells.ome.zarr").specs
+    assert [s.layer_type for s in cells] == ["image", "labels"]
+    assert cells[0].kwargs["name"] == ["cells: DAPI", "cells: Membrane", "cells: Spots"]
+    assert cells[0].kwargs["colormap"] == ["#0000FF", "#00FF00", "#FF00FF"]
+    assert cells[0].kwargs["scale"] == (0.325, 0.325)
+    assert cells[1].kwargs["name"] == "cells: nuclei" and len(cells[1].kwargs["colors"]) > 5
+    plate = plan(small_demo / "plate.ome.zarr").specs
+    assert [s.role for s in plate] == ["plate"] and plate[0].levels[0].shape == (2, 256, 384)
+    climate = plan(small_demo / "climate.zarr").specs
+    assert [s.kwargs["name"] for s in climate] == ["temperature"]
+    assert climate[0].kwargs["scale"] == pytest.approx((30.0, 178 / 89, 358 / 179))
+
+
+# -- laziness --------------------------------------------------------------------------------
+
+
+def test_building_layers_reads_metadata_only(stores: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zarr_browser.core import store as store_module
+
+    path = stores.image("0.5")
+    keys: list[str] = []
+    original = store_module.GuardedStore.get
+
+    async def recording_get(self: Any, key: str, *args: Any, **kwargs: Any) -> Any:
+        keys.append(key)
+        return await original(self, key, *args, **kwargs)
+
+    monkeypatch.setattr(store_module.GuardedStore, "get", recording_get)
+    data = ours(path)
+    chunk_keys = [k for k in keys if k.rsplit("/", 1)[-1] not in ("zarr.json", ".zattrs", ".zgroup", ".zarray")]
+    assert chunk_keys == []  # no pixels read to build the layers
+    lowest = data[0][0][-1]
+    assert lowest.shape == (16, 24)
+    np.asarray(lowest)
+    assert any("/c/" in k for k in keys)
+    assert {k.split("/")[0] for k in keys} == {"s2"}  # only the lowest level was touched
+
+
+# -- LevelArray ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def level_and_truth(tmp_path: Path) -> tuple[LevelArray, np.ndarray]:
+    import zarr
+
+    truth = np.arange(3 * 20 * 30, dtype="int32").reshape(3, 20, 30)
+    array = zarr.create_array(str(tmp_path / "a.zarr"), shape=truth.shape, chunks=(1, 8, 8), shards=(1, 16, 16),
+                              dtype="int32")
+    array[...] = truth
+    hierarchy = Hierarchy.open(str(tmp_path / "a.zarr"))
+    return LevelArray.open(hierarchy.access, hierarchy.root), truth
+
+
+@pytest.mark.parametrize("key", [
+    (0,), (-1, 5), (slice(None), 3, slice(2, 9)), (Ellipsis, 4), (1, slice(None, None, 3), slice(25, 2, -4)),
+    (slice(None), slice(19, None, -1)), (np.int64(2), Ellipsis, np.int32(0)), (slice(5, 2),),
+])
+def test_level_array_indexes_like_numpy(level_and_truth: tuple[LevelArray, np.ndarray], key: Any) -> None:
+    level, truth = level_and_truth
+    result = level[key]
+    assert isinstance(result, np.ndarray)
+    np.testing.assert_array_equal(result, truth[key])
+
+
+def test_level_array_protocol_take_and_dask(level_and_truth: tuple[LevelArray, np.ndarray]) -> None:
+    level, truth = level_and_truth
+    assert (level.shape, level.dtype, level.ndim, len(level)) == (truth.shape, truth.dtype, 3, 3)
+    np.testing.assert_array_equal(np.asarray(level), truth)
+    channel = level.take(0, 2)
+    assert channel.shape == (20, 30)
+    np.testing.assert_array_equal(channel[3:7, ::5], truth[2, 3:7, ::5])
+    np.testing.assert_array_equal(channel.take(1, -1)[...], truth[2, :, -1])
+    lazy = level.to_dask()
+    assert lazy.chunksize == (1, 16, 16)  # one dask chunk per stored object (a shard here)
+    np.testing.assert_array_equal(lazy.compute(), truth)
+    np.testing.assert_array_equal(channel.to_dask().compute(), truth[2])
+    with pytest.raises(IndexError):
+        level[3]
+    with pytest.raises(TypeError):
+        level[[0, 1]]
+
+
+def test_normalize_key_rejects_two_ellipses() -> None:
+    with pytest.raises(IndexError):
+        normalize_key((Ellipsis, Ellipsis), (2, 2))
+
+
+def test_five_dimensional_image_splits_channels_lazily(tmp_path: Path) -> None:
+    import zarr
+    from ome_zarr.writer import write_image
+
+    pixels = np.random.default_rng(3).integers(0, 500, (2, 3, 4, 32, 32)).astype("uint16")
+    root = zarr.open_group(str(tmp_path / "tczyx.ome.zarr"), mode="w", zarr_format=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        write_image(pixels, root, axes=["t", "c", "z", "y", "x"], scale_factors=(2,),
+                    scale={"t": 1.0, "c": 1.0, "z": 2.0, "y": 0.5, "x": 0.5},
+                    axes_units={"t": "second", "z": "micrometer", "y": "micrometer", "x": "micrometer"})
+    (spec,) = plan(tmp_path / "tczyx.ome.zarr").specs
+    assert spec.kwargs["channel_axis"] == 1
+    assert spec.kwargs["axis_labels"] == ("t", "z", "y", "x")
+    assert spec.kwargs["scale"] == (1.0, 2.0, 0.5, 0.5)
+    assert spec.kwargs["units"] == ("second", "micrometer", "micrometer", "micrometer")
+    layers = layer_data(spec)
+    assert [kw["name"] for _, kw, _ in layers] == ["image: channel_0", "image: channel_1", "image: channel_2"]
+    assert [kw["colormap"] for _, kw, _ in layers] == ["cyan", "magenta", "yellow"]  # napari's defaults
+    third = layers[2][0]
+    assert third[0].shape == (2, 4, 32, 32)
+    np.testing.assert_array_equal(third[0][1, 2], pixels[1, 2, 2])

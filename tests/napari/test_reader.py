@@ -1,0 +1,215 @@
+"""The napari plugin in a real viewer: reader, sample data and the browser dock.
+
+Run under Xvfb: ``xvfb-run -a .venv/bin/pytest tests/napari -q -p no:xvfb``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from zarr_browser import _reader
+from zarr_browser._reader import napari_get_reader
+from zarr_browser.errors import ZarrBrowserError
+
+pytestmark = pytest.mark.gui
+
+
+def names(layers: Any) -> list[str]:
+    return [layer.name for layer in layers]
+
+
+def kinds(layers: Any) -> list[str]:
+    return [type(layer).__name__ for layer in layers]
+
+
+# -- the sniff -------------------------------------------------------------------------------
+
+
+def test_get_reader_declines_what_is_not_zarr_and_never_raises(
+    stores: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    fake_zip = tmp_path / "fake.zip"
+    fake_zip.write_text("not a zip")
+    for path in (stores.not_zarr(), text, fake_zip, stores.broken(), tmp_path / "missing.zarr", "gs://bucket/a.zarr"):
+        assert napari_get_reader(str(path)) is None, path
+    image, array = stores.image("0.5"), stores.v3_array()
+    assert napari_get_reader([str(image), str(array)]) is None
+    assert callable(napari_get_reader(str(image)))
+    assert callable(napari_get_reader([str(array)]))
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug while opening")
+
+    unreachable = napari_get_reader("http://127.0.0.1:9/missing.zarr")  # nothing listens on port 9
+    assert unreachable is not None
+    with pytest.raises(ZarrBrowserError, match=r"127\.0\.0\.1:9"):
+        unreachable("http://127.0.0.1:9/missing.zarr")
+
+    monkeypatch.setattr(_reader, "open_hierarchy", boom)
+    assert napari_get_reader(str(stores.image("0.4", name="other.ome.zarr"))) is None
+
+
+# -- viewer.open for every kind --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_open_ome_image_with_labels(make_napari_viewer: Any, stores: Any, version: str) -> None:
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(stores.image(version)), plugin="zarr-browser")
+    assert names(layers) == ["image: DAPI", "image: GFP", "image: cells"]
+    assert kinds(layers) == ["Image", "Image", "Labels"]
+    dapi, gfp, cells = layers
+    assert dapi.multiscale and len(dapi.data) == 3
+    assert dapi.colormap.name == "blue" and gfp.colormap.name == "green"
+    assert tuple(dapi.contrast_limits) == (10.0, 900.0)
+    assert dapi.visible and not gfp.visible
+    assert tuple(dapi.scale) == (0.5, 0.25) and tuple(cells.scale) == (0.5, 0.25)
+    assert tuple(dapi.axis_labels) == ("y", "x")
+    assert [str(u) for u in dapi.units] == ["micrometer", "micrometer"]
+    np.testing.assert_allclose(cells.colormap.map(np.array([1, 2])), [[1, 0, 0, 1], [0, 1, 0, 128 / 255]],
+                               atol=1e-6)
+    assert list(cells.features["class"]) == ["a", "b"]
+    assert cells.metadata["zarr_browser"]["path"] == "/labels/cells"
+    assert gfp.metadata["zarr_browser"] == {"url": str(stores.root / "image.ome.zarr"), "path": "/",
+                                            "role": "image", "channel": 1}
+
+
+def test_open_plate_zip_and_http(make_napari_viewer: Any, stores: Any, http_server: Any, tmp_path: Path) -> None:
+    viewer = make_napari_viewer()
+    plate = viewer.open(str(stores.plate("0.4", labels=True)), plugin="zarr-browser")
+    assert kinds(plate) == ["Image", "Image", "Labels"]
+    assert plate[0].data.shape == (16, 36) and not plate[0].multiscale  # 2 × 3 wells of 8 × 12
+
+    assert [str(u) for u in plate[2].units] == ["micrometer", "micrometer"]  # from the image axes
+    viewer.layers.clear()
+    image = stores.image("0.5", labels=False)
+    archive = Path(shutil.make_archive(str(tmp_path / "zipped"), "zip", root_dir=image))
+    zipped = viewer.open(str(archive), plugin="zarr-browser")
+    assert names(zipped) == ["image: DAPI", "image: GFP"]
+
+    viewer.layers.clear()
+    shutil.copytree(image, http_server.root / "remote.ome.zarr")
+    remote = viewer.open(http_server.url_for("remote.ome.zarr"), plugin="zarr-browser")
+    assert names(remote) == ["image: DAPI", "image: GFP"]
+    np.testing.assert_array_equal(np.asarray(remote[1].data[-1]), np.asarray(zipped[1].data[-1]))
+    assert remote[0].metadata["zarr_browser"]["url"].startswith("http://127.0.0.1")
+
+
+def test_open_plain_arrays_and_groups(make_napari_viewer: Any, stores: Any) -> None:
+    viewer = make_napari_viewer()
+    (array,) = viewer.open(str(stores.v3_array()), plugin="zarr-browser")
+    assert tuple(array.axis_labels) == ("z", "y", "x") and array.data.shape == (4, 40, 50)
+    dataset = viewer.open(str(stores.xarray()), plugin="zarr-browser")
+    assert names(dataset) == ["mask", "temperature"]
+    assert tuple(dataset[1].scale) == pytest.approx((1.0, 10.0, 4.0))
+    group = viewer.open(str(stores.plain_group(n_images=10)), plugin="zarr-browser")
+    assert names(group) == [f"img{i}" for i in range(8)]
+
+
+def test_bf2raw_opens_nothing_and_lists_the_series_in_the_dock(
+    make_napari_viewer: Any, stores: Any, qtbot: Any
+) -> None:
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(stores.bf2raw(2)), plugin="zarr-browser")
+    assert layers == []
+    widget = viewer.window.dock_widgets["Zarr browser (zarr-browser)"]
+    qtbot.waitUntil(lambda: not widget.is_busy() and widget.browser.current_path() == "/0", timeout=10_000)
+    assert [widget.browser.topLevelItem(0).child(i).text(0) for i in range(2)] == ["0", "1"]
+
+
+def test_pickle_array_is_refused_with_a_message(make_napari_viewer: Any, stores: Any) -> None:
+    from napari.utils.notifications import notification_manager
+
+    viewer = make_napari_viewer()
+    array, marker = stores.pickle_array()
+    seen: list[str] = []
+    notification_manager.notification_ready.connect(lambda n: seen.append(n.message))
+    assert viewer.open(str(array), plugin="zarr-browser") == []
+    assert any("'pickle' is refused" in m for m in seen), seen
+    assert not marker.exists()
+
+
+# -- sample data and the dock ----------------------------------------------------------------
+
+
+def test_sample_data(make_napari_viewer: Any, small_demo: Path, monkeypatch: pytest.MonkeyPatch,
+                     tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    shutil.copytree(small_demo, cache / "zarr-browser" / "demo")  # reused: not written again
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    viewer = make_napari_viewer()
+    layers = viewer.open_sample("zarr-browser", "demo")
+    assert names(layers) == ["cells: DAPI", "cells: Membrane", "cells: Spots", "cells: nuclei"]
+    assert kinds(layers) == ["Image", "Image", "Image", "Labels"]
+
+
+def test_dock_opens_nodes_and_follows_the_layer_selection(
+    make_napari_viewer: Any, stores: Any, qtbot: Any
+) -> None:
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    path = stores.image("0.5")
+    widget.show_store(str(path), select="/labels/cells")
+    qtbot.waitUntil(lambda: not widget.is_busy() and widget.browser.current_path() == "/labels/cells",
+                    timeout=10_000)
+    widget.open_path("/labels/cells")
+    qtbot.waitUntil(lambda: len(viewer.layers) == 1, timeout=10_000)
+    assert kinds(viewer.layers) == ["Labels"] and viewer.layers[0].name == "cells"
+
+    item = widget.browser.topLevelItem(0)  # the root: double-click opens the image and its labels
+    widget.browser.itemDoubleClicked.emit(item, 0)
+    qtbot.waitUntil(lambda: len(viewer.layers) == 4, timeout=10_000)
+    assert names(viewer.layers)[1:] == ["image: DAPI", "image: GFP", "image: cells"]
+
+    viewer.layers.selection.active = viewer.layers["image: GFP"]
+    qtbot.waitUntil(lambda: widget.browser.current_path() == "/", timeout=5_000)
+    viewer.layers.selection.active = viewer.layers["cells"]
+    qtbot.waitUntil(lambda: widget.browser.current_path() == "/labels/cells", timeout=5_000)
+    qtbot.waitUntil(lambda: not widget.is_busy(), timeout=5_000)
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_cli_napari_flag_opens_the_store_with_the_dock(
+    stores: Any, monkeypatch: pytest.MonkeyPatch, qtbot: Any
+) -> None:
+    import napari
+
+    from zarr_browser import cli
+
+    ran: list[bool] = []
+    monkeypatch.setattr(napari, "run", lambda *a, **k: ran.append(True))
+    path = stores.image("0.5")
+    assert cli.main([str(path), "--napari"]) == 0
+    viewer = napari.current_viewer()
+    try:
+        assert ran == [True]
+        assert names(viewer.layers) == ["image: DAPI", "image: GFP", "image: cells"]
+        dock = viewer.window.dock_widgets["Zarr browser (zarr-browser)"]
+        qtbot.waitUntil(lambda: dock.hierarchy is not None and not dock.is_busy(), timeout=10_000)
+        assert dock.hierarchy.url == str(path)
+    finally:
+        viewer.close()
+    assert cli.main([str(stores.not_zarr()), "--napari"]) == cli.EXIT_UNREADABLE
+
+
+def test_dock_opens_a_plate_field_at_full_resolution(make_napari_viewer: Any, stores: Any, qtbot: Any) -> None:
+    viewer = make_napari_viewer()
+    (mosaic, _) = viewer.open(str(stores.plate("0.5")), plugin="zarr-browser")
+    assert not mosaic.multiscale
+    widget = viewer.window.dock_widgets["Zarr browser (zarr-browser)"]  # shown with the wells listed
+    qtbot.waitUntil(lambda: not widget.is_busy() and widget.browser.current_path() == "/A/1", timeout=10_000)
+    widget.open_path("/A/3/0")
+    qtbot.waitUntil(lambda: len(viewer.layers) == 4, timeout=10_000)
+    field = viewer.layers[2]
+    assert field.multiscale and field.data[0].shape == (32, 48)
+    assert field.metadata["zarr_browser"]["path"] == "/A/3/0"
+    qtbot.waitUntil(lambda: not widget.is_busy(), timeout=5_000)

@@ -1,0 +1,302 @@
+"""napari reader: zarr folders, ``.zip``/``.ozx`` stores and ``http(s)://`` / ``s3://`` URLs.
+
+:func:`napari_get_reader` sniffs cheaply (a local folder with zarr metadata or named
+``*.zarr``, a zip file, a remote URL), then reads the root's metadata (one round trip) so that
+anything local that is not a readable zarr store gets ``None``; it never raises (a remote URL
+that cannot be opened gets a reader that raises the reason, so napari shows it).  The reader maps the
+root node to layers with :func:`zarr_browser.streaming.layer_plan` and turns the
+napari-free :class:`~zarr_browser.streaming.LayerSpec` values into napari ``LayerData``
+tuples (:func:`layer_data`).  :func:`open_node` adds any node of an open hierarchy to a viewer
+(the browser dock uses it).
+
+napari is imported lazily (inside functions), so that sniffing a file costs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import zipfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from zarr_browser.errors import ZarrBrowserError
+
+if TYPE_CHECKING:
+    import napari
+    from napari.layers import Layer
+
+    from zarr_browser.core.conventions.base import ConventionRegistry
+    from zarr_browser.core.hierarchy import Hierarchy
+    from zarr_browser.streaming import LayerPlan, LayerSpec
+
+__all__ = ["LayerData", "layer_data", "napari_get_reader", "open_hierarchy", "open_node", "plan_node"]
+
+logger = logging.getLogger(__name__)
+
+LayerData = tuple[Any, dict[str, Any], str]
+ReaderFunction = Callable[[Any], list[Any]]
+
+REMOTE_SCHEMES = frozenset({"http", "https", "s3", "s3a"})
+ZARR_METADATA = ("zarr.json", ".zgroup", ".zarray", ".zattrs")
+NULL_LAYER = [(None,)]
+"""napari's sentinel for "read successfully, nothing to add" (the notes say why)."""
+
+UNLISTED_LABEL_COLOUR = (0.5, 0.5, 0.5, 1.0)
+"""Colour of label values that ``image-label.colors`` does not list (colours may cover a subset)."""
+
+_FIRST_BLENDING, _OTHER_BLENDING = "translucent_no_depth", "additive"
+
+
+# -- sniffing --------------------------------------------------------------------------------
+
+
+def _sniff(path: str) -> bool:
+    """Whether *path* may be a zarr store we read; no store I/O beyond a few ``stat`` calls."""
+    parts = urlsplit(path)
+    scheme = parts.scheme.lower()
+    if scheme in REMOTE_SCHEMES:
+        return bool(parts.netloc)
+    if scheme == "file":
+        path = parts.path
+    elif scheme and len(scheme) > 1:
+        return False  # another URL scheme (gs://, ftp://...) is not claimed
+    local = Path(path).expanduser()
+    if local.is_dir():
+        return local.suffix.lower() == ".zarr" or any((local / name).is_file() for name in ZARR_METADATA)
+    if local.is_file():
+        return local.suffix.lower() in (".zip", ".ozx") and zipfile.is_zipfile(local)
+    return False
+
+
+def open_hierarchy(url: str, registry: ConventionRegistry | None = None) -> Hierarchy:
+    """Open the store at *url* read-only (root read); raises ZarrBrowserError when unreadable."""
+    from zarr_browser.core.conventions import default_registry
+    from zarr_browser.core.hierarchy import Hierarchy
+    from zarr_browser.core.safety import check_environment
+
+    check_environment()
+    registry = registry or default_registry()
+    return Hierarchy.open(url, hints=registry.child_hints)
+
+
+def napari_get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
+    """The reader for *path* when it is a readable zarr store, else None (never raises)."""
+    try:
+        if not isinstance(path, str | os.PathLike):
+            if len(path) != 1:
+                return None
+            path = path[0]
+        url = os.fspath(path)
+        if not _sniff(url):
+            return None
+        from zarr_browser.core.conventions import default_registry
+
+        registry = default_registry()
+        hierarchy = open_hierarchy(url, registry)
+        if hierarchy.root.kind == "error":
+            logger.info("zarr-browser does not read %s: %s", url, hierarchy.root.error)
+            hierarchy.close()
+            return None
+    except ZarrBrowserError as err:
+        logger.info("zarr-browser does not read %s: %s", path, err)
+        if urlsplit(str(path)).scheme.lower() in REMOTE_SCHEMES:
+            return _Failed(err)  # a URL the user typed: say why it failed instead of "no reader"
+        return None
+    except Exception:  # boundary: a reader sniff must never raise into napari
+        logger.warning("zarr-browser: unexpected error while sniffing %s", path, exc_info=True)
+        return None
+    return _Reader(hierarchy, registry)
+
+
+class _Failed:
+    """The reader of a remote store that could not be opened: reports why, when napari calls it."""
+
+    def __init__(self, error: ZarrBrowserError) -> None:
+        self.error = error
+
+    def __call__(self, path: Any, **_: Any) -> list[Any]:
+        raise self.error
+
+
+class _Reader:
+    """The reader function napari calls: the layers of the root node of one open hierarchy."""
+
+    def __init__(self, hierarchy: Hierarchy, registry: ConventionRegistry) -> None:
+        self.hierarchy = hierarchy
+        self.registry = registry
+
+    def __call__(self, path: Any, **_: Any) -> list[Any]:
+        plan = plan_node(self.hierarchy, "/", self.registry)
+        _notify(plan)
+        layers = [item for spec in plan.specs for item in layer_data(spec)]
+        if plan.others:
+            _reveal_in_dock(self.hierarchy.url, plan)
+        return layers or NULL_LAYER
+
+
+def plan_node(hierarchy: Hierarchy, path: str, registry: ConventionRegistry | None = None) -> LayerPlan:
+    """The layer plan of the node at *path* (metadata I/O; run it off the GUI thread when remote)."""
+    from zarr_browser.core.conventions import default_registry
+    from zarr_browser.core.validate import HierarchyContext
+    from zarr_browser.streaming import layer_plan
+
+    registry = registry or default_registry()
+    node = hierarchy.node(path)
+    return layer_plan(hierarchy, node, registry, HierarchyContext(hierarchy))
+
+
+def _notify(plan: LayerPlan) -> None:
+    """Tell the user what was not opened and why (napari notifications; also logged)."""
+    if not plan.messages:
+        return
+    from napari.utils.notifications import show_info, show_warning
+
+    for problem in plan.problems:
+        logger.warning("%s", problem)
+        show_warning(f"zarr-browser: {problem}")
+    for note in plan.notes:
+        logger.info("%s", note)
+        show_info(f"zarr-browser: {note}")
+
+
+def _reveal_in_dock(url: str, plan: LayerPlan) -> None:
+    """Show the browser dock of the current viewer on *url*, with what was left out listed."""
+    import napari
+
+    viewer = napari.current_viewer()
+    if viewer is None or getattr(viewer, "window", None) is None:
+        return
+    try:
+        _, widget = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    except Exception:  # boundary: the layers matter more than the dock
+        logger.warning("zarr-browser: cannot show the browser dock", exc_info=True)
+        return
+    show = getattr(widget, "show_store", None)
+    if show is not None:
+        show(url, select=plan.others[0] if plan.others else None)
+
+
+# -- LayerSpec → napari LayerData ------------------------------------------------------------
+
+
+def layer_data(spec: LayerSpec) -> list[LayerData]:
+    """napari ``(data, kwargs, layer_type)`` tuples for one spec (one per channel for multichannel images)."""
+    kwargs = dict(spec.kwargs)
+    if "units" in kwargs:
+        kwargs["units"] = _napari_units(kwargs["units"])
+        if kwargs["units"] is None:
+            del kwargs["units"]
+    if spec.layer_type == "labels":
+        colors = kwargs.pop("colors", None)
+        if colors:
+            kwargs["colormap"] = {None: UNLISTED_LABEL_COLOUR, **colors}
+        return [(spec.data, kwargs, "labels")]
+    channel_axis = kwargs.pop("channel_axis", None)
+    if channel_axis is None:
+        _image_kwargs(kwargs, kwargs.get("colormap"), kwargs.get("contrast_limits"), None)
+        return [(spec.data, kwargs, "image")]
+    names = list(kwargs.pop("name"))
+    colours = list(kwargs.pop("colormap"))
+    limits = list(kwargs.pop("contrast_limits"))
+    visible = list(kwargs.pop("visible"))
+    defaults = _default_colormaps(len(names))
+    out: list[LayerData] = []
+    for i, name in enumerate(names):
+        levels = [level.take(channel_axis, i) for level in spec.levels]
+        data: Any = levels if isinstance(spec.data, list) else levels[0]
+        channel_kwargs = {**kwargs, "name": name, "visible": visible[i],
+                          "blending": _FIRST_BLENDING if i == 0 else _OTHER_BLENDING}
+        metadata = {key: dict(value) if isinstance(value, dict) else value
+                    for key, value in kwargs.get("metadata", {}).items()}
+        metadata.setdefault("zarr_browser", {})["channel"] = i
+        channel_kwargs["metadata"] = metadata
+        _image_kwargs(channel_kwargs, colours[i], limits[i], defaults[i])
+        out.append((data, channel_kwargs, "image"))
+    return out
+
+
+def _image_kwargs(kwargs: dict[str, Any], colour: str | None, limits: Any, default: str | None) -> None:
+    """Fill napari's colormap and contrast limits from our plain values (in place)."""
+    colormap = _colormap(colour) if colour else default
+    if colormap is None:
+        kwargs.pop("colormap", None)
+    else:
+        kwargs["colormap"] = colormap
+    if limits is None:
+        kwargs.pop("contrast_limits", None)
+    else:
+        kwargs["contrast_limits"] = list(limits)
+
+
+def _default_colormaps(count: int) -> list[str]:
+    """napari's own choice for a split multichannel image: gray; magenta/green; then CMYBGR."""
+    from napari.layers.utils.stack_utils import CMYBGR, MAGENTA_GREEN
+
+    if count == 1:
+        return ["gray"]
+    if count == 2:
+        return list(MAGENTA_GREEN)
+    return [CMYBGR[i % len(CMYBGR)] for i in range(count)]
+
+
+def _colormap(colour: str) -> Any:
+    """A black → *colour* (``#RRGGBB``) linear colormap; napari's own when one matches (as napari-ome-zarr)."""
+    import numpy as np
+    from napari.utils.colormaps import AVAILABLE_COLORMAPS, Colormap
+
+    rgb = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    custom = Colormap([[0.0, 0.0, 0.0], rgb], name=colour.lower())
+    for available in AVAILABLE_COLORMAPS.values():
+        if (
+            np.array_equal(available.controls, custom.controls)
+            and np.array_equal(available.colors, custom.colors)
+            and available.interpolation == custom.interpolation
+        ):
+            return available
+    return custom
+
+
+def _napari_units(units: Sequence[str | None]) -> tuple[str | None, ...] | None:
+    """The units napari (pint) understands; others become None (pixels).  None when none is left."""
+    from napari.utils.transforms._units import get_unit_from_name
+
+    out: list[str | None] = []
+    for unit in units:
+        if unit is None:
+            out.append(None)
+            continue
+        try:
+            get_unit_from_name(unit)
+        except (ValueError, TypeError, AttributeError):
+            logger.info("unit %r is not understood by napari; shown as pixels", unit)
+            out.append(None)
+            continue
+        out.append(unit)
+    return tuple(out) if any(u is not None for u in out) else None
+
+
+# -- opening nodes in a viewer ---------------------------------------------------------------
+
+
+def open_node(
+    viewer: napari.Viewer,
+    hierarchy: Hierarchy,
+    path: str,
+    registry: ConventionRegistry | None = None,
+    *,
+    plan: LayerPlan | None = None,
+) -> tuple[LayerPlan, list[Layer]]:
+    """Add the node at *path* to *viewer* as layers; returns the plan and the layers added.
+
+    Pass a *plan* computed in a worker (:func:`plan_node`) to keep store I/O off the GUI thread.
+    """
+    plan = plan or plan_node(hierarchy, path, registry)
+    _notify(plan)
+    added: list[Layer] = []
+    for spec in plan.specs:
+        for data, kwargs, layer_type in layer_data(spec):
+            added.append(getattr(viewer, f"add_{layer_type}")(data, **kwargs))
+    return plan, added

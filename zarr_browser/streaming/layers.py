@@ -1,0 +1,818 @@
+"""What napari layers a zarr node becomes, as plain data (no napari, no Qt).
+
+:func:`layer_plan` maps a node to :class:`LayerSpec` values by the conventions it carries
+(conventions.md §3.3–3.7, §7.3):
+
+* **OME-NGFF image** → one multiscale image (split per channel along the ``channel`` axis, with
+  the ``omero`` name, colour, window and ``active`` of each channel), ``scale`` and
+  ``translate`` from level 0 composed with the multiscale's global transformations, axis
+  labels and units from ``axes``; then its label images as labels layers (``image-label``
+  colours, ``properties`` as features, their own transformations).
+* **label image** / **labels group** → labels layers.
+* **plate** → a mosaic of wells (the lowest resolution level of the first field of each well,
+  tiles read lazily) with the first field's channels; plus the labels of that field, likewise.
+* **well** → its only field, or nothing and the list of fields when it has several.
+* **bioformats2raw** → its only series, or nothing and the list of series (the spec asks
+  readers to tell users there is more than one image; opening is explicit).
+* **array** (≥ 2-D, numeric) → one image with axis labels from its dimension names (any
+  source) and scale/translate from OME axes or from regular CF coordinate arrays.
+* **any other group** → its image-like child arrays, up to a limit; the rest are listed.
+
+Everything here reads metadata only (plus, for CF scales, the small 1-D coordinate arrays);
+pixels are read when napari indexes the :class:`~zarr_browser.streaming.levels.LevelArray`
+objects.  Colours are given as ``#RRGGBB`` strings and RGBA tuples: the napari glue builds
+napari colormaps from them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import posixpath
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from zarr_browser.core.dimensions import resolve_dimension_names
+from zarr_browser.core.model import join_path, parent_path
+from zarr_browser.core.safety import open_array
+from zarr_browser.errors import UnsafeArrayError, ZarrBrowserError
+from zarr_browser.streaming.levels import LevelArray
+from zarr_browser.streaming.mosaic import MosaicGeometry, MosaicSource
+
+if TYPE_CHECKING:
+    from zarr_browser.core.conventions.base import Context, ConventionRegistry
+    from zarr_browser.core.hierarchy import Hierarchy
+    from zarr_browser.core.jsonio import JSON
+    from zarr_browser.core.model import Node
+
+__all__ = ["MAX_ARRAYS", "LayerPlan", "LayerSpec", "layer_plan", "layers_for"]
+
+logger = logging.getLogger(__name__)
+
+OME = "ome-ngff"
+MAX_ARRAYS = 8
+"""How many image-like arrays of a group without image conventions are opened at once."""
+
+MAX_COORDINATE_LENGTH = 1_000_000
+"""Longest CF coordinate array read to find a regular spacing."""
+
+LayerType = Literal["image", "labels"]
+_HEX = frozenset("0123456789abcdefABCDEF")
+_LEGACY_5D = ({"name": "t", "type": "time", "unit": None}, {"name": "c", "type": "channel", "unit": None},
+              {"name": "z", "type": "space", "unit": None}, {"name": "y", "type": "space", "unit": None},
+              {"name": "x", "type": "space", "unit": None})
+_RGB_NAMES = frozenset({"c", "channel", "channels", "rgb", "rgba", "band", "bands", "color", "colour"})
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LayerSpec:
+    """One napari layer to add, as plain data.
+
+    Attributes
+    ----------
+    data
+        The levels, largest first, for a multiscale layer; one level otherwise.
+    layer_type
+        ``"image"`` or ``"labels"``.
+    kwargs
+        Keyword arguments of napari's ``add_image`` / ``add_labels``, napari-free: ``name``,
+        ``multiscale``, ``scale``, ``translate``, ``axis_labels``, ``units``, ``visible``,
+        ``metadata``; for images ``contrast_limits``, ``colormap`` (``"#RRGGBB"`` or None),
+        ``rgb`` and, for a multichannel image, ``channel_axis`` with per-channel lists of
+        ``name``, ``colormap``, ``contrast_limits`` and ``visible``; for labels ``colors``
+        (label value → RGBA floats in 0–1) and ``features`` (columns, with ``index`` holding
+        the label values).
+    path
+        The node the layer shows.
+    role
+        ``"image"``, ``"labels"``, ``"plate"``, ``"plate-labels"`` or ``"array"``.
+    """
+
+    data: list[LevelArray] | LevelArray
+    layer_type: LayerType
+    kwargs: Mapping[str, Any]
+    path: str
+    role: str
+
+    @property
+    def levels(self) -> list[LevelArray]:
+        """The levels, largest first (one item when not multiscale)."""
+        return list(self.data) if isinstance(self.data, list) else [self.data]
+
+    @property
+    def channel_axis(self) -> int | None:
+        value = self.kwargs.get("channel_axis")
+        return value if isinstance(value, int) else None
+
+    @property
+    def names(self) -> list[str]:
+        """The layer names napari will show (one per channel for a multichannel image)."""
+        name = self.kwargs.get("name")
+        return list(name) if isinstance(name, list | tuple) else [str(name)]
+
+
+@dataclass(frozen=True, slots=True)
+class LayerPlan:
+    """The layers of a node, and what a user should be told about it.
+
+    Attributes
+    ----------
+    path
+        The node planned.
+    specs
+        The layers, in the order to add them (images before their labels).
+    notes
+        Information for the user: what was left out on purpose and where to find it (several
+        series or fields, too many arrays, child images).
+    others
+        Paths of nodes that were not opened but can be, one by one (series, fields, arrays
+        beyond the limit, child images): the dock lists them.
+    problems
+        What could not be shown because something is wrong: refused codecs, unreadable nodes,
+        broken multiscale metadata.
+    """
+
+    path: str
+    specs: tuple[LayerSpec, ...] = ()
+    notes: tuple[str, ...] = ()
+    others: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        """Problems, then notes."""
+        return self.problems + self.notes
+
+
+def layers_for(hierarchy: Hierarchy, node: Node, registry: ConventionRegistry, ctx: Context) -> list[LayerSpec]:
+    """The napari layers of *node* (see :func:`layer_plan`, which also says what was left out)."""
+    return list(layer_plan(hierarchy, node, registry, ctx).specs)
+
+
+def layer_plan(
+    hierarchy: Hierarchy,
+    node: Node,
+    registry: ConventionRegistry,
+    ctx: Context,
+    *,
+    max_arrays: int = MAX_ARRAYS,
+) -> LayerPlan:
+    """Map *node* to napari layers by its conventions (see the module docstring).
+
+    Reads metadata through *ctx* (and small CF coordinate arrays); never pixels.  Bad metadata
+    and refused arrays become problems of the plan, not exceptions; store failures
+    (:class:`~zarr_browser.errors.StoreReadError`) propagate.
+    """
+    return _Planner(hierarchy, registry, ctx, max_arrays).plan(node)
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+
+def _ome_namespace(node: Node) -> Mapping[str, JSON]:
+    """The OME metadata object of a node: ``attributes.ome`` (0.5+) or the attributes (≤ 0.4)."""
+    ome = node.attributes.get("ome")
+    return ome if isinstance(ome, dict) else node.attributes
+
+
+def _resolve(base: str, relative: str) -> str | None:
+    """The absolute path *relative* names from the group at *base*; None when it leaves the store."""
+    if not relative or relative.startswith("/"):
+        return None
+    joined = posixpath.normpath(posixpath.join(base, relative))
+    if not joined.startswith("/") or joined.startswith("//") or ".." in joined.split("/"):
+        return None
+    return joined
+
+
+def _numbers(value: Any, n: int) -> list[float] | None:
+    if isinstance(value, list) and len(value) == n and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value
+    ):
+        return [float(v) for v in value]
+    return None
+
+
+def _hex_colour(value: Any) -> str | None:
+    if isinstance(value, str) and len(value) == 6 and set(value) <= _HEX:
+        return "#" + value.upper()
+    return None
+
+
+def _is_numeric(dtype: str) -> bool:
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError:
+        return False
+    return kind in "biuf"
+
+
+def _is_integer(dtype: str) -> bool:
+    try:
+        return np.dtype(dtype).kind in "iu"
+    except TypeError:
+        return False
+
+
+def _store_name(url: str) -> str:
+    name = url.rstrip("/").rsplit("/", 1)[-1]
+    for suffix in (".ome.zarr", ".zarr", ".ome.zip", ".zip", ".ozx"):
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name or url
+
+
+@dataclass
+class _Pixels:
+    """The placement of a multiscale image: axes, scale and translation of level 0."""
+
+    axes: list[dict[str, Any]]
+    scale: list[float]
+    translate: list[float]
+
+
+# -- the planner -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Result:
+    specs: list[LayerSpec] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    others: list[str] = field(default_factory=list)
+
+    def extend(self, other: _Result) -> None:
+        self.specs.extend(other.specs)
+        self.notes.extend(other.notes)
+        self.problems.extend(other.problems)
+        self.others.extend(other.others)
+
+
+class _Planner:
+    """Builds the layer specs of nodes of one hierarchy."""
+
+    def __init__(self, hierarchy: Hierarchy, registry: ConventionRegistry, ctx: Context, max_arrays: int) -> None:
+        self.hierarchy = hierarchy
+        self.registry = registry
+        self.ctx = ctx
+        self.max_arrays = max_arrays
+        try:
+            self.ome = registry.get(OME)
+        except KeyError:
+            self.ome = None
+
+    # -- dispatch ----------------------------------------------------------------------------
+    def plan(self, node: Node) -> LayerPlan:
+        result = self._dispatch(node)
+        return LayerPlan(node.path, tuple(result.specs), tuple(result.notes), tuple(dict.fromkeys(result.others)),
+                         tuple(result.problems))
+
+    def _roles(self, node: Node) -> tuple[str, ...]:
+        for detection in self.registry.detect(node):
+            if detection.name == OME:
+                return detection.roles
+        return ()
+
+    def _describe(self, node: Node) -> dict[str, Any]:
+        if self.ome is None:
+            return {}
+        return dict(self.ome.describe(node, self.ctx))
+
+    def _dispatch(self, node: Node) -> _Result:
+        if node.kind == "error":
+            return _Result(problems=[f"{node.path} cannot be read: {node.error}"])
+        if node.is_array:
+            return self._array(node, self.ctx.parent(node))
+        roles = self._roles(node)
+        if "plate" in roles:
+            return self._plate(node)
+        if "bioformats2raw" in roles:
+            return self._bioformats2raw(node)
+        if "image" in roles:
+            return self._image(node)
+        if "label-image" in roles:
+            return self._label_image(node, None)
+        if "labels" in roles:
+            return self._labels_group(node, None)
+        if "well" in roles:
+            return self._well(node)
+        return self._group(node)
+
+    def _name(self, node: Node, description: Mapping[str, Any] | None = None) -> str:
+        name = description.get("name") if description else None
+        if isinstance(name, str) and name.strip("/"):
+            return name.rstrip("/").rsplit("/", 1)[-1]
+        return node.name or _store_name(self.hierarchy.url)
+
+    def _metadata(self, path: str, role: str) -> dict[str, Any]:
+        return {"zarr_browser": {"url": self.hierarchy.url, "path": path, "role": role}}
+
+    # -- OME images --------------------------------------------------------------------------
+    def _levels(self, node: Node, description: Mapping[str, Any], result: _Result) -> list[LevelArray] | None:
+        """The level arrays of an OME multiscale, largest first; None (with a note) when unusable."""
+        levels: list[LevelArray] = []
+        for level in description.get("levels") or []:
+            path = level.get("path") if isinstance(level, dict) else None
+            target = _resolve(node.path, path) if isinstance(path, str) else None
+            level_node = self.ctx.node(target) if target is not None else None
+            if level_node is None or level_node.array is None:
+                result.problems.append(f"{node.path}: level {path!r} is not an array; it is left out")
+                continue
+            try:
+                array = LevelArray.open(self.hierarchy.access, level_node)
+            except UnsafeArrayError as err:
+                result.problems.append(str(err))
+                return None
+            if levels and (array.ndim != levels[0].ndim or any(
+                    a > b for a, b in zip(array.shape, levels[-1].shape, strict=True))):
+                result.problems.append(f"{node.path}: level {path!r} {array.shape} does not follow the levels before "
+                                    "it; it is left out")
+                continue
+            levels.append(array)
+        if not levels:
+            result.problems.append(f"{node.path}: no readable multiscale level; nothing to show")
+            return None
+        return levels
+
+    def _placement(self, description: Mapping[str, Any], ndim: int, level: int = 0) -> _Pixels:
+        """Axes, and scale/translation of level *level* composed with the global transformations.
+
+        The global transformations apply after the level's own (§3.3):
+        ``x' = gs * (ls * x + lt) + gt``, so napari's scale is ``gs * ls`` and its translate
+        ``gs * lt + gt``.
+        """
+        axes = [dict(a) for a in description.get("axes") or [] if isinstance(a, dict)]
+        if len(axes) != ndim:
+            axes = [dict(a) for a in _LEGACY_5D] if not axes and ndim == 5 else [
+                {"name": None, "type": None, "unit": None} for _ in range(ndim)]
+        levels = description.get("levels") or []
+        entry = levels[level] if -len(levels) <= level < len(levels) and isinstance(levels[level], dict) else {}
+        ls = _numbers(entry.get("scale"), ndim) or [1.0] * ndim
+        lt = _numbers(entry.get("translation"), ndim) or [0.0] * ndim
+        transforms = description.get("transforms") or {}
+        gs = _numbers(transforms.get("scale"), ndim) or [1.0] * ndim
+        gt = _numbers(transforms.get("translation"), ndim) or [0.0] * ndim
+        scale = [g * s for g, s in zip(gs, ls, strict=True)]
+        translate = [g * t + u for g, t, u in zip(gs, lt, gt, strict=True)]
+        return _Pixels(axes, scale, translate)
+
+    def _image(self, node: Node) -> _Result:
+        result = _Result()
+        description = self._describe(node)
+        levels = self._levels(node, description, result)
+        if levels is None:
+            return result
+        pixels = self._placement(description, levels[0].ndim)
+        base = self._name(node, description)
+        result.specs.append(self._image_spec(levels, pixels, description, node, base, role="image"))
+        labels_path = join_path(node.path, "labels")
+        if isinstance(description.get("labels"), list) and description["labels"]:
+            labels_node = self.ctx.node(labels_path)
+            if labels_node is not None:
+                result.extend(self._labels_group(labels_node, base, pixels.axes))
+        return result
+
+    def _image_spec(
+        self,
+        levels: list[LevelArray],
+        pixels: _Pixels,
+        description: Mapping[str, Any],
+        node: Node,
+        base: str,
+        *,
+        role: str,
+        extra: Mapping[str, Any] | None = None,
+    ) -> LayerSpec:
+        ndim = levels[0].ndim
+        types = [a.get("type") for a in pixels.axes]
+        channel_axis = types.index("channel") if "channel" in types else None
+        keep = [i for i in range(ndim) if i != channel_axis]
+        kwargs: dict[str, Any] = {"multiscale": len(levels) > 1}
+        kwargs.update(self._axes_kwargs(pixels, keep))
+        channels = [c for c in description.get("channels") or [] if isinstance(c, dict)]
+        greyscale = _rdefs_model(node) == "greyscale"
+
+        def channel(i: int) -> tuple[str, str | None, tuple[float, float] | None, bool]:
+            info = channels[i] if i < len(channels) else {}
+            label = info.get("label") if isinstance(info.get("label"), str) else f"channel_{i}"
+            colour = _hex_colour(info.get("color"))
+            if greyscale and colour is not None:
+                colour = "#FFFFFF"
+            window = info.get("window") if isinstance(info.get("window"), dict) else {}
+            start, end = window.get("start"), window.get("end")
+            limits = (float(start), float(end)) if _finite(start) and _finite(end) and start < end else None
+            visible = info.get("active") if isinstance(info.get("active"), bool) else True
+            return f"{base}: {label}", colour, limits, visible
+
+        if channel_axis is not None:
+            count = levels[0].shape[channel_axis]
+            per = [channel(i) for i in range(count)]
+            kwargs["channel_axis"] = channel_axis
+            kwargs["name"] = [p[0] for p in per]
+            kwargs["colormap"] = [p[1] for p in per]
+            kwargs["contrast_limits"] = [p[2] for p in per]
+            kwargs["visible"] = [p[3] for p in per]
+        else:
+            name, colour, limits, visible = channel(0) if channels else (base, None, None, True)
+            kwargs.update(name=name, colormap=colour, contrast_limits=limits, visible=visible)
+        kwargs["rgb"] = False
+        kwargs["metadata"] = self._metadata(node.path, role)
+        kwargs["metadata"]["zarr_browser"].update(extra or {})
+        data: list[LevelArray] | LevelArray = levels if len(levels) > 1 else levels[0]
+        return LayerSpec(data, "image", kwargs, node.path, role)
+
+    @staticmethod
+    def _axes_kwargs(pixels: _Pixels, keep: Sequence[int]) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "scale": tuple(pixels.scale[i] for i in keep),
+            "translate": tuple(pixels.translate[i] for i in keep),
+        }
+        names = [pixels.axes[i].get("name") for i in keep]
+        if all(isinstance(n, str) and n for n in names) and len(set(names)) == len(names):
+            out["axis_labels"] = tuple(names)
+        units = [pixels.axes[i].get("unit") for i in keep]
+        if any(isinstance(u, str) and u for u in units):
+            out["units"] = tuple(u if isinstance(u, str) and u else None for u in units)
+        return out
+
+    # -- OME labels --------------------------------------------------------------------------
+    def _labels_group(self, node: Node, base: str | None, image_axes: Sequence[Mapping[str, Any]] = ()) -> _Result:
+        result = _Result()
+        names = _ome_namespace(node).get("labels")
+        if not isinstance(names, list):
+            return result
+        for name in dict.fromkeys(n for n in names if isinstance(n, str)):
+            target = _resolve(node.path, name)
+            label_node = self.ctx.node(target) if target is not None else None
+            if label_node is None:
+                result.problems.append(f"{node.path}: label {name!r} is listed but there is no group there")
+                continue
+            roles = self._roles(label_node)
+            if "label-image" not in roles and "image" not in roles:
+                result.problems.append(f"{label_node.path} is not a multiscale label image; it is left out")
+                continue
+            result.extend(self._label_image(label_node, base, name=name, image_axes=image_axes))
+        return result
+
+    def _label_image(
+        self, node: Node, base: str | None, *, name: str | None = None, image_axes: Sequence[Mapping[str, Any]] = ()
+    ) -> _Result:
+        result = _Result()
+        description = self._describe(node)
+        levels = self._levels(node, description, result)
+        if levels is None:
+            return result
+        label_name = name or self._name(node, description)
+        layer_name = f"{base}: {label_name}" if base else label_name
+        if not _is_integer(str(levels[0].dtype)):
+            result.problems.append(f"{node.path}: label pixels must be integers, not {levels[0].dtype}; shown as an "
+                                "image")
+            pixels = self._placement(description, levels[0].ndim)
+            spec = self._image_spec(levels, pixels, {**description, "channels": []}, node, layer_name, role="image")
+            result.specs.append(spec)
+            return result
+        pixels = _with_image_units(self._placement(description, levels[0].ndim), image_axes)
+        kwargs: dict[str, Any] = {"name": layer_name, "multiscale": len(levels) > 1, "visible": True}
+        kwargs.update(self._axes_kwargs(pixels, range(levels[0].ndim)))
+        label = description.get("label") if isinstance(description.get("label"), dict) else {}
+        colors = _label_colors(label.get("colors"))
+        if colors:
+            kwargs["colors"] = colors
+        features = _label_features(label.get("properties"))
+        if features:
+            kwargs["features"] = features
+        kwargs["metadata"] = self._metadata(node.path, "labels")
+        data: list[LevelArray] | LevelArray = levels if len(levels) > 1 else levels[0]
+        result.specs.append(LayerSpec(data, "labels", kwargs, node.path, "labels"))
+        return result
+
+    # -- HCS ---------------------------------------------------------------------------------
+    def _plate(self, node: Node) -> _Result:
+        result = _Result()
+        plate = self._describe(node).get("plate") or {}
+        rows = [r for r in plate.get("rows") or []]
+        columns = [c for c in plate.get("columns") or []]
+        cells: dict[tuple[int, int], str] = {}
+        for well in plate.get("wells") or []:
+            path = well.get("path") if isinstance(well, dict) else None
+            if not isinstance(path, str):
+                continue
+            row, column = well.get("rowIndex"), well.get("columnIndex")
+            if not (isinstance(row, int) and isinstance(column, int)):
+                row_name, _, column_name = path.partition("/")
+                row = rows.index(row_name) if row_name in rows else None
+                column = columns.index(column_name) if column_name in columns else None
+            target = _resolve(node.path, path)
+            if isinstance(row, int) and isinstance(column, int) and row >= 0 and column >= 0 and target:
+                cells[(row, column)] = target
+        if not cells:
+            result.notes.append(f"{node.path}: the plate lists no wells; nothing to show")
+            return result
+        n_rows = max(len(rows), 1 + max(r for r, _ in cells))
+        n_columns = max(len(columns), 1 + max(c for _, c in cells))
+        first: tuple[Node, Node, dict[str, Any]] | None = None
+        for cell in sorted(cells, key=lambda rc: cells[rc]):  # the first well by path, as napari-ome-zarr
+            first = self._first_field(cells[cell])
+            if first is not None:
+                break
+        if first is None:
+            result.problems.append(f"{node.path}: no well has a readable field; nothing to show")
+            return result
+        well_node, field_node, field_description = first
+        field_path = posixpath.relpath(field_node.path, well_node.path)
+        levels = self._levels(field_node, field_description, result)
+        if levels is None:
+            return result
+        lowest = len(levels) - 1
+        tile = levels[-1]
+        geometry = MosaicGeometry(n_rows, n_columns, tile.shape, cells)
+        name = str(plate.get("name") or self._name(node))
+        source = MosaicSource(geometry, tile.dtype, _TileOpener(self, field_path, None), name=node.path)
+        pixels = self._placement(field_description, tile.ndim, lowest)
+        plate_info = {"rows": n_rows, "columns": n_columns, "tile_shape": list(tile.shape), "field": field_path,
+                      "name": name, "wells": {cells[c]: list(c) for c in sorted(cells)}}
+        spec = self._image_spec([LevelArray(source)], pixels, field_description, node,
+                                self._name(field_node, field_description), role="plate", extra={"plate": plate_info})
+        result.specs.append(spec)
+        result.extend(self._plate_labels(node, field_node, geometry, field_path, pixels.axes))
+        result.others.extend(cells[c] for c in sorted(cells))
+        return result
+
+    def _first_field(self, well_path: str) -> tuple[Node, Node, dict[str, Any]] | None:
+        well_node = self.ctx.node(well_path)
+        if well_node is None:
+            return None
+        field_path = _first_field_path(well_node)
+        target = _resolve(well_path, field_path) if field_path else None
+        field_node = self.ctx.node(target) if target else None
+        if field_node is None or "image" not in self._roles(field_node):
+            return None
+        return well_node, field_node, self._describe(field_node)
+
+    def _plate_labels(
+        self, plate: Node, field_node: Node, geometry: MosaicGeometry, field_path: str,
+        image_axes: Sequence[Mapping[str, Any]],
+    ) -> _Result:
+        result = _Result()
+        labels_node = self.ctx.node(join_path(field_node.path, "labels"))
+        names = _ome_namespace(labels_node).get("labels") if labels_node is not None else None
+        if labels_node is None or not isinstance(names, list):
+            return result
+        for name in dict.fromkeys(n for n in names if isinstance(n, str)):
+            target = _resolve(labels_node.path, name)
+            label_node = self.ctx.node(target) if target else None
+            if label_node is None:
+                continue
+            description = self._describe(label_node)
+            levels = self._levels(label_node, description, result)
+            if levels is None or not _is_integer(str(levels[-1].dtype)):
+                continue
+            tile = levels[-1]
+            sub = posixpath.relpath(label_node.path, field_node.path)
+            label_geometry = MosaicGeometry(geometry.rows, geometry.columns, tile.shape, geometry.cells)
+            source = MosaicSource(label_geometry, tile.dtype, _TileOpener(self, field_path, sub),
+                                  name=f"{plate.path} {sub}")
+            pixels = _with_image_units(self._placement(description, tile.ndim, len(levels) - 1), image_axes)
+            kwargs: dict[str, Any] = {"name": f"{self._name(plate)}: {name}", "multiscale": False, "visible": True}
+            kwargs.update(self._axes_kwargs(pixels, range(tile.ndim)))
+            label = description.get("label") if isinstance(description.get("label"), dict) else {}
+            colors = _label_colors(label.get("colors"))
+            if colors:
+                kwargs["colors"] = colors
+            kwargs["metadata"] = self._metadata(plate.path, "plate-labels")
+            result.specs.append(LayerSpec(LevelArray(source), "labels", kwargs, plate.path, "plate-labels"))
+        return result
+
+    def open_tile(self, well_path: str, field_path: str, sub: str | None) -> LevelArray | None:
+        """The lowest level of the first field of a well (or of its label *sub*), for a mosaic tile."""
+        well_node = self.ctx.node(well_path)
+        if well_node is None:
+            return None
+        own_field = _first_field_path(well_node) or field_path
+        base = _resolve(well_path, own_field)
+        if base is None:
+            return None
+        image_path = _resolve(base, sub) if sub else base
+        image_node = self.ctx.node(image_path) if image_path else None
+        if image_node is None:
+            return None
+        datasets = _ome_namespace(image_node).get("multiscales")
+        first = datasets[0] if isinstance(datasets, list) and datasets and isinstance(datasets[0], dict) else {}
+        paths = [d.get("path") for d in first.get("datasets") or [] if isinstance(d, dict)]
+        if not paths or not isinstance(paths[-1], str):
+            return None
+        level_path = _resolve(image_node.path, paths[-1])
+        level_node = self.ctx.node(level_path) if level_path else None
+        if level_node is None or level_node.array is None:
+            return None
+        return LevelArray.open(self.hierarchy.access, level_node)
+
+    def _well(self, node: Node) -> _Result:
+        images = (self._describe(node).get("well") or {}).get("images") or []
+        fields = [_resolve(node.path, i["path"]) for i in images if isinstance(i, dict) and isinstance(i.get("path"), str)]
+        fields = [f for f in fields if f]
+        if len(fields) == 1:
+            field_node = self.ctx.node(fields[0])
+            if field_node is not None:
+                return self._dispatch(field_node)
+        if not fields:
+            return _Result(notes=[f"{node.path}: the well lists no fields; nothing to show"])
+        names = ", ".join(posixpath.basename(f) for f in fields)
+        return _Result(notes=[f"{node.path}: the well has {len(fields)} fields ({names}); open one from the "
+                              "browser dock"], others=fields)
+
+    # -- bioformats2raw ----------------------------------------------------------------------
+    def _bioformats2raw(self, node: Node) -> _Result:
+        info = self._describe(node).get("bioformats2raw") or {}
+        series = [s for s in info.get("series") or [] if isinstance(s, str)]
+        base = parent_path(node.path) if node.name == "OME" and "series" in _ome_namespace(node) else node.path
+        paths = [p for p in (_resolve(base or "/", s) for s in series) if p]
+        if len(paths) == 1:
+            series_node = self.ctx.node(paths[0])
+            if series_node is not None:
+                return self._dispatch(series_node)
+        if not paths:
+            return _Result(notes=[f"{node.path}: a bioformats2raw collection with no series found; nothing to show"])
+        shown = ", ".join(series[:20]) + (f", … ({len(series)} in all)" if len(series) > 20 else "")
+        return _Result(notes=[f"{node.path} is a bioformats2raw collection of {len(paths)} images (series {shown}); "
+                              "open one from the browser dock"], others=paths)
+
+    # -- plain arrays and groups -------------------------------------------------------------
+    def _group(self, node: Node) -> _Result:
+        result = _Result()
+        children = list(self.ctx.children(node.path))
+        arrays = [c for c in children if c.is_array and c.array is not None and c.array.ndim >= 2
+                  and _is_numeric(c.array.dtype)]
+        for child in arrays[: self.max_arrays]:
+            result.extend(self._array(child, node))
+        skipped = arrays[self.max_arrays:]
+        images = [c for c in children if c.is_group and {"image", "plate", "label-image"} & set(self._roles(c))]
+        if skipped:
+            result.notes.append(f"{node.path}: {len(arrays)} image-like arrays; the first {self.max_arrays} are open, "
+                                "the others are in the browser dock")
+        if images:
+            names = ", ".join(c.name for c in images[:10]) + (" …" if len(images) > 10 else "")
+            result.notes.append(f"{node.path} holds {len(images)} images ({names}); open them from the browser dock")
+        if not arrays and not images:
+            result.notes.append(f"{node.path} has no image-like array (2-D or more, numeric) and no image")
+        result.others.extend(c.path for c in skipped)
+        result.others.extend(c.path for c in images)
+        return result
+
+    def _array(self, node: Node, parent: Node | None) -> _Result:
+        result = _Result()
+        meta = node.array
+        assert meta is not None
+        if meta.ndim < 2 or not _is_numeric(meta.dtype):
+            result.notes.append(f"{node.path}: a {meta.ndim}-D {meta.dtype} array is not an image; nothing to show")
+            return result
+        try:
+            level = LevelArray.open(self.hierarchy.access, node)
+        except UnsafeArrayError as err:
+            result.problems.append(str(err))
+            return result
+        sources = self.registry.dimension_sources(node, parent)
+        names = resolve_dimension_names(node, sources)
+        scale = [1.0] * meta.ndim
+        translate = [0.0] * meta.ndim
+        units: list[str | None] = [None] * meta.ndim
+        ome = next((s for s in sources if s.convention == OME), None)
+        if ome is not None and ome.scales is not None and len(ome.scales) == meta.ndim:
+            scale = [s if s is not None else 1.0 for s in ome.scales]
+            if ome.translations is not None:
+                translate = [t if t is not None else 0.0 for t in ome.translations]
+            if ome.units is not None:
+                units = list(ome.units)
+        elif names is not None and parent is not None:
+            for axis, name in enumerate(names):
+                regular = self._regular_coordinate(parent, name, meta.shape[axis])
+                if regular is not None:
+                    translate[axis], scale[axis], units[axis] = regular
+        kwargs: dict[str, Any] = {
+            "name": node.name or _store_name(self.hierarchy.url),
+            "multiscale": False,
+            "scale": tuple(scale),
+            "translate": tuple(translate),
+        }
+        if names is not None and len(set(names)) == len(names):
+            kwargs["axis_labels"] = tuple(names)
+        if any(units):
+            kwargs["units"] = tuple(units)
+        last = names[-1] if names else None
+        kwargs["rgb"] = bool(meta.ndim >= 3 and meta.shape[-1] in (3, 4) and str(level.dtype) == "uint8"
+                             and (last is None or last.lower() in _RGB_NAMES))
+        kwargs["metadata"] = self._metadata(node.path, "array")
+        result.specs.append(LayerSpec(level, "image", kwargs, node.path, "array"))
+        return result
+
+    def _regular_coordinate(self, group: Node, name: str, size: int) -> tuple[float, float, str | None] | None:
+        """(first value, step, units) of the 1-D coordinate array *name* of *group*, when evenly spaced."""
+        coordinate = self.ctx.node(join_path(group.path, name)) if "/" not in name else None
+        meta = coordinate.array if coordinate is not None else None
+        if coordinate is None or meta is None or meta.shape != (size,) or size < 2 or size > MAX_COORDINATE_LENGTH:
+            return None
+        if not _is_numeric(meta.dtype):
+            return None
+        try:
+            values = np.asarray(open_array(self.hierarchy.access, coordinate)[...], dtype=np.float64)
+        except (ZarrBrowserError, ValueError, TypeError) as err:
+            logger.info("coordinate %s not read: %s", coordinate.path, err)
+            return None
+        attrs = coordinate.attributes
+        factor, offset = attrs.get("scale_factor", 1.0), attrs.get("add_offset", 0.0)
+        if _finite(factor) and _finite(offset):
+            values = values * float(factor) + float(offset)
+        if not np.all(np.isfinite(values)):
+            return None
+        steps = np.diff(values)
+        step = float(steps.mean())
+        if step <= 0 or not np.allclose(steps, step, rtol=1e-5, atol=abs(step) * 1e-6):
+            return None
+        units = attrs.get("units")
+        if not isinstance(units, str) or " since " in units.lower() or not units.strip():
+            units = None
+        return float(values[0]), step, units
+
+
+class _TileOpener:
+    """Opens mosaic tiles for a plate (picklable-free, but holds the planner for its context)."""
+
+    def __init__(self, planner: _Planner, field_path: str, sub: str | None) -> None:
+        self._planner = planner
+        self._field_path = field_path
+        self._sub = sub
+
+    def __call__(self, well_path: str) -> LevelArray | None:
+        return self._planner.open_tile(well_path, self._field_path, self._sub)
+
+
+# -- metadata helpers ------------------------------------------------------------------------
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _with_image_units(pixels: _Pixels, image_axes: Sequence[Mapping[str, Any]]) -> _Pixels:
+    """Give label axes without a unit the unit of the image axis of the same name.
+
+    Writers often leave label axes without units (ome-zarr 0.18 does); a labels layer without
+    units next to an image with them makes napari drop units for every layer.
+    """
+    units = {a.get("name"): a.get("unit") for a in image_axes if isinstance(a.get("unit"), str)}
+    axes = [dict(a, unit=units.get(a.get("name"))) if not a.get("unit") and a.get("name") in units else a
+            for a in pixels.axes]
+    return _Pixels(axes, pixels.scale, pixels.translate)
+
+
+def _rdefs_model(node: Node) -> str | None:
+    omero = _ome_namespace(node).get("omero")
+    rdefs = omero.get("rdefs") if isinstance(omero, dict) else None
+    model = rdefs.get("model") if isinstance(rdefs, dict) else None
+    return model if isinstance(model, str) else None
+
+
+def _first_field_path(well_node: Node) -> str | None:
+    well = _ome_namespace(well_node).get("well")
+    images = well.get("images") if isinstance(well, dict) else None
+    if isinstance(images, list):
+        for image in images:
+            if isinstance(image, dict) and isinstance(image.get("path"), str):
+                return image["path"]
+    return None
+
+
+def _label_colors(colors: Any) -> dict[int, tuple[float, float, float, float]]:
+    """``image-label.colors`` as label value → RGBA in 0–1; the last entry of a value wins (0.4 rule)."""
+    out: dict[int, tuple[float, float, float, float]] = {}
+    for entry in colors if isinstance(colors, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        value, rgba = entry.get("label-value"), entry.get("rgba")
+        if not _finite(value) or not float(value).is_integer():
+            continue
+        if isinstance(rgba, list) and len(rgba) == 4 and all(_finite(c) and 0 <= c <= 255 for c in rgba):
+            out[int(value)] = tuple(float(c) / 255 for c in rgba)  # type: ignore[assignment]
+    return out
+
+
+def _label_features(properties: Any) -> dict[str, list[Any]]:
+    """``image-label.properties`` as feature columns, ``index`` holding the label values."""
+    rows: dict[int, dict[str, Any]] = {}
+    for entry in properties if isinstance(properties, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        value = entry.get("label-value")
+        if not _finite(value) or not float(value).is_integer():
+            continue
+        rows[int(value)] = {k: v for k, v in entry.items() if k != "label-value"}
+    if not rows:
+        return {}
+    keys = list(dict.fromkeys(k for row in rows.values() for k in row))
+    features: dict[str, list[Any]] = {"index": list(rows)}
+    for key in keys:
+        features[key] = [row.get(key) for row in rows.values()]
+    return features

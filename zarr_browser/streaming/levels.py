@@ -1,0 +1,306 @@
+"""Level arrays: one zarr array (or an assembled mosaic) as the array-like napari draws.
+
+napari accepts any object with ``shape``, ``dtype``, ``ndim`` and ``__getitem__`` returning
+numpy as a level of a (multiscale) layer (performance.md).  :class:`LevelArray` is that object:
+a read-only, lazily opened view of an :class:`ArraySource`.  Building one does no I/O beyond the
+metadata already in the :class:`~zarr_browser.core.model.Node`: the safety gate runs at once
+(so a refused codec is reported when the layer is built, not when it is first drawn) and the
+zarr array is opened through :func:`~zarr_browser.core.safety.open_array` on the first read.
+
+:meth:`LevelArray.take` fixes one axis at an index without reading anything; that is how one
+multichannel level becomes one level per channel layer.  :meth:`LevelArray.to_dask` is the
+compute path (statistics, histograms, analysis): one dask chunk per stored object.
+
+The internals are deliberately simple (a synchronous ``zarr.Array`` read per region); the
+streaming work replaces them with concurrent chunk fetches and a shared decoded-chunk cache
+without changing this interface.
+"""
+
+from __future__ import annotations
+
+import operator
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from zarr_browser.core.safety import ensure_safe, open_array
+
+if TYPE_CHECKING:
+    import dask.array
+    import zarr
+
+    from zarr_browser.core.model import Node
+    from zarr_browser.core.safety import Limits
+    from zarr_browser.core.store import StoreAccess
+
+__all__ = ["ArraySource", "LevelArray", "ZarrSource", "normalize_key"]
+
+Index = int | slice
+"""A normalised index along one axis: an in-range integer or a slice with a positive step."""
+
+
+@runtime_checkable
+class ArraySource(Protocol):
+    """Something a :class:`LevelArray` reads regions from.
+
+    ``read`` receives one normalised index per axis (in-range integers and slices with
+    ``0 <= start <= stop <= size`` and ``step >= 1``) and returns a numpy array of exactly the
+    selected shape (integer axes dropped).
+    """
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def dtype(self) -> np.dtype: ...
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        """The read unit along each axis (the dask chunks of :meth:`LevelArray.to_dask`)."""
+
+    def read(self, key: tuple[Index, ...]) -> np.ndarray: ...
+
+    def describe(self) -> str:
+        """A short human-readable name (the node path) for reprs and messages."""
+
+
+def normalize_key(key: Any, shape: Sequence[int]) -> tuple[tuple[Index, ...], tuple[int, ...]]:
+    """Turn a basic-indexing *key* into one normalised index per axis.
+
+    Returns the normalised key and the output axes whose order must be reversed afterwards
+    (negative steps are read forwards, then flipped).  Supports integers (numpy ones too),
+    slices and one Ellipsis; anything else raises :class:`TypeError`, out-of-range integers
+    :class:`IndexError`.
+    """
+    if not isinstance(key, tuple):
+        key = (key,)
+    ellipses = [i for i, k in enumerate(key) if k is Ellipsis]
+    if len(ellipses) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if ellipses:
+        i = ellipses[0]
+        fill = len(shape) - (len(key) - 1)
+        key = key[:i] + (slice(None),) * max(fill, 0) + key[i + 1 :]
+    if len(key) > len(shape):
+        raise IndexError(f"too many indices: {len(key)} for an array of {len(shape)} dimensions")
+    key = key + (slice(None),) * (len(shape) - len(key))
+    out: list[Index] = []
+    flips: list[int] = []
+    out_axis = 0
+    for axis, (item, size) in enumerate(zip(key, shape, strict=True)):
+        if isinstance(item, slice):
+            start, stop, step = item.indices(size)
+            if step < 0:
+                count = len(range(start, stop, step))
+                if count == 0:
+                    out.append(slice(0, 0, 1))
+                else:
+                    last = start + (count - 1) * step
+                    out.append(slice(last, start + 1, -step))
+                    flips.append(out_axis)
+            else:
+                out.append(slice(start, max(start, stop), step))
+            out_axis += 1
+            continue
+        if isinstance(item, bool | np.bool_):
+            raise TypeError(f"boolean index {item!r} is not supported (basic indexing only)")
+        try:
+            index = operator.index(item)
+        except TypeError:
+            raise TypeError(
+                f"index {item!r} is not supported: level arrays take integers, slices and '...' only"
+            ) from None
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError(f"index {operator.index(item)} is out of bounds for axis {axis} with size {size}")
+        out.append(index)
+    return tuple(out), tuple(flips)
+
+
+class ZarrSource:
+    """One zarr array of a store, opened through the safety gate on first use.
+
+    Parameters
+    ----------
+    access
+        The store the array lives in.
+    node
+        The array node (its metadata gives shape, dtype and chunks without I/O).
+    limits
+        Bounds for the safety gate.
+
+    Raises
+    ------
+    UnsafeArrayError
+        At construction, when the safety gate refuses the array.
+    """
+
+    def __init__(self, access: StoreAccess, node: Node, limits: Limits | None = None) -> None:
+        if node.array is None:
+            raise ValueError(f"{node.path} is not an array")
+        ensure_safe(node, limits)  # no I/O: refuse before anything is built
+        self._access = access
+        self._node = node
+        self._limits = limits
+        self._array: zarr.Array | None = None
+        self._lock = threading.Lock()
+        meta = node.array
+        self._shape = tuple(meta.shape)
+        self._dtype = _numpy_dtype(meta.dtype)
+        # one dask chunk per stored object: a shard when sharded (reading an inner chunk alone
+        # costs a shard-index read each time), the chunk otherwise
+        self._chunks = tuple(max(1, c) for c in (meta.shards or meta.chunks))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        if self._dtype is None:
+            self._dtype = self.zarr_array().dtype
+        return self._dtype
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        return self._chunks
+
+    @property
+    def node(self) -> Node:
+        return self._node
+
+    def describe(self) -> str:
+        return self._node.path
+
+    def zarr_array(self) -> zarr.Array:
+        """The zarr array, opened (through :func:`open_array`) on the first call."""
+        with self._lock:
+            if self._array is None:
+                self._array = open_array(self._access, self._node, self._limits)
+            return self._array
+
+    def read(self, key: tuple[Index, ...]) -> np.ndarray:
+        data = np.asarray(self.zarr_array()[key])
+        return data.astype(self.dtype, copy=False)
+
+
+def _numpy_dtype(name: str) -> np.dtype | None:
+    """numpy's dtype for a node's dtype name, or None when numpy has no plain equivalent."""
+    try:
+        dtype = np.dtype(name)
+    except TypeError:
+        return None
+    return None if dtype.kind in "OSUV" else dtype
+
+
+class LevelArray:
+    """A read-only array-like over an :class:`ArraySource`, optionally with axes fixed at an index.
+
+    Use :meth:`open` for a zarr array node.  Indexing returns numpy arrays (never views of a
+    cache); :meth:`take` returns another :class:`LevelArray` without reading.
+    """
+
+    __slots__ = ("_fixed", "_source")
+
+    def __init__(self, source: ArraySource, fixed: tuple[tuple[int, int], ...] = ()) -> None:
+        self._source = source
+        self._fixed = tuple(sorted(fixed))
+
+    @classmethod
+    def open(cls, access: StoreAccess, node: Node, limits: Limits | None = None) -> LevelArray:
+        """The level array of array *node*; raises UnsafeArrayError when the gate refuses it."""
+        return cls(ZarrSource(access, node, limits))
+
+    # -- the array protocol napari uses -----------------------------------------------------
+    @property
+    def source(self) -> ArraySource:
+        return self._source
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        fixed = {axis for axis, _ in self._fixed}
+        return tuple(n for axis, n in enumerate(self._source.shape) if axis not in fixed)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._source.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        """The read unit along each (remaining) axis."""
+        fixed = {axis for axis, _ in self._fixed}
+        return tuple(c for axis, c in enumerate(self._source.chunks) if axis not in fixed)
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d array")
+        return self.shape[0]
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        normalized, flips = normalize_key(key, self.shape)
+        full: list[Index] = list(normalized)
+        for axis, index in self._fixed:  # ascending, so earlier insertions keep later axes right
+            full.insert(axis, index)
+        data = self._source.read(tuple(full))
+        for axis in flips:
+            data = np.flip(data, axis=axis)
+        return data
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        data = self[...]
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        fixed = "".join(f", axis {axis}={index}" for axis, index in self._fixed)
+        return f"<LevelArray {self._source.describe()} {self.shape} {self.dtype}{fixed}>"
+
+    # -- lazy views and the compute path ----------------------------------------------------
+    def take(self, axis: int, index: int) -> LevelArray:
+        """This array with *axis* fixed at *index* (one dimension fewer); reads nothing."""
+        ndim = self.ndim
+        if not -ndim <= axis < ndim:
+            raise IndexError(f"axis {axis} is out of bounds for an array of {ndim} dimensions")
+        axis %= ndim
+        size = self.shape[axis]
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError(f"index {index} is out of bounds for axis {axis} with size {size}")
+        fixed_axes = {a for a, _ in self._fixed}
+        base_axis = [a for a in range(len(self._source.shape)) if a not in fixed_axes][axis]
+        return LevelArray(self._source, (*self._fixed, (base_axis, index)))
+
+    def to_dask(self) -> dask.array.Array:
+        """A dask array of this level with one chunk per stored object (the compute path)."""
+        import dask.array as da
+
+        whole = LevelArray(self._source)
+        array = da.from_array(
+            whole,
+            chunks=self._source.chunks,
+            name=False,  # a random name: tokenizing the source would hash the whole object
+            fancy=False,
+            lock=False,
+            meta=np.empty((0,) * len(self._source.shape), dtype=self.dtype),
+        )
+        if not self._fixed:
+            return array
+        key: list[Any] = [slice(None)] * len(self._source.shape)
+        for axis, index in self._fixed:
+            key[axis] = index
+        return array[tuple(key)]
