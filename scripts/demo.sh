@@ -10,11 +10,19 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/bootstrap.sh"
 
 APP="$ROOT/.venv/bin/zarr-browser"
+
+# Qt wants a private runtime directory; make one when the session has none.
+if [[ -z "${XDG_RUNTIME_DIR:-}" || ! -d "${XDG_RUNTIME_DIR}" ]]; then
+  XDG_RUNTIME_DIR="$(mktemp -d "${TMPDIR:-/tmp}/zb-runtime.XXXXXX")"
+  chmod 700 "$XDG_RUNTIME_DIR"
+  export XDG_RUNTIME_DIR
+fi
 if [[ -n "${DISPLAY:-}" || -n "${WAYLAND_DISPLAY:-}" ]]; then
   exec "$APP" demo "$@"
 fi
 if command -v xvfb-run >/dev/null 2>&1; then
-  printf '==> no display: running under xvfb-run\n' >&2
+  printf '==> no display: the window runs on a virtual display (xvfb-run); stop it with Ctrl+C.\n' >&2
+  printf '    For a text view instead: %s info ~/.cache/zarr-browser/demo/cells.ome.zarr\n' "$APP" >&2
   exec xvfb-run -a -s "-screen 0 1280x1024x24" "$APP" demo "$@"
 fi
 printf '==> no display and no xvfb-run: using the offscreen Qt platform\n' >&2
