@@ -2,9 +2,9 @@
 
 Writes the demo dataset into a temporary directory, opens ``cells.ome.zarr`` in a napari viewer
 through the zarr-browser reader (three channels in their omero colours and windows, the nuclei
-labels on top), docks the "Zarr browser" widget on the same store, zooms on a quarter of the
-image so that cells are visible, waits until every layer is drawn and saves the window to
-``resources/napari.png``.
+labels on top), docks the "Zarr browser" widget (the tree above the inspector) on the same store
+with the labels selected, zooms on a quarter of the image so that cells are visible, waits until
+every layer is drawn and saves the window to ``resources/napari.png``.
 
 Run under a display (a real one or Xvfb)::
 

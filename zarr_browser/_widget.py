@@ -1,9 +1,10 @@
-"""The "Zarr browser" dock of napari: open a store, list its nodes, add any node as layers.
+"""The "Zarr browser" dock of napari: open a store, browse and inspect it, add any node as layers.
 
 :class:`BrowserDock` composes a URL bar, a *node browser* and an "Open" button.  The node
-browser is built by :func:`make_node_browser` — the single place where the simple lazy tree of
-this module (:class:`NodeTree`) is to be swapped for the full tree + inspector of
-``zarr_browser.qt`` once it lands.  Any widget with the :class:`NodeBrowser` interface fits.
+browser is built by :func:`make_node_browser`: the
+:class:`~zarr_browser.qt.browser_panel.BrowserPanel` of the standalone window (filter, lazy tree,
+inspector below the tree) adapted to the small :class:`NodeBrowser` interface.  Double-clicking a
+node (or Enter, "Open", or "Open in napari" in its context menu) adds it to this viewer.
 
 Store I/O (opening, listing, planning layers) runs in worker threads; layers are added on the
 GUI thread.  Layers added by this plugin carry ``metadata["zarr_browser"] = {"url", "path"}``;
@@ -17,34 +18,22 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from qtpy.QtCore import Qt, Signal
-from qtpy.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QTreeWidget,
-    QTreeWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+
+from zarr_browser.qt.browser_panel import BrowserPanel
+from zarr_browser.qt.tree_model import HierarchyTreeModel
 
 if TYPE_CHECKING:
     import napari
 
     from zarr_browser.core.conventions.base import ConventionRegistry
-    from zarr_browser.core.hierarchy import Hierarchy, Listing
+    from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.streaming import LayerPlan
 
-__all__ = ["BrowserDock", "NodeBrowser", "NodeTree", "make_node_browser"]
+__all__ = ["BrowserDock", "NodeBrowser", "NodeBrowserPanel", "make_node_browser"]
 
 logger = logging.getLogger(__name__)
-
-PATH_ROLE = Qt.ItemDataRole.UserRole
-STATE_ROLE = Qt.ItemDataRole.UserRole + 1
-UNLISTED, LISTING, LISTED = 0, 1, 2
-_PLACEHOLDER = "…"
-
 
 def _alive(widget: QWidget) -> bool:
     """Whether the C++ side of *widget* still exists (a worker may finish after its widget died)."""
@@ -73,7 +62,7 @@ def _run(owner: QWidget, function: Callable[[], Any], on_done: Callable[[Any], N
 
 
 class NodeBrowser(Protocol):
-    """What the dock needs from a node browser widget (the tree now, the full browser later)."""
+    """What the dock needs from a node browser widget."""
 
     nodeActivated: Any  # Signal(str): a node path was double-clicked / chosen
 
@@ -84,128 +73,78 @@ class NodeBrowser(Protocol):
     def current_path(self) -> str | None: ...
 
 
-class NodeTree(QTreeWidget):
-    """A lazily listed tree of the nodes of one hierarchy (listing runs in workers)."""
+class _GuardedRunner:
+    """A :class:`~zarr_browser.qt.workers.ThreadRunner` whose callbacks are dropped once *owner* is gone.
 
-    nodeActivated = Signal(str)
-    COLUMNS = ("Name", "Kind", "Shape", "Conventions")
+    napari deletes its dock widgets without closing them: work finishing afterwards must not
+    reach the dead panel.
+    """
+
+    def __init__(self) -> None:
+        from zarr_browser.qt.workers import ThreadRunner
+
+        self._runner = ThreadRunner()
+        self.owner: QWidget | None = None
+
+    def _guard(self, callback: Callable[[Any], None] | None) -> Callable[[Any], None] | None:
+        if callback is None:
+            return None
+
+        def guarded(value: Any) -> None:
+            if self.owner is None or _alive(self.owner):
+                callback(value)
+
+        return guarded
+
+    def submit(self, fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None] | None = None,
+               on_error: Callable[[BaseException], None] | None = None) -> Any:
+        return self._runner.submit(fn, *args, on_done=self._guard(on_done), on_error=self._guard(on_error))
+
+    def pending(self) -> int:
+        return self._runner.pending()
+
+    def shutdown(self) -> None:
+        self._runner.shutdown()
+
+
+class NodeBrowserPanel(BrowserPanel):
+    """The browser panel of ``zarr_browser.qt`` (tree above, inspector below) as a :class:`NodeBrowser`.
+
+    "Open in napari" in its context menu emits ``openInNapariRequested``: the dock adds the node
+    to its own viewer.
+    """
 
     def __init__(self, registry: ConventionRegistry, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._registry = registry
-        self._hierarchy: Hierarchy | None = None
-        self._items: dict[str, QTreeWidgetItem] = {}
-        self._pending: str | None = None
-        self._workers: list[Any] = []
-        self.setHeaderLabels(list(self.COLUMNS))
-        self.setUniformRowHeights(True)
-        self._connect()
-
-    def _connect(self) -> None:
-        self.itemExpanded.connect(self._on_item_expanded)
-        self.itemDoubleClicked.connect(self._on_item_double_clicked)
+        runner = _GuardedRunner()
+        super().__init__(runner=runner, registry=registry, orientation=Qt.Orientation.Vertical, parent=parent)
+        runner.owner = self
+        # napari's dark stylesheet sets no alternate row colour (light rows under light text); a
+        # narrow dock drops the dtype column (the inspector shows it)
+        self.tree.setAlternatingRowColors(False)
+        self.tree.setColumnHidden(HierarchyTreeModel.HEADERS.index("dtype"), True)
+        self.setOpenInNapari(lambda: True, enabled_tip="Add the node to this viewer as layers (or double-click it)")
+        # not a bound slot: when this fires, the C++ side of self is already gone
+        self.destroyed.connect(lambda *_: runner.shutdown())
 
     # -- NodeBrowser -----------------------------------------------------------------------
     def set_hierarchy(self, hierarchy: Hierarchy | None) -> None:
-        self.clear()
-        self._items.clear()
-        self._pending = None
-        self._hierarchy = hierarchy
-        if hierarchy is None:
-            return
-        root = QTreeWidgetItem(self)
-        self._fill(root, hierarchy.root, hierarchy.url.rstrip("/").rsplit("/", 1)[-1] or hierarchy.url)
-        root.setExpanded(True)
-
-    def current_path(self) -> str | None:
-        item = self.currentItem()
-        return item.data(0, PATH_ROLE) if item is not None else None
+        self.setHierarchy(hierarchy)
 
     def select_path(self, path: str) -> None:
         """Select the node at *path*, listing its ancestors first when needed."""
-        path = "/" + path.strip("/")
-        item = self._items.get(path)
-        if item is not None:
-            self._pending = None
-            self.setCurrentItem(item)
-            self.scrollToItem(item)
-            return
-        self._pending = path
-        parts = [p for p in path.split("/") if p]
-        for depth in range(len(parts) - 1, -1, -1):
-            ancestor = "/" + "/".join(parts[:depth])
-            found = self._items.get(ancestor)
-            if found is not None:
-                state = found.data(0, STATE_ROLE)
-                if state == LISTED:
-                    self._pending = None  # listed, and the node is not there
-                elif state == UNLISTED:
-                    found.setExpanded(True)  # lists it; the pending selection continues from there
-                return
+        self.revealPath("/" + path.strip("/"))
+
+    def current_path(self) -> str | None:
+        return self.currentPath()
 
     def is_busy(self) -> bool:
-        """Whether a listing is under way (for tests)."""
-        return bool(self._workers)
-
-    # -- items -----------------------------------------------------------------------------
-    def _fill(self, item: QTreeWidgetItem, node: Any, name: str | None = None) -> None:
-        from zarr_browser.core.summary import summarize
-
-        summary = summarize(node, None, self._registry)
-        shape = "" if node.array is None else "(" + ", ".join(str(s) for s in node.array.shape) + ")"
-        kind = node.kind if node.array is None else f"{node.kind} {node.array.dtype}"
-        item.setText(0, name if name is not None else node.name)
-        item.setText(1, kind)
-        item.setText(2, shape)
-        item.setText(3, "; ".join(summary.badges))
-        item.setToolTip(0, node.path if node.error is None else f"{node.path}: {node.error}")
-        item.setData(0, PATH_ROLE, node.path)
-        item.setData(0, STATE_ROLE, UNLISTED if node.is_group else LISTED)
-        self._items[node.path] = item
-        if node.is_group:
-            QTreeWidgetItem(item, [_PLACEHOLDER])
-
-    def _on_item_expanded(self, item: QTreeWidgetItem) -> None:
-        if item.data(0, STATE_ROLE) != UNLISTED or self._hierarchy is None:
-            return
-        item.setData(0, STATE_ROLE, LISTING)
-        path = item.data(0, PATH_ROLE)
-        hierarchy = self._hierarchy
-        _run(self, lambda: hierarchy.children(path), lambda listing: self._on_children_listed(hierarchy, listing),
-             lambda err: self._on_children_failed(hierarchy, path, err), self._workers)
-
-    def _on_children_listed(self, hierarchy: Hierarchy, listing: Listing) -> None:
-        item = self._items.get(listing.path)
-        if hierarchy is not self._hierarchy or item is None:
-            return  # a listing of a store no longer shown
-        item.setData(0, STATE_ROLE, LISTED)
-        item.takeChildren()
-        for node in listing.nodes:
-            self._fill(QTreeWidgetItem(item), node)
-        if listing.has_more:
-            QTreeWidgetItem(item, [f"… {listing.total - len(listing.nodes)} more"])
-        self.resizeColumnToContents(0)
-        if self._pending is not None:
-            self.select_path(self._pending)
-
-    def _on_children_failed(self, hierarchy: Hierarchy, path: str, err: Exception) -> None:
-        item = self._items.get(path)
-        if hierarchy is not self._hierarchy or item is None:
-            return
-        item.setData(0, STATE_ROLE, LISTED)
-        item.takeChildren()
-        QTreeWidgetItem(item, [f"cannot list: {err}"])
-        logger.warning("zarr-browser dock: listing failed: %s", err)
-
-    def _on_item_double_clicked(self, item: QTreeWidgetItem, column: int) -> None:
-        path = item.data(0, PATH_ROLE)
-        if path is not None:
-            self.nodeActivated.emit(path)
+        """Whether listing, opening or inspecting is under way (for tests)."""
+        return self.isBusy()
 
 
-def make_node_browser(registry: ConventionRegistry, parent: QWidget | None = None) -> QWidget:
-    """The node browser of the dock.  Swap point: return the full ``zarr_browser.qt`` browser here."""
-    return NodeTree(registry, parent)
+def make_node_browser(registry: ConventionRegistry, parent: QWidget | None = None) -> NodeBrowserPanel:
+    """The node browser of the dock: the tree and the inspector of the standalone window, stacked."""
+    return NodeBrowserPanel(registry, parent)
 
 
 class BrowserDock(QWidget):
@@ -236,7 +175,8 @@ class BrowserDock(QWidget):
         bar.addWidget(self.load_button)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
-        layout.addWidget(self.browser)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.browser, 1)
         layout.addWidget(self.open_button)
         layout.addWidget(self.status)
         self._connect()
@@ -246,6 +186,8 @@ class BrowserDock(QWidget):
         self.url_edit.returnPressed.connect(self._on_load_clicked)
         self.open_button.clicked.connect(self._on_open_clicked)
         self.browser.nodeActivated.connect(self.open_path)
+        self.browser.openInNapariRequested.connect(self.open_path)
+        self.browser.statusMessage.connect(self._on_browser_message)
         events = self.viewer.layers.selection.events.active
         callback = self._on_layers_active
         events.connect(callback)
@@ -298,6 +240,10 @@ class BrowserDock(QWidget):
         path = self.browser.current_path()
         if path is not None:
             self.open_path(path)
+
+    def _on_browser_message(self, text: str, _timeout: int) -> None:
+        if text:
+            self.status.setText(text)
 
     def _on_store_opened(self, hierarchy: Hierarchy) -> None:
         self._opening = None

@@ -121,7 +121,9 @@ def test_bf2raw_opens_nothing_and_lists_the_series_in_the_dock(
     assert layers == []
     widget = viewer.window.dock_widgets["Zarr browser (zarr-browser)"]
     qtbot.waitUntil(lambda: not widget.is_busy() and widget.browser.current_path() == "/0", timeout=10_000)
-    assert [widget.browser.topLevelItem(0).child(i).text(0) for i in range(2)] == ["0", "1"]
+    proxy = widget.browser.proxy
+    root = proxy.index(0, 0)
+    assert [proxy.index(i, 0, root).data() for i in range(2)] == ["0", "1"]
 
 
 def test_pickle_array_is_refused_with_a_message(make_napari_viewer: Any, stores: Any) -> None:
@@ -134,6 +136,16 @@ def test_pickle_array_is_refused_with_a_message(make_napari_viewer: Any, stores:
     assert viewer.open(str(array), plugin="zarr-browser") == []
     assert any("'pickle' is refused" in m for m in seen), seen
     assert not marker.exists()
+
+
+def double_click(qtbot: Any, tree: Any, index: Any) -> None:
+    """Double-click the row of *index* in *tree* (a QTreeView), as a user would."""
+    from qtpy.QtCore import Qt
+
+    tree.scrollTo(index)
+    point = tree.visualRect(index).center()
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=point)
+    qtbot.mouseDClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=point)
 
 
 # -- sample data and the dock ----------------------------------------------------------------
@@ -163,8 +175,7 @@ def test_dock_opens_nodes_and_follows_the_layer_selection(
     qtbot.waitUntil(lambda: len(viewer.layers) == 1, timeout=10_000)
     assert kinds(viewer.layers) == ["Labels"] and viewer.layers[0].name == "cells"
 
-    item = widget.browser.topLevelItem(0)  # the root: double-click opens the image and its labels
-    widget.browser.itemDoubleClicked.emit(item, 0)
+    double_click(qtbot, widget.browser.tree, widget.browser.proxy.index(0, 0))  # the root: image and labels
     qtbot.waitUntil(lambda: len(viewer.layers) == 4, timeout=10_000)
     assert names(viewer.layers)[1:] == ["image: DAPI", "image: GFP", "image: cells"]
 
@@ -213,3 +224,54 @@ def test_dock_opens_a_plate_field_at_full_resolution(make_napari_viewer: Any, st
     assert field.multiscale and field.data[0].shape == (32, 48)
     assert field.metadata["zarr_browser"]["path"] == "/A/3/0"
     qtbot.waitUntil(lambda: not widget.is_busy(), timeout=5_000)
+
+
+def test_dock_shows_the_inspector_and_opens_a_double_clicked_node(
+    make_napari_viewer: Any, stores: Any, qtbot: Any
+) -> None:
+    from zarr_browser.qt.browser_panel import BrowserPanel
+    from zarr_browser.qt.inspector import Inspector
+
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    panel = widget.findChild(BrowserPanel)
+    inspector = widget.findChild(Inspector)
+    assert panel is widget.browser and inspector is panel.inspector
+    shown: list[str] = []
+    original = inspector.setNode
+
+    def set_node(hierarchy: Any, node: Any) -> None:
+        shown.append(node.path)
+        original(hierarchy, node)
+
+    inspector.setNode = set_node  # type: ignore[method-assign]
+    widget.show_store(str(stores.image("0.5")), select="/labels/cells")
+    qtbot.waitUntil(lambda: widget.browser.current_path() == "/labels/cells", timeout=10_000)
+    assert shown[-1] == "/labels/cells", "selecting a node in the dock's tree shows it in the inspector"
+
+    # the root (the image) is an array/image node: double-clicking it adds its layers
+    assert len(viewer.layers) == 0
+    before = len(shown)
+    double_click(qtbot, panel.tree, panel.proxy.index(0, 0))
+    qtbot.waitUntil(lambda: len(viewer.layers) == 3, timeout=10_000)
+    assert names(viewer.layers) == ["image: DAPI", "image: GFP", "image: cells"]
+    assert "/" in shown[before:]  # clicked, then the active layer (the labels) selected its node
+
+    # the context menu offers "Open in napari": it adds to this viewer
+    menu = panel.contextMenuFor(panel.proxy.index(0, 0))
+    action = next(a for a in menu.actions() if a.text() == "Open in napari")
+    assert action.isEnabled()
+    qtbot.waitUntil(lambda: panel.select_path("/labels/cells") is None and panel.current_path() == "/labels/cells",
+                    timeout=10_000)
+    action.trigger()
+    qtbot.waitUntil(lambda: len(viewer.layers) == 4, timeout=10_000)
+    assert kinds(viewer.layers)[-1] == "Labels"
+    assert viewer.layers[-1].metadata["zarr_browser"]["path"] == "/labels/cells"
+
+    # Enter on a row opens it too
+    from qtpy.QtCore import Qt
+
+    panel.tree.setFocus()
+    qtbot.keyClick(panel.tree, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(viewer.layers) == 5, timeout=10_000)
+    qtbot.waitUntil(lambda: not widget.is_busy(), timeout=10_000)

@@ -1,14 +1,15 @@
 """The standalone browser window: a lazy tree of a store next to the inspector.
 
 Layout: toolbar and menus (open folder / zip / URL, recent stores, refresh, quit); a
-non-modal error bar; a welcome page until a store is open; then a splitter with the filter box,
-the tree and the "matches not loaded yet" list on the left and the
-:class:`~zarr_browser.qt.inspector.Inspector` on the right; a status bar with the URL, the
-read-only state and the progress of pending loads (with *Cancel*).
+non-modal error bar; a welcome page until a store is open; then the
+:class:`~zarr_browser.qt.browser_panel.BrowserPanel` (the filter box, the tree and the
+"matches not loaded yet" list on the left, the :class:`~zarr_browser.qt.inspector.Inspector`
+on the right — the same panel the napari dock shows); a status bar with the URL, the read-only
+state and the progress of pending loads (with *Cancel*).
 
 Opening a store, listing, refreshing and validating all run in the injected runner; results
 and errors come back on the GUI thread and errors are shown in the window, never as a
-traceback.
+traceback.  "Open in napari" starts napari in a new process with the zarr-browser plugin.
 """
 
 from __future__ import annotations
@@ -24,28 +25,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from qtpy.QtCore import QItemSelectionModel, QModelIndex, QRectF, QSettings, QSize, Qt, Signal
-from qtpy.QtGui import (
-    QAction,
-    QColor,
-    QDragEnterEvent,
-    QDropEvent,
-    QFontMetrics,
-    QGuiApplication,
-    QKeySequence,
-    QPainter,
-)
+from qtpy.QtCore import QModelIndex, QSettings, QSize, Qt, Signal
+from qtpy.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
 from qtpy.QtWidgets import (
-    QAbstractItemView,
-    QApplication,
     QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -55,40 +43,29 @@ from qtpy.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QSplitter,
     QStackedWidget,
     QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
-    QToolButton,
-    QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
-from zarr_browser.core.snippets import node_url, snippets
-from zarr_browser.errors import ZarrBrowserError
-from zarr_browser.qt.filter_model import HierarchyFilterModel
-from zarr_browser.qt.inspector import Inspector
-from zarr_browser.qt.tree_model import HierarchyTreeModel
+from zarr_browser.core.snippets import node_url
+from zarr_browser.qt.browser_panel import NAPARI_TOOLTIP, BadgeDelegate, BrowserPanel
 
 if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import ConventionRegistry
     from zarr_browser.core.hierarchy import Hierarchy
-    from zarr_browser.core.model import Node
     from zarr_browser.core.store import RequestPolicy
-    from zarr_browser.core.summary import NodeSummary
-    from zarr_browser.core.validate import ValidationReport
-    from zarr_browser.qt.workers import Runner, Task
+    from zarr_browser.qt.workers import Runner
 
-__all__ = ["BrowserWindow", "OpenUrlDialog", "RecentStores", "parse_storage_options"]
+__all__ = ["NAPARI_TOOLTIP", "BadgeDelegate", "BrowserPanel", "BrowserWindow", "OpenUrlDialog", "RecentStores",
+           "napari_available", "parse_storage_options"]
 
 logger = logging.getLogger(__name__)
 
 MAX_RECENT = 10
 #: storage options never written to the settings file (credentials)
 _SECRET = re.compile(r"secret|token|password|passwd|credential|session|(^|_)key$", re.IGNORECASE)
-NAPARI_TOOLTIP = "needs the napari plugin"
 
 
 # -- storage options and recent stores --------------------------------------------------------
@@ -249,107 +226,6 @@ class OpenUrlDialog(QDialog):
         self.errorLabel.show()
 
 
-# -- widgets ---------------------------------------------------------------------------------
-
-
-class BadgeDelegate(QStyledItemDelegate):
-    """Paints the Conventions column as coloured pills (``BadgesRole``)."""
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
-        badges = index.data(HierarchyTreeModel.BadgesRole)
-        if not badges:
-            super().paint(painter, option, index)
-            return
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        widget = opt.widget
-        style = widget.style() if widget is not None else QApplication.style()
-        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        font = opt.font
-        font.setPointSizeF(max(font.pointSizeF() - 1, 7))
-        painter.setFont(font)
-        metrics = QFontMetrics(font)
-        rect = opt.rect.adjusted(3, 2, -3, -2)
-        height = min(rect.height(), metrics.height() + 2)
-        x = float(rect.left())
-        y = rect.top() + (rect.height() - height) / 2
-        for text, colour in badges:
-            width = metrics.horizontalAdvance(text) + 10
-            if x + width > rect.right():
-                painter.setPen(opt.palette.text().color())
-                painter.drawText(QRectF(x, y, max(rect.right() - x, 0), height),
-                                 int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), "…")
-                break
-            pill = QRectF(x, y, width, height)
-            fill = QColor(colour)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(fill)
-            painter.drawRoundedRect(pill, height / 2, height / 2)
-            painter.setPen(QColor("white"))
-            painter.drawText(pill, int(Qt.AlignmentFlag.AlignCenter), text)
-            x += width + 4
-        painter.restore()
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        hint = super().sizeHint(option, index)
-        badges = index.data(HierarchyTreeModel.BadgesRole)
-        if badges:
-            metrics = QFontMetrics(option.font)
-            hint.setWidth(sum(metrics.horizontalAdvance(text) + 14 for text, _ in badges) + 6)
-        return hint
-
-
-class _ErrorBar(QFrame):
-    """A non-modal, dismissable error message at the top of the window."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("errorBar")
-        self.setStyleSheet("#errorBar { background: #fee2e2; border: 1px solid #fca5a5; border-radius: 4px; }"
-                           "#errorBar QLabel { color: #7f1d1d; }")
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QToolButton()
-        close.setText("✕")
-        close.setAutoRaise(True)
-        close.setToolTip("Dismiss")
-        close.clicked.connect(self.hide)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 6, 6, 6)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
-        self.hide()
-
-    def showError(self, message: str) -> None:
-        self.label.setText(message)
-        self.show()
-
-    def text(self) -> str:
-        return self.label.text() if self.isVisible() else ""
-
-
-def _open_hierarchy(url: str, storage_options: dict[str, Any], registry: ConventionRegistry,
-                    policy: RequestPolicy | None) -> tuple[Hierarchy, NodeSummary]:
-    """Worker: open the store and summarize its root."""
-    from zarr_browser.core.hierarchy import Hierarchy
-    from zarr_browser.core.summary import summarize
-
-    hierarchy = Hierarchy.open(url, storage_options=storage_options or None, policy=policy,
-                               hints=registry.child_hints)
-    return hierarchy, summarize(hierarchy.root, None, registry)
-
-
-def _validate(hierarchy: Hierarchy, registry: ConventionRegistry, path: str, task_holder: list[Task]) -> ValidationReport:
-    from zarr_browser.core.validate import validate_hierarchy
-
-    cancel = task_holder[0].cancel_event if task_holder else None
-    return validate_hierarchy(hierarchy, registry, path=path, cancel=cancel)
-
-
 def napari_available() -> bool:
     """Whether napari and the zarr-browser napari reader are installed (not yet: the plugin is pending)."""
     return importlib.util.find_spec("napari") is not None and \
@@ -359,8 +235,14 @@ def napari_available() -> bool:
 # -- the window ------------------------------------------------------------------------------
 
 
+
 class BrowserWindow(QMainWindow):
     """Browse one zarr store at a time: tree, filter, inspector, copy as code, validation.
+
+    The tree, the filter and the inspector are a :class:`~zarr_browser.qt.browser_panel.BrowserPanel`
+    (:attr:`panel`, the same widget napari docks); the window adds the menus, the toolbar, the
+    welcome page with the recent stores, drag and drop and the status bar.  The panel's parts
+    stay reachable as attributes of the window (``tree``, ``model``, ``proxy``, ``inspector``...).
 
     Parameters
     ----------
@@ -387,23 +269,30 @@ class BrowserWindow(QMainWindow):
         super().__init__(parent)
         self._runner = runner
         self._registry = registry
-        self._policy = policy
         self._settings = settings if settings is not None else QSettings()
         self._recent = RecentStores(self._settings)
-        self._hierarchy: Hierarchy | None = None
-        self._storage_options: dict[str, Any] = {}
-        self._open_task: Task | None = None
-        self._opening_url = ""
-        self._validation_task: Task | None = None
 
         self.setWindowTitle("zarr-browser")
         self.setAcceptDrops(True)
         self.resize(1400, 850)
 
-        self.model = HierarchyTreeModel(runner=runner, registry=registry, parent=self)
-        self.proxy = HierarchyFilterModel(self)
-        self.proxy.setSourceModel(self.model)
-        self.inspector = Inspector(runner=runner, registry=registry)
+        self.panel = BrowserPanel(runner=runner, registry=registry, policy=policy,
+                                  orientation=Qt.Orientation.Horizontal)
+        self.panel.setOpenInNapari(lambda: napari_available())
+        # the panel's parts, as attributes of the window
+        self.model = self.panel.model
+        self.proxy = self.panel.proxy
+        self.inspector = self.panel.inspector
+        self.tree = self.panel.tree
+        self.filterEdit = self.panel.filterEdit
+        self.unloadedLabel = self.panel.unloadedLabel
+        self.unloadedList = self.panel.unloadedList
+        self.splitter = self.panel.splitter
+        self.errorBar = self.panel.errorBar
+        self.refreshAction = self.panel.refreshAction
+        self.copyPathAction = self.panel.copyPathAction
+        self.validateAction = self.panel.validateAction
+        self.napariAction = self.panel.napariAction
 
         self._build_actions()
         self._build_menus()
@@ -411,7 +300,6 @@ class BrowserWindow(QMainWindow):
         self._build_status()
         self._connect()
         self._refresh_recent_menu()
-        self._update_actions()
 
     # -- construction ----------------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -424,9 +312,7 @@ class BrowserWindow(QMainWindow):
         self.openUrlAction = QAction(style.standardIcon(QStyle.StandardPixmap.SP_DriveNetIcon), "Open URL…", self)
         self.openUrlAction.setShortcut(QKeySequence("Ctrl+L"))
         self.openUrlAction.setToolTip("Open an http(s)://, s3://, gs://… store with storage options (Ctrl+L)")
-        self.refreshAction = QAction(style.standardIcon(QStyle.StandardPixmap.SP_BrowserReload), "Refresh", self)
         self.refreshAction.setShortcut(QKeySequence(Qt.Key.Key_F5))
-        self.refreshAction.setToolTip("Read the selected node again from the store (F5)")
         self.quitAction = QAction("Quit", self)
         self.quitAction.setShortcut(QKeySequence("Ctrl+Q"))
         self.findAction = QAction("Filter names", self)
@@ -434,13 +320,6 @@ class BrowserWindow(QMainWindow):
         self.cancelAction = QAction(style.standardIcon(QStyle.StandardPixmap.SP_BrowserStop), "Cancel loading", self)
         self.cancelAction.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         self.cancelAction.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        self.copyPathAction = QAction("Copy path", self)
-        self.copyPathAction.setShortcut(QKeySequence.StandardKey.Copy)
-        self.copyPathAction.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.validateAction = QAction("Validate subtree", self)
-        self.napariAction = QAction("Open in napari", self)
-        self.napariAction.setToolTip(NAPARI_TOOLTIP)
-        self.napariAction.setEnabled(False)
         self.clearRecentAction = QAction("Clear recent stores", self)
         for action in (self.findAction, self.cancelAction):
             self.addAction(action)
@@ -474,8 +353,6 @@ class BrowserWindow(QMainWindow):
         toolbar.addAction(self.refreshAction)
 
     def _build_central(self) -> None:
-        self.errorBar = _ErrorBar()
-
         # welcome page (no store open yet)
         welcome = QWidget()
         title = QLabel("<h2>zarr-browser</h2><p>Open a zarr store: a folder, a zip file, or a URL "
@@ -497,59 +374,16 @@ class BrowserWindow(QMainWindow):
         welcome_layout.addWidget(QLabel("<b>Recent stores</b>"))
         welcome_layout.addWidget(self.recentList, 1)
 
-        # browser page
-        self.filterEdit = QLineEdit()
-        self.filterEdit.setPlaceholderText("Filter names (Ctrl+F) — substring or wildcard, e.g. *.ome.zarr")
-        self.filterEdit.setClearButtonEnabled(True)
-        self.tree = QTreeView()
-        self.tree.setObjectName("hierarchyTree")
-        self.tree.setModel(self.proxy)
-        self.tree.setUniformRowHeights(True)
-        self.tree.setAlternatingRowColors(True)
-        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.tree.setExpandsOnDoubleClick(True)
-        self.tree.setItemDelegateForColumn(HierarchyTreeModel.CONVENTIONS_COLUMN, BadgeDelegate(self.tree))
-        # keep the listing's natural order until a header is clicked (QTreeView's own sorting would
-        # sort at once, by column 0 descending)
-        self.tree.setSortingEnabled(False)
-        header = self.tree.header()
-        header.setSectionsClickable(True)
-        header.setSortIndicatorShown(False)
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in ((0, 215), (1, 100), (2, 125), (3, 62)):
-            header.resizeSection(column, width)
-        self.tree.addAction(self.copyPathAction)
-
-        self.unloadedLabel = QLabel()
-        self.unloadedLabel.setWordWrap(True)
-        self.unloadedList = QListWidget()
-        self.unloadedList.setObjectName("unloadedMatches")
-        self.unloadedList.setMaximumHeight(140)
-        self.unloadedList.setToolTip("Known from consolidated metadata; double-click or press Enter to load and select")
-        self.unloadedLabel.hide()
-        self.unloadedList.hide()
-
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(6, 6, 0, 6)
-        left_layout.addWidget(self.filterEdit)
-        left_layout.addWidget(self.tree, 1)
-        left_layout.addWidget(self.unloadedLabel)
-        left_layout.addWidget(self.unloadedList)
-
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(self.inspector)
-        self.splitter.setStretchFactor(0, 45)
-        self.splitter.setStretchFactor(1, 55)
-        self.splitter.setSizes([650, 750])
+        # the panel's error bar goes above both pages: errors of opening show on the welcome page too
+        self.panel.layout().removeWidget(self.errorBar)
+        browser_page = QWidget()
+        page_layout = QVBoxLayout(browser_page)
+        page_layout.setContentsMargins(0, 0, 0, 0)
+        page_layout.addWidget(self.panel)
 
         self.stack = QStackedWidget()
         self.stack.addWidget(welcome)
-        self.stack.addWidget(self.splitter)
+        self.stack.addWidget(browser_page)
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -582,93 +416,42 @@ class BrowserWindow(QMainWindow):
         self.openFolderAction.triggered.connect(self.openFolderDialog)
         self.openZipAction.triggered.connect(self.openZipDialog)
         self.openUrlAction.triggered.connect(self.openUrlDialog)
-        self.refreshAction.triggered.connect(self.refreshCurrent)
         self.quitAction.triggered.connect(self.close)
         self.findAction.triggered.connect(self._on_find)
         self.cancelAction.triggered.connect(self.cancelPending)
         self.cancelButton.clicked.connect(self.cancelPending)
-        self.copyPathAction.triggered.connect(self.copyCurrentPath)
-        self.validateAction.triggered.connect(self.validateCurrent)
-        self.napariAction.triggered.connect(self.openCurrentInNapari)
         self.clearRecentAction.triggered.connect(self._on_clear_recent)
         self.recentList.itemActivated.connect(self._on_recent_activated)
-        self.filterEdit.textChanged.connect(self._on_filter_changed)
-        self.proxy.unloadedMatchesChanged.connect(self._on_unloaded_changed)
-        self.unloadedList.itemActivated.connect(self._on_unloaded_activated)
-        self.tree.selectionModel().currentRowChanged.connect(self._on_tree_current_changed)
-        self.tree.customContextMenuRequested.connect(self._on_tree_context_menu)
-        self.tree.header().sectionClicked.connect(self._on_header_clicked)
-        self.model.pendingChanged.connect(self._on_pending_changed)
+        self.panel.storeOpened.connect(self._on_opened)
+        self.panel.openFailed.connect(self.openFailed)
+        self.panel.validationFinished.connect(self.validationFinished)
+        self.panel.openInNapariRequested.connect(self.openCurrentInNapari)
+        self.panel.statusMessage.connect(self._show_message)
+        self.panel.busyChanged.connect(self._set_busy)
         self.model.pageLoaded.connect(self._on_page_loaded)
-        self.proxy.rowsInserted.connect(self._on_proxy_rows_inserted)
-        self.inspector.nodeRequested.connect(self.revealPath)
 
     # -- opening ---------------------------------------------------------------------------
     def openStore(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
         """Open *url* in a worker; the tree replaces the current one when it succeeds."""
-        url = url.strip()
-        if not url:
-            return
-        if self._open_task is not None:
-            self._open_task.cancel()
-        options = dict(storage_options or {})
-        self._opening_url = url
-        self.errorBar.hide()
-        self.statusBar().showMessage(f"Opening {url}…")
-        self._open_task = None
-        task = self._runner.submit(
-            _open_hierarchy, url, options, self._registry, self._policy,
-            on_done=lambda result: self._on_opened(url, options, result),
-            on_error=lambda err: self._on_open_failed(url, err),
-        )
-        if not task.done:  # an ImmediateRunner has finished already
-            self._open_task = task
-        self._update_busy()
+        self.panel.openStore(url, storage_options)
 
-    def _on_opened(self, url: str, options: dict[str, Any], result: tuple[Hierarchy, NodeSummary]) -> None:
-        self._open_task = None
-        hierarchy, summary = result
-        old = self._hierarchy
-        self._hierarchy = hierarchy
-        self._storage_options = options
-        self.inspector.clear()
-        self.filterEdit.clear()
-        self.model.setHierarchy(hierarchy, summary)
-        if old is not None and old is not hierarchy:
-            self._runner.submit(old.close)  # closing a remote store may talk to the network
+    def _on_opened(self, _url: str) -> None:
+        hierarchy = self.panel.hierarchy()
+        if hierarchy is None:
+            return
         self.stack.setCurrentIndex(1)
         self.setWindowTitle(f"zarr-browser — {hierarchy.url}")
         self.urlLabel.setText(hierarchy.url)
         self.modeLabel.setText("read-only" if hierarchy.access.read_only else "writable")
-        self.statusBar().clearMessage()
-        root = self.proxy.index(0, 0)
-        self.tree.expand(root)
-        self.tree.selectionModel().setCurrentIndex(
-            root, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
-        )
-        self._refresh_recent_menu(self._recent.add(url, options))
-        self._update_actions()
-        self._update_busy()
+        self._refresh_recent_menu(self._recent.add(self.panel.requestedUrl(), self.panel.storageOptions()))
         self.storeOpened.emit(hierarchy.url)
 
-    def _on_open_failed(self, url: str, err: BaseException) -> None:
-        self._open_task = None
-        if not isinstance(err, ZarrBrowserError | OSError | TimeoutError):
-            logger.error("opening %s failed", url, exc_info=err)
-            reason = f"internal error: {type(err).__name__}: {err}"
-        else:
-            reason = str(err) or type(err).__name__
-        self.errorBar.showError(f"Could not open {url}: {reason}")
-        self.statusBar().showMessage(f"Could not open {url}", 10000)
-        self._update_busy()
-        self.openFailed.emit(url, reason)
-
     def hierarchy(self) -> Hierarchy | None:
-        return self._hierarchy
+        return self.panel.hierarchy()
 
     def errorText(self) -> str:
         """The error shown in the window ('' when none)."""
-        return self.errorBar.text()
+        return self.panel.errorText()
 
     def openFolderDialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open zarr folder")
@@ -682,7 +465,7 @@ class BrowserWindow(QMainWindow):
             self.openStore(path)
 
     def openUrlDialog(self) -> None:
-        dialog = OpenUrlDialog(self, storage_options=self._storage_options)
+        dialog = OpenUrlDialog(self, storage_options=self.panel.storageOptions())
         if dialog.exec_() == QDialog.DialogCode.Accepted:
             self.openStore(dialog.url(), dialog.storageOptions())
 
@@ -739,245 +522,68 @@ class BrowserWindow(QMainWindow):
         self._recent.clear()
         self._refresh_recent_menu([])
 
-    # -- selection and navigation ----------------------------------------------------------
+    # -- the panel's API -------------------------------------------------------------------
     def currentPath(self) -> str | None:
         """The node path of the current tree row (None when no node row is current)."""
-        index = self.tree.currentIndex()
-        return index.data(HierarchyTreeModel.PathRole) if index.isValid() and \
-            index.data(HierarchyTreeModel.StateRole) == HierarchyTreeModel.NODE else None
-
-    def _current_node(self) -> tuple[Node, QModelIndex] | None:
-        index = self.tree.currentIndex()
-        if not index.isValid() or index.data(HierarchyTreeModel.StateRole) != HierarchyTreeModel.NODE:
-            return None
-        return index.siblingAtColumn(0).data(HierarchyTreeModel.NodeRole), index
-
-    def _on_tree_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        self._update_actions()
-        if self._hierarchy is None or not current.isValid():
-            return
-        node = current.siblingAtColumn(0).data(HierarchyTreeModel.NodeRole)
-        if node is not None and current.data(HierarchyTreeModel.StateRole) == HierarchyTreeModel.NODE:
-            self.inspector.setNode(self._hierarchy, node)
+        return self.panel.currentPath()
 
     def selectPath(self, path: str) -> bool:
         """Make the loaded node at *path* current (expanding its ancestors); False if not loaded."""
-        source = self.model.indexForPath(path)
-        if not source.isValid():
-            return False
-        index = self.proxy.mapFromSource(source)
-        if not index.isValid():  # hidden by the filter: show everything again
-            self.filterEdit.clear()
-            index = self.proxy.mapFromSource(source)
-        self.tree.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
-        self.tree.selectionModel().setCurrentIndex(
-            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
-        )
-        return True
+        return self.panel.selectPath(path)
 
     def revealPath(self, path: str, callback: Callable[[bool], None] | None = None) -> None:
-        """List what is needed to show *path*, then select it (from the inspector, matches list...)."""
+        """List what is needed to show *path*, then select it."""
+        self.panel.revealPath(path, callback)
 
-        def revealed(index: QModelIndex) -> None:
-            ok = index.isValid() and self.selectPath(path)
-            if not ok:
-                self.statusBar().showMessage(f"{path} was not found in {self._hierarchy.url if self._hierarchy else ''}",
-                                             8000)
-            if callback is not None:
-                callback(ok)
-
-        self.model.revealPath(path, revealed)
-
-    # -- filter ----------------------------------------------------------------------------
-    def _on_find(self) -> None:
-        if self.stack.currentIndex() == 1:
-            self.filterEdit.setFocus(Qt.FocusReason.ShortcutFocusReason)
-            self.filterEdit.selectAll()
-
-    def _on_filter_changed(self, text: str) -> None:
-        self.proxy.setFilterText(text)
-        if text.strip():
-            self._expand_matches()
-
-    def _expand_matches(self, parent: QModelIndex | None = None) -> None:
-        """Expand the loaded rows that lead to matches (the proxy only keeps those with children)."""
-        parent = parent if parent is not None else QModelIndex()
-        for row in range(self.proxy.rowCount(parent)):
-            index = self.proxy.index(row, 0, parent)
-            if self.proxy.rowCount(index) > 0:
-                self.tree.expand(index)
-                self._expand_matches(index)
-
-    def _on_header_clicked(self, column: int) -> None:
-        """Sort by *column*; clicking the sorted column again reverses the order."""
-        header = self.tree.header()
-        order = Qt.SortOrder.AscendingOrder
-        if header.isSortIndicatorShown() and header.sortIndicatorSection() == column \
-                and header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder:
-            order = Qt.SortOrder.DescendingOrder
-        header.setSortIndicatorShown(True)
-        header.setSortIndicator(column, order)
-        self.proxy.sort(column, order)
-
-    def _on_unloaded_changed(self) -> None:
-        paths = self.proxy.unloadedMatches()
-        total = self.proxy.unloadedMatchCount()
-        self.unloadedList.clear()
-        for path in paths:
-            self.unloadedList.addItem(path)
-        shown = bool(paths)
-        more = f" (first {len(paths)} of {total})" if total > len(paths) else f" ({total})"
-        self.unloadedLabel.setText(f"Matches not loaded yet{more} — from consolidated metadata; "
-                                   "double-click to load")
-        self.unloadedLabel.setVisible(shown)
-        self.unloadedList.setVisible(shown)
-
-    def _on_unloaded_activated(self, item: QListWidgetItem) -> None:
-        self.revealPath(item.text())
-
-    def _on_proxy_rows_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
-        # placeholder rows (loading / failed / warning) span the whole row; they come one at a time
-        if last - first > 2:
-            return
-        for row in range(first, last + 1):
-            if self.proxy.index(row, 0, parent).data(HierarchyTreeModel.StateRole) != HierarchyTreeModel.NODE:
-                self.tree.setFirstColumnSpanned(row, parent, True)
-
-    # -- actions on nodes ------------------------------------------------------------------
     def copyCurrentPath(self) -> None:
-        path = self.currentPath()
-        if path is not None:
-            QGuiApplication.clipboard().setText(path)
-            self.statusBar().showMessage(f"Copied {path}", 3000)
+        self.panel.copyCurrentPath()
 
     def snippetsForCurrent(self) -> dict[str, str]:
         """The copy-as-code snippets of the current node."""
-        current = self._current_node()
-        if current is None or self._hierarchy is None:
-            return {}
-        node, index = current
-        summary = index.siblingAtColumn(0).data(HierarchyTreeModel.SummaryRole)
-        detections = summary.conventions if summary is not None else ()
-        return snippets(self._hierarchy.url, node.path, node, detections, self._storage_options)
-
-    def _copy_snippet(self, name: str, code: str) -> None:
-        QGuiApplication.clipboard().setText(code)
-        self.statusBar().showMessage(f"Copied {name} code", 3000)
+        return self.panel.snippetsForCurrent()
 
     def refreshCurrent(self) -> None:
         """Re-read the current node (the root when nothing is selected) from the store."""
-        if self._hierarchy is None:
-            return
-        path = self.currentPath() or "/"
-        self.model.refreshPath(path)
-        self.statusBar().showMessage(f"Refreshing {path}…", 3000)
+        self.panel.refreshCurrent()
 
     def validateCurrent(self) -> None:
         """Validate the current subtree in the runner; the result goes to the status bar."""
-        if self._hierarchy is None:
-            return
-        path = self.currentPath() or "/"
-        if self._validation_task is not None:
-            self._validation_task.cancel()
-        holder: list[Task] = []
-        self.statusBar().showMessage(f"Validating {path}…")
-        task = self._runner.submit(
-            _validate, self._hierarchy, self._registry, path, holder,
-            on_done=lambda report: self._on_validated(path, report),
-            on_error=lambda err: self._on_validation_failed(path, err),
-        )
-        holder.append(task)
-        self._validation_task = None if task.done else task
-        self._update_busy()
-
-    def _on_validated(self, path: str, report: ValidationReport) -> None:
-        self._validation_task = None
-        errors = len(report.errors)
-        warnings = len(report.issues) - errors
-        verdict = "no issues" if not report.issues else f"{errors} error(s), {warnings} warning(s)"
-        self.statusBar().showMessage(f"Validated {path}: {verdict} in {report.nodes_checked} node(s)")
-        self._update_busy()
-        self.validationFinished.emit(path, report)
-
-    def _on_validation_failed(self, path: str, err: BaseException) -> None:
-        self._validation_task = None
-        if not isinstance(err, ZarrBrowserError | OSError):
-            logger.error("validating %s failed", path, exc_info=err)
-        self.errorBar.showError(f"Could not validate {path}: {err}")
-        self._update_busy()
-
-    def openCurrentInNapari(self) -> None:
-        """Open the current node in napari through the zarr-browser plugin (when installed)."""
-        if self._hierarchy is None or not napari_available():
-            return
-        path = self.currentPath() or "/"
-        target = node_url(self._hierarchy.url, path)
-        subprocess.Popen([sys.executable, "-m", "napari", "--plugin", "zarr-browser", target])
-
-    def _on_tree_context_menu(self, pos: Any) -> None:
-        index = self.tree.indexAt(pos)
-        if not index.isValid() or index.data(HierarchyTreeModel.StateRole) != HierarchyTreeModel.NODE:
-            return
-        menu = self.contextMenuFor(index)
-        menu.exec_(self.tree.viewport().mapToGlobal(pos))
+        self.panel.validateCurrent()
 
     def contextMenuFor(self, index: QModelIndex) -> QMenu:
         """The context menu of a tree row (makes it current); exposed for tests."""
-        self.tree.selectionModel().setCurrentIndex(
-            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
-        )
-        menu = QMenu(self)
-        menu.setToolTipsVisible(True)
-        menu.addAction(self.copyPathAction)
-        code_menu = menu.addMenu("Copy as code")
-        for name, code in self.snippetsForCurrent().items():
-            action = code_menu.addAction(name)
-            action.setToolTip(code)
-            action.triggered.connect(lambda _checked=False, n=name, c=code: self._copy_snippet(n, c))
-        code_menu.setEnabled(not code_menu.isEmpty())
-        menu.addSeparator()
-        menu.addAction(self.napariAction)
-        menu.addAction(self.refreshAction)
-        menu.addAction(self.validateAction)
-        return menu
+        return self.panel.contextMenuFor(index)
 
-    # -- progress --------------------------------------------------------------------------
     def cancelPending(self) -> None:
         """Stop waiting: cancel the open, the listings and the validation in flight."""
-        if self._open_task is not None:
-            self._open_task.cancel()
-            self._open_task = None
-            self.errorBar.showError(f"Cancelled opening {self._opening_url}")
-        if self._validation_task is not None:
-            self._validation_task.cancel()
-            self._validation_task = None
-        self.model.cancelPending()
-        self._update_busy()
+        self.panel.cancelPending()
 
-    def _on_pending_changed(self, _count: int) -> None:
-        self._update_busy()
+    def _on_find(self) -> None:
+        if self.stack.currentIndex() == 1:
+            self.panel.focusFilter()
 
-    def _on_page_loaded(self, path: str, loaded: int, total: int) -> None:
+    def openCurrentInNapari(self, path: str | None = None) -> None:
+        """Open the current node (or *path*) in a new napari process, through the zarr-browser plugin."""
+        hierarchy = self.panel.hierarchy()
+        if hierarchy is None or not napari_available():
+            return
+        target = node_url(hierarchy.url, path or self.currentPath() or "/")
+        subprocess.Popen([sys.executable, "-m", "napari", "--plugin", "zarr-browser", target])
+
+    # -- status and progress ---------------------------------------------------------------
+    def _show_message(self, text: str, timeout: int) -> None:
+        if text:
+            self.statusBar().showMessage(text, timeout)
+        else:
+            self.statusBar().clearMessage()
+
+    def _on_page_loaded(self, _path: str, _loaded: int, _total: int) -> None:
         # What was just loaded lives as long as the tree shows it.  Moving it out of the cyclic
         # collector's generations keeps full collections short: without this, each one re-scans
         # every node loaded so far and froze the window for 100-200 ms while a group of 10,000
         # arrays was loading (measured in tests/qt/test_window.py).  Frozen objects are still
         # freed by reference counting when the tree lets go of them.
         gc.freeze()
-        if loaded < total:
-            self.statusBar().showMessage(f"{path}: {loaded:,} of {total:,} children loaded — scroll down for more",
-                                         5000)
-
-    def _update_busy(self) -> None:
-        parts = []
-        if self._open_task is not None:
-            parts.append("opening store")
-        pending = self.model.pendingCount()
-        if pending:
-            parts.append(f"loading {pending} group{'s' if pending != 1 else ''}")
-        if self._validation_task is not None:
-            parts.append("validating")
-        self._set_busy(", ".join(parts))
 
     def _set_busy(self, text: str) -> None:
         busy = bool(text)
@@ -986,17 +592,6 @@ class BrowserWindow(QMainWindow):
             widget.setVisible(busy)
         self.cancelAction.setEnabled(busy)
 
-    def _update_actions(self) -> None:
-        has_store = self._hierarchy is not None
-        has_node = self.currentPath() is not None
-        self.refreshAction.setEnabled(has_store)
-        self.copyPathAction.setEnabled(has_node)
-        self.validateAction.setEnabled(has_store)
-        enabled = has_node and napari_available()
-        self.napariAction.setEnabled(enabled)
-        self.napariAction.setToolTip("Open the node in napari" if enabled else NAPARI_TOOLTIP)
-
     def closeEvent(self, event: Any) -> None:
-        self.cancelPending()
-        self.inspector.clear()  # cancels the inspector's work too: no late results for dead widgets
+        self.panel.shutdown()  # cancels the inspector's work too: no late results for dead widgets
         super().closeEvent(event)

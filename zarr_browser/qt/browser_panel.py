@@ -1,0 +1,685 @@
+"""The browser panel: filter box, lazy tree, "matches not loaded yet" list and the inspector.
+
+:class:`BrowserPanel` is the part of the browser shared by the standalone window
+(:class:`~zarr_browser.qt.window.BrowserWindow`, tree and inspector side by side) and the
+napari dock (``zarr_browser._widget``, the inspector below the tree).  It owns the model, the
+filter proxy, the tree and its context menu, opening a store through the runner (errors shown in
+its error bar, never as a traceback), selecting and revealing nodes, refresh and validation.
+
+What it cannot do itself it reports through signals: :attr:`BrowserPanel.statusMessage` for
+transient messages, :attr:`BrowserPanel.busyChanged` for the work under way,
+:attr:`BrowserPanel.nodeActivated` when a row is double-clicked or Enter is pressed on it, and
+:attr:`BrowserPanel.openInNapariRequested` for the context-menu action "Open in napari" (shown
+only after :meth:`BrowserPanel.setOpenInNapari`).  This module never imports napari.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from qtpy.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, QRectF, QSize, Qt, Signal
+from qtpy.QtGui import QAction, QColor, QFontMetrics, QGuiApplication, QKeySequence, QPainter
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QToolButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from zarr_browser.core.snippets import snippets
+from zarr_browser.errors import ZarrBrowserError
+from zarr_browser.qt.filter_model import HierarchyFilterModel
+from zarr_browser.qt.inspector import Inspector
+from zarr_browser.qt.tree_model import HierarchyTreeModel
+
+if TYPE_CHECKING:
+    from zarr_browser.core.conventions.base import ConventionRegistry
+    from zarr_browser.core.hierarchy import Hierarchy
+    from zarr_browser.core.model import Node
+    from zarr_browser.core.store import RequestPolicy
+    from zarr_browser.core.summary import NodeSummary
+    from zarr_browser.core.validate import ValidationReport
+    from zarr_browser.qt.workers import Runner, Task
+
+__all__ = ["BadgeDelegate", "BrowserPanel", "ErrorBar"]
+
+logger = logging.getLogger(__name__)
+
+NAPARI_TOOLTIP = "needs the napari plugin"
+
+
+class BadgeDelegate(QStyledItemDelegate):
+    """Paints the Conventions column as coloured pills (``BadgesRole``)."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        badges = index.data(HierarchyTreeModel.BadgesRole)
+        if not badges:
+            super().paint(painter, option, index)
+            return
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        widget = opt.widget
+        style = widget.style() if widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        font = opt.font
+        font.setPointSizeF(max(font.pointSizeF() - 1, 7))
+        painter.setFont(font)
+        metrics = QFontMetrics(font)
+        rect = opt.rect.adjusted(3, 2, -3, -2)
+        height = min(rect.height(), metrics.height() + 2)
+        x = float(rect.left())
+        y = rect.top() + (rect.height() - height) / 2
+        for text, colour in badges:
+            width = metrics.horizontalAdvance(text) + 10
+            if x + width > rect.right():
+                painter.setPen(opt.palette.text().color())
+                painter.drawText(QRectF(x, y, max(rect.right() - x, 0), height),
+                                 int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), "…")
+                break
+            pill = QRectF(x, y, width, height)
+            fill = QColor(colour)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(fill)
+            painter.drawRoundedRect(pill, height / 2, height / 2)
+            painter.setPen(QColor("white"))
+            painter.drawText(pill, int(Qt.AlignmentFlag.AlignCenter), text)
+            x += width + 4
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        hint = super().sizeHint(option, index)
+        badges = index.data(HierarchyTreeModel.BadgesRole)
+        if badges:
+            metrics = QFontMetrics(option.font)
+            hint.setWidth(sum(metrics.horizontalAdvance(text) + 14 for text, _ in badges) + 6)
+        return hint
+
+
+class ErrorBar(QFrame):
+    """A non-modal, dismissable error message."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("errorBar")
+        self.setStyleSheet("#errorBar { background: #fee2e2; border: 1px solid #fca5a5; border-radius: 4px; }"
+                           "#errorBar QLabel { color: #7f1d1d; }")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton()
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.hide()
+
+    def showError(self, message: str) -> None:
+        self.label.setText(message)
+        self.show()
+
+    def text(self) -> str:
+        return self.label.text() if not self.isHidden() else ""
+
+
+def _open_hierarchy(url: str, storage_options: dict[str, Any], registry: ConventionRegistry,
+                    policy: RequestPolicy | None) -> tuple[Hierarchy, NodeSummary]:
+    """Worker: open the store and summarize its root."""
+    from zarr_browser.core.hierarchy import Hierarchy
+    from zarr_browser.core.summary import summarize
+
+    hierarchy = Hierarchy.open(url, storage_options=storage_options or None, policy=policy,
+                               hints=registry.child_hints)
+    return hierarchy, summarize(hierarchy.root, None, registry)
+
+
+def _validate(hierarchy: Hierarchy, registry: ConventionRegistry, path: str, task_holder: list[Task]) -> ValidationReport:
+    from zarr_browser.core.validate import validate_hierarchy
+
+    cancel = task_holder[0].cancel_event if task_holder else None
+    return validate_hierarchy(hierarchy, registry, path=path, cancel=cancel)
+
+
+class _ActivationFilter(QObject):
+    """Turns Enter / Return on the tree into ``activate(index)`` (double-clicks come from the view)."""
+
+    def __init__(self, activate: Callable[[QModelIndex], None], parent: QObject) -> None:
+        super().__init__(parent)
+        self._activate = activate
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.KeyPress and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) \
+                and isinstance(watched, QTreeView) and watched.currentIndex().isValid():
+            self._activate(watched.currentIndex())
+            return True
+        return False
+
+
+class BrowserPanel(QWidget):
+    """Filter box, lazy tree and "matches not loaded yet" list, with the inspector in a splitter.
+
+    Parameters
+    ----------
+    runner
+        Runs every store operation off the GUI thread.
+    registry
+        Conventions used for badges, kinds, hints and validation.
+    policy
+        Request deadlines and retries for the stores opened by :meth:`openStore`.
+    orientation
+        ``Horizontal``: the inspector right of the tree (the window); ``Vertical``: below it
+        (a narrow dock).
+    """
+
+    #: a store was opened by :meth:`openStore` (its URL)
+    storeOpened = Signal(str)
+    #: opening failed: (url, reason)
+    openFailed = Signal(str, str)
+    #: a subtree was validated: (path, ValidationReport)
+    validationFinished = Signal(str, object)
+    #: a node row was double-clicked or Enter was pressed on it (its path)
+    nodeActivated = Signal(str)
+    #: the context-menu action "Open in napari" was chosen on a node (its path)
+    openInNapariRequested = Signal(str)
+    #: the current node changed (its path; "" when no node row is current)
+    currentPathChanged = Signal(str)
+    #: a transient message for a status bar: (text, timeout in ms, 0 = until replaced)
+    statusMessage = Signal(str, int)
+    #: the work under way changed ("" when idle, else e.g. "opening store, loading 2 groups")
+    busyChanged = Signal(str)
+
+    def __init__(self, *, runner: Runner, registry: ConventionRegistry, policy: RequestPolicy | None = None,
+                 orientation: Qt.Orientation = Qt.Orientation.Horizontal, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._runner = runner
+        self._registry = registry
+        self._policy = policy
+        self._hierarchy: Hierarchy | None = None
+        self._storage_options: dict[str, Any] = {}
+        self._open_task: Task | None = None
+        self._opening_url = ""
+        self._requested_url = ""
+        self._validation_task: Task | None = None
+        self._napari_available: Callable[[], bool] | None = None
+        self._napari_tooltips = ("Open the node in napari", NAPARI_TOOLTIP)
+        self._busy_text = ""
+
+        self.model = HierarchyTreeModel(runner=runner, registry=registry, parent=self)
+        self.proxy = HierarchyFilterModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.inspector = Inspector(runner=runner, registry=registry)
+
+        self._build_actions()
+        self._build(orientation)
+        self._connect()
+        self._update_actions()
+
+    # -- construction ----------------------------------------------------------------------
+    def _build_actions(self) -> None:
+        style = self.style()
+        self.refreshAction = QAction(style.standardIcon(QStyle.StandardPixmap.SP_BrowserReload), "Refresh", self)
+        self.refreshAction.setToolTip("Read the selected node again from the store (F5)")
+        self.copyPathAction = QAction("Copy path", self)
+        self.copyPathAction.setShortcut(QKeySequence.StandardKey.Copy)
+        self.copyPathAction.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.validateAction = QAction("Validate subtree", self)
+        self.napariAction = QAction("Open in napari", self)
+        self.napariAction.setToolTip(NAPARI_TOOLTIP)
+        self.napariAction.setEnabled(False)
+
+    def _build(self, orientation: Qt.Orientation) -> None:
+        vertical = orientation == Qt.Orientation.Vertical
+        self.errorBar = ErrorBar()
+        self.filterEdit = QLineEdit()
+        self.filterEdit.setPlaceholderText("Filter names (Ctrl+F) — substring or wildcard, e.g. *.ome.zarr"
+                                           if not vertical else "Filter names — substring or *wildcard*")
+        self.filterEdit.setClearButtonEnabled(True)
+        self.tree = QTreeView()
+        self.tree.setObjectName("hierarchyTree")
+        self.tree.setModel(self.proxy)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.setExpandsOnDoubleClick(True)
+        self.tree.setItemDelegateForColumn(HierarchyTreeModel.CONVENTIONS_COLUMN, BadgeDelegate(self.tree))
+        # keep the listing's natural order until a header is clicked (QTreeView's own sorting would
+        # sort at once, by column 0 descending)
+        self.tree.setSortingEnabled(False)
+        header = self.tree.header()
+        header.setSectionsClickable(True)
+        header.setSortIndicatorShown(False)
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        widths = ((0, 150), (1, 80), (2, 90), (3, 55)) if vertical else ((0, 215), (1, 100), (2, 125), (3, 62))
+        for column, width in widths:
+            header.resizeSection(column, width)
+        self.tree.addAction(self.copyPathAction)
+        self._activation_filter = _ActivationFilter(self._on_tree_activated, self)
+        self.tree.installEventFilter(self._activation_filter)
+
+        self.unloadedLabel = QLabel()
+        self.unloadedLabel.setWordWrap(True)
+        self.unloadedList = QListWidget()
+        self.unloadedList.setObjectName("unloadedMatches")
+        self.unloadedList.setMaximumHeight(140)
+        self.unloadedList.setToolTip("Known from consolidated metadata; double-click or press Enter to load and select")
+        self.unloadedLabel.hide()
+        self.unloadedList.hide()
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0) if vertical else left_layout.setContentsMargins(6, 6, 0, 6)
+        left_layout.addWidget(self.filterEdit)
+        left_layout.addWidget(self.tree, 1)
+        left_layout.addWidget(self.unloadedLabel)
+        left_layout.addWidget(self.unloadedList)
+
+        self.splitter = QSplitter(orientation)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.inspector)
+        if vertical:
+            self.splitter.setStretchFactor(0, 40)
+            self.splitter.setStretchFactor(1, 60)
+            self.splitter.setSizes([320, 480])
+        else:
+            self.splitter.setStretchFactor(0, 45)
+            self.splitter.setStretchFactor(1, 55)
+            self.splitter.setSizes([650, 750])
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.errorBar)
+        layout.addWidget(self.splitter, 1)
+
+    def _connect(self) -> None:
+        self.refreshAction.triggered.connect(self.refreshCurrent)
+        self.copyPathAction.triggered.connect(self.copyCurrentPath)
+        self.validateAction.triggered.connect(self.validateCurrent)
+        self.napariAction.triggered.connect(self._on_napari_triggered)
+        self.filterEdit.textChanged.connect(self._on_filter_changed)
+        self.proxy.unloadedMatchesChanged.connect(self._on_unloaded_changed)
+        self.unloadedList.itemActivated.connect(self._on_unloaded_activated)
+        self.tree.selectionModel().currentRowChanged.connect(self._on_tree_current_changed)
+        self.tree.customContextMenuRequested.connect(self._on_tree_context_menu)
+        self.tree.doubleClicked.connect(self._on_tree_activated)
+        self.tree.header().sectionClicked.connect(self._on_header_clicked)
+        self.model.pendingChanged.connect(self._update_busy)
+        self.model.pageLoaded.connect(self._on_page_loaded)
+        self.proxy.rowsInserted.connect(self._on_proxy_rows_inserted)
+        self.inspector.nodeRequested.connect(self.revealPath)
+
+    def setOpenInNapari(self, available: Callable[[], bool] | None, *, enabled_tip: str = "Open the node in napari",
+                        disabled_tip: str = NAPARI_TOOLTIP) -> None:
+        """Show "Open in napari" in the context menu, enabled when *available()* is true (None hides it).
+
+        Choosing it emits :attr:`openInNapariRequested` with the node's path.
+        """
+        self._napari_available = available
+        self._napari_tooltips = (enabled_tip, disabled_tip)
+        self._update_actions()
+
+    # -- opening ---------------------------------------------------------------------------
+    def openStore(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
+        """Open *url* in a worker; the tree replaces the current one when it succeeds."""
+        url = url.strip()
+        if not url:
+            return
+        if self._open_task is not None:
+            self._open_task.cancel()
+        options = dict(storage_options or {})
+        self._opening_url = url
+        self.errorBar.hide()
+        self.statusMessage.emit(f"Opening {url}…", 0)
+        self._open_task = None
+        task = self._runner.submit(
+            _open_hierarchy, url, options, self._registry, self._policy,
+            on_done=lambda result: self._on_opened(url, options, result),
+            on_error=lambda err: self._on_open_failed(url, err),
+        )
+        if not task.done:  # an ImmediateRunner has finished already
+            self._open_task = task
+        self._update_busy()
+
+    def _on_opened(self, url: str, options: dict[str, Any], result: tuple[Hierarchy, NodeSummary]) -> None:
+        self._open_task = None
+        hierarchy, summary = result
+        old = self._hierarchy
+        self._requested_url = url
+        self.setHierarchy(hierarchy, summary, storage_options=options)
+        if old is not None and old is not hierarchy:
+            self._runner.submit(old.close)  # closing a remote store may talk to the network
+        self.statusMessage.emit("", 0)
+        self.storeOpened.emit(hierarchy.url)
+
+    def _on_open_failed(self, url: str, err: BaseException) -> None:
+        self._open_task = None
+        if not isinstance(err, ZarrBrowserError | OSError | TimeoutError):
+            logger.error("opening %s failed", url, exc_info=err)
+            reason = f"internal error: {type(err).__name__}: {err}"
+        else:
+            reason = str(err) or type(err).__name__
+        self.errorBar.showError(f"Could not open {url}: {reason}")
+        self.statusMessage.emit(f"Could not open {url}", 10000)
+        self._update_busy()
+        self.openFailed.emit(url, reason)
+
+    def setHierarchy(self, hierarchy: Hierarchy | None, summary: NodeSummary | None = None, *,
+                     storage_options: dict[str, Any] | None = None) -> None:
+        """Show *hierarchy*, opened already (its root expanded and current); None empties the panel.
+
+        The panel does not close the hierarchy it replaces here (its owner does).
+        """
+        self._hierarchy = hierarchy
+        self._storage_options = dict(storage_options or {})
+        self.inspector.clear()
+        self.filterEdit.clear()
+        self.model.setHierarchy(hierarchy, summary)
+        if hierarchy is not None:
+            root = self.proxy.index(0, 0)
+            self.tree.expand(root)
+            self.tree.selectionModel().setCurrentIndex(
+                root, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+            )
+        self._update_actions()
+        self._update_busy()
+
+    def hierarchy(self) -> Hierarchy | None:
+        return self._hierarchy
+
+    def requestedUrl(self) -> str:
+        """The URL given to :meth:`openStore` for the store shown (as typed; ``hierarchy().url`` may differ)."""
+        return self._requested_url
+
+    def storageOptions(self) -> dict[str, Any]:
+        """The storage options of the store shown."""
+        return dict(self._storage_options)
+
+    def errorText(self) -> str:
+        """The error shown in the panel ('' when none)."""
+        return self.errorBar.text()
+
+    # -- selection and navigation ----------------------------------------------------------
+    def currentPath(self) -> str | None:
+        """The node path of the current tree row (None when no node row is current)."""
+        index = self.tree.currentIndex()
+        return index.data(HierarchyTreeModel.PathRole) if index.isValid() and \
+            index.data(HierarchyTreeModel.StateRole) == HierarchyTreeModel.NODE else None
+
+    def _current_node(self) -> tuple[Node, QModelIndex] | None:
+        index = self.tree.currentIndex()
+        if not index.isValid() or index.data(HierarchyTreeModel.StateRole) != HierarchyTreeModel.NODE:
+            return None
+        return index.siblingAtColumn(0).data(HierarchyTreeModel.NodeRole), index
+
+    def _on_tree_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self._update_actions()
+        if self._hierarchy is None or not current.isValid():
+            return
+        node = current.siblingAtColumn(0).data(HierarchyTreeModel.NodeRole)
+        if node is not None and current.data(HierarchyTreeModel.StateRole) == HierarchyTreeModel.NODE:
+            self.inspector.setNode(self._hierarchy, node)
+        self.currentPathChanged.emit(self.currentPath() or "")
+
+    def _on_tree_activated(self, index: QModelIndex) -> None:
+        if index.isValid() and index.data(HierarchyTreeModel.StateRole) == HierarchyTreeModel.NODE:
+            path = index.data(HierarchyTreeModel.PathRole)
+            if path is not None:
+                self.nodeActivated.emit(path)
+
+    def selectPath(self, path: str) -> bool:
+        """Make the loaded node at *path* current (expanding its ancestors); False if not loaded."""
+        source = self.model.indexForPath(path)
+        if not source.isValid():
+            return False
+        index = self.proxy.mapFromSource(source)
+        if not index.isValid():  # hidden by the filter: show everything again
+            self.filterEdit.clear()
+            index = self.proxy.mapFromSource(source)
+        self.tree.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        self.tree.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        )
+        return True
+
+    def revealPath(self, path: str, callback: Callable[[bool], None] | None = None) -> None:
+        """List what is needed to show *path*, then select it (from the inspector, matches list...)."""
+
+        def revealed(index: QModelIndex) -> None:
+            ok = index.isValid() and self.selectPath(path)
+            if not ok:
+                self.statusMessage.emit(
+                    f"{path} was not found in {self._hierarchy.url if self._hierarchy else ''}", 8000)
+            if callback is not None:
+                callback(ok)
+
+        self.model.revealPath(path, revealed)
+
+    # -- filter ----------------------------------------------------------------------------
+    def focusFilter(self) -> None:
+        self.filterEdit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filterEdit.selectAll()
+
+    def _on_filter_changed(self, text: str) -> None:
+        self.proxy.setFilterText(text)
+        if text.strip():
+            self._expand_matches()
+
+    def _expand_matches(self, parent: QModelIndex | None = None) -> None:
+        """Expand the loaded rows that lead to matches (the proxy only keeps those with children)."""
+        parent = parent if parent is not None else QModelIndex()
+        for row in range(self.proxy.rowCount(parent)):
+            index = self.proxy.index(row, 0, parent)
+            if self.proxy.rowCount(index) > 0:
+                self.tree.expand(index)
+                self._expand_matches(index)
+
+    def _on_header_clicked(self, column: int) -> None:
+        """Sort by *column*; clicking the sorted column again reverses the order."""
+        header = self.tree.header()
+        order = Qt.SortOrder.AscendingOrder
+        if header.isSortIndicatorShown() and header.sortIndicatorSection() == column \
+                and header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder:
+            order = Qt.SortOrder.DescendingOrder
+        header.setSortIndicatorShown(True)
+        header.setSortIndicator(column, order)
+        self.proxy.sort(column, order)
+
+    def _on_unloaded_changed(self) -> None:
+        paths = self.proxy.unloadedMatches()
+        total = self.proxy.unloadedMatchCount()
+        self.unloadedList.clear()
+        for path in paths:
+            self.unloadedList.addItem(path)
+        shown = bool(paths)
+        more = f" (first {len(paths)} of {total})" if total > len(paths) else f" ({total})"
+        self.unloadedLabel.setText(f"Matches not loaded yet{more} — from consolidated metadata; "
+                                   "double-click to load")
+        self.unloadedLabel.setVisible(shown)
+        self.unloadedList.setVisible(shown)
+
+    def _on_unloaded_activated(self, item: QListWidgetItem) -> None:
+        self.revealPath(item.text())
+
+    def _on_proxy_rows_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
+        # placeholder rows (loading / failed / warning) span the whole row; they come one at a time
+        if last - first > 2:
+            return
+        for row in range(first, last + 1):
+            if self.proxy.index(row, 0, parent).data(HierarchyTreeModel.StateRole) != HierarchyTreeModel.NODE:
+                self.tree.setFirstColumnSpanned(row, parent, True)
+
+    # -- actions on nodes ------------------------------------------------------------------
+    def copyCurrentPath(self) -> None:
+        path = self.currentPath()
+        if path is not None:
+            QGuiApplication.clipboard().setText(path)
+            self.statusMessage.emit(f"Copied {path}", 3000)
+
+    def snippetsForCurrent(self) -> dict[str, str]:
+        """The copy-as-code snippets of the current node."""
+        current = self._current_node()
+        if current is None or self._hierarchy is None:
+            return {}
+        node, index = current
+        summary = index.siblingAtColumn(0).data(HierarchyTreeModel.SummaryRole)
+        detections = summary.conventions if summary is not None else ()
+        return snippets(self._hierarchy.url, node.path, node, detections, self._storage_options)
+
+    def _copy_snippet(self, name: str, code: str) -> None:
+        QGuiApplication.clipboard().setText(code)
+        self.statusMessage.emit(f"Copied {name} code", 3000)
+
+    def refreshCurrent(self) -> None:
+        """Re-read the current node (the root when nothing is selected) from the store."""
+        if self._hierarchy is None:
+            return
+        path = self.currentPath() or "/"
+        self.model.refreshPath(path)
+        self.statusMessage.emit(f"Refreshing {path}…", 3000)
+
+    def validateCurrent(self) -> None:
+        """Validate the current subtree in the runner; the result goes to :attr:`statusMessage`."""
+        if self._hierarchy is None:
+            return
+        path = self.currentPath() or "/"
+        if self._validation_task is not None:
+            self._validation_task.cancel()
+        holder: list[Task] = []
+        self.statusMessage.emit(f"Validating {path}…", 0)
+        task = self._runner.submit(
+            _validate, self._hierarchy, self._registry, path, holder,
+            on_done=lambda report: self._on_validated(path, report),
+            on_error=lambda err: self._on_validation_failed(path, err),
+        )
+        holder.append(task)
+        self._validation_task = None if task.done else task
+        self._update_busy()
+
+    def _on_validated(self, path: str, report: ValidationReport) -> None:
+        self._validation_task = None
+        errors = len(report.errors)
+        warnings = len(report.issues) - errors
+        verdict = "no issues" if not report.issues else f"{errors} error(s), {warnings} warning(s)"
+        self.statusMessage.emit(f"Validated {path}: {verdict} in {report.nodes_checked} node(s)", 0)
+        self._update_busy()
+        self.validationFinished.emit(path, report)
+
+    def _on_validation_failed(self, path: str, err: BaseException) -> None:
+        self._validation_task = None
+        if not isinstance(err, ZarrBrowserError | OSError):
+            logger.error("validating %s failed", path, exc_info=err)
+        self.errorBar.showError(f"Could not validate {path}: {err}")
+        self._update_busy()
+
+    def _on_napari_triggered(self) -> None:
+        if self._hierarchy is None or self._napari_available is None or not self._napari_available():
+            return
+        self.openInNapariRequested.emit(self.currentPath() or "/")
+
+    def _on_tree_context_menu(self, pos: Any) -> None:
+        index = self.tree.indexAt(pos)
+        if not index.isValid() or index.data(HierarchyTreeModel.StateRole) != HierarchyTreeModel.NODE:
+            return
+        menu = self.contextMenuFor(index)
+        menu.exec_(self.tree.viewport().mapToGlobal(pos))
+
+    def contextMenuFor(self, index: QModelIndex) -> QMenu:
+        """The context menu of a tree row (makes it current); exposed for tests."""
+        self.tree.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        )
+        menu = QMenu(self)
+        menu.setToolTipsVisible(True)
+        menu.addAction(self.copyPathAction)
+        code_menu = menu.addMenu("Copy as code")
+        for name, code in self.snippetsForCurrent().items():
+            action = code_menu.addAction(name)
+            action.setToolTip(code)
+            action.triggered.connect(lambda _checked=False, n=name, c=code: self._copy_snippet(n, c))
+        code_menu.setEnabled(not code_menu.isEmpty())
+        menu.addSeparator()
+        if self._napari_available is not None:
+            menu.addAction(self.napariAction)
+        menu.addAction(self.refreshAction)
+        menu.addAction(self.validateAction)
+        return menu
+
+    # -- progress --------------------------------------------------------------------------
+    def cancelPending(self) -> None:
+        """Stop waiting: cancel the open, the listings and the validation in flight."""
+        if self._open_task is not None:
+            self._open_task.cancel()
+            self._open_task = None
+            self.errorBar.showError(f"Cancelled opening {self._opening_url}")
+        if self._validation_task is not None:
+            self._validation_task.cancel()
+            self._validation_task = None
+        self.model.cancelPending()
+        self._update_busy()
+
+    def busyText(self) -> str:
+        """The work under way ("" when idle): opening, listing groups, validating."""
+        parts = []
+        if self._open_task is not None:
+            parts.append("opening store")
+        pending = self.model.pendingCount()
+        if pending:
+            parts.append(f"loading {pending} group{'s' if pending != 1 else ''}")
+        if self._validation_task is not None:
+            parts.append("validating")
+        return ", ".join(parts)
+
+    def isBusy(self) -> bool:
+        """Whether store work of the panel (or of its inspector) is under way."""
+        return bool(self.busyText()) or self._runner.pending() > 0
+
+    def _on_page_loaded(self, path: str, loaded: int, total: int) -> None:
+        if loaded < total:
+            self.statusMessage.emit(f"{path}: {loaded:,} of {total:,} children loaded — scroll down for more", 5000)
+
+    def _update_busy(self, *_args: Any) -> None:
+        text = self.busyText()
+        if text != self._busy_text:
+            self._busy_text = text
+            self.busyChanged.emit(text)
+
+    def _update_actions(self) -> None:
+        has_store = self._hierarchy is not None
+        has_node = self.currentPath() is not None
+        self.refreshAction.setEnabled(has_store)
+        self.copyPathAction.setEnabled(has_node)
+        self.validateAction.setEnabled(has_store)
+        enabled = has_node and self._napari_available is not None and self._napari_available()
+        self.napariAction.setEnabled(enabled)
+        self.napariAction.setToolTip(self._napari_tooltips[0] if enabled else self._napari_tooltips[1])
+
+    def shutdown(self) -> None:
+        """Cancel everything under way, the inspector's work too (before the panel goes away)."""
+        self.cancelPending()
+        self.inspector.clear()
