@@ -1,6 +1,7 @@
-"""The ``zarr-browser`` command line: ``info``, ``validate``, ``demo``.
+"""The ``zarr-browser`` command line: ``info``, ``validate``, ``edit``, ``demo``.
 
-Exit codes: 0 success; 1 ``validate`` found errors; 2 the store cannot be read (or a usage
+Exit codes: 0 success; 1 ``validate`` found errors, or ``edit`` was refused (validation
+errors without ``--force``, a conflict, an edit that does not apply); 2 the store cannot be read (or a usage
 error); 3 an internal error (a bug: please report it with the log).
 """
 
@@ -24,7 +25,7 @@ __all__ = ["main", "run"]
 logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE, EXIT_INTERNAL = 0, 1, 2, 3
-SUBCOMMANDS = ("info", "validate", "demo")
+SUBCOMMANDS = ("info", "validate", "edit", "demo")
 
 
 def _storage_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -76,6 +77,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_arguments(validate)
     validate.add_argument("--strict", action="store_true",
                           help="treat the SHOULD rules of the strict OME-NGFF schemas as errors")
+
+    edit = sub.add_parser(
+        "edit", help="edit attributes (JSON Patch or --set), validate, and save safely (exit 1 when refused)",
+        description="Edit node attributes in place.  All edits of one call are validated together and saved "
+                    "as one change: each changed document is written atomically, a document changed by "
+                    "someone else since it was read is never overwritten, and consolidated metadata is "
+                    "updated in the same save.  Nothing is written when the call is refused.",
+    )
+    _add_store_arguments(edit)
+    edit.add_argument("--set", action="append", default=[], dest="sets", metavar="NODE:POINTER=JSON",
+                      help="set the value at POINTER (RFC 6901, into NODE's attributes) to JSON, e.g. "
+                           "'/temperature:/long_name=\"air temperature\"'; POINTER may also be "
+                           "'zarr.json#/dimension_names' (v3 arrays); repeatable")
+    edit.add_argument("--delete", action="append", default=[], dest="deletes", metavar="NODE:POINTER",
+                      help="delete the attribute member at POINTER of NODE; repeatable")
+    edit.add_argument("--patch", action="append", default=[], dest="patches", metavar="NODE=FILE",
+                      help="apply the RFC 6902 JSON Patch in FILE to NODE's attributes ('-' reads stdin); "
+                           "repeatable")
+    edit.add_argument("--force", action="store_true", help="save even when validation finds errors")
+    edit.add_argument("--dry-run", action="store_true", help="print the diff and the issues; write nothing")
+    edit.add_argument("--strict", action="store_true",
+                      help="treat the SHOULD rules of the strict OME-NGFF schemas as errors")
 
     demo = sub.add_parser("demo", help="write the built-in demo dataset and open it")
     demo.add_argument("directory", nargs="?", type=Path, default=None,
@@ -227,6 +250,151 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_ERRORS if errors else EXIT_OK
 
 
+# -- edit -------------------------------------------------------------------------------------
+
+
+class _UsageError(ValueError):
+    """A malformed ``edit`` argument (exit 2)."""
+
+
+def _split_node(spec: str, what: str) -> tuple[str, str]:
+    """``NODE:REST`` where REST starts with ``/`` or a document name and ``#`` (NODE may hold ``:``)."""
+    start = 0
+    while True:
+        colon = spec.find(":", start)
+        if colon < 0:
+            raise _UsageError(f"{what} expects NODE:POINTER, got {spec!r}")
+        rest = spec[colon + 1:]
+        document = rest.split("#", 1)[0] if "#" in rest else None
+        if rest.startswith(("/", "=")) or rest == "" or document in ("zarr.json", ".zattrs", ".zarray", ".zgroup"):
+            node = spec[:colon] or "/"
+            if not node.startswith("/"):
+                raise _UsageError(f"{what}: the node path must start with '/', got {node!r}")
+            return node, rest
+        start = colon + 1
+
+
+def _parse_set(spec: str) -> tuple[str, str, Any]:
+    node, rest = _split_node(spec, "--set")
+    pointer, sep, raw = rest.partition("=")
+    if not sep:
+        raise _UsageError(f"--set expects NODE:POINTER=JSON, got {spec!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise _UsageError(f"--set {spec!r}: the value is not JSON ({err.msg}); quote strings: "
+                          f"{node}:{pointer}='\"text\"'") from err
+    return node, pointer, value
+
+
+def _read_patch(spec: str) -> tuple[str, Any]:
+    node, sep, filename = spec.partition("=")
+    if not sep or not node.startswith("/") or not filename:
+        raise _UsageError(f"--patch expects NODE=FILE with NODE starting with '/', got {spec!r}")
+    try:
+        text = sys.stdin.read() if filename == "-" else Path(filename).read_text(encoding="utf-8")
+        return node, json.loads(text)
+    except OSError as err:
+        raise _UsageError(f"--patch {spec!r}: cannot read {filename}: {err}") from err
+    except json.JSONDecodeError as err:
+        raise _UsageError(f"--patch {spec!r}: {filename} is not JSON: {err}") from err
+
+
+def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
+    from zarr_browser.core.conventions import default_registry
+    from zarr_browser.core.editing import (
+        Batch,
+        ConflictError,
+        Delete,
+        EditError,
+        EditSession,
+        SetValue,
+        ValidationRefusedError,
+        patch_to_commands,
+    )
+    from zarr_browser.core.hierarchy import Hierarchy
+    from zarr_browser.core.safety import check_environment
+    from zarr_browser.core.store import RequestPolicy
+
+    try:
+        sets = [_parse_set(s) for s in args.sets]
+        deletes = [_split_node(s, "--delete") for s in args.deletes]
+        patches = [_read_patch(p) for p in args.patches]
+    except _UsageError as err:
+        sys.stderr.write(f"zarr-browser edit: {err}\n")
+        return EXIT_UNREADABLE
+    if not (sets or deletes or patches):
+        sys.stderr.write("zarr-browser edit: nothing to do: give --set, --delete or --patch\n")
+        return EXIT_UNREADABLE
+    check_environment()
+    registry = default_registry()
+    policy = RequestPolicy(deadline=args.timeout, attempt_timeout=min(5.0, args.timeout))
+    hierarchy = Hierarchy.open(args.url, storage_options=_storage_options(args), policy=policy,
+                               mode="r" if args.dry_run else "r+", hints=registry.child_hints)
+    session = EditSession(hierarchy, registry, strict=args.strict)
+    payload: dict[str, Any] = {"url": hierarchy.url, "dry_run": bool(args.dry_run), "saved": False,
+                               "written": [], "refused": None}
+
+    def finish(code: int, message: str | None = None, issues: list[Any] | None = None) -> int:
+        if issues is None:
+            issues = session.validate() if session.dirty else []
+        payload["issues"] = [i.to_json() for i in issues]
+        payload["errors"] = sum(1 for i in issues if i.severity.value == "error")
+        if "diff" not in payload:
+            payload["diff"] = session.diff()
+        if message:
+            payload["refused"] = message
+        if args.json:
+            _dump(payload, out)
+            return code
+        if args.dry_run or code != EXIT_OK:
+            for text in payload["diff"].values():
+                out.write(text)
+        for issue in issues:
+            where = f" at {issue.document}{issue.pointer}" if issue.document or issue.pointer else ""
+            out.write(f"{issue.severity.value:<7} {issue.path} [{issue.convention}] {issue.message}{where}\n")
+        if message:
+            sys.stderr.write(f"zarr-browser edit: refused: {message}\n")
+        elif args.dry_run:
+            out.write(f"dry run: {len(payload['diff'])} document(s) would change; nothing written\n")
+        else:
+            written = payload["written"]
+            out.write(f"saved {len(written)} document(s): {', '.join(written) or 'no change'}\n")
+        return code
+
+    try:
+        commands = []
+        for node_path, pointer, value in sets:
+            key, where = session.locate(node_path, pointer)
+            commands.append(SetValue(where, value, key=key))
+        for node_path, pointer in deletes:
+            key, where = session.locate(node_path, pointer)
+            commands.append(Delete(where, key=key))
+        for node_path, patch in patches:
+            key, base = session.locate(node_path, "")
+            state = session.document(key)
+            for command in commands:
+                if key in command.document_keys():
+                    state = command.apply(state)
+            commands.append(patch_to_commands(patch, state, key=key, base=base))
+        session.apply(Batch(commands, label="zarr-browser edit"))
+    except EditError as err:
+        return finish(EXIT_ERRORS, str(err))
+    payload["diff"] = session.diff()
+    if args.dry_run:
+        return finish(EXIT_OK)
+    try:
+        result = session.save(force=args.force)
+    except ValidationRefusedError as err:
+        return finish(EXIT_ERRORS, f"{err}")
+    except ConflictError as err:
+        payload["written"] = err.written
+        return finish(EXIT_ERRORS, f"{err}")
+    payload["written"] = result.written
+    payload["saved"] = bool(result.written)
+    return finish(EXIT_OK, issues=result.issues)
+
+
 # -- demo -------------------------------------------------------------------------------------
 
 
@@ -335,7 +503,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     if args.command is None:
         parser.print_help(out)
         return EXIT_OK
-    handler = {"info": cmd_info, "validate": cmd_validate, "demo": cmd_demo}[args.command]
+    handler = {"info": cmd_info, "validate": cmd_validate, "edit": cmd_edit, "demo": cmd_demo}[args.command]
     try:
         return handler(args, out)
     except ZarrBrowserError as err:

@@ -434,6 +434,19 @@ class StoreAccess:
         """The full URL of *key*, for messages."""
         return self.zarr_store.describe_key(key)
 
+    @property
+    def local_root(self) -> Path | None:
+        """The resolved root directory of a local directory store, else None (for raw writes)."""
+        return self._local.root if self._local is not None else None
+
+    def fsspec_target(self) -> tuple[Any, str] | None:
+        """``(filesystem, base path)`` of an fsspec-backed store, else None (for raw writes)."""
+        inner = self.zarr_store._store
+        fs = getattr(inner, "fs", None)
+        if fs is None or self._local is not None:
+            return None
+        return fs, str(getattr(inner, "path", "")).rstrip("/")
+
     def __repr__(self) -> str:
         mode = "read-only" if self.read_only else "writable"
         return f"<StoreAccess {self.url} ({self.protocol}, {mode})>"

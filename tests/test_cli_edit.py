@@ -1,0 +1,195 @@
+"""``zarr-browser edit``: scripted edits, validated together, saved as one change (or not at all)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zarr
+
+from zarr_browser.cli import main
+
+
+def _run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+def _store(path: Path, zarr_format: int = 3, *, consolidated: bool = True) -> Path:
+    root = zarr.open_group(path, mode="w", zarr_format=zarr_format, attributes={"title": "t"})
+    attributes: dict[str, Any] = {"units": "K"}
+    kwargs: dict[str, Any] = {}
+    if zarr_format == 2:
+        attributes["_ARRAY_DIMENSIONS"] = ["t", "y"]
+    else:
+        kwargs["dimension_names"] = ("t", "y")
+    root.create_array("temperature", shape=(3, 4), chunks=(3, 4), dtype="f4", attributes=attributes, **kwargs)
+    if consolidated:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Consolidated metadata is currently not part")
+            zarr.consolidate_metadata(path)
+    return path
+
+
+def _snapshot(store: Path) -> dict[str, bytes]:
+    return {p.relative_to(store).as_posix(): p.read_bytes() for p in store.rglob("*") if p.is_file()}
+
+
+def _attrs(store: Path, node: str, zarr_format: int = 3) -> dict[str, Any]:
+    if zarr_format == 2:
+        return json.loads((store / node / ".zattrs").read_text())
+    return json.loads((store / node / "zarr.json").read_text())["attributes"]
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_set_saves_and_updates_consolidated(tmp_path: Path, zarr_format: int) -> None:
+    xr = pytest.importorskip("xarray")
+    store = _store(tmp_path / "s.zarr", zarr_format)
+    code, out = _run("edit", str(store), "--set", '/temperature:/long_name="air temperature"',
+                     "--set", "/:/history=[1, 2]")
+    assert code == 0, out
+    assert "saved" in out
+    assert _attrs(store, "temperature", zarr_format)["long_name"] == "air temperature"
+    ds = xr.open_zarr(store, consolidated=True, zarr_format=zarr_format)
+    assert ds["temperature"].attrs["long_name"] == "air temperature"
+    assert ds.attrs["history"] == [1, 2]
+
+
+def test_ome_channel_colour_example(tmp_path: Path) -> None:
+    root = zarr.open_group(tmp_path / "img.zarr", mode="w", zarr_format=3)
+    root.attrs["ome"] = {"version": "0.5", "multiscales": [{
+        "name": "img", "axes": [{"name": "c", "type": "channel"}, {"name": "y", "type": "space"},
+                                {"name": "x", "type": "space"}],
+        "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [1, 1, 1]}]}]}],
+        "omero": {"channels": [{"color": "00FF00", "window": {"min": 0, "max": 255, "start": 0, "end": 255}}]}}
+    root.create_array("0", shape=(1, 8, 8), chunks=(1, 8, 8), dtype="u1", dimension_names=("c", "y", "x"))
+    code, out = _run("edit", str(tmp_path / "img.zarr"), "--set", '/:/ome/omero/channels/0/color="FF0000"')
+    assert code == 0, out
+    assert _attrs(tmp_path / "img.zarr", "")["ome"]["omero"]["channels"][0]["color"] == "FF0000"
+    # an invalid colour is a validation error: refused, nothing written
+    before = _snapshot(tmp_path / "img.zarr")
+    code, out = _run("edit", str(tmp_path / "img.zarr"), "--set", '/:/ome/omero/channels/0/color="#FF0000"')
+    assert code == 1
+    assert _snapshot(tmp_path / "img.zarr") == before
+    code, out = _run("edit", str(tmp_path / "img.zarr"), "--set", '/:/ome/omero/channels/0/color="#FF0000"',
+                     "--force")
+    assert code == 0
+
+
+def test_patch_file_and_dimension_names(tmp_path: Path) -> None:
+    store = _store(tmp_path / "s.zarr", 3)
+    patch = tmp_path / "p.json"
+    patch.write_text(json.dumps([
+        {"op": "add", "path": "/standard_name", "value": "air_temperature"},
+        {"op": "replace", "path": "/units", "value": "degC"},
+        {"op": "test", "path": "/units", "value": "degC"},
+    ]))
+    code, out = _run("edit", str(store), "--patch", f"/temperature={patch}",
+                     "--set", '/temperature:zarr.json#/dimension_names=["time", "lat"]')
+    assert code == 0, out
+    meta = json.loads((store / "temperature" / "zarr.json").read_text())
+    assert meta["attributes"] == {"units": "degC", "standard_name": "air_temperature"}
+    assert meta["dimension_names"] == ["time", "lat"]
+    consolidated = json.loads((store / "zarr.json").read_text())["consolidated_metadata"]["metadata"]
+    assert consolidated["temperature"]["dimension_names"] == ["time", "lat"]
+
+
+def test_dry_run_prints_the_diff_and_writes_nothing(tmp_path: Path) -> None:
+    store = _store(tmp_path / "s.zarr", 2)
+    before = _snapshot(store)
+    code, out = _run("edit", str(store), "--set", "/temperature:/x=1", "--dry-run")
+    assert code == 0
+    assert "+++ b/temperature/.zattrs" in out and '+  "x": 1' in out and "+++ b/.zmetadata" in out
+    assert _snapshot(store) == before
+
+
+def test_refusals_write_nothing(tmp_path: Path) -> None:
+    store = _store(tmp_path / "s.zarr", 3)
+    before = _snapshot(store)
+    for argv in (
+        ["--set", "/temperature:zarr.json#/shape=[1, 1]"],  # read-only field
+        ["--set", "/temperature:/units=1", "--set", "/temperature:/nope/deeper=1"],  # one bad edit refuses all
+        ["--delete", "/temperature:/missing"],
+        ["--set", "/temperature:zarr.json#/dimension_names=[\"only_one\"]"],  # validation error
+    ):
+        code, out = _run("edit", str(store), *argv)
+        assert code == 1, (argv, out)
+        assert _snapshot(store) == before, argv
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    store = _store(tmp_path / "s.zarr", 3)
+    assert _run("edit", str(store), "--set", "/temperature:/x=not json")[0] == 2
+    assert _run("edit", str(store), "--set", "no-colon")[0] == 2
+    assert _run("edit", str(store))[0] == 2
+    assert _run("edit", str(tmp_path / "missing.zarr"), "--set", "/:/x=1")[0] == 2
+    assert _run("edit", str(store), "--patch", f"/temperature={tmp_path / 'nope.json'}")[0] == 2
+
+
+def test_conflict_exits_1_and_keeps_the_other_writers_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zarr_browser.core.editing.session import EditSession
+
+    store = _store(tmp_path / "s.zarr", 3)
+    original = EditSession.validate
+
+    def validate_and_meanwhile_someone_writes(self: EditSession, *args: Any, **kwargs: Any) -> Any:
+        path = store / "temperature" / "zarr.json"
+        meta = json.loads(path.read_text())
+        if "other" not in meta["attributes"]:
+            meta["attributes"]["other"] = True
+            path.write_text(json.dumps(meta))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(EditSession, "validate", validate_and_meanwhile_someone_writes)
+    code, out = _run("edit", str(store), "--set", "/temperature:/mine=1", "--json")
+    assert code == 1
+    payload = json.loads(out)
+    assert payload["saved"] is False and "changed" in payload["refused"]
+    attrs = _attrs(store, "temperature")
+    assert attrs["other"] is True and "mine" not in attrs
+
+
+def test_json_output(tmp_path: Path) -> None:
+    store = _store(tmp_path / "s.zarr", 3)
+    code, out = _run("edit", str(store), "--set", "/temperature:/x=1", "--json")
+    payload = json.loads(out)
+    assert code == 0
+    assert payload["saved"] is True
+    assert payload["written"] == ["temperature/zarr.json", "zarr.json"]
+    assert set(payload["diff"]) == {"temperature/zarr.json", "zarr.json"}
+    assert payload["errors"] == 0
+
+
+def test_edit_on_s3(s3_server: Any, tmp_path: Path) -> None:
+    local = _store(tmp_path / "src.zarr", 2)
+    bucket = s3_server.new_bucket()
+    s3_server.upload_tree(local, bucket, "d.zarr")
+    url = f"s3://{bucket}/d.zarr"
+    code, out = _run("edit", url, "--endpoint-url", s3_server.endpoint_url, "-O", "key=testing",
+                     "-O", "secret=testing", "--set", '/temperature:/long_name="t"')
+    assert code == 0, out
+    body = s3_server.client().get_object(Bucket=bucket, Key="d.zarr/temperature/.zattrs")["Body"].read()
+    assert json.loads(body)["long_name"] == "t"
+
+
+def test_http_store_is_refused(http_server: Any, tmp_path: Path) -> None:
+    _store(Path(http_server.root) / "s.zarr", 2)
+    before = _snapshot(Path(http_server.root) / "s.zarr")
+    code, _out = _run("edit", f"{http_server.url}/s.zarr", "--set", "/:/x=1")
+    assert code == 2
+    assert _snapshot(Path(http_server.root) / "s.zarr") == before
+
+
+def test_console_script_runs(tmp_path: Path) -> None:
+    store = _store(tmp_path / "s.zarr", 3)
+    result = subprocess.run([sys.executable, "-m", "zarr_browser", "edit", str(store), "--set", "/:/x=1"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert _attrs(store, "")["x"] == 1

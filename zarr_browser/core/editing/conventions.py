@@ -1,0 +1,419 @@
+"""Convention edits: each builds one consistent :class:`~zarr_browser.core.editing.commands.Batch`.
+
+The builders read the session's *working* state and return a batch of keyed commands; apply it
+with :meth:`EditSession.apply` (one undo step).  They raise
+:class:`~zarr_browser.core.editing.commands.EditError` when the edit would be inconsistent.
+
+* OME-NGFF: :func:`ome_rename_axis` (0.5: also every level's ``dimension_names``),
+  :func:`ome_set_pixel_size` (every level's scale, keeping the level factors).
+* xarray: :func:`xarray_set_dimension_names`, :func:`xarray_dims_from_ome_axes`.
+* NCZarr: :func:`nczarr_set_attribute` / :func:`nczarr_delete_attribute` keeping
+  ``_nczarr_attr.types`` consistent; :func:`nczarr_type_updates` is what the session runs after
+  any attribute edit on an NCZarr node.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from zarr_browser.core.editing.commands import (
+    Batch,
+    Command,
+    Delete,
+    EditError,
+    ReadOnlyFieldError,
+    SetValue,
+    attributes_location,
+    format_pointer,
+    is_protected_attribute,
+    same,
+)
+from zarr_browser.core.jsonio import JSON
+from zarr_browser.core.model import Node, join_path, key_prefix
+
+if TYPE_CHECKING:
+    from zarr_browser.core.editing.session import EditSession
+
+__all__ = [
+    "nczarr_delete_attribute",
+    "nczarr_set_attribute",
+    "nczarr_type",
+    "nczarr_type_updates",
+    "ome_rename_axis",
+    "ome_set_pixel_size",
+    "xarray_dims_from_ome_axes",
+    "xarray_set_dimension_names",
+]
+
+
+def _attr_set(node: Node, parts: Sequence[str | int], value: JSON) -> Command:
+    key, where = attributes_location(node, format_pointer(parts))
+    return SetValue(where, value, key=key)
+
+
+# -- OME-NGFF ---------------------------------------------------------------------------------
+
+
+def _ome(node: Node, multiscale: int) -> tuple[list[str | int], str | None, dict[str, JSON]]:
+    """Pointer parts to ``multiscales[i]``, the version, and the multiscale itself."""
+    attrs = node.attributes
+    ome = attrs.get("ome")
+    if isinstance(ome, dict) and "multiscales" in ome:
+        prefix: list[str | int] = ["ome"]
+        ns: Mapping[str, JSON] = ome
+        version = ome.get("version")
+    else:
+        prefix, ns = [], attrs
+        version = None
+    multiscales = ns.get("multiscales")
+    if not isinstance(multiscales, list) or not (0 <= multiscale < len(multiscales)):
+        raise EditError(f"{node.path} has no OME-NGFF multiscales[{multiscale}]")
+    ms = multiscales[multiscale]
+    if not isinstance(ms, dict):
+        raise EditError(f"{node.path}: multiscales[{multiscale}] is not an object")
+    if version is None:
+        version = ms.get("version") if isinstance(ms.get("version"), str) else None
+    if isinstance(version, str) and version.startswith("0.6"):
+        raise ReadOnlyFieldError(f"{node.path}: OME-NGFF {version} is read-only until 0.6 is final")
+    return [*prefix, "multiscales", multiscale], version if isinstance(version, str) else None, ms
+
+
+def _axes(ms: Mapping[str, JSON], path: str) -> list[dict[str, JSON]]:
+    axes = ms.get("axes")
+    if not isinstance(axes, list) or not all(isinstance(a, dict) for a in axes):
+        raise EditError(f"{path}: the multiscale has no list of axis objects (OME-NGFF < 0.4?)")
+    return axes  # type: ignore[return-value]
+
+
+def _axis_index(axes: Sequence[Mapping[str, JSON]], axis: str | int, path: str) -> int:
+    if isinstance(axis, int):
+        if not 0 <= axis < len(axes):
+            raise EditError(f"{path}: axis index {axis} out of range ({len(axes)} axes)")
+        return axis
+    for index, entry in enumerate(axes):
+        if entry.get("name") == axis:
+            return index
+    raise EditError(f"{path}: no axis named {axis!r}")
+
+
+def _datasets(ms: Mapping[str, JSON], path: str) -> list[tuple[int, dict[str, JSON]]]:
+    datasets = ms.get("datasets")
+    if not isinstance(datasets, list):
+        raise EditError(f"{path}: the multiscale has no datasets")
+    return [(i, d) for i, d in enumerate(datasets) if isinstance(d, dict)]
+
+
+def _level_node(session: EditSession, image: str, dataset: Mapping[str, JSON]) -> Node | None:
+    rel = dataset.get("path")
+    if not isinstance(rel, str) or not rel:
+        return None
+    path = image
+    for part in rel.strip("/").split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            return None
+        path = join_path(path, part)
+    try:
+        return session.load(path)
+    except (EditError, KeyError, OSError):
+        return None
+
+
+def ome_rename_axis(
+    session: EditSession, image: str, axis: str | int, new_name: str, *, multiscale: int = 0
+) -> Batch:
+    """Rename an axis of the OME-NGFF image at *image*.
+
+    In 0.5 every level array's ``dimension_names`` is rewritten to the new axis names too.
+    Refuses an empty name or one another axis already has.
+    """
+    node = session.load(image)
+    parts, version, ms = _ome(node, multiscale)
+    axes = _axes(ms, image)
+    index = _axis_index(axes, axis, image)
+    if not isinstance(new_name, str) or not new_name:
+        raise EditError("an axis name must be a non-empty string")
+    if any(a.get("name") == new_name for i, a in enumerate(axes) if i != index):
+        raise EditError(f"{image}: another axis is already named {new_name!r}")
+    commands: list[Command] = [_attr_set(node, [*parts, "axes", index, "name"], new_name)]
+    if version == "0.5":
+        names = [a.get("name") if i != index else new_name for i, a in enumerate(axes)]
+        for _k, dataset in _datasets(ms, image):
+            level = _level_node(session, image, dataset)
+            if level is None or level.zarr_format != 3 or level.array is None:
+                continue
+            if level.array.ndim != len(names):
+                raise EditError(f"{level.path} has {level.array.ndim} dimensions but the image has {len(names)} axes")
+            commands.append(SetValue("/dimension_names", names, key=key_prefix(level.path) + "zarr.json"))
+    return Batch(commands, label=f"rename axis {axes[index].get('name')!r} → {new_name!r} in {image}")
+
+
+def _clean(value: float) -> float | int:
+    """Round away float noise (``0.30000000000000004`` → ``0.3``)."""
+    cleaned = float(f"{value:.12g}")
+    return cleaned
+
+
+def ome_set_pixel_size(
+    session: EditSession,
+    image: str,
+    sizes: Mapping[str | int, float],
+    unit: str | None = None,
+    *,
+    multiscale: int = 0,
+) -> Batch:
+    """Set the physical pixel size of level 0 on some axes, updating every level consistently.
+
+    Each level keeps its factor relative to level 0 on each axis (``scale_k / scale_0``, or the
+    shape ratio when level 0's scale is not positive): the new ``scale_k = size × factor``.
+    Translations on those axes are rescaled by the same ratio.  *unit*, when given, becomes
+    the ``unit`` of every axis in *sizes*.
+    """
+    node = session.load(image)
+    parts, _version, ms = _ome(node, multiscale)
+    axes = _axes(ms, image)
+    datasets = _datasets(ms, image)
+    if not datasets:
+        raise EditError(f"{image}: the multiscale has no datasets")
+    targets: dict[int, float] = {}
+    for axis, size in sizes.items():
+        if isinstance(size, bool) or not isinstance(size, int | float) or not math.isfinite(size) or size <= 0:
+            raise EditError(f"pixel size for axis {axis!r} must be a finite number > 0, got {size!r}")
+        targets[_axis_index(axes, axis, image)] = float(size)
+
+    def vectors(dataset: Mapping[str, JSON]) -> tuple[int | None, list[float] | None, int | None, list[float] | None]:
+        scale_at = trans_at = None
+        scale = trans = None
+        transforms = dataset.get("coordinateTransformations")
+        if isinstance(transforms, list):
+            for t_index, transform in enumerate(transforms):
+                if not isinstance(transform, dict):
+                    continue
+                if transform.get("type") == "scale" and isinstance(transform.get("scale"), list):
+                    scale_at, scale = t_index, list(transform["scale"])
+                elif transform.get("type") == "translation" and isinstance(transform.get("translation"), list):
+                    trans_at, trans = t_index, list(transform["translation"])
+        return scale_at, scale, trans_at, trans
+
+    level0 = vectors(datasets[0][1])
+    if level0[1] is None or len(level0[1]) != len(axes):
+        raise EditError(f"{image}: level 0 has no scale transform with {len(axes)} entries")
+    scale0: list[float] = level0[1]
+    shape0 = _shape(session, image, datasets[0][1])
+    commands: list[Command] = []
+    for k, dataset in datasets:
+        scale_at, scale, trans_at, trans = vectors(dataset)
+        if scale is None or scale_at is None or len(scale) != len(axes):
+            raise EditError(f"{image}: datasets[{k}] has no scale transform with {len(axes)} entries")
+        new_scale = list(scale)
+        new_trans = list(trans) if trans is not None else None
+        shape_k = _shape(session, image, dataset)
+        for j, size in targets.items():
+            old0 = scale0[j]
+            if isinstance(old0, int | float) and not isinstance(old0, bool) and old0 > 0 and math.isfinite(old0):
+                factor = scale[j] / old0
+            elif shape0 is not None and shape_k is not None and shape_k[j]:
+                factor = shape0[j] / shape_k[j]
+            else:
+                factor = 1.0
+            factor = round(factor, 9)
+            new_scale[j] = _clean(size * factor)
+            if new_trans is not None and j < len(new_trans) and isinstance(old0, int | float) and old0 > 0:
+                new_trans[j] = _clean(new_trans[j] * size / old0)
+        base = [*parts, "datasets", k, "coordinateTransformations"]
+        if not same(new_scale, scale):
+            commands.append(_attr_set(node, [*base, scale_at, "scale"], new_scale))
+        if new_trans is not None and trans_at is not None and not same(new_trans, trans):
+            commands.append(_attr_set(node, [*base, trans_at, "translation"], new_trans))
+    if unit is not None:
+        for j in targets:
+            if axes[j].get("unit") != unit:
+                commands.append(_attr_set(node, [*parts, "axes", j, "unit"], unit))
+    names = ", ".join(str(axes[j].get("name", j)) for j in targets)
+    return Batch(commands, label=f"set pixel size of {names} in {image}")
+
+
+def _shape(session: EditSession, image: str, dataset: Mapping[str, JSON]) -> tuple[int, ...] | None:
+    level = _level_node(session, image, dataset)
+    return level.array.shape if level is not None and level.array is not None else None
+
+
+# -- xarray -----------------------------------------------------------------------------------
+
+
+def _dims_command(node: Node, names: Sequence[str]) -> Command:
+    if node.zarr_format == 3:
+        return SetValue("/dimension_names", list(names), key=key_prefix(node.path) + "zarr.json")
+    return _attr_set(node, ["_ARRAY_DIMENSIONS"], list(names))
+
+
+def _current_dims(node: Node) -> list[str] | None:
+    if node.array is None:
+        return None
+    if node.zarr_format == 3 and node.array.dimension_names is not None:
+        names = list(node.array.dimension_names)
+    else:
+        raw = node.attributes.get("_ARRAY_DIMENSIONS")
+        names = list(raw) if isinstance(raw, list) else []
+    return names if names and all(isinstance(n, str) for n in names) else None
+
+
+def xarray_set_dimension_names(
+    session: EditSession, array: str, names: Sequence[str], *, check_group: bool = True
+) -> Batch:
+    """Set xarray's dimension names of *array* (v2 ``_ARRAY_DIMENSIONS``, v3 ``dimension_names``).
+
+    Checked: one name per dimension, names unique non-empty strings, and (with *check_group*)
+    one size per name across the arrays of the parent group.
+    """
+    node = session.load(array)
+    if node.array is None:
+        raise EditError(f"{array} is not an array")
+    names = list(names)
+    if len(names) != node.array.ndim:
+        raise EditError(f"{array} has {node.array.ndim} dimensions, got {len(names)} names")
+    if not all(isinstance(n, str) and n for n in names):
+        raise EditError("dimension names must be non-empty strings")
+    if len(set(names)) != len(names):
+        raise EditError(f"dimension names must be unique, got {names}")
+    if check_group:
+        parent = array.rsplit("/", 1)[0] or "/"
+        sizes = dict(zip(names, node.array.shape, strict=True))
+        for sibling in _siblings(session, parent, array):
+            dims = _current_dims(sibling)
+            if dims is None or sibling.array is None or len(dims) != sibling.array.ndim:
+                continue
+            for dim, size in zip(dims, sibling.array.shape, strict=True):
+                if dim in sizes and sizes[dim] != size:
+                    raise EditError(
+                        f"dimension {dim!r} would have size {sizes[dim]} in {array} but {size} in {sibling.path}"
+                    )
+    return Batch([_dims_command(node, names)], label=f"set dimension names of {array}")
+
+
+def _siblings(session: EditSession, parent: str, exclude: str) -> list[Node]:
+    try:
+        listed = session.hierarchy.children(parent).nodes
+    except (KeyError, OSError):
+        return []
+    out = []
+    for child in listed:
+        if child.path == exclude or not child.is_array:
+            continue
+        out.append(session.load(child.path) if child.path in session._loaded else child)
+    return out
+
+
+def xarray_dims_from_ome_axes(session: EditSession, image: str, *, multiscale: int = 0) -> Batch:
+    """Give every level array of an OME-NGFF image xarray dimension names from the axes."""
+    node = session.load(image)
+    _parts, _version, ms = _ome(node, multiscale)
+    names = [a.get("name") for a in _axes(ms, image)]
+    if not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+        raise EditError(f"{image}: the axes need unique non-empty names first, got {names}")
+    commands: list[Command] = []
+    for _k, dataset in _datasets(ms, image):
+        level = _level_node(session, image, dataset)
+        if level is None or level.array is None:
+            continue
+        if level.array.ndim != len(names):
+            raise EditError(f"{level.path} has {level.array.ndim} dimensions but the image has {len(names)} axes")
+        if _current_dims(level) != names:
+            commands.append(_dims_command(level, names))  # type: ignore[arg-type]
+    return Batch(commands, label=f"dimension names from OME axes in {image}")
+
+
+# -- NCZarr -----------------------------------------------------------------------------------
+
+_ATTR_KEYS = ("_nczarr_attr", "_NCZARR_ATTR")
+
+
+def nczarr_type(value: JSON, *, text: str = ">S1") -> str:
+    """The NCZarr type netCDF-C should read *value* as: *text* (``>S1``; ``<U1`` in the upper-case
+    generation netCDF-C 4.9.0 writes) for strings, ``<i8``/``<f8`` numbers, ``|J0`` (JSON) else."""
+    items = value if isinstance(value, list) and value else [value]
+    if all(isinstance(v, str) for v in items) and not isinstance(value, list):
+        return text
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+        return "<i8"
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in items):
+        return "<f8"
+    return "|J0"
+
+
+def _types_location(key: str, attrs: Mapping[str, JSON]) -> tuple[str, dict[str, JSON], str] | None:
+    """Pointer to the ``types`` object, the object, and the type text gets in this generation."""
+    for name in _ATTR_KEYS:
+        block = attrs.get(name)
+        if isinstance(block, dict) and isinstance(block.get("types"), dict):
+            base = "/attributes" if key.endswith("zarr.json") else ""
+            text = "<U1" if name == "_NCZARR_ATTR" else ">S1"
+            return base + format_pointer([name, "types"]), block["types"], text
+    return None
+
+
+def nczarr_type_updates(key: str, before: Mapping[str, JSON], after: Mapping[str, JSON]) -> list[Command]:
+    """Commands keeping ``_nczarr_attr.types`` consistent with an attribute change of *key*."""
+    found = _types_location(key, after)
+    if found is None:
+        return []
+    base, types, text = found
+    out: list[Command] = []
+    for name in [*before, *(n for n in after if n not in before)]:
+        if is_protected_attribute(name):
+            continue
+        if name not in after:
+            if name in types:
+                out.append(Delete(base + format_pointer([name]), key=key))
+            continue
+        if name in before and same(before[name], after[name]):
+            continue  # unchanged attributes keep whatever type (or none) they had
+        wanted = nczarr_type(after[name], text=text)
+        if types.get(name) != wanted:
+            out.append(SetValue(base + format_pointer([name]), wanted, key=key))
+    return out
+
+
+def _check_nczarr_name(name: str) -> None:
+    if not isinstance(name, str) or not name:
+        raise EditError("an attribute name must be a non-empty string")
+    if is_protected_attribute(name):
+        raise ReadOnlyFieldError(f"{name!r} is NCZarr's own metadata and read-only")
+
+
+def nczarr_set_attribute(
+    session: EditSession, path: str, name: str, value: JSON, *, nc_type: str | None = None
+) -> Batch:
+    """Set attribute *name* of an NCZarr node, with its ``_nczarr_attr.types`` entry.
+
+    *nc_type* overrides the inferred type (``"<i4"``, ``"<f4"``...).
+    """
+    _check_nczarr_name(name)
+    node = session.load(path)
+    key, _where = attributes_location(node, "")
+    attrs = dict(node.attributes)
+    commands: list[Command] = [_attr_set(node, [name], value)]
+    found = _types_location(key, attrs)
+    if found is not None:
+        base, _types, text = found
+        commands.append(SetValue(base + format_pointer([name]), nc_type or nczarr_type(value, text=text), key=key))
+    elif nc_type is not None:
+        raise EditError(f"{path} has no _nczarr_attr.types to record the type {nc_type!r} in")
+    return Batch(commands, label=f"set NCZarr attribute {name!r} of {path}", allow_protected=True)
+
+
+def nczarr_delete_attribute(session: EditSession, path: str, name: str) -> Batch:
+    """Delete attribute *name* of an NCZarr node and its ``_nczarr_attr.types`` entry."""
+    _check_nczarr_name(name)
+    node = session.load(path)
+    if name not in node.attributes:
+        raise EditError(f"{path} has no attribute {name!r}")
+    key, where = attributes_location(node, format_pointer([name]))
+    commands: list[Command] = [Delete(where, key=key)]
+    found = _types_location(key, node.attributes)
+    if found is not None and name in found[1]:
+        commands.append(Delete(found[0] + format_pointer([name]), key=key))
+    return Batch(commands, label=f"delete NCZarr attribute {name!r} of {path}", allow_protected=True)

@@ -1,0 +1,422 @@
+"""Writing metadata documents safely: atomic, conditional, and with consolidated metadata.
+
+A :class:`DocumentBackend` reads a document together with a *version* (a SHA-256 of the bytes
+locally, the ETag on S3) and writes it back only if the version is unchanged:
+
+* :class:`LocalBackend` - under an exclusive ``flock`` on the document's directory: re-read
+  and compare, write a temporary file in the same directory (prefix :data:`TEMP_PREFIX`),
+  ``fsync`` it, ``os.replace`` it over the document and ``fsync`` the directory.  A crash leaves
+  either the old or the new document, plus at worst a stray temporary file, which
+  :func:`cleanup_temp_files` removes on the next open.
+* :class:`S3Backend` - ``put_object`` with ``If-Match: <etag>`` (``If-None-Match: *`` to create),
+  through s3fs; a stale ETag is refused by the server, so no update is ever lost.
+* :class:`StoreBackend` - any other writable zarr store (memory, other fsspec filesystems):
+  compare then write, *not* atomic against concurrent writers.
+
+HTTP stores and zip files are read-only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import secrets
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zarr_browser.core.editing.commands import ABSENT, EditError, same
+from zarr_browser.core.jsonio import JSON
+from zarr_browser.core.store import StoreAccess, check_key, run_sync
+from zarr_browser.errors import ReadOnlyError, StoreBoundaryError, StoreReadError
+
+__all__ = [
+    "TEMP_PREFIX",
+    "ConflictError",
+    "DocumentBackend",
+    "LocalBackend",
+    "S3Backend",
+    "Snapshot",
+    "StoreBackend",
+    "backend_for",
+    "cleanup_temp_files",
+    "reconsolidate",
+]
+
+logger = logging.getLogger(__name__)
+
+TEMP_PREFIX = ".zarr-browser-tmp-"
+"""Name prefix of our temporary files (``.zarr-browser-tmp-<pid>-<token>-<name>``)."""
+
+STALE_TEMP_SECONDS = 3600.0
+
+
+class ConflictError(EditError):
+    """A document changed in the store since it was read; nothing of it was overwritten.
+
+    ``keys`` are the conflicting documents; ``written`` those already saved by the same save
+    (empty when the conflict was found before writing anything).
+    """
+
+    def __init__(self, message: str, keys: Iterable[str] = (), written: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.keys = list(keys)
+        self.written = list(written)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A document as read: its bytes (None when absent) and its version token."""
+
+    key: str
+    data: bytes | None
+    version: str | None
+
+    @property
+    def exists(self) -> bool:
+        return self.data is not None
+
+
+def _digest(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+class DocumentBackend(ABC):
+    """Reads documents with versions and writes them conditionally."""
+
+    writable: bool = True
+    atomic: bool = True
+    description: str = ""
+
+    @abstractmethod
+    def read(self, key: str) -> Snapshot:
+        """The document at *key* now."""
+
+    @abstractmethod
+    def write(self, key: str, data: bytes, expected: Snapshot) -> Snapshot:
+        """Replace *key* with *data* if it is still as in *expected*; raises ConflictError."""
+
+    def cleanup(self, directories: Iterable[str] = ("",)) -> list[str]:
+        """Remove our stray temporary files in *directories* (store key prefixes)."""
+        return []
+
+
+# -- local ------------------------------------------------------------------------------------
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def cleanup_temp_files(directory: str | os.PathLike[str], *, max_age: float = STALE_TEMP_SECONDS) -> list[str]:
+    """Remove our temporary files in *directory* whose writer is gone (or older than *max_age*).
+
+    Returns the paths removed.  Files of a live writer (same host) are left alone.
+    """
+    removed: list[str] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(TEMP_PREFIX):
+            continue
+        pid_text = entry.name[len(TEMP_PREFIX):].split("-", 1)[0]
+        try:
+            pid = int(pid_text)
+        except ValueError:
+            pid = -1
+        try:
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+        except FileNotFoundError:
+            continue
+        if _pid_alive(pid) and age < max_age:  # a live writer (this process included)
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
+            removed.append(entry.path)
+    if removed:
+        logger.info("removed %d stray temporary file(s) in %s", len(removed), directory)
+    return removed
+
+
+class LocalBackend(DocumentBackend):
+    """Atomic, compare-before-replace writes to a local directory store."""
+
+    description = "local directory (temp file + fsync + rename, directory lock)"
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(os.path.realpath(root))
+
+    def _path(self, key: str) -> Path:
+        check_key(key)
+        if not key:
+            raise EditError("a document key cannot be empty")
+        path = self.root / key
+        parent = Path(os.path.realpath(path.parent))
+        if parent != self.root and self.root not in parent.parents:
+            raise StoreBoundaryError(f"{path} resolves outside the store root {self.root}")
+        return parent / path.name
+
+    def read(self, key: str) -> Snapshot:
+        path = self._path(key)
+        try:
+            data = path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            data = None
+        except OSError as err:
+            raise StoreReadError(f"reading {path} failed: {err}") from err
+        return Snapshot(key, data, _digest(data))
+
+    def write(self, key: str, data: bytes, expected: Snapshot) -> Snapshot:
+        import fcntl
+
+        path = self._path(key)
+        directory = path.parent
+        if path.is_symlink():
+            raise EditError(f"{path} is a symbolic link; refusing to replace it with a file")
+        if not directory.is_dir():
+            raise EditError(f"{directory} does not exist")
+        dir_fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        tmp: Path | None = None
+        try:
+            fcntl.flock(dir_fd, fcntl.LOCK_EX)
+            current = self.read(key)
+            if current.version != expected.version:
+                raise ConflictError(f"{path} changed since it was read; reload before saving", [key])
+            tmp = directory / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-{path.name}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            try:
+                if current.exists:
+                    with contextlib.suppress(OSError):
+                        os.fchmod(fd, os.stat(path).st_mode & 0o7777)
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+            tmp = None
+            os.fsync(dir_fd)
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+            os.close(dir_fd)  # closing releases the lock
+        return Snapshot(key, data, _digest(data))
+
+    def cleanup(self, directories: Iterable[str] = ("",)) -> list[str]:
+        removed: list[str] = []
+        for prefix in dict.fromkeys(directories):
+            directory = self.root / prefix.strip("/") if prefix.strip("/") else self.root
+            removed.extend(cleanup_temp_files(directory))
+        return removed
+
+
+# -- S3 ---------------------------------------------------------------------------------------
+
+
+def _is_precondition_failure(err: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, FileExistsError):
+            return True
+        response = getattr(current, "response", None)
+        if isinstance(response, dict):
+            code = str(response.get("Error", {}).get("Code", ""))
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict") or status in (409, 412):
+                return True
+        if "pre-condition" in str(current).lower() or "precondition" in str(current).lower():
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+class S3Backend(DocumentBackend):
+    """Conditional writes to S3 through s3fs: ``If-Match`` the ETag read, ``If-None-Match`` to create."""
+
+    description = "S3 (conditional PUT with If-Match)"
+
+    def __init__(self, fs: Any, base: str, url: str = "") -> None:
+        self.fs = fs
+        self.base = base.rstrip("/")
+        self.url = url
+
+    def _split(self, key: str) -> tuple[str, str]:
+        check_key(key)
+        bucket, _, prefix = f"{self.base}/{key}".lstrip("/").partition("/")
+        return bucket, prefix
+
+    def read(self, key: str) -> Snapshot:
+        bucket, name = self._split(key)
+
+        async def get() -> Snapshot:
+            try:
+                response = await self.fs._call_s3("get_object", Bucket=bucket, Key=name)
+            except FileNotFoundError:
+                return Snapshot(key, None, None)
+            body = response["Body"]
+            try:
+                data = await body.read()
+            finally:
+                body.close()
+            return Snapshot(key, data, str(response.get("ETag")))
+
+        try:
+            return run_sync(get())
+        except (FileNotFoundError, StoreReadError):
+            raise
+        except Exception as err:  # boundary of remote I/O
+            raise StoreReadError(f"reading s3://{bucket}/{name} failed: {type(err).__name__}: {err}") from err
+
+    def write(self, key: str, data: bytes, expected: Snapshot) -> Snapshot:
+        bucket, name = self._split(key)
+        path = f"{bucket}/{name}"
+        kwargs: dict[str, Any] = {"mode": "create"} if expected.version is None else {"IfMatch": expected.version}
+
+        async def put() -> Any:
+            return await self.fs._pipe_file(path, data, **kwargs)
+
+        try:
+            response = run_sync(put())
+        except Exception as err:  # boundary of remote I/O
+            if _is_precondition_failure(err):
+                raise ConflictError(f"s3://{path} changed since it was read; reload before saving", [key]) from err
+            raise StoreReadError(f"writing s3://{path} failed: {type(err).__name__}: {err}") from err
+        etag = response.get("ETag") if isinstance(response, dict) else None
+        if etag is None:
+            return self.read(key)
+        return Snapshot(key, data, str(etag))
+
+
+# -- any zarr store ---------------------------------------------------------------------------
+
+
+class StoreBackend(DocumentBackend):
+    """Compare-then-write through the zarr store: safe against stale sessions, not atomic."""
+
+    atomic = False
+    description = "zarr store (compare, then write; not atomic)"
+
+    def __init__(self, access: StoreAccess) -> None:
+        self.access = access
+
+    def read(self, key: str) -> Snapshot:
+        data = run_sync(self.access.get(key))
+        return Snapshot(key, data, _digest(data))
+
+    def write(self, key: str, data: bytes, expected: Snapshot) -> Snapshot:
+        from zarr.core.buffer import default_buffer_prototype
+
+        if self.read(key).version != expected.version:
+            raise ConflictError(f"{self.access.describe_key(key)} changed since it was read", [key])
+        run_sync(self.access.zarr_store.set(key, default_buffer_prototype().buffer.from_bytes(data)))
+        return Snapshot(key, data, _digest(data))
+
+
+class ReadOnlyBackend(DocumentBackend):
+    """Reads only: stores opened read-only, HTTP, zip."""
+
+    writable = False
+
+    def __init__(self, access: StoreAccess, reason: str) -> None:
+        self.access = access
+        self.reason = reason
+        self.description = f"read-only ({reason})"
+
+    def read(self, key: str) -> Snapshot:
+        data = run_sync(self.access.get(key))
+        return Snapshot(key, data, _digest(data))
+
+    def write(self, key: str, data: bytes, expected: Snapshot) -> Snapshot:
+        raise ReadOnlyError(f"{self.access.url} is {self.reason}; cannot write {key!r}")
+
+
+def backend_for(access: StoreAccess) -> DocumentBackend:
+    """The backend that writes documents of *access* safely (read-only when it cannot)."""
+    if access.read_only:
+        return ReadOnlyBackend(access, "open read-only (open it with mode='r+' to edit)")
+    if access.protocol == "local" and access.local_root is not None:
+        return LocalBackend(access.local_root)
+    if access.protocol == "http":
+        return ReadOnlyBackend(access, "served over HTTP, which is read-only")
+    if access.protocol == "zip":
+        return ReadOnlyBackend(access, "a zip file; editing zip stores is not supported")
+    target = access.fsspec_target()
+    if access.protocol == "s3" and target is not None:
+        return S3Backend(target[0], target[1], access.url)
+    return StoreBackend(access)
+
+
+# -- consolidated metadata --------------------------------------------------------------------
+
+
+def reconsolidate(consolidated_key: str, consolidated: JSON, changed: Mapping[str, JSON]) -> JSON:
+    """The consolidated document *consolidated* updated for the *changed* documents.
+
+    v2 (``.zmetadata``): the ``.zattrs`` entries of changed nodes are replaced (added when the
+    node is consolidated, removed when the document is gone).  v3 (root ``zarr.json``):
+    each changed node's ``attributes`` and ``dimension_names`` are copied into its
+    ``consolidated_metadata.metadata`` entry.  Nodes absent from the consolidated copy are left
+    out, as they were.  Returns *consolidated* itself when nothing changes.
+    """
+    import copy
+
+    if not isinstance(consolidated, dict):
+        return consolidated
+    out = copy.deepcopy(consolidated)
+    if consolidated_key.rsplit("/", 1)[-1] == ".zmetadata":
+        metadata = out.get("metadata")
+        if not isinstance(metadata, dict):
+            return consolidated
+        for key, value in changed.items():
+            head, _, name = key.rpartition("/")
+            if name != ".zattrs":
+                continue
+            prefix = f"{head}/" if head else ""
+            if f"{prefix}.zarray" not in metadata and f"{prefix}.zgroup" not in metadata:
+                continue
+            if value is ABSENT:
+                metadata.pop(key, None)
+            else:
+                metadata[key] = copy.deepcopy(value)
+        return consolidated if same(out, consolidated) else out
+    block = out.get("consolidated_metadata")
+    if not isinstance(block, dict) or not isinstance(block.get("metadata"), dict):
+        return consolidated
+    metadata = block["metadata"]
+    for key, value in changed.items():
+        head, _, name = key.rpartition("/")
+        if name != "zarr.json" or not head or not isinstance(value, dict):
+            continue
+        entry = metadata.get(head)
+        if not isinstance(entry, dict):
+            continue
+        for field_name in ("attributes", "dimension_names"):
+            if field_name in value:
+                entry[field_name] = copy.deepcopy(value[field_name])
+            elif field_name in entry and field_name == "dimension_names":
+                del entry[field_name]
+            elif field_name == "attributes" and field_name in entry:
+                entry[field_name] = {}
+    return consolidated if same(out, consolidated) else out
+

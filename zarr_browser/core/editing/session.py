@@ -1,0 +1,572 @@
+"""An edit session: original and working copies of documents, undo/redo, validation, save.
+
+:class:`EditSession` sits on a :class:`~zarr_browser.core.hierarchy.Hierarchy`.  The documents
+of a node are read from the store (never from the consolidated copy) the first time the node is
+edited or loaded, each with a version token for conflict detection.  Edits are commands
+(:mod:`~zarr_browser.core.editing.commands`); each :meth:`EditSession.apply` is one undo step.
+:meth:`EditSession.validate` runs the convention registry over the *working* state;
+:meth:`EditSession.save` refuses to write with errors unless forced, refuses to overwrite a
+document that changed since it was read, writes each changed document atomically, and updates
+consolidated metadata in the same save.  Nothing here imports Qt.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from psygnal import Signal
+
+from zarr_browser.core.conventions import ConventionRegistry, default_registry
+from zarr_browser.core.editing.commands import (
+    ABSENT,
+    Batch,
+    Command,
+    Delete,
+    EditError,
+    Rename,
+    SetValue,
+    check_protected,
+    document_location,
+    same,
+)
+from zarr_browser.core.editing.save import (
+    ConflictError,
+    DocumentBackend,
+    Snapshot,
+    backend_for,
+    reconsolidate,
+)
+from zarr_browser.core.hierarchy import Hierarchy
+from zarr_browser.core.issues import Issue, Severity
+from zarr_browser.core.jsonio import JSON, Document, parse_document
+from zarr_browser.core.model import Node, build_node, metadata_keys, parent_path
+from zarr_browser.core.store import AccessMode
+from zarr_browser.errors import NodeNotFoundError, ReadOnlyError, StoreReadError
+
+__all__ = ["EditSession", "SaveResult", "ValidationRefusedError"]
+
+logger = logging.getLogger(__name__)
+
+
+class ValidationRefusedError(EditError):
+    """Saving was refused because the working state has validation errors (use ``force``)."""
+
+    def __init__(self, message: str, issues: Sequence[Issue]) -> None:
+        super().__init__(message)
+        self.issues = list(issues)
+
+
+@dataclass
+class _Doc:
+    snapshot: Snapshot
+    original: JSON
+    working: JSON
+    error: str | None = None
+
+    @property
+    def text(self) -> str:
+        data = self.snapshot.data
+        return "" if data is None else data.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class _Step:
+    command: Command
+    before: Mapping[str, JSON]
+    after: Mapping[str, JSON]
+    label: str
+
+
+@dataclass
+class SaveResult:
+    """What a save wrote: the keys (consolidated document last) and the issues it was saved with."""
+
+    written: list[str] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    removed_temp_files: list[str] = field(default_factory=list)
+
+
+def _style(text: str) -> tuple[int | None, str]:
+    """Indentation and trailing text of an existing document, so a rewrite keeps its look."""
+    stripped = text.rstrip()
+    tail = text[len(stripped):]
+    if "\n" not in stripped and len(stripped) > 2:
+        return None, tail
+    for line in stripped.splitlines()[1:]:
+        indent = len(line) - len(line.lstrip(" "))
+        if indent:
+            return indent, tail
+    return 2, tail
+
+
+def _attrs_of(key: str, value: JSON) -> dict[str, JSON]:
+    if value is ABSENT or not isinstance(value, dict):
+        return {}
+    if key.endswith("zarr.json"):
+        attrs = value.get("attributes")
+        return attrs if isinstance(attrs, dict) else {}
+    return value
+
+
+class EditSession:
+    """Original and working copies of a hierarchy's documents, with undo, validation and save.
+
+    Parameters
+    ----------
+    hierarchy
+        The hierarchy to edit.  Its store must be open with ``mode="r+"`` to save; a session on
+        a read-only store can still edit in memory, validate and preview diffs (dry runs).
+    registry
+        Conventions used for validation (the default registry when omitted).
+    strict
+        Validate with the strict OME-NGFF SHOULD rules as errors.
+    backend
+        How documents are read and written (chosen from the store when omitted).
+    """
+
+    changed = Signal()
+    """Emitted after every apply, undo, redo, reload and save."""
+
+    def __init__(
+        self,
+        hierarchy: Hierarchy,
+        registry: ConventionRegistry | None = None,
+        *,
+        strict: bool = False,
+        backend: DocumentBackend | None = None,
+    ) -> None:
+        self.hierarchy = hierarchy
+        self.registry = registry or default_registry()
+        self.strict = strict
+        self.backend = backend or backend_for(hierarchy.access)
+        self._docs: dict[str, _Doc] = {}
+        self._loaded: set[str] = set()
+        self._undo: list[_Step] = []
+        self._redo: list[_Step] = []
+        self.removed_temp_files: list[str] = self.backend.cleanup([""]) if self.backend.writable else []
+        hierarchy.root  # noqa: B018 - raises unless the root was read (Hierarchy.open does it)
+        self.consolidated_key: str | None = None
+        if hierarchy.consolidated is not None:
+            self.consolidated_key = hierarchy.consolidated.key
+        self.load("/")
+        if self.consolidated_key is not None:
+            self._load_key(self.consolidated_key)
+
+    # -- opening ---------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        storage_options: dict | None = None,
+        writable: bool = True,
+        allow_remote: bool = False,
+        registry: ConventionRegistry | None = None,
+        strict: bool = False,
+    ) -> EditSession:
+        """Open *url* for editing (``mode="r+"`` when *writable*).
+
+        Remote stores are opened writable only with ``allow_remote=True`` (an explicit choice);
+        otherwise a ReadOnlyError is raised.
+        """
+        from zarr_browser.core.store import _classify
+
+        registry = registry or default_registry()
+        mode: AccessMode = "r+" if writable else "r"
+        if writable and _classify(url).protocol not in ("local", "memory") and not allow_remote:
+            raise ReadOnlyError(f"{url} is a remote store: writing to it needs an explicit choice (allow_remote=True)")
+        hierarchy = Hierarchy.open(url, storage_options=storage_options, mode=mode, hints=registry.child_hints)
+        return cls(hierarchy, registry, strict=strict)
+
+    @property
+    def writable(self) -> bool:
+        """Whether :meth:`save` can write."""
+        return self.backend.writable
+
+    # -- loading ---------------------------------------------------------------------------
+    def _load_key(self, key: str) -> _Doc:
+        doc = self._docs.get(key)
+        if doc is not None:
+            return doc
+        snapshot = self.backend.read(key)
+        if snapshot.data is None:
+            doc = _Doc(snapshot, ABSENT, ABSENT)
+        else:
+            parsed = parse_document(key, snapshot.data)
+            value = parsed.value if parsed.ok else ABSENT
+            doc = _Doc(snapshot, value, copy.deepcopy(value), parsed.error)
+        self._docs[key] = doc
+        return doc
+
+    def load(self, path: str) -> Node:
+        """Read the documents of the node at *path* from the store (once) and return its working node."""
+        path = "/" + path.strip("/")
+        if path not in self._loaded:
+            if self.backend.writable:
+                prefix = path.strip("/")
+                self.removed_temp_files.extend(self.backend.cleanup([prefix]))
+            for key in metadata_keys(path):
+                self._load_key(key)
+            self._loaded.add(path)
+        node = self._build(path, original=False)
+        if node is None:
+            raise NodeNotFoundError(f"no zarr node at {path} in {self.hierarchy.url}")
+        return node
+
+    def _build(self, path: str, *, original: bool) -> Node | None:
+        docs: dict[str, Document] = {}
+        for key in metadata_keys(path):
+            doc = self._docs[key]
+            value = doc.original if original else doc.working
+            if doc.error is not None:
+                docs[key.rsplit("/", 1)[-1]] = Document(key, doc.text, None, doc.error)
+            elif value is not ABSENT:
+                docs[key.rsplit("/", 1)[-1]] = Document(key, self._text(key, value, original=original), value)
+        implicit = path == "/" and self.hierarchy.access.protocol in ("local", "zip", "memory")
+        return build_node(path, docs, implicit_ok=implicit)
+
+    def node(self, path: str) -> Node:
+        """The working node at *path* (loading it first)."""
+        return self.load(path)
+
+    def original_node(self, path: str) -> Node:
+        """The node at *path* as read, before any edit."""
+        self.load(path)
+        node = self._build("/" + path.strip("/"), original=True)
+        assert node is not None
+        return node
+
+    def attributes(self, path: str) -> dict[str, JSON]:
+        """A copy of the working attributes of the node at *path*."""
+        return copy.deepcopy(dict(self.node(path).attributes))
+
+    def document(self, key: str) -> JSON:
+        """The working value of the document at *key* (ABSENT when it does not exist)."""
+        return copy.deepcopy(self._load_key(key).working)
+
+    def original_document(self, key: str) -> JSON:
+        """The value of the document at *key* as read."""
+        return copy.deepcopy(self._load_key(key).original)
+
+    # -- editing ---------------------------------------------------------------------------
+    def locate(self, path: str, pointer: str) -> tuple[str, str]:
+        """``(key, document pointer)`` for *pointer* into the attributes of *path*, or
+        ``DOC#POINTER`` (``zarr.json#/dimension_names``)."""
+        return document_location(self.node(path), pointer)
+
+    def set(self, path: str, pointer: str, value: JSON, *, label: str = "") -> None:
+        """Set *pointer* (into the attributes of *path*) to *value*."""
+        key, where = self.locate(path, pointer)
+        self.apply(SetValue(where, value, key=key), label=label or f"set {path}:{pointer}")
+
+    def delete(self, path: str, pointer: str, *, label: str = "") -> None:
+        """Delete the attribute member at *pointer* of *path*."""
+        key, where = self.locate(path, pointer)
+        self.apply(Delete(where, key=key), label=label or f"delete {path}:{pointer}")
+
+    def rename(self, path: str, pointer: str, new_key: str, *, label: str = "") -> None:
+        """Rename the attribute member at *pointer* of *path* to *new_key*."""
+        key, where = self.locate(path, pointer)
+        self.apply(Rename(where, new_key, key=key), label=label or f"rename {path}:{pointer}")
+
+    def apply(self, command: Command, *, label: str = "", allow_nczarr: bool = False) -> None:
+        """Apply *command* (keyed commands, possibly a batch over several documents) as one step.
+
+        Raises EditError (nothing changed) when the command does not apply or touches read-only
+        metadata.  On NCZarr nodes, ``_nczarr_attr.types`` follows attribute edits.
+        """
+        from zarr_browser.core.editing.conventions import nczarr_type_updates
+
+        allow_nczarr = allow_nczarr or bool(getattr(command, "allow_protected", False))
+        for key in command.document_keys():
+            if not key:
+                raise EditError("every command given to a session needs a document key")
+            self._ensure_key(key)
+        before = {key: self._docs[key].working for key in command.document_keys()}
+        for key in before:
+            if self._docs[key].error is not None:
+                raise EditError(f"{key} could not be parsed ({self._docs[key].error}); it cannot be edited here")
+        after = command.apply_many(before)
+        for key, value in after.items():
+            check_protected(key, before[key], value, allow_nczarr=allow_nczarr)
+        if not allow_nczarr:
+            sync: list[Command] = []
+            for key, value in after.items():
+                sync.extend(nczarr_type_updates(key, _attrs_of(key, before[key]), _attrs_of(key, value)))
+            if sync:
+                extra = Batch(sync).apply_many(after)
+                after.update(extra)
+                command = Batch([command, *sync], label=label)
+        after = {k: v for k, v in after.items() if not same(v, before[k])}
+        if not after:
+            return
+        step = _Step(command, {k: before[k] for k in after}, after, label or command.describe())
+        for key, value in after.items():
+            self._docs[key].working = value
+        self._undo.append(step)
+        self._redo.clear()
+        self.changed.emit()
+
+    def _ensure_key(self, key: str) -> None:
+        if key in self._docs:
+            return
+        head, _, _name = key.rpartition("/")
+        self.load("/" + head if head else "/")
+        if key not in self._docs:
+            self._load_key(key)
+
+    # -- undo / redo -----------------------------------------------------------------------
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def history(self) -> list[str]:
+        """Labels of the undoable steps, oldest first."""
+        return [step.label for step in self._undo]
+
+    def undo(self) -> bool:
+        """Undo the last step; returns False when there is nothing to undo."""
+        if not self._undo:
+            return False
+        step = self._undo.pop()
+        for key, value in step.before.items():
+            self._docs[key].working = copy.deepcopy(value)
+        self._redo.append(step)
+        self.changed.emit()
+        return True
+
+    def redo(self) -> bool:
+        """Redo the last undone step; returns False when there is nothing to redo."""
+        if not self._redo:
+            return False
+        step = self._redo.pop()
+        for key, value in step.after.items():
+            self._docs[key].working = copy.deepcopy(value)
+        self._undo.append(step)
+        self.changed.emit()
+        return True
+
+    # -- state -----------------------------------------------------------------------------
+    def _doc_changed(self, key: str) -> bool:
+        doc = self._docs[key]
+        if doc.original is ABSENT and isinstance(doc.working, dict) and not doc.working:
+            return False  # a .zattrs created and emptied again: nothing to write
+        return not same(doc.original, doc.working)
+
+    @property
+    def dirty(self) -> bool:
+        """Whether any document differs from what was read."""
+        return any(self._doc_changed(k) for k in self._docs)
+
+    def changed_keys(self) -> list[str]:
+        """Store keys of the documents that differ from what was read."""
+        return sorted(k for k in self._docs if self._doc_changed(k))
+
+    def changed_paths(self) -> list[str]:
+        """Node paths with changed documents."""
+        out = []
+        for key in self.changed_keys():
+            head = key.rpartition("/")[0]
+            path = "/" + head if head else "/"
+            if path not in out:
+                out.append(path)
+        return out
+
+    def _text(self, key: str, value: JSON, *, original: bool = False) -> str:
+        doc = self._docs[key]
+        if original or same(value, doc.original):
+            return doc.text
+        from zarr_browser.core.jsonio import dumps
+
+        indent, tail = _style(doc.text) if doc.snapshot.data else (2, "")
+        return dumps(value, indent=indent) + tail
+
+    def plan(self) -> list[tuple[str, bytes, Snapshot]]:
+        """What a save would write: ``(key, bytes, snapshot read)``, consolidated document last."""
+        final = {key: self._docs[key].working for key in self.changed_keys()}
+        ckey = self.consolidated_key
+        if ckey is not None and final:
+            cdoc = self._docs[ckey]
+            current = final.get(ckey, cdoc.working)
+            updated = reconsolidate(ckey, current, final)
+            if not same(updated, cdoc.original):
+                final.pop(ckey, None)
+                final[ckey] = updated
+        out = []
+        for key, value in final.items():
+            if value is ABSENT:
+                continue  # deleting documents is not an edit we offer
+            out.append((key, self._text(key, value).encode("utf-8"), self._docs[key].snapshot))
+        return out
+
+    def diff(self) -> dict[str, str]:
+        """A unified diff per document that a save would write (consolidated included)."""
+        out: dict[str, str] = {}
+        for key, data, snapshot in self.plan():
+            old = "" if snapshot.data is None else snapshot.data.decode("utf-8", errors="replace")
+            new = data.decode("utf-8")
+            lines = difflib.unified_diff(
+                old.splitlines(keepends=True), new.splitlines(keepends=True),
+                fromfile=f"a/{key}" if snapshot.exists else "/dev/null", tofile=f"b/{key}",
+            )
+            text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+            out[key] = text
+        return out
+
+    # -- validation ------------------------------------------------------------------------
+    def affected_paths(self) -> list[str]:
+        """Changed nodes and their parents: what validation of the working state looks at."""
+        out: list[str] = []
+        for path in self.changed_paths():
+            for candidate in (path, parent_path(path)):
+                if candidate is not None and candidate not in out:
+                    out.append(candidate)
+        return out
+
+    def validate(self, paths: Iterable[str] | None = None, *, original: bool = False) -> list[Issue]:
+        """Issues of the working state (or the *original* one) at *paths* (the affected nodes)."""
+        from zarr_browser.core.validate import validate_node
+
+        ctx = _WorkingContext(self, original=original)
+        issues: list[Issue] = []
+        for path in self.affected_paths() if paths is None else paths:
+            node = ctx.node(path)
+            if node is not None:
+                issues.extend(validate_node(node, self.registry, ctx))
+        return issues
+
+    def new_errors(self) -> tuple[list[Issue], list[Issue]]:
+        """``(errors the edits introduced, errors that were already there)`` at the affected nodes."""
+        paths = self.affected_paths()
+        now = [i for i in self.validate(paths) if i.severity is Severity.ERROR]
+        before = {(i.path, i.message, i.pointer) for i in self.validate(paths, original=True)
+                  if i.severity is Severity.ERROR}
+        new = [i for i in now if (i.path, i.message, i.pointer) not in before]
+        old = [i for i in now if (i.path, i.message, i.pointer) in before]
+        return new, old
+
+    # -- saving ----------------------------------------------------------------------------
+    def conflicts(self) -> list[str]:
+        """Keys of the documents to save that changed in the store since they were read."""
+        out = []
+        for key, _data, snapshot in self.plan():
+            if self.backend.read(key).version != snapshot.version:
+                out.append(key)
+        return out
+
+    def save(self, *, force: bool = False) -> SaveResult:
+        """Write every changed document (and the consolidated copy) safely.
+
+        Raises ValidationRefusedError when the affected nodes have errors and not *force*,
+        ConflictError when a document changed in the store since it was read (nothing of it
+        is overwritten; :meth:`reload` then), ReadOnlyError on read-only stores.
+        """
+        plan = self.plan()
+        if not plan:
+            return SaveResult()
+        if not self.backend.writable:
+            raise ReadOnlyError(getattr(self.backend, "description", "the store is read-only"))
+        issues = self.validate()
+        errors = [i for i in issues if i.severity is Severity.ERROR]
+        if errors and not force:
+            before = {(i.path, i.message, i.pointer) for i in self.validate(original=True)
+                      if i.severity is Severity.ERROR}
+            old = sum(1 for i in errors if (i.path, i.message, i.pointer) in before)
+            first = errors[0]
+            raise ValidationRefusedError(
+                f"{len(errors)} validation error(s) in the edited nodes ({len(errors) - old} introduced by the "
+                f"edits, {old} already there), e.g. {first.path}: {first.message}; fix them or save with force",
+                errors,
+            )
+        conflicts = self.conflicts()
+        if conflicts:
+            raise ConflictError(
+                "changed in the store since they were read: " + ", ".join(conflicts) + "; reload before saving",
+                conflicts,
+            )
+        written: list[str] = []
+        for key, data, snapshot in plan:
+            try:
+                new_snapshot = self.backend.write(key, data, snapshot)
+            except ConflictError as err:
+                self._after_save(written)
+                raise ConflictError(str(err), err.keys, written) from err
+            doc = self._docs[key]
+            parsed = parse_document(key, data)
+            doc.snapshot = new_snapshot
+            doc.original = parsed.value
+            doc.working = copy.deepcopy(parsed.value)
+            written.append(key)
+        self._after_save(written)
+        return SaveResult(written, issues, list(self.removed_temp_files))
+
+    def _after_save(self, written: Sequence[str]) -> None:
+        for key in written:
+            head = key.rpartition("/")[0]
+            self.hierarchy.refresh("/" + head if head else "/")
+        if written and self.consolidated_key in written:
+            self.hierarchy.refresh("/")
+        self.changed.emit()
+
+    def reload(self, *, reapply: bool = False) -> None:
+        """Re-read every loaded document from the store.
+
+        Without *reapply* the edits are dropped (undo history cleared).  With it, the edits are
+        applied again on top of the fresh documents (raises EditError, with the session reset
+        to the fresh documents, when one no longer applies).
+        """
+        steps = [step.command for step in self._undo] if reapply else []
+        labels = [step.label for step in self._undo] if reapply else []
+        keys = list(self._docs)
+        self._docs.clear()
+        for key in keys:
+            self._load_key(key)
+        self._undo.clear()
+        self._redo.clear()
+        self.hierarchy.refresh("/")
+        self.changed.emit()
+        for command, label in zip(steps, labels, strict=True):
+            self.apply(command, label=label, allow_nczarr=True)
+
+
+class _WorkingContext:
+    """A validation context over the session's working (or original) documents."""
+
+    def __init__(self, session: EditSession, *, original: bool) -> None:
+        self.session = session
+        self.original = original
+        self.strict = session.strict
+
+    def node(self, path: str) -> Node | None:
+        path = "/" + path.strip("/")
+        session = self.session
+        if path in session._loaded:
+            return session._build(path, original=self.original)
+        try:
+            return session.hierarchy.node(path)
+        except (NodeNotFoundError, StoreReadError):
+            return None
+
+    def children(self, path: str) -> Sequence[Node]:
+        try:
+            nodes = self.session.hierarchy.children(path).nodes
+        except (NodeNotFoundError, StoreReadError):
+            return ()
+        out = []
+        for child in nodes:
+            replaced = self.node(child.path) if child.path in self.session._loaded else child
+            if replaced is not None:
+                out.append(replaced)
+        return out
+
+    def parent(self, node: Node) -> Node | None:
+        parent = parent_path(node.path)
+        return None if parent is None else self.node(parent)
