@@ -27,9 +27,12 @@ Progress = Callable[[int, str], None]
 class HierarchyContext:
     """A :class:`~zarr_browser.core.conventions.base.Context` backed by a Hierarchy."""
 
-    def __init__(self, hierarchy: Hierarchy, *, strict: bool = False) -> None:
+    def __init__(self, hierarchy: Hierarchy, *, strict: bool = False, max_children: int | None = None) -> None:
         self.hierarchy = hierarchy
         self.strict = strict
+        self.max_children = max_children
+        """At most this many children per group are read for descriptions (None: all).  Interactive
+        views set it: summarising a group of 10,000 arrays must not build 10,000 nodes."""
 
     def node(self, path: str) -> Node | None:
         try:
@@ -39,7 +42,7 @@ class HierarchyContext:
 
     def children(self, path: str) -> Sequence[Node]:
         try:
-            return self.hierarchy.children(path).nodes
+            return self.hierarchy.children(path, limit=self.max_children).nodes
         except (NodeNotFoundError, StoreReadError):
             return ()
 

@@ -20,7 +20,7 @@ used: they say CF or netCDF-C, not that xarray can open the group.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from zarr_browser.core.conventions.base import BaseConvention, Context, Detection, DimensionSource, attributes_pointer
@@ -79,28 +79,53 @@ def coordinate_names(attributes: Mapping[str, JSON]) -> list[str]:
 
 def _consolidated_children(node: Node) -> dict[str, Mapping[str, JSON]] | None:
     """Direct child arrays of a group, from its consolidated copy: name → facts, or None."""
+    return dict(_iter_consolidated_children(node)) if _has_consolidated_copy(node) else None
+
+
+def _has_consolidated_copy(node: Node) -> bool:
+    doc = node.documents.get("zarr.json")
+    if doc is not None and isinstance(doc.value, dict):
+        block = doc.value.get("consolidated_metadata")
+        return isinstance(block, dict) and isinstance(block.get("metadata"), dict)
+    zmeta = node.documents.get(".zmetadata")
+    return zmeta is not None and isinstance(zmeta.value, dict) and isinstance(zmeta.value.get("metadata"), dict)
+
+
+def _is_consolidated_dataset(node: Node) -> bool:
+    """Whether the consolidated copy lists child arrays, all with dimension names.
+
+    Stops at the first array without names: detection runs on the GUI thread, and a root may
+    list 10,000 arrays.
+    """
+    if not _has_consolidated_copy(node):
+        return False
+    found = False
+    for _name, facts in _iter_consolidated_children(node):
+        if not isinstance(facts["dims"], list):
+            return False
+        found = True
+    return found
+
+
+def _iter_consolidated_children(node: Node) -> Iterator[tuple[str, Mapping[str, JSON]]]:
     doc = node.documents.get("zarr.json")
     if doc is not None and isinstance(doc.value, dict):
         block = doc.value.get("consolidated_metadata")
         if not isinstance(block, dict) or not isinstance(block.get("metadata"), dict):
-            return None
-        out: dict[str, Mapping[str, JSON]] = {}
+            return
         for rel, meta in block["metadata"].items():
             if isinstance(rel, str) and "/" not in rel and isinstance(meta, dict) and meta.get("node_type") == "array":
-                out[rel] = {"dims": meta.get("dimension_names")}
-        return out
+                yield rel, {"dims": meta.get("dimension_names")}
+        return
     zmeta = node.documents.get(".zmetadata")
     if zmeta is None or not isinstance(zmeta.value, dict) or not isinstance(zmeta.value.get("metadata"), dict):
-        return None
+        return
     entries = zmeta.value["metadata"]
-    out = {}
     for key in entries:
         if isinstance(key, str) and key.count("/") == 1 and key.endswith("/.zarray"):
             name = key.split("/", 1)[0]
             attrs = entries.get(f"{name}/.zattrs")
-            dims = attrs.get(ARRAY_DIMENSIONS) if isinstance(attrs, dict) else None
-            out[name] = {"dims": dims}
-    return out
+            yield name, {"dims": attrs.get(ARRAY_DIMENSIONS) if isinstance(attrs, dict) else None}
 
 
 class XarrayConvention(BaseConvention):
@@ -122,10 +147,8 @@ class XarrayConvention(BaseConvention):
             if len(names) == 1 and names[0] == node.name:
                 roles = ("variable", "coordinate")
             return Detection(CONVENTION, None, roles)
-        if node.is_group:
-            children = _consolidated_children(node)
-            if children and all(isinstance(c["dims"], list) for c in children.values()):
-                return Detection(CONVENTION, None, ("dataset",))
+        if node.is_group and _is_consolidated_dataset(node):
+            return Detection(CONVENTION, None, ("dataset",))
         return None
 
     def dimensions(self, node: Node, parent: Node | None) -> DimensionSource | None:

@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Inspector"]
 
+DESCRIBE_CHILDREN = 1000
+"""Children read per group to describe it (a dataset's variables, a plate's wells); the tree
+lists the rest page by page."""
+
 _DETAIL_TABS = frozenset({"dimensions", "image", "labels", "plate", "well", "dataset", "conventions"})
 """Tabs filled from the loaded details, lazily, when first shown."""
 
@@ -58,14 +62,14 @@ class _Details:
 
 def _load_details(hierarchy: Hierarchy, node: Node, registry: ConventionRegistry) -> _Details:
     """Blocking: the parent, the convention descriptions and the dimension sources of *node*."""
-    ctx = HierarchyContext(hierarchy)
+    ctx = HierarchyContext(hierarchy, max_children=DESCRIBE_CHILDREN)
     parent = ctx.parent(node) if node.is_array else None
     descriptions = registry.describe(node, ctx)
     return _Details(descriptions, summarize(node, parent, registry))
 
 
 def _thumbnail(hierarchy: Hierarchy, node: Node, registry: ConventionRegistry) -> Thumbnail:
-    return make_thumbnail(hierarchy.access, node, registry, HierarchyContext(hierarchy))
+    return make_thumbnail(hierarchy.access, node, registry, HierarchyContext(hierarchy, max_children=DESCRIBE_CHILDREN))
 
 
 def _scrolled(widget: QWidget) -> QScrollArea:
