@@ -90,13 +90,5 @@ def settings(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(autouse=True)
 def _application(qapp):  # type: ignore[no-untyped-def]
-    """Every Qt test gets the QApplication (models paint icons, which needs one), configured as
-    the standalone app configures its process."""
-    import sys
-
-    from zarr_browser.qt.app import configure_gui_process
-
-    before = sys.getswitchinterval()
-    configure_gui_process()
-    yield qapp
-    sys.setswitchinterval(before)
+    """Every Qt test gets the QApplication (models paint icons, which needs one)."""
+    return qapp

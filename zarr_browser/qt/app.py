@@ -39,15 +39,6 @@ def display_available() -> tuple[bool, str]:
     return True, ""
 
 
-def configure_gui_process() -> None:
-    """Process settings for a responsive GUI, applied by the standalone app (and its tests).
-
-    Workers parse metadata in pure Python; hand the GIL back to the GUI thread every 1 ms
-    (Python's default is 5 ms) so its many short Python callbacks are not kept waiting.
-    """
-    sys.setswitchinterval(0.001)
-
-
 def run_browser(url: str | None = None, storage_options: dict[str, Any] | None = None) -> int:
     """Show the browser window (on *url* when given) and run the Qt event loop; returns its exit code."""
     from qtpy.QtCore import QCoreApplication
@@ -62,7 +53,6 @@ def run_browser(url: str | None = None, storage_options: dict[str, Any] | None =
     QCoreApplication.setApplicationName(APPLICATION)
     QCoreApplication.setApplicationVersion(__version__)
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    configure_gui_process()
     runner = ThreadRunner()
     window = BrowserWindow(runner=runner, registry=default_registry())
     window.show()
