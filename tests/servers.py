@@ -315,6 +315,7 @@ class StaticServer:
             stats.in_flight += 1
             stats.peak_in_flight = max(stats.peak_in_flight, stats.in_flight)
             stats._open[token] = time.monotonic()
+        answered: float | None = None
         try:
             if self.latency > 0:
                 time.sleep(self.latency)
@@ -322,6 +323,10 @@ class StaticServer:
             if behaviour is not None:
                 with self._lock:
                     stats.faults[behaviour.split(":")[0]] += 1
+            # The round trip ends when the answer starts to leave: a client's next (dependent)
+            # request may arrive before this thread finishes writing, and must not count as
+            # overlapping.  A hanging answer ends when it is released.
+            answered = None if behaviour == "hang" else time.monotonic()
             self._answer(handler, path, head=head, behaviour=behaviour)
         except (ConnectionError, TimeoutError):
             handler.close_connection = True
@@ -330,7 +335,8 @@ class StaticServer:
                 started = stats._open.pop(token, None)
                 stats.in_flight -= 1
                 if started is not None:
-                    stats.intervals.append((started, time.monotonic()))
+                    ended = answered if answered is not None else time.monotonic()
+                    stats.intervals.append((started, ended))
 
     def _answer(self, handler: _Handler, path: str, *, head: bool, behaviour: Behaviour | None) -> None:
         truncate = False

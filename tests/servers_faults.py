@@ -1,0 +1,136 @@
+"""A fault-injecting loopback HTTP proxy (for moto's S3 server, or any HTTP origin).
+
+:class:`FaultProxy` forwards every request to *origin* (one fresh connection per request) and
+applies the same :class:`servers.Faults` rules as :class:`servers.StaticServer`: ``hang``,
+status codes, ``drop``, ``truncate``, ``slow:<s>``, fail-first-N, seeded random rate.  Paths
+are matched without the leading slash and without the query string (``bucket/key``).
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from servers import Faults, ServerStats, _drop, _send_plain
+
+__all__ = ["FaultProxy"]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 1024
+    allow_reuse_address = True
+    owner: FaultProxy
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _any(self) -> None:
+        self.server.owner._handle(self)
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _any
+
+
+class FaultProxy:
+    """Forward to *origin* (``http://host:port``), injecting :attr:`faults`."""
+
+    def __init__(self, origin: str) -> None:
+        parts = urlsplit(origin)
+        self.origin_host = parts.hostname or "127.0.0.1"
+        self.origin_port = parts.port or 80
+        self.faults = Faults()
+        self.stats = ServerStats()
+        self._lock = threading.Lock()
+        self._release = threading.Event()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.owner = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> FaultProxy:
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="FaultProxy", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._release.set()
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _handle(self, handler: _Handler) -> None:
+        path = urlsplit(handler.path).path.lstrip("/")
+        head = handler.command == "HEAD"
+        with self._lock:
+            self.stats.requests += 1
+            self.stats.by_path[path] += 1
+            self.stats.by_method[handler.command] += 1
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else None
+        behaviour = self.faults.pick(handler.command, path)
+        truncate = False
+        if behaviour is not None:
+            with self._lock:
+                self.stats.faults[behaviour.split(":")[0]] += 1
+            if behaviour == "hang":
+                self._release.wait()
+                _drop(handler)
+                return
+            if behaviour == "drop":
+                _drop(handler)
+                return
+            if behaviour.startswith("slow:"):
+                self._release.wait(float(behaviour.removeprefix("slow:")))
+            elif behaviour == "truncate":
+                truncate = True
+            else:
+                _send_plain(handler, int(behaviour), f"injected fault {behaviour}\n", head=head)
+                return
+        conn = http.client.HTTPConnection(self.origin_host, self.origin_port, timeout=30)
+        try:
+            headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("connection", "keep-alive")}
+            conn.request(handler.command, handler.path, body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        except OSError:
+            _drop(handler)
+            return
+        finally:
+            conn.close()
+        handler.send_response(response.status, response.reason)
+        for name, value in response.getheaders():
+            if name.lower() not in ("connection", "transfer-encoding", "content-length", "keep-alive", "server", "date"):
+                handler.send_header(name, value)
+        origin_length = response.getheader("Content-Length")
+        handler.send_header("Content-Length", origin_length if head and origin_length else str(len(data)))
+        if truncate:
+            handler.send_header("Connection", "close")
+        handler.end_headers()
+        if head:
+            return
+        if truncate:
+            handler.wfile.write(data[: len(data) // 2])
+            handler.wfile.flush()
+            _drop(handler)
+            return
+        handler.wfile.write(data)
