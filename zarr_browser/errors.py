@@ -8,6 +8,7 @@ becomes an :class:`~zarr_browser.core.issues.Issue` or an error node.
 from __future__ import annotations
 
 __all__ = [
+    "ArrayReadError",
     "DocumentTooLargeError",
     "NodeNotFoundError",
     "ReadOnlyError",
@@ -58,6 +59,13 @@ class DocumentTooLargeError(StoreReadError):
 
 class UnsafeArrayError(ZarrBrowserError, PermissionError):
     """Decoding this array's chunks is refused by the safety gate."""
+
+
+class ArrayReadError(ZarrBrowserError, ValueError):
+    """An array's data could not be opened or decoded (bad metadata zarr refuses, corrupt chunks).
+
+    The message names the node and the store URL; the original error is chained.
+    """
 
 
 class UnsafeEnvironmentError(ZarrBrowserError, RuntimeError):

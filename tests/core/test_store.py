@@ -355,15 +355,17 @@ def test_symlinks_out_of_the_root_are_refused(store_with_symlinks: Path, key: st
         run_sync(access.zarr_store.get(key, default_buffer_prototype()))
 
 
-def test_listing_skips_symlinks_out_of_the_root(store_with_symlinks: Path) -> None:
+def test_symlinks_out_of_the_root_become_error_nodes(store_with_symlinks: Path) -> None:
+    """Listed, never read: each escaping symlink is an error node saying it leaves the root."""
     hierarchy = Hierarchy.open(str(store_with_symlinks))
-    names = hierarchy.children("/").names
-    assert "escape_dir" not in names
-    assert "escape_rel" not in names
-    assert "escape_file" not in names
-    assert {"raw", "labels", "nested", "empty", "alias"} <= set(names)
+    listing = hierarchy.children("/")
+    assert {"raw", "labels", "nested", "empty", "alias"} <= set(listing.names)
+    nodes = {node.name: node for node in listing.nodes}
+    for name in ("escape_dir", "escape_rel", "escape_file"):
+        assert nodes[name].kind == "error", name
+        assert "outside the store root" in (nodes[name].error or ""), nodes[name].error
     paths = {node.path for node, _ in hierarchy.walk()}
-    assert not any(p.startswith("/escape") for p in paths)
+    assert not any(p.startswith("/escape") and p.count("/") > 1 for p in paths)  # nothing below them
 
 
 def test_symlinks_inside_the_root_work(store_with_symlinks: Path, zarr_stores: Any) -> None:

@@ -253,8 +253,6 @@ def test_tree_model_shows_mutated_hierarchies(data: st.DataObject, tree_model: A
     figures.add("fuzz", cases=1)
 
 
-@pytest.mark.xfail(strict=True, reason="product gap: safety.open_array lets zarr.open_array's ValueError/TypeError "
-                   "escape; it should raise a ZarrBrowserError naming the node")
 def test_open_array_wraps_zarr_errors() -> None:
     store = MemoryStore()
     zarr.open_group(store, mode="w", zarr_format=3).create_array("x", shape=(4,), chunks=(2,), dtype="u1")

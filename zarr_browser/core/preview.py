@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zarr_browser.core.safety import check_array, ensure_safe, itemsize, open_array
+from zarr_browser.core.safety import check_array, ensure_safe, itemsize, open_array, read_region
 from zarr_browser.errors import ZarrBrowserError
 
 if TYPE_CHECKING:
@@ -146,6 +146,10 @@ class _Plan:
     cropped: bool
 
 
+MAX_CHUNKS = 1024
+"""Most chunks one thumbnail reads: bounds its requests and time, whatever the chunk size."""
+
+
 def _plan(
     array: ArrayMeta,
     fixed: Mapping[int, int | tuple[int, int]],
@@ -176,15 +180,14 @@ def _plan(
         raise PreviewUnavailableError(
             f"reading one chunk ({_bytes(per_plane_chunk)} decoded) exceeds the preview bound of {_bytes(max_bytes)}"
         )
-    budget = max_bytes // per_plane_chunk
+    budget = max(1, min(max_bytes // per_plane_chunk, MAX_CHUNKS))
     cy, cx = array.chunks[ay] or 1, array.chunks[ax] or 1
     gy, gx = math.ceil(height / cy), math.ceil(width / cx)
-    ky, kx = gy, gx
-    while ky * kx > budget:
-        if (ky * cy >= kx * cx and ky > 1) or kx == 1:
-            ky -= 1
-        else:
-            kx -= 1
+    # the most chunks (at most *budget*) forming a region as square in pixels as the grid allows;
+    # computed directly, since a grid can have 10^15 chunks per side
+    ky = max(1, min(gy, math.isqrt(budget * cx // cy) or 1))
+    kx = max(1, min(gx, budget // ky))
+    ky = max(1, min(gy, budget // kx))
     sy, sx = (gy - ky) // 2, (gx - kx) // 2
     y0, y1 = sy * cy, min(height, (sy + ky) * cy)
     x0, x1 = sx * cx, min(width, (sx + kx) * cx)
@@ -327,7 +330,7 @@ class _Renderer:
         plane = (array.ndim - 2, array.ndim - 1)
         fixed = {axis: array.shape[axis] // 2 for axis in range(array.ndim - 2)}
         plan = _plan(array, fixed, plane, max_bytes=self.max_bytes, size=self.size)
-        data = np.asarray(open_array(self.access, node)[plan.selection])
+        data = read_region(open_array(self.access, node), node, self.access.url, plan.selection)
         values = _as_float(data)
         grey = _normalise(values, _percentile_window(values))
         rgb = _to_uint8(np.repeat(grey[..., None], 3, axis=-1))
@@ -420,7 +423,7 @@ class _Renderer:
             level, node, plan, fixed = self._pick_level(image, desc, plane, fixed_for)
             fixed_for(node.array)  # type: ignore[arg-type]  # re-derive the active channels of the choice
         assert node.array is not None
-        data = np.asarray(open_array(self.access, node)[plan.selection])
+        data = read_region(open_array(self.access, node), node, self.access.url, plan.selection)
         # axes left in *data*: ranges (the channel axis) and the plane, in array order
         kept = [axis for axis in range(node.array.ndim) if axis in plane or isinstance(fixed.get(axis), tuple)]
         shape2 = (node.array.shape[plane[0]], node.array.shape[plane[1]])

@@ -18,9 +18,9 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from zarr_browser.errors import UnsafeArrayError, UnsafeEnvironmentError
+from zarr_browser.errors import ArrayReadError, UnsafeArrayError, UnsafeEnvironmentError, ZarrBrowserError
 
 if TYPE_CHECKING:
     import zarr
@@ -37,6 +37,7 @@ __all__ = [
     "ensure_safe",
     "itemsize",
     "open_array",
+    "read_region",
 ]
 
 _NUMCODECS_SAFE = (
@@ -194,10 +195,37 @@ def check_environment() -> None:
 
 
 def open_array(access: StoreAccess, node: Node, limits: Limits | None = None) -> zarr.Array:
-    """Open the data of array *node* through the guarded store, after the safety gate."""
+    """Open the data of array *node* through the guarded store, after the safety gate.
+
+    Raises
+    ------
+    UnsafeArrayError
+        The safety gate refuses the array.
+    ArrayReadError
+        zarr cannot open it (metadata we parse but zarr refuses); names the node and URL.
+    """
     import zarr
 
     check_environment()
     ensure_safe(node, limits)
     path = node.path.lstrip("/")
-    return zarr.open_array(access.zarr_store, path=path or None, mode="r", zarr_format=node.zarr_format)
+    try:
+        return zarr.open_array(access.zarr_store, path=path or None, mode="r", zarr_format=node.zarr_format)
+    except ZarrBrowserError:
+        raise
+    except Exception as err:  # zarr raises a dozen unrelated types on hostile metadata
+        raise ArrayReadError(f"cannot open {node.path} of {access.url}: {type(err).__name__}: {err}") from err
+
+
+def read_region(array: zarr.Array, node: Node, url: str, selection: Any) -> Any:
+    """``array[selection]`` as numpy; a decoding failure raises ArrayReadError naming the node."""
+    import numpy as np
+
+    try:
+        return np.asarray(array[selection])
+    except ZarrBrowserError:
+        raise
+    except MemoryError:
+        raise
+    except Exception as err:  # corrupt, truncated or wrong-size chunks fail in codec-specific ways
+        raise ArrayReadError(f"cannot read {node.path} of {url}: {type(err).__name__}: {err}") from err

@@ -365,15 +365,9 @@ class _LocalReader:
         names = []
         try:
             with os.scandir(path) as entries:
-                for entry in entries:
-                    if entry.is_symlink():
-                        rel = f"{directory}/{entry.name}" if directory else entry.name
-                        try:
-                            _check_local_path(self.root, rel)
-                        except StoreBoundaryError:
-                            logger.warning("skipping %s: symlink out of the store root", entry.path)
-                            continue
-                    names.append(entry.name)
+                # Symlinks that leave the root are listed all the same: reading them is refused,
+                # so they show up as error nodes saying so instead of silently missing.
+                names.extend(entry.name for entry in entries)
         except (FileNotFoundError, NotADirectoryError):
             return []
         return names

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from zarr_browser.core.safety import ensure_safe, open_array
+from zarr_browser.core.safety import ensure_safe, open_array, read_region
 
 if TYPE_CHECKING:
     import dask.array
@@ -183,7 +183,7 @@ class ZarrSource:
             return self._array
 
     def read(self, key: tuple[Index, ...]) -> np.ndarray:
-        data = np.asarray(self.zarr_array()[key])
+        data = read_region(self.zarr_array(), self._node, self._access.url, key)
         return data.astype(self.dtype, copy=False)
 
 
