@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 from urllib.parse import quote, unquote, urlsplit
 
 __all__ = [
@@ -217,7 +217,40 @@ class _Handler(BaseHTTPRequestHandler):
     do_PUT = do_POST = do_DELETE = _refuse
 
 
-class StaticServer:
+class ServingThread:
+    """Start and stop of a loopback server (``self._server``) in a daemon thread.
+
+    Subclasses set ``_server`` (a ``socketserver`` server), ``_release`` (an Event that frees
+    requests told to hang) and ``_thread = None`` in their constructor.
+    """
+
+    _server: ThreadingHTTPServer
+    _release: threading.Event
+    _thread: threading.Thread | None
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=type(self).__name__, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, free hanging requests and close the socket."""
+        self._release.set()
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class StaticServer(ServingThread):
     """A threaded loopback HTTP server for the directory *root* (see the module docstring).
 
     Attributes
@@ -264,27 +297,6 @@ class StaticServer:
             rel = rel.relative_to(self.root)
         text = rel.as_posix().strip("/")
         return f"{self.url}/{quote(text)}" if text not in ("", ".") else self.url + "/"
-
-    def start(self) -> StaticServer:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="StaticServer", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, free hanging requests and close the socket."""
-        self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> StaticServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def reset_stats(self) -> None:
         """Zero the counters.  Requests in flight at the reset are not counted in the new stats."""

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from servers import Faults, ServerStats, _drop, _send_plain
+from servers import Faults, ServerStats, ServingThread, _drop, _send_plain
 
 __all__ = ["FaultProxy"]
 
@@ -40,7 +40,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _any
 
 
-class FaultProxy:
+class FaultProxy(ServingThread):
     """Forward to *origin* (``http://host:port``), injecting :attr:`faults`."""
 
     def __init__(self, origin: str) -> None:
@@ -58,25 +58,6 @@ class FaultProxy:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> FaultProxy:
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="FaultProxy", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def _handle(self, handler: _Handler) -> None:
         path = urlsplit(handler.path).path.lstrip("/")

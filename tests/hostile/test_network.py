@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 import zarr
+from stall import StallMeter  # tests/stall.py
 
 from zarr_browser.core.hierarchy import Hierarchy
 from zarr_browser.core.integrity import missing_chunks
@@ -235,33 +236,6 @@ def test_s3_404_chunk_is_flagged_missing(s3_server: Any, tmp_path: Path) -> None
 # -- the GUI under faults ---------------------------------------------------------------------
 
 
-class _StallMeter:
-    """The longest gap between ticks of a 10 ms timer: how long the Qt event loop stalled."""
-
-    def __init__(self) -> None:
-        from qtpy.QtCore import Qt, QTimer
-
-        self.timer = QTimer()
-        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self.timer.setInterval(10)
-        self.timer.timeout.connect(self._tick)
-        self.last = self.worst = 0.0
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        self.worst = max(self.worst, now - self.last)
-        self.last = now
-
-    def start(self) -> None:
-        self.last = time.perf_counter()
-        self.timer.start()
-
-    def stop(self) -> float:
-        self.timer.stop()
-        self._tick()
-        return self.worst
-
-
 @pytest.mark.parametrize("fault", ["slow:3", "hang", "503"])
 def test_window_event_loop_never_stalls_on_a_faulty_store(qtbot: Any, http_server: Any, tmp_path: Path,
                                                           figures: Any, fault: str) -> None:
@@ -280,7 +254,7 @@ def test_window_event_loop_never_stalls_on_a_faulty_store(qtbot: Any, http_serve
     window = BrowserWindow(runner=runner, registry=default_registry(), settings=settings, policy=HANG)
     qtbot.addWidget(window)
     window.show()
-    meter = _StallMeter()
+    meter = StallMeter()
     meter.start()
     try:
         with qtbot.waitSignal(window.storeOpened, timeout=20_000):

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from qtpy.QtCore import QMimeData, QModelIndex, QPoint, Qt, QTimer, QUrl
+from qtpy.QtCore import QMimeData, QModelIndex, QPoint, Qt, QUrl
 from qtpy.QtGui import QDropEvent, QGuiApplication
 from servers import free_port
+from stall import StallMeter  # tests/stall.py
 
 from zarr_browser.core.store import RequestPolicy
 from zarr_browser.qt.tree_model import HierarchyTreeModel
@@ -266,32 +267,6 @@ def test_parse_storage_options() -> None:
 # -- responsiveness (acceptance) -----------------------------------------------------------------
 
 
-class _StallMeter:
-    """Records the longest gap between ticks of a 10 ms timer (how long the event loop stalled)."""
-
-    def __init__(self) -> None:
-        self.timer = QTimer()
-        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self.timer.setInterval(10)
-        self.timer.timeout.connect(self._tick)
-        self.last = 0.0
-        self.worst = 0.0
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        self.worst = max(self.worst, now - self.last)
-        self.last = now
-
-    def start(self) -> None:
-        self.last = time.perf_counter()
-        self.timer.start()
-
-    def stop(self) -> float:
-        self.timer.stop()
-        self._tick()
-        return self.worst
-
-
 FREEZE = 1.0
 """Seconds without event processing that count as a frozen window."""
 
@@ -319,7 +294,7 @@ def test_expanding_10k_arrays_shows_rows_fast_without_stalling(qtbot: Any, make_
     if not inspector:
         monkeypatch.setattr(window.inspector, "setNode", lambda hierarchy, node: None)
     model, proxy = window.model, window.proxy
-    meter = _StallMeter()
+    meter = StallMeter()
     marks: dict[str, float] = {}
 
     def opened(_url: str) -> None:
