@@ -93,7 +93,7 @@ NETCDF4_READER = textwrap.dedent("""\
 def _tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
-        pytest.skip(f"{name} (netcdf-bin) is not installed")
+        pytest.fail(f"{name} (netcdf-bin) is missing: scripts/bootstrap.sh installs it")
     return found
 
 
@@ -112,7 +112,7 @@ def nccopy_store(tmp_path: Path) -> Path:
 def netcdf4_store(tmp_path: Path) -> Path:
     """Generation (c) NCZarr written by the netCDF4 wheel's libnetcdf 4.10."""
     if importlib.util.find_spec("netCDF4") is None:
-        pytest.skip("netCDF4 is not installed")
+        pytest.fail("netCDF4 is missing: it is part of the test extras")
     script = tmp_path / "write.py"
     script.write_text(NETCDF4_WRITER)
     target = tmp_path / "c.zarr"

@@ -104,7 +104,7 @@ def _nczarr(hierarchy: Hierarchy, path: str) -> Detection | None:
 def _need(tool: str) -> str:
     found = shutil.which(tool)
     if found is None:
-        pytest.skip(f"{tool} (netCDF-C, Debian package netcdf-bin) is not installed")
+        pytest.fail(f"{tool} (netCDF-C, Debian package netcdf-bin) is missing: scripts/bootstrap.sh installs it")
     return found
 
 
@@ -127,7 +127,7 @@ def nccopy_stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def netcdf4_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generation (c) store written by the netCDF4 wheel's libnetcdf, with an unlimited dimension."""
     if importlib.util.find_spec("netCDF4") is None:
-        pytest.skip("netCDF4 (python) is not installed")
+        pytest.fail("netCDF4 (python) is missing: it is part of the test extras")
     base = tmp_path_factory.mktemp("netcdf4")
     script = base / "write.py"
     script.write_text(NETCDF4_WRITER)
