@@ -152,8 +152,6 @@ def test_http_404_chunk_between_present_neighbours_is_flagged_missing(http_serve
     figures.add("network: 404 chunk", cases=1, wrong_data=0)
 
 
-@pytest.mark.xfail(strict=True, reason="product gap: make_thumbnail/LevelArray draw a 404 chunk as fill; "
-                   "they should check missing_chunks() for remote stores and report it")
 def test_http_404_chunk_is_not_drawn_as_fill_by_the_thumbnail(http_server: Any) -> None:
     from zarr_browser.core.conventions import default_registry
     from zarr_browser.core.preview import make_thumbnail
@@ -164,7 +162,8 @@ def test_http_404_chunk_is_not_drawn_as_fill_by_the_thumbnail(http_server: Any) 
     registry = default_registry()
     hierarchy = Hierarchy.open(http_server.url_for("f.zarr"), policy=FAST)
     thumb = make_thumbnail(hierarchy.access, hierarchy.node("/x"), registry, HierarchyContext(hierarchy))
-    assert "missing" in thumb.note
+    assert "1 chunk(s) missing on the server" in thumb.note
+    assert http_server.url_for("f.zarr/x/c/2/2") in thumb.note
 
 
 def test_http_group_that_cannot_be_listed_says_so(http_server: Any, figures: Any) -> None:

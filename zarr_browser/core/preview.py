@@ -146,6 +146,23 @@ class _Plan:
     cropped: bool
 
 
+def _missing_note(access: StoreAccess, node: Node, selection: Sequence[slice | int]) -> str:
+    """``"; N of M chunks are missing on the server …"`` for remote stores, else ``""``.
+
+    zarr reads an absent chunk as the fill value; on a remote store that usually means a failed
+    upload or a broken server, so the picture must say so rather than pass fill off as data.
+    """
+    if not access.is_remote:
+        return ""
+    from zarr_browser.core.integrity import missing_chunks
+
+    region = [slice(s, s + 1) if isinstance(s, int) else slice(s.start, s.stop) for s in selection]
+    missing = missing_chunks(access, node, region)
+    if not missing:
+        return ""
+    return f"; {len(missing)} chunk(s) missing on the server, drawn as the fill value (first: {missing[0].url})"
+
+
 MAX_CHUNKS = 1024
 """Most chunks one thumbnail reads: bounds its requests and time, whatever the chunk size."""
 
@@ -331,12 +348,13 @@ class _Renderer:
         fixed = {axis: array.shape[axis] // 2 for axis in range(array.ndim - 2)}
         plan = _plan(array, fixed, plane, max_bytes=self.max_bytes, size=self.size)
         data = read_region(open_array(self.access, node), node, self.access.url, plan.selection)
+        missing = _missing_note(self.access, node, plan.selection)
         values = _as_float(data)
         grey = _normalise(values, _percentile_window(values))
         rgb = _to_uint8(np.repeat(grey[..., None], 3, axis=-1))
         where = ", ".join(f"axis {a} at {i}" for a, i in fixed.items())
         note = _region_note(plan, (array.shape[-2], array.shape[-1])) + (f"; {where}" if where else "")
-        return Thumbnail(rgb, node.path, None, note + "; contrast 0.5–99.5 %", plan.bytes_planned)
+        return Thumbnail(rgb, node.path, None, note + "; contrast 0.5–99.5 %" + missing, plan.bytes_planned)
 
     # -- OME images ----------------------------------------------------------------------------
     def _pick_level(self, image: Node, desc: Mapping[str, Any], plane_axes: tuple[int, int],
@@ -424,6 +442,7 @@ class _Renderer:
             fixed_for(node.array)  # type: ignore[arg-type]  # re-derive the active channels of the choice
         assert node.array is not None
         data = read_region(open_array(self.access, node), node, self.access.url, plan.selection)
+        missing = _missing_note(self.access, node, plan.selection)
         # axes left in *data*: ranges (the channel axis) and the plane, in array order
         kept = [axis for axis in range(node.array.ndim) if axis in plane or isinstance(fixed.get(axis), tuple)]
         shape2 = (node.array.shape[plane[0]], node.array.shape[plane[1]])
@@ -436,7 +455,7 @@ class _Renderer:
                     colours[entry["label-value"]] = entry["rgba"]
             plane_data = data if data.ndim == 2 else data.reshape(data.shape[-2:])
             rgb = _label_colours(plane_data, colours)
-            return Thumbnail(_to_uint8(rgb), node.path, str(level.get("path")), where + "; label colours",
+            return Thumbnail(_to_uint8(rgb), node.path, str(level.get("path")), where + "; label colours" + missing,
                              plan.bytes_planned)
         if channel_axis is not None and channel_axis in kept:
             data = np.moveaxis(data, kept.index(channel_axis), 0)
@@ -467,7 +486,7 @@ class _Renderer:
             labels.append(str(info.get("label") or (f"channel {c}" if c is not None else "")))
         contrast = "omero windows" if used_windows else "contrast 0.5–99.5 %"
         note = f"{where}; {len(stack)} channel{'s' if len(stack) != 1 else ''}, {contrast}"
-        return Thumbnail(_to_uint8(total), node.path, str(level.get("path")), note, plan.bytes_planned,
+        return Thumbnail(_to_uint8(total), node.path, str(level.get("path")), note + missing, plan.bytes_planned,
                          tuple(x for x in labels if x))
 
     def well(self, well: Node, desc: Mapping[str, Any]) -> Thumbnail:
