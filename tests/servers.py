@@ -351,22 +351,10 @@ class StaticServer(ServingThread):
                     stats.intervals.append((started, ended))
 
     def _answer(self, handler: _Handler, path: str, *, head: bool, behaviour: Behaviour | None) -> None:
-        truncate = False
-        if behaviour is not None:
-            if behaviour == "hang":
-                self._release.wait()
-                _drop(handler)
-                return
-            if behaviour == "drop":
-                _drop(handler)
-                return
-            if behaviour.startswith("slow:"):
-                self._release.wait(float(behaviour.removeprefix("slow:")))
-            elif behaviour == "truncate":
-                truncate = True
-            else:
-                _send_plain(handler, int(behaviour), f"injected fault {behaviour}\n", head=head)
-                return
+        outcome = apply_fault(handler, behaviour, self._release, head=head)
+        if outcome == "answered":
+            return
+        truncate = outcome == "truncate"
 
         target = self._resolve(path)
         if target is None or not target.exists():
@@ -466,6 +454,33 @@ def _send_body(
         _drop(handler)
         return
     handler.wfile.write(body)
+
+
+def apply_fault(
+    handler: BaseHTTPRequestHandler, behaviour: Behaviour | None, release: threading.Event, *, head: bool
+) -> Literal["answered", "truncate", "serve"]:
+    """Carry out a fault picked for this request (shared by the server and the S3 fault proxy).
+
+    ``"answered"``: the request is dealt with (hung until released, dropped, or an error status
+    sent); ``"truncate"``: serve it but cut the body; ``"serve"``: serve it normally (after a
+    ``slow:`` delay, if that was the fault).
+    """
+    if behaviour is None:
+        return "serve"
+    if behaviour == "hang":
+        release.wait()
+        _drop(handler)
+        return "answered"
+    if behaviour == "drop":
+        _drop(handler)
+        return "answered"
+    if behaviour.startswith("slow:"):
+        release.wait(float(behaviour.removeprefix("slow:")))
+        return "serve"
+    if behaviour == "truncate":
+        return "truncate"
+    _send_plain(handler, int(behaviour), f"injected fault {behaviour}\n", head=head)
+    return "answered"
 
 
 def _send_plain(handler: _Handler, status: int, text: str, *, head: bool) -> None:

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from servers import Faults, ServerStats, ServingThread, _drop, _send_plain
+from servers import Faults, ServerStats, ServingThread, _drop, apply_fault
 
 __all__ = ["FaultProxy"]
 
@@ -69,24 +69,13 @@ class FaultProxy(ServingThread):
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else None
         behaviour = self.faults.pick(handler.command, path)
-        truncate = False
         if behaviour is not None:
             with self._lock:
                 self.stats.faults[behaviour.split(":")[0]] += 1
-            if behaviour == "hang":
-                self._release.wait()
-                _drop(handler)
-                return
-            if behaviour == "drop":
-                _drop(handler)
-                return
-            if behaviour.startswith("slow:"):
-                self._release.wait(float(behaviour.removeprefix("slow:")))
-            elif behaviour == "truncate":
-                truncate = True
-            else:
-                _send_plain(handler, int(behaviour), f"injected fault {behaviour}\n", head=head)
-                return
+        outcome = apply_fault(handler, behaviour, self._release, head=head)
+        if outcome == "answered":
+            return
+        truncate = outcome == "truncate"
         conn = http.client.HTTPConnection(self.origin_host, self.origin_port, timeout=30)
         try:
             headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("connection", "keep-alive")}

@@ -23,8 +23,9 @@ from zarr_browser.core.validate import HierarchyContext, ValidationReport, valid
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:zarr")
 
-FIXTURES = Path("/work/shared/fixtures/ngff/other-conventions/zarr-conventions")
-EXAMPLES = sorted(FIXTURES.glob("*/examples/*.json")) if FIXTURES.is_dir() else []
+# the team's shared fixtures sit beside the repository (../shared), in CI as on developer machines
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "ngff" / "other-conventions" / "zarr-conventions"
+EXAMPLES = sorted(FIXTURES.glob("*/examples/*.json"))
 MINE = ("zarr-conventions", "zarr", "dimensions")
 
 
@@ -56,7 +57,11 @@ def _write_example(doc: dict, path: Path) -> str:
     return "/node"
 
 
-@pytest.mark.skipif(not EXAMPLES, reason="shared zarr-conventions fixtures are not available")
+def test_shared_examples_were_found() -> None:
+    """A missing fixture folder must fail, not silently parametrize nothing."""
+    assert len(EXAMPLES) >= 10, f"zarr-conventions examples missing under {FIXTURES}"
+
+
 @pytest.mark.parametrize("example", EXAMPLES, ids=[f"{p.parent.parent.name}/{p.name}" for p in EXAMPLES])
 def test_examples_detect_and_validate_clean(example: Path, tmp_path: Path) -> None:
     doc = json.loads(example.read_text())

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -449,16 +449,6 @@ class Hierarchy:
                     node = self._flag_consolidated(node)
             if node is not None:
                 self._nodes[child] = node
-
-    def iter_children(self, path: str = "/", *, page_size: int = 1000) -> Iterator[Listing]:
-        """Yield the children of *path* page by page (for huge groups)."""
-        offset = 0
-        while True:
-            listing = self.children(path, offset=offset, limit=page_size)
-            yield listing
-            if not listing.has_more or not listing.nodes:
-                return
-            offset += len(listing.nodes)
 
     def walk(self, path: str = "/", *, depth: int | None = None) -> list[tuple[Node, Listing | None]]:
         """Every node from *path* down to *depth* levels below it, in tree (pre-)order.

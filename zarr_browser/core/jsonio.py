@@ -8,7 +8,6 @@ the same way, so a document round-trips unchanged.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -83,10 +82,3 @@ def canonical(value: JSON) -> str:
     return json.dumps(value, sort_keys=True, allow_nan=True, separators=(",", ":"))
 
 
-def is_finite_number(value: JSON) -> bool:
-    """True for an int or a finite float (bool excluded)."""
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return True
-    return isinstance(value, float) and math.isfinite(value)

@@ -24,7 +24,7 @@ import threading
 import time
 import zipfile
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
@@ -668,6 +668,3 @@ def open_store(
     return StoreAccess(store, url=target.url.rstrip("/"), protocol=target.protocol, policy=policy, storage_options=storage_options)
 
 
-def with_policy(policy: RequestPolicy, **changes: Any) -> RequestPolicy:
-    """A copy of *policy* with *changes* (convenience for tests and the CLI)."""
-    return replace(policy, **changes)

@@ -19,7 +19,7 @@ an xarray dataset's variables); it may do I/O, so validation runs in workers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -235,10 +235,3 @@ class ConventionRegistry:
         return out
 
 
-def merge_issues(groups: Iterable[Iterable[Issue]]) -> list[Issue]:
-    """Flatten issue lists, dropping exact duplicates, keeping order."""
-    seen: dict[Issue, None] = {}
-    for group in groups:
-        for issue in group:
-            seen.setdefault(issue, None)
-    return list(seen)
