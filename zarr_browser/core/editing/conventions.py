@@ -37,12 +37,19 @@ if TYPE_CHECKING:
     from zarr_browser.core.editing.session import EditSession
 
 __all__ = [
+    "AXIS_TYPES",
     "nczarr_delete_attribute",
     "nczarr_set_attribute",
     "nczarr_type",
     "nczarr_type_updates",
     "ome_rename_axis",
+    "ome_set_axes",
+    "ome_set_channels",
+    "ome_set_label_colors",
     "ome_set_pixel_size",
+    "ome_set_plate_names",
+    "ome_set_translation",
+    "set_attributes",
     "xarray_dims_from_ome_axes",
     "xarray_set_dimension_names",
 ]
@@ -141,20 +148,50 @@ def ome_rename_axis(
     commands: list[Command] = [_attr_set(node, [*parts, "axes", index, "name"], new_name)]
     if version == "0.5":
         names = [a.get("name") if i != index else new_name for i, a in enumerate(axes)]
-        for _k, dataset in _datasets(ms, image):
-            level = _level_node(session, image, dataset)
-            if level is None or level.zarr_format != 3 or level.array is None:
-                continue
-            if level.array.ndim != len(names):
-                raise EditError(f"{level.path} has {level.array.ndim} dimensions but the image has {len(names)} axes")
-            commands.append(SetValue("/dimension_names", names, key=key_prefix(level.path) + "zarr.json"))
+        commands.extend(_level_dimension_names(session, image, ms, names))
     return Batch(commands, label=f"rename axis {axes[index].get('name')!r} → {new_name!r} in {image}")
+
+
+def _level_dimension_names(
+    session: EditSession, image: str, ms: Mapping[str, JSON], names: Sequence[JSON]
+) -> list[Command]:
+    """0.5: commands giving every v3 level array of the multiscale these ``dimension_names``."""
+    commands: list[Command] = []
+    for _k, dataset in _datasets(ms, image):
+        level = _level_node(session, image, dataset)
+        if level is None or level.zarr_format != 3 or level.array is None:
+            continue
+        if level.array.ndim != len(names):
+            raise EditError(f"{level.path} has {level.array.ndim} dimensions but the image has {len(names)} axes")
+        commands.append(SetValue("/dimension_names", list(names), key=key_prefix(level.path) + "zarr.json"))
+    return commands
 
 
 def _clean(value: float) -> float | int:
     """Round away float noise (``0.30000000000000004`` → ``0.3``)."""
     cleaned = float(f"{value:.12g}")
     return cleaned
+
+
+def _per_axis(
+    session: EditSession, image: str, values: Mapping[str | int, float], what: str, multiscale: int,
+    *, positive: bool = False,
+) -> tuple[Node, list[str | int], list[dict[str, JSON]], list[tuple[int, dict[str, JSON]]], dict[int, float]]:
+    """The image node, pointer parts, axes, datasets and per-axis numbers (checked) of a per-axis edit."""
+    node = session.load(image)
+    parts, _version, ms = _ome(node, multiscale)
+    axes = _axes(ms, image)
+    datasets = _datasets(ms, image)
+    if not datasets:
+        raise EditError(f"{image}: the multiscale has no datasets")
+    targets: dict[int, float] = {}
+    for axis, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+                or (positive and value <= 0):
+            bound = " > 0" if positive else ""
+            raise EditError(f"{what} for axis {axis!r} must be a finite number{bound}, got {value!r}")
+        targets[_axis_index(axes, axis, image)] = float(value)
+    return node, parts, axes, datasets, targets
 
 
 def ome_set_pixel_size(
@@ -172,17 +209,7 @@ def ome_set_pixel_size(
     Translations on those axes are rescaled by the same ratio.  *unit*, when given, becomes
     the ``unit`` of every axis in *sizes*.
     """
-    node = session.load(image)
-    parts, _version, ms = _ome(node, multiscale)
-    axes = _axes(ms, image)
-    datasets = _datasets(ms, image)
-    if not datasets:
-        raise EditError(f"{image}: the multiscale has no datasets")
-    targets: dict[int, float] = {}
-    for axis, size in sizes.items():
-        if isinstance(size, bool) or not isinstance(size, int | float) or not math.isfinite(size) or size <= 0:
-            raise EditError(f"pixel size for axis {axis!r} must be a finite number > 0, got {size!r}")
-        targets[_axis_index(axes, axis, image)] = float(size)
+    node, parts, axes, datasets, targets = _per_axis(session, image, sizes, "pixel size", multiscale, positive=True)
 
     def vectors(dataset: Mapping[str, JSON]) -> tuple[int | None, list[float] | None, int | None, list[float] | None]:
         scale_at = trans_at = None
@@ -417,3 +444,230 @@ def nczarr_delete_attribute(session: EditSession, path: str, name: str) -> Batch
     if found is not None and name in found[1]:
         commands.append(Delete(found[0] + format_pointer([name]), key=key))
     return Batch(commands, label=f"delete NCZarr attribute {name!r} of {path}", allow_protected=True)
+
+
+# -- OME-NGFF forms: axes, translation, channels, labels, plates ------------------------------
+
+AXIS_TYPES = ("space", "time", "channel")
+"""Axis types the OME-NGFF specification names (others are allowed but discouraged)."""
+
+
+def _ome_namespace(node: Node) -> tuple[list[str | int], Mapping[str, JSON]]:
+    """Pointer parts to the OME namespace (``["ome"]`` in 0.5, the attributes before) and the namespace."""
+    ome = node.attributes.get("ome")
+    if isinstance(ome, dict):
+        version = ome.get("version")
+        if isinstance(version, str) and version.startswith("0.6"):
+            raise ReadOnlyFieldError(f"{node.path}: OME-NGFF {version} is read-only until 0.6 is final")
+        return ["ome"], ome
+    return [], node.attributes
+
+
+def ome_set_axes(
+    session: EditSession, image: str, axes: Sequence[Mapping[str, JSON]], *, multiscale: int = 0
+) -> Batch:
+    """Set the name, type and unit of every axis of an OME-NGFF image as one edit.
+
+    *axes* has one mapping per axis with ``name``, ``type`` and ``unit`` (``None`` or ``""``
+    removes the key; other keys of the axis objects are kept).  Names must be unique and
+    non-empty.  In 0.5 a changed name also rewrites every level's ``dimension_names``.
+    """
+    node = session.load(image)
+    parts, version, ms = _ome(node, multiscale)
+    current = _axes(ms, image)
+    if len(axes) != len(current):
+        raise EditError(f"{image} has {len(current)} axes, got {len(axes)}")
+    names = [a.get("name") for a in axes]
+    if not all(isinstance(n, str) and n for n in names):
+        raise EditError("every axis needs a non-empty name")
+    if len(set(names)) != len(names):
+        raise EditError(f"axis names must be unique, got {names}")
+    commands: list[Command] = []
+    for index, (old, new) in enumerate(zip(current, axes, strict=True)):
+        for field_name in ("name", "type", "unit"):
+            value = new.get(field_name)
+            pointer = [*parts, "axes", index, field_name]
+            if value is None or value == "":
+                if field_name in old and field_name != "name":
+                    key, where = attributes_location(node, format_pointer(pointer))
+                    commands.append(Delete(where, key=key))
+            elif not isinstance(value, str):
+                raise EditError(f"axis {index}: {field_name} must be a string, got {value!r}")
+            elif old.get(field_name) != value:
+                commands.append(_attr_set(node, pointer, value))
+    if version == "0.5" and names != [a.get("name") for a in current]:
+        commands.extend(_level_dimension_names(session, image, ms, names))
+    return Batch(commands, label=f"set axes of {image}")
+
+
+def ome_set_translation(
+    session: EditSession, image: str, translation: Mapping[str | int, float], *, multiscale: int = 0
+) -> Batch:
+    """Move the image origin: level 0's translation becomes *translation* on the given axes.
+
+    Every level is shifted by the same amount, so the levels stay aligned (their half-pixel
+    offsets are kept); a level without a translation gets one after its scale.
+    """
+    node, parts, axes, datasets, targets = _per_axis(session, image, translation, "translation", multiscale)
+
+    def current(dataset: Mapping[str, JSON]) -> tuple[int | None, list[float]]:
+        transforms = dataset.get("coordinateTransformations")
+        for t_index, transform in enumerate(transforms if isinstance(transforms, list) else []):
+            if isinstance(transform, dict) and transform.get("type") == "translation" \
+                    and isinstance(transform.get("translation"), list):
+                return t_index, list(transform["translation"])
+        return None, [0.0] * len(axes)
+
+    _at0, origin = current(datasets[0][1])
+    if len(origin) != len(axes):
+        raise EditError(f"{image}: level 0's translation has {len(origin)} entries for {len(axes)} axes")
+    commands: list[Command] = []
+    for k, dataset in datasets:
+        at, values = current(dataset)
+        if len(values) != len(axes):
+            raise EditError(f"{image}: datasets[{k}] has a translation with {len(values)} entries")
+        new = list(values)
+        for j, value in targets.items():
+            new[j] = _clean(values[j] + value - origin[j])
+        base = [*parts, "datasets", k, "coordinateTransformations"]
+        if at is not None:
+            if not same(new, values):
+                commands.append(_attr_set(node, [*base, at, "translation"], new))
+        elif any(v != 0 for v in new):
+            transforms = dataset.get("coordinateTransformations")
+            end = len(transforms) if isinstance(transforms, list) else 0
+            commands.append(_attr_set(node, [*base, end], {"type": "translation", "translation": new}))
+    return Batch(commands, label=f"set translation of {image}")
+
+
+def _check_colour(value: JSON, what: str) -> str:
+    if not isinstance(value, str) or len(value) != 6 or any(c not in "0123456789abcdefABCDEF" for c in value):
+        raise EditError(f"{what}: a colour is six hex digits (RRGGBB), got {value!r}")
+    return value.upper()
+
+
+def ome_set_channels(session: EditSession, image: str, channels: Sequence[Mapping[str, JSON]]) -> Batch:
+    """Set label, colour, active and window start/end of the ``omero`` channels as one edit.
+
+    *channels* has one mapping per existing channel with any of ``label``, ``color``
+    (``RRGGBB``), ``active`` and ``window`` (``{"start", "end"}``, merged into the existing
+    window so ``min``/``max`` stay).  Other keys of the channel objects are kept.
+    """
+    node = session.load(image)
+    parts, ns = _ome_namespace(node)
+    omero = ns.get("omero")
+    existing = omero.get("channels") if isinstance(omero, dict) else None
+    if not isinstance(existing, list):
+        raise EditError(f"{image} has no omero channels")
+    if len(channels) != len(existing):
+        raise EditError(f"{image} has {len(existing)} channels, got {len(channels)}")
+    commands: list[Command] = []
+    for index, (old, new) in enumerate(zip(existing, channels, strict=True)):
+        if not isinstance(old, dict):
+            raise EditError(f"{image}: omero channel {index} is not an object")
+        base = [*parts, "omero", "channels", index]
+        if "label" in new and new["label"] != old.get("label"):
+            if not isinstance(new["label"], str):
+                raise EditError(f"channel {index}: the label must be a string")
+            commands.append(_attr_set(node, [*base, "label"], new["label"]))
+        if "color" in new:
+            colour = _check_colour(new["color"], f"channel {index}")
+            if not isinstance(old.get("color"), str) or old["color"].upper() != colour:
+                commands.append(_attr_set(node, [*base, "color"], colour))
+        if "active" in new and new["active"] is not old.get("active"):
+            if not isinstance(new["active"], bool):
+                raise EditError(f"channel {index}: active must be true or false")
+            commands.append(_attr_set(node, [*base, "active"], new["active"]))
+        window = new.get("window")
+        if isinstance(window, Mapping):
+            start, end = window.get("start"), window.get("end")
+            for value in (start, end):
+                if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                    raise EditError(f"channel {index}: window start and end must be finite numbers")
+            if start > end:  # type: ignore[operator]
+                raise EditError(f"channel {index}: window start {start} is above its end {end}")
+            merged = dict(old["window"]) if isinstance(old.get("window"), dict) else {}
+            merged.update({"start": start, "end": end})
+            if not same(merged, old.get("window")):
+                commands.append(_attr_set(node, [*base, "window"], merged))
+    return Batch(commands, label=f"set channels of {image}")
+
+
+def ome_set_label_colors(session: EditSession, label_image: str, colors: Mapping[int, Sequence[int]]) -> Batch:
+    """Set the ``rgba`` of label values of an OME-NGFF label image (``image-label.colors``).
+
+    Existing entries keep their place (and other keys); new label values are appended.
+    """
+    node = session.load(label_image)
+    parts, ns = _ome_namespace(node)
+    block = ns.get("image-label")
+    if not isinstance(block, dict):
+        raise EditError(f"{label_image} is not an OME-NGFF label image")
+    entries = block.get("colors") if isinstance(block.get("colors"), list) else []
+    new_entries = [dict(e) if isinstance(e, dict) else e for e in entries]
+    where = {e.get("label-value"): i for i, e in enumerate(new_entries) if isinstance(e, dict)}
+    for value, rgba in colors.items():
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise EditError(f"a label value is an integer, got {value!r}")
+        rgba = list(rgba)
+        if len(rgba) != 4 or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in rgba):
+            raise EditError(f"label {value}: rgba must be four integers 0-255, got {rgba!r}")
+        if value in where:
+            new_entries[where[value]]["rgba"] = rgba
+        else:
+            new_entries.append({"label-value": value, "rgba": rgba})
+    if same(new_entries, entries) and "colors" in block:
+        return Batch([], label=f"set label colours of {label_image}")
+    return Batch([_attr_set(node, [*parts, "image-label", "colors"], new_entries)],
+                 label=f"set label colours of {label_image}")
+
+
+def ome_set_plate_names(
+    session: EditSession, plate: str, *, name: str | None = None, acquisitions: Mapping[int, str] | None = None
+) -> Batch:
+    """Set the plate's ``name`` and the names of its acquisitions (by index).
+
+    Row and column names are not offered: they must match the wells' directories.
+    """
+    node = session.load(plate)
+    parts, ns = _ome_namespace(node)
+    block = ns.get("plate")
+    if not isinstance(block, dict):
+        raise EditError(f"{plate} is not an OME-NGFF plate")
+    commands: list[Command] = []
+    if name is not None and name != block.get("name"):
+        if not isinstance(name, str):
+            raise EditError("the plate name must be a string")
+        commands.append(_attr_set(node, [*parts, "plate", "name"], name))
+    existing = block.get("acquisitions") if isinstance(block.get("acquisitions"), list) else []
+    for index, text in (acquisitions or {}).items():
+        if not 0 <= index < len(existing) or not isinstance(existing[index], dict):
+            raise EditError(f"{plate} has no acquisition {index}")
+        if existing[index].get("name") != text:
+            commands.append(_attr_set(node, [*parts, "plate", "acquisitions", index, "name"], text))
+    return Batch(commands, label=f"set names of plate {plate}")
+
+
+# -- attributes as a form (CF) ----------------------------------------------------------------
+
+
+def set_attributes(session: EditSession, path: str, values: Mapping[str, JSON], *, label: str = "") -> Batch:
+    """Set several attributes of *path* as one edit; a value of ``None`` deletes the attribute.
+
+    On NCZarr nodes the session keeps ``_nczarr_attr.types`` consistent; NCZarr's own
+    attributes are refused.
+    """
+    node = session.load(path)
+    commands: list[Command] = []
+    for name, value in values.items():
+        if not isinstance(name, str) or not name:
+            raise EditError("an attribute name must be a non-empty string")
+        if is_protected_attribute(name):
+            raise ReadOnlyFieldError(f"{name!r} is NCZarr's own metadata and read-only")
+        key, where = attributes_location(node, format_pointer([name]))
+        if value is None:
+            if name in node.attributes:
+                commands.append(Delete(where, key=key))
+        elif not same(node.attributes.get(name), value) or name not in node.attributes:
+            commands.append(SetValue(where, value, key=key))
+    return Batch(commands, label=label or f"set attributes of {path}")
