@@ -265,3 +265,19 @@ def _consolidate(store: Any) -> None:
 def zarr_stores() -> ZarrStores:
     """Writers of small real zarr hierarchies (``.sample(store, zarr_format)``, ``.wide(...)``)."""
     return ZarrStores()
+
+
+# -- streaming -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def engine() -> Iterator[Any]:
+    """A fresh process-wide streaming engine for the test (64 MB cache, empty)."""
+    from zarr_browser.streaming.engine import StreamingEngine, set_engine
+
+    fresh = StreamingEngine(64 * 1024 * 1024)
+    previous = set_engine(fresh)
+    try:
+        yield fresh
+    finally:
+        set_engine(previous)

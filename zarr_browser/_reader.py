@@ -193,11 +193,12 @@ def layer_data(spec: LayerSpec) -> list[LayerData]:
         colors = kwargs.pop("colors", None)
         if colors:
             kwargs["colormap"] = {None: UNLISTED_LABEL_COLOUR, **colors}
-        return [(spec.data, kwargs, "labels")]
+        return [(_display(spec.levels, spec, flag_missing=False), kwargs, "labels")]
+    flag_missing = any(getattr(level.source, "remote", False) for level in spec.levels)
     channel_axis = kwargs.pop("channel_axis", None)
     if channel_axis is None:
         _image_kwargs(kwargs, kwargs.get("colormap"), kwargs.get("contrast_limits"), None)
-        return [(spec.data, kwargs, "image")]
+        return [(_display(spec.levels, spec, flag_missing=flag_missing), kwargs, "image")]
     names = list(kwargs.pop("name"))
     colours = list(kwargs.pop("colormap"))
     limits = list(kwargs.pop("contrast_limits"))
@@ -206,7 +207,7 @@ def layer_data(spec: LayerSpec) -> list[LayerData]:
     out: list[LayerData] = []
     for i, name in enumerate(names):
         levels = [level.take(channel_axis, i) for level in spec.levels]
-        data: Any = levels if isinstance(spec.data, list) else levels[0]
+        data = _display(levels, spec, flag_missing=flag_missing)
         channel_kwargs = {**kwargs, "name": name, "visible": visible[i],
                           "blending": _FIRST_BLENDING if i == 0 else _OTHER_BLENDING}
         metadata = {key: dict(value) if isinstance(value, dict) else value
@@ -216,6 +217,13 @@ def layer_data(spec: LayerSpec) -> list[LayerData]:
         _image_kwargs(channel_kwargs, colours[i], limits[i], defaults[i])
         out.append((data, channel_kwargs, "image"))
     return out
+
+
+def _display(levels: Sequence[Any], spec: LayerSpec, *, flag_missing: bool) -> Any:
+    """What napari gets for *levels* of *spec* (see :mod:`zarr_browser._display`)."""
+    from zarr_browser._display import display_data
+
+    return display_data(levels, multiscale=isinstance(spec.data, list), flag_missing=flag_missing)
 
 
 def _image_kwargs(kwargs: dict[str, Any], colour: str | None, limits: Any, default: str | None) -> None:

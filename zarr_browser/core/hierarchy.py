@@ -13,6 +13,7 @@ real files and compare each node with its consolidated copy, flagging stale copi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -30,7 +31,7 @@ from zarr_browser.core.model import (
     parent_path,
 )
 from zarr_browser.core.store import AccessMode, RequestPolicy, StoreAccess, open_store, run_sync
-from zarr_browser.errors import NodeNotFoundError, StoreOpenError, StoreReadError
+from zarr_browser.errors import NodeNotFoundError, StoreOpenError, StoreReadError, ZarrBrowserError
 
 __all__ = ["ConsolidatedIndex", "Hierarchy", "Listing", "natural_key"]
 
@@ -362,6 +363,22 @@ class Hierarchy:
             raise NodeNotFoundError(f"no zarr node at {path} in {self.url}")
         self._nodes[path] = node
         return node
+
+    def prefetch(self, paths: Iterable[str]) -> None:
+        """Read the nodes at *paths* concurrently (they are then served without I/O by :meth:`node`).
+
+        Paths that hold no node or cannot be read are skipped: :meth:`node` reports them later.
+        """
+        run_sync(self.aprefetch(paths))
+
+    async def aprefetch(self, paths: Iterable[str]) -> None:
+        todo = sorted({_normalise(p) for p in paths} - set(self._nodes))
+
+        async def one(path: str) -> None:
+            with contextlib.suppress(ZarrBrowserError):
+                await self.anode(path)
+
+        await asyncio.gather(*(one(p) for p in todo))
 
     def refresh(self, path: str = "/") -> None:
         """Forget what is cached at and below *path* (the next read goes to the store)."""

@@ -32,6 +32,7 @@ __all__ = [
     "ALLOWED_CODECS",
     "REFUSED_CODECS",
     "Limits",
+    "array_from_documents",
     "check_array",
     "check_environment",
     "ensure_safe",
@@ -211,6 +212,37 @@ def open_array(access: StoreAccess, node: Node, limits: Limits | None = None) ->
     path = node.path.lstrip("/")
     try:
         return zarr.open_array(access.zarr_store, path=path or None, mode="r", zarr_format=node.zarr_format)
+    except ZarrBrowserError:
+        raise
+    except Exception as err:  # zarr raises a dozen unrelated types on hostile metadata
+        raise ArrayReadError(f"cannot open {node.path} of {access.url}: {type(err).__name__}: {err}") from err
+
+
+def array_from_documents(access: StoreAccess, node: Node, limits: Limits | None = None) -> zarr.Array:
+    """The zarr array of *node* built from the metadata documents already read (no I/O).
+
+    Falls back to :func:`open_array` (which reads the metadata again) when the node carries no
+    usable array document.  Same gate and errors as :func:`open_array`.
+    """
+    from zarr.core.array import Array, AsyncArray
+    from zarr.core.metadata import ArrayV2Metadata, ArrayV3Metadata
+    from zarr.storage import StorePath
+
+    check_environment()
+    ensure_safe(node, limits)
+    name = "zarr.json" if node.zarr_format == 3 else ".zarray"
+    document = node.documents.get(name)
+    if document is None or not isinstance(document.value, dict):
+        return open_array(access, node, limits)
+    path = node.path.strip("/")
+    try:
+        if node.zarr_format == 3:
+            metadata: ArrayV2Metadata | ArrayV3Metadata = ArrayV3Metadata.from_dict(dict(document.value))
+        else:
+            attributes = node.documents.get(".zattrs")
+            value = {**document.value, "attributes": attributes.value if attributes and isinstance(attributes.value, dict) else {}}
+            metadata = ArrayV2Metadata.from_dict(value)
+        return Array(AsyncArray(metadata=metadata, store_path=StorePath(access.zarr_store, path)))
     except ZarrBrowserError:
         raise
     except Exception as err:  # zarr raises a dozen unrelated types on hostile metadata

@@ -314,6 +314,8 @@ class _Planner:
     def _levels(self, node: Node, description: Mapping[str, Any], result: _Result) -> list[LevelArray] | None:
         """The level arrays of an OME multiscale, largest first; None (with a note) when unusable."""
         levels: list[LevelArray] = []
+        paths = [level.get("path") for level in description.get("levels") or [] if isinstance(level, dict)]
+        self.hierarchy.prefetch(t for p in paths if isinstance(p, str) and (t := _resolve(node.path, p)))
         for level in description.get("levels") or []:
             path = level.get("path") if isinstance(level, dict) else None
             target = _resolve(node.path, path) if isinstance(path, str) else None
@@ -586,6 +588,28 @@ class _Planner:
             result.specs.append(LayerSpec(LevelArray(source), "labels", kwargs, plate.path, "plate-labels"))
         return result
 
+    def prepare_tiles(self, well_paths: Sequence[str], field_path: str, sub: str | None) -> None:
+        """Prefetch concurrently what :meth:`open_tile` reads for each well, stage by stage."""
+        hierarchy = self.hierarchy
+        hierarchy.prefetch(well_paths)
+        images: list[str] = []
+        for well_path in well_paths:
+            well_node = self.ctx.node(well_path)
+            base = _resolve(well_path, (_first_field_path(well_node) if well_node else None) or field_path)
+            image_path = _resolve(base, sub) if base and sub else base
+            if image_path:
+                images.append(image_path)
+        hierarchy.prefetch(images)
+        levels: list[str] = []
+        for image_path in images:
+            image_node = self.ctx.node(image_path)
+            datasets = _ome_namespace(image_node).get("multiscales") if image_node is not None else None
+            first = datasets[0] if isinstance(datasets, list) and datasets and isinstance(datasets[0], dict) else {}
+            paths = [d.get("path") for d in first.get("datasets") or [] if isinstance(d, dict)]
+            if paths and isinstance(paths[-1], str) and (target := _resolve(image_path, paths[-1])):
+                levels.append(target)
+        hierarchy.prefetch(levels)
+
     def open_tile(self, well_path: str, field_path: str, sub: str | None) -> LevelArray | None:
         """The lowest level of the first field of a well (or of its label *sub*), for a mosaic tile."""
         well_node = self.ctx.node(well_path)
@@ -747,6 +771,10 @@ class _TileOpener:
 
     def __call__(self, well_path: str) -> LevelArray | None:
         return self._planner.open_tile(well_path, self._field_path, self._sub)
+
+    def prepare(self, well_paths: Sequence[str]) -> None:
+        """Read the metadata of many tiles at once: wells, then fields, then levels (3 round trips)."""
+        self._planner.prepare_tiles(well_paths, self._field_path, self._sub)
 
 
 # -- metadata helpers ------------------------------------------------------------------------

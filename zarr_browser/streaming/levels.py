@@ -18,6 +18,7 @@ without changing this interface.
 
 from __future__ import annotations
 
+import math
 import operator
 import threading
 from collections.abc import Sequence
@@ -25,7 +26,9 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from zarr_browser.core.safety import ensure_safe, open_array, read_region
+from zarr_browser.core.safety import array_from_documents, ensure_safe
+from zarr_browser.errors import ArrayReadError, ZarrBrowserError
+from zarr_browser.streaming.engine import BlockReader, Hole, StreamingEngine, get_engine, new_token
 
 if TYPE_CHECKING:
     import dask.array
@@ -121,7 +124,11 @@ def normalize_key(key: Any, shape: Sequence[int]) -> tuple[tuple[Index, ...], tu
 
 
 class ZarrSource:
-    """One zarr array of a store, opened through the safety gate on first use.
+    """One zarr array of a store, read through the streaming engine.
+
+    Building it does no I/O: the safety gate runs at once and the zarr array is built from the
+    metadata documents the node already holds.  :meth:`read` blocks until the region is read
+    (the compute path); :meth:`read_cached` never waits (the display path).
 
     Parameters
     ----------
@@ -131,6 +138,8 @@ class ZarrSource:
         The array node (its metadata gives shape, dtype and chunks without I/O).
     limits
         Bounds for the safety gate.
+    engine
+        The streaming engine; the process-wide one by default.
 
     Raises
     ------
@@ -138,15 +147,21 @@ class ZarrSource:
         At construction, when the safety gate refuses the array.
     """
 
-    def __init__(self, access: StoreAccess, node: Node, limits: Limits | None = None) -> None:
+    def __init__(
+        self, access: StoreAccess, node: Node, limits: Limits | None = None, engine: StreamingEngine | None = None
+    ) -> None:
         if node.array is None:
             raise ValueError(f"{node.path} is not an array")
         ensure_safe(node, limits)  # no I/O: refuse before anything is built
         self._access = access
         self._node = node
         self._limits = limits
+        self._engine = engine
         self._array: zarr.Array | None = None
+        self._reader: BlockReader | None = None
         self._lock = threading.Lock()
+        self.token = new_token()
+        self.remote = access.is_remote
         meta = node.array
         self._shape = tuple(meta.shape)
         self._dtype = _numpy_dtype(meta.dtype)
@@ -172,19 +187,52 @@ class ZarrSource:
     def node(self) -> Node:
         return self._node
 
+    @property
+    def access(self) -> StoreAccess:
+        return self._access
+
+    @property
+    def engine(self) -> StreamingEngine:
+        return self._engine or get_engine()
+
     def describe(self) -> str:
         return self._node.path
 
     def zarr_array(self) -> zarr.Array:
-        """The zarr array, opened (through :func:`open_array`) on the first call."""
+        """The zarr array, built from the node's documents (no I/O) on the first call."""
         with self._lock:
             if self._array is None:
-                self._array = open_array(self._access, self._node, self._limits)
+                self._array = array_from_documents(self._access, self._node, self._limits)
             return self._array
 
+    def block_reader(self) -> BlockReader:
+        """How the engine reads this array's blocks (built without I/O on first use)."""
+        with self._lock:
+            reader = self._reader
+        if reader is None:
+            array = self.zarr_array()
+            try:
+                reader = BlockReader(array, self._access.describe_key)
+            except ZarrBrowserError:
+                raise
+            except Exception as err:  # metadata zarr accepts but the engine cannot plan
+                raise ArrayReadError(f"cannot read {self._node.path} of {self._access.url}: {err}") from err
+            with self._lock:
+                self._reader = reader
+        return reader
+
     def read(self, key: tuple[Index, ...]) -> np.ndarray:
-        data = read_region(self.zarr_array(), self._node, self._access.url, key)
-        return data.astype(self.dtype, copy=False)
+        """Region *key*, complete (blocks while fetching); ArrayReadError names a failed chunk."""
+        try:
+            return self.engine.read(self, key)
+        except ZarrBrowserError as err:
+            if self._node.path in str(err) or self._access.url in str(err):
+                raise
+            raise ArrayReadError(f"{self._node.path}: {err}") from err
+
+    def read_cached(self, key: tuple[Index, ...], *, request: bool = True, neighbours: bool = False) -> tuple[np.ndarray, list[Hole]]:
+        """What is cached of region *key* now, and the holes (see :meth:`StreamingEngine.read_cached`)."""
+        return self.engine.read_cached(self, key, request=request, neighbours=neighbours)
 
 
 def _numpy_dtype(name: str) -> np.dtype | None:
@@ -234,7 +282,7 @@ class LevelArray:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)  # Python ints: hostile shapes overflow int64
 
     @property
     def nbytes(self) -> int:
@@ -251,12 +299,16 @@ class LevelArray:
             raise TypeError("len() of a 0-d array")
         return self.shape[0]
 
-    def __getitem__(self, key: Any) -> np.ndarray:
-        normalized, flips = normalize_key(key, self.shape)
-        full: list[Index] = list(normalized)
+    def full_key(self, key: tuple[Index, ...]) -> tuple[Index, ...]:
+        """A normalised key of this view as a key of the source (fixed axes inserted)."""
+        full: list[Index] = list(key)
         for axis, index in self._fixed:  # ascending, so earlier insertions keep later axes right
             full.insert(axis, index)
-        data = self._source.read(tuple(full))
+        return tuple(full)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        normalized, flips = normalize_key(key, self.shape)
+        data = self._source.read(self.full_key(normalized))
         for axis in flips:
             data = np.flip(data, axis=axis)
         return data

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from zarr_browser.errors import ZarrBrowserError
+from zarr_browser.streaming.engine import Hole, get_engine, new_token
 
 if TYPE_CHECKING:
     from zarr_browser.streaming.levels import Index, LevelArray
@@ -33,6 +34,18 @@ TileOpener = Callable[[str], "LevelArray | None"]
 """Opens the tile of one cell (by its key, e.g. a well path); None when there is nothing to show."""
 
 _MAX_WORKERS = 8
+_OPENERS = 4
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _opener_pool() -> ThreadPoolExecutor:
+    """Workers that resolve tiles for never-waiting reads (well and field metadata, concurrently)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=_OPENERS, thread_name_prefix="zb-mosaic")
+        return _pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +100,19 @@ def _segments(index: Index, tile: int) -> list[tuple[int, Index, slice | None]]:
     return out
 
 
+def _tile_clips(
+    tile: LevelArray | None, y_local: Index, y_out: slice | None, x_local: Index, x_out: slice | None
+) -> tuple[tuple[Index, slice | None], tuple[Index, slice | None]] | None:
+    """The y and x parts of a cell's segment that *tile* covers (None: nothing, or no tile)."""
+    if tile is None:
+        return None
+    tile_h, tile_w = tile.shape[-2:]
+    y_clip, x_clip = _clip(y_local, y_out, tile_h), _clip(x_local, x_out, tile_w)
+    if y_clip is None or x_clip is None:
+        return None
+    return y_clip, x_clip
+
+
 def _clip(local: Index, out: slice | None, size: int) -> tuple[Index, slice | None] | None:
     """Restrict a tile-local index to a tile of *size* along that axis (None: nothing left)."""
     if isinstance(local, int):
@@ -120,7 +146,9 @@ class MosaicSource:
         self._open_tile = open_tile
         self._name = name
         self._tiles: dict[tuple[int, int], LevelArray | None] = {}
+        self._opening: set[tuple[int, int]] = set()
         self._lock = threading.Lock()
+        self.token = new_token()
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -158,32 +186,115 @@ class MosaicSource:
         with self._lock:
             return self._tiles.setdefault(cell, tile)
 
-    def read(self, key: tuple[Index, ...]) -> np.ndarray:
-        *lead, y_index, x_index = key
+    def _open_later(self, cells: list[tuple[int, int]]) -> None:
+        """Resolve the tiles of *cells* in a worker (their metadata read together, when the opener
+        can); listeners of this mosaic hear when they are ready."""
+        with self._lock:
+            cells = [c for c in cells if c not in self._tiles and c not in self._opening]
+            self._opening.update(cells)
+        if not cells:
+            return
+
+        def work() -> None:
+            try:
+                self._prepare(cells)
+                for cell in cells:
+                    tile = self.tile(cell)
+                    if tile is not None and hasattr(tile.source, "token"):
+                        get_engine().add_listener(tile.source.token, self._forward)
+            finally:
+                with self._lock:
+                    self._opening.difference_update(cells)
+                get_engine().notify(self.token)
+
+        _opener_pool().submit(work)
+
+    def _prepare(self, cells: list[tuple[int, int]]) -> None:
+        """Read the metadata of the tiles of *cells* not resolved yet together, when the opener can."""
+        prepare = getattr(self._open_tile, "prepare", None)
+        with self._lock:
+            cells = [c for c in cells if c not in self._tiles]
+        if prepare is None or len(cells) < 2:
+            return
+        try:
+            prepare([self.geometry.cells[c] for c in cells])
+        except ZarrBrowserError as err:  # each tile reports its own problem when it is opened
+            logger.info("mosaic %s: prefetching tile metadata failed: %s", self._name, err)
+
+    def _forward(self, _token: int) -> None:
+        get_engine().notify(self.token)
+
+    def _jobs(self, y_index: Index, x_index: Index) -> list[tuple]:  # type: ignore[type-arg]
         height, width = self.geometry.tile_shape[-2:]
-        out_shape = [len(range(k.start, k.stop, k.step)) for k in lead if isinstance(k, slice)]
-        for index in (y_index, x_index):
-            if isinstance(index, slice):
-                out_shape.append(len(range(index.start, index.stop, index.step)))
-        out = np.zeros(out_shape, dtype=self._dtype)
-        jobs = [
+        return [
             ((row, column), y_local, y_out, x_local, x_out)
             for row, y_local, y_out in _segments(y_index, height)
             for column, x_local, x_out in _segments(x_index, width)
             if (row, column) in self.geometry.cells
         ]
+
+    def read_cached(
+        self, key: tuple[Index, ...], *, request: bool = True, neighbours: bool = False
+    ) -> tuple[np.ndarray, list[Hole]]:
+        """What is ready of region *key* now (never waits); tiles not opened yet are opened in workers."""
+        del neighbours
+        *lead, y_index, x_index = key
+        out = np.zeros(self._out_shape(key), dtype=self._dtype)
+        holes: list[Hole] = []
+        lead_dims = sum(isinstance(k, slice) for k in lead)
+        unopened: list[tuple[int, int]] = []
+        for cell, y_local, y_out, x_local, x_out in self._jobs(y_index, x_index):
+            target = tuple(s for s in (y_out, x_out) if s is not None)
+            region = (*(slice(None),) * lead_dims, *target)
+            with self._lock:
+                known = cell in self._tiles
+                tile = self._tiles.get(cell)
+            if not known:
+                unopened.append(cell)
+                holes.append(Hole(region, "pending", self.geometry.cells[cell]))
+                continue
+            clips = _tile_clips(tile, y_local, y_out, x_local, x_out)
+            if tile is None or clips is None:
+                continue
+            y_clip, x_clip = clips
+            try:
+                full = tile.full_key((*lead, y_clip[0], x_clip[0]))
+                read = getattr(tile.source, "read_cached", None)
+                if read is None:
+                    data, tile_holes = tile.source.read(full), []
+                else:
+                    data, tile_holes = read(full, request=request)
+                clipped = tuple(s for s in (y_clip[1], x_clip[1]) if s is not None)
+                out[(Ellipsis, *clipped)] = data
+            except (IndexError, ValueError) as err:  # a tile with other leading axes than the first
+                logger.warning("mosaic %s: tile %s does not fit the grid: %s", self._name, cell, err)
+                continue
+            offsets = [0] * lead_dims + [s.start for s in clipped]
+            for hole in tile_holes:
+                shifted = tuple(slice(h.start + o, h.stop + o) for h, o in zip(hole.out, offsets, strict=True))
+                holes.append(Hole(shifted, hole.status, hole.key))
+        if unopened and request:
+            self._open_later(unopened)
+        return out, holes
+
+    def _out_shape(self, key: tuple[Index, ...]) -> list[int]:
+        return [len(range(k.start, k.stop, k.step)) for k in key if isinstance(k, slice)]
+
+    def read(self, key: tuple[Index, ...]) -> np.ndarray:
+        *lead, y_index, x_index = key
+        out = np.zeros(self._out_shape(key), dtype=self._dtype)
+        jobs = self._jobs(y_index, x_index)
         if not jobs:
             return out
+        self._prepare([job[0] for job in jobs])
 
         def fill(job: tuple) -> None:  # type: ignore[type-arg]
             cell, y_local, y_out, x_local, x_out = job
             tile = self.tile(cell)
-            if tile is None:
+            clips = _tile_clips(tile, y_local, y_out, x_local, x_out)
+            if tile is None or clips is None:
                 return
-            tile_h, tile_w = tile.shape[-2:]
-            y_clip, x_clip = _clip(y_local, y_out, tile_h), _clip(x_local, x_out, tile_w)
-            if y_clip is None or x_clip is None:
-                return
+            y_clip, x_clip = clips
             try:
                 data = tile[(*lead, y_clip[0], x_clip[0])]
             except IndexError as err:  # a tile with fewer channels/planes than the first

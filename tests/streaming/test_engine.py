@@ -1,0 +1,304 @@
+"""The streaming engine: block plans, the decoded cache, concurrency, coalescing, failures.
+
+Stores are written by zarr-python and served by the loopback HTTP server of ``tests/servers.py``
+(which counts requests, round trips and the peak in flight).  Nothing here asserts a timing:
+round trips and requests are counts, "never waits" is shown by reads that return while the
+server still holds every request.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zarr_browser.core.hierarchy import Hierarchy
+from zarr_browser.errors import ArrayReadError, ZarrBrowserError
+from zarr_browser.streaming.display import CHECKER, DisplayLevel, display_levels
+from zarr_browser.streaming.engine import BlockPlan, DecodedCache, StreamingEngine, set_engine
+from zarr_browser.streaming.levels import LevelArray, normalize_key
+
+
+def microscopy(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 4000, shape, dtype="uint16")
+
+
+def write(path: Path, data: np.ndarray, *, chunks: tuple[int, ...], shards: tuple[int, ...] | None = None,
+          zarr_format: int = 3, name: str = "a", fill_value: int = 0) -> None:
+    import zarr
+
+    group = zarr.open_group(str(path), mode="a", zarr_format=zarr_format)
+    array = group.create_array(name, shape=data.shape, chunks=chunks, shards=shards, dtype=data.dtype,
+                               fill_value=fill_value)
+    array[...] = data
+
+
+def level(url: str, name: str = "a") -> LevelArray:
+    hierarchy = Hierarchy.open(url)
+    return LevelArray.open(hierarchy.access, hierarchy.node(f"/{name}"))
+
+
+def wait_idle(engine: StreamingEngine, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while engine.pending():
+        assert time.monotonic() < deadline, "blocks still pending"
+        time.sleep(0.005)
+
+
+# -- block plans -----------------------------------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_block_plan_assembles_any_basic_index(data: Any) -> None:
+    ndim = data.draw(st.integers(1, 3))
+    shape = tuple(data.draw(st.integers(1, 23)) for _ in range(ndim))
+    blocks = tuple(data.draw(st.integers(1, 7)) for _ in range(ndim))
+    truth = np.arange(int(np.prod(shape))).reshape(shape)
+    key: list[Any] = []
+    for n in shape:
+        if data.draw(st.booleans()):
+            key.append(data.draw(st.integers(-n, n - 1)))
+        else:
+            key.append(slice(data.draw(st.integers(-n - 2, n + 2)), data.draw(st.integers(-n - 2, n + 2)),
+                             data.draw(st.sampled_from([1, 1, 2, 3, 9]))))
+    normalized, _ = normalize_key(tuple(key), shape)
+    plan = BlockPlan.of(normalized, shape, blocks)
+    out = np.full(plan.out_shape, -1)
+    for coords, local, where in plan.parts:
+        origin = tuple(c * b for c, b in zip(coords, blocks, strict=True))
+        block = np.full(blocks, -2)
+        region = tuple(slice(o, min(o + b, n)) for o, b, n in zip(origin, blocks, shape, strict=True))
+        block[tuple(slice(0, r.stop - r.start) for r in region)] = truth[region]
+        out[where] = block[local]
+    np.testing.assert_array_equal(out, truth[tuple(key)])
+
+
+def test_a_read_of_too_many_blocks_is_refused_before_planning() -> None:
+    with pytest.raises(ArrayReadError, match="refused"):
+        BlockPlan.of((slice(0, 10**12, 1), slice(0, 10**12, 1)), (10**12, 10**12), (1, 1))
+
+
+# -- the cache -------------------------------------------------------------------------------
+
+
+def test_cache_is_bounded_in_bytes_and_least_recently_used() -> None:
+    cache = DecodedCache(3000)
+    for i in range(5):
+        cache.put((1, (i,)), np.zeros(1000, dtype="uint8"))
+    assert cache.nbytes <= 3000 and len(cache) == 3
+    assert cache.get((1, (0,))) is None and cache.get((1, (4,))) is not None
+    cache.get((1, (2,)))  # 2 becomes most recent: 3 is evicted next
+    cache.put((1, (5,)), np.zeros(1000, dtype="uint8"))
+    assert (1, (2,)) in cache and (1, (3,)) not in cache
+    cache.put((1, (9,)), np.zeros(5000, dtype="uint8"))  # larger than the bound: not kept
+    assert (1, (9,)) not in cache and cache.nbytes <= 3000
+    fill = np.broadcast_to(np.uint16(7), (1000, 1000))
+    cache.put((2, (0,)), fill)  # a broadcast fill value costs nothing
+    assert cache.nbytes <= 3000 and (2, (0,)) in cache
+
+
+def test_a_small_cache_still_reads_a_larger_region_correctly(tmp_path: Path) -> None:
+    truth = microscopy((256, 256))
+    write(tmp_path / "s.zarr", truth, chunks=(32, 32))
+    small = StreamingEngine(cache_bytes=4 * 32 * 32 * 2)
+    previous = set_engine(small)
+    try:
+        array = level(str(tmp_path / "s.zarr"))
+        np.testing.assert_array_equal(array[...], truth)
+        assert small.cache.nbytes <= small.cache.max_bytes
+    finally:
+        set_engine(previous)
+
+
+def test_levels_share_the_cache_and_panning_back_reads_nothing(engine: StreamingEngine, http_server: Any) -> None:
+    truth = microscopy((128, 128))
+    write(http_server.root / "p.zarr", truth, chunks=(32, 32))
+    write(http_server.root / "p.zarr", truth[::2, ::2].copy(), chunks=(32, 32), name="b")
+    url = http_server.url_for("p.zarr")
+    a, b = level(url, "a"), level(url, "b")
+    np.testing.assert_array_equal(a[0:64, 0:64], truth[0:64, 0:64])
+    np.testing.assert_array_equal(b[...], truth[::2, ::2])
+    http_server.reset_stats()
+    np.testing.assert_array_equal(a[0:64, 0:64], truth[0:64, 0:64])  # pan back
+    np.testing.assert_array_equal(b[0:10, 0:10], truth[0:20:2, 0:20:2])
+    assert http_server.stats.requests == 0
+    assert engine.stats()["cache_blocks"] == 4 + 4
+
+
+# -- concurrency and coalescing (counted by the server) ----------------------------------------
+
+
+def test_every_chunk_of_a_view_is_requested_at_once(engine: StreamingEngine, http_server: Any) -> None:
+    truth = microscopy((512, 512))
+    write(http_server.root / "v.zarr", truth, chunks=(128, 128))
+    array = level(http_server.url_for("v.zarr"))
+    http_server.latency = 0.05
+    http_server.reset_stats()
+    np.testing.assert_array_equal(array[...], truth)
+    stats = http_server.stats
+    assert stats.requests == 16
+    assert stats.peak_in_flight == 16
+    assert stats.round_trips == 1
+
+
+def test_sharded_view_reads_the_index_once_then_coalesced_ranges(engine: StreamingEngine, http_server: Any) -> None:
+    truth = microscopy((512, 512))
+    write(http_server.root / "sh.zarr", truth, chunks=(64, 64), shards=(512, 512))
+    array = level(http_server.url_for("sh.zarr"))
+    http_server.latency = 0.05
+    http_server.reset_stats()
+    view = (slice(0, 256), slice(0, 256))  # 16 inner chunks of one shard
+    np.testing.assert_array_equal(array[view], truth[view])
+    stats = http_server.stats
+    # one index read, then the 16 inner chunks in (at most) 4 coalesced range reads, concurrently
+    assert stats.round_trips == 2, stats.intervals
+    assert stats.requests <= 1 + 4
+    http_server.reset_stats()
+    other = (slice(256, 512), slice(256, 512))
+    np.testing.assert_array_equal(array[other], truth[other])
+    assert http_server.stats.round_trips == 1  # the index is kept
+
+
+def test_empty_inner_chunks_of_a_shard_are_fill_without_a_request(engine: StreamingEngine, http_server: Any) -> None:
+    import zarr
+
+    group = zarr.open_group(str(http_server.root / "e.zarr"), mode="w")
+    array = group.create_array("a", shape=(64, 64), chunks=(16, 16), shards=(64, 64), dtype="uint16", fill_value=9)
+    array[0:16, 0:16] = 1
+    mine = level(http_server.url_for("e.zarr"))
+    expected = np.full((64, 64), 9, dtype="uint16")
+    expected[0:16, 0:16] = 1
+    np.testing.assert_array_equal(mine[...], expected)
+
+
+# -- the display path: never waits, coarse first, failures visible ------------------------------
+
+
+def test_cached_reads_never_wait_and_listeners_hear_arrivals(engine: StreamingEngine, http_server: Any) -> None:
+    truth = microscopy((256, 256))
+    write(http_server.root / "slow.zarr", truth, chunks=(64, 64))
+    array = level(http_server.url_for("slow.zarr"))
+    heard: list[int] = []
+    engine.add_listener(array.source.token, heard.append)
+    http_server.faults.add("slow.zarr/a/c/*", "hang")  # every chunk request hangs
+    data, holes = array.source.read_cached((slice(0, 256, 1), slice(0, 256, 1)))
+    # the call returned while the server holds every request: nothing delivered, all pending
+    assert len(holes) == 16 and {h.status for h in holes} == {"pending"}
+    assert engine.pending() == 16 and heard == []
+    assert not data.any()
+    http_server.faults.clear()
+    http_server._release.set()  # the hanging requests now fail; retries succeed
+    wait_idle(engine)
+    assert heard
+    data, holes = array.source.read_cached((slice(0, 256, 1), slice(0, 256, 1)))
+    assert holes == []
+    np.testing.assert_array_equal(data, truth)
+
+
+def test_coarse_data_is_shown_until_the_fine_level_arrives(engine: StreamingEngine, http_server: Any) -> None:
+    truth = microscopy((128, 128))
+    write(http_server.root / "pyr.zarr", truth, chunks=(32, 32))
+    write(http_server.root / "pyr.zarr", truth[::4, ::4].copy(), chunks=(32, 32), name="b")
+    url = http_server.url_for("pyr.zarr")
+    fine, coarse = level(url, "a"), level(url, "b")
+    coarse[...]  # the coarsest level is read ahead (as the napari glue does)
+    shown = display_levels([fine, coarse])[0]
+    http_server.faults.add("pyr.zarr/a/c/*", "hang")
+    first = shown[0:128, 0:128]
+    assert {h.status for h in shown.last_holes} == {"pending"}
+    np.testing.assert_array_equal(first, np.repeat(np.repeat(truth[::4, ::4], 4, 0), 4, 1))
+    http_server.faults.clear()
+    http_server._release.set()
+    wait_idle(engine)
+    np.testing.assert_array_equal(shown[0:128, 0:128], truth)
+    assert shown.last_holes == []
+
+
+def test_failed_chunks_are_drawn_as_failed_and_named(engine: StreamingEngine, http_server: Any) -> None:
+    truth = microscopy((64, 128))
+    write(http_server.root / "f.zarr", truth, chunks=(64, 64))
+    array = level(http_server.url_for("f.zarr"))
+    http_server.faults.add("f.zarr/a/c/0/1", "500")
+    shown = DisplayLevel([array], 0)
+    shown[...]
+    wait_idle(engine)
+    data = shown[...]
+    assert [h.status for h in shown.last_holes] == ["failed"]
+    np.testing.assert_array_equal(data[:, :64], truth[:, :64])
+    right = data[:, 64:]
+    assert set(np.unique(right)) == {0, 65535}  # the checkerboard of the extremes, never data
+    assert right[0, 0] != right[0, CHECKER]
+    (message,) = engine.failures(array.source.token)
+    assert "f.zarr/a/c/0/1" in message
+    with pytest.raises(ZarrBrowserError, match=r"f\.zarr/a/c/0/1"):
+        array[...]  # the compute path raises instead of returning wrong data
+
+
+def test_remote_404_chunk_is_flagged_missing_and_striped(engine: StreamingEngine, http_server: Any) -> None:
+    truth = microscopy((64, 128))
+    write(http_server.root / "m.zarr", truth, chunks=(64, 64), fill_value=5)
+    (http_server.root / "m.zarr" / "a" / "c" / "0" / "1").unlink()
+    array = level(http_server.url_for("m.zarr"))
+    shown = DisplayLevel([array], 0, flag_missing=True)
+    shown[...]
+    wait_idle(engine)
+    data = shown[...]
+    assert [h.status for h in shown.last_holes] == ["missing"]
+    assert "m.zarr/a/c/0/1" in shown.last_holes[0].key
+    assert set(np.unique(data[:, 64:])) == {5, 65535}  # fill value, striped
+    assert engine.stats()["missing"] == 1
+    np.testing.assert_array_equal(array[:, 64:], np.full((64, 64), 5))  # compute path: zarr's fill
+
+
+def test_neighbours_are_prefetched_when_no_view_waits(engine: StreamingEngine, tmp_path: Path) -> None:
+    truth = microscopy((8, 256, 256))
+    write(tmp_path / "z.zarr", truth, chunks=(1, 64, 64))
+    array = level(str(tmp_path / "z.zarr"))
+    plane = array.take(0, 3)
+    shown = DisplayLevel([plane], 0)
+    shown[64:128, 64:128]
+    wait_idle(engine)
+    deadline = time.monotonic() + 10
+    while engine.stats()["cache_blocks"] < 27 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # the view's block and its 26 neighbours (in y, x and the planes above and below)
+    assert engine.stats()["prefetched"] == 26
+    for z in (2, 3, 4):
+        for y in (0, 1, 2):
+            for x in (0, 1, 2):
+                assert (array.source.token, (z, y, x)) in engine.cache
+
+
+def test_dask_stays_the_compute_path(engine: StreamingEngine, tmp_path: Path) -> None:
+    truth = microscopy((100, 90))
+    write(tmp_path / "d.zarr", truth, chunks=(32, 32), shards=(64, 64))
+    array = level(str(tmp_path / "d.zarr"))
+    dask_array = array.to_dask()
+    assert dask_array.chunks[0][0] == 64  # one dask chunk per stored object (the shard)
+    assert int(dask_array.sum().compute()) == int(truth.astype(np.int64).sum())
+
+
+def test_a_view_larger_than_the_cache_loads_its_centre_once(tmp_path: Path) -> None:
+    truth = microscopy((256, 256))
+    write(tmp_path / "big.zarr", truth, chunks=(32, 32))
+    small = StreamingEngine(cache_bytes=16 * 32 * 32 * 2)  # 16 blocks; the view has 64
+    previous = set_engine(small)
+    try:
+        array = level(str(tmp_path / "big.zarr"))
+        shown = DisplayLevel([array], 0)
+        for _ in range(3):  # refreshes after arrivals request nothing new: no eviction loop
+            shown[...]
+            wait_idle(small)
+        assert small.stats()["blocks"] == 12  # the 3/4 of the cache nearest the centre
+        data = shown[...]
+        assert len(shown.last_holes) == 64 - 12 and {h.status for h in shown.last_holes} == {"pending"}
+        np.testing.assert_array_equal(data[96:160, 96:160], truth[96:160, 96:160])
+    finally:
+        set_engine(previous)

@@ -1,0 +1,200 @@
+"""What napari draws: level arrays that never wait, showing coarse data until fine data arrives.
+
+napari reads a (multiscale) layer with one blocking ``level[region]`` per refresh, on the GUI
+thread.  :class:`DisplayLevel` answers at once from the decoded-chunk cache
+(:meth:`~zarr_browser.streaming.engine.StreamingEngine.read_cached`) and requests what is
+missing; until it arrives the region is drawn from the finest coarser level that has it
+(nearest-neighbour upsampled), so the picture sharpens as chunks land.  The napari glue listens
+to the engine (:meth:`DisplayLevel.tokens`) and refreshes the layer when blocks arrive.
+
+Chunks that failed are drawn as a checkerboard of the dtype's extremes, never as data;
+chunks a remote store does not have (404) are filled with the fill value, as zarr specifies, and
+striped when *flag_missing* is set (images read over the network), because a chunk that
+vanished from a server is more often lost than intentionally empty.  The last holes of every
+read are kept (:attr:`DisplayLevel.last_holes`) for status messages and tests.
+
+Nothing here imports Qt or napari.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from zarr_browser.streaming.engine import Hole
+from zarr_browser.streaming.levels import Index, LevelArray, normalize_key
+
+__all__ = ["DisplayLevel", "display_levels", "failed_pattern", "missing_pattern"]
+
+CHECKER = 8
+"""Side of the squares of the failed-chunk checkerboard, in pixels."""
+
+
+def _extremes(dtype: np.dtype) -> tuple[Any, Any]:
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return info.min, info.max
+    if dtype.kind == "f":
+        info_f = np.finfo(dtype)
+        return info_f.min, info_f.max
+    if dtype.kind == "b":
+        return False, True
+    return 0, 1
+
+
+def failed_pattern(shape: Sequence[int], dtype: np.dtype) -> np.ndarray:
+    """A checkerboard of the dtype's extremes over the last two axes (the failed-chunk mark)."""
+    low, high = _extremes(np.dtype(dtype))
+    out = np.full(tuple(shape), low, dtype=dtype)
+    if len(shape) >= 2:
+        y = (np.arange(shape[-2]) // CHECKER)[:, None]
+        x = (np.arange(shape[-1]) // CHECKER)[None, :]
+        out[..., (y + x) % 2 == 1] = high
+    elif len(shape) == 1:
+        out[(np.arange(shape[0]) // CHECKER) % 2 == 1] = high
+    else:
+        out[...] = high
+    return out
+
+
+def missing_pattern(data: np.ndarray) -> None:
+    """Stripe *data* in place (the missing-chunk mark over the fill value)."""
+    _, high = _extremes(data.dtype)
+    if data.ndim >= 2:
+        y = np.arange(data.shape[-2])[:, None]
+        x = np.arange(data.shape[-1])[None, :]
+        data[..., (y + x) % (2 * CHECKER) < 2] = high
+
+
+class DisplayLevel:
+    """Level *index* of a pyramid, as a never-waiting array-like for napari.
+
+    Parameters
+    ----------
+    levels
+        The pyramid, finest first (blocking :class:`LevelArray` views with the same fixed axes).
+    index
+        Which level this is.
+    flag_missing
+        Stripe chunks that a remote store does not have (images); labels leave them as fill.
+    """
+
+    def __init__(self, levels: Sequence[LevelArray], index: int, *, flag_missing: bool = False) -> None:
+        self._levels = list(levels)
+        self._index = index
+        self._level = self._levels[index]
+        self.flag_missing = flag_missing
+        self.last_holes: list[Hole] = []
+        self._lock = threading.Lock()
+
+    # -- the array protocol napari uses -----------------------------------------------------
+    @property
+    def level(self) -> LevelArray:
+        """The blocking view of the same level (compute path)."""
+        return self._level
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._level.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._level.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._level.ndim
+
+    @property
+    def size(self) -> int:
+        return self._level.size
+
+    @property
+    def nbytes(self) -> int:
+        return self._level.nbytes
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        return self._level.chunks
+
+    def __len__(self) -> int:
+        return len(self._level)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        data = self[...]
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return f"<DisplayLevel {self._index} of {self._level!r}>"
+
+    def tokens(self) -> list[int]:
+        """Engine tokens of every source this level may draw from (itself and coarser levels)."""
+        out = []
+        for level in self._levels[self._index :]:
+            token = getattr(level.source, "token", None)
+            if token is not None:
+                out.append(token)
+        return out
+
+    def to_dask(self) -> Any:
+        return self._level.to_dask()
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        normalized, flips = normalize_key(key, self.shape)
+        data, holes = self._best(self._index, normalized, request=True)
+        with self._lock:
+            self.last_holes = holes
+        for axis in flips:
+            data = np.flip(data, axis=axis)
+        return data
+
+    # -- coarse to fine ---------------------------------------------------------------------
+    def _best(self, k: int, key: tuple[Index, ...], *, request: bool) -> tuple[np.ndarray, list[Hole]]:
+        """The best data available now for *key* of level *k*, and the holes that remain."""
+        level = self._levels[k]
+        source = level.source
+        full = level.full_key(key)
+        read_cached = getattr(source, "read_cached", None)
+        if read_cached is None:  # a source without a cache: read it (blocking)
+            return source.read(full), []
+        data, holes = read_cached(full, request=request, neighbours=request)
+        pending = [h for h in holes if h.status == "pending"]
+        if pending and k + 1 < len(self._levels) and data.size:
+            coarse = self._upsampled(k, key, data.shape)
+            if coarse is not None:
+                for hole in pending:
+                    data[hole.out] = coarse[hole.out]
+        for hole in holes:
+            if hole.status == "failed":
+                data[hole.out] = failed_pattern(data[hole.out].shape, data.dtype)
+            elif hole.status == "missing" and self.flag_missing:
+                missing_pattern(data[hole.out])
+        return data, holes
+
+    def _upsampled(self, k: int, key: tuple[Index, ...], shape: tuple[int, ...]) -> np.ndarray | None:
+        """Region *key* of level *k* drawn from level k+1 (and coarser), nearest neighbour."""
+        fine, coarse_level = self._levels[k], self._levels[k + 1]
+        coarse_key: list[Index] = []
+        take: list[np.ndarray] = []
+        for index, n_fine, n_coarse in zip(key, fine.shape, coarse_level.shape, strict=True):
+            if isinstance(index, int):
+                coarse_key.append(min(n_coarse - 1, index * n_coarse // n_fine))
+                continue
+            positions = np.arange(index.start, index.stop, index.step, dtype=np.int64)
+            mapped = np.minimum(n_coarse - 1, positions * n_coarse // n_fine)
+            low = int(mapped.min())
+            coarse_key.append(slice(low, int(mapped.max()) + 1, 1))
+            take.append(mapped - low)
+        coarse, _ = self._best(k + 1, tuple(coarse_key), request=False)
+        if not take:
+            return coarse.reshape(shape)
+        out = coarse[np.ix_(*take)]
+        return out if out.shape == shape else None
+
+
+def display_levels(levels: Sequence[LevelArray], *, flag_missing: bool = False) -> list[DisplayLevel]:
+    """One :class:`DisplayLevel` per level of a pyramid (finest first)."""
+    return [DisplayLevel(levels, i, flag_missing=flag_missing) for i in range(len(levels))]

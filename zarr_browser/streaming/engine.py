@@ -1,0 +1,797 @@
+"""The streaming engine: concurrent chunk fetches, a decoded-chunk cache and non-blocking reads.
+
+napari asks for pixels with one blocking ``level[region]`` call per refresh, on the GUI thread
+(performance.md).  Through dask that costs a graph over every chunk of the level and keeps two
+requests in flight; through zarr-python it reads the inner chunks of a shard one after another.
+The engine does what the hardware allows instead:
+
+* **Blocks.**  The unit of reading and caching is a *block*: a chunk, or the inner chunk of a
+  shard.  A region is mapped to the blocks it touches arithmetically (no graph).
+* **Everything in flight at once.**  The missing blocks of a region are fetched concurrently on
+  zarr's I/O event loop (bounded by :attr:`RequestPolicy.concurrency`), through the guarded
+  store (boundary checks, deadlines, retries).  Sharded arrays read each shard index once (and
+  keep it), then fetch the inner chunks with coalesced byte-range reads: two round trips for
+  any view inside one shard.
+* **A decoded-chunk cache** bounded in bytes, shared by every level of every array: panning
+  back and stepping through planes of a chunk are served from memory.
+* **Two ways to read.**  :meth:`StreamingEngine.read` blocks until the region is complete
+  (the compute path, previews, dask); :meth:`StreamingEngine.read_cached` never waits: it
+  returns what the cache holds, requests the rest, and says which parts are still pending,
+  failed or missing, so the display can draw coarser data meanwhile and mark failures.
+  Listeners (:meth:`StreamingEngine.add_listener`) hear when blocks of a source arrive.
+* **Prefetch.**  Neighbours of the last view are fetched when no view is waiting, within a
+  share of the cache.
+
+A block that fails (network error after the retries, a corrupt chunk) is never cached and never
+drawn as data: it is reported with the URL of its key, and retried after
+:data:`RETRY_AFTER` seconds when asked again.  A chunk that a *remote* store says does not exist
+(404) is filled with the fill value, as zarr specifies, and recorded as *missing* so that the
+display can flag it.
+
+Nothing here imports Qt or napari.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from zarr_browser.errors import ArrayReadError, ZarrBrowserError
+
+if TYPE_CHECKING:
+    import zarr
+
+__all__ = [
+    "DEFAULT_CACHE_BYTES",
+    "BlockPlan",
+    "DecodedCache",
+    "Hole",
+    "StreamingEngine",
+    "get_engine",
+    "set_engine",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
+"""Default bound of the decoded-chunk cache (``ZARR_BROWSER_CACHE_MB`` overrides it)."""
+
+RETRY_AFTER = 10.0
+"""Seconds before a failed block is fetched again when a view asks for it."""
+
+COALESCE_GAP = 64 * 1024
+"""Byte ranges of one shard closer than this are fetched as one request."""
+
+COALESCE_MAX = 16 * 1024 * 1024
+"""Largest merged byte range."""
+
+MAX_BLOCKS_PER_READ = 1 << 16
+"""A single read touching more blocks than this is refused (a region, not a whole huge level)."""
+
+PREFETCH_SHARE = 4
+"""Prefetching may fill at most 1/PREFETCH_SHARE of the cache per view."""
+
+Status = Literal["pending", "failed", "missing"]
+BlockKey = tuple[int, tuple[int, ...]]
+Index = int | slice
+
+
+# -- the decoded-chunk cache -------------------------------------------------------------------
+
+
+class DecodedCache:
+    """A thread-safe LRU of decoded blocks, bounded in bytes.
+
+    Values are read-only numpy arrays (a broadcast fill costs nothing and counts as 0 bytes).
+    A single block larger than the bound is not kept.
+    """
+
+    def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        self._max = int(max_bytes)
+        self._items: OrderedDict[BlockKey, np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def _size(value: np.ndarray) -> int:
+        return 0 if value.base is not None and value.strides and 0 in value.strides else int(value.nbytes)
+
+    @property
+    def max_bytes(self) -> int:
+        return self._max
+
+    @property
+    def nbytes(self) -> int:
+        with self._lock:
+            return self._bytes
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def __contains__(self, key: BlockKey) -> bool:
+        with self._lock:
+            return key in self._items
+
+    def get(self, key: BlockKey) -> np.ndarray | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return value
+
+    def put(self, key: BlockKey, value: np.ndarray) -> None:
+        size = self._size(value)
+        if size > self._max:
+            return
+        value.flags.writeable = False
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= self._size(old)
+            self._items[key] = value
+            self._bytes += size
+            while self._bytes > self._max and self._items:
+                _, evicted = self._items.popitem(last=False)
+                self._bytes -= self._size(evicted)
+
+    def resize(self, max_bytes: int) -> None:
+        with self._lock:
+            self._max = int(max_bytes)
+            while self._bytes > self._max and self._items:
+                _, evicted = self._items.popitem(last=False)
+                self._bytes -= self._size(evicted)
+
+    def drop(self, token: int | None = None) -> None:
+        """Forget every block (of source *token*, or all)."""
+        with self._lock:
+            if token is None:
+                self._items.clear()
+                self._bytes = 0
+                return
+            for key in [k for k in self._items if k[0] == token]:
+                self._bytes -= self._size(self._items.pop(key))
+
+
+# -- regions → blocks --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _AxisPart:
+    block: int
+    local: Index
+    out: slice | None  # None: the axis is dropped (integer index)
+
+
+def _axis_parts(index: Index, block: int, size: int) -> list[_AxisPart]:
+    if isinstance(index, int):
+        b = index // block
+        return [_AxisPart(b, index - b * block, None)]
+    start, stop, step = index.start, index.stop, index.step
+    n = len(range(start, stop, step))
+    if n == 0:
+        return []
+    last = start + (n - 1) * step
+    parts = []
+    for b in range(start // block, last // block + 1):
+        b0 = b * block
+        b1 = b0 + block
+        o0 = max(0, -((start - b0) // step))  # ceil((b0 - start) / step)
+        o1 = min(n, -((start - b1) // step))
+        if o0 >= o1:
+            continue
+        first = start + o0 * step - b0
+        final = start + (o1 - 1) * step - b0
+        parts.append(_AxisPart(b, slice(first, final + 1, step), slice(o0, o1)))
+    return parts
+
+
+def _span(index: Index, block: int) -> int:
+    """How many blocks an axis index may touch (an upper bound, computed without iterating)."""
+    if isinstance(index, int):
+        return 1
+    n = len(range(index.start, index.stop, index.step))
+    if n == 0:
+        return 0
+    last = index.start + (n - 1) * index.step
+    return min(n, last // block - index.start // block + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Hole:
+    """A part of a read that holds no valid data (yet)."""
+
+    out: tuple[slice, ...]
+    """Where it is in the returned array."""
+    status: Status
+    key: str
+    """The store key (URL) of the block, for messages."""
+
+
+@dataclass(slots=True)
+class BlockPlan:
+    """The blocks a region touches and where each lands in the output."""
+
+    out_shape: tuple[int, ...]
+    parts: list[tuple[tuple[int, ...], tuple[Index, ...], tuple[slice, ...]]]
+
+    @classmethod
+    def of(cls, key: Sequence[Index], shape: Sequence[int], block_shape: Sequence[int]) -> BlockPlan:
+        count = math.prod(_span(k, b) for k, b in zip(key, block_shape, strict=True))
+        if count > MAX_BLOCKS_PER_READ:
+            raise ArrayReadError(
+                f"a read of {count:,} chunks was refused (more than {MAX_BLOCKS_PER_READ:,} at once)"
+            )
+        per_axis = [_axis_parts(k, b, n) for k, b, n in zip(key, block_shape, shape, strict=True)]
+        out_shape = tuple(len(range(k.start, k.stop, k.step)) for k in key if isinstance(k, slice))
+        parts = []
+        for combo in itertools.product(*per_axis):
+            coords = tuple(p.block for p in combo)
+            local = tuple(p.local for p in combo)
+            out = tuple(p.out for p in combo if p.out is not None)
+            parts.append((coords, local, out))
+        return cls(out_shape, parts)
+
+
+# -- reading blocks of one array ---------------------------------------------------------------
+
+
+class _Missing:
+    """A block the store does not have (zarr: filled with the fill value)."""
+
+
+MISSING = _Missing()
+
+
+class BlockReader:
+    """Fetches and decodes blocks of one zarr array on zarr's event loop (async methods).
+
+    Built from an opened :class:`zarr.Array` (no I/O).  Sharded v3 arrays whose only codec is
+    ``sharding_indexed`` are read block = inner chunk, with cached shard indexes and coalesced
+    range reads; every other array block = chunk.
+    """
+
+    def __init__(self, array: zarr.Array, describe_key: Callable[[str], str]) -> None:
+        from zarr.codecs.sharding import ShardingCodec
+        from zarr.core.buffer import default_buffer_prototype
+
+        inner = array.async_array
+        self._metadata = inner.metadata
+        self._pipeline = inner.codec_pipeline
+        self._store_path = inner.store_path
+        self._config = inner.config
+        if self._metadata.zarr_format == 2:
+            from dataclasses import replace
+
+            self._config = replace(self._config, order=self._metadata.order)
+        self._prototype = default_buffer_prototype()
+        self._describe_key = describe_key
+        grid = self._metadata.chunk_grid if self._metadata.zarr_format == 3 else None
+        self.chunk_shape: tuple[int, ...] = tuple(grid.chunk_shape if grid is not None else self._metadata.chunks)
+        codecs = getattr(self._metadata, "codecs", ())
+        self._sharding: ShardingCodec | None = None
+        if len(codecs) == 1 and isinstance(codecs[0], ShardingCodec):
+            self._sharding = codecs[0]
+            self.block_shape = tuple(self._sharding.chunk_shape)
+            self._per_shard = tuple(s // c for s, c in zip(self.chunk_shape, self.block_shape, strict=True))
+        else:
+            self.block_shape = self.chunk_shape
+            self._per_shard = tuple(1 for _ in self.chunk_shape)
+        self.shape = tuple(self._metadata.shape)
+        self._indexes: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+
+    def chunk_key(self, coords: tuple[int, ...]) -> str:
+        """The store key of the chunk (shard) holding block *coords*."""
+        chunk = tuple(c // p for c, p in zip(coords, self._per_shard, strict=True))
+        path = self._store_path.path
+        key = self._metadata.encode_chunk_key(chunk)
+        return f"{path}/{key}" if path else key
+
+    def describe(self, coords: tuple[int, ...]) -> str:
+        return self._describe_key(self.chunk_key(coords))
+
+    def fill_block(self, coords: tuple[int, ...]) -> np.ndarray:
+        spec = self._metadata.get_chunk_spec(self._chunk_of(coords), self._config, prototype=self._prototype)
+        dtype = spec.dtype.to_native_dtype()
+        return np.broadcast_to(np.asarray(spec.fill_value, dtype=dtype), self.block_shape)
+
+    def _chunk_of(self, coords: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(c // p for c, p in zip(coords, self._per_shard, strict=True))
+
+    async def fetch(
+        self, blocks: Sequence[tuple[int, ...]], semaphore: asyncio.Semaphore
+    ) -> dict[tuple[int, ...], np.ndarray | _Missing | Exception]:
+        """Fetch and decode *blocks*; each result is an array, MISSING, or the exception."""
+        if self._sharding is None:
+            results = await asyncio.gather(*(self._fetch_chunk(c, semaphore) for c in blocks))
+            return dict(zip(blocks, results, strict=True))
+        by_shard: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
+        for coords in blocks:
+            by_shard.setdefault(self._chunk_of(coords), []).append(coords)
+        out: dict[tuple[int, ...], np.ndarray | _Missing | Exception] = {}
+        for part in await asyncio.gather(*(self._fetch_shard(s, cs, semaphore) for s, cs in by_shard.items())):
+            out.update(part)
+        return out
+
+    async def _fetch_chunk(self, coords: tuple[int, ...], semaphore: asyncio.Semaphore) -> np.ndarray | _Missing | Exception:
+        key = self._metadata.encode_chunk_key(coords)
+        try:
+            async with semaphore:
+                buffer = await (self._store_path / key).get(prototype=self._prototype)
+            if buffer is None:
+                return MISSING
+            spec = self._metadata.get_chunk_spec(coords, self._config, prototype=self._prototype)
+            (decoded,) = await self._pipeline.decode([(buffer, spec)])
+            if decoded is None:
+                return MISSING
+            return self._check(decoded.as_numpy_array(), coords)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except Exception as err:  # the boundary of one block: network, codec, shape errors
+            return _named(err, self.describe(coords))
+
+    def _check(self, data: np.ndarray, coords: tuple[int, ...]) -> np.ndarray:
+        if data.shape != self.block_shape:
+            raise ValueError(f"decoded shape {data.shape} is not the chunk shape {self.block_shape}")
+        return data
+
+    async def _shard_index(self, shard: tuple[int, ...], semaphore: asyncio.Semaphore) -> Any:
+        cached = self._indexes.get(shard)
+        if cached is not None:
+            self._indexes.move_to_end(shard)
+            return cached
+        assert self._sharding is not None
+        async with semaphore:
+            index = await self._sharding._load_shard_index_maybe(
+                self._store_path / self._metadata.encode_chunk_key(shard), self._per_shard
+            )
+        if index is None:
+            return None
+        self._indexes[shard] = index
+        while len(self._indexes) > 4096:
+            self._indexes.popitem(last=False)
+        return index
+
+    async def _fetch_shard(
+        self, shard: tuple[int, ...], blocks: list[tuple[int, ...]], semaphore: asyncio.Semaphore
+    ) -> dict[tuple[int, ...], np.ndarray | _Missing | Exception]:
+        from zarr.abc.store import RangeByteRequest
+
+        assert self._sharding is not None
+        out: dict[tuple[int, ...], np.ndarray | _Missing | Exception] = {}
+        try:
+            index = await self._shard_index(shard, semaphore)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except Exception as err:  # the index of this shard cannot be read: all its blocks fail
+            failure = _named(err, self.describe(blocks[0]))
+            return dict.fromkeys(blocks, failure)
+        if index is None:
+            return dict.fromkeys(blocks, MISSING)
+        spans: list[tuple[int, int, tuple[int, ...]]] = []
+        for coords in blocks:
+            local = tuple(c % p for c, p in zip(coords, self._per_shard, strict=True))
+            where = index.get_chunk_slice(local)
+            if where is None:  # an empty inner chunk: the writer left it out (fill value)
+                out[coords] = self.fill_block(coords)
+            else:
+                spans.append((int(where[0]), int(where[1]), coords))
+        spans.sort()
+        groups: list[list[tuple[int, int, tuple[int, ...]]]] = []
+        for span in spans:
+            if groups and span[0] - groups[-1][-1][1] <= COALESCE_GAP and span[1] - groups[-1][0][0] <= COALESCE_MAX:
+                groups[-1].append(span)
+            else:
+                groups.append([span])
+        shard_path = self._store_path / self._metadata.encode_chunk_key(shard)
+        spec = self._sharding._get_chunk_spec(
+            self._metadata.get_chunk_spec(shard, self._config, prototype=self._prototype)
+        )
+
+        async def one(group: list[tuple[int, int, tuple[int, ...]]]) -> None:
+            start, stop = group[0][0], max(s[1] for s in group)
+            try:
+                async with semaphore:
+                    buffer = await shard_path.get(prototype=self._prototype, byte_range=RangeByteRequest(start, stop))
+                if buffer is None:
+                    raise ValueError("the shard disappeared while it was read")
+                if len(buffer) < stop - start:
+                    raise ValueError(f"the shard is truncated: {len(buffer)} of {stop - start} bytes")
+                pieces = [(buffer[s - start : e - start], spec) for s, e, _ in group]
+                decoded = await self._sharding.codec_pipeline.decode(pieces)
+                for (_, _, coords), data in zip(group, decoded, strict=True):
+                    out[coords] = MISSING if data is None else self._check(data.as_numpy_array(), coords)
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                raise
+            except Exception as err:  # the boundary of one range read
+                failure = _named(err, self.describe(group[0][2]))
+                for _, _, coords in group:
+                    out[coords] = failure
+
+        await asyncio.gather(*(one(g) for g in groups))
+        return out
+
+
+def _named(err: Exception, where: str) -> Exception:
+    if isinstance(err, ZarrBrowserError):
+        return err
+    return ArrayReadError(f"cannot read {where}: {type(err).__name__}: {err}")
+
+
+# -- the engine --------------------------------------------------------------------------------
+
+
+class EngineSource:
+    """What the engine needs of an array: a token, a name, a remote flag and a reader.
+
+    :class:`~zarr_browser.streaming.levels.ZarrSource` implements it.
+    """
+
+    token: int
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    remote: bool
+
+    def block_reader(self) -> BlockReader: ...  # pragma: no cover - protocol
+
+    def describe(self) -> str: ...  # pragma: no cover - protocol
+
+
+_tokens = itertools.count(1)
+
+
+def new_token() -> int:
+    """A process-unique token for a new source (cache keys never collide, never reused)."""
+    return next(_tokens)
+
+
+@dataclass(slots=True)
+class _Counters:
+    blocks: int = 0
+    bytes: int = 0
+    failures: int = 0
+    missing: int = 0
+    prefetched: int = 0
+    reads: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class StreamingEngine:
+    """Concurrent block fetches, the shared decoded cache, and change listeners.
+
+    One engine serves the whole process (:func:`get_engine`); tests make their own.
+    """
+
+    def __init__(self, cache_bytes: int = DEFAULT_CACHE_BYTES, concurrency: int = 64) -> None:
+        self.cache = DecodedCache(cache_bytes)
+        self.concurrency = concurrency
+        self._lock = threading.Lock()
+        self._inflight: set[BlockKey] = set()
+        self._display_inflight = 0
+        self._failed: dict[BlockKey, tuple[float, str]] = {}
+        self._missing: set[BlockKey] = set()
+        self._listeners: dict[int, list[Callable[[int], None]]] = {}
+        self._prefetch: dict[int, tuple[EngineSource, list[tuple[int, ...]]]] = {}
+        self._semaphore: asyncio.Semaphore | None = None
+        self._counters = _Counters()
+
+    # -- introspection ----------------------------------------------------------------------
+    def pending(self) -> int:
+        """Blocks requested by views and not delivered yet (prefetches excluded)."""
+        with self._lock:
+            return self._display_inflight
+
+    def stats(self) -> dict[str, int]:
+        c = self._counters
+        with c.lock:
+            return {
+                "blocks": c.blocks,
+                "bytes": c.bytes,
+                "failures": c.failures,
+                "missing": c.missing,
+                "prefetched": c.prefetched,
+                "reads": c.reads,
+                "cache_bytes": self.cache.nbytes,
+                "cache_blocks": len(self.cache),
+                "pending": self.pending(),
+            }
+
+    def clear_cache(self) -> None:
+        """Forget decoded blocks, failures and missing marks (a reload)."""
+        self.cache.drop()
+        with self._lock:
+            self._failed.clear()
+            self._missing.clear()
+
+    def forget(self, token: int) -> None:
+        """Forget everything about source *token* (its store was rewritten or closed)."""
+        self.cache.drop(token)
+        with self._lock:
+            self._failed = {k: v for k, v in self._failed.items() if k[0] != token}
+            self._missing = {k for k in self._missing if k[0] != token}
+
+    def failures(self, token: int) -> list[str]:
+        """Messages of the blocks of *token* that failed and were not fetched since."""
+        with self._lock:
+            return [message for key, (_, message) in self._failed.items() if key[0] == token]
+
+    # -- listeners ----------------------------------------------------------------------------
+    def add_listener(self, token: int, callback: Callable[[int], None]) -> None:
+        """Call ``callback(token)`` (from the I/O thread) when blocks of *token* arrive or fail."""
+        with self._lock:
+            self._listeners.setdefault(token, []).append(callback)
+
+    def remove_listener(self, token: int, callback: Callable[[int], None]) -> None:
+        with self._lock:
+            callbacks = self._listeners.get(token, [])
+            if callback in callbacks:
+                callbacks.remove(callback)
+            if not callbacks:
+                self._listeners.pop(token, None)
+
+    def notify(self, token: int) -> None:
+        """Call the listeners of *token* (sources that are not arrays use it: mosaics)."""
+        with self._lock:
+            callbacks = list(self._listeners.get(token, ()))
+        for callback in callbacks:
+            try:
+                callback(token)
+            except Exception:  # a listener must not break delivery to the others
+                logger.exception("streaming listener failed")
+
+    # -- reading ------------------------------------------------------------------------------
+    def read(self, source: EngineSource, key: Sequence[Index], timeout: float | None = None) -> np.ndarray:
+        """The region *key* (normalised indices) of *source*, complete; blocks until read.
+
+        Raises ArrayReadError naming the chunk when a block fails.  Never call it on zarr's
+        I/O event loop.
+        """
+        from zarr_browser.core.store import run_sync
+
+        reader = source.block_reader()
+        plan = BlockPlan.of(key, source.shape, reader.block_shape)
+        blocks: dict[tuple[int, ...], np.ndarray] = {}
+        wanted = []
+        for coords, _, _ in plan.parts:
+            value = self.cache.get((source.token, coords))
+            if value is None:
+                wanted.append(coords)
+            else:
+                blocks[coords] = value
+        if wanted:
+            results = run_sync(self._fetch(source, reader, wanted, display=False), timeout=timeout)
+            for coords, value in results.items():
+                if isinstance(value, Exception):
+                    raise value
+                blocks[coords] = value
+        out = np.empty(plan.out_shape, dtype=source.dtype)
+        for coords, local, where in plan.parts:
+            out[where] = blocks[coords][local]
+        with self._counters.lock:
+            self._counters.reads += 1
+        return out
+
+    def read_cached(
+        self,
+        source: EngineSource,
+        key: Sequence[Index],
+        *,
+        request: bool = True,
+        fill: Any = 0,
+        neighbours: bool = False,
+    ) -> tuple[np.ndarray, list[Hole]]:
+        """What the cache holds of region *key*, without waiting; the rest is requested.
+
+        Returns the array (holes filled with *fill*) and the holes: ``pending`` (being
+        fetched, or not requested when *request* is false), ``failed`` (fetching failed; not
+        retried before :data:`RETRY_AFTER`), ``missing`` (a remote store has no such chunk; the
+        array holds the fill value there).  With *neighbours*, the blocks around the region
+        are prefetched once no view waits.
+        """
+        reader = source.block_reader()
+        plan = BlockPlan.of(key, source.shape, reader.block_shape)
+        out = np.empty(plan.out_shape, dtype=source.dtype)
+        holes: list[Hole] = []
+        wanted: list[tuple[int, ...]] = []
+        now = time.monotonic()
+        token = source.token
+        for coords, local, where in plan.parts:
+            block_key = (token, coords)
+            value = self.cache.get(block_key)
+            if value is not None:
+                out[where] = value[local]
+                if block_key in self._missing:
+                    holes.append(Hole(where, "missing", reader.describe(coords)))
+                continue
+            out[where] = fill
+            with self._lock:
+                failed = self._failed.get(block_key)
+                inflight = block_key in self._inflight
+            if failed is not None and now - failed[0] < RETRY_AFTER:
+                holes.append(Hole(where, "failed", failed[1]))
+                continue
+            holes.append(Hole(where, "pending", reader.describe(coords)))
+            if request and not inflight:
+                wanted.append(coords)
+        if neighbours and request:
+            self._plan_prefetch(source, reader, plan)  # before submitting: a fast fetch starts it
+        if wanted:
+            self._submit(source, reader, self._affordable(source, reader, plan, wanted), display=True)
+        elif neighbours and request and self.pending() == 0:
+            self._start_prefetch()
+        return out, holes
+
+    def _affordable(
+        self, source: EngineSource, reader: BlockReader, plan: BlockPlan, wanted: list[tuple[int, ...]]
+    ) -> list[tuple[int, ...]]:
+        """The blocks of *wanted* to fetch, nearest the view's centre first.
+
+        A view whose blocks would not fit in 3/4 of the cache only ever gets its central blocks
+        that fit (the rest stays coarse): fetching it all would evict its own blocks before they
+        are drawn, and every refresh would fetch them again.
+        """
+        if len(wanted) < 2:
+            return wanted
+        coords = np.array([c for c, _, _ in plan.parts], dtype=np.float64)
+        centre = coords.mean(axis=0)
+
+        def distance(c: tuple[int, ...]) -> float:
+            return float(np.square(np.asarray(c, dtype=np.float64) - centre).sum())
+
+        block_bytes = max(1, math.prod(reader.block_shape) * source.dtype.itemsize)
+        fits = self.cache.max_bytes * 3 // 4 // block_bytes
+        if len(plan.parts) > fits:
+            allowed = set(sorted((c for c, _, _ in plan.parts), key=distance)[: max(1, fits)])
+            wanted = [c for c in wanted if c in allowed]
+        return sorted(wanted, key=distance)
+
+    def request(self, source: EngineSource, key: Sequence[Index]) -> int:
+        """Start fetching the blocks of region *key* not cached yet; returns how many."""
+        reader = source.block_reader()
+        plan = BlockPlan.of(key, source.shape, reader.block_shape)
+        wanted = []
+        with self._lock:
+            for coords, _, _ in plan.parts:
+                block_key = (source.token, coords)
+                if block_key not in self._inflight and block_key not in self.cache:
+                    wanted.append(coords)
+        if wanted:
+            self._submit(source, reader, wanted, display=True)
+        return len(wanted)
+
+    # -- fetching -----------------------------------------------------------------------------
+    def _submit(self, source: EngineSource, reader: BlockReader, blocks: list[tuple[int, ...]], *, display: bool) -> None:
+        from zarr.core.sync import _get_loop
+
+        with self._lock:
+            blocks = [c for c in blocks if (source.token, c) not in self._inflight]
+            self._inflight.update((source.token, c) for c in blocks)
+            if display:
+                self._display_inflight += len(blocks)
+        if not blocks:
+            return
+        asyncio.run_coroutine_threadsafe(self._deliver(source, reader, blocks, display=display), _get_loop())
+
+    async def _deliver(self, source: EngineSource, reader: BlockReader, blocks: list[tuple[int, ...]], *, display: bool) -> None:
+        try:
+            await self._fetch(source, reader, blocks, display=display)
+        finally:
+            with self._lock:
+                self._inflight.difference_update((source.token, c) for c in blocks)
+                if display:
+                    self._display_inflight -= len(blocks)
+                idle = self._display_inflight == 0
+            self.notify(source.token)
+            if idle:
+                self._start_prefetch()
+
+    async def _fetch(
+        self, source: EngineSource, reader: BlockReader, blocks: list[tuple[int, ...]], *, display: bool
+    ) -> dict[tuple[int, ...], np.ndarray | Exception]:
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.concurrency)
+        results = await reader.fetch(blocks, self._semaphore)
+        out: dict[tuple[int, ...], np.ndarray | Exception] = {}
+        counters = self._counters
+        token = source.token
+        for coords, value in results.items():
+            key = (token, coords)
+            if isinstance(value, Exception):
+                with self._lock:
+                    self._failed[key] = (time.monotonic(), str(value))
+                with counters.lock:
+                    counters.failures += 1
+                out[coords] = value
+                continue
+            if isinstance(value, _Missing):
+                value = reader.fill_block(coords)
+                if source.remote:
+                    with self._lock:
+                        self._missing.add(key)
+                    with counters.lock:
+                        counters.missing += 1
+            else:
+                with counters.lock:
+                    counters.blocks += 1
+                    counters.bytes += value.nbytes
+            with self._lock:
+                self._failed.pop(key, None)
+            self.cache.put(key, value)
+            out[coords] = value
+        return out
+
+    # -- prefetch -----------------------------------------------------------------------------
+    def _plan_prefetch(self, source: EngineSource, reader: BlockReader, plan: BlockPlan) -> None:
+        if not plan.parts:
+            return
+        coords = np.array([c for c, _, _ in plan.parts])
+        low, high = coords.min(axis=0), coords.max(axis=0)
+        grid = [math.ceil(n / b) for n, b in zip(source.shape, reader.block_shape, strict=True)]
+        block_bytes = math.prod(reader.block_shape) * source.dtype.itemsize
+        budget = max(1, self.cache.max_bytes // PREFETCH_SHARE // max(1, block_bytes))
+        ranges = [range(max(0, lo - 1), min(g, hi + 2)) for lo, hi, g in zip(low, high, grid, strict=True)]
+        if math.prod(len(r) for r in ranges) > 4 * MAX_BLOCKS_PER_READ:
+            return
+        inside = {c for c, _, _ in plan.parts}
+        ring = [c for c in itertools.product(*ranges) if c not in inside]
+        ring = ring[:budget]
+        with self._lock:
+            self._prefetch[source.token] = (source, ring)
+
+    def _start_prefetch(self) -> None:
+        with self._lock:
+            jobs = list(self._prefetch.values())
+            self._prefetch.clear()
+        for source, ring in jobs:
+            wanted = [c for c in ring if (source.token, c) not in self.cache]
+            if not wanted:
+                continue
+            with self._counters.lock:
+                self._counters.prefetched += len(wanted)
+            self._submit(source, source.block_reader(), wanted, display=False)
+
+
+_engine: StreamingEngine | None = None
+_engine_lock = threading.Lock()
+
+
+def get_engine() -> StreamingEngine:
+    """The process-wide engine (cache size from ``ZARR_BROWSER_CACHE_MB``, default 512)."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            import os
+
+            size = DEFAULT_CACHE_BYTES
+            value = os.environ.get("ZARR_BROWSER_CACHE_MB", "").strip()
+            if value:
+                try:
+                    size = max(16, int(value)) * 1024 * 1024
+                except ValueError:
+                    logger.warning("ZARR_BROWSER_CACHE_MB=%r is not a number; using %d MB", value, size >> 20)
+            _engine = StreamingEngine(size)
+        return _engine
+
+
+def set_engine(engine: StreamingEngine | None) -> StreamingEngine | None:
+    """Replace the process-wide engine (tests); returns the previous one."""
+    global _engine
+    with _engine_lock:
+        previous, _engine = _engine, engine
+        return previous
+
