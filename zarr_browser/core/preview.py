@@ -13,8 +13,9 @@
 
 The region read is aligned to chunks and chosen so that the decoded bytes of every chunk it
 touches stay under ``max_bytes``; inside it the plane is read with a stride so the result is at
-most ``size`` pixels across.  Arrays are opened only with :func:`~zarr_browser.core.safety.open_array`,
-so an unsafe array raises :class:`~zarr_browser.errors.UnsafeArrayError`.
+most ``size`` pixels across.  Pixels are read through the streaming engine
+(:mod:`zarr_browser.streaming`: concurrent fetches, the decoded-chunk cache shared with the
+viewer), after the safety gate, so an unsafe array raises :class:`~zarr_browser.errors.UnsafeArrayError`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zarr_browser.core.safety import check_array, ensure_safe, itemsize, open_array, read_region
+from zarr_browser.core.safety import check_array, ensure_safe, itemsize
 from zarr_browser.errors import ZarrBrowserError
 
 if TYPE_CHECKING:
@@ -338,6 +339,12 @@ class _Renderer:
             return {}
         return convention.describe(node, self.ctx)
 
+    def _read(self, node: Node, selection: Sequence[slice | int]) -> np.ndarray:
+        """The region through the streaming engine (concurrent fetches, shared decoded cache)."""
+        from zarr_browser.streaming.levels import LevelArray  # Qt-, napari- and dask-free
+
+        return LevelArray.open(self.access, node)[tuple(selection)]
+
     # -- plain arrays --------------------------------------------------------------------------
     def plain(self, node: Node) -> Thumbnail:
         array = node.array
@@ -347,7 +354,7 @@ class _Renderer:
         plane = (array.ndim - 2, array.ndim - 1)
         fixed = {axis: array.shape[axis] // 2 for axis in range(array.ndim - 2)}
         plan = _plan(array, fixed, plane, max_bytes=self.max_bytes, size=self.size)
-        data = read_region(open_array(self.access, node), node, self.access.url, plan.selection)
+        data = self._read(node, plan.selection)
         missing = _missing_note(self.access, node, plan.selection)
         values = _as_float(data)
         grey = _normalise(values, _percentile_window(values))
@@ -441,7 +448,7 @@ class _Renderer:
             level, node, plan, fixed = self._pick_level(image, desc, plane, fixed_for)
             fixed_for(node.array)  # type: ignore[arg-type]  # re-derive the active channels of the choice
         assert node.array is not None
-        data = read_region(open_array(self.access, node), node, self.access.url, plan.selection)
+        data = self._read(node, plan.selection)
         missing = _missing_note(self.access, node, plan.selection)
         # axes left in *data*: ranges (the channel axis) and the plane, in array order
         kept = [axis for axis in range(node.array.ndim) if axis in plane or isinstance(fixed.get(axis), tuple)]

@@ -5,15 +5,16 @@ numpy as a level of a (multiscale) layer (performance.md).  :class:`LevelArray` 
 a read-only, lazily opened view of an :class:`ArraySource`.  Building one does no I/O beyond the
 metadata already in the :class:`~zarr_browser.core.model.Node`: the safety gate runs at once
 (so a refused codec is reported when the layer is built, not when it is first drawn) and the
-zarr array is opened through :func:`~zarr_browser.core.safety.open_array` on the first read.
+zarr array is built from the node's documents (:func:`~zarr_browser.core.safety.array_from_documents`) and
+read through the streaming engine (:mod:`zarr_browser.streaming.engine`).
 
 :meth:`LevelArray.take` fixes one axis at an index without reading anything; that is how one
 multichannel level becomes one level per channel layer.  :meth:`LevelArray.to_dask` is the
 compute path (statistics, histograms, analysis): one dask chunk per stored object.
 
-The internals are deliberately simple (a synchronous ``zarr.Array`` read per region); the
-streaming work replaces them with concurrent chunk fetches and a shared decoded-chunk cache
-without changing this interface.
+Indexing a :class:`LevelArray` blocks until the region is read (every missing chunk fetched
+at once, decoded chunks kept in the shared cache); napari gets the never-waiting
+:class:`~zarr_browser.streaming.display.DisplayLevel` built on top of it.
 """
 
 from __future__ import annotations
