@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from zarr_browser.streaming.display import DisplayLevel, display_levels
 from zarr_browser.streaming.engine import get_engine
+from zarr_browser.streaming.levels import normalize_key
 
 if TYPE_CHECKING:
     from zarr_browser.streaming.levels import LevelArray
@@ -37,6 +39,9 @@ logger = logging.getLogger(__name__)
 PREREAD_BYTES = 64 * 1024 * 1024
 """The coarsest level is read before the layer exists when it is at most this big (contrast, first pixels)."""
 
+PREREAD_WAIT = 0.5
+"""Seconds the reader waits for the coarsest level before creating the layer without it."""
+
 REFRESH_INTERVAL_MS = 40
 
 
@@ -46,28 +51,47 @@ def display_mode() -> str:
     return mode if mode in ("stream", "sync", "dask") else "stream"
 
 
-def display_data(levels: Sequence[LevelArray], *, multiscale: bool, flag_missing: bool) -> Any:
-    """The data napari gets for a pyramid (a list when *multiscale*, else one array)."""
+def display_data(
+    levels: Sequence[LevelArray], *, multiscale: bool, flag_missing: bool, auto_contrast: bool = False
+) -> Any:
+    """The data napari gets for a pyramid (a list when *multiscale*, else one array).
+
+    In stream mode the coarsest level is requested at once and waited for at most
+    :data:`PREREAD_WAIT` seconds, so that the first frame shows it and napari computes contrast
+    from real data.  When it comes later and the contrast is napari's own (*auto_contrast*),
+    the layer's contrast is reset once it has arrived.
+    """
     mode = display_mode()
     if mode == "dask":
         arrays: list[Any] = [level.to_dask() for level in levels]
     elif mode == "sync":
         arrays = list(levels)
     else:
-        _preread(levels[-1])
+        ready = _preread(levels[-1])
         arrays = display_levels(levels, flag_missing=flag_missing)
+        if auto_contrast and not ready:
+            arrays[-1].needs_contrast = True
         watch(arrays)
     return arrays if multiscale else arrays[0]
 
 
-def _preread(level: LevelArray) -> None:
-    """Read the coarsest level now when small: napari computes contrast from it and draws it first."""
+def _preread(level: LevelArray) -> bool:
+    """Request the coarsest level and wait briefly for it; whether it is all here."""
     if level.nbytes > PREREAD_BYTES or not hasattr(level.source, "block_reader"):
-        return  # too big, or a mosaic (its tiles open in workers as the view needs them)
+        return False  # too big, or a mosaic (its tiles open in workers as the view needs them)
+    key = level.full_key(normalize_key((), level.shape)[0])
     try:
-        level[...]
+        engine = level.source.engine
+        if not engine.request(level.source, key):
+            return True
+        deadline = time.monotonic() + PREREAD_WAIT
+        while time.monotonic() < deadline:
+            if engine.is_cached(level.source, key):
+                return True
+            time.sleep(0.002)
     except Exception as err:  # drawn as failed later; the layer must still be created
         logger.warning("zarr-browser: cannot read %r ahead: %s", level, err)
+    return False
 
 
 # -- refreshing layers -------------------------------------------------------------------------
@@ -117,6 +141,7 @@ def _make_refresher() -> _Refresher:
             for layer in _layers_showing(dirty):
                 try:
                     layer.refresh()
+                    _settle_contrast(layer)
                 except Exception:  # a refresh failing must not stop the others
                     logger.exception("zarr-browser: refreshing %s failed", layer.name)
                     continue
@@ -140,6 +165,19 @@ def _make_refresher() -> _Refresher:
 
 
 _Refresher = Any
+
+
+def _settle_contrast(layer: Any) -> None:
+    """Reset napari's own contrast once the coarsest level it was computed from has arrived."""
+    arrays = _arrays_of(layer)
+    coarsest = arrays[-1] if arrays else None
+    if coarsest is None or not coarsest.needs_contrast:
+        return
+    key = coarsest.level.full_key(normalize_key((), coarsest.shape)[0])
+    if get_engine().is_cached(coarsest.level.source, key):
+        coarsest.needs_contrast = False
+        if hasattr(layer, "reset_contrast_limits"):
+            layer.reset_contrast_limits()
 
 
 def _arrays_of(layer: Any) -> list[DisplayLevel]:

@@ -198,7 +198,8 @@ def layer_data(spec: LayerSpec) -> list[LayerData]:
     channel_axis = kwargs.pop("channel_axis", None)
     if channel_axis is None:
         _image_kwargs(kwargs, kwargs.get("colormap"), kwargs.get("contrast_limits"), None)
-        return [(_display(spec.levels, spec, flag_missing=flag_missing), kwargs, "image")]
+        auto = "contrast_limits" not in kwargs
+        return [(_display(spec.levels, spec, flag_missing=flag_missing, auto_contrast=auto), kwargs, "image")]
     names = list(kwargs.pop("name"))
     colours = list(kwargs.pop("colormap"))
     limits = list(kwargs.pop("contrast_limits"))
@@ -207,7 +208,7 @@ def layer_data(spec: LayerSpec) -> list[LayerData]:
     out: list[LayerData] = []
     for i, name in enumerate(names):
         levels = [level.take(channel_axis, i) for level in spec.levels]
-        data = _display(levels, spec, flag_missing=flag_missing)
+        data = _display(levels, spec, flag_missing=flag_missing, auto_contrast=limits[i] is None)
         channel_kwargs = {**kwargs, "name": name, "visible": visible[i],
                           "blending": _FIRST_BLENDING if i == 0 else _OTHER_BLENDING}
         metadata = {key: dict(value) if isinstance(value, dict) else value
@@ -219,11 +220,12 @@ def layer_data(spec: LayerSpec) -> list[LayerData]:
     return out
 
 
-def _display(levels: Sequence[Any], spec: LayerSpec, *, flag_missing: bool) -> Any:
+def _display(levels: Sequence[Any], spec: LayerSpec, *, flag_missing: bool, auto_contrast: bool = False) -> Any:
     """What napari gets for *levels* of *spec* (see :mod:`zarr_browser._display`)."""
     from zarr_browser._display import display_data
 
-    return display_data(levels, multiscale=isinstance(spec.data, list), flag_missing=flag_missing)
+    return display_data(levels, multiscale=isinstance(spec.data, list), flag_missing=flag_missing,
+                        auto_contrast=auto_contrast)
 
 
 def _image_kwargs(kwargs: dict[str, Any], colour: str | None, limits: Any, default: str | None) -> None:

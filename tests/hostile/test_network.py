@@ -5,7 +5,9 @@
 * a never-answering chunk: an error naming the URL within the deadline (15 s by default);
 * 3 s latency: reads succeed;
 * a 404 chunk whose neighbours exist: zarr draws fill; :func:`missing_chunks` flags it;
-* a group that cannot be listed says so instead of looking empty.
+* a group that cannot be listed says so instead of looking empty;
+* the browser window and napari (through our reader) while chunks are slow, hang, fail or are
+  missing: the event loop never stalls more than 250 ms, and nothing wrong is drawn as data.
 """
 
 from __future__ import annotations
@@ -269,3 +271,53 @@ def test_window_event_loop_never_stalls_on_a_faulty_store(qtbot: Any, http_serve
     figures.add("gui under faults", cases=1, max_stall_ms=round(stall * 1000))
     assert faults > 0, "the window never asked for a chunk: nothing was measured"
     assert stall < 0.25, f"the event loop stalled {stall * 1000:.0f} ms"
+
+
+NAPARI_FAULTS = ["20%", "slow:3", "hang", "404"]
+
+
+@pytest.mark.parametrize("fault", NAPARI_FAULTS)
+def test_napari_event_loop_never_stalls_on_a_faulty_store(make_napari_viewer: Any, qtbot: Any, http_server: Any,
+                                                          figures: Any, engine: Any, fault: str) -> None:
+    """Our reader in a real napari viewer over a store whose chunks fail 20 % of the time, take
+    3 s, never answer or are missing: while they load (and the view pans) the event loop never
+    stalls more than 250 ms, and nothing wrong is drawn as data."""
+    truth = np.random.default_rng(0).integers(0, 60000, (512, 512), dtype="uint16")
+    group = zarr.open_group(http_server.root / "n.zarr", mode="w")
+    group.create_array("x", shape=truth.shape, chunks=(32, 32), dtype="uint16", fill_value=0)[...] = truth
+    if fault == "20%":
+        http_server.faults.random(0.2, pattern="n.zarr/x/c/*")
+    elif fault == "404":
+        for name in ("3/4", "7/7", "10/2"):
+            (http_server.root / "n.zarr" / "x" / "c" / name).unlink()
+    else:
+        http_server.faults.add("n.zarr/x/c/*", fault)
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(http_server.url_for("n.zarr/x"), plugin="zarr-browser")
+    meter = StallMeter()
+    meter.start()
+    try:
+        for step in range(8):  # pan and zoom while the chunks are on their way
+            viewer.camera.center = (0, 200 + 10 * step, 200 + 15 * step)
+            viewer.camera.zoom *= 1.1
+            qtbot.wait(150)
+        qtbot.wait(1000)
+        stall = meter.stop()
+        requests = http_server.stats.requests
+        drawn = np.asarray(layer._slice.image.raw)
+        holes = list(layer.data.last_holes)
+    finally:
+        http_server.reset()  # free hanging requests
+    print(f"\n[napari {fault}] longest stall {stall * 1000:.0f} ms, {requests} requests, {len(holes)} holes")
+    figures.add("napari under faults", cases=1, max_stall_ms=round(stall * 1000))
+    assert requests > 0, "no chunk was asked for: nothing was measured"
+    assert stall < 0.25, f"the event loop stalled {stall * 1000:.0f} ms ({fault})"
+    # what is drawn is the data, the coarse/fill placeholder of a pending chunk, the failed
+    # checkerboard or the missing stripes — never other data
+    good = np.ones(drawn.shape, dtype=bool) if drawn.shape == truth.shape else None
+    if good is not None:
+        for hole in holes:
+            good[hole.out] = False
+        assert np.array_equal(drawn[good], truth[good])
+    if fault == "404":
+        assert {h.status for h in holes} >= {"missing"} or engine.stats()["missing"] > 0

@@ -88,6 +88,8 @@ class DisplayLevel:
         self._level = self._levels[index]
         self.flag_missing = flag_missing
         self.last_holes: list[Hole] = []
+        self.needs_contrast = False
+        """Set by the napari glue when the contrast was computed before this level arrived."""
         self._lock = threading.Lock()
 
     # -- the array protocol napari uses -----------------------------------------------------

@@ -660,6 +660,12 @@ class StreamingEngine:
             wanted = [c for c in wanted if c in allowed]
         return sorted(wanted, key=distance)
 
+    def is_cached(self, source: EngineSource, key: Sequence[Index]) -> bool:
+        """Whether every block of region *key* is in the cache (failed blocks count as absent)."""
+        reader = source.block_reader()
+        plan = BlockPlan.of(key, source.shape, reader.block_shape)
+        return all((source.token, coords) in self.cache for coords, _, _ in plan.parts)
+
     def request(self, source: EngineSource, key: Sequence[Index]) -> int:
         """Start fetching the blocks of region *key* not cached yet; returns how many."""
         reader = source.block_reader()
