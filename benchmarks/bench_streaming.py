@@ -61,7 +61,7 @@ CANVAS = 1024  # canvas edge in screen pixels
 LATENCY = 0.020
 SLOW_CHUNK = 3.0
 SETTLE = 0.25
-CASES = ("open", "view", "read", "pan", "sharded", "plates", "zstep", "stall", "memory")
+CASES = ("open", "view", "read", "pan", "sharded", "plates", "zstep", "stall", "memory", "cold")
 RESULTS = ROOT / "benchmarks" / "results"
 XVFB_SCREEN = "-screen 0 1600x1400x24"
 
@@ -279,6 +279,60 @@ class GuiTime:
         return timed
 
 
+class StallWhere:
+    """Where the GUI thread is while the Qt event loop stalls.
+
+    A background thread samples the main thread's stack every 20 ms while a
+    :class:`tests.stall.StallMeter` has not ticked for 150 ms; of the longest stall it keeps the
+    sample taken halfway through, shortened to the innermost zarr-browser frame and what it called.
+    """
+
+    def __init__(self, meter: Any) -> None:
+        self.meter = meter
+        self.gap = 0.0
+        self.stack = ""
+        self._samples: list[tuple[float, list[Any]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="stall-where")
+        self._main = threading.main_thread().ident
+
+    def _run(self) -> None:
+        import traceback
+
+        while not self._stop.wait(0.02):
+            gap = time.perf_counter() - self.meter.last
+            if gap < 0.15:
+                self._close_stall()
+                continue
+            frame = sys._current_frames().get(self._main)
+            if frame is not None:
+                self._samples.append((gap, traceback.extract_stack(frame)))
+        self._close_stall()
+
+    def _close_stall(self) -> None:
+        if not self._samples:
+            return
+        gap = self._samples[-1][0]
+        if gap > self.gap:
+            self.gap = gap
+            self.stack = self._describe(self._samples[len(self._samples) // 2][1])
+        self._samples = []
+
+    @staticmethod
+    def _describe(frames: list[Any]) -> str:
+        ours = [i for i, f in enumerate(frames) if "zarr_browser" in f.filename]
+        chosen = frames[ours[-1] : ours[-1] + 5] if ours else frames[-6:]
+        return " → ".join(f"{Path(f.filename).parent.name}/{Path(f.filename).name}:{f.lineno} {f.name}" for f in chosen)
+
+    def __enter__(self) -> StallWhere:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 class Frames:
     """Paint events of one viewer's canvas: start/end times and whether data was there at the start."""
 
@@ -324,6 +378,7 @@ class View:
     first: float | None  # seconds from t0 to the end of the first paint with data
     full: float  # seconds from t0 to the end of the last paint before quiet
     paints: int
+    loaded: float | None = None  # ours: seconds from t0 to the last moment the engine had blocks pending
 
 
 class Session:
@@ -395,7 +450,7 @@ class Session:
                                    f"({len(draws)} paints, pending {engine_pending() if ours else '-'})")
             time.sleep(0.001)
         first = next((end - t0 for _, end, ready in draws if ready), None)
-        return View(first, draws[-1][1] - t0, len(draws))
+        return View(first, draws[-1][1] - t0, len(draws), busy_until - t0 if busy_until > t0 else None)
 
     def open(self, viewer: Any, frames: Frames, path: str, side: str, *, timeout: float = 120,
              need_data: bool = True) -> View:
@@ -563,7 +618,8 @@ class Bench:
                         chunk_requests = sum(n for path, n in stats.by_path.items()
                                              if path.startswith(f"{name}/0/") and not path.endswith((".zarray", "zarr.json", ".zattrs")))
                         row.add(side, view.full, stats.round_trips)
-                        log(f"    {side:>6}: {view.full * 1000:.0f} ms, {traffic(stats)} "
+                        loaded = f", engine idle after {view.loaded * 1000:.0f} ms" if view.loaded else ""
+                        log(f"    {side:>6}: {view.full * 1000:.0f} ms ({view.paints} paints{loaded}), {traffic(stats)} "
                             f"({chunk_requests} requests for full-resolution chunks)")
 
                 self.guarded(row, side, measure)
@@ -856,9 +912,10 @@ class Bench:
                         meter.start()
                         timer.start()
                         try:
-                            t0 = time.perf_counter()
-                            quiet_open(viewer, server.url_for(name), side)
-                            view = self.session.settle(frames, t0, ours=side != ANCHOR, timeout=cap + 60)
+                            with StallWhere(meter) as where:
+                                t0 = time.perf_counter()
+                                quiet_open(viewer, server.url_for(name), side)
+                                view = self.session.settle(frames, t0, ours=side != ANCHOR, timeout=cap + 60)
                         finally:
                             timer.cancel()
                             worst = meter.stop()
@@ -866,9 +923,14 @@ class Bench:
                     shown.add(side, view.first)
                     note = f" (the slow store was released after {cap:.0f} s)" if capped.is_set() else ""
                     if capped.is_set():
-                        row.note = f"{side} capped: store released after {cap:.0f} s"
+                        row.note = "; ".join(filter(None, [row.note, f"{side} capped: store released after {cap:.0f} s"]))
                     log(f"    {side:>6}: longest stall {worst * 1000:.0f} ms, first pixel {view.first or float('nan'):.2f} s, "
                         f"full {view.full:.2f} s{note}")
+                    if where.stack and worst > 0.1:
+                        log(f"            GUI thread during the longest stall: {where.stack}")
+                        if side != ANCHOR:
+                            self.notes.append(f"Slow store, ours: the GUI thread stalled {where.gap * 1000:.0f} ms in "
+                                              f"{where.stack}.")
 
                 self.guarded(row, side, measure)
         finally:
@@ -882,21 +944,40 @@ class Bench:
         for kind, row in (("pan", pan), ("zstep", vol)):
             log(f"memory: {kind} in a child process per side")
             for side in (OURS, ANCHOR):
-                cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, side, "--data", str(self.data.root.parent)]
-                if self.args.quick:
-                    cmd.append("--quick")
-                try:
-                    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=os.environ.copy())
-                    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-                    if proc.returncode != 0 or not line:
-                        raise RuntimeError(f"child exited {proc.returncode}: {proc.stderr.strip()[-400:]}")
-                    result = json.loads(line[-1])
+                result = self._child(kind, side, row)
+                if result is not None:
                     row.add(side, result["peak_rss"] / 1e6)
                     log(f"    {side:>6}: peak RSS {result['peak_rss'] / 1e6:.0f} MB (after napari start-up "
                         f"{result['baseline_rss'] / 1e6:.0f} MB)")
-                except Exception as err:  # boundary
-                    row.errors.append(f"{side}: {err}")
-                    log(f"    ! {kind} {side}: {type(err).__name__}: {err}")
+
+    # goal 1 as a user meets it: the first open in a new process
+    def case_cold(self) -> None:
+        first = self.row("cold-first", f"open → first pixel in a new process (napari and viewer up, plugin not yet "
+                         f"imported), local, OME 0.5 ({self.sizes.image}² × 3)", "s", "≤ 0.33× anchor")
+        log("cold: the first open in a new process, one child per run and side")
+        for run in range(self.args.cold_runs):
+            for side in self.sides(run):
+                result = self._child("cold", side, first)
+                if result is not None:
+                    first.add(side, result["first"])
+                    log(f"    {side:>6}: first pixel {result['first']:.2f} s, full view {result['full']:.2f} s "
+                        f"(napari import + viewer {result['startup']:.1f} s before)")
+
+    def _child(self, kind: str, side: str, row: Row) -> dict[str, Any] | None:
+        """Run one measurement in a new process (this script with ``--child``); its JSON result."""
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, side, "--data", str(self.data.root.parent)]
+        if self.args.quick:
+            cmd.append("--quick")
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=os.environ.copy())
+            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+            if proc.returncode != 0 or not lines:
+                raise RuntimeError(f"child exited {proc.returncode}: {proc.stderr.strip()[-400:]}")
+            return dict(json.loads(lines[-1]))
+        except Exception as err:  # boundary: reported in the table
+            row.errors.append(f"{side}: {err}")
+            log(f"    ! {kind} {side}: {type(err).__name__}: {err}")
+            return None
 
 
 def traffic(stats: Any) -> str:
@@ -923,11 +1004,19 @@ class _Channel:
 
 
 def run_child(args: argparse.Namespace, data: streaming_data.Datasets) -> None:
-    """One memory measurement in this fresh process; prints one JSON line."""
+    """One measurement in this fresh process (memory, or the first open); prints one JSON line."""
+    kind, side = args.child
+    if kind == "cold":
+        started = time.perf_counter()
+        session = Session()
+        with session.viewer() as (viewer, frames):
+            startup = time.perf_counter() - started
+            view = session.open(viewer, frames, str(data["image-v05.ome.zarr"]), side)
+        print(json.dumps({"first": view.first, "full": view.full, "startup": startup}))
+        return
     args.runs = 1
     bench = Bench(args, data)
     baseline = rss_bytes()
-    kind, side = args.child
     bench.only_side = side
     try:
         if kind == "pan":
@@ -969,13 +1058,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rebuild", action="store_true", help="write the data again")
     parser.add_argument("--anchor-plate-runs", type=int, default=1,
                         help="runs of the anchor on plates (about 26 s and 100 s each at full size)")
-    parser.add_argument("--stall-cap", type=float, default=10.0,
-                        help="seconds after which the slow store is released (the anchor blocks for minutes)")
+    parser.add_argument("--stall-cap", type=float, default=None,
+                        help="seconds after which the slow store is released (the anchor blocks for minutes; "
+                             "default 10, quick 6)")
+    parser.add_argument("--cold-runs", type=int, default=None,
+                        help="new processes per side for the first-open row (default 1; quick 0: skipped)")
     parser.add_argument("--output", type=Path, default=None, help="where to write the markdown table")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "SIDE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.runs is None:
         args.runs = 1 if args.quick else 3
+    if args.stall_cap is None:
+        args.stall_cap = 6.0 if args.quick else 10.0
+    if args.cold_runs is None:
+        args.cold_runs = 0 if args.quick and "cold" not in args.only.split(",") else 1
     return args
 
 
