@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv for debug)")
     parser.add_argument("--napari", action="store_true",
                         help="open URL in napari (through the zarr-browser reader) with the browser dock")
+    parser.add_argument("--writable", action="store_true",
+                        help="open URL in the window with editing enabled (remote stores ask first)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     info = sub.add_parser("info", help="print the tree with kinds, shapes, dtypes and conventions")
@@ -427,7 +429,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _run_window(url: str | None, storage_options: dict[str, Any], *, what: str) -> int | None:
+def _run_window(url: str | None, storage_options: dict[str, Any], *, what: str, writable: bool = False) -> int | None:
     """Show the browser window and return its exit code; None (with a message) when it cannot be shown."""
     from zarr_browser.qt.app import display_available
 
@@ -438,7 +440,7 @@ def _run_window(url: str | None, storage_options: dict[str, Any], *, what: str) 
         return None
     from zarr_browser.qt.app import run_browser
 
-    return run_browser(url, storage_options or None)
+    return run_browser(url, storage_options or None, writable=writable)
 
 
 def _run_napari(url: str | None) -> int:
@@ -475,7 +477,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     use_napari = "--napari" in argv  # accepted anywhere: `zarr-browser URL --napari`
-    argv = [a for a in argv if a != "--napari"]
+    writable = "--writable" in argv  # `zarr-browser --writable URL`: the window, editing enabled
+    argv = [a for a in argv if a not in ("--napari", "--writable")]
     browse = not argv or (not argv[0].startswith("-") and argv[0] not in SUBCOMMANDS)
     if browse and argv:
         # `zarr-browser URL [-O KEY=VALUE ...]`: the browser window, or `info` without a display
@@ -490,7 +493,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     if browse:
         url = getattr(args, "url", None)
         try:
-            window_code = _run_window(url, _storage_options(args) if url else {}, what=url or "the browser")
+            window_code = _run_window(url, _storage_options(args) if url else {}, what=url or "the browser",
+                                      writable=writable)
         except Exception as err:  # boundary: never a bare traceback for users
             logger.debug("internal error", exc_info=True)
             sys.stderr.write(f"zarr-browser: internal error: {type(err).__name__}: {err} (run with -vv for details)\n")

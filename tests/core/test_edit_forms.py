@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import zarr
+from edit_stores import ome_image  # tests/edit_stores.py
 
 from zarr_browser.core.editing import EditError, EditSession, ReadOnlyFieldError
 from zarr_browser.core.editing.conventions import (
@@ -23,41 +23,13 @@ from zarr_browser.core.hierarchy import Hierarchy
 from zarr_browser.core.histogram import channel_histogram
 
 
-def _image(path: Path, version: str = "0.5") -> Path:
-    zarr_format = 3 if version == "0.5" else 2
-    group = zarr.open_group(path, mode="w", zarr_format=zarr_format)
-    datasets = []
-    for k in range(2):
-        f = 2**k
-        datasets.append({"path": str(k), "coordinateTransformations": [
-            {"type": "scale", "scale": [1.0, 0.5 * f, 0.5 * f]},
-            {"type": "translation", "translation": [0.0, 0.25 * (f - 1), 0.25 * (f - 1)]}]})
-        kwargs: dict[str, Any] = {"dimension_names": ("c", "y", "x")} if zarr_format == 3 else {}
-        array = group.create_array(str(k), shape=(2, 32 // f, 32 // f), chunks=(1, 32 // f, 32 // f), dtype="u2",
-                                   **kwargs)
-        array[:] = np.arange(2 * (32 // f) ** 2, dtype="u2").reshape(2, 32 // f, 32 // f)
-    ms: dict[str, Any] = {"name": "img", "datasets": datasets, "axes": [
-        {"name": "c", "type": "channel"}, {"name": "y", "type": "space", "unit": "micrometer"},
-        {"name": "x", "type": "space", "unit": "micrometer"}]}
-    omero = {"channels": [
-        {"label": "a", "color": "FF0000", "active": True, "window": {"min": 0, "max": 65535, "start": 0, "end": 100}},
-        {"label": "b", "color": "00FF00", "active": True, "window": {"min": 0, "max": 65535, "start": 0, "end": 100}},
-    ]}
-    if version == "0.5":
-        group.attrs["ome"] = {"version": "0.5", "multiscales": [ms], "omero": omero}
-    else:
-        ms["version"] = version
-        group.attrs.update({"multiscales": [ms], "omero": omero})
-    return path
-
-
 def _ome(session: EditSession, path: str = "/") -> dict[str, Any]:
     attrs = session.attributes(path)
     return attrs.get("ome", attrs)
 
 
 def test_set_axes_renames_retypes_and_rewrites_dimension_names(tmp_path: Path) -> None:
-    store = _image(tmp_path / "i.zarr")
+    store = ome_image(tmp_path / "i.zarr")
     session = EditSession.open(str(store))
     session.apply(ome_set_axes(session, "/", [
         {"name": "ch", "type": "channel", "unit": None},
@@ -78,7 +50,7 @@ def test_set_axes_renames_retypes_and_rewrites_dimension_names(tmp_path: Path) -
 
 
 def test_set_translation_shifts_every_level(tmp_path: Path) -> None:
-    session = EditSession.open(str(_image(tmp_path / "i.zarr", "0.4")))
+    session = EditSession.open(str(ome_image(tmp_path / "i.zarr", "0.4")))
     session.apply(ome_set_translation(session, "/", {"y": 10.0, "x": -2}))
     datasets = _ome(session)["multiscales"][0]["datasets"]
     assert [d["coordinateTransformations"][1]["translation"] for d in datasets] == [
@@ -88,14 +60,14 @@ def test_set_translation_shifts_every_level(tmp_path: Path) -> None:
 
 
 def test_set_channels_keeps_window_range_and_other_keys(tmp_path: Path) -> None:
-    session = EditSession.open(str(_image(tmp_path / "i.zarr")))
+    session = EditSession.open(str(ome_image(tmp_path / "i.zarr")))
     session.apply(ome_set_channels(session, "/", [
         {"label": "DNA", "color": "0000ff", "active": False, "window": {"start": 5, "end": 50}},
         {"label": "b"},
     ]))
     channels = _ome(session)["omero"]["channels"]
     assert channels[0] == {"label": "DNA", "color": "0000FF", "active": False,
-                           "window": {"min": 0, "max": 65535, "start": 5, "end": 50}}
+                           "window": {"min": 0, "max": 2047, "start": 5, "end": 50}}
     assert channels[1]["label"] == "b" and len(session.history()) == 1
     for bad in ({"color": "red"}, {"window": {"start": 9, "end": 1}}, {"active": "yes"}):
         with pytest.raises(EditError):
@@ -135,7 +107,7 @@ def test_set_attributes_sets_and_deletes_in_one_step(tmp_path: Path) -> None:
 
 
 def test_channel_histogram_reads_one_channel_of_the_lowest_level(tmp_path: Path) -> None:
-    store = _image(tmp_path / "i.zarr")
+    store = ome_image(tmp_path / "i.zarr")
     hierarchy = Hierarchy.open(str(store))
     histogram = channel_histogram(hierarchy, "/1", 0, 1, bins=16)
     assert sum(histogram.counts) == 16 * 16

@@ -351,12 +351,15 @@ def test_cli_opens_the_window_with_url_and_storage_options(monkeypatch: pytest.M
     import zarr_browser.qt.app as app
     from zarr_browser.cli import main
 
-    calls: list[tuple[Any, Any]] = []
-    monkeypatch.setattr(app, "run_browser", lambda url, options: calls.append((url, options)) or 0)
+    calls: list[tuple[Any, Any, bool]] = []
+    monkeypatch.setattr(app, "run_browser",
+                        lambda url, options, writable=False: calls.append((url, options, writable)) or 0)
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     assert main(["s3://bucket/x.zarr", "--anon", "-O", "requester_pays=true"]) == 0
     assert main([]) == 0
-    assert calls == [("s3://bucket/x.zarr", {"requester_pays": True, "anon": True}), (None, None)]
+    assert main(["--writable", "/data/x.zarr"]) == 0
+    assert calls == [("s3://bucket/x.zarr", {"requester_pays": True, "anon": True}, False), (None, None, False),
+                     ("/data/x.zarr", None, True)]
 
 
 def test_cli_without_a_display_falls_back_to_info(monkeypatch: pytest.MonkeyPatch, demo_root: Path,

@@ -39,8 +39,9 @@ def display_available() -> tuple[bool, str]:
     return True, ""
 
 
-def run_browser(url: str | None = None, storage_options: dict[str, Any] | None = None) -> int:
-    """Show the browser window (on *url* when given) and run the Qt event loop; returns its exit code."""
+def run_browser(url: str | None = None, storage_options: dict[str, Any] | None = None, *,
+                writable: bool = False) -> int:
+    """Show the browser window (on *url* when given, for editing when *writable*) and run the Qt event loop."""
     from qtpy.QtCore import QCoreApplication
     from qtpy.QtWidgets import QApplication
 
@@ -57,7 +58,7 @@ def run_browser(url: str | None = None, storage_options: dict[str, Any] | None =
     window = BrowserWindow(runner=runner, registry=default_registry())
     window.show()
     if url:
-        window.openStore(url, storage_options)
+        window.openStore(url, storage_options, writable=writable)
     try:
         return int(app.exec_())
     finally:

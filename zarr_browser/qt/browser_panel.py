@@ -145,13 +145,13 @@ class ErrorBar(QFrame):
 
 
 def _open_hierarchy(url: str, storage_options: dict[str, Any], registry: ConventionRegistry,
-                    policy: RequestPolicy | None) -> tuple[Hierarchy, NodeSummary]:
-    """Worker: open the store and summarize its root."""
+                    policy: RequestPolicy | None, writable: bool = False) -> tuple[Hierarchy, NodeSummary]:
+    """Worker: open the store (for writing when *writable*) and summarize its root."""
     from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.core.summary import summarize
 
     hierarchy = Hierarchy.open(url, storage_options=storage_options or None, policy=policy,
-                               hints=registry.child_hints)
+                               mode="r+" if writable else "r", hints=registry.child_hints)
     return hierarchy, summarize(hierarchy.root, None, registry)
 
 
@@ -345,8 +345,8 @@ class BrowserPanel(QWidget):
         self._update_actions()
 
     # -- opening ---------------------------------------------------------------------------
-    def openStore(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
-        """Open *url* in a worker; the tree replaces the current one when it succeeds."""
+    def openStore(self, url: str, storage_options: dict[str, Any] | None = None, *, writable: bool = False) -> None:
+        """Open *url* (for writing when *writable*) in a worker; the tree replaces the current one when it succeeds."""
         url = url.strip()
         if not url:
             return
@@ -358,7 +358,7 @@ class BrowserPanel(QWidget):
         self.statusMessage.emit(f"Opening {url}…", 0)
         self._open_task = None
         task = self._runner.submit(
-            _open_hierarchy, url, options, self._registry, self._policy,
+            _open_hierarchy, url, options, self._registry, self._policy, writable,
             on_done=lambda result: self._on_opened(url, options, result),
             on_error=lambda err: self._on_open_failed(url, err),
         )

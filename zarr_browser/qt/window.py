@@ -51,6 +51,7 @@ from qtpy.QtWidgets import (
 
 from zarr_browser.core.snippets import node_url
 from zarr_browser.qt.browser_panel import NAPARI_TOOLTIP, BadgeDelegate, BrowserPanel
+from zarr_browser.qt.editor.window_editing import WindowEditing
 
 if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import ConventionRegistry
@@ -300,6 +301,7 @@ class BrowserWindow(QMainWindow):
         self._build_status()
         self._connect()
         self._refresh_recent_menu()
+        self.editing = WindowEditing(self, runner=runner, registry=registry)
 
     # -- construction ----------------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -431,9 +433,18 @@ class BrowserWindow(QMainWindow):
         self.model.pageLoaded.connect(self._on_page_loaded)
 
     # -- opening ---------------------------------------------------------------------------
-    def openStore(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
-        """Open *url* in a worker; the tree replaces the current one when it succeeds."""
-        self.panel.openStore(url, storage_options)
+    def openStore(self, url: str, storage_options: dict[str, Any] | None = None, *, writable: bool = False) -> None:
+        """Open *url* in a worker; the tree replaces the current one when it succeeds.
+
+        With *writable*, the store is opened for writing and editing starts (remote stores ask
+        first).  Unsaved edits of the store shown are asked about first.
+        """
+        if not self.editing.confirmUnsaved(lambda: self.openStore(url, storage_options, writable=writable)):
+            return
+        if writable:
+            self.editing.openWritable(url, storage_options)
+        else:
+            self.panel.openStore(url, storage_options)
 
     def _on_opened(self, _url: str) -> None:
         hierarchy = self.panel.hierarchy()
@@ -593,5 +604,8 @@ class BrowserWindow(QMainWindow):
         self.cancelAction.setEnabled(busy)
 
     def closeEvent(self, event: Any) -> None:
+        if not self.editing.confirmUnsaved(self.close):
+            event.ignore()
+            return
         self.panel.shutdown()  # cancels the inspector's work too: no late results for dead widgets
         super().closeEvent(event)

@@ -42,6 +42,7 @@ __all__ = [
     "nczarr_set_attribute",
     "nczarr_type",
     "nczarr_type_updates",
+    "ome_namespace",
     "ome_rename_axis",
     "ome_set_axes",
     "ome_set_channels",
@@ -452,7 +453,7 @@ AXIS_TYPES = ("space", "time", "channel")
 """Axis types the OME-NGFF specification names (others are allowed but discouraged)."""
 
 
-def _ome_namespace(node: Node) -> tuple[list[str | int], Mapping[str, JSON]]:
+def ome_namespace(node: Node) -> tuple[list[str | int], Mapping[str, JSON]]:
     """Pointer parts to the OME namespace (``["ome"]`` in 0.5, the attributes before) and the namespace."""
     ome = node.attributes.get("ome")
     if isinstance(ome, dict):
@@ -554,7 +555,7 @@ def ome_set_channels(session: EditSession, image: str, channels: Sequence[Mappin
     window so ``min``/``max`` stay).  Other keys of the channel objects are kept.
     """
     node = session.load(image)
-    parts, ns = _ome_namespace(node)
+    parts, ns = ome_namespace(node)
     omero = ns.get("omero")
     existing = omero.get("channels") if isinstance(omero, dict) else None
     if not isinstance(existing, list):
@@ -599,7 +600,7 @@ def ome_set_label_colors(session: EditSession, label_image: str, colors: Mapping
     Existing entries keep their place (and other keys); new label values are appended.
     """
     node = session.load(label_image)
-    parts, ns = _ome_namespace(node)
+    parts, ns = ome_namespace(node)
     block = ns.get("image-label")
     if not isinstance(block, dict):
         raise EditError(f"{label_image} is not an OME-NGFF label image")
@@ -630,7 +631,7 @@ def ome_set_plate_names(
     Row and column names are not offered: they must match the wells' directories.
     """
     node = session.load(plate)
-    parts, ns = _ome_namespace(node)
+    parts, ns = ome_namespace(node)
     block = ns.get("plate")
     if not isinstance(block, dict):
         raise EditError(f"{plate} is not an OME-NGFF plate")

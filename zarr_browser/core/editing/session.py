@@ -229,6 +229,10 @@ class EditSession:
         implicit = path == "/" and self.hierarchy.access.protocol in ("local", "zip", "memory")
         return build_node(path, docs, implicit_ok=implicit)
 
+    def is_loaded(self, path: str) -> bool:
+        """Whether the documents of *path* were read already (editing it then needs no I/O)."""
+        return "/" + path.strip("/") in self._loaded
+
     def node(self, path: str) -> Node:
         """The working node at *path* (loading it first)."""
         return self.load(path)
@@ -364,11 +368,11 @@ class EditSession:
     @property
     def dirty(self) -> bool:
         """Whether any document differs from what was read."""
-        return any(self._doc_changed(k) for k in self._docs)
+        return any(self._doc_changed(k) for k in list(self._docs))  # a copy: workers may load meanwhile
 
     def changed_keys(self) -> list[str]:
         """Store keys of the documents that differ from what was read."""
-        return sorted(k for k in self._docs if self._doc_changed(k))
+        return sorted(k for k in list(self._docs) if self._doc_changed(k))
 
     def changed_paths(self) -> list[str]:
         """Node paths with changed documents."""

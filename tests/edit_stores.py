@@ -1,0 +1,38 @@
+"""Stores the editing tests share, written with zarr-python."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+
+
+def ome_image(path: Path, version: str = "0.5") -> Path:
+    """A 2-level OME-NGFF image (c, y, x) with omero channels, written with zarr-python."""
+    zarr_format = 3 if version == "0.5" else 2
+    group = zarr.open_group(path, mode="w", zarr_format=zarr_format)
+    datasets = []
+    for k in range(2):
+        f = 2**k
+        datasets.append({"path": str(k), "coordinateTransformations": [
+            {"type": "scale", "scale": [1.0, 0.5 * f, 0.5 * f]},
+            {"type": "translation", "translation": [0.0, 0.25 * (f - 1), 0.25 * (f - 1)]}]})
+        kwargs: dict[str, Any] = {"dimension_names": ("c", "y", "x")} if zarr_format == 3 else {}
+        array = group.create_array(str(k), shape=(2, 32 // f, 32 // f), chunks=(1, 32 // f, 32 // f), dtype="u2",
+                                   **kwargs)
+        array[:] = np.arange(2 * (32 // f) ** 2, dtype="u2").reshape(2, 32 // f, 32 // f)
+    ms: dict[str, Any] = {"name": "img", "datasets": datasets, "axes": [
+        {"name": "c", "type": "channel"}, {"name": "y", "type": "space", "unit": "micrometer"},
+        {"name": "x", "type": "space", "unit": "micrometer"}]}
+    omero = {"channels": [
+        {"label": "a", "color": "FF0000", "active": True, "window": {"min": 0, "max": 2047, "start": 0, "end": 100}},
+        {"label": "b", "color": "00FF00", "active": True, "window": {"min": 0, "max": 2047, "start": 0, "end": 100}},
+    ]}
+    if version == "0.5":
+        group.attrs["ome"] = {"version": "0.5", "multiscales": [ms], "omero": omero}
+    else:
+        ms["version"] = version
+        group.attrs.update({"multiscales": [ms], "omero": omero})
+    return path

@@ -1,0 +1,452 @@
+"""The metadata editor in the browser window: toggle, raw JSON tree, forms, undo, diff, save, prompts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import zarr
+from edit_stores import ome_image  # tests/edit_stores.py
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QColor
+from qtpy.QtWidgets import QColorDialog, QMessageBox
+
+from zarr_browser.qt.editor.json_model import JsonEditModel, convert, parse_number
+from zarr_browser.qt.editor.window_editing import is_remote_url
+from zarr_browser.qt.window import BrowserWindow
+
+Button = QMessageBox.StandardButton
+WAIT = 20_000
+
+
+# -- stores written by zarr-python ----------------------------------------------------------------
+
+
+def plain_store(path: Path) -> Path:
+    root = zarr.open_group(path, mode="w", zarr_format=3, attributes={"title": "t", "flag": True})
+    root.create_array("a", shape=(4, 6), chunks=(2, 3), dtype="f4", dimension_names=("y", "x"),
+                      attributes={"units": "m"})
+    return path
+
+
+def attrs_on_disk(store: Path, node: str = "") -> dict[str, Any]:
+    return json.loads((store / node / "zarr.json").read_text())["attributes"]
+
+
+# -- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_window(qtbot: Any, registry: Any, thread_runner: Any, settings: Any):  # type: ignore[no-untyped-def]
+    def make() -> BrowserWindow:
+        window = BrowserWindow(runner=thread_runner, registry=registry, settings=settings)
+        # edits a test leaves unsaved are dropped first: no Save/Discard prompt when qtbot closes it
+        qtbot.addWidget(window, before_close_func=lambda w: w.editing.controller.stop())
+        window.show()
+        return window
+
+    return make
+
+
+def open_for_editing(qtbot: Any, window: BrowserWindow, store: Path, path: str = "/") -> None:
+    """Open *store* read-only, turn editing on with the toggle, and select *path*."""
+    with qtbot.waitSignal(window.storeOpened, timeout=WAIT):
+        window.openStore(str(store))
+    assert window.modeLabel.text() == "read-only" and not window.editing.isEnabled()
+    with qtbot.waitSignal(window.editing.controller.activeChanged, timeout=WAIT):
+        window.editing.enableAction.trigger()
+    qtbot.waitUntil(lambda: not window.model.hasPendingOperations(), timeout=WAIT)
+    if path != "/":
+        done: list[bool] = []
+        window.revealPath(path, done.append)
+        qtbot.waitUntil(lambda: done == [True], timeout=WAIT)
+    qtbot.waitUntil(lambda: window.editing.editor.node() is not None
+                    and window.editing.editor.node().path == path, timeout=WAIT)
+
+
+def wait_history(qtbot: Any, window: BrowserWindow, n: int) -> None:
+    qtbot.waitUntil(lambda: len(window.editing.controller.history()) == n, timeout=WAIT)
+
+
+def save_through_dialog(qtbot: Any, window: BrowserWindow, *, override: bool = False) -> Any:
+    editing = window.editing
+    editing.saveDialog = None
+    editing.saveAction.trigger()
+    qtbot.waitUntil(lambda: editing.saveDialog is not None and editing.saveDialog.isVisible(), timeout=WAIT)
+    dialog = editing.saveDialog
+    if override:
+        assert not dialog.saveButton.isEnabled()
+        dialog.overrideCheck.setChecked(True)
+    assert dialog.saveButton.isEnabled()
+    with qtbot.waitSignal(editing.controller.saved, timeout=WAIT) as saved:
+        dialog.saveButton.click()
+    return saved.args[0]
+
+
+# -- the JSON model ------------------------------------------------------------------------------
+
+
+def test_json_model_shows_types_and_turns_edits_into_requests(qtmodeltester: Any) -> None:
+    requests: list[tuple[str, str, Any]] = []
+    model = JsonEditModel(lambda kind, pointer, value: requests.append((kind, pointer, value)) or True)
+    model.setDocument({"name": "x", "n": 3, "ok": True, "none": None, "list": [1, {"a/b": 2}],
+                       "_nczarr_attr": {"types": {"name": ">S1"}}})
+    qtmodeltester.check(model)
+    types = [model.index(r, JsonEditModel.TYPE_COLUMN).data() for r in range(model.rowCount())]
+    assert types == ["string", "number", "bool", "null", "list", "object"]
+    nested = model.indexForPointer("/list/1/a~1b", JsonEditModel.VALUE_COLUMN)
+    assert nested.data() == "2"
+    assert model.setData(nested, "2.5")
+    assert model.setData(model.index(0, JsonEditModel.KEY_COLUMN), "title")
+    assert model.setData(model.index(1, JsonEditModel.TYPE_COLUMN), "string")
+    assert model.setData(model.index(2, JsonEditModel.VALUE_COLUMN), Qt.CheckState.Unchecked,
+                         Qt.ItemDataRole.CheckStateRole)
+    assert not model.setData(model.index(1, JsonEditModel.VALUE_COLUMN), "not a number")
+    protected = model.indexForPointer("/_nczarr_attr", JsonEditModel.KEY_COLUMN)
+    assert not model.flags(protected) & Qt.ItemFlag.ItemIsEditable
+    assert not model.setData(protected, "renamed")
+    assert requests == [("set", "/list/1/a~1b", 2.5), ("rename", "/name", "title"), ("set", "/n", "3"),
+                        ("set", "/ok", False)]
+    model.setDocument({"a": 1}, read_only=True)
+    qtmodeltester.check(model)
+    assert not model.flags(model.index(0, 0)) & Qt.ItemFlag.ItemIsEditable
+
+
+def test_type_conversions_and_numbers() -> None:
+    assert convert("3", "number") == 3 and convert(3, "string") == "3" and convert("yes", "bool") is True
+    assert convert({"a": 1}, "list") == [] and convert(5, "list") == [5] and convert("x", "null") is None
+    assert parse_number("NaN") != parse_number("NaN") and parse_number("-Infinity") == float("-inf")
+    assert is_remote_url("s3://b/x.zarr") and is_remote_url("https://h/x.zarr")
+    assert not is_remote_url("/data/x.zarr") and not is_remote_url("file:///data/x.zarr")
+
+
+# -- editing in the window -----------------------------------------------------------------------
+
+
+def test_editing_is_off_until_enabled_then_undo_redo_and_dirty_indicator(qtbot: Any, make_window: Any,
+                                                                          tmp_path: Path) -> None:
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    assert not window.editing.dock.isVisible()
+    open_for_editing(qtbot, window, store)
+    editing = window.editing
+    assert window.modeLabel.text() == "writable" and editing.dock.isVisible()
+    assert window.hierarchy() is not None and not window.hierarchy().access.read_only
+    attributes = editing.editor.attributes
+    title = attributes.model.indexForPointer("/title", JsonEditModel.VALUE_COLUMN)
+    assert attributes.model.setData(title, "edited")
+    assert window.windowTitle().endswith(" *") and window.isWindowModified()
+    assert "unsaved edits (1 step)" in editing.dirtyLabel.text()
+    assert attributes.addKey("added", [1, 2])
+    assert editing.controller.history()[-1] == "set /:/added"
+    assert editing.editor.attributes.model.document()["added"] == [1, 2]
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # Ctrl+Z
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not editing.controller.isDirty() and not window.windowTitle().endswith("*")
+    assert editing.editor.attributes.model.document() == {"title": "t", "flag": True}
+    assert editing.dirtyLabel.text() == "editing · all saved"
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert editing.editor.attributes.model.document()["title"] == "edited"
+    assert attrs_on_disk(store)["title"] == "t", "nothing is written before a save"
+
+
+def test_raw_editor_rename_delete_paste_and_dimension_names(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store, "/a")
+    attributes = window.editing.editor.attributes
+    assert "shape 4 × 6" in attributes.arrayLabel.text() and attributes.dimensionNames.isVisible()
+    units = attributes.model.indexForPointer("/units", JsonEditModel.KEY_COLUMN)
+    assert attributes.model.setData(units, "unit")
+    attributes.selectPointer("/unit")
+    assert attributes.pasteJson({"value": "m", "scale": [1, 2]})
+    attributes.selectPointer("/unit/scale")
+    assert attributes.addItem(3)
+    attributes.selectPointer("/unit/value")
+    assert attributes.deleteSelected()
+    attributes.dimensionNames.edits[0].setText("row")
+    attributes.dimensionNames.applyButton.click()
+    session = window.editing.controller.session()
+    assert session.attributes("/a") == {"unit": {"scale": [1, 2, 3]}}
+    assert session.node("/a").array.dimension_names == ("row", "x")
+    assert len(window.editing.controller.history()) == 5
+    result = save_through_dialog(qtbot, window)
+    assert result.written == ["a/zarr.json"]
+    on_disk = json.loads((store / "a" / "zarr.json").read_text())
+    assert on_disk["attributes"] == {"unit": {"scale": [1, 2, 3]}} and on_disk["dimension_names"] == ["row", "x"]
+    assert on_disk["shape"] == [4, 6]
+    qtbot.waitUntil(lambda: window.inspector.node() is not None
+                    and window.inspector.node().attributes == {"unit": {"scale": [1, 2, 3]}}, timeout=WAIT)
+
+
+def test_read_only_array_metadata_is_refused(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store, "/a")
+    controller = window.editing.controller
+    assert not controller.edit(lambda s: s.set("/a", "zarr.json#/shape", [1, 1]))
+    assert "read-only" in window.errorText()
+    assert not controller.isDirty()
+
+
+# -- save: diff preview, validation override, conflicts ------------------------------------------
+
+
+def test_save_shows_the_diff_then_writes_only_changed_documents(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    store = plain_store(tmp_path / "s.zarr")
+    before_array = (store / "a" / "zarr.json").read_bytes()
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    editing = window.editing
+    assert editing.controller.edit(lambda s: s.set("/", "/title", "new title"))
+    preview = editing.preview()
+    assert preview.documents() == ["zarr.json"] and preview.saveButton is None
+    assert '-    "title": "t"' in preview.diffView.toPlainText()
+    assert '+    "title": "new title"' in preview.diffView.toPlainText()
+    preview.reject()
+    result = save_through_dialog(qtbot, window)
+    assert result.written == ["zarr.json"]
+    assert attrs_on_disk(store) == {"title": "new title", "flag": True}
+    assert (store / "a" / "zarr.json").read_bytes() == before_array, "an unchanged document is not rewritten"
+    assert not editing.controller.isDirty() and not window.windowTitle().endswith("*")
+    assert "Saved 1 document" in window.statusBar().currentMessage()
+    editing.undo()  # undo works across saves
+    assert editing.controller.isDirty() and window.windowTitle().endswith(" *")
+    save_through_dialog(qtbot, window)
+    assert attrs_on_disk(store)["title"] == "t"
+
+
+def test_saving_with_new_errors_needs_the_override(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store, "/a")
+    editing = window.editing
+    assert editing.controller.edit(lambda s: s.set("/a", "zarr.json#/dimension_names", ["y"]))  # 2-d array
+    qtbot.waitUntil(lambda: bool(editing.controller.validation.new_errors), timeout=WAIT)
+    assert "1 new error" in editing.editor.validationLabel.text()
+    assert editing.editor.validationList.kinds()[0] == "new error"
+    editing.saveAction.trigger()
+    qtbot.waitUntil(lambda: editing.saveDialog is not None and editing.saveDialog.isVisible(), timeout=WAIT)
+    dialog = editing.saveDialog
+    assert dialog.overrideCheck.isVisible() and not dialog.saveButton.isEnabled()
+    assert "1 new error" in dialog.issuesLabel.text()
+    dialog.reject()
+    assert json.loads((store / "a" / "zarr.json").read_text())["dimension_names"] == ["y", "x"]
+    save_through_dialog(qtbot, window, override=True)
+    assert json.loads((store / "a" / "zarr.json").read_text())["dimension_names"] == ["y"]
+
+
+@pytest.mark.parametrize("answer", [Button.Yes, Button.Discard])
+def test_a_second_writer_is_never_overwritten_and_reload_is_offered(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    answer: Any) -> None:
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    editing = window.editing
+    assert editing.controller.edit(lambda s: s.set("/", "/mine", 1))
+    zarr.open_group(store, mode="r+").attrs["theirs"] = 2  # another writer, after we read
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: asked.append(args[2]) or answer)
+    editing.saveAction.trigger()
+    qtbot.waitUntil(lambda: editing.saveDialog is not None and editing.saveDialog.isVisible(), timeout=WAIT)
+    with qtbot.waitSignal(editing.controller.reloaded, timeout=WAIT):
+        editing.saveDialog.saveButton.click()
+    assert asked and "zarr.json changed in the store since it was read" in asked[0]
+    assert attrs_on_disk(store) == {"title": "t", "flag": True, "theirs": 2}, "their change was not overwritten"
+    if answer == Button.Yes:  # reloaded with our edit re-applied on top
+        assert editing.controller.isDirty()
+        save_through_dialog(qtbot, window)
+        assert attrs_on_disk(store) == {"title": "t", "flag": True, "theirs": 2, "mine": 1}
+    else:
+        assert not editing.controller.isDirty()
+        assert editing.editor.attributes.model.document()["theirs"] == 2
+
+
+# -- unsaved edits on close ------------------------------------------------------------------------
+
+
+def test_closing_with_unsaved_edits_asks(qtbot: Any, make_window: Any, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    editing = window.editing
+    assert editing.controller.edit(lambda s: s.set("/", "/title", "unsaved"))
+    answers = [Button.Cancel]
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: answers.pop(0))
+    assert not window.close() and window.isVisible()
+    assert editing.controller.isDirty()
+    answers.append(Button.Save)  # Save: the save dialog, then the window closes
+    assert not window.close()
+    qtbot.waitUntil(lambda: editing.saveDialog is not None and editing.saveDialog.isVisible(), timeout=WAIT)
+    editing.saveDialog.saveButton.click()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT)
+    assert attrs_on_disk(store)["title"] == "unsaved"
+
+
+def test_discarding_on_close_and_on_disable_writes_nothing(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    editing = window.editing
+    assert editing.controller.edit(lambda s: s.set("/", "/title", "dropped"))
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: Button.Cancel)
+    editing.enableAction.trigger()  # turning editing off asks too
+    assert editing.isEnabled() and editing.enableAction.isChecked()
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: Button.Discard)
+    with qtbot.waitSignal(window.storeOpened, timeout=WAIT):  # reopened read-only
+        editing.enableAction.trigger()
+    assert not editing.isEnabled() and window.modeLabel.text() == "read-only"
+    assert attrs_on_disk(store)["title"] == "t"
+    assert window.close()
+
+
+def test_remote_stores_need_a_confirmation(qtbot: Any, make_window: Any, http_server: Any, zarr_stores: Any,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    zarr_stores.sample(str(Path(http_server.root) / "s.zarr"), 3)
+    window = make_window()
+    with qtbot.waitSignal(window.storeOpened, timeout=WAIT):
+        window.openStore(http_server.url_for("s.zarr"))
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args, **kw: asked.append(args[1]) or Button.No)
+    window.editing.enableAction.trigger()
+    assert asked == ["Write to a remote store?"]
+    assert not window.editing.isEnabled() and not window.editing.enableAction.isChecked()
+    assert window.hierarchy().access.read_only
+
+
+# -- convention forms ------------------------------------------------------------------------------
+
+
+def test_ome_axes_pixel_size_and_translation_forms(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    store = ome_image(tmp_path / "i.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    editor = window.editing.editor
+    assert editor.isTabVisible("ome") and editor.isTabVisible("xarray") and not editor.isTabVisible("cf")
+    form = editor.axesForm
+    assert [r["name"].text() for r in form.rows] == ["c", "y", "x"]
+    form.rows[1]["size"].setValue(0.2)
+    form.rows[2]["size"].setValue(0.2)
+    form.rows[1]["unit"].setCurrentText("nanometer")
+    form.rows[2]["unit"].setCurrentText("nanometer")
+    form.pixelSizeButton.click()
+    wait_history(qtbot, window, 1)
+    form = editor.axesForm
+    form.rows[2]["name"].setText("xx")
+    form.applyAxesButton.click()
+    wait_history(qtbot, window, 2)
+    editor.axesForm.rows[1]["translation"].setValue(5.0)
+    editor.axesForm.translationButton.click()
+    wait_history(qtbot, window, 3)
+    save_through_dialog(qtbot, window)
+    ms = attrs_on_disk(store)["ome"]["multiscales"][0]
+    assert [d["coordinateTransformations"][0]["scale"] for d in ms["datasets"]] == [[1.0, 0.2, 0.2], [1.0, 0.4, 0.4]]
+    assert [d["coordinateTransformations"][1]["translation"] for d in ms["datasets"]] == [
+        [0.0, 5.0, 0.0], [0.0, 5.1, 0.1]]
+    assert ms["axes"] == [{"name": "c", "type": "channel"}, {"name": "y", "type": "space", "unit": "nanometer"},
+                          {"name": "xx", "type": "space", "unit": "nanometer"}]
+    for level in ("0", "1"):  # 0.5: the rename rewrote every level's dimension_names
+        assert json.loads((store / level / "zarr.json").read_text())["dimension_names"] == ["c", "y", "xx"]
+
+
+def test_channels_form_with_colour_picker_and_histogram(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    store = ome_image(tmp_path / "i.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    form = window.editing.editor.channelsForm
+    qtbot.waitUntil(lambda: all(r["histogram"].histogram is not None for r in form.rows), timeout=WAIT)
+    hist = form.rows[1]["histogram"].histogram
+    assert hist.level == "/1" and (hist.minimum, hist.maximum) == (256, 511)  # channel 1 of the lowest level
+    monkeypatch.setattr(QColorDialog, "getColor", lambda *args, **kw: QColor("#123456"))
+    form.rows[0]["color"].click()
+    form.rows[0]["label"].setText("DNA")
+    form.rows[0]["start"].setValue(10)
+    form.rows[0]["end"].setValue(60)
+    form.rows[1]["active"].setChecked(False)
+    form.applyButton.click()
+    wait_history(qtbot, window, 1)
+    save_through_dialog(qtbot, window)
+    channels = attrs_on_disk(store)["ome"]["omero"]["channels"]
+    assert channels[0] == {"label": "DNA", "color": "123456", "active": True,
+                           "window": {"min": 0, "max": 2047, "start": 10.0, "end": 60.0}}
+    assert channels[1]["active"] is False and channels[1]["label"] == "b"
+
+
+def test_xarray_form_from_ome_axes_and_checks(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    store = ome_image(tmp_path / "i.zarr", "0.4")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    window.editing.editor.xarrayForm.fromOmeButton.click()
+    wait_history(qtbot, window, 1)
+    session = window.editing.controller.session()
+    assert session.changed_keys() == ["0/.zattrs", "1/.zattrs"]
+    done: list[bool] = []
+    window.revealPath("/1", done.append)
+    qtbot.waitUntil(lambda: window.editing.editor.node() is not None
+                    and window.editing.editor.node().path == "/1", timeout=WAIT)
+    form = window.editing.editor.xarrayForm
+    assert form.names() == ["c", "y", "x"]
+    form.edits[2].setText("y")  # duplicate: refused, nothing changes
+    form.applyButton.click()
+    qtbot.waitUntil(lambda: "unique" in window.errorText(), timeout=WAIT)
+    assert len(window.editing.controller.history()) == 1
+    save_through_dialog(qtbot, window)
+    assert json.loads((store / "1" / ".zattrs").read_text())["_ARRAY_DIMENSIONS"] == ["c", "y", "x"]
+
+
+def test_cf_form_edits_in_one_step_and_xarray_reads_it(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    xr = pytest.importorskip("xarray")
+    store = tmp_path / "c.zarr"
+    data = xr.DataArray(np.arange(6, dtype="f4").reshape(2, 3), dims=("t", "x"), attrs={"units": "K"})
+    xr.Dataset({"temp": data}).to_zarr(store, zarr_format=2, consolidated=True,
+                                       encoding={"temp": {"_FillValue": -999.0}})
+    window = make_window()
+    open_for_editing(qtbot, window, store, "/temp")
+    editor = window.editing.editor
+    assert editor.isTabVisible("cf")
+    form = editor.cfForm
+    assert form.fields["units"].text() == "K"
+    assert form.fillLabel.text() == "zarr fill_value -999.0 (zarr v2: xarray masks with it)"
+    form.fields["units"].setText("degC")
+    form.fields["long_name"].setText("air temperature")
+    form.fields["calendar"].setCurrentText("")
+    form.applyButton.click()
+    wait_history(qtbot, window, 1)
+    result = save_through_dialog(qtbot, window)
+    assert result.written == ["temp/.zattrs", ".zmetadata"]  # consolidated metadata updated in the same save
+    opened = xr.open_zarr(store, consolidated=True)
+    assert opened["temp"].attrs["units"] == "degC" and opened["temp"].attrs["long_name"] == "air temperature"
+
+
+def test_nczarr_keys_are_read_only_and_types_follow(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    ncgen, nccopy = shutil.which("ncgen"), shutil.which("nccopy")
+    if ncgen is None or nccopy is None:
+        pytest.fail("netCDF-C (ncgen, nccopy) is missing: scripts/bootstrap.sh installs it")
+    (tmp_path / "t.cdl").write_text('netcdf t {\ndimensions:\n x = 3 ;\nvariables:\n float v(x) ;\n'
+                                    '  v:units = "K" ;\ndata:\n v = 1, 2, 3 ;\n}\n')
+    subprocess.run([ncgen, "-4", "-o", str(tmp_path / "t.nc"), str(tmp_path / "t.cdl")], check=True, timeout=60)
+    store = tmp_path / "n.zarr"
+    subprocess.run([nccopy, str(tmp_path / "t.nc"), f"file://{store}#mode=nczarr,file"], check=True, timeout=60)
+    window = make_window()
+    open_for_editing(qtbot, window, store, "/v")
+    attributes = window.editing.editor.attributes
+    model = attributes.model
+    protected = [r for r in range(model.rowCount()) if model.isProtected(model.index(r, 0))]
+    assert protected and all(not model.flags(model.index(r, 0)) & Qt.ItemFlag.ItemIsEditable for r in protected)
+    assert "NCZarr's own metadata" in attributes.noteLabel.text()
+    assert attributes.addKey("scale", 2.5)
+    save_through_dialog(qtbot, window)
+    attrs = json.loads((store / "v" / ".zattrs").read_text())
+    assert attrs["scale"] == 2.5 and attrs["_NCZARR_ATTR"]["types"] == {"units": "<U1", "scale": "<f8"}
+    dump = subprocess.run(["ncdump", "-h", f"file://{store}#mode=nczarr,file"], capture_output=True, text=True,
+                          timeout=60, check=True).stdout
+    assert "v:scale = 2.5" in dump

@@ -1,0 +1,365 @@
+"""The raw JSON editor of a node's attributes, and the editor of v3 ``dimension_names``.
+
+Every change is a session command (through :class:`~zarr_browser.qt.editor.controller.EditController`):
+keys are renamed in place (the Key column), types chosen in the Type column, values typed in
+the Value column (booleans ticked), keys added or deleted from the toolbar or the context menu,
+and any value replaced by pasted JSON.  The rest of the array metadata (shape, data type, chunks,
+codecs, fill value) is shown read-only: changing it would reinterpret the stored chunks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from qtpy.QtCore import QModelIndex, Qt
+from qtpy.QtGui import QAction, QFontDatabase, QKeySequence
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QToolBar,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from zarr_browser.core.editing.commands import format_pointer
+from zarr_browser.core.jsonio import JSON, dumps
+from zarr_browser.qt.editor.json_model import JsonEditModel, JsonTypeDelegate, json_type, parse_json_text
+from zarr_browser.qt.inspector.formatting import format_shape
+
+if TYPE_CHECKING:
+    from zarr_browser.core.model import Node
+    from zarr_browser.qt.editor.controller import EditController
+
+__all__ = ["AttributesEditor", "DimensionNamesEditor", "PasteJsonDialog"]
+
+
+class PasteJsonDialog(QDialog):
+    """Ask for a JSON value (NaN and Infinity accepted); :meth:`value` parses it."""
+
+    def __init__(self, parent: QWidget | None = None, *, target: str = "", text: str = "") -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Paste JSON")
+        self.setMinimumSize(480, 320)
+        self.textEdit = QPlainTextEdit(text)
+        self.textEdit.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.errorLabel = QLabel()
+        self.errorLabel.setStyleSheet("color: #b91c1c")
+        self.errorLabel.hide()
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"New value of <b>{target or 'the attributes'}</b> (any JSON):"))
+        layout.addWidget(self.textEdit, 1)
+        layout.addWidget(self.errorLabel)
+        layout.addWidget(buttons)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+
+    def value(self) -> JSON:
+        return parse_json_text(self.textEdit.toPlainText())
+
+    def accept(self) -> None:
+        try:
+            self.value()
+        except ValueError as err:
+            self.errorLabel.setText(str(err))
+            self.errorLabel.show()
+            return
+        super().accept()
+
+
+class DimensionNamesEditor(QWidget):
+    """One line edit per dimension of a v3 array; *Apply* sets ``dimension_names`` (one step)."""
+
+    def __init__(self, controller: EditController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._controller = controller
+        self._path = ""
+        self.edits: list[QLineEdit] = []
+        self._row = QHBoxLayout()
+        self._row.setContentsMargins(0, 0, 0, 0)
+        self.applyButton = QPushButton("Apply")
+        self.applyButton.setToolTip("Set zarr.json dimension_names (empty fields become null)")
+        self.applyButton.clicked.connect(self.apply)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("dimension_names"))
+        layout.addLayout(self._row, 1)
+        layout.addWidget(self.applyButton)
+
+    def setNode(self, node: Node) -> None:
+        self._path = node.path
+        while self._row.count():
+            widget = self._row.takeAt(0).widget()
+            if widget is not None:
+                widget.deleteLater()
+        self.edits = []
+        assert node.array is not None
+        names = list(node.array.dimension_names or [None] * node.array.ndim)
+        for axis, (size, name) in enumerate(zip(node.array.shape, names, strict=False)):
+            edit = QLineEdit(name or "")
+            edit.setPlaceholderText(f"dim {axis} ({size})")
+            edit.setToolTip(f"name of dimension {axis} (size {size})")
+            self._row.addWidget(edit)
+            self.edits.append(edit)
+
+    def names(self) -> list[str | None]:
+        return [e.text().strip() or None for e in self.edits]
+
+    def apply(self) -> None:
+        names = self.names()
+        path = self._path
+        self._controller.edit(lambda s: s.set(path, "zarr.json#/dimension_names", names,
+                                              label=f"set dimension_names of {path}"))
+
+
+class AttributesEditor(QWidget):
+    """Key | Type | Value editor of the attributes of one node, with the array's metadata read-only."""
+
+    def __init__(self, controller: EditController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._controller = controller
+        self._node: Node | None = None
+        self.model = JsonEditModel(self._on_model_edit, self)
+        self.view = QTreeView()
+        self.view.setObjectName("attributesEditor")
+        self.view.setModel(self.model)
+        self.view.setItemDelegate(JsonTypeDelegate(self.view))
+        self.view.setAlternatingRowColors(True)
+        self.view.setUniformRowHeights(True)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                  | QAbstractItemView.EditTrigger.EditKeyPressed
+                                  | QAbstractItemView.EditTrigger.SelectedClicked)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header = self.view.header()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(0, 190)
+        header.resizeSection(1, 70)
+
+        self.addKeyAction = QAction("Add key", self)
+        self.addKeyAction.setToolTip("Add a member to the selected object (or to the attributes)")
+        self.addItemAction = QAction("Add item", self)
+        self.addItemAction.setToolTip("Append an item to the selected list")
+        self.deleteAction = QAction("Delete", self)
+        self.deleteAction.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
+        self.deleteAction.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.pasteAction = QAction("Paste JSON…", self)
+        self.pasteAction.setToolTip("Replace the selected value (or all attributes) with JSON")
+        self.view.addAction(self.deleteAction)
+        self.toolbar = QToolBar()
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for action in (self.addKeyAction, self.addItemAction, self.deleteAction, self.pasteAction):
+            self.toolbar.addAction(action)
+
+        self.noteLabel = QLabel()
+        self.noteLabel.setWordWrap(True)
+        self.noteLabel.setStyleSheet("color: #4b5563;")
+        self.arrayLabel = QLabel()
+        self.arrayLabel.setWordWrap(True)
+        self.arrayLabel.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.arrayLabel.setStyleSheet("color: #4b5563;")
+        self.dimensionNames = DimensionNamesEditor(controller)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.noteLabel)
+        layout.addWidget(self.arrayLabel)
+        layout.addWidget(self.dimensionNames)
+        self._connect()
+        self.setNode(None)
+
+    def _connect(self) -> None:
+        self.addKeyAction.triggered.connect(self.addKey)
+        self.addItemAction.triggered.connect(self.addItem)
+        self.deleteAction.triggered.connect(self.deleteSelected)
+        self.pasteAction.triggered.connect(self._on_paste_triggered)
+        self.view.customContextMenuRequested.connect(self._on_view_context_menu)
+        self.view.selectionModel().currentRowChanged.connect(self._update_actions)
+
+    # -- content ---------------------------------------------------------------------------------
+    def node(self) -> Node | None:
+        return self._node
+
+    def setNode(self, node: Node | None) -> None:
+        """Show the working attributes of *node* (None: nothing), keeping expansion and selection."""
+        expanded = self._expanded_pointers()
+        current = self.model.pointer(self.view.currentIndex()) if self.view.currentIndex().isValid() else None
+        same_node = self._node is not None and node is not None and node.path == self._node.path
+        self._node = node
+        editable = node is not None and node.kind != "error" and node.zarr_format in (2, 3) \
+            and self._controller.isActive()
+        self.model.setDocument(node.attributes if node is not None else {}, read_only=not editable)
+        if same_node:
+            for pointer in expanded:
+                self.view.expand(self.model.indexForPointer(pointer))
+            if current is not None:
+                self.selectPointer(current)
+        else:
+            for row in range(self.model.rowCount()):
+                index = self.model.index(row, 0)
+                if self.model.rowCount(index) <= 12:
+                    self.view.expand(index)
+        protected = node is not None and any(self.model.isProtected(self.model.index(r, 0))
+                                             for r in range(self.model.rowCount()))
+        notes = []
+        if node is not None and not editable:
+            notes.append("Read-only: " + (node.error or "no attributes document") if node.kind == "error"
+                         or node.zarr_format not in (2, 3) else "Read-only: enable editing to change attributes")
+        if protected:
+            notes.append("Grey keys are NCZarr's own metadata (read-only); _nczarr_attr types follow your edits.")
+        self.noteLabel.setText(" ".join(notes))
+        self.noteLabel.setVisible(bool(notes))
+        self._show_array(node, editable)
+        self._update_actions()
+
+    def _show_array(self, node: Node | None, editable: bool) -> None:
+        array = node.array if node is not None else None
+        if array is None:
+            self.arrayLabel.hide()
+            self.dimensionNames.hide()
+            return
+        facts = [f"shape {format_shape(array.shape)}", f"dtype {array.dtype}", f"chunks {format_shape(array.chunks)}"]
+        if array.fill_value is not None:
+            facts.append(f"fill_value {dumps(array.fill_value, indent=None)}")
+        self.arrayLabel.setText("Array metadata (read-only: changing it would reinterpret the stored chunks): "
+                                + " · ".join(facts))
+        self.arrayLabel.show()
+        v3 = node is not None and node.zarr_format == 3
+        self.dimensionNames.setVisible(v3)
+        if v3 and node is not None:
+            self.dimensionNames.setNode(node)
+            self.dimensionNames.setEnabled(editable)
+
+    def _expanded_pointers(self) -> list[str]:
+        out: list[str] = []
+
+        def walk(parent: QModelIndex) -> None:
+            for row in range(self.model.rowCount(parent)):
+                index = self.model.index(row, 0, parent)
+                if self.view.isExpanded(index):
+                    out.append(self.model.pointer(index))
+                    walk(index)
+
+        walk(QModelIndex())
+        return out
+
+    def selectPointer(self, pointer: str) -> bool:
+        index = self.model.indexForPointer(pointer)
+        if not index.isValid():
+            return False
+        parent = index.parent()
+        while parent.isValid():
+            self.view.expand(parent)
+            parent = parent.parent()
+        self.view.setCurrentIndex(index)
+        self.view.scrollTo(index)
+        return True
+
+    def selectedPointer(self) -> str | None:
+        index = self.view.currentIndex()
+        return self.model.pointer(index) if index.isValid() else None
+
+    # -- edits -----------------------------------------------------------------------------------
+    def _on_model_edit(self, kind: str, pointer: str, value: Any) -> bool:
+        node = self._node
+        if node is None:
+            return False
+        path = node.path
+        if kind == "rename":
+            ok = self._controller.edit(lambda s: s.rename(path, pointer, value))
+            if ok:
+                self.selectPointer(pointer.rsplit("/", 1)[0] + format_pointer([value]))
+            return ok
+        if kind == "delete":
+            return self._controller.edit(lambda s: s.delete(path, pointer))
+        return self._controller.edit(lambda s: s.set(path, pointer, value))
+
+    def _container(self) -> tuple[str, JSON]:
+        """The pointer and value of the container a new member goes into (the selection or its parent)."""
+        index = self.view.currentIndex()
+        while index.isValid():
+            value = self.model.value(index)
+            if json_type(value) in ("object", "list") and not self.model.isProtected(index):
+                return self.model.pointer(index), value
+            index = index.parent()
+        return "", self.model.document()
+
+    def addKey(self, name: str | None = None, value: JSON = "") -> bool:
+        """Add member *name* (a fresh ``new_attribute`` when None) to the selected object and edit its key."""
+        pointer, container = self._container()
+        if not isinstance(container, dict):
+            pointer, container = "", self.model.document()
+        if name is None:
+            name, n = "new_attribute", 1
+            while name in container:
+                n += 1
+                name = f"new_attribute_{n}"
+        new_pointer = pointer + format_pointer([name])
+        if not self._on_model_edit("set", new_pointer, value):
+            return False
+        if self.selectPointer(new_pointer):
+            self.view.edit(self.view.currentIndex().siblingAtColumn(JsonEditModel.KEY_COLUMN))
+        return True
+
+    def addItem(self, value: JSON = "") -> bool:
+        """Append *value* to the selected list (or the list holding the selection)."""
+        pointer, container = self._container()
+        if not isinstance(container, list):
+            return False
+        if not self._on_model_edit("set", pointer + "/-", value):
+            return False
+        self.selectPointer(pointer + format_pointer([len(container)]))
+        return True
+
+    def deleteSelected(self) -> bool:
+        index = self.view.currentIndex()
+        if not index.isValid() or self.model.isReadOnly() or self.model.isProtected(index):
+            return False
+        return self._on_model_edit("delete", self.model.pointer(index), None)
+
+    def pasteJson(self, value: JSON, pointer: str | None = None) -> bool:
+        """Replace the value at *pointer* (the selection; the whole attributes when nothing is selected)."""
+        if pointer is None:
+            pointer = self.selectedPointer() or ""
+        if pointer == "" and not isinstance(value, dict):
+            self._controller.editFailed.emit("the attributes must be a JSON object")
+            return False
+        return self._on_model_edit("set", pointer, value)
+
+    def _on_paste_triggered(self) -> None:
+        pointer = self.selectedPointer() or ""
+        current = self.model.value(self.view.currentIndex()) if pointer else self.model.document()
+        dialog = PasteJsonDialog(self, target=pointer or "the attributes", text=dumps(current))
+        if dialog.exec_() == QDialog.DialogCode.Accepted:
+            self.pasteJson(dialog.value(), pointer)
+
+    def _on_view_context_menu(self, pos: Any) -> None:
+        index = self.view.indexAt(pos)
+        if index.isValid():
+            self.view.setCurrentIndex(index)
+        menu = QMenu(self)
+        for action in (self.addKeyAction, self.addItemAction, self.deleteAction, self.pasteAction):
+            menu.addAction(action)
+        menu.exec_(self.view.viewport().mapToGlobal(pos))
+
+    def _update_actions(self, *_args: Any) -> None:
+        editable = not self.model.isReadOnly()
+        index = self.view.currentIndex()
+        protected = index.isValid() and self.model.isProtected(index)
+        _pointer, container = self._container()
+        self.addKeyAction.setEnabled(editable)
+        self.addItemAction.setEnabled(editable and isinstance(container, list))
+        self.deleteAction.setEnabled(editable and index.isValid() and not protected)
+        self.pasteAction.setEnabled(editable and not protected)

@@ -1,0 +1,347 @@
+"""The editor's controller: one :class:`~zarr_browser.core.editing.EditSession` driven from the GUI.
+
+Everything that may touch the store — starting the session, loading a node's documents, building
+a convention edit (which reads level arrays and sibling nodes), validating, saving, reloading —
+runs in the injected runner, serialised by a lock so two workers never use the session at once.
+Applying a command, undo and redo only change documents already in memory: they run on the GUI
+thread, so each is immediate and is one undo step.
+
+The controller caches what widgets ask often (dirty, can undo, can redo) and refreshes it on the
+GUI thread after each change, so a widget never reads the session while a worker saves.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from qtpy.QtCore import QObject, QTimer, Signal
+
+from zarr_browser.core.editing import EditError, EditSession
+from zarr_browser.core.issues import Issue, Severity
+from zarr_browser.errors import ZarrBrowserError
+
+if TYPE_CHECKING:
+    from zarr_browser.core.conventions.base import ConventionRegistry
+    from zarr_browser.core.editing import Command, SaveResult
+    from zarr_browser.core.hierarchy import Hierarchy
+    from zarr_browser.qt.workers import Runner
+
+__all__ = ["EditController", "ValidationState"]
+
+logger = logging.getLogger(__name__)
+
+VALIDATE_DELAY_MS = 250
+"""Validation waits for a pause in editing this long (typing in a form is many edits)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationState:
+    """Issues of the edited nodes: errors the edits introduced, errors already there, everything."""
+
+    new_errors: list[Issue] = field(default_factory=list)
+    old_errors: list[Issue] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity is not Severity.ERROR]
+
+
+def _validate(session: EditSession, lock: threading.Lock) -> ValidationState:
+    with lock:
+        if not session.dirty:
+            return ValidationState()
+        issues = session.validate()
+        new, old = session.new_errors()
+    return ValidationState(new, old, issues)
+
+
+class EditController(QObject):
+    """Runs an edit session for the GUI: loads, edits, undo/redo, validation, save and reload.
+
+    Parameters
+    ----------
+    runner
+        Runs the session's store work off the GUI thread.
+    registry
+        Conventions used for validation.
+    """
+
+    #: a session started (True) or ended (False)
+    activeChanged = Signal(bool)
+    #: the working state changed (an edit, undo, redo, save or reload)
+    stateChanged = Signal()
+    #: live validation finished (a ValidationState)
+    validated = Signal(object)
+    #: an edit was refused, or store work failed: a message for the user
+    editFailed = Signal(str)
+    #: a save finished (its SaveResult)
+    saved = Signal(object)
+    #: a save was refused or failed (the exception: ConflictError, ValidationRefusedError, ...)
+    saveFailed = Signal(object)
+    #: the session re-read the store (after a conflict)
+    reloaded = Signal()
+    #: work under way changed ("" when idle)
+    busyChanged = Signal(str)
+
+    def __init__(self, *, runner: Runner, registry: ConventionRegistry, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._runner = runner
+        self._registry = registry
+        self._session: EditSession | None = None
+        self._lock = threading.Lock()
+        self._busy = ""
+        self._state = (False, False, False)
+        self._history: list[str] = []
+        self._generation = 0
+        self.validation = ValidationState()
+        self._validate_timer = QTimer(self)
+        self._validate_timer.setSingleShot(True)
+        self._validate_timer.setInterval(VALIDATE_DELAY_MS)
+        self._validate_timer.timeout.connect(self.validateNow)
+
+    # -- the session ---------------------------------------------------------------------------
+    def start(self, hierarchy: Hierarchy, on_ready: Callable[[], None] | None = None) -> None:
+        """Start a session on *hierarchy* (read in a worker); :attr:`activeChanged` follows."""
+        self.stop()
+        generation = self._generation
+
+        def ready(session: EditSession) -> None:
+            if generation != self._generation:
+                return
+            self._session = session
+            self._set_busy("")
+            self._refresh_state()
+            self.activeChanged.emit(True)
+            if on_ready is not None:
+                on_ready()
+
+        self._set_busy("starting the edit session")
+        self._runner.submit(self._locked, EditSession, hierarchy, self._registry,
+                            on_done=ready, on_error=self._on_error)
+
+    def stop(self) -> None:
+        """End the session (edits not saved are dropped: ask the user first)."""
+        self._generation += 1
+        self._validate_timer.stop()
+        was_active = self._session is not None
+        self._session = None
+        self.validation = ValidationState()
+        self._set_busy("")
+        self._refresh_state()
+        if was_active:
+            self.activeChanged.emit(False)
+
+    def session(self) -> EditSession | None:
+        return self._session
+
+    def isActive(self) -> bool:
+        return self._session is not None
+
+    def isWritable(self) -> bool:
+        return self._session is not None and self._session.writable
+
+    def isDirty(self) -> bool:
+        return self._state[0]
+
+    def canUndo(self) -> bool:
+        return self._state[1]
+
+    def canRedo(self) -> bool:
+        return self._state[2]
+
+    def history(self) -> list[str]:
+        """Labels of the undoable steps, oldest first."""
+        return list(self._history)
+
+    def busyText(self) -> str:
+        return self._busy
+
+    def isBusy(self) -> bool:
+        return bool(self._busy)
+
+    # -- loading and editing -------------------------------------------------------------------
+    def loadNode(self, path: str, callback: Callable[[], None]) -> None:
+        """Make the documents of *path* available for editing, then call *callback* (GUI thread)."""
+        session = self._session
+        if session is None:
+            return
+        if session.is_loaded(path):
+            callback()
+            return
+        generation = self._generation
+        self._runner.submit(self._locked, session.load, path,
+                            on_done=lambda _node: callback() if generation == self._generation else None,
+                            on_error=self._on_error)
+
+    def apply(self, command: Command, *, label: str = "") -> bool:
+        """Apply *command* as one undo step (documents already loaded); False, with a message, if refused."""
+        session = self._session
+        if session is None or self._busy:
+            self.editFailed.emit(f"Wait: {self._busy}" if self._busy else "Editing is off")
+            return False
+        try:
+            session.apply(command, label=label)
+        except EditError as err:
+            self.editFailed.emit(str(err))
+            return False
+        self._changed()
+        return True
+
+    def edit(self, operation: Callable[[EditSession], None]) -> bool:
+        """Run a session method such as ``lambda s: s.set(path, pointer, value)`` as one step."""
+        session = self._session
+        if session is None or self._busy:
+            self.editFailed.emit(f"Wait: {self._busy}" if self._busy else "Editing is off")
+            return False
+        try:
+            operation(session)
+        except EditError as err:
+            self.editFailed.emit(str(err))
+            return False
+        self._changed()
+        return True
+
+    def applyBuilt(self, builder: Callable[..., Command], *args: Any, on_done: Callable[[bool], None] | None = None,
+                   **kwargs: Any) -> None:
+        """Build a convention edit in a worker (``builder(session, *args)``), apply it on the GUI thread."""
+        session = self._session
+        if session is None:
+            return
+        generation = self._generation
+
+        def built(command: Command) -> None:
+            if generation != self._generation:
+                return
+            ok = self.apply(command) if command.leaves() else True
+            if on_done is not None:
+                on_done(ok)
+
+        def failed(err: BaseException) -> None:
+            self._on_error(err)
+            if on_done is not None:
+                on_done(False)
+
+        self._runner.submit(self._locked, lambda: builder(session, *args, **kwargs), on_done=built, on_error=failed)
+
+    def undo(self) -> bool:
+        if self._session is None or self._busy or not self._session.undo():
+            return False
+        self._changed()
+        return True
+
+    def redo(self) -> bool:
+        if self._session is None or self._busy or not self._session.redo():
+            return False
+        self._changed()
+        return True
+
+    def diff(self) -> dict[str, str]:
+        """The per-document diff a save would write (documents are in memory: no I/O)."""
+        return self._session.diff() if self._session is not None else {}
+
+    # -- validation ----------------------------------------------------------------------------
+    def validateSoon(self) -> None:
+        """Validate after a pause in editing."""
+        self._validate_timer.start()
+
+    def validateNow(self, callback: Callable[[ValidationState], None] | None = None) -> None:
+        """Validate the edited nodes in a worker; :attr:`validated` (and *callback*) follow."""
+        self._validate_timer.stop()
+        session = self._session
+        if session is None:
+            return
+        generation = self._generation
+
+        def done(state: ValidationState) -> None:
+            if generation != self._generation:
+                return
+            self.validation = state
+            self.validated.emit(state)
+            if callback is not None:
+                callback(state)
+
+        self._runner.submit(_validate, session, self._lock, on_done=done, on_error=self._on_error)
+
+    # -- saving --------------------------------------------------------------------------------
+    def save(self, *, force: bool = False) -> None:
+        """Save in a worker; :attr:`saved` or :attr:`saveFailed` follows."""
+        session = self._session
+        if session is None or self._busy:
+            return
+        generation = self._generation
+
+        def done(result: SaveResult) -> None:
+            if generation != self._generation:
+                return
+            self._set_busy("")
+            self._changed()
+            self.saved.emit(result)
+
+        def failed(err: BaseException) -> None:
+            if generation != self._generation:
+                return
+            self._set_busy("")
+            self._refresh_state()
+            if not isinstance(err, ZarrBrowserError | OSError):
+                logger.error("saving failed", exc_info=err)
+            self.saveFailed.emit(err)
+
+        self._set_busy("saving")
+        self._runner.submit(self._locked, lambda: session.save(force=force), on_done=done, on_error=failed)
+
+    def reload(self, *, reapply: bool) -> None:
+        """Re-read every loaded document (keeping the edits when *reapply*) in a worker."""
+        session = self._session
+        if session is None:
+            return
+        generation = self._generation
+
+        def done(_result: object) -> None:
+            if generation != self._generation:
+                return
+            self._set_busy("")
+            self._changed()
+            self.reloaded.emit()
+
+        def failed(err: BaseException) -> None:
+            self._set_busy("")
+            self._changed()
+            self._on_error(err)
+
+        self._set_busy("reloading")
+        self._runner.submit(self._locked, lambda: session.reload(reapply=reapply), on_done=done, on_error=failed)
+
+    # -- internals -----------------------------------------------------------------------------
+    def _locked(self, fn: Callable[..., Any], *args: Any) -> Any:
+        with self._lock:
+            return fn(*args)
+
+    def _changed(self) -> None:
+        self._refresh_state()
+        self.stateChanged.emit()
+        self.validateSoon()
+
+    def _refresh_state(self) -> None:
+        session = self._session
+        if session is None:
+            self._state, self._history = (False, False, False), []
+            return
+        self._state = (session.dirty, session.can_undo, session.can_redo)
+        self._history = session.history()
+
+    def _set_busy(self, text: str) -> None:
+        if text != self._busy:
+            self._busy = text
+            self.busyChanged.emit(text)
+
+    def _on_error(self, err: BaseException) -> None:
+        if not isinstance(err, ZarrBrowserError | OSError | ValueError):
+            logger.error("edit session work failed", exc_info=err)
+        if self._busy == "starting the edit session":
+            self._set_busy("")
+        self.editFailed.emit(str(err) or type(err).__name__)

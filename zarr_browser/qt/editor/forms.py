@@ -1,0 +1,161 @@
+"""xarray and CF forms: dimension names (checked across the group), units and names, fill and packing.
+
+NCZarr nodes need no form of their own: every attribute edit keeps ``_nczarr_attr.types``
+consistent (the session does it), and ``_nczarr_*`` keys are read-only everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from qtpy.QtWidgets import QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+
+from zarr_browser.core.conventions.cf import CALENDARS, decode_fill_value
+from zarr_browser.core.editing.conventions import set_attributes, xarray_dims_from_ome_axes, xarray_set_dimension_names
+from zarr_browser.core.jsonio import dumps
+
+if TYPE_CHECKING:
+    from zarr_browser.core.model import Node
+    from zarr_browser.qt.editor.controller import EditController
+
+__all__ = ["CfForm", "XarrayForm"]
+
+CF_FIELDS = ("units", "long_name", "standard_name", "calendar")
+
+
+def _clear(form: QFormLayout) -> None:
+    while form.rowCount():
+        form.removeRow(0)
+
+
+class XarrayForm(QGroupBox):
+    """xarray dimension names of an array (v2 ``_ARRAY_DIMENSIONS``, v3 ``dimension_names``),
+    or, on an OME-NGFF image, "add dimension names from the OME axes" to every level."""
+
+    def __init__(self, controller: EditController, parent: QWidget | None = None) -> None:
+        super().__init__("xarray dimension names", parent)
+        self._controller = controller
+        self._path = ""
+        self._form = QFormLayout()
+        self.edits: list[QLineEdit] = []
+        self.noteLabel = QLabel()
+        self.noteLabel.setWordWrap(True)
+        self.applyButton = QPushButton("Apply dimension names")
+        self.applyButton.setToolTip("Checked: one name per dimension, unique, one size per name in the group")
+        self.fromOmeButton = QPushButton("Add dimension names from the OME axes")
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.fromOmeButton)
+        row.addWidget(self.applyButton)
+        layout = QFormLayout(self)
+        layout.addRow(self._form)
+        layout.addRow(self.noteLabel)
+        layout.addRow(row)
+        self.applyButton.clicked.connect(self.apply)
+        self.fromOmeButton.clicked.connect(self.fromOmeAxes)
+
+    def setNode(self, node: Node, *, ome_image: bool) -> None:
+        self._path = node.path
+        _clear(self._form)
+        self.edits = []
+        array = node.array
+        if array is not None:
+            if node.zarr_format == 3 and array.dimension_names is not None:
+                names = [n or "" for n in array.dimension_names]
+                where = "zarr.json dimension_names"
+            else:
+                raw = node.attributes.get("_ARRAY_DIMENSIONS")
+                names = [str(n) for n in raw] if isinstance(raw, list) else []
+                where = "v3 dimension_names" if node.zarr_format == 3 else ".zattrs _ARRAY_DIMENSIONS"
+            for axis, size in enumerate(array.shape):
+                edit = QLineEdit(names[axis] if axis < len(names) else "")
+                edit.setPlaceholderText("name")
+                self._form.addRow(f"dimension {axis} (size {size})", edit)
+                self.edits.append(edit)
+            self.noteLabel.setText(f"Written to {where}.")
+        else:
+            self.noteLabel.setText("Gives every level array of this image the names of the OME axes.")
+        self.applyButton.setVisible(array is not None)
+        self.fromOmeButton.setVisible(ome_image)
+
+    def names(self) -> list[str]:
+        return [e.text().strip() for e in self.edits]
+
+    def apply(self) -> None:
+        self._controller.applyBuilt(xarray_set_dimension_names, self._path, self.names())
+
+    def fromOmeAxes(self) -> None:
+        self._controller.applyBuilt(xarray_dims_from_ome_axes, self._path)
+
+
+class CfForm(QGroupBox):
+    """CF ``units``, ``long_name``, ``standard_name``, ``calendar``; ``_FillValue`` and packing shown."""
+
+    def __init__(self, controller: EditController, parent: QWidget | None = None) -> None:
+        super().__init__("CF attributes", parent)
+        self._controller = controller
+        self._path = ""
+        self.fields: dict[str, QLineEdit | QComboBox] = {}
+        form = QFormLayout(self)
+        for name in CF_FIELDS:
+            if name == "calendar":
+                combo = QComboBox()
+                combo.setEditable(True)
+                combo.addItems(["", *sorted(CALENDARS)])
+                widget: QLineEdit | QComboBox = combo
+            else:
+                widget = QLineEdit()
+                widget.setPlaceholderText("(not set)")
+            self.fields[name] = widget
+            form.addRow(name, widget)
+        self.fillLabel = QLabel()
+        self.fillLabel.setWordWrap(True)
+        self.packingLabel = QLabel()
+        self.packingLabel.setWordWrap(True)
+        form.addRow("_FillValue", self.fillLabel)
+        form.addRow("packing", self.packingLabel)
+        self.applyButton = QPushButton("Apply CF attributes")
+        self.applyButton.setToolTip("One step; an empty field removes the attribute")
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.applyButton)
+        form.addRow(row)
+        self.applyButton.clicked.connect(self.apply)
+
+    def setNode(self, node: Node) -> None:
+        self._path = node.path
+        attrs = node.attributes
+        for name, widget in self.fields.items():
+            value = attrs.get(name)
+            text = value if isinstance(value, str) else "" if value is None else dumps(value, indent=None)
+            if isinstance(widget, QComboBox):
+                widget.setCurrentText(text)
+            else:
+                widget.setText(text)
+        dtype = node.array.dtype if node.array is not None else "?"
+        if "_FillValue" in attrs:
+            raw = attrs["_FillValue"]
+            decoded = decode_fill_value(node, raw)
+            extra = f" (stored as {dumps(raw, indent=None)})" if decoded != raw else ""
+            self.fillLabel.setText(f"{dumps(decoded, indent=None)}{extra} · stored dtype {dtype}")
+        elif node.array is not None:
+            source = " (zarr v2: xarray masks with it)" if node.zarr_format == 2 else ""
+            self.fillLabel.setText(f"zarr fill_value {dumps(node.array.fill_value, indent=None)}{source}")
+        else:
+            self.fillLabel.setText("–")
+        scale, offset = attrs.get("scale_factor"), attrs.get("add_offset")
+        if scale is None and offset is None:
+            self.packingLabel.setText("not packed")
+        else:
+            self.packingLabel.setText(f"decoded = stored × {scale if scale is not None else 1} + "
+                                      f"{offset if offset is not None else 0} (stored dtype {dtype})")
+
+    def values(self) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for name, widget in self.fields.items():
+            text = (widget.currentText() if isinstance(widget, QComboBox) else widget.text()).strip()
+            out[name] = text or None
+        return out
+
+    def apply(self) -> None:
+        self._controller.applyBuilt(set_attributes, self._path, self.values(), label=f"set CF attributes of {self._path}")

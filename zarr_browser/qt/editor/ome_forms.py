@@ -1,0 +1,428 @@
+"""OME-NGFF forms: axes with pixel size and translation, channels with histograms, label colours, plates.
+
+Each *Apply* button builds one convention edit (``zarr_browser.core.editing.conventions``) in a
+worker and applies it as one undo step.  The forms show the session's working state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from qtpy.QtCore import QPointF, QRectF, Qt, Signal
+from qtpy.QtGui import QColor, QPainter, QPen
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QColorDialog,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from zarr_browser.core.conventions.ome import SPACE_UNITS, TIME_UNITS
+from zarr_browser.core.editing.commands import Batch, EditError
+from zarr_browser.core.editing.conventions import (
+    AXIS_TYPES,
+    ome_namespace,
+    ome_set_axes,
+    ome_set_channels,
+    ome_set_label_colors,
+    ome_set_pixel_size,
+    ome_set_plate_names,
+    ome_set_translation,
+)
+from zarr_browser.core.histogram import Histogram, channel_histogram
+from zarr_browser.core.model import join_path
+
+if TYPE_CHECKING:
+    from zarr_browser.core.editing import EditSession
+    from zarr_browser.core.jsonio import JSON
+    from zarr_browser.core.model import Node
+    from zarr_browser.qt.editor.controller import EditController
+    from zarr_browser.qt.workers import Runner
+
+__all__ = ["AxesForm", "ChannelsForm", "HistogramWidget", "LabelColoursForm", "PlateForm", "image_multiscale"]
+
+_UNITS = ("", *sorted(SPACE_UNITS), *sorted(TIME_UNITS))
+
+
+def image_multiscale(node: Node) -> Mapping[str, JSON] | None:
+    """``multiscales[0]`` of an OME-NGFF image node (None when there is none, or 0.6)."""
+    try:
+        _parts, ns = ome_namespace(node)
+    except EditError:
+        return None
+    multiscales = ns.get("multiscales")
+    if isinstance(multiscales, list) and multiscales and isinstance(multiscales[0], dict):
+        return multiscales[0]
+    return None
+
+
+def _level0(ms: Mapping[str, JSON], kind: str) -> list[float] | None:
+    datasets = ms.get("datasets")
+    if not isinstance(datasets, list) or not datasets or not isinstance(datasets[0], dict):
+        return None
+    for transform in datasets[0].get("coordinateTransformations") or []:
+        if isinstance(transform, dict) and transform.get("type") == kind and isinstance(transform.get(kind), list):
+            return transform[kind]
+    return None
+
+
+def _spin(value: float, *, minimum: float = -1e12, decimals: int = 6) -> QDoubleSpinBox:
+    spin = QDoubleSpinBox()
+    spin.setDecimals(decimals)
+    spin.setRange(minimum, 1e12)
+    spin.setValue(value)
+    spin.setKeyboardTracking(False)
+    return spin
+
+
+def _combined(*batches: Batch) -> Batch:
+    return Batch(list(batches), label=" + ".join(b.label for b in batches if b.leaves()))
+
+
+def _pixel_size_and_units(session: EditSession, image: str, sizes: Mapping[int, float],
+                          axes: Sequence[Mapping[str, JSON]]) -> Batch:
+    return _combined(ome_set_pixel_size(session, image, sizes), ome_set_axes(session, image, axes))
+
+
+class AxesForm(QGroupBox):
+    """Name, type and unit of each axis, level 0's pixel size and translation."""
+
+    def __init__(self, controller: EditController, parent: QWidget | None = None) -> None:
+        super().__init__("Axes, pixel size and translation", parent)
+        self._controller = controller
+        self._path = ""
+        self._grid = QGridLayout()
+        self._grid.setHorizontalSpacing(8)
+        self.rows: list[dict[str, Any]] = []
+        self.applyAxesButton = QPushButton("Apply axes")
+        self.applyAxesButton.setToolTip("Names, types and units in one step (0.5: also every level's dimension_names)")
+        self.pixelSizeButton = QPushButton("Set pixel size and unit")
+        self.pixelSizeButton.setToolTip("Level 0's scale becomes the pixel size; every level keeps its factor")
+        self.translationButton = QPushButton("Set translation")
+        self.translationButton.setToolTip("Move the origin; every level shifts by the same amount")
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for button in (self.applyAxesButton, self.pixelSizeButton, self.translationButton):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._grid)
+        layout.addLayout(buttons)
+        self.applyAxesButton.clicked.connect(self.applyAxes)
+        self.pixelSizeButton.clicked.connect(self.applyPixelSize)
+        self.translationButton.clicked.connect(self.applyTranslation)
+
+    def setNode(self, node: Node, ms: Mapping[str, JSON]) -> None:
+        self._path = node.path
+        while self._grid.count():
+            widget = self._grid.takeAt(0).widget()
+            if widget is not None:
+                widget.deleteLater()
+        for column, title in enumerate(("Axis", "Type", "Unit", "Pixel size", "Translation")):
+            label = QLabel(f"<b>{title}</b>")
+            self._grid.addWidget(label, 0, column)
+        axes = [a for a in ms.get("axes") or [] if isinstance(a, dict)]
+        scale = _level0(ms, "scale") or []
+        translation = _level0(ms, "translation") or [0.0] * len(axes)
+        self.rows = []
+        for i, axis in enumerate(axes):
+            name = QLineEdit(str(axis.get("name", "")))
+            kind = QComboBox()
+            kind.setEditable(True)
+            kind.addItems(AXIS_TYPES)
+            kind.setCurrentText(str(axis.get("type") or ""))
+            unit = QComboBox()
+            unit.setEditable(True)
+            unit.addItems(_UNITS)
+            unit.setCurrentText(str(axis.get("unit") or ""))
+            size = _spin(float(scale[i]) if i < len(scale) and isinstance(scale[i], int | float) else 1.0,
+                         minimum=0.0, decimals=6)
+            offset = _spin(float(translation[i]) if i < len(translation) else 0.0)
+            for column, widget in enumerate((name, kind, unit, size, offset)):
+                self._grid.addWidget(widget, i + 1, column)
+            self.rows.append({"name": name, "type": kind, "unit": unit, "size": size, "translation": offset,
+                              "old_size": size.value(), "old_translation": offset.value()})
+
+    def axes(self) -> list[dict[str, JSON]]:
+        return [{"name": r["name"].text().strip(), "type": r["type"].currentText().strip(),
+                 "unit": r["unit"].currentText().strip()} for r in self.rows]
+
+    def applyAxes(self) -> None:
+        self._controller.applyBuilt(ome_set_axes, self._path, self.axes())
+
+    def applyPixelSize(self) -> None:
+        sizes = {i: r["size"].value() for i, r in enumerate(self.rows)
+                 if not math.isclose(r["size"].value(), r["old_size"], rel_tol=1e-9)}
+        self._controller.applyBuilt(_pixel_size_and_units, self._path, sizes, self.axes())
+
+    def applyTranslation(self) -> None:
+        values = {i: r["translation"].value() for i, r in enumerate(self.rows)
+                  if not math.isclose(r["translation"].value(), r["old_translation"], abs_tol=1e-12)}
+        self._controller.applyBuilt(ome_set_translation, self._path, values)
+
+
+class HistogramWidget(QWidget):
+    """Counts of one channel (log scale) with the window's start and end as lines."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumSize(160, 40)
+        self.histogram: Histogram | None = None
+        self.colour = QColor("#888888")
+        self.window = (0.0, 1.0)
+        self.message = "histogram…"
+
+    def setHistogram(self, histogram: Histogram | None, message: str = "") -> None:
+        self.histogram = histogram
+        self.message = message
+        self.update()
+
+    def setWindow(self, start: float, end: float) -> None:
+        self.window = (start, end)
+        self.update()
+
+    def paintEvent(self, _event: Any) -> None:
+        painter = QPainter(self)
+        rect = QRectF(self.rect()).adjusted(1, 1, -1, -1)
+        painter.fillRect(rect, QColor("#111827"))
+        hist = self.histogram
+        if hist is None or not hist.counts:
+            painter.setPen(QColor("#9ca3af"))
+            painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), self.message or "no data")
+            return
+        peak = max(math.log1p(c) for c in hist.counts) or 1.0
+        width = rect.width() / len(hist.counts)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self.colour)
+        for i, count in enumerate(hist.counts):
+            height = rect.height() * math.log1p(count) / peak
+            painter.drawRect(QRectF(rect.left() + i * width, rect.bottom() - height, max(width, 1.0), height))
+        low, high = hist.edges[0], hist.edges[-1]
+        painter.setPen(QPen(QColor("#f9fafb"), 1.5))
+        for value in self.window:
+            if high > low:
+                x = rect.left() + rect.width() * min(max((value - low) / (high - low), 0.0), 1.0)
+                painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
+
+
+def _text_colour(colour: QColor) -> str:
+    return "#000000" if colour.lightnessF() > 0.55 else "#ffffff"
+
+
+class ColourButton(QToolButton):
+    """A swatch; clicking opens QColorDialog.  :attr:`colourChanged` carries ``RRGGBB``."""
+
+    colourChanged = Signal(str)
+
+    def __init__(self, colour: str = "FFFFFF", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumWidth(72)
+        self._colour = ""
+        self.setColour(colour)
+        self.clicked.connect(self._on_clicked)
+
+    def colour(self) -> str:
+        return self._colour
+
+    def setColour(self, colour: str) -> None:
+        qcolour = QColor("#" + colour) if len(colour) == 6 else QColor("#ffffff")
+        self._colour = qcolour.name()[1:].upper()
+        self.setText(self._colour)
+        self.setStyleSheet(f"QToolButton {{ background: {qcolour.name()}; color: {_text_colour(qcolour)};"
+                           " border: 1px solid #6b7280; border-radius: 3px; padding: 2px 6px; }")
+
+    def _on_clicked(self) -> None:
+        chosen = QColorDialog.getColor(QColor("#" + self._colour), self, "Channel colour")
+        if chosen.isValid():
+            self.setColour(chosen.name()[1:])
+            self.colourChanged.emit(self._colour)
+
+
+class ChannelsForm(QGroupBox):
+    """``omero`` channels: label, colour, active, window start/end over the lowest level's histogram."""
+
+    def __init__(self, controller: EditController, runner: Runner, parent: QWidget | None = None) -> None:
+        super().__init__("Channels", parent)
+        self._controller = controller
+        self._runner = runner
+        self._path = ""
+        self._histogram_key: tuple[str, str] | None = None
+        self._grid = QGridLayout()
+        self.rows: list[dict[str, Any]] = []
+        self.applyButton = QPushButton("Apply channels")
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.applyButton)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._grid)
+        layout.addLayout(buttons)
+        self.applyButton.clicked.connect(self.apply)
+
+    def setNode(self, node: Node, ms: Mapping[str, JSON] | None, channels: Sequence[JSON],
+                hierarchy: Any = None) -> None:
+        self._path = node.path
+        while self._grid.count():
+            widget = self._grid.takeAt(0).widget()
+            if widget is not None:
+                widget.deleteLater()
+        for column, title in enumerate(("Label", "Colour", "Active", "Start", "End", "Histogram (lowest level)")):
+            self._grid.addWidget(QLabel(f"<b>{title}</b>"), 0, column)
+        self.rows = []
+        for c, channel in enumerate(channels):
+            channel = channel if isinstance(channel, dict) else {}
+            window = channel.get("window") if isinstance(channel.get("window"), dict) else {}
+            label = QLineEdit(str(channel.get("label", "")))
+            colour = ColourButton(str(channel.get("color", "FFFFFF")))
+            active = QCheckBox()
+            active.setChecked(channel.get("active") is not False)
+            start = _spin(float(window.get("start", 0) or 0))
+            end = _spin(float(window.get("end", 0) or 0))
+            histogram = HistogramWidget()
+            histogram.colour = QColor("#" + colour.colour())
+            histogram.setWindow(start.value(), end.value())
+            start.valueChanged.connect(lambda _v, h=histogram, s=start, e=end: h.setWindow(s.value(), e.value()))
+            end.valueChanged.connect(lambda _v, h=histogram, s=start, e=end: h.setWindow(s.value(), e.value()))
+            colour.colourChanged.connect(lambda text, h=histogram: (setattr(h, "colour", QColor("#" + text)),
+                                                                     h.update()))
+            for column, widget in enumerate((label, colour, active, start, end, histogram)):
+                self._grid.addWidget(widget, c + 1, column)
+            self.rows.append({"label": label, "color": colour, "active": active, "start": start, "end": end,
+                              "histogram": histogram})
+        self._grid.setColumnStretch(5, 1)
+        self._load_histograms(node, ms, hierarchy)
+
+    def _load_histograms(self, node: Node, ms: Mapping[str, JSON] | None, hierarchy: Any) -> None:
+        if hierarchy is None or ms is None or not self.rows:
+            return
+        datasets = [d for d in ms.get("datasets") or [] if isinstance(d, dict) and isinstance(d.get("path"), str)]
+        axes = [a for a in ms.get("axes") or [] if isinstance(a, dict)]
+        channel_axis = next((i for i, a in enumerate(axes) if a.get("type") == "channel"), None)
+        if not datasets:
+            return
+        level = join_path(node.path, datasets[-1]["path"])
+        rows = list(self.rows)
+        for c, row in enumerate(rows):
+            histogram_widget: HistogramWidget = row["histogram"]
+
+            def done(result: Histogram, widget: HistogramWidget = histogram_widget) -> None:
+                if widget in (r["histogram"] for r in self.rows):
+                    widget.setHistogram(result)
+
+            def failed(err: BaseException, widget: HistogramWidget = histogram_widget) -> None:
+                if widget in (r["histogram"] for r in self.rows):
+                    widget.setHistogram(None, f"no histogram: {err}"[:80])
+
+            self._runner.submit(channel_histogram, hierarchy, level, channel_axis, c, on_done=done, on_error=failed)
+
+    def channels(self) -> list[dict[str, JSON]]:
+        return [{"label": r["label"].text(), "color": r["color"].colour(), "active": r["active"].isChecked(),
+                 "window": {"start": r["start"].value(), "end": r["end"].value()}} for r in self.rows]
+
+    def apply(self) -> None:
+        self._controller.applyBuilt(ome_set_channels, self._path, self.channels())
+
+
+class LabelColoursForm(QGroupBox):
+    """``image-label.colors``: a colour per label value; properties shown read-only."""
+
+    def __init__(self, controller: EditController, parent: QWidget | None = None) -> None:
+        super().__init__("Label colours", parent)
+        self._controller = controller
+        self._path = ""
+        self._form = QFormLayout()
+        self.buttons: dict[int, ColourButton] = {}
+        self.alphas: dict[int, int] = {}
+        self.propertiesLabel = QLabel()
+        self.propertiesLabel.setWordWrap(True)
+        self.applyButton = QPushButton("Apply label colours")
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.applyButton)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._form)
+        layout.addWidget(self.propertiesLabel)
+        layout.addLayout(row)
+        self.applyButton.clicked.connect(self.apply)
+
+    def setNode(self, node: Node, block: Mapping[str, JSON]) -> None:
+        self._path = node.path
+        while self._form.rowCount():
+            self._form.removeRow(0)
+        self.buttons, self.alphas = {}, {}
+        for entry in block.get("colors") or []:
+            if not isinstance(entry, dict) or not isinstance(entry.get("label-value"), int):
+                continue
+            rgba = entry.get("rgba") if isinstance(entry.get("rgba"), list) else [255, 255, 255, 255]
+            value = entry["label-value"]
+            text = "".join(f"{int(c):02X}" for c in rgba[:3]) if len(rgba) >= 3 else "FFFFFF"
+            button = ColourButton(text)
+            self.buttons[value] = button
+            self.alphas[value] = int(rgba[3]) if len(rgba) > 3 else 255
+            self._form.addRow(f"label {value}", button)
+        properties = block.get("properties")
+        count = len(properties) if isinstance(properties, list) else 0
+        self.propertiesLabel.setText(f"{count} label properties (edit them in the Attributes tab)" if count else "")
+
+    def colours(self) -> dict[int, list[int]]:
+        out = {}
+        for value, button in self.buttons.items():
+            colour = QColor("#" + button.colour())
+            out[value] = [colour.red(), colour.green(), colour.blue(), self.alphas.get(value, 255)]
+        return out
+
+    def apply(self) -> None:
+        self._controller.applyBuilt(ome_set_label_colors, self._path, self.colours())
+
+
+class PlateForm(QGroupBox):
+    """The plate's name and its acquisitions' names (rows and columns name directories: read-only)."""
+
+    def __init__(self, controller: EditController, parent: QWidget | None = None) -> None:
+        super().__init__("Plate", parent)
+        self._controller = controller
+        self._path = ""
+        self.nameEdit = QLineEdit()
+        self._form = QFormLayout()
+        self.acquisitionEdits: list[QLineEdit] = []
+        self.layoutLabel = QLabel()
+        self.applyButton = QPushButton("Apply names")
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.applyButton)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._form)
+        layout.addWidget(self.layoutLabel)
+        layout.addLayout(row)
+        self.applyButton.clicked.connect(self.apply)
+
+    def setNode(self, node: Node, plate: Mapping[str, JSON]) -> None:
+        self._path = node.path
+        while self._form.rowCount():
+            self._form.removeRow(0)
+        self.nameEdit = QLineEdit(str(plate.get("name", "")))
+        self._form.addRow("Plate name", self.nameEdit)
+        self.acquisitionEdits = []
+        for index, acquisition in enumerate(plate.get("acquisitions") or []):
+            edit = QLineEdit(str(acquisition.get("name", "")) if isinstance(acquisition, dict) else "")
+            self._form.addRow(f"Acquisition {index}", edit)
+            self.acquisitionEdits.append(edit)
+        rows = [r.get("name") for r in plate.get("rows") or [] if isinstance(r, dict)]
+        columns = [c.get("name") for c in plate.get("columns") or [] if isinstance(c, dict)]
+        self.layoutLabel.setText(f"Rows {', '.join(map(str, rows))}; columns {', '.join(map(str, columns))} "
+                                 "(read-only: they name the wells' directories)")
+
+    def apply(self) -> None:
+        acquisitions = {i: e.text() for i, e in enumerate(self.acquisitionEdits)}
+        self._controller.applyBuilt(ome_set_plate_names, self._path, name=self.nameEdit.text(),
+                                    acquisitions=acquisitions)

@@ -1,0 +1,393 @@
+"""Editing in the browser window: the toggle, the Edit menu, the editor dock, saving and prompts.
+
+:class:`WindowEditing` attaches to a :class:`~zarr_browser.qt.window.BrowserWindow`.  Editing is
+off until asked for: *Enable editing* reopens the store for writing (remote stores only after
+an explicit confirmation) and starts an edit session; the editor dock follows the current node.
+Undo (Ctrl+Z) and redo (Ctrl+Shift+Z) work across saves; the window title gets a ``*`` and the
+status bar says how many edits are unsaved.  *Save* (Ctrl+S) validates in a worker, shows the
+per-document diff with the validation verdict (new errors need an explicit override), then saves
+in a worker; a document changed in the store since it was read offers a reload.  Closing the
+window, opening another store or turning editing off with unsaved edits asks Save / Discard /
+Cancel.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from qtpy.QtCore import QObject, Qt
+from qtpy.QtGui import QAction, QKeySequence
+from qtpy.QtWidgets import QDockWidget, QLabel, QMessageBox, QToolBar
+
+from zarr_browser.core.editing import ConflictError, ValidationRefusedError
+from zarr_browser.qt.editor.controller import EditController
+from zarr_browser.qt.editor.dialogs import SaveDialog
+from zarr_browser.qt.editor.panel import EditorPanel
+
+if TYPE_CHECKING:
+    from zarr_browser.core.conventions.base import ConventionRegistry
+    from zarr_browser.core.editing import SaveResult
+    from zarr_browser.core.hierarchy import Hierarchy
+    from zarr_browser.qt.editor.controller import ValidationState
+    from zarr_browser.qt.window import BrowserWindow
+    from zarr_browser.qt.workers import Runner
+
+__all__ = ["WindowEditing", "is_remote_url"]
+
+logger = logging.getLogger(__name__)
+
+_LOCAL_SCHEMES = ("file://", "memory://", "memory:")
+
+
+def is_remote_url(url: str) -> bool:
+    """Whether *url* names a store over the network (http, s3, gs...): writing there needs a confirmation."""
+    url = url.strip()
+    return "://" in url and not url.lower().startswith(_LOCAL_SCHEMES)
+
+
+def _paths_of(keys: list[str]) -> list[str]:
+    out: list[str] = []
+    for key in keys:
+        head = key.rpartition("/")[0]
+        path = "/" + head if head else "/"
+        if path not in out:
+            out.append(path)
+    return out
+
+
+class WindowEditing(QObject):
+    """The editing features of a browser window (built by the window; see the module docs)."""
+
+    def __init__(self, window: BrowserWindow, *, runner: Runner, registry: ConventionRegistry) -> None:
+        super().__init__(window)
+        self._window = window
+        self._runner = runner
+        self._start_on_open = False
+        self._after_save: Callable[[], None] | None = None
+        self.saveDialog: SaveDialog | None = None
+        self.controller = EditController(runner=runner, registry=registry, parent=self)
+        self.editor = EditorPanel(self.controller, runner=runner, registry=registry)
+        self.dock = QDockWidget("Editor", window)
+        self.dock.setObjectName("editorDock")
+        self.dock.setWidget(self.editor)
+        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.dock.hide()
+        self.dirtyLabel = QLabel()
+        self.dirtyLabel.setObjectName("dirtyLabel")
+        window.statusBar().addPermanentWidget(self.dirtyLabel)
+        self._build_actions()
+        self._connect()
+        self._update()
+
+    def _build_actions(self) -> None:
+        window = self._window
+        self.enableAction = QAction("Enable editing", window)
+        self.enableAction.setCheckable(True)
+        self.enableAction.setToolTip("Reopen the store for writing and edit its metadata")
+        self.undoAction = QAction("Undo", window)
+        self.undoAction.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redoAction = QAction("Redo", window)
+        self.redoAction.setShortcut(QKeySequence("Ctrl+Shift+Z"))
+        self.saveAction = QAction("Save…", window)
+        self.saveAction.setShortcut(QKeySequence.StandardKey.Save)
+        self.saveAction.setToolTip("Validate, preview the diff and save every changed document (Ctrl+S)")
+        self.previewAction = QAction("Preview changes…", window)
+        self.previewAction.setToolTip("The diff a save would write, per document")
+        for action in (self.undoAction, self.redoAction, self.saveAction):
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            window.addAction(action)
+        menu = window.menuBar().addMenu("&Edit")
+        menu.addAction(self.enableAction)
+        menu.addSeparator()
+        for action in (self.undoAction, self.redoAction):
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.previewAction)
+        menu.addAction(self.saveAction)
+        self.menu = menu
+        toolbar = window.findChild(QToolBar, "mainToolbar")
+        if toolbar is not None:
+            toolbar.addSeparator()
+            for action in (self.enableAction, self.undoAction, self.redoAction, self.saveAction):
+                toolbar.addAction(action)
+
+    def _connect(self) -> None:
+        self.enableAction.toggled.connect(self._on_enable_toggled)
+        self.undoAction.triggered.connect(self.undo)
+        self.redoAction.triggered.connect(self.redo)
+        self.saveAction.triggered.connect(lambda: self.save())
+        self.previewAction.triggered.connect(self.preview)
+        self.controller.stateChanged.connect(self._update)
+        self.controller.activeChanged.connect(self._on_active_changed)
+        self.controller.busyChanged.connect(self._update)
+        self.controller.editFailed.connect(self._on_edit_failed)
+        self.controller.saved.connect(self._on_saved)
+        self.controller.saveFailed.connect(self._on_save_failed)
+        self.controller.reloaded.connect(self._on_reloaded)
+        self._window.storeOpened.connect(self._on_store_opened)
+        self._window.openFailed.connect(self._on_open_failed)
+        self._window.panel.currentPathChanged.connect(self._on_current_path_changed)
+        self.editor.nodeRequested.connect(self._window.revealPath)
+
+    # -- turning editing on and off ----------------------------------------------------------------
+    def isEnabled(self) -> bool:
+        return self.controller.isActive()
+
+    def openWritable(self, url: str, storage_options: dict[str, Any] | None = None) -> bool:
+        """Open *url* for writing and start editing (remote stores after a confirmation)."""
+        if is_remote_url(url) and not self._confirm_remote(url):
+            return False
+        self._start_on_open = True
+        self._window.panel.openStore(url, storage_options, writable=True)
+        return True
+
+    def setEnabled(self, enabled: bool) -> None:
+        """Turn editing on (reopening the store for writing) or off (asking about unsaved edits)."""
+        if enabled == self.enableAction.isChecked() and enabled == (self.isEnabled() or self._start_on_open):
+            return
+        self.enableAction.setChecked(enabled)
+
+    def _on_enable_toggled(self, checked: bool) -> None:
+        if checked:
+            if self.isEnabled() or self._start_on_open:
+                return
+            hierarchy = self._window.hierarchy()
+            if hierarchy is None:
+                self._set_checked(False)
+                self._window.statusBar().showMessage("Open a store first", 5000)
+                return
+            if not hierarchy.access.read_only:
+                self.controller.start(hierarchy)
+                return
+            if not self.openWritable(self._window.panel.requestedUrl() or hierarchy.url,
+                                     self._window.panel.storageOptions()):
+                self._set_checked(False)
+            return
+        if not self.isEnabled() and not self._start_on_open:
+            return
+        if not self.confirmUnsaved(lambda: self._set_checked(False)):
+            self._set_checked(True)
+            return
+        self._disable()
+
+    def _disable(self) -> None:
+        self._start_on_open = False
+        self.controller.stop()
+        self._set_checked(False)
+        hierarchy = self._window.hierarchy()
+        if hierarchy is not None and not hierarchy.access.read_only:
+            self._window.panel.openStore(self._window.panel.requestedUrl() or hierarchy.url,
+                                         self._window.panel.storageOptions())
+
+    def _set_checked(self, checked: bool) -> None:
+        blocked = self.enableAction.blockSignals(True)
+        self.enableAction.setChecked(checked)
+        self.enableAction.blockSignals(blocked)
+        self._update()
+
+    def _confirm_remote(self, url: str) -> bool:
+        answer = QMessageBox.warning(
+            self._window, "Write to a remote store?",
+            f"{url} is a remote store. Editing saves metadata documents there (conditional writes: a "
+            "document changed by someone else since it was read is never overwritten).\n\n"
+            "Open it for writing?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _on_store_opened(self, _url: str) -> None:
+        hierarchy = self._window.hierarchy()
+        if self._start_on_open and hierarchy is not None and not hierarchy.access.read_only:
+            self._start_on_open = False
+            self.controller.start(hierarchy)
+            return
+        if self.controller.isActive() and (hierarchy is None or hierarchy is not self._session_hierarchy()):
+            self.controller.stop()
+            self._set_checked(False)
+
+    def _on_open_failed(self, _url: str, _reason: str) -> None:
+        if self._start_on_open:
+            self._start_on_open = False
+            self._set_checked(self.controller.isActive())
+
+    def _session_hierarchy(self) -> Hierarchy | None:
+        session = self.controller.session()
+        return session.hierarchy if session is not None else None
+
+    def _on_active_changed(self, active: bool) -> None:
+        self._set_checked(active)
+        self.dock.setVisible(active)
+        if active:
+            self.editor.setPath(self._window.currentPath() or "/")
+            session = self.controller.session()
+            if session is not None and not session.writable:
+                self._window.statusBar().showMessage(
+                    "This store cannot be written (read-only backend): edits can be previewed, not saved", 10000)
+            else:
+                self._window.statusBar().showMessage("Editing enabled: every change can be undone until you "
+                                                     "close the store", 8000)
+        self._update()
+
+    def _on_current_path_changed(self, path: str) -> None:
+        if self.controller.isActive() and path:
+            self.editor.setPath(path)
+
+    # -- undo / redo -------------------------------------------------------------------------------
+    def undo(self) -> None:
+        if self.controller.undo():
+            self._window.statusBar().showMessage("Undone", 3000)
+
+    def redo(self) -> None:
+        if self.controller.redo():
+            self._window.statusBar().showMessage("Redone", 3000)
+
+    # -- unsaved edits -----------------------------------------------------------------------------
+    def confirmUnsaved(self, then: Callable[[], None] | None = None) -> bool:
+        """Ask Save / Discard / Cancel when there are unsaved edits.
+
+        True: go ahead now (no edits, or discarded).  False: do not (cancelled, or saving first:
+        *then* runs once the save succeeded).
+        """
+        if not self.controller.isDirty():
+            return True
+        count = len(self.controller.history())
+        answer = QMessageBox.question(
+            self._window, "Unsaved edits",
+            f"The store has unsaved metadata edits ({count} step{'s' if count != 1 else ''}). "
+            "Save them before closing it?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Discard:
+            self.controller.stop()
+            return True
+        if answer == QMessageBox.StandardButton.Save:
+            self.save(then=then)
+        return False
+
+    # -- saving ------------------------------------------------------------------------------------
+    def preview(self) -> SaveDialog:
+        """Show the per-document diff of the edits (nothing is written)."""
+        dialog = SaveDialog(self.controller.diff(), None, save=False, parent=self._window)
+        self.saveDialog = dialog
+        dialog.open()
+        return dialog
+
+    def save(self, then: Callable[[], None] | None = None) -> None:
+        """Validate (worker), show the diff and the verdict, then save (worker) when accepted."""
+        if not self.controller.isActive() or not self.controller.isDirty():
+            self._window.statusBar().showMessage("Nothing to save", 4000)
+            return
+        if self.controller.isBusy():
+            return
+        self._window.statusBar().showMessage("Validating the edits…", 0)
+        self.controller.validateNow(lambda state: self._show_save_dialog(state, then))
+
+    def _show_save_dialog(self, state: ValidationState, then: Callable[[], None] | None) -> None:
+        self._window.statusBar().clearMessage()
+        dialog = SaveDialog(self.controller.diff(), state, writable=self.controller.isWritable(),
+                            parent=self._window)
+        self.saveDialog = dialog
+        dialog.accepted.connect(lambda: self._save_now(dialog.force(), then))
+        dialog.open()
+
+    def _save_now(self, force: bool, then: Callable[[], None] | None) -> None:
+        self._after_save = then
+        self._window.statusBar().showMessage("Saving…", 0)
+        self.controller.save(force=force)
+
+    def _on_saved(self, result: SaveResult) -> None:
+        n = len(result.written)
+        self._window.statusBar().showMessage(f"Saved {n} document{'s' if n != 1 else ''}: "
+                                             f"{', '.join(result.written) or 'no change'}", 8000)
+        self._refresh_views(_paths_of(result.written))
+        then, self._after_save = self._after_save, None
+        if then is not None:
+            then()
+
+    def _on_save_failed(self, err: BaseException) -> None:
+        self._after_save = None
+        self._window.statusBar().clearMessage()
+        if isinstance(err, ConflictError):
+            self._on_conflict(err)
+        elif isinstance(err, ValidationRefusedError):
+            self._window.errorBar.showError(f"Not saved: {err}")
+        else:
+            self._window.errorBar.showError(f"Could not save: {err}")
+        if isinstance(err, ConflictError) and err.written:
+            self._refresh_views(_paths_of(err.written))
+
+    def _on_conflict(self, err: ConflictError) -> None:
+        keys = ", ".join(err.keys)
+        answer = QMessageBox.question(
+            self._window, "Changed since read",
+            f"Not saved: {keys} changed in the store since it was read; nothing of it was overwritten.\n\n"
+            "Reload the store and apply your edits again on top (Yes), reload and discard your edits "
+            "(Discard), or keep editing (Cancel)?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Yes)
+        if answer == QMessageBox.StandardButton.Yes:
+            self.controller.reload(reapply=True)
+        elif answer == QMessageBox.StandardButton.Discard:
+            self.controller.reload(reapply=False)
+        else:
+            self._window.errorBar.showError(f"Not saved: {keys} changed in the store since it was read")
+
+    def _on_reloaded(self) -> None:
+        self._window.statusBar().showMessage("Reloaded from the store", 5000)
+        self._refresh_views([])
+
+    def _refresh_views(self, paths: list[str]) -> None:
+        """Re-read the saved nodes in the tree (rows not above the current one) and the inspector."""
+        window = self._window
+        hierarchy = window.hierarchy()
+        if hierarchy is None:
+            return
+        current = window.currentPath() or "/"
+        for path in paths:
+            # re-listing a row above the current one would collapse the tree under the user's feet
+            if not (path == "/" or current == path or current.startswith(path.rstrip("/") + "/")):
+                window.panel.model.refreshPath(path)
+
+        def show(node: Any) -> None:
+            if window.currentPath() == current:
+                window.inspector.setNode(hierarchy, node)
+
+        self._runner.submit(hierarchy.node, current, on_done=show,
+                            on_error=lambda err: window.errorBar.showError(f"Could not re-read {current}: {err}"))
+
+    # -- indicator ---------------------------------------------------------------------------------
+    def _on_edit_failed(self, message: str) -> None:
+        self._window.statusBar().showMessage(f"Edit refused: {message}", 10000)
+        self._window.errorBar.showError(f"Edit refused: {message}")
+
+    def _update(self, *_args: Any) -> None:
+        controller = self.controller
+        active = controller.isActive()
+        dirty = controller.isDirty()
+        busy = controller.isBusy()
+        self.undoAction.setEnabled(active and controller.canUndo() and not busy)
+        self.redoAction.setEnabled(active and controller.canRedo() and not busy)
+        self.saveAction.setEnabled(active and dirty and not busy)
+        self.previewAction.setEnabled(active and dirty)
+        history = controller.history()
+        self.undoAction.setText(f"Undo {history[-1]}" if history and active else "Undo")
+        window = self._window
+        hierarchy = window.hierarchy()
+        base = f"zarr-browser — {hierarchy.url}" if hierarchy is not None else "zarr-browser"
+        window.setWindowTitle(base + (" *" if dirty else ""))
+        window.setWindowModified(dirty)
+        if not active:
+            self.dirtyLabel.setText("")
+        elif busy:
+            self.dirtyLabel.setText(controller.busyText().capitalize() + "…")
+        elif dirty:
+            n = len(history)
+            self.dirtyLabel.setText(f"● unsaved edits ({n} step{'s' if n != 1 else ''})")
+        else:
+            self.dirtyLabel.setText("editing · all saved")
+        self.dirtyLabel.setStyleSheet("color: #b45309; font-weight: bold;" if dirty else "color: #15803d;")
+        if hierarchy is not None:
+            window.modeLabel.setText("writable" if not hierarchy.access.read_only else "read-only")
