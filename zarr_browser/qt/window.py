@@ -607,5 +607,6 @@ class BrowserWindow(QMainWindow):
         if not self.editing.confirmUnsaved(self.close):
             event.ignore()
             return
+        self.editing.shutdown()
         self.panel.shutdown()  # cancels the inspector's work too: no late results for dead widgets
         super().closeEvent(event)

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.jsonio import JSON
     from zarr_browser.core.model import Node
     from zarr_browser.qt.editor.controller import EditController
-    from zarr_browser.qt.workers import Runner
+    from zarr_browser.qt.workers import Runner, Task
 
 __all__ = ["AxesForm", "ChannelsForm", "HistogramWidget", "LabelColoursForm", "PlateForm", "image_multiscale"]
 
@@ -147,8 +147,8 @@ class AxesForm(QGroupBox):
             unit.addItems(_UNITS)
             unit.setCurrentText(str(axis.get("unit") or ""))
             size = _spin(float(scale[i]) if i < len(scale) and isinstance(scale[i], int | float) else 1.0,
-                         minimum=0.0, decimals=6)
-            offset = _spin(float(translation[i]) if i < len(translation) else 0.0)
+                         minimum=0.0, decimals=5)
+            offset = _spin(float(translation[i]) if i < len(translation) else 0.0, decimals=4)
             for column, widget in enumerate((name, kind, unit, size, offset)):
                 self._grid.addWidget(widget, i + 1, column)
             self.rows.append({"name": name, "type": kind, "unit": unit, "size": size, "translation": offset,
@@ -237,16 +237,18 @@ class ColourButton(QToolButton):
 
     def setColour(self, colour: str) -> None:
         qcolour = QColor("#" + colour) if len(colour) == 6 else QColor("#ffffff")
+        changed = bool(self._colour) and qcolour.name()[1:].upper() != self._colour
         self._colour = qcolour.name()[1:].upper()
         self.setText(self._colour)
         self.setStyleSheet(f"QToolButton {{ background: {qcolour.name()}; color: {_text_colour(qcolour)};"
                            " border: 1px solid #6b7280; border-radius: 3px; padding: 2px 6px; }")
+        if changed:
+            self.colourChanged.emit(self._colour)
 
     def _on_clicked(self) -> None:
         chosen = QColorDialog.getColor(QColor("#" + self._colour), self, "Channel colour")
         if chosen.isValid():
             self.setColour(chosen.name()[1:])
-            self.colourChanged.emit(self._colour)
 
 
 class ChannelsForm(QGroupBox):
@@ -257,7 +259,7 @@ class ChannelsForm(QGroupBox):
         self._controller = controller
         self._runner = runner
         self._path = ""
-        self._histogram_key: tuple[str, str] | None = None
+        self._tasks: list[Task] = []
         self._grid = QGridLayout()
         self.rows: list[dict[str, Any]] = []
         self.applyButton = QPushButton("Apply channels")
@@ -286,8 +288,8 @@ class ChannelsForm(QGroupBox):
             colour = ColourButton(str(channel.get("color", "FFFFFF")))
             active = QCheckBox()
             active.setChecked(channel.get("active") is not False)
-            start = _spin(float(window.get("start", 0) or 0))
-            end = _spin(float(window.get("end", 0) or 0))
+            start = _spin(float(window.get("start", 0) or 0), decimals=2)
+            end = _spin(float(window.get("end", 0) or 0), decimals=2)
             histogram = HistogramWidget()
             histogram.colour = QColor("#" + colour.colour())
             histogram.setWindow(start.value(), end.value())
@@ -311,6 +313,7 @@ class ChannelsForm(QGroupBox):
         if not datasets:
             return
         level = join_path(node.path, datasets[-1]["path"])
+        self.cancelHistograms()
         rows = list(self.rows)
         for c, row in enumerate(rows):
             histogram_widget: HistogramWidget = row["histogram"]
@@ -323,7 +326,14 @@ class ChannelsForm(QGroupBox):
                 if widget in (r["histogram"] for r in self.rows):
                     widget.setHistogram(None, f"no histogram: {err}"[:80])
 
-            self._runner.submit(channel_histogram, hierarchy, level, channel_axis, c, on_done=done, on_error=failed)
+            self._tasks.append(self._runner.submit(channel_histogram, hierarchy, level, channel_axis, c,
+                                                   on_done=done, on_error=failed))
+
+    def cancelHistograms(self) -> None:
+        """Drop the histograms still being computed (a newer node, or the window closing)."""
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
 
     def channels(self) -> list[dict[str, JSON]]:
         return [{"label": r["label"].text(), "color": r["color"].colour(), "active": r["active"].isChecked(),

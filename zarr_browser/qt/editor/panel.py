@@ -130,7 +130,7 @@ class EditorPanel(QWidget):
         splitter.addWidget(bottom)
         splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([560, 160])
+        splitter.setSizes([620, 130])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.titleLabel)
@@ -199,7 +199,8 @@ class EditorPanel(QWidget):
         detections = self._registry.detect(node) if node.kind != "error" else []
         names = {d.name for d in detections}
         roles = {role for d in detections if d.name == "ome-ngff" for role in d.roles}
-        badges = ", ".join(f"{d.name} {d.version}".strip() if d.version else d.name for d in detections)
+        badges = ", ".join(f"{d.name} {d.version}".strip() if d.version else d.name for d in detections
+                           if d.name != "zarr")
         kind = f"array {node.array.dtype}" if node.array is not None else node.kind
         self.titleLabel.setText(f"<b>{node.path}</b> &nbsp;<span style='color:#6b7280'>{kind} · zarr v"
                                 f"{node.zarr_format} · {badges or 'no convention'}</span>")

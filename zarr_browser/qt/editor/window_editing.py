@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.qt.editor.controller import ValidationState
     from zarr_browser.qt.window import BrowserWindow
-    from zarr_browser.qt.workers import Runner
+    from zarr_browser.qt.workers import Runner, Task
 
 __all__ = ["WindowEditing", "is_remote_url"]
 
@@ -67,6 +67,7 @@ class WindowEditing(QObject):
         self._start_on_open = False
         self._after_save: Callable[[], None] | None = None
         self.saveDialog: SaveDialog | None = None
+        self._refresh_task: Task | None = None
         self.controller = EditController(runner=runner, registry=registry, parent=self)
         self.editor = EditorPanel(self.controller, runner=runner, registry=registry)
         self.dock = QDockWidget("Editor", window)
@@ -355,8 +356,18 @@ class WindowEditing(QObject):
             if window.currentPath() == current:
                 window.inspector.setNode(hierarchy, node)
 
-        self._runner.submit(hierarchy.node, current, on_done=show,
-                            on_error=lambda err: window.errorBar.showError(f"Could not re-read {current}: {err}"))
+        if self._refresh_task is not None:
+            self._refresh_task.cancel()
+        self._refresh_task = self._runner.submit(
+            hierarchy.node, current, on_done=show,
+            on_error=lambda err: window.errorBar.showError(f"Could not re-read {current}: {err}"))
+
+    def shutdown(self) -> None:
+        """Drop late results (the window is closing); unsaved edits were asked about before."""
+        if self._refresh_task is not None:
+            self._refresh_task.cancel()
+        self.editor.channelsForm.cancelHistograms()
+        self.controller.stop()
 
     # -- indicator ---------------------------------------------------------------------------------
     def _on_edit_failed(self, message: str) -> None:
@@ -373,12 +384,11 @@ class WindowEditing(QObject):
         self.saveAction.setEnabled(active and dirty and not busy)
         self.previewAction.setEnabled(active and dirty)
         history = controller.history()
-        self.undoAction.setText(f"Undo {history[-1]}" if history and active else "Undo")
+        self.undoAction.setToolTip(f"Undo {history[-1]} (Ctrl+Z)" if history and active else "Undo (Ctrl+Z)")
         window = self._window
         hierarchy = window.hierarchy()
         base = f"zarr-browser — {hierarchy.url}" if hierarchy is not None else "zarr-browser"
         window.setWindowTitle(base + (" *" if dirty else ""))
-        window.setWindowModified(dirty)
         if not active:
             self.dirtyLabel.setText("")
         elif busy:
