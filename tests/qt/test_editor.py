@@ -300,6 +300,10 @@ def test_discarding_on_close_and_on_disable_writes_nothing(qtbot: Any, make_wind
     monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: Button.Cancel)
     editing.enableAction.trigger()  # turning editing off asks too
     assert editing.isEnabled() and editing.enableAction.isChecked()
+    hierarchy = window.hierarchy()
+    window.openStore(str(plain_store(tmp_path / "other.zarr")))  # so does closing the store for another
+    assert "opening store" not in window.panel.busyText(), "cancelled: the other store is not opened"
+    assert window.hierarchy() is hierarchy and editing.controller.isDirty()
     monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: Button.Discard)
     with qtbot.waitSignal(window.storeOpened, timeout=WAIT):  # reopened read-only
         editing.enableAction.trigger()
@@ -485,3 +489,56 @@ def test_label_colours_and_plate_names_forms(qtbot: Any, make_window: Any, tmp_p
     save_through_dialog(qtbot, window)
     colours = json.loads((tmp_path / "l.zarr" / ".zattrs").read_text())["image-label"]["colors"]
     assert colours == [{"label-value": 1, "rgba": [255, 128, 0, 200]}]  # alpha kept
+
+
+def test_a_confirmed_remote_store_that_cannot_be_written_previews_but_never_saves(
+        qtbot: Any, make_window: Any, http_server: Any, zarr_stores: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    zarr_stores.sample(str(Path(http_server.root) / "s.zarr"), 3)
+    before = (Path(http_server.root) / "s.zarr" / "zarr.json").read_bytes()
+    window = make_window()
+    with qtbot.waitSignal(window.storeOpened, timeout=WAIT):
+        window.openStore(http_server.url_for("s.zarr"))
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args, **kw: Button.Yes)
+    with qtbot.waitSignal(window.editing.controller.activeChanged, timeout=WAIT):
+        window.editing.enableAction.trigger()
+    editing = window.editing
+    assert editing.isEnabled() and not editing.controller.isWritable()
+    qtbot.waitUntil(lambda: editing.editor.node() is not None, timeout=WAIT)
+    assert editing.controller.edit(lambda s: s.set("/", "/title", "changed"))
+    editing.saveAction.trigger()
+    qtbot.waitUntil(lambda: editing.saveDialog is not None and editing.saveDialog.isVisible(), timeout=WAIT)
+    assert not editing.saveDialog.saveButton.isEnabled()
+    assert "read-only" in editing.saveDialog.summaryLabel.text()
+    assert '"title": "changed"' in editing.saveDialog.diffView.toPlainText()
+    assert (Path(http_server.root) / "s.zarr" / "zarr.json").read_bytes() == before
+
+
+@pytest.mark.network
+def test_two_writers_on_s3_through_the_window(qtbot: Any, make_window: Any, s3_server: Any, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    local = plain_store(tmp_path / "s.zarr")
+    bucket = s3_server.new_bucket()
+    s3_server.upload_tree(local, bucket, "data.zarr")
+    client = s3_server.client()
+
+    def on_s3() -> dict[str, Any]:
+        return json.loads(client.get_object(Bucket=bucket, Key="data.zarr/zarr.json")["Body"].read())["attributes"]
+
+    window = make_window()
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args, **kw: Button.Yes)  # "write to a remote store?"
+    with qtbot.waitSignal(window.editing.controller.activeChanged, timeout=WAIT):
+        window.openStore(f"s3://{bucket}/data.zarr", s3_server.storage_options, writable=True)
+    editing = window.editing
+    assert editing.controller.isWritable()
+    assert editing.controller.edit(lambda s: s.set("/", "/mine", 1))
+    document = json.loads(client.get_object(Bucket=bucket, Key="data.zarr/zarr.json")["Body"].read())
+    document["attributes"]["theirs"] = 2  # the second writer, after we read
+    client.put_object(Bucket=bucket, Key="data.zarr/zarr.json", Body=json.dumps(document).encode())
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: Button.Yes)  # reload, re-apply
+    editing.saveAction.trigger()
+    qtbot.waitUntil(lambda: editing.saveDialog is not None and editing.saveDialog.isVisible(), timeout=WAIT)
+    with qtbot.waitSignal(editing.controller.reloaded, timeout=WAIT):
+        editing.saveDialog.saveButton.click()
+    assert on_s3() == {"title": "t", "flag": True, "theirs": 2}
+    save_through_dialog(qtbot, window)
+    assert on_s3() == {"title": "t", "flag": True, "theirs": 2, "mine": 1}
