@@ -148,8 +148,6 @@ class WindowEditing(QObject):
 
     def setEnabled(self, enabled: bool) -> None:
         """Turn editing on (reopening the store for writing) or off (asking about unsaved edits)."""
-        if enabled == self.enableAction.isChecked() and enabled == (self.isEnabled() or self._start_on_open):
-            return
         self.enableAction.setChecked(enabled)
 
     def _on_enable_toggled(self, checked: bool) -> None:
