@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -489,6 +490,7 @@ class HierarchyTreeModel(QStandardItemModel):
     PAGE_SIZE: Final = 500
     #: rows inserted per event-loop turn when a page is bigger (revealPath deep in a huge group)
     BATCH_SIZE: Final = 500
+    BATCH_SECONDS: Final = 0.012
 
     #: number of listings in flight changed
     pendingChanged = Signal(int)
@@ -814,12 +816,16 @@ class HierarchyTreeModel(QStandardItemModel):
             return
         request, page, start = self._queue.pop(0)
         group = request.group
-        rows = page.rows[start : start + self.BATCH_SIZE]
-        for node, summary, info in rows:
+        # at most BATCH_SIZE rows and about BATCH_SECONDS of GUI time per turn of the event loop
+        deadline = time.perf_counter() + self.BATCH_SECONDS
+        end = start
+        for node, summary, info in page.rows[start : start + self.BATCH_SIZE]:
             row = self._make_row(node, summary, info)
             group.item.appendRow(row)
             group.by_name[node.name] = row[0]
-        end = start + len(rows)
+            end += 1
+            if time.perf_counter() > deadline:
+                break
         if end < len(page.rows):
             self._queue.insert(0, (request, page, end))
             self._batch_timer.start()

@@ -66,7 +66,14 @@ class ConsolidatedConvention(BaseConvention):
         """Kind, document and number of entries of the index."""
         from zarr_browser.core.hierarchy import ConsolidatedIndex
 
-        index = ConsolidatedIndex.parse(node.documents)
+        index = None
+        hierarchy = getattr(ctx, "hierarchy", None)  # the index the hierarchy parsed already
+        if hierarchy is not None and node.path == "/" and hierarchy.consolidated is not None:
+            root = getattr(hierarchy, "_root", None)
+            if root is not None and root.documents is node.documents:
+                index = hierarchy.consolidated
+        if index is None:
+            index = ConsolidatedIndex.parse(node.documents)
         if index is None:
             return {"kind": "v2 .zmetadata", "entries": None} if node.consolidated is not None else {}
         arrays = groups = 0
