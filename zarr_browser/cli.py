@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="open URL in napari (through the zarr-browser reader) with the browser dock")
     parser.add_argument("--writable", action="store_true",
                         help="open URL in the window with editing enabled (remote stores ask first)")
+    parser.add_argument("--node", metavar="PATH",
+                        help="with --napari: open the node at PATH of the store (default: the root)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     info = sub.add_parser("info", help="print the tree with kinds, shapes, dtypes and conventions")
@@ -443,8 +445,9 @@ def _run_window(url: str | None, storage_options: dict[str, Any], *, what: str, 
     return run_browser(url, storage_options or None, writable=writable)
 
 
-def _run_napari(url: str | None) -> int:
-    """``zarr-browser [URL] --napari``: napari with the browser dock, *url* opened by our reader."""
+def _run_napari(url: str | None, node: str | None = None, storage_options: dict[str, Any] | None = None) -> int:
+    """``zarr-browser [URL] --napari [--node PATH]``: napari with the browser dock, *url* (or its
+    node *node*) opened by our reader.  The browser window's "Open in napari" runs this."""
     from zarr_browser.qt.app import display_available
 
     ok, why = display_available()
@@ -460,13 +463,22 @@ def _run_napari(url: str | None) -> int:
     _, dock = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
     if url:
         try:
-            viewer.open(url, plugin="zarr-browser")
+            if node or storage_options:
+                from zarr_browser._reader import open_node
+                from zarr_browser.core.conventions import default_registry
+                from zarr_browser.core.hierarchy import Hierarchy
+
+                registry = default_registry()
+                hierarchy = Hierarchy.open(url, storage_options=storage_options, hints=registry.child_hints)
+                open_node(viewer, hierarchy, node or "/", registry)
+            else:
+                viewer.open(url, plugin="zarr-browser")
         except Exception as err:  # boundary: napari wraps reader failures in its own errors
             logger.debug("napari could not open %s", url, exc_info=True)
             sys.stderr.write(f"zarr-browser: napari cannot open {url}: {err}\n")
             viewer.close()
             return EXIT_UNREADABLE
-        dock.show_store(url)
+        dock.show_store(url, select=node)
     napari.run()
     return EXIT_OK
 
@@ -489,7 +501,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         format="%(levelname)s %(name)s: %(message)s",
     )
     if use_napari and browse:
-        return _run_napari(getattr(args, "url", None))
+        url = getattr(args, "url", None)
+        return _run_napari(url, args.node, _storage_options(args) if url else None)
     if browse:
         url = getattr(args, "url", None)
         try:

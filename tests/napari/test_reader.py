@@ -275,3 +275,61 @@ def test_dock_shows_the_inspector_and_opens_a_double_clicked_node(
     qtbot.keyClick(panel.tree, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: len(viewer.layers) == 5, timeout=10_000)
     qtbot.waitUntil(lambda: not widget.is_busy(), timeout=10_000)
+
+
+def test_window_open_in_napari_runs_a_napari_with_the_node_and_the_dock(
+    stores: Any, monkeypatch: pytest.MonkeyPatch, qtbot: Any, tmp_path: Path
+) -> None:
+    """The browser window's "Open in napari" starts a new process; run exactly that command
+    (only ``napari.run`` replaced, so that it returns) and look at what napari got."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from zarr_browser.qt import window as window_module
+
+    path = stores.image("0.5")
+    launched: list[list[str]] = []
+    monkeypatch.setattr(window_module.subprocess, "Popen", lambda command, *a, **k: launched.append(command))
+    monkeypatch.setattr(window_module, "napari_available", lambda: True)
+    from qtpy.QtCore import QSettings
+
+    from zarr_browser.core.conventions import default_registry
+    from zarr_browser.qt.workers import ThreadRunner
+
+    runner = ThreadRunner()
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    window = window_module.BrowserWindow(runner=runner, registry=default_registry(), settings=settings)
+    qtbot.addWidget(window)
+    try:
+        with qtbot.waitSignal(window.storeOpened, timeout=20_000):
+            window.openStore(str(path))
+        found: list[bool] = []
+        window.revealPath("/labels/cells", found.append)
+        qtbot.waitUntil(lambda: bool(found), timeout=10_000)
+        assert found == [True]
+        window.openCurrentInNapari()
+    finally:
+        window.close()
+        runner.shutdown()
+    monkeypatch.undo()  # subprocess.Popen itself was replaced
+    (command,) = launched
+    assert command[:3] == [sys.executable, "-m", "zarr_browser"]
+    assert command[3:] == [str(path), "--napari", "--node", "/labels/cells"]
+    probe = (
+        "import json, sys, napari\n"
+        "def report(*a, **k):\n"
+        "    viewer = napari.current_viewer()\n"
+        "    dock = viewer.window.dock_widgets['Zarr browser (zarr-browser)']\n"
+        "    print('REPORT ' + json.dumps({'layers': [l.name for l in viewer.layers],\n"
+        "        'kinds': [type(l).__name__ for l in viewer.layers], 'dock': dock is not None}))\n"
+        "napari.run = report\n"
+        "from zarr_browser.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, *command[3:]], capture_output=True, text=True, timeout=120,
+                          env={**os.environ})
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.split("REPORT ", 1)[1].splitlines()[0])
+    assert report == {"layers": ["image: cells"], "kinds": ["Labels"], "dock": True}

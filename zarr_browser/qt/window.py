@@ -49,7 +49,6 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from zarr_browser.core.snippets import node_url
 from zarr_browser.qt.browser_panel import NAPARI_TOOLTIP, BadgeDelegate, BrowserPanel
 from zarr_browser.qt.editor.window_editing import WindowEditing
 
@@ -60,7 +59,7 @@ if TYPE_CHECKING:
     from zarr_browser.qt.workers import Runner
 
 __all__ = ["NAPARI_TOOLTIP", "BadgeDelegate", "BrowserPanel", "BrowserWindow", "OpenUrlDialog", "RecentStores",
-           "napari_available", "parse_storage_options"]
+           "napari_available", "napari_command", "parse_storage_options"]
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +224,16 @@ class OpenUrlDialog(QDialog):
     def _show_error(self, message: str) -> None:
         self.errorLabel.setText(message)
         self.errorLabel.show()
+
+
+def napari_command(url: str, path: str, storage_options: dict[str, Any] | None = None) -> list[str]:
+    """The command that opens node *path* of the store at *url* in a new napari with the browser dock."""
+    command = [sys.executable, "-m", "zarr_browser", url, "--napari"]
+    if path.strip("/"):
+        command += ["--node", path]
+    for key, value in (storage_options or {}).items():
+        command += ["-O", f"{key}={json.dumps(value)}"]
+    return command
 
 
 def napari_available() -> bool:
@@ -578,8 +587,8 @@ class BrowserWindow(QMainWindow):
         hierarchy = self.panel.hierarchy()
         if hierarchy is None or not napari_available():
             return
-        target = node_url(hierarchy.url, path or self.currentPath() or "/")
-        subprocess.Popen([sys.executable, "-m", "napari", "--plugin", "zarr-browser", target])
+        subprocess.Popen(napari_command(hierarchy.url, path or self.currentPath() or "/",
+                                        hierarchy.access.storage_options))
 
     # -- status and progress ---------------------------------------------------------------
     def _show_message(self, text: str, timeout: int) -> None:
