@@ -483,6 +483,19 @@ def _run_napari(url: str | None, node: str | None = None, storage_options: dict[
     return EXIT_OK
 
 
+def _pop_option(argv: list[str], name: str) -> str | None:
+    """Remove ``NAME VALUE`` or ``NAME=VALUE`` from *argv* (in place); the value, or None."""
+    for i, item in enumerate(argv):
+        if item == name and i + 1 < len(argv):
+            value = argv[i + 1]
+            del argv[i : i + 2]
+            return value
+        if item.startswith(name + "="):
+            del argv[i]
+            return item.split("=", 1)[1]
+    return None
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run the command line; returns the exit code."""
     out = out or sys.stdout
@@ -491,6 +504,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     use_napari = "--napari" in argv  # accepted anywhere: `zarr-browser URL --napari`
     writable = "--writable" in argv  # `zarr-browser --writable URL`: the window, editing enabled
     argv = [a for a in argv if a not in ("--napari", "--writable")]
+    node = _pop_option(argv, "--node")  # `zarr-browser URL --napari --node PATH`, anywhere
     browse = not argv or (not argv[0].startswith("-") and argv[0] not in SUBCOMMANDS)
     if browse and argv:
         # `zarr-browser URL [-O KEY=VALUE ...]`: the browser window, or `info` without a display
@@ -502,7 +516,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     )
     if use_napari and browse:
         url = getattr(args, "url", None)
-        return _run_napari(url, args.node, _storage_options(args) if url else None)
+        return _run_napari(url, node, _storage_options(args) if url else None)
     if browse:
         url = getattr(args, "url", None)
         try:

@@ -332,4 +332,4 @@ def test_window_open_in_napari_runs_a_napari_with_the_node_and_the_dock(
                           env={**os.environ})
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.split("REPORT ", 1)[1].splitlines()[0])
-    assert report == {"layers": ["image: cells"], "kinds": ["Labels"], "dock": True}
+    assert report == {"layers": ["cells"], "kinds": ["Labels"], "dock": True}
