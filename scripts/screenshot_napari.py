@@ -53,7 +53,10 @@ def main() -> int:
         camera.zoom *= 2.2
         camera.center = (extent[0] * 0.3, extent[1] * 0.35)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and (dock.is_busy() or time.monotonic() < deadline - 27):
+        from zarr_browser.streaming.engine import get_engine
+
+        while time.monotonic() < deadline and (dock.is_busy() or get_engine().pending()
+                                               or time.monotonic() < deadline - 27):
             QApplication.processEvents()
             time.sleep(0.05)
         from napari._qt.dialogs.qt_notification import NapariQtNotification
