@@ -23,7 +23,7 @@ from zarr_browser.core.editing.commands import (
     patch_to_commands,
 )
 from zarr_browser.core.editing.save import ConflictError, Snapshot, backend_for, cleanup_temp_files
-from zarr_browser.core.editing.session import EditSession, SaveResult, ValidationRefusedError
+from zarr_browser.core.editing.session import EditSession, NotLoadedError, SaveResult, ValidationRefusedError
 
 __all__ = [
     "ABSENT",
@@ -34,6 +34,7 @@ __all__ = [
     "EditError",
     "EditSession",
     "Insert",
+    "NotLoadedError",
     "PointerError",
     "ReadOnlyFieldError",
     "Rename",

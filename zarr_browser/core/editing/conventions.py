@@ -47,6 +47,7 @@ __all__ = [
     "ome_set_axes",
     "ome_set_channels",
     "ome_set_label_colors",
+    "ome_set_label_properties",
     "ome_set_pixel_size",
     "ome_set_plate_names",
     "ome_set_translation",
@@ -594,16 +595,21 @@ def ome_set_channels(session: EditSession, image: str, channels: Sequence[Mappin
     return Batch(commands, label=f"set channels of {image}")
 
 
-def ome_set_label_colors(session: EditSession, label_image: str, colors: Mapping[int, Sequence[int]]) -> Batch:
-    """Set the ``rgba`` of label values of an OME-NGFF label image (``image-label.colors``).
-
-    Existing entries keep their place (and other keys); new label values are appended.
-    """
+def _label_block(session: EditSession, label_image: str) -> tuple[Node, list[str | int], dict[str, JSON]]:
     node = session.load(label_image)
     parts, ns = ome_namespace(node)
     block = ns.get("image-label")
     if not isinstance(block, dict):
         raise EditError(f"{label_image} is not an OME-NGFF label image")
+    return node, parts, block
+
+
+def ome_set_label_colors(session: EditSession, label_image: str, colors: Mapping[int, Sequence[int]]) -> Batch:
+    """Set the ``rgba`` of label values of an OME-NGFF label image (``image-label.colors``).
+
+    Existing entries keep their place (and other keys); new label values are appended.
+    """
+    node, parts, block = _label_block(session, label_image)
     entries = block.get("colors") if isinstance(block.get("colors"), list) else []
     new_entries = [dict(e) if isinstance(e, dict) else e for e in entries]
     where = {e.get("label-value"): i for i, e in enumerate(new_entries) if isinstance(e, dict)}
@@ -621,6 +627,99 @@ def ome_set_label_colors(session: EditSession, label_image: str, colors: Mapping
         return Batch([], label=f"set label colours of {label_image}")
     return Batch([_attr_set(node, [*parts, "image-label", "colors"], new_entries)],
                  label=f"set label colours of {label_image}")
+
+
+def _check_json(value: object, where: str) -> None:
+    """Refuse what JSON cannot hold (NaN, Infinity, tuples, non-string keys...)."""
+    if value is None or isinstance(value, bool | str):
+        return
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise EditError(f"{where}: {value!r} is not a JSON number")
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_json(item, f"{where}[{i}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise EditError(f"{where}: object keys are strings, got {key!r}")
+            _check_json(item, f"{where}.{key}")
+        return
+    raise EditError(f"{where}: {type(value).__name__} is not a JSON value")
+
+
+def ome_set_label_properties(
+    session: EditSession,
+    label_image: str,
+    properties: Mapping[int, Mapping[str, JSON]],
+    *,
+    remove: Sequence[int] = (),
+) -> Batch:
+    """Set the ``image-label.properties`` of label values of an OME-NGFF label image, as one edit.
+
+    *properties* maps a label value to its complete set of properties (without
+    ``label-value``): keys the entry has and the mapping lacks are removed, keys both have keep
+    their place, new keys are appended.  Label values the mapping does not name are left as
+    they are, and so are entries that are not ``{"label-value": int, ...}`` objects; new label
+    values are appended; label values in *remove* lose their entry.  ``label-value`` stays an
+    integer (a bool is refused), property names are non-empty strings, values JSON.
+    """
+    node, parts, block = _label_block(session, label_image)
+    where = f"{label_image} image-label.properties"
+    for value in (*properties, *remove):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise EditError(f"{where}: a label value is an integer, got {value!r}")
+    both = set(properties) & set(remove)
+    if both:
+        raise EditError(f"{where}: label {min(both)} is both set and removed")
+    for value, props in properties.items():
+        if not isinstance(props, Mapping):
+            raise EditError(f"{where}: the properties of label {value} are an object, got {props!r}")
+        for name, item in props.items():
+            if not isinstance(name, str) or not name:
+                raise EditError(f"{where}: label {value}: a property name is a non-empty string, got {name!r}")
+            if name == "label-value":
+                raise EditError(f"{where}: label {value}: 'label-value' is the row's key, not a property")
+            _check_json(item, f"{where}: label {value}: {name}")
+    existing = block.get("properties")
+    if existing is not None and not isinstance(existing, list):
+        raise EditError(f"{where} is not a list")
+    entries: list[JSON] = list(existing or [])
+    new_entries: list[JSON] = []
+    done: set[int] = set()
+    for entry in entries:
+        value = entry.get("label-value") if isinstance(entry, dict) else None
+        if isinstance(value, bool) or not isinstance(value, int) or value in done:
+            new_entries.append(entry)  # not a label entry we understand (or a duplicate): kept as it is
+            continue
+        if value in remove:
+            done.add(value)
+            continue
+        if value not in properties:
+            new_entries.append(entry)
+            continue
+        done.add(value)
+        wanted = properties[value]
+        kept: dict[str, JSON] = {}
+        for key in entry:  # the entry's own order first
+            if key == "label-value":
+                kept[key] = value
+            elif key in wanted:
+                kept[key] = wanted[key]
+        kept.update({k: v for k, v in wanted.items() if k not in kept})
+        new_entries.append(kept)
+    for value, wanted in properties.items():
+        if value not in done:
+            new_entries.append({"label-value": value, **wanted})
+    missing = sorted(set(remove) - done)
+    if missing:
+        raise EditError(f"{where}: no entry for label {missing[0]} to remove")
+    label = f"set label properties of {label_image}"
+    if same(new_entries, entries) and (existing is not None or not new_entries):
+        return Batch([], label=label)
+    return Batch([_attr_set(node, [*parts, "image-label", "properties"], new_entries)], label=label)
 
 
 def ome_set_plate_names(

@@ -12,10 +12,12 @@ consolidated metadata in the same save.  Nothing here imports Qt.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from psygnal import Signal
@@ -47,7 +49,7 @@ from zarr_browser.core.model import Node, build_node, metadata_keys, parent_path
 from zarr_browser.core.store import AccessMode
 from zarr_browser.errors import NodeNotFoundError, ReadOnlyError, StoreReadError
 
-__all__ = ["EditSession", "SaveResult", "ValidationRefusedError"]
+__all__ = ["EditSession", "NotLoadedError", "SaveResult", "ValidationRefusedError"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,17 @@ class ValidationRefusedError(EditError):
     def __init__(self, message: str, issues: Sequence[Issue]) -> None:
         super().__init__(message)
         self.issues = list(issues)
+
+
+class NotLoadedError(EditError):
+    """Inside :meth:`EditSession.memory_only`, an edit needed a node whose documents were not read yet.
+
+    Nothing was changed; :attr:`path` is the node to :meth:`~EditSession.load` (elsewhere) first.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"the documents of {path} are not loaded yet")
+        self.path = path
 
 
 @dataclass
@@ -147,6 +160,7 @@ class EditSession:
         self._loaded: set[str] = set()
         self._undo: list[_Step] = []
         self._redo: list[_Step] = []
+        self._local = threading.local()
         self.removed_temp_files: list[str] = self.backend.cleanup([""]) if self.backend.writable else []
         hierarchy.root  # noqa: B018 - raises unless the root was read (Hierarchy.open does it)
         self.consolidated_key: str | None = None
@@ -188,10 +202,31 @@ class EditSession:
         return self.backend.writable
 
     # -- loading ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def memory_only(self) -> Iterator[None]:
+        """In this block, on this thread, reading the store raises :class:`NotLoadedError` instead.
+
+        A GUI applies edits on its own thread inside this block: an edit of documents already
+        loaded goes through, one that would read the store is refused before anything changed
+        (load the node in a worker, then apply the edit again).  Other threads are not affected.
+        """
+        previous = getattr(self._local, "memory_only", False)
+        self._local.memory_only = True
+        try:
+            yield
+        finally:
+            self._local.memory_only = previous
+
+    def _refuse_io(self, path: str) -> None:
+        if getattr(self._local, "memory_only", False):
+            raise NotLoadedError(path)
+
     def _load_key(self, key: str) -> _Doc:
         doc = self._docs.get(key)
         if doc is not None:
             return doc
+        head = key.rpartition("/")[0]
+        self._refuse_io("/" + head if head else "/")
         snapshot = self.backend.read(key)
         if snapshot.data is None:
             doc = _Doc(snapshot, ABSENT, ABSENT)
@@ -206,6 +241,7 @@ class EditSession:
         """Read the documents of the node at *path* from the store (once) and return its working node."""
         path = "/" + path.strip("/")
         if path not in self._loaded:
+            self._refuse_io(path)
             if self.backend.writable:
                 prefix = path.strip("/")
                 self.removed_temp_files.extend(self.backend.cleanup([prefix]))

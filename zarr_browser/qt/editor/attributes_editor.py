@@ -32,6 +32,7 @@ from qtpy.QtWidgets import (
 
 from zarr_browser.core.editing.commands import format_pointer
 from zarr_browser.core.jsonio import JSON, dumps
+from zarr_browser.qt.editor.forms import FormSync
 from zarr_browser.qt.editor.json_model import JsonEditModel, JsonTypeDelegate, json_type, parse_json_text
 from zarr_browser.qt.inspector.formatting import format_shape
 
@@ -89,13 +90,21 @@ class DimensionNamesEditor(QWidget):
         self.applyButton = QPushButton("Apply")
         self.applyButton.setToolTip("Set zarr.json dimension_names (empty fields become null)")
         self.applyButton.clicked.connect(self.apply)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        self.sync = FormSync(self.names, self)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.sync.banner)
+        layout = QHBoxLayout()
+        column.addLayout(layout)
         layout.addWidget(QLabel("dimension_names"))
         layout.addLayout(self._row, 1)
         layout.addWidget(self.applyButton)
 
     def setNode(self, node: Node) -> None:
+        assert node.array is not None
+        self.sync.show(node.path, [node.array.shape, node.array.dimension_names], lambda: self._build(node))
+
+    def _build(self, node: Node) -> None:
         self._path = node.path
         while self._row.count():
             widget = self._row.takeAt(0).widget()
@@ -118,7 +127,8 @@ class DimensionNamesEditor(QWidget):
         names = self.names()
         path = self._path
         self._controller.edit(lambda s: s.set(path, "zarr.json#/dimension_names", names,
-                                              label=f"set dimension_names of {path}"))
+                                              label=f"set dimension_names of {path}"),
+                              on_done=self.sync.applying())
 
 
 class AttributesEditor(QWidget):
@@ -128,6 +138,7 @@ class AttributesEditor(QWidget):
         super().__init__(parent)
         self._controller = controller
         self._node: Node | None = None
+        self.pasteDialog: PasteJsonDialog | None = None
         self.model = JsonEditModel(self._on_model_edit, self)
         self.view = QTreeView()
         self.view.setObjectName("attributesEditor")
@@ -339,11 +350,15 @@ class AttributesEditor(QWidget):
         return self._on_model_edit("set", pointer, value)
 
     def _on_paste_triggered(self) -> None:
+        """Open the Paste JSON dialog on the selected value (window-modal, not blocking: ``open()``)."""
         pointer = self.selectedPointer() or ""
         current = self.model.value(self.view.currentIndex()) if pointer else self.model.document()
+        if self.pasteDialog is not None:
+            self.pasteDialog.deleteLater()
         dialog = PasteJsonDialog(self, target=pointer or "the attributes", text=dumps(current))
-        if dialog.exec_() == QDialog.DialogCode.Accepted:
-            self.pasteJson(dialog.value(), pointer)
+        self.pasteDialog = dialog
+        dialog.accepted.connect(lambda: self.pasteJson(dialog.value(), pointer))
+        dialog.open()
 
     def _on_view_context_menu(self, pos: Any) -> None:
         index = self.view.indexAt(pos)

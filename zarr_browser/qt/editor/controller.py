@@ -4,7 +4,10 @@ Everything that may touch the store — starting the session, loading a node's d
 a convention edit (which reads level arrays and sibling nodes), validating, saving, reloading —
 runs in the injected runner, serialised by a lock so two workers never use the session at once.
 Applying a command, undo and redo only change documents already in memory: they run on the GUI
-thread, so each is immediate and is one undo step.
+thread, so each is immediate and is one undo step.  They run inside
+:meth:`EditSession.memory_only`, so the GUI thread never reads the store: an edit that needs a
+node not loaded yet is refused before it changed anything, the node is loaded in a worker, and
+the edit is applied then (edits waiting for a load keep their order).
 
 The controller caches what widgets ask often (dirty, can undo, can redo) and refreshes it on the
 GUI thread after each change, so a widget never reads the session while a worker saves.
@@ -20,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import QObject, QTimer, Signal
 
-from zarr_browser.core.editing import EditError, EditSession
+from zarr_browser.core.editing import EditError, EditSession, NotLoadedError
 from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.errors import ZarrBrowserError
 
@@ -58,6 +61,12 @@ def _validate(session: EditSession, lock: threading.Lock) -> ValidationState:
         issues = session.validate()
         new, old = session.new_errors()
     return ValidationState(new, old, issues)
+
+
+def _report(on_done: Callable[[bool], None] | None, ok: bool) -> bool:
+    if on_done is not None:
+        on_done(ok)
+    return ok
 
 
 class EditController(QObject):
@@ -98,6 +107,7 @@ class EditController(QObject):
         self._state = (False, False, False)
         self._history: list[str] = []
         self._generation = 0
+        self._waiting: list[tuple[Callable[[EditSession], None], Callable[[bool], None] | None]] = []
         self.validation = ValidationState()
         self._validate_timer = QTimer(self)
         self._validate_timer.setSingleShot(True)
@@ -128,6 +138,7 @@ class EditController(QObject):
         """End the session (edits not saved are dropped: ask the user first)."""
         self._generation += 1
         self._validate_timer.stop()
+        self._waiting = []
         was_active = self._session is not None
         self._session = None
         self.validation = ValidationState()
@@ -178,48 +189,90 @@ class EditController(QObject):
                             on_done=lambda _node: callback() if generation == self._generation else None,
                             on_error=self._on_error)
 
-    def apply(self, command: Command, *, label: str = "") -> bool:
-        """Apply *command* as one undo step (documents already loaded); False, with a message, if refused."""
-        session = self._session
-        if session is None or self._busy:
-            self.editFailed.emit(f"Wait: {self._busy}" if self._busy else "Editing is off")
-            return False
-        try:
-            session.apply(command, label=label)
-        except EditError as err:
-            self.editFailed.emit(str(err))
-            return False
-        self._changed()
-        return True
+    def apply(self, command: Command, *, label: str = "", on_done: Callable[[bool], None] | None = None) -> bool:
+        """Apply *command* as one undo step; see :meth:`edit` for the result and *on_done*."""
+        return self.edit(lambda session: session.apply(command, label=label), on_done=on_done)
 
-    def edit(self, operation: Callable[[EditSession], None]) -> bool:
-        """Run a session method such as ``lambda s: s.set(path, pointer, value)`` as one step."""
+    def edit(self, operation: Callable[[EditSession], None], *, on_done: Callable[[bool], None] | None = None) -> bool:
+        """Run a session method such as ``lambda s: s.set(path, pointer, value)`` as one step.
+
+        True when it was applied now.  False when it was refused (:attr:`editFailed` says why)
+        or has to wait: a node it needs is loaded in a worker first, then it is applied.
+        *on_done* gets the final outcome either way.
+        """
         session = self._session
         if session is None or self._busy:
             self.editFailed.emit(f"Wait: {self._busy}" if self._busy else "Editing is off")
+            return _report(on_done, False)
+        if self._waiting:  # keep the order of edits: this one waits behind those loading
+            self._waiting.append((operation, on_done))
             return False
+        return self._run(session, operation, on_done)
+
+    def _run(self, session: EditSession, operation: Callable[[EditSession], None],
+             on_done: Callable[[bool], None] | None) -> bool:
+        """Apply *operation* on the GUI thread without store I/O; a node not loaded is loaded first."""
         try:
-            operation(session)
+            with session.memory_only():
+                operation(session)
+        except NotLoadedError as missing:
+            self._waiting.insert(0, (operation, on_done))
+            self._load_then_resume(session, missing.path)
+            return False
         except EditError as err:
             self.editFailed.emit(str(err))
-            return False
+            return _report(on_done, False)
         self._changed()
-        return True
+        return _report(on_done, True)
+
+    def _load_then_resume(self, session: EditSession, path: str) -> None:
+        generation = self._generation
+
+        def loaded(_node: object) -> None:
+            if generation == self._generation:
+                self._resume(session)
+
+        def failed(err: BaseException) -> None:
+            if generation != self._generation:
+                return
+            _operation, on_done = self._waiting.pop(0)
+            self._on_error(err)
+            _report(on_done, False)
+            self._resume(session)
+
+        self._runner.submit(self._locked, session.load, path, on_done=loaded, on_error=failed)
+
+    def _resume(self, session: EditSession) -> None:
+        while self._waiting and self._session is session:
+            operation, on_done = self._waiting.pop(0)
+            if self._busy:
+                self.editFailed.emit(f"Wait: {self._busy}")
+                _report(on_done, False)
+            elif not self._run(session, operation, on_done) and self._waiting \
+                    and self._waiting[0] == (operation, on_done):
+                return  # loading another node for it
+
+    def isWaiting(self) -> bool:
+        """Whether edits wait for a node to be loaded."""
+        return bool(self._waiting)
 
     def applyBuilt(self, builder: Callable[..., Command], *args: Any, on_done: Callable[[bool], None] | None = None,
                    **kwargs: Any) -> None:
         """Build a convention edit in a worker (``builder(session, *args)``), apply it on the GUI thread."""
         session = self._session
         if session is None:
+            _report(on_done, False)
             return
         generation = self._generation
 
         def built(command: Command) -> None:
             if generation != self._generation:
+                _report(on_done, False)
                 return
-            ok = self.apply(command) if command.leaves() else True
-            if on_done is not None:
-                on_done(ok)
+            if command.leaves():
+                self.apply(command, on_done=on_done)
+            elif on_done is not None:
+                on_done(True)
 
         def failed(err: BaseException) -> None:
             self._on_error(err)

@@ -2,13 +2,30 @@
 
 NCZarr nodes need no form of their own: every attribute edit keeps ``_nczarr_attr.types``
 consistent (the session does it), and ``_nczarr_*`` keys are read-only everywhere.
+
+Every form keeps what the user typed and did not apply yet (:class:`FormSync`): the panel hands
+the forms the working state after each edit, and a form rebuilds its fields only when what it
+shows changed; if the user has unapplied changes then, the fields are kept and marked stale.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from qtpy.QtWidgets import QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+from qtpy.QtCore import QObject
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
 
 from zarr_browser.core.conventions.cf import CALENDARS, decode_fill_value
 from zarr_browser.core.editing.conventions import set_attributes, xarray_dims_from_ome_axes, xarray_set_dimension_names
@@ -18,9 +35,102 @@ if TYPE_CHECKING:
     from zarr_browser.core.model import Node
     from zarr_browser.qt.editor.controller import EditController
 
-__all__ = ["CfForm", "XarrayForm"]
+__all__ = ["CfForm", "FormSync", "XarrayForm"]
 
 CF_FIELDS = ("units", "long_name", "standard_name", "calendar")
+CF_SHOWN = ("_FillValue", "scale_factor", "add_offset")
+"""Attributes the CF form shows read-only."""
+
+
+class FormSync(QObject):
+    """Keeps a form's unapplied typing when the session changes under it.
+
+    The form calls :meth:`show` with the part of the working state it displays (its *source*)
+    and a *build* function that rebuilds its fields from it.  The fields are rebuilt when the
+    source changed (or another node is shown) and the user has no unapplied change.  When the
+    source is the same (an edit elsewhere, in another node or another part of the document),
+    nothing is rebuilt, so what was typed stays.  When it changed while the user has unapplied
+    changes, the fields are kept and :attr:`banner` says they are stale: *Apply* writes the
+    user's values over the new state, *Discard my changes* shows the new state.
+
+    Parameters
+    ----------
+    values
+        The form's current field values (compared with those it was built with).
+    """
+
+    def __init__(self, values: Callable[[], Any], parent: QWidget) -> None:
+        super().__init__(parent)
+        self._values = values
+        self._shown: tuple[str, str] | None = None
+        self._baseline: Any = None
+        self._pending: tuple[tuple[str, str], Callable[[], None]] | None = None
+        self._applying = 0
+        self.banner = QFrame(parent)
+        self.banner.setObjectName("staleBanner")
+        self.banner.setStyleSheet("#staleBanner { background: #fef3c7; border: 1px solid #f59e0b; "
+                                  "border-radius: 3px; }")
+        self.bannerLabel = QLabel("This metadata changed since you started editing these fields; "
+                                  "Apply writes your values over it.")
+        self.bannerLabel.setWordWrap(True)
+        self.discardButton = QPushButton("Discard my changes")
+        self.discardButton.setToolTip("Show the current metadata in the fields")
+        row = QHBoxLayout(self.banner)
+        row.setContentsMargins(6, 3, 6, 3)
+        row.addWidget(self.bannerLabel, 1)
+        row.addWidget(self.discardButton)
+        self.banner.hide()
+        self.discardButton.clicked.connect(self.discard)
+
+    def show(self, path: str, source: Any, build: Callable[[], None]) -> None:
+        """Show *source* of the node at *path*: rebuild, keep the fields, or mark them stale."""
+        key = (path, json.dumps(source, default=str))
+        if self._shown is not None and key == self._shown:
+            self._pending = None  # back to what the fields were built from (an undo, say)
+            self.banner.hide()
+            return
+        if self._shown is not None and self._shown[0] == path and not self._applying and self.isModified():
+            self._pending = (key, build)
+            self.banner.show()
+            return
+        self._build(key, build)
+
+    def _build(self, key: tuple[str, str], build: Callable[[], None]) -> None:
+        build()
+        self._shown = key
+        self._baseline = self._values()
+        self._pending = None
+        self.banner.hide()
+
+    def isModified(self) -> bool:
+        """Whether the fields hold changes the user has not applied."""
+        return self._shown is not None and self._values() != self._baseline
+
+    def isStale(self) -> bool:
+        """Whether the metadata changed under unapplied changes (the banner shows)."""
+        return self._pending is not None
+
+    def discard(self) -> None:
+        """Drop the unapplied changes: rebuild the fields from the current metadata."""
+        if self._pending is not None:
+            self._build(*self._pending)
+
+    def forget(self) -> None:
+        """The next :meth:`show` rebuilds (a new session)."""
+        self._shown, self._pending = None, None
+        self.banner.hide()
+
+    def applying(self) -> Callable[[bool], None]:
+        """Call before applying the form: the state the apply produces rebuilds the fields.
+
+        Returns the callback to pass as the edit's *on_done*.
+        """
+        self._applying += 1
+
+        def done(_ok: bool) -> None:
+            self._applying -= 1
+
+        return done
 
 
 def _clear(form: QFormLayout) -> None:
@@ -47,7 +157,9 @@ class XarrayForm(QGroupBox):
         row.addStretch(1)
         row.addWidget(self.fromOmeButton)
         row.addWidget(self.applyButton)
+        self.sync = FormSync(self.names, self)
         layout = QFormLayout(self)
+        layout.addRow(self.sync.banner)
         layout.addRow(self._form)
         layout.addRow(self.noteLabel)
         layout.addRow(row)
@@ -55,6 +167,12 @@ class XarrayForm(QGroupBox):
         self.fromOmeButton.clicked.connect(self.fromOmeAxes)
 
     def setNode(self, node: Node, *, ome_image: bool) -> None:
+        array = node.array
+        source = None if array is None else [array.shape, array.dimension_names,
+                                             node.attributes.get("_ARRAY_DIMENSIONS")]
+        self.sync.show(node.path, [source, ome_image], lambda: self._build(node, ome_image=ome_image))
+
+    def _build(self, node: Node, *, ome_image: bool) -> None:
         self._path = node.path
         _clear(self._form)
         self.edits = []
@@ -82,10 +200,11 @@ class XarrayForm(QGroupBox):
         return [e.text().strip() for e in self.edits]
 
     def apply(self) -> None:
-        self._controller.applyBuilt(xarray_set_dimension_names, self._path, self.names())
+        self._controller.applyBuilt(xarray_set_dimension_names, self._path, self.names(),
+                                    on_done=self.sync.applying())
 
     def fromOmeAxes(self) -> None:
-        self._controller.applyBuilt(xarray_dims_from_ome_axes, self._path)
+        self._controller.applyBuilt(xarray_dims_from_ome_axes, self._path, on_done=self.sync.applying())
 
 
 class CfForm(QGroupBox):
@@ -96,7 +215,9 @@ class CfForm(QGroupBox):
         self._controller = controller
         self._path = ""
         self.fields: dict[str, QLineEdit | QComboBox] = {}
+        self.sync = FormSync(self.values, self)
         form = QFormLayout(self)
+        form.addRow(self.sync.banner)
         for name in CF_FIELDS:
             if name == "calendar":
                 combo = QComboBox()
@@ -123,6 +244,13 @@ class CfForm(QGroupBox):
         self.applyButton.clicked.connect(self.apply)
 
     def setNode(self, node: Node) -> None:
+        attrs = node.attributes
+        array = node.array
+        source = [{name: attrs.get(name) for name in (*CF_FIELDS, *CF_SHOWN)},
+                  None if array is None else [array.dtype, array.fill_value], node.zarr_format]
+        self.sync.show(node.path, source, lambda: self._build(node))
+
+    def _build(self, node: Node) -> None:
         self._path = node.path
         attrs = node.attributes
         for name, widget in self.fields.items():
@@ -158,4 +286,5 @@ class CfForm(QGroupBox):
         return out
 
     def apply(self) -> None:
-        self._controller.applyBuilt(set_attributes, self._path, self.values(), label=f"set CF attributes of {self._path}")
+        self._controller.applyBuilt(set_attributes, self._path, self.values(), label=f"set CF attributes of {self._path}",
+                                    on_done=self.sync.applying())

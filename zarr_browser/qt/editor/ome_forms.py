@@ -24,6 +24,8 @@ from qtpy.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -37,12 +39,16 @@ from zarr_browser.core.editing.conventions import (
     ome_set_axes,
     ome_set_channels,
     ome_set_label_colors,
+    ome_set_label_properties,
     ome_set_pixel_size,
     ome_set_plate_names,
     ome_set_translation,
 )
 from zarr_browser.core.histogram import Histogram, channel_histogram
+from zarr_browser.core.jsonio import dumps
 from zarr_browser.core.model import join_path
+from zarr_browser.qt.editor.forms import FormSync
+from zarr_browser.qt.editor.json_model import parse_json_text
 
 if TYPE_CHECKING:
     from zarr_browser.core.editing import EditSession
@@ -51,7 +57,8 @@ if TYPE_CHECKING:
     from zarr_browser.qt.editor.controller import EditController
     from zarr_browser.qt.workers import Runner, Task
 
-__all__ = ["AxesForm", "ChannelsForm", "HistogramWidget", "LabelColoursForm", "PlateForm", "image_multiscale"]
+__all__ = ["AxesForm", "ChannelsForm", "HistogramWidget", "LabelColoursForm", "LabelPropertiesForm", "PlateForm",
+           "image_multiscale"]
 
 _UNITS = ("", *sorted(SPACE_UNITS), *sorted(TIME_UNITS))
 
@@ -116,7 +123,9 @@ class AxesForm(QGroupBox):
         buttons.addStretch(1)
         for button in (self.applyAxesButton, self.pixelSizeButton, self.translationButton):
             buttons.addWidget(button)
+        self.sync = FormSync(self.values, self)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.sync.banner)
         layout.addLayout(self._grid)
         layout.addLayout(buttons)
         self.applyAxesButton.clicked.connect(self.applyAxes)
@@ -124,6 +133,10 @@ class AxesForm(QGroupBox):
         self.translationButton.clicked.connect(self.applyTranslation)
 
     def setNode(self, node: Node, ms: Mapping[str, JSON]) -> None:
+        self.sync.show(node.path, [ms.get("axes"), _level0(ms, "scale"), _level0(ms, "translation")],
+                       lambda: self._build(node, ms))
+
+    def _build(self, node: Node, ms: Mapping[str, JSON]) -> None:
         self._path = node.path
         while self._grid.count():
             widget = self._grid.takeAt(0).widget()
@@ -158,18 +171,23 @@ class AxesForm(QGroupBox):
         return [{"name": r["name"].text().strip(), "type": r["type"].currentText().strip(),
                  "unit": r["unit"].currentText().strip()} for r in self.rows]
 
+    def values(self) -> list[Any]:
+        """Everything the fields hold (what FormSync compares)."""
+        return [self.axes(), [r["size"].value() for r in self.rows], [r["translation"].value() for r in self.rows]]
+
     def applyAxes(self) -> None:
-        self._controller.applyBuilt(ome_set_axes, self._path, self.axes())
+        self._controller.applyBuilt(ome_set_axes, self._path, self.axes(), on_done=self.sync.applying())
 
     def applyPixelSize(self) -> None:
         sizes = {i: r["size"].value() for i, r in enumerate(self.rows)
                  if not math.isclose(r["size"].value(), r["old_size"], rel_tol=1e-9)}
-        self._controller.applyBuilt(_pixel_size_and_units, self._path, sizes, self.axes())
+        self._controller.applyBuilt(_pixel_size_and_units, self._path, sizes, self.axes(),
+                                    on_done=self.sync.applying())
 
     def applyTranslation(self) -> None:
         values = {i: r["translation"].value() for i, r in enumerate(self.rows)
                   if not math.isclose(r["translation"].value(), r["old_translation"], abs_tol=1e-12)}
-        self._controller.applyBuilt(ome_set_translation, self._path, values)
+        self._controller.applyBuilt(ome_set_translation, self._path, values, on_done=self.sync.applying())
 
 
 class HistogramWidget(QWidget):
@@ -266,13 +284,23 @@ class ChannelsForm(QGroupBox):
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.applyButton)
+        self.sync = FormSync(self.channels, self)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.sync.banner)
         layout.addLayout(self._grid)
         layout.addLayout(buttons)
         self.applyButton.clicked.connect(self.apply)
 
     def setNode(self, node: Node, ms: Mapping[str, JSON] | None, channels: Sequence[JSON],
                 hierarchy: Any = None) -> None:
+        """Show *channels*; the histograms (of *ms*'s lowest level) are computed only when rebuilt."""
+        datasets = ms.get("datasets") if ms is not None else None
+        levels = [d.get("path") for d in datasets if isinstance(d, dict)] if isinstance(datasets, list) else None
+        axes = ms.get("axes") if ms is not None else None
+        self.sync.show(node.path, [channels, levels, axes], lambda: self._build(node, ms, channels, hierarchy))
+
+    def _build(self, node: Node, ms: Mapping[str, JSON] | None, channels: Sequence[JSON],
+               hierarchy: Any = None) -> None:
         self._path = node.path
         while self._grid.count():
             widget = self._grid.takeAt(0).widget()
@@ -340,11 +368,11 @@ class ChannelsForm(QGroupBox):
                  "window": {"start": r["start"].value(), "end": r["end"].value()}} for r in self.rows]
 
     def apply(self) -> None:
-        self._controller.applyBuilt(ome_set_channels, self._path, self.channels())
+        self._controller.applyBuilt(ome_set_channels, self._path, self.channels(), on_done=self.sync.applying())
 
 
 class LabelColoursForm(QGroupBox):
-    """``image-label.colors``: a colour per label value; properties shown read-only."""
+    """``image-label.colors``: a colour per label value (the alpha is kept)."""
 
     def __init__(self, controller: EditController, parent: QWidget | None = None) -> None:
         super().__init__("Label colours", parent)
@@ -353,19 +381,21 @@ class LabelColoursForm(QGroupBox):
         self._form = QFormLayout()
         self.buttons: dict[int, ColourButton] = {}
         self.alphas: dict[int, int] = {}
-        self.propertiesLabel = QLabel()
-        self.propertiesLabel.setWordWrap(True)
         self.applyButton = QPushButton("Apply label colours")
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(self.applyButton)
+        self.sync = FormSync(self.colours, self)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.sync.banner)
         layout.addLayout(self._form)
-        layout.addWidget(self.propertiesLabel)
         layout.addLayout(row)
         self.applyButton.clicked.connect(self.apply)
 
     def setNode(self, node: Node, block: Mapping[str, JSON]) -> None:
+        self.sync.show(node.path, block.get("colors"), lambda: self._build(node, block))
+
+    def _build(self, node: Node, block: Mapping[str, JSON]) -> None:
         self._path = node.path
         while self._form.rowCount():
             self._form.removeRow(0)
@@ -380,9 +410,6 @@ class LabelColoursForm(QGroupBox):
             self.buttons[value] = button
             self.alphas[value] = int(rgba[3]) if len(rgba) > 3 else 255
             self._form.addRow(f"label {value}", button)
-        properties = block.get("properties")
-        count = len(properties) if isinstance(properties, list) else 0
-        self.propertiesLabel.setText(f"{count} label properties (edit them in the Attributes tab)" if count else "")
 
     def colours(self) -> dict[int, list[int]]:
         out = {}
@@ -392,7 +419,217 @@ class LabelColoursForm(QGroupBox):
         return out
 
     def apply(self) -> None:
-        self._controller.applyBuilt(ome_set_label_colors, self._path, self.colours())
+        self._controller.applyBuilt(ome_set_label_colors, self._path, self.colours(), on_done=self.sync.applying())
+
+
+def _label_value(entry: JSON) -> int | None:
+    value = entry.get("label-value") if isinstance(entry, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class LabelPropertiesForm(QGroupBox):
+    """``image-label.properties``: a row per label value, a column per property, cells typed as JSON.
+
+    A cell holds one JSON value (``"a"``, ``200``, ``true``, ``[1, 2]``); an empty cell means the
+    label has no such property.  Properties (columns) and labels (rows) can be added and
+    removed; *Apply* sets them all as one step (entries that are not label objects are kept).
+    """
+
+    VALUE_COLUMN = 0
+
+    def __init__(self, controller: EditController, parent: QWidget | None = None) -> None:
+        super().__init__("Label properties", parent)
+        self._controller = controller
+        self._path = ""
+        self._original: list[int] = []
+        self.table = QTableWidget(0, 1)
+        self.table.setHorizontalHeaderLabels(["label-value"])
+        self.table.setToolTip('One JSON value per cell: "text" (quoted), 200, 0.5, true, null, [1, 2]; '
+                              "empty: the label has no such property")
+        self.table.verticalHeader().hide()
+        self.nameEdit = QLineEdit()
+        self.nameEdit.setPlaceholderText("new property name")
+        self.addPropertyButton = QPushButton("Add property")
+        self.removePropertyButton = QPushButton("Remove property")
+        self.removePropertyButton.setToolTip("Remove the current column's property from every label")
+        self.addLabelButton = QPushButton("Add label")
+        self.removeLabelButton = QPushButton("Remove label")
+        self.applyButton = QPushButton("Apply label properties")
+        self.errorLabel = QLabel()
+        self.errorLabel.setWordWrap(True)
+        self.errorLabel.setStyleSheet("color: #b91c1c")
+        self.errorLabel.hide()
+        self.noteLabel = QLabel()
+        self.noteLabel.setWordWrap(True)
+        self.noteLabel.setStyleSheet("color: #4b5563;")
+        columns = QHBoxLayout()
+        columns.addWidget(self.nameEdit, 1)
+        for button in (self.addPropertyButton, self.removePropertyButton):
+            columns.addWidget(button)
+        rows = QHBoxLayout()
+        for button in (self.addLabelButton, self.removeLabelButton):
+            rows.addWidget(button)
+        rows.addStretch(1)
+        rows.addWidget(self.applyButton)
+        self.sync = FormSync(self.cells, self)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.sync.banner)
+        layout.addWidget(self.table)
+        layout.addLayout(columns)
+        layout.addWidget(self.noteLabel)
+        layout.addWidget(self.errorLabel)
+        layout.addLayout(rows)
+        self.addPropertyButton.clicked.connect(lambda: self.addProperty())
+        self.nameEdit.returnPressed.connect(lambda: self.addProperty())
+        self.removePropertyButton.clicked.connect(lambda: self.removeProperty())
+        self.addLabelButton.clicked.connect(lambda: self.addLabel())
+        self.removeLabelButton.clicked.connect(lambda: self.removeLabel())
+        self.applyButton.clicked.connect(self.apply)
+
+    def setNode(self, node: Node, block: Mapping[str, JSON]) -> None:
+        self.sync.show(node.path, block.get("properties"), lambda: self._build(node, block))
+
+    def _build(self, node: Node, block: Mapping[str, JSON]) -> None:
+        self._path = node.path
+        raw = block.get("properties")
+        entries = raw if isinstance(raw, list) else []
+        labelled = [e for e in entries if _label_value(e) is not None]
+        keys: list[str] = []
+        for entry in labelled:
+            keys.extend(k for k in entry if k != "label-value" and k not in keys)  # type: ignore[union-attr]
+        self._original = [v for v in (_label_value(e) for e in labelled) if v is not None]
+        self.table.setRowCount(0)
+        self.table.setColumnCount(1 + len(keys))
+        self.table.setHorizontalHeaderLabels(["label-value", *keys])
+        for entry in labelled:
+            assert isinstance(entry, dict)
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            self.table.setItem(row, self.VALUE_COLUMN, QTableWidgetItem(str(entry["label-value"])))
+            for column, key in enumerate(keys, start=1):
+                text = dumps(entry[key], indent=None) if key in entry else ""
+                self.table.setItem(row, column, QTableWidgetItem(text))
+        others = len(entries) - len(labelled)
+        self.noteLabel.setText(f"{others} entr{'ies' if others != 1 else 'y'} without an integer label-value "
+                               "kept as they are" if others else "")
+        self.noteLabel.setVisible(bool(others))
+        self.errorLabel.hide()
+
+    # -- the table -------------------------------------------------------------------------------
+    def keys(self) -> list[str]:
+        """The property names, column by column."""
+        return [self._header(c) for c in range(1, self.table.columnCount())]
+
+    def _header(self, column: int) -> str:
+        item = self.table.horizontalHeaderItem(column)
+        return item.text() if item is not None else ""
+
+    def _text(self, row: int, column: int) -> str:
+        item = self.table.item(row, column)
+        return item.text().strip() if item is not None else ""
+
+    def cells(self) -> list[list[str]]:
+        """The header and every cell's text (what FormSync compares)."""
+        return [["label-value", *self.keys()]] + [[self._text(r, c) for c in range(self.table.columnCount())]
+                                                 for r in range(self.table.rowCount())]
+
+    def setCell(self, row: int, key: str, text: str) -> None:
+        """Type *text* into the cell of property *key* (``"label-value"`` for the value) of *row*."""
+        column = 0 if key == "label-value" else 1 + self.keys().index(key)
+        self.table.setItem(row, column, QTableWidgetItem(text))
+
+    def addProperty(self, name: str | None = None) -> bool:
+        """Add a property column (*name*, or the name typed); False with a message if refused."""
+        name = (self.nameEdit.text() if name is None else name).strip()
+        if not name or name == "label-value" or name in self.keys():
+            self._error(f"a new property needs a name that is not {name or 'empty'!r} (nor an existing one)"
+                        if name else "type the new property's name first")
+            return False
+        column = self.table.columnCount()
+        self.table.insertColumn(column)
+        self.table.setHorizontalHeaderItem(column, QTableWidgetItem(name))
+        for row in range(self.table.rowCount()):
+            self.table.setItem(row, column, QTableWidgetItem(""))
+        self.nameEdit.clear()
+        self.errorLabel.hide()
+        return True
+
+    def removeProperty(self, name: str | None = None) -> bool:
+        """Remove property *name* (the current column when None) from every label."""
+        column = self.table.currentColumn() if name is None else 1 + self.keys().index(name)
+        if column < 1:
+            self._error("select a cell of the property (column) to remove")
+            return False
+        self.table.removeColumn(column)
+        return True
+
+    def addLabel(self, value: int | None = None) -> int:
+        """Add a row for label *value* (the next free value when None); returns its row."""
+        if value is None:
+            used = [v for v in (self._row_value(r) for r in range(self.table.rowCount())) if v is not None]
+            value = max(used, default=0) + 1
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        self.table.setItem(row, self.VALUE_COLUMN, QTableWidgetItem(str(value)))
+        for column in range(1, self.table.columnCount()):
+            self.table.setItem(row, column, QTableWidgetItem(""))
+        self.table.setCurrentCell(row, self.VALUE_COLUMN)
+        return row
+
+    def removeLabel(self, row: int | None = None) -> bool:
+        """Remove the row of a label (the current row when None)."""
+        row = self.table.currentRow() if row is None else row
+        if not 0 <= row < self.table.rowCount():
+            self._error("select the label (row) to remove")
+            return False
+        self.table.removeRow(row)
+        return True
+
+    def _row_value(self, row: int) -> int | None:
+        try:
+            return int(self._text(row, self.VALUE_COLUMN))
+        except ValueError:
+            return None
+
+    def properties(self) -> tuple[dict[int, dict[str, JSON]], list[int]]:
+        """``({label value: properties}, label values removed)``; raises EditError naming a bad cell."""
+        keys = self.keys()
+        out: dict[int, dict[str, JSON]] = {}
+        for row in range(self.table.rowCount()):
+            text = self._text(row, self.VALUE_COLUMN)
+            value = self._row_value(row)
+            if value is None:
+                raise EditError(f"row {row + 1}: the label-value is an integer, got {text!r}")
+            if value in out:
+                raise EditError(f"row {row + 1}: label {value} appears twice")
+            props: dict[str, JSON] = {}
+            for column, key in enumerate(keys, start=1):
+                cell = self._text(row, column)
+                if not cell:
+                    continue
+                try:
+                    props[key] = parse_json_text(cell)
+                except ValueError as err:
+                    raise EditError(f"label {value}, {key}: {err} (text is quoted: \"{cell}\")") from err
+            out[value] = props
+        removed = [v for v in self._original if v not in out]
+        return out, removed
+
+    def _error(self, message: str) -> None:
+        self.errorLabel.setText(message)
+        self.errorLabel.show()
+
+    def apply(self) -> bool:
+        """Apply the table as one step; False (the message shown) when a cell is not valid."""
+        try:
+            properties, removed = self.properties()
+        except EditError as err:
+            self._error(str(err))
+            return False
+        self.errorLabel.hide()
+        self._controller.applyBuilt(ome_set_label_properties, self._path, properties, remove=removed,
+                                    on_done=self.sync.applying())
+        return True
 
 
 class PlateForm(QGroupBox):
@@ -410,13 +647,18 @@ class PlateForm(QGroupBox):
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(self.applyButton)
+        self.sync = FormSync(self.names, self)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.sync.banner)
         layout.addLayout(self._form)
         layout.addWidget(self.layoutLabel)
         layout.addLayout(row)
         self.applyButton.clicked.connect(self.apply)
 
     def setNode(self, node: Node, plate: Mapping[str, JSON]) -> None:
+        self.sync.show(node.path, plate, lambda: self._build(node, plate))
+
+    def _build(self, node: Node, plate: Mapping[str, JSON]) -> None:
         self._path = node.path
         while self._form.rowCount():
             self._form.removeRow(0)
@@ -432,7 +674,10 @@ class PlateForm(QGroupBox):
         self.layoutLabel.setText(f"Rows {', '.join(map(str, rows))}; columns {', '.join(map(str, columns))} "
                                  "(read-only: they name the wells' directories)")
 
+    def names(self) -> list[str]:
+        return [self.nameEdit.text(), *(e.text() for e in self.acquisitionEdits)]
+
     def apply(self) -> None:
         acquisitions = {i: e.text() for i, e in enumerate(self.acquisitionEdits)}
         self._controller.applyBuilt(ome_set_plate_names, self._path, name=self.nameEdit.text(),
-                                    acquisitions=acquisitions)
+                                    acquisitions=acquisitions, on_done=self.sync.applying())

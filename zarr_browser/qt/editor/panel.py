@@ -3,12 +3,16 @@
 :class:`EditorPanel` follows the browser's current node.  It asks the controller to load the
 node's documents (a worker), then shows the working state; every change re-renders it.  The
 validation list at the bottom shows the issues of the edited nodes, errors the edits introduced
-first; clicking one asks to go to its node.
+first; clicking one goes to its node and, when the issue points into the attributes, selects
+that member in the Attributes tab.
+
+The forms are handed the working state after every change; each keeps what the user typed and
+has not applied yet (:class:`~zarr_browser.qt.editor.forms.FormSync`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtGui import QColor
@@ -24,10 +28,17 @@ from qtpy.QtWidgets import (
 
 from zarr_browser.core.editing.commands import EditError
 from zarr_browser.core.editing.conventions import ome_namespace
-from zarr_browser.core.issues import Severity
+from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.qt.editor.attributes_editor import AttributesEditor
 from zarr_browser.qt.editor.forms import CfForm, XarrayForm
-from zarr_browser.qt.editor.ome_forms import AxesForm, ChannelsForm, LabelColoursForm, PlateForm, image_multiscale
+from zarr_browser.qt.editor.ome_forms import (
+    AxesForm,
+    ChannelsForm,
+    LabelColoursForm,
+    LabelPropertiesForm,
+    PlateForm,
+    image_multiscale,
+)
 from zarr_browser.qt.inspector.panel import _scrolled
 
 if TYPE_CHECKING:
@@ -36,15 +47,28 @@ if TYPE_CHECKING:
     from zarr_browser.qt.editor.controller import EditController, ValidationState
     from zarr_browser.qt.workers import Runner
 
-__all__ = ["EditorPanel", "ValidationList"]
+__all__ = ["EditorPanel", "ValidationList", "attributes_pointer"]
 
 _SEVERITY_COLOURS = {Severity.ERROR: "#b91c1c", Severity.WARNING: "#b45309", Severity.INFO: "#2563eb"}
+
+
+def attributes_pointer(issue: Issue) -> str | None:
+    """The pointer into the node's attributes an issue points at (None: not into the attributes)."""
+    pointer = issue.pointer
+    if issue.document == "zarr.json":
+        if pointer == "/attributes" or pointer.startswith("/attributes/"):
+            return pointer[len("/attributes"):]
+        return None
+    if issue.document == ".zattrs" or (not issue.document and pointer):
+        return pointer
+    return None
 
 
 class ValidationList(QTreeWidget):
     """Issues of the edited nodes: new errors first, then old errors, then warnings."""
 
-    nodeRequested = Signal(str)
+    #: an issue was clicked: its node path and the pointer into the attributes ("" if none)
+    issueRequested = Signal(str, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -69,6 +93,7 @@ class ValidationList(QTreeWidget):
             item.setForeground(0, QColor(_SEVERITY_COLOURS.get(issue.severity, "#374151")))
             item.setToolTip(2, f"[{issue.convention}] {issue.message}{where}")
             item.setData(1, Qt.ItemDataRole.UserRole, issue.path)
+            item.setData(2, Qt.ItemDataRole.UserRole, attributes_pointer(issue) or "")
             self.addTopLevelItem(item)
 
     def kinds(self) -> list[str]:
@@ -77,7 +102,7 @@ class ValidationList(QTreeWidget):
     def _on_item_activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         path = item.data(1, Qt.ItemDataRole.UserRole)
         if isinstance(path, str):
-            self.nodeRequested.emit(path)
+            self.issueRequested.emit(path, item.data(2, Qt.ItemDataRole.UserRole) or "")
 
 
 class EditorPanel(QWidget):
@@ -94,6 +119,7 @@ class EditorPanel(QWidget):
         self._registry = registry
         self._path: str | None = None
         self._node: Node | None = None
+        self._wanted_pointer: tuple[str, str] | None = None
         self.titleLabel = QLabel()
         self.titleLabel.setTextFormat(Qt.TextFormat.RichText)
         self.titleLabel.setWordWrap(True)
@@ -101,12 +127,13 @@ class EditorPanel(QWidget):
         self.axesForm = AxesForm(controller)
         self.channelsForm = ChannelsForm(controller, runner)
         self.labelsForm = LabelColoursForm(controller)
+        self.labelPropertiesForm = LabelPropertiesForm(controller)
         self.plateForm = PlateForm(controller)
         self.xarrayForm = XarrayForm(controller)
         self.cfForm = CfForm(controller)
         ome_page = QWidget()
         ome_layout = QVBoxLayout(ome_page)
-        for form in (self.axesForm, self.channelsForm, self.labelsForm, self.plateForm):
+        for form in (self.axesForm, self.channelsForm, self.labelsForm, self.labelPropertiesForm, self.plateForm):
             ome_layout.addWidget(form)
         ome_layout.addStretch(1)
         self.tabs = QTabWidget()
@@ -144,7 +171,7 @@ class EditorPanel(QWidget):
         self._controller.activeChanged.connect(self._on_active_changed)
         self._controller.validated.connect(self._on_validated)
         self._controller.reloaded.connect(self.refresh)
-        self.validationList.nodeRequested.connect(self.nodeRequested)
+        self.validationList.issueRequested.connect(self.showIssue)
 
     # -- public API --------------------------------------------------------------------------------
     def path(self) -> str | None:
@@ -170,6 +197,24 @@ class EditorPanel(QWidget):
             return
         self._show(session.node(self._path))
 
+    def showIssue(self, path: str, pointer: str = "") -> None:
+        """Go to the node at *path* (the window selects it in the tree) and select *pointer* there."""
+        self._wanted_pointer = (path, pointer) if pointer else None
+        if path == self._path and self._node is not None and self._node.path == path:
+            self._select_wanted()
+        self.nodeRequested.emit(path)
+
+    def _select_wanted(self) -> None:
+        wanted, self._wanted_pointer = self._wanted_pointer, None
+        if wanted is not None and self._node is not None and self._node.path == wanted[0]:
+            self.showTab("attributes")
+            self.attributes.selectPointer(wanted[1])
+
+    def forms(self) -> list[QWidget]:
+        """Every form of the panel (each with a ``sync``)."""
+        return [self.axesForm, self.channelsForm, self.labelsForm, self.labelPropertiesForm, self.plateForm,
+                self.xarrayForm, self.cfForm, self.attributes.dimensionNames]
+
     def isTabVisible(self, name: str) -> bool:
         return self.tabs.isTabVisible(self.tabs.indexOf(self._pages[name]))
 
@@ -182,6 +227,8 @@ class EditorPanel(QWidget):
             self.refresh()
 
     def _on_active_changed(self, active: bool) -> None:
+        for form in self.forms():
+            form.sync.forget()  # type: ignore[attr-defined]
         if active:
             self.setPath(self._path)
         else:
@@ -214,6 +261,8 @@ class EditorPanel(QWidget):
             self.cfForm.setNode(node)
         for name, visible in (("ome", ome_visible), ("xarray", xarray_visible), ("cf", cf_visible)):
             self.tabs.setTabVisible(self.tabs.indexOf(self._pages[name]), visible)
+        if self._wanted_pointer is not None and self._wanted_pointer[0] == node.path:
+            self._select_wanted()
 
     def _show_ome(self, node: Node, roles: set[str]) -> bool:
         try:
@@ -230,15 +279,13 @@ class EditorPanel(QWidget):
         show_channels = isinstance(channels, list) and bool(channels)
         self.channelsForm.setVisible(show_channels)
         if show_channels:
-            previous = self.channelsForm.channels() if self.channelsForm.property("path") == node.path else None
-            if previous != _channel_values(channels):  # type: ignore[arg-type]
-                self.channelsForm.setNode(node, ms, channels,  # type: ignore[arg-type]
-                                          session.hierarchy if session is not None else None)
-                self.channelsForm.setProperty("path", node.path)
+            self.channelsForm.setNode(node, ms, channels,  # type: ignore[arg-type]
+                                      session.hierarchy if session is not None else None)
         label = ns.get("image-label")
-        self.labelsForm.setVisible(isinstance(label, dict))
-        if isinstance(label, dict):
-            self.labelsForm.setNode(node, label)
+        for form in (self.labelsForm, self.labelPropertiesForm):
+            form.setVisible(isinstance(label, dict))
+            if isinstance(label, dict):
+                form.setNode(node, label)
         plate = ns.get("plate")
         self.plateForm.setVisible(isinstance(plate, dict))
         if isinstance(plate, dict):
@@ -263,14 +310,3 @@ class EditorPanel(QWidget):
             text = "Validation: " + ", ".join(parts)
         self.validationLabel.setText(text)
 
-
-def _channel_values(channels: list[Any]) -> list[dict[str, Any]]:
-    """What the channels form would show for *channels* (to skip rebuilding it, and its histograms)."""
-    out = []
-    for channel in channels:
-        channel = channel if isinstance(channel, dict) else {}
-        window = channel.get("window") if isinstance(channel.get("window"), dict) else {}
-        out.append({"label": str(channel.get("label", "")), "color": str(channel.get("color", "FFFFFF")).upper(),
-                    "active": channel.get("active") is not False,
-                    "window": {"start": float(window.get("start", 0) or 0), "end": float(window.get("end", 0) or 0)}})
-    return out
