@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +11,12 @@ import pytest
 import zarr
 from edit_stores import ome_image  # tests/edit_stores.py
 
-from zarr_browser.core.editing import EditError, EditSession, ReadOnlyFieldError
+from zarr_browser.core.editing import EditError, EditSession, NotLoadedError, ReadOnlyFieldError, SetValue
 from zarr_browser.core.editing.conventions import (
     ome_set_axes,
     ome_set_channels,
     ome_set_label_colors,
+    ome_set_label_properties,
     ome_set_plate_names,
     ome_set_translation,
     set_attributes,
@@ -113,3 +115,97 @@ def test_channel_histogram_reads_one_channel_of_the_lowest_level(tmp_path: Path)
     assert sum(histogram.counts) == 16 * 16
     assert histogram.minimum == 256 and histogram.maximum == 511  # channel 1 of arange(2*16*16)
     assert len(histogram.edges) == 17
+
+
+def _label_store(path: Path, properties: Any = None) -> Path:
+    group = zarr.open_group(path, mode="w", zarr_format=2)
+    block: dict[str, Any] = {"version": "0.4", "colors": [{"label-value": 1, "rgba": [1, 2, 3, 255]}],
+                             "x-lab": {"kept": True}}
+    if properties is not None:
+        block["properties"] = properties
+    group.attrs["image-label"] = block
+    return path
+
+
+def test_label_properties_one_step_keeping_order_and_unknown_entries(tmp_path: Path) -> None:
+    store = _label_store(tmp_path / "l.zarr", [
+        {"label-value": 1, "class": "a", "area": 5},
+        {"label-value": 2, "class": "b"},
+        {"note": "no label-value: not ours"},
+        {"label-value": 4, "class": "d"},
+    ])
+    before = (store / ".zattrs").read_bytes()
+    session = EditSession.open(str(store))
+    session.apply(ome_set_label_properties(session, "/", {
+        1: {"area": 7, "class": "z", "ok": True},  # "area" and "class" keep their places, "ok" comes after
+        3: {"class": "c", "score": [1, 2.5]},  # new: appended
+    }, remove=[2]))
+    assert len(session.history()) == 1
+    block = session.attributes("/")["image-label"]
+    assert block["properties"] == [
+        {"label-value": 1, "class": "z", "area": 7, "ok": True},
+        {"note": "no label-value: not ours"},
+        {"label-value": 4, "class": "d"},
+        {"label-value": 3, "class": "c", "score": [1, 2.5]},
+    ]
+    assert list(block["properties"][0]) == ["label-value", "class", "area", "ok"]
+    assert block["colors"] == [{"label-value": 1, "rgba": [1, 2, 3, 255]}] and block["x-lab"] == {"kept": True}
+    session.save(force=True)  # the entry without label-value breaks the schema (it did before, at another index)
+    on_disk = json.loads((store / ".zattrs").read_text())["image-label"]["properties"]
+    assert [type(e.get("label-value")) for e in on_disk] == [int, type(None), int, int]
+    assert '"label-value": 3' in (store / ".zattrs").read_text()  # an integer, not 3.0 or "3"
+    # dropping a property from a label: the mapping is the label's complete set
+    session.apply(ome_set_label_properties(session, "/", {1: {"class": "z"}}))
+    assert session.attributes("/")["image-label"]["properties"][0] == {"label-value": 1, "class": "z"}
+    assert not ome_set_label_properties(session, "/", {1: {"class": "z"}}).leaves(), "no change: an empty step"
+    session.undo()
+    session.undo()
+    session.save(force=True)
+    assert (store / ".zattrs").read_bytes() == before, "undo restores the document byte for byte"
+
+
+def test_label_properties_created_when_absent_and_checked(tmp_path: Path) -> None:
+    store = _label_store(tmp_path / "l.zarr")
+    before = (store / ".zattrs").read_bytes()
+    session = EditSession.open(str(store))
+    assert not ome_set_label_properties(session, "/", {}).leaves()
+    session.apply(ome_set_label_properties(session, "/", {1: {"class": "cell"}}))
+    assert session.attributes("/")["image-label"]["properties"] == [{"label-value": 1, "class": "cell"}]
+    bad: list[tuple[Any, dict[str, Any]]] = [
+        ({True: {}}, {}), ({"1": {}}, {}), ({1.0: {}}, {}),  # label values are integers (not bools)
+        ({1: {"label-value": 2}}, {}), ({1: {"": 1}}, {}), ({1: {3: "x"}}, {}),  # property names
+        ({1: {"a": float("nan")}}, {}), ({1: {"a": object()}}, {}), ({1: {"a": (1, 2)}}, {}),  # JSON values
+        ({1: {"a": {"b": float("inf")}}}, {}), ({1: "x"}, {}),
+        ({}, {"remove": [9]}), ({1: {}}, {"remove": [1]}),  # nothing to remove; both set and removed
+    ]
+    for properties, kwargs in bad:
+        with pytest.raises(EditError):
+            ome_set_label_properties(session, "/", properties, **kwargs)
+    with pytest.raises(EditError, match="not an OME-NGFF label image"):
+        ome_set_label_properties(EditSession.open(str(ome_image(tmp_path / "i.zarr"))), "/", {1: {}})
+    session.undo()
+    assert not session.dirty and session.plan() == []
+    session.save()
+    assert (store / ".zattrs").read_bytes() == before
+
+
+def test_memory_only_refuses_store_reads_on_its_thread_and_changes_nothing(tmp_path: Path) -> None:
+    store = ome_image(tmp_path / "i.zarr")
+    session = EditSession.open(str(store))
+    assert not session.is_loaded("/0")
+    with session.memory_only():
+        with pytest.raises(NotLoadedError) as refused:
+            session.set("/0", "/note", "x")
+        assert refused.value.path == "/0"
+        with pytest.raises(NotLoadedError):
+            session.apply(SetValue("/attributes/x", 1, key="1/zarr.json"))
+        assert not session.dirty and session.history() == []
+        other: list[Any] = []
+        worker = threading.Thread(target=lambda: other.append(session.load("/0").path))  # other threads may read
+        worker.start()
+        worker.join()
+        assert other == ["/0"]
+        session.set("/0", "/note", "x")  # loaded now: no I/O needed
+        session.set("/", "/title", "t")
+    assert session.changed_keys() == ["0/zarr.json", "zarr.json"]
+    session.load("/1")  # outside the block: reads as usual

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import threading
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ import zarr
 from edit_stores import ome_image  # tests/edit_stores.py
 from qtpy.QtCore import Qt
 from qtpy.QtGui import QColor
-from qtpy.QtWidgets import QApplication, QColorDialog, QMessageBox
+from qtpy.QtWidgets import QApplication, QColorDialog, QComboBox, QDialogButtonBox, QLineEdit, QMessageBox
 
 from zarr_browser.qt.editor.json_model import JsonEditModel, convert, parse_number
 from zarr_browser.qt.editor.window_editing import is_remote_url
@@ -247,12 +249,12 @@ def test_saving_with_new_errors_needs_the_override(qtbot: Any, make_window: Any,
     assert json.loads((store / "a" / "zarr.json").read_text())["dimension_names"] == ["y"]
 
 
-@pytest.mark.parametrize("answer", [Button.Yes, Button.Discard])
-def test_a_second_writer_is_never_overwritten_and_reload_is_offered(qtbot: Any, make_window: Any, tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch,
-                                                                    answer: Any) -> None:
-    store = plain_store(tmp_path / "s.zarr")
-    window = make_window()
+def save_into_a_conflict(qtbot: Any, window: BrowserWindow, store: Path, monkeypatch: pytest.MonkeyPatch,
+                         answer: Any) -> list[str]:
+    """Edit, let another writer change the document, save: the conflict question gets *answer*.
+
+    Returns the questions asked (their texts), once the save failed and the answer was acted on.
+    """
     open_for_editing(qtbot, window, store)
     editing = window.editing
     assert editing.controller.edit(lambda s: s.set("/", "/mine", 1))
@@ -261,8 +263,20 @@ def test_a_second_writer_is_never_overwritten_and_reload_is_offered(qtbot: Any, 
     monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: asked.append(args[2]) or answer)
     editing.saveAction.trigger()
     qtbot.waitUntil(lambda: editing.saveDialog is not None and editing.saveDialog.isVisible(), timeout=WAIT)
-    with qtbot.waitSignal(editing.controller.reloaded, timeout=WAIT):
+    signal = editing.controller.saveFailed if answer == Button.Cancel else editing.controller.reloaded
+    with qtbot.waitSignal(signal, timeout=WAIT):
         editing.saveDialog.saveButton.click()
+    return asked
+
+
+@pytest.mark.parametrize("answer", [Button.Yes, Button.Discard])
+def test_a_second_writer_is_never_overwritten_and_reload_is_offered(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    answer: Any) -> None:
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    asked = save_into_a_conflict(qtbot, window, store, monkeypatch, answer)
+    editing = window.editing
     assert asked and "zarr.json changed in the store since it was read" in asked[0]
     assert attrs_on_disk(store) == {"title": "t", "flag": True, "theirs": 2}, "their change was not overwritten"
     if answer == Button.Yes:  # reloaded with our edit re-applied on top
@@ -548,3 +562,314 @@ def test_two_writers_on_s3_through_the_window(qtbot: Any, make_window: Any, s3_s
     assert on_s3() == {"title": "t", "flag": True, "theirs": 2}
     save_through_dialog(qtbot, window)
     assert on_s3() == {"title": "t", "flag": True, "theirs": 2, "mine": 1}
+
+
+# -- the raw editor through its real widgets --------------------------------------------------------
+
+
+def click_index(qtbot: Any, view: Any, index: Any, *, double: bool = False) -> None:
+    view.scrollTo(index)
+    pos = view.visualRect(index).center()
+    if double:
+        qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    else:
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+
+
+def open_editor(qtbot: Any, view: Any, index: Any) -> Any:
+    """Double-click the cell (the view's edit trigger) and return the delegate's editor widget."""
+    click_index(qtbot, view, index)
+    click_index(qtbot, view, index, double=True)
+    qtbot.waitUntil(lambda: view.indexWidget(index) is not None, timeout=WAIT)
+    return view.indexWidget(index)
+
+
+def test_type_combobox_and_value_editor_through_the_delegate(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    store = plain_store(tmp_path / "s.zarr")
+    before = (store / "zarr.json").read_bytes()
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    attributes = window.editing.editor.attributes
+    view, model = attributes.view, attributes.model
+    combo = open_editor(qtbot, view, model.indexForPointer("/flag", JsonEditModel.TYPE_COLUMN))
+    assert isinstance(combo, QComboBox) and combo.currentText() == "bool"
+    combo.setCurrentIndex(combo.findText("number"))
+    qtbot.keyClick(combo, Qt.Key.Key_Return)  # the delegate commits on Return
+    wait_history(qtbot, window, 1)
+    assert model.document()["flag"] == 1
+    line = open_editor(qtbot, view, model.indexForPointer("/flag", JsonEditModel.VALUE_COLUMN))
+    assert isinstance(line, QLineEdit) and line.text() == "1"
+    line.selectAll()
+    qtbot.keyClicks(line, "2.5")
+    qtbot.keyClick(line, Qt.Key.Key_Return)
+    wait_history(qtbot, window, 2)
+    combo = open_editor(qtbot, view, model.indexForPointer("/title", JsonEditModel.TYPE_COLUMN))
+    qtbot.keyClicks(combo, "list")  # keyboard search in the closed combo box
+    assert combo.currentText() == "list"
+    qtbot.keyClick(combo, Qt.Key.Key_Enter)
+    wait_history(qtbot, window, 3)
+    assert window.editing.controller.history() == ["set /:/flag", "set /:/flag", "set /:/title"]
+    save_through_dialog(qtbot, window)
+    assert attrs_on_disk(store) == {"title": ["t"], "flag": 2.5}
+    for _ in range(3):
+        window.editing.undo()
+    save_through_dialog(qtbot, window)
+    assert (store / "zarr.json").read_bytes() == before, "undone and saved: the document byte for byte"
+
+
+def test_paste_json_dialog_through_its_widgets(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store, "/a")
+    attributes = window.editing.editor.attributes
+    click_index(qtbot, attributes.view, attributes.model.indexForPointer("/units", JsonEditModel.VALUE_COLUMN))
+    assert attributes.selectedPointer() == "/units"
+    qtbot.mouseClick(attributes.toolbar.widgetForAction(attributes.pasteAction), Qt.MouseButton.LeftButton)
+    dialog = attributes.pasteDialog
+    qtbot.waitUntil(lambda: dialog is not None and dialog.isVisible(), timeout=WAIT)
+    assert dialog.textEdit.toPlainText() == '"m"'  # the selected value, as JSON
+    ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+    dialog.textEdit.selectAll()
+    qtbot.keyClicks(dialog.textEdit, '{"value": "m", ')  # not JSON yet: refused, the dialog stays
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and dialog.errorLabel.isVisible() and "not JSON" in dialog.errorLabel.text()
+    assert window.editing.controller.history() == []
+    qtbot.keyClicks(dialog.textEdit, '"scale": [1, 2.5, NaN]}')
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT)
+    wait_history(qtbot, window, 1)
+    value = attributes.model.document()["units"]
+    assert value["value"] == "m" and value["scale"][:2] == [1, 2.5] and value["scale"][2] != value["scale"][2]
+    save_through_dialog(qtbot, window)
+    text = (store / "a" / "zarr.json").read_text()
+    assert '"scale": [\n        1,\n        2.5,\n        NaN\n      ]' in text  # NaN written as zarr writes it
+    attributes.selectPointer("/units/value")  # Cancel: nothing applied
+    attributes.pasteAction.trigger()
+    dialog = attributes.pasteDialog
+    qtbot.waitUntil(dialog.isVisible, timeout=WAIT)
+    qtbot.keyClicks(dialog.textEdit, "42")
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert not dialog.isVisible() and len(window.editing.controller.history()) == 1
+
+
+# -- the validation list, the conflict dialog's Cancel --------------------------------------------------
+
+
+def test_clicking_a_validation_row_goes_to_its_node_and_member(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    store = ome_image(tmp_path / "i.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store, "/1")
+    editing = window.editing
+    editor = editing.editor
+    assert editing.controller.edit(lambda s: s.set("/", "/ome/omero/channels/0/color", "red"))
+    qtbot.waitUntil(lambda: bool(editing.controller.validation.new_errors), timeout=WAIT)
+    rows = editor.validationList
+    item = next(rows.topLevelItem(i) for i in range(rows.topLevelItemCount())
+                if "channel color" in rows.topLevelItem(i).text(2))
+    assert item.text(1) == "/" and window.currentPath() == "/1"
+    rows.scrollToItem(item)
+    qtbot.mouseClick(rows.viewport(), Qt.MouseButton.LeftButton, pos=rows.visualItemRect(item).center())
+    qtbot.waitUntil(lambda: window.currentPath() == "/", timeout=WAIT)  # selected in the tree
+    qtbot.waitUntil(lambda: editor.node() is not None and editor.node().path == "/"
+                    and editor.attributes.selectedPointer() == "/ome/omero/channels/0/color", timeout=WAIT)
+    assert editor.tabs.currentWidget() is editor.attributes
+    selected = editor.attributes.view.currentIndex().siblingAtColumn(JsonEditModel.VALUE_COLUMN)
+    assert selected.data(Qt.ItemDataRole.EditRole) == "red"
+
+
+def test_conflict_dialog_cancel_writes_nothing_and_keeps_the_edits(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    asked = save_into_a_conflict(qtbot, window, store, monkeypatch, Button.Cancel)
+    editing = window.editing
+    assert len(asked) == 1 and "keep editing (Cancel)" in asked[0]
+    theirs = zarr.open_group(store, mode="r").attrs.asdict()
+    assert theirs == {"title": "t", "flag": True, "theirs": 2}, "nothing written over the other writer's change"
+    theirs_bytes = (store / "zarr.json").read_bytes()
+    assert not [p for p in store.rglob("*") if p.name.startswith(".zarr-browser")], "no temporary file left"
+    assert editing.controller.isDirty() and window.windowTitle().endswith(" *")
+    assert editing.controller.history() == ["set /:/mine"]
+    assert editing.editor.attributes.model.document() == {"title": "t", "flag": True, "mine": 1}
+    assert "changed in the store since it was read" in window.errorText()
+    assert editing.saveAction.isEnabled() and not editing.controller.isBusy()
+    with qtbot.waitSignal(editing.controller.saveFailed, timeout=WAIT):  # saving again: refused again
+        editing.controller.save()
+    assert (store / "zarr.json").read_bytes() == theirs_bytes
+
+
+# -- label properties ------------------------------------------------------------------------------
+
+
+def test_label_properties_form(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    store = tmp_path / "l.zarr"
+    group = zarr.open_group(store, mode="w", zarr_format=2)
+    group.attrs["image-label"] = {"version": "0.4", "colors": [{"label-value": 1, "rgba": [1, 2, 3, 200]}],
+                                  "properties": [{"label-value": 1, "class": "a"},
+                                                 {"label-value": 2, "class": "b", "area": 10}]}
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    editor = window.editing.editor
+    form = editor.labelPropertiesForm
+    editor.showTab("ome")
+    assert form.isVisible() and editor.labelsForm.isVisible()
+    assert form.cells() == [["label-value", "class", "area"], ["1", '"a"', ""], ["2", '"b"', "10"]]
+    form.nameEdit.setText("ok")
+    qtbot.mouseClick(form.addPropertyButton, Qt.MouseButton.LeftButton)
+    assert form.keys() == ["class", "area", "ok"]
+    table = form.table
+    cell = table.model().index(0, 3)
+    line = open_editor(qtbot, table, cell)  # typed through the table's own editor
+    qtbot.keyClicks(line, "true")
+    qtbot.keyClick(line, Qt.Key.Key_Return)  # the delegate commits on the next turn of the event loop
+    qtbot.waitUntil(lambda: table.item(0, 3).text() == "true", timeout=WAIT)
+    qtbot.mouseClick(form.addLabelButton, Qt.MouseButton.LeftButton)
+    assert form.cells()[-1] == ["3", "", "", ""]
+    form.setCell(2, "class", '"c"')
+    form.setCell(2, "area", "200")
+    table.setCurrentCell(1, 0)
+    qtbot.mouseClick(form.removeLabelButton, Qt.MouseButton.LeftButton)  # label 2 goes
+    form.setCell(0, "class", "bare words")  # not JSON: refused with a message
+    qtbot.mouseClick(form.applyButton, Qt.MouseButton.LeftButton)
+    assert form.errorLabel.isVisible() and "label 1, class" in form.errorLabel.text()
+    assert window.editing.controller.history() == []
+    form.setCell(0, "class", '"a"')
+    qtbot.mouseClick(form.applyButton, Qt.MouseButton.LeftButton)
+    wait_history(qtbot, window, 1)
+    assert not form.errorLabel.isVisible()
+    save_through_dialog(qtbot, window)
+    saved_bytes = (store / ".zattrs").read_bytes()
+    block = json.loads(saved_bytes)["image-label"]
+    assert block["properties"] == [{"label-value": 1, "class": "a", "ok": True},
+                                   {"label-value": 3, "class": "c", "area": 200}]
+    assert block["colors"] == [{"label-value": 1, "rgba": [1, 2, 3, 200]}] and block["version"] == "0.4"
+    assert form.cells() == [["label-value", "class", "ok", "area"], ["1", '"a"', "true", ""],
+                            ["3", '"c"', "", "200"]], "rebuilt from the saved state"
+    table.setCurrentCell(0, 2)
+    qtbot.mouseClick(form.removePropertyButton, Qt.MouseButton.LeftButton)  # "ok" goes from every label
+    qtbot.mouseClick(form.applyButton, Qt.MouseButton.LeftButton)
+    wait_history(qtbot, window, 2)
+    session = window.editing.controller.session()
+    assert session.attributes("/")["image-label"]["properties"] == [{"label-value": 1, "class": "a"},
+                                                                    {"label-value": 3, "class": "c", "area": 200}]
+    window.editing.undo()
+    assert form.keys() == ["class", "ok", "area"], "undo shows the previous properties"
+    assert not window.editing.controller.isDirty() and session.plan() == []
+    assert (store / ".zattrs").read_bytes() == saved_bytes
+
+
+# -- forms keep what was typed ------------------------------------------------------------------------
+
+
+def test_forms_keep_unapplied_typing_when_other_edits_land(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    store = ome_image(tmp_path / "i.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    controller = window.editing.controller
+    editor = window.editing.editor
+    channels, axes = editor.channelsForm, editor.axesForm
+    label_edit = channels.rows[0]["label"]
+    qtbot.keyClicks(label_edit, " typed")
+    axes.rows[1]["unit"].setCurrentText("nanometer")
+    assert channels.sync.isModified() and axes.sync.isModified()
+    assert controller.edit(lambda s: s.set("/", "/title", "x"))  # the same document, another member
+    assert not controller.edit(lambda s: s.set("/0", "/note", 1))  # another node (loaded in a worker first)
+    wait_history(qtbot, window, 2)
+    assert channels.rows[0]["label"] is label_edit and label_edit.text() == "a typed", "the typing is kept"
+    assert axes.rows[1]["unit"].currentText() == "nanometer"
+    assert not channels.sync.isStale() and channels.sync.banner.isHidden()
+    # the channels themselves change under the typing: kept, and marked stale
+    assert controller.edit(lambda s: s.set("/", "/ome/omero/channels/1/label", "B"))
+    assert channels.sync.isStale() and not channels.sync.banner.isHidden()
+    assert label_edit.text() == "a typed" and channels.rows[1]["label"].text() == "b"
+    assert not axes.sync.isStale(), "the axes did not change"
+    controller.undo()  # back to what the fields were built from: not stale any more
+    assert not channels.sync.isStale() and label_edit.text() == "a typed"
+    controller.redo()
+    assert channels.sync.isStale()
+    qtbot.mouseClick(channels.sync.discardButton, Qt.MouseButton.LeftButton)  # show the new state
+    assert [r["label"].text() for r in channels.rows] == ["a", "B"] and channels.sync.banner.isHidden()
+    qtbot.keyClicks(channels.rows[0]["label"], "2")
+    channels.applyButton.click()  # applying rebuilds from what the apply wrote
+    wait_history(qtbot, window, 4)
+    assert [r["label"].text() for r in channels.rows] == ["a2", "B"] and not channels.sync.isModified()
+    controller.undo()  # an unmodified form follows the state
+    assert [r["label"].text() for r in channels.rows] == ["a", "B"]
+    axes.applyAxesButton.click()  # the axes form's typing survived all of it
+    wait_history(qtbot, window, 4)
+    save_through_dialog(qtbot, window)
+    ome = attrs_on_disk(store)["ome"]
+    assert ome["multiscales"][0]["axes"][1] == {"name": "y", "type": "space", "unit": "nanometer"}
+    assert [c["label"] for c in ome["omero"]["channels"]] == ["a", "B"]
+    assert attrs_on_disk(store, "0")["note"] == 1
+
+
+# -- no store I/O on the GUI thread ---------------------------------------------------------------------
+
+
+def test_the_editor_never_reads_or_writes_the_store_on_the_gui_thread(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import zarr_browser.core.store as store_module
+    from zarr_browser.core.editing import save as save_module
+
+    store = plain_store(tmp_path / "s.zarr")
+    zarr.open_group(store, mode="r+").create_array("b", shape=(3,), dtype="i2", attributes={"units": "s"})
+    calls: list[str] = []
+    on_gui: list[str] = []
+
+    def recording(name: str, function: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            if threading.current_thread() is threading.main_thread():
+                on_gui.append(name + "\n" + "".join(traceback.format_stack(limit=12)))
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(store_module, "sync", recording("zarr sync", store_module.sync))  # every async store call
+    for cls, names in ((save_module.LocalBackend, ("read", "write", "cleanup")),
+                       (store_module._LocalReader, ("read", "read_many", "list_dir"))):
+        for name in names:
+            monkeypatch.setattr(cls, name, recording(f"{cls.__name__}.{name}", getattr(cls, name)))
+
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    editing = window.editing
+    controller = editing.controller
+    attributes = editing.editor.attributes
+    assert attributes.model.setData(attributes.model.indexForPointer("/title", JsonEditModel.VALUE_COLUMN), "new")
+    session = controller.session()
+    assert not session.is_loaded("/b")
+    done: list[bool] = []
+    assert not controller.edit(lambda s: s.set("/b", "/units", "ms"), on_done=done.append)  # loads /b first
+    assert controller.isWaiting()
+    assert not controller.edit(lambda s: s.set("/", "/after", 1), on_done=done.append)  # waits behind it, in order
+    qtbot.waitUntil(lambda: done == [True, True], timeout=WAIT)
+    assert controller.history() == ["set /:/title", "set /b:/units", "set /:/after"]
+    assert not controller.edit(lambda s: s.set("/nowhere", "/x", 1), on_done=done.append)  # no such node
+    qtbot.waitUntil(lambda: len(done) == 3, timeout=WAIT)
+    assert done[2] is False and "/nowhere" in window.errorText()
+    reached: list[bool] = []
+    window.revealPath("/a", reached.append)
+    qtbot.waitUntil(lambda: editing.editor.node() is not None and editing.editor.node().path == "/a", timeout=WAIT)
+    attributes.dimensionNames.edits[0].setText("row")
+    attributes.dimensionNames.applyButton.click()
+    editing.editor.cfForm.fields["long_name"].setText("A")
+    editing.editor.cfForm.applyButton.click()
+    wait_history(qtbot, window, 5)
+    editing.undo()
+    editing.redo()
+    editing.preview().reject()
+    save_through_dialog(qtbot, window)
+    assert attrs_on_disk(store, "b")["units"] == "ms" and attrs_on_disk(store)["after"] == 1
+    zarr.open_group(store, mode="r+").attrs["theirs"] = 2
+    assert controller.edit(lambda s: s.set("/", "/mine", 1))
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: Button.Yes)  # conflict: reload, re-apply
+    editing.saveAction.trigger()
+    qtbot.waitUntil(lambda: editing.saveDialog is not None and editing.saveDialog.isVisible(), timeout=WAIT)
+    with qtbot.waitSignal(controller.reloaded, timeout=WAIT):
+        editing.saveDialog.saveButton.click()
+    save_through_dialog(qtbot, window)
+    assert attrs_on_disk(store)["mine"] == 1 and attrs_on_disk(store)["theirs"] == 2
+    assert {"LocalBackend.read", "LocalBackend.write"} <= set(calls), "the recording saw the store work"
+    assert on_gui == [], "store I/O on the GUI thread:\n" + "\n".join(on_gui[:3])
