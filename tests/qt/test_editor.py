@@ -795,8 +795,10 @@ def test_forms_keep_unapplied_typing_when_other_edits_land(qtbot: Any, make_wind
     assert [r["label"].text() for r in channels.rows] == ["a2", "B"] and not channels.sync.isModified()
     controller.undo()  # an unmodified form follows the state
     assert [r["label"].text() for r in channels.rows] == ["a", "B"]
+    histogram = channels.rows[0]["histogram"]
     axes.applyAxesButton.click()  # the axes form's typing survived all of it
     wait_history(qtbot, window, 4)
+    assert channels.rows[0]["histogram"] is histogram, "a unit change does not rebuild the channels (histograms)"
     save_through_dialog(qtbot, window)
     ome = attrs_on_disk(store)["ome"]
     assert ome["multiscales"][0]["axes"][1] == {"name": "y", "type": "space", "unit": "nanometer"}

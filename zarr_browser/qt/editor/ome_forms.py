@@ -297,7 +297,9 @@ class ChannelsForm(QGroupBox):
         datasets = ms.get("datasets") if ms is not None else None
         levels = [d.get("path") for d in datasets if isinstance(d, dict)] if isinstance(datasets, list) else None
         axes = ms.get("axes") if ms is not None else None
-        self.sync.show(node.path, [channels, levels, axes], lambda: self._build(node, ms, channels, hierarchy))
+        types = [a.get("type") for a in axes if isinstance(a, dict)] if isinstance(axes, list) else None
+        self.sync.show(node.path, [channels, levels, types],  # what the histograms need: not names, units
+                       lambda: self._build(node, ms, channels, hierarchy))
 
     def _build(self, node: Node, ms: Mapping[str, JSON] | None, channels: Sequence[JSON],
                hierarchy: Any = None) -> None:
