@@ -32,17 +32,20 @@ from zarr_browser.streaming.levels import normalize_key
 if TYPE_CHECKING:
     from zarr_browser.streaming.levels import LevelArray
 
-__all__ = ["PREREAD_BYTES", "display_data", "display_mode", "watch"]
+__all__ = ["PREREAD_BYTES", "display_data", "display_mode", "preread", "watch"]
 
 logger = logging.getLogger(__name__)
 
 PREREAD_BYTES = 64 * 1024 * 1024
 """The coarsest level is read before the layer exists when it is at most this big (contrast, first pixels)."""
 
-PREREAD_WAIT = 0.5
-"""Seconds the reader waits for the coarsest level before creating the layer without it."""
+PREREAD_WAIT = 0.15
+"""Seconds the reader waits for the coarsest level before creating the layers without it (one
+round trip and a decode; a slow store is not waited for: its layers refine when data lands)."""
 
 REFRESH_INTERVAL_MS = 40
+"""Least time between two refreshes of the layers while chunks keep arriving (the first arrival
+and the last one of a view refresh at once)."""
 
 
 def display_mode() -> str:
@@ -52,14 +55,15 @@ def display_mode() -> str:
 
 
 def display_data(
-    levels: Sequence[LevelArray], *, multiscale: bool, flag_missing: bool, auto_contrast: bool = False
+    levels: Sequence[LevelArray], *, multiscale: bool, flag_missing: bool, auto_contrast: bool = False,
+    wait: float = PREREAD_WAIT,
 ) -> Any:
     """The data napari gets for a pyramid (a list when *multiscale*, else one array).
 
-    In stream mode the coarsest level is requested at once and waited for at most
-    :data:`PREREAD_WAIT` seconds, so that the first frame shows it and napari computes contrast
-    from real data.  When it comes later and the contrast is napari's own (*auto_contrast*),
-    the layer's contrast is reset once it has arrived.
+    In stream mode the coarsest level is requested at once and waited for at most *wait*
+    seconds, so that the first frame shows it and napari computes contrast from real data.
+    When it comes later and the contrast is napari's own (*auto_contrast*), the layer's
+    contrast is reset once its view has arrived.
     """
     mode = display_mode()
     if mode == "dask":
@@ -67,7 +71,7 @@ def display_data(
     elif mode == "sync":
         arrays = list(levels)
     else:
-        ready = _preread(levels[-1])
+        ready = preread(levels[-1], wait)
         arrays = display_levels(levels, flag_missing=flag_missing)
         if auto_contrast and not ready:
             arrays[-1].needs_contrast = True
@@ -75,16 +79,17 @@ def display_data(
     return arrays if multiscale else arrays[0]
 
 
-def _preread(level: LevelArray) -> bool:
-    """Request the coarsest level and wait briefly for it; whether it is all here."""
+def preread(level: LevelArray, wait: float = PREREAD_WAIT) -> bool:
+    """Request the coarsest *level* and wait at most *wait* seconds for it; whether it is all here."""
     if level.nbytes > PREREAD_BYTES or not hasattr(level.source, "block_reader"):
         return False  # too big, or a mosaic (its tiles open in workers as the view needs them)
     key = level.full_key(normalize_key((), level.shape)[0])
     try:
         engine = level.source.engine
-        if not engine.request(level.source, key):
+        if engine.is_cached(level.source, key):
             return True
-        deadline = time.monotonic() + PREREAD_WAIT
+        engine.request(level.source, key)
+        deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if engine.is_cached(level.source, key):
                 return True
@@ -124,6 +129,7 @@ def _make_refresher() -> _Refresher:
             self._timer.setSingleShot(True)
             self._timer.setInterval(REFRESH_INTERVAL_MS)
             self._timer.timeout.connect(self._flush)
+            self._last = 0.0
             self.arrived.connect(self._on_arrived)
 
         def watch(self, token: int) -> None:
@@ -133,10 +139,16 @@ def _make_refresher() -> _Refresher:
 
         def _on_arrived(self, token: int) -> None:
             self._dirty.add(token)
-            if not self._timer.isActive():
-                self._timer.start()
+            if self._timer.isActive():
+                if get_engine().pending() == 0:  # the last chunk of the view: show it now
+                    self._timer.start(0)
+                return
+            since = (time.monotonic() - self._last) * 1000
+            self._timer.start(0 if since >= REFRESH_INTERVAL_MS or get_engine().pending() == 0
+                              else int(REFRESH_INTERVAL_MS - since))
 
         def _flush(self) -> None:
+            self._last = time.monotonic()
             dirty, self._dirty = self._dirty, set()
             for layer in _layers_showing(dirty):
                 try:
@@ -168,16 +180,16 @@ _Refresher = Any
 
 
 def _settle_contrast(layer: Any) -> None:
-    """Reset napari's own contrast once the coarsest level it was computed from has arrived."""
+    """Reset napari's own contrast (computed from placeholders) once the layer's view has arrived."""
     arrays = _arrays_of(layer)
-    coarsest = arrays[-1] if arrays else None
-    if coarsest is None or not coarsest.needs_contrast:
+    if not arrays or not arrays[-1].needs_contrast:
         return
-    key = coarsest.level.full_key(normalize_key((), coarsest.shape)[0])
-    if get_engine().is_cached(coarsest.level.source, key):
-        coarsest.needs_contrast = False
-        if hasattr(layer, "reset_contrast_limits"):
-            layer.reset_contrast_limits()
+    shown = arrays[min(getattr(layer, "data_level", 0), len(arrays) - 1)]
+    if any(h.status == "pending" for h in shown.last_holes):
+        return
+    arrays[-1].needs_contrast = False
+    if hasattr(layer, "reset_contrast_limits"):
+        layer.reset_contrast_limits(mode="slice")
 
 
 def _arrays_of(layer: Any) -> list[DisplayLevel]:

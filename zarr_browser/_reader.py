@@ -206,9 +206,10 @@ def layer_data(spec: LayerSpec) -> list[LayerData]:
     visible = list(kwargs.pop("visible"))
     defaults = _default_colormaps(len(names))
     out: list[LayerData] = []
+    _preread(spec)  # every channel's coarsest level at once, waited for once
     for i, name in enumerate(names):
         levels = [level.take(channel_axis, i) for level in spec.levels]
-        data = _display(levels, spec, flag_missing=flag_missing, auto_contrast=limits[i] is None)
+        data = _display(levels, spec, flag_missing=flag_missing, auto_contrast=limits[i] is None, wait=0.0)
         channel_kwargs = {**kwargs, "name": name, "visible": visible[i],
                           "blending": _FIRST_BLENDING if i == 0 else _OTHER_BLENDING}
         metadata = {key: dict(value) if isinstance(value, dict) else value
@@ -220,12 +221,21 @@ def layer_data(spec: LayerSpec) -> list[LayerData]:
     return out
 
 
-def _display(levels: Sequence[Any], spec: LayerSpec, *, flag_missing: bool, auto_contrast: bool = False) -> Any:
+def _display(levels: Sequence[Any], spec: LayerSpec, *, flag_missing: bool, auto_contrast: bool = False,
+             wait: float | None = None) -> Any:
     """What napari gets for *levels* of *spec* (see :mod:`zarr_browser._display`)."""
-    from zarr_browser._display import display_data
+    from zarr_browser._display import PREREAD_WAIT, display_data
 
     return display_data(levels, multiscale=isinstance(spec.data, list), flag_missing=flag_missing,
-                        auto_contrast=auto_contrast)
+                        auto_contrast=auto_contrast, wait=PREREAD_WAIT if wait is None else wait)
+
+
+def _preread(spec: LayerSpec) -> None:
+    """Request the coarsest level of *spec* (all channels) and wait for it briefly, in stream mode."""
+    from zarr_browser._display import display_mode, preread
+
+    if display_mode() == "stream":
+        preread(spec.levels[-1])
 
 
 def _image_kwargs(kwargs: dict[str, Any], colour: str | None, limits: Any, default: str | None) -> None:

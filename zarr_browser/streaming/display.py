@@ -18,6 +18,7 @@ Nothing here imports Qt or napari.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -27,7 +28,7 @@ import numpy as np
 from zarr_browser.streaming.engine import Hole
 from zarr_browser.streaming.levels import Index, LevelArray, normalize_key
 
-__all__ = ["DisplayLevel", "display_levels", "failed_pattern", "missing_pattern"]
+__all__ = ["DisplayLevel", "LazyRegion", "display_levels", "failed_pattern", "missing_pattern"]
 
 CHECKER = 8
 """Side of the squares of the failed-chunk checkerboard, in pixels."""
@@ -90,6 +91,8 @@ class DisplayLevel:
         self.last_holes: list[Hole] = []
         self.needs_contrast = False
         """Set by the napari glue when the contrast was computed before this level arrived."""
+        fixed = {axis for axis, _ in getattr(self._level, "fixed", ())}
+        self._free_axes = tuple(a for a in range(len(self._level.source.shape)) if a not in fixed)
         self._lock = threading.Lock()
 
     # -- the array protocol napari uses -----------------------------------------------------
@@ -144,13 +147,20 @@ class DisplayLevel:
     def to_dask(self) -> Any:
         return self._level.to_dask()
 
-    def __getitem__(self, key: Any) -> np.ndarray:
+    def __getitem__(self, key: Any) -> np.ndarray | LazyRegion:
         normalized, flips = normalize_key(key, self.shape)
-        data, holes = self._best(self._index, normalized, request=True)
-        with self._lock:
-            self.last_holes = holes
+        if not flips and LazyRegion.worth_it(normalized):
+            return LazyRegion(self, normalized)
+        data = self.read(normalized)
         for axis in flips:
             data = np.flip(data, axis=axis)
+        return data
+
+    def read(self, key: tuple[Index, ...]) -> np.ndarray:
+        """Region *key* (normalised) as it can be drawn now; requests what is missing."""
+        data, holes = self._best(self._index, key, request=True)
+        with self._lock:
+            self.last_holes = holes
         return data
 
     # -- coarse to fine ---------------------------------------------------------------------
@@ -162,7 +172,7 @@ class DisplayLevel:
         read_cached = getattr(source, "read_cached", None)
         if read_cached is None:  # a source without a cache: read it (blocking)
             return source.read(full), []
-        data, holes = read_cached(full, request=request, neighbours=request)
+        data, holes = read_cached(full, request=request, neighbours=request, neighbour_axes=self._free_axes)
         pending = [h for h in holes if h.status == "pending"]
         if pending and k + 1 < len(self._levels) and data.size:
             coarse = self._upsampled(k, key, data.shape)
@@ -200,3 +210,76 @@ class DisplayLevel:
 def display_levels(levels: Sequence[LevelArray], *, flag_missing: bool = False) -> list[DisplayLevel]:
     """One :class:`DisplayLevel` per level of a pyramid (finest first)."""
     return [DisplayLevel(levels, i, flag_missing=flag_missing) for i in range(len(levels))]
+
+
+class LazyRegion:
+    """A region of a :class:`DisplayLevel` not read yet: indexing it narrows it, ``np.asarray`` reads it.
+
+    napari's multiscale slicing first takes ``level[region]`` with every non-displayed axis
+    whole (a lazy dask or zarr view for other readers), then indexes the plane it shows; reading
+    that first region would fetch every plane of a volume.  Regions of up to two dimensions (or
+    small ones) are read at once instead.
+    """
+
+    EAGER_ELEMENTS = 1 << 22
+
+    __slots__ = ("_key", "_owner", "_shape")
+
+    def __init__(self, owner: DisplayLevel, key: tuple[Index, ...]) -> None:
+        self._owner = owner
+        self._key = key
+        self._shape = tuple(len(range(k.start, k.stop, k.step)) for k in key if isinstance(k, slice))
+
+    @classmethod
+    def worth_it(cls, key: tuple[Index, ...]) -> bool:
+        sizes = [len(range(k.start, k.stop, k.step)) for k in key if isinstance(k, slice)]
+        return len(sizes) > 2 and math.prod(sizes) > cls.EAGER_ELEMENTS
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._owner.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self._shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self._shape)
+
+    def __len__(self) -> int:
+        return self._shape[0]
+
+    def __repr__(self) -> str:
+        return f"<LazyRegion {self._shape} of {self._owner!r}>"
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        data = self._owner.read(self._key)
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+    def __getitem__(self, key: Any) -> np.ndarray | LazyRegion:
+        inner, flips = normalize_key(key, self._shape)
+        composed: list[Index] = []
+        pending = iter(inner)
+        for outer in self._key:
+            if isinstance(outer, int):
+                composed.append(outer)
+                continue
+            index = next(pending)
+            if isinstance(index, int):
+                composed.append(outer.start + index * outer.step)
+            else:
+                start = outer.start + index.start * outer.step
+                stop = outer.start + index.stop * outer.step
+                composed.append(slice(start, max(start, min(stop, outer.stop)), outer.step * index.step))
+        full = tuple(composed)
+        if not flips and LazyRegion.worth_it(full):
+            return LazyRegion(self._owner, full)
+        data = self._owner.read(full)
+        for axis in flips:
+            data = np.flip(data, axis=axis)
+        return data

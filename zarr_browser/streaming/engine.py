@@ -37,6 +37,7 @@ import asyncio
 import itertools
 import logging
 import math
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -80,6 +81,9 @@ MAX_BLOCKS_PER_READ = 1 << 16
 
 PREFETCH_SHARE = 4
 """Prefetching may fill at most 1/PREFETCH_SHARE of the cache per view."""
+
+DECODERS = max(2, (os.cpu_count() or 2))
+"""Blocks decoded at once (decoded chunks held in flight stay bounded; codecs release the GIL)."""
 
 Status = Literal["pending", "failed", "missing"]
 BlockKey = tuple[int, tuple[int, ...]]
@@ -294,6 +298,8 @@ class BlockReader:
             self._per_shard = tuple(1 for _ in self.chunk_shape)
         self.shape = tuple(self._metadata.shape)
         self._indexes: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        self._decoding = asyncio.Semaphore(DECODERS)
+        self._on_bytes: Callable[[int], None] = lambda n: None
 
     def chunk_key(self, coords: tuple[int, ...]) -> str:
         """The store key of the chunk (shard) holding block *coords*."""
@@ -314,9 +320,19 @@ class BlockReader:
         return tuple(c // p for c, p in zip(coords, self._per_shard, strict=True))
 
     async def fetch(
-        self, blocks: Sequence[tuple[int, ...]], semaphore: asyncio.Semaphore
+        self,
+        blocks: Sequence[tuple[int, ...]],
+        semaphore: asyncio.Semaphore,
+        decoding: asyncio.Semaphore | None = None,
+        on_bytes: Callable[[int], None] | None = None,
     ) -> dict[tuple[int, ...], np.ndarray | _Missing | Exception]:
-        """Fetch and decode *blocks*; each result is an array, MISSING, or the exception."""
+        """Fetch and decode *blocks*; each result is an array, MISSING, or the exception.
+
+        *semaphore* bounds the requests in flight, *decoding* the blocks decoded at once;
+        *on_bytes* hears the size of every response.
+        """
+        self._decoding = decoding or self._decoding
+        self._on_bytes = on_bytes or self._on_bytes
         if self._sharding is None:
             results = await asyncio.gather(*(self._fetch_chunk(c, semaphore) for c in blocks))
             return dict(zip(blocks, results, strict=True))
@@ -335,8 +351,10 @@ class BlockReader:
                 buffer = await (self._store_path / key).get(prototype=self._prototype)
             if buffer is None:
                 return MISSING
+            self._on_bytes(len(buffer))
             spec = self._metadata.get_chunk_spec(coords, self._config, prototype=self._prototype)
-            (decoded,) = await self._pipeline.decode([(buffer, spec)])
+            async with self._decoding:
+                (decoded,) = await self._pipeline.decode([(buffer, spec)])
             if decoded is None:
                 return MISSING
             return self._check(decoded.as_numpy_array(), coords)
@@ -412,8 +430,10 @@ class BlockReader:
                     raise ValueError("the shard disappeared while it was read")
                 if len(buffer) < stop - start:
                     raise ValueError(f"the shard is truncated: {len(buffer)} of {stop - start} bytes")
+                self._on_bytes(len(buffer))
                 pieces = [(buffer[s - start : e - start], spec) for s, e, _ in group]
-                decoded = await self._sharding.codec_pipeline.decode(pieces)
+                async with self._decoding:
+                    decoded = await self._sharding.codec_pipeline.decode(pieces)
                 for (_, _, coords), data in zip(group, decoded, strict=True):
                     out[coords] = MISSING if data is None else self._check(data.as_numpy_array(), coords)
             except (asyncio.CancelledError, KeyboardInterrupt):
@@ -464,6 +484,7 @@ def new_token() -> int:
 class _Counters:
     blocks: int = 0
     bytes: int = 0
+    fetched: int = 0
     failures: int = 0
     missing: int = 0
     prefetched: int = 0
@@ -481,13 +502,14 @@ class StreamingEngine:
         self.cache = DecodedCache(cache_bytes)
         self.concurrency = concurrency
         self._lock = threading.Lock()
-        self._inflight: set[BlockKey] = set()
+        self._inflight: dict[BlockKey, bool] = {}  # block → wanted by a view (not only a prefetch)
         self._display_inflight = 0
         self._failed: dict[BlockKey, tuple[float, str]] = {}
         self._missing: set[BlockKey] = set()
         self._listeners: dict[int, list[Callable[[int], None]]] = {}
         self._prefetch: dict[int, tuple[EngineSource, list[tuple[int, ...]]]] = {}
         self._semaphore: asyncio.Semaphore | None = None
+        self._decoding: asyncio.Semaphore | None = None
         self._counters = _Counters()
 
     # -- introspection ----------------------------------------------------------------------
@@ -496,12 +518,18 @@ class StreamingEngine:
         with self._lock:
             return self._display_inflight
 
+    def idle(self) -> bool:
+        """Whether nothing is being fetched at all (views and prefetches)."""
+        with self._lock:
+            return not self._inflight
+
     def stats(self) -> dict[str, int]:
         c = self._counters
         with c.lock:
             return {
                 "blocks": c.blocks,
                 "bytes": c.bytes,
+                "fetched_bytes": c.fetched,
                 "failures": c.failures,
                 "missing": c.missing,
                 "prefetched": c.prefetched,
@@ -594,6 +622,7 @@ class StreamingEngine:
         request: bool = True,
         fill: Any = 0,
         neighbours: bool = False,
+        neighbour_axes: Sequence[int] | None = None,
     ) -> tuple[np.ndarray, list[Hole]]:
         """What the cache holds of region *key*, without waiting; the rest is requested.
 
@@ -601,7 +630,8 @@ class StreamingEngine:
         fetched, or not requested when *request* is false), ``failed`` (fetching failed; not
         retried before :data:`RETRY_AFTER`), ``missing`` (a remote store has no such chunk; the
         array holds the fill value there).  With *neighbours*, the blocks around the region
-        are prefetched once no view waits.
+        are prefetched once no view waits (along *neighbour_axes* only, when given: not along
+        a channel axis that another layer shows).
         """
         reader = source.block_reader()
         plan = BlockPlan.of(key, source.shape, reader.block_shape)
@@ -621,15 +651,18 @@ class StreamingEngine:
             out[where] = fill
             with self._lock:
                 failed = self._failed.get(block_key)
-                inflight = block_key in self._inflight
+                inflight = self._inflight.get(block_key)
+                if request and inflight is False:  # being prefetched: now a view waits for it
+                    self._inflight[block_key] = True
+                    self._display_inflight += 1
             if failed is not None and now - failed[0] < RETRY_AFTER:
                 holes.append(Hole(where, "failed", failed[1]))
                 continue
             holes.append(Hole(where, "pending", reader.describe(coords)))
-            if request and not inflight:
+            if request and inflight is None:
                 wanted.append(coords)
         if neighbours and request:
-            self._plan_prefetch(source, reader, plan)  # before submitting: a fast fetch starts it
+            self._plan_prefetch(source, reader, plan, neighbour_axes)  # before submitting: a fast fetch starts it
         if wanted:
             self._submit(source, reader, self._affordable(source, reader, plan, wanted), display=True)
         elif neighbours and request and self.pending() == 0:
@@ -686,7 +719,8 @@ class StreamingEngine:
 
         with self._lock:
             blocks = [c for c in blocks if (source.token, c) not in self._inflight]
-            self._inflight.update((source.token, c) for c in blocks)
+            for c in blocks:
+                self._inflight[(source.token, c)] = display
             if display:
                 self._display_inflight += len(blocks)
         if not blocks:
@@ -698,11 +732,13 @@ class StreamingEngine:
             await self._fetch(source, reader, blocks, display=display)
         finally:
             with self._lock:
-                self._inflight.difference_update((source.token, c) for c in blocks)
-                if display:
-                    self._display_inflight -= len(blocks)
+                wanted = 0
+                for c in blocks:
+                    wanted += bool(self._inflight.pop((source.token, c), False))
+                self._display_inflight -= wanted
                 idle = self._display_inflight == 0
-            self.notify(source.token)
+            if wanted:  # prefetched blocks nobody looks at yet: no refresh
+                self.notify(source.token)
             if idle:
                 self._start_prefetch()
 
@@ -711,7 +747,9 @@ class StreamingEngine:
     ) -> dict[tuple[int, ...], np.ndarray | Exception]:
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.concurrency)
-        results = await reader.fetch(blocks, self._semaphore)
+            self._decoding = asyncio.Semaphore(DECODERS)
+        assert self._decoding is not None
+        results = await reader.fetch(blocks, self._semaphore, self._decoding, self._count_fetched)
         out: dict[tuple[int, ...], np.ndarray | Exception] = {}
         counters = self._counters
         token = source.token
@@ -741,8 +779,14 @@ class StreamingEngine:
             out[coords] = value
         return out
 
+    def _count_fetched(self, n: int) -> None:
+        with self._counters.lock:
+            self._counters.fetched += n
+
     # -- prefetch -----------------------------------------------------------------------------
-    def _plan_prefetch(self, source: EngineSource, reader: BlockReader, plan: BlockPlan) -> None:
+    def _plan_prefetch(
+        self, source: EngineSource, reader: BlockReader, plan: BlockPlan, axes: Sequence[int] | None
+    ) -> None:
         if not plan.parts:
             return
         coords = np.array([c for c, _, _ in plan.parts])
@@ -750,7 +794,9 @@ class StreamingEngine:
         grid = [math.ceil(n / b) for n, b in zip(source.shape, reader.block_shape, strict=True)]
         block_bytes = math.prod(reader.block_shape) * source.dtype.itemsize
         budget = max(1, self.cache.max_bytes // PREFETCH_SHARE // max(1, block_bytes))
-        ranges = [range(max(0, lo - 1), min(g, hi + 2)) for lo, hi, g in zip(low, high, grid, strict=True)]
+        grow = [axes is None or axis in axes for axis in range(len(grid))]
+        ranges = [range(max(0, lo - g_), min(g, hi + 1 + g_))
+                  for lo, hi, g, g_ in zip(low, high, grid, (int(x) for x in grow), strict=True)]
         if math.prod(len(r) for r in ranges) > 4 * MAX_BLOCKS_PER_READ:
             return
         inside = {c for c, _, _ in plan.parts}

@@ -231,9 +231,13 @@ class ZarrSource:
                 raise
             raise ArrayReadError(f"{self._node.path}: {err}") from err
 
-    def read_cached(self, key: tuple[Index, ...], *, request: bool = True, neighbours: bool = False) -> tuple[np.ndarray, list[Hole]]:
+    def read_cached(
+        self, key: tuple[Index, ...], *, request: bool = True, neighbours: bool = False,
+        neighbour_axes: Sequence[int] | None = None,
+    ) -> tuple[np.ndarray, list[Hole]]:
         """What is cached of region *key* now, and the holes (see :meth:`StreamingEngine.read_cached`)."""
-        return self.engine.read_cached(self, key, request=request, neighbours=neighbours)
+        return self.engine.read_cached(self, key, request=request, neighbours=neighbours,
+                                       neighbour_axes=neighbour_axes)
 
 
 def _numpy_dtype(name: str) -> np.dtype | None:
@@ -299,6 +303,11 @@ class LevelArray:
         if not self.shape:
             raise TypeError("len() of a 0-d array")
         return self.shape[0]
+
+    @property
+    def fixed(self) -> tuple[tuple[int, int], ...]:
+        """The source axes fixed by :meth:`take`, with their index."""
+        return self._fixed
 
     def full_key(self, key: tuple[Index, ...]) -> tuple[Index, ...]:
         """A normalised key of this view as a key of the source (fixed axes inserted)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -234,10 +234,11 @@ class MosaicSource:
         ]
 
     def read_cached(
-        self, key: tuple[Index, ...], *, request: bool = True, neighbours: bool = False
+        self, key: tuple[Index, ...], *, request: bool = True, neighbours: bool = False,
+        neighbour_axes: Sequence[int] | None = None,
     ) -> tuple[np.ndarray, list[Hole]]:
         """What is ready of region *key* now (never waits); tiles not opened yet are opened in workers."""
-        del neighbours
+        del neighbours, neighbour_axes  # the mosaic is one small level: nothing to prefetch
         *lead, y_index, x_index = key
         out = np.zeros(self._out_shape(key), dtype=self._dtype)
         holes: list[Hole] = []
