@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 PREREAD_BYTES = 64 * 1024 * 1024
 """The coarsest level is read before the layer exists when it is at most this big (contrast, first pixels)."""
 
-PREREAD_WAIT = 0.15
+PREREAD_WAIT = 0.08
 """Seconds the reader waits for the coarsest level before creating the layers without it (one
 round trip and a decode; a slow store is not waited for: its layers refine when data lands)."""
 

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -215,6 +215,17 @@ def _add_child(children: dict[str, list[str]], path: str) -> None:
         path = parent
 
 
+Expectation = tuple[Literal[2, 3], Literal["group", "array"]]
+"""What a node is expected to be, for :meth:`Hierarchy.prefetch`."""
+
+_EXPECTED: dict[Expectation, tuple[str, ...]] = {
+    (2, "group"): (".zgroup", ".zattrs"),
+    (2, "array"): (".zarray", ".zattrs"),
+    (3, "group"): ("zarr.json",),
+    (3, "array"): ("zarr.json",),
+}
+
+
 class Hierarchy:
     """A lazily listed zarr hierarchy.
 
@@ -249,6 +260,7 @@ class Hierarchy:
         self._root: Node | None = None
         self.consolidated: ConsolidatedIndex | None = None
         self._nodes: dict[str, Node] = {}
+        self._absent: set[str] = set()  # remote paths known to hold no node
         self._names: dict[str, tuple[tuple[str, ...], bool, str | None, str]] = {}
 
     # -- construction ----------------------------------------------------------------------
@@ -334,8 +346,11 @@ class Hierarchy:
             return True
         return self.consolidated_policy == "auto" and self.access.is_remote
 
-    async def _aread(self, path: str, *, implicit_ok: bool) -> Node | None:
-        raw = await self.access.get_many(metadata_keys(path))
+    async def _aread(self, path: str, *, implicit_ok: bool, names: Sequence[str] | None = None) -> Node | None:
+        keys = metadata_keys(path)
+        if names is not None:
+            keys = [k for k in keys if k.rsplit("/", 1)[-1] in names]
+        raw = await self.access.get_many(keys)
         docs, failures = self._parse_docs(path, raw)
         if failures:
             return Node(path, "error", None, docs, error="; ".join(failures))
@@ -353,6 +368,8 @@ class Hierarchy:
             return cached
         if path == "/":
             return await self.aload_root()
+        if path in self._absent:
+            raise NodeNotFoundError(f"no zarr node at {path} in {self.url}")
         node: Node | None = None
         if self._use_consolidated():
             assert self.consolidated is not None
@@ -360,22 +377,44 @@ class Hierarchy:
         if node is None:
             node = await self._aread(path, implicit_ok=False)
         if node is None:
+            if self.access.is_remote:  # remembered until refresh(): probing again costs a round trip
+                self._absent.add(path)
             raise NodeNotFoundError(f"no zarr node at {path} in {self.url}")
         self._nodes[path] = node
         return node
 
-    def prefetch(self, paths: Iterable[str]) -> None:
+    def prefetch(self, paths: Iterable[str], *, expect: Expectation | Mapping[str, Expectation] | None = None) -> None:
         """Read the nodes at *paths* concurrently (they are then served without I/O by :meth:`node`).
 
         Paths that hold no node or cannot be read are skipped: :meth:`node` reports them later.
+        With *expect* (``(zarr_format, "group" | "array")``, e.g. the wells of a v2 plate) a remote
+        store is asked only for the documents such a node has (two instead of four requests
+        each); a node where they are missing is read again in full.  A mapping gives the
+        expectation of each path (paths it does not name are read in full).
         """
-        run_sync(self.aprefetch(paths))
+        run_sync(self.aprefetch(paths, expect=expect))
 
-    async def aprefetch(self, paths: Iterable[str]) -> None:
+    async def aprefetch(
+        self, paths: Iterable[str], *, expect: Expectation | Mapping[str, Expectation] | None = None
+    ) -> None:
         todo = sorted({_normalise(p) for p in paths} - set(self._nodes))
 
+        def names_of(path: str) -> tuple[str, ...] | None:
+            if expect is None or not self.access.is_remote:
+                return None
+            if isinstance(expect, Mapping):
+                hint = expect.get(path)
+                return _EXPECTED.get(hint) if hint is not None else None
+            return _EXPECTED.get(expect)
+
         async def one(path: str) -> None:
+            names = names_of(path)
             with contextlib.suppress(ZarrBrowserError):
+                if names is not None and not self._use_consolidated():
+                    node = await self._aread(path, implicit_ok=False, names=names)
+                    if node is not None and node.kind != "error" and names[0] in node.documents:
+                        self._nodes.setdefault(path, node)
+                        return
                 await self.anode(path)
 
         await asyncio.gather(*(one(p) for p in todo))
@@ -388,6 +427,7 @@ class Hierarchy:
             del self._nodes[key]
         for key in [k for k in self._names if k == path or k.startswith(prefix)]:
             del self._names[key]
+        self._absent = {k for k in self._absent if not (k == path or k.startswith(prefix))}
         if path == "/":
             self._root = None
             self.consolidated = None

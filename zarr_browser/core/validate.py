@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from zarr_browser.core.conventions.base import ConventionRegistry
 from zarr_browser.core.dimensions import dimension_issues
-from zarr_browser.core.hierarchy import Hierarchy, Listing
+from zarr_browser.core.hierarchy import Expectation, Hierarchy, Listing
 from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.model import Node, parent_path
 from zarr_browser.core.safety import check_array
@@ -39,6 +39,11 @@ class HierarchyContext:
             return self.hierarchy.node(path)
         except (NodeNotFoundError, StoreReadError):
             return None
+
+    def prefetch(self, paths: Sequence[str], expect: Mapping[str, Expectation] | None = None) -> None:
+        """Read the nodes at *paths* together (one round trip) before they are asked for one by one;
+        unreadable ones are left for :meth:`node` to report."""
+        self.hierarchy.prefetch(paths, expect=expect)
 
     def children(self, path: str) -> Sequence[Node]:
         try:

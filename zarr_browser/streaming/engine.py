@@ -41,7 +41,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -325,34 +325,42 @@ class BlockReader:
         semaphore: asyncio.Semaphore,
         decoding: asyncio.Semaphore | None = None,
         on_bytes: Callable[[int], None] | None = None,
+        gate: Callable[[], Awaitable[None]] | None = None,
     ) -> dict[tuple[int, ...], np.ndarray | _Missing | Exception]:
         """Fetch and decode *blocks*; each result is an array, MISSING, or the exception.
 
         *semaphore* bounds the requests in flight, *decoding* the blocks decoded at once;
-        *on_bytes* hears the size of every response.
+        *on_bytes* hears the size of every response; *gate* (prefetches) is awaited before each
+        request and each decode, so that work a view waits for goes first.
         """
         self._decoding = decoding or self._decoding
         self._on_bytes = on_bytes or self._on_bytes
         if self._sharding is None:
-            results = await asyncio.gather(*(self._fetch_chunk(c, semaphore) for c in blocks))
+            results = await asyncio.gather(*(self._fetch_chunk(c, semaphore, gate) for c in blocks))
             return dict(zip(blocks, results, strict=True))
         by_shard: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
         for coords in blocks:
             by_shard.setdefault(self._chunk_of(coords), []).append(coords)
         out: dict[tuple[int, ...], np.ndarray | _Missing | Exception] = {}
-        for part in await asyncio.gather(*(self._fetch_shard(s, cs, semaphore) for s, cs in by_shard.items())):
+        for part in await asyncio.gather(*(self._fetch_shard(s, cs, semaphore, gate) for s, cs in by_shard.items())):
             out.update(part)
         return out
 
-    async def _fetch_chunk(self, coords: tuple[int, ...], semaphore: asyncio.Semaphore) -> np.ndarray | _Missing | Exception:
+    async def _fetch_chunk(
+        self, coords: tuple[int, ...], semaphore: asyncio.Semaphore, gate: Callable[[], Awaitable[None]] | None = None
+    ) -> np.ndarray | _Missing | Exception:
         key = self._metadata.encode_chunk_key(coords)
         try:
+            if gate is not None:
+                await gate()
             async with semaphore:
                 buffer = await (self._store_path / key).get(prototype=self._prototype)
             if buffer is None:
                 return MISSING
             self._on_bytes(len(buffer))
             spec = self._metadata.get_chunk_spec(coords, self._config, prototype=self._prototype)
+            if gate is not None:
+                await gate()
             async with self._decoding:
                 (decoded,) = await self._pipeline.decode([(buffer, spec)])
             if decoded is None:
@@ -386,7 +394,8 @@ class BlockReader:
         return index
 
     async def _fetch_shard(
-        self, shard: tuple[int, ...], blocks: list[tuple[int, ...]], semaphore: asyncio.Semaphore
+        self, shard: tuple[int, ...], blocks: list[tuple[int, ...]], semaphore: asyncio.Semaphore,
+        gate: Callable[[], Awaitable[None]] | None = None,
     ) -> dict[tuple[int, ...], np.ndarray | _Missing | Exception]:
         from zarr.abc.store import RangeByteRequest
 
@@ -424,6 +433,8 @@ class BlockReader:
         async def one(group: list[tuple[int, int, tuple[int, ...]]]) -> None:
             start, stop = group[0][0], max(s[1] for s in group)
             try:
+                if gate is not None:
+                    await gate()
                 async with semaphore:
                     buffer = await shard_path.get(prototype=self._prototype, byte_range=RangeByteRequest(start, stop))
                 if buffer is None:
@@ -749,7 +760,8 @@ class StreamingEngine:
             self._semaphore = asyncio.Semaphore(self.concurrency)
             self._decoding = asyncio.Semaphore(DECODERS)
         assert self._decoding is not None
-        results = await reader.fetch(blocks, self._semaphore, self._decoding, self._count_fetched)
+        results = await reader.fetch(blocks, self._semaphore, self._decoding, self._count_fetched,
+                                     None if display else self._views_first)
         out: dict[tuple[int, ...], np.ndarray | Exception] = {}
         counters = self._counters
         token = source.token
@@ -778,6 +790,11 @@ class StreamingEngine:
             self.cache.put(key, value)
             out[coords] = value
         return out
+
+    async def _views_first(self) -> None:
+        """Hold a prefetch while a view waits for blocks (checked every few milliseconds)."""
+        while self.pending() > 0:
+            await asyncio.sleep(0.004)
 
     def _count_fetched(self, n: int) -> None:
         with self._counters.lock:

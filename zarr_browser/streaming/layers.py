@@ -591,7 +591,8 @@ class _Planner:
     def prepare_tiles(self, well_paths: Sequence[str], field_path: str, sub: str | None) -> None:
         """Prefetch concurrently what :meth:`open_tile` reads for each well, stage by stage."""
         hierarchy = self.hierarchy
-        hierarchy.prefetch(well_paths)
+        fmt = hierarchy.root.zarr_format or 3
+        hierarchy.prefetch(well_paths, expect=(fmt, "group"))
         images: list[str] = []
         for well_path in well_paths:
             well_node = self.ctx.node(well_path)
@@ -599,7 +600,7 @@ class _Planner:
             image_path = _resolve(base, sub) if base and sub else base
             if image_path:
                 images.append(image_path)
-        hierarchy.prefetch(images)
+        hierarchy.prefetch(images, expect=(fmt, "group"))
         levels: list[str] = []
         for image_path in images:
             image_node = self.ctx.node(image_path)
@@ -608,7 +609,7 @@ class _Planner:
             paths = [d.get("path") for d in first.get("datasets") or [] if isinstance(d, dict)]
             if paths and isinstance(paths[-1], str) and (target := _resolve(image_path, paths[-1])):
                 levels.append(target)
-        hierarchy.prefetch(levels)
+        hierarchy.prefetch(levels, expect=(fmt, "array"))
 
     def open_tile(self, well_path: str, field_path: str, sub: str | None) -> LevelArray | None:
         """The lowest level of the first field of a well (or of its label *sub*), for a mosaic tile."""

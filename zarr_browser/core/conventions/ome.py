@@ -441,6 +441,13 @@ def _describe_image(node: Node, ns: Mapping[str, JSON], ctx: Context) -> dict[st
     global_scale, global_translation = _transform_vectors(ms.get("coordinateTransformations"))
     out["transforms"] = {"scale": global_scale, "translation": global_translation}
     levels: list[JSON] = []
+    prefetch = getattr(ctx, "prefetch", None)
+    if prefetch is not None:  # the levels (and the labels group) in one round trip, not one each
+        targets = [t for _, d in _dicts(ms.get("datasets")) if isinstance(d.get("path"), str)
+                   and (t := _resolve(node.path, d["path"])) is not None]
+        fmt = node.zarr_format
+        expect = {t: (fmt, "array") for t in targets} if fmt in (2, 3) else {}
+        prefetch([*targets, join_path(node.path, "labels")] if node.is_group else targets, expect)
     for _, dataset in _dicts(ms.get("datasets")):
         path = dataset.get("path")
         scale, translation = _transform_vectors(dataset.get("coordinateTransformations"))
