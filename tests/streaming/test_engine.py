@@ -330,3 +330,25 @@ def test_a_volume_region_is_read_only_where_napari_indexes_it(engine: StreamingE
     assert plane.shape == (256, 256) and engine.pending() == 16  # one z-chunk of blocks
     wait_idle(engine)
     np.testing.assert_array_equal(np.asarray(shown[:, 0:256, 0:256][20, 10:20, 5:7]), truth[20, 10:20, 5:7])
+
+
+def test_stepping_prefetches_ahead_in_the_direction_of_travel(tmp_path: Path) -> None:
+    truth = microscopy((8, 128, 128))
+    write(tmp_path / "s.zarr", truth, chunks=(1, 64, 64))
+    block = 64 * 64 * 2
+    small = StreamingEngine(cache_bytes=4 * 4 * block)  # prefetch budget: 4 blocks, one plane
+    previous = set_engine(small)
+    try:
+        array = level(str(tmp_path / "s.zarr"))
+        shown = DisplayLevel([array], 0)
+        for z in (3, 4):  # stepping up
+            shown[z, 0:128, 0:128]
+            wait_idle(small)
+            deadline = time.monotonic() + 10
+            while not small.idle() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        planes = {coords[0] for token, coords in list(small.cache._items)}
+        assert 5 in planes, planes  # the plane ahead was prefetched...
+        assert shown[5, 0:128, 0:128] is not None and shown.last_holes == []  # ...and is shown at once
+    finally:
+        set_engine(previous)

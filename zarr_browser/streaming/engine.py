@@ -518,7 +518,8 @@ class StreamingEngine:
         self._failed: dict[BlockKey, tuple[float, str]] = {}
         self._missing: set[BlockKey] = set()
         self._listeners: dict[int, list[Callable[[int], None]]] = {}
-        self._prefetch: dict[int, tuple[EngineSource, list[tuple[int, ...]]]] = {}
+        self._prefetch: dict[tuple[int, Any], tuple[EngineSource, list[tuple[int, ...]]]] = {}
+        self._positions: dict[tuple[int, Any], dict[int, int]] = {}  # last stepped indices per view
         self._semaphore: asyncio.Semaphore | None = None
         self._decoding: asyncio.Semaphore | None = None
         self._counters = _Counters()
@@ -673,7 +674,7 @@ class StreamingEngine:
             if request and inflight is None:
                 wanted.append(coords)
         if neighbours and request:
-            self._plan_prefetch(source, reader, plan, neighbour_axes)  # before submitting: a fast fetch starts it
+            self._plan_prefetch(source, reader, plan, key, neighbour_axes)  # before submitting: a fast fetch starts it
         if wanted:
             self._submit(source, reader, self._affordable(source, reader, plan, wanted), display=True)
         elif neighbours and request and self.pending() == 0:
@@ -802,8 +803,15 @@ class StreamingEngine:
 
     # -- prefetch -----------------------------------------------------------------------------
     def _plan_prefetch(
-        self, source: EngineSource, reader: BlockReader, plan: BlockPlan, axes: Sequence[int] | None
+        self, source: EngineSource, reader: BlockReader, plan: BlockPlan, key: Sequence[Index],
+        axes: Sequence[int] | None,
     ) -> None:
+        """Remember the blocks around a view, to fetch once no view waits.
+
+        Neighbours along the axes the view does not display (the next and previous planes or
+        time points) come first, then the ring around it; at most 1/PREFETCH_SHARE of the cache
+        per view.  Each view (a channel taken apart counts as its own) keeps its plan.
+        """
         if not plan.parts:
             return
         coords = np.array([c for c, _, _ in plan.parts])
@@ -817,10 +825,25 @@ class StreamingEngine:
         if math.prod(len(r) for r in ranges) > 4 * MAX_BLOCKS_PER_READ:
             return
         inside = {c for c, _, _ in plan.parts}
-        ring = [c for c in itertools.product(*ranges) if c not in inside]
-        ring = ring[:budget]
+        stepped = [isinstance(k, int) for k in key]  # axes the view shows one index of
+
+        view = tuple((a, k) for a, k in enumerate(key) if isinstance(k, int) and not grow[a])
+        here = {a: k for a, k in enumerate(key) if isinstance(k, int)}
         with self._lock:
-            self._prefetch[source.token] = (source, ring)
+            before = self._positions.get((source.token, view), {})
+            self._positions[(source.token, view)] = here
+        # the direction the user steps in along each stepped axis: that side first
+        ahead = {a: 1 if k > before[a] else -1 for a, k in here.items() if a in before and k != before[a]}
+
+        def order(c: tuple[int, ...]) -> tuple[int, int, int]:
+            off_plane = sum(1 for a, v in enumerate(c) if not stepped[a] and not low[a] <= v <= high[a])
+            distance = sum(max(0, lo - v, v - hi) for v, lo, hi in zip(c, low, high, strict=True))
+            behind = sum(1 for a, sign in ahead.items() if (c[a] - low[a]) * sign < 0)
+            return off_plane, behind, distance
+
+        ring = sorted((c for c in itertools.product(*ranges) if c not in inside), key=order)[:budget]
+        with self._lock:
+            self._prefetch[(source.token, view)] = (source, ring)
 
     def _start_prefetch(self) -> None:
         with self._lock:
