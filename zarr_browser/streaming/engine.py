@@ -564,6 +564,8 @@ class StreamingEngine:
         with self._lock:
             self._failed = {k: v for k, v in self._failed.items() if k[0] != token}
             self._missing = {k for k in self._missing if k[0] != token}
+            self._positions = {k: v for k, v in self._positions.items() if k[0] != token}
+            self._prefetch = {k: v for k, v in self._prefetch.items() if k[0] != token}
 
     def failures(self, token: int) -> list[str]:
         """Messages of the blocks of *token* that failed and were not fetched since."""
