@@ -352,3 +352,45 @@ def test_stepping_prefetches_ahead_in_the_direction_of_travel(tmp_path: Path) ->
         assert shown[5, 0:128, 0:128] is not None and shown.last_holes == []  # ...and is shown at once
     finally:
         set_engine(previous)
+
+
+@pytest.mark.parametrize("case", ["v2-filters-F-order", "v2-no-compressor", "v3-zstd-crc32c", "v3-gzip"])
+def test_local_reads_decode_like_zarr(engine: StreamingEngine, tmp_path: Path, case: str) -> None:
+    """Blocking local reads decode in the calling thread; the pixels are zarr-python's."""
+    import numcodecs
+    import zarr
+
+    truth = microscopy((70, 90)).astype("int32")
+    path = str(tmp_path / "l.zarr")
+    if case == "v2-filters-F-order":
+        array = zarr.create_array(path, shape=truth.shape, chunks=(32, 32), dtype="int32", zarr_format=2,
+                                  order="F", filters=[numcodecs.Delta(dtype="int32")], compressors=numcodecs.Zstd())
+    elif case == "v2-no-compressor":
+        array = zarr.create_array(path, shape=truth.shape, chunks=(32, 32), dtype="int32", zarr_format=2,
+                                  compressors=None)
+    elif case == "v3-zstd-crc32c":
+        from zarr.codecs import Crc32cCodec, ZstdCodec
+
+        array = zarr.create_array(path, shape=truth.shape, chunks=(32, 32), dtype="int32",
+                                  compressors=[ZstdCodec(), Crc32cCodec()])
+    else:
+        from zarr.codecs import GzipCodec
+
+        array = zarr.create_array(path, shape=truth.shape, chunks=(32, 32), dtype="int32", compressors=[GzipCodec()])
+    array[...] = truth
+    hierarchy = Hierarchy.open(path)
+    mine = LevelArray.open(hierarchy.access, hierarchy.root)
+    assert mine.source.block_reader().sync_decoder() is not None  # the fast path is taken
+    np.testing.assert_array_equal(mine[...], truth)
+    np.testing.assert_array_equal(mine[5:66:3, 80], truth[5:66:3, 80])
+
+
+def test_a_corrupt_local_chunk_is_named_not_drawn(engine: StreamingEngine, tmp_path: Path) -> None:
+    truth = microscopy((64, 64))
+    write(tmp_path / "bad.zarr", truth, chunks=(32, 32))
+    chunk = tmp_path / "bad.zarr" / "a" / "c" / "1" / "0"
+    chunk.write_bytes(chunk.read_bytes()[:10])
+    array = level(str(tmp_path / "bad.zarr"))
+    with pytest.raises(ZarrBrowserError, match=r"bad\.zarr.*a/c/1/0"):
+        array[...]
+    np.testing.assert_array_equal(array[0:32, :], truth[0:32, :])  # the others still read

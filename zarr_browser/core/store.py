@@ -446,6 +446,16 @@ class StoreAccess:
         return f"<StoreAccess {self.url} ({self.protocol}, {mode})>"
 
     # -- raw reads -------------------------------------------------------------------------
+    def read_local(self, key: str) -> bytes | None:
+        """Bytes at *key* of a local directory store, read in the calling thread (None: absent).
+
+        The same boundary checks as every other read; raises StoreReadError on other stores.
+        """
+        if self._local is None:
+            raise StoreReadError(f"{self.url} is not a local directory store")
+        self.stats.add(requests=1)
+        return self._local.read(key)
+
     async def get(self, key: str) -> bytes | None:
         """Bytes at *key*, or None when absent.  Raises StoreReadError on failure."""
         result = (await self.get_many([key]))[key]

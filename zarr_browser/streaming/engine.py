@@ -79,6 +79,12 @@ COALESCE_MAX = 16 * 1024 * 1024
 MAX_BLOCKS_PER_READ = 1 << 16
 """A single read touching more blocks than this is refused (a region, not a whole huge level)."""
 
+LOCAL_BATCH = 64
+"""Blocking reads of at most this many local blocks decode in the calling thread."""
+
+LOCAL_BLOCK_BYTES = 16 * 1024 * 1024
+"""...and only blocks up to this size (larger ones go through zarr's pipeline, in parallel)."""
+
 PREFETCH_SHARE = 4
 """Prefetching may fill at most 1/PREFETCH_SHARE of the cache per view."""
 
@@ -301,6 +307,47 @@ class BlockReader:
         self._decoding = asyncio.Semaphore(DECODERS)
         self._on_bytes: Callable[[int], None] = lambda n: None
 
+    def sync_decoder(self) -> Callable[[bytes, tuple[int, ...]], np.ndarray] | None:
+        """A plain-function decoder of one chunk (no event loop), when the codec chain allows.
+
+        zarr v2 chunks are decoded with the metadata's numcodecs compressor and filters (numeric
+        dtypes); zarr v3 chunks whose codecs are ``bytes`` plus bytes-to-bytes codecs with a
+        synchronous path.  Sharded arrays and array-to-array codecs get None (the async path).
+        """
+        if self._sharding is not None:
+            return None
+        metadata, pipeline = self._metadata, self._pipeline
+        if metadata.zarr_format == 2:
+            dtype = metadata.dtype.to_native_dtype()
+            if dtype.kind not in "biufcmM":
+                return None
+            compressor, filters = metadata.compressor, list(metadata.filters or ())
+            shape, order = self.chunk_shape, metadata.order
+
+            def decode_v2(raw: bytes, coords: tuple[int, ...]) -> np.ndarray:
+                chunk = compressor.decode(raw) if compressor is not None else raw
+                for codec in reversed(filters):
+                    chunk = codec.decode(chunk)
+                array = np.frombuffer(chunk, dtype=np.uint8) if isinstance(chunk, bytes) else np.asarray(chunk)
+                return array.view(dtype).reshape(-1, order="A").reshape(shape, order=order)
+
+            return decode_v2
+        if getattr(pipeline, "array_array_codecs", True):
+            return None
+        codecs = [*reversed(getattr(pipeline, "bytes_bytes_codecs", ())), getattr(pipeline, "array_bytes_codec", None)]
+        if not all(hasattr(c, "_decode_sync") for c in codecs):
+            return None
+        make_buffer = self._prototype.buffer.from_bytes
+
+        def decode_v3(raw: bytes, coords: tuple[int, ...]) -> np.ndarray:
+            spec = self._metadata.get_chunk_spec(coords, self._config, prototype=self._prototype)
+            data: Any = make_buffer(raw)
+            for codec in codecs:
+                data = codec._decode_sync(data, spec)
+            return data.as_numpy_array()
+
+        return decode_v3
+
     def chunk_key(self, coords: tuple[int, ...]) -> str:
         """The store key of the chunk (shard) holding block *coords*."""
         chunk = tuple(c // p for c, p in zip(coords, self._per_shard, strict=True))
@@ -370,6 +417,10 @@ class BlockReader:
             raise
         except Exception as err:  # the boundary of one block: network, codec, shape errors
             return _named(err, self.describe(coords))
+
+    def check(self, data: np.ndarray, coords: tuple[int, ...]) -> np.ndarray:
+        """*data*, when it has the block shape; else ValueError."""
+        return self._check(data, coords)
 
     def _check(self, data: np.ndarray, coords: tuple[int, ...]) -> np.ndarray:
         if data.shape != self.block_shape:
@@ -616,7 +667,13 @@ class StreamingEngine:
             else:
                 blocks[coords] = value
         if wanted:
-            results = run_sync(self._fetch(source, reader, wanted, display=False), timeout=timeout)
+            local = getattr(source, "read_local", None)
+            small = math.prod(reader.block_shape) * source.dtype.itemsize <= LOCAL_BLOCK_BYTES
+            decode = reader.sync_decoder() if local is not None and small and len(wanted) <= LOCAL_BATCH else None
+            if decode is not None:  # a local store: read and decode here, no event loop hops
+                results = self._read_local(source, reader, wanted, local, decode)
+            else:
+                results = run_sync(self._fetch(source, reader, wanted, display=False), timeout=timeout)
             for coords, value in results.items():
                 if isinstance(value, Exception):
                     raise value
@@ -791,6 +848,35 @@ class StreamingEngine:
             with self._lock:
                 self._failed.pop(key, None)
             self.cache.put(key, value)
+            out[coords] = value
+        return out
+
+    def _read_local(
+        self, source: EngineSource, reader: BlockReader, blocks: list[tuple[int, ...]],
+        read: Callable[[str], bytes | None], decode: Callable[[bytes, tuple[int, ...]], np.ndarray],
+    ) -> dict[tuple[int, ...], np.ndarray | Exception]:
+        """Read and decode local *blocks* in the calling thread (into the cache, like :meth:`_fetch`)."""
+        out: dict[tuple[int, ...], np.ndarray | Exception] = {}
+        counters = self._counters
+        for coords in blocks:
+            key = reader.chunk_key(coords)
+            try:
+                raw = read(key)
+                if raw is None:
+                    value = reader.fill_block(coords)
+                else:
+                    self._count_fetched(len(raw))
+                    value = reader.check(decode(raw, coords), coords)
+                    with counters.lock:
+                        counters.blocks += 1
+                        counters.bytes += value.nbytes
+            except ZarrBrowserError as err:
+                out[coords] = err
+                continue
+            except Exception as err:  # the boundary of one block: codec and shape errors
+                out[coords] = _named(err, reader.describe(coords))
+                continue
+            self.cache.put((source.token, coords), value)
             out[coords] = value
         return out
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import operator
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -221,6 +221,11 @@ class ZarrSource:
             with self._lock:
                 self._reader = reader
         return reader
+
+    @property
+    def read_local(self) -> Callable[[str], bytes | None] | None:
+        """Boundary-checked raw reads of store keys, for local directory stores (else None)."""
+        return self._access.read_local if self._access.local_root is not None else None
 
     def read(self, key: tuple[Index, ...]) -> np.ndarray:
         """Region *key*, complete (blocks while fetching); ArrayReadError names a failed chunk."""
