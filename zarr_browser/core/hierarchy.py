@@ -215,14 +215,17 @@ def _add_child(children: dict[str, list[str]], path: str) -> None:
         path = parent
 
 
-Expectation = tuple[Literal[2, 3], Literal["group", "array"]]
-"""What a node is expected to be, for :meth:`Hierarchy.prefetch`."""
+Expectation = tuple[Literal[2, 3], Literal["group", "array", "array-data"]]
+"""What a node is expected to be, for :meth:`Hierarchy.prefetch`: ``array-data`` is an array
+whose attributes are not needed (a mosaic tile: a v2 ``.zattrs`` is not asked for)."""
 
 _EXPECTED: dict[Expectation, tuple[str, ...]] = {
     (2, "group"): (".zgroup", ".zattrs"),
     (2, "array"): (".zarray", ".zattrs"),
+    (2, "array-data"): (".zarray",),
     (3, "group"): ("zarr.json",),
     (3, "array"): ("zarr.json",),
+    (3, "array-data"): ("zarr.json",),
 }
 
 

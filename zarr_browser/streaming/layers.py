@@ -609,7 +609,7 @@ class _Planner:
             paths = [d.get("path") for d in first.get("datasets") or [] if isinstance(d, dict)]
             if paths and isinstance(paths[-1], str) and (target := _resolve(image_path, paths[-1])):
                 levels.append(target)
-        hierarchy.prefetch(levels, expect=(fmt, "array"))
+        hierarchy.prefetch(levels, expect=(fmt, "array-data"))  # tiles need no attributes
 
     def open_tile(self, well_path: str, field_path: str, sub: str | None) -> LevelArray | None:
         """The lowest level of the first field of a well (or of its label *sub*), for a mosaic tile."""
