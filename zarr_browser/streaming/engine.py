@@ -822,6 +822,14 @@ class StreamingEngine:
         assert self._decoding is not None
         results = await reader.fetch(blocks, self._semaphore, self._decoding, self._count_fetched,
                                      None if display else self._views_first)
+        return self._settle(source, reader, results)
+
+    def _settle(
+        self, source: EngineSource, reader: BlockReader,
+        results: dict[tuple[int, ...], np.ndarray | _Missing | Exception],
+    ) -> dict[tuple[int, ...], np.ndarray | Exception]:
+        """Record fetched blocks: failures remembered, missing ones filled (and flagged when
+        remote), the rest counted; everything that is not a failure goes into the cache."""
         out: dict[tuple[int, ...], np.ndarray | Exception] = {}
         counters = self._counters
         token = source.token
@@ -855,30 +863,21 @@ class StreamingEngine:
         self, source: EngineSource, reader: BlockReader, blocks: list[tuple[int, ...]],
         read: Callable[[str], bytes | None], decode: Callable[[bytes, tuple[int, ...]], np.ndarray],
     ) -> dict[tuple[int, ...], np.ndarray | Exception]:
-        """Read and decode local *blocks* in the calling thread (into the cache, like :meth:`_fetch`)."""
-        out: dict[tuple[int, ...], np.ndarray | Exception] = {}
-        counters = self._counters
+        """Read and decode local *blocks* in the calling thread, then settle them like :meth:`_fetch`."""
+        results: dict[tuple[int, ...], np.ndarray | _Missing | Exception] = {}
         for coords in blocks:
-            key = reader.chunk_key(coords)
             try:
-                raw = read(key)
+                raw = read(reader.chunk_key(coords))
                 if raw is None:
-                    value = reader.fill_block(coords)
-                else:
-                    self._count_fetched(len(raw))
-                    value = reader.check(decode(raw, coords), coords)
-                    with counters.lock:
-                        counters.blocks += 1
-                        counters.bytes += value.nbytes
+                    results[coords] = MISSING
+                    continue
+                self._count_fetched(len(raw))
+                results[coords] = reader.check(decode(raw, coords), coords)
             except ZarrBrowserError as err:
-                out[coords] = err
-                continue
+                results[coords] = err
             except Exception as err:  # the boundary of one block: codec and shape errors
-                out[coords] = _named(err, reader.describe(coords))
-                continue
-            self.cache.put((source.token, coords), value)
-            out[coords] = value
-        return out
+                results[coords] = _named(err, reader.describe(coords))
+        return self._settle(source, reader, results)
 
     async def _views_first(self) -> None:
         """Hold a prefetch while a view waits for blocks (checked every few milliseconds)."""
