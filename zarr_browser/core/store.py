@@ -288,7 +288,7 @@ class _LocalReader:
         self._safe_dirs[directory] = ok
         return ok
 
-    def read(self, key: str) -> bytes | None:
+    def read(self, key: str, byte_range: tuple[int, int] | None = None) -> bytes | None:
         check_key(key)
         directory, _, _ = key.rpartition("/")
         if not self._dir_ok(directory):
@@ -307,6 +307,11 @@ class _LocalReader:
             else:
                 raise StoreReadError(f"reading {path} failed: {err}") from err
         try:
+            if byte_range is not None:  # a part of the file: one pread, bounded by the caller's range
+                start, stop = byte_range
+                if not 0 <= start <= stop or stop - start > self.max_bytes:
+                    raise StoreReadError(f"bad byte range {start}–{stop} of {path}")
+                return os.pread(fd, stop - start, start)
             size = os.fstat(fd).st_size
             if size > self.max_bytes:
                 raise DocumentTooLargeError(f"{path} is {size} bytes, over the {self.max_bytes}-byte bound")
@@ -446,15 +451,16 @@ class StoreAccess:
         return f"<StoreAccess {self.url} ({self.protocol}, {mode})>"
 
     # -- raw reads -------------------------------------------------------------------------
-    def read_local(self, key: str) -> bytes | None:
+    def read_local(self, key: str, byte_range: tuple[int, int] | None = None) -> bytes | None:
         """Bytes at *key* of a local directory store, read in the calling thread (None: absent).
 
-        The same boundary checks as every other read; raises StoreReadError on other stores.
+        *byte_range* (start, stop) reads only that part (shorter at the end of the file).  The
+        same boundary checks as every other read; raises StoreReadError on other stores.
         """
         if self._local is None:
             raise StoreReadError(f"{self.url} is not a local directory store")
         self.stats.add(requests=1)
-        return self._local.read(key)
+        return self._local.read(key, byte_range)
 
     async def get(self, key: str) -> bytes | None:
         """Bytes at *key*, or None when absent.  Raises StoreReadError on failure."""

@@ -48,6 +48,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from zarr_browser.errors import ArrayReadError, ZarrBrowserError
+from zarr_browser.streaming import partial
+from zarr_browser.streaming.partial import SlabLayout, slab_layout
 
 if TYPE_CHECKING:
     import zarr
@@ -87,6 +89,9 @@ LOCAL_BLOCK_BYTES = 16 * 1024 * 1024
 
 PREFETCH_SHARE = 4
 """Prefetching may fill at most 1/PREFETCH_SHARE of the cache per view."""
+
+RAW_SHARE = 8
+"""The cache of compressed chunks (remote slabbed arrays) is 1/RAW_SHARE of the decoded cache."""
 
 DECODERS = max(2, (os.cpu_count() or 2))
 """Blocks decoded at once (decoded chunks held in flight stay bounded; codecs release the GIL)."""
@@ -276,7 +281,10 @@ class BlockReader:
     range reads; every other array block = chunk.
     """
 
-    def __init__(self, array: zarr.Array, describe_key: Callable[[str], str]) -> None:
+    def __init__(
+        self, array: zarr.Array, describe_key: Callable[[str], str],
+        local_read: Callable[[str, tuple[int, int] | None], bytes | None] | None = None,
+    ) -> None:
         from zarr.codecs.sharding import ShardingCodec
         from zarr.core.buffer import default_buffer_prototype
 
@@ -302,6 +310,17 @@ class BlockReader:
         else:
             self.block_shape = self.chunk_shape
             self._per_shard = tuple(1 for _ in self.chunk_shape)
+        # deep blosc chunks are read slab by slab (planes decoded alone: partial.py)
+        self._local_read = local_read
+        self._dtype: np.dtype | None = None
+        self._slabs: SlabLayout | None = None
+        if self._sharding is None:
+            self._dtype = _plain_blosc_dtype(self._metadata, pipeline=self._pipeline)
+            if self._dtype is not None:
+                self._slabs = slab_layout(self.chunk_shape, self._dtype.itemsize)
+        if self._slabs is not None:
+            self.block_shape = self._slabs.slab_shape
+            self._per_shard = self._slabs.per_chunk
         self.shape = tuple(self._metadata.shape)
         self._indexes: OrderedDict[tuple[int, ...], Any] = OrderedDict()
         self._decoding = asyncio.Semaphore(DECODERS)
@@ -314,7 +333,7 @@ class BlockReader:
         dtypes); zarr v3 chunks whose codecs are ``bytes`` plus bytes-to-bytes codecs with a
         synchronous path.  Sharded arrays and array-to-array codecs get None (the async path).
         """
-        if self._sharding is not None:
+        if self._sharding is not None or self._slabs is not None:
             return None
         metadata, pipeline = self._metadata, self._pipeline
         if metadata.zarr_format == 2:
@@ -366,6 +385,11 @@ class BlockReader:
     def _chunk_of(self, coords: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(c // p for c, p in zip(coords, self._per_shard, strict=True))
 
+    @property
+    def slabbed(self) -> bool:
+        """Whether blocks are slabs of deep blosc chunks (decoded alone)."""
+        return self._slabs is not None
+
     async def fetch(
         self,
         blocks: Sequence[tuple[int, ...]],
@@ -373,15 +397,28 @@ class BlockReader:
         decoding: asyncio.Semaphore | None = None,
         on_bytes: Callable[[int], None] | None = None,
         gate: Callable[[], Awaitable[None]] | None = None,
+        raw: tuple[DecodedCache, int] | None = None,
     ) -> dict[tuple[int, ...], np.ndarray | _Missing | Exception]:
         """Fetch and decode *blocks*; each result is an array, MISSING, or the exception.
 
         *semaphore* bounds the requests in flight, *decoding* the blocks decoded at once;
         *on_bytes* hears the size of every response; *gate* (prefetches) is awaited before each
-        request and each decode, so that work a view waits for goes first.
+        request and each decode, so that work a view waits for goes first.  *raw* (a cache and
+        the source's token) keeps the compressed chunks of remote slabbed arrays, so that the
+        next plane of a chunk costs a decode, not a download.  The result may hold more blocks
+        than asked for (the other slabs of a chunk that was decoded whole).
         """
         self._decoding = decoding or self._decoding
         self._on_bytes = on_bytes or self._on_bytes
+        if self._slabs is not None:
+            by_chunk: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
+            for coords in blocks:
+                by_chunk.setdefault(self._chunk_of(coords), []).append(coords)
+            out: dict[tuple[int, ...], np.ndarray | _Missing | Exception] = {}
+            parts = await asyncio.gather(*(self._fetch_slabs(c, cs, semaphore, gate, raw) for c, cs in by_chunk.items()))
+            for part in parts:
+                out.update(part)
+            return out
         if self._sharding is None:
             results = await asyncio.gather(*(self._fetch_chunk(c, semaphore, gate) for c in blocks))
             return dict(zip(blocks, results, strict=True))
@@ -417,6 +454,132 @@ class BlockReader:
             raise
         except Exception as err:  # the boundary of one block: network, codec, shape errors
             return _named(err, self.describe(coords))
+
+    # -- slabs of deep blosc chunks ---------------------------------------------------------
+    async def _fetch_slabs(
+        self, chunk: tuple[int, ...], blocks: list[tuple[int, ...]], semaphore: asyncio.Semaphore,
+        gate: Callable[[], Awaitable[None]] | None, raw: tuple[DecodedCache, int] | None,
+    ) -> dict[tuple[int, ...], np.ndarray | _Missing | Exception]:
+        try:
+            if gate is not None:
+                await gate()
+            if self._local_read is not None:  # partial reads of the file, in a worker thread
+                async with semaphore, self._decoding:
+                    return await asyncio.to_thread(self.read_slabs_local, chunk, blocks, self._on_bytes)
+            cache_key = (raw[1], (-1, *chunk)) if raw is not None else None
+            data = raw[0].get(cache_key) if raw is not None and cache_key is not None else None
+            if data is None:
+                async with semaphore:
+                    buffer = await (self._store_path / self._metadata.encode_chunk_key(chunk)).get(prototype=self._prototype)
+                if buffer is None:
+                    return dict.fromkeys(blocks, MISSING)
+                self._on_bytes(len(buffer))
+                data = np.frombuffer(buffer.to_bytes(), dtype=np.uint8)
+                if raw is not None and cache_key is not None:
+                    raw[0].put(cache_key, data)
+            if gate is not None:
+                await gate()
+            async with self._decoding:
+                return await asyncio.to_thread(self._decode_slabs, data, blocks)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except Exception as err:  # the boundary of one chunk
+            return dict.fromkeys(blocks, _named(err, self.describe(blocks[0])))
+
+    def read_slabs_local(
+        self, chunk: tuple[int, ...], blocks: Sequence[tuple[int, ...]], on_bytes: Callable[[int], None] | None = None,
+    ) -> dict[tuple[int, ...], np.ndarray | _Missing | Exception]:
+        """Read slabs *blocks* of *chunk* from a local file: the header and offset table, then
+        only the compressed blocks that hold them (the whole chunk when most slabs are wanted)."""
+        assert self._slabs is not None and self._local_read is not None
+        read, layout = self._local_read, self._slabs
+        count = on_bytes or self._on_bytes
+        key = self.chunk_key(blocks[0])
+        try:
+            if len(blocks) < partial.WHOLE_SHARE * math.prod(layout.per_chunk):
+                prefix = read(key, (0, partial.PREFIX))
+                if prefix is None:
+                    return dict.fromkeys(blocks, MISSING)
+                count(len(prefix))
+                header = partial.parse_header(prefix, layout.chunk_bytes)
+                if header is not None:
+                    if header.table_end > len(prefix):
+                        prefix = read(key, (0, header.table_end)) or b""
+                        count(len(prefix))
+                        if len(prefix) < header.table_end:
+                            raise ValueError(f"the chunk is truncated ({len(prefix)} bytes)")
+                    table = None if header.memcpyed else np.frombuffer(prefix, "<i4", header.nblocks, partial.HEADER)
+                    spans = [partial.block_span(header, table, layout.offset(c), layout.offset(c) + layout.slab_bytes)
+                             for c in blocks]
+                    lo, hi = min(a for a, _ in spans), max(b for _, b in spans)
+                    if hi - lo < header.cbytes // 2:
+                        data = read(key, (lo, hi)) or b""
+                        count(len(data))
+                        if len(data) < hi - lo:
+                            raise ValueError(f"the chunk is truncated (bytes {lo}–{hi} of {header.cbytes} asked)")
+                        buffer = np.zeros(header.cbytes, dtype=np.uint8)
+                        buffer[: header.table_end] = np.frombuffer(prefix, np.uint8, header.table_end)
+                        buffer[lo:hi] = np.frombuffer(data, np.uint8)
+                        return self._getitems(buffer, header, blocks)
+            whole = read(key, None)
+            if whole is None:
+                return dict.fromkeys(blocks, MISSING)
+            count(len(whole))
+            return self._decode_slabs(np.frombuffer(whole, dtype=np.uint8), blocks)
+        except ZarrBrowserError as err:
+            return dict.fromkeys(blocks, err)
+        except Exception as err:  # the boundary of one chunk: I/O, codec and shape errors
+            return dict.fromkeys(blocks, _named(err, self.describe(blocks[0])))
+
+    def read_local_blocks(
+        self, blocks: Sequence[tuple[int, ...]], on_bytes: Callable[[int], None] | None = None,
+    ) -> dict[tuple[int, ...], np.ndarray | _Missing | Exception]:
+        """Slabs *blocks* of a local array, read in the calling thread."""
+        by_chunk: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
+        for coords in blocks:
+            by_chunk.setdefault(self._chunk_of(coords), []).append(coords)
+        out: dict[tuple[int, ...], np.ndarray | _Missing | Exception] = {}
+        for chunk, group in by_chunk.items():
+            out.update(self.read_slabs_local(chunk, group, on_bytes))
+        return out
+
+    def _decode_slabs(
+        self, data: np.ndarray, blocks: Sequence[tuple[int, ...]],
+    ) -> dict[tuple[int, ...], np.ndarray | _Missing | Exception]:
+        """Slabs *blocks* from a whole compressed chunk: decoded alone when few are wanted,
+        else the chunk is decoded whole and all its slabs are returned."""
+        assert self._slabs is not None and self._dtype is not None
+        layout = self._slabs
+        if len(blocks) < partial.WHOLE_SHARE * math.prod(layout.per_chunk):
+            header = partial.parse_header(data[: partial.HEADER].tobytes(), layout.chunk_bytes)
+            if header is not None and header.cbytes == data.nbytes:
+                return self._getitems(data, header, blocks)
+        import numcodecs.blosc
+
+        decoded = numcodecs.blosc.decompress(data)
+        if len(decoded) != layout.chunk_bytes:
+            raise ValueError(f"decoded {len(decoded)} bytes, the chunk has {layout.chunk_bytes}")
+        whole = np.frombuffer(decoded, dtype=self._dtype).reshape(self.chunk_shape)
+        axis, t = layout.axis, layout.thickness
+        first = blocks[0]
+        out: dict[tuple[int, ...], np.ndarray | _Missing | Exception] = {}
+        for s in range(layout.per_chunk[axis]):
+            coords = tuple(c - c % layout.per_chunk[a] + s if a == axis else c for a, c in enumerate(first))
+            if coords[axis] * t >= self.shape[axis]:
+                break
+            out[coords] = whole[(slice(None),) * axis + (slice(s * t, (s + 1) * t),)]
+        return out
+
+    def _getitems(
+        self, buffer: np.ndarray, header: partial.BloscHeader, blocks: Sequence[tuple[int, ...]],
+    ) -> dict[tuple[int, ...], np.ndarray | _Missing | Exception]:
+        assert self._slabs is not None and self._dtype is not None
+        out: dict[tuple[int, ...], np.ndarray | _Missing | Exception] = {}
+        for coords in blocks:
+            slab = np.empty(self._slabs.slab_shape, dtype=self._dtype)
+            partial.getitem(buffer, header, self._slabs.offset(coords), slab)
+            out[coords] = slab
+        return out
 
     def check(self, data: np.ndarray, coords: tuple[int, ...]) -> np.ndarray:
         """*data*, when it has the block shape; else ValueError."""
@@ -509,6 +672,37 @@ class BlockReader:
         return out
 
 
+def _plain_blosc_dtype(metadata: Any, pipeline: Any) -> np.dtype | None:
+    """The native dtype when a chunk is nothing but blosc over its C-order bytes (else None)."""
+    import sys
+
+    from numcodecs.blosc import Blosc
+
+    try:
+        dtype = np.dtype(metadata.dtype.to_native_dtype())
+    except Exception:  # a dtype numpy cannot hold plainly
+        return None
+    if dtype.kind not in "biuf" or not dtype.isnative:
+        return None
+    dtype = dtype.newbyteorder("=")
+    if metadata.zarr_format == 2:
+        if not isinstance(metadata.compressor, Blosc) or metadata.filters or metadata.order != "C":
+            return None
+        return dtype
+    from zarr.codecs import BloscCodec, BytesCodec
+
+    if getattr(pipeline, "array_array_codecs", True):
+        return None
+    codec = getattr(pipeline, "array_bytes_codec", None)
+    bytes_codecs = tuple(getattr(pipeline, "bytes_bytes_codecs", ()))
+    if not isinstance(codec, BytesCodec) or len(bytes_codecs) != 1 or not isinstance(bytes_codecs[0], BloscCodec):
+        return None
+    endian = getattr(codec.endian, "value", codec.endian)
+    if endian not in (None, sys.byteorder):
+        return None
+    return dtype
+
+
 def _named(err: Exception, where: str) -> Exception:
     if isinstance(err, ZarrBrowserError):
         return err
@@ -562,6 +756,8 @@ class StreamingEngine:
 
     def __init__(self, cache_bytes: int = DEFAULT_CACHE_BYTES, concurrency: int = 64) -> None:
         self.cache = DecodedCache(cache_bytes)
+        self.raw = DecodedCache(max(16 << 20, cache_bytes // RAW_SHARE))
+        """Compressed chunks of remote slabbed arrays (their other planes decode without a download)."""
         self.concurrency = concurrency
         self._lock = threading.Lock()
         self._inflight: dict[BlockKey, bool] = {}  # block → wanted by a view (not only a prefetch)
@@ -599,12 +795,14 @@ class StreamingEngine:
                 "reads": c.reads,
                 "cache_bytes": self.cache.nbytes,
                 "cache_blocks": len(self.cache),
+                "raw_bytes": self.raw.nbytes,
                 "pending": self.pending(),
             }
 
     def clear_cache(self) -> None:
         """Forget decoded blocks, failures and missing marks (a reload)."""
         self.cache.drop()
+        self.raw.drop()
         with self._lock:
             self._failed.clear()
             self._missing.clear()
@@ -612,6 +810,7 @@ class StreamingEngine:
     def forget(self, token: int) -> None:
         """Forget everything about source *token* (its store was rewritten or closed)."""
         self.cache.drop(token)
+        self.raw.drop(token)
         with self._lock:
             self._failed = {k: v for k, v in self._failed.items() if k[0] != token}
             self._missing = {k for k in self._missing if k[0] != token}
@@ -672,6 +871,8 @@ class StreamingEngine:
             decode = reader.sync_decoder() if local is not None and small and len(wanted) <= LOCAL_BATCH else None
             if decode is not None:  # a local store: read and decode here, no event loop hops
                 results = self._read_local(source, reader, wanted, local, decode)
+            elif local is not None and reader.slabbed and len(wanted) <= LOCAL_BATCH:
+                results = self._settle(source, reader, reader.read_local_blocks(wanted, self._count_fetched))
             else:
                 results = run_sync(self._fetch(source, reader, wanted, display=False), timeout=timeout)
             for coords, value in results.items():
@@ -821,7 +1022,7 @@ class StreamingEngine:
             self._decoding = asyncio.Semaphore(DECODERS)
         assert self._decoding is not None
         results = await reader.fetch(blocks, self._semaphore, self._decoding, self._count_fetched,
-                                     None if display else self._views_first)
+                                     None if display else self._views_first, raw=(self.raw, source.token))
         return self._settle(source, reader, results)
 
     def _settle(

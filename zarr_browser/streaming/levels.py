@@ -213,7 +213,7 @@ class ZarrSource:
         if reader is None:
             array = self.zarr_array()
             try:
-                reader = BlockReader(array, self._access.describe_key)
+                reader = BlockReader(array, self._access.describe_key, self.read_local)
             except ZarrBrowserError:
                 raise
             except Exception as err:  # metadata zarr accepts but the engine cannot plan
@@ -223,7 +223,7 @@ class ZarrSource:
         return reader
 
     @property
-    def read_local(self) -> Callable[[str], bytes | None] | None:
+    def read_local(self) -> Callable[[str, tuple[int, int] | None], bytes | None] | None:
         """Boundary-checked raw reads of store keys, for local directory stores (else None)."""
         return self._access.read_local if self._access.local_root is not None else None
 
