@@ -29,6 +29,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # as in servers.py: no 40 ms delayed-ACK waits
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -84,6 +84,9 @@ MAX_BLOCKS_PER_READ = 1 << 16
 LOCAL_BATCH = 64
 """Blocking reads of at most this many local blocks decode in the calling thread."""
 
+INLINE_DECODE_BYTES = 512 * 1024
+"""Fetched chunks up to this size (decoded) are decoded on the I/O loop, without a thread hop."""
+
 LOCAL_BLOCK_BYTES = 16 * 1024 * 1024
 """...and only blocks up to this size (larger ones go through zarr's pipeline, in parallel)."""
 
@@ -322,6 +325,10 @@ class BlockReader:
             self.block_shape = self._slabs.slab_shape
             self._per_shard = self._slabs.per_chunk
         self.shape = tuple(self._metadata.shape)
+        # small chunks decode on the I/O loop itself: a thread hop per chunk costs more than the
+        # decode, and 16 of them queue behind the GUI thread's paint for the GIL
+        small = math.prod(self.chunk_shape) * self._metadata.dtype.to_native_dtype().itemsize <= INLINE_DECODE_BYTES
+        self._inline = self.sync_decoder() if small else None
         self._indexes: OrderedDict[tuple[int, ...], Any] = OrderedDict()
         self._decoding = asyncio.Semaphore(DECODERS)
         self._on_bytes: Callable[[int], None] = lambda n: None
@@ -442,9 +449,11 @@ class BlockReader:
             if buffer is None:
                 return MISSING
             self._on_bytes(len(buffer))
-            spec = self._metadata.get_chunk_spec(coords, self._config, prototype=self._prototype)
             if gate is not None:
                 await gate()
+            if self._inline is not None:
+                return self._check(self._inline(buffer.to_bytes(), coords), coords)
+            spec = self._metadata.get_chunk_spec(coords, self._config, prototype=self._prototype)
             async with self._decoding:
                 (decoded,) = await self._pipeline.decode([(buffer, spec)])
             if decoded is None:
@@ -539,8 +548,8 @@ class BlockReader:
         for coords in blocks:
             by_chunk.setdefault(self._chunk_of(coords), []).append(coords)
         out: dict[tuple[int, ...], np.ndarray | _Missing | Exception] = {}
-        for chunk, group in by_chunk.items():
-            out.update(self.read_slabs_local(chunk, group, on_bytes))
+        for part in _shared_map(lambda item: self.read_slabs_local(item[0], item[1], on_bytes), list(by_chunk.items())):
+            out.update(part)
         return out
 
     def _decode_slabs(
@@ -670,6 +679,41 @@ class BlockReader:
 
         await asyncio.gather(*(one(g) for g in groups))
         return out
+
+
+_pool: Any = None
+_pool_lock = threading.Lock()
+
+
+def _shared_map(function: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """``[function(x) for x in items]``, with the calling thread and DECODERS - 1 workers
+    taking items in turn (codecs release the GIL: a blocking read of local chunks uses every
+    core, and a small one never waits for a worker)."""
+    global _pool
+    if len(items) < 4 or DECODERS < 2:
+        return [function(x) for x in items]
+    with _pool_lock:
+        if _pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _pool = ThreadPoolExecutor(DECODERS - 1, thread_name_prefix="zarr-browser-decode")
+    results: list[Any] = [None] * len(items)
+    lock = threading.Lock()
+    position = iter(range(len(items)))
+
+    def drain() -> None:
+        while True:
+            with lock:
+                i = next(position, None)
+            if i is None:
+                return
+            results[i] = function(items[i])
+
+    helpers = [_pool.submit(drain) for _ in range(DECODERS - 1)]
+    drain()
+    for helper in helpers:
+        helper.result()
+    return results
 
 
 def _plain_blosc_dtype(metadata: Any, pipeline: Any) -> np.dtype | None:
@@ -1064,21 +1108,22 @@ class StreamingEngine:
         self, source: EngineSource, reader: BlockReader, blocks: list[tuple[int, ...]],
         read: Callable[[str], bytes | None], decode: Callable[[bytes, tuple[int, ...]], np.ndarray],
     ) -> dict[tuple[int, ...], np.ndarray | Exception]:
-        """Read and decode local *blocks* in the calling thread, then settle them like :meth:`_fetch`."""
-        results: dict[tuple[int, ...], np.ndarray | _Missing | Exception] = {}
-        for coords in blocks:
+        """Read and decode local *blocks* (shared between the calling thread and the decode
+        workers, no event loop involved), then settle them like :meth:`_fetch`."""
+
+        def one(coords: tuple[int, ...]) -> np.ndarray | _Missing | Exception:
             try:
                 raw = read(reader.chunk_key(coords))
                 if raw is None:
-                    results[coords] = MISSING
-                    continue
+                    return MISSING
                 self._count_fetched(len(raw))
-                results[coords] = reader.check(decode(raw, coords), coords)
+                return reader.check(decode(raw, coords), coords)
             except ZarrBrowserError as err:
-                results[coords] = err
+                return err
             except Exception as err:  # the boundary of one block: codec and shape errors
-                results[coords] = _named(err, reader.describe(coords))
-        return self._settle(source, reader, results)
+                return _named(err, reader.describe(coords))
+
+        return self._settle(source, reader, dict(zip(blocks, _shared_map(one, blocks), strict=True)))
 
     async def _views_first(self) -> None:
         """Hold a prefetch while a view waits for blocks (checked every few milliseconds)."""
