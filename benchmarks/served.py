@@ -43,8 +43,12 @@ def _serve(conn: Connection, root: str, latency: float) -> None:
             elif op == "get":
                 result = getattr(server, name)
             elif op == "faults":
-                result = getattr(server.faults, name)(*args)
-                result = None if name == "add" else result
+                if name == "add":
+                    pattern, behaviour, times = args
+                    server.faults.add(pattern, behaviour, times=times)
+                else:
+                    getattr(server.faults, name)(*args)
+                result = None
             else:
                 result = getattr(server, name)(*args)
             conn.send(("ok", result))

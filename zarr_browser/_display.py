@@ -152,7 +152,8 @@ def _make_refresher() -> _Refresher:
             dirty, self._dirty = self._dirty, set()
             for layer in _layers_showing(dirty):
                 try:
-                    layer.refresh()
+                    if _awaits_data(layer):  # a view drawn complete already needs no new frame
+                        layer.refresh()
                     _settle_contrast(layer)
                 except Exception:  # a refresh failing must not stop the others
                     logger.exception("zarr-browser: refreshing %s failed", layer.name)
@@ -190,6 +191,11 @@ def _settle_contrast(layer: Any) -> None:
     arrays[-1].needs_contrast = False
     if hasattr(layer, "reset_contrast_limits"):
         layer.reset_contrast_limits(mode="slice")
+
+
+def _awaits_data(layer: Any) -> bool:
+    """Whether the layer's last reads left pending holes (a refresh can then draw more)."""
+    return any(h.status == "pending" for array in _arrays_of(layer) for h in array.last_holes)
 
 
 def _arrays_of(layer: Any) -> list[DisplayLevel]:

@@ -317,8 +317,13 @@ def test_channels_taken_apart_are_not_prefetched_as_neighbours(engine: Streaming
     assert cached == {(1, 0, 0), (1, 0, 1), (1, 1, 0), (1, 1, 1)}  # its own plane only
 
 
-def test_a_volume_region_is_read_only_where_napari_indexes_it(engine: StreamingEngine, tmp_path: Path) -> None:
+def test_a_volume_region_is_read_only_where_napari_indexes_it(
+    engine: StreamingEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from zarr_browser.streaming import display
     from zarr_browser.streaming.display import LazyRegion
+
+    monkeypatch.setattr(display, "grace_left", lambda source: 0.0)  # requests only, nothing waited for
 
     truth = microscopy((128, 256, 256))
     write(tmp_path / "vol.zarr", truth, chunks=(16, 64, 64))
@@ -330,6 +335,30 @@ def test_a_volume_region_is_read_only_where_napari_indexes_it(engine: StreamingE
     assert plane.shape == (256, 256) and engine.pending() == 16  # one z-chunk of blocks
     wait_idle(engine)
     np.testing.assert_array_equal(np.asarray(shown[:, 0:256, 0:256][20, 10:20, 5:7]), truth[20, 10:20, 5:7])
+
+
+def test_local_views_are_drawn_complete_remote_ones_never_wait(
+    engine: StreamingEngine, http_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from zarr_browser.streaming import display
+
+    monkeypatch.setattr(display, "GRACE", 10.0)  # a loaded CI machine must not make this flaky
+    monkeypatch.setattr(display, "_grace_window", [0.0])
+    truth = microscopy((256, 256))
+    write(tmp_path / "l.zarr", truth, chunks=(64, 64))
+    local = DisplayLevel([level(str(tmp_path / "l.zarr"))], 0)
+    np.testing.assert_array_equal(local[0:256, 0:256], truth)  # waited for its 16 local chunks
+    assert local.last_holes == []
+    write(http_server.root / "r.zarr", truth, chunks=(64, 64))
+    remote = DisplayLevel([level(http_server.url_for("r.zarr"))], 0)
+    http_server.faults.add("r.zarr/a/c/*", "hang")
+    monkeypatch.setattr(display, "_grace_window", [0.0])  # a fresh window: remote stores are still not waited for
+    started = time.monotonic()
+    remote[0:256, 0:256]
+    assert time.monotonic() - started < 0.5 and len(remote.last_holes) == 16
+    http_server.faults.clear()
+    http_server._release.set()
+    wait_idle(engine)
 
 
 def test_stepping_prefetches_ahead_in_the_direction_of_travel(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +30,29 @@ from zarr_browser.streaming.engine import Hole
 from zarr_browser.streaming.levels import Index, LevelArray, normalize_key
 
 __all__ = ["DisplayLevel", "LazyRegion", "display_levels", "failed_pattern", "missing_pattern"]
+
+GRACE = 0.03
+"""Seconds a read of a *local* store may wait for the blocks of its view (shared by all the
+layers sliced in one go): the view is drawn complete at once instead of coarse, then refreshed.
+Remote stores are never waited for."""
+
+_GRACE_GAP = 0.1
+_grace_lock = threading.Lock()
+_grace_window = [0.0]  # when the current grace window ends
+
+
+def grace_left(source: Any) -> float:
+    """Seconds the next read of *source* may wait: what is left of a window of GRACE seconds
+    opened by the first read after a quiet spell of _GRACE_GAP (so that many layers sliced
+    together wait GRACE in all, not each)."""
+    if getattr(source, "remote", True) or not hasattr(source, "block_reader"):
+        return 0.0
+    now = time.monotonic()
+    with _grace_lock:
+        if now > _grace_window[0] + _GRACE_GAP:
+            _grace_window[0] = now + GRACE
+        return max(0.0, _grace_window[0] - now)
+
 
 CHECKER = 8
 """Side of the squares of the failed-chunk checkerboard, in pixels."""
@@ -172,7 +196,9 @@ class DisplayLevel:
         read_cached = getattr(source, "read_cached", None)
         if read_cached is None:  # a source without a cache: read it (blocking)
             return source.read(full), []
-        data, holes = read_cached(full, request=request, neighbours=request, neighbour_axes=self._free_axes)
+        wait = grace_left(source) if request and k == self._index else 0.0
+        data, holes = read_cached(full, request=request, neighbours=request, neighbour_axes=self._free_axes,
+                                  wait=wait)
         pending = [h for h in holes if h.status == "pending"]
         if pending and k + 1 < len(self._levels) and data.size:
             coarse = self._upsampled(k, key, data.shape)

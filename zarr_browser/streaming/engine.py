@@ -34,6 +34,7 @@ Nothing here imports Qt or napari.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import logging
 import math
@@ -415,7 +416,8 @@ class BlockReader:
         next plane of a chunk costs a decode, not a download.  The result may hold more blocks
         than asked for (the other slabs of a chunk that was decoded whole).
         """
-        self._decoding = decoding or self._decoding
+        if decoding is not None:  # this fetch's tasks (gather copies the context) use these slots
+            _DECODING.set(decoding)
         self._on_bytes = on_bytes or self._on_bytes
         if self._slabs is not None:
             by_chunk: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
@@ -454,7 +456,7 @@ class BlockReader:
             if self._inline is not None:
                 return self._check(self._inline(buffer.to_bytes(), coords), coords)
             spec = self._metadata.get_chunk_spec(coords, self._config, prototype=self._prototype)
-            async with self._decoding:
+            async with _DECODING.get(self._decoding):
                 (decoded,) = await self._pipeline.decode([(buffer, spec)])
             if decoded is None:
                 return MISSING
@@ -473,7 +475,7 @@ class BlockReader:
             if gate is not None:
                 await gate()
             if self._local_read is not None:  # partial reads of the file, in a worker thread
-                async with semaphore, self._decoding:
+                async with _DECODING.get(self._decoding):  # the read is part of the decode work
                     return await asyncio.to_thread(self.read_slabs_local, chunk, blocks, self._on_bytes)
             cache_key = (raw[1], (-1, *chunk)) if raw is not None else None
             data = raw[0].get(cache_key) if raw is not None and cache_key is not None else None
@@ -488,7 +490,7 @@ class BlockReader:
                     raw[0].put(cache_key, data)
             if gate is not None:
                 await gate()
-            async with self._decoding:
+            async with _DECODING.get(self._decoding):
                 return await asyncio.to_thread(self._decode_slabs, data, blocks)
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
@@ -666,7 +668,7 @@ class BlockReader:
                     raise ValueError(f"the shard is truncated: {len(buffer)} of {stop - start} bytes")
                 self._on_bytes(len(buffer))
                 pieces = [(buffer[s - start : e - start], spec) for s, e, _ in group]
-                async with self._decoding:
+                async with _DECODING.get(self._decoding):
                     decoded = await self._sharding.codec_pipeline.decode(pieces)
                 for (_, _, coords), data in zip(group, decoded, strict=True):
                     out[coords] = MISSING if data is None else self._check(data.as_numpy_array(), coords)
@@ -680,6 +682,9 @@ class BlockReader:
         await asyncio.gather(*(one(g) for g in groups))
         return out
 
+
+_DECODING: contextvars.ContextVar[asyncio.Semaphore] = contextvars.ContextVar("zarr_browser_decoding")
+"""The decode slots of the fetch a task belongs to (views and prefetches have their own)."""
 
 _pool: Any = None
 _pool_lock = threading.Lock()
@@ -813,7 +818,9 @@ class StreamingEngine:
         self._positions: dict[tuple[int, Any], dict[int, int]] = {}  # last stepped indices per view
         self._semaphore: asyncio.Semaphore | None = None
         self._decoding: asyncio.Semaphore | None = None
+        self._prefetch_decoding: asyncio.Semaphore | None = None
         self._counters = _Counters()
+        self._arrived = threading.Condition(self._lock)  # notified whenever fetched blocks settle
 
     # -- introspection ----------------------------------------------------------------------
     def pending(self) -> int:
@@ -939,6 +946,7 @@ class StreamingEngine:
         fill: Any = 0,
         neighbours: bool = False,
         neighbour_axes: Sequence[int] | None = None,
+        wait: float = 0.0,
     ) -> tuple[np.ndarray, list[Hole]]:
         """What the cache holds of region *key*, without waiting; the rest is requested.
 
@@ -947,8 +955,11 @@ class StreamingEngine:
         retried before :data:`RETRY_AFTER`), ``missing`` (a remote store has no such chunk; the
         array holds the fill value there).  With *neighbours*, the blocks around the region
         are prefetched once no view waits (along *neighbour_axes* only, when given: not along
-        a channel axis that another layer shows).
+        a channel axis that another layer shows).  With *wait* > 0 the call waits at most that
+        many seconds for the blocks it requested (a local store delivers a view in a few
+        milliseconds: drawing it at once spares a coarse frame and a refresh).
         """
+        waiting: list[tuple[tuple[int, ...], tuple[Index, ...], tuple[slice, ...]]] = []
         reader = source.block_reader()
         plan = BlockPlan.of(key, source.shape, reader.block_shape)
         out = np.empty(plan.out_shape, dtype=source.dtype)
@@ -977,13 +988,42 @@ class StreamingEngine:
             holes.append(Hole(where, "pending", reader.describe(coords)))
             if request and inflight is None:
                 wanted.append(coords)
+            if request and wait > 0:
+                waiting.append((coords, local, where))
         if neighbours and request:
             self._plan_prefetch(source, reader, plan, key, neighbour_axes)  # before submitting: a fast fetch starts it
         if wanted:
             self._submit(source, reader, self._affordable(source, reader, plan, wanted), display=True)
         elif neighbours and request and self.pending() == 0:
             self._start_prefetch()
+        if waiting and self._wait_for(token, [c for c, _, _ in waiting], time.monotonic() + wait):
+            holes = self._fill_arrived(token, waiting, out, holes)
         return out, holes
+
+    def _wait_for(self, token: int, blocks: list[tuple[int, ...]], deadline: float) -> bool:
+        """Wait until none of *blocks* is in flight, or until *deadline*; whether any settled."""
+        with self._arrived:
+            while any((token, c) in self._inflight for c in blocks):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._arrived.wait(remaining)
+            return any((token, c) not in self._inflight for c in blocks)
+
+    def _fill_arrived(
+        self, token: int, waiting: list[tuple[tuple[int, ...], tuple[Index, ...], tuple[slice, ...]]],
+        out: np.ndarray, holes: list[Hole],
+    ) -> list[Hole]:
+        """Copy the waited-for blocks that arrived into *out*; the holes that remain."""
+        filled: set[int] = set()  # ids of the holes' `out` tuples (slices are not hashable before 3.12)
+        for coords, local, where in waiting:
+            value = self.cache.get((token, coords))
+            if value is not None and (token, coords) not in self._missing:
+                out[where] = value[local]
+                filled.add(id(where))
+        if not filled:
+            return holes
+        return [h for h in holes if not (h.status == "pending" and id(h.out) in filled)]
 
     def _affordable(
         self, source: EngineSource, reader: BlockReader, plan: BlockPlan, wanted: list[tuple[int, ...]]
@@ -1053,6 +1093,8 @@ class StreamingEngine:
                     wanted += bool(self._inflight.pop((source.token, c), False))
                 self._display_inflight -= wanted
                 idle = self._display_inflight == 0
+            with self._arrived:
+                self._arrived.notify_all()
             if wanted:  # prefetched blocks nobody looks at yet: no refresh
                 self.notify(source.token)
             if idle:
@@ -1064,8 +1106,11 @@ class StreamingEngine:
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.concurrency)
             self._decoding = asyncio.Semaphore(DECODERS)
-        assert self._decoding is not None
-        results = await reader.fetch(blocks, self._semaphore, self._decoding, self._count_fetched,
+            self._prefetch_decoding = asyncio.Semaphore(1)
+        assert self._decoding is not None and self._prefetch_decoding is not None
+        # a prefetch decodes one block at a time in slots of its own: a view never queues behind it
+        decoding = self._decoding if display else self._prefetch_decoding
+        results = await reader.fetch(blocks, self._semaphore, decoding, self._count_fetched,
                                      None if display else self._views_first, raw=(self.raw, source.token))
         return self._settle(source, reader, results)
 

@@ -238,11 +238,11 @@ class ZarrSource:
 
     def read_cached(
         self, key: tuple[Index, ...], *, request: bool = True, neighbours: bool = False,
-        neighbour_axes: Sequence[int] | None = None,
+        neighbour_axes: Sequence[int] | None = None, wait: float = 0.0,
     ) -> tuple[np.ndarray, list[Hole]]:
         """What is cached of region *key* now, and the holes (see :meth:`StreamingEngine.read_cached`)."""
         return self.engine.read_cached(self, key, request=request, neighbours=neighbours,
-                                       neighbour_axes=neighbour_axes)
+                                       neighbour_axes=neighbour_axes, wait=wait)
 
 
 def _numpy_dtype(name: str) -> np.dtype | None:

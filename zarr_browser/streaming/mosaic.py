@@ -235,10 +235,10 @@ class MosaicSource:
 
     def read_cached(
         self, key: tuple[Index, ...], *, request: bool = True, neighbours: bool = False,
-        neighbour_axes: Sequence[int] | None = None,
+        neighbour_axes: Sequence[int] | None = None, wait: float = 0.0,
     ) -> tuple[np.ndarray, list[Hole]]:
         """What is ready of region *key* now (never waits); tiles not opened yet are opened in workers."""
-        del neighbours, neighbour_axes  # the mosaic is one small level: nothing to prefetch
+        del neighbours, neighbour_axes, wait  # one small level, nothing to prefetch; tiles are not waited for
         *lead, y_index, x_index = key
         out = np.zeros(self._out_shape(key), dtype=self._dtype)
         holes: list[Hole] = []
