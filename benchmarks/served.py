@@ -6,6 +6,7 @@ the GIL for as long as the viewer spends decoding them: the figures would measur
 A real server is elsewhere, so here it is: :class:`ProcessServer` starts a ``StaticServer`` in a
 child process and forwards what the benchmark asks of it (counters, latency, listing, faults).
 Its clock (``time.monotonic``) is the system's, so round trips are counted as before.
+The child is spawned, so the benchmark's main module must start nothing on import.
 """
 
 from __future__ import annotations
@@ -67,6 +68,24 @@ class _Faults:
         self._owner._ask("faults", "clear", ())
 
 
+class _Remote:
+    """An attribute of the server in the child process (read, and set unless *read_only*)."""
+
+    def __init__(self, *, read_only: bool = False) -> None:
+        self.read_only = read_only
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, server: ProcessServer | None, owner: type) -> Any:
+        return self if server is None else server._ask("get", self.name)
+
+    def __set__(self, server: ProcessServer, value: Any) -> None:
+        if self.read_only:
+            raise AttributeError(f"{self.name} is read-only")
+        server._ask("set", self.name, value)
+
+
 class ProcessServer:
     """A :class:`tests.servers.StaticServer` for *root* in a child process (same interface, as far
     as the benchmark uses it)."""
@@ -95,26 +114,10 @@ class ProcessServer:
             raise result
         return result
 
-    @property
-    def latency(self) -> float:
-        return float(self._ask("get", "latency"))
-
-    @latency.setter
-    def latency(self, value: float) -> None:
-        self._ask("set", "latency", value)
-
-    @property
-    def listing(self) -> bool:
-        return bool(self._ask("get", "listing"))
-
-    @listing.setter
-    def listing(self, value: bool) -> None:
-        self._ask("set", "listing", value)
-
-    @property
-    def stats(self) -> Any:
-        """A snapshot of the server's :class:`tests.servers.ServerStats`."""
-        return self._ask("get", "stats")
+    latency = _Remote()
+    listing = _Remote()
+    stats = _Remote(read_only=True)
+    """A snapshot of the server's :class:`tests.servers.ServerStats`."""
 
     def reset_stats(self) -> None:
         self._ask("call", "reset_stats")

@@ -13,93 +13,49 @@ Run under a display (a real one or Xvfb)::
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
 
-from qtpy.QtCore import QSettings, Qt, QTimer
-from qtpy.QtWidgets import QApplication
+from qtpy.QtCore import Qt, QTimer
+from window_shot import WindowShot
 
-from zarr_browser.core.conventions import default_registry
-from zarr_browser.demo import write_demo
-from zarr_browser.qt.window import BrowserWindow
-from zarr_browser.qt.workers import ThreadRunner
-
-ROOT = Path(__file__).resolve().parent.parent
 SELECT = "/cells.ome.zarr"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, default=ROOT / "resources" / "editor.png")
-    parser.add_argument("--timeout", type=float, default=90.0, help="give up after this many seconds")
-    args = parser.parse_args()
+    shot = WindowShot(__doc__ or "", "editor.png", size=(1720, 960), timeout=90.0, demo_size=1024)
 
-    app = QApplication(sys.argv[:1])
-    app.setApplicationName("zarr-browser")
-    with tempfile.TemporaryDirectory() as tmp:
-        demo = write_demo(Path(tmp) / "demo", size=1024)
-        settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
-        runner = ThreadRunner()
-        window = BrowserWindow(runner=runner, registry=default_registry(), settings=settings)
-        window.resize(1720, 960)
-        window.show()
-        editing = window.editing
-        result = {"code": 1}
+    def on_opened() -> None:
+        editing = shot.window.editing
+        shot.ready.append(lambda: not editing.controller.isBusy())
+        editing.controller.activeChanged.connect(on_editing)
+        editing.enableAction.trigger()
 
-        def idle() -> bool:
-            return window.hierarchy() is not None and not window.model.hasPendingOperations() \
-                and runner.pending() == 0 and not editing.controller.isBusy()
+    def on_editing(active: bool) -> None:
+        if active:
+            shot.wait_then(lambda: shot.window.revealPath(SELECT, lambda _ok: shot.wait_then(show_forms, editor_ready)))
 
-        def wait_then(action: Callable[[], None], ready: Callable[[], bool] = idle) -> None:
-            if ready():
-                action()
-            else:
-                QTimer.singleShot(50, lambda: wait_then(action, ready))
+    def editor_ready() -> bool:
+        node = shot.window.editing.editor.node()
+        return shot.idle() and node is not None and node.path == SELECT
 
-        def on_opened(_url: str) -> None:
-            window.storeOpened.disconnect(on_opened)
-            editing.controller.activeChanged.connect(on_editing)
-            editing.enableAction.trigger()
+    def show_forms() -> None:
+        window, editing = shot.window, shot.window.editing
+        window.tree.expand(window.proxy.mapFromSource(window.model.indexForPath(SELECT)))
+        window.resizeDocks([editing.dock], [900], Qt.Orientation.Horizontal)
+        window.splitter.setSizes([330, 470])
+        editing.editor.showTab("ome")
+        form = editing.editor.channelsForm
+        form.rows[2]["color"].setColour("FFD700")
+        form.apply()
+        shot.wait_then(lambda: QTimer.singleShot(900, grab),
+                       lambda: shot.idle() and editing.controller.isDirty()
+                       and all(r["histogram"].histogram is not None for r in editing.editor.channelsForm.rows))
 
-        def on_editing(active: bool) -> None:
-            if active:
-                wait_then(lambda: window.revealPath(SELECT, lambda _ok: wait_then(show_forms, editor_ready)))
+    def grab() -> None:
+        shot.grab()  # saves, then asks the event loop to quit
+        shot.window.editing.controller.stop()  # the demo copy is temporary: no "unsaved edits" prompt
 
-        def editor_ready() -> bool:
-            node = editing.editor.node()
-            return idle() and node is not None and node.path == SELECT
-
-        def show_forms() -> None:
-            index = window.proxy.mapFromSource(window.model.indexForPath(SELECT))
-            window.tree.expand(index)
-            window.resizeDocks([editing.dock], [900], Qt.Orientation.Horizontal)
-            window.splitter.setSizes([330, 470])
-            editing.editor.showTab("ome")
-            form = editing.editor.channelsForm
-            form.rows[2]["color"].setColour("FFD700")
-            form.apply()
-            wait_then(lambda: QTimer.singleShot(900, grab),
-                      lambda: idle() and editing.controller.isDirty()
-                      and all(r["histogram"].histogram is not None for r in editing.editor.channelsForm.rows))
-
-        def grab() -> None:
-            args.output.parent.mkdir(parents=True, exist_ok=True)
-            window.grab().save(str(args.output))
-            print(f"wrote {args.output}")
-            result["code"] = 0
-            editing.controller.stop()  # the demo copy is temporary: no "unsaved edits" prompt
-            app.quit()
-
-        window.storeOpened.connect(on_opened)
-        window.openFailed.connect(lambda url, reason: (print(f"cannot open {url}: {reason}"), app.quit()))
-        QTimer.singleShot(int(args.timeout * 1000), app.quit)
-        window.openStore(str(demo.root))
-        app.exec_()
-        runner.shutdown()
-    return result["code"]
+    return shot.run(on_opened)
 
 
 if __name__ == "__main__":

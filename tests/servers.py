@@ -446,6 +446,12 @@ def _send_body(
     handler.send_header("Accept-Ranges", "bytes")
     for name, value in (extra or {}).items():
         handler.send_header(name, value)
+    finish_response(handler, body, head=head, truncate=truncate)
+
+
+def finish_response(handler: BaseHTTPRequestHandler, body: bytes, *, head: bool, truncate: bool) -> None:
+    """End the headers and send *body* (none for HEAD); *truncate* sends half of it and drops
+    the connection."""
     if truncate:
         handler.send_header("Connection", "close")
     handler.end_headers()

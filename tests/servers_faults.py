@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from servers import Faults, ServerStats, ServingThread, _drop, apply_fault
+from servers import Faults, ServerStats, ServingThread, _drop, apply_fault, finish_response
 
 __all__ = ["FaultProxy"]
 
@@ -94,14 +94,4 @@ class FaultProxy(ServingThread):
                 handler.send_header(name, value)
         origin_length = response.getheader("Content-Length")
         handler.send_header("Content-Length", origin_length if head and origin_length else str(len(data)))
-        if truncate:
-            handler.send_header("Connection", "close")
-        handler.end_headers()
-        if head:
-            return
-        if truncate:
-            handler.wfile.write(data[: len(data) // 2])
-            handler.wfile.flush()
-            _drop(handler)
-            return
-        handler.wfile.write(data)
+        finish_response(handler, data, head=head, truncate=truncate)

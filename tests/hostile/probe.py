@@ -91,22 +91,31 @@ def _values(data: Any) -> list[float]:
     return [float(v) for v in np.unique(arr.ravel()[:4096])[:16]]
 
 
+def _open(store: str, out: dict[str, Any]) -> tuple[Any, Any] | None:
+    """The default registry and the hierarchy of *store*; None (reported at "/") when it cannot open."""
+    from zarr_browser.core.conventions import default_registry
+    from zarr_browser.core.hierarchy import Hierarchy
+    from zarr_browser.errors import ZarrBrowserError
+
+    registry = default_registry()
+    try:
+        return registry, Hierarchy.open(store, hints=registry.child_hints)
+    except ZarrBrowserError as err:
+        _report(out["reports"], "/", f"{type(err).__name__}: {err}")
+        return None
+
+
 # -- entries ---------------------------------------------------------------------------------
 
 
 def entry_core(store: str, out: dict[str, Any]) -> None:
-    from zarr_browser.core.conventions import default_registry
-    from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.core.safety import open_array
-    from zarr_browser.errors import ZarrBrowserError
 
-    registry = default_registry()
     reports = out["reports"]
-    try:
-        hierarchy = Hierarchy.open(store, hints=registry.child_hints)
-    except ZarrBrowserError as err:
-        _report(reports, "/", f"{type(err).__name__}: {err}")
+    opened = _open(store, out)
+    if opened is None:
         return
+    hierarchy = opened[1]
     entries = hierarchy.walk()
     out["nodes"] = [n.path for n, _ in entries]
     for node, listing in entries:
@@ -130,17 +139,12 @@ def entry_core(store: str, out: dict[str, Any]) -> None:
 
 
 def entry_validate(store: str, out: dict[str, Any]) -> None:
-    from zarr_browser.core.conventions import default_registry
-    from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.core.validate import validate_hierarchy
-    from zarr_browser.errors import ZarrBrowserError
 
-    registry = default_registry()
-    try:
-        hierarchy = Hierarchy.open(store, hints=registry.child_hints)
-    except ZarrBrowserError as err:
-        _report(out["reports"], "/", f"{type(err).__name__}: {err}")
+    opened = _open(store, out)
+    if opened is None:
         return
+    registry, hierarchy = opened
     report = validate_hierarchy(hierarchy, registry)
     for issue in report.issues:
         _report(out["reports"], issue.path, f"{issue.severity.value}: {issue.message}")
@@ -148,18 +152,14 @@ def entry_validate(store: str, out: dict[str, Any]) -> None:
 
 
 def entry_thumbnail(store: str, out: dict[str, Any]) -> None:
-    from zarr_browser.core.conventions import default_registry
-    from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.core.preview import make_thumbnail, previewable
     from zarr_browser.core.validate import HierarchyContext
     from zarr_browser.errors import ZarrBrowserError
 
-    registry = default_registry()
-    try:
-        hierarchy = Hierarchy.open(store, hints=registry.child_hints)
-    except ZarrBrowserError as err:
-        _report(out["reports"], "/", f"{type(err).__name__}: {err}")
+    opened = _open(store, out)
+    if opened is None:
         return
+    registry, hierarchy = opened
     ctx = HierarchyContext(hierarchy)
     for node, _ in hierarchy.walk():
         if not previewable(node, registry):

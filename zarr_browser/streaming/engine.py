@@ -419,25 +419,25 @@ class BlockReader:
         if decoding is not None:  # this fetch's tasks (gather copies the context) use these slots
             _DECODING.set(decoding)
         self._on_bytes = on_bytes or self._on_bytes
-        if self._slabs is not None:
-            by_chunk: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
-            for coords in blocks:
-                by_chunk.setdefault(self._chunk_of(coords), []).append(coords)
-            out: dict[tuple[int, ...], np.ndarray | _Missing | Exception] = {}
-            parts = await asyncio.gather(*(self._fetch_slabs(c, cs, semaphore, gate, raw) for c, cs in by_chunk.items()))
-            for part in parts:
-                out.update(part)
-            return out
-        if self._sharding is None:
+        if self._slabs is None and self._sharding is None:  # block = chunk
             results = await asyncio.gather(*(self._fetch_chunk(c, semaphore, gate) for c in blocks))
             return dict(zip(blocks, results, strict=True))
-        by_shard: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
-        for coords in blocks:
-            by_shard.setdefault(self._chunk_of(coords), []).append(coords)
+        # several blocks per stored object (slabs of a chunk, inner chunks of a shard): one job each
+        if self._slabs is not None:
+            jobs = (self._fetch_slabs(c, cs, semaphore, gate, raw) for c, cs in self._by_chunk(blocks).items())
+        else:
+            jobs = (self._fetch_shard(s, cs, semaphore, gate) for s, cs in self._by_chunk(blocks).items())
         out: dict[tuple[int, ...], np.ndarray | _Missing | Exception] = {}
-        for part in await asyncio.gather(*(self._fetch_shard(s, cs, semaphore, gate) for s, cs in by_shard.items())):
+        for part in await asyncio.gather(*jobs):
             out.update(part)
         return out
+
+    def _by_chunk(self, blocks: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], list[tuple[int, ...]]]:
+        """*blocks* grouped by the stored object (chunk or shard) that holds them."""
+        groups: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
+        for coords in blocks:
+            groups.setdefault(self._chunk_of(coords), []).append(coords)
+        return groups
 
     async def _fetch_chunk(
         self, coords: tuple[int, ...], semaphore: asyncio.Semaphore, gate: Callable[[], Awaitable[None]] | None = None
@@ -477,8 +477,8 @@ class BlockReader:
             if self._local_read is not None:  # partial reads of the file, in a worker thread
                 async with _DECODING.get(self._decoding):  # the read is part of the decode work
                     return await asyncio.to_thread(self.read_slabs_local, chunk, blocks, self._on_bytes)
-            cache_key = (raw[1], (-1, *chunk)) if raw is not None else None
-            data = raw[0].get(cache_key) if raw is not None and cache_key is not None else None
+            kept, token = raw if raw is not None else (None, 0)
+            data = kept.get((token, chunk)) if kept is not None else None
             if data is None:
                 async with semaphore:
                     buffer = await (self._store_path / self._metadata.encode_chunk_key(chunk)).get(prototype=self._prototype)
@@ -486,8 +486,8 @@ class BlockReader:
                     return dict.fromkeys(blocks, MISSING)
                 self._on_bytes(len(buffer))
                 data = np.frombuffer(buffer.to_bytes(), dtype=np.uint8)
-                if raw is not None and cache_key is not None:
-                    raw[0].put(cache_key, data)
+                if kept is not None:
+                    kept.put((token, chunk), data)
             if gate is not None:
                 await gate()
             async with _DECODING.get(self._decoding):
@@ -546,11 +546,9 @@ class BlockReader:
         self, blocks: Sequence[tuple[int, ...]], on_bytes: Callable[[int], None] | None = None,
     ) -> dict[tuple[int, ...], np.ndarray | _Missing | Exception]:
         """Slabs *blocks* of a local array, read in the calling thread."""
-        by_chunk: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
-        for coords in blocks:
-            by_chunk.setdefault(self._chunk_of(coords), []).append(coords)
         out: dict[tuple[int, ...], np.ndarray | _Missing | Exception] = {}
-        for part in _shared_map(lambda item: self.read_slabs_local(item[0], item[1], on_bytes), list(by_chunk.items())):
+        groups = list(self._by_chunk(blocks).items())
+        for part in _shared_map(lambda group: self.read_slabs_local(*group, on_bytes), groups):
             out.update(part)
         return out
 

@@ -152,7 +152,7 @@ def getitem(buffer: np.ndarray, header: BloscHeader, start: int, out: np.ndarray
         raise RuntimeError("blosc partial decoding is unavailable")
     if buffer.nbytes != header.cbytes or buffer.dtype != np.uint8 or not buffer.flags.c_contiguous:
         raise ValueError("the compressed buffer does not match its header")
-    if not out.flags.c_contiguous or out.flags.writeable is False:
+    if not out.flags.c_contiguous or not out.flags.writeable:
         raise ValueError("the output must be a writable contiguous array")
     size = out.nbytes
     if start % header.typesize or size % header.typesize or start + size > header.nbytes:
