@@ -8,6 +8,7 @@ server still holds every request.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -332,8 +333,13 @@ def test_a_volume_region_is_read_only_where_napari_indexes_it(
     assert isinstance(region, LazyRegion) and region.shape == (128, 256, 256)
     assert engine.stats()["blocks"] == 0 and engine.pending() == 0  # ...which reads nothing
     plane = np.asarray(region[20])  # ...then the plane it shows
-    assert plane.shape == (256, 256) and engine.pending() == 16  # one z-chunk of blocks
-    wait_idle(engine)
+    assert plane.shape == (256, 256) and 0 < engine.pending() <= 16
+    deadline = time.monotonic() + 20
+    while not engine.idle():  # the view, then its neighbours along z
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    stats = engine.stats()
+    assert stats["blocks"] - stats["prefetched"] == 16  # the view read one z-chunk of blocks
     np.testing.assert_array_equal(np.asarray(shown[:, 0:256, 0:256][20, 10:20, 5:7]), truth[20, 10:20, 5:7])
 
 
@@ -357,6 +363,61 @@ def test_local_views_are_drawn_complete_remote_ones_never_wait(
     remote[0:256, 0:256]
     assert time.monotonic() - started < 0.5 and len(remote.last_holes) == 16
     http_server.faults.clear()
+    http_server._release.set()
+    wait_idle(engine)
+
+
+def test_one_hanging_chunk_holds_back_no_other_chunk_of_the_view(engine: StreamingEngine, http_server: Any,
+                                                                tmp_path: Path) -> None:
+    truth = microscopy((256, 256))
+    write(http_server.root / "h.zarr", truth, chunks=(64, 64))
+    shown = DisplayLevel([level(http_server.url_for("h.zarr"))], 0)
+    http_server.faults.add("h.zarr/a/c/2/1", "hang")
+    shown[...]
+    deadline = time.monotonic() + 10
+    while len(shown.last_holes) > 1:  # the 15 others arrive and are drawn while one request hangs
+        assert time.monotonic() < deadline, f"{len(shown.last_holes)} holes left"
+        time.sleep(0.01)
+        data = shown[...]
+    assert [h.status for h in shown.last_holes] == ["pending"] and engine.pending() == 1
+    expected = truth.copy()
+    expected[128:192, 64:128] = 0
+    np.testing.assert_array_equal(data, expected)
+    http_server.faults.clear()
+    http_server._release.set()
+    wait_idle(engine)
+
+
+def test_a_view_is_not_held_behind_a_prefetch_of_its_own_blocks(engine: StreamingEngine, http_server: Any,
+                                                              tmp_path: Path) -> None:
+    """A prefetch waits while views wait; a block a view now wants from it must go at once,
+    even while another view's blocks hang (it used to wait for that view: a deadlock)."""
+    truth = microscopy((512, 512))
+    write(http_server.root / "g.zarr", truth, chunks=(64, 64))
+    array = level(http_server.url_for("g.zarr"))
+    token = array.source.token
+    shown = DisplayLevel([array], 0)
+    http_server.latency = 0.3
+    http_server.faults.add("g.zarr/a/c/7/7", "hang")
+    shown[0:64, 0:64]  # view A: block (0, 0); its ring (0, 1), (1, 0), (1, 1) is prefetched once it is in
+    wait_idle(engine)
+    deadline = time.monotonic() + 10
+    while engine._inflight.get((token, (1, 1))) is not False:
+        assert time.monotonic() < deadline, "the ring was never prefetched"
+        time.sleep(0.002)
+    shown[448:512, 448:512]  # view B, while the ring's requests are out: its block (7, 7) hangs
+    assert engine.pending() == 1
+    heard = threading.Event()
+    engine.add_listener(token, lambda _: heard.set())
+    shown[64:128, 64:128]  # view C wants (1, 1), which the prefetch holds back (views first) when it lands
+    deadline = time.monotonic() + 10
+    while shown[64:128, 64:128] is not None and shown.last_holes:
+        assert time.monotonic() < deadline, "view C waited behind the hanging view B"
+        time.sleep(0.01)
+    np.testing.assert_array_equal(shown[64:128, 64:128], truth[64:128, 64:128])
+    assert heard.wait(5) and engine.pending() == 1  # listeners were told; B still hangs
+    http_server.faults.clear()
+    http_server.latency = 0.0
     http_server._release.set()
     wait_idle(engine)
 

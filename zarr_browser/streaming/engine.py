@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import itertools
 import logging
 import math
@@ -42,7 +43,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -64,6 +65,10 @@ __all__ = [
     "get_engine",
     "set_engine",
 ]
+
+
+Gate = Callable[[Sequence[tuple[int, ...]]], Awaitable[None]]
+"""Awaited by a prefetch before it fetches or decodes the blocks it is given (views go first)."""
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +98,10 @@ LOCAL_BLOCK_BYTES = 16 * 1024 * 1024
 
 PREFETCH_SHARE = 4
 """Prefetching may fill at most 1/PREFETCH_SHARE of the cache per view."""
+
+STRAGGLER = 0.05
+"""Seconds after a block a view waits for arrived within which its listeners hear of it, even
+while other blocks of the same fetch are still on their way."""
 
 RAW_SHARE = 8
 """The cache of compressed chunks (remote slabbed arrays) is 1/RAW_SHARE of the decoded cache."""
@@ -276,6 +285,9 @@ class _Missing:
 
 MISSING = _Missing()
 
+Part = dict[tuple[int, ...], "np.ndarray | _Missing | Exception"]
+"""The results of the blocks of one stored object (or of a whole fetch)."""
+
 
 class BlockReader:
     """Fetches and decodes blocks of one zarr array on zarr's event loop (async methods).
@@ -404,9 +416,10 @@ class BlockReader:
         semaphore: asyncio.Semaphore,
         decoding: asyncio.Semaphore | None = None,
         on_bytes: Callable[[int], None] | None = None,
-        gate: Callable[[], Awaitable[None]] | None = None,
+        gate: Gate | None = None,
         raw: tuple[DecodedCache, int] | None = None,
-    ) -> dict[tuple[int, ...], np.ndarray | _Missing | Exception]:
+        on_part: Callable[[Part], None] | None = None,
+    ) -> Part:
         """Fetch and decode *blocks*; each result is an array, MISSING, or the exception.
 
         *semaphore* bounds the requests in flight, *decoding* the blocks decoded at once;
@@ -414,23 +427,34 @@ class BlockReader:
         request and each decode, so that work a view waits for goes first.  *raw* (a cache and
         the source's token) keeps the compressed chunks of remote slabbed arrays, so that the
         next plane of a chunk costs a decode, not a download.  The result may hold more blocks
-        than asked for (the other slabs of a chunk that was decoded whole).
+        than asked for (the other slabs of a chunk that was decoded whole).  *on_part* hears the
+        results of each stored object as soon as they are in.
         """
         if decoding is not None:  # this fetch's tasks (gather copies the context) use these slots
             _DECODING.set(decoding)
         self._on_bytes = on_bytes or self._on_bytes
+        jobs: Iterable[Awaitable[Part]]
         if self._slabs is None and self._sharding is None:  # block = chunk
-            results = await asyncio.gather(*(self._fetch_chunk(c, semaphore, gate) for c in blocks))
-            return dict(zip(blocks, results, strict=True))
+            jobs = (self._fetch_one(c, semaphore, gate) for c in blocks)
         # several blocks per stored object (slabs of a chunk, inner chunks of a shard): one job each
-        if self._slabs is not None:
+        elif self._slabs is not None:
             jobs = (self._fetch_slabs(c, cs, semaphore, gate, raw) for c, cs in self._by_chunk(blocks).items())
         else:
             jobs = (self._fetch_shard(s, cs, semaphore, gate) for s, cs in self._by_chunk(blocks).items())
-        out: dict[tuple[int, ...], np.ndarray | _Missing | Exception] = {}
-        for part in await asyncio.gather(*jobs):
+
+        async def heard(job: Awaitable[Part]) -> Part:
+            part = await job
+            if on_part is not None:
+                on_part(part)
+            return part
+
+        out: Part = {}
+        for part in await asyncio.gather(*(heard(job) for job in jobs)):
             out.update(part)
         return out
+
+    async def _fetch_one(self, coords: tuple[int, ...], semaphore: asyncio.Semaphore, gate: Gate | None) -> Part:
+        return {coords: await self._fetch_chunk(coords, semaphore, gate)}
 
     def _by_chunk(self, blocks: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], list[tuple[int, ...]]]:
         """*blocks* grouped by the stored object (chunk or shard) that holds them."""
@@ -440,19 +464,19 @@ class BlockReader:
         return groups
 
     async def _fetch_chunk(
-        self, coords: tuple[int, ...], semaphore: asyncio.Semaphore, gate: Callable[[], Awaitable[None]] | None = None
+        self, coords: tuple[int, ...], semaphore: asyncio.Semaphore, gate: Gate | None = None
     ) -> np.ndarray | _Missing | Exception:
         key = self._metadata.encode_chunk_key(coords)
         try:
             if gate is not None:
-                await gate()
+                await gate((coords,))
             async with semaphore:
                 buffer = await (self._store_path / key).get(prototype=self._prototype)
             if buffer is None:
                 return MISSING
             self._on_bytes(len(buffer))
             if gate is not None:
-                await gate()
+                await gate((coords,))
             if self._inline is not None:
                 return self._check(self._inline(buffer.to_bytes(), coords), coords)
             spec = self._metadata.get_chunk_spec(coords, self._config, prototype=self._prototype)
@@ -469,11 +493,11 @@ class BlockReader:
     # -- slabs of deep blosc chunks ---------------------------------------------------------
     async def _fetch_slabs(
         self, chunk: tuple[int, ...], blocks: list[tuple[int, ...]], semaphore: asyncio.Semaphore,
-        gate: Callable[[], Awaitable[None]] | None, raw: tuple[DecodedCache, int] | None,
-    ) -> dict[tuple[int, ...], np.ndarray | _Missing | Exception]:
+        gate: Gate | None, raw: tuple[DecodedCache, int] | None,
+    ) -> Part:
         try:
             if gate is not None:
-                await gate()
+                await gate(blocks)
             if self._local_read is not None:  # partial reads of the file, in a worker thread
                 async with _DECODING.get(self._decoding):  # the read is part of the decode work
                     return await asyncio.to_thread(self.read_slabs_local, chunk, blocks, self._on_bytes)
@@ -489,7 +513,7 @@ class BlockReader:
                 if kept is not None:
                     kept.put((token, chunk), data)
             if gate is not None:
-                await gate()
+                await gate(blocks)
             async with _DECODING.get(self._decoding):
                 return await asyncio.to_thread(self._decode_slabs, data, blocks)
         except (asyncio.CancelledError, KeyboardInterrupt):
@@ -499,7 +523,7 @@ class BlockReader:
 
     def read_slabs_local(
         self, chunk: tuple[int, ...], blocks: Sequence[tuple[int, ...]], on_bytes: Callable[[int], None] | None = None,
-    ) -> dict[tuple[int, ...], np.ndarray | _Missing | Exception]:
+    ) -> Part:
         """Read slabs *blocks* of *chunk* from a local file: the header and offset table, then
         only the compressed blocks that hold them (the whole chunk when most slabs are wanted)."""
         assert self._slabs is not None and self._local_read is not None
@@ -544,9 +568,9 @@ class BlockReader:
 
     def read_local_blocks(
         self, blocks: Sequence[tuple[int, ...]], on_bytes: Callable[[int], None] | None = None,
-    ) -> dict[tuple[int, ...], np.ndarray | _Missing | Exception]:
+    ) -> Part:
         """Slabs *blocks* of a local array, read in the calling thread."""
-        out: dict[tuple[int, ...], np.ndarray | _Missing | Exception] = {}
+        out: Part = {}
         groups = list(self._by_chunk(blocks).items())
         for part in _shared_map(lambda group: self.read_slabs_local(*group, on_bytes), groups):
             out.update(part)
@@ -554,7 +578,7 @@ class BlockReader:
 
     def _decode_slabs(
         self, data: np.ndarray, blocks: Sequence[tuple[int, ...]],
-    ) -> dict[tuple[int, ...], np.ndarray | _Missing | Exception]:
+    ) -> Part:
         """Slabs *blocks* from a whole compressed chunk: decoded alone when few are wanted,
         else the chunk is decoded whole and all its slabs are returned."""
         assert self._slabs is not None and self._dtype is not None
@@ -571,7 +595,7 @@ class BlockReader:
         whole = np.frombuffer(decoded, dtype=self._dtype).reshape(self.chunk_shape)
         axis, t = layout.axis, layout.thickness
         first = blocks[0]
-        out: dict[tuple[int, ...], np.ndarray | _Missing | Exception] = {}
+        out: Part = {}
         for s in range(layout.per_chunk[axis]):
             coords = tuple(c - c % layout.per_chunk[a] + s if a == axis else c for a, c in enumerate(first))
             if coords[axis] * t >= self.shape[axis]:
@@ -581,9 +605,9 @@ class BlockReader:
 
     def _getitems(
         self, buffer: np.ndarray, header: partial.BloscHeader, blocks: Sequence[tuple[int, ...]],
-    ) -> dict[tuple[int, ...], np.ndarray | _Missing | Exception]:
+    ) -> Part:
         assert self._slabs is not None and self._dtype is not None
-        out: dict[tuple[int, ...], np.ndarray | _Missing | Exception] = {}
+        out: Part = {}
         for coords in blocks:
             slab = np.empty(self._slabs.slab_shape, dtype=self._dtype)
             partial.getitem(buffer, header, self._slabs.offset(coords), slab)
@@ -618,12 +642,12 @@ class BlockReader:
 
     async def _fetch_shard(
         self, shard: tuple[int, ...], blocks: list[tuple[int, ...]], semaphore: asyncio.Semaphore,
-        gate: Callable[[], Awaitable[None]] | None = None,
-    ) -> dict[tuple[int, ...], np.ndarray | _Missing | Exception]:
+        gate: Gate | None = None,
+    ) -> Part:
         from zarr.abc.store import RangeByteRequest
 
         assert self._sharding is not None
-        out: dict[tuple[int, ...], np.ndarray | _Missing | Exception] = {}
+        out: Part = {}
         try:
             index = await self._shard_index(shard, semaphore)
         except (asyncio.CancelledError, KeyboardInterrupt):
@@ -657,7 +681,7 @@ class BlockReader:
             start, stop = group[0][0], max(s[1] for s in group)
             try:
                 if gate is not None:
-                    await gate()
+                    await gate([coords for _, _, coords in group])
                 async with semaphore:
                     buffer = await shard_path.get(prototype=self._prototype, byte_range=RangeByteRequest(start, stop))
                 if buffer is None:
@@ -775,6 +799,17 @@ class EngineSource:
     def describe(self) -> str: ...  # pragma: no cover - protocol
 
 
+@dataclass(slots=True)
+class _Batch:
+    """One fetch of blocks of one source: what arrived, and whether listeners heard of it."""
+
+    token: int
+    arrived: set[tuple[int, ...]] = field(default_factory=set)
+    wanted: int = 0  # blocks a view waited for
+    unheard: bool = False  # blocks a view waited for arrived, listeners not told yet
+    timer: asyncio.TimerHandle | None = None
+
+
 _tokens = itertools.count(1)
 
 
@@ -808,6 +843,7 @@ class StreamingEngine:
         self.concurrency = concurrency
         self._lock = threading.Lock()
         self._inflight: dict[BlockKey, bool] = {}  # block → wanted by a view (not only a prefetch)
+        self._batches = 0  # fetches under way, until their prefetch has been started
         self._display_inflight = 0
         self._failed: dict[BlockKey, tuple[float, str]] = {}
         self._missing: set[BlockKey] = set()
@@ -829,7 +865,7 @@ class StreamingEngine:
     def idle(self) -> bool:
         """Whether nothing is being fetched at all (views and prefetches)."""
         with self._lock:
-            return not self._inflight
+            return not self._inflight and not self._batches
 
     def stats(self) -> dict[str, int]:
         c = self._counters
@@ -1079,27 +1115,75 @@ class StreamingEngine:
                 self._display_inflight += len(blocks)
         if not blocks:
             return
+        with self._lock:
+            self._batches += 1
         asyncio.run_coroutine_threadsafe(self._deliver(source, reader, blocks, display=display), _get_loop())
 
     async def _deliver(self, source: EngineSource, reader: BlockReader, blocks: list[tuple[int, ...]], *, display: bool) -> None:
+        """Fetch *blocks* as one batch; each stored object is settled as soon as it is in."""
+        batch = _Batch(source.token)
         try:
-            await self._fetch(source, reader, blocks, display=display)
+            await self._fetch(source, reader, blocks, display=display,
+                              on_part=lambda part: self._arrive(source, reader, part, batch))
         finally:
-            with self._lock:
-                wanted = 0
-                for c in blocks:
-                    wanted += bool(self._inflight.pop((source.token, c), False))
-                self._display_inflight -= wanted
-                idle = self._display_inflight == 0
-            with self._arrived:
-                self._arrived.notify_all()
-            if wanted:  # prefetched blocks nobody looks at yet: no refresh
+            # blocks that never arrived (the batch was cancelled or failed as a whole)
+            self._release(source.token, [c for c in blocks if c not in batch.arrived], batch)
+            if batch.timer is not None:
+                batch.timer.cancel()
+            if batch.unheard:
+                batch.unheard = False
                 self.notify(source.token)
-            if idle:
-                self._start_prefetch()
+            try:
+                with self._lock:
+                    idle = self._display_inflight == 0
+                if idle:
+                    self._start_prefetch()
+            finally:
+                with self._lock:
+                    self._batches -= 1
+
+    def _arrive(self, source: EngineSource, reader: BlockReader, part: Part, batch: _Batch) -> None:
+        """Settle the blocks of one stored object as soon as they are in (I/O loop): they are
+        cached at once; listeners hear of them when the view they were waiting for is complete,
+        at the end of the batch, or STRAGGLER seconds later (one slow request holds none back)."""
+        self._settle(source, reader, part)
+        batch.arrived.update(part)
+        complete = self._release(source.token, list(part), batch)
+        if not batch.unheard:
+            return
+        if complete:
+            if batch.timer is not None:
+                batch.timer.cancel()
+                batch.timer = None
+            batch.unheard = False
+            self.notify(source.token)
+        elif batch.timer is None:
+            batch.timer = asyncio.get_running_loop().call_later(STRAGGLER, self._hear_stragglers, batch)
+
+    def _hear_stragglers(self, batch: _Batch) -> None:
+        batch.timer = None
+        if batch.unheard:
+            batch.unheard = False
+            self.notify(batch.token)
+
+    def _release(self, token: int, blocks: list[tuple[int, ...]], batch: _Batch) -> bool:
+        """*blocks* are no longer in flight; whether no view waits for any block now."""
+        with self._lock:
+            wanted = 0
+            for c in blocks:
+                wanted += bool(self._inflight.pop((token, c), False))
+            self._display_inflight -= wanted
+            complete = self._display_inflight == 0
+        if wanted:  # prefetched blocks nobody looks at yet: no refresh
+            batch.wanted += wanted
+            batch.unheard = True
+        with self._arrived:
+            self._arrived.notify_all()
+        return complete
 
     async def _fetch(
-        self, source: EngineSource, reader: BlockReader, blocks: list[tuple[int, ...]], *, display: bool
+        self, source: EngineSource, reader: BlockReader, blocks: list[tuple[int, ...]], *, display: bool,
+        on_part: Callable[[Part], None] | None = None,
     ) -> dict[tuple[int, ...], np.ndarray | Exception]:
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.concurrency)
@@ -1108,13 +1192,16 @@ class StreamingEngine:
         assert self._decoding is not None and self._prefetch_decoding is not None
         # a prefetch decodes one block at a time in slots of its own: a view never queues behind it
         decoding = self._decoding if display else self._prefetch_decoding
-        results = await reader.fetch(blocks, self._semaphore, decoding, self._count_fetched,
-                                     None if display else self._views_first, raw=(self.raw, source.token))
+        gate = None if display else functools.partial(self._views_first, source.token)
+        results = await reader.fetch(blocks, self._semaphore, decoding, self._count_fetched, gate,
+                                     raw=(self.raw, source.token), on_part=on_part)
+        if on_part is not None:  # settled part by part already
+            return {}
         return self._settle(source, reader, results)
 
     def _settle(
         self, source: EngineSource, reader: BlockReader,
-        results: dict[tuple[int, ...], np.ndarray | _Missing | Exception],
+        results: Part,
     ) -> dict[tuple[int, ...], np.ndarray | Exception]:
         """Record fetched blocks: failures remembered, missing ones filled (and flagged when
         remote), the rest counted; everything that is not a failure goes into the cache."""
@@ -1168,9 +1255,13 @@ class StreamingEngine:
 
         return self._settle(source, reader, dict(zip(blocks, _shared_map(one, blocks), strict=True)))
 
-    async def _views_first(self) -> None:
-        """Hold a prefetch while a view waits for blocks (checked every few milliseconds)."""
-        while self.pending() > 0:
+    async def _views_first(self, token: int, blocks: Sequence[tuple[int, ...]]) -> None:
+        """Hold a prefetch of *blocks* while a view waits for other blocks (checked every few
+        milliseconds); blocks a view now waits for themselves go at once."""
+        while True:
+            with self._lock:
+                if self._display_inflight == 0 or any(self._inflight.get((token, c)) for c in blocks):
+                    return
             await asyncio.sleep(0.004)
 
     def _count_fetched(self, n: int) -> None:
