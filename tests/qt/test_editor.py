@@ -806,6 +806,35 @@ def test_forms_keep_unapplied_typing_when_other_edits_land(qtbot: Any, make_wind
     assert attrs_on_disk(store, "0")["note"] == 1
 
 
+def test_leaving_a_node_with_typing_not_applied_asks_first(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    store = ome_image(tmp_path / "i.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    editing, editor = window.editing, window.editing.editor
+    channels = editor.channelsForm
+    qtbot.keyClicks(channels.rows[0]["label"], " typed")
+    assert editor.unapplied() == [channels.title()]
+    asked: list[str] = []
+    answers = [Button.Cancel]
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: asked.append(args[2]) or answers.pop(0))
+    assert window.selectPath("/0")  # Cancel: back on the node, the typing kept
+    assert asked and "without applying them" in asked[0] and channels.title() in asked[0]
+    assert window.currentPath() == "/" and editor.path() == "/"
+    assert channels.rows[0]["label"].text() == "a typed" and channels.sync.isModified()
+    answers.append(Button.Cancel)
+    assert not window.close() and window.isVisible(), "closing asks too"
+    assert len(asked) == 2 and not answers
+    answers.append(Button.Discard)  # Discard: the other node is shown; the typing is gone
+    assert window.selectPath("/0")
+    qtbot.waitUntil(lambda: editor.node() is not None and editor.node().path == "/0", timeout=WAIT)
+    assert window.selectPath("/") and not answers
+    qtbot.waitUntil(lambda: editor.node() is not None and editor.node().path == "/", timeout=WAIT)
+    assert channels.rows[0]["label"].text() == "a" and not channels.sync.isModified() and editor.unapplied() == []
+    assert not editing.controller.isDirty()
+    assert window.close()
+
+
 # -- no store I/O on the GUI thread ---------------------------------------------------------------------
 
 

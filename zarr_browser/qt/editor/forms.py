@@ -102,6 +102,10 @@ class FormSync(QObject):
         self._pending = None
         self.banner.hide()
 
+    def path(self) -> str | None:
+        """The node the fields were built for (None before the first :meth:`show`)."""
+        return self._shown[0] if self._shown is not None else None
+
     def isModified(self) -> bool:
         """Whether the fields hold changes the user has not applied."""
         return self._shown is not None and self._values() != self._baseline

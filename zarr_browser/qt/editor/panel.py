@@ -215,6 +215,19 @@ class EditorPanel(QWidget):
         return [self.axesForm, self.channelsForm, self.labelsForm, self.labelPropertiesForm, self.plateForm,
                 self.xarrayForm, self.cfForm, self.attributes.dimensionNames]
 
+    def unapplied(self) -> list[str]:
+        """The titles of the forms holding typing the user has not applied, for the node shown."""
+        return [form.title() or type(form).__name__ for form in self.forms()  # type: ignore[attr-defined]
+                if form.sync.path() == self._path and form.sync.isModified()  # type: ignore[attr-defined]
+                and not form.isHidden()]  # a form the node has no use for is hidden
+
+    def discardUnapplied(self) -> None:
+        """Drop every form's unapplied typing: the forms show the working state again."""
+        for form in self.forms():
+            form.sync.forget()  # type: ignore[attr-defined]
+        if self._node is not None:
+            self.refresh()
+
     def isTabVisible(self, name: str) -> bool:
         return self.tabs.isTabVisible(self.tabs.indexOf(self._pages[name]))
 

@@ -8,7 +8,7 @@ status bar says how many edits are unsaved.  *Save* (Ctrl+S) validates in a work
 per-document diff with the validation verdict (new errors need an explicit override), then saves
 in a worker; a document changed in the store since it was read offers a reload.  Closing the
 window, opening another store or turning editing off with unsaved edits asks Save / Discard /
-Cancel.
+Cancel; leaving a node (or any of those) while a form holds typing not applied asks Discard / Cancel.
 """
 
 from __future__ import annotations
@@ -231,8 +231,31 @@ class WindowEditing(QObject):
         self._update()
 
     def _on_current_path_changed(self, path: str) -> None:
-        if self.controller.isActive() and path:
-            self.editor.setPath(path)
+        if not (self.controller.isActive() and path):
+            return
+        previous = self.editor.path()
+        if previous and path != previous and not self.confirmUnapplied():
+            self._window.selectPath(previous)  # back to the typing (the editor still shows it)
+            return
+        self.editor.setPath(path)
+
+    def confirmUnapplied(self) -> bool:
+        """Ask Discard / Cancel when a form holds typing not applied yet (nothing is lost
+        silently).  True: go ahead (nothing typed, or discarded); False: stay."""
+        forms = self.editor.unapplied()
+        if not forms:
+            return True
+        named = ", ".join(f"“{name}”" for name in forms)
+        answer = QMessageBox.question(
+            self._window, "Changes not applied",
+            f"You changed fields in {named} of {self.editor.path()} without applying them. "
+            "Discard these changes, or cancel to go back and apply them?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        if answer != QMessageBox.StandardButton.Discard:
+            return False
+        self.editor.discardUnapplied()
+        return True
 
     # -- undo / redo -------------------------------------------------------------------------------
     def undo(self) -> None:
@@ -250,6 +273,8 @@ class WindowEditing(QObject):
         True: go ahead now (no edits, or discarded).  False: do not (cancelled, or saving first:
         *then* runs once the save succeeded).
         """
+        if not self.confirmUnapplied():
+            return False
         if not self.controller.isDirty():
             return True
         count = len(self.controller.history())
