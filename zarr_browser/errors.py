@@ -11,6 +11,7 @@ __all__ = [
     "ArrayReadError",
     "DocumentTooLargeError",
     "NodeNotFoundError",
+    "OperationCancelledError",
     "ReadOnlyError",
     "StoreBoundaryError",
     "StoreOpenError",
@@ -36,6 +37,10 @@ class StoreReadError(ZarrBrowserError, OSError):
 
 class StoreTimeoutError(StoreReadError, TimeoutError):
     """A request did not finish before its deadline."""
+
+
+class OperationCancelledError(ZarrBrowserError):
+    """The user cancelled the work while it waited for the store."""
 
 
 class StoreBoundaryError(ZarrBrowserError, PermissionError):

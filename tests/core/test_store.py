@@ -565,3 +565,38 @@ def test_s3_missing_bucket_fails_clearly(s3_server: Any) -> None:
         Hierarchy.open(url, storage_options=s3_server.storage_options, policy=FAST)
     assert "no-such-bucket-here" in str(info.value)
 
+
+
+def test_cancelled_store_io_stops_waiting_at_once() -> None:
+    import asyncio
+    import threading
+
+    from zarr_browser.core.store import cancellable
+    from zarr_browser.errors import OperationCancelledError
+
+    stopped = threading.Event()
+
+    async def forever() -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            stopped.set()  # the coroutine itself was cancelled on the I/O loop, not left running
+
+    async def answer() -> int:
+        await asyncio.sleep(0.01)
+        return 42
+
+    event = threading.Event()
+    with cancellable(event):
+        assert run_sync(answer()) == 42
+        threading.Timer(0.2, event.set).start()
+        started = time.monotonic()
+        with pytest.raises(OperationCancelledError):
+            run_sync(forever())
+        assert time.monotonic() - started < 2
+        assert stopped.wait(2)
+        with pytest.raises(OperationCancelledError):  # once cancelled, nothing more is started
+            run_sync(answer())
+    with cancellable(threading.Event()), pytest.raises(TimeoutError):
+        run_sync(forever(), timeout=0.1)
+    assert run_sync(answer()) == 42  # outside the block: plain blocking I/O

@@ -121,16 +121,23 @@ def test_a_broken_store_shows_error_rows(qtbot: Any, make_window: Any, tmp_path:
 
 @pytest.mark.network
 def test_slow_open_shows_progress_and_can_be_cancelled(qtbot: Any, make_window: Any, http_server: Any,
-                                                       zarr_stores: Any) -> None:
+                                                       zarr_stores: Any, thread_runner: Any) -> None:
     zarr_stores.sample(str(Path(http_server.root) / "s.zarr"), 3)
     http_server.faults.add("*", "hang")
     window = make_window(policy=RequestPolicy(attempt_timeout=30, deadline=30, retries=0))
     window.openStore(http_server.url_for("s.zarr"))
     assert window.progressBar.isVisible() and window.cancelButton.isVisible()
     assert "Opening store" in window.progressLabel.text()
+    qtbot.waitUntil(lambda: http_server.stats.in_flight > 0, timeout=10_000)  # the worker waits on the server
     qtbot.mouseClick(window.cancelButton, Qt.MouseButton.LeftButton)
     assert not window.cancelButton.isVisible()
     assert window.errorText().startswith("Cancelled opening")
+    # the worker stopped waiting at once (not after the 30 s deadline): its thread is free again
+    qtbot.waitUntil(lambda: thread_runner.pending() == 0, timeout=3_000)
+    http_server.faults.clear()
+    open_and_wait(qtbot, window, http_server.url_for("s.zarr"))
+    assert window.hierarchy() is not None
+    http_server._release.set()
 
 
 def test_recent_stores_are_persisted_without_secrets(qtbot: Any, make_window: Any, demo_root: Path, settings: Any,

@@ -16,6 +16,7 @@ than one thread hop per file); symlinks that leave the root are refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
@@ -23,7 +24,7 @@ import random
 import threading
 import time
 import zipfile
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -36,6 +37,7 @@ from zarr.storage import LocalStore, WrapperStore
 
 from zarr_browser.errors import (
     DocumentTooLargeError,
+    OperationCancelledError,
     ReadOnlyError,
     StoreBoundaryError,
     StoreOpenError,
@@ -110,9 +112,47 @@ class RequestStats:
             self.failures += failures
 
 
+_cancel = threading.local()
+
+_CANCEL_POLL = 0.05
+"""Seconds between two looks at the cancel event while a cancellable :func:`run_sync` waits."""
+
+
+@contextlib.contextmanager
+def cancellable(event: threading.Event | None) -> Iterator[None]:
+    """Within this block, store I/O this thread runs with :func:`run_sync` stops once *event* is
+    set: the request is abandoned (its task on the I/O loop cancelled) and
+    :class:`~zarr_browser.errors.OperationCancelledError` is raised.  ``None``: not cancellable."""
+    previous = getattr(_cancel, "event", None)
+    _cancel.event = event
+    try:
+        yield
+    finally:
+        _cancel.event = previous
+
+
 def run_sync(coro: Any, timeout: float | None = None) -> Any:
-    """Run *coro* on zarr's I/O event loop and return its result (blocking)."""
-    return sync(coro, timeout=timeout)
+    """Run *coro* on zarr's I/O event loop and return its result (blocking; see :func:`cancellable`)."""
+    event: threading.Event | None = getattr(_cancel, "event", None)
+    if event is None:
+        return sync(coro, timeout=timeout)
+    if event.is_set():
+        coro.close()
+        raise OperationCancelledError("cancelled")
+    from zarr.core.sync import _get_loop
+
+    future = asyncio.run_coroutine_threadsafe(coro, _get_loop())
+    finished = threading.Event()
+    future.add_done_callback(lambda _: finished.set())
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not finished.wait(_CANCEL_POLL):
+        if event.is_set():
+            future.cancel()
+            raise OperationCancelledError("cancelled")
+        if deadline is not None and time.monotonic() > deadline:
+            future.cancel()
+            raise TimeoutError(f"the store did not answer within {timeout} s")
+    return future.result()
 
 
 def check_key(key: str) -> str:

@@ -6,7 +6,9 @@ is injected, so tests can use :class:`ImmediateRunner` to run work synchronously
 deterministically.
 
 Each submission returns a :class:`Task`; ``task.cancel()`` sets ``task.cancel_event`` (passed
-to cancellable work such as diagnostics) and guarantees that no callback fires afterwards.
+to cancellable work such as diagnostics) and guarantees that no callback fires afterwards.  The
+store requests a cancelled task is waiting for are abandoned at once (see
+:func:`zarr_browser.core.store.cancellable`), so its worker thread is free again.
 """
 
 from __future__ import annotations
@@ -59,6 +61,13 @@ class Runner(Protocol):
         ...
 
 
+def _cancellable(event: threading.Event, fn: Callable[..., Any], *args: Any) -> Any:
+    from zarr_browser.core.store import cancellable
+
+    with cancellable(event):  # a cancelled task stops waiting for the store: its thread is free again
+        return fn(*args)
+
+
 class _Relay(QObject):
     """Carries results from worker threads to the GUI thread (queued signal delivery)."""
 
@@ -92,7 +101,7 @@ class ThreadRunner(QObject):
         task = Task()
         with self._lock:
             self._pending += 1
-        future: Future[Any] = self._pool.submit(fn, *args)
+        future: Future[Any] = self._pool.submit(_cancellable, task.cancel_event, fn, *args)
 
         def finished(fut: Future[Any]) -> None:
             err = fut.exception()
