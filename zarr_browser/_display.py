@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from zarr_browser.streaming.display import DisplayLevel, display_levels
 from zarr_browser.streaming.engine import get_engine
-from zarr_browser.streaming.levels import normalize_key
+from zarr_browser.streaming.levels import ZarrSource, normalize_key
 
 if TYPE_CHECKING:
     from zarr_browser.streaming.levels import LevelArray
@@ -81,17 +81,18 @@ def display_data(
 
 def preread(level: LevelArray, wait: float = PREREAD_WAIT) -> bool:
     """Request the coarsest *level* and wait at most *wait* seconds for it; whether it is all here."""
-    if level.nbytes > PREREAD_BYTES or not hasattr(level.source, "block_reader"):
+    source = level.source
+    if level.nbytes > PREREAD_BYTES or not isinstance(source, ZarrSource):
         return False  # too big, or a mosaic (its tiles open in workers as the view needs them)
     key = level.full_key(normalize_key((), level.shape)[0])
     try:
-        engine = level.source.engine
-        if engine.is_cached(level.source, key):
+        engine = source.engine
+        if engine.is_cached(source, key):
             return True
-        engine.request(level.source, key)
+        engine.request(source, key)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if engine.is_cached(level.source, key):
+            if engine.is_cached(source, key):
                 return True
             time.sleep(0.002)
     except Exception as err:  # drawn as failed later; the layer must still be created

@@ -308,6 +308,7 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
     from zarr_browser.core.conventions import default_registry
     from zarr_browser.core.editing import (
         Batch,
+        Command,
         ConflictError,
         Delete,
         EditError,
@@ -367,7 +368,7 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
         return code
 
     try:
-        commands = []
+        commands: list[Command] = []
         for node_path, pointer, value in sets:
             key, where = session.locate(node_path, pointer)
             commands.append(SetValue(where, value, key=key))

@@ -18,8 +18,12 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from zarr_browser.core.jsonio import JSON
 
 __all__ = ["DemoDataset", "default_demo_directory", "write_demo"]
 
@@ -154,19 +158,19 @@ def write_cells(path: Path, rng: np.random.Generator, *, size: int = 2048, level
     import zarr
 
     image, nuclei = _cell_image(rng, size, n_cells=max(12, int(180 * (size / 2048) ** 2)))
-    axes = [
+    axes: list[dict[str, JSON]] = [
         {"name": "c", "type": "channel"},
         {"name": "y", "type": "space", "unit": "micrometer"},
         {"name": "x", "type": "space", "unit": "micrometer"},
     ]
-    datasets = [
+    datasets: list[dict[str, JSON]] = [
         {"path": str(i), "coordinateTransformations": [
             {"type": "scale", "scale": [1.0, PIXEL_SIZE_UM * 2**i, PIXEL_SIZE_UM * 2**i]},
             {"type": "translation", "translation": [0.0, PIXEL_SIZE_UM * (2**i - 1) / 2, PIXEL_SIZE_UM * (2**i - 1) / 2]},
         ]}
         for i in range(levels)
     ]
-    omero = {
+    omero: dict[str, JSON] = {
         "name": "cells",
         "channels": [
             {"label": label, "color": color, "active": True, "coefficient": 1.0, "family": "linear",
@@ -198,9 +202,13 @@ def write_cells(path: Path, rng: np.random.Generator, *, size: int = 2048, level
     group = labels.create_group("nuclei")
     ids = np.unique(nuclei)
     ids = ids[ids > 0]
-    colors = [{"label-value": int(i), "rgba": [int(c) for c in (*rng.integers(60, 255, 3), 255)]} for i in ids]
+    colors: list[dict[str, JSON]] = [
+        {"label-value": int(i), "rgba": [int(c) for c in (*rng.integers(60, 255, 3), 255)]} for i in ids
+    ]
     area = np.bincount(nuclei.ravel())
-    properties = [{"label-value": int(i), "area (pixels)": int(area[i]), "class": "nucleus"} for i in ids]
+    properties: list[dict[str, JSON]] = [
+        {"label-value": int(i), "area (pixels)": int(area[i]), "class": "nucleus"} for i in ids
+    ]
     group.attrs["ome"] = {
         "version": "0.5",
         "multiscales": [{"name": "nuclei", "axes": axes[1:], "datasets": [

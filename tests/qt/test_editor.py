@@ -163,6 +163,24 @@ def test_editing_is_off_until_enabled_then_undo_redo_and_dirty_indicator(qtbot: 
     assert attrs_on_disk(store)["title"] == "t", "nothing is written before a save"
 
 
+def test_the_add_key_and_add_item_actions_add_what_they_say(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    """Through the actions (toolbar, menu), not the methods: ``triggered`` passes ``checked``, which
+    once became the new key's name ("False") and the appended item (false)."""
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    attributes = window.editing.editor.attributes
+    attributes.addKeyAction.trigger()
+    editor = QApplication.focusWidget()  # the new key is opened for editing: leave it as it is
+    if editor is not None:
+        qtbot.keyClick(editor, Qt.Key.Key_Escape)
+    assert attributes.model.document() == {"title": "t", "flag": True, "new_attribute": ""}
+    attributes.pasteJson([1], "/new_attribute")
+    attributes.selectPointer("/new_attribute/0")
+    attributes.addItemAction.trigger()
+    assert attributes.model.document()["new_attribute"] == [1, ""]
+
+
 def test_raw_editor_rename_delete_paste_and_dimension_names(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
     store = plain_store(tmp_path / "s.zarr")
     window = make_window()
@@ -833,6 +851,20 @@ def test_leaving_a_node_with_typing_not_applied_asks_first(qtbot: Any, make_wind
     assert channels.rows[0]["label"].text() == "a" and not channels.sync.isModified() and editor.unapplied() == []
     assert not editing.controller.isDirty()
     assert window.close()
+
+
+def test_leaving_typing_in_dimension_names_asks_too(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store, "/a")
+    names = window.editing.editor.attributes.dimensionNames
+    names.edits[0].setText("row")
+    assert window.editing.editor.unapplied() == [names.title()]
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: asked.append(args[2]) or Button.Cancel)
+    assert window.selectPath("/")
+    assert asked and names.title() in asked[0] and window.currentPath() == "/a" and names.edits[0].text() == "row"
 
 
 # -- no store I/O on the GUI thread ---------------------------------------------------------------------

@@ -343,6 +343,27 @@ def test_a_volume_region_is_read_only_where_napari_indexes_it(
     np.testing.assert_array_equal(np.asarray(shown[:, 0:256, 0:256][20, 10:20, 5:7]), truth[20, 10:20, 5:7])
 
 
+def test_a_whole_volume_level_converts_to_an_array(engine: StreamingEngine, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """``np.asarray(level)`` of a level too big to read eagerly (a LazyRegion inside) still gives
+    the array (it used to fail: "__array__ method not producing an array")."""
+    from zarr_browser.streaming.display import LazyRegion
+
+    monkeypatch.setattr(LazyRegion, "EAGER_ELEMENTS", 1 << 10)
+    truth = microscopy((8, 64, 64))
+    write(tmp_path / "v.zarr", truth, chunks=(4, 32, 32))
+    shown = DisplayLevel([level(str(tmp_path / "v.zarr"))], 0)
+    assert isinstance(shown[...], LazyRegion)
+    deadline = time.monotonic() + 10
+    while True:  # the first reads may leave holes (requested, not waited for)
+        data = np.asarray(shown, dtype=np.float32)
+        if not shown.last_holes or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    assert data.dtype == np.float32 and data.shape == truth.shape
+    np.testing.assert_array_equal(data, truth.astype(np.float32))
+
+
 def test_local_views_are_drawn_complete_remote_ones_never_wait(
     engine: StreamingEngine, http_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

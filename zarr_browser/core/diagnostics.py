@@ -129,8 +129,8 @@ async def adiagnose_array(
                 break
     if progress is not None and not cancelled:
         progress(initialised, expected)
-    size = itemsize(array)
-    logical = math.prod(array.shape) * size if size is not None else None
+    item_size = itemsize(array)
+    logical = math.prod(array.shape) * item_size if item_size is not None else None
     return ArrayDiagnostics(
         node.path, "shards" if array.shards else "chunks", expected, initialised, stored, logical, stray, cancelled
     )

@@ -487,9 +487,9 @@ class Hierarchy:
             assert self.consolidated is not None
             for name in names:
                 child = join_path(path, name)
-                node = self.consolidated.node(child)
-                if node is not None:
-                    self._nodes[child] = node
+                found = self.consolidated.node(child)
+                if found is not None:
+                    self._nodes[child] = found
             return
         paths = [join_path(path, n) for n in names]
         keys = [k for p in paths for k in metadata_keys(p)]

@@ -467,7 +467,7 @@ class _Renderer:
         if channel_axis is not None and channel_axis in kept:
             data = np.moveaxis(data, kept.index(channel_axis), 0)
             start = fixed[channel_axis][0]  # type: ignore[index]
-            stack = [(c, data[c - start]) for c in active]
+            stack: list[tuple[int | None, np.ndarray]] = [(c, data[c - start]) for c in active]
         else:
             stack = [(None, data.reshape(data.shape[-2:]))]
         total = np.zeros((*stack[0][1].shape, 3), dtype=np.float64)
@@ -477,7 +477,8 @@ class _Renderer:
         for n, (c, plane_values) in enumerate(stack):
             values = _as_float(plane_values)
             info = channels[c] if c is not None and c < len(channels) else {}
-            window = info.get("window") if isinstance(info.get("window"), Mapping) else {}
+            window_value = info.get("window")
+            window = window_value if isinstance(window_value, Mapping) else {}
             start, end = window.get("start"), window.get("end")
             if isinstance(start, int | float) and isinstance(end, int | float) and end > start:
                 win = (float(start), float(end))

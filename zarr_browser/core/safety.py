@@ -211,7 +211,7 @@ def open_array(access: StoreAccess, node: Node, limits: Limits | None = None) ->
     ensure_safe(node, limits)
     path = node.path.lstrip("/")
     try:
-        return zarr.open_array(access.zarr_store, path=path or None, mode="r", zarr_format=node.zarr_format)
+        return zarr.open_array(access.zarr_store, path=path, mode="r", zarr_format=node.zarr_format)
     except ZarrBrowserError:
         raise
     except Exception as err:  # zarr raises a dozen unrelated types on hostile metadata

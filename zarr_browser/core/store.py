@@ -407,7 +407,7 @@ class _LocalReader:
         if not self._dir_ok(directory):
             raise StoreBoundaryError(f"{self.root / directory} resolves outside the store root {self.root}")
         path = os.path.join(self.root, directory) if directory else str(self.root)
-        names = []
+        names: list[str] = []
         try:
             with os.scandir(path) as entries:
                 # Symlinks that leave the root are listed all the same: reading them is refused,
@@ -555,15 +555,15 @@ class StoreAccess:
         if not self.zarr_store.supports_listing:
             raise StoreReadError(f"{self.describe_key(prefix)}: this store cannot list its contents")
         full = prefix.rstrip("/") + "/" if prefix else ""
-        inner = self.zarr_store._store
-        fs = getattr(inner, "fs", None)
+        target = self.fsspec_target()
 
         async def collect() -> list[str]:
-            if fs is None:
+            if target is None:
                 return [name async for name in self.zarr_store.list_dir(full)]
             # fsspec directly: zarr's FsspecStore.list_dir turns "cannot list" (a 404 on an HTTP
             # directory) into an empty listing, which would make a group look empty.
-            base = f"{inner.path.rstrip('/')}/{full}".rstrip("/")
+            fs, root = target
+            base = f"{root}/{full}".rstrip("/")
             entries = await fs._ls(base, detail=False)
             return [e.rstrip("/").rsplit("/", 1)[-1] for e in entries if e.rstrip("/") != base]
 
@@ -595,13 +595,14 @@ class StoreAccess:
             return
         full = prefix.rstrip("/") + "/" if prefix else ""
         inner = self.zarr_store._store
-        fs = getattr(inner, "fs", None)
-        if fs is not None and hasattr(fs, "_find"):
-            base = f"{inner.path.rstrip('/')}/{full}".rstrip("/")
+        target = self.fsspec_target()
+        if target is not None and hasattr(target[0], "_find"):
+            fs, root = target
+            base = f"{root}/{full}".rstrip("/")
             found = await fs._find(base, detail=True)
             for path, info in sorted(found.items()):
                 if info.get("type") == "file":
-                    yield path[len(inner.path.rstrip("/")) + 1 :], int(info.get("size") or 0)
+                    yield path[len(root) + 1 :], int(info.get("size") or 0)
             return
         async for key in self.zarr_store.list_prefix(full):
             yield key, await inner.getsize(key)

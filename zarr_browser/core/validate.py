@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from zarr_browser.core.conventions.base import ConventionRegistry
+from zarr_browser.core.conventions.base import Context, ConventionRegistry
 from zarr_browser.core.dimensions import dimension_issues
 from zarr_browser.core.hierarchy import Expectation, Hierarchy, Listing
 from zarr_browser.core.issues import Issue, Severity
@@ -76,7 +76,7 @@ class ValidationReport:
         return out
 
 
-def validate_node(node: Node, registry: ConventionRegistry, ctx: HierarchyContext) -> list[Issue]:
+def validate_node(node: Node, registry: ConventionRegistry, ctx: Context) -> list[Issue]:
     """Every issue about one node: its conventions, and dimension conflicts."""
     issues = list(registry.validate(node, ctx))
     if node.is_array:

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from qtpy.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, QRectF, QSize, Qt, Signal
-from qtpy.QtGui import QAction, QColor, QFontMetrics, QGuiApplication, QKeySequence, QPainter
+from qtpy.QtGui import QAction, QColor, QFontMetrics, QGuiApplication, QKeyEvent, QKeySequence, QPainter
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -44,6 +44,7 @@ from qtpy.QtWidgets import (
 
 from zarr_browser.core.snippets import snippets
 from zarr_browser.errors import ZarrBrowserError
+from zarr_browser.qt._typed import nonnull
 from zarr_browser.qt.filter_model import HierarchyFilterModel
 from zarr_browser.qt.inspector import Inspector
 from zarr_browser.qt.tree_model import HierarchyTreeModel
@@ -63,20 +64,24 @@ logger = logging.getLogger(__name__)
 
 NAPARI_TOOLTIP = "needs the napari plugin"
 
+#: how the tree makes a row current: the row alone is selected
+_SELECT_ROW = cast("QItemSelectionModel.SelectionFlags",
+                   QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+
 
 class BadgeDelegate(QStyledItemDelegate):
     """Paints the Conventions column as coloured pills (``BadgesRole``)."""
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(self, painter: QPainter | None, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         badges = index.data(HierarchyTreeModel.BadgesRole)
-        if not badges:
+        if not badges or painter is None:
             super().paint(painter, option, index)
             return
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
         opt.text = ""
         widget = opt.widget
-        style = widget.style() if widget is not None else QApplication.style()
+        style = nonnull(widget.style() if widget is not None else QApplication.style())
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -169,8 +174,9 @@ class _ActivationFilter(QObject):
         super().__init__(parent)
         self._activate = activate
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.KeyPress and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) \
+    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
+        if event is not None and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent) \
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) \
                 and isinstance(watched, QTreeView) and watched.currentIndex().isValid():
             self._activate(watched.currentIndex())
             return True
@@ -238,7 +244,7 @@ class BrowserPanel(QWidget):
 
     # -- construction ----------------------------------------------------------------------
     def _build_actions(self) -> None:
-        style = self.style()
+        style = nonnull(self.style())
         self.refreshAction = QAction(style.standardIcon(QStyle.StandardPixmap.SP_BrowserReload), "Refresh", self)
         self.refreshAction.setToolTip("Read the selected node again from the store (F5)")
         self.copyPathAction = QAction("Copy path", self)
@@ -269,7 +275,7 @@ class BrowserPanel(QWidget):
         # keep the listing's natural order until a header is clicked (QTreeView's own sorting would
         # sort at once, by column 0 descending)
         self.tree.setSortingEnabled(False)
-        header = self.tree.header()
+        header = nonnull(self.tree.header())
         header.setSectionsClickable(True)
         header.setSortIndicatorShown(False)
         header.setStretchLastSection(True)
@@ -325,10 +331,10 @@ class BrowserPanel(QWidget):
         self.filterEdit.textChanged.connect(self._on_filter_changed)
         self.proxy.unloadedMatchesChanged.connect(self._on_unloaded_changed)
         self.unloadedList.itemActivated.connect(self._on_unloaded_activated)
-        self.tree.selectionModel().currentRowChanged.connect(self._on_tree_current_changed)
+        nonnull(self.tree.selectionModel()).currentRowChanged.connect(self._on_tree_current_changed)
         self.tree.customContextMenuRequested.connect(self._on_tree_context_menu)
         self.tree.doubleClicked.connect(self._on_tree_activated)
-        self.tree.header().sectionClicked.connect(self._on_header_clicked)
+        nonnull(self.tree.header()).sectionClicked.connect(self._on_header_clicked)
         self.model.pendingChanged.connect(self._update_busy)
         self.model.pageLoaded.connect(self._on_page_loaded)
         self.proxy.rowsInserted.connect(self._on_proxy_rows_inserted)
@@ -403,9 +409,7 @@ class BrowserPanel(QWidget):
         if hierarchy is not None:
             root = self.proxy.index(0, 0)
             self.tree.expand(root)
-            self.tree.selectionModel().setCurrentIndex(
-                root, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
-            )
+            self._set_current_row(root)
         self._update_actions()
         self._update_busy()
 
@@ -437,6 +441,10 @@ class BrowserPanel(QWidget):
             return None
         return index.siblingAtColumn(0).data(HierarchyTreeModel.NodeRole), index
 
+    def _set_current_row(self, index: QModelIndex) -> None:
+        """Make the row of *index* current, and the only one selected."""
+        nonnull(self.tree.selectionModel()).setCurrentIndex(index, _SELECT_ROW)
+
     def _on_tree_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self._update_actions()
         if self._hierarchy is None or not current.isValid():
@@ -462,9 +470,7 @@ class BrowserPanel(QWidget):
             self.filterEdit.clear()
             index = self.proxy.mapFromSource(source)
         self.tree.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
-        self.tree.selectionModel().setCurrentIndex(
-            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
-        )
+        self._set_current_row(index)
         return True
 
     def revealPath(self, path: str, callback: Callable[[bool], None] | None = None) -> None:
@@ -501,7 +507,7 @@ class BrowserPanel(QWidget):
 
     def _on_header_clicked(self, column: int) -> None:
         """Sort by *column*; clicking the sorted column again reverses the order."""
-        header = self.tree.header()
+        header = nonnull(self.tree.header())
         order = Qt.SortOrder.AscendingOrder
         if header.isSortIndicatorShown() and header.sortIndicatorSection() == column \
                 and header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder:
@@ -538,7 +544,7 @@ class BrowserPanel(QWidget):
     def copyCurrentPath(self) -> None:
         path = self.currentPath()
         if path is not None:
-            QGuiApplication.clipboard().setText(path)
+            nonnull(QGuiApplication.clipboard()).setText(path)
             self.statusMessage.emit(f"Copied {path}", 3000)
 
     def snippetsForCurrent(self) -> dict[str, str]:
@@ -552,7 +558,7 @@ class BrowserPanel(QWidget):
         return snippets(self._hierarchy.url, node.path, node, detections, self._storage_options)
 
     def _copy_snippet(self, name: str, code: str) -> None:
-        QGuiApplication.clipboard().setText(code)
+        nonnull(QGuiApplication.clipboard()).setText(code)
         self.statusMessage.emit(f"Copied {name} code", 3000)
 
     def refreshCurrent(self) -> None:
@@ -607,19 +613,17 @@ class BrowserPanel(QWidget):
         if not index.isValid() or index.data(HierarchyTreeModel.StateRole) != HierarchyTreeModel.NODE:
             return
         menu = self.contextMenuFor(index)
-        menu.exec_(self.tree.viewport().mapToGlobal(pos))
+        menu.exec_(nonnull(self.tree.viewport()).mapToGlobal(pos))
 
     def contextMenuFor(self, index: QModelIndex) -> QMenu:
         """The context menu of a tree row (makes it current); exposed for tests."""
-        self.tree.selectionModel().setCurrentIndex(
-            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
-        )
+        self._set_current_row(index)
         menu = QMenu(self)
         menu.setToolTipsVisible(True)
         menu.addAction(self.copyPathAction)
-        code_menu = menu.addMenu("Copy as code")
+        code_menu = nonnull(menu.addMenu("Copy as code"))
         for name, code in self.snippetsForCurrent().items():
-            action = code_menu.addAction(name)
+            action = nonnull(code_menu.addAction(name))
             action.setToolTip(code)
             action.triggered.connect(lambda _checked=False, n=name, c=code: self._copy_snippet(n, c))
         code_menu.setEnabled(not code_menu.isEmpty())

@@ -28,7 +28,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from qtpy.QtCore import QModelIndex, QObject, QPointF, QRectF, Qt, QTimer, Signal
 from qtpy.QtGui import (
@@ -48,6 +48,7 @@ from qtpy.QtGui import (
 
 from zarr_browser.core.summary import NodeSummary, summarize
 from zarr_browser.errors import ZarrBrowserError
+from zarr_browser.qt._typed import nonnull
 
 if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import ConventionRegistry
@@ -555,7 +556,7 @@ class HierarchyTreeModel(QStandardItemModel):
 
     def _make_row(self, node: Node, summary: NodeSummary | None, info: RowInfo) -> list[QStandardItem]:
         """The items of one node row (column 0 carries the node, the others their texts)."""
-        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        flags = cast("Qt.ItemFlags", Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
         if not node.is_group:
             flags |= Qt.ItemFlag.ItemNeverHasChildren
         texts = (info.name, info.kind_label, info.shape, info.dtype, info.badges_text)
@@ -587,11 +588,11 @@ class HierarchyTreeModel(QStandardItemModel):
 
     def _update_row(self, first: QStandardItem, node: Node, summary: NodeSummary | None, info: RowInfo) -> None:
         """Show the re-read *node* in an existing row (refresh)."""
-        parent = first.parent() or self.invisibleRootItem()
+        parent = first.parent() or nonnull(self.invisibleRootItem())
         row = first.row()
         texts = (info.name, info.kind_label, info.shape, info.dtype, info.badges_text)
         for column, text in enumerate(texts):
-            item = parent.child(row, column)
+            item = nonnull(parent.child(row, column))
             item.setText(text)
             item.setData(info.sort_keys[column], self.SortRole)
         first.setData(self._icon(info.kind_key), Qt.ItemDataRole.DecorationRole)
@@ -599,11 +600,11 @@ class HierarchyTreeModel(QStandardItemModel):
         first.setData(node, self.NodeRole)
         first.setData(summary, self.SummaryRole)
         first.setData(info.kind_key, self.KindRole)
-        parent.child(row, self.CONVENTIONS_COLUMN).setData(info.badges, self.BadgesRole)
+        nonnull(parent.child(row, self.CONVENTIONS_COLUMN)).setData(info.badges, self.BadgesRole)
 
     def _append_placeholder(self, group: _Group, state: str, text: str) -> None:
         item = QStandardItem(text)
-        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren)
+        item.setFlags(cast("Qt.ItemFlags", Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren))
         item.setData(state, self.StateRole)
         item.setData(group.item.data(self.PathRole), self.PathRole)
         item.setData(text, Qt.ItemDataRole.ToolTipRole)

@@ -23,7 +23,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from qtpy.QtCore import QModelIndex, QSettings, QSize, Qt, Signal
 from qtpy.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
@@ -49,6 +49,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from zarr_browser.qt._typed import connect_slot, nonnull
 from zarr_browser.qt.browser_panel import NAPARI_TOOLTIP, BadgeDelegate, BrowserPanel
 from zarr_browser.qt.editor.window_editing import WindowEditing
 
@@ -184,7 +185,8 @@ class OpenUrlDialog(QDialog):
         self.errorLabel.setStyleSheet("color: #b91c1c")
         self.errorLabel.setWordWrap(True)
         self.errorLabel.hide()
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(cast("QDialogButtonBox.StandardButtons",
+                                        QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel))
         form = QFormLayout()
         form.addRow("URL", self.urlEdit)
         form.addRow("", self.anonymousCheck)
@@ -314,7 +316,7 @@ class BrowserWindow(QMainWindow):
 
     # -- construction ----------------------------------------------------------------------
     def _build_actions(self) -> None:
-        style = self.style()
+        style = nonnull(self.style())
         self.openFolderAction = QAction(style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon), "Open folder…", self)
         self.openFolderAction.setShortcut(QKeySequence.StandardKey.Open)
         self.openFolderAction.setToolTip("Open a zarr directory (Ctrl+O)")
@@ -336,24 +338,25 @@ class BrowserWindow(QMainWindow):
             self.addAction(action)
 
     def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
+        menu_bar = nonnull(self.menuBar())
+        file_menu = nonnull(menu_bar.addMenu("&File"))
         file_menu.addAction(self.openFolderAction)
         file_menu.addAction(self.openZipAction)
         file_menu.addAction(self.openUrlAction)
-        self.recentMenu = file_menu.addMenu("Open recent")
+        self.recentMenu = nonnull(file_menu.addMenu("Open recent"))
         file_menu.addSeparator()
         file_menu.addAction(self.quitAction)
-        view_menu = self.menuBar().addMenu("&View")
+        view_menu = nonnull(menu_bar.addMenu("&View"))
         view_menu.addAction(self.refreshAction)
         view_menu.addAction(self.findAction)
         view_menu.addAction(self.cancelAction)
-        node_menu = self.menuBar().addMenu("&Node")
+        node_menu = nonnull(menu_bar.addMenu("&Node"))
         node_menu.addAction(self.copyPathAction)
         node_menu.addAction(self.validateAction)
         node_menu.addAction(self.napariAction)
         node_menu.setToolTipsVisible(True)
 
-        toolbar = self.addToolBar("Main")
+        toolbar = nonnull(self.addToolBar("Main"))
         toolbar.setObjectName("mainToolbar")
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -386,7 +389,7 @@ class BrowserWindow(QMainWindow):
         welcome_layout.addWidget(self.recentList, 1)
 
         # the panel's error bar goes above both pages: errors of opening show on the welcome page too
-        self.panel.layout().removeWidget(self.errorBar)
+        nonnull(self.panel.layout()).removeWidget(self.errorBar)
         browser_page = QWidget()
         page_layout = QVBoxLayout(browser_page)
         page_layout.setContentsMargins(0, 0, 0, 0)
@@ -405,7 +408,7 @@ class BrowserWindow(QMainWindow):
         self.setCentralWidget(central)
 
     def _build_status(self) -> None:
-        status = self.statusBar()
+        status = nonnull(self.statusBar())
         self.urlLabel = QLabel()
         self.urlLabel.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.modeLabel = QLabel()
@@ -427,7 +430,7 @@ class BrowserWindow(QMainWindow):
         self.openFolderAction.triggered.connect(self.openFolderDialog)
         self.openZipAction.triggered.connect(self.openZipDialog)
         self.openUrlAction.triggered.connect(self.openUrlDialog)
-        self.quitAction.triggered.connect(self.close)
+        connect_slot(self.quitAction.triggered, self.close)
         self.findAction.triggered.connect(self._on_find)
         self.cancelAction.triggered.connect(self.cancelPending)
         self.cancelButton.clicked.connect(self.cancelPending)
@@ -493,6 +496,8 @@ class BrowserWindow(QMainWindow):
     @staticmethod
     def _dropped_target(event: QDragEnterEvent | QDropEvent) -> str | None:
         mime = event.mimeData()
+        if mime is None:
+            return None
         if mime.hasUrls() and mime.urls():
             url = mime.urls()[0]
             return url.toLocalFile() if url.isLocalFile() else url.toString()
@@ -500,13 +505,17 @@ class BrowserWindow(QMainWindow):
             return mime.text().strip().splitlines()[0]
         return None
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+    def dragEnterEvent(self, event: QDragEnterEvent | None) -> None:
+        if event is None:
+            return
         if self._dropped_target(event):
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dropEvent(self, event: QDropEvent) -> None:
+    def dropEvent(self, event: QDropEvent | None) -> None:
+        if event is None:
+            return
         target = self._dropped_target(event)
         if target:
             event.acceptProposedAction()
@@ -521,13 +530,13 @@ class BrowserWindow(QMainWindow):
         self.recentMenu.clear()
         self.recentList.clear()
         for entry in entries:
-            action = self.recentMenu.addAction(entry.url)
+            action = nonnull(self.recentMenu.addAction(entry.url))
             action.triggered.connect(lambda _checked=False, e=entry: self.openStore(e.url, e.storage_options))
             item = QListWidgetItem(entry.url)
             item.setData(Qt.ItemDataRole.UserRole, entry)
             self.recentList.addItem(item)
         if not entries:
-            placeholder = self.recentMenu.addAction("No recent stores")
+            placeholder = nonnull(self.recentMenu.addAction("No recent stores"))
             placeholder.setEnabled(False)
         self.recentMenu.addSeparator()
         self.recentMenu.addAction(self.clearRecentAction)
@@ -592,10 +601,11 @@ class BrowserWindow(QMainWindow):
 
     # -- status and progress ---------------------------------------------------------------
     def _show_message(self, text: str, timeout: int) -> None:
+        status = nonnull(self.statusBar())
         if text:
-            self.statusBar().showMessage(text, timeout)
+            status.showMessage(text, timeout)
         else:
-            self.statusBar().clearMessage()
+            status.clearMessage()
 
     def _on_page_loaded(self, _path: str, _loaded: int, _total: int) -> None:
         # What was just loaded lives as long as the tree shows it.  Moving it out of the cyclic

@@ -153,7 +153,8 @@ class DisplayLevel:
         return len(self._level)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        data = self[...]
+        region = self[...]  # a large volume comes back as a LazyRegion: read it
+        data = region if isinstance(region, np.ndarray) else np.asarray(region)
         return data if dtype is None else data.astype(dtype, copy=False)
 
     def __repr__(self) -> str:

@@ -45,7 +45,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
@@ -69,6 +69,9 @@ __all__ = [
 
 Gate = Callable[[Sequence[tuple[int, ...]]], Awaitable[None]]
 """Awaited by a prefetch before it fetches or decodes the blocks it is given (views go first)."""
+
+LocalRead = Callable[[str, tuple[int, int] | None], bytes | None]
+"""Raw read of a store key of a local store, optionally a (start, stop) byte range (None: absent)."""
 
 logger = logging.getLogger(__name__)
 
@@ -299,7 +302,7 @@ class BlockReader:
 
     def __init__(
         self, array: zarr.Array, describe_key: Callable[[str], str],
-        local_read: Callable[[str, tuple[int, int] | None], bytes | None] | None = None,
+        local_read: LocalRead | None = None,
     ) -> None:
         from zarr.codecs.sharding import ShardingCodec
         from zarr.core.buffer import default_buffer_prototype
@@ -317,7 +320,7 @@ class BlockReader:
         self._describe_key = describe_key
         grid = self._metadata.chunk_grid if self._metadata.zarr_format == 3 else None
         self.chunk_shape: tuple[int, ...] = tuple(grid.chunk_shape if grid is not None else self._metadata.chunks)
-        codecs = getattr(self._metadata, "codecs", ())
+        codecs: Sequence[object] = getattr(self._metadata, "codecs", ())
         self._sharding: ShardingCodec | None = None
         if len(codecs) == 1 and isinstance(codecs[0], ShardingCodec):
             self._sharding = codecs[0]
@@ -572,7 +575,7 @@ class BlockReader:
         """Slabs *blocks* of a local array, read in the calling thread."""
         out: Part = {}
         groups = list(self._by_chunk(blocks).items())
-        for part in _shared_map(lambda group: self.read_slabs_local(*group, on_bytes), groups):
+        for part in _shared_map(lambda group: self.read_slabs_local(group[0], group[1], on_bytes), groups):
             out.update(part)
         return out
 
@@ -647,6 +650,7 @@ class BlockReader:
         from zarr.abc.store import RangeByteRequest
 
         assert self._sharding is not None
+        sharding = self._sharding
         out: Part = {}
         try:
             index = await self._shard_index(shard, semaphore)
@@ -673,7 +677,7 @@ class BlockReader:
             else:
                 groups.append([span])
         shard_path = self._store_path / self._metadata.encode_chunk_key(shard)
-        spec = self._sharding._get_chunk_spec(
+        spec = sharding._get_chunk_spec(
             self._metadata.get_chunk_spec(shard, self._config, prototype=self._prototype)
         )
 
@@ -691,7 +695,7 @@ class BlockReader:
                 self._on_bytes(len(buffer))
                 pieces = [(buffer[s - start : e - start], spec) for s, e, _ in group]
                 async with _DECODING.get(self._decoding):
-                    decoded = await self._sharding.codec_pipeline.decode(pieces)
+                    decoded = await sharding.codec_pipeline.decode(pieces)
                 for (_, _, coords), data in zip(group, decoded, strict=True):
                     out[coords] = MISSING if data is None else self._check(data.as_numpy_array(), coords)
             except (asyncio.CancelledError, KeyboardInterrupt):
@@ -783,16 +787,22 @@ def _named(err: Exception, where: str) -> Exception:
 # -- the engine --------------------------------------------------------------------------------
 
 
-class EngineSource:
+class EngineSource(Protocol):
     """What the engine needs of an array: a token, a name, a remote flag and a reader.
 
-    :class:`~zarr_browser.streaming.levels.ZarrSource` implements it.
+    :class:`~zarr_browser.streaming.levels.ZarrSource` implements it.  A source may also have a
+    ``read_local`` attribute (raw reads of a local store, or None); the engine looks it up with
+    ``getattr``.
     """
 
     token: int
-    shape: tuple[int, ...]
-    dtype: np.dtype
     remote: bool
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...  # pragma: no cover - protocol
+
+    @property
+    def dtype(self) -> np.dtype: ...  # pragma: no cover - protocol
 
     def block_reader(self) -> BlockReader: ...  # pragma: no cover - protocol
 
@@ -951,19 +961,19 @@ class StreamingEngine:
             else:
                 blocks[coords] = value
         if wanted:
-            local = getattr(source, "read_local", None)
+            read_local: LocalRead | None = getattr(source, "read_local", None)
             small = math.prod(reader.block_shape) * source.dtype.itemsize <= LOCAL_BLOCK_BYTES
-            decode = reader.sync_decoder() if local is not None and small and len(wanted) <= LOCAL_BATCH else None
-            if decode is not None:  # a local store: read and decode here, no event loop hops
-                results = self._read_local(source, reader, wanted, local, decode)
-            elif local is not None and reader.slabbed and len(wanted) <= LOCAL_BATCH:
+            decode = reader.sync_decoder() if read_local is not None and small and len(wanted) <= LOCAL_BATCH else None
+            if read_local is not None and decode is not None:  # a local store: read and decode here, no loop hops
+                results = self._read_local(source, reader, wanted, read_local, decode)
+            elif read_local is not None and reader.slabbed and len(wanted) <= LOCAL_BATCH:
                 results = self._settle(source, reader, reader.read_local_blocks(wanted, self._count_fetched))
             else:
                 results = run_sync(self._fetch(source, reader, wanted, display=False), timeout=timeout)
-            for coords, value in results.items():
-                if isinstance(value, Exception):
-                    raise value
-                blocks[coords] = value
+            for coords, result in results.items():
+                if isinstance(result, Exception):
+                    raise result
+                blocks[coords] = result
         out = np.empty(plan.out_shape, dtype=source.dtype)
         for coords, local, where in plan.parts:
             out[where] = blocks[coords][local]
@@ -1236,14 +1246,14 @@ class StreamingEngine:
 
     def _read_local(
         self, source: EngineSource, reader: BlockReader, blocks: list[tuple[int, ...]],
-        read: Callable[[str], bytes | None], decode: Callable[[bytes, tuple[int, ...]], np.ndarray],
+        read: LocalRead, decode: Callable[[bytes, tuple[int, ...]], np.ndarray],
     ) -> dict[tuple[int, ...], np.ndarray | Exception]:
         """Read and decode local *blocks* (shared between the calling thread and the decode
         workers, no event loop involved), then settle them like :meth:`_fetch`."""
 
         def one(coords: tuple[int, ...]) -> np.ndarray | _Missing | Exception:
             try:
-                raw = read(reader.chunk_key(coords))
+                raw = read(reader.chunk_key(coords), None)
                 if raw is None:
                     return MISSING
                 self._count_fetched(len(raw))

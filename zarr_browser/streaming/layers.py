@@ -31,7 +31,7 @@ import math
 import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 import numpy as np
 
@@ -43,7 +43,7 @@ from zarr_browser.streaming.levels import LevelArray
 from zarr_browser.streaming.mosaic import MosaicGeometry, MosaicSource
 
 if TYPE_CHECKING:
-    from zarr_browser.core.conventions.base import Context, ConventionRegistry
+    from zarr_browser.core.conventions.base import Context, Convention, ConventionRegistry
     from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.core.jsonio import JSON
     from zarr_browser.core.model import Node
@@ -259,6 +259,7 @@ class _Planner:
         self.registry = registry
         self.ctx = ctx
         self.max_arrays = max_arrays
+        self.ome: Convention | None
         try:
             self.ome = registry.get(OME)
         except KeyError:
@@ -403,10 +404,12 @@ class _Planner:
             colour = _hex_colour(info.get("color"))
             if greyscale and colour is not None:
                 colour = "#FFFFFF"
-            window = info.get("window") if isinstance(info.get("window"), dict) else {}
+            window_value = info.get("window")
+            window = window_value if isinstance(window_value, dict) else {}
             start, end = window.get("start"), window.get("end")
             limits = (float(start), float(end)) if _finite(start) and _finite(end) and start < end else None
-            visible = info.get("active") if isinstance(info.get("active"), bool) else True
+            active = info.get("active")
+            visible = active if isinstance(active, bool) else True
             return f"{base}: {label}", colour, limits, visible
 
         if channel_axis is not None:
@@ -479,7 +482,8 @@ class _Planner:
         pixels = _with_image_units(self._placement(description, levels[0].ndim), image_axes)
         kwargs: dict[str, Any] = {"name": layer_name, "multiscale": len(levels) > 1, "visible": True}
         kwargs.update(self._axes_kwargs(pixels, range(levels[0].ndim)))
-        label = description.get("label") if isinstance(description.get("label"), dict) else {}
+        label_value = description.get("label")
+        label = label_value if isinstance(label_value, dict) else {}
         colors = _label_colors(label.get("colors"))
         if colors:
             kwargs["colors"] = colors
@@ -580,7 +584,8 @@ class _Planner:
             pixels = _with_image_units(self._placement(description, tile.ndim, len(levels) - 1), image_axes)
             kwargs: dict[str, Any] = {"name": f"{self._name(plate)}: {name}", "multiscale": False, "visible": True}
             kwargs.update(self._axes_kwargs(pixels, range(tile.ndim)))
-            label = description.get("label") if isinstance(description.get("label"), dict) else {}
+            label_value = description.get("label")
+            label = label_value if isinstance(label_value, dict) else {}
             colors = _label_colors(label.get("colors"))
             if colors:
                 kwargs["colors"] = colors
@@ -637,8 +642,9 @@ class _Planner:
 
     def _well(self, node: Node) -> _Result:
         images = (self._describe(node).get("well") or {}).get("images") or []
-        fields = [_resolve(node.path, i["path"]) for i in images if isinstance(i, dict) and isinstance(i.get("path"), str)]
-        fields = [f for f in fields if f]
+        resolved = [_resolve(node.path, i["path"]) for i in images
+                    if isinstance(i, dict) and isinstance(i.get("path"), str)]
+        fields = [f for f in resolved if f]
         if len(fields) == 1:
             field_node = self.ctx.node(fields[0])
             if field_node is not None:
@@ -781,7 +787,7 @@ class _TileOpener:
 # -- metadata helpers ------------------------------------------------------------------------
 
 
-def _finite(value: Any) -> bool:
+def _finite(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -824,7 +830,8 @@ def _label_colors(colors: Any) -> dict[int, tuple[float, float, float, float]]:
         if not _finite(value) or not float(value).is_integer():
             continue
         if isinstance(rgba, list) and len(rgba) == 4 and all(_finite(c) and 0 <= c <= 255 for c in rgba):
-            out[int(value)] = tuple(float(c) / 255 for c in rgba)  # type: ignore[assignment]
+            red, green, blue, alpha = (float(c) / 255 for c in rgba)
+            out[int(value)] = (red, green, blue, alpha)
     return out
 
 

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from types import EllipsisType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -266,7 +267,8 @@ class MosaicSource:
                 else:
                     data, tile_holes = read(full, request=request)
                 clipped = tuple(s for s in (y_clip[1], x_clip[1]) if s is not None)
-                out[(Ellipsis, *clipped)] = data
+                where: tuple[EllipsisType | slice, ...] = (Ellipsis, *clipped)
+                out[where] = data
             except (IndexError, ValueError) as err:  # a tile with other leading axes than the first
                 logger.warning("mosaic %s: tile %s does not fit the grid: %s", self._name, cell, err)
                 continue
@@ -302,8 +304,9 @@ class MosaicSource:
                 logger.warning("mosaic %s: tile %s has no such region: %s", self._name, cell, err)
                 return
             target = tuple(s for s in (y_clip[1], x_clip[1]) if s is not None)
+            where: tuple[EllipsisType | slice, ...] = (Ellipsis, *target)
             try:
-                out[(Ellipsis, *target)] = data
+                out[where] = data
             except ValueError as err:  # leading axes of another size than the first tile's
                 logger.warning("mosaic %s: tile %s does not fit the grid: %s", self._name, cell, err)
 

@@ -17,7 +17,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 from zarr_browser.core.conventions.base import BaseConvention, Detection, DimensionSource, attributes_pointer
 from zarr_browser.core.issues import Issue, Severity
@@ -76,11 +76,11 @@ def _short(value: JSON, limit: int = _SHORT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _is_number(value: JSON) -> bool:
+def _is_number(value: JSON) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _is_int(value: JSON) -> bool:
+def _is_int(value: JSON) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -1133,7 +1133,7 @@ class _Checker:
         plate = plate_meta.namespace.get("plate") if plate_meta is not None else None
         if not isinstance(plate, dict):
             return
-        ids = {a.get("id") for _, a in _dicts(plate.get("acquisitions")) if _is_int(a.get("id"))}
+        ids = {acq_id for _, a in _dicts(plate.get("acquisitions")) if _is_int(acq_id := a.get("id"))}
         for n, image in images:
             acquisition = image.get("acquisition")
             if acquisition is None:

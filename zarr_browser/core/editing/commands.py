@@ -613,7 +613,8 @@ def check_protected(key: str, before: JSON, after: JSON, *, allow_nczarr: bool =
         attrs = after.get("attributes", {})
         if not isinstance(attrs, dict):
             raise EditError(f"{key}: attributes must be a JSON object, got {type(attrs).__name__}")
-        before_attrs = before.get("attributes") if isinstance(before.get("attributes"), dict) else {}
+        before_value = before.get("attributes")
+        before_attrs = before_value if isinstance(before_value, dict) else {}
         _check_attrs(key, before_attrs, attrs, allow_nczarr)
         if not same(before.get("dimension_names", ABSENT), after.get("dimension_names", ABSENT)):
             if before.get("node_type") != "array":

@@ -287,7 +287,8 @@ def _current_dims(node: Node) -> list[str] | None:
     else:
         raw = node.attributes.get("_ARRAY_DIMENSIONS")
         names = list(raw) if isinstance(raw, list) else []
-    return names if names and all(isinstance(n, str) for n in names) else None
+    strings = [n for n in names if isinstance(n, str)]
+    return strings if strings and len(strings) == len(names) else None
 
 
 def xarray_set_dimension_names(
@@ -610,7 +611,8 @@ def ome_set_label_colors(session: EditSession, label_image: str, colors: Mapping
     Existing entries keep their place (and other keys); new label values are appended.
     """
     node, parts, block = _label_block(session, label_image)
-    entries = block.get("colors") if isinstance(block.get("colors"), list) else []
+    colors_value = block.get("colors")
+    entries = colors_value if isinstance(colors_value, list) else []
     new_entries = [dict(e) if isinstance(e, dict) else e for e in entries]
     where = {e.get("label-value"): i for i, e in enumerate(new_entries) if isinstance(e, dict)}
     for value, rgba in colors.items():
@@ -690,22 +692,22 @@ def ome_set_label_properties(
     new_entries: list[JSON] = []
     done: set[int] = set()
     for entry in entries:
-        value = entry.get("label-value") if isinstance(entry, dict) else None
-        if isinstance(value, bool) or not isinstance(value, int) or value in done:
+        label_value = entry.get("label-value") if isinstance(entry, dict) else None
+        if isinstance(label_value, bool) or not isinstance(label_value, int) or label_value in done:
             new_entries.append(entry)  # not a label entry we understand (or a duplicate): kept as it is
             continue
-        if value in remove:
-            done.add(value)
+        if label_value in remove:
+            done.add(label_value)
             continue
-        if value not in properties:
+        if label_value not in properties:
             new_entries.append(entry)
             continue
-        done.add(value)
-        wanted = properties[value]
+        done.add(label_value)
+        wanted = properties[label_value]
         kept: dict[str, JSON] = {}
         for key in entry:  # the entry's own order first
             if key == "label-value":
-                kept[key] = value
+                kept[key] = label_value
             elif key in wanted:
                 kept[key] = wanted[key]
         kept.update({k: v for k, v in wanted.items() if k not in kept})
@@ -739,7 +741,8 @@ def ome_set_plate_names(
         if not isinstance(name, str):
             raise EditError("the plate name must be a string")
         commands.append(_attr_set(node, [*parts, "plate", "name"], name))
-    existing = block.get("acquisitions") if isinstance(block.get("acquisitions"), list) else []
+    acquisitions_value = block.get("acquisitions")
+    existing = acquisitions_value if isinstance(acquisitions_value, list) else []
     for index, text in (acquisitions or {}).items():
         if not 0 <= index < len(existing) or not isinstance(existing[index], dict):
             raise EditError(f"{plate} has no acquisition {index}")

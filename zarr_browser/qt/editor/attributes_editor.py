@@ -9,7 +9,7 @@ codecs, fill value) is shown read-only: changing it would reinterpret the stored
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from qtpy.QtCore import QModelIndex, Qt
 from qtpy.QtGui import QAction, QFontDatabase, QKeySequence
@@ -32,6 +32,7 @@ from qtpy.QtWidgets import (
 
 from zarr_browser.core.editing.commands import format_pointer
 from zarr_browser.core.jsonio import JSON, dumps
+from zarr_browser.qt._typed import clear_layout, connect_slot, nonnull
 from zarr_browser.qt.editor.forms import FormSync
 from zarr_browser.qt.editor.json_model import JsonEditModel, JsonTypeDelegate, json_type, parse_json_text
 from zarr_browser.qt.inspector.formatting import format_shape
@@ -55,7 +56,8 @@ class PasteJsonDialog(QDialog):
         self.errorLabel = QLabel()
         self.errorLabel.setStyleSheet("color: #b91c1c")
         self.errorLabel.hide()
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(cast("QDialogButtonBox.StandardButtons",
+                                        QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel))
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"New value of <b>{target or 'the attributes'}</b> (any JSON):"))
         layout.addWidget(self.textEdit, 1)
@@ -106,10 +108,7 @@ class DimensionNamesEditor(QWidget):
 
     def _build(self, node: Node) -> None:
         self._path = node.path
-        while self._row.count():
-            widget = self._row.takeAt(0).widget()
-            if widget is not None:
-                widget.deleteLater()
+        clear_layout(self._row)
         self.edits = []
         assert node.array is not None
         names = list(node.array.dimension_names or [None] * node.array.ndim)
@@ -119,6 +118,10 @@ class DimensionNamesEditor(QWidget):
             edit.setToolTip(f"name of dimension {axis} (size {size})")
             self._row.addWidget(edit)
             self.edits.append(edit)
+
+    def title(self) -> str:
+        """How the unapplied-typing prompt names it (the group-box forms' title)."""
+        return "dimension_names"
 
     def names(self) -> list[str | None]:
         return [e.text().strip() or None for e in self.edits]
@@ -147,11 +150,12 @@ class AttributesEditor(QWidget):
         self.view.setAlternatingRowColors(True)
         self.view.setUniformRowHeights(True)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
-                                  | QAbstractItemView.EditTrigger.EditKeyPressed
-                                  | QAbstractItemView.EditTrigger.SelectedClicked)
+        self.view.setEditTriggers(cast("QAbstractItemView.EditTriggers",
+                                       QAbstractItemView.EditTrigger.DoubleClicked
+                                       | QAbstractItemView.EditTrigger.EditKeyPressed
+                                       | QAbstractItemView.EditTrigger.SelectedClicked))
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        header = self.view.header()
+        header = nonnull(self.view.header())
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.resizeSection(0, 190)
@@ -192,12 +196,13 @@ class AttributesEditor(QWidget):
         self.setNode(None)
 
     def _connect(self) -> None:
-        self.addKeyAction.triggered.connect(self.addKey)
-        self.addItemAction.triggered.connect(self.addItem)
-        self.deleteAction.triggered.connect(self.deleteSelected)
+        # lambdas: connected directly, addKey and addItem would get ``triggered``'s checked flag as their first argument
+        connect_slot(self.addKeyAction.triggered, lambda: self.addKey())
+        connect_slot(self.addItemAction.triggered, lambda: self.addItem())
+        connect_slot(self.deleteAction.triggered, self.deleteSelected)
         self.pasteAction.triggered.connect(self._on_paste_triggered)
         self.view.customContextMenuRequested.connect(self._on_view_context_menu)
-        self.view.selectionModel().currentRowChanged.connect(self._update_actions)
+        nonnull(self.view.selectionModel()).currentRowChanged.connect(self._update_actions)
 
     # -- content ---------------------------------------------------------------------------------
     def node(self) -> Node | None:
@@ -357,7 +362,7 @@ class AttributesEditor(QWidget):
             self.pasteDialog.deleteLater()
         dialog = PasteJsonDialog(self, target=pointer or "the attributes", text=dumps(current))
         self.pasteDialog = dialog
-        dialog.accepted.connect(lambda: self.pasteJson(dialog.value(), pointer))
+        connect_slot(dialog.accepted, lambda: self.pasteJson(dialog.value(), pointer))
         dialog.open()
 
     def _on_view_context_menu(self, pos: Any) -> None:
@@ -367,7 +372,7 @@ class AttributesEditor(QWidget):
         menu = QMenu(self)
         for action in (self.addKeyAction, self.addItemAction, self.deleteAction, self.pasteAction):
             menu.addAction(action)
-        menu.exec_(self.view.viewport().mapToGlobal(pos))
+        menu.exec_(nonnull(self.view.viewport()).mapToGlobal(pos))
 
     def _update_actions(self, *_args: Any) -> None:
         editable = not self.model.isReadOnly()

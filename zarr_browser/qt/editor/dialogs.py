@@ -34,7 +34,7 @@ __all__ = ["DiffHighlighter", "SaveDialog"]
 class DiffHighlighter(QSyntaxHighlighter):
     """Green added lines, red removed lines, grey hunk headers."""
 
-    def __init__(self, document: QTextDocument) -> None:
+    def __init__(self, document: QTextDocument | None) -> None:
         super().__init__(document)
         self._formats: dict[str, QTextCharFormat] = {}
         for prefix, fg, bg in (("+", "#14532d", "#dcfce7"), ("-", "#7f1d1d", "#fee2e2"), ("@", "#6b7280", None)):
@@ -44,8 +44,8 @@ class DiffHighlighter(QSyntaxHighlighter):
                 fmt.setBackground(QColor(bg))
             self._formats[prefix] = fmt
 
-    def highlightBlock(self, text: str) -> None:
-        if text.startswith(("+++", "---")):
+    def highlightBlock(self, text: str | None) -> None:
+        if not text or text.startswith(("+++", "---")):
             return
         fmt = self._formats.get(text[:1])
         if fmt is not None:
@@ -148,8 +148,9 @@ class SaveDialog(QDialog):
                                        and (not self._new or self.overrideCheck.isChecked()))
 
     def _on_document_changed(self, row: int) -> None:
-        if 0 <= row < len(self._diffs):
-            self.diffView.setPlainText(self._diffs[self.documentList.item(row).text()])
+        item = self.documentList.item(row) if 0 <= row < len(self._diffs) else None
+        if item is not None:
+            self.diffView.setPlainText(self._diffs[item.text()])
 
     def force(self) -> bool:
         """Whether the save must go ahead despite validation errors (new ones ticked, or old ones)."""

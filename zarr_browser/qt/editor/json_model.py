@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from qtpy.QtCore import QAbstractItemModel, QModelIndex, QObject, Qt
 from qtpy.QtGui import QBrush, QColor, QFont
@@ -259,10 +259,10 @@ class JsonEditModel(QAbstractItemModel):
             return font
         return None
 
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+    def flags(self, index: QModelIndex) -> Qt.ItemFlags:
         if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+            return Qt.ItemFlag.NoItemFlags  # type: ignore[return-value]  # PyQt5 makes it the Qt.ItemFlags stubbed
+        flags = cast("Qt.ItemFlags", Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
         item = self._item(index)
         if self._read_only or item.protected or self._editor is None:
             return flags
@@ -321,22 +321,24 @@ def _prefixes(pointer: str) -> list[str]:
 class JsonTypeDelegate(QStyledItemDelegate):
     """A combo box of the JSON types for the Type column."""
 
-    def createEditor(self, parent: QWidget, option: QStyleOptionViewItem, index: QModelIndex) -> QWidget:
+    def createEditor(self, parent: QWidget | None, option: QStyleOptionViewItem,
+                     index: QModelIndex) -> QWidget | None:
         if index.column() != JsonEditModel.TYPE_COLUMN:
             return super().createEditor(parent, option, index)
         combo = QComboBox(parent)
         combo.addItems(TYPES)
         return combo
 
-    def setEditorData(self, editor: QWidget, index: QModelIndex) -> None:
+    def setEditorData(self, editor: QWidget | None, index: QModelIndex) -> None:
         if isinstance(editor, QComboBox):
             editor.setCurrentText(str(index.data(Qt.ItemDataRole.EditRole)))
         else:
             super().setEditorData(editor, index)
 
-    def setModelData(self, editor: QWidget, model: QAbstractItemModel, index: QModelIndex) -> None:
+    def setModelData(self, editor: QWidget | None, model: QAbstractItemModel | None, index: QModelIndex) -> None:
         if isinstance(editor, QComboBox):
-            model.setData(index, editor.currentText(), Qt.ItemDataRole.EditRole)
+            if model is not None:
+                model.setData(index, editor.currentText(), Qt.ItemDataRole.EditRole)
         else:
             super().setModelData(editor, model, index)
 

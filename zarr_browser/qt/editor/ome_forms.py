@@ -47,6 +47,7 @@ from zarr_browser.core.editing.conventions import (
 from zarr_browser.core.histogram import Histogram, channel_histogram
 from zarr_browser.core.jsonio import dumps
 from zarr_browser.core.model import join_path
+from zarr_browser.qt._typed import clear_layout, connect_slot, nonnull
 from zarr_browser.qt.editor.forms import FormSync
 from zarr_browser.qt.editor.json_model import parse_json_text
 
@@ -98,7 +99,7 @@ def _combined(*batches: Batch) -> Batch:
     return Batch(list(batches), label=" + ".join(b.label for b in batches if b.leaves()))
 
 
-def _pixel_size_and_units(session: EditSession, image: str, sizes: Mapping[int, float],
+def _pixel_size_and_units(session: EditSession, image: str, sizes: Mapping[str | int, float],
                           axes: Sequence[Mapping[str, JSON]]) -> Batch:
     return _combined(ome_set_pixel_size(session, image, sizes), ome_set_axes(session, image, axes))
 
@@ -138,10 +139,7 @@ class AxesForm(QGroupBox):
 
     def _build(self, node: Node, ms: Mapping[str, JSON]) -> None:
         self._path = node.path
-        while self._grid.count():
-            widget = self._grid.takeAt(0).widget()
-            if widget is not None:
-                widget.deleteLater()
+        clear_layout(self._grid)
         for column, title in enumerate(("Axis", "Type", "Unit", "Pixel size", "Translation")):
             label = QLabel(f"<b>{title}</b>")
             self._grid.addWidget(label, 0, column)
@@ -198,7 +196,7 @@ class HistogramWidget(QWidget):
         self.setMinimumSize(160, 40)
         self.histogram: Histogram | None = None
         self.colour = QColor("#888888")
-        self.window = (0.0, 1.0)
+        self.window_range = (0.0, 1.0)  # not "window": QWidget.window() is the top-level widget
         self.message = "histogram…"
 
     def setHistogram(self, histogram: Histogram | None, message: str = "") -> None:
@@ -207,7 +205,11 @@ class HistogramWidget(QWidget):
         self.update()
 
     def setWindow(self, start: float, end: float) -> None:
-        self.window = (start, end)
+        self.window_range = (start, end)
+        self.update()
+
+    def setColour(self, colour: QColor) -> None:
+        self.colour = colour
         self.update()
 
     def paintEvent(self, _event: Any) -> None:
@@ -228,7 +230,7 @@ class HistogramWidget(QWidget):
             painter.drawRect(QRectF(rect.left() + i * width, rect.bottom() - height, max(width, 1.0), height))
         low, high = hist.edges[0], hist.edges[-1]
         painter.setPen(QPen(QColor("#f9fafb"), 1.5))
-        for value in self.window:
+        for value in self.window_range:
             if high > low:
                 x = rect.left() + rect.width() * min(max((value - low) / (high - low), 0.0), 1.0)
                 painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
@@ -304,16 +306,15 @@ class ChannelsForm(QGroupBox):
     def _build(self, node: Node, ms: Mapping[str, JSON] | None, channels: Sequence[JSON],
                hierarchy: Any = None) -> None:
         self._path = node.path
-        while self._grid.count():
-            widget = self._grid.takeAt(0).widget()
-            if widget is not None:
-                widget.deleteLater()
+        clear_layout(self._grid)
         for column, title in enumerate(("Label", "Colour", "Active", "Start", "End", "Histogram (lowest level)")):
             self._grid.addWidget(QLabel(f"<b>{title}</b>"), 0, column)
         self.rows = []
         for c, channel in enumerate(channels):
             channel = channel if isinstance(channel, dict) else {}
-            window = channel.get("window") if isinstance(channel.get("window"), dict) else {}
+            window = channel.get("window")
+            if not isinstance(window, dict):
+                window = {}
             label = QLineEdit(str(channel.get("label", "")))
             colour = ColourButton(str(channel.get("color", "FFFFFF")))
             active = QCheckBox()
@@ -325,8 +326,7 @@ class ChannelsForm(QGroupBox):
             histogram.setWindow(start.value(), end.value())
             start.valueChanged.connect(lambda _v, h=histogram, s=start, e=end: h.setWindow(s.value(), e.value()))
             end.valueChanged.connect(lambda _v, h=histogram, s=start, e=end: h.setWindow(s.value(), e.value()))
-            colour.colourChanged.connect(lambda text, h=histogram: (setattr(h, "colour", QColor("#" + text)),
-                                                                     h.update()))
+            colour.colourChanged.connect(lambda text, h=histogram: h.setColour(QColor("#" + text)))
             for column, widget in enumerate((label, colour, active, start, end, histogram)):
                 self._grid.addWidget(widget, c + 1, column)
             self.rows.append({"label": label, "color": colour, "active": active, "start": start, "end": end,
@@ -405,7 +405,9 @@ class LabelColoursForm(QGroupBox):
         for entry in block.get("colors") or []:
             if not isinstance(entry, dict) or not isinstance(entry.get("label-value"), int):
                 continue
-            rgba = entry.get("rgba") if isinstance(entry.get("rgba"), list) else [255, 255, 255, 255]
+            rgba = entry.get("rgba")
+            if not isinstance(rgba, list):
+                rgba = [255, 255, 255, 255]
             value = entry["label-value"]
             text = "".join(f"{int(c):02X}" for c in rgba[:3]) if len(rgba) >= 3 else "FFFFFF"
             button = ColourButton(text)
@@ -448,7 +450,7 @@ class LabelPropertiesForm(QGroupBox):
         self.table.setHorizontalHeaderLabels(["label-value"])
         self.table.setToolTip('One JSON value per cell: "text" (quoted), 200, 0.5, true, null, [1, 2]; '
                               "empty: the label has no such property")
-        self.table.verticalHeader().hide()
+        nonnull(self.table.verticalHeader()).hide()
         self.nameEdit = QLineEdit()
         self.nameEdit.setPlaceholderText("new property name")
         self.addPropertyButton = QPushButton("Add property")
@@ -481,12 +483,12 @@ class LabelPropertiesForm(QGroupBox):
         layout.addWidget(self.noteLabel)
         layout.addWidget(self.errorLabel)
         layout.addLayout(rows)
-        self.addPropertyButton.clicked.connect(lambda: self.addProperty())
-        self.nameEdit.returnPressed.connect(lambda: self.addProperty())
-        self.removePropertyButton.clicked.connect(lambda: self.removeProperty())
-        self.addLabelButton.clicked.connect(lambda: self.addLabel())
-        self.removeLabelButton.clicked.connect(lambda: self.removeLabel())
-        self.applyButton.clicked.connect(self.apply)
+        connect_slot(self.addPropertyButton.clicked, lambda: self.addProperty())
+        connect_slot(self.nameEdit.returnPressed, lambda: self.addProperty())
+        connect_slot(self.removePropertyButton.clicked, lambda: self.removeProperty())
+        connect_slot(self.addLabelButton.clicked, lambda: self.addLabel())
+        connect_slot(self.removeLabelButton.clicked, lambda: self.removeLabel())
+        connect_slot(self.applyButton.clicked, self.apply)
 
     def setNode(self, node: Node, block: Mapping[str, JSON]) -> None:
         self.sync.show(node.path, block.get("properties"), lambda: self._build(node, block))

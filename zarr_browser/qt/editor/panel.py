@@ -12,7 +12,7 @@ has not applied yet (:class:`~zarr_browser.qt.editor.forms.FormSync`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtGui import QColor
@@ -45,9 +45,20 @@ if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import ConventionRegistry
     from zarr_browser.core.model import Node
     from zarr_browser.qt.editor.controller import EditController, ValidationState
+    from zarr_browser.qt.editor.forms import FormSync
     from zarr_browser.qt.workers import Runner
 
 __all__ = ["EditorPanel", "ValidationList", "attributes_pointer"]
+
+class EditorForm(Protocol):
+    """What the panel uses of its forms: their :class:`FormSync` and how the prompts name them."""
+
+    sync: FormSync
+
+    def title(self) -> str: ...
+
+    def isHidden(self) -> bool: ...
+
 
 _SEVERITY_COLOURS = {Severity.ERROR: "#b91c1c", Severity.WARNING: "#b45309", Severity.INFO: "#2563eb"}
 
@@ -81,7 +92,7 @@ class ValidationList(QTreeWidget):
         self.itemActivated.connect(self._on_item_activated)
         self.itemClicked.connect(self._on_item_activated)
 
-    def setState(self, state: ValidationState) -> None:
+    def showValidation(self, state: ValidationState) -> None:
         self.clear()
         new = {id(i) for i in state.new_errors}
         rows = [(i, "new error") for i in state.new_errors]
@@ -97,7 +108,8 @@ class ValidationList(QTreeWidget):
             self.addTopLevelItem(item)
 
     def kinds(self) -> list[str]:
-        return [self.topLevelItem(i).text(0) for i in range(self.topLevelItemCount())]
+        items = (self.topLevelItem(i) for i in range(self.topLevelItemCount()))
+        return [item.text(0) for item in items if item is not None]
 
     def _on_item_activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         path = item.data(1, Qt.ItemDataRole.UserRole)
@@ -187,7 +199,7 @@ class EditorPanel(QWidget):
             self._show(None)
             return
         self.titleLabel.setText(f"<b>{path}</b> — loading…")
-        self._controller.loadNode(path, lambda p=path: self._on_node_loaded(p))
+        self._controller.loadNode(path, lambda: self._on_node_loaded(path))
 
     def refresh(self) -> None:
         """Show the working state of the current node again (after an edit, undo, save...)."""
@@ -210,21 +222,21 @@ class EditorPanel(QWidget):
             self.showTab("attributes")
             self.attributes.selectPointer(wanted[1])
 
-    def forms(self) -> list[QWidget]:
+    def forms(self) -> list[EditorForm]:
         """Every form of the panel (each with a ``sync``)."""
         return [self.axesForm, self.channelsForm, self.labelsForm, self.labelPropertiesForm, self.plateForm,
                 self.xarrayForm, self.cfForm, self.attributes.dimensionNames]
 
     def unapplied(self) -> list[str]:
         """The titles of the forms holding typing the user has not applied, for the node shown."""
-        return [form.title() or type(form).__name__ for form in self.forms()  # type: ignore[attr-defined]
-                if form.sync.path() == self._path and form.sync.isModified()  # type: ignore[attr-defined]
+        return [form.title() or type(form).__name__ for form in self.forms()
+                if form.sync.path() == self._path and form.sync.isModified()
                 and not form.isHidden()]  # a form the node has no use for is hidden
 
     def discardUnapplied(self) -> None:
         """Drop every form's unapplied typing: the forms show the working state again."""
         for form in self.forms():
-            form.sync.forget()  # type: ignore[attr-defined]
+            form.sync.forget()
         if self._node is not None:
             self.refresh()
 
@@ -241,7 +253,7 @@ class EditorPanel(QWidget):
 
     def _on_active_changed(self, active: bool) -> None:
         for form in self.forms():
-            form.sync.forget()  # type: ignore[attr-defined]
+            form.sync.forget()
         if active:
             self.setPath(self._path)
         else:
@@ -289,11 +301,12 @@ class EditorPanel(QWidget):
             self.axesForm.setNode(node, ms)
         omero = ns.get("omero")
         channels = omero.get("channels") if isinstance(omero, dict) else None
-        show_channels = isinstance(channels, list) and bool(channels)
+        if not isinstance(channels, list):
+            channels = []
+        show_channels = bool(channels)
         self.channelsForm.setVisible(show_channels)
         if show_channels:
-            self.channelsForm.setNode(node, ms, channels,  # type: ignore[arg-type]
-                                      session.hierarchy if session is not None else None)
+            self.channelsForm.setNode(node, ms, channels, session.hierarchy if session is not None else None)
         label = ns.get("image-label")
         for form in (self.labelsForm, self.labelPropertiesForm):
             form.setVisible(isinstance(label, dict))
@@ -306,7 +319,7 @@ class EditorPanel(QWidget):
         return ms is not None or show_channels or isinstance(label, dict) or isinstance(plate, dict)
 
     def _on_validated(self, state: ValidationState) -> None:
-        self.validationList.setState(state)
+        self.validationList.showValidation(state)
         new, old, warnings = len(state.new_errors), len(state.old_errors), len(state.warnings)
         if not self._controller.isDirty():
             text = "<span style='color:#6b7280'>Validation: no edits yet</span>"

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from qtpy.QtCore import QObject, Qt
 from qtpy.QtGui import QAction, QKeySequence
-from qtpy.QtWidgets import QDockWidget, QLabel, QMessageBox, QToolBar
+from qtpy.QtWidgets import QDockWidget, QLabel, QMessageBox, QStatusBar, QToolBar
 
 from zarr_browser.core.editing import ConflictError, ValidationRefusedError
+from zarr_browser.qt._typed import connect_slot, nonnull
 from zarr_browser.qt.editor.controller import EditController
 from zarr_browser.qt.editor.dialogs import SaveDialog
 from zarr_browser.qt.editor.panel import EditorPanel
@@ -65,7 +66,7 @@ class WindowEditing(QObject):
         self._window = window
         self._runner = runner
         self._start_on_open = False
-        self._after_save: Callable[[], None] | None = None
+        self._after_save: Callable[[], object] | None = None
         self.saveDialog: SaveDialog | None = None
         self._refresh_task: Task | None = None
         self.controller = EditController(runner=runner, registry=registry, parent=self)
@@ -73,13 +74,14 @@ class WindowEditing(QObject):
         self.dock = QDockWidget("Editor", window)
         self.dock.setObjectName("editorDock")
         self.dock.setWidget(self.editor)
-        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.dock.setFeatures(cast("QDockWidget.DockWidgetFeatures",
+                                   QDockWidget.DockWidgetFeature.DockWidgetMovable
+                                   | QDockWidget.DockWidgetFeature.DockWidgetFloatable))
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.hide()
         self.dirtyLabel = QLabel()
         self.dirtyLabel.setObjectName("dirtyLabel")
-        window.statusBar().addPermanentWidget(self.dirtyLabel)
+        self._status_bar().addPermanentWidget(self.dirtyLabel)
         self._build_actions()
         self._connect()
         self._update()
@@ -101,7 +103,7 @@ class WindowEditing(QObject):
         for action in (self.undoAction, self.redoAction, self.saveAction):
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             window.addAction(action)
-        menu = window.menuBar().addMenu("&Edit")
+        menu = nonnull(nonnull(window.menuBar()).addMenu("&Edit"))
         menu.addAction(self.enableAction)
         menu.addSeparator()
         for action in (self.undoAction, self.redoAction):
@@ -121,7 +123,7 @@ class WindowEditing(QObject):
         self.undoAction.triggered.connect(self.undo)
         self.redoAction.triggered.connect(self.redo)
         self.saveAction.triggered.connect(lambda: self.save())
-        self.previewAction.triggered.connect(self.preview)
+        connect_slot(self.previewAction.triggered, self.preview)
         self.controller.stateChanged.connect(self._update)
         self.controller.activeChanged.connect(self._on_active_changed)
         self.controller.busyChanged.connect(self._update)
@@ -157,7 +159,7 @@ class WindowEditing(QObject):
             hierarchy = self._window.hierarchy()
             if hierarchy is None:
                 self._set_checked(False)
-                self._window.statusBar().showMessage("Open a store first", 5000)
+                self._status_bar().showMessage("Open a store first", 5000)
                 return
             if not hierarchy.access.read_only:
                 self.controller.start(hierarchy)
@@ -194,7 +196,8 @@ class WindowEditing(QObject):
             f"{url} is a remote store. Editing saves metadata documents there (conditional writes: a "
             "document changed by someone else since it was read is never overwritten).\n\n"
             "Open it for writing?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            cast("QMessageBox.StandardButtons", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No),
+            QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
 
     def _on_store_opened(self, _url: str) -> None:
@@ -223,11 +226,11 @@ class WindowEditing(QObject):
             self.editor.setPath(self._window.currentPath() or "/")
             session = self.controller.session()
             if session is not None and not session.writable:
-                self._window.statusBar().showMessage(
+                self._status_bar().showMessage(
                     "This store cannot be written (read-only backend): edits can be previewed, not saved", 10000)
             else:
-                self._window.statusBar().showMessage("Editing enabled: every change can be undone until you "
-                                                     "close the store", 8000)
+                self._status_bar().showMessage("Editing enabled: every change can be undone until you "
+                                               "close the store", 8000)
         self._update()
 
     def _on_current_path_changed(self, path: str) -> None:
@@ -250,7 +253,7 @@ class WindowEditing(QObject):
             self._window, "Changes not applied",
             f"You changed fields in {named} of {self.editor.path()} without applying them. "
             "Discard these changes, or cancel to go back and apply them?",
-            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            cast("QMessageBox.StandardButtons", QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel),
             QMessageBox.StandardButton.Cancel)
         if answer != QMessageBox.StandardButton.Discard:
             return False
@@ -260,14 +263,14 @@ class WindowEditing(QObject):
     # -- undo / redo -------------------------------------------------------------------------------
     def undo(self) -> None:
         if self.controller.undo():
-            self._window.statusBar().showMessage("Undone", 3000)
+            self._status_bar().showMessage("Undone", 3000)
 
     def redo(self) -> None:
         if self.controller.redo():
-            self._window.statusBar().showMessage("Redone", 3000)
+            self._status_bar().showMessage("Redone", 3000)
 
     # -- unsaved edits -----------------------------------------------------------------------------
-    def confirmUnsaved(self, then: Callable[[], None] | None = None) -> bool:
+    def confirmUnsaved(self, then: Callable[[], object] | None = None) -> bool:
         """Ask Save / Discard / Cancel when there are unsaved edits.
 
         True: go ahead now (no edits, or discarded).  False: do not (cancelled, or saving first:
@@ -282,7 +285,8 @@ class WindowEditing(QObject):
             self._window, "Unsaved edits",
             f"The store has unsaved metadata edits ({count} step{'s' if count != 1 else ''}). "
             "Save them before closing it?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            cast("QMessageBox.StandardButtons", QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                 | QMessageBox.StandardButton.Cancel),
             QMessageBox.StandardButton.Save)
         if answer == QMessageBox.StandardButton.Discard:
             self.controller.stop()
@@ -299,33 +303,33 @@ class WindowEditing(QObject):
         dialog.open()
         return dialog
 
-    def save(self, then: Callable[[], None] | None = None) -> None:
+    def save(self, then: Callable[[], object] | None = None) -> None:
         """Validate (worker), show the diff and the verdict, then save (worker) when accepted."""
         if not self.controller.isActive() or not self.controller.isDirty():
-            self._window.statusBar().showMessage("Nothing to save", 4000)
+            self._status_bar().showMessage("Nothing to save", 4000)
             return
         if self.controller.isBusy():
             return
-        self._window.statusBar().showMessage("Validating the edits…", 0)
+        self._status_bar().showMessage("Validating the edits…", 0)
         self.controller.validateNow(lambda state: self._show_save_dialog(state, then))
 
-    def _show_save_dialog(self, state: ValidationState, then: Callable[[], None] | None) -> None:
-        self._window.statusBar().clearMessage()
+    def _show_save_dialog(self, state: ValidationState, then: Callable[[], object] | None) -> None:
+        self._status_bar().clearMessage()
         dialog = SaveDialog(self.controller.diff(), state, writable=self.controller.isWritable(),
                             parent=self._window)
         self.saveDialog = dialog
         dialog.accepted.connect(lambda: self._save_now(dialog.force(), then))
         dialog.open()
 
-    def _save_now(self, force: bool, then: Callable[[], None] | None) -> None:
+    def _save_now(self, force: bool, then: Callable[[], object] | None) -> None:
         self._after_save = then
-        self._window.statusBar().showMessage("Saving…", 0)
+        self._status_bar().showMessage("Saving…", 0)
         self.controller.save(force=force)
 
     def _on_saved(self, result: SaveResult) -> None:
         n = len(result.written)
-        self._window.statusBar().showMessage(f"Saved {n} document{'s' if n != 1 else ''}: "
-                                             f"{', '.join(result.written) or 'no change'}", 8000)
+        self._status_bar().showMessage(f"Saved {n} document{'s' if n != 1 else ''}: "
+                                       f"{', '.join(result.written) or 'no change'}", 8000)
         self._refresh_views(_paths_of(result.written))
         then, self._after_save = self._after_save, None
         if then is not None:
@@ -333,7 +337,7 @@ class WindowEditing(QObject):
 
     def _on_save_failed(self, err: BaseException) -> None:
         self._after_save = None
-        self._window.statusBar().clearMessage()
+        self._status_bar().clearMessage()
         if isinstance(err, ConflictError):
             self._on_conflict(err)
         elif isinstance(err, ValidationRefusedError):
@@ -350,7 +354,8 @@ class WindowEditing(QObject):
             f"Not saved: {keys} changed in the store since it was read; nothing of it was overwritten.\n\n"
             "Reload the store and apply your edits again on top (Yes), reload and discard your edits "
             "(Discard), or keep editing (Cancel)?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            cast("QMessageBox.StandardButtons", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard
+                 | QMessageBox.StandardButton.Cancel),
             QMessageBox.StandardButton.Yes)
         if answer == QMessageBox.StandardButton.Yes:
             self.controller.reload(reapply=True)
@@ -360,7 +365,7 @@ class WindowEditing(QObject):
             self._window.errorBar.showError(f"Not saved: {keys} changed in the store since it was read")
 
     def _on_reloaded(self) -> None:
-        self._window.statusBar().showMessage("Reloaded from the store", 5000)
+        self._status_bar().showMessage("Reloaded from the store", 5000)
         self._refresh_views([])
 
     def _refresh_views(self, paths: list[str]) -> None:
@@ -394,8 +399,12 @@ class WindowEditing(QObject):
 
     # -- indicator ---------------------------------------------------------------------------------
     def _on_edit_failed(self, message: str) -> None:
-        self._window.statusBar().showMessage(f"Edit refused: {message}", 10000)
+        self._status_bar().showMessage(f"Edit refused: {message}", 10000)
         self._window.errorBar.showError(f"Edit refused: {message}")
+
+    def _status_bar(self) -> QStatusBar:
+        """The window's status bar (QMainWindow creates it on first use)."""
+        return nonnull(self._window.statusBar())
 
     def _update(self, *_args: Any) -> None:
         controller = self.controller

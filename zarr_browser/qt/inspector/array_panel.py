@@ -292,6 +292,8 @@ def _form_texts(form: QFormLayout) -> dict[str, str]:
     for row in range(form.rowCount()):
         label = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
         field = form.itemAt(row, QFormLayout.ItemRole.FieldRole)
-        if label is not None and field is not None:
-            out[label.widget().text()] = field.widget().text()
+        label_widget = label.widget() if label is not None else None
+        field_widget = field.widget() if field is not None else None
+        if isinstance(label_widget, QLabel) and isinstance(field_widget, QLabel):
+            out[label_widget.text()] = field_widget.text()
     return out

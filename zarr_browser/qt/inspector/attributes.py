@@ -26,6 +26,7 @@ from qtpy.QtWidgets import (
 
 from zarr_browser.core.issues import pointer as make_pointer
 from zarr_browser.core.jsonio import JSON, dumps
+from zarr_browser.qt._typed import nonnull
 from zarr_browser.qt.inspector.formatting import short_json
 
 __all__ = ["AttributesPanel", "JsonTree"]
@@ -65,8 +66,9 @@ class JsonTree(QWidget):
         self.tree.setUniformRowHeights(True)
         self.tree.setAlternatingRowColors(True)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        self.tree.header().setStretchLastSection(True)
+        header = nonnull(self.tree.header())
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
         self.tree.setColumnWidth(0, 200)
         self._empty = QLabel()
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -112,16 +114,15 @@ class JsonTree(QWidget):
 
     def visibleTopLevelKeys(self) -> list[str]:
         """Keys of the top-level rows the filter leaves visible (for tests)."""
-        return [self.tree.topLevelItem(i).text(0) for i in range(self.tree.topLevelItemCount())
-                if not self.tree.topLevelItem(i).isHidden()]
+        items = (self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount()))
+        return [item.text(0) for item in items if item is not None and not item.isHidden()]
 
     def selectPointer(self, pointer: str) -> bool:
         """Select and reveal the row of a JSON pointer (or its nearest shown ancestor)."""
         best: QTreeWidgetItem | None = None
         best_len = -1
         iterator = QTreeWidgetItemIterator(self.tree)
-        while iterator.value() is not None:
-            item = iterator.value()
+        while (item := iterator.value()) is not None:
             ptr = item.data(0, _POINTER_ROLE) or ""
             if (pointer == ptr or pointer.startswith(ptr + "/")) and len(ptr) > best_len:
                 best, best_len = item, len(ptr)
@@ -182,7 +183,9 @@ class JsonTree(QWidget):
     def _on_filter_text_changed(self, text: str) -> None:
         needle = text.strip().casefold()
         for i in range(self.tree.topLevelItemCount()):
-            _apply_filter(self.tree.topLevelItem(i), needle, False)
+            item = self.tree.topLevelItem(i)
+            if item is not None:
+                _apply_filter(item, needle, False)
         if needle and self.tree.topLevelItemCount() < 50:
             self.tree.expandAll()
 
@@ -213,10 +216,11 @@ class JsonTree(QWidget):
             return
         menu = QMenu(self)
         menu.addAction("Show full value…", lambda: self.showFullValue(item))
-        menu.addAction("Copy value", lambda: QApplication.clipboard().setText(self.fullText(item)))
-        menu.addAction("Copy key", lambda: QApplication.clipboard().setText(item.text(0)))
-        menu.addAction("Copy JSON pointer", lambda: QApplication.clipboard().setText(item.data(0, _POINTER_ROLE)))
-        menu.exec_(self.tree.viewport().mapToGlobal(pos))
+        menu.addAction("Copy value", lambda: nonnull(QApplication.clipboard()).setText(self.fullText(item)))
+        menu.addAction("Copy key", lambda: nonnull(QApplication.clipboard()).setText(item.text(0)))
+        menu.addAction("Copy JSON pointer",
+                       lambda: nonnull(QApplication.clipboard()).setText(item.data(0, _POINTER_ROLE)))
+        menu.exec_(nonnull(self.tree.viewport()).mapToGlobal(pos))
 
 
 def _apply_filter(item: QTreeWidgetItem, needle: str, ancestor_match: bool) -> bool:
@@ -224,7 +228,9 @@ def _apply_filter(item: QTreeWidgetItem, needle: str, ancestor_match: bool) -> b
     match = ancestor_match or own
     visible = match
     for i in range(item.childCount()):
-        visible = _apply_filter(item.child(i), needle, match) or visible
+        child = item.child(i)
+        if child is not None:
+            visible = _apply_filter(child, needle, match) or visible
     item.setHidden(not visible)
     return visible
 

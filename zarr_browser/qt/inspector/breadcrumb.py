@@ -16,6 +16,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from zarr_browser.qt._typed import clear_layout, layout_widgets, nonnull
+
 __all__ = ["Breadcrumb"]
 
 
@@ -48,7 +50,7 @@ class Breadcrumb(QWidget):
         self._scroll.setFixedHeight(self._copy_height())
         self._copy = QToolButton()
         self._copy.setText("Copy path")
-        self._copy.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_FileDialogDetailedView))
+        self._copy.setIcon(nonnull(self.style()).standardIcon(QStyle.StandardPixmap.SP_FileDialogDetailedView))
         self._copy.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self._copy.setToolTip("Copy the node path to the clipboard")
         self._copy.setEnabled(False)
@@ -107,7 +109,8 @@ class Breadcrumb(QWidget):
         self._segments_layout.addStretch(1)
         self._copy.setEnabled(True)
         self._copy_url.setEnabled(bool(url))
-        self._scroll.horizontalScrollBar().setValue(self._scroll.horizontalScrollBar().maximum())
+        scroll_bar = nonnull(self._scroll.horizontalScrollBar())
+        scroll_bar.setValue(scroll_bar.maximum())
 
     def clear(self) -> None:
         self._path, self._url = "", ""
@@ -118,24 +121,15 @@ class Breadcrumb(QWidget):
 
     def segmentButtons(self) -> list[QToolButton]:
         """The segment buttons, root first (for tests)."""
-        out = []
-        for i in range(self._segments_layout.count()):
-            widget = self._segments_layout.itemAt(i).widget()
-            if isinstance(widget, QToolButton):
-                out.append(widget)
-        return out
+        return [w for w in layout_widgets(self._segments_layout) if isinstance(w, QToolButton)]
 
     # -- slots ---------------------------------------------------------------------------------
     def _on_copy_clicked(self) -> None:
-        QApplication.clipboard().setText(self._path)
+        nonnull(QApplication.clipboard()).setText(self._path)
 
     def _on_copy_url_clicked(self) -> None:
         url = self._url.rstrip("/")
-        QApplication.clipboard().setText(url + (self._path if self._path != "/" else ""))
+        nonnull(QApplication.clipboard()).setText(url + (self._path if self._path != "/" else ""))
 
     def _clear_segments(self) -> None:
-        while self._segments_layout.count():
-            item = self._segments_layout.takeAt(0)
-            widget = item.widget()
-            if widget is not None:
-                widget.deleteLater()
+        clear_layout(self._segments_layout)

@@ -36,6 +36,10 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else format_json(value)
 
 
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 class DatasetPanel(LinkTablesWidget):
     """An xarray/CF dataset group, or a variable (array) with its CF attributes decoded."""
 
@@ -74,8 +78,10 @@ class DatasetPanel(LinkTablesWidget):
         for row in range(self._facts.rowCount()):
             label = self._facts.itemAt(row, QFormLayout.ItemRole.LabelRole)
             field = self._facts.itemAt(row, QFormLayout.ItemRole.FieldRole)
-            if label is not None and field is not None:
-                out[label.widget().text()] = field.widget().text()
+            label_widget = label.widget() if label is not None else None
+            field_widget = field.widget() if field is not None else None
+            if isinstance(label_widget, QLabel) and isinstance(field_widget, QLabel):
+                out[label_widget.text()] = field_widget.text()
         return out
 
     def clear(self) -> None:
@@ -105,8 +111,8 @@ class DatasetPanel(LinkTablesWidget):
             if key in cf:
                 text, _ = short_json(cf[key], 300) if not isinstance(cf[key], str) else (cf[key], False)
                 self._add(key, text)
-        dims = xr.get("dims") if isinstance(xr.get("dims"), Mapping) else {}
-        variables = xr.get("variables") if isinstance(xr.get("variables"), Mapping) else {}
+        dims = _mapping(xr.get("dims"))
+        variables = _mapping(xr.get("variables"))
         # sizes each variable gives its dimensions: a dimension with two sizes is a conflict
         sizes: dict[str, set[int]] = {}
         for info in variables.values():
@@ -129,7 +135,7 @@ class DatasetPanel(LinkTablesWidget):
         def rows(names: object) -> list[list[Cell | str]]:
             out: list[list[Cell | str]] = []
             for name in names if isinstance(names, list) else []:
-                info = variables.get(name) if isinstance(variables.get(name), Mapping) else {}
+                info = _mapping(variables.get(name))
                 out.append([
                     Cell(str(name), bold=True, link=f"{base}/{name}", tooltip="Click to select the variable"),
                     ", ".join(str(d) for d in info.get("dims") or []),

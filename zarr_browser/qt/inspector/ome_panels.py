@@ -16,8 +16,17 @@ from typing import Any
 from qtpy.QtCore import QModelIndex, Qt
 from qtpy.QtWidgets import QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
+from zarr_browser.qt._typed import nonnull
 from zarr_browser.qt.inspector.formatting import format_number, format_numbers, format_shape
-from zarr_browser.qt.inspector.tables import Cell, LinkTablesWidget, RowsModel, fit_height, group_box, make_table_view
+from zarr_browser.qt.inspector.tables import (
+    Cell,
+    CellLike,
+    LinkTablesWidget,
+    RowsModel,
+    fit_height,
+    group_box,
+    make_table_view,
+)
 
 __all__ = ["LabelsPanel", "OmeImagePanel", "PlatePanel", "WellPanel", "channel_colour", "resolve_child"]
 
@@ -50,6 +59,10 @@ def _list(value: object) -> list[Any]:
 
 def _dicts(value: object) -> list[Mapping[str, Any]]:
     return [v for v in _list(value) if isinstance(v, Mapping)]
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _text(value: object) -> str:
@@ -127,7 +140,7 @@ class OmeImagePanel(LinkTablesWidget):
         fit_height(self._axes_view, len(axes))
 
         levels = _dicts(desc.get("levels"))
-        rows = []
+        rows: list[list[CellLike]] = []
         for level in levels:
             path = resolve_child(node_path, level.get("path"))
             missing = level.get("shape") is None
@@ -151,7 +164,7 @@ class OmeImagePanel(LinkTablesWidget):
         rows = []
         for i, channel in enumerate(channels):
             colour = channel_colour(channel.get("color"))
-            window = channel.get("window") if isinstance(channel.get("window"), Mapping) else {}
+            window = _mapping(channel.get("window"))
             win = f"{_text(window.get('start'))} – {_text(window.get('end'))}" if window else "–"
             rng = f"{_text(window.get('min'))} – {_text(window.get('max'))}" if "min" in window or "max" in window else "–"
             active = channel.get("active")
@@ -188,7 +201,7 @@ class LabelsPanel(LinkTablesWidget):
         self.colours = RowsModel(("Value", "Colour"), self)
         self._names_view = self._link_view(self.names)
         self._colours_view = make_table_view(self.colours)
-        self._colours_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        nonnull(self._colours_view.horizontalHeader()).setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self._names_box = group_box("Label images", self._names_view)
         self._colours_box = group_box("Label colours and properties", self._colours_view)
         layout = QVBoxLayout(self)
@@ -229,7 +242,7 @@ class LabelsPanel(LinkTablesWidget):
                 if key != "label-value" and key not in keys:
                     keys.append(str(key))
         values = list(dict.fromkeys([*colours, *properties]))
-        rows = []
+        rows: list[list[CellLike]] = []
         for value in values:
             rgba = colours.get(value)
             swatch = None
@@ -254,13 +267,15 @@ class PlatePanel(LinkTablesWidget):
         self.grid = RowsModel((), self)
         self.grid_view = self._link_view(self.grid, row_links=False)
         self.grid_view.setAlternatingRowColors(False)
-        self.grid_view.verticalHeader().setVisible(True)
+        horizontal = nonnull(self.grid_view.horizontalHeader())
+        vertical = nonnull(self.grid_view.verticalHeader())
+        vertical.setVisible(True)
         self.grid_view.setSelectionBehavior(QTableView.SelectionBehavior.SelectItems)
-        self.grid_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        self.grid_view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        self.grid_view.horizontalHeader().setStretchLastSection(False)
-        self.grid_view.horizontalHeader().setDefaultSectionSize(40)
-        self.grid_view.verticalHeader().setDefaultSectionSize(32)
+        horizontal.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        horizontal.setStretchLastSection(False)
+        horizontal.setDefaultSectionSize(40)
+        vertical.setDefaultSectionSize(32)
         self.grid_view.setShowGrid(True)
         self.acquisitions = RowsModel(("Id", "Name", "Fields", "Start", "End"), self)
         self._acq_view = make_table_view(self.acquisitions)
@@ -283,7 +298,7 @@ class PlatePanel(LinkTablesWidget):
         return self.grid.index(rows.index(row_name), cols.index(column_name))
 
     def setDescription(self, node_path: str, desc: Mapping[str, Any]) -> None:
-        plate = desc.get("plate") if isinstance(desc.get("plate"), Mapping) else {}
+        plate = _mapping(desc.get("plate"))
         rows = [str(r) if r is not None else "?" for r in _list(plate.get("rows"))]
         columns = [str(c) if c is not None else "?" for c in _list(plate.get("columns"))]
         wells = _dicts(plate.get("wells"))
@@ -344,7 +359,7 @@ class WellPanel(LinkTablesWidget):
         self.fields.clear()
 
     def setDescription(self, node_path: str, desc: Mapping[str, Any]) -> None:
-        well = desc.get("well") if isinstance(desc.get("well"), Mapping) else {}
+        well = _mapping(desc.get("well"))
         images = _dicts(well.get("images"))
         self.fields.setRows([[Cell(_text(i.get("path")), link=resolve_child(node_path, i.get("path")), bold=True),
                               _text(i.get("acquisition"))] for i in images])

@@ -11,6 +11,7 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from zarr_browser.core.safety import itemsize
+from zarr_browser.qt._typed import clear_layout, layout_widgets
 from zarr_browser.qt.inspector.formatting import format_bytes, format_number, format_shape
 from zarr_browser.qt.inspector.preview_widget import PreviewWidget
 
@@ -60,7 +61,9 @@ def highlights(descriptions: Mapping[str, Mapping[str, Any]]) -> list[str]:
             line += f", {_count(len(channels), 'channel')} ({names})"
         out.append(line)
     axes = [a for a in ome.get("axes") or [] if isinstance(a, Mapping)]
-    voxel = ome.get("voxel_size") if isinstance(ome.get("voxel_size"), list) else []
+    voxel = ome.get("voxel_size")
+    if not isinstance(voxel, list):
+        voxel = []
     space = [(v, a.get("unit")) for a, v in zip(axes, voxel, strict=False) if a.get("type") == "space"]
     if space:
         out.append("Voxel size: " + " × ".join(f"{format_number(v)} {u or ''}".strip() for v, u in space))
@@ -158,12 +161,7 @@ class OverviewPanel(QWidget):
         return self._error.text() if not self._error.isHidden() else ""
 
     def badgeTexts(self) -> list[str]:
-        out = []
-        for i in range(self._badges.count()):
-            widget = self._badges.itemAt(i).widget()
-            if isinstance(widget, QLabel):
-                out.append(widget.text())
-        return out
+        return [w.text() for w in layout_widgets(self._badges) if isinstance(w, QLabel)]
 
     def statusText(self) -> str:
         return self._status.text()
@@ -186,7 +184,7 @@ class OverviewPanel(QWidget):
     def setNode(self, node: Node, detections: Sequence[Detection], *, url: str = "") -> None:
         name = node.name or (url.rstrip("/").rsplit("/", 1)[-1] if url else "/")
         self._title.setText(name or "/")
-        parts = [node.kind]
+        parts: list[str] = [node.kind]
         if node.zarr_format is not None:
             parts.append(f"zarr v{node.zarr_format}")
         if node.array is not None:
@@ -248,10 +246,7 @@ class OverviewPanel(QWidget):
 
     # -- helpers ---------------------------------------------------------------------------------
     def _set_badges(self, detections: Sequence[Detection]) -> None:
-        while self._badges.count():
-            item = self._badges.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+        clear_layout(self._badges)
         for detection in detections:
             chip = QLabel(badge_text(detection))
             chip.setTextFormat(Qt.TextFormat.PlainText)

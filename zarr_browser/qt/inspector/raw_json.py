@@ -18,6 +18,7 @@ from qtpy.QtWidgets import (
 )
 
 from zarr_browser.core.jsonio import dumps
+from zarr_browser.qt._typed import nonnull
 from zarr_browser.qt.inspector.formatting import format_bytes
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ class RawJsonPanel(QWidget):
         if pointer:
             key = pointer.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
             if key and not key.isdigit():
-                found = self.text.document().find(f'"{key}"')
+                found = nonnull(self.text.document()).find(f'"{key}"')
                 if not found.isNull():
                     found.movePosition(QTextCursor.MoveOperation.StartOfLine)
                     self.text.setTextCursor(found)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from qtpy.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
 from qtpy.QtGui import QBrush, QColor, QFont, QIcon
@@ -20,7 +20,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-__all__ = ["Cell", "LinkTablesWidget", "RowsModel", "fit_height", "group_box", "make_table_view"]
+from zarr_browser.qt._typed import nonnull
+
+__all__ = ["Cell", "CellLike", "LinkTablesWidget", "RowsModel", "fit_height", "group_box", "make_table_view"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,10 +160,10 @@ class RowsModel(QAbstractTableModel):
             return str(section + 1) if 0 <= section < len(self._rows) else None
         return None
 
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+    def flags(self, index: QModelIndex) -> Qt.ItemFlags:
         if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+            return Qt.ItemFlag.NoItemFlags  # type: ignore[return-value]  # PyQt5 makes it the Qt.ItemFlags stubbed
+        return cast("Qt.ItemFlags", Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
 
 
 def make_table_view(model: RowsModel, parent: QWidget | None = None, *, stretch_last: bool = True,
@@ -174,13 +176,14 @@ def make_table_view(model: RowsModel, parent: QWidget | None = None, *, stretch_
     view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     view.setAlternatingRowColors(True)
     view.setWordWrap(False)
-    view.verticalHeader().setVisible(row_headers)
-    view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
-    header = view.horizontalHeader()
+    vertical = nonnull(view.verticalHeader())
+    vertical.setVisible(row_headers)
+    vertical.setDefaultSectionSize(view.fontMetrics().height() + 8)
+    header = nonnull(view.horizontalHeader())
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     header.setResizeContentsPrecision(200)  # measure 200 rows, not all of them (tables can hold 10,000)
     header.setStretchLastSection(stretch_last)
-    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    header.setDefaultAlignment(cast("Qt.Alignment", Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter))
     return view
 
 
@@ -220,8 +223,10 @@ def fit_height(view: QTableView, rows: int, *, max_rows: int = 12) -> None:
     view.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
     view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
     if rows > max_rows:
-        height = view.horizontalHeader().sizeHint().height() + max_rows * view.verticalHeader().defaultSectionSize()
-        view.setMaximumHeight(height + 2 * view.frameWidth() + view.horizontalScrollBar().sizeHint().height())
+        header_height = nonnull(view.horizontalHeader()).sizeHint().height()
+        height = header_height + max_rows * nonnull(view.verticalHeader()).defaultSectionSize()
+        scroll_bar_height = nonnull(view.horizontalScrollBar()).sizeHint().height()
+        view.setMaximumHeight(height + 2 * view.frameWidth() + scroll_bar_height)
     else:
         view.setMaximumHeight(16777215)
     view.updateGeometry()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import logging
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from qtpy.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
 from qtpy.QtWidgets import (
@@ -26,6 +26,7 @@ from qtpy.QtWidgets import (
 
 from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.validate import ValidationReport, validate_hierarchy
+from zarr_browser.qt._typed import nonnull
 from zarr_browser.qt.inspector.progress import ProgressRelay
 from zarr_browser.qt.inspector.tables import Cell, RowsModel, make_table_view
 
@@ -83,7 +84,7 @@ class ValidationPanel(QWidget):
         self._summary = QLabel()
         self._summary.setWordWrap(True)
         self.model = RowsModel(("Severity", "Node", "Message", "Convention"), self)
-        style = self.style()
+        style = nonnull(self.style())
         self.model.icons = {
             "error": style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxCritical),
             "warning": style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning),
@@ -198,8 +199,8 @@ class ValidationPanel(QWidget):
     def selectIssue(self, row: int) -> None:
         """Select the shown issue at *row*, as a click does."""
         index = self.model.index(row, 0)
-        self.view.selectionModel().select(
-            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        nonnull(self.view.selectionModel()).select(index, cast("QItemSelectionModel.SelectionFlags", flags))
         self._on_view_clicked(index)
 
     # -- slots -----------------------------------------------------------------------------------
