@@ -815,7 +815,6 @@ class _Batch:
 
     token: int
     arrived: set[tuple[int, ...]] = field(default_factory=set)
-    wanted: int = 0  # blocks a view waited for
     unheard: bool = False  # blocks a view waited for arrived, listeners not told yet
     timer: asyncio.TimerHandle | None = None
 
@@ -1185,7 +1184,6 @@ class StreamingEngine:
             self._display_inflight -= wanted
             complete = self._display_inflight == 0
         if wanted:  # prefetched blocks nobody looks at yet: no refresh
-            batch.wanted += wanted
             batch.unheard = True
         with self._arrived:
             self._arrived.notify_all()
