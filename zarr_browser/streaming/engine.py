@@ -1137,11 +1137,7 @@ class StreamingEngine:
         finally:
             # blocks that never arrived (the batch was cancelled or failed as a whole)
             self._release(source.token, [c for c in blocks if c not in batch.arrived], batch)
-            if batch.timer is not None:
-                batch.timer.cancel()
-            if batch.unheard:
-                batch.unheard = False
-                self.notify(source.token)
+            self._tell(batch)
             try:
                 with self._lock:
                     idle = self._display_inflight == 0
@@ -1158,19 +1154,16 @@ class StreamingEngine:
         self._settle(source, reader, part)
         batch.arrived.update(part)
         complete = self._release(source.token, list(part), batch)
-        if not batch.unheard:
-            return
         if complete:
-            if batch.timer is not None:
-                batch.timer.cancel()
-                batch.timer = None
-            batch.unheard = False
-            self.notify(source.token)
-        elif batch.timer is None:
-            batch.timer = asyncio.get_running_loop().call_later(STRAGGLER, self._hear_stragglers, batch)
+            self._tell(batch)
+        elif batch.unheard and batch.timer is None:
+            batch.timer = asyncio.get_running_loop().call_later(STRAGGLER, self._tell, batch)
 
-    def _hear_stragglers(self, batch: _Batch) -> None:
-        batch.timer = None
+    def _tell(self, batch: _Batch) -> None:
+        """Tell the listeners of *batch*'s source about the blocks of it a view waited for."""
+        if batch.timer is not None:
+            batch.timer.cancel()  # harmless when it is what called us
+            batch.timer = None
         if batch.unheard:
             batch.unheard = False
             self.notify(batch.token)
