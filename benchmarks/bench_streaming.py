@@ -24,6 +24,11 @@ last paint before the view went quiet (250 ms without paints and, for ours, with
 In-process runs are warm: napari, both plugins and the HTTP clients are loaded by a warm-up,
 and the OS page cache holds the files; both sides' caches (our engine's, napari's dask cache)
 are emptied before every run.
+
+The "napari alone (floor)" column: napari opening the very layers our reader returns (names,
+scale, units, colours, contrast, every level's shape) with data that costs nothing to read
+(``floor.py``), measured the same way in the same run.  It is what any reader pays in this
+napari; where floor / anchor is above a target ratio, no napari reader can meet that target.
 """
 
 from __future__ import annotations
@@ -53,10 +58,12 @@ for _path in (str(ROOT / "benchmarks"), str(ROOT)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
+import floor  # noqa: E402
 import streaming_data  # noqa: E402
 
-OURS, ANCHOR, OURS_DASK = "ours", "anchor", "ours-dask"
-PLUGIN = {OURS: "zarr-browser", OURS_DASK: "zarr-browser", ANCHOR: "napari-ome-zarr"}
+OURS, ANCHOR, OURS_DASK, FLOOR = "ours", "anchor", "ours-dask", "floor"
+OUR_SIDES = (OURS, OURS_DASK)
+PLUGIN = {OURS: "zarr-browser", OURS_DASK: "zarr-browser", ANCHOR: "napari-ome-zarr", FLOOR: floor.PLUGIN}
 CANVAS = 1024  # canvas edge in screen pixels
 LATENCY = 0.020
 SLOW_CHUNK = 3.0
@@ -82,6 +89,7 @@ class Row:
     target: str = ""
     ours: list[float] = field(default_factory=list)
     anchor: list[float] = field(default_factory=list)
+    floor: list[float] = field(default_factory=list)  # napari alone: the same layers with free data
     trips_ours: list[int] = field(default_factory=list)
     trips_anchor: list[int] = field(default_factory=list)
     note: str = ""
@@ -89,6 +97,9 @@ class Row:
 
     def add(self, side: str, value: float | None, trips: int | None = None) -> None:
         if value is None:
+            return
+        if side == FLOOR:
+            self.floor.append(value)
             return
         (self.anchor if side == ANCHOR else self.ours).append(value)
         if trips is not None:
@@ -116,13 +127,15 @@ def _trips(values: list[int]) -> str:
 
 
 def table(rows: list[Row]) -> list[list[str]]:
-    out = [["goal", "ours (median)", "anchor (median)", "ratio", "target", "round trips ours / anchor"]]
+    out = [["goal", "ours (median)", "anchor (median)", "ratio", "target", "napari alone (floor) / anchor",
+            "round trips ours / anchor"]]
     for row in rows:
-        ours, anchor = _median(row.ours), _median(row.anchor)
+        ours, anchor, alone = _median(row.ours), _median(row.anchor), _median(row.floor)
         ratio = f"{ours / anchor:.2f}" if ours is not None and anchor else "-"
         trips = "" if not (row.trips_ours or row.trips_anchor) else f"{_trips(row.trips_ours)} / {_trips(row.trips_anchor)}"
         ours_text = _fmt(ours, row.unit) + (" (error)" if row.errors and ours is None else "")
-        out.append([row.goal, ours_text, _fmt(anchor, row.unit), ratio, row.target, trips])
+        floor_text = "" if alone is None else _fmt(alone, row.unit) + (f" / {alone / anchor:.2f}" if anchor else "")
+        out.append([row.goal, ours_text, _fmt(anchor, row.unit), ratio, row.target, floor_text, trips])
     return out
 
 
@@ -336,6 +349,29 @@ class StallWhere:
         self._thread.join()
 
 
+class PendingWatch:
+    """The last moment our engine had view blocks pending, sampled every millisecond off the GUI
+    thread (the GUI thread itself only looks between paints, which block it for tens of ms)."""
+
+    def __init__(self) -> None:
+        self.last_busy: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-pending-watch", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.001):
+            if engine_pending() > 0:
+                self.last_busy = time.perf_counter()
+
+    def __enter__(self) -> PendingWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 class Frames:
     """Paint events of one viewer's canvas: start/end times and whether data was there at the start."""
 
@@ -440,6 +476,18 @@ class Session:
         *server*, also until it has no request in flight."""
         deadline = t0 + timeout
         busy_until = t0
+        watch = PendingWatch() if ours else contextlib.nullcontext()
+        with watch:
+            draws = self._settle(frames, t0, deadline, ours, need_data, server, what)
+        first = next((end - t0 for _, end, ready in draws if ready), None)
+        busy_until = watch.last_busy if isinstance(watch, PendingWatch) else None
+        loaded = busy_until - t0 if busy_until is not None and busy_until > t0 else None
+        return View(first, draws[-1][1] - t0, len(draws), loaded)
+
+    def _settle(self, frames: Frames, t0: float, deadline: float, ours: bool, need_data: bool, server: Any,
+                what: str) -> list[tuple[float, float, bool]]:
+        busy_until = t0
+        timeout = deadline - t0
         while True:
             self.app.processEvents()
             now = time.perf_counter()
@@ -456,9 +504,7 @@ class Session:
                 raise TimeoutError(f"{what} did not complete within {timeout:.0f} s "
                                    f"({len(draws)} paints, pending {engine_pending() if ours else '-'})")
             time.sleep(0.001)
-        first = next((end - t0 for _, end, ready in draws if ready), None)
-        loaded = busy_until - t0 if ours and busy_until > t0 else None
-        return View(first, draws[-1][1] - t0, len(draws), loaded)
+        return draws
 
     def open(self, viewer: Any, frames: Frames, path: str, side: str, *, timeout: float = 120,
              need_data: bool = True) -> View:
@@ -467,7 +513,7 @@ class Session:
         with _display_mode(side):
             t0 = time.perf_counter()
             quiet_open(viewer, path, side)
-            return self.settle(frames, t0, ours=side != ANCHOR, timeout=timeout, need_data=need_data)
+            return self.settle(frames, t0, ours=side in OUR_SIDES, timeout=timeout, need_data=need_data)
 
 
 @contextlib.contextmanager
@@ -530,6 +576,7 @@ class Bench:
         self.rows: dict[str, Row] = {}
         self.notes: list[str] = []
         self.only_side: str | None = None
+        self.floor = ""  # the floor's .floor file (see floor.py), written by the warm-up
 
     def close(self) -> None:
         self.server.stop()
@@ -565,7 +612,7 @@ class Bench:
             log(f"    ! {row.goal}: {message}")
 
     def warm_up(self) -> None:
-        """Load both plugins, their dependencies and HTTP clients once, untimed."""
+        """Load both plugins, their dependencies and HTTP clients once, untimed; write the floor's file."""
         log("warm-up: one local and one HTTP open per side")
         for side in (OURS, ANCHOR):
             for path in (self.local("image-v05.ome.zarr"), self.url("image-v04.ome.zarr")):
@@ -574,6 +621,18 @@ class Bench:
                         self.session.open(viewer, frames, path, side)
                 except Exception as err:  # boundary: reported, the cases report their own failures
                     log(f"    ! warm-up {side} {path}: {type(err).__name__}: {err}")
+        try:
+            self.floor = write_floor(self.data)
+            floor.register()
+            with self.session.viewer() as (viewer, frames):
+                self.session.open(viewer, frames, self.floor, FLOOR)
+        except Exception as err:  # boundary: the floor column stays empty
+            self.floor = ""
+            log(f"    ! warm-up floor: {type(err).__name__}: {err}")
+
+    def sides_with_floor(self, run: int, sides: tuple[str, ...] = (OURS, ANCHOR)) -> tuple[str, ...]:
+        """*sides* of this run, then napari alone on the free-data layers (when its file exists)."""
+        return self.sides(run, sides) + ((FLOOR,) if self.floor and self.only_side is None else ())
 
     # goal 1: open → first pixel
     def case_open(self) -> None:
@@ -586,13 +645,16 @@ class Bench:
             first = self.row(f"open-first {key}", f"open → first pixel, {where}, OME {version} ({n}² × 3)", "s", "≤ 0.33× anchor")
             full = self.row(f"open-full {key}", f"open → full view, {where}, OME {version}", "s")
             sides: tuple[str, ...] = (OURS, ANCHOR)
-            if where == "local" and version == "0.5":
+            with_floor = where == "local" and version == "0.5"
+            if with_floor:
                 sides = (OURS, ANCHOR, OURS_DASK)
                 dask_row = self.row("open-first dask", "open → first pixel, local, OME 0.5, ours with ZARR_BROWSER_DISPLAY=dask",
                                     "s", "(goal 9: the dask option)")
             for run in range(self.args.runs):
-                for side in self.sides(run, sides):
+                for side in self.sides_with_floor(run, sides) if with_floor else self.sides(run, sides):
                     path = self.url(name) if where.startswith("HTTP") else self.local(name)
+                    if side == FLOOR:
+                        path = self.floor
                     target_row = dask_row if side == OURS_DASK else first
 
                     def measure(side: str = side, path: str = path, target_row: Row = target_row, full: Row = full,
@@ -601,7 +663,7 @@ class Bench:
                             self.server.reset_stats()
                             view = self.session.open(viewer, frames, path, side)
                             trips = self.server.stats.round_trips if path.startswith("http") else None
-                            store_side = ANCHOR if side == ANCHOR else OURS
+                            store_side = OURS if side == OURS_DASK else side
                             target_row.add(store_side, view.first, trips)
                             if side != OURS_DASK:
                                 full.add(store_side, view.full, trips)
@@ -617,19 +679,19 @@ class Bench:
         y0, x0, size = region
         loaded: list[float] = []
         for run in range(self.args.runs):
-            for side in self.sides(run):
+            for side in self.sides_with_floor(run):
                 def measure(side: str = side) -> None:
                     with self.session.viewer() as (viewer, frames):
-                        self.session.open(viewer, frames, self.url(name), side)
+                        self.session.open(viewer, frames, self.floor if side == FLOOR else self.url(name), side)
                         only_channel(viewer, 0)
                         # quiet, prefetches included, before the caches are emptied
-                        self.session.settle(frames, time.perf_counter(), ours=side != ANCHOR, timeout=60, need_data=False,
+                        self.session.settle(frames, time.perf_counter(), ours=side in OUR_SIDES, timeout=60, need_data=False,
                                             server=self.server)
                         clear_caches()
                         self.server.reset_stats()
                         t0 = time.perf_counter()
                         look_at(viewer, y0 + size / 2, x0 + size / 2, pixels=size - 24)
-                        view = self.session.settle(frames, t0, ours=side != ANCHOR, timeout=60, need_data=False)
+                        view = self.session.settle(frames, t0, ours=side in OUR_SIDES, timeout=60, need_data=False)
                         stats = self.server.stats
                         chunk_requests = sum(n for path, n in stats.by_path.items()
                                              if path.startswith(f"{name}/0/") and not path.endswith((".zarray", "zarr.json", ".zattrs")))
@@ -924,7 +986,7 @@ class Bench:
         server = ProcessServer(self.data.root, latency=LATENCY)
         server.listing = False
         try:
-            for side in (OURS, ANCHOR):
+            for side in (OURS, ANCHOR) + ((FLOOR,) if self.floor else ()):
                 def measure(side: str = side) -> None:
                     server.reset()
                     server.latency = LATENCY
@@ -946,10 +1008,10 @@ class Bench:
                         try:
                             with StallWhere(meter) as where:
                                 t0 = time.perf_counter()
-                                quiet_open(viewer, server.url_for(name), side)
+                                quiet_open(viewer, self.floor if side == FLOOR else server.url_for(name), side)
                                 loading.start()
                                 with StallWhere(loading, after=0.05, every=0.005) as where_after:
-                                    view = self.session.settle(frames, t0, ours=side != ANCHOR, timeout=cap + 60,
+                                    view = self.session.settle(frames, t0, ours=side in OUR_SIDES, timeout=cap + 60,
                                                                server=server)
                         finally:
                             timer.cancel()
@@ -966,7 +1028,7 @@ class Bench:
                     for label, found in (("", where), (" after open returned", where_after)):
                         if found.stack and found.gap > 0.05:
                             log(f"            GUI thread during the longest stall{label}: {found.stack}")
-                            if side != ANCHOR:
+                            if side in OUR_SIDES:
                                 self.notes.append(f"Slow store, ours: the GUI thread stalled {found.gap * 1000:.0f} ms"
                                                   f"{label} in {found.stack}.")
 
@@ -996,7 +1058,7 @@ class Bench:
                          f"imported), local, OME 0.5 ({self.sizes.image}² × 3)", "s", "≤ 0.33× anchor")
         log("cold: the first open in a new process, one child per run and side")
         for run in range(self.args.cold_runs):
-            for side in self.sides(run):
+            for side in self.sides_with_floor(run):
                 result = self._child("cold", side, first)
                 if result is not None:
                     first.add(side, result["first"])
@@ -1021,6 +1083,21 @@ class Bench:
             return None
 
 
+def floor_file(data: streaming_data.Datasets) -> Path:
+    return data.root / f"image-v05{floor.SUFFIX}"
+
+
+def write_floor(data: streaming_data.Datasets) -> str:
+    """Describe our reader's layers of the local OME 0.5 image for the floor's reader (floor.py)."""
+    from zarr_browser._reader import napari_get_reader
+
+    path = str(data["image-v05.ome.zarr"])
+    reader = napari_get_reader(path)
+    if reader is None:
+        raise RuntimeError(f"zarr-browser does not read {path}")
+    return str(floor.write(floor_file(data), reader(path)))
+
+
 def traffic(stats: Any) -> str:
     """What a loopback server counted, for the log."""
     return f"{stats.requests} requests, {stats.round_trips} round trips, peak {stats.peak_in_flight} in flight"
@@ -1043,9 +1120,13 @@ def run_child(args: argparse.Namespace, data: streaming_data.Datasets) -> None:
     if kind == "cold":
         started = time.perf_counter()
         session = Session()
+        path = str(data["image-v05.ome.zarr"])
+        if side == FLOOR:
+            path = str(floor_file(data))
+            floor.register()
         with session.viewer() as (viewer, frames):
             startup = time.perf_counter() - started
-            view = session.open(viewer, frames, str(data["image-v05.ome.zarr"]), side)
+            view = session.open(viewer, frames, path, side)
         print(json.dumps({"first": view.first, "full": view.full, "startup": startup}))
         return
     args.runs = 1
