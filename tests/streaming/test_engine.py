@@ -446,6 +446,36 @@ def test_a_view_is_not_held_behind_a_prefetch_of_its_own_blocks(engine: Streamin
     wait_idle(engine)
 
 
+def test_a_block_that_lands_during_a_read_is_not_fetched_again(engine: StreamingEngine, http_server: Any,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block that arrives between a view's cache lookup and its in-flight check is taken from
+    the cache: it used to be requested a second time (one more pending block and one more request)."""
+    truth = microscopy((128, 128))
+    write(http_server.root / "g.zarr", truth, chunks=(64, 64))
+    array = level(http_server.url_for("g.zarr"))
+    token = array.source.token
+    http_server.latency = 0.05
+    region = normalize_key((slice(0, 64), slice(0, 64)), array.shape)[0]
+    http_server.reset_stats()
+    assert engine.request(array.source, region) == 1
+    lookup = engine.cache.get
+    late = [(token, (0, 0))]
+
+    def get(key: Any) -> Any:
+        if key in late:  # this lookup misses; the block lands right after it
+            late.remove(key)
+            wait_idle(engine)
+            return None
+        return lookup(key)
+
+    monkeypatch.setattr(engine.cache, "get", get)
+    shown = DisplayLevel([array], 0)
+    np.testing.assert_array_equal(shown.read(region), truth[:64, :64])
+    assert not late and not shown.last_holes
+    assert engine.pending() == 0
+    assert http_server.stats.by_path["g.zarr/a/c/0/0"] == 1
+
+
 def test_stepping_prefetches_ahead_in_the_direction_of_travel(tmp_path: Path) -> None:
     truth = microscopy((8, 128, 128))
     write(tmp_path / "s.zarr", truth, chunks=(1, 64, 64))

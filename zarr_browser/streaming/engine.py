@@ -1013,18 +1013,21 @@ class StreamingEngine:
         for coords, local, where in plan.parts:
             block_key = (token, coords)
             value = self.cache.get(block_key)
+            if value is None:
+                with self._lock:
+                    failed = self._failed.get(block_key)
+                    inflight = self._inflight.get(block_key)
+                    if inflight is None:  # it may have landed since the lookup: not fetched twice
+                        value = self.cache.get(block_key)
+                    elif request and inflight is False:  # being prefetched: now a view waits for it
+                        self._inflight[block_key] = True
+                        self._display_inflight += 1
             if value is not None:
                 out[where] = value[local]
                 if block_key in self._missing:
                     holes.append(Hole(where, "missing", reader.describe(coords)))
                 continue
             out[where] = fill
-            with self._lock:
-                failed = self._failed.get(block_key)
-                inflight = self._inflight.get(block_key)
-                if request and inflight is False:  # being prefetched: now a view waits for it
-                    self._inflight[block_key] = True
-                    self._display_inflight += 1
             if failed is not None and now - failed[0] < RETRY_AFTER:
                 holes.append(Hole(where, "failed", failed[1]))
                 continue
@@ -1116,8 +1119,8 @@ class StreamingEngine:
     def _submit(self, source: EngineSource, reader: BlockReader, blocks: list[tuple[int, ...]], *, display: bool) -> None:
         from zarr.core.sync import _get_loop
 
-        with self._lock:
-            blocks = [c for c in blocks if (source.token, c) not in self._inflight]
+        with self._lock:  # not what is in flight, nor what landed since the caller looked
+            blocks = [c for c in blocks if (source.token, c) not in self._inflight and (source.token, c) not in self.cache]
             for c in blocks:
                 self._inflight[(source.token, c)] = display
             if display:

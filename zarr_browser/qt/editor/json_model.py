@@ -146,7 +146,8 @@ class JsonEditModel(QAbstractItemModel):
         self.endResetModel()
 
     def document(self) -> dict[str, JSON]:
-        return dict(self._root.value)  # type: ignore[arg-type]
+        value = self._root.value
+        return dict(value) if isinstance(value, dict) else {}
 
     def isReadOnly(self) -> bool:
         return self._read_only
@@ -155,7 +156,8 @@ class JsonEditModel(QAbstractItemModel):
         self._editor = editor
 
     def _item(self, index: QModelIndex) -> _Item:
-        return index.internalPointer() if index.isValid() else self._root  # type: ignore[no-any-return]
+        item: _Item = index.internalPointer() if index.isValid() else self._root
+        return item
 
     def pointer(self, index: QModelIndex) -> str:
         """The JSON pointer (into the attributes) of the row of *index* ('' for the root)."""

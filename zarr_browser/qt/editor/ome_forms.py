@@ -500,7 +500,7 @@ class LabelPropertiesForm(QGroupBox):
         labelled = [e for e in entries if _label_value(e) is not None]
         keys: list[str] = []
         for entry in labelled:
-            keys.extend(k for k in entry if k != "label-value" and k not in keys)  # type: ignore[union-attr]
+            keys.extend(k for k in entry if k != "label-value" and k not in keys)
         self._original = [v for v in (_label_value(e) for e in labelled) if v is not None]
         self.table.setRowCount(0)
         self.table.setColumnCount(1 + len(keys))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from qtpy.QtCore import QObject, Signal
 
 __all__ = ["ProgressRelay"]
@@ -28,7 +30,7 @@ class ProgressRelay(QObject):
     def current(self) -> int:
         return self._run
 
-    def reporter(self, run: int):  # type: ignore[no-untyped-def]
+    def reporter(self, run: int) -> Callable[[object, object], None]:
         """A callback for the worker: ``reporter(done, total)`` emits for *run*."""
 
         def report(done: object, total: object) -> None:

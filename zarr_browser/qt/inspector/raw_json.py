@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from qtpy.QtGui import QFontDatabase, QTextCursor
+from qtpy.QtGui import QFontDatabase, QShowEvent, QTextCursor
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -88,7 +88,7 @@ class RawJsonPanel(QWidget):
         else:
             self._stale = True
 
-    def showEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def showEvent(self, event: QShowEvent | None) -> None:
         """Render documents that arrived while the panel was hidden."""
         super().showEvent(event)
         if self._stale:
