@@ -63,13 +63,18 @@ def register() -> None:
         return
     from npe2 import DynamicPlugin, PluginManager
 
-    plugin = DynamicPlugin(PLUGIN, plugin_manager=PluginManager.instance())
+    manager = PluginManager.instance()
+    plugin = DynamicPlugin(PLUGIN, plugin_manager=manager)
 
     @plugin.contribute.reader(filename_patterns=[f"*{SUFFIX}"])
     def get_reader(path: Any) -> Any:
         return lambda p: read(p if isinstance(p, str) else p[0])
 
-    plugin.register()
+    # napari reads through npe2 alone.  Every viewer made connects napari's plugins_registered
+    # slot once more, and that slot registers the plugin's commands in napari's app model: after
+    # a few viewers, the same command twice (a ValueError).
+    with manager.events.plugins_registered.blocked():
+        plugin.register()
     for reader in plugin.manifest.contributions.readers or []:
         reader._plugin_name = PLUGIN  # npe2 would scan every installed distribution to guess it
     _registered.append(plugin)

@@ -20,7 +20,7 @@ say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # -- 1. Debian packages --------------------------------------------------------------------
-# Xvfb + xauth for xvfb-run; Mesa (llvmpipe) for OpenGL under Xvfb; what PyQt5's xcb platform
+# Xvfb + xauth for xvfb-run; Mesa (llvmpipe) for OpenGL under Xvfb; what Qt's xcb platform
 # plugin links against; a font so Qt can draw text; ncdump/ncgen for the NCZarr tests.
 DEB_PACKAGES=(
   xvfb xauth netcdf-bin
@@ -107,6 +107,11 @@ else
   export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
   "$VENV/bin/python" -m pip install -q --progress-bar off --upgrade pip
   (cd "$ROOT" && "$VENV/bin/python" -m pip install -q --progress-bar off -e '.[test]')
+  # a .venv made before the move to Qt 6 still has PyQt5, which qtpy would keep choosing
+  if "$VENV/bin/python" -m pip show -q PyQt5 >/dev/null 2>&1; then
+    say "removing PyQt5 (the GUI runs on PyQt6 now)"
+    "$VENV/bin/python" -m pip uninstall -q -y PyQt5 PyQt5-Qt5 PyQt5-sip
+  fi
   rm -f "$VENV"/.installed-*
   touch "$stamp"
   say "Python packages: installed"

@@ -62,7 +62,7 @@ def main() -> int:
         from napari._qt.dialogs.qt_notification import NapariQtNotification
 
         for toast in viewer.window._qt_window.findChildren(NapariQtNotification):
-            toast.close()  # start-up notices (the PyQt5 deprecation) would cover the canvas
+            toast.close()  # start-up notices would cover the canvas
         for _ in range(10):
             QApplication.processEvents()
             time.sleep(0.05)

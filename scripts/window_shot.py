@@ -61,7 +61,7 @@ class WindowShot:
             self.window.openFailed.connect(lambda url, reason: (print(f"cannot open {url}: {reason}"), self.app.quit()))
             QTimer.singleShot(int(self.args.timeout * 1000), self.app.quit)
             self.window.openStore(str(demo.root))
-            self.app.exec_()
+            self.app.exec()
             self.runner.shutdown()
         return self.code
 

@@ -298,8 +298,8 @@ def test_napari_event_loop_never_stalls_on_a_faulty_store(make_napari_viewer: An
     meter.start()
     try:
         for step in range(8):  # pan and zoom while the chunks are on their way
-            viewer.camera.center = (0, 200 + 10 * step, 200 + 15 * step)
-            viewer.camera.zoom *= 1.1
+            viewer.scene.camera.center = (0, 200 + 10 * step, 200 + 15 * step)
+            viewer.scene.camera.zoom *= 1.1
             qtbot.wait(150)
         qtbot.wait(1000)
         stall = meter.stop()

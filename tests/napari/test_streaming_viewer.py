@@ -43,9 +43,9 @@ def test_slow_full_resolution_never_blocks_and_refines(
     meter = StallMeter()
     meter.start()
     for _ in range(3):  # pans and a zoom while the chunks are on their way
-        viewer.camera.center = (viewer.camera.center[0] + 1, viewer.camera.center[1] + 2)
+        viewer.scene.camera.center = (viewer.scene.camera.center[0] + 1, viewer.scene.camera.center[1] + 2)
         qtbot.wait(60)
-    viewer.camera.zoom *= 1.5
+    viewer.scene.camera.zoom *= 1.5
     qtbot.wait(300)
     stall = meter.stop()
     print(f"\n[{fault}] longest event-loop stall while full resolution loads: {stall * 1000:.0f} ms")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from qtpy.QtCore import QMimeData, QModelIndex, QPoint, Qt, QUrl
+from qtpy.QtCore import QMimeData, QModelIndex, QPointF, Qt, QUrl
 from qtpy.QtGui import QDropEvent, QGuiApplication
 from servers import free_port
 from stall import StallMeter  # tests/stall.py
@@ -237,7 +237,7 @@ def test_dropping_a_folder_opens_it(qtbot: Any, make_window: Any, demo_root: Pat
     window = make_window()
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(demo_root / "climate.zarr"))])
-    event = QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                        Qt.KeyboardModifier.NoModifier)
     with qtbot.waitSignal(window.storeOpened, timeout=20_000):
         window.dropEvent(event)

@@ -1,4 +1,4 @@
-"""Typed access to what the PyQt5 stubs type loosely (shared by the Qt modules; no behaviour of its own).
+"""Typed access to what the PyQt stubs type loosely (shared by the Qt modules; no behaviour of its own).
 
 * The stubs mark nearly every Qt getter ``Optional``: ``header()`` of a view, ``statusBar()`` and
   ``menuBar()`` of a main window (created on first use), ``style()``, ``viewport()``, the menu a
@@ -8,9 +8,9 @@
 * Layout items may hold no widget (spacers, nested layouts): :func:`clear_layout` and
   :func:`layout_widgets` walk them without assuming one.
 
-Flags are a stub gap of their own: Qt's flag enums have no ``__or__`` in the stubs, so ``A | B``
-type-checks as a plain ``int`` although PyQt5 returns the matching ``QFlags`` (``Qt.ItemFlags``...);
-the modules cast such combinations to that type where they pass them on.
+Flags need nothing here: mypy checks against PyQt6's stubs, where a flag enum is an ``enum.Flag``
+and ``A | B`` is typed as that enum (``Qt.ItemFlag``...).  PyQt5, still fine at run time through
+qtpy, has separate ``QFlags`` classes (``Qt.ItemFlags``...) that its stubs do not give ``__or__``.
 """
 
 from __future__ import annotations

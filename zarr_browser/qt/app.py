@@ -29,7 +29,7 @@ def display_available() -> tuple[bool, str]:
         import qtpy  # noqa: F401
         from qtpy import QtWidgets  # noqa: F401
     except ImportError as err:  # qtpy raises its own ImportError subclasses when no binding is found
-        return False, f"no Qt binding is installed ({err}); install zarr-browser[qt] or PyQt5"
+        return False, f"no Qt binding is installed ({err}); install zarr-browser[gui] or PyQt6"
     if os.environ.get("QT_QPA_PLATFORM"):
         return True, ""
     if sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")) and not (
@@ -60,6 +60,6 @@ def run_browser(url: str | None = None, storage_options: dict[str, Any] | None =
     if url:
         window.openStore(url, storage_options, writable=writable)
     try:
-        return int(app.exec_())
+        return int(app.exec())
     finally:
         runner.shutdown()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, QRectF, QSize, Qt, Signal
 from qtpy.QtGui import QAction, QColor, QFontMetrics, QGuiApplication, QKeyEvent, QKeySequence, QPainter
@@ -65,8 +65,7 @@ logger = logging.getLogger(__name__)
 NAPARI_TOOLTIP = "needs the napari plugin"
 
 #: how the tree makes a row current: the row alone is selected
-_SELECT_ROW = cast("QItemSelectionModel.SelectionFlags",
-                   QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+_SELECT_ROW = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
 
 
 class BadgeDelegate(QStyledItemDelegate):
@@ -613,7 +612,7 @@ class BrowserPanel(QWidget):
         if not index.isValid() or index.data(HierarchyTreeModel.StateRole) != HierarchyTreeModel.NODE:
             return
         menu = self.contextMenuFor(index)
-        menu.exec_(nonnull(self.tree.viewport()).mapToGlobal(pos))
+        menu.exec(nonnull(self.tree.viewport()).mapToGlobal(pos))
 
     def contextMenuFor(self, index: QModelIndex) -> QMenu:
         """The context menu of a tree row (makes it current); exposed for tests."""

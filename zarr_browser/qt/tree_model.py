@@ -26,11 +26,12 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final
 
-from qtpy.QtCore import QModelIndex, QObject, QPointF, QRectF, Qt, QTimer, Signal
+from qtpy.QtCore import QModelIndex, QObject, QPersistentModelIndex, QPointF, QRectF, Qt, QTimer, Signal
 from qtpy.QtGui import (
     QBrush,
     QColor,
@@ -515,6 +516,13 @@ class HierarchyTreeModel(QStandardItemModel):
         self._batch_timer.setSingleShot(True)
         self._batch_timer.setInterval(0)
         self._batch_timer.timeout.connect(self._insert_next_batch)
+        # fetchMore called by a slot of our own row signals waits for the next turn of the event loop
+        self._changing_rows = 0
+        self._deferred_fetches: list[QPersistentModelIndex] = []
+        self._deferred_timer = QTimer(self)
+        self._deferred_timer.setSingleShot(True)
+        self._deferred_timer.setInterval(0)
+        self._deferred_timer.timeout.connect(self._run_deferred_fetches)
         self.setColumnCount(len(self.HEADERS))
         self.setHorizontalHeaderLabels(list(self.HEADERS))
 
@@ -530,14 +538,18 @@ class HierarchyTreeModel(QStandardItemModel):
         here (pure, no I/O).
         """
         self.cancelPending()
+        self._deferred_fetches = []
         if self.rowCount():
-            self.removeRows(0, self.rowCount())
+            with self._rows_changing():
+                self.removeRows(0, self.rowCount())
         self._items = {}
         self._hierarchy = hierarchy
         if hierarchy is not None:
             root = hierarchy.root
             summary = root_summary or summarize(root, None, self._registry)
-            self.appendRow(self._make_row(root, summary, describe_row(root, summary, name=self.rootName())))
+            row = self._make_row(root, summary, describe_row(root, summary, name=self.rootName()))
+            with self._rows_changing():
+                self.appendRow(row)
         self.pendingChanged.emit(self.pendingCount())
 
     def rootName(self) -> str:
@@ -556,7 +568,7 @@ class HierarchyTreeModel(QStandardItemModel):
 
     def _make_row(self, node: Node, summary: NodeSummary | None, info: RowInfo) -> list[QStandardItem]:
         """The items of one node row (column 0 carries the node, the others their texts)."""
-        flags = cast("Qt.ItemFlags", Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
         if not node.is_group:
             flags |= Qt.ItemFlag.ItemNeverHasChildren
         texts = (info.name, info.kind_label, info.shape, info.dtype, info.badges_text)
@@ -604,7 +616,7 @@ class HierarchyTreeModel(QStandardItemModel):
 
     def _append_placeholder(self, group: _Group, state: str, text: str) -> None:
         item = QStandardItem(text)
-        item.setFlags(cast("Qt.ItemFlags", Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren))
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren)
         item.setData(state, self.StateRole)
         item.setData(group.item.data(self.PathRole), self.PathRole)
         item.setData(text, Qt.ItemDataRole.ToolTipRole)
@@ -616,7 +628,8 @@ class HierarchyTreeModel(QStandardItemModel):
             font = QFont()
             font.setItalic(True)
             item.setData(font, Qt.ItemDataRole.FontRole)
-        group.item.appendRow(item)
+        with self._rows_changing():
+            group.item.appendRow(item)
 
     def _remove_placeholders(self, group: _Group, state: str) -> None:
         """Remove trailing placeholder rows of *state* (placeholders other than warnings are last)."""
@@ -625,12 +638,13 @@ class HierarchyTreeModel(QStandardItemModel):
             last = parent.child(parent.rowCount() - 1, 0)
             if last is None or last.data(self.StateRole) != state:
                 return
-            parent.removeRow(parent.rowCount() - 1)
+            with self._rows_changing():
+                parent.removeRow(parent.rowCount() - 1)
 
     # -- pending work ------------------------------------------------------------------------
     def hasPendingOperations(self) -> bool:
         """Whether listings are in flight or being inserted (tests wait on this)."""
-        return bool(self._requests)
+        return bool(self._requests or self._deferred_fetches)
 
     def pendingCount(self) -> int:
         return len(self._requests)
@@ -681,7 +695,29 @@ class HierarchyTreeModel(QStandardItemModel):
     def fetchMore(self, parent: QModelIndex) -> None:
         group = self._group(parent)
         if group is not None and self.canFetchMore(parent):
+            if self._changing_rows:
+                # called by a slot of the rows signals being emitted (Qt's model tester does that
+                # from rowsInserted): inserting the Loading… row now would nest in that change
+                self._deferred_fetches.append(QPersistentModelIndex(parent))
+                self._deferred_timer.start()
+                return
             self._fetch(group)
+
+    @contextmanager
+    def _rows_changing(self) -> Iterator[None]:
+        """Around every insertion and removal of rows: ``fetchMore`` meanwhile is deferred."""
+        self._changing_rows += 1
+        try:
+            yield
+        finally:
+            self._changing_rows -= 1
+
+    def _run_deferred_fetches(self) -> None:
+        deferred, self._deferred_fetches = self._deferred_fetches, []
+        for persistent in deferred:
+            index = QModelIndex(persistent)  # invalid once the row was removed meanwhile
+            if index.isValid():
+                self.fetchMore(index)  # nothing when it was fetched meanwhile
 
     # -- paths -------------------------------------------------------------------------------
     def indexForPath(self, path: str, column: int = 0) -> QModelIndex:
@@ -766,7 +802,8 @@ class HierarchyTreeModel(QStandardItemModel):
         if group.request is not None:
             self._cancel(group.request, show=False)
         if group.item.rowCount():
-            group.item.removeRows(0, group.item.rowCount())
+            with self._rows_changing():
+                group.item.removeRows(0, group.item.rowCount())
         group.by_name = {}
         group.listing = _UNLISTED
         group.names = ()
@@ -822,7 +859,8 @@ class HierarchyTreeModel(QStandardItemModel):
         end = start
         for node, summary, info in page.rows[start : start + self.BATCH_SIZE]:
             row = self._make_row(node, summary, info)
-            group.item.appendRow(row)
+            with self._rows_changing():
+                group.item.appendRow(row)
             group.by_name[node.name] = row[0]
             end += 1
             if time.perf_counter() > deadline:

@@ -23,7 +23,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import QModelIndex, QSettings, QSize, Qt, Signal
 from qtpy.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
@@ -185,8 +185,7 @@ class OpenUrlDialog(QDialog):
         self.errorLabel.setStyleSheet("color: #b91c1c")
         self.errorLabel.setWordWrap(True)
         self.errorLabel.hide()
-        buttons = QDialogButtonBox(cast("QDialogButtonBox.StandardButtons",
-                                        QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel)
         form = QFormLayout()
         form.addRow("URL", self.urlEdit)
         form.addRow("", self.anonymousCheck)
@@ -489,7 +488,7 @@ class BrowserWindow(QMainWindow):
 
     def openUrlDialog(self) -> None:
         dialog = OpenUrlDialog(self, storage_options=self.panel.storageOptions())
-        if dialog.exec_() == QDialog.DialogCode.Accepted:
+        if dialog.exec() == QDialog.DialogCode.Accepted:
             self.openStore(dialog.url(), dialog.storageOptions())
 
     # -- drag and drop ---------------------------------------------------------------------

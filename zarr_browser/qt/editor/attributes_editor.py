@@ -9,7 +9,7 @@ codecs, fill value) is shown read-only: changing it would reinterpret the stored
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import QModelIndex, Qt
 from qtpy.QtGui import QAction, QFontDatabase, QKeySequence
@@ -56,8 +56,7 @@ class PasteJsonDialog(QDialog):
         self.errorLabel = QLabel()
         self.errorLabel.setStyleSheet("color: #b91c1c")
         self.errorLabel.hide()
-        buttons = QDialogButtonBox(cast("QDialogButtonBox.StandardButtons",
-                                        QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"New value of <b>{target or 'the attributes'}</b> (any JSON):"))
         layout.addWidget(self.textEdit, 1)
@@ -150,10 +149,9 @@ class AttributesEditor(QWidget):
         self.view.setAlternatingRowColors(True)
         self.view.setUniformRowHeights(True)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setEditTriggers(cast("QAbstractItemView.EditTriggers",
-                                       QAbstractItemView.EditTrigger.DoubleClicked
-                                       | QAbstractItemView.EditTrigger.EditKeyPressed
-                                       | QAbstractItemView.EditTrigger.SelectedClicked))
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                  | QAbstractItemView.EditTrigger.EditKeyPressed
+                                  | QAbstractItemView.EditTrigger.SelectedClicked)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header = nonnull(self.view.header())
         header.setStretchLastSection(True)
@@ -372,7 +370,7 @@ class AttributesEditor(QWidget):
         menu = QMenu(self)
         for action in (self.addKeyAction, self.addItemAction, self.deleteAction, self.pasteAction):
             menu.addAction(action)
-        menu.exec_(nonnull(self.view.viewport()).mapToGlobal(pos))
+        menu.exec(nonnull(self.view.viewport()).mapToGlobal(pos))
 
     def _update_actions(self, *_args: Any) -> None:
         editable = not self.model.isReadOnly()

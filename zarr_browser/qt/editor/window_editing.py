@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import QObject, Qt
 from qtpy.QtGui import QAction, QKeySequence
@@ -74,9 +74,8 @@ class WindowEditing(QObject):
         self.dock = QDockWidget("Editor", window)
         self.dock.setObjectName("editorDock")
         self.dock.setWidget(self.editor)
-        self.dock.setFeatures(cast("QDockWidget.DockWidgetFeatures",
-                                   QDockWidget.DockWidgetFeature.DockWidgetMovable
-                                   | QDockWidget.DockWidgetFeature.DockWidgetFloatable))
+        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.hide()
         self.dirtyLabel = QLabel()
@@ -196,7 +195,7 @@ class WindowEditing(QObject):
             f"{url} is a remote store. Editing saves metadata documents there (conditional writes: a "
             "document changed by someone else since it was read is never overwritten).\n\n"
             "Open it for writing?",
-            cast("QMessageBox.StandardButtons", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
 
@@ -253,7 +252,7 @@ class WindowEditing(QObject):
             self._window, "Changes not applied",
             f"You changed fields in {named} of {self.editor.path()} without applying them. "
             "Discard these changes, or cancel to go back and apply them?",
-            cast("QMessageBox.StandardButtons", QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel),
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel)
         if answer != QMessageBox.StandardButton.Discard:
             return False
@@ -285,8 +284,7 @@ class WindowEditing(QObject):
             self._window, "Unsaved edits",
             f"The store has unsaved metadata edits ({count} step{'s' if count != 1 else ''}). "
             "Save them before closing it?",
-            cast("QMessageBox.StandardButtons", QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                 | QMessageBox.StandardButton.Cancel),
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Save)
         if answer == QMessageBox.StandardButton.Discard:
             self.controller.stop()
@@ -354,8 +352,7 @@ class WindowEditing(QObject):
             f"Not saved: {keys} changed in the store since it was read; nothing of it was overwritten.\n\n"
             "Reload the store and apply your edits again on top (Yes), reload and discard your edits "
             "(Discard), or keep editing (Cancel)?",
-            cast("QMessageBox.StandardButtons", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard
-                 | QMessageBox.StandardButton.Cancel),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Yes)
         if answer == QMessageBox.StandardButton.Yes:
             self.controller.reload(reapply=True)

@@ -220,7 +220,7 @@ class JsonTree(QWidget):
         menu.addAction("Copy key", lambda: nonnull(QApplication.clipboard()).setText(item.text(0)))
         menu.addAction("Copy JSON pointer",
                        lambda: nonnull(QApplication.clipboard()).setText(item.data(0, _POINTER_ROLE)))
-        menu.exec_(nonnull(self.tree.viewport()).mapToGlobal(pos))
+        menu.exec(nonnull(self.tree.viewport()).mapToGlobal(pos))
 
 
 def _apply_filter(item: QTreeWidgetItem, needle: str, ancestor_match: bool) -> bool:

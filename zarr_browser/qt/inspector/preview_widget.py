@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import numpy as np
 from qtpy.QtCore import QSize, Qt
@@ -32,7 +32,7 @@ class PreviewWidget(QWidget):
         self._note.setWordWrap(True)
         self._note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._note.setStyleSheet("color: #6b7280;")
-        self._note.setAlignment(cast("Qt.Alignment", Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft))
+        self._note.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         title = QLabel("<b>Preview</b>")
         side_column = QVBoxLayout()
         side_column.addWidget(title)
@@ -81,7 +81,7 @@ class PreviewWidget(QWidget):
         self._thumbnail = thumbnail
         rgb = np.ascontiguousarray(thumbnail.rgb)
         height, width = rgb.shape[:2]
-        # PyQt5 takes any buffer; the stubs only bytes or sip.voidptr
+        # PyQt takes any buffer; the stubs only bytes or sip.voidptr
         image = QImage(rgb.data, width, height, 3 * width,  # type: ignore[call-overload]
                        QImage.Format.Format_RGB888).copy()
         pixmap = QPixmap.fromImage(image)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 from qtpy.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
 from qtpy.QtGui import QBrush, QColor, QFont, QIcon
@@ -160,10 +160,10 @@ class RowsModel(QAbstractTableModel):
             return str(section + 1) if 0 <= section < len(self._rows) else None
         return None
 
-    def flags(self, index: QModelIndex) -> Qt.ItemFlags:
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags  # type: ignore[return-value]  # PyQt5 makes it the Qt.ItemFlags stubbed
-        return cast("Qt.ItemFlags", Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
 
 def make_table_view(model: RowsModel, parent: QWidget | None = None, *, stretch_last: bool = True,
@@ -183,7 +183,7 @@ def make_table_view(model: RowsModel, parent: QWidget | None = None, *, stretch_
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     header.setResizeContentsPrecision(200)  # measure 200 rows, not all of them (tables can hold 10,000)
     header.setStretchLastSection(stretch_last)
-    header.setDefaultAlignment(cast("Qt.Alignment", Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter))
+    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
     return view
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import logging
 import threading
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from qtpy.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal
 from qtpy.QtWidgets import (
@@ -200,7 +200,7 @@ class ValidationPanel(QWidget):
         """Select the shown issue at *row*, as a click does."""
         index = self.model.index(row, 0)
         flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
-        nonnull(self.view.selectionModel()).select(index, cast("QItemSelectionModel.SelectionFlags", flags))
+        nonnull(self.view.selectionModel()).select(index, flags)
         self._on_view_clicked(index)
 
     # -- slots -----------------------------------------------------------------------------------
