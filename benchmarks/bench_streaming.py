@@ -1230,6 +1230,12 @@ def _versions() -> str:
             parts.append(f"{name} {version(name)}")
         except PackageNotFoundError:
             parts.append(f"{name} -")
+    try:
+        import qtpy
+
+        parts.append(f"{qtpy.API_NAME} {qtpy.PYQT_VERSION or qtpy.PYSIDE_VERSION} (Qt {qtpy.QT_VERSION})")
+    except Exception:  # boundary: a version line must not end the benchmark
+        parts.append("Qt -")
     return ", ".join(parts)
 
 
