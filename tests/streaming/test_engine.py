@@ -370,7 +370,7 @@ def test_local_views_are_drawn_complete_remote_ones_never_wait(
     from zarr_browser.streaming import display
 
     monkeypatch.setattr(display, "GRACE", 10.0)  # a loaded CI machine must not make this flaky
-    monkeypatch.setattr(display, "_grace_window", [0.0])
+    monkeypatch.setattr(display, "_grace", display._Grace())
     truth = microscopy((256, 256))
     write(tmp_path / "l.zarr", truth, chunks=(64, 64))
     local = DisplayLevel([level(str(tmp_path / "l.zarr"))], 0)
@@ -379,13 +379,51 @@ def test_local_views_are_drawn_complete_remote_ones_never_wait(
     write(http_server.root / "r.zarr", truth, chunks=(64, 64))
     remote = DisplayLevel([level(http_server.url_for("r.zarr"))], 0)
     http_server.faults.add("r.zarr/a/c/*", "hang")
-    monkeypatch.setattr(display, "_grace_window", [0.0])  # a fresh window: remote stores are still not waited for
+    monkeypatch.setattr(display, "_grace", display._Grace())  # a fresh budget: remote stores are still not waited for
     started = time.monotonic()
     remote[0:256, 0:256]
     assert time.monotonic() - started < 0.5 and len(remote.last_holes) == 16
     http_server.faults.clear()
     http_server._release.set()
     wait_idle(engine)
+
+
+def test_layers_sliced_one_after_another_share_the_waiting_budget(
+    engine: StreamingEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """napari creates a multichannel image's layers one after another, and spends time between
+    them: the budget counts waiting, not the time between reads, so every layer is drawn
+    complete (the grace used to be a window of wall-clock time, gone by the second layer)."""
+    from zarr_browser.streaming import display
+
+    monkeypatch.setattr(display, "GRACE", 0.5)  # a loaded CI machine must not make this flaky
+    monkeypatch.setattr(display, "BURST", 60.0)
+    monkeypatch.setattr(display, "_grace", display._Grace())
+    truth = microscopy((3, 256, 256))
+    write(tmp_path / "c.zarr", truth, chunks=(1, 64, 64))
+    array = level(str(tmp_path / "c.zarr"))
+    for channel in range(3):  # a layer per channel, as the reader makes them
+        shown = DisplayLevel([array.take(0, channel)], 0)
+        np.testing.assert_array_equal(shown[0:256, 0:256], truth[channel])  # waited: complete
+        assert shown.last_holes == []
+        time.sleep(0.55)  # longer than GRACE: napari building the next layer on a slow machine
+    assert display._grace.left() > 0  # what was waited is a fraction of the budget
+
+
+def test_the_waiting_budget_is_spent_once_per_burst(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zarr_browser.streaming import display
+
+    monkeypatch.setattr(display, "GRACE", 0.03)
+    monkeypatch.setattr(display, "BURST", 60.0)
+    grace = display._Grace()
+    assert grace.left() == pytest.approx(0.03)
+    grace.spend(0.02)
+    assert grace.left() == pytest.approx(0.01)
+    grace.spend(0.02)
+    assert grace.left() == 0.0  # nothing left until the burst is over
+    monkeypatch.setattr(display, "BURST", 0.0)
+    time.sleep(0.001)
+    assert grace.left() == pytest.approx(0.03)  # a new burst
 
 
 def test_one_hanging_chunk_holds_back_no_other_chunk_of_the_view(engine: StreamingEngine, http_server: Any,

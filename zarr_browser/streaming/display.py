@@ -32,26 +32,45 @@ from zarr_browser.streaming.levels import Index, LevelArray, normalize_key
 __all__ = ["DisplayLevel", "LazyRegion", "display_levels", "failed_pattern", "missing_pattern"]
 
 GRACE = 0.03
-"""Seconds a read of a *local* store may wait for the blocks of its view (shared by all the
-layers sliced in one go): the view is drawn complete at once instead of coarse, then refreshed.
-Remote stores are never waited for."""
+"""Seconds the reads of a *local* store may wait in all for the blocks of their view, per burst
+of reads (the layers napari creates or slices one after another): the view is drawn complete at
+once instead of coarse, then refreshed.  Remote stores are never waited for."""
 
-_GRACE_GAP = 0.1
-_grace_lock = threading.Lock()
-_grace_window = [0.0]  # when the current grace window ends
+BURST = 0.25
+"""Seconds from the first read of a burst during which later reads share its GRACE (napari
+creates a 3-channel image's layers within about 0.15 s, and spends that time between them)."""
+
+
+class _Grace:
+    """The waiting budget of the current burst of reads (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._start = -math.inf
+        self._spent = 0.0
+
+    def left(self) -> float:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._start > BURST:  # a new burst, a new budget
+                self._start = now
+                self._spent = 0.0
+            return max(0.0, GRACE - self._spent)
+
+    def spend(self, seconds: float) -> None:
+        with self._lock:
+            self._spent += seconds
+
+
+_grace = _Grace()
 
 
 def grace_left(source: Any) -> float:
-    """Seconds the next read of *source* may wait: what is left of a window of GRACE seconds
-    opened by the first read after a quiet spell of _GRACE_GAP (so that many layers sliced
-    together wait GRACE in all, not each)."""
+    """Seconds the next read of *source* may wait: what the reads of this burst have not used of
+    GRACE (so that many layers sliced together wait GRACE in all, not each)."""
     if getattr(source, "remote", True) or not hasattr(source, "block_reader"):
         return 0.0
-    now = time.monotonic()
-    with _grace_lock:
-        if now > _grace_window[0] + _GRACE_GAP:
-            _grace_window[0] = now + GRACE
-        return max(0.0, _grace_window[0] - now)
+    return _grace.left()
 
 
 CHECKER = 8
@@ -198,8 +217,11 @@ class DisplayLevel:
         if read_cached is None:  # a source without a cache: read it (blocking)
             return source.read(full), []
         wait = grace_left(source) if request and k == self._index else 0.0
+        started = time.monotonic()
         data, holes = read_cached(full, request=request, neighbours=request, neighbour_axes=self._free_axes,
                                   wait=wait)
+        if wait > 0:
+            _grace.spend(min(wait, time.monotonic() - started))
         pending = [h for h in holes if h.status == "pending"]
         if pending and k + 1 < len(self._levels) and data.size:
             coarse = self._upsampled(k, key, data.shape)
