@@ -567,6 +567,33 @@ def test_local_reads_decode_like_zarr(engine: StreamingEngine, tmp_path: Path, c
     np.testing.assert_array_equal(mine[5:66:3, 80], truth[5:66:3, 80])
 
 
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_plain_blosc_chunks_decode_straight_into_blocks(engine: StreamingEngine, tmp_path: Path,
+                                                        zarr_format: int) -> None:
+    """Chunks that are blosc over C-order bytes skip zarr's per-chunk codec machinery; edge chunks,
+    and a frame that announces another size, behave as through zarr (the latter: a named error)."""
+    import zarr
+    from numcodecs import Blosc, blosc
+    from zarr.codecs import BloscCodec
+
+    truth = microscopy((100, 70))  # edge chunks on both axes
+    group = zarr.open_group(str(tmp_path / "p.zarr"), mode="w", zarr_format=zarr_format)
+    codec = BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle") if zarr_format == 3 else \
+        Blosc(cname="zstd", clevel=5, shuffle=Blosc.BITSHUFFLE)
+    group.create_array("a", shape=truth.shape, chunks=(32, 32), dtype=truth.dtype, compressors=[codec])[...] = truth
+    array = level(str(tmp_path / "p.zarr"))
+    reader = array.source.block_reader()
+    assert reader.sync_decoder().__name__ == "decode_blosc"  # the straight path is taken
+    np.testing.assert_array_equal(array[...], truth)
+    key = "a/c/1/0" if zarr_format == 3 else "a/1.0"
+    chunk = tmp_path / "p.zarr" / key
+    chunk.write_bytes(blosc.compress(np.zeros((16, 32), dtype=truth.dtype).tobytes(), b"zstd", 5, 1))
+    engine.clear_cache()
+    with pytest.raises(ZarrBrowserError, match=r"p\.zarr.*" + key.replace(".", r"\.")):
+        array[...]
+    np.testing.assert_array_equal(array[0:32, :], truth[0:32, :])  # the others still read
+
+
 def test_a_corrupt_local_chunk_is_named_not_drawn(engine: StreamingEngine, tmp_path: Path) -> None:
     truth = microscopy((64, 64))
     write(tmp_path / "bad.zarr", truth, chunks=(32, 32))
