@@ -22,6 +22,7 @@ import os
 import random
 import re
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -195,6 +196,15 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 1024
     allow_reuse_address = True
     owner: StaticServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        quiet_handle_error(self, request, client_address)
+
+
+def quiet_handle_error(server: ThreadingHTTPServer, request: Any, client_address: Any) -> None:
+    """A client that went away (a test giving up on a hanging request) is no error to print."""
+    if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+        ThreadingHTTPServer.handle_error(server, request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

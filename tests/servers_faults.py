@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from servers import Faults, ServerStats, ServingThread, _drop, apply_fault, finish_response
+from servers import Faults, ServerStats, ServingThread, _drop, apply_fault, finish_response, quiet_handle_error
 
 __all__ = ["FaultProxy"]
 
@@ -25,6 +25,9 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 1024
     allow_reuse_address = True
     owner: FaultProxy
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        quiet_handle_error(self, request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
