@@ -15,10 +15,16 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from zarr_browser import __version__
 from zarr_browser.errors import ZarrBrowserError
+
+if TYPE_CHECKING:
+    from zarr_browser.core.conventions import ConventionRegistry
+    from zarr_browser.core.hierarchy import Hierarchy
+    from zarr_browser.core.model import Node
+    from zarr_browser.core.summary import NodeSummary
 
 __all__ = ["main", "run"]
 
@@ -112,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _open(args: argparse.Namespace) -> tuple[Hierarchy, ConventionRegistry]:
     from zarr_browser.core.conventions import default_registry
     from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.core.safety import check_environment
@@ -172,11 +178,11 @@ def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _print_tree(url: str, entries, summaries, out: TextIO) -> None:  # type: ignore[no-untyped-def]
+def _print_tree(url: str, entries: Sequence[tuple[Node, Any]], summaries: Sequence[NodeSummary], out: TextIO) -> None:
     by_path = {s.node.path: s for s in summaries}
     listings = {node.path: listing for node, listing in entries}
 
-    def line(summary) -> str:  # type: ignore[no-untyped-def]
+    def line(summary: NodeSummary) -> str:
         node = summary.node
         fmt = f"v{node.zarr_format}" if node.zarr_format else "implicit"
         parts = []

@@ -18,7 +18,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -136,13 +136,13 @@ def _downsample(image: np.ndarray, factor: int) -> np.ndarray:
     return view.mean(axis=(-1, -3)).astype(image.dtype)
 
 
-def _blosc_v3():  # type: ignore[no-untyped-def]
+def _blosc_v3() -> Any:
     from zarr.codecs import BloscCodec
 
     return BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle")
 
 
-def _blosc_v2():  # type: ignore[no-untyped-def]
+def _blosc_v2() -> Any:
     from numcodecs import Blosc
 
     return Blosc(cname="zstd", clevel=5, shuffle=Blosc.BITSHUFFLE)
@@ -297,7 +297,8 @@ def write_climate(path: Path, rng: np.random.Generator) -> None:
     root.attrs.update({"Conventions": "CF-1.10", "title": "zarr-browser demo: monthly surface temperature",
                        "institution": "zarr-browser", "history": "written by zarr_browser.demo"})
 
-    def variable(name, data, dims, attrs, fill=None, chunks=None):  # type: ignore[no-untyped-def]
+    def variable(name: str, data: np.ndarray, dims: list[str], attrs: dict[str, Any], fill: float | None = None,
+                 chunks: tuple[int, ...] | None = None) -> None:
         arr = root.create_array(name, shape=data.shape, dtype=data.dtype, chunks=chunks or data.shape,
                                 compressors=_blosc_v2(), fill_value=fill)
         arr[...] = data

@@ -41,7 +41,7 @@ def nonnull(value: T | None) -> T:
 
 def connect_slot(signal: SignalInstance, slot: Callable[..., object]) -> None:
     """``signal.connect(slot)`` for a *slot* that returns a value (Qt ignores it)."""
-    signal.connect(slot)  # type: ignore[arg-type]  # the stubs type slots Callable[..., None]
+    signal.connect(slot)
 
 
 def clear_layout(layout: QLayout) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import EllipsisType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -225,7 +225,7 @@ class MosaicSource:
     def _forward(self, _token: int) -> None:
         get_engine().notify(self.token)
 
-    def _jobs(self, y_index: Index, x_index: Index) -> list[tuple]:  # type: ignore[type-arg]
+    def _jobs(self, y_index: Index, x_index: Index) -> list[tuple[Any, ...]]:
         height, width = self.geometry.tile_shape[-2:]
         return [
             ((row, column), y_local, y_out, x_local, x_out)
@@ -291,7 +291,7 @@ class MosaicSource:
             return out
         self._prepare([job[0] for job in jobs])
 
-        def fill(job: tuple) -> None:  # type: ignore[type-arg]
+        def fill(job: tuple[Any, ...]) -> None:
             cell, y_local, y_out, x_local, x_out = job
             tile = self.tile(cell)
             clips = _tile_clips(tile, y_local, y_out, x_local, x_out)

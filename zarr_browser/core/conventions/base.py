@@ -19,7 +19,7 @@ an xarray dataset's variables); it may do I/O, so validation runs in workers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -160,7 +160,7 @@ class ConventionRegistry:
         if len(names) != len(set(names)):
             raise ValueError(f"duplicate convention names: {names}")
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Convention]:
         return iter(self.conventions)
 
     def get(self, name: str) -> Convention:

@@ -83,7 +83,7 @@ def _find(node: Node, part: Part) -> _Found | None:
 
 def _generation(node: Node) -> Generation | None:
     for part in ("superblock", "group", "array"):
-        found = _find(node, part)  # type: ignore[arg-type]
+        found = _find(node, part)
         if found is not None:
             return found.generation
     found = _find(node, "attr")

@@ -93,7 +93,7 @@ def _axes(ms: Mapping[str, JSON], path: str) -> list[dict[str, JSON]]:
     axes = ms.get("axes")
     if not isinstance(axes, list) or not all(isinstance(a, dict) for a in axes):
         raise EditError(f"{path}: the multiscale has no list of axis objects (OME-NGFF < 0.4?)")
-    return axes  # type: ignore[return-value]
+    return axes
 
 
 def _axis_index(axes: Sequence[Mapping[str, JSON]], axis: str | int, path: str) -> int:
