@@ -51,7 +51,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parents[1]
 for _path in (str(ROOT / "benchmarks"), str(ROOT)):
@@ -226,27 +226,46 @@ def read_chars() -> int:
     return 0
 
 
-class RssSampler:
-    """The largest RSS seen by a background thread every 20 ms (blocking reads included)."""
+class Sampler:
+    """A background thread that calls :meth:`sample` every *every* seconds inside a ``with``
+    block, and :meth:`finish` once at its end (in the thread)."""
 
-    def __init__(self) -> None:
-        self.peak = 0
+    def __init__(self, every: float) -> None:
+        self.every = every
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="rss-sampler")
+        self._thread = threading.Thread(target=self._run, daemon=True, name=type(self).__name__)
 
     def _run(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, rss_bytes())
+        while not self._stop.wait(self.every):
+            self.sample()
+        self.finish()
 
-    def __enter__(self) -> RssSampler:
-        self.peak = rss_bytes()
+    def sample(self) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        pass
+
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class RssSampler(Sampler):
+    """The largest RSS seen by a background thread every 20 ms (blocking reads included)."""
+
+    def __init__(self) -> None:
+        super().__init__(0.02)
+        self.peak = rss_bytes()
+
+    def sample(self) -> None:
         self.peak = max(self.peak, rss_bytes())
+
+    finish = sample
 
 
 # -- napari driving ----------------------------------------------------------------------------
@@ -292,7 +311,7 @@ class GuiTime:
         return timed
 
 
-class StallWhere:
+class StallWhere(Sampler):
     """Where the GUI thread is while the Qt event loop stalls.
 
     A background thread samples the main thread's stack every 20 ms while a
@@ -302,30 +321,27 @@ class StallWhere:
     """
 
     def __init__(self, meter: Any, *, after: float = 0.15, every: float = 0.02) -> None:
+        super().__init__(every)
         self.meter = meter
         self.after = after
-        self.every = every
         self.gap = 0.0
         self.stack = ""
         self._samples: list[tuple[float, list[Any]]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="stall-where")
         self._main = threading.main_thread().ident
 
-    def _run(self) -> None:
+    def sample(self) -> None:
         import traceback
 
-        while not self._stop.wait(self.every):
-            gap = time.perf_counter() - self.meter.last
-            if gap < self.after:
-                self._close_stall()
-                continue
-            frame = sys._current_frames().get(self._main)
-            if frame is not None:
-                self._samples.append((gap, traceback.extract_stack(frame)))
-        self._close_stall()
+        gap = time.perf_counter() - self.meter.last
+        if gap < self.after:
+            self.finish()
+            return
+        frame = sys._current_frames().get(self._main)
+        if frame is not None:
+            self._samples.append((gap, traceback.extract_stack(frame)))
 
-    def _close_stall(self) -> None:
+    def finish(self) -> None:
+        """Close the stall being sampled: keep it if it is the longest so far."""
         if not self._samples:
             return
         gap = self._samples[-1][0]
@@ -340,36 +356,18 @@ class StallWhere:
         chosen = frames[ours[-1] : ours[-1] + 5] if ours else frames[-6:]
         return " → ".join(f"{Path(f.filename).parent.name}/{Path(f.filename).name}:{f.lineno} {f.name}" for f in chosen)
 
-    def __enter__(self) -> StallWhere:
-        self._thread.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-class PendingWatch:
+class PendingWatch(Sampler):
     """The last moment our engine had view blocks pending, sampled every millisecond off the GUI
     thread (the GUI thread itself only looks between paints, which block it for tens of ms)."""
 
     def __init__(self) -> None:
+        super().__init__(0.001)
         self.last_busy: float | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench-pending-watch", daemon=True)
 
-    def _run(self) -> None:
-        while not self._stop.wait(0.001):
-            if engine_pending() > 0:
-                self.last_busy = time.perf_counter()
-
-    def __enter__(self) -> PendingWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def sample(self) -> None:
+        if engine_pending() > 0:
+            self.last_busy = time.perf_counter()
 
 
 class Frames:
