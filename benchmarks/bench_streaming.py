@@ -33,6 +33,7 @@ napari; where floor / anchor is above a target ratio, no napari reader can meet 
 
 from __future__ import annotations
 
+import abc
 import argparse
 import contextlib
 import gc
@@ -226,7 +227,7 @@ def read_chars() -> int:
     return 0
 
 
-class Sampler:
+class Sampler(abc.ABC):
     """A background thread that calls :meth:`sample` every *every* seconds inside a ``with``
     block, and :meth:`finish` once at its end (in the thread)."""
 
@@ -240,11 +241,13 @@ class Sampler:
             self.sample()
         self.finish()
 
+    @abc.abstractmethod
     def sample(self) -> None:
-        raise NotImplementedError
+        """One look, from the sampling thread."""
 
     def finish(self) -> None:
-        pass
+        """At the end of the ``with`` block (the sampling thread): one last look by default."""
+        self.sample()
 
     def __enter__(self) -> Self:
         self._thread.start()
@@ -264,8 +267,6 @@ class RssSampler(Sampler):
 
     def sample(self) -> None:
         self.peak = max(self.peak, rss_bytes())
-
-    finish = sample
 
 
 # -- napari driving ----------------------------------------------------------------------------
