@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -134,8 +135,13 @@ def test_unreadable_store_exits_2(tmp_path: Path) -> None:
     assert code == 2
     empty = tmp_path / "empty"
     empty.mkdir()
+    for command in ("info", "validate"):  # a folder with no zarr metadata anywhere is no store (a mistyped path)
+        code, text = run(command, str(empty), "--json")
+        assert code == 2
+        assert "not a zarr store" in json.loads(text)["error"]
+    zarr.create_array(str(empty / "deep" / "a"), shape=(2,), dtype="i1", zarr_format=3)
     code, text = run("info", str(empty), "--json")
-    assert code == 0  # a plain directory is an implicit group with nothing in it
+    assert code == 0  # an implicit root above zarr nodes is a valid v3 hierarchy
     assert json.loads(text)["nodes"][0]["zarr_format"] is None
 
 
@@ -201,3 +207,108 @@ def test_unreachable_url_exits_2_naming_it(capsys: pytest.CaptureFixture[str]) -
     code, _ = run("info", "http://127.0.0.1:9/x.zarr", "--timeout", "3")
     assert code == 2
     assert "http://127.0.0.1:9/x.zarr" in capsys.readouterr().err
+
+
+# -- what a user's mistakes and a hostile store must not do -------------------------------------
+
+
+def test_demo_never_deletes_what_it_did_not_write(tmp_path: Path) -> None:
+    mine = tmp_path / "d" / "climate.zarr"
+    (mine / "subdir").mkdir(parents=True)
+    (mine / "precious.txt").write_text("my data")
+    for extra in ((), ("--force",)):
+        code, _ = run("demo", str(tmp_path / "d"), "--no-open", *extra)
+        assert code == 2
+        assert (mine / "precious.txt").read_text() == "my data" and (mine / "subdir").is_dir()
+    assert not (tmp_path / "d" / "cells.ome.zarr").exists()  # refused before writing anything
+    (tmp_path / "file").write_text("x")
+    assert run("demo", str(tmp_path / "file"), "--no-open")[0] == 2  # a usage error, not an internal one
+
+
+def test_demo_finishes_an_interrupted_run_and_honours_old_stamps(tmp_path: Path) -> None:
+    from zarr_browser.demo import _STAMP, DEMO_VERSION, write_demo
+
+    root = tmp_path / "d"
+    (root / "cells.ome.zarr").mkdir(parents=True)  # a run killed while writing: claimed, half written
+    (root / _STAMP).write_text(json.dumps({"version": DEMO_VERSION, "contents": ["cells.ome.zarr"],
+                                           "writing": True}))
+    written = write_demo(root, size=256)
+    assert written.created and (root / "cells.ome.zarr" / "zarr.json").is_file()
+    (root / _STAMP).write_text(json.dumps({"version": DEMO_VERSION - 1}))  # an older demo's stamp
+    assert write_demo(root, size=256).created  # rewritten: the old stamp claims the demo's stores
+    assert not write_demo(root, size=256).created  # and reused once complete
+
+
+def test_node_names_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    store = tmp_path / "names.zarr"
+    zarr.open_group(store, mode="w", zarr_format=3)
+    hostile = ["x\x1b]0;PWNED\x07\x1b[2J", "new\nline", "rtl\u202eexe.txt"]
+    for name in hostile:
+        zarr.create_array(str(store / name), shape=(2,), dtype="i1", zarr_format=3)
+        doc = json.loads((store / name / "zarr.json").read_text())
+        doc["dimension_names"] = ["y", "x"]  # one too many: validate names the node
+        (store / name / "zarr.json").write_text(json.dumps(doc))
+    for command, exit_code in (("info", 0), ("validate", 1)):
+        code, text = run(command, str(store))
+        assert code == exit_code, text
+        assert not any(c in text for c in "\x1b\x07\u202e"), repr(text)
+        assert "x\\x1b]0;PWNED\\x07\\x1b[2J" in text and "new\\x0aline" in text and "rtl\\u202eexe.txt" in text
+    code, text = run("info", str(store))
+    assert len(text.strip().splitlines()) == 1 + len(hostile)  # a newline in a name forges no line
+
+
+def test_usage_errors_exit_2_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "s.zarr"
+    zarr.create_array(str(store), shape=(2,), dtype="i1", zarr_format=3)
+    for argv in (["validate", "-O", "foo", str(store)],  # was exit 1, which means "errors found"
+                 ["info", "--depth", "-1", str(store)],
+                 ["info", "--timeout", "0", str(store)],
+                 ["info", "--timeout", "nan", str(store)]):
+        with pytest.raises(SystemExit) as exited:
+            code = run(*argv)[0]
+            raise SystemExit(code)
+        assert exited.value.code == 2, argv
+    capsys.readouterr()
+    assert run("valdate", str(store))[0] == 2
+    assert "unknown command 'valdate' (did you mean 'validate'?)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run("edit", str(store), "--depth", "1", "--set", "/:/x=1")  # --depth means nothing to edit
+
+
+def test_unreadable_root_and_files_exit_2_and_json_still_answers(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "broken.zarr"
+    broken.mkdir()
+    (broken / "zarr.json").write_text('{"zarr_format": 3, "node_type": ')
+    for command in ("info", "validate"):
+        code, text = run(command, str(broken), "--json")
+        assert code == 2
+        payload = json.loads(text)
+        assert payload["exit"] == 2 and "cannot read the root" in payload["error"]
+    document = tmp_path / "multiscales.json"
+    document.write_text("{}")
+    assert run("validate", str(document))[0] == 2
+    assert "is a file, not a zarr store" in capsys.readouterr().err
+
+
+def test_json_output_is_strict_json(tmp_path: Path) -> None:
+    store = tmp_path / "nan.zarr"
+    store.mkdir()
+    (store / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group", '
+                                     '"attributes": {"v": NaN, "w": -Infinity}}')
+    zarr.create_array(str(store / "a"), shape=(2,), dtype="f4", fill_value=float("nan"), zarr_format=3)
+    array_doc = store / "a" / "zarr.json"  # a writer that puts the bare token in (zarr spells it "NaN")
+    array_doc.write_text(array_doc.read_text().replace('"fill_value": "NaN"', '"fill_value": NaN'))
+    assert '"fill_value": NaN' in array_doc.read_text()
+
+    def strict(text: str) -> Any:
+        def refuse(token: str) -> Any:
+            raise AssertionError(f"bare {token} in JSON output")
+        return json.loads(text, parse_constant=refuse)
+
+    for command in ("info", "validate"):
+        code, text = run(command, str(store), "--json")
+        assert code in (0, 1), text
+        strict(text)
+    nodes = by_path(strict(run("info", str(store), "--json")[1]))
+    assert nodes["/a"]["fill_value"] == "NaN"

@@ -193,3 +193,50 @@ def test_console_script_runs(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert _attrs(store, "")["x"] == 1
+
+
+def test_dry_run_gives_the_verdict_of_the_real_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = _store(tmp_path / "s.zarr", 3)
+    before = _snapshot(store)
+    bad = ["--set", "/temperature:zarr.json#/dimension_names=[\"only_one\"]"]
+    code, out = _run("edit", str(store), *bad, "--dry-run")
+    assert code == 1  # as the real run: refused
+    assert "the save would be refused" in capsys.readouterr().err and "--force" in out + "--force"
+    assert _run("edit", str(store), *bad, "--dry-run", "--force")[0] == 0
+    code, _ = _run("edit", str(store), *bad)
+    assert code == 1
+    assert "(--force saves anyway)" in capsys.readouterr().err
+    assert _snapshot(store) == before
+
+
+def test_an_edit_of_a_missing_node_is_refused_not_unreadable(tmp_path: Path) -> None:
+    store = _store(tmp_path / "s.zarr", 3)
+    assert _run("edit", str(store), "--set", "/nope:/a=1")[0] == 1  # the store reads fine; the edit does not apply
+
+
+def test_bare_nan_is_not_written_into_a_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = _store(tmp_path / "s.zarr", 2)
+    before = _snapshot(store)
+    for value in ("NaN", "-Infinity", "[1, Infinity]"):
+        assert _run("edit", str(store), "--set", f"/temperature:/x={value}")[0] == 2
+    assert "write the string" in capsys.readouterr().err
+    assert _snapshot(store) == before
+    assert _run("edit", str(store), "--set", '/temperature:/x="NaN"')[0] == 0  # the string is fine
+
+
+def test_a_one_line_consolidated_document_is_diffed_indented(tmp_path: Path) -> None:
+    store = _store(tmp_path / "s.zarr", 2)
+    for i in range(12):  # a .zmetadata of a few kB, on one line as zarr writes it
+        zarr.open_group(store, mode="a").create_array(f"v{i}", shape=(2,), dtype="i1", attributes={"i": i})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Consolidated metadata is currently not part")
+        zarr.consolidate_metadata(store)
+    raw = (store / ".zmetadata").read_text()
+    if raw.count("\n") > 1:  # this zarr indents .zmetadata: write it on one line, as others do
+        (store / ".zmetadata").write_text(json.dumps(json.loads(raw)))
+    code, out = _run("edit", str(store), "--set", "/temperature:/units=\"degC\"", "--dry-run")
+    assert code == 0
+    zmeta = out[out.index("--- a/.zmetadata"):]
+    assert "(one line in the store; compared indented)" in zmeta.splitlines()[0]
+    changed = [line.rstrip(",") for line in zmeta.splitlines()[2:] if line.startswith(("+", "-"))]
+    assert changed == ['-      "units": "K"', '+      "units": "degC"'], changed

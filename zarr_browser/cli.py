@@ -8,11 +8,14 @@ error); 3 an internal error (a bug: please report it with the log).
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
+import math
 import os
 import sys
 import time
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -34,12 +37,54 @@ EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE, EXIT_INTERNAL = 0, 1, 2, 3
 SUBCOMMANDS = ("info", "validate", "edit", "demo")
 
 
+class _UsageError(ZarrBrowserError, ValueError):
+    """A malformed argument (exit 2)."""
+
+
+def printable(text: str) -> str:
+    """*text* with control and format characters escaped (``\\x1b``, ``\\n``, ``\\u202e``).
+
+    Names and messages come from untrusted stores: printed raw, an escape sequence in a node
+    name could retitle or clear the user's terminal, a newline could forge output lines, and a
+    bidirectional override could make one name read as another.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for char in text:
+        if char == " " or unicodedata.category(char) not in ("Cc", "Cf", "Zl", "Zp"):
+            out.append(char)
+        else:
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    return "".join(out)
+
+
+def _line(out: TextIO, text: str) -> None:
+    """Write one line of text output, its untrusted parts escaped."""
+    out.write(printable(text) + "\n")
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
 def _storage_options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for item in args.storage_option or ():
         key, sep, raw = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"zarr-browser: --storage-option expects KEY=VALUE, got {item!r}")
+            raise _UsageError(f"--storage-option expects KEY=VALUE, got {item!r}")
         try:
             options[key] = json.loads(raw)
         except json.JSONDecodeError:
@@ -57,11 +102,14 @@ def _add_store_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fsspec storage option (VALUE parsed as JSON when possible); repeatable")
     parser.add_argument("--anon", action="store_true", help="anonymous access (S3 and friends)")
     parser.add_argument("--endpoint-url", help="S3-compatible endpoint URL")
-    parser.add_argument("--timeout", type=float, default=15.0, metavar="SECONDS",
+    parser.add_argument("--timeout", type=_positive_seconds, default=15.0, metavar="SECONDS",
                         help="deadline for each remote read, retries included (default: 15)")
-    parser.add_argument("--depth", type=int, default=None, metavar="N",
-                        help="levels below the root to list (default: all)")
     parser.add_argument("--json", action="store_true", help="print one JSON object for machines")
+
+
+def _add_depth_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--depth", type=_non_negative, default=None, metavar="N",
+                        help="levels below the root to list (default: all)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,9 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="print the tree with kinds, shapes, dtypes and conventions")
     _add_store_arguments(info)
+    _add_depth_argument(info)
 
     validate = sub.add_parser("validate", help="check every node against its conventions (exit 1 on errors)")
     _add_store_arguments(validate)
+    _add_depth_argument(validate)
     validate.add_argument("--strict", action="store_true",
                           help="treat the SHOULD rules of the strict OME-NGFF schemas as errors")
 
@@ -133,11 +183,59 @@ def _open(args: argparse.Namespace) -> tuple[Hierarchy, ConventionRegistry]:
     return hierarchy, registry
 
 
+def _require_zarr(hierarchy: Hierarchy, depth: int | None) -> None:
+    """Refuse (exit 2) a root that cannot be read, or that holds no zarr metadata at all.
+
+    A local folder without metadata is an implicit group, which is valid zarr v3 when zarr
+    nodes lie below it; a folder with none (a mistyped path, a folder of other files) is no
+    store, and a CI job validating it must not pass.  The search stops at the first zarr node.
+    """
+    from zarr_browser.errors import StoreOpenError
+
+    root = hierarchy.root
+    if root.kind == "error":
+        raise StoreOpenError(f"cannot read the root of {hierarchy.url}: {root.error}")
+    if root.zarr_format is not None:
+        return
+    frontier, level = [root], 0
+    while frontier and (depth is None or level < depth):
+        below = []
+        for group in frontier:
+            for child in hierarchy.children(group.path).nodes:
+                if child.zarr_format is not None or not child.is_group:
+                    return
+                below.append(child)
+        frontier, level = below, level + 1
+    if frontier and depth is not None:
+        return  # not looked deeper than asked: it may still hold zarr nodes further down
+    raise StoreOpenError(f"no zarr metadata in {hierarchy.url} or below it (no zarr.json, .zgroup, .zarray or "
+                         ".zattrs): not a zarr store")
+
+
 def _dump(payload: dict[str, Any], out: TextIO) -> None:
-    """Print JSON: indented for a person at a terminal, compact (and fast) otherwise."""
+    """Print JSON: indented for a person at a terminal, compact (and fast) otherwise.
+
+    Strict JSON (RFC 8259): the NaN and infinities a store's documents may hold are written as
+    the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``, as zarr v3 spells them.
+    """
     indent = 2 if out.isatty() else None
-    out.write(json.dumps(payload, indent=indent, allow_nan=True))
+    try:
+        text = json.dumps(payload, indent=indent, allow_nan=False)
+    except ValueError:
+        text = json.dumps(_finite(payload), indent=indent, allow_nan=False)
+    out.write(text)
     out.write("\n")
+
+
+def _finite(value: Any) -> Any:
+    """*value* with non-finite floats replaced by their zarr v3 string spellings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 # -- info -------------------------------------------------------------------------------------
@@ -152,6 +250,7 @@ def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
     from zarr_browser.core.validate import HierarchyContext
 
     hierarchy, registry = _open(args)
+    _require_zarr(hierarchy, args.depth)
     started = time.perf_counter()
     entries = hierarchy.walk("/", depth=args.depth)
     ctx = HierarchyContext(hierarchy) if args.json else None
@@ -208,21 +307,21 @@ def _print_tree(url: str, entries: Sequence[tuple[Node, Any]], summaries: Sequen
         return "  ".join(parts)
 
     root = by_path["/"]
-    out.write(f"{url}  {line(root)}\n")
+    _line(out, f"{url}  {line(root)}")
 
     def visit(path: str, prefix: str) -> None:
         listing = listings.get(path)
         if listing is None:
             return
         if not listing.complete:
-            out.write(f"{prefix}(! could not list: {listing.error}; showing children declared by metadata)\n")
+            _line(out, f"{prefix}(! could not list: {listing.error}; showing children declared by metadata)")
         children = [n for n in listing.nodes if n.path in by_path]
         for i, child in enumerate(children):
             last = i == len(children) - 1
-            out.write(f"{prefix}{'└── ' if last else '├── '}{child.name}  {line(by_path[child.path])}\n")
+            _line(out, f"{prefix}{'└── ' if last else '├── '}{child.name}  {line(by_path[child.path])}")
             visit(child.path, prefix + ("    " if last else "│   "))
         if listing.has_more:
-            out.write(f"{prefix}… {listing.total - len(listing.nodes)} more\n")
+            _line(out, f"{prefix}… {listing.total - len(listing.nodes)} more")
 
     visit("/", "")
 
@@ -230,11 +329,21 @@ def _print_tree(url: str, entries: Sequence[tuple[Node, Any]], summaries: Sequen
 # -- validate ---------------------------------------------------------------------------------
 
 
+def _where(issue: Any) -> str:
+    """`` at DOCUMENT#POINTER`` (the form ``edit`` takes), or nothing."""
+    if not (issue.document or issue.pointer):
+        return ""
+    if not issue.document:
+        return f" at {issue.pointer}"
+    return f" at {issue.document}#{issue.pointer}" if issue.pointer else f" at {issue.document}"
+
+
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     from zarr_browser.core.issues import Severity
     from zarr_browser.core.validate import validate_hierarchy
 
     hierarchy, registry = _open(args)
+    _require_zarr(hierarchy, args.depth)
     report = validate_hierarchy(hierarchy, registry, depth=args.depth, strict=args.strict)
     errors = len(report.errors)
     if args.json:
@@ -249,22 +358,17 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     else:
         grouped = report.by_node()
         for path in sorted(grouped):
-            out.write(f"{path}\n")
+            _line(out, path)
             for issue in sorted(grouped[path], key=lambda i: i.severity.rank):
-                where = f" at {issue.document}{issue.pointer}" if issue.document or issue.pointer else ""
-                out.write(f"  {issue.severity.value:<7} [{issue.convention}] {issue.message}{where}\n")
+                _line(out, f"  {issue.severity.value:<7} [{issue.convention}] {issue.message}{_where(issue)}")
         warnings = sum(1 for i in report.issues if i.severity is Severity.WARNING)
         verdict = "FAILED" if errors else "OK"
-        out.write(f"{verdict}: {errors} error(s), {warnings} warning(s) in {report.nodes_checked} node(s) of "
-                  f"{hierarchy.url}\n")
+        _line(out, f"{verdict}: {errors} error(s), {warnings} warning(s) in {report.nodes_checked} node(s) of "
+                   f"{hierarchy.url}")
     return EXIT_ERRORS if errors else EXIT_OK
 
 
 # -- edit -------------------------------------------------------------------------------------
-
-
-class _UsageError(ValueError):
-    """A malformed ``edit`` argument (exit 2)."""
 
 
 def _split_node(spec: str, what: str) -> tuple[str, str]:
@@ -284,13 +388,23 @@ def _split_node(spec: str, what: str) -> tuple[str, str]:
         start = colon + 1
 
 
+def _strict_json(text: str, what: str) -> Any:
+    """Parse JSON as RFC 8259 has it: bare ``NaN``/``Infinity`` are refused, not written into a store."""
+
+    def refuse(token: str) -> Any:
+        raise _UsageError(f"{what}: {token} is not JSON (most readers reject it); write the string "
+                          f'"{token}" (as zarr v3 spells such fill values) or null')
+
+    return json.loads(text, parse_constant=refuse)
+
+
 def _parse_set(spec: str) -> tuple[str, str, Any]:
     node, rest = _split_node(spec, "--set")
     pointer, sep, raw = rest.partition("=")
     if not sep:
         raise _UsageError(f"--set expects NODE:POINTER=JSON, got {spec!r}")
     try:
-        value = json.loads(raw)
+        value = _strict_json(raw, f"--set {spec!r}")
     except json.JSONDecodeError as err:
         raise _UsageError(f"--set {spec!r}: the value is not JSON ({err.msg}); quote strings: "
                           f"{node}:{pointer}='\"text\"'") from err
@@ -303,7 +417,7 @@ def _read_patch(spec: str) -> tuple[str, Any]:
         raise _UsageError(f"--patch expects NODE=FILE with NODE starting with '/', got {spec!r}")
     try:
         text = sys.stdin.read() if filename == "-" else Path(filename).read_text(encoding="utf-8")
-        return node, json.loads(text)
+        return node, _strict_json(text, f"--patch {spec!r}")
     except OSError as err:
         raise _UsageError(f"--patch {spec!r}: cannot read {filename}: {err}") from err
     except json.JSONDecodeError as err:
@@ -326,13 +440,14 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
     from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.core.safety import check_environment
     from zarr_browser.core.store import RequestPolicy
+    from zarr_browser.errors import NodeNotFoundError
 
     try:
         sets = [_parse_set(s) for s in args.sets]
         deletes = [_split_node(s, "--delete") for s in args.deletes]
         patches = [_read_patch(p) for p in args.patches]
     except _UsageError as err:
-        sys.stderr.write(f"zarr-browser edit: {err}\n")
+        _line(sys.stderr, f"zarr-browser edit: {err}")
         return EXIT_UNREADABLE
     if not (sets or deletes or patches):
         sys.stderr.write("zarr-browser edit: nothing to do: give --set, --delete or --patch\n")
@@ -362,10 +477,11 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
             for text in payload["diff"].values():
                 out.write(text)
         for issue in issues:
-            where = f" at {issue.document}{issue.pointer}" if issue.document or issue.pointer else ""
-            out.write(f"{issue.severity.value:<7} {issue.path} [{issue.convention}] {issue.message}{where}\n")
-        if message:
-            sys.stderr.write(f"zarr-browser edit: refused: {message}\n")
+            _line(out, f"{issue.severity.value:<7} {issue.path} [{issue.convention}] {issue.message}{_where(issue)}")
+        if message and args.dry_run:
+            _line(sys.stderr, f"zarr-browser edit: dry run: the save would be refused: {message}; nothing written")
+        elif message:
+            _line(sys.stderr, f"zarr-browser edit: refused: {message}")
         elif args.dry_run:
             out.write(f"dry run: {len(payload['diff'])} document(s) would change; nothing written\n")
         else:
@@ -389,15 +505,16 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
                     state = command.apply(state)
             commands.append(patch_to_commands(patch, state, key=key, base=base))
         session.apply(Batch(commands, label="zarr-browser edit"))
-    except EditError as err:
+    except (EditError, NodeNotFoundError) as err:  # the edit does not apply to this store
         return finish(EXIT_ERRORS, str(err))
     payload["diff"] = session.diff()
-    if args.dry_run:
-        return finish(EXIT_OK)
+    if args.dry_run:  # the same verdict as the real run, without writing
+        refusal = None if args.force else session.refusal()
+        return finish(EXIT_ERRORS, f"{refusal} (--force saves anyway)") if refusal else finish(EXIT_OK)
     try:
         result = session.save(force=args.force)
     except ValidationRefusedError as err:
-        return finish(EXIT_ERRORS, f"{err}")
+        return finish(EXIT_ERRORS, f"{err} (--force saves anyway)")
     except ConflictError as err:
         payload["written"] = err.written
         return finish(EXIT_ERRORS, f"{err}")
@@ -503,6 +620,14 @@ def _pop_option(argv: list[str], name: str) -> str | None:
     return None
 
 
+def _misspelt_command(word: str) -> str | None:
+    """The sub-command *word* most likely meant, when *word* is no path or URL but close to one."""
+    if "://" in word or "::" in word or os.path.exists(word):
+        return None
+    close = difflib.get_close_matches(word, SUBCOMMANDS, n=1, cutoff=0.7)
+    return close[0] if close else None
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run the command line; returns the exit code."""
     out = out or sys.stdout
@@ -514,6 +639,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     node = _pop_option(argv, "--node")  # `zarr-browser URL --napari --node PATH`, anywhere
     browse = not argv or (not argv[0].startswith("-") and argv[0] not in SUBCOMMANDS)
     if browse and argv:
+        meant = _misspelt_command(argv[0])
+        if meant is not None:
+            parser.print_usage(sys.stderr)
+            _line(sys.stderr, f"zarr-browser: unknown command {argv[0]!r} (did you mean {meant!r}?)")
+            return EXIT_UNREADABLE
         # `zarr-browser URL [-O KEY=VALUE ...]`: the browser window, or `info` without a display
         argv = ["info", *argv]
     args = parser.parse_args(argv)
@@ -521,31 +651,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if use_napari and browse:
-        url = getattr(args, "url", None)
-        return _run_napari(url, node, _storage_options(args) if url else None)
-    if browse:
-        url = getattr(args, "url", None)
-        try:
-            window_code = _run_window(url, _storage_options(args) if url else {}, what=url or "the browser",
-                                      writable=writable)
-        except Exception as err:  # boundary: never a bare traceback for users
-            logger.debug("internal error", exc_info=True)
-            sys.stderr.write(f"zarr-browser: internal error: {type(err).__name__}: {err} (run with -vv for details)\n")
-            return EXIT_INTERNAL
-        if window_code is not None:
-            return window_code
-        if url is None:
-            parser.print_help(out)
-            return EXIT_OK
-    if args.command is None:
-        parser.print_help(out)
-        return EXIT_OK
-    handler = {"info": cmd_info, "validate": cmd_validate, "edit": cmd_edit, "demo": cmd_demo}[args.command]
     try:
-        return handler(args, out)
+        return _dispatch(parser, args, out, browse=browse, use_napari=use_napari, writable=writable, node=node)
     except ZarrBrowserError as err:
-        sys.stderr.write(f"zarr-browser: {err}\n")
+        _line(sys.stderr, f"zarr-browser: {err}")
+        if getattr(args, "json", False):  # a machine reading stdout still gets one JSON object
+            _dump({"url": getattr(args, "url", None), "error": str(err), "exit": EXIT_UNREADABLE}, out)
         return EXIT_UNREADABLE
     except KeyboardInterrupt:
         sys.stderr.write("zarr-browser: interrupted\n")
@@ -556,8 +667,28 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         return EXIT_OK
     except Exception as err:  # boundary: never a bare traceback for users
         logger.debug("internal error", exc_info=True)
-        sys.stderr.write(f"zarr-browser: internal error: {type(err).__name__}: {err} (run with -vv for details)\n")
+        _line(sys.stderr, f"zarr-browser: internal error: {type(err).__name__}: {err} (run with -vv for details)")
         return EXIT_INTERNAL
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, out: TextIO, *, browse: bool,
+              use_napari: bool, writable: bool, node: str | None) -> int:
+    url = getattr(args, "url", None)
+    if use_napari and browse:
+        return _run_napari(url, node, _storage_options(args) if url else None)
+    if browse:
+        window_code = _run_window(url, _storage_options(args) if url else {}, what=url or "the browser",
+                                  writable=writable)
+        if window_code is not None:
+            return window_code
+        if url is None:
+            parser.print_help(out)
+            return EXIT_OK
+    if args.command is None:
+        parser.print_help(out)
+        return EXIT_OK
+    handler = {"info": cmd_info, "validate": cmd_validate, "edit": cmd_edit, "demo": cmd_demo}[args.command]
+    return handler(args, out)
 
 
 def run() -> None:

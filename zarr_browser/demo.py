@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from zarr_browser.errors import ZarrBrowserError
+
 if TYPE_CHECKING:
     from zarr_browser.core.jsonio import JSON
 
-__all__ = ["DemoDataset", "default_demo_directory", "write_demo"]
+__all__ = ["DemoDataset", "DemoDirectoryError", "default_demo_directory", "write_demo"]
 
 DEMO_VERSION = 2
 _STAMP = ".zarr-browser-demo.json"
@@ -35,6 +37,10 @@ CHANNELS = (
     ("Membrane", "00FF00"),
     ("Spots", "FF00FF"),
 )
+
+
+class DemoDirectoryError(ZarrBrowserError, OSError):
+    """The demo cannot be written where asked without touching data it did not write."""
 
 
 @dataclass(frozen=True)
@@ -61,24 +67,53 @@ CONTENTS = {
 
 
 def write_demo(directory: Path | str, *, force: bool = False, size: int = 2048, seed: int = 7) -> DemoDataset:
-    """Write the demo dataset into *directory* (reused when already complete, unless *force*)."""
+    """Write the demo dataset into *directory* (reused when already complete, unless *force*).
+
+    Only what the demo wrote is ever replaced: the stamp file names its stores, and a store of
+    the same name that the stamp does not claim (the user's own data) makes this raise
+    :class:`DemoDirectoryError`, even with *force*.
+    """
     root = Path(directory).expanduser().resolve()
+    if root.exists() and not root.is_dir():
+        raise DemoDirectoryError(f"{root} is a file; give a directory for the demo dataset")
     stamp = root / _STAMP
-    if not force and stamp.is_file():
-        try:
-            if json.loads(stamp.read_text()).get("version") == DEMO_VERSION:
-                return DemoDataset(root, False, _du(root), dict(CONTENTS))
-        except (OSError, json.JSONDecodeError):
-            pass
-    root.mkdir(parents=True, exist_ok=True)
+    claimed = _claimed(stamp)
+    if not force and claimed.get("version") == DEMO_VERSION and not claimed.get("writing"):
+        return DemoDataset(root, False, _du(root), dict(CONTENTS))
+    owned = set(claimed.get("contents", CONTENTS if claimed else ()))
+    foreign = [name for name in CONTENTS if (root / name).exists() and name not in owned]
+    if foreign:
+        raise DemoDirectoryError(
+            f"{', '.join(str(root / name) for name in foreign)} already exist(s) and "
+            f"{'was' if len(foreign) == 1 else 'were'} not written by 'zarr-browser demo'; nothing was "
+            "changed: give another directory"
+        )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        # claimed before anything is written, so that an interrupted run is finished by the next one
+        stamp.write_text(json.dumps({"version": DEMO_VERSION, "contents": list(CONTENTS), "writing": True}))
+    except OSError as err:
+        raise DemoDirectoryError(f"cannot write the demo dataset into {root}: {err}") from err
     for name in CONTENTS:
         shutil.rmtree(root / name, ignore_errors=True)
     rng = np.random.default_rng(seed)
     write_cells(root / "cells.ome.zarr", rng, size=size)
     write_plate(root / "plate.ome.zarr", rng)
     write_climate(root / "climate.zarr", rng)
-    stamp.write_text(json.dumps({"version": DEMO_VERSION}))
+    stamp.write_text(json.dumps({"version": DEMO_VERSION, "contents": list(CONTENTS)}))
     return DemoDataset(root, True, _du(root), dict(CONTENTS))
+
+
+def _claimed(stamp: Path) -> dict[str, Any]:
+    """The stamp's claim (``version``, ``contents``, ``writing``); empty when there is none.
+
+    Stamps of the first demo versions hold only ``version``: they claim every store of CONTENTS.
+    """
+    try:
+        data = json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _du(root: Path) -> int:

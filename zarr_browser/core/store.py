@@ -691,6 +691,9 @@ def open_store(
     read_only = mode == "r"
     if target.protocol == "local":
         assert target.local_root is not None
+        if target.local_root.is_file():
+            raise StoreOpenError(f"{target.local_root} is a file, not a zarr store: give the directory that holds "
+                                 "zarr.json (v3) or .zgroup/.zarray (v2), or a .zip")
         if not target.local_root.is_dir():
             raise StoreOpenError(f"no such directory: {target.local_root}")
         store: Store = LocalStore(target.local_root, read_only=read_only)

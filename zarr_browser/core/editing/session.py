@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import difflib
+import json
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -453,9 +454,14 @@ class EditSession:
         for key, data, snapshot in self.plan():
             old = "" if snapshot.data is None else snapshot.data.decode("utf-8", errors="replace")
             new = data.decode("utf-8")
+            note = ""
+            if max(len(old), len(new)) > _ONE_LINE_DIFF and max(old.count("\n"), new.count("\n")) <= 1:
+                # a one-line document (zarr writes .zmetadata so): compare it indented, or a diff
+                # would be the whole store's metadata twice
+                old, new, note = _indented(old), _indented(new), " (one line in the store; compared indented)"
             lines = difflib.unified_diff(
                 old.splitlines(keepends=True), new.splitlines(keepends=True),
-                fromfile=f"a/{key}" if snapshot.exists else "/dev/null", tofile=f"b/{key}",
+                fromfile=(f"a/{key}" if snapshot.exists else "/dev/null") + note, tofile=f"b/{key}{note}",
             )
             text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
             out[key] = text
@@ -502,6 +508,24 @@ class EditSession:
                 out.append(key)
         return out
 
+    def refusal(self, issues: Sequence[Issue] | None = None) -> ValidationRefusedError | None:
+        """Why :meth:`save` without force would refuse (the working state has errors), or None.
+
+        *issues* are those of :meth:`validate`, when the caller has them already.
+        """
+        errors = [i for i in (self.validate() if issues is None else issues) if i.severity is Severity.ERROR]
+        if not errors:
+            return None
+        before = {(i.path, i.message, i.pointer) for i in self.validate(original=True)
+                  if i.severity is Severity.ERROR}
+        old = sum(1 for i in errors if (i.path, i.message, i.pointer) in before)
+        first = errors[0]
+        return ValidationRefusedError(
+            f"{len(errors)} validation error(s) in the edited nodes ({len(errors) - old} introduced by the "
+            f"edits, {old} already there), e.g. {first.path}: {first.message}; fix them or save anyway",
+            errors,
+        )
+
     def save(self, *, force: bool = False) -> SaveResult:
         """Write every changed document (and the consolidated copy) safely.
 
@@ -515,17 +539,9 @@ class EditSession:
         if not self.backend.writable:
             raise ReadOnlyError(getattr(self.backend, "description", "the store is read-only"))
         issues = self.validate()
-        errors = [i for i in issues if i.severity is Severity.ERROR]
-        if errors and not force:
-            before = {(i.path, i.message, i.pointer) for i in self.validate(original=True)
-                      if i.severity is Severity.ERROR}
-            old = sum(1 for i in errors if (i.path, i.message, i.pointer) in before)
-            first = errors[0]
-            raise ValidationRefusedError(
-                f"{len(errors)} validation error(s) in the edited nodes ({len(errors) - old} introduced by the "
-                f"edits, {old} already there), e.g. {first.path}: {first.message}; fix them or save with force",
-                errors,
-            )
+        refusal = None if force else self.refusal(issues)
+        if refusal is not None:
+            raise refusal
         conflicts = self.conflicts()
         if conflicts:
             raise ConflictError(
@@ -610,3 +626,17 @@ class _WorkingContext:
     def parent(self, node: Node) -> Node | None:
         parent = parent_path(node.path)
         return None if parent is None else self.node(parent)
+
+
+_ONE_LINE_DIFF = 200
+"""Documents on one line longer than this are compared indented in :meth:`EditSession.diff`."""
+
+
+def _indented(text: str) -> str:
+    """*text* (a JSON document) indented, as it is compared; unchanged when it is not JSON."""
+    if not text:
+        return text
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
+    except ValueError:
+        return text
