@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
+from zarr_browser.errors import ZarrBrowserError
 from zarr_browser.qt.browser_panel import BrowserPanel
 from zarr_browser.qt.tree_model import HierarchyTreeModel
 
@@ -52,7 +53,9 @@ def _run(owner: QWidget, function: Callable[[], Any], on_done: Callable[[Any], N
     """
     from superqt.utils import create_worker
 
-    worker = create_worker(function, _start_thread=False)
+    # errors go to *on_error* only: superqt re-raises them in the GUI thread otherwise, which
+    # napari shows as a crash with a traceback and bare PyQt aborts on
+    worker = create_worker(function, _start_thread=False, _ignore_errors=True)
     worker.returned.connect(lambda value: on_done(value) if _alive(owner) else None)
     worker.errored.connect(lambda err: on_error(err) if _alive(owner) else None)
     keep.append(worker)
@@ -268,7 +271,12 @@ class BrowserDock(QWidget):
 
     def _on_error(self, err: Exception) -> None:
         self._opening = None
-        logger.warning("zarr-browser dock: %s", err, exc_info=err)
+        if isinstance(err, ZarrBrowserError):
+            # the user's mistake or the store's (a mistyped path, an unreadable node): the dock's
+            # own line says it; napari would show a warning logged with a traceback as a crash
+            logger.info("zarr-browser dock: %s", err)
+        else:
+            logger.warning("zarr-browser dock: unexpected error: %s", err, exc_info=err)
         self.status.setText(f"error: {err}")
 
     def _on_layers_active(self, event: Any) -> None:

@@ -5,6 +5,7 @@ Run under Xvfb: ``xvfb-run -a .venv/bin/pytest tests/napari -q -p no:xvfb``.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -334,3 +335,19 @@ def test_window_open_in_napari_runs_a_napari_with_the_node_and_the_dock(
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.split("REPORT ", 1)[1].splitlines()[0])
     assert report == {"layers": ["cells"], "kinds": ["Labels"], "dock": True}
+
+
+def test_dock_reports_a_mistyped_path_in_its_status_line_only(
+    make_napari_viewer: Any, tmp_path: Path, qtbot: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    missing = tmp_path / "does_not_exist.zarr"
+    with caplog.at_level(logging.INFO, logger="zarr_browser"):
+        widget.url_edit.setText(str(missing))
+        widget._on_load_clicked()
+        qtbot.waitUntil(lambda: widget.status.text().startswith("error:"), timeout=10_000)
+        qtbot.wait(50)  # an error re-raised in the GUI thread would reach pytest-qt's capture here
+    assert "no such directory" in widget.status.text()
+    assert not any(record.exc_info for record in caplog.records)  # napari would show a traceback
+    assert not widget.is_busy()
