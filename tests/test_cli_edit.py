@@ -240,3 +240,13 @@ def test_a_one_line_consolidated_document_is_diffed_indented(tmp_path: Path) -> 
     assert "(one line in the store; compared indented)" in zmeta.splitlines()[0]
     changed = [line.rstrip(",") for line in zmeta.splitlines()[2:] if line.startswith(("+", "-"))]
     assert changed == ['-      "units": "K"', '+      "units": "degC"'], changed
+
+
+def test_a_failed_patch_test_names_the_document_and_pointer(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    store = _store(tmp_path / "s.zarr", 3)
+    patch = tmp_path / "p.json"
+    patch.write_text(json.dumps([{"op": "test", "path": "/units", "value": "C"},
+                                 {"op": "replace", "path": "/units", "value": "degC"}]))
+    assert _run("edit", str(store), "--patch", f"/temperature={patch}")[0] == 1
+    assert 'test failed: temperature/zarr.json#/attributes/units is "K"' in capsys.readouterr().err

@@ -384,7 +384,8 @@ class Test(Command):
     def apply(self, doc: JSON) -> JSON:
         actual = resolve({} if doc is ABSENT else doc, self.pointer)
         if not _equal(actual, self.value):
-            raise EditError(f"test failed: {self.pointer or '(document)'} is {_short(actual)}, not {_short(self.value)}")
+            where = f"{self.key}#{self.pointer}" if self.key else (self.pointer or "(document)")
+            raise EditError(f"test failed: {where} is {_short(actual)}, not {_short(self.value)}")
         return doc
 
     def inverse(self, doc: JSON) -> Command:
