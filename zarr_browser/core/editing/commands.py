@@ -515,11 +515,12 @@ def patch_to_commands(patch: JSON, doc: JSON, *, key: str = "", base: str = "") 
         else:
             raise EditError(f"{where}: unknown op {name!r}")
         for command in made:
+            command = _with_key(command, key) if key else command
             try:
                 state = command.apply(state)
             except EditError as err:
                 raise EditError(f"{where} ({name} {op['path']}): {err}") from err
-            commands.append(_with_key(command, key) if key else command)
+            commands.append(command)
     return Batch(commands, label="JSON Patch", key=key)
 
 
