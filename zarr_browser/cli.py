@@ -283,13 +283,12 @@ def _print_tree(url: str, entries: Sequence[tuple[Node, Any]], summaries: Sequen
 
     def line(summary: NodeSummary) -> str:
         node = summary.node
-        fmt = f"v{node.zarr_format}" if node.zarr_format else "implicit"
         parts = []
         if node.kind == "error":
             parts.append(f"ERROR: {node.error}")
         elif node.is_array and node.array is not None:
             arr = node.array
-            parts.append(f"array {fmt}  {arr.dtype}  {_shape(arr.shape)}")
+            parts.append(f"{summary.kind_label}  {arr.dtype}  {_shape(arr.shape)}")
             parts.append(f"chunks {_shape(arr.chunks)}")
             if arr.shards:
                 parts.append(f"shards {_shape(arr.shards)}")
@@ -298,7 +297,7 @@ def _print_tree(url: str, entries: Sequence[tuple[Node, Any]], summaries: Sequen
             if summary.unsafe:
                 parts.append("UNSAFE: " + "; ".join(summary.unsafe))
         else:
-            parts.append(f"group {fmt}")
+            parts.append(summary.kind_label)
         badges = summary.badges
         if badges:
             parts.append("{" + "; ".join(badges) + "}")

@@ -568,7 +568,9 @@ def test_06rc0_is_detected_described_not_validated(tmp_path: Path) -> None:
     assert [a["name"] for a in described["axes"]] == ["t", "c", "z", "y", "x"]
     assert described["levels"][1]["scale"] == [0.1, 1.0, 1.0, 1.0, 1.0]
     issues = convention.validate(hierarchy.root, HierarchyContext(hierarchy))
-    assert [(i.severity, i.message) for i in issues] == [(Severity.INFO, "OME-NGFF 0.6rc0 is read-only; not validated")]
+    # a warning: a validation verdict must not read as a clean pass for metadata never checked
+    assert [(i.severity, i.message) for i in issues] == [
+        (Severity.WARNING, "OME-NGFF 0.6rc0 is read-only; not validated")]
 
 
 def test_detection_ignores_unrelated_attributes(tmp_path: Path) -> None:
@@ -645,3 +647,18 @@ def test_junk_metadata_becomes_issues(tmp_path: Path, zarr_format: int, attrs: d
     json.dumps(convention.describe(node, ctx))  # JSON-able
     convention.child_hints(node)
     convention.dimensions(hierarchy.node("/0"), node)
+
+
+@pytest.mark.parametrize("version", ["0.9", "foo"])
+def test_unknown_top_level_version_is_one_clear_error(tmp_path: Path, version: str) -> None:
+    root = tmp_path / "unknown.zarr"
+    group = zarr.open_group(root, mode="w", zarr_format=2)
+    group.attrs["multiscales"] = [{"version": version, "axes": ["y", "x"], "datasets": [{"path": "0"}]}]
+    group.create_array("0", shape=(4, 4), dtype="uint8")
+    issues = ome_issues(root)
+    assert len(issues) == 1, _explain(issues)  # not the 0.4 schema's complaints about 0.9 metadata
+    [issue] = issues
+    assert issue.severity is Severity.ERROR
+    assert issue.message.startswith(f"unknown OME-NGFF version {version!r}")
+    assert "(known: 0.1, 0.2, 0.3, 0.4;" in issue.message and "not validated" in issue.message
+    assert (issue.document, issue.pointer) == (".zattrs", "/multiscales/0/version")

@@ -249,3 +249,51 @@ def test_v2_dataset_detected_from_its_zmetadata(tmp_path: Path) -> None:
     del meta["metadata"]["x/.zattrs"]["_ARRAY_DIMENSIONS"]
     docs[".zmetadata"] = parse_document(".zmetadata", json.dumps(meta).encode())
     assert XarrayConvention().detect(build_node("/", docs)) is None  # type: ignore[arg-type]
+
+
+def test_v3_variable_without_attributes_is_badged_like_its_v2_twin(tmp_path: Path) -> None:
+    from zarr_browser.core.summary import summarize
+
+    ds = xr.Dataset({"count": (("t", "x"), np.zeros((2, 3), "i4")),
+                     "temp": (("t", "x"), np.zeros((2, 3), "f4"), {"units": "K"})}, coords={"x": [1, 2, 3]})
+    registry = _registry()
+    badges = {}
+    for zarr_format in (2, 3):
+        path = tmp_path / f"v{zarr_format}.zarr"
+        ds.to_zarr(path, zarr_format=zarr_format, mode="w", consolidated=True)
+        hierarchy = Hierarchy.open(str(path))
+        badges[zarr_format] = {n.name: [b for b in summarize(n, hierarchy.root, registry).badges
+                                        if b.startswith("xarray")] for n in hierarchy.children("/").nodes}
+    assert zarr.open_array(tmp_path / "v3.zarr" / "count").attrs.asdict() == {}  # nothing but dimension_names
+    assert badges[3] == badges[2] == {"count": ["xarray: variable"], "temp": ["xarray: variable"],
+                                      "x": ["xarray: variable, coordinate"]}
+
+    # pyramid levels of an OME-NGFF 0.5 image carry dimension_names too, and are no xarray variables
+    image = zarr.open_group(tmp_path / "img.zarr", mode="w", zarr_format=3)
+    image.attrs["ome"] = {"version": "0.5", "multiscales": [
+        {"axes": [{"name": "y", "type": "space"}, {"name": "x", "type": "space"}],
+         "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [1.0, 1.0]}]}]}]}
+    image.create_array("0", shape=(4, 4), dtype="u1", dimension_names=["y", "x"])
+    hierarchy = Hierarchy.open(str(tmp_path / "img.zarr"))
+    assert "xarray" not in {d.name for d in registry.detect(hierarchy.node("/0"), parent=hierarchy.root)}
+
+
+def test_calendar_needs_time_units_and_reference_dates_must_exist(tmp_path: Path) -> None:
+    ds = xr.Dataset({"temp": (("time",), np.zeros(2, "f4"), {"units": "K"}),
+                     "count": (("time",), np.zeros(2, "i4"), {"units": "days since 2000-13-01"})},
+                    coords={"time": pd.date_range("2000-01-01", periods=2)})
+    path = tmp_path / "cf.zarr"
+    ds.to_zarr(path, zarr_format=2, mode="w", consolidated=False)
+    _, report, _ = _check(path)
+    assert [i.message for i in report.issues if "calendar" in i.message] == []  # as xarray wrote it
+    group = zarr.open_group(path, mode="r+")
+    group["time"].attrs["units"] = "fortnights after launch"  # keeps calendar 'proleptic_gregorian'
+    group["temp"].attrs.update({"units": "furlongs per banana", "calendar": "standard"})
+    _, report, _ = _check(path)
+    by_node = report.by_node()
+    [time] = [i for i in by_node["/time"] if i.convention == "cf"]
+    assert (time.severity, time.pointer) == (Severity.WARNING, "/calendar")
+    assert "calendar 'proleptic_gregorian' is set but units 'fortnights after launch' are not time units" in time.message
+    assert any("calendar 'standard' is set but units 'furlongs per banana'" in i.message for i in by_node["/temp"])
+    [count] = [i for i in by_node["/count"] if i.convention == "cf"]
+    assert "month 13 in '2000-13-01' is outside 1..12" in count.message

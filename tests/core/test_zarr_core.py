@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -196,7 +197,9 @@ def test_v2_array_rules(tmp_path: Path) -> None:
     obj = _at(report, "/obj", Severity.WARNING)
     assert len(obj) == 1 and "not readable by zarr-python 3.1" in obj[0].message and "'json2'" in obj[0].message
     assert "unknown codec id 'mycodec'" in _at(report, "/codec")[0].message
-    assert "outside the range [0, 255]" in _at(report, "/int")[0].message
+    int_messages = [i.message for i in _at(report, "/int")]
+    assert any("outside the range [0, 255]" in m for m in int_messages)
+    assert any("not readable by zarr-python 3.1: dtype '<u1'" in m for m in int_messages)  # zarr wants '|u1'
     assert "extra keys ['note']" in _at(report, "/")[0].message
 
 
@@ -311,8 +314,13 @@ def test_junk_metadata_gives_issues_not_exceptions(tmp_path: Path) -> None:
 def test_fill_value_nan_attribute_round_trip(tmp_path: Path) -> None:
     root = zarr.open_group(tmp_path / "n.zarr", mode="w", zarr_format=3)
     root.create_array("a", shape=(2,), dtype="f8", fill_value=np.nan).attrs["nan"] = float("nan")
-    _, report, _ = _check(tmp_path / "n.zarr")
-    assert report.issues == []
+    hierarchy, report, _ = _check(tmp_path / "n.zarr")
+    assert math.isnan(hierarchy.node("/a").attributes["nan"])  # read leniently
+    # zarr-python writes the fill value as the string "NaN" (fine) and the attribute as a bare NaN
+    [issue] = report.issues
+    assert (issue.path, issue.document, issue.pointer, issue.severity) == (
+        "/a", "zarr.json", "/attributes/nan", Severity.WARNING)
+    assert "bare JSON token NaN" in issue.message and "not standard JSON" in issue.message
 
 
 def test_v2_consolidated_describe_from_zmetadata_document(tmp_path: Path) -> None:
@@ -329,3 +337,133 @@ def test_v2_consolidated_describe_from_zmetadata_document(tmp_path: Path) -> Non
     described = convention.describe(node, _NoContext())
     assert (described["entries"], described["arrays"], described["groups"]) == (2, 1, 1)
     assert convention.validate(node, _NoContext()) == []
+
+
+# -- audit findings: consolidated copies, mixed formats, dtypes, JSON tokens ---------------------
+
+
+@pytest.mark.parametrize("policy", ["auto", "always"])
+def test_freshly_consolidated_v2_nested_group_is_not_stale(tmp_path: Path, policy: str) -> None:
+    # zarr-python 3.1 puts a "consolidated_metadata" block into the sub/.zgroup entry of .zmetadata
+    path = tmp_path / "v2.zarr"
+    root = zarr.open_group(path, mode="w", zarr_format=2)
+    root.create_array("a", shape=(10, 20), chunks=(5, 5), dtype="f4")
+    root.create_group("sub").create_array("b", shape=(0, 5), chunks=(1, 5), dtype="i2")
+    zarr.consolidate_metadata(path)
+    zmetadata = json.loads((path / ".zmetadata").read_text())["metadata"]
+    assert "consolidated_metadata" in zmetadata["sub/.zgroup"]  # what made the copy look stale
+    hierarchy = Hierarchy.open(str(path), consolidated=policy)  # type: ignore[arg-type]
+    report = validate_hierarchy(hierarchy, _registry())
+    assert report.issues == []
+    if policy == "auto":
+        assert hierarchy.node("/sub").consolidated == "fresh"
+
+
+def test_stale_message_names_only_the_documents_that_differ(tmp_path: Path) -> None:
+    path = tmp_path / "c.zarr"
+    root = zarr.open_group(path, mode="w", zarr_format=2)
+    root.create_array("a", shape=(4,), dtype="i4")
+    root.create_array("b", shape=(4,), dtype="i4")
+    zarr.consolidate_metadata(path)
+    live = zarr.open_group(path, mode="r+", use_consolidated=False)
+    live["a"].attrs["units"] = "m"
+    live["b"].attrs["units"] = "s"
+    live["b"].resize((8,))
+    _, report, _ = _check(path)
+    [one] = _at(report, "/a")
+    assert "stale for this node: .zattrs differs from its consolidated copy," in one.message
+    assert ".zarray" not in one.message and one.document == ".zattrs"
+    [two] = _at(report, "/b")
+    assert "stale for this node: .zarray, .zattrs differ from their consolidated copies," in two.message
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_consolidated_entries_missing_from_the_store_are_reported(tmp_path: Path, fmt: int) -> None:
+    path = tmp_path / "c.zarr"
+    root = zarr.open_group(path, mode="w", zarr_format=fmt)
+    for name in ("a", "b", *(f"m{i}" for i in range(8))):
+        root.create_array(name, shape=(3,), dtype="i4")
+    root.create_group("g").create_array("x", shape=(3,), dtype="i4")
+    zarr.consolidate_metadata(path)
+    for name in ("b", "g", *(f"m{i}" for i in range(8))):
+        shutil.rmtree(path / name)
+    opened = zarr.open_group(path, mode="r")
+    assert "b" in opened and opened["b"][:].tolist() == [0, 0, 0]  # zarr shows it, with fill values
+    _, report, _ = _check(path)
+    [issue] = _at(report, "/")
+    assert (issue.severity, issue.convention) == (Severity.WARNING, "consolidated")
+    # the group's own entry /g/x is counted, not named: /g says it
+    assert "lists 11 nodes that the store does not hold: /b, /g, /m0, /m1, /m2 and 6 more;" in issue.message
+    assert "fill values" in issue.message
+    assert issue.document == ("zarr.json" if fmt == 3 else ".zmetadata")
+    assert _at(report, "/a") == []
+
+    zarr.consolidate_metadata(path)  # the remedy the message gives
+    _, report, _ = _check(path)
+    assert report.issues == []
+    shutil.rmtree(path / "a")  # a single one, in the singular
+    _, report, _ = _check(path)
+    assert "lists a node that the store does not hold: /a; zarr and xarray opened consolidated (their default) " \
+           "show it" in _at(report, "/")[0].message
+
+
+@pytest.mark.parametrize(("parent_format", "child_format"), [(3, 2), (2, 3)])
+def test_nodes_of_the_other_format_are_flagged(tmp_path: Path, parent_format: int, child_format: int) -> None:
+    path = tmp_path / "mixed.zarr"
+    root = zarr.open_group(path, mode="w", zarr_format=parent_format)
+    root.create_array("same", shape=(3,), dtype="i4")
+    zarr.open_group(path / "grp", mode="w", zarr_format=child_format).create_array("x", shape=(2,), dtype="i4")
+    zarr.open_array(path / "arr", mode="w", zarr_format=child_format, shape=(2,), dtype="i4")
+    opened = zarr.open_group(path, mode="r")
+    assert list(opened.keys()) == ["same"]  # zarr-python 3.1 neither lists them...
+    with pytest.raises(KeyError):
+        opened["grp"]  # ...nor opens them through their parent
+    _, report, _ = _check(path)
+    for name, kind in (("arr", "array"), ("grp", "group")):
+        [issue] = _at(report, f"/{name}")
+        assert issue.severity is Severity.WARNING
+        assert issue.message.startswith(f"v{child_format} {kind} inside a v{parent_format} group: not listed by "
+                                        "zarr-python 3")
+    assert _at(report, "/grp/x") == [] and _at(report, "/same") == []
+
+
+def test_invalid_v2_dtype_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "d.zarr"
+    root = zarr.open_group(path, mode="w", zarr_format=2)
+    root.create_array("good", shape=(3,), dtype="i4")
+    for name, dtype in (("bad", "<q9"), ("field", [["a", "<i4"], ["b", "<i3"]])):
+        root.create_array(name, shape=(3,), dtype="i4")
+        meta = json.loads((path / name / ".zarray").read_text())
+        (path / name / ".zarray").write_text(json.dumps(dict(meta, dtype=dtype)))
+    with pytest.raises(ValueError, match="No Zarr data type"):
+        zarr.open_array(path / "bad", mode="r")
+    _, report, _ = _check(path)
+    [bad] = _at(report, "/bad")
+    assert (bad.severity, bad.pointer, bad.document) == (Severity.ERROR, "/dtype", ".zarray")
+    assert bad.message.startswith("dtype '<q9' is not a valid v2 data type")
+    [field] = [i for i in _at(report, "/field") if i.pointer == "/dtype"]  # (its fill value 0 is wrong too)
+    assert field.severity is Severity.ERROR and "field 'b' has dtype '<i3'" in field.message
+    assert _at(report, "/good") == []
+
+
+def test_bare_nan_and_infinity_tokens_are_flagged_once_per_document(tmp_path: Path) -> None:
+    path = tmp_path / "n.zarr"
+    root = zarr.open_group(path, mode="w", zarr_format=3)
+    root.attrs["low"] = float("-inf")
+    array = root.create_array("a", shape=(2,), dtype="f4", fill_value=np.nan)
+    array.attrs.update({"range": [0.0, float("inf")], "label": "NaN"})
+    zarr.consolidate_metadata(path)  # the root's copy of /a holds Infinity too: not the root's own
+    assert "-Infinity" in (path / "zarr.json").read_text()
+    _, report, _ = _check(path)
+    [top] = _at(report, "/")
+    assert (top.document, top.pointer) == ("zarr.json", "/attributes/low")
+    assert "bare JSON token -Infinity at /attributes/low:" in top.message
+    [child] = _at(report, "/a")
+    assert (child.document, child.pointer, child.severity) == ("zarr.json", "/attributes/range/1", Severity.WARNING)
+    assert "many parsers" in child.message
+
+    v2 = zarr.open_group(tmp_path / "n2.zarr", mode="w", zarr_format=2)
+    v2.create_array("f", shape=(2,), dtype="f8", fill_value=np.nan).attrs["bad"] = float("nan")
+    _, report, _ = _check(tmp_path / "n2.zarr")
+    [issue] = report.issues  # .zarray's "fill_value": "NaN" is a string, as the v2 spec wants
+    assert (issue.path, issue.document, issue.pointer) == ("/f", ".zattrs", "/bad")

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from zarr_browser.core.jsonio import Document, canonical, dumps, parse_document
+from zarr_browser.core.jsonio import JSON, Document, canonical, dumps, parse_document
 from zarr_browser.core.model import (
     METADATA_NAMES,
     Node,
@@ -171,29 +171,41 @@ class ConsolidatedIndex:
 
     def compare(self, node: Node) -> Literal["fresh", "stale", "absent"]:
         """How the node's own documents compare with their consolidated copies."""
+        differing = self.differences(node)
+        if differing is None:
+            return "absent"
+        return "stale" if differing else "fresh"
+
+    def differences(self, node: Node) -> tuple[str, ...] | None:
+        """The names of the node's documents that differ from their consolidated copies.
+
+        None when the node has no consolidated copy at all.  A missing empty ``.zattrs`` on
+        either side is no difference, and neither is a group's ``consolidated_metadata`` key:
+        zarr-python puts a (nested) consolidated block into every group entry of the copy,
+        v2 ``.zgroup`` entries included, so it is not part of the node's own metadata.
+        """
         copy = self.documents.get(node.path)
         if copy is None:
-            return "absent"
-        for name, doc in node.documents.items():
-            if name == ".zmetadata":
+            return None
+        differing: list[str] = []
+        for name in sorted({*node.documents, *copy} - {".zmetadata"}):
+            mine, theirs = node.documents.get(name), copy.get(name)
+            if mine is None or theirs is None:
+                present = mine or theirs
+                assert present is not None
+                if not (name == ".zattrs" and present.value == {}):
+                    differing.append(name)
                 continue
-            other = copy.get(name)
-            mine = doc.value
-            if name == "zarr.json" and isinstance(mine, dict):
-                mine = {k: v for k, v in mine.items() if k != "consolidated_metadata"}
-            theirs = other.value if other is not None else None
-            if name == "zarr.json" and isinstance(theirs, dict):
-                theirs = {k: v for k, v in theirs.items() if k != "consolidated_metadata"}
-            if other is None:
-                if name == ".zattrs" and mine == {}:
-                    continue
-                return "stale"
-            if canonical(mine) != canonical(theirs):
-                return "stale"
-        for name in copy:
-            if name not in node.documents and not (name == ".zattrs" and copy[name].value == {}):
-                return "stale"
-        return "fresh"
+            if canonical(_own_metadata(name, mine.value)) != canonical(_own_metadata(name, theirs.value)):
+                differing.append(name)
+        return tuple(differing)
+
+
+def _own_metadata(name: str, value: JSON) -> JSON:
+    """A document without the consolidated block a group's metadata may carry."""
+    if name in ("zarr.json", ".zgroup") and isinstance(value, dict) and "consolidated_metadata" in value:
+        return {k: v for k, v in value.items() if k != "consolidated_metadata"}
+    return value
 
 
 def _valid_rel(rel: str) -> bool:
@@ -340,7 +352,10 @@ class Hierarchy:
             return node  # the v3 root holds the consolidated copy itself
         from dataclasses import replace
 
-        return replace(node, consolidated=index.compare(node))
+        differing = index.differences(node)
+        if differing is None:
+            return replace(node, consolidated="absent")
+        return replace(node, consolidated="stale" if differing else "fresh", consolidated_differs=differing)
 
     def _use_consolidated(self) -> bool:
         if self.consolidated is None or not self.consolidated.documents:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -101,7 +101,10 @@ class ArrayMeta:
     """The storage facts of an array node, in zarr-python's vocabulary.
 
     ``chunks`` is the read unit (the *inner* chunk shape when sharded); ``shards`` the shard
-    shape, or None.
+    shape, or None.  ``dtype`` is the data type as shown to users: numpy's name for v2
+    (``int16``, ``datetime64[ns]``, ``<U5``), the v3 name with its parameters for v3
+    (``numpy.datetime64[ns]``, ``fixed_length_utf32[5 chars]``), and the fields of structured
+    types; ``raw_dtype`` is the value as stored.
     """
 
     shape: tuple[int, ...]
@@ -176,6 +179,8 @@ class Node:
     consolidated
         For nodes read from the store in a hierarchy with consolidated metadata: ``"fresh"``,
         ``"stale"`` (the copy differs) or ``"absent"`` (the node is missing from it); else None.
+    consolidated_differs
+        For stale nodes: the names of the documents that differ from their consolidated copies.
     """
 
     path: str
@@ -188,6 +193,7 @@ class Node:
     notes: tuple[str, ...] = ()
     source: Literal["store", "consolidated"] = "store"
     consolidated: Literal["fresh", "stale", "absent"] | None = None
+    consolidated_differs: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -234,12 +240,71 @@ def _short(value: JSON, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_FIELDS_SHOWN = 8
+
+
 def _v2_dtype_name(raw: JSON) -> str:
     if isinstance(raw, str):
         return _v2_typestr_name(raw)
     if isinstance(raw, list):
-        return "structured"
+        return _structured_text(raw, _v2_field)
     raise _Bad(f"dtype must be a string or a list, got {_short(raw)}")
+
+
+def _v2_field(field: JSON) -> str:
+    """``name: dtype`` (``name: dtype[2, 3]`` with a sub-array shape) of one v2 structured field."""
+    if not isinstance(field, list) or len(field) not in (2, 3):
+        return _short(field, 30)
+    dtype = field[1]
+    text = f"{field[0]}: {_v2_typestr_name(dtype) if isinstance(dtype, str) else _v2_dtype_name(dtype)}"
+    if len(field) == 3 and isinstance(field[2], list):
+        text += "[" + ", ".join(str(n) for n in field[2]) + "]"
+    return text
+
+
+def _structured_text(fields: list[JSON], field_text: Callable[[JSON], str]) -> str:
+    """``structured[a: int32, b: float64]``, the first few fields of a structured data type."""
+    shown = [field_text(f) for f in fields[:_FIELDS_SHOWN]]
+    if len(fields) > _FIELDS_SHOWN:
+        shown.append(f"… {len(fields) - _FIELDS_SHOWN} more")
+    return "structured[" + ", ".join(shown) + "]"
+
+
+def _v3_dtype_text(raw: JSON) -> str:
+    """The v3 data type with its parameters, in the spirit of numpy's names.
+
+    ``numpy.datetime64[ns]`` (``[10ms]`` with a scale factor), ``fixed_length_utf32[5 chars]``,
+    ``null_terminated_bytes[5 bytes]``, ``structured[a: int32, b: float64]``; other
+    configurations as ``name[key=value, ...]``.
+    """
+    if isinstance(raw, str):
+        return raw
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        raise _Bad(f"data_type must be a name or an object with a 'name', got {_short(raw)}")
+    name, cfg = raw["name"], raw.get("configuration")
+    if not isinstance(cfg, dict) or not cfg:
+        return name
+    if name in ("numpy.datetime64", "numpy.timedelta64") and isinstance(cfg.get("unit"), str):
+        scale = cfg.get("scale_factor", 1)
+        return f"{name}[{'' if scale == 1 else scale}{cfg['unit']}]"
+    length = cfg.get("length_bytes")
+    if name == "fixed_length_utf32" and isinstance(length, int) and length % 4 == 0:
+        return f"{name}[{length // 4} chars]"
+    if isinstance(length, int) and set(cfg) == {"length_bytes"}:
+        return f"{name}[{length} bytes]"
+    fields = cfg.get("fields")
+    if name == "structured" and isinstance(fields, list):
+        return _structured_text(fields, _v3_field)
+    return _short(f"{name}[" + ", ".join(f"{k}={v}" for k, v in cfg.items()) + "]", 80)
+
+
+def _v3_field(field: JSON) -> str:
+    if not isinstance(field, list) or len(field) != 2:
+        return _short(field, 30)
+    try:
+        return f"{field[0]}: {_v3_dtype_text(field[1])}"
+    except _Bad:
+        return f"{field[0]}: {_short(field[1], 30)}"
 
 
 @functools.lru_cache(maxsize=256)
@@ -346,12 +411,7 @@ def _v3_array(meta: Mapping[str, JSON]) -> ArrayMeta:
                 raise _Bad(f"sharding chunk_shape {list(inner)} and shape {list(shape)} differ in length")
             chunks, shards = inner, outer
     dtype_raw = meta.get("data_type")
-    if isinstance(dtype_raw, str):
-        dtype = dtype_raw
-    elif isinstance(dtype_raw, dict) and isinstance(dtype_raw.get("name"), str):
-        dtype = dtype_raw["name"]
-    else:
-        raise _Bad(f"data_type must be a name or an object with a 'name', got {_short(dtype_raw)}")
+    dtype = _v3_dtype_text(dtype_raw)
     names = meta.get("dimension_names")
     dim_names: tuple[str | None, ...] | None = None
     if isinstance(names, list) and all(n is None or isinstance(n, str) for n in names):

@@ -49,6 +49,22 @@ class NodeSummary:
         }
 
     @property
+    def kind_label(self) -> str:
+        """What the node is, in words shared by every view: ``array v3``, ``group v2``,
+        ``implicit group``, ``implicit group (v2 .zattrs only)`` or ``error``.
+
+        A ``.zattrs`` without ``.zgroup`` is an implicit group (zarr-python does not open it),
+        although its node has ``zarr_format`` 2 for its attributes.
+        """
+        node = self.node
+        if node.kind == "error":
+            return "error"
+        zarr = next((d for d in self.conventions if d.name == "zarr"), None)
+        if node.is_group and (node.zarr_format is None or (zarr is not None and "implicit-group" in zarr.roles)):
+            return "implicit group" if node.zarr_format is None else f"implicit group (v{node.zarr_format} .zattrs only)"
+        return f"{node.kind} v{node.zarr_format}"
+
+    @property
     def badges(self) -> list[str]:
         """Short labels for conventions other than plain zarr (``ome-ngff 0.5: image``)."""
         out = []
@@ -72,7 +88,7 @@ def summarize(
     needs (an image's levels), usually already cached by the listing; without *ctx* there is
     no I/O.
     """
-    detections = tuple(registry.detect(node))
+    detections = tuple(registry.detect(node, parent=parent))
     sources: tuple[DimensionSource, ...] = ()
     names = None
     unsafe: tuple[str, ...] = ()

@@ -3,7 +3,9 @@
 A convention is an object with a ``name`` and four operations:
 
 * ``detect(node)`` - cheap and pure (looks only at the node's own documents): a
-  :class:`Detection` (version and roles) or None;
+  :class:`Detection` (version and roles) or None; a convention may also define
+  ``detect_with_parent(node, parent)``, as cheap and pure, for what only the parent's documents
+  settle (the registry uses it when the parent is known);
 * ``describe(node, ctx)`` - what to show about the node, as plain JSON-able data;
 * ``validate(node, ctx)`` - a list of :class:`~zarr_browser.core.issues.Issue`; never raises on
   bad metadata;
@@ -123,6 +125,10 @@ class BaseConvention:
     def detect(self, node: Node) -> Detection | None:
         raise NotImplementedError  # every concrete convention defines detection
 
+    def detect_with_parent(self, node: Node, parent: Node | None) -> Detection | None:
+        """Like :meth:`detect`, also looking at the parent's documents (no I/O)."""
+        return self.detect(node)
+
     def describe(self, node: Node, ctx: Context) -> dict[str, JSON]:
         return {}
 
@@ -169,12 +175,17 @@ class ConventionRegistry:
                 return convention
         raise KeyError(name)
 
-    def detect(self, node: Node) -> list[Detection]:
-        """Every convention found on *node* (in registry order)."""
+    def detect(self, node: Node, *, parent: Node | None = None) -> list[Detection]:
+        """Every convention found on *node* (in registry order).
+
+        With *parent* (the node's parent, when the caller has it), conventions that define
+        ``detect_with_parent`` may also use the parent's documents.
+        """
         found = []
         for convention in self.conventions:
+            with_parent = getattr(convention, "detect_with_parent", None) if parent is not None else None
             try:
-                detection = convention.detect(node)
+                detection = convention.detect(node) if with_parent is None else with_parent(node, parent)
             except Exception:  # a convention bug must not hide the node
                 logger.exception("convention %s failed to detect %s", convention.name, node.path)
                 continue

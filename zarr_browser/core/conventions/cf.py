@@ -60,8 +60,8 @@ TIME_UNITS = frozenset({
 _SINCE = re.compile(r"^\s*(\w+)\s+since\s+(.*?)\s*$", re.IGNORECASE)
 _TIME_DETECT = re.compile(r"^\s*\w+\s+since\s+", re.IGNORECASE)
 _DATE = re.compile(
-    r"^[+-]?\d{1,4}-\d{1,2}(-\d{1,2})?"
-    r"([ T]\d{1,2}(:\d{1,2}(:\d{1,2}(\.\d+)?)?)?)?"
+    r"^[+-]?\d{1,4}-(?P<month>\d{1,2})(-(?P<day>\d{1,2}))?"
+    r"([ T](?P<hour>\d{1,2})(:(?P<minute>\d{1,2})(:(?P<second>\d{1,2})(\.\d+)?)?)?)?"
     r"\s*(Z|UTC|[+-]\d{1,2}(:?\d{2})?)?$"
 )
 _CF_VERSION = re.compile(r"CF-(\d+(?:\.\d+)*)")
@@ -258,6 +258,12 @@ class CfConvention(BaseConvention):
             add(Severity.WARNING, f"units is {units!r}, expected a string", "units")
         elif isinstance(units, str) and re.search(r"\bsince\b", units, re.IGNORECASE):
             issues.extend(_check_time_units(node, units))
+        if calendar is not None and not (isinstance(units, str) and _TIME_DETECT.match(units)):
+            # units that look like time units but are broken are reported by _check_time_units
+            what = "there are no units" if units is None else f"units {units!r} are not time units"
+            add(Severity.WARNING, f"calendar {calendar!r} is set but {what} ('<unit> since <date>'): a calendar "
+                "belongs to time variables only, and xarray and netCDF readers will not decode these values as "
+                "times", "calendar")
         issues.extend(_check_references(node, ctx))
         return issues
 
@@ -280,10 +286,27 @@ def _check_time_units(node: Node, units: str) -> list[Issue]:
         problem = f"{parsed[0]!r} is not a time unit"
     elif not _DATE.match(parsed[1]):
         problem = f"{parsed[1]!r} is not a date such as 2000-01-01 or 2000-01-01T00:00:00Z"
+    else:
+        problem = _date_fields_problem(parsed[1])
     if problem is None:
         return []
     return [Issue(Severity.WARNING, f"time units {units!r} cannot be decoded: {problem}", node.path, ptr,
                   CONVENTION, doc)]
+
+
+def _date_fields_problem(date: str) -> str | None:
+    """Why the fields of a reference date (already matching :data:`_DATE`) are out of range, or None.
+
+    Days up to 31 in every month: 30 February is a valid date in the 360_day calendar.
+    """
+    match = _DATE.match(date)
+    assert match is not None
+    limits = (("month", 1, 12), ("day", 1, 31), ("hour", 0, 24), ("minute", 0, 59), ("second", 0, 60))
+    for field, low, high in limits:
+        text = match.group(field)
+        if text is not None and not low <= int(text) <= high:
+            return f"{field} {int(text)} in {date!r} is outside {low}..{high}"
+    return None
 
 
 def _check_references(node: Node, ctx: Context) -> list[Issue]:

@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING
 from zarr_browser.core.conventions.base import BaseConvention, Context, Detection
 from zarr_browser.core.issues import Issue, Severity, pointer
 from zarr_browser.core.jsonio import JSON
+from zarr_browser.core.model import parent_path
 
 if TYPE_CHECKING:
+    from zarr_browser.core.hierarchy import ConsolidatedIndex
     from zarr_browser.core.model import Node
 
 __all__ = ["ConsolidatedConvention"]
@@ -29,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 CONVENTION = "consolidated"
 _REMEDY = "run zarr.consolidate_metadata() on the root to refresh it"
+_MISSING_SHOWN = 5
 
 
 def _v3_block(node: Node) -> JSON:
@@ -98,19 +101,25 @@ class ConsolidatedConvention(BaseConvention):
         """Stale or missing consolidated copies; a malformed index on the root."""
         issues: list[Issue] = []
         if node.consolidated == "stale":
-            names = ", ".join(sorted(n for n in node.documents if n != ".zmetadata")) or "its documents"
-            issues.append(Issue(Severity.WARNING, f"consolidated metadata is stale for this node: {names} differ from "
-                                "the consolidated copy, which zarr and xarray show when opened consolidated; "
-                                f"{_REMEDY}", node.path, "", CONVENTION, ""))
+            differs = node.consolidated_differs
+            if not differs:
+                what = "its documents differ from their consolidated copies"
+            elif len(differs) == 1:
+                what = f"{differs[0]} differs from its consolidated copy"
+            else:
+                what = f"{', '.join(differs)} differ from their consolidated copies"
+            issues.append(Issue(Severity.WARNING, f"consolidated metadata is stale for this node: {what}, which zarr "
+                                f"and xarray show when opened consolidated; {_REMEDY}", node.path, "", CONVENTION,
+                                differs[0] if len(differs) == 1 else ""))
         elif node.consolidated == "absent":
             issues.append(Issue(Severity.WARNING, "node missing from consolidated metadata (invisible to zarr/xarray "
                                 f"when opened consolidated); {_REMEDY}", node.path, "", CONVENTION, ""))
         if node.path == "/":
-            issues.extend(_root_issues(node))
+            issues.extend(_root_issues(node, ctx))
         return issues
 
 
-def _root_issues(node: Node) -> list[Issue]:
+def _root_issues(node: Node, ctx: Context) -> list[Issue]:
     from zarr_browser.core.hierarchy import ConsolidatedIndex
 
     block = _v3_block(node)
@@ -128,9 +137,46 @@ def _root_issues(node: Node) -> list[Issue]:
     for problem in problems:
         issues.append(Issue(Severity.WARNING, f"malformed consolidated metadata: {problem}", node.path, ptr,
                             CONVENTION, document))
+    if index is not None:
+        issues.extend(_missing_nodes(node, ctx, index))
     if isinstance(block, dict) and block.get("must_understand", False) is not False:
         issues.append(Issue(Severity.WARNING, "consolidated_metadata.must_understand is "
                             f"{block.get('must_understand')!r}; it should be false so that other readers may ignore "
                             "it", node.path, pointer("consolidated_metadata", "must_understand"), CONVENTION,
                             document))
     return issues
+
+
+def _missing_nodes(root: Node, ctx: Context, index: ConsolidatedIndex) -> list[Issue]:
+    """Nodes the consolidated metadata lists but the store does not hold.
+
+    zarr and xarray opened consolidated (their default) show such nodes and read fill values
+    from their arrays.  Only a hierarchy listed from the store's own files can tell: one listed
+    from the consolidated copy (remote stores) serves every entry from the copy itself.
+    """
+    from zarr_browser.core.hierarchy import natural_key
+
+    paths = sorted((p for p in index.documents if p != "/"), key=lambda p: [natural_key(s) for s in p.split("/")])
+    if not paths or ctx.node(root.path) is None:
+        return []  # a context that does not hold the root sees no store to compare with
+    prefetch = getattr(ctx, "prefetch", None)
+    if prefetch is not None:  # read them together, not one round trip each
+        prefetch(paths)
+    missing = [p for p in paths if ctx.node(p) is None]
+    if not missing:
+        return []
+    gone = set(missing)
+    tops = [p for p in missing if parent_path(p) not in gone]  # a missing group's entries say nothing new
+    shown = ", ".join(tops[:_MISSING_SHOWN])
+    more = len(missing) - min(len(tops), _MISSING_SHOWN)
+    listed = f"{shown} and {more} more" if more else shown
+    which = "a node" if len(missing) == 1 else f"{len(missing)} nodes"
+    them = "it (reading fill values" if len(missing) == 1 else "them (reading fill values"
+    first = missing[0]
+    if index.zarr_format == 3:
+        document, ptr = "zarr.json", pointer("consolidated_metadata", "metadata", first.lstrip("/"))
+    else:
+        document, ptr = ".zmetadata", pointer("metadata", next(iter(index.documents[first].values())).key)
+    return [Issue(Severity.WARNING, f"consolidated metadata lists {which} that the store does not hold: {listed}; "
+                  f"zarr and xarray opened consolidated (their default) show {them} for arrays); {_REMEDY}",
+                  root.path, ptr, CONVENTION, document)]

@@ -138,9 +138,9 @@ def _family(version: str | None, wrapped: bool) -> Family:
         return "0.5" if version is None else "unknown"
     if version in LEGACY_VERSIONS:
         return "legacy"
-    if version is not None and version.startswith(("0.5", "0.6")):
-        return "unknown"
-    return "0.4"  # a wrong version such as "foo" is reported by the 0.4 schemas' version enums
+    if version is None or version == "0.4":
+        return "0.4"  # no version anywhere: read as 0.4, the last top-level layout
+    return "unknown"  # "0.9", "foo", or 0.5+ keys at the top level: no schema to check against
 
 
 @dataclass(frozen=True, slots=True)
@@ -642,17 +642,21 @@ class _Checker:
             return
         self._check_version_consistency()
         if meta.wrapped and family == "0.6":
-            self.report(Severity.INFO, f"OME-NGFF {meta.version} is read-only; not validated", "version")
+            # a warning, not info: the verdict must not read as a clean pass for metadata never checked
+            self.warning(f"OME-NGFF {meta.version} is read-only; not validated", "version")
             return
         if meta.wrapped and node.zarr_format != 3:
             self.error(f"OME-NGFF {meta.version or '0.5'} requires Zarr v3, but this is a Zarr v2 group "
                        "(0.4 and older keep their keys at the top level of .zattrs)", "version")
             self.check_arrays = False
         if family == "unknown":
-            where = "attributes['ome']" if meta.wrapped else "the top level of the attributes"
-            expected = "'0.5' (or a 0.6 release candidate)" if meta.wrapped else "'0.4' or older"
-            self.error(f"unknown OME-NGFF version {meta.version!r} for metadata at {where}; expected {expected}",
-                       *(("version",) if meta.wrapped else ()))
+            if meta.wrapped:
+                where, known = "attributes['ome']", "0.5, 0.6 release candidates (read-only)"
+            else:
+                where = "the top level of the attributes"
+                known = f"{', '.join(sorted(LEGACY_VERSIONS))}, 0.4; 0.5 and later sit under attributes['ome'] in Zarr v3"
+            self.error(f"unknown OME-NGFF version {meta.version!r} for metadata at {where} (known: {known}); "
+                       "not validated", *self._version_pointer())
             return
         if family == "legacy":
             self.warning(f"OME-NGFF {meta.version} predates 0.4 and has no official schema; only the level "
@@ -738,6 +742,20 @@ class _Checker:
         self.issues.append(Issue(severity, message, self.node.path, pointer, NAME, document))
 
     # -- hierarchy ---------------------------------------------------------------------------
+    def _version_pointer(self) -> tuple[str | int, ...]:
+        """Where the version was found, as pointer parts into the OME namespace (() when unknown)."""
+        if self.meta.wrapped:
+            return ("version",)
+        multiscales = self.ns.get("multiscales")
+        if isinstance(multiscales, list) and multiscales and isinstance(multiscales[0], dict) and (
+                multiscales[0].get("version") == self.meta.version):
+            return ("multiscales", 0, "version")
+        for key in OME_KEYS:
+            value = self.ns.get(key)
+            if isinstance(value, dict) and value.get("version") == self.meta.version:
+                return (key, "version")
+        return ()
+
     def _check_version_consistency(self) -> None:
         """Warn when the nearest OME ancestor declares another version (§3.1, §7.2.1)."""
         version = self.meta.version if self.meta.version_found else None

@@ -142,14 +142,26 @@ class XarrayConvention(BaseConvention):
                 return None
             if found[1] == "v3 dimension_names" and not _has_xarray_marker(node):
                 return None  # v3 names alone are core zarr (OME pyramid levels have them too)
-            names = found[0]
-            roles: tuple[str, ...] = ("variable",)
-            if len(names) == 1 and names[0] == node.name:
-                roles = ("variable", "coordinate")
-            return Detection(CONVENTION, None, roles)
+            return _variable(node, found[0])
         if node.is_group and _is_consolidated_dataset(node):
             return Detection(CONVENTION, None, ("dataset",))
         return None
+
+    def detect_with_parent(self, node: Node, parent: Node | None) -> Detection | None:
+        """Also a v3 array with named dimensions and no attributes in a group that is no OME image.
+
+        xarray writes ``dimension_names`` on every v3 variable, and CF attributes only when the
+        variable has some, so a plain integer variable (or an index coordinate) carries
+        nothing but its names - as its v2 twin carries nothing but ``_ARRAY_DIMENSIONS``.
+        Pyramid levels of an OME-NGFF image carry names too; their parent tells them apart.
+        """
+        found = self.detect(node)
+        if found is not None or parent is None or not parent.is_group or node.zarr_format != 3:
+            return found
+        names = node.array.dimension_names if node.array is not None else None
+        if not names or any(n is None for n in names) or _is_multiscale_image(parent):
+            return None
+        return _variable(node, names)
 
     def dimensions(self, node: Node, parent: Node | None) -> DimensionSource | None:
         """The ``_ARRAY_DIMENSIONS`` attribute of an array."""
@@ -263,6 +275,13 @@ class XarrayConvention(BaseConvention):
                                         f"{first[1]!r} but {size} in array {child.name!r}; xarray cannot open "
                                         "this group as one dataset", node.path, "", CONVENTION, ""))
         return issues
+
+
+def _variable(node: Node, names: tuple[str | None, ...]) -> Detection:
+    roles: tuple[str, ...] = ("variable",)
+    if len(names) == 1 and names[0] == node.name:
+        roles = ("variable", "coordinate")
+    return Detection(CONVENTION, None, roles)
 
 
 def _is_multiscale_image(node: Node) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -73,6 +74,8 @@ V3_DATA_TYPES = frozenset({
 V3_SINGLE_BYTE = frozenset({"bool", "int8", "uint8", "string", "bytes", "variable_length_bytes",
                             "null_terminated_bytes", "raw_bytes"})
 _RAW_BITS = re.compile(r"^r(\d+)$")
+_CONSTANTS_SHOWN = 5
+_V2_TYPESTR = re.compile(r"^[<>|][biufcmMOSUV]\d*(\[\d*[A-Za-z]+\])?$")
 _FLOAT_STRINGS = frozenset({"NaN", "Infinity", "-Infinity"})
 _HEX_FLOAT = re.compile(r"^0x[0-9a-fA-F]+$")
 
@@ -151,6 +154,8 @@ class ZarrCoreConvention(BaseConvention):
             return [_issue(Severity.ERROR, node.error or "metadata could not be understood", node,
                            document=_error_document(node.error))]
         issues = [_issue(Severity.WARNING, note, node) for note in node.notes]
+        issues.extend(_check_parent_format(node, ctx))
+        issues.extend(_check_json_constants(node))
         if node.zarr_format == 2:
             zarray = node.documents.get(".zarray")
             zgroup = node.documents.get(".zgroup")
@@ -165,6 +170,85 @@ class ZarrCoreConvention(BaseConvention):
         return issues
 
 
+def _check_parent_format(node: Node, ctx: Context) -> list[Issue]:
+    """A v2 node in a v3 group, or the reverse: zarr-python 3.1 lists and opens members of the
+    group's own format only (``group.keys()`` skips the node and ``group[name]`` raises KeyError)."""
+    if node.zarr_format is None or node.path == "/":
+        return []
+    if node.zarr_format == 2 and not ({".zarray", ".zgroup"} & set(node.documents)):
+        return []  # an implicit v2 group: its note already says zarr-python does not open it
+    parent = ctx.parent(node)
+    if parent is None or parent.zarr_format is None or parent.zarr_format == node.zarr_format:
+        return []
+    what = "array" if node.is_array else "group"
+    return [_issue(Severity.WARNING, f"v{node.zarr_format} {what} inside a v{parent.zarr_format} group: not listed "
+                   f"by zarr-python 3 (its parent's keys() skip it and parent[{node.name!r}] fails); it opens only "
+                   "by its own path", node)]
+
+
+def _check_json_constants(node: Node) -> list[Issue]:
+    """Bare ``NaN`` / ``Infinity`` / ``-Infinity`` tokens: accepted by Python, rejected by RFC 8259 parsers."""
+    issues: list[Issue] = []
+    for name in sorted(node.documents):
+        if name == ".zmetadata":
+            continue  # its entries are the nodes' own documents, each checked where it belongs
+        doc = node.documents[name]
+        if not doc.ok or ("NaN" not in doc.text and "Infinity" not in doc.text):
+            continue
+        if not _json_constants(doc.text):
+            continue  # only the strings "NaN" / "Infinity", which are fine
+        skip = ("consolidated_metadata",) if name == "zarr.json" else ()  # copies of other nodes' documents
+        found = _non_finite(doc.value, (), skip)
+        if not found:
+            continue
+        where = [ptr for ptr, _ in found]
+        tokens = {"NaN" if math.isnan(v) else "Infinity" if v > 0 else "-Infinity" for _, v in found}
+        shown = ", ".join(where[:_CONSTANTS_SHOWN]) + (f" and {len(where) - _CONSTANTS_SHOWN} more"
+                                                        if len(where) > _CONSTANTS_SHOWN else "")
+        if name == "zarr.json" and pointer("fill_value") in where:
+            advice = 'the v3 spec requires the fill value strings "NaN", "Infinity" or "-Infinity"'
+        else:
+            advice = 'write the strings "NaN", "Infinity" or "-Infinity" (or null) instead'
+        words = "token " if len(tokens) == 1 else "tokens "
+        issues.append(_issue(Severity.WARNING, f"{name} holds the bare JSON {words}{', '.join(sorted(tokens))} at "
+                             f"{shown}: not standard JSON, and many parsers (JavaScript, Rust, strict JSON "
+                             f"libraries) reject the document; {advice}", node, where[0], name))
+    return issues
+
+
+def _json_constants(text: str) -> set[str]:
+    """The bare non-finite tokens a JSON text holds (it parsed before, so it parses again)."""
+    import json
+
+    found: set[str] = set()
+
+    def constant(token: str) -> float:
+        found.add(token)
+        return float(token)
+
+    try:
+        json.loads(text, parse_constant=constant)
+    except (ValueError, RecursionError):
+        return set()
+    return found
+
+
+def _non_finite(value: JSON, where: tuple[str | int, ...], skip: tuple[str, ...]) -> list[tuple[str, float]]:
+    """(pointer, value) of every non-finite float in *value* (top-level keys in *skip* are not entered)."""
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [(pointer(*where) or "/", value)]
+    out: list[tuple[str, float]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not where and key in skip:
+                continue
+            out.extend(_non_finite(item, (*where, key), ()))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            out.extend(_non_finite(item, (*where, i), ()))
+    return out
+
+
 def _error_document(error: str | None) -> str:
     """The document name an error node's message starts with (``"a/.zarray: ..."``)."""
     if not error:
@@ -177,7 +261,10 @@ def _error_document(error: str | None) -> str:
 
 
 def _check_v2_group(node: Node, meta: Mapping[str, JSON]) -> list[Issue]:
-    extra = sorted(k for k in meta if k != "zarr_format" and k not in NCZARR_GROUP_KEYS)
+    # zarr-python 3 writes a nested consolidated block into the .zgroup entries of .zmetadata
+    # (not into the .zgroup files): part of the consolidated copy, not of the group
+    allowed = {"zarr_format", "consolidated_metadata"} if node.source == "consolidated" else {"zarr_format"}
+    extra = sorted(k for k in meta if k not in allowed and k not in NCZARR_GROUP_KEYS)
     if not extra:
         return []
     return [_issue(Severity.WARNING, f".zgroup has extra keys {extra}; the v2 spec allows only 'zarr_format'",
@@ -205,12 +292,63 @@ def _check_v2_array(node: Node, meta: Mapping[str, JSON]) -> list[Issue]:
         issues.append(_issue(Severity.ERROR,
                              f"dimension_separator is {_short(meta['dimension_separator'])}, expected '.' or '/'",
                              node, pointer("dimension_separator"), doc))
+    if "dtype" in meta:
+        issues.extend(_check_v2_dtype(node, meta["dtype"]))
     issues.extend(_check_v2_codecs(node, meta))
     if "fill_value" in meta:
         problem = _v2_fill_problem(meta.get("dtype"), meta["fill_value"])
         if problem:
             issues.append(_issue(Severity.ERROR, problem, node, pointer("fill_value"), doc))
     return issues
+
+
+def _check_v2_dtype(node: Node, dtype: JSON) -> list[Issue]:
+    """An invalid v2 dtype is an error; a valid one zarr-python 3.1 does not accept, a warning."""
+    problem = _v2_dtype_problem(dtype)
+    if problem:
+        return [_issue(Severity.ERROR, f"dtype {_short(dtype)} is not a valid v2 data type: {problem} (zarr-python "
+                       "refuses to open the array)", node, pointer("dtype"), ".zarray")]
+    if dtype in ("|O", "O"):
+        return []  # readable with an object codec; _check_v2_codecs looks at those
+    try:
+        from zarr.core.dtype import get_data_type_from_json
+    except ImportError:  # a zarr-python without the data type registry: nothing to compare with
+        return []
+    try:
+        get_data_type_from_json({"name": dtype, "object_codec_id": None}, zarr_format=2)
+    except (ValueError, TypeError, KeyError):
+        return [_issue(Severity.WARNING, f"{NOT_READABLE}: dtype {_short(dtype)} is not in its data type registry",
+                       node, pointer("dtype"), ".zarray")]
+    return []
+
+
+def _v2_dtype_problem(dtype: JSON) -> str | None:
+    """Why *dtype* is not a v2 typestr or structured field list, or None."""
+    if isinstance(dtype, str):
+        if dtype == "O":
+            return None  # numpy's name for '|O', which zarr 2 also accepted
+        if not _V2_TYPESTR.match(dtype):
+            return "expected a byte order ('<', '>' or '|'), a type code (one of 'biufcmMOSUV') and a size"
+        import numpy as np
+
+        try:
+            np.dtype(dtype)
+        except (TypeError, ValueError):
+            return "numpy does not know it"
+        return None
+    if not isinstance(dtype, list):
+        return "expected a string or a list of fields"
+    if not dtype:
+        return "a structured dtype needs at least one field"
+    for i, field in enumerate(dtype):
+        if not (isinstance(field, list) and len(field) in (2, 3) and isinstance(field[0], str)):
+            return f"field {i} is {_short(field)}, expected [name, dtype] or [name, dtype, shape]"
+        if len(field) == 3 and not (isinstance(field[2], list) and all(_is_int(n) and n >= 0 for n in field[2])):
+            return f"field {field[0]!r} has shape {_short(field[2])}, expected a list of integers"
+        inner = _v2_dtype_problem(field[1])
+        if inner:
+            return f"field {field[0]!r} has dtype {_short(field[1])}: {inner}"
+    return None
 
 
 def _v2_codec_ids(meta: Mapping[str, JSON]) -> list[tuple[str, str]]:
