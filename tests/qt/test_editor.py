@@ -936,3 +936,114 @@ def test_the_editor_never_reads_or_writes_the_store_on_the_gui_thread(qtbot: Any
     assert attrs_on_disk(store)["mine"] == 1 and attrs_on_disk(store)["theirs"] == 2
     assert {"LocalBackend.read", "LocalBackend.write"} <= set(calls), "the recording saw the store work"
     assert on_gui == [], "store I/O on the GUI thread:\n" + "\n".join(on_gui[:3])
+
+
+# -- after a save, the views show the store; unsaved steps count from the save; forms fit ---------
+
+
+def inspected_attributes(window: BrowserWindow) -> dict[str, Any]:
+    node = window.inspector.node()
+    return dict(node.attributes) if node is not None else {}
+
+
+def test_after_a_save_leaving_and_coming_back_shows_what_is_on_disk(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                                    thread_runner: Any) -> None:
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store, "/a")
+    assert window.editing.controller.edit(lambda s: s.set("/a", "/note", "saved"))
+    save_through_dialog(qtbot, window)
+    assert attrs_on_disk(store, "a")["note"] == "saved"
+    qtbot.waitUntil(lambda: inspected_attributes(window).get("note") == "saved", timeout=WAIT)
+    qtbot.waitUntil(lambda: thread_runner.pending() == 0, timeout=WAIT)
+    assert window.selectPath("/")
+    assert window.selectPath("/a")  # the row's node is what the inspector gets on reselection
+    assert inspected_attributes(window).get("note") == "saved"
+    assert '"note": "saved"' in window.inspector.raw.currentText()
+    assert window.inspector.tabTitle("attributes") == "Attributes (2)"
+    assert window.tree.isExpanded(window.proxy.index(0, 0)), "the save collapsed nothing"
+
+    # F5 reads the selected node again: a change by another writer shows at once
+    zarr.open_array(store / "a", mode="r+").attrs["outside"] = 1
+    window.refreshAction.trigger()
+    qtbot.waitUntil(lambda: inspected_attributes(window).get("outside") == 1, timeout=WAIT)
+    assert '"outside": 1' in window.inspector.raw.currentText()
+    assert window.currentPath() == "/a"
+
+
+def test_saving_the_root_keeps_the_tree_and_shows_the_new_root(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                              thread_runner: Any) -> None:
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    assert window.editing.controller.edit(lambda s: s.set("/", "/title", "new title"))
+    save_through_dialog(qtbot, window)
+    qtbot.waitUntil(lambda: inspected_attributes(window).get("title") == "new title", timeout=WAIT)
+    qtbot.waitUntil(lambda: thread_runner.pending() == 0, timeout=WAIT)
+    assert window.selectPath("/a") and window.selectPath("/")
+    assert inspected_attributes(window).get("title") == "new title"
+    assert window.model.indexForPath("/a").isValid(), "the root's rows stay (no re-listing)"
+
+
+def test_unsaved_steps_count_from_the_last_save(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    editing = window.editing
+    controller = editing.controller
+    assert controller.edit(lambda s: s.set("/", "/title", "one"))
+    save_through_dialog(qtbot, window)
+    assert editing.dirtyLabel.text() == "editing · all saved"
+    assert controller.edit(lambda s: s.set("/", "/added", 1))
+    assert editing.dirtyLabel.text() == "● unsaved edits (1 step)"
+    asked: list[str] = []
+
+    def question(_parent: Any, _title: str, text: str, *args: Any) -> Any:
+        asked.append(text)
+        return Button.Cancel
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    assert not window.close()
+    assert "(1 step)" in asked[0]
+    # undo reaches across the save: undoing the saved step is one more unsaved step
+    assert controller.undo() and controller.undo()
+    assert controller.unsavedSteps() == 1 and editing.dirtyLabel.text() == "● unsaved edits (1 step)"
+    assert controller.redo()
+    assert controller.unsavedSteps() == 0 and editing.dirtyLabel.text() == "editing · all saved"
+    # a new edit below the saved state: the undone saved step and the new one
+    assert controller.undo()
+    assert controller.edit(lambda s: s.set("/", "/title", "other"))
+    assert controller.unsavedSteps() == 2 and not controller.canRedo()
+    assert len(controller.history()) == 1
+
+
+@pytest.mark.parametrize("size", [(1400, 850), (1000, 650)])
+def test_the_ome_forms_fit_the_editor_dock_at_default_sizes(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                            size: tuple[int, int]) -> None:
+    store = ome_image(tmp_path / "img.zarr")
+    window = make_window()
+    window.resize(*size)
+    open_for_editing(qtbot, window, store)
+    editor = window.editing.editor
+    editor.showTab("ome")
+    qtbot.waitUntil(lambda: bool(editor.channelsForm.rows) and bool(editor.axesForm.rows), timeout=WAIT)
+    page = editor.tabs.currentWidget()
+    qtbot.waitUntil(lambda: page.widget().width() <= page.viewport().width(), timeout=WAIT)
+    scroll_bar = page.horizontalScrollBar()
+    assert scroll_bar.maximum() == 0, "nothing of the forms is reached by scrolling sideways"
+    for row in editor.channelsForm.rows:
+        assert row["label"].width() >= 100, "a channel label can be read"
+        assert row["histogram"].isVisibleTo(window) and row["histogram"].width() >= 160
+    for button in (editor.axesForm.pixelSizeButton, editor.axesForm.translationButton):
+        assert button.width() >= button.sizeHint().width(), f"{button.text()} is cut"
+    assert window.tree.width() >= 250, "the tree keeps its Name and Kind columns"
+
+
+def test_the_editor_validation_list_names_its_columns_as_the_inspector_does(qtbot: Any) -> None:
+    from zarr_browser.qt.editor.panel import ValidationList
+
+    issues = ValidationList()
+    qtbot.addWidget(issues)
+    header = issues.headerItem()
+    assert [header.text(c) for c in range(3)] == ["Severity", "Node", "Issue"]

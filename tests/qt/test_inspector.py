@@ -467,3 +467,96 @@ def test_huge_raw_document_is_deferred_and_capped(qtbot, tmp_path) -> None:  # t
     assert raw.show_all.isVisibleTo(raw)
     raw.show_all.click()
     assert raw.currentText() == full
+
+
+# -- small panels, consistent wording, previews that explain themselves --------------------------
+
+
+def test_a_narrow_inspector_elides_names_and_paths_and_folds_the_breadcrumb(make_inspector, tmp_path, qtbot) -> None:  # type: ignore[no-untyped-def]
+    store = tmp_path / ("a_store_with_a_rather_long_name_" * 3 + ".zarr")
+    root = zarr.open_group(store, mode="w", zarr_format=3)
+    deep = root.create_group("first_group").create_group("second_group")
+    deep.create_array("an_array_with_a_long_name_too", shape=(4, 4), dtype="u1")
+    hierarchy = _open(store)
+    inspector = make_inspector()
+    inspector.resize(400, 600)  # about napari's dock
+    inspector.show()
+    qtbot.waitExposed(inspector)
+    path = "/first_group/second_group/an_array_with_a_long_name_too"
+    inspector.setNode(hierarchy, hierarchy.node(path))
+    overview = inspector.tabs.currentWidget()
+    qtbot.waitUntil(lambda: overview.widget().width() <= overview.viewport().width())
+    assert overview.horizontalScrollBar().maximum() == 0, "nothing of the overview is cut at the right edge"
+    crumb = inspector.breadcrumb
+    assert crumb._segments.sizeHint().width() <= crumb._scroll.width() + 1, "the breadcrumb fits"
+    assert " … " in crumb.visibleText()  # the middle ancestors folded...
+    assert "…" in crumb.visibleText().rsplit(" › ", 1)[-1]  # ...and the long name elided
+    assert "first_group" not in crumb.visibleText()
+    assert [b.text() for b in crumb.segmentButtons()][1:3] == ["first_group", "second_group"]  # hidden, kept
+    assert path in crumb.segmentButtons()[-1].toolTip()
+    inspector.resize(1600, 600)
+    qtbot.waitUntil(lambda: "first_group" in crumb.visibleText())
+    assert "…" not in crumb.visibleText()
+
+
+def test_the_preview_caption_goes_below_the_picture_when_narrow(make_inspector, demo_root, qtbot) -> None:  # type: ignore[no-untyped-def]
+    hierarchy = _open(demo_root / "cells.ome.zarr")
+    inspector = make_inspector()
+    inspector.show()
+    inspector.setNode(hierarchy, hierarchy.node("/"))
+    preview = inspector.overview.preview
+    qtbot.waitUntil(preview.hasPicture)
+    assert preview.isCaptionBeside()
+    inspector.resize(330, 800)
+    qtbot.waitUntil(lambda: not preview.isCaptionBeside())
+    note = preview._note
+    assert note.width() >= 200, "the caption gets the panel's width, not one word per line"
+
+
+def test_numbers_and_label_images_are_written_consistently(make_inspector, demo_root) -> None:  # type: ignore[no-untyped-def]
+    hierarchy = _open(demo_root / "cells.ome.zarr")
+    inspector = make_inspector()
+    store = zarr.open_group(demo_root / "cells.ome.zarr", mode="r")
+    assert store["0"].shape[1] == 256
+    inspector.setNode(hierarchy, hierarchy.node("/labels/nuclei"))
+    assert inspector.overview.highlightsText().startswith("OME label image: ")
+    inspector.setNode(hierarchy, hierarchy.node("/"))
+    assert inspector.overview.highlightsText().startswith("OME image: ")
+    crumb = inspector.breadcrumb
+    copy_path, copy_url = crumb._copy, crumb._copy_url
+    assert copy_path.icon().isNull() == copy_url.icon().isNull()
+    assert copy_path.toolButtonStyle() == copy_url.toolButtonStyle()
+    assert copy_path.sizeHint().height() == copy_url.sizeHint().height()
+
+
+def test_dimension_sizes_are_written_like_chunks_and_shards(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = tmp_path / "s.zarr"
+    zarr.open_group(store, mode="w", zarr_format=3).create_array(
+        "a", shape=(2048, 4096), chunks=(512, 512), shards=(1024, 1024), dtype="u1")
+    hierarchy = _open(store)
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/a"))
+    inspector.showTab("dimensions")
+    headers = inspector.dimensions.model.headers()
+    rows = inspector.dimensions.model.texts()
+    assert [(r[headers.index("Size")], r[headers.index("Shard")]) for r in rows] == [("2048", "1024"),
+                                                                                     ("4096", "1024")]
+
+
+def test_previews_say_why_they_show_nothing(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = tmp_path / "s.zarr"
+    root = zarr.open_group(store, mode="w", zarr_format=3)
+    root.create_array("unwritten", shape=(4, 5), dtype="f4", fill_value=1.5)
+    root.create_array("strings", shape=(4,), dtype=str)
+    written = root.create_array("written", shape=(4, 5), dtype="f4", fill_value=1.5)
+    written[:] = np.arange(20, dtype="f4").reshape(4, 5)
+    hierarchy = _open(store)
+    inspector = make_inspector()
+    preview = inspector.overview.preview
+    inspector.setNode(hierarchy, hierarchy.node("/unwritten"))
+    assert not preview.isHidden()
+    assert preview.message() == "No chunk written: every value is the fill value (1.5)"
+    inspector.setNode(hierarchy, hierarchy.node("/strings"))
+    assert not preview.isHidden() and preview.message() == "No preview for string data"
+    inspector.setNode(hierarchy, hierarchy.node("/written"))
+    assert preview.hasPicture() and preview.message() == ""

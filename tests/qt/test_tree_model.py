@@ -345,3 +345,15 @@ def test_consolidated_matches_not_loaded_yet(qtbot: Any, tmp_path: Path, zarr_st
         model.revealPath("/nested/deeper/values")
     assert proxy.unloadedMatches() == []
     assert names(proxy, proxy.index(0, 0)) == ["nested"]
+
+
+def test_the_conventions_cell_tooltip_lists_every_badge(demo_root: Path, registry: Any) -> None:
+    model = make_model(demo_root, registry)
+    fetch_all(model)
+    root = root_index(model)
+    cells = child(model, root, "cells.ome.zarr")
+    cell = model.index(cells.row(), Model.CONVENTIONS_COLUMN, root)
+    lines = cell.data(Qt.ItemDataRole.ToolTipRole).splitlines()
+    badges = [text for text, _colour in cell.data(Model.BadgesRole)]
+    assert [line.split(":", 1)[0] for line in lines] == badges, "a badge cut to … can be read in the tooltip"
+    assert lines[1] == "OME 0.5: ome-ngff 0.5: image, omero"

@@ -382,3 +382,76 @@ def test_cli_without_a_display_falls_back_to_info(monkeypatch: pytest.MonkeyPatc
     assert main([str(demo_root / "cells.ome.zarr")], out=out) == 0
     assert "cannot open the browser window" in capsys.readouterr().err
     assert "labels" in out.getvalue() and "ome-ngff 0.5" in out.getvalue()
+
+
+# -- the filter keeps the user's place; loading messages end -------------------------------------
+
+
+def test_filtering_keeps_the_selection_and_clearing_restores_the_tree(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                                       zarr_stores: Any) -> None:
+    store = tmp_path / "s.zarr"
+    zarr_stores.sample(str(store), 3)
+    window = make_window()
+    open_and_wait(qtbot, window, store)
+    shown: list[str] = []
+    window.inspector.nodeRequested.emit("/nested/deeper/values")
+    qtbot.waitUntil(lambda: window.currentPath() == "/nested/deeper/values", timeout=20_000)
+    window.revealPath("/labels/mask")
+    qtbot.waitUntil(lambda: window.currentPath() == "/labels/mask", timeout=20_000)
+    window.inspector.setNode = lambda hierarchy, node: shown.append(node.path)  # type: ignore[method-assign]
+
+    def expanded(path: str) -> bool:
+        return window.tree.isExpanded(window.proxy.mapFromSource(window.model.indexForPath(path)))
+
+    window.findAction.trigger()
+    qtbot.keyClicks(window.filterEdit, "ma")
+    assert window.currentPath() == "/labels/mask", "the node still matches: it stays current"
+    qtbot.keyClicks(window.filterEdit, "x")  # "max": nothing matches
+    assert window.currentPath() is None, "a hidden node is not replaced by another one"
+    assert shown == [], "the inspector keeps the user's node"
+    assert window.proxy.rowCount() == 0
+    assert window.panel.noMatchLabel.isVisible()
+    assert window.panel.noMatchLabel.text().startswith("No node matches “max”")
+    qtbot.keyClick(window.filterEdit, Qt.Key.Key_Backspace)
+    assert window.currentPath() == "/labels/mask" and not window.panel.noMatchLabel.isVisible()
+    qtbot.keyClicks(window.filterEdit, "zz")
+    window.filterEdit.clear()
+    assert window.currentPath() == "/labels/mask", "clearing the filter brings the selection back"
+    assert shown == []
+    for path in ("/", "/labels", "/nested", "/nested/deeper"):
+        assert expanded(path), f"{path} is expanded again, as before filtering"
+    assert not expanded("/empty")
+
+
+def test_escape_in_the_filter_clears_it_and_only_then_cancels_loading(qtbot: Any, make_window: Any,
+                                                                      demo_root: Path) -> None:
+    window = make_window()
+    open_and_wait(qtbot, window, demo_root)
+    window.activateWindow()  # shortcuts fire in the active window
+    qtbot.waitUntil(window.isActiveWindow, timeout=20_000)
+    window.findAction.trigger()
+    qtbot.waitUntil(window.filterEdit.hasFocus, timeout=20_000)
+    window.cancelAction.setEnabled(True)  # as while loading
+    cancels: list[bool] = []
+    window.cancelAction.triggered.connect(lambda: cancels.append(True))
+    qtbot.keyClicks(window.filterEdit, "cells")
+    qtbot.keyClick(window.filterEdit, Qt.Key.Key_Escape)
+    assert window.filterEdit.text() == "" and cancels == [], "Esc clears the filter first"
+    qtbot.keyClick(window.filterEdit, Qt.Key.Key_Escape)
+    assert cancels == [True], "with the filter empty, Esc cancels loading"
+
+
+def test_the_scroll_for_more_message_ends_when_every_child_is_loaded(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                                     make_many_group: Any) -> None:
+    store = make_many_group(tmp_path / "m.zarr", 600, consolidate=False)
+    window = make_window()
+    messages: list[str] = []
+    window.panel.statusMessage.connect(lambda text, _timeout: messages.append(text))
+    open_and_wait(qtbot, window, store)
+    root = window.model.indexForPath("/")
+    if window.model.canFetchMore(root):
+        window.model.fetchMore(root)  # what scrolling to the end does (the view may have done it)
+    qtbot.waitUntil(lambda: not window.model.hasPendingOperations(), timeout=20_000)
+    assert window.model.rowCount(root) == 600
+    assert "/: 500 of 600 children loaded — scroll down for more" in messages
+    assert window.statusBar().currentMessage() == "/: all 600 children loaded"

@@ -182,6 +182,22 @@ class _ActivationFilter(QObject):
         return False
 
 
+class _FilterKeys(QObject):
+    """Esc in the filter box clears it; an empty box leaves Esc to the window (cancel loading)."""
+
+    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
+        if not isinstance(watched, QLineEdit) or event is None or not watched.text():
+            return False
+        if event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) and isinstance(event, QKeyEvent) \
+                and event.key() == Qt.Key.Key_Escape and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+            if event.type() == QEvent.Type.ShortcutOverride:
+                event.accept()  # the key goes to the line edit, not to a window-wide Esc shortcut
+                return True
+            watched.clear()
+            return True
+        return False
+
+
 class BrowserPanel(QWidget):
     """Filter box, lazy tree and "matches not loaded yet" list, with the inspector in a splitter.
 
@@ -230,6 +246,11 @@ class BrowserPanel(QWidget):
         self._napari_available: Callable[[], bool] | None = None
         self._napari_tooltips = ("Open the node in napari", NAPARI_TOOLTIP)
         self._busy_text = ""
+        self._partly_loaded: set[str] = set()  # groups whose "scroll down for more" was shown
+        # the filter: the row the user chose (kept while filtered out) and the expansion before filtering
+        self._selected_path: str | None = None
+        self._expanded_before_filter: set[str] | None = None
+        self._filtering = False
 
         self.model = HierarchyTreeModel(runner=runner, registry=registry, parent=self)
         self.proxy = HierarchyFilterModel(self)
@@ -261,6 +282,14 @@ class BrowserPanel(QWidget):
         self.filterEdit.setPlaceholderText("Filter names (Ctrl+F) — substring or wildcard, e.g. *.ome.zarr"
                                            if not vertical else "Filter names — substring or *wildcard*")
         self.filterEdit.setClearButtonEnabled(True)
+        self.filterEdit.setToolTip("Show the loaded nodes whose name matches; Esc clears the filter")
+        self._filter_keys = _FilterKeys(self)
+        self.filterEdit.installEventFilter(self._filter_keys)
+        self.noMatchLabel = QLabel()
+        self.noMatchLabel.setObjectName("noMatchLabel")
+        self.noMatchLabel.setWordWrap(True)
+        self.noMatchLabel.setStyleSheet("color: palette(mid); font-style: italic; padding: 2px 4px;")
+        self.noMatchLabel.hide()
         self.tree = QTreeView()
         self.tree.setObjectName("hierarchyTree")
         self.tree.setModel(self.proxy)
@@ -299,6 +328,7 @@ class BrowserPanel(QWidget):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0) if vertical else left_layout.setContentsMargins(6, 6, 0, 6)
         left_layout.addWidget(self.filterEdit)
+        left_layout.addWidget(self.noMatchLabel)
         left_layout.addWidget(self.tree, 1)
         left_layout.addWidget(self.unloadedLabel)
         left_layout.addWidget(self.unloadedList)
@@ -336,7 +366,10 @@ class BrowserPanel(QWidget):
         nonnull(self.tree.header()).sectionClicked.connect(self._on_header_clicked)
         self.model.pendingChanged.connect(self._update_busy)
         self.model.pageLoaded.connect(self._on_page_loaded)
+        self.model.nodeUpdated.connect(self._on_model_node_updated)
         self.proxy.rowsInserted.connect(self._on_proxy_rows_inserted)
+        for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset):
+            signal.connect(self._update_no_match)
         self.inspector.nodeRequested.connect(self.revealPath)
 
     def setOpenInNapari(self, available: Callable[[], bool] | None, *, enabled_tip: str = "Open the node in napari",
@@ -402,6 +435,9 @@ class BrowserPanel(QWidget):
         """
         self._hierarchy = hierarchy
         self._storage_options = dict(storage_options or {})
+        self._partly_loaded.clear()
+        self._selected_path = None
+        self._expanded_before_filter = None
         self.inspector.clear()
         self.filterEdit.clear()
         self.model.setHierarchy(hierarchy, summary)
@@ -446,12 +482,21 @@ class BrowserPanel(QWidget):
 
     def _on_tree_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self._update_actions()
+        if self._filtering:  # the filter hid the current row: the user's choice stays (see _on_filter_changed)
+            return
         if self._hierarchy is None or not current.isValid():
             return
+        self._selected_path = self.currentPath()
         node = current.siblingAtColumn(0).data(HierarchyTreeModel.NodeRole)
         if node is not None and current.data(HierarchyTreeModel.StateRole) == HierarchyTreeModel.NODE:
             self.inspector.setNode(self._hierarchy, node)
         self.currentPathChanged.emit(self.currentPath() or "")
+
+    def _on_model_node_updated(self, path: str) -> None:
+        """A row was read again (refresh, save): the inspector shows the new node when it is current."""
+        current = self._current_node()
+        if self._hierarchy is not None and current is not None and current[0].path == path:
+            self.inspector.setNode(self._hierarchy, current[0])
 
     def _on_tree_activated(self, index: QModelIndex) -> None:
         if index.isValid() and index.data(HierarchyTreeModel.StateRole) == HierarchyTreeModel.NODE:
@@ -491,9 +536,76 @@ class BrowserPanel(QWidget):
         self.filterEdit.selectAll()
 
     def _on_filter_changed(self, text: str) -> None:
-        self.proxy.setFilterText(text)
-        if text.strip():
-            self._expand_matches()
+        """Filter the tree; the current node stays current while it matches, and comes back after.
+
+        Rows the filter hides leave the proxy, which would move the current row to a neighbour
+        (and the inspector with it), and would forget which groups were expanded.  So the
+        expansion is remembered when filtering starts and restored when the filter is cleared,
+        and the node the user chose stays the inspected one while it is hidden.
+        """
+        filtered = bool(text.strip())
+        if filtered and self._expanded_before_filter is None and not self.proxy.filterText():
+            self._expanded_before_filter = self._expanded_paths()
+        self._filtering = True
+        try:
+            self.proxy.setFilterText(text)
+            if filtered:
+                self._expand_matches()
+            else:
+                self._restore_expansion()
+            self._restore_selection()
+        finally:
+            self._filtering = False
+        self._update_actions()
+        self._update_no_match()
+
+    def _expanded_paths(self, parent: QModelIndex | None = None) -> set[str]:
+        """Source paths of the expanded rows (walks only what is expanded)."""
+        parent = parent if parent is not None else QModelIndex()
+        out: set[str] = set()
+        for row in range(self.proxy.rowCount(parent)):
+            index = self.proxy.index(row, 0, parent)
+            if self.tree.isExpanded(index):
+                path = self.model.pathForIndex(self.proxy.mapToSource(index))
+                if path is not None:
+                    out.add(path)
+                out |= self._expanded_paths(index)
+        return out
+
+    def _restore_expansion(self) -> None:
+        expanded, self._expanded_before_filter = self._expanded_before_filter, None
+        if expanded is None:
+            return
+        wanted = set(expanded)
+        if self._selected_path is not None:  # chosen while filtering: its ancestors open too
+            parts = [p for p in self._selected_path.split("/") if p]
+            wanted.update(["/"] + ["/" + "/".join(parts[:i]) for i in range(1, len(parts))])
+        self.tree.collapseAll()
+        for path in sorted(wanted, key=lambda p: p.count("/")):  # parents before children
+            index = self.proxy.mapFromSource(self.model.indexForPath(path))
+            if index.isValid():
+                self.tree.expand(index)
+
+    def _restore_selection(self) -> None:
+        """The user's node current again when it is shown; else no current row (never another node)."""
+        selection = nonnull(self.tree.selectionModel())
+        path = self._selected_path
+        index = self.proxy.mapFromSource(self.model.indexForPath(path)) if path is not None else QModelIndex()
+        if index.isValid():
+            if self.tree.currentIndex().siblingAtColumn(0) != index:
+                self._set_current_row(index)
+            self.tree.scrollTo(index)
+        elif self.tree.currentIndex().isValid():
+            selection.clear()  # the node is hidden: select nothing rather than a neighbour
+
+    def _update_no_match(self, *_args: Any) -> None:
+        text = self.proxy.filterText()
+        empty = bool(text) and self.proxy.rowCount(QModelIndex()) == 0
+        if empty:
+            more = " (see the matches not loaded yet below)" if self.proxy.unloadedMatchCount() else \
+                " among the loaded nodes"
+            self.noMatchLabel.setText(f"No node matches “{text}”{more}")
+        self.noMatchLabel.setVisible(empty)
 
     def _expand_matches(self, parent: QModelIndex | None = None) -> None:
         """Expand the loaded rows that lead to matches (the proxy only keeps those with children)."""
@@ -527,6 +639,7 @@ class BrowserPanel(QWidget):
                                    "double-click to load")
         self.unloadedLabel.setVisible(shown)
         self.unloadedList.setVisible(shown)
+        self._update_no_match()
 
     def _on_unloaded_activated(self, item: QListWidgetItem) -> None:
         self.revealPath(item.text())
@@ -664,7 +777,11 @@ class BrowserPanel(QWidget):
 
     def _on_page_loaded(self, path: str, loaded: int, total: int) -> None:
         if loaded < total:
+            self._partly_loaded.add(path)
             self.statusMessage.emit(f"{path}: {loaded:,} of {total:,} children loaded — scroll down for more", 5000)
+        elif path in self._partly_loaded:  # the "scroll down for more" of this group is out of date
+            self._partly_loaded.discard(path)
+            self.statusMessage.emit(f"{path}: all {total:,} children loaded", 5000)
 
     def _update_busy(self, *_args: Any) -> None:
         text = self.busyText()

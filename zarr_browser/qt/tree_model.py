@@ -101,6 +101,7 @@ class RowInfo:
     badges_text: str
     tooltip: str
     sort_keys: tuple[Any, ...]
+    badges_tooltip: str = ""  # every badge in words (the column may show only the first ones)
 
 
 #: short convention names for the badges (the tooltip has the full name and roles)
@@ -165,8 +166,10 @@ def describe_row(node: Node, summary: NodeSummary | None, *, name: str | None = 
     shape = _shape_text(array.shape) if array is not None else ""
     dtype = array.dtype if array is not None else ""
     badges: list[tuple[str, str]] = []
+    badge_lines: list[str] = []
     if node.zarr_format is not None:
         badges.append((f"v{node.zarr_format}", BADGE_COLOURS["zarr"]))
+        badge_lines.append(f"v{node.zarr_format}: zarr format {node.zarr_format}")
     long_texts: list[str] = []
     for det in summary.conventions if summary is not None else ():
         if det.name == "zarr":
@@ -175,11 +178,14 @@ def describe_row(node: Node, summary: NodeSummary | None, *, name: str | None = 
         badges.append((short if det.version is None else f"{short} {det.version}", BADGE_COLOURS.get(det.name, "#475569")))
         text = det.name if det.version is None else f"{det.name} {det.version}"
         long_texts.append(text + (": " + ", ".join(det.roles) if det.roles else ""))
+        badge_lines.append(f"{badges[-1][0]}: {long_texts[-1]}")
     if node.consolidated in ("stale", "absent"):
         badges.append((f"consolidated copy {node.consolidated}", BADGE_COLOURS["stale"]))
         long_texts.append(f"consolidated copy {node.consolidated}")
+        badge_lines.append(f"consolidated copy {node.consolidated}")
     if summary is not None and summary.unsafe:
         badges.append(("unsafe codec", BADGE_COLOURS["stale"]))
+        badge_lines.extend(f"unsafe codec: {reason}" for reason in summary.unsafe)
     badges_text = f"failed: {node.error}" if node.kind == "error" else "  ".join(text for text, _ in badges)
 
     lines = [node.path, f"{label} (zarr v{node.zarr_format})" if node.zarr_format else label]
@@ -200,7 +206,9 @@ def describe_row(node: Node, summary: NodeSummary | None, *, name: str | None = 
     numel = math.prod(array.shape) if array is not None else -1
     # tuples stay Python objects in a QVariant (a bare int may overflow a C long)
     sort_keys = (natural_key(display), (label,), (numel,), (dtype,), (badges_text,))
-    return RowInfo(display, key, label, shape, dtype, tuple(badges), badges_text, "\n".join(lines), sort_keys)
+    badges_tooltip = badges_text if node.kind == "error" else "\n".join(badge_lines)
+    return RowInfo(display, key, label, shape, dtype, tuple(badges), badges_text, "\n".join(lines), sort_keys,
+                   badges_tooltip)
 
 
 # -- groups ----------------------------------------------------------------------------------
@@ -273,6 +281,27 @@ def _list_page(hierarchy: Hierarchy, registry: ConventionRegistry, parent: Node,
         summary = summarize(child, parent, registry)
         rows.append((child, summary, describe_row(child, summary)))
     return _Page(listing, tuple(rows), node, node_summary, node_info)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reread:
+    """A node read again from the store, with its summary and row texts (built in the worker)."""
+
+    node: Node
+    summary: NodeSummary
+    info: RowInfo
+
+
+def _reread_node(hierarchy: Hierarchy, registry: ConventionRegistry, path: str, root_name: str | None) -> _Reread:
+    """Worker: read the node at *path* again from the store (its children are not listed again)."""
+    from zarr_browser.core.model import parent_path
+
+    hierarchy.refresh(path)
+    node = hierarchy.node(path)
+    grand_path = parent_path(path) if path != "/" else None
+    grand = hierarchy.node(grand_path) if grand_path is not None else None
+    summary = summarize(node, grand, registry)
+    return _Reread(node, summary, describe_row(node, summary, name=root_name if path == "/" else None))
 
 
 def _reason(err: BaseException) -> str:
@@ -500,6 +529,8 @@ class HierarchyTreeModel(QStandardItemModel):
     listingFailed = Signal(str, str)
     #: a page of children was inserted: (group path, children loaded, children known)
     pageLoaded = Signal(str, int, int)
+    #: a loaded node was read again from the store and its row shows the new node (its path)
+    nodeUpdated = Signal(str)
 
     def __init__(self, *, runner: Runner, registry: ConventionRegistry, page_size: int = PAGE_SIZE,
                  parent: QObject | None = None) -> None:
@@ -510,6 +541,7 @@ class HierarchyTreeModel(QStandardItemModel):
         self._hierarchy: Hierarchy | None = None
         self._items: dict[str, QStandardItem] = {}  # loaded node path -> its column-0 item
         self._requests: set[_Request] = set()
+        self._rereads: dict[str, Task] = {}  # node path -> its re-read in flight
         self._icons: dict[str, QIcon] = {}
         self._queue: list[tuple[_Request, _Page, int]] = []  # pages being inserted in batches
         self._batch_timer = QTimer(self)
@@ -594,7 +626,7 @@ class HierarchyTreeModel(QStandardItemModel):
             first.setData(_Group(first), self.GroupRole)
         last = row[self.CONVENTIONS_COLUMN]
         last.setData(info.badges, self.BadgesRole)
-        last.setData(info.tooltip, Qt.ItemDataRole.ToolTipRole)
+        last.setData(info.badges_tooltip or info.tooltip, Qt.ItemDataRole.ToolTipRole)
         self._items[node.path] = first
         return row
 
@@ -612,7 +644,9 @@ class HierarchyTreeModel(QStandardItemModel):
         first.setData(node, self.NodeRole)
         first.setData(summary, self.SummaryRole)
         first.setData(info.kind_key, self.KindRole)
-        nonnull(parent.child(row, self.CONVENTIONS_COLUMN)).setData(info.badges, self.BadgesRole)
+        last = nonnull(parent.child(row, self.CONVENTIONS_COLUMN))
+        last.setData(info.badges, self.BadgesRole)
+        last.setData(info.badges_tooltip or info.tooltip, Qt.ItemDataRole.ToolTipRole)
 
     def _append_placeholder(self, group: _Group, state: str, text: str) -> None:
         item = QStandardItem(text)
@@ -643,14 +677,17 @@ class HierarchyTreeModel(QStandardItemModel):
 
     # -- pending work ------------------------------------------------------------------------
     def hasPendingOperations(self) -> bool:
-        """Whether listings are in flight or being inserted (tests wait on this)."""
-        return bool(self._requests or self._deferred_fetches)
+        """Whether listings or re-reads are in flight or being inserted (tests wait on this)."""
+        return bool(self._requests or self._deferred_fetches or self._rereads)
 
     def pendingCount(self) -> int:
         return len(self._requests)
 
     def cancelPending(self) -> None:
-        """Cancel every listing in flight; their groups show a *cancelled* failure row."""
+        """Cancel every listing and re-read in flight; their groups show a *cancelled* failure row."""
+        rereads, self._rereads = self._rereads, {}
+        for task in rereads.values():
+            task.cancel()
         for request in list(self._requests):
             self._cancel(request, show=True)
 
@@ -791,6 +828,39 @@ class HierarchyTreeModel(QStandardItemModel):
         self._forget_children(group)
         self._fetch(group, refresh=True)
 
+    def rereadPath(self, path: str) -> None:
+        """Read the node at *path* again and show it in its row, keeping the rows below it.
+
+        For a node whose own documents changed (a save): its children, their expansion and the
+        selection stay as they are.  :attr:`nodeUpdated` follows once the row shows the new node.
+        """
+        path = "/" + path.strip("/")
+        item = self._items.get(path)
+        if item is None or self._hierarchy is None:
+            return
+        hierarchy = self._hierarchy
+        previous = self._rereads.pop(path, None)
+        if previous is not None:
+            previous.cancel()
+
+        def done(result: _Reread) -> None:
+            self._rereads.pop(path, None)
+            current = self._items.get(path)
+            if self._hierarchy is not hierarchy or current is None:
+                return  # another store, or the row went away meanwhile
+            self._update_row(current, result.node, result.summary, result.info)
+            self.nodeUpdated.emit(path)
+
+        def failed(err: BaseException) -> None:
+            self._rereads.pop(path, None)
+            if self._hierarchy is hierarchy:
+                self.listingFailed.emit(path, _reason(err))
+
+        task = self._runner.submit(_reread_node, hierarchy, self._registry, path, self.rootName(),
+                                   on_done=done, on_error=failed)
+        if not task.done:
+            self._rereads[path] = task
+
     def _forget_children(self, group: _Group) -> None:
         """Cancel listings below *group* and remove its rows."""
         path = group.item.data(self.PathRole)
@@ -839,6 +909,7 @@ class HierarchyTreeModel(QStandardItemModel):
         self._remove_placeholders(group, LOADING)
         if page.node is not None and page.node_info is not None:  # refreshed: the node itself may have changed
             self._update_row(group.item, page.node, page.node_summary, page.node_info)
+            self.nodeUpdated.emit(page.node.path)
         listing = page.listing
         group.names = listing.names
         if request.offset == 0 and not listing.complete:

@@ -106,6 +106,9 @@ class EditController(QObject):
         self._busy = ""
         self._state = (False, False, False)
         self._history: list[str] = []
+        # where the last save left the undo stack (see unsavedSteps)
+        self._saved_depth = 0
+        self._fork: int | None = None
         self._generation = 0
         self._waiting: list[tuple[Callable[[EditSession], None], Callable[[bool], None] | None]] = []
         self.validation = ValidationState()
@@ -166,8 +169,29 @@ class EditController(QObject):
         return self._state[2]
 
     def history(self) -> list[str]:
-        """Labels of the undoable steps, oldest first."""
+        """Labels of the undoable steps, oldest first (undo reaches across saves)."""
         return list(self._history)
+
+    def unsavedSteps(self) -> int:
+        """How many undo steps separate the working documents from the last save (or the start).
+
+        Like ``QUndoStack``'s clean index: undoing a saved step counts as one step too, and a new
+        edit after undoing below the saved state counts the steps undone plus the new ones.
+        """
+        depth = len(self._history)
+        if self._fork is None:
+            return abs(depth - self._saved_depth)
+        if depth <= self._fork:  # back on the saved branch
+            return self._saved_depth - depth
+        return (self._saved_depth - self._fork) + (depth - self._fork)
+
+    def _mark_saved(self, depth: int) -> None:
+        self._saved_depth, self._fork = depth, None
+
+    def _mark_new_step(self, depth_before: int) -> None:
+        """A new step was pushed at *depth_before*: the redo steps above it are gone."""
+        if depth_before < self._saved_depth and (self._fork is None or depth_before < self._fork):
+            self._fork = depth_before  # the saved state is no longer reachable by redo
 
     def busyText(self) -> str:
         return self._busy
@@ -212,6 +236,7 @@ class EditController(QObject):
     def _run(self, session: EditSession, operation: Callable[[EditSession], None],
              on_done: Callable[[bool], None] | None) -> bool:
         """Apply *operation* on the GUI thread without store I/O; a node not loaded is loaded first."""
+        depth_before = len(session.history())
         try:
             with session.memory_only():
                 operation(session)
@@ -222,6 +247,8 @@ class EditController(QObject):
         except EditError as err:
             self.editFailed.emit(str(err))
             return _report(on_done, False)
+        if len(session.history()) > depth_before:
+            self._mark_new_step(depth_before)
         self._changed()
         return _report(on_done, True)
 
@@ -332,6 +359,7 @@ class EditController(QObject):
             if generation != self._generation:
                 return
             self._set_busy("")
+            self._mark_saved(len(session.history()))
             self._changed()
             self.saved.emit(result)
 
@@ -358,11 +386,13 @@ class EditController(QObject):
             if generation != self._generation:
                 return
             self._set_busy("")
+            self._mark_saved(0)  # the steps kept were applied again on top of the store's documents
             self._changed()
             self.reloaded.emit()
 
         def failed(err: BaseException) -> None:
             self._set_busy("")
+            self._mark_saved(0)  # the session was reset to the store's documents
             self._changed()
             self._on_error(err)
 
@@ -383,6 +413,7 @@ class EditController(QObject):
         session = self._session
         if session is None:
             self._state, self._history = (False, False, False), []
+            self._mark_saved(0)
             return
         self._state = (session.dirty, session.can_undo, session.can_redo)
         self._history = session.history()

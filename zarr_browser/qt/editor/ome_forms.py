@@ -24,6 +24,7 @@ from qtpy.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QToolButton,
@@ -86,13 +87,31 @@ def _level0(ms: Mapping[str, JSON], kind: str) -> list[float] | None:
     return None
 
 
+SPIN_MIN_WIDTH = 90
+"""Narrowest a number field gets: its size hint is as wide as ±1e12 with every decimal (~170 px),
+which pushed the forms past a docked editor's width."""
+
+LINE_EDIT_MIN_WIDTH = 100
+"""Narrowest a name field gets (a channel label squeezed to 35 px showed "brane")."""
+
+
 def _spin(value: float, *, minimum: float = -1e12, decimals: int = 6) -> QDoubleSpinBox:
     spin = QDoubleSpinBox()
     spin.setDecimals(decimals)
     spin.setRange(minimum, 1e12)
     spin.setValue(value)
     spin.setKeyboardTracking(False)
+    spin.setMinimumWidth(SPIN_MIN_WIDTH)
+    spin.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
     return spin
+
+
+def _button_row(*buttons: QPushButton) -> QHBoxLayout:
+    row = QHBoxLayout()
+    row.addStretch(1)
+    for button in buttons:
+        row.addWidget(button)
+    return row
 
 
 def _combined(*batches: Batch) -> Batch:
@@ -105,7 +124,11 @@ def _pixel_size_and_units(session: EditSession, image: str, sizes: Mapping[str |
 
 
 class AxesForm(QGroupBox):
-    """Name, type and unit of each axis, level 0's pixel size and translation."""
+    """Name, type and unit of each axis, level 0's pixel size and translation.
+
+    Two tables, each with its buttons under it: names, types and units (*Apply axes*), then
+    pixel size and translation per axis - five columns side by side did not fit a docked editor.
+    """
 
     def __init__(self, controller: EditController, parent: QWidget | None = None) -> None:
         super().__init__("Axes, pixel size and translation", parent)
@@ -113,6 +136,8 @@ class AxesForm(QGroupBox):
         self._path = ""
         self._grid = QGridLayout()
         self._grid.setHorizontalSpacing(8)
+        self._scale_grid = QGridLayout()
+        self._scale_grid.setHorizontalSpacing(8)
         self.rows: list[dict[str, Any]] = []
         self.applyAxesButton = QPushButton("Apply axes")
         self.applyAxesButton.setToolTip("Names, types and units in one step (0.5: also every level's dimension_names)")
@@ -120,15 +145,14 @@ class AxesForm(QGroupBox):
         self.pixelSizeButton.setToolTip("Level 0's scale becomes the pixel size; every level keeps its factor")
         self.translationButton = QPushButton("Set translation")
         self.translationButton.setToolTip("Move the origin; every level shifts by the same amount")
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        for button in (self.applyAxesButton, self.pixelSizeButton, self.translationButton):
-            buttons.addWidget(button)
         self.sync = FormSync(self.values, self)
         layout = QVBoxLayout(self)
         layout.addWidget(self.sync.banner)
         layout.addLayout(self._grid)
-        layout.addLayout(buttons)
+        layout.addLayout(_button_row(self.applyAxesButton))
+        layout.addSpacing(6)
+        layout.addLayout(self._scale_grid)
+        layout.addLayout(_button_row(self.pixelSizeButton, self.translationButton))
         self.applyAxesButton.clicked.connect(self.applyAxes)
         self.pixelSizeButton.clicked.connect(self.applyPixelSize)
         self.translationButton.clicked.connect(self.applyTranslation)
@@ -140,15 +164,21 @@ class AxesForm(QGroupBox):
     def _build(self, node: Node, ms: Mapping[str, JSON]) -> None:
         self._path = node.path
         clear_layout(self._grid)
-        for column, title in enumerate(("Axis", "Type", "Unit", "Pixel size", "Translation")):
-            label = QLabel(f"<b>{title}</b>")
-            self._grid.addWidget(label, 0, column)
+        clear_layout(self._scale_grid)
+        for column, title in enumerate(("Axis", "Type", "Unit")):
+            self._grid.addWidget(QLabel(f"<b>{title}</b>"), 0, column)
+        for column, title in enumerate(("Axis", "Pixel size", "Translation")):
+            self._scale_grid.addWidget(QLabel(f"<b>{title}</b>"), 0, column)
+        self._grid.setColumnStretch(0, 1)
+        for column in (1, 2):
+            self._scale_grid.setColumnStretch(column, 1)
         axes = [a for a in ms.get("axes") or [] if isinstance(a, dict)]
         scale = _level0(ms, "scale") or []
         translation = _level0(ms, "translation") or [0.0] * len(axes)
         self.rows = []
         for i, axis in enumerate(axes):
             name = QLineEdit(str(axis.get("name", "")))
+            name.setMinimumWidth(60)
             kind = QComboBox()
             kind.setEditable(True)
             kind.addItems(AXIS_TYPES)
@@ -160,8 +190,12 @@ class AxesForm(QGroupBox):
             size = _spin(float(scale[i]) if i < len(scale) and isinstance(scale[i], int | float) else 1.0,
                          minimum=0.0, decimals=5)
             offset = _spin(float(translation[i]) if i < len(translation) else 0.0, decimals=4)
-            for column, widget in enumerate((name, kind, unit, size, offset)):
+            for column, widget in enumerate((name, kind, unit)):
                 self._grid.addWidget(widget, i + 1, column)
+            caption = QLabel(name.text())  # follows the name typed above
+            name.textChanged.connect(caption.setText)
+            for column, widget in enumerate((caption, size, offset)):
+                self._scale_grid.addWidget(widget, i + 1, column)
             self.rows.append({"name": name, "type": kind, "unit": unit, "size": size, "translation": offset,
                               "old_size": size.value(), "old_translation": offset.value()})
 
@@ -271,6 +305,30 @@ class ColourButton(QToolButton):
             self.setColour(chosen.name()[1:])
 
 
+def _channel_card(index: int, label: QLineEdit, colour: ColourButton, active: QCheckBox, start: QDoubleSpinBox,
+                  end: QDoubleSpinBox, histogram: HistogramWidget) -> QWidget:
+    """One channel, stacked to fit a narrow dock: label, colour, active / window / histogram."""
+    card = QWidget()
+    grid = QGridLayout(card)
+    grid.setContentsMargins(0, 0, 0, 0)
+    grid.setVerticalSpacing(4)
+    grid.addWidget(QLabel(f"<b>{index}</b>"), 0, 0)
+    top = QHBoxLayout()
+    top.addWidget(label, 1)
+    top.addWidget(colour)
+    top.addWidget(active)
+    grid.addLayout(top, 0, 1)
+    window = QHBoxLayout()
+    window.addWidget(QLabel("Window"))
+    window.addWidget(start, 1)
+    window.addWidget(QLabel("to"))
+    window.addWidget(end, 1)
+    grid.addLayout(window, 1, 1)
+    grid.addWidget(histogram, 2, 1)
+    grid.setColumnStretch(1, 1)
+    return card
+
+
 class ChannelsForm(QGroupBox):
     """``omero`` channels: label, colour, active, window start/end over the lowest level's histogram."""
 
@@ -280,17 +338,15 @@ class ChannelsForm(QGroupBox):
         self._runner = runner
         self._path = ""
         self._tasks: list[Task] = []
-        self._grid = QGridLayout()
+        self._list = QVBoxLayout()  # a card per channel
+        self._list.setSpacing(10)
         self.rows: list[dict[str, Any]] = []
         self.applyButton = QPushButton("Apply channels")
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.applyButton)
         self.sync = FormSync(self.channels, self)
         layout = QVBoxLayout(self)
         layout.addWidget(self.sync.banner)
-        layout.addLayout(self._grid)
-        layout.addLayout(buttons)
+        layout.addLayout(self._list)
+        layout.addLayout(_button_row(self.applyButton))
         self.applyButton.clicked.connect(self.apply)
 
     def setNode(self, node: Node, ms: Mapping[str, JSON] | None, channels: Sequence[JSON],
@@ -306,9 +362,7 @@ class ChannelsForm(QGroupBox):
     def _build(self, node: Node, ms: Mapping[str, JSON] | None, channels: Sequence[JSON],
                hierarchy: Any = None) -> None:
         self._path = node.path
-        clear_layout(self._grid)
-        for column, title in enumerate(("Label", "Colour", "Active", "Start", "End", "Histogram (lowest level)")):
-            self._grid.addWidget(QLabel(f"<b>{title}</b>"), 0, column)
+        clear_layout(self._list)
         self.rows = []
         for c, channel in enumerate(channels):
             channel = channel if isinstance(channel, dict) else {}
@@ -316,8 +370,10 @@ class ChannelsForm(QGroupBox):
             if not isinstance(window, dict):
                 window = {}
             label = QLineEdit(str(channel.get("label", "")))
+            label.setMinimumWidth(LINE_EDIT_MIN_WIDTH)
+            label.setPlaceholderText("label")
             colour = ColourButton(str(channel.get("color", "FFFFFF")))
-            active = QCheckBox()
+            active = QCheckBox("Active")
             active.setChecked(channel.get("active") is not False)
             start = _spin(float(window.get("start", 0) or 0), decimals=2)
             end = _spin(float(window.get("end", 0) or 0), decimals=2)
@@ -327,11 +383,10 @@ class ChannelsForm(QGroupBox):
             start.valueChanged.connect(lambda _v, h=histogram, s=start, e=end: h.setWindow(s.value(), e.value()))
             end.valueChanged.connect(lambda _v, h=histogram, s=start, e=end: h.setWindow(s.value(), e.value()))
             colour.colourChanged.connect(lambda text, h=histogram: h.setColour(QColor("#" + text)))
-            for column, widget in enumerate((label, colour, active, start, end, histogram)):
-                self._grid.addWidget(widget, c + 1, column)
+            histogram.setToolTip("Counts of the lowest level (log scale), with the window's start and end")
+            self._list.addWidget(_channel_card(c, label, colour, active, start, end, histogram))
             self.rows.append({"label": label, "color": colour, "active": active, "start": start, "end": end,
                               "histogram": histogram})
-        self._grid.setColumnStretch(5, 1)
         self._load_histograms(node, ms, hierarchy)
 
     def _load_histograms(self, node: Node, ms: Mapping[str, JSON] | None, hierarchy: Any) -> None:
@@ -474,7 +529,6 @@ class LabelPropertiesForm(QGroupBox):
         for button in (self.addLabelButton, self.removeLabelButton):
             rows.addWidget(button)
         rows.addStretch(1)
-        rows.addWidget(self.applyButton)
         self.sync = FormSync(self.cells, self)
         layout = QVBoxLayout(self)
         layout.addWidget(self.sync.banner)
@@ -483,6 +537,7 @@ class LabelPropertiesForm(QGroupBox):
         layout.addWidget(self.noteLabel)
         layout.addWidget(self.errorLabel)
         layout.addLayout(rows)
+        layout.addLayout(_button_row(self.applyButton))
         connect_slot(self.addPropertyButton.clicked, lambda: self.addProperty())
         connect_slot(self.nameEdit.returnPressed, lambda: self.addProperty())
         connect_slot(self.removePropertyButton.clicked, lambda: self.removeProperty())

@@ -83,7 +83,7 @@ class ValidationList(QTreeWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setHeaderLabels(("", "Node", "Issue"))
+        self.setHeaderLabels(("Severity", "Node", "Issue"))  # as the inspector's Validation tab
         self.setRootIsDecorated(False)
         self.setUniformRowHeights(True)
         self.setAlternatingRowColors(True)

@@ -33,13 +33,18 @@ if TYPE_CHECKING:
     from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.qt.editor.controller import ValidationState
     from zarr_browser.qt.window import BrowserWindow
-    from zarr_browser.qt.workers import Runner, Task
+    from zarr_browser.qt.workers import Runner
 
 __all__ = ["WindowEditing", "is_remote_url"]
 
 logger = logging.getLogger(__name__)
 
 _LOCAL_SCHEMES = ("file://", "memory://", "memory:")
+
+#: the editor dock's first width: this share of the window, within these bounds (px)
+DOCK_SHARE, DOCK_MIN_WIDTH, DOCK_MAX_WIDTH = 0.34, 400, 600
+#: the tree's width next to the inspector once the dock is open (its Name, Kind and Shape columns)
+TREE_WIDTH = 450
 
 
 def is_remote_url(url: str) -> bool:
@@ -58,6 +63,17 @@ def _paths_of(keys: list[str]) -> list[str]:
     return out
 
 
+def _steps_text(n: int) -> str:
+    """`` (2 steps)``; nothing for 0 (documents changed with no step since the save: a partial save)."""
+    return f" ({n} step{'s' if n != 1 else ''})" if n else ""
+
+
+def _ancestors(path: str) -> list[str]:
+    """``/a/b`` -> ``["/", "/a", "/a/b"]``."""
+    parts = [p for p in path.split("/") if p]
+    return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
 class WindowEditing(QObject):
     """The editing features of a browser window (built by the window; see the module docs)."""
 
@@ -67,8 +83,8 @@ class WindowEditing(QObject):
         self._runner = runner
         self._start_on_open = False
         self._after_save: Callable[[], object] | None = None
+        self._dock_fitted = False
         self.saveDialog: SaveDialog | None = None
-        self._refresh_task: Task | None = None
         self.controller = EditController(runner=runner, registry=registry, parent=self)
         self.editor = EditorPanel(self.controller, runner=runner, registry=registry)
         self.dock = QDockWidget("Editor", window)
@@ -221,6 +237,9 @@ class WindowEditing(QObject):
     def _on_active_changed(self, active: bool) -> None:
         self._set_checked(active)
         self.dock.setVisible(active)
+        if active and not self._dock_fitted:
+            self._dock_fitted = True  # once: later the user's own sizes stay
+            self._fit_dock()
         if active:
             self.editor.setPath(self._window.currentPath() or "/")
             session = self.controller.session()
@@ -240,6 +259,16 @@ class WindowEditing(QObject):
             self._window.selectPath(previous)  # back to the typing (the editor still shows it)
             return
         self.editor.setPath(path)
+
+    def _fit_dock(self) -> None:
+        """Give the dock a width its forms fit in, and the tree its main columns; the inspector gets the rest."""
+        window = self._window
+        width = window.width()
+        dock = max(DOCK_MIN_WIDTH, min(DOCK_MAX_WIDTH, round(width * DOCK_SHARE)))
+        window.resizeDocks([self.dock], [dock], Qt.Orientation.Horizontal)
+        central = max(width - dock, 0)
+        tree = min(TREE_WIDTH, round(central * 0.47))
+        window.splitter.setSizes([tree, max(central - tree, 0)])
 
     def confirmUnapplied(self) -> bool:
         """Ask Discard / Cancel when a form holds typing not applied yet (nothing is lost
@@ -279,10 +308,9 @@ class WindowEditing(QObject):
             return False
         if not self.controller.isDirty():
             return True
-        count = len(self.controller.history())
         answer = QMessageBox.question(
             self._window, "Unsaved edits",
-            f"The store has unsaved metadata edits ({count} step{'s' if count != 1 else ''}). "
+            f"The store has unsaved metadata edits{_steps_text(self.controller.unsavedSteps())}. "
             "Save them before closing it?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Save)
@@ -366,31 +394,25 @@ class WindowEditing(QObject):
         self._refresh_views([])
 
     def _refresh_views(self, paths: list[str]) -> None:
-        """Re-read the saved nodes in the tree (rows not above the current one) and the inspector."""
+        """Show what is in the store now: re-read the rows of *paths* and of the current node.
+
+        A save rewrites documents; it never adds or removes children, so the rows are read
+        again in place (nothing collapses, the selection stays) and the inspector follows the
+        current row (``HierarchyTreeModel.nodeUpdated``).  Without *paths* (a reload) every
+        document may have changed: the current node and its ancestors are read again.
+        """
         window = self._window
-        hierarchy = window.hierarchy()
-        if hierarchy is None:
+        if window.hierarchy() is None:
             return
         current = window.currentPath() or "/"
-        for path in paths:
-            # re-listing a row above the current one would collapse the tree under the user's feet
-            if not (path == "/" or current == path or current.startswith(path.rstrip("/") + "/")):
-                window.panel.model.refreshPath(path)
-
-        def show(node: Any) -> None:
-            if window.currentPath() == current:
-                window.inspector.setNode(hierarchy, node)
-
-        if self._refresh_task is not None:
-            self._refresh_task.cancel()
-        self._refresh_task = self._runner.submit(
-            hierarchy.node, current, on_done=show,
-            on_error=lambda err: window.errorBar.showError(f"Could not re-read {current}: {err}"))
+        wanted = list(paths) if paths else _ancestors(current)
+        if current not in wanted:
+            wanted.append(current)
+        for path in wanted:
+            window.panel.model.rereadPath(path)
 
     def shutdown(self) -> None:
         """Drop late results (the window is closing); unsaved edits were asked about before."""
-        if self._refresh_task is not None:
-            self._refresh_task.cancel()
         self.editor.channelsForm.cancelHistograms()
         self.controller.stop()
 
@@ -423,8 +445,7 @@ class WindowEditing(QObject):
         elif busy:
             self.dirtyLabel.setText(controller.busyText().capitalize() + "…")
         elif dirty:
-            n = len(history)
-            self.dirtyLabel.setText(f"● unsaved edits ({n} step{'s' if n != 1 else ''})")
+            self.dirtyLabel.setText(f"● unsaved edits{_steps_text(controller.unsavedSteps())}")
         else:
             self.dirtyLabel.setText("editing · all saved")
         self.dirtyLabel.setStyleSheet("color: #b45309; font-weight: bold;" if dirty else "color: #15803d;")

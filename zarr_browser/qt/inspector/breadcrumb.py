@@ -5,13 +5,13 @@ from __future__ import annotations
 from functools import partial
 
 from qtpy.QtCore import Qt, Signal
+from qtpy.QtGui import QResizeEvent
 from qtpy.QtWidgets import (
     QApplication,
     QHBoxLayout,
     QLabel,
     QScrollArea,
     QSizePolicy,
-    QStyle,
     QToolButton,
     QWidget,
 )
@@ -21,8 +21,16 @@ from zarr_browser.qt._typed import clear_layout, layout_widgets, nonnull
 __all__ = ["Breadcrumb"]
 
 
+#: the narrowest a shortened segment gets (px): a few letters and the ellipsis
+_MIN_SEGMENT = 48
+
+
 class Breadcrumb(QWidget):
-    """``store › a › b`` with every ancestor clickable, and a copy-path button.
+    """``store › a › b`` with every ancestor clickable, and copy-path / copy-URL buttons.
+
+    When the path does not fit, the middle ancestors fold into one ``…`` segment, then the
+    store's name and the node's own name are elided; the full text of a shortened segment is in
+    its tooltip (the whole path is one click away with *Copy path*).
 
     Signals
     -------
@@ -50,14 +58,17 @@ class Breadcrumb(QWidget):
         self._scroll.setFixedHeight(self._copy_height())
         self._copy = QToolButton()
         self._copy.setText("Copy path")
-        self._copy.setIcon(nonnull(self.style()).standardIcon(QStyle.StandardPixmap.SP_FileDialogDetailedView))
-        self._copy.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self._copy.setToolTip("Copy the node path to the clipboard")
         self._copy.setEnabled(False)
         self._copy_url = QToolButton()
         self._copy_url.setText("Copy URL")
         self._copy_url.setToolTip("Copy the store URL followed by the node path")
         self._copy_url.setEnabled(False)
+        for button in (self._copy, self._copy_url):  # one look for both (one had an icon, another height)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self._crumbs: list[tuple[QToolButton, str]] = []  # each segment button and its full label
+        self._fold: tuple[QLabel, QToolButton] | None = None  # the "› …" standing for the middle ancestors
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.addWidget(self._scroll, 1)
@@ -89,10 +100,7 @@ class Breadcrumb(QWidget):
             crumbs.append((part, "/" + "/".join(parts[: i + 1])))
         for i, (label, target) in enumerate(crumbs):
             if i:
-                sep = QLabel("›")
-                sep.setContentsMargins(3, 0, 3, 0)
-                sep.setStyleSheet("color: palette(mid);")
-                self._segments_layout.addWidget(sep)
+                self._segments_layout.addWidget(self._separator())
             button = QToolButton()
             button.setText(label)
             button.setAutoRaise(True)
@@ -102,15 +110,24 @@ class Breadcrumb(QWidget):
                 font = button.font()
                 font.setBold(True)
                 button.setFont(font)
-                button.setEnabled(True)
-                button.setCheckable(False)
             button.clicked.connect(partial(self.pathClicked.emit, target))
             self._segments_layout.addWidget(button)
+            self._crumbs.append((button, label))
+            if i == 0 and len(crumbs) > 2:  # "…" for the middle ancestors, shown when they do not fit
+                middle = crumbs[1:-1]
+                fold = QToolButton()
+                fold.setText("…")
+                fold.setAutoRaise(True)
+                fold.setToolTip(" › ".join(label for label, _target in middle))
+                fold.clicked.connect(partial(self.pathClicked.emit, middle[-1][1]))
+                fold_separator = self._separator()
+                self._segments_layout.addWidget(fold_separator)
+                self._segments_layout.addWidget(fold)
+                self._fold = (fold_separator, fold)
         self._segments_layout.addStretch(1)
         self._copy.setEnabled(True)
         self._copy_url.setEnabled(bool(url))
-        scroll_bar = nonnull(self._scroll.horizontalScrollBar())
-        scroll_bar.setValue(scroll_bar.maximum())
+        self._fit()
 
     def clear(self) -> None:
         self._path, self._url = "", ""
@@ -121,7 +138,58 @@ class Breadcrumb(QWidget):
 
     def segmentButtons(self) -> list[QToolButton]:
         """The segment buttons, root first (for tests)."""
-        return [w for w in layout_widgets(self._segments_layout) if isinstance(w, QToolButton)]
+        return [button for button, _label in self._crumbs]
+
+    def visibleText(self) -> str:
+        """What the bar shows now, shortened segments as shown (``store › … › b``)."""
+        shown = [w for w in layout_widgets(self._segments_layout) if not w.isHidden()]
+        return " ".join(w.text() for w in shown if isinstance(w, QToolButton | QLabel))
+
+    # -- fitting -------------------------------------------------------------------------------
+    @staticmethod
+    def _separator() -> QLabel:
+        sep = QLabel("›")
+        sep.setContentsMargins(3, 0, 3, 0)
+        sep.setStyleSheet("color: palette(mid);")
+        return sep
+
+    def resizeEvent(self, event: QResizeEvent | None) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _needed(self) -> int:
+        shown = [w for w in layout_widgets(self._segments_layout) if not w.isHidden()]
+        return sum(w.sizeHint().width() for w in shown) + self._segments_layout.spacing() * max(len(shown) - 1, 0)
+
+    def _fit(self) -> None:
+        """Fold the middle ancestors, then elide the store's and the node's names, until the path fits."""
+        if not self._crumbs:
+            return
+        widgets = list(layout_widgets(self._segments_layout))
+        folded = set(self._fold or ())
+        for widget in widgets:
+            widget.setHidden(widget in folded)
+        for button, label in self._crumbs:
+            button.setText(label)
+        available = self._scroll.width()
+        if self._needed() <= available:
+            return
+        if self._fold is not None:
+            # everything between the fold and the last segment's separator goes; the fold comes
+            start = widgets.index(self._fold[1]) + 1
+            end = widgets.index(self._crumbs[-1][0]) - 1
+            for widget in widgets[start:end]:
+                widget.hide()
+            for widget in self._fold:
+                widget.show()
+        ends = [self._crumbs[0], self._crumbs[-1]] if len(self._crumbs) > 1 else self._crumbs
+        for button, label in ends:
+            excess = self._needed() - available
+            if excess <= 0:
+                return
+            metrics = button.fontMetrics()
+            width = max(_MIN_SEGMENT, metrics.horizontalAdvance(label) - excess)
+            button.setText(metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, width))
 
     # -- slots ---------------------------------------------------------------------------------
     def _on_copy_clicked(self) -> None:
@@ -133,3 +201,5 @@ class Breadcrumb(QWidget):
 
     def _clear_segments(self) -> None:
         clear_layout(self._segments_layout)
+        self._crumbs = []
+        self._fold = None

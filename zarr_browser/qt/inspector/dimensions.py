@@ -85,7 +85,8 @@ class DimensionsPanel(QWidget):
             conflict = len(names) > 1
             if conflict:
                 conflicts.append(axis)
-            row: list[Cell | str] = [str(axis), f"{array.shape[axis]:,}", str(array.chunks[axis])]
+            # written as the shape is everywhere else (tree, Array tab, chunks and shards here): no separators
+            row: list[Cell | str] = [str(axis), str(array.shape[axis]), str(array.chunks[axis])]
             if array.shards:
                 row.append(str(array.shards[axis]))
             if resolved is not None:

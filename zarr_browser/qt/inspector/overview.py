@@ -12,6 +12,7 @@ from qtpy.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidge
 
 from zarr_browser.core.safety import itemsize
 from zarr_browser.qt._typed import clear_layout, layout_widgets
+from zarr_browser.qt.inspector.elided_label import ElidedLabel
 from zarr_browser.qt.inspector.formatting import format_bytes, format_number, format_shape
 from zarr_browser.qt.inspector.preview_widget import PreviewWidget
 
@@ -52,7 +53,9 @@ def highlights(descriptions: Mapping[str, Mapping[str, Any]]) -> list[str]:
     levels = ome.get("levels") if isinstance(ome.get("levels"), list) else []
     if levels:
         first = levels[0] if isinstance(levels[0], Mapping) else {}
-        line = f"OME image: {_count(len(levels), 'level')}"
+        roles = ome.get("roles")
+        what = "OME label image" if isinstance(roles, list) and "label-image" in roles else "OME image"
+        line = f"{what}: {_count(len(levels), 'level')}"
         if first.get("shape"):
             line += f", full resolution {format_shape(first.get('shape'))}"
         channels = [c for c in ome.get("channels") or [] if isinstance(c, Mapping)]
@@ -104,14 +107,14 @@ class OverviewPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._title = QLabel()
+        # what cannot wrap (names, paths) is elided so that it never widens the panel past its window
+        self._title = ElidedLabel(mode=Qt.TextElideMode.ElideRight)
         font = self._title.font()
         font.setPointSizeF(font.pointSizeF() * 1.35)
         font.setBold(True)
         self._title.setFont(font)
-        self._title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self._title.setTextFormat(Qt.TextFormat.PlainText)
         self._subtitle = QLabel()
+        self._subtitle.setWordWrap(True)
         self._subtitle.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._badges = QHBoxLayout()
         self._badges.setSpacing(6)
@@ -206,9 +209,9 @@ class OverviewPanel(QWidget):
         self._highlights.clear()
         self._highlights.hide()
         self._clear_facts()
-        self._add_fact("Path", node.path)
+        self._add_fact("Path", node.path, elide=True)
         if url:
-            self._add_fact("Store", url)
+            self._add_fact("Store", url, elide=True)
         if node.source == "consolidated":
             self._add_fact("Read from", "consolidated metadata")
         if node.consolidated is not None:
@@ -257,11 +260,15 @@ class OverviewPanel(QWidget):
             chip.setToolTip(f"{detection.name} convention detected")
             self._badges.addWidget(chip)
 
-    def _add_fact(self, label: str, value: str, *, rich: bool = False) -> None:
-        field = QLabel(value)
-        field.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
-        field.setWordWrap(True)
-        field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    def _add_fact(self, label: str, value: str, *, rich: bool = False, elide: bool = False) -> None:
+        field: QLabel
+        if elide:
+            field = ElidedLabel(value)
+        else:
+            field = QLabel(value)
+            field.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
+            field.setWordWrap(True)
+            field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._facts.addRow(QLabel(f"<span style='color:#6b7280'>{label}</span>"), field)
 
     def _clear_facts(self) -> None:

@@ -17,15 +17,18 @@ from typing import TYPE_CHECKING, Any
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import QFrame, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
+from zarr_browser.core.model import key_prefix
 from zarr_browser.core.preview import PreviewUnavailableError, Thumbnail, make_thumbnail, previewable
+from zarr_browser.core.store import run_sync
 from zarr_browser.core.summary import NodeSummary, summarize
 from zarr_browser.core.validate import HierarchyContext
-from zarr_browser.errors import UnsafeArrayError
+from zarr_browser.errors import UnsafeArrayError, ZarrBrowserError
 from zarr_browser.qt.inspector.array_panel import ArrayPanel
 from zarr_browser.qt.inspector.attributes import AttributesPanel, JsonTree
 from zarr_browser.qt.inspector.breadcrumb import Breadcrumb
 from zarr_browser.qt.inspector.dataset_panel import DatasetPanel
 from zarr_browser.qt.inspector.dimensions import DimensionsPanel
+from zarr_browser.qt.inspector.formatting import format_json
 from zarr_browser.qt.inspector.ome_panels import LabelsPanel, OmeImagePanel, PlatePanel, WellPanel
 from zarr_browser.qt.inspector.overview import OverviewPanel, highlights
 from zarr_browser.qt.inspector.raw_json import RawJsonPanel
@@ -68,8 +71,47 @@ def _load_details(hierarchy: Hierarchy, node: Node, registry: ConventionRegistry
     return _Details(descriptions, summarize(node, parent, registry))
 
 
-def _thumbnail(hierarchy: Hierarchy, node: Node, registry: ConventionRegistry) -> Thumbnail:
-    return make_thumbnail(hierarchy.access, node, registry, HierarchyContext(hierarchy, max_children=DESCRIBE_CHILDREN))
+@dataclass(frozen=True, slots=True)
+class _Preview:
+    """A thumbnail, and when the array it was read from has no chunk stored, its fill value."""
+
+    thumbnail: Thumbnail
+    unwritten: bool = False
+    fill_value: JSON = None
+
+
+_METADATA_NAMES = frozenset({"zarr.json", ".zarray", ".zattrs", ".zgroup", ".zmetadata"})
+
+
+def _thumbnail(hierarchy: Hierarchy, node: Node, registry: ConventionRegistry) -> _Preview:
+    thumbnail = make_thumbnail(hierarchy.access, node, registry,
+                               HierarchyContext(hierarchy, max_children=DESCRIBE_CHILDREN))
+    source = hierarchy.node(thumbnail.source_path) if thumbnail.source_path != node.path else node
+    if source.array is None:
+        return _Preview(thumbnail)
+    try:  # one listing of the array's directory: a picture of nothing but fill values says so
+        names = run_sync(hierarchy.access.list_dir(key_prefix(source.path)))
+    except (ZarrBrowserError, OSError, TimeoutError):
+        return _Preview(thumbnail)  # cannot list (plain HTTP): the picture alone
+    unwritten = all(name in _METADATA_NAMES for name in names)
+    return _Preview(thumbnail, unwritten, source.array.fill_value)
+
+
+_STRING_DTYPES = ("string", "str", "utf", "bytes", "object")
+
+
+def no_preview_reason(node: Node) -> str:
+    """Why an array gets no picture (for arrays :func:`previewable` turns down)."""
+    array = node.array
+    if array is None:
+        return "No preview"
+    dtype = array.dtype.lower()
+    numpy_text = dtype[1:2] in ("s", "u") and dtype[:1] in "<>|="  # v2: |S5, <U5
+    if numpy_text or any(word in dtype for word in _STRING_DTYPES):
+        return "No preview for string data"
+    if array.ndim == 0:
+        return "No preview for a scalar"
+    return "No preview for 1-D arrays: a picture needs two dimensions"
 
 
 def _scrolled(widget: QWidget) -> QScrollArea:
@@ -224,6 +266,9 @@ class Inspector(QWidget):
                 self.overview.preview.setLoading()
                 self._submit(_thumbnail, (hierarchy, node, self._registry), self._on_preview_done,
                              self._on_preview_failed)
+            elif node.is_array:  # say why there is no picture rather than leave a gap
+                self.overview.preview.show()
+                self.overview.preview.setMessage(no_preview_reason(node))
         if self._pending_document is not None and self._pending_document[0] == node.path:
             _, document, pointer = self._pending_document
             self._pending_document = None
@@ -322,8 +367,12 @@ class Inspector(QWidget):
         for panel in (self.image, self.dataset):
             panel.clear()
 
-    def _on_preview_done(self, thumbnail: Thumbnail) -> None:
-        self.overview.preview.setThumbnail(thumbnail)
+    def _on_preview_done(self, preview: _Preview) -> None:
+        if preview.unwritten:
+            self.overview.preview.setMessage(
+                f"No chunk written: every value is the fill value ({format_json(preview.fill_value)})")
+        else:
+            self.overview.preview.setThumbnail(preview.thumbnail)
 
     def _on_preview_failed(self, err: BaseException) -> None:
         if isinstance(err, PreviewUnavailableError):

@@ -7,13 +7,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from qtpy.QtCore import QSize, Qt
-from qtpy.QtGui import QImage, QPixmap
-from qtpy.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from qtpy.QtGui import QImage, QPixmap, QResizeEvent
+from qtpy.QtWidgets import QBoxLayout, QLabel, QVBoxLayout, QWidget
 
 if TYPE_CHECKING:
     from zarr_browser.core.preview import Thumbnail
 
 __all__ = ["PreviewWidget"]
+
+CAPTION_MIN_WIDTH = 180
+"""Narrowest caption column beside the picture (px); narrower panels put the caption below."""
 
 
 class PreviewWidget(QWidget):
@@ -38,11 +41,23 @@ class PreviewWidget(QWidget):
         side_column.addWidget(title)
         side_column.addWidget(self._note)
         side_column.addStretch(1)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self._image, 0, Qt.AlignmentFlag.AlignTop)
-        layout.addLayout(side_column, 1)
+        self._layout = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.addWidget(self._image, 0, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self._layout.addLayout(side_column, 1)
         self.clear()
+
+    def isCaptionBeside(self) -> bool:
+        """Whether the caption is right of the picture (else below it: a narrow panel)."""
+        return self._layout.direction() == QBoxLayout.Direction.LeftToRight
+
+    def resizeEvent(self, event: QResizeEvent | None) -> None:
+        # beside the picture only with room for a readable column; else one word per line
+        direction = QBoxLayout.Direction.LeftToRight if self.width() >= self._side + 2 + CAPTION_MIN_WIDTH \
+            else QBoxLayout.Direction.TopToBottom
+        if direction != self._layout.direction():
+            self._layout.setDirection(direction)
+        super().resizeEvent(event)
 
     # -- state ---------------------------------------------------------------------------------
     def thumbnail(self) -> Thumbnail | None:
