@@ -81,7 +81,7 @@ def display_data(
 
 def preread(level: LevelArray, wait: float = PREREAD_WAIT) -> bool:
     """Request the coarsest *level* and wait at most *wait* seconds for it; whether it is all here."""
-    source = level.source
+    source = getattr(level.source, "inner", level.source)  # the stored values of a decoded source
     if level.nbytes > PREREAD_BYTES or not isinstance(source, ZarrSource):
         return False  # too big, or a mosaic (its tiles open in workers as the view needs them)
     key = level.full_key(normalize_key((), level.shape)[0])
@@ -154,6 +154,7 @@ def _make_refresher() -> _Refresher:
             for layer in _layers_showing(dirty):
                 try:
                     if _awaits_data(layer):  # a view drawn complete already needs no new frame
+                        _forget_materialized(layer)
                         layer.refresh()
                     _settle_contrast(layer)
                 except Exception:  # a refresh failing must not stop the others
@@ -194,9 +195,30 @@ def _settle_contrast(layer: Any) -> None:
         layer.reset_contrast_limits(mode="slice")
 
 
+def _forget_materialized(layer: Any) -> None:
+    """Drop napari's copy of the coarsest level, so that the refresh reads it again.
+
+    napari (0.9) keeps ``np.asarray`` of a 2-D multiscale layer's coarsest level for good (the
+    thumbnail, and the view when that level is shown): read while its chunks were on their
+    way, it would show the placeholders for ever.
+    """
+    clear = getattr(getattr(layer, "_level_materializer", None), "cache_clear", None)
+    if callable(clear):
+        clear()
+
+
 def _awaits_data(layer: Any) -> bool:
-    """Whether the layer's last reads left pending holes (a refresh can then draw more)."""
-    return any(h.status == "pending" for array in _arrays_of(layer) for h in array.last_holes)
+    """Whether the layer drew placeholders since its last refresh (a refresh can then draw more).
+
+    Clears the mark: the refresh that follows reads again and sets it again if data is still
+    missing.
+    """
+    waiting = False
+    for array in _arrays_of(layer):
+        if array.awaiting:
+            array.awaiting = False
+            waiting = True
+    return waiting
 
 
 def _arrays_of(layer: Any) -> list[DisplayLevel]:

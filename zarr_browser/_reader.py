@@ -279,6 +279,14 @@ def _colormap(colour: str) -> Any:
     return custom
 
 
+_CF_UNITS = {name: "degree" for name in (
+    "degrees_north", "degree_north", "degree_N", "degrees_N", "degreeN", "degreesN",
+    "degrees_east", "degree_east", "degree_E", "degrees_E", "degreeE", "degreesE",
+    "degrees_south", "degrees_west",  # not CF spellings, but written
+)}
+"""CF's latitude and longitude units (CF §4.1, §4.2), which pint does not know, as plain degrees."""
+
+
 def _napari_units(units: Sequence[str | None]) -> tuple[str | None, ...] | None:
     """The units napari (pint) understands; others become None (pixels).  None when none is left."""
     from napari.utils.transforms._units import get_unit_from_name
@@ -288,6 +296,7 @@ def _napari_units(units: Sequence[str | None]) -> tuple[str | None, ...] | None:
         if unit is None:
             out.append(None)
             continue
+        unit = _CF_UNITS.get(unit.strip(), unit)
         try:
             get_unit_from_name(unit)
         except (ValueError, TypeError, AttributeError):

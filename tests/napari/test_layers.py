@@ -166,19 +166,27 @@ def test_side_by_side_with_napari_ome_zarr_plate(stores: Any, version: str) -> N
     mine = ours(path)
     their_plate, their_labels = theirs(path)
     data, meta, _ = their_plate
-    lowest = np.asarray(data[-1])  # napari-ome-zarr stitches every level; we show the lowest
-    factor = data[0].shape[-1] / data[-1].shape[-1]
     my_images = [ld for ld in mine if ld[2] == "image"]
-    assert [m["name"] for _, m, _ in my_images] == meta["name"] == ["image: DAPI", "image: GFP"]
+    # napari-ome-zarr names the channels after the first field's multiscale ("image", ome-zarr's
+    # default for every image); ours after the plate, as its labels layer
+    assert meta["name"] == ["image: DAPI", "image: GFP"]
+    assert [m["name"] for _, m, _ in my_images] == ["plate: DAPI", "plate: GFP"]
+    assert next(m["name"] for _, m, t in mine if t == "labels") == "plate: cells"
     for i, (my_data, my_meta, _) in enumerate(my_images):
-        assert isinstance(my_data, DisplayLevel)  # one level: the mosaic of the lowest resolution
-        assert my_meta["scale"] == pytest.approx(tuple(s * factor for s in meta["scale"]))
+        # both stitch every level of the first field of each well: a multiscale mosaic
+        assert [d.shape for d in my_data] == [d.shape[1:] for d in data]
+        assert my_meta["scale"] == pytest.approx(tuple(meta["scale"]))
         assert my_meta["axis_labels"] == meta["axis_labels"]
         assert colour_at_one(my_meta["colormap"]) == colour_at_one(meta["colormap"][i])
         assert my_meta["contrast_limits"] == list(meta["contrast_limits"][i])
-        np.testing.assert_array_equal(np.asarray(blocking(my_data)), lowest[i])
-    my_labels = next(ld for ld in mine if ld[2] == "labels")
-    np.testing.assert_array_equal(np.asarray(blocking(my_labels[0])), np.asarray(their_labels[0][-1]))
+        for mine_level, their_level in zip(my_data, data, strict=True):
+            np.testing.assert_array_equal(np.asarray(blocking(mine_level)), np.asarray(their_level)[i])
+    my_labels, my_labels_meta, _ = next(ld for ld in mine if ld[2] == "labels")
+    their_labels_data, their_labels_meta, _ = their_labels
+    assert [d.shape for d in my_labels] == [d.shape for d in their_labels_data]
+    assert my_labels_meta["scale"] == pytest.approx(tuple(their_labels_meta["scale"]))
+    for mine_level, their_level in zip(my_labels, their_labels_data, strict=True):
+        np.testing.assert_array_equal(np.asarray(blocking(mine_level)), np.asarray(their_level))
 
 
 # -- plates ----------------------------------------------------------------------------------
@@ -187,8 +195,9 @@ def test_side_by_side_with_napari_ome_zarr_plate(stores: Any, version: str) -> N
 def test_plate_mosaic_reads_only_the_wells_a_region_touches(stores: Any) -> None:
     result = plan(stores.plate("0.5"))
     (spec,) = result.specs
-    mosaic = spec.levels[0]
-    assert mosaic.shape == (2, 2 * 8, 3 * 12)  # 2 rows × 3 columns of 8 × 12 tiles (32 × 48 at level 2)
+    assert [level.shape for level in spec.levels] == [(2, 2 * 32, 3 * 48), (2, 2 * 16, 3 * 24), (2, 2 * 8, 3 * 12)]
+    assert spec.kwargs["multiscale"] is True
+    mosaic = spec.levels[-1]  # 2 rows × 3 columns of 8 × 12 tiles (level 2 of 32 × 48 fields)
     meta = spec.kwargs["metadata"]["zarr_browser"]["plate"]
     assert meta["wells"] == {"/A/1": [0, 0], "/A/3": [0, 2], "/B/2": [1, 1]}
     source = mosaic.source
@@ -228,7 +237,7 @@ def test_bf2raw_collection_lists_its_series_and_opens_none(stores: Any) -> None:
 def test_bf2raw_with_one_series_opens_it(stores: Any) -> None:
     result = plan(stores.bf2raw(1))
     assert [s.path for s in result.specs] == ["/0"]
-    assert result.specs[0].kwargs["name"] == ["image: DAPI", "image: GFP"]
+    assert result.specs[0].kwargs["name"] == ["bf2raw/0: DAPI", "bf2raw/0: GFP"]  # the series, not "image"
 
 
 # -- plain arrays and groups -----------------------------------------------------------------
@@ -244,9 +253,9 @@ def test_xarray_dataset_arrays_get_dims_and_scale_from_regular_coordinates(store
     assert temperature["translate"] == pytest.approx((0.0, -45.0, 0.0))
     assert temperature["units"] == (None, "degrees_north", "degrees_east")
     assert by_name["mask"].kwargs["axis_labels"] == ("lat", "lon")
-    # napari does not know "degrees_north": the glue leaves those axes in pixels
+    # pint does not know CF's "degrees_north" / "degrees_east": the glue gives napari degrees
     (_, kwargs, _), = layer_data(by_name["temperature"])
-    assert "units" not in kwargs
+    assert kwargs["units"] == (None, "degree", "degree")
 
 
 def test_plain_v3_array_with_dimension_names(stores: Any) -> None:
@@ -288,7 +297,7 @@ def test_demo_stores(small_demo: Path) -> None:
     assert cells[0].kwargs["scale"] == (0.325, 0.325)
     assert cells[1].kwargs["name"] == "cells: nuclei" and len(cells[1].kwargs["colors"]) > 5
     plate = plan(small_demo / "plate.ome.zarr").specs
-    assert [s.role for s in plate] == ["plate"] and plate[0].levels[0].shape == (2, 256, 384)
+    assert [s.role for s in plate] == ["plate"] and plate[0].levels[-1].shape == (2, 256, 384)
     climate = plan(small_demo / "climate.zarr").specs
     assert [s.kwargs["name"] for s in climate] == ["temperature"]
     assert climate[0].kwargs["scale"] == pytest.approx((30.0, 178 / 89, 358 / 179))
@@ -387,8 +396,24 @@ def test_five_dimensional_image_splits_channels_lazily(tmp_path: Path) -> None:
     assert spec.kwargs["scale"] == (1.0, 2.0, 0.5, 0.5)
     assert spec.kwargs["units"] == ("second", "micrometer", "micrometer", "micrometer")
     layers = layer_data(spec)
-    assert [kw["name"] for _, kw, _ in layers] == ["image: channel_0", "image: channel_1", "image: channel_2"]
+    assert [kw["name"] for _, kw, _ in layers] == ["tczyx: channel_0", "tczyx: channel_1", "tczyx: channel_2"]
     assert [kw["colormap"] for _, kw, _ in layers] == ["cyan", "magenta", "yellow"]  # napari's defaults
     third = layers[2][0]
     assert third[0].shape == (2, 4, 32, 32)
     np.testing.assert_array_equal(blocking(third[0])[1, 2], pixels[1, 2, 2])
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_a_huge_array_without_a_pyramid_is_declined_with_a_note(tmp_path: Path, zarr_format: int) -> None:
+    import zarr
+
+    zarr.create_array(str(tmp_path / "huge.zarr"), shape=(10**6, 10**6), chunks=(1024, 1024), dtype="uint8",
+                      fill_value=7, zarr_format=zarr_format)  # metadata only: 954,529 chunks per plane
+    result = plan(tmp_path / "huge.zarr")
+    assert result.specs == ()
+    (note,) = result.notes
+    assert "1,000,000 × 1,000,000 plane" in note and "954,529 chunks" in note and "too large" in note
+    zarr.create_array(str(tmp_path / "stack.zarr"), shape=(10**4, 512, 512), chunks=(1, 256, 256), dtype="uint16",
+                      zarr_format=zarr_format)  # a long stack of small planes is fine
+    (spec,) = plan(tmp_path / "stack.zarr").specs
+    assert spec.levels[0].shape == (10**4, 512, 512)

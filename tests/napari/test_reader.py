@@ -86,21 +86,36 @@ def test_open_plate_zip_and_http(make_napari_viewer: Any, stores: Any, http_serv
     viewer = make_napari_viewer()
     plate = viewer.open(str(stores.plate("0.4", labels=True)), plugin="zarr-browser")
     assert kinds(plate) == ["Image", "Image", "Labels"]
-    assert plate[0].data.shape == (16, 36) and not plate[0].multiscale  # 2 × 3 wells of 8 × 12
+    assert plate[0].multiscale and [d.shape for d in plate[0].data] == [(64, 144), (32, 72), (16, 36)]
+    assert plate[2].multiscale and plate[2].data[0].shape == (64, 144)  # labels at the image's resolution
 
     assert [str(u) for u in plate[2].units] == ["micrometer", "micrometer"]  # from the image axes
     viewer.layers.clear()
     image = stores.image("0.5", labels=False)
     archive = Path(shutil.make_archive(str(tmp_path / "zipped"), "zip", root_dir=image))
     zipped = viewer.open(str(archive), plugin="zarr-browser")
-    assert names(zipped) == ["image: DAPI", "image: GFP"]
+    assert names(zipped) == ["zipped: DAPI", "zipped: GFP"]  # named after the store: ome-zarr calls every image "image"
 
     viewer.layers.clear()
     shutil.copytree(image, http_server.root / "remote.ome.zarr")
     remote = viewer.open(http_server.url_for("remote.ome.zarr"), plugin="zarr-browser")
-    assert names(remote) == ["image: DAPI", "image: GFP"]
+    assert names(remote) == ["remote: DAPI", "remote: GFP"]
     np.testing.assert_array_equal(np.asarray(remote[1].data[-1]), np.asarray(zipped[1].data[-1]))
     assert remote[0].metadata["zarr_browser"]["url"].startswith("http://127.0.0.1")
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_open_a_plain_rgb_array(make_napari_viewer: Any, tmp_path: Path, zarr_format: int) -> None:
+    import zarr
+
+    pixels = np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8)
+    array = zarr.create_array(str(tmp_path / "rgb.zarr"), shape=pixels.shape, chunks=(10, 10, 3), dtype="uint8",
+                              zarr_format=zarr_format)
+    array[...] = pixels
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(tmp_path / "rgb.zarr"), plugin="zarr-browser")
+    assert layer.rgb and layer.ndim == 2 and tuple(layer.scale) == (1.0, 1.0)  # placed by y and x only
+    np.testing.assert_array_equal(np.asarray(layer.data.level), pixels)
 
 
 def test_open_plain_arrays_and_groups(make_napari_viewer: Any, stores: Any) -> None:
@@ -216,7 +231,7 @@ def test_cli_napari_flag_opens_the_store_with_the_dock(
 def test_dock_opens_a_plate_field_at_full_resolution(make_napari_viewer: Any, stores: Any, qtbot: Any) -> None:
     viewer = make_napari_viewer()
     (mosaic, _) = viewer.open(str(stores.plate("0.5")), plugin="zarr-browser")
-    assert not mosaic.multiscale
+    assert mosaic.multiscale  # zooming in on the mosaic reaches full resolution too
     widget = viewer.window.dock_widgets["Zarr browser (zarr-browser)"]  # shown with the wells listed
     qtbot.waitUntil(lambda: not widget.is_busy() and widget.browser.current_path() == "/A/1", timeout=10_000)
     widget.open_path("/A/3/0")

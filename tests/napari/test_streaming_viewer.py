@@ -89,11 +89,11 @@ def test_plate_mosaic_opens_tiles_together_and_never_waits(
     plate = stores.plate(version)
     shutil.copytree(plate, http_server.root / "plate.ome.zarr")
     url = http_server.url_for("plate.ome.zarr")
-    truth = np.asarray(napari_get_reader(url)(url)[0][0].level)  # a blocking read, for comparison
+    truth = np.asarray(napari_get_reader(url)(url)[0][0][-1].level)  # a blocking read, for comparison
     engine.clear_cache()
     http_server.latency = 0.05
     http_server.reset_stats()
-    mosaic = napari_get_reader(url)(url)[0][0]  # a fresh hierarchy: nothing cached
+    mosaic = napari_get_reader(url)(url)[0][0][-1]  # the overview level; a fresh hierarchy: nothing cached
     assert isinstance(mosaic, DisplayLevel) and mosaic.shape == (16, 36)
     first = mosaic[...]
     assert {h.status for h in mosaic.last_holes} == {"pending"} and not first.any()
@@ -107,3 +107,45 @@ def test_plate_mosaic_opens_tiles_together_and_never_waits(
     trips = http_server.stats.round_trips
     print(f"\n[plate {version}] {http_server.stats.requests} requests in {trips} round trips")
     assert trips <= 14, trips
+
+
+def test_plate_labels_over_http_are_drawn_when_their_tiles_arrive(
+    make_napari_viewer: Any, stores: Any, http_server: Any, qtbot: Any, engine: StreamingEngine
+) -> None:
+    """napari reads a labels layer twice per refresh (the view, then a row for the cursor value):
+    a complete second read must not hide that the view itself was drawn without its tiles."""
+    import zarr
+
+    plate = stores.plate("0.5", labels=True)
+    shutil.copytree(plate, http_server.root / "plate.ome.zarr")
+    http_server.latency = 0.03
+    viewer = make_napari_viewer()
+    layers = viewer.open(http_server.url_for("plate.ome.zarr"), plugin="zarr-browser")
+    labels = layers[-1]
+    assert labels.__class__.__name__ == "Labels" and labels.multiscale
+    cells = zarr.open_group(str(plate / "A" / "1" / "0" / "labels" / "cells"), mode="r")
+    datasets = cells.attrs["ome"]["multiscales"][0]["datasets"]
+    truth = np.asarray(cells[datasets[labels.data_level]["path"]])  # well A/1 at the level napari shows
+    height, width = truth.shape[-2:]
+    qtbot.waitUntil(lambda: np.array_equal(shown(labels)[:height, :width], truth), timeout=20_000)
+
+
+def test_coarsest_level_shown_before_it_arrived_is_redrawn(
+    make_napari_viewer: Any, stores: Any, http_server: Any, qtbot: Any, engine: StreamingEngine
+) -> None:
+    """napari 0.9 keeps its own copy of a multiscale layer's coarsest level (for the thumbnail and
+    for the view at that level): when that level arrives after the layer was made, the copy must
+    be dropped, or the placeholders stay on screen."""
+    import zarr
+
+    image = stores.image("0.5", labels=False)
+    shutil.copytree(image, http_server.root / "late.ome.zarr")
+    coarsest = np.asarray(zarr.open_array(str(image / "s2"), mode="r"))
+    viewer = make_napari_viewer()
+    viewer.window._qt_window.resize(400, 300)
+    http_server.faults.add("late.ome.zarr/s2/c/*", "slow:1")  # longer than the reader waits for it
+    layers = viewer.open(http_server.url_for("late.ome.zarr"), plugin="zarr-browser")
+    dapi = layers[0]
+    dapi.locked_data_level = len(dapi.data) - 1  # the coarsest level is what the view shows
+    qtbot.waitUntil(lambda: np.array_equal(shown(dapi), coarsest[0]), timeout=20_000)
+    assert dapi.thumbnail.any()

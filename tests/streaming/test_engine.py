@@ -222,6 +222,35 @@ def test_coarse_data_is_shown_until_the_fine_level_arrives(engine: StreamingEngi
     assert shown.last_holes == []
 
 
+def test_a_view_drawn_with_placeholders_stays_awaited_after_a_complete_small_read(
+    engine: StreamingEngine, http_server: Any
+) -> None:
+    """napari reads a view, then a small region (the cursor value, a thumbnail row): the second
+    read being complete must not hide that the view still waits for data (plate labels over HTTP
+    stayed blank until something else refreshed them)."""
+    from types import SimpleNamespace
+
+    from zarr_browser._display import _awaits_data
+
+    truth = microscopy((64, 128))
+    write(http_server.root / "w.zarr", truth, chunks=(64, 64))
+    array = level(http_server.url_for("w.zarr"))
+    array[:, 0:64]  # the left chunk is cached
+    http_server.faults.add("w.zarr/a/c/0/1", "hang")
+    shown = DisplayLevel([array], 0)
+    shown[...]  # the view: the right chunk is pending
+    np.testing.assert_array_equal(shown[0, 0:10], truth[0, 0:10])  # a small complete read after it
+    assert shown.last_holes == [] and shown.awaiting
+    layer = SimpleNamespace(data=shown)
+    assert _awaits_data(layer)  # the refresher refreshes the layer…
+    assert not _awaits_data(layer)  # …once, until a read draws placeholders again
+    http_server.faults.clear()
+    http_server._release.set()
+    wait_idle(engine)
+    np.testing.assert_array_equal(shown[...], truth)
+    assert not shown.awaiting
+
+
 def test_failed_chunks_are_drawn_as_failed_and_named(engine: StreamingEngine, http_server: Any) -> None:
     truth = microscopy((64, 128))
     write(http_server.root / "f.zarr", truth, chunks=(64, 64))

@@ -343,7 +343,7 @@ class _Renderer:
         """The region through the streaming engine (concurrent fetches, shared decoded cache)."""
         from zarr_browser.streaming.levels import LevelArray  # Qt-, napari- and dask-free
 
-        return LevelArray.open(self.access, node)[tuple(selection)]
+        return LevelArray.open(self.access, node, cf=True)[tuple(selection)]
 
     # -- plain arrays --------------------------------------------------------------------------
     def plain(self, node: Node) -> Thumbnail:

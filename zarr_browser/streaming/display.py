@@ -134,8 +134,15 @@ class DisplayLevel:
         self.last_holes: list[Hole] = []
         self.needs_contrast = False
         """Set by the napari glue when the contrast was computed before this level arrived."""
+        self.awaiting = False
+        """Set when a read drew placeholders (pending holes); the napari glue clears it when it
+        refreshes the layer.  Unlike :attr:`last_holes`, a later small read that happens to be
+        complete (napari reads a row for the thumbnail or the cursor value) does not clear it."""
         fixed = {axis for axis, _ in getattr(self._level, "fixed", ())}
         self._free_axes = tuple(a for a in range(len(self._level.source.shape)) if a not in fixed)
+        # coarser levels are read ahead by the reader, except mosaics (their tiles open lazily):
+        # their coarse levels are requested as placeholders as the view needs them
+        self._coarse_first = any(getattr(level.source, "coarse_first", False) for level in self._levels[index + 1:])
         self._lock = threading.Lock()
 
     # -- the array protocol napari uses -----------------------------------------------------
@@ -205,6 +212,8 @@ class DisplayLevel:
         data, holes = self._best(self._index, key, request=True)
         with self._lock:
             self.last_holes = holes
+            if any(h.status == "pending" for h in holes):
+                self.awaiting = True
         return data
 
     # -- coarse to fine ---------------------------------------------------------------------
@@ -218,7 +227,8 @@ class DisplayLevel:
             return source.read(full), []
         wait = grace_left(source) if request and k == self._index else 0.0
         started = time.monotonic()
-        data, holes = read_cached(full, request=request, neighbours=request, neighbour_axes=self._free_axes,
+        own = request and k == self._index
+        data, holes = read_cached(full, request=request, neighbours=own, neighbour_axes=self._free_axes,
                                   wait=wait)
         if wait > 0:
             _grace.spend(min(wait, time.monotonic() - started))
@@ -249,7 +259,7 @@ class DisplayLevel:
             low = int(mapped.min())
             coarse_key.append(slice(low, int(mapped.max()) + 1, 1))
             take.append(mapped - low)
-        coarse, _ = self._best(k + 1, tuple(coarse_key), request=False)
+        coarse, _ = self._best(k + 1, tuple(coarse_key), request=self._coarse_first)
         if not take:
             return coarse.reshape(shape)
         out = coarse

@@ -9,8 +9,9 @@
   labels and units from ``axes``; then its label images as labels layers (``image-label``
   colours, ``properties`` as features, their own transformations).
 * **label image** / **labels group** → labels layers.
-* **plate** → a mosaic of wells (the lowest resolution level of the first field of each well,
-  tiles read lazily) with the first field's channels; plus the labels of that field, likewise.
+* **plate** → a multiscale mosaic of wells (level *k* is level *k* of the first field of each
+  well, tiles opened and read lazily where the view needs them) with the first field's
+  channels; plus the labels of that field, likewise.
 * **well** → its only field, or nothing and the list of fields when it has several.
 * **bioformats2raw** → its only series, or nothing and the list of series (the spec asks
   readers to tell users there is more than one image; opening is explicit).
@@ -39,6 +40,7 @@ from zarr_browser.core.dimensions import resolve_dimension_names
 from zarr_browser.core.model import join_path, parent_path
 from zarr_browser.core.safety import open_array
 from zarr_browser.errors import UnsafeArrayError, ZarrBrowserError
+from zarr_browser.streaming.engine import MAX_BLOCKS_PER_READ
 from zarr_browser.streaming.levels import LevelArray
 from zarr_browser.streaming.mosaic import MosaicGeometry, MosaicSource
 
@@ -56,6 +58,9 @@ OME = "ome-ngff"
 MAX_ARRAYS = 8
 """How many image-like arrays of a group without image conventions are opened at once."""
 
+MAX_PLANE_BYTES = 1 << 30
+"""Largest plane of a single-level array opened in napari (it reads and keeps a whole plane)."""
+
 MAX_COORDINATE_LENGTH = 1_000_000
 """Longest CF coordinate array read to find a regular spacing."""
 
@@ -64,6 +69,8 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 _LEGACY_5D = ({"name": "t", "type": "time", "unit": None}, {"name": "c", "type": "channel", "unit": None},
               {"name": "z", "type": "space", "unit": None}, {"name": "y", "type": "space", "unit": None},
               {"name": "x", "type": "space", "unit": None})
+_DEFAULT_NAMES = frozenset({"image", "default", "multiscale", "multiscales"})
+"""Multiscale names writers give every image (ome-zarr-py: "image"): not worth a layer name."""
 _RGB_NAMES = frozenset({"c", "channel", "channels", "rgb", "rgba", "band", "bands", "color", "colour"})
 
 
@@ -303,10 +310,19 @@ class _Planner:
         return self._group(node)
 
     def _name(self, node: Node, description: Mapping[str, Any] | None = None) -> str:
+        """The multiscale's own name, unless it is a writer's default; else where the node is.
+
+        ome-zarr-py names every image "image", so two stores opened together would show the
+        same names: those get the store's name (the root) or the node's, with the store in
+        front when the node's name is only a number (a series or a field).
+        """
         name = description.get("name") if description else None
-        if isinstance(name, str) and name.strip("/"):
+        if isinstance(name, str) and name.strip("/") and name.strip().lower() not in _DEFAULT_NAMES:
             return name.rstrip("/").rsplit("/", 1)[-1]
-        return node.name or _store_name(self.hierarchy.url)
+        store = _store_name(self.hierarchy.url)
+        if not node.name:
+            return store
+        return f"{store}{node.path}" if node.name.isdigit() else node.name
 
     def _metadata(self, path: str, role: str) -> dict[str, Any]:
         return {"zarr_browser": {"url": self.hierarchy.url, "path": path, "role": role}}
@@ -532,18 +548,15 @@ class _Planner:
         levels = self._levels(field_node, field_description, result)
         if levels is None:
             return result
-        lowest = len(levels) - 1
-        tile = levels[-1]
-        geometry = MosaicGeometry(n_rows, n_columns, tile.shape, cells)
         name = str(plate.get("name") or self._name(node))
-        source = MosaicSource(geometry, tile.dtype, _TileOpener(self, field_path, None), name=node.path)
-        pixels = self._placement(field_description, tile.ndim, lowest)
-        plate_info = {"rows": n_rows, "columns": n_columns, "tile_shape": list(tile.shape), "field": field_path,
-                      "name": name, "wells": {cells[c]: list(c) for c in sorted(cells)}}
-        spec = self._image_spec([LevelArray(source)], pixels, field_description, node,
-                                self._name(field_node, field_description), role="plate", extra={"plate": plate_info})
+        mosaics = self._mosaics(levels, n_rows, n_columns, cells, field_path, None, node.path)
+        pixels = self._placement(field_description, levels[0].ndim, 0)
+        plate_info = {"rows": n_rows, "columns": n_columns, "tile_shape": list(levels[0].shape), "field": field_path,
+                      "name": name, "levels": len(levels), "wells": {cells[c]: list(c) for c in sorted(cells)}}
+        spec = self._image_spec(mosaics, pixels, field_description, node,
+                                self._name(node), role="plate", extra={"plate": plate_info})  # as its labels
         result.specs.append(spec)
-        result.extend(self._plate_labels(node, field_node, geometry, field_path, pixels.axes))
+        result.extend(self._plate_labels(node, field_node, (n_rows, n_columns, cells), field_path, pixels.axes))
         result.others.extend(cells[c] for c in sorted(cells))
         return result
 
@@ -558,8 +571,23 @@ class _Planner:
             return None
         return well_node, field_node, self._describe(field_node)
 
+    def _mosaics(
+        self, levels: Sequence[LevelArray], rows: int, columns: int, cells: Mapping[tuple[int, int], str],
+        field_path: str, sub: str | None, name: str,
+    ) -> list[LevelArray]:
+        """One lazily tiled mosaic per level of the first field (largest first): the plate as a pyramid.
+
+        napari reads the level the zoom needs; a level's tiles (that level of each well's field)
+        are opened the first time a view touches them.
+        """
+        return [
+            LevelArray(MosaicSource(MosaicGeometry(rows, columns, level.shape, cells), level.dtype,
+                                    _TileOpener(self, field_path, sub, k), name=f"{name} level {k}"))
+            for k, level in enumerate(levels)
+        ]
+
     def _plate_labels(
-        self, plate: Node, field_node: Node, geometry: MosaicGeometry, field_path: str,
+        self, plate: Node, field_node: Node, grid: tuple[int, int, Mapping[tuple[int, int], str]], field_path: str,
         image_axes: Sequence[Mapping[str, Any]],
     ) -> _Result:
         result = _Result()
@@ -567,6 +595,7 @@ class _Planner:
         names = _ome_namespace(labels_node).get("labels") if labels_node is not None else None
         if labels_node is None or not isinstance(names, list):
             return result
+        rows, columns, cells = grid
         for name in dict.fromkeys(n for n in names if isinstance(n, str)):
             target = _resolve(labels_node.path, name)
             label_node = self.ctx.node(target) if target else None
@@ -574,26 +603,25 @@ class _Planner:
                 continue
             description = self._describe(label_node)
             levels = self._levels(label_node, description, result)
-            if levels is None or not _is_integer(str(levels[-1].dtype)):
+            if levels is None or not _is_integer(str(levels[0].dtype)):
                 continue
-            tile = levels[-1]
             sub = posixpath.relpath(label_node.path, field_node.path)
-            label_geometry = MosaicGeometry(geometry.rows, geometry.columns, tile.shape, geometry.cells)
-            source = MosaicSource(label_geometry, tile.dtype, _TileOpener(self, field_path, sub),
-                                  name=f"{plate.path} {sub}")
-            pixels = _with_image_units(self._placement(description, tile.ndim, len(levels) - 1), image_axes)
-            kwargs: dict[str, Any] = {"name": f"{self._name(plate)}: {name}", "multiscale": False, "visible": True}
-            kwargs.update(self._axes_kwargs(pixels, range(tile.ndim)))
+            mosaics = self._mosaics(levels, rows, columns, cells, field_path, sub, f"{plate.path} {sub}")
+            pixels = _with_image_units(self._placement(description, levels[0].ndim, 0), image_axes)
+            kwargs: dict[str, Any] = {"name": f"{self._name(plate)}: {name}", "multiscale": len(mosaics) > 1,
+                                      "visible": True}
+            kwargs.update(self._axes_kwargs(pixels, range(levels[0].ndim)))
             label_value = description.get("label")
             label = label_value if isinstance(label_value, dict) else {}
             colors = _label_colors(label.get("colors"))
             if colors:
                 kwargs["colors"] = colors
             kwargs["metadata"] = self._metadata(plate.path, "plate-labels")
-            result.specs.append(LayerSpec(LevelArray(source), "labels", kwargs, plate.path, "plate-labels"))
+            data: list[LevelArray] | LevelArray = mosaics if len(mosaics) > 1 else mosaics[0]
+            result.specs.append(LayerSpec(data, "labels", kwargs, plate.path, "plate-labels"))
         return result
 
-    def prepare_tiles(self, well_paths: Sequence[str], field_path: str, sub: str | None) -> None:
+    def prepare_tiles(self, well_paths: Sequence[str], field_path: str, sub: str | None, level: int = -1) -> None:
         """Prefetch concurrently what :meth:`open_tile` reads for each well, stage by stage."""
         hierarchy = self.hierarchy
         fmt = hierarchy.root.zarr_format or 3
@@ -609,15 +637,13 @@ class _Planner:
         levels: list[str] = []
         for image_path in images:
             image_node = self.ctx.node(image_path)
-            datasets = _ome_namespace(image_node).get("multiscales") if image_node is not None else None
-            first = datasets[0] if isinstance(datasets, list) and datasets and isinstance(datasets[0], dict) else {}
-            paths = [d.get("path") for d in first.get("datasets") or [] if isinstance(d, dict)]
-            if paths and isinstance(paths[-1], str) and (target := _resolve(image_path, paths[-1])):
+            path = _level_path(image_node, level) if image_node is not None else None
+            if path is not None and (target := _resolve(image_path, path)):
                 levels.append(target)
         hierarchy.prefetch(levels, expect=(fmt, "array-data"))  # tiles need no attributes
 
-    def open_tile(self, well_path: str, field_path: str, sub: str | None) -> LevelArray | None:
-        """The lowest level of the first field of a well (or of its label *sub*), for a mosaic tile."""
+    def open_tile(self, well_path: str, field_path: str, sub: str | None, level: int = -1) -> LevelArray | None:
+        """Level *level* of the first field of a well (or of its label *sub*), for a mosaic tile."""
         well_node = self.ctx.node(well_path)
         if well_node is None:
             return None
@@ -629,12 +655,8 @@ class _Planner:
         image_node = self.ctx.node(image_path) if image_path else None
         if image_node is None:
             return None
-        datasets = _ome_namespace(image_node).get("multiscales")
-        first = datasets[0] if isinstance(datasets, list) and datasets and isinstance(datasets[0], dict) else {}
-        paths = [d.get("path") for d in first.get("datasets") or [] if isinstance(d, dict)]
-        if not paths or not isinstance(paths[-1], str):
-            return None
-        level_path = _resolve(image_node.path, paths[-1])
+        path = _level_path(image_node, level)
+        level_path = _resolve(image_node.path, path) if path is not None else None
         level_node = self.ctx.node(level_path) if level_path else None
         if level_node is None or level_node.array is None:
             return None
@@ -701,7 +723,7 @@ class _Planner:
             result.notes.append(f"{node.path}: a {meta.ndim}-D {meta.dtype} array is not an image; nothing to show")
             return result
         try:
-            level = LevelArray.open(self.hierarchy.access, node)
+            level = LevelArray.open(self.hierarchy.access, node, cf=True)
         except UnsafeArrayError as err:
             result.problems.append(str(err))
             return result
@@ -722,19 +744,26 @@ class _Planner:
                 regular = self._regular_coordinate(parent, name, meta.shape[axis])
                 if regular is not None:
                     translate[axis], scale[axis], units[axis] = regular
+        last = names[-1] if names else None
+        rgb = bool(meta.ndim >= 3 and meta.shape[-1] in (3, 4) and str(level.dtype) == "uint8"
+                   and (last is None or last.lower() in _RGB_NAMES))
+        spatial = meta.ndim - 1 if rgb else meta.ndim  # napari places an RGB image by its other axes
+        too_big = _plane_too_big(meta.shape, meta.chunks, level.dtype.itemsize, rgb)
+        if too_big:
+            result.notes.append(f"{node.path}: {too_big} without a pyramid is too large to show (napari draws a whole "
+                                "plane at once); it is left out. A multiscale pyramid (OME-Zarr) of it can be viewed")
+            return result
         kwargs: dict[str, Any] = {
             "name": node.name or _store_name(self.hierarchy.url),
             "multiscale": False,
-            "scale": tuple(scale),
-            "translate": tuple(translate),
+            "scale": tuple(scale[:spatial]),
+            "translate": tuple(translate[:spatial]),
         }
-        if names is not None and len(set(names)) == len(names):
-            kwargs["axis_labels"] = tuple(names)
-        if any(units):
-            kwargs["units"] = tuple(units)
-        last = names[-1] if names else None
-        kwargs["rgb"] = bool(meta.ndim >= 3 and meta.shape[-1] in (3, 4) and str(level.dtype) == "uint8"
-                             and (last is None or last.lower() in _RGB_NAMES))
+        if names is not None and len(set(names[:spatial])) == spatial:
+            kwargs["axis_labels"] = tuple(names[:spatial])
+        if any(units[:spatial]):
+            kwargs["units"] = tuple(units[:spatial])
+        kwargs["rgb"] = rgb
         kwargs["metadata"] = self._metadata(node.path, "array")
         result.specs.append(LayerSpec(level, "image", kwargs, node.path, "array"))
         return result
@@ -760,8 +789,8 @@ class _Planner:
             return None
         steps = np.diff(values)
         step = float(steps.mean())
-        if step <= 0 or not np.allclose(steps, step, rtol=1e-5, atol=abs(step) * 1e-6):
-            return None
+        if step == 0 or not np.allclose(steps, step, rtol=1e-5, atol=abs(step) * 1e-6):
+            return None  # descending coordinates (latitude from north to south) give a negative scale
         units = attrs.get("units")
         if not isinstance(units, str) or " since " in units.lower() or not units.strip():
             units = None
@@ -769,19 +798,20 @@ class _Planner:
 
 
 class _TileOpener:
-    """Opens mosaic tiles for a plate (picklable-free, but holds the planner for its context)."""
+    """Opens the tiles of one level of a plate mosaic (holds the planner for its context)."""
 
-    def __init__(self, planner: _Planner, field_path: str, sub: str | None) -> None:
+    def __init__(self, planner: _Planner, field_path: str, sub: str | None, level: int) -> None:
         self._planner = planner
         self._field_path = field_path
         self._sub = sub
+        self._level = level
 
     def __call__(self, well_path: str) -> LevelArray | None:
-        return self._planner.open_tile(well_path, self._field_path, self._sub)
+        return self._planner.open_tile(well_path, self._field_path, self._sub, self._level)
 
     def prepare(self, well_paths: Sequence[str]) -> None:
         """Read the metadata of many tiles at once: wells, then fields, then levels (3 round trips)."""
-        self._planner.prepare_tiles(well_paths, self._field_path, self._sub)
+        self._planner.prepare_tiles(well_paths, self._field_path, self._sub, self._level)
 
 
 # -- metadata helpers ------------------------------------------------------------------------
@@ -801,6 +831,34 @@ def _with_image_units(pixels: _Pixels, image_axes: Sequence[Mapping[str, Any]]) 
     axes = [dict(a, unit=units.get(a.get("name"))) if not a.get("unit") and a.get("name") in units else a
             for a in pixels.axes]
     return _Pixels(axes, pixels.scale, pixels.translate)
+
+
+def _level_path(image_node: Node, level: int) -> str | None:
+    """The path of level *level* (an index into ``datasets``) of an image's first multiscale, or None."""
+    multiscales = _ome_namespace(image_node).get("multiscales")
+    first = multiscales[0] if isinstance(multiscales, list) and multiscales and isinstance(multiscales[0], dict) else {}
+    datasets = first.get("datasets")
+    paths = [d.get("path") for d in datasets if isinstance(d, dict)] if isinstance(datasets, list) else []
+    if not -len(paths) <= level < len(paths):
+        return None
+    path = paths[level]
+    return path if isinstance(path, str) else None
+
+
+def _plane_too_big(shape: Sequence[int], chunks: Sequence[int], itemsize: int, rgb: bool) -> str | None:
+    """What is too large in the plane napari reads of a single-level array (its last two axes,
+    with the colour axis of an RGB image), or None when it can be shown."""
+    axes = range(len(shape) - 3, len(shape)) if rgb else range(len(shape) - 2, len(shape))
+    count = math.prod(-(-shape[a] // max(1, chunks[a])) for a in axes)
+    nbytes = math.prod(shape[a] for a in axes) * itemsize
+    if count <= MAX_BLOCKS_PER_READ and nbytes <= MAX_PLANE_BYTES:
+        return None
+    height, width = (shape[-3], shape[-2]) if rgb else (shape[-2], shape[-1])
+    return f"a {height:,} × {width:,} plane ({_gigabytes(nbytes)} in {count:,} chunks)"
+
+
+def _gigabytes(nbytes: int) -> str:
+    return f"{nbytes / 1e9:,.1f} GB" if nbytes >= 1e8 else f"{nbytes / 1e6:,.0f} MB"
 
 
 def _rdefs_model(node: Node) -> str | None:

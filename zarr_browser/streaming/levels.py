@@ -35,11 +35,12 @@ if TYPE_CHECKING:
     import dask.array
     import zarr
 
+    from zarr_browser.core.conventions.cf import CfDecoding
     from zarr_browser.core.model import Node
     from zarr_browser.core.safety import Limits
     from zarr_browser.core.store import StoreAccess
 
-__all__ = ["ArraySource", "LevelArray", "ZarrSource", "normalize_key"]
+__all__ = ["ArraySource", "DecodedSource", "LevelArray", "ZarrSource", "normalize_key"]
 
 Index = int | slice
 """A normalised index along one axis: an in-range integer or a slice with a positive step."""
@@ -245,6 +246,51 @@ class ZarrSource:
                                        neighbour_axes=neighbour_axes, wait=wait)
 
 
+class DecodedSource:
+    """A :class:`ZarrSource` whose values are decoded as CF says (unpacked, fill values as NaN).
+
+    The engine and its cache keep the stored values (smaller, shared with every other reader);
+    decoding happens on the way out, after holes are known, so the display still marks failed
+    chunks.  Everything but ``dtype``, ``read`` and ``read_cached`` is the stored source's.
+    """
+
+    def __init__(self, inner: ZarrSource, decoding: CfDecoding) -> None:
+        self.inner = inner
+        self.decoding = decoding
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.inner.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.decoding.dtype
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        return self.inner.chunks
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+    def read(self, key: tuple[Index, ...]) -> np.ndarray:
+        return self.decoding.apply(self.inner.read(key))
+
+    def read_cached(self, key: tuple[Index, ...], **options: Any) -> tuple[np.ndarray, list[Hole]]:
+        data, holes = self.inner.read_cached(key, **options)
+        data = self.decoding.apply(data)
+        if data.dtype.kind == "f":
+            for hole in holes:
+                if hole.status == "pending":  # not the decoded fill value: nothing is known yet
+                    data[hole.out] = np.nan
+        return data, holes
+
+    def __getattr__(self, name: str) -> Any:  # token, remote, engine, node, block_reader, …
+        if name in ("inner", "decoding"):
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
 def _numpy_dtype(name: str) -> np.dtype | None:
     """numpy's dtype for a node's dtype name, or None when numpy has no plain equivalent."""
     try:
@@ -268,9 +314,21 @@ class LevelArray:
         self._fixed = tuple(sorted(fixed))
 
     @classmethod
-    def open(cls, access: StoreAccess, node: Node, limits: Limits | None = None) -> LevelArray:
-        """The level array of array *node*; raises UnsafeArrayError when the gate refuses it."""
-        return cls(ZarrSource(access, node, limits))
+    def open(cls, access: StoreAccess, node: Node, limits: Limits | None = None, *, cf: bool = False) -> LevelArray:
+        """The level array of array *node*; raises UnsafeArrayError when the gate refuses it.
+
+        With *cf*, values are decoded as xarray decodes CF variables (``scale_factor``,
+        ``add_offset``, ``_FillValue`` and ``missing_value``; see
+        :func:`~zarr_browser.core.conventions.cf.cf_decoding`) when the node asks for it.
+        """
+        source = ZarrSource(access, node, limits)
+        if cf:
+            from zarr_browser.core.conventions.cf import cf_decoding
+
+            decoding = cf_decoding(node)
+            if decoding is not None:
+                return cls(DecodedSource(source, decoding))
+        return cls(source)
 
     # -- the array protocol napari uses -----------------------------------------------------
     @property

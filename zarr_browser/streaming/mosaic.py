@@ -151,6 +151,9 @@ class MosaicSource:
         self._lock = threading.Lock()
         self.token = new_token()
 
+    coarse_first = True
+    """Nothing of a mosaic is read ahead: a display drawing a finer level requests this one too."""
+
     @property
     def shape(self) -> tuple[int, ...]:
         return self.geometry.shape

@@ -21,7 +21,10 @@ import logging
 import math
 import re
 import struct
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from zarr_browser.core.conventions.base import BaseConvention, Context, Detection, attributes_pointer
 from zarr_browser.core.conventions.xarray_dims import xarray_dimension_names
@@ -31,7 +34,7 @@ from zarr_browser.core.jsonio import JSON
 if TYPE_CHECKING:
     from zarr_browser.core.model import Node
 
-__all__ = ["CF_ATTRIBUTES", "CfConvention", "decode_fill_value", "parse_time_units"]
+__all__ = ["CF_ATTRIBUTES", "CfConvention", "CfDecoding", "cf_decoding", "decode_fill_value", "parse_time_units"]
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +104,121 @@ def decode_fill_value(node: Node, value: JSON) -> JSON:
     if len(raw) != 8:
         return value
     return struct.unpack("<d", raw)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class CfDecoding:
+    """How xarray decodes the stored values of a CF variable: mask, then unpack.
+
+    ``decoded = stored * scale + offset`` in *dtype*, with every stored value in *masked* (the
+    ``_FillValue``, ``missing_value`` and, for xarray's Zarr v2 variables, the zarr
+    ``fill_value``) turned into NaN first.
+    """
+
+    masked: tuple[float, ...]
+    scale: float
+    offset: float
+    dtype: np.dtype
+
+    def apply(self, stored: np.ndarray) -> np.ndarray:
+        """The decoded values of *stored* (a new array)."""
+        out = stored.astype(self.dtype, copy=True)
+        hidden = None
+        for value in self.masked:
+            cast = _in_dtype(value, stored.dtype)
+            if cast is not None:
+                hit = stored == cast
+                hidden = hit if hidden is None else hidden | hit
+        if self.scale != 1.0:
+            out *= self.dtype.type(self.scale)
+        if self.offset != 0.0:
+            out += self.dtype.type(self.offset)
+        if hidden is not None:
+            out[hidden] = np.nan
+        return out
+
+    def describe(self) -> str:
+        """One line for notes and tooltips: ``stored × 0.01 + 280, -32768 → NaN``."""
+        parts = []
+        if self.scale != 1.0 or self.offset != 0.0:
+            parts.append(f"stored × {self.scale:g} + {self.offset:g}")
+        if self.masked:
+            parts.append(", ".join(f"{v:g}" for v in self.masked) + " → NaN")
+        return "; ".join(parts)
+
+
+def _in_dtype(value: float, dtype: np.dtype) -> Any:
+    """*value* as a scalar of *dtype* (as xarray compares fills), or None when it does not fit."""
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if not value.is_integer() or not info.min <= value <= info.max:
+            return None
+        return dtype.type(int(value))
+    with np.errstate(over="ignore"):
+        return dtype.type(value)
+
+
+def _mask_number(value: JSON) -> float | None:
+    """A fill or missing value as a float (the strings zarr uses for NaN and infinities too)."""
+    number = _numeric(value)
+    if number is not None:
+        return float(number)
+    if isinstance(value, str) and value in ("NaN", "Infinity", "-Infinity"):
+        return float(value.replace("Infinity", "inf"))
+    return None
+
+
+def cf_decoding(node: Node) -> CfDecoding | None:
+    """How xarray would decode *node*'s values (CF packing and masking), or None when it would not.
+
+    Follows xarray's defaults (conventions.md §4.2): ``_FillValue`` (v3 base64 floats decoded)
+    and every ``missing_value`` are masked; a Zarr v2 array with xarray dimension names and no
+    ``_FillValue`` attribute is masked with its zarr ``fill_value``; ``scale_factor`` /
+    ``add_offset`` unpack to float32 for stored integers of at most 2 bytes (and float32 data),
+    float64 otherwise.  Time variables (``units`` "<unit> since <date>") and non-numeric arrays
+    are left alone.  Malformed numbers are ignored here (validation reports them).
+    """
+    meta = node.array
+    if meta is None:
+        return None
+    try:
+        stored = np.dtype(meta.dtype)
+    except TypeError:
+        return None
+    if stored.kind not in "iuf":
+        return None
+    attrs = node.attributes
+    units = attrs.get("units")
+    if isinstance(units, str) and _TIME_DETECT.match(units):
+        return None
+    masked: list[float] = []
+    if "_FillValue" in attrs:
+        fill = _mask_number(decode_fill_value(node, attrs["_FillValue"]))
+        if fill is not None:
+            masked.append(fill)
+    elif node.zarr_format == 2 and isinstance(attrs.get("_ARRAY_DIMENSIONS"), list):
+        fill = _mask_number(meta.fill_value)
+        if fill is not None:
+            masked.append(fill)
+    missing = attrs.get("missing_value")
+    for value in missing if isinstance(missing, list) else [missing] if missing is not None else []:
+        number = _mask_number(value)
+        if number is not None:
+            masked.append(number)
+    masked = list(dict.fromkeys(v for v in masked if not math.isnan(v)))  # NaN stays NaN by itself
+    scale_value, offset_value = _numeric(attrs.get("scale_factor", 1)), _numeric(attrs.get("add_offset", 0))
+    scale = float(scale_value) if scale_value is not None and math.isfinite(scale_value) else 1.0
+    offset = float(offset_value) if offset_value is not None and math.isfinite(offset_value) else 0.0
+    packed = scale != 1.0 or offset != 0.0
+    if not packed and not masked:
+        return None
+    if stored.kind == "f" and not packed:
+        dtype = stored
+    elif stored.itemsize <= 2 or stored == np.float32:
+        dtype = np.dtype(np.float32)
+    else:
+        dtype = np.dtype(np.float64)
+    return CfDecoding(tuple(masked), scale, offset, dtype)
 
 
 def _number_text(value: JSON) -> str:
