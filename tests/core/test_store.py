@@ -567,6 +567,36 @@ def test_s3_missing_bucket_fails_clearly(s3_server: Any) -> None:
 
 
 
+def _zipped_sample(zarr_stores: Any, tmp_path: Path) -> tuple[Path, Any]:
+    import shutil
+
+    tree = zarr_stores.sample(str(tmp_path / "z.zarr"), 3)
+    archive = Path(shutil.make_archive(str(tmp_path / "sample"), "zip", root_dir=tmp_path / "z.zarr"))
+    return archive, tree
+
+
+def test_zip_archive_over_http_is_read_in_place(http_server: Any, zarr_stores: Any, tmp_path: Path) -> None:
+    archive, tree = _zipped_sample(zarr_stores, tmp_path)
+    (http_server.root / "sample.zip").write_bytes(archive.read_bytes())
+    hierarchy = Hierarchy.open(http_server.url_for("sample.zip"), policy=FAST)
+    assert {node.path for node, _ in hierarchy.walk()} == set(tree.kinds)  # listed from the central directory
+    assert hierarchy.access.is_remote and hierarchy.url.endswith("/sample.zip")
+    assert http_server.stats.requests < 20  # range reads of the archive, not a download per member
+    with pytest.raises(StoreOpenError, match=r"zip archive .*missing\.zip: not found \(404\)"):
+        Hierarchy.open(http_server.url_for("missing.zip"), policy=FAST)
+    with pytest.raises(StoreOpenError, match="read-only"):
+        open_store(http_server.url_for("sample.zip"), mode="r+")
+
+
+def test_zip_archive_in_a_bucket_is_read_in_place(s3_server: Any, zarr_stores: Any, tmp_path: Path) -> None:
+    archive, tree = _zipped_sample(zarr_stores, tmp_path)
+    bucket = s3_server.new_bucket()
+    s3_server.client().upload_file(str(archive), bucket, "data/sample.zip")
+    hierarchy = Hierarchy.open(f"s3://{bucket}/data/sample.zip", storage_options=s3_server.storage_options,
+                               policy=FAST)
+    assert {node.path for node, _ in hierarchy.walk()} == set(tree.kinds)
+
+
 def test_cancelled_store_io_stops_waiting_at_once() -> None:
     import asyncio
     import threading

@@ -103,6 +103,12 @@ def test_open_plate_zip_and_http(make_napari_viewer: Any, stores: Any, http_serv
     np.testing.assert_array_equal(np.asarray(remote[1].data[-1]), np.asarray(zipped[1].data[-1]))
     assert remote[0].metadata["zarr_browser"]["url"].startswith("http://127.0.0.1")
 
+    viewer.layers.clear()
+    (http_server.root / "zipped.zip").write_bytes(archive.read_bytes())
+    remote_zip = viewer.open(http_server.url_for("zipped.zip"), plugin="zarr-browser")  # read in place
+    assert names(remote_zip) == ["zipped: DAPI", "zipped: GFP"]
+    np.testing.assert_array_equal(np.asarray(remote_zip[1].data[-1]), np.asarray(zipped[1].data[-1]))
+
 
 @pytest.mark.parametrize("zarr_format", [2, 3])
 def test_open_a_plain_rgb_array(make_napari_viewer: Any, tmp_path: Path, zarr_format: int) -> None:

@@ -563,7 +563,7 @@ class StoreAccess:
             # fsspec directly: zarr's FsspecStore.list_dir turns "cannot list" (a 404 on an HTTP
             # directory) into an empty listing, which would make a group look empty.
             fs, root = target
-            base = f"{root}/{full}".rstrip("/")
+            base = _fs_join(root, full)
             entries = await fs._ls(base, detail=False)
             return [e.rstrip("/").rsplit("/", 1)[-1] for e in entries if e.rstrip("/") != base]
 
@@ -598,11 +598,11 @@ class StoreAccess:
         target = self.fsspec_target()
         if target is not None and hasattr(target[0], "_find"):
             fs, root = target
-            base = f"{root}/{full}".rstrip("/")
+            base = _fs_join(root, full)
             found = await fs._find(base, detail=True)
             for path, info in sorted(found.items()):
                 if info.get("type") == "file":
-                    yield path[len(root) + 1 :], int(info.get("size") or 0)
+                    yield (path[len(root) + 1 :] if root else path.lstrip("/")), int(info.get("size") or 0)
             return
         async for key in self.zarr_store.list_prefix(full):
             yield key, await inner.getsize(key)
@@ -656,6 +656,43 @@ def _classify(url: str) -> _Target:
     if scheme == "memory":
         return _Target("memory", url)
     return _Target("fsspec", url)
+
+
+def _fs_join(root: str, key: str) -> str:
+    """An fsspec path below *root* (an empty root, as in a zip archive, gives no leading slash)."""
+    return "/".join(part for part in (root.rstrip("/"), key.strip("/")) if part)
+
+
+def _is_zip_name(url: str) -> bool:
+    return urlsplit(url).path.rstrip("/").lower().endswith((".zip", ".ozx"))
+
+
+def _open_remote_zip(
+    target: _Target, options: dict[str, Any], policy: RequestPolicy, storage_options: dict[str, Any] | None,
+    read_only: bool,
+) -> StoreAccess:
+    """A zip archive on a web server or in a bucket, read in place with range requests (fsspec's
+    ``zip::`` chain: the central directory first, then the members a view needs)."""
+    from zarr.storage import FsspecStore
+
+    if not read_only:
+        raise StoreOpenError(f"{target.url} is a zip archive on a server: it can only be opened read-only")
+    try:
+        store = FsspecStore.from_url(f"zip::{target.url}", storage_options={target.protocol: options},
+                                     read_only=True)
+    except (ImportError, ValueError, TypeError, OSError, zipfile.BadZipFile) as err:
+        if "range requests" in str(err):
+            why = ("the server does not answer range requests, which reading a zip in place needs (download it "
+                   "and open the local file)")
+        elif isinstance(err, FileNotFoundError):
+            cause = err.__cause__ or err.__context__
+            status = getattr(cause, "status", None)
+            why = "not found (404)" if status == 404 else str(cause) if cause is not None else "not found"
+        else:
+            why = f"{type(err).__name__}: {err}"
+        raise StoreOpenError(f"cannot open the zip archive {target.url}: {why}") from err
+    return StoreAccess(store, url=target.url, protocol=target.protocol, policy=policy,
+                       storage_options=storage_options)
 
 
 def open_store(
@@ -717,6 +754,9 @@ def open_store(
         options = _http_options(policy, options)
     elif target.protocol == "s3":
         options = _s3_options(policy, options)
+    zipped = target.protocol in ("http", "s3") and _is_zip_name(target.url)
+    if zipped:
+        return _open_remote_zip(target, options, policy, storage_options, read_only)
     try:
         store = FsspecStore.from_url(target.url, storage_options=options, read_only=read_only)
     except (ImportError, ValueError, TypeError, OSError) as err:
