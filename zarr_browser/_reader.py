@@ -71,6 +71,47 @@ def _sniff(path: str) -> bool:
     return False
 
 
+def _is_group_folder(folder: Path) -> bool:
+    """Whether *folder* holds zarr group metadata (``.zgroup``, or a v3 ``zarr.json`` of a group)."""
+    if (folder / ".zgroup").is_file():
+        return True
+    document = folder / "zarr.json"
+    try:
+        if not document.is_file() or document.stat().st_size > 1 << 20:
+            return False
+        import json
+
+        return json.loads(document.read_bytes()).get("node_type") == "group"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def enclosing_store(url: str) -> tuple[str, str]:
+    """``(store, node path)`` for *url*: a local folder inside a zarr hierarchy is opened from the
+    outermost group that encloses it, so that the node keeps what its parents say about it
+    (multiscale scales and units of a level, CF coordinates of a variable, the image of a label
+    image).  Anything else is its own store (``"/"``)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("", "file"):
+        return url, "/"
+    folder = Path(parts.path if scheme == "file" else url).expanduser()
+    try:
+        folder = folder.resolve()
+        if not folder.is_dir():
+            return url, "/"
+        root = folder
+        for parent in folder.parents:
+            if not _is_group_folder(parent):
+                break
+            root = parent
+    except OSError:
+        return url, "/"
+    if root == folder:
+        return url, "/"
+    return str(root), "/" + folder.relative_to(root).as_posix()
+
+
 def open_hierarchy(url: str, registry: ConventionRegistry | None = None) -> Hierarchy:
     """Open the store at *url* read-only (root read); raises ZarrBrowserError when unreadable."""
     from zarr_browser.core.conventions import default_registry
@@ -95,9 +136,17 @@ def napari_get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
         from zarr_browser.core.conventions import default_registry
 
         registry = default_registry()
-        hierarchy = open_hierarchy(url, registry)
-        if hierarchy.root.kind == "error":
-            logger.info("zarr-browser does not read %s: %s", url, hierarchy.root.error)
+        store, node_path = enclosing_store(url)
+        hierarchy = open_hierarchy(store, registry)
+        try:
+            node = hierarchy.node(node_path)
+        except ZarrBrowserError:  # not a node of the enclosing store after all: the folder alone
+            hierarchy.close()
+            node_path = "/"
+            hierarchy = open_hierarchy(url, registry)
+            node = hierarchy.root
+        if node.kind == "error":
+            logger.info("zarr-browser does not read %s: %s", url, node.error)
             hierarchy.close()
             return None
     except ZarrBrowserError as err:
@@ -108,7 +157,7 @@ def napari_get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
     except Exception:  # boundary: a reader sniff must never raise into napari
         logger.warning("zarr-browser: unexpected error while sniffing %s", path, exc_info=True)
         return None
-    return _Reader(hierarchy, registry)
+    return _Reader(hierarchy, registry, node_path)
 
 
 class _Failed:
@@ -122,14 +171,16 @@ class _Failed:
 
 
 class _Reader:
-    """The reader function napari calls: the layers of the root node of one open hierarchy."""
+    """The reader function napari calls: the layers of one node (the root, or the folder opened
+    inside a larger store) of one open hierarchy."""
 
-    def __init__(self, hierarchy: Hierarchy, registry: ConventionRegistry) -> None:
+    def __init__(self, hierarchy: Hierarchy, registry: ConventionRegistry, path: str = "/") -> None:
         self.hierarchy = hierarchy
         self.registry = registry
+        self.path = path
 
     def __call__(self, path: Any, **_: Any) -> list[Any]:
-        plan = plan_node(self.hierarchy, "/", self.registry)
+        plan = plan_node(self.hierarchy, self.path, self.registry)
         _notify(plan)
         layers = [item for spec in plan.specs for item in layer_data(spec)]
         if plan.others:

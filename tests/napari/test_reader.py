@@ -110,6 +110,24 @@ def test_open_plate_zip_and_http(make_napari_viewer: Any, stores: Any, http_serv
     np.testing.assert_array_equal(np.asarray(remote_zip[1].data[-1]), np.asarray(zipped[1].data[-1]))
 
 
+def test_a_folder_inside_a_store_keeps_what_its_parents_say(stores: Any) -> None:
+    """A variable, a pyramid level or a label image opened by its own folder is placed as when it
+    is opened from the store's root: the reader opens the enclosing store."""
+    dataset = stores.xarray()
+    (_, kwargs, _), = napari_get_reader(str(dataset / "temperature"))(str(dataset / "temperature"))
+    assert kwargs["scale"] == pytest.approx((1.0, 10.0, 4.0)) and kwargs["translate"] == pytest.approx((0, -45, 0))
+    image = stores.image("0.4", labels=True)
+    whole = {kw["name"]: kw for _, kw, _ in napari_get_reader(str(image))(str(image))}
+    (_, level, _), = napari_get_reader(str(image / "s0"))(str(image / "s0"))
+    first = next(kw for name, kw in whole.items() if "cells" not in name)
+    assert level["scale"][1:] == pytest.approx(first["scale"])  # (c, y, x): the level is not split in channels
+    assert level["axis_labels"] == ("c", *first["axis_labels"])
+    label_folder = image / "labels" / "cells"
+    (_, labels, kind), = napari_get_reader(str(label_folder))(str(label_folder))
+    assert kind == "labels" and [str(u) for u in labels["units"]] == ["micrometer", "micrometer"]
+    assert napari_get_reader(str(label_folder / "s0" / "0")) is None  # a chunk folder: not a node
+
+
 @pytest.mark.parametrize("zarr_format", [2, 3])
 def test_open_a_plain_rgb_array(make_napari_viewer: Any, tmp_path: Path, zarr_format: int) -> None:
     import zarr

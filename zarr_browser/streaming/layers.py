@@ -302,12 +302,21 @@ class _Planner:
         if "image" in roles:
             return self._image(node)
         if "label-image" in roles:
-            return self._label_image(node, None)
+            return self._label_image(node, None, image_axes=self._image_axes_above(node))
         if "labels" in roles:
             return self._labels_group(node, None)
         if "well" in roles:
             return self._well(node)
         return self._group(node)
+
+    def _image_axes_above(self, node: Node) -> list[dict[str, Any]]:
+        """The axes of the image a label image belongs to (``<image>/labels/<name>``), or none."""
+        labels = parent_path(node.path)
+        image_path = parent_path(labels) if labels and posixpath.basename(labels) == "labels" else None
+        image = self.ctx.node(image_path) if image_path else None
+        if image is None or "image" not in self._roles(image):
+            return []
+        return [dict(a) for a in self._describe(image).get("axes") or [] if isinstance(a, dict)]
 
     def _name(self, node: Node, description: Mapping[str, Any] | None = None) -> str:
         """The multiscale's own name, unless it is a writer's default; else where the node is.
