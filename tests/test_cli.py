@@ -103,6 +103,12 @@ def test_info_text_tree(demo: Path) -> None:
 def test_info_depth_limits_listing(demo: Path) -> None:
     nodes = by_path(info_json(demo / "plate.ome.zarr", "--depth", "1"))
     assert set(nodes) == {"/", "/A", "/B"}
+    code, text = run("info", str(demo / "plate.ome.zarr"), "--depth", "1")
+    assert code == 0 and text.splitlines()[-1].startswith("… the children of 2 groups are not listed (--depth 1")
+    code, text = run("info", str(demo / "plate.ome.zarr"), "--depth", "0")
+    assert text.splitlines()[-1].startswith("… the root group's children are not listed (--depth 0")
+    code, text = run("info", str(demo / "plate.ome.zarr"))
+    assert "not listed" not in text  # no limit: everything is listed
 
 
 def test_validate_demo_is_clean(demo: Path) -> None:

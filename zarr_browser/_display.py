@@ -200,8 +200,11 @@ def _forget_materialized(layer: Any) -> None:
 
     napari (0.9) keeps ``np.asarray`` of a 2-D multiscale layer's coarsest level for good (the
     thumbnail, and the view when that level is shown): read while its chunks were on their
-    way, it would show the placeholders for ever.
+    way, it would show the placeholders for ever.  Only an incomplete copy is dropped.
     """
+    arrays = _arrays_of(layer)
+    if len(arrays) < 2 or not any(h.status == "pending" for h in arrays[-1].last_holes):
+        return  # its copy is complete (dropping it would read the level again, and cost a frame)
     clear = getattr(getattr(layer, "_level_materializer", None), "cache_clear", None)
     if callable(clear):
         clear()

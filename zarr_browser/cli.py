@@ -274,6 +274,11 @@ def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
         _dump(payload, out)
         return EXIT_OK
     _print_tree(hierarchy.url, entries, summaries, out)
+    unlisted = sum(1 for node, listing in entries if node.is_group and listing is None and node.kind != "error")
+    if unlisted and args.depth is not None:
+        groups = "the root group's children are" if unlisted == 1 and len(entries) == 1 else (
+            f"the children of {unlisted:,} group{'s' if unlisted > 1 else ''} are")
+        _line(out, f"… {groups} not listed (--depth {args.depth}; a larger --depth, or none, lists more)")
     return EXIT_OK
 
 

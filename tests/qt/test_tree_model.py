@@ -279,6 +279,34 @@ def test_refresh_picks_up_new_children(sample: Path, registry: Any, zarr_stores:
     assert names(model, root) == ["added", "empty", "labels", "nested", "raw"]
 
 
+def test_rereading_a_saved_group_updates_the_rows_of_its_children(demo_root: Path, tmp_path: Path,
+                                                                   registry: Any) -> None:
+    """What a child row shows may come from its parent (a v3 array with dimension names is an
+    xarray variable unless its group is a multiscale image): a re-read after a save brings the
+    shown children up to date."""
+    import zarr
+
+    image = tmp_path / "cells.ome.zarr"
+    shutil.copytree(demo_root / "cells.ome.zarr", image)
+    model = make_model(image, registry)
+    root = root_index(model)
+    model.fetchMore(root)
+    level = child(model, root, "0")
+
+    def badges() -> str:
+        return str(model.index(level.row(), Model.CONVENTIONS_COLUMN, root).data())
+
+    assert "xarray" not in badges()  # a pyramid level
+    updated: list[str] = []
+    model.nodeUpdated.connect(updated.append)
+    group = zarr.open_group(str(image), mode="a")
+    group.attrs.update({"ome": {"version": "0.5"}})  # the multiscales are gone: "0" is a plain array now
+    model.rereadPath("/")
+    assert updated == ["/"]
+    assert "xarray" in badges()  # the group is no image any more: the array reads as a variable
+    assert child(model, root, "0").data(Model.NodeRole).path == "/0"
+
+
 @pytest.mark.network
 def test_cancel_turns_a_hanging_listing_into_a_row(qtbot: Any, http_server: Any, zarr_stores: Any, registry: Any,
                                                    thread_runner: Any) -> None:

@@ -290,10 +290,22 @@ class _Reread:
     node: Node
     summary: NodeSummary
     info: RowInfo
+    children: tuple[_Reread, ...] = ()
 
 
-def _reread_node(hierarchy: Hierarchy, registry: ConventionRegistry, path: str, root_name: str | None) -> _Reread:
-    """Worker: read the node at *path* again from the store (its children are not listed again)."""
+MAX_REREAD_CHILDREN = 500
+"""Rows below a re-read group whose summaries are brought up to date (badges, dimension names)."""
+
+
+def _reread_node(
+    hierarchy: Hierarchy, registry: ConventionRegistry, path: str, root_name: str | None,
+    children: Sequence[str] = (),
+) -> _Reread:
+    """Worker: read the node at *path* again from the store (its children are not listed again).
+
+    The rows of *children* (shown already) get new summaries: what a child is shown as may come
+    from its parent (an OME level's axes, an xarray dataset's dimensions).
+    """
     from zarr_browser.core.model import parent_path
 
     hierarchy.refresh(path)
@@ -301,7 +313,17 @@ def _reread_node(hierarchy: Hierarchy, registry: ConventionRegistry, path: str, 
     grand_path = parent_path(path) if path != "/" else None
     grand = hierarchy.node(grand_path) if grand_path is not None else None
     summary = summarize(node, grand, registry)
-    return _Reread(node, summary, describe_row(node, summary, name=root_name if path == "/" else None))
+    below: list[_Reread] = []
+    if children and node.is_group:
+        hierarchy.prefetch(children)
+        for child_path in children:
+            try:
+                child = hierarchy.node(child_path)
+            except ZarrBrowserError:
+                continue  # gone: the next listing shows it
+            child_summary = summarize(child, node, registry)
+            below.append(_Reread(child, child_summary, describe_row(child, child_summary)))
+    return _Reread(node, summary, describe_row(node, summary, name=root_name if path == "/" else None), tuple(below))
 
 
 def _reason(err: BaseException) -> str:
@@ -849,14 +871,22 @@ class HierarchyTreeModel(QStandardItemModel):
             if self._hierarchy is not hierarchy or current is None:
                 return  # another store, or the row went away meanwhile
             self._update_row(current, result.node, result.summary, result.info)
+            for child in result.children:
+                row = self._items.get(child.node.path)
+                if row is not None:
+                    self._update_row(row, child.node, child.summary, child.info)
             self.nodeUpdated.emit(path)
+
+        group = item.data(self.GroupRole)
+        shown = list(group.by_name.values())[:MAX_REREAD_CHILDREN] if isinstance(group, _Group) else []
+        children = [p for p in (row.data(self.PathRole) for row in shown) if isinstance(p, str)]
 
         def failed(err: BaseException) -> None:
             self._rereads.pop(path, None)
             if self._hierarchy is hierarchy:
                 self.listingFailed.emit(path, _reason(err))
 
-        task = self._runner.submit(_reread_node, hierarchy, self._registry, path, self.rootName(),
+        task = self._runner.submit(_reread_node, hierarchy, self._registry, path, self.rootName(), children,
                                    on_done=done, on_error=failed)
         if not task.done:
             self._rereads[path] = task
