@@ -7,6 +7,8 @@ becomes an :class:`~zarr_browser.core.issues.Issue` or an error node.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ArrayReadError",
     "DocumentTooLargeError",
@@ -44,7 +46,12 @@ class OperationCancelledError(ZarrBrowserError):
 
 
 class StoreBoundaryError(ZarrBrowserError, PermissionError):
-    """A key would reach outside the store root (``..``, absolute path, symlink out)."""
+    """A key would reach outside the store root (``..``, absolute path, symlink out).
+
+    ``escape`` is ``(path, resolved, root)`` for a local path that resolves outside the root.
+    """
+
+    escape: tuple[Any, Any, Any] | None = None
 
 
 class NodeNotFoundError(ZarrBrowserError, KeyError):

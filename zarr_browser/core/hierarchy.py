@@ -31,7 +31,7 @@ from zarr_browser.core.model import (
     parent_path,
 )
 from zarr_browser.core.store import AccessMode, RequestPolicy, StoreAccess, open_store, run_sync
-from zarr_browser.errors import NodeNotFoundError, StoreOpenError, StoreReadError, ZarrBrowserError
+from zarr_browser.errors import NodeNotFoundError, StoreBoundaryError, StoreOpenError, StoreReadError, ZarrBrowserError
 
 __all__ = ["ConsolidatedIndex", "Hierarchy", "Listing", "natural_key"]
 
@@ -336,13 +336,23 @@ class Hierarchy:
     def _parse_docs(self, path: str, raw: Mapping[str, bytes | Exception | None]) -> tuple[dict[str, Document], list[str]]:
         docs: dict[str, Document] = {}
         failures: list[str] = []
+        escapes: dict[tuple[str, str], list[str]] = {}  # (resolved, root) -> the paths that lead there
         for key, value in raw.items():
             name = key.rsplit("/", 1)[-1]
-            if isinstance(value, Exception):
+            escape = getattr(value, "escape", None) if isinstance(value, StoreBoundaryError) else None
+            if escape is not None:
+                escapes.setdefault((str(escape[1]), str(escape[2])), []).append(str(escape[0]))
+            elif isinstance(value, Exception):
                 failures.append(str(value))
             elif value is not None:
                 docs[name] = parse_document(key, value)
-        return docs, failures
+        for (resolved, root), paths in escapes.items():  # one line for the documents of one link
+            if len(paths) == 1:
+                failures.append(f"{paths[0]} resolves to {resolved}, outside the store root {root}")
+            else:
+                names = ", ".join(p.rsplit("/", 1)[-1] for p in paths[1:])
+                failures.append(f"{paths[0]} (and {names}) resolve to {resolved}, outside the store root {root}")
+        return docs, list(dict.fromkeys(failures))  # a folder that leads out refuses each document alike
 
     def _flag_consolidated(self, node: Node) -> Node:
         index = self.consolidated

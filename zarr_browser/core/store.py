@@ -304,7 +304,9 @@ def _check_local_path(root: Path, key: str) -> Path:
     path = root / key
     resolved = Path(os.path.realpath(path))
     if resolved != root and root not in resolved.parents:
-        raise StoreBoundaryError(f"{path} resolves to {resolved}, outside the store root {root}")
+        err = StoreBoundaryError(f"{path} resolves to {resolved}, outside the store root {root}")
+        err.escape = (path, resolved, root)
+        raise err
     return resolved
 
 
