@@ -220,6 +220,7 @@ def _reveal_in_dock(url: str, plan: LayerPlan) -> None:
     viewer = napari.current_viewer()
     if viewer is None or getattr(viewer, "window", None) is None:
         return
+    first = len(viewer.layers) == 0  # napari fits its first layers to the canvas
     try:
         _, widget = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
     except Exception:  # boundary: the layers matter more than the dock
@@ -228,6 +229,30 @@ def _reveal_in_dock(url: str, plan: LayerPlan) -> None:
     show = getattr(widget, "show_store", None)
     if show is not None:
         show(url, select=plan.others[0] if plan.others else None)
+    if first:
+        _refit_after_layout(viewer)
+
+
+def _refit_after_layout(viewer: napari.Viewer) -> None:
+    """Fit the view again once the dock has taken its room: napari fits the layers it is about to
+    add to the canvas as it was before the dock appeared (a plate would be cut at the edges)."""
+    from qtpy.QtCore import QTimer
+
+    canvas = viewer.window._qt_viewer.canvas.size if hasattr(viewer.window, "_qt_viewer") else None
+    before = tuple(canvas) if canvas is not None else None
+
+    def refit(tries: int = 10) -> None:
+        try:
+            now = tuple(viewer.window._qt_viewer.canvas.size)
+        except (AttributeError, RuntimeError):  # the viewer closed meanwhile
+            return
+        if now == before and tries > 0:  # the dock's layout has not reached the canvas yet
+            QTimer.singleShot(20, lambda: refit(tries - 1))
+            return
+        if len(viewer.layers):
+            viewer.reset_view()
+
+    QTimer.singleShot(0, refit)
 
 
 # -- LayerSpec → napari LayerData ------------------------------------------------------------

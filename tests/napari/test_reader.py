@@ -253,11 +253,15 @@ def test_cli_napari_flag_opens_the_store_with_the_dock(
 
 
 def test_dock_opens_a_plate_field_at_full_resolution(make_napari_viewer: Any, stores: Any, qtbot: Any) -> None:
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(show=True)  # shown: the dock takes room from the canvas
     (mosaic, _) = viewer.open(str(stores.plate("0.5")), plugin="zarr-browser")
     assert mosaic.multiscale  # zooming in on the mosaic reaches full resolution too
     widget = viewer.window.dock_widgets["Zarr browser (zarr-browser)"]  # shown with the wells listed
     qtbot.waitUntil(lambda: not widget.is_busy() and widget.browser.current_path() == "/A/1", timeout=10_000)
+    qtbot.wait(300)
+    fitted = viewer.camera.zoom
+    viewer.reset_view()  # the plate was fitted to the canvas the dock left, not the one before it
+    assert viewer.camera.zoom == pytest.approx(fitted)
     widget.open_path("/A/3/0")
     qtbot.waitUntil(lambda: len(viewer.layers) == 4, timeout=10_000)
     field = viewer.layers[2]
