@@ -112,6 +112,54 @@ def enclosing_store(url: str) -> tuple[str, str]:
     return str(root), "/" + folder.relative_to(root).as_posix()
 
 
+MAX_REMOTE_ASCENT = 4
+"""Parent URLs of a remote array or label image probed for its enclosing store (one round trip each)."""
+
+
+def _placed_by_parents(node: Any, registry: ConventionRegistry) -> bool:
+    """Whether where *node* sits, and in what units, is said by its parents: an array (a level of a
+    multiscale image, a variable of a dataset) or a label image."""
+    if node.is_array:
+        return True
+    return any("label-image" in d.roles for d in registry.detect(node))
+
+
+def _remote_enclosing(hierarchy: Hierarchy, registry: ConventionRegistry) -> tuple[Hierarchy, str]:
+    """The outermost group above a remote array or label image, and the node's path in it.
+
+    Parent URLs are read one after another (a round trip each, at most
+    :data:`MAX_REMOTE_ASCENT`) while they hold zarr groups; anything that fails to open ends
+    the ascent.  Only arrays and label images pay for this: images, plates and datasets are
+    placed by their own metadata.
+    """
+    url = hierarchy.url.rstrip("/")
+    parts = urlsplit(url)
+    segments = [p for p in parts.path.split("/") if p]
+    best: tuple[Hierarchy, str] | None = None
+    for depth in range(1, min(MAX_REMOTE_ASCENT, len(segments) - 1) + 1):
+        parent_url = url.rsplit("/", depth)[0]
+        try:
+            parent = open_hierarchy(parent_url, registry)
+        except ZarrBrowserError:
+            break
+        if parent.root.kind == "error" or not parent.root.is_group or not parent.root.documents:
+            parent.close()
+            break
+        if best is not None:
+            best[0].close()
+        best = (parent, "/" + "/".join(segments[-depth:]))
+    if best is None:
+        return hierarchy, "/"
+    enclosing, path = best
+    try:
+        enclosing.node(path)
+    except ZarrBrowserError:
+        enclosing.close()
+        return hierarchy, "/"
+    hierarchy.close()
+    return enclosing, path
+
+
 def open_hierarchy(url: str, registry: ConventionRegistry | None = None) -> Hierarchy:
     """Open the store at *url* read-only (root read); raises ZarrBrowserError when unreadable."""
     from zarr_browser.core.conventions import default_registry
@@ -149,6 +197,8 @@ def napari_get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
             logger.info("zarr-browser does not read %s: %s", url, node.error)
             hierarchy.close()
             return None
+        if node_path == "/" and hierarchy.access.is_remote and _placed_by_parents(node, registry):
+            hierarchy, node_path = _remote_enclosing(hierarchy, registry)
     except ZarrBrowserError as err:
         logger.info("zarr-browser does not read %s: %s", path, err)
         if urlsplit(str(path)).scheme.lower() in REMOTE_SCHEMES:

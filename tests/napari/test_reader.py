@@ -128,6 +128,24 @@ def test_a_folder_inside_a_store_keeps_what_its_parents_say(stores: Any) -> None
     assert napari_get_reader(str(label_folder / "s0" / "0")) is None  # a chunk folder: not a node
 
 
+def test_a_remote_array_inside_a_store_keeps_what_its_parents_say(stores: Any, http_server: Any) -> None:
+    import zarr
+
+    shutil.copytree(stores.xarray(), http_server.root / "dataset.zarr")
+    zarr.open_group(str(http_server.root / "collection.zarr"), mode="w", zarr_format=2)  # a group of images
+    shutil.copytree(stores.image("0.4", labels=True), http_server.root / "collection.zarr" / "image.ome.zarr")
+    url = http_server.url_for("dataset.zarr/temperature")
+    (_, kwargs, _), = napari_get_reader(url)(url)
+    assert kwargs["scale"] == pytest.approx((1.0, 10.0, 4.0)) and kwargs["translate"] == pytest.approx((0, -45, 0))
+    url = http_server.url_for("collection.zarr/image.ome.zarr/labels/cells")
+    (_, labels, kind), = napari_get_reader(url)(url)
+    assert kind == "labels" and [str(u) for u in labels["units"]] == ["micrometer", "micrometer"]
+    http_server.reset_stats()
+    url = http_server.url_for("collection.zarr/image.ome.zarr")  # placed by its own metadata: no parent read
+    assert len(napari_get_reader(url)(url)) == 3
+    assert not any(path.startswith("collection.zarr/.z") for path in http_server.stats.by_path)
+
+
 @pytest.mark.parametrize("zarr_format", [2, 3])
 def test_open_a_plain_rgb_array(make_napari_viewer: Any, tmp_path: Path, zarr_format: int) -> None:
     import zarr

@@ -676,12 +676,14 @@ def _open_remote_zip(
     """A zip archive on a web server or in a bucket, read in place with range requests (fsspec's
     ``zip::`` chain: the central directory first, then the members a view needs)."""
     from zarr.storage import FsspecStore
+    from zarr.storage._fsspec import ALLOWED_EXCEPTIONS
 
     if not read_only:
         raise StoreOpenError(f"{target.url} is a zip archive on a server: it can only be opened read-only")
     try:
+        # fsspec's zip file system before 2026.9 says KeyError for a member that is not there
         store = FsspecStore.from_url(f"zip::{target.url}", storage_options={target.protocol: options},
-                                     read_only=True)
+                                     read_only=True, allowed_exceptions=(*ALLOWED_EXCEPTIONS, KeyError))
     except (ImportError, ValueError, TypeError, OSError, zipfile.BadZipFile) as err:
         if "range requests" in str(err):
             why = ("the server does not answer range requests, which reading a zip in place needs (download it "
