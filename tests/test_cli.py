@@ -318,3 +318,21 @@ def test_json_output_is_strict_json(tmp_path: Path) -> None:
         strict(text)
     nodes = by_path(strict(run("info", str(store), "--json")[1]))
     assert nodes["/a"]["fill_value"] == "NaN"
+
+
+def test_validate_reads_a_remote_store_itself_not_its_consolidated_copy(http_server: Any, tmp_path: Path) -> None:
+    import zarr
+
+    store = http_server.root / "stale.zarr"
+    root = zarr.open_group(str(store), mode="w", zarr_format=2)
+    root.create_array("a", shape=(2,), dtype="u1")
+    zarr.consolidate_metadata(str(store))
+    root.create_array("added_later", shape=(2,), dtype="u1")  # not in .zmetadata
+    local = json.loads(run("validate", str(store), "--json")[1])
+    code, text = run("validate", http_server.url_for("stale.zarr"), "--json")
+    remote = json.loads(text)
+    assert [(i["path"], i["message"]) for i in remote["issues"]] == [(i["path"], i["message"]) for i in local["issues"]]
+    assert any(i["path"] == "/added_later" for i in remote["issues"]) and remote["notes"] == []
+    http_server.listing = False  # a server without index pages: the copy is all there is, and the user is told
+    code, text = run("validate", http_server.url_for("stale.zarr"))
+    assert code == 0 and text.startswith("note: the server cannot list its contents")

@@ -342,12 +342,33 @@ def _where(issue: Any) -> str:
     return f" at {issue.document}#{issue.pointer}" if issue.pointer else f" at {issue.document}"
 
 
+def _read_the_store_itself(hierarchy: Hierarchy) -> list[str]:
+    """Make a remote store with consolidated metadata validated from its own documents.
+
+    Browsing a remote store reads the consolidated copy (one request instead of one per node);
+    validating it must read what is really there, or a stale copy and nodes added after it go
+    unnoticed.  Where the server cannot list, the copy is all there is: say so.
+    """
+    if not hierarchy.access.is_remote or hierarchy.consolidated is None or hierarchy.consolidated_policy != "auto":
+        return []
+    from zarr_browser.core.store import run_sync
+
+    try:
+        run_sync(hierarchy.access.list_dir(""))
+    except ZarrBrowserError:
+        return ["the server cannot list its contents: the nodes are those of the consolidated metadata, which "
+                "cannot be compared with the store (nodes added after it are not seen)"]
+    hierarchy.consolidated_policy = "never"  # only the root has been read, from the store itself
+    return []
+
+
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     from zarr_browser.core.issues import Severity
     from zarr_browser.core.validate import validate_hierarchy
 
     hierarchy, registry = _open(args)
     _require_zarr(hierarchy, args.depth)
+    notes = _read_the_store_itself(hierarchy)
     report = validate_hierarchy(hierarchy, registry, depth=args.depth, strict=args.strict)
     errors = len(report.errors)
     if args.json:
@@ -357,9 +378,12 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
             "errors": errors,
             "warnings": sum(1 for i in report.issues if i.severity is Severity.WARNING),
             "issues": [i.to_json() for i in report.issues],
+            "notes": notes,
         }
         _dump(payload, out)
     else:
+        for note in notes:
+            _line(out, f"note: {note}")
         grouped = report.by_node()
         for path in sorted(grouped):
             _line(out, path)

@@ -184,8 +184,9 @@ def test_nccopy_generation_a(nccopy_stores: dict[str, Path]) -> None:
     assert nczarr_source.names == ("z", "x") and nczarr_source.document == ".zarray"
     assert nczarr_source.pointer == "/_NCZARR_ARRAY/dimrefs"
     assert resolve_dimension_names(w, sources) == ("z", "x")  # no _ARRAY_DIMENSIONS in subgroups in 4.9.0
-    # the one real defect of this writer: a scalar gets _ARRAY_DIMENSIONS [] with shape [1]
-    assert [(i.path, i.convention, i.severity) for i in report.issues] == [("/scalar", "xarray", Severity.ERROR)]
+    # what this writer does that xarray cannot read: a scalar gets _ARRAY_DIMENSIONS [] with shape [1]
+    # (netCDF reads it as a scalar, so it is valid NCZarr: a warning, not an error that fails CI)
+    assert [(i.path, i.convention, i.severity) for i in report.issues] == [("/scalar", "xarray", Severity.WARNING)]
     assert "has 0 names but the array has 1 dimensions" in report.issues[0].message
 
 

@@ -568,6 +568,19 @@ def test_s3_missing_bucket_fails_clearly(s3_server: Any) -> None:
 
 
 
+def test_http_listing_gives_names_not_their_url_encoding(http_server: Any) -> None:
+    import zarr
+
+    root = zarr.open_group(str(http_server.root / "names.zarr"), mode="w", zarr_format=3)
+    root.create_array("with space and.dots", shape=(2,), dtype="i1")
+    root.create_group("ünïcødé 数据 🚀").create_array("température °C", shape=(3,), dtype="f4")
+    root.create_array("100%", shape=(1,), dtype="i1")
+    local = {node.path for node, _ in Hierarchy.open(str(http_server.root / "names.zarr")).walk()}
+    remote = {node.path for node, _ in Hierarchy.open(http_server.url_for("names.zarr"), policy=FAST).walk()}
+    assert remote == local
+    assert "/ünïcødé 数据 🚀/température °C" in remote and "/with space and.dots" in remote
+
+
 def _zipped_sample(zarr_stores: Any, tmp_path: Path) -> tuple[Path, Any]:
     import shutil
 

@@ -47,3 +47,21 @@ def test_cancel_stops_the_walk_early(tmp_path: Path) -> None:
     report = validate_hierarchy(hierarchy, default_registry(), progress=progress, cancel=cancel, batch=4)
     assert report.cancelled
     assert report.nodes_checked == 10
+
+
+def test_a_remote_store_is_validated_level_by_level_not_node_by_node(http_server: object) -> None:
+    """The checks of a group look at its children: they are listed for a whole level at once.
+    Children of a v3 group are asked for zarr.json only (v2 documents where it is absent)."""
+    from typing import Any
+
+    server: Any = http_server
+    root = zarr.open_group(str(server.root / "many.zarr"), mode="w", zarr_format=3)
+    for i in range(150):
+        root.create_group(f"g{i:03d}").create_array("a", shape=(2,), dtype="u1")
+    server.latency = 0.01
+    server.reset_stats()
+    report = validate_hierarchy(Hierarchy.open(server.url_for("many.zarr")), default_registry())
+    assert report.nodes_checked == 301 and not report.errors
+    stats = server.stats
+    assert stats.round_trips <= 15, stats.round_trips  # node by node this was more than 150
+    assert not any(p.endswith((".zarray", ".zgroup")) for p in stats.by_path if p.count("/") > 1)

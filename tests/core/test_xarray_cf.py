@@ -297,3 +297,21 @@ def test_calendar_needs_time_units_and_reference_dates_must_exist(tmp_path: Path
     assert any("calendar 'standard' is set but units 'furlongs per banana'" in i.message for i in by_node["/temp"])
     [count] = [i for i in by_node["/count"] if i.convention == "cf"]
     assert "month 13 in '2000-13-01' is outside 1..12" in count.message
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_a_dataset_with_a_scalar_variable_is_still_a_dataset(tmp_path: Path, zarr_format: int) -> None:
+    """xarray writes no dimension_names for a 0-d v3 variable (a CF crs): it is still a variable."""
+    path = tmp_path / "crs.zarr"
+    ds = xr.Dataset({"t": (("time", "x"), np.zeros((2, 3)), {"grid_mapping": "crs"}),
+                     "crs": ((), 0, {"grid_mapping_name": "latitude_longitude"})},
+                    coords={"x": [1, 2, 3], "time": ("time", [0, 1], {"units": "days since 2000-01-01",
+                                                                     "calendar": "noleap"})})
+    ds.to_zarr(path, zarr_format=zarr_format, consolidated=True)
+    hierarchy = Hierarchy.open(str(path))
+    convention = XarrayConvention()
+    assert convention.detect(hierarchy.root) == Detection("xarray", None, ("dataset",))
+    described = convention.describe(hierarchy.root, HierarchyContext(hierarchy))
+    assert described["variables"]["crs"]["dims"] == []
+    assert set(described["data_variables"]) == {"t", "crs"}
+    assert described["variables"]["time"]["calendar"] == "noleap"

@@ -517,8 +517,19 @@ class Hierarchy:
                     self._nodes[child] = found
             return
         paths = [join_path(path, n) for n in names]
-        keys = [k for p in paths for k in metadata_keys(p)]
-        raw = await self.access.get_many(keys)
+        parent = self._nodes.get(path)
+        if self.access.is_remote and parent is not None and parent.zarr_format == 3:
+            # children of a v3 group are v3 nodes (a mixed hierarchy is rare, and warned about):
+            # ask for zarr.json first, and for the v2 documents only where it is absent
+            raw = await self.access.get_many([key_prefix(p) + "zarr.json" for p in paths])
+            rest = [p for p in paths if raw.get(key_prefix(p) + "zarr.json") is None]
+            if rest:
+                raw.update(await self.access.get_many([k for p in rest for k in metadata_keys(p)]))
+            for p in paths:
+                for k in metadata_keys(p):
+                    raw.setdefault(k, None)
+        else:
+            raw = await self.access.get_many([k for p in paths for k in metadata_keys(p)])
         local = self.access.protocol == "local"
         is_dir = set()
         if local:

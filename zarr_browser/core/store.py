@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from zarr.abc.store import Store
 from zarr.core.buffer import default_buffer_prototype
@@ -566,8 +566,12 @@ class StoreAccess:
             # directory) into an empty listing, which would make a group look empty.
             fs, root = target
             base = _fs_join(root, full)
+            if self.protocol == "http":  # index pages link to percent-encoded names: list by those
+                parts = urlsplit(base)
+                base = parts._replace(path=quote(parts.path, safe="/")).geturl()
             entries = await fs._ls(base, detail=False)
-            return [e.rstrip("/").rsplit("/", 1)[-1] for e in entries if e.rstrip("/") != base]
+            names = [e.rstrip("/").rsplit("/", 1)[-1] for e in entries if e.rstrip("/") != base]
+            return [unquote(n) for n in names] if self.protocol == "http" else names
 
         try:
             self.stats.add(requests=1)

@@ -110,7 +110,7 @@ def validate_hierarchy(
     strict: bool = False,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
-    batch: int = 32,
+    batch: int = 64,
 ) -> ValidationReport:
     """Validate every node from *path* down; never raises on bad metadata.
 
@@ -138,6 +138,14 @@ def validate_hierarchy(
     frontier = [hierarchy.node(path)]
     level = 0
     while frontier and not cancelled():
+        # list the level's groups first (concurrently, a batch at a time): the checks of a group
+        # look at its children, which are then read already instead of one group after another
+        groups = [n for n in frontier if n.is_group] if depth is None or level < depth else []
+        listings: list[Listing] = []
+        for first in range(0, len(groups), batch):
+            if cancelled():
+                return report
+            listings.extend(run_sync(_list_all(hierarchy, [g.path for g in groups[first : first + batch]])))
         for node in frontier:
             if cancelled():
                 return report
@@ -145,23 +153,15 @@ def validate_hierarchy(
             report.nodes_checked += 1
             if progress is not None:
                 progress(report.nodes_checked, node.path)
-        if depth is not None and level >= depth:
-            break
-        groups = [n for n in frontier if n.is_group]
         frontier = []
-        for first in range(0, len(groups), batch):
-            if cancelled():
-                return report
-            chunk = groups[first : first + batch]
-            listings = run_sync(_list_all(hierarchy, [g.path for g in chunk]))
-            for group, listing in zip(chunk, listings, strict=True):
-                if not listing.complete:
-                    report.issues.append(
-                        Issue(Severity.WARNING,
-                              f"children could not be listed ({listing.error}); only {len(listing.nodes)} "
-                              "children declared by the metadata were checked", group.path, convention="zarr")
-                    )
-                frontier.extend(listing.nodes)
+        for group, listing in zip(groups, listings, strict=True):
+            if not listing.complete:
+                report.issues.append(
+                    Issue(Severity.WARNING,
+                          f"children could not be listed ({listing.error}); only {len(listing.nodes)} "
+                          "children declared by the metadata were checked", group.path, convention="zarr")
+                )
+            frontier.extend(listing.nodes)
         level += 1
     return report
 

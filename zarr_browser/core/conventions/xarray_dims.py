@@ -50,7 +50,8 @@ def xarray_dimension_names(node: Node) -> tuple[tuple[str | None, ...], str] | N
         return None
     if node.zarr_format == 3:
         if node.array.dimension_names is None:
-            return None
+            # xarray writes no dimension_names for a 0-d variable (a CF crs, a scalar)
+            return ((), "v3 (0-d, no dimensions)") if node.array.ndim == 0 else None
         return node.array.dimension_names, "v3 dimension_names"
     names = _str_list(node.attributes.get(ARRAY_DIMENSIONS))
     if names is not None:
@@ -115,7 +116,10 @@ def _iter_consolidated_children(node: Node) -> Iterator[tuple[str, Mapping[str, 
             return
         for rel, meta in block["metadata"].items():
             if isinstance(rel, str) and "/" not in rel and isinstance(meta, dict) and meta.get("node_type") == "array":
-                yield rel, {"dims": meta.get("dimension_names")}
+                dims = meta.get("dimension_names")
+                if dims is None and meta.get("shape") == []:
+                    dims = []  # a 0-d variable: xarray writes no dimension_names
+                yield rel, {"dims": dims}
         return
     zmeta = node.documents.get(".zmetadata")
     if zmeta is None or not isinstance(zmeta.value, dict) or not isinstance(zmeta.value.get("metadata"), dict):
@@ -203,6 +207,7 @@ class XarrayConvention(BaseConvention):
                 "dtype": child.array.dtype,
                 "units": child.attributes.get("units"),
                 "long_name": child.attributes.get("long_name"),
+                "calendar": child.attributes.get("calendar"),
             }
         coords = [n for n in variables if n in dims or n in auxiliary]
         return {
@@ -234,9 +239,13 @@ class XarrayConvention(BaseConvention):
             else:
                 if len(value) != ndim:
                     hint = ""
+                    severity = Severity.ERROR
                     if not value and node.array.shape == (1,):
-                        hint = " (a netCDF scalar written by NCZarr: newer netCDF-C writes ['_scalar_'])"
-                    issues.append(Issue(Severity.ERROR, f"{ARRAY_DIMENSIONS} {value} has {len(value)} names but the "
+                        # valid NCZarr (netCDF reads it as a scalar): xarray's problem, not the store's
+                        hint = (" (a netCDF scalar as older netCDF-C writes it to NCZarr, which netCDF reads; "
+                                "newer netCDF-C writes ['_scalar_'])")
+                        severity = Severity.WARNING
+                    issues.append(Issue(severity, f"{ARRAY_DIMENSIONS} {value} has {len(value)} names but the "
                                         f"array has {ndim} dimensions {list(node.array.shape)}; xarray cannot open "
                                         f"it{hint}", node.path, ptr, CONVENTION, doc))
                 duplicates = sorted({v for v in value if value.count(v) > 1})

@@ -142,7 +142,7 @@ class DatasetPanel(LinkTablesWidget):
                     format_shape(info.get("shape")),
                     _text(info.get("dtype")),
                     _text(info.get("units")),
-                    decode_time_units(info.get("units")) or "",
+                    decode_time_units(info.get("units"), info.get("calendar")) or "",
                     _text(info.get("long_name")),
                 ])
             return out
