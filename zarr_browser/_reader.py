@@ -320,7 +320,9 @@ def layer_data(spec: LayerSpec) -> list[LayerData]:
         if colors:
             kwargs["colormap"] = {None: UNLISTED_LABEL_COLOUR, **colors}
         return [(_display(spec.levels, spec, flag_missing=False), kwargs, "labels")]
-    flag_missing = any(getattr(level.source, "remote", False) for level in spec.levels)
+    # a chunk a store does not have is the fill value, as zarr says (writers leave empty chunks
+    # out; striping them made ordinary remote stores look damaged): drawn as such, not flagged
+    flag_missing = False
     channel_axis = kwargs.pop("channel_axis", None)
     if channel_axis is None:
         _image_kwargs(kwargs, kwargs.get("colormap"), kwargs.get("contrast_limits"), None)

@@ -149,3 +149,31 @@ def test_coarsest_level_shown_before_it_arrived_is_redrawn(
     dapi.locked_data_level = len(dapi.data) - 1  # the coarsest level is what the view shows
     qtbot.waitUntil(lambda: np.array_equal(shown(dapi), coarsest[0]), timeout=20_000)
     assert dapi.thumbnail.any()
+
+
+def test_absent_chunks_of_a_remote_float_array_are_the_fill_value(
+    make_napari_viewer: Any, http_server: Any, qtbot: Any, engine: StreamingEngine
+) -> None:
+    """zarr-python (like xarray and ome-zarr) leaves chunks that are all fill value out: over HTTP
+    they answer 404 and must be drawn as the fill value - not as marks whose extreme values
+    would become the contrast range (for float32 that looped napari's contrast into a
+    RecursionError)."""
+    import zarr
+
+    array = zarr.create_array(str(http_server.root / "sparse.zarr"), shape=(200, 200), chunks=(50, 50),
+                              dtype="float32", fill_value=0)
+    array[0:50, 0:50] = np.linspace(1, 2, 2500, dtype="float32").reshape(50, 50)  # 1 of 16 chunks
+    truth = np.asarray(array)
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(http_server.url_for("sparse.zarr"), plugin="zarr-browser")
+    qtbot.waitUntil(lambda: np.array_equal(shown(layer), truth), timeout=20_000)
+    assert {h.status for h in layer.data.last_holes} == {"missing"}  # 15 chunks the server does not have
+    low, high = layer.contrast_limits
+    assert 0 <= low < high <= 2.0  # the data's range, not the dtype's
+
+
+def test_failed_float_chunks_are_nan_not_the_dtype_extremes() -> None:
+    from zarr_browser.streaming.display import failed_pattern
+
+    assert np.isnan(failed_pattern((4, 4), np.dtype("float32"))).all()
+    assert set(np.unique(failed_pattern((16, 16), np.dtype("uint8")))) == {0, 255}

@@ -90,7 +90,13 @@ def _extremes(dtype: np.dtype) -> tuple[Any, Any]:
 
 
 def failed_pattern(shape: Sequence[int], dtype: np.dtype) -> np.ndarray:
-    """A checkerboard of the dtype's extremes over the last two axes (the failed-chunk mark)."""
+    """A checkerboard of the dtype's extremes over the last two axes (the failed-chunk mark).
+
+    Floats get NaN instead (no value): ±3.4e38 in a float image would become napari's contrast
+    range, and make every real value one grey.
+    """
+    if np.dtype(dtype).kind == "f":
+        return np.full(tuple(shape), np.nan, dtype=dtype)
     low, high = _extremes(np.dtype(dtype))
     out = np.full(tuple(shape), low, dtype=dtype)
     if len(shape) >= 2:
