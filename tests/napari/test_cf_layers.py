@@ -78,9 +78,17 @@ variables:
     temp:_FillValue = -999.f ;
   short counts(y, x) ;
     counts:missing_value = 7s, 9s ;
+  byte ub(y, x) ;
+    ub:_Unsigned = "true" ;
+    ub:_FillValue = -1b ;
+  ubyte u8(y, x) ;
+    u8:scale_factor = 0.5f ;
+    u8:_FillValue = 255UB ;
 data:
   temp = -999, -999, 1, 2, 3,  4, 5, 6, 7, 8,  9, 10, 11, 12, 13,  14, 15, 16, 17, -999 ;
   counts = 7, 9, 1, 2, 3,  4, 5, 6, 7, 8,  9, 10, 11, 12, 13,  14, 15, 16, 17, 18 ;
+  ub = -1, -2, 1, 2, 3,  4, 5, 6, 7, 8,  9, 10, 11, 12, 13,  14, 15, 16, 17, -128 ;
+  u8 = 255, 254, 1, 2, 3,  4, 5, 6, 7, 8,  9, 10, 11, 12, 13,  14, 15, 16, 17, 200 ;
 }
 """
 
@@ -94,7 +102,7 @@ def test_nczarr_fill_and_missing_values_are_masked_as_netcdf_reads_them(tmp_path
     subprocess.run([_need("nccopy"), str(source), f"file://{store}#mode=nczarr,file"], check=True, timeout=60)
     specs = {s.kwargs["name"]: s for s in plan(store).specs}
     with netcdf4.Dataset(source) as nc:
-        for name in ("temp", "counts"):
+        for name in ("temp", "counts", "ub", "u8"):  # ub: _Unsigned bytes; u8: '<u1', which zarr refuses
             truth = np.ma.filled(nc[name][...].astype("float64"), np.nan)
             data = specs[name].levels[0][...]
             assert data.dtype.kind == "f"

@@ -126,6 +126,8 @@ def test_a_folder_inside_a_store_keeps_what_its_parents_say(stores: Any) -> None
     (_, labels, kind), = napari_get_reader(str(label_folder))(str(label_folder))
     assert kind == "labels" and [str(u) for u in labels["units"]] == ["micrometer", "micrometer"]
     assert napari_get_reader(str(label_folder / "s0" / "0")) is None  # a chunk folder: not a node
+    (_, group_labels, _), = napari_get_reader(str(image / "labels"))(str(image / "labels"))  # the labels group
+    assert [str(u) for u in group_labels["units"]] == ["micrometer", "micrometer"]
 
 
 def test_a_remote_array_inside_a_store_keeps_what_its_parents_say(stores: Any, http_server: Any) -> None:
@@ -154,6 +156,8 @@ def test_open_a_plain_rgb_array(make_napari_viewer: Any, tmp_path: Path, zarr_fo
     array = zarr.create_array(str(tmp_path / "rgb.zarr"), shape=pixels.shape, chunks=(10, 10, 3), dtype="uint8",
                               zarr_format=zarr_format)
     array[...] = pixels
+    if zarr_format == 2:  # as xarray writes it: its v2 rule masks the fill value 0, but colours are no CF values
+        array.attrs["_ARRAY_DIMENSIONS"] = ["y", "x", "rgb"]
     viewer = make_napari_viewer()
     (layer,) = viewer.open(str(tmp_path / "rgb.zarr"), plugin="zarr-browser")
     assert layer.rgb and layer.ndim == 2 and tuple(layer.scale) == (1.0, 1.0)  # placed by y and x only

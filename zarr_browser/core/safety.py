@@ -218,6 +218,14 @@ def open_array(access: StoreAccess, node: Node, limits: Limits | None = None) ->
         raise ArrayReadError(f"cannot open {node.path} of {access.url}: {type(err).__name__}: {err}") from err
 
 
+def _one_byte_order(dtype: Any) -> Any:
+    """``"<u1"`` / ``">i1"`` as ``"|u1"``: a byte has no byte order, netCDF-C writes one anyway
+    (NCZarr ``byte``/``ubyte`` variables) and zarr-python 3 refuses it."""
+    if isinstance(dtype, str) and len(dtype) == 3 and dtype[0] in "<>=" and dtype[1:] in ("u1", "i1", "b1"):
+        return "|" + dtype[1:]
+    return dtype
+
+
 def array_from_documents(access: StoreAccess, node: Node, limits: Limits | None = None) -> zarr.Array:
     """The zarr array of *node* built from the metadata documents already read (no I/O).
 
@@ -241,6 +249,7 @@ def array_from_documents(access: StoreAccess, node: Node, limits: Limits | None 
         else:
             attributes = node.documents.get(".zattrs")
             value = {**document.value, "attributes": attributes.value if attributes and isinstance(attributes.value, dict) else {}}
+            value["dtype"] = _one_byte_order(value.get("dtype"))
             metadata = ArrayV2Metadata.from_dict(value)
         return Array(AsyncArray(metadata=metadata, store_path=StorePath(access.zarr_store, path)))
     except ZarrBrowserError:

@@ -304,14 +304,17 @@ class _Planner:
         if "label-image" in roles:
             return self._label_image(node, None, image_axes=self._image_axes_above(node))
         if "labels" in roles:
-            return self._labels_group(node, None)
+            image = self.ctx.parent(node)
+            axes = self._image_axes_above(node, labels_group=True) if image is not None else []
+            return self._labels_group(node, None, axes)
         if "well" in roles:
             return self._well(node)
         return self._group(node)
 
-    def _image_axes_above(self, node: Node) -> list[dict[str, Any]]:
-        """The axes of the image a label image belongs to (``<image>/labels/<name>``), or none."""
-        labels = parent_path(node.path)
+    def _image_axes_above(self, node: Node, *, labels_group: bool = False) -> list[dict[str, Any]]:
+        """The axes of the image a label image (``<image>/labels/<name>``) or a labels group
+        (``<image>/labels``) belongs to, or none."""
+        labels = node.path if labels_group else parent_path(node.path)
         image_path = parent_path(labels) if labels and posixpath.basename(labels) == "labels" else None
         image = self.ctx.node(image_path) if image_path else None
         if image is None or "image" not in self._roles(image):
@@ -331,7 +334,7 @@ class _Planner:
         store = _store_name(self.hierarchy.url)
         if not node.name:
             return store
-        return f"{store}{node.path}" if node.name.isdigit() else node.name
+        return f"{store}{node.path}" if node.name.isdigit() else _store_name(node.name)  # a nested x.zarr: x
 
     def _metadata(self, path: str, role: str) -> dict[str, Any]:
         return {"zarr_browser": {"url": self.hierarchy.url, "path": path, "role": role}}
@@ -754,8 +757,10 @@ class _Planner:
                 if regular is not None:
                     translate[axis], scale[axis], units[axis] = regular
         last = names[-1] if names else None
-        rgb = bool(meta.ndim >= 3 and meta.shape[-1] in (3, 4) and str(level.dtype) == "uint8"
+        rgb = bool(meta.ndim >= 3 and meta.shape[-1] in (3, 4) and meta.dtype == "uint8"
                    and (last is None or last.lower() in _RGB_NAMES))
+        if rgb and level.dtype != np.uint8:  # colours are not CF values: xarray's v2 fill mask would blank black
+            level = LevelArray.open(self.hierarchy.access, node)
         spatial = meta.ndim - 1 if rgb else meta.ndim  # napari places an RGB image by its other axes
         too_big = _plane_too_big(meta.shape, meta.chunks, level.dtype.itemsize, rgb)
         if too_big:

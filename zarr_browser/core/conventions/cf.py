@@ -119,9 +119,13 @@ class CfDecoding:
     scale: float
     offset: float
     dtype: np.dtype
+    unsigned: bool = False
+    """``_Unsigned = "true"``: the stored signed integers are unsigned bytes (netCDF-3 style)."""
 
     def apply(self, stored: np.ndarray) -> np.ndarray:
         """The decoded values of *stored* (a new array)."""
+        if self.unsigned and stored.dtype.kind == "i":
+            stored = stored.view(stored.dtype.newbyteorder("=").str.replace("i", "u"))
         out = stored.astype(self.dtype, copy=True)
         hidden = None
         for value in self.masked:
@@ -188,6 +192,9 @@ def cf_decoding(node: Node) -> CfDecoding | None:
     if stored.kind not in "iuf":
         return None
     attrs = node.attributes
+    unsigned = stored.kind == "i" and str(attrs.get("_Unsigned", "")).strip().lower() == "true"
+    if unsigned:
+        stored = np.dtype(f"u{stored.itemsize}")
     units = attrs.get("units")
     if isinstance(units, str) and _TIME_DETECT.match(units):
         return None
@@ -205,20 +212,22 @@ def cf_decoding(node: Node) -> CfDecoding | None:
         number = _mask_number(value)
         if number is not None:
             masked.append(number)
+    if unsigned:  # fills were written as the signed twins of the unsigned values (-1 for 255)
+        masked = [v + 2 ** (8 * stored.itemsize) if v < 0 and v.is_integer() else v for v in masked]
     masked = list(dict.fromkeys(v for v in masked if not math.isnan(v)))  # NaN stays NaN by itself
     scale_value, offset_value = _numeric(attrs.get("scale_factor", 1)), _numeric(attrs.get("add_offset", 0))
     scale = float(scale_value) if scale_value is not None and math.isfinite(scale_value) else 1.0
     offset = float(offset_value) if offset_value is not None and math.isfinite(offset_value) else 0.0
     packed = scale != 1.0 or offset != 0.0
     if not packed and not masked:
-        return None
+        return CfDecoding((), 1.0, 0.0, stored, unsigned=True) if unsigned else None
     if stored.kind == "f" and not packed:
         dtype = stored
     elif stored.itemsize <= 2 or stored == np.float32:
         dtype = np.dtype(np.float32)
     else:
         dtype = np.dtype(np.float64)
-    return CfDecoding(tuple(masked), scale, offset, dtype)
+    return CfDecoding(tuple(masked), scale, offset, dtype, unsigned=unsigned)
 
 
 def _number_text(value: JSON) -> str:
