@@ -560,3 +560,33 @@ def test_previews_say_why_they_show_nothing(make_inspector, tmp_path) -> None:  
     assert not preview.isHidden() and preview.message() == "No preview for string data"
     inspector.setNode(hierarchy, hierarchy.node("/written"))
     assert preview.hasPicture() and preview.message() == ""
+
+
+def test_a_bioformats2raw_collection_lists_its_images_in_the_overview(tmp_path: Path, registry: Any) -> None:
+    from zarr_browser.core.validate import HierarchyContext
+    from zarr_browser.qt.inspector.overview import highlights
+
+    root = zarr.open_group(str(tmp_path / "b2r.zarr"), mode="w", zarr_format=2)
+    root.attrs["bioformats2raw.layout"] = 3
+    root.create_group("OME").attrs["series"] = ["0", "1", "2"]
+    for name in ("0", "1", "2"):
+        root.create_group(name)
+    hierarchy = _open(tmp_path / "b2r.zarr")
+    ctx = HierarchyContext(hierarchy)
+    ome = registry.get("ome-ngff")
+    lines = highlights({"ome-ngff": ome.describe(hierarchy.root, ctx)})
+    assert "bioformats2raw collection: 3 images: 0, 1, 2 (listed in OME/series)" in lines
+    lines = highlights({"ome-ngff": ome.describe(hierarchy.node("/OME"), ctx)})
+    assert any(line.startswith("bioformats2raw collection: 3 images") for line in lines)
+
+
+def test_a_label_image_without_colours_says_so(qtbot: Any) -> None:
+    from zarr_browser.qt.inspector.ome_panels import LabelsPanel
+
+    panel = LabelsPanel()
+    qtbot.addWidget(panel)
+    panel.setDescription("/labels/cells", {"roles": ["label-image"], "label": {"source_path": "../../"}})
+    assert "lists no colours or properties" in panel.headerText()
+    panel.setDescription("/labels/cells", {"roles": ["label-image"], "label": {
+        "source_path": "../../", "colors": [{"label-value": 1, "rgba": [255, 0, 0, 255]}]}})
+    assert "lists no colours" not in panel.headerText()

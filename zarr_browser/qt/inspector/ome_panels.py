@@ -255,6 +255,9 @@ class LabelsPanel(LinkTablesWidget):
                          *(_text(prop.get(k)) if k in prop else "" for k in keys)])
         self.colours.setRows(rows, ["Value", "Colour", *keys])
         self._colours_box.setVisible(bool(rows))
+        if not rows:
+            self._header.setText(header + ".<br>It lists no colours or properties for its values: viewers pick "
+                                 "the colours (napari: a random colour per value).")
 
 
 class PlatePanel(LinkTablesWidget):

@@ -77,6 +77,13 @@ def highlights(descriptions: Mapping[str, Mapping[str, Any]]) -> list[str]:
     well = ome.get("well") if isinstance(ome.get("well"), Mapping) else None
     if well:
         out.append(f"OME well: {_count(len(well.get('images') or []), 'field')}")
+    bf2raw = ome.get("bioformats2raw") if isinstance(ome.get("bioformats2raw"), Mapping) else None
+    if bf2raw and isinstance(bf2raw.get("series"), list):
+        series = [str(x) for x in bf2raw["series"]]
+        shown = ", ".join(series[:10]) + (f", … ({len(series)} in all)" if len(series) > 10 else "")
+        source = " (listed in OME/series)" if bf2raw.get("series_source") == "OME/series" else ""
+        out.append(f"bioformats2raw collection: {_count(len(series), 'image')}" + (f": {shown}" if series else "")
+                   + source)
     labels = [x for x in ome.get("labels") or [] if isinstance(x, str)]
     if labels:
         out.append(f"Labels: {', '.join(labels[:8])}{'…' if len(labels) > 8 else ''}")
