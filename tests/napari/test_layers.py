@@ -417,3 +417,22 @@ def test_a_huge_array_without_a_pyramid_is_declined_with_a_note(tmp_path: Path, 
                       zarr_format=zarr_format)  # a long stack of small planes is fine
     (spec,) = plan(tmp_path / "stack.zarr").specs
     assert spec.levels[0].shape == (10**4, 512, 512)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_well_with_a_shorter_pyramid_stands_in_with_its_coarsest_level(stores: Any, version: str) -> None:
+    import zarr
+
+    path = stores.plate(version)
+    field = zarr.open_group(str(path / "A" / "3" / "0"), mode="a")
+    attrs = field.attrs.asdict()
+    ome = attrs.get("ome", attrs)
+    datasets = ome["multiscales"][0]["datasets"]
+    dropped = datasets.pop()  # this well's pyramid stops one level earlier than the first well's
+    field.attrs.put(attrs)
+    level_1 = np.asarray(field[datasets[-1]["path"]])
+    del field[dropped["path"]]
+    (spec,) = plan(path).specs
+    coarsest = spec.levels[-1]  # 2 rows × 3 columns of 8 × 12 tiles
+    tile = coarsest[:, 0:8, 24:36]  # A/3
+    np.testing.assert_array_equal(tile, level_1[:, ::2, ::2])  # its level 1, every other pixel

@@ -41,7 +41,7 @@ from zarr_browser.core.model import join_path, parent_path
 from zarr_browser.core.safety import open_array
 from zarr_browser.errors import UnsafeArrayError, ZarrBrowserError
 from zarr_browser.streaming.engine import MAX_BLOCKS_PER_READ
-from zarr_browser.streaming.levels import LevelArray
+from zarr_browser.streaming.levels import LevelArray, StridedSource
 from zarr_browser.streaming.mosaic import MosaicGeometry, MosaicSource
 
 if TYPE_CHECKING:
@@ -594,7 +594,7 @@ class _Planner:
         """
         return [
             LevelArray(MosaicSource(MosaicGeometry(rows, columns, level.shape, cells), level.dtype,
-                                    _TileOpener(self, field_path, sub, k), name=f"{name} level {k}"))
+                                    _TileOpener(self, field_path, sub, k, level.shape), name=f"{name} level {k}"))
             for k, level in enumerate(levels)
         ]
 
@@ -650,12 +650,21 @@ class _Planner:
         for image_path in images:
             image_node = self.ctx.node(image_path)
             path = _level_path(image_node, level) if image_node is not None else None
+            if path is None and image_node is not None and level >= 0:
+                path = _level_path(image_node, -1)  # a shorter pyramid: its coarsest level stands in
             if path is not None and (target := _resolve(image_path, path)):
                 levels.append(target)
         hierarchy.prefetch(levels, expect=(fmt, "array-data"))  # tiles need no attributes
 
-    def open_tile(self, well_path: str, field_path: str, sub: str | None, level: int = -1) -> LevelArray | None:
-        """Level *level* of the first field of a well (or of its label *sub*), for a mosaic tile."""
+    def open_tile(
+        self, well_path: str, field_path: str, sub: str | None, level: int = -1,
+        tile_shape: Sequence[int] | None = None,
+    ) -> LevelArray | None:
+        """Level *level* of the first field of a well (or of its label *sub*), for a mosaic tile.
+
+        A field with fewer levels gives its coarsest one, strided down to *tile_shape* when
+        that is a whole factor (else nothing: the cell stays empty).
+        """
         well_node = self.ctx.node(well_path)
         if well_node is None:
             return None
@@ -668,11 +677,23 @@ class _Planner:
         if image_node is None:
             return None
         path = _level_path(image_node, level)
+        fewer = path is None and level >= 0 and tile_shape is not None
+        if fewer:
+            path = _level_path(image_node, -1)  # this field's pyramid stops earlier
         level_path = _resolve(image_node.path, path) if path is not None else None
         level_node = self.ctx.node(level_path) if level_path else None
         if level_node is None or level_node.array is None:
             return None
-        return LevelArray.open(self.hierarchy.access, level_node)
+        tile = LevelArray.open(self.hierarchy.access, level_node)
+        if not fewer:
+            return tile
+        assert tile_shape is not None
+        factors = [n // t if t and n % t == 0 else (-(-n // t) if t else 0) for n, t in zip(
+            tile.shape, tile_shape, strict=False)]
+        if len(factors) != len(tile_shape) or any(f < 1 for f in factors):
+            logger.info("%s: level %d is missing and %s cannot stand in for it", image_node.path, level, tile.shape)
+            return None
+        return LevelArray(StridedSource(tile.source, factors))
 
     def _well(self, node: Node) -> _Result:
         images = (self._describe(node).get("well") or {}).get("images") or []
@@ -814,14 +835,16 @@ class _Planner:
 class _TileOpener:
     """Opens the tiles of one level of a plate mosaic (holds the planner for its context)."""
 
-    def __init__(self, planner: _Planner, field_path: str, sub: str | None, level: int) -> None:
+    def __init__(self, planner: _Planner, field_path: str, sub: str | None, level: int,
+                 tile_shape: Sequence[int] | None = None) -> None:
         self._planner = planner
         self._field_path = field_path
         self._sub = sub
         self._level = level
+        self._tile_shape = tuple(tile_shape) if tile_shape is not None else None
 
     def __call__(self, well_path: str) -> LevelArray | None:
-        return self._planner.open_tile(well_path, self._field_path, self._sub, self._level)
+        return self._planner.open_tile(well_path, self._field_path, self._sub, self._level, self._tile_shape)
 
     def prepare(self, well_paths: Sequence[str]) -> None:
         """Read the metadata of many tiles at once: wells, then fields, then levels (3 round trips)."""

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.safety import Limits
     from zarr_browser.core.store import StoreAccess
 
-__all__ = ["ArraySource", "DecodedSource", "LevelArray", "ZarrSource", "normalize_key"]
+__all__ = ["ArraySource", "DecodedSource", "LevelArray", "StridedSource", "ZarrSource", "normalize_key"]
 
 Index = int | slice
 """A normalised index along one axis: an in-range integer or a slice with a positive step."""
@@ -287,6 +287,62 @@ class DecodedSource:
 
     def __getattr__(self, name: str) -> Any:  # token, remote, engine, node, block_reader, …
         if name in ("inner", "decoding"):
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+class StridedSource:
+    """Every *f*-th element of a source along each axis: a coarser level made from a finer one.
+
+    A plate well whose field has fewer pyramid levels than the first well's gets its coarsest
+    level, strided to the size the mosaic's level needs (nearest-neighbour, as a pyramid's
+    coarse levels are drawn meanwhile anyway).  Only the elements kept are read.
+    """
+
+    def __init__(self, inner: ArraySource, factors: Sequence[int]) -> None:
+        self.inner = inner
+        self.factors = tuple(max(1, int(f)) for f in factors)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(-(-n // f) for n, f in zip(self.inner.shape, self.factors, strict=True))
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.inner.dtype
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        return tuple(max(1, c // f) for c, f in zip(self.inner.chunks, self.factors, strict=True))
+
+    def describe(self) -> str:
+        return f"{self.inner.describe()} (every {'×'.join(map(str, self.factors))})"
+
+    def _inner_key(self, key: tuple[Index, ...]) -> tuple[Index, ...]:
+        out: list[Index] = []
+        for index, factor, size in zip(key, self.factors, self.inner.shape, strict=True):
+            if isinstance(index, int):
+                out.append(index * factor)
+            else:
+                start = index.start * factor
+                count = len(range(index.start, index.stop, index.step))
+                step = index.step * factor
+                out.append(slice(start, min(size, start + max(0, count - 1) * step + 1), step) if count else
+                           slice(start, start, step))
+        return tuple(out)
+
+    def read(self, key: tuple[Index, ...]) -> np.ndarray:
+        return self.inner.read(self._inner_key(key))
+
+    def read_cached(self, key: tuple[Index, ...], **options: Any) -> tuple[np.ndarray, list[Hole]]:
+        read_cached = getattr(self.inner, "read_cached", None)
+        if read_cached is None:
+            return self.inner.read(self._inner_key(key)), []
+        data, holes = read_cached(self._inner_key(key), **options)
+        return data, holes  # holes are in the coordinates of the output, which has the same shape
+
+    def __getattr__(self, name: str) -> Any:  # token, remote, engine, …
+        if name in ("inner", "factors"):
             raise AttributeError(name)
         return getattr(self.inner, name)
 
