@@ -600,6 +600,12 @@ def test_zip_archive_over_http_is_read_in_place(http_server: Any, zarr_stores: A
         Hierarchy.open(http_server.url_for("missing.zip"), policy=FAST)
     with pytest.raises(StoreOpenError, match="read-only"):
         open_store(http_server.url_for("sample.zip"), mode="r+")
+    import shutil
+
+    prefixed = Path(shutil.make_archive(str(tmp_path / "prefixed"), "zip", root_dir=tmp_path, base_dir="z.zarr"))
+    (http_server.root / "prefixed.zip").write_bytes(prefixed.read_bytes())  # the store in a folder, as zipped often
+    wrapped = Hierarchy.open(http_server.url_for("prefixed.zip"), policy=FAST)
+    assert [n.path for n in wrapped.children("/").nodes] == ["/z.zarr"]  # as the same file opened locally
 
 
 def test_zip_archive_in_a_bucket_is_read_in_place(s3_server: Any, zarr_stores: Any, tmp_path: Path) -> None:

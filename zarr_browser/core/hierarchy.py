@@ -322,7 +322,8 @@ class Hierarchy:
         if self.consolidated_policy != "never":
             self.consolidated = ConsolidatedIndex.parse(docs)
         # .zmetadata stays among the root's documents: conventions describe it, the raw view shows it
-        node = build_node("/", docs, implicit_ok=self.access.protocol in ("local", "zip", "memory"))
+        node = build_node("/", docs, implicit_ok=self.access.protocol in ("local", "zip", "memory")
+                          or self.access.is_archive)
         if node is None:
             raise StoreOpenError(f"no zarr metadata found at {self.url} (no zarr.json, .zgroup or .zarray)")
         if failures:

@@ -471,6 +471,11 @@ class StoreAccess:
         """True for network stores, where round trips are what cost time."""
         return self.protocol in ("http", "s3", "fsspec")
 
+    @property
+    def is_archive(self) -> bool:
+        """True for a zip archive, local or read in place on a server (it lists its members)."""
+        return self.protocol == "zip" or (self.is_remote and _is_zip_name(self.url))
+
     def describe_key(self, key: str) -> str:
         """The full URL of *key*, for messages."""
         return self.zarr_store.describe_key(key)

@@ -741,7 +741,8 @@ class _Planner:
                                 "the others are in the browser dock")
         if images:
             names = ", ".join(c.name for c in images[:10]) + (" …" if len(images) > 10 else "")
-            result.notes.append(f"{node.path} holds {len(images)} images ({names}); open them from the browser dock")
+            result.notes.append(f"{node.path} holds {len(images)} image{'s' if len(images) != 1 else ''} ({names}); "
+                                "open them from the browser dock")
         if not arrays and not images:
             result.notes.append(f"{node.path} has no image-like array (2-D or more, numeric) and no image")
         result.others.extend(c.path for c in skipped)
