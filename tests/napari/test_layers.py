@@ -436,3 +436,23 @@ def test_a_well_with_a_shorter_pyramid_stands_in_with_its_coarsest_level(stores:
     coarsest = spec.levels[-1]  # 2 rows × 3 columns of 8 × 12 tiles
     tile = coarsest[:, 0:8, 24:36]  # A/3
     np.testing.assert_array_equal(tile, level_1[:, ::2, ::2])  # its level 1, every other pixel
+
+
+def test_a_large_single_level_array_gets_strided_coarser_levels(tmp_path: Path) -> None:
+    """napari draws a single-level array by reading a whole plane (a 1 GiB plane held the GUI
+    for 20 s); above 4096² pixels the plane gets strided coarser levels, so the view reads what
+    the zoom needs."""
+    import zarr
+
+    pixels = (np.arange(6000 * 5000, dtype=np.uint32).reshape(6000, 5000) % 65521).astype("uint16")
+    array = zarr.create_array(str(tmp_path / "big.zarr"), shape=pixels.shape, chunks=(1024, 1024), dtype="uint16")
+    array[...] = pixels
+    (spec,) = plan(tmp_path / "big.zarr").specs
+    assert spec.kwargs["multiscale"] is True
+    assert [level.shape for level in spec.levels] == [(6000, 5000), (3000, 2500), (1500, 1250)]
+    np.testing.assert_array_equal(spec.levels[-1][...], pixels[::4, ::4])
+    np.testing.assert_array_equal(spec.levels[1][100:200:3, 7], pixels[200:400:6, 14])
+    np.testing.assert_array_equal(np.asarray(spec.levels[1].to_dask()[:5, :5]), pixels[:10:2, :10:2])
+    small = zarr.create_array(str(tmp_path / "small.zarr"), shape=(4096, 4096), chunks=(1024, 1024), dtype="u1")
+    (spec,) = plan(tmp_path / "small.zarr").specs
+    assert spec.kwargs["multiscale"] is False and spec.levels[0].shape == small.shape

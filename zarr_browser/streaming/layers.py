@@ -789,9 +789,10 @@ class _Planner:
             result.notes.append(f"{node.path}: {too_big} without a pyramid is too large to show (napari draws a whole "
                                 "plane at once); it is left out. A multiscale pyramid (OME-Zarr) of it can be viewed")
             return result
+        levels = _strided_pyramid(level, rgb)
         kwargs: dict[str, Any] = {
             "name": node.name or _store_name(self.hierarchy.url),
-            "multiscale": False,
+            "multiscale": len(levels) > 1,
             "scale": tuple(scale[:spatial]),
             "translate": tuple(translate[:spatial]),
         }
@@ -801,7 +802,10 @@ class _Planner:
             kwargs["units"] = tuple(units[:spatial])
         kwargs["rgb"] = rgb
         kwargs["metadata"] = self._metadata(node.path, "array")
-        result.specs.append(LayerSpec(level, "image", kwargs, node.path, "array"))
+        if len(levels) > 1:
+            kwargs["metadata"]["zarr_browser"]["strided_levels"] = len(levels) - 1
+        data: list[LevelArray] | LevelArray = levels if len(levels) > 1 else level
+        result.specs.append(LayerSpec(data, "image", kwargs, node.path, "array"))
         return result
 
     def _regular_coordinate(self, group: Node, name: str, size: int) -> tuple[float, float, str | None] | None:
@@ -881,6 +885,37 @@ def _level_path(image_node: Node, level: int) -> str | None:
         return None
     path = paths[level]
     return path if isinstance(path, str) else None
+
+
+PYRAMID_PLANE = 4096 * 4096
+"""Planes of single-level arrays above this many pixels get strided coarser levels."""
+
+PYRAMID_TOP = 2048
+"""Side the coarsest strided level comes down to (or below)."""
+
+
+def _strided_pyramid(level: LevelArray, rgb: bool) -> list[LevelArray]:
+    """*level*, then every 2nd, 4th, … pixel of its plane, while the plane is large.
+
+    napari draws a single-level array by reading and uploading a whole plane (a 1 GiB plane
+    held the GUI for 20 s); as a pyramid it reads what the view needs, at the resolution the
+    zoom needs, and draws coarse data first.  Coarse levels read (in the background) every
+    chunk they touch, so they come from the decoded-chunk cache once read.
+    """
+    shape = level.shape
+    if len(shape) < 2 + rgb:
+        return [level]
+    y, x = (len(shape) - 3, len(shape) - 2) if rgb else (len(shape) - 2, len(shape) - 1)
+    if shape[y] * shape[x] <= PYRAMID_PLANE:
+        return [level]
+    levels = [level]
+    factor = 1
+    while max(-(-shape[y] // factor), -(-shape[x] // factor)) > PYRAMID_TOP:
+        factor *= 2
+        factors = [1] * len(shape)
+        factors[y] = factors[x] = factor
+        levels.append(LevelArray(StridedSource(level.source, factors)))
+    return levels
 
 
 def _plane_too_big(shape: Sequence[int], chunks: Sequence[int], itemsize: int, rgb: bool) -> str | None:
