@@ -456,3 +456,18 @@ def test_a_large_single_level_array_gets_strided_coarser_levels(tmp_path: Path) 
     small = zarr.create_array(str(tmp_path / "small.zarr"), shape=(4096, 4096), chunks=(1024, 1024), dtype="u1")
     (spec,) = plan(tmp_path / "small.zarr").specs
     assert spec.kwargs["multiscale"] is False and spec.levels[0].shape == small.shape
+
+
+def test_an_ome_image_with_one_large_level_gets_strided_levels_too(tmp_path: Path) -> None:
+    import zarr
+    from ome_zarr.format import FormatV04
+    from ome_zarr.writer import write_image
+
+    root = zarr.open_group(str(tmp_path / "one.ome.zarr"), mode="w", zarr_format=2)
+    pixels = (np.arange(2 * 6000 * 5000, dtype=np.uint32).reshape(2, 6000, 5000) % 4000).astype("uint16")
+    write_image(pixels, root, axes=["c", "y", "x"], scale_factors=[], fmt=FormatV04(),
+                storage_options={"chunks": (1, 1024, 1024)})  # a pyramid of one level
+    (spec,) = plan(tmp_path / "one.ome.zarr").specs
+    assert [level.shape for level in spec.levels] == [(2, 6000, 5000), (2, 3000, 2500), (2, 1500, 1250)]
+    assert spec.kwargs["multiscale"] is True and spec.kwargs["channel_axis"] == 0
+    np.testing.assert_array_equal(spec.levels[-1].take(0, 1)[...], pixels[1, ::4, ::4])

@@ -366,6 +366,8 @@ class _Planner:
         if not levels:
             result.problems.append(f"{node.path}: no readable multiscale level; nothing to show")
             return None
+        # a pyramid that stops at a large plane (one level is common) goes on, strided
+        levels.extend(_strided_pyramid(levels[-1], rgb=False)[1:])
         return levels
 
     def _placement(self, description: Mapping[str, Any], ndim: int, level: int = 0) -> _Pixels:
