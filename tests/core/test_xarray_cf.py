@@ -315,3 +315,22 @@ def test_a_dataset_with_a_scalar_variable_is_still_a_dataset(tmp_path: Path, zar
     assert described["variables"]["crs"]["dims"] == []
     assert set(described["data_variables"]) == {"t", "crs"}
     assert described["variables"]["time"]["calendar"] == "noleap"
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_the_groups_of_a_datatree_are_datasets(tmp_path: Path, zarr_format: int) -> None:
+    """A DataTree consolidates at the root only: its nested groups are datasets by the root's index."""
+    tree = xr.DataTree.from_dict({
+        "/": xr.Dataset({"a": ("x", np.arange(3.0))}),
+        "/model": xr.Dataset({"temp": (("time", "lat"), np.zeros((2, 4)))}, coords={"lat": np.arange(4.0)}),
+        "/model/level": xr.Dataset({"u": ("lev", np.ones(3))}),
+        "/obs": xr.Dataset(),
+    })
+    tree.to_zarr(tmp_path / "tree.zarr", zarr_format=zarr_format, consolidated=True)
+    convention = XarrayConvention()
+    for policy in ("never", "always"):  # read from the store, or from the consolidated copy (remote)
+        hierarchy = Hierarchy.open(str(tmp_path / "tree.zarr"))
+        hierarchy.consolidated_policy = policy
+        found = {path: convention.detect(hierarchy.node(path)) for path in ("/", "/model", "/model/level", "/obs")}
+        assert found["/model"] == found["/model/level"] == Detection("xarray", None, ("dataset",)), policy
+        assert found["/obs"] is None  # no variables: a plain group

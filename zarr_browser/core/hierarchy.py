@@ -107,7 +107,36 @@ class ConsolidatedIndex:
         docs = self.documents.get(path)
         if docs is None:
             return None
-        return build_node(path, docs, source="consolidated", implicit_ok=True)
+        node = build_node(path, docs, source="consolidated", implicit_ok=True)
+        if node is not None and node.is_group and path != "/" and self.lists_dataset(path):
+            from dataclasses import replace
+
+            node = replace(node, consolidated_dataset=True)
+        return node
+
+    def lists_dataset(self, path: str) -> bool:
+        """Whether the group at *path* has child arrays here, all with dimension names (xarray's
+        rule for a dataset; a 0-d v3 array has none to write)."""
+        found = False
+        for name in self.children.get(path, ()):
+            docs = self.documents.get(join_path(path, name)) or {}
+            if self.zarr_format == 3:
+                doc = docs.get("zarr.json")
+                meta = doc.value if doc is not None and isinstance(doc.value, dict) else {}
+                if meta.get("node_type") != "array":
+                    continue
+                dims = meta.get("dimension_names")
+                if dims is None and meta.get("shape") == []:
+                    dims = []
+            else:
+                if ".zarray" not in docs:
+                    continue
+                attrs = docs.get(".zattrs")
+                dims = attrs.value.get("_ARRAY_DIMENSIONS") if attrs is not None and isinstance(attrs.value, dict) else None
+            if not isinstance(dims, list):
+                return False
+            found = True
+        return found
 
     @classmethod
     def parse(cls, root_docs: Mapping[str, Document]) -> ConsolidatedIndex | None:
@@ -364,9 +393,11 @@ class Hierarchy:
         from dataclasses import replace
 
         differing = index.differences(node)
+        dataset = node.is_group and node.path != "/" and index.lists_dataset(node.path)
         if differing is None:
-            return replace(node, consolidated="absent")
-        return replace(node, consolidated="stale" if differing else "fresh", consolidated_differs=differing)
+            return replace(node, consolidated="absent", consolidated_dataset=dataset)
+        return replace(node, consolidated="stale" if differing else "fresh", consolidated_differs=differing,
+                       consolidated_dataset=dataset)
 
     def _use_consolidated(self) -> bool:
         if self.consolidated is None or not self.consolidated.documents:

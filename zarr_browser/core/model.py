@@ -181,6 +181,9 @@ class Node:
         ``"stale"`` (the copy differs) or ``"absent"`` (the node is missing from it); else None.
     consolidated_differs
         For stale nodes: the names of the documents that differ from their consolidated copies.
+    consolidated_dataset
+        For a group below the root: the root's consolidated metadata lists child arrays of it,
+        all with dimension names (an xarray dataset, as a DataTree writes its groups).
     """
 
     path: str
@@ -194,6 +197,7 @@ class Node:
     source: Literal["store", "consolidated"] = "store"
     consolidated: Literal["fresh", "stale", "absent"] | None = None
     consolidated_differs: tuple[str, ...] = ()
+    consolidated_dataset: bool = False
 
     @property
     def name(self) -> str:

@@ -147,7 +147,7 @@ class XarrayConvention(BaseConvention):
             if found[1] == "v3 dimension_names" and not _has_xarray_marker(node):
                 return None  # v3 names alone are core zarr (OME pyramid levels have them too)
             return _variable(node, found[0])
-        if node.is_group and _is_consolidated_dataset(node):
+        if node.is_group and (node.consolidated_dataset or _is_consolidated_dataset(node)):
             return Detection(CONVENTION, None, ("dataset",))
         return None
 
