@@ -7,11 +7,11 @@ missing; until it arrives the region is drawn from the finest coarser level that
 (nearest-neighbour upsampled), so the picture sharpens as chunks land.  The napari glue listens
 to the engine (:meth:`DisplayLevel.tokens`) and refreshes the layer when blocks arrive.
 
-Chunks that failed are drawn as a checkerboard of the dtype's extremes, never as data;
-chunks a remote store does not have (404) are filled with the fill value, as zarr specifies, and
-striped when *flag_missing* is set (images read over the network), because a chunk that
-vanished from a server is more often lost than intentionally empty.  The last holes of every
-read are kept (:attr:`DisplayLevel.last_holes`) for status messages and tests.
+Chunks that failed are drawn as a checkerboard of the dtype's extremes (NaN for floats), never
+as data; chunks a store does not have (a 404) are the fill value, as zarr specifies (writers
+leave empty chunks out), and striped only when *flag_missing* is set (the napari reader does not
+set it).  The last holes of every read are kept (:attr:`DisplayLevel.last_holes`) for status
+messages and tests.
 
 Nothing here imports Qt or napari.
 """
