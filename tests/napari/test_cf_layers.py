@@ -135,3 +135,11 @@ def test_cf_decoding_follows_xarray_defaults(tmp_path: Path) -> None:
     wide = cf_decoding(hierarchy.node("/big"))
     assert wide is not None and wide.dtype == np.float64  # 4-byte integers need float64
     np.testing.assert_array_equal(wide.apply(np.array([3], dtype="int32")), [1.5])
+
+
+def test_unsigned_bytes_keep_their_byte_order() -> None:
+    from zarr_browser.core.conventions.cf import CfDecoding
+
+    decoding = CfDecoding((65535.0,), 1.0, 0.0, np.dtype("float32"), unsigned=True)
+    for dtype in ("<i2", ">i2"):  # v2 arrays may be big-endian
+        np.testing.assert_array_equal(decoding.apply(np.array([-1, 5, -2], dtype=dtype)), [np.nan, 5.0, 65534.0])

@@ -125,7 +125,7 @@ class CfDecoding:
     def apply(self, stored: np.ndarray) -> np.ndarray:
         """The decoded values of *stored* (a new array)."""
         if self.unsigned and stored.dtype.kind == "i":
-            stored = stored.view(stored.dtype.newbyteorder("=").str.replace("i", "u"))
+            stored = stored.view(stored.dtype.str.replace("i", "u"))  # same bytes, same byte order
         out = stored.astype(self.dtype, copy=True)
         hidden = None
         for value in self.masked:
