@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from zarr_browser.streaming.display import DisplayLevel, display_levels
 from zarr_browser.streaming.engine import get_engine
-from zarr_browser.streaming.levels import ZarrSource, normalize_key
+from zarr_browser.streaming.levels import normalize_key, stored_region
 
 if TYPE_CHECKING:
     from zarr_browser.streaming.levels import LevelArray
@@ -81,10 +81,10 @@ def display_data(
 
 def preread(level: LevelArray, wait: float = PREREAD_WAIT) -> bool:
     """Request the coarsest *level* and wait at most *wait* seconds for it; whether it is all here."""
-    source = getattr(level.source, "inner", level.source)  # the stored values of a decoded source
-    if level.nbytes > PREREAD_BYTES or not isinstance(source, ZarrSource):
+    # the stored chunks behind the level (through decoding and striding views)
+    source, key = stored_region(level.source, level.full_key(normalize_key((), level.shape)[0]))
+    if level.nbytes > PREREAD_BYTES or source is None:
         return False  # too big, or a mosaic (its tiles open in workers as the view needs them)
-    key = level.full_key(normalize_key((), level.shape)[0])
     try:
         engine = source.engine
         if engine.is_cached(source, key):

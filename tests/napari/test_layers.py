@@ -471,3 +471,25 @@ def test_an_ome_image_with_one_large_level_gets_strided_levels_too(tmp_path: Pat
     assert [level.shape for level in spec.levels] == [(2, 6000, 5000), (2, 3000, 2500), (2, 1500, 1250)]
     assert spec.kwargs["multiscale"] is True and spec.kwargs["channel_axis"] == 0
     np.testing.assert_array_equal(spec.levels[-1].take(0, 1)[...], pixels[1, ::4, ::4])
+
+
+def test_reading_ahead_a_strided_level_waits_for_its_own_chunks(tmp_path: Path, engine: Any) -> None:
+    """The reader reads the coarsest level ahead; for a strided level that is every 4th pixel of
+    the whole plane, not the corner of the full-resolution array its key would name there."""
+    import time
+
+    import zarr
+
+    from zarr_browser._display import preread
+
+    pixels = (np.arange(6000 * 5000, dtype=np.uint32).reshape(6000, 5000) % 65521).astype("uint16")
+    array = zarr.create_array(str(tmp_path / "big.zarr"), shape=pixels.shape, chunks=(1024, 1024), dtype="uint16")
+    array[...] = pixels
+    (spec,) = plan(tmp_path / "big.zarr").specs
+    coarsest = spec.levels[-1]
+    spec.levels[0][0:1500, 0:1250]  # only the corner of the full resolution is cached
+    assert preread(coarsest, wait=0.0) is False  # the strided level needs every chunk: not there yet
+    deadline = time.monotonic() + 20
+    while not preread(coarsest, wait=0.05):
+        assert time.monotonic() < deadline
+    np.testing.assert_array_equal(coarsest[...], pixels[::4, ::4])

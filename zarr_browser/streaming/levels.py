@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     from zarr_browser.core.safety import Limits
     from zarr_browser.core.store import StoreAccess
 
-__all__ = ["ArraySource", "DecodedSource", "LevelArray", "StridedSource", "ZarrSource", "normalize_key"]
+__all__ = ["ArraySource", "DecodedSource", "LevelArray", "StridedSource", "ZarrSource", "normalize_key",
+           "stored_region"]
 
 Index = int | slice
 """A normalised index along one axis: an in-range integer or a slice with a positive step."""
@@ -246,17 +247,19 @@ class ZarrSource:
                                        neighbour_axes=neighbour_axes, wait=wait)
 
 
-class DecodedSource:
-    """A :class:`ZarrSource` whose values are decoded as CF says (unpacked, fill values as NaN).
+def stored_region(source: Any, key: tuple[Index, ...]) -> tuple[ZarrSource | None, tuple[Index, ...]]:
+    """The zarr array and region whose stored chunks *key* of *source* reads (through decoding
+    and striding views), or ``(None, key)`` for sources that are no view of one array (mosaics)."""
+    while isinstance(source, _SourceView):
+        source, key = source.inner, source.inner_key(key)
+    return (source, key) if isinstance(source, ZarrSource) else (None, key)
 
-    The engine and its cache keep the stored values (smaller, shared with every other reader);
-    decoding happens on the way out, after holes are known, so the display still marks failed
-    chunks.  Everything but ``dtype``, ``read`` and ``read_cached`` is the stored source's.
-    """
 
-    def __init__(self, inner: ZarrSource, decoding: CfDecoding) -> None:
-        self.inner = inner
-        self.decoding = decoding
+class _SourceView:
+    """A view of another source: its shape, chunks and name, and anything the engine asks of it
+    (``token``, ``remote``, ``engine``, ``block_reader``, …), unless the view says otherwise."""
+
+    inner: ArraySource
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -264,7 +267,7 @@ class DecodedSource:
 
     @property
     def dtype(self) -> np.dtype:
-        return self.decoding.dtype
+        return self.inner.dtype
 
     @property
     def chunks(self) -> tuple[int, ...]:
@@ -272,6 +275,34 @@ class DecodedSource:
 
     def describe(self) -> str:
         return self.inner.describe()
+
+    def inner_key(self, key: tuple[Index, ...]) -> tuple[Index, ...]:
+        """*key* of this view as a key of the inner source."""
+        return key
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "inner":  # not set yet: no recursion through __getattr__
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+class DecodedSource(_SourceView):
+    """A :class:`ZarrSource` whose values are decoded as CF says (unpacked, fill values as NaN).
+
+    The engine and its cache keep the stored values (smaller, shared with every other reader);
+    decoding happens on the way out, after holes are known, so the display still marks failed
+    chunks.  Everything but ``dtype``, ``read`` and ``read_cached`` is the stored source's.
+    """
+
+    inner: ZarrSource
+
+    def __init__(self, inner: ZarrSource, decoding: CfDecoding) -> None:
+        self.inner = inner
+        self.decoding = decoding
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.decoding.dtype
 
     def read(self, key: tuple[Index, ...]) -> np.ndarray:
         return self.decoding.apply(self.inner.read(key))
@@ -285,18 +316,13 @@ class DecodedSource:
                     data[hole.out] = np.nan
         return data, holes
 
-    def __getattr__(self, name: str) -> Any:  # token, remote, engine, node, block_reader, …
-        if name in ("inner", "decoding"):
-            raise AttributeError(name)
-        return getattr(self.inner, name)
 
-
-class StridedSource:
+class StridedSource(_SourceView):
     """Every *f*-th element of a source along each axis: a coarser level made from a finer one.
 
-    A plate well whose field has fewer pyramid levels than the first well's gets its coarsest
-    level, strided to the size the mosaic's level needs (nearest-neighbour, as a pyramid's
-    coarse levels are drawn meanwhile anyway).  Only the elements kept are read.
+    A single-level array with a large plane, or a plate well whose field has fewer pyramid
+    levels than the first well's, gets levels made this way (nearest neighbour, as a
+    pyramid's coarse levels are drawn meanwhile anyway).  Only the elements kept are read.
     """
 
     def __init__(self, inner: ArraySource, factors: Sequence[int]) -> None:
@@ -308,43 +334,35 @@ class StridedSource:
         return tuple(-(-n // f) for n, f in zip(self.inner.shape, self.factors, strict=True))
 
     @property
-    def dtype(self) -> np.dtype:
-        return self.inner.dtype
-
-    @property
     def chunks(self) -> tuple[int, ...]:
         return tuple(max(1, c // f) for c, f in zip(self.inner.chunks, self.factors, strict=True))
 
     def describe(self) -> str:
         return f"{self.inner.describe()} (every {'×'.join(map(str, self.factors))})"
 
-    def _inner_key(self, key: tuple[Index, ...]) -> tuple[Index, ...]:
+    def inner_key(self, key: tuple[Index, ...]) -> tuple[Index, ...]:
         out: list[Index] = []
         for index, factor, size in zip(key, self.factors, self.inner.shape, strict=True):
             if isinstance(index, int):
                 out.append(index * factor)
-            else:
-                start = index.start * factor
-                count = len(range(index.start, index.stop, index.step))
-                step = index.step * factor
-                out.append(slice(start, min(size, start + max(0, count - 1) * step + 1), step) if count else
-                           slice(start, start, step))
+                continue
+            start = index.start * factor
+            count = len(range(index.start, index.stop, index.step))
+            step = index.step * factor
+            out.append(slice(start, min(size, start + (count - 1) * step + 1), step) if count else
+                       slice(start, start, step))
         return tuple(out)
 
     def read(self, key: tuple[Index, ...]) -> np.ndarray:
-        return self.inner.read(self._inner_key(key))
+        return self.inner.read(self.inner_key(key))
 
     def read_cached(self, key: tuple[Index, ...], **options: Any) -> tuple[np.ndarray, list[Hole]]:
         read_cached = getattr(self.inner, "read_cached", None)
         if read_cached is None:
-            return self.inner.read(self._inner_key(key)), []
-        data, holes = read_cached(self._inner_key(key), **options)
-        return data, holes  # holes are in the coordinates of the output, which has the same shape
-
-    def __getattr__(self, name: str) -> Any:  # token, remote, engine, …
-        if name in ("inner", "factors"):
-            raise AttributeError(name)
-        return getattr(self.inner, name)
+            return self.inner.read(self.inner_key(key)), []
+        # holes come back in the coordinates of the output, which has this view's shape
+        result: tuple[np.ndarray, list[Hole]] = read_cached(self.inner_key(key), **options)
+        return result
 
 
 def _numpy_dtype(name: str) -> np.dtype | None:
