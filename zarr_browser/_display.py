@@ -25,6 +25,7 @@ import weakref
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from zarr_browser._responsive import wait_responsive
 from zarr_browser.streaming.display import DisplayLevel, display_levels
 from zarr_browser.streaming.engine import get_engine
 from zarr_browser.streaming.levels import normalize_key, stored_region
@@ -90,11 +91,7 @@ def preread(level: LevelArray, wait: float = PREREAD_WAIT) -> bool:
         if engine.is_cached(source, key):
             return True
         engine.request(source, key)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if engine.is_cached(source, key):
-                return True
-            time.sleep(0.002)
+        return wait_responsive(lambda: engine.is_cached(source, key), wait)  # the window stays live
     except Exception as err:  # drawn as failed later; the layer must still be created
         logger.warning("zarr-browser: cannot read %r ahead: %s", level, err)
     return False

@@ -172,7 +172,11 @@ def open_hierarchy(url: str, registry: ConventionRegistry | None = None) -> Hier
 
 
 def napari_get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
-    """The reader for *path* when it is a readable zarr store, else None (never raises)."""
+    """The reader for *path* when it is a readable zarr store, else None (never raises).
+
+    The store's metadata is read in a worker while the window keeps handling events
+    (:mod:`zarr_browser._responsive`): napari calls this on the GUI thread.
+    """
     try:
         if not isinstance(path, str | os.PathLike):
             if len(path) != 1:
@@ -181,6 +185,17 @@ def napari_get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
         url = os.fspath(path)
         if not _sniff(url):
             return None
+    except Exception:  # boundary: a reader sniff must never raise into napari
+        logger.warning("zarr-browser: unexpected error while sniffing %s", path, exc_info=True)
+        return None
+    from zarr_browser._responsive import call_responsive
+
+    return call_responsive(_get_reader, url)
+
+
+def _get_reader(url: str) -> ReaderFunction | None:
+    """:func:`napari_get_reader` once *url* passed the sniff: opens the store (metadata I/O)."""
+    try:
         from zarr_browser.core.conventions import default_registry
 
         registry = default_registry()
@@ -200,12 +215,12 @@ def napari_get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
         if node_path == "/" and hierarchy.access.is_remote and _placed_by_parents(node, registry):
             hierarchy, node_path = _remote_enclosing(hierarchy, registry)
     except ZarrBrowserError as err:
-        logger.info("zarr-browser does not read %s: %s", path, err)
-        if urlsplit(str(path)).scheme.lower() in REMOTE_SCHEMES:
+        logger.info("zarr-browser does not read %s: %s", url, err)
+        if urlsplit(url).scheme.lower() in REMOTE_SCHEMES:
             return _Failed(err)  # a URL the user typed: say why it failed instead of "no reader"
         return None
     except Exception:  # boundary: a reader sniff must never raise into napari
-        logger.warning("zarr-browser: unexpected error while sniffing %s", path, exc_info=True)
+        logger.warning("zarr-browser: unexpected error while sniffing %s", url, exc_info=True)
         return None
     return _Reader(hierarchy, registry, node_path)
 
@@ -230,7 +245,9 @@ class _Reader:
         self.path = path
 
     def __call__(self, path: Any, **_: Any) -> list[Any]:
-        plan = plan_node(self.hierarchy, self.path, self.registry)
+        from zarr_browser._responsive import call_responsive
+
+        plan = call_responsive(plan_node, self.hierarchy, self.path, self.registry)  # the window stays live
         _notify(plan)
         layers = [item for spec in plan.specs for item in layer_data(spec)]
         if plan.others:
