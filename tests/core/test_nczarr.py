@@ -321,3 +321,51 @@ def test_junk_nczarr_keys_give_issues_not_exceptions(tmp_path: Path) -> None:
         assert all(isinstance(i, Issue) for i in issues)
         reported += bool(issues)
     assert reported > count / 2
+
+
+# -- editing keeps netCDF types -------------------------------------------------------------------
+
+
+# netCDF-C 4.9.0 (Debian) crashes reading back its own NCZarr scalars: the round trip has none
+ROUND_TRIP_CDL = "\n".join(line for line in CDL.splitlines() if "scalar" not in line)
+
+
+def test_edited_fill_value_keeps_the_variable_type_and_netcdf_c_copies_it(tmp_path: Path) -> None:
+    """Typing -9999 into a float variable's _FillValue must not retype it <i8: netCDF-C then
+    refuses the copy ("_FillValue type mismatch").  Other changed attributes keep their type
+    while the new value fits it."""
+    from zarr_browser.core.editing import EditSession
+
+    ncgen, nccopy = _need("ncgen"), _need("nccopy")
+    (tmp_path / "t.cdl").write_text(ROUND_TRIP_CDL)
+    subprocess.run([ncgen, "-4", "-o", str(tmp_path / "t.nc"), str(tmp_path / "t.cdl")], check=True, timeout=60)
+    store = tmp_path / "edited.zarr"
+    subprocess.run([nccopy, str(tmp_path / "t.nc"), f"file://{store}#mode=nczarr,file"], check=True, timeout=60)
+    session = EditSession.open(str(store))
+    session.set("/temp", "/_FillValue", -9999)
+    session.set("/temp", "/units", "degC")
+    session.set("/x", "/units", "km")
+    session.set("/temp", "/comment", 3)  # new: inferred
+    assert not [i for i in session.validate() if i.severity is Severity.ERROR]
+    session.save()
+    types = json.loads((store / "temp" / ".zattrs").read_text())["_NCZARR_ATTR"]["types"]
+    assert types["_FillValue"] == "<f4" and types["units"] == "<U1" and types["comment"] == "<i8"
+    copied = tmp_path / "copied.nc"
+    result = subprocess.run([nccopy, f"file://{store}#mode=nczarr,file", str(copied)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    dump = subprocess.run([_need("ncdump"), "-h", str(copied)], capture_output=True, text=True, timeout=60).stdout
+    assert "temp:_FillValue = -9999.f" in dump and 'temp:units = "degC"' in dump and 'x:units = "km"' in dump
+
+
+def test_a_fill_value_typed_otherwise_than_its_variable_is_an_error(nccopy_stores: dict[str, Path],
+                                                                     tmp_path: Path) -> None:
+    store = tmp_path / "retyped.zarr"
+    shutil.copytree(nccopy_stores["nczarr"], store)
+    attrs = json.loads((store / "temp" / ".zattrs").read_text())
+    attrs["_NCZARR_ATTR"]["types"]["_FillValue"] = "<i8"
+    (store / "temp" / ".zattrs").write_text(json.dumps(attrs))
+    _, report, _ = _check(store)
+    (issue,) = [i for i in report.issues if i.path == "/temp" and "_FillValue" in i.message]
+    assert issue.severity is Severity.ERROR and "<i8" in issue.message and "<f4" in issue.message
+    assert issue.pointer.endswith("/types/_FillValue") and issue.document == ".zattrs"

@@ -423,6 +423,59 @@ def test_channels_form_with_colour_picker_and_histogram(qtbot: Any, make_window:
     assert channels[1]["active"] is False and channels[1]["label"] == "b"
 
 
+def test_channels_form_writes_only_what_the_user_changed(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    """Changing one label leaves every other field as stored: float windows keep their digits
+    (they were rounded to 2 decimals), a channel with only a colour gets no made-up label,
+    active flag or 0–0 window."""
+    store = ome_image(tmp_path / "i.zarr")
+    group = zarr.open_group(store, mode="r+")
+    ome = group.attrs["ome"]
+    ome["omero"]["channels"] = [
+        {"label": "dF/F", "color": "00FF00", "active": True,
+         "window": {"min": 0.0, "max": 0.05, "start": 0.0012, "end": 0.0456}},
+        {"color": "FF0000"}]
+    group.attrs["ome"] = ome
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    form = window.editing.editor.channelsForm
+    assert form.rows[0]["start"].text() == "0.0012" and form.rows[0]["end"].text() == "0.0456"
+    form.rows[0]["label"].setText("dF over F")
+    form.applyButton.click()
+    wait_history(qtbot, window, 1)
+    save_through_dialog(qtbot, window)
+    assert attrs_on_disk(store)["ome"]["omero"]["channels"] == [
+        {"label": "dF over F", "color": "00FF00", "active": True,
+         "window": {"min": 0.0, "max": 0.05, "start": 0.0012, "end": 0.0456}},
+        {"color": "FF0000"}]
+
+
+def test_number_fields_keep_every_digit_typed(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    """Pixel sizes typed as 3.25e-5 (millimetres) or 6.5e-7 (metres) are saved as typed: the
+    fields had 5 decimals and saved 3e-05 and 0."""
+    store = ome_image(tmp_path / "i.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    form = window.editing.editor.axesForm
+    assert not form.rows[0]["size"].isEnabled()  # the channel axis has no pixel size
+    for row, typed in ((1, "3.25e-5"), (2, "6.5e-7")):
+        spin = form.rows[row]["size"]
+        spin.lineEdit().selectAll()
+        qtbot.keyClicks(spin.lineEdit(), typed)
+        qtbot.keyClick(spin.lineEdit(), Qt.Key.Key_Return)
+    assert form.rows[1]["size"].value() == 3.25e-5 and form.rows[2]["size"].text() == "6.5e-07"
+    form.pixelSizeButton.click()
+    wait_history(qtbot, window, 1)
+    form = window.editing.editor.axesForm
+    form.rows[1]["translation"].setValue(1.234567891)
+    form.translationButton.click()
+    wait_history(qtbot, window, 2)
+    save_through_dialog(qtbot, window)
+    ms = attrs_on_disk(store)["ome"]["multiscales"][0]
+    assert ms["datasets"][0]["coordinateTransformations"][0]["scale"] == [1.0, 3.25e-5, 6.5e-7]
+    assert ms["datasets"][1]["coordinateTransformations"][0]["scale"] == [1.0, 6.5e-5, 1.3e-6]
+    assert ms["datasets"][0]["coordinateTransformations"][1]["translation"][1] == 1.234567891
+
+
 def test_xarray_form_from_ome_axes_and_checks(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
     store = ome_image(tmp_path / "i.zarr", "0.4")
     window = make_window()

@@ -313,6 +313,7 @@ class NczarrConvention(BaseConvention):
             return [self._issue(Severity.ERROR, f"{array.key}.{key} is {raw!r}, expected a list of dimension names",
                                 node, array, key)]
         refs = refs or []
+        issues.extend(self._attribute_types(node))
         if scalar:
             if refs:
                 issues.append(self._issue(Severity.ERROR, f"scalar variable has dimension references {refs}; a "
@@ -334,6 +335,33 @@ class NczarrConvention(BaseConvention):
                 issues.append(self._issue(Severity.ERROR, f"dimension reference {ref!r} (axis {axis}): {problem}",
                                           node, array, key, axis))
         return issues
+
+
+    def _attribute_types(self, node: Node) -> list[Issue]:
+        """Attributes holding the variable's own values typed otherwise than the variable."""
+        attr = _find(node, "attr")
+        types = _field(attr.value, "types") if attr is not None else None
+        main = node.documents.get(".zarray")
+        dtype = main.value.get("dtype") if main is not None and isinstance(main.value, dict) else None
+        if attr is None or not isinstance(types, dict) or not isinstance(dtype, str) or len(dtype) < 3:
+            return []
+        issues = []
+        for name in VARIABLE_TYPED:
+            declared = types.get(name)
+            if name not in node.attributes or not isinstance(declared, str) or declared[1:] == dtype[1:]:
+                continue
+            if name == "_FillValue":
+                severity, consequence = Severity.ERROR, "netCDF-C refuses it when the data is read or copied " \
+                                                        "(\"_FillValue type mismatch\")"
+            else:
+                severity, consequence = Severity.WARNING, "CF wants it in the variable's type"
+            issues.append(self._issue(severity, f"attribute {name} is typed {declared} but the variable is {dtype}: "
+                                      f"{consequence}", node, attr, "types", name))
+        return issues
+
+
+VARIABLE_TYPED = ("_FillValue", "missing_value", "valid_min", "valid_max", "valid_range")
+"""Attributes that hold values of the variable itself, in its type (netCDF-C, CF)."""
 
 
 def _resolve(ref: str, size: int, ctx: Context) -> str | None:

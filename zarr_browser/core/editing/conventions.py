@@ -18,6 +18,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from zarr_browser.core.conventions.nczarr import VARIABLE_TYPED
 from zarr_browser.core.editing.commands import (
     Batch,
     Command,
@@ -385,8 +386,48 @@ def _types_location(key: str, attrs: Mapping[str, JSON]) -> tuple[str, dict[str,
     return None
 
 
-def nczarr_type_updates(key: str, before: Mapping[str, JSON], after: Mapping[str, JSON]) -> list[Command]:
-    """Commands keeping ``_nczarr_attr.types`` consistent with an attribute change of *key*."""
+def nczarr_type_fits(value: JSON, nc_type: str) -> bool:
+    """Whether *value* can be stored as the NCZarr attribute type *nc_type* (``<f4``, ``<i2``,
+    ``|u1``, ``>S1``, ``<U1``, ``|J0``...): numbers in range for integer types, text for text."""
+    kind = nc_type[1:2]
+    if kind == "J":
+        return True
+    if kind in ("S", "U"):
+        return isinstance(value, str)
+    items = value if isinstance(value, list) and value else [value]
+    if any(isinstance(v, bool) or not isinstance(v, int | float) for v in items):
+        return False
+    if kind == "f":
+        return True
+    if kind not in ("i", "u"):
+        return False
+    try:
+        bits = int(nc_type[2:]) * 8
+    except ValueError:
+        return False
+    low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if kind == "i" else (0, (1 << bits) - 1)
+    return all(isinstance(v, int) and low <= v <= high for v in items)
+
+
+def _wanted_type(name: str, value: JSON, old: JSON, variable: str | None, text: str) -> str:
+    """The type an attribute gets when its value changes: the variable's own for the
+    variable-typed ones, else the type it had while the new value fits it, else inferred."""
+    if name in VARIABLE_TYPED and variable is not None and nczarr_type_fits(value, variable):
+        return variable
+    if isinstance(old, str) and nczarr_type_fits(value, old):
+        return old
+    return nczarr_type(value, text=text)
+
+
+def nczarr_type_updates(
+    key: str, before: Mapping[str, JSON], after: Mapping[str, JSON], variable: str | None = None
+) -> list[Command]:
+    """Commands keeping ``_nczarr_attr.types`` consistent with an attribute change of *key*.
+
+    *variable* is the array's ``.zarray`` dtype (``<f4``) when *key* holds an array's
+    attributes.  A changed attribute keeps its type while the new value fits it (a float
+    variable's ``_FillValue`` of -9999 stays ``<f4``, not ``<i8``).
+    """
     found = _types_location(key, after)
     if found is None:
         return []
@@ -401,10 +442,16 @@ def nczarr_type_updates(key: str, before: Mapping[str, JSON], after: Mapping[str
             continue
         if name in before and same(before[name], after[name]):
             continue  # unchanged attributes keep whatever type (or none) they had
-        wanted = nczarr_type(after[name], text=text)
+        wanted = _wanted_type(name, after[name], types.get(name), variable, text)
         if types.get(name) != wanted:
             out.append(SetValue(base + format_pointer([name]), wanted, key=key))
     return out
+
+
+def variable_type(zarray: JSON) -> str | None:
+    """The numeric dtype of a v2 ``.zarray`` document (``<f4``): the type of its variable-typed attributes."""
+    dtype = zarray.get("dtype") if isinstance(zarray, dict) else None
+    return dtype if isinstance(dtype, str) and len(dtype) >= 3 and dtype[1:2] in ("f", "i", "u") else None
 
 
 def _check_nczarr_name(name: str) -> None:
@@ -428,8 +475,11 @@ def nczarr_set_attribute(
     commands: list[Command] = [_attr_set(node, [name], value)]
     found = _types_location(key, attrs)
     if found is not None:
-        base, _types, text = found
-        commands.append(SetValue(base + format_pointer([name]), nc_type or nczarr_type(value, text=text), key=key))
+        base, types, text = found
+        zarray = node.documents.get(".zarray") if node.is_array else None
+        variable = variable_type(zarray.value) if zarray is not None else None
+        wanted = nc_type or _wanted_type(name, value, types.get(name), variable, text)
+        commands.append(SetValue(base + format_pointer([name]), wanted, key=key))
     elif nc_type is not None:
         raise EditError(f"{path} has no _nczarr_attr.types to record the type {nc_type!r} in")
     return Batch(commands, label=f"set NCZarr attribute {name!r} of {path}", allow_protected=True)

@@ -337,7 +337,8 @@ class EditSession:
         if not allow_nczarr:
             sync: list[Command] = []
             for key, value in after.items():
-                sync.extend(nczarr_type_updates(key, _attrs_of(key, before[key]), _attrs_of(key, value)))
+                sync.extend(nczarr_type_updates(key, _attrs_of(key, before[key]), _attrs_of(key, value),
+                                                self._variable_type(key)))
             if sync:
                 extra = Batch(sync).apply_many(after)
                 after.update(extra)
@@ -351,6 +352,15 @@ class EditSession:
         self._undo.append(step)
         self._redo.clear()
         self.changed.emit()
+
+    def _variable_type(self, key: str) -> str | None:
+        """The ``.zarray`` dtype of the v2 array whose ``.zattrs`` is *key* (NCZarr attribute types)."""
+        if not key.endswith(".zattrs"):
+            return None
+        from zarr_browser.core.editing.conventions import variable_type
+
+        doc = self._docs.get(key[: -len(".zattrs")] + ".zarray")
+        return variable_type(doc.working) if doc is not None else None
 
     def _ensure_key(self, key: str) -> None:
         if key in self._docs:

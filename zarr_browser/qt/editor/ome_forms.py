@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import QPointF, QRectF, Qt, Signal
-from qtpy.QtGui import QColor, QPainter, QPen
+from qtpy.QtGui import QColor, QPainter, QPen, QValidator
 from qtpy.QtWidgets import (
     QCheckBox,
     QColorDialog,
@@ -95,9 +95,59 @@ LINE_EDIT_MIN_WIDTH = 100
 """Narrowest a name field gets (a channel label squeezed to 35 px showed "brane")."""
 
 
-def _spin(value: float, *, minimum: float = -1e12, decimals: int = 6) -> QDoubleSpinBox:
-    spin = QDoubleSpinBox()
-    spin.setDecimals(decimals)
+class NumberSpin(QDoubleSpinBox):
+    """A number field that keeps every digit typed: ``3.25e-05`` stays 3.25e-05, ``6.5e-7``
+    metres stays 6.5e-07 (a spin box with N decimals rounds silently — 5 decimals turned
+    3.25e-05 into 3e-05 and any size in metres into 0).  Shown in the shortest form that reads
+    back the same number; scientific notation typed in is understood."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDecimals(323)  # Qt's maximum: setValue no longer rounds
+
+    def textFromValue(self, value: float) -> str:
+        return format_number(value)
+
+    def valueFromText(self, text: str | None) -> float:
+        try:
+            return float((text or "").strip())
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str | None, pos: int) -> tuple[QValidator.State, str, int]:
+        text = text or ""
+        candidate = text.strip()
+        try:
+            value = float(candidate)
+        except ValueError:
+            partial = candidate in ("", "-", "+", ".", "-.", "+.") or candidate[-1:] in ("e", "E", "-", "+")
+            state = QValidator.State.Intermediate if partial and _could_be_number(candidate) else QValidator.State.Invalid
+            return state, text, pos
+        if not math.isfinite(value) or not self.minimum() <= value <= self.maximum():
+            return QValidator.State.Intermediate, text, pos
+        return QValidator.State.Acceptable, text, pos
+
+
+def _could_be_number(text: str) -> bool:
+    """Whether *text* may become a number as more is typed (``1e``, ``-``, ``2.5e-``)."""
+    for tail in ("", "0", "1"):
+        try:
+            float(text + tail)
+            return True
+        except ValueError:
+            continue
+    return False
+
+
+def format_number(value: float) -> str:
+    """*value* in the shortest form that reads back the same (``0.325``, ``3.25e-05``, ``12``)."""
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return repr(float(value))
+
+
+def _spin(value: float, *, minimum: float = -1e12) -> NumberSpin:
+    spin = NumberSpin()
     spin.setRange(minimum, 1e12)
     spin.setValue(value)
     spin.setKeyboardTracking(False)
@@ -188,8 +238,12 @@ class AxesForm(QGroupBox):
             unit.addItems(_UNITS)
             unit.setCurrentText(str(axis.get("unit") or ""))
             size = _spin(float(scale[i]) if i < len(scale) and isinstance(scale[i], int | float) else 1.0,
-                         minimum=0.0, decimals=5)
-            offset = _spin(float(translation[i]) if i < len(translation) else 0.0, decimals=4)
+                         minimum=0.0)
+            offset = _spin(float(translation[i]) if i < len(translation) else 0.0)
+            if axis.get("type") == "channel":  # a scale the spec requires, but no physical size to set
+                for spin in (size, offset):
+                    spin.setEnabled(False)
+                    spin.setToolTip("A channel axis has no pixel size or position")
             for column, widget in enumerate((name, kind, unit)):
                 self._grid.addWidget(widget, i + 1, column)
             caption = QLabel(name.text())  # follows the name typed above
@@ -375,8 +429,8 @@ class ChannelsForm(QGroupBox):
             colour = ColourButton(str(channel.get("color", "FFFFFF")))
             active = QCheckBox("Active")
             active.setChecked(channel.get("active") is not False)
-            start = _spin(float(window.get("start", 0) or 0), decimals=2)
-            end = _spin(float(window.get("end", 0) or 0), decimals=2)
+            start = _spin(_number(window.get("start")))
+            end = _spin(_number(window.get("end")))
             histogram = HistogramWidget()
             histogram.colour = QColor("#" + colour.colour())
             histogram.setWindow(start.value(), end.value())
@@ -385,8 +439,10 @@ class ChannelsForm(QGroupBox):
             colour.colourChanged.connect(lambda text, h=histogram: h.setColour(QColor("#" + text)))
             histogram.setToolTip("Counts of the lowest level (log scale), with the window's start and end")
             self._list.addWidget(_channel_card(c, label, colour, active, start, end, histogram))
-            self.rows.append({"label": label, "color": colour, "active": active, "start": start, "end": end,
-                              "histogram": histogram})
+            row: dict[str, Any] = {"label": label, "color": colour, "active": active, "start": start, "end": end,
+                                   "histogram": histogram}
+            row["shown"] = _channel_fields(row)  # what the fields held when built: Apply sends only changes
+            self.rows.append(row)
         self._load_histograms(node, ms, hierarchy)
 
     def _load_histograms(self, node: Node, ms: Mapping[str, JSON] | None, hierarchy: Any) -> None:
@@ -421,11 +477,30 @@ class ChannelsForm(QGroupBox):
         self._tasks = []
 
     def channels(self) -> list[dict[str, JSON]]:
-        return [{"label": r["label"].text(), "color": r["color"].colour(), "active": r["active"].isChecked(),
-                 "window": {"start": r["start"].value(), "end": r["end"].value()}} for r in self.rows]
+        """Every field of every channel card (what FormSync compares)."""
+        return [_channel_fields(r) for r in self.rows]
+
+    def changes(self) -> list[dict[str, JSON]]:
+        """Per channel, only the fields the user changed since the cards were built (a window
+        whose start or end changed is sent whole): a channel without ``active``, ``label`` or a
+        window does not get made-up ones, and untouched numbers are not rewritten."""
+        out: list[dict[str, JSON]] = []
+        for row in self.rows:
+            now, shown = _channel_fields(row), row["shown"]
+            out.append({key: value for key, value in now.items() if value != shown[key]})
+        return out
 
     def apply(self) -> None:
-        self._controller.applyBuilt(ome_set_channels, self._path, self.channels(), on_done=self.sync.applying())
+        self._controller.applyBuilt(ome_set_channels, self._path, self.changes(), on_done=self.sync.applying())
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) else 0.0
+
+
+def _channel_fields(row: Mapping[str, Any]) -> dict[str, JSON]:
+    return {"label": row["label"].text(), "color": row["color"].colour(), "active": row["active"].isChecked(),
+            "window": {"start": row["start"].value(), "end": row["end"].value()}}
 
 
 class LabelColoursForm(QGroupBox):
