@@ -242,6 +242,33 @@ def test_read_only_fields_are_refused(tmp_path: Path) -> None:
         v2.apply(SetValue("/chunks", [1, 1], key="a/.zarray"))
 
 
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_ome_version_strings_are_read_only(tmp_path: Path, version: str) -> None:
+    """Changing 0.4 to "0.3" saved without a word: versions change by migrating data, not by an edit."""
+    from edit_stores import ome_image  # tests/edit_stores.py
+
+    store = ome_image(tmp_path / "i.zarr", version)
+    session = EditSession.open(str(store))
+    where = "/ome/version" if version == "0.5" else "/multiscales/0/version"
+    with pytest.raises(ReadOnlyFieldError, match="version"):
+        session.set("/", where, "0.3")
+    with pytest.raises(ReadOnlyFieldError, match="version"):
+        session.delete("/", where)
+    assert not session.dirty
+    top = "/ome" if version == "0.5" else "/multiscales"
+    session.set("/", f"{top}/multiscales/0/name" if version == "0.5" else f"{top}/0/name", "renamed")
+    assert session.dirty  # the other fields of the block stay editable
+    session.delete("/", top)  # dropping the whole block (and its version) is an edit, not a migration
+    if version == "0.5":  # a block without its version (ome-zarr's labels groups): adding one is allowed
+        group = zarr.open_group(store, mode="r+")
+        ome = group.attrs["ome"]
+        del ome["version"]
+        group.attrs["ome"] = ome
+        fixed = EditSession.open(str(store))
+        fixed.set("/", "/ome/version", "0.5")
+        assert fixed.dirty
+
+
 def test_v3_dimension_names_are_editable_and_validated(tmp_path: Path) -> None:
     store = _store(tmp_path / "s.zarr", 3)
     session = EditSession.open(str(store))

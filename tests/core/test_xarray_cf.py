@@ -182,7 +182,7 @@ def test_array_dimension_rules_and_cf_attribute_rules(tmp_path: Path) -> None:
 
     assert severity_of("xarray: coordinates names ['nowhere']") is Severity.WARNING
     assert severity_of("cf: grid_mapping names ['crs']") is Severity.WARNING
-    assert severity_of("calendar 'mayan'") is Severity.WARNING
+    assert severity_of("calendar 'mayan'") is Severity.ERROR  # on a time variable: xarray refuses to open it
     assert severity_of("'fortnights' is not a time unit") is Severity.WARNING
     assert severity_of("scale_factor is 'big'") is Severity.ERROR
     assert severity_of("add_offset is inf") is Severity.ERROR
@@ -334,3 +334,71 @@ def test_the_groups_of_a_datatree_are_datasets(tmp_path: Path, zarr_format: int)
         found = {path: convention.detect(hierarchy.node(path)) for path in ("/", "/model", "/model/level", "/obs")}
         assert found["/model"] == found["/model/level"] == Detection("xarray", None, ("dataset",)), policy
         assert found["/obs"] is None  # no variables: a plain group
+
+
+# -- fill values and calendars that xarray reads otherwise than they look ---------------------------
+
+
+def _edit_attrs(path: Path, node: str, **attrs: object) -> None:
+    """Change attributes in the store's documents directly (as a hand edit or another tool would)."""
+    group = zarr.open_group(path, mode="r+")
+    group[node].attrs.update(attrs)
+
+
+def test_a_plain_number_fill_value_on_a_v3_float_array_is_an_error_naming_the_base64_form(tmp_path: Path) -> None:
+    """xarray writes float _FillValue of v3 arrays base64-encoded and refuses a plain number
+    (TypeError on open): an error, with the exact value to write instead."""
+    from zarr_browser.core.conventions.cf import encode_fill_value
+
+    path = tmp_path / "f.zarr"
+    xr.Dataset({"p": (("x",), np.array([1, np.nan, 3, -1], "f4"))}).to_zarr(path, zarr_format=3, mode="w",
+                                                                           consolidated=False)
+    _, report, _ = _check(path)
+    assert not [i for i in report.issues if i.severity is Severity.ERROR]  # as xarray wrote it
+    _edit_attrs(path, "p", _FillValue=-1.0)
+    with pytest.raises(TypeError):
+        xr.open_zarr(path, consolidated=False)
+    _, report, _ = _check(path)
+    (issue,) = [i for i in report.issues if i.path == "/p" and i.severity is Severity.ERROR]
+    assert issue.pointer == "/attributes/_FillValue" and "'AAAAAAAA8L8='" in issue.message
+    _edit_attrs(path, "p", _FillValue=encode_fill_value(-1.0))  # what the message says to write
+    masked = xr.open_zarr(path, consolidated=False)["p"].values
+    assert np.isnan(masked[[1, 3]]).all() and masked[0] == 1
+    _, report, _ = _check(path)
+    assert not [i for i in report.issues if i.severity is Severity.ERROR]
+
+
+def test_a_v2_fill_value_attribute_is_ignored_by_xarray_and_by_our_decoding(tmp_path: Path) -> None:
+    """On v2 arrays xarray masks with the zarr fill_value and drops a _FillValue attribute: a
+    warning says so, and our decoding (napari, previews) masks what xarray masks."""
+    from zarr_browser.core.conventions.cf import cf_decoding
+
+    path = tmp_path / "f.zarr"
+    stored = np.array([1, -999, 3, -1], "f4")
+    xr.Dataset({"p": (("x",), stored, {}, {"_FillValue": -999.0})}).to_zarr(path, zarr_format=2, mode="w",
+                                                                            consolidated=False)
+    _edit_attrs(path, "p", _FillValue=-1.0)
+    expected = xr.open_zarr(path, consolidated=False)["p"].values
+    assert np.isnan(expected[1]) and expected[3] == -1
+    hierarchy, report, _ = _check(path)
+    (issue,) = [i for i in report.issues if i.path == "/p" and "_FillValue" in i.message]
+    assert issue.severity is Severity.WARNING and "-999" in issue.message and issue.document == ".zattrs"
+    decoding = cf_decoding(hierarchy.node("/p"))
+    assert decoding is not None
+    np.testing.assert_array_equal(decoding.apply(stored), expected)
+
+
+def test_an_unknown_calendar_on_a_time_variable_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "t.zarr"
+    xr.Dataset({"v": (("time",), np.zeros(2, "f4"), {"calendar": "foo"})},
+               coords={"time": ("time", [0, 1], {"units": "days since 2000-01-01"})}).to_zarr(
+        path, zarr_format=3, mode="w", consolidated=False)
+    _edit_attrs(path, "time", calendar="foo")
+    with pytest.raises(ValueError, match="calendar"):
+        xr.open_zarr(path, consolidated=False)
+    _, report, _ = _check(path)
+    by_node = report.by_node()
+    [time] = [i for i in by_node["/time"] if "'foo'" in i.message]
+    assert time.severity is Severity.ERROR and "refuses to open" in time.message
+    [other] = [i for i in by_node["/v"] if "'foo' is not a CF calendar" in i.message]
+    assert other.severity is Severity.WARNING  # no time units: xarray does not decode it

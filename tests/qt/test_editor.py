@@ -108,7 +108,11 @@ def test_json_model_shows_types_and_turns_edits_into_requests(qtmodeltester: Any
     assert model.setData(model.index(1, JsonEditModel.TYPE_COLUMN), "string")
     assert model.setData(model.index(2, JsonEditModel.VALUE_COLUMN), Qt.CheckState.Unchecked,
                          Qt.ItemDataRole.CheckStateRole)
+    refusals: list[str] = []
+    model.refused.connect(refusals.append)
     assert not model.setData(model.index(1, JsonEditModel.VALUE_COLUMN), "not a number")
+    assert not model.setData(model.index(1, JsonEditModel.VALUE_COLUMN), "NaN")
+    assert refusals == ["'not a number' is not a number", refusals[1]] and "JSON has no NaN" in refusals[1]
     protected = model.indexForPointer("/_nczarr_attr", JsonEditModel.KEY_COLUMN)
     assert not model.flags(protected) & Qt.ItemFlag.ItemIsEditable
     assert not model.setData(protected, "renamed")
@@ -122,7 +126,10 @@ def test_json_model_shows_types_and_turns_edits_into_requests(qtmodeltester: Any
 def test_type_conversions_and_numbers() -> None:
     assert convert("3", "number") == 3 and convert(3, "string") == "3" and convert("yes", "bool") is True
     assert convert({"a": 1}, "list") == [] and convert(5, "list") == [5] and convert("x", "null") is None
-    assert parse_number("NaN") != parse_number("NaN") and parse_number("-Infinity") == float("-inf")
+    assert parse_number(" 2.5e-3 ") == 0.0025 and parse_number("-7") == -7
+    for text in ("NaN", "-Infinity", "inf", "1e999", "abc"):  # JSON has no NaN: the CLI refuses them too
+        with pytest.raises(ValueError, match=r"JSON number|not a number"):
+            parse_number(text)
     assert is_remote_url("s3://b/x.zarr") and is_remote_url("https://h/x.zarr")
     assert not is_remote_url("/data/x.zarr") and not is_remote_url("file:///data/x.zarr")
 
@@ -594,6 +601,7 @@ def test_a_confirmed_remote_store_that_cannot_be_written_previews_but_never_save
         window.editing.enableAction.trigger()
     editing = window.editing
     assert editing.isEnabled() and not editing.controller.isWritable()
+    assert window.modeLabel.text() == "preview only"  # not "writable"
     qtbot.waitUntil(lambda: editing.editor.node() is not None, timeout=WAIT)
     assert editing.controller.edit(lambda s: s.set("/", "/title", "changed"))
     editing.saveAction.trigger()
@@ -602,6 +610,55 @@ def test_a_confirmed_remote_store_that_cannot_be_written_previews_but_never_save
     assert "read-only" in editing.saveDialog.summaryLabel.text()
     assert '"title": "changed"' in editing.saveDialog.diffView.toPlainText()
     assert (Path(http_server.root) / "s.zarr" / "zarr.json").read_bytes() == before
+
+
+def test_save_dialog_lists_the_warnings_the_edits_introduced(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    """Warnings were only counted ("1 warning(s).") and reached the disk unread."""
+    store = ome_image(tmp_path / "i.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    editing = window.editing
+    assert editing.controller.edit(lambda s: s.set("/", "/ome/multiscales/0/axes/1/unit", "furlong"))
+    editing.saveDialog = None
+    editing.saveAction.trigger()
+    qtbot.waitUntil(lambda: editing.saveDialog is not None and editing.saveDialog.isVisible(), timeout=WAIT)
+    text = editing.saveDialog.issuesLabel.text()
+    assert "1 new warning from the edits" in text and "furlong" in text
+    assert editing.saveDialog.saveButton.isEnabled()  # a warning does not block the save
+    editing.saveDialog.reject()
+
+
+def test_a_zip_store_previews_edits_and_is_never_opened_for_writing(qtbot: Any, make_window: Any,
+                                                                    tmp_path: Path) -> None:
+    """A zip cannot be rewritten in place: enabling editing said "writable" and reopened the
+    archive in append mode."""
+    import zipfile
+
+    folder = plain_store(tmp_path / "s.zarr")
+    archive = tmp_path / "s.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder).as_posix())
+    before = archive.read_bytes()
+    window = make_window()
+    with qtbot.waitSignal(window.storeOpened, timeout=WAIT):
+        window.openStore(str(archive))
+    with qtbot.waitSignal(window.editing.controller.activeChanged, timeout=WAIT):
+        window.editing.enableAction.trigger()
+    editing = window.editing
+    assert editing.isEnabled() and not editing.controller.isWritable()
+    assert window.modeLabel.text() == "preview only" and window.hierarchy().access.read_only
+    qtbot.waitUntil(lambda: editing.editor.node() is not None, timeout=WAIT)
+    assert editing.controller.edit(lambda s: s.set("/", "/title", "changed"))
+    editing.saveAction.trigger()
+    qtbot.waitUntil(lambda: editing.saveDialog is not None and editing.saveDialog.isVisible(), timeout=WAIT)
+    assert not editing.saveDialog.saveButton.isEnabled()
+    assert '"title": "changed"' in editing.saveDialog.diffView.toPlainText()
+    editing.saveDialog.reject()
+    editing.controller.stop()
+    window.close()
+    assert archive.read_bytes() == before
 
 
 @pytest.mark.network
@@ -706,14 +763,17 @@ def test_paste_json_dialog_through_its_widgets(qtbot: Any, make_window: Any, tmp
     assert dialog.isVisible() and dialog.errorLabel.isVisible() and "not JSON" in dialog.errorLabel.text()
     assert window.editing.controller.history() == []
     qtbot.keyClicks(dialog.textEdit, '"scale": [1, 2.5, NaN]}')
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)  # a bare NaN is no JSON: refused, as the CLI refuses it
+    assert dialog.isVisible() and 'write the string "NaN"' in dialog.errorLabel.text()
+    dialog.textEdit.selectAll()
+    qtbot.keyClicks(dialog.textEdit, '{"value": "m", "scale": [1, 2.5, "NaN"]}')
     qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT)
     wait_history(qtbot, window, 1)
-    value = attributes.model.document()["units"]
-    assert value["value"] == "m" and value["scale"][:2] == [1, 2.5] and value["scale"][2] != value["scale"][2]
+    assert attributes.model.document()["units"] == {"value": "m", "scale": [1, 2.5, "NaN"]}
     save_through_dialog(qtbot, window)
     text = (store / "a" / "zarr.json").read_text()
-    assert '"scale": [\n        1,\n        2.5,\n        NaN\n      ]' in text  # NaN written as zarr writes it
+    assert '"scale": [\n        1,\n        2.5,\n        "NaN"\n      ]' in text
     attributes.selectPointer("/units/value")  # Cancel: nothing applied
     attributes.pasteAction.trigger()
     dialog = attributes.pasteDialog

@@ -752,7 +752,9 @@ def open_store(
         from zarr.storage import ZipStore
 
         try:
-            store = ZipStore(target.url, mode="r" if read_only else "a", read_only=read_only)
+            # always read-only: zarr cannot rewrite a member of a zip in place (a save would
+            # append duplicates), so edits of a zip are previewed, never written
+            store = ZipStore(target.url, mode="r", read_only=True)
             run_sync(store._open())
         except (OSError, zipfile.BadZipFile) as err:
             raise StoreOpenError(f"cannot open zip store {target.url}: {err}") from err

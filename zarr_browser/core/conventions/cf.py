@@ -32,9 +32,12 @@ from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.jsonio import JSON
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from zarr_browser.core.model import Node
 
-__all__ = ["CF_ATTRIBUTES", "CfConvention", "CfDecoding", "cf_decoding", "decode_fill_value", "parse_time_units"]
+__all__ = ["CF_ATTRIBUTES", "CfConvention", "CfDecoding", "cf_decoding", "decode_fill_value", "encode_fill_value",
+           "parse_time_units", "v2_mask_overrides_fill_attribute"]
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +109,38 @@ def decode_fill_value(node: Node, value: JSON) -> JSON:
     return struct.unpack("<d", raw)[0]
 
 
+def encode_fill_value(value: float) -> str:
+    """A float ``_FillValue`` as xarray writes it on Zarr v3 arrays: base64 of the little-endian float64."""
+    return base64.b64encode(struct.pack("<d", float(value))).decode("ascii")
+
+
+def _fill_value_form(node: Node, add: Callable[[Severity, str, str], None]) -> None:
+    """A ``_FillValue`` xarray reads otherwise than it looks: a plain number on a v3 float array
+    (xarray wants base64 and refuses to open the dataset), or an attribute on a v2 array that
+    xarray replaces with the zarr fill_value."""
+    attrs = node.attributes
+    if "_FillValue" not in attrs or node.array is None:
+        return
+    raw = attrs["_FillValue"]
+    number = isinstance(raw, int | float) and not isinstance(raw, bool)
+    if node.zarr_format == 3 and node.array.dtype.startswith("float") and number:
+        add(Severity.ERROR, f"_FillValue {raw!r} is a plain number: xarray reads a float _FillValue of a zarr v3 "
+            f"array as base64 of its float64 bytes, as it writes it, and refuses to open the dataset otherwise; "
+            f"write {encode_fill_value(raw)!r} for {float(raw)!r}", "_FillValue")
+    elif v2_mask_overrides_fill_attribute(node):
+        fill = node.array.fill_value
+        if not _same_number(raw, fill):
+            add(Severity.WARNING, f"xarray ignores this _FillValue ({raw!r}) on a zarr v2 array: it masks the "
+                f"array's fill_value ({fill!r}) instead, which is fixed when the array is written", "_FillValue")
+
+
+def _same_number(a: JSON, b: JSON) -> bool:
+    x, y = _mask_number(a), _mask_number(b)
+    if x is None or y is None:
+        return a == b
+    return x == y or (math.isnan(x) and math.isnan(y))
+
+
 @dataclass(frozen=True, slots=True)
 class CfDecoding:
     """How xarray decodes the stored values of a CF variable: mask, then unpack.
@@ -172,12 +207,21 @@ def _mask_number(value: JSON) -> float | None:
     return None
 
 
+def v2_mask_overrides_fill_attribute(node: Node) -> bool:
+    """Whether xarray masks this Zarr v2 variable with its zarr ``fill_value`` instead of any
+    ``_FillValue`` attribute (it does whenever the fill_value is not null: xarray's default
+    ``use_zarr_fill_value_as_mask`` for v2)."""
+    return (node.zarr_format == 2 and node.array is not None and node.array.fill_value is not None
+            and isinstance(node.attributes.get("_ARRAY_DIMENSIONS"), list))
+
+
 def cf_decoding(node: Node) -> CfDecoding | None:
     """How xarray would decode *node*'s values (CF packing and masking), or None when it would not.
 
     Follows xarray's defaults (conventions.md §4.2): ``_FillValue`` (v3 base64 floats decoded)
-    and every ``missing_value`` are masked; a Zarr v2 array with xarray dimension names and no
-    ``_FillValue`` attribute is masked with its zarr ``fill_value``; ``scale_factor`` /
+    and every ``missing_value`` are masked; a Zarr v2 array with xarray dimension names is
+    masked with its zarr ``fill_value`` (a ``_FillValue`` attribute counts only when the
+    fill_value is null); ``scale_factor`` /
     ``add_offset`` unpack to float32 for stored integers of at most 2 bytes (and float32 data),
     float64 otherwise.  Time variables (``units`` "<unit> since <date>") and non-numeric arrays
     are left alone.  Malformed numbers are ignored here (validation reports them).
@@ -199,14 +243,12 @@ def cf_decoding(node: Node) -> CfDecoding | None:
     if isinstance(units, str) and _TIME_DETECT.match(units):
         return None
     masked: list[float] = []
-    if "_FillValue" in attrs:
-        fill = _mask_number(decode_fill_value(node, attrs["_FillValue"]))
-        if fill is not None:
-            masked.append(fill)
-    elif node.zarr_format == 2 and isinstance(attrs.get("_ARRAY_DIMENSIONS"), list):
+    if v2_mask_overrides_fill_attribute(node):  # xarray replaces the attribute with the zarr fill_value
         fill = _mask_number(meta.fill_value)
-        if fill is not None:
-            masked.append(fill)
+    else:
+        fill = _mask_number(decode_fill_value(node, attrs["_FillValue"])) if "_FillValue" in attrs else None
+    if fill is not None:
+        masked.append(fill)
     missing = attrs.get("missing_value")
     for value in missing if isinstance(missing, list) else [missing] if missing is not None else []:
         number = _mask_number(value)
@@ -327,9 +369,11 @@ class CfConvention(BaseConvention):
                 raw = attrs[key]
                 decoded = decode_fill_value(node, raw) if key == "_FillValue" else raw
                 out[key] = {"raw": raw, "decoded": decoded, "text": _number_text(decoded)}
-        if "_FillValue" not in attrs and node.zarr_format == 2 and node.array is not None:
+        meta = node.array
+        if meta is not None and node.zarr_format == 2 and ("_FillValue" not in attrs
+                                                          or v2_mask_overrides_fill_attribute(node)):
             out["mask_value"] = {"source": "zarr fill_value (v2: xarray masks with it)",
-                                 "value": node.array.fill_value}
+                                 "value": meta.fill_value}
         for key in ("valid_range", "valid_min", "valid_max"):
             if key in attrs:
                 out[key] = attrs[key]
@@ -350,10 +394,14 @@ class CfConvention(BaseConvention):
             issues.append(Issue(severity, message, node.path, ptr, CONVENTION, doc))
 
         calendar = attrs.get("calendar")
+        units = attrs.get("units")
         if calendar is not None:
             if not isinstance(calendar, str) or calendar.lower() not in CALENDARS:
-                add(Severity.WARNING, f"calendar {calendar!r} is not a CF calendar (expected one of "
-                    f"{sorted(CALENDARS)})", "calendar")
+                timed = isinstance(units, str) and _TIME_DETECT.match(units) is not None
+                add(Severity.ERROR if timed else Severity.WARNING,
+                    f"calendar {calendar!r} is not a CF calendar (expected one of {sorted(CALENDARS)})"
+                    + ("; xarray cannot decode these times and refuses to open the dataset" if timed else ""),
+                    "calendar")
             elif calendar.lower() == "gregorian":
                 add(Severity.INFO, "calendar 'gregorian' is a deprecated alias of 'standard'", "calendar")
         for key in ("scale_factor", "add_offset"):
@@ -380,7 +428,7 @@ class CfConvention(BaseConvention):
             if problem:
                 add(Severity.WARNING, f"{key} {attrs[key]!r} is not representable in the stored dtype {stored}: "
                     f"{problem}", key)
-        units = attrs.get("units")
+        _fill_value_form(node, add)
         if units is not None and not isinstance(units, str):
             add(Severity.WARNING, f"units is {units!r}, expected a string", "units")
         elif isinstance(units, str) and re.search(r"\bsince\b", units, re.IGNORECASE):

@@ -631,7 +631,53 @@ def check_protected(key: str, before: JSON, after: JSON, *, allow_nczarr: bool =
         raise ReadOnlyFieldError(f"{key} is read-only: only attributes can be edited")
 
 
+def _ome_versions(attrs: Mapping[str, JSON]) -> dict[tuple[str | int, ...], JSON]:
+    """The OME-NGFF version strings of a node's attributes by location (``ome.version`` in 0.5;
+    ``multiscales[i].version``, ``plate``/``well``/``image-label.version`` before)."""
+    out: dict[tuple[str | int, ...], JSON] = {}
+    ome = attrs.get("ome")
+    if isinstance(ome, dict) and "version" in ome:
+        out[("ome", "version")] = ome["version"]
+    multiscales = attrs.get("multiscales")
+    if isinstance(multiscales, list):
+        for i, ms in enumerate(multiscales):
+            if isinstance(ms, dict) and "version" in ms:
+                out[("multiscales", i, "version")] = ms["version"]
+    for block in ("plate", "well", "image-label"):
+        value = attrs.get(block)
+        if isinstance(value, dict) and "version" in value:
+            out[(block, "version")] = value["version"]
+    return out
+
+
+def _container(attrs: Mapping[str, JSON], where: tuple[str | int, ...]) -> JSON:
+    value: JSON = dict(attrs)
+    for part in where[:-1]:
+        if isinstance(value, dict) and isinstance(part, str):
+            value = value.get(part)
+        elif isinstance(value, list) and isinstance(part, int) and part < len(value):
+            value = value[part]
+        else:
+            return None
+    return value
+
+
+def _check_versions(key: str, before: Mapping[str, JSON], after: Mapping[str, JSON]) -> None:
+    """Refuse changing or dropping an OME-NGFF version string of a block that stays: converting
+    between versions is a data migration (v2 → v3 arrays, new layouts), not an attribute edit.
+    Adding a missing version, or removing a whole block, is allowed."""
+    now = _ome_versions(after)
+    for where, value in _ome_versions(before).items():
+        if not isinstance(value, str) or not isinstance(_container(after, where), dict):
+            continue
+        if now.get(where, ABSENT) != value:
+            shown = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in where).replace(".[", "[")
+            raise ReadOnlyFieldError(f"{key}: the OME-NGFF version {shown} ({value!r}) is read-only: converting "
+                                     "between versions is a data migration, not an attribute edit")
+
+
 def _check_attrs(key: str, before: Mapping[str, JSON], after: Mapping[str, JSON], allow_nczarr: bool) -> None:
+    _check_versions(key, before, after)
     if allow_nczarr:
         return
     for attr in set(before) | set(after):

@@ -501,10 +501,16 @@ class EditSession:
 
     def new_errors(self) -> tuple[list[Issue], list[Issue]]:
         """``(errors the edits introduced, errors that were already there)`` at the affected nodes."""
+        new, old = self.new_issues(Severity.ERROR)
+        return new, old
+
+    def new_issues(self, *severities: Severity) -> tuple[list[Issue], list[Issue]]:
+        """``(issues the edits introduced, issues that were already there)`` of *severities* at
+        the affected nodes (errors, warnings...), found by validating before and after."""
         paths = self.affected_paths()
-        now = [i for i in self.validate(paths) if i.severity is Severity.ERROR]
-        before = {(i.path, i.message, i.pointer) for i in self.validate(paths, original=True)
-                  if i.severity is Severity.ERROR}
+        wanted = set(severities)
+        now = [i for i in self.validate(paths) if i.severity in wanted]
+        before = {(i.path, i.message, i.pointer) for i in self.validate(paths, original=True) if i.severity in wanted}
         new = [i for i in now if (i.path, i.message, i.pointer) not in before]
         old = [i for i in now if (i.path, i.message, i.pointer) in before]
         return new, old

@@ -142,6 +142,7 @@ class AttributesEditor(QWidget):
         self._node: Node | None = None
         self.pasteDialog: PasteJsonDialog | None = None
         self.model = JsonEditModel(self._on_model_edit, self)
+        self.model.refused.connect(controller.editFailed.emit)
         self.view = QTreeView()
         self.view.setObjectName("attributesEditor")
         self.view.setModel(self.model)

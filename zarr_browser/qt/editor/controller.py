@@ -48,6 +48,7 @@ class ValidationState:
     new_errors: list[Issue] = field(default_factory=list)
     old_errors: list[Issue] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
+    new_warnings: list[Issue] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[Issue]:
@@ -59,8 +60,11 @@ def _validate(session: EditSession, lock: threading.Lock) -> ValidationState:
         if not session.dirty:
             return ValidationState()
         issues = session.validate()
-        new, old = session.new_errors()
-    return ValidationState(new, old, issues)
+        new_issues, old_issues = session.new_issues(Severity.ERROR, Severity.WARNING)
+    errors = Severity.ERROR
+    return ValidationState([i for i in new_issues if i.severity is errors],
+                           [i for i in old_issues if i.severity is errors], issues,
+                           [i for i in new_issues if i.severity is Severity.WARNING])
 
 
 def _report(on_done: Callable[[bool], None] | None, ok: bool) -> bool:

@@ -131,11 +131,20 @@ class SaveDialog(QDialog):
             if new:
                 lines.append(f"<b style='color:#b91c1c'>{len(new)} new error{'s' if len(new) != 1 else ''} "
                              "introduced by the edits:</b>")
-                lines.extend(f"&nbsp;&nbsp;• {i.path}: {_html(i.message)}" for i in new[:8])
+                lines.extend(f"&nbsp;&nbsp;• {i.path}: {_html(i.message)}" for i in new[:MAX_LISTED])
+                if len(new) > MAX_LISTED:
+                    lines.append(f"&nbsp;&nbsp;… and {len(new) - MAX_LISTED} more")
             if old:
                 lines.append(f"{len(old)} error(s) were already there before the edits.")
-            if warnings:
-                lines.append(f"{len(warnings)} warning(s).")
+            fresh = validation.new_warnings if validation is not None else []
+            if fresh:
+                lines.append(f"<b style='color:#b45309'>{len(fresh)} new warning{'s' if len(fresh) != 1 else ''} "
+                             "from the edits:</b>")
+                lines.extend(f"&nbsp;&nbsp;• {i.path}: {_html(i.message)}" for i in fresh[:MAX_LISTED])
+                if len(fresh) > MAX_LISTED:
+                    lines.append(f"&nbsp;&nbsp;… and {len(fresh) - MAX_LISTED} more")
+            if len(warnings) > len(fresh):
+                lines.append(f"{len(warnings) - len(fresh)} other warning(s) and notes were already there.")
         self.issuesLabel.setText("<br>".join(lines))
         self.overrideCheck.setText(f"Save anyway, with {len(new)} new validation error{'s' if len(new) != 1 else ''}")
         self.overrideCheck.setVisible(bool(new))
@@ -158,6 +167,10 @@ class SaveDialog(QDialog):
 
     def documents(self) -> list[str]:
         return list(self._diffs)
+
+
+MAX_LISTED = 8
+"""Issues listed by name in the save dialog (the rest are counted)."""
 
 
 def _html(text: str) -> str:

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from qtpy.QtCore import QAbstractItemModel, QModelIndex, QObject, Qt
+from qtpy.QtCore import QAbstractItemModel, QModelIndex, QObject, Qt, Signal
 from qtpy.QtGui import QBrush, QColor, QFont
 from qtpy.QtWidgets import QComboBox, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
@@ -49,19 +49,27 @@ def json_type(value: JSON) -> JsonType:
 
 
 def parse_number(text: str) -> int | float:
-    """``"3"`` → 3, ``"0.5"`` → 0.5, ``"NaN"``/``"Infinity"``/``"-Infinity"`` as zarr writes them.
+    """``"3"`` → 3, ``"0.5"`` → 0.5, ``"1e-6"`` → 1e-06.
 
-    Raises ValueError when *text* is not a number.
+    Raises ValueError (with a message for the user) when *text* is not a JSON number: also for
+    NaN and the infinities, which JSON (RFC 8259) does not have — a document holding them is
+    refused by strict readers, and by ``zarr-browser edit``.
     """
     text = text.strip()
-    special = {"nan": math.nan, "infinity": math.inf, "+infinity": math.inf, "-infinity": -math.inf,
-               "inf": math.inf, "-inf": -math.inf}
-    if text.lower() in special:
-        return special[text.lower()]
+    if text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        raise ValueError(f"{text} is not a JSON number (JSON has no NaN or infinities): make the value a string "
+                         f"to store \"{text}\" as zarr spells fill values, or null")
     try:
         return int(text)
     except ValueError:
-        return float(text)
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is beyond what a JSON number can hold")
+    return number
 
 
 def convert(value: JSON, to: JsonType) -> JSON:
@@ -127,6 +135,9 @@ class JsonEditModel(QAbstractItemModel):
     PointerRole = Qt.ItemDataRole.UserRole + 1
     JsonRole = Qt.ItemDataRole.UserRole + 2
     TypeRole = Qt.ItemDataRole.UserRole + 3
+
+    #: an edit typed into a cell was refused before it reached the editor (the reason)
+    refused = Signal(str)
 
     def __init__(self, editor: Editor | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -304,7 +315,8 @@ class JsonEditModel(QAbstractItemModel):
                 if kind == "number":
                     try:
                         number = parse_number(str(value))
-                    except ValueError:
+                    except ValueError as err:
+                        self.refused.emit(str(err))
                         return False
                     return self._editor("set", item.pointer, number)
                 if kind == "string" and value != item.value:
@@ -346,8 +358,14 @@ class JsonTypeDelegate(QStyledItemDelegate):
 
 
 def parse_json_text(text: str) -> JSON:
-    """Parse pasted JSON (NaN and Infinity accepted as zarr writes them); raises ValueError."""
+    """Parse pasted JSON as RFC 8259 has it (bare NaN and Infinity refused, as ``zarr-browser
+    edit`` refuses them); raises ValueError with a message for the user."""
+
+    def refuse(token: str) -> JSON:
+        raise ValueError(f"{token} is not JSON (most readers reject it): write the string \"{token}\" (as zarr "
+                         "spells such fill values) or null")
+
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=refuse)
     except json.JSONDecodeError as err:
         raise ValueError(f"not JSON: {err.msg} at line {err.lineno} column {err.colno}") from err

@@ -217,7 +217,7 @@ class WindowEditing(QObject):
 
     def _on_store_opened(self, _url: str) -> None:
         hierarchy = self._window.hierarchy()
-        if self._start_on_open and hierarchy is not None and not hierarchy.access.read_only:
+        if self._start_on_open and hierarchy is not None:  # a backend that cannot write (a zip): preview only
             self._start_on_open = False
             self.controller.start(hierarchy)
             return
@@ -432,7 +432,8 @@ class WindowEditing(QObject):
         busy = controller.isBusy()
         self.undoAction.setEnabled(active and controller.canUndo() and not busy)
         self.redoAction.setEnabled(active and controller.canRedo() and not busy)
-        self.saveAction.setEnabled(active and dirty and not busy)
+        writable = controller.isWritable()
+        self.saveAction.setEnabled(active and dirty and not busy)  # on a store that cannot be written it says why
         self.previewAction.setEnabled(active and dirty)
         history = controller.history()
         self.undoAction.setToolTip(f"Undo {history[-1]} (Ctrl+Z)" if history and active else "Undo (Ctrl+Z)")
@@ -450,4 +451,7 @@ class WindowEditing(QObject):
             self.dirtyLabel.setText("editing · all saved")
         self.dirtyLabel.setStyleSheet("color: #b45309; font-weight: bold;" if dirty else "color: #15803d;")
         if hierarchy is not None:
-            window.modeLabel.setText("writable" if not hierarchy.access.read_only else "read-only")
+            if active and not writable:
+                window.modeLabel.setText("preview only")
+            else:
+                window.modeLabel.setText("writable" if not hierarchy.access.read_only else "read-only")
