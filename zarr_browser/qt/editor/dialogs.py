@@ -26,6 +26,7 @@ from qtpy.QtWidgets import (
 )
 
 if TYPE_CHECKING:
+    from zarr_browser.core.issues import Issue
     from zarr_browser.qt.editor.controller import ValidationState
 
 __all__ = ["DiffHighlighter", "SaveDialog"]
@@ -128,21 +129,11 @@ class SaveDialog(QDialog):
         elif not (new or old or warnings):
             lines.append("<span style='color:#15803d'>✔ The edited nodes validate without issues.</span>")
         else:
-            if new:
-                lines.append(f"<b style='color:#b91c1c'>{len(new)} new error{'s' if len(new) != 1 else ''} "
-                             "introduced by the edits:</b>")
-                lines.extend(f"&nbsp;&nbsp;• {i.path}: {_html(i.message)}" for i in new[:MAX_LISTED])
-                if len(new) > MAX_LISTED:
-                    lines.append(f"&nbsp;&nbsp;… and {len(new) - MAX_LISTED} more")
+            lines.extend(_listed(new, "error", "introduced by the edits", "#b91c1c"))
             if old:
                 lines.append(f"{len(old)} error(s) were already there before the edits.")
-            fresh = validation.new_warnings if validation is not None else []
-            if fresh:
-                lines.append(f"<b style='color:#b45309'>{len(fresh)} new warning{'s' if len(fresh) != 1 else ''} "
-                             "from the edits:</b>")
-                lines.extend(f"&nbsp;&nbsp;• {i.path}: {_html(i.message)}" for i in fresh[:MAX_LISTED])
-                if len(fresh) > MAX_LISTED:
-                    lines.append(f"&nbsp;&nbsp;… and {len(fresh) - MAX_LISTED} more")
+            fresh = validation.new_warnings
+            lines.extend(_listed(fresh, "warning", "from the edits", "#b45309"))
             if len(warnings) > len(fresh):
                 lines.append(f"{len(warnings) - len(fresh)} other warning(s) and notes were already there.")
         self.issuesLabel.setText("<br>".join(lines))
@@ -171,6 +162,17 @@ class SaveDialog(QDialog):
 
 MAX_LISTED = 8
 """Issues listed by name in the save dialog (the rest are counted)."""
+
+
+def _listed(issues: list[Issue], what: str, why: str, colour: str) -> list[str]:
+    """Rich-text lines naming *issues* (at most MAX_LISTED, the rest counted), under a title."""
+    if not issues:
+        return []
+    lines = [f"<b style='color:{colour}'>{len(issues)} new {what}{'s' if len(issues) != 1 else ''} {why}:</b>"]
+    lines.extend(f"&nbsp;&nbsp;• {i.path}: {_html(i.message)}" for i in issues[:MAX_LISTED])
+    if len(issues) > MAX_LISTED:
+        lines.append(f"&nbsp;&nbsp;… and {len(issues) - MAX_LISTED} more")
+    return lines
 
 
 def _html(text: str) -> str:
