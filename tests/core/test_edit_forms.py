@@ -209,3 +209,54 @@ def test_memory_only_refuses_store_reads_on_its_thread_and_changes_nothing(tmp_p
         session.set("/", "/title", "t")
     assert session.changed_keys() == ["0/zarr.json", "zarr.json"]
     session.load("/1")  # outside the block: reads as usual
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_label_images_follow_the_pixel_size_units_and_translation_of_their_image(tmp_path: Path,
+                                                                                 version: str) -> None:
+    """Changing an image's pixel size left its labels at the old scale (no longer on the image in
+    napari).  With ``labels=True`` they change by the same ratio, move by the same amount and
+    take the image's units, on the axes of the same name; ome-zarr reads both placed alike."""
+    import numpy as np
+    from ome_zarr.format import FormatV04, FormatV05
+    from ome_zarr.writer import write_image, write_labels
+
+    from zarr_browser.core.editing.conventions import ome_label_units, ome_set_pixel_size
+
+    fmt = FormatV04() if version == "0.4" else FormatV05()
+    store = tmp_path / "image.ome.zarr"
+    group = zarr.open_group(store, mode="w", zarr_format=2 if version == "0.4" else 3)
+    write_image(np.zeros((2, 64, 64), dtype="uint16"), group, axes="cyx", fmt=fmt, scale_factors=(2,))
+    write_labels(np.zeros((32, 32), dtype="uint32"), group, name="cells", axes="yx", fmt=fmt, scale_factors=(2,))
+    label = zarr.open_group(store / "labels" / "cells", mode="r+")
+    attrs = label.attrs.asdict()  # the labels at half the image's resolution (a common layout)
+    ms = (attrs["ome"] if version == "0.5" else attrs)["multiscales"][0]
+    for k, dataset in enumerate(ms["datasets"]):
+        dataset["coordinateTransformations"] = [{"type": "scale", "scale": [2.0 * 2**k, 2.0 * 2**k]}]
+    label.attrs.put(attrs)
+    session = EditSession.open(str(store))
+    axes = [{"name": "c", "type": "channel"}, {"name": "y", "type": "space", "unit": "micrometer"},
+            {"name": "x", "type": "space", "unit": "micrometer"}]
+    session.apply(ome_set_pixel_size(session, "/", {"y": 0.325, "x": 0.5}, labels=True))
+    session.apply(ome_set_axes(session, "/", axes))
+    session.apply(ome_label_units(session, "/", axes))
+    session.apply(ome_set_translation(session, "/", {"y": 10.0}, labels=True))
+    session.save()
+
+    def placement(path: Path) -> list[list[dict[str, Any]]]:
+        read = zarr.open_group(path, mode="r").attrs.asdict()
+        ms = (read["ome"] if version == "0.5" else read)["multiscales"][0]
+        return [d["coordinateTransformations"] for d in ms["datasets"]], ms["axes"]
+
+    image_levels, _ = placement(store)
+    label_levels, label_axes = placement(store / "labels" / "cells")
+    assert image_levels[0] == [{"type": "scale", "scale": [1.0, 0.325, 0.5]},
+                               {"type": "translation", "translation": [0.0, 10.0, 0.0]}]
+    assert label_levels[0] == [{"type": "scale", "scale": [0.65, 1.0]},
+                               {"type": "translation", "translation": [10.0, 0.0]}]
+    assert label_levels[1][0] == {"type": "scale", "scale": [1.3, 2.0]}
+    assert [a.get("unit") for a in label_axes] == ["micrometer", "micrometer"]
+    # without labels=True only the image changes
+    session = EditSession.open(str(store))
+    session.apply(ome_set_pixel_size(session, "/", {"y": 1.0}))
+    assert session.changed_keys() == [".zattrs" if version == "0.4" else "zarr.json"]

@@ -33,6 +33,7 @@ from zarr_browser.core.editing.commands import (
 )
 from zarr_browser.core.jsonio import JSON
 from zarr_browser.core.model import Node, join_path, key_prefix
+from zarr_browser.errors import ZarrBrowserError
 
 if TYPE_CHECKING:
     from zarr_browser.core.editing.session import EditSession
@@ -204,13 +205,16 @@ def ome_set_pixel_size(
     unit: str | None = None,
     *,
     multiscale: int = 0,
+    labels: bool = False,
 ) -> Batch:
     """Set the physical pixel size of level 0 on some axes, updating every level consistently.
 
     Each level keeps its factor relative to level 0 on each axis (``scale_k / scale_0``, or the
     shape ratio when level 0's scale is not positive): the new ``scale_k = size × factor``.
     Translations on those axes are rescaled by the same ratio.  *unit*, when given, becomes
-    the ``unit`` of every axis in *sizes*.
+    the ``unit`` of every axis in *sizes*.  With *labels*, the image's label images (its
+    ``labels`` group) change by the same ratio on the axes of the same name, so that they stay
+    on the image.
     """
     node, parts, axes, datasets, targets = _per_axis(session, image, sizes, "pixel size", multiscale, positive=True)
 
@@ -263,7 +267,86 @@ def ome_set_pixel_size(
             if axes[j].get("unit") != unit:
                 commands.append(_attr_set(node, [*parts, "axes", j, "unit"], unit))
     names = ", ".join(str(axes[j].get("name", j)) for j in targets)
-    return Batch(commands, label=f"set pixel size of {names} in {image}")
+    batch = Batch(commands, label=f"set pixel size of {names} in {image}")
+    if not labels:
+        return batch
+    ratios = {str(axes[j].get("name")): size / scale0[j] for j, size in targets.items()
+              if isinstance(scale0[j], int | float) and not isinstance(scale0[j], bool) and scale0[j] > 0}
+    followers: list[Command] = [batch]
+    for label in ome_label_images(session, image):
+        label_scale = _level0_by_name(session, label, "scale")
+        sizes_of_label: dict[str | int, float] = {name: _clean(label_scale[name] * ratio)
+                                                  for name, ratio in ratios.items()
+                                                  if isinstance(label_scale.get(name), int | float)
+                                                  and label_scale[name] > 0}
+        if sizes_of_label:
+            followers.append(ome_set_pixel_size(session, label, sizes_of_label, unit))
+    return Batch(followers, label=batch.label + (" and its labels" if len(followers) > 1 else ""))
+
+
+def ome_label_units(session: EditSession, image: str, axes: Sequence[Mapping[str, JSON]]) -> Batch:
+    """Give the image's label images the units of *axes* (the image's axes as they will be) on
+    the axes of the same name: a label image keeps measuring in the image's units."""
+    units = {str(a.get("name")): a.get("unit") for a in axes if isinstance(a, Mapping)}
+    commands: list[Command] = []
+    for label in ome_label_images(session, image):
+        try:
+            node = session.load(label)
+            parts, _version, ms = _ome(node, 0)
+            label_axes = _axes(ms, label)
+        except (EditError, ZarrBrowserError):
+            continue
+        for j, axis in enumerate(label_axes):
+            name = str(axis.get("name"))
+            if name not in units or units[name] == axis.get("unit"):
+                continue
+            unit = units[name]
+            if unit:
+                commands.append(_attr_set(node, [*parts, "axes", j, "unit"], unit))
+            else:
+                key, where = attributes_location(node, format_pointer([*parts, "axes", j, "unit"]))
+                commands.append(Delete(where, key=key))
+    return Batch(commands, label=f"units of the labels of {image}")
+
+
+def ome_label_images(session: EditSession, image: str) -> list[str]:
+    """Paths of the label images an OME-NGFF image lists in its ``labels`` group (those that exist)."""
+    labels_path = join_path(image, "labels")
+    try:
+        group = session.load(labels_path)
+        _parts, ns = ome_namespace(group)
+    except (EditError, ZarrBrowserError):
+        return []
+    names = ns.get("labels")
+    out = []
+    for name in names if isinstance(names, list) else []:
+        if not isinstance(name, str) or not name or ".." in name.split("/"):
+            continue
+        try:
+            session.load(join_path(labels_path, name))
+        except (EditError, ZarrBrowserError):
+            continue
+        out.append(join_path(labels_path, name))
+    return out
+
+
+def _level0_by_name(session: EditSession, image: str, kind: str) -> dict[str, float]:
+    """Level 0's *kind* (``scale`` or ``translation``) of an image, by axis name ({} when absent)."""
+    try:
+        _parts, _version, ms = _ome(session.load(image), 0)
+        axes = _axes(ms, image)
+        datasets = _datasets(ms, image)
+    except (EditError, ZarrBrowserError):
+        return {}
+    if not datasets:
+        return {}
+    transforms = datasets[0][1].get("coordinateTransformations")
+    for transform in transforms if isinstance(transforms, list) else []:
+        values = transform.get(kind) if isinstance(transform, dict) and transform.get("type") == kind else None
+        if isinstance(values, list) and len(values) == len(axes):
+            return {str(a.get("name")): v for a, v in zip(axes, values, strict=True)
+                    if isinstance(v, int | float) and not isinstance(v, bool)}
+    return {}
 
 
 def _shape(session: EditSession, image: str, dataset: Mapping[str, JSON]) -> tuple[int, ...] | None:
@@ -554,12 +637,14 @@ def ome_set_axes(
 
 
 def ome_set_translation(
-    session: EditSession, image: str, translation: Mapping[str | int, float], *, multiscale: int = 0
+    session: EditSession, image: str, translation: Mapping[str | int, float], *, multiscale: int = 0,
+    labels: bool = False,
 ) -> Batch:
     """Move the image origin: level 0's translation becomes *translation* on the given axes.
 
     Every level is shifted by the same amount, so the levels stay aligned (their half-pixel
-    offsets are kept); a level without a translation gets one after its scale.
+    offsets are kept); a level without a translation gets one after its scale.  With *labels*,
+    the image's label images move by the same amount on the axes of the same name.
     """
     node, parts, axes, datasets, targets = _per_axis(session, image, translation, "translation", multiscale)
 
@@ -590,7 +675,19 @@ def ome_set_translation(
             transforms = dataset.get("coordinateTransformations")
             end = len(transforms) if isinstance(transforms, list) else 0
             commands.append(_attr_set(node, [*base, end], {"type": "translation", "translation": new}))
-    return Batch(commands, label=f"set translation of {image}")
+    batch = Batch(commands, label=f"set translation of {image}")
+    if not labels:
+        return batch
+    shifts = {str(axes[j].get("name")): value - origin[j] for j, value in targets.items()}
+    followers: list[Command] = [batch]
+    for label in ome_label_images(session, image):
+        label_origin = _level0_by_name(session, label, "translation")
+        label_scale = _level0_by_name(session, label, "scale")
+        moved: dict[str | int, float] = {name: _clean(label_origin.get(name, 0.0) + shift)
+                                         for name, shift in shifts.items() if name in label_scale and shift}
+        if moved:
+            followers.append(ome_set_translation(session, label, moved))
+    return Batch(followers, label=batch.label + (" and its labels" if len(followers) > 1 else ""))
 
 
 def _check_colour(value: JSON, what: str) -> str:

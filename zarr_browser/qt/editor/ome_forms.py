@@ -36,6 +36,7 @@ from zarr_browser.core.conventions.ome import SPACE_UNITS, TIME_UNITS
 from zarr_browser.core.editing.commands import Batch, EditError
 from zarr_browser.core.editing.conventions import (
     AXIS_TYPES,
+    ome_label_units,
     ome_namespace,
     ome_set_axes,
     ome_set_channels,
@@ -169,8 +170,11 @@ def _combined(*batches: Batch) -> Batch:
 
 
 def _pixel_size_and_units(session: EditSession, image: str, sizes: Mapping[str | int, float],
-                          axes: Sequence[Mapping[str, JSON]]) -> Batch:
-    return _combined(ome_set_pixel_size(session, image, sizes), ome_set_axes(session, image, axes))
+                          axes: Sequence[Mapping[str, JSON]], labels: bool) -> Batch:
+    batches = [ome_set_pixel_size(session, image, sizes, labels=labels), ome_set_axes(session, image, axes)]
+    if labels:
+        batches.append(ome_label_units(session, image, axes))
+    return _combined(*batches)
 
 
 class AxesForm(QGroupBox):
@@ -195,6 +199,10 @@ class AxesForm(QGroupBox):
         self.pixelSizeButton.setToolTip("Level 0's scale becomes the pixel size; every level keeps its factor")
         self.translationButton = QPushButton("Set translation")
         self.translationButton.setToolTip("Move the origin; every level shifts by the same amount")
+        self.labelsFollow = QCheckBox("Labels follow")
+        self.labelsFollow.setChecked(True)
+        self.labelsFollow.setToolTip("Scale and move the image's label images with it (same axis names), so that "
+                                     "they stay on the image")
         self.sync = FormSync(self.values, self)
         layout = QVBoxLayout(self)
         layout.addWidget(self.sync.banner)
@@ -202,6 +210,10 @@ class AxesForm(QGroupBox):
         layout.addLayout(_button_row(self.applyAxesButton))
         layout.addSpacing(6)
         layout.addLayout(self._scale_grid)
+        follow = QHBoxLayout()  # a row of its own: beside the buttons it widened a docked editor
+        follow.addStretch(1)
+        follow.addWidget(self.labelsFollow)
+        layout.addLayout(follow)
         layout.addLayout(_button_row(self.pixelSizeButton, self.translationButton))
         self.applyAxesButton.clicked.connect(self.applyAxes)
         self.pixelSizeButton.clicked.connect(self.applyPixelSize)
@@ -268,12 +280,13 @@ class AxesForm(QGroupBox):
         sizes = {i: r["size"].value() for i, r in enumerate(self.rows)
                  if not math.isclose(r["size"].value(), r["old_size"], rel_tol=1e-9)}
         self._controller.applyBuilt(_pixel_size_and_units, self._path, sizes, self.axes(),
-                                    on_done=self.sync.applying())
+                                    self.labelsFollow.isChecked(), on_done=self.sync.applying())
 
     def applyTranslation(self) -> None:
         values = {i: r["translation"].value() for i, r in enumerate(self.rows)
                   if not math.isclose(r["translation"].value(), r["old_translation"], abs_tol=1e-12)}
-        self._controller.applyBuilt(ome_set_translation, self._path, values, on_done=self.sync.applying())
+        self._controller.applyBuilt(ome_set_translation, self._path, values, labels=self.labelsFollow.isChecked(),
+                                    on_done=self.sync.applying())
 
 
 class HistogramWidget(QWidget):
