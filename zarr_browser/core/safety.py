@@ -176,7 +176,11 @@ def ensure_safe(node: Node, limits: Limits | None = None) -> None:
 
 
 def check_environment() -> None:
-    """Refuse to run where numcodecs lacks its pickle guard or the guard is switched off."""
+    """Refuse to run where numcodecs lacks its pickle guard or the guard is switched off; install
+    the decoders that check what a chunk's frame declares (:mod:`zarr_browser.core.codec_guard`)."""
+    from zarr_browser.core import codec_guard
+
+    codec_guard.install()
     try:
         import numcodecs.pickles as pickles
     except ImportError:  # no numcodecs pickle module at all: nothing can unpickle

@@ -261,10 +261,62 @@ class GuardedStore(WrapperStore[Store]):
         if self._local_root is not None:
             self._stats.add(requests=1)
             try:
+                check_regular(os.path.join(self._local_root, key))  # zarr's own open would block on a FIFO
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            except StoreReadError:
+                raise
+            except OSError as err:
+                raise StoreReadError(f"reading {self.describe_key(key)} failed: {err}") from err
+            try:
                 return await self._store.get(key, prototype, byte_range)
             except OSError as err:
                 raise StoreReadError(f"reading {self.describe_key(key)} failed: {err}") from err
+        zf = getattr(self._store, "_zf", None)
+        if byte_range is None and isinstance(zf, zipfile.ZipFile):
+            self._check_member(zf, key)
         return await self._retrying(key, lambda: self._store.get(key, prototype, byte_range))
+
+    def _check_member(self, zf: zipfile.ZipFile, key: str) -> None:
+        """A zip member read whole may inflate to at most one chunk's bound (zip bombs)."""
+        from zarr_browser.core.safety import Limits
+
+        try:
+            size = zf.getinfo(key).file_size
+        except KeyError:
+            return
+        bound = Limits.from_env().max_chunk_bytes
+        if size > bound:
+            raise DocumentTooLargeError(f"{self.describe_key(key)} inflates to {size:,} bytes, over the "
+                                        f"{bound:,}-byte bound of one chunk")
+
+    async def get_document(self, key: str, limit: int) -> bytes | None:
+        """*key* whole, refused with DocumentTooLargeError before more than *limit* bytes are held:
+        a zip member by its declared size (a zip bomb inflates 14 MB to gigabytes), an HTTP body
+        by its Content-Length and as it streams, anything else by a range read of limit + 1."""
+        self._check(key)
+        inner: Any = self._store
+        prototype = default_buffer_prototype()
+        too_big = DocumentTooLargeError(f"{self.describe_key(key)} is over the {limit}-byte bound")
+        zf = getattr(inner, "_zf", None)
+        if isinstance(zf, zipfile.ZipFile):
+            try:
+                if zf.getinfo(key).file_size > limit:
+                    raise too_big
+            except KeyError:
+                return None
+        elif self._local_root is None and _is_http_fs(getattr(inner, "fs", None)):
+            return await self._retrying(key, lambda: _http_bounded(inner.fs, f"{inner.path}/{key}", limit, too_big))
+        elif self._local_root is None:
+            from zarr.abc.store import RangeByteRequest
+
+            buf = await self.get(key, prototype, RangeByteRequest(0, limit + 1))
+            data = None if buf is None else buf.to_bytes()
+            if data is not None and len(data) > limit:
+                raise too_big
+            return data
+        buf = await self.get(key, prototype)
+        return None if buf is None else buf.to_bytes()
 
     async def get_partial_values(
         self,
@@ -299,6 +351,29 @@ class GuardedStore(WrapperStore[Store]):
         return self._store.list_dir(prefix)
 
 
+def _is_http_fs(fs: Any) -> bool:
+    protocol = getattr(fs, "protocol", None)
+    protocols = protocol if isinstance(protocol, tuple | list) else (protocol,)
+    return any(p in ("http", "https") for p in protocols)
+
+
+async def _http_bounded(fs: Any, url: str, limit: int, too_big: Exception) -> bytes | None:
+    """GET *url* through fsspec's HTTP session, holding at most *limit* bytes of the body."""
+    session = await fs.set_session()
+    async with session.get(fs.encode_url(url), **fs.kwargs) as response:
+        if response.status == 404:
+            return None
+        fs._raise_not_found_for_status(response, url)
+        if response.content_length is not None and response.content_length > limit:
+            raise too_big
+        body = bytearray()
+        async for piece in response.content.iter_chunked(1 << 16):
+            body += piece
+            if len(body) > limit:
+                raise too_big
+        return bytes(body)
+
+
 def _check_local_path(root: Path, key: str) -> Path:
     """Resolve *key* under *root* and refuse it if it lands outside (symlinks included)."""
     path = root / key
@@ -310,34 +385,69 @@ def _check_local_path(root: Path, key: str) -> Path:
     return resolved
 
 
+def symlink_loop(root: Path, directory: str) -> str | None:
+    """Why *directory* (a key under *root*) is a symlink loop — it resolves to itself or to one
+    of its lexical ancestors, so walking it would never end — or None."""
+    if not directory:
+        return None
+    resolved = os.path.realpath(os.path.join(root, directory))
+    parts = directory.split("/")
+    for depth in range(len(parts) - 1, -1, -1):
+        ancestor = "/".join(parts[:depth])
+        if os.path.realpath(os.path.join(root, ancestor) if ancestor else root) == resolved:
+            shown = ancestor or "the store root"
+            return f"{root / directory} is a symlink loop: it leads back to {shown}"
+    return None
+
+
+_NOT_REGULAR = "is not a regular file (a pipe, device or socket): refused, as reading it could block or never end"
+
+
+def check_regular(path: str, fd: int | None = None) -> None:
+    """Refuse what is not a regular file: a FIFO blocks ``open()`` forever, ``/dev/zero`` never ends."""
+    import stat
+
+    info = os.fstat(fd) if fd is not None else os.stat(path)
+    if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
+        raise StoreReadError(f"{path} {_NOT_REGULAR}")
+
+
 class _LocalReader:
     """Fast, boundary-checked raw reads of a local directory store."""
 
     def __init__(self, root: Path, max_bytes: int) -> None:
         self.root = root
         self.max_bytes = max_bytes
-        self._safe_dirs: dict[str, bool] = {"": True}
+        self._dirs: dict[str, Exception | None] = {"": None}
 
-    def _dir_ok(self, directory: str) -> bool:
-        known = self._safe_dirs.get(directory)  # dict reads and writes are atomic: no lock needed
-        if known is not None:
-            return known
+    def _dir_problem(self, directory: str) -> Exception | None:
+        """Why reading under *directory* is refused (outside the root, a symlink loop), or None."""
+        if directory in self._dirs:  # dict reads and writes are atomic: no lock needed
+            return self._dirs[directory]
+        problem: Exception | None = None
         try:
             _check_local_path(self.root, directory)
-            ok = True
         except StoreBoundaryError:
-            ok = False
-        self._safe_dirs[directory] = ok
-        return ok
+            problem = StoreBoundaryError(f"{self.root / directory} resolves outside the store root {self.root}")
+        if problem is None:
+            loop = symlink_loop(self.root, directory)
+            problem = StoreReadError(loop) if loop else None
+        self._dirs[directory] = problem
+        return problem
+
+    def _check_dir(self, directory: str) -> None:
+        problem = self._dir_problem(directory)
+        if problem is not None:
+            raise type(problem)(str(problem))
 
     def read(self, key: str, byte_range: tuple[int, int] | None = None) -> bytes | None:
         check_key(key)
         directory, _, _ = key.rpartition("/")
-        if not self._dir_ok(directory):
-            raise StoreBoundaryError(f"{self.root / directory} resolves outside the store root {self.root}")
+        self._check_dir(directory)
         path = os.path.join(self.root, key)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # a FIFO does not block the open
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0))
         except FileNotFoundError:
             return None
         except (IsADirectoryError, NotADirectoryError):
@@ -345,10 +455,11 @@ class _LocalReader:
         except OSError as err:
             if err.errno == errno.ELOOP:  # the final component is a symlink: resolve and check
                 _check_local_path(self.root, key)
-                fd = os.open(path, os.O_RDONLY)
+                fd = os.open(path, flags)
             else:
                 raise StoreReadError(f"reading {path} failed: {err}") from err
         try:
+            check_regular(path, fd)
             if byte_range is not None:  # a part of the file: one pread, bounded by the caller's range
                 start, stop = byte_range
                 if not 0 <= start <= stop or stop - start > self.max_bytes:
@@ -357,11 +468,14 @@ class _LocalReader:
             size = os.fstat(fd).st_size
             if size > self.max_bytes:
                 raise DocumentTooLargeError(f"{path} is {size} bytes, over the {self.max_bytes}-byte bound")
-            chunks = []
+            chunks, total = [], 0
             while True:
                 block = os.read(fd, max(size, 65536))
                 if not block:
                     break
+                total += len(block)
+                if total > self.max_bytes:  # it grew while being read
+                    raise DocumentTooLargeError(f"{path} is over the {self.max_bytes}-byte bound")
                 chunks.append(block)
             return b"".join(chunks)
         finally:
@@ -376,11 +490,8 @@ class _LocalReader:
             directory, _, name = key.rpartition("/")
             try:  # the boundary checks come before any I/O, listing included
                 check_key(key)
-                if not self._dir_ok(directory):
-                    raise StoreBoundaryError(
-                        f"{self.root / directory} resolves outside the store root {self.root}"
-                    )
-            except StoreBoundaryError as err:
+                self._check_dir(directory)
+            except (StoreBoundaryError, StoreReadError) as err:
                 out[key] = err
                 continue
             names = present.get(directory, ())
@@ -406,8 +517,7 @@ class _LocalReader:
     def list_dir(self, prefix: str) -> list[str]:
         check_key(prefix)
         directory = prefix.rstrip("/")
-        if not self._dir_ok(directory):
-            raise StoreBoundaryError(f"{self.root / directory} resolves outside the store root {self.root}")
+        self._check_dir(directory)
         path = os.path.join(self.root, directory) if directory else str(self.root)
         names: list[str] = []
         try:
@@ -529,23 +639,14 @@ class StoreAccess:
             return await asyncio.to_thread(read_all)
 
         semaphore = asyncio.Semaphore(self.policy.concurrency)
-        prototype = default_buffer_prototype()
         limit = self.policy.max_document_bytes
 
         async def one(key: str) -> bytes | Exception | None:
             async with semaphore:
                 try:
-                    buf = await self.zarr_store.get(key, prototype)
+                    return await self.zarr_store.get_document(key, limit)
                 except (StoreReadError, StoreBoundaryError, OSError) as err:
                     return err
-                if buf is None:
-                    return None
-                data = buf.to_bytes()
-                if len(data) > limit:
-                    return DocumentTooLargeError(
-                        f"{self.describe_key(key)} is {len(data)} bytes, over the {limit}-byte bound"
-                    )
-                return data
 
         results = await asyncio.gather(*(one(k) for k in keys))
         return dict(zip(keys, results, strict=True))

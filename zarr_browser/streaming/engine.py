@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
+from zarr_browser.core.codec_guard import expect_decoded
 from zarr_browser.errors import ArrayReadError, ZarrBrowserError
 from zarr_browser.streaming import partial
 from zarr_browser.streaming.partial import SlabLayout, slab_layout
@@ -113,6 +114,13 @@ DECODERS = max(2, (os.cpu_count() or 2))
 """Blocks decoded at once (decoded chunks held in flight stay bounded; codecs release the GIL)."""
 
 Status = Literal["pending", "failed", "missing"]
+
+
+def _frame_bound(nbytes: int, *, widened: bool = False) -> int:
+    """Most bytes one frame of a chunk of *nbytes* may decode to: the chunk plus a checksum's
+    slack (a crc32c inside the compressor), or 16 times it behind filters that may widen the
+    stored type — bounded by the chunk either way, never by what the frame claims."""
+    return (16 * nbytes if widened else nbytes) + 64
 BlockKey = tuple[int, tuple[int, ...]]
 Index = int | slice
 
@@ -371,11 +379,14 @@ class BlockReader:
                 return None
             compressor, filters = metadata.compressor, list(metadata.filters or ())
             shape, order = self.chunk_shape, metadata.order
+            # what a frame may decode to: the chunk (filters such as astype may widen what is stored)
+            expected = _frame_bound(math.prod(shape) * dtype.itemsize, widened=bool(filters))
 
             def decode_v2(raw: bytes, coords: tuple[int, ...]) -> np.ndarray:
-                chunk = compressor.decode(raw) if compressor is not None else raw
-                for codec in reversed(filters):
-                    chunk = codec.decode(chunk)
+                with expect_decoded(expected):
+                    chunk = compressor.decode(raw) if compressor is not None else raw
+                    for codec in reversed(filters):
+                        chunk = codec.decode(chunk)
                 array = np.frombuffer(chunk, dtype=np.uint8) if isinstance(chunk, bytes) else np.asarray(chunk)
                 return array.view(dtype).reshape(-1, order="A").reshape(shape, order=order)
 
@@ -386,12 +397,14 @@ class BlockReader:
         if not all(hasattr(c, "_decode_sync") for c in codecs):
             return None
         make_buffer = self._prototype.buffer.from_bytes
+        expected = _frame_bound(math.prod(self.chunk_shape) * self._metadata.dtype.to_native_dtype().itemsize)
 
         def decode_v3(raw: bytes, coords: tuple[int, ...]) -> np.ndarray:
             spec = self._metadata.get_chunk_spec(coords, self._config, prototype=self._prototype)
             data: Any = make_buffer(raw)
-            for codec in codecs:
-                data = codec._decode_sync(data, spec)
+            with expect_decoded(expected):
+                for codec in codecs:
+                    data = codec._decode_sync(data, spec)
             return data.as_numpy_array()
 
         return decode_v3
@@ -413,7 +426,7 @@ class BlockReader:
                     raise ValueError(f"blosc frame of {len(raw)} bytes does not hold a chunk of {size} bytes")
                 return generic(raw, coords)
             out = np.empty(shape, dtype=dtype)
-            blosc.decompress(raw, out)
+            blosc.decompress(raw, out)  # checked: the frame's header against its length and *out*
             return out
 
         return decode_blosc
