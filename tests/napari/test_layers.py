@@ -493,3 +493,31 @@ def test_reading_ahead_a_strided_level_waits_for_its_own_chunks(tmp_path: Path, 
     while not preread(coarsest, wait=0.05):
         assert time.monotonic() < deadline
     np.testing.assert_array_equal(coarsest[...], pixels[::4, ::4])
+
+
+def test_an_image_with_more_channels_than_layers_napari_can_build_gets_a_channel_slider(tmp_path: Path) -> None:
+    """300 channels held viewer.open for 40 s (one layer each): beyond MAX_CHANNEL_LAYERS the
+    channels are one layer whose channel axis is a slider, and the user is told why."""
+    import zarr
+
+    from zarr_browser.streaming.layers import MAX_CHANNEL_LAYERS
+
+    count = MAX_CHANNEL_LAYERS + 1
+    store = tmp_path / "many.ome.zarr"
+    group = zarr.open_group(store, mode="w", zarr_format=2)
+    group.create_array("0", shape=(count, 4, 6), chunks=(1, 4, 6), dtype="u1")[:] = np.arange(count)[:, None, None]
+    group.attrs["multiscales"] = [{"version": "0.4", "axes": [
+        {"name": "c", "type": "channel"}, {"name": "y", "type": "space"}, {"name": "x", "type": "space"}],
+        "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [1, 0.5, 0.25]}]}]}]
+    result = plan(store)
+    (spec,) = result.specs
+    assert "channel_axis" not in spec.kwargs and spec.kwargs["scale"] == (1.0, 0.5, 0.25)
+    assert spec.kwargs["axis_labels"] == ("c", "y", "x") and spec.kwargs["name"] == "many"
+    assert any(f"{count} channels are shown as one layer with a channel slider" in n for n in result.notes)
+    ((data, kwargs, kind),) = layer_data(spec)
+    assert kind == "image" and blocking(data)[count - 1 : count, 0, 0].tolist() == [count - 1]
+    fewer = tmp_path / "few.ome.zarr"  # at the bound: a layer per channel, as before
+    group = zarr.open_group(fewer, mode="w", zarr_format=2)
+    group.create_array("0", shape=(MAX_CHANNEL_LAYERS, 4, 6), chunks=(1, 4, 6), dtype="u1")
+    group.attrs["multiscales"] = zarr.open_group(store, mode="r").attrs["multiscales"]
+    assert len(layer_data(plan(fewer).specs[0])) == MAX_CHANNEL_LAYERS
