@@ -514,7 +514,7 @@ def test_an_image_with_more_channels_than_layers_napari_can_build_gets_a_channel
     assert "channel_axis" not in spec.kwargs and spec.kwargs["scale"] == (1.0, 0.5, 0.25)
     assert spec.kwargs["axis_labels"] == ("c", "y", "x") and spec.kwargs["name"] == "many"
     assert any(f"{count} channels are shown as one layer with a channel slider" in n for n in result.notes)
-    ((data, kwargs, kind),) = layer_data(spec)
+    ((data, _kwargs, kind),) = layer_data(spec)
     assert kind == "image" and blocking(data)[count - 1 : count, 0, 0].tolist() == [count - 1]
     fewer = tmp_path / "few.ome.zarr"  # at the bound: a layer per channel, as before
     group = zarr.open_group(fewer, mode="w", zarr_format=2)
