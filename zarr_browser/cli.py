@@ -308,6 +308,11 @@ def _print_tree(url: str, entries: Sequence[tuple[Node, Any]], summaries: Sequen
             parts.append("{" + "; ".join(badges) + "}")
         if node.consolidated in ("stale", "absent"):
             parts.append(f"(consolidated copy {node.consolidated})")
+        from zarr_browser.core.model import UNREAD_NOTE
+
+        unread = [n for n in node.notes if n.startswith(UNREAD_NOTE)]
+        if unread and node.kind != "error":  # what is shown is incomplete: say so on its line
+            parts.append("ERROR: " + "; ".join(unread))
         return "  ".join(parts)
 
     root = by_path["/"]

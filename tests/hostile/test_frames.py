@@ -193,3 +193,23 @@ def test_an_oversized_remote_document_is_refused_before_it_is_downloaded(tmp_pat
     results = run_sync(hierarchy.access.get_many([".zattrs", ".zgroup"]))
     assert isinstance(results[".zattrs"], DocumentTooLargeError) and "big.zarr/.zattrs" in str(results[".zattrs"])
     assert results[".zgroup"] == b'{"zarr_format": 2}'
+
+
+def test_unread_metadata_is_an_error_in_info_and_validate(tmp_path: Path) -> None:
+    """A group whose attributes could not be read was printed as if it had none, and validate
+    passed with a warning: what is shown is incomplete, and CI must know."""
+    import io
+
+    from zarr_browser.cli import main
+
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(".zgroup", '{"zarr_format": 2}')
+        zf.writestr(".zattrs", '{"a": 1}' + " " * (70 << 20))  # 70 MB inflated, ~70 KB stored
+    out = io.StringIO()
+    assert main(["info", str(archive)], out=out) == 0
+    first = out.getvalue().splitlines()[0]
+    assert "ERROR: some documents could not be read" in first and ".zattrs" in first
+    out = io.StringIO()
+    assert main(["validate", str(archive)], out=out) == 1
+    assert "[zarr] some documents could not be read" in out.getvalue() and "1 error(s)" in out.getvalue()

@@ -20,6 +20,7 @@ __all__ = [
     "CodecInfo",
     "Node",
     "NodeKind",
+    "UNREAD_NOTE",
     "build_node",
     "join_path",
     "key_prefix",
@@ -29,6 +30,9 @@ __all__ = [
 
 NodeKind = Literal["group", "array", "error"]
 METADATA_NAMES = ("zarr.json", ".zarray", ".zgroup", ".zattrs")
+UNREAD_NOTE = "some documents could not be read"
+"""How a node's note starts when some of its metadata documents could not be read (what is shown
+of it is incomplete: validation reports it as an error, ``info`` on the node's line)."""
 
 # v3 codecs by role, for summaries and chain checks
 ARRAY_TO_ARRAY = frozenset({"transpose", "numcodecs.delta", "numcodecs.fixedscaleoffset", "numcodecs.quantize",

@@ -270,7 +270,8 @@ def read_region(array: zarr.Array, node: Node, url: str, selection: Any) -> Any:
         return np.asarray(array[selection])
     except ZarrBrowserError:
         raise
-    except MemoryError:
-        raise
+    except MemoryError as err:  # a chunk or shard index asking for more memory than there is
+        raise ArrayReadError(f"cannot read {node.path} of {url}: a chunk asks for more memory than is available "
+                             f"(MemoryError{': ' + str(err) if str(err) else ''})") from err
     except Exception as err:  # corrupt, truncated or wrong-size chunks fail in codec-specific ways
         raise ArrayReadError(f"cannot read {node.path} of {url}: {type(err).__name__}: {err}") from err

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from zarr_browser.core.conventions.base import BaseConvention, Context, Detection, DimensionSource
 from zarr_browser.core.issues import Issue, Severity, pointer
 from zarr_browser.core.jsonio import JSON
+from zarr_browser.core.model import UNREAD_NOTE
 
 if TYPE_CHECKING:
     from zarr_browser.core.model import Node
@@ -153,7 +154,8 @@ class ZarrCoreConvention(BaseConvention):
         if node.kind == "error":
             return [_issue(Severity.ERROR, node.error or "metadata could not be understood", node,
                            document=_error_document(node.error))]
-        issues = [_issue(Severity.WARNING, note, node) for note in node.notes]
+        issues = [_issue(Severity.ERROR if note.startswith(UNREAD_NOTE) else Severity.WARNING, note, node)
+                  for note in node.notes]  # unread metadata: what is checked is incomplete
         issues.extend(_check_parent_format(node, ctx))
         issues.extend(_check_json_constants(node))
         if node.zarr_format == 2:
