@@ -16,11 +16,11 @@ from typing import Literal
 from zarr_browser.core.jsonio import JSON, Document
 
 __all__ = [
+    "UNREAD_NOTE",
     "ArrayMeta",
     "CodecInfo",
     "Node",
     "NodeKind",
-    "UNREAD_NOTE",
     "build_node",
     "join_path",
     "key_prefix",
