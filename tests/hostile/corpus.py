@@ -383,6 +383,33 @@ def build_corpus(root: Path) -> Corpus:
     (x / "c" / "0" / "0").write_bytes(b"\x01\x02" * 100)
     add("wrong-size-chunk", store, "/x", "read-error", "", None, "an uncompressed chunk of the wrong size")
 
+    # -- chunk frames that lie about their sizes (checked before numcodecs trusts them)
+    store, _ = new("forged-blosc-header")
+    x = _numeric(store, "x", zarr_format=2, shape=(64, 64), chunks=(64, 64), dtype="u1")
+    _edit_json(x / ".zarray", lambda d: d.update(compressor={"id": "blosc", "cname": "lz4", "clevel": 5,
+                                                             "shuffle": 1, "blocksize": 0}))
+    for chunk in x.glob("[0-9]*"):
+        chunk.unlink()
+    # nbytes 4096 (the chunk), cbytes 2 GiB: c-blosc read past the 20 bytes (a segfault)
+    (x / "0.0").write_bytes(struct.pack("<BBBBIIIi", 2, 1, 0x21, 1, 4096, 4096, 0x7FFFFFFF, 0x7FFFFFF0))
+    add("forged-blosc-header", store, "/x", "read-error", r"compressed bytes", None,
+        "a 20-byte blosc frame whose header claims 2 GiB of compressed bytes")
+
+    store, _ = new("zlib-bomb-chunk")
+    x = _numeric(store, "x", zarr_format=2, shape=(64, 64), chunks=(64, 64), dtype="u1")
+    _edit_json(x / ".zarray", lambda d: d.update(compressor={"id": "zlib", "level": 1}))
+    for chunk in x.glob("[0-9]*"):
+        chunk.unlink()
+    (x / "0.0").write_bytes(_zlib_zeros(256 << 20))  # 256 MiB for a 4 KiB chunk, ~250 KB stored
+    add("zlib-bomb-chunk", store, "/x", "read-error", "", None, "a zlib chunk inflating to 256 MiB (4 KiB declared)")
+
+    # -- a symlink back to its own group: every walk would go round it for ever
+    store, _ = new("symlink-loop")
+    zarr.open_group(store / "g", mode="w", zarr_format=2)
+    (store / "g" / "again").symlink_to("../g")
+    (store / "g" / "more").symlink_to("../g")
+    add("symlink-loop", store, "/g/again", "error", r"symlink loop", None, "two symlinks back to their own group")
+
     # -- mixed v2 + v3
     store, _ = new("mixed-v2-v3")
     _numeric(store, "m", zarr_format=2, shape=(4, 4), chunks=(2, 2))

@@ -128,7 +128,7 @@ CASE_NAMES = [
     "chunk-2gib", "attributes-100mb", "deep-nesting", "deep-nesting-v3", "non-utf8", "nan-infinity-tokens",
     "invalid-json", "wrong-types", "ome-dataset-dotdot", "ome-dataset-absolute", "ome-label-dotdot", "symlink-node",
     "symlink-document", "symlink-chunk", "consolidated-dotdot-v2", "consolidated-dotdot-v3", "truncated-chunk",
-    "corrupt-chunk", "wrong-size-chunk", "mixed-v2-v3",
+    "corrupt-chunk", "wrong-size-chunk", "forged-blosc-header", "zlib-bomb-chunk", "symlink-loop", "mixed-v2-v3",
 ]
 
 
@@ -191,7 +191,8 @@ _EXPECT = {
     "ome-dataset-dotdot": "problem", "ome-dataset-absolute": "problem", "ome-label-dotdot": "problem",
     "symlink-node": "error", "symlink-document": "error", "symlink-chunk": "read-error",
     "consolidated-dotdot-v2": "problem", "consolidated-dotdot-v3": "problem", "truncated-chunk": "read-error",
-    "corrupt-chunk": "read-error", "wrong-size-chunk": "read-error", "mixed-v2-v3": "problem",
+    "corrupt-chunk": "read-error", "wrong-size-chunk": "read-error", "forged-blosc-header": "read-error",
+    "zlib-bomb-chunk": "read-error", "symlink-loop": "error", "mixed-v2-v3": "problem",
 }
 
 
