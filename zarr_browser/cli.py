@@ -318,21 +318,28 @@ def _print_tree(url: str, entries: Sequence[tuple[Node, Any]], summaries: Sequen
     root = by_path["/"]
     _line(out, f"{url}  {line(root)}")
 
-    def visit(path: str, prefix: str) -> None:
+    # an explicit stack, not recursion: a store may nest groups thousands deep
+    stack: list[tuple[str, str] | str] = [("/", "")]  # (path, prefix) to visit, or a line to print
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            _line(out, item)
+            continue
+        path, prefix = item
         listing = listings.get(path)
         if listing is None:
-            return
+            continue
         if not listing.complete:
             _line(out, f"{prefix}(! could not list: {listing.error}; showing children declared by metadata)")
         children = [n for n in listing.nodes if n.path in by_path]
+        todo: list[tuple[str, str] | str] = []
         for i, child in enumerate(children):
             last = i == len(children) - 1
-            _line(out, f"{prefix}{'└── ' if last else '├── '}{child.name}  {line(by_path[child.path])}")
-            visit(child.path, prefix + ("    " if last else "│   "))
+            todo.append(f"{prefix}{'└── ' if last else '├── '}{child.name}  {line(by_path[child.path])}")
+            todo.append((child.path, prefix + ("    " if last else "│   ")))
         if listing.has_more:
-            _line(out, f"{prefix}… {listing.total - len(listing.nodes)} more")
-
-    visit("/", "")
+            todo.append(f"{prefix}… {listing.total - len(listing.nodes)} more")
+        stack.extend(reversed(todo))
 
 
 # -- validate ---------------------------------------------------------------------------------

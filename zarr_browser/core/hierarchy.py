@@ -23,6 +23,7 @@ from typing import Literal
 from zarr_browser.core.jsonio import JSON, Document, canonical, dumps, parse_document
 from zarr_browser.core.model import (
     METADATA_NAMES,
+    UNREAD_NOTE,
     Node,
     build_node,
     join_path,
@@ -599,16 +600,16 @@ class Hierarchy:
                 listings[group.path] = listing
                 frontier.extend(listing.nodes)
             level += 1
+        # an explicit stack, not recursion: a store may nest groups deeper than Python's
+        # recursion limit (1100 levels is a 2.2 KB path), and a walk must not die of it
         out: list[tuple[Node, Listing | None]] = []
-
-        def visit(node: Node) -> None:
-            listing = listings.get(node.path)
-            out.append((node, listing))
-            if listing is not None:
-                for child in listing.nodes:
-                    visit(child)
-
-        visit(start)
+        stack = [start]
+        while stack:
+            node = stack.pop()
+            found = listings.get(node.path)
+            out.append((node, found))
+            if found is not None:
+                stack.extend(reversed(found.nodes))
         return out
 
     def close(self) -> None:
@@ -631,4 +632,4 @@ def _normalise(path: str) -> str:
 def _with_error(node: Node, message: str) -> Node:
     from dataclasses import replace
 
-    return replace(node, notes=(*node.notes, f"some documents could not be read: {message}"))
+    return replace(node, notes=(*node.notes, f"{UNREAD_NOTE}: {message}"))

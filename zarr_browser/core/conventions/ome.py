@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 from zarr_browser.core.conventions.base import BaseConvention, Detection, DimensionSource, attributes_pointer
@@ -344,12 +345,14 @@ class OmeNgffConvention(BaseConvention):
 # -- schemas ---------------------------------------------------------------------------------
 
 
+_DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+
+
 def _compile(family: str, name: str) -> Validator:
     """Compile one official schema with a registry of all schemas of its family (offline)."""
     import json
     from importlib import resources
 
-    from jsonschema import Draft202012Validator
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
@@ -358,6 +361,11 @@ def _compile(family: str, name: str) -> Validator:
     for entry in folder.iterdir():
         if entry.name.endswith(".schema"):
             schemas[entry.name.removesuffix(".schema")] = json.loads(entry.read_text(encoding="utf-8"))
+    for schema in schemas.values():
+        # jsonschema picks the validator of each resource a $ref enters by its "$schema": the stock
+        # Draft 2020-12 one would leave the linear uniqueItems of _validator_class behind
+        if schema.get("$schema") == _DRAFT_2020_12:
+            del schema["$schema"]
     # 0.4's bf2raw and ome schemas carry ".../latest/..." ids; registering every file by its own
     # $id keeps references exact, and nothing refers to those two
     registry = Registry().with_resources(
@@ -365,7 +373,56 @@ def _compile(family: str, name: str) -> Validator:
         for schema in schemas.values()
         if isinstance(schema.get("$id"), str)
     )
-    return Draft202012Validator(schemas[name], registry=registry)
+    return _validator_class()(schemas[name], registry=registry)
+
+
+@cache
+def _validator_class() -> type[Validator]:
+    """Draft 2020-12 with a linear ``uniqueItems``.
+
+    jsonschema's own check sorts the items when it can, and compares them pairwise when it
+    cannot: OME lists hold objects (``wells``, ``rows``, ``multiscales``...), so a
+    10,000-well plate took minutes to validate.
+    """
+    from jsonschema import Draft202012Validator
+    from jsonschema.validators import extend
+
+    return extend(Draft202012Validator, {"uniqueItems": _unique_items})
+
+
+def _unique_items(validator: Validator, unique: JSON, instance: JSON, schema: JSON) -> Iterator[ValidationError]:
+    """The ``uniqueItems`` keyword, with jsonschema's message and pointer, in one pass over the items."""
+    from jsonschema.exceptions import ValidationError
+
+    if unique and validator.is_type(instance, "array") and _has_duplicates(instance):
+        yield ValidationError(f"{instance!r} has non-unique elements")
+
+
+def _has_duplicates(items: Sequence[JSON]) -> bool:
+    """Whether two of *items* are equal as JSON values (``uniqueItems``), in time linear in their size."""
+    seen: set[object] = set()
+    for item in items:
+        key = _canonical(item)
+        if key in seen:
+            return True
+        seen.add(key)
+    return False
+
+
+def _canonical(value: JSON) -> object:
+    """A hashable form of a JSON value that is equal exactly where JSON Schema says values are.
+
+    Object key order does not matter, ``1`` equals ``1.0`` and ``true`` is not ``1``: the
+    equality jsonschema's ``uniqueItems`` applies.  Objects, arrays and booleans are tagged
+    pairs, so none of them can meet a string, number or null, nor one another.
+    """
+    if isinstance(value, dict):
+        return ("{", frozenset((k, _canonical(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("[", tuple(_canonical(v) for v in value))
+    if isinstance(value, bool):
+        return ("b", value)
+    return value
 
 
 def _schema_message(error: ValidationError) -> tuple[list[str | int], str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import islice
 from typing import Any
 
 from qtpy.QtCore import QPoint, Qt, Signal
@@ -32,7 +33,8 @@ from zarr_browser.qt.inspector.formatting import short_json
 __all__ = ["AttributesPanel", "JsonTree"]
 
 MAX_CHILDREN = 500
-"""Children shown per object or list; the rest are summarised in one row (the raw view has all)."""
+"""Rows shown per object (the top level included) or list; the rest are summarised in one row
+(the raw view has all).  Rows are built on the GUI thread: 200,000 keys took seconds."""
 
 _VALUE_ROLE = Qt.ItemDataRole.UserRole + 1
 _SEARCH_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -97,15 +99,18 @@ class JsonTree(QWidget):
         self.tree.clear()
         self._pointer_prefix = pointer_prefix
         data = data or {}
-        items = [self._make_item(str(k), v, (*pointer_prefix, str(k))) for k, v in data.items()]
+        items = [self._make_item(str(k), v, (*pointer_prefix, str(k)))
+                 for k, v in islice(data.items(), MAX_CHILDREN)]
         self.tree.addTopLevelItems(items)
         for item in items:
             if item.childCount() <= 20:
                 item.setExpanded(True)
+        if len(data) > MAX_CHILDREN:
+            self.tree.addTopLevelItem(self._more_item(len(data), "keys"))
         self.tree.setVisible(bool(items))
         self._empty.setText(empty_text)
         self._empty.setVisible(not items)
-        self._count.setText(f"{len(items)} key{'s' if len(items) != 1 else ''}")
+        self._count.setText(f"{len(data):,} key{'s' if len(data) != 1 else ''}")
         if self.filter.text():
             self._on_filter_text_changed(self.filter.text())
 
@@ -147,10 +152,10 @@ class JsonTree(QWidget):
         if isinstance(value, dict):
             item.setText(1, f"{{{len(value)} key{'s' if len(value) != 1 else ''}}}")
             item.setForeground(1, self.palette().mid())
-            children = list(value.items())
-            for k, v in children[:MAX_CHILDREN]:
+            for k, v in islice(value.items(), MAX_CHILDREN):
                 item.addChild(self._make_item(str(k), v, (*path, str(k))))
-            self._add_more(item, len(children))
+            if len(value) > MAX_CHILDREN:
+                item.addChild(self._more_item(len(value), "keys"))
             search = key
         elif isinstance(value, list):
             item.setText(1, f"[{len(value)} item{'s' if len(value) != 1 else ''}]")
@@ -160,7 +165,8 @@ class JsonTree(QWidget):
                 item.setText(1, text)  # short lists of scalars read best on one line
             for i, v in enumerate(value[:MAX_CHILDREN]):
                 item.addChild(self._make_item(str(i), v, (*path, i)))
-            self._add_more(item, len(value))
+            if len(value) > MAX_CHILDREN:
+                item.addChild(self._more_item(len(value), "items"))
             search = key
         else:
             text, elided = short_json(value)
@@ -172,12 +178,12 @@ class JsonTree(QWidget):
         item.setData(0, _SEARCH_ROLE, search.casefold())
         return item
 
-    def _add_more(self, item: QTreeWidgetItem, total: int) -> None:
-        if total > MAX_CHILDREN:
-            more = QTreeWidgetItem(["…", f"{total - MAX_CHILDREN} more (see Raw JSON)"])
-            more.setData(0, _SEARCH_ROLE, "")
-            more.setForeground(1, self.palette().mid())
-            item.addChild(more)
+    def _more_item(self, total: int, noun: str) -> QTreeWidgetItem:
+        """The row standing for the keys or items past :data:`MAX_CHILDREN` (no pointer: no menu)."""
+        more = QTreeWidgetItem(["…", f"{total - MAX_CHILDREN:,} more {noun} (see Raw JSON)"])
+        more.setData(0, _SEARCH_ROLE, "")
+        more.setForeground(1, self.palette().mid())
+        return more
 
     # -- slots -----------------------------------------------------------------------------------
     def _on_filter_text_changed(self, text: str) -> None:
