@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any
 
@@ -36,6 +36,10 @@ MAX_CHILDREN = 500
 """Rows shown per object (the top level included) or list; the rest are summarised in one row
 (the raw view has all).  Rows are built on the GUI thread: 200,000 keys took seconds."""
 
+MAX_ROWS = 5_000
+"""Rows built for one document in all: a cap per level alone let 500 objects of 500 keys build
+250,000 rows (and 500 levels of nesting far more)."""
+
 _VALUE_ROLE = Qt.ItemDataRole.UserRole + 1
 _SEARCH_ROLE = Qt.ItemDataRole.UserRole + 2
 _POINTER_ROLE = Qt.ItemDataRole.UserRole + 3
@@ -58,6 +62,7 @@ class JsonTree(QWidget):
 
     def __init__(self, parent: QWidget | None = None, *, placeholder: str = "Filter keys and values…") -> None:
         super().__init__(parent)
+        self._budget = MAX_ROWS
         self.filter = QLineEdit()
         self.filter.setPlaceholderText(placeholder)
         self.filter.setClearButtonEnabled(True)
@@ -98,15 +103,16 @@ class JsonTree(QWidget):
         """Show *data*; pointers of its items start with *pointer_prefix* (``("attributes",)`` in v3)."""
         self.tree.clear()
         self._pointer_prefix = pointer_prefix
+        self._budget = MAX_ROWS
         data = data or {}
-        items = [self._make_item(str(k), v, (*pointer_prefix, str(k)))
-                 for k, v in islice(data.items(), MAX_CHILDREN)]
+        # every top-level key gets its row (up to MAX_CHILDREN); the budget bounds what is below them
+        items = [self._make_item(str(k), v, (*pointer_prefix, str(k))) for k, v in islice(data.items(), MAX_CHILDREN)]
         self.tree.addTopLevelItems(items)
         for item in items:
             if item.childCount() <= 20:
                 item.setExpanded(True)
-        if len(data) > MAX_CHILDREN:
-            self.tree.addTopLevelItem(self._more_item(len(data), "keys"))
+        if len(data) > len(items):
+            self.tree.addTopLevelItem(self._more_item(len(data) - len(items), "keys"))
         self.tree.setVisible(bool(items))
         self._empty.setText(empty_text)
         self._empty.setVisible(not items)
@@ -144,7 +150,16 @@ class JsonTree(QWidget):
         return dumps(item.data(1, _VALUE_ROLE), indent=2)
 
     # -- building --------------------------------------------------------------------------------
+    def _shown(self, entries: Iterable[Any]) -> Iterator[Any]:
+        """The first entries of one object or list that get rows: at most MAX_CHILDREN, and none
+        once the document's MAX_ROWS are spent."""
+        for entry in islice(entries, MAX_CHILDREN):
+            if self._budget <= 0:
+                return
+            yield entry
+
     def _make_item(self, key: str, value: Any, path: tuple[str | int, ...]) -> QTreeWidgetItem:
+        self._budget -= 1
         item = QTreeWidgetItem()
         item.setText(0, key)
         item.setData(1, _VALUE_ROLE, value)
@@ -152,10 +167,12 @@ class JsonTree(QWidget):
         if isinstance(value, dict):
             item.setText(1, f"{{{len(value)} key{'s' if len(value) != 1 else ''}}}")
             item.setForeground(1, self.palette().mid())
-            for k, v in islice(value.items(), MAX_CHILDREN):
+            shown = 0
+            for k, v in self._shown(value.items()):
                 item.addChild(self._make_item(str(k), v, (*path, str(k))))
-            if len(value) > MAX_CHILDREN:
-                item.addChild(self._more_item(len(value), "keys"))
+                shown += 1
+            if len(value) > shown:
+                item.addChild(self._more_item(len(value) - shown, "keys"))
             search = key
         elif isinstance(value, list):
             item.setText(1, f"[{len(value)} item{'s' if len(value) != 1 else ''}]")
@@ -163,10 +180,12 @@ class JsonTree(QWidget):
             if value and all(not isinstance(v, dict | list) for v in value) and len(value) <= 16:
                 text, _ = short_json(value)
                 item.setText(1, text)  # short lists of scalars read best on one line
-            for i, v in enumerate(value[:MAX_CHILDREN]):
+            shown = 0
+            for i, v in self._shown(enumerate(value)):
                 item.addChild(self._make_item(str(i), v, (*path, i)))
-            if len(value) > MAX_CHILDREN:
-                item.addChild(self._more_item(len(value), "items"))
+                shown += 1
+            if len(value) > shown:
+                item.addChild(self._more_item(len(value) - shown, "items"))
             search = key
         else:
             text, elided = short_json(value)
@@ -178,9 +197,9 @@ class JsonTree(QWidget):
         item.setData(0, _SEARCH_ROLE, search.casefold())
         return item
 
-    def _more_item(self, total: int, noun: str) -> QTreeWidgetItem:
-        """The row standing for the keys or items past :data:`MAX_CHILDREN` (no pointer: no menu)."""
-        more = QTreeWidgetItem(["…", f"{total - MAX_CHILDREN:,} more {noun} (see Raw JSON)"])
+    def _more_item(self, remaining: int, noun: str) -> QTreeWidgetItem:
+        """The row standing for the keys or items not shown (no pointer: no menu)."""
+        more = QTreeWidgetItem(["…", f"{remaining:,} more {noun} (see Raw JSON)"])
         more.setData(0, _SEARCH_ROLE, "")
         more.setForeground(1, self.palette().mid())
         return more
