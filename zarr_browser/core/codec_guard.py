@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import contextvars
 import lzma
 import threading
 import zlib
@@ -30,12 +31,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DecodeRefusedError", "decoded_limit", "expect_decoded", "install"]
+__all__ = ["DecodeRefusedError", "decoded_limit", "expect_decoded", "frame_bound", "install"]
 
 _ZSTD_MAGIC = 0xFD2FB528
 _installed = False
 _install_lock = threading.Lock()
-_local = threading.local()
+_expected: contextvars.ContextVar[int | None] = contextvars.ContextVar("zarr_browser_expected_decoded", default=None)
 
 
 class DecodeRefusedError(ValueError):
@@ -44,20 +45,28 @@ class DecodeRefusedError(ValueError):
 
 @contextlib.contextmanager
 def expect_decoded(nbytes: int) -> Iterator[None]:
-    """Within the block, frames decoded on this thread may hold at most *nbytes* (the chunk)."""
-    previous = getattr(_local, "limit", None)
-    _local.limit = nbytes
+    """Within the block, frames decoded may hold at most *nbytes* (the chunk): on this thread,
+    and in the tasks and worker threads (``asyncio.to_thread``) started from it, which copy
+    the context — zarr's own pipeline decodes there."""
+    token = _expected.set(nbytes)
     try:
         yield
     finally:
-        _local.limit = previous
+        _expected.reset(token)
+
+
+def frame_bound(nbytes: int, *, widened: bool = False) -> int:
+    """Most bytes one frame of a chunk of *nbytes* may decode to: the chunk plus a checksum's
+    slack (a crc32c inside the compressor), or 16 times it behind array-to-array codecs that
+    may widen the stored type — bounded by the chunk either way, never by what the frame claims."""
+    return (16 * nbytes if widened else nbytes) + 64
 
 
 def decoded_limit() -> int:
     """Most bytes one frame may decode to here: the expected chunk size, else the global bound."""
     from zarr_browser.core.safety import Limits
 
-    expected = getattr(_local, "limit", None)
+    expected = _expected.get()
     bound = Limits.from_env().max_chunk_bytes
     return bound if expected is None else min(expected, bound)
 

@@ -263,11 +263,29 @@ def array_from_documents(access: StoreAccess, node: Node, limits: Limits | None 
 
 
 def read_region(array: zarr.Array, node: Node, url: str, selection: Any) -> Any:
-    """``array[selection]`` as numpy; a decoding failure raises ArrayReadError naming the node."""
+    """``array[selection]`` as numpy; a decoding failure raises ArrayReadError naming the node.
+
+    Every frame may decode to at most one (inner) chunk of the array: zarr's pipeline decodes in
+    tasks and threads that inherit the bound (:func:`zarr_browser.core.codec_guard.expect_decoded`).
+    """
     import numpy as np
 
+    from zarr_browser.core.codec_guard import expect_decoded, frame_bound
+
+    meta = node.array
+    size = itemsize(meta) if meta is not None else None
+    if meta is None or size is None:
+        bound = Limits.from_env().max_chunk_bytes  # variable-length items: their codecs check their counts
+    else:
+        codecs = [*meta.codecs, *(inner for c in meta.codecs for inner in (*c.inner, *c.index))]
+        widened = any(c.role in ("filter", "array-array") for c in codecs)
+        bound = frame_bound(math.prod(meta.chunks) * size, widened=widened)
+        if meta.shards:  # a shard's index (16 bytes per inner chunk) may be compressed too
+            inner = math.prod(s // max(1, c) for s, c in zip(meta.shards, meta.chunks, strict=False))
+            bound = max(bound, frame_bound(16 * inner))
     try:
-        return np.asarray(array[selection])
+        with expect_decoded(bound):
+            return np.asarray(array[selection])
     except ZarrBrowserError:
         raise
     except MemoryError as err:  # a chunk or shard index asking for more memory than there is

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
-from zarr_browser.core.codec_guard import expect_decoded
+from zarr_browser.core.codec_guard import expect_decoded, frame_bound
 from zarr_browser.errors import ArrayReadError, ZarrBrowserError
 from zarr_browser.streaming import partial
 from zarr_browser.streaming.partial import SlabLayout, slab_layout
@@ -116,11 +116,7 @@ DECODERS = max(2, (os.cpu_count() or 2))
 Status = Literal["pending", "failed", "missing"]
 
 
-def _frame_bound(nbytes: int, *, widened: bool = False) -> int:
-    """Most bytes one frame of a chunk of *nbytes* may decode to: the chunk plus a checksum's
-    slack (a crc32c inside the compressor), or 16 times it behind filters that may widen the
-    stored type — bounded by the chunk either way, never by what the frame claims."""
-    return (16 * nbytes if widened else nbytes) + 64
+_frame_bound = frame_bound
 BlockKey = tuple[int, tuple[int, ...]]
 Index = int | slice
 
