@@ -109,7 +109,7 @@ def _open(store: str, out: dict[str, Any]) -> tuple[Any, Any] | None:
 
 
 def entry_core(store: str, out: dict[str, Any]) -> None:
-    from zarr_browser.core.safety import open_array
+    from zarr_browser.core.safety import open_array, read_region
 
     reports = out["reports"]
     opened = _open(store, out)
@@ -131,7 +131,7 @@ def entry_core(store: str, out: dict[str, Any]) -> None:
         if node.is_array and node.array is not None:
             try:
                 array = open_array(hierarchy.access, node)
-                data = array[_corner(array.shape)]
+                data = read_region(array, node, hierarchy.url, _corner(array.shape))  # how core reads
                 out["values"].setdefault(node.path, _values(data))
             except Exception as err:  # recorded: every read error is a report
                 _report(reports, node.path, f"{type(err).__name__}: {err}")
