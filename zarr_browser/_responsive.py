@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["call_responsive", "on_gui_thread", "wait_responsive"]
+__all__ = ["call_responsive", "wait_responsive"]
 
 T = TypeVar("T")
 
@@ -51,11 +51,6 @@ def _app() -> Any:
     if app is None or QThread.currentThread() is not app.thread():
         return None
     return app
-
-
-def on_gui_thread() -> bool:
-    """Whether the caller is the GUI thread of a running QApplication."""
-    return _app() is not None
 
 
 def _process(app: Any) -> None:

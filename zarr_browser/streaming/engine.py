@@ -116,7 +116,6 @@ DECODERS = max(2, (os.cpu_count() or 2))
 Status = Literal["pending", "failed", "missing"]
 
 
-_frame_bound = frame_bound
 BlockKey = tuple[int, tuple[int, ...]]
 Index = int | slice
 
@@ -376,7 +375,7 @@ class BlockReader:
             compressor, filters = metadata.compressor, list(metadata.filters or ())
             shape, order = self.chunk_shape, metadata.order
             # what a frame may decode to: the chunk (filters such as astype may widen what is stored)
-            expected = _frame_bound(math.prod(shape) * dtype.itemsize, widened=bool(filters))
+            expected = frame_bound(math.prod(shape) * dtype.itemsize, widened=bool(filters))
 
             def decode_v2(raw: bytes, coords: tuple[int, ...]) -> np.ndarray:
                 with expect_decoded(expected):
@@ -393,7 +392,7 @@ class BlockReader:
         if not all(hasattr(c, "_decode_sync") for c in codecs):
             return None
         make_buffer = self._prototype.buffer.from_bytes
-        expected = _frame_bound(math.prod(self.chunk_shape) * self._metadata.dtype.to_native_dtype().itemsize)
+        expected = frame_bound(math.prod(self.chunk_shape) * self._metadata.dtype.to_native_dtype().itemsize)
 
         def decode_v3(raw: bytes, coords: tuple[int, ...]) -> np.ndarray:
             spec = self._metadata.get_chunk_spec(coords, self._config, prototype=self._prototype)
