@@ -256,10 +256,13 @@ def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
     ctx = HierarchyContext(hierarchy) if args.json else None
     nodes = {node.path: node for node, _ in entries}
     summaries = []
-    for node, _listing in entries:
+    for node, listing in entries:
         parent_key = node.path.rsplit("/", 1)[0] or "/"
         parent = nodes.get(parent_key) if node.path != "/" else None
-        summaries.append(summarize(node, parent, registry, ctx))
+        # a group's listed children settle what its documents cannot (an unconsolidated xarray
+        # dataset); groups past --depth stay unlisted
+        children = listing.nodes if listing is not None else ()
+        summaries.append(summarize(node, parent, registry, ctx, children=children))
     logger.info("listed %d nodes in %.3f s (%d requests)", len(entries), time.perf_counter() - started,
                 hierarchy.access.stats.requests)
     if args.json:

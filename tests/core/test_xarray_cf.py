@@ -20,6 +20,7 @@ from zarr_browser.core.hierarchy import Hierarchy
 from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.jsonio import parse_document
 from zarr_browser.core.model import build_node
+from zarr_browser.core.summary import summarize
 from zarr_browser.core.validate import HierarchyContext, ValidationReport
 
 xr = pytest.importorskip("xarray")
@@ -317,16 +318,21 @@ def test_a_dataset_with_a_scalar_variable_is_still_a_dataset(tmp_path: Path, zar
     assert described["variables"]["time"]["calendar"] == "noleap"
 
 
-@pytest.mark.parametrize("zarr_format", [2, 3])
-def test_the_groups_of_a_datatree_are_datasets(tmp_path: Path, zarr_format: int) -> None:
-    """A DataTree consolidates at the root only: its nested groups are datasets by the root's index."""
-    tree = xr.DataTree.from_dict({
+def _tree() -> object:
+    """A DataTree: variables at the root, two nested datasets and a group without variables."""
+    return xr.DataTree.from_dict({
         "/": xr.Dataset({"a": ("x", np.arange(3.0))}),
         "/model": xr.Dataset({"temp": (("time", "lat"), np.zeros((2, 4)))}, coords={"lat": np.arange(4.0)}),
         "/model/level": xr.Dataset({"u": ("lev", np.ones(3))}),
         "/obs": xr.Dataset(),
     })
-    tree.to_zarr(tmp_path / "tree.zarr", zarr_format=zarr_format, consolidated=True)
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_the_groups_of_a_datatree_are_datasets(tmp_path: Path, zarr_format: int) -> None:
+    """A DataTree consolidates at the root only: its nested groups are datasets by the root's index."""
+    tree = _tree()
+    tree.to_zarr(tmp_path / "tree.zarr", zarr_format=zarr_format, consolidated=True)  # type: ignore[attr-defined]
     convention = XarrayConvention()
     for policy in ("never", "always"):  # read from the store, or from the consolidated copy (remote)
         hierarchy = Hierarchy.open(str(tmp_path / "tree.zarr"))
@@ -334,6 +340,53 @@ def test_the_groups_of_a_datatree_are_datasets(tmp_path: Path, zarr_format: int)
         found = {path: convention.detect(hierarchy.node(path)) for path in ("/", "/model", "/model/level", "/obs")}
         assert found["/model"] == found["/model/level"] == Detection("xarray", None, ("dataset",)), policy
         assert found["/obs"] is None  # no variables: a plain group
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_an_unconsolidated_datatree_is_found_from_its_children(tmp_path: Path, zarr_format: int) -> None:
+    """Written with consolidated=False, no group document says 'dataset': the listed children do."""
+    tree = _tree()
+    tree.to_zarr(tmp_path / "tree.zarr", zarr_format=zarr_format, consolidated=False)  # type: ignore[attr-defined]
+    hierarchy = Hierarchy.open(str(tmp_path / "tree.zarr"))
+    assert hierarchy.consolidated is None
+    registry, ctx = _registry(), HierarchyContext(hierarchy)
+    dataset = Detection("xarray", None, ("dataset",))
+    for path in ("/", "/model", "/model/level"):
+        node = hierarchy.node(path)
+        assert "xarray" not in {d.name for d in registry.detect(node)}, path  # its documents alone: no
+        assert dataset in registry.detect(node, children=lambda p=path: ctx.children(p)), path
+        assert dataset in summarize(node, None, registry, ctx).conventions, path
+    assert "xarray" not in {d.name for d in summarize(hierarchy.node("/obs"), None, registry, ctx).conventions}
+    described = registry.describe(hierarchy.node("/model"), ctx)["xarray"]
+    assert described["dims"] == {"time": 2, "lat": 4} and described["data_variables"] == ["temp"]
+
+
+def test_a_group_with_an_unnamed_array_is_no_dataset(tmp_path: Path) -> None:
+    root = zarr.open_group(tmp_path / "g.zarr", mode="w", zarr_format=3)
+    root.create_array("named", shape=(3,), dtype="f4", dimension_names=["x"])
+    root.create_array("plain", shape=(3,), dtype="f4")
+    hierarchy = Hierarchy.open(str(tmp_path / "g.zarr"))
+    ctx = HierarchyContext(hierarchy)
+    assert XarrayConvention().detect_with_children(hierarchy.root, lambda: ctx.children("/")) is None
+
+
+@pytest.mark.parametrize("consolidate", [False, True])
+def test_an_ome_image_is_never_an_xarray_dataset(tmp_path: Path, consolidate: bool) -> None:
+    """OME 0.5 levels carry dimension_names, with different sizes per level: xarray cannot open
+    the image as one dataset, consolidated or not."""
+    path = tmp_path / "img.zarr"
+    root = zarr.open_group(path, mode="w", zarr_format=3)
+    for i, size in enumerate((8, 4)):
+        root.create_array(str(i), shape=(size, size), dtype="u1", dimension_names=["y", "x"])
+    axes = [{"name": "y", "type": "space"}, {"name": "x", "type": "space"}]
+    root.attrs["ome"] = {"version": "0.5", "multiscales": [{"axes": axes, "datasets": [
+        {"path": str(i), "coordinateTransformations": [{"type": "scale", "scale": [2.0**i, 2.0**i]}]}
+        for i in range(2)]}]}
+    if consolidate:
+        zarr.consolidate_metadata(path)
+    hierarchy = Hierarchy.open(str(path))
+    registry, ctx = _registry(), HierarchyContext(hierarchy)
+    assert "xarray" not in {d.name for d in summarize(hierarchy.root, None, registry, ctx).conventions}
 
 
 # -- fill values and calendars that xarray reads otherwise than they look ---------------------------

@@ -590,3 +590,19 @@ def test_a_label_image_without_colours_says_so(qtbot: Any) -> None:
     panel.setDescription("/labels/cells", {"roles": ["label-image"], "label": {
         "source_path": "../../", "colors": [{"label-value": 1, "rgba": [255, 0, 0, 255]}]}})
     assert "lists no colours" not in panel.headerText()
+
+
+def test_an_unconsolidated_dataset_gets_its_dataset_tab(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The worker lists the group's children: they make it an xarray dataset (no consolidated copy)."""
+    xr = pytest.importorskip("xarray")
+    ds = xr.Dataset({"temp": (("time", "lat"), np.zeros((2, 4), "f4"), {"units": "K"})},
+                    coords={"lat": np.arange(4.0)})
+    ds.to_zarr(tmp_path / "ds.zarr", zarr_format=3, consolidated=False)
+    hierarchy = _open(tmp_path / "ds.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.root)
+    assert "xarray · dataset" in inspector.overview.badgeTexts()
+    assert inspector.isTabVisible("dataset") and inspector.tabTitle("dataset") == "Dataset"
+    inspector.showTab("dataset")
+    assert [r[0] for r in inspector.dataset.data_variables.texts()] == ["temp"]
+    assert dict((r[0], r[1]) for r in inspector.dataset.dims.texts()) == {"time": "2", "lat": "4"}

@@ -385,3 +385,27 @@ def test_the_conventions_cell_tooltip_lists_every_badge(demo_root: Path, registr
     badges = [text for text, _colour in cell.data(Model.BadgesRole)]
     assert [line.split(":", 1)[0] for line in lines] == badges, "a badge cut to … can be read in the tooltip"
     assert lines[1] == "OME 0.5: ome-ngff 0.5: image, omero"
+
+
+def test_an_unconsolidated_dataset_is_badged_once_its_children_are_listed(tmp_path: Path, registry: Any) -> None:
+    """No group document says 'xarray dataset' without consolidated metadata: its first page of
+    children does, and the group's row follows (kind, label, badge)."""
+    import zarr
+
+    path = tmp_path / "plain.zarr"
+    root = zarr.open_group(str(path), mode="w", zarr_format=3)
+    model_group = root.create_group("model")
+    model_group.create_array("temp", shape=(2, 4), dtype="f4", dimension_names=["time", "lat"])
+    model_group.create_array("lat", shape=(4,), dtype="f8", dimension_names=["lat"])
+    model = make_model(path, registry)
+    root_row = root_index(model)
+    model.fetchMore(root_row)
+    row = child(model, root_row, "model")
+    assert row.data(Model.KindRole) == "group"
+    model.fetchMore(row)
+    row = child(model, root_row, "model")
+    assert row.data(Model.KindRole) == "dataset"
+    assert model.index(row.row(), 1, root_row).data() == "xarray dataset"
+    badges = model.index(row.row(), Model.CONVENTIONS_COLUMN, root_row).data(Model.BadgesRole)
+    assert [text for text, _colour in badges] == ["v3", "xarray"]
+    assert root_row.data(Model.KindRole) == "group"  # a group of groups is no dataset

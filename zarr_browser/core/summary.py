@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from zarr_browser.core.conventions.base import Context, ConventionRegistry, Detection, DimensionSource
@@ -79,16 +80,25 @@ class NodeSummary:
 
 
 def summarize(
-    node: Node, parent: Node | None, registry: ConventionRegistry, ctx: Context | None = None
+    node: Node, parent: Node | None, registry: ConventionRegistry, ctx: Context | None = None, *,
+    children: Sequence[Node] | None = None,
 ) -> NodeSummary:
     """Detect conventions and resolve dimensions of *node*.
 
     With *ctx*, groups also get ``details``: what each convention describes (OME levels and
     channels, xarray dimensions and variables...).  That may read the nodes a description
     needs (an image's levels), usually already cached by the listing; without *ctx* there is
-    no I/O.
+    no I/O.  A group's *children* (when the caller has listed them; else through *ctx*) also
+    settle what its own documents cannot (an xarray dataset without consolidated metadata).
     """
-    detections = tuple(registry.detect(node, parent=parent))
+
+    def listed() -> Sequence[Node]:
+        if children is not None:
+            return children
+        return ctx.children(node.path) if ctx is not None else ()
+
+    known = children is not None or ctx is not None
+    detections = tuple(registry.detect(node, parent=parent, children=listed if known else None))
     sources: tuple[DimensionSource, ...] = ()
     names = None
     unsafe: tuple[str, ...] = ()

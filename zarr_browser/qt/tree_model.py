@@ -28,7 +28,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
 from qtpy.QtCore import QModelIndex, QObject, QPersistentModelIndex, QPointF, QRectF, Qt, QTimer, Signal
@@ -47,14 +47,14 @@ from qtpy.QtGui import (
     QStandardItemModel,
 )
 
+from zarr_browser.core.model import Node
 from zarr_browser.core.summary import NodeSummary, summarize
 from zarr_browser.errors import ZarrBrowserError
 from zarr_browser.qt._typed import nonnull
 
 if TYPE_CHECKING:
-    from zarr_browser.core.conventions.base import ConventionRegistry
+    from zarr_browser.core.conventions.base import ConventionRegistry, Detection
     from zarr_browser.core.hierarchy import Hierarchy, Listing
-    from zarr_browser.core.model import Node
     from zarr_browser.qt.workers import Runner, Task
 
 __all__ = ["HierarchyTreeModel", "RowInfo", "describe_row", "kind_icon"]
@@ -142,10 +142,10 @@ def _kind_key(node: Node, summary: NodeSummary | None) -> str:
         if role in ome:
             return key
     if node.is_group:
+        if "dataset" in roles.get("cf", set()):
+            return "cf-dataset"  # the more specific: CF says what the variables mean
         if "dataset" in roles.get("xarray", set()):
             return "dataset"
-        if "dataset" in roles.get("cf", set()):
-            return "cf-dataset"
         if roles.get("nczarr", set()) & {"root", "group"}:
             return "nczarr"
         return "group" if node.zarr_format is not None else "implicit"
@@ -239,6 +239,7 @@ class _Page:
     node: Node | None = None  # the group itself, re-read (refresh)
     node_summary: NodeSummary | None = None
     node_info: RowInfo | None = None
+    found: tuple[Detection, ...] = ()  # what the group's first page of children says it is (an xarray dataset)
 
 
 class _Request:
@@ -280,7 +281,10 @@ def _list_page(hierarchy: Hierarchy, registry: ConventionRegistry, parent: Node,
     for child in listing.nodes:
         summary = summarize(child, parent, registry)
         rows.append((child, summary, describe_row(child, summary)))
-    return _Page(listing, tuple(rows), node, node_summary, node_info)
+    found: tuple[Detection, ...] = ()
+    if offset == 0 and parent.is_group:
+        found = tuple(registry.detect(parent, children=lambda: listing.nodes))
+    return _Page(listing, tuple(rows), node, node_summary, node_info, found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -670,6 +674,20 @@ class HierarchyTreeModel(QStandardItemModel):
         last.setData(info.badges, self.BadgesRole)
         last.setData(info.badges_tooltip or info.tooltip, Qt.ItemDataRole.ToolTipRole)
 
+    def _add_found(self, first: QStandardItem, found: Sequence[Detection]) -> None:
+        """Badge a listed group with what its children say it is (an xarray dataset written
+        without consolidated metadata) and its own documents could not."""
+        node, summary = first.data(self.NodeRole), first.data(self.SummaryRole)
+        if not isinstance(node, Node) or not isinstance(summary, NodeSummary):
+            return
+        known = {d.name for d in summary.conventions}
+        extra = tuple(d for d in found if d.name not in known)
+        if not extra:
+            return
+        summary = replace(summary, conventions=summary.conventions + extra)
+        name = first.text() if node.path == "/" else None
+        self._update_row(first, node, summary, describe_row(node, summary, name=name))
+
     def _append_placeholder(self, group: _Group, state: str, text: str) -> None:
         item = QStandardItem(text)
         item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren)
@@ -940,6 +958,7 @@ class HierarchyTreeModel(QStandardItemModel):
         if page.node is not None and page.node_info is not None:  # refreshed: the node itself may have changed
             self._update_row(group.item, page.node, page.node_summary, page.node_info)
             self.nodeUpdated.emit(page.node.path)
+        self._add_found(group.item, page.found)
         listing = page.listing
         group.names = listing.names
         if request.offset == 0 and not listing.complete:

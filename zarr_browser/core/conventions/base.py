@@ -5,7 +5,10 @@ A convention is an object with a ``name`` and four operations:
 * ``detect(node)`` - cheap and pure (looks only at the node's own documents): a
   :class:`Detection` (version and roles) or None; a convention may also define
   ``detect_with_parent(node, parent)``, as cheap and pure, for what only the parent's documents
-  settle (the registry uses it when the parent is known);
+  settle (the registry uses it when the parent is known), and
+  ``detect_with_children(node, children)`` for what only a group's children settle (an xarray
+  dataset without consolidated metadata); *children* is a callable that lists them - it may do
+  I/O, so the registry calls it only where the caller allows (workers, ``info``);
 * ``describe(node, ctx)`` - what to show about the node, as plain JSON-able data;
 * ``validate(node, ctx)`` - a list of :class:`~zarr_browser.core.issues.Issue`; never raises on
   bad metadata;
@@ -21,7 +24,7 @@ an xarray dataset's variables); it may do I/O, so validation runs in workers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -175,17 +178,30 @@ class ConventionRegistry:
                 return convention
         raise KeyError(name)
 
-    def detect(self, node: Node, *, parent: Node | None = None) -> list[Detection]:
+    def detect(self, node: Node, *, parent: Node | None = None,
+               children: Callable[[], Sequence[Node]] | None = None) -> list[Detection]:
         """Every convention found on *node* (in registry order).
 
         With *parent* (the node's parent, when the caller has it), conventions that define
-        ``detect_with_parent`` may also use the parent's documents.
+        ``detect_with_parent`` may also use the parent's documents.  With *children* (a callable
+        listing a group's children, called at most once and only when a convention needs them),
+        conventions that define ``detect_with_children`` may also look at them.
         """
         found = []
+        listed: list[Sequence[Node]] = []
+
+        def once() -> Sequence[Node]:
+            if not listed:
+                listed.append(children() if children is not None else ())
+            return listed[0]
+
         for convention in self.conventions:
             with_parent = getattr(convention, "detect_with_parent", None) if parent is not None else None
             try:
                 detection = convention.detect(node) if with_parent is None else with_parent(node, parent)
+                with_children = getattr(convention, "detect_with_children", None)
+                if detection is None and children is not None and node.is_group and with_children is not None:
+                    detection = with_children(node, once)
             except Exception:  # a convention bug must not hide the node
                 logger.exception("convention %s failed to detect %s", convention.name, node.path)
                 continue
@@ -208,14 +224,16 @@ class ConventionRegistry:
         return issues
 
     def describe(self, node: Node, ctx: Context) -> dict[str, dict[str, JSON]]:
-        """Descriptions by convention name, for the conventions detected on *node*."""
+        """Descriptions by convention name, for the conventions detected on *node* (a group's
+        children through *ctx* included)."""
         out: dict[str, dict[str, JSON]] = {}
+        detected = {d.name for d in self.detect(node, children=lambda: ctx.children(node.path))}
         for convention in self.conventions:
+            if convention.name not in detected:
+                continue
             try:
-                if convention.detect(node) is None:
-                    continue
                 out[convention.name] = convention.describe(node, ctx)
-            except Exception:  # boundary, as above
+            except Exception:  # boundary: a convention bug must not hide the others
                 logger.exception("convention %s failed to describe %s", convention.name, node.path)
         return out
 

@@ -11,16 +11,19 @@ say what its children are - except for the consolidated copy ``xarray.Dataset.to
 by default.  So a group is detected as an xarray ``"dataset"`` when its consolidated metadata
 (v3 inline ``consolidated_metadata``, or a v2 ``.zmetadata`` document among the node's
 documents) lists at least one direct child array and *every* direct child array carries
-dimension names.  A group written with ``consolidated=False`` is not detected here, but
-:meth:`~XarrayConvention.validate` still checks its dimension sizes through the context, for any
-group with child arrays that carry dimension names.  ``Conventions``/``_NCProperties`` are not
-used: they say CF or netCDF-C, not that xarray can open the group.
+dimension names.  A group written with ``consolidated=False`` (or by a writer that does not
+consolidate) is detected by :meth:`~XarrayConvention.detect_with_children` by the same rule
+applied to its listed children, where the caller can list them (workers, ``info``);
+:meth:`~XarrayConvention.validate` checks dimension sizes through the context for any group with
+child arrays that carry dimension names.  An OME-NGFF image is never a dataset: its levels share
+dimension names with different sizes (xarray cannot open it as one).  ``Conventions``/
+``_NCProperties`` are not used: they say CF or netCDF-C, not that xarray can open the group.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from zarr_browser.core.conventions.base import BaseConvention, Context, Detection, DimensionSource, attributes_pointer
@@ -147,7 +150,18 @@ class XarrayConvention(BaseConvention):
             if found[1] == "v3 dimension_names" and not _has_xarray_marker(node):
                 return None  # v3 names alone are core zarr (OME pyramid levels have them too)
             return _variable(node, found[0])
-        if node.is_group and (node.consolidated_dataset or _is_consolidated_dataset(node)):
+        if node.is_group and not _is_multiscale_image(node) and (
+                node.consolidated_dataset or _is_consolidated_dataset(node)):
+            return Detection(CONVENTION, None, ("dataset",))
+        return None
+
+    def detect_with_children(self, node: Node, children: Callable[[], Sequence[Node]]) -> Detection | None:
+        """Also a group whose listed child arrays all carry dimension names (no consolidated copy)."""
+        found = self.detect(node)
+        if found is not None or not node.is_group or node.kind == "error" or _is_multiscale_image(node):
+            return found
+        arrays = [child for child in children() if child.is_array]
+        if arrays and all(_named(child) for child in arrays):
             return Detection(CONVENTION, None, ("dataset",))
         return None
 
@@ -291,6 +305,13 @@ def _variable(node: Node, names: tuple[str | None, ...]) -> Detection:
     if len(names) == 1 and names[0] == node.name:
         roles = ("variable", "coordinate")
     return Detection(CONVENTION, None, roles)
+
+
+def _named(node: Node) -> bool:
+    """Whether xarray finds a name for every dimension of array *node*."""
+    found = xarray_dimension_names(node)
+    return found is not None and node.array is not None and len(found[0]) == node.array.ndim and all(
+        isinstance(name, str) for name in found[0])
 
 
 def _is_multiscale_image(node: Node) -> bool:

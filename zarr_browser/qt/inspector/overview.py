@@ -255,6 +255,11 @@ class OverviewPanel(QWidget):
         self._status.setVisible(bool(text))
 
     # -- helpers ---------------------------------------------------------------------------------
+    def setBadges(self, detections: Sequence[Detection]) -> None:
+        """Show the conventions *detections* name (a worker may find more than the node's own
+        documents say)."""
+        self._set_badges([d for d in detections if d.name != "zarr"])
+
     def _set_badges(self, detections: Sequence[Detection]) -> None:
         clear_layout(self._badges)
         for detection in detections:

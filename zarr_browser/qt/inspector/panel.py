@@ -10,7 +10,7 @@ the previous node and drops its late results.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +35,7 @@ from zarr_browser.qt.inspector.raw_json import RawJsonPanel
 from zarr_browser.qt.inspector.validation import ValidationPanel
 
 if TYPE_CHECKING:
-    from zarr_browser.core.conventions.base import ConventionRegistry
+    from zarr_browser.core.conventions.base import ConventionRegistry, Detection
     from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.core.jsonio import JSON
     from zarr_browser.core.model import Node
@@ -43,9 +43,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Inspector"]
 
-DESCRIBE_CHILDREN = 1000
-"""Children read per group to describe it (a dataset's variables, a plate's wells); the tree
-lists the rest page by page."""
+DESCRIBE_CHILDREN = 500
+"""Children read per group to describe it (a dataset's variables, a plate's wells) and to tell
+what it is (an unconsolidated xarray dataset): the tree's first page, so both read the same
+nodes; the tree lists the rest page by page."""
 
 _DETAIL_TABS = frozenset({"dimensions", "image", "labels", "plate", "well", "dataset", "conventions"})
 """Tabs filled from the loaded details, lazily, when first shown."""
@@ -68,7 +69,8 @@ def _load_details(hierarchy: Hierarchy, node: Node, registry: ConventionRegistry
     ctx = HierarchyContext(hierarchy, max_children=DESCRIBE_CHILDREN)
     parent = ctx.parent(node) if node.is_array else None
     descriptions = registry.describe(node, ctx)
-    return _Details(descriptions, summarize(node, parent, registry))
+    children = ctx.children(node.path) if node.is_group and node.kind != "error" else None
+    return _Details(descriptions, summarize(node, parent, registry, children=children))
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +153,7 @@ class Inspector(QWidget):
         self._rendered_tabs: set[str] = set()
         self._hierarchy: Hierarchy | None = None
         self._node: Node | None = None
+        self._detections: list[Detection] = []  # what the shown node is found to be
         self._generation = 0
         self._tasks: list[Task] = []
         self._preferred_tab = "overview"
@@ -220,6 +223,7 @@ class Inspector(QWidget):
         self.details = None
         self._rendered_tabs = set()
         detections = self._registry.detect(node) if node.kind != "error" else []
+        self._detections = detections
         ome_roles = {role for d in detections if d.name == OME for role in d.roles}
         names = {d.name for d in detections}
 
@@ -335,8 +339,24 @@ class Inspector(QWidget):
             return
         self.details = details
         self._rendered_tabs = set()
+        self._show_found(details.summary.conventions)
         self.overview.setHighlights(highlights(details.descriptions))
         self._render_current_tab()
+
+    def _show_found(self, detections: Sequence[Detection]) -> None:
+        """What the worker found beyond the node's own documents (a group whose children make it
+        an xarray dataset): its badges, and the tabs that show it."""
+        node = self._node
+        if node is None or node.kind == "error":
+            return
+        names = {d.name for d in detections}
+        if not names - {d.name for d in self._detections}:
+            return
+        self._detections = list(detections)
+        self.overview.setBadges(detections)
+        for tab, show in (("dataset", bool(names & {"xarray", "cf"})), ("conventions", True)):
+            if show:
+                self.tabs.setTabVisible(self.tabs.indexOf(self._tab_widgets[tab]), True)
 
     def _render_current_tab(self) -> None:
         """Fill the current tab from the loaded details; the others wait until they are shown.
