@@ -1187,7 +1187,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds after which the slow store is released (the anchor blocks for minutes; "
                              "default 10, quick 6)")
     parser.add_argument("--cold-runs", type=int, default=None,
-                        help="new processes per side for the first-open row (default 1; quick 0: skipped)")
+                        help="new processes per side for the first-open row (default: --runs; quick 0: skipped)")
     parser.add_argument("--output", type=Path, default=None, help="where to write the markdown table")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "SIDE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -1196,7 +1196,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.stall_cap is None:
         args.stall_cap = 6.0 if args.quick else 10.0
     if args.cold_runs is None:
-        args.cold_runs = 0 if args.quick and "cold" not in args.only.split(",") else 1
+        # as many as the other rows: the first child of a series often pays for a cold page cache
+        args.cold_runs = 0 if args.quick and "cold" not in args.only.split(",") else args.runs
     return args
 
 

@@ -89,6 +89,14 @@ def test_label_colours_and_plate_names(tmp_path: Path) -> None:
         {"label-value": 1, "rgba": [9, 9, 9, 255]}, {"label-value": 2, "rgba": [0, 0, 0, 0]}]
     with pytest.raises(EditError):
         ome_set_label_colors(session, "/", {1: [300, 0, 0, 0]})
+    session.apply(ome_set_label_colors(session, "/", {3: [1, 1, 1, 255]}, remove=[1]))
+    assert session.attributes("/")["image-label"]["colors"] == [
+        {"label-value": 2, "rgba": [0, 0, 0, 0]}, {"label-value": 3, "rgba": [1, 1, 1, 255]}]
+    with pytest.raises(EditError, match="both set and removed"):
+        ome_set_label_colors(session, "/", {2: [1, 1, 1, 1]}, remove=[2])
+    session.apply(ome_set_label_colors(session, "/", {}, remove=[2, 3]))  # none left: the list goes
+    assert "colors" not in session.attributes("/")["image-label"]
+    assert not ome_set_label_colors(session, "/", {}, remove=[7]).commands  # nothing to do
     session.apply(ome_set_plate_names(session, "/", name="renamed", acquisitions={0: "second"}))
     plate = session.attributes("/")["plate"]
     assert plate["name"] == "renamed" and plate["acquisitions"][0]["name"] == "second"

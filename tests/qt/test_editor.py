@@ -589,6 +589,66 @@ def test_label_colours_and_plate_names_forms(qtbot: Any, make_window: Any, tmp_p
     assert colours == [{"label-value": 1, "rgba": [255, 128, 0, 200]}]  # alpha kept
 
 
+def test_label_colours_form_adds_and_removes_values(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    store = tmp_path / "l.zarr"
+    labels = zarr.open_group(store, mode="w", zarr_format=2)
+    labels.attrs["image-label"] = {"version": "0.4", "colors": [{"label-value": 1, "rgba": [1, 2, 3, 200]},
+                                                               {"label-value": 2, "rgba": [4, 5, 6, 255]}]}
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    form = window.editing.editor.labelsForm
+    qtbot.waitUntil(lambda: sorted(form.buttons) == [1, 2], timeout=WAIT)
+    assert form.valueSpin.value() == 3 and form.emptyLabel.isHidden()  # the next free value
+    form.valueSpin.setValue(1)
+    form.addButton.click()
+    assert "already" in form.errorLabel.text() and not form.errorLabel.isHidden()
+    form.valueSpin.setValue(40)
+    form.addButton.click()
+    assert sorted(form.buttons) == [1, 2, 40] and form.valueSpin.value() == 41
+    assert form.removeLabel(2)
+    form.applyButton.click()
+    wait_history(qtbot, window, 1)
+    save_through_dialog(qtbot, window)
+    colours = json.loads((store / ".zattrs").read_text())["image-label"]["colors"]
+    assert [c["label-value"] for c in colours] == [1, 40]
+    assert colours[0]["rgba"] == [1, 2, 3, 200] and colours[1]["rgba"][3] == 255
+    assert colours[1]["rgba"][:3] != [255, 255, 255]  # a colour of its own, not white
+
+    qtbot.waitUntil(lambda: sorted(form.buttons) == [1, 40], timeout=WAIT)
+    assert form.removeLabel(1) and form.removeLabel(40)
+    assert not form.emptyLabel.isHidden()
+    form.applyButton.click()
+    wait_history(qtbot, window, 2)
+    save_through_dialog(qtbot, window)
+    assert "colors" not in json.loads((store / ".zattrs").read_text())["image-label"]  # the schema wants ≥ 1
+
+
+def test_label_colours_form_shows_the_first_values_and_keeps_the_rest(qtbot: Any, make_window: Any,
+                                                                      tmp_path: Path) -> None:
+    """A segmentation colouring thousands of labels: rows for the first MAX_ROWS, the others kept."""
+    store = tmp_path / "l.zarr"
+    labels = zarr.open_group(store, mode="w", zarr_format=2)
+    many = [{"label-value": v, "rgba": [v % 256, 0, 0, 255]} for v in range(1, 3001)]
+    many[0]["rgba"] = ["red", 0, 0]  # invalid: shown white (validation names it), never a crash
+    labels.attrs["image-label"] = {"version": "0.4", "colors": many}
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    form = window.editing.editor.labelsForm
+    qtbot.waitUntil(lambda: len(form.buttons) == form.MAX_ROWS, timeout=WAIT)
+    assert form.buttons[1].colour() == "FFFFFF"
+    assert "2,744 more label colours" in form.moreLabel.text() and not form.moreLabel.isHidden()
+    assert form.valueSpin.value() == 3001
+    assert not form.addLabel(2999)  # has a colour, though not shown
+    assert form.addLabel(5000) and form.removeLabel(3)
+    form.applyButton.click()
+    wait_history(qtbot, window, 1)
+    save_through_dialog(qtbot, window)
+    saved = json.loads((store / ".zattrs").read_text())["image-label"]["colors"]
+    values = [c["label-value"] for c in saved]
+    assert len(values) == 3000 and 3 not in values and values[-1] == 5000 and 2999 in values
+    assert saved[0] == {"label-value": 1, "rgba": ["red", 0, 0]}  # not touched, not rewritten
+
+
 def edit_and_find_nothing_can_be_saved(qtbot: Any, window: BrowserWindow) -> None:
     """On a store opened for editing that cannot be written: the mode says so, an edit applies,
     and the save dialog shows its diff with Save disabled."""

@@ -15,7 +15,7 @@ with :meth:`EditSession.apply` (one undo step).  They raise
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from zarr_browser.core.conventions.nczarr import VARIABLE_TYPED
@@ -752,30 +752,41 @@ def _label_block(session: EditSession, label_image: str) -> tuple[Node, list[str
     return node, parts, block
 
 
-def ome_set_label_colors(session: EditSession, label_image: str, colors: Mapping[int, Sequence[int]]) -> Batch:
+def ome_set_label_colors(session: EditSession, label_image: str, colors: Mapping[int, Sequence[int]], *,
+                         remove: Iterable[int] = ()) -> Batch:
     """Set the ``rgba`` of label values of an OME-NGFF label image (``image-label.colors``).
 
-    Existing entries keep their place (and other keys); new label values are appended.
+    Existing entries keep their place (and other keys); new label values are appended; the
+    entries of the values in *remove* go.  A list left empty is removed (the schemas require at
+    least one entry).
     """
     node, parts, block = _label_block(session, label_image)
     colors_value = block.get("colors")
     entries = colors_value if isinstance(colors_value, list) else []
-    new_entries = [dict(e) if isinstance(e, dict) else e for e in entries]
+    gone = set(remove)
+    new_entries = [dict(e) if isinstance(e, dict) else e for e in entries
+                   if not (isinstance(e, dict) and e.get("label-value") in gone)]
     where = {e.get("label-value"): i for i, e in enumerate(new_entries) if isinstance(e, dict)}
     for value, rgba in colors.items():
         if isinstance(value, bool) or not isinstance(value, int):
             raise EditError(f"a label value is an integer, got {value!r}")
+        if value in gone:
+            raise EditError(f"label {value} is both set and removed")
         rgba = list(rgba)
         if len(rgba) != 4 or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in rgba):
             raise EditError(f"label {value}: rgba must be four integers 0-255, got {rgba!r}")
         if value in where:
             new_entries[where[value]]["rgba"] = rgba
         else:
+            where[value] = len(new_entries)
             new_entries.append({"label-value": value, "rgba": rgba})
-    if same(new_entries, entries) and "colors" in block:
-        return Batch([], label=f"set label colours of {label_image}")
-    return Batch([_attr_set(node, [*parts, "image-label", "colors"], new_entries)],
-                 label=f"set label colours of {label_image}")
+    label = f"set label colours of {label_image}"
+    if not new_entries and "colors" in block:
+        key, pointer = attributes_location(node, format_pointer([*parts, "image-label", "colors"]))
+        return Batch([Delete(pointer, key=key)], label=label)
+    if same(new_entries, entries) and ("colors" in block or not new_entries):
+        return Batch([], label=label)
+    return Batch([_attr_set(node, [*parts, "image-label", "colors"], new_entries)], label=label)
 
 
 def _check_json(value: object, where: str) -> None:

@@ -25,6 +25,7 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSizePolicy,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QToolButton,
@@ -517,25 +518,59 @@ def _channel_fields(row: Mapping[str, Any]) -> dict[str, JSON]:
 
 
 class LabelColoursForm(QGroupBox):
-    """``image-label.colors``: a colour per label value (the alpha is kept)."""
+    """``image-label.colors``: a colour per label value (the alpha is kept); values can be added
+    and removed."""
+
+    MAX_ROWS = 256
+    """Label values shown as rows (a segmentation may colour thousands: rows for all would hold the
+    GUI for seconds); the others are kept as they are and edited in the Attributes tab."""
 
     def __init__(self, controller: EditController, parent: QWidget | None = None) -> None:
         super().__init__("Label colours", parent)
         self._controller = controller
         self._path = ""
+        self._original: set[int] = set()
+        self._built: dict[int, list[int]] = {}  # the colours as shown when built
         self._form = QFormLayout()
         self.buttons: dict[int, ColourButton] = {}
         self.alphas: dict[int, int] = {}
+        self.emptyLabel = QLabel("No colours set: napari gives every label value a colour of its own. "
+                                 "Add a value to choose its colour.")
+        self.emptyLabel.setWordWrap(True)
+        self.emptyLabel.setStyleSheet("color: #6b7280;")
+        self.moreLabel = QLabel()
+        self.moreLabel.setStyleSheet("color: #6b7280;")
+        self.moreLabel.hide()
+        self._hidden: set[int] = set()  # label values past MAX_ROWS: kept, not shown
+        self.valueSpin = QSpinBox()
+        self.valueSpin.setRange(0, 2**31 - 1)
+        self.valueSpin.setToolTip("The label value (a pixel value of the label image) to colour")
+        self.addButton = QPushButton("Add")
+        self.addButton.setToolTip("Add a colour for this label value")
+        self.errorLabel = QLabel()
+        self.errorLabel.setStyleSheet("color: #b91c1c;")
+        self.errorLabel.hide()
         self.applyButton = QPushButton("Apply label colours")
+        add = QHBoxLayout()
+        add.addWidget(QLabel("Label value"))
+        add.addWidget(self.valueSpin)
+        add.addWidget(self.addButton)
+        add.addStretch(1)
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(self.applyButton)
         self.sync = FormSync(self.colours, self)
         layout = QVBoxLayout(self)
         layout.addWidget(self.sync.banner)
+        layout.addWidget(self.emptyLabel)
         layout.addLayout(self._form)
+        layout.addWidget(self.moreLabel)
+        layout.addLayout(add)
+        layout.addWidget(self.errorLabel)
         layout.addLayout(row)
         self.applyButton.clicked.connect(self.apply)
+        self.addButton.clicked.connect(lambda: self.addLabel(self.valueSpin.value()))
+        self.valueSpin.editingFinished.connect(self.errorLabel.hide)
 
     def setNode(self, node: Node, block: Mapping[str, JSON]) -> None:
         self.sync.show(node.path, block.get("colors"), lambda: self._build(node, block))
@@ -545,18 +580,77 @@ class LabelColoursForm(QGroupBox):
         while self._form.rowCount():
             self._form.removeRow(0)
         self.buttons, self.alphas = {}, {}
+        self._hidden = set()
+        self.errorLabel.hide()
         for entry in block.get("colors") or []:
-            if not isinstance(entry, dict) or not isinstance(entry.get("label-value"), int):
+            value = _label_value(entry)
+            if value is None or value in self.buttons:
                 continue
+            if len(self.buttons) >= self.MAX_ROWS:
+                self._hidden.add(value)
+                continue
+            assert isinstance(entry, dict)
             rgba = entry.get("rgba")
-            if not isinstance(rgba, list):
-                rgba = [255, 255, 255, 255]
-            value = entry["label-value"]
-            text = "".join(f"{int(c):02X}" for c in rgba[:3]) if len(rgba) >= 3 else "FFFFFF"
-            button = ColourButton(text)
-            self.buttons[value] = button
-            self.alphas[value] = int(rgba[3]) if len(rgba) > 3 else 255
-            self._form.addRow(f"label {value}", button)
+            if not (isinstance(rgba, list) and len(rgba) == 4 and all(
+                    isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in rgba)):
+                rgba = [255, 255, 255, 255]  # absent or invalid (validation says which): white, opaque
+            self._add_row(value, "".join(f"{c:02X}" for c in rgba[:3]), rgba[3])
+        self._original = set(self.buttons)
+        self._built = self.colours()
+        self.moreLabel.setText(f"… and {len(self._hidden):,} more label colours, kept as they are "
+                               "(edit them in the Attributes tab)")
+        self.moreLabel.setVisible(bool(self._hidden))
+        self._next_value()
+
+    def _add_row(self, value: int, colour: str, alpha: int) -> None:
+        button = ColourButton(colour)
+        button.setToolTip(f"The colour of label {value}; click to choose another")
+        remove = QToolButton()
+        remove.setText("Remove")
+        remove.setToolTip(f"Remove the colour of label {value} (napari then picks one)")
+        remove.clicked.connect(lambda: self.removeLabel(value))
+        cell = QWidget()
+        line = QHBoxLayout(cell)
+        line.setContentsMargins(0, 0, 0, 0)
+        line.addWidget(button)
+        line.addWidget(remove)
+        line.addStretch(1)
+        self.buttons[value] = button
+        self.alphas[value] = alpha
+        self._form.addRow(f"label {value}", cell)
+        self.emptyLabel.hide()
+
+    def _next_value(self) -> None:
+        used = self.buttons.keys() | self._hidden
+        self.valueSpin.setValue(min(max(used, default=0) + 1, self.valueSpin.maximum()))
+        self.emptyLabel.setVisible(not used)
+
+    def addLabel(self, value: int) -> bool:
+        """Add a row for label *value*, in a colour of its own; False when it has one already."""
+        if value in self.buttons or value in self._hidden:
+            self.errorLabel.setText(f"label {value} has a colour already")
+            self.errorLabel.show()
+            return False
+        self.errorLabel.hide()
+        hue = (value * 0.618033988749895) % 1.0  # golden-ratio hues: neighbours differ
+        self._add_row(value, QColor.fromHsvF(hue, 0.75, 0.95).name()[1:].upper(), 255)
+        self._next_value()
+        return True
+
+    def removeLabel(self, value: int) -> bool:
+        """Take label *value*'s row out (applied with the other changes)."""
+        if value not in self.buttons:
+            return False
+        for row in range(self._form.rowCount()):
+            item = self._form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            label = item.widget() if item is not None else None
+            if isinstance(label, QLabel) and label.text() == f"label {value}":
+                self._form.removeRow(row)
+                break
+        del self.buttons[value]
+        self.alphas.pop(value, None)
+        self.emptyLabel.setVisible(not self.buttons and not self._hidden)
+        return True
 
     def colours(self) -> dict[int, list[int]]:
         out = {}
@@ -565,8 +659,16 @@ class LabelColoursForm(QGroupBox):
             out[value] = [colour.red(), colour.green(), colour.blue(), self.alphas.get(value, 255)]
         return out
 
+    def changes(self) -> dict[int, list[int]]:
+        """The colours added or changed since the form was built (an entry left alone stays as
+        written, even when it is invalid and shown white)."""
+        built = self._built
+        return {value: rgba for value, rgba in self.colours().items() if built.get(value) != rgba}
+
     def apply(self) -> None:
-        self._controller.applyBuilt(ome_set_label_colors, self._path, self.colours(), on_done=self.sync.applying())
+        removed = sorted(self._original - set(self.buttons))
+        self._controller.applyBuilt(ome_set_label_colors, self._path, self.changes(), remove=removed,
+                                    on_done=self.sync.applying())
 
 
 def _label_value(entry: JSON) -> int | None:
