@@ -696,6 +696,7 @@ class LabelPropertiesForm(QGroupBox):
         self.table.setToolTip('One JSON value per cell: "text" (quoted), 200, 0.5, true, null, [1, 2]; '
                               "empty: the label has no such property")
         nonnull(self.table.verticalHeader()).hide()
+        self.table.setMinimumHeight(200)  # about seven rows: the dock's scroll area would squeeze it to two
         self.nameEdit = QLineEdit()
         self.nameEdit.setPlaceholderText("new property name")
         self.addPropertyButton = QPushButton("Add property")
