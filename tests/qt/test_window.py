@@ -87,6 +87,23 @@ def test_inspector_node_requests_reveal_and_select(qtbot: Any, make_window: Any,
     assert window.tree.isExpanded(window.proxy.mapFromSource(window.model.indexForPath("/plate.ome.zarr/B")))
 
 
+def test_selecting_an_unexpanded_dataset_badges_its_row(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    """Without consolidated metadata only a group's children say it is an xarray dataset: the
+    inspector's worker lists them when the group is selected, and the tree row follows."""
+    import zarr
+
+    root = zarr.open_group(str(tmp_path / "s.zarr"), mode="w", zarr_format=3)
+    root.create_group("child").create_array("p", shape=(5,), dtype="f8", dimension_names=["x"])
+    window = make_window()
+    open_and_wait(qtbot, window, tmp_path / "s.zarr")
+    qtbot.waitUntil(lambda: window.model.indexForPath("/child").isValid(), timeout=20_000)
+    row = window.model.indexForPath("/child")
+    assert row.data(Model.KindRole) == "group" and not window.tree.isExpanded(window.proxy.mapFromSource(row))
+    window.tree.setCurrentIndex(window.proxy.mapFromSource(row))
+    qtbot.waitUntil(lambda: window.model.indexForPath("/child").data(Model.KindRole) == "dataset", timeout=20_000)
+    assert window.inspector.isTabVisible("dataset")
+
+
 def test_unreachable_url_is_an_error_in_the_window(qtbot: Any, make_window: Any) -> None:
     window = make_window(policy=RequestPolicy(attempt_timeout=2, deadline=3, retries=1))
     url = f"http://127.0.0.1:{free_port()}/x.zarr"

@@ -371,6 +371,7 @@ class BrowserPanel(QWidget):
         for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset):
             signal.connect(self._update_no_match)
         self.inspector.nodeRequested.connect(self.revealPath)
+        self.inspector.detectionsFound.connect(self.model.addFound)
 
     def setOpenInNapari(self, available: Callable[[], bool] | None, *, enabled_tip: str = "Open the node in napari",
                         disabled_tip: str = NAPARI_TOOLTIP) -> None:

@@ -674,6 +674,13 @@ class HierarchyTreeModel(QStandardItemModel):
         last.setData(info.badges, self.BadgesRole)
         last.setData(info.badges_tooltip or info.tooltip, Qt.ItemDataRole.ToolTipRole)
 
+    def addFound(self, path: str, found: Sequence[Detection]) -> None:
+        """Badge the loaded group at *path* with *found* (what the inspector's worker found it to
+        be beyond its documents); nothing when it is not loaded or knows it already."""
+        item = self._items.get("/" + path.strip("/"))
+        if item is not None:
+            self._add_found(item, found)
+
     def _add_found(self, first: QStandardItem, found: Sequence[Detection]) -> None:
         """Badge a listed group with what its children say it is (an xarray dataset written
         without consolidated metadata) and its own documents could not."""

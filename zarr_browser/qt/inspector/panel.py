@@ -139,9 +139,13 @@ class Inspector(QWidget):
     -------
     nodeRequested(str)
         The user asked to go to another node (a breadcrumb segment, a level, a well, an issue).
+    detectionsFound(str, object)
+        (path, detections): the worker found the shown group to be more than its documents say
+        (its children make it an xarray dataset); the browser badges its tree row alike.
     """
 
     nodeRequested = Signal(str)
+    detectionsFound = Signal(str, object)
 
     TABS = ("overview", "attributes", "array", "dimensions", "image", "labels", "plate", "well", "dataset",
             "conventions", "validation", "raw")
@@ -354,6 +358,7 @@ class Inspector(QWidget):
             return
         self._detections = list(detections)
         self.overview.setBadges(detections)
+        self.detectionsFound.emit(node.path, tuple(detections))
         for tab, show in (("dataset", bool(names & {"xarray", "cf"})), ("conventions", True)):
             if show:
                 self.tabs.setTabVisible(self.tabs.indexOf(self._tab_widgets[tab]), True)
