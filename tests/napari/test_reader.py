@@ -175,6 +175,41 @@ def test_open_plain_arrays_and_groups(make_napari_viewer: Any, stores: Any) -> N
     assert names(group) == [f"img{i}" for i in range(8)]
 
 
+def test_arrays_napari_cannot_draw_are_noted_and_the_rest_open(make_napari_viewer: Any, tmp_path: Path) -> None:
+    """An empty array, complex and datetime values: left out with a note naming each; the
+    group's other arrays still open (an empty one used to stop the whole open in napari)."""
+    import zarr
+    from napari.utils.notifications import notification_manager
+
+    group = zarr.open_group(str(tmp_path / "mixed.zarr"), mode="w", zarr_format=3)
+    group.create_array("a", shape=(8, 8), dtype="uint8")[...] = 3
+    group.create_array("empty", shape=(0, 5), dtype="float32")
+    group.create_array("waves", shape=(8, 8), dtype="complex64")
+    group.create_array("when", shape=(8, 8), dtype="datetime64[ns]")
+    group.create_array("z", shape=(8, 8), dtype="uint16")[...] = 9
+    viewer = make_napari_viewer()
+    seen: list[str] = []
+    notification_manager.notification_ready.connect(lambda n: seen.append(n.message))
+    assert names(viewer.open(str(tmp_path / "mixed.zarr"), plugin="zarr-browser")) == ["a", "z"]
+    note = next(m for m in seen if "not shown in napari" in m)
+    assert "empty (the array is empty (0 × 5))" in note and "waves (complex64" in note and "when (" in note
+    assert viewer.open(str(tmp_path / "mixed.zarr" / "empty"), plugin="zarr-browser") == []
+    assert any("mixed.zarr/empty" in m or "/empty: the array is empty" in m for m in seen), seen
+
+
+def test_64_bit_ids_above_2_53_open_with_contrast_limits(make_napari_viewer: Any, tmp_path: Path) -> None:
+    """Segmentation ids as plain uint64: napari's own float contrast collapses (2**63 .. 2**63+99
+    are one float64) and refuses the layer; ours gives limits it accepts."""
+    import zarr
+
+    values = (np.uint64(2**63) + np.arange(64 * 64, dtype="uint64") % 100).reshape(64, 64)
+    zarr.create_array(str(tmp_path / "ids.zarr"), shape=values.shape, dtype="uint64", chunks=(32, 32))[...] = values
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(tmp_path / "ids.zarr"), plugin="zarr-browser")
+    low, high = layer.contrast_limits
+    assert low == float(2**63) and high > low
+
+
 def test_bf2raw_opens_nothing_and_lists_the_series_in_the_dock(
     make_napari_viewer: Any, stores: Any, qtbot: Any
 ) -> None:

@@ -632,3 +632,50 @@ def test_a_corrupt_local_chunk_is_named_not_drawn(engine: StreamingEngine, tmp_p
     with pytest.raises(ZarrBrowserError, match=r"bad\.zarr.*a/c/1/0"):
         array[...]
     np.testing.assert_array_equal(array[0:32, :], truth[0:32, :])  # the others still read
+
+
+@pytest.mark.parametrize("dtype", ["int32", "float32", "bool"])
+def test_a_v2_fill_value_null_reads_as_zarr_does(engine: StreamingEngine, http_server: Any, tmp_path: Path,
+                                                dtype: str) -> None:
+    """xarray writes v2 integer variables with fill_value null, and zarr skips all-zero chunks:
+    the missing chunks read as the dtype's default (0, False), as zarr-python reads them - never
+    an error, nor NaN, nor blocks pending forever."""
+    import zarr
+
+    for root in (tmp_path, http_server.root):  # local and remote reads take different paths
+        group = zarr.open_group(str(root / "n.zarr"), mode="w", zarr_format=2)
+        array = group.create_array("a", shape=(32, 32), chunks=(16, 16), dtype=dtype, fill_value=None)
+        array[:16, :16] = np.ones((16, 16), dtype=dtype)
+        meta = (root / "n.zarr" / "a" / ".zarray").read_text()
+        assert '"fill_value": null' in meta and not (root / "n.zarr" / "a" / "1.1").exists()
+    truth = zarr.open_array(str(tmp_path / "n.zarr" / "a"), mode="r")[...]
+    for url in (str(tmp_path / "n.zarr"), http_server.url_for("n.zarr")):
+        array = level(url)
+        shown = DisplayLevel([array], 0)
+        shown[...]
+        wait_idle(engine)
+        np.testing.assert_array_equal(shown[...], truth)
+        np.testing.assert_array_equal(array[...], truth)  # the compute path alike
+
+
+def test_a_batch_that_fails_outside_any_block_shows_its_blocks_failed(engine: StreamingEngine, http_server: Any,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error no block's own reading catches (here: making a missing chunk's fill) fails the
+    blocks of the batch, named and drawn as failed; they do not pend, nor get asked for again."""
+    from zarr_browser.streaming.engine import BlockReader
+
+    write(http_server.root / "b.zarr", microscopy((32, 64)), chunks=(32, 32))
+    (http_server.root / "b.zarr" / "a" / "c" / "0" / "1").unlink()
+    array = level(http_server.url_for("b.zarr"))
+
+    def broken(self: Any, coords: tuple[int, ...]) -> np.ndarray:
+        raise RuntimeError("no fill today")
+
+    monkeypatch.setattr(BlockReader, "fill_block", broken)
+    shown = DisplayLevel([array], 0)
+    shown[...]
+    wait_idle(engine)
+    requests = http_server.stats.requests
+    shown[...]
+    assert {h.status for h in shown.last_holes} == {"failed"}
+    assert http_server.stats.requests == requests  # remembered as failed, not fetched again at once

@@ -439,7 +439,10 @@ class BlockReader:
     def fill_block(self, coords: tuple[int, ...]) -> np.ndarray:
         spec = self._metadata.get_chunk_spec(self._chunk_of(coords), self._config, prototype=self._prototype)
         dtype = spec.dtype.to_native_dtype()
-        return np.broadcast_to(np.asarray(spec.fill_value, dtype=dtype), self.block_shape)
+        value = spec.fill_value
+        if value is None:  # v2 allows fill_value null: zarr-python reads the dtype's default (0, False)
+            value = spec.dtype.default_scalar()
+        return np.broadcast_to(np.asarray(value, dtype=dtype), self.block_shape)
 
     def _chunk_of(self, coords: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(c // p for c, p in zip(coords, self._per_shard, strict=True))
@@ -1173,6 +1176,10 @@ class StreamingEngine:
         try:
             await self._fetch(source, reader, blocks, display=display,
                               on_part=lambda part: self._arrive(source, reader, part, batch))
+        except Exception as err:  # boundary of the batch: its blocks fail (shown as failed), never pend forever
+            logger.warning("reading %d block(s) of %s failed", len(blocks), reader.describe(blocks[0]), exc_info=err)
+            failed = _named(err, reader.describe(blocks[0]))
+            self._settle(source, reader, {c: failed for c in blocks if c not in batch.arrived})
         finally:
             # blocks that never arrived (the batch was cancelled or failed as a whole)
             self._release(source.token, [c for c in blocks if c not in batch.arrived], batch)

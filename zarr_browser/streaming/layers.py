@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import Context, Convention, ConventionRegistry
     from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.core.jsonio import JSON
-    from zarr_browser.core.model import Node
+    from zarr_browser.core.model import ArrayMeta, Node
 
 __all__ = ["MAX_ARRAYS", "LayerPlan", "LayerSpec", "layer_plan", "layers_for"]
 
@@ -215,6 +215,45 @@ def _is_numeric(dtype: str) -> bool:
     except TypeError:
         return False
     return kind in "biuf"
+
+
+WIDE_INTEGER_SAMPLE = 4_000_000
+"""Values of a 64-bit integer array's coarsest level read to set its contrast (32 MB at most)."""
+
+
+def _wide_integer_limits(level: LevelArray, path: str) -> tuple[float, float] | None:
+    """Contrast limits for a 64-bit integer image, from its coarsest level (read here, in the
+    planner's worker), or None for other dtypes and levels too large to read.
+
+    napari computes them in float64, where values above 2**53 that differ by less than their
+    spacing become equal limits - which napari refuses, so the layer would not open (64-bit ids,
+    as segmentations store them).  The limits given here are widened to the next float instead.
+    """
+    dtype = np.dtype(level.dtype)
+    if dtype.kind not in "iu" or dtype.itemsize < 8 or math.prod(level.shape) > WIDE_INTEGER_SAMPLE:
+        return None
+    try:
+        values = np.asarray(level[tuple(slice(None) for _ in level.shape)])
+    except ZarrBrowserError as err:
+        logger.info("contrast of %s left to napari: %s", path, err)
+        return None
+    if values.size == 0:
+        return None
+    low, high = float(values.min()), float(values.max())
+    if high <= low:
+        high = float(np.nextafter(low, np.inf))
+    return low, high
+
+
+def _not_an_image(meta: ArrayMeta) -> str | None:
+    """Why napari cannot show an array as an image (None when it can)."""
+    if meta.ndim < 2:
+        return f"a {meta.ndim}-D {meta.dtype} array is not an image"
+    if not _is_numeric(meta.dtype):
+        return f"{meta.dtype} values are not numbers napari can draw"
+    if 0 in meta.shape:
+        return f"the array is empty ({' × '.join(str(n) for n in meta.shape)})"
+    return None
 
 
 def _is_integer(dtype: str) -> bool:
@@ -745,8 +784,9 @@ class _Planner:
     def _group(self, node: Node) -> _Result:
         result = _Result()
         children = list(self.ctx.children(node.path))
-        arrays = [c for c in children if c.is_array and c.array is not None and c.array.ndim >= 2
-                  and _is_numeric(c.array.dtype)]
+        arrays = [c for c in children if c.is_array and c.array is not None and _not_an_image(c.array) is None]
+        left_out = [(c.name, _not_an_image(c.array)) for c in children
+                    if c.is_array and c.array is not None and c.array.ndim >= 2 and _not_an_image(c.array)]
         for child in arrays[: self.max_arrays]:
             result.extend(self._array(child, node))
         skipped = arrays[self.max_arrays:]
@@ -758,8 +798,12 @@ class _Planner:
             names = ", ".join(c.name for c in images[:10]) + (" …" if len(images) > 10 else "")
             result.notes.append(f"{node.path} holds {len(images)} image{'s' if len(images) != 1 else ''} ({names}); "
                                 "open them from the browser dock")
+        if left_out:
+            listed = "; ".join(f"{name} ({why})" for name, why in left_out[:10])
+            more = f"; … ({len(left_out)} in all)" if len(left_out) > 10 else ""
+            result.notes.append(f"{self._where(node)}: not shown in napari: {listed}{more}")
         if not arrays and not images:
-            result.notes.append(f"{node.path} has no image-like array (2-D or more, numeric) and no image")
+            result.notes.append(f"{self._where(node)} has no image-like array (2-D or more, numeric) and no image")
         result.others.extend(c.path for c in skipped)
         result.others.extend(c.path for c in images)
         return result
@@ -768,8 +812,9 @@ class _Planner:
         result = _Result()
         meta = node.array
         assert meta is not None
-        if meta.ndim < 2 or not _is_numeric(meta.dtype):
-            result.notes.append(f"{node.path}: a {meta.ndim}-D {meta.dtype} array is not an image; nothing to show")
+        why = _not_an_image(meta)
+        if why is not None:
+            result.notes.append(f"{self._where(node)}: {why}; nothing to show")
             return result
         try:
             level = LevelArray.open(self.hierarchy.access, node, cf=True)
@@ -815,6 +860,9 @@ class _Planner:
             kwargs["axis_labels"] = tuple(names[:spatial])
         if any(units[:spatial]):
             kwargs["units"] = tuple(units[:spatial])
+        limits = _wide_integer_limits(levels[-1], node.path)
+        if limits is not None:
+            kwargs["contrast_limits"] = limits
         kwargs["rgb"] = rgb
         kwargs["metadata"] = self._metadata(node.path, "array")
         if len(levels) > 1:
@@ -822,6 +870,10 @@ class _Planner:
         data: list[LevelArray] | LevelArray = levels if len(levels) > 1 else level
         result.specs.append(LayerSpec(data, "image", kwargs, node.path, "array"))
         return result
+
+    def _where(self, node: Node) -> str:
+        """A node's path for a note; the store's name for the root ("/" names nothing)."""
+        return node.path if node.path != "/" else _store_name(self.hierarchy.url)
 
     def _regular_coordinate(self, group: Node, name: str, size: int) -> tuple[float, float, str | None] | None:
         """(first value, step, units) of the 1-D coordinate array *name* of *group*, when evenly spaced."""
