@@ -150,3 +150,66 @@ def test_one_dimensional_and_group_nodes_have_no_preview(tmp_path: Path) -> None
     assert not previewable(hierarchy.node("/"), registry)
     with pytest.raises(PreviewUnavailableError):
         make_thumbnail(hierarchy.access, hierarchy.node("/"), registry, HierarchyContext(hierarchy))
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_colour_pixels_are_drawn_in_colour(tmp_path: Path, channels: int) -> None:
+    """uint8 (y, x, 3|4): a colour picture of the y × x plane (RGBA over black), not a 3-pixel sliver."""
+    data = np.zeros((48, 64, channels), dtype="u1")
+    data[..., 0] = 200  # red
+    if channels == 4:
+        data[:, 32:, 3] = 255  # right half opaque, left half transparent
+    zarr.create_array(tmp_path / "rgb.zarr", shape=data.shape, dtype="u1", chunks=(16, 16, channels))[...] = data
+    thumb, _ = _thumb(tmp_path / "rgb.zarr")
+    assert (thumb.height, thumb.width) == (48, 64)
+    if channels == 3:
+        assert thumb.note.endswith("RGB colour") and (thumb.rgb == [200, 0, 0]).all()
+    else:
+        assert "RGBA colour over black" in thumb.note
+        assert (thumb.rgb[:, 32:] == [200, 0, 0]).all() and (thumb.rgb[:, :32] == 0).all()
+
+
+def test_the_plane_follows_the_dimension_names(tmp_path: Path) -> None:
+    """A (y, x, z) array of three planes is no RGB: the y × x plane is drawn, at the middle z."""
+    data = np.zeros((48, 64, 3), dtype="u1")
+    data[:24, :, 1] = 255
+    zarr.create_array(tmp_path / "yxz.zarr", shape=data.shape, dtype="u1", chunks=(48, 64, 1),
+                      dimension_names=["y", "x", "z"])[...] = data
+    thumb, _ = _thumb(tmp_path / "yxz.zarr")
+    assert (thumb.height, thumb.width) == (48, 64) and "y × x, axis 2 at 1" in thumb.note
+    assert thumb.rgb[:24].min() == 255 and thumb.rgb[24:].max() == 0
+
+
+def test_missing_values_are_marked_and_64_bit_values_keep_their_differences(tmp_path: Path) -> None:
+    floats = np.arange(64 * 64, dtype="f4").reshape(64, 64)
+    floats[:, :16] = np.nan
+    zarr.create_array(tmp_path / "nan.zarr", shape=floats.shape, dtype="f4", fill_value=np.nan)[...] = floats
+    thumb, _ = _thumb(tmp_path / "nan.zarr")
+    assert (thumb.rgb[:, :16] == [255, 0, 255]).all() and "25 % NaN (magenta)" in thumb.note
+    assert not (thumb.rgb[:, 16:] == [255, 0, 255]).all(axis=-1).any()
+    ids = (np.uint64(2**63) + np.arange(64 * 64, dtype="u8")).reshape(64, 64)  # one float64 value
+    zarr.create_array(tmp_path / "ids.zarr", shape=ids.shape, dtype="u8")[...] = ids
+    thumb, _ = _thumb(tmp_path / "ids.zarr")
+    assert len(np.unique(thumb.rgb[..., 0])) > 200  # a ramp, not one grey
+    times = np.arange(64 * 64).astype("datetime64[s]").reshape(64, 64)
+    times[0, :8] = np.datetime64("NaT")
+    zarr.create_array(tmp_path / "t.zarr", shape=times.shape, dtype=times.dtype, zarr_format=2)[...] = times
+    thumb, _ = _thumb(tmp_path / "t.zarr")
+    assert (thumb.rgb[0, :8] == [255, 0, 255]).all() and "8 NaT (magenta)" in thumb.note
+    assert len(np.unique(thumb.rgb[1:, :, 0])) > 200  # the real times spread over the grey range
+
+
+def test_what_has_no_picture_is_told_by_its_data_type(tmp_path: Path) -> None:
+    from zarr_browser.core.preview import value_kind
+
+    group = zarr.open_group(tmp_path / "k.zarr", mode="w", zarr_format=2)
+    group.create_array("text", shape=(4, 4), dtype=str)
+    group.create_array("records", shape=(4, 4), dtype=[("a", "<i4"), ("b", "<f8")])
+    group.create_array("fixed", shape=(4, 4), dtype="S8")
+    group.create_array("nums", shape=(4, 4), dtype="<m8[s]")
+    hierarchy = Hierarchy.open(str(tmp_path / "k.zarr"))
+    kinds = {name: value_kind(hierarchy.node(f"/{name}").array) for name in ("text", "records", "fixed", "nums")}
+    assert kinds == {"text": "text", "records": "records", "fixed": "bytes", "nums": "number"}
+    assert hierarchy.node("/text").array.dtype == "string (vlen-utf8)"
+    registry = default_registry()
+    assert [previewable(hierarchy.node(f"/{n}"), registry) for n in kinds] == [False, False, False, True]

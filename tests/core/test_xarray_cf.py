@@ -455,3 +455,17 @@ def test_an_unknown_calendar_on_a_time_variable_is_an_error(tmp_path: Path) -> N
     assert time.severity is Severity.ERROR and "refuses to open" in time.message
     [other] = [i for i in by_node["/v"] if "'foo' is not a CF calendar" in i.message]
     assert other.severity is Severity.WARNING  # no time units: xarray does not decode it
+
+
+def test_a_plain_0d_array_is_no_xarray_variable_unless_its_group_is_a_dataset(tmp_path: Path) -> None:
+    root = zarr.open_group(tmp_path / "z.zarr", mode="w", zarr_format=3)
+    root.create_array("scalar", shape=(), dtype="i4")
+    registry = _registry()
+    hierarchy = Hierarchy.open(str(tmp_path / "z.zarr"))
+    assert "xarray" not in _found(registry, hierarchy, "/scalar")  # plain zarr wrote it
+    ds = xr.Dataset({"t": (("x",), np.zeros(3))}, coords={"x": [1, 2, 3]})
+    ds["crs"] = ((), 0)  # a scalar variable without attributes
+    ds.to_zarr(tmp_path / "d.zarr", zarr_format=3, consolidated=True)
+    hierarchy = Hierarchy.open(str(tmp_path / "d.zarr"))
+    found = {d.name: d for d in registry.detect(hierarchy.node("/crs"), parent=hierarchy.root)}
+    assert found["xarray"].roles == ("variable",)

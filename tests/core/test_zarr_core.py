@@ -467,3 +467,13 @@ def test_bare_nan_and_infinity_tokens_are_flagged_once_per_document(tmp_path: Pa
     _, report, _ = _check(tmp_path / "n2.zarr")
     [issue] = report.issues  # .zarray's "fill_value": "NaN" is a string, as the v2 spec wants
     assert (issue.path, issue.document, issue.pointer) == ("/f", ".zattrs", "/bad")
+
+
+def test_a_structured_array_as_zarr_python_writes_it_is_a_warning_not_an_error(tmp_path: Path) -> None:
+    """zarr-python 3.1 writes a v3 structured array with a ``bytes`` codec without ``endian``; the
+    structured extension reads that as little-endian (a legacy rule) and asks for a warning."""
+    zarr.create_array(tmp_path / "s.zarr", shape=(4,), dtype=[("a", "<i4"), ("b", "<f8")], zarr_format=3)
+    _hierarchy, report, _registry = _check(tmp_path / "s.zarr")
+    assert not report.errors
+    (issue,) = [i for i in report.issues if "endian" in i.message]
+    assert issue.severity is Severity.WARNING and "little-endian" in issue.message

@@ -598,13 +598,13 @@ def test_label_colours_form_adds_and_removes_values(qtbot: Any, make_window: Any
     open_for_editing(qtbot, window, store)
     form = window.editing.editor.labelsForm
     qtbot.waitUntil(lambda: sorted(form.buttons) == [1, 2], timeout=WAIT)
-    assert form.valueSpin.value() == 3 and form.emptyLabel.isHidden()  # the next free value
-    form.valueSpin.setValue(1)
+    assert form.valueEdit.text() == "3" and form.emptyLabel.isHidden()  # the next free value
+    form.valueEdit.setText("1")
     form.addButton.click()
     assert "already" in form.errorLabel.text() and not form.errorLabel.isHidden()
-    form.valueSpin.setValue(40)
+    form.valueEdit.setText("40")
     form.addButton.click()
-    assert sorted(form.buttons) == [1, 2, 40] and form.valueSpin.value() == 41
+    assert sorted(form.buttons) == [1, 2, 40] and form.valueEdit.text() == "41"
     assert form.removeLabel(2)
     form.applyButton.click()
     wait_history(qtbot, window, 1)
@@ -637,8 +637,14 @@ def test_label_colours_form_shows_the_first_values_and_keeps_the_rest(qtbot: Any
     qtbot.waitUntil(lambda: len(form.buttons) == form.MAX_ROWS, timeout=WAIT)
     assert form.buttons[1].colour() == "FFFFFF"
     assert "2,744 more label colours" in form.moreLabel.text() and not form.moreLabel.isHidden()
-    assert form.valueSpin.value() == 3001
+    assert form.valueEdit.text() == "3001"
     assert not form.addLabel(2999)  # has a colour, though not shown
+    form.valueEdit.setText(str(2**63 + 5))  # 64-bit ids, beyond a spin box's range
+    qtbot.keyClick(form.valueEdit, Qt.Key.Key_Return)
+    form.valueEdit.setText(str(2**63 + 6))
+    form.addButton.click()
+    assert form.buttons[2**63 + 5].colour() != form.buttons[2**63 + 6].colour()  # hues stay distinct
+    assert form.removeLabel(2**63 + 5) and form.removeLabel(2**63 + 6)
     assert form.addLabel(5000) and form.removeLabel(3)
     form.applyButton.click()
     wait_history(qtbot, window, 1)

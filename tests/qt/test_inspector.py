@@ -557,7 +557,7 @@ def test_previews_say_why_they_show_nothing(make_inspector, tmp_path) -> None:  
     assert not preview.isHidden()
     assert preview.message() == "No chunk written: every value is the fill value (1.5)"
     inspector.setNode(hierarchy, hierarchy.node("/strings"))
-    assert not preview.isHidden() and preview.message() == "No preview for string data"
+    assert not preview.isHidden() and preview.message() == "No preview for text (string)"
     inspector.setNode(hierarchy, hierarchy.node("/written"))
     assert preview.hasPicture() and preview.message() == ""
 

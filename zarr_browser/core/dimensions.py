@@ -13,10 +13,37 @@ from zarr_browser.core.conventions.base import DimensionSource
 from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.model import Node
 
-__all__ = ["RESOLUTION_ORDER", "dimension_issues", "resolve_dimension_names"]
+__all__ = ["RESOLUTION_ORDER", "RGB_NAMES", "dimension_issues", "looks_rgb", "plane_axes", "resolve_dimension_names"]
 
 RESOLUTION_ORDER = ("zarr", "xarray", "nczarr", "ome-ngff")
 """Which convention's names win, first to last (xarray's own read order, then OME axes)."""
+
+
+RGB_NAMES = frozenset({"c", "channel", "channels", "rgb", "rgba", "band", "bands", "color", "colour"})
+"""Names a last axis of 3 or 4 colour components may have (or none)."""
+
+_Y_NAMES = ("y", "lat", "latitude", "row", "rows", "height")
+_X_NAMES = ("x", "lon", "longitude", "col", "column", "columns", "width")
+
+
+def looks_rgb(shape: Sequence[int], dtype: str, names: Sequence[str] | None) -> bool:
+    """Whether an array is colour pixels: uint8 with a last axis of 3 (RGB) or 4 (RGBA) that is
+    not named otherwise (a ``z`` of 3 planes is not colour)."""
+    last = names[-1] if names else None
+    return bool(len(shape) >= 3 and shape[-1] in (3, 4) and dtype == "uint8"
+                and (last is None or last.lower() in RGB_NAMES))
+
+
+def plane_axes(ndim: int, names: Sequence[str] | None) -> tuple[int, int]:
+    """The (row, column) axes of the plane to draw: the axes named like y and x when there are
+    such names (a ``(y, x, z)`` array is drawn as y × x), else the last two."""
+    if names is not None and len(names) == ndim:
+        lowered = [n.lower() for n in names]
+        row = next((i for i, n in enumerate(lowered) if n in _Y_NAMES), None)
+        column = next((i for i, n in enumerate(lowered) if n in _X_NAMES), None)
+        if row is not None and column is not None and row != column:
+            return row, column
+    return ndim - 2, ndim - 1
 
 
 def _usable(source: DimensionSource, ndim: int) -> bool:

@@ -353,9 +353,15 @@ def _v2_array(meta: Mapping[str, JSON]) -> ArrayMeta:
     if compressor is not None:
         codecs.append(_v2_codec(compressor, "compressor", "compressor"))
     sep = meta.get("dimension_separator", ".")
+    dtype = _v2_dtype_name(meta.get("dtype"))
+    if dtype == "object":  # what the objects are is the object codec's to say
+        kinds = {"vlen-utf8": "string", "vlen-bytes": "bytes", "vlen-array": "array"}
+        codec = next((c.name for c in codecs if c.role == "filter"), None)
+        if codec is not None:
+            dtype = f"{kinds.get(codec, 'object')} ({codec})"
     return ArrayMeta(
         shape=shape,
-        dtype=_v2_dtype_name(meta.get("dtype")),
+        dtype=dtype,
         chunks=chunks,
         shards=None,
         codecs=tuple(codecs),

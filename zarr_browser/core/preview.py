@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from zarr_browser.core.dimensions import looks_rgb, plane_axes, resolve_dimension_names
 from zarr_browser.core.safety import check_array, ensure_safe, itemsize
 from zarr_browser.errors import ZarrBrowserError
 
@@ -37,7 +38,8 @@ if TYPE_CHECKING:
     from zarr_browser.core.model import ArrayMeta, Node
     from zarr_browser.core.store import StoreAccess
 
-__all__ = ["DEFAULT_MAX_BYTES", "PreviewUnavailableError", "Thumbnail", "make_thumbnail", "previewable"]
+__all__ = ["DEFAULT_MAX_BYTES", "PreviewUnavailableError", "Thumbnail", "label_hue", "make_thumbnail", "previewable",
+           "value_kind"]
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 OME = "ome-ngff"
@@ -84,13 +86,46 @@ class Thumbnail:
         return int(self.rgb.shape[1])
 
 
+def value_kind(array: ArrayMeta) -> str:
+    """What an array's elements are, from its data type (no I/O): ``"number"`` (bool, integers,
+    floats, complex, dates and durations: what a thumbnail draws), ``"text"``, ``"bytes"``,
+    ``"records"`` (structured), ``"objects"`` or ``"unknown"`` (an extension type)."""
+    import numpy as np
+
+    raw = array.raw_dtype
+    if isinstance(raw, list):
+        return "records"
+    if isinstance(raw, dict):
+        name = raw.get("name")
+        return {"numpy.datetime64": "number", "numpy.timedelta64": "number", "fixed_length_utf32": "text",
+                "null_terminated_bytes": "bytes", "raw_bytes": "bytes", "structured": "records",
+                "struct": "records"}.get(name if isinstance(name, str) else "", "unknown")
+    if not isinstance(raw, str):
+        return "unknown"
+    if raw == "string":
+        return "text"
+    if raw == "variable_length_bytes" or (raw.startswith("r") and raw[1:].isdigit()):
+        return "bytes"
+    if raw in ("|O", "O"):
+        return "text" if array.dtype.startswith("string") else "bytes" if array.dtype.startswith("bytes") else "objects"
+    try:
+        kind = np.dtype(raw).kind
+    except (TypeError, ValueError):
+        return "unknown"
+    return {"U": "text", "S": "bytes", "V": "records", "O": "objects"}.get(kind, "number")
+
+
 def previewable(node: Node, registry: ConventionRegistry) -> bool:
     """Whether :func:`make_thumbnail` may draw *node* (cheap, no I/O)."""
     if node.kind == "error":
         return False
     if node.is_array:
         # unsafe arrays are "previewable" so that the refusal is shown where the picture would be
-        return node.array is not None and (node.array.ndim >= 2 or bool(check_array(node)))
+        if node.array is None:
+            return False
+        if check_array(node):
+            return True
+        return node.array.ndim >= 2 and value_kind(node.array) in ("number", "unknown")
     return any(det.name == OME and _IMAGE_ROLES & set(det.roles) for det in registry.detect(node))
 
 
@@ -123,7 +158,7 @@ def make_thumbnail(
             levels = [lv for lv in _levels(desc) if _resolve(parent.path, lv.get("path")) == node.path]
             if levels and _IMAGE_ROLES & set(desc.get("roles") or ()):
                 return renderer.image(parent, desc, level=levels[0])
-        return renderer.plain(node)
+        return renderer.plain(node, parent)
     desc = renderer.ome(node)
     roles = set(desc.get("roles") or ())
     if "image" in roles or "label-image" in roles:
@@ -246,15 +281,44 @@ def _region_note(plan: _Plan, shape: tuple[int, int]) -> str:
 
 
 def _as_float(data: np.ndarray) -> np.ndarray:
+    """*data* as float64 for drawing: |z| for complex, NaN for NaT; 64-bit integers (and times)
+    are shifted by their minimum first, so values above 2**53 that float64 cannot tell apart
+    keep their differences."""
     if data.dtype.kind == "c":
         return np.abs(data).astype(np.float64)
-    if data.dtype.kind == "b":
+    if data.dtype.kind in "bf" or (data.dtype.kind in "iu" and data.dtype.itemsize < 8):
         return data.astype(np.float64)
-    if data.dtype.kind in "iuf":
-        return data.astype(np.float64)
-    if data.dtype.kind in "mM":
-        return data.astype("int64").astype(np.float64)
+    if data.dtype.kind in "iumM":
+        ints = data.view(f"{data.dtype.byteorder}i8") if data.dtype.kind in "mM" else data
+        valid = ~np.isnat(data) if data.dtype.kind in "mM" else np.ones(data.shape, dtype=bool)
+        out = np.full(data.shape, np.nan)
+        if valid.any():
+            low = ints[valid].min()
+            # unsigned arithmetic wraps: the difference from the minimum is exact for any int64/uint64
+            shifted = ints[valid].astype(np.uint64) - np.asarray(low).astype(np.uint64)
+            out[valid] = shifted.astype(np.float64)
+        return out
     raise PreviewUnavailableError(f"cannot draw values of dtype {data.dtype}")
+
+
+MISSING_RGB = (255, 0, 255)
+"""Where a thumbnail has no value (NaN, NaT): magenta, which a grey picture never shows."""
+
+
+def _grey(data: np.ndarray) -> tuple[np.ndarray, str]:
+    """A grey RGB picture of a 2-D plane over its 0.5–99.5 % range, missing values in
+    :data:`MISSING_RGB`; and the note's words about them (``""`` when none)."""
+    values = _as_float(data)
+    grey = _normalise(values, _percentile_window(values))
+    picture = _to_uint8(np.repeat(grey[..., None], 3, axis=-1))
+    absent = np.isnan(values)
+    count = int(absent.sum())
+    if not count:
+        return picture, ""
+    picture[absent] = MISSING_RGB
+    share = 100 * count / absent.size
+    what = "NaT" if data.dtype.kind in "mM" else "NaN"
+    return picture, f"; {share:.0f} % {what} (magenta)" if share >= 1 else f"; {count:,} {what} (magenta)"
 
 
 def _percentile_window(values: np.ndarray) -> tuple[float, float]:
@@ -289,6 +353,12 @@ def _to_uint8(rgb: np.ndarray) -> np.ndarray:
     return (np.clip(rgb, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
 
 
+def label_hue(value: int) -> float:
+    """A hue in [0, 1) for label *value*: golden-ratio steps (neighbouring labels differ),
+    computed on integers so that 64-bit ids above 2**53 keep distinct hues."""
+    return ((value * 0x9E3779B97F4A7C15) % 2**64) / 2**64
+
+
 def _label_colours(values: np.ndarray, colours: Mapping[int, Sequence[int]]) -> np.ndarray:
     unique, inverse = np.unique(values, return_inverse=True)
     table = np.zeros((len(unique), 3), dtype=np.float64)
@@ -299,7 +369,7 @@ def _label_colours(values: np.ndarray, colours: Mapping[int, Sequence[int]]) -> 
         if rgba is not None and len(rgba) >= 3:
             table[i] = [c / 255 for c in rgba[:3]]
         else:  # golden-ratio hues: neighbouring labels get distinct colours
-            table[i] = colorsys.hsv_to_rgb((int(value) * 0.618033988749895) % 1.0, 0.65, 0.95)
+            table[i] = colorsys.hsv_to_rgb(label_hue(int(value)), 0.65, 0.95)
     return table[inverse.reshape(values.shape)]
 
 
@@ -339,29 +409,49 @@ class _Renderer:
             return {}
         return convention.describe(node, self.ctx)
 
-    def _read(self, node: Node, selection: Sequence[slice | int]) -> np.ndarray:
+    def _read(self, node: Node, selection: Sequence[slice | int], *, cf: bool = True) -> np.ndarray:
         """The region through the streaming engine (concurrent fetches, shared decoded cache)."""
         from zarr_browser.streaming.levels import LevelArray  # Qt-, napari- and dask-free
 
-        return LevelArray.open(self.access, node, cf=True)[tuple(selection)]
+        return LevelArray.open(self.access, node, cf=cf)[tuple(selection)]
 
     # -- plain arrays --------------------------------------------------------------------------
-    def plain(self, node: Node) -> Thumbnail:
+    def plain(self, node: Node, parent: Node | None = None) -> Thumbnail:
+        """A plane of an array: colour pixels as colour, else grey over its 0.5–99.5 % range
+        (missing values marked); the plane is the y × x one when dimension names say which."""
         array = node.array
         assert array is not None
         if array.ndim < 2:
             raise PreviewUnavailableError(f"{array.ndim}-D array: nothing to draw")
-        plane = (array.ndim - 2, array.ndim - 1)
-        fixed = {axis: array.shape[axis] // 2 for axis in range(array.ndim - 2)}
+        names = resolve_dimension_names(node, self.registry.dimension_sources(node, parent))
+        rgb = looks_rgb(array.shape, array.dtype, names)
+        fixed: dict[int, int | tuple[int, int]]
+        if rgb:
+            plane = (array.ndim - 3, array.ndim - 2)
+            fixed = {axis: array.shape[axis] // 2 for axis in range(array.ndim - 3)}
+            fixed[array.ndim - 1] = (0, array.shape[-1])
+        else:
+            plane = plane_axes(array.ndim, names)
+            fixed = {axis: array.shape[axis] // 2 for axis in range(array.ndim) if axis not in plane}
         plan = _plan(array, fixed, plane, max_bytes=self.max_bytes, size=self.size)
-        data = self._read(node, plan.selection)
+        data = self._read(node, plan.selection, cf=not rgb)  # colours are not CF values
         missing = _missing_note(self.access, node, plan.selection)
-        values = _as_float(data)
-        grey = _normalise(values, _percentile_window(values))
-        rgb = _to_uint8(np.repeat(grey[..., None], 3, axis=-1))
-        where = ", ".join(f"axis {a} at {i}" for a, i in fixed.items())
-        note = _region_note(plan, (array.shape[-2], array.shape[-1])) + (f"; {where}" if where else "")
-        return Thumbnail(rgb, node.path, None, note + "; contrast 0.5–99.5 %" + missing, plan.bytes_planned)
+        where = ", ".join(f"axis {a} at {i}" for a, i in fixed.items() if isinstance(i, int))
+        if names is not None and plane != (array.ndim - 2, array.ndim - 1):
+            where = ", ".join(filter(None, [f"{names[plane[0]]} × {names[plane[1]]}", where]))
+        note = _region_note(plan, (array.shape[plane[0]], array.shape[plane[1]])) + (f"; {where}" if where else "")
+        if rgb:
+            colours = data[..., :3].astype(np.float64) / 255
+            if data.shape[-1] == 4:
+                colours *= data[..., 3:4].astype(np.float64) / 255
+            kind = "RGBA colour over black" if data.shape[-1] == 4 else "RGB colour"
+            return Thumbnail(_to_uint8(colours), node.path, None, f"{note}; {kind}{missing}", plan.bytes_planned)
+        if plane[0] > plane[1]:
+            data = data.T  # the plane's axes come out in array order
+        picture, absent = _grey(data)
+        values = "; magnitude |z|" if data.dtype.kind == "c" else ""
+        return Thumbnail(picture, node.path, None, note + values + "; contrast 0.5–99.5 %" + absent + missing,
+                         plan.bytes_planned)
 
     # -- OME images ----------------------------------------------------------------------------
     def _pick_level(self, image: Node, desc: Mapping[str, Any], plane_axes: tuple[int, int],

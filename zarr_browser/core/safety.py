@@ -95,7 +95,10 @@ class Limits:
 
 def itemsize(array: ArrayMeta) -> int | None:
     """Bytes per element of the decoded array, or None when variable-length/unknown."""
-    raw = array.raw_dtype
+    return _raw_itemsize(array.raw_dtype)
+
+
+def _raw_itemsize(raw: object, depth: int = 0) -> int | None:
     if isinstance(raw, str) and raw in _V3_ITEMSIZE:
         return _V3_ITEMSIZE[raw]
     if isinstance(raw, str):
@@ -121,13 +124,35 @@ def itemsize(array: ArrayMeta) -> int | None:
     if isinstance(raw, dict):
         name = raw.get("name")
         cfg = raw.get("configuration") or {}
+        if not isinstance(cfg, dict):
+            return None
         if name in ("fixed_length_utf32",) and isinstance(cfg.get("length_bytes"), int):
             return cfg["length_bytes"]
         if name in ("null_terminated_bytes", "raw_bytes") and isinstance(cfg.get("length_bytes"), int):
             return cfg["length_bytes"]
         if name in ("numpy.datetime64", "numpy.timedelta64"):
             return 8
+        if name in ("structured", "struct") and isinstance(cfg.get("fields"), list) and depth < 8:
+            return _fields_itemsize(cfg["fields"], depth)
     return None
+
+
+def _fields_itemsize(fields: list[object], depth: int) -> int | None:
+    """The packed size of a v3 structured type's fields (``[name, type]`` pairs or
+    ``{"name", "data_type"}`` objects); None when one of them has no fixed size."""
+    total = 0
+    for entry in fields:
+        if isinstance(entry, list) and len(entry) == 2:
+            field_type = entry[1]
+        elif isinstance(entry, dict):
+            field_type = entry.get("data_type")
+        else:
+            return None
+        size = _raw_itemsize(field_type, depth + 1)
+        if size is None:
+            return None
+        total += size
+    return total if fields else None
 
 
 def check_array(node: Node, limits: Limits | None = None) -> list[str]:

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 import numpy as np
 
-from zarr_browser.core.dimensions import resolve_dimension_names
+from zarr_browser.core.dimensions import looks_rgb, resolve_dimension_names
 from zarr_browser.core.model import join_path, parent_path
 from zarr_browser.core.safety import open_array
 from zarr_browser.errors import UnsafeArrayError, ZarrBrowserError
@@ -71,7 +71,6 @@ _LEGACY_5D = ({"name": "t", "type": "time", "unit": None}, {"name": "c", "type":
               {"name": "x", "type": "space", "unit": None})
 _DEFAULT_NAMES = frozenset({"image", "default", "multiscale", "multiscales"})
 """Multiscale names writers give every image (ome-zarr-py: "image"): not worth a layer name."""
-_RGB_NAMES = frozenset({"c", "channel", "channels", "rgb", "rgba", "band", "bands", "color", "colour"})
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -838,9 +837,7 @@ class _Planner:
                 regular = self._regular_coordinate(parent, name, meta.shape[axis])
                 if regular is not None:
                     translate[axis], scale[axis], units[axis] = regular
-        last = names[-1] if names else None
-        rgb = bool(meta.ndim >= 3 and meta.shape[-1] in (3, 4) and meta.dtype == "uint8"
-                   and (last is None or last.lower() in _RGB_NAMES))
+        rgb = looks_rgb(meta.shape, meta.dtype, names)
         if rgb and level.dtype != np.uint8:  # colours are not CF values: xarray's v2 fill mask would blank black
             level = LevelArray.open(self.hierarchy.access, node)
         spatial = meta.ndim - 1 if rgb else meta.ndim  # napari places an RGB image by its other axes

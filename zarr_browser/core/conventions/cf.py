@@ -370,8 +370,8 @@ class CfConvention(BaseConvention):
                 decoded = decode_fill_value(node, raw) if key == "_FillValue" else raw
                 out[key] = {"raw": raw, "decoded": decoded, "text": _number_text(decoded)}
         meta = node.array
-        if meta is not None and node.zarr_format == 2 and ("_FillValue" not in attrs
-                                                          or v2_mask_overrides_fill_attribute(node)):
+        if meta is not None and node.zarr_format == 2 and meta.fill_value is not None and (
+                "_FillValue" not in attrs or v2_mask_overrides_fill_attribute(node)):  # null: nothing masked
             out["mask_value"] = {"source": "zarr fill_value (v2: xarray masks with it)",
                                  "value": meta.fill_value}
         for key in ("valid_range", "valid_min", "valid_max"):

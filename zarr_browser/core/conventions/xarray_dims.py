@@ -147,8 +147,8 @@ class XarrayConvention(BaseConvention):
             found = xarray_dimension_names(node)
             if found is None:
                 return None
-            if found[1] == "v3 dimension_names" and not _has_xarray_marker(node):
-                return None  # v3 names alone are core zarr (OME pyramid levels have them too)
+            if found[1] != ARRAY_DIMENSIONS and node.zarr_format == 3 and not _has_xarray_marker(node):
+                return None  # v3 names alone are core zarr (OME pyramid levels have them too), as is a 0-d array
             return _variable(node, found[0])
         if node.is_group and not _is_multiscale_image(node) and (
                 node.consolidated_dataset or _is_consolidated_dataset(node)):
@@ -176,6 +176,8 @@ class XarrayConvention(BaseConvention):
         found = self.detect(node)
         if found is not None or parent is None or not parent.is_group or node.zarr_format != 3:
             return found
+        if node.array is not None and node.array.ndim == 0:  # a scalar variable of a dataset
+            return _variable(node, ()) if self.detect(parent) is not None else None
         names = node.array.dimension_names if node.array is not None else None
         if not names or any(n is None for n in names) or _is_multiscale_image(parent):
             return None

@@ -26,6 +26,7 @@ from zarr_browser.core.conventions.base import BaseConvention, Context, Detectio
 from zarr_browser.core.issues import Issue, Severity, pointer
 from zarr_browser.core.jsonio import JSON
 from zarr_browser.core.model import UNREAD_NOTE
+from zarr_browser.core.safety import itemsize
 
 if TYPE_CHECKING:
     from zarr_browser.core.model import Node
@@ -599,8 +600,14 @@ def _check_chain(node: Node, codecs: Sequence[JSON], where: tuple[str | int, ...
                                  doc))
         kinds.append(kind)
         if name in ("bytes", "endian") and _multi_byte(dtype) and not (isinstance(cfg, dict) and "endian" in cfg):
-            issues.append(_issue(Severity.ERROR, f"codec {name!r} has no 'endian' but data type {dtype!r} has "
-                                 "several bytes per element", node, ptr, doc))
+            if dtype in ("structured", "struct"):
+                if node.array is None or (itemsize(node.array) or 2) > 1:
+                    issues.append(_issue(Severity.WARNING, f"codec {name!r} has no 'endian' for a {dtype} data type: "
+                                         "read as little-endian, as the structured extension's legacy rule says "
+                                         "(zarr-python 3.1 writes it so); writers should state it", node, ptr, doc))
+            else:
+                issues.append(_issue(Severity.ERROR, f"codec {name!r} has no 'endian' but data type {dtype!r} has "
+                                     "several bytes per element", node, ptr, doc))
         if name == "sharding_indexed" and isinstance(cfg, dict):
             inner = cfg.get("codecs")
             if isinstance(inner, list):

@@ -10,8 +10,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from qtpy.QtCore import QPointF, QRectF, Qt, Signal
-from qtpy.QtGui import QColor, QPainter, QPen, QValidator
+from qtpy.QtCore import QPointF, QRectF, QRegularExpression, Qt, Signal
+from qtpy.QtGui import QColor, QPainter, QPen, QRegularExpressionValidator, QValidator
 from qtpy.QtWidgets import (
     QCheckBox,
     QColorDialog,
@@ -25,7 +25,6 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSizePolicy,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QToolButton,
@@ -50,6 +49,7 @@ from zarr_browser.core.editing.conventions import (
 from zarr_browser.core.histogram import Histogram, channel_histogram
 from zarr_browser.core.jsonio import dumps
 from zarr_browser.core.model import join_path
+from zarr_browser.core.preview import label_hue
 from zarr_browser.qt._typed import clear_layout, connect_slot, nonnull
 from zarr_browser.qt.editor.forms import FormSync
 from zarr_browser.qt.editor.json_model import parse_json_text
@@ -542,9 +542,10 @@ class LabelColoursForm(QGroupBox):
         self.moreLabel.setStyleSheet("color: #6b7280;")
         self.moreLabel.hide()
         self._hidden: set[int] = set()  # label values past MAX_ROWS: kept, not shown
-        self.valueSpin = QSpinBox()
-        self.valueSpin.setRange(0, 2**31 - 1)
-        self.valueSpin.setToolTip("The label value (a pixel value of the label image) to colour")
+        self.valueEdit = QLineEdit()
+        self.valueEdit.setValidator(QRegularExpressionValidator(QRegularExpression(r"-?\d{1,20}"), self.valueEdit))
+        self.valueEdit.setToolTip("The label value (a pixel value of the label image) to colour: any integer, "
+                                  "64-bit ids too")
         self.addButton = QPushButton("Add")
         self.addButton.setToolTip("Add a colour for this label value")
         self.errorLabel = QLabel()
@@ -553,7 +554,7 @@ class LabelColoursForm(QGroupBox):
         self.applyButton = QPushButton("Apply label colours")
         add = QHBoxLayout()
         add.addWidget(QLabel("Label value"))
-        add.addWidget(self.valueSpin)
+        add.addWidget(self.valueEdit)
         add.addWidget(self.addButton)
         add.addStretch(1)
         row = QHBoxLayout()
@@ -569,8 +570,9 @@ class LabelColoursForm(QGroupBox):
         layout.addWidget(self.errorLabel)
         layout.addLayout(row)
         self.applyButton.clicked.connect(self.apply)
-        self.addButton.clicked.connect(lambda: self.addLabel(self.valueSpin.value()))
-        self.valueSpin.editingFinished.connect(self.errorLabel.hide)
+        self.addButton.clicked.connect(self._add_typed)
+        self.valueEdit.returnPressed.connect(self._add_typed)
+        self.valueEdit.textEdited.connect(self.errorLabel.hide)
 
     def setNode(self, node: Node, block: Mapping[str, JSON]) -> None:
         self.sync.show(node.path, block.get("colors"), lambda: self._build(node, block))
@@ -622,8 +624,17 @@ class LabelColoursForm(QGroupBox):
 
     def _next_value(self) -> None:
         used = self.buttons.keys() | self._hidden
-        self.valueSpin.setValue(min(max(used, default=0) + 1, self.valueSpin.maximum()))
+        self.valueEdit.setText(str(max(used, default=0) + 1))
         self.emptyLabel.setVisible(not used)
+
+    def _add_typed(self) -> None:
+        try:
+            value = int(self.valueEdit.text())
+        except ValueError:
+            self.errorLabel.setText("type the label value to add (an integer)")
+            self.errorLabel.show()
+            return
+        self.addLabel(value)
 
     def addLabel(self, value: int) -> bool:
         """Add a row for label *value*, in a colour of its own; False when it has one already."""
@@ -632,8 +643,7 @@ class LabelColoursForm(QGroupBox):
             self.errorLabel.show()
             return False
         self.errorLabel.hide()
-        hue = (value * 0.618033988749895) % 1.0  # golden-ratio hues: neighbours differ
-        self._add_row(value, QColor.fromHsvF(hue, 0.75, 0.95).name()[1:].upper(), 255)
+        self._add_row(value, QColor.fromHsvF(label_hue(value), 0.75, 0.95).name()[1:].upper(), 255)
         self._next_value()
         return True
 

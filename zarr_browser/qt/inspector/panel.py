@@ -18,7 +18,7 @@ from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import QFrame, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 from zarr_browser.core.model import key_prefix
-from zarr_browser.core.preview import PreviewUnavailableError, Thumbnail, make_thumbnail, previewable
+from zarr_browser.core.preview import PreviewUnavailableError, Thumbnail, make_thumbnail, previewable, value_kind
 from zarr_browser.core.store import run_sync
 from zarr_browser.core.summary import NodeSummary, summarize
 from zarr_browser.core.validate import HierarchyContext
@@ -99,18 +99,15 @@ def _thumbnail(hierarchy: Hierarchy, node: Node, registry: ConventionRegistry) -
     return _Preview(thumbnail, unwritten, source.array.fill_value)
 
 
-_STRING_DTYPES = ("string", "str", "utf", "bytes", "object")
-
-
 def no_preview_reason(node: Node) -> str:
     """Why an array gets no picture (for arrays :func:`previewable` turns down)."""
     array = node.array
     if array is None:
         return "No preview"
-    dtype = array.dtype.lower()
-    numpy_text = dtype[1:2] in ("s", "u") and dtype[:1] in "<>|="  # v2: |S5, <U5
-    if numpy_text or any(word in dtype for word in _STRING_DTYPES):
-        return "No preview for string data"
+    what = {"text": "text", "bytes": "bytes", "records": "structured records", "objects": "Python objects"}
+    kind = value_kind(array)
+    if kind in what:
+        return f"No preview for {what[kind]} ({array.dtype})"
     if array.ndim == 0:
         return "No preview for a scalar"
     return "No preview for 1-D arrays: a picture needs two dimensions"
