@@ -176,6 +176,45 @@ def test_recent_stores_are_persisted_without_secrets(qtbot: Any, make_window: An
     assert again.hierarchy().url == str(cells)
 
 
+def test_recent_stores_never_save_credentials_at_any_depth_nor_in_urls(settings: Any) -> None:
+    recent = RecentStores(settings)
+    recent.add("s3://bucket/a.zarr", {"anon": False, "client_kwargs": {
+        "aws_access_key_id": "NESTED-ID", "aws_secret_access_key": "NESTED-SECRET", "region_name": "eu-west-1"}})
+    recent.add("https://host/b.zarr", {"headers": {"Authorization": "Bearer HEADER-TOKEN", "Cookie": "s=COOKIE"},
+                                       "params": {"token": "PARAM-TOKEN", "version": "2"}})
+    recent.add("https://user:URL-PASSWORD@host/c.zarr", None)
+    recent.add("https://host/d.zarr?X-Amz-Signature=QUERY-SIG&X-Amz-Credential=QUERY-CRED&X-Amz-Date=20250101", None)
+    recent.add("https://host/e.zarr?sig=SAS-SIG&sv=2022", {"key": "TOP-KEY", "profile": "lab"})
+    recent.add("/data/local.zarr", {"secret": "LOCAL-SECRET"})
+    text = Path(settings.fileName()).read_text()
+    for secret in ("NESTED-ID", "NESTED-SECRET", "HEADER-TOKEN", "COOKIE", "PARAM-TOKEN", "URL-PASSWORD",
+                   "QUERY-SIG", "QUERY-CRED", "SAS-SIG", "TOP-KEY", "LOCAL-SECRET"):
+        assert secret not in text, secret
+    entries = {r.url: r for r in recent.load()}
+    assert list(entries) == ["/data/local.zarr", "https://host/e.zarr?sv=2022", "https://host/d.zarr?X-Amz-Date=20250101",
+                             "https://host/c.zarr", "https://host/b.zarr", "s3://bucket/a.zarr"]
+    assert entries["s3://bucket/a.zarr"].storage_options == {"anon": False, "client_kwargs": {"region_name": "eu-west-1"}}
+    assert entries["https://host/b.zarr"].storage_options == {"params": {"version": "2"}}
+    assert entries["https://host/e.zarr?sv=2022"].storage_options == {"profile": "lab"}
+    # what was removed must be entered again; a local path needs no credentials
+    assert [r.credentials_removed for r in entries.values()] == [False, True, True, True, True, True]
+
+
+def test_a_password_in_the_url_is_not_shown_nor_saved(qtbot: Any, make_window: Any, http_server: Any,
+                                                      zarr_stores: Any, settings: Any) -> None:
+    zarr_stores.sample(str(Path(http_server.root) / "s.zarr"), 3)
+    url = http_server.url_for("s.zarr").replace("http://", "http://user:URL-PASSWORD@")
+    window = make_window()
+    messages: list[str] = []
+    window.statusBar().messageChanged.connect(messages.append)
+    open_and_wait(qtbot, window, url)
+    plain = http_server.url_for("s.zarr")
+    assert window.windowTitle() == f"zarr-browser — {plain}" and window.urlLabel.text() == plain
+    assert messages and not any("URL-PASSWORD" in m for m in messages)
+    assert window.recentStores()[0].url == plain
+    assert "URL-PASSWORD" not in Path(settings.fileName()).read_text()
+
+
 def test_recent_stores_keep_ten_newest(settings: Any) -> None:
     recent = RecentStores(settings)
     for i in range(12):

@@ -21,9 +21,10 @@ import logging
 import re
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from qtpy.QtCore import QModelIndex, QSettings, QSize, Qt, Signal
 from qtpy.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
@@ -51,7 +52,7 @@ from qtpy.QtWidgets import (
 
 from zarr_browser.qt._typed import connect_slot, nonnull
 from zarr_browser.qt.browser_panel import NAPARI_TOOLTIP, BadgeDelegate, BrowserPanel
-from zarr_browser.qt.editor.window_editing import WindowEditing
+from zarr_browser.qt.editor.window_editing import WindowEditing, is_remote_url
 
 if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import ConventionRegistry
@@ -60,13 +61,19 @@ if TYPE_CHECKING:
     from zarr_browser.qt.workers import Runner
 
 __all__ = ["NAPARI_TOOLTIP", "BadgeDelegate", "BrowserPanel", "BrowserWindow", "OpenUrlDialog", "RecentStores",
-           "napari_available", "napari_command", "parse_storage_options"]
+           "napari_available", "napari_command", "parse_storage_options", "redact_options", "redact_text", "redact_url"]
 
 logger = logging.getLogger(__name__)
 
 MAX_RECENT = 10
-#: storage options never written to the settings file (credentials)
-_SECRET = re.compile(r"secret|token|password|passwd|credential|session|(^|_)key$", re.IGNORECASE)
+#: names of storage options (at any depth), HTTP headers and URL query parameters that hold
+#: credentials: never written to the settings file, never shown
+_SECRET = re.compile(r"secret|token|passw|credential|session|cookie|auth|signature|^sig$|apikey|access_?key|key_?id"
+                     r"|(^|[-_])key$", re.IGNORECASE)
+#: storage options dropped whole: HTTP headers are where tokens and cookies travel
+_DROPPED_OPTIONS = frozenset({"headers"})
+#: a URL inside a message (for :func:`redact_text`)
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 
 
 # -- storage options and recent stores --------------------------------------------------------
@@ -111,18 +118,67 @@ def parse_storage_options(text: str) -> dict[str, Any]:
     return options
 
 
+def redact_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """*options* without credentials, at any depth.
+
+    Drops the keys that name a secret (``secret``, ``token``, ``client_kwargs.aws_secret_access_key``,
+    ``params.token``...) and HTTP ``headers`` whole (``Authorization``, ``Cookie``, API keys).
+    """
+    return {key: _redact_value(value) for key, value in options.items()
+            if key not in _DROPPED_OPTIONS and not _SECRET.search(str(key))}
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return redact_options(value)
+    if isinstance(value, list | tuple):
+        return [_redact_value(item) for item in value]
+    return value
+
+
+def redact_url(url: str) -> str:
+    """*url* without credentials: no ``user:password@``, no signature or token query parameters.
+
+    Local paths are returned as they are; each part of a chained URL (``zip::https://…``) is redacted.
+    """
+    if "::" in url:
+        return "::".join(redact_url(part) for part in url.split("::"))
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(name, value) for name, value in pairs if not _SECRET.search(name)]
+    if netloc == parts.netloc and len(kept) == len(pairs):
+        return url
+    query = urlencode(kept) if len(kept) != len(pairs) else parts.query
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def redact_text(text: str) -> str:
+    """*text* (a message, a title) with every URL in it redacted by :func:`redact_url`."""
+    return _URL_IN_TEXT.sub(lambda match: redact_url(match.group()), text) if "://" in text else text
+
+
 @dataclass(frozen=True, slots=True)
 class RecentStore:
-    """A store opened before: its URL and its (non-secret) storage options."""
+    """A store opened before: its URL and its storage options, both without credentials.
+
+    *credentials_removed* says that the store was opened with credentials that were not saved:
+    reopening it asks for them again.
+    """
 
     url: str
     storage_options: dict[str, Any]
+    credentials_removed: bool = False
 
 
 class RecentStores:
     """The most recently opened stores, kept in a ``QSettings`` (newest first).
 
-    Credentials among the storage options (keys, secrets, tokens, passwords) are never saved.
+    Credentials are never saved: not among the storage options (keys, secrets, tokens,
+    passwords, at any depth; HTTP headers), nor in the URL (``user:password@``, signature and
+    token query parameters).
     """
 
     KEY = "recent/stores"
@@ -141,14 +197,20 @@ class RecentStores:
         for entry in entries if isinstance(entries, list) else []:
             if isinstance(entry, dict) and isinstance(entry.get("url"), str):
                 options = entry.get("storage_options")
-                out.append(RecentStore(entry["url"], options if isinstance(options, dict) else {}))
+                out.append(RecentStore(entry["url"], options if isinstance(options, dict) else {},
+                                       entry.get("credentials_removed") is True))
         return out
 
     def add(self, url: str, storage_options: dict[str, Any] | None) -> list[RecentStore]:
-        safe = {k: v for k, v in (storage_options or {}).items() if not _SECRET.search(k)}
-        entries = [RecentStore(url, safe), *(r for r in self.load() if r.url != url)][:MAX_RECENT]
-        self._settings.setValue(self.KEY, json.dumps([{"url": r.url, "storage_options": r.storage_options}
-                                                      for r in entries]))
+        """Put *url* first (its credentials removed); returns the entries, newest first."""
+        options = dict(storage_options or {})
+        safe_url, safe_options = redact_url(url), redact_options(options)
+        removed = is_remote_url(url) and (safe_url != url or safe_options != options)
+        entries = [RecentStore(safe_url, safe_options, removed),
+                   *(r for r in self.load() if r.url != safe_url)][:MAX_RECENT]
+        self._settings.setValue(self.KEY, json.dumps([
+            {"url": r.url, "storage_options": r.storage_options, "credentials_removed": r.credentials_removed}
+            for r in entries]))
         self._settings.sync()
         return entries
 
@@ -462,8 +524,9 @@ class BrowserWindow(QMainWindow):
         if hierarchy is None:
             return
         self.stack.setCurrentIndex(1)
-        self.setWindowTitle(f"zarr-browser — {hierarchy.url}")
-        self.urlLabel.setText(hierarchy.url)
+        shown = redact_url(hierarchy.url)
+        self.setWindowTitle(f"zarr-browser — {shown}")
+        self.urlLabel.setText(shown)
         self.modeLabel.setText("read-only" if hierarchy.access.read_only else "writable")
         self._refresh_recent_menu(self._recent.add(self.panel.requestedUrl(), self.panel.storageOptions()))
         self.storeOpened.emit(hierarchy.url)
@@ -602,7 +665,7 @@ class BrowserWindow(QMainWindow):
     def _show_message(self, text: str, timeout: int) -> None:
         status = nonnull(self.statusBar())
         if text:
-            status.showMessage(text, timeout)
+            status.showMessage(redact_text(text), timeout)
         else:
             status.clearMessage()
 
