@@ -209,6 +209,18 @@ def test_info_and_validate_over_http(demo: Path, make_http_server) -> None:  # t
     assert code == 0  # listed from the plate's metadata (wells, fields, levels) despite no index
 
 
+def test_s3_options_on_an_http_url_are_left_out_with_a_note(http_server: Any, zarr_stores: Any,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    zarr_stores.sample(str(http_server.root / "s.zarr"), 3)
+    url = http_server.url_for("s.zarr")
+    code, text = run("info", url, "--anon", "--endpoint-url", "http://127.0.0.1:9", "-O", "key=AKIA",
+                     "-O", 'client_kwargs={"region_name": "eu-west-1"}')
+    err = capsys.readouterr().err
+    assert code == 0, err  # not aiohttp's "unexpected keyword argument 'key'"
+    assert "mask  array v3" in text
+    assert "key, anon, endpoint_url, client_kwargs.region_name left out: S3 options are not used for http URLs" in err
+
+
 def test_unreachable_url_exits_2_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
     code, _ = run("info", "http://127.0.0.1:9/x.zarr", "--timeout", "3")
     assert code == 2

@@ -16,9 +16,10 @@ import os
 import sys
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import urlsplit
 
 from zarr_browser import __version__
 from zarr_browser.errors import ZarrBrowserError
@@ -29,12 +30,20 @@ if TYPE_CHECKING:
     from zarr_browser.core.model import Node
     from zarr_browser.core.summary import NodeSummary
 
-__all__ = ["main", "run"]
+__all__ = ["S3_ONLY_OPTIONS", "main", "options_for_url", "run"]
 
 logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE, EXIT_INTERNAL = 0, 1, 2, 3
 SUBCOMMANDS = ("info", "validate", "edit", "demo")
+
+#: storage options of s3fs that an http(s) URL does not take: fsspec hands the options of an
+#: http URL to aiohttp, which fails on them with a TypeError
+S3_ONLY_OPTIONS = frozenset({"anon", "endpoint_url", "key", "secret", "token", "profile", "requester_pays",
+                             "config_kwargs", "s3_additional_kwargs", "version_aware", "use_ssl", "region_name"})
+#: ``client_kwargs`` of botocore (S3), which aiohttp's session (http) does not take
+_S3_CLIENT_KWARGS = frozenset({"region_name", "endpoint_url", "aws_access_key_id", "aws_secret_access_key",
+                               "aws_session_token", "verify", "config", "api_version", "use_ssl"})
 
 
 class _UsageError(ZarrBrowserError, ValueError):
@@ -79,7 +88,31 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def options_for_url(url: str, options: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """*options* without those the scheme of *url* does not take, and the names of those left out.
+
+    An http(s) URL takes no S3 option (``anon``, ``endpoint_url``, ``key``, ``secret``...,
+    botocore's ``client_kwargs``): they are left out, and named so that the user can be told.
+    Other URLs keep every option.
+    """
+    kept = dict(options)
+    if urlsplit(url.strip()).scheme.lower() not in ("http", "https"):
+        return kept, []
+    dropped = [name for name in kept if name in S3_ONLY_OPTIONS]
+    for name in dropped:
+        del kept[name]
+    client = kept.get("client_kwargs")
+    if isinstance(client, Mapping):
+        botocore = [name for name in client if name in _S3_CLIENT_KWARGS]
+        dropped += [f"client_kwargs.{name}" for name in botocore]
+        kept["client_kwargs"] = {name: value for name, value in client.items() if name not in botocore}
+        if not kept["client_kwargs"]:
+            del kept["client_kwargs"]
+    return kept, dropped
+
+
 def _storage_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The storage options of the command line, less those the URL's scheme does not take (with a note)."""
     options: dict[str, Any] = {}
     for item in args.storage_option or ():
         key, sep, raw = item.partition("=")
@@ -93,6 +126,10 @@ def _storage_options(args: argparse.Namespace) -> dict[str, Any]:
         options["anon"] = True
     if args.endpoint_url:
         options["endpoint_url"] = args.endpoint_url
+    options, dropped = options_for_url(args.url or "", options)
+    if dropped:
+        _line(sys.stderr, f"zarr-browser: note: {', '.join(dropped)} left out: S3 options are not used for "
+                          f"{urlsplit(args.url).scheme} URLs")
     return options
 
 

@@ -315,6 +315,76 @@ def test_open_url_dialog_parses_storage_options(qtbot: Any) -> None:
     assert dialog.errorLabel.isVisibleTo(dialog) and "KEY=VALUE" in dialog.errorLabel.text()
 
 
+@pytest.fixture
+def dialogs_shown(monkeypatch: pytest.MonkeyPatch) -> list[OpenUrlDialog]:
+    """The Open URL dialogs the window shows; each is cancelled at once (no modal loop)."""
+    from qtpy.QtWidgets import QDialog
+
+    shown: list[OpenUrlDialog] = []
+
+    def cancel(dialog: OpenUrlDialog) -> int:
+        shown.append(dialog)
+        return QDialog.DialogCode.Rejected
+
+    monkeypatch.setattr(OpenUrlDialog, "exec", cancel)
+    return shown
+
+
+def test_open_url_dialog_offers_the_last_url_tried_even_when_it_failed(qtbot: Any, make_window: Any,
+                                                                       demo_root: Path, dialogs_shown: list) -> None:
+    window = make_window(policy=RequestPolicy(attempt_timeout=2, deadline=3, retries=0))
+    open_and_wait(qtbot, window, demo_root)
+    typo = "s3://bukcet/data.zarr"
+    options = {"endpoint_url": f"http://127.0.0.1:{free_port()}", "key": "AKIA", "secret": "s3cr3t"}
+    with qtbot.waitSignal(window.openFailed, timeout=20_000):
+        window.openStore(typo, options)
+    window.openUrlAction.trigger()
+    dialog = dialogs_shown[-1]
+    assert dialog.url() == typo and dialog.storageOptions() == options  # a typo is corrected, nothing retyped
+    assert dialog.secretEdit.text() == "s3cr3t" and dialog.secretEdit.echoMode() == dialog.secretEdit.EchoMode.Password
+    assert "s3cr3t" not in dialog.optionsEdit.toPlainText()
+
+
+def test_s3_options_are_left_out_for_http_urls_with_a_note(qtbot: Any, make_window: Any, http_server: Any,
+                                                          zarr_stores: Any) -> None:
+    zarr_stores.sample(str(Path(http_server.root) / "s.zarr"), 3)
+    url = http_server.url_for("s.zarr")
+    dialog = OpenUrlDialog(url="s3://bucket/a.zarr", storage_options={
+        "anon": True, "endpoint_url": "http://127.0.0.1:9", "key": "k", "requester_pays": True, "block_size": 1024,
+        "client_kwargs": {"region_name": "eu-west-1", "trust_env": True}})
+    qtbot.addWidget(dialog)
+    assert not dialog.schemeLabel.isVisibleTo(dialog) and dialog.keyEdit.isEnabled()
+    dialog.urlEdit.setText(url)  # the user types an http URL over the S3 one
+    assert dialog.storageOptions() == {"block_size": 1024, "client_kwargs": {"trust_env": True}}
+    assert dialog.schemeLabel.isVisibleTo(dialog) and not dialog.keyEdit.isEnabled()
+    assert dialog.schemeLabel.text().startswith("Not used for http URLs (S3 options): ")
+    assert sorted(dialog.leftOut()) == ["anon", "client_kwargs.region_name", "endpoint_url", "key", "requester_pays"]
+
+    window = make_window()  # opened anyway: never aiohttp's "unexpected keyword argument"
+    messages: list[str] = []
+    window.statusBar().messageChanged.connect(messages.append)
+    open_and_wait(qtbot, window, url, anon=True, endpoint_url="http://127.0.0.1:9", key="k")
+    assert window.errorText() == "" and window.hierarchy().url == url.rstrip("/")
+    assert any("without anon, endpoint_url, key" in m for m in messages)
+
+
+def test_a_recent_store_whose_credentials_were_not_saved_asks_for_them(qtbot: Any, make_window: Any, s3_server: Any,
+                                                                      zarr_stores: Any, tmp_path: Path, settings: Any,
+                                                                      dialogs_shown: list) -> None:
+    bucket = s3_server.new_bucket()
+    zarr_stores.sample(str(tmp_path / "s.zarr"), 3)
+    s3_server.upload_tree(tmp_path / "s.zarr", bucket, "s.zarr")
+    window = make_window()
+    open_and_wait(qtbot, window, f"s3://{bucket}/s.zarr", **s3_server.storage_options)
+    again = make_window(window_settings=type(settings)(settings.fileName(), settings.format()))
+    again.recentList.itemActivated.emit(again.recentList.item(0))
+    dialog = dialogs_shown[-1]
+    assert dialog.url() == f"s3://{bucket}/s.zarr" and dialog.endpointEdit.text() == s3_server.endpoint_url
+    assert dialog.keyEdit.text() == dialog.secretEdit.text() == ""
+    assert "not saved" in dialog.noteLabel.text() and dialog.noteLabel.isVisibleTo(dialog)
+    assert again.hierarchy() is None
+
+
 def test_parse_storage_options() -> None:
     assert parse_storage_options("") == {}
     assert parse_storage_options('{"client_kwargs": {"region_name": "eu"}}') == {"client_kwargs": {"region_name": "eu"}}

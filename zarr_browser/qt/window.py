@@ -50,6 +50,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from zarr_browser.cli import options_for_url
 from zarr_browser.qt._typed import connect_slot, nonnull
 from zarr_browser.qt.browser_panel import NAPARI_TOOLTIP, BadgeDelegate, BrowserPanel
 from zarr_browser.qt.editor.window_editing import WindowEditing, is_remote_url
@@ -223,26 +224,42 @@ class RecentStores:
 
 
 class OpenUrlDialog(QDialog):
-    """Ask for a URL and its storage options (KEY=VALUE lines or JSON, anonymous, endpoint)."""
+    """Ask for a URL and its storage options (KEY=VALUE lines or JSON, anonymous, endpoint, credentials).
+
+    The S3 key, secret and token have fields of their own, the secret and the token masked.
+    For an http(s) URL the S3 fields are disabled and a note names the options that will be
+    left out (aiohttp takes none of them).  *note* is shown above the form (why the dialog was
+    opened, e.g. credentials that were not saved).
+    """
 
     def __init__(self, parent: QWidget | None = None, *, url: str = "",
-                 storage_options: dict[str, Any] | None = None) -> None:
+                 storage_options: dict[str, Any] | None = None, note: str = "") -> None:
         super().__init__(parent)
         self.setWindowTitle("Open URL")
         self.setMinimumWidth(560)
         options = dict(storage_options or {})
+        self.noteLabel = QLabel(note)
+        self.noteLabel.setWordWrap(True)
+        self.noteLabel.setVisible(bool(note))
         self.urlEdit = QLineEdit(url)
         self.urlEdit.setPlaceholderText("s3://bucket/data.zarr, https://host/image.ome.zarr, gs://…")
+        self.urlEdit.selectAll()  # typing replaces the URL tried last
         self.anonymousCheck = QCheckBox("Anonymous access (public buckets)")
         self.anonymousCheck.setChecked(bool(options.pop("anon", False)))
         self.endpointEdit = QLineEdit(str(options.pop("endpoint_url", "")))
         self.endpointEdit.setPlaceholderText("S3-compatible endpoint, e.g. https://s3.embl.de (optional)")
+        self.keyEdit = self._text_field(options.pop("key", ""), "AWS access key ID (optional)")
+        self.secretEdit = self._text_field(options.pop("secret", ""), "AWS secret access key", masked=True)
+        self.tokenEdit = self._text_field(options.pop("token", ""), "session token (optional)", masked=True)
         self.optionsEdit = QPlainTextEdit()
         self.optionsEdit.setPlaceholderText('One KEY=VALUE per line (values parsed as JSON), or a JSON object:\n'
                                             'requester_pays=true\n{"client_kwargs": {"region_name": "eu-west-1"}}')
         if options:
             self.optionsEdit.setPlainText(json.dumps(options, indent=2))
         self.optionsEdit.setFixedHeight(110)
+        self.schemeLabel = QLabel()
+        self.schemeLabel.setWordWrap(True)
+        self.schemeLabel.hide()
         self.errorLabel = QLabel()
         self.errorLabel.setStyleSheet("color: #b91c1c")
         self.errorLabel.setWordWrap(True)
@@ -252,23 +269,60 @@ class OpenUrlDialog(QDialog):
         form.addRow("URL", self.urlEdit)
         form.addRow("", self.anonymousCheck)
         form.addRow("Endpoint URL", self.endpointEdit)
+        form.addRow("Access key", self.keyEdit)
+        form.addRow("Secret key", self.secretEdit)
+        form.addRow("Session token", self.tokenEdit)
         form.addRow("Storage options", self.optionsEdit)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.noteLabel)
         layout.addLayout(form)
+        layout.addWidget(self.schemeLabel)
         layout.addWidget(self.errorLabel)
         layout.addWidget(buttons)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        self.urlEdit.textChanged.connect(self._update_scheme)
+        self.optionsEdit.textChanged.connect(self._update_scheme)
+        self._update_scheme()
 
-    def storageOptions(self) -> dict[str, Any]:
-        """The storage options entered (raises ValueError when the text cannot be parsed)."""
+    @staticmethod
+    def _text_field(value: Any, placeholder: str, *, masked: bool = False) -> QLineEdit:
+        edit = QLineEdit(str(value))
+        edit.setPlaceholderText(placeholder)
+        if masked:
+            edit.setEchoMode(QLineEdit.EchoMode.Password)
+        return edit
+
+    def _entered_options(self) -> dict[str, Any]:
+        """Every option entered, whether the URL takes it or not (raises ValueError on bad text)."""
         options = parse_storage_options(self.optionsEdit.toPlainText())
         if self.anonymousCheck.isChecked():
             options["anon"] = True
-        endpoint = self.endpointEdit.text().strip()
-        if endpoint:
-            options["endpoint_url"] = endpoint
+        for name, edit in (("endpoint_url", self.endpointEdit), ("key", self.keyEdit),
+                           ("secret", self.secretEdit), ("token", self.tokenEdit)):
+            if edit.text().strip():
+                options[name] = edit.text().strip()
         return options
+
+    def storageOptions(self) -> dict[str, Any]:
+        """The storage options entered that the URL takes (raises ValueError when the text cannot be parsed)."""
+        return options_for_url(self.url(), self._entered_options())[0]
+
+    def leftOut(self) -> list[str]:
+        """The options entered that the URL's scheme does not take (S3 options for an http URL)."""
+        try:
+            return options_for_url(self.url(), self._entered_options())[1]
+        except ValueError:
+            return []
+
+    def _update_scheme(self) -> None:
+        s3_fields = not options_for_url(self.url(), {"anon": True})[1]  # the URL takes S3 options
+        for widget in (self.anonymousCheck, self.endpointEdit, self.keyEdit, self.secretEdit, self.tokenEdit):
+            widget.setEnabled(s3_fields)
+        left_out = self.leftOut()
+        self.schemeLabel.setText(f"Not used for {urlsplit(self.url()).scheme} URLs (S3 options): "
+                                 f"{', '.join(left_out)}" if left_out else "")
+        self.schemeLabel.setVisible(bool(left_out))
 
     def url(self) -> str:
         return self.urlEdit.text().strip()
@@ -344,6 +398,8 @@ class BrowserWindow(QMainWindow):
         self._registry = registry
         self._settings = settings if settings is not None else QSettings()
         self._recent = RecentStores(self._settings)
+        #: the URL and the options of the last open tried (kept when it failed: the dialog offers them again)
+        self._last_attempt: tuple[str, dict[str, Any]] | None = None
 
         self.setWindowTitle("zarr-browser")
         self.setAcceptDrops(True)
@@ -510,14 +566,20 @@ class BrowserWindow(QMainWindow):
         """Open *url* in a worker; the tree replaces the current one when it succeeds.
 
         With *writable*, the store is opened for writing and editing starts (remote stores ask
-        first).  Unsaved edits of the store shown are asked about first.
+        first).  Unsaved edits of the store shown are asked about first.  Options the URL's scheme
+        does not take (S3 options for an http URL) are left out, and the status bar says so.
         """
         if not self.editing.confirmUnsaved(lambda: self.openStore(url, storage_options, writable=writable)):
             return
+        self._last_attempt = (url.strip(), dict(storage_options or {}))
+        options, left_out = options_for_url(url, storage_options or {})
         if writable:
-            self.editing.openWritable(url, storage_options)
+            self.editing.openWritable(url, options)
         else:
-            self.panel.openStore(url, storage_options)
+            self.panel.openStore(url, options)
+        if left_out:
+            self._show_message(f"Opening {url} without {', '.join(left_out)}: S3 options are not used for "
+                               f"{urlsplit(url.strip()).scheme} URLs", 0)
 
     def _on_opened(self, _url: str) -> None:
         hierarchy = self.panel.hierarchy()
@@ -550,7 +612,12 @@ class BrowserWindow(QMainWindow):
             self.openStore(path)
 
     def openUrlDialog(self) -> None:
-        dialog = OpenUrlDialog(self, storage_options=self.panel.storageOptions())
+        """Ask for a URL, prefilled with the last one tried (and its options), and open it."""
+        url, options = self._last_attempt or (self.panel.requestedUrl(), self.panel.storageOptions())
+        self._ask_url(url, options)
+
+    def _ask_url(self, url: str, options: dict[str, Any], note: str = "") -> None:
+        dialog = OpenUrlDialog(self, url=url, storage_options=options, note=note)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.openStore(dialog.url(), dialog.storageOptions())
 
@@ -593,7 +660,7 @@ class BrowserWindow(QMainWindow):
         self.recentList.clear()
         for entry in entries:
             action = nonnull(self.recentMenu.addAction(entry.url))
-            action.triggered.connect(lambda _checked=False, e=entry: self.openStore(e.url, e.storage_options))
+            action.triggered.connect(lambda _checked=False, e=entry: self.openRecent(e))
             item = QListWidgetItem(entry.url)
             item.setData(Qt.ItemDataRole.UserRole, entry)
             self.recentList.addItem(item)
@@ -607,6 +674,15 @@ class BrowserWindow(QMainWindow):
     def _on_recent_activated(self, item: QListWidgetItem) -> None:
         entry = item.data(Qt.ItemDataRole.UserRole)
         if isinstance(entry, RecentStore):
+            self.openRecent(entry)
+
+    def openRecent(self, entry: RecentStore) -> None:
+        """Open a recent store; one whose credentials were not saved opens the Open URL dialog to ask for them."""
+        if entry.credentials_removed:
+            self._ask_url(entry.url, entry.storage_options,
+                          "The credentials this store was opened with were not saved: enter them again "
+                          "(or open it as it is, with the credentials of the environment).")
+        else:
             self.openStore(entry.url, entry.storage_options)
 
     def _on_clear_recent(self) -> None:
