@@ -80,6 +80,7 @@ class ServerStats:
     requests: int = 0
     by_path: Counter[str] = field(default_factory=Counter)
     by_method: Counter[str] = field(default_factory=Counter)
+    by_query: Counter[str] = field(default_factory=Counter)  # query strings as sent ("" for none)
     faults: Counter[str] = field(default_factory=Counter)
     in_flight: int = 0
     peak_in_flight: int = 0
@@ -336,6 +337,7 @@ class StaticServer(ServingThread):
             stats = self.stats
             stats.requests += 1
             stats.by_path[path] += 1
+            stats.by_query[urlsplit(handler.path).query] += 1
             stats.by_method[handler.command] += 1
             stats.in_flight += 1
             stats.peak_in_flight = max(stats.peak_in_flight, stats.in_flight)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from zarr_browser.errors import ZarrBrowserError
+from zarr_browser.errors import StoreReadError, ZarrBrowserError
 
 if TYPE_CHECKING:
     import napari
@@ -211,6 +211,10 @@ def _get_reader(url: str) -> ReaderFunction | None:
         if node.kind == "error":
             logger.info("zarr-browser does not read %s: %s", url, node.error)
             hierarchy.close()
+            parts = urlsplit(url)
+            if parts.scheme.lower() in REMOTE_SCHEMES and ".zarr" in parts.path.lower():
+                # a zarr URL the user typed: say why (another plugin may read other URLs)
+                return _Failed(StoreReadError(f"cannot read {url}: {node.error}"))
             return None
         if node_path == "/" and hierarchy.access.is_remote and _placed_by_parents(node, registry):
             hierarchy, node_path = _remote_enclosing(hierarchy, registry)

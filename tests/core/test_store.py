@@ -650,3 +650,41 @@ def test_cancelled_store_io_stops_waiting_at_once() -> None:
     with cancellable(threading.Event()), pytest.raises(TimeoutError):
         run_sync(forever(), timeout=0.1)
     assert run_sync(answer()) == 42  # outside the block: plain blocking I/O
+
+
+@pytest.mark.network
+def test_a_query_string_goes_with_every_request(http_server: Any, zarr_stores: Any) -> None:
+    """A token URL (``…/s.zarr?token=abc``) is the store at ``…/s.zarr`` asked with the token
+    every time: keys appended after the query asked the directory's HTML page instead."""
+    zarr_stores.sample(str(http_server.root / "s.zarr"), 3)
+    hierarchy = Hierarchy.open(http_server.url_for("s.zarr") + "?token=abc#view", policy=FAST)
+    assert hierarchy.root.is_group and hierarchy.root.kind != "error"
+    assert [n.name for n in hierarchy.children("/").nodes]
+    assert set(http_server.stats.by_query) == {"token=abc"}
+    assert "token" not in hierarchy.url  # nor in messages that name the store
+
+
+@pytest.mark.network
+def test_a_presigned_url_is_refused_and_an_html_answer_is_named(http_server: Any, http_doc: Callable[..., str]) -> None:
+    with pytest.raises(StoreOpenError, match="presigned URL"):
+        open_store(http_server.url_for("s.zarr") + "?X-Amz-Signature=abc&X-Amz-Expires=60", policy=FAST)
+    url = http_doc("zarr.json", b"<!DOCTYPE html><html><body>Sign in</body></html>")
+    root = Hierarchy.open(url, policy=FAST).root
+    assert root.kind == "error" and "HTML page, not JSON" in (root.error or "")
+
+
+@pytest.mark.network
+def test_remote_failures_are_told_in_words_to_act_on(s3_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refused connection names the host and port; missing AWS credentials say what to do,
+    at once (no retries: asking again cannot find them)."""
+    port = free_port()
+    with pytest.raises((StoreOpenError, StoreReadError), match=rf"connection refused by 127\.0\.0\.1:{port}"):
+        Hierarchy.open(f"http://127.0.0.1:{port}/x.zarr", policy=FAST)
+    bucket = s3_server.new_bucket()
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    options = {"endpoint_url": s3_server.storage_options["endpoint_url"]}
+    started = time.monotonic()
+    with pytest.raises((StoreOpenError, StoreReadError), match=r"no AWS credentials found.*--anon") as info:
+        Hierarchy.open(f"s3://{bucket}/x.zarr", storage_options=options, policy=FAST)
+    assert "attempts" not in str(info.value) and time.monotonic() - started < FAST.deadline

@@ -65,3 +65,26 @@ def test_a_remote_store_is_validated_level_by_level_not_node_by_node(http_server
     stats = server.stats
     assert stats.round_trips <= 15, stats.round_trips  # node by node this was more than 150
     assert not any(p.endswith((".zarray", ".zgroup")) for p in stats.by_path if p.count("/") > 1)
+
+
+def test_a_plate_on_a_server_that_cannot_list_is_walked_from_its_metadata(tmp_path: Path, http_server) -> None:  # type: ignore[no-untyped-def]
+    """Static hosting without directory indexes (nginx, S3 websites): the plate's own metadata
+    names its wells two levels down (``A/1``); the rows, which declare nothing, still get them,
+    so every well is walked and none is reported missing."""
+    import shutil
+
+    from zarr_browser.demo import write_demo
+
+    demo = write_demo(tmp_path / "demo", size=64).root
+    shutil.copytree(demo / "plate.ome.zarr", http_server.root / "plate.ome.zarr")
+    registry = default_registry()
+    local = validate_hierarchy(Hierarchy.open(str(demo / "plate.ome.zarr"), hints=registry.child_hints), registry)
+    http_server.listing = False
+    hierarchy = Hierarchy.open(http_server.url_for("plate.ome.zarr"), hints=registry.child_hints)
+    listing = hierarchy.children("/A")
+    assert listing.source == "hints" and not listing.complete
+    assert [n.name for n in listing.nodes] == sorted(p.name for p in (demo / "plate.ome.zarr" / "A").iterdir()
+                                                     if p.is_dir())
+    report = validate_hierarchy(hierarchy, registry)
+    assert report.nodes_checked == local.nodes_checked
+    assert not [i for i in report.issues if "no group at" in i.message], report.issues

@@ -309,6 +309,40 @@ def test_cli_napari_flag_opens_the_store_with_the_dock(
     assert cli.main([str(stores.not_zarr()), "--napari"]) == cli.EXIT_UNREADABLE
 
 
+def test_the_dock_opens_a_store_with_the_storage_options_it_was_opened_with(
+    stores: Any, s3_server: Any, monkeypatch: pytest.MonkeyPatch, qtbot: Any
+) -> None:
+    import napari
+
+    from zarr_browser import cli
+
+    bucket = s3_server.new_bucket()
+    s3_server.upload_tree(stores.image("0.5"), bucket, "image.ome.zarr")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # only the options carry the credentials
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(napari, "run", lambda *a, **k: None)
+    url = f"s3://{bucket}/image.ome.zarr"
+    options = [arg for key, value in s3_server.storage_options.items() for arg in ("-O", f"{key}={value}")]
+    assert cli.main([url, "--napari", "--node", "/labels/cells", *options]) == 0  # what "Open in napari" runs
+    viewer = napari.current_viewer()
+    try:
+        assert names(viewer.layers) == ["cells"]
+        dock = viewer.window.dock_widgets["Zarr browser (zarr-browser)"]
+        qtbot.waitUntil(lambda: not dock.is_busy() and dock.browser.current_path() == "/labels/cells",
+                        timeout=20_000)
+        assert dock.hierarchy.url == url and not dock.status.text().startswith("error")
+        other = stores.image("0.4", name="other.ome.zarr")
+        dock.show_store(str(other))
+        qtbot.waitUntil(lambda: dock.hierarchy is not None and dock.hierarchy.url == str(other), timeout=10_000)
+        viewer.layers.selection.active = viewer.layers["cells"]  # its store opens again, with its options
+        qtbot.waitUntil(lambda: dock.hierarchy.url == url and dock.browser.current_path() == "/labels/cells",
+                        timeout=20_000)
+        assert not dock.status.text().startswith("error")
+        qtbot.waitUntil(lambda: not dock.is_busy(), timeout=10_000)
+    finally:
+        viewer.close()
+
+
 def test_dock_opens_a_plate_field_at_full_resolution(make_napari_viewer: Any, stores: Any, qtbot: Any) -> None:
     viewer = make_napari_viewer(show=True)  # shown: the dock takes room from the canvas
     (mosaic, _) = viewer.open(str(stores.plate("0.5")), plugin="zarr-browser")
@@ -451,3 +485,15 @@ def test_dock_reports_a_mistyped_path_in_its_status_line_only(
     assert "no such directory" in widget.status.text()
     assert not any(record.exc_info for record in caplog.records)  # napari would show a traceback
     assert not widget.is_busy()
+
+
+def test_a_remote_zarr_url_that_answers_a_web_page_says_so(http_server: Any) -> None:
+    """A token-protected server answering its login page: napari is told why, not 'no reader'."""
+    folder = http_server.root / "guarded.zarr"
+    folder.mkdir()
+    (folder / "zarr.json").write_text("<!DOCTYPE html><html><body>Sign in</body></html>")
+    url = http_server.url_for("guarded.zarr")
+    reader = napari_get_reader(url)
+    assert reader is not None
+    with pytest.raises(ZarrBrowserError, match="HTML page, not JSON"):
+        reader(url)

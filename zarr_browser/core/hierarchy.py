@@ -525,7 +525,7 @@ class Hierarchy:
             names = self.consolidated.children.get(path, ())
             result = (names, True, None, "consolidated")
         else:
-            hinted = tuple(dict.fromkeys(self._hints(parent))) if self._hints else ()
+            hinted = self._hinted_names(parent)
             try:
                 listed = await self.access.list_dir(key_prefix(path))
                 names = tuple(sorted((n for n in listed if n not in _SKIP_NAMES and not n.startswith(".")), key=natural_key))
@@ -539,6 +539,32 @@ class Hierarchy:
                 result = (hinted, False, str(err), "hints")
         self._names[path] = result
         return result
+
+    HINT_DEPTH = 8
+    """Ancestors whose declared paths may name a group's children (a plate names its wells
+    ``A/1`` two levels down; a bioformats2raw root ``OME``, ``0``)."""
+
+    def _hinted_names(self, parent: Node) -> tuple[str, ...]:
+        """Child names of *parent* that metadata declares: its own, and those its loaded
+        ancestors declare below it (a plate's ``A/1`` names the child ``1`` of row ``A``, which
+        declares nothing itself) - all a server that cannot list leaves us."""
+        if not self._hints:
+            return ()
+        names: dict[str, None] = {}
+        below: list[str] = []  # parent's path relative to the ancestor being asked
+        node: Node | None = parent
+        for _ in range(self.HINT_DEPTH):
+            if node is None:
+                break
+            for declared in self._hints(node):
+                parts = declared.split("/")
+                if len(parts) > len(below) and parts[: len(below)] == below:
+                    names.setdefault(parts[len(below)], None)
+            if node.path == "/":
+                break
+            below.insert(0, node.name)
+            node = self._nodes.get(parent_path(node.path) or "/")
+        return tuple(names)
 
     async def _aload_children(self, path: str, names: list[str], source: str) -> None:
         if source == "consolidated":

@@ -66,6 +66,10 @@ def parse_document(key: str, data: bytes) -> Document:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as err:
+        head = text.lstrip()[:15].lower()
+        if head.startswith(("<!doctype html", "<html")):
+            return Document(key, text, None, "an HTML page, not JSON: the server answered with a web page (a login "
+                                             "page, an error page or a directory index?)")
         return Document(key, text, None, f"invalid JSON: {err.msg} (line {err.lineno}, column {err.colno})")
     except RecursionError:
         return Document(key, text, None, "invalid JSON: nested too deeply")

@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 from zarr.abc.store import Store
 from zarr.core.buffer import default_buffer_prototype
@@ -56,6 +56,7 @@ __all__ = [
     "RequestStats",
     "StoreAccess",
     "check_key",
+    "describe_remote_error",
     "open_store",
     "run_sync",
 ]
@@ -174,6 +175,45 @@ def check_key(key: str) -> str:
     return key
 
 
+_CONFIGURATION_ERRORS = frozenset({
+    "NoCredentialsError", "PartialCredentialsError", "ParamValidationError", "NoRegionError", "ProfileNotFound",
+    "InvalidConfigError", "UnknownSignatureVersionError",
+})
+"""botocore errors that no retry cures."""
+
+_NO_CREDENTIALS = ("no AWS credentials found: for a public bucket open it anonymously (--anon, or Anonymous in the "
+                   "Open URL dialog); otherwise set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile "
+                   "(AWS_PROFILE, ~/.aws), or give -O key=… -O secret=…")
+
+
+def describe_remote_error(err: BaseException) -> str:
+    """A short reason for a failed remote request, in words a user can act on (the URL and key
+    are the caller's to name)."""
+    name = type(err).__name__
+    if name in ("NoCredentialsError", "PartialCredentialsError"):
+        return _NO_CREDENTIALS
+    if name == "ClientConnectorDNSError" or (name == "ClientConnectorError" and "Name or service not known" in str(err)):
+        return f"host not found: {getattr(err, 'host', '?')}"
+    if name in ("ClientConnectorError", "ClientConnectorCertificateError", "ClientConnectorSSLError"):
+        host, port = getattr(err, "host", "?"), getattr(err, "port", "?")
+        cause = getattr(err, "os_error", None)
+        if isinstance(cause, OSError) and cause.errno == errno.ECONNREFUSED:
+            return f"connection refused by {host}:{port} (is the server running, and is the port right?)"
+        return f"cannot connect to {host}:{port}: {getattr(cause, 'strerror', None) or err}"
+    status = getattr(err, "status", None)
+    if name == "ClientResponseError" and isinstance(status, int):
+        return f"HTTP {status} {getattr(err, 'message', '') or ''}".rstrip()
+    response = getattr(err, "response", None)
+    if name == "ClientError" and isinstance(response, dict):
+        error = response.get("Error") or {}
+        code, message = error.get("Code", "?"), error.get("Message", "")
+        return f"S3 {code}: {message}".rstrip(": ")
+    if isinstance(err, TypeError) and "unexpected keyword argument" in str(err):
+        option = str(err).rsplit("argument", 1)[-1].strip(" '\"")
+        return f"storage option {option!r} is not accepted for this kind of URL"
+    return f"{name}: {err}"
+
+
 def _is_transient(err: BaseException) -> bool:
     """Whether *err* is worth retrying for an idempotent read."""
     if isinstance(err, _MISSING_ERRORS | PermissionError | StoreBoundaryError):
@@ -183,6 +223,8 @@ def _is_transient(err: BaseException) -> bool:
     status = getattr(err, "status", None) or getattr(err, "code", None)
     if isinstance(status, int):
         return status >= 500 or status in (408, 429)
+    if type(err).__name__ in _CONFIGURATION_ERRORS:
+        return False  # asking again cannot help: the user must change something
     module = type(err).__module__ or ""
     if module.startswith(("aiohttp", "botocore", "aiobotocore", "urllib3")):
         return True
@@ -245,7 +287,7 @@ class GuardedStore(WrapperStore[Store]):
                     self._stats.add(failures=1)
                     if isinstance(err, _MISSING_ERRORS | StoreBoundaryError | StoreReadError):
                         raise
-                    what = "timed out" if isinstance(err, TimeoutError) else f"failed: {type(err).__name__}: {err}"
+                    what = "timed out" if isinstance(err, TimeoutError) else f"failed: {describe_remote_error(err)}"
                     tries = f" after {attempt + 1} attempts" if attempt else ""
                     cls = StoreTimeoutError if isinstance(err, TimeoutError) else StoreReadError
                     raise cls(f"reading {self.describe_key(key)} {what}{tries}") from err
@@ -709,7 +751,7 @@ class StoreAccess:
         except (StoreReadError, StoreBoundaryError):
             raise
         except Exception as err:  # remote listing failures come in many types
-            raise StoreReadError(f"listing {self.describe_key(prefix)} failed: {type(err).__name__}: {err}") from err
+            raise StoreReadError(f"listing {self.describe_key(prefix)} failed: {describe_remote_error(err)}") from err
         return [n.rstrip("/") for n in names if n and n.rstrip("/")]
 
     async def list_sizes(self, prefix: str) -> AsyncIterator[tuple[str, int]]:
@@ -772,6 +814,30 @@ def _s3_options(policy: RequestPolicy, options: dict[str, Any]) -> dict[str, Any
     config.setdefault("retries", {"max_attempts": 1, "mode": "standard"})
     merged["config_kwargs"] = config
     return merged
+
+
+_SIGNED_QUERY = ("x-amz-signature", "x-amz-credential", "x-goog-signature", "signature")
+"""Query parameters of a presigned URL: it signs one object, and a store is many."""
+
+
+def _query_as_params(target: _Target, options: dict[str, Any]) -> tuple[_Target, dict[str, Any]]:
+    """An HTTP URL's query string (a token, a SAS) sent with every request instead of being
+    part of the base URL (keys appended after it asked for the wrong resource); the fragment
+    is dropped.  A presigned URL is refused: its signature covers one object."""
+    parts = urlsplit(target.url)
+    if not parts.query and not parts.fragment:
+        return target, options
+    params = dict(parse_qsl(parts.query, keep_blank_values=True))
+    signed = [k for k in params if k.lower() in _SIGNED_QUERY]
+    if signed:
+        raise StoreOpenError(f"{parts.scheme}://{parts.netloc}{parts.path} is a presigned URL ({signed[0]}): it "
+                             "grants one object, and a zarr store is many - open the store with credentials "
+                             "(s3://… with -O key=… -O secret=…, or the AWS environment) instead")
+    merged = dict(options)
+    if params:
+        given = merged.get("params")
+        merged["params"] = {**params, **(given if isinstance(given, dict) else {})}
+    return _Target(target.protocol, urlunsplit(parts._replace(query="", fragment=""))), merged
 
 
 def _classify(url: str) -> _Target:
@@ -889,6 +955,7 @@ def open_store(
     from zarr.storage import FsspecStore
 
     if target.protocol == "http":
+        target, options = _query_as_params(target, options)
         options = _http_options(policy, options)
     elif target.protocol == "s3":
         options = _s3_options(policy, options)
@@ -898,7 +965,7 @@ def open_store(
     try:
         store = FsspecStore.from_url(target.url, storage_options=options, read_only=read_only)
     except (ImportError, ValueError, TypeError, OSError) as err:
-        raise StoreOpenError(f"cannot open {target.url}: {err}") from err
+        raise StoreOpenError(f"cannot open {target.url}: {describe_remote_error(err)}") from err
     if target.protocol == "s3":
         # s3fs retries each call 5 times by itself (a class attribute, not an option); our
         # GuardedStore retries within a deadline, so one s3fs attempt per ours keeps it bounded

@@ -12,8 +12,8 @@ A convention is an object with a ``name`` and four operations:
 * ``describe(node, ctx)`` - what to show about the node, as plain JSON-able data;
 * ``validate(node, ctx)`` - a list of :class:`~zarr_browser.core.issues.Issue`; never raises on
   bad metadata;
-* ``child_hints(node)`` - child names the metadata declares (used when a remote group
-  cannot be listed);
+* ``child_hints(node)`` - paths below the node its metadata declares (used when a remote
+  group cannot be listed; ``"A/1"`` names a child of the child ``A``);
 * ``dimensions(node, parent)`` - the dimension facts this convention gives an array, as a
   :class:`DimensionSource`, or None.
 
@@ -238,14 +238,15 @@ class ConventionRegistry:
         return out
 
     def child_hints(self, node: Node) -> list[str]:
-        """Child names declared by the node's metadata, in first-seen order."""
+        """Paths below *node* its metadata declares, relative (``"A/1"``: a plate's well), in
+        first-seen order; ``.``, ``..`` and empty segments are dropped."""
         names: dict[str, None] = {}
         for convention in self.conventions:
             try:
                 for name in convention.child_hints(node):
-                    first = name.strip("/").split("/", 1)[0]
-                    if first and first not in (".", ".."):
-                        names.setdefault(first, None)
+                    parts = [p for p in name.strip("/").split("/") if p]
+                    if parts and not any(p in (".", "..") for p in parts):
+                        names.setdefault("/".join(parts), None)
             except Exception:  # boundary, as above
                 logger.exception("convention %s failed to give hints for %s", convention.name, node.path)
         return list(names)
