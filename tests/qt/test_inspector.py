@@ -606,3 +606,18 @@ def test_an_unconsolidated_dataset_gets_its_dataset_tab(make_inspector, tmp_path
     inspector.showTab("dataset")
     assert [r[0] for r in inspector.dataset.data_variables.texts()] == ["temp"]
     assert dict((r[0], r[1]) for r in inspector.dataset.dims.texts()) == {"time": "2", "lat": "4"}
+
+
+def test_store_failures_are_logged_in_one_line_and_bugs_with_their_traceback(caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    from zarr_browser.errors import StoreReadError
+    from zarr_browser.qt.workers import log_failure
+
+    log = logging.getLogger("zarr_browser.test")
+    with caplog.at_level(logging.WARNING, logger="zarr_browser.test"):
+        log_failure(log, "preview of %s failed", "/a", err=StoreReadError("reading x timed out"))
+        log_failure(log, "preview of %s failed", "/b", err=RuntimeError("a bug"))
+    network, bug = caplog.records
+    assert network.getMessage() == "preview of /a failed: reading x timed out" and network.exc_info is None
+    assert bug.exc_info is not None and bug.exc_info[0] is RuntimeError

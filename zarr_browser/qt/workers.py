@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from qtpy.QtCore import QObject, Signal
 
-__all__ = ["ImmediateRunner", "Runner", "Task", "ThreadRunner"]
+__all__ = ["ImmediateRunner", "Runner", "Task", "ThreadRunner", "log_failure"]
 
 logger = logging.getLogger(__name__)
 
@@ -159,3 +159,14 @@ class ImmediateRunner:
 
     def pending(self) -> int:
         return 0
+
+
+def log_failure(log: logging.Logger, message: str, *args: object, err: BaseException) -> None:
+    """Log a failed task: what stores and networks do (a timeout, a refused or broken read) in
+    one line with its reason; anything else - a bug - with its traceback."""
+    from zarr_browser.errors import ZarrBrowserError
+
+    if isinstance(err, ZarrBrowserError | OSError | TimeoutError):
+        log.warning(message + ": %s", *args, err)
+    else:
+        log.warning(message, *args, exc_info=err)

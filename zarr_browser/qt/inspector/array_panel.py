@@ -25,6 +25,7 @@ from zarr_browser.core.safety import check_array, itemsize
 from zarr_browser.qt.inspector.formatting import format_bytes, format_json, format_shape, short_json
 from zarr_browser.qt.inspector.progress import ProgressRelay
 from zarr_browser.qt.inspector.tables import Cell, RowsModel, fit_height, make_table_view
+from zarr_browser.qt.workers import log_failure
 
 if TYPE_CHECKING:
     from zarr_browser.core.hierarchy import Hierarchy
@@ -249,7 +250,7 @@ class ArrayPanel(QWidget):
     def _on_error(self, run: int, err: BaseException) -> None:
         if run != self._relay.current:
             return
-        logger.warning("diagnostics of %s failed", self._node.path if self._node else "?", exc_info=err)
+        log_failure(logger, "diagnostics of %s failed", self._node.path if self._node else "?", err=err)
         self._set_idle()
         self.status.setText(f"<span style='color:#8b1c1c'>Diagnostics failed: {html.escape(str(err))}</span>")
 

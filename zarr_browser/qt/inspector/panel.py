@@ -33,6 +33,7 @@ from zarr_browser.qt.inspector.ome_panels import LabelsPanel, OmeImagePanel, Pla
 from zarr_browser.qt.inspector.overview import OverviewPanel, highlights
 from zarr_browser.qt.inspector.raw_json import RawJsonPanel
 from zarr_browser.qt.inspector.validation import ValidationPanel
+from zarr_browser.qt.workers import log_failure
 
 if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import ConventionRegistry, Detection
@@ -382,7 +383,7 @@ class Inspector(QWidget):
             self.conventions.setData(dict(descriptions), empty_text="No convention descriptions")
 
     def _on_details_failed(self, err: BaseException) -> None:
-        logger.warning("loading details of %s failed", self._node.path if self._node else "?", exc_info=err)
+        log_failure(logger, "loading details of %s failed", self._node.path if self._node else "?", err=err)
         message = f"Could not load the details of this node: {err}"
         self.overview.setStatus(message)
         self.dimensions.clear()
@@ -402,7 +403,7 @@ class Inspector(QWidget):
         elif isinstance(err, UnsafeArrayError):
             self.overview.preview.setMessage(f"Preview refused by the safety gate.\n\n{err}", error=True)
         else:
-            logger.warning("preview of %s failed", self._node.path if self._node else "?", exc_info=err)
+            log_failure(logger, "preview of %s failed", self._node.path if self._node else "?", err=err)
             self.overview.preview.setMessage(f"Preview failed: {err}", error=True)
 
     # -- tabs ------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from zarr_browser.core.validate import ValidationReport, validate_hierarchy
 from zarr_browser.qt._typed import nonnull
 from zarr_browser.qt.inspector.progress import ProgressRelay
 from zarr_browser.qt.inspector.tables import Cell, RowsModel, make_table_view
+from zarr_browser.qt.workers import log_failure
 
 if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import ConventionRegistry
@@ -220,7 +221,7 @@ class ValidationPanel(QWidget):
     def _on_error(self, run: int, err: BaseException) -> None:
         if run != self._relay.current:
             return
-        logger.warning("validation of %s failed", self._scope, exc_info=err)
+        log_failure(logger, "validation of %s failed", self._scope, err=err)
         self._set_idle()
         self._scope = None
         self._message = f"<span style='color:#8b1c1c'>The check failed: {html.escape(str(err))}</span>"
