@@ -688,3 +688,29 @@ def test_remote_failures_are_told_in_words_to_act_on(s3_server: Any, monkeypatch
     with pytest.raises((StoreOpenError, StoreReadError), match=r"no AWS credentials found.*--anon") as info:
         Hierarchy.open(f"s3://{bucket}/x.zarr", storage_options=options, policy=FAST)
     assert "attempts" not in str(info.value) and time.monotonic() - started < FAST.deadline
+
+
+@pytest.mark.network
+def test_a_bucket_of_stores_is_browsed_as_a_group(s3_server: Any, zarr_stores: Any, tmp_path: Path,
+                                                  http_server: Any) -> None:
+    """A bucket (or a served folder) that holds stores has no metadata of its own: it lists as an
+    implicit group of them, as a local folder does; a URL that lists nothing stays an error."""
+    zarr_stores.sample(str(tmp_path / "a.zarr"), 3)
+    zarr_stores.sample(str(tmp_path / "b.zarr"), 2)
+    bucket = s3_server.new_bucket()
+    for name in ("a.zarr", "b.zarr"):
+        s3_server.upload_tree(tmp_path / name, bucket, name)
+    hierarchy = Hierarchy.open(f"s3://{bucket}", storage_options=s3_server.storage_options, policy=FAST)
+    assert hierarchy.root.is_group and hierarchy.root.zarr_format is None  # implicit: no metadata
+    assert [n.name for n in hierarchy.children("/").nodes] == ["a.zarr", "b.zarr"]
+    assert hierarchy.node("/b.zarr").zarr_format == 2
+    (http_server.root / "shelf").mkdir()
+    zarr_stores.sample(str(http_server.root / "shelf" / "c.zarr"), 3)
+    assert [n.name for n in Hierarchy.open(http_server.url_for("shelf"), policy=FAST).children("/").nodes] == ["c.zarr"]
+    (http_server.root / "papers").mkdir()
+    (http_server.root / "papers" / "README.txt").write_text("no stores here")
+    with pytest.raises(StoreOpenError, match="no zarr metadata found"):  # lists, but nothing zarr
+        Hierarchy.open(http_server.url_for("papers"), policy=FAST)
+    http_server.listing = False
+    with pytest.raises(StoreOpenError, match="no zarr metadata found"):
+        Hierarchy.open(http_server.url_for("shelf"), policy=FAST)

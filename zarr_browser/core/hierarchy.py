@@ -354,6 +354,8 @@ class Hierarchy:
         # .zmetadata stays among the root's documents: conventions describe it, the raw view shows it
         node = build_node("/", docs, implicit_ok=self.access.protocol in ("local", "zip", "memory")
                           or self.access.is_archive)
+        if node is None and self.access.is_remote and await self._lists_something():
+            node = build_node("/", docs, implicit_ok=True)  # a bucket or folder of stores: browse it
         if node is None:
             raise StoreOpenError(f"no zarr metadata found at {self.url} (no zarr.json, .zgroup or .zarray)")
         if failures:
@@ -362,6 +364,27 @@ class Hierarchy:
         self._root = node
         self._nodes["/"] = node
         return node
+
+    ROOT_PROBE = 20
+    """Entries of a remote root without metadata probed for zarr children (one round trip)."""
+
+    async def _lists_something(self) -> bool:
+        """Whether a remote root without metadata is a bucket or served folder of stores: it lists
+        entries, and one of the first :attr:`ROOT_PROBE` has zarr metadata.  A URL that lists
+        nothing (a typo on static hosting), or only other files, stays an error."""
+        try:
+            names = await self.access.list_dir(key_prefix("/"))
+        except ZarrBrowserError:
+            return False
+        entries = [n for n in names if n not in _SKIP_NAMES and not n.startswith(".")][: self.ROOT_PROBE]
+        if not entries:
+            return False
+        keys = [f"{name}/{doc}" for name in entries for doc in ("zarr.json", ".zgroup", ".zarray")]
+        try:
+            found = await self.access.get_many(keys)
+        except ZarrBrowserError:
+            return False
+        return any(value is not None and not isinstance(value, Exception) for value in found.values())
 
     # -- reading nodes ---------------------------------------------------------------------
     def _parse_docs(self, path: str, raw: Mapping[str, bytes | Exception | None]) -> tuple[dict[str, Document], list[str]]:
