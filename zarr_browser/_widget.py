@@ -9,6 +9,10 @@ node (or Enter, "Open", or "Open in napari" in its context menu) adds it to this
 Store I/O (opening, listing, planning layers) runs in worker threads; layers are added on the
 GUI thread.  Layers added by this plugin carry ``metadata["zarr_browser"] = {"url", "path"}``;
 selecting such a layer selects its node (opening its store first when needed).
+
+The storage options a store was opened with (credentials included) are kept by URL for the
+session, never in layer metadata: the layers of an S3 store opened with a key and an endpoint
+reopen their store in the dock with them.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ if TYPE_CHECKING:
 
     from zarr_browser.core.conventions.base import ConventionRegistry
     from zarr_browser.core.hierarchy import Hierarchy
+    from zarr_browser.core.store import RequestPolicy
     from zarr_browser.streaming import LayerPlan
 
 __all__ = ["BrowserDock", "NodeBrowser", "NodeBrowserPanel", "make_node_browser"]
@@ -62,6 +67,16 @@ def _run(owner: QWidget, function: Callable[[], Any], on_done: Callable[[Any], N
     worker.finished.connect(lambda: keep.remove(worker) if worker in keep else None)
     worker.start()
     return worker
+
+
+def _open_store(url: str, registry: ConventionRegistry, storage_options: dict[str, Any] | None,
+                policy: RequestPolicy | None) -> Hierarchy:
+    """Worker: open *url* read-only with its storage options (root read); raises ZarrBrowserError when unreadable."""
+    from zarr_browser.core.hierarchy import Hierarchy
+    from zarr_browser.core.safety import check_environment
+
+    check_environment()
+    return Hierarchy.open(url, storage_options=storage_options or None, policy=policy, hints=registry.child_hints)
 
 
 class NodeBrowser(Protocol):
@@ -131,7 +146,8 @@ class NodeBrowserPanel(BrowserPanel):
 
     # -- NodeBrowser -----------------------------------------------------------------------
     def set_hierarchy(self, hierarchy: Hierarchy | None) -> None:
-        self.setHierarchy(hierarchy)
+        """Show *hierarchy* (its storage options go into the copy-as-code snippets)."""
+        self.setHierarchy(hierarchy, storage_options=hierarchy.access.storage_options if hierarchy else None)
 
     def select_path(self, path: str) -> None:
         """Select the node at *path*, listing its ancestors first when needed."""
@@ -151,7 +167,13 @@ def make_node_browser(registry: ConventionRegistry, parent: QWidget | None = Non
 
 
 class BrowserDock(QWidget):
-    """The "Zarr browser" dock widget: open a store, browse it, add nodes to the viewer."""
+    """The "Zarr browser" dock widget: open a store, browse it, add nodes to the viewer.
+
+    Attributes
+    ----------
+    policy
+        Request deadlines and retries for the stores the dock opens (None: the defaults).
+    """
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -163,6 +185,9 @@ class BrowserDock(QWidget):
         self._workers: list[Any] = []
         self._pending_select: str | None = None
         self._opening: str | None = None
+        #: the storage options of each store opened, by URL (as given and as opened)
+        self._storage_options: dict[str, dict[str, Any]] = {}
+        self.policy: RequestPolicy | None = None
 
         self.url_edit = QLineEdit(self)
         self.url_edit.setPlaceholderText("path, .zip, http(s):// or s3:// URL")
@@ -198,8 +223,16 @@ class BrowserDock(QWidget):
         self.destroyed.connect(lambda *_: _disconnect(events, callback))
 
     # -- public API ------------------------------------------------------------------------
-    def show_store(self, url: str, *, select: str | None = None) -> None:
-        """Open *url* in the dock (in a worker), then select *select* when given."""
+    def show_store(self, url: str, *, select: str | None = None,
+                   storage_options: dict[str, Any] | None = None) -> None:
+        """Open *url* in the dock (in a worker), then select *select* when given.
+
+        *storage_options* are kept for *url* (:meth:`set_storage_options`): without them, the
+        options *url* was opened with before are used again.
+        """
+        if storage_options is not None:
+            self.set_storage_options(url, storage_options)
+        options = self._storage_options.get(url)
         self.url_edit.setText(url)
         self._pending_select = select
         if self.hierarchy is not None and self.hierarchy.url == url:
@@ -209,10 +242,13 @@ class BrowserDock(QWidget):
             return  # already on its way; the selection applies when it is open
         self._opening = url
         self.status.setText(f"opening {url} …")
-        from zarr_browser._reader import open_hierarchy
+        registry, policy = self.registry, self.policy
+        _run(self, lambda: _open_store(url, registry, options, policy), self._on_store_opened, self._on_error,
+             self._workers)
 
-        registry = self.registry
-        _run(self, lambda: open_hierarchy(url, registry), self._on_store_opened, self._on_error, self._workers)
+    def set_storage_options(self, url: str, storage_options: dict[str, Any]) -> None:
+        """Open *url* with *storage_options* from now on (when its layers are selected too)."""
+        self._storage_options[url] = dict(storage_options)
 
     def open_path(self, path: str) -> None:
         """Add the node at *path* to the viewer (planned in a worker, added on the GUI thread)."""
@@ -250,6 +286,8 @@ class BrowserDock(QWidget):
 
     def _on_store_opened(self, hierarchy: Hierarchy) -> None:
         self._opening = None
+        if hierarchy.access.storage_options:  # the layers name the store by the URL it has once opened
+            self._storage_options[hierarchy.url] = dict(hierarchy.access.storage_options)
         self.hierarchy = hierarchy
         self.browser.set_hierarchy(hierarchy)
         self.status.setText(f"{hierarchy.url}")

@@ -30,12 +30,16 @@ if TYPE_CHECKING:
     from zarr_browser.core.model import Node
     from zarr_browser.core.summary import NodeSummary
 
-__all__ = ["S3_ONLY_OPTIONS", "main", "options_for_url", "run"]
+__all__ = ["S3_ONLY_OPTIONS", "STORAGE_OPTIONS_ENV", "main", "options_for_url", "run"]
 
 logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE, EXIT_INTERNAL = 0, 1, 2, 3
 SUBCOMMANDS = ("info", "validate", "edit", "demo")
+
+#: storage options as a JSON object, read (and removed from the environment) at start: how the
+#: window passes them to the napari it starts, out of sight of other users' process listings
+STORAGE_OPTIONS_ENV = "ZARR_BROWSER_STORAGE_OPTIONS"
 
 #: storage options of s3fs that an http(s) URL does not take: fsspec hands the options of an
 #: http URL to aiohttp, which fails on them with a TypeError
@@ -111,9 +115,25 @@ def options_for_url(url: str, options: Mapping[str, Any]) -> tuple[dict[str, Any
     return kept, dropped
 
 
+def _pop_environment_options() -> dict[str, Any]:
+    """The storage options in :data:`STORAGE_OPTIONS_ENV`, removed from the environment (napari's
+    plugins and the processes it starts do not inherit them)."""
+    text = os.environ.pop(STORAGE_OPTIONS_ENV, "").strip()
+    if not text:
+        return {}
+    try:
+        options = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise _UsageError(f"{STORAGE_OPTIONS_ENV} is not JSON: {err}") from err
+    if not isinstance(options, dict):
+        raise _UsageError(f"{STORAGE_OPTIONS_ENV} must hold a JSON object")
+    return options
+
+
 def _storage_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The storage options of the command line, less those the URL's scheme does not take (with a note)."""
-    options: dict[str, Any] = {}
+    """The storage options of the command line (over those of :data:`STORAGE_OPTIONS_ENV`), less those
+    the URL's scheme does not take (with a note)."""
+    options: dict[str, Any] = dict(getattr(args, "environment_options", None) or {})
     for item in args.storage_option or ():
         key, sep, raw = item.partition("=")
         if not sep or not key:
@@ -666,6 +686,7 @@ def _run_napari(url: str | None, node: str | None = None, storage_options: dict[
     viewer = napari.Viewer()
     _, dock = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
     if url:
+        dock.set_storage_options(url, storage_options or {})  # selecting a layer added below opens its store
         try:
             if node or storage_options:
                 from zarr_browser._reader import open_node
@@ -732,6 +753,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
+        args.environment_options = _pop_environment_options()
         return _dispatch(parser, args, out, browse=browse, use_napari=use_napari, writable=writable, node=node)
     except ZarrBrowserError as err:
         _line(sys.stderr, f"zarr-browser: {err}")

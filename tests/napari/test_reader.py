@@ -334,6 +334,7 @@ def test_the_dock_opens_a_store_with_the_storage_options_it_was_opened_with(
         other = stores.image("0.4", name="other.ome.zarr")
         dock.show_store(str(other))
         qtbot.waitUntil(lambda: dock.hierarchy is not None and dock.hierarchy.url == str(other), timeout=10_000)
+        viewer.layers.selection.active = None
         viewer.layers.selection.active = viewer.layers["cells"]  # its store opens again, with its options
         qtbot.waitUntil(lambda: dock.hierarchy.url == url and dock.browser.current_path() == "/labels/cells",
                         timeout=20_000)

@@ -15,7 +15,14 @@ from stall import StallMeter  # tests/stall.py
 
 from zarr_browser.core.store import RequestPolicy
 from zarr_browser.qt.tree_model import HierarchyTreeModel
-from zarr_browser.qt.window import BrowserWindow, OpenUrlDialog, RecentStores, napari_available, parse_storage_options
+from zarr_browser.qt.window import (
+    BrowserWindow,
+    OpenUrlDialog,
+    RecentStores,
+    napari_available,
+    napari_command,
+    parse_storage_options,
+)
 
 Model = HierarchyTreeModel
 
@@ -494,6 +501,26 @@ def test_cli_opens_the_window_with_url_and_storage_options(monkeypatch: pytest.M
     assert main(["--writable", "/data/x.zarr"]) == 0
     assert calls == [("s3://bucket/x.zarr", {"requester_pays": True, "anon": True}, False), (None, None, False),
                      ("/data/x.zarr", None, True)]
+
+
+def test_open_in_napari_passes_storage_options_in_the_environment_not_on_the_command_line(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from zarr_browser import cli
+
+    options = {"endpoint_url": "http://127.0.0.1:9", "key": "AKIA", "secret": "s3cr3t-value",
+               "client_kwargs": {"region_name": "eu-west-1"}}
+    command, environment = napari_command("s3://bucket/cells.ome.zarr", "/0", options)
+    assert not any("s3cr3t" in part or "AKIA" in part for part in command)  # `ps` shows every user the argv
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(cli, "_run_napari", lambda *args, **kwargs: calls.append(args[:3]) or 0)
+    monkeypatch.setenv(cli.STORAGE_OPTIONS_ENV, environment[cli.STORAGE_OPTIONS_ENV])
+    assert cli.main(command[3:]) == 0  # the child's command line, as the child parses it
+    assert calls == [("s3://bucket/cells.ome.zarr", "/0", options)]
+    assert cli.STORAGE_OPTIONS_ENV not in os.environ  # napari's own children do not inherit them
+    monkeypatch.setenv(cli.STORAGE_OPTIONS_ENV, "[1]")
+    assert cli.main(command[3:]) == cli.EXIT_UNREADABLE
 
 
 def test_cli_without_a_display_falls_back_to_info(monkeypatch: pytest.MonkeyPatch, demo_root: Path,

@@ -18,6 +18,7 @@ import gc
 import importlib.util
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -50,7 +51,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from zarr_browser.cli import options_for_url
+from zarr_browser.cli import STORAGE_OPTIONS_ENV, options_for_url
 from zarr_browser.qt._typed import connect_slot, nonnull
 from zarr_browser.qt.browser_panel import NAPARI_TOOLTIP, BadgeDelegate, BrowserPanel
 from zarr_browser.qt.editor.window_editing import WindowEditing, is_remote_url
@@ -343,14 +344,23 @@ class OpenUrlDialog(QDialog):
         self.errorLabel.show()
 
 
-def napari_command(url: str, path: str, storage_options: dict[str, Any] | None = None) -> list[str]:
-    """The command that opens node *path* of the store at *url* in a new napari with the browser dock."""
+def napari_command(url: str, path: str, storage_options: dict[str, Any] | None = None
+                   ) -> tuple[list[str], dict[str, str]]:
+    """The command that opens node *path* of the store at *url* in a new napari with the browser dock,
+    and its environment.
+
+    The storage options (credentials among them) travel in the environment
+    (:data:`~zarr_browser.cli.STORAGE_OPTIONS_ENV`), readable by this user only, never on the
+    command line, which every user of the machine can list.
+    """
     command = [sys.executable, "-m", "zarr_browser", url, "--napari"]
     if path.strip("/"):
         command += ["--node", path]
-    for key, value in (storage_options or {}).items():
-        command += ["-O", f"{key}={json.dumps(value)}"]
-    return command
+    environment = dict(os.environ)
+    environment.pop(STORAGE_OPTIONS_ENV, None)
+    if storage_options:
+        environment[STORAGE_OPTIONS_ENV] = json.dumps(storage_options)
+    return command, environment
 
 
 def napari_available() -> bool:
@@ -734,8 +744,9 @@ class BrowserWindow(QMainWindow):
         hierarchy = self.panel.hierarchy()
         if hierarchy is None or not napari_available():
             return
-        subprocess.Popen(napari_command(hierarchy.url, path or self.currentPath() or "/",
-                                        hierarchy.access.storage_options))
+        command, environment = napari_command(hierarchy.url, path or self.currentPath() or "/",
+                                              hierarchy.access.storage_options)
+        subprocess.Popen(command, env=environment)
 
     # -- status and progress ---------------------------------------------------------------
     def _show_message(self, text: str, timeout: int) -> None:
