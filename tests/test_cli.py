@@ -221,6 +221,15 @@ def test_s3_options_on_an_http_url_are_left_out_with_a_note(http_server: Any, za
     assert "key, anon, endpoint_url, client_kwargs.region_name left out: S3 options are not used for http URLs" in err
 
 
+def test_top_level_help_lists_the_remote_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for option in ("-O, --storage-option KEY=VALUE", "--anon", "--endpoint-url URL", "--timeout SECONDS",
+                   "AWS_PROFILE", "ZARR_BROWSER_STORAGE_OPTIONS"):
+        assert option in text, option
+
+
 def test_unreachable_url_exits_2_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
     code, _ = run("info", "http://127.0.0.1:9/x.zarr", "--timeout", "3")
     assert code == 2

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.conventions import ConventionRegistry
     from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.core.model import Node
+    from zarr_browser.core.store import RequestPolicy
     from zarr_browser.core.summary import NodeSummary
 
 __all__ = ["S3_ONLY_OPTIONS", "STORAGE_OPTIONS_ENV", "main", "options_for_url", "run"]
@@ -153,6 +154,14 @@ def _storage_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
+def _request_policy(args: argparse.Namespace) -> RequestPolicy | None:
+    """The deadlines of ``--timeout`` (None when the command line has no URL, hence no ``--timeout``)."""
+    from zarr_browser.core.store import RequestPolicy
+
+    timeout = getattr(args, "timeout", None)
+    return None if timeout is None else RequestPolicy(deadline=timeout, attempt_timeout=min(5.0, timeout))
+
+
 def _add_store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", help="a path, .zip, file://, http(s)://, s3:// or other fsspec URL")
     parser.add_argument("-O", "--storage-option", action="append", metavar="KEY=VALUE",
@@ -169,11 +178,29 @@ def _add_depth_argument(parser: argparse.ArgumentParser) -> None:
                         help="levels below the root to list (default: all)")
 
 
+_EPILOG = """\
+'zarr-browser URL' opens URL in the browser window ('info' without a display).
+remote options (for URL and for info, validate, edit):
+  -O, --storage-option KEY=VALUE  fsspec storage option, repeatable (s3fs: key, secret, token,
+                                  profile, client_kwargs...; VALUE parsed as JSON when possible)
+  --anon                          anonymous access (public S3 buckets)
+  --endpoint-url URL              S3-compatible endpoint URL (or AWS_ENDPOINT_URL(_S3))
+  --timeout SECONDS               deadline for each remote read, retries included (default: 15)
+S3 credentials otherwise come from the AWS chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY,
+AWS_PROFILE, ~/.aws).  ZARR_BROWSER_STORAGE_OPTIONS (a JSON object) gives storage options out of
+sight of the process list; the options of the command line go over it.
+
+Run 'zarr-browser COMMAND --help' for the options of a command."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zarr-browser",
         description="Browse, view, validate and edit zarr hierarchies (OME-Zarr, xarray, NCZarr, CF).",
-        epilog="Run 'zarr-browser COMMAND --help' for the options of a command.",
+        usage="%(prog)s [-h] [--version] [-v] [URL [--napari [--node PATH] | --writable] [remote options]] "
+              "| COMMAND ...",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"zarr-browser {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv for debug)")
@@ -229,13 +256,11 @@ def _open(args: argparse.Namespace) -> tuple[Hierarchy, ConventionRegistry]:
     from zarr_browser.core.conventions import default_registry
     from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.core.safety import check_environment
-    from zarr_browser.core.store import RequestPolicy
 
     check_environment()
     registry = default_registry()
-    policy = RequestPolicy(deadline=args.timeout, attempt_timeout=min(5.0, args.timeout))
     hierarchy = Hierarchy.open(
-        args.url, storage_options=_storage_options(args), policy=policy, hints=registry.child_hints
+        args.url, storage_options=_storage_options(args), policy=_request_policy(args), hints=registry.child_hints
     )
     return hierarchy, registry
 
@@ -539,7 +564,6 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
     )
     from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.core.safety import check_environment
-    from zarr_browser.core.store import RequestPolicy
     from zarr_browser.errors import NodeNotFoundError
 
     try:
@@ -554,8 +578,7 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_UNREADABLE
     check_environment()
     registry = default_registry()
-    policy = RequestPolicy(deadline=args.timeout, attempt_timeout=min(5.0, args.timeout))
-    hierarchy = Hierarchy.open(args.url, storage_options=_storage_options(args), policy=policy,
+    hierarchy = Hierarchy.open(args.url, storage_options=_storage_options(args), policy=_request_policy(args),
                                mode="r" if args.dry_run else "r+", hints=registry.child_hints)
     session = EditSession(hierarchy, registry, strict=args.strict)
     payload: dict[str, Any] = {"url": hierarchy.url, "dry_run": bool(args.dry_run), "saved": False,
@@ -655,7 +678,8 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _run_window(url: str | None, storage_options: dict[str, Any], *, what: str, writable: bool = False) -> int | None:
+def _run_window(url: str | None, storage_options: dict[str, Any], *, what: str, writable: bool = False,
+                policy: RequestPolicy | None = None) -> int | None:
     """Show the browser window and return its exit code; None (with a message) when it cannot be shown."""
     from zarr_browser.qt.app import display_available
 
@@ -666,12 +690,17 @@ def _run_window(url: str | None, storage_options: dict[str, Any], *, what: str, 
         return None
     from zarr_browser.qt.app import run_browser
 
-    return run_browser(url, storage_options or None, writable=writable)
+    return run_browser(url, storage_options or None, writable=writable, policy=policy)
 
 
-def _run_napari(url: str | None, node: str | None = None, storage_options: dict[str, Any] | None = None) -> int:
+def _run_napari(url: str | None, node: str | None = None, storage_options: dict[str, Any] | None = None,
+                policy: RequestPolicy | None = None) -> int:
     """``zarr-browser [URL] --napari [--node PATH]``: napari with the browser dock, *url* (or its
-    node *node*) opened by our reader.  The browser window's "Open in napari" runs this."""
+    node *node*) opened by our reader.  The browser window's "Open in napari" runs this.
+
+    With a *policy* (``--timeout``) other than the default, the store is opened with it here
+    rather than by napari's reader, which knows no deadlines but its own; the dock uses it too.
+    """
     from zarr_browser.qt.app import display_available
 
     ok, why = display_available()
@@ -683,18 +712,22 @@ def _run_napari(url: str | None, node: str | None = None, storage_options: dict[
     except ImportError as err:
         sys.stderr.write(f"zarr-browser: napari is not installed ({err}); install zarr-browser[gui]\n")
         return EXIT_UNREADABLE
+    from zarr_browser.core.store import RequestPolicy
+
     viewer = napari.Viewer()
     _, dock = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    dock.policy = policy
     if url:
         dock.set_storage_options(url, storage_options or {})  # selecting a layer added below opens its store
         try:
-            if node or storage_options:
+            if node or storage_options or (policy is not None and policy != RequestPolicy()):
                 from zarr_browser._reader import open_node
                 from zarr_browser.core.conventions import default_registry
                 from zarr_browser.core.hierarchy import Hierarchy
 
                 registry = default_registry()
-                hierarchy = Hierarchy.open(url, storage_options=storage_options, hints=registry.child_hints)
+                hierarchy = Hierarchy.open(url, storage_options=storage_options, policy=policy,
+                                           hints=registry.child_hints)
                 open_node(viewer, hierarchy, node or "/", registry)
             else:
                 viewer.open(url, plugin="zarr-browser")
@@ -777,10 +810,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, out: Te
               use_napari: bool, writable: bool, node: str | None) -> int:
     url = getattr(args, "url", None)
     if use_napari and browse:
-        return _run_napari(url, node, _storage_options(args) if url else None)
+        return _run_napari(url, node, _storage_options(args) if url else None, _request_policy(args))
     if browse:
         window_code = _run_window(url, _storage_options(args) if url else {}, what=url or "the browser",
-                                  writable=writable)
+                                  writable=writable, policy=_request_policy(args))
         if window_code is not None:
             return window_code
         if url is None:

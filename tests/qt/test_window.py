@@ -494,13 +494,30 @@ def test_cli_opens_the_window_with_url_and_storage_options(monkeypatch: pytest.M
 
     calls: list[tuple[Any, Any, bool]] = []
     monkeypatch.setattr(app, "run_browser",
-                        lambda url, options, writable=False: calls.append((url, options, writable)) or 0)
+                        lambda url, options, writable=False, policy=None: calls.append((url, options, writable)) or 0)
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     assert main(["s3://bucket/x.zarr", "--anon", "-O", "requester_pays=true"]) == 0
     assert main([]) == 0
     assert main(["--writable", "/data/x.zarr"]) == 0
     assert calls == [("s3://bucket/x.zarr", {"requester_pays": True, "anon": True}, False), (None, None, False),
                      ("/data/x.zarr", None, True)]
+
+
+def test_timeout_is_honoured_by_the_window_and_by_napari(monkeypatch: pytest.MonkeyPatch) -> None:
+    import zarr_browser.qt.app as app
+    from zarr_browser import cli
+
+    policies: list[Any] = []
+    monkeypatch.setattr(app, "run_browser", lambda *args, policy=None, **kwargs: policies.append(policy) or 0)
+    monkeypatch.setattr(cli, "_run_napari", lambda url, node, options, policy=None: policies.append(policy) or 0)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert cli.main(["http://127.0.0.1:9/x.zarr", "--timeout", "2"]) == 0
+    assert cli.main(["http://127.0.0.1:9/x.zarr", "--napari", "--timeout", "2.5"]) == 0
+    assert cli.main(["http://127.0.0.1:9/x.zarr"]) == 0
+    assert policies == [RequestPolicy(deadline=2, attempt_timeout=2), RequestPolicy(deadline=2.5, attempt_timeout=2.5),
+                        RequestPolicy()]
+    command, _ = napari_command("http://127.0.0.1:9/x.zarr", "/", timeout=2.5)  # "Open in napari" keeps it
+    assert command[-2:] == ["--timeout", "2.5"]
 
 
 def test_open_in_napari_passes_storage_options_in_the_environment_not_on_the_command_line(

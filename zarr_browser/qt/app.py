@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from zarr_browser.core.store import RequestPolicy
 
 __all__ = ["display_available", "run_browser"]
 
@@ -40,8 +43,11 @@ def display_available() -> tuple[bool, str]:
 
 
 def run_browser(url: str | None = None, storage_options: dict[str, Any] | None = None, *,
-                writable: bool = False) -> int:
-    """Show the browser window (on *url* when given, for editing when *writable*) and run the Qt event loop."""
+                writable: bool = False, policy: RequestPolicy | None = None) -> int:
+    """Show the browser window (on *url* when given, for editing when *writable*) and run the Qt event loop.
+
+    *policy* sets the deadlines and retries of the stores the window opens (``--timeout``).
+    """
     from qtpy.QtCore import QCoreApplication
     from qtpy.QtWidgets import QApplication
 
@@ -55,7 +61,7 @@ def run_browser(url: str | None = None, storage_options: dict[str, Any] | None =
     QCoreApplication.setApplicationVersion(__version__)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     runner = ThreadRunner()
-    window = BrowserWindow(runner=runner, registry=default_registry())
+    window = BrowserWindow(runner=runner, registry=default_registry(), policy=policy)
     window.show()
     if url:
         window.openStore(url, storage_options, writable=writable)

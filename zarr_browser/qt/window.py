@@ -344,10 +344,10 @@ class OpenUrlDialog(QDialog):
         self.errorLabel.show()
 
 
-def napari_command(url: str, path: str, storage_options: dict[str, Any] | None = None
-                   ) -> tuple[list[str], dict[str, str]]:
-    """The command that opens node *path* of the store at *url* in a new napari with the browser dock,
-    and its environment.
+def napari_command(url: str, path: str, storage_options: dict[str, Any] | None = None, *,
+                   timeout: float | None = None) -> tuple[list[str], dict[str, str]]:
+    """The command that opens node *path* of the store at *url* in a new napari with the browser dock
+    (with the deadline *timeout* for remote reads), and its environment.
 
     The storage options (credentials among them) travel in the environment
     (:data:`~zarr_browser.cli.STORAGE_OPTIONS_ENV`), readable by this user only, never on the
@@ -356,6 +356,8 @@ def napari_command(url: str, path: str, storage_options: dict[str, Any] | None =
     command = [sys.executable, "-m", "zarr_browser", url, "--napari"]
     if path.strip("/"):
         command += ["--node", path]
+    if timeout is not None:
+        command += ["--timeout", f"{timeout:g}"]
     environment = dict(os.environ)
     environment.pop(STORAGE_OPTIONS_ENV, None)
     if storage_options:
@@ -407,6 +409,7 @@ class BrowserWindow(QMainWindow):
         self._runner = runner
         self._registry = registry
         self._settings = settings if settings is not None else QSettings()
+        self._policy = policy
         self._recent = RecentStores(self._settings)
         #: the URL and the options of the last open tried (kept when it failed: the dialog offers them again)
         self._last_attempt: tuple[str, dict[str, Any]] | None = None
@@ -745,7 +748,8 @@ class BrowserWindow(QMainWindow):
         if hierarchy is None or not napari_available():
             return
         command, environment = napari_command(hierarchy.url, path or self.currentPath() or "/",
-                                              hierarchy.access.storage_options)
+                                              hierarchy.access.storage_options,
+                                              timeout=self._policy.deadline if self._policy else None)
         subprocess.Popen(command, env=environment)
 
     # -- status and progress ---------------------------------------------------------------
