@@ -72,6 +72,38 @@ def test_zarr_snippet_passes_storage_options_over_http(http_server: Any, zarr_st
     np.testing.assert_array_equal(_run(code)["data"], tree.arrays["/raw"])
 
 
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_zarr_snippet_opens_a_node_inside_a_zip_on_a_web_server(http_server: Any, zarr_stores: Any,
+                                                                 zarr_format: int) -> None:
+    with ZipStore(Path(http_server.root) / "sample.zarr.zip", mode="w") as zip_store:
+        tree = zarr_stores.sample(zip_store, zarr_format)
+    url = http_server.url_for("sample.zarr.zip")
+    code = _snippets_for(url, "/labels/mask")["zarr-python"]
+    assert f"zarr.open_array('zip::{url}', path='labels/mask'" in code  # read in place, with range requests
+    np.testing.assert_array_equal(_run(code)["data"], tree.arrays["/labels/mask"])
+    options = {"headers": {"X-Zarr-Browser": "snippet"}}
+    code = _snippets_for(url, "/nested/deeper", storage_options=options)["zarr-python"]
+    assert "storage_options = {'http': {'headers': {'X-Zarr-Browser': 'snippet'}}}" in code  # keyed by protocol
+    assert _run(code)["group"].attrs["level"] == 2
+
+
+def test_snippets_open_a_node_inside_a_zip_in_a_bucket(s3_server: Any, tmp_path: Path) -> None:
+    xr = pytest.importorskip("xarray")
+    folder = tmp_path / "upload"
+    folder.mkdir()
+    ds = _xarray_dataset(tmp_path / "model.zarr", 3)
+    with ZipStore(folder / "model.zarr.zip", mode="w") as zip_store, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # v3 consolidated metadata is not in the spec (yet)
+        ds.to_zarr(zip_store, group="model/run1", zarr_format=3, consolidated=True)
+    bucket = s3_server.new_bucket()
+    s3_server.upload_tree(folder, bucket)
+    url = f"s3://{bucket}/model.zarr.zip"
+    codes = _snippets_for(url, "/model/run1/temperature", storage_options=s3_server.storage_options)
+    assert "storage_options = {'s3': {'endpoint_url'" in codes["zarr-python"]
+    np.testing.assert_array_equal(_run(codes["zarr-python"])["data"], ds["temperature"].values)
+    xr.testing.assert_equal(_run(codes["xarray"])["da"].load(), ds["temperature"])
+
+
 def _xarray_dataset(path: Path, zarr_format: int) -> Any:
     xr = pytest.importorskip("xarray")
     ds = xr.Dataset(

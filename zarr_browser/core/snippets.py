@@ -1,8 +1,10 @@
 """Code snippets that open a node with zarr-python, xarray, ome-zarr-py and napari.
 
 "Copy as code" in the browser puts one of these on the clipboard.  Each snippet is a complete,
-runnable program: imports, the store (with its storage options), and the node.  Which
-snippets are offered depends on the node and the conventions found on it:
+runnable program: imports, the store (with its storage options), and the node.  A zip archive on
+a server or in a bucket is opened in place through fsspec's chained ``zip::https://…`` URL, its
+storage options keyed by protocol (``{"s3": {...}}``).  Which snippets are offered depends on
+the node and the conventions found on it:
 
 * ``zarr-python`` - always (groups with ``open_group``, arrays with ``open_array``), read-only;
 * ``xarray`` - groups detected as xarray or CF datasets, and arrays detected as xarray variables
@@ -20,6 +22,7 @@ import os
 import pprint
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import Detection
@@ -37,6 +40,30 @@ def _is_zip(url: str) -> bool:
 
 def _is_local(url: str) -> bool:
     return "://" not in url or url.startswith("file://")
+
+
+def _remote_zip_protocol(url: str) -> str | None:
+    """The fsspec protocol (``http``, ``s3``...) of a zip archive read over the network, else None."""
+    if _is_local(url) or "::" in url:
+        return None
+    parts = urlsplit(url)
+    if not parts.path.rstrip("/").lower().endswith((".zip", ".ozx")):
+        return None
+    scheme = parts.scheme.lower()
+    return {"https": "http", "s3a": "s3"}.get(scheme, scheme)
+
+
+def _location(url: str, storage_options: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """The URL a library opens for the store at *url* (not a local zip), and the storage options to write.
+
+    A zip on a server or in a bucket is read in place through fsspec's chained ``zip::`` URL,
+    whose options are keyed by the protocol of the archive's location.  Local paths take none.
+    """
+    options = dict(storage_options or {})
+    protocol = _remote_zip_protocol(url)
+    if protocol is not None:
+        return f"zip::{url}", {protocol: options} if options else {}
+    return url, options if not _is_local(url) else {}
 
 
 def node_url(url: str, path: str) -> str:
@@ -58,10 +85,10 @@ def _store_lines(url: str, storage_options: Mapping[str, Any] | None) -> tuple[l
     """Import lines, setup lines and the ``store``/``storage_options`` call arguments."""
     if _is_zip(url):
         return ["import zarr"], f"store = zarr.storage.ZipStore({url!r}, mode=\"r\")", "store"
-    options = dict(storage_options or {})
-    if options and not _is_local(url):
-        return ["import zarr"], f"storage_options = {_literal(options)}", f"{url!r}, storage_options=storage_options"
-    return ["import zarr"], "", repr(url)
+    target, options = _location(url, storage_options)
+    if options:
+        return ["import zarr"], f"storage_options = {_literal(options)}", f"{target!r}, storage_options=storage_options"
+    return ["import zarr"], "", repr(target)
 
 
 def _zarr_snippet(url: str, path: str, node: Node, storage_options: Mapping[str, Any] | None) -> str:
@@ -93,16 +120,16 @@ def _xarray_snippet(url: str, path: str, node: Node, storage_options: Mapping[st
     rel = path.strip("/")
     group, _, variable = rel.rpartition("/") if node.is_array else (rel, "", "")
     lines = ["import xarray as xr"]
-    options = dict(storage_options or {})
     group_arg = f", group={group!r}" if group else ""
+    target, options = _location(url, storage_options)
     if _is_zip(url):
         lines += ["import zarr", "", f"store = zarr.storage.ZipStore({url!r}, mode=\"r\")",
                   f"ds = xr.open_zarr(store{group_arg})"]
-    elif options and not _is_local(url):
+    elif options:
         lines += ["", f"storage_options = {_literal(options)}",
-                  f"ds = xr.open_zarr({url!r}{group_arg}, storage_options=storage_options)"]
+                  f"ds = xr.open_zarr({target!r}{group_arg}, storage_options=storage_options)"]
     else:
-        lines += ["", f"ds = xr.open_zarr({url!r}{group_arg})"]
+        lines += ["", f"ds = xr.open_zarr({target!r}{group_arg})"]
     if node.is_array:
         lines.append(f"da = ds[{variable!r}]")
         lines.append("print(da)")
