@@ -205,8 +205,10 @@ def test_info_and_validate_over_http(demo: Path, make_http_server) -> None:  # t
     nodes = by_path(info_json(url))
     assert {"/time", "/lat", "/lon", "/temperature"} <= nodes.keys()
     assert nodes["/temperature"]["dimension_names"] == ["time", "lat", "lon"]
-    code, _ = run("validate", server.url_for("plate.ome.zarr"))
+    code, text = run("validate", server.url_for("plate.ome.zarr"))
     assert code == 0  # listed from the plate's metadata (wells, fields, levels) despite no index
+    assert "OK (incomplete: " in text  # unlisted groups: the verdict says only declared children were checked
+    assert "no group at" not in text  # the wells its rows do not declare are found from the plate's
 
 
 def test_s3_options_on_an_http_url_are_left_out_with_a_note(http_server: Any, zarr_stores: Any,

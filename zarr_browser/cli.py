@@ -488,6 +488,9 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
                 _line(out, f"  {issue.severity.value:<7} [{issue.convention}] {issue.message}{_where(issue)}")
         warnings = sum(1 for i in report.issues if i.severity is Severity.WARNING)
         verdict = "FAILED" if errors else "OK"
+        unlisted = sum(1 for i in report.issues if i.message.startswith("children could not be listed"))
+        if unlisted:  # what could not be listed was not checked: an OK must not claim it
+            verdict += f" (incomplete: {unlisted:,} group(s) could not be listed; only declared children checked)"
         _line(out, f"{verdict}: {errors} error(s), {warnings} warning(s) in {report.nodes_checked} node(s) of "
                    f"{hierarchy.url}")
     return EXIT_ERRORS if errors else EXIT_OK

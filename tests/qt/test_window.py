@@ -625,3 +625,11 @@ def test_the_scroll_for_more_message_ends_when_every_child_is_loaded(qtbot: Any,
     assert window.model.rowCount(root) == 600
     assert "/: 500 of 600 children loaded — scroll down for more" in messages
     assert window.statusBar().currentMessage() == "/: all 600 children loaded"
+
+
+def test_a_failed_open_shows_its_url_without_the_password(qtbot: Any, make_window: Any) -> None:
+    window = make_window()
+    with qtbot.waitSignal(window.openFailed, timeout=20_000):
+        window.openStore(f"http://alice:hunter2@127.0.0.1:{free_port()}/x.zarr")
+    assert "Could not open" in window.panel.errorBar.text()
+    assert "hunter2" not in window.panel.errorBar.text() and "127.0.0.1" in window.panel.errorBar.text()

@@ -42,6 +42,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from zarr_browser.core.redact import redact_text
 from zarr_browser.core.snippets import snippets
 from zarr_browser.errors import ZarrBrowserError
 from zarr_browser.qt._typed import nonnull
@@ -423,8 +424,8 @@ class BrowserPanel(QWidget):
             reason = f"internal error: {type(err).__name__}: {err}"
         else:
             reason = str(err) or type(err).__name__
-        self.errorBar.showError(f"Could not open {url}: {reason}")
-        self.statusMessage.emit(f"Could not open {url}", 10000)
+        self.errorBar.showError(redact_text(f"Could not open {url}: {reason}"))
+        self.statusMessage.emit(redact_text(f"Could not open {url}"), 10000)
         self._update_busy()
         self.openFailed.emit(url, reason)
 

@@ -19,13 +19,12 @@ import importlib.util
 import json
 import logging
 import os
-import re
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from qtpy.QtCore import QModelIndex, QSettings, QSize, Qt, Signal
 from qtpy.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
@@ -52,6 +51,7 @@ from qtpy.QtWidgets import (
 )
 
 from zarr_browser.cli import STORAGE_OPTIONS_ENV, options_for_url
+from zarr_browser.core.redact import redact_options, redact_text, redact_url
 from zarr_browser.qt._typed import connect_slot, nonnull
 from zarr_browser.qt.browser_panel import NAPARI_TOOLTIP, BadgeDelegate, BrowserPanel
 from zarr_browser.qt.editor.window_editing import WindowEditing, is_remote_url
@@ -68,14 +68,7 @@ __all__ = ["NAPARI_TOOLTIP", "BadgeDelegate", "BrowserPanel", "BrowserWindow", "
 logger = logging.getLogger(__name__)
 
 MAX_RECENT = 10
-#: names of storage options (at any depth), HTTP headers and URL query parameters that hold
-#: credentials: never written to the settings file, never shown
-_SECRET = re.compile(r"secret|token|passw|credential|session|cookie|auth|signature|^sig$|apikey|access_?key|key_?id"
-                     r"|(^|[-_])key$", re.IGNORECASE)
-#: storage options dropped whole: HTTP headers are where tokens and cookies travel
-_DROPPED_OPTIONS = frozenset({"headers"})
-#: a URL inside a message (for :func:`redact_text`)
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
 
 
 # -- storage options and recent stores --------------------------------------------------------
@@ -118,48 +111,6 @@ def parse_storage_options(text: str) -> dict[str, Any]:
         except json.JSONDecodeError:
             options[key] = raw
     return options
-
-
-def redact_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """*options* without credentials, at any depth.
-
-    Drops the keys that name a secret (``secret``, ``token``, ``client_kwargs.aws_secret_access_key``,
-    ``params.token``...) and HTTP ``headers`` whole (``Authorization``, ``Cookie``, API keys).
-    """
-    return {key: _redact_value(value) for key, value in options.items()
-            if key not in _DROPPED_OPTIONS and not _SECRET.search(str(key))}
-
-
-def _redact_value(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return redact_options(value)
-    if isinstance(value, list | tuple):
-        return [_redact_value(item) for item in value]
-    return value
-
-
-def redact_url(url: str) -> str:
-    """*url* without credentials: no ``user:password@``, no signature or token query parameters.
-
-    Local paths are returned as they are; each part of a chained URL (``zip::https://…``) is redacted.
-    """
-    if "::" in url:
-        return "::".join(redact_url(part) for part in url.split("::"))
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")[2]
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(name, value) for name, value in pairs if not _SECRET.search(name)]
-    if netloc == parts.netloc and len(kept) == len(pairs):
-        return url
-    query = urlencode(kept) if len(kept) != len(pairs) else parts.query
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
-
-
-def redact_text(text: str) -> str:
-    """*text* (a message, a title) with every URL in it redacted by :func:`redact_url`."""
-    return _URL_IN_TEXT.sub(lambda match: redact_url(match.group()), text) if "://" in text else text
 
 
 @dataclass(frozen=True, slots=True)
