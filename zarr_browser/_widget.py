@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
+from zarr_browser.core.redact import redact_text
 from zarr_browser.errors import ZarrBrowserError
 from zarr_browser.qt.browser_panel import BrowserPanel
 from zarr_browser.qt.tree_model import HierarchyTreeModel
@@ -241,7 +242,7 @@ class BrowserDock(QWidget):
         if self._opening == url:
             return  # already on its way; the selection applies when it is open
         self._opening = url
-        self.status.setText(f"opening {url} …")
+        self.status.setText(redact_text(f"opening {url} …"))
         registry, policy = self.registry, self.policy
         _run(self, lambda: _open_store(url, registry, options, policy), self._on_store_opened, self._on_error,
              self._workers)
@@ -282,7 +283,7 @@ class BrowserDock(QWidget):
 
     def _on_browser_message(self, text: str, _timeout: int) -> None:
         if text:
-            self.status.setText(text)
+            self.status.setText(redact_text(text))
 
     def _on_store_opened(self, hierarchy: Hierarchy) -> None:
         self._opening = None
@@ -290,7 +291,7 @@ class BrowserDock(QWidget):
             self._storage_options[hierarchy.url] = dict(hierarchy.access.storage_options)
         self.hierarchy = hierarchy
         self.browser.set_hierarchy(hierarchy)
-        self.status.setText(f"{hierarchy.url}")
+        self.status.setText(redact_text(hierarchy.url))
         self._apply_pending_select()
 
     def _apply_pending_select(self) -> None:
@@ -305,7 +306,7 @@ class BrowserDock(QWidget):
         message = f"{path}: {len(added)} layer(s) added"
         if plan.messages:
             message += " — " + " ".join(plan.messages)
-        self.status.setText(message)
+        self.status.setText(redact_text(message))
 
     def _on_error(self, err: Exception) -> None:
         self._opening = None
@@ -315,7 +316,7 @@ class BrowserDock(QWidget):
             logger.info("zarr-browser dock: %s", err)
         else:
             logger.warning("zarr-browser dock: unexpected error: %s", err, exc_info=err)
-        self.status.setText(f"error: {err}")
+        self.status.setText(redact_text(f"error: {err}"))
 
     def _on_layers_active(self, event: Any) -> None:
         layer = event.value

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.store import RequestPolicy
     from zarr_browser.core.summary import NodeSummary
 
-__all__ = ["S3_ONLY_OPTIONS", "STORAGE_OPTIONS_ENV", "main", "options_for_url", "run"]
+__all__ = ["S3_ONLY_OPTIONS", "STORAGE_OPTIONS_ENV", "URL_ENV", "main", "options_for_url", "run"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,9 @@ SUBCOMMANDS = ("info", "validate", "edit", "demo")
 #: storage options as a JSON object, read (and removed from the environment) at start: how the
 #: window passes them to the napari it starts, out of sight of other users' process listings
 STORAGE_OPTIONS_ENV = "ZARR_BROWSER_STORAGE_OPTIONS"
+#: the store's URL when it carries credentials (``user:password@``, a token parameter): the
+#: command line then holds the URL without them, and this variable the URL itself
+URL_ENV = "ZARR_BROWSER_URL"
 
 #: storage options of s3fs that an http(s) URL does not take: fsspec hands the options of an
 #: http URL to aiohttp, which fails on them with a TypeError
@@ -129,6 +132,16 @@ def _pop_environment_options() -> dict[str, Any]:
     if not isinstance(options, dict):
         raise _UsageError(f"{STORAGE_OPTIONS_ENV} must hold a JSON object")
     return options
+
+
+def _url_from_environment(args: argparse.Namespace) -> None:
+    """The URL of :data:`URL_ENV` for the one on the command line when that is it without its
+    credentials (removed from the environment, as the options are)."""
+    from zarr_browser.core.redact import redact_url
+
+    full = os.environ.pop(URL_ENV, "").strip()
+    if full and getattr(args, "url", None) and redact_url(full) == args.url:
+        args.url = full
 
 
 def _storage_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -790,6 +803,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     )
     try:
         args.environment_options = _pop_environment_options()
+        _url_from_environment(args)
         return _dispatch(parser, args, out, browse=browse, use_napari=use_napari, writable=writable, node=node)
     except ZarrBrowserError as err:
         _line(sys.stderr, f"zarr-browser: {err}")

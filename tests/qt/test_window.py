@@ -538,6 +538,14 @@ def test_open_in_napari_passes_storage_options_in_the_environment_not_on_the_com
     assert cli.STORAGE_OPTIONS_ENV not in os.environ  # napari's own children do not inherit them
     monkeypatch.setenv(cli.STORAGE_OPTIONS_ENV, "[1]")
     assert cli.main(command[3:]) == cli.EXIT_UNREADABLE
+    # a password in the URL travels the same way: the command line holds the URL without it
+    url = "https://alice:hunter2@127.0.0.1:9/x.zarr?token=t0k"
+    command, environment = napari_command(url, "/")
+    assert not any("hunter2" in part or "t0k" in part for part in command)
+    calls.clear()
+    monkeypatch.delenv(cli.STORAGE_OPTIONS_ENV, raising=False)
+    monkeypatch.setenv(cli.URL_ENV, environment[cli.URL_ENV])
+    assert cli.main(command[3:]) == 0 and calls[0][0] == url and cli.URL_ENV not in os.environ
 
 
 def test_cli_without_a_display_falls_back_to_info(monkeypatch: pytest.MonkeyPatch, demo_root: Path,

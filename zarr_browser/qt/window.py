@@ -50,7 +50,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from zarr_browser.cli import STORAGE_OPTIONS_ENV, options_for_url
+from zarr_browser.cli import STORAGE_OPTIONS_ENV, URL_ENV, options_for_url
 from zarr_browser.core.redact import redact_options, redact_text, redact_url
 from zarr_browser.qt._typed import connect_slot, nonnull
 from zarr_browser.qt.browser_panel import NAPARI_TOOLTIP, BadgeDelegate, BrowserPanel
@@ -304,15 +304,19 @@ def napari_command(url: str, path: str, storage_options: dict[str, Any] | None =
     (:data:`~zarr_browser.cli.STORAGE_OPTIONS_ENV`), readable by this user only, never on the
     command line, which every user of the machine can list.
     """
-    command = [sys.executable, "-m", "zarr_browser", url, "--napari"]
+    shown = redact_url(url)  # a password or token in the URL travels in the environment too
+    command = [sys.executable, "-m", "zarr_browser", shown, "--napari"]
     if path.strip("/"):
         command += ["--node", path]
     if timeout is not None:
         command += ["--timeout", f"{timeout:g}"]
     environment = dict(os.environ)
     environment.pop(STORAGE_OPTIONS_ENV, None)
+    environment.pop(URL_ENV, None)
     if storage_options:
         environment[STORAGE_OPTIONS_ENV] = json.dumps(storage_options)
+    if shown != url:
+        environment[URL_ENV] = url
     return command, environment
 
 
@@ -323,7 +327,6 @@ def napari_available() -> bool:
 
 
 # -- the window ------------------------------------------------------------------------------
-
 
 
 class BrowserWindow(QMainWindow):
