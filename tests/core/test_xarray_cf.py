@@ -469,3 +469,20 @@ def test_a_plain_0d_array_is_no_xarray_variable_unless_its_group_is_a_dataset(tm
     hierarchy = Hierarchy.open(str(tmp_path / "d.zarr"))
     found = {d.name: d for d in registry.detect(hierarchy.node("/crs"), parent=hierarchy.root)}
     assert found["xarray"].roles == ("variable",)
+
+
+def test_ome_groups_are_never_listed_to_find_a_dataset(tmp_path: Path) -> None:
+    """Plates, wells, images and labels groups cannot be xarray datasets: telling so must not
+    list their children (a plate's wells over HTTP cost napari round trips per well)."""
+    from zarr_browser.core.conventions import default_registry
+
+    def must_not_list() -> list:  # type: ignore[type-arg]
+        raise AssertionError("listed the children of an OME group")
+
+    registry = default_registry()
+    for attrs in ({"plate": {"wells": []}}, {"well": {"images": []}}, {"labels": ["a"]},
+                  {"ome": {"version": "0.5", "plate": {}}}):
+        group = zarr.open_group(tmp_path / "g.zarr", mode="w", zarr_format=2)
+        group.attrs.update(attrs)
+        node = Hierarchy.open(str(tmp_path / "g.zarr")).root
+        assert "xarray" not in {d.name for d in registry.detect(node, children=must_not_list)}, attrs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from zarr_browser.core.conventions.base import Context, ConventionRegistry, Detection, DimensionSource
@@ -81,18 +81,21 @@ class NodeSummary:
 
 def summarize(
     node: Node, parent: Node | None, registry: ConventionRegistry, ctx: Context | None = None, *,
-    children: Sequence[Node] | None = None,
+    children: Sequence[Node] | Callable[[], Sequence[Node]] | None = None,
 ) -> NodeSummary:
     """Detect conventions and resolve dimensions of *node*.
 
     With *ctx*, groups also get ``details``: what each convention describes (OME levels and
     channels, xarray dimensions and variables...).  That may read the nodes a description
     needs (an image's levels), usually already cached by the listing; without *ctx* there is
-    no I/O.  A group's *children* (when the caller has listed them; else through *ctx*) also
-    settle what its own documents cannot (an xarray dataset without consolidated metadata).
+    no I/O.  A group's *children* (listed, or a callable that lists them; else through *ctx*)
+    also settle what its own documents cannot (an xarray dataset without consolidated metadata);
+    they are asked for only when a convention needs them.
     """
 
-    def listed() -> Sequence[Node]:
+    def listed() -> Sequence[Node]:  # called only when a convention needs the children
+        if callable(children):
+            return children()
         if children is not None:
             return children
         return ctx.children(node.path) if ctx is not None else ()

@@ -158,8 +158,8 @@ class XarrayConvention(BaseConvention):
     def detect_with_children(self, node: Node, children: Callable[[], Sequence[Node]]) -> Detection | None:
         """Also a group whose listed child arrays all carry dimension names (no consolidated copy)."""
         found = self.detect(node)
-        if found is not None or not node.is_group or node.kind == "error" or _is_multiscale_image(node):
-            return found
+        if found is not None or not node.is_group or node.kind == "error" or _is_ome_group(node):
+            return found  # an OME image, plate, well or labels group is never a dataset: no listing
         arrays = [child for child in children() if child.is_array]
         if arrays and all(_named(child) for child in arrays):
             return Detection(CONVENTION, None, ("dataset",))
@@ -314,6 +314,15 @@ def _named(node: Node) -> bool:
     found = xarray_dimension_names(node)
     return found is not None and node.array is not None and len(found[0]) == node.array.ndim and all(
         isinstance(name, str) for name in found[0])
+
+
+_OME_KEYS = frozenset({"ome", "multiscales", "plate", "well", "labels", "image-label", "omero",
+                       "bioformats2raw.layout"})
+
+
+def _is_ome_group(node: Node) -> bool:
+    """A group with OME-NGFF metadata (an image, plate, well, labels or bioformats2raw group)."""
+    return not _OME_KEYS.isdisjoint(node.attributes)
 
 
 def _is_multiscale_image(node: Node) -> bool:

@@ -70,7 +70,7 @@ def _load_details(hierarchy: Hierarchy, node: Node, registry: ConventionRegistry
     ctx = HierarchyContext(hierarchy, max_children=DESCRIBE_CHILDREN)
     parent = ctx.parent(node) if node.is_array else None
     descriptions = registry.describe(node, ctx)
-    children = ctx.children(node.path) if node.is_group and node.kind != "error" else None
+    children = (lambda: ctx.children(node.path)) if node.is_group and node.kind != "error" else None
     return _Details(descriptions, summarize(node, parent, registry, children=children))
 
 
