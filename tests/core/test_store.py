@@ -714,3 +714,24 @@ def test_a_bucket_of_stores_is_browsed_as_a_group(s3_server: Any, zarr_stores: A
     http_server.listing = False
     with pytest.raises(StoreOpenError, match="no zarr metadata found"):
         Hierarchy.open(http_server.url_for("shelf"), policy=FAST)
+
+
+@pytest.mark.network
+def test_concurrent_prefetches_read_each_node_once(http_server: Any, zarr_stores: Any) -> None:
+    """The image and the labels mosaic of a plate prefetch the same wells at the same time: each
+    well's documents are asked for once, the second prefetch waits for the first."""
+    import asyncio
+
+    zarr_stores.sample(str(http_server.root / "s.zarr"), 2)
+    hierarchy = Hierarchy.open(http_server.url_for("s.zarr"), policy=FAST)
+    paths = [n.path for n in hierarchy.children("/").nodes]
+    hierarchy.refresh("/")
+    hierarchy.load_root()
+    http_server.reset_stats()
+
+    async def both() -> None:
+        await asyncio.gather(hierarchy.aprefetch(paths), hierarchy.aprefetch(paths))
+
+    run_sync(both())
+    assert all(hierarchy.node(p) is not None for p in paths)
+    assert http_server.stats.by_path and max(http_server.stats.by_path.values()) == 1, http_server.stats.by_path

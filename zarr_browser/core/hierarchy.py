@@ -305,6 +305,7 @@ class Hierarchy:
         self._root: Node | None = None
         self.consolidated: ConsolidatedIndex | None = None
         self._nodes: dict[str, Node] = {}
+        self._prefetching: dict[str, asyncio.Future[None]] = {}  # paths a prefetch is reading now
         self._absent: set[str] = set()  # remote paths known to hold no node
         self._names: dict[str, tuple[tuple[str, ...], bool, str | None, str]] = {}
 
@@ -501,7 +502,22 @@ class Hierarchy:
                         return
                 await self.anode(path)
 
-        await asyncio.gather(*(one(p) for p in todo))
+        # a path another prefetch is reading (the image and the labels mosaic of a plate ask for
+        # the same wells at once) is waited for, not read twice
+        waits = [self._prefetching[p] for p in todo if p in self._prefetching]
+        mine = [p for p in todo if p not in self._prefetching]
+        loop = asyncio.get_running_loop()
+        for path in mine:
+            self._prefetching[path] = loop.create_future()
+        try:
+            await asyncio.gather(*(one(p) for p in mine))
+        finally:
+            for path in mine:
+                future = self._prefetching.pop(path)
+                if not future.done():
+                    future.set_result(None)
+        if waits:
+            await asyncio.gather(*waits)
 
     def refresh(self, path: str = "/") -> None:
         """Forget what is cached at and below *path* (the next read goes to the store)."""
