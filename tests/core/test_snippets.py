@@ -79,7 +79,8 @@ def test_zarr_snippet_opens_a_node_inside_a_zip_on_a_web_server(http_server: Any
         tree = zarr_stores.sample(zip_store, zarr_format)
     url = http_server.url_for("sample.zarr.zip")
     code = _snippets_for(url, "/labels/mask")["zarr-python"]
-    assert f"zarr.open_array('zip::{url}', path='labels/mask'" in code  # read in place, with range requests
+    assert f"FsspecStore.from_url('zip::{url}'" in code  # read in place, with range requests
+    assert "zarr.open_array(store, path='labels/mask'" in code
     np.testing.assert_array_equal(_run(code)["data"], tree.arrays["/labels/mask"])
     options = {"headers": {"X-Zarr-Browser": "snippet"}}
     code = _snippets_for(url, "/nested/deeper", storage_options=options)["zarr-python"]

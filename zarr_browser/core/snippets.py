@@ -81,10 +81,34 @@ def _literal(value: Any) -> str:
     return pprint.pformat(value, sort_dicts=False, width=88)
 
 
+def _remote_zip_setup(url: str, storage_options: Mapping[str, Any] | None) -> str | None:
+    """The lines that make ``store`` for a zip on a server or in a bucket (after
+    ``from zarr.storage import FsspecStore``), else None.
+
+    fsspec's zip file system before 2026.9 says ``KeyError`` for a member that is not there
+    (zarr asks for documents that may be absent), so it is allowed along with zarr's own.
+    """
+    if _remote_zip_protocol(url) is None:
+        return None
+    target, options = _location(url, storage_options)
+    lines = []
+    if options:
+        lines.append(f"storage_options = {_literal(options)}")
+    given = ", storage_options=storage_options" if options else ""
+    lines += ["# KeyError: how fsspec's zip file system before 2026.9 says a member is not there",
+              f"store = FsspecStore.from_url({target!r}{given}, read_only=True,",
+              "                             allowed_exceptions=(FileNotFoundError, IsADirectoryError, "
+              "NotADirectoryError, KeyError))"]
+    return "\n".join(lines)
+
+
 def _store_lines(url: str, storage_options: Mapping[str, Any] | None) -> tuple[list[str], str, str]:
     """Import lines, setup lines and the ``store``/``storage_options`` call arguments."""
     if _is_zip(url):
         return ["import zarr"], f"store = zarr.storage.ZipStore({url!r}, mode=\"r\")", "store"
+    remote_zip = _remote_zip_setup(url, storage_options)
+    if remote_zip is not None:
+        return ["import zarr", "from zarr.storage import FsspecStore"], remote_zip, "store"
     target, options = _location(url, storage_options)
     if options:
         return ["import zarr"], f"storage_options = {_literal(options)}", f"{target!r}, storage_options=storage_options"
@@ -122,9 +146,12 @@ def _xarray_snippet(url: str, path: str, node: Node, storage_options: Mapping[st
     lines = ["import xarray as xr"]
     group_arg = f", group={group!r}" if group else ""
     target, options = _location(url, storage_options)
+    remote_zip = _remote_zip_setup(url, storage_options)
     if _is_zip(url):
         lines += ["import zarr", "", f"store = zarr.storage.ZipStore({url!r}, mode=\"r\")",
                   f"ds = xr.open_zarr(store{group_arg})"]
+    elif remote_zip is not None:
+        lines += ["from zarr.storage import FsspecStore", "", remote_zip, f"ds = xr.open_zarr(store{group_arg})"]
     elif options:
         lines += ["", f"storage_options = {_literal(options)}",
                   f"ds = xr.open_zarr({target!r}{group_arg}, storage_options=storage_options)"]
