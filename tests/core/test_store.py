@@ -169,6 +169,7 @@ def test_http_without_directory_listing_reports_an_incomplete_listing(
     assert not listing.complete
     assert listing.source == "hints"
     assert http_server.url_for("s.zarr") in (listing.error or "")
+    assert f"HTTP {status}" in (listing.error or "")  # said as it is, not as an exception's name
 
 
 @pytest.mark.network

@@ -750,6 +750,13 @@ class StoreAccess:
             raise StoreTimeoutError(f"listing {self.describe_key(prefix)} timed out") from err
         except (StoreReadError, StoreBoundaryError):
             raise
+        except (FileNotFoundError, PermissionError) as err:
+            if self.protocol != "http":
+                raise StoreReadError(f"listing {self.describe_key(prefix)} failed: {describe_remote_error(err)}") from err
+            # static hosting answers a folder URL with 404 or 403: it does not list, the folder may be there
+            status = "403" if isinstance(err, PermissionError) else "404"
+            raise StoreReadError(f"the server does not list {self.describe_key(prefix)} (HTTP {status} for the "
+                                 "folder)") from err
         except Exception as err:  # remote listing failures come in many types
             raise StoreReadError(f"listing {self.describe_key(prefix)} failed: {describe_remote_error(err)}") from err
         return [n.rstrip("/") for n in names if n and n.rstrip("/")]
