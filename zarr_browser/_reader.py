@@ -71,95 +71,6 @@ def _sniff(path: str) -> bool:
     return False
 
 
-def _is_group_folder(folder: Path) -> bool:
-    """Whether *folder* holds zarr group metadata (``.zgroup``, or a v3 ``zarr.json`` of a group)."""
-    if (folder / ".zgroup").is_file():
-        return True
-    document = folder / "zarr.json"
-    try:
-        if not document.is_file() or document.stat().st_size > 1 << 20:
-            return False
-        import json
-
-        return json.loads(document.read_bytes()).get("node_type") == "group"
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def enclosing_store(url: str) -> tuple[str, str]:
-    """``(store, node path)`` for *url*: a local folder inside a zarr hierarchy is opened from the
-    outermost group that encloses it, so that the node keeps what its parents say about it
-    (multiscale scales and units of a level, CF coordinates of a variable, the image of a label
-    image).  Anything else is its own store (``"/"``)."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in ("", "file"):
-        return url, "/"
-    folder = Path(parts.path if scheme == "file" else url).expanduser()
-    try:
-        folder = folder.resolve()
-        if not folder.is_dir():
-            return url, "/"
-        root = folder
-        for parent in folder.parents:
-            if not _is_group_folder(parent):
-                break
-            root = parent
-    except OSError:
-        return url, "/"
-    if root == folder:
-        return url, "/"
-    return str(root), "/" + folder.relative_to(root).as_posix()
-
-
-MAX_REMOTE_ASCENT = 4
-"""Parent URLs of a remote array or label image probed for its enclosing store (one round trip each)."""
-
-
-def _placed_by_parents(node: Any, registry: ConventionRegistry) -> bool:
-    """Whether where *node* sits, and in what units, is said by its parents: an array (a level of a
-    multiscale image, a variable of a dataset) or a label image."""
-    if node.is_array:
-        return True
-    return any("label-image" in d.roles for d in registry.detect(node))
-
-
-def _remote_enclosing(hierarchy: Hierarchy, registry: ConventionRegistry) -> tuple[Hierarchy, str]:
-    """The outermost group above a remote array or label image, and the node's path in it.
-
-    Parent URLs are read one after another (a round trip each, at most
-    :data:`MAX_REMOTE_ASCENT`) while they hold zarr groups; anything that fails to open ends
-    the ascent.  Only arrays and label images pay for this: images, plates and datasets are
-    placed by their own metadata.
-    """
-    url = hierarchy.url.rstrip("/")
-    parts = urlsplit(url)
-    segments = [p for p in parts.path.split("/") if p]
-    best: tuple[Hierarchy, str] | None = None
-    for depth in range(1, min(MAX_REMOTE_ASCENT, len(segments) - 1) + 1):
-        parent_url = url.rsplit("/", depth)[0]
-        try:
-            parent = open_hierarchy(parent_url, registry)
-        except ZarrBrowserError:
-            break
-        if parent.root.kind == "error" or not parent.root.is_group or not parent.root.documents:
-            parent.close()
-            break
-        if best is not None:
-            best[0].close()
-        best = (parent, "/" + "/".join(segments[-depth:]))
-    if best is None:
-        return hierarchy, "/"
-    enclosing, path = best
-    try:
-        enclosing.node(path)
-    except ZarrBrowserError:
-        enclosing.close()
-        return hierarchy, "/"
-    hierarchy.close()
-    return enclosing, path
-
-
 def open_hierarchy(url: str, registry: ConventionRegistry | None = None) -> Hierarchy:
     """Open the store at *url* read-only (root read); raises ZarrBrowserError when unreadable."""
     from zarr_browser.core.conventions import default_registry
@@ -197,6 +108,7 @@ def _get_reader(url: str) -> ReaderFunction | None:
     """:func:`napari_get_reader` once *url* passed the sniff: opens the store (metadata I/O)."""
     try:
         from zarr_browser.core.conventions import default_registry
+        from zarr_browser.core.enclosing import enclosing_store, placed_by_parents, remote_enclosing
 
         registry = default_registry()
         store, node_path = enclosing_store(url)
@@ -216,8 +128,8 @@ def _get_reader(url: str) -> ReaderFunction | None:
                 # a zarr URL the user typed: say why (another plugin may read other URLs)
                 return _Failed(StoreReadError(f"cannot read {url}: {node.error}"))
             return None
-        if node_path == "/" and hierarchy.access.is_remote and _placed_by_parents(node, registry):
-            hierarchy, node_path = _remote_enclosing(hierarchy, registry)
+        if node_path == "/" and hierarchy.access.is_remote and placed_by_parents(node, registry):
+            hierarchy, node_path = remote_enclosing(hierarchy, registry)
     except ZarrBrowserError as err:
         logger.info("zarr-browser does not read %s: %s", url, err)
         if urlsplit(url).scheme.lower() in REMOTE_SCHEMES:

@@ -641,3 +641,19 @@ def test_a_failed_open_shows_its_url_without_the_password(qtbot: Any, make_windo
         window.openStore(f"http://alice:hunter2@127.0.0.1:{free_port()}/x.zarr")
     assert "Could not open" in window.panel.errorBar.text()
     assert "hunter2" not in window.panel.errorBar.text() and "127.0.0.1" in window.panel.errorBar.text()
+
+
+def test_a_url_inside_a_store_opens_the_store_at_that_node(qtbot: Any, make_window: Any, demo_root: Path,
+                                                           http_server: Any) -> None:
+    """A pyramid level opened on its own would lose its image (scales, units, channels): the
+    window opens the enclosing store and selects the level - a local folder and a remote URL alike."""
+    import shutil
+
+    window = make_window()
+    open_and_wait(qtbot, window, demo_root / "cells.ome.zarr" / "0")
+    assert window.panel.hierarchy().url.endswith("cells.ome.zarr")
+    qtbot.waitUntil(lambda: window.currentPath() == "/0", timeout=20_000)
+    shutil.copytree(demo_root / "cells.ome.zarr", http_server.root / "cells.ome.zarr")
+    open_and_wait(qtbot, window, http_server.url_for("cells.ome.zarr") + "/labels/nuclei")
+    assert window.panel.hierarchy().url == http_server.url_for("cells.ome.zarr")
+    qtbot.waitUntil(lambda: window.currentPath() == "/labels/nuclei", timeout=20_000)

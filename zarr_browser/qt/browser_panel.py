@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, QRectF, QSize, Qt, Signal
@@ -149,15 +150,39 @@ class ErrorBar(QFrame):
         return self.label.text() if not self.isHidden() else ""
 
 
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """An opened store, its root's summary, and the node the URL named inside it ("/": the root)."""
+
+    hierarchy: Hierarchy
+    summary: NodeSummary
+    node: str = "/"
+
+
 def _open_hierarchy(url: str, storage_options: dict[str, Any], registry: ConventionRegistry,
-                    policy: RequestPolicy | None, writable: bool = False) -> tuple[Hierarchy, NodeSummary]:
-    """Worker: open the store (for writing when *writable*) and summarize its root."""
+                    policy: RequestPolicy | None, writable: bool = False) -> _Opened:
+    """Worker: open the store (for writing when *writable*) and summarize its root.
+
+    Read-only, a URL inside a hierarchy (a pyramid level, a variable, a folder inside a store) opens
+    the store that encloses it, and the node is shown there, with what its parents say about it.
+    """
+    from zarr_browser.core.enclosing import enclosing_store, placed_by_parents, remote_enclosing
     from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.core.summary import summarize
 
-    hierarchy = Hierarchy.open(url, storage_options=storage_options or None, policy=policy,
+    store, node = (url, "/") if writable else enclosing_store(url)
+    hierarchy = Hierarchy.open(store, storage_options=storage_options or None, policy=policy,
                                mode="r+" if writable else "r", hints=registry.child_hints)
-    return hierarchy, summarize(hierarchy.root, None, registry)
+    if node != "/":
+        try:
+            hierarchy.node(node)
+        except ZarrBrowserError:  # not a node of the enclosing store after all: the folder alone
+            hierarchy.close()
+            hierarchy, node = Hierarchy.open(url, storage_options=storage_options or None, policy=policy,
+                                             hints=registry.child_hints), "/"
+    elif not writable and hierarchy.access.is_remote and placed_by_parents(hierarchy.root, registry):
+        hierarchy, node = remote_enclosing(hierarchy, registry, storage_options=storage_options, policy=policy)
+    return _Opened(hierarchy, summarize(hierarchy.root, None, registry), node)
 
 
 def _validate(hierarchy: Hierarchy, registry: ConventionRegistry, path: str, task_holder: list[Task]) -> ValidationReport:
@@ -406,16 +431,18 @@ class BrowserPanel(QWidget):
             self._open_task = task
         self._update_busy()
 
-    def _on_opened(self, url: str, options: dict[str, Any], result: tuple[Hierarchy, NodeSummary]) -> None:
+    def _on_opened(self, url: str, options: dict[str, Any], result: _Opened) -> None:
         self._open_task = None
-        hierarchy, summary = result
+        hierarchy = result.hierarchy
         old = self._hierarchy
         self._requested_url = url
-        self.setHierarchy(hierarchy, summary, storage_options=options)
+        self.setHierarchy(hierarchy, result.summary, storage_options=options)
         if old is not None and old is not hierarchy:
             self._runner.submit(old.close)  # closing a remote store may talk to the network
         self.statusMessage.emit("", 0)
         self.storeOpened.emit(hierarchy.url)
+        if result.node != "/":  # the URL named a node inside the store: go there
+            self.revealPath(result.node)
 
     def _on_open_failed(self, url: str, err: BaseException) -> None:
         self._open_task = None
