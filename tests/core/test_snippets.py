@@ -199,3 +199,14 @@ def test_node_url() -> None:
     assert node_url("s3://bucket/x.zarr/", "/a/b") == "s3://bucket/x.zarr/a/b"
     assert node_url("/data/x.zarr", "/") == "/data/x.zarr"
     assert node_url("/data/x.zarr", "/a/0") == str(Path("/data/x.zarr") / "a" / "0")
+
+
+def test_snippets_with_credentials_say_so() -> None:
+    from zarr_browser.core.model import Node
+    from zarr_browser.core.snippets import snippets
+
+    node = Node("/a", "array", 3)
+    code = snippets("s3://bucket/x.zarr", "/a", node, (), {"key": "AKIA", "secret": "s3cr3t"})["zarr-python"]
+    assert "hold credentials: do not share" in code and code.index("do not share") < code.index("s3cr3t")
+    public = snippets("s3://bucket/x.zarr", "/a", node, (), {"anon": True})["zarr-python"]
+    assert "do not share" not in public

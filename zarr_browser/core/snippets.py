@@ -66,6 +66,16 @@ def _location(url: str, storage_options: Mapping[str, Any] | None) -> tuple[str,
     return url, options if not _is_local(url) else {}
 
 
+def _options_line(options: Mapping[str, Any]) -> str:
+    """``storage_options = {...}``, with a warning above it when they hold credentials."""
+    from zarr_browser.core.redact import redact_options
+
+    line = f"storage_options = {_literal(options)}"
+    if redact_options(options) != dict(options):
+        line = "# these storage options hold credentials: do not share or commit this code\n" + line
+    return line
+
+
 def node_url(url: str, path: str) -> str:
     """The URL (or local path) of the node at *path* in the store at *url*."""
     rel = path.strip("/")
@@ -93,7 +103,7 @@ def _remote_zip_setup(url: str, storage_options: Mapping[str, Any] | None) -> st
     target, options = _location(url, storage_options)
     lines = []
     if options:
-        lines.append(f"storage_options = {_literal(options)}")
+        lines.append(_options_line(options))
     given = ", storage_options=storage_options" if options else ""
     lines += ["# KeyError: how fsspec's zip file system before 2026.9 says a member is not there",
               f"store = FsspecStore.from_url({target!r}{given}, read_only=True,",
@@ -111,7 +121,7 @@ def _store_lines(url: str, storage_options: Mapping[str, Any] | None) -> tuple[l
         return ["import zarr", "from zarr.storage import FsspecStore"], remote_zip, "store"
     target, options = _location(url, storage_options)
     if options:
-        return ["import zarr"], f"storage_options = {_literal(options)}", f"{target!r}, storage_options=storage_options"
+        return ["import zarr"], _options_line(options), f"{target!r}, storage_options=storage_options"
     return ["import zarr"], "", repr(target)
 
 
@@ -153,7 +163,7 @@ def _xarray_snippet(url: str, path: str, node: Node, storage_options: Mapping[st
     elif remote_zip is not None:
         lines += ["from zarr.storage import FsspecStore", "", remote_zip, f"ds = xr.open_zarr(store{group_arg})"]
     elif options:
-        lines += ["", f"storage_options = {_literal(options)}",
+        lines += ["", _options_line(options),
                   f"ds = xr.open_zarr({target!r}{group_arg}, storage_options=storage_options)"]
     else:
         lines += ["", f"ds = xr.open_zarr({target!r}{group_arg})"]
