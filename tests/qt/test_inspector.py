@@ -621,3 +621,18 @@ def test_store_failures_are_logged_in_one_line_and_bugs_with_their_traceback(cap
     network, bug = caplog.records
     assert network.getMessage() == "preview of /a failed: reading x timed out" and network.exc_info is None
     assert bug.exc_info is not None and bug.exc_info[0] is RuntimeError
+
+
+def test_fill_values_are_shown_as_readers_get_them(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A time array's NaT fill is NaT, not -9223372036854775808; a v2 null fill is what zarr reads."""
+    group = zarr.open_group(tmp_path / "f.zarr", mode="w", zarr_format=2)
+    group.create_array("when", shape=(4,), dtype="<M8[ns]", fill_value=np.datetime64("NaT"))
+    group.create_array("mask", shape=(4,), dtype="i4", fill_value=None)
+    hierarchy = _open(tmp_path / "f.zarr")
+    inspector = make_inspector()
+    shown = {}
+    for name in ("when", "mask"):
+        inspector.setNode(hierarchy, hierarchy.node(f"/{name}"))
+        inspector.showTab("array")
+        shown[name] = inspector.array.factTexts()["Fill value"]
+    assert shown["when"].startswith("NaT") and shown["mask"] == "null (unset: zarr-python reads 0)"

@@ -136,7 +136,7 @@ class ArrayPanel(QWidget):
         else:
             self._add(self._facts, "Logical size", f"{math.prod(array.shape):,} variable-length items")
         fill, _ = short_json(array.fill_value, 80)
-        self._add(self._facts, "Fill value", fill)
+        self._add(self._facts, "Fill value", _fill_text(array.dtype, array.fill_value, fill))
         self._add(self._facts, "Order", array.order)
         self._add(self._facts, "Chunk keys", f"{array.chunk_key_encoding} (separator {array.separator!r})")
         if array.dimension_names is not None:
@@ -298,3 +298,21 @@ def _form_texts(form: QFormLayout) -> dict[str, str]:
         if isinstance(label_widget, QLabel) and isinstance(field_widget, QLabel):
             out[label_widget.text()] = field_widget.text()
     return out
+
+
+_NAT = -(2**63)  # how numpy stores NaT: the smallest int64
+_UNSET_DEFAULTS = (("bool", "False"), ("complex", "0j"), ("float", "0.0"), ("int", "0"), ("uint", "0"))
+"""What zarr-python reads for a v2 fill value of null, by data type."""
+
+
+def _fill_text(dtype: str, value: object, shown: str) -> str:
+    """The fill value as a reader gets it: ``NaT`` for times, and what zarr-python reads where a
+    v2 fill value is null (the data type's default)."""
+    times = dtype.startswith(("numpy.datetime64", "numpy.timedelta64", "datetime64", "timedelta64"))
+    if times and value in (_NAT, "NaT"):
+        return f"NaT ({shown})"
+    if value is None:
+        default = next((d for prefix, d in _UNSET_DEFAULTS if dtype.startswith(prefix)), None)
+        if default is not None:
+            return f"null (unset: zarr-python reads {default})"
+    return shown
