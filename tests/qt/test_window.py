@@ -657,3 +657,25 @@ def test_a_url_inside_a_store_opens_the_store_at_that_node(qtbot: Any, make_wind
     open_and_wait(qtbot, window, http_server.url_for("cells.ome.zarr") + "/labels/nuclei")
     assert window.panel.hierarchy().url == http_server.url_for("cells.ome.zarr")
     qtbot.waitUntil(lambda: window.currentPath() == "/labels/nuclei", timeout=20_000)
+
+
+@pytest.mark.network
+def test_a_slow_preview_shows_as_work_under_way_and_can_be_cancelled(qtbot: Any, make_window: Any,
+                                                                     http_server: Any) -> None:
+    """Reading the selected node past a moment shows in the status bar with Cancel; Cancel stops
+    it and the preview says so (a quick local selection does not flash the progress bar)."""
+    import zarr
+
+    group = zarr.open_group(str(http_server.root / "slow.zarr"), mode="w", zarr_format=3)
+    group.create_array("a", shape=(64, 64), chunks=(32, 32), dtype="u1")[...] = 7
+    http_server.faults.add("slow.zarr/a/c/*", "hang")
+    window = make_window(policy=RequestPolicy(attempt_timeout=30, deadline=30, retries=0))
+    open_and_wait(qtbot, window, http_server.url_for("slow.zarr"))
+    qtbot.waitUntil(lambda: window.model.indexForPath("/a").isValid(), timeout=10_000)
+    assert not window.cancelButton.isVisible()
+    window.tree.setCurrentIndex(window.proxy.mapFromSource(window.model.indexForPath("/a")))
+    qtbot.waitUntil(lambda: window.cancelButton.isVisible(), timeout=5_000)
+    assert "Reading the selected node" in window.progressLabel.text()
+    qtbot.mouseClick(window.cancelButton, Qt.MouseButton.LeftButton)
+    assert not window.cancelButton.isVisible()
+    assert window.inspector.overview.preview.message() == "Preview cancelled"

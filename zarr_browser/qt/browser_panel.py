@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from qtpy.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, QRectF, QSize, Qt, Signal
+from qtpy.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, QRectF, QSize, Qt, QTimer, Signal
 from qtpy.QtGui import QAction, QColor, QFontMetrics, QGuiApplication, QKeyEvent, QKeySequence, QPainter
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -272,6 +272,11 @@ class BrowserPanel(QWidget):
         self._napari_available: Callable[[], bool] | None = None
         self._napari_tooltips = ("Open the node in napari", NAPARI_TOOLTIP)
         self._busy_text = ""
+        self._inspector_slow = False  # the inspector's reads have taken long enough to show (see INSPECTOR_BUSY_AFTER_MS)
+        self._inspector_timer = QTimer(self)
+        self._inspector_timer.setSingleShot(True)
+        self._inspector_timer.setInterval(self.INSPECTOR_BUSY_AFTER_MS)
+        self._inspector_timer.timeout.connect(self._on_inspector_slow)
         self._partly_loaded: set[str] = set()  # groups whose "scroll down for more" was shown
         # the filter: the row the user chose (kept while filtered out) and the expansion before filtering
         self._selected_path: str | None = None
@@ -398,6 +403,7 @@ class BrowserPanel(QWidget):
             signal.connect(self._update_no_match)
         self.inspector.nodeRequested.connect(self.revealPath)
         self.inspector.detectionsFound.connect(self.model.addFound)
+        self.inspector.workChanged.connect(self._on_inspector_work)
 
     def setOpenInNapari(self, available: Callable[[], bool] | None, *, enabled_tip: str = "Open the node in napari",
                         disabled_tip: str = NAPARI_TOOLTIP) -> None:
@@ -777,7 +783,7 @@ class BrowserPanel(QWidget):
 
     # -- progress --------------------------------------------------------------------------
     def cancelPending(self) -> None:
-        """Stop waiting: cancel the open, the listings and the validation in flight."""
+        """Stop waiting: cancel the open, the listings, the validation and the inspector's reads in flight."""
         if self._open_task is not None:
             self._open_task.cancel()
             self._open_task = None
@@ -786,10 +792,12 @@ class BrowserPanel(QWidget):
             self._validation_task.cancel()
             self._validation_task = None
         self.model.cancelPending()
+        self.inspector.cancelWork()
         self._update_busy()
 
     def busyText(self) -> str:
-        """The work under way ("" when idle): opening, listing groups, validating."""
+        """The work under way ("" when idle): opening, listing groups, validating, reading the
+        selected node's details and preview."""
         parts = []
         if self._open_task is not None:
             parts.append("opening store")
@@ -798,7 +806,25 @@ class BrowserPanel(QWidget):
             parts.append(f"loading {pending} group{'s' if pending != 1 else ''}")
         if self._validation_task is not None:
             parts.append("validating")
+        if self._inspector_slow and self.inspector.isWorking():
+            parts.append("reading the selected node")
         return ", ".join(parts)
+
+    INSPECTOR_BUSY_AFTER_MS = 400
+    """The inspector's reads show as work under way (with Cancel) once they take this long: a
+    local node's details come in milliseconds, and the status bar must not flicker on every click."""
+
+    def _on_inspector_work(self) -> None:
+        if not self.inspector.isWorking():
+            self._inspector_timer.stop()
+            self._inspector_slow = False
+        elif not self._inspector_slow and not self._inspector_timer.isActive():
+            self._inspector_timer.start()
+        self._update_busy()
+
+    def _on_inspector_slow(self) -> None:
+        self._inspector_slow = self.inspector.isWorking()
+        self._update_busy()
 
     def isBusy(self) -> bool:
         """Whether store work of the panel (or of its inspector) is under way."""

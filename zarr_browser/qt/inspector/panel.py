@@ -140,10 +140,13 @@ class Inspector(QWidget):
     detectionsFound(str, object)
         (path, detections): the worker found the shown group to be more than its documents say
         (its children make it an xarray dataset); the browser badges its tree row alike.
+    workChanged()
+        Work for the shown node (details, preview) started or ended: see :meth:`isWorking`.
     """
 
     nodeRequested = Signal(str)
     detectionsFound = Signal(str, object)
+    workChanged = Signal()
 
     TABS = ("overview", "attributes", "array", "dimensions", "image", "labels", "plate", "well", "dataset",
             "conventions", "validation", "raw")
@@ -324,17 +327,34 @@ class Inspector(QWidget):
         def done(value: Any) -> None:
             if generation == self._generation:
                 on_done(value)
+            self.workChanged.emit()
 
         def failed(err: BaseException) -> None:
             if generation == self._generation:
                 on_error(err)
+            self.workChanged.emit()
 
         self._tasks.append(self._runner.submit(fn, *args, on_done=done, on_error=failed))
+        self.workChanged.emit()
 
     def _cancel_tasks(self) -> None:
         for task in self._tasks:
             task.cancel()
         self._tasks = []
+        self.workChanged.emit()
+
+    def isWorking(self) -> bool:
+        """Whether details or a preview of the shown node are still being read."""
+        return any(not task.done and not task.cancelled for task in self._tasks)
+
+    def cancelWork(self) -> None:
+        """Stop reading for the shown node (a slow store): what was not read says it was cancelled."""
+        if not self.isWorking():
+            return
+        self._cancel_tasks()
+        self._generation += 1  # late answers of the cancelled work are dropped
+        if self.overview.preview.isLoading():
+            self.overview.preview.setMessage("Preview cancelled")
 
     def _on_details_loaded(self, details: _Details) -> None:
         if self._node is None:

@@ -84,6 +84,9 @@ class PreviewWidget(QWidget):
         self.clear()
         self._image.setText("Loading preview…")
 
+    def isLoading(self) -> bool:
+        return self._image.text() == "Loading preview…"
+
     def setMessage(self, text: str, *, error: bool = False) -> None:
         """Show *text* instead of a picture; errors (refusals, read failures) in red."""
         self.clear()
