@@ -16,7 +16,7 @@ import os
 import sys
 import time
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.store import RequestPolicy
     from zarr_browser.core.summary import NodeSummary
 
-__all__ = ["S3_ONLY_OPTIONS", "STORAGE_OPTIONS_ENV", "URL_ENV", "main", "options_for_url", "run"]
+__all__ = ["STORAGE_OPTIONS_ENV", "URL_ENV", "main", "run"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +44,6 @@ STORAGE_OPTIONS_ENV = "ZARR_BROWSER_STORAGE_OPTIONS"
 #: the store's URL when it carries credentials (``user:password@``, a token parameter): the
 #: command line then holds the URL without them, and this variable the URL itself
 URL_ENV = "ZARR_BROWSER_URL"
-
-#: storage options of s3fs that an http(s) URL does not take: fsspec hands the options of an
-#: http URL to aiohttp, which fails on them with a TypeError
-S3_ONLY_OPTIONS = frozenset({"anon", "endpoint_url", "key", "secret", "token", "profile", "requester_pays",
-                             "config_kwargs", "s3_additional_kwargs", "version_aware", "use_ssl", "region_name"})
-#: ``client_kwargs`` of botocore (S3), which aiohttp's session (http) does not take
-_S3_CLIENT_KWARGS = frozenset({"region_name", "endpoint_url", "aws_access_key_id", "aws_secret_access_key",
-                               "aws_session_token", "verify", "config", "api_version", "use_ssl"})
 
 
 class _UsageError(ZarrBrowserError, ValueError):
@@ -96,29 +88,6 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def options_for_url(url: str, options: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """*options* without those the scheme of *url* does not take, and the names of those left out.
-
-    An http(s) URL takes no S3 option (``anon``, ``endpoint_url``, ``key``, ``secret``...,
-    botocore's ``client_kwargs``): they are left out, and named so that the user can be told.
-    Other URLs keep every option.
-    """
-    kept = dict(options)
-    if urlsplit(url.strip()).scheme.lower() not in ("http", "https"):
-        return kept, []
-    dropped = [name for name in kept if name in S3_ONLY_OPTIONS]
-    for name in dropped:
-        del kept[name]
-    client = kept.get("client_kwargs")
-    if isinstance(client, Mapping):
-        botocore = [name for name in client if name in _S3_CLIENT_KWARGS]
-        dropped += [f"client_kwargs.{name}" for name in botocore]
-        kept["client_kwargs"] = {name: value for name, value in client.items() if name not in botocore}
-        if not kept["client_kwargs"]:
-            del kept["client_kwargs"]
-    return kept, dropped
-
-
 def _pop_environment_options() -> dict[str, Any]:
     """The storage options in :data:`STORAGE_OPTIONS_ENV`, removed from the environment (napari's
     plugins and the processes it starts do not inherit them)."""
@@ -160,6 +129,8 @@ def _storage_options(args: argparse.Namespace) -> dict[str, Any]:
         options["anon"] = True
     if args.endpoint_url:
         options["endpoint_url"] = args.endpoint_url
+    from zarr_browser.core.store import options_for_url
+
     options, dropped = options_for_url(args.url or "", options)
     if dropped:
         _line(sys.stderr, f"zarr-browser: note: {', '.join(dropped)} left out: S3 options are not used for "

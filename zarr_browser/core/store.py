@@ -24,7 +24,7 @@ import random
 import threading
 import time
 import zipfile
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -58,6 +58,7 @@ __all__ = [
     "check_key",
     "describe_remote_error",
     "open_store",
+    "options_for_url",
     "run_sync",
 ]
 
@@ -793,6 +794,38 @@ class StoreAccess:
     def close(self) -> None:
         """Release the underlying store."""
         self.zarr_store.close()
+
+
+#: storage options of s3fs that an http(s) URL does not take: fsspec hands the options of an
+#: http URL to aiohttp, which fails on them with a TypeError
+S3_ONLY_OPTIONS = frozenset({"anon", "endpoint_url", "key", "secret", "token", "profile", "requester_pays",
+                             "config_kwargs", "s3_additional_kwargs", "version_aware", "use_ssl", "region_name"})
+#: ``client_kwargs`` of botocore (S3), which aiohttp's session (http) does not take
+_S3_CLIENT_KWARGS = frozenset({"region_name", "endpoint_url", "aws_access_key_id", "aws_secret_access_key",
+                               "aws_session_token", "verify", "config", "api_version", "use_ssl"})
+
+
+def options_for_url(url: str, options: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """*options* without those the scheme of *url* does not take, and the names of those left out.
+
+    An http(s) URL takes no S3 option (``anon``, ``endpoint_url``, ``key``, ``secret``...,
+    botocore's ``client_kwargs``): they are left out, and named so that the user can be told.
+    Other URLs keep every option.
+    """
+    kept = dict(options)
+    if urlsplit(url.strip()).scheme.lower() not in ("http", "https"):
+        return kept, []
+    dropped = [name for name in kept if name in S3_ONLY_OPTIONS]
+    for name in dropped:
+        del kept[name]
+    client = kept.get("client_kwargs")
+    if isinstance(client, Mapping):
+        botocore = [name for name in client if name in _S3_CLIENT_KWARGS]
+        dropped += [f"client_kwargs.{name}" for name in botocore]
+        kept["client_kwargs"] = {name: value for name, value in client.items() if name not in botocore}
+        if not kept["client_kwargs"]:
+            del kept["client_kwargs"]
+    return kept, dropped
 
 
 def _http_options(policy: RequestPolicy, options: dict[str, Any]) -> dict[str, Any]:

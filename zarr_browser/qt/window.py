@@ -50,8 +50,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from zarr_browser.cli import STORAGE_OPTIONS_ENV, URL_ENV, options_for_url
+from zarr_browser.cli import STORAGE_OPTIONS_ENV, URL_ENV
 from zarr_browser.core.redact import redact_options, redact_text, redact_url
+from zarr_browser.core.store import options_for_url
 from zarr_browser.qt._typed import connect_slot, nonnull
 from zarr_browser.qt.browser_panel import NAPARI_TOOLTIP, BadgeDelegate, BrowserPanel
 from zarr_browser.qt.editor.window_editing import WindowEditing, is_remote_url
