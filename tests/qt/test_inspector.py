@@ -636,3 +636,19 @@ def test_fill_values_are_shown_as_readers_get_them(make_inspector, tmp_path) -> 
         inspector.showTab("array")
         shown[name] = inspector.array.factTexts()["Fill value"]
     assert shown["when"].startswith("NaT") and shown["mask"] == "null (unset: zarr-python reads 0)"
+
+
+def test_durations_are_told_apart_from_plain_numbers(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """xarray writes a timedelta variable as integers with units 'hours' and its dtype attribute."""
+    xr = pytest.importorskip("xarray")
+    pd = pytest.importorskip("pandas")
+    ds = xr.Dataset({"dur": (("t",), pd.to_timedelta([1, 2, 3], unit="h").values), "n": (("t",), [1, 2, 3])},
+                    coords={"t": [0, 1, 2]})
+    ds["n"].attrs["units"] = "hours"  # a plain number of hours: no duration to xarray
+    ds.to_zarr(tmp_path / "td.zarr", zarr_format=2, consolidated=True)
+    hierarchy = _open(tmp_path / "td.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.root)
+    inspector.showTab("dataset")
+    rows = {r[0]: r for r in inspector.dataset.data_variables.texts()}
+    assert rows["dur"][5].startswith("durations in hours") and rows["n"][5] == ""

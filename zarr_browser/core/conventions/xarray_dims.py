@@ -222,6 +222,7 @@ class XarrayConvention(BaseConvention):
                 "shape": list(child.array.shape),
                 "dtype": child.array.dtype,
                 "units": child.attributes.get("units"),
+                "decoded_dtype": child.attributes.get("dtype"),  # xarray's own: timedelta64[...] durations
                 "long_name": child.attributes.get("long_name"),
                 "calendar": child.attributes.get("calendar"),
             }

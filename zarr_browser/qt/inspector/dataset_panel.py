@@ -40,6 +40,14 @@ def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+
+def _durations(units: object, decoded: object) -> str:
+    """``"durations in hours"`` for a variable xarray decodes to timedelta64 (its ``dtype``
+    attribute says so), else ``""``."""
+    if isinstance(decoded, str) and decoded.startswith("timedelta64") and isinstance(units, str):
+        return f"durations in {units} (xarray: {decoded})"
+    return ""
+
 class DatasetPanel(LinkTablesWidget):
     """An xarray/CF dataset group, or a variable (array) with its CF attributes decoded."""
 
@@ -142,7 +150,8 @@ class DatasetPanel(LinkTablesWidget):
                     format_shape(info.get("shape")),
                     _text(info.get("dtype")),
                     _text(info.get("units")),
-                    decode_time_units(info.get("units"), info.get("calendar")) or "",
+                    decode_time_units(info.get("units"), info.get("calendar"))
+                    or _durations(info.get("units"), info.get("decoded_dtype")),
                     _text(info.get("long_name")),
                 ])
             return out
