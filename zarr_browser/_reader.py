@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from zarr_browser.core.conventions.base import ConventionRegistry
     from zarr_browser.core.hierarchy import Hierarchy
+    from zarr_browser.core.store import RequestPolicy
     from zarr_browser.streaming import LayerPlan, LayerSpec
 
 __all__ = ["LayerData", "layer_data", "napari_get_reader", "open_hierarchy", "open_node", "plan_node"]
@@ -71,7 +72,8 @@ def _sniff(path: str) -> bool:
     return False
 
 
-def open_hierarchy(url: str, registry: ConventionRegistry | None = None) -> Hierarchy:
+def open_hierarchy(url: str, registry: ConventionRegistry | None = None, *,
+                   storage_options: dict[str, Any] | None = None, policy: RequestPolicy | None = None) -> Hierarchy:
     """Open the store at *url* read-only (root read); raises ZarrBrowserError when unreadable."""
     from zarr_browser.core.conventions import default_registry
     from zarr_browser.core.hierarchy import Hierarchy
@@ -79,7 +81,7 @@ def open_hierarchy(url: str, registry: ConventionRegistry | None = None) -> Hier
 
     check_environment()
     registry = registry or default_registry()
-    return Hierarchy.open(url, hints=registry.child_hints)
+    return Hierarchy.open(url, storage_options=storage_options or None, policy=policy, hints=registry.child_hints)
 
 
 def napari_get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
@@ -108,18 +110,13 @@ def _get_reader(url: str) -> ReaderFunction | None:
     """:func:`napari_get_reader` once *url* passed the sniff: opens the store (metadata I/O)."""
     try:
         from zarr_browser.core.conventions import default_registry
-        from zarr_browser.core.enclosing import enclosing_store, placed_by_parents, remote_enclosing
+        from zarr_browser.core.enclosing import open_enclosing
+        from zarr_browser.core.safety import check_environment
 
+        check_environment()
         registry = default_registry()
-        store, node_path = enclosing_store(url)
-        hierarchy = open_hierarchy(store, registry)
-        try:
-            node = hierarchy.node(node_path)
-        except ZarrBrowserError:  # not a node of the enclosing store after all: the folder alone
-            hierarchy.close()
-            node_path = "/"
-            hierarchy = open_hierarchy(url, registry)
-            node = hierarchy.root
+        hierarchy, node_path = open_enclosing(url, registry)
+        node = hierarchy.node(node_path)
         if node.kind == "error":
             logger.info("zarr-browser does not read %s: %s", url, node.error)
             hierarchy.close()
@@ -128,8 +125,6 @@ def _get_reader(url: str) -> ReaderFunction | None:
                 # a zarr URL the user typed: say why (another plugin may read other URLs)
                 return _Failed(StoreReadError(f"cannot read {url}: {node.error}"))
             return None
-        if node_path == "/" and hierarchy.access.is_remote and placed_by_parents(node, registry):
-            hierarchy, node_path = remote_enclosing(hierarchy, registry)
     except ZarrBrowserError as err:
         logger.info("zarr-browser does not read %s: %s", url, err)
         if urlsplit(url).scheme.lower() in REMOTE_SCHEMES:

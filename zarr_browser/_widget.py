@@ -70,16 +70,6 @@ def _run(owner: QWidget, function: Callable[[], Any], on_done: Callable[[Any], N
     return worker
 
 
-def _open_store(url: str, registry: ConventionRegistry, storage_options: dict[str, Any] | None,
-                policy: RequestPolicy | None) -> Hierarchy:
-    """Worker: open *url* read-only with its storage options (root read); raises ZarrBrowserError when unreadable."""
-    from zarr_browser.core.hierarchy import Hierarchy
-    from zarr_browser.core.safety import check_environment
-
-    check_environment()
-    return Hierarchy.open(url, storage_options=storage_options or None, policy=policy, hints=registry.child_hints)
-
-
 class NodeBrowser(Protocol):
     """What the dock needs from a node browser widget."""
 
@@ -243,9 +233,11 @@ class BrowserDock(QWidget):
             return  # already on its way; the selection applies when it is open
         self._opening = url
         self.status.setText(redact_text(f"opening {url} …"))
+        from zarr_browser._reader import open_hierarchy
+
         registry, policy = self.registry, self.policy
-        _run(self, lambda: _open_store(url, registry, options, policy), self._on_store_opened, self._on_error,
-             self._workers)
+        _run(self, lambda: open_hierarchy(url, registry, storage_options=options, policy=policy),
+             self._on_store_opened, self._on_error, self._workers)
 
     def set_storage_options(self, url: str, storage_options: dict[str, Any]) -> None:
         """Open *url* with *storage_options* from now on (when its layers are selected too)."""

@@ -710,12 +710,13 @@ def _run_napari(url: str | None, node: str | None = None, storage_options: dict[
             if node or storage_options or (policy is not None and policy != RequestPolicy()):
                 from zarr_browser._reader import open_node
                 from zarr_browser.core.conventions import default_registry
-                from zarr_browser.core.hierarchy import Hierarchy
+                from zarr_browser.core.enclosing import open_enclosing
 
                 registry = default_registry()
-                hierarchy = Hierarchy.open(url, storage_options=storage_options, policy=policy,
-                                           hints=registry.child_hints)
-                open_node(viewer, hierarchy, node or "/", registry)
+                hierarchy, inner = open_enclosing(url, registry, storage_options=storage_options, policy=policy)
+                # a URL inside a store is opened from the store, as napari's reader does
+                path = "/" + "/".join(p for p in (inner.strip("/"), (node or "").strip("/")) if p)
+                open_node(viewer, hierarchy, path, registry)
             else:
                 viewer.open(url, plugin="zarr-browser")
         except Exception as err:  # boundary: napari wraps reader failures in its own errors

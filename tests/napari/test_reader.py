@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from zarr_browser import _reader
 from zarr_browser._reader import napari_get_reader
 from zarr_browser.errors import ZarrBrowserError
 
@@ -53,7 +52,9 @@ def test_get_reader_declines_what_is_not_zarr_and_never_raises(
     with pytest.raises(ZarrBrowserError, match=r"127\.0\.0\.1:9"):
         unreachable("http://127.0.0.1:9/missing.zarr")
 
-    monkeypatch.setattr(_reader, "open_hierarchy", boom)
+    from zarr_browser.core import enclosing
+
+    monkeypatch.setattr(enclosing, "open_enclosing", boom)  # what the reader opens stores with
     assert napari_get_reader(str(stores.image("0.4", name="other.ome.zarr"))) is None
 
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import ConventionRegistry
     from zarr_browser.core.store import RequestPolicy
 
-__all__ = ["MAX_REMOTE_ASCENT", "enclosing_store", "placed_by_parents", "remote_enclosing"]
+__all__ = ["MAX_REMOTE_ASCENT", "enclosing_store", "open_enclosing", "placed_by_parents", "remote_enclosing"]
 
 
 def _is_group_folder(folder: Path) -> bool:
@@ -112,3 +112,28 @@ def remote_enclosing(hierarchy: Hierarchy, registry: ConventionRegistry, *,
         return hierarchy, "/"
     hierarchy.close()
     return enclosing, path
+
+
+def open_enclosing(url: str, registry: ConventionRegistry, *, storage_options: dict[str, Any] | None = None,
+                   policy: RequestPolicy | None = None) -> tuple[Hierarchy, str]:
+    """The store that encloses *url*, opened read-only, and the path of *url*'s node in it.
+
+    A local folder inside a hierarchy opens its outermost group (:func:`enclosing_store`); a
+    remote array or label image climbs to its parents (:func:`remote_enclosing`); anything else,
+    or a folder that is no node of the store above it after all, is its own store (``"/"``).
+    An unreadable root stays as it is (the caller reports it).
+    """
+    options = storage_options or None
+    store, node = enclosing_store(url)
+    hierarchy = Hierarchy.open(store, storage_options=options, policy=policy, hints=registry.child_hints)
+    if node != "/":
+        try:
+            hierarchy.node(node)
+            return hierarchy, node
+        except ZarrBrowserError:  # not a node of the enclosing store after all: the folder alone
+            hierarchy.close()
+            return Hierarchy.open(url, storage_options=options, policy=policy, hints=registry.child_hints), "/"
+    root = hierarchy.root
+    if hierarchy.access.is_remote and root.kind != "error" and placed_by_parents(root, registry):
+        return remote_enclosing(hierarchy, registry, storage_options=storage_options, policy=policy)
+    return hierarchy, "/"

@@ -166,22 +166,15 @@ def _open_hierarchy(url: str, storage_options: dict[str, Any], registry: Convent
     Read-only, a URL inside a hierarchy (a pyramid level, a variable, a folder inside a store) opens
     the store that encloses it, and the node is shown there, with what its parents say about it.
     """
-    from zarr_browser.core.enclosing import enclosing_store, placed_by_parents, remote_enclosing
+    from zarr_browser.core.enclosing import open_enclosing
     from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.core.summary import summarize
 
-    store, node = (url, "/") if writable else enclosing_store(url)
-    hierarchy = Hierarchy.open(store, storage_options=storage_options or None, policy=policy,
-                               mode="r+" if writable else "r", hints=registry.child_hints)
-    if node != "/":
-        try:
-            hierarchy.node(node)
-        except ZarrBrowserError:  # not a node of the enclosing store after all: the folder alone
-            hierarchy.close()
-            hierarchy, node = Hierarchy.open(url, storage_options=storage_options or None, policy=policy,
-                                             hints=registry.child_hints), "/"
-    elif not writable and hierarchy.access.is_remote and placed_by_parents(hierarchy.root, registry):
-        hierarchy, node = remote_enclosing(hierarchy, registry, storage_options=storage_options, policy=policy)
+    if writable:
+        hierarchy, node = Hierarchy.open(url, storage_options=storage_options or None, policy=policy, mode="r+",
+                                         hints=registry.child_hints), "/"
+    else:
+        hierarchy, node = open_enclosing(url, registry, storage_options=storage_options, policy=policy)
     return _Opened(hierarchy, summarize(hierarchy.root, None, registry), node)
 
 
