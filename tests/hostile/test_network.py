@@ -179,6 +179,54 @@ def test_http_group_that_cannot_be_listed_says_so(http_server: Any, figures: Any
     figures.add("network: unlistable group", cases=1)
 
 
+def _six_arrays(root: Path, zarr_format: int) -> None:
+    group = zarr.open_group(root, mode="w", zarr_format=zarr_format)  # type: ignore[arg-type]
+    for name in "abcdef":
+        group.create_array(name, shape=(4,), dtype="u1")
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_http_hanging_child_does_not_hold_back_its_siblings(http_server: Any, zarr_format: int) -> None:
+    _six_arrays(Path(http_server.root) / "g.zarr", zarr_format)
+    document = "zarr.json" if zarr_format == 3 else ".zarray"
+    http_server.faults.add(f"g.zarr/c/{document}", "hang")
+    hierarchy = Hierarchy.open(http_server.url_for("g.zarr"), policy=HANG)
+    started = time.monotonic()
+    listing = hierarchy.children("/", patience=0.5)
+    assert time.monotonic() - started < HANG.deadline  # the siblings came after the patience, not the deadline
+    assert [n.name for n in listing.nodes] == ["a", "b", "d", "e", "f"]
+    assert listing.pending == ("c",)
+    assert listing.names == tuple("abcdef") and not listing.has_more and listing.end == 6
+    # the read goes on under its own deadline; node() waits for it instead of asking again
+    node = hierarchy.node("/c")
+    assert node.kind == "error" and f"c/{document}" in (node.error or "")
+    assert http_server.stats.by_path[f"g.zarr/c/{document}"] <= HANG.retries + 1
+    # a second listing serves every child from what was read
+    again = hierarchy.children("/", patience=0.5)
+    assert [n.name for n in again.nodes] == list("abcdef") and again.pending == ()
+
+
+def test_http_listing_without_patience_waits_for_every_child(http_server: Any) -> None:
+    _six_arrays(Path(http_server.root) / "g.zarr", 3)
+    http_server.faults.add("g.zarr/c/zarr.json", "slow:0.5")
+    hierarchy = Hierarchy.open(http_server.url_for("g.zarr"), policy=FAST)
+    listing = hierarchy.children("/")
+    assert [n.name for n in listing.nodes] == list("abcdef") and listing.pending == ()
+    assert listing.nodes[2].kind == "array"
+
+
+def test_http_refresh_while_a_child_is_read_reads_it_again(http_server: Any) -> None:
+    _six_arrays(Path(http_server.root) / "g.zarr", 3)
+    rule = http_server.faults.add("g.zarr/c/zarr.json", "slow:0.6", times=1)
+    hierarchy = Hierarchy.open(http_server.url_for("g.zarr"), policy=FAST)
+    assert hierarchy.children("/", patience=0.2).pending == ("c",)
+    hierarchy.refresh("/")  # the slow read finishes, but its node is no longer stored
+    assert rule.hits == 1
+    listing = hierarchy.children("/")
+    assert [n.name for n in listing.nodes] == list("abcdef") and listing.nodes[2].kind == "array"
+    assert http_server.stats.by_path["g.zarr/c/zarr.json"] == 2
+
+
 # -- S3 through the fault proxy ---------------------------------------------------------------
 
 

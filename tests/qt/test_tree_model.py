@@ -324,6 +324,70 @@ def test_cancel_turns_a_hanging_listing_into_a_row(qtbot: Any, http_server: Any,
     assert rows(model, root) == [(Model.FAILED, "failed: cancelled (refresh to try again)")]
 
 
+def _slow_child_model(http_server: Any, registry: Any, runner: Any, monkeypatch: Any, fault: str) -> HierarchyTreeModel:
+    """A v3 group of arrays a..f and a group g over HTTP whose child c answers as *fault* says."""
+    import zarr
+
+    from zarr_browser.qt import tree_model
+
+    monkeypatch.setattr(tree_model, "LISTING_PATIENCE", 0.3)
+    group = zarr.open_group(Path(http_server.root) / "p.zarr", mode="w", zarr_format=3)
+    for name in "abcdef":
+        group.create_array(name, shape=(4,), dtype="u1")
+    group.create_group("g")
+    http_server.faults.add("p.zarr/c/zarr.json", fault)
+    return make_model(http_server.url_for("p.zarr"), registry, runner,
+                      policy=RequestPolicy(attempt_timeout=1.0, deadline=2.0, retries=1, backoff=0.01))
+
+
+def test_a_slow_child_shows_as_loading_and_its_siblings_do_not_wait(qtbot: Any, qtmodeltester: Any, http_server: Any,
+                                                                    registry: Any, thread_runner: Any,
+                                                                    monkeypatch: Any) -> None:
+    model = _slow_child_model(http_server, registry, thread_runner, monkeypatch, "hang")
+    root = root_index(model)
+    with qtbot.waitSignal(model.pageLoaded, timeout=1_900):  # before the hanging read's deadline
+        model.fetchMore(root)
+    assert rows(model, root) == [(Model.NODE, "a"), (Model.NODE, "b"), (Model.PENDING, "c"), (Model.NODE, "d"),
+                                 (Model.NODE, "e"), (Model.NODE, "f"), (Model.NODE, "g")]
+    pending = model.index(2, 0, root)
+    assert not pending.flags() & Qt.ItemFlag.ItemIsSelectable
+    assert model.index(2, Model.KIND_COLUMN, root).data() == "loading…"
+    assert "slow to answer" in pending.data(Qt.ItemDataRole.ToolTipRole)
+    assert model.hasPendingOperations()
+    qtmodeltester.check(model)
+    qtbot.waitUntil(lambda: not model.hasPendingOperations(), timeout=10_000)
+    # the read failed at its deadline: the row becomes the error node, in place
+    assert names(model, root) == list("abcdefg")
+    c = child(model, root, "c")
+    assert c.data(Model.KindRole) == "error" and "c/zarr.json" in c.data(Model.NodeRole).error
+    assert c.flags() & Qt.ItemFlag.ItemIsSelectable
+    assert not model.canFetchMore(root)
+    qtmodeltester.check(model)
+
+
+def test_reveal_waits_for_a_child_still_being_read(qtbot: Any, http_server: Any, registry: Any, thread_runner: Any,
+                                                   monkeypatch: Any) -> None:
+    model = _slow_child_model(http_server, registry, thread_runner, monkeypatch, "slow:0.8")
+    found: list[QModelIndex] = []
+    model.revealPath("/c", found.append)
+    qtbot.waitUntil(lambda: bool(found), timeout=10_000)
+    assert found[0].isValid() and found[0].data() == "c" and found[0].data(Model.KindRole) == "array"
+    assert http_server.stats.by_path["p.zarr/c/zarr.json"] == 1  # the listing's read, not a second one
+
+
+def test_cancel_marks_children_still_being_read(qtbot: Any, http_server: Any, registry: Any, thread_runner: Any,
+                                                monkeypatch: Any) -> None:
+    model = _slow_child_model(http_server, registry, thread_runner, monkeypatch, "hang")
+    root = root_index(model)
+    with qtbot.waitSignal(model.pageLoaded, timeout=1_900):
+        model.fetchMore(root)
+    model.cancelPending()
+    assert not model.hasPendingOperations()
+    assert model.index(2, 0, root).data(Model.StateRole) == Model.FAILED
+    assert model.index(2, 0, root).data() == "c (cancelled: refresh to try again)"
+    http_server.reset()  # free the hanging request
+
+
 # -- filter proxy --------------------------------------------------------------------------
 
 

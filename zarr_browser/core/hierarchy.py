@@ -70,6 +70,9 @@ class Listing:
         Why the group could not be listed, or None.
     source
         ``"store"``, ``"consolidated"`` or ``"hints"``.
+    pending
+        Names of this page still being read when the listing's patience ran out (see
+        :meth:`Hierarchy.achildren`), in order; :meth:`Hierarchy.node` waits for them.
     """
 
     path: str
@@ -79,14 +82,20 @@ class Listing:
     complete: bool = True
     error: str | None = None
     source: Literal["store", "consolidated", "hints"] = "store"
+    pending: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
         return len(self.names)
 
     @property
+    def end(self) -> int:
+        """Index in ``names`` just after this page (its nodes and its pending names)."""
+        return self.offset + len(self.nodes) + len(self.pending)
+
+    @property
     def has_more(self) -> bool:
-        return self.offset + len(self.nodes) < len(self.names)
+        return self.end < len(self.names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +315,8 @@ class Hierarchy:
         self.consolidated: ConsolidatedIndex | None = None
         self._nodes: dict[str, Node] = {}
         self._prefetching: dict[str, asyncio.Future[None]] = {}  # paths a prefetch is reading now
+        self._loading: dict[str, asyncio.Future[None]] = {}  # children a listing is reading now
+        self._tasks: set[asyncio.Task[None]] = set()  # listings' reads that outlive their patience
         self._absent: set[str] = set()  # remote paths known to hold no node
         self._names: dict[str, tuple[tuple[str, ...], bool, str | None, str]] = {}
 
@@ -451,6 +462,12 @@ class Hierarchy:
         cached = self._nodes.get(path)
         if cached is not None:
             return cached
+        loading = self._loading.get(path)
+        if loading is not None:  # a listing is reading it: wait for that read, do not read again
+            await asyncio.wait([loading])
+            cached = self._nodes.get(path)
+            if cached is not None:
+                return cached
         if path == "/":
             return await self.aload_root()
         if path in self._absent:
@@ -482,7 +499,8 @@ class Hierarchy:
     async def aprefetch(
         self, paths: Iterable[str], *, expect: Expectation | Mapping[str, Expectation] | None = None
     ) -> None:
-        todo = sorted({_normalise(p) for p in paths} - set(self._nodes))
+        todo = sorted({_normalise(p) for p in paths} - set(self._nodes) - set(self._loading))
+        listed = [self._loading[p] for p in {_normalise(p) for p in paths} if p in self._loading]
 
         def names_of(path: str) -> tuple[str, ...] | None:
             if expect is None or not self.access.is_remote:
@@ -516,8 +534,8 @@ class Hierarchy:
                 future = self._prefetching.pop(path)
                 if not future.done():
                     future.set_result(None)
-        if waits:
-            await asyncio.gather(*waits)
+        if waits or listed:
+            await asyncio.wait([*waits, *listed])  # never cancels them (gather would, if we were)
 
     def refresh(self, path: str = "/") -> None:
         """Forget what is cached at and below *path* (the next read goes to the store)."""
@@ -527,31 +545,55 @@ class Hierarchy:
             del self._nodes[key]
         for key in [k for k in self._names if k == path or k.startswith(prefix)]:
             del self._names[key]
+        for key in [k for k in self._loading if k == path or k.startswith(prefix)]:
+            del self._loading[key]  # the read in flight finishes, but no longer stores its node
         self._absent = {k for k in self._absent if not (k == path or k.startswith(prefix))}
         if path == "/":
             self._root = None
             self.consolidated = None
 
     # -- listing ---------------------------------------------------------------------------
-    def children(self, path: str = "/", *, offset: int = 0, limit: int | None = None) -> Listing:
-        """One page of the children of the group at *path* (all of them by default)."""
-        return run_sync(self.achildren(path, offset=offset, limit=limit))
+    def children(
+        self, path: str = "/", *, offset: int = 0, limit: int | None = None, patience: float | None = None
+    ) -> Listing:
+        """One page of the children of the group at *path* (all of them by default).
 
-    async def achildren(self, path: str = "/", *, offset: int = 0, limit: int | None = None) -> Listing:
+        With *patience*, children still being read after that many seconds are the listing's
+        ``pending`` names instead of holding back the page (see :meth:`achildren`).
+        """
+        return run_sync(self.achildren(path, offset=offset, limit=limit, patience=patience))
+
+    async def achildren(
+        self, path: str = "/", *, offset: int = 0, limit: int | None = None, patience: float | None = None
+    ) -> Listing:
+        """One page of children; see :meth:`children`.
+
+        With *patience* (seconds), the page comes back once that time has passed even if some
+        children are still being read (a slow or hanging server): their names are the listing's
+        ``pending``, the reads go on under their own deadline, and :meth:`node` waits for them.
+        """
         path = _normalise(path)
         parent = await self.anode(path)
         if not parent.is_group:
             return Listing(path, (), (), offset)
         names, complete, error, source = await self._anames(parent)
         page = names[offset : None if limit is None else offset + limit]
-        missing = [n for n in page if join_path(path, n) not in self._nodes]
-        if missing:
-            await self._aload_children(path, missing, source)
-        nodes = tuple(self._nodes[join_path(path, n)] for n in page if join_path(path, n) in self._nodes)
-        if len(nodes) != len(page):  # some names were not nodes after all (stray files)
-            names = tuple(n for n in names if n not in page or join_path(path, n) in self._nodes)
+        children = [join_path(path, n) for n in page]
+        todo = [p for p in children if p not in self._nodes]
+        if todo:
+            fresh = [p for p in todo if p not in self._loading]
+            if fresh:
+                await self._start_loading(path, fresh, source)
+            waits = [self._loading[p] for p in todo if p in self._loading]
+            if waits:
+                await asyncio.wait(waits, timeout=patience)  # on timeout or cancel the reads go on
+        nodes = tuple(self._nodes[p] for p in children if p in self._nodes)
+        pending = tuple(p.rsplit("/", 1)[-1] for p in children if p not in self._nodes and p in self._loading)
+        if len(nodes) + len(pending) != len(page):  # some names were not nodes after all (stray files)
+            gone = {p.rsplit("/", 1)[-1] for p in children if p not in self._nodes and p not in self._loading}
+            names = tuple(n for n in names if n not in gone)
             self._names[path] = (names, complete, error, source)
-        return Listing(path, names, nodes, offset, complete, error, source)  # type: ignore[arg-type]
+        return Listing(path, names, nodes, offset, complete, error, source, pending)  # type: ignore[arg-type]
 
     async def _anames(self, parent: Node) -> tuple[tuple[str, ...], bool, str | None, str]:
         cached = self._names.get(parent.path)
@@ -605,44 +647,85 @@ class Hierarchy:
             node = self._nodes.get(parent_path(node.path) or "/")
         return tuple(names)
 
-    async def _aload_children(self, path: str, names: list[str], source: str) -> None:
-        if source == "consolidated":
+    async def _start_loading(self, path: str, children: list[str], source: str) -> None:
+        """Read the nodes at *children* (below the group at *path*) in a task of their own.
+
+        Each child is in ``_loading`` until its node is stored, so a listing that stops waiting
+        (its patience ran out, or it was cancelled) leaves reads that :meth:`anode` can join.
+        """
+        if source == "consolidated":  # nothing to read
             assert self.consolidated is not None
-            for name in names:
-                child = join_path(path, name)
+            for child in children:
                 found = self.consolidated.node(child)
                 if found is not None:
                     self._nodes[child] = found
             return
-        paths = [join_path(path, n) for n in names]
-        parent = self._nodes.get(path)
-        if self.access.is_remote and parent is not None and parent.zarr_format == 3:
-            # children of a v3 group are v3 nodes (a mixed hierarchy is rare, and warned about):
-            # ask for zarr.json first, and for the v2 documents only where it is absent
-            raw = await self.access.get_many([key_prefix(p) + "zarr.json" for p in paths])
-            rest = [p for p in paths if raw.get(key_prefix(p) + "zarr.json") is None]
-            if rest:
-                raw.update(await self.access.get_many([k for p in rest for k in metadata_keys(p)]))
-            for p in paths:
-                for k in metadata_keys(p):
-                    raw.setdefault(k, None)
-        else:
-            raw = await self.access.get_many([k for p in paths for k in metadata_keys(p)])
-        local = self.access.protocol == "local"
-        is_dir = set()
-        if local:
-            is_dir = await asyncio.to_thread(_local_dirs, self.access, path, names)
-        for child in paths:
-            child_raw = {k: raw[k] for k in metadata_keys(child)}
-            docs, failures = self._parse_docs(child, child_raw)
-            if failures:
-                node: Node | None = Node(child, "error", None, docs, error="; ".join(failures))
-            else:
-                node = build_node(child, docs, implicit_ok=child.rsplit("/", 1)[-1] in is_dir)
+        loop = asyncio.get_running_loop()
+        futures = {child: loop.create_future() for child in children}
+        self._loading.update(futures)
+
+        def store(child: str, node: Node | None) -> None:
+            future = futures[child]
+            if self._loading.get(child) is future:  # not refreshed meanwhile
+                del self._loading[child]
                 if node is not None:
-                    node = self._flag_consolidated(node)
-            if node is not None:
-                self._nodes[child] = node
+                    self._nodes[child] = node
+                elif self.access.is_remote:
+                    self._absent.add(child)
+            if not future.done():
+                future.set_result(None)
+
+        async def load() -> None:
+            try:
+                await self._aload_children(path, children, store)
+            finally:  # an unexpected failure or a cancel still releases whoever waits
+                for child, future in futures.items():
+                    if not future.done():
+                        if self._loading.get(child) is future:
+                            del self._loading[child]  # not known absent: the next read tries again
+                        future.set_result(None)
+
+        task = loop.create_task(load())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _aload_children(self, path: str, paths: list[str], store: Callable[[str, Node | None], None]) -> None:
+        """Read the nodes at *paths* (children of *path*) and hand each to *store* as it is read."""
+        names = [p.rsplit("/", 1)[-1] for p in paths]
+        if self.access.protocol == "local":
+            raw = await self.access.get_many([k for p in paths for k in metadata_keys(p)])
+            is_dir = await asyncio.to_thread(_local_dirs, self.access, path, names)
+            for child in paths:
+                store(child, self._child_node(child, {k: raw[k] for k in metadata_keys(child)}, child.rsplit("/", 1)[-1] in is_dir))
+            return
+        parent = self._nodes.get(path)
+        v3 = parent is not None and parent.zarr_format == 3
+        # one bound for the whole page (each child's own get_many would have its own)
+        semaphore = asyncio.Semaphore(self.access.policy.concurrency)
+
+        async def one(child: str) -> None:
+            keys = metadata_keys(child)
+            if v3:
+                # children of a v3 group are v3 nodes (a mixed hierarchy is rare, and warned
+                # about): ask for zarr.json first, and for the v2 documents only where it is absent
+                first = key_prefix(child) + "zarr.json"
+                raw = await self.access.get_many([first], semaphore=semaphore)
+                if raw[first] is None:
+                    raw.update(await self.access.get_many([k for k in keys if k != first], semaphore=semaphore))
+                for k in keys:
+                    raw.setdefault(k, None)
+            else:
+                raw = await self.access.get_many(keys, semaphore=semaphore)
+            store(child, self._child_node(child, raw, False))
+
+        await asyncio.gather(*(one(p) for p in paths))
+
+    def _child_node(self, child: str, raw: Mapping[str, bytes | Exception | None], is_dir: bool) -> Node | None:
+        docs, failures = self._parse_docs(child, raw)
+        if failures:
+            return Node(child, "error", None, docs, error="; ".join(failures))
+        node = build_node(child, docs, implicit_ok=is_dir)
+        return self._flag_consolidated(node) if node is not None else None
 
     def walk(self, path: str = "/", *, depth: int | None = None) -> list[tuple[Node, Listing | None]]:
         """Every node from *path* down to *depth* levels below it, in tree (pre-)order.

@@ -691,8 +691,14 @@ class StoreAccess:
             raise result
         return result
 
-    async def get_many(self, keys: Sequence[str]) -> dict[str, bytes | Exception | None]:
-        """Read many keys concurrently; each value is bytes, None (absent) or the exception."""
+    async def get_many(
+        self, keys: Sequence[str], *, semaphore: asyncio.Semaphore | None = None
+    ) -> dict[str, bytes | Exception | None]:
+        """Read many keys concurrently; each value is bytes, None (absent) or the exception.
+
+        At most ``policy.concurrency`` remote requests are in flight, or as many as *semaphore*
+        lets through when given (one bound shared by several calls).
+        """
         if self._local is not None:
             local = self._local
 
@@ -703,7 +709,8 @@ class StoreAccess:
                 return read_all()
             return await asyncio.to_thread(read_all)
 
-        semaphore = asyncio.Semaphore(self.policy.concurrency)
+        if semaphore is None:
+            semaphore = asyncio.Semaphore(self.policy.concurrency)
         limit = self.policy.max_document_bytes
 
         async def one(key: str) -> bytes | Exception | None:

@@ -674,10 +674,12 @@ class BrowserPanel(QWidget):
 
     def _on_proxy_rows_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
         # placeholder rows (loading / failed / warning) span the whole row; they come one at a time
+        # (a child still being read is a row of its own: name, and "loading…" as its kind)
         if last - first > 2:
             return
+        rows = (HierarchyTreeModel.NODE, HierarchyTreeModel.PENDING)
         for row in range(first, last + 1):
-            if self.proxy.index(row, 0, parent).data(HierarchyTreeModel.StateRole) != HierarchyTreeModel.NODE:
+            if self.proxy.index(row, 0, parent).data(HierarchyTreeModel.StateRole) not in rows:
                 self.tree.setFirstColumnSpanned(row, parent, True)
 
     # -- actions on nodes ------------------------------------------------------------------

@@ -47,9 +47,9 @@ from qtpy.QtGui import (
     QStandardItemModel,
 )
 
-from zarr_browser.core.model import Node
+from zarr_browser.core.model import Node, join_path
 from zarr_browser.core.summary import NodeSummary, summarize
-from zarr_browser.errors import ZarrBrowserError
+from zarr_browser.errors import NodeNotFoundError, ZarrBrowserError
 from zarr_browser.qt._typed import nonnull
 
 if TYPE_CHECKING:
@@ -64,6 +64,7 @@ logger = logging.getLogger(__name__)
 # row states (StateRole)
 NODE: Final = "node"
 LOADING: Final = "loading"
+PENDING: Final = "pending"  # a child row whose metadata is still being read
 FAILED: Final = "failed"
 WARNING: Final = "warning"
 
@@ -81,6 +82,9 @@ BADGE_COLOURS: Final[dict[str, str]] = {
     "consolidated": "#64748b",
     "stale": "#b91c1c",
 }
+LISTING_PATIENCE: Final = 1.0
+"""Seconds a page of a remote group waits for its children's metadata before it is shown; the
+children still being read then show as *loading…* rows, filled in as they arrive."""
 
 # -- what a row shows (built in the worker) ---------------------------------------------------
 
@@ -217,7 +221,7 @@ def describe_row(node: Node, summary: NodeSummary | None, *, name: str | None = 
 class _Group:
     """The listing state of one group row (kept on its column-0 item under ``GroupRole``)."""
 
-    __slots__ = ("by_name", "has_more", "item", "listing", "names", "next_offset", "request", "waiters")
+    __slots__ = ("by_name", "has_more", "item", "listing", "names", "next_offset", "pending", "request", "waiters")
 
     def __init__(self, item: QStandardItem) -> None:
         self.item = item
@@ -228,6 +232,7 @@ class _Group:
         self.request: _Request | None = None
         self.waiters: list[Callable[[], None]] = []
         self.by_name: dict[str, QStandardItem] = {}
+        self.pending: dict[str, QStandardItem] = {}  # rows of children still being read
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +240,7 @@ class _Page:
     """A listing page with the summaries and row texts of its nodes (built in the worker)."""
 
     listing: Listing
-    rows: tuple[tuple[Node, NodeSummary, RowInfo], ...]
+    rows: tuple[tuple[Node | None, NodeSummary | None, RowInfo], ...]  # no node: still being read
     node: Node | None = None  # the group itself, re-read (refresh)
     node_summary: NodeSummary | None = None
     node_info: RowInfo | None = None
@@ -276,15 +281,48 @@ def _list_page(hierarchy: Hierarchy, registry: ConventionRegistry, parent: Node,
             from zarr_browser.core.hierarchy import Listing as _Listing
 
             return _Page(_Listing(parent.path, (), ()), (), node, node_summary, node_info)
-    listing = hierarchy.children(parent.path, offset=offset, limit=limit)
-    rows = []
-    for child in listing.nodes:
-        summary = summarize(child, parent, registry)
-        rows.append((child, summary, describe_row(child, summary)))
+    patience = LISTING_PATIENCE if hierarchy.access.is_remote else None
+    listing = hierarchy.children(parent.path, offset=offset, limit=limit, patience=patience)
+    by_name = {child.name: child for child in listing.nodes}
+    rows: list[tuple[Node | None, NodeSummary | None, RowInfo]] = []
+    for name in listing.names[listing.offset : listing.end]:
+        child = by_name.get(name)
+        if child is None:
+            rows.append((None, None, pending_row(name)))
+        else:
+            summary = summarize(child, parent, registry)
+            rows.append((child, summary, describe_row(child, summary)))
     found: tuple[Detection, ...] = ()
     if offset == 0 and parent.is_group:
         found = tuple(registry.detect(parent, children=lambda: listing.nodes))
     return _Page(listing, tuple(rows), node, node_summary, node_info, found)
+
+
+def pending_row(name: str) -> RowInfo:
+    """What the row of a child still being read shows (its listing's patience ran out)."""
+    from zarr_browser.core.hierarchy import natural_key
+
+    tooltip = f"{name}: still reading its metadata (the store is slow to answer)"
+    return RowInfo(name, LOADING, "loading…", "", "", (), "", tooltip,
+                   (natural_key(name), ("loading…",), (-1,), ("",), ("",)))
+
+
+def _read_rows(hierarchy: Hierarchy, registry: ConventionRegistry, parent: Node,
+               paths: Sequence[str]) -> list[tuple[str, Node | None, NodeSummary | None, RowInfo | None]]:
+    """Worker: the rows of children a listing left pending (waits for the reads in flight)."""
+    hierarchy.prefetch(paths)
+    rows: list[tuple[str, Node | None, NodeSummary | None, RowInfo | None]] = []
+    for path in paths:
+        try:
+            child = hierarchy.node(path)
+        except NodeNotFoundError:
+            rows.append((path, None, None, None))  # not a node after all (a stray file)
+            continue
+        except ZarrBrowserError as err:
+            child = Node(path, "error", None, {}, error=str(err))
+        summary = summarize(child, parent, registry)
+        rows.append((path, child, summary, describe_row(child, summary)))
+    return rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -540,6 +578,7 @@ class HierarchyTreeModel(QStandardItemModel):
 
     # row states (StateRole)
     NODE: Final = NODE
+    PENDING: Final = PENDING
     LOADING: Final = LOADING
     FAILED: Final = FAILED
     WARNING: Final = WARNING
@@ -568,6 +607,7 @@ class HierarchyTreeModel(QStandardItemModel):
         self._items: dict[str, QStandardItem] = {}  # loaded node path -> its column-0 item
         self._requests: set[_Request] = set()
         self._rereads: dict[str, Task] = {}  # node path -> its re-read in flight
+        self._pending_reads: dict[Task, _Group] = {}  # reads of children a listing left pending
         self._icons: dict[str, QIcon] = {}
         self._queue: list[tuple[_Request, _Page, int]] = []  # pages being inserted in batches
         self._batch_timer = QTimer(self)
@@ -725,16 +765,23 @@ class HierarchyTreeModel(QStandardItemModel):
     # -- pending work ------------------------------------------------------------------------
     def hasPendingOperations(self) -> bool:
         """Whether listings or re-reads are in flight or being inserted (tests wait on this)."""
-        return bool(self._requests or self._deferred_fetches or self._rereads)
+        return bool(self._requests or self._deferred_fetches or self._rereads or self._pending_reads)
 
     def pendingCount(self) -> int:
-        return len(self._requests)
+        return len(self._requests) + len(self._pending_reads)
 
     def cancelPending(self) -> None:
         """Cancel every listing and re-read in flight; their groups show a *cancelled* failure row."""
         rereads, self._rereads = self._rereads, {}
         for task in rereads.values():
             task.cancel()
+        reads, self._pending_reads = self._pending_reads, {}
+        for task, group in reads.items():
+            task.cancel()
+            for item in group.pending.values():
+                item.setText(f"{item.text()} (cancelled: refresh to try again)")
+                item.setData(FAILED, self.StateRole)
+            group.pending = {}
         for request in list(self._requests):
             self._cancel(request, show=True)
 
@@ -755,7 +802,7 @@ class HierarchyTreeModel(QStandardItemModel):
         if not request.done:
             request.done = True
             self._requests.discard(request)
-            self.pendingChanged.emit(len(self._requests))
+            self.pendingChanged.emit(self.pendingCount())
 
     # -- lazy children (the only model methods overridden in Python) ---------------------------
     def _group(self, index: QModelIndex) -> _Group | None:
@@ -838,7 +885,7 @@ class HierarchyTreeModel(QStandardItemModel):
             if child is not None:
                 item = child
                 continue
-            if group.request is not None:  # a page is on its way: try again when it lands
+            if group.request is not None or part in group.pending:  # on its way: try again when it lands
                 group.waiters.append(lambda: self.revealPath(path, callback))
                 return
             if group.listing == _UNLISTED or (group.listing == _LISTED and group.has_more and part in group.names):
@@ -930,6 +977,7 @@ class HierarchyTreeModel(QStandardItemModel):
             with self._rows_changing():
                 group.item.removeRows(0, group.item.rowCount())
         group.by_name = {}
+        group.pending = {}
         group.listing = _UNLISTED
         group.names = ()
         group.next_offset = 0
@@ -944,7 +992,7 @@ class HierarchyTreeModel(QStandardItemModel):
         if group.listing != _LISTED or refresh:
             group.listing = _LISTING
         self._requests.add(request)
-        self.pendingChanged.emit(len(self._requests))
+        self.pendingChanged.emit(self.pendingCount())
         request.task = self._runner.submit(
             _list_page, self._hierarchy, self._registry, node, request.offset, request.limit, refresh, self.rootName(),
             on_done=lambda page: self._on_page(request, page),
@@ -985,10 +1033,14 @@ class HierarchyTreeModel(QStandardItemModel):
         deadline = time.perf_counter() + self.BATCH_SECONDS
         end = start
         for node, summary, info in page.rows[start : start + self.BATCH_SIZE]:
-            row = self._make_row(node, summary, info)
+            if node is None:
+                row = self._make_pending_row(group, info)
+                group.pending[info.name] = row[0]
+            else:
+                row = self._make_row(node, summary, info)
+                group.by_name[node.name] = row[0]
             with self._rows_changing():
                 group.item.appendRow(row)
-            group.by_name[node.name] = row[0]
             end += 1
             if time.perf_counter() > deadline:
                 break
@@ -997,15 +1049,86 @@ class HierarchyTreeModel(QStandardItemModel):
             self._batch_timer.start()
             return
         listing = page.listing
-        group.next_offset = listing.offset + len(listing.nodes)
-        group.has_more = listing.has_more and bool(listing.nodes)
+        group.next_offset = listing.end
+        group.has_more = listing.has_more and listing.end > listing.offset
         group.listing = _LISTED
         group.request = None
+        if listing.pending:
+            self._read_pending(group, [join_path(listing.path, name) for name in listing.pending])
         self._settle(request)
         self.pageLoaded.emit(group.item.data(self.PathRole), group.next_offset, len(listing.names))
         self._wake(group)
         if self._queue:
             self._batch_timer.start()
+
+    def _make_pending_row(self, group: _Group, info: RowInfo) -> list[QStandardItem]:
+        """The row of a child still being read: its name, greyed, not selectable."""
+        path = join_path(group.item.data(self.PathRole), info.name)
+        texts = (info.name, info.kind_label, "", "", "")
+        row = []
+        for column, text in enumerate(texts):
+            item = QStandardItem(text)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren)
+            item.setData(path, self.PathRole)
+            item.setData(PENDING, self.StateRole)
+            item.setData(info.sort_keys[column], self.SortRole)
+            item.setData(info.tooltip, Qt.ItemDataRole.ToolTipRole)
+            item.setData(QBrush(QColor("#64748b")), Qt.ItemDataRole.ForegroundRole)
+            row.append(item)
+        row[0].setData(self._icon(LOADING), Qt.ItemDataRole.DecorationRole)
+        row[0].setData(info.name, self.FilterRole)
+        return row
+
+    def _read_pending(self, group: _Group, paths: list[str]) -> None:
+        """Replace the pending rows of *paths* (below *group*) once their nodes are read."""
+        assert self._hierarchy is not None
+        hierarchy = self._hierarchy
+        parent = group.item.data(self.NodeRole)
+        task: Task | None = None
+
+        def settle() -> None:
+            if task is not None:
+                self._pending_reads.pop(task, None)
+            self.pendingChanged.emit(self.pendingCount())
+
+        def done(rows: list[tuple[str, Node | None, NodeSummary | None, RowInfo | None]]) -> None:
+            settle()
+            if self._hierarchy is not hierarchy:
+                return
+            for path, node, summary, info in rows:
+                name = path.rsplit("/", 1)[-1]
+                item = group.pending.pop(name, None)  # None: the group was refreshed meanwhile
+                if item is None:
+                    continue
+                at = item.row()
+                with self._rows_changing():
+                    group.item.removeRow(at)
+                if node is not None and info is not None:
+                    row = self._make_row(node, summary, info)
+                    with self._rows_changing():
+                        group.item.insertRow(at, row)
+                    group.by_name[name] = row[0]
+                elif name in group.names:
+                    group.names = tuple(n for n in group.names if n != name)
+            self._wake(group)
+
+        def failed(err: BaseException) -> None:
+            settle()
+            if self._hierarchy is not hierarchy:
+                return
+            reason = _reason(err)
+            for path in paths:
+                item = group.pending.pop(path.rsplit("/", 1)[-1], None)
+                if item is not None:
+                    item.setText(f"{item.text()} (failed: {reason})")
+                    item.setData(FAILED, self.StateRole)
+            self._wake(group)
+            self.listingFailed.emit(group.item.data(self.PathRole), reason)
+
+        task = self._runner.submit(_read_rows, hierarchy, self._registry, parent, paths, on_done=done, on_error=failed)
+        if not task.done:
+            self._pending_reads[task] = group
+            self.pendingChanged.emit(self.pendingCount())
 
     def _on_error(self, request: _Request, err: BaseException) -> None:
         group = request.group
