@@ -58,6 +58,8 @@ def _sniff(path: str) -> bool:
     """Whether *path* may be a zarr store we read; no store I/O beyond a few ``stat`` calls."""
     parts = urlsplit(path)
     scheme = parts.scheme.lower()
+    if scheme == "zip" and "::" in path:  # a member of an archive, as Copy URL names it
+        return _sniff(path.split("::", 1)[1])
     if scheme in REMOTE_SCHEMES:
         return bool(parts.netloc)
     if scheme == "file":
@@ -69,6 +71,9 @@ def _sniff(path: str) -> bool:
         return local.suffix.lower() == ".zarr" or any((local / name).is_file() for name in ZARR_METADATA)
     if local.is_file():
         return local.suffix.lower() in (".zip", ".ozx") and zipfile.is_zipfile(local)
+    if not local.exists():  # a folder inside a zip archive (/data/a.zip/labels)
+        archive = next((p for p in local.parents if p.is_file()), None)
+        return archive is not None and archive.suffix.lower() in (".zip", ".ozx") and zipfile.is_zipfile(archive)
     return False
 
 

@@ -14,6 +14,7 @@ from zarr.storage import ZipStore
 from zarr_browser.core.conventions import Detection, default_registry
 from zarr_browser.core.hierarchy import Hierarchy
 from zarr_browser.core.snippets import node_url, snippets
+from zarr_browser.errors import NodeNotFoundError
 
 
 def _run(code: str) -> dict[str, Any]:
@@ -193,6 +194,30 @@ def test_error_nodes_get_no_snippets(tmp_path: Path, zarr_stores: Any) -> None:
     zarr_stores.sample(str(store), 3)
     (store / "raw" / "zarr.json").write_text("{not json")
     assert _snippets_for(str(store), "/raw") == {}
+
+
+def test_node_url_of_a_member_of_a_zip_is_fsspecs_chain_that_opens_it(tmp_path: Path, zarr_stores: Any,
+                                                                       http_server: Any) -> None:
+    from zarr_browser.core.conventions import default_registry
+    from zarr_browser.core.enclosing import open_enclosing
+
+    assert node_url("/data/x.zip", "/") == "/data/x.zip"
+    assert node_url("/data/x.zip", "/labels/mask") == "zip://labels/mask::/data/x.zip"
+    assert node_url("https://h/x.ozx", "/0") == "zip://0::https://h/x.ozx"
+    path = tmp_path / "sample.zip"
+    with ZipStore(path, mode="w") as zip_store:
+        zarr_stores.sample(zip_store, 3)
+    with ZipStore(Path(http_server.root) / "sample.zip", mode="w") as zip_store:
+        zarr_stores.sample(zip_store, 2)
+    for store in (str(path), http_server.url_for("sample.zip")):
+        # what Copy URL gives opens the archive, at the node (the window, napari, --napari)
+        hierarchy, inner = open_enclosing(node_url(store, "/labels/mask"), default_registry())
+        assert (hierarchy.url, inner) == (store, "/labels/mask") and hierarchy.node(inner).is_array
+        # and so does a path through the archive
+        hierarchy, inner = open_enclosing(store + "/labels", default_registry())
+        assert (hierarchy.url, inner) == (store, "/labels") and hierarchy.node(inner).is_group
+        with pytest.raises(NodeNotFoundError, match=r"/labels/nothing"):
+            open_enclosing(node_url(store, "/labels/nothing"), default_registry())
 
 
 def test_node_url() -> None:

@@ -736,3 +736,44 @@ def test_concurrent_prefetches_read_each_node_once(http_server: Any, zarr_stores
     run_sync(both())
     assert all(hierarchy.node(p) is not None for p in paths)
     assert http_server.stats.by_path and max(http_server.stats.by_path.values()) == 1, http_server.stats.by_path
+
+
+# -- a node inside a zip archive, by its own URL ------------------------------------------------
+
+
+@pytest.fixture
+def sample_zip(tmp_path: Path, zarr_stores: Any) -> tuple[Path, Any]:
+    path = tmp_path / "sample.zip"
+    with ZipStore(path, mode="w") as zip_store:
+        tree = zarr_stores.sample(zip_store, 3)
+    return path, tree
+
+
+def test_a_folder_inside_a_local_zip_opens_as_the_members_below_it(sample_zip: tuple[Path, Any]) -> None:
+    path, tree = sample_zip
+    for url in (str(path / "labels"), f"zip://labels::{path}", f"zip://labels/::file://{path}"):
+        hierarchy = Hierarchy.open(url)
+        assert hierarchy.root.is_group, url
+        assert [n.name for n in hierarchy.children("/").nodes] == ["mask"]
+        np.testing.assert_array_equal(open_array_data(hierarchy, "/mask"), tree.arrays["/labels/mask"])
+    with pytest.raises(StoreOpenError, match="read-only"):
+        open_store(f"zip://labels::{path}", mode="r+")
+    with pytest.raises(StoreOpenError, match="no such directory"):
+        open_store(path.parent / "not-here" / "labels")
+
+
+def test_a_folder_inside_a_zip_on_a_web_server(http_server: Any, zarr_stores: Any) -> None:
+    with ZipStore(Path(http_server.root) / "sample.zarr.zip", mode="w") as zip_store:
+        tree = zarr_stores.sample(zip_store, 2)
+    archive = http_server.url_for("sample.zarr.zip")
+    for url in (f"{archive}/labels", f"zip://labels::{archive}"):
+        hierarchy = Hierarchy.open(url)
+        assert hierarchy.url == (url if url.startswith("http") else f"{archive}/labels")
+        assert [n.name for n in hierarchy.children("/").nodes] == ["mask"]
+        np.testing.assert_array_equal(open_array_data(hierarchy, "/mask"), tree.arrays["/labels/mask"])
+
+
+def open_array_data(hierarchy: Hierarchy, path: str) -> Any:
+    from zarr_browser.core.safety import open_array
+
+    return open_array(hierarchy.access, hierarchy.node(path))[...]

@@ -131,6 +131,20 @@ def test_a_folder_inside_a_store_keeps_what_its_parents_say(stores: Any) -> None
     assert [str(u) for u in group_labels["units"]] == ["micrometer", "micrometer"]
 
 
+def test_a_node_inside_a_zip_opens_from_the_archive(stores: Any, tmp_path: Path) -> None:
+    """What Copy URL gives for a member of a zip (fsspec's chain), or a path through the archive."""
+    from zarr_browser.core.snippets import node_url
+
+    image = stores.image("0.4", labels=True)
+    archive = Path(shutil.make_archive(str(tmp_path / "zipped"), "zip", root_dir=image))
+    for url in (node_url(str(archive), "/labels/cells"), str(archive / "labels" / "cells")):
+        (_, labels, kind), = napari_get_reader(url)(url)
+        assert kind == "labels" and [str(u) for u in labels["units"]] == ["micrometer", "micrometer"]
+        assert labels["metadata"]["zarr_browser"] == {"url": str(archive), "path": "/labels/cells", "role": "labels"}
+    assert napari_get_reader(str(archive / "nothing" / "here")) is None
+    assert napari_get_reader(f"zip://labels::{tmp_path / 'missing.zip'}") is None
+
+
 def test_a_remote_array_inside_a_store_keeps_what_its_parents_say(stores: Any, http_server: Any) -> None:
     import zarr
 

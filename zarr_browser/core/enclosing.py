@@ -13,13 +13,46 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from zarr_browser.core.hierarchy import Hierarchy
+from zarr_browser.core.store import _through_zip, _zip_chain
 from zarr_browser.errors import ZarrBrowserError
 
 if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import ConventionRegistry
     from zarr_browser.core.store import RequestPolicy
 
-__all__ = ["MAX_REMOTE_ASCENT", "enclosing_store", "open_enclosing", "placed_by_parents", "remote_enclosing"]
+__all__ = ["MAX_REMOTE_ASCENT", "enclosing_store", "open_enclosing", "placed_by_parents", "remote_enclosing",
+           "zip_member"]
+
+_ZIP_SUFFIXES = (".zip", ".ozx")
+
+
+def zip_member(url: str) -> tuple[str, str] | None:
+    """``(archive, member path)`` when *url* names a node inside a zip archive, else None.
+
+    Three spellings are understood: fsspec's chain ``zip://inner/path::ARCHIVE`` (what Copy URL
+    gives for a member), a local path through the archive (``/data/a.zip/inner/path``) and a URL
+    through an archive on a server (``https://host/a.zip/inner/path``).  No I/O beyond ``stat``.
+    """
+    chain = _zip_chain(url)
+    if chain is not None:
+        return chain[0], "/" + chain[1]
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("", "file"):
+        path = Path(parts.path if scheme == "file" else url).expanduser()
+        try:
+            if path.exists():
+                return None
+            for parent in path.parents:
+                if parent.is_file():
+                    if parent.suffix.lower() not in _ZIP_SUFFIXES:
+                        return None
+                    return str(parent), "/" + path.relative_to(parent).as_posix()
+        except OSError:
+            return None
+        return None
+    archive, member = _through_zip(url)
+    return (archive, "/" + member) if member else None
 
 
 def _is_group_folder(folder: Path) -> bool:
@@ -41,7 +74,11 @@ def enclosing_store(url: str) -> tuple[str, str]:
     """``(store, node path)`` for *url*: a local folder inside a zarr hierarchy is opened from the
     outermost group that encloses it, so that the node keeps what its parents say about it
     (multiscale scales and units of a level, CF coordinates of a variable, the image of a label
-    image).  Anything else is its own store (``"/"``)."""
+    image); a node inside a zip archive is opened from the archive (:func:`zip_member`).
+    Anything else is its own store (``"/"``)."""
+    member = zip_member(url)
+    if member is not None:
+        return member
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("", "file"):
@@ -118,13 +155,24 @@ def open_enclosing(url: str, registry: ConventionRegistry, *, storage_options: d
                    policy: RequestPolicy | None = None) -> tuple[Hierarchy, str]:
     """The store that encloses *url*, opened read-only, and the path of *url*'s node in it.
 
-    A local folder inside a hierarchy opens its outermost group (:func:`enclosing_store`); a
-    remote array or label image climbs to its parents (:func:`remote_enclosing`); anything else,
+    A local folder inside a hierarchy opens its outermost group (:func:`enclosing_store`), a node
+    inside a zip archive the archive (NodeNotFoundError when it holds no such node); a remote array or label image climbs to its parents (:func:`remote_enclosing`); anything else,
     or a folder that is no node of the store above it after all, is its own store (``"/"``).
     An unreadable root stays as it is (the caller reports it).
     """
     options = storage_options or None
     store, node = enclosing_store(url)
+    if zip_member(url) is not None:
+        try:
+            hierarchy = Hierarchy.open(store, storage_options=options, policy=policy, hints=registry.child_hints)
+        except ZarrBrowserError:  # not a zip archive after all (a folder named like one on a server)
+            return Hierarchy.open(url, storage_options=options, policy=policy, hints=registry.child_hints), "/"
+        try:
+            hierarchy.node(node)
+        except ZarrBrowserError:
+            hierarchy.close()
+            raise
+        return hierarchy, node
     hierarchy = Hierarchy.open(store, storage_options=options, policy=policy, hints=registry.child_hints)
     if node != "/":
         try:

@@ -77,10 +77,16 @@ def _options_line(options: Mapping[str, Any]) -> str:
 
 
 def node_url(url: str, path: str) -> str:
-    """The URL (or local path) of the node at *path* in the store at *url*."""
+    """The URL (or local path) of the node at *path* in the store at *url*.
+
+    A node inside a zip archive is named by fsspec's chain, ``zip://inner/path::ARCHIVE``, which
+    zarr-python (with fsspec 2026.9 or later), the browser and napari open.
+    """
     rel = path.strip("/")
     if not rel:
         return url
+    if _is_zip(url) or _remote_zip_protocol(url) is not None:
+        return f"zip://{rel}::{url}"
     if "://" not in url:
         return os.path.join(url, *rel.split("/"))
     return url.rstrip("/") + "/" + rel

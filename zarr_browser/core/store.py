@@ -914,12 +914,36 @@ def _is_zip_name(url: str) -> bool:
     return urlsplit(url).path.rstrip("/").lower().endswith((".zip", ".ozx"))
 
 
+def _zip_chain(url: str) -> tuple[str, str] | None:
+    """``(archive, member path)`` of fsspec's chain ``zip://inner::ARCHIVE`` when ARCHIVE is a zip
+    we open (a local path, ``file://``, ``http(s)://``, ``s3://``, named ``.zip``/``.ozx``)."""
+    if not url.lower().startswith("zip://") or "::" not in url:
+        return None
+    inner, archive = url[len("zip://"):].split("::", 1)
+    if "::" in archive or not urlsplit(archive).path.rstrip("/").lower().endswith((".zip", ".ozx")):
+        return None
+    return archive, inner.strip("/")
+
+
+def _through_zip(url: str) -> tuple[str, str]:
+    """``(archive URL, member path)`` of a URL through a zip archive on a server
+    (``https://host/a.zip/inner`` → ``("https://host/a.zip", "inner")``); ``(url, "")`` otherwise."""
+    parts = urlsplit(url)
+    segments = parts.path.split("/")
+    for at, segment in enumerate(segments[:-1]):
+        rest = "/".join(s for s in segments[at + 1:] if s)
+        if rest and segment.lower().endswith((".zip", ".ozx")):
+            return parts._replace(path="/".join(segments[: at + 1])).geturl(), rest
+    return url, ""
+
+
 def _open_remote_zip(
     target: _Target, options: dict[str, Any], policy: RequestPolicy, storage_options: dict[str, Any] | None,
-    read_only: bool,
+    read_only: bool, *, member: str = "", url: str | None = None,
 ) -> StoreAccess:
     """A zip archive on a web server or in a bucket, read in place with range requests (fsspec's
-    ``zip::`` chain: the central directory first, then the members a view needs)."""
+    ``zip::`` chain: the central directory first, then the members a view needs); with *member*,
+    the store is the members below that path (shown as *url*)."""
     from zarr.storage import FsspecStore
     from zarr.storage._fsspec import ALLOWED_EXCEPTIONS
 
@@ -927,7 +951,7 @@ def _open_remote_zip(
         raise StoreOpenError(f"{target.url} is a zip archive on a server: it can only be opened read-only")
     try:
         # fsspec's zip file system before 2026.9 says KeyError for a member that is not there
-        store = FsspecStore.from_url(f"zip::{target.url}", storage_options={target.protocol: options},
+        store = FsspecStore.from_url(f"zip://{member}::{target.url}", storage_options={target.protocol: options},
                                      read_only=True, allowed_exceptions=(*ALLOWED_EXCEPTIONS, KeyError))
     except (ImportError, ValueError, TypeError, OSError, zipfile.BadZipFile) as err:
         if "range requests" in str(err):
@@ -940,7 +964,7 @@ def _open_remote_zip(
         else:
             why = f"{type(err).__name__}: {err}"
         raise StoreOpenError(f"cannot open the zip archive {target.url}: {why}") from err
-    return StoreAccess(store, url=target.url, protocol=target.protocol, policy=policy,
+    return StoreAccess(store, url=url or target.url, protocol=target.protocol, policy=policy,
                        storage_options=storage_options)
 
 
@@ -973,15 +997,29 @@ def open_store(
     """
     policy = policy or RequestPolicy()
     options = dict(storage_options or {})
-    target = _classify(os.fspath(url))
+    chain = _zip_chain(os.fspath(url))
+    target = _classify(os.fspath(url) if chain is None else chain[0])
     read_only = mode == "r"
+    if chain is not None and chain[1]:
+        if not read_only:
+            raise StoreOpenError(f"{url} is inside a zip archive: it can only be opened read-only")
+        if target.protocol == "zip":  # a local archive
+            target = _Target("fsspec", f"zip://{chain[1]}::{target.url}")
+        elif target.protocol in ("http", "s3"):
+            target = _Target(target.protocol, target.url.rstrip("/") + "/" + chain[1])  # opened below
     if target.protocol == "local":
         assert target.local_root is not None
         if target.local_root.is_file():
             raise StoreOpenError(f"{target.local_root} is a file, not a zarr store: give the directory that holds "
                                  "zarr.json (v3) or .zgroup/.zarray (v2), or a .zip")
         if not target.local_root.is_dir():
-            raise StoreOpenError(f"no such directory: {target.local_root}")
+            archive = next((p for p in target.local_root.parents if p.is_file()), None)
+            if archive is None or archive.suffix.lower() not in (".zip", ".ozx"):
+                raise StoreOpenError(f"no such directory: {target.local_root}")
+            # a folder inside a zip archive: the archive's members below it, read in place
+            target = _Target("fsspec", f"zip://{target.local_root.relative_to(archive).as_posix()}::{archive}")
+    if target.protocol == "local":
+        assert target.local_root is not None
         store: Store = LocalStore(target.local_root, read_only=read_only)
         return StoreAccess(store, url=target.url, protocol="local", policy=policy, local_root=target.local_root)
     if target.protocol == "zip":
@@ -1009,8 +1047,18 @@ def open_store(
     zipped = target.protocol in ("http", "s3") and _is_zip_name(target.url)
     if zipped:
         return _open_remote_zip(target, options, policy, storage_options, read_only)
+    if target.protocol in ("http", "s3"):
+        archive_url, member = _through_zip(target.url)
+        if member:  # https://host/a.zip/inner: the members below inner of the archive, read in place
+            return _open_remote_zip(_Target(target.protocol, archive_url), options, policy, storage_options, read_only,
+                                    member=member, url=target.url)
     try:
-        store = FsspecStore.from_url(target.url, storage_options=options, read_only=read_only)
+        allowed: dict[str, Any] = {}
+        if target.url.lower().startswith("zip:"):  # fsspec's zip file system before 2026.9 says KeyError
+            from zarr.storage._fsspec import ALLOWED_EXCEPTIONS  # for a member that is not there
+
+            allowed["allowed_exceptions"] = (*ALLOWED_EXCEPTIONS, KeyError)
+        store = FsspecStore.from_url(target.url, storage_options=options, read_only=read_only, **allowed)
     except (ImportError, ValueError, TypeError, OSError) as err:
         raise StoreOpenError(f"cannot open {target.url}: {describe_remote_error(err)}") from err
     if target.protocol == "s3":
