@@ -706,6 +706,7 @@ def _run_napari(url: str | None, node: str | None = None, storage_options: dict[
     dock.policy = policy
     if url:
         dock.set_storage_options(url, storage_options or {})  # selecting a layer added below opens its store
+        store, select = url, node  # what the dock shows: the store a URL inside one belongs to
         try:
             if node or storage_options or (policy is not None and policy != RequestPolicy()):
                 from zarr_browser._reader import open_node
@@ -717,14 +718,21 @@ def _run_napari(url: str | None, node: str | None = None, storage_options: dict[
                 # a URL inside a store is opened from the store, as napari's reader does
                 path = "/" + "/".join(p for p in (inner.strip("/"), (node or "").strip("/")) if p)
                 open_node(viewer, hierarchy, path, registry)
+                store, select = hierarchy.url, path
             else:
-                viewer.open(url, plugin="zarr-browser")
+                for layer in viewer.open(url, plugin="zarr-browser"):
+                    where = layer.metadata.get("zarr_browser")
+                    if isinstance(where, dict) and where.get("url") and where.get("url") != url:
+                        store, select = str(where["url"]), str(where.get("path") or "/")
+                        break
         except Exception as err:  # boundary: napari wraps reader failures in its own errors
             logger.debug("napari could not open %s", url, exc_info=True)
             sys.stderr.write(f"zarr-browser: napari cannot open {url}: {err}\n")
             viewer.close()
             return EXIT_UNREADABLE
-        dock.show_store(url, select=node)
+        if store != url:
+            dock.set_storage_options(store, storage_options or {})
+        dock.show_store(store, select=select)
     napari.run()
     return EXIT_OK
 

@@ -324,6 +324,30 @@ def test_cli_napari_flag_opens_the_store_with_the_dock(
     assert cli.main([str(stores.not_zarr()), "--napari"]) == cli.EXIT_UNREADABLE
 
 
+@pytest.mark.parametrize("timeout", [[], ["--timeout", "5"]])  # napari's reader, or ours with a deadline
+def test_cli_napari_flag_opens_a_folder_inside_a_store_from_the_store(
+    stores: Any, monkeypatch: pytest.MonkeyPatch, qtbot: Any, timeout: list[str]
+) -> None:
+    import napari
+
+    from zarr_browser import cli
+
+    monkeypatch.setattr(napari, "run", lambda *a, **k: None)
+    image = stores.image("0.4", labels=True)
+    assert cli.main([str(image / "labels" / "cells"), "--napari", *timeout]) == 0
+    viewer = napari.current_viewer()
+    try:
+        (labels,) = viewer.layers
+        assert labels.name == "cells" and [str(u) for u in labels.units] == ["micrometer", "micrometer"]
+        assert tuple(labels.scale) == (0.5, 0.25)  # the image's scale: read from the store above
+        dock = viewer.window.dock_widgets["Zarr browser (zarr-browser)"]
+        qtbot.waitUntil(lambda: not dock.is_busy() and dock.browser.current_path() == "/labels/cells",
+                        timeout=10_000)
+        assert dock.hierarchy.url == str(image.resolve())
+    finally:
+        viewer.close()
+
+
 def test_the_dock_opens_a_store_with_the_storage_options_it_was_opened_with(
     stores: Any, s3_server: Any, monkeypatch: pytest.MonkeyPatch, qtbot: Any
 ) -> None:
