@@ -638,6 +638,20 @@ def test_fill_values_are_shown_as_readers_get_them(make_inspector, tmp_path) -> 
     assert shown["when"].startswith("NaT") and shown["mask"] == "null (unset: zarr-python reads 0)"
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # zarr: structured data types have no v3 specification
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_a_structured_fill_is_shown_field_by_field(make_inspector, tmp_path, zarr_format) -> None:  # type: ignore[no-untyped-def]
+    dtype = np.dtype([("id", "<i4"), ("x", "<f8"), ("tag", "S2"), ("ok", "?"), ("name", "<U3")])
+    fill = np.array((7, -2.5, b"ok", True, "abc"), dtype=dtype)[()]
+    zarr.create_array(tmp_path / "s.zarr", shape=(4,), dtype=dtype, fill_value=fill, zarr_format=zarr_format)
+    hierarchy = _open(tmp_path / "s.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/"))
+    inspector.showTab("array")
+    text = inspector.array.factTexts()["Fill value"]
+    assert text.startswith("id=7, x=-2.5, tag=b'ok', ok=True, name='abc'  (stored as "), text
+
+
 def test_durations_are_told_apart_from_plain_numbers(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """xarray writes a timedelta variable as integers with units 'hours' and its dtype attribute."""
     xr = pytest.importorskip("xarray")

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.store import StoreAccess
 
 __all__ = ["DEFAULT_MAX_BYTES", "PreviewUnavailableError", "Thumbnail", "label_hue", "make_thumbnail", "previewable",
-           "value_kind"]
+           "structured_fill_text", "value_kind"]
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 OME = "ome-ngff"
@@ -113,6 +113,70 @@ def value_kind(array: ArrayMeta) -> str:
     except (TypeError, ValueError):
         return "unknown"
     return {"U": "text", "S": "bytes", "V": "records", "O": "objects"}.get(kind, "number")
+
+
+def _numpy_dtype(raw: object, depth: int = 0) -> np.dtype[Any] | None:
+    """The numpy dtype of a raw structured data type (v2 ``[[name, typestr], ...]`` or v3
+    ``{"name": "structured", "configuration": {"fields": [[name, type], ...]}}``), else None."""
+    if depth > 8:
+        return None
+    fields: object = raw
+    if isinstance(raw, dict):
+        if raw.get("name") != "structured":
+            return None
+        fields = (raw.get("configuration") or {}).get("fields")
+    if not isinstance(fields, list) or not fields:
+        return None
+    parts: list[tuple[str, Any] | tuple[str, Any, tuple[int, ...]]] = []
+    for entry in fields:
+        if not isinstance(entry, list) or len(entry) not in (2, 3) or not isinstance(entry[0], str):
+            return None
+        kind = _v3_scalar(entry[1])
+        inner = _numpy_dtype(kind, depth + 1) if isinstance(kind, list | dict) else None
+        if inner is None and not isinstance(kind, str):
+            return None
+        part: Any = (entry[0], inner if inner is not None else kind)
+        if len(entry) == 3:
+            part = (*part, tuple(entry[2]))
+        parts.append(part)
+    try:
+        return np.dtype(parts)
+    except (TypeError, ValueError):
+        return None
+
+
+def _v3_scalar(kind: object) -> object:
+    """numpy's spelling of a zarr v3 field type where it differs (fixed-length bytes and text,
+    raw bits); anything else as it is."""
+    if isinstance(kind, str) and kind.startswith("r") and kind[1:].isdigit():
+        return f"V{int(kind[1:]) // 8}"
+    if isinstance(kind, dict) and kind.get("name") != "structured":
+        length = (kind.get("configuration") or {}).get("length_bytes")
+        if isinstance(length, int) and not isinstance(length, bool) and length > 0:
+            code = {"null_terminated_bytes": "S", "fixed_length_utf32": "<U", "raw_bytes": "V"}.get(str(kind.get("name")))
+            if code is not None:
+                return f"{code}{length // 4 if code == '<U' else length}"
+    return kind
+
+
+def structured_fill_text(raw_dtype: object, fill_value: object) -> str | None:
+    """A structured fill value, stored as base64 of its bytes, in words (``a=3, b=1.5``); None
+    when *raw_dtype* is not structured or the value does not decode to one item."""
+    import base64
+    import binascii
+
+    dtype = _numpy_dtype(raw_dtype)
+    if dtype is None or not isinstance(fill_value, str) or dtype.itemsize > 1 << 16:
+        return None
+    try:
+        data = base64.b64decode(fill_value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(data) != dtype.itemsize:
+        return None
+    item = np.frombuffer(data, dtype=dtype)[0]
+    assert dtype.names is not None
+    return ", ".join(f"{name}={item[name].tolist()!r}" for name in dtype.names)
 
 
 def previewable(node: Node, registry: ConventionRegistry) -> bool:

@@ -136,7 +136,7 @@ class ArrayPanel(QWidget):
         else:
             self._add(self._facts, "Logical size", f"{math.prod(array.shape):,} variable-length items")
         fill, _ = short_json(array.fill_value, 80)
-        self._add(self._facts, "Fill value", _fill_text(array.dtype, array.fill_value, fill))
+        self._add(self._facts, "Fill value", _fill_text(array.dtype, array.fill_value, fill, array.raw_dtype))
         self._add(self._facts, "Order", array.order)
         self._add(self._facts, "Chunk keys", f"{array.chunk_key_encoding} (separator {array.separator!r})")
         if array.dimension_names is not None:
@@ -305,9 +305,14 @@ _UNSET_DEFAULTS = (("bool", "False"), ("complex", "0j"), ("float", "0.0"), ("int
 """What zarr-python reads for a v2 fill value of null, by data type."""
 
 
-def _fill_text(dtype: str, value: object, shown: str) -> str:
-    """The fill value as a reader gets it: ``NaT`` for times, and what zarr-python reads where a
-    v2 fill value is null (the data type's default)."""
+def _fill_text(dtype: str, value: object, shown: str, raw_dtype: object = None) -> str:
+    """The fill value as a reader gets it: ``NaT`` for times, what zarr-python reads where a
+    v2 fill value is null (the data type's default), a structured one field by field."""
+    from zarr_browser.core.preview import structured_fill_text
+
+    fields = structured_fill_text(raw_dtype, value)
+    if fields is not None:
+        return f"{fields}  (stored as {shown})"
     times = dtype.startswith(("numpy.datetime64", "numpy.timedelta64", "datetime64", "timedelta64"))
     if times and value in (_NAT, "NaT"):
         return f"NaT ({shown})"
