@@ -191,8 +191,9 @@ def test_open_plain_arrays_and_groups(make_napari_viewer: Any, stores: Any) -> N
 
 
 def test_arrays_napari_cannot_draw_are_noted_and_the_rest_open(make_napari_viewer: Any, tmp_path: Path) -> None:
-    """An empty array, complex and datetime values: left out with a note naming each; the
-    group's other arrays still open (an empty one used to stop the whole open in napari)."""
+    """An empty array and datetime values: left out with a note naming each; the group's other
+    arrays still open (an empty one used to stop the whole open in napari). Complex values open
+    as their magnitude."""
     import zarr
     from napari.utils.notifications import notification_manager
 
@@ -205,9 +206,14 @@ def test_arrays_napari_cannot_draw_are_noted_and_the_rest_open(make_napari_viewe
     viewer = make_napari_viewer()
     seen: list[str] = []
     notification_manager.notification_ready.connect(lambda n: seen.append(n.message))
-    assert names(viewer.open(str(tmp_path / "mixed.zarr"), plugin="zarr-browser")) == ["a", "z"]
+    group["waves"][...] = np.full((8, 8), 3 + 4j, dtype="complex64")
+    layers = viewer.open(str(tmp_path / "mixed.zarr"), plugin="zarr-browser")
+    assert names(layers) == ["a", "waves |z|", "z"]  # complex: shown as its magnitude, and said so
+    assert layers[1].metadata["zarr_browser"]["values"] == "magnitude"
+    np.testing.assert_array_equal(np.asarray(layers[1].data[:, :]), np.full((8, 8), 5, dtype="float32"))
     note = next(m for m in seen if "not shown in napari" in m)
-    assert "empty (the array is empty (0 × 5))" in note and "waves (complex64" in note and "when (" in note
+    assert "empty (the array is empty (0 × 5))" in note and "waves" not in note and "when (" in note
+    assert any("waves: complex values (complex64) are shown as their magnitude |z|" in m for m in seen), seen
     assert viewer.open(str(tmp_path / "mixed.zarr" / "empty"), plugin="zarr-browser") == []
     assert any("mixed.zarr/empty" in m or "/empty: the array is empty" in m for m in seen), seen
 

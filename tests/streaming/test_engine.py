@@ -314,6 +314,31 @@ def test_dask_stays_the_compute_path(engine: StreamingEngine, tmp_path: Path) ->
     assert int(dask_array.sum().compute()) == int(truth.astype(np.int64).sum())
 
 
+def test_complex_values_are_read_as_their_magnitude(engine: StreamingEngine, http_server: Any) -> None:
+    rng = np.random.default_rng(3)
+    truth = (rng.normal(size=(128, 96)) + 1j * rng.normal(size=(128, 96))).astype(np.complex64)
+    write(http_server.root / "c.zarr", truth, chunks=(64, 32))
+    array = level(http_server.url_for("c.zarr"))
+    assert array.dtype == np.float32
+    http_server.faults.add("c.zarr/a/c/1/*", "hang")  # the lower half waits
+    array.source.read_cached((slice(0, 128, 1), slice(0, 96, 1)))  # asks for all 6 chunks
+    deadline = time.monotonic() + 20
+    while engine.pending() > 3:  # the upper half arrives
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    data, holes = array.source.read_cached((slice(0, 128, 1), slice(0, 96, 1)))
+    assert {h.status for h in holes} == {"pending"} and len(holes) == 3
+    assert np.isnan(data[64:]).all()  # on its way: not a magnitude of 0
+    np.testing.assert_allclose(data[:64], np.abs(truth[:64]), rtol=1e-6)
+    http_server.faults.clear()
+    http_server._release.set()
+    wait_idle(engine)
+    data, holes = array.source.read_cached((slice(0, 128, 1), slice(0, 96, 1)))
+    assert holes == [] and data.dtype == np.float32
+    np.testing.assert_allclose(data, np.abs(truth), rtol=1e-6)
+    np.testing.assert_allclose(array.to_dask().compute(), np.abs(truth), rtol=1e-6)
+
+
 def test_a_view_larger_than_the_cache_loads_its_centre_once(tmp_path: Path) -> None:
     truth = microscopy((256, 256))
     write(tmp_path / "big.zarr", truth, chunks=(32, 32))

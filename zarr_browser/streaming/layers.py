@@ -208,6 +208,13 @@ def _hex_colour(value: Any) -> str | None:
     return None
 
 
+def _is_complex(dtype: str) -> bool:
+    try:
+        return np.dtype(dtype).kind == "c"
+    except TypeError:
+        return False
+
+
 def _is_numeric(dtype: str) -> bool:
     try:
         kind = np.dtype(dtype).kind
@@ -248,7 +255,7 @@ def _not_an_image(meta: ArrayMeta) -> str | None:
     """Why napari cannot show an array as an image (None when it can)."""
     if meta.ndim < 2:
         return f"a {meta.ndim}-D {meta.dtype} array is not an image"
-    if not _is_numeric(meta.dtype):
+    if not _is_numeric(meta.dtype) and not _is_complex(meta.dtype):  # complex: shown as |z|
         return f"{meta.dtype} values are not numbers napari can draw"
     if 0 in meta.shape:
         return f"the array is empty ({' × '.join(str(n) for n in meta.shape)})"
@@ -862,6 +869,10 @@ class _Planner:
             kwargs["contrast_limits"] = limits
         kwargs["rgb"] = rgb
         kwargs["metadata"] = self._metadata(node.path, "array")
+        if _is_complex(meta.dtype):
+            kwargs["name"] += " |z|"
+            kwargs["metadata"]["zarr_browser"]["values"] = "magnitude"
+            result.notes.append(f"{self._where(node)}: complex values ({meta.dtype}) are shown as their magnitude |z|")
         if len(levels) > 1:
             kwargs["metadata"]["zarr_browser"]["strided_levels"] = len(levels) - 1
         data: list[LevelArray] | LevelArray = levels if len(levels) > 1 else level

@@ -317,6 +317,32 @@ class DecodedSource(_SourceView):
         return data, holes
 
 
+class MagnitudeSource(_SourceView):
+    """A complex-valued source seen as its magnitude ``|z|`` (napari draws no complex numbers).
+
+    The cache keeps the stored values; chunks still on their way are NaN, as in
+    :class:`DecodedSource`.
+    """
+
+    def __init__(self, inner: ArraySource) -> None:
+        self.inner = inner
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.float32) if self.inner.dtype.itemsize <= 8 else np.dtype(np.float64)
+
+    def read(self, key: tuple[Index, ...]) -> np.ndarray:
+        return np.abs(self.inner.read(key)).astype(self.dtype, copy=False)
+
+    def read_cached(self, key: tuple[Index, ...], **options: Any) -> tuple[np.ndarray, list[Hole]]:
+        data, holes = self.inner.read_cached(key, **options)  # type: ignore[attr-defined]
+        magnitude = np.abs(data).astype(self.dtype, copy=False)
+        for hole in holes:
+            if hole.status == "pending":
+                magnitude[hole.out] = np.nan
+        return magnitude, holes
+
+
 class StridedSource(_SourceView):
     """Every *f*-th element of a source along each axis: a coarser level made from a finer one.
 
@@ -394,8 +420,12 @@ class LevelArray:
         With *cf*, values are decoded as xarray decodes CF variables (``scale_factor``,
         ``add_offset``, ``_FillValue`` and ``missing_value``; see
         :func:`~zarr_browser.core.conventions.cf.cf_decoding`) when the node asks for it.
+        Complex values are read as their magnitude (:class:`MagnitudeSource`), by ``to_dask()``
+        too: the values napari shows.
         """
         source = ZarrSource(access, node, limits)
+        if source.dtype.kind == "c":
+            return cls(MagnitudeSource(source))
         if cf:
             from zarr_browser.core.conventions.cf import cf_decoding
 
