@@ -777,3 +777,81 @@ def open_array_data(hierarchy: Hierarchy, path: str) -> Any:
     from zarr_browser.core.safety import open_array
 
     return open_array(hierarchy.access, hierarchy.node(path))[...]
+
+
+# -- Python's own http.server: a backlog of 5, no ranges ---------------------------------------
+
+
+@pytest.fixture
+def python_http_server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """``python -m http.server`` on loopback, serving *tmp_path*/served (as users serve a store)."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    root = tmp_path / "served"
+    root.mkdir()
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                                "--directory", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and process.poll() is None, "http.server did not start"
+                time.sleep(0.05)
+        yield root, url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_python_http_server_gets_a_few_requests_at_a_time(python_http_server: tuple[Path, str]) -> None:
+    """Its listen backlog of 5 drops connections when 64 start at once (each costs a 1 s SYN
+    retransmit); our StaticServer, like real servers, keeps the full concurrency."""
+    from zarr_browser.core.store import SMALL_SERVER_REQUESTS
+    from zarr_browser.streaming.levels import LevelArray
+
+    root, url = python_http_server
+    truth = np.arange(3 * 256 * 256, dtype="uint16").reshape(3, 256, 256)
+    zarr.create_array(root / "a.zarr", shape=truth.shape, chunks=(1, 64, 64), dtype="uint16")[...] = truth
+    hierarchy = Hierarchy.open(f"{url}/a.zarr")
+    assert hierarchy.access.zarr_store.in_flight_bound == SMALL_SERVER_REQUESTS
+    level = LevelArray.open(hierarchy.access, hierarchy.node("/"))
+    np.testing.assert_array_equal(np.asarray(level.to_dask()), truth)  # 48 chunks, through the bound
+
+
+def test_a_static_server_keeps_full_concurrency(http_server: Any) -> None:
+    zarr.create_array(Path(http_server.root) / "a.zarr", shape=(4,), dtype="uint8")
+    hierarchy = Hierarchy.open(http_server.url_for("a.zarr"))
+    assert hierarchy.access.zarr_store.in_flight_bound is None
+
+
+@pytest.mark.parametrize("index_location", ["end", "start"])
+def test_sharded_array_on_a_server_that_ignores_ranges(python_http_server: tuple[Path, str], index_location: str,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """http.server answers a Range request with the whole shard: the index read from it was
+    garbage (a checksum error, or wrong offsets without one); the range is cut out instead."""
+    import logging
+
+    from zarr.codecs import BytesCodec, ShardingCodec
+
+    from zarr_browser.core.safety import open_array
+    from zarr_browser.streaming.levels import LevelArray
+
+    root, url = python_http_server
+    truth = np.random.default_rng(5).integers(0, 60000, (128, 128), dtype="uint16")
+    sharding = ShardingCodec(chunk_shape=(32, 32), codecs=[BytesCodec()], index_location=index_location)
+    array = zarr.create_array(root / "s.zarr", shape=truth.shape, chunks=(64, 64), dtype="uint16",
+                              serializer=sharding, compressors=None)
+    array[...] = truth
+    hierarchy = Hierarchy.open(f"{url}/s.zarr")
+    with caplog.at_level(logging.WARNING, logger="zarr_browser.core.store"):
+        np.testing.assert_array_equal(open_array(hierarchy.access, hierarchy.node("/"))[10:100, 5:77], truth[10:100, 5:77])
+    assert any("answers range requests with whole objects" in r.getMessage() for r in caplog.records)
+    level = LevelArray.open(hierarchy.access, hierarchy.node("/"))
+    np.testing.assert_array_equal(np.asarray(level.to_dask()), truth)
