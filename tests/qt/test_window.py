@@ -183,6 +183,21 @@ def test_recent_stores_are_persisted_without_secrets(qtbot: Any, make_window: An
     assert again.hierarchy().url == str(cells)
 
 
+def test_a_relative_path_is_remembered_absolute(qtbot: Any, make_window: Any, demo_root: Path, settings: Any,
+                                                monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Opened as typed in one folder, reopened from the recent list in another: the same store."""
+    monkeypatch.chdir(demo_root)
+    window = make_window()
+    open_and_wait(qtbot, window, "cells.ome.zarr")
+    assert window.recentStores()[0].url == str(demo_root / "cells.ome.zarr")
+    (tmp_path / "cells.ome.zarr").mkdir()  # a folder of the same name where the next session starts
+    monkeypatch.chdir(tmp_path)
+    again = make_window(window_settings=type(settings)(settings.fileName(), settings.format()))
+    with qtbot.waitSignal(again.storeOpened, timeout=20_000):
+        again.recentList.itemActivated.emit(again.recentList.item(0))
+    assert again.hierarchy().url == str(demo_root / "cells.ome.zarr")
+
+
 def test_recent_stores_never_save_credentials_at_any_depth_nor_in_urls(settings: Any) -> None:
     recent = RecentStores(settings)
     recent.add("s3://bucket/a.zarr", {"anon": False, "client_kwargs": {

@@ -16,6 +16,7 @@ only after :meth:`BrowserPanel.setOpenInNapari`).  This module never imports nap
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -414,6 +415,8 @@ class BrowserPanel(QWidget):
         url = url.strip()
         if not url:
             return
+        if "://" not in url:  # a local path: absolute, so a recent store opens the same folder from anywhere
+            url = os.path.abspath(os.path.expanduser(url))
         if self._open_task is not None:
             self._open_task.cancel()
         options = dict(storage_options or {})
