@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,8 @@ def _snippets_for(url: str, path: str, storage_options: dict[str, Any] | None = 
     registry = default_registry()
     hierarchy = Hierarchy.open(url, storage_options=storage_options)
     node = hierarchy.node(path)
-    return snippets(url, path, node, registry.detect(node), storage_options)
+    return snippets(url, path, node, registry.detect(node), storage_options,
+                    root_implicit=not hierarchy.root.documents)
 
 
 def test_zarr_snippets_open_groups_and_arrays(tmp_path: Path, zarr_stores: Any, capsys: pytest.CaptureFixture) -> None:
@@ -173,12 +175,29 @@ def test_ome_images_get_napari_and_ome_zarr_snippets(tmp_path: Path) -> None:
     cells = str(demo.root / "cells.ome.zarr")
     code = _snippets_for(cells, "/")
     assert list(code) == ["zarr-python", "napari", "ome-zarr-py"]
-    assert f"viewer.open({cells!r}, plugin=\"napari-ome-zarr\")" in code["napari"]
+    assert f"viewer.open({cells!r}, plugin=\"zarr-browser\")" in code["napari"]
     labels = _snippets_for(cells, "/labels/nuclei")
     assert node_url(cells, "/labels/nuclei") in labels["napari"]
     pytest.importorskip("ome_zarr")
     ns = _run(code["ome-zarr-py"])
     assert ns["pyramid"][0].shape == (3, 256, 256)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_xarray_snippet_opens_a_dataset_in_a_folder_of_stores(tmp_path: Path, zarr_stores: Any) -> None:
+    """The demo: a folder (no metadata of its own) holding climate.zarr; xarray's group= below a
+    root that is no group raised GroupNotFoundError."""
+    from zarr_browser.demo import write_demo
+
+    demo = write_demo(tmp_path / "demo", size=64)
+    archive = shutil.make_archive(str(tmp_path / "demo"), "zip", root_dir=demo.root)
+    for store in (str(demo.root), archive):
+        codes = _snippets_for(store, "/climate.zarr/temperature")
+        assert _run(codes["xarray"])["da"].dims == ("time", "lat", "lon"), store
+        assert "napari" in codes  # our reader shows an xarray variable
+    # a plain 2-D array gets a napari snippet too; a 1-D one does not
+    zarr_stores.sample(str(tmp_path / "plain.zarr"), 3)
+    assert "napari" in _snippets_for(str(tmp_path / "plain.zarr"), "/raw")
 
 
 def test_storage_options_are_not_written_for_local_paths(tmp_path: Path, zarr_stores: Any) -> None:

@@ -9,9 +9,9 @@ the node and the conventions found on it:
 * ``zarr-python`` - always (groups with ``open_group``, arrays with ``open_array``), read-only;
 * ``xarray`` - groups detected as xarray or CF datasets, and arrays detected as xarray variables
   (opened through their parent group);
-* ``napari`` and ``ome-zarr-py`` - OME-NGFF images, label images, plates and bioformats2raw
-  containers, through the ``napari-ome-zarr`` reader (the zarr-browser napari plugin will add
-  its own reader later).
+* ``napari`` - OME-NGFF images, label images, plates and bioformats2raw containers, xarray
+  variables and datasets, through zarr-browser's own reader;
+* ``ome-zarr-py`` - OME-NGFF images, label images, plates and bioformats2raw containers.
 
 Pure Python: no Qt, no I/O.
 """
@@ -156,13 +156,22 @@ def _zarr_snippet(url: str, path: str, node: Node, storage_options: Mapping[str,
     return "\n".join(lines) + "\n"
 
 
-def _xarray_snippet(url: str, path: str, node: Node, storage_options: Mapping[str, Any] | None) -> str:
+def _xarray_snippet(url: str, path: str, node: Node, storage_options: Mapping[str, Any] | None,
+                    root_implicit: bool) -> str:
     rel = path.strip("/")
     group, _, variable = rel.rpartition("/") if node.is_array else (rel, "", "")
     lines = ["import xarray as xr"]
     group_arg = f", group={group!r}" if group else ""
-    target, options = _location(url, storage_options)
     remote_zip = _remote_zip_setup(url, storage_options)
+    if group and node.consolidated != "fresh":
+        # not in the root's consolidated metadata: xarray fails to open a group below a root
+        # that is no group (a folder of stores); the group's own URL finds it, and its own
+        # consolidated metadata if any (in a zip, consolidated=False: what xarray falls back to)
+        if not (_is_zip(url) or remote_zip is not None):
+            url, group_arg = node_url(url, group), ""
+        elif root_implicit:
+            group_arg += ", consolidated=False"
+    target, options = _location(url, storage_options)
     if _is_zip(url):
         lines += ["import zarr", "", f"store = zarr.storage.ZipStore({url!r}, mode=\"r\")",
                   f"ds = xr.open_zarr(store{group_arg})"]
@@ -185,10 +194,11 @@ def _napari_snippet(url: str, path: str, storage_options: Mapping[str, Any] | No
     target = node_url(url, path)
     lines = ["import napari", ""]
     if storage_options:
-        lines.append("# napari-ome-zarr takes no storage options: this works for public or local stores only")
+        lines += ["# napari passes no storage options to readers: credentials come from the environment",
+                  "# (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL, ...); or run: zarr-browser URL --napari -O KEY=VALUE"]
     lines += [
         "viewer = napari.Viewer()",
-        f"viewer.open({target!r}, plugin=\"napari-ome-zarr\")",
+        f"viewer.open({target!r}, plugin=\"zarr-browser\")",
         "napari.run()",
     ]
     return "\n".join(lines) + "\n"
@@ -228,6 +238,8 @@ def snippets(
     node: Node,
     detections: Iterable[Detection],
     storage_options: Mapping[str, Any] | None = None,
+    *,
+    root_implicit: bool = False,
 ) -> dict[str, str]:
     """Code that opens *node* (at *path* of the store at *url*), by library name.
 
@@ -243,6 +255,9 @@ def snippets(
         The conventions found on the node (decides which libraries are offered).
     storage_options
         fsspec storage options, written into the snippets that accept them.
+    root_implicit
+        Whether the store's root holds no metadata (a folder of stores), which xarray cannot open
+        a group below by ``group=``.
 
     Returns
     -------
@@ -254,9 +269,11 @@ def snippets(
         return {}
     detections = tuple(detections)
     out = {"zarr-python": _zarr_snippet(url, path, node, storage_options)}
-    if _wants_xarray(node, detections):
-        out["xarray"] = _xarray_snippet(url, path, node, storage_options)
-    if _wants_ome(detections):
+    xarray, ome = _wants_xarray(node, detections), _wants_ome(detections)
+    if xarray:
+        out["xarray"] = _xarray_snippet(url, path, node, storage_options, root_implicit)
+    if ome or xarray or (node.array is not None and node.array.ndim >= 2):  # what our reader shows
         out["napari"] = _napari_snippet(url, path, storage_options)
+    if ome:
         out["ome-zarr-py"] = _ome_zarr_snippet(url, path, storage_options)
     return out

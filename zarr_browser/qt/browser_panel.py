@@ -700,7 +700,8 @@ class BrowserPanel(QWidget):
         node, index = current
         summary = index.siblingAtColumn(0).data(HierarchyTreeModel.SummaryRole)
         detections = summary.conventions if summary is not None else ()
-        return snippets(self._hierarchy.url, node.path, node, detections, self._storage_options)
+        return snippets(self._hierarchy.url, node.path, node, detections, self._storage_options,
+                        root_implicit=not self._hierarchy.root.documents)
 
     def _copy_snippet(self, name: str, code: str) -> None:
         nonnull(QGuiApplication.clipboard()).setText(code)
