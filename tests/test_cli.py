@@ -209,6 +209,9 @@ def test_info_and_validate_over_http(demo: Path, make_http_server) -> None:  # t
     assert code == 0  # listed from the plate's metadata (wells, fields, levels) despite no index
     assert "OK (incomplete: " in text  # unlisted groups: the verdict says only declared children were checked
     assert "no group at" not in text  # the wells its rows do not declare are found from the plate's
+    code, text = run("validate", server.url_for("plate.ome.zarr"), "--json")
+    incomplete = json.loads(text)["incomplete"]  # a script sees it too, not only the wording of a warning
+    assert code == 0 and incomplete and {"/", "/A"} <= {entry["path"] for entry in incomplete}
 
 
 def test_s3_options_on_an_http_url_are_left_out_with_a_note(http_server: Any, zarr_stores: Any,
@@ -298,6 +301,15 @@ def test_usage_errors_exit_2_with_a_message(tmp_path: Path, capsys: pytest.Captu
             raise SystemExit(code)
         assert exited.value.code == 2, argv
     capsys.readouterr()
+    for argv, message in ((["info", str(store), "--timeout", "abc"],
+                           "zarr-browser info: error: argument --timeout: must be a positive number of seconds, "
+                           "got 'abc'"),
+                          (["validate", str(store), "--depth", "x"],
+                           "zarr-browser validate: error: argument --depth: must be a whole number, got 'x'")):
+        with pytest.raises(SystemExit):
+            run(*argv)
+        err = capsys.readouterr().err
+        assert message in err and "COMMAND" not in err, err  # the subcommand's own usage, no function names
     assert run("valdate", str(store))[0] == 2
     assert "unknown command 'valdate' (did you mean 'validate'?)" in capsys.readouterr().err
     with pytest.raises(SystemExit):

@@ -75,14 +75,20 @@ def _line(out: TextIO, text: str) -> None:
 
 
 def _non_negative(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
 
 
 def _positive_seconds(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}") from None
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
     return value
@@ -194,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="open URL in the window with editing enabled (remote stores ask first)")
     parser.add_argument("--node", metavar="PATH",
                         help="with --napari: open the node at PATH of the store (default: the root)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="zarr-browser")  # not the long usage
 
     info = sub.add_parser("info", help="print the tree with kinds, shapes, dtypes and conventions")
     _add_store_arguments(info)
@@ -452,6 +458,8 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     notes = _read_the_store_itself(hierarchy)
     report = validate_hierarchy(hierarchy, registry, depth=args.depth, strict=args.strict)
     errors = len(report.errors)
+    # what could not be listed was not checked: an OK must not claim it
+    unlisted = [i for i in report.issues if i.message.startswith("children could not be listed")]
     if args.json:
         payload = {
             "url": hierarchy.url,
@@ -460,6 +468,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
             "warnings": sum(1 for i in report.issues if i.severity is Severity.WARNING),
             "issues": [i.to_json() for i in report.issues],
             "notes": notes,
+            "incomplete": [{"path": i.path, "error": i.message} for i in unlisted],
         }
         _dump(payload, out)
     else:
@@ -472,9 +481,8 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
                 _line(out, f"  {issue.severity.value:<7} [{issue.convention}] {issue.message}{_where(issue)}")
         warnings = sum(1 for i in report.issues if i.severity is Severity.WARNING)
         verdict = "FAILED" if errors else "OK"
-        unlisted = sum(1 for i in report.issues if i.message.startswith("children could not be listed"))
-        if unlisted:  # what could not be listed was not checked: an OK must not claim it
-            verdict += f" (incomplete: {unlisted:,} group(s) could not be listed; only declared children checked)"
+        if unlisted:
+            verdict += f" (incomplete: {len(unlisted):,} group(s) could not be listed; only declared children checked)"
         _line(out, f"{verdict}: {errors} error(s), {warnings} warning(s) in {report.nodes_checked} node(s) of "
                    f"{hierarchy.url}")
     return EXIT_ERRORS if errors else EXIT_OK
