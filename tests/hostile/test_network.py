@@ -382,3 +382,26 @@ def test_napari_event_loop_never_stalls_on_a_faulty_store(make_napari_viewer: An
         assert np.array_equal(drawn[good], truth[good])
     if fault == "404":
         assert {h.status for h in holes} >= {"missing"} or engine.stats()["missing"] > 0
+
+
+def test_a_cancelled_detection_is_not_logged_as_a_convention_failure(http_server: Any,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Clicking on while a group's children are read cancels the read: the cancel reaches the
+    caller, and nothing says a convention failed (it logged an ERROR with a traceback)."""
+    import logging
+    import threading
+
+    from zarr_browser.core.conventions import default_registry
+    from zarr_browser.core.store import cancellable
+    from zarr_browser.errors import OperationCancelledError
+
+    _six_arrays(Path(http_server.root) / "g.zarr", 3)
+    http_server.faults.add("g.zarr/c/zarr.json", "hang")
+    hierarchy = Hierarchy.open(http_server.url_for("g.zarr"), policy=HANG)
+    registry = default_registry()
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    with caplog.at_level(logging.WARNING), cancellable(cancel), pytest.raises(OperationCancelledError):
+        registry.detect(hierarchy.root, children=lambda: hierarchy.children("/").nodes)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    http_server.reset()

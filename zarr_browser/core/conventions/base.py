@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.jsonio import JSON
+from zarr_browser.errors import OperationCancelledError
 
 if TYPE_CHECKING:
     from zarr_browser.core.model import Node
@@ -202,6 +203,8 @@ class ConventionRegistry:
                 with_children = getattr(convention, "detect_with_children", None)
                 if detection is None and children is not None and node.is_group and with_children is not None:
                     detection = with_children(node, once)
+            except OperationCancelledError:  # the user moved on: not a convention's failure
+                raise
             except Exception:  # a convention bug must not hide the node
                 logger.exception("convention %s failed to detect %s", convention.name, node.path)
                 continue
@@ -215,6 +218,8 @@ class ConventionRegistry:
         for convention in self.conventions:
             try:
                 issues.extend(convention.validate(node, ctx))
+            except OperationCancelledError:  # the user moved on: not a convention's failure
+                raise
             except Exception as err:  # boundary: report instead of crashing the whole run
                 logger.exception("convention %s failed to validate %s", convention.name, node.path)
                 issues.append(
@@ -233,6 +238,8 @@ class ConventionRegistry:
                 continue
             try:
                 out[convention.name] = convention.describe(node, ctx)
+            except OperationCancelledError:  # the user moved on: not a convention's failure
+                raise
             except Exception:  # boundary: a convention bug must not hide the others
                 logger.exception("convention %s failed to describe %s", convention.name, node.path)
         return out
@@ -247,6 +254,8 @@ class ConventionRegistry:
                     parts = [p for p in name.strip("/").split("/") if p]
                     if parts and not any(p in (".", "..") for p in parts):
                         names.setdefault("/".join(parts), None)
+            except OperationCancelledError:  # the user moved on: not a convention's failure
+                raise
             except Exception:  # boundary, as above
                 logger.exception("convention %s failed to give hints for %s", convention.name, node.path)
         return list(names)
@@ -257,6 +266,8 @@ class ConventionRegistry:
         for convention in self.conventions:
             try:
                 source = convention.dimensions(node, parent)
+            except OperationCancelledError:  # the user moved on: not a convention's failure
+                raise
             except Exception:  # boundary, as above
                 logger.exception("convention %s failed on dimensions of %s", convention.name, node.path)
                 continue
