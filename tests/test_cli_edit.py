@@ -250,3 +250,20 @@ def test_a_failed_patch_test_names_the_document_and_pointer(tmp_path: Path,
                                  {"op": "replace", "path": "/units", "value": "degC"}]))
     assert _run("edit", str(store), "--patch", f"/temperature={patch}")[0] == 1
     assert 'test failed: temperature/zarr.json#/attributes/units is "K"' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_an_edit_keeps_unicode_escapes_it_did_not_touch(tmp_path: Path, zarr_format: int) -> None:
+    """zarr-python writes '×' as \\u00d7: an edit elsewhere leaves it so (the diff showed a change
+    the user did not make, and the save made it)."""
+    store = tmp_path / "u.zarr"
+    group = zarr.open_group(store, mode="w", zarr_format=zarr_format)  # type: ignore[arg-type]
+    group.attrs["method"] = "2×2 block mean"
+    document = store / ("zarr.json" if zarr_format == 3 else ".zattrs")
+    assert "\\u00d7" in document.read_text()
+    code, out = _run("edit", str(store), "--set", "/:/title=\"µm grid\"", "--dry-run")
+    assert code == 0 and "2×2" not in out and out.count("2\\u00d72") == 2, out  # written as it was read
+    assert _run("edit", str(store), "--set", "/:/title=\"µm grid\"")[0] == 0
+    text = document.read_text()
+    assert text.isascii() and "\\u00d7" in text and "\\u00b5m grid" in text
+    assert zarr.open_group(store, mode="r").attrs.asdict() == {"method": "2×2 block mean", "title": "µm grid"}

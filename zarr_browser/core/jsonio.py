@@ -76,9 +76,10 @@ def parse_document(key: str, data: bytes) -> Document:
     return Document(key, text, value, None)
 
 
-def dumps(value: JSON, *, indent: int | None = 2) -> str:
-    """Serialise *value* the way zarr-python does: NaN/Infinity as bare tokens."""
-    return json.dumps(value, indent=indent, allow_nan=True, ensure_ascii=False)
+def dumps(value: JSON, *, indent: int | None = 2, ensure_ascii: bool = False) -> str:
+    """Serialise *value* the way zarr-python does: NaN/Infinity as bare tokens (non-ASCII text
+    as ``\\u`` escapes with *ensure_ascii*)."""
+    return json.dumps(value, indent=indent, allow_nan=True, ensure_ascii=ensure_ascii)
 
 
 def canonical(value: JSON) -> str:

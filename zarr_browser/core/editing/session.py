@@ -104,17 +104,19 @@ class SaveResult:
     removed_temp_files: list[str] = field(default_factory=list)
 
 
-def _style(text: str) -> tuple[int | None, str]:
-    """Indentation and trailing text of an existing document, so a rewrite keeps its look."""
+def _style(text: str) -> tuple[int | None, str, bool]:
+    """Indentation, trailing text and ASCII-only escaping (``\\u00d7`` rather than ``×``, as
+    Python's json writes by default) of an existing document, so a rewrite keeps its look."""
     stripped = text.rstrip()
     tail = text[len(stripped):]
+    ascii_only = stripped.isascii() and "\\u" in stripped
     if "\n" not in stripped and len(stripped) > 2:
-        return None, tail
+        return None, tail, ascii_only
     for line in stripped.splitlines()[1:]:
         indent = len(line) - len(line.lstrip(" "))
         if indent:
-            return indent, tail
-    return 2, tail
+            return indent, tail, ascii_only
+    return 2, tail, ascii_only
 
 
 def _attrs_of(key: str, value: JSON) -> dict[str, JSON]:
@@ -437,8 +439,8 @@ class EditSession:
             return doc.text
         from zarr_browser.core.jsonio import dumps
 
-        indent, tail = _style(doc.text) if doc.snapshot.data else (2, "")
-        return dumps(value, indent=indent) + tail
+        indent, tail, ascii_only = _style(doc.text) if doc.snapshot.data else (2, "", False)
+        return dumps(value, indent=indent, ensure_ascii=ascii_only) + tail
 
     def plan(self) -> list[tuple[str, bytes, Snapshot]]:
         """What a save would write: ``(key, bytes, snapshot read)``, consolidated document last."""
