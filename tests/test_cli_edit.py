@@ -267,3 +267,24 @@ def test_an_edit_keeps_unicode_escapes_it_did_not_touch(tmp_path: Path, zarr_for
     text = document.read_text()
     assert text.isascii() and "\\u00d7" in text and "\\u00b5m grid" in text
     assert zarr.open_group(store, mode="r").attrs.asdict() == {"method": "2×2 block mean", "title": "µm grid"}
+
+
+def test_errors_already_there_do_not_refuse_an_edit_new_ones_do(tmp_path: Path) -> None:
+    """As the window's Save dialog: only errors the edits introduce refuse a save."""
+    store = _store(tmp_path / "s.zarr", 3, consolidated=False)
+    code, _ = _run("edit", str(store), "--set", "/temperature:zarr.json#/dimension_names=[\"t\"]", "--force")
+    assert code == 0  # one error planted
+    assert _run("validate", str(store))[0] == 1
+    code, out = _run("edit", str(store), "--set", "/:/title=\"fixed later\"")
+    assert code == 0, out
+    assert _attrs(store, "")["title"] == "fixed later"
+    # an edit that introduces an error is still refused, naming it (not the one that was there)
+    zarr.open_group(store / "ome", mode="w", zarr_format=3)
+    before = _snapshot(store)
+    code, out = _run("edit", str(store), "--set", "/ome:/ome={\"version\": \"0.5\", \"multiscales\": 3}", "--json")
+    refused = json.loads(out)["refused"]
+    assert code == 1 and refused.startswith("the edits introduce 1 validation error(s), e.g. /ome:"), refused
+    assert _snapshot(store) == before
+    # and an error already in the edited node does not count as introduced
+    code, out = _run("edit", str(store), "--set", "/temperature:/units=\"degC\"")
+    assert code == 0, out

@@ -199,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--writable", action="store_true",
                         help="open URL in the window with editing enabled (remote stores ask first)")
     parser.add_argument("--node", metavar="PATH",
-                        help="with --napari: open the node at PATH of the store (default: the root)")
+                        help="the node at PATH of the store: opened in napari with --napari, selected in the "
+                             "window otherwise (default: the root)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="zarr-browser")  # not the long usage
 
     info = sub.add_parser("info", help="print the tree with kinds, shapes, dtypes and conventions")
@@ -674,7 +675,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _run_window(url: str | None, storage_options: dict[str, Any], *, what: str, writable: bool = False,
-                policy: RequestPolicy | None = None) -> int | None:
+                policy: RequestPolicy | None = None, select: str | None = None) -> int | None:
     """Show the browser window and return its exit code; None (with a message) when it cannot be shown."""
     from zarr_browser.qt.app import display_available
 
@@ -685,7 +686,7 @@ def _run_window(url: str | None, storage_options: dict[str, Any], *, what: str, 
         return None
     from zarr_browser.qt.app import run_browser
 
-    return run_browser(url, storage_options or None, writable=writable, policy=policy)
+    return run_browser(url, storage_options or None, writable=writable, policy=policy, select=select)
 
 
 def _run_napari(url: str | None, node: str | None = None, storage_options: dict[str, Any] | None = None,
@@ -818,7 +819,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, out: Te
         return _run_napari(url, node, _storage_options(args) if url else None, _request_policy(args))
     if browse:
         window_code = _run_window(url, _storage_options(args) if url else {}, what=url or "the browser",
-                                  writable=writable, policy=_request_policy(args))
+                                  writable=writable, policy=_request_policy(args), select=node)
         if window_code is not None:
             return window_code
         if url is None:

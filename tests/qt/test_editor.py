@@ -357,18 +357,39 @@ def test_discarding_on_close_and_on_disable_writes_nothing(qtbot: Any, make_wind
     assert window.close()
 
 
-def test_remote_stores_need_a_confirmation(qtbot: Any, make_window: Any, http_server: Any, zarr_stores: Any,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    zarr_stores.sample(str(Path(http_server.root) / "s.zarr"), 3)
+def test_remote_stores_need_a_confirmation(qtbot: Any, make_window: Any, s3_server: Any, zarr_stores: Any,
+                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    zarr_stores.sample(str(tmp_path / "s.zarr"), 3)
+    bucket = s3_server.new_bucket()
+    s3_server.upload_tree(tmp_path / "s.zarr", bucket, "s.zarr")
+    url = f"s3://{bucket}/s.zarr"
     window = make_window()
     with qtbot.waitSignal(window.storeOpened, timeout=WAIT):
-        window.openStore(http_server.url_for("s.zarr"))
+        window.openStore(url, s3_server.storage_options)
     asked: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *args, **kw: asked.append(args[1]) or Button.No)
     window.editing.enableAction.trigger()
     assert asked == ["Write to a remote store?"]
     assert not window.editing.isEnabled() and not window.editing.enableAction.isChecked()
     assert window.hierarchy().access.read_only
+    other = make_window()  # `zarr-browser --writable s3://…`, answered No: the store, read-only
+    with qtbot.waitSignal(other.storeOpened, timeout=WAIT):
+        other.openStore(url, s3_server.storage_options, writable=True)
+    assert asked == ["Write to a remote store?"] * 2
+    assert other.hierarchy().access.read_only and not other.editing.isEnabled()
+
+
+def test_a_web_server_is_not_asked_about_writing(qtbot: Any, make_window: Any, http_server: Any, zarr_stores: Any,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP is never written: asking "Open it for writing?" was pointless; edits are previewed."""
+    zarr_stores.sample(str(Path(http_server.root) / "s.zarr"), 3)
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args, **kw: asked.append(args[1]) or Button.Yes)
+    window = make_window()
+    with qtbot.waitSignal(window.storeOpened, timeout=WAIT):
+        window.openStore(http_server.url_for("s.zarr"), writable=True)
+    qtbot.waitUntil(window.editing.isEnabled, timeout=WAIT)
+    assert asked == []
 
 
 # -- convention forms ------------------------------------------------------------------------------

@@ -507,15 +507,28 @@ def test_cli_opens_the_window_with_url_and_storage_options(monkeypatch: pytest.M
     import zarr_browser.qt.app as app
     from zarr_browser.cli import main
 
-    calls: list[tuple[Any, Any, bool]] = []
-    monkeypatch.setattr(app, "run_browser",
-                        lambda url, options, writable=False, policy=None: calls.append((url, options, writable)) or 0)
+    calls: list[tuple[Any, Any, bool, Any]] = []
+    monkeypatch.setattr(app, "run_browser", lambda url, options, writable=False, policy=None, select=None:
+                        calls.append((url, options, writable, select)) or 0)
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     assert main(["s3://bucket/x.zarr", "--anon", "-O", "requester_pays=true"]) == 0
     assert main([]) == 0
     assert main(["--writable", "/data/x.zarr"]) == 0
-    assert calls == [("s3://bucket/x.zarr", {"requester_pays": True, "anon": True}, False), (None, None, False),
-                     ("/data/x.zarr", None, True)]
+    assert main(["/data/x.zarr", "--node", "/labels/cells"]) == 0  # selected in the window
+    assert calls == [("s3://bucket/x.zarr", {"requester_pays": True, "anon": True}, False, None),
+                     (None, None, False, None), ("/data/x.zarr", None, True, None),
+                     ("/data/x.zarr", None, False, "/labels/cells")]
+
+
+def test_the_window_opens_at_a_node(qtbot: Any, make_window: Any, demo_root: Path) -> None:
+    """`zarr-browser URL --node PATH`: PATH is below URL, which may itself be inside a store."""
+    window = make_window()
+    for url, select in ((demo_root / "cells.ome.zarr", "/labels/nuclei"), (demo_root / "cells.ome.zarr" / "labels",
+                                                                           "nuclei")):
+        with qtbot.waitSignal(window.storeOpened, timeout=20_000):
+            window.openStore(str(url), select=select)
+        qtbot.waitUntil(lambda: window.panel.currentPath() == "/labels/nuclei", timeout=20_000)
+        assert window.hierarchy().url == str(demo_root / "cells.ome.zarr")
 
 
 def test_timeout_is_honoured_by_the_window_and_by_napari(monkeypatch: pytest.MonkeyPatch) -> None:

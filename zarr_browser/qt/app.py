@@ -43,8 +43,9 @@ def display_available() -> tuple[bool, str]:
 
 
 def run_browser(url: str | None = None, storage_options: dict[str, Any] | None = None, *,
-                writable: bool = False, policy: RequestPolicy | None = None) -> int:
-    """Show the browser window (on *url* when given, for editing when *writable*) and run the Qt event loop.
+                writable: bool = False, policy: RequestPolicy | None = None, select: str | None = None) -> int:
+    """Show the browser window (on *url* when given, at its node *select*, for editing when *writable*) and
+    run the Qt event loop.
 
     *policy* sets the deadlines and retries of the stores the window opens (``--timeout``).
     """
@@ -64,7 +65,7 @@ def run_browser(url: str | None = None, storage_options: dict[str, Any] | None =
     window = BrowserWindow(runner=runner, registry=default_registry(), policy=policy)
     window.show()
     if url:
-        window.openStore(url, storage_options, writable=writable)
+        window.openStore(url, storage_options, writable=writable, select=select)
     try:
         return int(app.exec())
     finally:

@@ -410,8 +410,10 @@ class BrowserPanel(QWidget):
         self._update_actions()
 
     # -- opening ---------------------------------------------------------------------------
-    def openStore(self, url: str, storage_options: dict[str, Any] | None = None, *, writable: bool = False) -> None:
-        """Open *url* (for writing when *writable*) in a worker; the tree replaces the current one when it succeeds."""
+    def openStore(self, url: str, storage_options: dict[str, Any] | None = None, *, writable: bool = False,
+                  select: str | None = None) -> None:
+        """Open *url* (for writing when *writable*) in a worker; the tree replaces the current one when it
+        succeeds, and goes to the node at *select* (a path below *url*) when given."""
         url = url.strip()
         if not url:
             return
@@ -426,14 +428,14 @@ class BrowserPanel(QWidget):
         self._open_task = None
         task = self._runner.submit(
             _open_hierarchy, url, options, self._registry, self._policy, writable,
-            on_done=lambda result: self._on_opened(url, options, result),
+            on_done=lambda result: self._on_opened(url, options, result, select),
             on_error=lambda err: self._on_open_failed(url, err),
         )
         if not task.done:  # an ImmediateRunner has finished already
             self._open_task = task
         self._update_busy()
 
-    def _on_opened(self, url: str, options: dict[str, Any], result: _Opened) -> None:
+    def _on_opened(self, url: str, options: dict[str, Any], result: _Opened, select: str | None = None) -> None:
         self._open_task = None
         hierarchy = result.hierarchy
         old = self._hierarchy
@@ -443,8 +445,9 @@ class BrowserPanel(QWidget):
             self._runner.submit(old.close)  # closing a remote store may talk to the network
         self.statusMessage.emit("", 0)
         self.storeOpened.emit(hierarchy.url)
-        if result.node != "/":  # the URL named a node inside the store: go there
-            self.revealPath(result.node)
+        target = "/" + "/".join(p for p in (result.node.strip("/"), (select or "").strip("/")) if p)
+        if target != "/":  # the URL (and --node) named a node inside the store: go there
+            self.revealPath(target)
 
     def _on_open_failed(self, url: str, err: BaseException) -> None:
         self._open_task = None

@@ -530,21 +530,22 @@ class BrowserWindow(QMainWindow):
         self.model.pageLoaded.connect(self._on_page_loaded)
 
     # -- opening ---------------------------------------------------------------------------
-    def openStore(self, url: str, storage_options: dict[str, Any] | None = None, *, writable: bool = False) -> None:
-        """Open *url* in a worker; the tree replaces the current one when it succeeds.
+    def openStore(self, url: str, storage_options: dict[str, Any] | None = None, *, writable: bool = False,
+                  select: str | None = None) -> None:
+        """Open *url* in a worker; the tree replaces the current one when it succeeds (at the node
+        *select*, a path below *url*, when given).
 
         With *writable*, the store is opened for writing and editing starts (remote stores ask
         first).  Unsaved edits of the store shown are asked about first.  Options the URL's scheme
         does not take (S3 options for an http URL) are left out, and the status bar says so.
         """
-        if not self.editing.confirmUnsaved(lambda: self.openStore(url, storage_options, writable=writable)):
+        if not self.editing.confirmUnsaved(lambda: self.openStore(url, storage_options, writable=writable,
+                                                                  select=select)):
             return
         self._last_attempt = (url.strip(), dict(storage_options or {}))
         options, left_out = options_for_url(url, storage_options or {})
-        if writable:
-            self.editing.openWritable(url, options)
-        else:
-            self.panel.openStore(url, options)
+        if not writable or not self.editing.openWritable(url, options, select=select):  # declined: read-only
+            self.panel.openStore(url, options, select=select)
         if left_out:
             self._show_message(f"Opening {url} without {', '.join(left_out)}: S3 options are not used for "
                                f"{urlsplit(url.strip()).scheme} URLs", 0)

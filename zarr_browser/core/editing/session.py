@@ -527,21 +527,27 @@ class EditSession:
         return out
 
     def refusal(self, issues: Sequence[Issue] | None = None) -> ValidationRefusedError | None:
-        """Why :meth:`save` without force would refuse (the working state has errors), or None.
+        """Why :meth:`save` without force would refuse (the edits introduce errors), or None.
 
-        *issues* are those of :meth:`validate`, when the caller has them already.
+        Errors that were there before the edits do not refuse a save (an edit that fixes
+        something else must not wait for them), as in the window's Save dialog.  *issues* are
+        those of :meth:`validate`, when the caller has them already.
         """
         errors = [i for i in (self.validate() if issues is None else issues) if i.severity is Severity.ERROR]
         if not errors:
             return None
         before = {(i.path, i.message, i.pointer) for i in self.validate(original=True)
                   if i.severity is Severity.ERROR}
-        old = sum(1 for i in errors if (i.path, i.message, i.pointer) in before)
-        first = errors[0]
+        new = [i for i in errors if (i.path, i.message, i.pointer) not in before]
+        if not new:
+            return None
+        old = len(errors) - len(new)
+        first = new[0]
+        also = f" ({old} other error(s) were there before)" if old else ""
         return ValidationRefusedError(
-            f"{len(errors)} validation error(s) in the edited nodes ({len(errors) - old} introduced by the "
-            f"edits, {old} already there), e.g. {first.path}: {first.message}; fix them or save anyway",
-            errors,
+            f"the edits introduce {len(new)} validation error(s), e.g. {first.path}: {first.message}{also}; "
+            "fix them or save anyway",
+            new,
         )
 
     def save(self, *, force: bool = False) -> SaveResult:

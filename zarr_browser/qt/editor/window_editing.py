@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from qtpy.QtCore import QObject, Qt
 from qtpy.QtGui import QAction, QKeySequence
@@ -155,12 +156,15 @@ class WindowEditing(QObject):
     def isEnabled(self) -> bool:
         return self.controller.isActive()
 
-    def openWritable(self, url: str, storage_options: dict[str, Any] | None = None) -> bool:
-        """Open *url* for writing and start editing (remote stores after a confirmation)."""
-        if is_remote_url(url) and not self._confirm_remote(url):
+    def openWritable(self, url: str, storage_options: dict[str, Any] | None = None, *,
+                     select: str | None = None) -> bool:
+        """Open *url* for writing and start editing (remote stores after a confirmation; a web
+        server is never written, so an http(s) URL opens for previewing edits without asking)."""
+        web = urlsplit(url.strip()).scheme.lower() in ("http", "https")
+        if is_remote_url(url) and not web and not self._confirm_remote(url):
             return False
         self._start_on_open = True
-        self._window.panel.openStore(url, storage_options, writable=True)
+        self._window.panel.openStore(url, storage_options, writable=True, select=select)
         return True
 
     def setEnabled(self, enabled: bool) -> None:
