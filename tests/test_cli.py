@@ -208,6 +208,7 @@ def test_info_and_validate_over_http(demo: Path, make_http_server) -> None:  # t
     code, text = run("validate", server.url_for("plate.ome.zarr"))
     assert code == 0  # listed from the plate's metadata (wells, fields, levels) despite no index
     assert "OK (incomplete: " in text  # unlisted groups: the verdict says only declared children were checked
+    assert text.count("could not be listed") == 2  # one note for every group, and the verdict
     assert "no group at" not in text  # the wells its rows do not declare are found from the plate's
     code, text = run("validate", server.url_for("plate.ome.zarr"), "--json")
     incomplete = json.loads(text)["incomplete"]  # a script sees it too, not only the wording of a warning

@@ -475,12 +475,19 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     else:
         for note in notes:
             _line(out, f"note: {note}")
-        grouped = report.by_node()
+        if unlisted:  # one note, not the same warning under every group of a server that cannot list
+            paths = ", ".join(i.path for i in unlisted[:8]) + (f", … ({len(unlisted):,} in all)" if len(unlisted) > 8 else "")
+            _line(out, f"note: {unlisted[0].message.split('); ')[0]}) for {paths}; only the children their metadata "
+                       "declares were checked")
+        grouped: dict[str, list[Any]] = {}
+        for issue in report.issues:
+            if not any(issue is u for u in unlisted):
+                grouped.setdefault(issue.path, []).append(issue)
         for path in sorted(grouped):
             _line(out, path)
             for issue in sorted(grouped[path], key=lambda i: i.severity.rank):
                 _line(out, f"  {issue.severity.value:<7} [{issue.convention}] {issue.message}{_where(issue)}")
-        warnings = sum(1 for i in report.issues if i.severity is Severity.WARNING)
+        warnings = sum(len([i for i in issues if i.severity is Severity.WARNING]) for issues in grouped.values())
         verdict = "FAILED" if errors else "OK"
         if unlisted:
             verdict += f" (incomplete: {len(unlisted):,} group(s) could not be listed; only declared children checked)"
@@ -682,7 +689,8 @@ def _run_window(url: str | None, storage_options: dict[str, Any], *, what: str, 
     ok, why = display_available()
     if not ok:
         fallback = "printing 'info' instead" if url else "run 'zarr-browser info URL' for a text view"
-        sys.stderr.write(f"zarr-browser: cannot open the browser window for {what}: {why}; {fallback}\n")
+        where = f" for {what}" if url else ""
+        sys.stderr.write(f"zarr-browser: cannot open the browser window{where}: {why}; {fallback}\n")
         return None
     from zarr_browser.qt.app import run_browser
 

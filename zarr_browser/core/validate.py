@@ -158,8 +158,10 @@ def validate_hierarchy(
             if not listing.complete:
                 report.issues.append(
                     Issue(Severity.WARNING,
-                          f"children could not be listed ({listing.error}); only {len(listing.nodes)} "
-                          "children declared by the metadata were checked", group.path, convention="zarr")
+                          f"children could not be listed ({listing.error}); "
+                          + (f"only the {_count(len(listing.nodes), 'child', 'children')} its metadata declares "
+                             "were checked" if listing.nodes else "its metadata declares none"),
+                          group.path, convention="zarr")
                 )
             frontier.extend(listing.nodes)
         level += 1
@@ -168,3 +170,7 @@ def validate_hierarchy(
 
 async def _list_all(hierarchy: Hierarchy, paths: list[str]) -> list[Listing]:
     return list(await asyncio.gather(*(hierarchy.achildren(p) for p in paths)))
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"

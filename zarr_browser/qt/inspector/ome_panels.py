@@ -321,7 +321,8 @@ class PlatePanel(LinkTablesWidget):
         parts = [f"<b>{html.escape(str(name))}</b>" if name else "Plate",
                  f"{len(rows)} rows × {len(columns)} columns", f"{len(wells)} wells"]
         if plate.get("field_count") is not None:
-            parts.append(f"up to {plate['field_count']} fields per well")
+            count = plate["field_count"]
+            parts.append(f"up to {count} field{'' if count == 1 else 's'} per well")
         if outside:
             parts.append(f"<span style='color:#8b1c1c'>{outside} wells outside the grid</span>")
         self._header.setText(" · ".join(parts))
