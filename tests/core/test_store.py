@@ -855,3 +855,25 @@ def test_sharded_array_on_a_server_that_ignores_ranges(python_http_server: tuple
     assert any("answers range requests with whole objects" in r.getMessage() for r in caplog.records)
     level = LevelArray.open(hierarchy.access, hierarchy.node("/"))
     np.testing.assert_array_equal(np.asarray(level.to_dask()), truth)
+
+
+@pytest.mark.network
+def test_folders_of_stores_are_browsed_over_http_and_s3(http_server: Any, s3_server: Any, tmp_path: Path) -> None:
+    """A bucket or served folder that holds a folder of stores (s3://bucket/project/sample.zarr):
+    the folder is an implicit group, as on disk (it was left out, silently)."""
+    root = tmp_path / "collection"
+    zarr.create_array(root / "top.zarr", shape=(2,), dtype="u1")
+    zarr.create_array(root / "project" / "sample.zarr", shape=(2,), dtype="u1", zarr_format=2)
+    (root / "README.txt").write_text("not zarr")
+    import shutil
+
+    shutil.copytree(root, Path(http_server.root) / "collection")
+    bucket = s3_server.new_bucket()
+    s3_server.upload_tree(root, bucket, "collection")
+    for url, options in ((str(root), None), (http_server.url_for("collection"), None),
+                         (f"s3://{bucket}/collection", s3_server.storage_options)):
+        hierarchy = Hierarchy.open(url, storage_options=options)
+        children = {n.name: n.kind for n in hierarchy.children("/").nodes}
+        assert children == {"project": "group", "top.zarr": "array"}, (url, children)
+        assert hierarchy.node("/project").documents == {}  # implicit: no metadata of its own
+        assert [n.name for n in hierarchy.children("/project").nodes] == ["sample.zarr"], url

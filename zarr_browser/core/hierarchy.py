@@ -700,6 +700,7 @@ class Hierarchy:
             return
         parent = self._nodes.get(path)
         v3 = parent is not None and parent.zarr_format == 3
+        folders = self.access.listed_folders(key_prefix(path))  # listed as folders: implicit groups
         # one bound for the whole page (each child's own get_many would have its own)
         semaphore = asyncio.Semaphore(self.access.policy.concurrency)
 
@@ -716,7 +717,7 @@ class Hierarchy:
                     raw.setdefault(k, None)
             else:
                 raw = await self.access.get_many(keys, semaphore=semaphore)
-            store(child, self._child_node(child, raw, False))
+            store(child, self._child_node(child, raw, child.rsplit("/", 1)[-1] in folders))
 
         await asyncio.gather(*(one(p) for p in paths))
 

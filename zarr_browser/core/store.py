@@ -706,6 +706,7 @@ class StoreAccess:
         self.policy = policy or RequestPolicy()
         self.stats = RequestStats()
         self.storage_options = dict(storage_options or {})
+        self._folders: dict[str, set[str]] = {}  # remote listings: the names that are folders
         self._local = _LocalReader(local_root, self.policy.max_document_bytes) if local_root else None
         self.zarr_store = GuardedStore(
             zarr_store, url=url, policy=self.policy, stats=self.stats, local_root=local_root
@@ -829,9 +830,19 @@ class StoreAccess:
             if self.protocol == "http":  # index pages link to percent-encoded names: list by those
                 parts = urlsplit(base)
                 base = parts._replace(path=quote(parts.path, safe="/")).geturl()
-            entries = await fs._ls(base, detail=False)
-            names = [e.rstrip("/").rsplit("/", 1)[-1] for e in entries if e.rstrip("/") != base]
-            return [unquote(n) for n in names] if self.protocol == "http" else names
+            entries = await fs._ls(base, detail=True)
+            names, folders = [], set()
+            for entry in entries:
+                path = str(entry.get("name", "") if isinstance(entry, dict) else entry).rstrip("/")
+                if not path or path == base.rstrip("/"):
+                    continue
+                name = path.rsplit("/", 1)[-1]
+                name = unquote(name) if self.protocol == "http" else name
+                names.append(name)
+                if isinstance(entry, dict) and entry.get("type") == "directory":
+                    folders.add(name)
+            self._folders[prefix.strip("/")] = folders
+            return names
 
         try:
             self.stats.add(requests=1)
@@ -850,6 +861,11 @@ class StoreAccess:
         except Exception as err:  # remote listing failures come in many types
             raise StoreReadError(f"listing {self.describe_key(prefix)} failed: {describe_remote_error(err)}") from err
         return [n.rstrip("/") for n in names if n and n.rstrip("/")]
+
+    def listed_folders(self, prefix: str) -> set[str]:
+        """Names the last remote listing of *prefix* said are folders (S3 prefixes, index-page
+        links ending in ``/``): a folder without metadata is an implicit group, as on disk."""
+        return set(self._folders.get(prefix.strip("/"), ()))
 
     async def list_sizes(self, prefix: str) -> AsyncIterator[tuple[str, int]]:
         """Every key below *prefix* with its size in bytes (for on-demand diagnostics)."""
