@@ -372,3 +372,10 @@ def test_validate_reads_a_remote_store_itself_not_its_consolidated_copy(http_ser
     http_server.listing = False  # a server without index pages: the copy is all there is, and the user is told
     code, text = run("validate", http_server.url_for("stale.zarr"))
     assert code == 0 and text.startswith("note: the server cannot list its contents")
+
+
+def test_badges_do_not_depend_on_depth(demo: Path) -> None:
+    """A dataset in a folder of stores is told by its own consolidated copy, listed or not."""
+    shallow = conventions(by_path(info_json(demo, "--depth", "1"))["/climate.zarr"])
+    deep = conventions(by_path(info_json(demo))["/climate.zarr"])
+    assert {"xarray", "cf"} <= shallow.keys() and shallow.keys() == deep.keys()

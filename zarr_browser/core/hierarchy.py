@@ -693,10 +693,13 @@ class Hierarchy:
         """Read the nodes at *paths* (children of *path*) and hand each to *store* as it is read."""
         names = [p.rsplit("/", 1)[-1] for p in paths]
         if self.access.protocol == "local":
-            raw = await self.access.get_many([k for p in paths for k in metadata_keys(p)])
+            # a child's own consolidated copy too (a stat on disk; a round trip remotely, so not
+            # there): a dataset in a folder of stores is then told as when it is opened itself
+            keys = {p: [*metadata_keys(p), key_prefix(p) + ".zmetadata"] for p in paths}
+            raw = await self.access.get_many([k for p in paths for k in keys[p]])
             is_dir = await asyncio.to_thread(_local_dirs, self.access, path, names)
             for child in paths:
-                store(child, self._child_node(child, {k: raw[k] for k in metadata_keys(child)}, child.rsplit("/", 1)[-1] in is_dir))
+                store(child, self._child_node(child, {k: raw[k] for k in keys[child]}, child.rsplit("/", 1)[-1] in is_dir))
             return
         parent = self._nodes.get(path)
         v3 = parent is not None and parent.zarr_format == 3
