@@ -342,6 +342,24 @@ def test_reference_image_is_clean(tmp_path: Path) -> None:
         assert not [i for i in issues if not i.message.startswith("[strict]")], _explain(issues)
 
 
+def test_omero_channel_count_is_checked_against_the_channel_axis(tmp_path: Path) -> None:
+    attrs = _image_ns("0.5")
+    attrs["ome"]["omero"]["channels"] *= 2
+    root = write_image_store(tmp_path / "two.zarr", attrs)  # c has size 1
+    assert "omero lists 2 channels but the channel axis has size 1" in {i.message for i in ome_issues(root)}
+    attrs = _image_ns("0.5")
+    attrs["ome"]["omero"]["channels"] *= 3
+    ms = attrs["ome"]["multiscales"][0]
+    ms["axes"] = ms["axes"][1:]
+    for dataset in ms["datasets"]:
+        for transform in dataset["coordinateTransformations"]:
+            transform[transform["type"]] = transform[transform["type"]][1:]
+    root = write_image_store(tmp_path / "yx.zarr", attrs, dimension_names=("y", "x"),
+                             shapes={"0": (64, 64), "1": (32, 32)})
+    messages = {i.message for i in ome_issues(root)}
+    assert "omero lists 3 channels but no axis has type 'channel' (one channel)" in messages, messages
+
+
 def _break_duplicate_axis(a: dict[str, Any]) -> None:
     _ms(a)["axes"][2]["name"] = "y"
 

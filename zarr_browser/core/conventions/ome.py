@@ -1121,7 +1121,9 @@ class _Checker:
         kinds = [a.get("type") for a in axes]
         size = shape[kinds.index("channel")] if "channel" in kinds else 1
         if len(channels) != size:
-            self.warning(f"omero lists {len(channels)} channels but the channel axis has size {size}",
+            self.warning(f"omero lists {len(channels)} channels but the channel axis has size {size}"
+                         if "channel" in kinds else
+                         f"omero lists {len(channels)} channels but no axis has type 'channel' (one channel)",
                          "omero", "channels")
 
     # -- HCS ---------------------------------------------------------------------------------
