@@ -877,3 +877,28 @@ def test_folders_of_stores_are_browsed_over_http_and_s3(http_server: Any, s3_ser
         assert children == {"project": "group", "top.zarr": "array"}, (url, children)
         assert hierarchy.node("/project").documents == {}  # implicit: no metadata of its own
         assert [n.name for n in hierarchy.children("/project").nodes] == ["sample.zarr"], url
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # v3 consolidated metadata is not in the spec
+def test_a_root_whose_consolidated_copy_passes_the_document_bound_is_listed_from_the_store(tmp_path: Path) -> None:
+    """zarr-python writes a v3 root's consolidated metadata inline: past ~69,000 arrays the root
+    zarr.json is over the 64 MiB bound, and the whole store was refused."""
+    root = zarr.open_group(tmp_path / "big.zarr", mode="w", zarr_format=3)
+    for i in range(20):
+        root.create_array(f"a{i}", shape=(4,), dtype="u1")
+    zarr.consolidate_metadata(tmp_path / "big.zarr")
+    size = (tmp_path / "big.zarr" / "zarr.json").stat().st_size
+    hierarchy = Hierarchy.open(tmp_path / "big.zarr", policy=RequestPolicy(max_document_bytes=size // 2))
+    assert hierarchy.consolidated is None and hierarchy.root.is_group
+    assert any("over the" in note and "listed from the store)" in note for note in hierarchy.root.notes)
+    assert not any("nor its attributes" in note for note in hierarchy.root.notes)  # {} was read
+    listing = hierarchy.children("/")
+    assert listing.source == "store" and len(listing.nodes) == 20
+    with pytest.raises(StoreOpenError):  # a root that is nothing but a too-large array document is still refused
+        zarr.create_array(tmp_path / "arr.zarr", shape=(4,), dtype="u1", attributes={"pad": "x" * 4096})
+        Hierarchy.open(tmp_path / "arr.zarr", policy=RequestPolicy(max_document_bytes=1024))
+    # the root attributes come from the first bytes of the document
+    zarr.open_group(tmp_path / "big.zarr", mode="r+").attrs["title"] = "big"
+    zarr.consolidate_metadata(tmp_path / "big.zarr")
+    again = Hierarchy.open(tmp_path / "big.zarr", policy=RequestPolicy(max_document_bytes=size // 2))
+    assert again.root.attributes == {"title": "big"}
