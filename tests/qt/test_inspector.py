@@ -340,6 +340,24 @@ def test_validation_issue_click_selects_node_and_shows_pointer(make_inspector, t
     assert inspector.currentTab() == "raw" and inspector.raw.chooser.currentText() == ".zattrs"
 
 
+def test_validation_issues_are_reached_by_keyboard(make_inspector, tmp_path, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Moving through the issues shows each one's detail; Enter goes to its node (click only, before)."""
+    group = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=2)
+    group.create_array("bad", shape=(2, 3), dtype="f4", attributes={"_ARRAY_DIMENSIONS": ["only_one"]})
+    hierarchy = _open(tmp_path / "s.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/"))
+    inspector.showTab("validation")
+    panel = inspector.validation
+    row = next(i for i, issue in enumerate(panel.shownIssues()) if issue.path == "/bad")
+    panel.view.setFocus()
+    panel.view.setCurrentIndex(panel.model.index(row, 0))
+    assert "/_ARRAY_DIMENSIONS" in panel.detailText()
+    with qtbot.waitSignal(inspector.nodeRequested) as blocker:
+        qtbot.keyClick(panel.view, Qt.Key.Key_Return)
+    assert blocker.args == ["/bad"]
+
+
 # -- preview -----------------------------------------------------------------------------------
 
 

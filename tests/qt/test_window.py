@@ -290,6 +290,33 @@ def test_refresh_rereads_the_selected_group(qtbot: Any, make_window: Any, tmp_pa
     qtbot.waitUntil(lambda: window.model.indexForPath("/fresh").isValid(), timeout=20_000)
 
 
+def test_keys_of_the_tree_and_the_filter_box(qtbot: Any, make_window: Any, tmp_path: Path, zarr_stores: Any,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tree has the focus once a store opens; '*' starts a wildcard in the filter box (Qt's
+    own '*' listed every group below, for minutes on 10,000 groups); Down and Enter in the filter
+    box go to the first match; Shift+F10 opens the row's context menu."""
+    from qtpy.QtWidgets import QMenu
+
+    store = tmp_path / "k.zarr"
+    zarr_stores.sample(str(store), 3)
+    window = make_window()
+    window.show()
+    open_and_wait(qtbot, window, store)
+    assert window.tree.hasFocus() or QGuiApplication.focusWindow() is None  # offscreen may have no focus
+    qtbot.keyClick(window.tree, Qt.Key.Key_Asterisk)
+    assert window.filterEdit.text() == "*"
+    assert not any(window.tree.isExpanded(window.proxy.index(r, 0, window.proxy.index(0, 0)))
+                   for r in range(window.proxy.rowCount(window.proxy.index(0, 0))))
+    window.filterEdit.clear()
+    qtbot.keyClicks(window.filterEdit, "raw")
+    qtbot.keyClick(window.filterEdit, Qt.Key.Key_Down)
+    assert window.currentPath() == "/raw"
+    shown: list[str] = []
+    monkeypatch.setattr(QMenu, "exec", lambda menu, *args: shown.extend(a.text() for a in menu.actions()))
+    qtbot.keyClick(window.tree, Qt.Key.Key_F10, Qt.KeyboardModifier.ShiftModifier)
+    assert "Copy path" in shown
+
+
 def test_filter_box_filters_and_offers_consolidated_matches(qtbot: Any, make_window: Any, tmp_path: Path,
                                                              zarr_stores: Any) -> None:
     store = tmp_path / "c.zarr"

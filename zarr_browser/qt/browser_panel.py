@@ -187,26 +187,51 @@ def _validate(hierarchy: Hierarchy, registry: ConventionRegistry, path: str, tas
 
 
 class _ActivationFilter(QObject):
-    """Turns Enter / Return on the tree into ``activate(index)`` (double-clicks come from the view)."""
+    """Keys of the tree: Enter / Return is ``activate(index)`` (double-clicks come from the view);
+    ``*`` starts a wildcard in the filter box (QTreeView's own ``*`` expands everything below,
+    listing every group of a lazy tree on the GUI thread: minutes on 10,000 groups); Shift+F10
+    opens the context menu of the current row, as the Menu key does."""
 
-    def __init__(self, activate: Callable[[QModelIndex], None], parent: QObject) -> None:
+    def __init__(self, activate: Callable[[QModelIndex], None], type_filter: Callable[[str], None],
+                 context_menu: Callable[[], None], parent: QObject) -> None:
         super().__init__(parent)
         self._activate = activate
+        self._type_filter = type_filter
+        self._context_menu = context_menu
 
     def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
-        if event is not None and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent) \
-                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) \
-                and isinstance(watched, QTreeView) and watched.currentIndex().isValid():
+        if event is None or event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent) \
+                or not isinstance(watched, QTreeView):
+            return False
+        key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and watched.currentIndex().isValid():
             self._activate(watched.currentIndex())
+            return True
+        if key == Qt.Key.Key_Asterisk:
+            self._type_filter(event.text() or "*")
+            return True
+        if key == Qt.Key.Key_F10 and event.modifiers() == Qt.KeyboardModifier.ShiftModifier:
+            self._context_menu()
             return True
         return False
 
 
 class _FilterKeys(QObject):
-    """Esc in the filter box clears it; an empty box leaves Esc to the window (cancel loading)."""
+    """Esc in the filter box clears it; an empty box leaves Esc to the window (cancel loading).
+    Down and Enter go to the tree (*to_tree*), at the first match."""
+
+    def __init__(self, to_tree: Callable[[], None], parent: QObject) -> None:
+        super().__init__(parent)
+        self._to_tree = to_tree
 
     def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
-        if not isinstance(watched, QLineEdit) or event is None or not watched.text():
+        if not isinstance(watched, QLineEdit) or event is None:
+            return False
+        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent) and event.key() in (
+                Qt.Key.Key_Down, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._to_tree()
+            return True
+        if not watched.text():
             return False
         if event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) and isinstance(event, QKeyEvent) \
                 and event.key() == Qt.Key.Key_Escape and event.modifiers() == Qt.KeyboardModifier.NoModifier:
@@ -308,7 +333,7 @@ class BrowserPanel(QWidget):
                                            if not vertical else "Filter names — substring or *wildcard*")
         self.filterEdit.setClearButtonEnabled(True)
         self.filterEdit.setToolTip("Show the loaded nodes whose name matches; Esc clears the filter")
-        self._filter_keys = _FilterKeys(self)
+        self._filter_keys = _FilterKeys(self._focus_first_match, self)
         self.filterEdit.installEventFilter(self._filter_keys)
         self.noMatchLabel = QLabel()
         self.noMatchLabel.setObjectName("noMatchLabel")
@@ -337,7 +362,8 @@ class BrowserPanel(QWidget):
         for column, width in widths:
             header.resizeSection(column, width)
         self.tree.addAction(self.copyPathAction)
-        self._activation_filter = _ActivationFilter(self._on_tree_activated, self)
+        self._activation_filter = _ActivationFilter(self._on_tree_activated, self._type_into_filter,
+                                                    self._context_menu_at_current, self)
         self.tree.installEventFilter(self._activation_filter)
 
         self.unloadedLabel = QLabel()
@@ -444,6 +470,7 @@ class BrowserPanel(QWidget):
         if old is not None and old is not hierarchy:
             self._runner.submit(old.close)  # closing a remote store may talk to the network
         self.statusMessage.emit("", 0)
+        self.tree.setFocus(Qt.FocusReason.OtherFocusReason)  # not the filter box: arrows move at once
         self.storeOpened.emit(hierarchy.url)
         target = "/" + "/".join(p for p in (result.node.strip("/"), (select or "").strip("/")) if p)
         if target != "/":  # the URL (and --node) named a node inside the store: go there
@@ -565,6 +592,28 @@ class BrowserPanel(QWidget):
         self.model.revealPath(path, revealed)
 
     # -- filter ----------------------------------------------------------------------------
+    def _focus_first_match(self) -> None:
+        """From the filter box into the tree: the first row that matches (the current one when none)."""
+        self.tree.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        if not self.proxy.filterText():
+            return
+        index = self.proxy.index(0, 0)
+        while index.isValid():  # the first node whose own name matches, depth first
+            if index.data(HierarchyTreeModel.StateRole) == HierarchyTreeModel.NODE and self.proxy.matches(
+                    str(index.data(HierarchyTreeModel.FilterRole) or "")) and index.parent().isValid():
+                self._set_current_row(index)
+                return
+            index = self.tree.indexBelow(index)
+
+    def _type_into_filter(self, text: str) -> None:
+        self.filterEdit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filterEdit.insert(text)
+
+    def _context_menu_at_current(self) -> None:
+        index = self.tree.currentIndex()
+        if index.isValid():
+            self._on_tree_context_menu(self.tree.visualRect(index).center())
+
     def focusFilter(self) -> None:
         self.filterEdit.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.filterEdit.selectAll()

@@ -554,7 +554,9 @@ class BrowserWindow(QMainWindow):
         hierarchy = self.panel.hierarchy()
         if hierarchy is None:
             return
+        gc.unfreeze()  # what the last store's pages froze is collectable again (see _on_page_loaded)
         self.stack.setCurrentIndex(1)
+        self.panel.tree.setFocus(Qt.FocusReason.OtherFocusReason)  # the welcome page's focus would go to the filter box
         shown = redact_url(hierarchy.url)
         self.setWindowTitle(f"zarr-browser — {shown}")
         self.urlLabel.setText(shown)

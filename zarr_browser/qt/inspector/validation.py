@@ -122,6 +122,8 @@ class ValidationPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancelCheck)
         self.whole.toggled.connect(self._on_whole_toggled)
         self.view.clicked.connect(self._on_view_clicked)
+        self.view.activated.connect(self._on_view_clicked)  # Enter on the current issue: go there too
+        nonnull(self.view.selectionModel()).currentChanged.connect(self._on_current_changed)
         self.show_raw.clicked.connect(self._on_show_raw_clicked)
         self._relay.progressed.connect(self._on_relay_progressed)
 
@@ -237,6 +239,12 @@ class ValidationPanel(QWidget):
         self._selected = issue
         self._show_detail(issue)
         self.nodeRequested.emit(issue.path)
+
+    def _on_current_changed(self, index: QModelIndex, _previous: QModelIndex) -> None:
+        """Moving through the issues with the keyboard shows each one's detail (Enter goes there)."""
+        if index.isValid() and index.row() < len(self._shown):
+            self._selected = self._shown[index.row()]
+            self._show_detail(self._selected)
 
     def _on_show_raw_clicked(self) -> None:
         issue = self._selected
