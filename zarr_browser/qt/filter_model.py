@@ -14,8 +14,9 @@
   ancestors needed) and selects the node.  Revealing every match automatically was rejected:
   one short filter on a big store would list thousands of groups.
 * **Sorting** uses ``SortRole``: natural order for names (``a2`` before ``a10``), then kind,
-  element count, dtype and badges.  Until a header is clicked the proxy keeps the model's
-  order, which is already natural (the core sorts listings).
+  element count, dtype and badges.  The keys are plain strings and numbers that Qt compares
+  itself (no Python ``lessThan``: 100,000 rows sort in C++).  Until a header is clicked the
+  proxy keeps the model's order, which is already natural (the core sorts listings).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import fnmatch
 import re
 from typing import TYPE_CHECKING, Any
 
-from qtpy.QtCore import QModelIndex, QObject, QRegularExpression, QSortFilterProxyModel, Qt, QTimer, Signal
+from qtpy.QtCore import QObject, QRegularExpression, QSortFilterProxyModel, Qt, QTimer, Signal
 
 from zarr_browser.core.hierarchy import natural_key
 from zarr_browser.qt.tree_model import HierarchyTreeModel
@@ -146,11 +147,3 @@ class HierarchyFilterModel(QSortFilterProxyModel):
             self._unloaded, self._unloaded_total = found, total
             self.unloadedMatchesChanged.emit()
 
-    # -- sorting ---------------------------------------------------------------------------------
-    def lessThan(self, left: QModelIndex, right: QModelIndex) -> bool:
-        a = left.data(HierarchyTreeModel.SortRole)
-        b = right.data(HierarchyTreeModel.SortRole)
-        try:
-            return bool(a < b)
-        except TypeError:  # mixed keys (a placeholder against a node): placeholders last
-            return str(type(a)) < str(type(b))
