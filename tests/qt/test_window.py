@@ -734,3 +734,20 @@ def test_a_slow_preview_shows_as_work_under_way_and_can_be_cancelled(qtbot: Any,
     qtbot.mouseClick(window.cancelButton, Qt.MouseButton.LeftButton)
     assert not window.cancelButton.isVisible()
     assert window.inspector.overview.preview.message() == "Preview cancelled"
+
+
+def test_the_name_column_widens_for_deep_trees(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    """At a fixed 215 px, names below about level 9 were indented out of sight."""
+    import zarr
+
+    path = "/".join(f"level{i:02d}" for i in range(20))
+    zarr.open_group(tmp_path / "deep.zarr", mode="w").require_group(path)
+    window = make_window()
+    open_and_wait(qtbot, window, tmp_path / "deep.zarr")
+    found: list[Any] = []
+    window.revealPath("/" + path, found.append)
+    qtbot.waitUntil(lambda: bool(found), timeout=20_000)
+    index = window.proxy.mapFromSource(window.model.indexForPath("/" + path))
+    rect = window.tree.visualRect(index)
+    header = window.tree.header()
+    assert rect.left() + 60 < header.sectionSize(0)  # the deepest name has room in its column

@@ -361,6 +361,10 @@ class BrowserPanel(QWidget):
         widths = ((0, 150), (1, 80), (2, 90), (3, 55)) if vertical else ((0, 215), (1, 100), (2, 125), (3, 62))
         for column, width in widths:
             header.resizeSection(column, width)
+        self.tree.setIndentation(14)
+        # deep trees indent names away: at a fixed 215 px, names below level 9 vanished even in a
+        # wide window; the Name column widens as deeper groups are expanded
+        self.tree.expanded.connect(self._fit_name_column)
         self.tree.addAction(self.copyPathAction)
         self._activation_filter = _ActivationFilter(self._on_tree_activated, self._type_into_filter,
                                                     self._context_menu_at_current, self)
@@ -604,6 +608,20 @@ class BrowserPanel(QWidget):
                 self._set_current_row(index)
                 return
             index = self.tree.indexBelow(index)
+
+    NAME_ROOM = 150
+    """Pixels the Name column keeps for the icon and the name after a row's indentation."""
+
+    def _fit_name_column(self, index: QModelIndex) -> None:
+        depth = 1  # the children of *index* are one level deeper
+        parent = index.parent()
+        while parent.isValid():
+            depth += 1
+            parent = parent.parent()
+        need = self.tree.indentation() * (depth + 1) + self.NAME_ROOM
+        header = nonnull(self.tree.header())
+        if header.sectionSize(HierarchyTreeModel.NAME_COLUMN) < need:
+            header.resizeSection(HierarchyTreeModel.NAME_COLUMN, need)
 
     def _type_into_filter(self, text: str) -> None:
         self.filterEdit.setFocus(Qt.FocusReason.ShortcutFocusReason)
