@@ -15,13 +15,13 @@ import math
 import os
 import sys
 import time
-import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
 from zarr_browser import __version__
+from zarr_browser.core.text import printable
 from zarr_browser.errors import ZarrBrowserError
 
 if TYPE_CHECKING:
@@ -48,25 +48,6 @@ URL_ENV = "ZARR_BROWSER_URL"
 
 class _UsageError(ZarrBrowserError, ValueError):
     """A malformed argument (exit 2)."""
-
-
-def printable(text: str) -> str:
-    """*text* with control and format characters escaped (``\\x1b``, ``\\n``, ``\\u202e``).
-
-    Names and messages come from untrusted stores: printed raw, an escape sequence in a node
-    name could retitle or clear the user's terminal, a newline could forge output lines, and a
-    bidirectional override could make one name read as another.
-    """
-    if text.isprintable():
-        return text
-    out = []
-    for char in text:
-        if char == " " or unicodedata.category(char) not in ("Cc", "Cf", "Zl", "Zp"):
-            out.append(char)
-        else:
-            code = ord(char)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-    return "".join(out)
 
 
 def _line(out: TextIO, text: str) -> None:

@@ -473,3 +473,17 @@ def test_an_unconsolidated_dataset_is_badged_once_its_children_are_listed(tmp_pa
     badges = model.index(row.row(), Model.CONVENTIONS_COLUMN, root_row).data(Model.BadgesRole)
     assert [text for text, _colour in badges] == ["v3", "xarray"]
     assert root_row.data(Model.KindRole) == "group"  # a group of groups is no dataset
+
+
+def test_names_that_would_pass_for_others_are_shown_visibly(tmp_path: Path, registry: Any) -> None:
+    """A right-to-left override made '\\u202eexe.jpg' read as 'gpj.exe'; a zero-width space and
+    leading spaces were invisible (the command line escaped them already)."""
+    import zarr
+
+    group = zarr.open_group(tmp_path / "n.zarr", mode="w")
+    for name in ("\u202eRLO_gpj.exe", "zero\u200bwidth", " lead", "tab\there"):
+        group.create_array(name, shape=(1,), dtype="u1")
+    model = make_model(tmp_path / "n.zarr", registry)
+    fetch_all(model)
+    shown = set(names(model, root_index(model)))
+    assert shown == {"\\u202eRLO_gpj.exe", "zero\\u200bwidth", "\u2423lead", "tab\\x09here"}

@@ -49,6 +49,7 @@ from qtpy.QtGui import (
 
 from zarr_browser.core.model import Node, join_path
 from zarr_browser.core.summary import NodeSummary, summarize
+from zarr_browser.core.text import printable, visible_name
 from zarr_browser.errors import NodeNotFoundError, ZarrBrowserError
 from zarr_browser.qt._typed import nonnull
 
@@ -191,7 +192,7 @@ def describe_row(node: Node, summary: NodeSummary | None, *, name: str | None = 
         badge_lines.extend(f"unsafe codec: {reason}" for reason in summary.unsafe)
     badges_text = f"failed: {node.error}" if node.kind == "error" else "  ".join(text for text, _ in badges)
 
-    lines = [node.path, f"{label} (zarr v{node.zarr_format})" if node.zarr_format else label]
+    lines = [printable(node.path), f"{label} (zarr v{node.zarr_format})" if node.zarr_format else label]
     if array is not None:
         lines.append(f"shape {list(array.shape)}  dtype {array.dtype}")
         lines.append(f"chunks {list(array.chunks)}" + (f"  shards {list(array.shards)}" if array.shards else ""))
@@ -205,7 +206,7 @@ def describe_row(node: Node, summary: NodeSummary | None, *, name: str | None = 
     if node.error:
         lines.append(f"error: {node.error}")
     lines.extend(node.notes)
-    display = node.name if name is None else name
+    display = visible_name(node.name) if name is None else name
     numel = math.prod(array.shape) if array is not None else -1
     sort_keys = (sort_name(display), label, float(numel), dtype, badges_text)
     badges_tooltip = badges_text if node.kind == "error" else "\n".join(badge_lines)
@@ -315,7 +316,8 @@ def pending_row(name: str) -> RowInfo:
     """What the row of a child still being read shows (its listing's patience ran out)."""
 
     tooltip = f"{name}: still reading its metadata (the store is slow to answer)"
-    return RowInfo(name, LOADING, "loading…", "", "", (), "", tooltip, (sort_name(name), "loading…", -1.0, "", ""))
+    return RowInfo(visible_name(name), LOADING, "loading…", "", "", (), "", tooltip,
+                   (sort_name(name), "loading…", -1.0, "", ""))
 
 
 def _read_rows(hierarchy: Hierarchy, registry: ConventionRegistry, parent: Node,

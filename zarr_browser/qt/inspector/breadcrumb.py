@@ -16,6 +16,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from zarr_browser.core.text import printable, visible_name
 from zarr_browser.qt._typed import clear_layout, layout_widgets, nonnull
 
 __all__ = ["Breadcrumb"]
@@ -97,14 +98,14 @@ class Breadcrumb(QWidget):
         parts = [p for p in path.split("/") if p]
         crumbs = [(store_name or "/", "/")]
         for i, part in enumerate(parts):
-            crumbs.append((part, "/" + "/".join(parts[: i + 1])))
+            crumbs.append((visible_name(part), "/" + "/".join(parts[: i + 1])))
         for i, (label, target) in enumerate(crumbs):
             if i:
                 self._segments_layout.addWidget(self._separator())
             button = QToolButton()
             button.setText(label)
             button.setAutoRaise(True)
-            button.setToolTip(target if i else (url or "/"))
+            button.setToolTip(printable(target) if i else (url or "/"))
             button.setProperty("nodePath", target)
             if i == len(crumbs) - 1:
                 font = button.font()

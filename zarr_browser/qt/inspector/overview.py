@@ -11,6 +11,7 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from zarr_browser.core.safety import itemsize
+from zarr_browser.core.text import visible_name
 from zarr_browser.qt._typed import clear_layout, layout_widgets
 from zarr_browser.qt.inspector.elided_label import ElidedLabel
 from zarr_browser.qt.inspector.formatting import format_bytes, format_number, format_shape
@@ -192,7 +193,7 @@ class OverviewPanel(QWidget):
         self.preview.hide()
 
     def setNode(self, node: Node, detections: Sequence[Detection], *, url: str = "") -> None:
-        name = node.name or (url.rstrip("/").rsplit("/", 1)[-1] if url else "/")
+        name = visible_name(node.name) if node.name else (url.rstrip("/").rsplit("/", 1)[-1] if url else "/")
         self._title.setText(name or "/")
         parts: list[str] = [node.kind]
         if node.zarr_format is not None:
@@ -216,7 +217,7 @@ class OverviewPanel(QWidget):
         self._highlights.clear()
         self._highlights.hide()
         self._clear_facts()
-        self._add_fact("Path", node.path, elide=True)
+        self._add_fact("Path", "/".join(visible_name(part) for part in node.path.split("/")) or "/", elide=True)
         if url:
             self._add_fact("Store", url, elide=True)
         if node.source == "consolidated":
