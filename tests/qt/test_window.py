@@ -751,3 +751,27 @@ def test_the_name_column_widens_for_deep_trees(qtbot: Any, make_window: Any, tmp
     rect = window.tree.visualRect(index)
     header = window.tree.header()
     assert rect.left() + 60 < header.sectionSize(0)  # the deepest name has room in its column
+
+
+def test_a_big_tree_filters_once_typing_pauses(qtbot: Any, make_window: Any, tmp_path: Path, zarr_stores: Any,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each key filtered 100,000 rows on the GUI thread (0.25-0.45 s a key); above FILTER_PAUSE_ROWS
+    loaded rows (and UNLOADED_NOW consolidated nodes) the filter waits for a pause."""
+    from zarr_browser.qt.browser_panel import BrowserPanel
+    from zarr_browser.qt.filter_model import HierarchyFilterModel
+
+    monkeypatch.setattr(BrowserPanel, "FILTER_PAUSE_ROWS", 0)
+    monkeypatch.setattr(HierarchyFilterModel, "UNLOADED_NOW", 0)
+    store = tmp_path / "c.zarr"
+    zarr_stores.sample(str(store), 2, consolidate=True)
+    window = make_window()
+    open_and_wait(qtbot, window, store)
+    qtbot.keyClicks(window.filterEdit, "mas")
+    assert window.proxy.filterText() == ""  # not yet
+    qtbot.waitUntil(lambda: window.proxy.filterText() == "mas", timeout=5_000)
+    qtbot.waitUntil(lambda: window.proxy.unloadedMatches() == ["/labels/mask"], timeout=5_000)
+    window.filterEdit.clear()  # clearing applies at once
+    assert window.proxy.filterText() == ""
+    qtbot.keyClicks(window.filterEdit, "raw")
+    qtbot.keyClick(window.filterEdit, Qt.Key.Key_Down)  # Down applies what was typed, then goes to it
+    assert window.proxy.filterText() == "raw" and window.currentPath() == "/raw"

@@ -334,6 +334,10 @@ class BrowserPanel(QWidget):
         self.filterEdit.setClearButtonEnabled(True)
         self.filterEdit.setToolTip("Show the loaded nodes whose name matches; Esc clears the filter")
         self._filter_keys = _FilterKeys(self._focus_first_match, self)
+        self._filter_timer = QTimer(self)
+        self._filter_timer.setSingleShot(True)
+        self._filter_timer.setInterval(self.FILTER_PAUSE_MS)
+        self._filter_timer.timeout.connect(lambda: self._on_filter_changed(self.filterEdit.text()))
         self.filterEdit.installEventFilter(self._filter_keys)
         self.noMatchLabel = QLabel()
         self.noMatchLabel.setObjectName("noMatchLabel")
@@ -412,7 +416,7 @@ class BrowserPanel(QWidget):
         self.copyPathAction.triggered.connect(self.copyCurrentPath)
         self.validateAction.triggered.connect(self.validateCurrent)
         self.napariAction.triggered.connect(self._on_napari_triggered)
-        self.filterEdit.textChanged.connect(self._on_filter_changed)
+        self.filterEdit.textChanged.connect(self._on_filter_typed)
         self.proxy.unloadedMatchesChanged.connect(self._on_unloaded_changed)
         self.unloadedList.itemActivated.connect(self._on_unloaded_activated)
         nonnull(self.tree.selectionModel()).currentRowChanged.connect(self._on_tree_current_changed)
@@ -598,6 +602,9 @@ class BrowserPanel(QWidget):
     # -- filter ----------------------------------------------------------------------------
     def _focus_first_match(self) -> None:
         """From the filter box into the tree: the first row that matches (the current one when none)."""
+        if self._filter_timer.isActive():  # typed, not applied yet: apply it now
+            self._filter_timer.stop()
+            self._on_filter_changed(self.filterEdit.text())
         self.tree.setFocus(Qt.FocusReason.ShortcutFocusReason)
         if not self.proxy.filterText():
             return
@@ -635,6 +642,18 @@ class BrowserPanel(QWidget):
     def focusFilter(self) -> None:
         self.filterEdit.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.filterEdit.selectAll()
+
+    FILTER_PAUSE_ROWS = 5_000
+    """Above this many loaded rows, the filter applies once typing pauses (FILTER_PAUSE_MS): each
+    key filtered 100,000 rows on the GUI thread, 0.25-0.45 s a key."""
+    FILTER_PAUSE_MS = 200
+
+    def _on_filter_typed(self, text: str) -> None:
+        if text.strip() and self.model.loadedCount() > self.FILTER_PAUSE_ROWS:
+            self._filter_timer.start()
+            return
+        self._filter_timer.stop()
+        self._on_filter_changed(text)
 
     def _on_filter_changed(self, text: str) -> None:
         """Filter the tree; the current node stays current while it matches, and comes back after.

@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import fnmatch
+import heapq
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -100,7 +101,19 @@ class HierarchyFilterModel(QSortFilterProxyModel):
             pattern = QRegularExpression(QRegularExpression.escape(text))
         pattern.setPatternOptions(QRegularExpression.PatternOption.CaseInsensitiveOption)
         self.setFilterRegularExpression(pattern)
-        self._update_unloaded()
+        index = self._consolidated()
+        if index is not None and len(index.documents) > self.UNLOADED_NOW:
+            self._recompute.start()  # a big index is scanned once typing pauses, not at every key
+        else:
+            self._update_unloaded()
+
+    UNLOADED_NOW = 5_000
+    """Consolidated indexes up to this many nodes are scanned for unloaded matches at every key."""
+
+    def _consolidated(self) -> Any:
+        model = self.sourceModel()
+        hierarchy = model.hierarchy() if isinstance(model, HierarchyTreeModel) else None
+        return hierarchy.consolidated if hierarchy is not None else None
 
     def matches(self, name: str) -> bool:
         """Whether *name* matches the filter text (the same rule as the proxy's)."""
@@ -134,15 +147,17 @@ class HierarchyFilterModel(QSortFilterProxyModel):
         # the consolidated index is in memory (read when the store was opened): no I/O here
         index = hierarchy.consolidated if hierarchy is not None else None
         if self._text and index is not None and isinstance(model, HierarchyTreeModel):
+            needle = self._text.casefold()
+            wildcard = re.compile(fnmatch.translate(needle)).match if _WILDCARD.search(self._text) else None
             for path in index.documents:
-                if path == "/" or not self.matches(path.rsplit("/", 1)[-1]):
+                name = path.rsplit("/", 1)[-1].casefold()
+                if path == "/" or not (wildcard(name) if wildcard is not None else needle in name):
                     continue
-                if model.indexForPath(path).isValid():
+                if model.isLoaded(path):
                     continue
                 total += 1
                 found.append(path)
-            found.sort(key=natural_key)
-            found = found[: self._max_unloaded]
+            found = heapq.nsmallest(self._max_unloaded, found, key=natural_key)
         if found != self._unloaded or total != self._unloaded_total:
             self._unloaded, self._unloaded_total = found, total
             self.unloadedMatchesChanged.emit()

@@ -864,6 +864,14 @@ class HierarchyTreeModel(QStandardItemModel):
                 self.fetchMore(index)  # nothing when it was fetched meanwhile
 
     # -- paths -------------------------------------------------------------------------------
+    def isLoaded(self, path: str) -> bool:
+        """Whether the node at *path* has a row (a dictionary lookup; no index is made)."""
+        return path in self._items
+
+    def loadedCount(self) -> int:
+        """Node rows loaded so far."""
+        return len(self._items)
+
     def indexForPath(self, path: str, column: int = 0) -> QModelIndex:
         """The index of the loaded node at *path*, or an invalid index."""
         item = self._items.get("/" + path.strip("/"))
