@@ -775,3 +775,17 @@ def test_a_big_tree_filters_once_typing_pauses(qtbot: Any, make_window: Any, tmp
     qtbot.keyClicks(window.filterEdit, "raw")
     qtbot.keyClick(window.filterEdit, Qt.Key.Key_Down)  # Down applies what was typed, then goes to it
     assert window.proxy.filterText() == "raw" and window.currentPath() == "/raw"
+
+
+def test_close_store_and_copy_as_code_from_the_node_menu(qtbot: Any, make_window: Any, demo_root: Path) -> None:
+    window = make_window()
+    open_and_wait(qtbot, window, demo_root / "cells.ome.zarr")
+    window.codeMenu.aboutToShow.emit()
+    assert [a.text() for a in window.codeMenu.actions()][:1] == ["zarr-python"]
+    window.codeMenu.actions()[0].trigger()
+    assert "zarr.open_group(" in QGuiApplication.clipboard().text()
+    assert window.closeStoreAction.shortcut().toString() and "Ctrl+W" in window.closeStoreAction.toolTip()
+    window.closeStoreAction.trigger()
+    assert window.hierarchy() is None and window.stack.currentIndex() == 0 and window.windowTitle() == "zarr-browser"
+    window.codeMenu.aboutToShow.emit()
+    assert not window.codeMenu.actions()[0].isEnabled()  # nothing to copy without a node

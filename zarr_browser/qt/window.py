@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from qtpy.QtCore import QModelIndex, QSettings, QSize, Qt, Signal
 from qtpy.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
 from qtpy.QtWidgets import (
+    QApplication,
     QCheckBox,
     QDialog,
     QDialogButtonBox,
@@ -411,6 +412,9 @@ class BrowserWindow(QMainWindow):
         self.openUrlAction.setShortcut(QKeySequence("Ctrl+L"))
         self.openUrlAction.setToolTip("Open an http(s)://, s3://, gs://… store with storage options (Ctrl+L)")
         self.refreshAction.setShortcut(QKeySequence(Qt.Key.Key_F5))
+        self.closeStoreAction = QAction("Close store", self)
+        self.closeStoreAction.setShortcut(QKeySequence.StandardKey.Close)
+        self.closeStoreAction.setToolTip("Close the store shown (Ctrl+W)")
         self.quitAction = QAction("Quit", self)
         self.quitAction.setShortcut(QKeySequence("Ctrl+Q"))
         self.findAction = QAction("Filter names", self)
@@ -429,6 +433,7 @@ class BrowserWindow(QMainWindow):
         file_menu.addAction(self.openZipAction)
         file_menu.addAction(self.openUrlAction)
         self.recentMenu = nonnull(file_menu.addMenu("Open recent"))
+        file_menu.addAction(self.closeStoreAction)
         file_menu.addSeparator()
         file_menu.addAction(self.quitAction)
         view_menu = nonnull(menu_bar.addMenu("&View"))
@@ -437,6 +442,9 @@ class BrowserWindow(QMainWindow):
         view_menu.addAction(self.cancelAction)
         node_menu = nonnull(menu_bar.addMenu("&Node"))
         node_menu.addAction(self.copyPathAction)
+        self.codeMenu = nonnull(node_menu.addMenu("Copy as code"))
+        self.codeMenu.setToolTipsVisible(True)
+        self.codeMenu.aboutToShow.connect(self._fill_code_menu)
         node_menu.addAction(self.validateAction)
         node_menu.addAction(self.napariAction)
         node_menu.setToolTipsVisible(True)
@@ -516,6 +524,7 @@ class BrowserWindow(QMainWindow):
         self.openZipAction.triggered.connect(self.openZipDialog)
         self.openUrlAction.triggered.connect(self.openUrlDialog)
         connect_slot(self.quitAction.triggered, self.close)
+        connect_slot(self.closeStoreAction.triggered, self.closeStore)
         self.findAction.triggered.connect(self._on_find)
         self.cancelAction.triggered.connect(self.cancelPending)
         self.cancelButton.clicked.connect(self.cancelPending)
@@ -549,6 +558,31 @@ class BrowserWindow(QMainWindow):
         if left_out:
             self._show_message(f"Opening {url} without {', '.join(left_out)}: S3 options are not used for "
                                f"{urlsplit(url.strip()).scheme} URLs", 0)
+
+    def _fill_code_menu(self) -> None:
+        """Node ▸ Copy as code: the snippets of the current node (as its context menu has them)."""
+        self.codeMenu.clear()
+        snippets = self.panel.snippetsForCurrent() if self.panel.currentPath() is not None else {}
+        for name, code in snippets.items():
+            action = nonnull(self.codeMenu.addAction(name))
+            action.setToolTip(code)
+            action.triggered.connect(lambda _checked=False, text=code: nonnull(QApplication.clipboard()).setText(text))
+        if not snippets:
+            nonnull(self.codeMenu.addAction("(select a node)")).setEnabled(False)
+
+    def closeStore(self) -> None:
+        """Close the store shown and go back to the start page (unsaved edits are asked about first)."""
+        hierarchy = self.panel.hierarchy()
+        if hierarchy is None or not self.editing.confirmUnsaved(self.closeStore):
+            return
+        self.editing.stopEditing()
+        self.panel.setHierarchy(None)
+        self._runner.submit(hierarchy.close)  # closing a remote store may talk to the network
+        gc.unfreeze()
+        self.stack.setCurrentIndex(0)
+        self.setWindowTitle("zarr-browser")
+        self.urlLabel.setText("")
+        self.modeLabel.setText("")
 
     def _on_opened(self, _url: str) -> None:
         hierarchy = self.panel.hierarchy()

@@ -111,6 +111,7 @@ class WindowEditing(QObject):
         self.undoAction.setShortcut(QKeySequence.StandardKey.Undo)
         self.redoAction = QAction("Redo", window)
         self.redoAction.setShortcut(QKeySequence("Ctrl+Shift+Z"))
+        self.redoAction.setToolTip("Redo the last undone edit (Ctrl+Shift+Z)")
         self.saveAction = QAction("Save…", window)
         self.saveAction.setShortcut(QKeySequence.StandardKey.Save)
         self.saveAction.setToolTip("Validate, preview the diff and save every changed document (Ctrl+S)")
@@ -193,6 +194,13 @@ class WindowEditing(QObject):
             self._set_checked(True)
             return
         self._disable()
+
+    def stopEditing(self) -> None:
+        """Stop editing without reopening the store (it is being closed); unsaved edits are the
+        caller's to ask about."""
+        self._start_on_open = False
+        self.controller.stop()
+        self._set_checked(False)
 
     def _disable(self) -> None:
         self._start_on_open = False
