@@ -241,6 +241,22 @@ def test_huge_groups_are_fetched_page_by_page(qtbot: Any, tmp_path: Path, regist
     assert len(set(names(model, root))) == 1234
 
 
+def test_fetch_all_lists_every_child_in_one_request(qtbot: Any, tmp_path: Path, registry: Any,
+                                                   make_many_group: Any) -> None:
+    """'List the other N children': 100,000 arrays were 196 End presses, a page each."""
+    store = make_many_group(tmp_path / "many.zarr", 1234, consolidate=False)
+    model = make_model(store, registry, page_size=100)
+    root = root_index(model)
+    assert model.unlistedCount(root) is None  # not known before a first page
+    model.fetchMore(root)
+    qtbot.waitUntil(lambda: not model.hasPendingOperations(), timeout=10_000)
+    assert model.rowCount(root) == 100 and model.unlistedCount(root) == 1134
+    model.fetchAll(root)
+    qtbot.waitUntil(lambda: not model.hasPendingOperations(), timeout=20_000)
+    assert model.rowCount(root) == 1234 and model.unlistedCount(root) == 0 and not model.canFetchMore(root)
+    assert names(model, root)[-1] == "a1233"
+
+
 def test_reveal_path_lists_only_what_is_needed(qtbot: Any, sample: Path, registry: Any, thread_runner: Any) -> None:
     model = make_model(sample, registry, thread_runner)
     found: list[QModelIndex] = []

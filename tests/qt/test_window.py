@@ -789,3 +789,19 @@ def test_close_store_and_copy_as_code_from_the_node_menu(qtbot: Any, make_window
     assert window.hierarchy() is None and window.stack.currentIndex() == 0 and window.windowTitle() == "zarr-browser"
     window.codeMenu.aboutToShow.emit()
     assert not window.codeMenu.actions()[0].isEnabled()  # nothing to copy without a node
+
+
+def test_the_context_menu_lists_the_rest_of_a_big_group(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                        make_many_group: Any) -> None:
+    store = make_many_group(tmp_path / "many.zarr", 520, consolidate=False)  # one page of 500, and 20 more
+    window = make_window()
+    open_and_wait(qtbot, window, store)
+    qtbot.waitUntil(lambda: not window.model.hasPendingOperations(), timeout=10_000)
+    root = window.proxy.index(0, 0)
+    left = window.model.unlistedCount(window.proxy.mapToSource(root))
+    assert left
+    menu = window.panel.contextMenuFor(root)
+    action = next(a for a in menu.actions() if a.text().startswith("List the other"))
+    assert action.text() == f"List the other {left:,} children"
+    action.trigger()
+    qtbot.waitUntil(lambda: window.model.unlistedCount(window.proxy.mapToSource(root)) == 0, timeout=10_000)

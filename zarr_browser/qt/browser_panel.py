@@ -21,7 +21,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from qtpy.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, QRectF, QSize, Qt, QTimer, Signal
+from qtpy.QtCore import (
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRectF,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from qtpy.QtGui import QAction, QColor, QFontMetrics, QGuiApplication, QKeyEvent, QKeySequence, QPainter
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -863,6 +874,13 @@ class BrowserPanel(QWidget):
             action.triggered.connect(lambda _checked=False, n=name, c=code: self._copy_snippet(n, c))
         code_menu.setEnabled(not code_menu.isEmpty())
         menu.addSeparator()
+        source = self.proxy.mapToSource(index.siblingAtColumn(0))
+        left = self.model.unlistedCount(source)
+        if left:  # a big group is listed a page at a time as it scrolls: all at once, on request
+            load_all = nonnull(menu.addAction(f"List the other {left:,} children"))
+            load_all.setToolTip("List every child now, in the background (Esc stops it)")
+            kept = QPersistentModelIndex(source)
+            load_all.triggered.connect(lambda _checked=False: self.model.fetchAll(QModelIndex(kept)))
         if self._napari_available is not None:
             menu.addAction(self.napariAction)
         menu.addAction(self.refreshAction)

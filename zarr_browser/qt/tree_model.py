@@ -847,6 +847,22 @@ class HierarchyTreeModel(QStandardItemModel):
                 return
             self._fetch(group)
 
+    def fetchAll(self, parent: QModelIndex) -> None:
+        """List every child of the group at *parent* still unlisted, in one request (pages of
+        rows are inserted as usual; Esc, :meth:`cancelPending`, stops it)."""
+        group = self._group(parent)
+        if group is None or group.request is not None or not self.canFetchMore(parent):
+            return
+        remaining = len(group.names) - group.next_offset if group.listing == _LISTED else 0
+        self._fetch(group, limit=max(self._page_size, remaining) if remaining else 1 << 62)
+
+    def unlistedCount(self, parent: QModelIndex) -> int | None:
+        """Children of the group at *parent* not listed yet (None: not known before a first page)."""
+        group = self._group(parent)
+        if group is None or group.listing != _LISTED:
+            return None
+        return len(group.names) - group.next_offset if group.has_more else 0
+
     @contextmanager
     def _rows_changing(self) -> Iterator[None]:
         """Around every insertion and removal of rows: ``fetchMore`` meanwhile is deferred."""
