@@ -363,6 +363,7 @@ class BrowserWindow(QMainWindow):
                  policy: RequestPolicy | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._runner = runner
+        self._shown_store = False  # a store was shown before the one opening (gc.freeze: see _on_opened)
         self._registry = registry
         self._settings = settings if settings is not None else QSettings()
         self._policy = policy
@@ -579,6 +580,7 @@ class BrowserWindow(QMainWindow):
         self.panel.setHierarchy(None)
         self._runner.submit(hierarchy.close)  # closing a remote store may talk to the network
         gc.unfreeze()
+        self._shown_store = False
         self.stack.setCurrentIndex(0)
         self.setWindowTitle("zarr-browser")
         self.urlLabel.setText("")
@@ -588,7 +590,9 @@ class BrowserWindow(QMainWindow):
         hierarchy = self.panel.hierarchy()
         if hierarchy is None:
             return
-        gc.unfreeze()  # what the last store's pages froze is collectable again (see _on_page_loaded)
+        if self._shown_store:  # what the last store's pages froze is collectable again (see _on_page_loaded)
+            gc.unfreeze()
+        self._shown_store = True
         self.stack.setCurrentIndex(1)
         self.panel.tree.setFocus(Qt.FocusReason.OtherFocusReason)  # the welcome page's focus would go to the filter box
         shown = redact_url(hierarchy.url)
