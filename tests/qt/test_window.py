@@ -805,3 +805,34 @@ def test_the_context_menu_lists_the_rest_of_a_big_group(qtbot: Any, make_window:
     assert action.text() == f"List the other {left:,} children"
     action.trigger()
     qtbot.waitUntil(lambda: window.model.unlistedCount(window.proxy.mapToSource(root)) == 0, timeout=10_000)
+
+
+def test_back_and_forward_through_the_nodes_shown_and_inspector_tabs_by_keyboard(
+        qtbot: Any, make_window: Any, demo_root: Path) -> None:
+    window = make_window()
+    open_and_wait(qtbot, window, demo_root / "cells.ome.zarr")
+    panel = window.panel
+
+    def go(path: str) -> None:
+        done: list[bool] = []
+        panel.revealPath(path, done.append)
+        qtbot.waitUntil(lambda: bool(done), timeout=10_000)
+        assert done == [True]
+
+    for path in ("/0", "/labels", "/labels/nuclei"):
+        go(path)
+    assert not panel.forwardAction.isEnabled() and panel.backAction.isEnabled()
+    for action, expected in ((panel.backAction, "/labels"), (panel.backAction, "/0"), (panel.forwardAction, "/labels")):
+        action.trigger()
+        qtbot.waitUntil(lambda expected=expected: panel.currentPath() == expected, timeout=10_000)
+    go("/1")  # a new node drops what was ahead
+    assert not panel.forwardAction.isEnabled()
+    panel.backAction.trigger()
+    qtbot.waitUntil(lambda: panel.currentPath() == "/labels", timeout=10_000)
+    assert panel.backAction.shortcut().toString() and panel.nextTabAction.shortcut().toString() == "Ctrl+PgDown"
+    before = window.inspector.currentTab()
+    panel.nextTabAction.trigger()
+    after = window.inspector.currentTab()
+    assert after != before and window.inspector.isTabVisible(after)
+    panel.previousTabAction.trigger()
+    assert window.inspector.currentTab() == before

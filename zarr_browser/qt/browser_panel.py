@@ -332,6 +332,29 @@ class BrowserPanel(QWidget):
         self.copyPathAction.setShortcut(QKeySequence.StandardKey.Copy)
         self.copyPathAction.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.validateAction = QAction("Validate subtree", self)
+        self.backAction = QAction("Back", self)
+        self.backAction.setShortcut(QKeySequence.StandardKey.Back)
+        self.backAction.setToolTip("The node shown before (Alt+Left)")
+        self.forwardAction = QAction("Forward", self)
+        self.forwardAction.setShortcut(QKeySequence.StandardKey.Forward)
+        self.forwardAction.setToolTip("The node shown after, when gone back (Alt+Right)")
+        for action in (self.backAction, self.forwardAction):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(action)
+        self.nextTabAction = QAction("Next inspector tab", self)
+        self.nextTabAction.setShortcut(QKeySequence("Ctrl+PgDown"))
+        self.previousTabAction = QAction("Previous inspector tab", self)
+        self.previousTabAction.setShortcut(QKeySequence("Ctrl+PgUp"))
+        for action in (self.nextTabAction, self.previousTabAction):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(action)
+        self.nextTabAction.triggered.connect(lambda: self._step_tab(1))
+        self.previousTabAction.triggered.connect(lambda: self._step_tab(-1))
+        self.backAction.triggered.connect(lambda: self._go_history(-1))
+        self.forwardAction.triggered.connect(lambda: self._go_history(1))
+        self._history: list[str] = []  # node paths shown, oldest first
+        self._history_at = -1
+        self._history_moving = False
         self.napariAction = QAction("Open in napari", self)
         self.napariAction.setToolTip(NAPARI_TOOLTIP)
         self.napariAction.setEnabled(False)
@@ -516,6 +539,7 @@ class BrowserPanel(QWidget):
         self._hierarchy = hierarchy
         self._storage_options = dict(storage_options or {})
         self._partly_loaded.clear()
+        self._history, self._history_at = [], -1
         self._selected_path = None
         self._expanded_before_filter = None
         self.inspector.clear()
@@ -570,7 +594,34 @@ class BrowserPanel(QWidget):
         node = current.siblingAtColumn(0).data(HierarchyTreeModel.NodeRole)
         if node is not None and current.data(HierarchyTreeModel.StateRole) == HierarchyTreeModel.NODE:
             self.inspector.setNode(self._hierarchy, node)
+            self._remember(node.path)
         self.currentPathChanged.emit(self.currentPath() or "")
+
+    MAX_HISTORY = 200
+
+    def _remember(self, path: str) -> None:
+        """Add *path* to the nodes shown (Back / Forward), unless Back or Forward showed it."""
+        if self._history_moving or (0 <= self._history_at < len(self._history)
+                                    and self._history[self._history_at] == path):
+            return
+        del self._history[self._history_at + 1:]
+        self._history.append(path)
+        del self._history[:-self.MAX_HISTORY]
+        self._history_at = len(self._history) - 1
+        self._update_actions()
+
+    def _go_history(self, step: int) -> None:
+        at = self._history_at + step
+        if not 0 <= at < len(self._history):
+            return
+        self._history_at = at
+        self._history_moving = True
+
+        def done(_ok: bool) -> None:
+            self._history_moving = False
+            self._update_actions()
+
+        self.revealPath(self._history[at], done)
 
     def _on_model_node_updated(self, path: str) -> None:
         """A row was read again (refresh, save): the inspector shows the new node when it is current."""
@@ -640,6 +691,9 @@ class BrowserPanel(QWidget):
         header = nonnull(self.tree.header())
         if header.sectionSize(HierarchyTreeModel.NAME_COLUMN) < need:
             header.resizeSection(HierarchyTreeModel.NAME_COLUMN, need)
+
+    def _step_tab(self, step: int) -> None:
+        self.inspector.stepTab(step)
 
     def _type_into_filter(self, text: str) -> None:
         self.filterEdit.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -956,6 +1010,8 @@ class BrowserPanel(QWidget):
         self.refreshAction.setEnabled(has_store)
         self.copyPathAction.setEnabled(has_node)
         self.validateAction.setEnabled(has_store)
+        self.backAction.setEnabled(has_store and self._history_at > 0)
+        self.forwardAction.setEnabled(has_store and self._history_at < len(self._history) - 1)
         enabled = has_node and self._napari_available is not None and self._napari_available()
         self.napariAction.setEnabled(enabled)
         self.napariAction.setToolTip(self._napari_tooltips[0] if enabled else self._napari_tooltips[1])

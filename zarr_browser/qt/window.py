@@ -441,6 +441,10 @@ class BrowserWindow(QMainWindow):
         view_menu.addAction(self.refreshAction)
         view_menu.addAction(self.findAction)
         view_menu.addAction(self.cancelAction)
+        view_menu.addSeparator()
+        for action in (self.panel.backAction, self.panel.forwardAction, self.panel.nextTabAction,
+                       self.panel.previousTabAction):
+            view_menu.addAction(action)
         node_menu = nonnull(menu_bar.addMenu("&Node"))
         node_menu.addAction(self.copyPathAction)
         self.codeMenu = nonnull(node_menu.addMenu("Copy as code"))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import Qt, Signal
-from qtpy.QtWidgets import QFrame, QScrollArea, QTabWidget, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QFrame, QScrollArea, QTabWidget, QToolButton, QVBoxLayout, QWidget
 
 from zarr_browser.core.model import key_prefix
 from zarr_browser.core.preview import PreviewUnavailableError, Thumbnail, make_thumbnail, previewable, value_kind
@@ -23,6 +23,7 @@ from zarr_browser.core.store import run_sync
 from zarr_browser.core.summary import NodeSummary, summarize
 from zarr_browser.core.validate import HierarchyContext
 from zarr_browser.errors import UnsafeArrayError, ZarrBrowserError
+from zarr_browser.qt._typed import nonnull
 from zarr_browser.qt.inspector.array_panel import ArrayPanel
 from zarr_browser.qt.inspector.attributes import AttributesPanel, JsonTree
 from zarr_browser.qt.inspector.breadcrumb import Breadcrumb
@@ -184,6 +185,8 @@ class Inspector(QWidget):
         self.tabs.setDocumentMode(True)
         self.tabs.setUsesScrollButtons(True)
         self.tabs.setElideMode(Qt.TextElideMode.ElideNone)
+        for arrow in nonnull(self.tabs.tabBar()).findChildren(QToolButton):  # no Tab stop on the scroll arrows
+            arrow.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self._tab_widgets: dict[str, QWidget] = {}
         titles = {"overview": "Overview", "attributes": "Attributes", "array": "Array", "dimensions": "Dimensions",
                   "image": "Image", "labels": "Labels", "plate": "Plate", "well": "Well", "dataset": "Dataset",
@@ -304,6 +307,16 @@ class Inspector(QWidget):
     def showTab(self, name: str) -> None:
         """Make tab *name* (one of :attr:`TABS`) current, as a user click does."""
         self.tabs.setCurrentWidget(self._tab_widgets[name])
+
+    def stepTab(self, step: int) -> None:
+        """Show the next (*step* 1) or previous (-1) visible tab, wrapping around."""
+        count = self.tabs.count()
+        at = self.tabs.currentIndex()
+        for _ in range(count):
+            at = (at + step) % count
+            if self.tabs.isTabVisible(at):
+                self.tabs.setCurrentIndex(at)
+                return
 
     def currentTab(self) -> str:
         current = self.tabs.currentWidget()
