@@ -197,6 +197,10 @@ def test_nccopy_pure_zarr_mode_is_provenance_only(nccopy_stores: dict[str, Path]
     described = NczarrConvention().describe(hierarchy.root, HierarchyContext(hierarchy))
     assert described["provenance"]["nczarr"] == "2.0.0" and "generation" not in described
     assert NczarrConvention().child_hints(hierarchy.root) == []
+    # in a folder of stores the same root is a child group, and still told as netCDF-C's
+    folder = Hierarchy.open(nccopy_stores["zarr"].parent)
+    child = folder.node("/" + nccopy_stores["zarr"].name)
+    assert _nczarr(folder, child.path) == Detection("nczarr", None, ("netcdf-provenance",))
 
 
 # -- generation (b): ref_oldkeys ---------------------------------------------------------------

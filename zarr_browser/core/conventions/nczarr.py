@@ -167,7 +167,8 @@ class NczarrConvention(BaseConvention):
         group = _find(node, "group") if node.is_group else None
         array = _find(node, "array") if node.is_array else None
         if superblock is None and group is None and array is None:
-            if node.path == "/" and isinstance(node.attributes.get("_NCProperties"), str):
+            # netCDF-C writes it on the root of what it writes: a group below a folder of stores too
+            if node.is_group and isinstance(node.attributes.get("_NCProperties"), str):
                 return Detection(CONVENTION, None, ("netcdf-provenance",))
             return None
         roles: list[str] = []
