@@ -243,7 +243,10 @@ class ConsolidatedIndex:
                 if not (name == ".zattrs" and present.value == {}):
                     differing.append(name)
                 continue
-            if canonical(_own_metadata(name, mine.value)) != canonical(_own_metadata(name, theirs.value)):
+            a, b = _own_metadata(name, mine.value), _own_metadata(name, theirs.value)
+            # == first (no text for the common equal case; 1 and 1.0 are the same metadata), the
+            # canonical text where they differ (NaN is not equal to itself)
+            if a != b and canonical(a) != canonical(b):
                 differing.append(name)
         return tuple(differing)
 
