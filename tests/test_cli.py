@@ -224,7 +224,13 @@ def test_s3_options_on_an_http_url_are_left_out_with_a_note(http_server: Any, za
     err = capsys.readouterr().err
     assert code == 0, err  # not aiohttp's "unexpected keyword argument 'key'"
     assert "mask  array v3" in text
-    assert "key, anon, endpoint_url, client_kwargs.region_name left out: S3 options are not used for http URLs" in err
+    assert "key, anon, endpoint_url, client_kwargs.region_name left out: S3 options are not used for http(s) URLs" in err
+    # a member of a zip on the server: the archive's scheme decides
+    shutil.make_archive(str(http_server.root / "s"), "zip", root_dir=http_server.root / "s.zarr")
+    code, text = run("info", f"zip://labels::{http_server.url_for('s.zip')}", "--anon")
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "mask  array v3" in text and "anon left out" in err
 
 
 def test_top_level_help_lists_the_remote_options(capsys: pytest.CaptureFixture[str]) -> None:

@@ -918,7 +918,8 @@ def options_for_url(url: str, options: Mapping[str, Any]) -> tuple[dict[str, Any
     Other URLs keep every option.
     """
     kept = dict(options)
-    if urlsplit(url.strip()).scheme.lower() not in ("http", "https"):
+    chain = _zip_chain(url.strip())  # a member of an archive: the archive's scheme decides
+    if urlsplit(chain[0] if chain else url.strip()).scheme.lower() not in ("http", "https"):
         return kept, []
     dropped = [name for name in kept if name in S3_ONLY_OPTIONS]
     for name in dropped:

@@ -562,7 +562,7 @@ class BrowserWindow(QMainWindow):
             self.panel.openStore(url, options, select=select)
         if left_out:
             self._show_message(f"Opening {url} without {', '.join(left_out)}: S3 options are not used for "
-                               f"{urlsplit(url.strip()).scheme} URLs", 0)
+                               "http(s) URLs", 0)
 
     def _fill_code_menu(self) -> None:
         """Node ▸ Copy as code: the snippets of the current node (as its context menu has them)."""
