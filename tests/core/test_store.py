@@ -9,6 +9,7 @@ HTTP server, and the round trips needed to open and walk a consolidated remote s
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -902,3 +903,17 @@ def test_a_root_whose_consolidated_copy_passes_the_document_bound_is_listed_from
     zarr.consolidate_metadata(tmp_path / "big.zarr")
     again = Hierarchy.open(tmp_path / "big.zarr", policy=RequestPolicy(max_document_bytes=size // 2))
     assert again.root.attributes == {"title": "big"}
+
+
+def test_a_childs_own_consolidated_copy_is_an_extra(tmp_path: Path) -> None:
+    """A child group's .zmetadata is read with it (its badges then match opening it itself), but
+    one too large to read does not make the child an error node."""
+    for name in ("a.zarr", "b.zarr"):
+        zarr.open_group(tmp_path / name, mode="w", zarr_format=2).create_array("x", shape=(2,), dtype="u1")
+        zarr.consolidate_metadata(tmp_path / name)
+    (tmp_path / "b.zarr" / ".zmetadata").write_text(json.dumps({"metadata": {}, "zarr_consolidated_format": 1,
+                                                                  "pad": "x" * 5000}))
+    hierarchy = Hierarchy.open(tmp_path, policy=RequestPolicy(max_document_bytes=2000))
+    nodes = {n.name: n for n in hierarchy.children("/").nodes}
+    assert nodes["a.zarr"].kind == "group" and ".zmetadata" in nodes["a.zarr"].documents
+    assert nodes["b.zarr"].kind == "group" and ".zmetadata" not in nodes["b.zarr"].documents

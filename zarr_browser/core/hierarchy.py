@@ -756,6 +756,9 @@ class Hierarchy:
             # there): a dataset in a folder of stores is then told as when it is opened itself
             keys = {p: [*metadata_keys(p), key_prefix(p) + ".zmetadata"] for p in paths}
             raw = await self.access.get_many([k for p in paths for k in keys[p]])
+            for p in paths:  # an extra: one that cannot be read (too large) does not make the child an error
+                if isinstance(raw[key_prefix(p) + ".zmetadata"], Exception):
+                    raw[key_prefix(p) + ".zmetadata"] = None
             is_dir = await asyncio.to_thread(_local_dirs, self.access, path, names)
             for child in paths:
                 store(child, self._child_node(child, {k: raw[k] for k in keys[child]}, child.rsplit("/", 1)[-1] in is_dir))
