@@ -293,6 +293,11 @@ def test_refresh_picks_up_new_children(sample: Path, registry: Any, zarr_stores:
     zarr.open_group(str(sample), mode="a").create_array("added", shape=(3,), dtype="u1")
     model.refresh(root)
     assert names(model, root) == ["added", "empty", "labels", "nested", "raw"]
+    # the root itself stays known: revealing nodes after refreshing "/" found nothing
+    assert model.isLoaded("/") and model.indexForPath("/").isValid()
+    found: list[QModelIndex] = []
+    model.revealPath("/nested", found.append)
+    assert found and found[0].isValid() and found[0].data() == "nested"
 
 
 def test_rereading_a_saved_group_updates_the_rows_of_its_children(demo_root: Path, tmp_path: Path,

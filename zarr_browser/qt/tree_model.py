@@ -1004,7 +1004,7 @@ class HierarchyTreeModel(QStandardItemModel):
         """Cancel listings below *group* and remove its rows."""
         path = group.item.data(self.PathRole)
         prefix = path.rstrip("/") + "/"
-        for key in [k for k in self._items if k.startswith(prefix)]:
+        for key in [k for k in self._items if k.startswith(prefix) and k != path]:  # "/" starts with "/"
             below = self._items.pop(key).data(self.GroupRole)
             if isinstance(below, _Group) and below.request is not None:
                 self._cancel(below.request, show=False)
