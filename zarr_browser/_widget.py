@@ -227,6 +227,7 @@ class BrowserDock(QWidget):
         self.url_edit.setText(url)
         self._pending_select = select
         if self.hierarchy is not None and self.hierarchy.url == url:
+            self._opening = None  # a load of another store still on its way is superseded
             self._apply_pending_select()
             return
         if self._opening == url:
@@ -237,7 +238,8 @@ class BrowserDock(QWidget):
 
         registry, policy = self.registry, self.policy
         _run(self, lambda: open_hierarchy(url, registry, storage_options=options, policy=policy),
-             self._on_store_opened, self._on_error, self._workers)
+             lambda hierarchy: self._on_store_opened(hierarchy, url),
+             lambda err: self._on_open_error(err, url), self._workers)
 
     def set_storage_options(self, url: str, storage_options: dict[str, Any]) -> None:
         """Open *url* with *storage_options* from now on (when its layers are selected too)."""
@@ -277,7 +279,10 @@ class BrowserDock(QWidget):
         if text:
             self.status.setText(redact_text(text))
 
-    def _on_store_opened(self, hierarchy: Hierarchy) -> None:
+    def _on_store_opened(self, hierarchy: Hierarchy, url: str | None = None) -> None:
+        if url is not None and self._opening != url:  # superseded by a later request: never shown
+            _run(self, hierarchy.close, lambda _: None, lambda _err: None, self._workers)
+            return
         self._opening = None
         if hierarchy.access.storage_options:  # the layers name the store by the URL it has once opened
             self._storage_options[hierarchy.url] = dict(hierarchy.access.storage_options)
@@ -299,6 +304,12 @@ class BrowserDock(QWidget):
         if plan.messages:
             message += " — " + " ".join(plan.messages)
         self.status.setText(redact_text(message))
+
+    def _on_open_error(self, err: Exception, url: str) -> None:
+        if self._opening != url:  # a superseded load failed: the store shown is another one
+            logger.info("zarr-browser dock: superseded load of %s failed: %s", url, err)
+            return
+        self._on_error(err)
 
     def _on_error(self, err: Exception) -> None:
         self._opening = None

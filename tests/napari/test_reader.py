@@ -304,6 +304,23 @@ def test_dock_opens_nodes_and_follows_the_layer_selection(
     qtbot.waitUntil(lambda: not widget.is_busy(), timeout=5_000)
 
 
+def test_the_dock_shows_the_store_asked_for_last(make_napari_viewer: Any, stores: Any, qtbot: Any,
+                                                http_server: Any) -> None:
+    """A slow load that ends after a later, faster one no longer replaces it (the tree showed one
+    store while the URL box and the layers named another)."""
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    shutil.copytree(stores.image("0.5"), http_server.root / "slow.ome.zarr")
+    http_server.faults.add("slow.ome.zarr/zarr.json", "slow:0.6")
+    local = str(stores.xarray())
+    widget.show_store(http_server.url_for("slow.ome.zarr"))
+    widget.show_store(local)
+    qtbot.waitUntil(lambda: not widget.is_busy(), timeout=15_000)
+    qtbot.wait(200)
+    assert widget.hierarchy is not None and widget.hierarchy.url == local
+    assert widget.url_edit.text() == local and not widget.status.text().startswith("error")
+
+
 # -- the command line ------------------------------------------------------------------------
 
 
