@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from qtpy.QtCore import Qt
+from qtpy.QtGui import QAction, QKeySequence
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from zarr_browser.core.redact import redact_text
@@ -132,6 +133,14 @@ class NodeBrowserPanel(BrowserPanel):
         self.tree.setAlternatingRowColors(False)
         self.tree.setColumnHidden(HierarchyTreeModel.HEADERS.index("dtype"), True)
         self.setOpenInNapari(lambda: True, enabled_tip="Add the node to this viewer as layers (or double-click it)")
+        # the window gives these keys its own actions; in napari they act while the dock has the focus
+        self.refreshAction.setShortcut(QKeySequence(Qt.Key.Key_F5))
+        self.findAction = QAction("Filter names", self)
+        self.findAction.setShortcut(QKeySequence.StandardKey.Find)
+        self.findAction.triggered.connect(self.focusFilter)
+        for action in (self.refreshAction, self.findAction):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(action)
         # not a bound slot: when this fires, the C++ side of self is already gone
         self.destroyed.connect(lambda *_: runner.shutdown())
 
@@ -146,6 +155,19 @@ class NodeBrowserPanel(BrowserPanel):
 
     def current_path(self) -> str | None:
         return self.currentPath()
+
+    def current_opens_as_layers(self) -> bool:
+        """Whether the current node is something napari shows (an array, an image, labels, a
+        plate or well, a dataset), not a plain group whose children are what opens."""
+        index = self.tree.currentIndex()
+        if not index.isValid() or index.data(HierarchyTreeModel.StateRole) != HierarchyTreeModel.NODE:
+            return False
+        node = index.siblingAtColumn(0).data(HierarchyTreeModel.NodeRole)
+        summary = index.siblingAtColumn(0).data(HierarchyTreeModel.SummaryRole)
+        if node is None or not node.is_group:
+            return True
+        roles = {role for det in (summary.conventions if summary is not None else ()) for role in det.roles}
+        return bool(roles & {"image", "label-image", "labels", "plate", "well", "bioformats2raw", "dataset"})
 
     def is_busy(self) -> bool:
         """Whether listing, opening or inspecting is under way (for tests)."""
@@ -176,6 +198,7 @@ class BrowserDock(QWidget):
         self._workers: list[Any] = []
         self._pending_select: str | None = None
         self._opening: str | None = None
+        self._adding = False  # layers are being added by the dock itself
         #: the storage options of each store opened, by URL (as given and as opened)
         self._storage_options: dict[str, dict[str, Any]] = {}
         self.policy: RequestPolicy | None = None
@@ -204,7 +227,7 @@ class BrowserDock(QWidget):
         self.load_button.clicked.connect(self._on_load_clicked)
         self.url_edit.returnPressed.connect(self._on_load_clicked)
         self.open_button.clicked.connect(self._on_open_clicked)
-        self.browser.nodeActivated.connect(self.open_path)
+        self.browser.nodeActivated.connect(self._on_node_activated)
         self.browser.openInNapariRequested.connect(self.open_path)
         self.browser.statusMessage.connect(self._on_browser_message)
         events = self.viewer.layers.selection.events.active
@@ -270,6 +293,15 @@ class BrowserDock(QWidget):
             self._opening = None
             self.show_store(url)
 
+    def _on_node_activated(self, path: str) -> None:
+        """Double-click or Enter: add the node to the viewer - unless it is a plain group (a
+        double-click expands it; its children are what opens; the Open button still adds it)."""
+        opens = getattr(self.browser, "current_opens_as_layers", None)
+        if opens is not None and not opens():
+            self.status.setText(redact_text(f"{path}: a group - its arrays and images open from the rows below it"))
+            return
+        self.open_path(path)
+
     def _on_open_clicked(self) -> None:
         path = self.browser.current_path()
         if path is not None:
@@ -299,7 +331,11 @@ class BrowserDock(QWidget):
     def _on_plan_ready(self, hierarchy: Hierarchy, path: str, plan: LayerPlan) -> None:
         from zarr_browser._reader import open_node
 
-        _, added = open_node(self.viewer, hierarchy, path, self.registry, plan=plan)
+        self._adding = True  # napari makes the last layer added active: the dock stays on the node opened
+        try:
+            _, added = open_node(self.viewer, hierarchy, path, self.registry, plan=plan)
+        finally:
+            self._adding = False
         message = f"{path}: {len(added)} layer(s) added"
         if plan.messages:
             message += " — " + " ".join(plan.messages)
@@ -322,6 +358,8 @@ class BrowserDock(QWidget):
         self.status.setText(redact_text(f"error: {err}"))
 
     def _on_layers_active(self, event: Any) -> None:
+        if self._adding:
+            return
         layer = event.value
         info = layer.metadata.get("zarr_browser") if layer is not None else None
         if not isinstance(info, dict) or not isinstance(info.get("path"), str):

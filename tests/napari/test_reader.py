@@ -296,12 +296,34 @@ def test_dock_opens_nodes_and_follows_the_layer_selection(
     double_click(qtbot, widget.browser.tree, widget.browser.proxy.index(0, 0))  # the root: image and labels
     qtbot.waitUntil(lambda: len(viewer.layers) == 4, timeout=10_000)
     assert names(viewer.layers)[1:] == ["image: DAPI", "image: GFP", "image: cells"]
+    assert widget.browser.current_path() == "/"  # napari made the last layer active; the dock stays put
 
     viewer.layers.selection.active = viewer.layers["image: GFP"]
     qtbot.waitUntil(lambda: widget.browser.current_path() == "/", timeout=5_000)
     viewer.layers.selection.active = viewer.layers["cells"]
     qtbot.waitUntil(lambda: widget.browser.current_path() == "/labels/cells", timeout=5_000)
     qtbot.waitUntil(lambda: not widget.is_busy(), timeout=5_000)
+
+
+def test_the_dock_does_not_open_a_plain_group_on_double_click_and_has_its_keys(
+        make_napari_viewer: Any, qtbot: Any, tmp_path: Path) -> None:
+    """A double-click expands a plain group (its arrays are what opens); F5 and Ctrl+F act in the dock."""
+    import zarr
+
+    group = zarr.open_group(tmp_path / "g.zarr", mode="w")
+    group.create_group("plain").create_array("a", shape=(8, 8), dtype="u1")
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    widget.show_store(str(tmp_path / "g.zarr"), select="/plain")
+    qtbot.waitUntil(lambda: not widget.is_busy() and widget.browser.current_path() == "/plain", timeout=10_000)
+    widget.browser.nodeActivated.emit("/plain")  # what a double-click or Enter on the row sends
+    qtbot.wait(300)
+    assert len(viewer.layers) == 0 and "a group" in widget.status.text()
+    widget.open_path("/plain/a")
+    qtbot.waitUntil(lambda: len(viewer.layers) == 1, timeout=10_000)
+    assert widget.browser.refreshAction.shortcut().toString() == "F5"
+    assert widget.browser.findAction.shortcut().toString() == "Ctrl+F"
+    assert widget.browser.refreshAction in widget.browser.actions()  # active while the dock has the focus
 
 
 def test_the_dock_shows_the_store_asked_for_last(make_napari_viewer: Any, stores: Any, qtbot: Any,
