@@ -582,3 +582,11 @@ def test_a_remote_zarr_url_that_answers_a_web_page_says_so(http_server: Any) -> 
     assert reader is not None
     with pytest.raises(ZarrBrowserError, match="HTML page, not JSON"):
         reader(url)
+
+
+def test_the_dock_fits_a_small_screen(make_napari_viewer: Any) -> None:
+    """Its minimum height was 487-510 px (the labels, plate and validation pages did not scroll):
+    docked left or at the bottom on a 768-px screen, napari's window grew past the screen."""
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    assert widget.minimumSizeHint().height() <= 400

@@ -193,9 +193,10 @@ class Inspector(QWidget):
                   "conventions": "Conventions", "validation": "Validation", "raw": "Raw JSON"}
         panels: dict[str, QWidget] = {
             "overview": _scrolled(self.overview), "attributes": self.attributes, "array": _scrolled(self.array),
-            "dimensions": self.dimensions, "image": _scrolled(self.image), "labels": self.labels,
-            "plate": self.plate, "well": self.well, "dataset": _scrolled(self.dataset),
-            "conventions": self.conventions, "validation": self.validation, "raw": self.raw,
+            # pages with tables scroll too: their minimum height made napari's dock (and window) grow
+            "dimensions": self.dimensions, "image": _scrolled(self.image), "labels": _scrolled(self.labels),
+            "plate": _scrolled(self.plate), "well": _scrolled(self.well), "dataset": _scrolled(self.dataset),
+            "conventions": self.conventions, "validation": _scrolled(self.validation), "raw": self.raw,
         }
         for name in self.TABS:
             self._tab_widgets[name] = panels[name]
