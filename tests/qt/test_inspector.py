@@ -515,6 +515,10 @@ def test_a_narrow_inspector_elides_names_and_paths_and_folds_the_breadcrumb(make
     inspector.resize(1600, 600)
     qtbot.waitUntil(lambda: "first_group" in crumb.visibleText())
     assert "…" not in crumb.visibleText()
+    inspector.resize(270, 600)  # napari's default dock: even folded and elided the ends did not fit, and
+    qtbot.waitUntil(lambda: crumb.visibleText().count("›") == 0)  # segments drew over each other
+    assert crumb._segments.sizeHint().width() <= crumb._scroll.width() + 1
+    assert crumb.visibleText().startswith("an_") and path in crumb.segmentButtons()[-1].toolTip()
 
 
 def test_the_preview_caption_goes_below_the_picture_when_narrow(make_inspector, demo_root, qtbot) -> None:  # type: ignore[no-untyped-def]

@@ -191,6 +191,15 @@ class Breadcrumb(QWidget):
             metrics = button.fontMetrics()
             width = max(_MIN_SEGMENT, metrics.horizontalAdvance(label) - excess)
             button.setText(metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, width))
+        if self._needed() > available:
+            # too narrow even so (a napari dock): the node's own name alone, elided to fit -
+            # squeezed segments drew over each other
+            last, label = self._crumbs[-1]
+            for widget in widgets:
+                widget.setHidden(widget is not last)
+            metrics = last.fontMetrics()
+            padding = last.sizeHint().width() - metrics.horizontalAdvance(last.text())
+            last.setText(metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, max(10, available - padding)))
 
     # -- slots ---------------------------------------------------------------------------------
     def _on_copy_clicked(self) -> None:
