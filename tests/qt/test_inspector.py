@@ -317,16 +317,23 @@ def test_diagnostics_cancel_button_drops_the_run(make_inspector, tmp_path, qtbot
 # -- validation --------------------------------------------------------------------------------
 
 
-def test_validation_issue_click_selects_node_and_shows_pointer(make_inspector, tmp_path, qtbot) -> None:  # type: ignore[no-untyped-def]
+def _checked_store_with_a_bad_array(make_inspector, tmp_path):  # type: ignore[no-untyped-def]
+    """An inspector on the root of a store whose /bad has one name for two dimensions, its
+    Validation tab shown (which runs the check), and the row of that issue."""
     group = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=2)
     group.create_array("bad", shape=(2, 3), dtype="f4", attributes={"_ARRAY_DIMENSIONS": ["only_one"]})
     hierarchy = _open(tmp_path / "s.zarr")
     inspector = make_inspector()
     inspector.setNode(hierarchy, hierarchy.node("/"))
-    inspector.showTab("validation")  # showing the tab runs the check
-    panel = inspector.validation
-    issues = panel.shownIssues()
+    inspector.showTab("validation")
+    issues = inspector.validation.shownIssues()
     row = next(i for i, issue in enumerate(issues) if issue.path == "/bad" and "_ARRAY_DIMENSIONS" in issue.pointer)
+    return hierarchy, inspector, row
+
+
+def test_validation_issue_click_selects_node_and_shows_pointer(make_inspector, tmp_path, qtbot) -> None:  # type: ignore[no-untyped-def]
+    hierarchy, inspector, row = _checked_store_with_a_bad_array(make_inspector, tmp_path)
+    panel = inspector.validation
     with qtbot.waitSignal(inspector.nodeRequested) as blocker:
         _click(qtbot, panel.view, panel.model.index(row, 2))
     assert blocker.args == ["/bad"]
@@ -342,14 +349,8 @@ def test_validation_issue_click_selects_node_and_shows_pointer(make_inspector, t
 
 def test_validation_issues_are_reached_by_keyboard(make_inspector, tmp_path, qtbot) -> None:  # type: ignore[no-untyped-def]
     """Moving through the issues shows each one's detail; Enter goes to its node (click only, before)."""
-    group = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=2)
-    group.create_array("bad", shape=(2, 3), dtype="f4", attributes={"_ARRAY_DIMENSIONS": ["only_one"]})
-    hierarchy = _open(tmp_path / "s.zarr")
-    inspector = make_inspector()
-    inspector.setNode(hierarchy, hierarchy.node("/"))
-    inspector.showTab("validation")
+    _, inspector, row = _checked_store_with_a_bad_array(make_inspector, tmp_path)
     panel = inspector.validation
-    row = next(i for i, issue in enumerate(panel.shownIssues()) if issue.path == "/bad")
     panel.view.setFocus()
     panel.view.setCurrentIndex(panel.model.index(row, 0))
     assert "/_ARRAY_DIMENSIONS" in panel.detailText()
