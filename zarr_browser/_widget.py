@@ -230,6 +230,13 @@ class BrowserDock(QWidget):
         self.browser.nodeActivated.connect(self._on_node_activated)
         self.browser.openInNapariRequested.connect(self.open_path)
         self.browser.statusMessage.connect(self._on_browser_message)
+        current = getattr(self.browser, "currentPathChanged", None)
+        tree = getattr(self.browser, "tree", None)
+        if current is not None and tree is not None:
+            # what the user chooses (a click, the keyboard in the tree), not rows the dock selects
+            # itself (a store opening, a layer chosen in napari): that moved napari's active layer
+            current.connect(lambda path: self._on_node_selected(path) if tree.hasFocus() else None)
+            tree.clicked.connect(lambda _index: self._on_node_selected(self.browser.current_path() or ""))
         events = self.viewer.layers.selection.events.active
         callback = self._on_layers_active
         events.connect(callback)
@@ -356,6 +363,24 @@ class BrowserDock(QWidget):
         else:
             logger.warning("zarr-browser dock: unexpected error: %s", err, exc_info=err)
         self.status.setText(redact_text(f"error: {err}"))
+
+    def _on_node_selected(self, path: str) -> None:
+        """A node chosen in the dock selects the layers it was opened as (the other way round from
+        :meth:`_on_layers_active`); nothing when it is not open."""
+        if not path or self.hierarchy is None or self._adding:
+            return
+        url = self.hierarchy.url
+        layers = [layer for layer in self.viewer.layers
+                  if isinstance(info := layer.metadata.get("zarr_browser"), dict)
+                  and info.get("url") == url and info.get("path") == path]
+        if not layers or set(layers) == set(self.viewer.layers.selection):
+            return
+        self._adding = True  # the selection below must not move the dock again
+        try:
+            self.viewer.layers.selection.active = layers[0]  # (making a layer active selects it alone)
+            self.viewer.layers.selection.update(layers)
+        finally:
+            self._adding = False
 
     def _on_layers_active(self, event: Any) -> None:
         if self._adding:

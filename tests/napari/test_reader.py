@@ -303,6 +303,16 @@ def test_dock_opens_nodes_and_follows_the_layer_selection(
     viewer.layers.selection.active = viewer.layers["cells"]
     qtbot.waitUntil(lambda: widget.browser.current_path() == "/labels/cells", timeout=5_000)
     qtbot.waitUntil(lambda: not widget.is_busy(), timeout=5_000)
+    # and the other way round: a node chosen in the dock selects the layers it was opened as
+    from qtpy.QtCore import Qt
+
+    tree = widget.browser.tree
+    point = tree.visualRect(widget.browser.proxy.index(0, 0)).center()
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=point)  # a user's choice
+    qtbot.waitUntil(lambda: widget.browser.current_path() == "/", timeout=5_000)
+    # the image's channels (its labels layer was opened as /labels/cells)
+    assert {layer.name for layer in viewer.layers.selection} == {"image: DAPI", "image: GFP"}
+    assert widget.browser.current_path() == "/"  # selecting them did not move the dock again
 
 
 def test_the_dock_does_not_open_a_plain_group_on_double_click_and_has_its_keys(
