@@ -72,8 +72,10 @@ def _sniff(path: str) -> bool:
     if local.is_file():
         return local.suffix.lower() in (".zip", ".ozx") and zipfile.is_zipfile(local)
     if not local.exists():  # a folder inside a zip archive (/data/a.zip/labels)
-        archive = next((p for p in local.parents if p.is_file()), None)
-        return archive is not None and archive.suffix.lower() in (".zip", ".ozx") and zipfile.is_zipfile(archive)
+        from zarr_browser.core.store import local_zip_member
+
+        member = local_zip_member(local)
+        return member is not None and zipfile.is_zipfile(member[0])
     return False
 
 

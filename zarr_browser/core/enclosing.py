@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from zarr_browser.core.hierarchy import Hierarchy
-from zarr_browser.core.store import _through_zip, _zip_chain
+from zarr_browser.core.store import _through_zip, _zip_chain, local_zip_member
 from zarr_browser.errors import ZarrBrowserError
 
 if TYPE_CHECKING:
@@ -22,8 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_REMOTE_ASCENT", "enclosing_store", "open_enclosing", "placed_by_parents", "remote_enclosing",
            "zip_member"]
-
-_ZIP_SUFFIXES = (".zip", ".ozx")
 
 
 def zip_member(url: str) -> tuple[str, str] | None:
@@ -39,18 +37,8 @@ def zip_member(url: str) -> tuple[str, str] | None:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme in ("", "file"):
-        path = Path(parts.path if scheme == "file" else url).expanduser()
-        try:
-            if path.exists():
-                return None
-            for parent in path.parents:
-                if parent.is_file():
-                    if parent.suffix.lower() not in _ZIP_SUFFIXES:
-                        return None
-                    return str(parent), "/" + path.relative_to(parent).as_posix()
-        except OSError:
-            return None
-        return None
+        inside = local_zip_member(Path(parts.path if scheme == "file" else url).expanduser())
+        return (str(inside[0]), "/" + inside[1]) if inside is not None else None
     archive, member = _through_zip(url)
     return (archive, "/" + member) if member else None
 

@@ -1013,6 +1013,20 @@ def _is_zip_name(url: str) -> bool:
     return urlsplit(url).path.rstrip("/").lower().endswith((".zip", ".ozx"))
 
 
+def local_zip_member(path: Path) -> tuple[Path, str] | None:
+    """``(archive, member path)`` when the local *path* does not exist but goes through a zip
+    archive (``/data/a.zip/labels`` → ``(/data/a.zip, "labels")``), else None (``stat`` only)."""
+    try:
+        if path.exists():
+            return None
+        archive = next((p for p in path.parents if p.is_file()), None)
+    except OSError:
+        return None
+    if archive is None or archive.suffix.lower() not in (".zip", ".ozx"):
+        return None
+    return archive, path.relative_to(archive).as_posix()
+
+
 def _zip_chain(url: str) -> tuple[str, str] | None:
     """``(archive, member path)`` of fsspec's chain ``zip://inner::ARCHIVE`` when ARCHIVE is a zip
     we open (a local path, ``file://``, ``http(s)://``, ``s3://``, named ``.zip``/``.ozx``)."""
@@ -1112,11 +1126,11 @@ def open_store(
             raise StoreOpenError(f"{target.local_root} is a file, not a zarr store: give the directory that holds "
                                  "zarr.json (v3) or .zgroup/.zarray (v2), or a .zip")
         if not target.local_root.is_dir():
-            archive = next((p for p in target.local_root.parents if p.is_file()), None)
-            if archive is None or archive.suffix.lower() not in (".zip", ".ozx"):
+            inside = local_zip_member(target.local_root)
+            if inside is None:
                 raise StoreOpenError(f"no such directory: {target.local_root}")
             # a folder inside a zip archive: the archive's members below it, read in place
-            target = _Target("fsspec", f"zip://{target.local_root.relative_to(archive).as_posix()}::{archive}")
+            target = _Target("fsspec", f"zip://{inside[1]}::{inside[0]}")
     if target.protocol == "local":
         assert target.local_root is not None
         store: Store = LocalStore(target.local_root, read_only=read_only)

@@ -857,6 +857,15 @@ class BrowserPanel(QWidget):
         return snippets(self._hierarchy.url, node.path, node, detections, self._storage_options,
                         root_implicit=not self._hierarchy.root.documents)
 
+    def fillCodeMenu(self, menu: QMenu) -> None:
+        """Put the current node's snippets in *menu*, each copying its code (the context menu's
+        and the window's Node ▸ Copy as code)."""
+        menu.clear()
+        for name, code in (self.snippetsForCurrent() if self.currentPath() is not None else {}).items():
+            action = nonnull(menu.addAction(name))
+            action.setToolTip(code)
+            action.triggered.connect(lambda _checked=False, n=name, c=code: self._copy_snippet(n, c))
+
     def _copy_snippet(self, name: str, code: str) -> None:
         nonnull(QGuiApplication.clipboard()).setText(code)
         self.statusMessage.emit(f"Copied {name} code", 3000)
@@ -922,10 +931,7 @@ class BrowserPanel(QWidget):
         menu.setToolTipsVisible(True)
         menu.addAction(self.copyPathAction)
         code_menu = nonnull(menu.addMenu("Copy as code"))
-        for name, code in self.snippetsForCurrent().items():
-            action = nonnull(code_menu.addAction(name))
-            action.setToolTip(code)
-            action.triggered.connect(lambda _checked=False, n=name, c=code: self._copy_snippet(n, c))
+        self.fillCodeMenu(code_menu)
         code_menu.setEnabled(not code_menu.isEmpty())
         menu.addSeparator()
         source = self.proxy.mapToSource(index.siblingAtColumn(0))

@@ -29,7 +29,6 @@ from urllib.parse import urlsplit
 from qtpy.QtCore import QModelIndex, QSettings, QSize, Qt, Signal
 from qtpy.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
 from qtpy.QtWidgets import (
-    QApplication,
     QCheckBox,
     QDialog,
     QDialogButtonBox,
@@ -566,13 +565,8 @@ class BrowserWindow(QMainWindow):
 
     def _fill_code_menu(self) -> None:
         """Node ▸ Copy as code: the snippets of the current node (as its context menu has them)."""
-        self.codeMenu.clear()
-        snippets = self.panel.snippetsForCurrent() if self.panel.currentPath() is not None else {}
-        for name, code in snippets.items():
-            action = nonnull(self.codeMenu.addAction(name))
-            action.setToolTip(code)
-            action.triggered.connect(lambda _checked=False, text=code: nonnull(QApplication.clipboard()).setText(text))
-        if not snippets:
+        self.panel.fillCodeMenu(self.codeMenu)
+        if self.codeMenu.isEmpty():
             nonnull(self.codeMenu.addAction("(select a node)")).setEnabled(False)
 
     def closeStore(self) -> None:
