@@ -314,8 +314,7 @@ def sort_name(name: str) -> str:
 
 def pending_row(name: str) -> RowInfo:
     """What the row of a child still being read shows (its listing's patience ran out)."""
-
-    tooltip = f"{name}: still reading its metadata (the store is slow to answer)"
+    tooltip = f"{printable(name)}: still reading its metadata (the store is slow to answer)"
     return RowInfo(visible_name(name), LOADING, "loading…", "", "", (), "", tooltip,
                    (sort_name(name), "loading…", -1.0, "", ""))
 
