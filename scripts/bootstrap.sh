@@ -21,9 +21,10 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # -- 1. Debian packages --------------------------------------------------------------------
 # Xvfb + xauth for xvfb-run; Mesa (llvmpipe) for OpenGL under Xvfb; what Qt's xcb platform
-# plugin links against; a font so Qt can draw text; ncdump/ncgen for the NCZarr tests.
+# plugin links against; a font so Qt can draw text; ncdump/ncgen for the NCZarr tests; the
+# zstd command for chunks written by a stream compressor.
 DEB_PACKAGES=(
-  xvfb xauth netcdf-bin
+  xvfb xauth netcdf-bin zstd
   libgl1 libgl1-mesa-dri libegl1 libglib2.0-0
   libx11-xcb1 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-xinerama0 libxcb-xfixes0 libxcb-shape0 libxcb-cursor0

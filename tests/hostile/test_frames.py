@@ -24,7 +24,7 @@ import numcodecs
 import numpy as np
 import pytest
 
-from zarr_browser.core.codec_guard import DecodeRefusedError, expect_decoded
+from zarr_browser.core.codec_guard import DecodeRefusedError, expect_decoded, zstd_content_size, zstd_stream_bound
 from zarr_browser.core.conventions import default_registry
 from zarr_browser.core.hierarchy import Hierarchy
 from zarr_browser.core.safety import check_environment, open_array, read_region
@@ -135,6 +135,56 @@ def test_frame_headers_that_lie_are_refused() -> None:
         numcodecs.Zstd().decode(zstd_header)
     with pytest.raises(DecodeRefusedError, match="shorter than its 16-byte header"):
         numcodecs.Blosc().decode(b"\x02\x01")
+
+
+def _zstd_stream(data: bytes) -> bytes:
+    """*data* compressed by the ``zstd`` command from a pipe: a frame that declares no size."""
+    return subprocess.run(["zstd", "-q", "-c"], input=data, capture_output=True, check=True, timeout=60).stdout
+
+
+def _zstd_frame(*blocks: bytes) -> bytes:
+    """A zstd frame without a content size (window descriptor 2^17) holding *blocks*."""
+    return struct.pack("<IBB", 0xFD2FB528, 0, 7 << 3) + b"".join(blocks)
+
+
+def _rle_block(size: int, *, last: bool = False) -> bytes:
+    return ((size << 3) | (1 << 1) | int(last)).to_bytes(3, "little") + b"\x07"
+
+
+def test_a_zstd_chunk_streamed_without_its_size_is_read(tmp_path: Path) -> None:
+    """A stream compressor writes no content size: such chunks were refused as unboundable; their
+    blocks bound them (a raw or RLE block states its size, a compressed one holds at most 128 KiB)."""
+    pixels = (np.arange(300 * 300) % 251).astype("u1").reshape(300, 300)
+    frame = _zstd_stream(pixels.tobytes())
+    assert zstd_content_size(memoryview(frame)) is None  # what the zstd command wrote from a pipe
+    store = v2_array(tmp_path / "s.zarr", chunk=frame, compressor={"id": "zstd", "level": 3}, shape=(300, 300))
+    assert np.array_equal(read_x(store), pixels)  # zarr's own pipeline
+    assert np.array_equal(stream_x(store), pixels)  # the streaming engine, knowing the chunk's size
+    check_environment()
+    with expect_decoded(pixels.nbytes - 1), pytest.raises(DecodeRefusedError, match="more than 89,999 bytes"):
+        numcodecs.Zstd().decode(frame)  # within a block's slack of the bound: decoded, then refused
+
+
+def test_a_zstd_stream_bomb_is_refused_from_its_block_headers(tmp_path: Path) -> None:
+    """40,000 RLE blocks of 4 bytes each decode to 5 GiB: refused before any is decoded."""
+    bomb = _zstd_frame(*(_rle_block(128 * 1024) for _ in range(39_999)), _rle_block(128 * 1024, last=True))
+    assert zstd_stream_bound(memoryview(bomb)) == 40_000 * 128 * 1024
+    store = v2_array(tmp_path / "b.zarr", chunk=bomb, compressor={"id": "zstd", "level": 3})
+    with pytest.raises(ArrayReadError, match=r"x/0\.0.*without a declared size has blocks that may decode to "
+                                             r"more than 135,232 bytes; at most 4,160 are expected"):
+        stream_x(store)
+    with pytest.raises(ArrayReadError, match=r"/x.*may decode to more than 135,232 bytes"):
+        read_x(store)
+    empty = _zstd_frame(*(bytes(3) for _ in range(1_000_000)))  # a million empty raw blocks, never a last one
+    with expect_decoded(4096), pytest.raises(DecodeRefusedError, match="may decode to more than"):
+        numcodecs.Zstd().decode(empty)  # walked only until the bound passed: 131 blocks
+    check_environment()
+    with pytest.raises(DecodeRefusedError, match="zstd block is truncated"):
+        numcodecs.Zstd().decode(_zstd_frame((100 << 3 | 1).to_bytes(3, "little") + bytes(10)))  # raw, cut short
+    with pytest.raises(DecodeRefusedError, match="reserved type"):
+        numcodecs.Zstd().decode(_zstd_frame((3 << 1 | 1).to_bytes(3, "little")))
+    small = _zstd_frame(_rle_block(4096, last=True))  # a well-formed streamed frame: 4096 sevens
+    assert numcodecs.Zstd().decode(small) == b"\x07" * 4096
 
 
 @pytest.mark.timeout(60)  # a regression blocks in open() for ever

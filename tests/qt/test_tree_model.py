@@ -276,11 +276,34 @@ def test_reveal_deep_in_a_huge_group_loads_up_to_the_child(qtbot: Any, many_root
                                                           thread_runner: Any) -> None:
     model = make_model(many_root / "many.zarr", registry, thread_runner)
     found: list[QModelIndex] = []
+    model.revealPath("/a1234", found.append)  # near: the rows before it are listed with it
+    qtbot.waitUntil(lambda: bool(found), timeout=30_000)
+    assert found[0].data() == "a1234"
+    root = root_index(model)
+    assert model.rowCount(root) >= 1235 and model.canFetchMore(root)
+    assert names(model, root)[:1235] == [f"a{i}" for i in range(1235)]
+
+
+def test_reveal_far_down_a_huge_group_reads_that_child_alone(qtbot: Any, many_root: Path, registry: Any,
+                                                            thread_runner: Any) -> None:
+    """Revealing a9876 listed the 9,876 rows before it (100,000-array groups: seconds and a
+    gigabyte); it is shown after the rows listed, and the listing skips it when it gets there."""
+    model = make_model(many_root / "many.zarr", registry, thread_runner)
+    root = root_index(model)
+    model.fetchMore(root)
+    qtbot.waitUntil(lambda: model.rowCount(root) == Model.PAGE_SIZE and model.pendingCount() == 0, timeout=30_000)
+    found: list[QModelIndex] = []
     model.revealPath("/a9876", found.append)
     qtbot.waitUntil(lambda: bool(found), timeout=30_000)
-    assert found[0].data() == "a9876"
-    root = root_index(model)
-    assert model.rowCount(root) >= 9877 and model.canFetchMore(root)
+    assert found[0].isValid() and found[0].data() == "a9876" and found[0].data(Model.StateRole) == Model.NODE
+    assert found[0].row() == Model.PAGE_SIZE and model.rowCount(root) == Model.PAGE_SIZE + 1
+    assert model.isLoaded("/a9876") and model.canFetchMore(root)
+    model.fetchAll(root)
+    qtbot.waitUntil(lambda: not model.canFetchMore(root) and model.pendingCount() == 0, timeout=60_000)
+    listed = names(model, root)
+    assert len(listed) == 10_000 and listed.count("a9876") == 1
+    assert sorted(listed, key=lambda name: int(name[1:])) == [f"a{i}" for i in range(10_000)]
+    assert model.indexForPath("/a9876").row() == Model.PAGE_SIZE  # where it was shown
 
 
 def test_refresh_picks_up_new_children(sample: Path, registry: Any, zarr_stores: Any) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DecodeRefusedError", "decoded_limit", "expect_decoded", "frame_bound", "install"]
+__all__ = ["DecodeRefusedError", "decoded_limit", "expect_decoded", "frame_bound", "install", "zstd_stream_bound"]
 
 _ZSTD_MAGIC = 0xFD2FB528
 _installed = False
@@ -147,12 +147,77 @@ def zstd_content_size(data: memoryview) -> int | None:
     return size + 256 if width == 2 else size
 
 
+#: the most one zstd block decodes to (RFC 8878 3.1.1.2: Block_Maximum_Size, at most 128 KiB)
+_ZSTD_BLOCK_MAX = 128 * 1024
+_ZSTD_SKIPPABLE = range(0x184D2A50, 0x184D2A60)
+#: each block counts as at least this much in the bound: a frame of tiny or empty blocks (3 bytes
+#: each) cannot make the walk long; real encoders' blocks are far larger except the last
+_ZSTD_BLOCK_MIN = 1024
+
+
+def zstd_stream_bound(data: memoryview, stop: int | None = None) -> int:
+    """Most bytes the zstd frames in *data* can decode to, from their block headers alone.
+
+    For frames that do not declare their size (written by a streaming compressor: the ``zstd``
+    command reading a pipe, zstd-jni's streams): a raw or RLE block decodes to its stated size,
+    a compressed block to at most 128 KiB, so summing them over every frame bounds the output
+    before anything is decoded (every block counts as at least 1 KiB).  The walk ends as soon as
+    the bound passes *stop*.  Raises DecodeRefusedError for a malformed or truncated frame.
+    """
+    total, at, end = 0, 0, len(data)
+    while at < end:
+        if end - at < 8 and not data[at:].tobytes().strip(b"\0"):
+            break  # zero padding after the last frame
+        if end - at < 5:
+            raise DecodeRefusedError("zstd frame header is truncated")
+        magic = int.from_bytes(data[at:at + 4], "little")
+        if magic in _ZSTD_SKIPPABLE:
+            if end - at < 8:
+                raise DecodeRefusedError("zstd skippable frame is truncated")
+            at += 8 + int.from_bytes(data[at + 4:at + 8], "little")
+            continue
+        if magic != _ZSTD_MAGIC:
+            raise DecodeRefusedError("not a zstd frame (bad magic number)")
+        descriptor = data[at + 4]
+        fcs_flag, single_segment, checksum, dict_flag = (descriptor >> 6, (descriptor >> 5) & 1,
+                                                         (descriptor >> 2) & 1, descriptor & 3)
+        at += 5 + (0 if single_segment else 1) + (0, 1, 2, 4)[dict_flag] \
+            + (1 if single_segment else 0, 2, 4, 8)[fcs_flag]
+        while True:
+            if end - at < 3:
+                raise DecodeRefusedError("zstd block header is truncated")
+            header = int.from_bytes(data[at:at + 3], "little")
+            last, kind, size = header & 1, (header >> 1) & 3, header >> 3
+            at += 3
+            if kind == 3:
+                raise DecodeRefusedError("zstd frame has a block of the reserved type")
+            stored = 1 if kind == 1 else size  # an RLE block stores one byte
+            if end - at < stored:
+                raise DecodeRefusedError("zstd block is truncated")
+            total += _ZSTD_BLOCK_MAX if kind == 2 else max(size, _ZSTD_BLOCK_MIN)
+            at += stored
+            if last or (stop is not None and total > stop):
+                break
+        if stop is not None and total > stop:
+            break
+        at += 4 * checksum
+    return total
+
+
 def check_zstd(buf: Any) -> None:
-    declared = zstd_content_size(_bytes_of(buf))
-    if declared is None:
-        raise DecodeRefusedError("zstd frame does not declare its decoded size: refused, as its size cannot be "
-                                 "bounded before decoding")
+    data = _bytes_of(buf)
+    declared = zstd_content_size(data)
     limit = decoded_limit()
+    if declared is None:  # streamed: bounded by its blocks, then numcodecs decodes it by streaming
+        # a block may hold less than the bound counts: one block's slack is let through here
+        # (memory stays bounded) and the size decoded is checked afterwards (_checked_zstd)
+        stop = limit + _ZSTD_BLOCK_MAX
+        bound = zstd_stream_bound(data, stop)
+        if bound > stop:
+            raise DecodeRefusedError(f"zstd frame without a declared size has blocks that may decode to more than "
+                                     f"{stop:,} bytes; at most {limit:,} are expected (a decompression bomb or a "
+                                     "corrupt chunk)")
+        return
     if declared > limit:
         raise _too_big("zstd", declared, limit)
 
@@ -213,6 +278,22 @@ def _checked(original: Callable[..., Any], check: Callable[..., None], *, with_o
     return decode
 
 
+def _checked_zstd(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Zstd's decode, checked before (:func:`check_zstd`) and after: a frame without a declared
+    size is bounded by its blocks only within a block's slack."""
+    def decode(self: Any, buf: Any, out: Any = None) -> Any:
+        check_zstd(buf)
+        decoded = original(self, buf, out)
+        limit = decoded_limit()
+        if out is None and len(_bytes_of(decoded)) > limit:
+            raise _too_big("zstd", None, limit)
+        return decoded
+
+    decode.__doc__ = original.__doc__
+    decode._zarr_browser_guard = True  # type: ignore[attr-defined]
+    return decode
+
+
 def install() -> None:
     """Wrap numcodecs' decoders with the checks above (once per process; idempotent)."""
     global _installed
@@ -236,7 +317,7 @@ def install() -> None:
 
         blosc.decompress = decompress
         lz4.LZ4.decode = _checked(lz4.LZ4.decode, check_lz4)
-        zstd.Zstd.decode = _checked(zstd.Zstd.decode, check_zstd)
+        zstd.Zstd.decode = _checked_zstd(zstd.Zstd.decode)
         for cls in (vlen.VLenUTF8, vlen.VLenBytes, vlen.VLenArray):
             cls.decode = _checked(cls.decode, check_vlen)
         nc_zlib.Zlib.decode = lambda self, buf, out=None: _copy_out(bounded_zlib(buf), out)

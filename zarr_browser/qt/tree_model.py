@@ -929,11 +929,32 @@ class HierarchyTreeModel(QStandardItemModel):
                 if part in group.names:
                     limit = max(limit, group.names.index(part) + 1 - group.next_offset)
                 group.waiters.append(lambda: self.revealPath(path, callback))
-                self._fetch(group, limit=limit)
+                if limit > self.REVEAL_AHEAD_AFTER:  # far down a big group: read that child alone
+                    self._show_ahead(group, part)
+                else:
+                    self._fetch(group, limit=limit)
                 return
             done(QModelIndex())  # listed (or failed) and not there
             return
         done(item.index())
+
+    REVEAL_AHEAD_AFTER = 2000
+    """Revealing a child more than this many rows past the rows listed reads that child alone
+    and shows it after them, ahead of the listing; listing every row before it took seconds
+    and a gigabyte on a 100,000-array group (the listing skips it when it gets there)."""
+
+    def _show_ahead(self, group: _Group, name: str) -> None:
+        """Show the child *name* of *group* after the rows listed, before the rows between them."""
+        parent = group.item.data(self.PathRole)
+        skipped = group.names.index(name) - group.next_offset
+        info = pending_row(name)
+        info = replace(info, tooltip=f"{info.tooltip}\n(shown ahead of its listing: the {skipped:,} rows "
+                                     "before it are listed when you scroll down)")
+        row = self._make_pending_row(group, info, name)
+        group.pending[name] = row[0]
+        with self._rows_changing():
+            group.item.appendRow(row)
+        self._read_pending(group, [join_path(parent, name)])
 
     def _wake(self, group: _Group) -> None:
         waiters, group.waiters = group.waiters, []
@@ -1068,16 +1089,20 @@ class HierarchyTreeModel(QStandardItemModel):
         # at most BATCH_SIZE rows and about BATCH_SECONDS of GUI time per turn of the event loop
         deadline = time.perf_counter() + self.BATCH_SECONDS
         end = start
+        names = page.listing.names
         for node, summary, info in page.rows[start : start + self.BATCH_SIZE]:
+            name = names[page.listing.offset + end]  # the rows follow the listing's names (info.name is escaped)
+            end += 1
+            if name in group.by_name or name in group.pending:  # shown ahead of the listing (revealPath)
+                continue
             if node is None:
-                row = self._make_pending_row(group, info)
-                group.pending[info.name] = row[0]
+                row = self._make_pending_row(group, info, name)
+                group.pending[name] = row[0]
             else:
                 row = self._make_row(node, summary, info)
-                group.by_name[node.name] = row[0]
+                group.by_name[name] = row[0]
             with self._rows_changing():
                 group.item.appendRow(row)
-            end += 1
             if time.perf_counter() > deadline:
                 break
         if end < len(page.rows):
@@ -1097,9 +1122,9 @@ class HierarchyTreeModel(QStandardItemModel):
         if self._queue:
             self._batch_timer.start()
 
-    def _make_pending_row(self, group: _Group, info: RowInfo) -> list[QStandardItem]:
-        """The row of a child still being read: its name, greyed, not selectable."""
-        path = join_path(group.item.data(self.PathRole), info.name)
+    def _make_pending_row(self, group: _Group, info: RowInfo, name: str) -> list[QStandardItem]:
+        """The row of the child *name* still being read: its name, greyed, not selectable."""
+        path = join_path(group.item.data(self.PathRole), name)
         texts = (info.name, info.kind_label, "", "", "")
         row = []
         for column, text in enumerate(texts):
