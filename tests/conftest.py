@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +32,10 @@ from typing import Any, Literal
 import numpy as np
 import pytest
 from servers import S3Server, StaticServer
+
+# the window's and the dock's settings (recent stores) go to a file of the test session, never
+# the user's own, in this process and in the processes the tests start
+os.environ["ZARR_BROWSER_SETTINGS"] = os.path.join(tempfile.mkdtemp(prefix="zarr-browser-settings-"), "settings.ini")
 
 ZarrFormat = Literal[2, 3]
 

@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from qtpy.QtCore import Qt
 from qtpy.QtGui import QAction, QKeySequence
-from qtpy.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QMenu, QPushButton, QToolButton, QVBoxLayout, QWidget
 
 from zarr_browser.core.redact import redact_text
 from zarr_browser.errors import ZarrBrowserError
-from zarr_browser.qt.browser_panel import BrowserPanel
+from zarr_browser.qt.app import app_settings
+from zarr_browser.qt.browser_panel import BrowserPanel, absolute_url
 from zarr_browser.qt.tree_model import HierarchyTreeModel
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import ConventionRegistry
     from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.core.store import RequestPolicy
+    from zarr_browser.qt.recent import RecentStore
     from zarr_browser.streaming import LayerPlan
 
 __all__ = ["BrowserDock", "NodeBrowser", "NodeBrowserPanel", "make_node_browser"]
@@ -128,6 +130,7 @@ class NodeBrowserPanel(BrowserPanel):
         runner = _GuardedRunner()
         super().__init__(runner=runner, registry=registry, orientation=Qt.Orientation.Vertical, parent=parent)
         runner.owner = self
+        self.closesReplacedStores = False  # the layers opened from a store read from it
         # napari's dark stylesheet sets no alternate row colour (light rows under light text); a
         # narrow dock drops the dtype column (the inspector shows it)
         self.tree.setAlternatingRowColors(False)
@@ -182,10 +185,9 @@ def make_node_browser(registry: ConventionRegistry, parent: QWidget | None = Non
 class BrowserDock(QWidget):
     """The "Zarr browser" dock widget: open a store, browse it, add nodes to the viewer.
 
-    Attributes
-    ----------
-    policy
-        Request deadlines and retries for the stores the dock opens (None: the defaults).
+    The URL box loads a store (Enter; the button reads *Cancel* while it opens, as Esc does) and
+    lists the stores opened recently, in the dock or in the window; errors show in the browser's
+    error bar, the store shown stays.
     """
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None) -> None:
@@ -201,19 +203,35 @@ class BrowserDock(QWidget):
         self._adding = False  # layers are being added by the dock itself
         #: the storage options of each store opened, by URL (as given and as opened)
         self._storage_options: dict[str, dict[str, Any]] = {}
-        self.policy: RequestPolicy | None = None
 
         self.url_edit = QLineEdit(self)
         self.url_edit.setPlaceholderText("path, .zip, http(s):// or s3:// URL")
+        self.url_edit.setToolTip("The store to browse: a folder, a .zip, an http(s):// or s3:// URL "
+                                 "(Enter loads it; a path inside a store opens the store at that node)")
+        self.recent_button = QToolButton(self)
+        self.recent_button.setArrowType(Qt.ArrowType.DownArrow)
+        self.recent_button.setToolTip("Stores opened recently (here and in the zarr-browser window)")
+        self.recent_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.recent_menu = QMenu(self.recent_button)
+        self.recent_button.setMenu(self.recent_menu)
         self.load_button = QPushButton("Load", self)
+        self.load_button.setToolTip("Open the store named in the box")
         self.browser = make_node_browser(self.registry, self)
         self.open_button = QPushButton("Open", self)
         self.open_button.setToolTip("Add the selected node to the viewer as layers (or double-click it)")
+        self.open_button.setEnabled(False)
         self.status = QLabel(self)
         self.status.setWordWrap(True)
+        self.cancel_action = QAction("Cancel loading", self)
+        self.cancel_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.cancel_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.cancel_action.setEnabled(False)  # Esc clears the filter box otherwise
+        self.addAction(self.cancel_action)
 
         bar = QHBoxLayout()
+        bar.setSpacing(2)
         bar.addWidget(self.url_edit)
+        bar.addWidget(self.recent_button)
         bar.addWidget(self.load_button)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
@@ -226,17 +244,23 @@ class BrowserDock(QWidget):
     def _connect(self) -> None:
         self.load_button.clicked.connect(self._on_load_clicked)
         self.url_edit.returnPressed.connect(self._on_load_clicked)
+        self.url_edit.textEdited.connect(lambda _text: self._mark_url(failed=False))
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.cancel_action.triggered.connect(self.cancel)
         self.open_button.clicked.connect(self._on_open_clicked)
         self.browser.nodeActivated.connect(self._on_node_activated)
         self.browser.openInNapariRequested.connect(self.open_path)
         self.browser.statusMessage.connect(self._on_browser_message)
-        current = getattr(self.browser, "currentPathChanged", None)
-        tree = getattr(self.browser, "tree", None)
-        if current is not None and tree is not None:
-            # what the user chooses (a click, the keyboard in the tree), not rows the dock selects
-            # itself (a store opening, a layer chosen in napari): that moved napari's active layer
-            current.connect(lambda path: self._on_node_selected(path) if tree.hasFocus() else None)
-            tree.clicked.connect(lambda _index: self._on_node_selected(self.browser.current_path() or ""))
+        self.browser.storeOpened.connect(self._on_store_opened)
+        self.browser.openFailed.connect(self._on_open_failed)
+        self.browser.busyChanged.connect(self._on_busy_changed)
+        current = self.browser.currentPathChanged
+        tree = self.browser.tree
+        current.connect(lambda path: self.open_button.setEnabled(bool(path)))
+        # what the user chooses (a click, the keyboard in the tree), not rows the dock selects
+        # itself (a store opening, a layer chosen in napari): that moved napari's active layer
+        current.connect(lambda path: self._on_node_selected(path) if tree.hasFocus() else None)
+        tree.clicked.connect(lambda _index: self._on_node_selected(self.browser.current_path() or ""))
         events = self.viewer.layers.selection.events.active
         callback = self._on_layers_active
         events.connect(callback)
@@ -244,48 +268,81 @@ class BrowserDock(QWidget):
         self.destroyed.connect(lambda *_: _disconnect(events, callback))
 
     # -- public API ------------------------------------------------------------------------
+    @property
+    def policy(self) -> RequestPolicy | None:
+        """Request deadlines and retries for the stores the dock opens (None: the defaults)."""
+        return self.browser.policy()
+
+    @policy.setter
+    def policy(self, policy: RequestPolicy | None) -> None:
+        self.browser.setPolicy(policy)
+
     def show_store(self, url: str, *, select: str | None = None,
-                   storage_options: dict[str, Any] | None = None) -> None:
+                   storage_options: dict[str, Any] | None = None, focus: bool = False,
+                   reload: bool = False) -> None:
         """Open *url* in the dock (in a worker), then select *select* when given.
 
-        *storage_options* are kept for *url* (:meth:`set_storage_options`): without them, the
-        options *url* was opened with before are used again.
+        A later request supersedes a load still under way.  The store shown is only selected in,
+        unless *reload*.  *storage_options* are kept for *url* (:meth:`set_storage_options`):
+        without them, the options *url* was opened with before are used again.  The tree takes
+        the keyboard focus once the store shows when *focus*.
         """
+        url = absolute_url(url.strip())
         if storage_options is not None:
             self.set_storage_options(url, storage_options)
         options = self._storage_options.get(url)
         self.url_edit.setText(url)
+        self._mark_url(failed=False)
         self._pending_select = select
-        if self.hierarchy is not None and self.hierarchy.url == url:
+        if not reload and self.hierarchy is not None and self.hierarchy.url == url:
             self._opening = None  # a load of another store still on its way is superseded
+            self.browser.cancelOpen(report=False)
             self._apply_pending_select()
             return
-        if self._opening == url:
+        if self._opening == url and not reload:
             return  # already on its way; the selection applies when it is open
         self._opening = url
         self.status.setText(redact_text(f"opening {url} …"))
-        from zarr_browser._reader import open_hierarchy
+        self.browser.openStore(url, options, focus=focus)
 
-        registry, policy = self.registry, self.policy
-        _run(self, lambda: open_hierarchy(url, registry, storage_options=options, policy=policy),
-             lambda hierarchy: self._on_store_opened(hierarchy, url),
-             lambda err: self._on_open_error(err, url), self._workers)
+    def cancel(self) -> None:
+        """Stop loading: the store being opened (the one shown stays), listings, validation."""
+        opening = self._opening
+        self._opening = self._pending_select = None
+        self.browser.cancelPending()
+        if opening is not None:
+            self.url_edit.setText(self.hierarchy.url if self.hierarchy is not None else "")
+            self.status.setText(redact_text(self.hierarchy.url) if self.hierarchy is not None else "")
 
     def set_storage_options(self, url: str, storage_options: dict[str, Any]) -> None:
         """Open *url* with *storage_options* from now on (when its layers are selected too)."""
         self._storage_options[url] = dict(storage_options)
 
     def open_path(self, path: str) -> None:
-        """Add the node at *path* to the viewer (planned in a worker, added on the GUI thread)."""
+        """Add the node at *path* to the viewer (planned in a worker, added on the GUI thread).
+
+        A node open already is not added again: its layers are selected (and shown) instead;
+        napari's *Duplicate Layer* makes copies.
+        """
         hierarchy = self.hierarchy
         if hierarchy is None:
+            return
+        layers = self._layers_of(path)
+        if layers:
+            self._select_layers(layers)
+            for layer in layers:
+                layer.visible = True
+            self.status.setText(redact_text(
+                f"{path} is open already: {_count(len(layers), 'layer')} selected "
+                "(napari's Duplicate Layer makes copies)"))
             return
         from zarr_browser._reader import plan_node
 
         self.status.setText(f"opening {path} …")
         registry = self.registry
         _run(self, lambda: plan_node(hierarchy, path, registry),
-             lambda plan: self._on_plan_ready(hierarchy, path, plan), self._on_error, self._workers)
+             lambda plan: self._on_plan_ready(hierarchy, path, plan),
+             lambda err: self._on_error(err, path), self._workers)
 
     def is_busy(self) -> bool:
         """Whether store work is under way (for tests)."""
@@ -294,11 +351,42 @@ class BrowserDock(QWidget):
 
     # -- slots -----------------------------------------------------------------------------
     def _on_load_clicked(self) -> None:
+        if self._opening is not None:  # the button reads "Cancel" while a store opens
+            self.cancel()
+            return
         url = self.url_edit.text().strip()
         if url:
-            self.hierarchy = None  # load again, even the store shown
-            self._opening = None
-            self.show_store(url)
+            self.show_store(url, focus=True, reload=True)  # load again, even the store shown
+
+    def _on_busy_changed(self, text: str) -> None:
+        self.cancel_action.setEnabled(bool(text))
+        opening = self.browser.isOpening()
+        self.load_button.setText("Cancel" if opening else "Load")
+        self.load_button.setToolTip("Stop opening the store (Esc)" if opening else "Open the store named in the box")
+
+    def _mark_url(self, *, failed: bool) -> None:
+        """Mark the URL box as naming a store that could not be opened (until it is edited)."""
+        self.url_edit.setStyleSheet("QLineEdit { border: 1px solid #dc2626; }" if failed else "")
+        self.url_edit.setProperty("failed", failed)
+
+    def _fill_recent_menu(self) -> None:
+        from zarr_browser.qt.recent import RecentStores
+
+        self.recent_menu.clear()
+        entries = RecentStores(app_settings()).load()
+        for entry in entries:
+            action = self.recent_menu.addAction(redact_text(entry.url))
+            if action is not None:
+                action.triggered.connect(lambda _checked=False, e=entry: self._open_recent(e))
+        if not entries:
+            placeholder = self.recent_menu.addAction("No recent stores")
+            if placeholder is not None:
+                placeholder.setEnabled(False)
+
+    def _open_recent(self, entry: RecentStore) -> None:
+        if entry.storage_options or entry.url not in self._storage_options:
+            self.set_storage_options(entry.url, entry.storage_options)
+        self.show_store(entry.url, focus=True, reload=True)
 
     def _on_node_activated(self, path: str) -> None:
         """Double-click or Enter: add the node to the viewer - unless it is a plain group (a
@@ -318,17 +406,24 @@ class BrowserDock(QWidget):
         if text:
             self.status.setText(redact_text(text))
 
-    def _on_store_opened(self, hierarchy: Hierarchy, url: str | None = None) -> None:
-        if url is not None and self._opening != url:  # superseded by a later request: never shown
-            _run(self, hierarchy.close, lambda _: None, lambda _err: None, self._workers)
+    def _on_store_opened(self, _url: str) -> None:
+        hierarchy = self.browser.hierarchy()
+        if hierarchy is None:
             return
         self._opening = None
-        if hierarchy.access.storage_options:  # the layers name the store by the URL it has once opened
-            self._storage_options[hierarchy.url] = dict(hierarchy.access.storage_options)
+        requested, options = self.browser.requestedUrl(), self.browser.storageOptions()
+        if options:  # the layers name the store by the URL it has once opened
+            self._storage_options[hierarchy.url] = dict(options)
         self.hierarchy = hierarchy
-        self.browser.set_hierarchy(hierarchy)
+        self.url_edit.setText(requested)
         self.status.setText(redact_text(hierarchy.url))
         self._apply_pending_select()
+        try:
+            from zarr_browser.qt.recent import RecentStores
+
+            RecentStores(app_settings()).add(requested, options)
+        except Exception:  # boundary: the settings file is the user's; the store is open anyway
+            logger.warning("zarr-browser dock: cannot remember %s", redact_text(requested), exc_info=True)
 
     def _apply_pending_select(self) -> None:
         if self._pending_select is not None:
@@ -348,32 +443,34 @@ class BrowserDock(QWidget):
             message += " — " + " ".join(plan.messages)
         self.status.setText(redact_text(message))
 
-    def _on_open_error(self, err: Exception, url: str) -> None:
-        if self._opening != url:  # a superseded load failed: the store shown is another one
-            logger.info("zarr-browser dock: superseded load of %s failed: %s", url, err)
-            return
-        self._on_error(err)
+    def _on_open_failed(self, url: str, reason: str) -> None:
+        """The panel could not open *url*: its error bar says why; the store shown (if any) stays."""
+        self._opening = self._pending_select = None
+        logger.info("zarr-browser dock: cannot open %s: %s", redact_text(url), reason)
+        self._mark_url(failed=True)
+        self.status.setText(redact_text(self.hierarchy.url) if self.hierarchy is not None else "")
 
-    def _on_error(self, err: Exception) -> None:
-        self._opening = None
+    def _on_error(self, err: Exception, path: str) -> None:
         if isinstance(err, ZarrBrowserError):
-            # the user's mistake or the store's (a mistyped path, an unreadable node): the dock's
-            # own line says it; napari would show a warning logged with a traceback as a crash
+            # the user's mistake or the store's (an unreadable node): the dock's error bar says it;
+            # napari would show a warning logged with a traceback as a crash
             logger.info("zarr-browser dock: %s", err)
         else:
             logger.warning("zarr-browser dock: unexpected error: %s", err, exc_info=err)
-        self.status.setText(redact_text(f"error: {err}"))
+        self.status.setText("")
+        self.browser.errorBar.showError(redact_text(f"Could not open {path}: {err}"))
 
-    def _on_node_selected(self, path: str) -> None:
-        """A node chosen in the dock selects the layers it was opened as (the other way round from
-        :meth:`_on_layers_active`); nothing when it is not open."""
-        if not path or self.hierarchy is None or self._adding:
-            return
+    def _layers_of(self, path: str) -> list[Any]:
+        """The layers of the viewer opened from the node at *path* of the store shown."""
+        if self.hierarchy is None:
+            return []
         url = self.hierarchy.url
-        layers = [layer for layer in self.viewer.layers
-                  if isinstance(info := layer.metadata.get("zarr_browser"), dict)
-                  and info.get("url") == url and info.get("path") == path]
-        if not layers or set(layers) == set(self.viewer.layers.selection):
+        return [layer for layer in self.viewer.layers
+                if isinstance(info := layer.metadata.get("zarr_browser"), dict)
+                and info.get("url") == url and info.get("path") == path]
+
+    def _select_layers(self, layers: list[Any]) -> None:
+        if set(layers) == set(self.viewer.layers.selection):
             return
         self._adding = True  # the selection below must not move the dock again
         try:
@@ -381,6 +478,15 @@ class BrowserDock(QWidget):
             self.viewer.layers.selection.update(layers)
         finally:
             self._adding = False
+
+    def _on_node_selected(self, path: str) -> None:
+        """A node chosen in the dock selects the layers it was opened as (the other way round from
+        :meth:`_on_layers_active`); nothing when it is not open."""
+        if not path or self.hierarchy is None or self._adding:
+            return
+        layers = self._layers_of(path)
+        if layers:
+            self._select_layers(layers)
 
     def _on_layers_active(self, event: Any) -> None:
         if self._adding:
@@ -397,6 +503,10 @@ class BrowserDock(QWidget):
             if self._opening == url and pending is not None and pending.startswith(path.rstrip("/") + "/"):
                 path = pending  # a node inside the layer's (a well of the plate) is about to be shown
             self.show_store(url, select=path)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' if number != 1 else ''}"
 
 
 def _disconnect(emitter: Any, callback: Callable[..., Any]) -> None:

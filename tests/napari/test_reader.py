@@ -493,17 +493,22 @@ def test_dock_shows_the_inspector_and_opens_a_double_clicked_node(
     assert action.isEnabled()
     qtbot.waitUntil(lambda: panel.select_path("/labels/cells") is None and panel.current_path() == "/labels/cells",
                     timeout=10_000)
+    viewer.layers.selection.clear()
+    viewer.layers["image: cells"].visible = False
     action.trigger()
-    qtbot.waitUntil(lambda: len(viewer.layers) == 4, timeout=10_000)
-    assert kinds(viewer.layers)[-1] == "Labels"
-    assert viewer.layers[-1].metadata["zarr_browser"]["path"] == "/labels/cells"
+    # the labels were opened with the image: they are selected and shown, not added again
+    assert len(viewer.layers) == 3 and viewer.layers[-1].metadata["zarr_browser"]["path"] == "/labels/cells"
+    assert [layer.name for layer in viewer.layers.selection] == ["image: cells"]
+    assert viewer.layers["image: cells"].visible and "open already: 1 layer selected" in widget.status.text()
 
     # Enter on a row opens it too
     from qtpy.QtCore import Qt
 
+    viewer.layers.remove("image: cells")
     panel.tree.setFocus()
     qtbot.keyClick(panel.tree, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: len(viewer.layers) == 5, timeout=10_000)
+    qtbot.waitUntil(lambda: len(viewer.layers) == 3, timeout=10_000)
+    assert kinds(viewer.layers)[-1] == "Labels" and viewer.layers[-1].name == "cells"
     qtbot.waitUntil(lambda: not widget.is_busy(), timeout=10_000)
 
 
@@ -566,7 +571,7 @@ def test_window_open_in_napari_runs_a_napari_with_the_node_and_the_dock(
     assert report == {"layers": ["cells"], "kinds": ["Labels"], "dock": True}
 
 
-def test_dock_reports_a_mistyped_path_in_its_status_line_only(
+def test_dock_reports_a_mistyped_path_in_its_error_bar_only(
     make_napari_viewer: Any, tmp_path: Path, qtbot: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     viewer = make_napari_viewer()
@@ -575,9 +580,10 @@ def test_dock_reports_a_mistyped_path_in_its_status_line_only(
     with caplog.at_level(logging.INFO, logger="zarr_browser"):
         widget.url_edit.setText(str(missing))
         widget._on_load_clicked()
-        qtbot.waitUntil(lambda: widget.status.text().startswith("error:"), timeout=10_000)
+        qtbot.waitUntil(lambda: widget.browser.errorText() != "", timeout=10_000)
         qtbot.wait(50)  # an error re-raised in the GUI thread would reach pytest-qt's capture here
-    assert "no such directory" in widget.status.text()
+    assert "no such directory" in widget.browser.errorText()
+    assert widget.url_edit.property("failed") and widget.url_edit.text() == str(missing)  # to correct it
     assert not any(record.exc_info for record in caplog.records)  # napari would show a traceback
     assert not widget.is_busy()
 
@@ -600,3 +606,75 @@ def test_the_dock_fits_a_small_screen(make_napari_viewer: Any) -> None:
     viewer = make_napari_viewer()
     _, widget = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
     assert widget.minimumSizeHint().height() <= 400
+
+
+def test_the_dock_cancels_a_hanging_load_and_keeps_the_store_shown(
+        make_napari_viewer: Any, stores: Any, qtbot: Any, http_server: Any) -> None:
+    """A server that never answers showed "opening …" for 15 s with no way to stop it; a load
+    that fails keeps the store shown, and the URL box marks the URL that failed."""
+    from qtpy.QtCore import Qt
+
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    local = str(stores.xarray())
+    widget.show_store(local)
+    qtbot.waitUntil(lambda: widget.hierarchy is not None and not widget.is_busy(), timeout=10_000)
+    assert widget.load_button.text() == "Load" and not widget.cancel_action.isEnabled()
+
+    shutil.copytree(stores.image("0.5"), http_server.root / "hang.ome.zarr")
+    http_server.faults.add("hang.ome.zarr/zarr.json", "hang")
+    widget.url_edit.setText(http_server.url_for("hang.ome.zarr"))
+    qtbot.keyClick(widget.url_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: widget.load_button.text() == "Cancel", timeout=5_000)
+    assert widget.cancel_action.isEnabled() and widget.cancel_action.shortcut().toString() == "Esc"
+    qtbot.wait(200)
+    widget.cancel_action.trigger()  # what Esc does while the dock has the focus
+    qtbot.waitUntil(lambda: widget.load_button.text() == "Load", timeout=5_000)
+    assert widget.hierarchy is not None and widget.hierarchy.url == local
+    assert widget.browser.hierarchy() is widget.hierarchy and widget.url_edit.text() == local
+    assert "Cancelled opening" in widget.browser.errorText()
+
+    # a load that fails: the error bar says why, the tree still shows the store it showed
+    missing = str(Path(local).parent / "missing.zarr")
+    widget.url_edit.setText(missing)
+    widget.load_button.click()
+    qtbot.waitUntil(lambda: "no such directory" in widget.browser.errorText(), timeout=10_000)
+    assert widget.hierarchy.url == local and widget.browser.hierarchy() is widget.hierarchy
+    assert widget.url_edit.property("failed") and widget.status.text() == local
+    qtbot.keyClicks(widget.url_edit, "x")  # correcting it clears the mark
+    assert not widget.url_edit.property("failed")
+
+
+def test_the_dock_lists_recent_stores_and_opens_a_url_inside_a_store_at_its_node(
+        make_napari_viewer: Any, stores: Any, qtbot: Any, tmp_path: Path) -> None:
+    """The dock remembered nothing across napari sessions; the window's recent stores are shared."""
+    from zarr_browser.qt.app import app_settings
+    from zarr_browser.qt.recent import RecentStores
+
+    RecentStores(app_settings()).clear()
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    assert not widget.open_button.isEnabled()  # nothing to open yet
+    widget.recent_menu.aboutToShow.emit()
+    assert [a.text() for a in widget.recent_menu.actions()] == ["No recent stores"]
+
+    image = stores.image("0.5")
+    widget.url_edit.setText(str(image / "labels" / "cells"))  # a folder inside the store
+    widget.load_button.click()
+    qtbot.waitUntil(lambda: widget.browser.current_path() == "/labels/cells", timeout=10_000)
+    assert widget.hierarchy.url == str(image) and widget.open_button.isEnabled()
+    xarray = str(stores.xarray())
+    widget.show_store(xarray)
+    qtbot.waitUntil(lambda: widget.hierarchy is not None and widget.hierarchy.url == xarray, timeout=10_000)
+    assert [r.url for r in RecentStores(app_settings()).load()][:2] == [xarray, str(image / "labels" / "cells")]
+
+    # a new dock (a new napari session) offers them, newest first
+    viewer.window.remove_dock_widget(viewer.window.dock_widgets["Zarr browser (zarr-browser)"])
+    _, dock = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    dock.recent_menu.aboutToShow.emit()
+    actions = dock.recent_menu.actions()
+    assert [a.text() for a in actions][:2] == [xarray, str(image / "labels" / "cells")]
+    actions[1].trigger()
+    qtbot.waitUntil(lambda: dock.browser.current_path() == "/labels/cells", timeout=10_000)
+    assert dock.hierarchy.url == str(image)
+    qtbot.waitUntil(lambda: not dock.is_busy(), timeout=10_000)

@@ -19,7 +19,7 @@ from qtpy.QtGui import QColor
 from qtpy.QtWidgets import QApplication, QColorDialog, QComboBox, QDialogButtonBox, QLineEdit, QMessageBox
 
 from zarr_browser.qt.editor.json_model import JsonEditModel, convert, parse_number
-from zarr_browser.qt.editor.window_editing import is_remote_url
+from zarr_browser.qt.recent import is_remote_url
 from zarr_browser.qt.window import BrowserWindow
 
 Button = QMessageBox.StandardButton

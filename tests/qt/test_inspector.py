@@ -522,18 +522,41 @@ def test_a_narrow_inspector_elides_names_and_paths_and_folds_the_breadcrumb(make
     assert crumb.visibleText().startswith("an_") and path in crumb.segmentButtons()[-1].toolTip()
 
 
-def test_the_preview_caption_goes_below_the_picture_when_narrow(make_inspector, demo_root, qtbot) -> None:  # type: ignore[no-untyped-def]
+def _demo_preview(make_inspector: Any, demo_root: Path, qtbot: Any) -> tuple[Inspector, Any]:
+    """An inspector shown on the demo image, once its preview has its picture."""
     hierarchy = _open(demo_root / "cells.ome.zarr")
     inspector = make_inspector()
     inspector.show()
     inspector.setNode(hierarchy, hierarchy.node("/"))
     preview = inspector.overview.preview
     qtbot.waitUntil(preview.hasPicture)
+    return inspector, preview
+
+
+def test_the_preview_caption_goes_below_the_picture_when_narrow(make_inspector, demo_root, qtbot) -> None:  # type: ignore[no-untyped-def]
+    inspector, preview = _demo_preview(make_inspector, demo_root, qtbot)
     assert preview.isCaptionBeside()
     inspector.resize(330, 800)
     qtbot.waitUntil(lambda: not preview.isCaptionBeside())
     note = preview._note
-    assert note.width() >= 200, "the caption gets the panel's width, not one word per line"
+    qtbot.waitUntil(lambda: note.width() >= 200)  # the caption gets the panel's width, not one word per line
+
+
+def test_the_preview_shrinks_to_a_narrow_panel_instead_of_scrolling_sideways(  # type: ignore[no-untyped-def]
+        make_inspector, demo_root, qtbot) -> None:
+    """In napari's dock (about 250 px for the inspector) the 258-px picture made the Overview
+    scroll sideways to read the facts beside its labels."""
+    inspector, preview = _demo_preview(make_inspector, demo_root, qtbot)
+    assert preview.pictureSide() == 256
+    inspector.resize(240, 700)
+    qtbot.waitUntil(lambda: preview.pictureSide() < 240)
+    area = inspector.overview.parentWidget().parentWidget()  # the scroll area's viewport, then the area
+    qtbot.waitUntil(lambda: not area.horizontalScrollBar().isVisible())
+    assert preview._image.pixmap().width() <= preview.pictureSide()
+    assert preview.width() <= area.viewport().width()
+    inspector.resize(700, 700)
+    qtbot.waitUntil(lambda: preview.pictureSide() == 256)
+    assert preview._image.pixmap().width() == 256
 
 
 def test_numbers_and_label_images_are_written_consistently(make_inspector, demo_root) -> None:  # type: ignore[no-untyped-def]

@@ -837,3 +837,23 @@ def test_back_and_forward_through_the_nodes_shown_and_inspector_tabs_by_keyboard
     assert after != before and window.inspector.isTabVisible(after)
     panel.previousTabAction.trigger()
     assert window.inspector.currentTab() == before
+
+
+def test_kind_and_shape_cells_show_the_rows_tooltip(qtbot: Any, make_window: Any, demo_root: Path) -> None:
+    """A Shape cut off in a narrow tree (napari's dock) could not be read anywhere in the tree."""
+    from qtpy.QtCore import QEvent
+    from qtpy.QtGui import QHelpEvent
+    from qtpy.QtWidgets import QApplication, QToolTip
+
+    window = make_window()
+    open_and_wait(qtbot, window, demo_root / "cells.ome.zarr")
+    tree = window.panel.tree
+    qtbot.waitUntil(lambda: window.panel.selectPath("/0"))
+    index = tree.currentIndex().siblingAtColumn(HierarchyTreeModel.HEADERS.index("Shape"))
+    assert index.data(Qt.ItemDataRole.ToolTipRole) is None  # not stored in every cell
+    centre = tree.visualRect(index).center()
+    event = QHelpEvent(QEvent.Type.ToolTip, centre, tree.viewport().mapToGlobal(centre))
+    QApplication.sendEvent(tree.viewport(), event)
+    qtbot.waitUntil(QToolTip.isVisible)
+    assert "shape [" in QToolTip.text() and QToolTip.text().startswith("/0")
+    QToolTip.hideText()

@@ -13,12 +13,31 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from qtpy.QtCore import QSettings
+
     from zarr_browser.core.store import RequestPolicy
 
-__all__ = ["display_available", "run_browser"]
+__all__ = ["app_settings", "display_available", "run_browser"]
 
 ORGANIZATION = "zarr-browser"
 APPLICATION = "zarr-browser"
+#: an INI file to keep the settings (recent stores) in, instead of the user's own
+SETTINGS_ENV = "ZARR_BROWSER_SETTINGS"
+
+
+def app_settings() -> QSettings:
+    """Where the window and the napari dock keep their settings (recent stores).
+
+    The user's settings of the application (``~/.config/zarr-browser/zarr-browser.conf`` on
+    Linux), whatever application runs it (napari names its own); ``ZARR_BROWSER_SETTINGS``
+    names an INI file to use instead.
+    """
+    from qtpy.QtCore import QSettings
+
+    path = os.environ.get(SETTINGS_ENV)
+    if path:
+        return QSettings(path, QSettings.Format.IniFormat)
+    return QSettings(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
 
 
 def display_available() -> tuple[bool, str]:

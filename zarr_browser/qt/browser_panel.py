@@ -33,7 +33,16 @@ from qtpy.QtCore import (
     QTimer,
     Signal,
 )
-from qtpy.QtGui import QAction, QColor, QFontMetrics, QGuiApplication, QKeyEvent, QKeySequence, QPainter
+from qtpy.QtGui import (
+    QAction,
+    QColor,
+    QFontMetrics,
+    QGuiApplication,
+    QHelpEvent,
+    QKeyEvent,
+    QKeySequence,
+    QPainter,
+)
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -50,6 +59,7 @@ from qtpy.QtWidgets import (
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QToolButton,
+    QToolTip,
     QTreeView,
     QVBoxLayout,
     QWidget,
@@ -72,7 +82,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.validate import ValidationReport
     from zarr_browser.qt.workers import Runner, Task
 
-__all__ = ["BadgeDelegate", "BrowserPanel", "ErrorBar"]
+__all__ = ["BadgeDelegate", "BrowserPanel", "ErrorBar", "absolute_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -190,11 +200,39 @@ def _open_hierarchy(url: str, storage_options: dict[str, Any], registry: Convent
     return _Opened(hierarchy, summarize(hierarchy.root, None, registry), node)
 
 
+def absolute_url(url: str) -> str:
+    """*url* with a local path made absolute (a recent store then opens the same folder from anywhere)."""
+    return url if "://" in url else os.path.abspath(os.path.expanduser(url))
+
+
 def _validate(hierarchy: Hierarchy, registry: ConventionRegistry, path: str, task_holder: list[Task]) -> ValidationReport:
     from zarr_browser.core.validate import validate_hierarchy
 
     cancel = task_holder[0].cancel_event if task_holder else None
     return validate_hierarchy(hierarchy, registry, path=path, cancel=cancel)
+
+
+class _RowTips(QObject):
+    """Tooltips of the tree's cells without one of their own (Kind, Shape, dtype): the row's (its
+    path, shape, dtype, chunks, codecs...), so that a Shape cut off in a narrow dock can be read.
+
+    Looked up when asked, not stored in every cell: 100,000 rows would each carry the text."""
+
+    def __init__(self, tree: QTreeView) -> None:
+        super().__init__(tree)
+        self._tree = tree
+
+    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
+        if event is None or event.type() != QEvent.Type.ToolTip or not isinstance(event, QHelpEvent):
+            return False
+        index = self._tree.indexAt(event.pos())
+        if not index.isValid() or index.column() == 0 or index.data(Qt.ItemDataRole.ToolTipRole):
+            return False
+        tip = index.siblingAtColumn(0).data(Qt.ItemDataRole.ToolTipRole)
+        if not tip:
+            return False
+        QToolTip.showText(event.globalPos(), str(tip), self._tree.viewport(), self._tree.visualRect(index))
+        return True
 
 
 class _ActivationFilter(QObject):
@@ -407,6 +445,8 @@ class BrowserPanel(QWidget):
         self._activation_filter = _ActivationFilter(self._on_tree_activated, self._type_into_filter,
                                                     self._context_menu_at_current, self)
         self.tree.installEventFilter(self._activation_filter)
+        self._row_tips = _RowTips(self.tree)
+        nonnull(self.tree.viewport()).installEventFilter(self._row_tips)
 
         self.unloadedLabel = QLabel()
         self.unloadedLabel.setWordWrap(True)
@@ -478,15 +518,21 @@ class BrowserPanel(QWidget):
         self._update_actions()
 
     # -- opening ---------------------------------------------------------------------------
+    #: whether a store replaced by another is closed (the napari dock keeps it: its layers read from it)
+    closesReplacedStores = True
+
     def openStore(self, url: str, storage_options: dict[str, Any] | None = None, *, writable: bool = False,
-                  select: str | None = None) -> None:
+                  select: str | None = None, focus: bool = True) -> None:
         """Open *url* (for writing when *writable*) in a worker; the tree replaces the current one when it
-        succeeds, and goes to the node at *select* (a path below *url*) when given."""
+        succeeds, and goes to the node at *select* (a path below *url*) when given.
+
+        A local path is made absolute.  An open still under way is superseded (cancelled).  The tree
+        takes the keyboard focus once the store is shown, unless *focus* is false.
+        """
         url = url.strip()
         if not url:
             return
-        if "://" not in url:  # a local path: absolute, so a recent store opens the same folder from anywhere
-            url = os.path.abspath(os.path.expanduser(url))
+        url = absolute_url(url)
         if self._open_task is not None:
             self._open_task.cancel()
         options = dict(storage_options or {})
@@ -496,23 +542,25 @@ class BrowserPanel(QWidget):
         self._open_task = None
         task = self._runner.submit(
             _open_hierarchy, url, options, self._registry, self._policy, writable,
-            on_done=lambda result: self._on_opened(url, options, result, select),
+            on_done=lambda result: self._on_opened(url, options, result, select, focus),
             on_error=lambda err: self._on_open_failed(url, err),
         )
         if not task.done:  # an ImmediateRunner has finished already
             self._open_task = task
         self._update_busy()
 
-    def _on_opened(self, url: str, options: dict[str, Any], result: _Opened, select: str | None = None) -> None:
+    def _on_opened(self, url: str, options: dict[str, Any], result: _Opened, select: str | None = None,
+                   focus: bool = True) -> None:
         self._open_task = None
         hierarchy = result.hierarchy
         old = self._hierarchy
         self._requested_url = url
         self.setHierarchy(hierarchy, result.summary, storage_options=options)
-        if old is not None and old is not hierarchy:
+        if old is not None and old is not hierarchy and self.closesReplacedStores:
             self._runner.submit(old.close)  # closing a remote store may talk to the network
         self.statusMessage.emit("", 0)
-        self.tree.setFocus(Qt.FocusReason.OtherFocusReason)  # not the filter box: arrows move at once
+        if focus:
+            self.tree.setFocus(Qt.FocusReason.OtherFocusReason)  # not the filter box: arrows move at once
         self.storeOpened.emit(hierarchy.url)
         target = "/" + "/".join(p for p in (result.node.strip("/"), (select or "").strip("/")) if p)
         if target != "/":  # the URL (and --node) named a node inside the store: go there
@@ -554,6 +602,13 @@ class BrowserPanel(QWidget):
 
     def hierarchy(self) -> Hierarchy | None:
         return self._hierarchy
+
+    def policy(self) -> RequestPolicy | None:
+        """Request deadlines and retries for the stores :meth:`openStore` opens (None: the defaults)."""
+        return self._policy
+
+    def setPolicy(self, policy: RequestPolicy | None) -> None:
+        self._policy = policy
 
     def requestedUrl(self) -> str:
         """The URL given to :meth:`openStore` for the store shown (as typed; ``hierarchy().url`` may differ)."""
@@ -948,12 +1003,22 @@ class BrowserPanel(QWidget):
         return menu
 
     # -- progress --------------------------------------------------------------------------
-    def cancelPending(self) -> None:
-        """Stop waiting: cancel the open, the listings, the validation and the inspector's reads in flight."""
+    def isOpening(self) -> bool:
+        """Whether a store is being opened (:meth:`openStore`)."""
+        return self._open_task is not None
+
+    def cancelOpen(self, *, report: bool = True) -> None:
+        """Stop opening the store under way (nothing when none); *report* says so in the error bar."""
         if self._open_task is not None:
             self._open_task.cancel()
             self._open_task = None
-            self.errorBar.showError(f"Cancelled opening {self._opening_url}")
+            if report:
+                self.errorBar.showError(redact_text(f"Cancelled opening {self._opening_url}"))
+            self._update_busy()
+
+    def cancelPending(self) -> None:
+        """Stop waiting: cancel the open, the listings, the validation and the inspector's reads in flight."""
+        self.cancelOpen()
         if self._validation_task is not None:
             self._validation_task.cancel()
             self._validation_task = None

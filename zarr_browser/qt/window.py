@@ -22,7 +22,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -54,8 +53,10 @@ from zarr_browser.cli import STORAGE_OPTIONS_ENV, URL_ENV
 from zarr_browser.core.redact import redact_options, redact_text, redact_url
 from zarr_browser.core.store import options_for_url
 from zarr_browser.qt._typed import connect_slot, nonnull
+from zarr_browser.qt.app import app_settings
 from zarr_browser.qt.browser_panel import NAPARI_TOOLTIP, BadgeDelegate, BrowserPanel
-from zarr_browser.qt.editor.window_editing import WindowEditing, is_remote_url
+from zarr_browser.qt.editor.window_editing import WindowEditing
+from zarr_browser.qt.recent import RecentStore, RecentStores
 
 if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import ConventionRegistry
@@ -67,10 +68,6 @@ __all__ = ["NAPARI_TOOLTIP", "BadgeDelegate", "BrowserPanel", "BrowserWindow", "
            "napari_available", "napari_command", "parse_storage_options", "redact_options", "redact_text", "redact_url"]
 
 logger = logging.getLogger(__name__)
-
-MAX_RECENT = 10
-
-
 
 # -- storage options and recent stores --------------------------------------------------------
 
@@ -112,65 +109,6 @@ def parse_storage_options(text: str) -> dict[str, Any]:
         except json.JSONDecodeError:
             options[key] = raw
     return options
-
-
-@dataclass(frozen=True, slots=True)
-class RecentStore:
-    """A store opened before: its URL and its storage options, both without credentials.
-
-    *credentials_removed* says that the store was opened with credentials that were not saved:
-    reopening it asks for them again.
-    """
-
-    url: str
-    storage_options: dict[str, Any]
-    credentials_removed: bool = False
-
-
-class RecentStores:
-    """The most recently opened stores, kept in a ``QSettings`` (newest first).
-
-    Credentials are never saved: not among the storage options (keys, secrets, tokens,
-    passwords, at any depth; HTTP headers), nor in the URL (``user:password@``, signature and
-    token query parameters).
-    """
-
-    KEY = "recent/stores"
-
-    def __init__(self, settings: QSettings) -> None:
-        self._settings = settings
-
-    def load(self) -> list[RecentStore]:
-        raw = self._settings.value(self.KEY, "[]")
-        try:
-            entries = json.loads(raw if isinstance(raw, str) else "[]")
-        except json.JSONDecodeError:
-            logger.warning("ignoring unreadable recent stores in %s", self._settings.fileName())
-            return []
-        out = []
-        for entry in entries if isinstance(entries, list) else []:
-            if isinstance(entry, dict) and isinstance(entry.get("url"), str):
-                options = entry.get("storage_options")
-                out.append(RecentStore(entry["url"], options if isinstance(options, dict) else {},
-                                       entry.get("credentials_removed") is True))
-        return out
-
-    def add(self, url: str, storage_options: dict[str, Any] | None) -> list[RecentStore]:
-        """Put *url* first (its credentials removed); returns the entries, newest first."""
-        options = dict(storage_options or {})
-        safe_url, safe_options = redact_url(url), redact_options(options)
-        removed = is_remote_url(url) and (safe_url != url or safe_options != options)
-        entries = [RecentStore(safe_url, safe_options, removed),
-                   *(r for r in self.load() if r.url != safe_url)][:MAX_RECENT]
-        self._settings.setValue(self.KEY, json.dumps([
-            {"url": r.url, "storage_options": r.storage_options, "credentials_removed": r.credentials_removed}
-            for r in entries]))
-        self._settings.sync()
-        return entries
-
-    def clear(self) -> None:
-        self._settings.remove(self.KEY)
-        self._settings.sync()
 
 
 # -- dialogs ---------------------------------------------------------------------------------
@@ -345,8 +283,8 @@ class BrowserWindow(QMainWindow):
     registry
         Conventions used for badges, kinds, hints and validation.
     settings
-        Where recent stores are kept; ``QSettings()`` of the application by default (tests
-        pass a settings file of their own).
+        Where recent stores are kept; :func:`~zarr_browser.qt.app.app_settings` by default
+        (tests pass a settings file of their own).
     policy
         Request deadlines and retries for the stores opened.
     """
@@ -364,7 +302,7 @@ class BrowserWindow(QMainWindow):
         self._runner = runner
         self._shown_store = False  # a store was shown before the one opening (gc.freeze: see _on_opened)
         self._registry = registry
-        self._settings = settings if settings is not None else QSettings()
+        self._settings = settings if settings is not None else app_settings()
         self._policy = policy
         self._recent = RecentStores(self._settings)
         #: the URL and the options of the last open tried (kept when it failed: the dialog offers them again)

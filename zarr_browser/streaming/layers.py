@@ -767,8 +767,8 @@ class _Planner:
         if not fields:
             return _Result(notes=[f"{node.path}: the well lists no fields; nothing to show"])
         names = ", ".join(posixpath.basename(f) for f in fields)
-        return _Result(notes=[f"{node.path}: the well has {len(fields)} fields ({names}); open one from the "
-                              "browser dock"], others=fields)
+        return _Result(notes=[f"{node.path}: the well has {len(fields)} fields ({names}): open one of them "
+                              "(they are listed under the well in the Zarr browser)"], others=fields)
 
     # -- bioformats2raw ----------------------------------------------------------------------
     def _bioformats2raw(self, node: Node) -> _Result:
@@ -784,7 +784,7 @@ class _Planner:
             return _Result(notes=[f"{node.path}: a bioformats2raw collection with no series found; nothing to show"])
         shown = ", ".join(series[:20]) + (f", … ({len(series)} in all)" if len(series) > 20 else "")
         return _Result(notes=[f"{node.path} is a bioformats2raw collection of {len(paths)} images (series {shown}); "
-                              "open one from the browser dock"], others=paths)
+                              "open one of them (they are listed in the Zarr browser)"], others=paths)
 
     # -- plain arrays and groups -------------------------------------------------------------
     def _group(self, node: Node) -> _Result:
@@ -799,11 +799,11 @@ class _Planner:
         images = [c for c in children if c.is_group and {"image", "plate", "label-image"} & set(self._roles(c))]
         if skipped:
             result.notes.append(f"{node.path}: {len(arrays)} image-like arrays; the first {self.max_arrays} are open, "
-                                "the others are in the browser dock")
+                                "the others are listed in the Zarr browser")
         if images:
             names = ", ".join(c.name for c in images[:10]) + (" …" if len(images) > 10 else "")
             result.notes.append(f"{node.path} holds {len(images)} image{'s' if len(images) != 1 else ''} ({names}); "
-                                "open them from the browser dock")
+                                "open them by themselves (they are listed in the Zarr browser)")
         if left_out:
             listed = "; ".join(f"{name} ({why})" for name, why in left_out[:10])
             more = f"; … ({len(left_out)} in all)" if len(left_out) > 10 else ""

@@ -27,6 +27,7 @@ from zarr_browser.qt._typed import connect_slot, nonnull
 from zarr_browser.qt.editor.controller import EditController
 from zarr_browser.qt.editor.dialogs import SaveDialog
 from zarr_browser.qt.editor.panel import EditorPanel
+from zarr_browser.qt.recent import is_remote_url
 
 if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import ConventionRegistry
@@ -36,22 +37,15 @@ if TYPE_CHECKING:
     from zarr_browser.qt.window import BrowserWindow
     from zarr_browser.qt.workers import Runner
 
-__all__ = ["WindowEditing", "is_remote_url"]
+__all__ = ["WindowEditing"]
 
 logger = logging.getLogger(__name__)
 
-_LOCAL_SCHEMES = ("file://", "memory://", "memory:")
 
 #: the editor dock's first width: this share of the window, within these bounds (px)
 DOCK_SHARE, DOCK_MIN_WIDTH, DOCK_MAX_WIDTH = 0.34, 400, 600
 #: the tree's width next to the inspector once the dock is open (its Name, Kind and Shape columns)
 TREE_WIDTH = 450
-
-
-def is_remote_url(url: str) -> bool:
-    """Whether *url* names a store over the network (http, s3, gs...): writing there needs a confirmation."""
-    url = url.strip()
-    return "://" in url and not url.lower().startswith(_LOCAL_SCHEMES)
 
 
 def _paths_of(keys: list[str]) -> list[str]:

@@ -17,6 +17,9 @@ __all__ = ["PreviewWidget"]
 
 CAPTION_MIN_WIDTH = 180
 """Narrowest caption column beside the picture (px); narrower panels put the caption below."""
+MIN_SIDE = 128
+"""Narrowest picture (px): in a narrower panel (napari's dock) the picture shrinks to its width
+down to this, rather than making the panel scroll sideways."""
 
 
 class PreviewWidget(QWidget):
@@ -25,7 +28,9 @@ class PreviewWidget(QWidget):
     def __init__(self, parent: QWidget | None = None, *, side: int = 256) -> None:
         super().__init__(parent)
         self._side = side
+        self._shown_side = side  # the picture's side now: less than *side* in a narrow panel
         self._thumbnail: Thumbnail | None = None
+        self._pixmap: QPixmap | None = None  # the thumbnail at *side*
         self._image = QLabel()
         self._image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._image.setFixedSize(QSize(side + 2, side + 2))  # the border takes a pixel each side
@@ -51,13 +56,36 @@ class PreviewWidget(QWidget):
         """Whether the caption is right of the picture (else below it: a narrow panel)."""
         return self._layout.direction() == QBoxLayout.Direction.LeftToRight
 
+    def minimumSizeHint(self) -> QSize:
+        # the picture shrinks to the panel's width (see resizeEvent): it must not hold it wide
+        hint = super().minimumSizeHint()
+        return QSize(min(hint.width(), MIN_SIDE + 2), hint.height())
+
+    def pictureSide(self) -> int:
+        """The side of the picture shown (px)."""
+        return self._shown_side
+
     def resizeEvent(self, event: QResizeEvent | None) -> None:
         # beside the picture only with room for a readable column; else one word per line
         direction = QBoxLayout.Direction.LeftToRight if self.width() >= self._side + 2 + CAPTION_MIN_WIDTH \
             else QBoxLayout.Direction.TopToBottom
         if direction != self._layout.direction():
             self._layout.setDirection(direction)
+        side = max(MIN_SIDE, min(self._side, self.width() - 2))
+        if side != self._shown_side:
+            self._shown_side = side
+            self._image.setFixedSize(QSize(side + 2, side + 2))
+            self._show_pixmap()
         super().resizeEvent(event)
+
+    def _show_pixmap(self) -> None:
+        if self._pixmap is None:
+            return
+        pixmap = self._pixmap
+        if self._shown_side != self._side:
+            pixmap = pixmap.scaled(self._shown_side, self._shown_side, Qt.AspectRatioMode.KeepAspectRatio,
+                                   Qt.TransformationMode.SmoothTransformation)
+        self._image.setPixmap(pixmap)
 
     # -- state ---------------------------------------------------------------------------------
     def thumbnail(self) -> Thumbnail | None:
@@ -77,6 +105,7 @@ class PreviewWidget(QWidget):
     # -- setters -------------------------------------------------------------------------------
     def clear(self) -> None:
         self._thumbnail = None
+        self._pixmap = None
         self._image.clear()
         self._note.clear()
 
@@ -108,7 +137,8 @@ class PreviewWidget(QWidget):
                 else Qt.TransformationMode.FastTransformation
             pixmap = pixmap.scaled(self._side, self._side, Qt.AspectRatioMode.KeepAspectRatio, transform)
         self._image.setStyleSheet("background: #111; border: 1px solid palette(mid);")
-        self._image.setPixmap(pixmap)
+        self._pixmap = pixmap
+        self._show_pixmap()
         lines = [html.escape(thumbnail.source_path), html.escape(thumbnail.note)]
         if thumbnail.channels:
             lines.append("Channels: " + ", ".join(html.escape(c) for c in thumbnail.channels))
