@@ -712,3 +712,18 @@ def test_durations_are_told_apart_from_plain_numbers(make_inspector, tmp_path) -
     inspector.showTab("dataset")
     rows = {r[0]: r for r in inspector.dataset.data_variables.texts()}
     assert rows["dur"][5].startswith("durations in hours") and rows["n"][5] == ""
+
+
+def test_keyboard_focus_shows_on_the_tab_bar_and_the_copy_buttons(  # type: ignore[no-untyped-def]
+        make_inspector, demo_root, qtbot) -> None:
+    """Fusion draws no focus there: a keyboard user could not tell where Tab had gone."""
+    inspector, _preview = _demo_preview(make_inspector, demo_root, qtbot)
+    inspector.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is inspector)
+    for widget in (inspector.tabs.tabBar(), inspector.breadcrumb._copy):
+        widget.setFocus(Qt.FocusReason.TabFocusReason)
+        qtbot.waitUntil(widget.hasFocus)
+        focused = widget.grab().toImage()
+        widget.clearFocus()
+        qtbot.waitUntil(lambda w=widget: not w.hasFocus())
+        assert widget.grab().toImage() != focused, f"{type(widget).__name__}: focus is invisible"

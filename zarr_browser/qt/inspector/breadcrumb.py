@@ -69,6 +69,8 @@ class Breadcrumb(QWidget):
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self._crumbs: list[tuple[QToolButton, str]] = []  # each segment button and its full label
+        # Fusion draws no focus on a tool button: a keyboard user could not tell where Tab went
+        self.setStyleSheet("QToolButton:focus { border: 1px solid palette(highlight); border-radius: 3px; }")
         self._fold: tuple[QLabel, QToolButton] | None = None  # the "› …" standing for the middle ancestors
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)

@@ -187,6 +187,8 @@ class Inspector(QWidget):
         self.tabs.setElideMode(Qt.TextElideMode.ElideNone)
         for arrow in nonnull(self.tabs.tabBar()).findChildren(QToolButton):  # no Tab stop on the scroll arrows
             arrow.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # Fusion (and napari's theme) draw no focus on a tab bar: the current tab is underlined instead
+        nonnull(self.tabs.tabBar()).setStyleSheet("QTabBar::tab:selected:focus { text-decoration: underline; }")
         self._tab_widgets: dict[str, QWidget] = {}
         titles = {"overview": "Overview", "attributes": "Attributes", "array": "Array", "dimensions": "Dimensions",
                   "image": "Image", "labels": "Labels", "plate": "Plate", "well": "Well", "dataset": "Dataset",
