@@ -399,6 +399,7 @@ class BrowserPanel(QWidget):
 
     def _build(self, orientation: Qt.Orientation) -> None:
         vertical = orientation == Qt.Orientation.Vertical
+        self._name_room = 100 if vertical else self.NAME_ROOM
         self.errorBar = ErrorBar()
         self.filterEdit = QLineEdit()
         self.filterEdit.setPlaceholderText("Filter names (Ctrl+F) — substring or wildcard, e.g. *.ome.zarr"
@@ -734,7 +735,8 @@ class BrowserPanel(QWidget):
             index = self.tree.indexBelow(index)
 
     NAME_ROOM = 150
-    """Pixels the Name column keeps for the icon and the name after a row's indentation."""
+    """Pixels the Name column keeps for the icon and the name after a row's indentation (100 in
+    a narrow, vertical panel such as napari's dock, where the other columns need the room)."""
 
     def _fit_name_column(self, index: QModelIndex) -> None:
         depth = 1  # the children of *index* are one level deeper
@@ -742,7 +744,7 @@ class BrowserPanel(QWidget):
         while parent.isValid():
             depth += 1
             parent = parent.parent()
-        need = self.tree.indentation() * (depth + 1) + self.NAME_ROOM
+        need = self.tree.indentation() * (depth + 1) + self._name_room
         header = nonnull(self.tree.header())
         if header.sectionSize(HierarchyTreeModel.NAME_COLUMN) < need:
             header.resizeSection(HierarchyTreeModel.NAME_COLUMN, need)
