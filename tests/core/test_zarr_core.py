@@ -118,6 +118,31 @@ def test_consolidated_fresh_stale_and_absent(tmp_path: Path, fmt: int, version: 
     assert _at(report, "/b") == []
 
 
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_a_node_equal_to_its_consolidated_copy_shares_its_parsed_value(tmp_path: Path, fmt: int) -> None:
+    """Every value was kept twice (the node's own and its consolidated copy): a third of the
+    memory of a 100,000-array store's rows.  Shared only when written alike: 0 and 0.0 differ."""
+    path = tmp_path / "c.zarr"
+    root = zarr.open_group(path, mode="w", zarr_format=fmt)
+    root.create_array("a", shape=(4,), dtype="f4", fill_value=0.0, attributes={"units": "m", "scale": 1})
+    root.create_array("b", shape=(4,), dtype="f4", attributes={"scale": 1})
+    zarr.consolidate_metadata(path)
+    own = path / "b" / (".zattrs" if fmt == 2 else "zarr.json")
+    doc = json.loads(own.read_text())
+    (doc if fmt == 2 else doc["attributes"])["scale"] = 1.0  # equal to 1, written differently
+    own.write_text(json.dumps(doc))
+    hierarchy = Hierarchy.open(str(path))
+    assert hierarchy.consolidated is not None
+    name = ".zarray" if fmt == 2 else "zarr.json"
+    a, b = hierarchy.node("/a"), hierarchy.node("/b")
+    assert a.documents[name].value is hierarchy.consolidated.documents["/a"][name].value
+    assert a.attributes == {"units": "m", "scale": 1} and a.consolidated == "fresh"
+    kept = ".zattrs" if fmt == 2 else "zarr.json"
+    assert b.documents[kept].value is not hierarchy.consolidated.documents["/b"][kept].value
+    assert b.attributes == {"scale": 1.0} and isinstance(b.attributes["scale"], float)  # what the file says
+    assert b.consolidated == "fresh"  # the same metadata (1 == 1.0): not stale
+
+
 def test_v3_consolidated_describe_counts_entries(tmp_path: Path) -> None:
     path = tmp_path / "c.zarr"
     root = zarr.open_group(path, mode="w", zarr_format=3)
