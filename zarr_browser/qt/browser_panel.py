@@ -213,8 +213,9 @@ def _validate(hierarchy: Hierarchy, registry: ConventionRegistry, path: str, tas
 
 
 class _RowTips(QObject):
-    """Tooltips of the tree's cells without one of their own (Kind, Shape, dtype): the row's (its
-    path, shape, dtype, chunks, codecs...), so that a Shape cut off in a narrow dock can be read.
+    """Tooltips of the tree's cells without one of their own (Kind, Shape, dtype, Conventions
+    without badges): the row's (its path, shape, dtype, chunks, codecs...), so that a Shape cut
+    off in a narrow dock can be read.
 
     Looked up when asked, not stored in every cell: 100,000 rows would each carry the text."""
 

@@ -704,7 +704,7 @@ class HierarchyTreeModel(QStandardItemModel):
             first.setData(_Group(first), self.GroupRole)
         last = row[self.CONVENTIONS_COLUMN]
         last.setData(info.badges, self.BadgesRole)
-        last.setData(info.badges_tooltip or info.tooltip, Qt.ItemDataRole.ToolTipRole)
+        last.setData(info.badges_tooltip or None, Qt.ItemDataRole.ToolTipRole)  # else the row's (_RowTips)
         self._items[node.path] = first
         return row
 
@@ -724,7 +724,7 @@ class HierarchyTreeModel(QStandardItemModel):
         first.setData(info.kind_key, self.KindRole)
         last = nonnull(parent.child(row, self.CONVENTIONS_COLUMN))
         last.setData(info.badges, self.BadgesRole)
-        last.setData(info.badges_tooltip or info.tooltip, Qt.ItemDataRole.ToolTipRole)
+        last.setData(info.badges_tooltip or None, Qt.ItemDataRole.ToolTipRole)  # else the row's (_RowTips)
 
     def addFound(self, path: str, found: Sequence[Detection]) -> None:
         """Badge the loaded group at *path* with *found* (what the inspector's worker found it to
