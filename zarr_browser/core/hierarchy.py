@@ -782,8 +782,8 @@ class Hierarchy:
         """Read the nodes at *paths* (children of *path*) and hand each to *store* as it is read."""
         names = [p.rsplit("/", 1)[-1] for p in paths]
         if self.access.protocol == "local":
-            # a child's own consolidated copy too (a stat on disk; a round trip remotely, so not
-            # there): a dataset in a folder of stores is then told as when it is opened itself
+            # a child's own consolidated copy too (a stat on disk; remotely only for groups,
+            # below): a dataset in a folder of stores is then told as when it is opened itself
             keys = {p: [*metadata_keys(p), key_prefix(p) + ".zmetadata"] for p in paths}
             raw = await self.access.get_many([k for p in paths for k in keys[p]])
             for p in paths:  # an extra: one that cannot be read (too large) does not make the child an error
@@ -812,6 +812,13 @@ class Hierarchy:
                     raw.setdefault(k, None)
             else:
                 raw = await self.access.get_many(keys, semaphore=semaphore)
+                extra = key_prefix(child) + ".zmetadata"
+                if isinstance(raw.get(key_prefix(child) + ".zgroup"), bytes):
+                    # a v2 group's own consolidated copy, as on disk: a dataset in a folder of
+                    # stores is told as when opened itself (one more request, for groups only;
+                    # a v3 group carries its copy in zarr.json); unreadable, it is left out
+                    more = await self.access.get_many([extra], semaphore=semaphore)
+                    raw[extra] = more[extra] if isinstance(more[extra], bytes) else None
             store(child, self._child_node(child, raw, child.rsplit("/", 1)[-1] in folders))
 
         await asyncio.gather(*(one(p) for p in paths))
