@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import weakref
 from collections.abc import Iterable, Sequence
@@ -47,6 +48,12 @@ round trip and a decode; a slow store is not waited for: its layers refine when 
 REFRESH_INTERVAL_MS = 40
 """Least time between two refreshes of the layers while chunks keep arriving (the first arrival
 and the last one of a view refresh at once)."""
+
+PAINT_WAIT = 0.02
+"""Seconds a frame of a view that did not move since the last frame may wait, before it draws,
+for view blocks due within that time (judging by how long views took to arrive so far): the
+frame that would draw the placeholders once more draws the data instead, and the refresh costs
+no frame of its own.  Frames of a moving view (panning, zooming, stepping) never wait."""
 
 
 def display_mode() -> str:
@@ -110,6 +117,30 @@ def watch(arrays: Iterable[DisplayLevel]) -> None:
     for array in arrays:
         for token in array.tokens():
             _refresher.watch(token)
+    _refresher.hook_canvases()
+
+
+def _scene_canvases() -> list[tuple[Any, Any]]:
+    """The open napari viewers and their vispy canvases (private napari API: none when it moved)."""
+    from napari import Viewer
+
+    out = []
+    for viewer in list(getattr(Viewer, "_instances", ())):
+        canvas = getattr(getattr(getattr(getattr(viewer, "window", None), "_qt_viewer", None), "canvas", None),
+                         "_scene_canvas", None)
+        if canvas is not None and hasattr(getattr(canvas, "events", None), "draw"):
+            out.append((viewer, canvas))
+    return out
+
+
+def _view_of(viewer: Any) -> tuple[Any, ...] | None:
+    """What a viewer shows (camera and dims), to tell a frame of a moving view; None if unknown."""
+    try:
+        scene = getattr(viewer, "scene", None)  # napari 0.9 (viewer.camera before)
+        camera, dims = (scene.camera if scene is not None else viewer.camera), viewer.dims
+        return (tuple(camera.center), camera.zoom, tuple(camera.angles), tuple(dims.point), dims.ndisplay)
+    except Exception:  # boundary: napari moved these
+        return None
 
 
 def _make_refresher() -> _Refresher:
@@ -128,15 +159,67 @@ def _make_refresher() -> _Refresher:
             self._timer.setInterval(REFRESH_INTERVAL_MS)
             self._timer.timeout.connect(self._flush)
             self._last = 0.0
+            self._canvases: weakref.WeakKeyDictionary[Any, tuple[weakref.ref[Any], Any]] = weakref.WeakKeyDictionary()
+            self._landed: set[int] = set()  # tokens heard of on the I/O thread, not taken up yet
+            self._landed_lock = threading.Lock()
             self.arrived.connect(self._on_arrived)
+
+        def hook_canvases(self) -> None:
+            """Hear when the viewers' canvases are about to draw (:meth:`_before_draw`)."""
+            for viewer, canvas in _scene_canvases():
+                if canvas not in self._canvases:
+                    self._canvases[canvas] = (weakref.ref(viewer), None)
+                    canvas.events.draw.connect(self._before_draw, position="first")
+
+        def _still(self, canvas: Any) -> bool:
+            """Whether *canvas* shows what it showed when it last drew (not a frame of a move)."""
+            entry = self._canvases.get(canvas)
+            if entry is None:
+                return False
+            viewer = entry[0]()
+            view = None if viewer is None else _view_of(viewer)
+            self._canvases[canvas] = (entry[0], view)
+            return view is not None and view == entry[1]
+
+        def _before_draw(self, event: Any = None) -> None:
+            """A frame is about to be drawn: refresh now the layers whose blocks arrived, so that
+            this frame draws them (vispy drops the update a refresh asks for while one is pending,
+            so the refresh costs no frame of its own), after waiting at most PAINT_WAIT for view
+            blocks that are about to arrive."""
+            try:
+                engine = get_engine()
+                still = self._still(getattr(event, "source", None))
+                due = engine.view_due()
+                if still and due is not None and due <= PAINT_WAIT:
+                    engine.wait_views(PAINT_WAIT)
+                self._take_landed()  # their signals may still wait in the queue
+                if self._dirty:
+                    self._timer.stop()
+                    self._flush()
+            except Exception:  # boundary: inside napari's paint; the timer path still refreshes
+                logger.exception("zarr-browser: refreshing before a frame failed")
 
         def watch(self, token: int) -> None:
             if token not in self._tokens:
                 self._tokens.add(token)
-                get_engine().add_listener(token, self.arrived.emit)
+                get_engine().add_listener(token, self._heard)
+
+        def _heard(self, token: int) -> None:  # the engine's I/O thread
+            with self._landed_lock:
+                self._landed.add(token)
+            self.arrived.emit(token)
+
+        def _take_landed(self) -> bool:
+            """Move the tokens heard of into the dirty set; whether there were any."""
+            with self._landed_lock:
+                landed, self._landed = self._landed, set()
+            self._dirty |= landed
+            return bool(landed)
 
         def _on_arrived(self, token: int) -> None:
-            self._dirty.add(token)
+            if not self._take_landed() and not self._dirty:
+                return  # a frame took it up already
+            self.hook_canvases()  # viewers opened since the layers were made
             if self._timer.isActive():
                 if get_engine().pending() == 0:  # the last chunk of the view: show it now
                     self._timer.start(0)
@@ -151,8 +234,8 @@ def _make_refresher() -> _Refresher:
             for layer in _layers_showing(dirty):
                 try:
                     if _awaits_data(layer):  # a view drawn complete already needs no new frame
-                        _forget_materialized(layer)
-                        layer.refresh()
+                        # the extent stays; the thumbnail changes only with the coarsest level's copy
+                        layer.refresh(extent=False, thumbnail=_forget_materialized(layer))
                     _settle_contrast(layer)
                 except Exception:  # a refresh failing must not stop the others
                     logger.exception("zarr-browser: refreshing %s failed", layer.name)
@@ -192,19 +275,23 @@ def _settle_contrast(layer: Any) -> None:
         layer.reset_contrast_limits(mode="slice")
 
 
-def _forget_materialized(layer: Any) -> None:
-    """Drop napari's copy of the coarsest level, so that the refresh reads it again.
+def _forget_materialized(layer: Any) -> bool:
+    """Drop napari's copy of the coarsest level, so that the refresh reads it again; whether
+    the thumbnail (drawn from that copy, or from the only level) may change.
 
     napari (0.9) keeps ``np.asarray`` of a 2-D multiscale layer's coarsest level for good (the
     thumbnail, and the view when that level is shown): read while its chunks were on their
     way, it would show the placeholders for ever.  Only an incomplete copy is dropped.
     """
     arrays = _arrays_of(layer)
-    if len(arrays) < 2 or not any(h.status == "pending" for h in arrays[-1].last_holes):
-        return  # its copy is complete (dropping it would read the level again, and cost a frame)
+    if len(arrays) < 2:
+        return True  # one level: the thumbnail is drawn from the view
+    if not any(h.status == "pending" for h in arrays[-1].last_holes):
+        return False  # its copy is complete (dropping it would read the level again, and cost a frame)
     clear = getattr(getattr(layer, "_level_materializer", None), "cache_clear", None)
     if callable(clear):
         clear()
+    return True
 
 
 def _awaits_data(layer: Any) -> bool:

@@ -204,3 +204,38 @@ def test_failed_float_chunks_are_nan_not_the_dtype_extremes() -> None:
 
     assert np.isnan(failed_pattern((4, 4), np.dtype("float32"))).all()
     assert set(np.unique(failed_pattern((16, 16), np.dtype("uint8")))) == {0, 255}
+
+
+def test_a_frame_drawn_after_the_views_chunks_landed_draws_them(
+    make_napari_viewer: Any, stores: Any, http_server: Any, qtbot: Any, engine: StreamingEngine
+) -> None:
+    """The refresh waited for its queued signal, which the frame already being drawn held back:
+    that frame drew the placeholders once more and the data came a frame later (3 paints for a
+    view over HTTP, 2 now).  A frame about to be drawn takes up the chunks that landed first."""
+    import time
+    from types import SimpleNamespace
+
+    import zarr
+
+    from zarr_browser import _display
+
+    image = stores.image("0.5", labels=False)
+    shutil.copytree(image, http_server.root / "frame.ome.zarr")
+    truth = np.asarray(zarr.open_array(str(image / "s0"), mode="r"))
+    viewer = make_napari_viewer()
+    http_server.faults.add("frame.ome.zarr/s0/c/*", "hang")
+    layers = viewer.open(http_server.url_for("frame.ome.zarr"), plugin="zarr-browser")
+    dapi = layers[0]
+    qtbot.waitUntil(lambda: pending_holes(dapi) > 0, timeout=10_000)
+    refresher = _display._refresher
+    canvas = viewer.window._qt_viewer.canvas._scene_canvas
+    assert refresher is not None and canvas in refresher._canvases  # it hears this viewer's frames
+    assert not np.array_equal(shown(dapi), truth[0])
+    http_server.faults.clear()
+    http_server._release.set()  # the hanging requests fail; their retries succeed
+    deadline = time.monotonic() + 20
+    while engine.pending():  # no Qt event runs meanwhile: the "arrived" signal stays queued
+        assert time.monotonic() < deadline, "chunks still pending"
+        time.sleep(0.01)
+    refresher._before_draw(SimpleNamespace(source=canvas))  # what the next frame does first
+    assert pending_holes(dapi) == 0 and np.array_equal(shown(dapi), truth[0])

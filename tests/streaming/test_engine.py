@@ -704,3 +704,28 @@ def test_a_batch_that_fails_outside_any_block_shows_its_blocks_failed(engine: St
     shown[...]
     assert {h.status for h in shown.last_holes} == {"failed"}
     assert http_server.stats.requests == requests  # remembered as failed, not fetched again at once
+
+
+def test_a_frame_can_wait_for_a_view_due_now_but_never_for_a_straggler(
+        engine: StreamingEngine, http_server: Any) -> None:
+    """``view_due`` says when the blocks a view waits for should be in (from how long views
+    took), ``wait_views`` waits for them, bounded; a view late past twice that is not waited for."""
+    truth = microscopy((256, 256))
+    write(http_server.root / "due.zarr", truth, chunks=(64, 64))
+    array = level(http_server.url_for("due.zarr"))
+    heard: list[int] = []
+    engine.add_listener(array.source.token, heard.append)
+    assert engine.view_due() is None  # no view waits
+    array.source.read_cached((slice(0, 128, 1), slice(0, 128, 1)))
+    assert engine.wait_views(20.0) and heard  # in, and the listeners told before it returns
+    assert engine.view_due() is None and engine._view_time is not None
+    http_server.faults.add("due.zarr/a/c/*", "hang")
+    array.source.read_cached((slice(128, 256, 1), slice(128, 256, 1)))
+    due = engine.view_due()
+    assert due is not None and due <= engine._view_time  # due within what views took
+    assert not engine.wait_views(0.05)  # bounded: the server holds every request
+    time.sleep(max(0.3, 3 * engine._view_time))
+    assert engine.view_due() is None  # a straggler now: frames do not wait for it
+    http_server.faults.clear()
+    http_server._release.set()
+    wait_idle(engine)

@@ -215,7 +215,7 @@ class DisplayLevel:
 
     def read(self, key: tuple[Index, ...]) -> np.ndarray:
         """Region *key* (normalised) as it can be drawn now; requests what is missing."""
-        data, holes = self._best(self._index, key, request=True)
+        data, holes, _ = self._best(self._index, key, request=True)
         with self._lock:
             self.last_holes = holes
             if any(h.status == "pending" for h in holes):
@@ -223,14 +223,15 @@ class DisplayLevel:
         return data
 
     # -- coarse to fine ---------------------------------------------------------------------
-    def _best(self, k: int, key: tuple[Index, ...], *, request: bool) -> tuple[np.ndarray, list[Hole]]:
-        """The best data available now for *key* of level *k*, and the holes that remain."""
+    def _best(self, k: int, key: tuple[Index, ...], *, request: bool) -> tuple[np.ndarray, list[Hole], bool]:
+        """The best data available now for *key* of level *k*, the holes that remain, and
+        whether nothing at all is there yet (every block of it, and of the coarser levels, pending)."""
         level = self._levels[k]
         source = level.source
         full = level.full_key(key)
         read_cached = getattr(source, "read_cached", None)
         if read_cached is None:  # a source without a cache: read it (blocking)
-            return source.read(full), []
+            return source.read(full), [], False
         wait = grace_left(source) if request and k == self._index else 0.0
         started = time.monotonic()
         own = request and k == self._index
@@ -239,20 +240,23 @@ class DisplayLevel:
         if wait > 0:
             _grace.spend(min(wait, time.monotonic() - started))
         pending = [h for h in holes if h.status == "pending"]
+        empty = bool(pending) and sum(data[h.out].size for h in pending) == data.size  # holes are disjoint
         if pending and k + 1 < len(self._levels) and data.size:
             coarse = self._upsampled(k, key, data.shape)
             if coarse is not None:
                 for hole in pending:
                     data[hole.out] = coarse[hole.out]
+                empty = False
         for hole in holes:
             if hole.status == "failed":
                 data[hole.out] = failed_pattern(data[hole.out].shape, data.dtype)
             elif hole.status == "missing" and self.flag_missing:
                 missing_pattern(data[hole.out])
-        return data, holes
+        return data, holes, empty
 
     def _upsampled(self, k: int, key: tuple[Index, ...], shape: tuple[int, ...]) -> np.ndarray | None:
-        """Region *key* of level *k* drawn from level k+1 (and coarser), nearest neighbour."""
+        """Region *key* of level *k* drawn from level k+1 (and coarser), nearest neighbour; None
+        when that has nothing yet (the placeholders stay: no upsampling of placeholders)."""
         fine, coarse_level = self._levels[k], self._levels[k + 1]
         coarse_key: list[Index] = []
         take: list[np.ndarray] = []
@@ -265,7 +269,9 @@ class DisplayLevel:
             low = int(mapped.min())
             coarse_key.append(slice(low, int(mapped.max()) + 1, 1))
             take.append(mapped - low)
-        coarse, _ = self._best(k + 1, tuple(coarse_key), request=self._coarse_first)
+        coarse, _, empty = self._best(k + 1, tuple(coarse_key), request=self._coarse_first)
+        if empty:
+            return None
         if not take:
             return coarse.reshape(shape)
         out = coarse

@@ -893,6 +893,9 @@ class StreamingEngine:
         self._inflight: dict[BlockKey, bool] = {}  # block → wanted by a view (not only a prefetch)
         self._batches = 0  # fetches under way, until their prefetch has been started
         self._display_inflight = 0
+        self._view_since = 0.0  # when the view blocks now in flight started to be (monotonic)
+        self._view_time: float | None = None  # how long views took to arrive (a moving average)
+        self._untold = 0  # batches whose listeners have not heard of blocks a view waited for
         self._failed: dict[BlockKey, tuple[float, str]] = {}
         self._missing: set[BlockKey] = set()
         self._listeners: dict[int, list[Callable[[int], None]]] = {}
@@ -909,6 +912,28 @@ class StreamingEngine:
         """Blocks requested by views and not delivered yet (prefetches excluded)."""
         with self._lock:
             return self._display_inflight
+
+    def view_due(self) -> float | None:
+        """Seconds until the blocks views wait for should all be in, judging by how long views
+        took so far (negative: overdue); None when no view waits, nothing is known yet, or
+        the view has taken over twice as long as views take (a straggler, not to be waited for)."""
+        with self._lock:
+            if self._display_inflight == 0 or self._view_time is None:
+                return None
+            due = self._view_since + self._view_time - time.monotonic()
+            return None if due < -self._view_time else due
+
+    def wait_views(self, timeout: float) -> bool:
+        """Wait at most *timeout* seconds until no view waits for blocks and the listeners have
+        heard of every block that came in for one; whether that is so."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while self._display_inflight or self._untold:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._arrived.wait(remaining)
+            return True
 
     def idle(self) -> bool:
         """Whether nothing is being fetched at all (views and prefetches)."""
@@ -1060,6 +1085,8 @@ class StreamingEngine:
                         value = self.cache.get(block_key)
                     elif request and inflight is False:  # being prefetched: now a view waits for it
                         self._inflight[block_key] = True
+                        if self._display_inflight == 0:
+                            self._view_since = now
                         self._display_inflight += 1
             if value is not None:
                 out[where] = value[local]
@@ -1162,7 +1189,9 @@ class StreamingEngine:
             blocks = [c for c in blocks if (source.token, c) not in self._inflight and (source.token, c) not in self.cache]
             for c in blocks:
                 self._inflight[(source.token, c)] = display
-            if display:
+            if display and blocks:
+                if self._display_inflight == 0:
+                    self._view_since = time.monotonic()
                 self._display_inflight += len(blocks)
         if not blocks:
             return
@@ -1212,7 +1241,12 @@ class StreamingEngine:
             batch.timer = None
         if batch.unheard:
             batch.unheard = False
-            self.notify(batch.token)
+            try:
+                self.notify(batch.token)
+            finally:
+                with self._arrived:
+                    self._untold -= 1
+                    self._arrived.notify_all()
 
     def _release(self, token: int, blocks: list[tuple[int, ...]], batch: _Batch) -> bool:
         """*blocks* are no longer in flight; whether no view waits for any block now."""
@@ -1222,8 +1256,12 @@ class StreamingEngine:
                 wanted += bool(self._inflight.pop((token, c), False))
             self._display_inflight -= wanted
             complete = self._display_inflight == 0
-        if wanted:  # prefetched blocks nobody looks at yet: no refresh
-            batch.unheard = True
+            if wanted and complete:
+                took = time.monotonic() - self._view_since
+                self._view_time = took if self._view_time is None else 0.7 * self._view_time + 0.3 * took
+            if wanted and not batch.unheard:  # prefetched blocks nobody looks at yet: no refresh
+                batch.unheard = True
+                self._untold += 1
         with self._arrived:
             self._arrived.notify_all()
         return complete
