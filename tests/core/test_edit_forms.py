@@ -268,3 +268,28 @@ def test_label_images_follow_the_pixel_size_units_and_translation_of_their_image
     session = EditSession.open(str(store))
     session.apply(ome_set_pixel_size(session, "/", {"y": 1.0}))
     assert session.changed_keys() == [".zattrs" if version == "0.4" else "zarr.json"]
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_label_units_leave_an_axis_without_a_unit_alone(tmp_path: Path, version: str) -> None:
+    """ome-zarr-py writes axes without units; the pixel-size form sends "" for them, and the
+    labels' edit deleted a "unit" the label axis did not have: the whole edit was refused."""
+    import numpy as np
+    from ome_zarr.format import FormatV04, FormatV05
+    from ome_zarr.writer import write_image, write_labels
+
+    from zarr_browser.core.editing.conventions import ome_label_units
+
+    fmt = FormatV04() if version == "0.4" else FormatV05()
+    store = tmp_path / "image.ome.zarr"
+    group = zarr.open_group(store, mode="w", zarr_format=2 if version == "0.4" else 3)
+    write_image(np.zeros((2, 4, 32, 32), dtype="uint16"), group, axes="czyx", fmt=fmt, scale_factors=())
+    write_labels(np.zeros((4, 32, 32), dtype="uint32"), group, name="cells", axes="zyx", fmt=fmt, scale_factors=())
+    session = EditSession.open(str(store))
+    axes = [{"name": "c", "type": "channel", "unit": ""}, {"name": "z", "type": "space", "unit": ""},
+            {"name": "y", "type": "space", "unit": "micrometer"}, {"name": "x", "type": "space", "unit": "micrometer"}]
+    session.apply(ome_label_units(session, "/", axes))
+    session.save()
+    read = zarr.open_group(store / "labels" / "cells", mode="r").attrs.asdict()
+    label_axes = (read["ome"] if version == "0.5" else read)["multiscales"][0]["axes"]
+    assert [(a["name"], a.get("unit")) for a in label_axes] == [("z", None), ("y", "micrometer"), ("x", "micrometer")]

@@ -265,3 +265,37 @@ def test_dims_from_ome_axes_for_v2_levels(tmp_path: Path) -> None:
     level0 = zarr.open_array(root / "0")
     assert level0.attrs["_ARRAY_DIMENSIONS"] == ["c", "y", "x"]
     _validate_ome(root, "0.4")
+
+
+def _cli_edit(*argv: str) -> tuple[int, str]:
+    import contextlib
+    import io
+
+    from zarr_browser.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = main(["edit", *argv])
+    return code, out.getvalue()
+
+
+def test_attribute_values_netcdf_cannot_read_are_refused_in_nczarr(nccopy_store: Path, tmp_path: Path) -> None:
+    """A bool, null, a list of strings or an object written into a store netCDF-C wrote made
+    ncdump fail on the whole file ("NetCDF: Invalid argument"); the edit said nothing."""
+    before = (nccopy_store / "temp" / ".zattrs").read_text()
+    for value, why in (("null", "is null"), ('["a", "b"]', "is a list of strings"), ('{"a": 1}', "is an object"),
+                       ("[]", "is an empty list"), ('[1, "a"]', "is a list mixing text and numbers")):
+        code, text = _cli_edit(str(nccopy_store), "--set", f"/temp:/probe={value}")
+        assert code == 1 and f"attribute probe {why}" in text and "netCDF-C cannot read it" in text, text
+        assert (nccopy_store / "temp" / ".zattrs").read_text() == before  # nothing written
+    code, text = _cli_edit(str(nccopy_store), "--set", "/temp:/flag=true")  # a bool is a byte to netCDF-C
+    assert code == 0, text
+    assert json.loads((nccopy_store / "temp" / ".zattrs").read_text())["_NCZARR_ATTR"]["types"]["flag"] == "|u1"
+    assert "temp:flag = 1UB ;" in _ncdump(nccopy_store)
+    # mode=zarr (no types): null breaks it too; an object is read as its JSON text
+    plain = tmp_path / "plain.zarr"
+    subprocess.run([_tool("nccopy"), str(tmp_path / "t.nc"), f"file://{plain}#mode=zarr,file"], check=True, timeout=60)
+    code, text = _cli_edit(str(plain), "--set", "/temp:/probe=null")
+    assert code == 1 and "attribute probe is null" in text, text
+    code, text = _cli_edit(str(plain), "--set", '/temp:/probe={"a": 1}')
+    assert code == 0, text

@@ -261,6 +261,28 @@ class NczarrConvention(BaseConvention):
             array = _find(node, "array")
             if array is not None:
                 issues.extend(self._validate_array(node, array, ctx))
+        if _written_by_netcdf(node, ctx):
+            issues.extend(self._unreadable_attributes(node))
+        return issues
+
+    def _unreadable_attributes(self, node: Node) -> list[Issue]:
+        """Attribute values netCDF-C cannot read: it then fails on the whole file, not on the
+        attribute (``ncdump``: "NetCDF: Invalid argument"), so an edit must not write them."""
+        attr = _find(node, "attr")
+        types = _field(attr.value, "types") if attr is not None else None
+        issues = []
+        for name, value in node.attributes.items():
+            if name.lower().startswith(("_nczarr", "_ncprop")) or name == "_ARRAY_DIMENSIONS":
+                continue
+            why = _unreadable(value, typed=isinstance(types, dict))
+            declared = types.get(name) if isinstance(types, dict) else None
+            if why is None and declared == "|J0":
+                why = "typed |J0 (JSON), which netCDF-C does not read for an attribute"
+            if why is not None:
+                ptr, where = attributes_pointer(node, name)
+                issues.append(Issue(Severity.ERROR, f"attribute {name} is {why}: netCDF-C cannot read it, and "
+                                    "ncdump and every netCDF reader then fail on the whole file", node.path, ptr,
+                                    CONVENTION, where))
         return issues
 
     @staticmethod
@@ -359,6 +381,40 @@ class NczarrConvention(BaseConvention):
             issues.append(self._issue(severity, f"attribute {name} is typed {declared} but the variable is {dtype}: "
                                       f"{consequence}", node, attr, "types", name))
         return issues
+
+
+def _written_by_netcdf(node: Node, ctx: Context) -> bool:
+    """Whether *node* belongs to what netCDF-C wrote: it or an ancestor carries NCZarr keys or
+    ``_NCProperties`` (written in ``mode=zarr`` too)."""
+    current: Node | None = node
+    while current is not None:
+        if isinstance(current.attributes.get("_NCProperties"), str) or any(
+                _find(current, part) is not None for part in ("superblock", "group", "array")):
+            return True
+        current = ctx.parent(current)
+    return False
+
+
+def _unreadable(value: JSON, *, typed: bool) -> str | None:
+    """Why netCDF-C cannot read an attribute holding *value* (None: it can), as netCDF-C 4.9.0
+    (``ncdump``) and 4.10 (the netCDF4 wheel) behave.  *typed*: the store declares attribute types
+    (``_nczarr_attr`` / ``_NCZARR_ATTR``), where an object would need ``|J0``, which neither reads
+    for an attribute; without types (``mode=zarr``) an object is read as its JSON text."""
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "an object (NCZarr has no attribute type netCDF-C reads for it)" if typed else None
+    if not isinstance(value, list):
+        return None
+    if not value:
+        return "an empty list"
+    if any(isinstance(v, dict | list) or v is None for v in value):
+        return "a list holding objects, lists or nulls"
+    if len({isinstance(v, str) for v in value}) > 1:
+        return "a list mixing text and numbers"
+    if isinstance(value[0], str):
+        return "a list of strings (netCDF-C reads no text list from zarr)"
+    return None
 
 
 VARIABLE_TYPED = ("_FillValue", "missing_value", "valid_min", "valid_max", "valid_range")

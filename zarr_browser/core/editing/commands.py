@@ -196,11 +196,18 @@ class Command:
     def apply_many(self, docs: Mapping[str, JSON]) -> dict[str, JSON]:
         """Apply to several documents by key; returns only the documents this command changes."""
         out: dict[str, JSON] = {}
-        for leaf in self.leaves():
+        leaves = self.leaves()
+        several = len({leaf.key for leaf in leaves}) > 1
+        for leaf in leaves:
             if leaf.key not in docs and leaf.key not in out:
                 raise EditError(f"document {leaf.key!r} is not loaded")
             current = out[leaf.key] if leaf.key in out else docs[leaf.key]
-            out[leaf.key] = leaf.apply(current)
+            try:
+                out[leaf.key] = leaf.apply(current)
+            except PointerError as err:
+                if several:  # an edit of several nodes (an image and its labels): say which document
+                    raise PointerError(f"{leaf.key}: {err}") from err
+                raise
         return out
 
     def inverse_many(self, docs: Mapping[str, JSON]) -> Command:

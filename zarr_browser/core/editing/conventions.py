@@ -298,10 +298,12 @@ def ome_label_units(session: EditSession, image: str, axes: Sequence[Mapping[str
             continue
         for j, axis in enumerate(label_axes):
             name = str(axis.get("name"))
-            if name not in units or units[name] == axis.get("unit"):
+            if name not in units:
                 continue
-            unit = units[name]
-            if unit:
+            unit, had = units[name] or None, axis.get("unit")  # "" (a form's empty field) is no unit
+            if unit == had or (unit is None and "unit" not in axis):
+                continue
+            if unit is not None:
                 commands.append(_attr_set(node, [*parts, "axes", j, "unit"], unit))
             else:
                 key, where = attributes_location(node, format_pointer([*parts, "axes", j, "unit"]))
@@ -447,10 +449,14 @@ _ATTR_KEYS = ("_nczarr_attr", "_NCZARR_ATTR")
 
 def nczarr_type(value: JSON, *, text: str = ">S1") -> str:
     """The NCZarr type netCDF-C should read *value* as: *text* (``>S1``; ``<U1`` in the upper-case
-    generation netCDF-C 4.9.0 writes) for strings, ``<i8``/``<f8`` numbers, ``|J0`` (JSON) else."""
+    generation netCDF-C 4.9.0 writes) for strings, ``|u1`` booleans (netCDF-C reads ``true`` as
+    1UB), ``<i8``/``<f8`` numbers, ``|J0`` (JSON) else — which netCDF-C 4.9.0 cannot read: the
+    NCZarr validation refuses such values there."""
     items = value if isinstance(value, list) and value else [value]
     if all(isinstance(v, str) for v in items) and not isinstance(value, list):
         return text
+    if isinstance(value, bool) or (isinstance(value, list) and value and all(isinstance(v, bool) for v in value)):
+        return "|u1"
     if all(isinstance(v, int) and not isinstance(v, bool) for v in items):
         return "<i8"
     if all(isinstance(v, int | float) and not isinstance(v, bool) for v in items):
