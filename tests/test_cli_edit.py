@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -288,3 +290,94 @@ def test_errors_already_there_do_not_refuse_an_edit_new_ones_do(tmp_path: Path) 
     # and an error already in the edited node does not count as introduced
     code, out = _run("edit", str(store), "--set", "/temperature:/units=\"degC\"")
     assert code == 0, out
+
+
+def _unwritable(directory: Path) -> Callable[[], None]:
+    """Make *directory* refuse new files (chattr +i as root, who ignores permissions; chmod
+    otherwise); returns what undoes it."""
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(directory)], check=True, timeout=30)
+        return lambda: subprocess.run(["chattr", "-i", str(directory)], check=True, timeout=30) and None
+    directory.chmod(0o555)
+    return lambda: directory.chmod(0o755)
+
+
+def test_a_store_that_cannot_be_written_is_refused_before_anything_is_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The variable's .zattrs was written and the root's .zmetadata was not (a stale copy), and
+    edit ended in "internal error: PermissionError" (exit 3) naming a temporary file."""
+    store = _store(tmp_path / "s.zarr", 2)
+    before = _snapshot(store)
+    undo = _unwritable(store)  # the root (.zmetadata) cannot be written; temperature/ can
+    try:
+        code, out = _run("edit", str(store), "--set", '/temperature:/units="degC"', "--dry-run")
+        assert code == 2 and "nothing would be saved" in capsys.readouterr().err  # the same verdict
+        code, out = _run("edit", str(store), "--set", '/temperature:/units="degC"')
+    finally:
+        undo()
+    err = capsys.readouterr().err
+    assert code == 2, out + err
+    assert f"cannot save to {store}" in err and "nothing was saved" in err and ".zarr-browser-tmp" not in err
+    assert _snapshot(store) == before
+    # a directory the system says can be written, that refuses files (immutable here): found
+    # before the first document is written
+    from zarr_browser.core.editing import EditSession, SaveFailedError, save
+
+    session = EditSession.open(str(store))
+    assert session.backend.writable
+    session.set("/temperature", "/units", "degC")
+    undo = _unwritable(store)
+    try:
+        with pytest.raises(SaveFailedError, match=f"cannot write in {store}: .*; nothing was saved"):
+            session.backend.check_writable([".zmetadata", "temperature/.zattrs"])
+        assert isinstance(session.backend, save.LocalBackend)
+    finally:
+        undo()
+    assert _snapshot(store) == before
+
+
+def test_a_write_that_fails_half_way_names_what_was_saved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A disk that fills up between two documents: the message says which were saved."""
+    from zarr_browser.core.editing import EditSession, SaveFailedError
+
+    store = _store(tmp_path / "s.zarr", 2)
+    session = EditSession.open(str(store))
+    session.set("/temperature", "/units", "degC")
+    replace = os.replace
+
+    def full_disk(src: Any, dst: Any) -> None:
+        if str(dst).endswith(".zmetadata"):
+            raise OSError(28, "No space left on device")
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(SaveFailedError, match=r"writing .*\.zmetadata failed: No space left on device, after "
+                                              r"temperature/\.zattrs had been saved: the store is partly saved") as err:
+        session.save()
+    assert err.value.written == ["temperature/.zattrs"]
+    assert not list(store.rglob(".zarr-browser-tmp*"))  # no temporary file left behind
+
+
+def test_a_read_only_file_system_opens_a_preview_only_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Editing was enabled ("writable") and failed only at Save with a raw errno."""
+    from zarr_browser.core.editing import EditSession
+    from zarr_browser.errors import ReadOnlyError
+
+    store = _store(tmp_path / "s.zarr", 3)
+    statvfs = os.statvfs
+
+    class ReadOnly:
+        def __init__(self, real: Any) -> None:
+            self._real = real
+            self.f_flag = real.f_flag | os.ST_RDONLY
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._real, name)
+
+    monkeypatch.setattr(os, "statvfs", lambda path: ReadOnly(statvfs(path)))  # what a ro mount reports
+    session = EditSession.open(str(store))
+    assert not session.backend.writable and "read-only file system" in session.backend.description
+    session.set("/temperature", "/units", "degC")
+    assert session.diff()  # previewed
+    with pytest.raises(ReadOnlyError):
+        session.save()

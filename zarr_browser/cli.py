@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from zarr_browser import __version__
 from zarr_browser.core.text import printable
-from zarr_browser.errors import ZarrBrowserError
+from zarr_browser.errors import ReadOnlyError, ZarrBrowserError
 
 if TYPE_CHECKING:
     from zarr_browser.core.conventions import ConventionRegistry
@@ -541,6 +541,7 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
         Delete,
         EditError,
         EditSession,
+        SaveFailedError,
         SetValue,
         ValidationRefusedError,
         patch_to_commands,
@@ -616,7 +617,15 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
     payload["diff"] = session.diff()
     if args.dry_run:  # the same verdict as the real run, without writing
         refusal = None if args.force else session.refusal()
-        return finish(EXIT_ERRORS, f"{refusal} (--force saves anyway)") if refusal else finish(EXIT_OK)
+        if refusal:
+            return finish(EXIT_ERRORS, f"{refusal} (--force saves anyway)")
+        from zarr_browser.core.editing.save import unwritable
+
+        local = hierarchy.access.local_root if hierarchy.access.protocol == "local" else None
+        reason = unwritable(local) if local is not None else None
+        if reason is not None:
+            return finish(EXIT_UNREADABLE, f"cannot save to {hierarchy.url}: it is {reason}; nothing would be saved")
+        return finish(EXIT_OK)
     try:
         result = session.save(force=args.force)
     except ValidationRefusedError as err:
@@ -624,6 +633,9 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
     except ConflictError as err:
         payload["written"] = err.written
         return finish(EXIT_ERRORS, f"{err}")
+    except (SaveFailedError, ReadOnlyError) as err:  # the store cannot be written (HTTP, a read-only disk...)
+        payload["written"] = getattr(err, "written", [])
+        return finish(EXIT_UNREADABLE, f"{err}")
     payload["written"] = result.written
     payload["saved"] = bool(result.written)
     return finish(EXIT_OK, issues=result.issues)

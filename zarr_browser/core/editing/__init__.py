@@ -22,7 +22,7 @@ from zarr_browser.core.editing.commands import (
     parse_pointer,
     patch_to_commands,
 )
-from zarr_browser.core.editing.save import ConflictError, Snapshot, backend_for, cleanup_temp_files
+from zarr_browser.core.editing.save import ConflictError, SaveFailedError, Snapshot, backend_for, cleanup_temp_files
 from zarr_browser.core.editing.session import EditSession, NotLoadedError, SaveResult, ValidationRefusedError
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "PointerError",
     "ReadOnlyFieldError",
     "Rename",
+    "SaveFailedError",
     "SaveResult",
     "SetValue",
     "Snapshot",

@@ -41,11 +41,13 @@ __all__ = [
     "DocumentBackend",
     "LocalBackend",
     "S3Backend",
+    "SaveFailedError",
     "Snapshot",
     "StoreBackend",
     "backend_for",
     "cleanup_temp_files",
     "reconsolidate",
+    "unwritable",
 ]
 
 logger = logging.getLogger(__name__)
@@ -66,6 +68,17 @@ class ConflictError(EditError):
     def __init__(self, message: str, keys: Iterable[str] = (), written: Iterable[str] = ()) -> None:
         super().__init__(message)
         self.keys = list(keys)
+        self.written = list(written)
+
+
+class SaveFailedError(EditError):
+    """The store refused a write (a read-only file system, no permission, a full disk).
+
+    ``written`` are the documents the same save wrote before (empty: nothing was written).
+    """
+
+    def __init__(self, message: str, written: Iterable[str] = ()) -> None:
+        super().__init__(message)
         self.written = list(written)
 
 
@@ -104,6 +117,9 @@ class DocumentBackend(ABC):
     def cleanup(self, directories: Iterable[str] = ("",)) -> list[str]:
         """Remove our stray temporary files in *directories* (store key prefixes)."""
         return []
+
+    def check_writable(self, keys: Iterable[str]) -> None:  # noqa: B027 - most backends learn it by writing
+        """Raise SaveFailedError when the documents *keys* cannot be written (before any is)."""
 
 
 # -- local ------------------------------------------------------------------------------------
@@ -172,6 +188,18 @@ class LocalBackend(DocumentBackend):
             raise StoreBoundaryError(f"{path} resolves outside the store root {self.root}")
         return parent / path.name
 
+    def check_writable(self, keys: Iterable[str]) -> None:
+        """Create and remove a file in each directory the save writes to: a read-only file
+        system, a directory of someone else's or an immutable one fails here, before any
+        document is written, instead of after the first ones (the consolidated copy then stale)."""
+        for directory in dict.fromkeys(self._path(key).parent for key in keys):
+            probe = directory / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-probe"
+            try:
+                os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                os.unlink(probe)
+            except OSError as err:
+                raise SaveFailedError(f"cannot write in {directory}: {err.strerror or err}; nothing was saved") from err
+
     def read(self, key: str) -> Snapshot:
         path = self._path(key)
         try:
@@ -214,6 +242,8 @@ class LocalBackend(DocumentBackend):
             os.replace(tmp, path)
             tmp = None
             os.fsync(dir_fd)
+        except OSError as err:  # the temporary file's name means nothing to the user
+            raise SaveFailedError(f"writing {path} failed: {err.strerror or err}") from err
         finally:
             if tmp is not None:
                 with contextlib.suppress(FileNotFoundError):
@@ -351,11 +381,27 @@ class ReadOnlyBackend(DocumentBackend):
         raise ReadOnlyError(f"{self.access.url} is {self.reason}; cannot write {key!r}")
 
 
+def unwritable(root: str | os.PathLike[str]) -> str | None:
+    """Why the local store at *root* cannot be written, as far as the system says without
+    writing (a read-only file system, no write permission); None when it may be."""
+    try:
+        if os.statvfs(root).f_flag & os.ST_RDONLY:
+            return "on a read-only file system"
+    except OSError:
+        return None
+    if not os.access(root, os.W_OK):
+        return "in a directory you may not write to"
+    return None
+
+
 def backend_for(access: StoreAccess) -> DocumentBackend:
     """The backend that writes documents of *access* safely (read-only when it cannot)."""
     if access.read_only:
         return ReadOnlyBackend(access, "open read-only (open it with mode='r+' to edit)")
     if access.protocol == "local" and access.local_root is not None:
+        reason = unwritable(access.local_root)
+        if reason is not None:
+            return ReadOnlyBackend(access, reason)
         return LocalBackend(access.local_root)
     if access.protocol == "http":
         return ReadOnlyBackend(access, "served over HTTP, which is read-only")

@@ -39,6 +39,7 @@ from zarr_browser.core.editing.commands import (
 from zarr_browser.core.editing.save import (
     ConflictError,
     DocumentBackend,
+    SaveFailedError,
     Snapshot,
     backend_for,
     reconsolidate,
@@ -561,7 +562,8 @@ class EditSession:
         if not plan:
             return SaveResult()
         if not self.backend.writable:
-            raise ReadOnlyError(getattr(self.backend, "description", "the store is read-only"))
+            what = getattr(self.backend, "description", "") or "read-only"
+            raise ReadOnlyError(f"cannot save to {self.hierarchy.url}: it is {what}; nothing was saved")
         issues = self.validate()
         refusal = None if force else self.refusal(issues)
         if refusal is not None:
@@ -572,6 +574,7 @@ class EditSession:
                 "changed in the store since they were read: " + ", ".join(conflicts) + "; reload before saving",
                 conflicts,
             )
+        self.backend.check_writable([key for key, _data, _snapshot in plan])
         written: list[str] = []
         for key, data, snapshot in plan:
             try:
@@ -579,6 +582,13 @@ class EditSession:
             except ConflictError as err:
                 self._after_save(written)
                 raise ConflictError(str(err), err.keys, written) from err
+            except SaveFailedError as err:
+                self._after_save(written)
+                if not written:
+                    raise SaveFailedError(f"{err}; nothing was saved") from err
+                raise SaveFailedError(f"{err}, after {', '.join(written)} had been saved: the store is partly "
+                                      "saved (its consolidated copy may lag); save again once it can be "
+                                      "written", written) from err
             doc = self._docs[key]
             parsed = parse_document(key, data)
             doc.snapshot = new_snapshot
