@@ -550,6 +550,25 @@ def test_cf_form_edits_in_one_step_and_xarray_reads_it(qtbot: Any, make_window: 
     assert opened["temp"].attrs["units"] == "degC" and opened["temp"].attrs["long_name"] == "air temperature"
 
 
+def test_the_cf_form_writes_only_the_fields_typed_into(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    """Editing long_name rewrote a numeric units: 1 (common for dimensionless data) as "1"."""
+    xr = pytest.importorskip("xarray")
+    store = tmp_path / "c.zarr"
+    data = xr.DataArray(np.zeros(3, dtype="f4"), dims=("x",), attrs={"units": 1, "standard_name": "area_fraction"})
+    xr.Dataset({"frac": data}).to_zarr(store, zarr_format=3, consolidated=True)
+    window = make_window()
+    open_for_editing(qtbot, window, store, "/frac")
+    form = window.editing.editor.cfForm
+    assert form.fields["units"].text() == "1" and form.values() == {}
+    form.fields["long_name"].setText("fraction")
+    assert form.values() == {"long_name": "fraction"}
+    form.applyButton.click()
+    wait_history(qtbot, window, 1)
+    save_through_dialog(qtbot, window)
+    attrs = json.loads((store / "frac" / "zarr.json").read_text())["attributes"]
+    assert attrs["units"] == 1 and attrs["long_name"] == "fraction" and attrs["standard_name"] == "area_fraction"
+
+
 def test_nczarr_keys_are_read_only_and_types_follow(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
     ncgen, nccopy = shutil.which("ncgen"), shutil.which("nccopy")
     if ncgen is None or nccopy is None:

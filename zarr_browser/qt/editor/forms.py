@@ -219,6 +219,7 @@ class CfForm(QGroupBox):
         self._controller = controller
         self._path = ""
         self.fields: dict[str, QLineEdit | QComboBox] = {}
+        self._shown_text: dict[str, str] = {}
         self.sync = FormSync(self.values, self)
         form = QFormLayout(self)
         form.addRow(self.sync.banner)
@@ -257,9 +258,11 @@ class CfForm(QGroupBox):
     def _build(self, node: Node) -> None:
         self._path = node.path
         attrs = node.attributes
+        self._shown_text = {}  # what each field showed: only fields typed into are written
         for name, widget in self.fields.items():
             value = attrs.get(name)
             text = value if isinstance(value, str) else "" if value is None else dumps(value, indent=None)
+            self._shown_text[name] = text.strip()
             if isinstance(widget, QComboBox):
                 widget.setCurrentText(text)
             else:
@@ -283,10 +286,13 @@ class CfForm(QGroupBox):
                                       f"{offset if offset is not None else 0} (stored dtype {dtype})")
 
     def values(self) -> dict[str, str | None]:
+        """The fields changed since they were shown (empty: delete the attribute).  A field left
+        alone is not written: ``units: 1`` (a number) would have become the text "1"."""
         out: dict[str, str | None] = {}
         for name, widget in self.fields.items():
             text = (widget.currentText() if isinstance(widget, QComboBox) else widget.text()).strip()
-            out[name] = text or None
+            if text != self._shown_text.get(name, ""):
+                out[name] = text or None
         return out
 
     def apply(self) -> None:
