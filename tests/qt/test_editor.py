@@ -294,6 +294,36 @@ def save_into_a_conflict(qtbot: Any, window: BrowserWindow, store: Path, monkeyp
     return asked
 
 
+@pytest.mark.parametrize("answer", [Button.Cancel, Button.Discard])
+def test_a_node_deleted_by_another_program_is_named_deleted_and_never_written_again(
+        qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: Any) -> None:
+    """The question said the document "changed"; re-applying wrote the edit into the deleted node
+    (the next save failed), and Discard raised NodeNotFoundError in the event loop."""
+    import shutil
+
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store, "/a")
+    editing = window.editing
+    assert editing.controller.edit(lambda s: s.set("/a", "/units", "km"))
+    shutil.rmtree(store / "a")  # another program
+    asked: list[tuple[str, Any]] = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: asked.append((args[2], args[3])) or answer)
+    editing.saveAction.trigger()
+    qtbot.waitUntil(lambda: editing.saveDialog is not None and editing.saveDialog.isVisible(), timeout=WAIT)
+    signal = editing.controller.saveFailed if answer == Button.Cancel else editing.controller.reloaded
+    with qtbot.waitSignal(signal, timeout=WAIT):
+        editing.saveDialog.saveButton.click()
+    assert asked and "a/zarr.json was deleted from the store since it was read" in asked[0][0]
+    assert not asked[0][1] & Button.Yes  # no "re-apply": it would write into a node that is gone
+    assert not (store / "a").exists()
+    if answer == Button.Discard:
+        qtbot.wait(100)  # the editor shows no node; nothing raised in the event loop
+        assert not editing.controller.isDirty()
+    else:
+        assert "was deleted" in window.errorText()
+
+
 @pytest.mark.parametrize("answer", [Button.Yes, Button.Discard])
 def test_a_second_writer_is_never_overwritten_and_reload_is_offered(qtbot: Any, make_window: Any, tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch,

@@ -61,14 +61,17 @@ STALE_TEMP_SECONDS = 3600.0
 class ConflictError(EditError):
     """A document changed in the store since it was read; nothing of it was overwritten.
 
-    ``keys`` are the conflicting documents; ``written`` those already saved by the same save
-    (empty when the conflict was found before writing anything).
+    ``keys`` are the conflicting documents, ``deleted`` those of them that are gone from the
+    store (removed by someone else); ``written`` those already saved by the same save (empty
+    when the conflict was found before writing anything).
     """
 
-    def __init__(self, message: str, keys: Iterable[str] = (), written: Iterable[str] = ()) -> None:
+    def __init__(self, message: str, keys: Iterable[str] = (), written: Iterable[str] = (),
+                 deleted: Iterable[str] = ()) -> None:
         super().__init__(message)
         self.keys = list(keys)
         self.written = list(written)
+        self.deleted = list(deleted)
 
 
 class SaveFailedError(EditError):

@@ -570,10 +570,12 @@ class EditSession:
             raise refusal
         conflicts = self.conflicts()
         if conflicts:
-            raise ConflictError(
-                "changed in the store since they were read: " + ", ".join(conflicts) + "; reload before saving",
-                conflicts,
-            )
+            had = {key for key, _data, snapshot in self.plan() if snapshot.exists}
+            deleted = [key for key in conflicts if key in had and not self.backend.read(key).exists]
+            changed = [key for key in conflicts if key not in deleted]
+            parts = ([f"changed in the store since they were read: {', '.join(changed)}"] if changed else []) + \
+                    ([f"deleted from the store since they were read: {', '.join(deleted)}"] if deleted else [])
+            raise ConflictError("; ".join(parts) + "; reload before saving", conflicts, deleted=deleted)
         self.backend.check_writable([key for key, _data, _snapshot in plan])
         written: list[str] = []
         for key, data, snapshot in plan:

@@ -29,6 +29,7 @@ from qtpy.QtWidgets import (
 from zarr_browser.core.editing.commands import EditError
 from zarr_browser.core.editing.conventions import ome_namespace
 from zarr_browser.core.issues import Issue, Severity
+from zarr_browser.errors import ZarrBrowserError
 from zarr_browser.qt.editor.attributes_editor import AttributesEditor
 from zarr_browser.qt.editor.forms import CfForm, XarrayForm
 from zarr_browser.qt.editor.ome_forms import (
@@ -207,7 +208,13 @@ class EditorPanel(QWidget):
         if self._path is None or session is None or not session.is_loaded(self._path):
             self._show(None if session is None else self._node)
             return
-        self._show(session.node(self._path))
+        try:
+            node = session.node(self._path)
+        except ZarrBrowserError:  # gone from the store (deleted by someone else, then reloaded)
+            self._path = None
+            self._show(None)
+            return
+        self._show(node)
 
     def showIssue(self, path: str, pointer: str = "") -> None:
         """Go to the node at *path* (the window selects it in the tree) and select *pointer* there."""

@@ -380,20 +380,26 @@ class WindowEditing(QObject):
             self._refresh_views(_paths_of(err.written))
 
     def _on_conflict(self, err: ConflictError) -> None:
-        keys = ", ".join(err.keys)
-        answer = QMessageBox.question(
-            self._window, "Changed since read",
-            f"Not saved: {keys} changed in the store since it was read; nothing of it was overwritten.\n\n"
-            "Reload the store and apply your edits again on top (Yes), reload and discard your edits "
-            "(Discard), or keep editing (Cancel)?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Yes)
-        if answer == QMessageBox.StandardButton.Yes:
+        button = QMessageBox.StandardButton
+        if err.deleted:  # no re-apply: it would write the edits into a node that is gone
+            what = f"{', '.join(err.deleted)} was deleted from the store since it was read (by another program)"
+            title, detail = "Deleted since read", "nothing was written"
+            choices = "Reload the store and discard your edits (Discard), or keep editing (Cancel)?"
+            buttons, default = button.Discard | button.Cancel, button.Cancel
+        else:
+            what = f"{', '.join(err.keys)} changed in the store since it was read"
+            title, detail = "Changed since read", "nothing of it was overwritten"
+            choices = ("Reload the store and apply your edits again on top (Yes), reload and discard your edits "
+                       "(Discard), or keep editing (Cancel)?")
+            buttons, default = button.Yes | button.Discard | button.Cancel, button.Yes
+        answer = QMessageBox.question(self._window, title, f"Not saved: {what}; {detail}.\n\n{choices}", buttons,
+                                      default)
+        if answer == button.Yes:
             self.controller.reload(reapply=True)
-        elif answer == QMessageBox.StandardButton.Discard:
+        elif answer == button.Discard:
             self.controller.reload(reapply=False)
         else:
-            self._window.errorBar.showError(f"Not saved: {keys} changed in the store since it was read")
+            self._window.errorBar.showError(f"Not saved: {what}")
 
     def _on_reloaded(self) -> None:
         self._status_bar().showMessage("Reloaded from the store", 5000)
