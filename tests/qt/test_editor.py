@@ -1297,3 +1297,34 @@ def test_the_editor_validation_list_names_its_columns_as_the_inspector_does(qtbo
     qtbot.addWidget(issues)
     header = issues.headerItem()
     assert [header.text(c) for c in range(3)] == ["Severity", "Node", "Issue"]
+
+
+def test_a_value_can_be_edited_from_the_keyboard(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    """Right never left the Key cell (whole-row selection) and F2 always renamed the key: typing a
+    new value and Enter renamed the attribute."""
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    attributes = window.editing.editor.attributes
+    view = attributes.view
+    view.setFocus()
+    view.setCurrentIndex(attributes.model.indexForPointer("/title", 0))
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    assert view.currentIndex().column() == JsonEditModel.VALUE_COLUMN
+    qtbot.keyClick(view, Qt.Key.Key_Right)  # the last cell: stays
+    assert view.currentIndex().column() == JsonEditModel.VALUE_COLUMN
+    qtbot.keyClick(view, Qt.Key.Key_F2)
+    from qtpy.QtWidgets import QLineEdit
+
+    editors = [e for e in view.viewport().findChildren(QLineEdit) if e.isVisible()]
+    assert len(editors) == 1 and editors[0].text() == "t"
+    editor = editors[0]
+    editor.selectAll()
+    qtbot.keyClicks(editor, "renamed")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: attributes.model.document() == {"title": "renamed", "flag": True},  # not the key
+                    timeout=WAIT)
+    qtbot.keyClick(view, Qt.Key.Key_Left)
+    qtbot.keyClick(view, Qt.Key.Key_Left)
+    assert view.currentIndex().column() == 0

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from qtpy.QtCore import QModelIndex, Qt
-from qtpy.QtGui import QAction, QFontDatabase, QKeySequence
+from qtpy.QtCore import QEvent, QModelIndex, QObject, Qt
+from qtpy.QtGui import QAction, QFontDatabase, QKeyEvent, QKeySequence
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -133,8 +133,39 @@ class DimensionNamesEditor(QWidget):
                               on_done=self.sync.applying())
 
 
+class _ColumnKeys(QObject):
+    """Left and Right move between the Key, Type and Value cells of a row (QTreeView keeps the
+    current column with whole-row selection: F2 could only ever rename the key, and a keyboard
+    user typing a new value renamed the attribute).  Right on a collapsed row with children
+    still expands it, Left on the Key cell still collapses or goes to the parent."""
+
+    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
+        if not isinstance(watched, QTreeView) or event is None or event.type() != QEvent.Type.KeyPress \
+                or not isinstance(event, QKeyEvent) or event.modifiers() != Qt.KeyboardModifier.NoModifier:
+            return False
+        index = watched.currentIndex()
+        model = watched.model()
+        if not index.isValid() or model is None or event.key() not in (Qt.Key.Key_Left, Qt.Key.Key_Right):
+            return False
+        column = index.column()
+        if event.key() == Qt.Key.Key_Right:
+            first = index.siblingAtColumn(0)
+            if column == 0 and model.hasChildren(first) and not watched.isExpanded(first):
+                return False  # expand first, as everywhere
+            if column + 1 >= model.columnCount(index.parent()):
+                return False
+            watched.setCurrentIndex(index.siblingAtColumn(column + 1))
+            return True
+        if column == 0:
+            return False
+        watched.setCurrentIndex(index.siblingAtColumn(column - 1))
+        return True
+
+
 class AttributesEditor(QWidget):
-    """Key | Type | Value editor of the attributes of one node, with the array's metadata read-only."""
+    """Key | Type | Value editor of the attributes of one node, with the array's metadata read-only.
+
+    From the keyboard: Left/Right go to the Key, Type or Value cell, F2 edits it."""
 
     def __init__(self, controller: EditController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -150,6 +181,8 @@ class AttributesEditor(QWidget):
         self.view.setAlternatingRowColors(True)
         self.view.setUniformRowHeights(True)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self._column_keys = _ColumnKeys(self)
+        self.view.installEventFilter(self._column_keys)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
                                   | QAbstractItemView.EditTrigger.EditKeyPressed
                                   | QAbstractItemView.EditTrigger.SelectedClicked)
