@@ -486,3 +486,28 @@ def test_ome_groups_are_never_listed_to_find_a_dataset(tmp_path: Path) -> None:
         group.attrs.update(attrs)
         node = Hierarchy.open(str(tmp_path / "g.zarr")).root
         assert "xarray" not in {d.name for d in registry.detect(node, children=must_not_list)}, attrs
+
+
+@pytest.mark.parametrize(("reference", "calendar", "decodes"), [
+    ("1999-12-31", "360_day", False), ("1999-12-30", "360_day", True), ("2000-02-30", "360_day", True),
+    ("2001-02-29", "noleap", False), ("2000-02-29", "all_leap", True), ("2000-02-29", "noleap", False),
+])
+def test_a_reference_date_that_is_no_day_of_the_calendar_is_reported(tmp_path: Path, reference: str, calendar: str,
+                                                                      decodes: bool) -> None:
+    """360_day with 'days since 1999-12-31' passed validation and xarray could not decode the
+    times at all (the window's CF form offers every calendar)."""
+    store = tmp_path / "t.zarr"
+    ds = xr.Dataset(coords={"time": ("time", np.arange(3.0), {"units": f"days since {reference}",
+                                                               "calendar": calendar})})
+    ds.to_zarr(store, zarr_format=3, consolidated=False, encoding={"time": {"dtype": "f8"}})
+    try:  # what xarray (cftime) makes of it: the finding and the reader agree
+        xr.open_zarr(store, consolidated=False)["time"].values
+        read = True
+    except ValueError:
+        read = False
+    assert read == decodes
+    _, report, _ = _check(store)
+    found = [i for i in report.issues if i.path == "/time" and "is not a date of the calendar" in i.message]
+    assert bool(found) == (not decodes)
+    if found:
+        assert found[0].severity is Severity.WARNING and found[0].pointer.endswith("/units")

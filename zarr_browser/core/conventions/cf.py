@@ -432,7 +432,7 @@ class CfConvention(BaseConvention):
         if units is not None and not isinstance(units, str):
             add(Severity.WARNING, f"units is {units!r}, expected a string", "units")
         elif isinstance(units, str) and re.search(r"\bsince\b", units, re.IGNORECASE):
-            issues.extend(_check_time_units(node, units))
+            issues.extend(_check_time_units(node, units, calendar if isinstance(calendar, str) else None))
         if calendar is not None and not (isinstance(units, str) and _TIME_DETECT.match(units)):
             # units that look like time units but are broken are reported by _check_time_units
             what = "there are no units" if units is None else f"units {units!r} are not time units"
@@ -451,7 +451,7 @@ class CfConvention(BaseConvention):
                       node.path, ptr, CONVENTION, doc)]
 
 
-def _check_time_units(node: Node, units: str) -> list[Issue]:
+def _check_time_units(node: Node, units: str, calendar: str | None = None) -> list[Issue]:
     ptr, doc = attributes_pointer(node, "units")
     parsed = parse_time_units(units)
     problem = None
@@ -462,7 +462,7 @@ def _check_time_units(node: Node, units: str) -> list[Issue]:
     elif not _DATE.match(parsed[1]):
         problem = f"{parsed[1]!r} is not a date such as 2000-01-01 or 2000-01-01T00:00:00Z"
     else:
-        problem = _date_fields_problem(parsed[1])
+        problem = _date_fields_problem(parsed[1]) or _calendar_problem(parsed[1], calendar)
     if problem is None:
         return []
     return [Issue(Severity.WARNING, f"time units {units!r} cannot be decoded: {problem}", node.path, ptr,
@@ -482,6 +482,39 @@ def _date_fields_problem(date: str) -> str | None:
         if text is not None and not low <= int(text) <= high:
             return f"{field} {int(text)} in {date!r} is outside {low}..{high}"
     return None
+
+
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _calendar_problem(date: str, calendar: str | None) -> str | None:
+    """Why the reference *date* is no day of *calendar* (30 February outside 360_day, 31 December
+    inside it, 29 February of a year that is not leap there), or None.  xarray and cftime then
+    cannot decode the times at all."""
+    match = _DATE.match(date)
+    assert match is not None
+    name = (calendar or "standard").lower()
+    if match.group("day") is None or name == "none" or name not in CALENDARS:
+        return None
+    year = int(date.lstrip("+-").split("-", 1)[0]) * (-1 if date.startswith("-") else 1)
+    month, day = int(match.group("month")), int(match.group("day"))
+    if name == "360_day":
+        days = 30
+    elif name in ("noleap", "365_day"):
+        days = _MONTH_DAYS[month - 1]
+    elif name in ("all_leap", "366_day"):
+        days = 29 if month == 2 else _MONTH_DAYS[month - 1]
+    else:
+        julian = name == "julian" or (name in ("standard", "gregorian") and year < 1582)
+        leap = year % 4 == 0 if julian else (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0))
+        days = 29 if month == 2 and leap else _MONTH_DAYS[month - 1]
+    if day <= days:
+        return None
+    return f"{date!r} is not a date of the calendar {calendar or 'standard'!r} ({_MONTH_NAMES[month - 1]} has {days} days there)"
+
+
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                "November", "December")
 
 
 def _check_references(node: Node, ctx: Context) -> list[Issue]:
