@@ -381,3 +381,26 @@ def test_a_read_only_file_system_opens_a_preview_only_session(tmp_path: Path, mo
     assert session.diff()  # previewed
     with pytest.raises(ReadOnlyError):
         session.save()
+
+
+def test_an_edit_that_would_grow_a_document_past_the_read_bound_is_refused(tmp_path: Path) -> None:
+    """A 70 MB attribute was saved; info and validate then showed the node as an error (the
+    document over the 64 MiB bound), and the root's consolidated copy went unread."""
+    from zarr_browser.core.conventions import default_registry
+    from zarr_browser.core.editing import EditSession
+    from zarr_browser.core.hierarchy import Hierarchy
+    from zarr_browser.core.store import RequestPolicy
+
+    store = _store(tmp_path / "s.zarr", 3)
+    bound = 8192  # a small bound stands for 64 MiB
+    registry = default_registry()
+    hierarchy = Hierarchy.open(str(store), mode="r+", policy=RequestPolicy(max_document_bytes=bound),
+                               hints=registry.child_hints)
+    session = EditSession(hierarchy, registry)
+    session.set("/temperature", "/comment", "x" * 100)
+    assert session.refusal() is None
+    session.set("/temperature", "/comment", "x" * 10_000)
+    refusal = session.refusal()
+    assert refusal is not None and "temperature/zarr.json would be" in str(refusal) and "8,192 bytes" in str(refusal)
+    oversized = sorted((i.path, i.document) for i in refusal.issues if "would be" in i.message)
+    assert oversized == [("/", "zarr.json"), ("/temperature", "zarr.json")]  # the consolidated root grows too

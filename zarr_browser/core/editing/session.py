@@ -496,11 +496,39 @@ class EditSession:
 
         ctx = _WorkingContext(self, original=original)
         issues: list[Issue] = []
-        for path in self.affected_paths() if paths is None else paths:
+        wanted = list(self.affected_paths() if paths is None else paths)
+        for path in wanted:
             node = ctx.node(path)
             if node is not None:
                 issues.extend(validate_node(node, self.registry, ctx))
+        if not original:
+            issues.extend(i for i in self._oversized() if i.path in wanted)
         return issues
+
+    def _oversized(self) -> list[Issue]:
+        """Documents a save would make larger than the bound metadata is read up to: the node
+        would then show as an error here (``info``, ``validate``, the window), its consolidated
+        copy unread.  The consolidated document's size is estimated from the changes."""
+        bound = self.hierarchy.access.policy.max_document_bytes
+        ckey = self.consolidated_key
+        sizes: dict[str, int] = {}
+        grown = 0
+        for key in self.changed_keys():
+            doc = self._docs[key]
+            if key == ckey or doc.working is ABSENT:
+                continue
+            sizes[key] = len(self._text(key, doc.working).encode("utf-8"))
+            grown += sizes[key] - len(doc.snapshot.data or b"")
+        if ckey is not None and sizes:
+            sizes[ckey] = len(self._docs[ckey].snapshot.data or b"") + grown
+        out = []
+        for key, size in sizes.items():
+            if size > bound:
+                head = key.rpartition("/")[0]
+                out.append(Issue(Severity.ERROR, f"{key} would be {size:,} bytes, over the {bound:,} bytes metadata "
+                                 "documents are read up to: zarr-browser would then show this node as an error",
+                                 "/" + head if head else "/", "", "zarr", key.rpartition("/")[2]))
+        return out
 
     def new_errors(self) -> tuple[list[Issue], list[Issue]]:
         """``(errors the edits introduced, errors that were already there)`` at the affected nodes."""
