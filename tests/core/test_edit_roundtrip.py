@@ -299,3 +299,20 @@ def test_attribute_values_netcdf_cannot_read_are_refused_in_nczarr(nccopy_store:
     assert code == 1 and "attribute probe is null" in text, text
     code, text = _cli_edit(str(plain), "--set", '/temp:/probe={"a": 1}')
     assert code == 0, text
+
+
+def test_an_edit_keeps_netcdf_c_s_one_line_style(nccopy_store: Path) -> None:
+    """netCDF-C writes lists without spaces inside objects with them ({"a": [1,2]}); every
+    rewrite turned them into [1, 2], so each edit reformatted the whole document."""
+    path = nccopy_store / "temp" / ".zattrs"
+    doc = json.loads(path.read_text())
+    doc["valid_range"] = [-500, 500]  # as netCDF-C writes a list attribute
+    path.write_text(json.dumps(doc).replace("[-500, 500]", "[-500,500]"))
+    before = path.read_text()
+    session = EditSession.open(str(nccopy_store))
+    session.set("/temp", "/comment", "edited")
+    session.save()
+    after = path.read_text()
+    assert '"valid_range": [-500,500]' in after and after.startswith(before[:-1].rsplit("}}", 1)[0])
+    assert json.loads(after)["comment"] == "edited"
+    assert '"comment": "<U1"' in after  # its type, written in the same style

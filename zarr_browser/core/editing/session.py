@@ -120,6 +120,34 @@ def _style(text: str) -> tuple[int | None, str, bool]:
     return 2, tail, ascii_only
 
 
+#: one-line styles: (between object items, after a key, between list items)
+_ONE_LINE_STYLES = ((", ", ": ", ", "), (", ", ": ", ","), (",", ":", ","))
+
+
+def _one_line(value: JSON, separators: tuple[str, str, str], ascii_only: bool) -> str:
+    """*value* on one line with *separators* (objects' items, keys, lists' items)."""
+    from zarr_browser.core.jsonio import dumps
+
+    items, key_sep, list_sep = separators
+    if isinstance(value, dict):
+        return "{" + items.join(dumps(k, indent=None, ensure_ascii=ascii_only) + key_sep
+                                 + _one_line(v, separators, ascii_only) for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + list_sep.join(_one_line(v, separators, ascii_only) for v in value) + "]"
+    return dumps(value, indent=None, ensure_ascii=ascii_only)
+
+
+def _one_line_separators(text: str, original: JSON, ascii_only: bool) -> tuple[str, str, str] | None:
+    """The one-line style that writes *original* exactly as *text* (None: none does, Python's
+    default then): a rewrite of netCDF-C's documents keeps ``[-500,500]`` as it was."""
+    if original is ABSENT or not isinstance(original, dict | list):
+        return None
+    for separators in _ONE_LINE_STYLES[1:]:
+        if _one_line(original, separators, ascii_only) == text:
+            return separators
+    return None
+
+
 def _attrs_of(key: str, value: JSON) -> dict[str, JSON]:
     if value is ABSENT or not isinstance(value, dict):
         return {}
@@ -441,6 +469,10 @@ class EditSession:
         from zarr_browser.core.jsonio import dumps
 
         indent, tail, ascii_only = _style(doc.text) if doc.snapshot.data else (2, "", False)
+        if indent is None:  # one line: the separators its writer used (netCDF-C: "[1,2]" in {"a": ...})
+            separators = _one_line_separators(doc.text.rstrip(), doc.original, ascii_only)
+            if separators is not None:
+                return _one_line(value, separators, ascii_only) + tail
         return dumps(value, indent=indent, ensure_ascii=ascii_only) + tail
 
     def plan(self) -> list[tuple[str, bytes, Snapshot]]:
