@@ -316,3 +316,11 @@ def test_an_edit_keeps_netcdf_c_s_one_line_style(nccopy_store: Path) -> None:
     assert '"valid_range": [-500,500]' in after and after.startswith(before[:-1].rsplit("}}", 1)[0])
     assert json.loads(after)["comment"] == "edited"
     assert '"comment": "<U1"' in after  # its type, written in the same style
+
+
+def test_renaming_a_dimension_of_an_nczarr_variable_adds_no_type(nccopy_store: Path) -> None:
+    """An _ARRAY_DIMENSIONS edit typed it |J0 (which netCDF-C never writes, and cannot read)."""
+    session = EditSession.open(str(nccopy_store))
+    session.set("/temp", "/_ARRAY_DIMENSIONS", ["x2"])
+    types = session.document("temp/.zattrs")["_NCZARR_ATTR"]["types"]
+    assert "_ARRAY_DIMENSIONS" not in types

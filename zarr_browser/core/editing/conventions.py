@@ -523,8 +523,8 @@ def nczarr_type_updates(
     base, types, text = found
     out: list[Command] = []
     for name in [*before, *(n for n in after if n not in before)]:
-        if is_protected_attribute(name):
-            continue
+        if is_protected_attribute(name) or (name == "_ARRAY_DIMENSIONS" and name not in types):
+            continue  # (netCDF-C types no _ARRAY_DIMENSIONS: it reads the dimensions from dimrefs)
         if name not in after:
             if name in types:
                 out.append(Delete(base + format_pointer([name]), key=key))
