@@ -501,8 +501,7 @@ def test_a_reference_date_that_is_no_day_of_the_calendar_is_reported(tmp_path: P
                                                                "calendar": calendar})})
     ds.to_zarr(store, zarr_format=3, consolidated=False, encoding={"time": {"dtype": "f8"}})
     try:  # what xarray (cftime) makes of it: the finding and the reader agree
-        xr.open_zarr(store, consolidated=False)["time"].values
-        read = True
+        read = np.asarray(xr.open_zarr(store, consolidated=False)["time"]).size == 3
     except ValueError:
         read = False
     assert read == decodes
