@@ -387,6 +387,9 @@ class BrowserDock(QWidget):
         if entry.storage_options or entry.url not in self._storage_options:
             self.set_storage_options(entry.url, entry.storage_options)
         self.show_store(entry.url, focus=True, reload=True)
+        if entry.credentials_removed:  # never saved: the environment's (or none) are used
+            self.status.setText(redact_text(f"opening {entry.url} … with the credentials of the environment (those "
+                                            "it was opened with before were not saved)"))
 
     def _on_node_activated(self, path: str) -> None:
         """Double-click or Enter: add the node to the viewer - unless it is a plain group (a

@@ -678,3 +678,16 @@ def test_the_dock_lists_recent_stores_and_opens_a_url_inside_a_store_at_its_node
     qtbot.waitUntil(lambda: dock.browser.current_path() == "/labels/cells", timeout=10_000)
     assert dock.hierarchy.url == str(image)
     qtbot.waitUntil(lambda: not dock.is_busy(), timeout=10_000)
+
+
+def test_a_recent_store_whose_credentials_were_not_saved_says_so(make_napari_viewer: Any, stores: Any,
+                                                                  qtbot: Any) -> None:
+    from zarr_browser.qt.recent import RecentStore
+
+    viewer = make_napari_viewer()
+    _, dock = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    image = str(stores.image("0.5"))
+    dock._open_recent(RecentStore(image, {}, credentials_removed=True))
+    assert "credentials of the environment" in dock.status.text()
+    qtbot.waitUntil(lambda: dock.hierarchy is not None and dock.hierarchy.url == image, timeout=10_000)
+    qtbot.waitUntil(lambda: not dock.is_busy(), timeout=10_000)
