@@ -24,6 +24,7 @@ from zarr_browser.core.editing.conventions import (
     xarray_dims_from_ome_axes,
     xarray_set_dimension_names,
 )
+from zarr_browser.core.issues import Severity
 
 # -- xarray -----------------------------------------------------------------------------------
 
@@ -324,3 +325,12 @@ def test_renaming_a_dimension_of_an_nczarr_variable_adds_no_type(nccopy_store: P
     session.set("/temp", "/_ARRAY_DIMENSIONS", ["x2"])
     types = session.document("temp/.zattrs")["_NCZARR_ATTR"]["types"]
     assert "_ARRAY_DIMENSIONS" not in types
+
+
+def test_a_renamed_nczarr_dimension_says_netcdf_keeps_its_references(nccopy_store: Path) -> None:
+    """The edit changes what xarray sees, not netCDF's dimensions (dimrefs): the warning says so."""
+    session = EditSession.open(str(nccopy_store))
+    session.set("/temp", "/_ARRAY_DIMENSIONS", ["x2"])
+    new, _old = session.new_issues(Severity.WARNING)
+    assert any("conflicting names" in i.message and "netCDF readers take the NCZarr dimension references" in i.message
+               for i in new), [i.message for i in new]

@@ -77,6 +77,8 @@ def dimension_issues(node: Node, sources: Sequence[DimensionSource]) -> list[Iss
         distinct = {name for _, name in named}
         if len(distinct) > 1:
             detail = ", ".join(f"{s.source} says {name!r}" for s, name in named)
+            if any(s.convention == "nczarr" for s, _ in named):  # what an edit of _ARRAY_DIMENSIONS leaves alone
+                detail += " (netCDF readers take the NCZarr dimension references; the other names are xarray's)"
             first = named[0][0]
             issues.append(
                 Issue(Severity.WARNING, f"axis {axis} has conflicting names: {detail}", node.path,
