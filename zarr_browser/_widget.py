@@ -196,7 +196,6 @@ class BrowserDock(QWidget):
 
         self.viewer = napari_viewer
         self.registry = default_registry()
-        self.hierarchy: Hierarchy | None = None
         self._workers: list[Any] = []
         self._pending_select: str | None = None
         self._opening: str | None = None
@@ -268,6 +267,11 @@ class BrowserDock(QWidget):
         self.destroyed.connect(lambda *_: _disconnect(events, callback))
 
     # -- public API ------------------------------------------------------------------------
+    @property
+    def hierarchy(self) -> Hierarchy | None:
+        """The store shown (the browser's: a failed or cancelled load leaves it as it was)."""
+        return self.browser.hierarchy()
+
     @property
     def policy(self) -> RequestPolicy | None:
         """Request deadlines and retries for the stores the dock opens (None: the defaults)."""
@@ -417,7 +421,6 @@ class BrowserDock(QWidget):
         requested, options = self.browser.requestedUrl(), self.browser.storageOptions()
         if options:  # the layers name the store by the URL it has once opened
             self._storage_options[hierarchy.url] = dict(options)
-        self.hierarchy = hierarchy
         self.url_edit.setText(requested)
         self.status.setText(redact_text(hierarchy.url))
         self._apply_pending_select()
