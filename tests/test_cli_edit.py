@@ -295,11 +295,15 @@ def test_errors_already_there_do_not_refuse_an_edit_new_ones_do(tmp_path: Path) 
 def _unwritable(directory: Path) -> Callable[[], None]:
     """Make *directory* refuse new files (chattr +i as root, who ignores permissions; chmod
     otherwise); returns what undoes it."""
-    if os.geteuid() == 0:
-        subprocess.run(["chattr", "+i", str(directory)], check=True, timeout=30)
-        return lambda: subprocess.run(["chattr", "-i", str(directory)], check=True, timeout=30) and None
-    directory.chmod(0o555)
-    return lambda: directory.chmod(0o755)
+    if os.geteuid() != 0:
+        directory.chmod(0o555)
+        return lambda: directory.chmod(0o755)
+    subprocess.run(["chattr", "+i", str(directory)], check=True, timeout=30)
+
+    def undo() -> None:
+        subprocess.run(["chattr", "-i", str(directory)], check=True, timeout=30)
+
+    return undo
 
 
 def test_a_store_that_cannot_be_written_is_refused_before_anything_is_written(

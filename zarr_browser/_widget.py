@@ -316,7 +316,7 @@ class BrowserDock(QWidget):
         self.browser.cancelPending()
         if opening is not None:
             self.url_edit.setText(self.hierarchy.url if self.hierarchy is not None else "")
-            self.status.setText(redact_text(self.hierarchy.url) if self.hierarchy is not None else "")
+            self._show_current()
 
     def set_storage_options(self, url: str, storage_options: dict[str, Any]) -> None:
         """Open *url* with *storage_options* from now on (when its layers are selected too)."""
@@ -454,6 +454,10 @@ class BrowserDock(QWidget):
         self._opening = self._pending_select = None
         logger.info("zarr-browser dock: cannot open %s: %s", redact_text(url), reason)
         self._mark_url(failed=True)
+        self._show_current()
+
+    def _show_current(self) -> None:
+        """The status line names the store shown (empty without one)."""
         self.status.setText(redact_text(self.hierarchy.url) if self.hierarchy is not None else "")
 
     def _on_error(self, err: Exception, path: str) -> None:

@@ -120,8 +120,8 @@ def _style(text: str) -> tuple[int | None, str, bool]:
     return 2, tail, ascii_only
 
 
-#: one-line styles: (between object items, after a key, between list items)
-_ONE_LINE_STYLES = ((", ", ": ", ", "), (", ", ": ", ","), (",", ":", ","))
+#: one-line styles other than Python's own: (between object items, after a key, between list items)
+_ONE_LINE_STYLES = ((", ", ": ", ","), (",", ":", ","))
 
 
 def _one_line(value: JSON, separators: tuple[str, str, str], ascii_only: bool) -> str:
@@ -142,7 +142,7 @@ def _one_line_separators(text: str, original: JSON, ascii_only: bool) -> tuple[s
     default then): a rewrite of netCDF-C's documents keeps ``[-500,500]`` as it was."""
     if original is ABSENT or not isinstance(original, dict | list):
         return None
-    for separators in _ONE_LINE_STYLES[1:]:
+    for separators in _ONE_LINE_STYLES:
         if _one_line(original, separators, ascii_only) == text:
             return separators
     return None
