@@ -29,6 +29,11 @@ The "napari alone (floor)" column: napari opening the very layers our reader ret
 scale, units, colours, contrast, every level's shape) with data that costs nothing to read
 (``floor.py``), measured the same way in the same run.  It is what any reader pays in this
 napari; where floor / anchor is above a target ratio, no napari reader can meet that target.
+
+Round trips are connected components of overlapping request intervals (``tests/servers.py``).
+For a view after a camera move, they count the view's own requests (level-0 chunks or shards
+meeting the region): the prefetch of the ring around it, which starts once the view is in, is
+left out.
 """
 
 from __future__ import annotations
@@ -564,7 +569,7 @@ def only_channel(viewer: Any, index: int = 0) -> None:
 
 class Bench:
     def __init__(self, args: argparse.Namespace, data: streaming_data.Datasets) -> None:
-        from served import ProcessServer
+        from tests.servers import ProcessServer
 
         self.args = args
         self.data = data
@@ -694,13 +699,17 @@ class Bench:
                         stats = self.server.stats
                         chunk_requests = sum(n for path, n in stats.by_path.items()
                                              if path.startswith(f"{name}/0/") and not path.endswith((".zarray", "zarr.json", ".zattrs")))
-                        row.add(side, view.full, stats.round_trips)
+                        wanted = in_region(self.data[name], name, region)
+                        trips = stats.round_trips_of(wanted)
+                        row.add(side, view.full, trips)
+                        in_view = sum(1 for *_, path in stats.spans if wanted(path))
                         idle = ""
                         if view.loaded is not None:
                             loaded.append(view.loaded)
                             idle = f", engine idle after {view.loaded * 1000:.0f} ms"
                         log(f"    {side:>6}: {view.full * 1000:.0f} ms ({view.paints} paints{idle}), {traffic(stats)} "
-                            f"({chunk_requests} requests for full-resolution chunks)")
+                            f"({chunk_requests} requests for full-resolution chunks; the view's {in_view} in {trips} "
+                            f"round trip(s), the rest prefetch)")
 
                 self.guarded(row, side, measure)
         if loaded and row.ours:
@@ -982,8 +991,7 @@ class Bench:
 
     # goal 5: no stalls while a slow store loads
     def case_stall(self) -> None:
-        from served import ProcessServer
-
+        from tests.servers import ProcessServer
         from tests.stall import StallMeter
 
         name = "image-v05.ome.zarr"
@@ -1106,6 +1114,28 @@ def write_floor(data: streaming_data.Datasets) -> str:
     if reader is None:
         raise RuntimeError(f"zarr-browser does not read {path}")
     return str(floor.write(floor_file(data), reader(path)))
+
+
+def in_region(store: Path, name: str, region: tuple[int, int, int]) -> Callable[[str], bool]:
+    """Whether a requested path is a level-0 chunk (or shard) of *store* meeting the square *region*
+    ``(y0, x0, size)``: the view's own requests, as opposed to prefetches and metadata."""
+    y0, x0, size = region
+    meta = json.loads((store / "0" / "zarr.json").read_text())
+    grid = meta["chunk_grid"]["configuration"]["chunk_shape"]  # shards when sharded: the keys' grid
+    step_y, step_x = grid[-2], grid[-1]
+    prefix = f"{name}/0/c/"
+
+    def wanted(path: str) -> bool:
+        if not path.startswith(prefix):
+            return False
+        try:
+            *_, row, column = (int(part) for part in path[len(prefix):].split("/"))
+        except ValueError:
+            return False
+        return (row * step_y < y0 + size and (row + 1) * step_y > y0
+                and column * step_x < x0 + size and (column + 1) * step_x > x0)
+
+    return wanted
 
 
 def traffic(stats: Any) -> str:

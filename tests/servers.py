@@ -10,14 +10,19 @@ pattern, and counts what it was asked:
   intervals.  Requests that overlap in time are one round trip; a request that starts after
   every earlier one finished starts a new round trip.
 
+:class:`ProcessServer` runs a ``StaticServer`` in a process of its own, for callers whose own
+threads must not share the GIL with the server (the benchmark; tests of GIL hand-overs).
+
 Everything here is standard library except :class:`S3Server` (moto, boto3).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import html
 import itertools
+import multiprocessing
 import os
 import random
 import re
@@ -26,10 +31,11 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Literal, Self
 from urllib.parse import quote, unquote, urlsplit
@@ -37,6 +43,7 @@ from urllib.parse import quote, unquote, urlsplit
 __all__ = [
     "FaultRule",
     "Faults",
+    "ProcessServer",
     "S3Server",
     "ServerStats",
     "StaticServer",
@@ -85,6 +92,7 @@ class ServerStats:
     in_flight: int = 0
     peak_in_flight: int = 0
     intervals: list[tuple[float, float]] = field(default_factory=list)
+    spans: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, path) of each answered request
     _open: dict[int, float] = field(default_factory=dict, repr=False)
 
     @property
@@ -92,6 +100,10 @@ class ServerStats:
         """Round trips so far; requests still in flight count as ending now."""
         now = time.monotonic()
         return round_trips([*self.intervals, *((start, now) for start in self._open.values())])
+
+    def round_trips_of(self, wanted: Callable[[str], bool]) -> int:
+        """Round trips of the finished requests whose path is *wanted* (the others left out)."""
+        return round_trips([(start, end) for start, end, path in self.spans if wanted(path)])
 
     def paths(self) -> list[str]:
         """Requested paths, sorted (handy in assertion messages)."""
@@ -364,6 +376,7 @@ class StaticServer(ServingThread):
                 if started is not None:
                     ended = answered if answered is not None else time.monotonic()
                     stats.intervals.append((started, ended))
+                    stats.spans.append((started, ended, path))
 
     def _answer(self, handler: _Handler, path: str, *, head: bool, behaviour: Behaviour | None) -> None:
         outcome = apply_fault(handler, behaviour, self._release, head=head)
@@ -519,6 +532,138 @@ def _drop(handler: _Handler) -> None:
 
 
 # -- S3 (moto) -------------------------------------------------------------------------------
+
+
+# -- a static server in a process of its own ---------------------------------------------
+
+def _serve(conn: Connection, root: str, latency: float) -> None:
+    server = StaticServer(root, latency=latency)
+    server._server.handle_error = lambda request, address: None  # dropped keep-alive connections
+    server.start()
+    conn.send(server.port)
+    while True:
+        try:
+            op, name, args = conn.recv()
+        except EOFError:
+            break
+        try:
+            if op == "stop":
+                server.stop()
+                conn.send(("ok", None))
+                break
+            if op == "set":
+                setattr(server, name, args)
+                result = None
+            elif op == "get":
+                result = getattr(server, name)
+            elif op == "faults":
+                if name == "add":
+                    pattern, behaviour, times = args
+                    server.faults.add(pattern, behaviour, times=times)
+                else:
+                    getattr(server.faults, name)(*args)
+                result = None
+            else:
+                result = getattr(server, name)(*args)
+            conn.send(("ok", result))
+        except Exception as err:  # sent back and raised in the caller
+            conn.send(("error", err))
+
+
+class _Faults:
+    def __init__(self, owner: ProcessServer) -> None:
+        self._owner = owner
+
+    def add(self, pattern: str, behaviour: str, *, times: int | None = None) -> None:
+        self._owner._ask("faults", "add", (pattern, behaviour, times))
+
+    def clear(self) -> None:
+        self._owner._ask("faults", "clear", ())
+
+
+class _Remote:
+    """An attribute of the server in the child process (read, and set unless *read_only*)."""
+
+    def __init__(self, *, read_only: bool = False) -> None:
+        self.read_only = read_only
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, server: ProcessServer | None, owner: type) -> Any:
+        return self if server is None else server._ask("get", self.name)
+
+    def __set__(self, server: ProcessServer, value: Any) -> None:
+        if self.read_only:
+            raise AttributeError(f"{self.name} is read-only")
+        server._ask("set", self.name, value)
+
+
+class ProcessServer:
+    """A :class:`StaticServer` for *root* in a process of its own (the same interface, as far as
+    the benchmark and the tests use it).
+
+    A ``StaticServer`` runs in a thread of the process it serves.  When that process is napari,
+    a Python server answering 16 requests at once holds the GIL for as long as the viewer spends
+    decoding them, and a frame the viewer draws holds back the server: figures would measure the
+    server.  A real server is elsewhere; so is this one.  The child is spawned and forwards what
+    it is asked (counters, latency, listing, faults); its clock (``time.monotonic``) is the
+    system's, so round trips are counted as in-process.  The caller's main module must start
+    nothing on import.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, latency: float = 0.0) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._lock = threading.Lock()
+        self._process = context.Process(target=_serve, args=(child, str(root), latency), daemon=True,
+                                        name="loopback-http-server")
+        self._process.start()
+        child.close()
+        self.port: int = self._conn.recv()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.root = root
+        self.faults = _Faults(self)
+
+    def start(self) -> ProcessServer:
+        return self
+
+    def __enter__(self) -> ProcessServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _ask(self, op: str, name: str, args: Any = ()) -> Any:
+        with self._lock:
+            self._conn.send((op, name, args))
+            status, result = self._conn.recv()
+        if status == "error":
+            raise result
+        return result
+
+    latency = _Remote()
+    listing = _Remote()
+    stats = _Remote(read_only=True)
+    """A snapshot of the server's :class:`tests.servers.ServerStats`."""
+
+    def reset_stats(self) -> None:
+        self._ask("call", "reset_stats")
+
+    def reset(self) -> None:
+        self._ask("call", "reset")
+
+    def url_for(self, path: str | os.PathLike[str] = "") -> str:
+        return str(self._ask("call", "url_for", (str(path),)))
+
+    def stop(self) -> None:
+        if self._process.is_alive():
+            with contextlib.suppress(EOFError, OSError):
+                self._ask("stop", "")
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.kill()
+        self._conn.close()
 
 
 class S3Server:

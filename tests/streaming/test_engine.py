@@ -729,3 +729,41 @@ def test_a_frame_can_wait_for_a_view_due_now_but_never_for_a_straggler(
     http_server.faults.clear()
     http_server._release.set()
     wait_idle(engine)
+
+
+def hold_gil(seconds: float) -> float:
+    """Hold the GIL for about *seconds* in one C call, as Qt composing a frame drawn with Mesa's
+    software GL does in napari (``_QtMainWindow.event``); returns when it ended (monotonic)."""
+    n = 1_000_000
+    started = time.monotonic()
+    sum(range(n))  # builtin sum of a range: a C loop that never lets another thread run
+    per_item = max(1e-10, (time.monotonic() - started) / n)
+    sum(range(int(seconds / per_item)))
+    return time.monotonic()
+
+
+def test_a_views_requests_are_sent_before_the_thread_that_asked_goes_on(
+    engine: StreamingEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The thread slicing for a frame goes on to draw it; the requests of the view it asked for
+    must be on the wire by then, not wait for the GIL until the frame is drawn.  (Without the
+    hand-over, 3 of the 16 requests reached the server before the GIL was let go.)"""
+    from servers import ProcessServer
+
+    from zarr_browser.streaming import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "HAND_OVER", 2.0)  # the rounds, not the time cap, on a loaded machine
+
+    truth = microscopy((512, 512))
+    write(tmp_path / "v.zarr", truth, chunks=(128, 128))
+    with ProcessServer(tmp_path, latency=0.05) as server:  # its own GIL: it answers while we hold ours
+        array = level(server.url_for("v.zarr"))
+        server.reset_stats()
+        _, holes = array.source.read_cached((slice(0, 512, 1), slice(0, 512, 1)))
+        assert len(holes) == 16  # nothing cached: all 16 chunks requested
+        held_until = hold_gil(0.3)
+        assert engine.wait_views(10)
+        started = sorted(start for start, _, path in server.stats.spans if "/c/" in path)
+    assert len(started) == 16
+    assert started[-1] < held_until, [round(held_until - start, 3) for start in started]
+    np.testing.assert_array_equal(array.source.read_cached((slice(0, 512, 1), slice(0, 512, 1)))[0], truth)

@@ -94,6 +94,14 @@ MAX_BLOCKS_PER_READ = 1 << 16
 LOCAL_BATCH = 64
 """Blocking reads of at most this many local blocks decode in the calling thread."""
 
+HAND_OVER = 0.005
+"""At most this long, the thread that asked for a view's blocks waits (without the GIL) for the
+I/O loop to send their requests; see :meth:`StreamingEngine._hand_over`."""
+
+HAND_OVER_ROUNDS = 16
+"""Rounds of the I/O loop the hand-over waits for (a request on a kept-alive connection is
+written in the first, a new connection is made and written in the next ones)."""
+
 INLINE_DECODE_BYTES = 512 * 1024
 """Fetched chunks up to this size (decoded) are decoded on the I/O loop, without a thread hop."""
 
@@ -1197,7 +1205,37 @@ class StreamingEngine:
             return
         with self._lock:
             self._batches += 1
-        asyncio.run_coroutine_threadsafe(self._deliver(source, reader, blocks, display=display), _get_loop())
+        loop = _get_loop()
+        asyncio.run_coroutine_threadsafe(self._deliver(source, reader, blocks, display=display), loop)
+        if display and source.remote:  # a local store's blocks are read in moments, not sent
+            self._hand_over(loop)
+
+    @staticmethod
+    def _hand_over(loop: asyncio.AbstractEventLoop) -> None:
+        """Let the I/O loop send a view's requests before the caller goes on.
+
+        The caller is usually the GUI thread, slicing for a frame it is about to draw; a frame
+        drawn under Mesa's software GL holds the GIL for 15–30 ms (Qt composes the window in
+        napari's ``event`` override, with the GIL held), and the loop thread could not write the
+        rest of the requests until it ends: a 16-chunk view went out in two waves, a round trip
+        apart.  So the caller waits, without the GIL, for a few rounds of the loop (each one
+        runs what is ready and polls the sockets), at most :data:`HAND_OVER` seconds.
+        """
+        if threading.get_ident() == getattr(loop, "_thread_id", None):
+            return  # on the loop itself (a prefetch turned view): nothing to wait for
+        sent = threading.Event()
+
+        def round_(left: int) -> None:
+            if left <= 1:
+                sent.set()
+            else:
+                loop.call_soon(round_, left - 1)
+
+        try:
+            loop.call_soon_threadsafe(round_, HAND_OVER_ROUNDS)
+        except RuntimeError:  # the loop is closed (interpreter shutdown)
+            return
+        sent.wait(HAND_OVER)
 
     async def _deliver(self, source: EngineSource, reader: BlockReader, blocks: list[tuple[int, ...]], *, display: bool) -> None:
         """Fetch *blocks* as one batch; each stored object is settled as soon as it is in."""
