@@ -46,6 +46,11 @@ NULL_LAYER = [(None,)]
 """napari's sentinel for "read successfully, nothing to add" (the notes say why)."""
 
 UNLISTED_LABEL_COLOUR = (0.5, 0.5, 0.5, 1.0)
+
+REFIT_POLL_MS = 20
+REFIT_STILL = 3
+"""Polls (of REFIT_POLL_MS) the canvas keeps its size before the first layers are fitted to it again."""
+REFIT_TRIES = 50
 """Colour of label values that ``image-label.colors`` does not list (colours may cover a subset)."""
 
 _FIRST_BLENDING, _OTHER_BLENDING = "translucent_no_depth", "additive"
@@ -220,24 +225,49 @@ def _reveal_in_dock(url: str, plan: LayerPlan) -> None:
 
 def _refit_after_layout(viewer: napari.Viewer) -> None:
     """Fit the view again once the dock has taken its room: napari fits the layers it is about to
-    add to the canvas as it was before the dock appeared (a plate would be cut at the edges)."""
+    add to the canvas as it was before the dock appeared (a plate would be cut at the edges).
+
+    The dock's room may change more than once (its rows come in and widen it), so the view is
+    fitted once the canvas has kept its new size for :data:`REFIT_STILL` polls, and not at all
+    if the camera was moved meanwhile (the user's view wins)."""
     from qtpy.QtCore import QTimer
 
-    canvas = viewer.window._qt_viewer.canvas.size if hasattr(viewer.window, "_qt_viewer") else None
-    before = tuple(canvas) if canvas is not None else None
+    from zarr_browser._display import _view_of
 
-    def refit(tries: int = 10) -> None:
+    def state() -> tuple[tuple[int, ...], tuple[Any, ...] | None] | None:
         try:
-            now = tuple(viewer.window._qt_viewer.canvas.size)
+            return tuple(viewer.window._qt_viewer.canvas.size), _view_of(viewer)
         except (AttributeError, RuntimeError):  # the viewer closed meanwhile
+            return None
+
+    start = state()
+    if start is None:
+        return
+    before = start[0]  # the canvas napari fits the layers to (the dock's layout is yet to come)
+    last: list[tuple[int, ...]] = [before]
+    still = [0]
+    camera: list[tuple[Any, ...] | None] = []  # the view as napari left it, once the layers are in
+
+    def poll(tries: int = REFIT_TRIES) -> None:
+        now = state()
+        if now is None:  # the viewer closed meanwhile
             return
-        if now == before and tries > 0:  # the dock's layout has not reached the canvas yet
-            QTimer.singleShot(20, lambda: refit(tries - 1))
+        if not camera:
+            camera.append(now[1])
+        elif now[1] != camera[0]:  # the view was moved: leave it be
             return
-        if len(viewer.layers):
+        size = now[0]
+        if size == last[0]:
+            still[0] += 1
+        else:
+            last[0], still[0] = size, 0
+        if (size == before or still[0] < REFIT_STILL) and tries > 0:
+            QTimer.singleShot(REFIT_POLL_MS, lambda: poll(tries - 1))
+            return
+        if size != before and len(viewer.layers):
             viewer.reset_view()
 
-    QTimer.singleShot(0, refit)
+    QTimer.singleShot(0, poll)
 
 
 # -- LayerSpec → napari LayerData ------------------------------------------------------------
