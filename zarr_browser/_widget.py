@@ -226,6 +226,9 @@ class BrowserDock(QWidget):
         self.cancel_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.cancel_action.setEnabled(False)  # Esc clears the filter box otherwise
         self.addAction(self.cancel_action)
+        self.options_action = QAction("Open URL with storage options…", self)
+        self.options_action.setToolTip("Endpoint, credentials, anonymous access and other storage options "
+                                       "for the URL in the box")
 
         bar = QHBoxLayout()
         bar.setSpacing(2)
@@ -246,6 +249,7 @@ class BrowserDock(QWidget):
         self.url_edit.textEdited.connect(lambda _text: self._mark_url(failed=False))
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.cancel_action.triggered.connect(self.cancel)
+        self.options_action.triggered.connect(self._on_options_requested)
         self.open_button.clicked.connect(self._on_open_clicked)
         self.browser.nodeActivated.connect(self._on_node_activated)
         self.browser.openInNapariRequested.connect(self.open_path)
@@ -386,14 +390,37 @@ class BrowserDock(QWidget):
             placeholder = self.recent_menu.addAction("No recent stores")
             if placeholder is not None:
                 placeholder.setEnabled(False)
+        self.recent_menu.addSeparator()
+        self.recent_menu.addAction(self.options_action)
 
     def _open_recent(self, entry: RecentStore) -> None:
+        """Open a recent store; one whose credentials were not saved asks for them first."""
+        if entry.credentials_removed and entry.url not in self._storage_options:
+            self.ask_url(entry.url, entry.storage_options,
+                         "The credentials this store was opened with were not saved: enter them again "
+                         "(or open it as it is, with the credentials of the environment).")
+            return
         if entry.storage_options or entry.url not in self._storage_options:
             self.set_storage_options(entry.url, entry.storage_options)
         self.show_store(entry.url, focus=True, reload=True)
-        if entry.credentials_removed:  # never saved: the environment's (or none) are used
-            self.status.setText(redact_text(f"opening {entry.url} … with the credentials of the environment (those "
-                                            "it was opened with before were not saved)"))
+
+    def _on_options_requested(self) -> None:
+        text = self.url_edit.text().strip()
+        url = absolute_url(text) if text else ""
+        self.ask_url(url, self._storage_options.get(url, {}))
+
+    def ask_url(self, url: str, storage_options: dict[str, Any], note: str = "") -> bool:
+        """Ask for a URL and its storage options (the browser window's Open URL dialog), then open
+        it; whether the dialog was accepted."""
+        from qtpy.QtWidgets import QDialog
+
+        from zarr_browser.qt.window import OpenUrlDialog
+
+        dialog = OpenUrlDialog(self, url=url, storage_options=storage_options, note=note)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return False
+        self.show_store(dialog.url(), storage_options=dialog.storageOptions(), focus=True, reload=True)
+        return True
 
     def _on_node_activated(self, path: str) -> None:
         """Double-click or Enter: add the node to the viewer - unless it is a plain group (a

@@ -438,13 +438,24 @@ def test_the_dock_opens_a_store_with_the_storage_options_it_was_opened_with(
         viewer.close()
 
 
+def test_a_view_moved_while_the_dock_settles_is_left_as_it_is(make_napari_viewer: Any, stores: Any,
+                                                              qtbot: Any) -> None:
+    viewer = make_napari_viewer(show=True)
+    viewer.open(str(stores.plate("0.5")), plugin="zarr-browser")
+    viewer.camera.zoom = 1.5  # the user zooms before the dock has taken its room
+    widget = viewer.window.dock_widgets["Zarr browser (zarr-browser)"]
+    qtbot.waitUntil(lambda: not widget.is_busy() and widget.browser.current_path() == "/A/1", timeout=10_000)
+    qtbot.wait(500)
+    assert viewer.camera.zoom == 1.5
+
+
 def test_dock_opens_a_plate_field_at_full_resolution(make_napari_viewer: Any, stores: Any, qtbot: Any) -> None:
     viewer = make_napari_viewer(show=True)  # shown: the dock takes room from the canvas
     (mosaic, _) = viewer.open(str(stores.plate("0.5")), plugin="zarr-browser")
     assert mosaic.multiscale  # zooming in on the mosaic reaches full resolution too
     widget = viewer.window.dock_widgets["Zarr browser (zarr-browser)"]  # shown with the wells listed
     qtbot.waitUntil(lambda: not widget.is_busy() and widget.browser.current_path() == "/A/1", timeout=10_000)
-    qtbot.wait(300)
+    qtbot.wait(500)  # the dock's rows came in and widened it: the plate is fitted once it has settled
     fitted = viewer.camera.zoom
     viewer.reset_view()  # the plate was fitted to the canvas the dock left, not the one before it
     assert viewer.camera.zoom == pytest.approx(fitted)
@@ -656,7 +667,7 @@ def test_the_dock_lists_recent_stores_and_opens_a_url_inside_a_store_at_its_node
     _, widget = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
     assert not widget.open_button.isEnabled()  # nothing to open yet
     widget.recent_menu.aboutToShow.emit()
-    assert [a.text() for a in widget.recent_menu.actions()] == ["No recent stores"]
+    assert [a.text() for a in widget.recent_menu.actions()] == ["No recent stores", "", "Open URL with storage options…"]
 
     image = stores.image("0.5")
     widget.url_edit.setText(str(image / "labels" / "cells"))  # a folder inside the store
@@ -680,14 +691,45 @@ def test_the_dock_lists_recent_stores_and_opens_a_url_inside_a_store_at_its_node
     qtbot.waitUntil(lambda: not dock.is_busy(), timeout=10_000)
 
 
-def test_a_recent_store_whose_credentials_were_not_saved_says_so(make_napari_viewer: Any, stores: Any,
-                                                                  qtbot: Any) -> None:
-    from zarr_browser.qt.recent import RecentStore
+def test_a_recent_store_whose_credentials_were_not_saved_asks_for_them(make_napari_viewer: Any, stores: Any,
+                                                                      qtbot: Any, s3_server: Any,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from qtpy.QtWidgets import QDialog
 
+    from zarr_browser.qt.recent import RecentStore
+    from zarr_browser.qt.window import OpenUrlDialog
+
+    bucket = s3_server.new_bucket()
+    s3_server.upload_tree(stores.image("0.5"), bucket, "image.zarr")
+    url = f"s3://{bucket}/image.zarr"
+    options = s3_server.storage_options
+    shown: list[OpenUrlDialog] = []
+    answers = iter([QDialog.DialogCode.Rejected, QDialog.DialogCode.Accepted, QDialog.DialogCode.Rejected])
+
+    def answer(dialog: OpenUrlDialog) -> int:  # no modal loop: the credentials are typed in, or not
+        shown.append(dialog)
+        dialog.keyEdit.setText(options["key"])
+        dialog.secretEdit.setText(options["secret"])
+        return next(answers)
+
+    monkeypatch.setattr(OpenUrlDialog, "exec", answer)
     viewer = make_napari_viewer()
     _, dock = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
-    image = str(stores.image("0.5"))
-    dock._open_recent(RecentStore(image, {}, credentials_removed=True))
-    assert "credentials of the environment" in dock.status.text()
-    qtbot.waitUntil(lambda: dock.hierarchy is not None and dock.hierarchy.url == image, timeout=10_000)
+    saved = RecentStore(url, {"endpoint_url": options["endpoint_url"]}, credentials_removed=True)
+    dock._open_recent(saved)  # cancelled: nothing opens
+    dialog = shown[-1]
+    assert dialog.url() == url and dialog.endpointEdit.text() == options["endpoint_url"]
+    assert "not saved" in dialog.noteLabel.text() and not dock.is_busy() and dock.hierarchy is None
+    dock._open_recent(saved)  # entered: the store opens with them, and they are kept for the session
+    qtbot.waitUntil(lambda: dock.hierarchy is not None and dock.hierarchy.url == url, timeout=20_000)
+    assert dock._storage_options[url]["secret"] == options["secret"]
+    dock._open_recent(saved)  # known in this session: not asked again
+    assert len(shown) == 2
+    qtbot.waitUntil(lambda: not dock.is_busy(), timeout=10_000)
+
+    # the URL box's own storage options, from the recent menu
+    dock.recent_menu.aboutToShow.emit()
+    assert dock.options_action in dock.recent_menu.actions()
+    dock.options_action.trigger()
+    assert shown[-1].url() == url and shown[-1].endpointEdit.text() == options["endpoint_url"]
     qtbot.waitUntil(lambda: not dock.is_busy(), timeout=10_000)
