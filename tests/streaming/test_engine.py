@@ -167,6 +167,38 @@ def test_sharded_view_reads_the_index_once_then_coalesced_ranges(engine: Streami
     assert http_server.stats.round_trips == 1  # the index is kept
 
 
+def test_blosc_inner_chunks_decode_straight_into_blocks_and_fail_alone(engine: StreamingEngine,
+                                                                      http_server: Any) -> None:
+    """ome-zarr's codecs (blosc over bytes) inside shards skip zarr's codec pipeline; an inner
+    chunk whose frame is damaged fails alone, named, and the rest of its shard is drawn."""
+    import zarr
+    from zarr.codecs import BloscCodec
+
+    truth = microscopy((256, 256))
+    group = zarr.open_group(str(http_server.root / "b.zarr"), mode="w", zarr_format=3)
+    group.create_array("a", shape=truth.shape, chunks=(64, 64), shards=(256, 256), dtype=truth.dtype,
+                       compressors=BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle"))[...] = truth
+    array = level(http_server.url_for("b.zarr"))
+    assert array.source.block_reader()._inner_blosc is not None  # the fast path, not zarr's pipeline
+    np.testing.assert_array_equal(array[...], truth)
+
+    shard = http_server.root / "b.zarr" / "a" / "c" / "0" / "0"
+    raw = bytearray(shard.read_bytes())
+    raw[4:8] = (1 << 30).to_bytes(4, "little")  # the first inner chunk's frame claims 1 GiB
+    shard.write_bytes(bytes(raw))
+    damaged = level(http_server.url_for("b.zarr"))
+    data, holes = damaged.source.read_cached((slice(0, 256, 1), slice(0, 256, 1)))
+    wait_idle(engine)
+    data, holes = damaged.source.read_cached((slice(0, 256, 1), slice(0, 256, 1)))
+    assert [h.status for h in holes] == ["failed"]
+    (message,) = engine.failures(damaged.source.token)
+    assert "b.zarr/a/c/0/0" in message and "does not hold a chunk" in message
+    where = holes[0].out
+    good = np.ones(truth.shape, dtype=bool)
+    good[where] = False
+    np.testing.assert_array_equal(data[good], truth[good])
+
+
 def test_empty_inner_chunks_of_a_shard_are_fill_without_a_request(engine: StreamingEngine, http_server: Any) -> None:
     import zarr
 
