@@ -403,6 +403,33 @@ def test_five_dimensional_image_splits_channels_lazily(tmp_path: Path) -> None:
     np.testing.assert_array_equal(blocking(third[0])[1, 2], pixels[1, 2, 2])
 
 
+def test_labels_with_a_channel_of_one_line_up_with_the_image_split_by_channel(tmp_path: Path) -> None:
+    """ome-zarr-py writes tczyx labels (c = 1) for a tczyx image.  The image's layers, one per
+    channel, are tzyx; labels kept 5-D put the image's t on the viewer's c slider (audit A)."""
+    import zarr
+    from ome_zarr.writer import write_image, write_labels
+
+    pixels = np.random.default_rng(4).integers(0, 500, (2, 3, 4, 32, 32)).astype("uint16")
+    labels = np.zeros((2, 1, 4, 32, 32), dtype="uint8")
+    labels[1, 0, 2, 8:16, 8:16] = 7
+    root = zarr.open_group(str(tmp_path / "img.ome.zarr"), mode="w", zarr_format=3)
+    scale = {"t": 60.0, "c": 1.0, "z": 2.0, "y": 0.5, "x": 0.5}
+    units = {"t": "second", "z": "micrometer", "y": "micrometer", "x": "micrometer"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        write_image(pixels, root, axes=["t", "c", "z", "y", "x"], scale_factors=(2,), scale=scale, axes_units=units)
+        write_labels(labels, root, name="cells", axes=["t", "c", "z", "y", "x"], scale_factors=(2,), scale=scale)
+    image, cells = plan(tmp_path / "img.ome.zarr").specs
+    assert cells.role == "labels"
+    for key in ("axis_labels", "scale", "units"):
+        assert cells.kwargs[key] == image.kwargs[key], key
+    assert cells.data[0].shape == (2, 4, 32, 32) and all(level.ndim == 4 for level in cells.data)
+    np.testing.assert_array_equal(blocking(cells.data[0])[1, 2], labels[1, 0, 2])
+
+    alone = plan(tmp_path / "img.ome.zarr", "/labels/cells").specs[0]  # opened by itself: no c slider either
+    assert alone.kwargs["axis_labels"] == ("t", "z", "y", "x")
+
+
 @pytest.mark.parametrize("zarr_format", [2, 3])
 def test_a_huge_array_without_a_pyramid_is_declined_with_a_note(tmp_path: Path, zarr_format: int) -> None:
     import zarr

@@ -450,12 +450,14 @@ class _Planner:
             return result
         pixels = self._placement(description, levels[0].ndim)
         base = self._name(node, description)
-        result.specs.append(self._image_spec(levels, pixels, description, node, base, role="image", result=result))
+        spec = self._image_spec(levels, pixels, description, node, base, role="image", result=result)
+        result.specs.append(spec)
         labels_path = join_path(node.path, "labels")
         if isinstance(description.get("labels"), list) and description["labels"]:
             labels_node = self.ctx.node(labels_path)
             if labels_node is not None:
-                result.extend(self._labels_group(labels_node, base, pixels.axes))
+                kept = "channel_axis" not in spec.kwargs and any(a.get("type") == "channel" for a in pixels.axes)
+                result.extend(self._labels_group(labels_node, base, pixels.axes, image_keeps_channel=kept))
         return result
 
     def _image_spec(
@@ -531,7 +533,8 @@ class _Planner:
         return out
 
     # -- OME labels --------------------------------------------------------------------------
-    def _labels_group(self, node: Node, base: str | None, image_axes: Sequence[Mapping[str, Any]] = ()) -> _Result:
+    def _labels_group(self, node: Node, base: str | None, image_axes: Sequence[Mapping[str, Any]] = (), *,
+                      image_keeps_channel: bool = False) -> _Result:
         result = _Result()
         names = _ome_namespace(node).get("labels")
         if not isinstance(names, list):
@@ -546,12 +549,18 @@ class _Planner:
             if "label-image" not in roles and "image" not in roles:
                 result.problems.append(f"{label_node.path} is not a multiscale label image; it is left out")
                 continue
-            result.extend(self._label_image(label_node, base, name=name, image_axes=image_axes))
+            result.extend(self._label_image(label_node, base, name=name, image_axes=image_axes,
+                                            image_keeps_channel=image_keeps_channel))
         return result
 
     def _label_image(
-        self, node: Node, base: str | None, *, name: str | None = None, image_axes: Sequence[Mapping[str, Any]] = ()
+        self, node: Node, base: str | None, *, name: str | None = None, image_axes: Sequence[Mapping[str, Any]] = (),
+        image_keeps_channel: bool = False,
     ) -> _Result:
+        """The labels layer of a label image.  A channel axis of one is dropped (ome-zarr-py writes
+        ``tczyx`` labels for a ``tczyx`` image) unless the image's layer keeps its channel axis:
+        the image's layers, one per channel, have none, and napari lines layers up from their
+        last axis (the image's ``t`` fell on the labels' ``c``)."""
         result = _Result()
         description = self._describe(node)
         levels = self._levels(node, description, result)
@@ -568,6 +577,8 @@ class _Planner:
             result.specs.append(spec)
             return result
         pixels = _with_image_units(self._placement(description, levels[0].ndim), image_axes)
+        if not image_keeps_channel:
+            levels, pixels = _without_single_channel(levels, pixels)
         kwargs: dict[str, Any] = {"name": layer_name, "multiscale": len(levels) > 1, "visible": True}
         kwargs.update(self._axes_kwargs(pixels, range(levels[0].ndim)))
         label_value = description.get("label")
@@ -948,6 +959,20 @@ def _with_image_units(pixels: _Pixels, image_axes: Sequence[Mapping[str, Any]]) 
     axes = [dict(a, unit=units.get(a.get("name"))) if not a.get("unit") and a.get("name") in units else a
             for a in pixels.axes]
     return _Pixels(axes, pixels.scale, pixels.translate)
+
+
+def _without_single_channel(levels: list[LevelArray], pixels: _Pixels) -> tuple[list[LevelArray], _Pixels]:
+    """*levels* and *pixels* without their channel axis when it has a single index."""
+    types = [a.get("type") for a in pixels.axes]
+    if types.count("channel") != 1 or len(types) != levels[0].ndim:
+        return levels, pixels
+    axis = types.index("channel")
+    if any(level.shape[axis] != 1 for level in levels):
+        return levels, pixels
+    keep = [i for i in range(len(types)) if i != axis]
+    return ([level.take(axis, 0) for level in levels],
+            _Pixels([pixels.axes[i] for i in keep], [pixels.scale[i] for i in keep],
+                    [pixels.translate[i] for i in keep]))
 
 
 def _level_path(image_node: Node, level: int) -> str | None:
