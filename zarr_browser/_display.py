@@ -34,7 +34,7 @@ from zarr_browser.streaming.levels import normalize_key, stored_region
 if TYPE_CHECKING:
     from zarr_browser.streaming.levels import LevelArray
 
-__all__ = ["PREREAD_BYTES", "display_data", "display_mode", "preread", "watch"]
+__all__ = ["PREREAD_BYTES", "cached_range", "display_data", "display_mode", "preread", "watch"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,34 @@ def preread(level: LevelArray, wait: float = PREREAD_WAIT) -> bool:
     except Exception as err:  # drawn as failed later; the layer must still be created
         logger.warning("zarr-browser: cannot read %r ahead: %s", level, err)
     return False
+
+
+def cached_range(level: LevelArray) -> tuple[float, float] | None:
+    """The finite minimum and maximum of all of *level* when the engine holds it (the coarsest
+    level, read ahead), else None: contrast limits from every plane of a stack.
+
+    napari computes a layer's first limits from the slice it builds the layer on, plane 0 of a
+    stack, and then opens the stack on its middle plane: a z-stack whose planes brighten with
+    depth showed as a white square (audit A).
+    """
+    import numpy as np
+
+    if display_mode() != "stream" or level.nbytes > PREREAD_BYTES:
+        return None
+    source, key = stored_region(level.source, level.full_key(normalize_key((), level.shape)[0]))
+    try:
+        if source is None or not source.engine.is_cached(source, key):
+            return None
+        data = np.asarray(level)
+    except Exception:  # boundary: napari computes its own limits
+        logger.debug("zarr-browser: no contrast from %r", level, exc_info=True)
+        return None
+    if data.dtype.kind == "f":
+        data = data[np.isfinite(data)]
+    if data.size == 0 or data.dtype.kind not in "biuf":
+        return None
+    low, high = float(data.min()), float(data.max())
+    return (low, high) if low < high else None
 
 
 # -- refreshing layers -------------------------------------------------------------------------

@@ -292,7 +292,10 @@ def layer_data(spec: LayerSpec) -> list[LayerData]:
     if channel_axis is None:
         _image_kwargs(kwargs, kwargs.get("colormap"), kwargs.get("contrast_limits"), None)
         auto = "contrast_limits" not in kwargs
-        return [(_display(spec.levels, spec, flag_missing=flag_missing, auto_contrast=auto), kwargs, "image")]
+        data = _display(spec.levels, spec, flag_missing=flag_missing, auto_contrast=auto)
+        if auto:
+            _image_kwargs(kwargs, kwargs.get("colormap"), _data_limits(spec.levels[-1]), None)
+        return [(data, kwargs, "image")]
     names = list(kwargs.pop("name"))
     colours = list(kwargs.pop("colormap"))
     limits = list(kwargs.pop("contrast_limits"))
@@ -309,7 +312,8 @@ def layer_data(spec: LayerSpec) -> list[LayerData]:
                     for key, value in kwargs.get("metadata", {}).items()}
         metadata.setdefault("zarr_browser", {})["channel"] = i
         channel_kwargs["metadata"] = metadata
-        _image_kwargs(channel_kwargs, colours[i], limits[i], defaults[i])
+        _image_kwargs(channel_kwargs, colours[i], limits[i] if limits[i] is not None else _data_limits(levels[-1]),
+                      defaults[i])
         out.append((data, channel_kwargs, "image"))
     return out
 
@@ -321,6 +325,14 @@ def _display(levels: Sequence[Any], spec: LayerSpec, *, flag_missing: bool, auto
 
     return display_data(levels, multiscale=isinstance(spec.data, list), flag_missing=flag_missing,
                         auto_contrast=auto_contrast, wait=PREREAD_WAIT if wait is None else wait)
+
+
+def _data_limits(level: Any) -> tuple[float, float] | None:
+    """Contrast limits from every plane of the coarsest *level* when it was read ahead (else
+    napari's own, from the slice it builds the layer on)."""
+    from zarr_browser._display import cached_range
+
+    return cached_range(level)
 
 
 def _preread(spec: LayerSpec) -> None:

@@ -548,3 +548,27 @@ def test_an_image_with_more_channels_than_layers_napari_can_build_gets_a_channel
     group.create_array("0", shape=(MAX_CHANNEL_LAYERS, 4, 6), chunks=(1, 4, 6), dtype="u1")
     group.attrs["multiscales"] = zarr.open_group(store, mode="r").attrs["multiscales"]
     assert len(layer_data(plan(fewer).specs[0])) == MAX_CHANNEL_LAYERS
+
+
+def test_a_stack_without_windows_gets_contrast_from_every_plane(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                engine: Any) -> None:
+    """napari computes a layer's first limits from plane 0 and opens the stack on its middle
+    plane: a stack whose planes brighten with depth showed as a white square (audit A)."""
+    import zarr
+    from ome_zarr.writer import write_image
+
+    from zarr_browser import _display
+
+    monkeypatch.setattr(_display, "PREREAD_WAIT", 10.0)  # the coarsest level is in (a loaded machine)
+    rng = np.random.default_rng(5)
+    planes = (np.arange(5, dtype="float32")[:, None, None] * 1000 + rng.normal(0, 40, (5, 64, 48))).astype("float32")
+    planes[4, 0, 0] = np.nan  # not a number is no limit
+    root = zarr.open_group(str(tmp_path / "stack.ome.zarr"), mode="w", zarr_format=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        write_image(planes, root, axes=["z", "y", "x"], scale_factors=(2,))
+    ((_, kwargs, _),) = ours(tmp_path / "stack.ome.zarr")
+    low, high = kwargs["contrast_limits"]
+    assert low < 0 < 4000 < high  # plane 0 alone spans about -130..130
+    middle = planes[2]
+    assert low < middle.min() and middle.max() < high  # the plane napari opens on is not saturated
