@@ -181,11 +181,19 @@ def test_edit_on_s3(s3_server: Any, tmp_path: Path) -> None:
     assert json.loads(body)["long_name"] == "t"
 
 
-def test_http_store_is_refused(http_server: Any, tmp_path: Path) -> None:
+def test_http_and_zip_stores_are_refused_and_the_dry_run_says_so(http_server: Any, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A dry run in CI is a pre-flight check: it exited 0 where the real run exits 2 (audit B)."""
+    import shutil
+
     _store(Path(http_server.root) / "s.zarr", 2)
     before = _snapshot(Path(http_server.root) / "s.zarr")
-    code, _out = _run("edit", f"{http_server.url}/s.zarr", "--set", "/:/x=1")
-    assert code == 2
+    archive = Path(shutil.make_archive(str(tmp_path / "s"), "zip", Path(http_server.root) / "s.zarr"))
+    for url, reason in ((f"{http_server.url}/s.zarr", "served over HTTP"), (str(archive), "a zip file")):
+        for dry in (["--dry-run"], []):
+            code, _out = _run("edit", url, "--set", "/:/x=1", *dry)
+            assert code == 2, (url, dry)
+            assert reason in capsys.readouterr().err and "mode='r+'" not in _out
     assert _snapshot(Path(http_server.root) / "s.zarr") == before
 
 

@@ -619,10 +619,9 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
         refusal = None if args.force else session.refusal()
         if refusal:
             return finish(EXIT_ERRORS, f"{refusal} (--force saves anyway)")
-        from zarr_browser.core.editing.save import unwritable
+        from zarr_browser.core.editing.save import read_only_reason
 
-        local = hierarchy.access.local_root if hierarchy.access.protocol == "local" else None
-        reason = unwritable(local) if local is not None else None
+        reason = read_only_reason(hierarchy.access)  # HTTP, a zip, a read-only disk: refused as the real run is
         if reason is not None:
             return finish(EXIT_UNREADABLE, f"cannot save to {hierarchy.url}: it is {reason}; nothing would be saved")
         return finish(EXIT_OK)

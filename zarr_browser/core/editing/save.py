@@ -47,6 +47,7 @@ __all__ = [
     "backend_for",
     "cleanup_temp_files",
     "reconsolidate",
+    "read_only_reason",
     "unwritable",
 ]
 
@@ -397,19 +398,27 @@ def unwritable(root: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def read_only_reason(access: StoreAccess) -> str | None:
+    """Why the documents of *access* cannot be written, whatever mode it was opened in (HTTP, a
+    zip, a read-only disk...), as far as can be told without writing; None when they may be."""
+    if access.protocol == "http":
+        return "served over HTTP, which is read-only"
+    if access.protocol == "zip":
+        return "a zip file; editing zip stores is not supported"
+    if access.protocol == "local" and access.local_root is not None:
+        return unwritable(access.local_root)
+    return None
+
+
 def backend_for(access: StoreAccess) -> DocumentBackend:
     """The backend that writes documents of *access* safely (read-only when it cannot)."""
+    reason = read_only_reason(access)
+    if reason is not None:
+        return ReadOnlyBackend(access, reason)
     if access.read_only:
         return ReadOnlyBackend(access, "open read-only (open it with mode='r+' to edit)")
     if access.protocol == "local" and access.local_root is not None:
-        reason = unwritable(access.local_root)
-        if reason is not None:
-            return ReadOnlyBackend(access, reason)
         return LocalBackend(access.local_root)
-    if access.protocol == "http":
-        return ReadOnlyBackend(access, "served over HTTP, which is read-only")
-    if access.protocol == "zip":
-        return ReadOnlyBackend(access, "a zip file; editing zip stores is not supported")
     target = access.fsspec_target()
     if access.protocol == "s3" and target is not None:
         return S3Backend(target[0], target[1], access.url)
