@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import zarr
 
-from zarr_browser.cli import main
+from zarr_browser.cli import build_parser, main
 from zarr_browser.demo import write_demo
 
 
@@ -313,14 +313,12 @@ def test_usage_errors_exit_2_with_a_message(tmp_path: Path, capsys: pytest.Captu
                            "got 'abc'"),
                           (["validate", str(store), "--depth", "x"],
                            "zarr-browser validate: error: argument --depth: must be a whole number, got 'x'")):
-        with pytest.raises(SystemExit):
-            run(*argv)
+        assert run(*argv)[0] == 2
         err = capsys.readouterr().err
         assert message in err and "COMMAND" not in err, err  # the subcommand's own usage, no function names
     assert run("valdate", str(store))[0] == 2
     assert "unknown command 'valdate' (did you mean 'validate'?)" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        run("edit", str(store), "--depth", "1", "--set", "/:/x=1")  # --depth means nothing to edit
+    assert run("edit", str(store), "--depth", "1", "--set", "/:/x=1")[0] == 2  # --depth means nothing to edit
 
 
 def test_unreadable_root_and_files_exit_2_and_json_still_answers(tmp_path: Path,
@@ -388,3 +386,26 @@ def test_badges_do_not_depend_on_depth(demo: Path, make_http_server: Any, where:
     shallow = conventions(by_path(info_json(url, "--depth", "1"))["/climate.zarr"])
     deep = conventions(by_path(info_json(url))["/climate.zarr"])
     assert {"xarray", "cf"} <= shallow.keys() and shallow.keys() == deep.keys()
+
+
+@pytest.mark.parametrize("argv", [
+    ["validate", "--json", "--depth", "x", "."],
+    ["validate", "--json"],
+    ["validate", "--json", "--bogus", "."],
+    ["info", "--timeout", "0", "--json", "."],
+])
+def test_usage_errors_still_give_one_json_object(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """A pipeline doing json.load(stdout) crashed on argparse's errors: stdout was empty (audit B)."""
+    code, text = run(*argv)
+    assert code == 2
+    payload = json.loads(text)
+    assert payload["exit"] == 2 and payload["error"].startswith("usage: ")
+    assert "error:" in capsys.readouterr().err  # argparse's own message, as before
+
+
+def test_more_logging_after_a_command_and_before_a_url(demo: Path) -> None:
+    for argv in (["validate", "-v", str(demo / "cells.ome.zarr")], ["info", str(demo / "cells.ome.zarr"), "-vv"],
+                 ["demo", "--no-open", "-v", str(demo)]):
+        code, _text = run(*argv)
+        assert code == 0, argv
+    assert build_parser().parse_args(["validate", "-vv", "x"]).verbose == 2

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from zarr_browser import __version__
 from zarr_browser.core.text import printable
@@ -47,6 +47,21 @@ URL_ENV = "ZARR_BROWSER_URL"
 
 class _UsageError(ZarrBrowserError, ValueError):
     """A malformed argument (exit 2)."""
+
+
+class _ParseError(Exception):
+    """argparse's error, raised instead of exiting: :func:`main` reports it (as JSON too, with ``--json``)."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors reach :func:`main` (subcommands' parsers are of this class too)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _ParseError(self, message)
 
 
 def _line(out: TextIO, text: str) -> None:
@@ -132,8 +147,14 @@ def _request_policy(args: argparse.Namespace) -> RequestPolicy | None:
     return None if timeout is None else RequestPolicy(deadline=timeout, attempt_timeout=min(5.0, timeout))
 
 
+def _add_verbose_argument(parser: argparse.ArgumentParser) -> None:
+    """``-v`` after a command too (counted with those before it)."""
+    parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="log more (-vv for debug)")
+
+
 def _add_store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", help="a path, .zip, file://, http(s)://, s3:// or other fsspec URL")
+    _add_verbose_argument(parser)
     parser.add_argument("-O", "--storage-option", action="append", metavar="KEY=VALUE",
                         help="fsspec storage option (VALUE parsed as JSON when possible); repeatable")
     parser.add_argument("--anon", action="store_true", help="anonymous access (S3 and friends)")
@@ -164,7 +185,7 @@ Run 'zarr-browser COMMAND --help' for the options of a command."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="zarr-browser",
         description="Browse, view, validate and edit zarr hierarchies (OME-Zarr, xarray, NCZarr, CF).",
         usage="%(prog)s [-h] [--version] [-v] [URL [--napari [--node PATH] | --writable] [remote options]] "
@@ -220,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="where to write it (default: ~/.cache/zarr-browser/demo)")
     demo.add_argument("--force", action="store_true", help="rewrite the dataset even if it is already there")
     demo.add_argument("--no-open", action="store_true", help="only write the dataset")
+    _add_verbose_argument(demo)
     return parser
 
 
@@ -775,6 +797,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     writable = "--writable" in argv  # `zarr-browser --writable URL`: the window, editing enabled
     argv = [a for a in argv if a not in ("--napari", "--writable")]
     node = _pop_option(argv, "--node")  # `zarr-browser URL --napari --node PATH`, anywhere
+    verbosity = []  # `zarr-browser -v URL`: the window with more logging
+    while argv and argv[0] in ("-v", "-vv", "-vvv", "--verbose"):
+        verbosity.append(argv.pop(0))
     browse = not argv or (not argv[0].startswith("-") and argv[0] not in SUBCOMMANDS)
     if browse and argv:
         meant = _misspelt_command(argv[0])
@@ -784,7 +809,15 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             return EXIT_UNREADABLE
         # `zarr-browser URL [-O KEY=VALUE ...]`: the browser window, or `info` without a display
         argv = ["info", *argv]
-    args = parser.parse_args(argv)
+    argv = [*verbosity, *argv]
+    try:
+        args = parser.parse_args(argv)
+    except _ParseError as err:  # a usage error: argparse's message, and one JSON object with --json
+        err.parser.print_usage(sys.stderr)
+        _line(sys.stderr, f"{err.parser.prog}: error: {err}")
+        if "--json" in argv:
+            _dump({"url": None, "error": f"usage: {err}", "exit": EXIT_UNREADABLE}, out)
+        return EXIT_UNREADABLE
     logging.basicConfig(
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
         format="%(levelname)s %(name)s: %(message)s",
