@@ -46,8 +46,8 @@ __all__ = [
     "StoreBackend",
     "backend_for",
     "cleanup_temp_files",
-    "reconsolidate",
     "read_only_reason",
+    "reconsolidate",
     "unwritable",
 ]
 
