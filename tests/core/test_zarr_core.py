@@ -118,6 +118,36 @@ def test_consolidated_fresh_stale_and_absent(tmp_path: Path, fmt: int, version: 
     assert _at(report, "/b") == []
 
 
+@pytest.mark.parametrize(("fmt", "damage"), [(2, "truncated"), (2, "no metadata"), (3, "a list")])
+def test_an_unreadable_consolidated_index_is_an_error_as_zarr_fails_to_open_the_store(tmp_path: Path, fmt: int,
+                                                                                       damage: str) -> None:
+    """zarr-python and xarray read the index first: validate said OK with a warning per node
+    ("missing from consolidated metadata") for stores no zarr user can open (audit B)."""
+    import json
+    import warnings
+
+    path = tmp_path / "c.zarr"
+    root = zarr.open_group(path, mode="w", zarr_format=fmt)
+    root.create_array("a", shape=(4,), dtype="i4")
+    root.create_group("g").create_array("b", shape=(4,), dtype="i4")
+    zarr.consolidate_metadata(path)
+    if fmt == 2:
+        index = path / ".zmetadata"
+        text = index.read_text()
+        index.write_text(text[: len(text) // 2] if damage == "truncated" else json.dumps({"zarr_consolidated_format": 1}))
+    else:
+        document = json.loads((path / "zarr.json").read_text())
+        document["consolidated_metadata"] = [1]
+        (path / "zarr.json").write_text(json.dumps(document))
+    with pytest.raises(Exception), warnings.catch_warnings():  # what a zarr user meets
+        warnings.simplefilter("ignore")
+        zarr.open_group(path, mode="r")
+    _, report, _ = _check(path)
+    (issue,) = report.issues
+    assert issue.severity is Severity.ERROR and issue.path == "/" and issue.convention == "consolidated"
+    assert "fail to open the store" in issue.message
+
+
 @pytest.mark.parametrize("fmt", [2, 3])
 def test_a_node_equal_to_its_consolidated_copy_shares_its_parsed_value(tmp_path: Path, fmt: int) -> None:
     """Every value was kept twice (the node's own and its consolidated copy): a third of the

@@ -121,6 +121,12 @@ class ConsolidatedIndex:
     children: Mapping[str, tuple[str, ...]]
     problems: tuple[str, ...] = ()
 
+    @property
+    def unusable(self) -> bool:
+        """Whether the index could not be read at all (not JSON, not an object with ``metadata``):
+        zarr-python and xarray, which read it first, then fail to open the store."""
+        return not self.documents and bool(self.problems)
+
     def node(self, path: str) -> Node | None:
         docs = self.documents.get(path)
         if docs is None:

@@ -111,12 +111,18 @@ class ConsolidatedConvention(BaseConvention):
             issues.append(Issue(Severity.WARNING, f"consolidated metadata is stale for this node: {what}, which zarr "
                                 f"and xarray show when opened consolidated; {_REMEDY}", node.path, "", CONVENTION,
                                 differs[0] if len(differs) == 1 else ""))
-        elif node.consolidated == "absent":
+        elif node.consolidated == "absent" and not _unusable(ctx):  # (an unusable index is one error, on the root)
             issues.append(Issue(Severity.WARNING, "node missing from consolidated metadata (invisible to zarr/xarray "
                                 f"when opened consolidated); {_REMEDY}", node.path, "", CONVENTION, ""))
         if node.path == "/":
             issues.extend(_root_issues(node, ctx))
         return issues
+
+
+def _unusable(ctx: Context) -> bool:
+    """Whether the hierarchy's consolidated index could not be read at all."""
+    index = getattr(getattr(ctx, "hierarchy", None), "consolidated", None)
+    return bool(getattr(index, "unusable", False))
 
 
 def _root_issues(node: Node, ctx: Context) -> list[Issue]:
@@ -134,10 +140,16 @@ def _root_issues(node: Node, ctx: Context) -> list[Issue]:
     problems = list(index.problems) if index is not None else []
     if index is None and block is not None:
         problems.append(f"consolidated_metadata is {block!r}, expected an object with 'kind' and 'metadata'")
+    unusable = index is None or index.unusable
     for problem in problems:
-        issues.append(Issue(Severity.WARNING, f"malformed consolidated metadata: {problem}", node.path, ptr,
-                            CONVENTION, document))
-    if index is not None:
+        if unusable:
+            issues.append(Issue(Severity.ERROR, f"malformed consolidated metadata: {problem}; zarr-python and xarray "
+                                "read this index first and fail to open the store: write it again "
+                                "(zarr.consolidate_metadata) or remove it", node.path, ptr, CONVENTION, document))
+        else:
+            issues.append(Issue(Severity.WARNING, f"malformed consolidated metadata: {problem}", node.path, ptr,
+                                CONVENTION, document))
+    if index is not None and not unusable:
         issues.extend(_missing_nodes(node, ctx, index))
     if isinstance(block, dict) and block.get("must_understand", False) is not False:
         issues.append(Issue(Severity.WARNING, "consolidated_metadata.must_understand is "
