@@ -471,6 +471,18 @@ def test_version_04_under_ome_is_an_error(tmp_path: Path) -> None:
         _explain(issues)
 
 
+@pytest.mark.parametrize(("value", "said"), [([1], "an array ([1])"), ("x", 'a string ("x")'),
+                                             ({}, "an object without 'version'")])
+def test_an_ome_key_holding_no_ome_metadata_is_an_error(tmp_path: Path, value: Any, said: str) -> None:
+    """Invalid against every 0.5 schema, and it passed with OK and no badge (audit B)."""
+    import zarr
+
+    zarr.open_group(tmp_path / "g.zarr", mode="w", zarr_format=3, attributes={"ome": value})
+    issues = ome_issues(tmp_path / "g.zarr")
+    (issue,) = errors(issues)
+    assert said in issue.message and issue.pointer == "/attributes/ome" and issue.document == "zarr.json"
+
+
 def _label_attrs(**image_label: Any) -> dict[str, Any]:
     attrs = _image_ns("0.5")
     _ms(attrs)["axes"] = _ms(attrs)["axes"][1:]

@@ -139,7 +139,7 @@ def test_an_unreadable_consolidated_index_is_an_error_as_zarr_fails_to_open_the_
         document = json.loads((path / "zarr.json").read_text())
         document["consolidated_metadata"] = [1]
         (path / "zarr.json").write_text(json.dumps(document))
-    with pytest.raises(Exception), warnings.catch_warnings():  # what a zarr user meets
+    with pytest.raises(Exception), warnings.catch_warnings():  # noqa: B017 (JSONDecodeError, TypeError or KeyError by damage): what a zarr user meets
         warnings.simplefilter("ignore")
         zarr.open_group(path, mode="r")
     _, report, _ = _check(path)

@@ -13,6 +13,7 @@ Bad metadata never raises: every type confusion becomes an :class:`~zarr_browser
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -235,6 +236,24 @@ def _metadata(node: Node) -> _Metadata | None:
     return _Metadata(attrs, False, version or "0.4", version is not None, roles)
 
 
+def _malformed_ome(node: Node) -> list[Issue]:
+    """An ``ome`` attribute of a group that holds no OME-NGFF metadata at all (``[1]``, ``"x"``,
+    ``{}``): invalid against every 0.5 schema, and no reader takes it for an image."""
+    if node.is_array or "ome" not in node.attributes:
+        return []
+    value = node.attributes["ome"]
+    if isinstance(value, dict):
+        what = "an object without 'version' or any OME-NGFF key" if not value else (
+            f"an object without 'version' or any OME-NGFF key (it has {', '.join(map(repr, list(value)[:4]))})")
+    else:
+        kinds = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+        what = f"{kinds.get(type(value), 'null')} ({json.dumps(value)[:60]})"
+    ptr, document = attributes_pointer(node, "ome")
+    return [Issue(Severity.ERROR, f"'ome' is {what}: OME-NGFF 0.5 puts an object with 'version' and its metadata "
+                  f"({', '.join(OME_KEYS[:5])}...) here; readers do not take this group for OME-NGFF", node.path,
+                  ptr, NAME, document)]
+
+
 # -- the convention --------------------------------------------------------------------------
 
 
@@ -287,7 +306,7 @@ class OmeNgffConvention(BaseConvention):
         """Every OME-NGFF problem of *node*: schema violations, then the rules schemas miss."""
         meta = _metadata(node)
         if meta is None:
-            return []
+            return _malformed_ome(node)
         checker = _Checker(self, node, meta, ctx)
         checker.run()
         return checker.issues
