@@ -64,6 +64,10 @@ def test_ome_zarr_image_with_labels(tmp_path: Path, version: str) -> None:
     label_levels = nodes["/labels/cells"]["details"]["ome-ngff"]["levels"]
     assert nodes["/labels/cells/" + label_levels[0]["path"]]["dimension_names"] == ["z", "y", "x"]
     assert validate_errors(path) == []
+    # the label image validated alone: its source image is above what was opened, not judged (audit B)
+    out = io.StringIO()
+    code, text = main(["validate", str(path / "labels" / "cells"), "--json"], out=out), out.getvalue()
+    assert code == 0 and not [i for i in json.loads(text)["issues"] if "source image" in i["message"]], text
 
 
 def test_ome_zarr_plate(tmp_path: Path) -> None:

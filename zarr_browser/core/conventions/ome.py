@@ -1041,12 +1041,14 @@ class _Checker:
             return
         relative = image if isinstance(image, str) else "../../"
         target = _resolve(self.node.path, relative)
-        source_node = self.ctx.node(target) if target is not None else None
+        if target is None:  # above the node opened (a subtree validated alone): not seen, not judged
+            return
+        source_node = self.ctx.node(target)
         source_meta = _metadata(source_node) if source_node is not None else None
         if source_meta is None or "image" not in source_meta.roles:
             where = ("image-label", "source", "image") if isinstance(image, str) else ("image-label",)
-            self.warning(f"the source image {relative!r} of this label image ({target or 'outside the store'}) is "
-                         "not an OME-NGFF image", *where)
+            self.warning(f"the source image {relative!r} of this label image ({target}) is not an OME-NGFF image",
+                         *where)
 
     def _check_labels_group(self) -> None:
         labels = self.ns.get("labels")
