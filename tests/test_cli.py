@@ -409,3 +409,26 @@ def test_more_logging_after_a_command_and_before_a_url(demo: Path) -> None:
         code, _text = run(*argv)
         assert code == 0, argv
     assert build_parser().parse_args(["validate", "-vv", "x"]).verbose == 2
+
+
+def test_a_validation_to_a_depth_says_what_it_left_out(tmp_path: Path) -> None:
+    """`--depth 0` said a plain OK for a store whose child is broken (audit B)."""
+    root = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=3)
+    root.create_group("child")
+    (tmp_path / "s.zarr" / "child" / "zarr.json").write_text('{"zarr_format": 3, "node_ty')
+    code, text = run("validate", str(tmp_path / "s.zarr"), "--depth", "0")
+    assert code == 0 and "OK (to depth 0 only: nodes below it were not checked)" in text
+    code, text = run("validate", str(tmp_path / "s.zarr"), "--depth", "0", "--json")
+    assert json.loads(text)["depth"] == 0
+    assert run("validate", str(tmp_path / "s.zarr"))[0] == 1  # all of it: the broken child is found
+
+
+def test_text_and_json_count_the_same_warnings_on_a_server_that_cannot_list(http_server: Any, tmp_path: Path) -> None:
+    root = zarr.open_group(http_server.root / "s.zarr", mode="w", zarr_format=2)
+    root.create_group("a").create_array("x", shape=(2,), dtype="i1")
+    http_server.listing = False
+    url = http_server.url_for("s.zarr")
+    _code, text = run("validate", url)
+    _code, payload = run("validate", url, "--json")
+    counted = int(text.strip().splitlines()[-1].split(" warning(s)")[0].rsplit(" ", 1)[-1])
+    assert json.loads(payload)["incomplete"] and json.loads(payload)["warnings"] == counted

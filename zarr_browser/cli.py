@@ -468,10 +468,13 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
             "url": hierarchy.url,
             "nodes_checked": report.nodes_checked,
             "errors": errors,
-            "warnings": sum(1 for i in report.issues if i.severity is Severity.WARNING),
+            # as the text counts them: groups that could not be listed are under "incomplete"
+            "warnings": sum(1 for i in report.issues if i.severity is Severity.WARNING
+                            and not any(i is u for u in unlisted)),
             "issues": [i.to_json() for i in report.issues],
             "notes": notes,
             "incomplete": [{"path": i.path, "error": i.message} for i in unlisted],
+            "depth": args.depth,
         }
         _dump(payload, out)
     else:
@@ -493,6 +496,8 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
         verdict = "FAILED" if errors else "OK"
         if unlisted:
             verdict += f" (incomplete: {len(unlisted):,} group(s) could not be listed; only declared children checked)"
+        if args.depth is not None:  # what lies deeper was not read: an OK must not claim it
+            verdict += f" (to depth {args.depth} only: nodes below it were not checked)"
         _line(out, f"{verdict}: {errors} error(s), {warnings} warning(s) in {report.nodes_checked} node(s) of "
                    f"{hierarchy.url}")
     return EXIT_ERRORS if errors else EXIT_OK
