@@ -376,6 +376,8 @@ def test_fill_value_nan_attribute_round_trip(tmp_path: Path) -> None:
     assert (issue.path, issue.document, issue.pointer, issue.severity) == (
         "/a", "zarr.json", "/attributes/nan", Severity.WARNING)
     assert "bare JSON token NaN" in issue.message and "not standard JSON" in issue.message
+    # no advice to write the string "NaN": it would turn a number attribute (CF _FillValue) into text (audit B)
+    assert 'the string "NaN" would be a text attribute' in issue.message and "instead" not in issue.message
 
 
 def test_v2_consolidated_describe_from_zmetadata_document(tmp_path: Path) -> None:

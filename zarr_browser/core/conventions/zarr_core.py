@@ -210,8 +210,11 @@ def _check_json_constants(node: Node) -> list[Issue]:
                                                         if len(where) > _CONSTANTS_SHOWN else "")
         if name == "zarr.json" and pointer("fill_value") in where:
             advice = 'the v3 spec requires the fill value strings "NaN", "Infinity" or "-Infinity"'
-        else:
-            advice = 'write the strings "NaN", "Infinity" or "-Infinity" (or null) instead'
+        elif name == ".zarray":
+            advice = 'zarr v2 writes a fill value as the strings "NaN", "Infinity" or "-Infinity"'
+        else:  # attributes: a string would change the attribute's type (CF _FillValue must be a number)
+            advice = ("zarr-python, xarray and netCDF-C read it as a number, and JSON has no other way to say it "
+                      "(the string \"NaN\" would be a text attribute, which CF numbers such as _FillValue must not be)")
         words = "token " if len(tokens) == 1 else "tokens "
         issues.append(_issue(Severity.WARNING, f"{name} holds the bare JSON {words}{', '.join(sorted(tokens))} at "
                              f"{shown}: not standard JSON, and many parsers (JavaScript, Rust, strict JSON "
