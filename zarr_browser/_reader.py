@@ -295,6 +295,7 @@ def layer_data(spec: LayerSpec) -> list[LayerData]:
         data = _display(spec.levels, spec, flag_missing=flag_missing, auto_contrast=auto)
         if auto:
             _image_kwargs(kwargs, kwargs.get("colormap"), _data_limits(spec.levels[-1]), None)
+        _checker_at(data, kwargs.get("contrast_limits"))
         return [(data, kwargs, "image")]
     names = list(kwargs.pop("name"))
     colours = list(kwargs.pop("colormap"))
@@ -314,6 +315,7 @@ def layer_data(spec: LayerSpec) -> list[LayerData]:
         channel_kwargs["metadata"] = metadata
         _image_kwargs(channel_kwargs, colours[i], limits[i] if limits[i] is not None else _data_limits(levels[-1]),
                       defaults[i])
+        _checker_at(data, channel_kwargs.get("contrast_limits"))
         out.append((data, channel_kwargs, "image"))
     return out
 
@@ -325,6 +327,18 @@ def _display(levels: Sequence[Any], spec: LayerSpec, *, flag_missing: bool, auto
 
     return display_data(levels, multiscale=isinstance(spec.data, list), flag_missing=flag_missing,
                         auto_contrast=auto_contrast, wait=PREREAD_WAIT if wait is None else wait)
+
+
+def _checker_at(data: Any, limits: Any) -> None:
+    """Draw the failed chunks of float levels as a checkerboard of the contrast *limits* (black
+    and white), not as NaN, which looked like data that is not there (audit A)."""
+    from zarr_browser.streaming.display import DisplayLevel
+
+    if limits is None:
+        return
+    for level in data if isinstance(data, list) else [data]:
+        if isinstance(level, DisplayLevel) and level.dtype.kind == "f":
+            level.checker_values = (float(limits[0]), float(limits[1]))
 
 
 def _data_limits(level: Any) -> tuple[float, float] | None:

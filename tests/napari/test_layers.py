@@ -567,8 +567,9 @@ def test_a_stack_without_windows_gets_contrast_from_every_plane(tmp_path: Path, 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         write_image(planes, root, axes=["z", "y", "x"], scale_factors=(2,))
-    ((_, kwargs, _),) = ours(tmp_path / "stack.ome.zarr")
+    ((data, kwargs, _),) = ours(tmp_path / "stack.ome.zarr")
     low, high = kwargs["contrast_limits"]
+    assert all(level.checker_values == (low, high) for level in data)  # failed chunks: black and white squares
     assert low < 0 < 4000 < high  # plane 0 alone spans about -130..130
     middle = planes[2]
     assert low < middle.min() and middle.max() < high  # the plane napari opens on is not saturated

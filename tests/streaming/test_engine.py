@@ -303,6 +303,24 @@ def test_failed_chunks_are_drawn_as_failed_and_named(engine: StreamingEngine, ht
         array[...]  # the compute path raises instead of returning wrong data
 
 
+def test_failed_float_chunks_are_a_checkerboard_of_the_contrast_limits(engine: StreamingEngine,
+                                                                       http_server: Any) -> None:
+    """A failed float chunk was NaN, drawn like data that is not there (audit A); with the
+    layer's contrast limits it is a black-and-white checkerboard like an integer one."""
+    truth = microscopy((64, 128)).astype("float32")
+    write(http_server.root / "f.zarr", truth, chunks=(64, 64))
+    array = level(http_server.url_for("f.zarr"))
+    http_server.faults.add("f.zarr/a/c/0/1", "500")
+    shown = DisplayLevel([array], 0)
+    shown[...]
+    wait_idle(engine)
+    assert np.isnan(shown[...][:, 64:]).all()  # no limits known: no value
+    shown.checker_values = (10.0, 3000.0)
+    data = shown[...]
+    assert set(np.unique(data[:, 64:])) == {10.0, 3000.0} and data[0, 64] != data[0, 64 + CHECKER]
+    np.testing.assert_array_equal(data[:, :64], truth[:, :64])
+
+
 def test_remote_404_chunk_is_flagged_missing_and_striped(engine: StreamingEngine, http_server: Any) -> None:
     truth = microscopy((64, 128))
     write(http_server.root / "m.zarr", truth, chunks=(64, 64), fill_value=5)

@@ -89,15 +89,19 @@ def _extremes(dtype: np.dtype) -> tuple[Any, Any]:
     return 0, 1
 
 
-def failed_pattern(shape: Sequence[int], dtype: np.dtype) -> np.ndarray:
+def failed_pattern(shape: Sequence[int], dtype: np.dtype, values: tuple[float, float] | None = None) -> np.ndarray:
     """A checkerboard of the dtype's extremes over the last two axes (the failed-chunk mark).
 
-    Floats get NaN instead (no value): ±3.4e38 in a float image would become napari's contrast
-    range, and make every real value one grey.
+    Floats use *values* (the layer's contrast limits: black and white squares), or NaN without
+    them: ±3.4e38 in a float image would become napari's contrast range, and make every real
+    value one grey.
     """
     if np.dtype(dtype).kind == "f":
-        return np.full(tuple(shape), np.nan, dtype=dtype)
-    low, high = _extremes(np.dtype(dtype))
+        if values is None:
+            return np.full(tuple(shape), np.nan, dtype=dtype)
+        low, high = values
+    else:
+        low, high = _extremes(np.dtype(dtype))
     out = np.full(tuple(shape), low, dtype=dtype)
     if len(shape) >= 2:
         y = (np.arange(shape[-2]) // CHECKER)[:, None]
@@ -140,6 +144,9 @@ class DisplayLevel:
         self.last_holes: list[Hole] = []
         self.needs_contrast = False
         """Set by the napari glue when the contrast was computed before this level arrived."""
+        self.checker_values: tuple[float, float] | None = None
+        """The low and high squares of a float level's failed-chunk checkerboard (the layer's
+        contrast limits, set by the napari glue); None draws failed float chunks as NaN."""
         self.awaiting = False
         """Set when a read drew placeholders (pending holes); the napari glue clears it when it
         refreshes the layer.  Unlike :attr:`last_holes`, a later small read that happens to be
@@ -249,7 +256,7 @@ class DisplayLevel:
                 empty = False
         for hole in holes:
             if hole.status == "failed":
-                data[hole.out] = failed_pattern(data[hole.out].shape, data.dtype)
+                data[hole.out] = failed_pattern(data[hole.out].shape, data.dtype, self.checker_values)
             elif hole.status == "missing" and self.flag_missing:
                 missing_pattern(data[hole.out])
         return data, holes, empty
