@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from qtpy.QtCore import Qt
-from qtpy.QtGui import QAction, QKeySequence
+from qtpy.QtGui import QAction, QColor, QKeySequence, QPalette
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QMenu, QPushButton, QToolButton, QVBoxLayout, QWidget
 
 from zarr_browser.core.redact import redact_text
@@ -242,6 +242,7 @@ class BrowserDock(QWidget):
         layout.addWidget(self.open_button)
         layout.addWidget(self.status)
         self._connect()
+        self._follow_theme()
 
     def _connect(self) -> None:
         self.load_button.clicked.connect(self._on_load_clicked)
@@ -264,11 +265,32 @@ class BrowserDock(QWidget):
         # itself (a store opening, a layer chosen in napari): that moved napari's active layer
         current.connect(lambda path: self._on_node_selected(path) if tree.hasFocus() else None)
         tree.clicked.connect(lambda _index: self._on_node_selected(self.browser.current_path() or ""))
+        theme_events = getattr(getattr(self.viewer, "events", None), "theme", None)
+        if theme_events is not None:
+            theme_events.connect(self._follow_theme)
+            self.destroyed.connect(lambda *_: _disconnect(theme_events, self._follow_theme))
         events = self.viewer.layers.selection.events.active
         callback = self._on_layers_active
         events.connect(callback)
         # not a bound slot: when this fires, the C++ side of self is already gone
         self.destroyed.connect(lambda *_: _disconnect(events, callback))
+
+    def _follow_theme(self, _event: Any = None) -> None:
+        """Give the dock the palette of napari's theme: napari styles widgets with a stylesheet
+        and leaves the palette as it was, so alternate table rows (a palette colour) were
+        near-white with pale text under the dark theme (audit A)."""
+        try:
+            from napari.utils.theme import get_theme
+
+            theme = get_theme(self.viewer.theme)
+            palette = self.palette()
+            for role, name in ((QPalette.ColorRole.Base, "background"), (QPalette.ColorRole.AlternateBase, "foreground"),
+                               (QPalette.ColorRole.Text, "text"), (QPalette.ColorRole.WindowText, "text"),
+                               (QPalette.ColorRole.Mid, "primary")):
+                palette.setColor(role, QColor(getattr(theme, name).as_hex()))
+            self.setPalette(palette)
+        except Exception:  # boundary: a theme napari cannot describe leaves Qt's palette
+            logger.debug("zarr-browser: cannot follow napari's theme", exc_info=True)
 
     # -- public API ------------------------------------------------------------------------
     @property

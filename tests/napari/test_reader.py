@@ -733,3 +733,20 @@ def test_a_recent_store_whose_credentials_were_not_saved_asks_for_them(make_napa
     dock.options_action.trigger()
     assert shown[-1].url() == url and shown[-1].endpointEdit.text() == options["endpoint_url"]
     qtbot.waitUntil(lambda: not dock.is_busy(), timeout=10_000)
+
+
+def test_the_dock_follows_napari_theme(make_napari_viewer: Any) -> None:
+    """napari styles with a stylesheet and leaves the palette white: alternate table rows were
+    pale text on near-white under the dark theme (audit A)."""
+    from napari.utils.theme import get_theme
+    from qtpy.QtGui import QColor, QPalette
+
+    viewer = make_napari_viewer()
+    _, dock = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    for theme in ("dark", "light"):
+        viewer.theme = theme
+        palette = dock.browser.tree.palette()
+        colours = get_theme(theme)
+        assert palette.color(QPalette.ColorRole.AlternateBase) == QColor(colours.foreground.as_hex())
+        text, alternate = palette.color(QPalette.ColorRole.Text), palette.color(QPalette.ColorRole.AlternateBase)
+        assert abs(text.lightness() - alternate.lightness()) > 128, theme  # readable

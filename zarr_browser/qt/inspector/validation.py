@@ -96,8 +96,10 @@ class ValidationPanel(QWidget):
         self.detail = QLabel()
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.detail.setStyleSheet("QLabel { background: palette(alternate-base); border: 1px solid palette(mid); "
-                                  "border-radius: 4px; padding: 6px; }")
+        # translucent grey: readable on the window's palette and under napari's dark stylesheet,
+        # which leaves the palette white (palette(alternate-base) was pale text on white there)
+        self.detail.setStyleSheet("QLabel { background: rgba(127, 127, 127, 32); "
+                                  "border: 1px solid rgba(127, 127, 127, 110); border-radius: 4px; padding: 6px; }")
         self.show_raw = QPushButton("Show in raw JSON")
         top = QHBoxLayout()
         top.addWidget(self.check_button)
