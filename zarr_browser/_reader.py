@@ -172,6 +172,9 @@ class _Reader:
 
         plan = call_responsive(plan_node, self.hierarchy, self.path, self.registry)  # the window stays live
         _notify(plan)
+        import napari
+
+        _north_up(plan, napari.current_viewer())
         layers = [item for spec in plan.specs for item in layer_data(spec)]
         if plan.others:
             _reveal_in_dock(self.hierarchy.url, plan)
@@ -201,6 +204,31 @@ def _notify(plan: LayerPlan) -> None:
     for note in plan.notes:
         logger.info("%s", note)
         show_info(f"zarr-browser: {note}")
+
+
+_NORTH = frozenset({"degrees_north", "degree_north", "degree_N", "degrees_N", "degreeN", "degreesN"})
+"""CF's units of latitude (CF §4.1): an axis that increases northwards."""
+
+
+def is_map(spec: LayerSpec) -> bool:
+    """Whether the rows of *spec*'s planes are latitudes (its y axis is in degrees north)."""
+    units = spec.kwargs.get("units") or ()
+    return len(units) >= 2 and isinstance(units[-2], str) and units[-2].strip() in _NORTH
+
+
+def _north_up(plan: LayerPlan, viewer: napari.Viewer | None) -> None:
+    """Draw maps north up: napari's y axis points down, so latitude increasing northwards put
+    the north pole at the bottom of the canvas (audit A).  Only for the first layers of a
+    viewer: a viewer the user has set up keeps its orientation."""
+    if not any(is_map(spec) for spec in plan.specs):
+        return
+    if viewer is None or len(viewer.layers):
+        return
+    scene = getattr(viewer, "scene", None)  # napari 0.9 (viewer.camera before)
+    camera = scene.camera if scene is not None else getattr(viewer, "camera", None)
+    orientation = getattr(camera, "orientation2d", None)
+    if orientation is not None and len(orientation) == 2:
+        camera.orientation2d = ("up", orientation[1])
 
 
 def _reveal_in_dock(url: str, plan: LayerPlan) -> None:
@@ -443,6 +471,7 @@ def open_node(
     """
     plan = plan or plan_node(hierarchy, path, registry)
     _notify(plan)
+    _north_up(plan, viewer)
     added: list[Layer] = []
     for spec in plan.specs:
         for data, kwargs, layer_type in layer_data(spec):

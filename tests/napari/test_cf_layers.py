@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -143,3 +144,19 @@ def test_unsigned_bytes_keep_their_byte_order() -> None:
     decoding = CfDecoding((65535.0,), 1.0, 0.0, np.dtype("float32"), unsigned=True)
     for dtype in ("<i2", ">i2"):  # v2 arrays may be big-endian
         np.testing.assert_array_equal(decoding.apply(np.array([-1, 5, -2], dtype=dtype)), [np.nan, 5.0, 65534.0])
+
+
+@pytest.mark.parametrize("lat", [np.linspace(30.0, -30.0, 7), np.linspace(-30.0, 30.0, 7)], ids=["north-first", "south-first"])
+def test_maps_are_drawn_north_up(make_napari_viewer: Any, tmp_path: Path, lat: np.ndarray) -> None:
+    """napari's y axis points down: the north pole was at the bottom of the canvas (audit A)."""
+    path = _write(_packed_dataset(lat), tmp_path / "map.zarr", 3)
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(path), plugin="zarr-browser")
+    layer = next(layer for layer in layers if layer.name.endswith("temp"))
+    assert viewer.camera.orientation2d[0] == "up"
+    world_y = [layer.data_to_world((0, row, 0))[1] for row in (0, lat.size - 1)]
+    assert world_y == pytest.approx([lat[0], lat[-1]])  # rows sit at their latitudes: the larger one on top
+    other = make_napari_viewer()
+    other.add_image(np.zeros((4, 4)))  # a viewer set up already keeps its orientation
+    other.open(str(path), plugin="zarr-browser")
+    assert other.camera.orientation2d[0] == "down"
