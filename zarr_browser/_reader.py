@@ -212,7 +212,7 @@ _NORTH = frozenset({"degrees_north", "degree_north", "degree_N", "degrees_N", "d
 
 def is_map(spec: LayerSpec) -> bool:
     """Whether the rows of *spec*'s planes are latitudes (its y axis is in degrees north)."""
-    units = spec.kwargs.get("units") or ()
+    units: Sequence[Any] = spec.kwargs.get("units") or ()
     return len(units) >= 2 and isinstance(units[-2], str) and units[-2].strip() in _NORTH
 
 
@@ -227,7 +227,7 @@ def _north_up(plan: LayerPlan, viewer: napari.Viewer | None) -> None:
     scene = getattr(viewer, "scene", None)  # napari 0.9 (viewer.camera before)
     camera = scene.camera if scene is not None else getattr(viewer, "camera", None)
     orientation = getattr(camera, "orientation2d", None)
-    if orientation is not None and len(orientation) == 2:
+    if camera is not None and orientation is not None and len(orientation) == 2:
         camera.orientation2d = ("up", orientation[1])
 
 
