@@ -198,6 +198,7 @@ def _make_refresher() -> _Refresher:
                 if canvas not in self._canvases:
                     self._canvases[canvas] = (weakref.ref(viewer), None)
                     canvas.events.draw.connect(self._before_draw, position="first")
+                    canvas.events.draw.connect(self._after_draw, position="last")
 
         def _still(self, canvas: Any) -> bool:
             """Whether *canvas* shows what it showed when it last drew (not a frame of a move)."""
@@ -216,6 +217,7 @@ def _make_refresher() -> _Refresher:
             blocks that are about to arrive."""
             try:
                 engine = get_engine()
+                engine.drawing = True  # views asked for in this frame go out before it is composed
                 still = self._still(getattr(event, "source", None))
                 due = engine.view_due()
                 if still and due is not None and due <= PAINT_WAIT:
@@ -226,6 +228,9 @@ def _make_refresher() -> _Refresher:
                     self._flush()
             except Exception:  # boundary: inside napari's paint; the timer path still refreshes
                 logger.exception("zarr-browser: refreshing before a frame failed")
+
+        def _after_draw(self, event: Any = None) -> None:
+            get_engine().drawing = False
 
         def watch(self, token: int) -> None:
             if token not in self._tokens:

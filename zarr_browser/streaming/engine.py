@@ -934,6 +934,9 @@ class StreamingEngine:
         self._prefetch_decoding: asyncio.Semaphore | None = None
         self._counters = _Counters()
         self._arrived = threading.Condition(self._lock)  # notified whenever fetched blocks settle
+        self.drawing = False
+        """Set by the napari glue while a canvas draws a frame: the views asked for then are
+        handed over to the I/O loop before the frame goes on (:meth:`_hand_over`)."""
 
     # -- introspection ----------------------------------------------------------------------
     def pending(self) -> int:
@@ -1227,15 +1230,18 @@ class StreamingEngine:
             self._batches += 1
         loop = _get_loop()
         asyncio.run_coroutine_threadsafe(self._deliver(source, reader, blocks, display=display), loop)
-        if display and source.remote:  # a local store's blocks are read in moments, not sent
+        # a local store's blocks are read in moments, not sent; outside a frame (napari building
+        # layers) the thread goes on with Python work that lets the loop run (it cost an open 20 ms)
+        if display and source.remote and self.drawing:
+            self.drawing = False  # once per frame: the loop sends what later layers of it ask for too
             self._hand_over(loop)
 
     @staticmethod
     def _hand_over(loop: asyncio.AbstractEventLoop) -> None:
         """Let the I/O loop send a view's requests before the caller goes on.
 
-        The caller is usually the GUI thread, slicing for a frame it is about to draw; a frame
-        drawn under Mesa's software GL holds the GIL for 15–30 ms (Qt composes the window in
+        The caller is the GUI thread, slicing inside a frame it is drawing (:attr:`drawing`); a
+        frame drawn under Mesa's software GL holds the GIL for 15–30 ms (Qt composes the window in
         napari's ``event`` override, with the GIL held), and the loop thread could not write the
         rest of the requests until it ends: a 16-chunk view went out in two waves, a round trip
         apart.  So the caller waits, without the GIL, for a few rounds of the loop (each one
