@@ -46,12 +46,12 @@ NULL_LAYER = [(None,)]
 """napari's sentinel for "read successfully, nothing to add" (the notes say why)."""
 
 UNLISTED_LABEL_COLOUR = (0.5, 0.5, 0.5, 1.0)
+"""Colour of label values that ``image-label.colors`` does not list (colours may cover a subset)."""
 
 REFIT_POLL_MS = 20
 REFIT_STILL = 3
 """Polls (of REFIT_POLL_MS) the canvas keeps its size before the first layers are fitted to it again."""
 REFIT_TRIES = 50
-"""Colour of label values that ``image-label.colors`` does not list (colours may cover a subset)."""
 
 _FIRST_BLENDING, _OTHER_BLENDING = "translucent_no_depth", "additive"
 
@@ -210,7 +210,7 @@ _NORTH = frozenset({"degrees_north", "degree_north", "degree_N", "degrees_N", "d
 """CF's units of latitude (CF §4.1): an axis that increases northwards."""
 
 
-def is_map(spec: LayerSpec) -> bool:
+def _is_map(spec: LayerSpec) -> bool:
     """Whether the rows of *spec*'s planes are latitudes (its y axis is in degrees north)."""
     units: Sequence[Any] = spec.kwargs.get("units") or ()
     return len(units) >= 2 and isinstance(units[-2], str) and units[-2].strip() in _NORTH
@@ -220,7 +220,7 @@ def _north_up(plan: LayerPlan, viewer: napari.Viewer | None) -> None:
     """Draw maps north up: napari's y axis points down, so latitude increasing northwards put
     the north pole at the bottom of the canvas (audit A).  Only for the first layers of a
     viewer: a viewer the user has set up keeps its orientation."""
-    if not any(is_map(spec) for spec in plan.specs):
+    if not any(_is_map(spec) for spec in plan.specs):
         return
     if viewer is None or len(viewer.layers):
         return
@@ -303,6 +303,8 @@ def _refit_after_layout(viewer: napari.Viewer) -> None:
 
 def layer_data(spec: LayerSpec) -> list[LayerData]:
     """napari ``(data, kwargs, layer_type)`` tuples for one spec (one per channel for multichannel images)."""
+    from zarr_browser._display import cached_range
+
     kwargs = dict(spec.kwargs)
     if "units" in kwargs:
         kwargs["units"] = _napari_units(kwargs["units"])
@@ -321,8 +323,8 @@ def layer_data(spec: LayerSpec) -> list[LayerData]:
         _image_kwargs(kwargs, kwargs.get("colormap"), kwargs.get("contrast_limits"), None)
         auto = "contrast_limits" not in kwargs
         data = _display(spec.levels, spec, flag_missing=flag_missing, auto_contrast=auto)
-        if auto:
-            _image_kwargs(kwargs, kwargs.get("colormap"), _data_limits(spec.levels[-1]), None)
+        if auto:  # from every plane of the coarsest level when it was read ahead (else napari's own)
+            _image_kwargs(kwargs, kwargs.get("colormap"), cached_range(spec.levels[-1]), None)
         _checker_at(data, kwargs.get("contrast_limits"))
         return [(data, kwargs, "image")]
     names = list(kwargs.pop("name"))
@@ -341,7 +343,7 @@ def layer_data(spec: LayerSpec) -> list[LayerData]:
                     for key, value in kwargs.get("metadata", {}).items()}
         metadata.setdefault("zarr_browser", {})["channel"] = i
         channel_kwargs["metadata"] = metadata
-        _image_kwargs(channel_kwargs, colours[i], limits[i] if limits[i] is not None else _data_limits(levels[-1]),
+        _image_kwargs(channel_kwargs, colours[i], limits[i] if limits[i] is not None else cached_range(levels[-1]),
                       defaults[i])
         _checker_at(data, channel_kwargs.get("contrast_limits"))
         out.append((data, channel_kwargs, "image"))
@@ -367,14 +369,6 @@ def _checker_at(data: Any, limits: Any) -> None:
     for level in data if isinstance(data, list) else [data]:
         if isinstance(level, DisplayLevel) and level.dtype.kind == "f":
             level.checker_values = (float(limits[0]), float(limits[1]))
-
-
-def _data_limits(level: Any) -> tuple[float, float] | None:
-    """Contrast limits from every plane of the coarsest *level* when it was read ahead (else
-    napari's own, from the slice it builds the layer on)."""
-    from zarr_browser._display import cached_range
-
-    return cached_range(level)
 
 
 def _preread(spec: LayerSpec) -> None:

@@ -148,7 +148,7 @@ def _request_policy(args: argparse.Namespace) -> RequestPolicy | None:
 
 
 def _add_verbose_argument(parser: argparse.ArgumentParser) -> None:
-    """``-v`` after a command too (counted with those before it)."""
+    """``-v`` after a command too (``zarr-browser validate -v URL``)."""
     parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="log more (-vv for debug)")
 
 

@@ -283,14 +283,22 @@ def test_a_view_drawn_with_placeholders_stays_awaited_after_a_complete_small_rea
     assert not shown.awaiting
 
 
-def test_failed_chunks_are_drawn_as_failed_and_named(engine: StreamingEngine, http_server: Any) -> None:
-    truth = microscopy((64, 128))
+def _right_chunk_failed(engine: StreamingEngine, http_server: Any,
+                        dtype: str = "uint16") -> tuple[np.ndarray, LevelArray, DisplayLevel]:
+    """A 64 × 128 array of two chunks whose right one the server fails (500), drawn once and
+    awaited: the truth, the level and its display level."""
+    truth = microscopy((64, 128)).astype(dtype)
     write(http_server.root / "f.zarr", truth, chunks=(64, 64))
     array = level(http_server.url_for("f.zarr"))
     http_server.faults.add("f.zarr/a/c/0/1", "500")
     shown = DisplayLevel([array], 0)
     shown[...]
     wait_idle(engine)
+    return truth, array, shown
+
+
+def test_failed_chunks_are_drawn_as_failed_and_named(engine: StreamingEngine, http_server: Any) -> None:
+    truth, array, shown = _right_chunk_failed(engine, http_server)
     data = shown[...]
     assert [h.status for h in shown.last_holes] == ["failed"]
     np.testing.assert_array_equal(data[:, :64], truth[:, :64])
@@ -307,13 +315,7 @@ def test_failed_float_chunks_are_a_checkerboard_of_the_contrast_limits(engine: S
                                                                        http_server: Any) -> None:
     """A failed float chunk was NaN, drawn like data that is not there (audit A); with the
     layer's contrast limits it is a black-and-white checkerboard like an integer one."""
-    truth = microscopy((64, 128)).astype("float32")
-    write(http_server.root / "f.zarr", truth, chunks=(64, 64))
-    array = level(http_server.url_for("f.zarr"))
-    http_server.faults.add("f.zarr/a/c/0/1", "500")
-    shown = DisplayLevel([array], 0)
-    shown[...]
-    wait_idle(engine)
+    truth, _, shown = _right_chunk_failed(engine, http_server, "float32")
     assert np.isnan(shown[...][:, 64:]).all()  # no limits known: no value
     shown.checker_values = (10.0, 3000.0)
     data = shown[...]
