@@ -917,3 +917,17 @@ def test_a_childs_own_consolidated_copy_is_an_extra(tmp_path: Path) -> None:
     nodes = {n.name: n for n in hierarchy.children("/").nodes}
     assert nodes["a.zarr"].kind == "group" and ".zmetadata" in nodes["a.zarr"].documents
     assert nodes["b.zarr"].kind == "group" and ".zmetadata" not in nodes["b.zarr"].documents
+
+
+def test_a_document_that_is_a_directory_is_named(tmp_path: Path) -> None:
+    """It said "[Errno 21] Is a directory", naming no file (audit B)."""
+    import zarr
+
+    root = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=3)
+    root.create_group("a")
+    (tmp_path / "s.zarr" / "a" / "zarr.json").unlink()
+    (tmp_path / "s.zarr" / "a" / "zarr.json").mkdir()
+    hierarchy = Hierarchy.open(str(tmp_path / "s.zarr"))
+    node = hierarchy.node("/a")
+    assert node.kind == "error"
+    assert f"{tmp_path / 's.zarr' / 'a' / 'zarr.json'} is a directory, where a file is expected" in (node.error or "")

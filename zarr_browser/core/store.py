@@ -21,6 +21,7 @@ import errno
 import logging
 import os
 import random
+import stat
 import threading
 import time
 import zipfile
@@ -533,8 +534,6 @@ _NOT_REGULAR = "is not a regular file (a pipe, device or socket): refused, as re
 
 def check_regular(path: str, fd: int | None = None) -> None:
     """Refuse what is not a regular file: a FIFO blocks ``open()`` forever, ``/dev/zero`` never ends."""
-    import stat
-
     info = os.fstat(fd) if fd is not None else os.stat(path)
     if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
         raise StoreReadError(f"{path} {_NOT_REGULAR}")
@@ -607,6 +606,8 @@ class _LocalReader:
                 raise StoreReadError(f"reading {path} failed: {err}") from err
         try:
             check_regular(path, fd)
+            if stat.S_ISDIR(os.fstat(fd).st_mode):  # opens on Linux; reading it said "Is a directory", no path
+                raise StoreReadError(f"{path} is a directory, where a file is expected")
             if byte_range is not None:  # a part of the file: one pread, bounded by the caller's range
                 start, stop = byte_range
                 if not 0 <= start <= stop or stop - start > self.max_bytes:
