@@ -120,12 +120,9 @@ class ConsolidatedIndex:
     documents: Mapping[str, Mapping[str, Document]]
     children: Mapping[str, tuple[str, ...]]
     problems: tuple[str, ...] = ()
-
-    @property
-    def unusable(self) -> bool:
-        """Whether the index could not be read at all (not JSON, not an object with ``metadata``):
-        zarr-python and xarray, which read it first, then fail to open the store."""
-        return not self.documents and bool(self.problems)
+    unusable: bool = False
+    """The index could not be read at all (not JSON, no ``metadata`` object): zarr-python and
+    xarray, which read it first, then fail to open the store."""
 
     def node(self, path: str) -> Node | None:
         docs = self.documents.get(path)
@@ -180,7 +177,7 @@ class ConsolidatedIndex:
             return None
         problems: list[str] = []
         if not isinstance(block, dict) or not isinstance(block.get("metadata"), dict):
-            return cls(3, doc.key, {}, {}, ("consolidated_metadata is not an object with 'metadata'",))
+            return cls(3, doc.key, {}, {}, ("consolidated_metadata is not an object with 'metadata'",), unusable=True)
         if block.get("kind") != "inline":
             problems.append(f"consolidated_metadata.kind is {block.get('kind')!r}, expected 'inline'")
         documents: dict[str, dict[str, Document]] = {}
@@ -199,9 +196,9 @@ class ConsolidatedIndex:
     def _parse_v2(cls, doc: Document) -> ConsolidatedIndex | None:
         value = doc.value
         if not doc.ok:
-            return cls(2, doc.key, {}, {}, (f"{doc.key}: {doc.error}",))
+            return cls(2, doc.key, {}, {}, (f"{doc.key}: {doc.error}",), unusable=True)
         if not isinstance(value, dict) or not isinstance(value.get("metadata"), dict):
-            return cls(2, doc.key, {}, {}, (".zmetadata has no 'metadata' object",))
+            return cls(2, doc.key, {}, {}, (".zmetadata has no 'metadata' object",), unusable=True)
         problems: list[str] = []
         if value.get("zarr_consolidated_format") != 1:
             problems.append(f"zarr_consolidated_format is {value.get('zarr_consolidated_format')!r}, expected 1")
