@@ -423,6 +423,23 @@ def test_a_validation_to_a_depth_says_what_it_left_out(tmp_path: Path) -> None:
     assert run("validate", str(tmp_path / "s.zarr"))[0] == 1  # all of it: the broken child is found
 
 
+def test_a_validation_says_what_it_read_but_did_not_check(tmp_path: Path) -> None:
+    """A 0.6 release candidate passed with a plain OK, even with --strict (audit B, F10)."""
+    root = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=3)
+    root.create_array("0", shape=(4, 4), dtype="u1")
+    root.attrs["ome"] = {"version": "0.6rc0", "multiscales": [{"datasets": [{"path": "0"}]}]}
+    code, text = run("validate", str(tmp_path / "s.zarr"))
+    assert code == 0 and text.splitlines()[-1].startswith(
+        "OK (not fully validated: 1 node(s) carry metadata this tool reads but does not check: /): 0 error(s)")
+    code, text = run("validate", str(tmp_path / "s.zarr"), "--strict", "--json")
+    payload = json.loads(text)
+    assert code == 1 and payload["passed"] is False and payload["errors"] == 0
+    assert payload["unchecked"] == [{"path": "/", "reason": "OME-NGFF 0.6rc0 is read-only; not validated"}]
+    code, text = run("validate", str(tmp_path / "s.zarr"), "--strict")
+    assert code == 1 and text.splitlines()[-1].startswith("FAILED (not fully validated: 1 node(s)")
+    assert "--strict fails on it" in text
+
+
 def test_text_and_json_count_the_same_warnings_on_a_server_that_cannot_list(http_server: Any, tmp_path: Path) -> None:
     root = zarr.open_group(http_server.root / "s.zarr", mode="w", zarr_format=2)
     root.create_group("a").create_array("x", shape=(2,), dtype="i1")

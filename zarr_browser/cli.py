@@ -212,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_arguments(validate)
     _add_depth_argument(validate)
     validate.add_argument("--strict", action="store_true",
-                          help="treat the SHOULD rules of the strict OME-NGFF schemas as errors")
+                          help="treat the SHOULD rules of the strict OME-NGFF schemas as errors, and fail on "
+                               "metadata that is read but not validated (OME-NGFF 0.1–0.3, 0.6 release candidates)")
 
     edit = sub.add_parser(
         "edit", help="edit attributes (JSON Patch or --set), validate, and save safely (exit 1 when refused)",
@@ -463,6 +464,10 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     errors = len(report.errors)
     # what could not be listed was not checked: an OK must not claim it
     unlisted = [i for i in report.issues if i.message.startswith("children could not be listed")]
+    # metadata read but not (fully) validated, such as OME-NGFF 0.6 release candidates: an OK must say
+    # so, and --strict, which asks for a clean pass, fails on it
+    unchecked = [i for i in report.issues if i.unchecked]
+    failed = bool(errors) or (args.strict and bool(unchecked))
     if args.json:
         payload = {
             "url": hierarchy.url,
@@ -475,6 +480,8 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
             "notes": notes,
             "incomplete": [{"path": i.path, "error": i.message} for i in unlisted],
             "depth": args.depth,
+            "unchecked": [{"path": i.path, "reason": i.message} for i in unchecked],
+            "passed": not failed,
         }
         _dump(payload, out)
     else:
@@ -493,14 +500,19 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
             for issue in sorted(grouped[path], key=lambda i: i.severity.rank):
                 _line(out, f"  {issue.severity.value:<7} [{issue.convention}] {issue.message}{_where(issue)}")
         warnings = sum(len([i for i in issues if i.severity is Severity.WARNING]) for issues in grouped.values())
-        verdict = "FAILED" if errors else "OK"
+        verdict = "FAILED" if failed else "OK"
+        if unchecked:
+            paths = ", ".join(i.path for i in unchecked[:4]) + (f", … ({len(unchecked):,} in all)"
+                                                                 if len(unchecked) > 4 else "")
+            verdict += (f" (not fully validated: {len(unchecked):,} node(s) carry metadata this tool reads but does "
+                        f"not check: {paths}" + ("; --strict fails on it)" if args.strict else ")"))
         if unlisted:
             verdict += f" (incomplete: {len(unlisted):,} group(s) could not be listed; only declared children checked)"
         if args.depth is not None:  # what lies deeper was not read: an OK must not claim it
             verdict += f" (to depth {args.depth} only: nodes below it were not checked)"
         _line(out, f"{verdict}: {errors} error(s), {warnings} warning(s) in {report.nodes_checked} node(s) of "
                    f"{hierarchy.url}")
-    return EXIT_ERRORS if errors else EXIT_OK
+    return EXIT_ERRORS if failed else EXIT_OK
 
 
 # -- edit -------------------------------------------------------------------------------------

@@ -114,8 +114,6 @@ _PLATE_SWAPPED = ("0.4 test data names the well '<column>/<row>' (columns 'A', r
 KNOWN_WRONG: dict[tuple[str, str, str], str] = {
     ("0.4", "image", "valid/mismatch_axes_units.json"):
         "3 axes but a scale of 2 values; the spec says the scale length MUST equal the number of axes",
-    ("0.4", "image", "invalid/invalid_version.json"):
-        "version '0.3' is a real older version; we warn that it is not validated instead of calling it an error",
     ("0.4", "plate", "plate/minimal_no_acquisitions"): _PLATE_SWAPPED,
     ("0.4", "plate", "plate/minimal_acquisitions"): _PLATE_SWAPPED,
     ("0.4", "plate", "plate/non_alphanumeric_row"): _PLATE_SWAPPED,
@@ -601,6 +599,25 @@ def test_06rc0_is_detected_described_not_validated(tmp_path: Path) -> None:
     # a warning: a validation verdict must not read as a clean pass for metadata never checked
     assert [(i.severity, i.message) for i in issues] == [
         (Severity.WARNING, "OME-NGFF 0.6rc0 is read-only; not validated")]
+
+
+def test_04_metadata_labelled_03_is_an_error(tmp_path: Path) -> None:
+    """0.4's axis objects and transformations under version '0.3' (the 0.4 suite's invalid_version)."""
+    root = tmp_path / "v03.zarr"
+    group = zarr.open_group(root, mode="w", zarr_format=2)
+    group.create_array("0", shape=(4, 4), dtype="uint8")
+    group.attrs["multiscales"] = [{"version": "0.3", "axes": [{"name": "y", "type": "space"}, {"name": "x"}],
+                                   "datasets": [{"path": "0", "coordinateTransformations": [
+                                       {"type": "scale", "scale": [1, 1]}]}]}]
+    found = [(i.pointer, i.message) for i in errors(ome_issues(root))]
+    assert found == [
+        ("/multiscales/0/axes", "axes are objects, as in OME-NGFF 0.4; 0.3 images name their axes with strings "
+                                "(is the version wrong? 0.4 metadata says version '0.4')"),
+        ("/multiscales/0/datasets/0/coordinateTransformations",
+         "coordinateTransformations came with OME-NGFF 0.4; a 0.3 dataset has only a path")]
+    group.attrs["multiscales"] = [{"version": "0.3", "axes": ["y", "x"], "datasets": [{"path": "0"}]}]
+    issues = ome_issues(root)
+    assert not errors(issues) and [i.unchecked for i in issues] == [True], _explain(issues)
 
 
 def test_detection_ignores_unrelated_attributes(tmp_path: Path) -> None:

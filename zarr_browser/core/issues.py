@@ -40,6 +40,9 @@ class Issue:
     document
         The file the pointer points into (``"zarr.json"``, ``".zattrs"``, ``".zarray"``), or
         ``""`` when the issue is about the node as a whole.
+    unchecked
+        The node's metadata was not (or only partly) validated, e.g. a version this tool
+        reads but does not check: a pass must not be read as a clean one.
     """
 
     severity: Severity
@@ -48,8 +51,9 @@ class Issue:
     pointer: str = ""
     convention: str = ""
     document: str = ""
+    unchecked: bool = False
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, str | bool]:
         return {
             "path": self.path,
             "severity": self.severity.value,
@@ -57,6 +61,7 @@ class Issue:
             "message": self.message,
             "pointer": self.pointer,
             "document": self.document,
+            "unchecked": self.unchecked,
         }
 
 

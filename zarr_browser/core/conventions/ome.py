@@ -687,13 +687,13 @@ class _Checker:
         self._level0: tuple[tuple[int, ...], list[dict[str, JSON]] | None] | None = None
 
     # -- reporting ---------------------------------------------------------------------------
-    def report(self, severity: Severity, message: str, *parts: str | int) -> None:
+    def report(self, severity: Severity, message: str, *parts: str | int, unchecked: bool = False) -> None:
         """Add one issue whose pointer is *parts* below the OME namespace."""
         pointer, document = attributes_pointer(self.node, *self.meta.prefix, *parts)
         if (pointer, message) in self._seen:
             return
         self._seen.add((pointer, message))
-        self.issues.append(Issue(severity, message, self.node.path, pointer, NAME, document))
+        self.issues.append(Issue(severity, message, self.node.path, pointer, NAME, document, unchecked))
 
     def error(self, message: str, *parts: str | int) -> None:
         """Report a broken MUST rule."""
@@ -719,7 +719,8 @@ class _Checker:
         self._check_version_consistency()
         if meta.wrapped and family == "0.6":
             # a warning, not info: the verdict must not read as a clean pass for metadata never checked
-            self.warning(f"OME-NGFF {meta.version} is read-only; not validated", "version")
+            self.report(Severity.WARNING, f"OME-NGFF {meta.version} is read-only; not validated", "version",
+                        unchecked=True)
             return
         if meta.wrapped and node.zarr_format != 3:
             self.error(f"OME-NGFF {meta.version or '0.5'} requires Zarr v3, but this is a Zarr v2 group "
@@ -735,8 +736,8 @@ class _Checker:
                        "not validated", *self._version_pointer())
             return
         if family == "legacy":
-            self.warning(f"OME-NGFF {meta.version} predates 0.4 and has no official schema; only the level "
-                         "arrays were checked")
+            self.report(Severity.WARNING, f"OME-NGFF {meta.version} predates 0.4 and has no official schema; "
+                        "only the level arrays were checked", unchecked=True)
             self._check_legacy_image()
             return
         if meta.wrapped and not meta.version_found and meta.roles == ("labels",):
@@ -997,12 +998,25 @@ class _Checker:
                        *where)
 
     def _check_legacy_image(self) -> None:
-        """Checks for 0.1–0.3 images: the level arrays exist and match string axes (0.3)."""
+        """Checks for 0.1–0.3 images: the level arrays exist and match string axes (0.3).
+
+        Metadata in a later form (axes as objects, coordinateTransformations: 0.4) labelled
+        with an older version is an error, as the official 0.4 suite's ``invalid_version``
+        case has it: readers take the version and read the rest by its rules.
+        """
+        version = self.meta.version
         for i, ms in _dicts(self.ns.get("multiscales")):
             axes = ms.get("axes")
             n_axes = len(axes) if isinstance(axes, list) else None
+            if isinstance(axes, list) and any(not isinstance(axis, str) for axis in axes):
+                shown = "have no axes" if version in ("0.1", "0.2") else "name their axes with strings"
+                self.error(f"axes are objects, as in OME-NGFF 0.4; {version} images {shown} "
+                           f"(is the version wrong? 0.4 metadata says version '0.4')", "multiscales", i, "axes")
             for k, dataset in _dicts(ms.get("datasets")):
                 path = dataset.get("path")
+                if "coordinateTransformations" in dataset:
+                    self.error(f"coordinateTransformations came with OME-NGFF 0.4; a {version} dataset has "
+                               "only a path", "multiscales", i, "datasets", k, "coordinateTransformations")
                 if not isinstance(path, str):
                     self.error(f"dataset path {_short(path)} must be a string", "multiscales", i, "datasets", k)
                     continue
