@@ -378,6 +378,24 @@ def test_validate_reads_a_remote_store_itself_not_its_consolidated_copy(http_ser
     assert code == 0 and text.startswith("note: the server cannot list its contents")
 
 
+def test_remote_info_says_it_shows_the_consolidated_copy(http_server: Any) -> None:
+    """A node added after consolidation was silently missing from remote `info` (audit B, F11)."""
+    store = http_server.root / "stale.zarr"
+    root = zarr.open_group(str(store), mode="w", zarr_format=2)
+    root.create_array("a", shape=(2,), dtype="u1")
+    zarr.consolidate_metadata(str(store))
+    root.create_array("added_later", shape=(2,), dtype="u1")
+    url = http_server.url_for("stale.zarr")
+    code, text = run("info", url)
+    assert code == 0 and "/added_later" not in text
+    assert text.splitlines()[-1].startswith("note: the nodes come from the consolidated metadata (one request)")
+    assert "--no-consolidated reads the store itself" in text
+    payload = info_json(url, "--no-consolidated")
+    assert by_path(payload)["/added_later"]["consolidated"] == "absent" and payload["notes"] == []
+    assert "not shown" in info_json(url)["notes"][0]
+    assert info_json(store)["notes"] == []  # a local store is read node by node
+
+
 @pytest.mark.parametrize("where", ["disk", "http"])
 def test_badges_do_not_depend_on_depth(demo: Path, make_http_server: Any, where: str) -> None:
     """A dataset in a folder of stores is told by its own consolidated copy, listed or not (over

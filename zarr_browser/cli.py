@@ -207,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="print the tree with kinds, shapes, dtypes and conventions")
     _add_store_arguments(info)
     _add_depth_argument(info)
+    info.add_argument("--no-consolidated", action="store_true",
+                      help="read a remote store's own documents, not its consolidated copy (one request per "
+                           "node; shows nodes added after the copy was written)")
 
     validate = sub.add_parser("validate", help="check every node against its conventions (exit 1 on errors)")
     _add_store_arguments(validate)
@@ -327,6 +330,10 @@ def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
 
     hierarchy, registry = _open(args)
     _require_zarr(hierarchy, args.depth)
+    notes = _read_the_store_itself(hierarchy) if args.no_consolidated else []
+    if hierarchy.reads_consolidated and not notes:  # what is shown may be out of date: say so
+        notes.append("the nodes come from the consolidated metadata (one request), which may be older than "
+                     "the store: nodes added after it are not shown (--no-consolidated reads the store itself)")
     started = time.perf_counter()
     entries = hierarchy.walk("/", depth=args.depth)
     ctx = HierarchyContext(hierarchy) if args.json else None
@@ -349,10 +356,13 @@ def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
             "incomplete": [
                 {"path": p, "error": lst.error} for p, lst in listings.items() if not lst.complete
             ],
+            "notes": notes,
         }
         _dump(payload, out)
         return EXIT_OK
     _print_tree(hierarchy.url, entries, summaries, out)
+    for note in notes:
+        _line(out, f"note: {note}")
     unlisted = sum(1 for node, listing in entries if node.is_group and listing is None and node.kind != "error")
     if unlisted and args.depth is not None:
         groups = "the root group's children are" if unlisted == 1 and len(entries) == 1 else (

@@ -527,6 +527,11 @@ class Hierarchy:
         return replace(node, consolidated="stale" if differing else "fresh", consolidated_differs=differing,
                        consolidated_dataset=dataset)
 
+    @property
+    def reads_consolidated(self) -> bool:
+        """Whether nodes come from the consolidated copy rather than from their own documents."""
+        return self._use_consolidated()
+
     def _use_consolidated(self) -> bool:
         if self.consolidated is None or not self.consolidated.documents:
             return False
