@@ -421,6 +421,25 @@ def test_usage_errors_still_give_one_json_object(argv: list[str], capsys: pytest
     assert "error:" in capsys.readouterr().err  # argparse's own message, as before
 
 
+def test_an_empty_url_is_a_usage_error_and_json_names_paths_absolute(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """'' was the current directory; a JSON error named the path as typed, relative (audit B)."""
+    code, text = run("validate", "", "--json")
+    assert code == 2 and json.loads(text)["error"] == "usage: argument url: is empty (use '.' for the current directory)"
+    monkeypatch.chdir(tmp_path)
+    code, text = run("info", "does/not/exist", "--json")
+    assert code == 2 and json.loads(text)["url"] == str(tmp_path / "does" / "not" / "exist")
+
+
+def test_store_options_before_the_command(demo: Path) -> None:
+    """`zarr-browser --timeout 5 info URL` was a usage error (audit B, F5)."""
+    url = str(demo / "cells.ome.zarr")
+    assert run("--timeout", "5", "--json", "info", url) == run("info", url, "--json", "--timeout", "5")
+    code, text = run("--timeout=5", "-v", "--json", "validate", url)
+    assert code == 0 and json.loads(text)["errors"] == 0
+    assert run("--timeout", "5", "demo", "--no-open", str(demo))[0] == 2  # demo reads no store
+
+
 def test_more_logging_after_a_command_and_before_a_url(demo: Path) -> None:
     for argv in (["validate", "-v", str(demo / "cells.ome.zarr")], ["info", str(demo / "cells.ome.zarr"), "-vv"],
                  ["demo", "--no-open", "-v", str(demo)]):

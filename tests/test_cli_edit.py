@@ -135,6 +135,14 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert _run("edit", str(store), "--patch", f"/temperature={tmp_path / 'nope.json'}")[0] == 2
 
 
+def test_a_pointer_without_its_slash_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--set '/temperature:units="m"'` said only 'expects NODE:POINTER' (audit B, F12)."""
+    store = _store(tmp_path / "s.zarr", 3)
+    assert _run("edit", str(store), "--set", '/temperature:units="m"')[0] == 2
+    assert ("--set: the JSON pointer after '/temperature' must start with '/' (it points into the attributes), "
+            """as in '/temperature:/units="m"'""") in capsys.readouterr().err
+
+
 def test_conflict_exits_1_and_keeps_the_other_writers_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from zarr_browser.core.editing.session import EditSession
 
@@ -215,7 +223,7 @@ def test_dry_run_gives_the_verdict_of_the_real_run(tmp_path: Path, capsys: pytes
     assert _run("edit", str(store), *bad, "--dry-run", "--force")[0] == 0
     code, _ = _run("edit", str(store), *bad)
     assert code == 1
-    assert "(--force saves anyway)" in capsys.readouterr().err
+    assert "; nothing written (--force saves anyway)" in capsys.readouterr().err
     assert _snapshot(store) == before
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -77,6 +78,19 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
+
+
+def _url(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty (use '.' for the current directory)")
+    return text
+
+
+def _shown_url(url: str | None) -> str | None:
+    """*url* as normal output names it: a local path made absolute."""
+    if url is None or re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", url):
+        return url
+    return os.path.abspath(os.path.expanduser(url))
 
 
 def _positive_seconds(text: str) -> float:
@@ -153,7 +167,7 @@ def _add_verbose_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_store_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("url", help="a path, .zip, file://, http(s)://, s3:// or other fsspec URL")
+    parser.add_argument("url", type=_url, help="a path, .zip, file://, http(s)://, s3:// or other fsspec URL")
     _add_verbose_argument(parser)
     parser.add_argument("-O", "--storage-option", action="append", metavar="KEY=VALUE",
                         help="fsspec storage option (VALUE parsed as JSON when possible); repeatable")
@@ -534,6 +548,10 @@ def _split_node(spec: str, what: str) -> tuple[str, str]:
     while True:
         colon = spec.find(":", start)
         if colon < 0:
+            first = spec.find(":")
+            if first > 0 and spec.startswith("/"):  # NODE:name=... — the pointer lacks its leading '/'
+                raise _UsageError(f"{what}: the JSON pointer after {spec[:first]!r} must start with '/' "
+                                  f"(it points into the attributes), as in {spec[:first + 1] + '/' + spec[first + 1:]!r}")
             raise _UsageError(f"{what} expects NODE:POINTER, got {spec!r}")
         rest = spec[colon + 1:]
         document = rest.split("#", 1)[0] if "#" in rest else None
@@ -677,7 +695,7 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
     try:
         result = session.save(force=args.force)
     except ValidationRefusedError as err:
-        return finish(EXIT_ERRORS, f"{err} (--force saves anyway)")
+        return finish(EXIT_ERRORS, f"{err}; nothing written (--force saves anyway)")
     except ConflictError as err:
         payload["written"] = err.written
         return finish(EXIT_ERRORS, f"{err}")
@@ -730,6 +748,10 @@ def _run_window(url: str | None, storage_options: dict[str, Any], *, what: str, 
     if not ok:
         fallback = "printing 'info' instead" if url else "run 'zarr-browser info URL' for a text view"
         where = f" for {what}" if url else ""
+        ignored = [option for option, given in (("--writable", writable), ("--node", select)) if given]
+        if ignored and url:  # what the window would have done is not done: say so
+            fallback += f" ({' and '.join(ignored)} ignored: {'they need' if len(ignored) > 1 else 'it needs'} " \
+                        "the window)"
         sys.stderr.write(f"zarr-browser: cannot open the browser window{where}: {why}; {fallback}\n")
         return None
     from zarr_browser.qt.app import run_browser
@@ -824,9 +846,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     writable = "--writable" in argv  # `zarr-browser --writable URL`: the window, editing enabled
     argv = [a for a in argv if a not in ("--napari", "--writable")]
     node = _pop_option(argv, "--node")  # `zarr-browser URL --napari --node PATH`, anywhere
-    verbosity = []  # `zarr-browser -v URL`: the window with more logging
-    while argv and argv[0] in ("-v", "-vv", "-vvv", "--verbose"):
-        verbosity.append(argv.pop(0))
+    # `zarr-browser -v URL`, `zarr-browser --timeout 5 info URL`: the options of a store before the
+    # command (or URL) go after it, where its parser takes them
+    leading = _leading_options(argv)
     browse = not argv or (not argv[0].startswith("-") and argv[0] not in SUBCOMMANDS)
     if browse and argv:
         meant = _misspelt_command(argv[0])
@@ -836,7 +858,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             return EXIT_UNREADABLE
         # `zarr-browser URL [-O KEY=VALUE ...]`: the browser window, or `info` without a display
         argv = ["info", *argv]
-    argv = [*verbosity, *argv]
+    argv = [argv[0], *leading, *argv[1:]] if argv and argv[0] in SUBCOMMANDS else [*leading, *argv]
     try:
         args = parser.parse_args(argv)
     except _ParseError as err:  # a usage error: argparse's message, and one JSON object with --json
@@ -856,7 +878,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     except ZarrBrowserError as err:
         _line(sys.stderr, f"zarr-browser: {err}")
         if getattr(args, "json", False):  # a machine reading stdout still gets one JSON object
-            _dump({"url": getattr(args, "url", None), "error": str(err), "exit": EXIT_UNREADABLE}, out)
+            _dump({"url": _shown_url(getattr(args, "url", None)), "error": str(err), "exit": EXIT_UNREADABLE}, out)
         return EXIT_UNREADABLE
     except KeyboardInterrupt:
         sys.stderr.write("zarr-browser: interrupted\n")
@@ -869,6 +891,24 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         logger.debug("internal error", exc_info=True)
         _line(sys.stderr, f"zarr-browser: internal error: {type(err).__name__}: {err} (run with -vv for details)")
         return EXIT_INTERNAL
+
+
+_LEADING_FLAGS = ("-v", "-vv", "-vvv", "--verbose", "--anon", "--json")
+_LEADING_WITH_VALUE = ("--timeout", "-O", "--storage-option", "--endpoint-url")
+
+
+def _leading_options(argv: list[str]) -> list[str]:
+    """Take the store and output options in front of a command or URL off *argv* (with their values)."""
+    taken: list[str] = []
+    while argv:
+        word = argv[0]
+        if word in _LEADING_FLAGS or (word.split("=", 1)[0] in _LEADING_WITH_VALUE and "=" in word):
+            taken.append(argv.pop(0))
+        elif word in _LEADING_WITH_VALUE and len(argv) > 1:
+            taken += [argv.pop(0), argv.pop(0)]
+        else:
+            break
+    return taken
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, out: TextIO, *, browse: bool,

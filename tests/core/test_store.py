@@ -675,6 +675,13 @@ def test_a_presigned_url_is_refused_and_an_html_answer_is_named(http_server: Any
     assert root.kind == "error" and "HTML page, not JSON" in (root.error or "")
 
 
+def test_an_unknown_protocol_is_named_with_the_nearest_known_ones() -> None:
+    with pytest.raises(StoreOpenError, match=r"^cannot open s3x://b/x.zarr: unknown protocol 's3x' \(did you mean s3://"):
+        open_store("s3x://b/x.zarr", policy=FAST)
+    with pytest.raises(StoreOpenError, match=r"unknown protocol 'qqqq' \(zarr-browser opens paths, file://"):
+        open_store("qqqq://b/x.zarr", policy=FAST)
+
+
 @pytest.mark.network
 def test_remote_failures_are_told_in_words_to_act_on(s3_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A refused connection names the host and port; missing AWS credentials say what to do,

@@ -615,6 +615,9 @@ def test_cli_without_a_display_falls_back_to_info(monkeypatch: pytest.MonkeyPatc
     assert main([str(demo_root / "cells.ome.zarr")], out=out) == 0
     assert "cannot open the browser window" in capsys.readouterr().err
     assert "labels" in out.getvalue() and "ome-ngff 0.5" in out.getvalue()
+    # what only the window does is not done: it is said (it was ignored without a word)
+    assert main(["--writable", str(demo_root / "cells.ome.zarr"), "--node", "/nope"], out=io.StringIO()) == 0
+    assert "(--writable and --node ignored: they need the window)" in capsys.readouterr().err
 
 
 # -- the filter keeps the user's place; loading messages end -------------------------------------

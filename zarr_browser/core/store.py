@@ -213,7 +213,21 @@ def describe_remote_error(err: BaseException) -> str:
     if isinstance(err, TypeError) and "unexpected keyword argument" in str(err):
         option = str(err).rsplit("argument", 1)[-1].strip(" '\"")
         return f"storage option {option!r} is not accepted for this kind of URL"
+    if isinstance(err, ValueError) and str(err).startswith("Protocol not known: "):
+        return _unknown_protocol(str(err).removeprefix("Protocol not known: "))
     return f"{name}: {err}"
+
+
+def _unknown_protocol(protocol: str) -> str:
+    """Name a URL scheme that no fsspec file system handles, with the nearest known ones."""
+    import difflib
+
+    from fsspec.registry import known_implementations
+
+    near = difflib.get_close_matches(protocol, ["file", "http", "https", "s3", "zip", *known_implementations], n=3)
+    hint = f"did you mean {' or '.join(f'{p}://' for p in dict.fromkeys(near))}?" if near else (
+        "zarr-browser opens paths, file://, http(s)://, s3://, zip files and the other fsspec protocols")
+    return f"unknown protocol {protocol!r} ({hint})"
 
 
 def _is_transient(err: BaseException) -> bool:
