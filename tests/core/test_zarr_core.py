@@ -148,6 +148,37 @@ def test_an_unreadable_consolidated_index_is_an_error_as_zarr_fails_to_open_the_
     assert "fail to open the store" in issue.message
 
 
+@pytest.mark.parametrize(("fmt", "field", "value", "expected"), [
+    (2, "shape", "x", "shape must be a list of integers, got 'x'"),
+    (2, "order", "Q", "order is 'Q', expected 'C' or 'F'"),
+    (3, "shape", "x", "shape must be a list of integers, got 'x'"),
+    (3, "fill_value", "abc", "fill_value"),
+])
+def test_an_invalid_consolidated_copy_of_a_valid_node_is_an_error(tmp_path: Path, fmt: int, field: str, value: str,
+                                                                  expected: str) -> None:
+    """zarr-python parses every entry of the index when it opens the store: one bad copy fails
+    it all, though the node's own document is valid (it was a stale-copy warning; audit B)."""
+    import warnings
+
+    path = tmp_path / "c.zarr"
+    root = zarr.open_group(path, mode="w", zarr_format=fmt)
+    root.create_array("a", shape=(4,), dtype="i4")
+    zarr.consolidate_metadata(path)
+    index = path / (".zmetadata" if fmt == 2 else "zarr.json")
+    document = json.loads(index.read_text())
+    entries = document["metadata"] if fmt == 2 else document["consolidated_metadata"]["metadata"]
+    entries["a/.zarray" if fmt == 2 else "a"][field] = value
+    index.write_text(json.dumps(document))
+    with pytest.raises((TypeError, ValueError)), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zarr.open_group(path, mode="r")
+    _, report, _ = _check(path)
+    (issue,) = report.issues
+    assert issue.severity is Severity.ERROR and issue.path == "/a" and issue.convention == "consolidated"
+    assert issue.message.startswith(f"the consolidated copy of this node in {index.name} is invalid: ")
+    assert expected in issue.message and "fail" in issue.message
+
+
 @pytest.mark.parametrize("fmt", [2, 3])
 def test_a_node_equal_to_its_consolidated_copy_shares_its_parsed_value(tmp_path: Path, fmt: int) -> None:
     """Every value was kept twice (the node's own and its consolidated copy): a third of the

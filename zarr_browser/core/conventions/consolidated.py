@@ -100,7 +100,10 @@ class ConsolidatedConvention(BaseConvention):
     def validate(self, node: Node, ctx: Context) -> list[Issue]:
         """Stale or missing consolidated copies; a malformed index on the root."""
         issues: list[Issue] = []
-        if node.consolidated == "stale":
+        broken = _broken_copy(node, ctx) if node.consolidated == "stale" else None
+        if broken is not None:
+            issues.append(broken)
+        elif node.consolidated == "stale":
             differs = node.consolidated_differs
             if not differs:
                 what = "its documents differ from their consolidated copies"
@@ -117,6 +120,30 @@ class ConsolidatedConvention(BaseConvention):
         if node.path == "/":
             issues.extend(_root_issues(node, ctx))
         return issues
+
+
+def _broken_copy(node: Node, ctx: Context) -> Issue | None:
+    """An error when the node's consolidated copy breaks the zarr spec where zarr-python parses it.
+
+    zarr-python and xarray parse every array and group entry of the index when a store is
+    opened (consolidated is their default), so one bad copy (``"shape": "x"``) fails the whole
+    store, however valid the node's own documents are.  Attribute documents are parsed later,
+    node by node: a bad copy of those stays a stale-copy warning.
+    """
+    from zarr_browser.core.conventions.zarr_core import ZarrCoreConvention
+
+    index = getattr(getattr(ctx, "hierarchy", None), "consolidated", None)
+    copy = index.node(node.path) if index is not None else None
+    if copy is None:
+        return None
+    found = [i for i in ZarrCoreConvention().validate(copy, ctx)
+             if i.severity is Severity.ERROR and i.document != ".zattrs"]
+    if not found:
+        return None
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return Issue(Severity.ERROR, f"the consolidated copy of this node in {index.key} is invalid: {found[0].message}"
+                 f"{more}; zarr-python and xarray read that copy when they open the store and fail; {_REMEDY}",
+                 node.path, "", CONVENTION, "")
 
 
 def _unusable(ctx: Context) -> bool:
