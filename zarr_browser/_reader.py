@@ -174,7 +174,10 @@ class _Reader:
         _notify(plan)
         import napari
 
-        _north_up(plan, napari.current_viewer())
+        viewer = napari.current_viewer()
+        _north_up(plan, viewer)
+        if viewer is not None:  # napari makes the layers after this returns (connected once)
+            viewer.layers.events.inserted.connect(_on_layer_inserted)
         layers = [item for spec in plan.specs for item in layer_data(spec)]
         if plan.others:
             _reveal_in_dock(self.hierarchy.url, plan)
@@ -319,7 +322,9 @@ def layer_data(spec: LayerSpec) -> list[LayerData]:
     # out; striping them made ordinary remote stores look damaged): drawn as such, not flagged
     flag_missing = False
     channel_axis = kwargs.pop("channel_axis", None)
+    ranges = _pop_contrast_ranges(kwargs)
     if channel_axis is None:
+        _with_contrast_range(kwargs, ranges[0] if ranges else _type_range(spec, kwargs))
         _image_kwargs(kwargs, kwargs.get("colormap"), kwargs.get("contrast_limits"), None)
         auto = "contrast_limits" not in kwargs
         data = _display(spec.levels, spec, flag_missing=flag_missing, auto_contrast=auto)
@@ -343,11 +348,59 @@ def layer_data(spec: LayerSpec) -> list[LayerData]:
                     for key, value in kwargs.get("metadata", {}).items()}
         metadata.setdefault("zarr_browser", {})["channel"] = i
         channel_kwargs["metadata"] = metadata
+        _with_contrast_range(channel_kwargs, ranges[i] if i < len(ranges) else None)
         _image_kwargs(channel_kwargs, colours[i], limits[i] if limits[i] is not None else cached_range(levels[-1]),
                       defaults[i])
         _checker_at(data, channel_kwargs.get("contrast_limits"))
         out.append((data, channel_kwargs, "image"))
     return out
+
+
+def _pop_contrast_ranges(kwargs: dict[str, Any]) -> list[Any]:
+    """The plan's slider range of each channel, taken out of the metadata the layers share."""
+    metadata = kwargs.get("metadata")
+    ours = metadata.get("zarr_browser") if isinstance(metadata, dict) else None
+    if not isinstance(metadata, dict) or not isinstance(ours, dict) or "contrast_ranges" not in ours:
+        return []
+    kwargs["metadata"] = {**metadata, "zarr_browser": {k: v for k, v in ours.items() if k != "contrast_ranges"}}
+    return list(ours["contrast_ranges"])
+
+
+def _type_range(spec: LayerSpec, kwargs: dict[str, Any]) -> tuple[float, float] | None:
+    """The slider range of a layer whose plan gave none: its 8- or 16-bit integer type's."""
+    import numpy as np
+
+    dtype = np.dtype(getattr(spec.levels[-1], "dtype", "f8"))
+    if kwargs.get("rgb") or dtype.kind not in "iu" or dtype.itemsize > 2:
+        return None
+    info = np.iinfo(dtype)
+    return float(info.min), float(info.max)
+
+
+def _with_contrast_range(kwargs: dict[str, Any], contrast_range: Any) -> None:
+    """Keep one layer's slider range in its metadata, for :func:`apply_contrast_range`."""
+    if contrast_range is not None:
+        metadata = kwargs["metadata"]
+        kwargs["metadata"] = {**metadata, "zarr_browser": {**metadata["zarr_browser"],
+                                                           "contrast_range": list(contrast_range)}}
+
+
+def apply_contrast_range(layer: Any) -> None:
+    """Give a layer of ours its slider range (the omero window's min/max, or its integer type's).
+
+    napari takes no range when it makes a layer, and makes it the contrast limits themselves:
+    the slider could not widen the display window.  The range is widened to hold the limits.
+    """
+    ours = getattr(layer, "metadata", {}).get("zarr_browser")
+    wanted = ours.get("contrast_range") if isinstance(ours, dict) else None
+    if wanted is None or not hasattr(layer, "contrast_limits_range"):
+        return
+    low, high = layer.contrast_limits
+    layer.contrast_limits_range = (min(float(wanted[0]), low), max(float(wanted[1]), high))
+
+
+def _on_layer_inserted(event: Any) -> None:
+    apply_contrast_range(event.value)
 
 
 def _display(levels: Sequence[Any], spec: LayerSpec, *, flag_missing: bool, auto_contrast: bool = False,
@@ -470,4 +523,5 @@ def open_node(
     for spec in plan.specs:
         for data, kwargs, layer_type in layer_data(spec):
             added.append(getattr(viewer, f"add_{layer_type}")(data, **kwargs))
+            apply_contrast_range(added[-1])
     return plan, added

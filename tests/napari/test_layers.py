@@ -79,6 +79,7 @@ def test_ome_image_maps_channels_axes_and_labels(stores: Any, version: str) -> N
     assert kw["name"] == ["image: DAPI", "image: GFP"]
     assert kw["colormap"] == ["#0000FF", "#00FF00"]
     assert kw["contrast_limits"] == [(10.0, 900.0), (20.0, 800.0)]
+    assert kw["metadata"]["zarr_browser"]["contrast_ranges"] == [(0.0, 1000.0), (0.0, 1000.0)]
     assert kw["visible"] == [True, False]
     assert kw["scale"] == (0.5, 0.25)
     assert kw["translate"] == (0.0, 0.0)

@@ -71,6 +71,8 @@ def test_open_ome_image_with_labels(make_napari_viewer: Any, stores: Any, versio
     assert dapi.multiscale and len(dapi.data) == 3
     assert dapi.colormap.name == "blue" and gfp.colormap.name == "green"
     assert tuple(dapi.contrast_limits) == (10.0, 900.0)
+    # the slider spans the omero window's min/max: napari made it the limits, which then could not widen
+    assert dapi.contrast_limits_range == [0.0, 1000.0] and gfp.contrast_limits_range == [0.0, 1000.0]
     assert dapi.visible and not gfp.visible
     assert tuple(dapi.scale) == (0.5, 0.25) and tuple(cells.scale) == (0.5, 0.25)
     assert tuple(dapi.axis_labels) == ("y", "x")
@@ -80,7 +82,7 @@ def test_open_ome_image_with_labels(make_napari_viewer: Any, stores: Any, versio
     assert list(cells.features["class"]) == ["a", "b"]
     assert cells.metadata["zarr_browser"]["path"] == "/labels/cells"
     assert gfp.metadata["zarr_browser"] == {"url": str(stores.root / "image.ome.zarr"), "path": "/",
-                                            "role": "image", "channel": 1}
+                                            "role": "image", "channel": 1, "contrast_range": [0.0, 1000.0]}
 
 
 def test_open_plate_zip_and_http(make_napari_viewer: Any, stores: Any, http_server: Any, tmp_path: Path) -> None:
@@ -188,6 +190,26 @@ def test_open_plain_arrays_and_groups(make_napari_viewer: Any, stores: Any) -> N
     assert tuple(dataset[1].scale) == pytest.approx((1.0, 10.0, 4.0))
     group = viewer.open(str(stores.plain_group(n_images=10)), plugin="zarr-browser")
     assert names(group) == [f"img{i}" for i in range(8)]
+
+
+def test_the_contrast_slider_spans_the_data_type(make_napari_viewer: Any, tmp_path: Path) -> None:
+    """napari made a layer's slider range its first contrast limits (here those of the data),
+    so the slider could not widen them; a 16-bit array's spans its type, a float's is napari's."""
+    import zarr
+
+    from zarr_browser._reader import open_node
+    from zarr_browser.core.hierarchy import Hierarchy
+
+    group = zarr.open_group(str(tmp_path / "g.zarr"), mode="w", zarr_format=3)
+    group.create_array("counts", shape=(8, 8), dtype="uint16")[...] = np.arange(64).reshape(8, 8) + 100
+    group.create_array("heat", shape=(8, 8), dtype="float32")[...] = np.arange(64).reshape(8, 8) / 7
+    viewer = make_napari_viewer()
+    counts, heat = viewer.open(str(tmp_path / "g.zarr"), plugin="zarr-browser")
+    assert counts.contrast_limits_range == [0.0, 65535.0] and counts.contrast_limits[0] >= 100
+    assert "contrast_range" not in heat.metadata["zarr_browser"]
+    viewer.layers.clear()
+    _, (again,) = open_node(viewer, Hierarchy.open(str(tmp_path / "g.zarr")), "/counts")  # the dock's way
+    assert again.contrast_limits_range == [0.0, 65535.0]
 
 
 def test_arrays_napari_cannot_draw_are_noted_and_the_rest_open(make_napari_viewer: Any, tmp_path: Path) -> None:

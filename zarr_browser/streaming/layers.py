@@ -202,6 +202,28 @@ def _numbers(value: Any, n: int) -> list[float] | None:
     return None
 
 
+def _slider_range(window: Mapping[str, Any], limits: tuple[float, float] | None,
+                  dtype: np.dtype[Any]) -> tuple[float, float] | None:
+    """The range of a channel's contrast slider: the omero window's ``min``/``max``, else the
+    range of an 8- or 16-bit integer type; None to leave napari's.
+
+    napari makes the range of a layer given contrast limits those very limits, so the slider
+    could not widen an image's display window at all (audit A).  A range that does not hold
+    the limits is not used.
+    """
+    low, high = window.get("min"), window.get("max")
+    if _finite(low) and _finite(high) and low < high:
+        candidate: tuple[float, float] | None = (float(low), float(high))
+    elif dtype.kind in "iu" and dtype.itemsize <= 2:
+        info = np.iinfo(dtype)
+        candidate = (float(info.min), float(info.max))
+    else:
+        return None
+    if candidate is not None and limits is not None and not candidate[0] <= limits[0] < limits[1] <= candidate[1]:
+        return None
+    return candidate
+
+
 def _hex_colour(value: Any) -> str | None:
     if isinstance(value, str) and len(value) == 6 and set(value) <= _HEX:
         return "#" + value.upper()
@@ -487,7 +509,7 @@ class _Planner:
         channels = [c for c in description.get("channels") or [] if isinstance(c, dict)]
         greyscale = _rdefs_model(node) == "greyscale"
 
-        def channel(i: int) -> tuple[str, str | None, tuple[float, float] | None, bool]:
+        def channel(i: int) -> tuple[str, str | None, tuple[float, float] | None, bool, tuple[float, float] | None]:
             info = channels[i] if i < len(channels) else {}
             label = info.get("label") if isinstance(info.get("label"), str) else f"channel_{i}"
             colour = _hex_colour(info.get("color"))
@@ -499,7 +521,7 @@ class _Planner:
             limits = (float(start), float(end)) if _finite(start) and _finite(end) and start < end else None
             active = info.get("active")
             visible = active if isinstance(active, bool) else True
-            return f"{base}: {label}", colour, limits, visible
+            return f"{base}: {label}", colour, limits, visible, _slider_range(window, limits, levels[0].dtype)
 
         if channel_axis is not None:
             count = levels[0].shape[channel_axis]
@@ -509,12 +531,17 @@ class _Planner:
             kwargs["colormap"] = [p[1] for p in per]
             kwargs["contrast_limits"] = [p[2] for p in per]
             kwargs["visible"] = [p[3] for p in per]
+            ranges = [p[4] for p in per]
         else:
-            name, colour, limits, visible = channel(0) if channels else (base, None, None, True)
+            name, colour, limits, visible, slider = channel(0) if channels else (
+                base, None, None, True, _slider_range({}, None, levels[0].dtype))
             kwargs.update(name=name, colormap=colour, contrast_limits=limits, visible=visible)
+            ranges = [slider]
         kwargs["rgb"] = False
         kwargs["metadata"] = self._metadata(node.path, role)
         kwargs["metadata"]["zarr_browser"].update(extra or {})
+        if any(r is not None for r in ranges):  # set on the layers once napari has made them
+            kwargs["metadata"]["zarr_browser"]["contrast_ranges"] = ranges
         data: list[LevelArray] | LevelArray = levels if len(levels) > 1 else levels[0]
         return LayerSpec(data, "image", kwargs, node.path, role)
 

@@ -134,7 +134,7 @@ def _broken_copy(node: Node, ctx: Context) -> Issue | None:
 
     index = getattr(getattr(ctx, "hierarchy", None), "consolidated", None)
     copy = index.node(node.path) if index is not None else None
-    if copy is None:
+    if index is None or copy is None:
         return None
     found = [i for i in ZarrCoreConvention().validate(copy, ctx)
              if i.severity is Severity.ERROR and i.document != ".zattrs"]
