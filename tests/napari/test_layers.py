@@ -431,6 +431,31 @@ def test_labels_with_a_channel_of_one_line_up_with_the_image_split_by_channel(tm
     assert alone.kwargs["axis_labels"] == ("t", "z", "y", "x")
 
 
+def test_plate_labels_with_a_channel_of_one_line_up_with_the_plate_split_by_channel(tmp_path: Path) -> None:
+    """The same for a plate's labels mosaic (ome-zarr-py wells with tczyx fields and labels)."""
+    import zarr
+    from ome_zarr.writer import write_image, write_labels, write_plate_metadata, write_well_metadata
+
+    root = zarr.open_group(str(tmp_path / "plate.ome.zarr"), mode="w", zarr_format=3)
+    axes = ["t", "c", "z", "y", "x"]
+    labels = np.zeros((2, 1, 3, 16, 16), dtype="uint8")
+    labels[1, 0, 2, 4:8, 4:8] = 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        write_plate_metadata(root, ["A"], ["1", "2"], ["A/1", "A/2"])
+        for column in ("1", "2"):
+            well = root.require_group("A").require_group(column)
+            write_well_metadata(well, [{"path": "0"}])
+            field = well.require_group("0")
+            write_image(np.ones((2, 2, 3, 16, 16), dtype="uint16"), field, axes=axes, scale_factors=(2,))
+            write_labels(labels, field, name="cells", axes=axes, scale_factors=(2,))
+    image, cells = plan(tmp_path / "plate.ome.zarr").specs
+    assert image.kwargs["channel_axis"] == 1 and cells.role == "plate-labels"
+    assert cells.kwargs["axis_labels"] == image.kwargs["axis_labels"] == ("t", "z", "y", "x")
+    assert cells.data[0].shape == (2, 3, 16, 32)  # one row of two wells, c dropped
+    np.testing.assert_array_equal(blocking(cells.data[0])[1, 2, :, 16:], labels[1, 0, 2])
+
+
 @pytest.mark.parametrize("zarr_format", [2, 3])
 def test_a_huge_array_without_a_pyramid_is_declined_with_a_note(tmp_path: Path, zarr_format: int) -> None:
     import zarr

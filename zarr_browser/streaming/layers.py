@@ -666,7 +666,9 @@ class _Planner:
         spec = self._image_spec(mosaics, pixels, field_description, node, self._name(node), role="plate",
                                 extra={"plate": plate_info}, result=result)  # named as its labels
         result.specs.append(spec)
-        result.extend(self._plate_labels(node, field_node, (n_rows, n_columns, cells), field_path, pixels.axes))
+        kept = "channel_axis" not in spec.kwargs and any(a.get("type") == "channel" for a in pixels.axes)
+        result.extend(self._plate_labels(node, field_node, (n_rows, n_columns, cells), field_path, pixels.axes,
+                                         image_keeps_channel=kept))
         result.others.extend(cells[c] for c in sorted(cells))
         return result
 
@@ -698,7 +700,7 @@ class _Planner:
 
     def _plate_labels(
         self, plate: Node, field_node: Node, grid: tuple[int, int, Mapping[tuple[int, int], str]], field_path: str,
-        image_axes: Sequence[Mapping[str, Any]],
+        image_axes: Sequence[Mapping[str, Any]], *, image_keeps_channel: bool = False,
     ) -> _Result:
         result = _Result()
         labels_node = self.ctx.node(join_path(field_node.path, "labels"))
@@ -718,9 +720,11 @@ class _Planner:
             sub = posixpath.relpath(label_node.path, field_node.path)
             mosaics = self._mosaics(levels, rows, columns, cells, field_path, sub, f"{plate.path} {sub}")
             pixels = _with_image_units(self._placement(description, levels[0].ndim, 0), image_axes)
+            if not image_keeps_channel:  # the plate's channels are layers: a labels c of one would take their t
+                mosaics, pixels = _without_single_channel(mosaics, pixels)
             kwargs: dict[str, Any] = {"name": f"{self._name(plate)}: {name}", "multiscale": len(mosaics) > 1,
                                       "visible": True}
-            kwargs.update(self._axes_kwargs(pixels, range(levels[0].ndim)))
+            kwargs.update(self._axes_kwargs(pixels, range(mosaics[0].ndim)))
             label_value = description.get("label")
             label = label_value if isinstance(label_value, dict) else {}
             colors = _label_colors(label.get("colors"))
