@@ -912,6 +912,29 @@ def test_a_root_whose_consolidated_copy_passes_the_document_bound_is_listed_from
     assert again.root.attributes == {"title": "big"}
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("order", ["sorted", "node_type first", "attributes last", "indented"])
+def test_a_root_over_the_bound_is_known_as_a_group_in_any_order_of_its_keys(tmp_path: Path, order: str) -> None:
+    """Only zarr-python's order of keys was recognised: the same root with sorted keys (as
+    json.dumps(sort_keys=True) writes it) refused the whole store (audit C)."""
+    root = zarr.open_group(tmp_path / "big.zarr", mode="w", zarr_format=3, attributes={"title": "big"})
+    for i in range(800):
+        root.create_group(f"g{i}", attributes={"pad": "x" * 300})  # nested entries that are groups too
+    zarr.consolidate_metadata(tmp_path / "big.zarr")
+    path = tmp_path / "big.zarr" / "zarr.json"
+    document = json.loads(path.read_text())
+    keys = {"sorted": sorted(document), "node_type first": ["node_type", *sorted(set(document) - {"node_type"})],
+            "attributes last": [k for k in document if k != "attributes"] + ["attributes"],
+            "indented": list(document)}[order]
+    text = json.dumps({k: document[k] for k in keys}, indent=2 if order == "indented" else None)
+    path.write_text(text)
+    assert zarr.open_group(tmp_path / "big.zarr", mode="r").attrs["title"] == "big"  # zarr-python opens it
+    assert len(text) > 4 * Hierarchy.LARGE_ROOT_PEEK
+    hierarchy = Hierarchy.open(tmp_path / "big.zarr", policy=RequestPolicy(max_document_bytes=len(text) // 2))
+    assert hierarchy.root.is_group and len(hierarchy.children("/").nodes) == 800
+    assert hierarchy.root.attributes == {"title": "big"}  # whole in the first or the last bytes read
+
+
 def test_a_childs_own_consolidated_copy_is_an_extra(tmp_path: Path) -> None:
     """A child group's .zmetadata is read with it (its badges then match opening it itself), but
     one too large to read does not make the child an error node."""

@@ -429,7 +429,7 @@ class Hierarchy:
 
     async def _large_group_attributes(self) -> tuple[dict[str, JSON], bool] | None:
         """The attributes of a v3 root group whose ``zarr.json`` is over the document bound, and
-        whether they were read (they must come first and fit in its first bytes); None when its
+        whether they were read (whole in its first or last bytes, in any order of keys); None when its
         ends do not show a group with consolidated metadata - only such a group is opened
         without its document."""
         from zarr.abc.store import RangeByteRequest, SuffixByteRequest
@@ -445,16 +445,11 @@ class Hierarchy:
             return None
         start = head.to_bytes().decode("utf-8", "replace")
         end = tail.to_bytes().decode("utf-8", "replace")
-        group = re.search(r'"node_type"\s*:\s*"group"\s*}\s*$', end) or re.search(r'^\{\s*"node_type"\s*:\s*"group"', start)
-        if group is None or '"consolidated_metadata"' not in start + end:
+        first = _leading_members(start)
+        last = _trailing_members(end)
+        if {**first, **last}.get("node_type") != "group" or '"consolidated_metadata"' not in start + end:
             return None
-        found = re.match(r'\{\s*"attributes"\s*:\s*', start)
-        if found is None:
-            return {}, False
-        try:
-            value, _ = json.JSONDecoder().raw_decode(start, found.end())
-        except ValueError:
-            return {}, False  # longer than the bytes read
+        value = first.get("attributes", last.get("attributes"))  # whole, before or after the copy
         return (value, True) if isinstance(value, dict) else ({}, False)
 
     ROOT_PROBE = 20
@@ -886,6 +881,54 @@ def _local_dirs(access: StoreAccess, path: str, names: list[str]) -> set[str]:
 def _normalise(path: str) -> str:
     path = "/" + path.strip("/")
     return path
+
+
+def _leading_members(text: str) -> dict[str, JSON]:
+    """The members of the JSON object that *text* begins, up to the first one it does not hold
+    whole (the head of a document too large to read)."""
+    decoder = json.JSONDecoder()
+    members: dict[str, JSON] = {}
+    opening = re.compile(r"\s*\{").match(text)
+    if opening is None:
+        return members
+    at = opening.end()
+    while True:
+        key_at = re.compile(r"\s*").match(text, at)
+        try:
+            key, at = decoder.raw_decode(text, key_at.end() if key_at else at)
+            colon = re.compile(r"\s*:\s*").match(text, at)
+            if not isinstance(key, str) or colon is None:
+                return members
+            value, at = decoder.raw_decode(text, colon.end())
+        except ValueError:
+            return members  # cut off (or not JSON)
+        members[key] = value
+        comma = re.compile(r"\s*,").match(text, at)
+        if comma is None:
+            return members
+        at = comma.end()
+
+
+_MEMBER_START = re.compile(r',\s*"[^"\\]*"\s*:')
+
+
+def _trailing_members(text: str, tries: int = 64) -> dict[str, JSON]:
+    """The members that end the JSON object whose tail *text* is, in whatever order of keys.
+
+    From each of the last *tries* member starts (``, "key":``), the rest is parsed as an object
+    of its own; the longest that parses wins.  Only members of the outermost object do: from
+    inside a nested value, the closing braces that follow would be left over.
+    """
+    starts = [m.start() for m in _MEMBER_START.finditer(text)][-tries:]
+    found: dict[str, JSON] = {}
+    for at in reversed(starts):
+        try:
+            value = json.loads("{" + text[at + 1:])
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            found = value
+    return found
 
 
 def _with_error(node: Node, message: str) -> Node:
