@@ -409,6 +409,47 @@ def test_a_slow_child_shows_as_loading_and_its_siblings_do_not_wait(qtbot: Any, 
     qtmodeltester.check(model)
 
 
+def test_many_pending_rows_become_node_rows_in_place(qtbot: Any, qtmodeltester: Any, http_server: Any, registry: Any,
+                                                    thread_runner: Any, monkeypatch: Any) -> None:
+    """Rows a slow listing left pending become their nodes in place, in batches, in reading
+    chunks; a pending group becomes expandable through the proxy and the view (removing and
+    inserting each row froze the window for 50–100 s on 100,000 rows over HTTP; audit C)."""
+    import zarr
+
+    from zarr_browser.qt import tree_model
+
+    monkeypatch.setattr(tree_model, "LISTING_PATIENCE", 0.05)
+    monkeypatch.setattr(Model, "PENDING_READ_CHUNK", 40)
+    group = zarr.open_group(Path(http_server.root) / "m.zarr", mode="w", zarr_format=3)
+    for i in range(150):
+        group.create_array(f"a{i:03d}", shape=(2,), dtype="u1")
+    group.create_group("g").create_array("inner", shape=(2,), dtype="u1")
+    http_server.latency = 0.02
+    model = make_model(http_server.url_for("m.zarr"), registry, thread_runner)
+    proxy = HierarchyFilterModel()
+    proxy.setSourceModel(model)
+    view = QTreeView()
+    view.setModel(proxy)
+    root = root_index(model)
+    with qtbot.waitSignal(model.pageLoaded, timeout=10_000):
+        model.fetchMore(root)
+    assert sum(state == Model.PENDING for state, _ in rows(model, root)) > 40  # more than one reading chunk
+    qtbot.waitUntil(lambda: not model.hasPendingOperations(), timeout=30_000)
+    assert names(model, root) == [f"a{i:03d}" for i in range(150)] + ["g"]  # every row a node, in order
+    http_server.latency = 0.0
+    a7 = child(model, root, "a007")
+    assert a7.data(Model.KindRole) == "array" and a7.flags() & Qt.ItemFlag.ItemIsSelectable
+    assert a7.data(Qt.ItemDataRole.ForegroundRole) is None
+    assert model.index(a7.row(), Model.KIND_COLUMN, root).data(Qt.ItemDataRole.ToolTipRole) is None
+    g = child(model, root, "g")
+    proxy_g = proxy.mapFromSource(g)
+    assert proxy.hasChildren(proxy_g)
+    expand(view, proxy.mapFromSource(root))
+    expand(view, proxy_g)
+    qtbot.waitUntil(lambda: names(model, g) == ["inner"], timeout=10_000)
+    qtmodeltester.check(model)
+
+
 def test_reveal_waits_for_a_child_still_being_read(qtbot: Any, http_server: Any, registry: Any, thread_runner: Any,
                                                    monkeypatch: Any) -> None:
     model = _slow_child_model(http_server, registry, thread_runner, monkeypatch, "slow:0.8")

@@ -626,6 +626,13 @@ class HierarchyTreeModel(QStandardItemModel):
         self._batch_timer.setSingleShot(True)
         self._batch_timer.setInterval(0)
         self._batch_timer.timeout.connect(self._insert_next_batch)
+        # read pending rows made node rows, in batches
+        self._replacements: list[tuple[_Group, list[tuple[str, Node | None, NodeSummary | None, RowInfo | None]],
+                                       int]] = []
+        self._replace_timer = QTimer(self)
+        self._replace_timer.setSingleShot(True)
+        self._replace_timer.setInterval(0)
+        self._replace_timer.timeout.connect(self._replace_next_batch)
         # fetchMore called by a slot of our own row signals waits for the next turn of the event loop
         self._changing_rows = 0
         self._deferred_fetches: list[QPersistentModelIndex] = []
@@ -649,6 +656,7 @@ class HierarchyTreeModel(QStandardItemModel):
         """
         self.cancelPending()
         self._deferred_fetches = []
+        self._replacements = []
         if self.rowCount():
             with self._rows_changing():
                 self.removeRows(0, self.rowCount())
@@ -678,21 +686,29 @@ class HierarchyTreeModel(QStandardItemModel):
 
     def _make_row(self, node: Node, summary: NodeSummary | None, info: RowInfo) -> list[QStandardItem]:
         """The items of one node row (column 0 carries the node, the others their texts)."""
+        row = [QStandardItem() for _ in range(5)]
+        self._fill_row(row, node, summary, info)
+        return row
+
+    def _fill_row(self, row: Sequence[QStandardItem], node: Node, summary: NodeSummary | None, info: RowInfo, *,
+                  reused: bool = False) -> None:
+        """Make *row* (new items, or a pending row's when *reused*) the row of *node*."""
         flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
         if not node.is_group:
             flags |= Qt.ItemFlag.ItemNeverHasChildren
         texts = (info.name, info.kind_label, info.shape, info.dtype, info.badges_text)
         error = QBrush(QColor("#b91c1c")) if info.kind_key == "error" else None
-        row = []
         for column, text in enumerate(texts):
-            item = QStandardItem(text)
+            item = row[column]
+            item.setText(text)
             item.setFlags(flags)
             item.setData(node.path, self.PathRole)
             item.setData(NODE, self.StateRole)
             item.setData(info.sort_keys[column], self.SortRole)
-            if error is not None:
+            if error is not None or reused:
                 item.setData(error, Qt.ItemDataRole.ForegroundRole)
-            row.append(item)
+            if reused:  # a pending row's tip on every column
+                item.setData(None, Qt.ItemDataRole.ToolTipRole)
         first = row[0]
         first.setData(self._icon(info.kind_key), Qt.ItemDataRole.DecorationRole)
         first.setData(info.tooltip, Qt.ItemDataRole.ToolTipRole)
@@ -706,7 +722,6 @@ class HierarchyTreeModel(QStandardItemModel):
         last.setData(info.badges, self.BadgesRole)
         last.setData(info.badges_tooltip or None, Qt.ItemDataRole.ToolTipRole)  # else the row's (_RowTips)
         self._items[node.path] = first
-        return row
 
     def _update_row(self, first: QStandardItem, node: Node, summary: NodeSummary | None, info: RowInfo) -> None:
         """Show the re-read *node* in an existing row (refresh)."""
@@ -777,7 +792,8 @@ class HierarchyTreeModel(QStandardItemModel):
     # -- pending work ------------------------------------------------------------------------
     def hasPendingOperations(self) -> bool:
         """Whether listings or re-reads are in flight or being inserted (tests wait on this)."""
-        return bool(self._requests or self._deferred_fetches or self._rereads or self._pending_reads)
+        return bool(self._requests or self._deferred_fetches or self._rereads or self._pending_reads
+                    or self._replacements)
 
     def pendingCount(self) -> int:
         return len(self._requests) + len(self._pending_reads)
@@ -1122,6 +1138,46 @@ class HierarchyTreeModel(QStandardItemModel):
         if self._queue:
             self._batch_timer.start()
 
+    def _replace_next_batch(self) -> None:
+        """Turn the next read pending rows into node rows, in place: about BATCH_SECONDS of GUI
+        time per turn of the event loop (removing and inserting each row through the sorting
+        proxy froze the window for 50–100 s on a 100,000-row group over HTTP; audit C)."""
+        if not self._replacements:
+            return
+        group, rows, start = self._replacements.pop(0)
+        deadline = time.perf_counter() + self.BATCH_SECONDS
+        end = start
+        for path, node, summary, info in rows[start:]:
+            end += 1
+            name = path.rsplit("/", 1)[-1]
+            item = group.pending.pop(name, None)  # None: the group was refreshed meanwhile
+            if item is None:
+                continue
+            at = item.row()
+            if node is not None and info is not None:
+                items = [nonnull(group.item.child(at, column)) for column in range(5)]
+                self.blockSignals(True)  # one dataChanged for the row, not one per role and column
+                try:
+                    self._fill_row(items, node, summary, info, reused=True)
+                finally:
+                    self.blockSignals(False)
+                parent = group.item.index()
+                self.dataChanged.emit(self.index(at, 0, parent), self.index(at, 4, parent))
+                group.by_name[name] = items[0]
+            else:  # not a node after all (a stray file)
+                with self._rows_changing():
+                    group.item.removeRow(at)
+                if name in group.names:
+                    group.names = tuple(n for n in group.names if n != name)
+            if time.perf_counter() > deadline:
+                break
+        if end < len(rows):
+            self._replacements.insert(0, (group, rows, end))
+        else:
+            self._wake(group)
+        if self._replacements:
+            self._replace_timer.start()
+
     def _make_pending_row(self, group: _Group, info: RowInfo, name: str) -> list[QStandardItem]:
         """The row of the child *name* still being read: its name, greyed, not selectable."""
         path = join_path(group.item.data(self.PathRole), name)
@@ -1140,8 +1196,15 @@ class HierarchyTreeModel(QStandardItemModel):
         row[0].setData(info.name, self.FilterRole)
         return row
 
+    PENDING_READ_CHUNK: Final = 500
+    """Pending rows read per task: rows come in as their chunk is read, not all at the end."""
+
     def _read_pending(self, group: _Group, paths: list[str]) -> None:
         """Replace the pending rows of *paths* (below *group*) once their nodes are read."""
+        for start in range(0, len(paths), self.PENDING_READ_CHUNK):
+            self._read_pending_chunk(group, paths[start : start + self.PENDING_READ_CHUNK])
+
+    def _read_pending_chunk(self, group: _Group, paths: list[str]) -> None:
         assert self._hierarchy is not None
         hierarchy = self._hierarchy
         parent = group.item.data(self.NodeRole)
@@ -1156,22 +1219,8 @@ class HierarchyTreeModel(QStandardItemModel):
             settle()
             if self._hierarchy is not hierarchy:
                 return
-            for path, node, summary, info in rows:
-                name = path.rsplit("/", 1)[-1]
-                item = group.pending.pop(name, None)  # None: the group was refreshed meanwhile
-                if item is None:
-                    continue
-                at = item.row()
-                with self._rows_changing():
-                    group.item.removeRow(at)
-                if node is not None and info is not None:
-                    row = self._make_row(node, summary, info)
-                    with self._rows_changing():
-                        group.item.insertRow(at, row)
-                    group.by_name[name] = row[0]
-                elif name in group.names:
-                    group.names = tuple(n for n in group.names if n != name)
-            self._wake(group)
+            self._replacements.append((group, rows, 0))
+            self._replace_timer.start()
 
         def failed(err: BaseException) -> None:
             settle()
