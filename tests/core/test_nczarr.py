@@ -66,6 +66,9 @@ group: sub {
 }
 """
 
+# netCDF-C 4.9.0 (Debian) crashes reading back its own NCZarr scalars: the round trip has none
+ROUND_TRIP_CDL = "\n".join(line for line in CDL.splitlines() if "scalar" not in line)
+
 NETCDF4_WRITER = textwrap.dedent("""\
     import sys
     import netCDF4
@@ -253,20 +256,99 @@ def test_netcdf4_generation_c(netcdf4_store: Path) -> None:
     assert (source.pointer, source.document) == ("/_nczarr_array/dimension_references", ".zattrs")
 
 
-def test_unlimited_dimension_may_differ_and_bad_refs_are_errors(netcdf4_store: Path, tmp_path: Path) -> None:
-    store = tmp_path / "c.zarr"
+NETCDF4_OPEN = textwrap.dedent("""\
+    import json, sys
+    import netCDF4
+    try:
+        ds = netCDF4.Dataset(f"file://{sys.argv[1]}#mode=nczarr,file")
+    except OSError as err:
+        print(json.dumps({"error": str(err)}))
+    else:
+        print(json.dumps({"dims": {name: len(dim) for name, dim in ds.dimensions.items()}}))
+""")
+
+
+def _netcdf4_open(store: Path) -> dict[str, object]:
+    """What libnetcdf 4.10 (the netCDF4 wheel) makes of *store*: its root dimensions, its error, or
+    how it died (it aborts or segfaults on some stores, hence the subprocess)."""
+    result = subprocess.run([sys.executable, "-c", NETCDF4_OPEN, str(store)], capture_output=True, text=True,
+                            timeout=120)
+    if result.returncode:
+        return {"crash": result.returncode}
+    return dict(json.loads(result.stdout))
+
+
+def _ncdump(store: Path) -> subprocess.CompletedProcess[str]:
+    """netCDF-C 4.9 (Debian's ncdump) on *store*."""
+    return subprocess.run([_need("ncdump"), "-h", f"file://{store}#mode=nczarr,file"], capture_output=True,
+                          text=True, timeout=60)
+
+
+def _set_unlimited_size(store: Path, size: int) -> None:
+    attrs = json.loads((store / ".zattrs").read_text())
+    attrs["_nczarr_group"]["dimensions"]["time"]["size"] = size
+    (store / ".zattrs").write_text(json.dumps(attrs))
+
+
+def test_an_unlimited_dimension_must_keep_the_size_of_its_arrays(netcdf4_store: Path, tmp_path: Path) -> None:
+    """An append with zarr-python or xarray grows the arrays on an unlimited dimension but not the
+    size _nczarr_group declares: netCDF-C then refuses the file, although xarray opens it."""
+    store = tmp_path / "appended.zarr"
     shutil.copytree(netcdf4_store, store)
     temp = zarr.open_array(store / "temp", mode="r+", zarr_format=2)
-    temp.resize((5, 3))  # the unlimited 'time' grows; its declared size stays 2
+    temp.resize((5, 3))  # what to_zarr(append_dim="time") does to it
+    temp[2:] = 7
+    assert _netcdf4_open(store) == {"error": "[Errno -63] NetCDF: Invalid dimension size: "
+                                             f"'file://{store}#mode=nczarr,file'"}
+    _, report, _ = _check(store)
+    (issue,) = [i for i in report.issues if i.path == "/temp"]
+    assert issue.severity is Severity.ERROR and issue.convention == "nczarr"
+    assert ("dimension 'time' is unlimited with size 2 in _nczarr_group.dimensions of '/' but the array has 5"
+            in issue.message)
+    assert '"Invalid dimension size"' in issue.message and "set the size there" in issue.message
+    assert "4.9 reads this generation as plain Zarr" in issue.message  # (Debian's ncdump: with the arrays' sizes)
+    assert (issue.pointer, issue.document) == ("/_nczarr_array/dimension_references/0", ".zattrs")
+    _set_unlimited_size(store, 5)  # the fix the message gives: netCDF-C reads it, and we say nothing
+    assert _netcdf4_open(store)["dims"] == {"time": 5, "x": 3}
+    _, report, _ = _check(store)
+    assert report.issues == []
+    _set_unlimited_size(store, 7)  # shorter than the size: refused too (netCDF-C writes every array in full)
+    assert "Invalid dimension size" in str(_netcdf4_open(store)["error"])
+    _, report, _ = _check(store)
+    assert [i.path for i in report.issues if i.convention == "nczarr"] == ["/temp"]
+
+
+def test_bad_dimension_references_are_errors(netcdf4_store: Path, tmp_path: Path) -> None:
+    store = tmp_path / "c.zarr"
+    shutil.copytree(netcdf4_store, store)
     attrs = json.loads((store / "sub" / "w" / ".zattrs").read_text())
     attrs["_nczarr_array"]["dimension_references"] = ["/sub/q", "x"]
     (store / "sub" / "w" / ".zattrs").write_text(json.dumps(attrs))
     _, report, _ = _check(store)
-    assert [i for i in report.issues if i.path == "/temp"] == []
     messages = sorted(i.message for i in report.issues if i.convention == "nczarr")
     assert len(messages) == 2
     assert "'/sub/q' (axis 0): group '/sub' defines no dimension 'q' (it defines ['z'])" in messages[0]
     assert "'x' (axis 1): not a fully qualified name" in messages[1]
+
+
+def test_a_resize_by_zarr_python_drops_generation_a_array_metadata(tmp_path: Path) -> None:
+    """zarr-python rewrites .zarray without the keys it does not know: after a resize (an xarray
+    append) nccopy's _NCZARR_ARRAY is gone, and netCDF-C 4.9 fails on the whole file."""
+    ncgen, nccopy = _need("ncgen"), _need("nccopy")
+    (tmp_path / "t.cdl").write_text(ROUND_TRIP_CDL)
+    subprocess.run([ncgen, "-4", "-o", str(tmp_path / "t.nc"), str(tmp_path / "t.cdl")], check=True, timeout=60)
+    store = tmp_path / "a.zarr"
+    subprocess.run([nccopy, str(tmp_path / "t.nc"), f"file://{store}#mode=nczarr,file"], check=True, timeout=60)
+    assert _ncdump(store).returncode == 0
+    zarr.open_array(store / "x", mode="r+", zarr_format=2).resize((3,))  # same shape: .zarray rewritten all the same
+    assert "_NCZARR_ARRAY" not in json.loads((store / "x" / ".zarray").read_text())
+    assert "NetCDF: NCZarr error" in _ncdump(store).stderr
+    _, report, _ = _check(store)
+    (issue,) = [i for i in report.issues if i.convention == "nczarr"]
+    assert issue.severity is Severity.ERROR and (issue.path, issue.document) == ("/x", ".zarray")
+    assert issue.message.startswith("variable 'x' is declared in _NCZARR_GROUP of '/' but its .zarray has no "
+                                    "_NCZARR_ARRAY (its dimension references)")
+    assert '"NCZarr error"' in issue.message
 
 
 def test_scalar_marker_consistency(netcdf4_store: Path, tmp_path: Path) -> None:
@@ -330,8 +412,6 @@ def test_junk_nczarr_keys_give_issues_not_exceptions(tmp_path: Path) -> None:
 # -- editing keeps netCDF types -------------------------------------------------------------------
 
 
-# netCDF-C 4.9.0 (Debian) crashes reading back its own NCZarr scalars: the round trip has none
-ROUND_TRIP_CDL = "\n".join(line for line in CDL.splitlines() if "scalar" not in line)
 
 
 def test_edited_fill_value_keeps_the_variable_type_and_netcdf_c_copies_it(tmp_path: Path) -> None:

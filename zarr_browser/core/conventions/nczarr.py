@@ -261,6 +261,8 @@ class NczarrConvention(BaseConvention):
             array = _find(node, "array")
             if array is not None:
                 issues.extend(self._validate_array(node, array, ctx))
+            else:
+                issues.extend(self._lost_array_metadata(node, ctx))
         if _written_by_netcdf(node, ctx):
             issues.extend(self._unreadable_attributes(node))
         return issues
@@ -284,6 +286,25 @@ class NczarrConvention(BaseConvention):
                                     "ncdump and every netCDF reader then fail on the whole file", node.path, ptr,
                                     CONVENTION, where))
         return issues
+
+    @staticmethod
+    def _lost_array_metadata(node: Node, ctx: Context) -> list[Issue]:
+        """A variable its group declares that has no NCZarr array metadata (dimension references):
+        netCDF-C then fails on the whole file.  zarr-python rewrites ``.zarray`` without the keys it
+        does not know (a resize, an xarray append), which drops generation a/b's ``_NCZARR_ARRAY``."""
+        parent = ctx.parent(node)
+        group = _find(parent, "group") if parent is not None else None
+        if parent is None or group is None or node.name not in (_names(_field(group.value, "arrays", "vars")) or []):
+            return []
+        if group.in_attributes:
+            where, key, cause = "its attributes have", "_nczarr_array", "a rewrite replacing all the attributes"
+        else:
+            key = "_NCZARR_ARRAY" if group.generation == "a" else "_nczarr_array"
+            where, cause = "its .zarray has", "zarr-python when it rewrites .zarray (a resize, an xarray append)"
+        return [Issue(Severity.ERROR, f"variable {node.name!r} is declared in {group.key} of {parent.path!r} but "
+                      f"{where} no {key} (its dimension references), which {cause} drops: netCDF-C fails on the "
+                      f"whole file (\"NCZarr error\"); put {key} back, or rewrite the store with netCDF-C", node.path,
+                      "", CONVENTION, ".zattrs" if group.in_attributes else ".zarray")]
 
     @staticmethod
     def _issue(severity: Severity, message: str, node: Node, found: _Found, *parts: str | int) -> Issue:
@@ -438,6 +459,13 @@ def _resolve(ref: str, size: int, ctx: Context) -> str | None:
     dim = by_name.get(name)
     if dim is None:
         return f"group {group_path!r} defines no dimension {name!r} (it defines {sorted(by_name)})"
-    if dim.size != size and not dim.unlimited:
+    if dim.size != size and dim.unlimited:
+        where = f"{group.key}.{_dims_key(group.value)} of {group_path!r}"
+        aside = " (4.9 reads this generation as plain Zarr, without its NCZarr dimensions)" if group.in_attributes else ""
+        return (f"dimension {name!r} is unlimited with size {dim.size} in {where} but the array has {size} on "
+                "this axis: netCDF-C 4.10 refuses the whole file (\"Invalid dimension size\"): every array on an "
+                f"unlimited dimension must have the dimension's size{aside}; after an append or a resize, set the "
+                "size there to the arrays' common length")
+    if dim.size != size:
         return f"dimension {name!r} has size {dim.size} but the array has {size} on this axis"
     return None
