@@ -331,9 +331,10 @@ def test_bad_dimension_references_are_errors(netcdf4_store: Path, tmp_path: Path
     assert "'x' (axis 1): not a fully qualified name" in messages[1]
 
 
-def test_a_resize_by_zarr_python_drops_generation_a_array_metadata(tmp_path: Path) -> None:
+def test_zarr_python_drops_generation_a_array_metadata(tmp_path: Path) -> None:
     """zarr-python rewrites .zarray without the keys it does not know: after a resize (an xarray
-    append) nccopy's _NCZARR_ARRAY is gone, and netCDF-C 4.9 fails on the whole file."""
+    append) or an attribute change nccopy's _NCZARR_ARRAY is gone, and netCDF-C 4.9 fails on the
+    whole file."""
     ncgen, nccopy = _need("ncgen"), _need("nccopy")
     (tmp_path / "t.cdl").write_text(ROUND_TRIP_CDL)
     subprocess.run([ncgen, "-4", "-o", str(tmp_path / "t.nc"), str(tmp_path / "t.cdl")], check=True, timeout=60)
@@ -342,12 +343,15 @@ def test_a_resize_by_zarr_python_drops_generation_a_array_metadata(tmp_path: Pat
     assert _ncdump(store).returncode == 0
     zarr.open_array(store / "x", mode="r+", zarr_format=2).resize((3,))  # same shape: .zarray rewritten all the same
     assert "_NCZARR_ARRAY" not in json.loads((store / "x" / ".zarray").read_text())
+    zarr.open_array(store / "temp", mode="r+", zarr_format=2).attrs["comment"] = "so does any attribute change"
+    assert "_NCZARR_ARRAY" not in json.loads((store / "temp" / ".zarray").read_text())
     assert "NetCDF: NCZarr error" in _ncdump(store).stderr
     _, report, _ = _check(store)
-    (issue,) = [i for i in report.issues if i.convention == "nczarr"]
-    assert issue.severity is Severity.ERROR and (issue.path, issue.document) == ("/x", ".zarray")
-    assert issue.message.startswith("variable 'x' is declared in _NCZARR_GROUP of '/' but its .zarray has no "
-                                    "_NCZARR_ARRAY (its dimension references)")
+    issue, _ = [i for i in report.issues if i.convention == "nczarr"]
+    assert issue.severity is Severity.ERROR and (issue.path, issue.document) == ("/temp", ".zarray")
+    assert issue.message.startswith("variable 'temp' is declared in _NCZARR_GROUP of '/' but its .zarray has no "
+                                    "_NCZARR_ARRAY (its dimension references; zarr-python drops it whenever it "
+                                    "rewrites .zarray: on any change through it, attributes,")
     assert '"NCZarr error"' in issue.message
 
 

@@ -291,20 +291,22 @@ class NczarrConvention(BaseConvention):
     def _lost_array_metadata(node: Node, ctx: Context) -> list[Issue]:
         """A variable its group declares that has no NCZarr array metadata (dimension references):
         netCDF-C then fails on the whole file.  zarr-python rewrites ``.zarray`` without the keys it
-        does not know (a resize, an xarray append), which drops generation a/b's ``_NCZARR_ARRAY``."""
+        does not know on any change (attributes, a resize, an xarray append), which drops generation
+        a/b's ``_NCZARR_ARRAY``."""
         parent = ctx.parent(node)
         group = _find(parent, "group") if parent is not None else None
         if parent is None or group is None or node.name not in (_names(_field(group.value, "arrays", "vars")) or []):
             return []
         if group.in_attributes:
-            where, key, cause = "its attributes have", "_nczarr_array", "a rewrite replacing all the attributes"
+            where, key, cause = "its attributes have", "_nczarr_array", "a rewrite of all the attributes drops it"
         else:
             key = "_NCZARR_ARRAY" if group.generation == "a" else "_nczarr_array"
-            where, cause = "its .zarray has", "zarr-python when it rewrites .zarray (a resize, an xarray append)"
+            where, cause = "its .zarray has", ("zarr-python drops it whenever it rewrites .zarray: on any change "
+                                               "through it, attributes, a resize, an xarray append")
         return [Issue(Severity.ERROR, f"variable {node.name!r} is declared in {group.key} of {parent.path!r} but "
-                      f"{where} no {key} (its dimension references), which {cause} drops: netCDF-C fails on the "
-                      f"whole file (\"NCZarr error\"); put {key} back, or rewrite the store with netCDF-C", node.path,
-                      "", CONVENTION, ".zattrs" if group.in_attributes else ".zarray")]
+                      f"{where} no {key} (its dimension references; {cause}): netCDF-C fails on the whole file "
+                      f"(\"NCZarr error\"); put {key} back, or rewrite the store with netCDF-C", node.path, "",
+                      CONVENTION, ".zattrs" if group.in_attributes else ".zarray")]
 
     @staticmethod
     def _issue(severity: Severity, message: str, node: Node, found: _Found, *parts: str | int) -> Issue:
