@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -457,3 +458,146 @@ def test_a_fill_value_typed_otherwise_than_its_variable_is_an_error(nccopy_store
     (issue,) = [i for i in report.issues if i.path == "/temp" and "_FillValue" in i.message]
     assert issue.severity is Severity.ERROR and "<i8" in issue.message and "<f4" in issue.message
     assert issue.pointer.endswith("/types/_FillValue") and issue.document == ".zattrs"
+
+
+# -- attribute values their declared type contradicts ---------------------------------------------
+
+TYPED_WRITER = textwrap.dedent("""\
+    import sys
+    import netCDF4
+    import numpy as np
+    ds = netCDF4.Dataset(f"file://{sys.argv[1]}#mode=nczarr,file", "w")
+    ds.createDimension("x", 3)
+    t = ds.createVariable("temp", "i2", ("x",), fill_value=np.int16(-999))
+    t.units = "K"
+    t.scale_factor = np.int16(1)
+    t.calib = 2.0
+    t[:] = [1, 2, 3]
+    ds.close()
+""")
+
+NETCDF4_ATTRIBUTE = textwrap.dedent("""\
+    import sys
+    import netCDF4
+    try:
+        ds = netCDF4.Dataset(f"file://{sys.argv[1]}#mode=nczarr,file")
+    except (OSError, RuntimeError) as err:
+        print(f"error {err}")
+    else:
+        print(repr(ds["temp"].getncattr(sys.argv[2])))
+""")
+
+
+def _netcdf4_attribute(store: Path, name: str) -> str:
+    """Attribute *name* of /temp as libnetcdf 4.10 reads it (repr), its error, or how it died."""
+    result = subprocess.run([sys.executable, "-c", NETCDF4_ATTRIBUTE, str(store), name], capture_output=True,
+                            text=True, timeout=120)
+    return result.stdout.strip() if result.returncode == 0 else f"exit {result.returncode}"
+
+
+def _nczarr_errors(store: Path) -> list[Issue]:
+    _, report, _ = _check(store)
+    return [i for i in report.issues if i.convention == "nczarr"]
+
+
+@pytest.fixture
+def typed_store(tmp_path: Path) -> Path:
+    """Generation (c) with typed attributes: units (>S1), scale_factor (<i2), calib (<f8)."""
+    script = tmp_path / "write.py"
+    script.write_text(TYPED_WRITER)
+    target = tmp_path / "typed.zarr"
+    result = subprocess.run([sys.executable, str(script), str(target)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    types = json.loads((target / "temp" / ".zattrs").read_text())["_nczarr_attr"]["types"]
+    assert (types["units"], types["scale_factor"], types["calib"]) == (">S1", "<i2", "<f8")
+    return target
+
+
+def test_values_changed_by_zarr_python_against_their_netcdf_types_are_errors(typed_store: Path) -> None:
+    """zarr-python and xarray change attribute values but not _nczarr_attr.types: netCDF-C then
+    aborts, fails to open the file or misreads the value (scale_factor 0.01 read as 0)."""
+    assert _nczarr_errors(typed_store) == []
+    attrs = zarr.open_array(typed_store / "temp", mode="r+", zarr_format=2).attrs
+    attrs["scale_factor"] = 0.01  # still typed <i2
+    assert _netcdf4_attribute(typed_store, "scale_factor") == "np.int16(0)"
+    (issue,) = _nczarr_errors(typed_store)
+    assert issue.severity is Severity.ERROR and issue.path == "/temp"
+    assert issue.message.startswith("attribute scale_factor is 0.01 typed '<i2' (an integer type): netCDF-C reads "
+                                    "it as 0 (the fraction dropped); its type should be '<f8'")
+    assert (issue.pointer, issue.document) == ("/_nczarr_attr/types/scale_factor", ".zattrs")
+    attrs["scale_factor"] = 1
+    attrs["calib"] = "none"  # text typed <f8: libnetcdf 4.10 aborts (SIGABRT), taking its program with it
+    assert _netcdf4_attribute(typed_store, "units") == "exit -6"
+    (issue,) = _nczarr_errors(typed_store)
+    assert "attribute calib is text ('none') typed '<f8' (a float type): netCDF-C cannot read it" in issue.message
+    assert "(4.10 aborts the program)" in issue.message and "its type should be '>S1'" in issue.message
+    attrs["calib"] = 12.5
+    attrs["units"] = 5.0  # a number typed >S1 (char): read as its first character
+    assert _netcdf4_attribute(typed_store, "units") == "'5'"
+    (issue,) = _nczarr_errors(typed_store)
+    assert "attribute units is 5.0 typed '>S1' (char, netCDF text): netCDF-C reads it as the text '5'" in issue.message
+    attrs["units"] = "K"
+    doc = json.loads((typed_store / "temp" / ".zattrs").read_text())
+    doc["_nczarr_attr"]["types"]["units"] = "<U1"  # netCDF-C 4.9.0's char, which 4.10 does not know
+    (typed_store / "temp" / ".zattrs").write_text(json.dumps(doc))
+    assert _netcdf4_attribute(typed_store, "units") == "error NetCDF: NCZarr error"
+    (issue,) = _nczarr_errors(typed_store)
+    assert "typed '<U1', which is no type netCDF-C knows in _nczarr_attr (4.10 writes char as '>S1')" in issue.message
+    doc["_nczarr_attr"]["types"]["units"] = ">S1"
+    doc["_FillValue"] = -999.5  # the variable's own type: the value is what is wrong
+    (typed_store / "temp" / ".zattrs").write_text(json.dumps(doc))
+    assert _netcdf4_attribute(typed_store, "_FillValue") == "np.int16(-999)"
+    (issue,) = _nczarr_errors(typed_store)
+    assert issue.message.startswith("attribute _FillValue is -999.5 typed '<i2' (an integer type): netCDF-C reads it "
+                                    "as -999 (the fraction dropped); its value should be one of the variable's type")
+
+
+def test_an_edit_here_retypes_what_zarr_python_changed(typed_store: Path) -> None:
+    """Any edit of the node's attributes gives the mistyped ones the type of their value."""
+    from zarr_browser.core.editing import EditError, EditSession
+    from zarr_browser.core.editing.conventions import nczarr_set_attribute
+
+    attrs = zarr.open_array(typed_store / "temp", mode="r+", zarr_format=2).attrs
+    attrs["scale_factor"] = 0.01
+    attrs["_nczarr_attr"] = {"types": {**attrs["_nczarr_attr"]["types"], "units": "<U1"}}  # 4.9.0's char
+    session = EditSession.open(str(typed_store))
+    with pytest.raises(EditError, match=re.escape("calib cannot be text ('x') typed '<i4' (an integer type)")):
+        nczarr_set_attribute(session, "/temp", "calib", "x", nc_type="<i4")
+    session.set("/temp", "/long_name", "temperature")
+    session.set("/temp", "/units", "degC")  # text fits '<U1', but netCDF-C 4.10 knows no '<U1'
+    assert not [i for i in session.validate() if i.severity is Severity.ERROR]
+    session.save()
+    types = json.loads((typed_store / "temp" / ".zattrs").read_text())["_nczarr_attr"]["types"]
+    assert types["scale_factor"] == "<f8" and types["calib"] == "<f8" and types["long_name"] == ">S1"
+    assert types["units"] == ">S1"
+    assert _netcdf4_attribute(typed_store, "scale_factor") == "np.float64(0.01)"
+    assert _nczarr_errors(typed_store) == []
+
+
+def test_netcdf_c_4_9_types_contradicted_by_their_values(tmp_path: Path) -> None:
+    """nccopy 4.9.0 writes char as <U1 and knows no >S1; ncdump fails on text typed as a number
+    and drops the fraction of a number typed as an integer."""
+    ncgen, nccopy = _need("ncgen"), _need("nccopy")
+    cdl = ROUND_TRIP_CDL.replace('temp:units = "K" ;', 'temp:units = "K" ;\n    temp:scale_factor = 1s ;')
+    (tmp_path / "t.cdl").write_text(cdl)
+    subprocess.run([ncgen, "-4", "-o", str(tmp_path / "t.nc"), str(tmp_path / "t.cdl")], check=True, timeout=60)
+    store = tmp_path / "a.zarr"
+    subprocess.run([nccopy, str(tmp_path / "t.nc"), f"file://{store}#mode=nczarr,file"], check=True, timeout=60)
+    assert _nczarr_errors(store) == []
+    path = store / "temp" / ".zattrs"  # (zarr-python would drop .zarray's _NCZARR_ARRAY: see above)
+    attrs = json.loads(path.read_text())
+    path.write_text(json.dumps({**attrs, "scale_factor": 0.01}))  # typed <i2
+    assert "temp:scale_factor = 0s ;" in _ncdump(store).stdout
+    (issue,) = _nczarr_errors(store)
+    assert "attribute scale_factor is 0.01 typed '<i2' (an integer type): netCDF-C reads it as 0" in issue.message
+    assert issue.pointer == "/_NCZARR_ATTR/types/scale_factor"
+    path.write_text(json.dumps({**attrs, "units": 7.5}))  # typed <U1: ncdump fails
+    assert "NetCDF: internal library error" in _ncdump(store).stderr
+    (issue,) = _nczarr_errors(store)
+    assert "attribute units is 7.5 typed '<U1' (char, netCDF text): netCDF-C cannot read it" in issue.message
+    attrs["_NCZARR_ATTR"]["types"]["units"] = ">S1"  # 4.10's char, which 4.9.0 does not know
+    path.write_text(json.dumps(attrs))
+    assert "NetCDF: Invalid argument" in _ncdump(store).stderr
+    (issue,) = _nczarr_errors(store)
+    assert "typed '>S1', which is no type netCDF-C knows in an upper-case _NCZARR_ATTR (4.9.0 writes char as " \
+           "'<U1' there)" in issue.message and "its type should be '<U1'" in issue.message

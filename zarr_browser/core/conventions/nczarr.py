@@ -17,7 +17,10 @@ netCDF-C, but it has no shared dimensions, so nothing else here applies to it.
 
 from __future__ import annotations
 
+import json
 import logging
+import math
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -28,7 +31,7 @@ from zarr_browser.core.jsonio import JSON
 if TYPE_CHECKING:
     from zarr_browser.core.model import Node
 
-__all__ = ["NczarrConvention", "parse_ncproperties"]
+__all__ = ["NczarrConvention", "TypeClash", "attribute_type_clash", "nczarr_type", "parse_ncproperties"]
 
 logger = logging.getLogger(__name__)
 
@@ -269,7 +272,8 @@ class NczarrConvention(BaseConvention):
 
     def _unreadable_attributes(self, node: Node) -> list[Issue]:
         """Attribute values netCDF-C cannot read: it then fails on the whole file, not on the
-        attribute (``ncdump``: "NetCDF: Invalid argument"), so an edit must not write them."""
+        attribute (``ncdump``: "NetCDF: Invalid argument"), so an edit must not write them; and
+        values their declared type contradicts, which it fails on or misreads."""
         attr = _find(node, "attr")
         types = _field(attr.value, "types") if attr is not None else None
         issues = []
@@ -283,9 +287,28 @@ class NczarrConvention(BaseConvention):
             if why is not None:
                 ptr, where = attributes_pointer(node, name)
                 issues.append(Issue(Severity.ERROR, f"attribute {name} is {why}: netCDF-C cannot read it, and "
-                                    "ncdump and every netCDF reader then fail on the whole file", node.path, ptr,
-                                    CONVENTION, where))
+                                    f"{WHOLE_FILE}", node.path, ptr, CONVENTION, where))
+            elif attr is not None and isinstance(declared, str):
+                clash = attribute_type_clash(value, declared, upper=attr.key.isupper())
+                if clash is not None:
+                    issues.append(self._clash_issue(node, attr, name, value, declared, clash))
         return issues
+
+    def _clash_issue(self, node: Node, attr: _Found, name: str, value: JSON, declared: str,
+                     clash: TypeClash) -> Issue:
+        """The error for attribute *name*, whose declared type contradicts its value."""
+        if clash.misread is None:
+            consequence = f"netCDF-C cannot read it, and {WHOLE_FILE}{clash.note}"
+        else:
+            consequence = f"netCDF-C reads it as {clash.misread}"
+        dtype = _variable_dtype(node)
+        if name in VARIABLE_TYPED and dtype is not None and declared[1:] == dtype[1:]:
+            fix = f"its value should be one of the variable's type {dtype}"
+        else:
+            wanted = nczarr_type(value, text="<U1" if attr.key.isupper() else ">S1")
+            fix = f"its type should be {wanted!r} (an edit of this node's attributes in zarr-browser retypes it)"
+        return self._issue(Severity.ERROR, f"attribute {name} is {clash.problem}: {consequence}; {fix}", node, attr,
+                           "types", name)
 
     @staticmethod
     def _lost_array_metadata(node: Node, ctx: Context) -> list[Issue]:
@@ -387,15 +410,16 @@ class NczarrConvention(BaseConvention):
         """Attributes holding the variable's own values typed otherwise than the variable."""
         attr = _find(node, "attr")
         types = _field(attr.value, "types") if attr is not None else None
-        main = node.documents.get(".zarray")
-        dtype = main.value.get("dtype") if main is not None and isinstance(main.value, dict) else None
-        if attr is None or not isinstance(types, dict) or not isinstance(dtype, str) or len(dtype) < 3:
+        dtype = _variable_dtype(node)
+        if attr is None or not isinstance(types, dict) or dtype is None:
             return []
         issues = []
         for name in VARIABLE_TYPED:
             declared = types.get(name)
             if name not in node.attributes or not isinstance(declared, str) or declared[1:] == dtype[1:]:
                 continue
+            if attribute_type_clash(node.attributes[name], declared, upper=attr.key.isupper()) is not None:
+                continue  # reported with what netCDF-C makes of it
             if name == "_FillValue":
                 severity, consequence = Severity.ERROR, "netCDF-C refuses it when the data is read or copied " \
                                                         "(\"_FillValue type mismatch\")"
@@ -404,6 +428,13 @@ class NczarrConvention(BaseConvention):
             issues.append(self._issue(severity, f"attribute {name} is typed {declared} but the variable is {dtype}: "
                                       f"{consequence}", node, attr, "types", name))
         return issues
+
+
+def _variable_dtype(node: Node) -> str | None:
+    """The v2 ``.zarray`` dtype of an array node (``<f4``), the type of its variable-typed attributes."""
+    main = node.documents.get(".zarray")
+    dtype = main.value.get("dtype") if main is not None and isinstance(main.value, dict) else None
+    return dtype if isinstance(dtype, str) and len(dtype) >= 3 else None
 
 
 def _written_by_netcdf(node: Node, ctx: Context) -> bool:
@@ -438,6 +469,156 @@ def _unreadable(value: JSON, *, typed: bool) -> str | None:
     if isinstance(value[0], str):
         return "a list of strings (netCDF-C reads no text list from zarr)"
     return None
+
+
+WHOLE_FILE = "ncdump and every netCDF reader then fail on the whole file"
+
+
+@dataclass(frozen=True, slots=True)
+class TypeClash:
+    """An attribute value its declared NCZarr type contradicts.
+
+    ``problem`` says how (``"text ('K') typed '<f8' (a float type)"``); ``misread`` is what
+    netCDF-C reads instead (``"0"``), or None when it cannot read the attribute and so fails on
+    the whole file; ``note`` adds how it fails.
+    """
+
+    problem: str
+    misread: str | None = None
+    note: str = ""
+
+
+_Kind = Literal["int", "uint", "float", "char", "string"]
+
+
+@dataclass(frozen=True, slots=True)
+class _AttributeType:
+    kind: _Kind
+    size: int
+
+
+_TYPE = re.compile(r"^[<>|]?([A-Za-z])(\d+)")
+_UPPER_TYPE = re.compile(r"^[<>|]([A-Za-z])(\d+)")
+_LEADING_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+_NUMERIC: dict[tuple[str, int], _Kind] = {
+    ("i", 1): "int", ("i", 2): "int", ("i", 4): "int", ("i", 8): "int", ("u", 1): "uint", ("u", 2): "uint",
+    ("u", 4): "uint", ("u", 8): "uint", ("f", 4): "float", ("f", 8): "float"}
+_FLOAT_NAMES = frozenset({"nan", "infinity", "-infinity"})
+_FLOAT32_MAX = 3.4028234663852886e38
+_KIND_WORDS = {"int": "an integer type", "uint": "an unsigned integer type", "float": "a float type",
+               "char": "char, netCDF text", "string": "a netCDF string type"}
+
+
+def _attribute_type(nc_type: str, *, upper: bool) -> _AttributeType | None:
+    """The netCDF type netCDF-C reads the NCZarr attribute type *nc_type* as, or None if it knows none.
+
+    The lower-case generations (netCDF-C ≥ 4.9.2, 4.10) write char as ``>S1`` (``|S1``, ``<S1`` and
+    ``|Sn`` are strings); the upper-case one (4.9.0) writes ``<U1`` and knows no ``S``.  Both know
+    ``i``/``u`` of 1, 2, 4, 8 bytes and ``f`` of 4 and 8 (``ncz_dtype2nctype``, ``ncz_dtype2typeinfo``).
+    """
+    found = (_UPPER_TYPE if upper else _TYPE).match(nc_type)
+    if found is None:
+        return None
+    code, size = found.group(1), int(found.group(2))
+    if code == ("U" if upper else "S"):
+        if upper:
+            return _AttributeType("char", 1) if size == 1 else None
+        return _AttributeType("char" if nc_type.startswith(">") and size == 1 else "string", size)
+    kind = _NUMERIC.get((code, size))
+    return _AttributeType(kind, size) if kind is not None else None
+
+
+def attribute_type_clash(value: JSON, nc_type: str, *, upper: bool = False) -> TypeClash | None:
+    """How netCDF-C fails on or misreads attribute *value* declared as NCZarr type *nc_type*.
+
+    Parameters
+    ----------
+    value
+        The attribute's JSON value (null, objects, empty and mixed lists are not judged here).
+    nc_type
+        Its entry in ``_nczarr_attr.types`` (``"<f8"``, ``">S1"``...).
+    upper
+        The types are in the upper-case ``_NCZARR_ATTR`` of netCDF-C 4.9.0 (char is ``<U1``),
+        which only 4.9 reads (4.10 reads that generation as plain Zarr).
+
+    Returns
+    -------
+    TypeClash or None
+        None when netCDF-C reads the value as it is, as netCDF-C 4.9.0 (``ncdump``) and 4.10
+        (the netCDF4 wheel) were seen to: an unknown type, text typed as a number (4.9 reads a
+        leading number) and numbers typed as a string make them fail on the whole file (4.10
+        aborts on text), and so do integers outside the type's range; a fraction in an integer
+        type is dropped (``scale_factor: 0.01`` typed ``<i2`` reads 0), a number typed ``>S1`` is
+        read as its first character (4.9 fails on one typed ``<U1``).
+    """
+    declared = _attribute_type(nc_type, upper=upper)
+    if declared is None:
+        hint = ""
+        if nc_type[1:2] in ("S", "U"):
+            hint = " (4.9.0 writes char as '<U1' there)" if upper else " (4.10 writes char as '>S1')"
+        where = "in an upper-case _NCZARR_ATTR" if upper else "in _nczarr_attr"
+        return TypeClash(f"typed {nc_type!r}, which is no type netCDF-C knows {where}{hint}")
+    items = value if isinstance(value, list) else [value]
+    typed = f"typed {nc_type!r} ({_KIND_WORDS[declared.kind]})"
+    if declared.kind in ("char", "string"):
+        if isinstance(value, str) or (isinstance(value, bool) and declared.kind == "char" and not upper):
+            return None  # (netCDF-C 4.10 writes the text "true" as true, typed >S1, and reads back '1')
+        if declared.kind == "string" or upper:
+            return TypeClash(f"{_shown(value)} {typed}")
+        if isinstance(value, list):
+            return TypeClash(f"a list {typed}", f"the text {json.dumps(value, separators=(',', ':'))!r}")
+        return TypeClash(f"{_shown(value)} {typed}", f"the text {str(value)[:1]!r}, its first character")
+    numbers: list[int | float] = []
+    for item in items:
+        if isinstance(item, str):
+            if declared.kind == "float" and item.lower() in _FLOAT_NAMES:
+                continue
+            leading = _LEADING_NUMBER.match(item) if upper else None
+            if leading is None:
+                return TypeClash(f"text ({_shown(item)}) {typed}", note="" if upper else " (4.10 aborts the program)")
+            text = leading.group(0)
+            numbers.append(float(text) if "." in text or "e" in text.lower() else int(text))
+        elif isinstance(item, int | float):
+            numbers.append(int(item) if isinstance(item, bool) else item)
+    for number in numbers:
+        if declared.kind == "float":
+            if declared.size == 4 and math.isfinite(number) and abs(number) > _FLOAT32_MAX:
+                return TypeClash(f"{_shown(value)}, beyond the float32 range, {typed}", "infinity")
+            continue
+        bits = 8 * declared.size
+        low, high = (0, 2**bits - 1) if declared.kind == "uint" else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+        if not low <= number <= high:
+            return TypeClash(f"{_shown(value)}, outside the range [{low}, {high}], {typed}")
+    if declared.kind != "float" and any(isinstance(n, float) and not n.is_integer() for n in numbers):
+        read = [math.trunc(n) for n in numbers]
+        return TypeClash(f"{_shown(value)} {typed}", f"{read if isinstance(value, list) else read[0]} (the fraction "
+                         "dropped)")
+    return None
+
+
+def nczarr_type(value: JSON, *, text: str = ">S1") -> str:
+    """The NCZarr type netCDF-C should read *value* as: *text* (``>S1``; ``<U1`` in the upper-case
+    generation netCDF-C 4.9.0 writes) for strings, ``|u1`` booleans (netCDF-C reads ``true`` as
+    1UB), ``<i8`` (``<u8`` above its range)/``<f8`` numbers, ``|J0`` (JSON) else — which netCDF-C
+    cannot read: the NCZarr validation refuses such values."""
+    items = value if isinstance(value, list) and value else [value]
+    if all(isinstance(v, str) for v in items) and not isinstance(value, list):
+        return text
+    if isinstance(value, bool) or (isinstance(value, list) and value and all(isinstance(v, bool) for v in value)):
+        return "|u1"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+        if all(-(2**63) <= v < 2**63 for v in items):
+            return "<i8"
+        if all(0 <= v < 2**64 for v in items):
+            return "<u8"
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in items):
+        return "<f8"
+    return "|J0"
+
+
+def _shown(value: JSON, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 VARIABLE_TYPED = ("_FillValue", "missing_value", "valid_min", "valid_max", "valid_range")

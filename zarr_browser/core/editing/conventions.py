@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from zarr_browser.core.conventions.nczarr import VARIABLE_TYPED
+from zarr_browser.core.conventions.nczarr import VARIABLE_TYPED, attribute_type_clash, nczarr_type
 from zarr_browser.core.editing.commands import (
     Batch,
     Command,
@@ -447,65 +447,41 @@ def xarray_dims_from_ome_axes(session: EditSession, image: str, *, multiscale: i
 _ATTR_KEYS = ("_nczarr_attr", "_NCZARR_ATTR")
 
 
-def nczarr_type(value: JSON, *, text: str = ">S1") -> str:
-    """The NCZarr type netCDF-C should read *value* as: *text* (``>S1``; ``<U1`` in the upper-case
-    generation netCDF-C 4.9.0 writes) for strings, ``|u1`` booleans (netCDF-C reads ``true`` as
-    1UB), ``<i8``/``<f8`` numbers, ``|J0`` (JSON) else — which netCDF-C 4.9.0 cannot read: the
-    NCZarr validation refuses such values there."""
-    items = value if isinstance(value, list) and value else [value]
-    if all(isinstance(v, str) for v in items) and not isinstance(value, list):
-        return text
-    if isinstance(value, bool) or (isinstance(value, list) and value and all(isinstance(v, bool) for v in value)):
-        return "|u1"
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-        return "<i8"
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in items):
-        return "<f8"
-    return "|J0"
-
-
-def _types_location(key: str, attrs: Mapping[str, JSON]) -> tuple[str, dict[str, JSON], str] | None:
-    """Pointer to the ``types`` object, the object, and the type text gets in this generation."""
+def _types_location(key: str, attrs: Mapping[str, JSON]) -> tuple[str, dict[str, JSON], bool] | None:
+    """Pointer to the ``types`` object, the object, and whether it is netCDF-C 4.9.0's upper-case
+    ``_NCZARR_ATTR`` (text is ``<U1`` there, ``>S1`` in the lower-case generations)."""
     for name in _ATTR_KEYS:
         block = attrs.get(name)
         if isinstance(block, dict) and isinstance(block.get("types"), dict):
             base = "/attributes" if key.endswith("zarr.json") else ""
-            text = "<U1" if name == "_NCZARR_ATTR" else ">S1"
-            return base + format_pointer([name, "types"]), block["types"], text
+            return base + format_pointer([name, "types"]), block["types"], name == "_NCZARR_ATTR"
     return None
 
 
-def nczarr_type_fits(value: JSON, nc_type: str) -> bool:
+def nczarr_type_fits(value: JSON, nc_type: str, *, upper: bool = False) -> bool:
     """Whether *value* can be stored as the NCZarr attribute type *nc_type* (``<f4``, ``<i2``,
-    ``|u1``, ``>S1``, ``<U1``, ``|J0``...): numbers in range for integer types, text for text."""
+    ``|u1``, ``>S1``, ``<U1``...): numbers in range for integer types, text for text, and
+    nothing netCDF-C would fail on or misread (:func:`attribute_type_clash`; *upper*: the types
+    are in netCDF-C 4.9.0's upper-case ``_NCZARR_ATTR``)."""
+    if attribute_type_clash(value, nc_type, upper=upper) is not None:
+        return False
     kind = nc_type[1:2]
-    if kind == "J":
-        return True
     if kind in ("S", "U"):
         return isinstance(value, str)
     items = value if isinstance(value, list) and value else [value]
     if any(isinstance(v, bool) or not isinstance(v, int | float) for v in items):
         return False
-    if kind == "f":
-        return True
-    if kind not in ("i", "u"):
-        return False
-    try:
-        bits = int(nc_type[2:]) * 8
-    except ValueError:
-        return False
-    low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if kind == "i" else (0, (1 << bits) - 1)
-    return all(isinstance(v, int) and low <= v <= high for v in items)
+    return kind == "f" or all(isinstance(v, int) for v in items)
 
 
-def _wanted_type(name: str, value: JSON, old: JSON, variable: str | None, text: str) -> str:
+def _wanted_type(name: str, value: JSON, old: JSON, variable: str | None, upper: bool) -> str:
     """The type an attribute gets when its value changes: the variable's own for the
     variable-typed ones, else the type it had while the new value fits it, else inferred."""
-    if name in VARIABLE_TYPED and variable is not None and nczarr_type_fits(value, variable):
+    if name in VARIABLE_TYPED and variable is not None and nczarr_type_fits(value, variable, upper=upper):
         return variable
-    if isinstance(old, str) and nczarr_type_fits(value, old):
+    if isinstance(old, str) and nczarr_type_fits(value, old, upper=upper):
         return old
-    return nczarr_type(value, text=text)
+    return nczarr_type(value, text="<U1" if upper else ">S1")
 
 
 def nczarr_type_updates(
@@ -515,12 +491,14 @@ def nczarr_type_updates(
 
     *variable* is the array's ``.zarray`` dtype (``<f4``) when *key* holds an array's
     attributes.  A changed attribute keeps its type while the new value fits it (a float
-    variable's ``_FillValue`` of -9999 stays ``<f4``, not ``<i8``).
+    variable's ``_FillValue`` of -9999 stays ``<f4``, not ``<i8``).  An unchanged attribute keeps
+    its type too, unless netCDF-C would fail on or misread its value so (a value changed by
+    zarr-python or xarray, which keep no types): any edit of the attributes repairs that type.
     """
     found = _types_location(key, after)
     if found is None:
         return []
-    base, types, text = found
+    base, types, upper = found
     out: list[Command] = []
     for name in [*before, *(n for n in after if n not in before)]:
         if is_protected_attribute(name) or (name == "_ARRAY_DIMENSIONS" and name not in types):
@@ -529,9 +507,12 @@ def nczarr_type_updates(
             if name in types:
                 out.append(Delete(base + format_pointer([name]), key=key))
             continue
-        if name in before and same(before[name], after[name]):
+        old = types.get(name)
+        if name in before and same(before[name], after[name]) and (
+                not isinstance(old, str) or attribute_type_clash(after[name], old, upper=upper) is None
+                or (name in VARIABLE_TYPED and old == variable)):  # (there the value is wrong, not its type)
             continue  # unchanged attributes keep whatever type (or none) they had
-        wanted = _wanted_type(name, after[name], types.get(name), variable, text)
+        wanted = _wanted_type(name, after[name], old, variable, upper)
         if types.get(name) != wanted:
             out.append(SetValue(base + format_pointer([name]), wanted, key=key))
     return out
@@ -564,10 +545,14 @@ def nczarr_set_attribute(
     commands: list[Command] = [_attr_set(node, [name], value)]
     found = _types_location(key, attrs)
     if found is not None:
-        base, types, text = found
+        base, types, upper = found
+        clash = attribute_type_clash(value, nc_type, upper=upper) if nc_type is not None else None
+        if clash is not None:
+            raise EditError(f"{name} cannot be {clash.problem}: netCDF-C "
+                            f"{'reads it as ' + clash.misread if clash.misread else 'fails on the whole file'}")
         zarray = node.documents.get(".zarray") if node.is_array else None
         variable = variable_type(zarray.value) if zarray is not None else None
-        wanted = nc_type or _wanted_type(name, value, types.get(name), variable, text)
+        wanted = nc_type or _wanted_type(name, value, types.get(name), variable, upper)
         commands.append(SetValue(base + format_pointer([name]), wanted, key=key))
     elif nc_type is not None:
         raise EditError(f"{path} has no _nczarr_attr.types to record the type {nc_type!r} in")
