@@ -601,3 +601,63 @@ def test_netcdf_c_4_9_types_contradicted_by_their_values(tmp_path: Path) -> None
     (issue,) = _nczarr_errors(store)
     assert "typed '>S1', which is no type netCDF-C knows in an upper-case _NCZARR_ATTR (4.9.0 writes char as " \
            "'<U1' there)" in issue.message and "its type should be '<U1'" in issue.message
+
+
+# -- netCDF-C 4.9 char variables -------------------------------------------------------------------
+
+CHAR_CDL = """\
+netcdf c {
+dimensions:
+  x = 3 ;
+  nchar = 5 ;
+variables:
+  char name(x, nchar) ;
+  float v(x) ;
+data:
+ name = "ab", "cde", "fghij" ;
+ v = 1, 2, 3 ;
+}
+"""
+
+
+@pytest.mark.parametrize("mode", ["nczarr", "zarr"])
+def test_netcdf_c_4_9_char_variables_only_it_reads(tmp_path: Path, mode: str) -> None:
+    """nccopy 4.9 writes char as '<U1' holding 1 byte per character (numpy's '<U1' takes 4): only
+    ncdump 4.9 reads it back."""
+    ncgen, nccopy = _need("ncgen"), _need("nccopy")
+    (tmp_path / "c.cdl").write_text(CHAR_CDL)
+    subprocess.run([ncgen, "-4", "-o", str(tmp_path / "c.nc"), str(tmp_path / "c.cdl")], check=True, timeout=60)
+    store = tmp_path / "c.zarr"
+    subprocess.run([nccopy, str(tmp_path / "c.nc"), f"file://{store}#mode={mode},file"], check=True, timeout=60)
+    assert json.loads((store / "name" / ".zarray").read_text())["dtype"] == "<U1"
+    assert (store / "name" / "0.0").stat().st_size == 15  # 3 x 5 characters
+    assert '"ab"' in subprocess.run([_need("ncdump"), "-v", "name", f"file://{store}#mode={mode},file"],
+                                    capture_output=True, text=True, timeout=60, check=True).stdout
+    with pytest.raises(ValueError, match="size must be a divisor"):
+        zarr.open_array(store / "name", mode="r")[...]
+    xr = pytest.importorskip("xarray")
+    dataset = xr.open_zarr(store, consolidated=False)  # opens: the values are read later
+    with pytest.raises(ValueError, match="size must be a divisor"):
+        dataset["name"].load()
+    assert _netcdf4_open(store)["error"] == f"[Errno -137] NetCDF: NCZarr error: 'file://{store}#mode=nczarr,file'"
+    _, report, _ = _check(store)
+    (issue,) = [i for i in report.issues if i.path == "/name"]
+    assert (issue.severity, issue.convention, issue.pointer, issue.document) == (
+        Severity.WARNING, "nczarr", "/dtype", ".zarray")
+    assert issue.message.startswith("netCDF-C 4.9 char variable: dtype '<U1' with 1 byte per character")
+    assert "netCDF-C 4.10 refuses the whole file" in issue.message and "only netCDF-C 4.9 (ncdump) reads it" in issue.message
+    meta = json.loads((store / "name" / ".zarray").read_text())
+    (store / "name" / ".zarray").write_text(json.dumps({**meta, "dtype": "|S1"}))  # the way out the message gives
+    assert zarr.open_array(store / "name", mode="r")[2].tobytes() == b"fghij"
+    assert _netcdf4_open(store)["dims"]["nchar"] == 5
+    _, report, _ = _check(store)
+    assert [i for i in report.issues if i.path == "/name"] == []
+
+
+def test_a_u1_array_netcdf_c_4_10_did_not_write_gets_no_char_warning(netcdf4_store: Path, tmp_path: Path) -> None:
+    """netCDF-C 4.10 writes char as '>S1': a '<U1' array xarray adds to its store holds real <U1 items."""
+    store = tmp_path / "c.zarr"
+    shutil.copytree(netcdf4_store, store)
+    zarr.open_group(store, mode="r+", zarr_format=2).create_array("label", shape=(2,), dtype="<U1")
+    _, report, _ = _check(store)
+    assert not [i for i in report.issues if i.path == "/label" and "char" in i.message]

@@ -268,6 +268,8 @@ class NczarrConvention(BaseConvention):
                 issues.extend(self._lost_array_metadata(node, ctx))
         if _written_by_netcdf(node, ctx):
             issues.extend(self._unreadable_attributes(node))
+            if node.is_array and _netcdf_49_char(node, ctx):
+                issues.append(Issue(Severity.WARNING, CHAR_49, node.path, pointer("dtype"), CONVENTION, ".zarray"))
         return issues
 
     def _unreadable_attributes(self, node: Node) -> list[Issue]:
@@ -435,6 +437,39 @@ def _variable_dtype(node: Node) -> str | None:
     main = node.documents.get(".zarray")
     dtype = main.value.get("dtype") if main is not None and isinstance(main.value, dict) else None
     return dtype if isinstance(dtype, str) and len(dtype) >= 3 else None
+
+
+CHAR_49 = ("netCDF-C 4.9 char variable: dtype '<U1' with 1 byte per character in its chunks, where a '<U1' item "
+           "takes 4: zarr-python and xarray fail when they read its values (\"size must be a divisor of the total "
+           "size\"), and netCDF-C 4.10 refuses the whole file (\"NCZarr error\"); only netCDF-C 4.9 (ncdump) reads it. "
+           "With its dtype set to '|S1' in .zarray, zarr-python, xarray and netCDF-C 4.10 read it, but 4.9 no longer "
+           "does (it crashes)")
+"""The warning on a ``<U1`` char variable netCDF-C before 4.9.2 wrote (4.9.2 and later write ``>S1``)."""
+
+
+def _netcdf_49_char(node: Node, ctx: Context) -> bool:
+    """Whether *node* is a char variable netCDF-C 4.9.0/4.9.1 wrote: ``<U1`` holding 1 byte per
+    character.  Known without reading a chunk from its NCZarr metadata in upper case (which
+    those versions write) or, in ``mode=zarr`` output, from the version in ``_NCProperties``."""
+    dtype = _variable_dtype(node)
+    if dtype is None or dtype[1:] != "U1" or node.zarr_format != 2:
+        return False
+    if "_NCZARR_ARRAY" in (node.documents[".zarray"].value or {}):
+        return True
+    version = _netcdf_version(node, ctx)
+    return version is not None and version < (4, 9, 2)
+
+
+def _netcdf_version(node: Node, ctx: Context) -> tuple[int, ...] | None:
+    """The netCDF-C version in the nearest ``_NCProperties`` at or above *node* (``(4, 9, 0)``)."""
+    current: Node | None = node
+    while current is not None:
+        text = parse_ncproperties(current.attributes.get("_NCProperties")).get("netcdf")
+        if text is not None:
+            found = re.match(r"^(\d+)\.(\d+)(?:\.(\d+))?", text)
+            return tuple(int(n) for n in found.groups(default="0")) if found else None
+        current = ctx.parent(current)
+    return None
 
 
 def _written_by_netcdf(node: Node, ctx: Context) -> bool:
