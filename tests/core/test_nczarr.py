@@ -132,11 +132,12 @@ def netcdf4_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generation (c) store written by the netCDF4 wheel's libnetcdf, with an unlimited dimension."""
     if importlib.util.find_spec("netCDF4") is None:
         pytest.fail("netCDF4 (python) is missing: it is part of the test extras")
-    base = tmp_path_factory.mktemp("netcdf4")
-    script = base / "write.py"
-    script.write_text(NETCDF4_WRITER)
-    target = base / "c.zarr"
-    result = subprocess.run([sys.executable, str(script), str(target)], capture_output=True, text=True, timeout=120)
+    return _write_with_netcdf4(NETCDF4_WRITER, tmp_path_factory.mktemp("netcdf4") / "c.zarr")
+
+
+def _write_with_netcdf4(writer: str, target: Path) -> Path:
+    """Run the netCDF4 script *writer* on *target*, in a subprocess (netCDF-C has been seen to crash)."""
+    result = subprocess.run([sys.executable, "-c", writer, str(target)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return target
 
@@ -503,11 +504,7 @@ def _nczarr_errors(store: Path) -> list[Issue]:
 @pytest.fixture
 def typed_store(tmp_path: Path) -> Path:
     """Generation (c) with typed attributes: units (>S1), scale_factor (<i2), calib (<f8)."""
-    script = tmp_path / "write.py"
-    script.write_text(TYPED_WRITER)
-    target = tmp_path / "typed.zarr"
-    result = subprocess.run([sys.executable, str(script), str(target)], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+    target = _write_with_netcdf4(TYPED_WRITER, tmp_path / "typed.zarr")
     types = json.loads((target / "temp" / ".zattrs").read_text())["_nczarr_attr"]["types"]
     assert (types["units"], types["scale_factor"], types["calib"]) == (">S1", "<i2", "<f8")
     return target
@@ -661,3 +658,39 @@ def test_a_u1_array_netcdf_c_4_10_did_not_write_gets_no_char_warning(netcdf4_sto
     zarr.open_group(store, mode="r+", zarr_format=2).create_array("label", shape=(2,), dtype="<U1")
     _, report, _ = _check(store)
     assert not [i for i in report.issues if i.path == "/label" and "char" in i.message]
+
+
+# -- netCDF-C byte arrays: not in zarr-python's registry ----------------------------------------------
+
+BYTES_WRITER = textwrap.dedent("""\
+    import sys
+    import netCDF4
+    import numpy as np
+    ds = netCDF4.Dataset(f"file://{sys.argv[1]}#mode=nczarr,file", "w")
+    ds.createDimension("x", 3)
+    ds.createVariable("v", "f4", ("x",))[:] = [1, 2, 3]
+    sub = ds.createGroup("sub")
+    sub.createVariable("flags", "i1", ("x",))[:] = [1, -2, 3]
+    sub.createVariable("w", "f4", ("x",))[:] = [4, 5, 6]
+    ds.close()
+""")
+
+
+def test_a_byte_array_makes_its_whole_group_unreadable_by_xarray(tmp_path: Path) -> None:
+    """netCDF-C writes bytes as '<i1', which zarr-python has no data type for: xarray cannot open
+    the group at all (not only that variable), while netCDF-C reads it."""
+    xr = pytest.importorskip("xarray")
+    store = _write_with_netcdf4(BYTES_WRITER, tmp_path / "b.zarr")
+    assert json.loads((store / "sub" / "flags" / ".zarray").read_text())["dtype"] == "<i1"
+    assert _netcdf4_open(store)["dims"] == {"x": 3}
+    assert set(xr.open_zarr(store, consolidated=False).data_vars) == {"v"}  # the root has no byte array
+    for open_it in (lambda: xr.open_zarr(store, group="sub", consolidated=False),
+                    lambda: xr.open_datatree(store, engine="zarr", consolidated=False)):
+        with pytest.raises(ValueError, match="No Zarr data type found"):
+            open_it()
+    _, report, _ = _check(store)
+    (issue,) = [i for i in report.issues if i.path == "/sub/flags"]
+    assert (issue.severity, issue.convention) == (Severity.WARNING, "zarr")
+    assert issue.message.startswith("not readable by zarr-python 3.1: dtype '<i1' is not in its data type registry, "
+                                    "so xarray (through zarr-python) cannot open group '/sub' as a dataset at all, "
+                                    "nor a DataTree holding it")

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from zarr_browser.core.conventions.base import BaseConvention, Context, Detection, DimensionSource
 from zarr_browser.core.issues import Issue, Severity, pointer
 from zarr_browser.core.jsonio import JSON
-from zarr_browser.core.model import UNREAD_NOTE
+from zarr_browser.core.model import UNREAD_NOTE, parent_path
 from zarr_browser.core.safety import itemsize
 
 if TYPE_CHECKING:
@@ -323,9 +323,18 @@ def _check_v2_dtype(node: Node, dtype: JSON) -> list[Issue]:
     try:
         get_data_type_from_json({"name": dtype, "object_codec_id": None}, zarr_format=2)
     except (ValueError, TypeError, KeyError):
-        return [_issue(Severity.WARNING, f"{NOT_READABLE}: dtype {_short(dtype)} is not in its data type registry",
-                       node, pointer("dtype"), ".zarray")]
+        return [_issue(Severity.WARNING, f"{NOT_READABLE}: dtype {_short(dtype)} is not in its data type registry"
+                       f"{_whole_group(node)}", node, pointer("dtype"), ".zarray")]
     return []
+
+
+def _whole_group(node: Node) -> str:
+    """What an array zarr-python has no data type for does to its group: zarr-python parses every
+    member when it lists one, so xarray cannot open the group, or a DataTree above it, at all."""
+    group = parent_path(node.path) or "/"
+    return (f", so xarray (through zarr-python) cannot open group {group!r} as a dataset at all, nor a DataTree "
+            "holding it (open_zarr and open_datatree fail: \"No Zarr data type found\"), and zarr-python fails "
+            "listing that group's arrays")
 
 
 def _v2_dtype_problem(dtype: JSON) -> str | None:
@@ -504,8 +513,8 @@ def _check_v3_array(node: Node, meta: Mapping[str, JSON]) -> list[Issue]:
     ndim = len(shape) if isinstance(shape, list) else None
     dtype = _data_type_name(meta.get("data_type"))
     if dtype is not None and dtype not in V3_DATA_TYPES:
-        issues.append(_issue(Severity.WARNING, f"{NOT_READABLE}: data_type {dtype!r} is not in its registry", node,
-                             pointer("data_type"), doc))
+        issues.append(_issue(Severity.WARNING, f"{NOT_READABLE}: data_type {dtype!r} is not in its registry"
+                             f"{_whole_group(node)}", node, pointer("data_type"), doc))
     codecs = meta.get("codecs")
     if isinstance(codecs, list):
         issues.extend(_check_chain(node, codecs, ("codecs",), dtype))
