@@ -510,3 +510,88 @@ def test_a_reference_date_that_is_no_day_of_the_calendar_is_reported(tmp_path: P
     assert bool(found) == (not decodes)
     if found:
         assert found[0].severity is Severity.WARNING and found[0].pointer.endswith("/units")
+
+
+# -- arrays xarray finds no dimension names for ------------------------------------------------------
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_an_array_without_dimension_names_among_variables_is_an_error_naming_the_group(
+        tmp_path: Path, zarr_format: int) -> None:
+    """An array added with plain zarr-python to an xarray dataset: xarray opens none of the group."""
+    path = tmp_path / "ds.zarr"
+    xr.Dataset({"temp": (("x",), np.zeros(3, "f4"), {"units": "K"})}, coords={"x": [1, 2, 3]}).to_zarr(
+        path, zarr_format=zarr_format, mode="w")
+    zarr.open_group(path, mode="r+").create_array("extra", shape=(3,), dtype="f4")
+    zarr.consolidate_metadata(path)
+    with pytest.raises(KeyError, match="_ARRAY_DIMENSIONS" if zarr_format == 2 else "dimension_names"):
+        xr.open_zarr(path)
+    hierarchy, report, registry = _check(path)
+    (issue,) = report.issues
+    assert (issue.path, issue.severity, issue.convention) == ("/extra", Severity.ERROR, "xarray")
+    assert "the other arrays of group '/' ('temp', 'x') are xarray variables" in issue.message
+    assert "xarray cannot open group '/' at all" in issue.message
+    assert issue.document == (".zattrs" if zarr_format == 2 else "zarr.json")
+    # the group is no dataset (its badge goes), and the issue above says why
+    ctx = HierarchyContext(hierarchy)
+    assert "xarray" not in {d.name for d in summarize(hierarchy.root, None, registry, ctx).conventions}
+    assert _found(registry, hierarchy, "/temp")["xarray"].roles == ("variable",)
+
+
+def test_arrays_without_names_among_plain_arrays_are_not_xarrays_business(tmp_path: Path) -> None:
+    """Plain zarr (no xarray attribute, no CF attributes): v3 names beside an unnamed array are a
+    warning (xarray cannot open the group, but nothing says it is meant to); no names at all: nothing."""
+    path = tmp_path / "plain.zarr"
+    root = zarr.open_group(path, mode="w", zarr_format=3)
+    root.create_array("named", shape=(3,), dtype="f4", dimension_names=["x"])
+    root.create_array("plain", shape=(3,), dtype="f4")
+    root.create_group("g").create_array("a", shape=(2, 2), dtype="u1")
+    with pytest.raises(KeyError, match="dimension_names"):
+        xr.open_zarr(path, consolidated=False)
+    _, report, _ = _check(path)
+    (issue,) = report.issues
+    assert (issue.path, issue.severity) == ("/plain", Severity.WARNING)
+    assert "the other array of group '/' ('named') is an xarray variable" in issue.message
+
+
+def test_array_dimensions_on_a_v3_array_are_not_xarrays_dimension_names(tmp_path: Path) -> None:
+    """xarray never reads _ARRAY_DIMENSIONS on v3: the names are not shown as the array's, and an
+    error says to write dimension_names (a v2 habit carried over to a v3 store)."""
+    path = tmp_path / "v3.zarr"
+    xr.Dataset({"temp": (("x",), np.zeros(3, "f4"), {"units": "K"})}, coords={"x": [1, 2, 3]}).to_zarr(
+        path, zarr_format=3, mode="w", consolidated=False)
+    root = zarr.open_group(path, mode="r+")
+    root.create_array("v", shape=(3,), dtype="i2", attributes={"_ARRAY_DIMENSIONS": ["x"]})
+    root.create_group("alone").create_array("w", shape=(2,), dtype="i2", attributes={"_ARRAY_DIMENSIONS": ["y"]})
+    with pytest.raises(KeyError, match="dimension_names"):
+        xr.open_zarr(path, consolidated=False)
+    with pytest.raises(KeyError, match="dimension_names"):
+        xr.open_zarr(path, group="alone", consolidated=False)
+    hierarchy, report, registry = _check(path)
+    by_node = report.by_node()
+    (issue,) = by_node["/v"]
+    assert issue.severity is Severity.ERROR and issue.pointer == "/attributes/_ARRAY_DIMENSIONS"
+    assert "its _ARRAY_DIMENSIONS attribute ['x'] is not read on zarr v3" in issue.message
+    assert "write dimension_names ['x'] in zarr.json" in issue.message
+    (alone,) = by_node["/alone/w"]
+    assert alone.severity is Severity.WARNING and "xarray cannot open it, nor the group" in alone.message
+    node = hierarchy.node("/v")
+    sources = registry.dimension_sources(node, hierarchy.root)
+    assert sources == [] and resolve_dimension_names(node, sources) is None
+    assert summarize(node, hierarchy.root, registry).dimension_names is None
+
+
+def test_array_dimensions_beside_v3_dimension_names(tmp_path: Path) -> None:
+    """A copy equal to dimension_names is harmless; a different one is a warning (xarray takes
+    dimension_names and shows the attribute as an ordinary one)."""
+    path = tmp_path / "v3.zarr"
+    xr.Dataset({"a": (("x",), np.zeros(3)), "b": (("x",), np.zeros(3))}).to_zarr(path, zarr_format=3, mode="w",
+                                                                                 consolidated=False)
+    _edit_attrs(path, "a", _ARRAY_DIMENSIONS=["x"])
+    _edit_attrs(path, "b", _ARRAY_DIMENSIONS=["q"])
+    opened = xr.open_zarr(path, consolidated=False)
+    assert opened["b"].dims == ("x",) and opened["b"].attrs == {"_ARRAY_DIMENSIONS": ["q"]}
+    _, report, _ = _check(path)
+    (issue,) = report.issues
+    assert (issue.path, issue.severity, issue.pointer) == ("/b", Severity.WARNING, "/attributes/_ARRAY_DIMENSIONS")
+    assert "_ARRAY_DIMENSIONS ['q'] differs from dimension_names ['x']" in issue.message

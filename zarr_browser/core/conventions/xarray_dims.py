@@ -184,8 +184,12 @@ class XarrayConvention(BaseConvention):
         return _variable(node, names)
 
     def dimensions(self, node: Node, parent: Node | None) -> DimensionSource | None:
-        """The ``_ARRAY_DIMENSIONS`` attribute of an array."""
-        if node.array is None:
+        """The ``_ARRAY_DIMENSIONS`` attribute of a v2 array.
+
+        xarray never reads it on a v3 array (only ``dimension_names``), so there it names no
+        dimensions; :meth:`validate` says so.
+        """
+        if node.array is None or node.zarr_format == 3:
             return None
         value = node.attributes.get(ARRAY_DIMENSIONS)
         if not isinstance(value, list):
@@ -236,7 +240,8 @@ class XarrayConvention(BaseConvention):
 
     # -- validation ----------------------------------------------------------------------
     def validate(self, node: Node, ctx: Context) -> list[Issue]:
-        """``_ARRAY_DIMENSIONS`` shape rules, ``coordinates`` names, per-group dimension sizes."""
+        """``_ARRAY_DIMENSIONS`` shape rules, arrays xarray finds no names for, ``coordinates``
+        names, per-group dimension sizes."""
         if node.is_array:
             return self._validate_array(node, ctx)
         if node.is_group:
@@ -247,7 +252,7 @@ class XarrayConvention(BaseConvention):
         issues: list[Issue] = []
         assert node.array is not None
         ndim = node.array.ndim
-        if ARRAY_DIMENSIONS in node.attributes:
+        if ARRAY_DIMENSIONS in node.attributes and node.zarr_format != 3:  # v3: not read (see below)
             value = node.attributes[ARRAY_DIMENSIONS]
             ptr, doc = attributes_pointer(node, ARRAY_DIMENSIONS)
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -269,6 +274,10 @@ class XarrayConvention(BaseConvention):
                 if duplicates:
                     issues.append(Issue(Severity.WARNING, f"{ARRAY_DIMENSIONS} repeats {duplicates}; dimension "
                                         "names should be unique within an array", node.path, ptr, CONVENTION, doc))
+        if xarray_dimension_names(node) is None:
+            issues.extend(_check_unnamed(node, ctx))
+        elif node.zarr_format == 3 and ARRAY_DIMENSIONS in node.attributes:
+            issues.extend(_check_v3_array_dimensions(node))
         if "coordinates" in node.attributes and xarray_dimension_names(node) is not None:
             issues.extend(_check_coordinates(node, ctx))
         return issues
@@ -279,10 +288,7 @@ class XarrayConvention(BaseConvention):
         # An error where xarray is clearly meant (a consolidated dataset, or the xarray-only
         # _ARRAY_DIMENSIONS attribute); v3 dimension_names alone are core zarr: a warning.
         children = list(ctx.children(node.path))
-        meant_for_xarray = self.detect(node) is not None or any(
-            ARRAY_DIMENSIONS in c.attributes for c in children if c.is_array
-        )
-        severity = Severity.ERROR if meant_for_xarray else Severity.WARNING
+        severity = Severity.ERROR if _meant_for_xarray(node, children) else Severity.WARNING
         seen: dict[str, tuple[int, str]] = {}
         reported: set[str] = set()
         issues: list[Issue] = []
@@ -332,6 +338,85 @@ def _is_multiscale_image(node: Node) -> bool:
     ome = attrs.get("ome")
     multiscales = ome.get("multiscales") if isinstance(ome, dict) else attrs.get("multiscales")
     return isinstance(multiscales, list)
+
+
+def _meant_for_xarray(group: Node, children: Sequence[Node]) -> bool:
+    """Whether *group* was clearly written for xarray: a consolidated dataset, an array with the
+    xarray-only ``_ARRAY_DIMENSIONS`` attribute, or a v3 variable with CF attributes.
+
+    What xarray refuses there is an error; in a group of arrays with v3 ``dimension_names``
+    alone (core zarr, which many writers add) it is a warning.
+    """
+    if group.consolidated_dataset or _is_consolidated_dataset(group):
+        return True
+    return any(ARRAY_DIMENSIONS in child.attributes
+               or (child.zarr_format == 3 and xarray_dimension_names(child) is not None and _has_xarray_marker(child))
+               for child in children if child.is_array)
+
+
+def _names_list(names: Sequence[str], limit: int = 3) -> str:
+    """``'a', 'b', 'c' and 2 more``: some names of a list, quoted."""
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _check_unnamed(node: Node, ctx: Context) -> list[Issue]:
+    """An array xarray finds no dimension names for, next to xarray variables.
+
+    xarray opens a group by reading every array in it, and one without names fails the whole
+    group (``KeyError: Zarr object is missing the attribute _ARRAY_DIMENSIONS`` / ``the
+    dimension_names metadata``) - ``open_datatree`` too, for the whole tree.  On v3 an
+    ``_ARRAY_DIMENSIONS`` attribute does not help: xarray reads only ``dimension_names``.
+    """
+    assert node.array is not None
+    ndim = node.array.ndim
+    value = node.attributes.get(ARRAY_DIMENSIONS)
+    v3_attribute = node.zarr_format == 3 and ARRAY_DIMENSIONS in node.attributes
+    parent = ctx.parent(node)
+    siblings: list[Node] = []
+    if parent is not None and parent.is_group and not _is_ome_group(parent):
+        siblings = [c for c in ctx.children(parent.path) if c.is_array and c.path != node.path]
+    named = [c.name for c in siblings if xarray_dimension_names(c) is not None]
+    if not named and not v3_attribute:
+        return []  # a plain zarr array among plain arrays: nothing says xarray is meant
+    per_axis = f"one name per axis ({ndim})" if ndim else "[] (a 0-d array has no axes)"
+    note = ""
+    if node.zarr_format == 3:
+        missing = "has no dimension_names"
+        ptr, doc = attributes_pointer(node, ARRAY_DIMENSIONS) if v3_attribute else ("", "zarr.json")
+        names = _str_list(value) if v3_attribute else None
+        fix = (f"write dimension_names {list(names)} in zarr.json" if names is not None and len(names) == ndim
+               else f"write dimension_names with {per_axis} in zarr.json")
+        if v3_attribute:
+            note = (f" (its {ARRAY_DIMENSIONS} attribute {value!r} is not read on zarr v3: xarray takes dimension "
+                    "names from dimension_names only)")
+    else:
+        missing = f"has no {ARRAY_DIMENSIONS} attribute"
+        ptr, doc = "", ".zattrs"
+        fix = f"add {ARRAY_DIMENSIONS} with {per_axis}, as xarray writes it"
+    if not named:
+        return [Issue(Severity.WARNING, f"array {node.name!r} {missing}{note}: xarray cannot open it, nor the group "
+                      f"that holds it; {fix}", node.path, ptr, CONVENTION, doc)]
+    assert parent is not None
+    severity = Severity.ERROR if _meant_for_xarray(parent, siblings) else Severity.WARNING
+    others = ("the other array" if len(named) == 1 else "the other arrays") + f" of group {parent.path!r}"
+    are = "is an xarray variable" if len(named) == 1 else "are xarray variables"
+    return [Issue(severity, f"array {node.name!r} {missing}{note}, while {others} ({_names_list(named)}) {are}: "
+                  f"xarray cannot open group {parent.path!r} at all, because of this array; {fix}",
+                  node.path, ptr, CONVENTION, doc)]
+
+
+def _check_v3_array_dimensions(node: Node) -> list[Issue]:
+    """A v3 array with ``dimension_names`` and an ``_ARRAY_DIMENSIONS`` attribute that says otherwise."""
+    assert node.array is not None and node.array.dimension_names is not None
+    value = node.attributes.get(ARRAY_DIMENSIONS)
+    names = list(node.array.dimension_names)
+    if value == names:
+        return []  # a copy some writers add: harmless (xarray shows it as an ordinary attribute)
+    ptr, doc = attributes_pointer(node, ARRAY_DIMENSIONS)
+    return [Issue(Severity.WARNING, f"{ARRAY_DIMENSIONS} {value!r} differs from dimension_names {names}: on zarr v3 "
+                  f"xarray reads only dimension_names and shows {ARRAY_DIMENSIONS} as an ordinary attribute; "
+                  "remove the attribute (or make it match)", node.path, ptr, CONVENTION, doc)]
 
 
 def _check_coordinates(node: Node, ctx: Context) -> list[Issue]:
