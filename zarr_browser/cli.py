@@ -401,7 +401,7 @@ def _print_tree(url: str, entries: Sequence[tuple[Node, Any]], summaries: Sequen
             if arr.shards:
                 parts.append(f"shards {_shape(arr.shards)}")
             if summary.dimension_names:
-                parts.append("[" + ", ".join(summary.dimension_names) + "]")
+                parts.append("[" + summary.dimension_text + "]")
             if summary.unsafe:
                 parts.append("UNSAFE: " + "; ".join(summary.unsafe))
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from pathlib import Path
@@ -595,3 +596,42 @@ def test_array_dimensions_beside_v3_dimension_names(tmp_path: Path) -> None:
     (issue,) = report.issues
     assert (issue.path, issue.severity, issue.pointer) == ("/b", Severity.WARNING, "/attributes/_ARRAY_DIMENSIONS")
     assert "_ARRAY_DIMENSIONS ['q'] differs from dimension_names ['x']" in issue.message
+
+
+def test_a_null_in_v3_dimension_names_is_shown_unnamed_and_warned_about(tmp_path: Path) -> None:
+    """zarr-python writes null dimension names; xarray opens the axis as a dimension named None."""
+    from zarr_browser.cli import main
+
+    path = tmp_path / "n.zarr"
+    xr.Dataset({"t": (("time",), np.zeros(2), {"units": "K"})}).to_zarr(path, zarr_format=3, mode="w",
+                                                                        consolidated=False)
+    zarr.open_group(path, mode="r+").create_array("grid", shape=(2, 3, 4), dtype="f4",
+                                                  dimension_names=["time", None, "x"])
+    assert xr.open_zarr(path, consolidated=False)["grid"].dims == ("time", None, "x")
+    hierarchy, report, registry = _check(path)
+    (issue,) = report.issues
+    assert (issue.path, issue.severity, issue.pointer) == ("/grid", Severity.WARNING, "/dimension_names")
+    assert 'dimension_names ["time", null, "x"] has no name for axis 1 (null): xarray names this dimension None' \
+        in issue.message
+    summary = summarize(hierarchy.node("/grid"), hierarchy.root, registry)
+    assert summary.dimension_names == ("time", None, "x") and summary.dimension_text == "time, –, x"
+    assert summary.to_json()["dimension_names"] == ["time", None, "x"]
+    ctx = HierarchyContext(hierarchy)
+    assert "xarray" in {d.name for d in summarize(hierarchy.root, None, registry, ctx).conventions}  # xarray opens it
+    assert XarrayConvention().describe(hierarchy.node("/grid"), ctx)["dims"] == ["time", None, "x"]
+    out = io.StringIO()
+    main(["info", str(path)], out=out)
+    assert "[time, –, x]" in out.getvalue()
+
+
+def test_null_dimension_names_of_two_sizes_conflict_as_in_xarray(tmp_path: Path) -> None:
+    path = tmp_path / "n.zarr"
+    root = zarr.open_group(path, mode="w", zarr_format=3)
+    root.create_array("a", shape=(3,), dtype="f4", dimension_names=[None])
+    root.create_array("b", shape=(4,), dtype="f4", dimension_names=[None])
+    with pytest.raises(ValueError, match="conflicting sizes for dimension None"):
+        xr.open_zarr(path, consolidated=False)
+    _, report, _ = _check(path)
+    (issue,) = report.issues  # all-null names of plain arrays: no warning per array
+    assert issue.path == "/" and "conflicting sizes for dimension None (null in dimension_names): 3 in array 'a' " \
+        "but 4 in array 'b'" in issue.message

@@ -654,6 +654,25 @@ def test_an_unconsolidated_dataset_gets_its_dataset_tab(make_inspector, tmp_path
     assert dict((r[0], r[1]) for r in inspector.dataset.dims.texts()) == {"time": "2", "lat": "4"}
 
 
+def test_an_axis_left_null_in_dimension_names_is_shown_unnamed(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """v3 dimension_names ["time", null, "x"]: the other names are shown, the null one as –."""
+    xr = pytest.importorskip("xarray")
+    xr.Dataset({"t": (("time",), np.zeros(2), {"units": "K"})}).to_zarr(tmp_path / "n.zarr", zarr_format=3,
+                                                                        consolidated=False)
+    zarr.open_group(tmp_path / "n.zarr", mode="r+").create_array("grid", shape=(2, 3, 4), dtype="f4",
+                                                                 dimension_names=["time", None, "x"])
+    hierarchy = _open(tmp_path / "n.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/grid"))
+    inspector.showTab("dimensions")
+    headers = inspector.dimensions.model.headers()
+    assert [r[headers.index("Name")] for r in inspector.dimensions.model.texts()] == ["time", "–", "x"]
+    inspector.setNode(hierarchy, hierarchy.root)
+    inspector.showTab("dataset")
+    rows = {r[0]: r for r in inspector.dataset.data_variables.texts()}
+    assert rows["grid"][1] == "time, –, x"
+
+
 def test_store_failures_are_logged_in_one_line_and_bugs_with_their_traceback(caplog) -> None:  # type: ignore[no-untyped-def]
     import logging
 

@@ -13,10 +13,23 @@ from zarr_browser.core.conventions.base import DimensionSource
 from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.model import Node
 
-__all__ = ["RESOLUTION_ORDER", "RGB_NAMES", "dimension_issues", "looks_rgb", "plane_axes", "resolve_dimension_names"]
+__all__ = [
+    "RESOLUTION_ORDER",
+    "RGB_NAMES",
+    "UNNAMED",
+    "dimension_issues",
+    "dimension_labels",
+    "looks_rgb",
+    "plane_axes",
+    "resolve_dimension_names",
+]
 
 RESOLUTION_ORDER = ("zarr", "xarray", "nczarr", "ome-ngff")
 """Which convention's names win, first to last (xarray's own read order, then OME axes)."""
+
+
+UNNAMED = "–"
+"""How an axis a source leaves unnamed (a null in v3 ``dimension_names``) is shown."""
 
 
 RGB_NAMES = frozenset({"c", "channel", "channels", "rgb", "rgba", "band", "bands", "color", "colour"})
@@ -50,18 +63,35 @@ def _usable(source: DimensionSource, ndim: int) -> bool:
     return len(source.names) == ndim and all(isinstance(n, str) and n for n in source.names)
 
 
-def resolve_dimension_names(node: Node, sources: Sequence[DimensionSource]) -> tuple[str, ...] | None:
-    """The dimension names of array *node*, from the first usable source, or None."""
-    if node.array is None:
-        return None
-    ndim = node.array.ndim
-    ranked = sorted(
+def _ranked(sources: Sequence[DimensionSource]) -> list[DimensionSource]:
+    return sorted(
         sources,
         key=lambda s: RESOLUTION_ORDER.index(s.convention) if s.convention in RESOLUTION_ORDER else len(RESOLUTION_ORDER),
     )
-    for source in ranked:
+
+
+def resolve_dimension_names(node: Node, sources: Sequence[DimensionSource]) -> tuple[str, ...] | None:
+    """The dimension names of array *node*, from the first source that names every axis, or None."""
+    if node.array is None:
+        return None
+    ndim = node.array.ndim
+    for source in _ranked(sources):
         if _usable(source, ndim):
             return tuple(n for n in source.names if n is not None)
+    return None
+
+
+def dimension_labels(node: Node, sources: Sequence[DimensionSource]) -> tuple[str | None, ...] | None:
+    """The dimension names of array *node* to show: :func:`resolve_dimension_names`, else those of
+    the first source that names some axes and leaves the others null (v3 ``dimension_names``
+    ``["time", null, "x"]``, which xarray opens with a dimension named None), None where unnamed."""
+    names = resolve_dimension_names(node, sources)
+    if names is not None or node.array is None:
+        return names
+    ndim = node.array.ndim
+    for source in _ranked(sources):
+        if len(source.names) == ndim and any(isinstance(n, str) and n for n in source.names):
+            return tuple(n if isinstance(n, str) and n else None for n in source.names)
     return None
 
 

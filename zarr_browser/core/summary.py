@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from zarr_browser.core.conventions.base import Context, ConventionRegistry, Detection, DimensionSource
-from zarr_browser.core.dimensions import resolve_dimension_names
+from zarr_browser.core.dimensions import UNNAMED, dimension_labels
 from zarr_browser.core.jsonio import JSON
 from zarr_browser.core.model import Node
 from zarr_browser.core.safety import check_array
@@ -16,11 +16,12 @@ __all__ = ["NodeSummary", "summarize"]
 
 @dataclass(frozen=True, slots=True)
 class NodeSummary:
-    """A node with the conventions found on it and its resolved dimensions."""
+    """A node with the conventions found on it and its resolved dimensions (None for an axis a
+    source leaves unnamed while naming others, see :func:`~zarr_browser.core.dimensions.dimension_labels`)."""
 
     node: Node
     conventions: tuple[Detection, ...]
-    dimension_names: tuple[str, ...] | None
+    dimension_names: tuple[str | None, ...] | None
     dimension_sources: tuple[DimensionSource, ...]
     unsafe: tuple[str, ...]
     details: dict[str, dict[str, JSON]] | None = None
@@ -48,6 +49,13 @@ class NodeSummary:
             "error": node.error,
             "details": self.details,
         }
+
+    @property
+    def dimension_text(self) -> str:
+        """The dimension names as shown: ``"time, –, x"`` (``""`` when there are none)."""
+        if not self.dimension_names:
+            return ""
+        return ", ".join(UNNAMED if name is None else name for name in self.dimension_names)
 
     @property
     def kind_label(self) -> str:
@@ -107,7 +115,7 @@ def summarize(
     unsafe: tuple[str, ...] = ()
     if node.is_array:
         sources = tuple(registry.dimension_sources(node, parent))
-        names = resolve_dimension_names(node, sources)
+        names = dimension_labels(node, sources)
         unsafe = tuple(check_array(node))
     details = None
     if ctx is not None and node.is_group and any(d.name != "zarr" for d in detections):

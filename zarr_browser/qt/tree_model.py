@@ -200,7 +200,7 @@ def describe_row(node: Node, summary: NodeSummary | None, *, name: str | None = 
     if long_texts:
         lines.append("conventions: " + "; ".join(long_texts))
     if summary is not None and summary.dimension_names:
-        lines.append("dimensions " + ", ".join(summary.dimension_names))
+        lines.append("dimensions " + summary.dimension_text)
     if summary is not None and summary.unsafe:
         lines.extend(f"unsafe: {reason}" for reason in summary.unsafe)
     if node.error:

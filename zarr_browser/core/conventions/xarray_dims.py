@@ -22,6 +22,7 @@ dimension names with different sizes (xarray cannot open it as one).  ``Conventi
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -179,7 +180,7 @@ class XarrayConvention(BaseConvention):
         if node.array is not None and node.array.ndim == 0:  # a scalar variable of a dataset
             return _variable(node, ()) if self.detect(parent) is not None else None
         names = node.array.dimension_names if node.array is not None else None
-        if not names or any(n is None for n in names) or _is_multiscale_image(parent):
+        if not names or all(n is None for n in names) or _is_multiscale_image(parent):
             return None
         return _variable(node, names)
 
@@ -276,8 +277,10 @@ class XarrayConvention(BaseConvention):
                                         "names should be unique within an array", node.path, ptr, CONVENTION, doc))
         if xarray_dimension_names(node) is None:
             issues.extend(_check_unnamed(node, ctx))
-        elif node.zarr_format == 3 and ARRAY_DIMENSIONS in node.attributes:
-            issues.extend(_check_v3_array_dimensions(node))
+        elif node.zarr_format == 3:
+            issues.extend(_check_null_names(node, ctx))
+            if ARRAY_DIMENSIONS in node.attributes:
+                issues.extend(_check_v3_array_dimensions(node))
         if "coordinates" in node.attributes and xarray_dimension_names(node) is not None:
             issues.extend(_check_coordinates(node, ctx))
         return issues
@@ -289,21 +292,20 @@ class XarrayConvention(BaseConvention):
         # _ARRAY_DIMENSIONS attribute); v3 dimension_names alone are core zarr: a warning.
         children = list(ctx.children(node.path))
         severity = Severity.ERROR if _meant_for_xarray(node, children) else Severity.WARNING
-        seen: dict[str, tuple[int, str]] = {}
-        reported: set[str] = set()
+        seen: dict[str | None, tuple[int, str]] = {}
+        reported: set[str | None] = set()
         issues: list[Issue] = []
         for child in children:
             found = xarray_dimension_names(child) if child.is_array else None
             if found is None or child.array is None or len(found[0]) != child.array.ndim:
                 continue
             for name, size in zip(found[0], child.array.shape, strict=True):
-                if name is None:
-                    continue
-                first = seen.setdefault(name, (size, child.name))
+                first = seen.setdefault(name, (size, child.name))  # None too: xarray's name for a v3 null
                 if first[0] != size and name not in reported:
                     reported.add(name)
+                    which = repr(name) if name is not None else "None (null in dimension_names)"
                     issues.append(Issue(severity,
-                                        f"conflicting sizes for dimension {name!r}: {first[0]} in array "
+                                        f"conflicting sizes for dimension {which}: {first[0]} in array "
                                         f"{first[1]!r} but {size} in array {child.name!r}; xarray cannot open "
                                         "this group as one dataset", node.path, "", CONVENTION, ""))
         return issues
@@ -317,10 +319,12 @@ def _variable(node: Node, names: tuple[str | None, ...]) -> Detection:
 
 
 def _named(node: Node) -> bool:
-    """Whether xarray finds a name for every dimension of array *node*."""
+    """Whether xarray finds dimension names for array *node*: one per axis, some of them strings (a
+    v3 null is the name None to xarray, but an array with nothing but nulls is no sign of it)."""
     found = xarray_dimension_names(node)
-    return found is not None and node.array is not None and len(found[0]) == node.array.ndim and all(
-        isinstance(name, str) for name in found[0])
+    if found is None or node.array is None or len(found[0]) != node.array.ndim:
+        return False
+    return not found[0] or any(isinstance(name, str) for name in found[0])
 
 
 _OME_KEYS = frozenset({"ome", "multiscales", "plate", "well", "labels", "image-label", "omero",
@@ -404,6 +408,24 @@ def _check_unnamed(node: Node, ctx: Context) -> list[Issue]:
     return [Issue(severity, f"array {node.name!r} {missing}{note}, while {others} ({_names_list(named)}) {are}: "
                   f"xarray cannot open group {parent.path!r} at all, because of this array; {fix}",
                   node.path, ptr, CONVENTION, doc)]
+
+
+def _check_null_names(node: Node, ctx: Context) -> list[Issue]:
+    """Null entries in v3 ``dimension_names`` of an array that names other axes (or carries CF
+    attributes): xarray opens it with a dimension named None, which no ``sel``/``isel`` reaches."""
+    names = node.array.dimension_names if node.array is not None else None
+    if not names or None not in names:
+        return []
+    if all(n is None for n in names) and not _has_xarray_marker(node):
+        return []  # a plain array with no names at all: nothing says xarray is meant
+    parent = ctx.parent(node)
+    if parent is not None and _is_multiscale_image(parent):
+        return []  # OME-NGFF checks that dimension_names match the axes
+    axes = [i for i, n in enumerate(names) if n is None]
+    which = f"axis {axes[0]}" if len(axes) == 1 else "axes " + ", ".join(map(str, axes))
+    return [Issue(Severity.WARNING, f"dimension_names {json.dumps(list(names), ensure_ascii=False)} has no name for {which} (null): xarray names "
+                  f"{'this dimension' if len(axes) == 1 else 'these dimensions'} None, which cannot be selected "
+                  "by name; give every axis a name", node.path, "/dimension_names", CONVENTION, "zarr.json")]
 
 
 def _check_v3_array_dimensions(node: Node) -> list[Issue]:

@@ -10,6 +10,7 @@ from typing import Any
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
+from zarr_browser.core.dimensions import UNNAMED
 from zarr_browser.qt.inspector.formatting import format_json, format_shape, short_json
 from zarr_browser.qt.inspector.tables import Cell, LinkTablesWidget, RowsModel, fit_height, group_box
 
@@ -39,6 +40,11 @@ def _text(value: object) -> str:
 def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
+
+
+def _dims_text(dims: object) -> str:
+    """``["time", None, "x"]`` → ``"time, –, x"`` (None: an axis v3 ``dimension_names`` leaves null)."""
+    return ", ".join(UNNAMED if d is None else str(d) for d in dims) if isinstance(dims, list) else ""
 
 
 def _durations(units: object, decoded: object) -> str:
@@ -146,7 +152,7 @@ class DatasetPanel(LinkTablesWidget):
                 info = _mapping(variables.get(name))
                 out.append([
                     Cell(str(name), bold=True, link=f"{base}/{name}", tooltip="Click to select the variable"),
-                    ", ".join(str(d) for d in info.get("dims") or []),
+                    _dims_text(info.get("dims")),
                     format_shape(info.get("shape")),
                     _text(info.get("dtype")),
                     _text(info.get("units")),
@@ -178,10 +184,11 @@ class DatasetPanel(LinkTablesWidget):
             box.hide()
         parts = ["<b>Variable</b>"]
         if xr.get("dims"):
-            dims = ", ".join(str(d) for d in xr["dims"])
+            dims = _dims_text(xr["dims"])
             shape = xr.get("shape") or []
             parts.append(f"({html.escape(dims)})")
-            self._add("Dimensions", ", ".join(f"{d}: {s}" for d, s in zip(xr["dims"], shape, strict=False)) or dims)
+            self._add("Dimensions", ", ".join(f"{_dims_text([d])}: {s}" for d, s in zip(xr["dims"], shape, strict=False))
+                      or dims)
             if xr.get("source"):
                 self._add("Named by", str(xr["source"]))
         if xr.get("coordinates"):

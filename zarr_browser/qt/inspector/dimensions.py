@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from zarr_browser.core.dimensions import UNNAMED
 from zarr_browser.qt.inspector.formatting import format_number
 from zarr_browser.qt.inspector.tables import Cell, RowsModel, make_table_view
 
@@ -46,7 +47,7 @@ class DimensionsPanel(QWidget):
         self._summary.setText("Loading dimension sources…")
 
     def setDimensions(self, node: Node, sources: Sequence[DimensionSource],
-                      resolved: Sequence[str] | None = None) -> None:
+                      resolved: Sequence[str | None] | None = None) -> None:
         """Show the axes of array *node* as *sources* describe them."""
         array = node.array
         if array is None:
@@ -91,6 +92,7 @@ class DimensionsPanel(QWidget):
                 row.append(str(array.shards[axis]))
             if resolved is not None:
                 name = resolved[axis] if axis < len(resolved) else ""
+                name = UNNAMED if name is None else name
                 row.append(Cell(name, bold=True, background=CONFLICT if conflict else None))
             for source, field in columns:
                 values = getattr(source, field)
