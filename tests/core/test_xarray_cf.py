@@ -635,3 +635,20 @@ def test_null_dimension_names_of_two_sizes_conflict_as_in_xarray(tmp_path: Path)
     (issue,) = report.issues  # all-null names of plain arrays: no warning per array
     assert issue.path == "/" and "conflicting sizes for dimension None (null in dimension_names): 3 in array 'a' " \
         "but 4 in array 'b'" in issue.message
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_a_coordinate_with_dimensions_its_variable_lacks_is_a_warning(tmp_path: Path, zarr_format: int) -> None:
+    """CF wants a listed coordinate's dimensions among its variable's; xarray takes it anyway."""
+    path = tmp_path / "c.zarr"
+    ds = xr.Dataset({"temp": (("y", "x"), np.zeros((2, 3)), {"units": "K"}), "w": (("k",), np.arange(4.0))},
+                    coords={"lat": (("y", "x"), np.ones((2, 3)))})
+    ds.to_zarr(path, zarr_format=zarr_format, mode="w", consolidated=False)
+    _, report, _ = _check(path)
+    assert report.issues == []  # as xarray wrote it: temp's coordinates 'lat'
+    _edit_attrs(path, "temp", coordinates="lat w")
+    assert set(xr.open_zarr(path, consolidated=False).coords) == {"lat", "w"}  # accepted
+    _, report, _ = _check(path)
+    (issue,) = report.issues
+    assert (issue.path, issue.severity) == ("/temp", Severity.WARNING) and issue.pointer.endswith("/coordinates")
+    assert "coordinates names 'w', which has dimension 'k' that this variable (y, x) does not have" in issue.message

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from zarr_browser.core.conventions.base import BaseConvention, Context, Detection, DimensionSource, attributes_pointer
+from zarr_browser.core.dimensions import UNNAMED
 from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.jsonio import JSON
 
@@ -442,6 +443,8 @@ def _check_v3_array_dimensions(node: Node) -> list[Issue]:
 
 
 def _check_coordinates(node: Node, ctx: Context) -> list[Issue]:
+    """The ``coordinates`` attribute of a variable: names of arrays in its group whose dimensions
+    are among the variable's (CF; xarray takes any of them as a coordinate of the whole dataset)."""
     parent = ctx.parent(node)
     if parent is None:
         return []
@@ -450,9 +453,25 @@ def _check_coordinates(node: Node, ctx: Context) -> list[Issue]:
     if not isinstance(value, str):
         return [Issue(Severity.WARNING, f"coordinates is {value!r}, expected a space-separated string of names",
                       node.path, ptr, CONVENTION, doc)]
-    siblings = {c.name for c in ctx.children(parent.path)}
+    siblings = {c.name: c for c in ctx.children(parent.path)}
+    issues: list[Issue] = []
     missing = [n for n in value.split() if n not in siblings]
-    if not missing:
-        return []
-    return [Issue(Severity.WARNING, f"coordinates names {missing} that are not arrays in group {parent.path!r}",
-                  node.path, ptr, CONVENTION, doc)]
+    if missing:
+        issues.append(Issue(Severity.WARNING, f"coordinates names {missing} that are not arrays in group "
+                            f"{parent.path!r}", node.path, ptr, CONVENTION, doc))
+    found = xarray_dimension_names(node)
+    own = set(found[0]) if found is not None else set()
+    for name in dict.fromkeys(value.split()):
+        coordinate = siblings.get(name)
+        dims = xarray_dimension_names(coordinate) if coordinate is not None and coordinate.is_array else None
+        if dims is None or set(dims[0]) <= own:
+            continue
+        others = [d for d in dims[0] if d not in own]
+        which = f"dimension {others[0]!r}" if len(others) == 1 else f"dimensions {others}"
+        shown = ", ".join(UNNAMED if d is None else d for d in found[0]) if found else ""
+        issues.append(Issue(Severity.WARNING, f"coordinates names {name!r}, which has {which} that this variable "
+                            f"({shown}) does not have: CF requires a coordinate's dimensions to be among its "
+                            "variable's (xarray accepts it, as a coordinate of the whole dataset); remove it from "
+                            "coordinates, or name it in the group's coordinates attribute, as xarray writes it",
+                            node.path, ptr, CONVENTION, doc))
+    return issues
