@@ -652,3 +652,112 @@ def test_a_coordinate_with_dimensions_its_variable_lacks_is_a_warning(tmp_path: 
     (issue,) = report.issues
     assert (issue.path, issue.severity) == ("/temp", Severity.WARNING) and issue.pointer.endswith("/coordinates")
     assert "coordinates names 'w', which has dimension 'k' that this variable (y, x) does not have" in issue.message
+
+
+# -- DataTree: groups aligned with their ancestors -------------------------------------------------
+
+
+def _child_of(root: object, child: object, path: Path, zarr_format: int) -> Path:
+    """*root* written at the store's root, *child* at /child (to_zarr(group=...)), as two writes."""
+    root.to_zarr(path, zarr_format=zarr_format, mode="w")  # type: ignore[attr-defined]
+    child.to_zarr(path, group="child", zarr_format=zarr_format)  # type: ignore[attr-defined]
+    return path
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+@pytest.mark.parametrize(("root", "child", "expected"), [
+    ({"coords": {"x": [1, 2, 3]}}, {"coords": {"x": [1, 2, 3, 4]}},
+     "dimension 'x' has size 4 in group '/child' but 3 in its ancestor group '/'"),
+    ({"coords": {"x": [1, 2, 3]}}, {"coords": {"x": [10, 20, 30]}},
+     "index coordinate 'x' of group '/child' has the size it has in its ancestor group '/' (3) but other values "
+     "(at position 0: 10 here, 1 in '/')"),
+    ({"data_vars": {"a": ("x", np.zeros(3))}}, {"data_vars": {"b": ("x", np.zeros(4))}},
+     "dimension 'x' has size 4 in group '/child' but 3 in its ancestor group '/'"),
+], ids=["sizes", "index-values", "no-index"])
+def test_a_group_not_aligned_with_its_ancestors_is_an_error(tmp_path: Path, zarr_format: int, root: dict,  # type: ignore[type-arg]
+                                                            child: dict, expected: str) -> None:  # type: ignore[type-arg]
+    """xarray.open_datatree refuses the whole tree; open_zarr still opens each group alone."""
+    path = _child_of(xr.Dataset(**root), xr.Dataset(**child), tmp_path / "t.zarr", zarr_format)
+    with pytest.raises(ValueError, match="group '/child' is not aligned with its parents"):
+        xr.open_datatree(path, engine="zarr")
+    xr.open_zarr(path, group="child")
+    _, report, _ = _check(path)
+    (issue,) = report.issues
+    assert (issue.path, issue.severity, issue.convention) == ("/child", Severity.ERROR, "xarray")
+    assert expected in issue.message and "xarray.open_datatree refuses the whole tree" in issue.message
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_an_aligned_datatree_passes(tmp_path: Path, zarr_format: int) -> None:
+    """Groups that inherit, repeat their ancestors' index, name it in other units, or are
+    siblings with one dimension name of two sizes: xarray opens the tree, and so no issue."""
+    tree = xr.DataTree.from_dict({
+        "/": xr.Dataset({"a": ("x", np.zeros(3))}, coords={"x": [1, 2, 3], "t": ("t", [0, 1], {
+            "units": "days since 2000-01-01"})}),
+        "/child": xr.Dataset({"b": (("x", "y"), np.zeros((3, 2)))}),
+        "/child/grand": xr.Dataset({"c": ("y", np.zeros(2))}),
+        "/left": xr.Dataset(coords={"n": [1, 2]}),
+        "/right": xr.Dataset(coords={"n": [1, 2, 3]}),
+    })
+    path = tmp_path / "tree.zarr"
+    tree.to_zarr(path, zarr_format=zarr_format)  # type: ignore[attr-defined]
+    xr.Dataset(coords={"x": [1.0, 2.0, 3.0], "t": ("t", [0, 24], {"units": "hours since 2000-01-01"})}).to_zarr(
+        path, group="same", zarr_format=zarr_format)  # the root's index again, as floats; times in hours
+    xr.open_datatree(path, engine="zarr")
+    _, report, _ = _check(path)
+    assert report.issues == []
+
+
+def test_a_grandchild_is_aligned_with_the_nearest_ancestor_holding_the_dimension(tmp_path: Path) -> None:
+    path = tmp_path / "t.zarr"
+    xr.Dataset(coords={"x": [1, 2, 3]}).to_zarr(path, zarr_format=3)
+    xr.Dataset({"c": ("y", np.zeros(2))}).to_zarr(path, group="child", zarr_format=3)
+    xr.Dataset(coords={"x": [1, 2]}).to_zarr(path, group="child/grand", zarr_format=3)
+    with pytest.raises(ValueError, match="group '/child/grand' is not aligned"):
+        xr.open_datatree(path, engine="zarr")
+    _, report, _ = _check(path)
+    (issue,) = report.issues
+    assert issue.path == "/child/grand" and "size 2 in group '/child/grand' but 3 in its ancestor group '/'" \
+        in issue.message
+
+
+def test_index_values_are_compared_only_when_read_safely_and_small(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long index is compared by size only, an unreadable one not at all: never an error from
+    what could not be read."""
+    from zarr_browser.core.conventions import xarray_dims
+
+    path = _child_of(xr.Dataset(coords={"x": [1, 2, 3]}), xr.Dataset(coords={"x": [10, 20, 30]}),
+                     tmp_path / "t.zarr", 3)
+    assert len(_check(path)[1].issues) == 1
+    monkeypatch.setattr(xarray_dims, "INDEX_VALUES_LIMIT", 2)
+    assert _check(path)[1].issues == []
+    monkeypatch.undo()
+    for chunk in (path / "child" / "x" / "c").iterdir():
+        chunk.write_bytes(b"not a chunk")
+    assert _check(path)[1].issues == []
+
+
+def test_a_netcdf_subgroup_with_its_own_dimension_is_only_a_warning(tmp_path: Path) -> None:
+    """netCDF lets a subgroup define a dimension of a name its parent has (nccopy writes it), a
+    DataTree does not: xarray cannot open the tree, netCDF reads the file."""
+    import shutil
+    import subprocess
+
+    ncgen, nccopy = shutil.which("ncgen"), shutil.which("nccopy")
+    if ncgen is None or nccopy is None:
+        pytest.fail("ncgen/nccopy (netCDF-C, Debian package netcdf-bin) are missing: scripts/bootstrap.sh installs them")
+    cdl = ("netcdf t {\ndimensions:\n  x = 3 ;\nvariables:\n  float a(x) ;\ndata:\n a = 1, 2, 3 ;\n"
+           "group: sub {\n  dimensions:\n    x = 5 ;\n  variables:\n    float b(x) ;\n  data:\n   b = 1, 2, 3, 4, 5 ;\n"
+           "  }\n}\n")
+    (tmp_path / "t.cdl").write_text(cdl)
+    subprocess.run([ncgen, "-4", "-o", str(tmp_path / "t.nc"), str(tmp_path / "t.cdl")], check=True, timeout=60)
+    path = tmp_path / "t.zarr"
+    subprocess.run([nccopy, str(tmp_path / "t.nc"), f"file://{path}#mode=nczarr,file"], check=True, timeout=60)
+    assert xr.open_zarr(path, group="sub", consolidated=False).sizes == {"x": 5}
+    with pytest.raises(ValueError, match="group '/sub' is not aligned with its parents"):
+        xr.open_datatree(path, engine="zarr", consolidated=False)
+    _, report, _ = _check(path)
+    (issue,) = [i for i in report.issues if "open_datatree" in i.message]
+    assert (issue.path, issue.severity) == ("/sub", Severity.WARNING)
+    assert "netCDF lets a subgroup define its own dimension of a name, a DataTree does not" in issue.message

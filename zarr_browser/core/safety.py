@@ -14,15 +14,23 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from zarr_browser.errors import ArrayReadError, UnsafeArrayError, UnsafeEnvironmentError, ZarrBrowserError
+from zarr_browser.errors import (
+    ArrayReadError,
+    OperationCancelledError,
+    UnsafeArrayError,
+    UnsafeEnvironmentError,
+    ZarrBrowserError,
+)
 
 if TYPE_CHECKING:
+    import numpy as np
     import zarr
 
     from zarr_browser.core.model import ArrayMeta, Node
@@ -39,7 +47,10 @@ __all__ = [
     "itemsize",
     "open_array",
     "read_region",
+    "read_values",
 ]
+
+logger = logging.getLogger(__name__)
 
 _NUMCODECS_SAFE = (
     "blosc", "zstd", "lz4", "zlib", "gzip", "bz2", "lzma", "delta", "fixedscaleoffset", "quantize",
@@ -318,3 +329,22 @@ def read_region(array: zarr.Array, node: Node, url: str, selection: Any) -> Any:
                              f"(MemoryError{': ' + str(err) if str(err) else ''})") from err
     except Exception as err:  # corrupt, truncated or wrong-size chunks fail in codec-specific ways
         raise ArrayReadError(f"cannot read {node.path} of {url}: {type(err).__name__}: {err}") from err
+
+
+def read_values(access: StoreAccess, node: Node, *, max_elements: int) -> np.ndarray | None:
+    """All the stored values of a small array *node* (raw: no CF decoding), through the gate.
+
+    None when the array holds more than *max_elements* values or cannot be read (refused by the
+    gate, corrupt or missing chunks: logged); for checks that compare small arrays and say
+    nothing when they cannot.
+    """
+    meta = node.array
+    if meta is None or math.prod(meta.shape) > max_elements:
+        return None
+    try:
+        return read_region(array_from_documents(access, node), node, access.url, ...)
+    except OperationCancelledError:
+        raise
+    except ZarrBrowserError as err:
+        logger.info("values of %s not read: %s", node.path, err)
+        return None

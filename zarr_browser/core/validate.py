@@ -7,15 +7,19 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from zarr_browser.core.conventions.base import Context, ConventionRegistry
 from zarr_browser.core.dimensions import dimension_issues
 from zarr_browser.core.hierarchy import Expectation, Hierarchy, Listing
 from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.model import Node, parent_path
-from zarr_browser.core.safety import check_array
+from zarr_browser.core.safety import check_array, read_values
 from zarr_browser.core.store import run_sync
 from zarr_browser.errors import NodeNotFoundError, StoreReadError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["HierarchyContext", "ValidationReport", "validate_hierarchy"]
 
@@ -33,6 +37,7 @@ class HierarchyContext:
         self.max_children = max_children
         """At most this many children per group are read for descriptions (None: all).  Interactive
         views set it: summarising a group of 10,000 arrays must not build 10,000 nodes."""
+        self._values: dict[str, np.ndarray | None] = {}  # small arrays read, by path (a tree's index coordinates)
 
     def node(self, path: str) -> Node | None:
         try:
@@ -54,6 +59,20 @@ class HierarchyContext:
     def parent(self, node: Node) -> Node | None:
         parent = parent_path(node.path)
         return None if parent is None else self.node(parent)
+
+    VALUES_KEPT = 64
+    """How many small arrays :meth:`read_values` keeps: an ancestor's index coordinate is compared
+    with those of all the groups below it."""
+
+    def read_values(self, node: Node, *, max_elements: int) -> np.ndarray | None:
+        if node.path in self._values:
+            values = self._values[node.path]
+            return values if values is None or values.size <= max_elements else None
+        values = read_values(self.hierarchy.access, node, max_elements=max_elements)
+        if len(self._values) >= self.VALUES_KEPT:
+            del self._values[next(iter(self._values))]
+        self._values[node.path] = values
+        return values
 
 
 @dataclass

@@ -18,7 +18,8 @@ A convention is an object with a ``name`` and four operations:
   :class:`DimensionSource`, or None.
 
 ``ctx`` (a :class:`Context`) lets validation look at other nodes (an OME image's level arrays,
-an xarray dataset's variables); it may do I/O, so validation runs in workers.
+an xarray dataset's variables) and read small arrays (the index coordinates of a DataTree); it
+may do I/O, so validation runs in workers.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from zarr_browser.core.jsonio import JSON
 from zarr_browser.errors import OperationCancelledError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from zarr_browser.core.model import Node
 
 __all__ = [
@@ -100,6 +103,10 @@ class Context(Protocol):
 
     def parent(self, node: Node) -> Node | None:
         """The parent of *node*, or None for the root."""
+
+    def read_values(self, node: Node, *, max_elements: int) -> np.ndarray | None:
+        """The stored values of array *node* (raw, not CF-decoded) when it holds at most
+        *max_elements* and reads safely, else None (never raises on a store's data)."""
 
 
 @runtime_checkable

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from zarr_browser.core.conventions.base import BaseConvention, Context, Detection, DimensionSource, attributes_pointer
@@ -33,6 +34,8 @@ from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.jsonio import JSON
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from zarr_browser.core.model import Node
 
 __all__ = ["XarrayConvention", "coordinate_names", "xarray_dimension_names"]
@@ -309,6 +312,9 @@ class XarrayConvention(BaseConvention):
                                         f"conflicting sizes for dimension {which}: {first[0]} in array "
                                         f"{first[1]!r} but {size} in array {child.name!r}; xarray cannot open "
                                         "this group as one dataset", node.path, "", CONVENTION, ""))
+        arrays = [c for c in children if c.is_array]
+        if arrays and not _is_ome_group(node) and all(_named(a) for a in arrays):
+            issues.extend(_check_tree_alignment(node, arrays, ctx))
         return issues
 
 
@@ -409,6 +415,188 @@ def _check_unnamed(node: Node, ctx: Context) -> list[Issue]:
     return [Issue(severity, f"array {node.name!r} {missing}{note}, while {others} ({_names_list(named)}) {are}: "
                   f"xarray cannot open group {parent.path!r} at all, because of this array; {fix}",
                   node.path, ptr, CONVENTION, doc)]
+
+
+# -- DataTree: a group and its ancestors --------------------------------------------------------
+
+INDEX_VALUES_LIMIT = 10_000
+"""Index coordinates up to this length are read to compare a group's with its ancestors'; longer
+ones are compared by size only."""
+
+_DECODING_ATTRIBUTES = ("units", "calendar", "scale_factor", "add_offset", "_FillValue", "missing_value",
+                        "_Unsigned", "_Encoding", "dtype")
+"""Attributes that change the values xarray decodes from the stored ones."""
+
+
+@dataclass(frozen=True, slots=True)
+class _GroupDims:
+    """The dimensions xarray opens a group with: sizes (the first array's) and index coordinates."""
+
+    sizes: dict[str, int]
+    indexes: dict[str, Node]
+
+    @classmethod
+    def of(cls, arrays: Sequence[Node]) -> _GroupDims:
+        sizes: dict[str, int] = {}
+        indexes: dict[str, Node] = {}
+        for array in arrays:
+            found = xarray_dimension_names(array)
+            if found is None or array.array is None or len(found[0]) != array.array.ndim:
+                continue
+            for name, size in zip(found[0], array.array.shape, strict=True):
+                if name is not None:
+                    sizes.setdefault(name, size)
+            if found[0] == (array.name,):  # a 1-D variable named like its dimension: xarray indexes it
+                indexes[array.name] = array
+        return cls(sizes, indexes)
+
+
+def _tree_ancestors(node: Node, ctx: Context) -> Iterator[tuple[Node, list[Node]]]:
+    """The ancestors of group *node* a DataTree opened at the store's root holds, nearest first,
+    with their arrays.
+
+    Stops below the first one xarray cannot open as a dataset (an OME-NGFF group, an array
+    without dimension names): no DataTree holds both it and *node*, and one opened below it
+    (``open_datatree(group=...)``) does not reach further up.
+    """
+    parent = ctx.parent(node)
+    while parent is not None and parent.is_group and parent.kind != "error" and not _is_ome_group(parent):
+        arrays = [c for c in ctx.children(parent.path) if c.is_array]
+        if not all(_named(a) for a in arrays):
+            return
+        yield parent, arrays
+        parent = ctx.parent(parent)
+
+
+def _written_by_netcdf(node: Node, ctx: Context) -> bool:
+    """Whether *node* or an ancestor carries netCDF-C's marks (``_NCProperties``, NCZarr group keys)."""
+    from zarr_browser.core.conventions.zarr_core import NCZARR_GROUP_KEYS
+
+    current: Node | None = node
+    while current is not None:
+        zgroup = current.documents.get(".zgroup")
+        zgroup_keys = zgroup.value if zgroup is not None and isinstance(zgroup.value, dict) else {}
+        if "_NCProperties" in current.attributes or not NCZARR_GROUP_KEYS.isdisjoint(
+                [*current.attributes, *zgroup_keys]):
+            return True
+        current = ctx.parent(current)
+    return False
+
+
+def _check_tree_alignment(node: Node, arrays: Sequence[Node], ctx: Context) -> list[Issue]:
+    """A group's dimensions against those of its ancestors, as ``xarray.open_datatree`` aligns them.
+
+    In a DataTree a group inherits its ancestors' dimensions and index coordinates, so a
+    dimension must have the size the nearest ancestor holding it gives it, and an index
+    coordinate the values of the nearest ancestor's index of that name (same size, other values
+    fail too).  Otherwise ``open_datatree`` refuses the whole tree ("group '/child' is not
+    aligned with its parents"), although ``open_zarr(group=...)`` opens each group alone.
+    Sizes need no I/O; index values are read when both indexes are at most
+    :data:`INDEX_VALUES_LIMIT` long and stored alike (the same decoding attributes), and not
+    compared when they cannot be read.
+    """
+    own = _GroupDims.of(arrays)
+    if not own.sizes:
+        return []
+    ancestors = [_Ancestor(group, group_arrays, _GroupDims.of(group_arrays))
+                 for group, group_arrays in _tree_ancestors(node, ctx)]
+    issues: list[Issue] = []
+    netcdf: bool | None = None
+    for dim, size in own.sizes.items():
+        found = _misalignment(node, dim, size, own, ancestors, ctx)
+        if found is None:
+            continue
+        problem, fix, ancestor = found
+        if netcdf is None:
+            netcdf = _written_by_netcdf(node, ctx)
+        if netcdf:  # netCDF gives a subgroup its own dimension of a name: valid there
+            severity = Severity.WARNING
+            advice = "netCDF lets a subgroup define its own dimension of a name, a DataTree does not"
+        else:
+            meant = _meant_for_xarray(node, arrays) and _meant_for_xarray(ancestor.group, ancestor.arrays)
+            severity = Severity.ERROR if meant else Severity.WARNING
+            advice = f"rename the dimension in one of the groups, or {fix}"
+        issues.append(Issue(severity, f"{problem}: xarray.open_datatree refuses the whole tree (\"group "
+                            f"{node.path!r} is not aligned with its parents\": a DataTree group shares its "
+                            f"ancestors' dimensions and index coordinates); {advice} (open_zarr(group=...) opens "
+                            "each group alone)", node.path, "", CONVENTION, ""))
+    return issues
+
+
+@dataclass(frozen=True, slots=True)
+class _Ancestor:
+    group: Node
+    arrays: list[Node]
+    dims: _GroupDims
+
+
+def _misalignment(node: Node, dim: str, size: int, own: _GroupDims, ancestors: Sequence[_Ancestor],
+                  ctx: Context) -> tuple[str, str, _Ancestor] | None:
+    """Why dimension *dim* of group *node* does not align with its nearest ancestor holding it:
+    (the problem, how to fix it, that ancestor), or None when it aligns (or cannot be told)."""
+    holder = next((a for a in ancestors if dim in a.dims.sizes), None)
+    if holder is None:
+        return None
+    if holder.dims.sizes[dim] != size:
+        return (f"dimension {dim!r} has size {size} in group {node.path!r} but {holder.dims.sizes[dim]} in its "
+                f"ancestor group {holder.group.path!r}", "make the sizes agree", holder)
+    indexed = next((a for a in ancestors if dim in a.dims.indexes), None) if dim in own.indexes else None
+    if indexed is None:
+        return None  # an index on one side only aligns, as long as the sizes agree
+    difference = _index_difference(own.indexes[dim], indexed.dims.indexes[dim], ctx)
+    if difference is None:
+        return None
+    return (f"index coordinate {dim!r} of group {node.path!r} has the size it has in its ancestor group "
+            f"{indexed.group.path!r} ({size}) but other values ({difference} in {indexed.group.path!r})",
+            "give both the same values", indexed)
+
+
+def _index_difference(ours: Node, theirs: Node, ctx: Context) -> str | None:
+    """Where two index coordinates of the same length differ (``"at position 0: 10 here, 1"``),
+    or None when they are equal or cannot be compared (too long, stored otherwise, unreadable)."""
+    if _decoding(ours) != _decoding(theirs):
+        return None  # e.g. days and hours since a date: the decoded times may still be equal
+    mine = ctx.read_values(ours, max_elements=INDEX_VALUES_LIMIT)
+    other = ctx.read_values(theirs, max_elements=INDEX_VALUES_LIMIT) if mine is not None else None
+    if mine is None or other is None or mine.shape != other.shape:
+        return None
+    position = _first_difference(mine, other)
+    if position is None:
+        return None
+    return f"at position {position}: {_value_text(mine[position])} here, {_value_text(other[position])}"
+
+
+def _decoding(node: Node) -> tuple[object, ...]:
+    """What turns stored values into xarray's: the decoding attributes, and v2's mask value."""
+    fill = node.array.fill_value if node.zarr_format == 2 and node.array is not None else None
+    return (node.zarr_format, fill, *(node.attributes.get(key) for key in _DECODING_ATTRIBUTES))
+
+
+def _first_difference(ours: np.ndarray, theirs: np.ndarray) -> int | None:
+    """The first position where two 1-D arrays of one length differ (NaN and NaT equal to
+    themselves, 1 equal to 1.0, as pandas compares indexes), or None."""
+    import numpy as np
+
+    numbers = "biufc"
+    if (ours.dtype.kind in numbers) != (theirs.dtype.kind in numbers):
+        return 0  # numbers against text: no value is equal
+    try:
+        same = np.asarray(ours == theirs, dtype=bool)
+    except (TypeError, ValueError):  # types numpy cannot compare element by element
+        return 0
+    if same.shape != ours.shape:
+        return 0
+    for kind, missing in (("fc", np.isnan), ("mM", np.isnat)):
+        if ours.dtype.kind in kind and theirs.dtype.kind in kind:
+            same |= missing(ours) & missing(theirs)
+    different = np.flatnonzero(~same)
+    return int(different[0]) if different.size else None
+
+
+def _value_text(value: object) -> str:
+    """A value of an index as a user reads it: ``10``, ``'a'`` (not ``np.int64(10)``)."""
+    item = getattr(value, "item", None)
+    return repr(item() if callable(item) else value)
 
 
 def _check_null_names(node: Node, ctx: Context) -> list[Issue]:

@@ -20,6 +20,7 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from psygnal import Signal
 
@@ -48,8 +49,12 @@ from zarr_browser.core.hierarchy import Hierarchy
 from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.jsonio import JSON, Document, parse_document
 from zarr_browser.core.model import Node, build_node, metadata_keys, parent_path
+from zarr_browser.core.safety import read_values
 from zarr_browser.core.store import AccessMode
 from zarr_browser.errors import NodeNotFoundError, ReadOnlyError, StoreReadError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["EditSession", "NotLoadedError", "SaveResult", "ValidationRefusedError"]
 
@@ -722,6 +727,9 @@ class _WorkingContext:
     def parent(self, node: Node) -> Node | None:
         parent = parent_path(node.path)
         return None if parent is None else self.node(parent)
+
+    def read_values(self, node: Node, *, max_elements: int) -> np.ndarray | None:
+        return read_values(self.session.hierarchy.access, node, max_elements=max_elements)
 
 
 _ONE_LINE_DIFF = 200
