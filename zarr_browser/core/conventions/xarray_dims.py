@@ -493,7 +493,8 @@ def _check_tree_alignment(node: Node, arrays: Sequence[Node], ctx: Context) -> l
     aligned with its parents"), although ``open_zarr(group=...)`` opens each group alone.
     Sizes need no I/O; index values are read when both indexes are at most
     :data:`INDEX_VALUES_LIMIT` long and stored alike (the same decoding attributes), and not
-    compared when they cannot be read.
+    compared when they cannot be read.  In a store netCDF-C wrote, where a subgroup may define
+    its own dimension of a name its parent has, it is only information.
     """
     own = _GroupDims.of(arrays)
     if not own.sizes:
@@ -509,8 +510,8 @@ def _check_tree_alignment(node: Node, arrays: Sequence[Node], ctx: Context) -> l
         problem, fix, ancestor = found
         if netcdf is None:
             netcdf = _written_by_netcdf(node, ctx)
-        if netcdf:  # netCDF gives a subgroup its own dimension of a name: valid there
-            severity = Severity.WARNING
+        if netcdf:  # netCDF gives a subgroup its own dimension of a name: a valid file, said for xarray's users
+            severity = Severity.INFO
             advice = "netCDF lets a subgroup define its own dimension of a name, a DataTree does not"
         else:
             meant = _meant_for_xarray(node, arrays) and _meant_for_xarray(ancestor.group, ancestor.arrays)
