@@ -761,3 +761,49 @@ def test_a_netcdf_subgroup_with_its_own_dimension_is_only_information(tmp_path: 
     (issue,) = [i for i in report.issues if "open_datatree" in i.message]
     assert (issue.path, issue.severity) == ("/sub", Severity.INFO)
     assert "netCDF lets a subgroup define its own dimension of a name, a DataTree does not" in issue.message
+
+
+# -- the dataset table: coordinates as xarray has them ------------------------------------------------
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_coordinates_named_by_the_group_are_coordinates(tmp_path: Path, zarr_format: int) -> None:
+    """xarray writes a coordinate no variable uses into the group's own coordinates attribute."""
+    path = tmp_path / "g.zarr"
+    ds = xr.Dataset({"temp": (("x",), np.zeros(3))}, coords={"x": [1, 2, 3], "yb": ("ny1", np.arange(4.0))})
+    ds.to_zarr(path, zarr_format=zarr_format, mode="w")
+    assert zarr.open_group(path).attrs["coordinates"] == "yb"
+    opened = xr.open_zarr(path)
+    hierarchy, report, _ = _check(path)
+    assert report.issues == []
+    described = XarrayConvention().describe(hierarchy.root, HierarchyContext(hierarchy))
+    assert sorted(described["coordinates"]) == sorted(opened.coords) == ["x", "yb"]
+    assert described["data_variables"] == list(opened.data_vars) == ["temp"]
+    assert described["dims"] == dict(opened.sizes)
+
+
+@pytest.mark.parametrize(("zarr_format", "consolidated"), [(2, True), (3, True), (3, False)])
+def test_a_datatree_group_has_the_index_coordinates_of_its_ancestors(tmp_path: Path, zarr_format: int,
+                                                                     consolidated: bool) -> None:
+    """As tree[path].to_dataset() shows: the ancestors' index coordinates and their dimensions,
+    marked with the group they come from (a non-index coordinate is not inherited)."""
+    root = xr.Dataset({"temp": (("time", "x"), np.zeros((2, 5)))},
+                      coords={"time": [0, 1], "x": np.arange(5), "lat": ("x", np.arange(5.0))})
+    tree = xr.DataTree.from_dict({"/": root, "/child": xr.Dataset({"v": ("y", np.zeros(3))}),
+                                  "/child/grand": xr.Dataset({"w": (("x", "k"), np.ones((5, 2)))},
+                                                             coords={"k": [7, 8]})})
+    path = tmp_path / "tree.zarr"
+    tree.to_zarr(path, zarr_format=zarr_format, consolidated=consolidated)  # type: ignore[attr-defined]
+    opened = xr.open_datatree(path, engine="zarr", consolidated=consolidated)
+    hierarchy, report, registry = _check(path)
+    assert report.issues == []
+    ctx = HierarchyContext(hierarchy)
+    for group, inherited in (("/child", {"time": "/", "x": "/"}), ("/child/grand", {"time": "/", "x": "/"})):
+        expected = opened[group].to_dataset()
+        described = registry.describe(hierarchy.node(group), ctx)["xarray"]
+        assert described["dims"] == dict(expected.sizes), group
+        assert sorted(described["coordinates"]) == sorted(expected.coords), group
+        assert {n: v["inherited_from"] for n, v in described["variables"].items() if "inherited_from" in v} \
+            == inherited, group
+    root_table = registry.describe(hierarchy.root, ctx)["xarray"]
+    assert not any("inherited_from" in v for v in root_table["variables"].values())

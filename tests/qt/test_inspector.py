@@ -673,6 +673,31 @@ def test_an_axis_left_null_in_dimension_names_is_shown_unnamed(make_inspector, t
     assert rows["grid"][1] == "time, –, x"
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning:zarr")  # v3 consolidated metadata
+def test_a_datatree_group_shows_the_coordinates_it_inherits(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A DataTree child's Dataset tab: its ancestors' index coordinates and their dimensions, with
+    the group they come from (and links to it), as tree["/child"].to_dataset() has them."""
+    xr = pytest.importorskip("xarray")
+    tree = xr.DataTree.from_dict({"/": xr.Dataset(coords={"x": [1, 2, 3]}),
+                                  "/child": xr.Dataset({"v": (("x", "y"), np.zeros((3, 2)))}, coords={"y": [5, 6]})})
+    tree.to_zarr(tmp_path / "t.zarr", zarr_format=3)
+    hierarchy = _open(tmp_path / "t.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/child"))
+    inspector.showTab("dataset")
+    dataset = inspector.dataset
+    assert dataset.coordinates.headers()[-1] == "Inherited from"
+    rows = {r[0]: r for r in dataset.coordinates.texts()}
+    assert rows["x"][-1] == "/" and rows["y"][-1] == ""
+    x_row = [r[0] for r in dataset.coordinates.texts()].index("x")
+    assert dataset.coordinates.cell(x_row, 0).link == "/x"
+    assert dict((r[0], r[1]) for r in dataset.dims.texts()) == {"x": "3", "y": "2"}
+    assert "2 coordinates (1 inherited)" in dataset.headerText()
+    inspector.setNode(hierarchy, hierarchy.root)  # the root inherits nothing: no such column
+    inspector.showTab("dataset")
+    assert "Inherited from" not in dataset.coordinates.headers()
+
+
 def test_store_failures_are_logged_in_one_line_and_bugs_with_their_traceback(caplog) -> None:  # type: ignore[no-untyped-def]
     import logging
 

@@ -205,7 +205,16 @@ class XarrayConvention(BaseConvention):
 
     # -- description ---------------------------------------------------------------------
     def describe(self, node: Node, ctx: Context) -> dict[str, JSON]:
-        """Dims, variables and coordinates of a group; dims of an array."""
+        """Dims, variables and coordinates of a group (those it inherits in a DataTree too); dims
+        of an array.
+
+        A group's coordinates are its arrays named like a dimension, those a variable's
+        ``coordinates`` attribute names, and those the group's own ``coordinates`` attribute
+        names (where xarray writes the coordinates no variable uses).  In a DataTree a group also
+        has the index coordinates of its ancestors, and their dimensions, as
+        ``tree[path].to_dataset()`` shows: they are listed with ``"inherited_from"``, the
+        ancestor's path.
+        """
         if node.is_array:
             found = xarray_dimension_names(node)
             if found is None or node.array is None:
@@ -216,32 +225,26 @@ class XarrayConvention(BaseConvention):
         arrays = [c for c in ctx.children(node.path) if c.is_array]
         dims: dict[str, int] = {}
         variables: dict[str, JSON] = {}
-        auxiliary: set[str] = set()
+        auxiliary = set(coordinate_names(node.attributes))
         for child in arrays:
             found = xarray_dimension_names(child)
             if found is None or child.array is None:
                 continue
-            names = found[0]
-            for name, size in zip(names, child.array.shape, strict=False):
+            for name, size in zip(found[0], child.array.shape, strict=False):
                 if name is not None:
                     dims.setdefault(name, size)
             auxiliary.update(coordinate_names(child.attributes))
-            variables[child.name] = {
-                "dims": list(names),
-                "shape": list(child.array.shape),
-                "dtype": child.array.dtype,
-                "units": child.attributes.get("units"),
-                "decoded_dtype": child.attributes.get("dtype"),  # xarray's own: timedelta64[...] durations
-                "long_name": child.attributes.get("long_name"),
-                "calendar": child.attributes.get("calendar"),
-            }
+            variables[child.name] = _variable_facts(child, found[0])
         coords = [n for n in variables if n in dims or n in auxiliary]
-        return {
-            "dims": dims,
-            "coordinates": coords,
-            "data_variables": [n for n in variables if n not in coords],
-            "variables": variables,
-        }
+        data_variables = [n for n in variables if n not in coords]
+        for ancestor, ancestor_arrays in _tree_ancestors(node, ctx):
+            for name, index in _GroupDims.of(ancestor_arrays).indexes.items():
+                if name in variables or index.array is None:
+                    continue  # the group's own variable of that name wins (xarray aligned them)
+                dims.setdefault(name, index.array.shape[0])
+                variables[name] = {**_variable_facts(index, (name,)), "inherited_from": ancestor.path}
+                coords.append(name)
+        return {"dims": dims, "coordinates": coords, "data_variables": data_variables, "variables": variables}
 
     # -- validation ----------------------------------------------------------------------
     def validate(self, node: Node, ctx: Context) -> list[Issue]:
@@ -316,6 +319,20 @@ class XarrayConvention(BaseConvention):
         if arrays and not _is_ome_group(node) and all(_named(a) for a in arrays):
             issues.extend(_check_tree_alignment(node, arrays, ctx))
         return issues
+
+
+def _variable_facts(array: Node, names: Sequence[str | None]) -> dict[str, JSON]:
+    """What the dataset table shows of a variable."""
+    assert array.array is not None
+    return {
+        "dims": list(names),
+        "shape": list(array.array.shape),
+        "dtype": array.array.dtype,
+        "units": array.attributes.get("units"),
+        "decoded_dtype": array.attributes.get("dtype"),  # xarray's own: timedelta64[...] durations
+        "long_name": array.attributes.get("long_name"),
+        "calendar": array.attributes.get("calendar"),
+    }
 
 
 def _variable(node: Node, names: tuple[str | None, ...]) -> Detection:

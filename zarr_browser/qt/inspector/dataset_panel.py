@@ -11,6 +11,7 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from zarr_browser.core.dimensions import UNNAMED
+from zarr_browser.core.model import join_path
 from zarr_browser.qt.inspector.formatting import format_json, format_shape, short_json
 from zarr_browser.qt.inspector.tables import Cell, LinkTablesWidget, RowsModel, fit_height, group_box
 
@@ -136,9 +137,21 @@ class DatasetPanel(LinkTablesWidget):
                         sizes.setdefault(name, set()).add(size)
         conflicts = {name for name, found in sizes.items() if len(found) > 1}
         base = node_path.rstrip("/")
+        # a DataTree group's coordinates inherited from an ancestor: that group holds them
+        inherited = {name: str(info["inherited_from"]) for name, info in variables.items()
+                     if isinstance(info, Mapping) and isinstance(info.get("inherited_from"), str)}
+
+        def link(name: str) -> str:
+            return join_path(inherited[name], name) if name in inherited else f"{base}/{name}"
+
+        def origin(name: str) -> str | None:
+            if name not in inherited:
+                return None
+            return f"Inherited from group {inherited[name]} (a DataTree group shares its ancestors' index coordinates)"
+
         self.dims.setRows([
-            [Cell(str(name), bold=True, link=f"{base}/{name}" if name in variables else None,
-                  background=CONFLICT if name in conflicts else None),
+            [Cell(str(name), bold=True, link=link(name) if name in variables else None,
+                  tooltip=origin(name), background=CONFLICT if name in conflicts else None),
              Cell(" / ".join(str(s) for s in sorted(sizes.get(name, {size}))) if name in conflicts else str(size),
                   background=CONFLICT if name in conflicts else None,
                   tooltip="variables disagree on the size of this dimension" if name in conflicts else None)]
@@ -146,12 +159,13 @@ class DatasetPanel(LinkTablesWidget):
         ])
         fit_height(self._dims_view, len(dims), max_rows=8)
 
-        def rows(names: object) -> list[list[Cell | str]]:
+        def rows(names: object, *, with_origin: bool = False) -> list[list[Cell | str]]:
             out: list[list[Cell | str]] = []
             for name in names if isinstance(names, list) else []:
                 info = _mapping(variables.get(name))
+                tip = "Click to select the variable" + (f" in {inherited[name]}" if name in inherited else "")
                 out.append([
-                    Cell(str(name), bold=True, link=f"{base}/{name}", tooltip="Click to select the variable"),
+                    Cell(str(name), bold=True, link=link(str(name)), tooltip=tip),
                     _dims_text(info.get("dims")),
                     format_shape(info.get("shape")),
                     _text(info.get("dtype")),
@@ -160,11 +174,14 @@ class DatasetPanel(LinkTablesWidget):
                     or _durations(info.get("units"), info.get("decoded_dtype")),
                     _text(info.get("long_name")),
                 ])
+                if with_origin:
+                    out[-1].append(Cell(inherited[name], link=inherited[name], tooltip=origin(str(name)))
+                                   if name in inherited else "")
             return out
 
-        coords = rows(xr.get("coordinates"))
+        coords = rows(xr.get("coordinates"), with_origin=bool(inherited))
         data_vars = rows(xr.get("data_variables"))
-        self.coordinates.setRows(coords)
+        self.coordinates.setRows(coords, (*self._VAR_HEADERS, "Inherited from") if inherited else self._VAR_HEADERS)
         self.data_variables.setRows(data_vars)
         fit_height(self._coords_view, len(coords), max_rows=8)
         fit_height(self._vars_view, len(data_vars), max_rows=10)
@@ -172,7 +189,8 @@ class DatasetPanel(LinkTablesWidget):
         self._coords_box.setVisible(bool(coords))
         self._vars_box.setVisible(bool(data_vars))
         parts = [f"{len(data_vars)} data variable{'s' if len(data_vars) != 1 else ''}",
-                 f"{len(coords)} coordinate{'s' if len(coords) != 1 else ''}",
+                 f"{len(coords)} coordinate{'s' if len(coords) != 1 else ''}"
+                 + (f" ({len(inherited)} inherited)" if inherited else ""),
                  f"{len(dims)} dimension{'s' if len(dims) != 1 else ''}"]
         if conflicts:
             parts.append(f"<span style='color:#8b1c1c'>conflicting sizes for {html.escape(', '.join(sorted(conflicts)))}</span>")
