@@ -237,12 +237,12 @@ class XarrayConvention(BaseConvention):
             variables[child.name] = _variable_facts(child, found[0])
         coords = [n for n in variables if n in dims or n in auxiliary]
         data_variables = [n for n in variables if n not in coords]
-        for ancestor, ancestor_arrays in _tree_ancestors(node, ctx):
-            for name, index in _GroupDims.of(ancestor_arrays).indexes.items():
+        for ancestor in _tree_ancestors(node, ctx):
+            for name, index in ancestor.dims.indexes.items():
                 if name in variables or index.array is None:
                     continue  # the group's own variable of that name wins (xarray aligned them)
                 dims.setdefault(name, index.array.shape[0])
-                variables[name] = {**_variable_facts(index, (name,)), "inherited_from": ancestor.path}
+                variables[name] = {**_variable_facts(index, (name,)), "inherited_from": ancestor.group.path}
                 coords.append(name)
         return {"dims": dims, "coordinates": coords, "data_variables": data_variables, "variables": variables}
 
@@ -468,9 +468,17 @@ class _GroupDims:
         return cls(sizes, indexes)
 
 
-def _tree_ancestors(node: Node, ctx: Context) -> Iterator[tuple[Node, list[Node]]]:
-    """The ancestors of group *node* a DataTree opened at the store's root holds, nearest first,
-    with their arrays.
+@dataclass(frozen=True, slots=True)
+class _Ancestor:
+    """An ancestor group of a DataTree group: its arrays and what xarray opens it with."""
+
+    group: Node
+    arrays: list[Node]
+    dims: _GroupDims
+
+
+def _tree_ancestors(node: Node, ctx: Context) -> Iterator[_Ancestor]:
+    """The ancestors of group *node* a DataTree opened at the store's root holds, nearest first.
 
     Stops below the first one xarray cannot open as a dataset (an OME-NGFF group, an array
     without dimension names): no DataTree holds both it and *node*, and one opened below it
@@ -481,7 +489,7 @@ def _tree_ancestors(node: Node, ctx: Context) -> Iterator[tuple[Node, list[Node]
         arrays = [c for c in ctx.children(parent.path) if c.is_array]
         if not all(_named(a) for a in arrays):
             return
-        yield parent, arrays
+        yield _Ancestor(parent, arrays, _GroupDims.of(arrays))
         parent = ctx.parent(parent)
 
 
@@ -516,8 +524,7 @@ def _check_tree_alignment(node: Node, arrays: Sequence[Node], ctx: Context) -> l
     own = _GroupDims.of(arrays)
     if not own.sizes:
         return []
-    ancestors = [_Ancestor(group, group_arrays, _GroupDims.of(group_arrays))
-                 for group, group_arrays in _tree_ancestors(node, ctx)]
+    ancestors = list(_tree_ancestors(node, ctx))
     issues: list[Issue] = []
     netcdf: bool | None = None
     for dim, size in own.sizes.items():
@@ -539,13 +546,6 @@ def _check_tree_alignment(node: Node, arrays: Sequence[Node], ctx: Context) -> l
                             f"ancestors' dimensions and index coordinates); {advice} (open_zarr(group=...) opens "
                             "each group alone)", node.path, "", CONVENTION, ""))
     return issues
-
-
-@dataclass(frozen=True, slots=True)
-class _Ancestor:
-    group: Node
-    arrays: list[Node]
-    dims: _GroupDims
 
 
 def _misalignment(node: Node, dim: str, size: int, own: _GroupDims, ancestors: Sequence[_Ancestor],
