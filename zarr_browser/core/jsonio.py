@@ -7,7 +7,9 @@ the same way, so a document round-trips unchanged.
 
 from __future__ import annotations
 
+import gc
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -64,7 +66,7 @@ def parse_document(key: str, data: bytes) -> Document:
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        value = json.loads(text)
+        value = json.loads(text) if len(text) < YIELDING_OVER else _loads_by_members(text)
     except json.JSONDecodeError as err:
         head = text.lstrip()[:15].lower()
         if head.startswith(("<!doctype html", "<html")):
@@ -74,6 +76,78 @@ def parse_document(key: str, data: bytes) -> Document:
     except RecursionError:
         return Document(key, text, None, "invalid JSON: nested too deeply")
     return Document(key, text, value, None)
+
+
+YIELDING_OVER = 1 << 20
+"""Documents of this many characters or more are parsed member by member (:func:`_loads_by_members`)."""
+
+_NESTED = frozenset({"metadata", "consolidated_metadata"})
+"""Keys whose object values are parsed member by member too: where consolidated metadata keeps
+its (up to hundreds of thousands of) entries."""
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+KEEP_FROZEN = False
+"""Set by a process that keeps its heap frozen (the window's ``HeapKeeper``): a large document
+parsed joins the frozen objects instead of being aged into the oldest generation."""
+
+
+def _loads_by_members(text: str) -> JSON:
+    """``json.loads`` of a large document, one member at a time where its bulk lies.
+
+    One ``json.loads`` call of a 44 MB consolidated index holds the GIL for seconds: the window,
+    whose worker reads it, froze for 1–1.6 s (audit C).  Parsing the outer object and its
+    consolidated ``metadata`` member by member lets other threads run between members; each
+    member's value is still parsed by json's C decoder.  The result is that of ``json.loads``.
+    The cyclic collector is off meanwhile: it would walk the growing heap over and over (JSON
+    values hold no cycles).
+    """
+    decoder = json.JSONDecoder()
+    at = _SPACE.match(text, 0).end()  # type: ignore[union-attr]  # (matches everywhere)
+    if not text.startswith("{", at):
+        return json.loads(text)  # not an object: nothing to split
+
+    def members(at: int) -> tuple[dict[str, JSON], int]:  # *at* is just after "{"
+        out: dict[str, JSON] = {}
+        at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+        if text.startswith("}", at):
+            return out, at + 1
+        while True:
+            if not text.startswith('"', at):
+                raise json.JSONDecodeError("Expecting property name enclosed in double quotes", text, at)
+            key, at = decoder.raw_decode(text, at)
+            at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+            if not text.startswith(":", at):
+                raise json.JSONDecodeError("Expecting ':' delimiter", text, at)
+            at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+            if key in _NESTED and text.startswith("{", at):
+                out[key], at = members(at + 1)
+            else:
+                out[key], at = decoder.raw_decode(text, at)
+            at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+            if text.startswith(",", at):
+                at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+            elif text.startswith("}", at):
+                return out, at + 1
+            else:
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+
+    enabled = gc.isenabled()
+    gc.disable()  # the collector would walk the growing heap again and again, holding the GIL
+    try:
+        value, end = members(at + 1)
+    finally:
+        # what was made is old at once: left young, its first collection would walk all of it
+        gc.freeze()
+        if not KEEP_FROZEN:  # (unfreezing would thaw what the process keeps frozen)
+            gc.unfreeze()
+        if enabled:
+            gc.enable()
+    end = _SPACE.match(text, end).end()  # type: ignore[union-attr]
+    if end != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return value
 
 
 def dumps(value: JSON, *, indent: int | None = 2, ensure_ascii: bool = False) -> str:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from zarr_browser.core.store import RequestPolicy
 
-__all__ = ["app_settings", "display_available", "run_browser"]
+__all__ = ["HeapKeeper", "app_settings", "display_available", "run_browser"]
 
 ORGANIZATION = "zarr-browser"
 APPLICATION = "zarr-browser"
@@ -82,6 +82,8 @@ def run_browser(url: str | None = None, storage_options: dict[str, Any] | None =
     app = QApplication.instance() or QApplication(sys.argv[:1])
     runner = ThreadRunner()
     window = BrowserWindow(runner=runner, registry=default_registry(), policy=policy)
+    keeper = HeapKeeper(window, lambda: window.panel.model.hierarchy())
+    keeper.start()
     window.show()
     if url:
         window.openStore(url, storage_options, writable=writable, select=select)
@@ -89,3 +91,52 @@ def run_browser(url: str | None = None, storage_options: dict[str, Any] | None =
         return int(app.exec())
     finally:
         runner.shutdown()
+
+
+class HeapKeeper:
+    """Keeps Python's cyclic garbage collector off the rows of a large store (this process only).
+
+    A full collection walks every object the interpreter tracks: with 100,000 rows listed
+    (some five million objects) each took up to 2.5 s on the thread that triggered it, and the
+    window froze (audit C).  Once the heap is large, every :attr:`INTERVAL_MS` the young
+    generations are collected (milliseconds) and what has lived that long is frozen
+    (``gc.freeze``): full collections then walk only what came since.  Frozen objects are still
+    freed when no longer referenced; only garbage *cycles* among them wait, until the store is
+    closed or replaced, when everything is unfrozen again.
+
+    The napari dock does not use it: napari's own objects live in that process, and the
+    collector is napari's to tune.
+    """
+
+    BIG_HEAP = 2_000_000
+    """Allocated memory blocks (``sys.getallocatedblocks``) from which the heap is kept frozen."""
+    INTERVAL_MS = 250
+
+    def __init__(self, parent: Any, current: Any) -> None:
+        from qtpy.QtCore import QTimer
+
+        self._current = current  # () -> the hierarchy shown (its identity marks a new store)
+        self._frozen_for: object | None = None
+        self._timer = QTimer(parent)
+        self._timer.setInterval(self.INTERVAL_MS)
+        self._timer.timeout.connect(self.tick)
+
+    def start(self) -> None:
+        from zarr_browser.core import jsonio
+
+        jsonio.KEEP_FROZEN = True
+        self._timer.start()
+
+    def tick(self) -> None:
+        import gc
+
+        shown = self._current()
+        if self._frozen_for is not None and shown is not self._frozen_for:
+            gc.unfreeze()  # the store frozen for is gone: its cycles (if any) may be collected
+            self._frozen_for = None
+        if shown is None or sys.getallocatedblocks() < self.BIG_HEAP:
+            return
+        gc.collect(1)
+        gc.freeze()
+        self._frozen_for = shown
+

@@ -1,0 +1,75 @@
+"""Large documents are parsed member by member, with the result of json.loads."""
+
+from __future__ import annotations
+
+import gc
+import json
+from pathlib import Path
+
+import pytest
+import zarr
+
+from zarr_browser.core import jsonio
+from zarr_browser.core.hierarchy import Hierarchy
+from zarr_browser.core.jsonio import parse_document
+
+
+@pytest.fixture
+def small_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jsonio, "YIELDING_OVER", 10)
+
+
+DOCUMENTS = [
+    '{"zarr_consolidated_format": 1, "metadata": {"a/.zarray": {"shape": [4], "fill_value": NaN}, "b/.zattrs": {}}}',
+    '{"attributes": {}, "consolidated_metadata": {"kind": "inline", "must_understand": false, "metadata": '
+    '{"a": {"node_type": "array", "shape": [1e3]}, "g": {"node_type": "group", "consolidated_metadata": '
+    '{"metadata": {"x": {}}}}}}, "zarr_format": 3, "node_type": "group"}',
+    ' \n{ "metadata" : { } , "dup": 1, "dup": 2, "s": "a\\"}{b", "metadata": {"again": [1, {"x": -Infinity}]} } \n',
+    '[1, 2, {"metadata": {}}]',
+    '{}',
+]
+
+
+@pytest.mark.parametrize("text", DOCUMENTS)
+def test_a_large_document_parses_as_json_loads_does(small_bound: None, text: str) -> None:
+    document = parse_document("zarr.json", text.encode())
+    assert document.ok and json.dumps(document.value) == json.dumps(json.loads(text))
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ('{"metadata": {"a": 1,}}', "invalid JSON: Expecting property name enclosed in double quotes (line 1, column 22)"),
+    ('{"metadata": {"a" 1}}', "invalid JSON: Expecting ':' delimiter (line 1, column 19)"),
+    ('{"metadata": {"a": 1} "b": 2}', "invalid JSON: Expecting ',' delimiter (line 1, column 23)"),
+    ('{"a": 1} x', "invalid JSON: Extra data (line 1, column 10)"),
+    ('{"metadata": {"a": [1, 2}}', "invalid JSON: Expecting ',' delimiter (line 1, column 25)"),
+    ('{"metadata": {"a": 1}', "invalid JSON: Expecting ',' delimiter (line 1, column 22)"),
+])
+def test_a_broken_large_document_is_named_as_json_loads_names_it(small_bound: None, text: str, error: str) -> None:
+    with pytest.raises(json.JSONDecodeError) as found:
+        json.loads(text)
+    document = parse_document("zarr.json", text.encode())
+    assert document.error == error == f"invalid JSON: {found.value.msg} (line 1, column {found.value.colno})"
+
+
+def test_the_collector_is_left_as_it_was(small_bound: None) -> None:
+    """On, and nothing frozen, after a parse (off meanwhile; what was made is aged at once)."""
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    parse_document("zarr.json", DOCUMENTS[1].encode())
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        parse_document("zarr.json", DOCUMENTS[1].encode())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_a_consolidated_store_opens_the_same_through_the_member_parse(small_bound: None, tmp_path: Path) -> None:
+    root = zarr.open_group(tmp_path / "c.zarr", mode="w", zarr_format=3, attributes={"title": "t"})
+    for i in range(5):
+        root.create_group(f"g{i}").create_array("x", shape=(3,), dtype="u1")
+    zarr.consolidate_metadata(tmp_path / "c.zarr")
+    hierarchy = Hierarchy.open(tmp_path / "c.zarr")
+    assert hierarchy.consolidated is not None and len(hierarchy.consolidated.documents) == 10  # v3: no root entry
+    assert hierarchy.root.attributes == {"title": "t"} and hierarchy.node("/g3/x").consolidated == "fresh"
