@@ -513,6 +513,30 @@ def test_a_reference_date_that_is_no_day_of_the_calendar_is_reported(tmp_path: P
         assert found[0].severity is Severity.WARNING and found[0].pointer.endswith("/units")
 
 
+@pytest.mark.parametrize("calendar", ["none", "utc", "tai", "UTC"])
+def test_cf_calendars_xarray_cannot_decode_are_errors_on_time_variables(tmp_path: Path, calendar: str) -> None:
+    """'none', 'utc' and 'tai' are CF calendars, but xarray (cftime) decodes no times in them and
+    refuses to open the dataset: the same error as an unknown calendar (audit D, finding 3)."""
+    path = tmp_path / "t.zarr"
+    xr.Dataset({"v": (("time",), np.zeros(2, "f4"), {"units": "K"})},
+               coords={"time": ("time", [0, 1], {"units": "days since 2000-01-01", "calendar": "noleap"})}).to_zarr(
+        path, zarr_format=3, mode="w", consolidated=False)
+    _edit_attrs(path, "time", calendar=calendar)
+    _edit_attrs(path, "v", calendar=calendar)  # no time units: xarray does not decode it
+    with pytest.raises(ValueError, match="unable to decode time units"):
+        xr.open_zarr(path, consolidated=False)
+    _, report, _ = _check(path)
+    by_node = report.by_node()
+    [time] = [i for i in by_node["/time"] if i.pointer.endswith("/calendar")]
+    assert time.severity is Severity.ERROR and "refuses to open the dataset" in time.message
+    assert f"calendar {calendar!r} is a CF calendar that xarray cannot decode times in" in time.message
+    assert not [i for i in by_node["/v"] if i.severity is Severity.ERROR]
+    _edit_attrs(path, "time", calendar="standard")  # what the message proposes for utc and tai
+    assert xr.open_zarr(path, consolidated=False)["time"].dtype.kind == "M"
+    _, report, _ = _check(path)
+    assert not [i for i in report.issues if i.severity is Severity.ERROR]
+
+
 # -- arrays xarray finds no dimension names for ------------------------------------------------------
 
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.model import Node
 
 __all__ = ["CF_ATTRIBUTES", "CfConvention", "CfDecoding", "cf_decoding", "decode_fill_value", "encode_fill_value",
-           "parse_time_units", "v2_mask_overrides_fill_attribute"]
+           "parse_time_units", "v2_mask_overrides_fill_attribute", "xarray_decodes_times"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,11 @@ CF_ATTRIBUTES = frozenset({
 
 CALENDARS = frozenset({"standard", "gregorian", "proleptic_gregorian", "julian", "utc", "tai", "noleap", "365_day",
                        "all_leap", "366_day", "360_day", "none"})
+"""CF's calendars (CF 1.11 §4.4.1), compared in lower case as cftime does."""
+XARRAY_CALENDARS = CALENDARS - {"utc", "tai", "none"}
+"""The calendars xarray decodes times in: cftime knows neither 'utc' nor 'none', and xarray
+fails on 'tai', which cftime knows (it builds 1582-10-15 in the variable's calendar)."""
+_REFUSES_TO_OPEN = "xarray cannot decode these times and refuses to open the dataset"
 TIME_UNITS = frozenset({
     "days", "day", "d", "hours", "hour", "hr", "h", "minutes", "minute", "min", "seconds", "second", "sec", "s",
     "milliseconds", "millisecond", "msec", "ms", "microseconds", "microsecond", "usec", "us", "nanoseconds",
@@ -79,6 +84,12 @@ def parse_time_units(units: str) -> tuple[str, str] | None:
     if match is None:
         return None
     return match.group(1).lower(), match.group(2)
+
+
+def xarray_decodes_times(units: JSON) -> bool:
+    """Whether xarray decodes a variable with these ``units`` as times (it does when they are a
+    string containing 'since', in lower case, and refuses to open the dataset when it cannot)."""
+    return isinstance(units, str) and "since" in units
 
 
 def _numeric(value: JSON) -> float | int | None:
@@ -396,11 +407,15 @@ class CfConvention(BaseConvention):
         calendar = attrs.get("calendar")
         units = attrs.get("units")
         if calendar is not None:
+            timed = xarray_decodes_times(units)
             if not isinstance(calendar, str) or calendar.lower() not in CALENDARS:
-                timed = isinstance(units, str) and _TIME_DETECT.match(units) is not None
                 add(Severity.ERROR if timed else Severity.WARNING,
                     f"calendar {calendar!r} is not a CF calendar (expected one of {sorted(CALENDARS)})"
-                    + ("; xarray cannot decode these times and refuses to open the dataset" if timed else ""),
+                    + (f"; {_REFUSES_TO_OPEN}" if timed else ""), "calendar")
+            elif calendar.lower() not in XARRAY_CALENDARS and timed:
+                add(Severity.ERROR, f"calendar {calendar!r} is a CF calendar that xarray cannot decode times in "
+                    f"(it decodes {', '.join(sorted(XARRAY_CALENDARS))}); {_REFUSES_TO_OPEN}"
+                    + ("" if calendar.lower() == "none" else "; write 'standard' if leap seconds do not matter"),
                     "calendar")
             elif calendar.lower() == "gregorian":
                 add(Severity.INFO, "calendar 'gregorian' is a deprecated alias of 'standard'", "calendar")
