@@ -185,7 +185,7 @@ def test_array_dimension_rules_and_cf_attribute_rules(tmp_path: Path) -> None:
     assert severity_of("xarray: coordinates names ['nowhere']") is Severity.WARNING
     assert severity_of("cf: grid_mapping names ['crs']") is Severity.WARNING
     assert severity_of("calendar 'mayan'") is Severity.ERROR  # on a time variable: xarray refuses to open it
-    assert severity_of("'fortnights' is not a time unit") is Severity.WARNING
+    assert severity_of("'fortnights' is not a time unit") is Severity.ERROR  # xarray refuses to open it
     assert severity_of("scale_factor is 'big'") is Severity.ERROR
     assert severity_of("add_offset is inf") is Severity.ERROR
     assert severity_of("valid_range [10, 1] has min > max") is Severity.ERROR
@@ -496,21 +496,23 @@ def test_ome_groups_are_never_listed_to_find_a_dataset(tmp_path: Path) -> None:
 def test_a_reference_date_that_is_no_day_of_the_calendar_is_reported(tmp_path: Path, reference: str, calendar: str,
                                                                       decodes: bool) -> None:
     """360_day with 'days since 1999-12-31' passed validation and xarray could not decode the
-    times at all (the window's CF form offers every calendar)."""
+    times at all (the window's CF form offers every calendar): an error, as xarray refuses to
+    open the dataset (audit D, finding 4)."""
     store = tmp_path / "t.zarr"
     ds = xr.Dataset(coords={"time": ("time", np.arange(3.0), {"units": f"days since {reference}",
                                                                "calendar": calendar})})
     ds.to_zarr(store, zarr_format=3, consolidated=False, encoding={"time": {"dtype": "f8"}})
     try:  # what xarray (cftime) makes of it: the finding and the reader agree
         read = np.asarray(xr.open_zarr(store, consolidated=False)["time"]).size == 3
-    except ValueError:
+    except ValueError:  # raised by open_zarr: the dataset does not open
         read = False
     assert read == decodes
     _, report, _ = _check(store)
     found = [i for i in report.issues if i.path == "/time" and "is not a date of the calendar" in i.message]
     assert bool(found) == (not decodes)
     if found:
-        assert found[0].severity is Severity.WARNING and found[0].pointer.endswith("/units")
+        assert found[0].severity is Severity.ERROR and found[0].pointer.endswith("/units")
+        assert "refuses to open the dataset" in found[0].message
 
 
 @pytest.mark.parametrize("calendar", ["none", "utc", "tai", "UTC"])

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zarr_browser.core.conventions.base import BaseConvention, Context, Detection, attributes_pointer
+from zarr_browser.core.conventions.cf_time import time_units_problem
 from zarr_browser.core.conventions.xarray_dims import xarray_dimension_names
 from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.jsonio import JSON
@@ -63,18 +64,8 @@ XARRAY_CALENDARS = CALENDARS - {"utc", "tai", "none"}
 """The calendars xarray decodes times in: cftime knows neither 'utc' nor 'none', and xarray
 fails on 'tai', which cftime knows (it builds 1582-10-15 in the variable's calendar)."""
 _REFUSES_TO_OPEN = "xarray cannot decode these times and refuses to open the dataset"
-TIME_UNITS = frozenset({
-    "days", "day", "d", "hours", "hour", "hr", "h", "minutes", "minute", "min", "seconds", "second", "sec", "s",
-    "milliseconds", "millisecond", "msec", "ms", "microseconds", "microsecond", "usec", "us", "nanoseconds",
-    "nanosecond", "ns", "weeks", "week", "months", "month", "years", "year", "common_years", "common_year",
-})
 _SINCE = re.compile(r"^\s*(\w+)\s+since\s+(.*?)\s*$", re.IGNORECASE)
 _TIME_DETECT = re.compile(r"^\s*\w+\s+since\s+", re.IGNORECASE)
-_DATE = re.compile(
-    r"^[+-]?\d{1,4}-(?P<month>\d{1,2})(-(?P<day>\d{1,2}))?"
-    r"([ T](?P<hour>\d{1,2})(:(?P<minute>\d{1,2})(:(?P<second>\d{1,2})(\.\d+)?)?)?)?"
-    r"\s*(Z|UTC|[+-]\d{1,2}(:?\d{2})?)?$"
-)
 _CF_VERSION = re.compile(r"CF-(\d+(?:\.\d+)*)")
 
 
@@ -250,8 +241,7 @@ def cf_decoding(node: Node) -> CfDecoding | None:
     unsigned = stored.kind == "i" and str(attrs.get("_Unsigned", "")).strip().lower() == "true"
     if unsigned:
         stored = np.dtype(f"u{stored.itemsize}")
-    units = attrs.get("units")
-    if isinstance(units, str) and _TIME_DETECT.match(units):
+    if xarray_decodes_times(attrs.get("units")):
         return None
     masked: list[float] = []
     if v2_mask_overrides_fill_attribute(node):  # xarray replaces the attribute with the zarr fill_value
@@ -446,8 +436,13 @@ class CfConvention(BaseConvention):
         _fill_value_form(node, add)
         if units is not None and not isinstance(units, str):
             add(Severity.WARNING, f"units is {units!r}, expected a string", "units")
+        elif isinstance(units, str) and xarray_decodes_times(units):
+            issues.extend(_check_time_units(node, units, calendar))
         elif isinstance(units, str) and re.search(r"\bsince\b", units, re.IGNORECASE):
-            issues.extend(_check_time_units(node, units, calendar if isinstance(calendar, str) else None))
+            written = re.sub(r"\bsince\b", "since", units, flags=re.IGNORECASE)
+            add(Severity.WARNING, f"xarray leaves these values as numbers: it decodes times only when the units "
+                f"contain 'since' in lower case, which {units!r} do not (cftime and netCDF readers take any case); "
+                f"write {written!r}", "units")
         if calendar is not None and not (isinstance(units, str) and _TIME_DETECT.match(units)):
             # units that look like time units but are broken are reported by _check_time_units
             what = "there are no units" if units is None else f"units {units!r} are not time units"
@@ -466,70 +461,20 @@ class CfConvention(BaseConvention):
                       node.path, ptr, CONVENTION, doc)]
 
 
-def _check_time_units(node: Node, units: str, calendar: str | None = None) -> list[Issue]:
-    ptr, doc = attributes_pointer(node, "units")
-    parsed = parse_time_units(units)
-    problem = None
-    if parsed is None:
-        problem = "it does not read '<unit> since <date>'"
-    elif parsed[0] not in TIME_UNITS:
-        problem = f"{parsed[0]!r} is not a time unit"
-    elif not _DATE.match(parsed[1]):
-        problem = f"{parsed[1]!r} is not a date such as 2000-01-01 or 2000-01-01T00:00:00Z"
-    else:
-        problem = _date_fields_problem(parsed[1]) or _calendar_problem(parsed[1], calendar)
+def _check_time_units(node: Node, units: str, calendar: JSON) -> list[Issue]:
+    """What xarray makes of time *units* in *calendar*: an error where it refuses to open the
+    dataset, a warning where only pandas' lenient parser may read them."""
+    known = calendar if isinstance(calendar, str) and calendar.lower() in XARRAY_CALENDARS else None
+    problem = time_units_problem(units, known)  # another calendar is reported on its own
     if problem is None:
         return []
-    return [Issue(Severity.WARNING, f"time units {units!r} cannot be decoded: {problem}", node.path, ptr,
-                  CONVENTION, doc)]
-
-
-def _date_fields_problem(date: str) -> str | None:
-    """Why the fields of a reference date (already matching :data:`_DATE`) are out of range, or None.
-
-    Days up to 31 in every month: 30 February is a valid date in the 360_day calendar.
-    """
-    match = _DATE.match(date)
-    assert match is not None
-    limits = (("month", 1, 12), ("day", 1, 31), ("hour", 0, 24), ("minute", 0, 59), ("second", 0, 60))
-    for field, low, high in limits:
-        text = match.group(field)
-        if text is not None and not low <= int(text) <= high:
-            return f"{field} {int(text)} in {date!r} is outside {low}..{high}"
-    return None
-
-
-_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-
-
-def _calendar_problem(date: str, calendar: str | None) -> str | None:
-    """Why the reference *date* is no day of *calendar* (30 February outside 360_day, 31 December
-    inside it, 29 February of a year that is not leap there), or None.  xarray and cftime then
-    cannot decode the times at all."""
-    match = _DATE.match(date)
-    assert match is not None
-    name = (calendar or "standard").lower()
-    if match.group("day") is None or name == "none" or name not in CALENDARS:
-        return None
-    year = int(date.lstrip("+-").split("-", 1)[0]) * (-1 if date.startswith("-") else 1)
-    month, day = int(match.group("month")), int(match.group("day"))
-    if name == "360_day":
-        days = 30
-    elif name in ("noleap", "365_day"):
-        days = _MONTH_DAYS[month - 1]
-    elif name in ("all_leap", "366_day"):
-        days = 29 if month == 2 else _MONTH_DAYS[month - 1]
-    else:
-        julian = name == "julian" or (name in ("standard", "gregorian") and year < 1582)
-        leap = year % 4 == 0 if julian else (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0))
-        days = 29 if month == 2 and leap else _MONTH_DAYS[month - 1]
-    if day <= days:
-        return None
-    return f"{date!r} is not a date of the calendar {calendar or 'standard'!r} ({_MONTH_NAMES[month - 1]} has {days} days there)"
-
-
-_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-                "November", "December")
+    ptr, doc = attributes_pointer(node, "units")
+    where = f" in calendar {calendar!r}" if known else ""
+    if problem.refused:
+        return [Issue(Severity.ERROR, f"time units {units!r} cannot be decoded{where}: {problem.reason}; "
+                      f"{_REFUSES_TO_OPEN}", node.path, ptr, CONVENTION, doc)]
+    return [Issue(Severity.WARNING, f"time units {units!r} may not be decoded{where}: {problem.reason}", node.path,
+                  ptr, CONVENTION, doc)]
 
 
 def _check_references(node: Node, ctx: Context) -> list[Issue]:
