@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -535,6 +537,53 @@ def test_cf_calendars_xarray_cannot_decode_are_errors_on_time_variables(tmp_path
     assert not [i for i in by_node["/v"] if i.severity is Severity.ERROR]
     _edit_attrs(path, "time", calendar="standard")  # what the message proposes for utc and tai
     assert xr.open_zarr(path, consolidated=False)["time"].dtype.kind == "M"
+    _, report, _ = _check(path)
+    assert not [i for i in report.issues if i.severity is Severity.ERROR]
+
+
+FILL_FORMS = [  # (stored dtype, _FillValue written, what xarray refuses with or None, what the message must say)
+    ("float64", "NaN", "Incorrect padding", "'NaN' is not base64"),
+    ("float64", "AMB5xA==", "unpack requires a buffer of 8 bytes", "is base64 of 4 bytes (a float32, -999.0)"),
+    ("float32", "AMB5xA==", "unpack requires a buffer of 8 bytes", "(a float32, -999.0), not of the 8 of a float64"),
+    ("float64", None, "expected str or bytes", "_FillValue null is not a base64 string"),
+    ("int16", "AAAAAAAA8L8=", "expected int or float for dtype int16", "is not a number: xarray reads the _FillValue"),
+    ("int16", "-999", "expected int or float for dtype int16", "write -999"),
+    ("complex128", "AAAAAAAA+H8=", "expected a 2-element list", "is not a list of two base64 strings"),
+    ("float64", "AAAAAAA4 j8A=", None, None),  # xarray skips characters outside base64's alphabet
+]
+
+
+@pytest.mark.parametrize(("dtype", "fill", "refusal", "fragment"), FILL_FORMS)
+def test_a_v3_fill_value_xarray_cannot_read_is_an_error_saying_what_to_write(
+        tmp_path: Path, dtype: str, fill: object, refusal: str | None, fragment: str | None) -> None:
+    """Audit D, finding 5: xarray's FillValueCoder wants base64 of 8 float64 bytes (floats), two of
+    them (complex) or a JSON number (integers); anything else fails open_zarr.  It was a warning
+    saying "'NaN' is not a number"."""
+    path = tmp_path / "f.zarr"
+    values = np.array([1, -999, 3, 4]).astype(dtype)
+    xr.Dataset({"p": (("x",), values)}).to_zarr(path, zarr_format=3, mode="w", consolidated=False)
+    _edit_attrs(path, "p", _FillValue=fill)
+    if refusal is None:
+        masked = xr.open_zarr(path, consolidated=False)["p"].values
+        assert np.isnan(masked[1]) and masked[0] == 1
+    else:
+        with pytest.raises((TypeError, ValueError, struct.error), match=refusal):
+            xr.open_zarr(path, consolidated=False)
+    _, report, _ = _check(path)
+    issues = [i for i in report.issues if i.path == "/p" and i.pointer.endswith("/_FillValue")]
+    if refusal is None:
+        assert issues == []
+        return
+    [issue] = issues
+    assert issue.severity is Severity.ERROR and fragment in issue.message and "refuses to open" in issue.message
+    assert "is not a number" not in issue.message or dtype == "int16"
+    written = re.search(r"write ('[A-Za-z0-9+/=]+'|-?\d+)", issue.message)
+    if written is None:
+        return
+    _edit_attrs(path, "p", _FillValue=json.loads(written.group(1).replace("'", '"')))  # what the message says
+    masked = xr.open_zarr(path, consolidated=False)["p"].values
+    if "NaN" not in issue.message:
+        assert np.isnan(masked[1]) and masked[0] == 1
     _, report, _ = _check(path)
     assert not [i for i in report.issues if i.severity is Severity.ERROR]
 

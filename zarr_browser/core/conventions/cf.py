@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
 import math
 import re
@@ -96,17 +97,14 @@ def decode_fill_value(node: Node, value: JSON) -> JSON:
     """The value a ``_FillValue`` attribute means, decoding xarray's v3 base64 floats.
 
     xarray's ``FillValueCoder`` writes float fills of Zarr v3 arrays as base64 of the
-    little-endian float64 bytes.  Other values, and fills of non-float arrays, are returned
-    unchanged.
+    little-endian float64 bytes.  Other values, fills of non-float arrays, and strings xarray
+    cannot decode (see :func:`_v3_fill_value_problem`) are returned unchanged.
     """
     dtype = node.array.dtype if node.array is not None else ""
     if node.zarr_format != 3 or not isinstance(value, str) or not dtype.startswith("float"):
         return value
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        return value
-    if len(raw) != 8:
+    raw = _b64_bytes(value)
+    if raw is None or len(raw) != 8:
         return value
     return struct.unpack("<d", raw)[0]
 
@@ -116,24 +114,110 @@ def encode_fill_value(value: float) -> str:
     return base64.b64encode(struct.pack("<d", float(value))).decode("ascii")
 
 
-def _fill_value_form(node: Node, add: Callable[[Severity, str, str], None]) -> None:
-    """A ``_FillValue`` xarray reads otherwise than it looks: a plain number on a v3 float array
-    (xarray wants base64 and refuses to open the dataset), or an attribute on a v2 array that
-    xarray replaces with the zarr fill_value."""
+def _b64_bytes(text: str) -> bytes | None:
+    """*text* decoded as xarray decodes base64 (characters outside the alphabet skipped), or None."""
+    try:
+        return base64.standard_b64decode(text)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _v3_fill_value_problem(node: Node) -> str | None:
+    """Why xarray cannot read the ``_FillValue`` attribute of a Zarr v3 array, or None.
+
+    xarray's ``FillValueCoder.decode`` wants, by stored dtype: base64 of the 8 float64 bytes
+    for floats, a list of two such strings for complex numbers, a JSON number for integers.
+    Anything else raises when the dataset is opened (TypeError, ``binascii.Error``,
+    ``struct.error``).
+    """
+    attrs = node.attributes
+    if node.zarr_format != 3 or node.array is None or "_FillValue" not in attrs:
+        return None
+    try:
+        dtype = np.dtype(node.array.dtype)
+    except (TypeError, ValueError):  # zarr v3 names numpy does not know: strings, structured types
+        return None
+    raw = attrs["_FillValue"]
+    if dtype.kind in "iu":
+        if isinstance(raw, int | float):
+            return None
+        text = _float_text(raw)
+        written = (f"write {int(text)}" if text is not None and text.is_integer()
+                   else "write a number the data does not hold (integers have no NaN)")
+        return (f"_FillValue {_shown(raw)} is not a number: xarray reads the _FillValue of a zarr v3 {dtype} array as a "
+                f"JSON number and refuses to open the dataset otherwise (TypeError); {written}")
+    if dtype.kind not in "fc":
+        return None
+    parts = raw if dtype.kind == "c" and isinstance(raw, list) and len(raw) == 2 else [raw]
+    if dtype.kind == "c" and len(parts) != 2:
+        return (f"_FillValue {_shown(raw)} is not a list of two base64 strings: xarray reads the _FillValue of a zarr v3 "
+                f"{dtype} array as the base64 of the float64 bytes of its real and imaginary parts, as it writes "
+                f"it, and refuses to open the dataset otherwise")
+    for part in parts:
+        why, value = _b64_float_problem(part)
+        if why is None:
+            continue
+        written = (f"write {encode_fill_value(value)!r} for {_number_text(value)}" if value is not None
+                   else f"NaN, for one, is {encode_fill_value(math.nan)!r}")
+        whole = "" if dtype.kind == "f" else f" (in {_shown(raw)})"
+        return (f"_FillValue {_shown(part)}{whole} {why}: xarray reads the _FillValue of a zarr v3 {dtype} array as "
+                f"base64 of its 8 float64 bytes (little-endian), as it writes it, and refuses to open the dataset "
+                f"otherwise; {written}")
+    return None
+
+
+def _b64_float_problem(value: JSON) -> tuple[str | None, float | None]:
+    """Why *value* is not xarray's base64 of a float64 (or None), and the number meant, if known."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "is a plain number", float(value)
+    if not isinstance(value, str):
+        return "is not a base64 string", None
+    raw = _b64_bytes(value)
+    if raw is None:
+        return "is not base64", _float_text(value)
+    if len(raw) == 8:
+        return None, None
+    if len(raw) == 4:
+        meant = np.float32(struct.unpack("<f", raw)[0])
+        return f"is base64 of 4 bytes (a float32, {meant}), not of the 8 of a float64", float(meant)
+    return f"is base64 of {len(raw)} bytes, not of the 8 of a float64", _float_text(value)
+
+
+def _float_text(value: JSON) -> float | None:
+    """The number a string spells (``"NaN"``, ``"-999"``, ``"1e20"``), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _shown(value: JSON) -> str:
+    """*value* as messages name values: strings and numbers as Python writes them, others as JSON."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return repr(value)
+    return json.dumps(value)
+
+
+def _fill_value_form(node: Node, add: Callable[[Severity, str, str], None]) -> bool:
+    """Report a ``_FillValue`` xarray reads otherwise than it looks: one it cannot read on a v3
+    array (it refuses to open the dataset), or an attribute on a v2 array that xarray replaces
+    with the zarr fill_value.  True when xarray cannot read it."""
     attrs = node.attributes
     if "_FillValue" not in attrs or node.array is None:
-        return
+        return False
+    problem = _v3_fill_value_problem(node)
+    if problem is not None:
+        add(Severity.ERROR, problem, "_FillValue")
+        return True
     raw = attrs["_FillValue"]
-    number = isinstance(raw, int | float) and not isinstance(raw, bool)
-    if node.zarr_format == 3 and node.array.dtype.startswith("float") and number:
-        add(Severity.ERROR, f"_FillValue {raw!r} is a plain number: xarray reads a float _FillValue of a zarr v3 "
-            f"array as base64 of its float64 bytes, as it writes it, and refuses to open the dataset otherwise; "
-            f"write {encode_fill_value(raw)!r} for {float(raw)!r}", "_FillValue")
-    elif v2_mask_overrides_fill_attribute(node):
+    if v2_mask_overrides_fill_attribute(node):
         fill = node.array.fill_value
         if not _same_number(raw, fill):
             add(Severity.WARNING, f"xarray ignores this _FillValue ({raw!r}) on a zarr v2 array: it masks the "
                 f"array's fill_value ({fill!r}) instead, which is fixed when the array is written", "_FillValue")
+    return False
 
 
 def _same_number(a: JSON, b: JSON) -> bool:
@@ -425,15 +509,15 @@ class CfConvention(BaseConvention):
             if key in attrs and _numeric(attrs[key]) is None:
                 add(Severity.ERROR, f"{key} is {attrs[key]!r}, expected a number", key)
         stored = node.array.dtype if node.array is not None else ""
+        unreadable = _fill_value_form(node, add)
         for key in ("_FillValue", "missing_value"):
-            if key not in attrs:
+            if key not in attrs or (key == "_FillValue" and unreadable):
                 continue
             value = decode_fill_value(node, attrs[key]) if key == "_FillValue" else attrs[key]
             problem = _representable(value, stored)
             if problem:
                 add(Severity.WARNING, f"{key} {attrs[key]!r} is not representable in the stored dtype {stored}: "
                     f"{problem}", key)
-        _fill_value_form(node, add)
         if units is not None and not isinstance(units, str):
             add(Severity.WARNING, f"units is {units!r}, expected a string", "units")
         elif isinstance(units, str) and xarray_decodes_times(units):
