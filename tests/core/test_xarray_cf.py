@@ -588,6 +588,75 @@ def test_a_v3_fill_value_xarray_cannot_read_is_an_error_saying_what_to_write(
     assert not [i for i in report.issues if i.severity is Severity.ERROR]
 
 
+UNSIGNED = [  # (stored dtype, _Unsigned, _FillValue, missing_value, what validation says or None)
+    ("int16", "true", -1, None, None),  # as netCDF writes unsigned data: read as uint16, -1 (65535) masked
+    ("int16", "True", -1, None, "xarray ignores _Unsigned 'True': it reads only the exact strings"),
+    ("int16", True, None, None, "xarray ignores _Unsigned true: it reads only the exact strings"),
+    ("int16", "true", None, -1, None),  # xarray reads missing_value -1 as is: nothing masked in uint16
+    ("uint8", "false", None, None, "_Unsigned 'false' on uint8 data: xarray reads these values as signed int8 "
+                                   "(200 becomes -56)"),
+    ("uint8", "false", 3, None, "_Unsigned 'false' on uint8 data"),
+    ("uint8", "true", None, None, None),  # unsigned already: nothing to do
+    ("float32", "true", None, None, "_Unsigned 'true' on float32 data is ignored: xarray applies it to integers"),
+]
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+@pytest.mark.parametrize(("dtype", "flag", "fill", "missing", "fragment"), UNSIGNED)
+def test_unsigned_is_decoded_and_checked_as_xarray_reads_it(tmp_path: Path, zarr_format: int, dtype: str,
+                                                           flag: object, fill: int | None, missing: int | None,
+                                                           fragment: str | None) -> None:
+    """Audit D, finding 6: xarray honours only the exact strings 'true' and 'false', re-signs
+    unsigned data with 'false', re-reads the _FillValue alone in the new type, and ignores
+    _Unsigned on floats.  The values napari gets (cf_decoding) are xarray's."""
+    import warnings
+
+    from zarr_browser.core.conventions.cf import cf_decoding
+
+    path = tmp_path / "u.zarr"
+    stored = np.array([1, 2, 3, -1 if dtype.startswith("int") else 200, 0]).astype(dtype)
+    encoding = {"u": {"_FillValue": fill if zarr_format == 2 else None}}  # v2: the zarr fill_value
+    xr.Dataset({"u": (("x",), stored)}).to_zarr(path, zarr_format=zarr_format, mode="w", consolidated=False,
+                                                encoding=encoding)
+    attrs: dict[str, object] = {"_Unsigned": flag}
+    if fill is not None and zarr_format == 3:
+        attrs["_FillValue"] = fill
+    if missing is not None:
+        attrs["missing_value"] = missing
+    _edit_attrs(path, "u", **attrs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        truth = xr.open_zarr(path, consolidated=False)["u"].values
+    hierarchy, report, _ = _check(path)
+    decoding = cf_decoding(hierarchy.node("/u"))
+    ours = decoding.apply(stored) if decoding is not None else stored
+    assert ours.dtype == truth.dtype
+    np.testing.assert_array_equal(ours, truth)
+    issues = [i for i in report.issues if i.path == "/u" and i.pointer.endswith("/_Unsigned")]
+    if fragment is None:
+        assert issues == []
+        return
+    [issue] = issues
+    assert issue.severity is Severity.WARNING and fragment in issue.message
+    if dtype == "float32":
+        assert any("not of integer type" in str(w.message) for w in caught)  # xarray warns too
+
+
+def test_a_fill_value_unsigned_false_does_not_fit_is_an_error(tmp_path: Path) -> None:
+    """With _Unsigned 'false', xarray converts a v3 _FillValue of 200 to int8: OverflowError."""
+    path = tmp_path / "u.zarr"
+    xr.Dataset({"u": (("x",), np.array([1, 200], "u1"))}).to_zarr(path, zarr_format=3, mode="w",
+                                                                  consolidated=False)
+    _edit_attrs(path, "u", _Unsigned="false", _FillValue=200)
+    with pytest.raises(OverflowError):
+        xr.open_zarr(path, consolidated=False)
+    _, report, _ = _check(path)
+    [issue] = [i for i in report.issues if i.severity is Severity.ERROR]
+    assert issue.pointer.endswith("/_FillValue") and "write -56 or remove _Unsigned" in issue.message
+    _edit_attrs(path, "u", _FillValue=-56)  # what the message says
+    assert np.isnan(xr.open_zarr(path, consolidated=False)["u"].values[1])
+
+
 # -- arrays xarray finds no dimension names for ------------------------------------------------------
 
 

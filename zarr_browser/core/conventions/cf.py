@@ -242,11 +242,15 @@ class CfDecoding:
     dtype: np.dtype
     unsigned: bool = False
     """``_Unsigned = "true"``: the stored signed integers are unsigned bytes (netCDF-3 style)."""
+    signed: bool = False
+    """``_Unsigned = "false"`` on unsigned integers: xarray reads them as signed (200 as -56)."""
 
     def apply(self, stored: np.ndarray) -> np.ndarray:
         """The decoded values of *stored* (a new array)."""
         if self.unsigned and stored.dtype.kind == "i":
             stored = stored.view(stored.dtype.str.replace("i", "u"))  # same bytes, same byte order
+        elif self.signed and stored.dtype.kind == "u":
+            stored = stored.view(stored.dtype.str.replace("u", "i"))
         out = stored.astype(self.dtype, copy=True)
         hidden = None
         for value in self.masked:
@@ -293,6 +297,16 @@ def _mask_number(value: JSON) -> float | None:
     return None
 
 
+def xarray_fill_value(node: Node) -> JSON:
+    """The ``_FillValue`` xarray masks *node* with: a Zarr v2 variable's zarr ``fill_value``
+    (see :func:`v2_mask_overrides_fill_attribute`), else the attribute (v3 base64 floats
+    decoded), else None."""
+    if v2_mask_overrides_fill_attribute(node):
+        return node.array.fill_value if node.array is not None else None
+    attrs = node.attributes
+    return decode_fill_value(node, attrs["_FillValue"]) if "_FillValue" in attrs else None
+
+
 def v2_mask_overrides_fill_attribute(node: Node) -> bool:
     """Whether xarray masks this Zarr v2 variable with its zarr ``fill_value`` instead of any
     ``_FillValue`` attribute (it does whenever the fill_value is not null: xarray's default
@@ -307,7 +321,9 @@ def cf_decoding(node: Node) -> CfDecoding | None:
     Follows xarray's defaults (conventions.md §4.2): ``_FillValue`` (v3 base64 floats decoded)
     and every ``missing_value`` are masked; a Zarr v2 array with xarray dimension names is
     masked with its zarr ``fill_value`` (a ``_FillValue`` attribute counts only when the
-    fill_value is null); ``scale_factor`` /
+    fill_value is null); ``_Unsigned`` "true" reads signed integers as unsigned and "false"
+    unsigned ones as signed (only these exact strings count), with the ``_FillValue`` (not
+    ``missing_value``) read again in the new type; ``scale_factor`` /
     ``add_offset`` unpack to float32 for stored integers of at most 2 bytes (and float32 data),
     float64 otherwise.  Time variables (``units`` "<unit> since <date>") and non-numeric arrays
     are left alone.  Malformed numbers are ignored here (validation reports them).
@@ -322,16 +338,18 @@ def cf_decoding(node: Node) -> CfDecoding | None:
     if stored.kind not in "iuf":
         return None
     attrs = node.attributes
-    unsigned = stored.kind == "i" and str(attrs.get("_Unsigned", "")).strip().lower() == "true"
-    if unsigned:
-        stored = np.dtype(f"u{stored.itemsize}")
+    flag = attrs.get("_Unsigned")  # xarray compares it with the exact strings
+    unsigned, signed = stored.kind == "i" and flag == "true", stored.kind == "u" and flag == "false"
+    if unsigned or signed:
+        stored = np.dtype(f"{'u' if unsigned else 'i'}{stored.itemsize}")
     if xarray_decodes_times(attrs.get("units")):
         return None
     masked: list[float] = []
-    if v2_mask_overrides_fill_attribute(node):  # xarray replaces the attribute with the zarr fill_value
-        fill = _mask_number(meta.fill_value)
-    else:
-        fill = _mask_number(decode_fill_value(node, attrs["_FillValue"])) if "_FillValue" in attrs else None
+    fill = _mask_number(xarray_fill_value(node))
+    if fill is not None and (unsigned or signed) and fill.is_integer():
+        # xarray re-reads the _FillValue (only) in the new type: -1 is 255 in uint8, 200 is -56 in int8
+        bits = 8 * stored.itemsize
+        fill = fill + 2**bits if unsigned and fill < 0 else fill - 2**bits if signed and fill >= 2 ** (bits - 1) else fill
     if fill is not None:
         masked.append(fill)
     missing = attrs.get("missing_value")
@@ -339,22 +357,20 @@ def cf_decoding(node: Node) -> CfDecoding | None:
         number = _mask_number(value)
         if number is not None:
             masked.append(number)
-    if unsigned:  # fills were written as the signed twins of the unsigned values (-1 for 255)
-        masked = [v + 2 ** (8 * stored.itemsize) if v < 0 and v.is_integer() else v for v in masked]
     masked = list(dict.fromkeys(v for v in masked if not math.isnan(v)))  # NaN stays NaN by itself
     scale_value, offset_value = _numeric(attrs.get("scale_factor", 1)), _numeric(attrs.get("add_offset", 0))
     scale = float(scale_value) if scale_value is not None and math.isfinite(scale_value) else 1.0
     offset = float(offset_value) if offset_value is not None and math.isfinite(offset_value) else 0.0
     packed = scale != 1.0 or offset != 0.0
     if not packed and not masked:
-        return CfDecoding((), 1.0, 0.0, stored, unsigned=True) if unsigned else None
+        return CfDecoding((), 1.0, 0.0, stored, unsigned=unsigned, signed=signed) if unsigned or signed else None
     if stored.kind == "f" and not packed:
         dtype = stored
     elif stored.itemsize <= 2 or stored == np.float32:
         dtype = np.dtype(np.float32)
     else:
         dtype = np.dtype(np.float64)
-    return CfDecoding(tuple(masked), scale, offset, dtype, unsigned=unsigned)
+    return CfDecoding(tuple(masked), scale, offset, dtype, unsigned=unsigned, signed=signed)
 
 
 def _number_text(value: JSON) -> str:
@@ -466,10 +482,10 @@ class CfConvention(BaseConvention):
 
     # -- validation ----------------------------------------------------------------------
     def validate(self, node: Node, ctx: Context) -> list[Issue]:
-        """Calendars, packing numbers, valid ranges, fill values, time units and references."""
+        """Calendars, packing numbers, valid ranges, fill values, ``_Unsigned``, time units and references."""
         if node.is_group:
             return self._validate_group(node)
-        if not node.is_array or self.detect(node) is None:
+        if not node.is_array:
             return []
         issues: list[Issue] = []
         attrs = node.attributes
@@ -478,6 +494,9 @@ class CfConvention(BaseConvention):
             ptr, doc = attributes_pointer(node, key)
             issues.append(Issue(severity, message, node.path, ptr, CONVENTION, doc))
 
+        _check_unsigned(node, add)  # a netCDF attribute (NUG), not in CF's Appendix A: on any array
+        if self.detect(node) is None:
+            return issues
         calendar = attrs.get("calendar")
         units = attrs.get("units")
         if calendar is not None:
@@ -543,6 +562,43 @@ class CfConvention(BaseConvention):
         ptr, doc = attributes_pointer(node, "Conventions")
         return [Issue(Severity.WARNING, f"Conventions is {value!r}, expected a string such as 'CF-1.10'",
                       node.path, ptr, CONVENTION, doc)]
+
+
+def _check_unsigned(node: Node, add: Callable[[Severity, str, str], None]) -> None:
+    """``_Unsigned`` as xarray reads it: the exact strings "true" (signed integers read as
+    unsigned) and "false" (unsigned ones read as signed), on integers only."""
+    attrs = node.attributes
+    if "_Unsigned" not in attrs or node.array is None:
+        return
+    try:
+        dtype = np.dtype(node.array.dtype)
+    except (TypeError, ValueError):
+        return
+    value = attrs["_Unsigned"]
+    if dtype.kind not in "iu":
+        add(Severity.WARNING, f"_Unsigned {_shown(value)} on {dtype} data is ignored: xarray applies it to "
+            "integers only (it warns that the variable 'has _Unsigned attribute but is not of integer type'); "
+            "remove it", "_Unsigned")
+    elif value not in ("true", "false"):
+        truthy = value is True or (isinstance(value, str) and value.strip().lower() == "true")
+        effect = (f"so it reads these {dtype} values as signed (netCDF4-python, which takes 'True' too, reads "
+                  f"them as unsigned); write 'true'" if truthy and dtype.kind == "i"
+                  else "write 'true' or 'false'")
+        add(Severity.WARNING, f"xarray ignores _Unsigned {_shown(value)}: it reads only the exact strings 'true' and "
+            f"'false', {effect}", "_Unsigned")
+    elif value == "false" and dtype.kind == "u":
+        signed = np.dtype(f"i{dtype.itemsize}")
+        high = 2 ** (8 * dtype.itemsize)
+        fill = xarray_fill_value(node)
+        example = "200 becomes -56" if dtype.itemsize == 1 else f"{high - 1} becomes -1"
+        add(Severity.WARNING, f"_Unsigned 'false' on {dtype} data: xarray reads these values as signed {signed} "
+            f"({example}); remove it to keep them unsigned", "_Unsigned")
+        if (v2_mask_overrides_fill_attribute(node) or not isinstance(fill, int) or isinstance(fill, bool)
+                or fill < high // 2):
+            return
+        add(Severity.ERROR, f"_FillValue {fill} does not fit in {signed}, the type _Unsigned 'false' makes xarray "
+            f"read it in: it refuses to open the dataset (OverflowError); write {fill - high} or remove _Unsigned",
+            "_FillValue")
 
 
 def _check_time_units(node: Node, units: str, calendar: JSON) -> list[Issue]:
