@@ -657,6 +657,52 @@ def test_a_fill_value_unsigned_false_does_not_fit_is_an_error(tmp_path: Path) ->
     assert np.isnan(xr.open_zarr(path, consolidated=False)["u"].values[1])
 
 
+FILL_AND_MISSING = [  # (format, zarr fill_value (v2) or _FillValue (v3), missing_value, what the warning says or None)
+    (2, -2, -1, "_FillValue -2 (the zarr fill_value, which xarray masks with on zarr v2) and missing_value -1 differ"),
+    (3, -2, -1, "_FillValue -2 and missing_value -1 differ: xarray masks both (warning of 'multiple fill values')"),
+    (3, "AAAAAAAA+H8=", -1.0, "_FillValue NaN and missing_value -1.0 differ: xarray masks both but cannot write"),
+    (3, -1, [-1], "missing_value [-1] is a list and _FillValue -1 a number"),
+    (2, -1, -1, None),
+    (3, -1, -1.0, None),
+]
+
+
+@pytest.mark.parametrize(("zarr_format", "fill", "missing", "fragment"), FILL_AND_MISSING)
+def test_a_missing_value_other_than_the_fill_value_is_a_warning(tmp_path: Path, zarr_format: int, fill: object,
+                                                                 missing: object, fragment: str | None) -> None:
+    """Audit D, finding 7: xarray masks both, and to_zarr then refuses the variable ("conflicting
+    _FillValue and missing_value"); v2 variables are masked with the zarr fill_value."""
+    import warnings
+
+    path, copy = tmp_path / "m.zarr", tmp_path / "copy.zarr"
+    floats = isinstance(fill, str)
+    stored = np.array([1, 2, -2, -1], "f8" if floats else "i2")
+    fill_value = fill if zarr_format == 2 else None
+    xr.Dataset({"v": (("x",), stored)}).to_zarr(path, zarr_format=zarr_format, mode="w", consolidated=False,
+                                                encoding={"v": {"_FillValue": fill_value}})
+    _edit_attrs(path, "v", missing_value=missing, **({"_FillValue": fill} if zarr_format == 3 else {}))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        opened = xr.open_zarr(path, consolidated=False)
+        assert np.isnan(opened["v"].values[3])  # missing_value -1 masked in every case
+    multiple = any("multiple fill values" in str(w.message) for w in caught)
+    try:
+        opened.to_zarr(copy, zarr_format=zarr_format, mode="w", consolidated=False)
+        written = True
+    except ValueError as err:
+        assert "conflicting _FillValue" in str(err)
+        written = False
+    _, report, _ = _check(path)
+    issues = [i for i in report.issues if i.path == "/v" and i.pointer.endswith("/missing_value")]
+    assert written == (fragment is None)
+    if fragment is None:
+        assert issues == []
+        return
+    [issue] = issues
+    assert issue.severity is Severity.WARNING and fragment in issue.message
+    assert multiple == ("multiple fill values" in issue.message)
+
+
 # -- arrays xarray finds no dimension names for ------------------------------------------------------
 
 

@@ -537,6 +537,7 @@ class CfConvention(BaseConvention):
             if problem:
                 add(Severity.WARNING, f"{key} {attrs[key]!r} is not representable in the stored dtype {stored}: "
                     f"{problem}", key)
+        _check_fill_and_missing(node, add)
         if units is not None and not isinstance(units, str):
             add(Severity.WARNING, f"units is {units!r}, expected a string", "units")
         elif isinstance(units, str) and xarray_decodes_times(units):
@@ -562,6 +563,38 @@ class CfConvention(BaseConvention):
         ptr, doc = attributes_pointer(node, "Conventions")
         return [Issue(Severity.WARNING, f"Conventions is {value!r}, expected a string such as 'CF-1.10'",
                       node.path, ptr, CONVENTION, doc)]
+
+
+def _check_fill_and_missing(node: Node, add: Callable[[Severity, str, str], None]) -> None:
+    """A ``missing_value`` other than the ``_FillValue`` xarray masks with (for v2 variables, the
+    zarr fill_value): CF allows it and xarray masks both, but it cannot write the variable back
+    (``to_zarr``: "conflicting _FillValue and missing_value"), comparing them as arrays."""
+    attrs = node.attributes
+    fill = xarray_fill_value(node)
+    if "missing_value" not in attrs or fill is None:
+        return
+    missing = attrs["missing_value"]
+    fill_number = _mask_number(fill)
+    parsed = [_mask_number(v) for v in (missing if isinstance(missing, list) else [missing])]
+    values = [v for v in parsed if v is not None]
+    if fill_number is None or not values or len(values) != len(parsed):
+        return  # not numbers: reported as such
+    numbers = np.array(values, dtype=float)
+    if not isinstance(missing, list) and np.isclose(fill_number, numbers[0], rtol=1e-5, atol=1e-8, equal_nan=True):
+        return
+    shown = _number_text(fill) if isinstance(fill, float) else _shown(fill)
+    if "_FillValue" not in attrs:  # a zarr v2 variable's fill_value
+        shown += " (the zarr fill_value, which xarray masks with on zarr v2)"
+    if all(np.isclose(fill_number, numbers, rtol=1e-5, atol=1e-8, equal_nan=True)):
+        add(Severity.WARNING, f"missing_value {_shown(missing)} is a list and _FillValue {shown} a number: xarray "
+            f"cannot write the dataset back, as it finds them conflicting; write missing_value "
+            f"{_number_text(values[0])}", "missing_value")
+        return
+    distinct = {v for v in (fill_number, *values) if not math.isnan(v)}
+    warned = " (warning of 'multiple fill values')" if len(distinct) > 1 else ""
+    add(Severity.WARNING, f"_FillValue {shown} and missing_value {_shown(missing)} "
+        f"differ: xarray masks both{warned} but cannot write the dataset back (to_zarr refuses a conflicting "
+        f"_FillValue and missing_value); CF allows both, but for xarray give them one value", "missing_value")
 
 
 def _check_unsigned(node: Node, add: Callable[[Severity, str, str], None]) -> None:
