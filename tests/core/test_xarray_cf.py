@@ -703,6 +703,61 @@ def test_a_missing_value_other_than_the_fill_value_is_a_warning(tmp_path: Path, 
     assert multiple == ("multiple fill values" in issue.message)
 
 
+PACKINGS = [  # (stored dtype, encoding xarray writes with)
+    ("int16", {"scale_factor": 0.01, "add_offset": 273.15, "_FillValue": -32768}),
+    ("uint8", {"scale_factor": 0.1, "_FillValue": 255}),
+    ("int32", {"add_offset": 1000.0}),
+    ("float32", {"scale_factor": 2.0}),  # its only fill is NaN (xarray's default for floats): stays float32
+    ("float32", {"scale_factor": 2.0, "_FillValue": -999.0}),
+    ("int16", {"scale_factor": 1.0, "add_offset": 0.0}),  # present, though they change nothing
+    ("int16", {"_FillValue": -1}),  # masked only: float32
+    ("float32", {"_FillValue": -1.0}),
+    ("int32", {"_FillValue": -1}),
+]
+
+
+@pytest.mark.filterwarnings("ignore:saving variable None with floating point data as an integer dtype")
+@pytest.mark.parametrize("zarr_format", [2, 3])
+@pytest.mark.parametrize(("dtype", "encoding"), PACKINGS)
+def test_cf_decoding_gives_xarrays_type_and_values(tmp_path: Path, zarr_format: int, dtype: str,
+                                                    encoding: dict[str, object]) -> None:
+    """Audit D, finding 12: packed int16 decoded to float32 in napari (290.00998 for 290.01);
+    xarray takes the type of scale_factor/add_offset, float64 for JSON numbers (unless only NaN
+    is masked), and float32 for masked integers of at most 2 bytes."""
+    from zarr_browser.core.conventions.cf import cf_decoding
+
+    path = tmp_path / "p.zarr"
+    if "scale_factor" in encoding or "add_offset" in encoding:
+        values = np.array([2.5, 9.9, 17.3, 25.0, np.nan if "_FillValue" in encoding else 20.0])
+    else:
+        values = np.array([1, 2, 3, 4, -1]).astype(dtype)
+    xr.Dataset({"v": (("x",), values)}).to_zarr(path, zarr_format=zarr_format, mode="w", consolidated=False,
+                                                encoding={"v": {"dtype": dtype, **encoding}})
+    truth = xr.open_zarr(path, consolidated=False)["v"].values
+    hierarchy, _, _ = _check(path)
+    decoding = cf_decoding(hierarchy.node("/v"))
+    assert decoding is not None
+    ours = decoding.apply(zarr.open_array(path / "v", mode="r")[...])
+    assert ours.dtype == truth.dtype
+    np.testing.assert_array_equal(ours, truth)
+
+
+@pytest.mark.parametrize("fill", [1.5, True])
+def test_cf_decoding_reads_a_v3_integer_fill_as_xarray_truncates_it(tmp_path: Path, fill: object) -> None:
+    """xarray's FillValueCoder makes int(_FillValue) of a v3 integer array: 1.5 and true mask 1."""
+    from zarr_browser.core.conventions.cf import cf_decoding
+
+    path = tmp_path / "i.zarr"
+    stored = np.array([1, 2, 3, -1], "i2")
+    xr.Dataset({"v": (("x",), stored)}).to_zarr(path, zarr_format=3, mode="w", consolidated=False)
+    _edit_attrs(path, "v", _FillValue=fill)
+    truth = xr.open_zarr(path, consolidated=False)["v"].values
+    assert np.isnan(truth[0])
+    decoding = cf_decoding(Hierarchy.open(str(path)).node("/v"))
+    assert decoding is not None
+    np.testing.assert_array_equal(decoding.apply(stored), truth)
+
+
 # -- arrays xarray finds no dimension names for ------------------------------------------------------
 
 

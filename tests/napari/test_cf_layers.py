@@ -49,12 +49,12 @@ def test_packed_variable_shows_the_values_xarray_decodes(tmp_path: Path, zarr_fo
     path = _write(_packed_dataset(np.linspace(-30.0, 30.0, 7)), tmp_path / "packed.zarr", zarr_format)
     (spec,) = [s for s in plan(path).specs if s.kwargs["name"] == "temp"]
     level = spec.levels[0]
-    assert level.dtype == np.float32  # int16 on disk, float32 as xarray decodes it
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         truth = xr.open_zarr(path)["temp"].values
+    assert level.dtype == truth.dtype == np.float64  # int16 on disk; the type of scale_factor (audit D, finding 12)
     data = level[...]
-    np.testing.assert_allclose(data, truth, rtol=0, atol=1e-4)
+    np.testing.assert_array_equal(data, truth)  # the same numbers, not float32 approximations (290.00998)
     assert np.isnan(data[:, 2:4, 5:8]).all() and np.isfinite(data[:, :2]).all()  # the fill is NaN, not -32768
     np.testing.assert_allclose(np.asarray(level.to_dask()), truth, rtol=0, atol=1e-4)  # the compute path too
     (display, kwargs, _), = layer_data(spec)

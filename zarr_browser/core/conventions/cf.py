@@ -299,12 +299,18 @@ def _mask_number(value: JSON) -> float | None:
 
 def xarray_fill_value(node: Node) -> JSON:
     """The ``_FillValue`` xarray masks *node* with: a Zarr v2 variable's zarr ``fill_value``
-    (see :func:`v2_mask_overrides_fill_attribute`), else the attribute (v3 base64 floats
-    decoded), else None."""
+    (see :func:`v2_mask_overrides_fill_attribute`), else the attribute (on v3 arrays decoded as
+    xarray decodes it: base64 floats, integers truncated, ``true`` as 1), else None."""
     if v2_mask_overrides_fill_attribute(node):
         return node.array.fill_value if node.array is not None else None
     attrs = node.attributes
-    return decode_fill_value(node, attrs["_FillValue"]) if "_FillValue" in attrs else None
+    if "_FillValue" not in attrs:
+        return None
+    value = attrs["_FillValue"]
+    dtype = node.array.dtype if node.array is not None else ""
+    if node.zarr_format == 3 and re.match(r"u?int\d+$", dtype) and isinstance(value, int | float) and math.isfinite(value):
+        return int(value)
+    return decode_fill_value(node, value)
 
 
 def v2_mask_overrides_fill_attribute(node: Node) -> bool:
@@ -323,10 +329,14 @@ def cf_decoding(node: Node) -> CfDecoding | None:
     masked with its zarr ``fill_value`` (a ``_FillValue`` attribute counts only when the
     fill_value is null); ``_Unsigned`` "true" reads signed integers as unsigned and "false"
     unsigned ones as signed (only these exact strings count), with the ``_FillValue`` (not
-    ``missing_value``) read again in the new type; ``scale_factor`` /
-    ``add_offset`` unpack to float32 for stored integers of at most 2 bytes (and float32 data),
-    float64 otherwise.  Time variables (``units`` "<unit> since <date>") and non-numeric arrays
-    are left alone.  Malformed numbers are ignored here (validation reports them).
+    ``missing_value``) read again in the new type.  The decoded type is xarray's: with
+    ``scale_factor`` or ``add_offset`` present, the type of those numbers, which JSON makes
+    float64 (xarray's ``_choose_float_dtype``; a ``scale_factor`` that is a JSON integer alone
+    gives xarray int64 values, float64 here), unless the only fill values are NaN: the stored
+    type then stays (float32 data scaled stays float32); masked only, float32 for integers of
+    at most 2 bytes, float64 for wider ones, floats unchanged (``maybe_promote``).  Time variables (units
+    xarray decodes as times) and non-numeric arrays are left alone.  Malformed numbers are
+    ignored here (validation reports them).
     """
     meta = node.array
     if meta is None:
@@ -344,16 +354,22 @@ def cf_decoding(node: Node) -> CfDecoding | None:
         stored = np.dtype(f"{'u' if unsigned else 'i'}{stored.itemsize}")
     if xarray_decodes_times(attrs.get("units")):
         return None
+    raw_fill, missing = xarray_fill_value(node), attrs.get("missing_value")
+    raw = {key: values if isinstance(values, list) else [values]
+           for key, values in (("_FillValue", raw_fill), ("missing_value", missing)) if values is not None}
+    kept = {key: [v for v in values if v is not None and not _is_nan(v)] for key, values in raw.items()}
+    if stored.kind in "iu":  # xarray drops a fill of integers that is all NaN (with a warning)
+        raw = {key: values for key, values in raw.items() if kept[key]}
+    masking = any(kept[key] for key in raw)  # xarray masks (and changes the type) only then
     masked: list[float] = []
-    fill = _mask_number(xarray_fill_value(node))
+    fill = _mask_number(raw_fill)
     if fill is not None and (unsigned or signed) and fill.is_integer():
         # xarray re-reads the _FillValue (only) in the new type: -1 is 255 in uint8, 200 is -56 in int8
         bits = 8 * stored.itemsize
         fill = fill + 2**bits if unsigned and fill < 0 else fill - 2**bits if signed and fill >= 2 ** (bits - 1) else fill
     if fill is not None:
         masked.append(fill)
-    missing = attrs.get("missing_value")
-    for value in missing if isinstance(missing, list) else [missing] if missing is not None else []:
+    for value in raw.get("missing_value", []):
         number = _mask_number(value)
         if number is not None:
             masked.append(number)
@@ -361,16 +377,21 @@ def cf_decoding(node: Node) -> CfDecoding | None:
     scale_value, offset_value = _numeric(attrs.get("scale_factor", 1)), _numeric(attrs.get("add_offset", 0))
     scale = float(scale_value) if scale_value is not None and math.isfinite(scale_value) else 1.0
     offset = float(offset_value) if offset_value is not None and math.isfinite(offset_value) else 0.0
-    packed = scale != 1.0 or offset != 0.0
-    if not packed and not masked:
+    packed = attrs.get("scale_factor") is not None or attrs.get("add_offset") is not None
+    if not packed and not masking:
         return CfDecoding((), 1.0, 0.0, stored, unsigned=unsigned, signed=signed) if unsigned or signed else None
-    if stored.kind == "f" and not packed:
+    if packed and (masking or not raw):  # xarray's _choose_float_dtype: the type of the numbers, float64 in JSON
+        dtype: np.dtype = np.dtype(np.float64)
+    elif stored.kind == "f" or not masking:  # floats stay (xarray's maybe_promote); so do values a NaN fill leaves
         dtype = stored
-    elif stored.itemsize <= 2 or stored == np.float32:
-        dtype = np.dtype(np.float32)
     else:
-        dtype = np.dtype(np.float64)
+        dtype = np.dtype(np.float32 if stored.itemsize <= 2 else np.float64)
     return CfDecoding(tuple(masked), scale, offset, dtype, unsigned=unsigned, signed=signed)
+
+
+def _is_nan(value: JSON) -> bool:
+    number = _mask_number(value)
+    return number is not None and math.isnan(number)
 
 
 def _number_text(value: JSON) -> str:
