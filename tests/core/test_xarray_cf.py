@@ -190,7 +190,7 @@ def test_array_dimension_rules_and_cf_attribute_rules(tmp_path: Path) -> None:
     assert severity_of("'fortnights' is not a time unit") is Severity.ERROR  # xarray refuses to open it
     assert severity_of("scale_factor is 'big'") is Severity.ERROR
     assert severity_of("add_offset is inf") is Severity.ERROR
-    assert severity_of("valid_range [10, 1] has min > max") is Severity.ERROR
+    assert severity_of("valid_range [10, 1] has min > max") is Severity.WARNING  # xarray ignores it (audit D)
     assert severity_of("_FillValue 70000 is not representable in the stored dtype int16") is Severity.WARNING
     assert severity_of("missing_value 1.5 is not representable") is Severity.WARNING
     assert not any("coordinates" in m for m in messages if m.startswith("cf:"))  # reported once, by xarray
@@ -756,6 +756,17 @@ def test_cf_decoding_reads_a_v3_integer_fill_as_xarray_truncates_it(tmp_path: Pa
     decoding = cf_decoding(Hierarchy.open(str(path)).node("/v"))
     assert decoding is not None
     np.testing.assert_array_equal(decoding.apply(stored), truth)
+
+
+def test_a_reversed_valid_range_is_a_warning_as_every_reader_opens_the_store(tmp_path: Path) -> None:
+    """xarray ignores valid_range (netCDF4-python masks what lies outside it): not an error."""
+    path = tmp_path / "r.zarr"
+    xr.Dataset({"v": (("x",), np.arange(4.0), {"valid_range": [10.0, 1.0]})}).to_zarr(
+        path, zarr_format=3, mode="w", consolidated=False)
+    np.testing.assert_array_equal(xr.open_zarr(path, consolidated=False)["v"].values, np.arange(4.0))
+    _, report, _ = _check(path)
+    [issue] = [i for i in report.issues if i.pointer.endswith("/valid_range")]
+    assert issue.severity is Severity.WARNING and "write [1.0, 10.0]" in issue.message
 
 
 # -- arrays xarray finds no dimension names for ------------------------------------------------------

@@ -543,8 +543,10 @@ class CfConvention(BaseConvention):
             if (not isinstance(value, list) or len(value) != 2
                     or any(isinstance(v, list) or _numeric(v) is None for v in value)):
                 add(Severity.ERROR, f"valid_range is {value!r}, expected [min, max] numbers", "valid_range")
-            elif value[0] > value[1]:
-                add(Severity.ERROR, f"valid_range {value} has min > max", "valid_range")
+            elif value[0] > value[1]:  # every reader opens it: a warning, as for the other CF-only checks
+                add(Severity.WARNING, f"valid_range {value} has min > max: xarray ignores valid_range, but "
+                    f"netCDF4-python masks the values outside it, here every value; write {value[::-1]}",
+                    "valid_range")
         for key in ("valid_min", "valid_max"):
             if key in attrs and _numeric(attrs[key]) is None:
                 add(Severity.ERROR, f"{key} is {attrs[key]!r}, expected a number", key)
