@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.model import Node
 
 __all__ = ["CF_ATTRIBUTES", "CfConvention", "CfDecoding", "cf_decoding", "decode_fill_value", "encode_fill_value",
-           "parse_time_units", "v2_mask_overrides_fill_attribute", "xarray_decodes_times"]
+           "parse_time_units", "v2_mask_overrides_fill_attribute", "xarray_decodes_times", "xarray_fill_value"]
 
 logger = logging.getLogger(__name__)
 
@@ -144,15 +144,15 @@ def _v3_fill_value_problem(node: Node) -> str | None:
         text = _float_text(raw)
         written = (f"write {int(text)}" if text is not None and text.is_integer()
                    else "write a number the data does not hold (integers have no NaN)")
-        return (f"_FillValue {_shown(raw)} is not a number: xarray reads the _FillValue of a zarr v3 {dtype} array as a "
-                f"JSON number and refuses to open the dataset otherwise (TypeError); {written}")
+        return (f"_FillValue {_shown(raw)} is not a number: xarray reads the _FillValue of a zarr v3 {dtype} array "
+                f"as a JSON number and refuses to open the dataset otherwise (TypeError); {written}")
     if dtype.kind not in "fc":
         return None
     parts = raw if dtype.kind == "c" and isinstance(raw, list) and len(raw) == 2 else [raw]
     if dtype.kind == "c" and len(parts) != 2:
-        return (f"_FillValue {_shown(raw)} is not a list of two base64 strings: xarray reads the _FillValue of a zarr v3 "
-                f"{dtype} array as the base64 of the float64 bytes of its real and imaginary parts, as it writes "
-                f"it, and refuses to open the dataset otherwise")
+        return (f"_FillValue {_shown(raw)} is not a list of two base64 strings: xarray reads the _FillValue of a "
+                f"zarr v3 {dtype} array as the base64 of the float64 bytes of its real and imaginary parts, as it "
+                f"writes it, and refuses to open the dataset otherwise")
     for part in parts:
         why, value = _b64_float_problem(part)
         if why is None:
@@ -308,7 +308,8 @@ def xarray_fill_value(node: Node) -> JSON:
         return None
     value = attrs["_FillValue"]
     dtype = node.array.dtype if node.array is not None else ""
-    if node.zarr_format == 3 and re.match(r"u?int\d+$", dtype) and isinstance(value, int | float) and math.isfinite(value):
+    integers = node.zarr_format == 3 and re.match(r"u?int\d+$", dtype) is not None
+    if integers and isinstance(value, int | float) and math.isfinite(value):
         return int(value)
     return decode_fill_value(node, value)
 
@@ -334,9 +335,9 @@ def cf_decoding(node: Node) -> CfDecoding | None:
     float64 (xarray's ``_choose_float_dtype``; a ``scale_factor`` that is a JSON integer alone
     gives xarray int64 values, float64 here), unless the only fill values are NaN: the stored
     type then stays (float32 data scaled stays float32); masked only, float32 for integers of
-    at most 2 bytes, float64 for wider ones, floats unchanged (``maybe_promote``).  Time variables (units
-    xarray decodes as times) and non-numeric arrays are left alone.  Malformed numbers are
-    ignored here (validation reports them).
+    at most 2 bytes, float64 for wider ones, floats unchanged (``maybe_promote``).  Time
+    variables (units xarray decodes as times) and non-numeric arrays are left alone.  Malformed
+    numbers are ignored here (validation reports them).
     """
     meta = node.array
     if meta is None:
@@ -366,7 +367,10 @@ def cf_decoding(node: Node) -> CfDecoding | None:
     if fill is not None and (unsigned or signed) and fill.is_integer():
         # xarray re-reads the _FillValue (only) in the new type: -1 is 255 in uint8, 200 is -56 in int8
         bits = 8 * stored.itemsize
-        fill = fill + 2**bits if unsigned and fill < 0 else fill - 2**bits if signed and fill >= 2 ** (bits - 1) else fill
+        if unsigned and fill < 0:
+            fill += 2**bits
+        elif signed and fill >= 2 ** (bits - 1):
+            fill -= 2**bits
     if fill is not None:
         masked.append(fill)
     for value in raw.get("missing_value", []):

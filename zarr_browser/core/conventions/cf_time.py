@@ -51,7 +51,8 @@ _PANDAS_UNITS = frozenset({"nanoseconds", "microseconds", "milliseconds", "secon
 # cftime's own expression (cftime._cftime.ISO8601_REGEX), matched at the start of the date only
 _CFTIME_DATE = re.compile(
     r"(?P<year>[+-]?[0-9]+)(-(?P<month>[0-9]{1,2})(-(?P<day>[0-9]{1,2})"
-    r"(((?P<separator1>.)(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{1,2})(:(?P<second>[0-9]{1,2})(\.(?P<fraction>[0-9]+))?)?)?"
+    r"(((?P<separator1>.)(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{1,2})"
+    r"(:(?P<second>[0-9]{1,2})(\.(?P<fraction>[0-9]+))?)?)?"
     r"((?P<separator2>.?)(?P<timezone>Z|(([-+])([0-9]{2})((:([0-9]{2}))|([0-9]{2}))?)))?)?)?)?"
 )
 # the ISO forms pandas certainly reads (it reads more: dateutil's); a UTC offset only after a time
