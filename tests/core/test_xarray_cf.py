@@ -769,6 +769,76 @@ def test_a_reversed_valid_range_is_a_warning_as_every_reader_opens_the_store(tmp
     assert issue.severity is Severity.WARNING and "write [1.0, 10.0]" in issue.message
 
 
+NETCDF_C_WRITER = """\
+import json, sys
+import netCDF4
+import numpy as np
+path, variant = sys.argv[1], sys.argv[2]
+url = f"file://{path}#mode=nczarr,file"
+ds = netCDF4.Dataset(url, "w")
+ds.createDimension("x", 4)
+if variant == "unsigned":
+    v = ds.createVariable("v", "i1", ("x",), fill_value=-1)
+    v._Unsigned = "true"
+    v.set_auto_maskandscale(False)
+    v[:] = np.array([1, -56, -1, 3], "i1")
+else:
+    v = ds.createVariable("v", "f4", ("x",), fill_value=-999.0)
+    v.missing_value = np.float32(-888.0)
+    v[:] = np.array([1, -999, -888, 4], "f4")
+ds.close()
+ds = netCDF4.Dataset(url)
+print(json.dumps({"attribute": str(ds["v"].getncattr(next(k for k in ds["v"].ncattrs() if k != "_FillValue"))),
+                  "values": np.ma.filled(ds["v"][:].astype("f8"), np.nan).tolist()}))
+"""
+
+
+def _netcdf_c_store(tmp_path: Path, variant: str) -> tuple[Path, dict[str, object]]:
+    """A store the netCDF4 wheel's libnetcdf (4.10) writes, and what it reads back (in a subprocess:
+    netCDF-C has been seen to crash)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("netCDF4")
+    script, store = tmp_path / "write.py", tmp_path / f"{variant}.zarr"
+    script.write_text(NETCDF_C_WRITER)
+    done = subprocess.run([sys.executable, str(script), str(store), variant], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return store, json.loads(done.stdout)
+
+
+def test_netcdf_c_writes_unsigned_as_json_true_which_no_reader_honours(tmp_path: Path) -> None:
+    """libnetcdf 4.10 writes _Unsigned = "true" to NCZarr as JSON true and reads it back as '1':
+    netCDF4-python shows the bytes signed, as xarray would (audit D, finding 6)."""
+    store, read = _netcdf_c_store(tmp_path, "unsigned")
+    assert json.loads((store / "v" / ".zattrs").read_text())["_Unsigned"] is True
+    assert read["attribute"] == "1" and -56.0 in read["values"]  # signed, the fill -1 masked
+    _, report, _ = _check(store)
+    [issue] = [i for i in report.issues if i.pointer.endswith("_Unsigned")]
+    assert issue.severity is Severity.WARNING and "xarray ignores _Unsigned true" in issue.message
+    assert "reads it back as '1'" in issue.message
+
+
+def test_netcdf_c_fill_and_missing_values_that_differ_are_a_warning(tmp_path: Path) -> None:
+    """netCDF readers mask both; xarray masks both too, but cannot write the dataset back (audit D, finding 7)."""
+    import warnings
+
+    store, read = _netcdf_c_store(tmp_path, "missing")
+    assert np.isnan(read["values"][1:3]).all()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        opened = xr.open_zarr(store, consolidated=False)
+        assert np.isnan(opened["v"].values[1:3]).all()
+    assert any("multiple fill values" in str(w.message) for w in caught)
+    with pytest.raises(ValueError, match="conflicting _FillValue"):
+        opened.to_zarr(tmp_path / "copy.zarr", zarr_format=2, consolidated=False)
+    _, report, _ = _check(store)
+    [issue] = [i for i in report.issues if i.pointer.endswith("missing_value")]
+    assert issue.severity is Severity.WARNING and "_FillValue -999" in issue.message
+    assert "cannot write the dataset back" in issue.message
+
+
 # -- arrays xarray finds no dimension names for ------------------------------------------------------
 
 

@@ -640,10 +640,14 @@ def _check_unsigned(node: Node, add: Callable[[Severity, str, str], None]) -> No
             "integers only (it warns that the variable 'has _Unsigned attribute but is not of integer type'); "
             "remove it", "_Unsigned")
     elif value not in ("true", "false"):
-        truthy = value is True or (isinstance(value, str) and value.strip().lower() == "true")
-        effect = (f"so it reads these {dtype} values as signed (netCDF4-python, which takes 'True' too, reads "
-                  f"them as unsigned); write 'true'" if truthy and dtype.kind == "i"
-                  else "write 'true' or 'false'")
+        if dtype.kind == "i" and value is True:
+            effect = (f"so it reads these {dtype} values as signed; netCDF-C 4.10 writes the text 'true' so to "
+                      "NCZarr and reads it back as '1', which netCDF4-python does not honour either; write 'true'")
+        elif dtype.kind == "i" and value == "True":
+            effect = (f"so it reads these {dtype} values as signed, where netCDF4-python, which takes 'True' too, "
+                      "reads them as unsigned; write 'true'")
+        else:
+            effect = "write 'true' or 'false'"
         add(Severity.WARNING, f"xarray ignores _Unsigned {_shown(value)}: it reads only the exact strings 'true' and "
             f"'false', {effect}", "_Unsigned")
     elif value == "false" and dtype.kind == "u":
