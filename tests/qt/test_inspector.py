@@ -275,6 +275,24 @@ def test_diagnostics_report_counts_bytes_and_ratio(make_inspector, tmp_path) -> 
     assert "Compression ratio" in texts and inspector.array.status.text() == "Done."
 
 
+def test_diagnostics_ratio_is_that_of_the_chunks_stored(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """One chunk of four written with random numbers: the ratio is about 1, and says what it
+    divides (the whole array's size over the bytes stored said 4 ×)."""
+    group = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=3)
+    arr = group.create_array("x", shape=(200, 200), chunks=(100, 100), dtype="f8", fill_value=0)
+    arr[:100, :100] = np.random.default_rng(0).normal(size=(100, 100))
+    hierarchy = _open(tmp_path / "s.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/x"))
+    inspector.array.diagnose_button.click()
+    texts = inspector.array.resultTexts()
+    assert texts["Initialised chunks"] == "1 of 4 (25.0 %)"
+    assert texts["Decoded size"] == "78.1 KiB in the stored chunks"
+    assert texts["Logical size"] == "312.5 KiB (the whole array)"
+    ratio, rest = texts["Compression ratio"].split(" × ")
+    assert 1.0 < float(ratio) < 1.1 and rest == "(decoded size ÷ bytes stored)"
+
+
 def test_diagnostics_cancel_stops_the_listing_midway(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
     hierarchy = _chunky_array(tmp_path / "s.zarr")
     inspector = make_inspector()

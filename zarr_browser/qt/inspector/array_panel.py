@@ -41,7 +41,8 @@ class ArrayPanel(QWidget):
     """Shape, chunks, shards, dtype, codecs, fill value and sizes of an array node.
 
     The Diagnostics button lists the array's stored objects in a worker (with progress and
-    cancel) and shows how many chunks are initialised, the bytes stored and the ratio.
+    cancel) and shows how many chunks are initialised, the bytes stored, their decoded size and
+    the compression ratio of what is stored (unwritten chunks do not count).
     """
 
     def __init__(self, *, runner: Runner, parent: QWidget | None = None) -> None:
@@ -235,11 +236,18 @@ class ArrayPanel(QWidget):
         unit = result.unit
         pct = 100 * result.fraction_initialised
         self._add(self._results, f"Initialised {unit}", f"{result.initialised:,} of {result.expected:,} ({pct:.1f} %)")
+        if result.inner_initialised is not None and result.inner_expected:
+            share = 100 * result.inner_initialised / result.inner_expected
+            self._add(self._results, "Inner chunks stored",
+                      f"{result.inner_initialised:,} of the {result.inner_expected:,} in those shards ({share:.1f} %)")
         self._add(self._results, "Bytes stored", format_bytes(result.bytes_stored))
+        if result.decoded_bytes is not None:
+            self._add(self._results, "Decoded size", _decoded_text(result))
         if result.logical_bytes is not None:
-            self._add(self._results, "Logical size", format_bytes(result.logical_bytes))
+            self._add(self._results, "Logical size", format_bytes(result.logical_bytes) + " (the whole array)")
         ratio = result.ratio
-        self._add(self._results, "Compression ratio", f"{ratio:.2f} ×" if ratio is not None else "–")
+        self._add(self._results, "Compression ratio",
+                  f"{ratio:.2f} × (decoded size ÷ bytes stored)" if ratio is not None else "–")
         if result.stray:
             self._add(self._results, "Other keys", f"{result.stray:,} keys that are not chunks of this array")
         if result.cancelled:
@@ -286,6 +294,16 @@ class ArrayPanel(QWidget):
     def _clear_form(form: QFormLayout) -> None:
         while form.rowCount():
             form.removeRow(0)
+
+
+def _decoded_text(result: ArrayDiagnostics) -> str:
+    """The decoded size of what is stored, and what it counts (the ratio is taken over it)."""
+    size = format_bytes(result.decoded_bytes or 0)
+    if result.unit == "chunks":
+        return f"{size} in the stored chunks"
+    if result.shards_counted_whole:
+        return f"{size}, each stored shard counted whole (their indexes were not read)"
+    return f"{size} in the inner chunks stored"
 
 
 def _form_texts(form: QFormLayout) -> dict[str, str]:
