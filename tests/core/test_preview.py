@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -213,3 +217,55 @@ def test_what_has_no_picture_is_told_by_its_data_type(tmp_path: Path) -> None:
     assert hierarchy.node("/text").array.dtype == "string (vlen-utf8)"
     registry = default_registry()
     assert [previewable(hierarchy.node(f"/{n}"), registry) for n in kinds] == [False, False, False, True]
+
+
+def _written_plate(root: Path, wells: list[str]) -> Path:
+    """An OME-Zarr 0.4 plate written by ome-zarr-py: two fields of 16×16 pixels per well."""
+    from ome_zarr.format import FormatV04
+    from ome_zarr.writer import write_image, write_plate_metadata, write_well_metadata
+
+    plate = zarr.open_group(root, mode="w", zarr_format=2)
+    write_plate_metadata(plate, ["A", "B"], ["1", "2"], wells, fmt=FormatV04())
+    for path in wells:
+        well = plate.require_group(path)
+        write_well_metadata(well, [{"path": "0"}, {"path": "1"}], fmt=FormatV04())
+        for field in ("0", "1"):
+            data = np.arange(256, dtype="uint8").reshape(16, 16)
+            write_image(data, well.require_group(field), axes="yx", fmt=FormatV04(), scale_factors=())
+    return root
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP")
+def test_a_plate_on_a_server_that_stops_answering_fails_within_one_deadline(tmp_path: Path) -> None:
+    """The server process is stopped: connections stay open and nothing comes back.  Each
+    well and field waited out a deadline of its own (four wells: four deadlines); the preview
+    as a whole has one, and says which plate and why."""
+    from servers import ProcessServer
+
+    from zarr_browser.core.store import RequestPolicy
+    from zarr_browser.errors import StoreTimeoutError
+
+    _written_plate(tmp_path / "www" / "screen" / "plate.ome.zarr", ["A/1", "A/2", "B/1", "B/2"])
+    policy = RequestPolicy(attempt_timeout=0.5, deadline=1.5, retries=1, backoff=0.01)
+    registry = default_registry()
+    with ProcessServer(tmp_path / "www") as server:
+        url = server.url_for("screen")
+        answered = Hierarchy.open(url, policy=policy)
+        thumb = make_thumbnail(answered.access, answered.node("/plate.ome.zarr"), registry, HierarchyContext(answered))
+        assert thumb.note.startswith("well A/1, field 0")  # the server answering: the first well's first field
+        hierarchy = Hierarchy.open(url, policy=policy)
+        plate = hierarchy.node("/plate.ome.zarr")
+        os.kill(server._process.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            with pytest.raises(StoreTimeoutError) as caught:
+                make_thumbnail(hierarchy.access, plate, registry, HierarchyContext(hierarchy))
+            elapsed = time.monotonic() - started
+        finally:
+            os.kill(server._process.pid, signal.SIGCONT)
+    assert elapsed < policy.deadline + 1.0, f"{elapsed:.1f} s"
+    # the read of well A/1 timed out (its retries done), or the preview's deadline ran out first:
+    # either way the other wells are not tried
+    why = (r"(reading http://127\.0\.0\.1:\d+/screen/plate\.ome\.zarr/A/1/\S+ timed out after 2 attempts"
+           r"|the store did not answer within 1\.5 s, the time a preview may take)")
+    assert re.fullmatch(rf"plate /plate\.ome\.zarr: {why} \(well A/1 tried\)", str(caught.value)), caught.value

@@ -655,6 +655,40 @@ def test_cancelled_store_io_stops_waiting_at_once() -> None:
 
 
 @pytest.mark.network
+def test_a_time_bound_is_one_deadline_for_every_wait_in_it(http_server: Any, zarr_stores: Any) -> None:
+    """Reads one after another share the bound: the first that hangs waits out what is left,
+    the next fails at once; a request that times out by its own deadline marks it expired."""
+    import asyncio
+
+    from zarr_browser.core.store import time_bound
+    from zarr_browser.errors import StoreTimeoutError
+
+    async def answer() -> int:
+        return 42
+
+    with time_bound(0.5, "the work") as bound:
+        assert run_sync(answer()) == 42 and not bound.expired
+        started = time.monotonic()
+        with pytest.raises(StoreTimeoutError, match=r"^the work: the store did not answer within 0\.5 s$"):
+            run_sync(asyncio.sleep(3600))
+        with pytest.raises(StoreTimeoutError):  # nothing is left: the next read fails at once
+            run_sync(answer())
+        assert time.monotonic() - started < 1.5 and bound.expired
+    assert run_sync(answer()) == 42  # outside the block: no bound
+
+    zarr_stores.sample(http_server.root / "s.zarr", 3)
+    http_server.faults.add("s.zarr/raw/*", "hang")
+    policy = RequestPolicy(attempt_timeout=0.2, deadline=0.4, retries=0, backoff=0.01)
+    access = open_store(http_server.url_for("s.zarr"), policy=policy)
+    with time_bound(30) as bound:
+        assert run_sync(access.get("zarr.json")) is not None and not bound.expired
+        with pytest.raises(StoreTimeoutError):
+            run_sync(access.get("raw/zarr.json"))
+        assert bound.expired and bound.left > 20  # the request's deadline, noted in the bound
+        assert bound.reason.startswith("reading http://127.0.0.1:") and "timed out" in bound.reason
+
+
+@pytest.mark.network
 def test_a_query_string_goes_with_every_request(http_server: Any, zarr_stores: Any) -> None:
     """A token URL (``…/s.zarr?token=abc``) is the store at ``…/s.zarr`` asked with the token
     every time: keys appended after the query asked the directory's HTML page instead."""

@@ -31,12 +31,13 @@ import numpy as np
 
 from zarr_browser.core.dimensions import looks_rgb, plane_axes, resolve_dimension_names
 from zarr_browser.core.safety import check_array, ensure_safe, itemsize
-from zarr_browser.errors import ZarrBrowserError
+from zarr_browser.core.store import time_bound
+from zarr_browser.errors import StoreTimeoutError, ZarrBrowserError
 
 if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import Context, ConventionRegistry
     from zarr_browser.core.model import ArrayMeta, Node
-    from zarr_browser.core.store import StoreAccess
+    from zarr_browser.core.store import StoreAccess, TimeBound
 
 __all__ = ["DEFAULT_MAX_BYTES", "PreviewUnavailableError", "Thumbnail", "label_hue", "make_thumbnail", "previewable",
            "structured_fill_text", "value_kind"]
@@ -210,10 +211,30 @@ def make_thumbnail(
         When the node has nothing to draw.
     UnsafeArrayError
         When the array to read does not pass the safety gate.
+    StoreTimeoutError
+        When the store did not answer within the policy's deadline, which bounds the preview
+        as a whole (every read it makes).
     """
     if node.kind == "error":
         raise PreviewUnavailableError(f"{node.path} could not be read: {node.error}")
-    renderer = _Renderer(access, registry, ctx, max_bytes=max_bytes, size=size)
+    # one deadline for the whole preview: a plate tried well after well on a server that stopped
+    # answering waited out the request deadline once per well and field
+    with time_bound(access.policy.deadline, f"preview of {node.path}") as bound:
+        try:
+            return _draw(_Renderer(access, registry, ctx, max_bytes=max_bytes, size=size, bound=bound), node)
+        except PreviewUnavailableError as err:
+            if bound.expired:  # nothing found because nothing answered: say so
+                raise StoreTimeoutError(f"preview of {node.path}: {_why(bound)} ({err})") from err
+            raise
+
+
+def _why(bound: TimeBound) -> str:
+    """Why a preview's reads stopped: the read that timed out, or its deadline running out."""
+    return bound.timeout or f"the store did not answer within {bound.seconds:g} s, the time a preview may take"
+
+
+def _draw(renderer: _Renderer, node: Node) -> Thumbnail:
+    ctx = renderer.ctx
     if node.is_array:
         ensure_safe(node)  # the gate speaks first: a refusal says more than "nothing to draw"
         parent = ctx.parent(node)
@@ -456,12 +477,18 @@ def _levels(desc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 class _Renderer:
     def __init__(self, access: StoreAccess, registry: ConventionRegistry, ctx: Context, *, max_bytes: int,
-                 size: int) -> None:
+                 size: int, bound: TimeBound) -> None:
         self.access = access
         self.registry = registry
         self.ctx = ctx
         self.max_bytes = max_bytes
         self.size = size
+        self.bound = bound
+
+    def _timed_out(self, what: str, tried: Sequence[str]) -> StoreTimeoutError:
+        """Reads of *what* timed out, or the preview's deadline ran out; *tried*: the wells or
+        fields asked, in order."""
+        return StoreTimeoutError(f"{what}: {_why(self.bound)}" + (f" ({', '.join(tried)} tried)" if tried else ""))
 
     def ome(self, node: Node) -> Mapping[str, Any]:
         """The OME description of *node* (empty when the registry has no OME convention or none is found)."""
@@ -653,29 +680,53 @@ class _Renderer:
 
     def well(self, well: Node, desc: Mapping[str, Any]) -> Thumbnail:
         images = (desc.get("well") or {}).get("images") or []
+        tried: list[str] = []
         for entry in images:
             path = _resolve(well.path, entry.get("path") if isinstance(entry, Mapping) else None)
-            node = self.ctx.node(path) if path else None
-            if node is not None:
-                field_desc = self.ome(node)
-                if "image" in (field_desc.get("roles") or ()):
-                    thumb = self.image(node, field_desc)
-                    return _with_note(thumb, f"field {node.name}: {thumb.note}")
+            if path is None:
+                continue
+            try:
+                thumb = self._field(path)
+            except StoreTimeoutError as err:
+                raise self._timed_out(f"well {well.path}", [*tried, f"field {entry['path']}"]) from err
+            if thumb is not None:
+                return thumb
+            tried.append(f"field {entry['path']}")
+            if self.bound.expired:  # once reads time out, the next field would fail as well
+                raise self._timed_out(f"well {well.path}", tried)
         raise PreviewUnavailableError(f"well {well.path} has no readable field image")
+
+    def _field(self, path: str) -> Thumbnail | None:
+        """The image at *path* (a well's field), or None when there is none."""
+        node = self.ctx.node(path)
+        if node is None:
+            return None
+        field_desc = self.ome(node)
+        if "image" not in (field_desc.get("roles") or ()):
+            return None
+        thumb = self.image(node, field_desc)
+        return _with_note(thumb, f"field {node.name}: {thumb.note}")
 
     def plate(self, plate: Node, desc: Mapping[str, Any]) -> Thumbnail:
         wells = (desc.get("plate") or {}).get("wells") or []
+        tried: list[str] = []
         for entry in wells:
             path = _resolve(plate.path, entry.get("path") if isinstance(entry, Mapping) else None)
-            node = self.ctx.node(path) if path else None
-            if node is not None:
-                well_desc = self.ome(node)
-                if "well" in (well_desc.get("roles") or ()):
-                    try:
-                        thumb = self.well(node, well_desc)
-                    except PreviewUnavailableError:
-                        continue
+            if path is None:
+                continue
+            try:
+                node = self.ctx.node(path)
+                well_desc = self.ome(node) if node is not None else {}
+                if node is not None and "well" in (well_desc.get("roles") or ()):
+                    thumb = self.well(node, well_desc)
                     return _with_note(thumb, f"well {entry.get('path')}, {thumb.note}")
+            except PreviewUnavailableError:
+                pass
+            except StoreTimeoutError as err:
+                raise self._timed_out(f"plate {plate.path}", [*tried, f"well {entry['path']}"]) from err
+            tried.append(f"well {entry['path']}")
+            if self.bound.expired:  # once reads time out, the next well would fail as well
+                raise self._timed_out(f"plate {plate.path}", tried)
         raise PreviewUnavailableError(f"plate {plate.path} has no readable well image")
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import errno
 import logging
 import os
@@ -56,11 +57,13 @@ __all__ = [
     "RequestPolicy",
     "RequestStats",
     "StoreAccess",
+    "TimeBound",
     "check_key",
     "describe_remote_error",
     "open_store",
     "options_for_url",
     "run_sync",
+    "time_bound",
 ]
 
 logger = logging.getLogger(__name__)
@@ -134,12 +137,89 @@ def cancellable(event: threading.Event | None) -> Iterator[None]:
         _cancel.event = previous
 
 
+@dataclass(slots=True)
+class TimeBound:
+    """One deadline shared by all the store I/O of a piece of work (see :func:`time_bound`)."""
+
+    seconds: float
+    deadline: float  # time.monotonic() when it runs out
+    what: str = ""  # the work, for messages ("preview of /a")
+    timeout: str | None = None  # the first read within it that timed out by its own deadline
+    cut: bool = False  # a wait was cut short by the bound
+
+    @property
+    def left(self) -> float:
+        """Seconds left (0 or less once it has run out)."""
+        return self.deadline - time.monotonic()
+
+    @property
+    def expired(self) -> bool:
+        """True once it has run out, or a read within it timed out (the next would wait as long)."""
+        return self.cut or self.timeout is not None or self.left <= 0
+
+    @property
+    def reason(self) -> str:
+        """Why reads stopped: the first read that timed out, else the bound running out."""
+        return self.timeout or f"the store did not answer within {self.seconds:g} s"
+
+    def error(self) -> StoreTimeoutError:
+        """The error of a wait it cut short."""
+        self.cut = True
+        return StoreTimeoutError((f"{self.what}: " if self.what else "") +
+                                 f"the store did not answer within {self.seconds:g} s")
+
+    def note_timeout(self, message: str) -> None:
+        if self.timeout is None:
+            self.timeout = message
+
+
+_BOUND: contextvars.ContextVar[TimeBound | None] = contextvars.ContextVar("zarr_browser_time_bound", default=None)
+"""The bound of the work running (a context variable: the tasks :func:`run_sync` starts on the I/O
+loop see it, and note their timeouts in it)."""
+
+
+@contextlib.contextmanager
+def time_bound(seconds: float, what: str = "") -> Iterator[TimeBound]:
+    """Within this block, the store I/O this thread runs with :func:`run_sync` shares one deadline
+    of *seconds*: each wait is cut to the time left (its task on the I/O loop cancelled), and once
+    it has run out every call fails at once with StoreTimeoutError naming *what*.  Each request
+    keeps its own deadline too, and one that times out marks the bound ``expired``: work trying
+    one thing after another (a preview, well after well, on a server that stopped answering)
+    stops there instead of waiting out a deadline for each.  A bound inside another ends no
+    later than the outer one."""
+    previous = _BOUND.get()
+    deadline = time.monotonic() + seconds
+    bound = TimeBound(seconds, deadline if previous is None else min(deadline, previous.deadline), what)
+    token = _BOUND.set(bound)
+    try:
+        yield bound
+    finally:
+        _BOUND.reset(token)
+
+
+def _note_timeout(err: StoreTimeoutError) -> StoreTimeoutError:
+    """*err*, noted in the bound of the work it belongs to (if any)."""
+    bound = _BOUND.get()
+    if bound is not None:
+        bound.note_timeout(str(err))
+    return err
+
+
 def run_sync(coro: Any, timeout: float | None = None) -> Any:
-    """Run *coro* on zarr's I/O event loop and return its result (blocking; see :func:`cancellable`)."""
+    """Run *coro* on zarr's I/O event loop and return its result (blocking; see :func:`cancellable`
+    and :func:`time_bound`)."""
     event: threading.Event | None = getattr(_cancel, "event", None)
-    if event is None:
+    bound = _BOUND.get()
+    if bound is not None:
+        left = bound.left
+        if left <= 0:
+            coro.close()
+            raise bound.error()
+        bound = bound if timeout is None or left < timeout else None  # which limit cuts the wait
+        timeout = left if bound is not None else timeout
+    if event is None and bound is None:
         return sync(coro, timeout=timeout)
-    if event.is_set():
+    if event is not None and event.is_set():
         coro.close()
         raise OperationCancelledError("cancelled")
     from zarr.core.sync import _get_loop
@@ -149,11 +229,13 @@ def run_sync(coro: Any, timeout: float | None = None) -> Any:
     future.add_done_callback(lambda _: finished.set())
     deadline = None if timeout is None else time.monotonic() + timeout
     while not finished.wait(_CANCEL_POLL):
-        if event.is_set():
+        if event is not None and event.is_set():
             future.cancel()
             raise OperationCancelledError("cancelled")
         if deadline is not None and time.monotonic() > deadline:
             future.cancel()
+            if bound is not None:
+                raise bound.error()
             raise TimeoutError(f"the store did not answer within {timeout} s")
     return future.result()
 
@@ -333,8 +415,9 @@ class GuardedStore(WrapperStore[Store]):
                     await asyncio.wait_for(gate.acquire(), timeout=max(0.01, policy.deadline - (time.monotonic() - started)))
                 except TimeoutError as err:
                     self._stats.add(failures=1)
-                    raise StoreTimeoutError(f"reading {self.describe_key(key)} timed out (waiting for a turn: "
-                                            f"the server takes {self._gate.size} requests at once)") from err
+                    raise _note_timeout(StoreTimeoutError(
+                        f"reading {self.describe_key(key)} timed out (waiting for a turn: the server takes "
+                        f"{self._gate.size} requests at once)")) from err
             remaining = policy.deadline - (time.monotonic() - started)
             self._stats.add(requests=1)
             try:
@@ -350,8 +433,10 @@ class GuardedStore(WrapperStore[Store]):
                         raise
                     what = "timed out" if isinstance(err, TimeoutError) else f"failed: {describe_remote_error(err)}"
                     tries = f" after {attempt + 1} attempts" if attempt else ""
-                    cls = StoreTimeoutError if isinstance(err, TimeoutError) else StoreReadError
-                    raise cls(f"reading {self.describe_key(key)} {what}{tries}") from err
+                    message = f"reading {self.describe_key(key)} {what}{tries}"
+                    if isinstance(err, TimeoutError):
+                        raise _note_timeout(StoreTimeoutError(message)) from err
+                    raise StoreReadError(message) from err
                 attempt += 1
                 self._stats.add(retries=1)
                 delay = policy.backoff * (2 ** (attempt - 1)) * (0.5 + random.random())
@@ -863,7 +948,7 @@ class StoreAccess:
             self.stats.add(requests=1)
             names = await asyncio.wait_for(collect(), timeout=self.policy.deadline)
         except TimeoutError as err:
-            raise StoreTimeoutError(f"listing {self.describe_key(prefix)} timed out") from err
+            raise _note_timeout(StoreTimeoutError(f"listing {self.describe_key(prefix)} timed out")) from err
         except (StoreReadError, StoreBoundaryError):
             raise
         except (FileNotFoundError, PermissionError) as err:
