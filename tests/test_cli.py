@@ -486,3 +486,24 @@ def test_text_and_json_count_the_same_warnings_on_a_server_that_cannot_list(http
     _code, payload = run("validate", url, "--json")
     counted = int(text.strip().splitlines()[-1].split(" warning(s)")[0].rsplit(" ", 1)[-1])
     assert json.loads(payload)["incomplete"] and json.loads(payload)["warnings"] == counted
+
+
+def test_info_and_validate_walk_below_a_group_whose_document_is_broken(tmp_path: Path) -> None:
+    """The group stays an error; what lies below it is listed and checked (it was left out)."""
+    store = tmp_path / "g.zarr"
+    root = zarr.open_group(store, mode="w", zarr_format=3)
+    inner = root.create_group("broken").create_group("inner")
+    inner.create_array("good", shape=(2,), dtype="i1")[:] = 1
+    inner.create_array("bad", shape=(2,), dtype="i1")
+    (store / "broken" / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group", "attributes": {"a": [1,}')
+    (store / "broken" / "inner" / "bad" / "zarr.json").write_text('{"zarr_format": 3, "node_type": "array"}')
+    nodes = by_path(info_json(store))
+    assert {p: nodes[p]["kind"] for p in nodes} == {"/": "group", "/broken": "error", "/broken/inner": "group",
+                                                    "/broken/inner/good": "array", "/broken/inner/bad": "error"}
+    assert "broken/zarr.json: invalid JSON" in nodes["/broken"]["error"]
+    code, text = run("validate", str(store), "--json")
+    payload = json.loads(text)
+    assert code == 1 and payload["errors"] == 2
+    assert {i["path"] for i in payload["issues"] if i["severity"] == "error"} == {"/broken", "/broken/inner/bad"}
+    code, text = run("validate", str(store))
+    assert code == 1 and "in 5 node(s)" in text

@@ -295,7 +295,7 @@ def _require_zarr(hierarchy: Hierarchy, depth: int | None) -> None:
         below = []
         for group in frontier:
             for child in hierarchy.children(group.path).nodes:
-                if child.zarr_format is not None or not child.is_group:
+                if child.zarr_format is not None or child.kind != "group":  # an error node has metadata too
                     return
                 below.append(child)
         frontier, level = below, level + 1

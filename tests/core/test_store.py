@@ -995,3 +995,80 @@ def test_a_document_that_is_a_directory_is_named(tmp_path: Path) -> None:
     node = hierarchy.node("/a")
     assert node.kind == "error"
     assert f"{tmp_path / 's.zarr' / 'a' / 'zarr.json'} is a directory, where a file is expected" in (node.error or "")
+
+
+# -- a group whose documents are broken ---------------------------------------------------------
+
+
+def _broken_group_store(request: pytest.FixtureRequest, tmp_path: Path, zarr_stores: Any, backend: str,
+                        zarr_format: int) -> Hierarchy:
+    """The sample tree with the document of ``/nested`` cut short (invalid JSON), on *backend*."""
+    local = tmp_path / "broken.zarr"
+    zarr_stores.sample(str(local), zarr_format)
+    document = local / "nested" / ("zarr.json" if zarr_format == 3 else ".zgroup")
+    document.write_text(document.read_text()[:20])
+    if backend == "local":
+        return Hierarchy.open(str(local))
+    if backend == "zip":  # as `zip -r` packs a folder
+        import zipfile
+
+        archive = tmp_path / "broken.zip"
+        with zipfile.ZipFile(archive, "w") as zf:
+            for file in sorted(local.rglob("*")):
+                if file.is_file():
+                    zf.write(file, file.relative_to(local).as_posix())
+        return Hierarchy.open(str(archive))
+    if backend in ("http", "http-unlisted"):
+        import shutil
+
+        server = request.getfixturevalue("http_server")
+        server.listing = backend == "http"
+        shutil.copytree(local, server.root / local.name)
+        return Hierarchy.open(server.url_for(local.name), policy=FAST)
+    s3 = request.getfixturevalue("s3_server")
+    bucket = s3.new_bucket()
+    s3.upload_tree(local, bucket, local.name)
+    return Hierarchy.open(f"s3://{bucket}/{local.name}", storage_options=s3.storage_options, policy=FAST)
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("zarr_format", FORMATS)
+@pytest.mark.parametrize("backend", ["local", "zip", "http", "s3"])
+def test_a_group_with_a_broken_document_still_lists_its_children(
+        request: pytest.FixtureRequest, tmp_path: Path, zarr_stores: Any, backend: str, zarr_format: int) -> None:
+    """Its children's documents are valid (zarr-python v3 opens them directly): a store that
+    lists lists them below the group, which stays an error; the whole subtree was hidden."""
+    hierarchy = _broken_group_store(request, tmp_path, zarr_stores, backend, zarr_format)
+    nested = hierarchy.node("/nested")
+    assert nested.kind == "error" and "invalid JSON" in (nested.error or "")
+    listing = hierarchy.children("/nested")
+    assert listing.complete and [(n.name, n.kind) for n in listing.nodes] == [("deeper", "group")]
+    kinds = {node.path: node.kind for node, _ in hierarchy.walk()}
+    assert kinds["/nested"] == "error" and kinds["/nested/deeper/values"] == "array"
+
+
+@pytest.mark.network
+def test_a_broken_group_on_a_server_that_cannot_list_has_no_children(
+        request: pytest.FixtureRequest, tmp_path: Path, zarr_stores: Any) -> None:
+    """Nothing declares its children: it is the error it was, with no listing error added."""
+    hierarchy = _broken_group_store(request, tmp_path, zarr_stores, "http-unlisted", 3)
+    listing = hierarchy.children("/nested")
+    assert (listing.names, listing.complete, listing.error) == ((), True, None)
+    assert hierarchy.node("/nested/deeper").kind == "group"  # read directly, it is there
+
+
+@pytest.mark.parametrize("damage", ["bad shape", "garbled"])
+def test_an_array_with_a_broken_document_lists_no_chunk_folders(tmp_path: Path, zarr_stores: Any,
+                                                                damage: str) -> None:
+    """Its folder holds chunks (c/0/…), not nodes: they are not listed as implicit groups.  An
+    array whose document says so is no group at all; a garbled one cannot tell, and is listed."""
+    tree = zarr_stores.sample(str(tmp_path / "s.zarr"), 3)
+    document = tmp_path / "s.zarr" / "raw" / "zarr.json"
+    text = document.read_text()
+    document.write_text(text.replace('"shape"', '"shape": "x", "_"', 1) if damage == "bad shape" else text[:15])
+    assert (tmp_path / "s.zarr" / "raw" / "c" / "0").is_dir()
+    hierarchy = Hierarchy.open(str(tmp_path / "s.zarr"))
+    raw = hierarchy.node("/raw")
+    assert "/raw" in tree.arrays and raw.kind == "error" and raw.is_group == (damage == "garbled")
+    assert hierarchy.children("/raw").names == ()
+    assert [node.path for node, _ in hierarchy.walk("/raw")] == ["/raw"]

@@ -143,6 +143,43 @@ def test_a_broken_store_shows_error_rows(qtbot: Any, make_window: Any, tmp_path:
     assert window.errorText() == "", "a broken child is shown in its row, not as a window error"
 
 
+def test_below_a_group_whose_document_is_broken_the_children_are_browsed(qtbot: Any, make_window: Any,
+                                                                          tmp_path: Path, zarr_stores: Any) -> None:
+    """Its children's documents are valid: the group's row shows its error and lists them (its
+    whole subtree was hidden, and revealing a child there said it was not found)."""
+    store = tmp_path / "broken.zarr"
+    zarr_stores.sample(str(store), 3)
+    (store / "nested" / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group", "attributes": {"a": [1,}')
+    window = make_window()
+    open_and_wait(qtbot, window, store)
+    found: list[bool] = []
+    window.revealPath("/nested/deeper/values", found.append)
+    qtbot.waitUntil(lambda: bool(found), timeout=20_000)
+    assert found == [True] and window.currentPath() == "/nested/deeper/values"
+    nested = window.model.indexForPath("/nested")
+    assert nested.data(Model.KindRole) == "error"
+    assert nested.siblingAtColumn(Model.CONVENTIONS_COLUMN).data().startswith("failed: nested/zarr.json: invalid JSON")
+
+
+def test_a_child_of_an_unreadable_group_is_said_to_be_so(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                         zarr_stores: Any) -> None:
+    """Not "not found": what lies below a node that could not be read cannot be listed."""
+    store = tmp_path / "broken.zarr"
+    zarr_stores.sample(str(store), 3)
+    (store / "nested" / "zarr.json").unlink()
+    (store / "nested" / "zarr.json").mkdir()  # unreadable: no document tells what it is
+    window = make_window()
+    messages: list[str] = []
+    window.panel.statusMessage.connect(lambda text, _timeout: messages.append(text))
+    open_and_wait(qtbot, window, store)
+    found: list[bool] = []
+    window.revealPath("/nested/deeper/values", found.append)
+    qtbot.waitUntil(lambda: bool(found), timeout=20_000)
+    assert found == [False]
+    assert messages[-1] == (f"/nested/deeper/values was not found in {store}: its ancestor /nested could not be read: "
+                            f"{store / 'nested' / 'zarr.json'} is a directory, where a file is expected")
+
+
 @pytest.mark.network
 def test_slow_open_shows_progress_and_can_be_cancelled(qtbot: Any, make_window: Any, http_server: Any,
                                                        zarr_stores: Any, thread_runner: Any) -> None:

@@ -663,12 +663,21 @@ class Hierarchy:
         With *patience* (seconds), the page comes back once that time has passed even if some
         children are still being read (a slow or hanging server): their names are the listing's
         ``pending``, the reads go on under their own deadline, and :meth:`node` waits for them.
+
+        An error node that may be a group (its ``zarr.json`` is invalid JSON, say) is listed from
+        its folder, as an implicit group is, where the store can list: the children with documents
+        of their own are nodes (zarr-python v3 opens them without their parent's), the node stays
+        an error.
         """
         path = _normalise(path)
         parent = await self.anode(path)
         if not parent.is_group:
             return Listing(path, (), (), offset)
         names, complete, error, source = await self._anames(parent)
+        if parent.kind == "error" and not complete:
+            # a group whose documents are broken declares no children: where the store cannot
+            # list its folder either, nothing more is known of it than its error
+            return Listing(path, (), (), offset)
         page = names[offset : None if limit is None else offset + limit]
         children = [join_path(path, n) for n in page]
         todo = [p for p in children if p not in self._nodes]
@@ -784,6 +793,10 @@ class Hierarchy:
     async def _aload_children(self, path: str, paths: list[str], store: Callable[[str, Node | None], None]) -> None:
         """Read the nodes at *paths* (children of *path*) and hand each to *store* as it is read."""
         names = [p.rsplit("/", 1)[-1] for p in paths]
+        parent = self._nodes.get(path)
+        # below a group whose documents are broken, a folder without metadata is no implicit group:
+        # an array's chunk folders (c/0/…) look alike when the broken document was an array's
+        implicit = parent is None or parent.kind != "error"
         if self.access.protocol == "local":
             # a child's own consolidated copy too (a stat on disk; remotely only for groups,
             # below): a dataset in a folder of stores is then told as when it is opened itself
@@ -792,13 +805,12 @@ class Hierarchy:
             for p in paths:  # an extra: one that cannot be read (too large) does not make the child an error
                 if isinstance(raw[key_prefix(p) + ".zmetadata"], Exception):
                     raw[key_prefix(p) + ".zmetadata"] = None
-            is_dir = await asyncio.to_thread(_local_dirs, self.access, path, names)
+            is_dir = await asyncio.to_thread(_local_dirs, self.access, path, names) if implicit else set()
             for child in paths:
                 store(child, self._child_node(child, {k: raw[k] for k in keys[child]}, child.rsplit("/", 1)[-1] in is_dir))
             return
-        parent = self._nodes.get(path)
         v3 = parent is not None and parent.zarr_format == 3
-        folders = self.access.listed_folders(key_prefix(path))  # listed as folders: implicit groups
+        folders = self.access.listed_folders(key_prefix(path)) if implicit else set()  # folders: implicit groups
         # one bound for the whole page (each child's own get_many would have its own)
         semaphore = asyncio.Semaphore(self.access.policy.concurrency)
 

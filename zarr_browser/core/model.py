@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -30,6 +31,7 @@ __all__ = [
 
 NodeKind = Literal["group", "array", "error"]
 METADATA_NAMES = ("zarr.json", ".zarray", ".zgroup", ".zattrs")
+_ARRAY_TYPE = re.compile(r'"node_type"\s*:\s*"array"')
 UNREAD_NOTE = "some documents could not be read"
 """How a node's note starts when some of its metadata documents could not be read (what is shown
 of it is incomplete: validation reports it as an error, ``info`` on the node's line)."""
@@ -210,7 +212,25 @@ class Node:
 
     @property
     def is_group(self) -> bool:
-        return self.kind == "group"
+        """True for groups, and for an error node that may be one (see :meth:`may_be_group`):
+        such a node is listed from its folder, so what lies below a group whose documents are
+        broken can still be browsed and validated (zarr-python v3 opens it)."""
+        return self.kind == "group" or (self.kind == "error" and self.may_be_group())
+
+    def may_be_group(self) -> bool:
+        """Whether this error node may be a group: some of its documents were read (so its folder
+        exists) and none says it is an array.  A document read but not understood (invalid JSON,
+        say) tells nothing more; an unreadable one (refused, timed out) leaves no document."""
+        docs = self.documents
+        if not docs or ".zarray" in docs:
+            return False
+        doc = docs.get("zarr.json")
+        if doc is None:
+            return True  # .zgroup or .zattrs
+        if isinstance(doc.value, dict):
+            return doc.value.get("node_type") != "array"
+        # a group's consolidated copy names the node types of its children: only the group's own counts
+        return "consolidated_metadata" in doc.text or _ARRAY_TYPE.search(doc.text) is None
 
     @property
     def is_array(self) -> bool:

@@ -65,6 +65,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from zarr_browser.core.model import parent_path
 from zarr_browser.core.redact import redact_text
 from zarr_browser.core.snippets import snippets
 from zarr_browser.errors import ZarrBrowserError
@@ -711,12 +712,26 @@ class BrowserPanel(QWidget):
         def revealed(index: QModelIndex) -> None:
             ok = index.isValid() and self.selectPath(path)
             if not ok:
-                self.statusMessage.emit(
-                    f"{path} was not found in {self._hierarchy.url if self._hierarchy else ''}", 8000)
+                self.statusMessage.emit(self._not_found(path), 8000)
             if callback is not None:
                 callback(ok)
 
         self.model.revealPath(path, revealed)
+
+    def _not_found(self, path: str) -> str:
+        """Why *path* is not shown: not there, or a node above it could not be read (then what
+        lies below it cannot be listed: "not found" would say it is not in the store)."""
+        text = f"{path} was not found in {self._hierarchy.url if self._hierarchy else ''}"
+        parent = parent_path(path)
+        while parent is not None:  # the deepest node above it that is shown
+            node = self.model.indexForPath(parent).data(HierarchyTreeModel.NodeRole)
+            if node is not None:
+                if node.kind != "error":
+                    return text
+                which = "parent" if parent == parent_path(path) else "ancestor"
+                return f"{text}: its {which} {parent} could not be read: {node.error}"
+            parent = parent_path(parent)
+        return text
 
     # -- filter ----------------------------------------------------------------------------
     def _focus_first_match(self) -> None:
