@@ -1072,3 +1072,27 @@ def test_an_array_with_a_broken_document_lists_no_chunk_folders(tmp_path: Path, 
     assert "/raw" in tree.arrays and raw.kind == "error" and raw.is_group == (damage == "garbled")
     assert hierarchy.children("/raw").names == ()
     assert [node.path for node, _ in hierarchy.walk("/raw")] == ["/raw"]
+
+
+# -- a local store deleted while it is open -----------------------------------------------------
+
+
+def test_a_local_store_deleted_while_open_says_it_no_longer_exists(tmp_path: Path, zarr_stores: Any) -> None:
+    """A listing of its folder found nothing, and a refresh of the root made it an empty
+    implicit group: deleted, it is an error that says so."""
+    import shutil
+
+    store = tmp_path / "del.zarr"
+    zarr_stores.sample(str(store), 3)
+    hierarchy = Hierarchy.open(str(store))
+    assert len(hierarchy.children("/").nodes) == 4  # read, as the window has them when expanded
+    assert hierarchy.children("/empty").names == ()  # an empty group is no error
+    shutil.rmtree(store / "labels")
+    with pytest.raises(StoreReadError, match=f"^{store / 'labels'} no longer exists$"):
+        hierarchy.children("/labels")
+    shutil.rmtree(store)
+    with pytest.raises(StoreReadError, match=f"^{store} no longer exists$"):
+        hierarchy.children("/nested")
+    hierarchy.refresh("/")
+    with pytest.raises(StoreOpenError, match=f"^{store} no longer exists$"):
+        hierarchy.load_root()

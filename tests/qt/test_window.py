@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -143,19 +144,32 @@ def test_a_broken_store_shows_error_rows(qtbot: Any, make_window: Any, tmp_path:
     assert window.errorText() == "", "a broken child is shown in its row, not as a window error"
 
 
+def _window_on_sample(qtbot: Any, make_window: Any, zarr_stores: Any, store: Path,
+                      damage: Callable[[Path], object] | None = None) -> BrowserWindow:
+    """A window on the zarr-python sample tree at *store*, with *damage* done before it opens."""
+    zarr_stores.sample(str(store), 3)
+    if damage is not None:
+        damage(store)
+    window = make_window()
+    open_and_wait(qtbot, window, store)
+    return window
+
+
+def _reveal(qtbot: Any, window: BrowserWindow, path: str) -> bool:
+    found: list[bool] = []
+    window.revealPath(path, found.append)
+    qtbot.waitUntil(lambda: bool(found), timeout=20_000)
+    return found[0]
+
+
 def test_below_a_group_whose_document_is_broken_the_children_are_browsed(qtbot: Any, make_window: Any,
                                                                           tmp_path: Path, zarr_stores: Any) -> None:
     """Its children's documents are valid: the group's row shows its error and lists them (its
     whole subtree was hidden, and revealing a child there said it was not found)."""
-    store = tmp_path / "broken.zarr"
-    zarr_stores.sample(str(store), 3)
-    (store / "nested" / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group", "attributes": {"a": [1,}')
-    window = make_window()
-    open_and_wait(qtbot, window, store)
-    found: list[bool] = []
-    window.revealPath("/nested/deeper/values", found.append)
-    qtbot.waitUntil(lambda: bool(found), timeout=20_000)
-    assert found == [True] and window.currentPath() == "/nested/deeper/values"
+    broken = '{"zarr_format": 3, "node_type": "group", "attributes": {"a": [1,}'
+    window = _window_on_sample(qtbot, make_window, zarr_stores, tmp_path / "broken.zarr",
+                               lambda store: (store / "nested" / "zarr.json").write_text(broken))
+    assert _reveal(qtbot, window, "/nested/deeper/values") and window.currentPath() == "/nested/deeper/values"
     nested = window.model.indexForPath("/nested")
     assert nested.data(Model.KindRole) == "error"
     assert nested.siblingAtColumn(Model.CONVENTIONS_COLUMN).data().startswith("failed: nested/zarr.json: invalid JSON")
@@ -164,20 +178,38 @@ def test_below_a_group_whose_document_is_broken_the_children_are_browsed(qtbot: 
 def test_a_child_of_an_unreadable_group_is_said_to_be_so(qtbot: Any, make_window: Any, tmp_path: Path,
                                                          zarr_stores: Any) -> None:
     """Not "not found": what lies below a node that could not be read cannot be listed."""
+    def unreadable(store: Path) -> None:
+        (store / "nested" / "zarr.json").unlink()
+        (store / "nested" / "zarr.json").mkdir()  # no document tells what it is
+
     store = tmp_path / "broken.zarr"
-    zarr_stores.sample(str(store), 3)
-    (store / "nested" / "zarr.json").unlink()
-    (store / "nested" / "zarr.json").mkdir()  # unreadable: no document tells what it is
-    window = make_window()
+    window = _window_on_sample(qtbot, make_window, zarr_stores, store, unreadable)
     messages: list[str] = []
     window.panel.statusMessage.connect(lambda text, _timeout: messages.append(text))
-    open_and_wait(qtbot, window, store)
-    found: list[bool] = []
-    window.revealPath("/nested/deeper/values", found.append)
-    qtbot.waitUntil(lambda: bool(found), timeout=20_000)
-    assert found == [False]
+    assert not _reveal(qtbot, window, "/nested/deeper/values")
     assert messages[-1] == (f"/nested/deeper/values was not found in {store}: its ancestor /nested could not be read: "
                             f"{store / 'nested' / 'zarr.json'} is a directory, where a file is expected")
+
+
+def test_a_store_deleted_while_open_says_it_no_longer_exists(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                             zarr_stores: Any) -> None:
+    """Expanding a group showed nothing; a refresh of the root made it an empty implicit group."""
+    import shutil
+
+    store = tmp_path / "del.zarr"
+    window = _window_on_sample(qtbot, make_window, zarr_stores, store)
+    shutil.rmtree(store)
+    window.tree.expand(window.proxy.mapFromSource(window.model.indexForPath("/nested")))
+    qtbot.waitUntil(lambda: not window.model.hasPendingOperations(), timeout=20_000)
+    nested = window.model.indexForPath("/nested")
+    failed = window.model.index(0, 0, nested)
+    assert window.model.rowCount(nested) == 1 and failed.data(Model.StateRole) == Model.FAILED
+    assert failed.data() == f"failed: {store} no longer exists"
+    window.tree.setCurrentIndex(window.proxy.mapFromSource(window.model.indexForPath("/")))
+    window.panel.refreshCurrent()  # F5 on the root
+    qtbot.waitUntil(lambda: window.errorText() != "", timeout=20_000)
+    assert window.errorText() == f"Could not read {store}: {store} no longer exists"
+    assert window.model.indexForPath("/").data(Model.KindRole) != "implicit"
 
 
 @pytest.mark.network

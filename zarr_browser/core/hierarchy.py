@@ -399,6 +399,9 @@ class Hierarchy:
         docs, failures = self._parse_docs("/", raw)
         if failures and not docs:
             raise StoreOpenError(f"cannot read {self.url}: {failures[0]}")
+        gone = self._gone("/") if not docs else None
+        if gone is not None:  # deleted since it was opened: not an empty implicit group
+            raise StoreOpenError(f"{gone} no longer exists")
         if isinstance(skipped, DocumentTooLargeError) and not docs:
             peeked = await self._large_group_attributes()
             if peeked is None:
@@ -719,8 +722,25 @@ class Hierarchy:
                     result = (hinted, False, message, "hints")
             except StoreReadError as err:
                 result = (hinted, False, str(err), "hints")
+            gone = self._gone(path) if not result[0] else None
+            if gone is not None:  # a local folder lists nothing once deleted: that is no empty group
+                raise StoreReadError(f"{gone} no longer exists")
         self._names[path] = result
         return result
+
+    def _gone(self, path: str) -> str | None:
+        """The folder of *path* in a local store when it does not exist (deleted while the store
+        is open; the store's own folder when that is gone), else None; a stat or two, for what
+        lists or reads as empty."""
+        import os
+
+        root = self.access.local_root
+        if root is None:
+            return None
+        folder = os.path.join(root, key_prefix(path)).rstrip("/")
+        if os.path.isdir(folder):
+            return None
+        return folder if os.path.isdir(root) else str(root)
 
     HINT_DEPTH = 8
     """Ancestors whose declared paths may name a group's children (a plate names its wells

@@ -503,6 +503,7 @@ class BrowserPanel(QWidget):
         self.model.pendingChanged.connect(self._update_busy)
         self.model.pageLoaded.connect(self._on_page_loaded)
         self.model.nodeUpdated.connect(self._on_model_node_updated)
+        self.model.listingFailed.connect(self._on_model_listing_failed)
         self.proxy.rowsInserted.connect(self._on_proxy_rows_inserted)
         for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset):
             signal.connect(self._update_no_match)
@@ -977,6 +978,12 @@ class BrowserPanel(QWidget):
         self.statusMessage.emit(f"Validated {path}: {verdict} in {report.nodes_checked} node(s)", 0)
         self._update_busy()
         self.validationFinished.emit(path, report)
+
+    def _on_model_listing_failed(self, path: str, reason: str) -> None:
+        # the root failing is the store's error (its folder deleted, its server gone), not one
+        # row's: a failed row under the root alone was easy to miss
+        if path == "/" and self._hierarchy is not None:
+            self.errorBar.showError(redact_text(f"Could not read {self._hierarchy.url}: {reason}"))
 
     def _on_validation_failed(self, path: str, err: BaseException) -> None:
         self._validation_task = None
