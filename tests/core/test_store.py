@@ -1096,3 +1096,7 @@ def test_a_local_store_deleted_while_open_says_it_no_longer_exists(tmp_path: Pat
     hierarchy.refresh("/")
     with pytest.raises(StoreOpenError, match=f"^{store} no longer exists$"):
         hierarchy.load_root()
+    from zarr_browser.core.validate import HierarchyContext
+
+    ctx = HierarchyContext(hierarchy)  # what conventions ask: nothing there, no exception
+    assert ctx.children("/") == () and ctx.node("/nested") is None

@@ -16,7 +16,7 @@ from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.model import Node, parent_path
 from zarr_browser.core.safety import check_array, read_values
 from zarr_browser.core.store import run_sync
-from zarr_browser.errors import NodeNotFoundError, StoreReadError
+from zarr_browser.errors import NodeNotFoundError, StoreOpenError, StoreReadError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,7 +42,7 @@ class HierarchyContext:
     def node(self, path: str) -> Node | None:
         try:
             return self.hierarchy.node(path)
-        except (NodeNotFoundError, StoreReadError):
+        except (NodeNotFoundError, StoreReadError, StoreOpenError):  # the root read again may fail to open
             return None
 
     def prefetch(self, paths: Sequence[str], expect: Mapping[str, Expectation] | None = None) -> None:
@@ -53,7 +53,7 @@ class HierarchyContext:
     def children(self, path: str) -> Sequence[Node]:
         try:
             return self.hierarchy.children(path, limit=self.max_children).nodes
-        except (NodeNotFoundError, StoreReadError):
+        except (NodeNotFoundError, StoreReadError, StoreOpenError):
             return ()
 
     def parent(self, node: Node) -> Node | None:
