@@ -674,7 +674,7 @@ class Hierarchy:
         """
         path = _normalise(path)
         parent = await self.anode(path)
-        if not parent.is_group:
+        if not parent.lists_children:
             return Listing(path, (), (), offset)
         names, complete, error, source = await self._anames(parent)
         if parent.kind == "error" and not complete:
@@ -879,7 +879,7 @@ class Hierarchy:
         frontier = [start]
         level = 0
         while frontier and (depth is None or level < depth):
-            groups = [n for n in frontier if n.is_group]
+            groups = [n for n in frontier if n.lists_children]
             results = await asyncio.gather(*(self.achildren(g.path) for g in groups))
             frontier = []
             for group, listing in zip(groups, results, strict=True):

@@ -212,6 +212,10 @@ class Node:
 
     @property
     def is_group(self) -> bool:
+        return self.kind == "group"
+
+    @property
+    def lists_children(self) -> bool:
         """True for groups, and for an error node that may be one (see :meth:`may_be_group`):
         such a node is listed from its folder, so what lies below a group whose documents are
         broken can still be browsed and validated (zarr-python v3 opens it)."""

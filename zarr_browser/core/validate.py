@@ -159,7 +159,7 @@ def validate_hierarchy(
     while frontier and not cancelled():
         # list the level's groups first (concurrently, a batch at a time): the checks of a group
         # look at its children, which are then read already instead of one group after another
-        groups = [n for n in frontier if n.is_group] if depth is None or level < depth else []
+        groups = [n for n in frontier if n.lists_children] if depth is None or level < depth else []
         listings: list[Listing] = []
         for first in range(0, len(groups), batch):
             if cancelled():

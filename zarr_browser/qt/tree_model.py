@@ -276,7 +276,7 @@ def _list_page(hierarchy: Hierarchy, registry: ConventionRegistry, parent: Node,
             grand = hierarchy.node(grand_path) if grand_path is not None else None
         node, node_summary = parent, summarize(parent, grand, registry)
         node_info = describe_row(parent, node_summary, name=root_name if parent.path == "/" else None)
-        if not parent.is_group:
+        if not parent.lists_children:
             from zarr_browser.core.hierarchy import Listing as _Listing
 
             return _Page(_Listing(parent.path, (), ()), (), node, node_summary, node_info)
@@ -694,7 +694,7 @@ class HierarchyTreeModel(QStandardItemModel):
                   reused: bool = False) -> None:
         """Make *row* (new items, or a pending row's when *reused*) the row of *node*."""
         flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if not node.is_group:
+        if not node.lists_children:
             flags |= Qt.ItemFlag.ItemNeverHasChildren
         texts = (info.name, info.kind_label, info.shape, info.dtype, info.badges_text)
         error = QBrush(QColor("#b91c1c")) if info.kind_key == "error" else None
@@ -716,7 +716,7 @@ class HierarchyTreeModel(QStandardItemModel):
         first.setData(summary, self.SummaryRole)
         first.setData(info.name, self.FilterRole)
         first.setData(info.kind_key, self.KindRole)
-        if node.is_group:
+        if node.lists_children:
             first.setData(_Group(first), self.GroupRole)
         last = row[self.CONVENTIONS_COLUMN]
         last.setData(info.badges, self.BadgesRole)
@@ -1074,7 +1074,7 @@ class HierarchyTreeModel(QStandardItemModel):
         # The placeholder goes in only when the answer is not already here: a synchronous runner
         # answers inside fetchMore, which QTreeView may call while it lays itself out - appending
         # rows there is fine (the Fetch More pattern), removing a placeholder is not.
-        if not request.answered and node.is_group:
+        if not request.answered and node.lists_children:
             self._append_placeholder(group, LOADING, "Loading…")
 
     def _on_page(self, request: _Request, page: _Page) -> None:
