@@ -387,6 +387,59 @@ def test_discarding_on_close_and_on_disable_writes_nothing(qtbot: Any, make_wind
     assert window.close()
 
 
+def test_enabling_and_disabling_editing_keep_the_node_and_the_groups_expanded(qtbot: Any, make_window: Any,
+                                                                            tmp_path: Path) -> None:
+    """Enable editing reopened the store at its root, with every group collapsed: the user had
+    to find the node to edit again (audit C, 7)."""
+    store = tmp_path / "s.zarr"
+    root = zarr.open_group(store, mode="w", zarr_format=3)
+    root.create_group("g").create_group("h").create_array("x", shape=(2,), dtype="i1", attributes={"units": "m"})
+    root.create_group("other").create_array("y", shape=(2,), dtype="i1")
+    root.create_group("closed").create_array("z", shape=(2,), dtype="i1")
+    window = make_window()
+    with qtbot.waitSignal(window.storeOpened, timeout=WAIT):
+        window.openStore(str(store))
+    for path in ("/other/y", "/g/h/x"):
+        done: list[bool] = []
+        window.revealPath(path, done.append)
+        qtbot.waitUntil(lambda: done == [True], timeout=WAIT)  # noqa: B023 - waited for here
+
+    def expanded(path: str) -> bool:
+        return window.tree.isExpanded(window.proxy.mapFromSource(window.model.indexForPath(path)))
+
+    assert [expanded(p) for p in ("/g", "/g/h", "/other", "/closed")] == [True, True, True, False]
+    editing = window.editing
+    with qtbot.waitSignal(editing.controller.activeChanged, timeout=WAIT):
+        editing.enableAction.trigger()
+    assert not window.hierarchy().access.read_only
+    qtbot.waitUntil(lambda: window.currentPath() == "/g/h/x", timeout=WAIT)
+    qtbot.waitUntil(lambda: all(expanded(p) for p in ("/g", "/g/h", "/other")), timeout=WAIT)
+    assert not expanded("/closed")
+    qtbot.waitUntil(lambda: editing.editor.node() is not None and editing.editor.node().path == "/g/h/x",
+                    timeout=WAIT)
+    assert editing.editor.attributes.model.document() == {"units": "m"}
+    with qtbot.waitSignal(window.storeOpened, timeout=WAIT):  # off again: read-only, still there
+        editing.enableAction.trigger()
+    assert window.hierarchy().access.read_only
+    qtbot.waitUntil(lambda: window.currentPath() == "/g/h/x", timeout=WAIT)
+    qtbot.waitUntil(lambda: all(expanded(p) for p in ("/g", "/g/h", "/other")), timeout=WAIT)
+
+
+def test_enabling_editing_on_a_node_opened_inside_a_store_keeps_the_store(qtbot: Any, make_window: Any,
+                                                                          tmp_path: Path) -> None:
+    """A URL naming a node inside a store shows the store around it; editing reopens that store (at
+    the same node), not the node's folder as a store of its own."""
+    store = ome_image(tmp_path / "i.zarr")
+    window = make_window()
+    with qtbot.waitSignal(window.storeOpened, timeout=WAIT):
+        window.openStore(str(store / "1"))
+    qtbot.waitUntil(lambda: window.currentPath() == "/1", timeout=WAIT)
+    with qtbot.waitSignal(window.editing.controller.activeChanged, timeout=WAIT):
+        window.editing.enableAction.trigger()
+    assert window.hierarchy().url == str(store) and not window.hierarchy().access.read_only
+    qtbot.waitUntil(lambda: window.currentPath() == "/1", timeout=WAIT)
+
+
 def test_remote_stores_need_a_confirmation(qtbot: Any, make_window: Any, s3_server: Any, zarr_stores: Any,
                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     zarr_stores.sample(str(tmp_path / "s.zarr"), 3)

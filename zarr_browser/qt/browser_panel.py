@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -338,6 +338,7 @@ class BrowserPanel(QWidget):
         self._open_task: Task | None = None
         self._opening_url = ""
         self._requested_url = ""
+        self._requested_node = "/"  # the node the requested URL named inside the store shown
         self._validation_task: Task | None = None
         self._napari_available: Callable[[], bool] | None = None
         self._napari_tooltips = ("Open the node in napari", NAPARI_TOOLTIP)
@@ -526,12 +527,14 @@ class BrowserPanel(QWidget):
     closesReplacedStores = True
 
     def openStore(self, url: str, storage_options: dict[str, Any] | None = None, *, writable: bool = False,
-                  select: str | None = None, focus: bool = True) -> None:
+                  select: str | None = None, focus: bool = True, expand: Iterable[str] = ()) -> None:
         """Open *url* (for writing when *writable*) in a worker; the tree replaces the current one when it
         succeeds, and goes to the node at *select* (a path below *url*) when given.
 
-        A local path is made absolute.  An open still under way is superseded (cancelled).  The tree
-        takes the keyboard focus once the store is shown, unless *focus* is false.
+        The groups at *expand* (paths in the store, as :meth:`expandedPaths` gives them) are listed
+        and expanded once the store is shown.  A local path is made absolute.  An open still under
+        way is superseded (cancelled).  The tree takes the keyboard focus once the store is shown,
+        unless *focus* is false.
         """
         url = url.strip()
         if not url:
@@ -540,13 +543,14 @@ class BrowserPanel(QWidget):
         if self._open_task is not None:
             self._open_task.cancel()
         options = dict(storage_options or {})
+        expanded = list(expand)
         self._opening_url = url
         self.errorBar.hide()
         self.statusMessage.emit(f"Opening {url}…", 0)
         self._open_task = None
         task = self._runner.submit(
             _open_hierarchy, url, options, self._registry, self._policy, writable,
-            on_done=lambda result: self._on_opened(url, options, result, select, focus),
+            on_done=lambda result: self._on_opened(url, options, result, select, focus, expanded),
             on_error=lambda err: self._on_open_failed(url, err),
         )
         if not task.done:  # an ImmediateRunner has finished already
@@ -554,12 +558,14 @@ class BrowserPanel(QWidget):
         self._update_busy()
 
     def _on_opened(self, url: str, options: dict[str, Any], result: _Opened, select: str | None = None,
-                   focus: bool = True) -> None:
+                   focus: bool = True, expand: Sequence[str] = ()) -> None:
         self._open_task = None
         hierarchy = result.hierarchy
         old = self._hierarchy
         self._requested_url = url
+        self._requested_node = result.node
         self.setHierarchy(hierarchy, result.summary, storage_options=options)
+        self._expand_paths(expand)
         if old is not None and old is not hierarchy and self.closesReplacedStores:
             self._runner.submit(old.close)  # closing a remote store may talk to the network
         self.statusMessage.emit("", 0)
@@ -616,6 +622,16 @@ class BrowserPanel(QWidget):
 
     def requestedUrl(self) -> str:
         """The URL given to :meth:`openStore` for the store shown (as typed; ``hierarchy().url`` may differ)."""
+        return self._requested_url
+
+    def storeUrl(self) -> str:
+        """The URL that opens the store shown at the root of its tree: the URL given to
+        :meth:`openStore`, or the enclosing store's own when that URL named a node inside it (a
+        pyramid level, a variable), so that the tree's paths stay the same ("" when none is shown)."""
+        if self._hierarchy is None:
+            return ""
+        if self._requested_node != "/" or not self._requested_url:
+            return self._hierarchy.url
         return self._requested_url
 
     def storageOptions(self) -> dict[str, Any]:
@@ -817,6 +833,24 @@ class BrowserPanel(QWidget):
             self._filtering = False
         self._update_actions()
         self._update_no_match()
+
+    def expandedPaths(self) -> set[str]:
+        """The paths of the groups expanded in the tree (as before filtering, while filtered)."""
+        if self._expanded_before_filter is not None:
+            return set(self._expanded_before_filter)
+        return self._expanded_paths()
+
+    def _expand_paths(self, paths: Iterable[str]) -> None:
+        """List the ancestors of each of *paths* as needed and expand it (parents first)."""
+        hierarchy = self._hierarchy
+
+        def expand(source: QModelIndex) -> None:
+            if self._hierarchy is hierarchy and source.isValid():
+                self.tree.expand(self.proxy.mapFromSource(source))
+
+        for path in sorted(paths, key=lambda p: p.count("/")):
+            if path != "/":  # the root is expanded already
+                self.model.revealPath(path, expand)
 
     def _expanded_paths(self, parent: QModelIndex | None = None) -> set[str]:
         """Source paths of the expanded rows (walks only what is expanded)."""

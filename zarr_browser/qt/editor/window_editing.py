@@ -14,7 +14,7 @@ Cancel; leaving a node (or any of those) while a form holds typing not applied a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -152,14 +152,16 @@ class WindowEditing(QObject):
         return self.controller.isActive()
 
     def openWritable(self, url: str, storage_options: dict[str, Any] | None = None, *,
-                     select: str | None = None) -> bool:
+                     select: str | None = None, expand: Iterable[str] = ()) -> bool:
         """Open *url* for writing and start editing (remote stores after a confirmation; a web
-        server is never written, so an http(s) URL opens for previewing edits without asking)."""
+        server is never written, so an http(s) URL opens for previewing edits without asking).
+
+        *select* and *expand* are the node to go to and the groups to expand once it is open."""
         web = urlsplit(url.strip()).scheme.lower() in ("http", "https")
         if is_remote_url(url) and not web and not self._confirm_remote(url):
             return False
         self._start_on_open = True
-        self._window.panel.openStore(url, storage_options, writable=True, select=select)
+        self._window.panel.openStore(url, storage_options, writable=True, select=select, expand=expand)
         return True
 
     def setEnabled(self, enabled: bool) -> None:
@@ -178,8 +180,9 @@ class WindowEditing(QObject):
             if not hierarchy.access.read_only:
                 self.controller.start(hierarchy)
                 return
-            if not self.openWritable(self._window.panel.requestedUrl() or hierarchy.url,
-                                     self._window.panel.storageOptions()):
+            panel = self._window.panel  # the same tree, at the same node, with the same groups open
+            if not self.openWritable(panel.storeUrl(), panel.storageOptions(), select=panel.currentPath(),
+                                     expand=panel.expandedPaths()):
                 self._set_checked(False)
             return
         if not self.isEnabled() and not self._start_on_open:
@@ -201,9 +204,10 @@ class WindowEditing(QObject):
         self.controller.stop()
         self._set_checked(False)
         hierarchy = self._window.hierarchy()
+        panel = self._window.panel
         if hierarchy is not None and not hierarchy.access.read_only:
-            self._window.panel.openStore(self._window.panel.requestedUrl() or hierarchy.url,
-                                         self._window.panel.storageOptions())
+            panel.openStore(panel.storeUrl(), panel.storageOptions(), select=panel.currentPath(),
+                            expand=panel.expandedPaths())
 
     def _set_checked(self, checked: bool) -> None:
         blocked = self.enableAction.blockSignals(True)
