@@ -188,6 +188,60 @@ def test_the_add_key_and_add_item_actions_add_what_they_say(qtbot: Any, make_win
     assert attributes.model.document()["new_attribute"] == [1, ""]
 
 
+def test_the_attribute_actions_have_keys_a_context_menu_key_and_the_edit_menu(
+        qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tab skips the toolbar and only Delete had a key: the keyboard could not add a key or paste
+    JSON, Shift+F10 did nothing in the attribute tree, and the Edit menu did not list them (audit C, 12)."""
+    from qtpy.QtWidgets import QMenu
+
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    attributes = window.editing.editor.attributes
+    actions = {a.text(): a for a in window.editing.menu.actions()}
+    names = ("Add key", "Add item", "Delete", "Paste JSON…")
+    assert [actions[n].shortcut().toString() for n in names] == ["Ins", "Alt+Ins", "Del", "Ctrl+Shift+V"]
+    assert all(f"({key})" in actions[n].toolTip() for n, key in zip(
+        names, ("Insert", "Alt+Insert", "Delete", "Ctrl+Shift+V"), strict=True))
+    view = attributes.view
+    window.activateWindow()  # shortcuts fire in the active window (under Xvfb it is not active by itself)
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT)
+    view.setFocus()
+    attributes.selectPointer("/title")
+    assert [actions[n].isEnabled() for n in names] == [True, False, True, True], "no list: no item to add"
+    qtbot.keyClick(view, Qt.Key.Key_Insert)
+    assert attributes.model.document() == {"title": "t", "flag": True, "new_attribute": ""}
+    editor = QApplication.focusWidget()  # the new key is opened for editing
+    assert isinstance(editor, QLineEdit) and editor.text() == "new_attribute"
+    qtbot.keyClick(editor, Qt.Key.Key_Insert)  # the line edit's: no other key is added
+    qtbot.keyClick(editor, Qt.Key.Key_Escape)
+    assert len(attributes.model.document()) == 3
+    attributes.pasteJson([1], "/new_attribute")
+    attributes.selectPointer("/new_attribute/0")
+    assert actions["Add item"].isEnabled()
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Insert, Qt.KeyboardModifier.AltModifier)
+    assert attributes.model.document()["new_attribute"] == [1, ""]
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
+    assert attributes.model.document()["new_attribute"] == [1]
+    qtbot.keyClick(view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: attributes.pasteDialog is not None and attributes.pasteDialog.isVisible(), timeout=WAIT)
+    attributes.pasteDialog.reject()
+    shown: list[str] = []
+    monkeypatch.setattr(QMenu, "exec", lambda menu, *args: shown.extend(a.text() for a in menu.actions()))
+    qtbot.keyClick(view, Qt.Key.Key_F10, Qt.KeyboardModifier.ShiftModifier)
+    assert shown == list(names)
+    # from the Edit menu, with the focus in the hierarchy tree and another tab shown: the attributes come back
+    window.editing.editor.tabs.setCurrentIndex(window.editing.editor.tabs.count() - 1)
+    window.tree.setFocus()
+    actions["Add key"].trigger()
+    assert window.editing.editor.tabs.currentWidget() is attributes
+    assert "new_attribute_2" in attributes.model.document()
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: Button.Discard)
+    window.editing.enableAction.trigger()  # editing off (the edits discarded): nothing applies
+    assert not any(actions[n].isEnabled() for n in names)
+
+
 def test_raw_editor_rename_delete_paste_and_dimension_names(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
     store = plain_store(tmp_path / "s.zarr")
     window = make_window()

@@ -9,9 +9,10 @@ codecs, fill value) is shown read-only: changing it would reinterpret the stored
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from qtpy.QtCore import QEvent, QModelIndex, QObject, Qt
+from qtpy.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt, Signal
 from qtpy.QtGui import QAction, QFontDatabase, QKeyEvent, QKeySequence
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -162,10 +163,38 @@ class _ColumnKeys(QObject):
         return True
 
 
+class _MenuKey(QObject):
+    """Shift+F10 opens the context menu of the attribute tree, as the Menu key does (and as in the
+    hierarchy tree): without a Menu key, the keyboard could not reach the menu."""
+
+    def __init__(self, context_menu: Callable[[], None], parent: QObject) -> None:
+        super().__init__(parent)
+        self._context_menu = context_menu
+
+    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
+        if event is None or event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent):
+            return False
+        if event.key() == Qt.Key.Key_F10 and event.modifiers() == Qt.KeyboardModifier.ShiftModifier:
+            self._context_menu()
+            return True
+        return False
+
+
 class AttributesEditor(QWidget):
     """Key | Type | Value editor of the attributes of one node, with the array's metadata read-only.
 
-    From the keyboard: Left/Right go to the Key, Type or Value cell, F2 edits it."""
+    From the keyboard: Left/Right go to the Key, Type or Value cell, F2 edits it; Insert adds a
+    key, Alt+Insert an item, Delete deletes, Ctrl+Shift+V pastes JSON, Shift+F10 (or the Menu key)
+    opens the context menu.
+
+    Signals
+    -------
+    showRequested()
+        An action was chosen where the editor may be hidden (the window's Edit menu): whoever
+        holds it shows it.
+    """
+
+    showRequested = Signal()
 
     def __init__(self, controller: EditController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -194,19 +223,31 @@ class AttributesEditor(QWidget):
         header.resizeSection(1, 70)
 
         self.addKeyAction = QAction("Add key", self)
-        self.addKeyAction.setToolTip("Add a member to the selected object (or to the attributes)")
+        self.addKeyAction.setShortcut(QKeySequence(Qt.Key.Key_Insert))
+        self.addKeyAction.setToolTip("Add a member to the selected object (or to the attributes) (Insert)")
         self.addItemAction = QAction("Add item", self)
-        self.addItemAction.setToolTip("Append an item to the selected list")
+        self.addItemAction.setShortcut(QKeySequence("Alt+Insert"))
+        self.addItemAction.setToolTip("Append an item to the selected list (Alt+Insert)")
         self.deleteAction = QAction("Delete", self)
         self.deleteAction.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
-        self.deleteAction.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.deleteAction.setToolTip("Delete the selected member or item (Delete)")
         self.pasteAction = QAction("Paste JSON…", self)
-        self.pasteAction.setToolTip("Replace the selected value (or all attributes) with JSON")
-        self.view.addAction(self.deleteAction)
+        self.pasteAction.setShortcut(QKeySequence("Ctrl+Shift+V"))
+        self.pasteAction.setToolTip("Replace the selected value (or all attributes) with JSON (Ctrl+Shift+V)")
+        self.editActions = (self.addKeyAction, self.addItemAction, self.deleteAction, self.pasteAction)
+        """The editing actions, in the order of the toolbar and the menus."""
+        for action in self.editActions:
+            # the tree itself, not the cell editor in it: Insert or Ctrl+Shift+V typed into a value
+            # being edited are the line edit's (Delete is, as a standard key, either way)
+            action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            self.view.addAction(action)
+        self.deleteAction.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.toolbar = QToolBar()
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for action in (self.addKeyAction, self.addItemAction, self.deleteAction, self.pasteAction):
+        for action in self.editActions:
             self.toolbar.addAction(action)
+        self._menu_key = _MenuKey(self._context_menu_at_current, self)
+        self.view.installEventFilter(self._menu_key)
 
         self.noteLabel = QLabel()
         self.noteLabel.setWordWrap(True)
@@ -229,10 +270,10 @@ class AttributesEditor(QWidget):
 
     def _connect(self) -> None:
         # lambdas: connected directly, addKey and addItem would get ``triggered``'s checked flag as their first argument
-        connect_slot(self.addKeyAction.triggered, lambda: self.addKey())
-        connect_slot(self.addItemAction.triggered, lambda: self.addItem())
-        connect_slot(self.deleteAction.triggered, self.deleteSelected)
-        self.pasteAction.triggered.connect(self._on_paste_triggered)
+        connect_slot(self.addKeyAction.triggered, lambda: self._act(self.addKey))
+        connect_slot(self.addItemAction.triggered, lambda: self._act(self.addItem))
+        connect_slot(self.deleteAction.triggered, lambda: self._act(self.deleteSelected))
+        connect_slot(self.pasteAction.triggered, lambda: self._act(self._on_paste_triggered))
         self.view.customContextMenuRequested.connect(self._on_view_context_menu)
         nonnull(self.view.selectionModel()).currentRowChanged.connect(self._update_actions)
 
@@ -397,12 +438,29 @@ class AttributesEditor(QWidget):
         connect_slot(dialog.accepted, lambda: self.pasteJson(dialog.value(), pointer))
         dialog.open()
 
+    def _act(self, action: Callable[[], object]) -> None:
+        """Run an action's slot where the user sees it: the editor shown and its tree focused (the
+        action may come from the window's Edit menu, with the focus in the hierarchy tree)."""
+        self.showRequested.emit()
+        self.view.setFocus(Qt.FocusReason.OtherFocusReason)
+        action()
+
     def _on_view_context_menu(self, pos: Any) -> None:
         index = self.view.indexAt(pos)
         if index.isValid():
             self.view.setCurrentIndex(index)
+        self._show_menu(pos)
+
+    def _context_menu_at_current(self) -> None:
+        index = self.view.currentIndex()
+        rect = self.view.visualRect(index) if index.isValid() else None
+        self._show_menu(rect.center() if rect is not None and rect.isValid() else QPoint(8, 8))
+
+    def _show_menu(self, pos: QPoint) -> None:
+        """The context menu at *pos* (in the tree's viewport), for the current row."""
         menu = QMenu(self)
-        for action in (self.addKeyAction, self.addItemAction, self.deleteAction, self.pasteAction):
+        menu.setToolTipsVisible(True)
+        for action in self.editActions:
             menu.addAction(action)
         menu.exec(nonnull(self.view.viewport()).mapToGlobal(pos))
 

@@ -185,6 +185,7 @@ class EditorPanel(QWidget):
         self._controller.validated.connect(self._on_validated)
         self._controller.reloaded.connect(self.refresh)
         self.validationList.issueRequested.connect(self.showIssue)
+        self.attributes.showRequested.connect(lambda: self.showTab("attributes"))
 
     # -- public API --------------------------------------------------------------------------------
     def path(self) -> str | None:

@@ -119,9 +119,13 @@ class WindowEditing(QObject):
         menu.addSeparator()
         for action in (self.undoAction, self.redoAction):
             menu.addAction(action)
+        menu.addSection("Attributes")  # the attribute tree's own actions: its shortcuts work there
+        for action in self.editor.attributes.editActions:
+            menu.addAction(action)
         menu.addSeparator()
         menu.addAction(self.previewAction)
         menu.addAction(self.saveAction)
+        menu.setToolTipsVisible(True)
         self.menu = menu
         toolbar = window.findChild(QToolBar, "mainToolbar")
         if toolbar is not None:
