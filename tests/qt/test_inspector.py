@@ -240,6 +240,22 @@ def test_array_facts_and_dimensions(make_inspector, demo_root) -> None:  # type:
     assert inspector.dimensions.conflictAxes() == []
 
 
+def test_a_shards_index_codecs_are_told_apart_from_its_chunks_codecs(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """They looked like a second array-bytes codec of the inner chunks (audit C, 6)."""
+    zarr.create_array(tmp_path / "s.zarr", shape=(100, 100), chunks=(10, 10), shards=(50, 50), dtype="u2",
+                      compressors=zarr.codecs.ZstdCodec())
+    hierarchy = _open(tmp_path / "s.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.root)
+    codecs = inspector.array.codecs
+    assert [r[:2] for r in codecs.texts()] == [
+        ["array-bytes", "sharding_indexed"],
+        ["    ↳ array-bytes", "bytes"], ["    ↳ bytes-bytes", "zstd"],
+        ["    ↳ index: array-bytes", "bytes"], ["    ↳ index: bytes-bytes", "crc32c"]]
+    tip = codecs.index(3, 0).data(Qt.ItemDataRole.ToolTipRole)
+    assert "shard index" in tip and "at the end of each shard" in tip
+
+
 def test_conflicting_dimension_names_are_highlighted(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
     group = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=2)
     group.create_array("a", shape=(2, 3), dtype="f4", attributes={"_ARRAY_DIMENSIONS": ["y", "x"]})

@@ -271,16 +271,26 @@ class ArrayPanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.diagnose_button.setEnabled(self._node is not None and self._node.array is not None)
 
-    def _codec_rows(self, codec: CodecInfo, rows: list[list[Cell | str]], depth: int) -> None:
+    def _codec_rows(self, codec: CodecInfo, rows: list[list[Cell | str]], depth: int, *,
+                    index_location: str | None = None) -> None:
+        """The rows of *codec* and of the codecs nested in it: a shard's inner-chunk codecs, then its
+        index codecs, whose role says ``index:`` (*index_location*: where the index is stored)."""
         config = {k: v for k, v in codec.configuration.items() if k not in ("codecs", "index_codecs")}
         text, elided = short_json(config, 120) if config else ("", False)
         indent = "    " * depth + ("↳ " if depth else "")
-        rows.append([indent + codec.role, Cell(codec.name, tooltip=codec.summary),
+        if index_location is None:
+            role = Cell(indent + codec.role, tooltip="A codec of the inner chunks (codecs)" if depth else None)
+        else:  # the index codecs looked like a second, impossible array-bytes codec of the chunks
+            role = Cell(f"{indent}index: {codec.role}", foreground="#6b7280",
+                        tooltip=f"A codec of the shard index (index_codecs), stored at the {index_location} of "
+                                "each shard: it encodes where each inner chunk is, not the data")
+        rows.append([role, Cell(codec.name, tooltip=codec.summary),
                      Cell(text, tooltip=format_json(config) if elided else None)])
         for inner in codec.inner:
             self._codec_rows(inner, rows, depth + 1)
+        location = codec.configuration.get("index_location", "end")  # the spec's default
         for index in codec.index:
-            self._codec_rows(index, rows, depth + 1)
+            self._codec_rows(index, rows, depth + 1, index_location=str(location))
 
     @staticmethod
     def _add(form: QFormLayout, label: str, value: str) -> None:
