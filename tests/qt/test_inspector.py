@@ -672,6 +672,30 @@ def test_a_label_image_without_colours_says_so(qtbot: Any) -> None:
     assert "lists no colours" not in panel.headerText()
 
 
+def test_a_dataset_whose_variables_cannot_be_read_is_not_called_empty(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The consolidated copy makes the group a dataset; its variables' own documents are broken. It
+    said "Dataset: 0 data variables, 0 coordinates, dimensions " (audit C, 8)."""
+    root = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=2)
+    group = root.create_group("g")
+    for name in ("t", "x", "y"):
+        group.create_array(name, shape=(3,), dtype="f4", attributes={"_ARRAY_DIMENSIONS": ["x"]})
+    zarr.consolidate_metadata(tmp_path / "s.zarr")
+    hierarchy = _open(tmp_path / "s.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/g"))
+    assert inspector.overview.highlightsText() == "Dataset: 2 data variables, 1 coordinate, dimensions x=3"
+    for name in ("t", "x"):
+        (tmp_path / "s.zarr" / "g" / name / ".zarray").write_text("{oops")
+    hierarchy = _open(tmp_path / "s.zarr")
+    inspector.setNode(hierarchy, hierarchy.node("/g"))
+    assert inspector.overview.highlightsText() == "Dataset: 1 data variable, 0 coordinates, dimensions x=3; " \
+                                                  "2 more could not be read"
+    (tmp_path / "s.zarr" / "g" / "y" / ".zarray").write_text("{oops")
+    hierarchy = _open(tmp_path / "s.zarr")
+    inspector.setNode(hierarchy, hierarchy.node("/g"))
+    assert inspector.overview.highlightsText() == "Dataset: its variables could not be read (3 failed)"
+
+
 def test_an_unconsolidated_dataset_gets_its_dataset_tab(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The worker lists the group's children: they make it an xarray dataset (no consolidated copy)."""
     xr = pytest.importorskip("xarray")

@@ -47,8 +47,9 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def highlights(descriptions: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """One line per convention saying what the node holds (plain text)."""
+def highlights(descriptions: Mapping[str, Mapping[str, Any]], *, unread: int = 0) -> list[str]:
+    """One line per convention saying what the node holds (plain text); *unread*: how many of the
+    node's children could not be read (a dataset's counts are then of the others)."""
     out: list[str] = []
     ome = descriptions.get("ome-ngff") or {}
     levels = ome.get("levels") if isinstance(ome.get("levels"), list) else []
@@ -90,9 +91,14 @@ def highlights(descriptions: Mapping[str, Mapping[str, Any]]) -> list[str]:
         out.append(f"Labels: {', '.join(labels[:8])}{'…' if len(labels) > 8 else ''}")
     xr = descriptions.get("xarray") or {}
     if isinstance(xr.get("dims"), Mapping):
-        out.append(f"Dataset: {_count(len(xr.get('data_variables') or []), 'data variable')}, "
-                   f"{_count(len(xr.get('coordinates') or []), 'coordinate')}, dimensions "
-                   + ", ".join(f"{k}={v}" for k, v in xr["dims"].items()))
+        variables, coordinates = xr.get("data_variables") or [], xr.get("coordinates") or []
+        if unread and not (variables or coordinates):  # not "0 data variables": they could not be read
+            out.append(f"Dataset: its variables could not be read ({unread} failed)")
+        else:
+            sizes = ", ".join(f"{k}={v}" for k, v in xr["dims"].items())
+            out.append(f"Dataset: {_count(len(variables), 'data variable')}, {_count(len(coordinates), 'coordinate')}"
+                       + (f", dimensions {sizes}" if sizes else "")
+                       + (f"; {unread} more could not be read" if unread else ""))
     elif isinstance(xr.get("dims"), list) and "ome-ngff" not in descriptions:
         out.append("Dimensions: " + ", ".join(str(d) for d in xr["dims"]))
     cf = descriptions.get("cf") or {}

@@ -64,6 +64,9 @@ class _Details:
 
     descriptions: Mapping[str, Mapping[str, JSON]]
     summary: NodeSummary
+    unread: int = 0
+    """Children of a dataset that could not be read (error nodes): what the descriptions say of
+    its variables is of the others only."""
 
 
 def _load_details(hierarchy: Hierarchy, node: Node, registry: ConventionRegistry) -> _Details:
@@ -72,7 +75,12 @@ def _load_details(hierarchy: Hierarchy, node: Node, registry: ConventionRegistry
     parent = ctx.parent(node) if node.is_array else None
     descriptions = registry.describe(node, ctx)
     children = (lambda: ctx.children(node.path)) if node.is_group and node.kind != "error" else None
-    return _Details(descriptions, summarize(node, parent, registry, children=children))
+    summary = summarize(node, parent, registry, children=children)
+    unread = 0
+    dataset = descriptions.get("xarray") or {}
+    if children is not None and isinstance(dataset.get("dims"), Mapping):  # its children are read (and kept) already
+        unread = sum(child.kind == "error" for child in children())
+    return _Details(descriptions, summary, unread)
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,7 +386,7 @@ class Inspector(QWidget):
         self.details = details
         self._rendered_tabs = set()
         self._show_found(details.summary.conventions)
-        self.overview.setHighlights(highlights(details.descriptions))
+        self.overview.setHighlights(highlights(details.descriptions, unread=details.unread))
         self._render_current_tab()
 
     def _show_found(self, detections: Sequence[Detection]) -> None:
