@@ -786,6 +786,39 @@ def test_fill_values_are_shown_as_readers_get_them(make_inspector, tmp_path) -> 
     assert shown["when"].startswith("NaT") and shown["mask"] == "null (unset: zarr-python reads 0)"
 
 
+def test_fill_values_data_types_and_codecs_are_shown_as_zarr_reads_them(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Fill values were raw JSON ("NaN" in quotes, [1.0, 2.0], true), a big-endian v2 type had no name
+    where a little-endian one had, and an array without codecs showed an empty table (audit C, 13)."""
+    group = zarr.open_group(tmp_path / "v3.zarr", mode="w", zarr_format=3)
+    group.create_array("nan", shape=(2,), dtype="f4", fill_value=float("nan"))
+    group.create_array("cplx", shape=(2,), dtype="c8", fill_value=1 + 2j)
+    group.create_array("flag", shape=(2,), dtype="bool", fill_value=True)
+    group.create_array("seven", shape=(2,), dtype="i2", fill_value=7)
+    hex_nan = json.loads((tmp_path / "v3.zarr" / "nan" / "zarr.json").read_text())
+    hex_nan["fill_value"] = "0x7fc00000"  # the spec's hex spelling of a float's bits
+    (tmp_path / "v3.zarr" / "hex").mkdir()
+    (tmp_path / "v3.zarr" / "hex" / "zarr.json").write_text(json.dumps(hex_nan))
+    v2 = zarr.open_group(tmp_path / "v2.zarr", mode="w", zarr_format=2)
+    v2.create_array("big", shape=(2,), dtype=">u2", fill_value=7)
+    v2.create_array("little", shape=(2,), dtype="<u2", fill_value=7, compressors=None, filters=None)
+    inspector = make_inspector()
+    inspector.showTab("array")
+    shown = {}
+    for store, names in (("v3.zarr", ("nan", "cplx", "flag", "seven", "hex")), ("v2.zarr", ("big", "little"))):
+        hierarchy = _open(tmp_path / store)
+        for name in names:
+            inspector.setNode(hierarchy, hierarchy.node(f"/{name}"))
+            facts = inspector.array.factTexts()
+            shown[name] = (facts["Fill value"], facts["Data type"], inspector.array.noCodecsLabel.isVisibleTo(inspector))
+    assert shown["nan"][0] == 'nan  (stored as "NaN")' and shown["hex"][0] == 'nan  (stored as "0x7fc00000")'
+    assert shown["cplx"][0] == "1+2j  (stored as [1.0, 2.0])" and shown["flag"][0] == "True  (stored as true)"
+    assert shown["seven"][0] == "7"
+    assert shown["big"][1] == 'uint16  (">u2")' and shown["little"][1] == 'uint16  ("<u2")'
+    assert [shown[n][2] for n in ("seven", "big", "little")] == [False, False, True]
+    assert "no filters, no compressor" in inspector.array.noCodecsLabel.text()
+    assert not inspector.array._codecs_view.isVisibleTo(inspector)
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")  # zarr: structured data types have no v3 specification
 @pytest.mark.parametrize("zarr_format", [2, 3])
 def test_a_structured_fill_is_shown_field_by_field(make_inspector, tmp_path, zarr_format) -> None:  # type: ignore[no-untyped-def]

@@ -6,8 +6,9 @@ import html
 import logging
 import math
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QFormLayout,
@@ -85,9 +86,13 @@ class ArrayPanel(QWidget):
         diag_layout.addWidget(self.status)
         diag_layout.addLayout(self._results)
 
+        self.noCodecsLabel = QLabel("None: the chunks are stored as raw bytes (no filters, no compressor)")
+        self.noCodecsLabel.setWordWrap(True)
+        self.noCodecsLabel.hide()
         codecs_box = QGroupBox("Codecs")
         codecs_layout = QVBoxLayout(codecs_box)
         codecs_layout.addWidget(self._codecs_view)
+        codecs_layout.addWidget(self.noCodecsLabel)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self._safety)
@@ -116,16 +121,13 @@ class ArrayPanel(QWidget):
         array = node.array
         if array is None:
             self.codecs.clear()
+            self.noCodecsLabel.hide()
             self._safety.hide()
             self.diagnose_button.setEnabled(False)
             return
         size = itemsize(array)
         self._add(self._facts, "Shape", format_shape(array.shape))
-        dtype = array.dtype
-        raw = format_json(array.raw_dtype) if array.raw_dtype is not None else ""
-        if raw and raw.strip('"') != dtype:
-            dtype += f"  ({raw})"
-        self._add(self._facts, "Data type", dtype)
+        self._add(self._facts, "Data type", _dtype_text(array.dtype, array.raw_dtype))
         self._add(self._facts, "Chunks", format_shape(array.chunks) + ("  (inner chunks)" if array.shards else ""))
         if array.shards:
             self._add(self._facts, "Shards", format_shape(array.shards))
@@ -147,6 +149,8 @@ class ArrayPanel(QWidget):
             self._codec_rows(codec, rows, 0)
         self.codecs.setRows(rows)
         fit_height(self._codecs_view, len(rows))
+        self._codecs_view.setVisible(bool(rows))  # an empty table said nothing (v2 without filters or compressor)
+        self.noCodecsLabel.setVisible(not rows)
         reasons = check_array(node)
         if reasons:
             self._safety.setText("<b>Data will not be decoded.</b><br>" + "<br>".join(html.escape(r) for r in reasons))
@@ -161,6 +165,7 @@ class ArrayPanel(QWidget):
         self._clear_form(self._facts)
         self._clear_form(self._results)
         self.codecs.clear()
+        self.noCodecsLabel.hide()
         self._safety.hide()
         self.status.clear()
         self.diagnose_button.setEnabled(False)
@@ -333,9 +338,61 @@ _UNSET_DEFAULTS = (("bool", "False"), ("complex", "0j"), ("float", "0.0"), ("int
 """What zarr-python reads for a v2 fill value of null, by data type."""
 
 
+def _dtype_text(dtype: str, raw_dtype: object) -> str:
+    """The data type by numpy's name, with the stored one where it differs: ``uint16 ("<u2")``.
+
+    numpy names a byte order other than the machine's by its type string (``>u2``): a big-endian
+    type got no name, where a little-endian one did."""
+    if isinstance(raw_dtype, str) and raw_dtype == dtype:
+        try:
+            numpy_dtype = np.dtype(raw_dtype)
+        except (TypeError, ValueError):
+            numpy_dtype = None
+        if numpy_dtype is not None and numpy_dtype.kind not in "OSUV":
+            dtype = numpy_dtype.name
+    raw = format_json(raw_dtype) if raw_dtype is not None else ""
+    return f"{dtype}  ({raw})" if raw and raw.strip('"') != dtype else dtype
+
+
+def _read_fill(dtype: str, value: object) -> str | None:
+    """How zarr-python reads a fill value stored other than as its number: a float's ``"NaN"``,
+    ``"Infinity"`` or hex bits, a complex ``[re, im]``, a bool (``nan``, ``1+2j``, ``True``);
+    None when it is stored as it reads (or is no such type)."""
+    try:
+        kind = np.dtype(dtype)
+    except (TypeError, ValueError):
+        return None
+    try:
+        if kind.kind == "b" and isinstance(value, bool):
+            return str(value)
+        if kind.kind == "f" and isinstance(value, str):
+            return str(_float(kind, value))
+        if kind.kind == "c" and isinstance(value, list) and len(value) == 2:
+            part = np.dtype(f"f{kind.itemsize // 2}")
+            re, im = (_float(part, v) for v in value)
+            return str(kind.type(complex(re, im))).strip("()")
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return None
+
+
+def _float(kind: np.dtype[Any], value: object) -> np.floating[Any]:
+    """A float fill value as zarr stores it: a number, ``"NaN"``, ``"Infinity"``, ``"-Infinity"``
+    or the hex of its bits (``"0x7fc00000"``)."""
+    if isinstance(value, str) and value.lower().startswith("0x"):
+        bits = int(value, 16).to_bytes(kind.itemsize, "big")
+        return np.frombuffer(bits, dtype=kind.newbyteorder(">"))[0]
+    if isinstance(value, str) and value not in ("NaN", "Infinity", "-Infinity"):
+        raise ValueError(value)
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise TypeError(value)
+    return kind.type(value)
+
+
 def _fill_text(dtype: str, value: object, shown: str, raw_dtype: object = None) -> str:
-    """The fill value as a reader gets it: ``NaT`` for times, what zarr-python reads where a
-    v2 fill value is null (the data type's default), a structured one field by field."""
+    """The fill value as a reader gets it: ``NaT`` for times, ``nan``, ``1+2j`` or ``True`` where
+    the JSON spells it otherwise, what zarr-python reads where a v2 fill value is null (the data
+    type's default), a structured one field by field; the stored JSON after it."""
     from zarr_browser.core.preview import structured_fill_text
 
     fields = structured_fill_text(raw_dtype, value)
@@ -343,9 +400,10 @@ def _fill_text(dtype: str, value: object, shown: str, raw_dtype: object = None) 
         return f"{fields}  (stored as {shown})"
     times = dtype.startswith(("numpy.datetime64", "numpy.timedelta64", "datetime64", "timedelta64"))
     if times and value in (_NAT, "NaT"):
-        return f"NaT ({shown})"
+        return f"NaT  (stored as {shown})"
     if value is None:
         default = next((d for prefix, d in _UNSET_DEFAULTS if dtype.startswith(prefix)), None)
         if default is not None:
             return f"null (unset: zarr-python reads {default})"
-    return shown
+    read = _read_fill(dtype, value)
+    return f"{read}  (stored as {shown})" if read is not None and read != shown else shown
