@@ -386,6 +386,30 @@ def test_keys_of_the_tree_and_the_filter_box(qtbot: Any, make_window: Any, tmp_p
     assert "Copy path" in shown
 
 
+def test_tab_goes_from_the_tree_through_the_breadcrumb_then_the_tabs(qtbot: Any, make_window: Any,
+                                                                     demo_root: Path) -> None:
+    """Tab stopped on the breadcrumb's scroll area, which shows no focus, and reached its segments
+    only after the panel below them: they are made anew for each node (audit C, 13)."""
+    from qtpy.QtWidgets import QApplication
+
+    window = make_window()
+    open_and_wait(qtbot, window, demo_root)
+    done: list[bool] = []
+    window.revealPath("/cells.ome.zarr/labels/nuclei", done.append)
+    qtbot.waitUntil(lambda: done == [True], timeout=20_000)
+    window.activateWindow()  # under Xvfb the window is not active by itself
+    qtbot.waitUntil(window.isActiveWindow, timeout=20_000)
+    window.tree.setFocus()
+    qtbot.waitUntil(window.tree.hasFocus)
+    order = []
+    for _ in range(7):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        order.append(QApplication.focusWidget())
+    breadcrumb = window.inspector.breadcrumb
+    assert order == [*breadcrumb.segmentButtons(), breadcrumb._copy, breadcrumb._copy_url,
+                     window.inspector.tabs.tabBar()]
+
+
 def test_filter_box_filters_and_offers_consolidated_matches(qtbot: Any, make_window: Any, tmp_path: Path,
                                                              zarr_stores: Any) -> None:
     store = tmp_path / "c.zarr"

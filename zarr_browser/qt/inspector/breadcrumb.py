@@ -57,6 +57,7 @@ class Breadcrumb(QWidget):
         self._scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._scroll.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self._scroll.setFixedHeight(self._copy_height())
+        self._scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a Tab stop that showed nothing (its segments take the focus)
         self._copy = QToolButton()
         self._copy.setText("Copy path")
         self._copy.setToolTip("Copy the node path to the clipboard")
@@ -128,9 +129,21 @@ class Breadcrumb(QWidget):
                 self._segments_layout.addWidget(fold)
                 self._fold = (fold_separator, fold)
         self._segments_layout.addStretch(1)
+        self._order_tabs()
         self._copy.setEnabled(True)
         self._copy_url.setEnabled(bool(url))
         self._fit()
+
+    def _order_tabs(self) -> None:
+        """Tab goes through the segments, left to right, then to the copy buttons: new widgets join
+        the end of their window's focus chain, so the segments came after the panel below."""
+        self._scroll.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # setTabOrder ignores a widget that takes no focus
+        previous: QWidget = self._scroll
+        for widget in layout_widgets(self._segments_layout):
+            if isinstance(widget, QToolButton):
+                QWidget.setTabOrder(previous, widget)
+                previous = widget
+        self._scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
     def clear(self) -> None:
         self._path, self._url = "", ""
