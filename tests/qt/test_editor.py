@@ -1406,6 +1406,35 @@ def test_the_editor_validation_list_names_its_columns_as_the_inspector_does(qtbo
     assert [header.text(c) for c in range(3)] == ["Severity", "Node", "Issue"]
 
 
+def test_f2_on_a_read_only_value_refuses_at_once(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    """F2 on the OME-NGFF version opened an editor and let the user type; only Return then refused
+    the edit (audit C, 13).  The refusal now comes at once, with the same message."""
+    from qtpy.QtWidgets import QLineEdit
+
+    store = ome_image(tmp_path / "i.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    attributes = window.editing.editor.attributes
+    refused: list[str] = []
+    window.editing.controller.editFailed.connect(refused.append)
+    version = attributes.model.indexForPointer("/ome/version", JsonEditModel.VALUE_COLUMN)
+    assert not attributes.model.setData(version, "0.4")  # what Return did with the value typed
+    view = attributes.view
+    view.setFocus()
+    attributes.selectPointer("/ome/version")
+    view.setCurrentIndex(version)
+    qtbot.keyClick(view, Qt.Key.Key_F2)
+    assert not [e for e in view.viewport().findChildren(QLineEdit) if e.isVisible()], "no editor opens"
+    assert len(refused) == 2 and refused[0] == refused[1] and "OME-NGFF version" in refused[1]
+    assert window.errorText() == f"Edit refused: {refused[1]}"
+    assert not attributes.deleteAction.isEnabled() and not attributes.pasteAction.isEnabled()
+    view.setCurrentIndex(attributes.model.indexForPointer("/ome/multiscales/0/name", JsonEditModel.VALUE_COLUMN))
+    qtbot.keyClick(view, Qt.Key.Key_F2)  # any other value is edited as before
+    assert [e.text() for e in view.viewport().findChildren(QLineEdit) if e.isVisible()] == ["img"]
+    assert len(refused) == 2 and attributes.model.document()["ome"]["version"] == "0.5"
+    assert attributes.deleteAction.isEnabled() and attributes.pasteAction.isEnabled()
+
+
 def test_a_value_can_be_edited_from_the_keyboard(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
     """Right never left the Key cell (whole-row selection) and F2 always renamed the key: typing a
     new value and Enter renamed the attribute."""

@@ -202,6 +202,7 @@ class AttributesEditor(QWidget):
         self._node: Node | None = None
         self.pasteDialog: PasteJsonDialog | None = None
         self.model = JsonEditModel(self._on_model_edit, self)
+        self.model.setGuard(self._refusal)
         self.model.refused.connect(controller.editFailed.emit)
         self.view = QTreeView()
         self.view.setObjectName("attributesEditor")
@@ -375,6 +376,10 @@ class AttributesEditor(QWidget):
             return self._controller.edit(lambda s: s.delete(path, pointer))
         return self._controller.edit(lambda s: s.set(path, pointer, value))
 
+    def _refusal(self, pointer: str) -> str | None:
+        node = self._node
+        return self._controller.refusal(node.path, pointer) if node is not None else None
+
     def _container(self) -> tuple[str, JSON]:
         """The pointer and value of the container a new member goes into (the selection or its parent)."""
         index = self.view.currentIndex()
@@ -467,7 +472,8 @@ class AttributesEditor(QWidget):
     def _update_actions(self, *_args: Any) -> None:
         editable = not self.model.isReadOnly()
         index = self.view.currentIndex()
-        protected = index.isValid() and self.model.isProtected(index)
+        # NCZarr's own keys, and values no edit may change (an OME-NGFF version)
+        protected = index.isValid() and (self.model.isProtected(index) or self.model.refusal(index) is not None)
         _pointer, container = self._container()
         self.addKeyAction.setEnabled(editable)
         self.addItemAction.setEnabled(editable and isinstance(container, list))

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import QObject, QTimer, Signal
 
-from zarr_browser.core.editing import EditError, EditSession, NotLoadedError
+from zarr_browser.core.editing import EditError, EditSession, NotLoadedError, SetValue
+from zarr_browser.core.editing.commands import check_protected
 from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.errors import ZarrBrowserError
 
@@ -39,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 VALIDATE_DELAY_MS = 250
 """Validation waits for a pause in editing this long (typing in a form is many edits)."""
+
+_PROBE = "\x00zarr-browser probe"
+"""A value no attribute holds: :meth:`EditController.refusal` tries it in place of the one there."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +286,23 @@ class EditController(QObject):
             elif not self._run(session, operation, on_done) and self._waiting \
                     and self._waiting[0] == (operation, on_done):
                 return  # loading another node for it
+
+    def refusal(self, path: str, pointer: str) -> str | None:
+        """Why the session refuses any change of *pointer* in the attributes of *path* (its own
+        message: read-only metadata such as an OME-NGFF version), None when a change may go
+        through or cannot be told without reading the store.  Nothing is changed."""
+        session = self._session
+        if session is None or self._busy or not session.is_loaded(path):
+            return None
+        try:
+            with session.memory_only():
+                key, where = session.locate(path, pointer)
+                before = session.document(key)
+                after = SetValue(where, _PROBE, key=key).apply_many({key: before})[key]
+                check_protected(key, before, after)
+        except EditError as err:
+            return str(err)
+        return None
 
     def isWaiting(self) -> bool:
         """Whether edits wait for a node to be loaded."""

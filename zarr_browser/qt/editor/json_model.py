@@ -29,6 +29,8 @@ TYPES: tuple[JsonType, ...] = ("string", "number", "bool", "null", "list", "obje
 
 EditKind = Literal["set", "rename", "delete"]
 Editor = Callable[[EditKind, str, Any], bool]
+Guard = Callable[[str], str | None]
+"""``guard(pointer)``: why the value at *pointer* may not be changed at all (None: it may)."""
 
 _PROTECTED_TIP = "NCZarr's own metadata: read-only (netCDF-C keeps it consistent)"
 
@@ -142,6 +144,7 @@ class JsonEditModel(QAbstractItemModel):
     def __init__(self, editor: Editor | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._editor = editor
+        self._guard: Guard | None = None
         self._root = _Item("", {}, None, 0, False)
         self._read_only = True
 
@@ -165,6 +168,17 @@ class JsonEditModel(QAbstractItemModel):
 
     def setEditor(self, editor: Editor | None) -> None:
         self._editor = editor
+
+    def setGuard(self, guard: Guard | None) -> None:
+        """Ask *guard* before a cell is edited: a value no edit may change (an OME-NGFF version)
+        is refused as the edit opens, not after it was typed."""
+        self._guard = guard
+
+    def refusal(self, index: QModelIndex) -> str | None:
+        """Why the row of *index* may not be changed at all (the guard's answer; None: it may)."""
+        if not index.isValid() or self._guard is None or self._read_only:
+            return None
+        return self._guard(self._item(index).pointer)
 
     def _item(self, index: QModelIndex) -> _Item:
         item: _Item = index.internalPointer() if index.isValid() else self._root
@@ -333,10 +347,15 @@ def _prefixes(pointer: str) -> list[str]:
 
 
 class JsonTypeDelegate(QStyledItemDelegate):
-    """A combo box of the JSON types for the Type column."""
+    """A combo box of the JSON types for the Type column; no editor for a row the model's guard
+    refuses (the model says why, as the edit would have)."""
 
     def createEditor(self, parent: QWidget | None, option: QStyleOptionViewItem,
                      index: QModelIndex) -> QWidget | None:
+        model = index.model()
+        if isinstance(model, JsonEditModel) and (reason := model.refusal(index)) is not None:
+            model.refused.emit(reason)  # F2 opened an editor, and only Return refused what was typed
+            return None
         if index.column() != JsonEditModel.TYPE_COLUMN:
             return super().createEditor(parent, option, index)
         combo = QComboBox(parent)
