@@ -1435,6 +1435,33 @@ def test_f2_on_a_read_only_value_refuses_at_once(qtbot: Any, make_window: Any, t
     assert attributes.deleteAction.isEnabled() and attributes.pasteAction.isEnabled()
 
 
+def test_the_attribute_tree_keeps_the_focus_after_an_edit_and_a_save(qtbot: Any, make_window: Any,
+                                                                     tmp_path: Path) -> None:
+    """Return in a cell editor re-rendered the tree, which closed the editor with the focus in it:
+    the focus went on to the validation list, and a save came back there (audit C, 13)."""
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    window.activateWindow()  # under Xvfb the window is not active by itself
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT)
+    attributes = window.editing.editor.attributes
+    view = attributes.view
+    view.setFocus()
+    view.setCurrentIndex(attributes.model.indexForPointer("/title", JsonEditModel.VALUE_COLUMN))
+    qtbot.keyClick(view, Qt.Key.Key_F2)
+    editor = QApplication.focusWidget()
+    assert isinstance(editor, QLineEdit)
+    editor.selectAll()
+    qtbot.keyClicks(editor, "edited")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: attributes.model.document()["title"] == "edited", timeout=WAIT)
+    assert QApplication.focusWidget() is view
+    save_through_dialog(qtbot, window)
+    qtbot.waitUntil(lambda: not window.editing.saveDialog.isVisible(), timeout=WAIT)
+    assert window.focusWidget() is view, "the focus the window gets back when the dialog is gone"
+    assert attributes.selectedPointer() == "/title"
+
+
 def test_a_value_can_be_edited_from_the_keyboard(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
     """Right never left the Key cell (whole-row selection) and F2 always renamed the key: typing a
     new value and Enter renamed the attribute."""

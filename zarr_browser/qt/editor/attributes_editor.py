@@ -16,6 +16,7 @@ from qtpy.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt, Signal
 from qtpy.QtGui import QAction, QFontDatabase, QKeyEvent, QKeySequence
 from qtpy.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
@@ -287,10 +288,14 @@ class AttributesEditor(QWidget):
         expanded = self._expanded_pointers()
         current = self.model.pointer(self.view.currentIndex()) if self.view.currentIndex().isValid() else None
         same_node = self._node is not None and node is not None and node.path == self._node.path
+        focus = QApplication.focusWidget()
+        focused = focus is not None and (focus is self.view or self.view.isAncestorOf(focus))
         self._node = node
         editable = node is not None and node.kind != "error" and node.zarr_format in (2, 3) \
             and self._controller.isActive()
         self.model.setDocument(node.attributes if node is not None else {}, read_only=not editable)
+        if focused and not self.view.hasFocus():  # the reset closed the cell editor, and the focus went on
+            self.view.setFocus(Qt.FocusReason.OtherFocusReason)  # to the validation list: a save left it there
         if same_node:
             for pointer in expanded:
                 self.view.expand(self.model.indexForPointer(pointer))
