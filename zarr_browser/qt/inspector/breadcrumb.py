@@ -225,6 +225,8 @@ class Breadcrumb(QWidget):
         nonnull(QApplication.clipboard()).setText(url + (self._path if self._path != "/" else ""))
 
     def _clear_segments(self) -> None:
+        for widget in layout_widgets(self._segments_layout):
+            widget.hide()  # at once: until deleted (later), an old segment was still a Tab stop
         clear_layout(self._segments_layout)
         self._crumbs = []
         self._fold = None
