@@ -300,6 +300,8 @@ class EditController(QObject):
                 before = session.document(key)
                 after = SetValue(where, _PROBE, key=key).apply_many({key: before})[key]
                 check_protected(key, before, after)
+        except NotLoadedError:  # the real edit loads it first, and says then
+            return None
         except EditError as err:
             return str(err)
         return None
