@@ -801,10 +801,11 @@ def test_fill_values_data_types_and_codecs_are_shown_as_zarr_reads_them(make_ins
     v2 = zarr.open_group(tmp_path / "v2.zarr", mode="w", zarr_format=2)
     v2.create_array("big", shape=(2,), dtype=">u2", fill_value=7)
     v2.create_array("little", shape=(2,), dtype="<u2", fill_value=7, compressors=None, filters=None)
+    v2.create_array("when", shape=(2,), dtype=">M8[ns]", fill_value=np.datetime64("NaT"))
     inspector = make_inspector()
     inspector.showTab("array")
     shown = {}
-    for store, names in (("v3.zarr", ("nan", "cplx", "flag", "seven", "hex")), ("v2.zarr", ("big", "little"))):
+    for store, names in (("v3.zarr", ("nan", "cplx", "flag", "seven", "hex")), ("v2.zarr", ("big", "when", "little"))):
         hierarchy = _open(tmp_path / store)
         for name in names:
             inspector.setNode(hierarchy, hierarchy.node(f"/{name}"))
@@ -814,6 +815,7 @@ def test_fill_values_data_types_and_codecs_are_shown_as_zarr_reads_them(make_ins
     assert shown["cplx"][0] == "1+2j  (stored as [1.0, 2.0])" and shown["flag"][0] == "True  (stored as true)"
     assert shown["seven"][0] == "7"
     assert shown["big"][1] == 'uint16  (">u2")' and shown["little"][1] == 'uint16  ("<u2")'
+    assert shown["when"][:2] == ('NaT  (stored as -9223372036854775808)', 'datetime64[ns]  (">M8[ns]")')
     assert [shown[n][2] for n in ("seven", "big", "little")] == [False, False, True]
     assert "no filters, no compressor" in inspector.array.noCodecsLabel.text()
     assert not inspector.array._codecs_view.isVisibleTo(inspector)

@@ -127,7 +127,8 @@ class ArrayPanel(QWidget):
             return
         size = itemsize(array)
         self._add(self._facts, "Shape", format_shape(array.shape))
-        self._add(self._facts, "Data type", _dtype_text(array.dtype, array.raw_dtype))
+        dtype = _dtype_name(array.dtype, array.raw_dtype)
+        self._add(self._facts, "Data type", _dtype_text(dtype, array.raw_dtype))
         self._add(self._facts, "Chunks", format_shape(array.chunks) + ("  (inner chunks)" if array.shards else ""))
         if array.shards:
             self._add(self._facts, "Shards", format_shape(array.shards))
@@ -139,7 +140,7 @@ class ArrayPanel(QWidget):
         else:
             self._add(self._facts, "Logical size", f"{math.prod(array.shape):,} variable-length items")
         fill, _ = short_json(array.fill_value, 80)
-        self._add(self._facts, "Fill value", _fill_text(array.dtype, array.fill_value, fill, array.raw_dtype))
+        self._add(self._facts, "Fill value", _fill_text(dtype, array.fill_value, fill, array.raw_dtype))
         self._add(self._facts, "Order", array.order)
         self._add(self._facts, "Chunk keys", f"{array.chunk_key_encoding} (separator {array.separator!r})")
         if array.dimension_names is not None:
@@ -338,18 +339,21 @@ _UNSET_DEFAULTS = (("bool", "False"), ("complex", "0j"), ("float", "0.0"), ("int
 """What zarr-python reads for a v2 fill value of null, by data type."""
 
 
-def _dtype_text(dtype: str, raw_dtype: object) -> str:
-    """The data type by numpy's name, with the stored one where it differs: ``uint16 ("<u2")``.
+def _dtype_name(dtype: str, raw_dtype: object) -> str:
+    """The data type's name: numpy names a byte order other than the machine's by its type
+    string (``>u2``), which is here ``uint16`` as ``<u2`` is."""
+    if not isinstance(raw_dtype, str) or raw_dtype != dtype:
+        return dtype
+    try:
+        numpy_dtype = np.dtype(raw_dtype)
+    except (TypeError, ValueError):
+        return dtype
+    return numpy_dtype.name if numpy_dtype.kind not in "OSUV" else dtype
 
-    numpy names a byte order other than the machine's by its type string (``>u2``): a big-endian
-    type got no name, where a little-endian one did."""
-    if isinstance(raw_dtype, str) and raw_dtype == dtype:
-        try:
-            numpy_dtype = np.dtype(raw_dtype)
-        except (TypeError, ValueError):
-            numpy_dtype = None
-        if numpy_dtype is not None and numpy_dtype.kind not in "OSUV":
-            dtype = numpy_dtype.name
+
+def _dtype_text(dtype: str, raw_dtype: object) -> str:
+    """The data type by name, with the stored one where it differs: ``uint16  ("<u2")`` (a
+    big-endian type had no name, where a little-endian one had)."""
     raw = format_json(raw_dtype) if raw_dtype is not None else ""
     return f"{dtype}  ({raw})" if raw and raw.strip('"') != dtype else dtype
 
