@@ -132,7 +132,7 @@ class ArrayPanel(QWidget):
         self._add(self._facts, "Chunks", format_shape(array.chunks) + ("  (inner chunks)" if array.shards else ""))
         if array.shards:
             self._add(self._facts, "Shards", format_shape(array.shards))
-        unit = "shards" if array.shards else "chunks"
+        unit = ("shard" if array.shards else "chunk") + ("" if array.nchunks == 1 else "s")
         self._add(self._facts, "Chunk grid", f"{format_shape(array.grid)} = {array.nchunks:,} {unit}")
         if size is not None:
             self._add(self._facts, "Chunk size", format_bytes(math.prod(array.chunks) * size) + " decoded")
