@@ -678,6 +678,9 @@ def test_cf_form_edits_in_one_step_and_xarray_reads_it(qtbot: Any, make_window: 
     assert form.fillLabel.text() == "zarr fill_value -999.0 (zarr v2: xarray masks with it)"
     form.fields["units"].setText("degC")
     form.fields["long_name"].setText("air temperature")
+    calendars = form.fields["calendar"]
+    offered = [calendars.itemText(i) for i in range(calendars.count())]
+    assert "noleap" in offered and not {"utc", "tai", "none"} & set(offered)  # xarray decodes no times in these
     form.fields["calendar"].setCurrentText("")
     form.applyButton.click()
     wait_history(qtbot, window, 1)

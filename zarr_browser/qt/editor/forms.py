@@ -27,7 +27,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from zarr_browser.core.conventions.cf import CALENDARS, decode_fill_value
+from zarr_browser.core.conventions.cf import XARRAY_CALENDARS, decode_fill_value
 from zarr_browser.core.editing.conventions import set_attributes, xarray_dims_from_ome_axes, xarray_set_dimension_names
 from zarr_browser.core.jsonio import dumps
 
@@ -227,7 +227,10 @@ class CfForm(QGroupBox):
             if name == "calendar":
                 combo = QComboBox()
                 combo.setEditable(True)
-                combo.addItems(["", *sorted(CALENDARS)])
+                # the calendars xarray decodes; CF's 'utc', 'tai' and 'none' may still be typed
+                combo.addItems(["", *sorted(XARRAY_CALENDARS)])
+                combo.setToolTip("The calendars xarray decodes times in; CF's 'utc', 'tai' and 'none' may be "
+                                 "typed, but xarray then refuses to open a dataset with such time variables")
                 widget: QLineEdit | QComboBox = combo
             else:
                 widget = QLineEdit()
