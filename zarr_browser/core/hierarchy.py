@@ -915,6 +915,11 @@ def _normalise(path: str) -> str:
     return path
 
 
+_SPACE = re.compile(r"\s*")
+_COLON = re.compile(r"\s*:\s*")
+_COMMA = re.compile(r"\s*,")
+
+
 def _leading_members(text: str) -> dict[str, JSON]:
     """The members of the JSON object that *text* begins, up to the first one it does not hold
     whole (the head of a document too large to read)."""
@@ -925,17 +930,16 @@ def _leading_members(text: str) -> dict[str, JSON]:
         return members
     at = opening.end()
     while True:
-        key_at = re.compile(r"\s*").match(text, at)
         try:
-            key, at = decoder.raw_decode(text, key_at.end() if key_at else at)
-            colon = re.compile(r"\s*:\s*").match(text, at)
+            key, at = decoder.raw_decode(text, _SPACE.match(text, at).end())  # type: ignore[union-attr]
+            colon = _COLON.match(text, at)
             if not isinstance(key, str) or colon is None:
                 return members
             value, at = decoder.raw_decode(text, colon.end())
         except ValueError:
             return members  # cut off (or not JSON)
         members[key] = value
-        comma = re.compile(r"\s*,").match(text, at)
+        comma = _COMMA.match(text, at)
         if comma is None:
             return members
         at = comma.end()

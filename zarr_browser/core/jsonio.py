@@ -139,8 +139,9 @@ def _loads_by_members(text: str) -> JSON:
         value, end = members(at + 1)
     finally:
         # what was made is old at once: left young, its first collection would walk all of it
+        frozen = KEEP_FROZEN or gc.get_freeze_count() > 0  # (unfreezing would thaw what is kept frozen)
         gc.freeze()
-        if not KEEP_FROZEN:  # (unfreezing would thaw what the process keeps frozen)
+        if not frozen:
             gc.unfreeze()
         if enabled:
             gc.enable()
