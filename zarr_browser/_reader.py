@@ -370,11 +370,9 @@ def _type_range(spec: LayerSpec, kwargs: dict[str, Any]) -> tuple[float, float] 
     """The slider range of a layer whose plan gave none: its 8- or 16-bit integer type's."""
     import numpy as np
 
-    dtype = np.dtype(getattr(spec.levels[-1], "dtype", "f8"))
-    if kwargs.get("rgb") or dtype.kind not in "iu" or dtype.itemsize > 2:
-        return None
-    info = np.iinfo(dtype)
-    return float(info.min), float(info.max)
+    from zarr_browser.streaming.layers import slider_range
+
+    return None if kwargs.get("rgb") else slider_range({}, None, np.dtype(spec.levels[-1].dtype))
 
 
 def _with_contrast_range(kwargs: dict[str, Any], contrast_range: Any) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from zarr_browser.core.jsonio import JSON, Document, canonical, dumps, parse_document
+from zarr_browser.core.jsonio import JSON, Document, canonical, dumps, parse_document, parse_members
 from zarr_browser.core.model import (
     METADATA_NAMES,
     UNREAD_NOTE,
@@ -915,34 +915,15 @@ def _normalise(path: str) -> str:
     return path
 
 
-_SPACE = re.compile(r"\s*")
-_COLON = re.compile(r"\s*:\s*")
-_COMMA = re.compile(r"\s*,")
-
-
 def _leading_members(text: str) -> dict[str, JSON]:
     """The members of the JSON object that *text* begins, up to the first one it does not hold
     whole (the head of a document too large to read)."""
-    decoder = json.JSONDecoder()
     members: dict[str, JSON] = {}
-    opening = re.compile(r"\s*\{").match(text)
-    if opening is None:
-        return members
-    at = opening.end()
-    while True:
-        try:
-            key, at = decoder.raw_decode(text, _SPACE.match(text, at).end())  # type: ignore[union-attr]
-            colon = _COLON.match(text, at)
-            if not isinstance(key, str) or colon is None:
-                return members
-            value, at = decoder.raw_decode(text, colon.end())
-        except ValueError:
-            return members  # cut off (or not JSON)
-        members[key] = value
-        comma = _COMMA.match(text, at)
-        if comma is None:
-            return members
-        at = comma.end()
+    at = len(text) - len(text.lstrip())
+    if text.startswith("{", at):
+        with contextlib.suppress(ValueError):  # cut off (or not JSON): what was read whole is kept
+            parse_members(text, at, members)
+    return members
 
 
 _MEMBER_START = re.compile(r',\s*"[^"\\]*"\s*:')

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import gc
 import json
-import re
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-__all__ = ["JSON", "Document", "dumps", "parse_document"]
+__all__ = ["JSON", "Document", "dumps", "parse_document", "parse_members"]
 
 JSON: TypeAlias = Any
 """A parsed JSON value: dict, list, str, int, float, bool or None."""
@@ -85,12 +84,55 @@ _NESTED = frozenset({"metadata", "consolidated_metadata"})
 """Keys whose object values are parsed member by member too: where consolidated metadata keeps
 its (up to hundreds of thousands of) entries."""
 
-_SPACE = re.compile(r"[ \t\n\r]*")
-
 
 KEEP_FROZEN = False
 """Set by a process that keeps its heap frozen (the window's ``HeapKeeper``): a large document
 parsed joins the frozen objects instead of being aged into the oldest generation."""
+
+
+def _skip_space(text: str, at: int) -> int:
+    """The index of the first character at or after *at* that is not JSON whitespace."""
+    while at < len(text) and text[at] in " \t\n\r":
+        at += 1
+    return at
+
+
+_DECODER = json.JSONDecoder()
+
+
+def parse_members(text: str, at: int, out: dict[str, JSON], *, nested: frozenset[str] = frozenset()) -> int:
+    """Parse the members of the JSON object whose ``{`` is at ``text[at]`` into *out*, one by one;
+    return the index just after its ``}``.
+
+    Values are parsed by json's C decoder, except the objects under a key of *nested*, whose
+    members are parsed one by one in turn.  Raises :class:`json.JSONDecodeError` (with json's own
+    messages and positions) where the text stops being JSON or stops short; *out* then holds
+    the members parsed before it (the head of a document cut short reads that far).
+    """
+    at = _skip_space(text, at + 1)
+    if text.startswith("}", at):
+        return at + 1
+    while True:
+        if not text.startswith('"', at):
+            raise json.JSONDecodeError("Expecting property name enclosed in double quotes", text, at)
+        key, at = _DECODER.raw_decode(text, at)
+        at = _skip_space(text, at)
+        if not text.startswith(":", at):
+            raise json.JSONDecodeError("Expecting ':' delimiter", text, at)
+        at = _skip_space(text, at + 1)
+        if key in nested and text.startswith("{", at):
+            value: dict[str, JSON] = {}
+            at = parse_members(text, at, value, nested=nested)
+            out[key] = value
+        else:
+            out[key], at = _DECODER.raw_decode(text, at)
+        at = _skip_space(text, at)
+        if text.startswith(",", at):
+            at = _skip_space(text, at + 1)
+        elif text.startswith("}", at):
+            return at + 1
+        else:
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
 
 
 def _loads_by_members(text: str) -> JSON:
@@ -103,40 +145,14 @@ def _loads_by_members(text: str) -> JSON:
     The cyclic collector is off meanwhile: it would walk the growing heap over and over (JSON
     values hold no cycles).
     """
-    decoder = json.JSONDecoder()
-    at = _SPACE.match(text, 0).end()  # type: ignore[union-attr]  # (matches everywhere)
+    at = _skip_space(text, 0)
     if not text.startswith("{", at):
         return json.loads(text)  # not an object: nothing to split
-
-    def members(at: int) -> tuple[dict[str, JSON], int]:  # *at* is just after "{"
-        out: dict[str, JSON] = {}
-        at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
-        if text.startswith("}", at):
-            return out, at + 1
-        while True:
-            if not text.startswith('"', at):
-                raise json.JSONDecodeError("Expecting property name enclosed in double quotes", text, at)
-            key, at = decoder.raw_decode(text, at)
-            at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
-            if not text.startswith(":", at):
-                raise json.JSONDecodeError("Expecting ':' delimiter", text, at)
-            at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
-            if key in _NESTED and text.startswith("{", at):
-                out[key], at = members(at + 1)
-            else:
-                out[key], at = decoder.raw_decode(text, at)
-            at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
-            if text.startswith(",", at):
-                at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
-            elif text.startswith("}", at):
-                return out, at + 1
-            else:
-                raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
-
+    value: dict[str, JSON] = {}
     enabled = gc.isenabled()
     gc.disable()  # the collector would walk the growing heap again and again, holding the GIL
     try:
-        value, end = members(at + 1)
+        end = parse_members(text, at, value, nested=_NESTED)
     finally:
         # what was made is old at once: left young, its first collection would walk all of it
         frozen = KEEP_FROZEN or gc.get_freeze_count() > 0  # (unfreezing would thaw what is kept frozen)
@@ -145,7 +161,7 @@ def _loads_by_members(text: str) -> JSON:
             gc.unfreeze()
         if enabled:
             gc.enable()
-    end = _SPACE.match(text, end).end()  # type: ignore[union-attr]
+    end = _skip_space(text, end)
     if end != len(text):
         raise json.JSONDecodeError("Extra data", text, end)
     return value

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.jsonio import JSON
     from zarr_browser.core.model import ArrayMeta, Node
 
-__all__ = ["MAX_ARRAYS", "LayerPlan", "LayerSpec", "layer_plan", "layers_for"]
+__all__ = ["MAX_ARRAYS", "LayerPlan", "LayerSpec", "layer_plan", "layers_for", "slider_range"]
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def _numbers(value: Any, n: int) -> list[float] | None:
     return None
 
 
-def _slider_range(window: Mapping[str, Any], limits: tuple[float, float] | None,
+def slider_range(window: Mapping[str, Any], limits: tuple[float, float] | None,
                   dtype: np.dtype[Any]) -> tuple[float, float] | None:
     """The range of a channel's contrast slider: the omero window's ``min``/``max``, else the
     range of an 8- or 16-bit integer type; None to leave napari's.
@@ -521,7 +521,7 @@ class _Planner:
             limits = (float(start), float(end)) if _finite(start) and _finite(end) and start < end else None
             active = info.get("active")
             visible = active if isinstance(active, bool) else True
-            return f"{base}: {label}", colour, limits, visible, _slider_range(window, limits, levels[0].dtype)
+            return f"{base}: {label}", colour, limits, visible, slider_range(window, limits, levels[0].dtype)
 
         if channel_axis is not None:
             count = levels[0].shape[channel_axis]
@@ -534,7 +534,7 @@ class _Planner:
             ranges = [p[4] for p in per]
         else:
             name, colour, limits, visible, slider = channel(0) if channels else (
-                base, None, None, True, _slider_range({}, None, levels[0].dtype))
+                base, None, None, True, slider_range({}, None, levels[0].dtype))
             kwargs.update(name=name, colormap=colour, contrast_limits=limits, visible=visible)
             ranges = [slider]
         kwargs["rgb"] = False
