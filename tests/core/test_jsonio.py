@@ -73,3 +73,56 @@ def test_a_consolidated_store_opens_the_same_through_the_member_parse(small_boun
     hierarchy = Hierarchy.open(tmp_path / "c.zarr")
     assert hierarchy.consolidated is not None and len(hierarchy.consolidated.documents) == 10  # v3: no root entry
     assert hierarchy.root.attributes == {"title": "t"} and hierarchy.node("/g3/x").consolidated == "fresh"
+
+
+# -- small documents keep their text alone ----------------------------------------------------
+
+
+def test_a_small_document_keeps_its_text_and_parses_again_once_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jsonio, "PARSED_CACHE", 2)
+    docs = [parse_document(f"a{i}/zarr.json", json.dumps({"shape": [i], "fill_value": "NaN", "x": float("nan")})
+                           .encode()) for i in range(5)]
+    first = docs[0].value  # the cache holds 2: the first was forgotten, and parsed again now
+    assert first["shape"] == [0] and first["x"] != first["x"]  # NaN tokens parse as before
+    assert docs[0].value is first  # ... and remembered
+    assert [doc.value["shape"] for doc in docs] == [[0], [1], [2], [3], [4]]
+    assert all(doc.ok and doc.error is None for doc in docs)
+
+
+def test_a_large_document_keeps_its_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jsonio, "REPARSE_UNDER", 10)
+    monkeypatch.setattr(jsonio, "PARSED_CACHE", 0)
+    doc = parse_document("zarr.json", b'{"attributes": {"a": 1}}')
+    assert doc.value is doc.value and doc.value == {"attributes": {"a": 1}}
+
+
+def test_documents_are_immutable_values() -> None:
+    doc = parse_document("a/.zattrs", b'{"a": 1}')
+    same = parse_document("a/.zattrs", b'{"a": 1}')
+    assert doc == same and doc != parse_document("b/.zattrs", b'{"a": 1}')
+    assert parse_document("a/.zattrs", b"{") == parse_document("a/.zattrs", b"{")
+    assert parse_document("a/.zattrs", b"{").value is None
+    with pytest.raises(AttributeError, match="immutable"):
+        doc.text = "{}"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        hash(doc)
+
+
+def test_listing_many_arrays_keeps_no_parsed_document_beyond_the_cache(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
+    """A listed node holds its documents' text, not their parses: the parsed dicts and lists of
+    array metadata were most of a row's memory and the objects the cyclic collector walks."""
+    monkeypatch.setattr(jsonio, "PARSED_CACHE", 4)
+    root = zarr.open_group(tmp_path / "m.zarr", mode="w", zarr_format=3)
+    for i in range(40):
+        root.create_array(f"a{i}", shape=(10, 10), chunks=(5, 5), dtype="f4", dimension_names=("y", "x"))
+    del root
+    gc.collect()
+    before = {id(obj) for obj in gc.get_objects() if isinstance(obj, dict) and "chunk_grid" in obj}
+    listing = Hierarchy.open(tmp_path / "m.zarr").children("/")
+    assert len(listing.nodes) == 40
+    gc.collect()
+    alive = [obj for obj in gc.get_objects() if isinstance(obj, dict) and "chunk_grid" in obj and id(obj) not in before]
+    assert len(alive) <= 4
+    node = listing.nodes[-1]
+    assert node.array is not None and node.array.shape == (10, 10) and node.metadata()["dimension_names"] == ["y", "x"]
