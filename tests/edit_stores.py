@@ -36,3 +36,21 @@ def ome_image(path: Path, version: str = "0.5") -> Path:
         ms["version"] = version
         group.attrs.update({"multiscales": [ms], "omero": omero})
     return path
+
+
+def race_before_write(monkeypatch: Any, key: str, other_writer: Any) -> list[str]:
+    """Make *other_writer()* run once, just before a save writes the document *key* (another
+    program saving between a save's check and its write).  Returns the keys it ran before."""
+    from zarr_browser.core.editing.save import LocalBackend
+
+    write = LocalBackend.write
+    raced: list[str] = []
+
+    def racing(self: LocalBackend, written_key: str, data: bytes, expected: Any) -> Any:
+        if written_key == key and not raced:
+            raced.append(written_key)
+            other_writer()
+        return write(self, written_key, data, expected)
+
+    monkeypatch.setattr(LocalBackend, "write", racing)
+    return raced

@@ -371,11 +371,19 @@ def test_a_write_that_fails_half_way_names_what_was_saved(tmp_path: Path, monkey
         replace(src, dst)
 
     monkeypatch.setattr(os, "replace", full_disk)
-    with pytest.raises(SaveFailedError, match=r"writing .*\.zmetadata failed: No space left on device, after "
-                                              r"temperature/\.zattrs had been saved: the store is partly saved") as err:
+    with pytest.raises(SaveFailedError, match=r"writing .*\.zmetadata failed: No space left on device; "
+                                              r"temperature/\.zattrs had been saved before: the store is partly "
+                                              r"saved \(save again to finish") as err:
         session.save()
     assert err.value.written == ["temperature/.zattrs"]
     assert not list(store.rglob(".zarr-browser-tmp*"))  # no temporary file left behind
+    # the session still owes the consolidated copy: it is dirty, and saving again writes it (audit E:
+    # it said "Nothing to save", and zarr and xarray read the old units for good)
+    monkeypatch.setattr(os, "replace", replace)
+    assert session.dirty and [key for key, _data, _snapshot in session.plan()] == [".zmetadata"]
+    assert session.save().written == [".zmetadata"]
+    assert not session.dirty
+    assert zarr.open_group(str(store), mode="r")["temperature"].attrs["units"] == "degC"  # read through .zmetadata
 
 
 def test_a_read_only_file_system_opens_a_preview_only_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -424,3 +432,20 @@ def test_an_edit_that_would_grow_a_document_past_the_read_bound_is_refused(tmp_p
     assert refusal is not None and "temperature/zarr.json would be" in str(refusal) and "8,192 bytes" in str(refusal)
     oversized = sorted((i.path, i.document) for i in refusal.issues if "would be" in i.message)
     assert oversized == [("/", "zarr.json"), ("/temperature", "zarr.json")]  # the consolidated root grows too
+
+
+def test_a_document_changed_half_way_through_a_save_is_partly_saved_not_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Audit E: the command said 'refused' with exit 1 (README: nothing written on refusal),
+    though the root's document had been written before another writer changed the array's."""
+    from edit_stores import race_before_write
+
+    store = _store(tmp_path / "s.zarr", 2)
+    race_before_write(monkeypatch, "temperature/.zattrs", lambda: (store / "temperature" / ".zattrs").write_text(
+        '{"units": "theirs", "_ARRAY_DIMENSIONS": ["t", "y"]}'))
+    code, _out = _run("edit", str(store), "--set", '/:/title="ours"', "--set", '/temperature:/units="degC"')
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "zarr-browser edit: partly saved: " in err and ".zattrs had been saved before" in err
+    assert json.loads((store / ".zattrs").read_text())["title"] == "ours"
+    assert json.loads((store / "temperature" / ".zattrs").read_text())["units"] == "theirs"

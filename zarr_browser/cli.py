@@ -654,6 +654,8 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
             _line(out, f"{issue.severity.value:<7} {issue.path} [{issue.convention}] {issue.message}{_where(issue)}")
         if message and args.dry_run:
             _line(sys.stderr, f"zarr-browser edit: dry run: the save would be refused: {message}; nothing written")
+        elif message and payload.get("written"):  # stopped half-way: not a refusal, something is written
+            _line(sys.stderr, f"zarr-browser edit: partly saved: {message}")
         elif message:
             _line(sys.stderr, f"zarr-browser edit: refused: {message}")
         elif args.dry_run:
@@ -698,7 +700,8 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
         return finish(EXIT_ERRORS, f"{err}; nothing written (--force saves anyway)")
     except ConflictError as err:
         payload["written"] = err.written
-        return finish(EXIT_ERRORS, f"{err}")
+        # half-way (a document changed between the check and its write): what was written is said, exit 2
+        return finish(EXIT_UNREADABLE if err.written else EXIT_ERRORS, f"{err}")
     except (SaveFailedError, ReadOnlyError) as err:  # the store cannot be written (HTTP, a read-only disk...)
         payload["written"] = getattr(err, "written", [])
         return finish(EXIT_UNREADABLE, f"{err}")

@@ -1076,6 +1076,36 @@ def test_conflict_dialog_cancel_writes_nothing_and_keeps_the_edits(qtbot: Any, m
     assert (store / "zarr.json").read_bytes() == theirs_bytes
 
 
+def test_a_save_stopped_half_way_says_partly_saved_and_saving_again_finishes_it(
+        qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit E: the question said "Not saved ... nothing of it was overwritten" though a document
+    had been written, and the consolidated copy it had not reached stayed stale: Save said
+    "Nothing to save" with the title still marked."""
+    from edit_stores import race_before_write
+
+    store = plain_store(tmp_path / "s.zarr")
+    zarr.consolidate_metadata(store)
+    window = make_window()
+    open_for_editing(qtbot, window, store, "/a")
+    editing = window.editing
+    assert editing.controller.edit(lambda s: s.set("/a", "/units", "km"))
+    # another writer changes the root (and consolidated copy) before it is written: the user's own root edit
+    race_before_write(monkeypatch, "zarr.json", lambda: zarr.open_group(
+        store, mode="r+", use_consolidated=False).attrs.update({"theirs": 2}))
+    assert editing.controller.edit(lambda s: s.set("/", "/title", "mine"))
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: asked.append(args[2]) or Button.Cancel)
+    editing.saveAction.trigger()
+    qtbot.waitUntil(lambda: editing.saveDialog is not None and editing.saveDialog.isVisible(), timeout=WAIT)
+    with qtbot.waitSignal(editing.controller.saveFailed, timeout=WAIT):
+        editing.saveDialog.saveButton.click()
+    assert asked and asked[0].startswith("Partly saved: zarr.json changed in the store since it was read")
+    assert "a/zarr.json had been saved before it stopped, and stays saved" in asked[0]
+    assert attrs_on_disk(store, "a") == {"units": "km"}
+    assert "Partly saved" in window.errorText()
+    assert editing.controller.isDirty() and window.windowTitle().endswith(" *")
+
+
 # -- label properties ------------------------------------------------------------------------------
 
 

@@ -335,7 +335,8 @@ class S3Backend(DocumentBackend):
         except Exception as err:  # boundary of remote I/O
             if _is_precondition_failure(err):
                 raise ConflictError(f"s3://{path} changed since it was read; reload before saving", [key]) from err
-            raise StoreReadError(f"writing s3://{path} failed: {type(err).__name__}: {err}") from err
+            # a failed write, not a failed read: the save then says what it wrote before
+            raise SaveFailedError(f"writing s3://{path} failed: {type(err).__name__}: {err}") from err
         etag = response.get("ETag") if isinstance(response, dict) else None
         if etag is None:
             return self.read(key)
@@ -363,7 +364,11 @@ class StoreBackend(DocumentBackend):
 
         if self.read(key).version != expected.version:
             raise ConflictError(f"{self.access.describe_key(key)} changed since it was read", [key])
-        run_sync(self.access.zarr_store.set(key, default_buffer_prototype().buffer.from_bytes(data)))
+        try:
+            run_sync(self.access.zarr_store.set(key, default_buffer_prototype().buffer.from_bytes(data)))
+        except Exception as err:  # boundary of store I/O: any store's own failure
+            raise SaveFailedError(f"writing {self.access.describe_key(key)} failed: {type(err).__name__}: {err}") \
+                from err
         return Snapshot(key, data, _digest(data))
 
 
@@ -435,17 +440,19 @@ def reconsolidate(consolidated_key: str, consolidated: JSON, changed: Mapping[st
     node is consolidated, removed when the document is gone).  v3 (root ``zarr.json``):
     each changed node's ``attributes`` and ``dimension_names`` are copied into its
     ``consolidated_metadata.metadata`` entry.  Nodes absent from the consolidated copy are left
-    out, as they were.  Returns *consolidated* itself when nothing changes.
+    out, as they were.  Returns *consolidated* itself when nothing changes; otherwise a copy
+    that shares the entries it leaves alone with *consolidated* (an index of 100,000 entries
+    is not copied whole for one), so neither may be changed in place.
     """
     import copy
 
     if not isinstance(consolidated, dict):
         return consolidated
-    out = copy.deepcopy(consolidated)
     if consolidated_key.rsplit("/", 1)[-1] == ".zmetadata":
-        metadata = out.get("metadata")
+        metadata = consolidated.get("metadata")
         if not isinstance(metadata, dict):
             return consolidated
+        updates: dict[str, JSON] = {}
         for key, value in changed.items():
             head, _, name = key.rpartition("/")
             if name != ".zattrs":
@@ -454,14 +461,19 @@ def reconsolidate(consolidated_key: str, consolidated: JSON, changed: Mapping[st
             if f"{prefix}.zarray" not in metadata and f"{prefix}.zgroup" not in metadata:
                 continue
             if value is ABSENT:
-                metadata.pop(key, None)
-            else:
-                metadata[key] = copy.deepcopy(value)
-        return consolidated if same(out, consolidated) else out
-    block = out.get("consolidated_metadata")
+                if key in metadata:
+                    updates[key] = ABSENT
+            elif key not in metadata or not same(metadata[key], value):
+                updates[key] = copy.deepcopy(value)
+        if not updates:
+            return consolidated
+        entries = {**metadata, **updates}
+        return {**consolidated, "metadata": {k: v for k, v in entries.items() if v is not ABSENT}}
+    block = consolidated.get("consolidated_metadata")
     if not isinstance(block, dict) or not isinstance(block.get("metadata"), dict):
         return consolidated
     metadata = block["metadata"]
+    replaced: dict[str, JSON] = {}
     for key, value in changed.items():
         head, _, name = key.rpartition("/")
         if name != "zarr.json" or not head or not isinstance(value, dict):
@@ -469,12 +481,16 @@ def reconsolidate(consolidated_key: str, consolidated: JSON, changed: Mapping[st
         entry = metadata.get(head)
         if not isinstance(entry, dict):
             continue
+        new_entry = dict(entry)
         for field_name in ("attributes", "dimension_names"):
             if field_name in value:
-                entry[field_name] = copy.deepcopy(value[field_name])
+                new_entry[field_name] = copy.deepcopy(value[field_name])
             elif field_name in entry and field_name == "dimension_names":
-                del entry[field_name]
+                del new_entry[field_name]
             elif field_name == "attributes" and field_name in entry:
-                entry[field_name] = {}
-    return consolidated if same(out, consolidated) else out
-
+                new_entry[field_name] = {}
+        if not same(new_entry, entry):
+            replaced[head] = new_entry
+    if not replaced:
+        return consolidated
+    return {**consolidated, "consolidated_metadata": {**block, "metadata": {**metadata, **replaced}}}

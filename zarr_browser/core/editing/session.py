@@ -197,6 +197,7 @@ class EditSession:
         self._loaded: set[str] = set()
         self._undo: list[_Step] = []
         self._redo: list[_Step] = []
+        self._touched: set[str] = set()  # every document an edit changed, saved or not: their consolidated entries
         self._local = threading.local()
         self.removed_temp_files: list[str] = self.backend.cleanup([""]) if self.backend.writable else []
         hierarchy.root  # noqa: B018 - raises unless the root was read (Hierarchy.open does it)
@@ -385,6 +386,7 @@ class EditSession:
         step = _Step(command, {k: before[k] for k in after}, after, label or command.describe())
         for key, value in after.items():
             self._docs[key].working = value
+        self._touched.update(after)
         self._undo.append(step)
         self._redo.clear()
         self.changed.emit()
@@ -450,8 +452,27 @@ class EditSession:
 
     @property
     def dirty(self) -> bool:
-        """Whether any document differs from what was read."""
-        return any(self._doc_changed(k) for k in list(self._docs))  # a copy: workers may load meanwhile
+        """Whether a save would write: a document differs from what was read, or the consolidated
+        copy lags behind documents edited (a save that stopped half-way, another writer's)."""
+        if any(self._doc_changed(k) for k in list(self._docs)):  # a copy: workers may load meanwhile
+            return True
+        ckey = self.consolidated_key
+        if ckey is None or not self._touched:
+            return False
+        cdoc = self._docs[ckey]
+        return reconsolidate(ckey, cdoc.working, self._owed(ckey)) is not cdoc.working
+
+    def _owed(self, ckey: str) -> dict[str, JSON]:
+        """The working documents whose entries the consolidated copy must hold: all an edit changed,
+        saved or not (a save that stopped before the consolidated copy, an undo of a v3 root
+        whose ``consolidated_metadata`` held older entries)."""
+        out: dict[str, JSON] = {}
+        for key in sorted(self._touched):
+            doc = self._docs.get(key)
+            if key != ckey and doc is not None:
+                empty_new = doc.original is ABSENT and doc.working == {}  # not written: see _doc_changed
+                out[key] = ABSENT if empty_new else doc.working
+        return out
 
     def changed_keys(self) -> list[str]:
         """Store keys of the documents that differ from what was read."""
@@ -484,13 +505,14 @@ class EditSession:
         """What a save would write: ``(key, bytes, snapshot read)``, consolidated document last."""
         final = {key: self._docs[key].working for key in self.changed_keys()}
         ckey = self.consolidated_key
-        if ckey is not None and final:
+        if ckey is not None and (final or self._touched):
             cdoc = self._docs[ckey]
             current = final.get(ckey, cdoc.working)
-            updated = reconsolidate(ckey, current, final)
-            if not same(updated, cdoc.original):
+            updated = reconsolidate(ckey, current, {**self._owed(ckey), **final})
+            if ckey in final or updated is not current:  # (else nothing changed in it: current is as read)
                 final.pop(ckey, None)
-                final[ckey] = updated
+                if updated is not current or not same(updated, cdoc.original):
+                    final[ckey] = updated
         out = []
         for key, value in final.items():
             if value is ABSENT:
@@ -634,8 +656,10 @@ class EditSession:
         if refusal is not None:
             raise refusal
         conflicts = self.conflicts()
+        if conflicts and self._rebase_consolidated(conflicts):
+            plan, conflicts = self.plan(), self.conflicts()
         if conflicts:
-            had = {key for key, _data, snapshot in self.plan() if snapshot.exists}
+            had = {key for key, _data, snapshot in plan if snapshot.exists}
             deleted = [key for key in conflicts if key in had and not self.backend.read(key).exists]
             changed = [key for key in conflicts if key not in deleted]
             parts = ([f"changed in the store since they were read: {', '.join(changed)}"] if changed else []) + \
@@ -643,19 +667,27 @@ class EditSession:
             raise ConflictError("; ".join(parts) + "; reload before saving", conflicts, deleted=deleted)
         self.backend.check_writable([key for key, _data, _snapshot in plan])
         written: list[str] = []
-        for key, data, snapshot in plan:
+        retries = CONSOLIDATED_RETRIES
+        while plan:
+            key, data, snapshot = plan.pop(0)
             try:
                 new_snapshot = self.backend.write(key, data, snapshot)
             except ConflictError as err:
+                if retries and not plan and self._rebase_consolidated(err.keys):
+                    # another writer saved other entries of the consolidated copy meanwhile: ours
+                    # go into theirs (a copy derived from the documents merges entry by entry)
+                    retries -= 1
+                    plan = self.plan()
+                    continue
                 self._after_save(written)
-                raise ConflictError(str(err), err.keys, written) from err
+                if not written:
+                    raise
+                raise ConflictError(f"{err}; {_partly(written)}", err.keys, written, deleted=err.deleted) from err
             except SaveFailedError as err:
                 self._after_save(written)
                 if not written:
                     raise SaveFailedError(f"{err}; nothing was saved") from err
-                raise SaveFailedError(f"{err}, after {', '.join(written)} had been saved: the store is partly "
-                                      "saved (its consolidated copy may lag); save again once it can be "
-                                      "written", written) from err
+                raise SaveFailedError(f"{err}; {_partly(written)}", written) from err
             doc = self._docs[key]
             parsed = parse_document(key, data)
             doc.snapshot = new_snapshot
@@ -664,6 +696,22 @@ class EditSession:
             written.append(key)
         self._after_save(written)
         return SaveResult(written, issues, list(self.removed_temp_files))
+
+    def _rebase_consolidated(self, conflicts: Sequence[str]) -> bool:
+        """Take the store's consolidated document as it is now, when it is the only conflict and
+        the session holds no edit of its own in it (only entries copied from other documents,
+        which the next plan copies into the new one).  Returns whether it was taken."""
+        ckey = self.consolidated_key
+        if ckey is None or list(conflicts) != [ckey] or ckey in self._touched:
+            return False
+        snapshot = self.backend.read(ckey)
+        if snapshot.data is None:
+            return False  # deleted: a conflict to report, not to merge
+        parsed = parse_document(ckey, snapshot.data)
+        if not parsed.ok:
+            return False
+        self._docs[ckey] = _Doc(snapshot, parsed.value, copy.deepcopy(parsed.value))
+        return True
 
     def _after_save(self, written: Sequence[str]) -> None:
         for key in written:
@@ -734,6 +782,16 @@ class _WorkingContext:
 
 _ONE_LINE_DIFF = 200
 """Documents on one line longer than this are compared indented in :meth:`EditSession.diff`."""
+
+
+def _partly(written: Sequence[str]) -> str:
+    """What a save that stopped half-way says it had written."""
+    return (f"{', '.join(written)} had been saved before: the store is partly saved (save again to finish, "
+            "including its consolidated copy)")
+
+
+CONSOLIDATED_RETRIES = 3
+"""How many times a save takes in a consolidated copy another writer saved while it wrote."""
 
 
 def _indented(text: str) -> str:

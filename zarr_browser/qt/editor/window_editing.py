@@ -389,6 +389,7 @@ class WindowEditing(QObject):
 
     def _on_conflict(self, err: ConflictError) -> None:
         button = QMessageBox.StandardButton
+        saved = ", ".join(err.written)
         if err.deleted:  # no re-apply: it would write the edits into a node that is gone
             what = f"{', '.join(err.deleted)} was deleted from the store since it was read (by another program)"
             title, detail = "Deleted since read", "nothing was written"
@@ -400,14 +401,19 @@ class WindowEditing(QObject):
             choices = ("Reload the store and apply your edits again on top (Yes), reload and discard your edits "
                        "(Discard), or keep editing (Cancel)?")
             buttons, default = button.Yes | button.Discard | button.Cancel, button.Yes
-        answer = QMessageBox.question(self._window, title, f"Not saved: {what}; {detail}.\n\n{choices}", buttons,
+        if saved:  # the save stopped half-way: what it wrote stays written, whatever the answer
+            title = "Partly saved"
+            detail += (f". {saved} had been saved before it stopped, and stays saved: discarding does not "
+                       "undo it")
+        head = "Partly saved" if saved else "Not saved"
+        answer = QMessageBox.question(self._window, title, f"{head}: {what}; {detail}.\n\n{choices}", buttons,
                                       default)
         if answer == button.Yes:
             self.controller.reload(reapply=True)
         elif answer == button.Discard:
             self.controller.reload(reapply=False)
         else:
-            self._window.errorBar.showError(f"Not saved: {what}")
+            self._window.errorBar.showError(f"{head}: {what}" + (f" ({saved} saved before)" if saved else ""))
 
     def _on_reloaded(self) -> None:
         self._status_bar().showMessage("Reloaded from the store", 5000)
