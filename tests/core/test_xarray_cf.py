@@ -703,6 +703,70 @@ def test_a_missing_value_other_than_the_fill_value_is_a_warning(tmp_path: Path, 
     assert multiple == ("multiple fill values" in issue.message)
 
 
+MISSING_LISTS = [  # (format, zarr fill_value (v2) or _FillValue (v3), missing_value, what the warning says)
+    (2, None, [-2, -3], "missing_value [-2, -3] lists 2 values: xarray masks each of them (warning of 'multiple fill "
+                        "values'), but cannot write the dataset back (to_zarr fails on a list: 'The truth value of an "
+                        "array with more than one element is ambiguous'); CF allows a list, but xarray needs one value: "
+                        "store -2 where the data holds the other values and write missing_value -2"),
+    (3, None, [-2, -3], "store -2 where the data holds the other values and write missing_value -2"),
+    (3, -1, [-2, -3], "xarray masks each of them (warning of 'multiple fill values') as well as the _FillValue -1, but "
+                      "cannot write the dataset back (to_zarr refuses a missing_value other than the _FillValue); CF "
+                      "allows a list, but xarray needs one value: store -1 where the data holds these values and "
+                      "remove it"),
+    (2, -1, [-2, -3], "as well as the _FillValue -1 (the zarr fill_value, which xarray masks with on zarr v2)"),
+    (3, None, [-2, -2], "xarray masks each of them, but cannot write the dataset back (to_zarr fails on a list"),
+    (3, -1, [-1, -1], "needs one value: remove missing_value"),
+]
+
+
+@pytest.mark.parametrize(("zarr_format", "fill", "missing", "fragment"), MISSING_LISTS)
+def test_a_missing_value_list_is_masked_whole_and_cannot_be_written_back(tmp_path: Path, zarr_format: int,
+                                                                         fill: int | None, missing: list[int],
+                                                                         fragment: str) -> None:
+    """CF allows a vector missing_value: xarray masks every value in it (warning of 'multiple
+    fill values' when they are several), but to_zarr fails on it; the message said the list was
+    'not a number'."""
+    import warnings
+
+    from zarr_browser.core.conventions.cf import cf_decoding
+
+    path = tmp_path / "m.zarr"
+    stored = np.array([1, 2, -2, -1, -3], "i2")
+    xr.Dataset({"v": (("x",), stored)}).to_zarr(path, zarr_format=zarr_format, mode="w", consolidated=False,
+                                                encoding={"v": {"_FillValue": fill if zarr_format == 2 else None}})
+    _edit_attrs(path, "v", missing_value=missing, **({"_FillValue": fill} if zarr_format == 3 and fill else {}))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        opened = xr.open_zarr(path, consolidated=False)
+        truth = opened["v"].values
+    masked = set(missing) | ({fill} if fill is not None else set())
+    np.testing.assert_array_equal(np.isnan(truth), [v in masked for v in stored])  # every listed value
+    multiple = any("multiple fill values" in str(w.message) for w in caught)
+    with pytest.raises(ValueError, match=r"conflicting _FillValue|truth value of an array"):
+        opened.to_zarr(tmp_path / "copy.zarr", zarr_format=zarr_format, mode="w", consolidated=False)
+    hierarchy, report, _ = _check(path)
+    [issue] = [i for i in report.issues if i.path == "/v"]
+    assert issue.severity is Severity.WARNING and issue.pointer.endswith("/missing_value")
+    assert fragment in issue.message and "not a number" not in issue.message
+    assert multiple == ("multiple fill values" in issue.message)
+    decoding = cf_decoding(hierarchy.node("/v"))
+    assert decoding is not None
+    ours = decoding.apply(stored)
+    assert ours.dtype == truth.dtype
+    np.testing.assert_array_equal(ours, truth)
+
+
+def test_each_value_of_a_missing_value_list_must_fit_the_stored_type(tmp_path: Path) -> None:
+    path = tmp_path / "m.zarr"
+    xr.Dataset({"v": (("x",), np.array([1, -2], "i2"))}).to_zarr(path, zarr_format=3, mode="w", consolidated=False)
+    _edit_attrs(path, "v", missing_value=[-2, 70000])
+    _, report, _ = _check(path)
+    messages = sorted(i.message for i in report.issues if i.path == "/v")
+    assert len(messages) == 2 and messages[1].startswith("missing_value [-2, 70000] lists 2 values")
+    assert messages[0] == ("missing_value [-2, 70000] holds 70000, which is not representable in the stored dtype "
+                           "int16: 70000 is outside the range [-32768, 32767] of int16")
+
+
 PACKINGS = [  # (stored dtype, encoding xarray writes with)
     ("int16", {"scale_factor": 0.01, "add_offset": 273.15, "_FillValue": -32768}),
     ("uint8", {"scale_factor": 0.1, "_FillValue": 255}),

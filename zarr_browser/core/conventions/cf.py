@@ -560,10 +560,13 @@ class CfConvention(BaseConvention):
             if key not in attrs or (key == "_FillValue" and unreadable):
                 continue
             value = decode_fill_value(node, attrs[key]) if key == "_FillValue" else attrs[key]
-            problem = _representable(value, stored)
-            if problem:
-                add(Severity.WARNING, f"{key} {attrs[key]!r} is not representable in the stored dtype {stored}: "
-                    f"{problem}", key)
+            listed = key == "missing_value" and isinstance(value, list) and len(value) > 1  # CF allows a vector
+            for item in value if listed else [value]:
+                problem = _representable(item, stored)
+                if problem:
+                    held = f" holds {_shown(item)}, which" if listed else ""
+                    add(Severity.WARNING, f"{key} {attrs[key]!r}{held} is not representable in the stored dtype "
+                        f"{stored}: {problem}", key)
         _check_fill_and_missing(node, add)
         if units is not None and not isinstance(units, str):
             add(Severity.WARNING, f"units is {units!r}, expected a string", "units")
@@ -593,32 +596,54 @@ class CfConvention(BaseConvention):
 
 
 def _check_fill_and_missing(node: Node, add: Callable[[Severity, str, str], None]) -> None:
-    """A ``missing_value`` other than the ``_FillValue`` xarray masks with (for v2 variables, the
-    zarr fill_value): CF allows it and xarray masks both, but it cannot write the variable back
-    (``to_zarr``: "conflicting _FillValue and missing_value"), comparing them as arrays."""
+    """A ``missing_value`` xarray masks but cannot write back: a list of several values (CF
+    allows a vector; xarray masks each value, and ``to_zarr`` fails on the list), or one other
+    than the ``_FillValue`` xarray masks with (for v2 variables, the zarr fill_value: ``to_zarr``
+    refuses "conflicting _FillValue and missing_value", comparing them as arrays)."""
     attrs = node.attributes
-    fill = xarray_fill_value(node)
-    if "missing_value" not in attrs or fill is None:
+    if "missing_value" not in attrs:
         return
     missing = attrs["missing_value"]
-    fill_number = _mask_number(fill)
+    listed = isinstance(missing, list) and len(missing) > 1
+    fill = xarray_fill_value(node)
+    fill_number = _mask_number(fill) if fill is not None else None
     parsed = [_mask_number(v) for v in (missing if isinstance(missing, list) else [missing])]
     values = [v for v in parsed if v is not None]
-    if fill_number is None or not values or len(values) != len(parsed):
+    if (fill is not None and fill_number is None) or not values or len(values) != len(parsed):
         return  # not numbers: reported as such
+    shown = "" if fill is None else _number_text(fill) if isinstance(fill, float) else _shown(fill)
+    if fill is not None and "_FillValue" not in attrs:  # a zarr v2 variable's fill_value
+        shown += " (the zarr fill_value, which xarray masks with on zarr v2)"
+    distinct = {v for v in (*values, *([] if fill_number is None else [fill_number])) if not math.isnan(v)}
+    warned = " (warning of 'multiple fill values')" if len(distinct) > 1 else ""
+    if listed:
+        if fill_number is None:  # no fill (a fill that is no number returned above)
+            refusal = "to_zarr fails on a list: 'The truth value of an array with more than one element is ambiguous'"
+            numbered = [v for v, n in zip(missing, parsed, strict=True) if n is not None and not math.isnan(n)]
+            kept = _shown((numbered or missing)[0])
+            fix = (f"write missing_value {kept}" if len(distinct) <= 1
+                   else f"store {kept} where the data holds the other values and write missing_value {kept}")
+            also = ""
+        else:
+            refusal = "to_zarr refuses a missing_value other than the _FillValue"
+            value = _number_text(fill) if isinstance(fill, float) else _shown(fill)
+            same = np.isclose(fill_number, values, rtol=1e-5, atol=1e-8, equal_nan=True).all()
+            fix = "remove missing_value" if same else f"store {value} where the data holds these values and remove it"
+            also = f" as well as the _FillValue {shown}"
+        add(Severity.WARNING, f"missing_value {_shown(missing)} lists {len(missing)} values: xarray masks each of "
+            f"them{warned}{also}, but cannot write the dataset back ({refusal}); CF allows a list, but xarray "
+            f"needs one value: {fix}", "missing_value")
+        return
+    if fill_number is None:  # one missing_value and no fill: nothing to conflict with
+        return
     numbers = np.array(values, dtype=float)
     if not isinstance(missing, list) and np.isclose(fill_number, numbers[0], rtol=1e-5, atol=1e-8, equal_nan=True):
         return
-    shown = _number_text(fill) if isinstance(fill, float) else _shown(fill)
-    if "_FillValue" not in attrs:  # a zarr v2 variable's fill_value
-        shown += " (the zarr fill_value, which xarray masks with on zarr v2)"
     if all(np.isclose(fill_number, numbers, rtol=1e-5, atol=1e-8, equal_nan=True)):
         add(Severity.WARNING, f"missing_value {_shown(missing)} is a list and _FillValue {shown} a number: xarray "
             f"cannot write the dataset back, as it finds them conflicting; write missing_value "
             f"{_number_text(values[0])}", "missing_value")
         return
-    distinct = {v for v in (fill_number, *values) if not math.isnan(v)}
-    warned = " (warning of 'multiple fill values')" if len(distinct) > 1 else ""
     add(Severity.WARNING, f"_FillValue {shown} and missing_value {_shown(missing)} "
         f"differ: xarray masks both{warned} but cannot write the dataset back (to_zarr refuses a conflicting "
         f"_FillValue and missing_value); CF allows both, but for xarray give them one value", "missing_value")
