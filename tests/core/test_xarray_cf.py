@@ -657,6 +657,88 @@ def test_a_fill_value_unsigned_false_does_not_fit_is_an_error(tmp_path: Path) ->
     assert np.isnan(xr.open_zarr(path, consolidated=False)["u"].values[1])
 
 
+NETCDF_C_READER = """\
+import json, sys, warnings
+import netCDF4
+import numpy as np
+warnings.simplefilter("ignore")  # 'missing_value not used since it cannot be safely cast'
+with netCDF4.Dataset(f"file://{sys.argv[1]}#mode=zarr,file") as ds:
+    print(json.dumps(np.ma.getmaskarray(ds[sys.argv[2]][:]).tolist()))
+"""
+
+
+def _netcdf_c_masks(tmp_path: Path, store: Path, name: str) -> list[bool]:
+    """Where netCDF4-python (libnetcdf 4.10, in a subprocess) masks the values of *name* in a zarr store."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("netCDF4")
+    script = tmp_path / "read.py"
+    script.write_text(NETCDF_C_READER)
+    done = subprocess.run([sys.executable, str(script), str(store), name], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+UNSIGNED_MISSING = [  # (dtype, _Unsigned, _FillValue, missing_value, masked by xarray, netCDF4-python masks [2], message)
+    ("int16", "true", None, -1, [], True, "missing_value -1 masks nothing in xarray: with _Unsigned 'true' it reads "
+     "these int16 values as uint16 and re-reads the _FillValue in that type, not missing_value, and -1 is no uint16 "
+     "value (netCDF4-python masks 65535); write -1 as the _FillValue instead, which both read as 65535"),
+    ("int16", "true", None, 65535, [2], False, "missing_value 65535 is outside int16, the stored type: xarray masks it "
+     "in the uint16 values _Unsigned 'true' gives (stored -1), but netCDF4-python ignores it ('cannot be safely "
+     "cast' to int16); write -1 as the _FillValue instead, which both read as 65535"),
+    ("int16", "true", -2, -1, [3], True, "write 65535 for xarray (netCDF4-python then ignores it)"),
+    ("int16", "true", -1, -1, [2], True, None),  # xarray masks the fill it re-reads: 65535
+    ("int16", "true", None, 5, [], False, None),  # the same number in both types
+    ("uint8", "false", None, 200, [], True, "missing_value 200 masks nothing in xarray: with _Unsigned 'false' it "
+     "reads these uint8 values as int8 and re-reads the _FillValue in that type, not missing_value, and 200 is no "
+     "int8 value (netCDF4-python, which ignores 'false', masks 200); remove _Unsigned"),
+    ("uint8", "false", None, -56, [2], False, "missing_value -56 is outside uint8, the stored type: xarray masks it in "
+     "the int8 values _Unsigned 'false' gives (stored 200), but netCDF4-python, which ignores 'false', ignores it too "
+     "('cannot be safely cast'); remove _Unsigned and write 200"),
+]
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+@pytest.mark.parametrize(("dtype", "flag", "fill", "missing", "by_xarray", "by_netcdf", "fragment"), UNSIGNED_MISSING)
+def test_a_missing_value_beside_unsigned_is_compared_with_the_retyped_values_as_written(
+        tmp_path: Path, zarr_format: int, dtype: str, flag: str, fill: int | None, missing: int, by_xarray: list[int],
+        by_netcdf: bool, fragment: str | None) -> None:
+    """xarray re-reads the _FillValue in the type _Unsigned gives, not missing_value: -1 beside
+    _Unsigned 'true' masks nothing in xarray, where netCDF4-python masks 65535 (and ignores 65535)."""
+    from zarr_browser.core.conventions.cf import cf_decoding
+
+    path = tmp_path / "u.zarr"
+    stored = np.array([1, 2, -1, -2] if dtype == "int16" else [1, 2, 200, 255]).astype(dtype)
+    xr.Dataset({"u": (("x",), stored)}).to_zarr(path, zarr_format=zarr_format, mode="w", consolidated=False,
+                                                encoding={"u": {"_FillValue": fill if zarr_format == 2 else None}})
+    _edit_attrs(path, "u", _Unsigned=flag, missing_value=missing,
+                **({"_FillValue": fill} if zarr_format == 3 and fill is not None else {}))
+    truth = xr.open_zarr(path, consolidated=False)["u"].values
+    assert np.flatnonzero(np.isnan(truth)).tolist() == by_xarray
+    if zarr_format == 2:  # libnetcdf reads xarray's zarr v2 (mode=zarr)
+        assert _netcdf_c_masks(tmp_path, path, "u")[2] == by_netcdf  # the stored value missing_value means
+    hierarchy, report, _ = _check(path)
+    decoding = cf_decoding(hierarchy.node("/u"))
+    assert decoding is not None
+    ours = decoding.apply(stored)
+    assert ours.dtype == truth.dtype
+    np.testing.assert_array_equal(ours, truth)
+    issues = [i for i in report.issues if i.pointer.endswith("/missing_value") and " differ: " not in i.message]
+    if fragment is None:
+        assert issues == []
+        return
+    [issue] = issues
+    assert issue.severity is Severity.WARNING and fragment in issue.message
+    if "as the _FillValue instead" in fragment:  # what the message says: both readers mask the stored -1
+        zarr.open_group(path, mode="r+")["u"].attrs.pop("missing_value")
+        _edit_attrs(path, "u", _FillValue=-1)
+        assert np.isnan(xr.open_zarr(path, consolidated=False)["u"].values[2])
+        if zarr_format == 2:
+            assert _netcdf_c_masks(tmp_path, path, "u")[2]
+
+
 FILL_AND_MISSING = [  # (format, zarr fill_value (v2) or _FillValue (v3), missing_value, what the warning says or None)
     (2, -2, -1, "_FillValue -2 (the zarr fill_value, which xarray masks with on zarr v2) and missing_value -1 differ"),
     (3, -2, -1, "_FillValue -2 and missing_value -1 differ: xarray masks both (warning of 'multiple fill values')"),

@@ -349,10 +349,10 @@ def cf_decoding(node: Node) -> CfDecoding | None:
     if stored.kind not in "iuf":
         return None
     attrs = node.attributes
-    flag = attrs.get("_Unsigned")  # xarray compares it with the exact strings
-    unsigned, signed = stored.kind == "i" and flag == "true", stored.kind == "u" and flag == "false"
-    if unsigned or signed:
-        stored = np.dtype(f"{'u' if unsigned else 'i'}{stored.itemsize}")
+    retyped = _unsigned_types(node)  # xarray compares _Unsigned with the exact strings
+    if retyped is not None:
+        stored = retyped[1]
+    unsigned, signed = retyped is not None and stored.kind == "u", retyped is not None and stored.kind == "i"
     if xarray_decodes_times(attrs.get("units")):
         return None
     raw_fill, missing = xarray_fill_value(node), attrs.get("missing_value")
@@ -364,13 +364,8 @@ def cf_decoding(node: Node) -> CfDecoding | None:
     masking = any(kept[key] for key in raw)  # xarray masks (and changes the type) only then
     masked: list[float] = []
     fill = _mask_number(raw_fill)
-    if fill is not None and (unsigned or signed) and fill.is_integer():
-        # xarray re-reads the _FillValue (only) in the new type: -1 is 255 in uint8, 200 is -56 in int8
-        bits = 8 * stored.itemsize
-        if unsigned and fill < 0:
-            fill += 2**bits
-        elif signed and fill >= 2 ** (bits - 1):
-            fill -= 2**bits
+    if fill is not None and (unsigned or signed):  # xarray re-reads the _FillValue (only) in the new type
+        fill = _retyped(fill, stored)
     if fill is not None:
         masked.append(fill)
     for value in raw.get("missing_value", []):
@@ -391,6 +386,74 @@ def cf_decoding(node: Node) -> CfDecoding | None:
     else:
         dtype = np.dtype(np.float32 if stored.itemsize <= 2 else np.float64)
     return CfDecoding(tuple(masked), scale, offset, dtype, unsigned=unsigned, signed=signed)
+
+
+def _retyped(value: float, read: np.dtype) -> float:
+    """An integer of the stored type as xarray re-reads a ``_FillValue`` in the type ``_Unsigned``
+    gives (*read*): the same bits, so -1 is 255 in uint8 and 200 is -56 in int8."""
+    bits = 8 * read.itemsize
+    if not value.is_integer():
+        return value
+    if read.kind == "u" and value < 0:
+        return value + 2**bits
+    if read.kind == "i" and value >= 2 ** (bits - 1):
+        return value - 2**bits
+    return value
+
+
+def _unsigned_types(node: Node) -> tuple[np.dtype, np.dtype] | None:
+    """(stored, read) integer types where xarray reads the values in another type because of
+    ``_Unsigned`` ("true" on signed integers, "false" on unsigned ones), else None."""
+    try:
+        stored = np.dtype(node.array.dtype) if node.array is not None else None
+    except (TypeError, ValueError):  # zarr v3 names numpy does not know
+        return None
+    flag = node.attributes.get("_Unsigned")
+    if stored is None or (stored.kind, flag) not in (("i", "true"), ("u", "false")):
+        return None
+    return stored, np.dtype(f"{'u' if stored.kind == 'i' else 'i'}{stored.itemsize}")
+
+
+def _unsigned_missing_problem(node: Node, item: JSON, stored: np.dtype, read: np.dtype) -> str | None:
+    """What xarray and netCDF4-python make of one ``missing_value`` *item* of a variable whose
+    values ``_Unsigned`` re-types (None: they agree, or it is no integer: reported as such).
+
+    xarray re-reads the ``_FillValue`` in the new type but compares ``missing_value`` with the
+    re-typed values as written; netCDF4-python casts it to the stored type and re-reads it as
+    unsigned with "true", and ignores "false"."""
+    number = _numeric(item)
+    if number is None or not float(number).is_integer():
+        return None
+    value = int(number)
+    fill = _mask_number(xarray_fill_value(node))
+    if fill is not None and value in (fill, _retyped(fill, read)):
+        return None  # xarray masks the re-read fill, netCDF4-python the fill: the same values
+
+    def fits(dtype: np.dtype) -> bool:
+        info = np.iinfo(dtype)
+        return bool(info.min <= value <= info.max)
+
+    twin = int(_retyped(float(value), read if fits(stored) else stored))
+    flag = node.attributes["_Unsigned"]
+    if fits(stored) and not fits(read):
+        reading = (f"with _Unsigned {flag!r} it reads these {stored} values as {read} and re-reads the _FillValue in "
+                   f"that type, not missing_value, and {value} is no {read} value")
+        if read.kind == "i":
+            return (f"masks nothing in xarray: {reading} (netCDF4-python, which ignores 'false', masks {value}); "
+                    f"remove _Unsigned")
+        fix = (f"write {value} as the _FillValue instead, which both read as {twin}" if fill is None
+               else f"write {twin} for xarray (netCDF4-python then ignores it)")
+        return f"masks nothing in xarray: {reading} (netCDF4-python masks {twin}); {fix}"
+    if fits(read) and not fits(stored):
+        masked = f"xarray masks it in the {read} values _Unsigned {flag!r} gives (stored {twin})"
+        if read.kind == "i":
+            return (f"is outside {stored}, the stored type: {masked}, but netCDF4-python, which ignores 'false', "
+                    f"ignores it too ('cannot be safely cast'); remove _Unsigned and write {twin}")
+        fix = (f"write {twin} as the _FillValue instead, which both read as {value}" if fill is None
+               else f"CF and netCDF4-python want {twin}, which xarray does not mask")
+        return (f"is outside {stored}, the stored type: {masked}, but netCDF4-python ignores it ('cannot be safely "
+                f"cast' to {stored}); {fix}")
+    return None
 
 
 def _is_nan(value: JSON) -> bool:
@@ -561,10 +624,15 @@ class CfConvention(BaseConvention):
                 continue
             value = decode_fill_value(node, attrs[key]) if key == "_FillValue" else attrs[key]
             listed = key == "missing_value" and isinstance(value, list) and len(value) > 1  # CF allows a vector
+            types = _unsigned_types(node) if key == "missing_value" else None
             for item in value if listed else [value]:
+                held = f" holds {_shown(item)}, which" if listed else ""
+                problem = _unsigned_missing_problem(node, item, *types) if types is not None else None
+                if problem is not None:
+                    add(Severity.WARNING, f"{key} {attrs[key]!r}{held} {problem}", key)
+                    continue
                 problem = _representable(item, stored)
                 if problem:
-                    held = f" holds {_shown(item)}, which" if listed else ""
                     add(Severity.WARNING, f"{key} {attrs[key]!r}{held} is not representable in the stored dtype "
                         f"{stored}: {problem}", key)
         _check_fill_and_missing(node, add)
