@@ -888,6 +888,67 @@ def test_cf_decoding_gives_xarrays_type_and_values(tmp_path: Path, zarr_format: 
     np.testing.assert_array_equal(ours, truth)
 
 
+INTEGER_SCALES = [  # (stored dtype, attributes besides the fill xarray writes, fill (None: none), what validation says)
+    ("int16", {"scale_factor": 2}, None, None),  # int64, exact
+    ("uint8", {"scale_factor": 3}, None, None),
+    ("int32", {"scale_factor": 2}, None, None),
+    ("int16", {"scale_factor": 2, "_Unsigned": "true"}, None, None),  # -1 reads 65535: 131070
+    ("int16", {"scale_factor": 2, "add_offset": 1}, None, None),  # an add_offset: float64
+    ("int16", {"scale_factor": 2, "add_offset": 1.5}, None, None),
+    ("float32", {"scale_factor": 2}, "NaN", None),  # xarray's own NaN fill: float32 stays
+    ("float32", {"scale_factor": 2}, None, "scale_factor 2 is a JSON integer and there is no add_offset: xarray "
+     "unpacks into int64, its type, cutting the fractions of these float32 values before scaling (1.5 reads as 2, "
+     "not 3); write 2.0"),
+    ("int16", {"scale_factor": 2}, -1, "scale_factor 2 is a JSON integer and there is no add_offset: xarray unpacks "
+     "into int64, its type, where it cannot mask -1 with NaN: it opens the dataset but fails to read this variable "
+     "(ValueError: cannot convert float NaN to integer); write 2.0"),
+    ("int16", {"scale_factor": 2, "missing_value": -7}, None, "where it cannot mask -7 with NaN"),  # even if absent
+]
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
+@pytest.mark.parametrize("zarr_format", [2, 3])
+@pytest.mark.parametrize(("dtype", "attrs", "fill", "fragment"), INTEGER_SCALES)
+def test_an_integer_scale_factor_alone_unpacks_into_int64_as_in_xarray(tmp_path: Path, zarr_format: int, dtype: str,
+                                                                      attrs: dict[str, object], fill: object,
+                                                                      fragment: str | None) -> None:
+    """xarray's _choose_float_dtype takes the type of a scale_factor without add_offset: a JSON
+    integer gives int64 (our decoding said float64), which cuts float data to integers and
+    cannot hold the NaN of masked values."""
+    from zarr_browser.core.conventions.cf import cf_decoding
+
+    path = tmp_path / "s.zarr"
+    stored = np.array([1.5, 2.75, -1, 100, np.nan] if dtype == "float32" else [1, 2, -1, 100, 5]).astype(dtype)
+    encoding = {"_FillValue": fill if fill != "NaN" else np.nan}
+    xr.Dataset({"v": (("x",), stored)}).to_zarr(path, zarr_format=zarr_format, mode="w", consolidated=False,
+                                                encoding={"v": encoding})
+    _edit_attrs(path, "v", **attrs)
+    opened = xr.open_zarr(path, consolidated=False)
+    hierarchy, report, _ = _check(path)
+    decoding = cf_decoding(hierarchy.node("/v"))
+    assert decoding is not None
+    ours = decoding.apply(stored)
+    issues = [i for i in report.issues if i.pointer.endswith("/scale_factor")]
+    if fragment is not None and "NaN" in fragment:
+        with pytest.raises(ValueError, match="cannot convert float NaN to integer"):
+            _ = opened["v"].values
+        assert ours.dtype == np.float64 and np.isnan(ours).sum() == ("missing_value" not in attrs)
+        [issue] = issues
+        assert issue.severity is Severity.ERROR and fragment in issue.message
+        _edit_attrs(path, "v", scale_factor=2.0)  # what the message says
+        assert np.isnan(xr.open_zarr(path, consolidated=False)["v"].values).sum() == ("missing_value" not in attrs)
+        return
+    truth = opened["v"].values
+    assert ours.dtype == truth.dtype
+    np.testing.assert_array_equal(ours, truth)
+    if fragment is None:
+        assert issues == []
+        return
+    [issue] = issues
+    assert issue.severity is Severity.WARNING and fragment in issue.message
+    assert truth.dtype == np.int64 and truth[0] == 2  # 1.5 cut to 1, then scaled
+
+
 @pytest.mark.parametrize("fill", [1.5, True])
 def test_cf_decoding_reads_a_v3_integer_fill_as_xarray_truncates_it(tmp_path: Path, fill: object) -> None:
     """xarray's FillValueCoder makes int(_FillValue) of a v3 integer array: 1.5 and true mask 1."""

@@ -34,7 +34,7 @@ from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.jsonio import JSON
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from zarr_browser.core.model import Node
 
@@ -251,7 +251,8 @@ class CfDecoding:
             stored = stored.view(stored.dtype.str.replace("i", "u"))  # same bytes, same byte order
         elif self.signed and stored.dtype.kind == "u":
             stored = stored.view(stored.dtype.str.replace("u", "i"))
-        out = stored.astype(self.dtype, copy=True)
+        with np.errstate(invalid="ignore"):  # NaN cast to int64 (an integer scale_factor on floats), as in xarray
+            out = stored.astype(self.dtype, copy=True)
         hidden = None
         for value in self.masked:
             cast = _in_dtype(value, stored.dtype)
@@ -332,9 +333,11 @@ def cf_decoding(node: Node) -> CfDecoding | None:
     unsigned ones as signed (only these exact strings count), with the ``_FillValue`` (not
     ``missing_value``) read again in the new type.  The decoded type is xarray's: with
     ``scale_factor`` or ``add_offset`` present, the type of those numbers, which JSON makes
-    float64 (xarray's ``_choose_float_dtype``; a ``scale_factor`` that is a JSON integer alone
-    gives xarray int64 values, float64 here), unless the only fill values are NaN: the stored
-    type then stays (float32 data scaled stays float32); masked only, float32 for integers of
+    float64 (xarray's ``_choose_float_dtype``), or int64 for a ``scale_factor`` that is a JSON
+    integer without ``add_offset`` (float values are cut to integers before scaling, as in
+    xarray; with fill values to mask xarray fails to read the values, and float64 shows them
+    here), unless the only fill values are NaN: the stored type then stays (float32 data
+    scaled stays float32); masked only, float32 for integers of
     at most 2 bytes, float64 for wider ones, floats unchanged (``maybe_promote``).  Time
     variables (units xarray decodes as times) and non-numeric arrays are left alone.  Malformed
     numbers are ignored here (validation reports them).
@@ -380,7 +383,7 @@ def cf_decoding(node: Node) -> CfDecoding | None:
     if not packed and not masking:
         return CfDecoding((), 1.0, 0.0, stored, unsigned=unsigned, signed=signed) if unsigned or signed else None
     if packed and (masking or not raw):  # xarray's _choose_float_dtype: the type of the numbers, float64 in JSON
-        dtype: np.dtype = np.dtype(np.float64)
+        dtype: np.dtype = np.dtype(np.int64 if _integer_scale(attrs) and not masking else np.float64)
     elif stored.kind == "f" or not masking:  # floats stay (xarray's maybe_promote); so do values a NaN fill leaves
         dtype = stored
     else:
@@ -454,6 +457,13 @@ def _unsigned_missing_problem(node: Node, item: JSON, stored: np.dtype, read: np
         return (f"is outside {stored}, the stored type: {masked}, but netCDF4-python ignores it ('cannot be safely "
                 f"cast' to {stored}); {fix}")
     return None
+
+
+def _integer_scale(attrs: Mapping[str, JSON]) -> bool:
+    """Whether xarray unpacks into int64: a ``scale_factor`` that is a JSON integer and no
+    ``add_offset`` (``_choose_float_dtype`` then takes the type of the scale_factor)."""
+    scale = attrs.get("scale_factor")
+    return isinstance(scale, int) and not isinstance(scale, bool) and attrs.get("add_offset") is None
 
 
 def _is_nan(value: JSON) -> bool:
@@ -605,6 +615,8 @@ class CfConvention(BaseConvention):
                 number = _numeric(attrs[key])
                 if number is None or not math.isfinite(number):
                     add(Severity.ERROR, f"{key} is {attrs[key]!r}, expected a finite number", key)
+        if _integer_scale(attrs):
+            _check_integer_scale(node, add)
         if "valid_range" in attrs:
             value = attrs["valid_range"]
             if (not isinstance(value, list) or len(value) != 2
@@ -715,6 +727,24 @@ def _check_fill_and_missing(node: Node, add: Callable[[Severity, str, str], None
     add(Severity.WARNING, f"_FillValue {shown} and missing_value {_shown(missing)} "
         f"differ: xarray masks both{warned} but cannot write the dataset back (to_zarr refuses a conflicting "
         f"_FillValue and missing_value); CF allows both, but for xarray give them one value", "missing_value")
+
+
+def _check_integer_scale(node: Node, add: Callable[[Severity, str, str], None]) -> None:
+    """A ``scale_factor`` that is a JSON integer without ``add_offset``: xarray unpacks into
+    int64, its type, which cannot hold the NaN of masked values (it fails to read them) and cuts
+    the fractions of float data.  Integer data unpacks exactly: nothing to say."""
+    decoding = cf_decoding(node)
+    if decoding is None or node.array is None:  # times, or no numbers
+        return
+    scale = node.attributes["scale_factor"]
+    why = f"scale_factor {scale} is a JSON integer and there is no add_offset: xarray unpacks into int64, its type"
+    if decoding.masked:
+        shown = ", ".join(f"{v:g}" for v in decoding.masked)
+        add(Severity.ERROR, f"{why}, where it cannot mask {shown} with NaN: it opens the dataset but fails to read "
+            f"this variable (ValueError: cannot convert float NaN to integer); write {float(scale)!r}", "scale_factor")
+    elif np.dtype(decoding.dtype).kind == "i" and node.array.dtype.startswith("float"):
+        add(Severity.WARNING, f"{why}, cutting the fractions of these {node.array.dtype} values before scaling (1.5 "
+            f"reads as {scale}, not {1.5 * scale:g}); write {float(scale)!r}", "scale_factor")
 
 
 def _check_unsigned(node: Node, add: Callable[[Severity, str, str], None]) -> None:
