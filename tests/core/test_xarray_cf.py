@@ -667,8 +667,9 @@ with netCDF4.Dataset(f"file://{sys.argv[1]}#mode=zarr,file") as ds:
 """
 
 
-def _netcdf_c_masks(tmp_path: Path, store: Path, name: str) -> list[bool]:
-    """Where netCDF4-python (libnetcdf 4.10, in a subprocess) masks the values of *name* in a zarr store."""
+def _netcdf_c_masks(tmp_path: Path, store: Path, name: str, *, fails: bool = False) -> list[bool]:
+    """Where netCDF4-python (libnetcdf 4.10, in a subprocess: it may abort) masks the values of
+    *name* in a zarr store; with *fails*, check that it cannot read them and return []."""
     import subprocess
     import sys
 
@@ -677,8 +678,8 @@ def _netcdf_c_masks(tmp_path: Path, store: Path, name: str) -> list[bool]:
     script.write_text(NETCDF_C_READER)
     done = subprocess.run([sys.executable, str(script), str(store), name], capture_output=True, text=True,
                           timeout=120)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+    assert (done.returncode != 0) == fails, done.stderr
+    return [] if fails else json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
 UNSIGNED_MISSING = [  # (dtype, _Unsigned, _FillValue, missing_value, masked by xarray, netCDF4-python masks [2], message)
@@ -974,6 +975,51 @@ def test_a_reversed_valid_range_is_a_warning_as_every_reader_opens_the_store(tmp
     _, report, _ = _check(path)
     [issue] = [i for i in report.issues if i.pointer.endswith("/valid_range")]
     assert issue.severity is Severity.WARNING and "write [1.0, 10.0]" in issue.message
+
+
+VALID_BOUNDS = [  # (attribute, value, severity or None, what the message says, where netCDF4-python masks or None)
+    ("valid_min", 2, None, None, [True, False, False, False]),  # what CF wants: netCDF4-python masks 1
+    ("valid_min", "abc", Severity.WARNING, "valid_min 'abc' is not a number: xarray ignores valid_min, and "
+     "netCDF4-python ignores it too ('not used since it cannot be safely cast'), so nothing is masked by it; CF "
+     "wants a number of the data's type (int16): write such a number or remove it", [False] * 4),
+    ("valid_max", "10", Severity.WARNING, "CF wants a number of the data's type (int16): write 10", [False] * 4),
+    ("valid_min", None, Severity.WARNING, "valid_min null is not a number", [False] * 4),
+    ("valid_max", True, Severity.WARNING, "valid_max true is not a number: xarray ignores valid_max, but netCDF-C "
+     "reads it as 1, which netCDF4-python masks by", [False, True, True, True]),
+    ("valid_range", "abc", Severity.WARNING, "valid_range 'abc' is not [min, max]", [False] * 4),
+    ("valid_range", [1, 3, 4], Severity.WARNING, "valid_range [1, 3, 4] is not [min, max]: xarray ignores "
+     "valid_range, and netCDF4-python ignores it too (it takes exactly two numbers)", [False] * 4),
+    ("valid_min", [1, 2], Severity.ERROR, "valid_min [1, 2] is a list of 2 numbers: xarray ignores valid_min, but "
+     "netCDF4-python compares the data with the list item by item and fails to read it", None),
+    ("valid_min", [], Severity.ERROR, "valid_min is an empty list: xarray ignores valid_min, but netCDF-C cannot open "
+     "the store with it", None),
+    ("valid_range", [1, "a"], Severity.ERROR, "valid_range [1, \"a\"] mixes numbers and text: xarray ignores "
+     "valid_range, but netCDF-C aborts reading the store", None),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "severity", "fragment", "by_netcdf"), VALID_BOUNDS)
+def test_valid_bounds_that_are_no_numbers_are_errors_only_where_a_reader_fails(
+        tmp_path: Path, key: str, value: object, severity: Severity | None, fragment: str | None,
+        by_netcdf: list[bool] | None) -> None:
+    """xarray ignores valid_min, valid_max and valid_range whatever they hold; netCDF4-python
+    ignores text ('cannot be safely cast'), but fails on a list of numbers, and libnetcdf on an
+    empty or mixed list: a warning naming what CF wants, an error only there (it was an error
+    for any value that is no number)."""
+    path = tmp_path / "b.zarr"
+    stored = np.array([1, 2, 3, 4], "i2")
+    xr.Dataset({"v": (("x",), stored)}).to_zarr(path, zarr_format=2, mode="w", consolidated=False,
+                                                encoding={"v": {"_FillValue": None}})
+    _edit_attrs(path, "v", **{key: value})
+    np.testing.assert_array_equal(xr.open_zarr(path, consolidated=False)["v"].values, stored)  # ignored
+    assert _netcdf_c_masks(tmp_path, path, "v", fails=by_netcdf is None) == (by_netcdf or [])
+    _, report, _ = _check(path)
+    issues = [i for i in report.issues if i.pointer == f"/{key}"]
+    if severity is None:
+        assert issues == []
+        return
+    [issue] = issues
+    assert issue.severity is severity and fragment is not None and fragment in issue.message
 
 
 NETCDF_C_WRITER = """\

@@ -617,19 +617,11 @@ class CfConvention(BaseConvention):
                     add(Severity.ERROR, f"{key} is {attrs[key]!r}, expected a finite number", key)
         if _integer_scale(attrs):
             _check_integer_scale(node, add)
-        if "valid_range" in attrs:
-            value = attrs["valid_range"]
-            if (not isinstance(value, list) or len(value) != 2
-                    or any(isinstance(v, list) or _numeric(v) is None for v in value)):
-                add(Severity.ERROR, f"valid_range is {value!r}, expected [min, max] numbers", "valid_range")
-            elif value[0] > value[1]:  # every reader opens it: a warning, as for the other CF-only checks
-                add(Severity.WARNING, f"valid_range {value} has min > max: xarray ignores valid_range, but "
-                    f"netCDF4-python masks the values outside it, here every value; write {value[::-1]}",
-                    "valid_range")
-        for key in ("valid_min", "valid_max"):
-            if key in attrs and _numeric(attrs[key]) is None:
-                add(Severity.ERROR, f"{key} is {attrs[key]!r}, expected a number", key)
         stored = node.array.dtype if node.array is not None else ""
+        for key in ("valid_range", "valid_min", "valid_max"):  # every reader but netCDF4-python ignores them
+            found = _valid_bound_problem(key, attrs[key], stored) if key in attrs else None
+            if found is not None:
+                add(*found, key)
         unreadable = _fill_value_form(node, add)
         for key in ("_FillValue", "missing_value"):
             if key not in attrs or (key == "_FillValue" and unreadable):
@@ -673,6 +665,61 @@ class CfConvention(BaseConvention):
         ptr, doc = attributes_pointer(node, "Conventions")
         return [Issue(Severity.WARNING, f"Conventions is {value!r}, expected a string such as 'CF-1.10'",
                       node.path, ptr, CONVENTION, doc)]
+
+
+def _valid_bound_problem(key: str, value: JSON, stored: str) -> tuple[Severity, str] | None:
+    """What readers make of a ``valid_range``, ``valid_min`` or ``valid_max`` CF would not take
+    (None: it is one number, or two for valid_range, as CF wants).
+
+    xarray ignores all three.  netCDF4-python (libnetcdf 4.10 reading the zarr store) masks the
+    values outside them, ignoring ("not used since it cannot be safely cast") what is not numbers
+    of the data's type or, for valid_range, not two of them; it fails to read the values when a
+    list of numbers is compared with them, and libnetcdf cannot read the store at all with an
+    empty list, or aborts on a list mixing numbers and text.  So a warning where the attribute is
+    only ignored or misread, an error where a reader fails.
+    """
+    pair = key == "valid_range"
+    wanted = f"[min, max], two numbers of the data's type ({stored})" if pair else f"a number of the data's type ({stored})"
+    items = value if isinstance(value, list) else [value]
+    numbers = [None if isinstance(v, list) else _numeric(v) for v in items]
+    if pair and isinstance(value, list) and len(value) == 2 and None not in numbers:
+        if value[0] > value[1]:  # every reader opens it: a warning, as for the other CF-only checks
+            return Severity.WARNING, (f"valid_range {value} has min > max: xarray ignores valid_range, but "
+                                      f"netCDF4-python masks the values outside it, here every value; write "
+                                      f"{value[::-1]}")
+        return None
+    if not pair and _numeric(value) is not None:
+        return None
+    ignored, shown = f"xarray ignores {key}", _shown(value)
+    fix = "write such a pair or remove it" if pair else "write such a number or remove it"
+    if isinstance(value, list) and not value:
+        return Severity.ERROR, (f"{key} is an empty list: {ignored}, but netCDF-C cannot open the store with it "
+                                f"('Not a valid data type'); CF wants {wanted}: {fix}")
+    texts = [isinstance(v, str) for v in items]
+    if isinstance(value, list) and any(texts) and any(n is not None for n in numbers):
+        return Severity.ERROR, (f"{key} {shown} mixes numbers and text: {ignored}, but netCDF-C aborts reading the "
+                                f"store; CF wants {wanted}: {fix}")
+    if None not in numbers:  # numbers: not one for valid_min or valid_max, not two for valid_range
+        if pair:
+            return Severity.WARNING, (f"valid_range {shown} is not [min, max]: {ignored}, and netCDF4-python ignores "
+                                      f"it too (it takes exactly two numbers), so nothing is masked by it; CF wants "
+                                      f"{wanted}: {fix}")
+        if all(_representable(v, stored) is None for v in items):  # what netCDF4-python casts and uses
+            return Severity.ERROR, (f"{key} {shown} is a list of {len(items)} numbers: {ignored}, but netCDF4-python "
+                                    f"compares the data with the list item by item and fails to read it where the "
+                                    f"shapes differ (ValueError: operands could not be broadcast together); CF wants "
+                                    f"one number: write one of them")
+    if isinstance(value, bool):
+        return Severity.WARNING, (f"{key} {shown} is not a number: {ignored}, but netCDF-C reads it as {int(value)}, "
+                                  f"which netCDF4-python masks by; CF wants {wanted}: write {int(value)} if that is "
+                                  f"meant, or remove it")
+    meant = _float_text(value)
+    if not pair and meant is not None and math.isfinite(meant) and _representable(meant, stored) is None:
+        fix = f"write {_number_text(int(meant) if meant.is_integer() else meant)}"
+    what = "not [min, max]" if pair else "not a number"
+    return Severity.WARNING, (f"{key} {shown} is {what}: {ignored}, and netCDF4-python ignores it too ('not used "
+                              f"since it cannot be safely cast'), so nothing is masked by it; CF wants {wanted}: "
+                              f"{fix}")
 
 
 def _check_fill_and_missing(node: Node, add: Callable[[Severity, str, str], None]) -> None:
