@@ -449,3 +449,27 @@ def test_a_document_changed_half_way_through_a_save_is_partly_saved_not_refused(
     assert "zarr-browser edit: partly saved: " in err and ".zattrs had been saved before" in err
     assert json.loads((store / ".zattrs").read_text())["title"] == "ours"
     assert json.loads((store / "temperature" / ".zattrs").read_text())["units"] == "theirs"
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_editing_a_group_inside_a_consolidated_store_updates_the_stores_copy(tmp_path: Path, zarr_format: int) -> None:
+    """Audit E: ``edit store.zarr/sub`` saved the node and exit 0, but the root's consolidated copy
+    (which zarr and xarray read) kept the old value, unflagged; the window opens the enclosing
+    store, the command now does too."""
+    store = tmp_path / "s.zarr"
+    root = zarr.open_group(store, mode="w", zarr_format=zarr_format)
+    root.create_group("sub").create_array("arr", shape=(2,), dtype="u1", attributes={"units": "m"})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Consolidated metadata is currently not part")
+        zarr.consolidate_metadata(store)
+    code, out = _run("edit", str(store / "sub"), "--set", '/arr:/units="km"', "--json")
+    payload = json.loads(out)
+    assert code == 0 and payload["node"] == "/sub"
+    copy = ".zmetadata" if zarr_format == 2 else "zarr.json"
+    assert payload["written"] == [f"sub/arr/{'.zattrs' if zarr_format == 2 else 'zarr.json'}", copy]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Consolidated metadata is currently not part")
+        assert zarr.open_group(store, mode="r", use_consolidated=True)["sub/arr"].attrs["units"] == "km"
+    code, _out = _run("edit", str(store / "sub" / "arr"), "--set", '/:/units="mm"')  # the array's own folder
+    assert code == 0
+    assert zarr.open_group(store, mode="r", use_consolidated=True)["sub/arr"].attrs["units"] == "mm"

@@ -599,6 +599,39 @@ def _read_patch(spec: str) -> tuple[str, Any]:
         raise _UsageError(f"--patch {spec!r}: {filename} is not JSON: {err}") from err
 
 
+def _open_for_edit(args: argparse.Namespace, registry: Any) -> tuple[Any, str]:
+    """The hierarchy an edit of ``args.url`` works in, and the URL's node in it.  A local folder
+    inside a hierarchy is edited in its enclosing store, as the window does: the store's
+    consolidated copy is then updated too (audit E: editing ``store.zarr/group`` left the root's
+    copy stale, which zarr and xarray read, and said nothing)."""
+    from zarr_browser.core.enclosing import enclosing_store, zip_member
+    from zarr_browser.core.hierarchy import Hierarchy
+    from zarr_browser.errors import ZarrBrowserError
+
+    def open_(url: str) -> Any:
+        return Hierarchy.open(url, storage_options=_storage_options(args), policy=_request_policy(args),
+                              mode="r" if args.dry_run else "r+", hints=registry.child_hints)
+
+    store, base = enclosing_store(args.url)
+    if base == "/" or zip_member(args.url) is not None:
+        return open_(args.url), "/"
+    hierarchy = open_(store)
+    try:
+        hierarchy.node(base)
+    except ZarrBrowserError:  # no node of the store above after all: the folder alone
+        hierarchy.close()
+        return open_(args.url), "/"
+    return hierarchy, base
+
+
+def _below(base: str, path: str) -> str:
+    """The node *path* of an edit (relative to the URL given) in the store opened (:func:`_open_for_edit`)."""
+    path = "/" + path.strip("/")
+    if base == "/":
+        return path
+    return base if path == "/" else base + path
+
+
 def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
     from zarr_browser.core.conventions import default_registry
     from zarr_browser.core.editing import (
@@ -613,7 +646,6 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
         ValidationRefusedError,
         patch_to_commands,
     )
-    from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.core.safety import check_environment
     from zarr_browser.errors import NodeNotFoundError
 
@@ -629,11 +661,12 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_UNREADABLE
     check_environment()
     registry = default_registry()
-    hierarchy = Hierarchy.open(args.url, storage_options=_storage_options(args), policy=_request_policy(args),
-                               mode="r" if args.dry_run else "r+", hints=registry.child_hints)
+    hierarchy, base = _open_for_edit(args, registry)
     session = EditSession(hierarchy, registry, strict=args.strict)
     payload: dict[str, Any] = {"url": hierarchy.url, "dry_run": bool(args.dry_run), "saved": False,
                                "written": [], "refused": None}
+    if base != "/":
+        payload["node"] = base
 
     def finish(code: int, message: str | None = None, issues: list[Any] | None = None) -> int:
         if issues is None:
@@ -668,18 +701,18 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
     try:
         commands: list[Command] = []
         for node_path, pointer, value in sets:
-            key, where = session.locate(node_path, pointer)
+            key, where = session.locate(_below(base, node_path), pointer)
             commands.append(SetValue(where, value, key=key))
         for node_path, pointer in deletes:
-            key, where = session.locate(node_path, pointer)
+            key, where = session.locate(_below(base, node_path), pointer)
             commands.append(Delete(where, key=key))
         for node_path, patch in patches:
-            key, base = session.locate(node_path, "")
+            key, at = session.locate(_below(base, node_path), "")
             state = session.document(key)
             for command in commands:
                 if key in command.document_keys():
                     state = command.apply(state)
-            commands.append(patch_to_commands(patch, state, key=key, base=base))
+            commands.append(patch_to_commands(patch, state, key=key, base=at))
         session.apply(Batch(commands, label="zarr-browser edit"))
     except (EditError, NodeNotFoundError) as err:  # the edit does not apply to this store
         return finish(EXIT_ERRORS, str(err))
