@@ -307,6 +307,51 @@ def test_s3_create_if_absent(s3_server: Any, tmp_path: Path) -> None:
     assert fresh.attributes("/g") == {"other": 1, "created": True}
 
 
+def test_s3_honouring_if_match_is_checked_once_before_the_first_write(s3_server: Any, tmp_path: Path) -> None:
+    url = _s3_store(s3_server, tmp_path, 2)
+    session = EditSession.open(url, storage_options=s3_server.storage_options, allow_remote=True)
+    backend = session.backend
+    assert isinstance(backend, S3Backend) and backend.conditional is None
+    session.set("/a", "/x", 1)
+    session.save()
+    assert backend.conditional is True and backend.description == "S3 (conditional PUT with If-Match)"
+    bucket = url.split("/")[2]
+    keys = [o["Key"] for o in s3_server.client().list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert not [k for k in keys if TEMP_PREFIX in k]  # the probe wrote nothing
+
+
+def test_s3_server_ignoring_if_match_is_found_and_writes_compare_first(s3_server: Any, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit E, 7: a server that ignores If-Match let a save overwrite another writer's change
+    silently, while the backend called itself conditional.  Such a server is simulated by
+    dropping the conditions before the request (moto itself honours them)."""
+    url = _s3_store(s3_server, tmp_path, 2)
+    session = EditSession.open(url, storage_options=s3_server.storage_options, allow_remote=True)
+    backend = session.backend
+    assert isinstance(backend, S3Backend)
+    pipe = backend.fs._pipe_file
+
+    async def unconditional(path: str, data: bytes, **kwargs: Any) -> Any:
+        kwargs.pop("IfMatch", None)
+        kwargs.pop("mode", None)
+        return await pipe(path, data, **kwargs)
+
+    monkeypatch.setattr(backend.fs, "_pipe_file", unconditional)
+    session.set("/a", "/x", 1)
+    session.save()
+    assert backend.conditional is False and "ignores If-Match" in backend.description
+    bucket = url.split("/")[2]
+    client = s3_server.client()
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert not [k for k in keys if TEMP_PREFIX in k]  # the probe object was removed
+    session.set("/a", "/x", 2)
+    key, data, snapshot = session.plan()[0]
+    client.put_object(Bucket=bucket, Key="data.zarr/a/.zattrs", Body=b'{"units": "theirs"}')  # after the check
+    with pytest.raises(ConflictError):  # compared just before the write: the server would not refuse it
+        backend.write(key, data, snapshot)
+    assert client.get_object(Bucket=bucket, Key="data.zarr/a/.zattrs")["Body"].read() == b'{"units": "theirs"}'
+
+
 # -- consolidated metadata ----------------------------------------------------------------------
 
 

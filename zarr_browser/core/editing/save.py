@@ -286,14 +286,53 @@ def _is_precondition_failure(err: BaseException) -> bool:
 
 
 class S3Backend(DocumentBackend):
-    """Conditional writes to S3 through s3fs: ``If-Match`` the ETag read, ``If-None-Match`` to create."""
+    """Conditional writes to S3 through s3fs: ``If-Match`` the ETag read, ``If-None-Match`` to create.
 
-    description = "S3 (conditional PUT with If-Match)"
+    Some S3-compatible servers ignore the conditions and write anyway (audit E).  Before the
+    first write, :meth:`check_writable` asks the server once: a conditional write of an object
+    that does not exist must fail.  Where it does not, the backend compares each document with
+    the store just before writing it, as :class:`StoreBackend` does, and says so.
+    """
 
     def __init__(self, fs: Any, base: str, url: str = "") -> None:
         self.fs = fs
         self.base = base.rstrip("/")
         self.url = url
+        self.conditional: bool | None = None  # whether the server honours If-Match: learned before the first write
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        if self.conditional is False:
+            return "S3 on a server that ignores If-Match (compare, then write; not atomic)"
+        return "S3 (conditional PUT with If-Match)"
+
+    def check_writable(self, keys: Iterable[str]) -> None:
+        if self.conditional is None:
+            self.conditional = self._honours_if_match()
+
+    def _honours_if_match(self) -> bool:
+        """Write a new object on the condition that it matches an ETag: a server that honours
+        conditions refuses (no such key, or 412); one that writes it ignores them (the object
+        is removed again)."""
+        bucket, name = self._split(f"{TEMP_PREFIX}probe-{secrets.token_hex(6)}")
+        path = f"{bucket}/{name}"
+
+        async def put() -> Any:
+            return await self.fs._pipe_file(path, b"", IfMatch='"zarr-browser-probe"')
+
+        try:
+            run_sync(put())
+        except FileNotFoundError:
+            return True
+        except Exception as err:  # boundary of remote I/O
+            if _is_precondition_failure(err):
+                return True
+            raise SaveFailedError(f"writing to s3://{bucket} failed: {type(err).__name__}: {err}; nothing was saved") \
+                from err
+        with contextlib.suppress(Exception):  # boundary of remote I/O: the probe is empty, and named ours
+            run_sync(self.fs._rm_file(path))
+        logger.warning("s3://%s ignores If-Match: documents are compared just before each write instead", bucket)
+        return False
 
     def _split(self, key: str) -> tuple[str, str]:
         check_key(key)
@@ -326,6 +365,8 @@ class S3Backend(DocumentBackend):
         bucket, name = self._split(key)
         path = f"{bucket}/{name}"
         kwargs: dict[str, Any] = {"mode": "create"} if expected.version is None else {"IfMatch": expected.version}
+        if self.conditional is False and self.read(key).version != expected.version:
+            raise ConflictError(f"s3://{path} changed since it was read; reload before saving", [key])
 
         async def put() -> Any:
             return await self.fs._pipe_file(path, data, **kwargs)

@@ -223,7 +223,9 @@ class WindowEditing(QObject):
         answer = QMessageBox.warning(
             self._window, "Write to a remote store?",
             f"{url} is a remote store. Editing saves metadata documents there (conditional writes: a "
-            "document changed by someone else since it was read is never overwritten).\n\n"
+            "document changed by someone else since it was read is not overwritten; on a server that "
+            "ignores the conditions, found before the first save, each document is compared just before "
+            "it is written, which leaves a moment for a race).\n\n"
             "Open it for writing?",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No)
