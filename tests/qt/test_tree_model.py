@@ -577,3 +577,21 @@ def test_names_that_would_pass_for_others_are_shown_visibly(tmp_path: Path, regi
     fetch_all(model)
     shown = set(names(model, root_index(model)))
     assert shown == {"\\u202eRLO_gpj.exe", "zero\\u200bwidth", "\u2423lead", "tab\\x09here"}
+
+
+def test_a_big_endian_dtype_reads_by_its_name_in_the_tree(tmp_path: Path) -> None:
+    """The dtype column showed numpy's '>u2' for a big-endian v2 array, 'uint16' for a little-endian
+    one (audit C, 13); the tooltip gives the stored type too."""
+    import zarr
+
+    from zarr_browser.qt.tree_model import describe_row
+
+    group = zarr.open_group(str(tmp_path / "e.zarr"), mode="w", zarr_format=2)
+    group.create_array("big", shape=(2,), dtype=">u2")
+    group.create_array("little", shape=(2,), dtype="<u2")
+    group.create_array("text", shape=(2,), dtype="<U3")
+    hierarchy = Hierarchy.open(str(tmp_path / "e.zarr"))
+    rows = {name: describe_row(hierarchy.node(f"/{name}"), None) for name in ("big", "little", "text")}
+    assert rows["big"].dtype == rows["little"].dtype == "uint16"
+    assert "dtype uint16 (>u2)" in rows["big"].tooltip and "dtype uint16\n" in rows["little"].tooltip
+    assert rows["text"].dtype == "<U3"

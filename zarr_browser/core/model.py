@@ -141,6 +141,14 @@ class ArrayMeta:
         return math.prod(self.grid)
 
     @property
+    def dtype_name(self) -> str:
+        """The data type's name: numpy names a byte order other than the machine's by its type
+        string (``>u2``), which is here ``uint16`` as ``<u2`` is (the tree's dtype column, the
+        Array tab)."""
+        raw = self.raw_dtype
+        return _dtype_name(self.dtype, raw) if isinstance(raw, str) else self.dtype
+
+    @property
     def codec_summary(self) -> str:
         """All codecs as one readable line."""
         return " → ".join(c.summary for c in self.codecs) or "none"
@@ -155,6 +163,19 @@ class ArrayMeta:
             stack.extend(codec.inner)
             stack.extend(codec.index)
         return out
+
+
+@functools.lru_cache(maxsize=256)
+def _dtype_name(dtype: str, raw_dtype: str) -> str:
+    if raw_dtype != dtype:
+        return dtype
+    import numpy as np
+
+    try:
+        numpy_dtype = np.dtype(raw_dtype)
+    except (TypeError, ValueError):
+        return dtype
+    return numpy_dtype.name if numpy_dtype.kind not in "OSUV" else dtype
 
 
 @dataclass(frozen=True, slots=True)

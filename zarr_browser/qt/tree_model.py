@@ -168,7 +168,7 @@ def describe_row(node: Node, summary: NodeSummary | None, *, name: str | None = 
     label = _KIND_LABELS[key]
     array = node.array
     shape = _shape_text(array.shape) if array is not None else ""
-    dtype = array.dtype if array is not None else ""
+    dtype = array.dtype_name if array is not None else ""
     badges: list[tuple[str, str]] = []
     badge_lines: list[str] = []
     if node.zarr_format is not None:
@@ -194,7 +194,8 @@ def describe_row(node: Node, summary: NodeSummary | None, *, name: str | None = 
 
     lines = [printable(node.path), f"{label} (zarr v{node.zarr_format})" if node.zarr_format else label]
     if array is not None:
-        lines.append(f"shape {list(array.shape)}  dtype {array.dtype}")
+        stored = f" ({array.dtype})" if dtype != array.dtype else ""
+        lines.append(f"shape {list(array.shape)}  dtype {dtype}{stored}")
         lines.append(f"chunks {list(array.chunks)}" + (f"  shards {list(array.shards)}" if array.shards else ""))
         lines.append(f"codecs {array.codec_summary}")
     if long_texts:

@@ -127,7 +127,7 @@ class ArrayPanel(QWidget):
             return
         size = itemsize(array)
         self._add(self._facts, "Shape", format_shape(array.shape))
-        dtype = _dtype_name(array.dtype, array.raw_dtype)
+        dtype = array.dtype_name
         self._add(self._facts, "Data type", _dtype_text(dtype, array.raw_dtype))
         self._add(self._facts, "Chunks", format_shape(array.chunks) + ("  (inner chunks)" if array.shards else ""))
         if array.shards:
@@ -337,18 +337,6 @@ def _form_texts(form: QFormLayout) -> dict[str, str]:
 _NAT = -(2**63)  # how numpy stores NaT: the smallest int64
 _UNSET_DEFAULTS = (("bool", "False"), ("complex", "0j"), ("float", "0.0"), ("int", "0"), ("uint", "0"))
 """What zarr-python reads for a v2 fill value of null, by data type."""
-
-
-def _dtype_name(dtype: str, raw_dtype: object) -> str:
-    """The data type's name: numpy names a byte order other than the machine's by its type
-    string (``>u2``), which is here ``uint16`` as ``<u2`` is."""
-    if not isinstance(raw_dtype, str) or raw_dtype != dtype:
-        return dtype
-    try:
-        numpy_dtype = np.dtype(raw_dtype)
-    except (TypeError, ValueError):
-        return dtype
-    return numpy_dtype.name if numpy_dtype.kind not in "OSUV" else dtype
 
 
 def _dtype_text(dtype: str, raw_dtype: object) -> str:
