@@ -490,3 +490,26 @@ def test_a_node_document_changed_mid_save_is_a_conflict_that_names_what_was_save
         session.save()
     assert info.value.written == [".zattrs"] and info.value.keys == ["a/.zattrs"]
     assert json.loads((store / "a" / ".zattrs").read_text()) == {"units": "theirs"}  # theirs, not overwritten
+
+
+def test_a_groups_own_consolidated_copy_follows_an_edit_below_it(tmp_path: Path) -> None:
+    """zarr.consolidate_metadata(store, path="sub") gives /sub a copy of its own, which
+    zarr.open_group(store, path="sub") reads: a save updated the root's copy only (audit E, 5)."""
+    store = tmp_path / "s.zarr"
+    root = zarr.open_group(store, mode="w", zarr_format=3)
+    root.create_group("sub").create_group("deep").create_array("arr", shape=(2,), dtype="u1",
+                                                               attributes={"units": "m"})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Consolidated metadata is currently not part")
+        zarr.consolidate_metadata(store, path="sub")
+        zarr.consolidate_metadata(store)
+    session = EditSession.open(str(store))
+    session.set("/sub/deep/arr", "/units", "km")
+    assert [key for key, _data, _snapshot in session.plan()] == ["sub/deep/arr/zarr.json", "sub/zarr.json",
+                                                                   "zarr.json"]
+    session.save()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Consolidated metadata is currently not part")
+        assert zarr.open_group(store, path="sub", mode="r", use_consolidated=True)["deep/arr"].attrs["units"] == "km"
+    assert _consolidated_attrs(store, "sub/deep/arr") == {"units": "km"}
+    assert not session.dirty

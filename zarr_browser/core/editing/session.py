@@ -48,7 +48,7 @@ from zarr_browser.core.editing.save import (
 from zarr_browser.core.hierarchy import Hierarchy
 from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.jsonio import JSON, Document, parse_document
-from zarr_browser.core.model import Node, build_node, metadata_keys, parent_path
+from zarr_browser.core.model import Node, build_node, key_prefix, metadata_keys, parent_path
 from zarr_browser.core.safety import read_values
 from zarr_browser.core.store import AccessMode
 from zarr_browser.errors import NodeNotFoundError, ReadOnlyError, StoreReadError
@@ -280,6 +280,11 @@ class EditSession:
         path = "/" + path.strip("/")
         if path not in self._loaded:
             self._refuse_io(path)
+            if self.hierarchy.root.zarr_format == 3:  # groups above may hold their own consolidated copy
+                ancestor = parent_path(path)
+                while ancestor not in (None, "/"):
+                    self._load_key(key_prefix(ancestor) + "zarr.json")
+                    ancestor = parent_path(ancestor)
             if self.backend.writable:
                 prefix = path.strip("/")
                 self.removed_temp_files.extend(self.backend.cleanup([prefix]))
@@ -456,22 +461,39 @@ class EditSession:
         copy lags behind documents edited (a save that stopped half-way, another writer's)."""
         if any(self._doc_changed(k) for k in list(self._docs)):  # a copy: workers may load meanwhile
             return True
-        ckey = self.consolidated_key
-        if ckey is None or not self._touched:
+        if not self._touched:
             return False
-        cdoc = self._docs[ckey]
-        return reconsolidate(ckey, cdoc.working, self._owed(ckey)) is not cdoc.working
+        for ckey, prefix in self._copies():
+            working = self._docs[ckey].working
+            if reconsolidate(ckey, working, self._owed(ckey, prefix)) is not working:
+                return True
+        return False
 
-    def _owed(self, ckey: str) -> dict[str, JSON]:
-        """The working documents whose entries the consolidated copy must hold: all an edit changed,
-        saved or not (a save that stopped before the consolidated copy, an undo of a v3 root
-        whose ``consolidated_metadata`` held older entries)."""
+    def _copies(self) -> list[tuple[str, str]]:
+        """``(key, key prefix of what it holds)`` of each consolidated copy to keep up: v3 groups
+        below the root that hold their own (``zarr.consolidate_metadata(store, path=...)``),
+        deepest first, then the store's (written last)."""
+        out = []
+        for key, doc in list(self._docs.items()):
+            value = doc.working
+            if key.endswith("/zarr.json") and isinstance(value, dict) and value.get("node_type") == "group" \
+                    and isinstance(value.get("consolidated_metadata"), dict):
+                out.append((key, key[: -len("zarr.json")]))
+        out.sort(key=lambda copy_: -copy_[1].count("/"))
+        if self.consolidated_key is not None:
+            out.append((self.consolidated_key, ""))
+        return out
+
+    def _owed(self, ckey: str, prefix: str = "") -> dict[str, JSON]:
+        """The working documents below *prefix* whose entries the consolidated copy *ckey* must
+        hold (keyed relative to it): all an edit changed, saved or not (a save that stopped before
+        the consolidated copy, an undo of a v3 root whose ``consolidated_metadata`` held older entries)."""
         out: dict[str, JSON] = {}
         for key in sorted(self._touched):
             doc = self._docs.get(key)
-            if key != ckey and doc is not None:
+            if key != ckey and key.startswith(prefix) and doc is not None:
                 empty_new = doc.original is ABSENT and doc.working == {}  # not written: see _doc_changed
-                out[key] = ABSENT if empty_new else doc.working
+                out[key[len(prefix):]] = ABSENT if empty_new else doc.working
         return out
 
     def changed_keys(self) -> list[str]:
@@ -504,15 +526,18 @@ class EditSession:
     def plan(self) -> list[tuple[str, bytes, Snapshot]]:
         """What a save would write: ``(key, bytes, snapshot read)``, consolidated document last."""
         final = {key: self._docs[key].working for key in self.changed_keys()}
-        ckey = self.consolidated_key
-        if ckey is not None and (final or self._touched):
-            cdoc = self._docs[ckey]
-            current = final.get(ckey, cdoc.working)
-            updated = reconsolidate(ckey, current, {**self._owed(ckey), **final})
-            if ckey in final or updated is not current:  # (else nothing changed in it: current is as read)
-                final.pop(ckey, None)
-                if updated is not current or not same(updated, cdoc.original):
-                    final[ckey] = updated
+        if final or self._touched:
+            for ckey, prefix in self._copies():
+                cdoc = self._docs[ckey]
+                current = final.get(ckey, cdoc.working)
+                owed = self._owed(ckey, prefix)
+                owed.update((key[len(prefix):], value) for key, value in final.items()
+                            if key != ckey and key.startswith(prefix))
+                updated = reconsolidate(ckey, current, owed)
+                if ckey in final or updated is not current:  # (else nothing changed in it: current is as read)
+                    final.pop(ckey, None)  # a copy is written after what it copies
+                    if updated is not current or not same(updated, cdoc.original):
+                        final[ckey] = updated
         out = []
         for key, value in final.items():
             if value is ABSENT:
