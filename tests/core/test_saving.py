@@ -513,3 +513,22 @@ def test_a_groups_own_consolidated_copy_follows_an_edit_below_it(tmp_path: Path)
         assert zarr.open_group(store, path="sub", mode="r", use_consolidated=True)["deep/arr"].attrs["units"] == "km"
     assert _consolidated_attrs(store, "sub/deep/arr") == {"units": "km"}
     assert not session.dirty
+
+
+def test_validate_finds_a_groups_own_consolidated_copy_stale(tmp_path: Path) -> None:
+    from zarr_browser.core.conventions import default_registry
+    from zarr_browser.core.validate import validate_hierarchy
+
+    registry = default_registry()
+
+    store = tmp_path / "s.zarr"
+    root = zarr.open_group(store, mode="w", zarr_format=3)
+    root.create_group("sub").create_array("arr", shape=(2,), dtype="u1", attributes={"units": "m"})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Consolidated metadata is currently not part")
+        zarr.consolidate_metadata(store, path="sub")
+    assert not [i for i in validate_hierarchy(Hierarchy.open(store), registry).issues if "own consolidated" in i.message]
+    zarr.open_array(store, mode="r+", path="sub/arr").attrs["units"] = "km"
+    issues = [i for i in validate_hierarchy(Hierarchy.open(store), registry).issues if "own consolidated" in i.message]
+    assert len(issues) == 1 and issues[0].path == "/sub" and "stale for arr" in issues[0].message
+    assert "zarr.consolidate_metadata(store, path='sub')" in issues[0].message

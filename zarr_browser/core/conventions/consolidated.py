@@ -20,6 +20,7 @@ from zarr_browser.core.conventions.base import BaseConvention, Context, Detectio
 from zarr_browser.core.issues import Issue, Severity, pointer
 from zarr_browser.core.jsonio import JSON
 from zarr_browser.core.model import parent_path
+from zarr_browser.errors import ZarrBrowserError
 
 if TYPE_CHECKING:
     from zarr_browser.core.hierarchy import ConsolidatedIndex
@@ -119,7 +120,59 @@ class ConsolidatedConvention(BaseConvention):
                                 f"when opened consolidated); {_REMEDY}", node.path, "", CONVENTION, ""))
         if node.path == "/":
             issues.extend(_root_issues(node, ctx))
+        elif node.is_group and node.zarr_format == 3:
+            issues.extend(_own_copy_issues(node, ctx))
         return issues
+
+
+OWN_COPY_CHECKED = 1000
+"""Entries of a group's own consolidated copy compared with the nodes they copy, at most."""
+
+
+def _own_copy_issues(node: Node, ctx: Context) -> list[Issue]:
+    """A v3 group below the root holding its own consolidated copy (``zarr.consolidate_metadata(
+    store, path=...)``; ``zarr.open_group(store, path=...)`` reads it): entries whose attributes or
+    dimension names differ from their node's, and entries of nodes that are gone."""
+    block = _v3_block(node)
+    metadata = block.get("metadata") if isinstance(block, dict) else None
+    if not isinstance(metadata, dict) or not metadata:
+        return []
+    stale: list[str] = []
+    gone: list[str] = []
+    for rel, entry in list(metadata.items())[:OWN_COPY_CHECKED]:
+        if not isinstance(rel, str) or not isinstance(entry, dict):
+            continue
+        try:
+            actual = ctx.node(f"{node.path}/{rel}")
+        except ZarrBrowserError:
+            continue  # unreadable: said on that node
+        if actual is None:
+            gone.append(rel)
+        elif actual.kind != "error" and actual.zarr_format == 3 and _copy_differs(entry, actual):
+            stale.append(rel)
+    remedy = f"run zarr.consolidate_metadata(store, path={node.path.lstrip('/')!r}) to refresh it"
+    issues = []
+    if stale:
+        shown = ", ".join(stale[:_MISSING_SHOWN]) + (f" and {len(stale) - _MISSING_SHOWN} more" if
+                                                       len(stale) > _MISSING_SHOWN else "")
+        issues.append(Issue(Severity.WARNING, f"this group's own consolidated copy is stale for {shown}: "
+                            f"zarr.open_group(store, path={node.path.lstrip('/')!r}) and xarray opening this group "
+                            f"show the old attributes; {remedy}", node.path, "/consolidated_metadata", CONVENTION,
+                            "zarr.json"))
+    if gone:
+        shown = ", ".join(gone[:_MISSING_SHOWN]) + (f" and {len(gone) - _MISSING_SHOWN} more" if
+                                                      len(gone) > _MISSING_SHOWN else "")
+        issues.append(Issue(Severity.WARNING, f"this group's own consolidated copy lists {shown}, not in the store; "
+                            f"{remedy}", node.path, "/consolidated_metadata", CONVENTION, "zarr.json"))
+    return issues
+
+
+def _copy_differs(entry: dict[str, JSON], actual: Node) -> bool:
+    """Whether a consolidated *entry* holds other attributes or dimension names than its node."""
+    if (entry.get("attributes") or {}) != dict(actual.attributes):
+        return True
+    names = entry.get("dimension_names")
+    return actual.array is not None and isinstance(names, list) and tuple(names) != actual.array.dimension_names
 
 
 def _broken_copy(node: Node, ctx: Context) -> Issue | None:
