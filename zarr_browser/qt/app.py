@@ -1,8 +1,9 @@
 """The standalone browser application: the composition root of the Qt side.
 
 :func:`run_browser` builds the ``QApplication`` (with the organisation and application names
-``QSettings`` uses for recent stores), the convention registry, a :class:`ThreadRunner` and the
-:class:`~zarr_browser.qt.window.BrowserWindow`, opens the store given, and runs the event loop.
+``QSettings`` uses for recent stores) and, with :func:`make_browser`, the convention registry, a
+:class:`ThreadRunner`, the :class:`~zarr_browser.qt.window.BrowserWindow` and its
+:class:`HeapKeeper`; it opens the store given and runs the event loop.
 :func:`display_available` tells the CLI whether a window can be shown at all.
 """
 
@@ -16,8 +17,10 @@ if TYPE_CHECKING:
     from qtpy.QtCore import QSettings
 
     from zarr_browser.core.store import RequestPolicy
+    from zarr_browser.qt.window import BrowserWindow
+    from zarr_browser.qt.workers import ThreadRunner
 
-__all__ = ["HeapKeeper", "app_settings", "display_available", "run_browser"]
+__all__ = ["HeapKeeper", "app_settings", "display_available", "make_browser", "run_browser"]
 
 ORGANIZATION = "zarr-browser"
 APPLICATION = "zarr-browser"
@@ -72,18 +75,12 @@ def run_browser(url: str | None = None, storage_options: dict[str, Any] | None =
     from qtpy.QtWidgets import QApplication
 
     from zarr_browser import __version__
-    from zarr_browser.core.conventions import default_registry
-    from zarr_browser.qt.window import BrowserWindow
-    from zarr_browser.qt.workers import ThreadRunner
 
     QCoreApplication.setOrganizationName(ORGANIZATION)
     QCoreApplication.setApplicationName(APPLICATION)
     QCoreApplication.setApplicationVersion(__version__)
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    runner = ThreadRunner()
-    window = BrowserWindow(runner=runner, registry=default_registry(), policy=policy)
-    keeper = HeapKeeper(window, lambda: window.panel.model.hierarchy())
-    keeper.start()
+    window, runner, _keeper = make_browser(policy)
     window.show()
     if url:
         window.openStore(url, storage_options, writable=writable, select=select)
@@ -91,6 +88,24 @@ def run_browser(url: str | None = None, storage_options: dict[str, Any] | None =
         return int(app.exec())
     finally:
         runner.shutdown()
+
+
+def make_browser(policy: RequestPolicy | None = None) -> tuple[BrowserWindow, ThreadRunner, HeapKeeper]:
+    """The window as :func:`run_browser` builds it, not shown yet (a ``QApplication`` must exist).
+
+    Its runner is the caller's to shut down; its :class:`HeapKeeper` runs already and must be
+    kept referenced as long as the window lives (``benchmarks/bench_big_group.py`` measures this
+    very window).
+    """
+    from zarr_browser.core.conventions import default_registry
+    from zarr_browser.qt.window import BrowserWindow
+    from zarr_browser.qt.workers import ThreadRunner
+
+    runner = ThreadRunner()
+    window = BrowserWindow(runner=runner, registry=default_registry(), policy=policy)
+    keeper = HeapKeeper(window, lambda: window.panel.model.hierarchy())
+    keeper.start()
+    return window, runner, keeper
 
 
 class HeapKeeper:
