@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from qtpy.QtCore import QMimeData, QModelIndex, QPointF, Qt, QUrl
+from qtpy.QtCore import QMimeData, QModelIndex, QPoint, QPointF, Qt, QUrl
 from qtpy.QtGui import QDropEvent, QGuiApplication
+from qtpy.QtTest import QTest
 from servers import free_port
 from stall import StallMeter  # tests/stall.py
 
@@ -618,6 +619,13 @@ def test_tree_rows_are_in_natural_order(qtbot: Any, make_window: Any, tmp_path: 
     window.tree.header().sectionClicked.emit(0)  # first click: ascending (natural)
     window.tree.header().sectionClicked.emit(0)  # second click: descending
     assert [window.proxy.index(r, 0, root).data() for r in range(3)] == ["t10", "t9", "t1"]
+    header = window.tree.header()
+    center = QPoint(header.sectionViewportPosition(0) + 5, header.height() // 2)
+    for expected in (["t1", "t9", "t10"], ["t10", "t9", "t1"], ["t1", "t9", "t10"]):  # real clicks: Qt flips
+        QTest.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=center)  # the indicator first
+        assert [window.proxy.index(r, 0, root).data() for r in range(3)] == expected
+        assert header.sortIndicatorOrder() == (Qt.SortOrder.AscendingOrder if expected[0] == "t1"
+                                               else Qt.SortOrder.DescendingOrder)
 
 
 # -- command line ---------------------------------------------------------------------------------

@@ -913,8 +913,10 @@ class BrowserPanel(QWidget):
         """Sort by *column*; clicking the sorted column again reverses the order."""
         header = nonnull(self.tree.header())
         order = Qt.SortOrder.AscendingOrder
-        if header.isSortIndicatorShown() and header.sortIndicatorSection() == column \
-                and header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder:
+        # the proxy's order, not the header's: a mouse click flips the header's indicator before
+        # this runs (a second click on Name sorted ascending again)
+        if header.isSortIndicatorShown() and self.proxy.sortColumn() == column \
+                and self.proxy.sortOrder() == Qt.SortOrder.AscendingOrder:
             order = Qt.SortOrder.DescendingOrder
         header.setSortIndicatorShown(True)
         header.setSortIndicator(column, order)
