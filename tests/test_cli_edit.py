@@ -205,6 +205,28 @@ def test_http_and_zip_stores_are_refused_and_the_dry_run_says_so(http_server: An
     assert _snapshot(Path(http_server.root) / "s.zarr") == before
 
 
+def test_a_folder_inside_a_zip_is_refused_as_the_zip_is(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``edit /data/a.zip/sub`` opened the archive's members writable: the save got as far as
+    zipfile ("internal error: ValueError: write() requires mode 'w'", exit 3) and its dry run,
+    like that of ``zip://sub::a.zip``, said "would change", exit 0 (audit E, 6).  Both spellings
+    are refused as the archive itself is: exit 2 naming the archive, the dry run too."""
+    import shutil
+
+    store = _store(tmp_path / "s.zarr", 2)
+    zarr.open_group(store, mode="r+").create_group("sub", attributes={"x": 1})
+    archive = Path(shutil.make_archive(str(tmp_path / "a"), "zip", store))
+    before = archive.read_bytes()
+    for url in (str(archive / "sub"), f"zip://sub::{archive}", str(archive)):
+        for dry in (["--dry-run"], []):
+            code, out = _run("edit", url, "--set", "/:/y=3", *dry)
+            err = capsys.readouterr().err
+            assert code == 2, (url, dry, out, err)
+            assert "editing zip stores is not supported" in err and str(archive) in err, err
+            assert "internal error" not in err and "Traceback" not in err
+    assert archive.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zip", "s.zarr"]
+
+
 def test_console_script_runs(tmp_path: Path) -> None:
     store = _store(tmp_path / "s.zarr", 3)
     result = subprocess.run([sys.executable, "-m", "zarr_browser", "edit", str(store), "--set", "/:/x=1"],

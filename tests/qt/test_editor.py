@@ -36,6 +36,17 @@ def plain_store(path: Path) -> Path:
     return path
 
 
+def zipped(folder: Path, archive: Path) -> Path:
+    """*folder*'s files in the zip *archive* (the store at the archive's root)."""
+    import zipfile
+
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder).as_posix())
+    return archive
+
+
 def attrs_on_disk(store: Path, node: str = "") -> dict[str, Any]:
     return json.loads((store / node / "zarr.json").read_text())["attributes"]
 
@@ -885,14 +896,7 @@ def test_a_zip_store_previews_edits_and_is_never_opened_for_writing(qtbot: Any, 
                                                                     tmp_path: Path) -> None:
     """A zip cannot be rewritten in place: enabling editing said "writable" and reopened the
     archive in append mode."""
-    import zipfile
-
-    folder = plain_store(tmp_path / "s.zarr")
-    archive = tmp_path / "s.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                zf.write(path, path.relative_to(folder).as_posix())
+    archive = zipped(plain_store(tmp_path / "s.zarr"), tmp_path / "s.zip")
     before = archive.read_bytes()
     window = make_window()
     with qtbot.waitSignal(window.storeOpened, timeout=WAIT):
@@ -905,6 +909,39 @@ def test_a_zip_store_previews_edits_and_is_never_opened_for_writing(qtbot: Any, 
     editing.saveDialog.reject()
     editing.controller.stop()
     window.close()
+    assert archive.read_bytes() == before
+
+
+def test_a_node_inside_a_zip_previews_edits_and_says_the_archive_cannot_be_written(
+        qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    """`zarr-browser --writable /data/a.zip/sub` opened the archive's members writable: editing
+    said "writable" and the save failed in zipfile (audit E, 6).  It previews, naming the archive
+    as what cannot be written; *Enable editing* on a node shown inside the archive does the same."""
+    folder = plain_store(tmp_path / "s.zarr")
+    zarr.open_group(folder, mode="r+").create_group("sub", attributes={"x": 1})
+    archive = zipped(folder, tmp_path / "s.zip")
+    before = archive.read_bytes()
+    window = make_window()
+    messages: list[str] = []
+    window.statusBar().messageChanged.connect(messages.append)
+    with qtbot.waitSignal(window.editing.controller.activeChanged, timeout=WAIT):
+        window.openStore(str(archive / "sub"), writable=True)
+    assert window.hierarchy().access.read_only
+    assert any("cannot be written (inside the zip file" in m or "cannot be written (a zip file" in m
+               for m in messages), messages
+    edit_and_find_nothing_can_be_saved(qtbot, window)
+    assert "zip file" in window.editing.saveDialog.summaryLabel.text()
+    window.editing.saveDialog.reject()
+    window.editing.controller.stop()
+
+    other = make_window()  # read-only at the node, then Edit ▸ Enable editing
+    with qtbot.waitSignal(other.storeOpened, timeout=WAIT):
+        other.openStore(str(archive / "sub"))
+    with qtbot.waitSignal(other.editing.controller.activeChanged, timeout=WAIT):
+        other.editing.enableAction.trigger()
+    assert other.hierarchy().access.read_only and not other.editing.controller.isWritable()
+    assert other.modeLabel.text() == "preview only"
+    other.editing.controller.stop()
     assert archive.read_bytes() == before
 
 

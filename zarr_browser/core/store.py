@@ -1150,18 +1150,32 @@ def _through_zip(url: str) -> tuple[str, str]:
     return url, ""
 
 
+def archive_of(url: str) -> str | None:
+    """The zip archive that the URL of an opened store reaches into, else None, by its name
+    alone: fsspec's chain ``zip://inner::ARCHIVE`` (what :func:`open_store` opens for a local
+    path through an archive, ``/data/a.zip/inner``) or an archive on a server or in a bucket
+    (``https://host/a.zip``, ``s3://bucket/a.zip/inner``).  A local archive's own store has
+    the protocol ``"zip"``."""
+    if url.lower().startswith("zip:"):
+        chain = _zip_chain(url)
+        return chain[0] if chain is not None else url.split("::", 1)[-1]
+    if urlsplit(url).scheme.lower() not in ("http", "https", "s3", "s3a"):
+        return None
+    archive, _member = _through_zip(url)
+    return archive if _is_zip_name(archive) else None
+
+
 def _open_remote_zip(
     target: _Target, options: dict[str, Any], policy: RequestPolicy, storage_options: dict[str, Any] | None,
-    read_only: bool, *, member: str = "", url: str | None = None,
+    *, member: str = "", url: str | None = None,
 ) -> StoreAccess:
     """A zip archive on a web server or in a bucket, read in place with range requests (fsspec's
     ``zip::`` chain: the central directory first, then the members a view needs); with *member*,
-    the store is the members below that path (shown as *url*)."""
+    the store is the members below that path (shown as *url*).  Always read-only, as a local
+    archive is (:func:`open_store`)."""
     from zarr.storage import FsspecStore
     from zarr.storage._fsspec import ALLOWED_EXCEPTIONS
 
-    if not read_only:
-        raise StoreOpenError(f"{target.url} is a zip archive on a server: it can only be opened read-only")
     try:
         # fsspec's zip file system before 2026.9 says KeyError for a member that is not there
         store = FsspecStore.from_url(f"zip://{member}::{target.url}", storage_options={target.protocol: options},
@@ -1199,7 +1213,8 @@ def open_store(
         Passed to fsspec for remote stores (``anon``, ``key``, ``secret``,
         ``endpoint_url``, ``client_kwargs``, ...).
     mode
-        ``"r"`` (default) or ``"r+"`` to allow metadata writes.
+        ``"r"`` (default) or ``"r+"`` to allow metadata writes (a zip archive, and any folder
+        inside one, opens read-only whatever the mode).
     policy
         Deadlines, retries and bounds; defaults to :class:`RequestPolicy()`.
 
@@ -1214,8 +1229,6 @@ def open_store(
     target = _classify(os.fspath(url) if chain is None else chain[0])
     read_only = mode == "r"
     if chain is not None and chain[1]:
-        if not read_only:
-            raise StoreOpenError(f"{url} is inside a zip archive: it can only be opened read-only")
         if target.protocol == "zip":  # a local archive
             target = _Target("fsspec", f"zip://{chain[1]}::{target.url}")
         elif target.protocol in ("http", "s3"):
@@ -1231,6 +1244,13 @@ def open_store(
                 raise StoreOpenError(f"no such directory: {target.local_root}")
             # a folder inside a zip archive: the archive's members below it, read in place
             target = _Target("fsspec", f"zip://{inside[1]}::{inside[0]}")
+    if target.url.lower().startswith("zip:"):
+        # a zip archive is read-only whatever the mode (zarr cannot rewrite a member in place:
+        # a save would append duplicates): r+ opens a folder inside one read-only, as the archive
+        # itself below, so an edit is previewed and its save refused naming the archive
+        # (save.read_only_reason); opened writable, a save got as far as zipfile's "write()
+        # requires mode 'w'" (audit E, 6)
+        read_only = True
     if target.protocol == "local":
         assert target.local_root is not None
         store: Store = LocalStore(target.local_root, read_only=read_only)
@@ -1259,11 +1279,11 @@ def open_store(
         options = _s3_options(policy, options)
     zipped = target.protocol in ("http", "s3") and _is_zip_name(target.url)
     if zipped:
-        return _open_remote_zip(target, options, policy, storage_options, read_only)
+        return _open_remote_zip(target, options, policy, storage_options)
     if target.protocol in ("http", "s3"):
         archive_url, member = _through_zip(target.url)
         if member:  # https://host/a.zip/inner: the members below inner of the archive, read in place
-            return _open_remote_zip(_Target(target.protocol, archive_url), options, policy, storage_options, read_only,
+            return _open_remote_zip(_Target(target.protocol, archive_url), options, policy, storage_options,
                                     member=member, url=target.url)
     try:
         allowed: dict[str, Any] = {}

@@ -32,7 +32,7 @@ from typing import Any
 
 from zarr_browser.core.editing.commands import ABSENT, EditError, same
 from zarr_browser.core.jsonio import JSON
-from zarr_browser.core.store import StoreAccess, check_key, run_sync
+from zarr_browser.core.store import StoreAccess, archive_of, check_key, run_sync
 from zarr_browser.errors import ReadOnlyError, StoreBoundaryError, StoreReadError
 
 __all__ = [
@@ -447,10 +447,14 @@ def unwritable(root: str | os.PathLike[str]) -> str | None:
 def read_only_reason(access: StoreAccess) -> str | None:
     """Why the documents of *access* cannot be written, whatever mode it was opened in (HTTP, a
     zip, a read-only disk...), as far as can be told without writing; None when they may be."""
-    if access.protocol == "http":
-        return "served over HTTP, which is read-only"
     if access.protocol == "zip":
         return "a zip file; editing zip stores is not supported"
+    archive = archive_of(access.url)
+    if archive is not None:  # a folder inside an archive (audit E, 6: it was written to, and failed)
+        where = "a zip file" if archive.rstrip("/") == access.url.rstrip("/") else f"inside the zip file {archive}"
+        return f"{where}; editing zip stores is not supported"
+    if access.protocol == "http":
+        return "served over HTTP, which is read-only"
     if access.protocol == "local" and access.local_root is not None:
         return unwritable(access.local_root)
     return None

@@ -64,10 +64,12 @@ class SaveDialog(QDialog):
         The issues of the edited nodes; None for a plain preview.
     save
         Offer *Save* (False: a preview with *Close* only).
+    writable, reason
+        Whether the store can be written, and why not (shown instead of the summary).
     """
 
     def __init__(self, diffs: Mapping[str, str], validation: ValidationState | None = None, *, save: bool = True,
-                 writable: bool = True, parent: QWidget | None = None) -> None:
+                 writable: bool = True, reason: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Save changes" if save else "Preview changes")
         self.resize(900, 600)
@@ -112,7 +114,8 @@ class SaveDialog(QDialog):
                                   "each is refused if it changed in the store since it was read."
                                   if save else f"{n} document{'s' if n != 1 else ''} changed (nothing is written).")
         if not writable and save:
-            self.summaryLabel.setText("This store was opened read-only: nothing can be saved.")
+            self.summaryLabel.setText(f"This store cannot be written ({reason}): nothing can be saved." if reason
+                                      else "This store was opened read-only: nothing can be saved.")
         self._show_validation(validation)
         if n:
             self.documentList.setCurrentRow(0)

@@ -261,7 +261,8 @@ class WindowEditing(QObject):
             session = self.controller.session()
             if session is not None and not session.writable:
                 self._status_bar().showMessage(
-                    "This store cannot be written (read-only backend): edits can be previewed, not saved", 10000)
+                    f"This store cannot be written ({self._read_only_reason()}): edits can be previewed, not saved",
+                    10000)
             else:
                 self._status_bar().showMessage("Editing enabled: every change can be undone until you "
                                                "close the store", 8000)
@@ -355,10 +356,15 @@ class WindowEditing(QObject):
         self._status_bar().showMessage("Validating the edits…", 0)
         self.controller.validateNow(lambda state: self._show_save_dialog(state, then))
 
+    def _read_only_reason(self) -> str:
+        """Why the session's store cannot be written ("a zip file; …", "served over HTTP…"), for messages."""
+        session = self.controller.session()
+        return str(getattr(session.backend, "reason", "") or "read-only") if session is not None else "read-only"
+
     def _show_save_dialog(self, state: ValidationState, then: Callable[[], object] | None) -> None:
         self._status_bar().clearMessage()
         dialog = SaveDialog(self.controller.diff(), state, writable=self.controller.isWritable(),
-                            parent=self._window)
+                            reason=self._read_only_reason(), parent=self._window)
         self.saveDialog = dialog
         dialog.accepted.connect(lambda: self._save_now(dialog.force(), then))
         dialog.open()
