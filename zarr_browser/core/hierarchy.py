@@ -33,6 +33,7 @@ from zarr_browser.core.model import (
     parent_path,
 )
 from zarr_browser.core.store import AccessMode, RequestPolicy, StoreAccess, open_store, run_sync
+from zarr_browser.core.tempfiles import TEMP_PREFIX
 from zarr_browser.errors import (
     DocumentTooLargeError,
     NodeNotFoundError,
@@ -352,6 +353,7 @@ class Hierarchy:
         self._tasks: set[asyncio.Task[None]] = set()  # listings' reads that outlive their patience
         self._absent: set[str] = set()  # remote paths known to hold no node
         self._names: dict[str, tuple[tuple[str, ...], bool, str | None, str]] = {}
+        self._temp_names: dict[str, tuple[str, ...]] = {}  # our temporary files a folder's listing showed
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -640,6 +642,7 @@ class Hierarchy:
             del self._nodes[key]
         for key in [k for k in self._names if k == path or k.startswith(prefix)]:
             del self._names[key]
+            self._temp_names.pop(key, None)
         for key in [k for k in self._loading if k == path or k.startswith(prefix)]:
             del self._loading[key]  # the read in flight finishes, but no longer stores its node
         self._absent = {k for k in self._absent if not (k == path or k.startswith(prefix))}
@@ -714,6 +717,11 @@ class Hierarchy:
             try:
                 listed = await self.access.list_dir(key_prefix(path))
                 names = tuple(sorted((n for n in listed if n not in _SKIP_NAMES and not n.startswith(".")), key=natural_key))
+                temp = tuple(n for n in listed if n.startswith(TEMP_PREFIX))  # (rare: kept only when found)
+                if temp:
+                    self._temp_names[path] = temp
+                else:
+                    self._temp_names.pop(path, None)
                 result = (names, True, None, "store")
                 if not names and hinted and self.access.is_remote:
                     # an empty listing of a group whose metadata declares children: the server
@@ -727,6 +735,16 @@ class Hierarchy:
                 raise StoreReadError(f"{gone} no longer exists")
         self._names[path] = result
         return result
+
+    def temp_files(self, path: str) -> tuple[str, ...] | None:
+        """Names of zarr-browser's temporary files (:mod:`~zarr_browser.core.tempfiles`) in the
+        folder of the group *path*, as its listing showed them (never as nodes); None when the
+        folder was not listed from the store (children from consolidated metadata or hints)."""
+        path = _normalise(path)
+        listed = self._names.get(path)
+        if listed is None or listed[3] != "store":
+            return None
+        return self._temp_names.get(path, ())
 
     def _gone(self, path: str) -> str | None:
         """The folder of *path* in a local store when it does not exist (deleted while the store

@@ -13,9 +13,10 @@ from zarr_browser.core.conventions.base import Context, ConventionRegistry
 from zarr_browser.core.dimensions import dimension_issues
 from zarr_browser.core.hierarchy import Expectation, Hierarchy, Listing
 from zarr_browser.core.issues import Issue, Severity
-from zarr_browser.core.model import Node, parent_path
+from zarr_browser.core.model import Node, key_prefix, parent_path
 from zarr_browser.core.safety import check_array, read_values
 from zarr_browser.core.store import run_sync
+from zarr_browser.core.tempfiles import leftovers
 from zarr_browser.errors import NodeNotFoundError, StoreOpenError, StoreReadError
 
 if TYPE_CHECKING:
@@ -172,8 +173,11 @@ def validate_hierarchy(
             report.nodes_checked += 1
             if progress is not None:
                 progress(report.nodes_checked, node.path)
+        if level == 0 and path == "/" and not any(g.path == "/" for g in groups):
+            report.issues.extend(_leftover_issues(hierarchy, "/"))  # an array at the root: its folder too
         frontier = []
         for group, listing in zip(groups, listings, strict=True):
+            report.issues.extend(_leftover_issues(hierarchy, group.path))
             if not listing.complete:
                 report.issues.append(
                     Issue(Severity.WARNING,
@@ -185,6 +189,29 @@ def validate_hierarchy(
             frontier.extend(listing.nodes)
         level += 1
     return report
+
+
+def _leftover_issues(hierarchy: Hierarchy, path: str) -> list[Issue]:
+    """A warning for each temporary file a killed zarr-browser save left in the folder of *path*,
+    as its listing showed it (audit E, 8: they stayed unseen, as large as the document, until a
+    writable session loaded that node).  Saves write them in the store's root folder, which is
+    listed here (locally) even when the children came from consolidated metadata.  Nothing is
+    removed: validating reads only; a writable session removes them."""
+    names = hierarchy.temp_files(path)
+    if names is None and path == "/" and hierarchy.access.local_root is not None:
+        try:
+            names = tuple(run_sync(hierarchy.access.list_dir("")))
+        except StoreReadError:
+            return []
+    out = []
+    for leftover in leftovers(hierarchy.access, key_prefix(path), names or ()):
+        size = "size unknown" if leftover.size is None else f"{leftover.size:,} bytes"
+        out.append(Issue(
+            Severity.WARNING,
+            f"{leftover.key} ({size}) is a temporary file left by an interrupted zarr-browser save: not part of "
+            "the store, safe to delete (opening the store for editing in zarr-browser removes it)",
+            path, convention="zarr"))
+    return out
 
 
 async def _list_all(hierarchy: Hierarchy, paths: list[str]) -> list[Listing]:

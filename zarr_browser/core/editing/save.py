@@ -4,10 +4,11 @@ A :class:`DocumentBackend` reads a document together with a *version* (a SHA-256
 locally, the ETag on S3) and writes it back only if the version is unchanged:
 
 * :class:`LocalBackend` - under an exclusive ``flock`` on the document's directory: re-read
-  and compare, write a temporary file in the same directory (prefix :data:`TEMP_PREFIX`),
-  ``fsync`` it, ``os.replace`` it over the document and ``fsync`` the directory.  A crash leaves
-  either the old or the new document, plus at worst a stray temporary file, which
-  :func:`cleanup_temp_files` removes on the next open.
+  and compare, write a temporary file in the store's root folder (prefix :data:`TEMP_PREFIX`;
+  the document's folder when the root cannot take it), ``fsync`` it, ``os.replace`` it over the
+  document and ``fsync`` the directory.  A crash leaves either the old or the new document,
+  plus at worst a stray temporary file, which :func:`cleanup_temp_files` removes when a
+  writable session next opens the store (``validate`` names it; reading never removes it).
 * :class:`S3Backend` - ``put_object`` with ``If-Match: <etag>`` (``If-None-Match: *`` to create),
   through s3fs; a stale ETag is refused by the server, so no update is ever lost.
 * :class:`StoreBackend` - any other writable zarr store (memory, other fsspec filesystems):
@@ -19,10 +20,10 @@ HTTP stores and zip files are read-only.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
-import secrets
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
@@ -33,6 +34,7 @@ from typing import Any
 from zarr_browser.core.editing.commands import ABSENT, EditError, same
 from zarr_browser.core.jsonio import JSON
 from zarr_browser.core.store import StoreAccess, archive_of, check_key, run_sync
+from zarr_browser.core.tempfiles import STALE_TEMP_SECONDS, TEMP_PREFIX, is_stale, temp_name
 from zarr_browser.errors import ReadOnlyError, StoreBoundaryError, StoreReadError
 
 __all__ = [
@@ -52,11 +54,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-TEMP_PREFIX = ".zarr-browser-tmp-"
-"""Name prefix of our temporary files (``.zarr-browser-tmp-<pid>-<token>-<name>``)."""
-
-STALE_TEMP_SECONDS = 3600.0
 
 
 class ConflictError(EditError):
@@ -129,23 +126,11 @@ class DocumentBackend(ABC):
 # -- local ------------------------------------------------------------------------------------
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def cleanup_temp_files(directory: str | os.PathLike[str], *, max_age: float = STALE_TEMP_SECONDS) -> list[str]:
-    """Remove our temporary files in *directory* whose writer is gone (or older than *max_age*).
-
-    Returns the paths removed.  Files of a live writer (same host) are left alone.
-    """
+    """Remove our stale temporary files in *directory*: their writer, a process of this host, is
+    gone, or they are *max_age* old (see :mod:`zarr_browser.core.tempfiles`: a process id says
+    nothing of another host's saves on a shared file system).  Returns the paths removed.
+    Only a writable session calls this: reading a store never changes it."""
     removed: list[str] = []
     now = time.time()
     try:
@@ -155,16 +140,11 @@ def cleanup_temp_files(directory: str | os.PathLike[str], *, max_age: float = ST
     for entry in entries:
         if not entry.name.startswith(TEMP_PREFIX):
             continue
-        pid_text = entry.name[len(TEMP_PREFIX):].split("-", 1)[0]
-        try:
-            pid = int(pid_text)
-        except ValueError:
-            pid = -1
         try:
             age = now - entry.stat(follow_symlinks=False).st_mtime
         except FileNotFoundError:
             continue
-        if _pid_alive(pid) and age < max_age:  # a live writer (this process included)
+        if not is_stale(entry.name, age, max_age=max_age):  # a save in progress (this process included)
             continue
         with contextlib.suppress(FileNotFoundError):
             os.unlink(entry.path)
@@ -172,6 +152,22 @@ def cleanup_temp_files(directory: str | os.PathLike[str], *, max_age: float = ST
     if removed:
         logger.info("removed %d stray temporary file(s) in %s", len(removed), directory)
     return removed
+
+
+def _kept_mode(path: Path | None, directory: Path) -> tuple[int | None, int | None]:
+    """``(mode, group)`` a rewritten document keeps: those of the document *path* it replaces;
+    a new one gets the group of a set-group-ID *directory*, as a file created there would (its
+    temporary file is created in the store's root); None: as created."""
+    import stat
+
+    with contextlib.suppress(OSError):
+        if path is not None:
+            info = os.stat(path)
+            return info.st_mode & 0o7777, info.st_gid
+        info = os.stat(directory)
+        if info.st_mode & stat.S_ISGID:
+            return None, info.st_gid
+    return None, None
 
 
 class LocalBackend(DocumentBackend):
@@ -197,7 +193,7 @@ class LocalBackend(DocumentBackend):
         system, a directory of someone else's or an immutable one fails here, before any
         document is written, instead of after the first ones (the consolidated copy then stale)."""
         for directory in dict.fromkeys(self._path(key).parent for key in keys):
-            probe = directory / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-probe"
+            probe = directory / temp_name("probe")
             try:
                 os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
                 os.unlink(probe)
@@ -224,18 +220,49 @@ class LocalBackend(DocumentBackend):
         if not directory.is_dir():
             raise EditError(f"{directory} does not exist")
         dir_fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        tmp: Path | None = None
         try:
             fcntl.flock(dir_fd, fcntl.LOCK_EX)
             current = self.read(key)
             if current.version != expected.version:
                 raise ConflictError(f"{path} changed since it was read; reload before saving", [key])
-            tmp = directory / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-{path.name}"
+            mode, group = _kept_mode(path if current.exists else None, directory)
+            # the temporary file goes in the store's root: a save killed before its rename leaves
+            # it where a writable session's open looks (it was left in the document's folder,
+            # found only when that node was loaded again: audit E, 8); in the document's folder
+            # when the root refuses it or is another file system (a mount inside the store)
+            places = list(dict.fromkeys((self.root, directory)))
+            for at, place in enumerate(places):
+                if self._replace_from(place, path, data, mode, group, last=at == len(places) - 1):
+                    break
+            os.fsync(dir_fd)
+        except OSError as err:  # the temporary file's name means nothing to the user
+            raise SaveFailedError(f"writing {path} failed: {err.strerror or err}") from err
+        finally:
+            os.close(dir_fd)  # closing releases the lock
+        return Snapshot(key, data, _digest(data))
+
+    @staticmethod
+    def _replace_from(place: Path, path: Path, data: bytes, mode: int | None, group: int | None, *,
+                      last: bool) -> bool:
+        """Write *data* to a temporary file in the folder *place* (with *mode* and *group* when
+        given), ``fsync`` it and rename it over *path*.  False when *place* cannot hold it (no
+        permission, another file system) and it is not the *last* place to try; raises OSError
+        otherwise."""
+        tmp = place / temp_name(path.name)
+        try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as err:
+            if not last and err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                return False
+            raise
+        try:
             try:
-                if current.exists:
+                if group is not None:
                     with contextlib.suppress(OSError):
-                        os.fchmod(fd, os.stat(path).st_mode & 0o7777)
+                        os.fchown(fd, -1, group)
+                if mode is not None:
+                    with contextlib.suppress(OSError):
+                        os.fchmod(fd, mode)
                 view = memoryview(data)
                 while view:
                     written = os.write(fd, view)
@@ -243,17 +270,25 @@ class LocalBackend(DocumentBackend):
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            os.replace(tmp, path)
-            tmp = None
-            os.fsync(dir_fd)
-        except OSError as err:  # the temporary file's name means nothing to the user
-            raise SaveFailedError(f"writing {path} failed: {err.strerror or err}") from err
-        finally:
-            if tmp is not None:
-                with contextlib.suppress(FileNotFoundError):
+            try:
+                os.replace(tmp, path)
+            except OSError as err:
+                if not last and err.errno == errno.EXDEV:
                     os.unlink(tmp)
-            os.close(dir_fd)  # closing releases the lock
-        return Snapshot(key, data, _digest(data))
+                    return False
+                raise
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        if place != path.parent:  # the temporary file's name gone from the root for good too
+            with contextlib.suppress(OSError):
+                root_fd = os.open(place, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+                try:
+                    os.fsync(root_fd)
+                finally:
+                    os.close(root_fd)
+        return True
 
     def cleanup(self, directories: Iterable[str] = ("",)) -> list[str]:
         removed: list[str] = []
@@ -314,7 +349,7 @@ class S3Backend(DocumentBackend):
         """Write a new object on the condition that it matches an ETag: a server that honours
         conditions refuses (no such key, or 412); one that writes it ignores them (the object
         is removed again)."""
-        bucket, name = self._split(f"{TEMP_PREFIX}probe-{secrets.token_hex(6)}")
+        bucket, name = self._split(temp_name("probe"))
         path = f"{bucket}/{name}"
 
         async def put() -> Any:
