@@ -126,3 +126,35 @@ def test_listing_many_arrays_keeps_no_parsed_document_beyond_the_cache(monkeypat
     assert len(alive) <= 4
     node = listing.nodes[-1]
     assert node.array is not None and node.array.shape == (10, 10) and node.metadata()["dimension_names"] == ["y", "x"]
+
+
+# -- numbers written back as the document has them (audit E, 9) --------------------------------
+
+
+def test_numbers_python_writes_otherwise_keep_their_tokens() -> None:
+    import copy
+
+    text = '{"a": 1E5, "b": [1.50, 0.1, 2, 1e-05], "c": 1e400, "s": "1E5", "n": NaN}'
+    value = parse_document(".zattrs", text.encode(), keep_numbers=True).value
+    assert value == json.loads(text) | {"n": value["n"]} and value["n"] != value["n"]
+    kept = {k: v.token for k, v in [("a", value["a"]), ("b0", value["b"][0]), ("c", value["c"])]}
+    assert kept == {"a": "1E5", "b0": "1.50", "c": "1e400"}
+    assert type(value["b"][1]) is float and type(value["b"][3]) is float  # 0.1 and 1e-05 round-trip
+    copied = copy.deepcopy(value)
+    assert jsonio.render_numbers(lambda v: json.dumps(v, separators=(",", ":")), copied) == \
+        '{"a":1E5,"b":[1.50,0.1,2,1e-05],"c":1e400,"s":"1E5","n":NaN}'
+    assert json.dumps(value) == json.dumps(json.loads(text))  # elsewhere, the float it is
+
+
+def test_a_large_document_keeps_tokens_only_where_a_number_overflows(small_bound: None) -> None:
+    """A second parse and walk of a 44 MB index takes seconds: only an overflow (Infinity) is worth it."""
+    assert type(parse_document("z", b'{"a": 1.50}', keep_numbers=True).value["a"]) is float
+    assert parse_document("z", b'{"a": 1.50, "b": 1e400}', keep_numbers=True).value["a"].token == "1.50"
+
+
+def test_rendering_falls_back_when_a_string_looks_like_a_placeholder(monkeypatch: pytest.MonkeyPatch) -> None:
+    import secrets
+
+    monkeypatch.setattr(secrets, "token_hex", lambda n: "0" * 2 * n)
+    value = parse_document("z", b'{"a": 1.50, "s": "zb-number-0000000000000000-0"}', keep_numbers=True).value
+    assert jsonio.render_numbers(json.dumps, value) == '{"a": 1.5, "s": "zb-number-0000000000000000-0"}'

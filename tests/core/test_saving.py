@@ -21,6 +21,7 @@ from edit_stores import race_before_write
 from zarr_browser.core.editing import ConflictError, EditSession, cleanup_temp_files
 from zarr_browser.core.editing.save import TEMP_PREFIX, LocalBackend, S3Backend, backend_for, reconsolidate
 from zarr_browser.core.hierarchy import Hierarchy
+from zarr_browser.core.jsonio import canonical
 from zarr_browser.core.tempfiles import STALE_TEMP_SECONDS, host_tag
 from zarr_browser.errors import ReadOnlyError
 
@@ -240,6 +241,61 @@ def test_unchanged_documents_are_not_rewritten(tmp_path: Path) -> None:
         if rel in result.written:
             continue
         assert (path.stat().st_mtime_ns, path.stat().st_ino) == stamp, rel
+
+
+HAND_WRITTEN = (b'{\r\n\t"a": 1E5,\r\n\t"b": 1.50,\r\n\t"c": [1.0e2, 2, NaN],\r\n\t"d": {\r\n\t\t"big": 1e400,\r\n'
+                b'\t\t"small": -1e-400\r\n\t},\r\n\t"e": "\xc2\xb5m"\r\n}\r\n')
+
+
+def _strict_json(data: bytes) -> Any:
+    def refuse(token: str) -> None:
+        raise ValueError(f"{token} is not JSON")
+
+    return json.loads(data, parse_constant=refuse)
+
+
+def test_a_hand_written_document_keeps_its_tabs_line_endings_and_numbers(tmp_path: Path) -> None:
+    """An edit of one key rewrote the rest: tabs and CRLF became 2 spaces and LF but the trailing
+    CRLF stayed (mixed line endings), 1E5 became 100000.0, 1.50 1.5, and 1e400 (a float overflow)
+    the bare token Infinity, which strict JSON readers refuse (audit E, 9).  The values the user
+    did not change are written as they were, in the document's indentation and line endings."""
+    store = zarr.open_group(tmp_path / "h.zarr", mode="w", zarr_format=2).store_path.store.root
+    (Path(store) / ".zattrs").write_bytes(HAND_WRITTEN)
+    before = json.loads(HAND_WRITTEN)
+    session = EditSession.open(str(store))
+    session.set("/", "/edited", "yes")
+    session.rename("/", "/b", "b2")  # moved, not changed: still 1.50
+    shown = session.diff()[".zattrs"]
+    session.save()
+    data = (Path(store) / ".zattrs").read_bytes()
+    assert data == (b'{\r\n\t"a": 1E5,\r\n\t"b2": 1.50,\r\n\t"c": [\r\n\t\t1.0e2,\r\n\t\t2,\r\n\t\tNaN\r\n\t],\r\n'
+                    b'\t"d": {\r\n\t\t"big": 1e400,\r\n\t\t"small": -1e-400\r\n\t},\r\n\t"e": "\xc2\xb5m",\r\n'
+                    b'\t"edited": "yes"\r\n}\r\n')
+    assert b"\r\n" not in data.replace(b"\r\n", b"") and b"\n" not in data.replace(b"\r\n", b"")  # CRLF only
+    assert "+\t\"edited\": \"yes\"\r\n" in shown  # the diff shown is what is written
+    after = json.loads(data)
+    assert after.pop("edited") == "yes" and after.pop("b2") == before.pop("b")
+    assert canonical(after) == canonical(before)  # every value as it was (inf is inf, NaN is NaN)
+    assert zarr.open_group(str(store), mode="r").attrs["d"]["big"] == float("inf")
+
+    session.set("/", "/a", 2e5)  # typed: written as Python writes it
+    session.set("/", "/d/big", 5)
+    session.save()
+    data = (Path(store) / ".zattrs").read_bytes()
+    assert b'"a": 200000.0,\r\n' in data and b'"big": 5,\r\n\t\t"small": -1e-400\r\n' in data
+    with pytest.raises(ValueError, match="NaN is not JSON"):  # the NaN zarr writes stays NaN
+        _strict_json(data)
+
+
+def test_a_one_line_document_keeps_its_separators_and_numbers(tmp_path: Path) -> None:
+    store = zarr.open_group(tmp_path / "o.zarr", mode="w", zarr_format=2).store_path.store.root
+    (Path(store) / ".zattrs").write_bytes(b'{"valid_range":[-1.50,1e400],"scale":2.0E-3}')
+    session = EditSession.open(str(store))
+    session.set("/", "/units", "K")
+    session.save()
+    data = (Path(store) / ".zattrs").read_bytes()
+    assert data == b'{"valid_range":[-1.50,1e400],"scale":2.0E-3,"units":"K"}'
+    _strict_json(data)
 
 
 def test_save_without_changes_writes_nothing(tmp_path: Path) -> None:

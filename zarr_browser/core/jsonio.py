@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import gc
 import json
+import math
+import re
+import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, Final, TypeAlias
 
-__all__ = ["JSON", "Document", "dumps", "parse_document", "parse_members"]
+__all__ = ["JSON", "Document", "SourceFloat", "dumps", "keep_number_tokens", "keeps_numbers", "parse_document",
+           "parse_members", "render_numbers"]
 
 JSON: TypeAlias = Any
 """A parsed JSON value: dict, list, str, int, float, bool or None."""
@@ -120,11 +125,13 @@ def _recall(doc: Document) -> JSON:
     return value
 
 
-def parse_document(key: str, data: bytes) -> Document:
+def parse_document(key: str, data: bytes, *, keep_numbers: bool = False) -> Document:
     """Parse the bytes of a metadata document leniently; never raise.
 
     NaN and ±Infinity tokens are accepted.  Invalid UTF-8, malformed JSON and pathological
-    nesting become a :class:`Document` with ``error`` set.
+    nesting become a :class:`Document` with ``error`` set.  With *keep_numbers* (a document to
+    edit and write back), its numbers that Python's json would write otherwise are
+    :class:`SourceFloat` (see :func:`keep_number_tokens`), and the document keeps its value.
     """
     try:
         text = data.decode("utf-8")
@@ -143,6 +150,8 @@ def parse_document(key: str, data: bytes) -> Document:
         return Document(key, text, None, f"invalid JSON: {err.msg} (line {err.lineno}, column {err.colno})")
     except RecursionError:
         return Document(key, text, None, "invalid JSON: nested too deeply")
+    if keep_numbers:
+        return Document(key, text, keep_number_tokens(text, value), None)
     if len(text) < REPARSE_UNDER:
         return Document.reparsed(key, text, value)
     return Document(key, text, value, None)
@@ -238,7 +247,101 @@ def _loads_by_members(text: str) -> JSON:
     return value
 
 
-def dumps(value: JSON, *, indent: int | None = 2, ensure_ascii: bool = False) -> str:
+class SourceFloat(float):
+    """A number read from a document that Python's json writes otherwise than it was written:
+    ``1E5`` (written back as ``100000.0``), ``1.50`` (``1.5``), ``1e400`` (a float overflow: inf,
+    written back as the bare ``Infinity``, which strict JSON readers refuse), ``1e-400`` (``0.0``).
+    It is the float, and keeps its *token*: :func:`render_numbers` writes it as it was, so a
+    value the user did not change is written back unchanged (audit E, 9).  A value typed or
+    computed is a plain float and is written as Python writes it."""
+
+    __slots__ = ("token",)
+    token: str
+
+    def __new__(cls, token: str) -> SourceFloat:
+        self = super().__new__(cls, token)
+        self.token = str(token)
+        return self
+
+
+_NUMBER_CANDIDATE = re.compile(r"[0-9][eE]|\.[0-9]*0(?![0-9])")
+"""Where a document may hold a number Python writes otherwise (an exponent, a trailing zero);
+in strings too: a match only costs a second parse."""
+
+_OVERFLOW_CANDIDATE = re.compile(r"[0-9][eE]\+?[0-9]{3,}")
+
+
+def keeps_numbers(text: str) -> bool:
+    """Whether the numbers of the document *text* are kept as written: documents under
+    :data:`YIELDING_OVER` characters, and larger ones (a consolidated index, written by a program,
+    whose second parse and walk take seconds) only where one may overflow a float (``1e400``)."""
+    return len(text) < YIELDING_OVER or _OVERFLOW_CANDIDATE.search(text) is not None
+
+
+def _number(token: str) -> float:
+    value = float(token)
+    if math.isfinite(value) and float.__repr__(value) == token:
+        return value
+    return SourceFloat(token)
+
+
+def keep_number_tokens(text: str, value: JSON) -> JSON:
+    """*value*, the parse of *text*, with the numbers Python writes otherwise than *text* has
+    them as :class:`SourceFloat`; *value* itself when *text* has none (told by a search, then a
+    second parse where it may: :func:`keeps_numbers`)."""
+    if not keeps_numbers(text) or _NUMBER_CANDIDATE.search(text) is None:
+        return value
+    try:
+        return json.loads(text, parse_float=_number)
+    except (ValueError, RecursionError):
+        return value
+
+
+def render_numbers(render: Callable[[JSON], str], value: JSON) -> str:
+    """``render(value)`` with each :class:`SourceFloat` of *value* written as its token.
+
+    Each is replaced by a unique string, rendered, and its quoted form replaced by the token;
+    should a string of the document render the same (it cannot, but a program is not a proof),
+    or the value nest too deeply to walk, *value* is rendered as it is."""
+    tokens: dict[str, str] = {}
+    mark = f"zb-number-{secrets.token_hex(8)}-"
+
+    def swap(item: JSON) -> JSON:
+        if isinstance(item, SourceFloat):
+            name = f"{mark}{len(tokens)}"
+            tokens[name] = item.token
+            return name
+        if isinstance(item, dict):
+            out: dict[str, JSON] | None = None
+            for key, child in item.items():
+                new = swap(child)
+                if new is not child:
+                    out = dict(item) if out is None else out
+                    out[key] = new
+            return item if out is None else out
+        if isinstance(item, list):
+            swapped = [swap(child) for child in item]
+            return item if all(a is b for a, b in zip(swapped, item, strict=True)) else swapped
+        return item
+
+    try:
+        swapped = swap(value)
+    except RecursionError:
+        return render(value)
+    if not tokens:
+        return render(value)
+    text = render(swapped)
+    seen: set[str] = set()
+
+    def token(match: re.Match[str]) -> str:
+        seen.add(match.group(1))
+        return tokens[match.group(1)]
+
+    text, count = re.subn(f'"({re.escape(mark)}[0-9]+)"', token, text)
+    return text if count == len(tokens) == len(seen) else render(value)
+
+
+def dumps(value: JSON, *, indent: int | str | None = 2, ensure_ascii: bool = False) -> str:
     """Serialise *value* the way zarr-python does: NaN/Infinity as bare tokens (non-ASCII text
     as ``\\u`` escapes with *ensure_ascii*)."""
     return json.dumps(value, indent=indent, allow_nan=True, ensure_ascii=ensure_ascii)

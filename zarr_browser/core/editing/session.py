@@ -18,7 +18,7 @@ import difflib
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -47,7 +47,7 @@ from zarr_browser.core.editing.save import (
 )
 from zarr_browser.core.hierarchy import Hierarchy
 from zarr_browser.core.issues import Issue, Severity
-from zarr_browser.core.jsonio import JSON, Document, parse_document
+from zarr_browser.core.jsonio import JSON, Document, parse_document, render_numbers
 from zarr_browser.core.model import Node, build_node, key_prefix, metadata_keys, parent_path
 from zarr_browser.core.safety import read_values
 from zarr_browser.core.store import AccessMode
@@ -110,19 +110,23 @@ class SaveResult:
     removed_temp_files: list[str] = field(default_factory=list)
 
 
-def _style(text: str) -> tuple[int | None, str, bool]:
-    """Indentation, trailing text and ASCII-only escaping (``\\u00d7`` rather than ``×``, as
-    Python's json writes by default) of an existing document, so a rewrite keeps its look."""
+def _style(text: str) -> tuple[int | str | None, str, bool, str]:
+    """Indentation (a number of spaces, or one level's text: a tab), trailing text, ASCII-only
+    escaping (``\\u00d7`` rather than ``×``, as Python's json writes by default) and line ending
+    of an existing document, so a rewrite keeps its look: a document indented with tabs and
+    ending its lines with CRLF was rewritten with 2 spaces and LF, its trailing CRLF kept
+    (mixed line endings, audit E, 9)."""
     stripped = text.rstrip()
     tail = text[len(stripped):]
     ascii_only = stripped.isascii() and "\\u" in stripped
-    if "\n" not in stripped and len(stripped) > 2:
-        return None, tail, ascii_only
+    newline = "\r\n" if "\r\n" in stripped else "\r" if "\r" in stripped and "\n" not in stripped else "\n"
+    if "\n" not in stripped and "\r" not in stripped and len(stripped) > 2:
+        return None, tail, ascii_only, newline
     for line in stripped.splitlines()[1:]:
-        indent = len(line) - len(line.lstrip(" "))
-        if indent:
-            return indent, tail, ascii_only
-    return 2, tail, ascii_only
+        lead = line[: len(line) - len(line.lstrip(" \t"))]
+        if lead:
+            return (len(lead) if "\t" not in lead else lead), tail, ascii_only, newline
+    return 2, tail, ascii_only, newline
 
 
 #: one-line styles other than Python's own: (between object items, after a key, between list items)
@@ -142,13 +146,18 @@ def _one_line(value: JSON, separators: tuple[str, str, str], ascii_only: bool) -
     return dumps(value, indent=None, ensure_ascii=ascii_only)
 
 
-def _one_line_separators(text: str, original: JSON, ascii_only: bool) -> tuple[str, str, str] | None:
+def _one_line_separators(text: str, original: JSON, ascii_only: bool, *,
+                         keep_numbers: bool = False) -> tuple[str, str, str] | None:
     """The one-line style that writes *original* exactly as *text* (None: none does, Python's
-    default then): a rewrite of netCDF-C's documents keeps ``[-500,500]`` as it was."""
+    default then): a rewrite of netCDF-C's documents keeps ``[-500,500]`` as it was.  With
+    *keep_numbers*, numbers are written as the document has them (:func:`render_numbers`)."""
     if original is ABSENT or not isinstance(original, dict | list):
         return None
     for separators in _ONE_LINE_STYLES:
-        if _one_line(original, separators, ascii_only) == text:
+        def render(value: JSON, separators: tuple[str, str, str] = separators) -> str:
+            return _one_line(value, separators, ascii_only)
+
+        if (render_numbers(render, original) if keep_numbers else render(original)) == text:
             return separators
     return None
 
@@ -269,7 +278,7 @@ class EditSession:
         if snapshot.data is None:
             doc = _Doc(snapshot, ABSENT, ABSENT)
         else:
-            parsed = parse_document(key, snapshot.data)
+            parsed = parse_document(key, snapshot.data, keep_numbers=True)
             value = parsed.value if parsed.ok else ABSENT
             doc = _Doc(snapshot, value, copy.deepcopy(value), parsed.error)
         self._docs[key] = doc
@@ -514,14 +523,22 @@ class EditSession:
         doc = self._docs[key]
         if original or same(value, doc.original):
             return doc.text
-        from zarr_browser.core.jsonio import dumps
+        from zarr_browser.core.jsonio import dumps, keeps_numbers
 
-        indent, tail, ascii_only = _style(doc.text) if doc.snapshot.data else (2, "", False)
+        indent, tail, ascii_only, newline = _style(doc.text) if doc.snapshot.data else (2, "", False, "\n")
+        # numbers the user did not change are written as they were: 1e400 became the bare Infinity
+        # (invalid JSON), 1E5 100000.0, 1.50 1.5 (audit E, 9)
+        keep = keeps_numbers(doc.text)
+
+        def rendered(render: Callable[[JSON], str]) -> str:
+            return render_numbers(render, value) if keep else render(value)
+
         if indent is None:  # one line: the separators its writer used (netCDF-C: "[1,2]" in {"a": ...})
-            separators = _one_line_separators(doc.text.rstrip(), doc.original, ascii_only)
+            separators = _one_line_separators(doc.text.rstrip(), doc.original, ascii_only, keep_numbers=keep)
             if separators is not None:
-                return _one_line(value, separators, ascii_only) + tail
-        return dumps(value, indent=indent, ensure_ascii=ascii_only) + tail
+                return rendered(lambda v: _one_line(v, separators, ascii_only)) + tail
+        text = rendered(lambda v: dumps(v, indent=indent, ensure_ascii=ascii_only))
+        return (text if newline == "\n" else text.replace("\n", newline)) + tail
 
     def plan(self) -> list[tuple[str, bytes, Snapshot]]:
         """What a save would write: ``(key, bytes, snapshot read)``, consolidated document last."""
@@ -714,7 +731,7 @@ class EditSession:
                     raise SaveFailedError(f"{err}; nothing was saved") from err
                 raise SaveFailedError(f"{err}; {_partly(written)}", written) from err
             doc = self._docs[key]
-            parsed = parse_document(key, data)
+            parsed = parse_document(key, data, keep_numbers=True)
             doc.snapshot = new_snapshot
             doc.original = parsed.value
             doc.working = copy.deepcopy(parsed.value)
@@ -732,7 +749,7 @@ class EditSession:
         snapshot = self.backend.read(ckey)
         if snapshot.data is None:
             return False  # deleted: a conflict to report, not to merge
-        parsed = parse_document(ckey, snapshot.data)
+        parsed = parse_document(ckey, snapshot.data, keep_numbers=True)
         if not parsed.ok:
             return False
         self._docs[ckey] = _Doc(snapshot, parsed.value, copy.deepcopy(parsed.value))
