@@ -495,3 +495,16 @@ def test_editing_a_group_inside_a_consolidated_store_updates_the_stores_copy(tmp
     code, _out = _run("edit", str(store / "sub" / "arr"), "--set", '/:/units="mm"')  # the array's own folder
     assert code == 0
     assert zarr.open_group(store, mode="r", use_consolidated=True)["sub/arr"].attrs["units"] == "mm"
+
+
+def test_running_an_edit_again_after_a_half_way_save_finishes_the_consolidated_copy(tmp_path: Path) -> None:
+    """Audit E, 1: after a save whose consolidated write failed, the same `edit` run again changed
+    nothing (the node's document held the value already) and exit 0, the copy stale for good."""
+    store = _store(tmp_path / "s.zarr", 2)
+    (store / "temperature" / ".zattrs").write_text('{"units": "degC", "_ARRAY_DIMENSIONS": ["t", "y"]}')
+    code, out = _run("edit", str(store), "--set", '/temperature:/units="degC"', "--json")
+    assert code == 0 and json.loads(out)["written"] == [".zmetadata"]
+    entry = json.loads((store / ".zmetadata").read_text())["metadata"]["temperature/.zattrs"]
+    assert entry["units"] == "degC"
+    code, out = _run("edit", str(store), "--set", '/temperature:/units="degC"', "--json")
+    assert code == 0 and json.loads(out)["written"] == []

@@ -394,8 +394,14 @@ class EditSession:
                 extra = Batch(sync).apply_many(after)
                 after.update(extra)
                 command = Batch([command, *sync], label=label)
+        addressed = set(after)
         after = {k: v for k, v in after.items() if not same(v, before[k])}
         if not after:
+            # the documents hold the edit already (a save that stopped before the consolidated
+            # copy, run again): their consolidated entries are still owed
+            if not addressed <= self._touched:
+                self._touched.update(addressed)
+                self.changed.emit()
             return
         step = _Step(command, {k: before[k] for k in after}, after, label or command.describe())
         for key, value in after.items():
