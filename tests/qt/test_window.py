@@ -628,6 +628,36 @@ def test_tree_rows_are_in_natural_order(qtbot: Any, make_window: Any, tmp_path: 
                                                else Qt.SortOrder.DescendingOrder)
 
 
+def test_sorting_and_filtering_many_rows_show_the_busy_cursor(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Qt sorts and filters on the GUI thread (0.5-0.9 s at 100,000 rows): the cursor says so,
+    and is given back after."""
+    import zarr
+    from qtpy.QtWidgets import QApplication
+
+    from zarr_browser.qt.browser_panel import BrowserPanel
+
+    group = zarr.open_group(str(tmp_path / "n.zarr"), mode="w")
+    for name in ("t10", "t9", "t1"):
+        group.create_group(name)
+    window = make_window()
+    open_and_wait(qtbot, window, tmp_path / "n.zarr")
+    monkeypatch.setattr(BrowserPanel, "BUSY_CURSOR_ROWS", 2)
+    seen: list[Any] = []
+    for name in ("sort", "setFilterText"):
+        real = getattr(window.proxy, name)
+        monkeypatch.setattr(window.proxy, name, lambda *args, real=real: (
+            seen.append(QApplication.overrideCursor() and QApplication.overrideCursor().shape()), real(*args))[1])
+    window.tree.header().sectionClicked.emit(0)
+    window.panel._on_filter_changed("t1")
+    window.panel._on_filter_changed("")
+    assert seen == [Qt.CursorShape.WaitCursor] * 3
+    assert QApplication.overrideCursor() is None
+    monkeypatch.setattr(BrowserPanel, "BUSY_CURSOR_ROWS", 20_000)
+    window.tree.header().sectionClicked.emit(0)
+    assert seen[-1] is None  # few rows: no cursor change
+
+
 # -- command line ---------------------------------------------------------------------------------
 
 

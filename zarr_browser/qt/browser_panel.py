@@ -15,9 +15,10 @@ only after :meth:`BrowserPanel.setOpenInNapari`).  This module never imports nap
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ from qtpy.QtCore import (
 from qtpy.QtGui import (
     QAction,
     QColor,
+    QCursor,
     QFontMetrics,
     QGuiApplication,
     QHelpEvent,
@@ -823,12 +825,13 @@ class BrowserPanel(QWidget):
             self._expanded_before_filter = self._expanded_paths()
         self._filtering = True
         try:
-            self.proxy.setFilterText(text)
-            if filtered:
-                self._expand_matches()
-            else:
-                self._restore_expansion()
-            self._restore_selection()
+            with self._busy_cursor():
+                self.proxy.setFilterText(text)
+                if filtered:
+                    self._expand_matches()
+                else:
+                    self._restore_expansion()
+                self._restore_selection()
         finally:
             self._filtering = False
         self._update_actions()
@@ -920,7 +923,24 @@ class BrowserPanel(QWidget):
             order = Qt.SortOrder.DescendingOrder
         header.setSortIndicatorShown(True)
         header.setSortIndicator(column, order)
-        self.proxy.sort(column, order)
+        with self._busy_cursor():
+            self.proxy.sort(column, order)
+
+    BUSY_CURSOR_ROWS = 20_000
+    """Above this many loaded rows, a sort or a filter shows the busy cursor: Qt's own work on them
+    holds the window for 0.5-0.9 s at 100,000 rows (bench_big_group.py), which looked like a hang."""
+
+    @contextlib.contextmanager
+    def _busy_cursor(self) -> Iterator[None]:
+        """The busy cursor over the application while the block runs, on many rows."""
+        if self.model.loadedCount() <= self.BUSY_CURSOR_ROWS:
+            yield
+            return
+        QApplication.setOverrideCursor(QCursor(Qt.CursorShape.WaitCursor))
+        try:
+            yield
+        finally:
+            QApplication.restoreOverrideCursor()
 
     def _on_unloaded_changed(self) -> None:
         paths = self.proxy.unloadedMatches()
