@@ -553,10 +553,8 @@ class EditSession:
             for ckey, prefix in self._copies():
                 cdoc = self._docs[ckey]
                 current = final.get(ckey, cdoc.working)
-                owed = self._owed(ckey, prefix)
-                owed.update((key[len(prefix):], value) for key, value in final.items()
-                            if key != ckey and key.startswith(prefix))
-                updated = reconsolidate(ckey, current, owed)
+                # (the changed documents are among those owed: every change comes from an edit)
+                updated = reconsolidate(ckey, current, self._owed(ckey, prefix))
                 if ckey in final or updated is not current:  # (else nothing changed in it: current is as read)
                     final.pop(ckey, None)  # a copy is written after what it copies
                     if updated is not current or not same(updated, cdoc.original):
