@@ -701,3 +701,87 @@ def test_validate_finds_a_groups_own_consolidated_copy_stale(tmp_path: Path) -> 
     issues = [i for i in validate_hierarchy(Hierarchy.open(store), registry).issues if "own consolidated" in i.message]
     assert len(issues) == 1 and issues[0].path == "/sub" and "stale for arr" in issues[0].message
     assert "zarr.consolidate_metadata(store, path='sub')" in issues[0].message
+
+
+def _v2_with_own_copy(store: Path) -> Path:
+    """A v2 store whose /sub holds its own .zmetadata (zarr.consolidate_metadata(store, path=
+    "sub")), beside the root's."""
+    root = zarr.open_group(store, mode="w", zarr_format=2)
+    sub = root.create_group("sub", attributes={"title": "s"})
+    sub.create_group("deep").create_array("arr", shape=(2,), dtype="u1", attributes={"units": "m"})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Consolidated metadata is currently not part")
+        zarr.consolidate_metadata(store, path="sub", zarr_format=2)
+        zarr.consolidate_metadata(store, zarr_format=2)
+    return store
+
+
+def _own_copy_attrs(store: Path, group: str, path: str) -> dict:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Consolidated metadata is currently not part")
+        opened = zarr.open_group(str(store), path=group, mode="r", zarr_format=2, use_consolidated=True)
+        assert opened.metadata.consolidated_metadata is not None  # zarr reads the group's own copy
+        return dict((opened[path] if path else opened).attrs)
+
+
+def test_a_v2_groups_own_consolidated_copy_follows_edits_below_it_and_of_its_own(tmp_path: Path) -> None:
+    """A v2 group's own .zmetadata copies its children and its own .zattrs; zarr.open_group(store,
+    path="sub") reads it: a save updated the root's copy only."""
+    store = _v2_with_own_copy(tmp_path / "s.zarr")
+    session = EditSession.open(str(store))
+    session.set("/sub/deep/arr", "/units", "km")
+    session.set("/sub", "/title", "renamed")
+    assert [key for key, _data, _snapshot in session.plan()] == [
+        "sub/.zattrs", "sub/deep/arr/.zattrs", "sub/.zmetadata", ".zmetadata"]
+    assert "sub/.zmetadata" in session.diff()
+    session.save()
+    assert _own_copy_attrs(store, "sub", "deep/arr") == {"units": "km"}
+    assert _own_copy_attrs(store, "sub", "") == {"title": "renamed"}
+    assert _consolidated_attrs(store, "sub/deep/arr") == {"units": "km"}
+    assert not session.dirty and session.plan() == []
+
+
+def test_another_writers_save_of_a_v2_groups_own_copy_is_merged(tmp_path: Path, monkeypatch: Any) -> None:
+    """Another program re-consolidating /sub between our check and our write of its copy: its
+    entries are taken in and ours go on top (the copy is derived; nothing of theirs is lost)."""
+    store = _v2_with_own_copy(tmp_path / "s.zarr")
+    sub = zarr.open_group(store, path="sub", mode="r+", zarr_format=2)
+    sub.create_array("other", shape=(1,), dtype="u1", attributes={"by": "them"})
+    session = EditSession.open(str(store))
+    session.set("/sub/deep/arr", "/units", "km")
+
+    def other_writer() -> None:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Consolidated metadata is currently not part")
+            zarr.consolidate_metadata(store, path="sub", zarr_format=2)
+
+    raced = race_before_write(monkeypatch, "sub/.zmetadata", other_writer)
+    session.save()
+    assert raced == ["sub/.zmetadata"]
+    assert _own_copy_attrs(store, "sub", "deep/arr") == {"units": "km"}
+    assert _own_copy_attrs(store, "sub", "other") == {"by": "them"}  # theirs, kept
+
+
+def test_validate_finds_a_v2_groups_own_consolidated_copy_stale(tmp_path: Path) -> None:
+    from zarr_browser.core.conventions import default_registry
+    from zarr_browser.core.validate import validate_hierarchy
+
+    registry = default_registry()
+
+    def own_copy_issues() -> list:
+        report = validate_hierarchy(Hierarchy.open(store), registry)
+        return [i for i in report.issues if "own consolidated" in i.message]
+
+    store = _v2_with_own_copy(tmp_path / "s.zarr")
+    assert own_copy_issues() == []
+    zarr.open_array(store, mode="r+", path="sub/deep/arr", zarr_format=2).attrs["units"] = "km"
+    (store / "sub" / ".zattrs").write_text('{"title": "new"}')  # (zarr's own setter updates the copy too)
+    issues = own_copy_issues()
+    assert len(issues) == 1 and issues[0].path == "/sub" and issues[0].document == ".zmetadata"
+    assert "stale for its own attributes, deep/arr" in issues[0].message
+    assert "zarr.consolidate_metadata(store, path='sub')" in issues[0].message
+    import shutil
+
+    shutil.rmtree(store / "sub" / "deep")
+    gone = [i for i in own_copy_issues() if "not in the store" in i.message]
+    assert len(gone) == 1 and "lists deep, deep/arr, not in the store" in gone[0].message

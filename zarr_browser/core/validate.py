@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from zarr_browser.core.conventions.base import Context, ConventionRegistry
+from zarr_browser.core.conventions.consolidated import own_v2_copy_issues
 from zarr_browser.core.dimensions import dimension_issues
 from zarr_browser.core.hierarchy import Expectation, Hierarchy, Listing
 from zarr_browser.core.issues import Issue, Severity
+from zarr_browser.core.jsonio import JSON, parse_document
 from zarr_browser.core.model import Node, key_prefix, parent_path
 from zarr_browser.core.safety import check_array, read_values
 from zarr_browser.core.store import run_sync
@@ -162,10 +164,12 @@ def validate_hierarchy(
         # look at its children, which are then read already instead of one group after another
         groups = [n for n in frontier if n.lists_children] if depth is None or level < depth else []
         listings: list[Listing] = []
+        copies: dict[str, JSON] = {}
         for first in range(0, len(groups), batch):
             if cancelled():
                 return report
             listings.extend(run_sync(_list_all(hierarchy, [g.path for g in groups[first : first + batch]])))
+            copies.update(run_sync(_own_v2_copies(hierarchy, groups[first : first + batch])))
         for node in frontier:
             if cancelled():
                 return report
@@ -178,6 +182,8 @@ def validate_hierarchy(
         frontier = []
         for group, listing in zip(groups, listings, strict=True):
             report.issues.extend(_leftover_issues(hierarchy, group.path))
+            if group.path in copies:
+                report.issues.extend(own_v2_copy_issues(group.path, copies[group.path], ctx))
             if not listing.complete:
                 report.issues.append(
                     Issue(Severity.WARNING,
@@ -211,6 +217,25 @@ def _leftover_issues(hierarchy: Hierarchy, path: str) -> list[Issue]:
             f"{leftover.key} ({size}) is a temporary file left by an interrupted zarr-browser save: not part of "
             "the store, safe to delete (opening the store for editing in zarr-browser removes it)",
             path, convention="zarr"))
+    return out
+
+
+async def _own_v2_copies(hierarchy: Hierarchy, groups: list[Node]) -> dict[str, JSON]:
+    """The ``.zmetadata`` of each v2 group below the root that has one of its own (``zarr.
+    consolidate_metadata(store, path=...)``), parsed; one read per such group, none for v3 (whose
+    copy is in its ``zarr.json``).  A copy that cannot be read or parsed is left out: zarr
+    opening the group falls back to its documents then."""
+    wanted = [g.path for g in groups if g.path != "/" and g.zarr_format == 2 and g.kind == "group"]
+    if not wanted:
+        return {}
+    keys = {key_prefix(path) + ".zmetadata": path for path in wanted}
+    found = await hierarchy.access.get_many(list(keys))
+    out: dict[str, JSON] = {}
+    for key, data in found.items():
+        if isinstance(data, bytes):
+            parsed = parse_document(key, data)
+            if parsed.ok:
+                out[keys[key]] = parsed.value
     return out
 
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.hierarchy import ConsolidatedIndex
     from zarr_browser.core.model import Node
 
-__all__ = ["ConsolidatedConvention"]
+__all__ = ["ConsolidatedConvention", "own_v2_copy_issues"]
 
 logger = logging.getLogger(__name__)
 
@@ -150,20 +150,60 @@ def _own_copy_issues(node: Node, ctx: Context) -> list[Issue]:
             gone.append(rel)
         elif actual.kind != "error" and actual.zarr_format == 3 and _copy_differs(entry, actual):
             stale.append(rel)
-    remedy = f"run zarr.consolidate_metadata(store, path={node.path.lstrip('/')!r}) to refresh it"
+    return _own_copy_verdict(node.path, stale, gone, "zarr.json", "/consolidated_metadata")
+
+
+def own_v2_copy_issues(path: str, document: JSON, ctx: Context) -> list[Issue]:
+    """The same for a v2 group below the root with a ``.zmetadata`` of its own (*document*, as
+    read): ``.zattrs`` entries that differ from their node's attributes (the group's own
+    included), and ``.zarray``/``.zgroup`` entries of nodes that are gone."""
+    metadata = document.get("metadata") if isinstance(document, dict) else None
+    if not isinstance(metadata, dict) or not metadata:
+        return []
+    stale: list[str] = []
+    gone: list[str] = []
+    for key, entry in list(metadata.items())[:OWN_COPY_CHECKED]:
+        if not isinstance(key, str):
+            continue
+        rel, _, name = key.rpartition("/")
+        if name not in (".zattrs", ".zarray", ".zgroup"):
+            continue
+        try:
+            actual = ctx.node(f"{path}/{rel}" if rel else path)
+        except ZarrBrowserError:
+            continue
+        shown = rel or "its own attributes"
+        if actual is None:
+            if name != ".zattrs" and shown not in gone:
+                gone.append(shown)
+            continue
+        if actual.kind == "error" or actual.zarr_format != 2 or shown in stale:
+            continue
+        if name == ".zattrs":
+            copied = entry if isinstance(entry, dict) else None
+        elif (f"{rel}/.zattrs" if rel else ".zattrs") in metadata:
+            continue  # compared at its .zattrs entry
+        else:
+            copied = {}  # no entry: zarr reads no attributes
+        if copied != dict(actual.attributes):
+            stale.append(shown)
+    return _own_copy_verdict(path, stale, gone, ".zmetadata", "")
+
+
+def _own_copy_verdict(path: str, stale: list[str], gone: list[str], document: str, where: str) -> list[Issue]:
+    def listed(names: list[str]) -> str:
+        more = len(names) - _MISSING_SHOWN
+        return ", ".join(names[:_MISSING_SHOWN]) + (f" and {more} more" if more > 0 else "")
+
+    remedy = f"run zarr.consolidate_metadata(store, path={path.lstrip('/')!r}) to refresh it"
     issues = []
     if stale:
-        shown = ", ".join(stale[:_MISSING_SHOWN]) + (f" and {len(stale) - _MISSING_SHOWN} more" if
-                                                       len(stale) > _MISSING_SHOWN else "")
-        issues.append(Issue(Severity.WARNING, f"this group's own consolidated copy is stale for {shown}: "
-                            f"zarr.open_group(store, path={node.path.lstrip('/')!r}) and xarray opening this group "
-                            f"show the old attributes; {remedy}", node.path, "/consolidated_metadata", CONVENTION,
-                            "zarr.json"))
+        issues.append(Issue(Severity.WARNING, f"this group's own consolidated copy is stale for {listed(stale)}: "
+                            f"zarr.open_group(store, path={path.lstrip('/')!r}) and xarray opening this group "
+                            f"show the old attributes; {remedy}", path, where, CONVENTION, document))
     if gone:
-        shown = ", ".join(gone[:_MISSING_SHOWN]) + (f" and {len(gone) - _MISSING_SHOWN} more" if
-                                                      len(gone) > _MISSING_SHOWN else "")
-        issues.append(Issue(Severity.WARNING, f"this group's own consolidated copy lists {shown}, not in the store; "
-                            f"{remedy}", node.path, "/consolidated_metadata", CONVENTION, "zarr.json"))
+        issues.append(Issue(Severity.WARNING, f"this group's own consolidated copy lists {listed(gone)}, not in the "
+                            f"store; {remedy}", path, where, CONVENTION, document))
     return issues
 
 

@@ -289,11 +289,14 @@ class EditSession:
         path = "/" + path.strip("/")
         if path not in self._loaded:
             self._refuse_io(path)
-            if self.hierarchy.root.zarr_format == 3:  # groups above may hold their own consolidated copy
-                ancestor = parent_path(path)
-                while ancestor not in (None, "/"):
-                    self._load_key(key_prefix(ancestor) + "zarr.json")
-                    ancestor = parent_path(ancestor)
+            # groups above may hold their own consolidated copy (zarr.consolidate_metadata(store,
+            # path=...)): v3 in their zarr.json, v2 in a .zmetadata of their own, which copies
+            # the group's own .zattrs too
+            v3 = self.hierarchy.root.zarr_format == 3
+            ancestor = parent_path(path) if v3 else path
+            while ancestor not in (None, "/"):
+                self._load_key(key_prefix(ancestor) + ("zarr.json" if v3 else ".zmetadata"))
+                ancestor = parent_path(ancestor)
             if self.backend.writable:
                 prefix = path.strip("/")
                 self.removed_temp_files.extend(self.backend.cleanup([prefix]))
@@ -485,15 +488,19 @@ class EditSession:
         return False
 
     def _copies(self) -> list[tuple[str, str]]:
-        """``(key, key prefix of what it holds)`` of each consolidated copy to keep up: v3 groups
-        below the root that hold their own (``zarr.consolidate_metadata(store, path=...)``),
-        deepest first, then the store's (written last)."""
+        """``(key, key prefix of what it holds)`` of each consolidated copy to keep up: groups
+        below the root that hold their own (``zarr.consolidate_metadata(store, path=...)``: v3 in
+        their ``zarr.json``, v2 in a ``.zmetadata``), deepest first, then the store's (written last)."""
         out = []
         for key, doc in list(self._docs.items()):
             value = doc.working
-            if key.endswith("/zarr.json") and isinstance(value, dict) and value.get("node_type") == "group" \
+            if not isinstance(value, dict) or key == self.consolidated_key:
+                continue
+            if key.endswith("/zarr.json") and value.get("node_type") == "group" \
                     and isinstance(value.get("consolidated_metadata"), dict):
                 out.append((key, key[: -len("zarr.json")]))
+            elif key.endswith("/.zmetadata") and isinstance(value.get("metadata"), dict):
+                out.append((key, key[: -len(".zmetadata")]))
         out.sort(key=lambda copy_: -copy_[1].count("/"))
         if self.consolidated_key is not None:
             out.append((self.consolidated_key, ""))
@@ -719,7 +726,7 @@ class EditSession:
             try:
                 new_snapshot = self.backend.write(key, data, snapshot)
             except ConflictError as err:
-                if retries and not plan and self._rebase_consolidated(err.keys):
+                if retries and self._rebase_consolidated(err.keys):
                     # another writer saved other entries of the consolidated copy meanwhile: ours
                     # go into theirs (a copy derived from the documents merges entry by entry)
                     retries -= 1
@@ -743,20 +750,28 @@ class EditSession:
         self._after_save(written)
         return SaveResult(written, issues, list(self.removed_temp_files))
 
+    def _derived(self, key: str) -> bool:
+        """Whether *key* is a consolidated copy and nothing else: the store's, a v2 group's own
+        ``.zmetadata`` (a v3 group's copy sits in its own ``zarr.json``, with its attributes)."""
+        return key == self.consolidated_key or key.endswith("/.zmetadata")
+
     def _rebase_consolidated(self, conflicts: Sequence[str]) -> bool:
-        """Take the store's consolidated document as it is now, when it is the only conflict and
-        the session holds no edit of its own in it (only entries copied from other documents,
-        which the next plan copies into the new one).  Returns whether it was taken."""
-        ckey = self.consolidated_key
-        if ckey is None or list(conflicts) != [ckey] or ckey in self._touched:
+        """Take the store's consolidated documents as they are now, when they are the only
+        conflicts and the session holds no edit of its own in them (only entries copied from
+        other documents, which the next plan copies into the new ones).  Returns whether they
+        were taken."""
+        if not conflicts or any(not self._derived(key) or key in self._touched for key in conflicts):
             return False
-        snapshot = self.backend.read(ckey)
-        if snapshot.data is None:
-            return False  # deleted: a conflict to report, not to merge
-        parsed = parse_document(ckey, snapshot.data, keep_numbers=True)
-        if not parsed.ok:
-            return False
-        self._docs[ckey] = _Doc(snapshot, parsed.value, copy.deepcopy(parsed.value))
+        fresh = {}
+        for key in conflicts:
+            snapshot = self.backend.read(key)
+            if snapshot.data is None:
+                return False  # deleted: a conflict to report, not to merge
+            parsed = parse_document(key, snapshot.data, keep_numbers=True)
+            if not parsed.ok:
+                return False
+            fresh[key] = _Doc(snapshot, parsed.value, copy.deepcopy(parsed.value))
+        self._docs.update(fresh)
         return True
 
     def _after_save(self, written: Sequence[str]) -> None:
