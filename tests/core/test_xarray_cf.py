@@ -950,6 +950,34 @@ def test_an_integer_scale_factor_alone_unpacks_into_int64_as_in_xarray(tmp_path:
     assert truth.dtype == np.int64 and truth[0] == 2  # 1.5 cut to 1, then scaled
 
 
+@pytest.mark.parametrize("zarr_format", [2, 3])
+@pytest.mark.parametrize(("attrs", "warned"), [
+    ({"scale_factor": [0.5]}, True),  # alone: xarray takes the list's type, object
+    ({"scale_factor": [2]}, True),
+    ({"scale_factor": [0.5], "add_offset": 1.5}, False),  # an add_offset: float64
+    ({"scale_factor": 0.5}, False),
+])
+def test_a_one_element_list_scale_factor_alone_unpacks_into_objects_as_in_xarray(
+        tmp_path: Path, zarr_format: int, attrs: dict[str, object], warned: bool) -> None:
+    path = tmp_path / "s.zarr"
+    xr.Dataset({"v": (("x",), np.array([1, 2, 3], "i2"))}).to_zarr(path, zarr_format=zarr_format, mode="w",
+                                                                   consolidated=False)
+    _edit_attrs(path, "v", **attrs)
+    truth = xr.open_zarr(path, consolidated=False)["v"].values
+    _, report, _ = _check(path)
+    issues = [i for i in report.issues if i.pointer.endswith("/scale_factor")]
+    assert (truth.dtype == object) is warned
+    if not warned:
+        assert issues == []
+        return
+    [issue] = issues
+    assert issue.severity is Severity.WARNING and "dtype object" in issue.message
+    scale = attrs["scale_factor"][0]  # type: ignore[index]
+    assert issue.message.endswith(f"write {scale!r}")
+    _edit_attrs(path, "v", scale_factor=scale)  # what the message says
+    assert xr.open_zarr(path, consolidated=False)["v"].values.dtype != object
+
+
 @pytest.mark.parametrize("fill", [1.5, True])
 def test_cf_decoding_reads_a_v3_integer_fill_as_xarray_truncates_it(tmp_path: Path, fill: object) -> None:
     """xarray's FillValueCoder makes int(_FillValue) of a v3 integer array: 1.5 and true mask 1."""

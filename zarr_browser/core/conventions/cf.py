@@ -617,6 +617,12 @@ class CfConvention(BaseConvention):
                     add(Severity.ERROR, f"{key} is {attrs[key]!r}, expected a finite number", key)
         if _integer_scale(attrs):
             _check_integer_scale(node, add)
+        scale = attrs.get("scale_factor")
+        if isinstance(scale, list) and _numeric(scale) is not None and attrs.get("add_offset") is None:
+            # (_choose_float_dtype takes the type of a lone scale_factor: a list's is object)
+            add(Severity.WARNING, f"scale_factor is the one-element list {scale!r} and there is no add_offset: "
+                "xarray unpacks this variable into Python objects (dtype object), not numbers; "
+                f"write {scale[0]!r}", "scale_factor")
         stored = node.array.dtype if node.array is not None else ""
         for key in ("valid_range", "valid_min", "valid_max"):  # every reader but netCDF4-python ignores them
             found = _valid_bound_problem(key, attrs[key], stored) if key in attrs else None
