@@ -7,6 +7,7 @@ import json
 import math
 import re
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -976,6 +977,36 @@ def test_a_one_element_list_scale_factor_alone_unpacks_into_objects_as_in_xarray
     assert issue.message.endswith(f"write {scale!r}")
     _edit_attrs(path, "v", scale_factor=scale)  # what the message says
     assert xr.open_zarr(path, consolidated=False)["v"].values.dtype != object
+
+
+@pytest.mark.parametrize(("dtype", "missing", "fragment"), [
+    ("float32", [-1.0, "NaN"], "holds the string 'NaN': xarray compares the values with an array of strings and "
+     "masks none of them (not even -1.0); write missing_value -1.0"),
+    ("int16", [-1, "x"], "masks none of them (not even -1)"),
+    ("int16", "-1", "missing_value '-1' is a string"),
+    ("float32", "Infinity", "is a string"),
+])
+def test_a_missing_value_holding_a_string_masks_nothing_as_in_xarray(tmp_path: Path, dtype: str, missing: object,
+                                                                     fragment: str) -> None:
+    """xarray masks with np.asarray(missing_value): with a string among the values an array of
+    strings, equal to no value; our decoding masked the numbers (audit D)."""
+    from zarr_browser.core.conventions.cf import cf_decoding
+
+    path = tmp_path / "s.zarr"
+    stored = np.array([1, -1, 5, np.inf if dtype == "float32" else 7]).astype(dtype)
+    xr.Dataset({"v": (("x",), stored)}).to_zarr(path, zarr_format=2, mode="w", consolidated=False)
+    _edit_attrs(path, "v", missing_value=missing)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        truth = xr.open_zarr(path, consolidated=False)["v"].values
+    hierarchy, report, _ = _check(path)
+    decoding = cf_decoding(hierarchy.node("/v"))
+    assert decoding is not None
+    ours = decoding.apply(stored)
+    assert ours.dtype == truth.dtype
+    np.testing.assert_array_equal(ours, truth)
+    [issue] = [i for i in report.issues if i.pointer.endswith("/missing_value")]
+    assert issue.severity is Severity.WARNING and fragment in issue.message
 
 
 @pytest.mark.parametrize("fill", [1.5, True])

@@ -371,7 +371,12 @@ def cf_decoding(node: Node) -> CfDecoding | None:
         fill = _retyped(fill, stored)
     if fill is not None:
         masked.append(fill)
-    for value in raw.get("missing_value", []):
+    missing_values = raw.get("missing_value", [])
+    if any(isinstance(value, str) for value in missing_values):
+        # xarray masks with np.asarray(missing_value): with a string among them, an array of
+        # strings, equal to no value ("NaN", "-1" and [-1.0, "NaN"] mask nothing; the type changes)
+        missing_values = []
+    for value in missing_values:
         number = _mask_number(value)
         if number is not None:
             masked.append(number)
@@ -635,6 +640,8 @@ class CfConvention(BaseConvention):
             value = decode_fill_value(node, attrs[key]) if key == "_FillValue" else attrs[key]
             listed = key == "missing_value" and isinstance(value, list) and len(value) > 1  # CF allows a vector
             types = _unsigned_types(node) if key == "missing_value" else None
+            if key == "missing_value" and any(isinstance(v, str) for v in (value if isinstance(value, list) else [value])):
+                continue  # xarray then masks none of them: _check_fill_and_missing says so
             for item in value if listed else [value]:
                 held = f" holds {_shown(item)}, which" if listed else ""
                 problem = _unsigned_missing_problem(node, item, *types) if types is not None else None
@@ -738,6 +745,18 @@ def _check_fill_and_missing(node: Node, add: Callable[[Severity, str, str], None
         return
     missing = attrs["missing_value"]
     listed = isinstance(missing, list) and len(missing) > 1
+    strings = [v for v in (missing if isinstance(missing, list) else [missing]) if isinstance(v, str)]
+    if strings:
+        numbered = [v for v in missing if _numeric(v) is not None] if isinstance(missing, list) else []
+        besides = f" (not even {', '.join(_shown(v) for v in numbered)})" if numbered else ""
+        fix = (f"write missing_value {_number_text(numbered[0]) if len(numbered) == 1 else numbered}"
+               if numbered else "write the number it stands for, or remove it")
+        what = ("is a string" if not isinstance(missing, list) else
+                f"holds {'the string ' + _shown(strings[0]) if len(strings) == 1 else 'strings'}")
+        add(Severity.WARNING, f"missing_value {_shown(missing)} {what}: xarray compares the values "
+            f"with an array of strings and masks none of them{besides}; {fix} (NaN needs no missing_value: "
+            "it stays NaN)", "missing_value")
+        return
     fill = xarray_fill_value(node)
     fill_number = _mask_number(fill) if fill is not None else None
     parsed = [_mask_number(v) for v in (missing if isinstance(missing, list) else [missing])]
