@@ -344,7 +344,10 @@ def test_omero_channel_count_is_checked_against_the_channel_axis(tmp_path: Path)
     attrs = _image_ns("0.5")
     attrs["ome"]["omero"]["channels"] *= 2
     root = write_image_store(tmp_path / "two.zarr", attrs)  # c has size 1
-    assert "omero lists 2 channels but the channel axis has size 1" in {i.message for i in ome_issues(root)}
+    [issue] = [i for i in ome_issues(root) if "omero lists" in i.message]
+    # an error: napari-ome-zarr refuses to open it ("length of [[0, 3000], [0, 3000]] must equal 1", audit F)
+    assert issue.severity is Severity.ERROR and issue.message.startswith(
+        "omero lists 2 channels but the channel axis has size 1: napari-ome-zarr refuses to open the image")
     attrs = _image_ns("0.5")
     attrs["ome"]["omero"]["channels"] *= 3
     ms = attrs["ome"]["multiscales"][0]
@@ -354,8 +357,26 @@ def test_omero_channel_count_is_checked_against_the_channel_axis(tmp_path: Path)
             transform[transform["type"]] = transform[transform["type"]][1:]
     root = write_image_store(tmp_path / "yx.zarr", attrs, dimension_names=("y", "x"),
                              shapes={"0": (64, 64), "1": (32, 32)})
-    messages = {i.message for i in ome_issues(root)}
-    assert "omero lists 3 channels but no axis has type 'channel' (one channel)" in messages, messages
+    [issue] = [i for i in ome_issues(root) if "omero lists" in i.message]
+    assert issue.message == "omero lists 3 channels but no axis has type 'channel' (one channel)"
+    assert issue.severity is Severity.WARNING  # napari-ome-zarr opens it, with the first channel's settings
+
+
+def test_an_axis_without_a_type_is_named_when_the_schema_counts_it_as_space(tmp_path: Path) -> None:
+    """The 0.5 schema's "contains" takes an untyped axis for a space axis: clearing the channel
+    axis's type gave "must include 2 or 3 axes of type 'space', found 3" (audit F, 9)."""
+    attrs = _image_ns("0.5")
+    ms = attrs["ome"]["multiscales"][0]
+    ms["axes"].insert(1, {"name": "z", "type": "space", "unit": "micrometer"})  # c, z, y, x
+    for dataset in ms["datasets"]:
+        for transform in dataset["coordinateTransformations"]:
+            transform[transform["type"]].insert(1, transform[transform["type"]][1])
+    del ms["axes"][0]["type"]
+    root = write_image_store(tmp_path / "untyped.zarr", attrs, dimension_names=("c", "z", "y", "x"),
+                             shapes={"0": (1, 4, 64, 64), "1": (1, 4, 32, 32)})
+    messages = [i.message for i in errors(ome_issues(root)) if "axes must include" in i.message]
+    assert messages == ["axes must include 2 or 3 axes of type 'space', found 4, counting 'c', which has no type "
+                        "(the schema counts an axis without a type as a space axis): give it its type (0.5/image.schema)"]
 
 
 def _break_duplicate_axis(a: dict[str, Any]) -> None:

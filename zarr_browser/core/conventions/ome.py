@@ -453,9 +453,17 @@ def _schema_message(error: ValidationError) -> tuple[list[str | int], str]:
     validator = error.validator
     if validator in ("contains", "minContains", "maxContains"):
         if last == "axes":
-            found = sum(1 for a in error.instance if isinstance(a, dict) and a.get("type") == "space") \
-                if isinstance(error.instance, list) else 0
-            return path, f"axes must include 2 or 3 axes of type 'space', found {found}"
+            axes = [a for a in error.instance if isinstance(a, dict)] if isinstance(error.instance, list) else []
+            # the schema's "contains" takes an axis without a type for a space axis
+            untyped = [str(a.get("name", i)) for i, a in enumerate(axes) if "type" not in a]
+            found = sum(1 for a in axes if a.get("type") == "space") + len(untyped)
+            message = f"axes must include 2 or 3 axes of type 'space', found {found}"
+            if untyped:
+                names = ", ".join(repr(n) for n in untyped)
+                message += (f", counting {names}, which {'has' if len(untyped) == 1 else 'have'} no type (the "
+                            "schema counts an axis without a type as a space axis): give "
+                            f"{'it its type' if len(untyped) == 1 else 'them their types'}")
+            return path, message
         if last == "coordinateTransformations":
             return path, "coordinateTransformations must hold exactly one 'scale' transformation"
     if validator in ("oneOf", "anyOf") and error.context:
@@ -1155,10 +1163,14 @@ class _Checker:
             return
         kinds = [a.get("type") for a in axes]
         size = shape[kinds.index("channel")] if "channel" in kinds else 1
-        if len(channels) != size:
-            self.warning(f"omero lists {len(channels)} channels but the channel axis has size {size}"
-                         if "channel" in kinds else
-                         f"omero lists {len(channels)} channels but no axis has type 'channel' (one channel)",
+        if len(channels) == size:
+            return
+        if "channel" in kinds:  # napari-ome-zarr hands napari one contrast limit per omero channel
+            self.error(f"omero lists {len(channels)} channels but the channel axis has size {size}: napari-ome-zarr "
+                       f"refuses to open the image ('length of [...] must equal {size}'); list one channel per "
+                       "index of the channel axis", "omero", "channels")
+        else:
+            self.warning(f"omero lists {len(channels)} channels but no axis has type 'channel' (one channel)",
                          "omero", "channels")
 
     # -- HCS ---------------------------------------------------------------------------------
