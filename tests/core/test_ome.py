@@ -730,3 +730,27 @@ def test_unknown_top_level_version_is_one_clear_error(tmp_path: Path, version: s
     assert issue.message.startswith(f"unknown OME-NGFF version {version!r}")
     assert "(known: 0.1, 0.2, 0.3, 0.4;" in issue.message and "not validated" in issue.message
     assert (issue.document, issue.pointer) == (".zattrs", "/multiscales/0/version")
+
+
+def test_a_label_image_with_other_levels_than_its_image_is_an_error(tmp_path: Path) -> None:
+    """The labels section: a label image's datasets MUST have as many entries as its image's.
+    ome-zarr-py writes 5 label levels by default whatever the image has; ome-zarr-models refuses
+    the 0.5 image then, where we said OK (audit F, 8)."""
+    from ome_zarr.writer import write_image, write_labels
+
+    for fmt, zarr_format, _version in _formats():
+        root = tmp_path / f"image{zarr_format}.ome.zarr"
+        group = zarr.open_group(root, mode="w", zarr_format=zarr_format)
+        write_image(np.zeros((2, 64, 64), dtype="uint16"), group, axes="cyx", fmt=fmt, scale_factors=(2, 4))
+        write_labels(np.zeros((64, 64), dtype="uint16"), group, name="nuclei", axes="yx", fmt=fmt)  # 5 levels
+        [issue] = [i for i in ome_issues(root) if "resolution levels" in i.message]
+        assert issue.severity is Severity.ERROR and issue.path == "/labels/nuclei"
+        assert issue.message.startswith("this label image has 5 resolution levels and its image (/) 3")
+        assert issue.message.endswith("remove the extra levels from datasets") and issue.pointer.endswith(
+            "/multiscales/0/datasets")
+        labels = zarr.open_group(root / "labels" / "nuclei", mode="r+")
+        attrs = labels.attrs.asdict()
+        ns = attrs.get("ome", attrs)
+        del ns["multiscales"][0]["datasets"][3:]  # what the message says
+        labels.attrs.put(attrs)
+        assert not [i for i in ome_issues(root) if "resolution levels" in i.message]

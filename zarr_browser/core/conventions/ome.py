@@ -217,6 +217,14 @@ def _legacy_version(attrs: Mapping[str, JSON]) -> str | None:
     return None
 
 
+def _level_count(ns: Mapping[str, JSON]) -> int | None:
+    """How many datasets the first multiscale of the namespace *ns* lists, when it lists them."""
+    multiscales = ns.get("multiscales")
+    first = multiscales[0] if isinstance(multiscales, list) and multiscales else None
+    datasets = first.get("datasets") if isinstance(first, dict) else None
+    return len(datasets) if isinstance(datasets, list) and datasets else None
+
+
 def _metadata(node: Node) -> _Metadata | None:
     """The OME metadata of *node*, or None when there is none.  Pure: reads only the node."""
     attrs = node.attributes
@@ -1071,6 +1079,16 @@ class _Checker:
             where = ("image-label", "source", "image") if isinstance(image, str) else ("image-label",)
             self.warning(f"the source image {relative!r} of this label image ({target}) is not an OME-NGFF image",
                          *where)
+            return
+        ours, theirs = _level_count(self.ns), _level_count(source_meta.namespace)
+        if ours is not None and theirs is not None and ours != theirs:
+            # a MUST of the labels section; ome-zarr-models refuses the image then
+            self.error(f"this label image has {ours} resolution levels and its image ({target}) {theirs}: a label "
+                       "image must have as many as its image (ome-zarr-models refuses a 0.5 image so: 'Number of "
+                       "image label multiscale levels ... doesn't match'); "
+                       + ("remove the extra levels from datasets" if ours > theirs else
+                          "write the missing levels, or remove the image's extra levels from its datasets"),
+                       "multiscales", 0, "datasets")
 
     def _check_labels_group(self) -> None:
         labels = self.ns.get("labels")
