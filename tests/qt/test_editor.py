@@ -339,6 +339,26 @@ def test_saving_with_new_errors_needs_the_override(qtbot: Any, make_window: Any,
     assert json.loads((store / "a" / "zarr.json").read_text())["dimension_names"] == ["y"]
 
 
+def test_the_validation_summary_counts_notes_apart_from_warnings(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    """Four [strict] notes and one warning read "5 warnings" (audit F, 13)."""
+    from zarr_browser.core.issues import Issue, Severity
+    from zarr_browser.qt.editor.controller import ValidationState
+
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    editing = window.editing
+    assert editing.controller.edit(lambda s: s.set("/", "/title", "new title"))
+    notes = [Issue(Severity.INFO, f"[strict] note {n}", "/") for n in range(4)]
+    warning = Issue(Severity.WARNING, "a warning", "/")
+    editing.editor._on_validated(ValidationState(issues=[*notes, warning], new_warnings=[warning]))
+    assert editing.editor.validationLabel.text() == "Validation: 1 warning, 4 notes"
+    editing.editor._on_validated(ValidationState(issues=notes[:1]))
+    assert "✔ The edited nodes validate" in editing.editor.validationLabel.text()
+    assert editing.editor.validationLabel.text().endswith("(1 note)")
+    assert editing.editor.validationList.kinds() == ["info"]  # the list still shows them
+
+
 def save_into_a_conflict(qtbot: Any, window: BrowserWindow, store: Path, monkeypatch: pytest.MonkeyPatch,
                          answer: Any) -> list[str]:
     """Edit, let another writer change the document, save: the conflict question gets *answer*.

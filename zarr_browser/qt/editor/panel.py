@@ -328,11 +328,14 @@ class EditorPanel(QWidget):
 
     def _on_validated(self, state: ValidationState) -> None:
         self.validationList.showValidation(state)
-        new, old, warnings = len(state.new_errors), len(state.old_errors), len(state.warnings)
+        new, old = len(state.new_errors), len(state.old_errors)
+        warnings = sum(1 for i in state.warnings if i.severity is Severity.WARNING)
+        notes = len(state.warnings) - warnings  # (info: [strict] SHOULDs, hints) counted apart (audit F, 13)
+        noted = f"{notes} note{'s' if notes != 1 else ''}"
         if not self._controller.isDirty():
             text = "<span style='color:#6b7280'>Validation: no edits yet</span>"
         elif not (new or old or warnings):
-            text = "<span style='color:#15803d'>✔ The edited nodes validate</span>"
+            text = "<span style='color:#15803d'>✔ The edited nodes validate</span>" + (f" ({noted})" if notes else "")
         else:
             parts = []
             if new:
@@ -341,6 +344,8 @@ class EditorPanel(QWidget):
                 parts.append(f"{old} error{'s' if old != 1 else ''} already there")
             if warnings:
                 parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+            if notes:
+                parts.append(noted)
             text = "Validation: " + ", ".join(parts)
         self.validationLabel.setText(text)
 
