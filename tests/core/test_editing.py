@@ -399,6 +399,14 @@ def test_ome_06_is_read_only(tmp_path: Path) -> None:
     session = EditSession.open(str(store))
     with pytest.raises(ReadOnlyFieldError):
         ome_rename_axis(session, "/", "x", "xx")
+    # the attribute editor and `edit` too: 0.6 metadata the 0.6rc0 schemas reject was saved (audit F, 3)
+    with pytest.raises(ReadOnlyFieldError, match=r"OME-NGFF 0\.6\.dev2 metadata is read-only until 0\.6 is final"):
+        session.set("/", "/ome/multiscales/0/axes/1/name", 5)
+    with pytest.raises(ReadOnlyFieldError, match=r"read-only until 0\.6 is final"):
+        session.delete("/", "/ome")
+    assert not session.dirty
+    session.set("/", "/note", "other attributes stay editable")
+    assert session.dirty
 
 
 @pytest.mark.parametrize("zarr_format", [2, 3])

@@ -685,6 +685,13 @@ def _check_versions(key: str, before: Mapping[str, JSON], after: Mapping[str, JS
 
 def _check_attrs(key: str, before: Mapping[str, JSON], after: Mapping[str, JSON], allow_nczarr: bool) -> None:
     _check_versions(key, before, after)
+    ome = before.get("ome")
+    version = ome.get("version") if isinstance(ome, dict) else None
+    if isinstance(version, str) and version.startswith("0.6") and not same(ome, after.get("ome", ABSENT)):
+        # (audit F, 3: the forms refused it, the attribute editor and `edit` saved 0.6 metadata
+        # that the 0.6rc0 schemas reject, since it is not validated here)
+        raise ReadOnlyFieldError(f"{key}: OME-NGFF {version} metadata is read-only until 0.6 is final: zarr-browser "
+                                 "does not validate release candidates, so it cannot check an edit of it")
     if allow_nczarr:
         return
     for attr in set(before) | set(after):
