@@ -1445,3 +1445,28 @@ def test_a_datatree_group_has_the_index_coordinates_of_its_ancestors(tmp_path: P
             == inherited, group
     root_table = registry.describe(hierarchy.root, ctx)["xarray"]
     assert not any("inherited_from" in v for v in root_table["variables"].values())
+
+
+@pytest.mark.parametrize(("standard_name", "fragment"), [
+    ("air_temperature", None),
+    ("air_temperature standard_error", None),  # a modifier of CF Appendix C
+    ("mole_fraction_of_CFC11_in_air", None),  # capitals: chemical formulas
+    ("air temperature", "'temperature' is not a standard name modifier"),
+    ("sea surface temperature", "is not of the form of a CF standard name"),
+    ("", "standard_name is empty"),
+])
+def test_the_form_of_a_standard_name_is_checked(tmp_path: Path, standard_name: str, fragment: str | None) -> None:
+    """CF 3.3: one word of the standard name table, optionally a modifier; 'air temperature'
+    was accepted without a word (audit F, 15).  The table itself is not checked."""
+    path = tmp_path / "s.zarr"
+    xr.Dataset({"v": (("x",), np.arange(3.0))}).to_zarr(path, zarr_format=3, mode="w", consolidated=False)
+    _edit_attrs(path, "v", standard_name=standard_name)
+    _, report, _ = _check(path)
+    issues = [i for i in report.issues if i.pointer.endswith("/standard_name")]
+    if fragment is None:
+        assert issues == []
+        return
+    [issue] = issues
+    assert issue.severity is Severity.WARNING and fragment in issue.message
+    if " " in standard_name.strip():
+        assert issue.message.endswith(f"{'_'.join(standard_name.split())!r}?")

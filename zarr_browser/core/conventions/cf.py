@@ -464,6 +464,31 @@ def _unsigned_missing_problem(node: Node, item: JSON, stored: np.dtype, read: np
     return None
 
 
+_STANDARD_NAME = re.compile(r"[A-Za-z0-9_]+")
+_STANDARD_NAME_MODIFIERS = ("detection_minimum", "number_of_observations", "standard_error", "status_flag")
+
+
+def _standard_name_problem(value: JSON) -> str | None:
+    """What is wrong with the form of a ``standard_name`` (CF §3.3: a name from the standard
+    name table, one word of letters, digits and underscores, optionally followed by blanks and
+    a modifier of Appendix C), or None.  The table itself is not checked: only the form."""
+    if not isinstance(value, str):
+        return f"standard_name is {value!r}, expected a string"
+    if not value.strip():
+        return "standard_name is empty: remove it, or give a name from the CF standard name table"
+    name, *rest = value.split()
+    if _STANDARD_NAME.fullmatch(name) and (not rest or (len(rest) == 1 and rest[0] in _STANDARD_NAME_MODIFIERS)):
+        return None
+    if len(rest) == 1 and _STANDARD_NAME.fullmatch(name) and _STANDARD_NAME.fullmatch(rest[0]):
+        return (f"standard_name {value!r}: {rest[0]!r} is not a standard name modifier "
+                f"({', '.join(_STANDARD_NAME_MODIFIERS)}); a standard name is one word: "
+                f"{'_'.join(value.split())!r}?")
+    joined = "_".join(value.split())
+    hint = f"; {joined!r}?" if _STANDARD_NAME.fullmatch(joined) else ""
+    return (f"standard_name {value!r} is not of the form of a CF standard name (one word of letters, digits and "
+            f"underscores from the standard name table, optionally followed by a modifier){hint}")
+
+
 def _integer_scale(attrs: Mapping[str, JSON]) -> bool:
     """Whether xarray unpacks into int64: a ``scale_factor`` that is a JSON integer and no
     ``add_offset`` (``_choose_float_dtype`` then takes the type of the scale_factor)."""
@@ -653,6 +678,11 @@ class CfConvention(BaseConvention):
                     add(Severity.WARNING, f"{key} {attrs[key]!r}{held} is not representable in the stored dtype "
                         f"{stored}: {problem}", key)
         _check_fill_and_missing(node, add)
+        standard_name = attrs.get("standard_name")
+        if standard_name is not None:
+            problem = _standard_name_problem(standard_name)
+            if problem:
+                add(Severity.WARNING, problem, "standard_name")
         if units is not None and not isinstance(units, str):
             add(Severity.WARNING, f"units is {units!r}, expected a string", "units")
         elif isinstance(units, str) and xarray_decodes_times(units):
