@@ -376,6 +376,35 @@ def test_ome_set_pixel_size_scales_every_level(tmp_path: Path, version: str) -> 
         ome_set_pixel_size(session, "/", {"q": 1})
 
 
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_pixel_size_and_translation_are_physical_under_a_multiscale_transform(tmp_path: Path, version: str) -> None:
+    """The multiscale's own coordinateTransformations apply after every level's (the spec's
+    multiscales_transformations example: level-0 scale 1, multiscale scale 10, a 10-unit
+    pixel).  Setting a 0.5 pixel size saved level 0's scale as 0.5: a 5-unit pixel (audit F, 2)."""
+    from zarr_browser.core.editing.conventions import level0_in_world, ome_set_translation
+
+    store = _ome_store(tmp_path / "i.zarr", version)
+    session = EditSession.open(str(store))
+    attrs = session.attributes("/")
+    ms = attrs.get("ome", attrs)["multiscales"][0]
+    ms["coordinateTransformations"] = [{"type": "scale", "scale": [1.0, 10.0, 10.0]},
+                                       {"type": "translation", "translation": [0.0, 100.0, 0.0]}]
+    session.set("/", "/ome/multiscales/0" if version == "0.5" else "/multiscales/0", ms)
+    assert level0_in_world(_ms(session), "scale") == [1.0, 1.3, 1.3]  # 0.13 under ×10
+    assert level0_in_world(_ms(session), "translation") == [0.0, 100.0, 0.0]
+    session.apply(ome_set_pixel_size(session, "/", {"y": 0.5, "x": 0.5}))
+    assert level0_in_world(_ms(session), "scale") == [1.0, 0.5, 0.5]  # what was asked, physically
+    assert _ms(session)["datasets"][0]["coordinateTransformations"][0]["scale"] == [1.0, 0.05, 0.05]
+    assert _ms(session)["datasets"][1]["coordinateTransformations"][0]["scale"] == [1.0, 0.1, 0.1]  # factor 2 kept
+    session.apply(ome_set_translation(session, "/", {"y": 150.0, "x": 20.0}))
+    assert level0_in_world(_ms(session), "translation") == [0.0, 150.0, 20.0]
+    assert _ms(session)["datasets"][0]["coordinateTransformations"][1]["translation"] == [0.0, 5.0, 2.0]
+    # level 1 keeps its half-pixel offset from level 0 (0.065 in level units after the new 0.05 size)
+    level1 = _ms(session)["datasets"][1]["coordinateTransformations"][1]["translation"]
+    assert level1 == pytest.approx([0.0, 5.025, 2.025])
+    assert _ms(session)["coordinateTransformations"][0]["scale"] == [1.0, 10.0, 10.0]  # left as it was
+
+
 def test_ome_rename_axis_rewrites_dimension_names_in_05(tmp_path: Path) -> None:
     store = _ome_store(tmp_path / "i.zarr", "0.5")
     session = EditSession.open(str(store))

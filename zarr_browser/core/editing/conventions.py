@@ -217,6 +217,12 @@ def ome_set_pixel_size(
     on the image.
     """
     node, parts, axes, datasets, targets = _per_axis(session, image, sizes, "pixel size", multiscale, positive=True)
+    gscale, _gtrans = multiscale_transform(_ome(node, multiscale)[2], len(axes))
+    for j in targets:  # the size asked is physical: the multiscale's own scale applies after level 0's
+        if gscale[j] <= 0:
+            raise EditError(f"{image}: the multiscale's own scale for axis {axes[j].get('name', j)!r} is "
+                            f"{gscale[j]!r}; a pixel size cannot be set through it")
+        targets[j] = targets[j] / gscale[j]
 
     def vectors(dataset: Mapping[str, JSON]) -> tuple[int | None, list[float] | None, int | None, list[float] | None]:
         scale_at = trans_at = None
@@ -274,7 +280,7 @@ def ome_set_pixel_size(
               if isinstance(scale0[j], int | float) and not isinstance(scale0[j], bool) and scale0[j] > 0}
     followers: list[Command] = [batch]
     for label in ome_label_images(session, image):
-        label_scale = _level0_by_name(session, label, "scale")
+        label_scale = _level0_by_name(session, label, "scale")  # (physical, as the sizes asked)
         sizes_of_label: dict[str | int, float] = {name: _clean(label_scale[name] * ratio)
                                                   for name, ratio in ratios.items()
                                                   if isinstance(label_scale.get(name), int | float)
@@ -332,23 +338,65 @@ def ome_label_images(session: EditSession, image: str) -> list[str]:
     return out
 
 
+def multiscale_transform(ms: Mapping[str, JSON], n_axes: int) -> tuple[list[float], list[float]]:
+    """The scale and translation of a multiscale's own ``coordinateTransformations``, which apply
+    after every level's (ones and zeros where it has none, or a malformed one)."""
+    scale, translation = [1.0] * n_axes, [0.0] * n_axes
+    transforms = ms.get("coordinateTransformations")
+    for transform in transforms if isinstance(transforms, list) else []:
+        kind = transform.get("type") if isinstance(transform, dict) else None
+        values = transform.get(kind) if isinstance(transform, dict) and isinstance(kind, str) else None
+        if kind not in ("scale", "translation") or not isinstance(values, list) or len(values) != n_axes \
+                or not all(_finite(v) for v in values):
+            continue
+        if kind == "scale":
+            scale = [float(v) for v in values]
+        else:
+            translation = [float(v) for v in values]
+    return scale, translation
+
+
+def level0_in_world(ms: Mapping[str, JSON], kind: str) -> list[float] | None:
+    """Level 0's pixel size (*kind* ``scale``) or origin (``translation``) in physical units: its
+    own transform followed by the multiscale's (a level-0 scale of 1 under a multiscale scale of
+    10 is a 10-unit pixel).  None when level 0 has no scale (no translation: origin 0); a vector
+    that cannot be combined (other lengths, not numbers) as written."""
+    datasets = ms.get("datasets")
+    axes = ms.get("axes")
+    if not isinstance(datasets, list) or not datasets or not isinstance(datasets[0], dict):
+        return None
+    own: list[JSON] | None = None
+    transforms = datasets[0].get("coordinateTransformations")
+    for transform in transforms if isinstance(transforms, list) else []:
+        if isinstance(transform, dict) and transform.get("type") == kind and isinstance(transform.get(kind), list):
+            own = transform[kind]
+            break
+    if own is None and kind == "translation" and isinstance(axes, list):
+        own = [0.0] * len(axes)
+    if own is None or not isinstance(axes, list) or len(own) != len(axes) or not all(_finite(v) for v in own):
+        return own  # (as written: the form shows it, validation says what is wrong)
+    gscale, gtrans = multiscale_transform(ms, len(axes))
+    if kind == "scale":
+        return [_clean(float(v) * g) for v, g in zip(own, gscale, strict=True)]
+    return [_clean(float(v) * g + t) for v, g, t in zip(own, gscale, gtrans, strict=True)]
+
+
+def _finite(value: JSON) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _level0_by_name(session: EditSession, image: str, kind: str) -> dict[str, float]:
-    """Level 0's *kind* (``scale`` or ``translation``) of an image, by axis name ({} when absent)."""
+    """Level 0's *kind* (``scale`` or ``translation``) of an image in physical units (the
+    multiscale's own transform applied), by axis name ({} when absent)."""
     try:
         _parts, _version, ms = _ome(session.load(image), 0)
         axes = _axes(ms, image)
-        datasets = _datasets(ms, image)
     except (EditError, ZarrBrowserError):
         return {}
-    if not datasets:
+    values = level0_in_world(ms, kind)
+    if values is None or len(values) != len(axes):
         return {}
-    transforms = datasets[0][1].get("coordinateTransformations")
-    for transform in transforms if isinstance(transforms, list) else []:
-        values = transform.get(kind) if isinstance(transform, dict) and transform.get("type") == kind else None
-        if isinstance(values, list) and len(values) == len(axes):
-            return {str(a.get("name")): v for a, v in zip(axes, values, strict=True)
-                    if isinstance(v, int | float) and not isinstance(v, bool)}
-    return {}
+    return {str(a.get("name")): v for a, v in zip(axes, values, strict=True) if _finite(v)}
 
 
 def _shape(session: EditSession, image: str, dataset: Mapping[str, JSON]) -> tuple[int, ...] | None:
@@ -650,14 +698,22 @@ def ome_set_translation(
     _at0, origin = current(datasets[0][1])
     if len(origin) != len(axes):
         raise EditError(f"{image}: level 0's translation has {len(origin)} entries for {len(axes)} axes")
+    # the origin asked is physical: the multiscale's own transform applies after level 0's
+    gscale, gtrans = multiscale_transform(_ome(node, multiscale)[2], len(axes))
+    world_shift: dict[int, float] = {}
+    for j, value in targets.items():
+        if gscale[j] == 0:
+            raise EditError(f"{image}: the multiscale's own scale for axis {axes[j].get('name', j)!r} is 0; "
+                            "a translation cannot be set through it")
+        world_shift[j] = value - (origin[j] * gscale[j] + gtrans[j])
     commands: list[Command] = []
     for k, dataset in datasets:
         at, values = current(dataset)
         if len(values) != len(axes):
             raise EditError(f"{image}: datasets[{k}] has a translation with {len(values)} entries")
         new = list(values)
-        for j, value in targets.items():
-            new[j] = _clean(values[j] + value - origin[j])
+        for j, shift in world_shift.items():
+            new[j] = _clean(values[j] + shift / gscale[j])
         base = [*parts, "datasets", k, "coordinateTransformations"]
         if at is not None:
             if not same(new, values):
@@ -669,7 +725,7 @@ def ome_set_translation(
     batch = Batch(commands, label=f"set translation of {image}")
     if not labels:
         return batch
-    shifts = {str(axes[j].get("name")): value - origin[j] for j, value in targets.items()}
+    shifts = {str(axes[j].get("name")): shift for j, shift in world_shift.items()}
     followers: list[Command] = [batch]
     for label in ome_label_images(session, image):
         label_origin = _level0_by_name(session, label, "translation")
