@@ -359,6 +359,31 @@ def test_the_validation_summary_counts_notes_apart_from_warnings(qtbot: Any, mak
     assert editing.editor.validationList.kinds() == ["info"]  # the list still shows them
 
 
+def test_the_inspector_says_it_shows_a_node_with_unsaved_edits_as_saved(qtbot: Any, make_window: Any,
+                                                                       tmp_path: Path) -> None:
+    """The inspector beside the editor kept showing the stored values without a word (audit F, 14)."""
+    store = plain_store(tmp_path / "s.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    note = window.inspector.unsavedNote
+    assert not note.isVisible()
+    assert window.editing.controller.edit(lambda s: s.set("/", "/title", "new title"))
+    qtbot.waitUntil(note.isVisible, timeout=WAIT)
+    assert note.text().startswith("Shown as saved")
+    done: list[bool] = []
+    window.revealPath("/a", done.append)  # a node without edits
+    qtbot.waitUntil(lambda: done == [True] and not note.isVisible(), timeout=WAIT)
+    window.revealPath("/", done.append)
+    qtbot.waitUntil(note.isVisible, timeout=WAIT)
+    import os
+    if os.environ.get("ZB_SHOT"):
+        window.resize(1200, 700)
+        qtbot.wait(300)
+        window.grab().save(os.environ["ZB_SHOT"])
+    save_through_dialog(qtbot, window)
+    qtbot.waitUntil(lambda: not note.isVisible(), timeout=WAIT)
+
+
 def save_into_a_conflict(qtbot: Any, window: BrowserWindow, store: Path, monkeypatch: pytest.MonkeyPatch,
                          answer: Any) -> list[str]:
     """Edit, let another writer change the document, save: the conflict question gets *answer*.

@@ -147,6 +147,7 @@ class WindowEditing(QObject):
         self.controller.saveFailed.connect(self._on_save_failed)
         self.controller.reloaded.connect(self._on_reloaded)
         self._window.storeOpened.connect(self._on_store_opened)
+        self._window.panel.currentPathChanged.connect(self._update_unsaved_note)
         self._window.openFailed.connect(self._on_open_failed)
         self._window.panel.currentPathChanged.connect(self._on_current_path_changed)
         self.editor.nodeRequested.connect(self._window.revealPath)
@@ -455,6 +456,12 @@ class WindowEditing(QObject):
         self._status_bar().showMessage(f"Edit refused: {message}", 10000)
         self._window.errorBar.showError(f"Edit refused: {message}")
 
+    def _update_unsaved_note(self, *_args: Any) -> None:
+        session = self.controller.session() if self.controller.isActive() else None
+        current = self._window.currentPath()
+        changed = session.changed_paths() if session is not None and self.controller.isDirty() else []
+        self._window.inspector.setUnsaved(current is not None and current in changed)
+
     def _status_bar(self) -> QStatusBar:
         """The window's status bar (QMainWindow creates it on first use)."""
         return nonnull(self._window.statusBar())
@@ -484,6 +491,7 @@ class WindowEditing(QObject):
         else:
             self.dirtyLabel.setText("editing · all saved")
         self.dirtyLabel.setStyleSheet("color: #b45309; font-weight: bold;" if dirty else "color: #15803d;")
+        self._update_unsaved_note()
         if hierarchy is not None:
             if active and not writable:
                 window.modeLabel.setText("preview only")

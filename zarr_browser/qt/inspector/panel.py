@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import Qt, Signal
-from qtpy.QtWidgets import QFrame, QScrollArea, QTabWidget, QToolButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QFrame, QLabel, QScrollArea, QTabWidget, QToolButton, QVBoxLayout, QWidget
 
 from zarr_browser.core.model import key_prefix
 from zarr_browser.core.preview import PreviewUnavailableError, Thumbnail, make_thumbnail, previewable, value_kind
@@ -215,10 +215,22 @@ class Inspector(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
+        # while this node has unsaved edits, the tabs show it as saved (audit F, 14: two panels
+        # side by side disagreed without a word)
+        self.unsavedNote = QLabel("Shown as saved: the unsaved edits of this node are in the editor")
+        self.unsavedNote.setObjectName("unsavedNote")
+        self.unsavedNote.setWordWrap(True)
+        self.unsavedNote.setStyleSheet("color: #92400e; background: #fef3c7; padding: 2px 6px;")
+        self.unsavedNote.setVisible(False)
         layout.addWidget(self.breadcrumb)
+        layout.addWidget(self.unsavedNote)
         layout.addWidget(self.tabs, 1)
         self._connect()
         self.clear()
+
+    def setUnsaved(self, unsaved: bool) -> None:
+        """Say (or stop saying) that the node shown has unsaved edits: the tabs show it as saved."""
+        self.unsavedNote.setVisible(unsaved)
 
     def _connect(self) -> None:
         self.breadcrumb.pathClicked.connect(self.nodeRequested)
