@@ -508,3 +508,39 @@ def test_running_an_edit_again_after_a_half_way_save_finishes_the_consolidated_c
     assert entry["units"] == "degC"
     code, out = _run("edit", str(store), "--set", '/temperature:/units="degC"', "--json")
     assert code == 0 and json.loads(out)["written"] == []
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_ome_pixel_size_origin_and_axis_rename_from_the_command_line(tmp_path: Path, version: str) -> None:
+    """The forms' convention edits from a script: a pixel-size fix needed one hand-computed --set
+    per level and translation, a 0.5 axis rename one per level's dimension_names (audit F, 12)."""
+    from edit_stores import ome_image
+
+    store = ome_image(tmp_path / "i.zarr", version)
+    code, out = _run("edit", str(store), "--pixel-size", "/:y=0.2,x=0.2", "--unit", "nanometer",
+                     "--origin", "/:y=10", "--rename-axis", "/:x=xx", "--json")
+    payload = json.loads(out)
+    assert code == 0 and payload["saved"] and payload["errors"] == 0, out
+    attrs = _attrs(store, "", 3 if version == "0.5" else 2)
+    ms = attrs.get("ome", attrs)["multiscales"][0]
+    assert [a["name"] for a in ms["axes"]] == ["c", "y", "xx"]
+    assert [a.get("unit") for a in ms["axes"]] == [None, "nanometer", "nanometer"]
+    scales = [d["coordinateTransformations"][0]["scale"] for d in ms["datasets"]]
+    assert scales == [[1.0, 0.2, 0.2], [1.0, 0.4, 0.4]]  # level 1 keeps its factor 2
+    translations = [d["coordinateTransformations"][1]["translation"] for d in ms["datasets"]]
+    assert translations == [[0.0, 10.0, 0.0], [0.0, 10.1, 0.1]]  # half a level-1 pixel, rescaled, then moved
+    if version == "0.5":
+        assert [json.loads((store / k / "zarr.json").read_text())["dimension_names"] for k in "01"] == [
+            ["c", "y", "xx"], ["c", "y", "xx"]]
+
+
+def test_ome_convention_edits_are_refused_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = _store(tmp_path / "s.zarr")  # no OME metadata
+    before = _snapshot(store)
+    code, _out = _run("edit", str(store), "--pixel-size", "/:y=0.5")
+    assert code == 1 and "OME" in capsys.readouterr().err
+    assert _snapshot(store) == before
+    assert _run("edit", str(store), "--pixel-size", "/:y=big")[0] == 2
+    assert "expects NODE:AXIS=NUMBER" in capsys.readouterr().err
+    assert _run("edit", str(store), "--unit", "micrometer", "--set", "/:/a=1")[0] == 2
+    assert "--unit goes with --pixel-size" in capsys.readouterr().err

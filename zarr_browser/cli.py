@@ -249,6 +249,20 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("--patch", action="append", default=[], dest="patches", metavar="NODE=FILE",
                       help="apply the RFC 6902 JSON Patch in FILE to NODE's attributes ('-' reads stdin); "
                            "repeatable")
+    ome = edit.add_argument_group(
+        "OME-NGFF images", "convention edits, as the window's forms make them: every level follows, and the "
+                           "image's label images too (unless --no-labels)")
+    ome.add_argument("--pixel-size", action="append", default=[], dest="pixel_sizes", metavar="NODE:AXIS=SIZE,…",
+                     help="set the physical pixel size of level 0 on these axes, e.g. '/:y=0.325,x=0.325'; every "
+                          "level keeps its factor, translations are rescaled; repeatable")
+    ome.add_argument("--unit", default=None, metavar="UNIT",
+                     help="with --pixel-size: the unit of those axes, e.g. micrometer")
+    ome.add_argument("--origin", action="append", default=[], dest="origins", metavar="NODE:AXIS=VALUE,…",
+                     help="move level 0's origin (its translation, in physical units) on these axes; every "
+                          "level moves with it; repeatable")
+    ome.add_argument("--rename-axis", action="append", default=[], dest="axis_renames", metavar="NODE:OLD=NEW",
+                     help="rename an axis (0.5: every level's dimension_names too); repeatable")
+    ome.add_argument("--no-labels", action="store_true", help="leave the image's label images as they are")
     edit.add_argument("--force", action="store_true", help="save even when validation finds errors")
     edit.add_argument("--dry-run", action="store_true", help="print the diff and the issues; write nothing")
     edit.add_argument("--strict", action="store_true",
@@ -586,6 +600,38 @@ def _parse_set(spec: str) -> tuple[str, str, Any]:
     return node, pointer, value
 
 
+def _parse_axis_values(spec: str, flag: str) -> tuple[str, dict[str | int, float]]:
+    """``NODE:AXIS=NUMBER,AXIS=NUMBER`` of --pixel-size and --origin."""
+    node, rest = _node_and_rest(spec, flag, "NODE:AXIS=NUMBER[,AXIS=NUMBER…], e.g. '/:y=0.5,x=0.5'")
+    values: dict[str | int, float] = {}
+    for part in rest.split(","):
+        axis, sep, raw = part.partition("=")
+        try:
+            number = float(raw)
+        except ValueError:
+            number = math.nan
+        if not sep or not axis.strip() or not math.isfinite(number):
+            raise _UsageError(f"{flag} expects NODE:AXIS=NUMBER[,AXIS=NUMBER…], e.g. '/:y=0.5,x=0.5'; got {spec!r}")
+        values[axis.strip()] = number
+    return node, values
+
+
+def _node_and_rest(spec: str, flag: str, form: str) -> tuple[str, str]:
+    """``NODE:REST`` where REST holds no colon (axis names and numbers), NODE may."""
+    node, sep, rest = spec.rpartition(":")
+    if not sep or not node.startswith("/"):
+        raise _UsageError(f"{flag} expects {form} (NODE starting with '/'), got {spec!r}")
+    return node, rest
+
+
+def _parse_rename(spec: str, flag: str) -> tuple[str, str, str]:
+    node, rest = _node_and_rest(spec, flag, "NODE:OLD=NEW, e.g. '/:x=xx'")
+    old, sep, new = rest.partition("=")
+    if not sep or not old or not new:
+        raise _UsageError(f"{flag} expects NODE:OLD=NEW, got {spec!r}")
+    return node, old, new
+
+
 def _read_patch(spec: str) -> tuple[str, Any]:
     node, sep, filename = spec.partition("=")
     if not sep or not node.startswith("/") or not filename:
@@ -646,6 +692,7 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
         ValidationRefusedError,
         patch_to_commands,
     )
+    from zarr_browser.core.editing.conventions import ome_rename_axis, ome_set_pixel_size, ome_set_translation
     from zarr_browser.core.safety import check_environment
     from zarr_browser.errors import NodeNotFoundError
 
@@ -653,11 +700,17 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
         sets = [_parse_set(s) for s in args.sets]
         deletes = [_split_node(s, "--delete") for s in args.deletes]
         patches = [_read_patch(p) for p in args.patches]
+        sizes = [_parse_axis_values(s, "--pixel-size") for s in args.pixel_sizes]
+        origins = [_parse_axis_values(s, "--origin") for s in args.origins]
+        renames = [_parse_rename(s, "--rename-axis") for s in args.axis_renames]
+        if args.unit is not None and not sizes:
+            raise _UsageError("--unit goes with --pixel-size")
     except _UsageError as err:
         _line(sys.stderr, f"zarr-browser edit: {err}")
         return EXIT_UNREADABLE
-    if not (sets or deletes or patches):
-        sys.stderr.write("zarr-browser edit: nothing to do: give --set, --delete or --patch\n")
+    if not (sets or deletes or patches or sizes or origins or renames):
+        sys.stderr.write("zarr-browser edit: nothing to do: give --set, --delete, --patch, --pixel-size, --origin "
+                         "or --rename-axis\n")
         return EXIT_UNREADABLE
     check_environment()
     registry = default_registry()
@@ -713,7 +766,16 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
                 if key in command.document_keys():
                     state = command.apply(state)
             commands.append(patch_to_commands(patch, state, key=key, base=at))
-        session.apply(Batch(commands, label="zarr-browser edit"))
+        if commands:
+            session.apply(Batch(commands, label="zarr-browser edit"))
+        # convention edits, each built on what the edits before it made (one save for all)
+        follow = not args.no_labels
+        for node_path, values in sizes:
+            session.apply(ome_set_pixel_size(session, _below(base, node_path), values, args.unit, labels=follow))
+        for node_path, values in origins:
+            session.apply(ome_set_translation(session, _below(base, node_path), values, labels=follow))
+        for node_path, old_name, new_name in renames:
+            session.apply(ome_rename_axis(session, _below(base, node_path), old_name, new_name))
     except (EditError, NodeNotFoundError) as err:  # the edit does not apply to this store
         return finish(EXIT_ERRORS, str(err))
     payload["diff"] = session.diff()
