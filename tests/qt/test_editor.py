@@ -1606,3 +1606,37 @@ def test_a_value_can_be_edited_from_the_keyboard(qtbot: Any, make_window: Any, t
     qtbot.keyClick(view, Qt.Key.Key_Left)
     qtbot.keyClick(view, Qt.Key.Key_Left)
     assert view.currentIndex().column() == 0
+
+
+def test_set_pixel_size_writes_only_pixel_sizes_and_units(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    """A name and type typed in the axes table were applied by 'Set pixel size and unit' too (one
+    step renaming the axis and rewriting dimension_names): they stay typed, not applied."""
+    store = ome_image(tmp_path / "i.zarr")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    form = window.editing.editor.axesForm
+    form.rows[1]["name"].setText("depth")
+    form.rows[1]["type"].setCurrentText("time")
+    form.rows[2]["unit"].setCurrentText("nanometer")
+    form.rows[2]["size"].setValue(0.25)
+    form.rows[1]["translation"].setValue(3.0)
+    form.pixelSizeButton.click()
+    wait_history(qtbot, window, 1)
+    controller = window.editing.controller
+    assert controller.history() == ["set pixel size of x in / + set units of /"]
+    session = controller.session()
+    axes = session.attributes("/")["ome"]["multiscales"][0]["axes"]
+    assert axes == [{"name": "c", "type": "channel"}, {"name": "y", "type": "space", "unit": "micrometer"},
+                    {"name": "x", "type": "space", "unit": "nanometer"}]
+    assert sorted(controller.diff()) == ["zarr.json"], "no level's dimension_names"
+    form = window.editing.editor.axesForm
+    assert (form.rows[1]["name"].text(), form.rows[1]["type"].currentText()) == ("depth", "time")
+    assert form.rows[1]["translation"].value() == 3.0 and form.rows[2]["size"].value() == 0.25
+    assert form.sync.isModified() and window.editing.editor.unapplied()
+    form.translationButton.click()
+    wait_history(qtbot, window, 2)
+    assert window.editing.editor.axesForm.rows[1]["name"].text() == "depth"
+    window.editing.editor.axesForm.applyAxesButton.click()
+    wait_history(qtbot, window, 3)
+    assert session.attributes("/")["ome"]["multiscales"][0]["axes"][1]["name"] == "depth"
+    assert not window.editing.editor.axesForm.sync.isModified()

@@ -53,6 +53,7 @@ __all__ = [
     "ome_set_pixel_size",
     "ome_set_plate_names",
     "ome_set_translation",
+    "ome_set_units",
     "set_attributes",
     "xarray_dims_from_ome_axes",
     "xarray_set_dimension_names",
@@ -673,6 +674,29 @@ def ome_set_axes(
     if version == "0.5" and names != [a.get("name") for a in current]:
         commands.extend(_level_dimension_names(session, image, ms, names))
     return Batch(commands, label=f"set axes of {image}")
+
+
+def ome_set_units(
+    session: EditSession, image: str, units: Mapping[str | int, str | None], *, multiscale: int = 0
+) -> Batch:
+    """Set the ``unit`` of some axes of an OME-NGFF image (by name or index; ``None`` or ``""``
+    removes it), leaving their names and types alone."""
+    node = session.load(image)
+    parts, _version, ms = _ome(node, multiscale)
+    axes = _axes(ms, image)
+    commands: list[Command] = []
+    for axis, unit in units.items():
+        index = _axis_index(axes, axis, image)
+        pointer = [*parts, "axes", index, "unit"]
+        if unit is None or unit == "":
+            if "unit" in axes[index]:
+                key, where = attributes_location(node, format_pointer(pointer))
+                commands.append(Delete(where, key=key))
+        elif not isinstance(unit, str):
+            raise EditError(f"axis {axis!r}: a unit is a string, got {unit!r}")
+        elif axes[index].get("unit") != unit:
+            commands.append(_attr_set(node, pointer, unit))
+    return Batch(commands, label=f"set units of {image}")
 
 
 def ome_set_translation(

@@ -7,7 +7,7 @@ worker and applies it as one undo step.  The forms show the session's working st
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import QPointF, QRectF, QRegularExpression, Qt, Signal
@@ -46,6 +46,7 @@ from zarr_browser.core.editing.conventions import (
     ome_set_pixel_size,
     ome_set_plate_names,
     ome_set_translation,
+    ome_set_units,
 )
 from zarr_browser.core.histogram import Histogram, channel_histogram
 from zarr_browser.core.jsonio import dumps
@@ -168,10 +169,14 @@ def _combined(*batches: Batch) -> Batch:
 
 
 def _pixel_size_and_units(session: EditSession, image: str, sizes: Mapping[str | int, float],
-                          axes: Sequence[Mapping[str, JSON]], labels: bool) -> Batch:
-    batches = [ome_set_pixel_size(session, image, sizes, labels=labels), ome_set_axes(session, image, axes)]
+                          units: Mapping[str | int, str], labels: bool) -> Batch:
+    """Pixel sizes and units only: names and types typed in the axes table are not written."""
+    batches = [ome_set_pixel_size(session, image, sizes, labels=labels), ome_set_units(session, image, units)]
     if labels:
-        batches.append(ome_label_units(session, image, axes))
+        ms = image_multiscale(session.load(image)) or {}
+        axes = [a for a in ms.get("axes") or [] if isinstance(a, dict)]
+        batches.append(ome_label_units(session, image, [{**a, "unit": units.get(i, a.get("unit"))}
+                                                        for i, a in enumerate(axes)]))
     return _combined(*batches)
 
 
@@ -192,11 +197,16 @@ class AxesForm(QGroupBox):
         self._scale_grid.setHorizontalSpacing(8)
         self.rows: list[dict[str, Any]] = []
         self.applyAxesButton = QPushButton("Apply axes")
-        self.applyAxesButton.setToolTip("Names, types and units in one step (0.5: also every level's dimension_names)")
+        self.applyAxesButton.setToolTip("Write the names, types and units typed above in one step (0.5: a new name "
+                                        "also rewrites every level's dimension_names); pixel sizes and translations "
+                                        "typed below stay for their own buttons")
         self.pixelSizeButton = QPushButton("Set pixel size and unit")
-        self.pixelSizeButton.setToolTip("Level 0's scale becomes the pixel size; every level keeps its factor")
+        self.pixelSizeButton.setToolTip("Write level 0's scale for the pixel sizes you changed (every level keeps its "
+                                        "factor, translations follow) and the units chosen above, in one step; "
+                                        "names and types typed above stay unapplied: Apply axes writes them")
         self.translationButton = QPushButton("Set translation")
-        self.translationButton.setToolTip("Move the origin; every level shifts by the same amount")
+        self.translationButton.setToolTip("Move the origin: level 0's translation becomes the values typed, every "
+                                          "level shifts by the same amount; nothing else typed is written")
         self.labelsFollow = QCheckBox("Labels follow")
         self.labelsFollow.setChecked(True)
         self.labelsFollow.setToolTip("Scale and move the image's label images with it (same axis names), so that "
@@ -260,8 +270,10 @@ class AxesForm(QGroupBox):
             name.textChanged.connect(caption.setText)
             for column, widget in enumerate((caption, size, offset)):
                 self._scale_grid.addWidget(widget, i + 1, column)
-            self.rows.append({"name": name, "type": kind, "unit": unit, "size": size, "translation": offset,
-                              "old_size": size.value(), "old_translation": offset.value()})
+            row = {"name": name, "type": kind, "unit": unit, "size": size, "translation": offset,
+                   "old_size": size.value(), "old_translation": offset.value()}
+            row["built"] = _axis_row_fields(row)
+            self.rows.append(row)
 
     def axes(self) -> list[dict[str, JSON]]:
         return [{"name": r["name"].text().strip(), "type": r["type"].currentText().strip(),
@@ -272,19 +284,56 @@ class AxesForm(QGroupBox):
         return [self.axes(), [r["size"].value() for r in self.rows], [r["translation"].value() for r in self.rows]]
 
     def applyAxes(self) -> None:
-        self._controller.applyBuilt(ome_set_axes, self._path, self.axes(), on_done=self.sync.applying())
+        self._controller.applyBuilt(ome_set_axes, self._path, self.axes(),
+                                    on_done=self._keeping("size", "translation"))
 
     def applyPixelSize(self) -> None:
+        """Write the pixel sizes changed and the units: names and types typed stay unapplied."""
         sizes = {i: r["size"].value() for i, r in enumerate(self.rows)
                  if not math.isclose(r["size"].value(), r["old_size"], rel_tol=1e-9)}
-        self._controller.applyBuilt(_pixel_size_and_units, self._path, sizes, self.axes(),
-                                    self.labelsFollow.isChecked(), on_done=self.sync.applying())
+        units = {i: r["unit"].currentText().strip() for i, r in enumerate(self.rows)}
+        self._controller.applyBuilt(_pixel_size_and_units, self._path, sizes, units, self.labelsFollow.isChecked(),
+                                    on_done=self._keeping("name", "type", "translation"))
 
     def applyTranslation(self) -> None:
         values = {i: r["translation"].value() for i, r in enumerate(self.rows)
                   if not math.isclose(r["translation"].value(), r["old_translation"], abs_tol=1e-12)}
         self._controller.applyBuilt(ome_set_translation, self._path, values, labels=self.labelsFollow.isChecked(),
-                                    on_done=self.sync.applying())
+                                    on_done=self._keeping("name", "type", "unit", "size"))
+
+    def _keeping(self, *fields: str) -> Callable[[bool], None]:
+        """The *on_done* of an apply that writes only some fields: the fields are rebuilt from
+        what it wrote, then what the user typed in the other *fields* (not applied) is typed
+        back, still unapplied."""
+        typed = [{f: value for f, value in _axis_row_fields(row).items()
+                  if f in fields and value != row["built"][f]} for row in self.rows]
+        path, done = self._path, self.sync.applying()
+
+        def restore(ok: bool) -> None:
+            done(ok)
+            if path != self._path or len(typed) != len(self.rows):
+                return
+            for row, values in zip(self.rows, typed, strict=True):
+                for field_name, value in values.items():
+                    _set_axis_field(row, field_name, value)
+
+        return restore
+
+
+def _axis_row_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {"name": row["name"].text().strip(), "type": row["type"].currentText().strip(),
+            "unit": row["unit"].currentText().strip(), "size": row["size"].value(),
+            "translation": row["translation"].value()}
+
+
+def _set_axis_field(row: Mapping[str, Any], field_name: str, value: Any) -> None:
+    widget = row[field_name]
+    if isinstance(widget, QLineEdit):
+        widget.setText(value)
+    elif isinstance(widget, QComboBox):
+        widget.setCurrentText(value)
+    else:
+        widget.setValue(value)
 
 
 class HistogramWidget(QWidget):
