@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import threading
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -1606,6 +1607,128 @@ def test_a_value_can_be_edited_from_the_keyboard(qtbot: Any, make_window: Any, t
     qtbot.keyClick(view, Qt.Key.Key_Left)
     qtbot.keyClick(view, Qt.Key.Key_Left)
     assert view.currentIndex().column() == 0
+
+
+# -- the omero block: add it, match the channel axis, windows; pixel size alone --------------------
+
+
+def ome_zarr_py_image(path: Path, data: np.ndarray, axes: str) -> Path:
+    """An OME-NGFF 0.5 image as ome-zarr-py writes it unless asked for rendering settings: no omero."""
+    from ome_zarr.format import FormatV05
+    from ome_zarr.writer import write_image
+
+    group = zarr.open_group(path, mode="w", zarr_format=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        write_image(data, group, axes=axes, fmt=FormatV05(), scale_factors=(2,))
+    return path
+
+
+def test_an_image_without_omero_is_offered_one_then_its_channels_edit(qtbot: Any, make_window: Any,
+                                                                      tmp_path: Path) -> None:
+    data = np.stack([np.full((16, 16), 10 * (c + 1), dtype="uint16") for c in range(2)])
+    data[:, :8] += 500
+    store = ome_zarr_py_image(tmp_path / "img.ome.zarr", data, "cyx")
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    editor = window.editing.editor
+    editor.showTab("ome")
+    form = editor.channelsForm
+    assert form.isVisibleTo(window) and form.addOmeroButton.isVisibleTo(window) and not form.rows
+    assert not form.applyButton.isVisibleTo(window) and "no omero block" in form.noteLabel.text()
+    qtbot.waitUntil(lambda: "2 channels" in form.addOmeroButton.toolTip(), timeout=WAIT)
+    assert "uint16" in form.addOmeroButton.toolTip()
+    assert form.addOmeroButton.focusPolicy() & Qt.FocusPolicy.TabFocus
+    form.addOmeroButton.setFocus()
+    qtbot.keyClick(form.addOmeroButton, Qt.Key.Key_Space)  # from the keyboard
+    wait_history(qtbot, window, 1)
+    assert window.editing.controller.history() == ["add an omero block with 2 channels to /"]
+    assert '"omero": {' in window.editing.controller.diff()["zarr.json"]
+    assert [r["label"].text() for r in form.rows] == ["Channel 0", "Channel 1"]
+    assert [(r["start"].value(), r["end"].value(), r["min"].value(), r["max"].value()) for r in form.rows] == [
+        (10, 510, 0, 65535), (20, 520, 0, 65535)]  # the data's range, the data type's range
+    assert not form.addOmeroButton.isVisibleTo(window) and form.applyButton.isVisibleTo(window)
+    assert form.noteLabel.isHidden()
+    form.rows[0]["label"].setText("DAPI")
+    form.rows[1]["max"].setValue(4095)
+    chain = [form.rows[1][key] for key in ("label", "color", "active", "start", "end", "min", "max")]
+    window.activateWindow()
+    for widget, following in zip(chain, [*chain[1:], form.applyButton], strict=True):  # Tab reads the card
+        widget.setFocus()
+        qtbot.waitUntil(widget.hasFocus, timeout=WAIT)
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        qtbot.waitUntil(following.hasFocus, timeout=WAIT)
+    form.applyButton.click()
+    wait_history(qtbot, window, 2)
+    save_through_dialog(qtbot, window)
+    channels = attrs_on_disk(store)["ome"]["omero"]["channels"]
+    assert channels[0]["label"] == "DAPI" and channels[0]["color"] == "FF00FF"
+    assert channels[1]["window"] == {"min": 0, "max": 4095, "start": 20, "end": 520}
+    controller = window.editing.controller
+    qtbot.waitUntil(lambda: not controller.isDirty(), timeout=WAIT)
+    window.editing.controller.undo()
+    window.editing.controller.undo()  # back to no omero: the button again
+    assert form.addOmeroButton.isVisibleTo(window) and not form.rows
+
+
+def test_a_channel_count_that_does_not_match_the_axis_is_offered_the_fix(qtbot: Any, make_window: Any,
+                                                                         tmp_path: Path) -> None:
+    """napari-ome-zarr refuses an image whose omero lists another number of channels than the
+    channel axis holds: the form says so and adds or removes channels, keeping the typing."""
+    store = ome_image(tmp_path / "i.zarr")
+    group = zarr.open_group(store, mode="r+")
+    ome = group.attrs["ome"]
+    ome["omero"]["channels"] = ome["omero"]["channels"][:1]
+    group.attrs["ome"] = ome
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    window.editing.editor.showTab("ome")
+    form = window.editing.editor.channelsForm
+    qtbot.waitUntil(lambda: form.matchButton.isVisibleTo(window), timeout=WAIT)
+    assert form.matchButton.text() == "Add missing channels"
+    assert "lists 1 channel but the channel axis holds 2" in form.noteLabel.text()
+    assert "channel 1" in form.matchButton.toolTip()
+    form.rows[0]["label"].setText("typed")  # not applied
+    form.matchButton.click()
+    wait_history(qtbot, window, 1)
+    qtbot.waitUntil(lambda: not form.isReading(), timeout=WAIT)
+    assert [r["label"].text() for r in form.rows] == ["typed", "Channel 1"] and form.sync.isModified()
+    assert form.rows[1]["color"].colour() == "FF00FF", "a colour channel 0 does not have"
+    assert (form.rows[1]["start"].value(), form.rows[1]["end"].value()) == (256, 511)  # the lowest level's channel 1
+    assert not form.matchButton.isVisibleTo(window) and form.noteLabel.isHidden()
+    session = window.editing.controller.session()
+    assert [c["label"] for c in session.attributes("/")["ome"]["omero"]["channels"]] == ["a", "Channel 1"]
+    # three channels for two
+    assert window.editing.controller.edit(lambda s: s.set("/", "/ome/omero/channels/2", {"color": "FFFFFF"}))
+    qtbot.waitUntil(lambda: form.matchButton.text() == "Remove extra channels", timeout=WAIT)
+    form.matchButton.click()
+    wait_history(qtbot, window, 3)
+    assert len(session.attributes("/")["ome"]["omero"]["channels"]) == 2 and len(form.rows) == 2
+
+
+def test_a_window_set_in_the_form_on_a_channel_without_one_is_complete(qtbot: Any, make_window: Any,
+                                                                       tmp_path: Path) -> None:
+    """The form wrote {start, end} alone (the schemas require min and max): min/max show the data
+    type's range and are written with them, so the edit brings no new error."""
+    store = ome_image(tmp_path / "i.zarr")
+    group = zarr.open_group(store, mode="r+")
+    ome = group.attrs["ome"]
+    del ome["omero"]["channels"][1]["window"]
+    group.attrs["ome"] = ome
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    form = window.editing.editor.channelsForm
+    qtbot.waitUntil(lambda: form.rows[1]["max"].value() == 65535, timeout=WAIT)
+    assert not form.sync.isModified(), "filling in the data type's range is not typing"
+    form.rows[1]["end"].setValue(500)
+    form.applyButton.click()
+    wait_history(qtbot, window, 1)
+    states: list[Any] = []
+    window.editing.controller.validateNow(states.append)
+    qtbot.waitUntil(lambda: bool(states), timeout=WAIT)
+    assert states[0].new_errors == []
+    assert window.editing.controller.session().attributes("/")["ome"]["omero"]["channels"][1]["window"] == {
+        "start": 0.0, "end": 500.0, "min": 0, "max": 65535}
 
 
 def test_set_pixel_size_writes_only_pixel_sizes_and_units(qtbot: Any, make_window: Any, tmp_path: Path) -> None:

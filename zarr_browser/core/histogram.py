@@ -15,9 +15,11 @@ import numpy as np
 from zarr_browser.core.safety import open_array, read_region
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from zarr_browser.core.hierarchy import Hierarchy
 
-__all__ = ["Histogram", "channel_histogram"]
+__all__ = ["Histogram", "channel_histogram", "channel_ranges"]
 
 MAX_ELEMENTS = 4_000_000
 """Elements read for one histogram at most."""
@@ -34,10 +36,8 @@ class Histogram:
     level: str
 
 
-def channel_histogram(
-    hierarchy: Hierarchy, level: str, channel_axis: int | None, channel: int, *, bins: int = 128
-) -> Histogram:
-    """Histogram of *channel* (along *channel_axis*, None: the whole array) of the array at *level*."""
+def _channel_values(hierarchy: Hierarchy, level: str, channel_axis: int | None, channel: int) -> np.ndarray:
+    """The finite values of *channel* read from *level* (a plane, bounded by MAX_ELEMENTS), as float64."""
     node = hierarchy.node(level)
     if node.array is None:
         raise ValueError(f"{level} is not an array")
@@ -59,9 +59,29 @@ def channel_histogram(
             selection[i] = slice(start, min(shape[i], start + side))
     data = read_region(open_array(hierarchy.access, node), node, hierarchy.url, tuple(selection))
     values = np.asarray(data, dtype=np.float64).ravel()
-    values = values[np.isfinite(values)]
+    return values[np.isfinite(values)]
+
+
+def channel_histogram(
+    hierarchy: Hierarchy, level: str, channel_axis: int | None, channel: int, *, bins: int = 128
+) -> Histogram:
+    """Histogram of *channel* (along *channel_axis*, None: the whole array) of the array at *level*."""
+    values = _channel_values(hierarchy, level, channel_axis, channel)
     if values.size == 0:
         return Histogram((), (), 0.0, 0.0, level)
     low, high = float(values.min()), float(values.max())
     counts, edges = np.histogram(values, bins=bins, range=(low, high if high > low else low + 1))
     return Histogram(tuple(int(c) for c in counts), tuple(float(e) for e in edges), low, high, level)
+
+
+def channel_ranges(
+    hierarchy: Hierarchy, level: str, channel_axis: int | None, channels: Iterable[int]
+) -> dict[int, tuple[float, float]]:
+    """The smallest and largest finite value of each of *channels* in the array at *level*
+    (read as :func:`channel_histogram` reads it); channels without any finite value are left out."""
+    out: dict[int, tuple[float, float]] = {}
+    for channel in channels:
+        values = _channel_values(hierarchy, level, channel_axis, channel)
+        if values.size:
+            out[channel] = (float(values.min()), float(values.max()))
+    return out

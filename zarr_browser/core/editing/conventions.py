@@ -5,7 +5,9 @@ with :meth:`EditSession.apply` (one undo step).  They raise
 :class:`~zarr_browser.core.editing.commands.EditError` when the edit would be inconsistent.
 
 * OME-NGFF: :func:`ome_rename_axis` (0.5: also every level's ``dimension_names``),
-  :func:`ome_set_pixel_size` (every level's scale, keeping the level factors).
+  :func:`ome_set_pixel_size` (every level's scale, keeping the level factors),
+  :func:`ome_add_omero` and :func:`ome_match_channels` (one ``omero`` channel per index of the
+  channel axis), :func:`ome_set_channels`.
 * xarray: :func:`xarray_set_dimension_names`, :func:`xarray_dims_from_ome_axes`.
 * NCZarr: :func:`nczarr_set_attribute` / :func:`nczarr_delete_attribute` keeping
   ``_nczarr_attr.types`` consistent; :func:`nczarr_type_updates` is what the session runs after
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from zarr_browser.core.conventions.nczarr import VARIABLE_TYPED, attribute_type_clash, nczarr_type
 from zarr_browser.core.editing.commands import (
@@ -40,10 +42,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AXIS_TYPES",
+    "default_channel_colours",
+    "default_window",
+    "dtype_range",
     "nczarr_delete_attribute",
     "nczarr_set_attribute",
     "nczarr_type",
     "nczarr_type_updates",
+    "ome_add_omero",
+    "ome_channel_axis",
+    "ome_channel_count",
+    "ome_match_channels",
     "ome_namespace",
     "ome_rename_axis",
     "ome_set_axes",
@@ -767,12 +776,207 @@ def _check_colour(value: JSON, what: str) -> str:
     return value.upper()
 
 
+def default_channel_colours(count: int) -> list[str]:
+    """``RRGGBB`` colours for *count* new channels: napari's own defaults for an image without
+    ``omero`` (one channel grey, two magenta and green, more cyan, yellow, magenta, red, green,
+    blue, in turn), so adding the block keeps what napari showed."""
+    if count <= 1:
+        return ["FFFFFF"] * count
+    if count == 2:
+        return ["FF00FF", "00FF00"]
+    cymrgb = ("00FFFF", "FFFF00", "FF00FF", "FF0000", "00FF00", "0000FF")
+    return [cymrgb[i % len(cymrgb)] for i in range(count)]
+
+
+def dtype_range(dtype: str) -> tuple[int, int] | None:
+    """The values an integer (or boolean) data type holds, None for the others (floats...)."""
+    import numpy as np
+
+    try:
+        parsed = np.dtype(dtype)
+    except TypeError:
+        return None
+    if parsed.kind == "b":
+        return 0, 1
+    if parsed.kind in "iu":
+        info = np.iinfo(parsed)
+        return int(info.min), int(info.max)
+    return None
+
+
+def default_window(dtype: str | None, data_range: tuple[float, float] | None = None) -> dict[str, JSON]:
+    """A channel's ``window`` for data of *dtype*: ``min``/``max`` the data type's range (the
+    data range for floats, which have none of use; 0-1 when it is unknown), ``start``/``end``
+    the data range when known (what napari picks for an image without contrast limits), else
+    ``min``/``max``."""
+    bounds = dtype_range(dtype) if dtype is not None else None
+    low = high = None
+    if data_range is not None and all(isinstance(v, int | float) and math.isfinite(v) for v in data_range) \
+            and data_range[0] < data_range[1]:
+        low, high = float(data_range[0]), float(data_range[1])
+    if bounds is not None:
+        if low is None or high is None:
+            low, high = bounds
+        else:  # an integer type: whole numbers inside its range
+            low, high = max(bounds[0], math.floor(low)), min(bounds[1], math.ceil(high))
+            if low >= high:
+                low, high = bounds
+        return {"min": bounds[0], "max": bounds[1], "start": int(low), "end": int(high)}
+    if low is None or high is None:
+        low, high = 0.0, 1.0
+    return {"min": _clean(low), "max": _clean(high), "start": _clean(low), "end": _clean(high)}
+
+
+def ome_channel_axis(axes: Sequence[JSON]) -> int | None:
+    """The index of the axis of type ``channel`` (None when there is none)."""
+    for index, axis in enumerate(axes):
+        if isinstance(axis, Mapping) and axis.get("type") == "channel":
+            return index
+    return None
+
+
+def ome_channel_count(axes: Sequence[JSON], shape: Sequence[int]) -> int | None:
+    """How many ``omero`` channels an image of these *axes* and level-0 *shape* needs: the size
+    of its channel axis, 1 without one; None when the axes do not match the shape."""
+    if len(axes) != len(shape):
+        return None
+    index = ome_channel_axis(axes)
+    return int(shape[index]) if index is not None else 1
+
+
+def _image_layout(session: EditSession, image: str, multiscale: int = 0) -> tuple[Node, list[str | int], Mapping[str, JSON], int, str]:
+    """The image node, the pointer parts to its OME namespace, the namespace, the number of
+    channels it needs and level 0's data type (reads level 0's metadata)."""
+    node = session.load(image)
+    parts, ns = ome_namespace(node)
+    _ms_parts, _version, ms = _ome(node, multiscale)
+    axes = _axes(ms, image)
+    datasets = _datasets(ms, image)
+    level = _level_node(session, image, datasets[0][1]) if datasets else None
+    if level is None or level.array is None:
+        raise EditError(f"{image}: level 0 of the multiscale is not an array that can be read")
+    count = ome_channel_count(axes, level.array.shape)
+    if count is None:
+        raise EditError(f"{image} has {len(axes)} axes but level 0 ({level.path}) has {level.array.ndim} dimensions")
+    return node, parts, ns, count, level.array.dtype_name
+
+
+def _new_channel(index: int, colour: str, dtype: str, data_range: tuple[float, float] | None) -> dict[str, JSON]:
+    return {"label": f"Channel {index}", "color": colour, "active": True,
+            "window": default_window(dtype, data_range)}
+
+
+def ome_add_omero(session: EditSession, image: str, *, ranges: Mapping[int, tuple[float, float]] | None = None,
+                  multiscale: int = 0) -> Batch:
+    """Add an ``omero`` block to an OME-NGFF image that has none, with one channel per index of
+    its channel axis (one channel without a channel axis).
+
+    Channels are labelled ``Channel <i>``, coloured as napari shows an image without the block
+    (:func:`default_channel_colours`), active, with a :func:`default_window` from level 0's data
+    type and *ranges* (channel index → data minimum and maximum, read by the caller).  The
+    block goes where the image's version has it (``ome.omero`` in 0.5, the attributes before;
+    0.4 gives it the image's ``version`` as the specification's example does), with
+    ``rdefs.model`` ``color``.
+    """
+    node, parts, ns, count, dtype = _image_layout(session, image, multiscale)
+    if "omero" in ns:
+        raise EditError(f"{image} has an omero block already")
+    ranges = ranges or {}
+    colours = default_channel_colours(count)
+    block: dict[str, JSON] = {}
+    _ms_parts, version, _ms = _ome(node, multiscale)
+    if not parts and isinstance(version, str):
+        block["version"] = version
+    block["channels"] = [_new_channel(c, colours[c], dtype, ranges.get(c)) for c in range(count)]
+    block["rdefs"] = {"model": "color"}
+    return Batch([_attr_set(node, [*parts, "omero"], block)],
+                 label=f"add an omero block with {count} channel{'s' if count != 1 else ''} to {image}")
+
+
+def ome_match_channels(session: EditSession, image: str, *,
+                       ranges: Mapping[int, tuple[float, float]] | None = None, multiscale: int = 0) -> Batch:
+    """Make ``omero.channels`` list as many channels as the image's channel axis holds (one
+    without a channel axis): napari-ome-zarr refuses an image whose counts differ.
+
+    Missing channels are appended as :func:`ome_add_omero` makes them (colours not used by the
+    channels there yet first); extra channels are removed from the end.
+    """
+    node, parts, ns, count, dtype = _image_layout(session, image, multiscale)
+    omero = ns.get("omero")
+    channels = omero.get("channels") if isinstance(omero, dict) else None
+    if not isinstance(channels, list):
+        raise EditError(f"{image} has no omero channels (add the omero block instead)")
+    have = len(channels)
+    if have == count:
+        return Batch([], label=f"the omero channels of {image} match its channel axis already")
+    base = [*parts, "omero", "channels"]
+    commands: list[Command] = []
+    if have > count:
+        for index in range(have - 1, count - 1, -1):  # from the end: the indices stay valid
+            key, where = attributes_location(node, format_pointer([*base, index]))
+            commands.append(Delete(where, key=key))
+        gone = ", ".join(str(i) for i in range(count, have))
+        label = f"remove extra omero channel{'s' if have - count != 1 else ''} {gone} of {image}"
+    else:
+        used = {c.get("color", "").upper() for c in channels if isinstance(c, dict) and isinstance(c.get("color"), str)}
+        palette = default_channel_colours(count)
+        free = [c for c in dict.fromkeys([*palette, *default_channel_colours(7)]) if c not in used] or palette
+        ranges = ranges or {}
+        for index in range(have, count):
+            colour = free[(index - have) % len(free)]
+            commands.append(_attr_set(node, [*base, index], _new_channel(index, colour, dtype, ranges.get(index))))
+        added = ", ".join(str(i) for i in range(have, count))
+        label = f"add missing omero channel{'s' if count - have != 1 else ''} {added} to {image}"
+    return Batch(commands, label=label)
+
+
+def _window_fill(window: dict[str, JSON], dtype: str | None, index: int) -> dict[str, JSON]:
+    """*window* with the keys the schemas require that it lacks: ``min``/``max`` the data type's
+    range (floats: widened to take in start and end), ``start``/``end`` ``min``/``max``."""
+    bounds = dtype_range(dtype) if dtype is not None else None
+    out = dict(window)
+    start, end = out.get("start"), out.get("end")
+    if "min" not in out:
+        candidates = [v for v in (bounds[0] if bounds else None, start) if _finite(v)]
+        out["min"] = min(candidates) if candidates else 0
+    if "max" not in out:
+        candidates = [v for v in (bounds[1] if bounds else None, end) if _finite(v)]
+        out["max"] = max(candidates) if candidates else 1
+    out.setdefault("start", out["min"])
+    out.setdefault("end", out["max"])
+    for name in ("min", "max", "start", "end"):
+        if not _finite(out[name]):
+            raise EditError(f"channel {index}: window {name} must be a finite number, got {out[name]!r}")
+    if out["min"] > out["max"]:
+        raise EditError(f"channel {index}: window min {out['min']} is above its max {out['max']}")
+    if out["start"] > out["end"]:
+        raise EditError(f"channel {index}: window start {out['start']} is above its end {out['end']}")
+    return out
+
+
+def _finite(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _level0_dtype(session: EditSession, image: str) -> str | None:
+    try:
+        _parts, _version, ms = _ome(session.load(image), 0)
+        datasets = _datasets(ms, image)
+    except (EditError, ZarrBrowserError):
+        return None
+    level = _level_node(session, image, datasets[0][1]) if datasets else None
+    return level.array.dtype_name if level is not None and level.array is not None else None
+
+
 def ome_set_channels(session: EditSession, image: str, channels: Sequence[Mapping[str, JSON]]) -> Batch:
-    """Set label, colour, active and window start/end of the ``omero`` channels as one edit.
+    """Set label, colour, active and window of the ``omero`` channels as one edit.
 
     *channels* has one mapping per existing channel with any of ``label``, ``color``
-    (``RRGGBB``), ``active`` and ``window`` (``{"start", "end"}``, merged into the existing
-    window so ``min``/``max`` stay).  Other keys of the channel objects are kept.
+    (``RRGGBB``), ``active`` and ``window`` (any of ``min``, ``max``, ``start``, ``end``,
+    merged into the existing window).  A window lacking keys the schemas require gets them:
+    ``min``/``max`` the data type's range of level 0 (for floats, start and end), ``start``/
+    ``end`` its ``min``/``max``.  Other keys of the channel objects are kept; the number of
+    channels is :func:`ome_match_channels`' business.
     """
     node = session.load(image)
     parts, ns = ome_namespace(node)
@@ -783,6 +987,8 @@ def ome_set_channels(session: EditSession, image: str, channels: Sequence[Mappin
     if len(channels) != len(existing):
         raise EditError(f"{image} has {len(existing)} channels, got {len(channels)}")
     commands: list[Command] = []
+    dtype: str | None = None
+    dtype_read = False
     for index, (old, new) in enumerate(zip(existing, channels, strict=True)):
         if not isinstance(old, dict):
             raise EditError(f"{image}: omero channel {index} is not an object")
@@ -801,14 +1007,16 @@ def ome_set_channels(session: EditSession, image: str, channels: Sequence[Mappin
             commands.append(_attr_set(node, [*base, "active"], new["active"]))
         window = new.get("window")
         if isinstance(window, Mapping):
-            start, end = window.get("start"), window.get("end")
-            for value in (start, end):
-                if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                    raise EditError(f"channel {index}: window start and end must be finite numbers")
-            if start > end:  # type: ignore[operator]
-                raise EditError(f"channel {index}: window start {start} is above its end {end}")
+            for name, value in window.items():
+                if name not in ("min", "max", "start", "end"):
+                    raise EditError(f"channel {index}: a window has min, max, start and end, not {name!r}")
+                if not _finite(value):
+                    raise EditError(f"channel {index}: window {name} must be a finite number, got {value!r}")
             merged = dict(old["window"]) if isinstance(old.get("window"), dict) else {}
-            merged.update({"start": start, "end": end})
+            merged.update(window)
+            if not {"min", "max", "start", "end"} <= merged.keys() and not dtype_read:
+                dtype, dtype_read = _level0_dtype(session, image), True
+            merged = _window_fill(merged, dtype, index)
             if not same(merged, old.get("window")):
                 commands.append(_attr_set(node, [*base, "window"], merged))
     return Batch(commands, label=f"set channels of {image}")

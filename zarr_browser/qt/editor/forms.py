@@ -110,6 +110,12 @@ class FormSync(QObject):
         """Whether the fields hold changes the user has not applied."""
         return self._shown is not None and self._values() != self._baseline
 
+    def rebase(self) -> None:
+        """The form filled in fields itself (a fact looked up after it was built): what they
+        hold now is the baseline, not typing of the user's."""
+        if self._shown is not None:
+            self._baseline = self._values()
+
     def isStale(self) -> bool:
         """Whether the metadata changed under unapplied changes (the banner shows)."""
         return self._pending is not None

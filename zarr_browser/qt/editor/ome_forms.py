@@ -6,6 +6,7 @@ worker and applies it as one undo step.  The forms show the session's working st
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -36,8 +37,13 @@ from zarr_browser.core.conventions.ome import SPACE_UNITS, TIME_UNITS
 from zarr_browser.core.editing.commands import Batch, EditError
 from zarr_browser.core.editing.conventions import (
     AXIS_TYPES,
+    dtype_range,
     level0_in_world,
+    ome_add_omero,
+    ome_channel_axis,
+    ome_channel_count,
     ome_label_units,
+    ome_match_channels,
     ome_namespace,
     ome_set_axes,
     ome_set_channels,
@@ -48,7 +54,7 @@ from zarr_browser.core.editing.conventions import (
     ome_set_translation,
     ome_set_units,
 )
-from zarr_browser.core.histogram import Histogram, channel_histogram
+from zarr_browser.core.histogram import Histogram, channel_histogram, channel_ranges
 from zarr_browser.core.jsonio import dumps
 from zarr_browser.core.model import join_path
 from zarr_browser.core.preview import label_hue
@@ -419,91 +425,244 @@ class ColourButton(QToolButton):
             self.setColour(chosen.name()[1:])
 
 
-def _channel_card(index: int, label: QLineEdit, colour: ColourButton, active: QCheckBox, start: QDoubleSpinBox,
-                  end: QDoubleSpinBox, histogram: HistogramWidget) -> QWidget:
-    """One channel, stacked to fit a narrow dock: label, colour, active / window / histogram."""
+def _channel_card(index: int, row: Mapping[str, Any]) -> QWidget:
+    """One channel, stacked to fit a narrow dock: label, colour, active / window / range / histogram."""
     card = QWidget()
     grid = QGridLayout(card)
     grid.setContentsMargins(0, 0, 0, 0)
     grid.setVerticalSpacing(4)
     grid.addWidget(QLabel(f"<b>{index}</b>"), 0, 0)
     top = QHBoxLayout()
-    top.addWidget(label, 1)
-    top.addWidget(colour)
-    top.addWidget(active)
+    top.addWidget(row["label"], 1)
+    top.addWidget(row["color"])
+    top.addWidget(row["active"])
     grid.addLayout(top, 0, 1)
-    window = QHBoxLayout()
-    window.addWidget(QLabel("Window"))
-    window.addWidget(start, 1)
-    window.addWidget(QLabel("to"))
-    window.addWidget(end, 1)
-    grid.addLayout(window, 1, 1)
-    grid.addWidget(histogram, 2, 1)
+    for line, (caption, low, high) in enumerate((("Window", "start", "end"), ("Range", "min", "max")), start=1):
+        numbers = QHBoxLayout()
+        title = QLabel(caption)
+        title.setMinimumWidth(QLabel("Window").sizeHint().width())
+        title.setToolTip(row[low].toolTip())
+        numbers.addWidget(title)
+        numbers.addWidget(row[low], 1)
+        numbers.addWidget(QLabel("to"))
+        numbers.addWidget(row[high], 1)
+        grid.addLayout(numbers, line, 1)
+    grid.addWidget(row["histogram"], 3, 1)
     grid.setColumnStretch(1, 1)
     return card
 
 
+_WINDOW_TIP = ("window start and end: the contrast limits napari-ome-zarr and OMERO open the channel with")
+_RANGE_TIP = ("window min and max: the range OMERO's contrast slider spans (napari ignores them); a window without "
+              "them gets level 0's data type range (for float data: the start and end) when applied")
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
 class ChannelsForm(QGroupBox):
-    """``omero`` channels: label, colour, active, window start/end over the lowest level's histogram."""
+    """``omero`` channels: label, colour, active, window start/end and min/max over the lowest
+    level's histogram.
+
+    An image without an ``omero`` block is offered one (*Add omero block*, one channel per index
+    of the channel axis); when the channels listed and the channel axis differ in number,
+    channels are added or removed to match (napari-ome-zarr refuses such an image).  Level 0's
+    shape and data type, which this needs, are looked up in a worker.
+    """
 
     def __init__(self, controller: EditController, runner: Runner, parent: QWidget | None = None) -> None:
         super().__init__("Channels", parent)
         self._controller = controller
         self._runner = runner
         self._path = ""
-        self._tasks: list[Task] = []
+        self._tasks: list[Task] = []  # histograms
+        self._other_tasks: list[Task] = []  # level 0's shape and data type, data ranges of new channels
         self._list = QVBoxLayout()  # a card per channel
         self._list.setSpacing(10)
         self.rows: list[dict[str, Any]] = []
+        self._shown: tuple[Node, Mapping[str, JSON] | None, Sequence[JSON] | None, Any] | None = None
+        self._levels: dict[tuple[int, str], tuple[tuple[int, ...], str] | None] = {}  # level 0's shape, dtype
+        self._needed: int | None = None  # the channels the channel axis holds (None: not known yet)
+        self._level_info: tuple[tuple[int, ...], str] | None = None
+        self._reading = False
+        self.noteLabel = QLabel()
+        self.noteLabel.setWordWrap(True)
+        self.noteLabel.setStyleSheet("color: #4b5563;")
+        self.noteLabel.hide()
+        self.addOmeroButton = QPushButton("Add omero block")
+        self.matchButton = QPushButton("Add missing channels")
         self.applyButton = QPushButton("Apply channels")
+        self.applyButton.setToolTip("Write the labels, colours, active flags and windows you changed, in one step")
+        for button in (self.addOmeroButton, self.matchButton):
+            button.hide()
         self.sync = FormSync(self.channels, self)
         layout = QVBoxLayout(self)
         layout.addWidget(self.sync.banner)
+        layout.addWidget(self.noteLabel)
+        layout.addLayout(_button_row(self.addOmeroButton, self.matchButton))
         layout.addLayout(self._list)
         layout.addLayout(_button_row(self.applyButton))
+        self.addOmeroButton.clicked.connect(self.addOmero)
+        self.matchButton.clicked.connect(self.matchChannels)
         self.applyButton.clicked.connect(self.apply)
 
-    def setNode(self, node: Node, ms: Mapping[str, JSON] | None, channels: Sequence[JSON],
+    def setNode(self, node: Node, ms: Mapping[str, JSON] | None, channels: Sequence[JSON] | None,
                 hierarchy: Any = None) -> None:
-        """Show *channels*; the histograms (of *ms*'s lowest level) are computed only when rebuilt."""
+        """Show *channels* (None: the image has no ``omero`` block); the histograms (of *ms*'s
+        lowest level) are computed only when rebuilt."""
+        self._shown = (node, ms, channels, hierarchy)
         datasets = ms.get("datasets") if ms is not None else None
         levels = [d.get("path") for d in datasets if isinstance(d, dict)] if isinstance(datasets, list) else None
         axes = ms.get("axes") if ms is not None else None
         types = [a.get("type") for a in axes if isinstance(a, dict)] if isinstance(axes, list) else None
+        level0 = self._level0(node, ms, hierarchy)
         self.sync.show(node.path, [channels, levels, types],  # what the histograms need: not names, units
-                       lambda: self._build(node, ms, channels, hierarchy))
+                       lambda: self._build(node, ms, channels, hierarchy, level0))
+        # the note follows the working state, also while the fields keep unapplied typing
+        self._needed = ome_channel_count([a for a in axes if isinstance(a, dict)], level0[0]) \
+            if level0 is not None and isinstance(axes, list) else None
+        self._level_info = level0
+        self._update_note(channels, level0)
 
-    def _build(self, node: Node, ms: Mapping[str, JSON] | None, channels: Sequence[JSON],
-               hierarchy: Any = None) -> None:
+    def _level0(self, node: Node, ms: Mapping[str, JSON] | None,
+                hierarchy: Any) -> tuple[tuple[int, ...], str] | None:
+        """Level 0's shape and data type, looked up in a worker the first time (then shown again)."""
+        datasets = ms.get("datasets") if ms is not None else None
+        first = datasets[0] if isinstance(datasets, list) and datasets and isinstance(datasets[0], dict) else None
+        if hierarchy is None or first is None or not isinstance(first.get("path"), str):
+            return None
+        path = join_path(node.path, first["path"])
+        key = (id(hierarchy), path)
+        if key in self._levels:
+            return self._levels[key]
+        self._levels[key] = None  # asked once
+
+        def found(level: Node) -> None:
+            info = self._levels[key] = (tuple(level.array.shape), level.array.dtype_name) \
+                if level.array is not None else None
+            if info is not None and self._shown is not None and self._shown[0].path == node.path:
+                self._learn_level0(info)
+
+        self._submit_other(hierarchy.node, path, on_done=found, on_error=lambda _err: None)
+        return None
+
+    def _build(self, node: Node, ms: Mapping[str, JSON] | None, channels: Sequence[JSON] | None,
+               hierarchy: Any, level0: tuple[tuple[int, ...], str] | None) -> None:
         self._path = node.path
         clear_layout(self._list)
         self.rows = []
-        for c, channel in enumerate(channels):
-            channel = channel if isinstance(channel, dict) else {}
-            window = channel.get("window")
-            if not isinstance(window, dict):
-                window = {}
-            label = QLineEdit(str(channel.get("label", "")))
-            label.setMinimumWidth(LINE_EDIT_MIN_WIDTH)
-            label.setPlaceholderText("label")
-            colour = ColourButton(str(channel.get("color", "FFFFFF")))
-            active = QCheckBox("Active")
-            active.setChecked(channel.get("active") is not False)
-            start = _spin(_number(window.get("start")))
-            end = _spin(_number(window.get("end")))
-            histogram = HistogramWidget()
-            histogram.colour = QColor("#" + colour.colour())
-            histogram.setWindow(start.value(), end.value())
-            start.valueChanged.connect(lambda _v, h=histogram, s=start, e=end: h.setWindow(s.value(), e.value()))
-            end.valueChanged.connect(lambda _v, h=histogram, s=start, e=end: h.setWindow(s.value(), e.value()))
-            colour.colourChanged.connect(lambda text, h=histogram: h.setColour(QColor("#" + text)))
-            histogram.setToolTip("Counts of the lowest level (log scale), with the window's start and end")
-            self._list.addWidget(_channel_card(c, label, colour, active, start, end, histogram))
-            row: dict[str, Any] = {"label": label, "color": colour, "active": active, "start": start, "end": end,
-                                   "histogram": histogram}
-            row["shown"] = _channel_fields(row)  # what the fields held when built: Apply sends only changes
-            self.rows.append(row)
-        self._load_histograms(node, ms, hierarchy)
+        bounds = dtype_range(level0[1]) if level0 is not None else None
+        for c, channel in enumerate(channels or []):
+            self._add_card(c, channel if isinstance(channel, dict) else {}, bounds)
+        if channels:
+            self._load_histograms(node, ms, hierarchy)
+        self._tab_order()
+
+    def _learn_level0(self, info: tuple[tuple[int, ...], str]) -> None:
+        """Level 0's shape and data type arrived: the note learns the number of channels needed,
+        and windows without min/max show the data type's range (unless the user typed already)."""
+        assert self._shown is not None
+        ms, channels = self._shown[1], self._shown[2]
+        axes = [a for a in (ms or {}).get("axes") or [] if isinstance(a, dict)]
+        self._needed = ome_channel_count(axes, info[0])
+        self._level_info = info
+        self._update_note(channels, info)
+        bounds = dtype_range(info[1])
+        if bounds is None or self.sync.isModified():
+            return
+        for row in self.rows:
+            for key in row["missing"]:
+                row[key].setValue(bounds[0] if key == "min" else bounds[1])
+            row["shown"] = _channel_fields(row)
+        self.sync.rebase()
+
+    def _add_card(self, c: int, channel: Mapping[str, JSON], bounds: tuple[int, int] | None) -> None:
+        window = channel.get("window")
+        if not isinstance(window, dict):
+            window = {}
+        label = QLineEdit(str(channel.get("label", "")))
+        label.setMinimumWidth(LINE_EDIT_MIN_WIDTH)
+        label.setPlaceholderText("label")
+        label.setToolTip(f"Channel {c}'s label: napari's layer name")
+        colour = ColourButton(str(channel.get("color", "FFFFFF")))
+        colour.setToolTip(f"Channel {c}'s colour (RRGGBB); click or press Space to choose another")
+        active = QCheckBox("Active")
+        active.setChecked(channel.get("active") is not False)
+        active.setToolTip("Whether viewers show the channel when they open the image")
+        start = _spin(_number(window.get("start")))
+        end = _spin(_number(window.get("end")))
+        # a window without min/max gets the data type's range (floats: start and end) when applied
+        low = _spin(_number(window.get("min"), bounds[0] if bounds else start.value()))
+        high = _spin(_number(window.get("max"), bounds[1] if bounds else end.value()))
+        for spin, tip in ((start, _WINDOW_TIP), (end, _WINDOW_TIP), (low, _RANGE_TIP), (high, _RANGE_TIP)):
+            spin.setToolTip(tip)
+        histogram = HistogramWidget()
+        histogram.colour = QColor("#" + colour.colour())
+        histogram.setWindow(start.value(), end.value())
+        start.valueChanged.connect(lambda _v, h=histogram, s=start, e=end: h.setWindow(s.value(), e.value()))
+        end.valueChanged.connect(lambda _v, h=histogram, s=start, e=end: h.setWindow(s.value(), e.value()))
+        colour.colourChanged.connect(lambda text, h=histogram: h.setColour(QColor("#" + text)))
+        histogram.setToolTip("Counts of the lowest level (log scale), with the window's start and end")
+        row: dict[str, Any] = {"label": label, "color": colour, "active": active, "start": start, "end": end,
+                               "min": low, "max": high, "histogram": histogram,
+                               "missing": [k for k in ("min", "max") if not isinstance(window.get(k), int | float)]}
+        self._list.addWidget(_channel_card(c, row))
+        row["shown"] = _channel_fields(row)  # what the fields held when built: Apply sends only changes
+        self.rows.append(row)
+
+    def _update_note(self, channels: Sequence[JSON] | None, level0: tuple[tuple[int, ...], str] | None) -> None:
+        needed = self._needed
+        self.addOmeroButton.setVisible(channels is None)
+        self.applyButton.setVisible(channels is not None)
+        self.matchButton.hide()
+        dtype = level0[1] if level0 is not None else "level 0's data type"
+        if channels is None:
+            count = _plural(needed, "channel") if needed is not None else "one channel per index of the channel axis"
+            self.noteLabel.setText("This image has no omero block: viewers show its channels in their own colours "
+                                   "and contrast, without names. Add omero block writes one, which you can then edit.")
+            self.addOmeroButton.setToolTip(
+                f"Write an omero block with {count} (one per index of the channel axis, or one without it): "
+                "labels 'Channel 0'…, the colours napari shows now (one channel white; two magenta, green; more "
+                f"cyan, yellow, magenta, red, green, blue), active, window min/max the range of {dtype} (float "
+                "data: the data range) and start/end the data range of the lowest level, read when you click")
+        elif needed is not None and needed != len(channels):
+            have = len(channels)
+            if have < needed:
+                self.noteLabel.setText(f"omero lists {_plural(have, 'channel')} but the channel axis holds "
+                                       f"{needed}: napari-ome-zarr refuses to open the image.")
+                self.matchButton.setText("Add missing channels")
+                self.matchButton.setToolTip(
+                    f"Append channel{'s' if needed - have != 1 else ''} {', '.join(map(str, range(have, needed)))} "
+                    "to omero.channels as Add omero block makes them (a colour not used yet, window from "
+                    f"{dtype} and the lowest level's data), in one step")
+            else:
+                self.noteLabel.setText(f"omero lists {_plural(have, 'channel')} but the "
+                                       + (f"channel axis holds {needed}" if needed != 1 or have == 0
+                                          else "image has one (no channel axis)")
+                                       + ": napari-ome-zarr refuses to open the image.")
+                self.matchButton.setText("Remove extra channels")
+                self.matchButton.setToolTip(
+                    f"Remove the last {_plural(have - needed, 'channel')} of omero.channels "
+                    f"({', '.join(map(str, range(needed, have)))}), in one step; reorder them in the "
+                    "Attributes tab first to keep others")
+            self.matchButton.show()
+        else:
+            self.noteLabel.setText("")
+        if self._reading:
+            self.noteLabel.setText("Reading the lowest level for the channels' contrast…")
+        self.noteLabel.setVisible(bool(self.noteLabel.text()))
+        for button in (self.addOmeroButton, self.matchButton):
+            button.setEnabled(not self._reading)
+
+    def _tab_order(self) -> None:
+        """Cards first, in reading order, then the buttons under them (the buttons were made first)."""
+        chain: list[QWidget] = [self.sync.discardButton, self.addOmeroButton, self.matchButton]
+        for row in self.rows:
+            chain += [row["label"], row["color"], row["active"], row["start"], row["end"], row["min"], row["max"]]
+        chain.append(self.applyButton)
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
 
     def _load_histograms(self, node: Node, ms: Mapping[str, JSON] | None, hierarchy: Any) -> None:
         if hierarchy is None or ms is None or not self.rows:
@@ -514,7 +673,9 @@ class ChannelsForm(QGroupBox):
         if not datasets:
             return
         level = join_path(node.path, datasets[-1]["path"])
-        self.cancelHistograms()
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
         rows = list(self.rows)
         for c, row in enumerate(rows):
             histogram_widget: HistogramWidget = row["histogram"]
@@ -531,36 +692,136 @@ class ChannelsForm(QGroupBox):
                                                    on_done=done, on_error=failed))
 
     def cancelHistograms(self) -> None:
-        """Drop the histograms still being computed (a newer node, or the window closing)."""
-        for task in self._tasks:
+        """Drop the histograms and look-ups still being computed (the window closing)."""
+        for task in [*self._tasks, *self._other_tasks]:
             task.cancel()
-        self._tasks = []
+        self._tasks, self._other_tasks = [], []
+        if self._reading:
+            self._set_reading(False)
 
     def channels(self) -> list[dict[str, JSON]]:
         """Every field of every channel card (what FormSync compares)."""
         return [_channel_fields(r) for r in self.rows]
 
     def changes(self) -> list[dict[str, JSON]]:
-        """Per channel, only the fields the user changed since the cards were built (a window
-        whose start or end changed is sent whole): a channel without ``active``, ``label`` or a
-        window does not get made-up ones, and untouched numbers are not rewritten."""
+        """Per channel, only the fields the user changed since the cards were built: a channel
+        without ``active``, ``label`` or a window does not get made-up ones, and untouched
+        numbers are not rewritten.  A window whose start or end changed sends both; min and max
+        go when changed (a window lacking them gets them from the data type)."""
         out: list[dict[str, JSON]] = []
         for row in self.rows:
             now, shown = _channel_fields(row), row["shown"]
-            out.append({key: value for key, value in now.items() if value != shown[key]})
+            change: dict[str, JSON] = {k: now[k] for k in ("label", "color", "active") if now[k] != shown[k]}
+            window = {k: now[k] for k in ("min", "max") if now[k] != shown[k]}
+            if now["start"] != shown["start"] or now["end"] != shown["end"] or window:
+                window.update(start=now["start"], end=now["end"])
+                change["window"] = window
+            out.append(change)
         return out
 
     def apply(self) -> None:
         self._controller.applyBuilt(ome_set_channels, self._path, self.changes(), on_done=self.sync.applying())
 
+    # -- the omero block and the number of channels ----------------------------------------------
+    def addOmero(self) -> None:
+        """Add the ``omero`` block (the channels' contrast read from the lowest level first)."""
+        if self._shown is None or self._shown[2] is not None:
+            return
+        self._with_ranges(range(self._needed or 0), lambda ranges: self._controller.applyBuilt(
+            ome_add_omero, self._path, ranges=ranges, on_done=self.sync.applying()))
 
-def _number(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) else 0.0
+    def matchChannels(self) -> None:
+        """Add the channels missing, or remove the extra ones, keeping what is typed in the others."""
+        if self._shown is None or self._shown[2] is None or self._needed is None:
+            return
+        have, needed = len(self._shown[2]), self._needed
+        typed = self._typed()
+
+        def apply(ranges: dict[int, tuple[float, float]] | None) -> None:
+            self._controller.applyBuilt(ome_match_channels, self._path, ranges=ranges,
+                                        on_done=self._retyping(typed))
+
+        if have > needed:
+            apply(None)
+        else:
+            self._with_ranges(range(have, needed), apply)
+
+    def _typed(self) -> list[dict[str, Any]]:
+        """Per card, the fields typed and not applied."""
+        return [{k: v for k, v in _channel_fields(row).items() if v != row["shown"][k]} for row in self.rows]
+
+    def _retyping(self, typed: list[dict[str, Any]]) -> Callable[[bool], None]:
+        path, done = self._path, self.sync.applying()
+
+        def restore(ok: bool) -> None:
+            done(ok)
+            if path != self._path:
+                return
+            for row, values in zip(self.rows, typed, strict=False):
+                _set_channel_fields(row, values)
+
+        return restore
+
+    def _with_ranges(self, channels: range, then: Callable[[dict[int, tuple[float, float]] | None], None]) -> None:
+        """Read the data range of *channels* from the lowest level in a worker, then call *then*
+        with it (None when it cannot be read: the windows come from the data type then)."""
+        assert self._shown is not None
+        node, ms, _channels, hierarchy = self._shown
+        datasets = [d for d in (ms or {}).get("datasets") or [] if isinstance(d, dict)
+                    and isinstance(d.get("path"), str)]
+        if hierarchy is None or not datasets or not channels:
+            then(None)
+            return
+        axes = [a for a in (ms or {}).get("axes") or [] if isinstance(a, dict)]
+        level = join_path(node.path, datasets[-1]["path"])
+        path = self._path
+        self._set_reading(True)
+
+        def finish(ranges: dict[int, tuple[float, float]] | None) -> None:
+            self._set_reading(False)
+            if path == self._path:
+                then(ranges)
+
+        self._submit_other(channel_ranges, hierarchy, level, ome_channel_axis(axes), channels,
+                           on_done=finish, on_error=lambda _err: finish(None))
+
+    def _submit_other(self, fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None],
+                      on_error: Callable[[BaseException], None]) -> None:
+        self._other_tasks = [t for t in self._other_tasks if not t.done]
+        self._other_tasks.append(self._runner.submit(fn, *args, on_done=on_done, on_error=on_error))
+
+    def _set_reading(self, reading: bool) -> None:
+        self._reading = reading
+        if self._shown is not None:
+            self._update_note(self._shown[2], self._level_info)
+
+    def isReading(self) -> bool:
+        """Whether the data range of new channels is being read (for tests)."""
+        return self._reading
+
+
+def _number(value: Any, default: float = 0.0) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) \
+        else default
 
 
 def _channel_fields(row: Mapping[str, Any]) -> dict[str, JSON]:
     return {"label": row["label"].text(), "color": row["color"].colour(), "active": row["active"].isChecked(),
-            "window": {"start": row["start"].value(), "end": row["end"].value()}}
+            "start": row["start"].value(), "end": row["end"].value(), "min": row["min"].value(),
+            "max": row["max"].value()}
+
+
+def _set_channel_fields(row: Mapping[str, Any], values: Mapping[str, Any]) -> None:
+    for key, value in values.items():
+        widget = row[key]
+        if key == "label":
+            widget.setText(value)
+        elif key == "color":
+            widget.setColour(value)
+        elif key == "active":
+            widget.setChecked(value)
+        else:
+            widget.setValue(value)
 
 
 class LabelColoursForm(QGroupBox):

@@ -311,10 +311,14 @@ class EditorPanel(QWidget):
         channels = omero.get("channels") if isinstance(omero, dict) else None
         if not isinstance(channels, list):
             channels = []
-        show_channels = bool(channels)
+        # an image without omero is offered one; an omero block without channels is left to the
+        # Attributes tab (validation says what it lacks)
+        missing = "omero" not in ns and "image" in roles and "label-image" not in roles and ms is not None
+        show_channels = bool(channels) or missing
         self.channelsForm.setVisible(show_channels)
         if show_channels:
-            self.channelsForm.setNode(node, ms, channels, session.hierarchy if session is not None else None)
+            self.channelsForm.setNode(node, ms, None if missing else channels,
+                                      session.hierarchy if session is not None else None)
         label = ns.get("image-label")
         for form in (self.labelsForm, self.labelPropertiesForm):
             form.setVisible(isinstance(label, dict))
