@@ -1706,6 +1706,25 @@ def test_a_channel_count_that_does_not_match_the_axis_is_offered_the_fix(qtbot: 
     assert len(session.attributes("/")["ome"]["omero"]["channels"]) == 2 and len(form.rows) == 2
 
 
+def test_an_empty_channel_list_of_an_image_without_channel_axis_gets_its_one_channel(
+        qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    store = ome_zarr_py_image(tmp_path / "img.ome.zarr", np.full((16, 16), 7, dtype="int8"), "yx")
+    group = zarr.open_group(store, mode="r+")
+    group.attrs["ome"] = {**group.attrs["ome"], "omero": {"channels": []}}
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    window.editing.editor.showTab("ome")
+    form = window.editing.editor.channelsForm
+    qtbot.waitUntil(lambda: form.matchButton.isVisibleTo(window), timeout=WAIT)
+    assert form.noteLabel.text() == ("omero lists 0 channels but the image has one (it has no channel axis): "
+                                     "napari-ome-zarr refuses to open the image.")
+    form.matchButton.click()
+    wait_history(qtbot, window, 1)
+    channel = window.editing.controller.session().attributes("/")["ome"]["omero"]["channels"][0]
+    assert channel == {"label": "Channel 0", "color": "FFFFFF", "active": True,
+                       "window": {"min": -128, "max": 127, "start": -128, "end": 127}}  # constant data
+
+
 def test_a_window_set_in_the_form_on_a_channel_without_one_is_complete(qtbot: Any, make_window: Any,
                                                                        tmp_path: Path) -> None:
     """The form wrote {start, end} alone (the schemas require min and max): min/max show the data

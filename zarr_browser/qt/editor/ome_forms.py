@@ -628,19 +628,18 @@ class ChannelsForm(QGroupBox):
                 "data: the data range) and start/end the data range of the lowest level, read when you click")
         elif needed is not None and needed != len(channels):
             have = len(channels)
+            axes = (self._shown[1] or {}).get("axes") if self._shown is not None else None
+            holds = (f"the channel axis holds {needed}" if ome_channel_axis(axes if isinstance(axes, list) else [])
+                     is not None else "the image has one (it has no channel axis)")
+            self.noteLabel.setText(f"omero lists {_plural(have, 'channel')} but {holds}: napari-ome-zarr refuses "
+                                   "to open the image.")
             if have < needed:
-                self.noteLabel.setText(f"omero lists {_plural(have, 'channel')} but the channel axis holds "
-                                       f"{needed}: napari-ome-zarr refuses to open the image.")
                 self.matchButton.setText("Add missing channels")
                 self.matchButton.setToolTip(
                     f"Append channel{'s' if needed - have != 1 else ''} {', '.join(map(str, range(have, needed)))} "
                     "to omero.channels as Add omero block makes them (a colour not used yet, window from "
                     f"{dtype} and the lowest level's data), in one step")
             else:
-                self.noteLabel.setText(f"omero lists {_plural(have, 'channel')} but the "
-                                       + (f"channel axis holds {needed}" if needed != 1 or have == 0
-                                          else "image has one (no channel axis)")
-                                       + ": napari-ome-zarr refuses to open the image.")
                 self.matchButton.setText("Remove extra channels")
                 self.matchButton.setToolTip(
                     f"Remove the last {_plural(have - needed, 'channel')} of omero.channels "

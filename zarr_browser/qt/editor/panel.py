@@ -311,10 +311,13 @@ class EditorPanel(QWidget):
         channels = omero.get("channels") if isinstance(omero, dict) else None
         if not isinstance(channels, list):
             channels = []
-        # an image without omero is offered one; an omero block without channels is left to the
-        # Attributes tab (validation says what it lacks)
-        missing = "omero" not in ns and "image" in roles and "label-image" not in roles and ms is not None
-        show_channels = bool(channels) or missing
+        # an image without omero is offered one, an image with an empty list of channels the
+        # missing ones; an omero block without a list of channels is left to the Attributes tab
+        # (validation says what it lacks)
+        image = "image" in roles and "label-image" not in roles and ms is not None
+        missing = "omero" not in ns and image
+        show_channels = bool(channels) or missing or (image and isinstance(omero, dict)
+                                                      and isinstance(omero.get("channels"), list))
         self.channelsForm.setVisible(show_channels)
         if show_channels:
             self.channelsForm.setNode(node, ms, None if missing else channels,
