@@ -391,10 +391,6 @@ def level0_in_world(ms: Mapping[str, JSON], kind: str) -> list[float] | None:
     return [_clean(float(v) * g + t) for v, g, t in zip(own, gscale, gtrans, strict=True)]
 
 
-def _finite(value: JSON) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _level0_by_name(session: EditSession, image: str, kind: str) -> dict[str, float]:
     """Level 0's *kind* (``scale`` or ``translation``) of an image in physical units (the
     multiscale's own transform applied), by axis name ({} when absent)."""
