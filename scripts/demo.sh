@@ -21,9 +21,10 @@ if [[ -n "${DISPLAY:-}" || -n "${WAYLAND_DISPLAY:-}" ]]; then
   exec "$APP" demo "$@"
 fi
 if command -v xvfb-run >/dev/null 2>&1; then
+  # a screen larger than the window (1400x850), so all of it is on the virtual display
   printf '==> no display: the window runs on a virtual display (xvfb-run); stop it with Ctrl+C.\n' >&2
   printf '    For a text view instead: %s info ~/.cache/zarr-browser/demo/cells.ome.zarr\n' "$APP" >&2
-  exec xvfb-run -a -s "-screen 0 1280x1024x24" "$APP" demo "$@"
+  exec xvfb-run -a -s "-screen 0 1920x1080x24" "$APP" demo "$@"
 fi
 printf '==> no display and no xvfb-run: using the offscreen Qt platform\n' >&2
 export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
