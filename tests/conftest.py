@@ -20,8 +20,10 @@ Stores
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
+import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
@@ -35,7 +37,9 @@ from servers import S3Server, StaticServer
 
 # the window's and the dock's settings (recent stores) go to a file of the test session, never
 # the user's own, in this process and in the processes the tests start
-os.environ["ZARR_BROWSER_SETTINGS"] = os.path.join(tempfile.mkdtemp(prefix="zarr-browser-settings-"), "settings.ini")
+_SETTINGS_DIR = tempfile.mkdtemp(prefix="zarr-browser-settings-")
+os.environ["ZARR_BROWSER_SETTINGS"] = os.path.join(_SETTINGS_DIR, "settings.ini")
+atexit.register(shutil.rmtree, _SETTINGS_DIR, True)  # (a test run left a folder in /tmp each time)
 
 ZarrFormat = Literal[2, 3]
 

@@ -225,8 +225,9 @@ def entry_window(store: str, out: dict[str, Any]) -> None:
     app = QApplication.instance() or QApplication([])
     previous = sys.excepthook
     sys.excepthook = lambda t, v, tb: out["unexpected"].append("".join(traceback.format_exception(t, v, tb)))
+    folder = tempfile.TemporaryDirectory(prefix="zarr-browser-probe-")
     try:
-        settings = QSettings(os.path.join(tempfile.mkdtemp(), "s.ini"), QSettings.Format.IniFormat)
+        settings = QSettings(os.path.join(folder.name, "s.ini"), QSettings.Format.IniFormat)
         window = BrowserWindow(runner=ImmediateRunner(), registry=default_registry(), settings=settings)
         window.show()
         window.openStore(store)
@@ -259,6 +260,7 @@ def entry_window(store: str, out: dict[str, Any]) -> None:
         app.processEvents()
     finally:
         sys.excepthook = previous
+        folder.cleanup()
 
 
 def _cli(store: str, out: dict[str, Any], command: str) -> None:
