@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import zarr
 
@@ -175,6 +176,28 @@ def test_json_output(tmp_path: Path) -> None:
     assert payload["written"] == ["temperature/zarr.json", "zarr.json"]
     assert set(payload["diff"]) == {"temperature/zarr.json", "zarr.json"}
     assert payload["errors"] == 0
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_rename_dim_renames_every_array_and_says_what_becomes_data(tmp_path: Path, zarr_format: int) -> None:
+    xr = pytest.importorskip("xarray")
+    store = tmp_path / "d.zarr"
+    xr.Dataset({"temp": (("t", "x"), np.zeros((2, 3)))}, coords={"x": [1.0, 2.0, 3.0]}).to_zarr(
+        store, zarr_format=zarr_format, consolidated=True)
+    code, out = _run("edit", str(store), "--rename-dim", "/:x=lon", "--dry-run")
+    assert code == 0 and "note    Renames 'x' to 'lon' in 2 arrays: /temp, /x." in out
+    assert "shows it as a data variable" in out and "would change" in out
+    code, out = _run("edit", str(store), "--rename-dim", "/:x=lon", "--json")
+    payload = json.loads(out)
+    assert code == 0 and payload["saved"] and any("index coordinate" in n for n in payload["notes"])
+    assert [i["path"] for i in payload["issues"] if "was the index coordinate" in i["message"]] == ["/x"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        opened = xr.open_zarr(store, consolidated=True)
+    assert opened["temp"].dims == ("t", "lon") and "x" in opened.data_vars
+    code, out = _run("edit", str(store), "--rename-dim", "/:x=lon")  # nothing on x any more: refused, exit 1
+    assert code == 1
+    assert _run("edit", str(store), "--rename-dim", "x=lon")[0] == 2  # usage: NODE:OLD=NEW
 
 
 def test_edit_on_s3(s3_server: Any, tmp_path: Path) -> None:

@@ -249,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("--patch", action="append", default=[], dest="patches", metavar="NODE=FILE",
                       help="apply the RFC 6902 JSON Patch in FILE to NODE's attributes ('-' reads stdin); "
                            "repeatable")
+    edit.add_argument("--rename-dim", action="append", default=[], dest="rename_dims", metavar="NODE:OLD=NEW",
+                      help="rename dimension OLD to NEW in every array of the group NODE that uses it, and of its "
+                           "child groups (a DataTree shares it with them): v2 _ARRAY_DIMENSIONS, v3 "
+                           "dimension_names; on NCZarr the netCDF dimension and its references too, e.g. "
+                           "'/:x=lon'; an array named OLD (its index coordinate) keeps its name and becomes a "
+                           "data variable; repeatable")
     ome = edit.add_argument_group(
         "OME-NGFF images", "convention edits, as the window's forms make them: every level follows, and the "
                            "image's label images too (unless --no-labels)")
@@ -692,7 +698,13 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
         ValidationRefusedError,
         patch_to_commands,
     )
-    from zarr_browser.core.editing.conventions import ome_rename_axis, ome_set_pixel_size, ome_set_translation
+    from zarr_browser.core.editing.conventions import (
+        ome_rename_axis,
+        ome_set_pixel_size,
+        ome_set_translation,
+        plan_dimension_rename,
+        xarray_rename_dimension,
+    )
     from zarr_browser.core.safety import check_environment
     from zarr_browser.errors import NodeNotFoundError
 
@@ -703,21 +715,22 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
         sizes = [_parse_axis_values(s, "--pixel-size") for s in args.pixel_sizes]
         origins = [_parse_axis_values(s, "--origin") for s in args.origins]
         renames = [_parse_rename(s, "--rename-axis") for s in args.axis_renames]
+        dim_renames = [_parse_rename(s, "--rename-dim") for s in args.rename_dims]
         if args.unit is not None and not sizes:
             raise _UsageError("--unit goes with --pixel-size")
     except _UsageError as err:
         _line(sys.stderr, f"zarr-browser edit: {err}")
         return EXIT_UNREADABLE
-    if not (sets or deletes or patches or sizes or origins or renames):
-        sys.stderr.write("zarr-browser edit: nothing to do: give --set, --delete, --patch, --pixel-size, --origin "
-                         "or --rename-axis\n")
+    if not (sets or deletes or patches or sizes or origins or renames or dim_renames):
+        sys.stderr.write("zarr-browser edit: nothing to do: give --set, --delete, --patch, --rename-dim, "
+                         "--pixel-size, --origin or --rename-axis\n")
         return EXIT_UNREADABLE
     check_environment()
     registry = default_registry()
     hierarchy, base = _open_for_edit(args, registry)
     session = EditSession(hierarchy, registry, strict=args.strict)
     payload: dict[str, Any] = {"url": hierarchy.url, "dry_run": bool(args.dry_run), "saved": False,
-                               "written": [], "refused": None}
+                               "written": [], "refused": None, "notes": []}
     if base != "/":
         payload["node"] = base
 
@@ -736,6 +749,8 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
         if args.dry_run or code != EXIT_OK:
             for text in payload["diff"].values():
                 out.write(text)
+        for note in payload["notes"]:
+            _line(out, f"note    {note}")
         for issue in issues:
             _line(out, f"{issue.severity.value:<7} {issue.path} [{issue.convention}] {issue.message}{_where(issue)}")
         if message and args.dry_run:
@@ -768,7 +783,11 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
             commands.append(patch_to_commands(patch, state, key=key, base=at))
         if commands:
             session.apply(Batch(commands, label="zarr-browser edit"))
-        # convention edits, each built on what the edits before it made (one save for all)
+        # convention edits, each its own step: a builder reads the state the edits before it reached
+        for node_path, old, new in dim_renames:
+            plan = plan_dimension_rename(session, _below(base, node_path), old, new)
+            payload["notes"].extend(plan.notes())
+            session.apply(xarray_rename_dimension(session, _below(base, node_path), old, new))
         follow = not args.no_labels
         for node_path, values in sizes:
             session.apply(ome_set_pixel_size(session, _below(base, node_path), values, args.unit, labels=follow))

@@ -158,7 +158,11 @@ REF_OLDKEYS = {
 
 @pytest.fixture
 def oldkeys_store(tmp_path: Path) -> Path:
-    target = tmp_path / "ref_oldkeys.zarr"
+    return write_ref_oldkeys(tmp_path / "ref_oldkeys.zarr")
+
+
+def write_ref_oldkeys(target: Path) -> Path:
+    """The generation (b) store of netCDF-C's ``ref_oldkeys.zmap``, with its chunk, at *target*."""
     for key, text in REF_OLDKEYS.items():
         (target / key).parent.mkdir(parents=True, exist_ok=True)
         (target / key).write_text(text)

@@ -766,7 +766,8 @@ def test_the_cf_form_writes_only_the_fields_typed_into(qtbot: Any, make_window: 
     assert attrs["units"] == 1 and attrs["long_name"] == "fraction" and attrs["standard_name"] == "area_fraction"
 
 
-def test_nczarr_keys_are_read_only_and_types_follow(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+def nccopy_store(tmp_path: Path) -> Path:
+    """``v(x)`` with units "K", written to NCZarr by Debian's nccopy (netCDF-C 4.9.0: generation a)."""
     ncgen, nccopy = shutil.which("ncgen"), shutil.which("nccopy")
     if ncgen is None or nccopy is None:
         pytest.fail("netCDF-C (ncgen, nccopy) is missing: scripts/bootstrap.sh installs it")
@@ -775,6 +776,11 @@ def test_nczarr_keys_are_read_only_and_types_follow(qtbot: Any, make_window: Any
     subprocess.run([ncgen, "-4", "-o", str(tmp_path / "t.nc"), str(tmp_path / "t.cdl")], check=True, timeout=60)
     store = tmp_path / "n.zarr"
     subprocess.run([nccopy, str(tmp_path / "t.nc"), f"file://{store}#mode=nczarr,file"], check=True, timeout=60)
+    return store
+
+
+def test_nczarr_keys_are_read_only_and_types_follow(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    store = nccopy_store(tmp_path)
     window = make_window()
     open_for_editing(qtbot, window, store, "/v")
     attributes = window.editing.editor.attributes
@@ -1782,3 +1788,101 @@ def test_set_pixel_size_writes_only_pixel_sizes_and_units(qtbot: Any, make_windo
     wait_history(qtbot, window, 3)
     assert session.attributes("/")["ome"]["multiscales"][0]["axes"][1]["name"] == "depth"
     assert not window.editing.editor.axesForm.sync.isModified()
+def xarray_dataset_store(path: Path, zarr_format: int) -> Path:
+    """temp(time, x), lat(x) and the index coordinates time, x, written by xarray."""
+    xr = pytest.importorskip("xarray")
+    ds = xr.Dataset({"temp": (("time", "x"), np.arange(12.0).reshape(4, 3), {"units": "K"})},
+                    coords={"time": np.arange(4), "x": [10.0, 20.0, 30.0],
+                            "lat": (("x",), [1.0, 2.0, 3.0])})
+    ds.to_zarr(path, zarr_format=zarr_format, consolidated=True)
+    return path
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_rename_dimension_form_renames_every_array_in_one_step(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                                zarr_format: int) -> None:
+    xr = pytest.importorskip("xarray")
+    store = xarray_dataset_store(tmp_path / "d.zarr", zarr_format)
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    editor = window.editing.editor
+    assert editor.isTabVisible("xarray") and editor.xarrayForm.isHidden()
+    editor.showTab("xarray")
+    form = editor.renameForm
+    qtbot.waitUntil(lambda: form.dimensionCombo.count() == 2, timeout=WAIT)
+    assert {form.dimensionCombo.itemData(i) for i in range(2)} == {"time", "x"}
+    form.dimensionCombo.setCurrentIndex(form.dimensionCombo.findData("x"))
+    assert "index coordinate" in form.noteLabel.text() and not form.renameButton.isEnabled()
+    form.newNameEdit.setFocus()
+    qtbot.keyClicks(form.newNameEdit, "lon")
+    # said before applying: what changes, and that the coordinate x becomes a data variable
+    qtbot.waitUntil(lambda: form.renameButton.isEnabled(), timeout=WAIT)
+    note = form.noteLabel.text()
+    assert "in 3 arrays: /lat, /temp, /x" in note
+    assert "shows it as a data variable" in note
+    window.grab().save(f"/tmp/dims_rename_form_v{zarr_format}.png")
+    qtbot.keyClick(form.newNameEdit, Qt.Key.Key_Return)
+    wait_history(qtbot, window, 1)
+    assert window.editing.controller.history() == ["rename dimension 'x' → 'lon' in /"]
+    qtbot.waitUntil(lambda: any("was the index coordinate" in i.message
+                                for i in window.editing.controller.validation.warnings), timeout=WAIT)
+    # the combo follows the rename
+    qtbot.waitUntil(lambda: form.dimensionCombo.findData("lon") >= 0, timeout=WAIT)
+    diff = window.editing.controller.diff()
+    consolidated = ".zmetadata" if zarr_format == 2 else "zarr.json"
+    assert consolidated in diff
+    save_through_dialog(qtbot, window)
+    opened = xr.open_zarr(store)  # the consolidated copy followed
+    assert opened["temp"].dims == ("time", "lon") and opened["lat"].dims == ("lon",)
+    assert "x" in opened.data_vars and "lon" not in opened.coords
+    assert opened["x"].values.tolist() == [10.0, 20.0, 30.0]
+    window.editing.controller.undo()
+    assert window.editing.controller.history() == []
+
+
+def test_rename_dimension_form_refuses_before_applying(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    store = xarray_dataset_store(tmp_path / "d.zarr", 3)
+    window = make_window()
+    open_for_editing(qtbot, window, store)
+    form = window.editing.editor.renameForm
+    qtbot.waitUntil(lambda: form.dimensionCombo.count() == 2, timeout=WAIT)
+    form.dimensionCombo.setCurrentIndex(form.dimensionCombo.findData("x"))
+    form.newNameEdit.setText("time")  # temp has both: refused with the reason, before anything is applied
+    qtbot.waitUntil(lambda: form.noteLabel.text().startswith("Cannot rename"), timeout=WAIT)
+    assert "twice" in form.noteLabel.text() and not form.renameButton.isEnabled()
+    assert window.editing.controller.history() == []
+
+
+def test_nczarr_dimension_rename_in_the_window_and_the_array_form_refusal(qtbot: Any, make_window: Any,
+                                                                          tmp_path: Path) -> None:
+    store = nccopy_store(tmp_path)
+    window = make_window()
+    open_for_editing(qtbot, window, store, "/v")
+    form = window.editing.editor.xarrayForm
+    form.edits[0].setText("lon")  # xarray alone would read it: refused, with where to rename instead
+    form.applyButton.click()
+    qtbot.waitUntil(lambda: "NCZarr variable" in window.errorText(), timeout=WAIT)
+    assert "Rename dimension" in window.errorText() and window.editing.controller.history() == []
+    window.editing.editor.discardUnapplied()  # (else leaving the node asks what to do with the typing)
+    done: list[bool] = []
+    window.revealPath("/", done.append)
+    qtbot.waitUntil(lambda: window.editing.editor.node() is not None
+                    and window.editing.editor.node().path == "/", timeout=WAIT)
+    window.editing.editor.showTab("xarray")
+    rename = window.editing.editor.renameForm
+    qtbot.waitUntil(lambda: rename.newNameEdit.isEnabled() and rename.dimensionCombo.findData("x") >= 0,
+                    timeout=WAIT)
+    rename.dimensionCombo.setCurrentIndex(rename.dimensionCombo.findData("x"))
+    rename.newNameEdit.setText("lon")
+    qtbot.waitUntil(lambda: rename.renameButton.isEnabled(), timeout=WAIT)
+    assert "the netCDF dimension /x is renamed too" in rename.noteLabel.text()
+    note = rename.noteLabel  # the whole note shows once the layout has made room for it
+    qtbot.waitUntil(lambda: note.height() >= note.heightForWidth(note.width()), timeout=WAIT)
+    window.grab().save("/tmp/dims_rename_nczarr.png")
+    rename.renameButton.click()
+    wait_history(qtbot, window, 1)
+    assert set(window.editing.controller.diff()) == {".zgroup", "v/.zarray", "v/.zattrs"}
+    save_through_dialog(qtbot, window)
+    dump = subprocess.run(["ncdump", f"file://{store}#mode=nczarr,file"], capture_output=True, text=True,
+                          timeout=60, check=True).stdout
+    assert "lon = 3 ;" in dump and "float v(lon) ;" in dump and "v = 1, 2, 3 ;" in dump

@@ -31,7 +31,16 @@ from zarr_browser.core.jsonio import JSON
 if TYPE_CHECKING:
     from zarr_browser.core.model import Node
 
-__all__ = ["NczarrConvention", "TypeClash", "attribute_type_clash", "nczarr_type", "parse_ncproperties"]
+__all__ = [
+    "NczarrConvention",
+    "NczarrField",
+    "TypeClash",
+    "attribute_type_clash",
+    "dimension_references",
+    "group_dimensions",
+    "nczarr_type",
+    "parse_ncproperties",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +100,39 @@ def _generation(node: Node) -> Generation | None:
             return found.generation
     found = _find(node, "attr")
     return found.generation if found is not None and found.generation == "a" else None
+
+
+@dataclass(frozen=True, slots=True)
+class NczarrField:
+    """One NCZarr field of a node, for an edit: its value, the document holding it (``.zgroup``,
+    ``.zarray`` in generations a/b, ``.zattrs`` in c), the JSON pointer to it there, and the
+    generation."""
+
+    value: JSON
+    document: str
+    pointer: str
+    generation: Generation
+
+
+def _located(node: Node, part: Part, *names: str) -> NczarrField | None:
+    found = _find(node, part)
+    if found is None or not isinstance(found.value, dict):
+        return None
+    for name in names:
+        if name in found.value:
+            ptr, doc = found.pointer(node, name)
+            return NczarrField(found.value[name], doc, ptr, found.generation)
+    return None
+
+
+def group_dimensions(node: Node) -> NczarrField | None:
+    """The shared dimensions a group defines (``_nczarr_group.dimensions``, ``dims`` before), or None."""
+    return _located(node, "group", "dimensions", "dims") if node.is_group else None
+
+
+def dimension_references(node: Node) -> NczarrField | None:
+    """An array's dimension references (``_nczarr_array.dimension_references``, ``dimrefs`` before), or None."""
+    return _located(node, "array", "dimension_references", "dimrefs") if node.is_array else None
 
 
 def parse_ncproperties(value: JSON) -> dict[str, str]:

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from zarr_browser.core.model import Node
 
-__all__ = ["XarrayConvention", "coordinate_names", "xarray_dimension_names"]
+__all__ = ["XarrayConvention", "coordinate_names", "is_multiscale_image", "is_ome_group", "xarray_dimension_names"]
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class XarrayConvention(BaseConvention):
             if found[1] != ARRAY_DIMENSIONS and node.zarr_format == 3 and not _has_xarray_marker(node):
                 return None  # v3 names alone are core zarr (OME pyramid levels have them too), as is a 0-d array
             return _variable(node, found[0])
-        if node.is_group and not _is_multiscale_image(node) and (
+        if node.is_group and not is_multiscale_image(node) and (
                 node.consolidated_dataset or _is_consolidated_dataset(node)):
             return Detection(CONVENTION, None, ("dataset",))
         return None
@@ -163,7 +163,7 @@ class XarrayConvention(BaseConvention):
     def detect_with_children(self, node: Node, children: Callable[[], Sequence[Node]]) -> Detection | None:
         """Also a group whose listed child arrays all carry dimension names (no consolidated copy)."""
         found = self.detect(node)
-        if found is not None or not node.is_group or node.kind == "error" or _is_ome_group(node):
+        if found is not None or not node.is_group or node.kind == "error" or is_ome_group(node):
             return found  # an OME image, plate, well or labels group is never a dataset: no listing
         arrays = [child for child in children() if child.is_array]
         if arrays and all(_named(child) for child in arrays):
@@ -184,7 +184,7 @@ class XarrayConvention(BaseConvention):
         if node.array is not None and node.array.ndim == 0:  # a scalar variable of a dataset
             return _variable(node, ()) if self.detect(parent) is not None else None
         names = node.array.dimension_names if node.array is not None else None
-        if not names or all(n is None for n in names) or _is_multiscale_image(parent):
+        if not names or all(n is None for n in names) or is_multiscale_image(parent):
             return None
         return _variable(node, names)
 
@@ -293,7 +293,7 @@ class XarrayConvention(BaseConvention):
         return issues
 
     def _validate_group(self, node: Node, ctx: Context) -> list[Issue]:
-        if _is_multiscale_image(node):
+        if is_multiscale_image(node):
             return []  # pyramid levels share dimension names with different sizes by design
         # An error where xarray is clearly meant (a consolidated dataset, or the xarray-only
         # _ARRAY_DIMENSIONS attribute); v3 dimension_names alone are core zarr: a warning.
@@ -316,7 +316,7 @@ class XarrayConvention(BaseConvention):
                                         f"{first[1]!r} but {size} in array {child.name!r}; xarray cannot open "
                                         "this group as one dataset", node.path, "", CONVENTION, ""))
         arrays = [c for c in children if c.is_array]
-        if arrays and not _is_ome_group(node) and all(_named(a) for a in arrays):
+        if arrays and not is_ome_group(node) and all(_named(a) for a in arrays):
             issues.extend(_check_tree_alignment(node, arrays, ctx))
         return issues
 
@@ -355,12 +355,12 @@ _OME_KEYS = frozenset({"ome", "multiscales", "plate", "well", "labels", "image-l
                        "bioformats2raw.layout"})
 
 
-def _is_ome_group(node: Node) -> bool:
+def is_ome_group(node: Node) -> bool:
     """A group with OME-NGFF metadata (an image, plate, well, labels or bioformats2raw group)."""
     return not _OME_KEYS.isdisjoint(node.attributes)
 
 
-def _is_multiscale_image(node: Node) -> bool:
+def is_multiscale_image(node: Node) -> bool:
     """An OME-NGFF image group (0.4 top-level or 0.5 ``ome`` multiscales list)."""
     attrs = node.attributes
     ome = attrs.get("ome")
@@ -402,7 +402,7 @@ def _check_unnamed(node: Node, ctx: Context) -> list[Issue]:
     v3_attribute = node.zarr_format == 3 and ARRAY_DIMENSIONS in node.attributes
     parent = ctx.parent(node)
     siblings: list[Node] = []
-    if parent is not None and parent.is_group and not _is_ome_group(parent):
+    if parent is not None and parent.is_group and not is_ome_group(parent):
         siblings = [c for c in ctx.children(parent.path) if c.is_array and c.path != node.path]
     named = [c.name for c in siblings if xarray_dimension_names(c) is not None]
     if not named and not v3_attribute:
@@ -485,7 +485,7 @@ def _tree_ancestors(node: Node, ctx: Context) -> Iterator[_Ancestor]:
     (``open_datatree(group=...)``) does not reach further up.
     """
     parent = ctx.parent(node)
-    while parent is not None and parent.is_group and parent.kind != "error" and not _is_ome_group(parent):
+    while parent is not None and parent.is_group and parent.kind != "error" and not is_ome_group(parent):
         arrays = [c for c in ctx.children(parent.path) if c.is_array]
         if not all(_named(a) for a in arrays):
             return
@@ -626,7 +626,7 @@ def _check_null_names(node: Node, ctx: Context) -> list[Issue]:
     if all(n is None for n in names) and not _has_xarray_marker(node):
         return []  # a plain array with no names at all: nothing says xarray is meant
     parent = ctx.parent(node)
-    if parent is not None and _is_multiscale_image(parent):
+    if parent is not None and is_multiscale_image(parent):
         return []  # OME-NGFF checks that dimension_names match the axes
     axes = [i for i, n in enumerate(names) if n is None]
     which = f"axis {axes[0]}" if len(axes) == 1 else "axes " + ", ".join(map(str, axes))

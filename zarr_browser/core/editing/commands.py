@@ -547,6 +547,8 @@ def _add(state: JSON, path: str, value: JSON) -> Command:
 PROTECTED_PREFIXES = ("_nczarr_", "_NCZARR_")
 PROTECTED_NAMES = frozenset({"_NCProperties"})
 V3_EDITABLE = frozenset({"attributes", "dimension_names"})
+NCZARR_METADATA_KEYS = frozenset({"_NCZARR_GROUP", "_nczarr_group", "_NCZARR_ARRAY", "_nczarr_array"})
+"""NCZarr's keys in ``.zgroup``/``.zarray`` (generations a and b) a convention edit may change."""
 
 
 def is_protected_attribute(name: str) -> bool:
@@ -600,7 +602,8 @@ def check_protected(key: str, before: JSON, after: JSON, *, allow_nczarr: bool =
     Allowed: v2 ``.zattrs`` (an object), v3 ``zarr.json`` ``attributes`` (an object) and
     ``dimension_names`` (arrays only); every other key of every document must stay as it was.
     NCZarr's ``_nczarr_*`` / ``_NCProperties`` attributes are refused too unless
-    *allow_nczarr* (the convention edits that keep them consistent).
+    *allow_nczarr* (the convention edits that keep them consistent), which may also change
+    the NCZarr group and array keys of ``.zgroup`` / ``.zarray`` (a dimension rename).
     """
     name = key.rsplit("/", 1)[-1]
     if name == ".zattrs":
@@ -633,6 +636,14 @@ def check_protected(key: str, before: JSON, after: JSON, *, allow_nczarr: bool =
                 isinstance(names, list) and all(n is None or isinstance(n, str) for n in names)
             ):
                 raise EditError(f"{key}: dimension_names must be a list of strings or nulls")
+        return
+    if allow_nczarr and name in (".zgroup", ".zarray") and isinstance(before, dict) and isinstance(after, dict):
+        # NCZarr generations a/b keep their group and array metadata here: a dimension rename
+        # changes those keys, and nothing else of the document
+        for field_name in set(before) | set(after):
+            if field_name not in NCZARR_METADATA_KEYS and not same(before.get(field_name, ABSENT),
+                                                                   after.get(field_name, ABSENT)):
+                raise ReadOnlyFieldError(f"{key}: {field_name!r} is read-only: only attributes can be edited")
         return
     if not same(before, after):
         raise ReadOnlyFieldError(f"{key} is read-only: only attributes can be edited")

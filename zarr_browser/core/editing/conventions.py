@@ -8,7 +8,9 @@ with :meth:`EditSession.apply` (one undo step).  They raise
   :func:`ome_set_pixel_size` (every level's scale, keeping the level factors),
   :func:`ome_add_omero` and :func:`ome_match_channels` (one ``omero`` channel per index of the
   channel axis), :func:`ome_set_channels`.
-* xarray: :func:`xarray_set_dimension_names`, :func:`xarray_dims_from_ome_axes`.
+* xarray: :func:`xarray_set_dimension_names`, :func:`xarray_dims_from_ome_axes`,
+  :func:`xarray_rename_dimension` (every array of a dataset and its child groups; on NCZarr the
+  netCDF dimension too).
 * NCZarr: :func:`nczarr_set_attribute` / :func:`nczarr_delete_attribute` keeping
   ``_nczarr_attr.types`` consistent; :func:`nczarr_type_updates` is what the session runs after
   any attribute edit on an NCZarr node.
@@ -18,33 +20,52 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeGuard
 
-from zarr_browser.core.conventions.nczarr import VARIABLE_TYPED, attribute_type_clash, nczarr_type
+from zarr_browser.core.conventions.nczarr import (
+    VARIABLE_TYPED,
+    attribute_type_clash,
+    dimension_references,
+    group_dimensions,
+    nczarr_type,
+)
+from zarr_browser.core.conventions.xarray_dims import (
+    coordinate_names,
+    is_multiscale_image,
+    is_ome_group,
+    xarray_dimension_names,
+)
 from zarr_browser.core.editing.commands import (
     Batch,
     Command,
     Delete,
     EditError,
     ReadOnlyFieldError,
+    Rename,
     SetValue,
     attributes_location,
     format_pointer,
     is_protected_attribute,
     same,
 )
+from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.jsonio import JSON
-from zarr_browser.core.model import Node, join_path, key_prefix
+from zarr_browser.core.model import Node, join_path, key_prefix, parent_path
 from zarr_browser.errors import ZarrBrowserError
 
 if TYPE_CHECKING:
+    from zarr_browser.core.conventions.base import Context
     from zarr_browser.core.editing.session import EditSession
 
 __all__ = [
     "AXIS_TYPES",
+    "DimensionRename",
+    "DimensionUse",
     "default_channel_colours",
     "default_window",
     "dtype_range",
+    "lost_index_coordinates",
     "nczarr_delete_attribute",
     "nczarr_set_attribute",
     "nczarr_type",
@@ -63,8 +84,11 @@ __all__ = [
     "ome_set_plate_names",
     "ome_set_translation",
     "ome_set_units",
+    "plan_dimension_rename",
     "set_attributes",
     "xarray_dims_from_ome_axes",
+    "xarray_group_dimensions",
+    "xarray_rename_dimension",
     "xarray_set_dimension_names",
 ]
 
@@ -437,7 +461,9 @@ def xarray_set_dimension_names(
     """Set xarray's dimension names of *array* (v2 ``_ARRAY_DIMENSIONS``, v3 ``dimension_names``).
 
     Checked: one name per dimension, names unique non-empty strings, and (with *check_group*)
-    one size per name across the arrays of the parent group.
+    one size per name across the arrays of the parent group.  On an NCZarr variable only the
+    names its dimension references give are accepted (a repair): another name would be read by
+    xarray alone, netCDF-C keeping the old one; :func:`xarray_rename_dimension` renames both.
     """
     node = session.load(array)
     if node.array is None:
@@ -449,6 +475,17 @@ def xarray_set_dimension_names(
         raise EditError("dimension names must be non-empty strings")
     if len(set(names)) != len(names):
         raise EditError(f"dimension names must be unique, got {names}")
+    refs = dimension_references(node)
+    if refs is not None and isinstance(refs.value, list) and all(isinstance(r, str) for r in refs.value):
+        netcdf = [r.rsplit("/", 1)[-1] for r in refs.value]
+        if len(netcdf) == len(names) and netcdf != names:
+            changed = next(i for i, (a, b) in enumerate(zip(netcdf, names, strict=True)) if a != b)
+            parent = parent_path(array) or "/"
+            raise EditError(f"{array} is an NCZarr variable: netCDF-C reads its dimensions from its NCZarr dimension "
+                            f"references ({', '.join(refs.value)}), so changing the names xarray reads alone would "
+                            f"make the two disagree; rename the dimension {netcdf[changed]!r} for both instead: "
+                            f"select the group that defines it ({parent} or above), xarray tab, Rename dimension "
+                            f"(zarr-browser edit --rename-dim)")
     if check_group:
         parent = array.rsplit("/", 1)[0] or "/"
         sizes = dict(zip(names, node.array.shape, strict=True))
@@ -474,6 +511,331 @@ def _siblings(session: EditSession, parent: str, exclude: str) -> list[Node]:
         if child.path == exclude or not child.is_array:
             continue
         out.append(session.load(child.path) if child.path in session._loaded else child)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class DimensionUse:
+    """A dimension of a dataset (a group): its size, the arrays on it, its index coordinate."""
+
+    name: str
+    size: int
+    arrays: tuple[str, ...]
+    coordinate: str | None
+    """The path of the array named like the dimension, on it alone (xarray's index), or None."""
+
+
+@dataclass(frozen=True, slots=True)
+class DimensionRename:
+    """What renaming dimension *old* to *new* in a dataset changes, checked
+    (:func:`plan_dimension_rename`)."""
+
+    group: str
+    old: str
+    new: str
+    arrays: tuple[str, ...]
+    """Arrays whose dimension names change (the group's, and its child groups')."""
+    coordinates: tuple[str, ...]
+    """Index coordinates of *old* (arrays named like it, on it alone) that become data variables."""
+    merged: tuple[str, ...] = ()
+    """Arrays on *new* already: the two dimensions become one."""
+    nczarr: str | None = None
+    """The NCZarr dimension renamed (``/x``), with its references; None outside NCZarr."""
+
+    def notes(self) -> list[str]:
+        """What the user should know before applying it, in plain words."""
+        shown = ", ".join(self.arrays[:6]) + (f" and {len(self.arrays) - 6} more" if len(self.arrays) > 6 else "")
+        out = [f"Renames {self.old!r} to {self.new!r} in {len(self.arrays)} "
+               f"array{'s' if len(self.arrays) != 1 else ''}: {shown}."]
+        if self.nczarr is not None:
+            out.append(f"NCZarr: the netCDF dimension {self.nczarr} is renamed too (its group's dimensions and "
+                       "every dimension reference), so netCDF-C and xarray read the same name.")
+        for path in self.coordinates:
+            name = path.rsplit("/", 1)[-1]
+            out.append(f"The array {name!r} ({path}) is the index coordinate of {self.old!r}. A metadata edit cannot "
+                       f"rename an array: it stays {name!r}, on dimension {self.new!r}, and xarray then shows it as a "
+                       f"data variable; {self.new!r} has no coordinate.")
+        if self.merged:
+            out.append(f"{self.new!r} is a dimension already ({', '.join(self.merged[:4])}): both become one.")
+        return out
+
+
+def _working(session: EditSession, path: str) -> Node:
+    """The working node at *path*: the session's when its documents are loaded (edited maybe), else
+    the store's (reading it costs a listing at most; loading 100,000 arrays' documents to show a
+    group's dimensions would not do)."""
+    return session.node(path) if session.is_loaded(path) else session.hierarchy.node(path)
+
+
+def _listing(session: EditSession, group: str) -> tuple[list[Node], list[Node]]:
+    """The working child arrays and child groups of *group* (see :func:`_working`)."""
+    try:
+        listed = session.hierarchy.children(group).nodes
+    except (KeyError, OSError, ZarrBrowserError):
+        return [], []
+    arrays, groups = [], []
+    for child in listed:
+        if child.kind == "error":
+            continue
+        node = session.node(child.path) if session.is_loaded(child.path) else child
+        if node.is_array:
+            arrays.append(node)
+        elif node.is_group:
+            groups.append(node)
+    return arrays, groups
+
+
+def _dataset_groups(session: EditSession, group: str, *, descendants: bool,
+                    ome: bool = False) -> list[tuple[Node, list[Node]]]:
+    """*group* and (with *descendants*) the groups below it, each with its arrays, breadth first.
+
+    xarray's DataTree gives a child group its ancestors' dimensions: a dimension renamed in a
+    group is renamed in its child groups too, or they would keep the old one (without the
+    index coordinate they inherited).  OME-NGFF groups and what is below them are left out
+    (with *ome*, kept: NCZarr references follow netCDF, not xarray).
+    """
+    root = _working(session, group)
+    out: list[tuple[Node, list[Node]]] = []
+    queue = [root]
+    while queue:
+        node = queue.pop(0)
+        arrays, groups = _listing(session, node.path)
+        out.append((node, arrays))
+        if descendants:
+            queue.extend(g for g in groups if ome or not is_ome_group(g))
+    return out
+
+
+def xarray_group_dimensions(session: EditSession, group: str, *, descendants: bool = True) -> list[DimensionUse]:
+    """The dimensions the arrays of *group* use (and, with *descendants*, its child groups'),
+    by name: the size the first array gives each, the arrays, the group's index coordinate."""
+    out: dict[str, tuple[int, list[str], str | None]] = {}
+    for node, arrays in _dataset_groups(session, group, descendants=descendants):
+        for array in arrays:
+            found = xarray_dimension_names(array)
+            if found is None or array.array is None or len(found[0]) != array.array.ndim:
+                continue
+            for name, size in zip(found[0], array.array.shape, strict=True):
+                if not isinstance(name, str):
+                    continue
+                size0, paths, _index = out.setdefault(name, (size, [], None))
+                if array.path not in paths:
+                    paths.append(array.path)
+                if node.path == group and found[0] == (array.name,):
+                    out[name] = (size0, paths, array.path)
+    return [DimensionUse(name, size, tuple(paths), index) for name, (size, paths, index) in out.items()]
+
+
+def _check_new_name(new: str, old: str) -> None:
+    if not isinstance(new, str) or not new.strip():
+        raise EditError("the new dimension name must be a non-empty string")
+    if new != new.strip():
+        raise EditError(f"the new dimension name {new!r} starts or ends with a space")
+    if new == old:
+        raise EditError(f"the dimension is named {old!r} already")
+
+
+def plan_dimension_rename(session: EditSession, group: str, old: str, new: str, *,
+                          descendants: bool = True) -> DimensionRename:
+    """Check renaming dimension *old* to *new* in the dataset at *group* and say what it changes.
+
+    Every array of the group on *old* is renamed, and (with *descendants*) those of its child
+    groups, which share it in a DataTree.  On NCZarr the netCDF dimension is renamed: the
+    group's ``_nczarr_group`` dimensions and every dimension reference to it, with
+    ``_ARRAY_DIMENSIONS``.  Refused (EditError): an unknown dimension, a new name an array or
+    the group uses with another size (or, on NCZarr, at all), an OME-NGFF image (its axes form
+    renames axes), an NCZarr dimension defined in an ancestor group.
+    """
+    group = "/" + group.strip("/")
+    _check_new_name(new, old)
+    node = _working(session, group)
+    if not node.is_group:
+        raise EditError(f"{group} is not a group: rename a dimension on the group holding the dataset")
+    if is_multiscale_image(node):
+        raise EditError(f"{group} is an OME-NGFF image: rename its axes in the OME-NGFF form")
+    if group_dimensions(node) is not None or _nczarr_arrays(session, group):
+        return _plan_nczarr_rename(session, node, old, new)
+    renamed: list[str] = []
+    coordinates: list[str] = []
+    merged: list[str] = []
+    for holder, arrays in _dataset_groups(session, group, descendants=descendants):
+        sizes: dict[str, tuple[int, str]] = {}
+        for array in arrays:
+            found = xarray_dimension_names(array)
+            if found is None or array.array is None or len(found[0]) != array.array.ndim:
+                continue
+            names = [new if n == old else n for n in found[0]]
+            if old in found[0]:
+                if new in found[0]:
+                    raise EditError(f"{array.path} has both {old!r} and {new!r}: renaming would give it {new!r} twice")
+                renamed.append(array.path)
+                if found[0] == (old,) and array.name == old:
+                    coordinates.append(array.path)
+            elif new in found[0]:
+                merged.append(array.path)
+            for name, size in zip(names, array.array.shape, strict=True):
+                first = sizes.setdefault(str(name), (size, array.path))
+                if name == new and first[0] != size:
+                    raise EditError(f"{new!r} would have size {first[0]} in {first[1]} but {size} in {array.path} "
+                                    f"(group {holder.path})")
+    if not renamed:
+        raise EditError(f"no array of {group}{' or its child groups' if descendants else ''} has a dimension {old!r}")
+    return DimensionRename(group, old, new, tuple(renamed), tuple(coordinates), tuple(merged))
+
+
+def _nczarr_arrays(session: EditSession, group: str) -> bool:
+    """Whether an array of *group* has NCZarr dimension references."""
+    arrays, _groups = _listing(session, group)
+    return any(dimension_references(a) is not None for a in arrays)
+
+
+def _plan_nczarr_rename(session: EditSession, node: Node, old: str, new: str) -> DimensionRename:
+    """The NCZarr rename: the dimension *node* defines, and every reference to it below."""
+    group = node.path
+    if "/" in new:
+        raise EditError(f"an NCZarr (netCDF) dimension name cannot hold '/': {new!r}")
+    dims = group_dimensions(node)
+    defined = _dimension_names_of(dims.value) if dims is not None else []
+    if old not in defined:
+        ancestor = parent_path(group)
+        while ancestor is not None:
+            above = group_dimensions(_working(session, ancestor))
+            if above is not None and old in _dimension_names_of(above.value):
+                raise EditError(f"the NCZarr dimension {old!r} of the arrays of {group} is defined in group "
+                                f"{ancestor} ({join_path(ancestor, old)}), which shares it with its own arrays: "
+                                f"rename it there")
+            ancestor = parent_path(ancestor)
+        raise EditError(f"group {group} defines no NCZarr dimension {old!r} (it defines {defined})")
+    assert dims is not None
+    if new in defined:
+        raise EditError(f"group {group} defines an NCZarr dimension {new!r} already: netCDF cannot give two "
+                        "dimensions of a group one name")
+    if dims.generation in ("a", "b") and session.consolidated_key is not None:
+        raise EditError(f"this NCZarr store (generation {dims.generation}: its dimensions are in .zgroup and "
+                        f".zarray) has a consolidated copy ({session.consolidated_key}), which copies only "
+                        "attributes when saved here: the rename would leave it stale; rename the dimension with a "
+                        "netCDF tool instead (NCO's ncrename, netCDF4-python's renameDimension)")
+    fqn = join_path(group, old)
+    renamed: list[str] = []
+    coordinates: list[str] = []
+    for holder, arrays in _dataset_groups(session, group, descendants=True, ome=True):
+        for array in arrays:
+            refs = dimension_references(array)
+            names = xarray_dimension_names(array)
+            if refs is not None and isinstance(refs.value, list):
+                if fqn not in refs.value:
+                    continue
+            elif holder.path != group or names is None or old not in names[0]:
+                continue  # not NCZarr: only the group's own arrays on the name follow
+            renamed.append(array.path)
+            if names is not None and names[0] == (old,) and array.name == old:
+                coordinates.append(array.path)
+            if names is not None and new in names[0]:
+                raise EditError(f"{array.path} has both {old!r} and {new!r}: renaming would give it {new!r} twice")
+    if not renamed:
+        raise EditError(f"no array refers to the NCZarr dimension {fqn}")
+    return DimensionRename(group, old, new, tuple(renamed), tuple(coordinates), (), fqn)
+
+
+def _dimension_names_of(value: JSON) -> list[str]:
+    """The names of NCZarr group dimensions (``{name: size}`` or ``[{name, size}]``)."""
+    if isinstance(value, dict):
+        return list(value)
+    if isinstance(value, list):
+        return [d["name"] for d in value if isinstance(d, dict) and isinstance(d.get("name"), str)]
+    return []
+
+
+def xarray_rename_dimension(session: EditSession, group: str, old: str, new: str, *,
+                            descendants: bool = True) -> Batch:
+    """Rename dimension *old* to *new* in the dataset at *group*, as one edit.
+
+    See :func:`plan_dimension_rename` for what is renamed and refused.  Arrays keep their
+    names: an index coordinate named *old* becomes a data variable (the plan's notes say so).
+    """
+    plan = plan_dimension_rename(session, group, old, new, descendants=descendants)
+    commands: list[Command] = []
+    fqn, new_fqn = plan.nczarr, join_path(plan.group, new)
+    for path in plan.arrays:
+        array = session.load(path)
+        refs = dimension_references(array) if fqn is not None else None
+        positions: list[int] | None = None
+        if refs is not None and isinstance(refs.value, list):
+            positions = [i for i, ref in enumerate(refs.value) if ref == fqn]
+            new_refs = [new_fqn if i in positions else ref for i, ref in enumerate(refs.value)]
+            key = key_prefix(path) + refs.document
+            commands.append(SetValue(refs.pointer, new_refs, key=key))
+        found = xarray_dimension_names(array)
+        if found is None:
+            continue
+        names = list(found[0])
+        if positions is None:
+            positions = [i for i, n in enumerate(names) if n == old]
+        if array.zarr_format == 2 and not isinstance(array.attributes.get("_ARRAY_DIMENSIONS"), list):
+            continue  # (netCDF-C 4.9 without _ARRAY_DIMENSIONS: xarray reads the references renamed above)
+        new_names = [new if i in positions else n for i, n in enumerate(names)]
+        if array.zarr_format == 3:
+            commands.append(SetValue("/dimension_names", new_names, key=key_prefix(path) + "zarr.json"))
+        else:
+            commands.append(_attr_set(array, ["_ARRAY_DIMENSIONS"], new_names))
+    if fqn is not None:
+        holder = session.load(plan.group)
+        dims = group_dimensions(holder)
+        assert dims is not None
+        key = key_prefix(plan.group) + dims.document
+        if isinstance(dims.value, dict):
+            commands.append(Rename(dims.pointer + format_pointer([old]), new, key=key))
+        elif isinstance(dims.value, list):  # [{name, size, unlimited}], as netCDF-C's zinternal.h describes it
+            at = next(i for i, d in enumerate(dims.value) if isinstance(d, dict) and d.get("name") == old)
+            commands.append(SetValue(dims.pointer + format_pointer([at, "name"]), new, key=key))
+    where = " and its child groups" if len({parent_path(p) for p in plan.arrays}) > 1 else ""
+    return Batch(commands, label=f"rename dimension {old!r} → {new!r} in {plan.group}{where}",
+                 allow_protected=fqn is not None)
+
+
+def lost_index_coordinates(session: EditSession, ctx: Context, paths: Iterable[str]) -> list[Issue]:
+    """Warnings for index coordinates the session's edits turned into data variables.
+
+    An array named like its only dimension is xarray's index coordinate of it.  When an edit
+    gives it another dimension name (a dimension rename: arrays cannot be renamed by a metadata
+    edit), xarray shows it as a data variable (or, listed in a ``coordinates`` attribute, a
+    coordinate without index), and the renamed dimension has no coordinate.  Only arrays that
+    *were* an index before the edits are reported: a 1-D variable on another dimension is
+    common and fine (station positions ``x(station)``).  *ctx* gives the working state of the
+    groups (their arrays are not loaded for this).
+    """
+    out: list[Issue] = []
+    wanted = set(paths)
+    for path in session.changed_paths():
+        if path not in wanted:
+            continue
+        before, now = session.original_node(path), session.node(path)
+        if not now.is_array or now.array is None or now.array.ndim != 1:
+            continue
+        old, new = xarray_dimension_names(before), xarray_dimension_names(now)
+        if old is None or new is None or old[0] != (now.name,) or new[0] == old[0] or not isinstance(new[0][0], str):
+            continue
+        dim = new[0][0]
+        parent = parent_path(path) or "/"
+        arrays = [c for c in ctx.children(parent) if c.is_array]
+        group = ctx.node(parent)
+        listed = set(coordinate_names(group.attributes if group is not None else {}))
+        for array in arrays:
+            listed.update(coordinate_names(array.attributes))
+        index = next((a for a in arrays if a.name == dim and (xarray_dimension_names(a) or ((),))[0] == (dim,)), None)
+        shown_as = ("a coordinate without an index (a coordinates attribute lists it)" if now.name in listed
+                    else "a data variable")
+        dim_has = f"{dim!r} has its own index, the array {dim!r}" if index is not None else \
+            f"{dim!r} has no coordinate (\"Dimensions without coordinates: {dim}\")"
+        if now.zarr_format == 3:
+            ptr, doc = "/dimension_names", "zarr.json"
+        else:
+            ptr, doc = "/_ARRAY_DIMENSIONS", ".zattrs"
+        out.append(Issue(Severity.WARNING, f"array {now.name!r} was the index coordinate of dimension {now.name!r}; "
+                         f"on dimension {dim!r} it is not: xarray shows it as {shown_as}, and {dim_has}. A metadata "
+                         f"edit cannot rename an array: to keep the index, write the dataset again with xarray "
+                         f"(ds.rename({{{now.name!r}: {dim!r}}}).to_zarr(...)), or undo the rename",
+                         path, ptr, "xarray", doc))
     return out
 
 

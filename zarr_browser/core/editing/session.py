@@ -614,7 +614,10 @@ class EditSession:
             if node is not None:
                 issues.extend(validate_node(node, self.registry, ctx))
         if not original:
+            from zarr_browser.core.editing.conventions import lost_index_coordinates
+
             issues.extend(i for i in self._oversized() if i.path in wanted)
+            issues.extend(lost_index_coordinates(self, ctx, wanted))
         return issues
 
     def _oversized(self) -> list[Issue]:

@@ -335,6 +335,30 @@ class EditController(QObject):
 
         self._runner.submit(self._locked, lambda: builder(session, *args, **kwargs), on_done=built, on_error=failed)
 
+    def compute(self, fn: Callable[[EditSession], Any], on_done: Callable[[Any], None],
+                on_error: Callable[[BaseException], None] | None = None) -> None:
+        """Run ``fn(session)`` in a worker (it may read the store; it must not edit) and hand its
+        result to *on_done* on the GUI thread, its exception to *on_error*; neither is called
+        when the session ended or changed meanwhile."""
+        session = self._session
+        if session is None:
+            return
+        generation = self._generation
+
+        def done(value: Any) -> None:
+            if generation == self._generation:
+                on_done(value)
+
+        def failed(err: BaseException) -> None:
+            if generation != self._generation:
+                return
+            if on_error is not None:
+                on_error(err)
+            else:
+                self._on_error(err)
+
+        self._runner.submit(self._locked, fn, session, on_done=done, on_error=failed)
+
     def undo(self) -> bool:
         if self._session is None or self._busy or not self._session.undo():
             return False

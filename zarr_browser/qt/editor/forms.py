@@ -1,4 +1,5 @@
-"""xarray and CF forms: dimension names (checked across the group), units and names, fill and packing.
+"""xarray and CF forms: dimension names (checked across the group), a dataset's dimension rename,
+units and names, fill and packing.
 
 NCZarr nodes need no form of their own: every attribute edit keeps ``_nczarr_attr.types``
 consistent (the session does it), and ``_nczarr_*`` keys are read-only everywhere.
@@ -12,9 +13,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from qtpy.QtCore import QObject
+from qtpy.QtCore import QObject, Qt, QTimer
 from qtpy.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -26,16 +28,28 @@ from qtpy.QtWidgets import (
     QPushButton,
     QWidget,
 )
+from superqt.utils import signals_blocked
 
 from zarr_browser.core.conventions.cf import XARRAY_CALENDARS, decode_fill_value
-from zarr_browser.core.editing.conventions import set_attributes, xarray_dims_from_ome_axes, xarray_set_dimension_names
+from zarr_browser.core.conventions.nczarr import group_dimensions
+from zarr_browser.core.editing.conventions import (
+    DimensionRename,
+    DimensionUse,
+    plan_dimension_rename,
+    set_attributes,
+    xarray_dims_from_ome_axes,
+    xarray_group_dimensions,
+    xarray_rename_dimension,
+    xarray_set_dimension_names,
+)
 from zarr_browser.core.jsonio import dumps
 
 if TYPE_CHECKING:
+    from zarr_browser.core.editing.session import EditSession
     from zarr_browser.core.model import Node
     from zarr_browser.qt.editor.controller import EditController
 
-__all__ = ["CfForm", "FormSync", "XarrayForm"]
+__all__ = ["CfForm", "DimensionRenameForm", "FormSync", "XarrayForm"]
 
 CF_FIELDS = ("units", "long_name", "standard_name", "calendar")
 CF_SHOWN = ("_FillValue", "scale_factor", "add_offset")
@@ -215,6 +229,185 @@ class XarrayForm(QGroupBox):
 
     def fromOmeAxes(self) -> None:
         self._controller.applyBuilt(xarray_dims_from_ome_axes, self._path, on_done=self.sync.applying())
+
+
+@dataclass(frozen=True)
+class _GroupDimensions:
+    """What the rename form shows of a group: its dimensions, and the NCZarr dimensions it defines."""
+
+    uses: tuple[DimensionUse, ...]
+    nczarr: tuple[str, ...] | None
+
+
+def _group_dimensions(session: EditSession, path: str) -> _GroupDimensions:
+    uses = tuple(xarray_group_dimensions(session, path, descendants=False))  # (child groups: in the plan)
+    dims = group_dimensions(session.node(path))
+    if dims is None:
+        return _GroupDimensions(uses, None)
+    value = dims.value
+    entries = value.items() if isinstance(value, dict) else \
+        [(d.get("name"), d) for d in value if isinstance(d, dict)] if isinstance(value, list) else []
+    return _GroupDimensions(uses, tuple(name for name, _spec in entries if isinstance(name, str)))
+
+
+class DimensionRenameForm(QGroupBox):
+    """Rename a dimension of a dataset (a group): every array on it, in one step.
+
+    The arrays of the group and of its child groups (a DataTree shares a dimension with them)
+    get the new name in ``_ARRAY_DIMENSIONS`` (v2) or ``dimension_names`` (v3); on NCZarr the
+    netCDF dimension is renamed too.  What it will change, and that an index coordinate named
+    like the dimension becomes a data variable, is said below the fields before *Rename*; the
+    check runs in a worker as the user types.
+    """
+
+    def __init__(self, controller: EditController, parent: QWidget | None = None) -> None:
+        super().__init__("Rename a dimension", parent)
+        self._controller = controller
+        self._path = ""
+        self._dims: _GroupDimensions | None = None
+        self._ok = False
+        self._asked: tuple[str, str, str] | None = None
+        self.dimensionCombo = QComboBox()
+        self.dimensionCombo.setToolTip("The dimension to rename: the arrays of this group (and of its child "
+                                       "groups) that use it")
+        self.newNameEdit = QLineEdit()
+        self.newNameEdit.setPlaceholderText("new name")
+        self.newNameEdit.setToolTip("The new dimension name (Enter renames)")
+        self.noteLabel = QLabel()
+        self.noteLabel.setWordWrap(True)
+        self.noteLabel.setTextFormat(Qt.TextFormat.PlainText)
+        self.noteLabel.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.renameButton = QPushButton("Rename dimension")
+        self.renameButton.setToolTip("One step (Undo reverts it): every array on the dimension gets the new name; "
+                                     "arrays keep their own names")
+        self._check_timer = QTimer(self)
+        self._check_timer.setSingleShot(True)
+        self._check_timer.setInterval(200)
+        self.sync = FormSync(self.values, self)
+        layout = QFormLayout(self)
+        layout.addRow(self.sync.banner)
+        dimension_label = QLabel("&Dimension")
+        dimension_label.setBuddy(self.dimensionCombo)
+        name_label = QLabel("New &name")
+        name_label.setBuddy(self.newNameEdit)
+        layout.addRow(dimension_label, self.dimensionCombo)
+        layout.addRow(name_label, self.newNameEdit)
+        layout.addRow(self.noteLabel)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.renameButton)
+        layout.addRow(row)
+        self._connect()
+
+    def _connect(self) -> None:
+        self.renameButton.clicked.connect(self.apply)
+        self.newNameEdit.returnPressed.connect(self.apply)
+        self.dimensionCombo.currentIndexChanged.connect(self._on_fields_changed)
+        self.newNameEdit.textChanged.connect(self._on_fields_changed)
+        self._check_timer.timeout.connect(self.check)
+
+    def setNode(self, node: Node) -> None:
+        """Show the dimensions of the group *node* (listed in a worker)."""
+        path = node.path
+        self._path = path
+        if self.sync.path() != path:  # the listing rebuilds the fields: what is typed meanwhile would be lost
+            for widget in (self.dimensionCombo, self.newNameEdit, self.renameButton):
+                widget.setEnabled(False)
+            self._show_note("Listing the dimensions…", ok=None)
+        self._controller.compute(lambda s: _group_dimensions(s, path), lambda dims: self._on_listed(path, dims),
+                                 lambda err: self._on_listed(path, None, str(err)))
+
+    def _on_listed(self, path: str, dims: _GroupDimensions | None, error: str = "") -> None:
+        if path != self._path:
+            return
+        source = None if dims is None else [[u.name, u.size, list(u.arrays), u.coordinate] for u in dims.uses]
+        self.sync.show(path, [source, None if dims is None else dims.nczarr, error],
+                       lambda: self._build(path, dims, error))
+
+    def _build(self, path: str, dims: _GroupDimensions | None, error: str) -> None:
+        self._dims = dims
+        with signals_blocked(self.dimensionCombo):
+            self.dimensionCombo.clear()
+            for use in dims.uses if dims is not None else ():
+                where = "" if dims is None or dims.nczarr is None or use.name in dims.nczarr else ", defined above"
+                self.dimensionCombo.addItem(f"{use.name}  (size {use.size}, {len(use.arrays)} "
+                                            f"array{'s' if len(use.arrays) != 1 else ''}{where})", use.name)
+        with signals_blocked(self.newNameEdit):
+            self.newNameEdit.clear()
+        has_dims = dims is not None and bool(dims.uses)
+        for widget in (self.dimensionCombo, self.newNameEdit):
+            widget.setEnabled(has_dims)
+        if error:
+            self._show_note(f"The dimensions of {path} could not be listed: {error}", ok=False)
+        elif not has_dims:
+            self._show_note("No array of this group has dimension names.", ok=False)
+        else:
+            self._on_fields_changed()
+
+    def values(self) -> tuple[str, str]:
+        """The dimension chosen and the new name typed."""
+        return (str(self.dimensionCombo.currentData() or ""), self.newNameEdit.text().strip())
+
+    def _use(self, name: str) -> DimensionUse | None:
+        uses = self._dims.uses if self._dims is not None else ()
+        return next((u for u in uses if u.name == name), None)
+
+    def _on_fields_changed(self, *_args: object) -> None:
+        old, new = self.values()
+        use = self._use(old)
+        self._ok = False
+        self.renameButton.setEnabled(False)
+        if use is None:
+            return
+        if not new:
+            coordinate = (f" The array {use.coordinate} is its index coordinate: it keeps its name and becomes a "
+                          "data variable." if use.coordinate else "")
+            self._show_note(f"{old!r} is used by {len(use.arrays)} array{'s' if len(use.arrays) != 1 else ''}: "
+                            f"{', '.join(use.arrays[:8])}{' …' if len(use.arrays) > 8 else ''}.{coordinate} "
+                            "Type the new name.", ok=None)
+            return
+        self._show_note("Checking…", ok=None)
+        self._check_timer.start()
+
+    def check(self) -> None:
+        """Check the rename typed (in a worker) and say what it will change, or why it cannot."""
+        old, new = self.values()
+        if not old or not new:
+            return
+        asked = (self._path, old, new)
+        self._asked = asked
+
+        def done(plan: DimensionRename) -> None:
+            if self._asked == asked and self.values() == (old, new):
+                self._ok = True
+                self.renameButton.setEnabled(True)
+                self._show_note("\n".join(plan.notes()), ok=not plan.coordinates)
+
+        def failed(err: BaseException) -> None:
+            if self._asked == asked and self.values() == (old, new):
+                self._show_note(f"Cannot rename: {err}", ok=False)
+
+        path = self._path
+        self._controller.compute(lambda s: plan_dimension_rename(s, path, old, new), done, failed)
+
+    def _show_note(self, text: str, *, ok: bool | None) -> None:
+        colour = {True: "#15803d", False: "#b45309", None: "#374151"}[ok]
+        self.noteLabel.setStyleSheet(f"color: {colour}")
+        self.noteLabel.setText(text)
+
+    def apply(self) -> None:
+        old, new = self.values()
+        if not old or not new:
+            return
+        applied = self.sync.applying()
+
+        def done(ok: bool) -> None:
+            if ok:  # the name typed is applied: the dimensions listed next rebuild the fields
+                with signals_blocked(self.newNameEdit):
+                    self.newNameEdit.clear()
+            applied(ok)
+
+        self._controller.applyBuilt(xarray_rename_dimension, self._path, old, new, on_done=done)
 
 
 class CfForm(QGroupBox):

@@ -26,12 +26,13 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from zarr_browser.core.conventions.xarray_dims import is_ome_group
 from zarr_browser.core.editing.commands import EditError
 from zarr_browser.core.editing.conventions import ome_namespace
 from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.errors import ZarrBrowserError
 from zarr_browser.qt.editor.attributes_editor import AttributesEditor
-from zarr_browser.qt.editor.forms import CfForm, XarrayForm
+from zarr_browser.qt.editor.forms import CfForm, DimensionRenameForm, XarrayForm
 from zarr_browser.qt.editor.ome_forms import (
     AxesForm,
     ChannelsForm,
@@ -143,17 +144,23 @@ class EditorPanel(QWidget):
         self.labelPropertiesForm = LabelPropertiesForm(controller)
         self.plateForm = PlateForm(controller)
         self.xarrayForm = XarrayForm(controller)
+        self.renameForm = DimensionRenameForm(controller)
         self.cfForm = CfForm(controller)
         ome_page = QWidget()
         ome_layout = QVBoxLayout(ome_page)
         for form in (self.axesForm, self.channelsForm, self.labelsForm, self.labelPropertiesForm, self.plateForm):
             ome_layout.addWidget(form)
         ome_layout.addStretch(1)
+        xarray_page = QWidget()
+        xarray_layout = QVBoxLayout(xarray_page)
+        xarray_layout.addWidget(self.xarrayForm)
+        xarray_layout.addWidget(self.renameForm)
+        xarray_layout.addStretch(1)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self._pages: dict[str, QWidget] = {
             "attributes": self.attributes, "ome": _scrolled(ome_page),
-            "xarray": _scrolled(self.xarrayForm), "cf": _scrolled(self.cfForm),
+            "xarray": _scrolled(xarray_page), "cf": _scrolled(self.cfForm),
         }
         for name, title in zip(self.TABS, ("Attributes", "OME-NGFF", "xarray", "CF"), strict=True):
             self.tabs.addTab(self._pages[name], title)
@@ -233,7 +240,7 @@ class EditorPanel(QWidget):
     def forms(self) -> list[EditorForm]:
         """Every form of the panel (each with a ``sync``)."""
         return [self.axesForm, self.channelsForm, self.labelsForm, self.labelPropertiesForm, self.plateForm,
-                self.xarrayForm, self.cfForm, self.attributes.dimensionNames]
+                self.xarrayForm, self.renameForm, self.cfForm, self.attributes.dimensionNames]
 
     def unapplied(self) -> list[str]:
         """The titles of the forms holding typing the user has not applied, for the node shown."""
@@ -286,9 +293,15 @@ class EditorPanel(QWidget):
                                 f"{node.zarr_format} · {badges or 'no convention'}</span>")
         ome_visible = self._show_ome(node, roles)
         ms = image_multiscale(node) if "image" in roles else None
-        xarray_visible = node.is_array or ms is not None
-        if xarray_visible:
+        # a group that is no OME-NGFF group may be a dataset: its dimensions can be renamed
+        dataset = node.is_group and node.kind != "error" and not is_ome_group(node)
+        xarray_visible = node.is_array or ms is not None or dataset
+        self.xarrayForm.setVisible(node.is_array or ms is not None)
+        self.renameForm.setVisible(dataset)
+        if node.is_array or ms is not None:
             self.xarrayForm.setNode(node, ome_image=ms is not None)
+        if dataset:
+            self.renameForm.setNode(node)
         cf_visible = node.is_array and ("cf" in names or "xarray" in names or node.zarr_format in (2, 3))
         if cf_visible:
             self.cfForm.setNode(node)
