@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +58,56 @@ def race_before_write(monkeypatch: Any, key: str, other_writer: Any) -> list[str
 
     monkeypatch.setattr(LocalBackend, "write", racing)
     return raced
+
+
+# -- NCZarr written and read by the netCDF4 wheel's libnetcdf 4.10.1 (in subprocesses: netCDF-C has been
+# seen to crash) ------------------------------------------------------------------------------------
+
+_NETCDF4_WRITER = textwrap.dedent("""\
+    import sys
+    import netCDF4
+    import numpy as np
+    ds = netCDF4.Dataset(f"file://{sys.argv[1]}#mode=nczarr,file", "w")
+    ds.createDimension("time", None)
+    ds.createDimension("x", 3)
+    t = ds.createVariable("temp", "f4", ("time", "x"))
+    t.units = "K"
+    t[0:2, :] = np.arange(1, 7).reshape(2, 3)
+    ds.createVariable("x", "f8", ("x",))[:] = [10, 20, 30]
+    g = ds.createGroup("sub")
+    g.createDimension("z", 2)
+    g.createVariable("w", "i2", ("z", "x"))[:] = np.arange(1, 7).reshape(2, 3)
+    ds.close()
+""")
+
+_NETCDF4_READER = textwrap.dedent("""\
+    import json, sys
+    import netCDF4
+    ds = netCDF4.Dataset(f"file://{sys.argv[1]}#mode=nczarr,file")
+    out = {"dims": {n: [len(d), d.isunlimited()] for n, d in ds.dimensions.items()}, "vars": {}}
+    for group in (ds, *ds.groups.values()):
+        for name, var in group.variables.items():
+            out["vars"][f"{group.path.rstrip('/')}/{name}"] = [list(var.dimensions), var[:].tolist()]
+    print(json.dumps(out))
+""")
+
+
+def netcdf4_nczarr(store: Path, *, consolidated: bool = False) -> Path:
+    """NCZarr generation c (everything in .zattrs): ``temp(time, x)`` (time unlimited), ``x(x)`` and
+    ``sub/w(z, x)``, written by libnetcdf 4.10.1 (``mode=nczarr,file``, with ``consolidated``: a
+    ``.zmetadata`` too)."""
+    writer = _NETCDF4_WRITER
+    if consolidated:
+        writer = writer.replace("#mode=nczarr,file", "#mode=nczarr,file,consolidated")
+    result = subprocess.run([sys.executable, "-c", writer, str(store)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return store
+
+
+def read_with_netcdf_410(store: Path) -> dict[str, Any]:
+    """What libnetcdf 4.10.1 reads of an NCZarr store: ``{"dims": {name: [size, unlimited]}, "vars":
+    {path: [dimensions, values decoded (masked and scaled)]}}``."""
+    result = subprocess.run([sys.executable, "-c", _NETCDF4_READER, str(store)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))

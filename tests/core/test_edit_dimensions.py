@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-import textwrap
 import warnings
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 import zarr
+from edit_stores import netcdf4_nczarr, read_with_netcdf_410  # tests/edit_stores.py
 from test_nczarr import _need, write_ref_oldkeys  # tests/core/test_nczarr.py
 
 from zarr_browser.core.editing import EditError, EditSession
@@ -153,43 +152,6 @@ group: sub {
 }
 """
 
-NETCDF4_WRITER = textwrap.dedent("""\
-    import sys
-    import netCDF4
-    import numpy as np
-    ds = netCDF4.Dataset(f"file://{sys.argv[1]}#mode=nczarr,file", "w")
-    ds.createDimension("time", None)
-    ds.createDimension("x", 3)
-    t = ds.createVariable("temp", "f4", ("time", "x"))
-    t.units = "K"
-    t[0:2, :] = np.arange(1, 7).reshape(2, 3)
-    ds.createVariable("x", "f8", ("x",))[:] = [10, 20, 30]
-    g = ds.createGroup("sub")
-    g.createDimension("z", 2)
-    g.createVariable("w", "i2", ("z", "x"))[:] = np.arange(1, 7).reshape(2, 3)
-    ds.close()
-""")
-
-NETCDF4_READER = textwrap.dedent("""\
-    import json, sys
-    import netCDF4
-    ds = netCDF4.Dataset(f"file://{sys.argv[1]}#mode=nczarr,file")
-    out = {"dims": {n: [len(d), d.isunlimited()] for n, d in ds.dimensions.items()}, "vars": {}}
-    for group in (ds, *ds.groups.values()):
-        for name, var in group.variables.items():
-            out["vars"][f"{group.path.rstrip('/')}/{name}"] = [list(var.dimensions), var[:].tolist()]
-    print(json.dumps(out))
-""")
-
-
-def _netcdf_410(store: Path) -> dict[str, Any]:
-    """What libnetcdf 4.10.1 (the netCDF4 wheel) reads: dimensions, variables' dimensions and values."""
-    result = subprocess.run([sys.executable, "-c", NETCDF4_READER, str(store)], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stderr
-    return dict(json.loads(result.stdout))
-
-
 def _ncdump_49(store: Path) -> str:
     """netCDF-C 4.9.0 (Debian's ncdump): the whole dump, header and data."""
     result = subprocess.run([_need("ncdump"), f"file://{store}#mode=nczarr,file"], capture_output=True, text=True,
@@ -212,16 +174,11 @@ def nccopy_store(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def netcdf4_store(tmp_path: Path) -> Path:
-    """Generation c (everything in .zattrs), written by the netCDF4 wheel's libnetcdf 4.10.1."""
-    store = tmp_path / "c.zarr"
-    result = subprocess.run([sys.executable, "-c", NETCDF4_WRITER, str(store)], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stderr
-    return store
+    return netcdf4_nczarr(tmp_path / "c.zarr")
 
 
 def test_nczarr_410_rename_is_a_netcdf_rename(netcdf4_store: Path) -> None:
-    before = _netcdf_410(netcdf4_store)
+    before = read_with_netcdf_410(netcdf4_store)
     session = EditSession.open(str(netcdf4_store))
     plan = plan_dimension_rename(session, "/", "x", "lon")
     assert plan.nczarr == "/x" and sorted(plan.arrays) == ["/sub/w", "/temp", "/x"]
@@ -230,7 +187,7 @@ def test_nczarr_410_rename_is_a_netcdf_rename(netcdf4_store: Path) -> None:
     assert [i.message for i in session.new_errors()[0]] == []
     assert not any("conflicting names" in i.message for i in session.validate())
     session.save()
-    after = _netcdf_410(netcdf4_store)
+    after = read_with_netcdf_410(netcdf4_store)
     assert after["dims"] == {"t": [2, True], "lon": [3, False]}
     assert after["vars"]["/temp"] == [["t", "lon"], before["vars"]["/temp"][1]]
     assert after["vars"]["/sub/w"] == [["z", "lon"], before["vars"]["/sub/w"][1]]
@@ -254,7 +211,7 @@ def test_nczarr_rename_in_a_subgroup_and_what_is_refused(netcdf4_store: Path) ->
         xarray_set_dimension_names(session, "/temp", ["time", "lon"])
     session.apply(xarray_rename_dimension(session, "/sub", "z", "depth"))
     session.save()
-    assert _netcdf_410(netcdf4_store)["vars"]["/sub/w"][0] == ["depth", "x"]
+    assert read_with_netcdf_410(netcdf4_store)["vars"]["/sub/w"][0] == ["depth", "x"]
     assert _open(netcdf4_store, group="sub")["w"].dims == ("depth", "x")
 
 
@@ -282,7 +239,7 @@ def test_nczarr_generation_b_rename(tmp_path: Path) -> None:
     session = EditSession.open(str(store))
     session.apply(xarray_rename_dimension(session, "/", "d1", "rows"))
     session.save()
-    read = _netcdf_410(store)
+    read = read_with_netcdf_410(store)
     assert read["dims"] == {"d0": [2, False], "rows": [4, False], "d2": [6, False]}
     assert read["vars"]["/v"][0] == ["d0", "rows", "d2"]
     assert _open(store)["v"].dims == ("d0", "rows", "d2")
@@ -290,17 +247,14 @@ def test_nczarr_generation_b_rename(tmp_path: Path) -> None:
 
 def test_nczarr_410_consolidated_copy_follows(tmp_path: Path) -> None:
     """libnetcdf 4.10.1 writes .zmetadata with mode=nczarr,consolidated: the rename reaches it."""
-    store = tmp_path / "c.zarr"
-    writer = NETCDF4_WRITER.replace("#mode=nczarr,file", "#mode=nczarr,file,consolidated")
-    result = subprocess.run([sys.executable, "-c", writer, str(store)], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+    store = netcdf4_nczarr(tmp_path / "c.zarr", consolidated=True)
     session = EditSession.open(str(store))
     session.apply(xarray_rename_dimension(session, "/", "x", "lon"))
     assert ".zmetadata" in session.save().written
     copy = json.loads((store / ".zmetadata").read_text())["metadata"]
     assert copy[".zattrs"]["_nczarr_group"]["dimensions"] == {"time": {"size": 2, "unlimited": 1}, "lon": 3}
     assert copy["temp/.zattrs"]["_nczarr_array"]["dimension_references"] == ["/time", "/lon"]
-    assert _netcdf_410(store)["vars"]["/temp"][0] == ["time", "lon"]
+    assert read_with_netcdf_410(store)["vars"]["/temp"][0] == ["time", "lon"]
     assert _open(store, consolidated=True)["temp"].dims == ("time", "lon")
 
 

@@ -732,7 +732,11 @@ def test_cf_form_edits_in_one_step_and_xarray_reads_it(qtbot: Any, make_window: 
     assert editor.isTabVisible("cf")
     form = editor.cfForm
     assert form.fields["units"].text() == "K"
-    assert form.fillLabel.text() == "zarr fill_value -999.0 (zarr v2: xarray masks with it)"
+    fill = form.fields["_FillValue"]
+    assert fill.isReadOnly() and fill.text() == "-999.0" and "xarray masks with the array's fill_value" in \
+        form.fillLabel.text()
+    editor.showTab("cf")
+    window.grab().save("/tmp/dims_cf_form_v2.png")
     form.fields["units"].setText("degC")
     form.fields["long_name"].setText("air temperature")
     calendars = form.fields["calendar"]
@@ -1886,3 +1890,61 @@ def test_nczarr_dimension_rename_in_the_window_and_the_array_form_refusal(qtbot:
     dump = subprocess.run(["ncdump", f"file://{store}#mode=nczarr,file"], capture_output=True, text=True,
                           timeout=60, check=True).stdout
     assert "lon = 3 ;" in dump and "float v(lon) ;" in dump and "v = 1, 2, 3 ;" in dump
+
+
+def test_cf_form_types_fill_and_packing_as_numbers(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    """A float _FillValue on zarr v3 is typed as a number and written in base64, as xarray writes it."""
+    xr = pytest.importorskip("xarray")
+    store = tmp_path / "c.zarr"
+    data = xr.DataArray(np.array([1.0, -9999.0, 3.0], dtype="f8"), dims=("x",), attrs={"units": "K"})
+    xr.Dataset({"t": data}).to_zarr(store, zarr_format=3, consolidated=True)
+    window = make_window()
+    open_for_editing(qtbot, window, store, "/t")
+    window.editing.editor.showTab("cf")
+    form = window.editing.editor.cfForm
+    fill = form.fields["_FillValue"]
+    assert fill.text() == "NaN" and not fill.isReadOnly()  # xarray's default float fill, shown decoded
+    assert "AAAAAAAA+H8=" in form.fillLabel.text()
+    fill.setFocus()
+    fill.selectAll()
+    qtbot.keyClicks(fill, "-9999")
+    form.fields["scale_factor"].setText("2")
+    form.fields["add_offset"].setText("0.5")
+    window.grab().save("/tmp/dims_cf_form_v3.png")
+    form.applyButton.click()
+    wait_history(qtbot, window, 1)
+    attrs = window.editing.controller.session().attributes("/t")
+    assert attrs["_FillValue"] == "AAAAAICHw8A=" and attrs["scale_factor"] == 2.0 and attrs["add_offset"] == 0.5
+    form.fields["scale_factor"].setText("abc")  # refused, nothing changes
+    form.applyButton.click()
+    qtbot.waitUntil(lambda: "'abc' is not a number" in window.errorText(), timeout=WAIT)
+    form.fields["scale_factor"].setText("2.0")
+    save_through_dialog(qtbot, window)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        opened = xr.open_zarr(store, consolidated=True)
+    values = opened["t"].values
+    assert values[0] == 2.5 and np.isnan(values[1]) and values[2] == 6.5  # masked, then unpacked
+
+
+def test_cf_form_on_nczarr_keeps_the_netcdf_types(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    store = nccopy_store(tmp_path)  # netCDF-C 4.9.0: .zarray fill_value null, the attribute is the fill
+    window = make_window()
+    open_for_editing(qtbot, window, store, "/v")
+    form = window.editing.editor.cfForm
+    assert not form.fields["_FillValue"].isReadOnly()
+    form.fields["_FillValue"].setText("2")
+    form.fields["scale_factor"].setText("10")
+    form.applyButton.click()
+    wait_history(qtbot, window, 1)
+    save_through_dialog(qtbot, window)
+    attrs = json.loads((store / "v" / ".zattrs").read_text())
+    assert attrs["_FillValue"] == 2.0 and attrs["_NCZARR_ATTR"]["types"]["_FillValue"] == "<f4"
+    dump = subprocess.run(["ncdump", f"file://{store}#mode=nczarr,file"], capture_output=True, text=True,
+                          timeout=60, check=True).stdout
+    assert "v:_FillValue = 2.f ;" in dump and "v:scale_factor = 10. ;" in dump and "v = 1, _, 3 ;" in dump
+    xr = pytest.importorskip("xarray")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        values = xr.open_zarr(store)["v"].values
+    assert values[0] == 10.0 and np.isnan(values[1]) and values[2] == 30.0

@@ -60,11 +60,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AXIS_TYPES",
+    "CF_ENCODING",
     "DimensionRename",
     "DimensionUse",
     "default_channel_colours",
     "default_window",
     "dtype_range",
+    "fill_value_read_only",
     "lost_index_coordinates",
     "nczarr_delete_attribute",
     "nczarr_set_attribute",
@@ -86,6 +88,7 @@ __all__ = [
     "ome_set_units",
     "plan_dimension_rename",
     "set_attributes",
+    "set_cf_attributes",
     "xarray_dims_from_ome_axes",
     "xarray_group_dimensions",
     "xarray_rename_dimension",
@@ -1569,3 +1572,122 @@ def set_attributes(session: EditSession, path: str, values: Mapping[str, JSON], 
         elif not same(node.attributes.get(name), value) or name not in node.attributes:
             commands.append(SetValue(where, value, key=key))
     return Batch(commands, label=label or f"set attributes of {path}")
+
+
+CF_ENCODING = ("_FillValue", "scale_factor", "add_offset")
+"""CF attributes that change how xarray and netCDF decode the stored values: typed as numbers."""
+
+
+def _typed_number(name: str, value: JSON) -> float | int:
+    """*value* (a number, or the text a user typed) as a number; NaN and infinities are allowed
+    here (a float ``_FillValue`` may be NaN: xarray writes it in base64)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise EditError(f"{name} must be a number, got {value!r}")
+    if isinstance(value, int | float):
+        return value
+    text = value.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise EditError(f"{name}: {value!r} is not a number") from None
+
+
+def _cf_fill_value(node: Node, value: float | int) -> JSON:
+    """The ``_FillValue`` attribute for *value*, written as the readers of *node* expect it: zarr v3
+    (xarray) base64 of the float64 for floats, a JSON number for integers; NCZarr a JSON number
+    in the variable's type (netCDF-C)."""
+    import numpy as np
+
+    from zarr_browser.core.conventions.cf import encode_fill_value
+
+    assert node.array is not None
+    try:
+        dtype = np.dtype(node.array.dtype)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in "iuf":
+        raise EditError(f"{node.path}: a _FillValue of a {node.array.dtype} array is not offered here; use the "
+                        "attribute editor")
+    if dtype.kind in "iu":
+        if isinstance(value, float) and not value.is_integer():
+            raise EditError(f"_FillValue {value} is not an integer, as the {dtype} data is")
+        info = np.iinfo(dtype)
+        if not (math.isfinite(value) and info.min <= value <= info.max):
+            raise EditError(f"_FillValue {value} is outside the range of {dtype} ({info.min} to {info.max})")
+        return int(value)
+    number = float(value)
+    if dtype.itemsize == 4 and math.isfinite(number) and abs(number) > float(np.finfo(np.float32).max):
+        raise EditError(f"_FillValue {value} is beyond the float32 range of the data")
+    if node.zarr_format == 3:
+        return encode_fill_value(number)
+    if not math.isfinite(number):
+        raise EditError(f"_FillValue {value}: JSON has no NaN or infinities, and netCDF-C reads a number here")
+    return number
+
+
+def set_cf_attributes(session: EditSession, path: str, values: Mapping[str, JSON], *, label: str = "") -> Batch:
+    """Set CF attributes of the array at *path* as one edit, the encoding ones written as the readers
+    expect them (``None`` deletes).
+
+    ``scale_factor`` and ``add_offset`` are finite numbers (text is read as a number).
+    ``_FillValue`` is written in the array's type: on zarr v3 a float one in base64 as xarray's
+    ``FillValueCoder`` does (``-9999.0`` → ``"AAAAAICHw8A="``), an integer one as a number; on
+    NCZarr a number, typed in ``_nczarr_attr`` like the variable (the session does that), where
+    ``.zarray`` holds no other fill value (netCDF-C 4.9 writes null there; 4.10 writes the fill
+    value, which xarray masks with).  On zarr v2 written by xarray the mask value is the array's
+    ``fill_value`` (``.zarray``), which is read-only: a ``_FillValue`` attribute would be
+    ignored by xarray, so it is refused.  Other
+    attributes go through :func:`set_attributes` as they are.
+    """
+    node = session.load(path)
+    out: dict[str, JSON] = {}
+    for name, value in values.items():
+        if name not in CF_ENCODING or value is None:
+            out[name] = value
+            continue
+        if node.array is None:
+            raise EditError(f"{path} is not an array: {name} belongs to a variable")
+        number = _typed_number(name, value)
+        if name == "_FillValue":
+            fill = _cf_fill_value(node, number)
+            why = fill_value_read_only(node)
+            if why is not None and not (_is_nczarr(node) and same(node.array.fill_value, fill)):
+                raise ReadOnlyFieldError(f"{path}: {why}")
+            out[name] = fill
+        else:
+            if not math.isfinite(number):
+                raise EditError(f"{name} must be a finite number, got {value!r}")
+            out[name] = float(number)
+    return set_attributes(session, path, out, label=label or f"set CF attributes of {path}")
+
+
+def fill_value_read_only(node: Node) -> str | None:
+    """Why the CF ``_FillValue`` of array *node* cannot be changed by a metadata edit, or None.
+
+    On zarr v2 xarray masks with the array's ``fill_value`` (``.zarray``), which is read-only
+    (it says what unwritten chunks hold): xarray ignores a ``_FillValue`` attribute there.  On
+    NCZarr netCDF-C reads the attribute, but netCDF-C 4.10 writes the fill value in ``.zarray``
+    too, and xarray masks with that: only where ``.zarray`` holds none (netCDF-C 4.9) do both
+    read the attribute.
+    """
+    if node.array is None or node.zarr_format != 2:
+        return None
+    stored = node.array.fill_value
+    if not _is_nczarr(node):
+        return (f"on zarr v2 xarray masks with the array's fill_value (.zarray, {stored!r}), which is read-only here "
+                "(it says what unwritten chunks hold); xarray ignores a _FillValue attribute on zarr v2")
+    if stored is not None:
+        return (f"netCDF-C would read a new _FillValue, but xarray masks with the array's fill_value (.zarray, "
+                f"{stored!r}), which is read-only here: the two readers would disagree; rewrite the variable with "
+                "netCDF-C to change its fill value")
+    return None
+
+
+def _is_nczarr(node: Node) -> bool:
+    """Whether netCDF-C reads the attributes of *node* (NCZarr attribute types or dimension references)."""
+    key, _where = attributes_location(node, "")
+    return _types_location(key, node.attributes) is not None or dimension_references(node) is not None

@@ -33,10 +33,12 @@ from superqt.utils import signals_blocked
 from zarr_browser.core.conventions.cf import XARRAY_CALENDARS, decode_fill_value
 from zarr_browser.core.conventions.nczarr import group_dimensions
 from zarr_browser.core.editing.conventions import (
+    CF_ENCODING,
     DimensionRename,
     DimensionUse,
+    fill_value_read_only,
     plan_dimension_rename,
-    set_attributes,
+    set_cf_attributes,
     xarray_dims_from_ome_axes,
     xarray_group_dimensions,
     xarray_rename_dimension,
@@ -52,8 +54,7 @@ if TYPE_CHECKING:
 __all__ = ["CfForm", "DimensionRenameForm", "FormSync", "XarrayForm"]
 
 CF_FIELDS = ("units", "long_name", "standard_name", "calendar")
-CF_SHOWN = ("_FillValue", "scale_factor", "add_offset")
-"""Attributes the CF form shows read-only."""
+"""Text attributes of the CF form (its numbers are ``CF_ENCODING``)."""
 
 
 class FormSync(QObject):
@@ -411,7 +412,9 @@ class DimensionRenameForm(QGroupBox):
 
 
 class CfForm(QGroupBox):
-    """CF ``units``, ``long_name``, ``standard_name``, ``calendar``; ``_FillValue`` and packing shown."""
+    """CF ``units``, ``long_name``, ``standard_name``, ``calendar``; ``_FillValue`` and packing
+    (``scale_factor``, ``add_offset``) typed as numbers and written as the readers expect them
+    (:func:`~zarr_browser.core.editing.conventions.set_cf_attributes`)."""
 
     def __init__(self, controller: EditController, parent: QWidget | None = None) -> None:
         super().__init__("CF attributes", parent)
@@ -436,11 +439,24 @@ class CfForm(QGroupBox):
                 widget.setPlaceholderText("(not set)")
             self.fields[name] = widget
             form.addRow(name, widget)
-        self.fillLabel = QLabel()
-        self.fillLabel.setWordWrap(True)
+        tips = {"_FillValue": "The stored value that means missing, a number in the stored type (written as the "
+                              "readers expect it: base64 of the float64 for a float on zarr v3, as xarray does); "
+                              "empty removes it",
+                "scale_factor": "decoded = stored × scale_factor + add_offset (a number; empty removes it)",
+                "add_offset": "decoded = stored × scale_factor + add_offset (a number; empty removes it)"}
+        self._fill_tip = tips["_FillValue"]
+        for name in CF_ENCODING:
+            edit = QLineEdit()
+            edit.setPlaceholderText("(not set)")
+            edit.setToolTip(tips[name])
+            self.fields[name] = edit
+            form.addRow(name, edit)
+            if name == "_FillValue":
+                self.fillLabel = QLabel()
+                self.fillLabel.setWordWrap(True)
+                form.addRow("", self.fillLabel)
         self.packingLabel = QLabel()
         self.packingLabel.setWordWrap(True)
-        form.addRow("_FillValue", self.fillLabel)
         form.addRow("packing", self.packingLabel)
         self.applyButton = QPushButton("Apply CF attributes")
         self.applyButton.setToolTip("One step; an empty field removes the attribute")
@@ -453,8 +469,9 @@ class CfForm(QGroupBox):
     def setNode(self, node: Node) -> None:
         attrs = node.attributes
         array = node.array
-        source = [{name: attrs.get(name) for name in (*CF_FIELDS, *CF_SHOWN)},
-                  None if array is None else [array.dtype, array.fill_value], node.zarr_format]
+        source = [{name: attrs.get(name) for name in (*CF_FIELDS, *CF_ENCODING)},
+                  None if array is None else [array.dtype, array.fill_value], node.zarr_format,
+                  fill_value_read_only(node)]
         self.sync.show(node.path, source, lambda: self._build(node))
 
     def _build(self, node: Node) -> None:
@@ -462,7 +479,7 @@ class CfForm(QGroupBox):
         attrs = node.attributes
         self._shown_text = {}  # what each field showed: only fields typed into are written
         for name, widget in self.fields.items():
-            value = attrs.get(name)
+            value = decode_fill_value(node, attrs.get(name)) if name == "_FillValue" else attrs.get(name)
             text = value if isinstance(value, str) else "" if value is None else dumps(value, indent=None)
             self._shown_text[name] = text.strip()
             if isinstance(widget, QComboBox):
@@ -470,16 +487,21 @@ class CfForm(QGroupBox):
             else:
                 widget.setText(text)
         dtype = node.array.dtype if node.array is not None else "?"
-        if "_FillValue" in attrs:
-            raw = attrs["_FillValue"]
-            decoded = decode_fill_value(node, raw)
-            extra = f" (stored as {dumps(raw, indent=None)})" if decoded != raw else ""
-            self.fillLabel.setText(f"{dumps(decoded, indent=None)}{extra} · stored dtype {dtype}")
-        elif node.array is not None:
-            source = " (zarr v2: xarray masks with it)" if node.zarr_format == 2 else ""
-            self.fillLabel.setText(f"zarr fill_value {dumps(node.array.fill_value, indent=None)}{source}")
+        fill = self.fields["_FillValue"]
+        assert isinstance(fill, QLineEdit)
+        read_only = fill_value_read_only(node)
+        fill.setReadOnly(read_only is not None)
+        fill.setToolTip(self._fill_tip if read_only is None else f"The array's fill_value, read-only: {read_only}")
+        if read_only is not None and node.array is not None:
+            shown = dumps(node.array.fill_value, indent=None)
+            fill.setText(shown)
+            self._shown_text["_FillValue"] = shown
+            self.fillLabel.setText(f"The array's fill_value, read-only: {read_only}.")
+        elif node.zarr_format == 3 and "_FillValue" in attrs and attrs["_FillValue"] != self._shown_text["_FillValue"]:
+            self.fillLabel.setText(f"Stored as {dumps(attrs['_FillValue'], indent=None)}, as xarray writes a float "
+                                   f"_FillValue on zarr v3 · stored dtype {dtype}")
         else:
-            self.fillLabel.setText("–")
+            self.fillLabel.setText(f"Stored dtype {dtype}")
         scale, offset = attrs.get("scale_factor"), attrs.get("add_offset")
         if scale is None and offset is None:
             self.packingLabel.setText("not packed")
@@ -498,5 +520,5 @@ class CfForm(QGroupBox):
         return out
 
     def apply(self) -> None:
-        self._controller.applyBuilt(set_attributes, self._path, self.values(), label=f"set CF attributes of {self._path}",
-                                    on_done=self.sync.applying())
+        self._controller.applyBuilt(set_cf_attributes, self._path, self.values(),
+                                    label=f"set CF attributes of {self._path}", on_done=self.sync.applying())
