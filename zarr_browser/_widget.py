@@ -24,7 +24,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from qtpy.QtCore import Qt
 from qtpy.QtGui import QAction, QColor, QKeySequence, QPalette
-from qtpy.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QMenu, QPushButton, QToolButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from zarr_browser.core.redact import redact_text
 from zarr_browser.errors import ZarrBrowserError
@@ -216,6 +226,12 @@ class BrowserDock(QWidget):
         self.load_button = QPushButton("Load", self)
         self.load_button.setToolTip("Open the store named in the box")
         self.browser = make_node_browser(self.registry, self)
+        # the tree and inspector want the dock's height: napari pads a dock none of whose widgets
+        # expands vertically with a stretch whose factor grows with every dock it adds (a global
+        # counter), so each reopening left the tree less room (187, 59, 32 px: audit G, 1)
+        policy = self.browser.sizePolicy()
+        policy.setVerticalPolicy(QSizePolicy.Policy.Expanding)
+        self.browser.setSizePolicy(policy)
         self.open_button = QPushButton("Open", self)
         self.open_button.setToolTip("Add the selected node to the viewer as layers (or double-click it)")
         self.open_button.setEnabled(False)
