@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.core.store import RequestPolicy
     from zarr_browser.qt.recent import RecentStore
-    from zarr_browser.streaming import LayerPlan
+    from zarr_browser.streaming import LayerPlan, LayerSpec
 
 __all__ = ["BrowserDock", "NodeBrowser", "NodeBrowserPanel", "make_node_browser"]
 
@@ -368,19 +368,11 @@ class BrowserDock(QWidget):
         """Add the node at *path* to the viewer (planned in a worker, added on the GUI thread).
 
         A node open already is not added again: its layers are selected (and shown) instead;
-        napari's *Duplicate Layer* makes copies.
+        napari's *Duplicate Layer* makes copies.  Which layers are the node's is known once it is
+        planned: a labels group, a well or a dataset records its layers under their own nodes.
         """
         hierarchy = self.hierarchy
         if hierarchy is None:
-            return
-        layers = self._layers_of(path)
-        if layers:
-            self._select_layers(layers)
-            for layer in layers:
-                layer.visible = True
-            self.status.setText(redact_text(
-                f"{path} is open already: {_count(len(layers), 'layer')} selected "
-                "(napari's Duplicate Layer makes copies)"))
             return
         from zarr_browser._reader import plan_node
 
@@ -502,17 +494,58 @@ class BrowserDock(QWidget):
             self.browser.select_path(path)
 
     def _on_plan_ready(self, hierarchy: Hierarchy, path: str, plan: LayerPlan) -> None:
+        import dataclasses
+
         from zarr_browser._reader import open_node
 
+        missing, present = self._planned_layers(hierarchy.url, plan)
+        if present and not missing:
+            self._select_layers(present)
+            for layer in present:
+                layer.visible = True
+            self.status.setText(redact_text(
+                f"{path} is open already: {_count(len(present), 'layer')} selected "
+                "(napari's Duplicate Layer makes copies)"))
+            return
         self._adding = True  # napari makes the last layer added active: the dock stays on the node opened
         try:
-            _, added = open_node(self.viewer, hierarchy, path, self.registry, plan=plan)
+            _, added = open_node(self.viewer, hierarchy, path, self.registry,
+                                 plan=dataclasses.replace(plan, specs=tuple(missing)))
+            if present:  # in the plan's order on top (labels opened before their image stay above it)
+                _, ordered = self._planned_layers(hierarchy.url, plan)
+                for layer in ordered:
+                    self.viewer.layers.move(self.viewer.layers.index(layer), len(self.viewer.layers))
         finally:
             self._adding = False
         message = f"{path}: {len(added)} layer(s) added"
+        if present:
+            message += f", {len(present)} open already"
         if plan.messages:
             message += " — " + " ".join(plan.messages)
         self.status.setText(redact_text(message))
+
+    def _planned_layers(self, url: str, plan: LayerPlan) -> tuple[list[LayerSpec], list[Any]]:
+        """The specs of *plan* the viewer does not show yet, and the layers of those it does.
+
+        A layer is a spec's when it records the spec's store, node, role and channel (opening a
+        labels group, a well or a dataset again added a second set of layers: audit G, 2).
+        """
+        layers: dict[tuple[Any, Any, Any], Any] = {}
+        for layer in self.viewer.layers:
+            info = layer.metadata.get("zarr_browser")
+            if isinstance(info, dict) and info.get("url") == url:
+                layers.setdefault((info.get("path"), info.get("role"), info.get("channel")), layer)
+        missing: list[LayerSpec] = []
+        present: list[Any] = []
+        for spec in plan.specs:
+            split = spec.kwargs.get("channel_axis") is not None  # one layer a channel (layer_data)
+            channels: list[int | None] = list(range(len(spec.kwargs["name"]))) if split else [None]
+            found = [layers.get((spec.path, spec.role, channel)) for channel in channels]
+            if all(layer is not None for layer in found):
+                present.extend(found)
+            else:
+                missing.append(spec)
+        return missing, present
 
     def _on_open_failed(self, url: str, reason: str) -> None:
         """The panel could not open *url*: its error bar says why; the store shown (if any) stays."""
@@ -536,13 +569,17 @@ class BrowserDock(QWidget):
         self.browser.errorBar.showError(redact_text(f"Could not open {path}: {err}"))
 
     def _layers_of(self, path: str) -> list[Any]:
-        """The layers of the viewer opened from the node at *path* of the store shown."""
+        """The layers of the viewer opened from the node at *path* of the store shown, or else
+        those opened from the nodes below it (a labels group's, a well's, a dataset's)."""
         if self.hierarchy is None:
             return []
         url = self.hierarchy.url
-        return [layer for layer in self.viewer.layers
-                if isinstance(info := layer.metadata.get("zarr_browser"), dict)
-                and info.get("url") == url and info.get("path") == path]
+        paths = [info.get("path") if isinstance(info := layer.metadata.get("zarr_browser"), dict)
+                 and info.get("url") == url else None for layer in self.viewer.layers]
+        layers = [layer for layer, at in zip(self.viewer.layers, paths, strict=True) if at == path]
+        below = path.rstrip("/") + "/"
+        return layers or [layer for layer, at in zip(self.viewer.layers, paths, strict=True)
+                          if isinstance(at, str) and at.startswith(below)]
 
     def _select_layers(self, layers: list[Any]) -> None:
         if set(layers) == set(self.viewer.layers.selection):

@@ -53,3 +53,65 @@ def test_the_tree_keeps_its_height_when_the_dock_is_closed_and_opened_again(
         close_with_title_button(widget, qtbot)
         qtbot.waitUntil(lambda: DOCK not in viewer.window.dock_widgets, timeout=5_000)
     assert heights[0] > 120 and heights == [heights[0]] * 3
+
+
+def open_node(widget: Any, viewer: Any, qtbot: Any, path: str, times: int = 2) -> list[tuple[list[str], str]]:
+    """Open *path* from the dock's Open button *times* times; the layer names and the status line
+    after each time."""
+    after = []
+    for _ in range(times):
+        widget.browser.select_path(path)
+        qtbot.waitUntil(lambda: widget.browser.current_path() == path and not widget.is_busy(), timeout=10_000)
+        widget.open_button.click()
+        qtbot.waitUntil(lambda: not widget.is_busy() and ("added" in widget.status.text()
+                                                         or "open already" in widget.status.text()),
+                        timeout=10_000)
+        after.append(([layer.name for layer in viewer.layers], widget.status.text()))
+        widget.status.setText("")
+    return after
+
+
+@pytest.mark.parametrize(("store", "path"), [("image", "/labels"), ("plate", "/A/3"), ("plate", "/A/3/0/labels"),
+                                             ("xarray", "/")])
+def test_a_node_whose_layers_are_under_child_paths_opens_once(
+        make_napari_viewer: Any, stores: Any, qtbot: Any, store: str, path: str) -> None:
+    """A labels group, a well, a field's labels and a dataset record their layers under their
+    children's paths: opening one again added a second set (cells, cells [1]...)."""
+    url = {"image": lambda: stores.image("0.5"), "plate": lambda: stores.plate("0.5", labels=True),
+           "xarray": stores.xarray}[store]()
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    widget.show_store(str(url))
+    qtbot.waitUntil(lambda: widget.hierarchy is not None and not widget.is_busy(), timeout=10_000)
+    (first, added), (second, again) = open_node(widget, viewer, qtbot, path)
+    assert first and second == first
+    assert f"{len(first)} layer(s) added" in added and f"open already: {len(first)} layer" in again
+    assert {layer.name for layer in viewer.layers.selection} == set(first)
+    for layer in viewer.layers:
+        layer.visible = False
+    viewer.layers.selection.clear()
+    # choosing the node in the tree selects its layers (they are all under it)
+    tree = widget.browser.tree
+    index = widget.browser.proxy.mapFromSource(widget.browser.model.indexForPath(path))
+    tree.scrollTo(index)
+    from qtpy.QtCore import Qt
+
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=tree.visualRect(index).center())
+    qtbot.waitUntil(lambda: {layer.name for layer in viewer.layers.selection} == set(first), timeout=5_000)
+
+
+def test_the_labels_group_after_its_image_selects_the_labels_the_image_added(
+        make_napari_viewer: Any, stores: Any, qtbot: Any) -> None:
+    """Re-opening an image root shows its hidden labels too; its labels group adds no copy."""
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    widget.show_store(str(stores.image("0.5")))
+    qtbot.waitUntil(lambda: widget.hierarchy is not None and not widget.is_busy(), timeout=10_000)
+    [(first, _)] = open_node(widget, viewer, qtbot, "/", times=1)
+    assert first == ["image: DAPI", "image: GFP", "image: cells"]
+    viewer.layers["image: cells"].visible = False
+    [(again, status)] = open_node(widget, viewer, qtbot, "/", times=1)
+    assert again == first and viewer.layers["image: cells"].visible and "open already: 3 layers" in status
+    [(after, status)] = open_node(widget, viewer, qtbot, "/labels", times=1)
+    assert after == first and "open already: 1 layer selected" in status
+    assert [layer.name for layer in viewer.layers.selection] == ["image: cells"]

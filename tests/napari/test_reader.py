@@ -316,8 +316,10 @@ def test_dock_opens_nodes_and_follows_the_layer_selection(
     assert kinds(viewer.layers) == ["Labels"] and viewer.layers[0].name == "cells"
 
     double_click(qtbot, widget.browser.tree, widget.browser.proxy.index(0, 0))  # the root: image and labels
-    qtbot.waitUntil(lambda: len(viewer.layers) == 4, timeout=10_000)
-    assert names(viewer.layers)[1:] == ["image: DAPI", "image: GFP", "image: cells"]
+    qtbot.waitUntil(lambda: len(viewer.layers) == 3, timeout=10_000)
+    # the labels open already are not added again; they stay above their image
+    assert names(viewer.layers) == ["image: DAPI", "image: GFP", "cells"]
+    assert "2 layer(s) added, 1 open already" in widget.status.text()
     assert widget.browser.current_path() == "/"  # napari made the last layer active; the dock stays put
 
     viewer.layers.selection.active = viewer.layers["image: GFP"]
@@ -530,6 +532,7 @@ def test_dock_shows_the_inspector_and_opens_a_double_clicked_node(
     viewer.layers["image: cells"].visible = False
     action.trigger()
     # the labels were opened with the image: they are selected and shown, not added again
+    qtbot.waitUntil(lambda: "open already" in widget.status.text(), timeout=10_000)
     assert len(viewer.layers) == 3 and viewer.layers[-1].metadata["zarr_browser"]["path"] == "/labels/cells"
     assert [layer.name for layer in viewer.layers.selection] == ["image: cells"]
     assert viewer.layers["image: cells"].visible and "open already: 1 layer selected" in widget.status.text()
