@@ -49,11 +49,13 @@ if TYPE_CHECKING:
     from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.core.store import RequestPolicy
     from zarr_browser.qt.recent import RecentStore
+    from zarr_browser.qt.workers import Task
     from zarr_browser.streaming import LayerPlan, LayerSpec
 
 __all__ = ["BrowserDock", "NodeBrowser", "NodeBrowserPanel", "make_node_browser"]
 
 logger = logging.getLogger(__name__)
+
 
 def _alive(widget: QWidget) -> bool:
     """Whether the C++ side of *widget* still exists (a worker may finish after its widget died)."""
@@ -62,25 +64,6 @@ def _alive(widget: QWidget) -> bool:
     except RuntimeError:
         return False
     return True
-
-
-def _run(owner: QWidget, function: Callable[[], Any], on_done: Callable[[Any], None],
-         on_error: Callable[[Exception], None], keep: list[Any]) -> Any:
-    """Run *function* in a worker thread; call back on the GUI thread while *owner* lives.
-
-    *keep* holds the worker until it finishes.
-    """
-    from superqt.utils import create_worker
-
-    # errors go to *on_error* only: superqt re-raises them in the GUI thread otherwise, which
-    # napari shows as a crash with a traceback and bare PyQt aborts on
-    worker = create_worker(function, _start_thread=False, _ignore_errors=True)
-    worker.returned.connect(lambda value: on_done(value) if _alive(owner) else None)
-    worker.errored.connect(lambda err: on_error(err) if _alive(owner) else None)
-    keep.append(worker)
-    worker.finished.connect(lambda: keep.remove(worker) if worker in keep else None)
-    worker.start()
-    return worker
 
 
 class NodeBrowser(Protocol):
@@ -103,10 +86,17 @@ class _GuardedRunner:
     """
 
     def __init__(self) -> None:
+        from qtpy.QtCore import QCoreApplication
+
         from zarr_browser.qt.workers import ThreadRunner
 
         self._runner = ThreadRunner()
         self.owner: QWidget | None = None
+        # napari's window can close (and napari.run() return) with the dock still alive: the
+        # application quitting abandons the work too (audit G, 3)
+        self._app = QCoreApplication.instance()
+        if self._app is not None:
+            self._app.aboutToQuit.connect(self.shutdown)
 
     def _guard(self, callback: Callable[[Any], None] | None) -> Callable[[Any], None] | None:
         if callback is None:
@@ -126,7 +116,13 @@ class _GuardedRunner:
         return self._runner.pending()
 
     def shutdown(self) -> None:
-        self._runner.shutdown()
+        """Abandon the work under way: a dock only reads, and a server that hangs kept napari's
+        process alive for the request deadline (13 s) after its window closed (audit G, 3)."""
+        if self._app is not None:
+            with contextlib.suppress(RuntimeError, TypeError):
+                self._app.aboutToQuit.disconnect(self.shutdown)
+            self._app = None
+        self._runner.shutdown(cancel=True)
 
 
 class NodeBrowserPanel(BrowserPanel):
@@ -156,6 +152,14 @@ class NodeBrowserPanel(BrowserPanel):
             self.addAction(action)
         # not a bound slot: when this fires, the C++ side of self is already gone
         self.destroyed.connect(lambda *_: runner.shutdown())
+        self._work = runner
+
+    def submit(self, fn: Callable[[], Any], *, on_done: Callable[[Any], None],
+               on_error: Callable[[BaseException], None]) -> Task:
+        """Run the dock's store work (planning layers) with the panel's runner: abandoned with
+        the panel's own work when the panel goes or the application quits (a superqt worker
+        was waited for by napari's quit, 12.6 s on a hanging server: audit G, 3)."""
+        return self._work.submit(fn, on_done=on_done, on_error=on_error)
 
     # -- NodeBrowser -----------------------------------------------------------------------
     def set_hierarchy(self, hierarchy: Hierarchy | None) -> None:
@@ -206,7 +210,7 @@ class BrowserDock(QWidget):
 
         self.viewer = napari_viewer
         self.registry = default_registry()
-        self._workers: list[Any] = []
+        self._tasks: list[Task] = []  # layers being planned
         self._pending_select: str | None = None
         self._opening: str | None = None
         self._adding = False  # layers are being added by the dock itself
@@ -378,14 +382,15 @@ class BrowserDock(QWidget):
 
         self.status.setText(f"opening {path} …")
         registry = self.registry
-        _run(self, lambda: plan_node(hierarchy, path, registry),
-             lambda plan: self._on_plan_ready(hierarchy, path, plan),
-             lambda err: self._on_error(err, path), self._workers)
+        self._tasks = [task for task in self._tasks if not task.done]
+        self._tasks.append(self.browser.submit(lambda: plan_node(hierarchy, path, registry),
+                                               on_done=lambda plan: self._on_plan_ready(hierarchy, path, plan),
+                                               on_error=lambda err: self._on_error(err, path)))
 
     def is_busy(self) -> bool:
         """Whether store work is under way (for tests)."""
         busy = getattr(self.browser, "is_busy", None)
-        return bool(self._workers) or bool(busy and busy())
+        return any(not task.done for task in self._tasks) or bool(busy and busy())
 
     # -- slots -----------------------------------------------------------------------------
     def _on_load_clicked(self) -> None:
@@ -558,7 +563,7 @@ class BrowserDock(QWidget):
         """The status line names the store shown (empty without one)."""
         self.status.setText(redact_text(self.hierarchy.url) if self.hierarchy is not None else "")
 
-    def _on_error(self, err: Exception, path: str) -> None:
+    def _on_error(self, err: BaseException, path: str) -> None:
         if isinstance(err, ZarrBrowserError):
             # the user's mistake or the store's (an unreadable node): the dock's error bar says it;
             # napari would show a warning logged with a traceback as a crash

@@ -115,3 +115,54 @@ def test_the_labels_group_after_its_image_selects_the_labels_the_image_added(
     [(after, status)] = open_node(widget, viewer, qtbot, "/labels", times=1)
     assert after == first and "open already: 1 layer selected" in status
     assert [layer.name for layer in viewer.layers.selection] == ["image: cells"]
+
+
+CLOSE_NAPARI = """
+import sys, time
+import napari
+from napari.settings import get_settings
+from qtpy.QtCore import QTimer
+
+scenario, url = sys.argv[1], sys.argv[2]
+get_settings().application.confirm_close_window = False
+viewer = napari.Viewer()
+_, dock = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+
+def close():
+    assert dock.is_busy(), "the dock is waiting on the server"
+    print(f"CLOSED_AT {time.time():.3f}", flush=True)
+    viewer.window._qt_window.close()
+
+if scenario == "planning":  # the store opens; planning its image reads the labels, which hang
+    dock.browser.storeOpened.connect(lambda _url: (dock.open_path("/"), QTimer.singleShot(1000, close)))
+else:  # the store's root document hangs
+    QTimer.singleShot(1000, close)
+dock.show_store(url)
+napari.run()
+print(f"RUN_RETURNED_AT {time.time():.3f}", flush=True)
+"""
+
+
+@pytest.mark.parametrize("scenario", ["opening", "planning"])
+def test_closing_napari_while_the_dock_waits_on_a_hanging_server_ends_the_process(
+        stores: Any, http_server: Any, tmp_path: Any, scenario: str) -> None:
+    """The process outlived napari's window by the request deadline (13 s): the pool's threads,
+    joined at exit, waited on the server; napari.run() itself waited for a planning worker."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    shutil.copytree(stores.image("0.4"), http_server.root / "image.ome.zarr")
+    http_server.faults.add("image.ome.zarr/.zattrs" if scenario == "opening" else "image.ome.zarr/labels/cells/*",
+                           "hang")
+    env = {**os.environ, "NAPARI_CONFIG": str(tmp_path / "napari.yaml")}  # not the user's napari settings
+    done = subprocess.run([sys.executable, "-c", CLOSE_NAPARI, scenario, http_server.url_for("image.ome.zarr")],
+                          capture_output=True, text=True, timeout=120, env=env)
+    ended = time.time()
+    assert done.returncode == 0, done.stderr[-2000:]
+    closed = float(done.stdout.split("CLOSED_AT ", 1)[1].split()[0])
+    returned = float(done.stdout.split("RUN_RETURNED_AT ", 1)[1].split()[0])
+    assert returned - closed < 2 and ended - closed < 5, (returned - closed, ended - closed)
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]

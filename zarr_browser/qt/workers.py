@@ -89,6 +89,7 @@ class ThreadRunner(QObject):
         self._relay = _Relay()
         self._relay.finished.connect(self._deliver)
         self._pending = 0
+        self._running: set[Task] = set()  # submitted, not delivered yet
         self._lock = threading.Lock()
 
     def submit(
@@ -101,9 +102,14 @@ class ThreadRunner(QObject):
         task = Task()
         with self._lock:
             self._pending += 1
+            self._running.add(task)
         future: Future[Any] = self._pool.submit(_cancellable, task.cancel_event, fn, *args)
 
         def finished(fut: Future[Any]) -> None:
+            if fut.cancelled():  # by shutdown, before it started: no callback, only the count
+                task.cancel()
+                self._relay.finished.emit(task, None, None)
+                return
             err = fut.exception()
             if err is not None:
                 self._relay.finished.emit(task, on_error, err)
@@ -116,6 +122,7 @@ class ThreadRunner(QObject):
     def _deliver(self, task: Task, callback: Callable[[Any], None] | None, value: Any) -> None:
         with self._lock:
             self._pending -= 1
+            self._running.discard(task)
         task.done = True
         if task.cancelled or callback is None:
             if isinstance(value, BaseException) and callback is None:
@@ -127,8 +134,19 @@ class ThreadRunner(QObject):
         with self._lock:
             return self._pending
 
-    def shutdown(self) -> None:
-        """Stop accepting work; running work finishes in the background."""
+    def shutdown(self, *, cancel: bool = False) -> None:
+        """Stop accepting work; running work finishes in the background.
+
+        With *cancel*, the work running is cancelled too: the store requests it waits for are
+        abandoned at once, so that the interpreter, which joins the pool's threads at exit, is
+        not kept alive by a hanging server until the request deadline.  Not for work that must
+        finish, such as a save.
+        """
+        if cancel:
+            with self._lock:
+                running = list(self._running)
+            for task in running:
+                task.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
