@@ -166,3 +166,28 @@ def test_closing_napari_while_the_dock_waits_on_a_hanging_server_ends_the_proces
     returned = float(done.stdout.split("RUN_RETURNED_AT ", 1)[1].split()[0])
     assert returned - closed < 2 and ended - closed < 5, (returned - closed, ended - closed)
     assert "Traceback" not in done.stderr, done.stderr[-2000:]
+
+
+def test_the_raw_json_tab_does_not_widen_the_dock(make_napari_viewer: Any, stores: Any, qtbot: Any) -> None:
+    """Its top row (chooser, Reformat, 'A/3/0/labels/cells/zarr.json · 2.2 KiB') asked for 500 px:
+    one visit widened the dock for good and took 200 px of the canvas."""
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1280, 800)
+    widget = open_from_menu(viewer, qtbot)
+    widget.show_store(str(stores.plate("0.5", labels=True)), select="/A/3/0/labels/cells")
+    qtbot.waitUntil(lambda: widget.browser.current_path() == "/A/3/0/labels/cells" and not widget.is_busy(),
+                    timeout=10_000)
+    qtbot.wait(100)
+    width, minimum = widget.width(), widget.minimumSizeHint().width()
+    tabs = widget.browser.inspector.tabs
+    raw = next(i for i in range(tabs.count()) if tabs.tabText(i).startswith("Raw JSON"))
+    tabs.setCurrentIndex(raw)
+    qtbot.wait(200)
+    assert widget.width() == width and widget.minimumSizeHint().width() <= minimum
+    from zarr_browser.qt.inspector.raw_json import RawJsonPanel
+
+    info = widget.findChild(RawJsonPanel)._info  # the document and its size, in full in the tooltip
+    assert info.text().startswith("A/3/0/labels/cells/zarr.json") and info.toolTip() == info.text()
+    tabs.setCurrentIndex(0)
+    qtbot.wait(100)
+    assert widget.width() == width
