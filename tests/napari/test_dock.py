@@ -191,3 +191,18 @@ def test_the_raw_json_tab_does_not_widen_the_dock(make_napari_viewer: Any, store
     tabs.setCurrentIndex(0)
     qtbot.wait(100)
     assert widget.width() == width
+
+
+def test_the_status_after_validate_subtree_counts_notes_apart_from_warnings(
+        make_napari_viewer: Any, stores: Any, qtbot: Any) -> None:
+    """'0 error(s), 2 warning(s)' where the Validation tab said 0 warnings, 2 notes."""
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    widget.show_store(str(stores.image("0.5")), select="/labels/cells")
+    qtbot.waitUntil(lambda: widget.browser.current_path() == "/labels/cells" and not widget.is_busy(), timeout=10_000)
+    with qtbot.waitSignal(widget.browser.validationFinished, timeout=20_000) as done:
+        widget.browser.validateAction.trigger()
+    report = done.args[1]
+    severities = [issue.severity.value for issue in report.issues]
+    assert severities and set(severities) == {"info"}  # ome-zarr 0.18 writes no 'metadata' nor 'type'
+    assert f"0 error(s), 0 warning(s), {len(severities)} note(s)" in widget.status.text()

@@ -1028,9 +1028,12 @@ class BrowserPanel(QWidget):
 
     def _on_validated(self, path: str, report: ValidationReport) -> None:
         self._validation_task = None
-        errors = len(report.errors)
-        warnings = len(report.issues) - errors
-        verdict = "no issues" if not report.issues else f"{errors} error(s), {warnings} warning(s)"
+        from zarr_browser.core.issues import Severity
+
+        # as the Validation tab counts them: notes (info) are no warnings (audit G, 8)
+        counts = {severity: sum(1 for i in report.issues if i.severity is severity) for severity in Severity}
+        verdict = "no issues" if not report.issues else (
+            f"{counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s), {counts[Severity.INFO]} note(s)")
         self.statusMessage.emit(f"Validated {path}: {verdict} in {report.nodes_checked} node(s)", 0)
         self._update_busy()
         self.validationFinished.emit(path, report)
