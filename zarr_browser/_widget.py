@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from qtpy.QtCore import Qt
-from qtpy.QtGui import QAction, QColor, QKeySequence, QPalette
+from qtpy.QtGui import QAction, QColor, QKeyEvent, QKeySequence, QPalette
 from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -311,6 +311,18 @@ class BrowserDock(QWidget):
             self.setPalette(palette)
         except Exception:  # boundary: a theme napari cannot describe leaves Qt's palette
             logger.debug("zarr-browser: cannot follow napari's theme", exc_info=True)
+
+    def keyPressEvent(self, event: QKeyEvent | None) -> None:
+        """Keep the keys the dock's widgets leave unused: they went on to napari's window, which
+        hands them to the viewer's keymap (Ctrl+Delete in the tree deleted the layers the node
+        had selected, Ctrl+R reset the view: audit G, 7).  Shortcuts, the dock's own and
+        napari's menus', act before a key is pressed and still do."""
+        if event is not None:
+            event.accept()
+
+    def keyReleaseEvent(self, event: QKeyEvent | None) -> None:
+        if event is not None:
+            event.accept()
 
     # -- public API ------------------------------------------------------------------------
     @property

@@ -206,3 +206,32 @@ def test_the_status_after_validate_subtree_counts_notes_apart_from_warnings(
     severities = [issue.severity.value for issue in report.issues]
     assert severities and set(severities) == {"info"}  # ome-zarr 0.18 writes no 'metadata' nor 'type'
     assert f"0 error(s), 0 warning(s), {len(severities)} note(s)" in widget.status.text()
+
+
+def test_keys_pressed_in_the_dock_do_not_reach_the_viewer_keymap(
+        make_napari_viewer: Any, stores: Any, qtbot: Any) -> None:
+    """Ctrl+Delete in the tree deleted the layers choosing the node had selected; Ctrl+R reset
+    the view, Ctrl+G switched to the grid.  The dock's own keys still act."""
+    import numpy as np
+    from qtpy.QtCore import Qt
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.activateWindow()
+    widget = open_from_menu(viewer, qtbot)
+    widget.show_store(str(stores.image("0.5")))
+    qtbot.waitUntil(lambda: widget.hierarchy is not None and not widget.is_busy(), timeout=10_000)
+    viewer.add_image(np.zeros((8, 8)), name="other")
+    widget.open_path("/")
+    qtbot.waitUntil(lambda: len(viewer.layers) == 4 and not widget.is_busy(), timeout=10_000)
+    tree = widget.browser.tree
+    tree.setFocus()
+    viewer.layers.select_all()
+    for key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace, Qt.Key.Key_G, Qt.Key.Key_Y):
+        qtbot.keyClick(tree, key, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(widget.url_edit, Qt.Key.Key_Delete, Qt.KeyboardModifier.ControlModifier)
+    assert len(viewer.layers) == 4 and not viewer.canvas.grid.enabled and viewer.dims.ndisplay == 2
+    qtbot.keyClick(tree, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)  # the dock's filter box
+    assert widget.browser.filterEdit.hasFocus()
+    viewer.window._qt_viewer.canvas.native.setFocus()
+    qtbot.keyClick(viewer.window._qt_viewer.canvas.native, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    assert viewer.canvas.grid.enabled  # the canvas still has napari's keys
