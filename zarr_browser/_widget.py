@@ -41,6 +41,7 @@ from zarr_browser.errors import ZarrBrowserError
 from zarr_browser.qt.app import app_settings
 from zarr_browser.qt.browser_panel import BrowserPanel, absolute_url
 from zarr_browser.qt.tree_model import HierarchyTreeModel
+from zarr_browser.qt.workers import log_failure
 
 if TYPE_CHECKING:
     import napari
@@ -223,7 +224,8 @@ class BrowserDock(QWidget):
                                  "(Enter loads it; a path inside a store opens the store at that node)")
         self.recent_button = QToolButton(self)
         self.recent_button.setArrowType(Qt.ArrowType.DownArrow)
-        self.recent_button.setToolTip("Stores opened recently (here and in the zarr-browser window)")
+        self.recent_button.setToolTip("Stores opened recently (here and in the zarr-browser window), "
+                                      "storage options, Close store")
         self.recent_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.recent_menu = QMenu(self.recent_button)
         self.recent_button.setMenu(self.recent_menu)
@@ -249,6 +251,10 @@ class BrowserDock(QWidget):
         self.options_action = QAction("Open URL with storage options…", self)
         self.options_action.setToolTip("Endpoint, credentials, anonymous access and other storage options "
                                        "for the URL in the box")
+        # no Ctrl+W: napari's window has it (Close Window)
+        self.close_action = QAction("Close store", self)
+        self.close_action.setToolTip("Stop showing the store (its layers stay and reopen it when chosen)")
+        self.close_action.setEnabled(False)
 
         bar = QHBoxLayout()
         bar.setSpacing(2)
@@ -271,6 +277,7 @@ class BrowserDock(QWidget):
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.cancel_action.triggered.connect(self.cancel)
         self.options_action.triggered.connect(self._on_options_requested)
+        self.close_action.triggered.connect(self.close_store)
         self.open_button.clicked.connect(self._on_open_clicked)
         self.browser.nodeActivated.connect(self._on_node_activated)
         self.browser.openInNapariRequested.connect(self.open_path)
@@ -376,6 +383,29 @@ class BrowserDock(QWidget):
             self.url_edit.setText(self.hierarchy.url if self.hierarchy is not None else "")
             self._show_current()
 
+    def close_store(self) -> None:
+        """Stop showing the store (loads under way stop too); close it unless layers read from it.
+
+        The dock had no way to drop a store (a large, slow or credentialed one) but opening
+        another (audit G, 6).
+        """
+        hierarchy = self.hierarchy
+        self.cancel()
+        if hierarchy is None:
+            return
+        self.browser.set_hierarchy(None)
+        self.url_edit.clear()
+        self._mark_url(failed=False)
+        self.open_button.setEnabled(False)
+        self.close_action.setEnabled(False)
+        self.status.setText(redact_text(f"Closed {hierarchy.url}"))
+        reading = any(isinstance(info := layer.metadata.get("zarr_browser"), dict) and info.get("url") == hierarchy.url
+                      for layer in self.viewer.layers)
+        if not reading:  # closing a remote store may talk to the network
+            self.browser.submit(hierarchy.close, on_done=lambda _none: None,
+                                on_error=lambda err: log_failure(logger, "closing %s", redact_text(hierarchy.url),
+                                                                 err=err))
+
     def set_storage_options(self, url: str, storage_options: dict[str, Any]) -> None:
         """Open *url* with *storage_options* from now on (when its layers are selected too)."""
         self._storage_options[url] = dict(storage_options)
@@ -439,6 +469,7 @@ class BrowserDock(QWidget):
                 placeholder.setEnabled(False)
         self.recent_menu.addSeparator()
         self.recent_menu.addAction(self.options_action)
+        self.recent_menu.addAction(self.close_action)
 
     def _open_recent(self, entry: RecentStore) -> None:
         """Open a recent store; one whose credentials were not saved asks for them first."""
@@ -492,6 +523,7 @@ class BrowserDock(QWidget):
         if hierarchy is None:
             return
         self._opening = None
+        self.close_action.setEnabled(True)
         requested, options = self.browser.requestedUrl(), self.browser.storageOptions()
         if options:  # the layers name the store by the URL it has once opened
             self._storage_options[hierarchy.url] = dict(options)

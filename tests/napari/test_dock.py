@@ -235,3 +235,42 @@ def test_keys_pressed_in_the_dock_do_not_reach_the_viewer_keymap(
     viewer.window._qt_viewer.canvas.native.setFocus()
     qtbot.keyClick(viewer.window._qt_viewer.canvas.native, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
     assert viewer.canvas.grid.enabled  # the canvas still has napari's keys
+
+
+def test_the_dock_closes_its_store_from_the_url_menu(make_napari_viewer: Any, stores: Any, qtbot: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dock could not drop a store, and Ctrl+W asked to close napari; Ctrl+W stays napari's."""
+    from qtpy.QtGui import QKeySequence
+
+    from zarr_browser.core.hierarchy import Hierarchy
+
+    closed: list[str] = []
+    close = Hierarchy.close
+    monkeypatch.setattr(Hierarchy, "close", lambda self: (closed.append(self.url), close(self))[1])
+
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    assert not widget.close_action.isEnabled()
+    image, xarray = str(stores.image("0.5")), str(stores.xarray())
+    widget.show_store(image, select="/labels/cells")
+    qtbot.waitUntil(lambda: widget.browser.current_path() == "/labels/cells" and not widget.is_busy(), timeout=10_000)
+    widget.recent_menu.aboutToShow.emit()
+    assert widget.close_action in widget.recent_menu.actions() and widget.close_action.isEnabled()
+    assert widget.close_action.shortcut() != QKeySequence(QKeySequence.StandardKey.Close)
+    widget.close_action.trigger()
+    assert widget.hierarchy is None and widget.browser.proxy.rowCount() == 0 and widget.url_edit.text() == ""
+    assert not widget.open_button.isEnabled() and not widget.close_action.isEnabled()
+    assert f"Closed {image}" in widget.status.text()
+    qtbot.waitUntil(lambda: closed == [image], timeout=5_000)
+
+    # a store whose layers are in the viewer stays open for them, and choosing one shows it again
+    widget.show_store(xarray)
+    qtbot.waitUntil(lambda: widget.hierarchy is not None and not widget.is_busy(), timeout=10_000)
+    widget.open_path("/temperature")
+    qtbot.waitUntil(lambda: len(viewer.layers) == 1 and not widget.is_busy(), timeout=10_000)
+    widget.close_action.trigger()
+    assert widget.hierarchy is None
+    viewer.layers.selection.active = None
+    viewer.layers.selection.active = viewer.layers[0]
+    qtbot.waitUntil(lambda: widget.browser.current_path() == "/temperature", timeout=10_000)
+    assert widget.hierarchy.url == xarray and closed == [image]  # the layer reads from the store kept open

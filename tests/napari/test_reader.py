@@ -692,7 +692,8 @@ def test_the_dock_lists_recent_stores_and_opens_a_url_inside_a_store_at_its_node
     _, widget = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
     assert not widget.open_button.isEnabled()  # nothing to open yet
     widget.recent_menu.aboutToShow.emit()
-    assert [a.text() for a in widget.recent_menu.actions()] == ["No recent stores", "", "Open URL with storage options…"]
+    assert [a.text() for a in widget.recent_menu.actions()] == ["No recent stores", "", "Open URL with storage options…",
+                                                               "Close store"]
 
     image = stores.image("0.5")
     widget.url_edit.setText(str(image / "labels" / "cells"))  # a folder inside the store
