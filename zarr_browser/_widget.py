@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
     from zarr_browser.core.conventions.base import ConventionRegistry
     from zarr_browser.core.hierarchy import Hierarchy
+    from zarr_browser.core.model import Node
     from zarr_browser.core.store import RequestPolicy
     from zarr_browser.qt.recent import RecentStore
     from zarr_browser.qt.workers import Task
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
 __all__ = ["BrowserDock", "NodeBrowser", "NodeBrowserPanel", "make_node_browser"]
 
 logger = logging.getLogger(__name__)
+
+OPEN_TIP = "Add the selected node to the viewer as layers (or double-click it)"
 
 
 def _alive(widget: QWidget) -> bool:
@@ -142,7 +145,8 @@ class NodeBrowserPanel(BrowserPanel):
         # narrow dock drops the dtype column (the inspector shows it)
         self.tree.setAlternatingRowColors(False)
         self.tree.setColumnHidden(HierarchyTreeModel.HEADERS.index("dtype"), True)
-        self.setOpenInNapari(lambda: True, enabled_tip="Add the node to this viewer as layers (or double-click it)")
+        self.setOpenInNapari(lambda: True, enabled_tip="Add the node to this viewer as layers (or double-click it)",
+                             refusal=layers_refusal)
         # the window gives these keys its own actions; in napari they act while the dock has the focus
         self.refreshAction.setShortcut(QKeySequence(Qt.Key.Key_F5))
         self.findAction = QAction("Filter names", self)
@@ -187,9 +191,24 @@ class NodeBrowserPanel(BrowserPanel):
         roles = {role for det in (summary.conventions if summary is not None else ()) for role in det.roles}
         return bool(roles & {"image", "label-image", "labels", "plate", "well", "bioformats2raw", "dataset"})
 
+    def current_refusal(self) -> str | None:
+        """Why the current node cannot be added to the viewer, known from its metadata (None: it may)."""
+        current = self._current_node()
+        return layers_refusal(current[0]) if current is not None and current[0] is not None else None
+
     def is_busy(self) -> bool:
         """Whether listing, opening or inspecting is under way (for tests)."""
         return self.isBusy()
+
+
+def layers_refusal(node: Node) -> str | None:
+    """Why *node* cannot become layers, from its metadata alone (None: it may, or only planning
+    tells): an array of fewer than two dimensions, of values napari cannot draw, or empty.  The
+    dock offered to open them and said so only afterwards (audit G, 10)."""
+    from zarr_browser.streaming import not_an_image
+
+    why = not_an_image(node.array) if node.is_array and node.array is not None else None
+    return f"Cannot be added to the viewer: {why}" if why else None
 
 
 def make_node_browser(registry: ConventionRegistry, parent: QWidget | None = None) -> NodeBrowserPanel:
@@ -239,7 +258,7 @@ class BrowserDock(QWidget):
         policy.setVerticalPolicy(QSizePolicy.Policy.Expanding)
         self.browser.setSizePolicy(policy)
         self.open_button = QPushButton("Open", self)
-        self.open_button.setToolTip("Add the selected node to the viewer as layers (or double-click it)")
+        self.open_button.setToolTip(OPEN_TIP)
         self.open_button.setEnabled(False)
         self.status = QLabel(self)
         self.status.setWordWrap(True)
@@ -287,7 +306,7 @@ class BrowserDock(QWidget):
         self.browser.busyChanged.connect(self._on_busy_changed)
         current = self.browser.currentPathChanged
         tree = self.browser.tree
-        current.connect(lambda path: self.open_button.setEnabled(bool(path)))
+        current.connect(self._update_open_button)
         # what the user chooses (a click, the keyboard in the tree), not rows the dock selects
         # itself (a store opening, a layer chosen in napari): that moved napari's active layer
         current.connect(lambda path: self._on_node_selected(path) if tree.hasFocus() else None)
@@ -500,9 +519,19 @@ class BrowserDock(QWidget):
         self.show_store(dialog.url(), storage_options=dialog.storageOptions(), focus=True, reload=True)
         return True
 
+    def _update_open_button(self, path: str) -> None:
+        refusal = self.browser.current_refusal() if path else None
+        self.open_button.setEnabled(bool(path) and refusal is None)
+        self.open_button.setToolTip(refusal or OPEN_TIP)
+
     def _on_node_activated(self, path: str) -> None:
         """Double-click or Enter: add the node to the viewer - unless it is a plain group (a
-        double-click expands it; its children are what opens; the Open button still adds it)."""
+        double-click expands it; its children are what opens; the Open button still adds it)
+        or cannot become layers."""
+        refusal = self.browser.current_refusal() if path == self.browser.current_path() else None
+        if refusal is not None:
+            self.status.setText(redact_text(f"{path}: {refusal[0].lower()}{refusal[1:]}"))
+            return
         opens = getattr(self.browser, "current_opens_as_layers", None)
         if opens is not None and not opens():
             self.status.setText(redact_text(f"{path}: a group - its arrays and images open from the rows below it"))
@@ -569,8 +598,8 @@ class BrowserDock(QWidget):
         message = f"{path}: {len(added)} layer(s) added"
         if present:
             message += f", {len(present)} open already"
-        if plan.messages:
-            message += " — " + " ".join(plan.messages)
+        if plan.messages:  # nothing added: what the plan says is the whole story
+            message = " ".join(plan.messages) if not added and not present else message + " — " + " ".join(plan.messages)
         self.status.setText(redact_text(message))
 
     def _planned_layers(self, url: str, plan: LayerPlan) -> tuple[list[LayerSpec], list[Any]]:

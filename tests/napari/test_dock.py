@@ -274,3 +274,48 @@ def test_the_dock_closes_its_store_from_the_url_menu(make_napari_viewer: Any, st
     viewer.layers.selection.active = viewer.layers[0]
     qtbot.waitUntil(lambda: widget.browser.current_path() == "/temperature", timeout=10_000)
     assert widget.hierarchy.url == xarray and closed == [image]  # the layer reads from the store kept open
+
+
+def test_arrays_that_cannot_become_layers_are_not_offered_for_opening(
+        make_napari_viewer: Any, qtbot: Any, tmp_path: Any) -> None:
+    """Open, Enter and 'Open in napari' were offered on 1-D, string, 0-d and empty arrays; the
+    user learnt afterwards, in a note naming the path twice ('0 layer(s) added — ...')."""
+    import numpy as np
+    import zarr
+    from qtpy.QtCore import Qt
+
+    root = zarr.open_group(str(tmp_path / "odd.zarr"), mode="w", zarr_format=3)
+    root.create_array("profile", shape=(30,), dtype="float64")
+    root.create_array("names", shape=(2, 2), dtype=str)
+    root.create_array("scalar", shape=(), dtype="f4")
+    root.create_array("empty", shape=(0, 10), dtype="u1")
+    root.create_array("image", shape=(20, 30), dtype="float32")[...] = np.ones((20, 30), "float32")
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    widget.show_store(str(tmp_path / "odd.zarr"))
+    qtbot.waitUntil(lambda: widget.hierarchy is not None and not widget.is_busy(), timeout=10_000)
+    panel = widget.browser
+    reasons = {"/profile": "a 1-D float64 array is not an image", "/names": "not numbers napari can draw",
+               "/scalar": "a 0-D float32 array is not an image", "/empty": "the array is empty (0 × 10)"}
+    for path, reason in reasons.items():
+        panel.select_path(path)
+        qtbot.waitUntil(lambda p=path: panel.current_path() == p, timeout=5_000)
+        assert not widget.open_button.isEnabled() and reason in widget.open_button.toolTip(), path
+        index = panel.proxy.mapFromSource(panel.model.indexForPath(path))
+        action = next(a for a in panel.contextMenuFor(index).actions() if a.text() == "Open in napari")
+        assert not action.isEnabled() and reason in action.toolTip(), path
+        panel.tree.setFocus()
+        qtbot.keyClick(panel.tree, Qt.Key.Key_Return)
+        assert widget.status.text().startswith(f"{path}: cannot be added to the viewer: ")
+        assert reason in widget.status.text()
+        qtbot.waitUntil(lambda: not widget.is_busy(), timeout=5_000)
+        assert len(viewer.layers) == 0
+    panel.select_path("/image")
+    qtbot.waitUntil(lambda: panel.current_path() == "/image", timeout=5_000)
+    assert widget.open_button.isEnabled() and "double-click" in widget.open_button.toolTip()
+    panel.tree.setFocus()
+    qtbot.keyClick(panel.tree, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(viewer.layers) == 1, timeout=10_000)
+    widget.open_path("/profile")  # asked all the same (a script): the note says it once
+    qtbot.waitUntil(lambda: "1-D" in widget.status.text() and not widget.is_busy(), timeout=10_000)
+    assert widget.status.text().count("/profile") == 1 and "0 layer(s)" not in widget.status.text()

@@ -344,6 +344,7 @@ class BrowserPanel(QWidget):
         self._validation_task: Task | None = None
         self._napari_available: Callable[[], bool] | None = None
         self._napari_tooltips = ("Open the node in napari", NAPARI_TOOLTIP)
+        self._napari_refusal: Callable[[Node], str | None] | None = None
         self._busy_text = ""
         self._inspector_slow = False  # the inspector's reads have taken long enough to show (see INSPECTOR_BUSY_AFTER_MS)
         self._inspector_timer = QTimer(self)
@@ -515,13 +516,16 @@ class BrowserPanel(QWidget):
         self.inspector.workChanged.connect(self._on_inspector_work)
 
     def setOpenInNapari(self, available: Callable[[], bool] | None, *, enabled_tip: str = "Open the node in napari",
-                        disabled_tip: str = NAPARI_TOOLTIP) -> None:
+                        disabled_tip: str = NAPARI_TOOLTIP,
+                        refusal: Callable[[Node], str | None] | None = None) -> None:
         """Show "Open in napari" in the context menu, enabled when *available()* is true (None hides it).
 
-        Choosing it emits :attr:`openInNapariRequested` with the node's path.
+        Choosing it emits :attr:`openInNapariRequested` with the node's path.  *refusal* says why
+        a node cannot open (None: it may): the action is disabled for it, the reason its tooltip.
         """
         self._napari_available = available
         self._napari_tooltips = (enabled_tip, disabled_tip)
+        self._napari_refusal = refusal
         self._update_actions()
 
     # -- opening ---------------------------------------------------------------------------
@@ -1168,8 +1172,10 @@ class BrowserPanel(QWidget):
         self.backAction.setEnabled(has_store and self._history_at > 0)
         self.forwardAction.setEnabled(has_store and self._history_at < len(self._history) - 1)
         enabled = has_node and self._napari_available is not None and self._napari_available()
-        self.napariAction.setEnabled(enabled)
-        self.napariAction.setToolTip(self._napari_tooltips[0] if enabled else self._napari_tooltips[1])
+        current = self._current_node() if enabled and self._napari_refusal is not None else None
+        refused = self._napari_refusal(current[0]) if current is not None and self._napari_refusal else None
+        self.napariAction.setEnabled(enabled and refused is None)
+        self.napariAction.setToolTip(refused or (self._napari_tooltips[0] if enabled else self._napari_tooltips[1]))
 
     def shutdown(self) -> None:
         """Cancel everything under way, the inspector's work too (before the panel goes away)."""

@@ -5,7 +5,7 @@ Nothing here imports Qt or napari; dask is imported only by :meth:`LevelArray.to
 
 from __future__ import annotations
 
-from zarr_browser.streaming.layers import LayerPlan, LayerSpec, layer_plan, layers_for
+from zarr_browser.streaming.layers import LayerPlan, LayerSpec, layer_plan, layers_for, not_an_image
 from zarr_browser.streaming.levels import ArraySource, LevelArray, ZarrSource
 from zarr_browser.streaming.mosaic import MosaicGeometry, MosaicSource
 
@@ -19,4 +19,5 @@ __all__ = [
     "ZarrSource",
     "layer_plan",
     "layers_for",
+    "not_an_image",
 ]

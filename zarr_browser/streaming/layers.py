@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.jsonio import JSON
     from zarr_browser.core.model import ArrayMeta, Node
 
-__all__ = ["MAX_ARRAYS", "LayerPlan", "LayerSpec", "layer_plan", "layers_for", "slider_range"]
+__all__ = ["MAX_ARRAYS", "LayerPlan", "LayerSpec", "layer_plan", "layers_for", "not_an_image", "slider_range"]
 
 logger = logging.getLogger(__name__)
 
@@ -273,8 +273,9 @@ def _wide_integer_limits(level: LevelArray, path: str) -> tuple[float, float] | 
     return low, high
 
 
-def _not_an_image(meta: ArrayMeta) -> str | None:
-    """Why napari cannot show an array as an image (None when it can)."""
+def not_an_image(meta: ArrayMeta) -> str | None:
+    """Why napari cannot show an array as an image (None when it can): known from its metadata,
+    so that the browser can say so before anything is opened."""
     if meta.ndim < 2:
         return f"a {meta.ndim}-D {meta.dtype} array is not an image"
     if not _is_numeric(meta.dtype) and not _is_complex(meta.dtype):  # complex: shown as |z|
@@ -832,9 +833,9 @@ class _Planner:
     def _group(self, node: Node) -> _Result:
         result = _Result()
         children = list(self.ctx.children(node.path))
-        arrays = [c for c in children if c.is_array and c.array is not None and _not_an_image(c.array) is None]
-        left_out = [(c.name, _not_an_image(c.array)) for c in children
-                    if c.is_array and c.array is not None and c.array.ndim >= 2 and _not_an_image(c.array)]
+        arrays = [c for c in children if c.is_array and c.array is not None and not_an_image(c.array) is None]
+        left_out = [(c.name, not_an_image(c.array)) for c in children
+                    if c.is_array and c.array is not None and c.array.ndim >= 2 and not_an_image(c.array)]
         for child in arrays[: self.max_arrays]:
             result.extend(self._array(child, node))
         skipped = arrays[self.max_arrays:]
@@ -860,7 +861,7 @@ class _Planner:
         result = _Result()
         meta = node.array
         assert meta is not None
-        why = _not_an_image(meta)
+        why = not_an_image(meta)
         if why is not None:
             result.notes.append(f"{self._where(node)}: {why}; nothing to show")
             return result
