@@ -23,8 +23,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from qtpy.QtCore import Qt
-from qtpy.QtGui import QAction, QColor, QKeyEvent, QKeySequence, QPalette
+from qtpy.QtGui import QAction, QColor, QKeyEvent, QKeySequence, QPalette, QShowEvent
 from qtpy.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -270,6 +271,12 @@ class BrowserDock(QWidget):
         self.options_action = QAction("Open URL with storage options…", self)
         self.options_action.setToolTip("Endpoint, credentials, anonymous access and other storage options "
                                        "for the URL in the box")
+        # napari binds no Ctrl+L (its menus, viewer and layer keymaps): anywhere in the window, as
+        # in a web browser's address bar; from the canvas the URL box was 16 Tabs away (audit G, 12)
+        self.focus_url_action = QAction("Go to the URL box", self)
+        self.focus_url_action.setShortcut(QKeySequence("Ctrl+L"))
+        self.focus_url_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.addAction(self.focus_url_action)
         # no Ctrl+W: napari's window has it (Close Window)
         self.close_action = QAction("Close store", self)
         self.close_action.setToolTip("Stop showing the store (its layers stay and reopen it when chosen)")
@@ -297,6 +304,7 @@ class BrowserDock(QWidget):
         self.cancel_action.triggered.connect(self.cancel)
         self.options_action.triggered.connect(self._on_options_requested)
         self.close_action.triggered.connect(self.close_store)
+        self.focus_url_action.triggered.connect(self.focus_url)
         self.open_button.clicked.connect(self._on_open_clicked)
         self.browser.nodeActivated.connect(self._on_node_activated)
         self.browser.openInNapariRequested.connect(self.open_path)
@@ -337,6 +345,23 @@ class BrowserDock(QWidget):
             self.setPalette(palette)
         except Exception:  # boundary: a theme napari cannot describe leaves Qt's palette
             logger.debug("zarr-browser: cannot follow napari's theme", exc_info=True)
+
+    def showEvent(self, event: QShowEvent | None) -> None:
+        """Take the keyboard focus when napari shows the dock (Plugins ▸ Zarr browser): the URL
+        box when no store is shown, else the tree; it stayed on the canvas (audit G, 12).  A store
+        on its way (the reader showing the dock) takes it when it opens, or not, as asked."""
+        super().showEvent(event)
+        if event is not None and event.spontaneous():
+            return  # the window shown again (un-minimised): the focus is where it was
+        if self.hierarchy is None and self._opening is None:
+            self.focus_url()
+        elif self.hierarchy is not None and not self.isAncestorOf(QApplication.focusWidget()):
+            self.browser.tree.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def focus_url(self) -> None:
+        """Put the keyboard focus in the URL box, its text selected (Ctrl+L)."""
+        self.url_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.url_edit.selectAll()
 
     def keyPressEvent(self, event: QKeyEvent | None) -> None:
         """Keep the keys the dock's widgets leave unused: they went on to napari's window, which

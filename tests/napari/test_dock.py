@@ -319,3 +319,27 @@ def test_arrays_that_cannot_become_layers_are_not_offered_for_opening(
     widget.open_path("/profile")  # asked all the same (a script): the note says it once
     qtbot.waitUntil(lambda: "1-D" in widget.status.text() and not widget.is_busy(), timeout=10_000)
     assert widget.status.text().count("/profile") == 1 and "0 layer(s)" not in widget.status.text()
+
+
+def test_the_dock_takes_the_focus_when_opened_and_ctrl_l_reaches_its_url_box(
+        make_napari_viewer: Any, stores: Any, qtbot: Any) -> None:
+    """Opened from the Plugins menu, the focus stayed on the canvas, 16 Tabs from the URL box."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QApplication
+
+    viewer = make_napari_viewer(show=True)
+    window = viewer.window._qt_window
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
+    canvas = viewer.window._qt_viewer.canvas.native
+    canvas.setFocus()
+    widget = open_from_menu(viewer, qtbot)
+    qtbot.waitUntil(lambda: widget.url_edit.hasFocus(), timeout=5_000)
+    qtbot.keyClicks(widget.url_edit, str(stores.image("0.5")))
+    qtbot.keyClick(widget.url_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: widget.hierarchy is not None and widget.browser.tree.hasFocus(), timeout=10_000)
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    assert widget.url_edit.hasFocus() and widget.url_edit.selectedText() == widget.url_edit.text()
+    assert viewer.window._qt_window.isVisible()  # nothing of napari's ran
+    qtbot.waitUntil(lambda: not widget.is_busy(), timeout=10_000)
