@@ -342,6 +342,10 @@ class BrowserDock(QWidget):
                                (QPalette.ColorRole.Text, "text"), (QPalette.ColorRole.WindowText, "text"),
                                (QPalette.ColorRole.Mid, "primary")):
                 palette.setColor(role, QColor(getattr(theme, name).as_hex()))
+            # links (the inspector's "Label image of ...") were Qt's #0000ff on the dark grey
+            link = _readable(QColor(theme.current.as_hex()), QColor(theme.background.as_hex()))
+            palette.setColor(QPalette.ColorRole.Link, link)
+            palette.setColor(QPalette.ColorRole.LinkVisited, link)
             self.setPalette(palette)
         except Exception:  # boundary: a theme napari cannot describe leaves Qt's palette
             logger.debug("zarr-browser: cannot follow napari's theme", exc_info=True)
@@ -718,6 +722,27 @@ class BrowserDock(QWidget):
             if self._opening == url and pending is not None and pending.startswith(path.rstrip("/") + "/"):
                 path = pending  # a node inside the layer's (a well of the plate) is about to be shown
             self.show_store(url, select=path)
+
+
+def _luminance(colour: QColor) -> float:
+    """Relative luminance (WCAG 2)."""
+    def linear(channel: float) -> float:
+        return channel / 12.92 if channel <= 0.03928 else ((channel + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * linear(colour.redF()) + 0.7152 * linear(colour.greenF()) + 0.0722 * linear(colour.blueF())
+
+
+def _readable(colour: QColor, background: QColor, contrast: float = 4.5) -> QColor:
+    """*colour* made lighter (on a dark *background*) or darker until its text contrast with
+    *background* is at least *contrast* (WCAG AA); napari's accent is 3.2:1 on its dark grey."""
+    back = _luminance(background)
+    dark = back < 0.5
+    for _ in range(20):
+        fore = _luminance(colour)
+        if (max(fore, back) + 0.05) / (min(fore, back) + 0.05) >= contrast:
+            break
+        colour = colour.lighter(115) if dark else colour.darker(115)
+    return colour
 
 
 def _count(number: int, noun: str) -> str:

@@ -343,3 +343,30 @@ def test_the_dock_takes_the_focus_when_opened_and_ctrl_l_reaches_its_url_box(
     assert widget.url_edit.hasFocus() and widget.url_edit.selectedText() == widget.url_edit.text()
     assert viewer.window._qt_window.isVisible()  # nothing of napari's ran
     qtbot.waitUntil(lambda: not widget.is_busy(), timeout=10_000)
+
+
+def test_inspector_links_are_readable_in_both_themes(make_napari_viewer: Any, stores: Any, qtbot: Any) -> None:
+    """'Label image of /': the link was Qt's #0000ff on napari's dark grey, on a lone '/'."""
+    from napari.utils.theme import get_theme
+    from qtpy.QtGui import QColor, QPalette
+
+    from zarr_browser._widget import _luminance
+
+    def contrast(a: QColor, b: QColor) -> float:
+        high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+        return (high + 0.05) / (low + 0.05)
+
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    widget.show_store(str(stores.image("0.5")), select="/labels/cells")
+    qtbot.waitUntil(lambda: widget.browser.current_path() == "/labels/cells" and not widget.is_busy(), timeout=10_000)
+    labels = widget.browser.inspector.labels
+    tabs = widget.browser.inspector.tabs
+    tabs.setCurrentIndex(next(i for i in range(tabs.count()) if tabs.tabText(i).startswith("Labels")))
+    qtbot.waitUntil(lambda: "the image at /" in labels.headerText(), timeout=5_000)
+    for theme in ("dark", "light"):
+        viewer.theme = theme
+        link = labels.palette().color(QPalette.ColorRole.Link)
+        assert contrast(link, QColor(get_theme(theme).background.as_hex())) >= 4.5, theme
+        header = labels.headerText()
+        assert f"style='color:{link.name()}'>the image at /</a>" in header, header  # style sheets ignore the palette

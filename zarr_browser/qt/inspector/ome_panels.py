@@ -13,7 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from qtpy.QtCore import QModelIndex, Qt
+from qtpy.QtCore import QEvent, QModelIndex, Qt
+from qtpy.QtGui import QPalette
 from qtpy.QtWidgets import QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
 from zarr_browser.qt._typed import nonnull
@@ -208,14 +209,33 @@ class LabelsPanel(LinkTablesWidget):
         layout.addWidget(self._header)
         layout.addWidget(self._names_box)
         layout.addWidget(self._colours_box, 1)
+        self._label_header: tuple[str | None, str] | None = None  # a label image's source and note
 
     def headerText(self) -> str:
         return self._header.text()
 
     def clear(self) -> None:
+        self._label_header = None
         self._header.clear()
         self.names.clear()
         self.colours.clear()
+
+    def _show_header(self) -> None:
+        """A label image's header, its link in the palette's link colour: a label ignores it
+        under a style sheet (napari's), and Qt's #0000ff was unreadable on napari's dark grey."""
+        if self._label_header is None:
+            return
+        source, note = self._label_header
+        header = "Label image"
+        if source is not None:  # the link wider than the lone "/" of an image at the root
+            colour = self.palette().color(QPalette.ColorRole.Link).name()
+            header += f" of <a href='{html.escape(source)}' style='color:{colour}'>the image at {html.escape(source)}</a>"
+        self._header.setText(header + note)
+
+    def changeEvent(self, event: QEvent | None) -> None:
+        super().changeEvent(event)
+        if event is not None and event.type() == QEvent.Type.PaletteChange:
+            self._show_header()
 
     def setDescription(self, node_path: str, desc: Mapping[str, Any]) -> None:
         roles = set(_list(desc.get("roles")))
@@ -226,14 +246,13 @@ class LabelsPanel(LinkTablesWidget):
         label = desc.get("label") if isinstance(desc.get("label"), Mapping) else None
         if label is None:
             self._colours_box.hide()
+            self._label_header = None
             self._header.setText(f"{len(names)} label image{'s' if len(names) != 1 else ''}" if names else
                                  "No label images listed.")
             return
         source = label.get("source_path")
-        header = "Label image"
-        if isinstance(source, str):
-            header += f" of <a href='{html.escape(source)}'>{html.escape(source)}</a>"
-        self._header.setText(header)
+        self._label_header = (source if isinstance(source, str) else None, "")
+        self._show_header()
         colours = {c.get("label-value"): c.get("rgba") for c in _dicts(label.get("colors"))}
         properties = {p.get("label-value"): p for p in _dicts(label.get("properties"))}
         keys: list[str] = []
@@ -256,8 +275,10 @@ class LabelsPanel(LinkTablesWidget):
         self.colours.setRows(rows, ["Value", "Colour", *keys])
         self._colours_box.setVisible(bool(rows))
         if not rows:
-            self._header.setText(header + ".<br>It lists no colours or properties for its values: viewers pick "
-                                 "the colours (napari: a random colour per value).")
+            self._label_header = (self._label_header[0] if self._label_header else None,
+                                  ".<br>It lists no colours or properties for its values: viewers pick "
+                                  "the colours (napari: a random colour per value).")
+            self._show_header()
 
 
 class PlatePanel(LinkTablesWidget):
