@@ -370,3 +370,21 @@ def test_inspector_links_are_readable_in_both_themes(make_napari_viewer: Any, st
         assert contrast(link, QColor(get_theme(theme).background.as_hex())) >= 4.5, theme
         header = labels.headerText()
         assert f"style='color:{link.name()}'>the image at /</a>" in header, header  # style sheets ignore the palette
+
+
+def test_deep_rows_leave_the_kind_column_in_view_in_a_narrow_dock(
+        make_napari_viewer: Any, stores: Any, qtbot: Any) -> None:
+    """The Name column widened with depth and pushed Kind out of a 264-px dock ('OME wel')."""
+    from zarr_browser.qt.tree_model import HierarchyTreeModel
+
+    viewer = make_napari_viewer(show=True)
+    widget = open_from_menu(viewer, qtbot)
+    widget.show_store(str(stores.plate("0.5", labels=True)), select="/A/3/0/labels/cells")
+    qtbot.waitUntil(lambda: widget.browser.current_path() == "/A/3/0/labels/cells" and not widget.is_busy(),
+                    timeout=10_000)
+    tree = widget.browser.tree
+    assert widget.width() < 320, "a narrow dock, as napari opens it"
+    kind = tree.header().sectionViewportPosition(HierarchyTreeModel.KIND_COLUMN)
+    # the whole Kind column, its text and the cell's margins
+    assert kind + tree.header().sectionSize(HierarchyTreeModel.KIND_COLUMN) <= tree.viewport().width()
+    assert tree.header().sectionSize(HierarchyTreeModel.KIND_COLUMN) > tree.fontMetrics().horizontalAdvance("label image")

@@ -406,6 +406,7 @@ class BrowserPanel(QWidget):
     def _build(self, orientation: Qt.Orientation) -> None:
         vertical = orientation == Qt.Orientation.Vertical
         self._name_room = 100 if vertical else self.NAME_ROOM
+        self._narrow = vertical  # napari's dock: the Kind column must stay in view beside Name
         self.errorBar = ErrorBar()
         self.filterEdit = QLineEdit()
         self.filterEdit.setPlaceholderText("Filter names (Ctrl+F) — substring or wildcard, e.g. *.ome.zarr"
@@ -784,6 +785,9 @@ class BrowserPanel(QWidget):
             depth += 1
             parent = parent.parent()
         need = self.tree.indentation() * (depth + 1) + self._name_room
+        if self._narrow:  # a plate field's rows pushed Kind out of a 264-px dock ("OME wel"; audit G, 13)
+            kind = self.tree.fontMetrics().horizontalAdvance("label image") + 2 * self.tree.indentation()
+            need = min(need, max(self._name_room, nonnull(self.tree.viewport()).width() - kind))
         header = nonnull(self.tree.header())
         if header.sectionSize(HierarchyTreeModel.NAME_COLUMN) < need:
             header.resizeSection(HierarchyTreeModel.NAME_COLUMN, need)
