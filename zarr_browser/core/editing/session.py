@@ -293,7 +293,7 @@ class EditSession:
             # path=...)): v3 in their zarr.json, v2 in a .zmetadata of their own, which copies
             # the group's own .zattrs too
             v3 = self.hierarchy.root.zarr_format == 3
-            ancestor = parent_path(path) if v3 else path
+            ancestor = parent_path(path)
             while ancestor not in (None, "/"):
                 self._load_key(key_prefix(ancestor) + ("zarr.json" if v3 else ".zmetadata"))
                 ancestor = parent_path(ancestor)
@@ -302,6 +302,8 @@ class EditSession:
                 self.removed_temp_files.extend(self.backend.cleanup([prefix]))
             for key in metadata_keys(path):
                 self._load_key(key)
+            if not v3 and path != "/" and self._docs[key_prefix(path) + ".zgroup"].original is not ABSENT:
+                self._load_key(key_prefix(path) + ".zmetadata")  # (a v2 group's own; not read for arrays)
             self._loaded.add(path)
         node = self._build(path, original=False)
         if node is None:
