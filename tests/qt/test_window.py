@@ -335,6 +335,32 @@ def test_context_menu_copy_path_and_code(qtbot: Any, make_window: Any, demo_root
     assert f"zarr.open_group({str(demo_root)!r}, path='cells.ome.zarr', mode=\"r\"" in code
 
 
+def test_open_in_napari_is_refused_with_the_reason_for_arrays_that_are_no_image(qtbot: Any, make_window: Any,
+                                                                                  tmp_path: Path) -> None:
+    """A 1-D, text or empty array started napari in a new process to show no layer; the dock
+    said why beforehand, the window did not (audit G, 10)."""
+    import zarr
+
+    store = tmp_path / "s.zarr"
+    root = zarr.open_group(store, mode="w", zarr_format=3)
+    root.create_array("line", shape=(5,), dtype="f4")
+    root.create_array("empty", shape=(0, 4), dtype="u1")
+    root.create_array("image", shape=(4, 4), dtype="u1")
+    window = make_window()
+    open_and_wait(qtbot, window, store)
+    top = window.proxy.index(0, 0)
+    napari = window.napariAction
+    for name, reason in (("line", "a 1-D float32 array is not an image"), ("empty", "the array is empty (0 × 4)"),
+                         ("image", None)):
+        window.tree.setCurrentIndex(proxy_child(window, top, name))
+        if not napari_available():
+            assert not napari.isEnabled()
+        elif reason is None:
+            assert napari.isEnabled() and napari.toolTip() == "Open the node in napari"
+        else:
+            assert not napari.isEnabled() and napari.toolTip() == f"Cannot be opened in napari: {reason}"
+
+
 def test_validate_subtree_reports_in_the_status_bar(qtbot: Any, make_window: Any, demo_root: Path) -> None:
     window = make_window()
     open_and_wait(qtbot, window, demo_root)

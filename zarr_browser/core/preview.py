@@ -180,6 +180,25 @@ def structured_fill_text(raw_dtype: object, fill_value: object) -> str | None:
     return ", ".join(f"{name}={item[name].tolist()!r}" for name in dtype.names)
 
 
+def not_an_image(meta: ArrayMeta) -> str | None:
+    """Why napari cannot show an array as an image (None when it can): known from its metadata,
+    so that the browser (the dock, the window's "Open in napari") can say so before anything is
+    opened."""
+    import numpy as np
+
+    if meta.ndim < 2:
+        return f"a {meta.ndim}-D {meta.dtype} array is not an image"
+    try:
+        kind: str = np.dtype(meta.dtype).kind
+    except TypeError:
+        kind = "?"  # an extension type numpy does not know
+    if kind not in "biufc":  # complex: shown as |z|
+        return f"{meta.dtype} values are not numbers napari can draw"
+    if 0 in meta.shape:
+        return f"the array is empty ({' × '.join(str(n) for n in meta.shape)})"
+    return None
+
+
 def previewable(node: Node, registry: ConventionRegistry) -> bool:
     """Whether :func:`make_thumbnail` may draw *node* (cheap, no I/O)."""
     if node.kind == "error":

@@ -50,6 +50,7 @@ from qtpy.QtWidgets import (
 )
 
 from zarr_browser.cli import STORAGE_OPTIONS_ENV, URL_ENV
+from zarr_browser.core.preview import not_an_image
 from zarr_browser.core.redact import redact_options, redact_text, redact_url
 from zarr_browser.core.store import options_for_url
 from zarr_browser.qt._typed import connect_slot, nonnull
@@ -61,6 +62,7 @@ from zarr_browser.qt.recent import RecentStore, RecentStores
 if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import ConventionRegistry
     from zarr_browser.core.hierarchy import Hierarchy
+    from zarr_browser.core.model import Node
     from zarr_browser.core.store import RequestPolicy
     from zarr_browser.qt.workers import Runner
 
@@ -268,6 +270,13 @@ def napari_available() -> bool:
 # -- the window ------------------------------------------------------------------------------
 
 
+def _napari_refusal(node: Node) -> str | None:
+    """Why *node* cannot open in napari, from its metadata alone (an array of fewer than two
+    dimensions, of values napari cannot draw, or empty), as the dock says it (audit G, 10)."""
+    why = not_an_image(node.array) if node.is_array and node.array is not None else None
+    return f"Cannot be opened in napari: {why}" if why else None
+
+
 class BrowserWindow(QMainWindow):
     """Browse one zarr store at a time: tree, filter, inspector, copy as code, validation.
 
@@ -314,7 +323,7 @@ class BrowserWindow(QMainWindow):
 
         self.panel = BrowserPanel(runner=runner, registry=registry, policy=policy,
                                   orientation=Qt.Orientation.Horizontal)
-        self.panel.setOpenInNapari(lambda: napari_available())
+        self.panel.setOpenInNapari(lambda: napari_available(), refusal=_napari_refusal)
         # the panel's parts, as attributes of the window
         self.model = self.panel.model
         self.proxy = self.panel.proxy

@@ -38,6 +38,7 @@ import numpy as np
 
 from zarr_browser.core.dimensions import looks_rgb, resolve_dimension_names
 from zarr_browser.core.model import join_path, parent_path
+from zarr_browser.core.preview import not_an_image
 from zarr_browser.core.safety import open_array
 from zarr_browser.errors import UnsafeArrayError, ZarrBrowserError
 from zarr_browser.streaming.engine import MAX_BLOCKS_PER_READ
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import Context, Convention, ConventionRegistry
     from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.core.jsonio import JSON
-    from zarr_browser.core.model import ArrayMeta, Node
+    from zarr_browser.core.model import Node
 
 __all__ = ["MAX_ARRAYS", "LayerPlan", "LayerSpec", "layer_plan", "layers_for", "not_an_image", "slider_range"]
 
@@ -271,18 +272,6 @@ def _wide_integer_limits(level: LevelArray, path: str) -> tuple[float, float] | 
     if high <= low:
         high = float(np.nextafter(low, np.inf))
     return low, high
-
-
-def not_an_image(meta: ArrayMeta) -> str | None:
-    """Why napari cannot show an array as an image (None when it can): known from its metadata,
-    so that the browser can say so before anything is opened."""
-    if meta.ndim < 2:
-        return f"a {meta.ndim}-D {meta.dtype} array is not an image"
-    if not _is_numeric(meta.dtype) and not _is_complex(meta.dtype):  # complex: shown as |z|
-        return f"{meta.dtype} values are not numbers napari can draw"
-    if 0 in meta.shape:
-        return f"the array is empty ({' × '.join(str(n) for n in meta.shape)})"
-    return None
 
 
 def _is_integer(dtype: str) -> bool:
