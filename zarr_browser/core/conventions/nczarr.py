@@ -37,6 +37,7 @@ __all__ = [
     "TypeClash",
     "attribute_type_clash",
     "dimension_references",
+    "group_dimension_names",
     "group_dimensions",
     "nczarr_type",
     "parse_ncproperties",
@@ -128,6 +129,16 @@ def _located(node: Node, part: Part, *names: str) -> NczarrField | None:
 def group_dimensions(node: Node) -> NczarrField | None:
     """The shared dimensions a group defines (``_nczarr_group.dimensions``, ``dims`` before), or None."""
     return _located(node, "group", "dimensions", "dims") if node.is_group else None
+
+
+def group_dimension_names(value: JSON) -> list[str]:
+    """The names of a group's shared dimensions as written (``{name: size}``, or ``[{name,
+    size}]``): the value of :func:`group_dimensions`."""
+    if isinstance(value, dict):
+        return [name for name in value if isinstance(name, str)]
+    if isinstance(value, list):
+        return [d["name"] for d in value if isinstance(d, dict) and isinstance(d.get("name"), str)]
+    return []
 
 
 def dimension_references(node: Node) -> NczarrField | None:

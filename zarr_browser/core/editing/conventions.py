@@ -27,6 +27,7 @@ from zarr_browser.core.conventions.nczarr import (
     VARIABLE_TYPED,
     attribute_type_clash,
     dimension_references,
+    group_dimension_names,
     group_dimensions,
     nczarr_type,
 )
@@ -698,12 +699,12 @@ def _plan_nczarr_rename(session: EditSession, node: Node, old: str, new: str) ->
     if "/" in new:
         raise EditError(f"an NCZarr (netCDF) dimension name cannot hold '/': {new!r}")
     dims = group_dimensions(node)
-    defined = _dimension_names_of(dims.value) if dims is not None else []
+    defined = group_dimension_names(dims.value) if dims is not None else []
     if old not in defined:
         ancestor = parent_path(group)
         while ancestor is not None:
             above = group_dimensions(_working(session, ancestor))
-            if above is not None and old in _dimension_names_of(above.value):
+            if above is not None and old in group_dimension_names(above.value):
                 raise EditError(f"the NCZarr dimension {old!r} of the arrays of {group} is defined in group "
                                 f"{ancestor} ({join_path(ancestor, old)}), which shares it with its own arrays: "
                                 f"rename it there")
@@ -738,15 +739,6 @@ def _plan_nczarr_rename(session: EditSession, node: Node, old: str, new: str) ->
     if not renamed:
         raise EditError(f"no array refers to the NCZarr dimension {fqn}")
     return DimensionRename(group, old, new, tuple(renamed), tuple(coordinates), (), fqn)
-
-
-def _dimension_names_of(value: JSON) -> list[str]:
-    """The names of NCZarr group dimensions (``{name: size}`` or ``[{name, size}]``)."""
-    if isinstance(value, dict):
-        return list(value)
-    if isinstance(value, list):
-        return [d["name"] for d in value if isinstance(d, dict) and isinstance(d.get("name"), str)]
-    return []
 
 
 def xarray_rename_dimension(session: EditSession, group: str, old: str, new: str, *,

@@ -31,7 +31,7 @@ from qtpy.QtWidgets import (
 from superqt.utils import signals_blocked
 
 from zarr_browser.core.conventions.cf import XARRAY_CALENDARS, decode_fill_value
-from zarr_browser.core.conventions.nczarr import group_dimensions
+from zarr_browser.core.conventions.nczarr import group_dimension_names, group_dimensions
 from zarr_browser.core.editing.conventions import (
     CF_ENCODING,
     DimensionRename,
@@ -245,10 +245,7 @@ def _group_dimensions(session: EditSession, path: str) -> _GroupDimensions:
     dims = group_dimensions(session.node(path))
     if dims is None:
         return _GroupDimensions(uses, None)
-    value = dims.value
-    entries = value.items() if isinstance(value, dict) else \
-        [(d.get("name"), d) for d in value if isinstance(d, dict)] if isinstance(value, list) else []
-    return _GroupDimensions(uses, tuple(name for name, _spec in entries if isinstance(name, str)))
+    return _GroupDimensions(uses, tuple(group_dimension_names(dims.value)))
 
 
 class DimensionRenameForm(QGroupBox):

@@ -87,12 +87,6 @@ def image_multiscale(node: Node) -> Mapping[str, JSON] | None:
     return None
 
 
-def _level0(ms: Mapping[str, JSON], kind: str) -> list[float] | None:
-    # physical: the multiscale's own transform applied (a level-0 scale of 1 under a multiscale
-    # scale of 10 showed as a pixel size of 1, and setting 0.5 saved 5: audit F, 2)
-    return level0_in_world(ms, kind)
-
-
 SPIN_MIN_WIDTH = 90
 """Narrowest a number field gets: its size hint is as wide as ±1e12 with every decimal (~170 px),
 which pushed the forms past a docked editor's width."""
@@ -234,7 +228,7 @@ class AxesForm(QGroupBox):
         self.translationButton.clicked.connect(self.applyTranslation)
 
     def setNode(self, node: Node, ms: Mapping[str, JSON]) -> None:
-        self.sync.show(node.path, [ms.get("axes"), _level0(ms, "scale"), _level0(ms, "translation")],
+        self.sync.show(node.path, [ms.get("axes"), level0_in_world(ms, "scale"), level0_in_world(ms, "translation")],
                        lambda: self._build(node, ms))
 
     def _build(self, node: Node, ms: Mapping[str, JSON]) -> None:
@@ -249,8 +243,8 @@ class AxesForm(QGroupBox):
         for column in (1, 2):
             self._scale_grid.setColumnStretch(column, 1)
         axes = [a for a in ms.get("axes") or [] if isinstance(a, dict)]
-        scale = _level0(ms, "scale") or []
-        translation = _level0(ms, "translation") or [0.0] * len(axes)
+        scale = level0_in_world(ms, "scale") or []
+        translation = level0_in_world(ms, "translation") or [0.0] * len(axes)
         self.rows = []
         for i, axis in enumerate(axes):
             name = QLineEdit(str(axis.get("name", "")))
