@@ -146,6 +146,14 @@ def test_numbers_python_writes_otherwise_keep_their_tokens() -> None:
     assert json.dumps(value) == json.dumps(json.loads(text))  # elsewhere, the float it is
 
 
+def test_an_integer_negative_zero_keeps_its_sign() -> None:
+    """Python's ints have no -0: an untouched ``-0`` was written back as ``0`` (audit E, 9)."""
+    text = '{"a": -0, "b": [-0, 0, -0.0, -01], "s": "x-0"}'.replace("-01", "-1")
+    value = parse_document(".zattrs", text.encode(), keep_numbers=True).value
+    assert value == json.loads(text) and type(value["b"][1]) is int and type(value["b"][2]) is float
+    assert jsonio.render_numbers(json.dumps, value) == '{"a": -0, "b": [-0, 0, -0.0, -1], "s": "x-0"}'
+
+
 def test_a_large_document_keeps_tokens_only_where_a_number_overflows(small_bound: None) -> None:
     """A second parse and walk of a 44 MB index takes seconds: only an overflow (Infinity) is worth it."""
     assert type(parse_document("z", b'{"a": 1.50}', keep_numbers=True).value["a"]) is float

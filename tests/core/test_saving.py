@@ -289,12 +289,12 @@ def test_a_hand_written_document_keeps_its_tabs_line_endings_and_numbers(tmp_pat
 
 def test_a_one_line_document_keeps_its_separators_and_numbers(tmp_path: Path) -> None:
     store = zarr.open_group(tmp_path / "o.zarr", mode="w", zarr_format=2).store_path.store.root
-    (Path(store) / ".zattrs").write_bytes(b'{"valid_range":[-1.50,1e400],"scale":2.0E-3}')
+    (Path(store) / ".zattrs").write_bytes(b'{"valid_range":[-1.50,1e400],"scale":2.0E-3,"offset":-0}')
     session = EditSession.open(str(store))
     session.set("/", "/units", "K")
     session.save()
     data = (Path(store) / ".zattrs").read_bytes()
-    assert data == b'{"valid_range":[-1.50,1e400],"scale":2.0E-3,"units":"K"}'
+    assert data == b'{"valid_range":[-1.50,1e400],"scale":2.0E-3,"offset":-0,"units":"K"}'
     _strict_json(data)
 
 

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final, TypeAlias
 
-__all__ = ["JSON", "Document", "SourceFloat", "dumps", "keep_number_tokens", "keeps_numbers", "parse_document",
+__all__ = ["JSON", "Document", "SourceFloat", "SourceInt", "dumps", "keep_number_tokens", "keeps_numbers", "parse_document",
            "parse_members", "render_numbers"]
 
 JSON: TypeAlias = Any
@@ -264,9 +264,22 @@ class SourceFloat(float):
         return self
 
 
-_NUMBER_CANDIDATE = re.compile(r"[0-9][eE]|\.[0-9]*0(?![0-9])")
-"""Where a document may hold a number Python writes otherwise (an exponent, a trailing zero);
-in strings too: a match only costs a second parse."""
+class SourceInt(int):
+    """The integer ``-0`` read from a document: Python's ints have no negative zero, so it would
+    be written back as ``0``.  It is the int 0 and keeps its *token*, as :class:`SourceFloat` (in
+a ``__dict__``: ints take no slots)."""
+
+    token: str
+
+    def __new__(cls, token: str) -> SourceInt:
+        self = super().__new__(cls, token)
+        self.token = str(token)
+        return self
+
+
+_NUMBER_CANDIDATE = re.compile(r"[0-9][eE]|\.[0-9]*0(?![0-9])|-0(?![0-9.eE])")
+"""Where a document may hold a number Python writes otherwise (an exponent, a trailing zero,
+an integer ``-0``); in strings too: a match only costs a second parse."""
 
 _OVERFLOW_CANDIDATE = re.compile(r"[0-9][eE]\+?[0-9]{3,}")
 
@@ -285,6 +298,10 @@ def _number(token: str) -> float:
     return SourceFloat(token)
 
 
+def _integer(token: str) -> int:
+    return SourceInt(token) if token == "-0" else int(token)
+
+
 def keep_number_tokens(text: str, value: JSON) -> JSON:
     """*value*, the parse of *text*, with the numbers Python writes otherwise than *text* has
     them as :class:`SourceFloat`; *value* itself when *text* has none (told by a search, then a
@@ -292,13 +309,14 @@ def keep_number_tokens(text: str, value: JSON) -> JSON:
     if not keeps_numbers(text) or _NUMBER_CANDIDATE.search(text) is None:
         return value
     try:
-        return json.loads(text, parse_float=_number)
+        return json.loads(text, parse_float=_number, parse_int=_integer)
     except (ValueError, RecursionError):
         return value
 
 
 def render_numbers(render: Callable[[JSON], str], value: JSON) -> str:
-    """``render(value)`` with each :class:`SourceFloat` of *value* written as its token.
+    """``render(value)`` with each :class:`SourceFloat` and :class:`SourceInt` of *value* written
+    as its token.
 
     Each is replaced by a unique string, rendered, and its quoted form replaced by the token;
     should a string of the document render the same (it cannot, but a program is not a proof),
@@ -307,7 +325,7 @@ def render_numbers(render: Callable[[JSON], str], value: JSON) -> str:
     mark = f"zb-number-{secrets.token_hex(8)}-"
 
     def swap(item: JSON) -> JSON:
-        if isinstance(item, SourceFloat):
+        if isinstance(item, (SourceFloat, SourceInt)):
             name = f"{mark}{len(tokens)}"
             tokens[name] = item.token
             return name
