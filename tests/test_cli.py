@@ -213,6 +213,11 @@ def test_info_and_validate_over_http(demo: Path, make_http_server) -> None:  # t
     code, text = run("validate", server.url_for("plate.ome.zarr"), "--json")
     incomplete = json.loads(text)["incomplete"]  # a script sees it too, not only the wording of a warning
     assert code == 0 and incomplete and {"/", "/A"} <= {entry["path"] for entry in incomplete}
+    # --strict asks for a complete pass: a CI job must not pass on a partial check (audit J, 5)
+    code, text = run("validate", server.url_for("plate.ome.zarr"), "--strict")
+    assert code == 1 and "FAILED (incomplete: " in text and "--strict fails on it" in text
+    code, text = run("validate", server.url_for("plate.ome.zarr"), "--strict", "--json")
+    assert code == 1 and json.loads(text)["passed"] is False and json.loads(text)["errors"] == 0
 
 
 def test_s3_options_on_an_http_url_are_left_out_with_a_note(http_server: Any, zarr_stores: Any,

@@ -268,7 +268,7 @@ def test_dry_run_gives_the_verdict_of_the_real_run(tmp_path: Path, capsys: pytes
     assert _run("edit", str(store), *bad, "--dry-run", "--force")[0] == 0
     code, _ = _run("edit", str(store), *bad)
     assert code == 1
-    assert "; nothing written (--force saves anyway)" in capsys.readouterr().err
+    assert "; nothing written (fix them, or give --force to save anyway)" in capsys.readouterr().err
     assert _snapshot(store) == before
 
 
@@ -555,6 +555,25 @@ def test_ome_pixel_size_origin_and_axis_rename_from_the_command_line(tmp_path: P
     if version == "0.5":
         assert [json.loads((store / k / "zarr.json").read_text())["dimension_names"] for k in "01"] == [
             ["c", "y", "xx"], ["c", "y", "xx"]]
+
+
+def test_axis_rename_from_the_command_line_renames_the_label_images_unless_told_not_to(tmp_path: Path) -> None:
+    """`edit --help` said label images follow every convention edit; a rename left them on the old name (audit J, 4)."""
+    import numpy as np
+    from ome_zarr.format import FormatV05
+    from ome_zarr.writer import write_image, write_labels
+
+    store = tmp_path / "image.ome.zarr"
+    group = zarr.open_group(store, mode="w", zarr_format=3)
+    write_image(np.zeros((2, 32, 32), dtype="uint16"), group, axes="cyx", fmt=FormatV05(), scale_factors=())
+    write_labels(np.zeros((32, 32), dtype="uint32"), group, name="cells", axes="yx", fmt=FormatV05(), scale_factors=())
+
+    def label_axes() -> list[str]:
+        return [a["name"] for a in _attrs(store, "labels/cells/", 3)["ome"]["multiscales"][0]["axes"]]
+
+    assert _run("edit", str(store), "--rename-axis", "/:x=xx", "--no-labels")[0] == 0 and label_axes() == ["y", "x"]
+    assert _run("edit", str(store), "--rename-axis", "/:xx=col")[0] == 0 and label_axes() == ["y", "x"]
+    assert _run("edit", str(store), "--rename-axis", "/:y=row")[0] == 0 and label_axes() == ["row", "x"]
 
 
 def test_ome_convention_edits_are_refused_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

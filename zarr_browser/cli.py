@@ -2,7 +2,7 @@
 
 Exit codes: 0 success; 1 ``validate`` found errors, or ``edit`` was refused (validation
 errors without ``--force``, a conflict, an edit that does not apply); 2 the store cannot be read (or a usage
-error); 3 an internal error (a bug: please report it with the log).
+error); 3 an internal error (a bug: please report it with the log); 130 interrupted (Ctrl+C).
 """
 
 from __future__ import annotations
@@ -195,14 +195,19 @@ S3 credentials otherwise come from the AWS chain (AWS_ACCESS_KEY_ID and AWS_SECR
 AWS_PROFILE, ~/.aws).  ZARR_BROWSER_STORAGE_OPTIONS (a JSON object) gives storage options out of
 sight of the process list; the options of the command line go over it.
 
-Run 'zarr-browser COMMAND --help' for the options of a command."""
+Exit codes: 0 success; 1 validate found errors (with --strict also metadata it cannot check and
+groups it could not list) or edit was refused; 2 the store cannot be read, or a usage error;
+3 an internal error (a bug: please report it, with -vv); 130 interrupted (Ctrl+C).
+
+Run 'zarr-browser COMMAND --help' for the options of a command (--json, -v and --anon may also
+come before COMMAND)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="zarr-browser",
         description="Browse, view, validate and edit zarr hierarchies (OME-Zarr, xarray, NCZarr, CF).",
-        usage="%(prog)s [-h] [--version] [-v] [URL [--napari [--node PATH] | --writable] [remote options]] "
+        usage="%(prog)s [-h] [--version] [-v] [URL [--node PATH] [--napari | --writable] [remote options]] "
               "| COMMAND ...",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -230,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_depth_argument(validate)
     validate.add_argument("--strict", action="store_true",
                           help="treat the SHOULD rules of the strict OME-NGFF schemas as errors, and fail on "
-                               "metadata that is read but not validated (OME-NGFF 0.1–0.3, 0.6 release candidates)")
+                               "metadata that is read but not validated (OME-NGFF 0.1–0.3, 0.6 release candidates) and on "
+                               "groups that could not be listed (a server that cannot list)")
 
     edit = sub.add_parser(
         "edit", help="edit attributes (JSON Patch or --set), validate, and save safely (exit 1 when refused)",
@@ -511,7 +517,8 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     # metadata read but not (fully) validated, such as OME-NGFF 0.6 release candidates: an OK must say
     # so, and --strict, which asks for a clean pass, fails on it
     unchecked = [i for i in report.issues if i.unchecked]
-    failed = bool(errors) or (args.strict and bool(unchecked))
+    # (a check that could not list some groups is incomplete: --strict fails on that too)
+    failed = bool(errors) or (args.strict and bool(unchecked or unlisted))
     if args.json:
         payload = {
             "url": hierarchy.url,
@@ -551,7 +558,8 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
             verdict += (f" (not fully validated: {len(unchecked):,} node(s) carry metadata this tool reads but does "
                         f"not check: {paths}" + ("; --strict fails on it)" if args.strict else ")"))
         if unlisted:
-            verdict += f" (incomplete: {len(unlisted):,} group(s) could not be listed; only declared children checked)"
+            verdict += (f" (incomplete: {len(unlisted):,} group(s) could not be listed; only declared children checked"
+                        + ("; --strict fails on it)" if args.strict else ")"))
         if args.depth is not None:  # what lies deeper was not read: an OK must not claim it
             verdict += f" (to depth {args.depth} only: nodes below it were not checked)"
         _line(out, f"{verdict}: {errors} error(s), {warnings} warning(s) in {report.nodes_checked} node(s) of "
@@ -794,14 +802,14 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
         for node_path, values in origins:
             session.apply(ome_set_translation(session, _below(base, node_path), values, labels=follow))
         for node_path, old_name, new_name in renames:
-            session.apply(ome_rename_axis(session, _below(base, node_path), old_name, new_name))
+            session.apply(ome_rename_axis(session, _below(base, node_path), old_name, new_name, labels=follow))
     except (EditError, NodeNotFoundError) as err:  # the edit does not apply to this store
         return finish(EXIT_ERRORS, str(err))
     payload["diff"] = session.diff()
     if args.dry_run:  # the same verdict as the real run, without writing
         refusal = None if args.force else session.refusal()
         if refusal:
-            return finish(EXIT_ERRORS, f"{refusal} (--force saves anyway)")
+            return finish(EXIT_ERRORS, f"{refusal}; fix them, or give --force to save anyway")
         from zarr_browser.core.editing.save import read_only_reason
 
         reason = read_only_reason(hierarchy.access)  # HTTP, a zip, a read-only disk: refused as the real run is
@@ -811,7 +819,7 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
     try:
         result = session.save(force=args.force)
     except ValidationRefusedError as err:
-        return finish(EXIT_ERRORS, f"{err}; nothing written (--force saves anyway)")
+        return finish(EXIT_ERRORS, f"{err}; nothing written (fix them, or give --force to save anyway)")
     except ConflictError as err:
         payload["written"] = err.written
         # half-way (a document changed between the check and its write): what was written is said, exit 2
@@ -845,11 +853,9 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         return window_code
     out.write("\n")
     for name in written.contents:
-        info_args = argparse.Namespace(
-            url=str(written.root / name), storage_option=None, anon=False, endpoint_url=None, timeout=15.0,
-            depth=None, json=False,
-        )
-        code = cmd_info(info_args, out)
+        # info's own defaults, from its parser: a hand-built namespace lacked an option info
+        # gained later (--no-consolidated), and the fallback ended in an internal error
+        code = cmd_info(build_parser().parse_args(["info", str(written.root / name)]), out)
         out.write("\n")
         if code:
             return code

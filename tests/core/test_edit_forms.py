@@ -293,3 +293,50 @@ def test_label_units_leave_an_axis_without_a_unit_alone(tmp_path: Path, version:
     read = zarr.open_group(store / "labels" / "cells", mode="r").attrs.asdict()
     label_axes = (read["ome"] if version == "0.5" else read)["multiscales"][0]["axes"]
     assert [(a["name"], a.get("unit")) for a in label_axes] == [("z", None), ("y", "micrometer"), ("x", "micrometer")]
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_label_images_follow_axis_renames_types_and_units(tmp_path: Path, version: str) -> None:
+    """Renaming an image's axis left its label images on the old name (audit J, 4: the README and
+    `edit --help` said they follow).  With ``labels=True`` the label axis of the same name takes
+    the new name, type and unit (0.5: with every level's dimension_names); ome-zarr-py reads both."""
+    import numpy as np
+    from ome_zarr.format import FormatV04, FormatV05
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+    from ome_zarr.writer import write_image, write_labels
+
+    from zarr_browser.core.conventions import default_registry
+    from zarr_browser.core.editing.conventions import ome_rename_axis
+    from zarr_browser.core.validate import validate_hierarchy
+
+    fmt = FormatV04() if version == "0.4" else FormatV05()
+    store = tmp_path / "image.ome.zarr"
+    group = zarr.open_group(store, mode="w", zarr_format=2 if version == "0.4" else 3)
+    write_image(np.zeros((2, 64, 64), dtype="uint16"), group, axes="cyx", fmt=fmt, scale_factors=(2,))
+    write_labels(np.zeros((64, 64), dtype="uint32"), group, name="cells", axes="yx", fmt=fmt, scale_factors=(2,))
+    def errors() -> set[tuple[str, str]]:  # (ome-zarr-py 0.18 writes 5 label levels for 2 image levels: an error)
+        report = validate_hierarchy(Hierarchy.open(str(store)), default_registry())
+        return {(i.path, i.message) for i in report.errors}
+
+    before = errors()
+    session = EditSession.open(str(store))
+    session.apply(ome_rename_axis(session, "/", "x", "col", labels=True))
+    session.apply(ome_set_axes(session, "/", [{"name": "c", "type": "channel"},
+                                              {"name": "row", "type": "space", "unit": "micrometer"},
+                                              {"name": "col", "type": "space"}], labels=True))
+    assert len(session.history()) == 2
+    session.save()
+    label = zarr.open_group(store / "labels" / "cells", mode="r").attrs.asdict()
+    label_axes = (label["ome"] if version == "0.5" else label)["multiscales"][0]["axes"]
+    assert label_axes == [{"name": "row", "type": "space", "unit": "micrometer"}, {"name": "col", "type": "space"}]
+    if version == "0.5":
+        levels = sorted((store / "labels" / "cells").glob("*/zarr.json"))
+        assert levels and all(json.loads(p.read_text())["dimension_names"] == ["row", "col"] for p in levels)
+    assert errors() == before
+    nodes = list(Reader(parse_url(str(store / "labels" / "cells")))())
+    assert nodes and [a["name"] for a in nodes[0].metadata["axes"]] == ["row", "col"]
+    # without labels=True only the image changes
+    session = EditSession.open(str(store))
+    session.apply(ome_rename_axis(session, "/", "col", "x"))
+    assert not [key for key in session.changed_keys() if key.startswith("labels/")]

@@ -707,6 +707,9 @@ def test_a_query_string_goes_with_every_request(http_server: Any, zarr_stores: A
 def test_a_presigned_url_is_refused_and_an_html_answer_is_named(http_server: Any, http_doc: Callable[..., str]) -> None:
     with pytest.raises(StoreOpenError, match="presigned URL"):
         open_store(http_server.url_for("s.zarr") + "?X-Amz-Signature=abc&X-Amz-Expires=60", policy=FAST)
+    with pytest.raises(StoreOpenError, match="presigned URL"):  # an s3:// one said "no zarr metadata found" (audit J)
+        open_store("s3://bucket/s.zarr?X-Amz-Signature=abc", storage_options={"anon": True, "endpoint_url": http_server.url},
+                   policy=FAST)
     url = http_doc("zarr.json", b"<!DOCTYPE html><html><body>Sign in</body></html>")
     root = Hierarchy.open(url, policy=FAST).root
     assert root.kind == "error" and "HTML page, not JSON" in (root.error or "")

@@ -775,6 +775,11 @@ def test_cli_without_a_display_falls_back_to_info(monkeypatch: pytest.MonkeyPatc
     # what only the window does is not done: it is said (it was ignored without a word)
     assert main(["--writable", str(demo_root / "cells.ome.zarr"), "--node", "/nope"], out=io.StringIO()) == 0
     assert "(--writable and --node ignored: they need the window)" in capsys.readouterr().err
+    # the demo too (its hand-built info arguments lacked --no-consolidated: exit 3, audit J, 1)
+    out = io.StringIO()
+    assert main(["demo", str(demo_root.parent / "demo-again")], out=out) == 0
+    assert "cannot open the browser window for the demo" in capsys.readouterr().err
+    assert out.getvalue().count("ome-ngff 0.5") >= 1 and "cf 1.10" in out.getvalue().lower()
 
 
 # -- the filter keeps the user's place; loading messages end -------------------------------------

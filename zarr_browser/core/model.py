@@ -29,6 +29,9 @@ __all__ = [
     "parent_path",
 ]
 
+IMPLICIT_NOTE = "no zarr metadata here: an implicit group (not listed by zarr-python 3)"
+"""The note of a folder without zarr metadata read as a group."""
+
 NodeKind = Literal["group", "array", "error"]
 METADATA_NAMES = ("zarr.json", ".zarray", ".zgroup", ".zattrs")
 _ARRAY_TYPE = re.compile(r'"node_type"\s*:\s*"array"')
@@ -520,7 +523,7 @@ def build_node(
             return Node(path, "group", 2, docs, dict(attrs_doc.value), notes=tuple(notes), source=source)
         if attrs_doc is not None:
             return _error(path, docs, attrs_doc, source)
-        notes.append("no zarr metadata here: an implicit group (not listed by zarr-python 3)")
+        notes.append(IMPLICIT_NOTE)
         return Node(path, "group", None, docs, {}, notes=tuple(notes), source=source)
     if v3 is not None and v2_main is not None:
         notes.append(f"both zarr.json and {v2_main.key.rsplit('/', 1)[-1]} exist: mixed v2+v3 (zarr-python uses v3)")

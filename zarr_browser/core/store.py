@@ -1066,6 +1066,18 @@ _SIGNED_QUERY = ("x-amz-signature", "x-amz-credential", "x-goog-signature", "sig
 """Query parameters of a presigned URL: it signs one object, and a store is many."""
 
 
+def _refuse_presigned(url: str) -> dict[str, str]:
+    """The query parameters of *url*; StoreOpenError when they sign it (a presigned URL)."""
+    parts = urlsplit(url)
+    params = dict(parse_qsl(parts.query, keep_blank_values=True))
+    signed = [k for k in params if k.lower() in _SIGNED_QUERY]
+    if signed:
+        raise StoreOpenError(f"{parts.scheme}://{parts.netloc}{parts.path} is a presigned URL ({signed[0]}): it "
+                             "grants one object, and a zarr store is many - open the store with credentials "
+                             "(s3://… with -O key=… -O secret=…, or the AWS environment) instead")
+    return params
+
+
 def _query_as_params(target: _Target, options: dict[str, Any]) -> tuple[_Target, dict[str, Any]]:
     """An HTTP URL's query string (a token, a SAS) sent with every request instead of being
     part of the base URL (keys appended after it asked for the wrong resource); the fragment
@@ -1073,12 +1085,7 @@ def _query_as_params(target: _Target, options: dict[str, Any]) -> tuple[_Target,
     parts = urlsplit(target.url)
     if not parts.query and not parts.fragment:
         return target, options
-    params = dict(parse_qsl(parts.query, keep_blank_values=True))
-    signed = [k for k in params if k.lower() in _SIGNED_QUERY]
-    if signed:
-        raise StoreOpenError(f"{parts.scheme}://{parts.netloc}{parts.path} is a presigned URL ({signed[0]}): it "
-                             "grants one object, and a zarr store is many - open the store with credentials "
-                             "(s3://… with -O key=… -O secret=…, or the AWS environment) instead")
+    params = _refuse_presigned(target.url)
     merged = dict(options)
     if params:
         given = merged.get("params")
@@ -1276,6 +1283,7 @@ def open_store(
         target, options = _query_as_params(target, options)
         options = _http_options(policy, options)
     elif target.protocol == "s3":
+        _refuse_presigned(target.url)  # (s3://…?X-Amz-Signature=… said "no zarr metadata found")
         options = _s3_options(policy, options)
     zipped = target.protocol in ("http", "s3") and _is_zip_name(target.url)
     if zipped:

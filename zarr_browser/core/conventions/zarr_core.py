@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from zarr_browser.core.conventions.base import BaseConvention, Context, Detection, DimensionSource
 from zarr_browser.core.issues import Issue, Severity, pointer
 from zarr_browser.core.jsonio import JSON
-from zarr_browser.core.model import UNREAD_NOTE, parent_path
+from zarr_browser.core.model import IMPLICIT_NOTE, UNREAD_NOTE, parent_path
 from zarr_browser.core.safety import itemsize
 
 if TYPE_CHECKING:
@@ -156,7 +156,13 @@ class ZarrCoreConvention(BaseConvention):
             return [_issue(Severity.ERROR, node.error or "metadata could not be understood", node,
                            document=_error_document(node.error))]
         issues = [_issue(Severity.ERROR if note.startswith(UNREAD_NOTE) else Severity.WARNING, note, node)
-                  for note in node.notes]  # unread metadata: what is checked is incomplete
+                  for note in node.notes if not (node.path == "/" and note == IMPLICIT_NOTE)]
+        # (unread metadata: what is checked is incomplete)
+        if node.path == "/" and IMPLICIT_NOTE in node.notes:
+            # a folder opened for the stores in it (the demo's, a data folder): nothing to fix, and a
+            # warning on what `zarr-browser demo` opens was the first thing a new user saw (audit J)
+            issues.append(_issue(Severity.INFO, "no zarr metadata at the root: a folder holding zarr stores, not a "
+                                                "zarr group (zarr-python opens the stores in it, not the folder)", node))
         issues.extend(_check_parent_format(node, ctx))
         issues.extend(_check_json_constants(node))
         if node.zarr_format == 2:

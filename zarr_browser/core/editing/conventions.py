@@ -172,12 +172,13 @@ def _level_node(session: EditSession, image: str, dataset: Mapping[str, JSON]) -
 
 
 def ome_rename_axis(
-    session: EditSession, image: str, axis: str | int, new_name: str, *, multiscale: int = 0
+    session: EditSession, image: str, axis: str | int, new_name: str, *, multiscale: int = 0, labels: bool = False
 ) -> Batch:
     """Rename an axis of the OME-NGFF image at *image*.
 
     In 0.5 every level array's ``dimension_names`` is rewritten to the new axis names too.
-    Refuses an empty name or one another axis already has.
+    Refuses an empty name or one another axis already has.  With *labels*, the axis of the
+    same name in each of the image's label images is renamed too (:func:`_labels_follow_axes`).
     """
     node = session.load(image)
     parts, version, ms = _ome(node, multiscale)
@@ -191,7 +192,37 @@ def ome_rename_axis(
     if version == "0.5":
         names = [a.get("name") if i != index else new_name for i, a in enumerate(axes)]
         commands.extend(_level_dimension_names(session, image, ms, names))
-    return Batch(commands, label=f"rename axis {axes[index].get('name')!r} → {new_name!r} in {image}")
+    batch = Batch(commands, label=f"rename axis {axes[index].get('name')!r} → {new_name!r} in {image}")
+    if not labels:
+        return batch
+    changed = {str(axes[index].get("name")): {**axes[index], "name": new_name}}
+    return _labels_follow_axes(session, image, batch, changed)
+
+
+def _labels_follow_axes(session: EditSession, image: str, batch: Batch,
+                        changed: Mapping[str, Mapping[str, JSON]]) -> Batch:
+    """*batch* (an axis edit of *image*) followed by the same edit of its label images: each
+    label axis named like a key of *changed* (an image axis's old name) takes that axis's new
+    name, type and unit, so the labels keep matching the image (audit J, 4: only pixel size and
+    origin followed).  A label image left with two axes of one name is refused."""
+    followers: list[Command] = [batch]
+    for label in ome_label_images(session, image):
+        node = session.load(label)
+        _parts, _version, ms = _ome(node, 0)
+        label_axes = _axes(ms, label)
+        if not any(str(a.get("name")) in changed for a in label_axes):
+            continue
+        wanted = []
+        for axis in label_axes:
+            new = changed.get(str(axis.get("name")))
+            wanted.append({key: (new or axis).get(key) for key in ("name", "type", "unit")})
+        try:
+            followers.append(ome_set_axes(session, label, wanted))
+        except EditError as err:
+            raise EditError(f"the label image {label} cannot follow: {err}") from err
+    if len(followers) == 1:
+        return batch
+    return Batch(followers, label=batch.label + " and its labels")
 
 
 def _level_dimension_names(
@@ -1002,13 +1033,15 @@ def ome_namespace(node: Node) -> tuple[list[str | int], Mapping[str, JSON]]:
 
 
 def ome_set_axes(
-    session: EditSession, image: str, axes: Sequence[Mapping[str, JSON]], *, multiscale: int = 0
+    session: EditSession, image: str, axes: Sequence[Mapping[str, JSON]], *, multiscale: int = 0,
+    labels: bool = False,
 ) -> Batch:
     """Set the name, type and unit of every axis of an OME-NGFF image as one edit.
 
     *axes* has one mapping per axis with ``name``, ``type`` and ``unit`` (``None`` or ``""``
     removes the key; other keys of the axis objects are kept).  Names must be unique and
-    non-empty.  In 0.5 a changed name also rewrites every level's ``dimension_names``.
+    non-empty.  In 0.5 a changed name also rewrites every level's ``dimension_names``.  With
+    *labels*, the label images' axes of the same (old) names change alike.
     """
     node = session.load(image)
     parts, version, ms = _ome(node, multiscale)
@@ -1035,7 +1068,15 @@ def ome_set_axes(
                 commands.append(_attr_set(node, pointer, value))
     if version == "0.5" and names != [a.get("name") for a in current]:
         commands.extend(_level_dimension_names(session, image, ms, names))
-    return Batch(commands, label=f"set axes of {image}")
+    batch = Batch(commands, label=f"set axes of {image}")
+    if not labels:
+        return batch
+
+    def fields(axis: Mapping[str, JSON]) -> tuple[JSON, ...]:
+        return tuple(axis.get(key) or None for key in ("name", "type", "unit"))
+
+    changed = {str(old.get("name")): new for old, new in zip(current, axes, strict=True) if fields(old) != fields(new)}
+    return _labels_follow_axes(session, image, batch, changed) if changed else batch
 
 
 def ome_set_units(

@@ -691,8 +691,7 @@ class EditSession:
         first = new[0]
         also = f" ({old} other error(s) were there before)" if old else ""
         return ValidationRefusedError(
-            f"the edits introduce {len(new)} validation error(s), e.g. {first.path}: {first.message}{also}; "
-            "fix them or save anyway",
+            f"the edits introduce {len(new)} validation error(s), e.g. {first.path}: {first.message}{also}",
             new,
         )
 

@@ -209,8 +209,8 @@ class AxesForm(QGroupBox):
                                           "level shifts by the same amount; nothing else typed is written")
         self.labelsFollow = QCheckBox("Labels follow")
         self.labelsFollow.setChecked(True)
-        self.labelsFollow.setToolTip("Scale and move the image's label images with it (same axis names), so that "
-                                     "they stay on the image")
+        self.labelsFollow.setToolTip("Rename, scale and move the image's label images with it (the axes of the "
+                                     "same names), so that they stay on the image")
         self.sync = FormSync(self.values, self)
         layout = QVBoxLayout(self)
         layout.addWidget(self.sync.banner)
@@ -284,7 +284,7 @@ class AxesForm(QGroupBox):
         return [self.axes(), [r["size"].value() for r in self.rows], [r["translation"].value() for r in self.rows]]
 
     def applyAxes(self) -> None:
-        self._controller.applyBuilt(ome_set_axes, self._path, self.axes(),
+        self._controller.applyBuilt(ome_set_axes, self._path, self.axes(), labels=self.labelsFollow.isChecked(),
                                     on_done=self._keeping("size", "translation"))
 
     def applyPixelSize(self) -> None:

@@ -390,7 +390,7 @@ class WindowEditing(QObject):
         if isinstance(err, ConflictError):
             self._on_conflict(err)
         elif isinstance(err, ValidationRefusedError):
-            self._window.errorBar.showError(f"Not saved: {err}")
+            self._window.errorBar.showError(f"Not saved: {err}; fix them, or tick Save anyway in the save dialog")
         else:
             self._window.errorBar.showError(f"Could not save: {err}")
         if isinstance(err, ConflictError) and err.written:
