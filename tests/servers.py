@@ -51,7 +51,8 @@ __all__ = [
     "round_trips",
 ]
 
-#: what a fault rule does: "hang", "500", "503", "404", "drop", "truncate", "slow:<seconds>"
+#: what a fault rule does: "hang", "500", "503", "404", "drop", "truncate", "slow:<seconds>" (then the
+#: answer), "trickle:<seconds>" (the body sent in pieces over that long)
 Behaviour = str
 _RANDOM_BEHAVIOURS = ("500", "503", "drop", "truncate")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -134,8 +135,8 @@ class FaultRule:
 def _validate_behaviour(behaviour: str) -> None:
     if behaviour in ("hang", "drop", "truncate") or re.fullmatch(r"[1-5]\d\d", behaviour):
         return
-    if behaviour.startswith("slow:"):
-        float(behaviour.removeprefix("slow:"))
+    if behaviour.startswith(("slow:", "trickle:")):
+        float(behaviour.split(":", 1)[1])
         return
     raise ValueError(f"unknown fault behaviour {behaviour!r}")
 
@@ -487,6 +488,16 @@ def finish_response(handler: BaseHTTPRequestHandler, body: bytes, *, head: bool,
         handler.wfile.flush()
         _drop(handler)
         return
+    trickle = getattr(handler, "trickle", 0.0)
+    if trickle and body:
+        pieces = 20
+        step = max(1, -(-len(body) // pieces))
+        for start in range(0, len(body), step):
+            time.sleep(trickle / pieces)
+            handler.wfile.write(body[start:start + step])
+            handler.wfile.flush()
+        handler.trickle = 0.0  # type: ignore[attr-defined]  (a kept-alive connection's next answer)
+        return
     handler.wfile.write(body)
 
 
@@ -510,6 +521,9 @@ def apply_fault(
         return "answered"
     if behaviour.startswith("slow:"):
         release.wait(float(behaviour.removeprefix("slow:")))
+        return "serve"
+    if behaviour.startswith("trickle:"):  # the body flows, slowly: spread over these seconds
+        handler.trickle = float(behaviour.removeprefix("trickle:"))  # type: ignore[attr-defined]
         return "serve"
     if behaviour == "truncate":
         return "truncate"

@@ -158,7 +158,11 @@ def _request_policy(args: argparse.Namespace) -> RequestPolicy | None:
     from zarr_browser.core.store import RequestPolicy
 
     timeout = getattr(args, "timeout", None)
-    return None if timeout is None else RequestPolicy(deadline=timeout, attempt_timeout=min(5.0, timeout))
+    if timeout is None:
+        return None
+    # a third of the deadline per attempt, at least 5 s: --timeout 60 waits 20 s for a server
+    # that takes 8 s to answer (at most 5 s, it failed whatever --timeout said: audit H, 1)
+    return RequestPolicy(deadline=timeout, attempt_timeout=min(timeout, max(5.0, timeout / 3)))
 
 
 def _add_verbose_argument(parser: argparse.ArgumentParser) -> None:

@@ -692,6 +692,25 @@ def test_a_time_bound_is_one_deadline_for_every_wait_in_it(http_server: Any, zar
 
 
 @pytest.mark.network
+def test_a_slow_transfer_that_flows_is_read_and_a_stall_names_its_limit(http_server: Any, zarr_stores: Any) -> None:
+    """Each attempt had a total of attempt_timeout: a 3.9 MB zarr.json at 512 KiB/s (7.7 s) could
+    not be read whatever --timeout said, and was downloaded 4 times (audit H, 1).  Over HTTP an
+    attempt now waits attempt_timeout for data, and a transfer that flows goes on to the deadline."""
+    zarr_stores.sample(http_server.root / "s.zarr", 3)
+    http_server.faults.add("s.zarr/zarr.json", "trickle:1.5")  # 20 pieces, 75 ms apart: flowing
+    policy = RequestPolicy(attempt_timeout=0.5, deadline=6.0, retries=2, backoff=0.01)
+    access = open_store(http_server.url_for("s.zarr"), policy=policy)
+    http_server.reset_stats()
+    assert run_sync(access.get("zarr.json")) is not None
+    assert http_server.stats.requests == 1  # once, not once per attempt
+    http_server.faults.add("s.zarr/raw/zarr.json", "slow:3")  # nothing for 3 s: each attempt stalls
+    started = time.monotonic()
+    with pytest.raises(StoreTimeoutError, match=r"no data for 0\.5 s per attempt; 6 s in all"):
+        run_sync(access.get("raw/zarr.json"))
+    assert time.monotonic() - started < 5.0  # 3 attempts of 0.5 s (and back-off), not the deadline
+
+
+@pytest.mark.network
 def test_a_query_string_goes_with_every_request(http_server: Any, zarr_stores: Any) -> None:
     """A token URL (``…/s.zarr?token=abc``) is the store at ``…/s.zarr`` asked with the token
     every time: keys appended after the query asked the directory's HTML page instead."""

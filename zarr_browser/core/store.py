@@ -81,7 +81,8 @@ class RequestPolicy:
     Attributes
     ----------
     attempt_timeout
-        Seconds one attempt of a remote request may take.
+        Seconds one attempt of a remote request may wait: over HTTP and S3 for data to come
+        (a slow transfer that keeps flowing goes on, up to *deadline*), elsewhere in all.
     deadline
         Seconds a whole read (all attempts and back-off) may take before it fails.
     retries
@@ -377,6 +378,7 @@ class GuardedStore(WrapperStore[Store]):
         stats: RequestStats,
         local_root: Path | None = None,
         gate: _Gate | None = None,
+        idle_timeouts: bool = False,
     ) -> None:
         super().__init__(store)
         self._url = url.rstrip("/")
@@ -384,10 +386,12 @@ class GuardedStore(WrapperStore[Store]):
         self._stats = stats
         self._local_root = local_root
         self._gate = gate or _Gate()
+        self._idle_timeouts = idle_timeouts
 
     def _with_store(self, store: Store) -> GuardedStore:
         return GuardedStore(
-            store, url=self._url, policy=self._policy, stats=self._stats, local_root=self._local_root, gate=self._gate
+            store, url=self._url, policy=self._policy, stats=self._stats, local_root=self._local_root, gate=self._gate,
+            idle_timeouts=self._idle_timeouts,
         )
 
     @property
@@ -420,8 +424,13 @@ class GuardedStore(WrapperStore[Store]):
                         f"{self._gate.size} requests at once)")) from err
             remaining = policy.deadline - (time.monotonic() - started)
             self._stats.add(requests=1)
+            # HTTP and S3 time an attempt out when no data comes for attempt_timeout (their sockets'
+            # read timeouts): a large document or chunk on a slow link may take longer as long as
+            # it flows.  A total per attempt made a 3.9 MB zarr.json at 512 KiB/s unreadable
+            # whatever --timeout said: downloaded 4 times and thrown away (audit H, 1).
+            bound = remaining if self._idle_timeouts else min(policy.attempt_timeout, remaining)
             try:
-                return await asyncio.wait_for(make(), timeout=max(0.01, min(policy.attempt_timeout, remaining)))
+                return await asyncio.wait_for(make(), timeout=max(0.01, bound))
             except (asyncio.CancelledError, KeyboardInterrupt):
                 raise
             except Exception as err:  # classified below; the boundary of remote I/O
@@ -434,6 +443,10 @@ class GuardedStore(WrapperStore[Store]):
                     what = "timed out" if isinstance(err, TimeoutError) else f"failed: {describe_remote_error(err)}"
                     tries = f" after {attempt + 1} attempts" if attempt else ""
                     message = f"reading {self.describe_key(key)} {what}{tries}"
+                    if isinstance(err, TimeoutError):  # which limit: the user can raise it (--timeout)
+                        message += (f" (no data for {policy.attempt_timeout:g} s" if self._idle_timeouts
+                                    else f" (no answer within {policy.attempt_timeout:g} s") + \
+                            f" per attempt; {policy.deadline:g} s in all)"
                     if isinstance(err, TimeoutError):
                         raise _note_timeout(StoreTimeoutError(message)) from err
                     raise StoreReadError(message) from err
@@ -809,7 +822,8 @@ class StoreAccess:
         self._folders: dict[str, set[str]] = {}  # remote listings: the names that are folders
         self._local = _LocalReader(local_root, self.policy.max_document_bytes) if local_root else None
         self.zarr_store = GuardedStore(
-            zarr_store, url=url, policy=self.policy, stats=self.stats, local_root=local_root
+            zarr_store, url=url, policy=self.policy, stats=self.stats, local_root=local_root,
+            idle_timeouts=protocol in ("http", "s3"),
         )
 
     @classmethod
@@ -1041,7 +1055,8 @@ def _http_options(policy: RequestPolicy, options: dict[str, Any]) -> dict[str, A
     client_kwargs = dict(merged.get("client_kwargs") or {})
     client_kwargs.setdefault(
         "timeout",
-        aiohttp.ClientTimeout(total=policy.attempt_timeout, sock_connect=policy.attempt_timeout, sock_read=policy.attempt_timeout),
+        # no total: the deadline bounds a whole read; sock_read is the time without data
+        aiohttp.ClientTimeout(total=None, sock_connect=policy.attempt_timeout, sock_read=policy.attempt_timeout),
     )
     merged["client_kwargs"] = client_kwargs
     return merged
