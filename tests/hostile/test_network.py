@@ -163,9 +163,14 @@ def test_http_404_chunk_is_not_drawn_as_fill_by_the_thumbnail(http_server: Any) 
     (path / "x" / "c" / "2" / "2").unlink()
     registry = default_registry()
     hierarchy = Hierarchy.open(http_server.url_for("f.zarr"), policy=FAST)
+    http_server.reset_stats()
     thumb = make_thumbnail(hierarchy.access, hierarchy.node("/x"), registry, HierarchyContext(hierarchy))
     assert "1 chunk(s) missing on the server" in thumb.note
     assert http_server.url_for("f.zarr/x/c/2/2") in thumb.note
+    # each chunk asked once: the note comes from the read (an existence check per chunk, a whole
+    # GET over HTTP, doubled what a thumbnail downloads: audit I, 4)
+    chunks = {path: n for path, n in http_server.stats.by_path.items() if "/c/" in path}
+    assert chunks and set(chunks.values()) == {1}, chunks
 
 
 def test_http_group_that_cannot_be_listed_says_so(http_server: Any, figures: Any) -> None:

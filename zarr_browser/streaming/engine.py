@@ -1077,6 +1077,16 @@ class StreamingEngine:
             self._counters.reads += 1
         return out
 
+    def missing(self, source: EngineSource, key: Sequence[Index]) -> list[str]:
+        """The store keys (URLs) of the blocks of region *key* that a remote store did not have
+        when they were read (read as the fill value); no I/O."""
+        reader = source.block_reader()
+        plan = BlockPlan.of(key, source.shape, reader.block_shape)
+        token = source.token
+        with self._lock:
+            found = [coords for coords, _, _ in plan.parts if (token, coords) in self._missing]
+        return [reader.describe(coords) for coords in found]
+
     def read_cached(
         self,
         source: EngineSource,

@@ -498,6 +498,13 @@ class LevelArray:
         fixed = "".join(f", axis {axis}={index}" for axis, index in self._fixed)
         return f"<LevelArray {self._source.describe()} {self.shape} {self.dtype}{fixed}>"
 
+    def missing(self, key: Any) -> list[str]:
+        """The URLs of the stored chunks of region *key*, read already, that a remote store did
+        not have (shown as the fill value); no I/O: what the engine noted when it read them."""
+        normalized, _flips = normalize_key(key, self.shape)
+        source, region = stored_region(self._source, self.full_key(normalized))
+        return [] if source is None else source.engine.missing(source, region)
+
     # -- lazy views and the compute path ----------------------------------------------------
     def take(self, axis: int, index: int) -> LevelArray:
         """This array with *axis* fixed at *index* (one dimension fewer); reads nothing."""
