@@ -106,6 +106,29 @@ def test_plate_grid_click_selects_the_well(make_inspector, demo_root, qtbot, qtm
         _click(qtbot, plate.grid_view, plate.wellIndex("B", "2"))
 
 
+def test_plate_grid_marks_wells_that_cannot_be_opened(make_inspector, demo_root, qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A listed well with no group, and one whose metadata is not JSON, were drawn as ordinary
+    wells; clicking the first selected nothing, without a word (audit I, 8)."""
+    import shutil
+
+    plate_path = tmp_path / "plate.ome.zarr"
+    shutil.copytree(demo_root / "plate.ome.zarr", plate_path)
+    shutil.rmtree(plate_path / "A" / "2")
+    (plate_path / "B" / "3" / ".zattrs").write_text("{not json")
+    hierarchy = _open(plate_path)
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.node("/"))
+    inspector.showTab("plate")
+    plate = inspector.plate
+    qtbot.waitUntil(lambda: plate.grid.texts() == [["●", "✕", ""], ["●", "", "✕"]], timeout=10_000)
+    missing, broken = plate.grid.cell(0, 1), plate.grid.cell(1, 2)
+    assert missing.link is None and "no group at /A/2" in (missing.tooltip or "")
+    assert broken.link == "/B/3" and "cannot be read" in (broken.tooltip or "")
+    assert "2 wells cannot be opened" in plate._header.text()
+    with qtbot.assertNotEmitted(inspector.nodeRequested):
+        _click(qtbot, plate.grid_view, plate.wellIndex("A", "2"))
+
+
 def test_well_lists_fields(make_inspector, demo_root, qtbot) -> None:  # type: ignore[no-untyped-def]
     hierarchy = _open(demo_root / "plate.ome.zarr")
     inspector = make_inspector()

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import Context
     from zarr_browser.core.model import Node
 
-__all__ = ["SPACE_UNITS", "TIME_UNITS", "OmeNgffConvention"]
+__all__ = ["SPACE_UNITS", "TIME_UNITS", "OmeNgffConvention", "plate_well_problems"]
 
 NAME = "ome-ngff"
 
@@ -1301,3 +1301,29 @@ class _Checker:
             found = self.ctx.node(target) if target is not None else None
             if found is None:
                 self.warning(f"series {path!r} is listed but there is no group at {target or path}", "series", n)
+
+
+def plate_well_problems(ctx: Any, plate_path: str, plate: Mapping[str, Any]) -> dict[str, str]:
+    """Why wells the plate lists cannot be opened, by well path (``"A/2"``): no group there, or
+    metadata that cannot be read.  One listing per row (the hierarchy keeps them); *ctx* is a
+    :class:`~zarr_browser.core.validate.HierarchyContext`.  The Plate tab drew such wells as
+    ordinary ones, and a click on them selected nothing (audit I, 8)."""
+    out: dict[str, str] = {}
+    rows: dict[str, dict[str, Any]] = {}
+    wells = plate.get("wells")
+    for well in wells if isinstance(wells, list) else []:
+        path = well.get("path") if isinstance(well, Mapping) else None
+        if not isinstance(path, str) or path.count("/") != 1:
+            continue
+        row, column = path.split("/")
+        if row not in rows:
+            rows[row] = {child.name: child for child in ctx.children(join_path(plate_path, row))}
+        child = rows[row].get(column)
+        if child is None:
+            out[path] = f"listed in the plate, but there is no group at {join_path(plate_path, path)}"
+        elif child.kind == "error":
+            out[path] = f"its metadata cannot be read: {child.error or 'unknown error'}"
+        elif not child.is_group:
+            out[path] = f"{join_path(plate_path, path)} is an array, not a well group"
+    return out
+

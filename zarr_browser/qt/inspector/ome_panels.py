@@ -34,6 +34,7 @@ __all__ = ["LabelsPanel", "OmeImagePanel", "PlatePanel", "WellPanel", "channel_c
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})([0-9a-fA-F]{2})?$")
 WELL_PRESENT = "#4f86c6"
 WELL_ABSENT = "#e5e7eb"
+WELL_BROKEN = "#b91c1c"
 
 
 def channel_colour(value: object) -> str | None:
@@ -321,7 +322,10 @@ class PlatePanel(LinkTablesWidget):
         cols = self.grid.headers()
         return self.grid.index(rows.index(row_name), cols.index(column_name))
 
-    def setDescription(self, node_path: str, desc: Mapping[str, Any]) -> None:
+    def setDescription(self, node_path: str, desc: Mapping[str, Any], *, problems: Mapping[str, str] | None = None) -> None:
+        """*problems*: the wells that cannot be opened, by path, with the reason: drawn in red
+        with it as their tooltip (a missing one is no link: there is nothing to select)."""
+        problems = problems or {}
         plate = _mapping(desc.get("plate"))
         rows = [str(r) if r is not None else "?" for r in _list(plate.get("rows"))]
         columns = [str(c) if c is not None else "?" for c in _list(plate.get("columns"))]
@@ -332,8 +336,14 @@ class PlatePanel(LinkTablesWidget):
             r, c = well.get("rowIndex"), well.get("columnIndex")
             path = resolve_child(node_path, well.get("path"))
             if isinstance(r, int) and isinstance(c, int) and 0 <= r < len(rows) and 0 <= c < len(columns):
-                cells[r][c] = Cell("●", background=WELL_PRESENT, foreground="#ffffff", link=path,
-                                   tooltip=f"{well.get('path')} — click to select", align_center=True)
+                problem = problems.get(str(well.get("path")))
+                if problem is not None:
+                    gone = problem.startswith("listed in the plate")
+                    cells[r][c] = Cell("✕", background=WELL_BROKEN, foreground="#ffffff", link=None if gone else path,
+                                       tooltip=f"{well.get('path')}: {problem}", align_center=True)
+                else:
+                    cells[r][c] = Cell("●", background=WELL_PRESENT, foreground="#ffffff", link=path,
+                                       tooltip=f"{well.get('path')} — click to select", align_center=True)
             else:
                 outside += 1
         self.grid.setRows(cells, columns, vertical_headers=rows)
@@ -346,6 +356,9 @@ class PlatePanel(LinkTablesWidget):
             parts.append(f"up to {count} field{'' if count == 1 else 's'} per well")
         if outside:
             parts.append(f"<span style='color:#8b1c1c'>{outside} wells outside the grid</span>")
+        if problems:
+            parts.append(f"<span style='color:#8b1c1c'>{len(problems)} well{'s' if len(problems) != 1 else ''} "
+                         "cannot be opened (✕: point at one for why)</span>")
         self._header.setText(" · ".join(parts))
         acquisitions = _dicts(plate.get("acquisitions"))
         self.acquisitions.setRows([

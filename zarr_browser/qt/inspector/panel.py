@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import QFrame, QLabel, QScrollArea, QTabWidget, QToolButton, QVBoxLayout, QWidget
 
+from zarr_browser.core.conventions.ome import plate_well_problems
 from zarr_browser.core.model import key_prefix
 from zarr_browser.core.preview import PreviewUnavailableError, Thumbnail, make_thumbnail, previewable, value_kind
 from zarr_browser.core.store import run_sync
@@ -67,6 +68,8 @@ class _Details:
     unread: int = 0
     """Children of a dataset that could not be read (error nodes): what the descriptions say of
     its variables is of the others only."""
+    wells: Mapping[str, str] | None = None
+    """A plate's wells that cannot be opened, with the reason (:func:`plate_well_problems`)."""
 
 
 def _load_details(hierarchy: Hierarchy, node: Node, registry: ConventionRegistry) -> _Details:
@@ -80,7 +83,9 @@ def _load_details(hierarchy: Hierarchy, node: Node, registry: ConventionRegistry
     dataset = descriptions.get("xarray") or {}
     if children is not None and isinstance(dataset.get("dims"), Mapping):  # its children are read (and kept) already
         unread = sum(child.kind == "error" for child in children())
-    return _Details(descriptions, summary, unread)
+    plate = (descriptions.get(OME) or {}).get("plate")
+    wells = plate_well_problems(ctx, node.path, plate) if isinstance(plate, Mapping) else None
+    return _Details(descriptions, summary, unread, wells)
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,7 +436,9 @@ class Inspector(QWidget):
         ome = descriptions.get(OME) or {}
         if name == "dimensions" and node.is_array:
             self.dimensions.setDimensions(node, details.summary.dimension_sources, details.summary.dimension_names)
-        elif name in ("image", "labels", "plate", "well"):
+        elif name == "plate":
+            self.plate.setDescription(node.path, ome, problems=details.wells or {})
+        elif name in ("image", "labels", "well"):
             getattr(self, name).setDescription(node.path, ome)
         elif name == "dataset":
             self.dataset.setDescriptions(node.path, node.is_group, descriptions)
