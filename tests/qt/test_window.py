@@ -1057,3 +1057,35 @@ def test_the_heap_keeper_freezes_a_large_heap_and_thaws_it_with_its_store(qtbot:
         assert gc.get_freeze_count() == 0
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.network
+def test_ctrl_c_in_the_terminal_closes_the_window_cleanly(http_server: Any, zarr_stores: Any, tmp_path: Path) -> None:
+    """Ctrl+C in the terminal that started the window (here while a hanging server is opened)
+    printed a traceback from whatever slot ran next and aborted (SIGABRT; audit H, 4).  It closes
+    the window as its close button does, and the process exits 130, as the commands do."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    zarr_stores.sample(str(http_server.root / "s.zarr"), 2)
+    http_server.faults.add("s.zarr/*", "hang")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DISPLAY": ":999",
+           "ZARR_BROWSER_SETTINGS": str(tmp_path / "settings.ini")}
+    proc = subprocess.Popen([sys.executable, "-m", "zarr_browser", http_server.url_for("s.zarr")], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not http_server.stats.requests and time.monotonic() < deadline:  # the window is up, asking
+            time.sleep(0.1)
+        assert proc.poll() is None and http_server.stats.requests
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted: closing the window" in err

@@ -84,10 +84,52 @@ def run_browser(url: str | None = None, storage_options: dict[str, Any] | None =
     window.show()
     if url:
         window.openStore(url, storage_options, writable=writable, select=select)
+    interrupted = _close_on_interrupt(app, window)
     try:
-        return int(app.exec())
+        code = int(app.exec())
     finally:
         runner.shutdown()
+    return 130 if interrupted() else code
+
+
+def _close_on_interrupt(app: Any, window: Any) -> Any:
+    """Ctrl+C in the terminal closes the window as its close button does (unsaved edits are
+    asked about), and a second one quits at once; returns ``() -> bool``: whether it came.
+
+    Python runs its signal handlers only between bytecodes, and Qt's loop holds the thread in
+    C: a timer lets it run them.  Without a handler the KeyboardInterrupt surfaced in whatever
+    slot ran next, which PyQt turns into an abort (SIGABRT, a traceback, nothing asked; audit H, 4).
+    """
+    import signal
+    import threading
+
+    from qtpy.QtCore import QTimer
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: False
+    count = 0
+
+    def close() -> None:
+        nonlocal count
+        window.close()
+        if window.isVisible():  # kept open (the user answered Cancel about unsaved edits)
+            count = 0
+
+    def handle(_signum: int, _frame: Any) -> None:
+        nonlocal count
+        count += 1
+        if count == 1:
+            sys.stderr.write("\nzarr-browser: interrupted: closing the window (Ctrl+C again quits at once)\n")
+            QTimer.singleShot(0, close)
+        else:
+            sys.stderr.write("zarr-browser: interrupted again: quitting\n")
+            app.exit(130)
+
+    signal.signal(signal.SIGINT, handle)
+    wake = QTimer(window)  # lets Python look at its signals while Qt waits
+    wake.start(200)
+    wake.timeout.connect(lambda: None)
+    return lambda: count > 0
 
 
 def make_browser(policy: RequestPolicy | None = None) -> tuple[BrowserWindow, ThreadRunner, HeapKeeper]:
