@@ -512,3 +512,34 @@ def test_info_and_validate_walk_below_a_group_whose_document_is_broken(tmp_path:
     assert {i["path"] for i in payload["issues"] if i["severity"] == "error"} == {"/broken", "/broken/inner/bad"}
     code, text = run("validate", str(store))
     assert code == 1 and "in 5 node(s)" in text
+
+
+def test_long_runs_show_progress_on_a_terminal_only(demo: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """`validate` of 5,000 arrays ran silent for minutes (audit H, 6): on a terminal one line
+    says how far it is, rewritten in place and cleared before the results; a pipe gets nothing."""
+    import io
+    import sys
+
+    from zarr_browser import cli
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    code, _text = run("validate", str(demo / "plate.ome.zarr"))
+    assert code == 0 and "validating:" not in capsys.readouterr().err  # not a terminal: nothing
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(cli._TerminalProgress, "DELAY", 0.0)
+    monkeypatch.setattr(cli._TerminalProgress, "INTERVAL", 0.0)
+    for command in ("validate", "info"):
+        terminal.seek(0)
+        terminal.truncate()
+        out = io.StringIO()
+        assert cli.main([command, str(demo / "plate.ome.zarr")], out=out) == 0
+        shown = terminal.getvalue()
+        verb = "validating" if command == "validate" else "listing"
+        assert f"\r{verb}: " in shown and " node(s) so far… /" in shown
+        assert shown.endswith("\r") and shown.rsplit(f"\r{verb}", 1)[1].count("\r") == 2  # cleared at the end
+        assert verb not in out.getvalue()

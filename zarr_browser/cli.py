@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import re
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -68,6 +69,42 @@ class _Parser(argparse.ArgumentParser):
 def _line(out: TextIO, text: str) -> None:
     """Write one line of text output, its untrusted parts escaped."""
     out.write(printable(text) + "\n")
+
+
+class _TerminalProgress:
+    """One line on stderr, rewritten in place, while a long command runs: what it has done so far.
+
+    Only on a terminal (a pipe or a CI log gets nothing), and only after a second: a command
+    over a slow server or a large store was silent for minutes (audit H, 6).  Callable from any
+    thread; :meth:`done` clears the line before the results are printed.
+    """
+
+    DELAY = 1.0
+    INTERVAL = 0.2
+
+    def __init__(self, verb: str) -> None:
+        self._verb = verb
+        self._on = sys.stderr.isatty()
+        self._started = time.monotonic()
+        self._last = 0.0
+        self._width = 0
+
+    def __call__(self, count: int, path: str) -> None:
+        now = time.monotonic()
+        if not self._on or now - self._started < self.DELAY or now - self._last < self.INTERVAL:
+            return
+        self._last = now
+        width = max(20, shutil.get_terminal_size().columns - 1)
+        text = printable(f"{self._verb}: {count:,} node(s) so far… {path}")[:width]
+        sys.stderr.write("\r" + text.ljust(self._width))
+        sys.stderr.flush()
+        self._width = len(text)
+
+    def done(self) -> None:
+        if self._width:
+            sys.stderr.write("\r" + " " * self._width + "\r")
+            sys.stderr.flush()
+            self._width = 0
 
 
 def _non_negative(text: str) -> int:
@@ -379,7 +416,11 @@ def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
         notes.append("the nodes come from the consolidated metadata (one request), which may be older than "
                      "the store: nodes added after it are not shown (--no-consolidated reads the store itself)")
     started = time.perf_counter()
-    entries = hierarchy.walk("/", depth=args.depth)
+    progress = _TerminalProgress("listing")
+    try:
+        entries = hierarchy.walk("/", depth=args.depth, progress=progress)
+    finally:
+        progress.done()
     ctx = HierarchyContext(hierarchy) if args.json else None
     nodes = {node.path: node for node, _ in entries}
     summaries = []
@@ -514,7 +555,11 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     hierarchy, registry = _open(args)
     _require_zarr(hierarchy, args.depth)
     notes = _read_the_store_itself(hierarchy)
-    report = validate_hierarchy(hierarchy, registry, depth=args.depth, strict=args.strict)
+    progress = _TerminalProgress("validating")
+    try:
+        report = validate_hierarchy(hierarchy, registry, depth=args.depth, strict=args.strict, progress=progress)
+    finally:
+        progress.done()
     errors = len(report.errors)
     # what could not be listed was not checked: an OK must not claim it
     unlisted = [i for i in report.issues if i.message.startswith("children could not be listed")]

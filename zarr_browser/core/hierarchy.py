@@ -883,16 +883,20 @@ class Hierarchy:
         node = build_node(child, docs, implicit_ok=is_dir)
         return self._flag_consolidated(node) if node is not None else None
 
-    def walk(self, path: str = "/", *, depth: int | None = None) -> list[tuple[Node, Listing | None]]:
+    def walk(self, path: str = "/", *, depth: int | None = None,
+             progress: Callable[[int, str], None] | None = None) -> list[tuple[Node, Listing | None]]:
         """Every node from *path* down to *depth* levels below it, in tree (pre-)order.
 
         Each entry pairs a node with its listing (None for arrays, error nodes and nodes at
-        the depth limit).  Groups of one level are listed concurrently.
+        the depth limit).  Groups of one level are listed concurrently.  *progress* is told the
+        nodes found so far and the last group listed, after each level (on the I/O loop).
         """
-        return run_sync(self.awalk(path, depth=depth))
+        return run_sync(self.awalk(path, depth=depth, progress=progress))
 
-    async def awalk(self, path: str = "/", *, depth: int | None = None) -> list[tuple[Node, Listing | None]]:
+    async def awalk(self, path: str = "/", *, depth: int | None = None,
+                    progress: Callable[[int, str], None] | None = None) -> list[tuple[Node, Listing | None]]:
         start = await self.anode(path)
+        found = 1
         listings: dict[str, Listing] = {}
         frontier = [start]
         level = 0
@@ -904,6 +908,9 @@ class Hierarchy:
                 listings[group.path] = listing
                 frontier.extend(listing.nodes)
             level += 1
+            found += len(frontier)
+            if progress is not None and groups:
+                progress(found, groups[-1].path)
         # an explicit stack, not recursion: a store may nest groups deeper than Python's
         # recursion limit (1100 levels is a 2.2 KB path), and a walk must not die of it
         out: list[tuple[Node, Listing | None]] = []
