@@ -896,7 +896,7 @@ class Hierarchy:
     async def awalk(self, path: str = "/", *, depth: int | None = None,
                     progress: Callable[[int, str], None] | None = None) -> list[tuple[Node, Listing | None]]:
         start = await self.anode(path)
-        found = 1
+        seen = 1
         listings: dict[str, Listing] = {}
         frontier = [start]
         level = 0
@@ -908,9 +908,9 @@ class Hierarchy:
                 listings[group.path] = listing
                 frontier.extend(listing.nodes)
             level += 1
-            found += len(frontier)
+            seen += len(frontier)
             if progress is not None and groups:
-                progress(found, groups[-1].path)
+                progress(seen, groups[-1].path)
         # an explicit stack, not recursion: a store may nest groups deeper than Python's
         # recursion limit (1100 levels is a 2.2 KB path), and a walk must not die of it
         out: list[tuple[Node, Listing | None]] = []
