@@ -40,7 +40,7 @@ from qtpy.QtWidgets import (
 from zarr_browser.core.redact import redact_text
 from zarr_browser.errors import ZarrBrowserError
 from zarr_browser.qt.app import app_settings
-from zarr_browser.qt.browser_panel import BrowserPanel, absolute_url
+from zarr_browser.qt.browser_panel import BrowserPanel, StoreView, absolute_url
 from zarr_browser.qt.tree_model import HierarchyTreeModel
 from zarr_browser.qt.workers import log_failure
 
@@ -231,7 +231,11 @@ class BrowserDock(QWidget):
 
         self.viewer = napari_viewer
         self.registry = default_registry()
-        self._tasks: list[Task] = []  # layers being planned
+        self._plans: list[tuple[Task, Hierarchy, str]] = []  # layers being planned: (task, store, node)
+        #: stores shown before whose layers are in the viewer, by URL: shown again at once, as they
+        #: were left, when one of their layers is chosen (they were reopened and relisted: audit G, 5)
+        self._kept: dict[str, StoreView] = {}
+        self._retired: list[Hierarchy] = []  # replaced by a fresh copy (Load): closed once unused
         self._pending_select: str | None = None
         self._opening: str | None = None
         self._adding = False  # layers are being added by the dock itself
@@ -311,6 +315,7 @@ class BrowserDock(QWidget):
         self.browser.statusMessage.connect(self._on_browser_message)
         self.browser.storeOpened.connect(self._on_store_opened)
         self.browser.openFailed.connect(self._on_open_failed)
+        self.browser.storeSetAside.connect(self._on_store_set_aside)
         self.browser.busyChanged.connect(self._on_busy_changed)
         current = self.browser.currentPathChanged
         tree = self.browser.tree
@@ -323,11 +328,11 @@ class BrowserDock(QWidget):
         if theme_events is not None:
             theme_events.connect(self._follow_theme)
             self.destroyed.connect(lambda *_: _disconnect(theme_events, self._follow_theme))
-        events = self.viewer.layers.selection.events.active
-        callback = self._on_layers_active
-        events.connect(callback)
-        # not a bound slot: when this fires, the C++ side of self is already gone
-        self.destroyed.connect(lambda *_: _disconnect(events, callback))
+        for events, callback in ((self.viewer.layers.selection.events.active, self._on_layers_active),
+                                 (self.viewer.layers.events.removed, self._on_layers_removed)):
+            events.connect(callback)
+            # not a bound slot: when this fires, the C++ side of self is already gone
+            self.destroyed.connect(lambda *_, e=events, c=callback: _disconnect(e, c))
 
     def _follow_theme(self, _event: Any = None) -> None:
         """Give the dock the palette of napari's theme: napari styles widgets with a stylesheet
@@ -400,7 +405,8 @@ class BrowserDock(QWidget):
         """Open *url* in the dock (in a worker), then select *select* when given.
 
         A later request supersedes a load still under way.  The store shown is only selected in,
-        unless *reload*.  *storage_options* are kept for *url* (:meth:`set_storage_options`):
+        unless *reload*; a store shown before and kept for its layers is shown again at once,
+        its tree as it was left, unless *reload*.  *storage_options* are kept for *url* (:meth:`set_storage_options`):
         without them, the options *url* was opened with before are used again.  The tree takes
         the keyboard focus once the store shows when *focus*.
         """
@@ -411,6 +417,11 @@ class BrowserDock(QWidget):
         self.url_edit.setText(url)
         self._mark_url(failed=False)
         self._pending_select = select
+        view = self._kept.pop(url, None) if not reload else None
+        if view is not None:  # shown before, and kept for its layers: at once, as it was left
+            self._opening = self._pending_select = None
+            self.browser.showView(view, select=select, focus=focus)
+            return
         if not reload and self.hierarchy is not None and self.hierarchy.url == url:
             self._opening = None  # a load of another store still on its way is superseded
             self.browser.cancelOpen(report=False)
@@ -432,27 +443,23 @@ class BrowserDock(QWidget):
             self._show_current()
 
     def close_store(self) -> None:
-        """Stop showing the store (loads under way stop too); close it unless layers read from it.
+        """Stop showing the store (loads under way stop too); close it unless layers read from it
+        (then it is kept, and shown again as it was when one of them is chosen).
 
         The dock had no way to drop a store (a large, slow or credentialed one) but opening
         another (audit G, 6).
         """
-        hierarchy = self.hierarchy
+        view = self.browser.view()
         self.cancel()
-        if hierarchy is None:
+        if view is None:
             return
         self.browser.set_hierarchy(None)
         self.url_edit.clear()
         self._mark_url(failed=False)
         self.open_button.setEnabled(False)
         self.close_action.setEnabled(False)
-        self.status.setText(redact_text(f"Closed {hierarchy.url}"))
-        reading = any(isinstance(info := layer.metadata.get("zarr_browser"), dict) and info.get("url") == hierarchy.url
-                      for layer in self.viewer.layers)
-        if not reading:  # closing a remote store may talk to the network
-            self.browser.submit(hierarchy.close, on_done=lambda _none: None,
-                                on_error=lambda err: log_failure(logger, "closing %s", redact_text(hierarchy.url),
-                                                                 err=err))
+        self.status.setText(redact_text(f"Closed {view.hierarchy.url}"))
+        self._on_store_set_aside(view)  # kept while layers read from it, else closed
 
     def set_storage_options(self, url: str, storage_options: dict[str, Any]) -> None:
         """Open *url* with *storage_options* from now on (when its layers are selected too)."""
@@ -470,17 +477,70 @@ class BrowserDock(QWidget):
             return
         from zarr_browser._reader import plan_node
 
-        self.status.setText(f"opening {path} …")
+        self.status.setText(redact_text(f"opening {path} …"))
         registry = self.registry
-        self._tasks = [task for task in self._tasks if not task.done]
-        self._tasks.append(self.browser.submit(lambda: plan_node(hierarchy, path, registry),
-                                               on_done=lambda plan: self._on_plan_ready(hierarchy, path, plan),
-                                               on_error=lambda err: self._on_error(err, path)))
+        task = self.browser.submit(lambda: plan_node(hierarchy, path, registry),
+                                   on_done=lambda plan: self._on_plan_ready(hierarchy, path, plan),
+                                   on_error=lambda err: self._on_error(err, path))
+        self._plans = [*self._planning(), (task, hierarchy, path)]
 
     def is_busy(self) -> bool:
         """Whether store work is under way (for tests)."""
         busy = getattr(self.browser, "is_busy", None)
-        return any(not task.done for task in self._tasks) or bool(busy and busy())
+        return bool(self._planning()) or bool(busy and busy())
+
+    def _planning(self) -> list[tuple[Task, Hierarchy, str]]:
+        """The nodes being planned as layers (neither done nor cancelled)."""
+        return [plan for plan in self._plans if not plan[0].done and not plan[0].cancelled]
+
+    def kept_stores(self) -> list[str]:
+        """The URLs of the stores kept open for their layers, besides the one shown (for tests)."""
+        return list(self._kept)
+
+    def _urls_in_use(self) -> set[str]:
+        """The stores layers of the viewer read from, or nodes being planned will (by URL: napari's
+        Duplicate Layer copies a layer's metadata and its data)."""
+        urls = {info["url"] for layer in self.viewer.layers
+                if isinstance(info := layer.metadata.get("zarr_browser"), dict) and isinstance(info.get("url"), str)}
+        urls.update(hierarchy.url for _task, hierarchy, _path in self._planning())
+        return urls
+
+    def _on_store_set_aside(self, view: StoreView) -> None:
+        """The store of *view* is no longer shown: kept while layers read from it, else closed."""
+        shown = self.hierarchy
+        if shown is not None and shown.url == view.hierarchy.url:  # loaded again: the fresh copy is shown
+            self._retired.append(view.hierarchy)
+        else:
+            previous = self._kept.get(view.hierarchy.url)
+            if previous is not None and previous.hierarchy is not view.hierarchy:
+                self._retired.append(previous.hierarchy)
+            self._kept[view.hierarchy.url] = view
+        self._release_unused()
+
+    def _on_layers_removed(self, _event: Any = None) -> None:
+        self._release_unused()
+
+    def _release_unused(self) -> None:
+        """Close the stores kept for layers that are gone: the kept stores are never more than
+        the stores of the layers in the viewer."""
+        in_use = self._urls_in_use()
+        shown = self.hierarchy
+        for url in [url for url in self._kept if url not in in_use]:
+            hierarchy = self._kept.pop(url).hierarchy
+            if hierarchy is not shown:
+                self._close(hierarchy)
+        retired, self._retired = self._retired, []
+        for hierarchy in retired:
+            if hierarchy.url in in_use:
+                self._retired.append(hierarchy)
+            elif hierarchy is not shown:
+                self._close(hierarchy)
+
+    def _close(self, hierarchy: Hierarchy) -> None:
+        """Close *hierarchy* in a worker (closing a remote store may talk to the network)."""
+        url = redact_text(hierarchy.url)
+        self.browser.submit(hierarchy.close, on_done=lambda _none: None,
+                            on_error=lambda err: log_failure(logger, "closing %s", url, err=err))
 
     # -- slots -----------------------------------------------------------------------------
     def _on_load_clicked(self) -> None:
@@ -582,6 +642,10 @@ class BrowserDock(QWidget):
             return
         self._opening = None
         self.close_action.setEnabled(True)
+        kept = self._kept.pop(hierarchy.url, None)
+        if kept is not None and kept.hierarchy is not hierarchy:  # loaded again (Load): the fresh copy is shown
+            self._retired.append(kept.hierarchy)
+            self._release_unused()
         requested, options = self.browser.requestedUrl(), self.browser.storageOptions()
         if options:  # the layers name the store by the URL it has once opened
             self._storage_options[hierarchy.url] = dict(options)
@@ -601,6 +665,12 @@ class BrowserDock(QWidget):
             self.browser.select_path(path)
 
     def _on_plan_ready(self, hierarchy: Hierarchy, path: str, plan: LayerPlan) -> None:
+        try:
+            self._add_planned(hierarchy, path, plan)
+        finally:
+            self._release_unused()  # a store set aside meanwhile, and nothing added from it
+
+    def _add_planned(self, hierarchy: Hierarchy, path: str, plan: LayerPlan) -> None:
         import dataclasses
 
         from zarr_browser._reader import open_node
@@ -666,6 +736,7 @@ class BrowserDock(QWidget):
         self.status.setText(redact_text(self.hierarchy.url) if self.hierarchy is not None else "")
 
     def _on_error(self, err: BaseException, path: str) -> None:
+        self._release_unused()
         if isinstance(err, ZarrBrowserError):
             # the user's mistake or the store's (an unreadable node): the dock's error bar says it;
             # napari would show a warning logged with a traceback as a crash

@@ -388,3 +388,95 @@ def test_deep_rows_leave_the_kind_column_in_view_in_a_narrow_dock(
     # the whole Kind column, its text and the cell's margins
     assert kind + tree.header().sectionSize(HierarchyTreeModel.KIND_COLUMN) <= tree.viewport().width()
     assert tree.header().sectionSize(HierarchyTreeModel.KIND_COLUMN) > tree.fontMetrics().horizontalAdvance("label image")
+
+
+def _dock_on(viewer: Any, qtbot: Any, url: str, select: str | None = None) -> Any:
+    _, widget = viewer.window.add_plugin_dock_widget("zarr-browser", "Zarr browser")
+    widget.show_store(url, select=select)
+    qtbot.waitUntil(lambda: widget.hierarchy is not None and not widget.is_busy()
+                    and (select is None or widget.browser.current_path() == select), timeout=10_000)
+    return widget
+
+
+def test_choosing_a_layer_of_another_store_shows_that_store_as_it_was_left(
+        make_napari_viewer: Any, stores: Any, http_server: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each switch between the layers of two stores reopened and relisted the store (44 requests,
+    6.1 s at 0.5 s a request) and forgot the groups expanded and the node chosen; the store is
+    closed once its last layer is removed."""
+    import shutil
+
+    from zarr_browser.core.hierarchy import Hierarchy
+
+    closed: list[str] = []
+    close = Hierarchy.close
+    monkeypatch.setattr(Hierarchy, "close", lambda self: (closed.append(self.url), close(self))[1])
+    shutil.copytree(stores.plate("0.5", labels=True), http_server.root / "plate.ome.zarr")
+    shutil.copytree(stores.image("0.5"), http_server.root / "image.ome.zarr")
+    plate, image = http_server.url_for("plate.ome.zarr"), http_server.url_for("image.ome.zarr")
+    viewer = make_napari_viewer()
+    widget = _dock_on(viewer, qtbot, plate, select="/A/3/0")
+    widget.open_path("/A/3/0")
+    qtbot.waitUntil(lambda: len(viewer.layers) == 3 and not widget.is_busy(), timeout=10_000)
+    panel = widget.browser
+    panel.select_path("/B/2/0/labels")  # the node the user left the plate at
+    qtbot.waitUntil(lambda: panel.current_path() == "/B/2/0/labels" and not widget.is_busy(), timeout=10_000)
+    expanded, plate_store = panel.expandedPaths(), widget.hierarchy
+    assert {"/A", "/A/3", "/B", "/B/2", "/B/2/0"} <= expanded
+
+    widget.show_store(image)
+    qtbot.waitUntil(lambda: widget.hierarchy is not plate_store and not widget.is_busy(), timeout=10_000)
+    widget.open_path("/")
+    qtbot.waitUntil(lambda: len(viewer.layers) == 6 and not widget.is_busy(), timeout=10_000)
+    image_store = widget.hierarchy
+    assert widget.kept_stores() == [plate] and closed == []
+
+    http_server.reset_stats()
+    viewer.layers.selection.active = viewer.layers[0]  # a channel of the plate's field, in the layer list
+    assert widget.hierarchy is plate_store  # at once: nothing reopened
+    qtbot.waitUntil(lambda: panel.current_path() == "/A/3/0" and panel.expandedPaths() == expanded, timeout=2_000)
+    assert widget.url_edit.text() == plate
+    qtbot.waitUntil(lambda: not widget.is_busy(), timeout=10_000)
+    groups = [p for p in http_server.stats.paths() if p.rsplit("/", 1)[-1] in ("zarr.json", "") and "/s" not in p]
+    assert groups == [], groups  # no group read or listed again (the inspector reads its thumbnail)
+    panel.backAction.trigger()  # Back still knows where the user was
+    qtbot.waitUntil(lambda: panel.current_path() == "/B/2/0/labels", timeout=5_000)
+    assert widget.kept_stores() == [image]
+
+    viewer.layers.selection.active = viewer.layers[-1]
+    assert widget.hierarchy is image_store
+    # the plate's layers removed: the plate is closed, not kept
+    for layer in list(viewer.layers)[:3]:
+        viewer.layers.remove(layer)
+    assert widget.kept_stores() == []
+    qtbot.waitUntil(lambda: closed == [plate], timeout=5_000)
+    viewer.layers.clear()  # the store shown stays open while shown
+    qtbot.wait(50)
+    assert closed == [plate] and widget.hierarchy is image_store
+
+
+def test_a_store_loaded_again_replaces_the_copy_kept_for_its_layers(
+        make_napari_viewer: Any, stores: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Load (Enter in the URL box) reads a kept store afresh; the old copy, which its layers may
+    read from, is closed once they are gone."""
+    from zarr_browser.core.hierarchy import Hierarchy
+
+    closed: list[Hierarchy] = []
+    close = Hierarchy.close
+    monkeypatch.setattr(Hierarchy, "close", lambda self: (closed.append(self), close(self))[1])
+    image, xarray = str(stores.image("0.5")), str(stores.xarray())
+    viewer = make_napari_viewer()
+    widget = _dock_on(viewer, qtbot, image)
+    widget.open_path("/")
+    qtbot.waitUntil(lambda: len(viewer.layers) == 3 and not widget.is_busy(), timeout=10_000)
+    first = widget.hierarchy
+    widget.show_store(xarray)
+    qtbot.waitUntil(lambda: widget.hierarchy is not first and not widget.is_busy(), timeout=10_000)
+    dataset = widget.hierarchy
+    assert widget.kept_stores() == [image]
+    widget.show_store(image, reload=True)
+    qtbot.waitUntil(lambda: widget.hierarchy not in (first, dataset) and not widget.is_busy(), timeout=10_000)
+    assert widget.kept_stores() == []  # the dataset has no layer: closed
+    qtbot.waitUntil(lambda: closed == [dataset], timeout=5_000)
+    viewer.layers.clear()
+    qtbot.waitUntil(lambda: closed == [dataset, first], timeout=5_000)
+

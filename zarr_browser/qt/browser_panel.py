@@ -85,7 +85,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.validate import ValidationReport
     from zarr_browser.qt.workers import Runner, Task
 
-__all__ = ["BadgeDelegate", "BrowserPanel", "ErrorBar", "absolute_url"]
+__all__ = ["BadgeDelegate", "BrowserPanel", "ErrorBar", "StoreView", "absolute_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +182,24 @@ class _Opened:
     hierarchy: Hierarchy
     summary: NodeSummary
     node: str = "/"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreView:
+    """A store the panel showed and what its tree looked like when another replaced it: what
+    :meth:`BrowserPanel.showView` needs to show it again at once, as it was left (the napari
+    dock keeps the stores its layers read from; choosing one of those layers reopened and
+    relisted the store, and forgot the groups expanded: audit G, 5)."""
+
+    hierarchy: Hierarchy
+    summary: NodeSummary | None
+    storage_options: dict[str, Any]
+    requested_url: str
+    requested_node: str
+    expanded: frozenset[str]
+    current: str | None
+    history: tuple[str, ...]
+    history_at: int
 
 
 def _open_hierarchy(url: str, storage_options: dict[str, Any], registry: ConventionRegistry,
@@ -316,6 +334,9 @@ class BrowserPanel(QWidget):
     storeOpened = Signal(str)
     #: opening failed: (url, reason)
     openFailed = Signal(str, str)
+    #: the store shown was replaced by another (:meth:`openStore`, :meth:`showView`): its
+    #: :class:`StoreView`, emitted once the other is shown, when :attr:`closesReplacedStores` is false
+    storeSetAside = Signal(object)
     #: a subtree was validated: (path, ValidationReport)
     validationFinished = Signal(str, object)
     #: a node row was double-clicked or Enter was pressed on it (its path)
@@ -530,7 +551,8 @@ class BrowserPanel(QWidget):
         self._update_actions()
 
     # -- opening ---------------------------------------------------------------------------
-    #: whether a store replaced by another is closed (the napari dock keeps it: its layers read from it)
+    #: whether a store replaced by another is closed; else it goes to :attr:`storeSetAside`, whose
+    #: receiver closes it or keeps it (the napari dock keeps those its layers read from)
     closesReplacedStores = True
 
     def openStore(self, url: str, storage_options: dict[str, Any] | None = None, *, writable: bool = False,
@@ -568,13 +590,12 @@ class BrowserPanel(QWidget):
                    focus: bool = True, expand: Sequence[str] = ()) -> None:
         self._open_task = None
         hierarchy = result.hierarchy
-        old = self._hierarchy
+        old = self._replaced()
         self._requested_url = url
         self._requested_node = result.node
         self.setHierarchy(hierarchy, result.summary, storage_options=options)
         self._expand_paths(expand)
-        if old is not None and old is not hierarchy and self.closesReplacedStores:
-            self._runner.submit(old.close)  # closing a remote store may talk to the network
+        self._set_aside(old)
         self.statusMessage.emit("", 0)
         if focus:
             self.tree.setFocus(Qt.FocusReason.OtherFocusReason)  # not the filter box: arrows move at once
@@ -582,6 +603,59 @@ class BrowserPanel(QWidget):
         target = "/" + "/".join(p for p in (result.node.strip("/"), (select or "").strip("/")) if p)
         if target != "/":  # the URL (and --node) named a node inside the store: go there
             self.revealPath(target)
+
+    def view(self) -> StoreView | None:
+        """The store shown and the state of its tree (None when none is shown)."""
+        if self._hierarchy is None:
+            return None
+        root = self.model.index(0, 0)
+        return StoreView(self._hierarchy, root.data(HierarchyTreeModel.SummaryRole) if root.isValid() else None,
+                         dict(self._storage_options), self._requested_url, self._requested_node,
+                         frozenset(self.expandedPaths()), self._selected_path, tuple(self._history),
+                         self._history_at)
+
+    def showView(self, view: StoreView, *, select: str | None = None, focus: bool = False) -> None:
+        """Show a store set aside before (:attr:`storeSetAside`) as it was left: its groups
+        expanded again (listed from what the hierarchy has read already), its node current (or
+        the node at *select*), Back and Forward as they were.  An open under way is abandoned;
+        :attr:`storeOpened` is emitted as when a store opens."""
+        self.cancelOpen(report=False)
+        old = self._replaced()
+        self._requested_url, self._requested_node = view.requested_url, view.requested_node
+        self.errorBar.hide()
+        target = select or view.current or "/"
+        # the root is not made current on the way to the node (the inspector would read it)
+        self.setHierarchy(view.hierarchy, view.summary, storage_options=view.storage_options,
+                          root_current=target == "/")
+        if view.history:
+            self._history, self._history_at = list(view.history), view.history_at
+        self._expand_paths(view.expanded)
+        self._set_aside(old)
+        if focus:
+            self.tree.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.storeOpened.emit(view.hierarchy.url)
+        if target != "/":
+            hierarchy = view.hierarchy
+
+            def revealed(ok: bool) -> None:
+                if not ok and self._hierarchy is hierarchy and not self.tree.currentIndex().isValid():
+                    self._set_current_row(self.proxy.index(0, 0))
+
+            self.revealPath(target, revealed)
+        self._update_actions()
+
+    def _replaced(self) -> Hierarchy | StoreView | None:
+        """The store shown, about to be replaced: its view when it goes to :attr:`storeSetAside`
+        (walking the expanded rows is left to those who keep it)."""
+        return self._hierarchy if self.closesReplacedStores else self.view()
+
+    def _set_aside(self, old: Hierarchy | StoreView | None) -> None:
+        """The store of *old* (:meth:`_replaced`) was replaced: closed, or handed to :attr:`storeSetAside`."""
+        if isinstance(old, StoreView):
+            if old.hierarchy is not self._hierarchy:
+                self.storeSetAside.emit(old)
+        elif old is not None and old is not self._hierarchy:
+            self._runner.submit(old.close)  # closing a remote store may talk to the network
 
     def _on_open_failed(self, url: str, err: BaseException) -> None:
         self._open_task = None
@@ -596,8 +670,9 @@ class BrowserPanel(QWidget):
         self.openFailed.emit(url, reason)
 
     def setHierarchy(self, hierarchy: Hierarchy | None, summary: NodeSummary | None = None, *,
-                     storage_options: dict[str, Any] | None = None) -> None:
-        """Show *hierarchy*, opened already (its root expanded and current); None empties the panel.
+                     storage_options: dict[str, Any] | None = None, root_current: bool = True) -> None:
+        """Show *hierarchy*, opened already (its root expanded, and current unless not
+        *root_current*); None empties the panel.
 
         The panel does not close the hierarchy it replaces here (its owner does).
         """
@@ -613,7 +688,8 @@ class BrowserPanel(QWidget):
         if hierarchy is not None:
             root = self.proxy.index(0, 0)
             self.tree.expand(root)
-            self._set_current_row(root)
+            if root_current:
+                self._set_current_row(root)
         self._update_actions()
         self._update_busy()
 
