@@ -434,13 +434,22 @@ class BrowserDock(QWidget):
         self.browser.openStore(url, options, focus=focus)
 
     def cancel(self) -> None:
-        """Stop loading: the store being opened (the one shown stays), listings, validation."""
+        """Stop loading: the store being opened (the one shown stays), listings, validation, and
+        the nodes being planned as layers (nothing of theirs is added)."""
         opening = self._opening
         self._opening = self._pending_select = None
+        planning = self._planning()
+        for task, _hierarchy, _path in planning:
+            task.cancel()
         self.browser.cancelPending()
         if opening is not None:
             self.url_edit.setText(self.hierarchy.url if self.hierarchy is not None else "")
             self._show_current()
+        if planning:  # the plans' stores may be unused now
+            paths = ", ".join(dict.fromkeys(path for _task, _hierarchy, path in planning))
+            self.status.setText(redact_text(f"Cancelled adding {paths} to the viewer"))
+            self._update_planning()
+            self._release_unused()
 
     def close_store(self) -> None:
         """Stop showing the store (loads under way stop too); close it unless layers read from it
@@ -483,6 +492,7 @@ class BrowserDock(QWidget):
                                    on_done=lambda plan: self._on_plan_ready(hierarchy, path, plan),
                                    on_error=lambda err: self._on_error(err, path))
         self._plans = [*self._planning(), (task, hierarchy, path)]
+        self._update_planning()
 
     def is_busy(self) -> bool:
         """Whether store work is under way (for tests)."""
@@ -492,6 +502,20 @@ class BrowserDock(QWidget):
     def _planning(self) -> list[tuple[Task, Hierarchy, str]]:
         """The nodes being planned as layers (neither done nor cancelled)."""
         return [plan for plan in self._plans if not plan[0].done and not plan[0].cancelled]
+
+    def _update_planning(self) -> None:
+        """While nodes are planned as layers, Esc cancels them, and the Open button reads Cancel:
+        on a slow server the layers came seconds later whatever the user did (Esc did nothing)."""
+        planning = self._planning()
+        self.cancel_action.setEnabled(bool(planning) or bool(self.browser.busyText()))
+        if planning:
+            paths = ", ".join(dict.fromkeys(path for _task, _hierarchy, path in planning))
+            self.open_button.setText("Cancel")
+            self.open_button.setToolTip(redact_text(f"Stop adding {paths} to the viewer (Esc)"))
+            self.open_button.setEnabled(True)
+        else:
+            self.open_button.setText("Open")
+            self._update_open_button(self.browser.current_path() or "")
 
     def kept_stores(self) -> list[str]:
         """The URLs of the stores kept open for their layers, besides the one shown (for tests)."""
@@ -552,7 +576,7 @@ class BrowserDock(QWidget):
             self.show_store(url, focus=True, reload=True)  # load again, even the store shown
 
     def _on_busy_changed(self, text: str) -> None:
-        self.cancel_action.setEnabled(bool(text))
+        self.cancel_action.setEnabled(bool(text) or bool(self._planning()))
         opening = self.browser.isOpening()
         self.load_button.setText("Cancel" if opening else "Load")
         self.load_button.setToolTip("Stop opening the store (Esc)" if opening else "Open the store named in the box")
@@ -609,6 +633,8 @@ class BrowserDock(QWidget):
         return True
 
     def _update_open_button(self, path: str) -> None:
+        if self._planning():  # it reads Cancel (_update_planning)
+            return
         refusal = self.browser.current_refusal() if path else None
         self.open_button.setEnabled(bool(path) and refusal is None)
         self.open_button.setToolTip(refusal or OPEN_TIP)
@@ -628,6 +654,9 @@ class BrowserDock(QWidget):
         self.open_path(path)
 
     def _on_open_clicked(self) -> None:
+        if self._planning():  # the button reads "Cancel" while nodes are planned
+            self.cancel()
+            return
         path = self.browser.current_path()
         if path is not None:
             self.open_path(path)
@@ -665,6 +694,7 @@ class BrowserDock(QWidget):
             self.browser.select_path(path)
 
     def _on_plan_ready(self, hierarchy: Hierarchy, path: str, plan: LayerPlan) -> None:
+        self._update_planning()
         try:
             self._add_planned(hierarchy, path, plan)
         finally:
@@ -736,6 +766,7 @@ class BrowserDock(QWidget):
         self.status.setText(redact_text(self.hierarchy.url) if self.hierarchy is not None else "")
 
     def _on_error(self, err: BaseException, path: str) -> None:
+        self._update_planning()
         self._release_unused()
         if isinstance(err, ZarrBrowserError):
             # the user's mistake or the store's (an unreadable node): the dock's error bar says it;

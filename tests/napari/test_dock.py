@@ -480,3 +480,36 @@ def test_a_store_loaded_again_replaces_the_copy_kept_for_its_layers(
     viewer.layers.clear()
     qtbot.waitUntil(lambda: closed == [dataset, first], timeout=5_000)
 
+
+def test_esc_and_cancel_stop_adding_a_node_whose_plan_waits_on_the_server(
+        make_napari_viewer: Any, stores: Any, http_server: Any, qtbot: Any) -> None:
+    """Esc did nothing while the dock planned a node's layers on a slow server: the layers came
+    seconds later, whatever the user did; the dock offered no Cancel."""
+    import shutil
+
+    from qtpy.QtCore import Qt
+
+    shutil.copytree(stores.image("0.5"), http_server.root / "image.ome.zarr")
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.activateWindow()
+    widget = _dock_on(viewer, qtbot, http_server.url_for("image.ome.zarr"))
+    http_server.faults.add("image.ome.zarr/labels/*", "hang")  # planning the image reads its labels
+    for how in ("Esc", "Cancel"):
+        widget.open_path("/")
+        qtbot.waitUntil(lambda: widget.open_button.text() == "Cancel", timeout=2_000)
+        assert widget.cancel_action.isEnabled() and "Esc" in widget.open_button.toolTip()
+        if how == "Esc":
+            widget.browser.tree.setFocus()
+            qtbot.keyClick(widget.browser.tree, Qt.Key.Key_Escape)
+        else:
+            qtbot.mouseClick(widget.open_button, Qt.MouseButton.LeftButton)
+        assert widget.status.text() == "Cancelled adding / to the viewer", how
+        assert widget.open_button.text() == "Open" and widget.open_button.isEnabled()
+        assert not widget.cancel_action.isEnabled()
+        qtbot.waitUntil(lambda: not widget.is_busy(), timeout=2_000)  # the read waited for is abandoned
+        qtbot.wait(300)
+        assert len(viewer.layers) == 0 and widget.hierarchy is not None
+    http_server.faults.clear()
+    widget.open_path("/")  # the server answers again: the node opens
+    qtbot.waitUntil(lambda: len(viewer.layers) == 3 and not widget.is_busy(), timeout=10_000)
+    assert widget.open_button.text() == "Open"
