@@ -47,7 +47,7 @@ def _write(ds: xr.Dataset, path: Path, zarr_format: int) -> Path:
 @pytest.mark.parametrize("zarr_format", [2, 3])
 def test_packed_variable_shows_the_values_xarray_decodes(tmp_path: Path, zarr_format: int) -> None:
     path = _write(_packed_dataset(np.linspace(-30.0, 30.0, 7)), tmp_path / "packed.zarr", zarr_format)
-    (spec,) = [s for s in plan(path).specs if s.kwargs["name"] == "temp"]
+    (spec,) = [s for s in plan(path).specs if s.path == "/temp"]
     level = spec.levels[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -64,7 +64,7 @@ def test_packed_variable_shows_the_values_xarray_decodes(tmp_path: Path, zarr_fo
 
 def test_descending_coordinates_place_the_image_with_a_negative_scale(tmp_path: Path) -> None:
     path = _write(_packed_dataset(np.linspace(30.0, -30.0, 7)), tmp_path / "north-first.zarr", 3)
-    (spec,) = [s for s in plan(path).specs if s.kwargs["name"] == "temp"]
+    (spec,) = [s for s in plan(path).specs if s.path == "/temp"]
     assert spec.kwargs["scale"] == pytest.approx((1.0, -10.0, 30.0))
     assert spec.kwargs["translate"] == pytest.approx((0.0, 30.0, 0.0))  # row 0 is at 30° N
 
@@ -101,7 +101,7 @@ def test_nczarr_fill_and_missing_values_are_masked_as_netcdf_reads_them(tmp_path
     subprocess.run([_need("ncgen"), "-4", "-o", str(source), str(tmp_path / "t.cdl")], check=True, timeout=60)
     store = tmp_path / "t.zarr"
     subprocess.run([_need("nccopy"), str(source), f"file://{store}#mode=nczarr,file"], check=True, timeout=60)
-    specs = {s.kwargs["name"]: s for s in plan(store).specs}
+    specs = {s.path.lstrip("/"): s for s in plan(store).specs}
     with netcdf4.Dataset(source) as nc:
         for name in ("temp", "counts", "ub", "u8"):  # ub: _Unsigned bytes; u8: '<u1', which zarr refuses
             truth = np.ma.filled(nc[name][...].astype("float64"), np.nan)

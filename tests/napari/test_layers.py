@@ -247,15 +247,15 @@ def test_bf2raw_with_one_series_opens_it(stores: Any) -> None:
 def test_xarray_dataset_arrays_get_dims_and_scale_from_regular_coordinates(stores: Any) -> None:
     result = plan(stores.xarray())
     by_name = {s.kwargs["name"]: s for s in result.specs}
-    assert set(by_name) == {"temperature", "mask"}  # 1-D coordinates are not images
-    temperature = by_name["temperature"].kwargs
+    assert set(by_name) == {"dataset/temperature", "dataset/mask"}  # 1-D coordinates are not images
+    temperature = by_name["dataset/temperature"].kwargs
     assert temperature["axis_labels"] == ("time", "lat", "lon")
     assert temperature["scale"] == pytest.approx((1.0, 10.0, 4.0))
     assert temperature["translate"] == pytest.approx((0.0, -45.0, 0.0))
     assert temperature["units"] == (None, "degrees_north", "degrees_east")
-    assert by_name["mask"].kwargs["axis_labels"] == ("lat", "lon")
+    assert by_name["dataset/mask"].kwargs["axis_labels"] == ("lat", "lon")
     # pint does not know CF's "degrees_north" / "degrees_east": the glue gives napari degrees
-    (_, kwargs, _), = layer_data(by_name["temperature"])
+    (_, kwargs, _), = layer_data(by_name["dataset/temperature"])
     assert kwargs["units"] == (None, "degree", "degree")
 
 
@@ -269,7 +269,7 @@ def test_plain_v3_array_with_dimension_names(stores: Any) -> None:
 
 def test_group_without_image_conventions_opens_image_like_arrays_up_to_a_limit(stores: Any) -> None:
     result = plan(stores.plain_group(n_images=3))
-    assert [s.kwargs["name"] for s in result.specs] == ["img0", "img1", "img2"]
+    assert [s.kwargs["name"] for s in result.specs] == ["group/img0", "group/img1", "group/img2"]
     assert result.others == ()
     crowded = plan(stores.plain_group("crowded.zarr", n_images=10), max_arrays=8)
     assert len(crowded.specs) == 8
@@ -287,6 +287,67 @@ def test_pickle_codec_array_is_refused_and_no_code_runs(stores: Any) -> None:
     assert not marker.exists()
 
 
+# -- layer names -----------------------------------------------------------------------------
+
+
+def _names(path: Path | str, node: str = "/") -> list[str]:
+    return [name for spec in plan(path, node).specs for name in spec.names]
+
+
+def test_layers_are_named_by_their_store_and_where_they_are_in_it(stores: Any, tmp_path: Path) -> None:
+    """Nodes below the root had bare names (cells, s0, temperature; the labels of two wells were
+    cells and cells [1]) and a zip was named img.ome.zarr where its folder was img (audit G, 11).
+    The image at the root keeps its names (napari-ome-zarr's ``<name>: <channel>``)."""
+    import shutil
+    import zipfile
+
+    image = stores.image("0.5")
+    assert _names(image) == ["image: DAPI", "image: GFP", "image: cells"]
+    # its labels, however opened, are named as the image names them
+    assert _names(image, "/labels") == _names(image, "/labels/cells") == ["image: cells"]
+    assert _names(image, "/s0") == ["image/s0"]  # a pyramid level: where it is
+    archive = tmp_path / "image.ome.zarr.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for file in sorted(image.rglob("*")):
+            zf.write(file, file.relative_to(image).as_posix())
+    assert _names(archive) == _names(image) and _names(archive, "/labels/cells") == ["image: cells"]
+
+    plate = stores.plate("0.5", labels=True)
+    assert _names(plate) == ["plate: DAPI", "plate: GFP", "plate: cells"]
+    assert _names(plate, "/A/3") == _names(plate, "/A/3/0") == ["plate/A/3/0: DAPI", "plate/A/3/0: GFP",
+                                                                 "plate/A/3/0: cells"]
+    assert _names(plate, "/A/3/0/labels/cells") == ["plate/A/3/0: cells"]
+    assert _names(plate, "/B/2/0/labels") == ["plate/B/2/0: cells"]  # another well's: another name
+
+    dataset = stores.xarray()
+    assert _names(dataset) == ["dataset/mask", "dataset/temperature"]
+    assert _names(dataset, "/temperature") == ["dataset/temperature"]
+
+    # an image in a group named like a store, opened from the group (napari opens coll.zarr/x.ome.zarr so)
+    collection = tmp_path / "coll.zarr"
+    import zarr
+
+    zarr.open_group(str(collection), mode="w", zarr_format=3)
+    shutil.copytree(image, collection / "x.ome.zarr")
+    assert _names(collection, "/x.ome.zarr") == ["x: DAPI", "x: GFP", "x: cells"]
+    assert _names(collection, "/x.ome.zarr/labels/cells") == ["x: cells"]
+    assert _names(collection, "/x.ome.zarr/s0") == ["x/s0"]
+
+
+@pytest.mark.parametrize(("url", "name"), [
+    ("/data/img.ome.zarr", "img"), ("/data/img.ome.zarr/", "img"), ("/data/img.ome.zarr.zip", "img"),
+    ("/data/img.ozx", "img"), ("https://host:8000/data/img.ome.zarr", "img"), ("s3://bucket/img.ome.zarr", "img"),
+    ("s3://bucket/img.zarr.zip", "img"), ("https://host/img.zarr?X-Amz-Signature=1", "img"), ("s3://bucket", "bucket"),
+    ("/data/.zarr", ".zarr"),
+])
+def test_a_store_is_named_alike_wherever_it_is_read_from(url: str, name: str) -> None:
+    """A folder, its zip, its copies on HTTP and S3: the same name (the layer's metadata and the dock
+    say where it was read from)."""
+    from zarr_browser.streaming.layers import _store_name
+
+    assert _store_name(url) == name
+
+
 # -- the demo --------------------------------------------------------------------------------
 
 
@@ -300,7 +361,7 @@ def test_demo_stores(small_demo: Path) -> None:
     plate = plan(small_demo / "plate.ome.zarr").specs
     assert [s.role for s in plate] == ["plate"] and plate[0].levels[-1].shape == (2, 256, 384)
     climate = plan(small_demo / "climate.zarr").specs
-    assert [s.kwargs["name"] for s in climate] == ["temperature"]
+    assert [s.kwargs["name"] for s in climate] == ["climate/temperature"]
     assert climate[0].kwargs["scale"] == pytest.approx((30.0, 178 / 89, 358 / 179))
 
 

@@ -186,10 +186,10 @@ def test_open_plain_arrays_and_groups(make_napari_viewer: Any, stores: Any) -> N
     (array,) = viewer.open(str(stores.v3_array()), plugin="zarr-browser")
     assert tuple(array.axis_labels) == ("z", "y", "x") and array.data.shape == (4, 40, 50)
     dataset = viewer.open(str(stores.xarray()), plugin="zarr-browser")
-    assert names(dataset) == ["mask", "temperature"]
+    assert names(dataset) == ["dataset/mask", "dataset/temperature"]  # the store's arrays, named where they are
     assert tuple(dataset[1].scale) == pytest.approx((1.0, 10.0, 4.0))
     group = viewer.open(str(stores.plain_group(n_images=10)), plugin="zarr-browser")
-    assert names(group) == [f"img{i}" for i in range(8)]
+    assert names(group) == [f"group/img{i}" for i in range(8)]
 
 
 def test_the_contrast_slider_spans_the_data_type(make_napari_viewer: Any, tmp_path: Path) -> None:
@@ -230,7 +230,7 @@ def test_arrays_napari_cannot_draw_are_noted_and_the_rest_open(make_napari_viewe
     notification_manager.notification_ready.connect(lambda n: seen.append(n.message))
     group["waves"][...] = np.full((8, 8), 3 + 4j, dtype="complex64")
     layers = viewer.open(str(tmp_path / "mixed.zarr"), plugin="zarr-browser")
-    assert names(layers) == ["a", "waves |z|", "z"]  # complex: shown as its magnitude, and said so
+    assert names(layers) == ["mixed/a", "mixed/waves |z|", "mixed/z"]  # complex: shown as its magnitude, and said so
     assert layers[1].metadata["zarr_browser"]["values"] == "magnitude"
     np.testing.assert_array_equal(np.asarray(layers[1].data[:, :]), np.full((8, 8), 5, dtype="float32"))
     note = next(m for m in seen if "not shown in napari" in m)
@@ -313,18 +313,18 @@ def test_dock_opens_nodes_and_follows_the_layer_selection(
                     timeout=10_000)
     widget.open_path("/labels/cells")
     qtbot.waitUntil(lambda: len(viewer.layers) == 1, timeout=10_000)
-    assert kinds(viewer.layers) == ["Labels"] and viewer.layers[0].name == "cells"
+    assert kinds(viewer.layers) == ["Labels"] and viewer.layers[0].name == "image: cells"  # named as its image names it
 
     double_click(qtbot, widget.browser.tree, widget.browser.proxy.index(0, 0))  # the root: image and labels
     qtbot.waitUntil(lambda: len(viewer.layers) == 3, timeout=10_000)
     # the labels open already are not added again; they stay above their image
-    assert names(viewer.layers) == ["image: DAPI", "image: GFP", "cells"]
+    assert names(viewer.layers) == ["image: DAPI", "image: GFP", "image: cells"]
     assert "2 layer(s) added, 1 open already" in widget.status.text()
     assert widget.browser.current_path() == "/"  # napari made the last layer active; the dock stays put
 
     viewer.layers.selection.active = viewer.layers["image: GFP"]
     qtbot.waitUntil(lambda: widget.browser.current_path() == "/", timeout=5_000)
-    viewer.layers.selection.active = viewer.layers["cells"]
+    viewer.layers.selection.active = viewer.layers["image: cells"]
     qtbot.waitUntil(lambda: widget.browser.current_path() == "/labels/cells", timeout=5_000)
     qtbot.waitUntil(lambda: not widget.is_busy(), timeout=5_000)
     # and the other way round: a node chosen in the dock selects the layers it was opened as
@@ -417,7 +417,7 @@ def test_cli_napari_flag_opens_a_folder_inside_a_store_from_the_store(
     viewer = napari.current_viewer()
     try:
         (labels,) = viewer.layers
-        assert labels.name == "cells" and [str(u) for u in labels.units] == ["micrometer", "micrometer"]
+        assert labels.name == "image: cells" and [str(u) for u in labels.units] == ["micrometer", "micrometer"]
         assert tuple(labels.scale) == (0.5, 0.25)  # the image's scale: read from the store above
         dock = viewer.window.dock_widgets["Zarr browser (zarr-browser)"]
         qtbot.waitUntil(lambda: not dock.is_busy() and dock.browser.current_path() == "/labels/cells",
@@ -444,7 +444,7 @@ def test_the_dock_opens_a_store_with_the_storage_options_it_was_opened_with(
     assert cli.main([url, "--napari", "--node", "/labels/cells", *options]) == 0  # what "Open in napari" runs
     viewer = napari.current_viewer()
     try:
-        assert names(viewer.layers) == ["cells"]
+        assert names(viewer.layers) == ["image: cells"]
         dock = viewer.window.dock_widgets["Zarr browser (zarr-browser)"]
         qtbot.waitUntil(lambda: not dock.is_busy() and dock.browser.current_path() == "/labels/cells",
                         timeout=20_000)
@@ -453,11 +453,14 @@ def test_the_dock_opens_a_store_with_the_storage_options_it_was_opened_with(
         dock.show_store(str(other))
         qtbot.waitUntil(lambda: dock.hierarchy is not None and dock.hierarchy.url == str(other), timeout=10_000)
         viewer.layers.selection.active = None
-        viewer.layers.selection.active = viewer.layers["cells"]  # its store opens again, with its options
+        viewer.layers.selection.active = viewer.layers["image: cells"]  # its store shows again (kept for it)
         qtbot.waitUntil(lambda: dock.hierarchy.url == url and dock.browser.current_path() == "/labels/cells",
                         timeout=20_000)
         assert not dock.status.text().startswith("error")
-        qtbot.waitUntil(lambda: not dock.is_busy(), timeout=10_000)
+        kept = dock.hierarchy
+        dock.show_store(url, reload=True)  # read afresh: with the options it was opened with
+        qtbot.waitUntil(lambda: dock.hierarchy is not kept and not dock.is_busy(), timeout=20_000)
+        assert dock.hierarchy.url == url and not dock.browser.errorText()
     finally:
         viewer.close()
 
@@ -544,7 +547,7 @@ def test_dock_shows_the_inspector_and_opens_a_double_clicked_node(
     panel.tree.setFocus()
     qtbot.keyClick(panel.tree, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: len(viewer.layers) == 3, timeout=10_000)
-    assert kinds(viewer.layers)[-1] == "Labels" and viewer.layers[-1].name == "cells"
+    assert kinds(viewer.layers)[-1] == "Labels" and viewer.layers[-1].name == "image: cells"
     qtbot.waitUntil(lambda: not widget.is_busy(), timeout=10_000)
 
 
@@ -604,7 +607,7 @@ def test_window_open_in_napari_runs_a_napari_with_the_node_and_the_dock(
                           env={**os.environ})
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.split("REPORT ", 1)[1].splitlines()[0])
-    assert report == {"layers": ["cells"], "kinds": ["Labels"], "dock": True}
+    assert report == {"layers": ["image: cells"], "kinds": ["Labels"], "dock": True}
 
 
 def test_dock_reports_a_mistyped_path_in_its_error_bar_only(

@@ -33,6 +33,7 @@ import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeGuard
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -72,6 +73,8 @@ _LEGACY_5D = ({"name": "t", "type": "time", "unit": None}, {"name": "c", "type":
               {"name": "x", "type": "space", "unit": None})
 _DEFAULT_NAMES = frozenset({"image", "default", "multiscale", "multiscales"})
 """Multiscale names writers give every image (ome-zarr-py: "image"): not worth a layer name."""
+_STORE_SUFFIXES = (".ome.zarr", ".zarr", ".ome.zip", ".zip", ".ozx")
+"""What a store's file or folder name ends with, left out of the layer names."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -282,11 +285,25 @@ def _is_integer(dtype: str) -> bool:
 
 
 def _store_name(url: str) -> str:
-    name = url.rstrip("/").rsplit("/", 1)[-1]
-    for suffix in (".ome.zarr", ".zarr", ".ome.zip", ".zip", ".ozx"):
-        if name.lower().endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return name or url
+    """The name of the store at *url* in layer names: its last path segment without the suffixes
+    of a store (``img.ome.zarr``, ``img.ome.zarr.zip`` and ``s3://bucket/img.ome.zarr`` are
+    all ``img``: a folder and its zip, or copies on two servers, are the same data)."""
+    parts = urlsplit(url) if "://" in url else None
+    path = (parts.path if parts is not None else url).replace("\\", "/").rstrip("/")
+    name = path.rsplit("/", 1)[-1] or (parts.netloc if parts is not None else "")
+    return _without_store_suffix(name, _STORE_SUFFIXES) or url
+
+
+def _without_store_suffix(name: str, suffixes: Sequence[str]) -> str:
+    """*name* without the *suffixes* it ends with (``.ome.zarr.zip``: both), never emptied."""
+    stripped = True
+    while stripped:
+        stripped = False
+        for suffix in suffixes:
+            if name.lower().endswith(suffix) and len(name) > len(suffix):
+                name, stripped = name[: -len(suffix)], True
+                break
+    return name
 
 
 @dataclass
@@ -373,30 +390,48 @@ class _Planner:
             return self._well(node)
         return self._group(node)
 
-    def _image_axes_above(self, node: Node, *, labels_group: bool = False) -> list[dict[str, Any]]:
-        """The axes of the image a label image (``<image>/labels/<name>``) or a labels group
-        (``<image>/labels``) belongs to, or none."""
+    def _image_above(self, node: Node, *, labels_group: bool = False) -> Node | None:
+        """The image a label image (``<image>/labels/<name>``) or a labels group (``<image>/labels``)
+        belongs to, or None."""
         labels = node.path if labels_group else parent_path(node.path)
         image_path = parent_path(labels) if labels and posixpath.basename(labels) == "labels" else None
         image = self.ctx.node(image_path) if image_path else None
-        if image is None or "image" not in self._roles(image):
+        return image if image is not None and "image" in self._roles(image) else None
+
+    def _image_axes_above(self, node: Node, *, labels_group: bool = False) -> list[dict[str, Any]]:
+        """The axes of the image a label image or a labels group belongs to (:meth:`_image_above`), or none."""
+        image = self._image_above(node, labels_group=labels_group)
+        if image is None:
             return []
         return [dict(a) for a in self._describe(image).get("axes") or [] if isinstance(a, dict)]
 
-    def _name(self, node: Node, description: Mapping[str, Any] | None = None) -> str:
-        """The multiscale's own name, unless it is a writer's default; else where the node is.
+    def _layer_prefix(self, path: str) -> str:
+        """Where the node at *path* is, as layer names begin: the store's name (:func:`_store_name`),
+        then the node's path below the root: ``img`` (the root), ``img/labels/cells``, ``plate/A/2/0``.
+        A group named like a store (``x.zarr``) inside this one stands for a store of its own:
+        ``x``, ``x/s0`` (napari opens ``coll.zarr/x.zarr`` from ``coll.zarr``, its enclosing group).
 
-        ome-zarr-py names every image "image", so two stores opened together would show the
-        same names: those get the store's name (the root) or the node's, with the store in
-        front when the node's name is only a number (a series or a field).
+        Layers opened below the root had bare names (``cells``, ``s0``, ``temperature``: the labels
+        of two wells were ``cells`` and ``cells [1]``), and a zip was named ``img.ome.zarr``
+        where its folder was ``img`` (audit G, 11).
         """
+        parts = [p for p in path.split("/") if p]
+        for i in range(len(parts) - 1, -1, -1):
+            if _without_store_suffix(parts[i], (".zarr",)) != parts[i]:
+                return "/".join([_without_store_suffix(parts[i], _STORE_SUFFIXES), *parts[i + 1:]])
+        return "/".join([_store_name(self.hierarchy.url), *parts])
+
+    def _name(self, node: Node, description: Mapping[str, Any] | None = None) -> str:
+        """What the layers of an image are named by (``<name>: <channel>``): where it is
+        (:meth:`_layer_prefix`).  An image at the root of its store whose multiscale has a name of its own
+        (not a writer's default such as ome-zarr-py's "image") is named by it, as napari-ome-zarr
+        names it."""
+        where = self._layer_prefix(node.path)
         name = description.get("name") if description else None
-        if isinstance(name, str) and name.strip("/") and name.strip().lower() not in _DEFAULT_NAMES:
+        if "/" not in where and isinstance(name, str) and name.strip("/") \
+                and name.strip().lower() not in _DEFAULT_NAMES:
             return name.rstrip("/").rsplit("/", 1)[-1]
-        store = _store_name(self.hierarchy.url)
-        if not node.name:
-            return store
-        return f"{store}{node.path}" if node.name.isdigit() else _store_name(node.name)  # a nested x.zarr: x
+        return where
 
     def _metadata(self, path: str, role: str) -> dict[str, Any]:
         return {"zarr_browser": {"url": self.hierarchy.url, "path": path, "role": role}}
@@ -583,8 +618,10 @@ class _Planner:
         levels = self._levels(node, description, result)
         if levels is None:
             return result
-        label_name = name or self._name(node, description)
-        layer_name = f"{base}: {label_name}" if base else label_name
+        if base is None:  # opened by itself (or its labels group): named as its image names it
+            image = self._image_above(node)
+            base = self._name(image, self._describe(image)) if image is not None else None
+        layer_name = f"{base}: {name or node.name}" if base else self._name(node, description)
         if not _is_integer(str(levels[0].dtype)):
             result.problems.append(f"{node.path}: label pixels must be integers, not {levels[0].dtype}; shown as an "
                                 "image")
@@ -887,7 +924,7 @@ class _Planner:
             return result
         levels = _strided_pyramid(level, rgb)
         kwargs: dict[str, Any] = {
-            "name": node.name or _store_name(self.hierarchy.url),
+            "name": self._layer_prefix(node.path),
             "multiscale": len(levels) > 1,
             "scale": tuple(scale[:spatial]),
             "translate": tuple(translate[:spatial]),
