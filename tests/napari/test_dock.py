@@ -52,7 +52,9 @@ def test_the_tree_keeps_its_height_when_the_dock_is_closed_and_opened_again(
         assert not any(layout.itemAt(i).spacerItem() for i in range(layout.count())), "napari padded the dock"
         close_with_title_button(widget, qtbot)
         qtbot.waitUntil(lambda: DOCK not in viewer.window.dock_widgets, timeout=5_000)
-    assert heights[0] > 120 and heights == [heights[0]] * 3
+    # the same height each time, give or take the Open button's: napari's style sheet makes it
+    # 24 or 26 px from one dock to the next (seen on main too: 174 / 175 px)
+    assert heights[0] > 120 and max(heights) - min(heights) <= 2, heights
 
 
 def open_node(widget: Any, viewer: Any, qtbot: Any, path: str, times: int = 2) -> list[tuple[list[str], str]]:
