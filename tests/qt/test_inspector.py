@@ -887,3 +887,32 @@ def test_keyboard_focus_shows_on_the_tab_bar_and_the_copy_buttons(  # type: igno
         widget.clearFocus()
         qtbot.waitUntil(lambda w=widget: not w.hasFocus())
         assert widget.grab().toImage() != focused, f"{type(widget).__name__}: focus is invisible"
+
+
+def test_inspector_scroll_areas_stop_refitting_their_content_within_itself(make_inspector) -> None:  # type: ignore[no-untyped-def]
+    """Fitting a tab's content to its scroll area resizes it, whose resize comes back to the area
+    to be fitted again: under napari's progress bar these rounds nested until the stack ran out
+    (SIGSEGV in text layout, about 1 run in 10 opening a plate; audit I, 1).  They stop a few deep."""
+    from qtpy.QtGui import QResizeEvent
+    from qtpy.QtWidgets import QScrollArea
+
+    from zarr_browser.qt.inspector.panel import _SettlingScrollArea
+
+    inspector = make_inspector()
+    areas = [a for a in inspector.findChildren(QScrollArea) if isinstance(a, _SettlingScrollArea)]
+    assert areas  # every tab that scrolls
+    area = areas[0]
+    content = area.widget()
+    rounds = []
+
+    def refit_again(_self, watched, event):  # type: ignore[no-untyped-def]  # what Qt does: a resize, filtered again
+        rounds.append(area._depth)
+        return area.eventFilter(watched, QResizeEvent(content.size(), content.size()))
+
+    original = QScrollArea.eventFilter
+    QScrollArea.eventFilter = refit_again  # type: ignore[method-assign,assignment]
+    try:
+        assert area.eventFilter(content, QResizeEvent(content.size(), content.size())) is False
+    finally:
+        QScrollArea.eventFilter = original  # type: ignore[method-assign]
+    assert rounds == [1, 2, 3, 4] and area._depth == 0

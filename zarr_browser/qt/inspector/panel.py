@@ -128,8 +128,35 @@ def no_preview_reason(node: Node) -> str:
     return "No preview for 1-D arrays: a picture needs two dimensions"
 
 
+class _SettlingScrollArea(QScrollArea):
+    """A scroll area that stops re-fitting its content past a few nested rounds.
+
+    Fitting the content to the viewport resizes it, whose resize event comes back to this
+    filter, which fits it again: when showing a scroll bar changes the content's height enough
+    to hide it again, the rounds nest without end.  Under napari's progress bar (which runs
+    the event loop inside ``viewer.open``) a newly docked inspector did, until the stack ran
+    out: napari died with SIGSEGV (audit I, 1; about 1 run in 10 on a 96-well plate).
+    """
+
+    MAX_DEPTH = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._depth = 0
+
+    def eventFilter(self, watched: Any, event: Any) -> bool:
+        if self._depth >= self.MAX_DEPTH:
+            logger.debug("scroll area: content re-fitted %d times within itself; left as it is", self._depth)
+            return False
+        self._depth += 1
+        try:
+            return bool(super().eventFilter(watched, event))
+        finally:
+            self._depth -= 1
+
+
 def _scrolled(widget: QWidget) -> QScrollArea:
-    area = QScrollArea()
+    area = _SettlingScrollArea()
     area.setWidget(widget)
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
