@@ -1089,3 +1089,20 @@ def test_ctrl_c_in_the_terminal_closes_the_window_cleanly(http_server: Any, zarr
             proc.communicate()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "interrupted: closing the window" in err
+
+
+@pytest.mark.network
+def test_open_in_napari_says_it_is_starting_and_shows_a_failure(qtbot: Any, make_window: Any, http_server: Any,
+                                                                zarr_stores: Any) -> None:
+    """*Open in napari* started a process with no word in the window, and when it failed (HTTP
+    403 here) the reason went to a terminal a desktop user does not have (audit H, 8)."""
+    zarr_stores.sample(str(http_server.root / "s.zarr"), 2)
+    window = make_window()
+    open_and_wait(qtbot, window, http_server.url_for("s.zarr"))
+    http_server.faults.add("*", "403")  # from now on: what napari's process reads is refused
+    window.openCurrentInNapari("/")
+    assert "Starting napari on /" in window.statusBar().currentMessage()
+    assert len(window._napari_launches) == 1
+    qtbot.waitUntil(lambda: not window._napari_launches, timeout=90_000)
+    text = window.errorBar.text()
+    assert window.errorBar.isVisible() and "napari could not open /" in text and "403" in text, text

@@ -14,6 +14,7 @@ traceback.  "Open in napari" starts napari in a new process with the zarr-browse
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib.util
 import json
@@ -261,6 +262,56 @@ def napari_command(url: str, path: str, storage_options: dict[str, Any] | None =
     return command, environment
 
 
+class _NapariLaunch:
+    """A napari process started by *Open in napari*, watched until it exits.
+
+    The status bar says it is starting (napari takes seconds); its error output goes to a file
+    (a pipe would break the process once this window is gone), copied to this process's stderr
+    when it exits; a failure is reported to the window with its last line.  napari outlives the
+    window, as before: only the watching stops.
+    """
+
+    POLL_MS = 500
+
+    def __init__(self, window: BrowserWindow, command: list[str], environment: dict[str, str], node: str) -> None:
+        import tempfile
+
+        from qtpy.QtCore import QTimer
+
+        self._window = window
+        self._node = node
+        self._log = tempfile.NamedTemporaryFile(prefix="zarr-browser-napari-", suffix=".log", delete=False)  # noqa: SIM115
+        self.process = subprocess.Popen(command, env=environment, stderr=self._log)
+        window._show_message(f"Starting napari on {node}…", 15_000)
+        self._timer = QTimer(window)
+        self._timer.setInterval(self.POLL_MS)
+        self._timer.timeout.connect(self._poll)
+        self._timer.start()
+
+    def _poll(self) -> None:
+        code = self.process.poll()
+        if code is None:
+            return
+        self._timer.stop()
+        self._log.close()
+        try:
+            with open(self._log.name, "rb") as log:
+                err = log.read()
+        except OSError:
+            err = b""
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(self._log.name)
+        if err:
+            sys.stderr.write(err.decode(errors="replace"))
+        message = None
+        if code != 0:
+            lines = [line for line in err.decode(errors="replace").splitlines() if line.strip()]
+            why = lines[-1].removeprefix("zarr-browser: ") if lines else f"exit status {code}"
+            message = f"napari could not open {self._node}: {why}"
+        self._window._napari_launch_ended(self, message)
+
+
 def napari_available() -> bool:
     """Whether napari and the zarr-browser napari reader are installed (not yet: the plugin is pending)."""
     return importlib.util.find_spec("napari") is not None and \
@@ -313,6 +364,7 @@ class BrowserWindow(QMainWindow):
         self._registry = registry
         self._settings = settings if settings is not None else app_settings()
         self._policy = policy
+        self._napari_launches: list[_NapariLaunch] = []  # napari processes started here, until they exit
         self._recent = RecentStores(self._settings)
         #: the URL and the options of the last open tried (kept when it failed: the dialog offers them again)
         self._last_attempt: tuple[str, dict[str, Any]] | None = None
@@ -689,10 +741,18 @@ class BrowserWindow(QMainWindow):
         hierarchy = self.panel.hierarchy()
         if hierarchy is None or not napari_available():
             return
-        command, environment = napari_command(hierarchy.url, path or self.currentPath() or "/",
-                                              hierarchy.access.storage_options,
+        node = path or self.currentPath() or "/"
+        command, environment = napari_command(hierarchy.url, node, hierarchy.access.storage_options,
                                               timeout=self._policy.deadline if self._policy else None)
-        subprocess.Popen(command, env=environment)
+        self._napari_launches.append(_NapariLaunch(self, command, environment, node))
+
+    def _napari_launch_ended(self, launch: _NapariLaunch, message: str | None) -> None:
+        """A napari started from here exited: a failure shows in the error bar (it went to a
+        terminal the user may not have: audit H, 8)."""
+        with contextlib.suppress(ValueError):
+            self._napari_launches.remove(launch)
+        if message:
+            self.errorBar.showError(message)
 
     # -- status and progress ---------------------------------------------------------------
     def _show_message(self, text: str, timeout: int) -> None:
