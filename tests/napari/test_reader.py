@@ -565,7 +565,12 @@ def test_window_open_in_napari_runs_a_napari_with_the_node_and_the_dock(
 
     path = stores.image("0.5")
     launched: list[list[str]] = []
-    monkeypatch.setattr(window_module.subprocess, "Popen", lambda command, *a, **k: launched.append(command))
+    class Started:  # what the window watches: a process that has exited
+        def poll(self) -> int:
+            return 0
+
+    monkeypatch.setattr(window_module.subprocess, "Popen",
+                        lambda command, *a, **k: launched.append(command) or Started())
     monkeypatch.setattr(window_module, "napari_available", lambda: True)
     from qtpy.QtCore import QSettings
 

@@ -268,7 +268,7 @@ class _NapariLaunch:
     The status bar says it is starting (napari takes seconds); its error output goes to a file
     (a pipe would break the process once this window is gone), copied to this process's stderr
     when it exits; a failure is reported to the window with its last line.  napari outlives the
-    window, as before: only the watching stops.
+    window, as before: only the watching stops (and what napari writes then is not kept).
     """
 
     POLL_MS = 500
@@ -287,6 +287,13 @@ class _NapariLaunch:
         self._timer.setInterval(self.POLL_MS)
         self._timer.timeout.connect(self._poll)
         self._timer.start()
+
+    def detach(self) -> None:
+        """Stop watching (the window closes): napari runs on, its error output no longer kept."""
+        self._timer.stop()
+        self._log.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self._log.name)
 
     def _poll(self) -> None:
         code = self.process.poll()
@@ -783,4 +790,7 @@ class BrowserWindow(QMainWindow):
             return
         self.editing.shutdown()
         self.panel.shutdown()  # cancels the inspector's work too: no late results for dead widgets
+        for launch in self._napari_launches:
+            launch.detach()
+        self._napari_launches.clear()
         super().closeEvent(event)
