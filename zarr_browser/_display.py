@@ -13,7 +13,9 @@ Three display modes (``ZARR_BROWSER_DISPLAY``):
 The engine calls listeners from its I/O thread; :class:`_Refresher` moves the call to the GUI
 thread with a queued Qt signal and refreshes every layer (of every open viewer) that shows the
 source, at most once per :data:`REFRESH_INTERVAL_MS`.  Failed chunks are reported once per
-layer with a napari warning naming the first failed key.
+layer with a napari warning naming the first failed key.  A plate (a mosaic of wells) is
+reported once its view has arrived, naming each well not shown as stored (missing, unreadable,
+not fitting the plate's cells, failed chunks) once per plate, whichever of its layers shows it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from zarr_browser._responsive import wait_responsive
 from zarr_browser.streaming.display import DisplayLevel, display_levels
 from zarr_browser.streaming.engine import get_engine
 from zarr_browser.streaming.levels import normalize_key, stored_region
+from zarr_browser.streaming.mosaic import MosaicSource, problems_message
 
 if TYPE_CHECKING:
     from zarr_browser.streaming.levels import LevelArray
@@ -182,6 +185,7 @@ def _make_refresher() -> _Refresher:
             self._tokens: set[int] = set()
             self._dirty: set[int] = set()
             self._warned: weakref.WeakSet[Any] = weakref.WeakSet()
+            self._told: weakref.WeakKeyDictionary[MosaicSource, set[tuple[str, str]]] = weakref.WeakKeyDictionary()
             self._timer = QTimer(self)
             self._timer.setSingleShot(True)
             self._timer.setInterval(REFRESH_INTERVAL_MS)
@@ -276,6 +280,7 @@ def _make_refresher() -> _Refresher:
                 self._report(layer)
 
         def _report(self, layer: Any) -> None:
+            self._report_tiles(layer)
             if layer in self._warned:
                 return
             failures = [msg for array in _arrays_of(layer) for token in array.tokens()
@@ -289,10 +294,45 @@ def _make_refresher() -> _Refresher:
             show_warning(f"zarr-browser: {layer.name}: chunks failed and are drawn as a checkerboard: "
                          f"{failures[0]}{more}")
 
+        def _report_tiles(self, layer: Any) -> None:
+            """Name the wells of a plate layer that are not shown as stored (missing, unreadable,
+            cropped, failed chunks), once its view has arrived; wells named already (by this or
+            another layer of the plate: its channels share the tiles) are not named again."""
+            arrays = _arrays_of(layer)
+            mosaics = [array.level.source for array in arrays if isinstance(array.level.source, MosaicSource)]
+            if not mosaics or not _settled(layer, arrays):
+                return
+            told = self._told.setdefault(mosaics[0], set())
+            new = []
+            for mosaic in mosaics:  # finest first: a well's first message names its full resolution
+                for problem in mosaic.problems():
+                    if (problem.key, problem.kind) not in told:
+                        told.add((problem.key, problem.kind))
+                        new.append(problem)
+            if not new:
+                return
+            from napari.utils.notifications import show_warning
+
+            message = f"zarr-browser: {problems_message(mosaics[0].title, new)}"
+            logger.warning("%s", message)
+            show_warning(message)
+
     return Refresher()
 
 
 _Refresher = Any
+
+
+def _settled(layer: Any, arrays: Sequence[DisplayLevel]) -> bool:
+    """Whether the layer's view was drawn and nothing of it is pending (its tiles and chunks known).
+
+    Not :attr:`DisplayLevel.last_holes`: napari reads a row for the cursor value or the
+    thumbnail after the view, and that small read may be complete while the view is not.  An
+    invisible layer is never settled: napari does not read it, and another layer of the same
+    plate may still be waiting for the tiles both show.
+    """
+    drawn = getattr(layer, "visible", True) and any(array.drawn for array in arrays)
+    return drawn and not any(array.awaiting for array in arrays)
 
 
 def _settle_contrast(layer: Any) -> None:

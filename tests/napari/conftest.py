@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import pickle
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -109,26 +109,29 @@ def write_ome_image(
     return path
 
 
-def write_ome_plate(path: Path, version: str, *, labels: bool = False) -> Path:
-    """A 2 × 3 plate with wells A/1, A/3 and B/2, one 2-channel field each (3 levels)."""
+def write_ome_plate(path: Path, version: str, *, labels: bool = False, wells: Sequence[str] = ("A/1", "A/3", "B/2"),
+                    shapes: Mapping[str, tuple[int, int, int]] | None = None) -> Path:
+    """A 2 × 3 plate with wells A/1, A/3 and B/2 (or *wells*), one 2-channel 32 × 48 field each
+    (3 levels; *shapes* gives some wells fields of other (c, y, x) shapes)."""
     from ome_zarr.writer import write_image, write_labels, write_plate_metadata, write_well_metadata
 
     fmt = _format(version)
     root = zarr.open_group(str(path), mode="w", zarr_format=fmt.zarr_format)
-    wells = ["A/1", "A/3", "B/2"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        write_plate_metadata(root, ["A", "B"], ["1", "2", "3"], wells, fmt=fmt, name="test plate", field_count=1)
+        write_plate_metadata(root, ["A", "B"], ["1", "2", "3"], list(wells), fmt=fmt, name="test plate",
+                             field_count=1)
         for i, well_path in enumerate(wells):
             row, column = well_path.split("/")
             well = root.require_group(row).require_group(column)
             write_well_metadata(well, [{"path": "0"}], fmt=fmt)
             field = well.require_group("0")
-            write_image(_image_pixels(i, (2, 32, 48)), field, fmt=fmt, axes=["c", "y", "x"], scale_factors=(2, 4),
+            shape = (shapes or {}).get(well_path, (2, 32, 48))
+            write_image(_image_pixels(i, shape), field, fmt=fmt, axes=["c", "y", "x"], scale_factors=(2, 4),
                         scale={"c": 1.0, "y": 0.5, "x": 0.5}, axes_units={"y": "micrometer", "x": "micrometer"},
-                        omero=OMERO)
+                        **({"omero": OMERO} if shape[0] == 2 else {}))
             if labels:
-                write_labels(_label_pixels((32, 48)), field, name="cells", fmt=fmt, axes=["y", "x"], scaler=None,
+                write_labels(_label_pixels(shape[1:]), field, name="cells", fmt=fmt, axes=["y", "x"], scaler=None,
                              scale_factors=(2, 4), scale={"y": 0.5, "x": 0.5},
                              label_metadata={"colors": LABEL_COLORS})
     return path

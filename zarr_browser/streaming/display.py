@@ -151,6 +151,8 @@ class DisplayLevel:
         """Set when a read drew placeholders (pending holes); the napari glue clears it when it
         refreshes the layer.  Unlike :attr:`last_holes`, a later small read that happens to be
         complete (napari reads a row for the thumbnail or the cursor value) does not clear it."""
+        self.drawn = False
+        """Set by the first read: napari drew this level (an invisible layer's levels are not read)."""
         fixed = {axis for axis, _ in getattr(self._level, "fixed", ())}
         self._free_axes = tuple(a for a in range(len(self._level.source.shape)) if a not in fixed)
         # coarser levels are read ahead by the reader, except mosaics (their tiles open lazily):
@@ -225,6 +227,7 @@ class DisplayLevel:
         data, holes, _ = self._best(self._index, key, request=True)
         with self._lock:
             self.last_holes = holes
+            self.drawn = True
             if any(h.status == "pending" for h in holes):
                 self.awaiting = True
         return data

@@ -43,7 +43,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -1012,6 +1012,16 @@ class StreamingEngine:
         """Messages of the blocks of *token* that failed and were not fetched since."""
         with self._lock:
             return [message for key, (_, message) in self._failed.items() if key[0] == token]
+
+    def failures_of(self, tokens: Collection[int]) -> dict[int, list[str]]:
+        """:meth:`failures` of many sources at once (one pass): token → messages, failed ones only."""
+        wanted = set(tokens)
+        out: dict[int, list[str]] = {}
+        with self._lock:
+            for key, (_, message) in self._failed.items():
+                if key[0] in wanted:
+                    out.setdefault(key[0], []).append(message)
+        return out
 
     # -- listeners ----------------------------------------------------------------------------
     def add_listener(self, token: int, callback: Callable[[int], None]) -> None:

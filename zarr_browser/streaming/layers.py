@@ -44,7 +44,7 @@ from zarr_browser.core.safety import open_array
 from zarr_browser.errors import UnsafeArrayError, ZarrBrowserError
 from zarr_browser.streaming.engine import MAX_BLOCKS_PER_READ
 from zarr_browser.streaming.levels import LevelArray, StridedSource
-from zarr_browser.streaming.mosaic import MosaicGeometry, MosaicSource
+from zarr_browser.streaming.mosaic import MosaicGeometry, MosaicSource, TileUnavailable
 
 if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import Context, Convention, ConventionRegistry
@@ -686,8 +686,9 @@ class _Planner:
         if levels is None:
             return result
         name = str(plate.get("name") or self._name(node))
-        mosaics = self._mosaics(levels, n_rows, n_columns, cells, field_path, None, node.path)
         pixels = self._placement(field_description, levels[0].ndim, 0)
+        mosaics = self._mosaics(levels, n_rows, n_columns, cells, field_path, None, node.path,
+                                title=self._name(node), axes=pixels.axes)
         plate_info = {"rows": n_rows, "columns": n_columns, "tile_shape": list(levels[0].shape), "field": field_path,
                       "name": name, "levels": len(levels), "wells": {cells[c]: list(c) for c in sorted(cells)}}
         spec = self._image_spec(mosaics, pixels, field_description, node, self._name(node), role="plate",
@@ -712,16 +713,23 @@ class _Planner:
 
     def _mosaics(
         self, levels: Sequence[LevelArray], rows: int, columns: int, cells: Mapping[tuple[int, int], str],
-        field_path: str, sub: str | None, name: str,
+        field_path: str, sub: str | None, name: str, *, title: str, axes: Sequence[Mapping[str, Any]] = (),
     ) -> list[LevelArray]:
         """One lazily tiled mosaic per level of the first field (largest first): the plate as a pyramid.
 
         napari reads the level the zoom needs; a level's tiles (that level of each well's field)
-        are opened the first time a view touches them.
+        are opened the first time a view touches them.  The cells are the first field's size
+        (the first well by path, as napari-ome-zarr): sizing them to the largest field would
+        read every well's metadata before the plate can be shown.  Wells that do not fit are
+        cropped, and named to the user when their tiles open (:meth:`MosaicSource.problems`).
         """
+        names = [str(a.get("name") or f"axis {i}") for i, a in enumerate(axes)] or None
+        types = [a.get("type") for a in axes]
+        channel_axis = types.index("channel") if "channel" in types else None
         return [
             LevelArray(MosaicSource(MosaicGeometry(rows, columns, level.shape, cells), level.dtype,
-                                    _TileOpener(self, field_path, sub, k, level.shape), name=f"{name} level {k}"))
+                                    _TileOpener(self, field_path, sub, k, level.shape), name=f"{name} level {k}",
+                                    title=title, axis_names=names, channel_axis=channel_axis))
             for k, level in enumerate(levels)
         ]
 
@@ -745,8 +753,9 @@ class _Planner:
             if levels is None or not _is_integer(str(levels[0].dtype)):
                 continue
             sub = posixpath.relpath(label_node.path, field_node.path)
-            mosaics = self._mosaics(levels, rows, columns, cells, field_path, sub, f"{plate.path} {sub}")
             pixels = _with_image_units(self._placement(description, levels[0].ndim, 0), image_axes)
+            mosaics = self._mosaics(levels, rows, columns, cells, field_path, sub, f"{plate.path} {sub}",
+                                    title=f"{self._name(plate)}: {name}", axes=pixels.axes)
             if not image_keeps_channel:  # the plate's channels are layers: a labels c of one would take their t
                 mosaics, pixels = _without_single_channel(mosaics, pixels)
             kwargs: dict[str, Any] = {"name": f"{self._name(plate)}: {name}", "multiscale": len(mosaics) > 1,
@@ -787,24 +796,43 @@ class _Planner:
 
     def open_tile(
         self, well_path: str, field_path: str, sub: str | None, level: int = -1,
-        tile_shape: Sequence[int] | None = None,
+        tile_shape: Sequence[int] | None = None, notes: list[str] | None = None,
     ) -> LevelArray | None:
         """Level *level* of the first field of a well (or of its label *sub*), for a mosaic tile.
 
         A field with fewer levels gives its coarsest one, strided down to *tile_shape* when
-        that is a whole factor (else nothing: the cell stays empty).
+        that is a whole factor.  Raises :class:`TileUnavailable` saying why a well has no tile
+        (its cell stays empty); what the user should know of a tile that opens anyway (a well
+        whose metadata is unreadable, opened at the first well's field path) goes to *notes*.
+        For a label image (*sub*) a missing well and a field without that label image are no
+        problem (labels of some wells only are common; the plate's image names missing wells):
+        None.
         """
         well_node = self.ctx.node(well_path)
         if well_node is None:
-            return None
-        own_field = _first_field_path(well_node) or field_path
+            if sub:
+                return None
+            raise TileUnavailable("listed in the plate but missing")
+        own_field = _first_field_path(well_node)
+        if own_field is None:
+            why = (f"its metadata cannot be read ({well_node.error})" if well_node.kind == "error"
+                   else "its metadata lists no field")
+            if notes is not None and not sub:
+                notes.append(f"{why}; field {field_path} is shown, as in the first well")
+            own_field = field_path
         base = _resolve(well_path, own_field)
         if base is None:
-            return None
+            raise TileUnavailable(f"its field path {own_field!r} leaves the store")
+        what = f"{sub} of field {own_field}" if sub else f"field {own_field}"
         image_path = _resolve(base, sub) if sub else base
         image_node = self.ctx.node(image_path) if image_path else None
         if image_node is None:
-            return None
+            if sub:
+                return None
+            raise TileUnavailable(f"{what} is missing")
+        if _level_path(image_node, 0) is None:
+            raise TileUnavailable(f"{what} is not a multiscale image" + (
+                f" ({image_node.error})" if image_node.kind == "error" else ""))
         path = _level_path(image_node, level)
         fewer = path is None and level >= 0 and tile_shape is not None
         if fewer:
@@ -812,7 +840,7 @@ class _Planner:
         level_path = _resolve(image_node.path, path) if path is not None else None
         level_node = self.ctx.node(level_path) if level_path else None
         if level_node is None or level_node.array is None:
-            return None
+            raise TileUnavailable(f"level {path!r} of {what} is not an array (its cell is empty at that resolution)")
         tile = LevelArray.open(self.hierarchy.access, level_node)
         if not fewer:
             return tile
@@ -820,8 +848,8 @@ class _Planner:
         factors = [n // t if t and n % t == 0 else (-(-n // t) if t else 0) for n, t in zip(
             tile.shape, tile_shape, strict=False)]
         if len(factors) != len(tile_shape) or any(f < 1 for f in factors):
-            logger.info("%s: level %d is missing and %s cannot stand in for it", image_node.path, level, tile.shape)
-            return None
+            raise TileUnavailable(f"{what} has no level {level}, and its coarsest, {path!r} "
+                                  f"({'×'.join(map(str, tile.shape))}), cannot stand in for it")
         return LevelArray(StridedSource(tile.source, factors))
 
     def _well(self, node: Node) -> _Result:
@@ -991,9 +1019,20 @@ class _TileOpener:
         self._sub = sub
         self._level = level
         self._tile_shape = tuple(tile_shape) if tile_shape is not None else None
+        self._notes: dict[str, str] = {}  # well → what the user should know of its tile
 
     def __call__(self, well_path: str) -> LevelArray | None:
-        return self._planner.open_tile(well_path, self._field_path, self._sub, self._level, self._tile_shape)
+        notes: list[str] = []
+        try:
+            return self._planner.open_tile(well_path, self._field_path, self._sub, self._level, self._tile_shape,
+                                           notes)
+        finally:
+            if notes:
+                self._notes[well_path] = "; ".join(notes)
+
+    def note(self, well_path: str) -> str | None:
+        """What the user should know of the tile of *well_path*, opened already (None: nothing)."""
+        return self._notes.get(well_path)
 
     def prepare(self, well_paths: Sequence[str]) -> None:
         """Read the metadata of many tiles at once: wells, then fields, then levels (3 round trips)."""

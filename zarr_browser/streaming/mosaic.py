@@ -6,18 +6,24 @@ level of one field) at its row and column of the plate.  :class:`MosaicSource` i
 the grid of tiles, the leading axes (time, channel, z) are the tiles' own.  A tile is resolved
 (well metadata read, array opened through the safety gate) the first time a region touches it,
 and only the tiles a region touches are read.  Missing wells, wells that cannot be read and the
-parts of tiles smaller than the grid cell are filled with zeros; larger tiles are cropped.
+parts of tiles smaller than the grid cell are filled with zeros; larger tiles are cropped, and
+channels (or planes) beyond the grid's are left out.
+
+What a mosaic cannot show as stored is kept as :class:`TileProblem` values
+(:meth:`MosaicSource.problems`): tiles that cannot be opened, tiles that do not fit the grid,
+notes of the opener, and chunks of opened tiles that failed.  The napari glue names those wells
+in a warning; nothing of it needs I/O.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from types import EllipsisType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -27,14 +33,47 @@ from zarr_browser.streaming.engine import Hole, get_engine, new_token
 if TYPE_CHECKING:
     from zarr_browser.streaming.levels import Index, LevelArray
 
-__all__ = ["MosaicGeometry", "MosaicSource"]
+__all__ = ["MosaicGeometry", "MosaicSource", "TileProblem", "TileUnavailable", "problems_message"]
 
 logger = logging.getLogger(__name__)
 
 TileOpener = Callable[[str], "LevelArray | None"]
-"""Opens the tile of one cell (by its key, e.g. a well path); None when there is nothing to show."""
+"""Opens the tile of one cell (by its key, e.g. a well path); None when there is nothing to show.
+
+It raises :class:`TileUnavailable` to say why a cell stays empty; it may have a ``note(key)``
+method giving what the user should know of a tile it did open (a well whose own metadata was
+unreadable, opened as the others), and a ``prepare(keys)`` method reading many tiles'
+metadata together."""
+
+ProblemKind = Literal["unavailable", "fit", "note", "chunks"]
+
+
+class TileUnavailable(ZarrBrowserError, LookupError):
+    """A cell of a mosaic has no tile to show; the message says why (missing well, missing level...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TileProblem:
+    """Something of one cell of a mosaic that is not shown as stored.
+
+    Attributes
+    ----------
+    key
+        The tile key of the cell (a well path).
+    kind
+        ``"unavailable"`` (the cell is empty), ``"fit"`` (cropped, channels left out, ...),
+        ``"note"`` (shown, but the user should know) or ``"chunks"`` (chunks failed).
+    message
+        What happened, without the key (``"listed in the plate but missing"``).
+    """
+
+    key: str
+    kind: ProblemKind
+    message: str
 
 _MAX_WORKERS = 8
+MAX_NAMED = 8
+"""Wells :func:`problems_message` names one by one; the others are counted."""
 _OPENERS = 4
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -101,19 +140,6 @@ def _segments(index: Index, tile: int) -> list[tuple[int, Index, slice | None]]:
     return out
 
 
-def _tile_clips(
-    tile: LevelArray | None, y_local: Index, y_out: slice | None, x_local: Index, x_out: slice | None
-) -> tuple[tuple[Index, slice | None], tuple[Index, slice | None]] | None:
-    """The y and x parts of a cell's segment that *tile* covers (None: nothing, or no tile)."""
-    if tile is None:
-        return None
-    tile_h, tile_w = tile.shape[-2:]
-    y_clip, x_clip = _clip(y_local, y_out, tile_h), _clip(x_local, x_out, tile_w)
-    if y_clip is None or x_clip is None:
-        return None
-    return y_clip, x_clip
-
-
 def _clip(local: Index, out: slice | None, size: int) -> tuple[Index, slice | None] | None:
     """Restrict a tile-local index to a tile of *size* along that axis (None: nothing left)."""
     if isinstance(local, int):
@@ -124,6 +150,44 @@ def _clip(local: Index, out: slice | None, size: int) -> tuple[Index, slice | No
         return None
     assert out is not None
     return slice(local.start, stop, local.step), slice(out.start, out.start + count)
+
+
+def _tile_region(
+    tile: LevelArray | None, lead: Sequence[Index], y: tuple[Index, slice | None], x: tuple[Index, slice | None]
+) -> tuple[tuple[Index, ...], tuple[slice, ...]] | None:
+    """The key to read of *tile* for one cell's segment, and where it lands in the output: every
+    axis clipped to the tile, which may be smaller than the cell (or have fewer channels or
+    planes); None when nothing of the tile is there, or there is no tile."""
+    if tile is None or tile.ndim != len(lead) + 2:
+        return None
+    key: list[Index] = []
+    where: list[slice] = []
+    parts = [(index, None if isinstance(index, int) else slice(0, len(range(index.start, index.stop, index.step))))
+             for index in lead]
+    for (local, out), size in zip((*parts, y, x), tile.shape, strict=True):
+        clipped = _clip(local, out, size)
+        if clipped is None:
+            return None
+        key.append(clipped[0])
+        if clipped[1] is not None:
+            where.append(clipped[1])
+    return tuple(key), tuple(where)
+
+
+def _times(shape: Sequence[int]) -> str:
+    return "×".join(str(n) for n in shape)
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _channels(first: int, stop: int) -> str:
+    """Channels *first* to *stop* - 1 (0-based) as a user counts them: "the 3rd is", "the 3rd to 5th are"."""
+    if stop - first == 1:
+        return f"the {_ordinal(first + 1)} is"
+    return f"the {_ordinal(first + 1)} to {_ordinal(stop)} are"
 
 
 class MosaicSource:
@@ -138,15 +202,28 @@ class MosaicSource:
     open_tile
         Called (at most once per cell, from worker threads) to open the tile of a cell.
     name
-        What the mosaic shows, for reprs and messages.
+        What the mosaic shows, for reprs and log messages (one level of a plate).
+    title
+        What the user knows the mosaic by (the plate's layer name), for messages; *name* by default.
+    axis_names
+        Names of the axes (``c``, ``z``, ``y``, ``x``), for messages about tiles that do not fit.
+    channel_axis
+        Which axis holds channels (messages count channels on it).
     """
 
-    def __init__(self, geometry: MosaicGeometry, dtype: np.dtype, open_tile: TileOpener, *, name: str) -> None:
+    def __init__(
+        self, geometry: MosaicGeometry, dtype: np.dtype, open_tile: TileOpener, *, name: str, title: str | None = None,
+        axis_names: Sequence[str] | None = None, channel_axis: int | None = None,
+    ) -> None:
         self.geometry = geometry
         self._dtype = np.dtype(dtype)
         self._open_tile = open_tile
         self._name = name
+        self.title = title or name
+        self._axis_names = tuple(axis_names) if axis_names is not None else None
+        self._channel_axis = channel_axis
         self._tiles: dict[tuple[int, int], LevelArray | None] = {}
+        self._problems: dict[tuple[str, ProblemKind], TileProblem] = {}
         self._opening: set[tuple[int, int]] = set()
         self._lock = threading.Lock()
         self.token = new_token()
@@ -182,13 +259,78 @@ class MosaicSource:
                 return self._tiles[cell]
         key = self.geometry.cells.get(cell)
         tile: LevelArray | None = None
+        found: list[TileProblem] = []
         if key is not None:
             try:
                 tile = self._open_tile(key)
+            except TileUnavailable as err:
+                found.append(TileProblem(key, "unavailable", str(err)))
             except (ZarrBrowserError, OSError, ValueError) as err:
                 logger.warning("mosaic %s: tile %s cannot be opened: %s", self._name, key, err)
+                found.append(TileProblem(key, "unavailable", f"cannot be opened: {err}"))
+            note = getattr(self._open_tile, "note", None)
+            said = note(key) if callable(note) else None
+            if said:
+                found.append(TileProblem(key, "note", said))
+            if tile is not None:
+                misfit, usable = self._misfit(key, tile)
+                if misfit:
+                    found.append(TileProblem(key, "fit", misfit))
+                if not usable:
+                    tile = None
         with self._lock:
+            if cell not in self._tiles:
+                for problem in found:
+                    self._problems.setdefault((problem.key, problem.kind), problem)
             return self._tiles.setdefault(cell, tile)
+
+    def _misfit(self, key: str, tile: LevelArray) -> tuple[str | None, bool]:
+        """How *tile* does not fit the grid's cells (None: it fits), and whether it can be drawn."""
+        cell, shape = self.geometry.tile_shape, tile.shape
+        what = _tile_name(key, tile)
+        if len(shape) != len(cell):
+            return (f"{what} has {len(shape)} axes ({_times(shape)}), the plate's cells {len(cell)} "
+                    f"({_times(cell)}): not shown"), False
+        parts: list[str] = []
+        (height, width), (cell_height, cell_width) = shape[-2:], cell[-2:]
+        if (height, width) != (cell_height, cell_width):
+            if height > cell_height or width > cell_width:
+                outcome = f"cropped to {min(height, cell_height)}×{min(width, cell_width)}"
+            else:
+                outcome = "the rest of its cell is empty"
+            parts.append(f"{what} is {height}×{width}, the plate's cells are {cell_height}×{cell_width}: {outcome}")
+        for axis, (size, cell_size) in enumerate(zip(shape[:-2], cell[:-2], strict=True)):
+            if size == cell_size:
+                continue
+            if axis == self._channel_axis:
+                counted = f"{size} channel{'s' if size != 1 else ''}, the plate shows {cell_size}"
+                parts.append(f"{counted}: {_channels(cell_size, size)} not shown" if size > cell_size
+                             else f"{counted}: {_channels(size, cell_size)} empty in its cell")
+            else:
+                name = self._axis_names[axis] if self._axis_names and axis < len(self._axis_names) else f"axis {axis}"
+                parts.append(f"{name} has {size}, the plate's cells {cell_size}: "
+                             + ("the rest is not shown" if size > cell_size else "the rest of its cell is empty"))
+        if not np.can_cast(tile.dtype, self._dtype, "safe"):
+            parts.append(f"its values are {tile.dtype}, the plate's {self._dtype}: converted (values "
+                         f"{self._dtype} cannot hold are wrong)")
+        return ("; ".join(parts) or None), True
+
+    def problems(self) -> list[TileProblem]:
+        """What of the tiles opened so far is not shown as stored (no I/O: what is known now)."""
+        with self._lock:
+            found = list(self._problems.values())
+            opened = [(self.geometry.cells[cell], tile) for cell, tile in self._tiles.items()
+                      if tile is not None and cell in self.geometry.cells]
+        tiles = {token: (key, tile) for key, tile in opened
+                 if (token := getattr(tile.source, "token", None)) is not None}
+        if tiles:
+            for token, messages in get_engine().failures_of(tiles).items():
+                key, tile = tiles[token]
+                more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
+                found.append(TileProblem(key, "chunks", f"chunks of {_tile_name(key, tile)} failed and are drawn as "
+                                                        f"a checkerboard: {messages[0]}{more}"))
+        order = {"unavailable": 0, "fit": 1, "chunks": 2, "note": 3}
+        return sorted(found, key=lambda p: (_natural(p.key), order[p.kind]))
 
     def _open_later(self, cells: list[tuple[int, int]]) -> None:
         """Resolve the tiles of *cells* in a worker (their metadata read together, when the opener
@@ -249,33 +391,30 @@ class MosaicSource:
         lead_dims = sum(isinstance(k, slice) for k in lead)
         unopened: list[tuple[int, int]] = []
         for cell, y_local, y_out, x_local, x_out in self._jobs(y_index, x_index):
-            target = tuple(s for s in (y_out, x_out) if s is not None)
-            region = (*(slice(None),) * lead_dims, *target)
             with self._lock:
                 known = cell in self._tiles
                 tile = self._tiles.get(cell)
             if not known:
+                target = tuple(s for s in (y_out, x_out) if s is not None)
                 unopened.append(cell)
-                holes.append(Hole(region, "pending", self.geometry.cells[cell]))
+                holes.append(Hole((*(slice(None),) * lead_dims, *target), "pending", self.geometry.cells[cell]))
                 continue
-            clips = _tile_clips(tile, y_local, y_out, x_local, x_out)
-            if tile is None or clips is None:
+            region = _tile_region(tile, lead, (y_local, y_out), (x_local, x_out))
+            if tile is None or region is None:
                 continue
-            y_clip, x_clip = clips
+            tile_key, where = region
             try:
-                full = tile.full_key((*lead, y_clip[0], x_clip[0]))
+                full = tile.full_key(tile_key)
                 read = getattr(tile.source, "read_cached", None)
                 if read is None:
                     data, tile_holes = tile.source.read(full), []
                 else:
                     data, tile_holes = read(full, request=request)
-                clipped = tuple(s for s in (y_clip[1], x_clip[1]) if s is not None)
-                where: tuple[EllipsisType | slice, ...] = (Ellipsis, *clipped)
                 out[where] = data
-            except (IndexError, ValueError) as err:  # a tile with other leading axes than the first
+            except (IndexError, ValueError) as err:  # a tile the fit check let through: left empty
                 logger.warning("mosaic %s: tile %s does not fit the grid: %s", self._name, cell, err)
                 continue
-            offsets = [0] * lead_dims + [s.start for s in clipped]
+            offsets = [s.start for s in where]
             for hole in tile_holes:
                 shifted = tuple(slice(h.start + o, h.stop + o) for h, o in zip(hole.out, offsets, strict=True))
                 holes.append(Hole(shifted, hole.status, hole.key))
@@ -297,20 +436,15 @@ class MosaicSource:
         def fill(job: tuple[Any, ...]) -> None:
             cell, y_local, y_out, x_local, x_out = job
             tile = self.tile(cell)
-            clips = _tile_clips(tile, y_local, y_out, x_local, x_out)
-            if tile is None or clips is None:
+            region = _tile_region(tile, lead, (y_local, y_out), (x_local, x_out))
+            if tile is None or region is None:
                 return
-            y_clip, x_clip = clips
+            tile_key, where = region
             try:
-                data = tile[(*lead, y_clip[0], x_clip[0])]
-            except IndexError as err:  # a tile with fewer channels/planes than the first
-                logger.warning("mosaic %s: tile %s has no such region: %s", self._name, cell, err)
-                return
-            target = tuple(s for s in (y_clip[1], x_clip[1]) if s is not None)
-            where: tuple[EllipsisType | slice, ...] = (Ellipsis, *target)
-            try:
-                out[where] = data
-            except ValueError as err:  # leading axes of another size than the first tile's
+                out[where] = tile[tile_key]
+            except ZarrBrowserError as err:  # a chunk failed (the engine keeps it for problems()): left empty
+                logger.warning("mosaic %s: tile %s cannot be read: %s", self._name, cell, err)
+            except (IndexError, ValueError) as err:  # a tile the fit check let through: left empty
                 logger.warning("mosaic %s: tile %s does not fit the grid: %s", self._name, cell, err)
 
         if len(jobs) == 1:
@@ -320,3 +454,38 @@ class MosaicSource:
                 for result in pool.map(fill, jobs):
                     del result
         return out
+
+
+def _natural(key: str) -> list[tuple[int, str]]:
+    """Sort key of well paths as a plate reads: /A/2 before /A/10."""
+    return [(int(part), "") if part.isdigit() else (-1, part) for part in re.split(r"(\d+)", key)]
+
+
+def _tile_name(key: str, tile: LevelArray) -> str:
+    """A tile as the user finds it under its well: ``field 0 at level s0`` (its array's path)."""
+    node = getattr(tile.source, "node", None)
+    path = getattr(node, "path", None)
+    if not isinstance(path, str):
+        return tile.source.describe()
+    prefix = key.rstrip("/") + "/"
+    relative = path[len(prefix):] if path.startswith(prefix) else path
+    field, _, level = relative.rpartition("/")
+    return f"field {field} at level {level}" if field else relative
+
+
+def problems_message(title: str, problems: Sequence[TileProblem]) -> str:
+    """One message for the user naming the wells (tiles) of *problems*, a line each, at most
+    :data:`MAX_NAMED` of them: ``plate: 2 wells with problems:`` then ``/A/2: listed in the
+    plate but missing`` ..."""
+    by_key: dict[str, list[str]] = {}
+    for problem in problems:
+        by_key.setdefault(problem.key, []).append(problem.message)
+    keys = sorted(by_key, key=_natural)
+    lines = [f"{key}: {'; '.join(by_key[key])}" for key in keys[:MAX_NAMED]]
+    if len(keys) > MAX_NAMED:
+        lines.append(f"(and {len(keys) - MAX_NAMED} more wells)")
+    if any(problem.kind == "fit" for problem in problems):
+        lines.append("The plate's cells are the size of the first well's field: open a well by itself (in the "
+                     "Zarr browser) to see all of it.")
+    count = f"{len(keys)} well{'s' if len(keys) != 1 else ''}"
+    return f"{title}: {count} with problems:\n" + "\n".join(lines)
