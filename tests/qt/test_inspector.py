@@ -889,30 +889,31 @@ def test_keyboard_focus_shows_on_the_tab_bar_and_the_copy_buttons(  # type: igno
         assert widget.grab().toImage() != focused, f"{type(widget).__name__}: focus is invisible"
 
 
-def test_inspector_scroll_areas_stop_refitting_their_content_within_itself(make_inspector) -> None:  # type: ignore[no-untyped-def]
+def test_inspector_scroll_areas_stop_refitting_their_content_within_itself(make_inspector, qtbot) -> None:  # type: ignore[no-untyped-def]
     """Fitting a tab's content to its scroll area resizes it, whose resize comes back to the area
     to be fitted again: under napari's progress bar these rounds nested until the stack ran out
     (SIGSEGV in text layout, about 1 run in 10 opening a plate; audit I, 1).  They stop a few deep."""
     from qtpy.QtGui import QResizeEvent
-    from qtpy.QtWidgets import QScrollArea
+    from qtpy.QtWidgets import QLabel, QScrollArea
 
     from zarr_browser.qt.inspector.panel import _SettlingScrollArea
 
     inspector = make_inspector()
-    areas = [a for a in inspector.findChildren(QScrollArea) if isinstance(a, _SettlingScrollArea)]
-    assert areas  # every tab that scrolls
-    area = areas[0]
-    content = area.widget()
-    rounds = []
+    assert [a for a in inspector.findChildren(QScrollArea) if isinstance(a, _SettlingScrollArea)]  # the tabs
+    rounds: list[int] = []
 
-    def refit_again(_self, watched, event):  # type: ignore[no-untyped-def]  # what Qt does: a resize, filtered again
-        rounds.append(area._depth)
-        return area.eventFilter(watched, QResizeEvent(content.size(), content.size()))
+    class RefitAgain(QScrollArea):  # what Qt's fitting does, at its worst: a resize, filtered again
+        def eventFilter(self, watched, event):  # type: ignore[no-untyped-def]
+            rounds.append(self._depth)  # type: ignore[attr-defined]
+            return self.eventFilter(watched, QResizeEvent(watched.size(), watched.size()))
 
-    original = QScrollArea.eventFilter
-    QScrollArea.eventFilter = refit_again  # type: ignore[method-assign,assignment]
-    try:
-        assert area.eventFilter(content, QResizeEvent(content.size(), content.size())) is False
-    finally:
-        QScrollArea.eventFilter = original  # type: ignore[method-assign]
+    class Area(_SettlingScrollArea, RefitAgain):  # the bound, then the endless refit
+        pass
+
+    area = Area()
+    qtbot.addWidget(area)
+    content = QLabel("content")
+    area.setWidget(content)
+    rounds.clear()
+    assert area.eventFilter(content, QResizeEvent(content.size(), content.size())) is False
     assert rounds == [1, 2, 3, 4] and area._depth == 0
