@@ -288,6 +288,9 @@ class StaticServer(ServingThread):
         Seconds every request waits before it is answered.
     listing
         Answer directory URLs with an HTML index (True), or with *listing_status* (404/403).
+    missing_status
+        The answer for a path that does not exist: 404, or 403 as S3 and GCS answer a caller
+        who may not list the bucket (set ``listing = False, listing_status = 403`` with it).
     faults
         The :class:`Faults` configuration.
     stats
@@ -299,6 +302,7 @@ class StaticServer(ServingThread):
         self.latency = latency
         self.listing = True
         self.listing_status = 404
+        self.missing_status = 404
         self.faults = Faults()
         self.stats = ServerStats()
         self._lock = threading.Lock()
@@ -338,6 +342,7 @@ class StaticServer(ServingThread):
         self.latency = 0.0
         self.listing = True
         self.listing_status = 404
+        self.missing_status = 404
         if root is not None:
             self.root = Path(root)
         self.reset_stats()
@@ -387,7 +392,10 @@ class StaticServer(ServingThread):
 
         target = self._resolve(path)
         if target is None or not target.exists():
-            _send_plain(handler, 404, "not found\n", head=head)
+            if self.missing_status == 403:  # as S3 words it
+                _send_body(handler, 403, _ACCESS_DENIED, "application/xml", head=head)
+                return
+            _send_plain(handler, self.missing_status, "not found\n", head=head)
             return
         if target.is_dir():
             if not self.listing:
@@ -432,6 +440,11 @@ class StaticServer(ServingThread):
             href = quote(f"{base}/{name}")
             links.append(f'<li><a href="{href}">{html.escape(name)}</a></li>')
         return "<!DOCTYPE html>\n<html><body><ul>\n" + "\n".join(links) + "\n</ul></body></html>\n"
+
+
+_ACCESS_DENIED = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied'
+                  b'</Message><RequestId>0</RequestId></Error>')
+"""S3's answer to a refused request (a missing key, for a caller who may not list the bucket)."""
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | Literal["ignore"] | None:

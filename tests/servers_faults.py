@@ -4,6 +4,10 @@
 applies the same :class:`servers.Faults` rules as :class:`servers.StaticServer`: ``hang``,
 status codes, ``drop``, ``truncate``, ``slow:<s>``, fail-first-N, seeded random rate.  Paths
 are matched without the leading slash and without the query string (``bucket/key``).
+
+With :attr:`FaultProxy.denies_missing`, it answers as S3 does a caller who may read objects
+but not list the bucket (a common public bucket, which moto cannot be made into): listing
+refused, and a key that does not exist refused (403 AccessDenied) instead of 404 NoSuchKey.
 """
 
 from __future__ import annotations
@@ -14,7 +18,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from servers import Faults, ServerStats, ServingThread, _drop, apply_fault, finish_response, quiet_handle_error
+from servers import (
+    _ACCESS_DENIED,
+    Faults,
+    ServerStats,
+    ServingThread,
+    _drop,
+    apply_fault,
+    finish_response,
+    quiet_handle_error,
+)
 
 __all__ = ["FaultProxy"]
 
@@ -53,6 +66,7 @@ class FaultProxy(ServingThread):
         self.origin_port = parts.port or 80
         self.faults = Faults()
         self.stats = ServerStats()
+        self.denies_missing = False
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -79,6 +93,10 @@ class FaultProxy(ServingThread):
         outcome = apply_fault(handler, behaviour, self._release, head=head)
         if outcome == "answered":
             return
+        reading = handler.command in ("GET", "HEAD")
+        if self.denies_missing and reading and "/" not in path.strip("/"):  # ListObjects on the bucket
+            self._deny(handler, head)
+            return
         truncate = outcome == "truncate"
         conn = http.client.HTTPConnection(self.origin_host, self.origin_port, timeout=30)
         try:
@@ -91,6 +109,9 @@ class FaultProxy(ServingThread):
             return
         finally:
             conn.close()
+        if self.denies_missing and reading and response.status == 404:  # NoSuchKey: a caller who may not list gets 403
+            self._deny(handler, head)
+            return
         handler.send_response(response.status, response.reason)
         for name, value in response.getheaders():
             if name.lower() not in ("connection", "transfer-encoding", "content-length", "keep-alive", "server", "date"):
@@ -98,3 +119,9 @@ class FaultProxy(ServingThread):
         origin_length = response.getheader("Content-Length")
         handler.send_header("Content-Length", origin_length if head and origin_length else str(len(data)))
         finish_response(handler, data, head=head, truncate=truncate)
+
+    def _deny(self, handler: _Handler, head: bool) -> None:
+        handler.send_response(403, "Forbidden")
+        handler.send_header("Content-Type", "application/xml")
+        handler.send_header("Content-Length", str(len(_ACCESS_DENIED)))
+        finish_response(handler, _ACCESS_DENIED, head=head, truncate=False)

@@ -220,6 +220,28 @@ def test_info_and_validate_over_http(demo: Path, make_http_server) -> None:  # t
     assert code == 1 and json.loads(text)["passed"] is False and json.loads(text)["errors"] == 0
 
 
+@pytest.mark.network
+def test_info_and_validate_on_a_server_answering_403_for_missing_keys(demo: Path, make_http_server) -> None:  # type: ignore[no-untyped-def]
+    """S3 or GCS to a caller who may not list answer 403 for a missing key: a valid OME 0.5 image
+    failed validate (exit 1, "some documents could not be read") and a v2 plate lost its wells
+    (audit H, 3).  Now both pass, and the way the server answers is said once."""
+    server = make_http_server(demo)
+    server.listing, server.listing_status, server.missing_status = False, 403, 403
+    for store in ("cells.ome.zarr", "plate.ome.zarr"):
+        code, text = run("validate", server.url_for(store))
+        assert code == 0 and "OK (incomplete: " in text and "error" not in text.replace("0 error(s)", ""), text
+        assert text.count("the server answers 403 (access denied) for keys that do not exist") == 1
+        code, text = run("info", server.url_for(store))
+        assert code == 0 and "ERROR" not in text, text
+        assert text.count("note: the server answers 403 (access denied) for keys that do not exist") == 1
+        assert "the server does not list" in text and "(HTTP 403 for the folder)" in text
+    assert "/labels/nuclei/0" in by_path(info_json(server.url_for("cells.ome.zarr")))
+    nodes = by_path(info_json(server.url_for("plate.ome.zarr")))
+    assert {"/A/1", "/A/1/0", "/A/1/0/0"} <= nodes.keys() and all(n["kind"] != "error" for n in nodes.values())
+    code, text = run("info", server.url_for("nothing.zarr"))
+    assert code == 2
+
+
 def test_s3_options_on_an_http_url_are_left_out_with_a_note(http_server: Any, zarr_stores: Any,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     zarr_stores.sample(str(http_server.root / "s.zarr"), 3)

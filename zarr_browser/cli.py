@@ -433,6 +433,10 @@ def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
         summaries.append(summarize(node, parent, registry, ctx, children=children))
     logger.info("listed %d nodes in %.3f s (%d requests)", len(entries), time.perf_counter() - started,
                 hierarchy.access.stats.requests)
+    if hierarchy.access.denies_missing:  # how the server answers: once, not on each node it concerns
+        from zarr_browser.core.model import DENIED_NOTE
+
+        notes.append(DENIED_NOTE)
     if args.json:
         listings = {node.path: listing for node, listing in entries if listing is not None}
         payload = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AccessDeniedError",
     "ArrayReadError",
     "DocumentTooLargeError",
     "NodeNotFoundError",
@@ -39,6 +40,17 @@ class StoreReadError(ZarrBrowserError, OSError):
 
 class StoreTimeoutError(StoreReadError, TimeoutError):
     """A request did not finish before its deadline."""
+
+
+class AccessDeniedError(StoreReadError):
+    """The server refused a read: HTTP 403, S3 ``AccessDenied``.
+
+    Either the caller may not read the key, or the key does not exist and the caller may not
+    list: S3 and GCS answer 403 rather than 404 for a missing key then.  ``reason`` is the
+    refusal in words (``access denied (HTTP 403 Forbidden)``), without the URL.
+    """
+
+    reason: str = "access denied"
 
 
 class OperationCancelledError(ZarrBrowserError):

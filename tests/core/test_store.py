@@ -1143,3 +1143,140 @@ def test_a_local_store_deleted_while_open_says_it_no_longer_exists(tmp_path: Pat
 
     ctx = HierarchyContext(hierarchy)  # what conventions ask: nothing there, no exception
     assert ctx.children("/") == () and ctx.node("/nested") is None
+
+
+# -- a server that answers 403 for keys that do not exist (audit H, 3) ------------------------
+
+
+def _sparse(path: Path, zarr_format: int = 3) -> np.ndarray:
+    """A 4 × 4-chunk array whose chunks of the fill value were left out (zarr's default)."""
+    data = np.zeros((32, 32), dtype="uint8")
+    data[:8, :8] = 7
+    group = zarr.open_group(path, mode="w", zarr_format=zarr_format)  # type: ignore[arg-type]
+    group.create_array("x", shape=data.shape, chunks=(8, 8), dtype="uint8", fill_value=0)[...] = data
+    return data
+
+
+def _denying(server: Any) -> None:
+    """Make *server* answer as S3 or GCS answer a caller who may read objects but not list them."""
+    server.listing, server.listing_status, server.missing_status = False, 403, 403
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("store", ["cells.ome.zarr", "plate.ome.zarr"])
+def test_a_server_answering_403_for_missing_keys_serves_valid_stores(http_server: Any, store: str) -> None:
+    """The v2 documents probed beside a v3 zarr.json (and zarr.json beside a v2 .zgroup, an
+    optional .zattrs, .zmetadata) are refused, not missing: a valid image and plate were each an
+    error ("some documents could not be read"), a plate lost every well.  Now they read as they
+    do where a missing key is a 404, the server's way of answering is said once, and a hinted
+    child that is not there (an image's ``labels``) is absent, not an error."""
+    from zarr_browser.core.conventions import default_registry
+    from zarr_browser.core.model import DENIED_NOTE
+    from zarr_browser.core.validate import validate_hierarchy
+    from zarr_browser.demo import write_demo
+
+    write_demo(http_server.root, size=256)
+    registry = default_registry()
+    url = http_server.url_for(store)
+
+    def walk() -> tuple[Hierarchy, dict[str, Any]]:
+        hierarchy = Hierarchy.open(url, policy=FAST, hints=registry.child_hints)
+        return hierarchy, {node.path: node for node, _ in hierarchy.walk()}
+
+    http_server.listing = False  # the same server, answering 404 for what it does not have
+    expected = {path: (node.kind, node.zarr_format) for path, node in walk()[1].items()}
+    assert len(expected) > 8 and all(kind != "error" for kind, _ in expected.values())
+
+    _denying(http_server)
+    hierarchy, nodes = walk()
+    assert {path: (node.kind, node.zarr_format) for path, node in nodes.items()} == expected
+    assert hierarchy.access.denies_missing
+    noted = [path for path, node in nodes.items() if DENIED_NOTE in node.notes]
+    assert noted == ["/"]  # once per store
+    assert not any(note.startswith("some documents") for node in nodes.values() for note in node.notes)
+    report = validate_hierarchy(hierarchy, registry)
+    assert report.errors == [], [i.message for i in report.errors]
+    assert any(i.message == DENIED_NOTE and i.severity.value == "info" for i in report.issues)
+
+
+@pytest.mark.network
+def test_a_store_refused_whole_says_access_was_denied(http_server: Any, zarr_stores: Any) -> None:
+    """Where nothing at all can be read, a 403 is the error, worded as a refusal (or no store
+    there, which such a server cannot tell apart)."""
+    zarr_stores.sample(str(http_server.root / "s.zarr"), 3)
+    _denying(http_server)
+    with pytest.raises(StoreOpenError, match=r"^cannot read http://127\.0\.0\.1:\d+/nothing\.zarr: access denied "
+                       r"\(HTTP 403 Forbidden\) for zarr\.json, \.zarray, \.zgroup, \.zattrs and \.zmetadata; or "
+                       r"there is no zarr store at this path"):
+        Hierarchy.open(http_server.url_for("nothing.zarr"), policy=FAST)
+    http_server.reset()
+    http_server.faults.add("s.zarr/*", "403")  # a private store
+    with pytest.raises(StoreOpenError, match=r"access denied \(HTTP 403 Forbidden\) for zarr\.json"):
+        Hierarchy.open(http_server.url_for("s.zarr"), policy=FAST)
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_refused_chunks_are_fill_only_where_the_server_answers_403_for_missing_keys(
+    http_server: Any, zarr_format: int
+) -> None:
+    """Zarr writers leave chunks of the fill value out; on a server known to answer 403 for keys
+    that do not exist (its metadata showed it), a refused chunk is such a chunk: fill, noted in
+    the preview as missing and refused.  On any other server a 403 on a chunk is an error that
+    says access was denied, never fill."""
+    from zarr_browser.core.conventions import default_registry
+    from zarr_browser.core.preview import make_thumbnail
+    from zarr_browser.core.safety import open_array
+    from zarr_browser.core.validate import HierarchyContext
+
+    data = _sparse(http_server.root / "s.zarr", zarr_format)
+    registry = default_registry()
+    _denying(http_server)
+    hierarchy = Hierarchy.open(http_server.url_for("s.zarr"), policy=FAST, hints=registry.child_hints)
+    assert hierarchy.access.denies_missing
+    node = hierarchy.node("/x")
+    np.testing.assert_array_equal(open_array(hierarchy.access, node)[...], data)  # through zarr
+    thumb = make_thumbnail(hierarchy.access, node, registry, HierarchyContext(hierarchy))  # through the engine
+    assert "15 chunk(s) missing on the server (answered 403, which this server says for keys that do not exist)" \
+        in thumb.note
+
+    http_server.reset()  # a server that answers 404 for what is missing, and 403 for one chunk it refuses
+    chunk = "s.zarr/x/c/0/0" if zarr_format == 3 else "s.zarr/x/0.0"
+    http_server.faults.add(chunk, "403")
+    hierarchy = Hierarchy.open(http_server.url_for("s.zarr"), policy=FAST)
+    assert not hierarchy.access.denies_missing
+    with pytest.raises(StoreReadError, match=rf"reading {http_server.url_for(chunk)} failed: access denied \(HTTP 403"):
+        open_array(hierarchy.access, hierarchy.node("/x"))[...]
+
+
+@pytest.mark.network
+def test_a_bucket_that_may_not_be_listed_serves_a_plate_and_its_sparse_chunks(
+    s3_server: Any, tmp_path: Path
+) -> None:
+    """S3 itself, to a caller who may read objects but not list the bucket (a common public
+    bucket; the proxy answers 403 AccessDenied where moto says NoSuchKey, and refuses listing):
+    the v2 plate keeps every well, and chunks left out are the fill value."""
+    from servers_faults import FaultProxy
+
+    from zarr_browser.core.conventions import default_registry
+    from zarr_browser.core.safety import open_array
+    from zarr_browser.core.validate import validate_hierarchy
+    from zarr_browser.demo import write_demo
+
+    write_demo(tmp_path / "demo", size=256)
+    data = _sparse(tmp_path / "s.zarr", 2)
+    bucket = s3_server.new_bucket()
+    s3_server.upload_tree(tmp_path / "demo" / "plate.ome.zarr", bucket, "plate.ome.zarr")
+    s3_server.upload_tree(tmp_path / "s.zarr", bucket, "s.zarr")
+    registry = default_registry()
+    with FaultProxy(s3_server.endpoint_url) as proxy:
+        proxy.denies_missing = True
+        options = {**s3_server.storage_options, "endpoint_url": proxy.url}
+        hierarchy = Hierarchy.open(f"s3://{bucket}/plate.ome.zarr", storage_options=options, policy=FAST,
+                                   hints=registry.child_hints)
+        nodes = {node.path: node for node, _ in hierarchy.walk()}
+        assert hierarchy.access.denies_missing
+        assert {"/A/1", "/A/1/0", "/B/3/0/0"} <= nodes.keys() and all(n.kind != "error" for n in nodes.values())
+        assert validate_hierarchy(hierarchy, registry).errors == []
+        sparse = Hierarchy.open(f"s3://{bucket}/s.zarr", storage_options=options, policy=FAST)
+        np.testing.assert_array_equal(open_array(sparse.access, sparse.node("/x"))[...], data)

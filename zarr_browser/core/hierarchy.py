@@ -23,6 +23,7 @@ from typing import Literal
 
 from zarr_browser.core.jsonio import JSON, Document, canonical, dumps, parse_document, parse_members
 from zarr_browser.core.model import (
+    DENIED_NOTE,
     METADATA_NAMES,
     UNREAD_NOTE,
     Node,
@@ -35,6 +36,7 @@ from zarr_browser.core.model import (
 from zarr_browser.core.store import AccessMode, RequestPolicy, StoreAccess, open_store, run_sync
 from zarr_browser.core.tempfiles import TEMP_PREFIX
 from zarr_browser.errors import (
+    AccessDeniedError,
     DocumentTooLargeError,
     NodeNotFoundError,
     StoreBoundaryError,
@@ -398,8 +400,12 @@ class Hierarchy:
             # zarr-python writes a v3 root's consolidated metadata inline, ~1 KB per array: past
             # 69,000 arrays the root zarr.json passes the document bound.  Browse it from the store.
             raw = {k: v for k, v in raw.items() if k != "zarr.json"}
-        docs, failures = self._parse_docs("/", raw)
+        docs, failures, notes = self._parse_docs("/", raw)
         if failures and not docs:
+            if any(isinstance(v, AccessDeniedError) for v in raw.values()):  # refused: say what that may mean
+                raise StoreOpenError(f"cannot read {self.url}: {failures[0]}; or there is no zarr store at this path "
+                                     "(a server that does not let the caller list answers 403 for keys that do not "
+                                     "exist)")
             raise StoreOpenError(f"cannot read {self.url}: {failures[0]}")
         gone = self._gone("/") if not docs else None
         if gone is not None:  # deleted since it was opened: not an empty implicit group
@@ -424,6 +430,8 @@ class Hierarchy:
             raise StoreOpenError(f"no zarr metadata found at {self.url} (no zarr.json, .zgroup or .zarray)")
         if failures:
             node = _with_error(node, "; ".join(failures))
+        if notes:
+            node = _with_notes(node, notes)
         node = self._flag_consolidated(node)
         self._root = node
         self._nodes["/"] = node
@@ -479,26 +487,50 @@ class Hierarchy:
         return any(value is not None and not isinstance(value, Exception) for value in found.values())
 
     # -- reading nodes ---------------------------------------------------------------------
-    def _parse_docs(self, path: str, raw: Mapping[str, bytes | Exception | None]) -> tuple[dict[str, Document], list[str]]:
+    def _parse_docs(
+        self, path: str, raw: Mapping[str, bytes | Exception | None]
+    ) -> tuple[dict[str, Document], list[str], list[str]]:
+        """The documents read at *path*, the failures (messages), and the notes the node gets.
+
+        A refused read (HTTP 403, S3 AccessDenied) is what S3 and GCS answer for a key that
+        does not exist when the caller may not list: where a document of the node was read, the
+        refused ones - the other zarr format's, an optional ``.zattrs`` or ``.zmetadata`` - are
+        absent (the store is then known to answer so, and the first node says it:
+        :data:`DENIED_NOTE`).  Where nothing was read, on a store known to answer so the node is
+        absent (a hinted ``labels`` that is not there, a missing level), as a 404 would have it;
+        elsewhere the refusal is the node's failure, saying access was denied.
+        """
         docs: dict[str, Document] = {}
         failures: list[str] = []
+        denied: list[tuple[str, AccessDeniedError]] = []
         escapes: dict[tuple[str, str], list[str]] = {}  # (resolved, root) -> the paths that lead there
         for key, value in raw.items():
             name = key.rsplit("/", 1)[-1]
             escape = getattr(value, "escape", None) if isinstance(value, StoreBoundaryError) else None
             if escape is not None:
                 escapes.setdefault((str(escape[1]), str(escape[2])), []).append(str(escape[0]))
+            elif isinstance(value, AccessDeniedError):
+                denied.append((name, value))
             elif isinstance(value, Exception):
                 failures.append(str(value))
             elif value is not None:
                 docs[name] = self._shared(path, name, parse_document(key, value))
+        notes: list[str] = []
+        if denied and docs:
+            if self.access.note_denies_missing():
+                notes.append(DENIED_NOTE)
+        elif denied and not (self.access.denies_missing and not failures):
+            refused = [n for n, _ in denied]
+            listed = refused[0] if len(refused) == 1 else ", ".join(refused[:-1]) + f" and {refused[-1]}"
+            where = "" if path == "/" else f" at {self.access.describe_key(key_prefix(path).rstrip('/'))}"
+            failures.insert(0, f"{denied[0][1].reason} for {listed}{where}")
         for (resolved, root), paths in escapes.items():  # one line for the documents of one link
             if len(paths) == 1:
                 failures.append(f"{paths[0]} resolves to {resolved}, outside the store root {root}")
             else:
                 names = ", ".join(p.rsplit("/", 1)[-1] for p in paths[1:])
                 failures.append(f"{paths[0]} (and {names}) resolve to {resolved}, outside the store root {root}")
-        return docs, list(dict.fromkeys(failures))  # a folder that leads out refuses each document alike
+        return docs, list(dict.fromkeys(failures)), notes  # a folder that leads out refuses each document alike
 
     def _shared(self, path: str, name: str, doc: Document) -> Document:
         """*doc* holding the parsed value of its consolidated copy when the two are equal: a
@@ -544,11 +576,11 @@ class Hierarchy:
         if names is not None:
             keys = [k for k in keys if k.rsplit("/", 1)[-1] in names]
         raw = await self.access.get_many(keys)
-        docs, failures = self._parse_docs(path, raw)
+        docs, failures, notes = self._parse_docs(path, raw)
         if failures:
             return Node(path, "error", None, docs, error="; ".join(failures))
         node = build_node(path, docs, implicit_ok=implicit_ok)
-        return self._flag_consolidated(node) if node is not None else None
+        return self._flag_consolidated(_with_notes(node, notes)) if node is not None else None
 
     def node(self, path: str) -> Node:
         """The node at *path* (``"/"`` or ``"/a/b"``); raises NodeNotFoundError if none."""
@@ -859,7 +891,8 @@ class Hierarchy:
                 # about): ask for zarr.json first, and for the v2 documents only where it is absent
                 first = key_prefix(child) + "zarr.json"
                 raw = await self.access.get_many([first], semaphore=semaphore)
-                if raw[first] is None:
+                # (refused: absent, on a server that answers 403 for keys that do not exist)
+                if raw[first] is None or isinstance(raw[first], AccessDeniedError):
                     raw.update(await self.access.get_many([k for k in keys if k != first], semaphore=semaphore))
                 for k in keys:
                     raw.setdefault(k, None)
@@ -877,11 +910,11 @@ class Hierarchy:
         await asyncio.gather(*(one(p) for p in paths))
 
     def _child_node(self, child: str, raw: Mapping[str, bytes | Exception | None], is_dir: bool) -> Node | None:
-        docs, failures = self._parse_docs(child, raw)
+        docs, failures, notes = self._parse_docs(child, raw)
         if failures:
             return Node(child, "error", None, docs, error="; ".join(failures))
         node = build_node(child, docs, implicit_ok=is_dir)
-        return self._flag_consolidated(node) if node is not None else None
+        return self._flag_consolidated(_with_notes(node, notes)) if node is not None else None
 
     def walk(self, path: str = "/", *, depth: int | None = None,
              progress: Callable[[int, str], None] | None = None) -> list[tuple[Node, Listing | None]]:
@@ -977,3 +1010,9 @@ def _with_error(node: Node, message: str) -> Node:
     from dataclasses import replace
 
     return replace(node, notes=(*node.notes, f"{UNREAD_NOTE}: {message}"))
+
+
+def _with_notes(node: Node, notes: Sequence[str]) -> Node:
+    from dataclasses import replace
+
+    return replace(node, notes=(*node.notes, *notes)) if notes else node

@@ -17,6 +17,7 @@ from typing import Literal
 from zarr_browser.core.jsonio import JSON, Document
 
 __all__ = [
+    "DENIED_NOTE",
     "UNREAD_NOTE",
     "ArrayMeta",
     "CodecInfo",
@@ -35,6 +36,11 @@ IMPLICIT_NOTE = "no zarr metadata here: an implicit group (not listed by zarr-py
 NodeKind = Literal["group", "array", "error"]
 METADATA_NAMES = ("zarr.json", ".zarray", ".zgroup", ".zattrs")
 _ARRAY_TYPE = re.compile(r'"node_type"\s*:\s*"array"')
+DENIED_NOTE = ("the server answers 403 (access denied) for keys that do not exist, as S3 and GCS do when the caller "
+               "may not list: such answers are read as absent (metadata documents, nodes, and chunks, which are "
+               "drawn as the fill value)")
+"""The note of the node where a store was first seen to answer 403 for missing keys: its own
+document read, the other zarr format's (or an optional ``.zattrs``) refused.  Said once per store."""
 UNREAD_NOTE = "some documents could not be read"
 """How a node's note starts when some of its metadata documents could not be read (what is shown
 of it is incomplete: validation reports it as an error, ``info`` on the node's line)."""

@@ -286,18 +286,20 @@ class _Plan:
     cropped: bool
 
 
-def _missing_note(missing: Sequence[str]) -> str:
+def _missing_note(missing: Sequence[str], *, denied: bool = False) -> str:
     """``"; N chunk(s) missing on the server …"`` for the chunks a remote store did not have
     (*missing*: their URLs), else ``""``.
 
     zarr reads an absent chunk as the fill value; on a remote store that usually means a failed
     upload or a broken server, so the picture must say so rather than pass fill off as data.
     The engine that read the region noted them: asking the store again, one request per chunk
-    (a whole GET over HTTP), doubled what a thumbnail downloads (audit I, 4).
+    (a whole GET over HTTP), doubled what a thumbnail downloads (audit I, 4).  *denied*: the
+    server answers 403 for keys that do not exist, so these are chunks it refused.
     """
     if not missing:
         return ""
-    return f"; {len(missing)} chunk(s) missing on the server, drawn as the fill value (first: {missing[0]})"
+    how = " (answered 403, which this server says for keys that do not exist)" if denied else ""
+    return f"; {len(missing)} chunk(s) missing on the server{how}, drawn as the fill value (first: {missing[0]})"
 
 
 MAX_CHUNKS = 1024
@@ -523,7 +525,8 @@ class _Renderer:
 
         level = LevelArray.open(self.access, node, cf=cf)
         data = level[tuple(selection)]
-        return data, _missing_note(level.missing(tuple(selection)) if self.access.is_remote else [])
+        return data, _missing_note(level.missing(tuple(selection)) if self.access.is_remote else [],
+                                   denied=self.access.denies_missing)
 
     # -- plain arrays --------------------------------------------------------------------------
     def plain(self, node: Node, parent: Node | None = None) -> Thumbnail:

@@ -38,6 +38,7 @@ from zarr.core.sync import sync
 from zarr.storage import LocalStore, WrapperStore
 
 from zarr_browser.errors import (
+    AccessDeniedError,
     DocumentTooLargeError,
     OperationCancelledError,
     ReadOnlyError,
@@ -45,6 +46,7 @@ from zarr_browser.errors import (
     StoreOpenError,
     StoreReadError,
     StoreTimeoutError,
+    ZarrBrowserError,
 )
 
 if TYPE_CHECKING:
@@ -287,18 +289,57 @@ def describe_remote_error(err: BaseException) -> str:
         return f"cannot connect to {host}:{port}: {getattr(cause, 'strerror', None) or err}"
     status = getattr(err, "status", None)
     if name == "ClientResponseError" and isinstance(status, int):
-        return f"HTTP {status} {getattr(err, 'message', '') or ''}".rstrip()
-    response = getattr(err, "response", None)
-    if name == "ClientError" and isinstance(response, dict):
-        error = response.get("Error") or {}
-        code, message = error.get("Code", "?"), error.get("Message", "")
-        return f"S3 {code}: {message}".rstrip(": ")
+        text = f"HTTP {status} {getattr(err, 'message', '') or ''}".rstrip()
+        return f"access denied ({text})" if status == 403 else text
+    s3 = _s3_error(err)
+    if s3 is not None:  # botocore's ClientError, or what s3fs made of it (PermissionError, FileNotFoundError...)
+        return _describe_s3(*s3)
     if isinstance(err, TypeError) and "unexpected keyword argument" in str(err):
         option = str(err).rsplit("argument", 1)[-1].strip(" '\"")
         return f"storage option {option!r} is not accepted for this kind of URL"
     if isinstance(err, ValueError) and str(err).startswith("Protocol not known: "):
         return _unknown_protocol(str(err).removeprefix("Protocol not known: "))
+    if isinstance(err, PermissionError) and not isinstance(err, StoreBoundaryError):
+        return f"access denied ({err})" if str(err) else "access denied"
     return f"{name}: {err}"
+
+
+_S3_DENIED = frozenset({"AccessDenied", "403", "Forbidden", "AllAccessDisabled"})
+"""S3 error codes of a refused read: no permission, or (a caller who may not list) no such key."""
+
+
+def _s3_error(err: BaseException) -> tuple[str, str, dict[str, Any]] | None:
+    """``(code, message, error)`` of botocore's ClientError behind *err* (s3fs turns it into
+    PermissionError, FileNotFoundError or OSError and chains it), else None."""
+    seen: BaseException | None = err
+    for _ in range(4):
+        if seen is None:
+            return None
+        response = getattr(seen, "response", None)
+        if isinstance(response, dict) and isinstance(response.get("Error"), dict):
+            error = response["Error"]
+            return str(error.get("Code", "?")), str(error.get("Message", "") or ""), error
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _describe_s3(code: str, message: str, error: dict[str, Any]) -> str:
+    detail = f"S3 {code}" + (f": {message}" if message and message != code else "")
+    return f"access denied ({detail})" if code in _S3_DENIED else detail
+
+
+def _is_denied(err: BaseException) -> bool:
+    """Whether *err* is a server's refusal to read (HTTP 403, S3 AccessDenied), which a server
+    that does not let the caller list also answers for a key that does not exist; credentials
+    the server refuses (a wrong secret) are not."""
+    if isinstance(err, ZarrBrowserError):
+        return isinstance(err, AccessDeniedError)
+    if type(err).__name__ == "ClientResponseError":
+        return getattr(err, "status", None) == 403
+    s3 = _s3_error(err)
+    if s3 is not None:
+        return s3[0] in _S3_DENIED
+    return isinstance(err, PermissionError)
 
 
 def _unknown_protocol(protocol: str) -> str:
@@ -344,12 +385,15 @@ class _Gate:
     its ``Server`` header says so; whether it ignores ranges (shared by every copy of a
     :class:`GuardedStore`)."""
 
-    __slots__ = ("semaphore", "size", "whole_objects")
+    __slots__ = ("denies_missing", "semaphore", "size", "whole_objects")
 
     def __init__(self) -> None:
         self.size: int | None = None
         self.semaphore: asyncio.Semaphore | None = None
         self.whole_objects = False  # the server answers range requests with whole objects
+        # the server answers 403 for keys that do not exist (S3 or GCS to a caller who may not
+        # list): chunk reads it refuses are read as absent (see GuardedStore.get)
+        self.denies_missing = False
 
     def saw_server(self, server: str, url: str) -> None:
         """Narrow the bound when *server* (a ``Server`` header) is one that drops connections."""
@@ -443,6 +487,10 @@ class GuardedStore(WrapperStore[Store]):
                     what = "timed out" if isinstance(err, TimeoutError) else f"failed: {describe_remote_error(err)}"
                     tries = f" after {attempt + 1} attempts" if attempt else ""
                     message = f"reading {self.describe_key(key)} {what}{tries}"
+                    if _is_denied(err):
+                        denied = AccessDeniedError(message)
+                        denied.reason = describe_remote_error(err)
+                        raise denied from err
                     if isinstance(err, TimeoutError):  # which limit: the user can raise it (--timeout)
                         message += (f" (no data for {policy.attempt_timeout:g} s" if self._idle_timeouts
                                     else f" (no answer within {policy.attempt_timeout:g} s") + \
@@ -462,6 +510,27 @@ class GuardedStore(WrapperStore[Store]):
                     gate.release()
 
     async def get(
+        self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None
+    ) -> Buffer | None:
+        """The bytes at *key* (None: absent).  On a server known to answer 403 for keys that do
+        not exist (:attr:`denies_missing`), a refused read is an absent key too: zarr writers
+        leave chunks of the fill value out, and a labels image of a public bucket that does not
+        let anyone list it is mostly such chunks (each refused).  Until the hierarchy has seen
+        that (a node's own document read beside refused probes), a refusal is an error."""
+        try:
+            return await self._get(key, prototype, byte_range)
+        except AccessDeniedError:
+            if not self._gate.denies_missing:
+                raise
+            return None
+
+    @property
+    def denies_missing(self) -> bool:
+        """Whether the server is known to answer 403 for keys that do not exist (then chunk reads
+        it refuses are read as absent, drawn as the fill value)."""
+        return self._gate.denies_missing
+
+    async def _get(
         self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None
     ) -> Buffer | None:
         self._check(key)
@@ -545,12 +614,13 @@ class GuardedStore(WrapperStore[Store]):
         elif self._local_root is None:
             from zarr.abc.store import RangeByteRequest
 
-            buf = await self.get(key, prototype, RangeByteRequest(0, limit + 1))
+            # (_get: a refused metadata document is the hierarchy's to judge, never read as absent here)
+            buf = await self._get(key, prototype, RangeByteRequest(0, limit + 1))
             data = None if buf is None else buf.to_bytes()
             if data is not None and len(data) > limit:
                 raise too_big
             return data
-        buf = await self.get(key, prototype)
+        buf = await self._get(key, prototype)
         return None if buf is None else buf.to_bytes()
 
     async def get_partial_values(
@@ -563,7 +633,12 @@ class GuardedStore(WrapperStore[Store]):
 
     async def exists(self, key: str) -> bool:
         self._check(key)
-        return bool(await self._retrying(key, lambda: self._store.exists(key)))
+        try:
+            return bool(await self._retrying(key, lambda: self._store.exists(key)))
+        except AccessDeniedError:  # as get(): absent, on a server known to answer 403 for missing keys
+            if not self._gate.denies_missing:
+                raise
+            return False
 
     async def set(self, key: str, value: Buffer) -> None:
         if self.read_only:
@@ -853,6 +928,22 @@ class StoreAccess:
         return self.zarr_store.describe_key(key)
 
     @property
+    def denies_missing(self) -> bool:
+        """Whether the server is known to answer 403 (access denied) for keys that do not exist,
+        as S3 and GCS do to a caller who may read objects but not list the bucket."""
+        return self.zarr_store.denies_missing
+
+    def note_denies_missing(self) -> bool:
+        """Record that the server answers 403 for keys that do not exist (a node's own document
+        was read, and the documents of the other zarr format refused); True the first time."""
+        gate = self.zarr_store._gate
+        first = not gate.denies_missing
+        gate.denies_missing = True
+        if first:
+            logger.info("%s answers 403 for keys that do not exist: refused reads are read as absent", self.url)
+        return first
+
+    @property
     def local_root(self) -> Path | None:
         """The resolved root directory of a local directory store, else None (for raw writes)."""
         return self._local.root if self._local is not None else None
@@ -965,14 +1056,16 @@ class StoreAccess:
             raise _note_timeout(StoreTimeoutError(f"listing {self.describe_key(prefix)} timed out")) from err
         except (StoreReadError, StoreBoundaryError):
             raise
-        except (FileNotFoundError, PermissionError) as err:
-            if self.protocol != "http":
-                raise StoreReadError(f"listing {self.describe_key(prefix)} failed: {describe_remote_error(err)}") from err
-            # static hosting answers a folder URL with 404 or 403: it does not list, the folder may be there
-            status = "403" if isinstance(err, PermissionError) else "404"
-            raise StoreReadError(f"the server does not list {self.describe_key(prefix)} (HTTP {status} for the "
-                                 "folder)") from err
         except Exception as err:  # remote listing failures come in many types
+            status = getattr(err, "status", None) if type(err).__name__ == "ClientResponseError" else None
+            if self.protocol == "http" and (isinstance(err, FileNotFoundError | PermissionError) or status in (403, 404)):
+                # static hosting answers a folder URL with 404 or 403: it does not list, the folder may be there
+                status = status or (403 if isinstance(err, PermissionError) else 404)
+                raise StoreReadError(f"the server does not list {self.describe_key(prefix)} (HTTP {status} for the "
+                                     "folder)") from err
+            if _is_denied(err):
+                raise StoreReadError(f"listing {self.describe_key(prefix)} is not allowed: "
+                                     f"{describe_remote_error(err)}") from err
             raise StoreReadError(f"listing {self.describe_key(prefix)} failed: {describe_remote_error(err)}") from err
         return [n.rstrip("/") for n in names if n and n.rstrip("/")]
 

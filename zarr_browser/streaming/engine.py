@@ -26,7 +26,11 @@ A block that fails (network error after the retries, a corrupt chunk) is never c
 drawn as data: it is reported with the URL of its key, and retried after
 :data:`RETRY_AFTER` seconds when asked again.  A chunk that a *remote* store says does not exist
 (404) is filled with the fill value, as zarr specifies, and recorded as *missing* so that the
-display can flag it.
+display can flag it.  So is a chunk a server refuses with 403 once the store is known to answer
+403 for keys that do not exist (S3 or GCS to a caller who may not list: the hierarchy saw a node's
+own document read beside refused probes; :meth:`GuardedStore.get`): zarr writers leave chunks of
+the fill value out, and a labels image on such a bucket is mostly those.  On any other store a
+403 is a failure saying access was denied.
 
 Nothing here imports Qt or napari.
 """

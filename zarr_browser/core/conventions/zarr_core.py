@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from zarr_browser.core.conventions.base import BaseConvention, Context, Detection, DimensionSource
 from zarr_browser.core.issues import Issue, Severity, pointer
 from zarr_browser.core.jsonio import JSON
-from zarr_browser.core.model import IMPLICIT_NOTE, UNREAD_NOTE, parent_path
+from zarr_browser.core.model import DENIED_NOTE, IMPLICIT_NOTE, UNREAD_NOTE, parent_path
 from zarr_browser.core.safety import itemsize
 
 if TYPE_CHECKING:
@@ -155,7 +155,9 @@ class ZarrCoreConvention(BaseConvention):
         if node.kind == "error":
             return [_issue(Severity.ERROR, node.error or "metadata could not be understood", node,
                            document=_error_document(node.error))]
-        issues = [_issue(Severity.ERROR if note.startswith(UNREAD_NOTE) else Severity.WARNING, note, node)
+        # (the server's 403 for missing keys is how it serves the store, nothing to fix in it: info)
+        issues = [_issue(Severity.ERROR if note.startswith(UNREAD_NOTE) else
+                         Severity.INFO if note == DENIED_NOTE else Severity.WARNING, note, node)
                   for note in node.notes if not (node.path == "/" and note == IMPLICIT_NOTE)]
         # (unread metadata: what is checked is incomplete)
         if node.path == "/" and IMPLICIT_NOTE in node.notes:
