@@ -113,6 +113,30 @@ def test_open_plate_zip_and_http(make_napari_viewer: Any, stores: Any, http_serv
     np.testing.assert_array_equal(np.asarray(remote_zip[1].data[-1]), np.asarray(zipped[1].data[-1]))
 
 
+def test_a_server_answering_403_for_missing_keys_keeps_labels_and_wells(
+    make_napari_viewer: Any, stores: Any, http_server: Any
+) -> None:
+    """S3 or GCS to a caller who may not list answer 403 for a missing key: the image lost its
+    labels layer (the labels group, whose v2 probes were refused, was an error) and a v2 plate
+    gave no layer at all, "no well has a readable field" (audit H, 3)."""
+    viewer = make_napari_viewer()
+    image = stores.image("0.5", labels=True)
+    plate = stores.plate("0.4", labels=True)
+    local_image = viewer.open(str(image), plugin="zarr-browser")
+    local_plate = viewer.open(str(plate), plugin="zarr-browser")
+    viewer.layers.clear()
+    shutil.copytree(image, http_server.root / "image.ome.zarr")
+    shutil.copytree(plate, http_server.root / "plate.ome.zarr")
+    http_server.listing, http_server.listing_status, http_server.missing_status = False, 403, 403
+    remote_image = viewer.open(http_server.url_for("image.ome.zarr"), plugin="zarr-browser")
+    remote_plate = viewer.open(http_server.url_for("plate.ome.zarr"), plugin="zarr-browser")
+    assert names(remote_image) == names(local_image) == ["image: DAPI", "image: GFP", "image: cells"]
+    assert kinds(remote_plate) == kinds(local_plate) == ["Image", "Image", "Labels"]
+    for remote, local in ((remote_image[2], local_image[2]), (remote_plate[2], local_plate[2])):
+        # the blocking views (napari's own never wait: a block still on its way is a placeholder)
+        np.testing.assert_array_equal(np.asarray(remote.data[0].level), np.asarray(local.data[0].level))
+
+
 def test_a_folder_inside_a_store_keeps_what_its_parents_say(stores: Any) -> None:
     """A variable, a pyramid level or a label image opened by its own folder is placed as when it
     is opened from the store's root: the reader opens the enclosing store."""
