@@ -12,6 +12,7 @@ from typing import Any
 __all__ = [
     "AccessDeniedError",
     "ArrayReadError",
+    "BucketNotFoundError",
     "DocumentTooLargeError",
     "NodeNotFoundError",
     "OperationCancelledError",
@@ -47,10 +48,16 @@ class AccessDeniedError(StoreReadError):
 
     Either the caller may not read the key, or the key does not exist and the caller may not
     list: S3 and GCS answer 403 rather than 404 for a missing key then.  ``reason`` is the
-    refusal in words (``access denied (HTTP 403 Forbidden)``), without the URL.
+    refusal in words (``access denied (HTTP 403 Forbidden)``), without the URL; ``advice`` what
+    the user may do about it, or ``""``.
     """
 
     reason: str = "access denied"
+    advice: str = ""
+
+
+class BucketNotFoundError(StoreReadError):
+    """The bucket a URL names does not exist (the message names it and the endpoint)."""
 
 
 class OperationCancelledError(ZarrBrowserError):

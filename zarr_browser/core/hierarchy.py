@@ -37,6 +37,7 @@ from zarr_browser.core.store import AccessMode, RequestPolicy, StoreAccess, open
 from zarr_browser.core.tempfiles import TEMP_PREFIX
 from zarr_browser.errors import (
     AccessDeniedError,
+    BucketNotFoundError,
     DocumentTooLargeError,
     NodeNotFoundError,
     StoreBoundaryError,
@@ -474,6 +475,8 @@ class Hierarchy:
         nothing (a typo on static hosting), or only other files, stays an error."""
         try:
             names = await self.access.list_dir(key_prefix("/"))
+        except BucketNotFoundError as err:  # (it said "no zarr metadata found")
+            raise StoreOpenError(f"cannot open {self.url}: {err}") from err
         except ZarrBrowserError:
             return False
         entries = [n for n in names if n not in _SKIP_NAMES and not n.startswith(".")][: self.ROOT_PROBE]
@@ -523,7 +526,8 @@ class Hierarchy:
             refused = [n for n, _ in denied]
             listed = refused[0] if len(refused) == 1 else ", ".join(refused[:-1]) + f" and {refused[-1]}"
             where = "" if path == "/" else f" at {self.access.describe_key(key_prefix(path).rstrip('/'))}"
-            failures.insert(0, f"{denied[0][1].reason} for {listed}{where}")
+            refusal = denied[0][1]
+            failures.insert(0, f"{refusal.reason} for {listed}{where}" + (f": {refusal.advice}" if refusal.advice else ""))
         for (resolved, root), paths in escapes.items():  # one line for the documents of one link
             if len(paths) == 1:
                 failures.append(f"{paths[0]} resolves to {resolved}, outside the store root {root}")

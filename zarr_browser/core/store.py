@@ -39,6 +39,7 @@ from zarr.storage import LocalStore, WrapperStore
 
 from zarr_browser.errors import (
     AccessDeniedError,
+    BucketNotFoundError,
     DocumentTooLargeError,
     OperationCancelledError,
     ReadOnlyError,
@@ -273,9 +274,10 @@ _NO_CREDENTIALS = ("no AWS credentials found: for a public bucket open it anonym
                    "(AWS_PROFILE, ~/.aws), or give -O key=… -O secret=…")
 
 
-def describe_remote_error(err: BaseException) -> str:
+def describe_remote_error(err: BaseException, fs: Any = None) -> str:
     """A short reason for a failed remote request, in words a user can act on (the URL and key
-    are the caller's to name)."""
+    are the caller's to name).  *fs*, the file system that made the request, says where S3
+    credentials came from (anonymous, storage options, the environment, a profile)."""
     name = type(err).__name__
     if name in ("NoCredentialsError", "PartialCredentialsError"):
         return _NO_CREDENTIALS
@@ -293,19 +295,42 @@ def describe_remote_error(err: BaseException) -> str:
         return f"access denied ({text})" if status == 403 else text
     s3 = _s3_error(err)
     if s3 is not None:  # botocore's ClientError, or what s3fs made of it (PermissionError, FileNotFoundError...)
-        return _describe_s3(*s3)
+        return _describe_s3(*s3, fs)
     if isinstance(err, TypeError) and "unexpected keyword argument" in str(err):
         option = str(err).rsplit("argument", 1)[-1].strip(" '\"")
         return f"storage option {option!r} is not accepted for this kind of URL"
     if isinstance(err, ValueError) and str(err).startswith("Protocol not known: "):
         return _unknown_protocol(str(err).removeprefix("Protocol not known: "))
+    if isinstance(err, ValueError) and str(err).startswith("Invalid endpoint: "):  # botocore, on the first request
+        return _endpoint_without_scheme(str(err).removeprefix("Invalid endpoint: "))
     if isinstance(err, PermissionError) and not isinstance(err, StoreBoundaryError):
         return f"access denied ({err})" if str(err) else "access denied"
     return f"{name}: {err}"
 
 
+def _endpoint_without_scheme(endpoint: str) -> str:
+    """Why botocore refuses the S3 endpoint *endpoint* (``Invalid endpoint``), and the fix."""
+    names = [n for n in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL") if os.environ.get(n) == endpoint]
+    where = f" (from {names[0]})" if names else ""
+    if "://" in endpoint:
+        return f"the endpoint URL {endpoint}{where} is not valid (expected http://host:port or https://host)"
+    return (f"the endpoint URL {endpoint}{where} needs a scheme: http://{endpoint} (or https://{endpoint})")
+
+
 _S3_DENIED = frozenset({"AccessDenied", "403", "Forbidden", "AllAccessDisabled"})
 """S3 error codes of a refused read: no permission, or (a caller who may not list) no such key."""
+
+
+_S3_CREDENTIALS = {
+    "SignatureDoesNotMatch": "the secret key does not match the access key{key}",
+    "InvalidAccessKeyId": "the access key{key} is not known to it",
+    "InvalidClientTokenId": "the access key{key} is not known to it",
+    "ExpiredToken": "the session token has expired",
+    "TokenRefreshRequired": "the session token has expired",
+    "InvalidToken": "the session token is not valid",
+    "AuthorizationHeaderMalformed": "the credentials are malformed",
+}
+"""S3 error codes of credentials the server refuses, and why in words."""
 
 
 def _s3_error(err: BaseException) -> tuple[str, str, dict[str, Any]] | None:
@@ -323,9 +348,83 @@ def _s3_error(err: BaseException) -> tuple[str, str, dict[str, Any]] | None:
     return None
 
 
-def _describe_s3(code: str, message: str, error: dict[str, Any]) -> str:
-    detail = f"S3 {code}" + (f": {message}" if message and message != code else "")
-    return f"access denied ({detail})" if code in _S3_DENIED else detail
+def _s3_detail(code: str, message: str) -> str:
+    return f"S3 {code}" + (f": {message}" if message and message != code else "")
+
+
+def _describe_s3(code: str, message: str, error: dict[str, Any], fs: Any) -> str:
+    if code == "NoSuchBucket":  # (zarr's store reads it as a missing key: "no zarr metadata found")
+        bucket = error.get("BucketName")
+        endpoint = _s3_endpoint(fs)
+        return (f"bucket {bucket!r} does not exist" if bucket else "the bucket does not exist") + (
+            f" (at {endpoint})" if endpoint else "")
+    source = _s3_credentials(fs)
+    if code in _S3_CREDENTIALS:
+        key = source[1] if source is not None else None
+        why = _S3_CREDENTIALS[code].format(key=f" {key}" if key else "")
+        came = f"; they came from {source[0]}" if source is not None and source[0] != "anonymous" else ""
+        return f"credentials refused by the server: {why} (S3 {code}){came}"
+    if code in _S3_DENIED:
+        reason, advice = _s3_denial(_s3_detail(code, message), source)
+        return f"{reason}: {advice}" if advice else reason
+    return _s3_detail(code, message)
+
+
+def _s3_denial(detail: str, source: tuple[str, str | None] | None) -> tuple[str, str]:
+    """``(reason, advice)`` of an S3 refusal (*detail*: its code and message) to requests
+    signed as *source* says."""
+    if source is not None and source[0] == "anonymous":
+        return (f"access denied to anonymous requests ({detail})",
+                "the bucket is not public - drop --anon (or Anonymous in the Open URL dialog) and give credentials")
+    if source is not None:
+        return f"access denied ({detail}) to the credentials from {source[0]}", ""
+    return f"access denied ({detail})", ""
+
+
+def _denial(err: BaseException, fs: Any) -> tuple[str, str]:
+    """``(reason, advice)`` of a refused read (see :func:`_is_denied`)."""
+    s3 = _s3_error(err)
+    if s3 is not None:
+        return _s3_denial(_s3_detail(s3[0], s3[1]), _s3_credentials(fs))
+    return describe_remote_error(err, fs), ""
+
+
+def _s3_endpoint(fs: Any) -> str | None:
+    """The endpoint an S3 file system talks to, when not AWS's own."""
+    client = getattr(fs, "client_kwargs", None)
+    endpoint = getattr(fs, "endpoint_url", None) or (client.get("endpoint_url") if isinstance(client, dict) else None)
+    return str(endpoint) if endpoint else os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+
+
+_CREDENTIAL_METHODS = {
+    "env": "the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)",
+    "shared-credentials-file": "the shared credentials file (~/.aws/credentials{profile})",
+    "config-file": "the AWS config file (~/.aws/config{profile})",
+    "assume-role": "a role assumed from the AWS config{profile}",
+    "sso": "AWS SSO{profile}",
+    "iam-role": "the instance's IAM role",
+    "container-role": "the container's IAM role",
+}
+
+
+def _s3_credentials(fs: Any) -> tuple[str, str | None] | None:
+    """Where the credentials of an S3 file system came from, in words, and the access key
+    (never the secret); ``("anonymous", None)`` for unsigned requests; None when unknown."""
+    if fs is None or not hasattr(fs, "anon"):
+        return None
+    if fs.anon:
+        return "anonymous", None
+    client = getattr(fs, "client_kwargs", None) or {}
+    key = getattr(fs, "key", None) or (client.get("aws_access_key_id") if isinstance(client, dict) else None)
+    if key:
+        return "the storage options (-O key=..., the Open URL dialog or ZARR_BROWSER_STORAGE_OPTIONS)", str(key)
+    credentials = getattr(getattr(fs, "session", None), "_credentials", None)  # what botocore's chain found
+    method = getattr(credentials, "method", None)
+    profile = getattr(fs, "profile", None) or os.environ.get("AWS_PROFILE")
+    if method is None:
+        return None
+    where = _CREDENTIAL_METHODS.get(str(method), f"the AWS credential chain ({method})")
+    return where.format(profile=f", profile {profile}" if profile else ""), getattr(credentials, "access_key", None)
 
 
 def _is_denied(err: BaseException) -> bool:
@@ -484,12 +583,13 @@ class GuardedStore(WrapperStore[Store]):
                     self._stats.add(failures=1)
                     if isinstance(err, _MISSING_ERRORS | StoreBoundaryError | StoreReadError):
                         raise
-                    what = "timed out" if isinstance(err, TimeoutError) else f"failed: {describe_remote_error(err)}"
+                    fs = getattr(self._store, "fs", None)  # (S3: where the credentials came from)
+                    what = "timed out" if isinstance(err, TimeoutError) else f"failed: {describe_remote_error(err, fs)}"
                     tries = f" after {attempt + 1} attempts" if attempt else ""
                     message = f"reading {self.describe_key(key)} {what}{tries}"
                     if _is_denied(err):
                         denied = AccessDeniedError(message)
-                        denied.reason = describe_remote_error(err)
+                        denied.reason, denied.advice = _denial(err, fs)
                         raise denied from err
                     if isinstance(err, TimeoutError):  # which limit: the user can raise it (--timeout)
                         message += (f" (no data for {policy.attempt_timeout:g} s" if self._idle_timeouts
@@ -1057,16 +1157,20 @@ class StoreAccess:
         except (StoreReadError, StoreBoundaryError):
             raise
         except Exception as err:  # remote listing failures come in many types
+            fs = target[0] if target is not None else None
             status = getattr(err, "status", None) if type(err).__name__ == "ClientResponseError" else None
             if self.protocol == "http" and (isinstance(err, FileNotFoundError | PermissionError) or status in (403, 404)):
                 # static hosting answers a folder URL with 404 or 403: it does not list, the folder may be there
                 status = status or (403 if isinstance(err, PermissionError) else 404)
                 raise StoreReadError(f"the server does not list {self.describe_key(prefix)} (HTTP {status} for the "
                                      "folder)") from err
+            s3 = _s3_error(err)
+            if s3 is not None and s3[0] == "NoSuchBucket":  # ("no zarr metadata found" said nothing of it)
+                raise BucketNotFoundError(describe_remote_error(err, fs)) from err
             if _is_denied(err):
                 raise StoreReadError(f"listing {self.describe_key(prefix)} is not allowed: "
-                                     f"{describe_remote_error(err)}") from err
-            raise StoreReadError(f"listing {self.describe_key(prefix)} failed: {describe_remote_error(err)}") from err
+                                     f"{describe_remote_error(err, fs)}") from err
+            raise StoreReadError(f"listing {self.describe_key(prefix)} failed: {describe_remote_error(err, fs)}") from err
         return [n.rstrip("/") for n in names if n and n.rstrip("/")]
 
     def listed_folders(self, prefix: str) -> set[str]:
@@ -1168,6 +1272,17 @@ def _s3_options(policy: RequestPolicy, options: dict[str, Any]) -> dict[str, Any
     config.setdefault("retries", {"max_attempts": 1, "mode": "standard"})
     merged["config_kwargs"] = config
     return merged
+
+
+def _check_endpoint(url: str, options: Mapping[str, Any]) -> None:
+    """Refuse an S3 endpoint without a scheme (``127.0.0.1:5555``) before any request: botocore
+    said ``ValueError: Invalid endpoint`` on the first read."""
+    client = options.get("client_kwargs")
+    endpoint = client.get("endpoint_url") if isinstance(client, Mapping) else None
+    if endpoint is None:
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if isinstance(endpoint, str) and endpoint and "://" not in endpoint:
+        raise StoreOpenError(f"cannot open {url}: {_endpoint_without_scheme(endpoint)}")
 
 
 _SIGNED_QUERY = ("x-amz-signature", "x-amz-credential", "x-goog-signature", "signature")
@@ -1393,6 +1508,7 @@ def open_store(
     elif target.protocol == "s3":
         _refuse_presigned(target.url)  # (s3://…?X-Amz-Signature=… said "no zarr metadata found")
         options = _s3_options(policy, options)
+        _check_endpoint(target.url, options)
     zipped = target.protocol in ("http", "s3") and _is_zip_name(target.url)
     if zipped:
         return _open_remote_zip(target, options, policy, storage_options)
