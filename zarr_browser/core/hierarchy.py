@@ -575,11 +575,23 @@ class Hierarchy:
             return True
         return self.consolidated_policy == "auto" and self.access.is_remote
 
-    async def _aread(self, path: str, *, implicit_ok: bool, names: Sequence[str] | None = None) -> Node | None:
+    async def _aread(
+        self, path: str, *, implicit_ok: bool, names: Sequence[str] | None = None,
+        raw_out: dict[str, bytes | Exception | None] | None = None,
+        known: Mapping[str, bytes | Exception | None] | None = None, semaphore: asyncio.Semaphore | None = None,
+    ) -> Node | None:
+        """The node at *path* from its documents (only *names* of them, when given).  The
+        documents in *known* (store key → what a read gave) are not asked again; what this read
+        gave is added to *raw_out*."""
         keys = metadata_keys(path)
         if names is not None:
             keys = [k for k in keys if k.rsplit("/", 1)[-1] in names]
-        raw = await self.access.get_many(keys)
+        asked = [k for k in keys if known is None or k not in known]
+        raw = await self.access.get_many(asked, semaphore=semaphore) if asked else {}
+        if raw_out is not None:
+            raw_out.update(raw)
+        if known:
+            raw = {**{k: v for k, v in known.items() if k in keys}, **raw}
         docs, failures, notes = self._parse_docs(path, raw)
         if failures:
             return Node(path, "error", None, docs, error="; ".join(failures))
@@ -618,21 +630,30 @@ class Hierarchy:
         self._nodes[path] = node
         return node
 
-    def prefetch(self, paths: Iterable[str], *, expect: Expectation | Mapping[str, Expectation] | None = None) -> None:
+    def prefetch(
+        self, paths: Iterable[str], *, expect: Expectation | Mapping[str, Expectation] | None = None,
+        concurrency: int | None = None,
+    ) -> None:
         """Read the nodes at *paths* concurrently (they are then served without I/O by :meth:`node`).
 
         Paths that hold no node or cannot be read are skipped: :meth:`node` reports them later.
         With *expect* (``(zarr_format, "group" | "array")``, e.g. the wells of a v2 plate) a remote
         store is asked only for the documents such a node has (two instead of four requests
         each); a node where they are missing is read again in full.  A mapping gives the
-        expectation of each path (paths it does not name are read in full).
+        expectation of each path (paths it does not name are read in full).  With *concurrency*,
+        at most that many of these requests (with *expect*) are in flight at once: what may wait
+        (a plate's label images) leaves the connections to what the user waits for.
         """
-        run_sync(self.aprefetch(paths, expect=expect))
+        run_sync(self.aprefetch(paths, expect=expect, concurrency=concurrency))
 
     async def aprefetch(
-        self, paths: Iterable[str], *, expect: Expectation | Mapping[str, Expectation] | None = None
+        self, paths: Iterable[str], *, expect: Expectation | Mapping[str, Expectation] | None = None,
+        concurrency: int | None = None,
     ) -> None:
-        todo = sorted({_normalise(p) for p in paths} - set(self._nodes) - set(self._loading))
+        semaphore = asyncio.Semaphore(concurrency) if concurrency else None
+        # a path known to hold nothing is not asked again (a plate's missing label images, one
+        # prefetch per level of the labels mosaic)
+        todo = sorted({_normalise(p) for p in paths} - set(self._nodes) - set(self._loading) - self._absent)
         listed = [self._loading[p] for p in {_normalise(p) for p in paths} if p in self._loading]
 
         def names_of(path: str) -> tuple[str, ...] | None:
@@ -647,10 +668,22 @@ class Hierarchy:
             names = names_of(path)
             with contextlib.suppress(ZarrBrowserError):
                 if names is not None and not self._use_consolidated():
-                    node = await self._aread(path, implicit_ok=False, names=names)
+                    asked: dict[str, bytes | Exception | None] = {}
+                    node = await self._aread(path, implicit_ok=False, names=names, raw_out=asked, semaphore=semaphore)
                     if node is not None and node.kind != "error" and names[0] in node.documents:
                         self._nodes.setdefault(path, node)
                         return
+                    if path in self._nodes or path in self._absent:
+                        return  # found meanwhile (a listing, a node() call)
+                    # read in full, without asking again for the documents found absent (a
+                    # missing node costs one request per document, never two)
+                    absent = {k: v for k, v in asked.items() if v is None}
+                    node = await self._aread(path, implicit_ok=False, known=absent, semaphore=semaphore)
+                    if node is None:
+                        self._absent.add(path)  # (remote: expect is used for remote stores only)
+                    else:
+                        self._nodes.setdefault(path, node)
+                    return
                 await self.anode(path)
 
         # a path another prefetch is reading (the image and the labels mosaic of a plate ask for

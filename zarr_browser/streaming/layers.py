@@ -321,6 +321,9 @@ class _Pixels:
 MAX_CHANNEL_LAYERS = 64
 """Channels opened as layers of their own; beyond, one layer with a channel slider (napari
 builds a layer in ~0.1 s: 300 channels held viewer.open for 40 s, 3000 for many minutes)."""
+LABEL_PROBES = 4
+"""Requests in flight at once for the label images of a plate's wells (most are absent): the
+image's tiles and chunks get the other connections first."""
 
 
 @dataclass
@@ -772,9 +775,17 @@ class _Planner:
         return result
 
     def prepare_tiles(self, well_paths: Sequence[str], field_path: str, sub: str | None, level: int = -1) -> None:
-        """Prefetch concurrently what :meth:`open_tile` reads for each well, stage by stage."""
+        """Prefetch concurrently what :meth:`open_tile` reads for each well, stage by stage.
+
+        For a label image (*sub*) the wells' images come first (what the image mosaic reads;
+        shared with it, never read twice), then the label images, a few requests at a time, so
+        the labels mosaic does not hold back the image's tiles and chunks (labels of some wells
+        only are usual: the others' label images are asked for once and are remembered absent).
+        """
         hierarchy = self.hierarchy
         fmt = hierarchy.root.zarr_format or 3
+        if sub:
+            self.prepare_tiles(well_paths, field_path, None, level)
         hierarchy.prefetch(well_paths, expect=(fmt, "group"))
         images: list[str] = []
         for well_path in well_paths:
@@ -783,7 +794,7 @@ class _Planner:
             image_path = _resolve(base, sub) if base and sub else base
             if image_path:
                 images.append(image_path)
-        hierarchy.prefetch(images, expect=(fmt, "group"))
+        hierarchy.prefetch(images, expect=(fmt, "group"), concurrency=LABEL_PROBES if sub else None)
         levels: list[str] = []
         for image_path in images:
             image_node = self.ctx.node(image_path)
