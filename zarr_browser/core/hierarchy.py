@@ -303,14 +303,18 @@ def _add_child(children: dict[str, dict[str, None]], path: str) -> None:
         path = parent
 
 
-Expectation = tuple[Literal[2, 3], Literal["group", "array", "array-data"]]
+Expectation = tuple[Literal[2, 3], Literal["group", "array", "array-data", "image"]]
 """What a node is expected to be, for :meth:`Hierarchy.prefetch`: ``array-data`` is an array
-whose attributes are not needed (a mosaic tile: a v2 ``.zattrs`` is not asked for)."""
+whose attributes are not needed (a mosaic tile: a v2 ``.zattrs`` is not asked for); ``image`` a
+group with attributes (a multiscale image or label image) where, when none of its documents
+exists, there is no image: nothing more is asked (a plate's label images, missing in most wells)."""
 
 _EXPECTED: dict[Expectation, tuple[str, ...]] = {
     (2, "group"): (".zgroup", ".zattrs"),
     (2, "array"): (".zarray", ".zattrs"),
     (2, "array-data"): (".zarray",),
+    (2, "image"): (".zgroup", ".zattrs"),
+    (3, "image"): ("zarr.json",),
     (3, "group"): ("zarr.json",),
     (3, "array"): ("zarr.json",),
     (3, "array-data"): ("zarr.json",),
@@ -633,7 +637,7 @@ class Hierarchy:
     def prefetch(
         self, paths: Iterable[str], *, expect: Expectation | Mapping[str, Expectation] | None = None,
         concurrency: int | None = None,
-    ) -> None:
+    ) -> set[str]:
         """Read the nodes at *paths* concurrently (they are then served without I/O by :meth:`node`).
 
         Paths that hold no node or cannot be read are skipped: :meth:`node` reports them later.
@@ -643,14 +647,18 @@ class Hierarchy:
         expectation of each path (paths it does not name are read in full).  With *concurrency*,
         at most that many of these requests (with *expect*) are in flight at once: what may wait
         (a plate's label images) leaves the connections to what the user waits for.
+
+        Returns the paths expected as ``image`` where none of its documents exists (they are not
+        read in full: no image is there, though :meth:`node` may find another node).
         """
-        run_sync(self.aprefetch(paths, expect=expect, concurrency=concurrency))
+        return run_sync(self.aprefetch(paths, expect=expect, concurrency=concurrency))
 
     async def aprefetch(
         self, paths: Iterable[str], *, expect: Expectation | Mapping[str, Expectation] | None = None,
         concurrency: int | None = None,
-    ) -> None:
+    ) -> set[str]:
         semaphore = asyncio.Semaphore(concurrency) if concurrency else None
+        no_image: set[str] = set()
         # a path known to hold nothing is not asked again (a plate's missing label images, one
         # prefetch per level of the labels mosaic)
         todo = sorted({_normalise(p) for p in paths} - set(self._nodes) - set(self._loading) - self._absent)
@@ -659,10 +667,10 @@ class Hierarchy:
         def names_of(path: str) -> tuple[str, ...] | None:
             if expect is None or not self.access.is_remote:
                 return None
-            if isinstance(expect, Mapping):
-                hint = expect.get(path)
-                return _EXPECTED.get(hint) if hint is not None else None
-            return _EXPECTED.get(expect)
+            return _EXPECTED.get(hint) if (hint := expectation(path)) is not None else None
+
+        def expectation(path: str) -> Expectation | None:
+            return expect.get(path) if isinstance(expect, Mapping) else expect
 
         async def one(path: str) -> None:
             names = names_of(path)
@@ -675,6 +683,10 @@ class Hierarchy:
                         return
                     if path in self._nodes or path in self._absent:
                         return  # found meanwhile (a listing, a node() call)
+                    hint = expectation(path)
+                    if hint is not None and hint[1] == "image" and all(v is None for v in asked.values()):
+                        no_image.add(path)
+                        return
                     # read in full, without asking again for the documents found absent (a
                     # missing node costs one request per document, never two)
                     absent = {k: v for k, v in asked.items() if v is None}
@@ -702,6 +714,7 @@ class Hierarchy:
                     future.set_result(None)
         if waits or listed:
             await asyncio.wait([*waits, *listed])  # never cancels them (gather would, if we were)
+        return no_image
 
     def refresh(self, path: str = "/") -> None:
         """Forget what is cached at and below *path* (the next read goes to the store)."""

@@ -348,6 +348,9 @@ class _Planner:
         self.registry = registry
         self.ctx = ctx
         self.max_arrays = max_arrays
+        self.no_label_image: set[str] = set()
+        """Where a plate's label image was asked for and none of its documents exists (remembered
+        for every level of the labels mosaic; most wells have no labels)."""
         self.ome: Convention | None
         try:
             self.ome = registry.get(OME)
@@ -794,10 +797,14 @@ class _Planner:
             image_path = _resolve(base, sub) if base and sub else base
             if image_path:
                 images.append(image_path)
-        hierarchy.prefetch(images, expect=(fmt, "group"), concurrency=LABEL_PROBES if sub else None)
+        if sub:
+            images = [p for p in images if p not in self.no_label_image]
+            self.no_label_image.update(hierarchy.prefetch(images, expect=(fmt, "image"), concurrency=LABEL_PROBES))
+        else:
+            hierarchy.prefetch(images, expect=(fmt, "group"))
         levels: list[str] = []
         for image_path in images:
-            image_node = self.ctx.node(image_path)
+            image_node = self.ctx.node(image_path) if image_path not in self.no_label_image else None
             path = _level_path(image_node, level) if image_node is not None else None
             if path is None and image_node is not None and level >= 0:
                 path = _level_path(image_node, -1)  # a shorter pyramid: its coarsest level stands in
@@ -836,7 +843,8 @@ class _Planner:
             raise TileUnavailable(f"its field path {own_field!r} leaves the store")
         what = f"{sub} of field {own_field}" if sub else f"field {own_field}"
         image_path = _resolve(base, sub) if sub else base
-        image_node = self.ctx.node(image_path) if image_path else None
+        known_absent = sub and image_path in self.no_label_image
+        image_node = self.ctx.node(image_path) if image_path and not known_absent else None
         if image_node is None:
             if sub:
                 return None
