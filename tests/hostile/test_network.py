@@ -4,7 +4,7 @@
   read correctly or fails with an error naming its URL, never wrong data;
 * a never-answering chunk: an error naming the URL within the deadline (15 s by default);
 * 3 s latency: reads succeed;
-* a 404 chunk whose neighbours exist: zarr draws fill; :func:`missing_chunks` flags it;
+* a 404 chunk whose neighbours exist: zarr draws fill; :meth:`LevelArray.missing` flags it (what previews say);
 * a group that cannot be listed says so instead of looking empty;
 * the browser window and napari (through our reader) while chunks are slow, hang, fail or are
   missing: the event loop never stalls more than 250 ms, and nothing wrong is drawn as data.
@@ -23,10 +23,10 @@ import zarr
 from stall import StallMeter  # tests/stall.py
 
 from zarr_browser.core.hierarchy import Hierarchy
-from zarr_browser.core.integrity import missing_chunks
 from zarr_browser.core.safety import open_array
 from zarr_browser.core.store import RequestPolicy, open_store
 from zarr_browser.errors import StoreReadError, StoreTimeoutError
+from zarr_browser.streaming.levels import LevelArray
 
 pytestmark = pytest.mark.network
 
@@ -147,10 +147,11 @@ def test_http_404_chunk_between_present_neighbours_is_flagged_missing(http_serve
     node = hierarchy.node("/x")
     data = open_array(hierarchy.access, node)[8:32, 8:32]
     assert (data[8:16, 8:16] == -1).all()  # zarr: an absent chunk is the fill value...
-    missing = missing_chunks(hierarchy.access, node, (slice(8, 32), slice(8, 32)))
-    assert [m.coords for m in missing] == [(2, 2)]  # ...which the integrity check flags
-    assert missing[0].url.endswith("/f.zarr/x/c/2/2") and missing[0].url.startswith("http://127.0.0.1")
-    assert missing_chunks(hierarchy.access, node, (slice(0, 8), slice(0, 48))) == []
+    level = LevelArray.open(hierarchy.access, node)
+    np.testing.assert_array_equal(level[8:32, 8:32], data)  # ...and so does the engine, which flags it
+    assert level.missing((slice(8, 32), slice(8, 32))) == [http_server.url_for("f.zarr/x/c/2/2")]
+    level[0:8, 0:48]
+    assert level.missing((slice(0, 8), slice(0, 48))) == []
     figures.add("network: 404 chunk", cases=1, wrong_data=0)
 
 
@@ -283,8 +284,10 @@ def test_s3_404_chunk_is_flagged_missing(s3_server: Any, tmp_path: Path) -> None
     access = open_store(url, storage_options=s3_server.storage_options, policy=FAST)
     hierarchy = Hierarchy(access)
     hierarchy.load_root()
-    missing = missing_chunks(access, hierarchy.node("/x"), (slice(8, 32), slice(8, 32)))
-    assert [m.coords for m in missing] == [(2, 2)]
+    level = LevelArray.open(access, hierarchy.node("/x"))
+    level[8:32, 8:32]
+    missing = level.missing((slice(8, 32), slice(8, 32)))
+    assert len(missing) == 1 and missing[0].endswith("f.zarr/x/c/2/2")
 
 
 # -- the GUI under faults ---------------------------------------------------------------------
