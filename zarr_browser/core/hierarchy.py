@@ -930,6 +930,7 @@ class Hierarchy:
                 store(child, self._child_node(child, {k: raw[k] for k in keys[child]}, child.rsplit("/", 1)[-1] in is_dir))
             return
         v3 = parent is not None and parent.zarr_format == 3
+        v2 = parent is not None and parent.zarr_format == 2
         folders = self.access.listed_folders(key_prefix(path)) if implicit else set()  # folders: implicit groups
         # one bound for the whole page (each child's own get_many would have its own)
         semaphore = asyncio.Semaphore(self.access.policy.concurrency)
@@ -946,8 +947,17 @@ class Hierarchy:
                     raw.update(await self.access.get_many([k for k in keys if k != first], semaphore=semaphore))
                 for k in keys:
                     raw.setdefault(k, None)
+            elif v2:
+                # children of a v2 group are v2 nodes, likewise: zarr.json only where neither
+                # .zgroup nor .zarray exists (3 requests an array, as zarr-python asks; was 4)
+                second = key_prefix(child) + "zarr.json"
+                raw = await self.access.get_many([k for k in keys if k != second], semaphore=semaphore)
+                if not any(isinstance(raw[key_prefix(child) + n], bytes) for n in (".zgroup", ".zarray")):
+                    raw.update(await self.access.get_many([second], semaphore=semaphore))
+                raw.setdefault(second, None)
             else:
                 raw = await self.access.get_many(keys, semaphore=semaphore)
+            if not v3:
                 extra = key_prefix(child) + ".zmetadata"
                 if isinstance(raw.get(key_prefix(child) + ".zgroup"), bytes):
                     # a v2 group's own consolidated copy, as on disk: a dataset in a folder of
