@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from zarr_browser.core.jsonio import JSON, Document, canonical, dumps, parse_document, parse_members
+from zarr_browser.core.jsonio import JSON, Document, canonical, dumps, parse_document, parse_members, quiet_collector
 from zarr_browser.core.model import (
     DENIED_NOTE,
     METADATA_NAMES,
@@ -133,10 +133,10 @@ class ConsolidatedIndex:
         if docs is None:
             return None
         node = build_node(path, docs, source="consolidated", implicit_ok=True)
-        if node is not None and node.is_group and path != "/" and self.lists_dataset(path):
+        if node is not None and node.is_group:
             from dataclasses import replace
 
-            node = replace(node, consolidated_dataset=True)
+            node = replace(node, consolidated_dataset=self.lists_dataset(path))
         return node
 
     def lists_dataset(self, path: str) -> bool:
@@ -167,11 +167,12 @@ class ConsolidatedIndex:
     def parse(cls, root_docs: Mapping[str, Document]) -> ConsolidatedIndex | None:
         """Build the index from the root's documents, or None when there is none."""
         v3 = root_docs.get("zarr.json")
-        if v3 is not None and isinstance(v3.value, dict) and "consolidated_metadata" in v3.value:
-            return cls._parse_v3(v3)
-        v2 = root_docs.get(".zmetadata")
-        if v2 is not None:
-            return cls._parse_v2(v2)
+        with quiet_collector():  # a document each of thousands of nodes, kept while the store is open
+            if v3 is not None and isinstance(v3.value, dict) and "consolidated_metadata" in v3.value:
+                return cls._parse_v3(v3)
+            v2 = root_docs.get(".zmetadata")
+            if v2 is not None:
+                return cls._parse_v2(v2)
         return None
 
     @classmethod
@@ -556,12 +557,14 @@ class Hierarchy:
         index = self.consolidated
         if index is None or node.source != "store" or node.kind == "error":
             return node
-        if node.path == "/" and node.zarr_format == 3 and index.zarr_format == 3:
-            return node  # the v3 root holds the consolidated copy itself
         from dataclasses import replace
 
+        # (decided here from the index's lists of children, for the root too: detection scanned
+        # the root's 60,000 consolidated entries on the GUI thread, 3 times per selection)
+        dataset = node.is_group and index.lists_dataset(node.path)
+        if node.path == "/" and node.zarr_format == 3 and index.zarr_format == 3:
+            return replace(node, consolidated_dataset=dataset)  # the v3 root holds the consolidated copy itself
         differing = index.differences(node)
-        dataset = node.is_group and node.path != "/" and index.lists_dataset(node.path)
         if differing is None:
             return replace(node, consolidated="absent", consolidated_dataset=dataset)
         return replace(node, consolidated="stale" if differing else "fresh", consolidated_differs=differing,

@@ -7,6 +7,7 @@ the same way, so a document round-trips unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import math
@@ -14,7 +15,7 @@ import re
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Final, TypeAlias
 
 __all__ = ["JSON", "Document", "SourceFloat", "SourceInt", "dumps", "keep_number_tokens", "keeps_numbers", "parse_document",
@@ -215,32 +216,57 @@ def parse_members(text: str, at: int, out: dict[str, JSON], *, nested: frozenset
             raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
 
 
+@contextlib.contextmanager
+def quiet_collector() -> Iterator[None]:
+    """Build many long-lived objects (a large document's values, a consolidated index) without
+    the cyclic collector walking them meanwhile.
+
+    The collector is off inside (it would walk the growing heap again and again, holding the
+    GIL: two full collections of 57-86 ms each while the index of a 20,000-node ``.zmetadata``
+    was built stalled the window; audit I, F9), and what was made is old at once on the way out:
+    left young, its first collection would walk all of it.  Values built here must hold no
+    reference cycles (JSON values and their documents hold none).
+    """
+    global _quiet_depth, _quiet_was_enabled
+    with _quiet_lock:  # (two threads may build at once: the last one out turns it back on)
+        if _quiet_depth == 0:
+            _quiet_was_enabled = gc.isenabled()
+            gc.disable()
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0:
+                frozen = KEEP_FROZEN or gc.get_freeze_count() > 0  # (unfreezing would thaw what is kept frozen)
+                gc.freeze()
+                if not frozen:
+                    gc.unfreeze()
+                if _quiet_was_enabled:
+                    gc.enable()
+
+
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_quiet_was_enabled = True
+
+
 def _loads_by_members(text: str) -> JSON:
     """``json.loads`` of a large document, one member at a time where its bulk lies.
 
     One ``json.loads`` call of a 44 MB consolidated index holds the GIL for seconds: the window,
     whose worker reads it, froze for 1–1.6 s (audit C).  Parsing the outer object and its
     consolidated ``metadata`` member by member lets other threads run between members; each
-    member's value is still parsed by json's C decoder.  The result is that of ``json.loads``.
-    The cyclic collector is off meanwhile: it would walk the growing heap over and over (JSON
-    values hold no cycles).
+    member's value is still parsed by json's C decoder.  The result is that of ``json.loads``;
+    the collector is quiet meanwhile (:func:`quiet_collector`).
     """
     at = _skip_space(text, 0)
     if not text.startswith("{", at):
         return json.loads(text)  # not an object: nothing to split
     value: dict[str, JSON] = {}
-    enabled = gc.isenabled()
-    gc.disable()  # the collector would walk the growing heap again and again, holding the GIL
-    try:
+    with quiet_collector():
         end = parse_members(text, at, value, nested=_NESTED)
-    finally:
-        # what was made is old at once: left young, its first collection would walk all of it
-        frozen = KEEP_FROZEN or gc.get_freeze_count() > 0  # (unfreezing would thaw what is kept frozen)
-        gc.freeze()
-        if not frozen:
-            gc.unfreeze()
-        if enabled:
-            gc.enable()
     end = _skip_space(text, end)
     if end != len(text):
         raise json.JSONDecodeError("Extra data", text, end)

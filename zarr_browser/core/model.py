@@ -218,8 +218,9 @@ class Node:
     consolidated_differs
         For stale nodes: the names of the documents that differ from their consolidated copies.
     consolidated_dataset
-        For a group below the root: the root's consolidated metadata lists child arrays of it,
-        all with dimension names (an xarray dataset, as a DataTree writes its groups).
+        For a group: the root's consolidated metadata lists child arrays of it, all with
+        dimension names (an xarray dataset, as a DataTree writes its groups).  None where no
+        hierarchy decided it (a node built alone): the node's own consolidated copy tells then.
     """
 
     path: str
@@ -233,7 +234,7 @@ class Node:
     source: Literal["store", "consolidated"] = "store"
     consolidated: Literal["fresh", "stale", "absent"] | None = None
     consolidated_differs: tuple[str, ...] = ()
-    consolidated_dataset: bool = False
+    consolidated_dataset: bool | None = None
 
     @property
     def name(self) -> str:

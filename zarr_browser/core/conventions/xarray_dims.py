@@ -101,6 +101,14 @@ def _has_consolidated_copy(node: Node) -> bool:
     return zmeta is not None and isinstance(zmeta.value, dict) and isinstance(zmeta.value.get("metadata"), dict)
 
 
+def _lists_dataset(node: Node) -> bool:
+    """Whether consolidated metadata lists *node* as a dataset: as its hierarchy decided, or
+    from the node's own consolidated copy where none did (a node built alone)."""
+    if node.consolidated_dataset is not None:
+        return node.consolidated_dataset
+    return _is_consolidated_dataset(node)
+
+
 def _is_consolidated_dataset(node: Node) -> bool:
     """Whether the consolidated copy lists child arrays, all with dimension names.
 
@@ -157,7 +165,7 @@ class XarrayConvention(BaseConvention):
                 return None  # v3 names alone are core zarr (OME pyramid levels have them too), as is a 0-d array
             return _variable(node, found[0])
         if node.is_group and not is_multiscale_image(node) and (
-                node.consolidated_dataset or _is_consolidated_dataset(node)):
+                _lists_dataset(node)):
             return Detection(CONVENTION, None, ("dataset",))
         return None
 
@@ -376,7 +384,7 @@ def _meant_for_xarray(group: Node, children: Sequence[Node]) -> bool:
     What xarray refuses there is an error; in a group of arrays with v3 ``dimension_names``
     alone (core zarr, which many writers add) it is a warning.
     """
-    if group.consolidated_dataset or _is_consolidated_dataset(group):
+    if _lists_dataset(group):
         return True
     return any(_marks_xarray(child) for child in children if child.is_array)
 
@@ -418,7 +426,7 @@ def _siblings(ctx: Context, parent: Node) -> _Siblings:
     named = tuple(c for c in arrays if xarray_dimension_names(c) is not None)
     markers = frozenset(c.path for c in arrays if _marks_xarray(c))
     found = _Siblings(len(listing), named, markers,
-                      bool(parent.consolidated_dataset or _is_consolidated_dataset(parent)))
+                      _lists_dataset(parent))
     cache[parent.path] = found
     return found
 
