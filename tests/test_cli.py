@@ -163,6 +163,47 @@ def test_validate_text_output_names_node_and_pointer(demo: Path, tmp_path: Path)
     assert text.strip().splitlines()[-1].startswith("FAILED: ")
 
 
+def test_validate_checks_several_stores_and_exits_with_the_worst(demo: Path, tmp_path: Path, capsys: Any) -> None:
+    """A CI job validating a folder of stores: ``validate a b c``, each reported as alone; one
+    unreadable store does not stop the others, and the exit code is the worst."""
+    broken = tmp_path / "broken.zarr"
+    shutil.copytree(demo / "climate.zarr", broken)
+    (broken / "temperature" / ".zarray").write_text("{not json")
+    good = [str(demo / "cells.ome.zarr"), str(demo / "climate.zarr")]
+    code, text = run("validate", *good)
+    assert code == 0
+    verdicts = [line for line in text.splitlines() if line.startswith(("OK", "FAILED"))]
+    assert [v.split(" of ")[-1] for v in verdicts] == good
+    code, text = run("validate", good[0], str(broken), good[1])
+    assert code == 1 and [line.split(":")[0] for line in text.splitlines() if line.startswith(("OK", "FAILED"))] == [
+        "OK", "FAILED", "OK"]
+    missing = tmp_path / "missing.zarr"
+    code, text = run("validate", "--json", str(missing), str(broken), good[1])
+    assert code == 2
+    payload = json.loads(text)
+    assert payload["passed"] is False
+    first, second, third = payload["stores"]
+    assert first == {"url": str(missing), "error": f"no such directory: {missing}", "exit": 2}
+    assert (second["passed"], second["errors"] > 0, third["passed"]) == (False, True, True)
+    assert f"zarr-browser: no such directory: {missing}" in capsys.readouterr().err
+
+
+def test_validate_fail_on_warning(demo: Path, tmp_path: Path) -> None:
+    store = tmp_path / "cells.ome.zarr"
+    shutil.copytree(demo / "cells.ome.zarr", store)
+    doc = json.loads((store / "zarr.json").read_text())
+    doc["attributes"]["ome"]["omero"]["channels"][0].pop("label", None)
+    doc["attributes"]["ome"]["multiscales"][0]["axes"][-1]["unit"] = "pixel"  # not a UDUNITS-2 unit: a warning
+    (store / "zarr.json").write_text(json.dumps(doc))
+    code, text = run("validate", str(store), "--json")
+    payload = json.loads(text)
+    assert (code, payload["errors"], payload["passed"]) == (0, 0, True) and payload["warnings"] > 0
+    code, text = run("validate", str(store), "--fail-on", "warning")
+    assert code == 1 and text.splitlines()[-1].startswith("FAILED (--fail-on warning): 0 error(s)")
+    code, _ = run("validate", str(demo / "cells.ome.zarr"), "--fail-on", "warning")
+    assert code == 0
+
+
 def test_console_script_runs_as_subprocess(demo: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "zarr_browser", "info", str(demo / "climate.zarr")],
                           capture_output=True, text=True, timeout=120)

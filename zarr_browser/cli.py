@@ -237,8 +237,9 @@ AWS_PROFILE, ~/.aws).  ZARR_BROWSER_STORAGE_OPTIONS (a JSON object) gives storag
 sight of the process list; the options of the command line go over it.
 
 Exit codes: 0 success; 1 validate found errors (with --strict also metadata it cannot check and
-groups it could not list) or edit was refused; 2 the store cannot be read, or a usage error;
-3 an internal error (a bug: please report it, with -vv); 130 interrupted (Ctrl+C).
+groups it could not list; with --fail-on warning also warnings) or edit was refused; 2 the store
+cannot be read (with several stores: any of them), or a usage error; 3 an internal error (a bug:
+please report it, with -vv); 130 interrupted (Ctrl+C).
 
 Run 'zarr-browser COMMAND --help' for the options of a command (--json, -v and --anon may also
 come before COMMAND)."""
@@ -273,7 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="check every node against its conventions (exit 1 on errors)")
     _add_store_arguments(validate)
+    validate.add_argument("more_urls", nargs="*", metavar="URL",
+                          help="more stores to check, each reported as alone; the exit code is the worst "
+                               "(with --json: one object, {\"stores\": [...], \"passed\"})")
     _add_depth_argument(validate)
+    validate.add_argument("--fail-on", choices=("error", "warning"), default="error",
+                          help="the least severe issue that fails the check (exit 1; default: error)")
     validate.add_argument("--strict", action="store_true",
                           help="treat the SHOULD rules of the strict OME-NGFF schemas as errors, and fail on "
                                "metadata that is read but not validated (OME-NGFF 0.1–0.3, 0.6 release candidates) and on "
@@ -553,10 +559,51 @@ def _read_the_store_itself(hierarchy: Hierarchy) -> list[str]:
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    """Check one store, or several (``validate a.zarr b.zarr ...``): each is reported as alone,
+    separated by a blank line; with ``--json`` one object ``{"stores": [...], "passed"}``.  The
+    exit code is the worst: 2 when a store could not be read, else 1 when one failed."""
+    urls = [args.url, *args.more_urls]
+    if len(urls) == 1:
+        code, payload = _validate_one(args, out)
+        if payload is not None:
+            _dump(payload, out)
+        return code
+    worst = EXIT_OK
+    payloads: list[dict[str, Any]] = []
+    for number, url in enumerate(urls):
+        one = argparse.Namespace(**vars(args))
+        one.url = url
+        if number and not args.json:
+            _line(out, "")
+        try:
+            code, payload = _validate_one(one, out)
+        except ZarrBrowserError as err:  # the next stores are still checked
+            shown = _shown_url(url) or url
+            _line(sys.stderr, f"zarr-browser: {err}" if shown in str(err) else f"zarr-browser: {shown}: {err}")
+            code, payload = EXIT_UNREADABLE, {"url": shown, "error": str(err), "exit": EXIT_UNREADABLE}
+        if payload is not None:
+            payloads.append(payload)
+        worst = max(worst, code)  # (2 over 1 over 0)
+    if args.json:
+        _dump({"stores": payloads, "passed": worst == EXIT_OK}, out)
+    return worst
+
+
+def _validate_one(args: argparse.Namespace, out: TextIO) -> tuple[int, dict[str, Any] | None]:
+    """Validate the store of ``args.url``: its exit code, and its JSON object with ``--json``
+    (the text report is printed to *out* otherwise)."""
+    hierarchy, registry = _open(args)
+    try:
+        return _validate_opened(args, out, hierarchy, registry)
+    finally:
+        hierarchy.close()
+
+
+def _validate_opened(args: argparse.Namespace, out: TextIO, hierarchy: Hierarchy,
+                     registry: ConventionRegistry) -> tuple[int, dict[str, Any] | None]:
     from zarr_browser.core.issues import Severity
     from zarr_browser.core.validate import validate_hierarchy
 
-    hierarchy, registry = _open(args)
     _require_zarr(hierarchy, args.depth)
     notes = _read_the_store_itself(hierarchy)
     progress = _TerminalProgress("validating")
@@ -570,16 +617,17 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     # metadata read but not (fully) validated, such as OME-NGFF 0.6 release candidates: an OK must say
     # so, and --strict, which asks for a clean pass, fails on it
     unchecked = [i for i in report.issues if i.unchecked]
+    # as the text counts them: groups that could not be listed are under "incomplete"
+    warnings = sum(1 for i in report.issues if i.severity is Severity.WARNING and not any(i is u for u in unlisted))
     # (a check that could not list some groups is incomplete: --strict fails on that too)
-    failed = bool(errors) or (args.strict and bool(unchecked or unlisted))
+    failed = (bool(errors) or (args.strict and bool(unchecked or unlisted))
+              or (args.fail_on == "warning" and bool(warnings)))
     if args.json:
         payload = {
             "url": hierarchy.url,
             "nodes_checked": report.nodes_checked,
             "errors": errors,
-            # as the text counts them: groups that could not be listed are under "incomplete"
-            "warnings": sum(1 for i in report.issues if i.severity is Severity.WARNING
-                            and not any(i is u for u in unlisted)),
+            "warnings": warnings,
             "issues": [i.to_json() for i in report.issues],
             "notes": notes,
             "incomplete": [{"path": i.path, "error": i.message} for i in unlisted],
@@ -587,7 +635,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
             "unchecked": [{"path": i.path, "reason": i.message} for i in unchecked],
             "passed": not failed,
         }
-        _dump(payload, out)
+        return (EXIT_ERRORS if failed else EXIT_OK), payload
     else:
         for note in notes:
             _line(out, f"note: {note}")
@@ -603,7 +651,6 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
             _line(out, path)
             for issue in sorted(grouped[path], key=lambda i: i.severity.rank):
                 _line(out, f"  {issue.severity.value:<7} [{issue.convention}] {issue.message}{_where(issue)}")
-        warnings = sum(len([i for i in issues if i.severity is Severity.WARNING]) for issues in grouped.values())
         verdict = "FAILED" if failed else "OK"
         if unchecked:
             paths = ", ".join(i.path for i in unchecked[:4]) + (f", … ({len(unchecked):,} in all)"
@@ -615,9 +662,11 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
                         + ("; --strict fails on it)" if args.strict else ")"))
         if args.depth is not None:  # what lies deeper was not read: an OK must not claim it
             verdict += f" (to depth {args.depth} only: nodes below it were not checked)"
+        if args.fail_on == "warning" and warnings and not errors:
+            verdict += " (--fail-on warning)"
         _line(out, f"{verdict}: {errors} error(s), {warnings} warning(s) in {report.nodes_checked} node(s) of "
                    f"{hierarchy.url}")
-    return EXIT_ERRORS if failed else EXIT_OK
+    return (EXIT_ERRORS if failed else EXIT_OK), None
 
 
 # -- edit -------------------------------------------------------------------------------------
