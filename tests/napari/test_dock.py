@@ -166,7 +166,9 @@ def test_closing_napari_while_the_dock_waits_on_a_hanging_server_ends_the_proces
     assert done.returncode == 0, done.stderr[-2000:]
     closed = float(done.stdout.split("CLOSED_AT ", 1)[1].split()[0])
     returned = float(done.stdout.split("RUN_RETURNED_AT ", 1)[1].split()[0])
-    assert returned - closed < 2 and ended - closed < 5, (returned - closed, ended - closed)
+    # not a timing target: what tells a wait on the server from none is the 13 s deadline (the
+    # bounds were 2 s and 5 s, and a clean-clone run at load 3.5 overstepped them once)
+    assert returned - closed < 6 and ended - closed < 10, (returned - closed, ended - closed)
     assert "Traceback" not in done.stderr, done.stderr[-2000:]
 
 
