@@ -849,7 +849,7 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
             issues = session.validate() if session.dirty else []
         payload["issues"] = [i.to_json() for i in issues]
         payload["errors"] = sum(1 for i in issues if i.severity.value == "error")
-        if "diff" not in payload:
+        if "diff" not in payload and (args.json or args.dry_run or code != EXIT_OK):  # (shown only then)
             payload["diff"] = session.diff()
         if message:
             payload["refused"] = message
@@ -857,7 +857,7 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
             _dump(payload, out)
             return code
         if args.dry_run or code != EXIT_OK:
-            for text in payload["diff"].values():
+            for text in payload.get("diff", {}).values():
                 out.write(text)
         for note in payload["notes"]:
             _line(out, f"note    {note}")
@@ -873,7 +873,9 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"dry run: {len(payload['diff'])} document(s) would change; nothing written\n")
         else:
             written = payload["written"]
-            out.write(f"saved {len(written)} document(s): {', '.join(written) or 'no change'}\n")
+            # (10,000 names made one line of 160 KB: the first ones name the kind of change)
+            shown = ", ".join(written[:8]) + (f", … ({len(written):,} in all)" if len(written) > 8 else "")
+            out.write(f"saved {len(written):,} document(s): {shown or 'no change'}\n")
         return code
 
     try:
@@ -907,7 +909,8 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
             session.apply(ome_rename_axis(session, _below(base, node_path), old_name, new_name, labels=follow))
     except (EditError, NodeNotFoundError) as err:  # the edit does not apply to this store
         return finish(EXIT_ERRORS, str(err))
-    payload["diff"] = session.diff()
+    if args.json or args.dry_run:  # what the save writes (computed before it: after it there is no change)
+        payload["diff"] = session.diff()
     if args.dry_run:  # the same verdict as the real run, without writing
         refusal = None if args.force else session.refusal()
         if refusal:

@@ -87,6 +87,15 @@ def wait_history(qtbot: Any, window: BrowserWindow, n: int) -> None:
     qtbot.waitUntil(lambda: len(window.editing.controller.history()) == n, timeout=WAIT)
 
 
+def open_preview(qtbot: Any, window: BrowserWindow) -> Any:
+    """The diff preview, once its worker made the diff."""
+    editing = window.editing
+    editing.saveDialog = None
+    editing.preview()
+    qtbot.waitUntil(lambda: editing.saveDialog is not None and editing.saveDialog.isVisible(), timeout=WAIT)
+    return editing.saveDialog
+
+
 def save_through_dialog(qtbot: Any, window: BrowserWindow, *, override: bool = False) -> Any:
     editing = window.editing
     editing.saveDialog = None
@@ -303,7 +312,7 @@ def test_save_shows_the_diff_then_writes_only_changed_documents(qtbot: Any, make
     open_for_editing(qtbot, window, store)
     editing = window.editing
     assert editing.controller.edit(lambda s: s.set("/", "/title", "new title"))
-    preview = editing.preview()
+    preview = open_preview(qtbot, window)
     assert preview.documents() == ["zarr.json"] and preview.saveButton is None
     assert '-    "title": "t"' in preview.diffView.toPlainText()
     assert '+    "title": "new title"' in preview.diffView.toPlainText()
@@ -1405,7 +1414,7 @@ def test_the_editor_never_reads_or_writes_the_store_on_the_gui_thread(qtbot: Any
     wait_history(qtbot, window, 5)
     editing.undo()
     editing.redo()
-    editing.preview().reject()
+    open_preview(qtbot, window).reject()
     save_through_dialog(qtbot, window)
     assert attrs_on_disk(store, "b")["units"] == "ms" and attrs_on_disk(store)["after"] == 1
     zarr.open_group(store, mode="r+").attrs["theirs"] = 2

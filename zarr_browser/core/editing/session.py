@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import difflib
 import json
 import logging
 import threading
@@ -51,6 +50,7 @@ from zarr_browser.core.jsonio import JSON, Document, parse_document, render_numb
 from zarr_browser.core.model import Node, build_node, key_prefix, metadata_keys, parent_path
 from zarr_browser.core.safety import read_values
 from zarr_browser.core.store import AccessMode
+from zarr_browser.core.textdiff import unified_diff
 from zarr_browser.errors import NodeNotFoundError, ReadOnlyError, StoreReadError
 
 if TYPE_CHECKING:
@@ -586,7 +586,7 @@ class EditSession:
                 # a one-line document (zarr writes .zmetadata so): compare it indented, or a diff
                 # would be the whole store's metadata twice
                 old, new, note = _indented(old), _indented(new), " (one line in the store; compared indented)"
-            lines = difflib.unified_diff(
+            lines = unified_diff(
                 old.splitlines(keepends=True), new.splitlines(keepends=True),
                 fromfile=(f"a/{key}" if snapshot.exists else "/dev/null") + note, tofile=f"b/{key}{note}",
             )

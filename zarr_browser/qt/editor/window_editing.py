@@ -340,12 +340,19 @@ class WindowEditing(QObject):
         return False
 
     # -- saving ------------------------------------------------------------------------------------
-    def preview(self) -> SaveDialog:
-        """Show the per-document diff of the edits (nothing is written)."""
-        dialog = SaveDialog(self.controller.diff(), None, save=False, parent=self._window)
-        self.saveDialog = dialog
-        dialog.open()
-        return dialog
+    def preview(self) -> None:
+        """Show the per-document diff of the edits (nothing is written), once a worker made it."""
+        if not self.controller.isActive():
+            return
+        self._status_bar().showMessage("Comparing the edited documents…", 0)
+
+        def show(diff: dict[str, str]) -> None:
+            self._status_bar().clearMessage()
+            dialog = SaveDialog(diff, None, save=False, parent=self._window)
+            self.saveDialog = dialog
+            dialog.open()
+
+        self.controller.diffLater(show)
 
     def save(self, then: Callable[[], object] | None = None) -> None:
         """Validate (worker), show the diff and the verdict, then save (worker) when accepted."""
@@ -355,16 +362,17 @@ class WindowEditing(QObject):
         if self.controller.isBusy():
             return
         self._status_bar().showMessage("Validating the edits…", 0)
-        self.controller.validateNow(lambda state: self._show_save_dialog(state, then))
+        self.controller.validateNow(lambda state: self.controller.diffLater(
+            lambda diff: self._show_save_dialog(state, diff, then)))
 
     def _read_only_reason(self) -> str:
         """Why the session's store cannot be written ("a zip file; …", "served over HTTP…"), for messages."""
         session = self.controller.session()
         return str(getattr(session.backend, "reason", "") or "read-only") if session is not None else "read-only"
 
-    def _show_save_dialog(self, state: ValidationState, then: Callable[[], object] | None) -> None:
+    def _show_save_dialog(self, state: ValidationState, diff: dict[str, str], then: Callable[[], object] | None) -> None:
         self._status_bar().clearMessage()
-        dialog = SaveDialog(self.controller.diff(), state, writable=self.controller.isWritable(),
+        dialog = SaveDialog(diff, state, writable=self.controller.isWritable(),
                             reason=self._read_only_reason(), parent=self._window)
         self.saveDialog = dialog
         dialog.accepted.connect(lambda: self._save_now(dialog.force(), then))
