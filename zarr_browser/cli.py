@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -88,6 +89,7 @@ class _TerminalProgress:
         self._started = time.monotonic()
         self._last = 0.0
         self._width = 0
+        self._lock = threading.Lock()  # (the phase ticker writes from its own thread)
 
     def __call__(self, count: int, path: str) -> None:
         now = time.monotonic()
@@ -101,10 +103,39 @@ class _TerminalProgress:
         self._width = len(text)
 
     def done(self) -> None:
-        if self._width:
-            sys.stderr.write("\r" + " " * self._width + "\r")
-            sys.stderr.flush()
-            self._width = 0
+        with self._lock:
+            self._phase = None
+            if self._width:
+                sys.stderr.write("\r" + " " * self._width + "\r")
+                sys.stderr.flush()
+                self._width = 0
+
+    _phase: str | None = None
+
+    def phase(self, text: str) -> None:
+        """Say what a command without counts does now (``edit``: building, validating, writing),
+        with the seconds it has taken, until the next phase or :meth:`done`."""
+        if not self._on:
+            return
+        first = self._phase is None
+        self._phase = text
+        if first:
+            threading.Thread(target=self._tick, name="zarr-browser-progress", daemon=True).start()
+
+    def _tick(self) -> None:
+        while True:
+            time.sleep(self.INTERVAL)
+            with self._lock:
+                phase = self._phase
+                if phase is None:
+                    return
+                elapsed = time.monotonic() - self._started
+                if elapsed >= self.DELAY:
+                    width = max(20, shutil.get_terminal_size().columns - 1)
+                    text = printable(f"{self._verb}: {phase}… {elapsed:.0f} s")[:width]
+                    sys.stderr.write("\r" + text.ljust(self._width))
+                    sys.stderr.flush()
+                    self._width = len(text)
 
 
 def _non_negative(text: str) -> int:
@@ -795,6 +826,36 @@ def _below(base: str, path: str) -> str:
 
 
 def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
+    from zarr_browser.core.safety import check_environment
+
+    try:
+        sets = [_parse_set(s) for s in args.sets]
+        deletes = [_split_node(s, "--delete") for s in args.deletes]
+        patches = [_read_patch(p) for p in args.patches]
+        sizes = [_parse_axis_values(s, "--pixel-size") for s in args.pixel_sizes]
+        origins = [_parse_axis_values(s, "--origin") for s in args.origins]
+        renames = [_parse_rename(s, "--rename-axis") for s in args.axis_renames]
+        dim_renames = [_parse_rename(s, "--rename-dim") for s in args.rename_dims]
+        if args.unit is not None and not sizes:
+            raise _UsageError("--unit goes with --pixel-size")
+    except _UsageError as err:
+        _line(sys.stderr, f"zarr-browser edit: {err}")
+        return EXIT_UNREADABLE
+    if not (sets or deletes or patches or sizes or origins or renames or dim_renames):
+        sys.stderr.write("zarr-browser edit: nothing to do: give --set, --delete, --patch, --rename-dim, "
+                         "--pixel-size, --origin or --rename-axis\n")
+        return EXIT_UNREADABLE
+    check_environment()
+    progress = _TerminalProgress("edit")  # a rename across 10,000 arrays takes half a minute
+    progress.phase("reading the store")
+    try:
+        return _edit(args, out, progress, sets, deletes, patches, sizes, origins, renames, dim_renames)
+    finally:
+        progress.done()
+
+
+def _edit(args: argparse.Namespace, out: TextIO, progress: _TerminalProgress, sets: list[Any], deletes: list[Any],
+          patches: list[Any], sizes: list[Any], origins: list[Any], renames: list[Any], dim_renames: list[Any]) -> int:
     from zarr_browser.core.conventions import default_registry
     from zarr_browser.core.editing import (
         Batch,
@@ -815,27 +876,8 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
         plan_dimension_rename,
         xarray_rename_dimension,
     )
-    from zarr_browser.core.safety import check_environment
     from zarr_browser.errors import NodeNotFoundError
 
-    try:
-        sets = [_parse_set(s) for s in args.sets]
-        deletes = [_split_node(s, "--delete") for s in args.deletes]
-        patches = [_read_patch(p) for p in args.patches]
-        sizes = [_parse_axis_values(s, "--pixel-size") for s in args.pixel_sizes]
-        origins = [_parse_axis_values(s, "--origin") for s in args.origins]
-        renames = [_parse_rename(s, "--rename-axis") for s in args.axis_renames]
-        dim_renames = [_parse_rename(s, "--rename-dim") for s in args.rename_dims]
-        if args.unit is not None and not sizes:
-            raise _UsageError("--unit goes with --pixel-size")
-    except _UsageError as err:
-        _line(sys.stderr, f"zarr-browser edit: {err}")
-        return EXIT_UNREADABLE
-    if not (sets or deletes or patches or sizes or origins or renames or dim_renames):
-        sys.stderr.write("zarr-browser edit: nothing to do: give --set, --delete, --patch, --rename-dim, "
-                         "--pixel-size, --origin or --rename-axis\n")
-        return EXIT_UNREADABLE
-    check_environment()
     registry = default_registry()
     hierarchy, base = _open_for_edit(args, registry)
     session = EditSession(hierarchy, registry, strict=args.strict)
@@ -845,6 +887,7 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
         payload["node"] = base
 
     def finish(code: int, message: str | None = None, issues: list[Any] | None = None) -> int:
+        progress.phase("validating" if issues is None else "comparing")
         if issues is None:
             issues = session.validate() if session.dirty else []
         payload["issues"] = [i.to_json() for i in issues]
@@ -853,6 +896,7 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
             payload["diff"] = session.diff()
         if message:
             payload["refused"] = message
+        progress.done()
         if args.json:
             _dump(payload, out)
             return code
@@ -878,6 +922,7 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"saved {len(written):,} document(s): {shown or 'no change'}\n")
         return code
 
+    progress.phase("building the edits")
     try:
         commands: list[Command] = []
         for node_path, pointer, value in sets:
@@ -910,7 +955,9 @@ def cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
     except (EditError, NodeNotFoundError) as err:  # the edit does not apply to this store
         return finish(EXIT_ERRORS, str(err))
     if args.json or args.dry_run:  # what the save writes (computed before it: after it there is no change)
+        progress.phase("comparing")
         payload["diff"] = session.diff()
+    progress.phase("validating" if args.dry_run else "validating and writing")
     if args.dry_run:  # the same verdict as the real run, without writing
         refusal = None if args.force else session.refusal()
         if refusal:
