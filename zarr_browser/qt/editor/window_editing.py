@@ -23,6 +23,7 @@ from qtpy.QtGui import QAction, QKeySequence
 from qtpy.QtWidgets import QDockWidget, QLabel, QMessageBox, QStatusBar, QToolBar
 
 from zarr_browser.core.editing import ConflictError, ValidationRefusedError
+from zarr_browser.core.editing.session import node_paths
 from zarr_browser.qt._typed import connect_slot, nonnull
 from zarr_browser.qt.editor.controller import EditController
 from zarr_browser.qt.editor.dialogs import SaveDialog
@@ -48,14 +49,6 @@ DOCK_SHARE, DOCK_MIN_WIDTH, DOCK_MAX_WIDTH = 0.34, 400, 600
 TREE_WIDTH = 450
 
 
-def _paths_of(keys: list[str]) -> list[str]:
-    out: list[str] = []
-    for key in keys:
-        head = key.rpartition("/")[0]
-        path = "/" + head if head else "/"
-        if path not in out:
-            out.append(path)
-    return out
 
 
 def _steps_text(n: int) -> str:
@@ -387,7 +380,7 @@ class WindowEditing(QObject):
         n = len(result.written)
         self._status_bar().showMessage(f"Saved {n} document{'s' if n != 1 else ''}: "
                                        f"{', '.join(result.written) or 'no change'}", 8000)
-        self._refresh_views(_paths_of(result.written))
+        self._refresh_views(node_paths(result.written))
         then, self._after_save = self._after_save, None
         if then is not None:
             then()
@@ -402,7 +395,7 @@ class WindowEditing(QObject):
         else:
             self._window.errorBar.showError(f"Could not save: {err}")
         if isinstance(err, ConflictError) and err.written:
-            self._refresh_views(_paths_of(err.written))
+            self._refresh_views(node_paths(err.written))
 
     def _on_conflict(self, err: ConflictError) -> None:
         button = QMessageBox.StandardButton
