@@ -1853,6 +1853,32 @@ def test_rename_dimension_form_renames_every_array_in_one_step(qtbot: Any, make_
     assert window.editing.controller.history() == []
 
 
+def test_a_form_applied_is_rebuilt_by_a_state_that_comes_after_its_apply(qtbot: Any) -> None:
+    """A rename across 3,000 arrays is listed again a second after it applied: the form, whose
+    fields still held the applied choice, took the new listing for a change under the user's
+    typing and showed its stale banner (audit K).  What was applied is no unapplied typing."""
+    from qtpy.QtWidgets import QWidget
+
+    from zarr_browser.qt.editor.forms import FormSync
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    fields = {"dimension": "time", "name": ""}
+    built: list[str] = []
+    sync = FormSync(lambda: dict(fields), parent)
+    sync.show("/", ["time", "lon"], lambda: built.append("first"))
+    fields.update(dimension="lon", name="longitude")  # the user's choice...
+    assert sync.isModified()
+    done = sync.applying()
+    fields["name"] = ""  # ...applied: the form clears the name, the apply reports back
+    done(True)
+    sync.show("/", ["time", "longitude"], lambda: built.append("after"))  # the listing comes later
+    assert built == ["first", "after"] and not sync.isStale() and not sync.banner.isVisibleTo(parent)
+    fields.update(dimension="time", name="t")  # typing, then another change under it: kept, stale
+    sync.show("/", ["t0", "longitude"], lambda: built.append("never"))
+    assert built == ["first", "after"] and sync.isStale()
+
+
 def test_rename_dimension_form_refuses_before_applying(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
     store = xarray_dataset_store(tmp_path / "d.zarr", 3)
     window = make_window()

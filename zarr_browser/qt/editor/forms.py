@@ -152,8 +152,13 @@ class FormSync(QObject):
         """
         self._applying += 1
 
-        def done(_ok: bool) -> None:
+        def done(ok: bool) -> None:
             self._applying -= 1
+            if ok and self._shown is not None:
+                # what the fields hold is applied, not typing of the user's: the state that comes
+                # later still rebuilds them (a rename across 3,000 arrays is listed again a
+                # second after it applied, and the form was left stale, its banner up; audit K)
+                self._baseline = self._values()
 
         return done
 
@@ -397,13 +402,20 @@ class DimensionRenameForm(QGroupBox):
         old, new = self.values()
         if not old or not new:
             return
+        if not self._ok:
+            return  # not checked yet, or refused (Enter in the name field comes here too)
         applied = self.sync.applying()
+        self._ok = False
+        self.renameButton.setEnabled(False)  # a second click while it applies would rename again
+        self._show_note(f"Renaming {old!r} to {new!r}…", ok=None)
 
         def done(ok: bool) -> None:
             if ok:  # the name typed is applied: the dimensions listed next rebuild the fields
                 with signals_blocked(self.newNameEdit):
                     self.newNameEdit.clear()
             applied(ok)
+            if not ok:
+                self._on_fields_changed()  # checked again; the refusal is in the error bar
 
         self._controller.applyBuilt(xarray_rename_dimension, self._path, old, new, on_done=done)
 
