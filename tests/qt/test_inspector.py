@@ -719,6 +719,26 @@ def test_a_dataset_whose_variables_cannot_be_read_is_not_called_empty(make_inspe
     assert inspector.overview.highlightsText() == "Dataset: its variables could not be read (3 failed)"
 
 
+def test_a_dataset_described_from_its_first_children_says_so(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A group of 10,000 variables was "Dataset: 500 data variables": what the first page of
+    children said (the inspector reads DESCRIBE_CHILDREN of them), as if it were all (audit K)."""
+    from zarr_browser.qt.inspector.panel import DESCRIBE_CHILDREN
+
+    root = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=2)
+    for i in range(DESCRIBE_CHILDREN + 20):
+        root.create_array(f"v{i:04d}", shape=(3,), dtype="f4", attributes={"_ARRAY_DIMENSIONS": ["x"]})
+    zarr.consolidate_metadata(tmp_path / "s.zarr")
+    hierarchy = _open(tmp_path / "s.zarr")
+    inspector = make_inspector()
+    inspector.setNode(hierarchy, hierarchy.root)
+    assert inspector.overview.highlightsText().startswith(
+        f"Dataset: {DESCRIBE_CHILDREN} data variables, 0 coordinates (of its first {DESCRIBE_CHILDREN} children; "
+        f"{DESCRIBE_CHILDREN + 20} in all), dimensions x=3")
+    inspector.showTab("dataset")
+    assert f"(of its first {DESCRIBE_CHILDREN} children; {DESCRIBE_CHILDREN + 20} in all)" in \
+        inspector.dataset._header.text()
+
+
 def test_an_unconsolidated_dataset_gets_its_dataset_tab(make_inspector, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The worker lists the group's children: they make it an xarray dataset (no consolidated copy)."""
     xr = pytest.importorskip("xarray")

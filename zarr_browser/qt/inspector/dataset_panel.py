@@ -13,6 +13,7 @@ from qtpy.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 from zarr_browser.core.dimensions import UNNAMED
 from zarr_browser.core.model import join_path
 from zarr_browser.qt.inspector.formatting import format_json, format_shape, short_json
+from zarr_browser.qt.inspector.overview import described_from
 from zarr_browser.qt.inspector.tables import Cell, LinkTablesWidget, RowsModel, fit_height, group_box
 
 __all__ = ["DatasetPanel", "decode_time_units"]
@@ -110,13 +111,17 @@ class DatasetPanel(LinkTablesWidget):
         self.clear()
         self._header.setText("Loading…")
 
-    def setDescriptions(self, node_path: str, is_group: bool, descriptions: Mapping[str, Mapping[str, Any]]) -> None:
-        """Show the ``xarray`` and ``cf`` descriptions of the node at *node_path*."""
+    def setDescriptions(self, node_path: str, is_group: bool, descriptions: Mapping[str, Mapping[str, Any]],
+                        *, described: tuple[int, int] | None = None) -> None:
+        """Show the ``xarray`` and ``cf`` descriptions of the node at *node_path* (a dataset
+        *described* from its first children only says so)."""
         self.clear()
         xr = descriptions.get("xarray") or {}
         cf = descriptions.get("cf") or {}
         if is_group:
             self._set_dataset(node_path, xr, cf)
+            if described is not None:
+                self._header.setText(self._header.text() + html.escape(described_from(described)))
         else:
             self._set_variable(xr, cf)
 

@@ -47,7 +47,16 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def highlights(descriptions: Mapping[str, Mapping[str, Any]], *, unread: int = 0) -> list[str]:
+def described_from(described: tuple[int, int] | None) -> str:
+    """``" (of its first 500 children; 10,000 in all)"``: a dataset described from a first page only."""
+    if described is None:
+        return ""
+    read, total = described
+    return f" (of its first {read:,} children; {total:,} in all)"
+
+
+def highlights(descriptions: Mapping[str, Mapping[str, Any]], *, unread: int = 0,
+               described: tuple[int, int] | None = None) -> list[str]:
     """One line per convention saying what the node holds (plain text); *unread*: how many of the
     node's children could not be read (a dataset's counts are then of the others)."""
     out: list[str] = []
@@ -97,6 +106,7 @@ def highlights(descriptions: Mapping[str, Mapping[str, Any]], *, unread: int = 0
         else:
             sizes = ", ".join(f"{k}={v}" for k, v in xr["dims"].items())
             out.append(f"Dataset: {_count(len(variables), 'data variable')}, {_count(len(coordinates), 'coordinate')}"
+                       + described_from(described)
                        + (f", dimensions {sizes}" if sizes else "")
                        + (f"; {unread} more could not be read" if unread else ""))
     elif isinstance(xr.get("dims"), list) and "ome-ngff" not in descriptions:

@@ -70,6 +70,9 @@ class _Details:
     its variables is of the others only."""
     wells: Mapping[str, str] | None = None
     """A plate's wells that cannot be opened, with the reason (:func:`plate_well_problems`)."""
+    described: tuple[int, int] | None = None
+    """``(read, all)`` when a dataset is described from its first children only (a group of
+    10,000 arrays said "500 data variables")."""
 
 
 def _load_details(hierarchy: Hierarchy, node: Node, registry: ConventionRegistry) -> _Details:
@@ -81,11 +84,15 @@ def _load_details(hierarchy: Hierarchy, node: Node, registry: ConventionRegistry
     summary = summarize(node, parent, registry, children=children)
     unread = 0
     dataset = descriptions.get("xarray") or {}
+    described = None
     if children is not None and isinstance(dataset.get("dims"), Mapping):  # its children are read (and kept) already
         unread = sum(child.kind == "error" for child in children())
+        listing = hierarchy.children(node.path, limit=DESCRIBE_CHILDREN)  # (that page, kept)
+        if len(listing.nodes) < len(listing.names):
+            described = (len(listing.nodes), len(listing.names))
     plate = (descriptions.get(OME) or {}).get("plate")
     wells = plate_well_problems(ctx, node.path, plate) if isinstance(plate, Mapping) else None
-    return _Details(descriptions, summary, unread, wells)
+    return _Details(descriptions, summary, unread, wells, described)
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,7 +437,8 @@ class Inspector(QWidget):
         self.details = details
         self._rendered_tabs = set()
         self._show_found(details.summary.conventions)
-        self.overview.setHighlights(highlights(details.descriptions, unread=details.unread))
+        self.overview.setHighlights(highlights(details.descriptions, unread=details.unread,
+                                               described=details.described))
         self._render_current_tab()
 
     def _show_found(self, detections: Sequence[Detection]) -> None:
@@ -468,7 +476,7 @@ class Inspector(QWidget):
         elif name in ("image", "labels", "well"):
             getattr(self, name).setDescription(node.path, ome)
         elif name == "dataset":
-            self.dataset.setDescriptions(node.path, node.is_group, descriptions)
+            self.dataset.setDescriptions(node.path, node.is_group, descriptions, described=details.described)
         elif name == "conventions":
             self.conventions.setData(dict(descriptions), empty_text="No convention descriptions")
 
