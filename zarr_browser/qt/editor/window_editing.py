@@ -378,8 +378,9 @@ class WindowEditing(QObject):
 
     def _on_saved(self, result: SaveResult) -> None:
         n = len(result.written)
-        self._status_bar().showMessage(f"Saved {n} document{'s' if n != 1 else ''}: "
-                                       f"{', '.join(result.written) or 'no change'}", 8000)
+        # (10,000 names ran over the status bar's writable label: the first few and the count)
+        shown = ", ".join(result.written[:4]) + (f", … ({n:,} in all)" if n > 4 else "")
+        self._status_bar().showMessage(f"Saved {n:,} document{'s' if n != 1 else ''}: {shown or 'no change'}", 8000)
         self._refresh_views(node_paths(result.written))
         then, self._after_save = self._after_save, None
         if then is not None:
