@@ -284,6 +284,12 @@ def test_bare_nan_is_not_written_into_a_store(tmp_path: Path, capsys: pytest.Cap
         assert _run("edit", str(store), "--set", f"/temperature:/x={value}")[0] == 2
     assert "write the string" in capsys.readouterr().err
     assert _snapshot(store) == before
+    # a number past a double's range reads as inf and was written as a bare Infinity (audit K, 5)
+    for value in ("1e309", "[2, -1e400]", '{"a": 1.5e999}'):
+        assert _run("edit", str(store), "--set", f"/temperature:/x={value}")[0] == 2
+    assert "beyond the range of a double" in capsys.readouterr().err
+    assert _snapshot(store) == before
+    assert _run("edit", str(store), "--set", "/temperature:/x=1e308")[0] == 0  # (a large finite one is fine)
     assert _run("edit", str(store), "--set", '/temperature:/x="NaN"')[0] == 0  # the string is fine
 
 

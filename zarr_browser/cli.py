@@ -731,7 +731,14 @@ def _strict_json(text: str, what: str) -> Any:
         raise _UsageError(f"{what}: {token} is not JSON (most readers reject it); write the string "
                           f'"{token}" (as zarr v3 spells such fill values) or null')
 
-    return json.loads(text, parse_constant=refuse)
+    def number(token: str) -> float:
+        value = float(token)
+        if not math.isfinite(value):  # 1e309: Python reads it as inf, and would write a bare Infinity
+            raise _UsageError(f"{what}: {token} is beyond the range of a double (it would be written as "
+                              "Infinity, which is not JSON); write a smaller number, or the string \"Infinity\"")
+        return value
+
+    return json.loads(text, parse_constant=refuse, parse_float=number)
 
 
 def _parse_set(spec: str) -> tuple[str, str, Any]:
