@@ -188,6 +188,8 @@ def test_editing_is_off_until_enabled_then_undo_redo_and_dirty_indicator(qtbot: 
     assert editing.dirtyLabel.text() == "editing · all saved"
     qtbot.keyClick(target, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert editing.editor.attributes.model.document()["title"] == "edited"
+    qtbot.keyClick(target, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)  # Ctrl+Y redoes too (audit K, 9)
+    assert editing.editor.attributes.model.document()["added"] == [1, 2]
     assert attrs_on_disk(store)["title"] == "t", "nothing is written before a save"
 
 

@@ -148,6 +148,9 @@ class BadgeDelegate(QStyledItemDelegate):
 class ErrorBar(QFrame):
     """A non-modal, dismissable error message."""
 
+    visibilityChanged = Signal(bool)
+    """Shown or hidden (the window lets Esc dismiss it while it shows)."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("errorBar")
@@ -170,6 +173,14 @@ class ErrorBar(QFrame):
     def showError(self, message: str) -> None:
         self.label.setText(message)
         self.show()
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self.visibilityChanged.emit(True)
+
+    def hideEvent(self, event: Any) -> None:
+        super().hideEvent(event)
+        self.visibilityChanged.emit(False)
 
     def text(self) -> str:
         return self.label.text() if not self.isHidden() else ""

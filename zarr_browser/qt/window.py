@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from qtpy.QtCore import QModelIndex, QSettings, QSize, Qt, Signal
-from qtpy.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
+from qtpy.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from qtpy.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -151,6 +151,7 @@ class OpenUrlDialog(QDialog):
         if options:
             self.optionsEdit.setPlainText(json.dumps(options, indent=2))
         self.optionsEdit.setFixedHeight(110)
+        self.optionsEdit.setTabChangesFocus(True)  # a Tab here trapped keyboard users before Open (audit K, 7)
         self.schemeLabel = QLabel()
         self.schemeLabel.setWordWrap(True)
         self.schemeLabel.hide()
@@ -419,8 +420,11 @@ class BrowserWindow(QMainWindow):
         self.openUrlAction.setToolTip("Open an http(s)://, s3://, gs://… store with storage options (Ctrl+L)")
         self.refreshAction.setShortcut(QKeySequence(Qt.Key.Key_F5))
         self.closeStoreAction = QAction("Close store", self)
-        self.closeStoreAction.setShortcut(QKeySequence.StandardKey.Close)
-        close_keys = QKeySequence(QKeySequence.StandardKey.Close).toString(QKeySequence.SequenceFormat.NativeText)
+        # every binding of the platform, not the first only (under some styles Ctrl+F4 came first,
+        # and Ctrl+W did nothing; audit K, 10)
+        self.closeStoreAction.setShortcuts(QKeySequence.StandardKey.Close)
+        close_keys = " or ".join(k.toString(QKeySequence.SequenceFormat.NativeText)
+                                 for k in QKeySequence.keyBindings(QKeySequence.StandardKey.Close))
         self.closeStoreAction.setToolTip(f"Close the store shown ({close_keys})" if close_keys else "Close the store shown")
         self.quitAction = QAction("Quit", self)
         self.quitAction.setShortcut(QKeySequence("Ctrl+Q"))
@@ -538,6 +542,12 @@ class BrowserWindow(QMainWindow):
         connect_slot(self.closeStoreAction.triggered, self.closeStore)
         self.findAction.triggered.connect(self._on_find)
         self.cancelAction.triggered.connect(self.cancelPending)
+        # Esc dismisses an error shown while nothing loads (Esc cancels a load first; audit K, 8)
+        self.dismissErrorShortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        self.dismissErrorShortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+        self.dismissErrorShortcut.setEnabled(False)
+        self.dismissErrorShortcut.activated.connect(self.errorBar.hide)
+        self.errorBar.visibilityChanged.connect(lambda _shown: self._update_dismiss())
         self.cancelButton.clicked.connect(self.cancelPending)
         self.clearRecentAction.triggered.connect(self._on_clear_recent)
         self.recentList.itemActivated.connect(self._on_recent_activated)
@@ -783,6 +793,12 @@ class BrowserWindow(QMainWindow):
         for widget in (self.progressLabel, self.progressBar, self.cancelButton):
             widget.setVisible(busy)
         self.cancelAction.setEnabled(busy)
+        self._update_dismiss()
+
+    def _update_dismiss(self) -> None:
+        # (never both on: two enabled Esc shortcuts are ambiguous, and neither fires)
+        if hasattr(self, "dismissErrorShortcut"):  # (busy already while the window is built)
+            self.dismissErrorShortcut.setEnabled(self.errorBar.isVisible() and not self.cancelAction.isEnabled())
 
     def closeEvent(self, event: Any) -> None:
         if not self.editing.confirmUnsaved(self.close):

@@ -80,6 +80,7 @@ class SaveDialog(QDialog):
         self.documentList.addItems(list(self._diffs))
         self.diffView = QPlainTextEdit()
         self.diffView.setReadOnly(True)
+        self.diffView.setTabChangesFocus(True)
         self.diffView.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.diffView.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self._highlighter = DiffHighlighter(self.diffView.document())

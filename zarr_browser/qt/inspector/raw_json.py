@@ -56,6 +56,7 @@ class RawJsonPanel(QWidget):
         self._error.setStyleSheet("color: #8b1c1c;")
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
+        self.text.setTabChangesFocus(True)
         self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.show_all = QPushButton("Show all")
