@@ -16,6 +16,8 @@ source, at most once per :data:`REFRESH_INTERVAL_MS`.  Failed chunks are reporte
 layer with a napari warning naming the first failed key.  A plate (a mosaic of wells) is
 reported once its view has arrived, naming each well not shown as stored (missing, unreadable,
 not fitting the plate's cells, failed chunks) once per plate, whichever of its layers shows it.
+In the sync and dask modes napari's reads block until a view is complete, and a plate is
+reported after each read that found something new (its wells went unnamed there: audit I, F2).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from zarr_browser.streaming.mosaic import MosaicSource, problems_message
 if TYPE_CHECKING:
     from zarr_browser.streaming.levels import LevelArray
 
-__all__ = ["PREREAD_BYTES", "cached_range", "display_data", "display_mode", "preread", "watch"]
+__all__ = ["PREREAD_BYTES", "cached_range", "display_data", "display_mode", "preread", "watch", "watch_plate"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ def display_data(
     contrast is reset once its view has arrived.
     """
     mode = display_mode()
+    watch_plate(levels, blocking=mode != "stream")
     if mode == "dask":
         arrays: list[Any] = [level.to_dask() for level in levels]
     elif mode == "sync":
@@ -140,15 +143,44 @@ def cached_range(level: LevelArray) -> tuple[float, float] | None:
 _refresher: _Refresher | None = None
 
 
-def watch(arrays: Iterable[DisplayLevel]) -> None:
-    """Refresh the layers showing *arrays* when their blocks arrive (GUI thread; needs a QApplication)."""
+def _the_refresher() -> _Refresher:
     global _refresher
     if _refresher is None:
         _refresher = _make_refresher()
+    return _refresher
+
+
+def watch(arrays: Iterable[DisplayLevel]) -> None:
+    """Refresh the layers showing *arrays* when their blocks arrive (GUI thread; needs a QApplication)."""
+    refresher = _the_refresher()
     for array in arrays:
         for token in array.tokens():
-            _refresher.watch(token)
-    _refresher.hook_canvases()
+            refresher.watch(token)
+    refresher.hook_canvases()
+
+
+def watch_plate(levels: Sequence[LevelArray], *, blocking: bool) -> None:
+    """Report the wells of a plate layer's *levels* (mosaics) that are not shown as stored
+    (GUI thread; needs a QApplication).  *blocking*: napari's reads of them wait (sync and dask
+    modes), so each read's problems are complete when it returns.  Levels that are not mosaics
+    are left alone."""
+    mosaics = [level.source for level in levels if isinstance(level.source, MosaicSource)]
+    if mosaics:
+        _the_refresher().watch_plate(mosaics, blocking=blocking)
+
+
+class _Plate:
+    """The mosaics of one plate layer (its levels, finest first; its channel layers share them),
+    held weakly."""
+
+    __slots__ = ("blocking", "mosaics")
+
+    def __init__(self, mosaics: Sequence[MosaicSource], blocking: bool) -> None:
+        self.mosaics = [weakref.ref(mosaic) for mosaic in mosaics]
+        self.blocking = blocking
+
+    def alive(self) -> list[MosaicSource]:
+        return [mosaic for ref in self.mosaics if (mosaic := ref()) is not None]
 
 
 def _scene_canvases() -> list[tuple[Any, Any]]:
@@ -175,7 +207,7 @@ def _view_of(viewer: Any) -> tuple[Any, ...] | None:
 
 
 def _make_refresher() -> _Refresher:
-    from qtpy.QtCore import QObject, QTimer, Signal
+    from qtpy.QtCore import QObject, Qt, QTimer, Signal
 
     class Refresher(QObject):
         arrived = Signal(int)
@@ -194,7 +226,10 @@ def _make_refresher() -> _Refresher:
             self._canvases: weakref.WeakKeyDictionary[Any, tuple[weakref.ref[Any], Any]] = weakref.WeakKeyDictionary()
             self._landed: set[int] = set()  # tokens heard of on the I/O thread, not taken up yet
             self._landed_lock = threading.Lock()
-            self.arrived.connect(self._on_arrived)
+            self._plates: dict[int, _Plate] = {}  # a plate's mosaic tokens → the plate
+            # queued even when the engine tells from the GUI thread (a blocking read of a plate
+            # in napari's slicing): the refresh and the report come after napari's read
+            self.arrived.connect(self._on_arrived, Qt.ConnectionType.QueuedConnection)
 
         def hook_canvases(self) -> None:
             """Hear when the viewers' canvases are about to draw (:meth:`_before_draw`)."""
@@ -241,6 +276,18 @@ def _make_refresher() -> _Refresher:
                 self._tokens.add(token)
                 get_engine().add_listener(token, self._heard)
 
+        def watch_plate(self, mosaics: Sequence[MosaicSource], *, blocking: bool) -> None:
+            """Hear the mosaics of a plate layer (see :func:`watch_plate`); its other channel
+            layers, which share them, are the same plate."""
+            if mosaics[0].token in self._plates:
+                return
+            for token in [t for t, plate in self._plates.items() if not plate.alive()]:
+                del self._plates[token]  # plates closed since
+            plate = _Plate(mosaics, blocking)
+            for mosaic in mosaics:
+                self._plates[mosaic.token] = plate
+                self.watch(mosaic.token)
+
         def _heard(self, token: int) -> None:  # the engine's I/O thread
             with self._landed_lock:
                 self._landed.add(token)
@@ -278,6 +325,15 @@ def _make_refresher() -> _Refresher:
                     logger.exception("zarr-browser: refreshing %s failed", layer.name)
                     continue
                 self._report(layer)
+            self._plates_heard(dirty)
+
+        def _plates_heard(self, dirty: set[int]) -> None:
+            """Report the plates napari read with blocking reads (the others: once their view arrived)."""
+            plates = {id(plate): plate for token in dirty if (plate := self._plates.get(token)) is not None}
+            for plate in plates.values():
+                mosaics = plate.alive()
+                if plate.blocking and mosaics:
+                    self._report_mosaics(mosaics, blocking=True)
 
         def _report(self, layer: Any) -> None:
             self._report_tiles(layer)
@@ -302,10 +358,15 @@ def _make_refresher() -> _Refresher:
             mosaics = [array.level.source for array in arrays if isinstance(array.level.source, MosaicSource)]
             if not mosaics or not _settled(layer, arrays):
                 return
+            self._report_mosaics(mosaics)
+
+        def _report_mosaics(self, mosaics: Sequence[MosaicSource], *, blocking: bool = False) -> None:
+            """One warning naming the wells of a plate's *mosaics* (its levels, finest first) not
+            named yet; *blocking*: napari read them with blocking reads (sync, dask)."""
             told = self._told.setdefault(mosaics[0], set())
             new = []
             for mosaic in mosaics:  # finest first: a well's first message names its full resolution
-                for problem in mosaic.problems():
+                for problem in mosaic.problems(blocking=blocking):
                     if (problem.key, problem.kind) not in told:
                         told.add((problem.key, problem.kind))
                         new.append(problem)

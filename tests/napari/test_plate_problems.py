@@ -1,6 +1,6 @@
 """Plates whose wells are broken or do not fit the plate's cells, in a real napari viewer (audit I,
 F2 and F3): the user is told which wells, in one warning per plate, instead of black,
-checkerboard or cropped cells without a word.
+checkerboard or cropped cells without a word; in every display mode (``ZARR_BROWSER_DISPLAY``).
 
 The plates are written by ome-zarr-py and then broken as a user's store breaks: a listed well
 deleted, a level's array metadata deleted, chunks overwritten with garbage, a well's metadata
@@ -80,10 +80,10 @@ def gui_io(monkeypatch: pytest.MonkeyPatch) -> list[str]:
                             recording(f"_LocalReader.{name}", getattr(store_module._LocalReader, name)))
     problems = MosaicSource.problems
 
-    def gathering(self: MosaicSource) -> list[TileProblem]:
+    def gathering(self: MosaicSource, **options: Any) -> list[TileProblem]:
         reporting.on = True
         try:
-            return problems(self)
+            return problems(self, **options)
         finally:
             reporting.on = False
 
@@ -186,6 +186,59 @@ def test_plate_labels_warn_for_broken_labels_not_for_wells_without_labels(
     qtbot.waitUntil(lambda: settled(layers[0]) and settled(cells), timeout=20_000)
     qtbot.wait(200)
     assert len([m for m in seen if HEADER in m]) == 1, seen  # B/2: never named
+
+
+@pytest.mark.parametrize("mode", ["sync", "dask"])
+def test_broken_wells_are_named_in_every_display_mode(
+    make_napari_viewer: Any, stores: Any, qtbot: Any, engine: Any, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """Before: in the sync and dask modes (``ZARR_BROWSER_DISPLAY``: napari's reads wait for the
+    data) the same plate was drawn with black cells and not a word.  Now: the warning of the
+    streaming mode, once per plate, saying what these modes draw (a tile whose chunks fail
+    leaves its cell empty, not a checkerboard)."""
+    from napari.utils.notifications import notification_manager
+
+    monkeypatch.setenv("ZARR_BROWSER_DISPLAY", mode)
+    path = stores.plate("0.5", wells=WELLS)
+    break_plate(path, "0.5")
+    viewer = make_napari_viewer()
+    seen = warnings_seen(notification_manager)
+    dapi, gfp = viewer.open(str(path), plugin="zarr-browser")[:2]
+    assert type(dapi.data[0]).__name__ == {"sync": "LevelArray", "dask": "Array"}[mode]
+    assert dapi.data_level == 0
+    qtbot.waitUntil(lambda: len(lines_of(seen)) >= 4, timeout=20_000)
+    (message,) = [m for m in seen if HEADER in m]
+    assert message.startswith("zarr-browser: plate: 4 wells with problems:"), message
+    lines = dict(line.split(": ", 1) for line in lines_of(seen))
+    assert sorted(lines) == ["/A/2", "/A/3", "/B/1", "/B/2"]
+    assert lines["/A/2"] == "listed in the plate but missing"
+    assert lines["/A/3"].startswith("level 's0' of field 0 is not an array")
+    assert lines["/B/1"].startswith("chunks of field 0 at level s0 failed and its cell is left empty: cannot read ")
+    assert "/B/1/0/s0/" in lines["/B/1"]
+    assert lines["/B/2"].startswith("its metadata cannot be read (") and "field 0 is shown" in lines["/B/2"]
+    plate = np.asarray(dapi.data[0])  # the cells are what the warning says: B/1 empty, B/3 drawn
+    assert not plate[32:64, 0:48].any() and plate[32:64, 96:144].any()
+    gfp.visible = True  # its reads find the same wells: named already
+    qtbot.wait(300)
+    assert len([m for m in seen if HEADER in m]) == 1, seen
+
+
+@pytest.mark.parametrize("mode", ["sync", "dask"])
+def test_wells_that_do_not_fit_are_named_in_every_display_mode(
+    make_napari_viewer: Any, stores: Any, qtbot: Any, engine: Any, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    from napari.utils.notifications import notification_manager
+
+    monkeypatch.setenv("ZARR_BROWSER_DISPLAY", mode)
+    path = stores.plate("0.4", wells=("A/1", "A/2", "B/1"), shapes={"A/2": (2, 48, 40), "B/1": (3, 32, 48)})
+    viewer = make_napari_viewer()
+    seen = warnings_seen(notification_manager)
+    viewer.open(str(path), plugin="zarr-browser")
+    qtbot.waitUntil(lambda: len(lines_of(seen)) >= 2, timeout=20_000)
+    assert dict(line.split(": ", 1) for line in lines_of(seen)) == {
+        "/A/2": "field 0 at level s0 is 48×40, the plate's cells are 32×48: cropped to 32×40",
+        "/B/1": "3 channels, the plate shows 2: the 3rd is not shown",
+    }
 
 
 def test_the_blocking_path_knows_the_same_problems(stores: Any, engine: Any) -> None:

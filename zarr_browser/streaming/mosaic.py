@@ -315,8 +315,12 @@ class MosaicSource:
                          f"{self._dtype} cannot hold are wrong)")
         return ("; ".join(parts) or None), True
 
-    def problems(self) -> list[TileProblem]:
-        """What of the tiles opened so far is not shown as stored (no I/O: what is known now)."""
+    def problems(self, *, blocking: bool = False) -> list[TileProblem]:
+        """What of the tiles opened so far is not shown as stored (no I/O: what is known now).
+
+        With *blocking*, failed chunks are worded as :meth:`read` leaves them (the tile's part
+        of the region empty) rather than as a never-waiting display draws them (a checkerboard).
+        """
         with self._lock:
             found = list(self._problems.values())
             opened = [(self.geometry.cells[cell], tile) for cell, tile in self._tiles.items()
@@ -327,8 +331,9 @@ class MosaicSource:
             for token, messages in get_engine().failures_of(tiles).items():
                 key, tile = tiles[token]
                 more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
-                found.append(TileProblem(key, "chunks", f"chunks of {_tile_name(key, tile)} failed and are drawn as "
-                                                        f"a checkerboard: {messages[0]}{more}"))
+                drawn = "its cell is left empty" if blocking else "are drawn as a checkerboard"
+                found.append(TileProblem(key, "chunks", f"chunks of {_tile_name(key, tile)} failed and {drawn}: "
+                                                        f"{messages[0]}{more}"))
         order = {"unavailable": 0, "fit": 1, "chunks": 2, "note": 3}
         return sorted(found, key=lambda p: (_natural(p.key), order[p.kind]))
 
@@ -447,12 +452,15 @@ class MosaicSource:
             except (IndexError, ValueError) as err:  # a tile the fit check let through: left empty
                 logger.warning("mosaic %s: tile %s does not fit the grid: %s", self._name, cell, err)
 
-        if len(jobs) == 1:
-            fill(jobs[0])
-        else:
-            with ThreadPoolExecutor(max_workers=min(_MAX_WORKERS, len(jobs))) as pool:
-                for result in pool.map(fill, jobs):
-                    del result
+        try:
+            if len(jobs) == 1:
+                fill(jobs[0])
+            else:
+                with ThreadPoolExecutor(max_workers=min(_MAX_WORKERS, len(jobs))) as pool:
+                    for result in pool.map(fill, jobs):
+                        del result
+        finally:  # what the read found (problems() of its tiles) is known now
+            get_engine().notify(self.token)
         return out
 
 
