@@ -232,6 +232,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def version_string(self) -> str:
+        header = self.server.owner.server_header
+        return header if header is not None else super().version_string()
+
     def do_GET(self) -> None:
         self.server.owner._handle(self, head=False)
 
@@ -291,6 +295,9 @@ class StaticServer(ServingThread):
     missing_status
         The answer for a path that does not exist: 404, or 403 as S3 and GCS answer a caller
         who may not list the bucket (set ``listing = False, listing_status = 403`` with it).
+    server_header
+        The ``Server`` header (None: this server's own); ``SimpleHTTP/0.6 Python/3.11`` passes
+        for Python's ``http.server``, which zarr-browser sends only a few requests at once.
     faults
         The :class:`Faults` configuration.
     stats
@@ -303,6 +310,7 @@ class StaticServer(ServingThread):
         self.listing = True
         self.listing_status = 404
         self.missing_status = 404
+        self.server_header: str | None = None
         self.faults = Faults()
         self.stats = ServerStats()
         self._lock = threading.Lock()
@@ -343,9 +351,15 @@ class StaticServer(ServingThread):
         self.listing = True
         self.listing_status = 404
         self.missing_status = 404
+        self.server_header = None
         if root is not None:
             self.root = Path(root)
         self.reset_stats()
+
+    def release(self) -> None:
+        """Let the requests held by ``hang`` and ``slow:`` faults so far go on (later ones are held again)."""
+        self._release.set()
+        self._release = threading.Event()
 
     # -- request handling --------------------------------------------------------------------
     def _handle(self, handler: _Handler, *, head: bool) -> None:

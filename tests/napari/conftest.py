@@ -110,16 +110,17 @@ def write_ome_image(
 
 
 def write_ome_plate(path: Path, version: str, *, labels: bool = False, wells: Sequence[str] = ("A/1", "A/3", "B/2"),
-                    shapes: Mapping[str, tuple[int, int, int]] | None = None) -> Path:
-    """A 2 × 3 plate with wells A/1, A/3 and B/2 (or *wells*), one 2-channel 32 × 48 field each
-    (3 levels; *shapes* gives some wells fields of other (c, y, x) shapes)."""
+                    shapes: Mapping[str, tuple[int, int, int]] | None = None,
+                    columns: Sequence[str] = ("1", "2", "3")) -> Path:
+    """A 2 × 3 plate (2 × len(*columns*)) with wells A/1, A/3 and B/2 (or *wells*), one 2-channel
+    32 × 48 field each (3 levels; *shapes* gives some wells fields of other (c, y, x) shapes)."""
     from ome_zarr.writer import write_image, write_labels, write_plate_metadata, write_well_metadata
 
     fmt = _format(version)
     root = zarr.open_group(str(path), mode="w", zarr_format=fmt.zarr_format)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        write_plate_metadata(root, ["A", "B"], ["1", "2", "3"], list(wells), fmt=fmt, name="test plate",
+        write_plate_metadata(root, ["A", "B"], list(columns), list(wells), fmt=fmt, name="test plate",
                              field_count=1)
         for i, well_path in enumerate(wells):
             row, column = well_path.split("/")

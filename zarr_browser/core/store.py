@@ -1019,6 +1019,13 @@ class StoreAccess:
         return self.protocol in ("http", "s3", "fsspec")
 
     @property
+    def requests_at_once(self) -> int:
+        """How many requests this store is sent at once: the policy's concurrency, or fewer for a
+        server known to drop connections above a few (:data:`SMALL_SERVER_REQUESTS`)."""
+        bound = self.zarr_store.in_flight_bound
+        return min(self.policy.concurrency, bound) if bound else self.policy.concurrency
+
+    @property
     def is_archive(self) -> bool:
         """True for a zip archive, local or read in place on a server (it lists its members)."""
         return self.protocol == "zip" or (self.is_remote and _is_zip_name(self.url))

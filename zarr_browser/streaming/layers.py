@@ -1055,6 +1055,12 @@ class _TileOpener:
             if notes:
                 self._notes[well_path] = "; ".join(notes)
 
+    @property
+    def at_once(self) -> int:
+        """How many requests the store takes at once (the mosaic opens its first batch of tiles
+        in one round trip per stage, then bigger batches)."""
+        return self._planner.hierarchy.access.requests_at_once
+
     def note(self, well_path: str) -> str | None:
         """What the user should know of the tile of *well_path*, opened already (None: nothing)."""
         return self._notes.get(well_path)

@@ -9,6 +9,13 @@ and only the tiles a region touches are read.  Missing wells, wells that cannot 
 parts of tiles smaller than the grid cell are filled with zeros; larger tiles are cropped, and
 channels (or planes) beyond the grid's are left out.
 
+A never-waiting read opens the tiles it touches in a worker, a batch at a time (one round trip
+of the store's requests for the first batch, :data:`BATCH_ROUNDS` for the others), and tells
+its listeners after each batch: the picture fills in as wells arrive, and
+:meth:`MosaicSource.loading` says how many of them are open so far (a 384-well plate behind a
+server that takes 6 requests at once needs more than 1,000 metadata requests before its last
+tile: they all went first, and the plate stayed black for 15 s; audit I, F6).
+
 What a mosaic cannot show as stored is kept as :class:`TileProblem` values
 (:meth:`MosaicSource.problems`): tiles that cannot be opened, tiles that do not fit the grid,
 notes of the opener, and chunks of opened tiles that failed.  The napari glue names those wells
@@ -42,8 +49,9 @@ TileOpener = Callable[[str], "LevelArray | None"]
 
 It raises :class:`TileUnavailable` to say why a cell stays empty; it may have a ``note(key)``
 method giving what the user should know of a tile it did open (a well whose own metadata was
-unreadable, opened as the others), and a ``prepare(keys)`` method reading many tiles'
-metadata together."""
+unreadable, opened as the others), a ``prepare(keys)`` method reading many tiles'
+metadata together, and an ``at_once`` attribute: how many requests its store takes at once
+(the size of the first batch of tiles opened together)."""
 
 ProblemKind = Literal["unavailable", "fit", "note", "chunks"]
 
@@ -72,6 +80,10 @@ class TileProblem:
     message: str
 
 _MAX_WORKERS = 8
+BATCH_ROUNDS = 4
+"""Tiles opened together after the first batch, in round trips of the store (times the opener's
+``at_once``): a batch's wells, fields and levels are each read together (3 stages), and a few
+round trips per stage waste little of the last, partly filled one."""
 MAX_NAMED = 8
 """Wells :func:`problems_message` names one by one; the others are counted."""
 _OPENERS = 4
@@ -225,6 +237,7 @@ class MosaicSource:
         self._tiles: dict[tuple[int, int], LevelArray | None] = {}
         self._problems: dict[tuple[str, ProblemKind], TileProblem] = {}
         self._opening: set[tuple[int, int]] = set()
+        self._asked: set[tuple[int, int]] = set()  # cells asked to open since none was opening (loading())
         self._lock = threading.Lock()
         self.token = new_token()
 
@@ -251,6 +264,15 @@ class MosaicSource:
         """The cells whose tile has been resolved so far (for tests and diagnostics)."""
         with self._lock:
             return sorted(self._tiles)
+
+    def loading(self) -> tuple[frozenset[tuple[int, int]], frozenset[tuple[int, int]]] | None:
+        """``(asked, opening)``: the cells never-waiting reads asked a worker to open since none
+        was opening (a batch of wells at a time), and those of them not open yet; None when
+        none is opening.  No I/O."""
+        with self._lock:
+            if not self._opening:
+                return None
+            return frozenset(self._asked), frozenset(self._opening)
 
     def tile(self, cell: tuple[int, int]) -> LevelArray | None:
         """The tile of *cell*, resolved on first use (None for an empty or unreadable cell)."""
@@ -338,27 +360,55 @@ class MosaicSource:
         return sorted(found, key=lambda p: (_natural(p.key), order[p.kind]))
 
     def _open_later(self, cells: list[tuple[int, int]]) -> None:
-        """Resolve the tiles of *cells* in a worker (their metadata read together, when the opener
-        can); listeners of this mosaic hear when they are ready."""
+        """Resolve the tiles of *cells* in a worker, a batch at a time (their metadata read
+        together, when the opener can); listeners of this mosaic hear when the opening starts
+        and after each batch, so the picture fills in as the wells arrive."""
         with self._lock:
             cells = [c for c in cells if c not in self._tiles and c not in self._opening]
+            if not self._opening:
+                self._asked.clear()
             self._opening.update(cells)
+            self._asked.update(cells)
         if not cells:
             return
+        batches = self._batches(cells)
 
         def work() -> None:
+            engine = get_engine()
             try:
-                self._prepare(cells)
-                for cell in cells:
-                    tile = self.tile(cell)
-                    if tile is not None and hasattr(tile.source, "token"):
-                        get_engine().add_listener(tile.source.token, self._forward)
+                for batch in batches:
+                    try:
+                        self._prepare(batch)
+                        for cell in batch:
+                            tile = self.tile(cell)
+                            if tile is not None and hasattr(tile.source, "token"):
+                                engine.add_listener(tile.source.token, self._forward)
+                    finally:
+                        with self._lock:
+                            self._opening.difference_update(batch)
+                    engine.notify(self.token)
             finally:
-                with self._lock:
+                with self._lock:  # a batch that raised: its cells and the later ones may be asked again
                     self._opening.difference_update(cells)
-                get_engine().notify(self.token)
+                engine.notify(self.token)
 
+        get_engine().notify(self.token)  # the opening has begun (progress can be shown)
         _opener_pool().submit(work)
+
+    def _batches(self, cells: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+        """*cells* in the batches they are opened in: as many as the store takes requests at
+        once first (one round trip per stage: the first wells appear soon), then
+        :data:`BATCH_ROUNDS` times that; all at once when the opener does not say."""
+        at_once = getattr(self._open_tile, "at_once", None)
+        if not isinstance(at_once, int) or at_once < 1:
+            return [cells]
+        out: list[list[tuple[int, int]]] = []
+        start, size = 0, at_once
+        while start < len(cells):
+            out.append(cells[start:start + size])
+            start += size
+            size = at_once * BATCH_ROUNDS
+        return out
 
     def _prepare(self, cells: list[tuple[int, int]]) -> None:
         """Read the metadata of the tiles of *cells* not resolved yet together, when the opener can."""
