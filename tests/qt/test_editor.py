@@ -747,7 +747,7 @@ def test_cf_form_edits_in_one_step_and_xarray_reads_it(qtbot: Any, make_window: 
     assert fill.isReadOnly() and fill.text() == "-999.0" and "xarray masks with the array's fill_value" in \
         form.fillLabel.text()
     editor.showTab("cf")
-    window.grab().save("/tmp/dims_cf_form_v2.png")
+    window.grab().save(str(tmp_path / "dims_cf_form_v2.png"))
     form.fields["units"].setText("degC")
     form.fields["long_name"].setText("air temperature")
     calendars = form.fields["calendar"]
@@ -1835,7 +1835,7 @@ def test_rename_dimension_form_renames_every_array_in_one_step(qtbot: Any, make_
     note = form.noteLabel.text()
     assert "in 3 arrays: /lat, /temp, /x" in note
     assert "shows it as a data variable" in note
-    window.grab().save(f"/tmp/dims_rename_form_v{zarr_format}.png")
+    window.grab().save(str(tmp_path / f"dims_rename_form_v{zarr_format}.png"))
     qtbot.keyClick(form.newNameEdit, Qt.Key.Key_Return)
     wait_history(qtbot, window, 1)
     assert window.editing.controller.history() == ["rename dimension 'x' → 'lon' in /"]
@@ -1919,7 +1919,7 @@ def test_nczarr_dimension_rename_in_the_window_and_the_array_form_refusal(qtbot:
     assert "the netCDF dimension /x is renamed too" in rename.noteLabel.text()
     note = rename.noteLabel  # the whole note shows once the layout has made room for it
     qtbot.waitUntil(lambda: note.height() >= note.heightForWidth(note.width()), timeout=WAIT)
-    window.grab().save("/tmp/dims_rename_nczarr.png")
+    window.grab().save(str(tmp_path / "dims_rename_nczarr.png"))
     rename.renameButton.click()
     wait_history(qtbot, window, 1)
     assert set(window.editing.controller.diff()) == {".zgroup", "v/.zarray", "v/.zattrs"}
@@ -1947,7 +1947,7 @@ def test_cf_form_types_fill_and_packing_as_numbers(qtbot: Any, make_window: Any,
     qtbot.keyClicks(fill, "-9999")
     form.fields["scale_factor"].setText("2")
     form.fields["add_offset"].setText("0.5")
-    window.grab().save("/tmp/dims_cf_form_v3.png")
+    window.grab().save(str(tmp_path / "dims_cf_form_v3.png"))
     form.applyButton.click()
     wait_history(qtbot, window, 1)
     attrs = window.editing.controller.session().attributes("/t")
