@@ -36,9 +36,12 @@ import pytest
 from servers import S3Server, StaticServer
 
 # the window's and the dock's settings (recent stores) go to a file of the test session, never
-# the user's own, in this process and in the processes the tests start
+# the user's own, in this process and in the processes the tests start; napari's too (its
+# make_napari_viewer resets the settings and closing a viewer saves them: they were written to
+# ~/.config/napari/.venv_<hash>/settings.yaml, the settings of the napari in .venv)
 _SETTINGS_DIR = tempfile.mkdtemp(prefix="zarr-browser-settings-")
 os.environ["ZARR_BROWSER_SETTINGS"] = os.path.join(_SETTINGS_DIR, "settings.ini")
+os.environ["NAPARI_CONFIG"] = os.path.join(_SETTINGS_DIR, "napari.yaml")  # read when napari.settings is imported
 atexit.register(shutil.rmtree, _SETTINGS_DIR, True)  # (a test run left a folder in /tmp each time)
 
 ZarrFormat = Literal[2, 3]
