@@ -16,8 +16,17 @@ case " $* " in
   *" --no-open "*) exec "$APP" demo "$@" ;;
 esac
 
-cleanup=()  # removed at the end
-trap 'rm -rf -- ${cleanup[@]+"${cleanup[@]}"}' EXIT
+cleanup=()                # removed at the end
+xvfb_pid_file=/dev/null   # see below
+finish() {
+  local pid
+  pid="$(cat "$xvfb_pid_file" 2>/dev/null)" || true
+  if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; fi
+  rm -rf -- ${cleanup[@]+"${cleanup[@]}"}
+}
+trap finish EXIT
+trap 'exit 129' HUP
+trap 'exit 143' TERM
 
 # Qt wants a private runtime directory; make one when the session has none.
 if [[ -z "${XDG_RUNTIME_DIR:-}" || ! -d "${XDG_RUNTIME_DIR}" ]]; then
@@ -33,8 +42,18 @@ fi
 if command -v xvfb-run >/dev/null 2>&1; then
   printf '==> no display: the window runs on a virtual display (xvfb-run); stop it with Ctrl+C.\n' >&2
   printf '    For a text view instead: %s info ~/.cache/zarr-browser/demo/cells.ome.zarr\n' "$APP" >&2
+  # Xvfb quits on SIGINT: in the terminal's process group, Ctrl+C killed it under the window
+  # ("The X11 connection broke (error 1)", exit 1). xvfb-run starts it through this wrapper, in a
+  # session of its own, so Ctrl+C reaches the app alone (it closes the window, exit 130) and
+  # xvfb-run stops Xvfb after it. The wrapper leaves Xvfb's pid for the trap above, which stops
+  # it when xvfb-run could not (killed by SIGTERM or SIGHUP).
+  shim="$(mktemp -d "${TMPDIR:-/tmp}/zb-xvfb.XXXXXX")"
+  cleanup+=("$shim")
+  xvfb_pid_file="$shim/Xvfb.pid"
+  printf '#!/bin/sh\necho $$ > %q\nexec setsid %q "$@"\n' "$xvfb_pid_file" "$(command -v Xvfb)" > "$shim/Xvfb"
+  chmod +x "$shim/Xvfb"
   # a screen larger than the window (1400x850), so all of it is on the virtual display
-  xvfb-run -a -s "-screen 0 1920x1080x24" "$APP" demo "$@"
+  PATH="$shim:$PATH" xvfb-run -a -s "-screen 0 1920x1080x24" "$APP" demo "$@"
   exit
 fi
 printf '==> no display and no xvfb-run: using the offscreen Qt platform\n' >&2
