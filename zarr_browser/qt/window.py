@@ -532,6 +532,10 @@ class BrowserWindow(QMainWindow):
         status.addPermanentWidget(self.progressBar)
         status.addPermanentWidget(self.cancelButton)
         status.addPermanentWidget(self.modeLabel)
+        # Esc dismisses an error shown while nothing loads (Esc cancels a load first; audit K, 8)
+        self.dismissErrorShortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        self.dismissErrorShortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+        self.dismissErrorShortcut.setEnabled(False)
         self._set_busy("")
 
     def _connect(self) -> None:
@@ -542,10 +546,6 @@ class BrowserWindow(QMainWindow):
         connect_slot(self.closeStoreAction.triggered, self.closeStore)
         self.findAction.triggered.connect(self._on_find)
         self.cancelAction.triggered.connect(self.cancelPending)
-        # Esc dismisses an error shown while nothing loads (Esc cancels a load first; audit K, 8)
-        self.dismissErrorShortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
-        self.dismissErrorShortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-        self.dismissErrorShortcut.setEnabled(False)
         self.dismissErrorShortcut.activated.connect(self.errorBar.hide)
         self.errorBar.visibilityChanged.connect(lambda _shown: self._update_dismiss())
         self.cancelButton.clicked.connect(self.cancelPending)
@@ -797,8 +797,7 @@ class BrowserWindow(QMainWindow):
 
     def _update_dismiss(self) -> None:
         # (never both on: two enabled Esc shortcuts are ambiguous, and neither fires)
-        if hasattr(self, "dismissErrorShortcut"):  # (busy already while the window is built)
-            self.dismissErrorShortcut.setEnabled(self.errorBar.isVisible() and not self.cancelAction.isEnabled())
+        self.dismissErrorShortcut.setEnabled(self.errorBar.isVisible() and not self.cancelAction.isEnabled())
 
     def closeEvent(self, event: Any) -> None:
         if not self.editing.confirmUnsaved(self.close):

@@ -157,7 +157,8 @@ def _start(doc: JSON) -> JSON:
     return {} if doc is ABSENT else copy.deepcopy(doc)
 
 
-def _dump(value: JSON) -> str:
+def compared_text(value: JSON) -> str:
+    """The serialisation :func:`same` compares (key order, int vs float kept, NaN as NaN)."""
     return json.dumps(value, allow_nan=True, ensure_ascii=False)
 
 
@@ -165,7 +166,7 @@ def same(a: JSON, b: JSON) -> bool:
     """Whether two values serialise identically (key order, int vs float, NaN == NaN)."""
     if a is ABSENT or b is ABSENT:
         return a is b
-    return _dump(a) == _dump(b)
+    return compared_text(a) == compared_text(b)
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -464,7 +465,7 @@ def _equal(a: JSON, b: JSON) -> bool:
 
 
 def _short(value: JSON, limit: int = 60) -> str:
-    text = _dump(value)
+    text = compared_text(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

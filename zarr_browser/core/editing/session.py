@@ -33,6 +33,7 @@ from zarr_browser.core.editing.commands import (
     Rename,
     SetValue,
     check_protected,
+    compared_text,
     document_location,
     same,
 )
@@ -509,7 +510,7 @@ class EditSession:
             return known[1]
         if len(self._dumps) > 4 * len(self._docs) + 1024:  # (it holds the objects: bounded)
             self._dumps.clear()
-        text = json.dumps(value, allow_nan=True, ensure_ascii=False)
+        text = compared_text(value)
         self._dumps[id(value)] = (value, text)
         return text
 
