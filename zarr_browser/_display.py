@@ -179,12 +179,13 @@ class _Plate:
     """The mosaics of one plate layer (its levels, finest first; its channel layers share them),
     held weakly, and what the user was shown of its loading."""
 
-    __slots__ = ("blocking", "mosaics", "progress", "shown", "status", "title")
+    __slots__ = ("blocking", "mosaics", "progress", "shown", "status", "title", "unit")
 
     def __init__(self, mosaics: Sequence[MosaicSource], blocking: bool) -> None:
         self.mosaics = [weakref.ref(mosaic) for mosaic in mosaics]
         self.blocking = blocking
         self.title = mosaics[0].title
+        self.unit = mosaics[0].unit  # what a tile is: a well (a plate) or a field (a well)
         self.progress: Any = None  # napari's progress bar while wells open
         self.shown: tuple[int, int] | None = None  # (opened, asked) last shown
         self.status = ""  # the viewer status last set
@@ -426,7 +427,7 @@ def _make_refresher() -> _Refresher:
                 return
             from napari.utils.notifications import show_warning
 
-            message = f"zarr-browser: {problems_message(mosaics[0].title, new)}"
+            message = f"zarr-browser: {problems_message(mosaics[0].title, new, whole=mosaics[0].whole)}"
             logger.warning("%s", message)
             show_warning(message)
 
@@ -456,13 +457,13 @@ def _show_plate_progress(plate: _Plate) -> None:
         bar = None
     done, asked = state
     if bar is None:
-        bar = plate.progress = progress(total=asked, desc=f"{plate.title}: reading wells")
+        bar = plate.progress = progress(total=asked, desc=f"{plate.title}: reading {plate.unit}s")
     elif bar.total != asked:
         bar.total = asked
     if done > bar.n:
         bar.update(done - bar.n)
     plate.shown = state
-    _set_status(plate, f"{plate.title}: reading wells {done}/{asked}")
+    _set_status(plate, f"{plate.title}: reading {plate.unit}s {done}/{asked}")
 
 
 def _set_status(plate: _Plate, text: str) -> None:

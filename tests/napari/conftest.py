@@ -111,31 +111,41 @@ def write_ome_image(
 
 def write_ome_plate(path: Path, version: str, *, labels: bool = False, wells: Sequence[str] = ("A/1", "A/3", "B/2"),
                     shapes: Mapping[str, tuple[int, int, int]] | None = None,
-                    columns: Sequence[str] = ("1", "2", "3")) -> Path:
-    """A 2 × 3 plate (2 × len(*columns*)) with wells A/1, A/3 and B/2 (or *wells*), one 2-channel
-    32 × 48 field each (3 levels; *shapes* gives some wells fields of other (c, y, x) shapes)."""
-    from ome_zarr.writer import write_image, write_labels, write_plate_metadata, write_well_metadata
+                    columns: Sequence[str] = ("1", "2", "3"), fields: int = 1) -> Path:
+    """A 2 × 3 plate (2 × len(*columns*)) with wells A/1, A/3 and B/2 (or *wells*), *fields*
+    2-channel 32 × 48 fields each (3 levels; *shapes* gives some wells fields of other (c, y, x)
+    shapes); field *f* of the *i*-th well has the pixels of image ``i + 10 * f``."""
+    from ome_zarr.writer import write_plate_metadata, write_well_metadata
 
     fmt = _format(version)
     root = zarr.open_group(str(path), mode="w", zarr_format=fmt.zarr_format)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         write_plate_metadata(root, ["A", "B"], list(columns), list(wells), fmt=fmt, name="test plate",
-                             field_count=1)
+                             field_count=fields)
         for i, well_path in enumerate(wells):
             row, column = well_path.split("/")
             well = root.require_group(row).require_group(column)
-            write_well_metadata(well, [{"path": "0"}], fmt=fmt)
-            field = well.require_group("0")
-            shape = (shapes or {}).get(well_path, (2, 32, 48))
-            write_image(_image_pixels(i, shape), field, fmt=fmt, axes=["c", "y", "x"], scale_factors=(2, 4),
-                        scale={"c": 1.0, "y": 0.5, "x": 0.5}, axes_units={"y": "micrometer", "x": "micrometer"},
-                        **({"omero": OMERO} if shape[0] == 2 else {}))
-            if labels:
-                write_labels(_label_pixels(shape[1:]), field, name="cells", fmt=fmt, axes=["y", "x"], scaler=None,
-                             scale_factors=(2, 4), scale={"y": 0.5, "x": 0.5},
-                             label_metadata={"colors": LABEL_COLORS})
+            write_well_metadata(well, [{"path": str(f)} for f in range(fields)], fmt=fmt)
+            for f in range(fields):  # (ome-zarr warns of its own deprecations in here)
+                write_ome_field(well.require_group(str(f)), version, i + 10 * f,
+                                (shapes or {}).get(well_path, (2, 32, 48)), labels=labels)
     return path
+
+
+def write_ome_field(field: zarr.Group, version: str, seed: int, shape: tuple[int, int, int], *,
+                    labels: bool = False) -> None:
+    """One field of a well: a 3-level (c, y, x) image of *shape* with the pixels of image *seed*,
+    and a label image with *labels*."""
+    from ome_zarr.writer import write_image, write_labels
+
+    fmt = _format(version)
+    write_image(_image_pixels(seed, shape), field, fmt=fmt, axes=["c", "y", "x"], scale_factors=(2, 4),
+                scale={"c": 1.0, "y": 0.5, "x": 0.5}, axes_units={"y": "micrometer", "x": "micrometer"},
+                **({"omero": OMERO} if shape[0] == 2 else {}))
+    if labels:
+        write_labels(_label_pixels(shape[1:]), field, name="cells", fmt=fmt, axes=["y", "x"], scaler=None,
+                     scale_factors=(2, 4), scale={"y": 0.5, "x": 0.5}, label_metadata={"colors": LABEL_COLORS})
 
 
 def write_bf2raw(path: Path, n_series: int) -> Path:

@@ -211,18 +211,44 @@ def test_plate_mosaic_reads_only_the_wells_a_region_touches(stores: Any) -> None
     assert sorted(result.others) == ["/A/1", "/A/3", "/B/2"]
 
 
-def test_well_with_several_fields_is_listed_not_opened(stores: Any) -> None:
+def test_well_with_several_fields_opens_as_a_mosaic_of_its_fields(stores: Any) -> None:
     import zarr
 
-    path = stores.plate("0.4")
-    well = zarr.open_group(str(path / "A" / "1"), mode="a")
-    well.attrs["well"] = {"images": [{"path": "0"}, {"path": "1"}], "version": "0.4"}
+    path = stores.plate("0.4", labels=True, fields=3)
     result = plan(path, "/A/1")
-    assert result.specs == ()
-    assert "2 fields" in result.notes[0]
-    assert result.others == ("/A/1/0", "/A/1/1")
+    image, labels = result.specs
+    assert (image.role, labels.role) == ("well", "well-labels")
+    assert image.kwargs["name"] == ["plate/A/1: DAPI", "plate/A/1: GFP"]
+    assert labels.kwargs["name"] == "plate/A/1: cells"
+    meta = image.kwargs["metadata"]["zarr_browser"]["well"]
+    assert (meta["rows"], meta["columns"]) == (2, 2)  # 3 fields, nearly square, in the well's order
+    assert meta["fields"] == {"/A/1/0": [0, 0], "/A/1/1": [0, 1], "/A/1/2": [1, 0]}
+    assert "3 fields (0, 1, 2) are shown side by side, 2 × 2" in result.notes[0]
+    assert result.others == ("/A/1/0", "/A/1/1", "/A/1/2")
+    full = image.levels[0]
+    assert full.shape == (2, 64, 96) and image.kwargs["scale"] == (0.5, 0.5)  # the field's own placement
+    source = full.source
+    assert source.opened_cells() == []  # building the layer opened no field
+    field_1 = zarr.open_array(str(path / "A" / "1" / "1" / "s0"), mode="r")[...]
+    np.testing.assert_array_equal(blocking(full)[:, 0:32, 48:96], field_1)  # the tile of field 1, as stored
+    assert source.opened_cells() == [(0, 1)]
+    np.testing.assert_array_equal(blocking(full)[:, 32:64, 48:96], 0)  # no fourth field: zeros, nothing opened
+    assert source.opened_cells() == [(0, 1)]
+    cells = zarr.open_array(str(path / "A" / "1" / "2" / "labels" / "cells" / "s0"), mode="r")[...]
+    np.testing.assert_array_equal(blocking(labels.levels[0])[32:64, 0:48], cells)
+
+    well = zarr.open_group(str(path / "A" / "1"), mode="a")  # a field listed but missing: named, its cell empty
+    well.attrs["well"] = {"images": [{"path": "0"}, {"path": "1"}, {"path": "7"}], "version": "0.4"}
+    full = plan(path, "/A/1").specs[0].levels[0]
+    np.testing.assert_array_equal(blocking(full)[:, 32:64, 0:48], 0)
+    assert [(p.key, p.message) for p in full.source.problems()] == [("/A/1/7", "listed in the well but missing")]
+
+    well.attrs["well"] = {"images": [{"path": "7"}, {"path": "8"}], "version": "0.4"}  # none there: nothing
+    nothing = plan(path, "/A/1")
+    assert nothing.specs == () and "none of the well's 2 fields is a readable image" in nothing.problems[0]
+    zarr.open_group(str(path / "B" / "2"), mode="a").attrs["well"] = {"images": [{"path": "1"}], "version": "0.4"}
     single = plan(path, "/B/2")  # one field: it is the image, at full resolution
-    assert [s.levels[0].shape for s in single.specs if s.layer_type == "image"] == [(2, 32, 48)]
+    assert [(s.path, s.levels[0].shape) for s in single.specs if s.layer_type == "image"] == [("/B/2/1", (2, 32, 48))]
 
 
 # -- bioformats2raw --------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import zarr
 
+from tests.napari.conftest import write_ome_field
 from zarr_browser.streaming.mosaic import MAX_NAMED, MosaicSource, TileProblem, problems_message
 
 pytestmark = pytest.mark.gui
@@ -267,3 +268,37 @@ def test_the_message_names_a_few_wells_and_counts_the_rest() -> None:
     assert lines[1] == "/A/1: listed in the plate but missing; its metadata lists no field"
     assert [line.split(":")[0] for line in lines[1:4]] == ["/A/1", "/A/2", "/A/3"]  # as a plate reads, not /A/10
     assert len(lines) == 1 + MAX_NAMED + 1 and lines[-1] == f"(and {20 - MAX_NAMED} more wells)"
+
+
+def test_a_well_with_several_fields_opens_as_their_mosaic_and_names_its_fields(
+    make_napari_viewer: Any, stores: Any, qtbot: Any, engine: Any
+) -> None:
+    """Before: a well with several fields opened no layer, only a note to open one of them (audit
+    I, I10).  Now: its fields side by side (2 × 2 for three), as a plate shows its wells; a field
+    that does not fit or is missing is named as a field, in the well's words."""
+    from napari.utils.notifications import notification_manager
+
+    path = stores.plate("0.5", wells=("A/1",), labels=True, fields=3)
+    well = zarr.open_group(str(path / "A" / "1"), mode="a")
+    well.attrs["ome"] = {**well.attrs["ome"], "well": {"images": [{"path": p} for p in ("0", "1", "2", "9")]}}
+    shutil.rmtree(path / "A" / "1" / "1")
+    (path / "A" / "1" / "1").mkdir()
+    # field 1 wider than the first field, which sets the cells: cropped
+    write_ome_field(zarr.open_group(str(path / "A" / "1" / "1"), mode="w"), "0.5", 5, (2, 32, 64))
+    viewer = make_napari_viewer()
+    seen = warnings_seen(notification_manager)
+    dapi, gfp, cells = viewer.open(str(path / "A" / "1"), plugin="zarr-browser")
+    assert [dapi.name, gfp.name, cells.name] == ["plate/A/1: DAPI", "plate/A/1: GFP", "plate/A/1: cells"]
+    assert dapi.data[0].shape == (64, 96) and cells.data[0].shape == (64, 96)  # 2 × 2 cells of 32 × 48
+    assert any("its 4 fields (0, 1, 2, 9) are shown side by side, 2 × 2" in m for m in seen), seen
+    qtbot.waitUntil(lambda: len(lines_of(seen)) >= 2, timeout=20_000)
+    (message,) = [m for m in seen if HEADER in m]
+    assert message.startswith("zarr-browser: plate/A/1: 2 fields with problems:"), message
+    assert dict(line.split(": ", 1) for line in lines_of(seen)) == {
+        "/A/1/1": "level s0 is 32×64, the well's cells are 32×48: cropped to 32×48",
+        "/A/1/9": "listed in the well but missing",
+    }
+    assert "The well's cells are the size of the first field: open a field by itself" in message
+    field_2 = np.asarray(zarr.open_array(str(path / "A" / "1" / "2" / "s0"), mode="r"))
+    qtbot.waitUntil(lambda: settled(dapi), timeout=20_000)
+    np.testing.assert_array_equal(np.asarray(dapi.data[0].level)[32:64, 0:48], field_2[0])

@@ -12,7 +12,8 @@
 * **plate** → a multiscale mosaic of wells (level *k* is level *k* of the first field of each
   well, tiles opened and read lazily where the view needs them) with the first field's
   channels; plus the labels of that field, likewise.
-* **well** → its only field, or nothing and the list of fields when it has several.
+* **well** → its only field; several fields as a mosaic like a plate's, a tile per field in a
+  nearly square grid, in the order the well lists them (fields carry no position on the well).
 * **bioformats2raw** → its only series, or nothing and the list of series (the spec asks
   readers to tell users there is more than one image; opening is explicit).
 * **array** (≥ 2-D, numeric) → one image with axis labels from its dimension names (any
@@ -68,6 +69,8 @@ MAX_COORDINATE_LENGTH = 1_000_000
 """Longest CF coordinate array read to find a regular spacing."""
 
 LayerType = Literal["image", "labels"]
+MAX_FIELDS_NAMED = 8
+"""Fields of a well the note of its mosaic names one by one; the others are counted."""
 _HEX = frozenset("0123456789abcdefABCDEF")
 _LEGACY_5D = ({"name": "t", "type": "time", "unit": None}, {"name": "c", "type": "channel", "unit": None},
               {"name": "z", "type": "space", "unit": None}, {"name": "y", "type": "space", "unit": None},
@@ -99,7 +102,8 @@ class LayerSpec:
     path
         The node the layer shows.
     role
-        ``"image"``, ``"labels"``, ``"plate"``, ``"plate-labels"`` or ``"array"``.
+        ``"image"``, ``"labels"``, ``"plate"``, ``"plate-labels"``, ``"well"``, ``"well-labels"``
+        or ``"array"``.
     """
 
     data: list[LevelArray] | LevelArray
@@ -690,24 +694,37 @@ class _Planner:
         if first is None:
             result.problems.append(f"{node.path}: no well has a readable field; nothing to show")
             return result
-        well_node, field_node, field_description = first
-        field_path = posixpath.relpath(field_node.path, well_node.path)
-        levels = self._levels(field_node, field_description, result)
+        well_node, field_node, description = first
+        result.extend(self._tiled(node, (n_rows, n_columns, cells), field_node, description,
+                                  posixpath.relpath(field_node.path, well_node.path), role="plate",
+                                  name=str(plate.get("name") or self._name(node))))
+        result.others.extend(cells[c] for c in sorted(cells))
+        return result
+
+    def _tiled(self, node: Node, grid: tuple[int, int, Mapping[tuple[int, int], str]], field_node: Node,
+               description: Mapping[str, Any], field_path: str | None, *, role: Literal["plate", "well"],
+               name: str) -> _Result:
+        """The layers of a mosaic of *node* (a plate: a tile per well; a well: a tile per field)
+        sized and described by *field_node*, the first field: its image and its labels.
+        *field_path*: the field of each well (a plate), or None when the cells are the fields."""
+        result = _Result()
+        n_rows, n_columns, cells = grid
+        levels = self._levels(field_node, description, result)
         if levels is None:
             return result
-        name = str(plate.get("name") or self._name(node))
-        pixels = self._placement(field_description, levels[0].ndim, 0)
+        pixels = self._placement(description, levels[0].ndim, 0)
         mosaics = self._mosaics(levels, n_rows, n_columns, cells, field_path, None, node.path,
-                                title=self._name(node), axes=pixels.axes)
-        plate_info = {"rows": n_rows, "columns": n_columns, "tile_shape": list(levels[0].shape), "field": field_path,
-                      "name": name, "levels": len(levels), "wells": {cells[c]: list(c) for c in sorted(cells)}}
-        spec = self._image_spec(mosaics, pixels, field_description, node, self._name(node), role="plate",
-                                extra={"plate": plate_info}, result=result)  # named as its labels
+                                title=self._name(node), axes=pixels.axes, whole=role)
+        info = {"rows": n_rows, "columns": n_columns, "tile_shape": list(levels[0].shape),
+                "field": field_path if field_path is not None else posixpath.basename(field_node.path),
+                "name": name, "levels": len(levels)}
+        info["wells" if role == "plate" else "fields"] = {cells[c]: list(c) for c in sorted(cells)}
+        spec = self._image_spec(mosaics, pixels, description, node, self._name(node), role=role,
+                                extra={role: info}, result=result)  # named as its labels
         result.specs.append(spec)
         kept = "channel_axis" not in spec.kwargs and any(a.get("type") == "channel" for a in pixels.axes)
-        result.extend(self._plate_labels(node, field_node, (n_rows, n_columns, cells), field_path, pixels.axes,
+        result.extend(self._plate_labels(node, field_node, grid, field_path, pixels.axes, role=role,
                                          image_keeps_channel=kept))
-        result.others.extend(cells[c] for c in sorted(cells))
         return result
 
     def _first_field(self, well_path: str) -> tuple[Node, Node, dict[str, Any]] | None:
@@ -723,9 +740,11 @@ class _Planner:
 
     def _mosaics(
         self, levels: Sequence[LevelArray], rows: int, columns: int, cells: Mapping[tuple[int, int], str],
-        field_path: str, sub: str | None, name: str, *, title: str, axes: Sequence[Mapping[str, Any]] = (),
+        field_path: str | None, sub: str | None, name: str, *, title: str, axes: Sequence[Mapping[str, Any]] = (),
+        whole: Literal["plate", "well"] = "plate",
     ) -> list[LevelArray]:
         """One lazily tiled mosaic per level of the first field (largest first): the plate as a pyramid.
+        A well's mosaic (*whole* ``"well"``, *field_path* None) has a tile per field instead.
 
         napari reads the level the zoom needs; a level's tiles (that level of each well's field)
         are opened the first time a view touches them.  The cells are the first field's size
@@ -739,13 +758,14 @@ class _Planner:
         return [
             LevelArray(MosaicSource(MosaicGeometry(rows, columns, level.shape, cells), level.dtype,
                                     _TileOpener(self, field_path, sub, k, level.shape), name=f"{name} level {k}",
-                                    title=title, axis_names=names, channel_axis=channel_axis))
+                                    title=title, axis_names=names, channel_axis=channel_axis, whole=whole))
             for k, level in enumerate(levels)
         ]
 
     def _plate_labels(
-        self, plate: Node, field_node: Node, grid: tuple[int, int, Mapping[tuple[int, int], str]], field_path: str,
-        image_axes: Sequence[Mapping[str, Any]], *, image_keeps_channel: bool = False,
+        self, plate: Node, field_node: Node, grid: tuple[int, int, Mapping[tuple[int, int], str]],
+        field_path: str | None, image_axes: Sequence[Mapping[str, Any]], *, role: Literal["plate", "well"] = "plate",
+        image_keeps_channel: bool = False,
     ) -> _Result:
         result = _Result()
         labels_node = self.ctx.node(join_path(field_node.path, "labels"))
@@ -765,7 +785,7 @@ class _Planner:
             sub = posixpath.relpath(label_node.path, field_node.path)
             pixels = _with_image_units(self._placement(description, levels[0].ndim, 0), image_axes)
             mosaics = self._mosaics(levels, rows, columns, cells, field_path, sub, f"{plate.path} {sub}",
-                                    title=f"{self._name(plate)}: {name}", axes=pixels.axes)
+                                    title=f"{self._name(plate)}: {name}", axes=pixels.axes, whole=role)
             if not image_keeps_channel:  # the plate's channels are layers: a labels c of one would take their t
                 mosaics, pixels = _without_single_channel(mosaics, pixels)
             kwargs: dict[str, Any] = {"name": f"{self._name(plate)}: {name}", "multiscale": len(mosaics) > 1,
@@ -776,13 +796,15 @@ class _Planner:
             colors = _label_colors(label.get("colors"))
             if colors:
                 kwargs["colors"] = colors
-            kwargs["metadata"] = self._metadata(plate.path, "plate-labels")
+            kwargs["metadata"] = self._metadata(plate.path, f"{role}-labels")
             data: list[LevelArray] | LevelArray = mosaics if len(mosaics) > 1 else mosaics[0]
-            result.specs.append(LayerSpec(data, "labels", kwargs, plate.path, "plate-labels"))
+            result.specs.append(LayerSpec(data, "labels", kwargs, plate.path, f"{role}-labels"))
         return result
 
-    def prepare_tiles(self, well_paths: Sequence[str], field_path: str, sub: str | None, level: int = -1) -> None:
-        """Prefetch concurrently what :meth:`open_tile` reads for each well, stage by stage.
+    def prepare_tiles(self, well_paths: Sequence[str], field_path: str | None, sub: str | None,
+                      level: int = -1) -> None:
+        """Prefetch concurrently what :meth:`open_tile` reads for each well, stage by stage
+        (*field_path* None: the paths are the fields of a well, not wells).
 
         For a label image (*sub*) the wells' images come first (what the image mosaic reads;
         shared with it, never read twice), then the label images, a few requests at a time, so
@@ -793,11 +815,15 @@ class _Planner:
         fmt = hierarchy.root.zarr_format or 3
         if sub:
             self.prepare_tiles(well_paths, field_path, None, level)
-        hierarchy.prefetch(well_paths, expect=(fmt, "group"))
+        if field_path is not None:
+            hierarchy.prefetch(well_paths, expect=(fmt, "group"))
         images: list[str] = []
         for well_path in well_paths:
-            well_node = self.ctx.node(well_path)
-            base = _resolve(well_path, (_first_field_path(well_node) if well_node else None) or field_path)
+            if field_path is None:
+                base: str | None = well_path
+            else:
+                well_node = self.ctx.node(well_path)
+                base = _resolve(well_path, (_first_field_path(well_node) if well_node else None) or field_path)
             image_path = _resolve(base, sub) if base and sub else base
             if image_path:
                 images.append(image_path)
@@ -819,7 +845,7 @@ class _Planner:
         hierarchy.prefetch(levels, expect=(fmt, "array-data"))  # tiles need no attributes
 
     def open_tile(
-        self, well_path: str, field_path: str, sub: str | None, level: int = -1,
+        self, well_path: str, field_path: str | None, sub: str | None, level: int = -1,
         tile_shape: Sequence[int] | None = None, notes: list[str] | None = None,
     ) -> LevelArray | None:
         """Level *level* of the first field of a well (or of its label *sub*), for a mosaic tile.
@@ -830,31 +856,36 @@ class _Planner:
         whose metadata is unreadable, opened at the first well's field path) goes to *notes*.
         For a label image (*sub*) a missing well and a field without that label image are no
         problem (labels of some wells only are common; the plate's image names missing wells):
-        None.
+        None.  With *field_path* None, *well_path* is a field of a well (a tile of a well's
+        mosaic of fields), opened as it is.
         """
-        well_node = self.ctx.node(well_path)
-        if well_node is None:
-            if sub:
-                return None
-            raise TileUnavailable("listed in the plate but missing")
-        own_field = _first_field_path(well_node)
-        if own_field is None:
-            why = (f"its metadata cannot be read ({well_node.error})" if well_node.kind == "error"
-                   else "its metadata lists no field")
-            if notes is not None and not sub:
-                notes.append(f"{why}; field {field_path} is shown, as in the first well")
-            own_field = field_path
-        base = _resolve(well_path, own_field)
-        if base is None:
-            raise TileUnavailable(f"its field path {own_field!r} leaves the store")
-        what = f"{sub} of field {own_field}" if sub else f"field {own_field}"
-        image_path = _resolve(base, sub) if sub else base
+        if field_path is None:
+            base: str | None = well_path
+            what = f"{sub} of the field" if sub else "the field"
+        else:
+            well_node = self.ctx.node(well_path)
+            if well_node is None:
+                if sub:
+                    return None
+                raise TileUnavailable("listed in the plate but missing")
+            own_field = _first_field_path(well_node)
+            if own_field is None:
+                why = (f"its metadata cannot be read ({well_node.error})" if well_node.kind == "error"
+                       else "its metadata lists no field")
+                if notes is not None and not sub:
+                    notes.append(f"{why}; field {field_path} is shown, as in the first well")
+                own_field = field_path
+            base = _resolve(well_path, own_field)
+            if base is None:
+                raise TileUnavailable(f"its field path {own_field!r} leaves the store")
+            what = f"{sub} of field {own_field}" if sub else f"field {own_field}"
+        image_path = _resolve(base, sub) if sub and base else base
         known_absent = sub and image_path in self.no_label_image
         image_node = self.ctx.node(image_path) if image_path and not known_absent else None
         if image_node is None:
             if sub:
                 return None
-            raise TileUnavailable(f"{what} is missing")
+            raise TileUnavailable("listed in the well but missing" if field_path is None else f"{what} is missing")
         if _level_path(image_node, 0) is None:
             raise TileUnavailable(f"{what} is not a multiscale image" + (
                 f" ({image_node.error})" if image_node.kind == "error" else ""))
@@ -888,9 +919,24 @@ class _Planner:
                 return self._dispatch(field_node)
         if not fields:
             return _Result(notes=[f"{node.path}: the well lists no fields; nothing to show"])
-        names = ", ".join(posixpath.basename(f) for f in fields)
-        return _Result(notes=[f"{node.path}: the well has {len(fields)} fields ({names}): open one of them "
-                              "(they are listed under the well in the Zarr browser)"], others=fields)
+        fields = list(dict.fromkeys(fields))
+        columns = math.ceil(math.sqrt(len(fields)))
+        rows = -(-len(fields) // columns)
+        cells = {divmod(i, columns): path for i, path in enumerate(fields)}
+        first = next(((f, n) for f in fields if (n := self.ctx.node(f)) is not None and "image" in self._roles(n)),
+                     None)
+        if first is None:
+            return _Result(problems=[f"{node.path}: none of the well's {len(fields)} fields is a readable "
+                                     "image; nothing to show"], others=fields)
+        result = self._tiled(node, (rows, columns, cells), first[1], self._describe(first[1]), None, role="well",
+                             name=self._name(node))
+        if result.specs:
+            names = ", ".join(posixpath.basename(f) for f in fields[:MAX_FIELDS_NAMED])
+            more = f", … {len(fields) - MAX_FIELDS_NAMED} more" if len(fields) > MAX_FIELDS_NAMED else ""
+            result.notes.append(f"{node.path}: its {len(fields)} fields ({names}{more}) are shown side by side, "
+                                f"{rows} × {columns}, in the order the well lists them")
+        result.others.extend(fields)
+        return result
 
     # -- bioformats2raw ----------------------------------------------------------------------
     def _bioformats2raw(self, node: Node) -> _Result:
@@ -1035,9 +1081,10 @@ class _Planner:
 
 
 class _TileOpener:
-    """Opens the tiles of one level of a plate mosaic (holds the planner for its context)."""
+    """Opens the tiles of one level of a plate mosaic (holds the planner for its context), or
+    of a well's mosaic of fields (*field_path* None)."""
 
-    def __init__(self, planner: _Planner, field_path: str, sub: str | None, level: int,
+    def __init__(self, planner: _Planner, field_path: str | None, sub: str | None, level: int,
                  tile_shape: Sequence[int] | None = None) -> None:
         self._planner = planner
         self._field_path = field_path

@@ -223,11 +223,14 @@ class MosaicSource:
         Names of the axes (``c``, ``z``, ``y``, ``x``), for messages about tiles that do not fit.
     channel_axis
         Which axis holds channels (messages count channels on it).
+    whole
+        What the mosaic shows, for messages: a ``"plate"`` (a tile per well) or a ``"well"``
+        (a tile per field).
     """
 
     def __init__(
         self, geometry: MosaicGeometry, dtype: np.dtype, open_tile: TileOpener, *, name: str, title: str | None = None,
-        axis_names: Sequence[str] | None = None, channel_axis: int | None = None,
+        axis_names: Sequence[str] | None = None, channel_axis: int | None = None, whole: str = "plate",
     ) -> None:
         self.geometry = geometry
         self._dtype = np.dtype(dtype)
@@ -236,6 +239,8 @@ class MosaicSource:
         self.title = title or name
         self._axis_names = tuple(axis_names) if axis_names is not None else None
         self._channel_axis = channel_axis
+        self.whole = whole
+        self.unit = "field" if whole == "well" else "well"
         self._tiles: dict[tuple[int, int], LevelArray | None] = {}
         self._problems: dict[tuple[str, ProblemKind], TileProblem] = {}
         self._opening: set[tuple[int, int]] = set()
@@ -311,9 +316,9 @@ class MosaicSource:
     def _misfit(self, key: str, tile: LevelArray) -> tuple[str | None, bool]:
         """How *tile* does not fit the grid's cells (None: it fits), and whether it can be drawn."""
         cell, shape = self.geometry.tile_shape, tile.shape
-        what = _tile_name(key, tile)
+        what = _tile_name(key, tile, self.unit)
         if len(shape) != len(cell):
-            return (f"{what} has {len(shape)} axes ({_times(shape)}), the plate's cells {len(cell)} "
+            return (f"{what} has {len(shape)} axes ({_times(shape)}), the {self.whole}'s cells {len(cell)} "
                     f"({_times(cell)}): not shown"), False
         parts: list[str] = []
         (height, width), (cell_height, cell_width) = shape[-2:], cell[-2:]
@@ -322,20 +327,20 @@ class MosaicSource:
                 outcome = f"cropped to {min(height, cell_height)}×{min(width, cell_width)}"
             else:
                 outcome = "the rest of its cell is empty"
-            parts.append(f"{what} is {height}×{width}, the plate's cells are {cell_height}×{cell_width}: {outcome}")
+            parts.append(f"{what} is {height}×{width}, the {self.whole}'s cells are {cell_height}×{cell_width}: {outcome}")
         for axis, (size, cell_size) in enumerate(zip(shape[:-2], cell[:-2], strict=True)):
             if size == cell_size:
                 continue
             if axis == self._channel_axis:
-                counted = f"{size} channel{'s' if size != 1 else ''}, the plate shows {cell_size}"
+                counted = f"{size} channel{'s' if size != 1 else ''}, the {self.whole} shows {cell_size}"
                 parts.append(f"{counted}: {_channels(cell_size, size)} not shown" if size > cell_size
                              else f"{counted}: {_channels(size, cell_size)} empty in its cell")
             else:
                 name = self._axis_names[axis] if self._axis_names and axis < len(self._axis_names) else f"axis {axis}"
-                parts.append(f"{name} has {size}, the plate's cells {cell_size}: "
+                parts.append(f"{name} has {size}, the {self.whole}'s cells {cell_size}: "
                              + ("the rest is not shown" if size > cell_size else "the rest of its cell is empty"))
         if not np.can_cast(tile.dtype, self._dtype, "safe"):
-            parts.append(f"its values are {tile.dtype}, the plate's {self._dtype}: converted (values "
+            parts.append(f"its values are {tile.dtype}, the {self.whole}'s {self._dtype}: converted (values "
                          f"{self._dtype} cannot hold are wrong)")
         return ("; ".join(parts) or None), True
 
@@ -356,7 +361,7 @@ class MosaicSource:
                 key, tile = tiles[token]
                 more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
                 drawn = "its cell is left empty" if blocking else "are drawn as a checkerboard"
-                found.append(TileProblem(key, "chunks", f"chunks of {_tile_name(key, tile)} failed and {drawn}: "
+                found.append(TileProblem(key, "chunks", f"chunks of {_tile_name(key, tile, self.unit)} failed and {drawn}: "
                                                         f"{messages[0]}{more}"))
         order = {"unavailable": 0, "fit": 1, "chunks": 2, "note": 3}
         return sorted(found, key=lambda p: (_natural(p.key), order[p.kind]))
@@ -542,8 +547,9 @@ def _natural(key: str) -> list[tuple[int, str]]:
     return [(int(part), "") if part.isdigit() else (-1, part) for part in re.split(r"(\d+)", key)]
 
 
-def _tile_name(key: str, tile: LevelArray) -> str:
-    """A tile as the user finds it under its well: ``field 0 at level s0`` (its array's path)."""
+def _tile_name(key: str, tile: LevelArray, unit: str = "well") -> str:
+    """A tile as the user finds it under its well: ``field 0 at level s0`` (its array's path);
+    under its field (*unit* ``"field"``): ``level s0``, ``labels/nuclei at level 0``."""
     node = getattr(tile.source, "node", None)
     path = getattr(node, "path", None)
     if not isinstance(path, str):
@@ -551,22 +557,26 @@ def _tile_name(key: str, tile: LevelArray) -> str:
     prefix = key.rstrip("/") + "/"
     relative = path[len(prefix):] if path.startswith(prefix) else path
     field, _, level = relative.rpartition("/")
-    return f"field {field} at level {level}" if field else relative
+    if unit == "field":
+        return f"{field} at level {level}" if field else f"level {level}"
+    return f"field {field} at level {level}" if field else f"level {relative}"
 
 
-def problems_message(title: str, problems: Sequence[TileProblem]) -> str:
+def problems_message(title: str, problems: Sequence[TileProblem], *, whole: str = "plate") -> str:
     """One message for the user naming the wells (tiles) of *problems*, a line each, at most
     :data:`MAX_NAMED` of them: ``plate: 2 wells with problems:`` then ``/A/2: listed in the
-    plate but missing`` ..."""
+    plate but missing`` ...  A well's mosaic (*whole* ``"well"``) names its fields."""
+    unit = "field" if whole == "well" else "well"
     by_key: dict[str, list[str]] = {}
     for problem in problems:
         by_key.setdefault(problem.key, []).append(problem.message)
     keys = sorted(by_key, key=_natural)
     lines = [f"{key}: {'; '.join(by_key[key])}" for key in keys[:MAX_NAMED]]
     if len(keys) > MAX_NAMED:
-        lines.append(f"(and {len(keys) - MAX_NAMED} more wells)")
+        lines.append(f"(and {len(keys) - MAX_NAMED} more {unit}s)")
     if any(problem.kind == "fit" for problem in problems):
-        lines.append("The plate's cells are the size of the first well's field: open a well by itself (in the "
-                     "Zarr browser) to see all of it.")
-    count = f"{len(keys)} well{'s' if len(keys) != 1 else ''}"
+        lines.append(f"The {whole}'s cells are the size of the first {unit}"
+                     + ("'s field" if unit == "well" else "")
+                     + f": open a {unit} by itself (in the Zarr browser) to see all of it.")
+    count = f"{len(keys)} {unit}{'s' if len(keys) != 1 else ''}"
     return f"{title}: {count} with problems:\n" + "\n".join(lines)
