@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from zarr_browser.core.jsonio import JSON, Document, canonical, dumps, parse_document, parse_members, quiet_collector
+from zarr_browser.core.jsonio import JSON, Document, canonical, parse_document, parse_members, quiet_collector
 from zarr_browser.core.model import (
     DENIED_NOTE,
     METADATA_NAMES,
@@ -193,7 +193,7 @@ class ConsolidatedIndex:
                 continue
             path = "/" + rel
             key = key_prefix(path) + "zarr.json"
-            documents[path] = {"zarr.json": Document(key, dumps(meta), meta)}
+            documents[path] = {"zarr.json": Document.of_value(key, meta)}
             _add_child(children, path)
         return cls(3, doc.key, documents, {k: tuple(sorted(v, key=natural_key)) for k, v in children.items()}, tuple(problems))
 
@@ -219,7 +219,7 @@ class ConsolidatedIndex:
                 problems.append(f"entry {key!r} is not a valid relative key; skipped")
                 continue
             path = "/" + head if head else "/"
-            documents.setdefault(path, {})[name] = Document(key, dumps(meta), meta)
+            documents.setdefault(path, {})[name] = Document.of_value(key, meta)
             if path != "/":
                 _add_child(children, path)
         return cls(2, doc.key, documents, {k: tuple(sorted(v, key=natural_key)) for k, v in children.items()}, tuple(problems))
