@@ -153,10 +153,10 @@ def test_maps_are_drawn_north_up(make_napari_viewer: Any, tmp_path: Path, lat: n
     viewer = make_napari_viewer()
     layers = viewer.open(str(path), plugin="zarr-browser")
     layer = next(layer for layer in layers if layer.name.endswith("temp"))
-    assert viewer.camera.orientation2d[0] == "up"
+    assert viewer.scene.camera.orientation2d[0] == "up"
     world_y = [layer.data_to_world((0, row, 0))[1] for row in (0, lat.size - 1)]
     assert world_y == pytest.approx([lat[0], lat[-1]])  # rows sit at their latitudes: the larger one on top
     other = make_napari_viewer()
     other.add_image(np.zeros((4, 4)))  # a viewer set up already keeps its orientation
     other.open(str(path), plugin="zarr-browser")
-    assert other.camera.orientation2d[0] == "down"
+    assert other.scene.camera.orientation2d[0] == "down"

@@ -493,11 +493,11 @@ def test_a_view_moved_while_the_dock_settles_is_left_as_it_is(make_napari_viewer
                                                               qtbot: Any) -> None:
     viewer = make_napari_viewer(show=True)
     viewer.open(str(stores.plate("0.5")), plugin="zarr-browser")
-    viewer.camera.zoom = 1.5  # the user zooms before the dock has taken its room
+    viewer.scene.camera.zoom = 1.5  # the user zooms before the dock has taken its room
     widget = viewer.window.dock_widgets["Zarr browser (zarr-browser)"]
     qtbot.waitUntil(lambda: not widget.is_busy() and widget.browser.current_path() == "/A/1", timeout=10_000)
     qtbot.wait(500)
-    assert viewer.camera.zoom == 1.5
+    assert viewer.scene.camera.zoom == 1.5
 
 
 def test_dock_opens_a_plate_field_at_full_resolution(make_napari_viewer: Any, stores: Any, qtbot: Any) -> None:
@@ -507,9 +507,9 @@ def test_dock_opens_a_plate_field_at_full_resolution(make_napari_viewer: Any, st
     widget = viewer.window.dock_widgets["Zarr browser (zarr-browser)"]  # shown with the wells listed
     qtbot.waitUntil(lambda: not widget.is_busy() and widget.browser.current_path() == "/A/1", timeout=10_000)
     qtbot.wait(500)  # the dock's rows came in and widened it: the plate is fitted once it has settled
-    fitted = viewer.camera.zoom
+    fitted = viewer.scene.camera.zoom
     viewer.reset_view()  # the plate was fitted to the canvas the dock left, not the one before it
-    assert viewer.camera.zoom == pytest.approx(fitted)
+    assert viewer.scene.camera.zoom == pytest.approx(fitted)
     widget.open_path("/A/3/0")
     qtbot.waitUntil(lambda: len(viewer.layers) == 4, timeout=10_000)
     field = viewer.layers[2]
