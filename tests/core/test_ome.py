@@ -395,8 +395,8 @@ def _break_space_first(a: dict[str, Any]) -> None:
     _ms(a)["axes"] = [_ms(a)["axes"][1], _ms(a)["axes"][2], _ms(a)["axes"][0]]
 
 
-def _break_negative_scale(a: dict[str, Any]) -> None:
-    _ms(a)["datasets"][0]["coordinateTransformations"][0]["scale"][1] = -0.5
+def _break_zero_scale(a: dict[str, Any]) -> None:
+    _ms(a)["datasets"][0]["coordinateTransformations"][0]["scale"][1] = 0
 
 
 def _break_color_name(a: dict[str, Any]) -> None:
@@ -421,8 +421,8 @@ BROKEN_05 = [
                  id="translation-before-scale"),
     pytest.param(_break_missing_array, "/attributes/ome/multiscales/0/datasets/1/path", id="missing-dataset-array"),
     pytest.param(_break_space_first, "/attributes/ome/multiscales/0/axes", id="space-before-channel"),
-    pytest.param(_break_negative_scale,
-                 "/attributes/ome/multiscales/0/datasets/0/coordinateTransformations/0/scale/1", id="negative-scale"),
+    pytest.param(_break_zero_scale,
+                 "/attributes/ome/multiscales/0/datasets/0/coordinateTransformations/0/scale/1", id="zero-scale"),
     pytest.param(_break_color_name, "/attributes/ome/omero/channels/0/color", id="omero-color-red"),
     pytest.param(_break_color_hash, "/attributes/ome/omero/channels/0/color", id="omero-color-hash"),
     pytest.param(_break_window_end, "/attributes/ome/omero/channels/0/window", id="omero-window-no-end"),
@@ -446,8 +446,8 @@ def test_broken_05_image_is_an_error(tmp_path: Path, breaker: Any, pointer: str)
     assert any(i.pointer == pointer and i.path == "/" and i.document == "zarr.json" for i in found), _explain(issues)
 
 
-@pytest.mark.parametrize("breaker", [_break_color_name, _break_color_hash, _break_window_end, _break_negative_scale],
-                         ids=["color-red", "color-hash", "window-no-end", "negative-scale"])
+@pytest.mark.parametrize("breaker", [_break_color_name, _break_color_hash, _break_window_end, _break_zero_scale],
+                         ids=["color-red", "color-hash", "window-no-end", "zero-scale"])
 def test_broken_04_image_is_an_error(tmp_path: Path, breaker: Any) -> None:
     attrs = _image_ns("0.4")
     breaker(attrs)
@@ -754,3 +754,58 @@ def test_a_label_image_with_other_levels_than_its_image_is_an_error(tmp_path: Pa
         del ns["multiscales"][0]["datasets"][3:]  # what the message says
         labels.attrs.put(attrs)
         assert not [i for i in ome_issues(root) if "resolution levels" in i.message]
+
+
+# -- audit L: verdicts checked against the spec text ------------------------------------------
+
+HUGE = 10**400  # a legal JSON number; float(HUGE) and math.isfinite(HUGE) raise OverflowError
+
+
+def test_an_integer_too_large_for_a_float_is_reported_and_hides_nothing(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A scale of 10**400 gave two tracebacks, one 'internal error ... OverflowError' without a
+    pointer, and lost the node's other errors (a missing level, a bad colour; audit L, 1)."""
+    attrs = _image_ns("0.5")
+    _ms(attrs)["datasets"][0]["coordinateTransformations"][0]["scale"][0] = HUGE
+    _ms(attrs)["datasets"][1]["path"] = "nope"
+    attrs["ome"]["omero"]["channels"][0]["color"] = "red"
+    root = write_image_store(tmp_path / "huge.zarr", attrs)
+    issues = ome_issues(root)
+    assert [(i.pointer, i.message) for i in errors(issues)] == [
+        ("/attributes/ome/multiscales/0/datasets/0/coordinateTransformations/0/scale/0",
+         "scale value 100000000000…(401 digits) is too large for a 64-bit float (at most ~1.8e308): readers fail on "
+         "it or read it as infinity"),
+        ("/attributes/ome/multiscales/0/datasets/1/path", "dataset path 'nope' names no array: nothing found at /nope"),
+        ("/attributes/ome/omero/channels/0/color",
+         "channel color 'red' must be exactly 6 hexadecimal digits (RRGGBB, no '#')")], _explain(issues)
+    assert not [r for r in caplog.records if r.levelno >= 40], caplog.text  # no traceback
+    hierarchy = Hierarchy.open(str(root))
+    dims = OmeNgffConvention().dimensions(hierarchy.node("/0"), hierarchy.root)
+    assert dims is not None and dims.names == ("c", "y", "x") and dims.scales is None  # the names are kept
+    described = OmeNgffConvention().describe(hierarchy.root, HierarchyContext(hierarchy))
+    assert described["levels"][0]["scale"] is None and described["levels"][1]["scale"] == [1.0, 1.0, 1.0]
+
+
+def test_huge_numbers_the_spec_allows_are_warnings(tmp_path: Path) -> None:
+    """A translation, a window bound or a label-value of 10**400 is a JSON number the schema
+    accepts: a warning (readers overflow on it), never an error or a crash (audit L, 1)."""
+    for zarr_format, version in ((3, "0.5"), (2, "0.4")):
+        attrs = _image_ns(version)
+        _ms(attrs)["datasets"][1]["coordinateTransformations"][1]["translation"][2] = -HUGE
+        _namespace(attrs)["omero"]["channels"][0]["window"]["end"] = HUGE
+        root = write_image_store(tmp_path / f"huge{version}.zarr", attrs, zarr_format=zarr_format)
+        issues = [i for i in ome_issues(root) if not i.message.startswith("[strict]")]
+        prefix = "/attributes/ome" if version == "0.5" else ""
+        assert [(i.severity, i.pointer) for i in issues] == [
+            (Severity.WARNING, f"{prefix}/multiscales/0/datasets/1/coordinateTransformations/1/translation/2"),
+            (Severity.WARNING, f"{prefix}/omero/channels/0/window/end"),
+            (Severity.WARNING, f"{prefix}/omero/channels/0/window")], _explain(issues)
+        assert issues[2].message == "window end 100000000000…(401 digits) is above max 255"
+    label = _label_attrs(colors=[{"label-value": HUGE, "rgba": [255, 0, 0, 255]}],
+                         properties=[{"label-value": 70000}])
+    issues = ome_issues(_write_label(tmp_path / "label.zarr", label, dtype="uint16"))
+    assert not errors(issues), _explain(issues)
+    assert [i.message for i in issues if "label-value" in i.message] == [
+        "label-value 100000000000…(401 digits) is outside the range of the label data type uint16 (0..65535): no "
+        "pixel can have it",
+        "label-value 70000 is outside the range of the label data type uint16 (0..65535): no pixel can have it"]

@@ -117,6 +117,30 @@ def test_translation_and_global_transformations_follow_the_spec(stores: Any, ver
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+def test_integers_too_large_for_a_float_are_ignored_not_raised(stores: Any, version: str) -> None:
+    """A translation, a window end and a label-value of 10**400 (legal JSON numbers): the plan
+    ignores them where math.isfinite() raised OverflowError (audit L, 1); napari-ome-zarr crashes."""
+    import zarr
+
+    from tests.napari.conftest import ome_namespace
+
+    path = stores.image(version, translation=(3.0, 4.0))
+    root = zarr.open_group(str(path), mode="r+")
+    ns, save = ome_namespace(root)
+    ns["multiscales"][0]["datasets"][0]["coordinateTransformations"][1]["translation"][2] = 10**400
+    ns["omero"]["channels"][0]["window"]["end"] = 10**400
+    save(ns)
+    cells = root["labels/cells"]
+    label_ns, save_label = ome_namespace(cells)  # type: ignore[arg-type]
+    label_ns["image-label"]["colors"][0]["label-value"] = 10**400
+    save_label(label_ns)
+    image, labels = plan(path).specs
+    assert image.kwargs["translate"] == (0.0, 0.0)  # the translation vector is unusable: none is applied
+    assert image.kwargs["contrast_limits"][0] is None and image.kwargs["contrast_limits"][1] == (20.0, 800.0)
+    assert list(labels.kwargs["colors"]) == [2]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 def test_side_by_side_with_napari_ome_zarr_image_and_labels(stores: Any, version: str) -> None:
     path = stores.image(version)
     mine = ours(path)

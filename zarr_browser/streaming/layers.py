@@ -204,9 +204,7 @@ def _resolve(base: str, relative: str) -> str | None:
 
 
 def _numbers(value: Any, n: int) -> list[float] | None:
-    if isinstance(value, list) and len(value) == n and all(
-        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value
-    ):
+    if isinstance(value, list) and len(value) == n and all(_finite(v) for v in value):
         return [float(v) for v in value]
     return None
 
@@ -1121,7 +1119,14 @@ class _TileOpener:
 
 
 def _finite(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A number a 64-bit float holds: not NaN, not infinite, and not a JSON integer such as
+    ``10**400`` that ``math.isfinite`` and ``float`` raise ``OverflowError`` on."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _with_image_units(pixels: _Pixels, image_axes: Sequence[Mapping[str, Any]]) -> _Pixels:

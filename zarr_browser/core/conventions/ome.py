@@ -14,9 +14,11 @@ Bad metadata never raises: every type confusion becomes an :class:`~zarr_browser
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, TypeGuard
@@ -25,6 +27,7 @@ from zarr_browser.core.conventions.base import BaseConvention, Detection, Dimens
 from zarr_browser.core.issues import Issue, Severity
 from zarr_browser.core.jsonio import JSON
 from zarr_browser.core.model import join_path, parent_path
+from zarr_browser.errors import OperationCancelledError
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["SPACE_UNITS", "TIME_UNITS", "OmeNgffConvention", "plate_well_problems"]
 
 NAME = "ome-ngff"
+logger = logging.getLogger(__name__)
 
 SPACE_UNITS = frozenset({
     "angstrom", "attometer", "centimeter", "decimeter", "exameter", "femtometer", "foot", "gigameter",
@@ -65,6 +69,7 @@ OME_KEYS = ("multiscales", "image-label", "labels", "plate", "well", "bioformats
 _COLOR = re.compile(r"^[0-9A-Fa-f]{6}$")
 _SCHEMA_FAMILIES = ("0.4", "0.5")
 _SHORT = 60
+_MESSAGE_LIMIT = 600
 
 Family = Literal["legacy", "0.4", "0.5", "0.6", "unknown"]
 
@@ -78,8 +83,31 @@ def _short(value: JSON, limit: int = _SHORT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _clip(message: str, limit: int = _MESSAGE_LIMIT) -> str:
+    """*message* cut to *limit* characters: a 100,000-character axis name must not make one
+    100,000-character line (every message quotes names and values)."""
+    return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
 def _is_number(value: JSON) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _overflows(value: JSON) -> bool:
+    """Whether *value* is a JSON integer too large for a 64-bit float (``10**400``): a legal JSON
+    number that ``float()`` and ``math.isfinite()`` raise ``OverflowError`` on."""
+    return _is_int(value) and abs(value) > sys.float_info.max
+
+
+def _finite(value: JSON) -> bool:
+    """Whether *value* is a number that a 64-bit float holds and that is not NaN or infinite."""
+    return _is_number(value) and not _overflows(value) and math.isfinite(value)
+
+
+def _number_text(value: int | float) -> str:
+    """*value* for a message, an integer of hundreds of digits cut to its first ones and its length."""
+    text = repr(value)
+    return text if len(text) <= 24 else f"{text[:12]}…({len(text.lstrip('-'))} digits)"
 
 
 def _is_int(value: JSON) -> TypeGuard[int]:
@@ -107,8 +135,9 @@ def _dicts(value: JSON) -> list[tuple[int, dict[str, JSON]]]:
 
 
 def _numbers(value: JSON) -> list[float] | None:
-    """*value* as a list of numbers, or None when it is anything else."""
-    if isinstance(value, list) and all(_is_number(v) for v in value):
+    """*value* as a list of numbers, or None when it is anything else (or holds an integer too
+    large for a float: ``float(10**400)`` raises; validation reports such a value)."""
+    if isinstance(value, list) and all(_is_number(v) and not _overflows(v) for v in value):
         return [float(v) for v in value]
     return None
 
@@ -701,11 +730,13 @@ class _Checker:
         self.check_arrays = True
         # level-0 shape and axes of the image, for the omero channel count
         self._level0: tuple[tuple[int, ...], list[dict[str, JSON]] | None] | None = None
+        self._label_dtype: str | None = None  # the data type of level 0, for label-values
 
     # -- reporting ---------------------------------------------------------------------------
     def report(self, severity: Severity, message: str, *parts: str | int, unchecked: bool = False) -> None:
         """Add one issue whose pointer is *parts* below the OME namespace."""
         pointer, document = attributes_pointer(self.node, *self.meta.prefix, *parts)
+        message = _clip(message)
         if (pointer, message) in self._seen:
             return
         self._seen.add((pointer, message))
@@ -732,7 +763,11 @@ class _Checker:
                        f"({', '.join(k for k in OME_KEYS if k in self.ns)}) must sit under attributes['ome'] "
                        "with ome.version '0.5'")
             return
-        self._check_version_consistency()
+        outer = self._check_version_consistency()
+        if family == "legacy" and "well" in meta.roles and outer == "0.4":
+            # a plate's wells MUST implement the well specification, the plate's: a 0.3 well in a 0.4
+            # plate is checked as 0.4 (the schema reports its version) rather than waved through
+            family = "0.4"
         if meta.wrapped and family == "0.6":
             # a warning, not info: the verdict must not read as a clean pass for metadata never checked
             self.report(Severity.WARNING, f"OME-NGFF {meta.version} is read-only; not validated", "version",
@@ -753,7 +788,7 @@ class _Checker:
             return
         if family == "legacy":
             self.report(Severity.WARNING, f"OME-NGFF {meta.version} predates 0.4 and has no official schema; "
-                        "only the level arrays were checked", unchecked=True)
+                        "only the level arrays were checked", *self._version_pointer(), unchecked=True)
             self._check_legacy_image()
             return
         if meta.wrapped and not meta.version_found and meta.roles == ("labels",):
@@ -763,21 +798,33 @@ class _Checker:
             self.error(f"ome.version is {_short(self.ns.get('version'))}; expected the version string '0.5'",
                        "version")
         else:
-            self._check_schemas(family)
+            self._guarded("", lambda: self._check_schemas(family))
         if "image" in meta.roles or "label-image" in meta.roles:
-            self._check_image(family)
+            self._guarded("multiscales", lambda: self._check_image(family))
         if "label-image" in meta.roles:
-            self._check_label(family)
+            self._guarded("image-label", lambda: self._check_label(family))
         if "omero" in meta.roles or "omero" in self.ns:
-            self._check_omero(family)
+            self._guarded("omero", lambda: self._check_omero(family))
         if "labels" in meta.roles:
-            self._check_labels_group()
+            self._guarded("labels", self._check_labels_group)
         if "plate" in meta.roles:
-            self._check_plate()
+            self._guarded("plate", self._check_plate)
         if "well" in meta.roles:
-            self._check_well()
+            self._guarded("well", self._check_well)
         if "bioformats2raw" in meta.roles:
-            self._check_bf2raw()
+            self._guarded("series" if "series" in self.ns else "bioformats2raw.layout", self._check_bf2raw)
+
+    def _guarded(self, key: str, check: Callable[[], None]) -> None:
+        """Run one part's checks; a bug in it becomes an error at that part, and the other parts are
+        still checked (an OverflowError in the scales once hid a missing level and a bad colour)."""
+        try:
+            check()
+        except OperationCancelledError:  # the user moved on: not a failure
+            raise
+        except Exception as err:  # boundary: one part's bug must not hide the other parts' findings
+            logger.exception("ome-ngff: checking %r of %s failed", key or "the schemas", self.node.path)
+            self.error(f"internal error while checking {key or 'the schemas'}: {err!r}; the other parts were "
+                       "checked", *((key,) if key else ()))
 
     # -- schemas -----------------------------------------------------------------------------
     def _schema_names(self) -> list[str]:
@@ -829,6 +876,7 @@ class _Checker:
 
     def _report_schema(self, severity: Severity, path: list[str | int], message: str) -> None:
         pointer, document = attributes_pointer(self.node, *path)
+        message = _clip(message)
         if (pointer, message) in self._seen:
             return
         self._seen.add((pointer, message))
@@ -849,32 +897,50 @@ class _Checker:
                 return (key, "version")
         return ()
 
-    def _check_version_consistency(self) -> None:
-        """Warn when the nearest OME ancestor declares another version (§3.1, §7.2.1)."""
-        version = self.meta.version if self.meta.version_found else None
-        if version is None:
-            return
+    def _ancestor_version(self) -> tuple[Node, _Metadata] | None:
+        """The nearest OME ancestor that declares a version, with its metadata."""
         current: Node | None = self.node
         for _ in range(16):  # plate/row/well/field/labels/label is the deepest nesting in practice
             current = self.ctx.parent(current) if current is not None else None
             if current is None:
-                return
+                return None
             ancestor = _metadata(current)
-            if ancestor is None or not ancestor.version_found:
-                continue
-            if ancestor.version != version:
-                self.warning(f"OME-NGFF version {version!r} differs from version {ancestor.version!r} of "
-                             f"{current.path}; the version must be consistent within a hierarchy",
-                             *(("version",) if self.meta.wrapped else ()))
-            return
+            if ancestor is not None and ancestor.version_found:
+                return current, ancestor
+        return None
+
+    def _check_version_consistency(self) -> str | None:
+        """Report a version other than the nearest OME ancestor's (§3.1, §7.2.1); return the ancestor's."""
+        version = self.meta.version if self.meta.version_found else None
+        found = self._ancestor_version() if version is not None else None
+        if found is None:
+            return None
+        current, ancestor = found
+        if ancestor.version != version:
+            message = (f"OME-NGFF version {_short(version)} differs from version {_short(ancestor.version)} of "
+                       f"{current.path}; the version must be consistent within a hierarchy")
+            if self.meta.wrapped and ancestor.wrapped:
+                # 0.5: "The OME-Zarr Metadata version MUST be consistent within a hierarchy" (0.4 has no such rule)
+                self.error(message, *self._version_pointer())
+            else:
+                self.warning(message, *self._version_pointer())
+        return ancestor.version
 
     # -- images ------------------------------------------------------------------------------
     def _check_image(self, family: str) -> None:
         multiscales = self.ns.get("multiscales")
         if "multiscales" not in self.ns:
             if "label-image" in self.meta.roles:
-                self.warning("image-label without multiscales: a label image should be a multiscale image",
-                             "image-label")
+                # "The zarr.json file for the label image MUST implement the multiscales specification": an
+                # error in a labels group; alone (the official suites check image-label documents by
+                # themselves) it may be a fragment, and stays a warning
+                parent = self.ctx.parent(self.node)
+                parent_meta = _metadata(parent) if parent is not None else None
+                in_labels = parent is not None and (parent.name == "labels" or (
+                    parent_meta is not None and "labels" in parent_meta.roles))
+                self.report(Severity.ERROR if in_labels else Severity.WARNING,
+                            "image-label without multiscales: a label image must be a multiscale image",
+                            "image-label")
             return
         for i, ms in _dicts(multiscales):
             axes = self._check_axes(i, ms)
@@ -927,14 +993,17 @@ class _Checker:
             self.warning(f"unit {unit!r} of time axis {name!r} is not a UDUNITS-2 time such as 'second'", *where)
 
     def _check_transforms(self, transforms: JSON, n_axes: int | None, *where: str | int) -> None:
-        """Order, lengths and values of a scale[+translation] list (the schema checks the rest)."""
+        """Order, count, lengths and values of a scale[+translation] list (the schema checks the rest)."""
         items = _dicts(transforms)
         if not items:
             return
         types = [t.get("type") for _, t in items]
         if "scale" in types and "translation" in types and types.index("translation") < types.index("scale"):
-            self.error(f"transformations are {types}; the scale must come first, then at most one translation",
-                       *where)
+            self.error(f"transformations are {_short(types)}; the scale must come first, then at most one "
+                       "translation", *where)
+        if types.count("translation") > 1:
+            # "It MAY contain exactly one translation" (the schemas have no maxContains for it)
+            self.error(f"transformations are {_short(types)}; at most one 'translation' is allowed", *where)
         for k, t in items:
             kind = t.get("type")
             if kind not in ("scale", "translation"):
@@ -948,10 +1017,23 @@ class _Checker:
             for m, value in enumerate(vector):
                 if not _is_number(value):
                     continue
-                if not math.isfinite(value):
+                if _overflows(value):
+                    # a legal JSON number, but every reader's 64-bit float overflows on it
+                    text = (f"{kind} value {_number_text(value)} is too large for a 64-bit float (at most "
+                            f"~1.8e308): readers fail on it or read it as infinity")
+                    if kind == "scale":
+                        self.error(text, *where, k, kind, m)
+                    else:
+                        self.warning(text, *where, k, kind, m)
+                elif not math.isfinite(value):
                     self.error(f"{kind} value {value!r} must be a finite number", *where, k, kind, m)
-                elif kind == "scale" and value <= 0:
-                    self.error(f"scale value {value!r} must be greater than 0", *where, k, kind, m)
+                elif kind == "scale" and value == 0:
+                    self.error("scale value 0 makes the axis degenerate: every pixel would map to one point",
+                               *where, k, kind, m)
+                elif kind == "scale" and value < 0:
+                    # the spec has no sign rule for scales: a negative one mirrors the axis
+                    self.warning(f"scale value {value!r} is negative: it mirrors the axis; the spec allows it, "
+                                 "but viewers may not", *where, k, kind, m)
 
     def _check_datasets(self, family: str, i: int, ms: Mapping[str, JSON], axes: list[dict[str, JSON]] | None) -> None:
         n_axes = len(axes) if axes is not None else None
@@ -993,12 +1075,14 @@ class _Checker:
                            f"({', '.join(sorted(INTEGER_DTYPES))})", *where)
             if previous is not None and len(previous) == array.ndim and any(
                     a > b for a, b in zip(array.shape, previous, strict=True)):
-                self.warning(f"level {path!r} has shape {list(array.shape)}, larger than the previous level "
-                             f"{previous_path!r} {list(previous)} on some axis; levels should go from the highest "
-                             "to the lowest resolution", *where)
+                # "The paths MUST be ordered from largest (i.e. highest resolution) to smallest"
+                self.error(f"level {_short(path)} has shape {list(array.shape)}, larger than the previous level "
+                           f"{_short(previous_path)} {list(previous)} on some axis; levels must go from the highest "
+                           "to the lowest resolution", *where)
             previous, previous_path = array.shape, path
             if k == 0:
                 self._level0 = (array.shape, axes)
+                self._label_dtype = str(array.dtype)
 
     def _check_dimension_names(self, target: str, array_node: Node, names: list[JSON] | None,
                                where: tuple[str | int, ...]) -> None:
@@ -1008,10 +1092,10 @@ class _Checker:
         dimension_names = array_node.array.dimension_names if array_node.array is not None else None
         if dimension_names is None:
             self.error(f"array {target} has no dimension_names; OME-NGFF 0.5 requires them to equal the axes "
-                       f"names {names}", *where)
+                       f"names {_short(names, 200)}", *where)
         elif names is not None and list(dimension_names) != names:
-            self.error(f"array {target} has dimension_names {list(dimension_names)} but the axes names are {names}",
-                       *where)
+            self.error(f"array {target} has dimension_names {_short(list(dimension_names), 200)} but the axes names "
+                       f"are {_short(names, 200)}", *where)
 
     def _check_legacy_image(self) -> None:
         """Checks for 0.1–0.3 images: the level arrays exist and match string axes (0.3).
@@ -1050,17 +1134,8 @@ class _Checker:
         label = self.ns.get("image-label")
         if not isinstance(label, dict):
             return
-        seen: dict[JSON, int] = {}
-        for n, color in _dicts(label.get("colors")):
-            value = color.get("label-value")
-            if _is_number(value) and not float(value).is_integer():
-                self.error(f"label-value {value!r} must be an integer", "image-label", "colors", n, "label-value")
-            if _is_number(value):
-                if value in seen:
-                    self.error(f"label-value {value!r} appears in colors {seen[value]} and {n}; label-values must "
-                               "be unique", "image-label", "colors", n, "label-value")
-                else:
-                    seen[value] = n
+        for key in ("colors", "properties"):
+            self._check_label_values(key, label.get(key))
         source = label.get("source")
         image = source.get("image") if isinstance(source, dict) else None
         if isinstance(source, dict) and "image" in source and not isinstance(image, str):
@@ -1089,6 +1164,33 @@ class _Checker:
                        + ("remove the extra levels from datasets" if ours > theirs else
                           "write the missing levels, or remove the image's extra levels from its datasets"),
                        "multiscales", 0, "datasets")
+
+    def _check_label_values(self, key: str, entries: JSON) -> None:
+        """The ``label-value`` of each ``colors`` or ``properties`` entry: an integer, unique in its
+        list, and one the label arrays' data type can hold."""
+        dtype = self._label_dtype
+        bounds = None
+        if dtype is not None and _is_integer_dtype(dtype):
+            import numpy as np
+
+            info = np.iinfo(np.dtype(dtype))
+            bounds = (int(info.min), int(info.max))
+        seen: dict[JSON, int] = {}
+        for n, entry in _dicts(entries):
+            where = ("image-label", key, n, "label-value")
+            value = entry.get("label-value")
+            if isinstance(value, float) and not value.is_integer():
+                self.error(f"label-value {value!r} must be an integer", *where)
+            if not _is_number(value):
+                continue
+            if value in seen:
+                self.error(f"label-value {_number_text(value)} appears in {key} {seen[value]} and {n}; label-values "
+                           "must be unique", *where)
+                continue
+            seen[value] = n
+            if bounds is not None and not bounds[0] <= value <= bounds[1]:
+                self.warning(f"label-value {_number_text(value)} is outside the range of the label data type "
+                             f"{dtype} ({bounds[0]}..{bounds[1]}): no pixel can have it", *where)
 
     def _check_labels_group(self) -> None:
         labels = self.ns.get("labels")
@@ -1163,15 +1265,21 @@ class _Checker:
 
     def _check_window(self, window: Mapping[str, JSON], where: tuple[str | int, ...]) -> None:
         values = {k: window.get(k) for k in ("min", "max", "start", "end")}
-        numbers = {k: float(v) for k, v in values.items() if _is_number(v)}
+        # compared as they are: Python compares an int and a float exactly, where float(10**400) raises
+        numbers = {k: v for k, v in values.items() if _is_number(v)}
+        for key, value in numbers.items():
+            if _overflows(value):
+                self.warning(f"window {key} {_number_text(value)} is too large for a 64-bit float (at most "
+                             "~1.8e308): readers fail on it or read it as infinity", *where, "window", key)
+        text = {k: _number_text(v) for k, v in numbers.items()}
         if "start" in numbers and "end" in numbers and numbers["start"] > numbers["end"]:
-            self.warning(f"window start {values['start']!r} is greater than end {values['end']!r}", *where, "window")
+            self.warning(f"window start {text['start']} is greater than end {text['end']}", *where, "window")
         if "min" in numbers and "max" in numbers and numbers["min"] > numbers["max"]:
-            self.warning(f"window min {values['min']!r} is greater than max {values['max']!r}", *where, "window")
+            self.warning(f"window min {text['min']} is greater than max {text['max']}", *where, "window")
         if {"min", "start"} <= numbers.keys() and numbers["start"] < numbers["min"]:
-            self.warning(f"window start {values['start']!r} is below min {values['min']!r}", *where, "window")
+            self.warning(f"window start {text['start']} is below min {text['min']}", *where, "window")
         if {"max", "end"} <= numbers.keys() and numbers["end"] > numbers["max"]:
-            self.warning(f"window end {values['end']!r} is above max {values['max']!r}", *where, "window")
+            self.warning(f"window end {text['end']} is above max {text['max']}", *where, "window")
 
     def _check_channel_count(self, channels: Sequence[JSON]) -> None:
         if self._level0 is None:

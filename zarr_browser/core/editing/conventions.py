@@ -322,7 +322,7 @@ def ome_set_pixel_size(
         shape_k = _shape(session, image, dataset)
         for j, size in targets.items():
             old0 = scale0[j]
-            if isinstance(old0, int | float) and not isinstance(old0, bool) and old0 > 0 and math.isfinite(old0):
+            if _finite(old0) and old0 > 0:
                 factor = scale[j] / old0
             elif shape0 is not None and shape_k is not None and shape_k[j]:
                 factor = shape0[j] / shape_k[j]
@@ -1349,7 +1349,13 @@ def _window_fill(window: dict[str, JSON], dtype: str | None, index: int) -> dict
 
 
 def _finite(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A number a 64-bit float holds (``math.isfinite(10**400)`` raises OverflowError)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _level0_dtype(session: EditSession, image: str) -> str | None:
