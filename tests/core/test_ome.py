@@ -192,8 +192,8 @@ def test_official_example_has_no_errors(tmp_path: Path, version: str, path: Path
     if path.parent.name == "ome":  # the bioformats2raw OME group names its sibling series
         zarr.open_group(root, mode="w", zarr_format=zarr_format)
         write_ome_group(root, attrs, zarr_format=zarr_format, path="OME")
-        for series in _namespace(attrs)["series"]:
-            zarr.open_group(root, mode="a", zarr_format=zarr_format).require_group(series)
+        for series in _namespace(attrs)["series"]:  # "each of which is a path to an image group"
+            write_image_store(root / series, _image_ns(version), zarr_format=zarr_format)
     else:
         write_ome_group(root, attrs, zarr_format=zarr_format, dtype="uint8")
     hierarchy = Hierarchy.open(str(root))
@@ -577,10 +577,11 @@ def test_labels_group_and_version_consistency(tmp_path: Path) -> None:
     label.attrs.update(label_attrs)
     label.create_array("0", shape=(64, 64), dtype="uint8")
     issues = ome_issues(root)
-    assert any(i.path == "/labels" and "'ghost'" in i.message and i.severity is Severity.WARNING for i in issues)
-    assert any(i.path == "/labels/cells" and "differs from version '0.4'" in i.message for i in issues), \
+    # labels list "paths to the labeled multiscale image(s)": one naming nothing is an error (audit L, 3)
+    assert [(i.path, i.pointer) for i in errors(issues)] == [("/labels", "/labels/1")], _explain(issues)
+    assert any(i.path == "/labels/cells" and "differs from version '0.4'" in i.message
+               and i.severity is Severity.WARNING and i.pointer == "/multiscales/0/version" for i in issues), \
         _explain(issues)
-    assert not errors(issues), _explain(issues)
     hierarchy = Hierarchy.open(str(root))
     dims = OmeNgffConvention().dimensions(hierarchy.node("/labels/cells/0"), hierarchy.node("/labels/cells"))
     assert dims is not None and dims.names == ("y", "x")  # 0.3 string axes
@@ -599,8 +600,8 @@ def test_bioformats2raw_series(tmp_path: Path) -> None:
     described = convention.describe(hierarchy.root, HierarchyContext(hierarchy))["bioformats2raw"]
     assert described["series"] == ["0", "1"] and described["series_source"] == "OME/series"
     issues = ome_issues(root)
-    assert not errors(issues), _explain(issues)
-    assert any(i.path == "/OME" and "'1'" in i.message and i.severity is Severity.WARNING for i in issues)
+    # "each of which is a path to an image group": '1' names nothing (a warning before audit L, 3)
+    assert [(i.path, i.pointer) for i in errors(issues)] == [("/OME", "/attributes/ome/series/1")], _explain(issues)
 
 
 @needs_fixtures
@@ -809,3 +810,164 @@ def test_huge_numbers_the_spec_allows_are_warnings(tmp_path: Path) -> None:
         "label-value 100000000000…(401 digits) is outside the range of the label data type uint16 (0..65535): no "
         "pixel can have it",
         "label-value 70000 is outside the range of the label data type uint16 (0..65535): no pixel can have it"]
+
+
+def test_04_keys_of_the_wrong_type_are_errors_inside_an_ome_hierarchy(tmp_path: Path) -> None:
+    """A 0.4 key of the wrong type made its group 'not OME', and validation said OK (its 0.5 twin
+    failed): 'labels': 'cells' in an image's labels group, 'image-label': [] beside multiscales,
+    'well': [] in a plate's well (audit L, 2)."""
+    root = write_image_store(tmp_path / "img.zarr", _image_ns("0.4"), zarr_format=2)
+    group = zarr.open_group(root, mode="a", zarr_format=2)
+    group.require_group("labels").attrs.update({"labels": "cells"})
+    label = _label_attrs()["ome"]
+    label["multiscales"][0]["version"] = "0.4"
+    label["image-label"] = []
+    write_image_store(root / "labels" / "cells", {k: v for k, v in label.items() if k != "version"}, zarr_format=2,
+                      dtype="uint32", shapes={"0": (64, 64), "1": (32, 32)})
+    issues = ome_issues(root)
+    assert [(i.path, i.pointer, i.message) for i in errors(issues)] == [
+        ("/labels", "/labels", "labels must be a list of label image paths, got 'cells'"),
+        ("/labels/cells", "/image-label", "[] is not of type 'object' (0.4/label.schema)")], _explain(issues)
+
+    plate = tmp_path / "plate.zarr"
+    top = zarr.open_group(plate, mode="w", zarr_format=2)
+    top.attrs["plate"] = {"version": "0.4", "rows": [{"name": "A"}], "columns": [{"name": "1"}],
+                          "wells": [{"path": "A/1", "rowIndex": 0, "columnIndex": 0}]}
+    top.require_group("A/1").attrs["well"] = []
+    issues = ome_issues(plate)
+    assert [(i.path, i.pointer) for i in errors(issues)] == [("/A/1", "/well")], _explain(issues)
+
+    # the same key with nothing OME around it may be someone else's attribute: a warning
+    plain = tmp_path / "plain.zarr"
+    zarr.open_group(plain, mode="w", zarr_format=2).attrs["plate"] = ["a", "b"]
+    issues = ome_issues(plain)
+    assert [(i.severity, i.pointer, i.message) for i in issues] == [
+        (Severity.WARNING, "/plate", "'plate' looks like OME-NGFF metadata but is a list (['a', 'b']); OME-NGFF 0.4 "
+                                     "expects an object, and readers take this group for no OME-NGFF node")]
+
+
+def _write_plate(root: Path, fmt: Any, zarr_format: int, *, field_count: int = 2) -> zarr.Group:
+    """An ome-zarr-py plate: wells A/1 and B/3, each with fields 0 and 1 (2-D images)."""
+    from ome_zarr.writer import write_image, write_plate_metadata, write_well_metadata
+
+    plate = zarr.open_group(root, mode="w", zarr_format=zarr_format)
+    write_plate_metadata(plate, ["A", "B"], ["1", "2", "3"], ["A/1", "B/3"], fmt=fmt, field_count=field_count)
+    for well_path in ("A/1", "B/3"):
+        well = plate.require_group(well_path)
+        write_well_metadata(well, [{"path": "0"}, {"path": "1"}], fmt=fmt)
+        for field in ("0", "1"):
+            write_image(np.zeros((16, 16), dtype="uint8"), well.require_group(field), axes="yx", fmt=fmt,
+                        scale_factors=())
+    return plate
+
+
+@pytest.mark.parametrize("fmt_index", [0, 1], ids=["ome-zarr-0.4", "ome-zarr-0.5"])
+def test_what_plates_and_wells_list_must_be_wells_and_images(tmp_path: Path, fmt_index: int) -> None:
+    """A listed well without well metadata, a listed well that is an array, a field without
+    multiscales and a field that is an array passed with no issue; ome-zarr-py and
+    napari-ome-zarr cannot open such plates (KeyError: 'multiscales'; audit L, 3)."""
+    import shutil
+
+    fmt, zarr_format, _version = _formats()[fmt_index]
+    root = tmp_path / "plate.ome.zarr"
+    plate = _write_plate(root, fmt, zarr_format)
+    assert not errors(ome_issues(root))
+    shutil.rmtree(root / "B" / "3")
+    plate.require_group("B/3")  # empty groups: an empty well and an empty field ("SHOULD NOT be present")
+    shutil.rmtree(root / "A" / "1" / "1")
+    plate.require_group("A/1/1")
+    issues = ome_issues(root)
+    assert not errors(issues) and [i.message for i in issues if i.severity is Severity.WARNING] == [
+        "well 'B/3': /B/3 is an empty group (no well metadata, no fields)",
+        "field '1' (/A/1/1) is an empty group: nothing to show"], _explain(issues)
+    plate.require_group("B/3/0")  # a well group without well metadata
+    plate.create_array("A/1/1/0", shape=(16, 16), dtype="uint8")  # a field group without multiscales
+    issues = ome_issues(root)
+    v5 = "/attributes/ome" if zarr_format == 3 else ""
+    assert [(i.path, i.pointer, i.message) for i in errors(issues)] == [
+        ("/", f"{v5}/plate/wells/1/path", "well 'B/3': /B/3 has no well metadata: the group above the fields must "
+                                          "implement the well specification"),
+        ("/A/1", f"{v5}/well/images/1/path", "field '1' (/A/1/1) is a group without multiscales; a field must be a "
+                                             "multiscale image")], _explain(issues)
+    shutil.rmtree(root / "A" / "1" / "1")
+    plate.create_array("A/1/1", shape=(2,), dtype="uint8")
+    shutil.rmtree(root / "B" / "3")
+    plate.create_array("B/3", shape=(2,), dtype="uint8")
+    issues = ome_issues(root)
+    assert [i.message for i in errors(issues)] == [
+        "well 'B/3': /B/3 is an array, not a well group",
+        "field '1' names an array at /A/1/1; a field must be a multiscale image group"], _explain(issues)
+    shutil.rmtree(root / "B" / "3")  # a listed well with nothing there: a sparse plate, a warning
+    issues = ome_issues(root)
+    assert [(i.severity, i.message) for i in issues if "B/3" in i.message] == [
+        (Severity.WARNING, "well 'B/3': listed in the plate, but there is no group at /B/3")]
+
+
+def test_a_well_with_more_fields_than_the_plate_field_count_is_an_error(tmp_path: Path) -> None:
+    """field_count "MUST be a positive integer defining the maximum number of fields per view
+    across all wells": 2 fields under field_count 1 passed (audit L, 6)."""
+    fmt, zarr_format, _version = _formats()[1]
+    root = tmp_path / "plate.ome.zarr"
+    _write_plate(root, fmt, zarr_format, field_count=1)
+    issues = ome_issues(root)
+    assert [(i.path, i.pointer, i.message) for i in errors(issues)] == [
+        (well, "/attributes/ome/well/images", "the well lists 2 fields but the plate's field_count is 1, the maximum "
+                                              "number of fields per well") for well in ("/A/1", "/B/3")], \
+        _explain(issues)
+
+
+def test_series_and_labels_must_name_images(tmp_path: Path) -> None:
+    """OME/series entries naming nothing, a group without metadata or a path out of the store were
+    at most warnings; so were labels entries naming nothing or no image, and a labels group
+    without its 'labels' key passed (audit L, 3)."""
+    root = tmp_path / "bf2raw.zarr"
+    group = zarr.open_group(root, mode="w", zarr_format=3)
+    group.attrs.update({"ome": {"version": "0.5", "bioformats2raw.layout": 3}})
+    group.require_group("OME").attrs.update({"ome": {"version": "0.5", "series": ["0", "1", "2", "../../x"]}})
+    write_image_store(root / "0", _image_ns("0.5"))
+    group.require_group("1")
+    issues = ome_issues(root)
+    assert [(i.pointer, i.message) for i in errors(issues)] == [
+        ("/attributes/ome/series/1", "series '1' names a group without multiscales at /1; it must be a path to an "
+                                     "image group"),
+        ("/attributes/ome/series/2", "series '2' is listed but there is no group at /2; it must be a path to an "
+                                     "image group"),
+        ("/attributes/ome/series/3", "series '../../x' leaves the store; it must be a path to an image group below /")
+    ], _explain(issues)
+
+    image = write_image_store(tmp_path / "img.zarr", _image_ns("0.5"))
+    top = zarr.open_group(image, mode="a", zarr_format=3)
+    labels = top.require_group("labels")
+    labels.attrs["ome"] = {"version": "0.5"}
+    issues = ome_issues(image)
+    assert [(i.path, i.pointer, i.message) for i in errors(issues)] == [
+        ("/labels", "/attributes/ome/labels", "this is the labels group of the image / but has no 'labels' key; it "
+                                              "must list its label images (\"labels\": [\"cells\", ...])")]
+    labels.attrs["ome"] = {"version": "0.5", "labels": ["ghost", "plain"]}
+    labels.require_group("plain")
+    issues = ome_issues(image)
+    assert [(i.pointer, i.message) for i in errors(issues)] == [
+        ("/attributes/ome/labels/0", "label 'ghost' is listed but there is no group at /labels/ghost; labels must "
+                                     "list label images"),
+        ("/attributes/ome/labels/1", "label 'plain' (/labels/plain) is not a multiscale image; labels must list "
+                                     "multiscale label images")], _explain(issues)
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_bioformats2raw_without_series_needs_images_numbered_from_0(tmp_path: Path, zarr_format: int) -> None:
+    """Without OME/series "separate multiscales images MUST be stored in consecutively numbered
+    groups starting from 0": images 0 and 2, or 1 alone, passed (audit L, 6)."""
+    version = "0.5" if zarr_format == 3 else "0.4"
+    root = tmp_path / "bf2raw.zarr"
+    group = zarr.open_group(root, mode="w", zarr_format=zarr_format)
+    layout = {"bioformats2raw.layout": 3}
+    group.attrs.update({"ome": {"version": "0.5", **layout}} if zarr_format == 3 else layout)
+    for name in ("0", "2"):
+        write_image_store(root / name, _image_ns(version), zarr_format=zarr_format)
+    issues = ome_issues(root)
+    pointer = "/attributes/ome/bioformats2raw.layout" if zarr_format == 3 else "/bioformats2raw.layout"
+    assert [(i.pointer, i.message) for i in errors(issues)] == [
+        (pointer, "no OME/series: the images must be in groups numbered 0, 1, 2, … without gaps; found 0, 2")], \
+        _explain(issues)
+    write_image_store(root / "1", _image_ns(version), zarr_format=zarr_format)
+    assert not errors(ome_issues(root))

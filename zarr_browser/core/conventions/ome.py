@@ -194,22 +194,28 @@ class _Metadata:
         return ("ome",) if self.wrapped else ()
 
 
-def _roles(ns: Mapping[str, JSON], *, wrapped: bool, node_name: str) -> tuple[str, ...]:
-    """The roles a namespace gives its node (conventions.md §7.2.1 and §7.2.2)."""
+def _roles(ns: Mapping[str, JSON], *, wrapped: bool, node_name: str, claim_all: bool = False) -> tuple[str, ...]:
+    """The roles a namespace gives its node (conventions.md §7.2.1 and §7.2.2).
+
+    Under ``ome`` any value counts (a wrong type is then a validation issue).  At the top level
+    (≤0.4) a key counts when it has the right type, so that unrelated attributes are not claimed;
+    but once the group is OME by another key (``multiscales`` beside ``image-label: []``), by its
+    name (``labels``, ``OME``), or, with *claim_all*, by its place in an OME hierarchy, the others
+    count whatever their type, and their wrong types are reported as 0.5's are (audit L, 2).
+    """
+    claim = wrapped or claim_all
 
     def present(key: str, kind: type) -> bool:
-        # under "ome" any value counts (a wrong type is then a validation issue); at the top
-        # level only the right type does, so that unrelated attributes are not claimed
-        return key in ns if wrapped else isinstance(ns.get(key), kind)
+        return key in ns if claim else isinstance(ns.get(key), kind)
 
     labels = ns.get("labels")
-    series = ns.get("series")
-    if wrapped:
+    if claim:
         has_labels = "labels" in ns
-        has_series = "series" in ns
+        has_series = "series" in ns and (wrapped or node_name == "OME")
     else:
-        has_labels = isinstance(labels, list) and all(isinstance(x, str) for x in labels)
-        has_series = isinstance(series, list) and node_name == "OME"
+        has_labels = (isinstance(labels, list) and all(isinstance(x, str) for x in labels)) or (
+            node_name == "labels" and "labels" in ns)  # the labels group of an image is named so
+        has_series = "series" in ns and node_name == "OME"  # the bioformats2raw OME group is named so
     roles: list[str] = []
     if present("image-label", dict):
         roles.append("label-image")
@@ -227,7 +233,14 @@ def _roles(ns: Mapping[str, JSON], *, wrapped: bool, node_name: str) -> tuple[st
         roles.append("omero")
     if wrapped and "scene" in ns:
         roles.append("scene")
+    if roles and not claim and any(key in ns for key in _TOP_LEVEL_KEYS):
+        # OME by one key: the others are OME keys too, whatever their type
+        return _roles(ns, wrapped=False, node_name=node_name, claim_all=True)
     return tuple(roles)
+
+
+_TOP_LEVEL_KEYS = ("multiscales", "image-label", "labels", "plate", "well", "omero")
+"""The ≤0.4 top-level keys claimed whatever their type once a group is OME-NGFF."""
 
 
 def _legacy_version(attrs: Mapping[str, JSON]) -> str | None:
@@ -254,8 +267,10 @@ def _level_count(ns: Mapping[str, JSON]) -> int | None:
     return len(datasets) if isinstance(datasets, list) and datasets else None
 
 
-def _metadata(node: Node) -> _Metadata | None:
-    """The OME metadata of *node*, or None when there is none.  Pure: reads only the node."""
+def _metadata(node: Node, *, claim_all: bool = False) -> _Metadata | None:
+    """The OME metadata of *node*, or None when there is none.  Pure: reads only the node.
+    *claim_all*: the node sits in an OME hierarchy, and its top-level OME keys count whatever
+    their type (see :func:`_roles`)."""
     attrs = node.attributes
     ome = attrs.get("ome")
     if isinstance(ome, dict):
@@ -266,7 +281,7 @@ def _metadata(node: Node) -> _Metadata | None:
                              isinstance(version, str), roles)
     if node.is_array:
         return None  # top-level keys on an array are someone else's attributes
-    roles = _roles(attrs, wrapped=False, node_name=node.name)
+    roles = _roles(attrs, wrapped=False, node_name=node.name, claim_all=claim_all)
     if not roles:
         return None
     version = _legacy_version(attrs)
@@ -289,6 +304,61 @@ def _malformed_ome(node: Node) -> list[Issue]:
     return [Issue(Severity.ERROR, f"'ome' is {what}: OME-NGFF 0.5 puts an object with 'version' and its metadata "
                   f"({', '.join(OME_KEYS[:5])}...) here; readers do not take this group for OME-NGFF", node.path,
                   ptr, NAME, document)]
+
+
+def _labels_group_issues(node: Node, ctx: Context, meta: _Metadata | None) -> list[Issue]:
+    """The ``labels`` group of an image without its ``labels`` key: "The OME-Zarr Metadata ... associated
+    with the labels group MUST contain a JSON object with the key labels"."""
+    if node.name != "labels" or not node.is_group or (meta is not None and "labels" in meta.roles):
+        return []
+    parent = ctx.parent(node)
+    parent_meta = _metadata(parent) if parent is not None else None
+    if parent_meta is None or "image" not in parent_meta.roles:
+        return []
+    prefix = ("ome",) if parent_meta.wrapped else ()
+    ptr, document = attributes_pointer(node, *prefix, "labels")
+    return [Issue(Severity.ERROR, f"this is the labels group of the image {parent.path if parent else ''} but has no "
+                  "'labels' key; it must list its label images (\"labels\": [\"cells\", ...])", node.path, ptr,
+                  NAME, document)]
+
+
+def _mistyped_keys(node: Node) -> list[str]:
+    """Top-level (≤0.4) OME keys of a v2 group that were not claimed because of their type
+    (``plate: []``, ``well: "A"``, ``labels: "cells"``)."""
+    if node.is_array or node.zarr_format != 2 or isinstance(node.attributes.get("ome"), dict):
+        return []
+    return [key for key in (*_TOP_LEVEL_KEYS, "series") if key in node.attributes]
+
+
+def _in_ome_hierarchy(node: Node, ctx: Context) -> bool:
+    """Whether *node* sits in an OME hierarchy: an OME ancestor up to a plate three levels up
+    (field, well, row), or OME children or grandchildren (a plate's wells)."""
+    current: Node | None = node
+    for _ in range(3):
+        current = ctx.parent(current) if current is not None else None
+        if current is None:
+            break
+        if _metadata(current) is not None:
+            return True
+    children = [c for c in ctx.children(node.path) if c.is_group][:50] if node.is_group else []
+    if any(_metadata(c) is not None for c in children):
+        return True
+    return any(_metadata(g) is not None for c in children[:10] for g in ctx.children(c.path)[:10] if g.is_group)
+
+
+_EXPECTED = {"multiscales": "a list", "image-label": "an object", "labels": "a list of paths", "plate": "an object",
+             "well": "an object", "omero": "an object", "series": "a list of paths"}
+
+
+def _mistyped_issue(node: Node, key: str) -> Issue:
+    """A top-level key named as OME-NGFF's but of another type, in a group with no OME around it:
+    perhaps someone else's attribute, perhaps broken OME metadata that readers pass over."""
+    value = node.attributes.get(key)
+    kinds = {list: "a list", dict: "an object", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    ptr, document = attributes_pointer(node, key)
+    return Issue(Severity.WARNING, f"'{key}' looks like OME-NGFF metadata but is {kinds.get(type(value), 'null')} "
+                 f"({_short(value)}); OME-NGFF 0.4 expects {_EXPECTED[key]}, and readers take this group for no "
+                 "OME-NGFF node", node.path, ptr, NAME, document)
 
 
 # -- the convention --------------------------------------------------------------------------
@@ -343,10 +413,17 @@ class OmeNgffConvention(BaseConvention):
         """Every OME-NGFF problem of *node*: schema violations, then the rules schemas miss."""
         meta = _metadata(node)
         if meta is None:
-            return _malformed_ome(node)
+            mistyped = _mistyped_keys(node)
+            if not mistyped:
+                return _malformed_ome(node) + _labels_group_issues(node, ctx, None)
+            if not _in_ome_hierarchy(node, ctx):
+                return [_mistyped_issue(node, key) for key in mistyped]
+            meta = _metadata(node, claim_all=True)
+            if meta is None:  # (cannot happen: a mistyped key is an OME key)
+                return []
         checker = _Checker(self, node, meta, ctx)
         checker.run()
-        return checker.issues
+        return checker.issues + _labels_group_issues(node, ctx, meta)
 
     def schema_validator(self, family: str, name: str) -> Validator:
         """The compiled official schema *name* (``"image"``, ``"strict_plate"``...) of *family*."""
@@ -1208,12 +1285,18 @@ class _Checker:
             seen.add(path)
             target = _resolve(self.node.path, path)
             label_node = self.ctx.node(target) if target is not None else None
+            # "a JSON array of paths to the labeled multiscale image(s)"
             if label_node is None:
-                self.warning(f"label {path!r} is listed but there is no group at {target or path}", "labels", n)
+                self.error(f"label {_short(path)} is listed but there is no group at {target or path}; labels must "
+                           "list label images", "labels", n)
                 continue
             label_meta = _metadata(label_node)
+            if label_node.kind == "error":
+                continue  # the walk reports the unreadable node
             if label_meta is None or not ({"image", "label-image"} & set(label_meta.roles)):
-                self.warning(f"label {path!r} ({target}) is not a multiscale image", "labels", n)
+                what = "an array" if not label_node.is_group else "not a multiscale image"
+                self.error(f"label {_short(path)} ({target}) is {what}; labels must list multiscale label images",
+                           "labels", n)
             elif "label-image" not in label_meta.roles:
                 self.warning(f"label {path!r} ({target}) has no image-label metadata", "labels", n)
 
@@ -1307,18 +1390,23 @@ class _Checker:
         rows = [r.get("name") for _, r in _dicts(plate.get("rows"))] if isinstance(plate.get("rows"), list) else []
         columns = ([c.get("name") for _, c in _dicts(plate.get("columns"))]
                    if isinstance(plate.get("columns"), list) else [])
-        existing_rows: dict[str, set[str]] = {}
+        problems = _well_problems(self.ctx, self.node.path, plate) if self.check_arrays else {}
+        rows_listed = isinstance(plate.get("rows"), list)
+        columns_listed = isinstance(plate.get("columns"), list)
         for w, well in _dicts(plate.get("wells")):
             where = ("plate", "wells", w)
             path, row, column = well.get("path"), well.get("rowIndex"), well.get("columnIndex")
             if not (isinstance(path, str) and _is_int(row) and _is_int(column)):
                 continue  # the schema reports missing or mistyped fields
             if not 0 <= row < len(rows):
-                self.error(f"rowIndex {row} of well {path!r} is outside the {len(rows)} rows", *where, "rowIndex")
+                if rows_listed:  # no rows at all is the schema's finding, not every well's
+                    self.error(f"rowIndex {_number_text(row)} of well {path!r} is outside the {len(rows)} rows",
+                               *where, "rowIndex")
                 continue
             if not 0 <= column < len(columns):
-                self.error(f"columnIndex {column} of well {path!r} is outside the {len(columns)} columns", *where,
-                           "columnIndex")
+                if columns_listed:
+                    self.error(f"columnIndex {_number_text(column)} of well {path!r} is outside the {len(columns)} "
+                               "columns", *where, "columnIndex")
                 continue
             if not (isinstance(rows[row], str) and isinstance(columns[column], str)):
                 continue  # the schema reports the missing name
@@ -1327,30 +1415,26 @@ class _Checker:
                 self.error(f"well path {path!r} does not match rows[{row}] and columns[{column}]; expected "
                            f"{expected!r} (row name, then column name)", *where, "path")
                 continue
-            if self.check_arrays:
-                self._check_well_exists(path, existing_rows, where)
+            problem = problems.get(path)
+            if problem is not None:
+                missing, reason = problem
+                # a listed well without a group may be a sparse plate: a warning; a group that is no
+                # well cannot be opened ("the group above the images MUST implement the well specification")
+                self.report(Severity.WARNING if missing else Severity.ERROR, f"well {path!r}: {reason}", *where,
+                            "path")
         ids: dict[int, int] = {}
         for a, acquisition in _dicts(plate.get("acquisitions")):
             acq_id = acquisition.get("id")
             if _is_int(acq_id):
                 if acq_id in ids:
-                    self.error(f"acquisition id {acq_id} is used by acquisitions {ids[acq_id]} and {a}; ids must be "
-                               "unique", "plate", "acquisitions", a, "id")
+                    self.error(f"acquisition id {_number_text(acq_id)} is used by acquisitions {ids[acq_id]} and {a}; "
+                               "ids must be unique", "plate", "acquisitions", a, "id")
                 else:
                     ids[acq_id] = a
             start, end = acquisition.get("starttime"), acquisition.get("endtime")
             if _is_int(start) and _is_int(end) and end < start:
-                self.warning(f"acquisition endtime {end} is before starttime {start}", "plate", "acquisitions", a)
-
-    def _check_well_exists(self, path: str, existing_rows: dict[str, set[str]], where: tuple[str | int, ...]) -> None:
-        row_name, column_name = path.split("/", 1)
-        names = existing_rows.get(row_name)
-        if names is None:  # one listing per row, cached by the hierarchy
-            names = {child.name for child in self.ctx.children(join_path(self.node.path, row_name))}
-            existing_rows[row_name] = names
-        if column_name not in names:
-            self.warning(f"well {path!r} is listed but there is no group at {join_path(self.node.path, path)}",
-                         *where, "path")
+                self.warning(f"acquisition endtime {_number_text(end)} is before starttime {_number_text(start)}",
+                             "plate", "acquisitions", a)
 
     def _check_well(self) -> None:
         well = self.ns.get("well")
@@ -1367,21 +1451,52 @@ class _Checker:
                 seen.setdefault(path, image)
         if not self.check_arrays or not images:
             return
-        present = {child.name for child in self.ctx.children(self.node.path)}
+        present = {child.name: child for child in self.ctx.children(self.node.path)}
         for n, image in images:
             path = image.get("path")
-            if isinstance(path, str) and path not in present:
-                self.warning(f"field {path!r} is listed but there is no group at {join_path(self.node.path, path)}",
-                             "well", "images", n, "path")
+            if not isinstance(path, str):
+                continue
+            where = ("well", "images", n, "path")
+            target = join_path(self.node.path, path)
+            child = present.get(path)
+            if child is None:
+                self.warning(f"field {path!r} is listed but there is no group at {target}", *where)
+            elif child.kind == "error":
+                self.error(f"field {path!r} at {target} could not be read: {child.error}", *where)
+            elif not child.is_group:
+                self.error(f"field {path!r} names an array at {target}; a field must be a multiscale image group",
+                           *where)
+            elif not child.attributes and not self.ctx.children(child.path):
+                self.warning(f"field {path!r} ({target}) is an empty group: nothing to show", *where)
+            elif "multiscales" not in _namespace_of(child):
+                # "All images contained in a well are fields of view": readers fail on a field without
+                # multiscales (ome-zarr-py: KeyError 'multiscales')
+                self.error(f"field {path!r} ({target}) is a group without multiscales; a field must be a multiscale "
+                           "image", *where)
         self._check_well_acquisitions(images)
+        self._check_field_count(len(images))
 
-    def _check_well_acquisitions(self, images: list[tuple[int, dict[str, JSON]]]) -> None:
-        """Field acquisitions must exist in the plate two levels up (§3.6)."""
+    def _check_field_count(self, fields: int) -> None:
+        """``field_count`` "MUST be a positive integer defining the maximum number of fields per view
+        across all wells"."""
+        plate = self._plate()
+        count = plate.get("field_count") if plate is not None else None
+        if _is_int(count) and count > 0 and fields > count:
+            self.error(f"the well lists {fields} fields but the plate's field_count is {_number_text(count)}, the "
+                       "maximum number of fields per well", "well", "images")
+
+    def _plate(self) -> Mapping[str, JSON] | None:
+        """The plate metadata two levels up (well → row → plate), when there is one."""
         row = self.ctx.parent(self.node)
         plate_node = self.ctx.parent(row) if row is not None else None
         plate_meta = _metadata(plate_node) if plate_node is not None else None
         plate = plate_meta.namespace.get("plate") if plate_meta is not None else None
-        if not isinstance(plate, dict):
+        return plate if isinstance(plate, dict) else None
+
+    def _check_well_acquisitions(self, images: list[tuple[int, dict[str, JSON]]]) -> None:
+        """Field acquisitions must exist in the plate two levels up (§3.6)."""
+        plate = self._plate()
+        if plate is None:
             return
         ids = {acq_id for _, a in _dicts(plate.get("acquisitions")) if _is_int(acq_id := a.get("id"))}
         for n, image in images:
@@ -1391,13 +1506,17 @@ class _Checker:
                     self.error(f"field {image.get('path')!r} has no acquisition, but the plate has {len(ids)}",
                                "well", "images", n)
             elif _is_int(acquisition) and ids and acquisition not in ids:
-                self.error(f"acquisition {acquisition} of field {image.get('path')!r} is not an acquisition id of the "
-                           f"plate {sorted(ids)}", "well", "images", n, "acquisition")
+                self.error(f"acquisition {_number_text(acquisition)} of field {_short(image.get('path'))} is not an "
+                           f"acquisition id of the plate {_short(sorted(ids))}", "well", "images", n, "acquisition")
 
     # -- bioformats2raw ----------------------------------------------------------------------
     def _check_bf2raw(self) -> None:
         series = self.ns.get("series")
-        if not isinstance(series, list) or not self.check_arrays:
+        if not self.check_arrays:
+            return
+        if not isinstance(series, list):
+            if "bioformats2raw.layout" in self.ns and "plate" not in self.meta.roles:
+                self._check_bf2raw_numbering()
             return
         base = self.ctx.parent(self.node)
         if base is None:
@@ -1405,18 +1524,43 @@ class _Checker:
         for n, path in enumerate(series):
             if not isinstance(path, str):
                 continue  # the schema reports it
+            # "series MUST be a list of string objects, each of which is a path to an image group"
             target = _resolve(base.path, path)
             found = self.ctx.node(target) if target is not None else None
-            if found is None:
-                self.warning(f"series {path!r} is listed but there is no group at {target or path}", "series", n)
+            if target is None:
+                self.error(f"series {_short(path)} leaves the store; it must be a path to an image group below "
+                           f"{base.path}", "series", n)
+            elif found is None:
+                self.error(f"series {_short(path)} is listed but there is no group at {target}; it must be a path "
+                           "to an image group", "series", n)
+            elif found.kind != "error" and (not found.is_group or "multiscales" not in _namespace_of(found)):
+                what = "an array" if not found.is_group else "a group without multiscales"
+                self.error(f"series {_short(path)} names {what} at {target}; it must be a path to an image group",
+                           "series", n)
+
+    def _check_bf2raw_numbering(self) -> None:
+        """Without OME/series (and without a plate) "separate multiscales images MUST be stored in
+        consecutively numbered groups starting from 0"."""
+        ome_node = self.ctx.node(join_path(self.node.path, "OME")) if self.node.is_group else None
+        if ome_node is not None and "series" in _namespace_of(ome_node):
+            return  # the OME group lists them (and is checked itself)
+        numbered = sorted(int(c.name) for c in self.ctx.children(self.node.path)
+                           if c.is_group and c.name.isdigit() and c.name == str(int(c.name)))
+        if numbered and numbered != list(range(len(numbered))):
+            found = ", ".join(map(str, numbered[:8])) + (", …" if len(numbered) > 8 else "")
+            self.error(f"no OME/series: the images must be in groups numbered 0, 1, 2, … without gaps; found {found}",
+                       "bioformats2raw.layout")
 
 
-def plate_well_problems(ctx: Any, plate_path: str, plate: Mapping[str, Any]) -> dict[str, str]:
-    """Why wells the plate lists cannot be opened, by well path (``"A/2"``): no group there, or
-    metadata that cannot be read.  One listing per row (the hierarchy keeps them); *ctx* is a
-    :class:`~zarr_browser.core.validate.HierarchyContext`.  The Plate tab drew such wells as
-    ordinary ones, and a click on them selected nothing (audit I, 8)."""
-    out: dict[str, str] = {}
+def _namespace_of(node: Node) -> Mapping[str, JSON]:
+    """The OME keys of *node*: its ``ome`` object (0.5) or its attributes (≤0.4)."""
+    ome = node.attributes.get("ome")
+    return ome if isinstance(ome, dict) else node.attributes
+
+
+def _well_problems(ctx: Any, plate_path: str, plate: Mapping[str, Any]) -> dict[str, tuple[bool, str]]:
+    """(missing, reason) by well path for the wells of *plate* that cannot be opened."""
+    out: dict[str, tuple[bool, str]] = {}
     rows: dict[str, dict[str, Any]] = {}
     wells = plate.get("wells")
     for well in wells if isinstance(wells, list) else []:
@@ -1427,11 +1571,27 @@ def plate_well_problems(ctx: Any, plate_path: str, plate: Mapping[str, Any]) -> 
         if row not in rows:
             rows[row] = {child.name: child for child in ctx.children(join_path(plate_path, row))}
         child = rows[row].get(column)
+        where = join_path(plate_path, path)
         if child is None:
-            out[path] = f"listed in the plate, but there is no group at {join_path(plate_path, path)}"
+            out[path] = (True, f"listed in the plate, but there is no group at {where}")
         elif child.kind == "error":
-            out[path] = f"its metadata cannot be read: {child.error or 'unknown error'}"
+            out[path] = (False, f"its metadata cannot be read: {child.error or 'unknown error'}")
         elif not child.is_group:
-            out[path] = f"{join_path(plate_path, path)} is an array, not a well group"
+            out[path] = (False, f"{where} is an array, not a well group")
+        elif "well" not in _namespace_of(child):
+            if not child.attributes and not ctx.children(child.path):
+                # an empty well: "A well group SHOULD NOT be present if there are no images in the well"
+                out[path] = (True, f"{where} is an empty group (no well metadata, no fields)")
+            else:
+                out[path] = (False, f"{where} has no well metadata: the group above the fields must implement the "
+                                    "well specification")
     return out
 
+
+def plate_well_problems(ctx: Any, plate_path: str, plate: Mapping[str, Any]) -> dict[str, str]:
+    """Why wells the plate lists cannot be opened, by well path (``"A/2"``): no group there, an
+    array, a group without well metadata, or metadata that cannot be read.  One listing per row
+    (the hierarchy keeps them); *ctx* is a :class:`~zarr_browser.core.validate.HierarchyContext`.
+    The Plate tab drew such wells as ordinary ones, and a click on them selected nothing (audit
+    I, 8); validation reports the same problems (audit L, 3)."""
+    return {path: reason for path, (_, reason) in _well_problems(ctx, plate_path, plate).items()}
