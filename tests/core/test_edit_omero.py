@@ -152,8 +152,8 @@ def test_channels_are_added_or_removed_to_match_the_channel_axis(tmp_path: Path,
     pointer = "/ome/omero/channels" if version == "0.5" else "/omero/channels"
     first = _ns(session.attributes("/"))["omero"]["channels"][0]
     session.set("/", pointer, [{**first, "color": "FF00FF"}])
-    assert any(issue.startswith("error: omero lists 1 channels but the channel axis has size 2: napari-ome-zarr "
-                                "refuses to open the image") for issue in omero_issues(session))
+    assert any(issue.startswith("warning: [interoperability] omero lists 1 channels but the channel axis has size "
+                                "2: napari-ome-zarr refuses to open the image") for issue in omero_issues(session))
     session.apply(ome_match_channels(session, "/", ranges={1: (256.0, 511.0)}))
     assert session.history()[-1] == "add missing omero channel 1 to /"
     channels = _ns(session.attributes("/"))["omero"]["channels"]

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import Context
     from zarr_browser.core.model import Node
 
-__all__ = ["SPACE_UNITS", "TIME_UNITS", "OmeNgffConvention", "plate_well_problems"]
+__all__ = ["INTEROPERABILITY", "SPACE_UNITS", "TIME_UNITS", "OmeNgffConvention", "plate_well_problems"]
 
 NAME = "ome-ngff"
 logger = logging.getLogger(__name__)
@@ -69,6 +69,8 @@ OME_KEYS = ("multiscales", "image-label", "labels", "plate", "well", "bioformats
 _COLOR = re.compile(r"^[0-9A-Fa-f]{6}$")
 _SCHEMA_FAMILIES = ("0.4", "0.5")
 _SHORT = 60
+INTEROPERABILITY = "[interoperability]"
+"""The first word of warnings about metadata the spec allows but a named reader or validator fails on."""
 _MESSAGE_LIMIT = 600
 
 Family = Literal["legacy", "0.4", "0.5", "0.6", "unknown"]
@@ -558,8 +560,13 @@ def _canonical(value: JSON) -> object:
     return value
 
 
-def _schema_message(error: ValidationError) -> tuple[list[str | int], str]:
-    """A readable message (and its path) for one schema error."""
+SchemaFinding = tuple[list[str | int], str, Severity]
+
+
+def _schema_message(error: ValidationError) -> SchemaFinding | None:
+    """A readable message, its path and its severity for one schema error; None to drop it (another
+    error says the same more precisely).  An error where the spec text allows what the schema
+    rejects is a warning naming the schema (audit L, 7)."""
     from jsonschema.exceptions import best_match
 
     path = list(error.absolute_path)
@@ -570,26 +577,67 @@ def _schema_message(error: ValidationError) -> tuple[list[str | int], str]:
             axes = [a for a in error.instance if isinstance(a, dict)] if isinstance(error.instance, list) else []
             # the schema's "contains" takes an axis without a type for a space axis
             untyped = [str(a.get("name", i)) for i, a in enumerate(axes) if "type" not in a]
-            found = sum(1 for a in axes if a.get("type") == "space") + len(untyped)
+            spaces = sum(1 for a in axes if a.get("type") == "space")
+            found = spaces + len(untyped)
+            names = ", ".join(repr(n) for n in untyped)
+            if untyped and 2 <= spaces <= 3:
+                # "MAY contain one additional entry of "type:channel" or a null / custom type": the spec
+                # allows it; only the schema (and so ome-ngff-validator) rejects it
+                return path, (f"{INTEROPERABILITY} {names} {'has' if len(untyped) == 1 else 'have'} no type: the "
+                              "spec allows one axis "
+                              f"with no type, but the official schema counts it as a space axis and rejects {found} "
+                              "space axes (ome-ngff-validator fails this image); give it a type such as 'channel'"
+                              ), Severity.WARNING
             message = f"axes must include 2 or 3 axes of type 'space', found {found}"
             if untyped:
-                names = ", ".join(repr(n) for n in untyped)
                 message += (f", counting {names}, which {'has' if len(untyped) == 1 else 'have'} no type (the "
                             "schema counts an axis without a type as a space axis): give "
                             f"{'it its type' if len(untyped) == 1 else 'them their types'}")
-            return path, message
+            return path, message, Severity.ERROR
         if last == "coordinateTransformations":
-            return path, "coordinateTransformations must hold exactly one 'scale' transformation"
+            items = error.instance if isinstance(error.instance, list) else []
+            scales = sum(1 for t in items if isinstance(t, dict) and t.get("type") == "scale")
+            if scales == 1:
+                return None  # one scale whose vector is wrong: its own error says how
+            if scales == 0:
+                return path, "coordinateTransformations must hold one 'scale' transformation; there is none", \
+                    Severity.ERROR
+            return path, (f"coordinateTransformations hold {scales} 'scale' transformations; exactly one is "
+                          "allowed"), Severity.ERROR
     if validator in ("oneOf", "anyOf") and error.context:
-        best = best_match(error.context)
+        instance = error.instance
+        if isinstance(instance, dict) and instance.get("type") in ("scale", "translation") and isinstance(
+                instance.get("path"), str) and instance.get("type") not in instance:
+            kind = instance["type"]
+            # the spec's transformation table: "one of: "scale":List[float], "path":str"
+            return path, (f"{INTEROPERABILITY} the {kind} is given by 'path' ({_short(instance['path'])}, binary "
+                          "data): the spec's transformation table allows it, but the official schemas do not, and no reader "
+                          f"(ome-zarr-py, napari-ome-zarr) reads it: give the {kind} as a list of numbers"
+                          ), Severity.WARNING
+        best = best_match(_branch(error.context))
         detail = best.message if len(best.message) <= 160 else best.message[:159] + "…"
-        return path, f"{_short(error.instance)} matches none of the allowed forms: {detail}"
+        deeper = list(best.absolute_path)[len(path):]
+        if deeper and best.validator not in ("required", "additionalProperties"):
+            # the branch the instance meant (its "type"), down to the value at fault: "scale/2: '0.5' is not
+            # of type 'number'", not "matches none of the allowed forms: 'translation' is a required property"
+            return [*path, *deeper], f"{'/'.join(map(str, deeper))}: {detail}", Severity.ERROR
+        return path, f"{_short(instance)} matches none of the allowed forms: {detail}", Severity.ERROR
     message = error.message
     if len(message) > 200:  # messages quote the whole instance: keep the verdict, cut the quote
         message = message.replace(repr(error.instance), _short(error.instance))
     if len(message) > 200:
         message = message[:199] + "…"
-    return path, message
+    return path, message, Severity.ERROR
+
+
+def _branch(errors: Sequence[ValidationError]) -> Sequence[ValidationError]:
+    """The errors of the one ``oneOf`` branch whose ``type`` (``scale``, ``channel``...) the instance
+    matches, when exactly one does; else all of them (for ``best_match``)."""
+    branches: dict[object, list[ValidationError]] = {}
+    for e in errors:
+        branches.setdefault(e.relative_schema_path[0] if e.relative_schema_path else None, []).append(e)
+    matching = [errs for errs in branches.values() if not any(list(e.relative_path)[:1] == ["type"] for e in errs)]
+    return matching[0] if len(matching) == 1 else errors
 
 
 # -- description helpers ---------------------------------------------------------------------
@@ -931,25 +979,25 @@ class _Checker:
             if base is None:
                 return
             base_keys = set()
-            for path, message in base:
+            for path, message, severity in base:
                 base_keys.add((tuple(path), message))
-                self._report_schema(Severity.ERROR, path, f"{message} ({family}/{name}.schema)")
+                self._report_schema(severity, path, f"{message} ({family}/{name}.schema)")
             strict_name = f"strict_{name}"
             if name not in ("image", "label", "plate", "well"):
                 continue
             strict = self._schema_errors(family, strict_name, instance) or []
-            for path, message in strict:
+            for path, message, _severity in strict:
                 if (tuple(path), message) not in base_keys:
                     self._report_schema(Severity.WARNING, path, f"[strict] {message} ({family}/{strict_name}.schema)")
 
-    def _schema_errors(self, family: str, name: str, instance: JSON) -> list[tuple[list[str | int], str]] | None:
+    def _schema_errors(self, family: str, name: str, instance: JSON) -> list[SchemaFinding] | None:
         validator = self.convention.schema_validator(family, name)
         try:
             errors = list(validator.iter_errors(instance))
         except RecursionError:
             self.error(f"the metadata is nested too deeply to check against {family}/{name}.schema")
             return None
-        return [_schema_message(e) for e in errors]
+        return [found for e in errors if (found := _schema_message(e)) is not None]
 
     def _report_schema(self, severity: Severity, path: list[str | int], message: str) -> None:
         pointer, document = attributes_pointer(self.node, *path)
@@ -1096,8 +1144,9 @@ class _Checker:
                     continue
                 if _overflows(value):
                     # a legal JSON number, but every reader's 64-bit float overflows on it
-                    text = (f"{kind} value {_number_text(value)} is too large for a 64-bit float (at most "
-                            f"~1.8e308): readers fail on it or read it as infinity")
+                    prefix = "" if kind == "scale" else f"{INTEROPERABILITY} "
+                    text = (f"{prefix}{kind} value {_number_text(value)} is too large for a 64-bit float (at most "
+                            "~1.8e308): readers fail on it or read it as infinity")
                     if kind == "scale":
                         self.error(text, *where, k, kind, m)
                     else:
@@ -1109,8 +1158,8 @@ class _Checker:
                                *where, k, kind, m)
                 elif kind == "scale" and value < 0:
                     # the spec has no sign rule for scales: a negative one mirrors the axis
-                    self.warning(f"scale value {value!r} is negative: it mirrors the axis; the spec allows it, "
-                                 "but viewers may not", *where, k, kind, m)
+                    self.warning(f"{INTEROPERABILITY} scale value {value!r} is negative: it mirrors the axis; the spec "
+                                 "allows it, but viewers may not", *where, k, kind, m)
 
     def _check_datasets(self, family: str, i: int, ms: Mapping[str, JSON], axes: list[dict[str, JSON]] | None) -> None:
         n_axes = len(axes) if axes is not None else None
@@ -1352,8 +1401,9 @@ class _Checker:
         numbers = {k: v for k, v in values.items() if _is_number(v)}
         for key, value in numbers.items():
             if _overflows(value):
-                self.warning(f"window {key} {_number_text(value)} is too large for a 64-bit float (at most "
-                             "~1.8e308): readers fail on it or read it as infinity", *where, "window", key)
+                self.warning(f"{INTEROPERABILITY} window {key} {_number_text(value)} is too large for a 64-bit "
+                             "float (at most ~1.8e308): readers fail on it or read it as infinity", *where, "window",
+                             key)
         text = {k: _number_text(v) for k, v in numbers.items()}
         if "start" in numbers and "end" in numbers and numbers["start"] > numbers["end"]:
             self.warning(f"window start {text['start']} is greater than end {text['end']}", *where, "window")
@@ -1375,9 +1425,11 @@ class _Checker:
         if len(channels) == size:
             return
         if "channel" in kinds:  # napari-ome-zarr hands napari one contrast limit per omero channel
-            self.error(f"omero lists {len(channels)} channels but the channel axis has size {size}: napari-ome-zarr "
-                       f"refuses to open the image ('length of [...] must equal {size}'); list one channel per "
-                       "index of the channel axis", "omero", "channels")
+            # not a spec rule (its example only says "Array matching the c dimension size"): a warning that
+            # names the reader it breaks, so that CI can tell it from a spec error
+            self.warning(f"{INTEROPERABILITY} omero lists {len(channels)} channels but the channel axis has size "
+                         f"{size}: napari-ome-zarr refuses to open the image ('length of [...] must equal {size}'); "
+                         "list one channel per index of the channel axis", "omero", "channels")
         else:
             self.warning(f"omero lists {len(channels)} channels but no axis has type 'channel' (one channel)",
                          "omero", "channels")
@@ -1416,7 +1468,10 @@ class _Checker:
                            f"{expected!r} (row name, then column name)", *where, "path")
                 continue
             problem = problems.get(path)
-            if problem is not None:
+            if problem is not None and problem[1].startswith("listed in the plate, but there is no group"):
+                self.warning(f"well {path!r} is listed but there is no group at {join_path(self.node.path, path)}",
+                             *where, "path")
+            elif problem is not None:
                 missing, reason = problem
                 # a listed well without a group may be a sparse plate: a warning; a group that is no
                 # well cannot be opened ("the group above the images MUST implement the well specification")
