@@ -1085,3 +1085,21 @@ def test_levels_out_of_order_and_a_label_image_without_multiscales_are_errors(tm
     issues = ome_issues(image)
     assert ("/labels/cells", "image-label without multiscales: a label image must be a multiscale image") in [
         (i.path, i.message) for i in errors(issues)], _explain(issues)
+
+
+def test_rdefs_that_is_no_object_and_rows_that_differ_only_in_case_warn(tmp_path: Path) -> None:
+    """napari-ome-zarr fails on 'rdefs': [] ('str' object has no attribute 'get'); rows 'A' and 'a'
+    collide on case-insensitive file systems ("Care SHOULD be taken"); both passed silently
+    (audit L, 9)."""
+    attrs = _image_ns("0.5")
+    attrs["ome"]["omero"]["rdefs"] = ["color"]
+    issues = ome_issues(write_image_store(tmp_path / "rdefs.zarr", attrs))
+    assert not errors(issues) and [i.pointer for i in issues if "rdefs" in i.message] == [
+        "/attributes/ome/omero/rdefs"], _explain(issues)
+    root = tmp_path / "plate.zarr"
+    zarr.open_group(root, mode="w", zarr_format=3).attrs["ome"] = {"version": "0.5", "plate": {
+        "rows": [{"name": "A"}, {"name": "a"}], "columns": [{"name": "1"}], "wells": []}}
+    issues = ome_issues(root)
+    assert [(i.severity, i.pointer, i.message) for i in issues if "case" in i.message] == [
+        (Severity.WARNING, "/attributes/ome/plate/rows/1",
+         "rows 'A' and 'a' differ only in case: they collide on case-insensitive file systems (macOS, Windows)")]

@@ -1391,6 +1391,10 @@ class _Checker:
             self._check_window(window, where)
         self._check_channel_count(channels)
         rdefs = omero.get("rdefs")
+        if "rdefs" in omero and not isinstance(rdefs, dict):
+            self.warning(f"{INTEROPERABILITY} omero.rdefs is {_short(rdefs)}; it is an object of rendering settings "
+                         "('model': 'color' or 'greyscale'), and napari-ome-zarr fails on anything else",
+                         "omero", "rdefs")
         if isinstance(rdefs, dict) and "model" in rdefs and rdefs.get("model") not in ("color", "greyscale"):
             self.warning(f"omero.rdefs.model is {_short(rdefs.get('model'))}; expected 'color' or 'greyscale'",
                          "omero", "rdefs", "model")
@@ -1442,6 +1446,15 @@ class _Checker:
         rows = [r.get("name") for _, r in _dicts(plate.get("rows"))] if isinstance(plate.get("rows"), list) else []
         columns = ([c.get("name") for _, c in _dicts(plate.get("columns"))]
                    if isinstance(plate.get("columns"), list) else [])
+        for key, names in (("rows", rows), ("columns", columns)):
+            folded: dict[str, int] = {}
+            for n, name in enumerate(names):
+                if isinstance(name, str):
+                    other = folded.setdefault(name.casefold(), n)
+                    if other != n and names[other] != name:
+                        # "Care SHOULD be taken to avoid collisions on case-insensitive filesystems"
+                        self.warning(f"{key} {_short(names[other])} and {_short(name)} differ only in case: they "
+                                     "collide on case-insensitive file systems (macOS, Windows)", "plate", key, n)
         problems = _well_problems(self.ctx, self.node.path, plate) if self.check_arrays else {}
         rows_listed = isinstance(plate.get("rows"), list)
         columns_listed = isinstance(plate.get("columns"), list)
