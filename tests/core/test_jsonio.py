@@ -185,3 +185,11 @@ def test_rendering_falls_back_when_a_string_looks_like_a_placeholder(monkeypatch
     monkeypatch.setattr(secrets, "token_hex", lambda n: "0" * 2 * n)
     value = parse_document("z", b'{"a": 1.50, "s": "zb-number-0000000000000000-0"}', keep_numbers=True).value
     assert jsonio.render_numbers(json.dumps, value) == '{"a": 1.5, "s": "zb-number-0000000000000000-0"}'
+
+
+def test_finite_number_takes_integers_too_large_for_a_float() -> None:
+    """10**400 is a legal JSON number; math.isfinite raised OverflowError on it (audit L, 1)."""
+    from zarr_browser.core.jsonio import finite_number
+
+    assert finite_number(1) and finite_number(-2.5) and finite_number(10**300)
+    assert not any(finite_number(v) for v in (10**400, -(10**400), float("nan"), float("inf"), True, "1", None))

@@ -412,3 +412,15 @@ def canonical(value: JSON) -> str:
     return json.dumps(value, sort_keys=True, allow_nan=True, separators=(",", ":"))
 
 
+
+
+def finite_number(value: object) -> bool:
+    """Whether *value* is a JSON number a 64-bit float holds: not a boolean, NaN or infinity, and
+    not an integer such as ``10**400`` (legal JSON) that ``float()`` and ``math.isfinite()`` raise
+    ``OverflowError`` on."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False

@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from zarr_browser.core.dimensions import looks_rgb, resolve_dimension_names
+from zarr_browser.core.jsonio import finite_number
 from zarr_browser.core.model import join_path, parent_path
 from zarr_browser.core.preview import not_an_image
 from zarr_browser.core.safety import open_array
@@ -1119,14 +1120,7 @@ class _TileOpener:
 
 
 def _finite(value: Any) -> TypeGuard[int | float]:
-    """A number a 64-bit float holds: not NaN, not infinite, and not a JSON integer such as
-    ``10**400`` that ``math.isfinite`` and ``float`` raise ``OverflowError`` on."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
+    return finite_number(value)  # (10**400 is legal JSON: math.isfinite raised OverflowError on it)
 
 
 def _with_image_units(pixels: _Pixels, image_axes: Sequence[Mapping[str, Any]]) -> _Pixels:

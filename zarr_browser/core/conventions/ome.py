@@ -101,11 +101,6 @@ def _overflows(value: JSON) -> bool:
     return _is_int(value) and abs(value) > sys.float_info.max
 
 
-def _finite(value: JSON) -> bool:
-    """Whether *value* is a number that a 64-bit float holds and that is not NaN or infinite."""
-    return _is_number(value) and not _overflows(value) and math.isfinite(value)
-
-
 def _number_text(value: int | float) -> str:
     """*value* for a message, an integer of hundreds of digits cut to its first ones and its length."""
     text = repr(value)

@@ -51,7 +51,7 @@ from zarr_browser.core.editing.commands import (
     same,
 )
 from zarr_browser.core.issues import Issue, Severity
-from zarr_browser.core.jsonio import JSON
+from zarr_browser.core.jsonio import JSON, finite_number
 from zarr_browser.core.model import Node, join_path, key_prefix, parent_path
 from zarr_browser.errors import ZarrBrowserError
 
@@ -1349,13 +1349,7 @@ def _window_fill(window: dict[str, JSON], dtype: str | None, index: int) -> dict
 
 
 def _finite(value: object) -> TypeGuard[int | float]:
-    """A number a 64-bit float holds (``math.isfinite(10**400)`` raises OverflowError)."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
+    return finite_number(value)  # (math.isfinite(10**400) raises OverflowError)
 
 
 def _level0_dtype(session: EditSession, image: str) -> str | None:
