@@ -1103,3 +1103,15 @@ def test_rdefs_that_is_no_object_and_rows_that_differ_only_in_case_warn(tmp_path
     assert [(i.severity, i.pointer, i.message) for i in issues if "case" in i.message] == [
         (Severity.WARNING, "/attributes/ome/plate/rows/1",
          "rows 'A' and 'a' differ only in case: they collide on case-insensitive file systems (macOS, Windows)")]
+
+
+def test_a_huge_axis_name_does_not_make_huge_dimension_messages(tmp_path: Path) -> None:
+    """The dimension-conflict warning quoted a 100,000-character axis name in full (audit L, 8)."""
+    from zarr_browser.core.conventions import default_registry
+
+    attrs = _image_ns("0.5")
+    _ms(attrs)["axes"][0]["name"] = "c" * 100_000
+    root = write_image_store(tmp_path / "long.zarr", attrs)
+    report = validate_hierarchy(Hierarchy.open(str(root)), default_registry())
+    conflicts = [i for i in report.issues if i.convention == "dimensions"]
+    assert conflicts and max(len(i.message) for i in report.issues) <= 600, [len(i.message) for i in report.issues]

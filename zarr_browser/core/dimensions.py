@@ -106,7 +106,8 @@ def dimension_issues(node: Node, sources: Sequence[DimensionSource]) -> list[Iss
         named = [(s, s.names[axis]) for s in usable if s.names[axis]]
         distinct = {name for _, name in named}
         if len(distinct) > 1:
-            detail = ", ".join(f"{s.source} says {name!r}" for s, name in named)
+            # names cut to 60 characters: a 100,000-character axis name made a 100,000-character message
+            detail = ", ".join(f"{s.source} says {_quoted(name)}" for s, name in named)
             if any(s.convention == "nczarr" for s, _ in named):  # what an edit of _ARRAY_DIMENSIONS leaves alone
                 detail += " (netCDF readers take the NCZarr dimension references; the other names are xarray's)"
             first = named[0][0]
@@ -115,3 +116,9 @@ def dimension_issues(node: Node, sources: Sequence[DimensionSource]) -> list[Iss
                       first.pointer, "dimensions", first.document)
             )
     return issues
+
+
+def _quoted(name: str | None, limit: int = 60) -> str:
+    """*name* quoted for a message, cut to *limit* characters."""
+    text = repr(name)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
