@@ -57,6 +57,8 @@ from zarr_browser.errors import NodeNotFoundError, ReadOnlyError, StoreReadError
 if TYPE_CHECKING:
     import numpy as np
 
+    from zarr_browser.core.editing.review import Review
+
 __all__ = ["EditSession", "NotLoadedError", "SaveResult", "ValidationRefusedError"]
 
 logger = logging.getLogger(__name__)
@@ -119,6 +121,16 @@ class SaveResult:
     written: list[str] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     removed_temp_files: list[str] = field(default_factory=list)
+    cancelled: bool = False
+    """The save was stopped between documents (``stop``): :attr:`written` are saved, :attr:`remaining`
+    are not and stay unsaved changes (a second save writes them)."""
+    remaining: list[str] = field(default_factory=list)
+    """Documents a stopped save did not write (their consolidated entries included: see :meth:`EditSession.save`)."""
+
+
+SaveProgress = Callable[[str, int, int], None]
+"""``progress(phase, done, total)`` of a save: ``"validating"`` (0, 0), ``"checking"`` (documents
+compared with the store so far, of how many) and ``"writing"`` (documents written, of how many)."""
 
 
 def _style(text: str) -> tuple[int | str | None, str, bool, str]:
@@ -597,6 +609,11 @@ class EditSession:
 
     def plan(self) -> list[tuple[str, bytes, Snapshot]]:
         """What a save would write: ``(key, bytes, snapshot read)``, consolidated document last."""
+        return [(key, self._text(key, value).encode("utf-8"), self._docs[key].snapshot)
+                for key, value in self._final().items()]
+
+    def _final(self) -> dict[str, JSON]:
+        """The values a save would write, by key, consolidated documents last."""
         final = {key: self._docs[key].working for key in self.changed_keys()}
         if final or self._touched:
             for ckey, prefix in self._copies():
@@ -608,17 +625,29 @@ class EditSession:
                     final.pop(ckey, None)  # a copy is written after what it copies
                     if updated is not current or not same(updated, cdoc.original):
                         final[ckey] = updated
-        out = []
-        for key, value in final.items():
-            if value is ABSENT:
-                continue  # deleting documents is not an edit we offer
-            out.append((key, self._text(key, value).encode("utf-8"), self._docs[key].snapshot))
-        return out
+        # (deleting documents is not an edit we offer)
+        return {key: value for key, value in final.items() if value is not ABSENT}
 
     def diff(self) -> dict[str, str]:
         """A unified diff per document that a save would write (consolidated included)."""
+        return self._diffs(self.plan())
+
+    def review(self) -> Review:
+        """The diffs of :meth:`diff`, with the documents grouped by the change they get (a
+        dimension renamed in 10,000 arrays: one group of 10,000 documents and the consolidated
+        copy); see :mod:`~zarr_browser.core.editing.review`."""
+        from zarr_browser.core.editing.review import build_review
+
+        final = self._final()
+        plan = [(key, self._text(key, value).encode("utf-8"), self._docs[key].snapshot)
+                for key, value in final.items()]
+        copies = {key for key, _prefix in self._copies()}
+        before = {key: self._docs[key].original for key in final}
+        return build_review(self._diffs(plan), before, final, copies)
+
+    def _diffs(self, plan: Sequence[tuple[str, bytes, Snapshot]]) -> dict[str, str]:
         out: dict[str, str] = {}
-        for key, data, snapshot in self.plan():
+        for key, data, snapshot in plan:
             old = "" if snapshot.data is None else snapshot.data.decode("utf-8", errors="replace")
             new = data.decode("utf-8")
             note = ""
@@ -735,12 +764,20 @@ class EditSession:
             new,
         )
 
-    def save(self, *, force: bool = False) -> SaveResult:
+    def save(self, *, force: bool = False, progress: SaveProgress | None = None,
+             stop: Callable[[], bool] | None = None) -> SaveResult:
         """Write every changed document (and the consolidated copy) safely.
 
         Raises ValidationRefusedError when the affected nodes have errors and not *force*,
         ConflictError when a document changed in the store since it was read (nothing of it
         is overwritten; :meth:`reload` then), ReadOnlyError on read-only stores.
+
+        *progress* is called as the save goes (:data:`SaveProgress`; from the thread saving).
+        *stop* is asked before each document is compared and written: when it says True, the
+        save stops there and returns a result with ``cancelled`` set.  The documents written
+        stay written; the consolidated copies are then written for them alone (each entry as
+        its document now is in the store), so the store agrees with itself; the other documents
+        stay unsaved changes, which a second save writes.
         """
         plan = self.plan()
         if not plan:
@@ -748,13 +785,29 @@ class EditSession:
         if not self.backend.writable:
             what = getattr(self.backend, "description", "") or "read-only"
             raise ReadOnlyError(f"cannot save to {self.hierarchy.url}: it is {what}; nothing was saved")
+
+        def report(phase: str, done: int, total: int) -> None:
+            if progress is not None:
+                progress(phase, done, total)
+
+        def stopped() -> bool:
+            return stop is not None and stop()
+
+        report("validating", 0, 0)
         issues = self.validate()
         refusal = None if force else self.refusal(issues)
         if refusal is not None:
             raise refusal
-        conflicts = self.conflicts()
+        conflicts = self._conflicts(plan, report, stopped)
+        if conflicts is None:
+            return SaveResult([], issues, list(self.removed_temp_files), cancelled=True,
+                              remaining=[key for key, _data, _snapshot in plan])
         if conflicts and self._rebase_consolidated(conflicts):
-            plan, conflicts = self.plan(), self.conflicts()
+            plan = self.plan()
+            conflicts = self._conflicts(plan, report, stopped)
+            if conflicts is None:
+                return SaveResult([], issues, list(self.removed_temp_files), cancelled=True,
+                                  remaining=[key for key, _data, _snapshot in plan])
         if conflicts:
             had = {key for key, _data, snapshot in plan if snapshot.exists}
             deleted = [key for key in conflicts if key in had and not self.backend.read(key).exists]
@@ -765,7 +818,12 @@ class EditSession:
         self.backend.check_writable([key for key, _data, _snapshot in plan])
         written: list[str] = []
         retries = CONSOLIDATED_RETRIES
+        total = len(plan)
+        report("writing", 0, total)
+        copies = frozenset(key for key, _prefix in self._copies())
         while plan:
+            if stopped() and not all(key in copies for key, _data, _snapshot in plan):
+                return self._stop_saving(plan, written, issues, copies)
             key, data, snapshot = plan.pop(0)
             try:
                 new_snapshot = self.backend.write(key, data, snapshot)
@@ -775,6 +833,7 @@ class EditSession:
                     # go into theirs (a copy derived from the documents merges entry by entry)
                     retries -= 1
                     plan = self.plan()
+                    total = len(written) + len(plan)
                     continue
                 self._after_save(written)
                 if not written:
@@ -785,14 +844,68 @@ class EditSession:
                 if not written:
                     raise SaveFailedError(f"{err}; nothing was saved") from err
                 raise SaveFailedError(f"{err}; {_partly(written)}", written) from err
-            doc = self._docs[key]
-            parsed = parse_document(key, data, keep_numbers=True)
-            doc.snapshot = new_snapshot
-            doc.original = parsed.value
-            doc.working = copy.deepcopy(parsed.value)
+            self._saved_as(key, data, new_snapshot)
             written.append(key)
+            report("writing", len(written), total)
         self._after_save(written)
         return SaveResult(written, issues, list(self.removed_temp_files))
+
+    def _conflicts(self, plan: Sequence[tuple[str, bytes, Snapshot]], report: SaveProgress,
+                   stopped: Callable[[], bool]) -> list[str] | None:
+        """:meth:`conflicts` of *plan*, reporting progress; None when stopped meanwhile."""
+        out = []
+        total = len(plan)
+        for done, (key, _data, snapshot) in enumerate(plan):
+            if stopped():
+                return None
+            report("checking", done, total)
+            if self.backend.read(key).version != snapshot.version:
+                out.append(key)
+        report("checking", total, total)
+        return out
+
+    def _saved_as(self, key: str, data: bytes, snapshot: Snapshot) -> None:
+        """The document *key* was written as *data*: it is what was read now."""
+        doc = self._docs[key]
+        parsed = parse_document(key, data, keep_numbers=True)
+        doc.snapshot = snapshot
+        doc.original = parsed.value
+        doc.working = copy.deepcopy(parsed.value)
+
+    def _stop_saving(self, plan: list[tuple[str, bytes, Snapshot]], written: list[str], issues: list[Issue],
+                     copies: frozenset[str]) -> SaveResult:
+        """Stop a save before the documents of *plan*: write the consolidated copies among them
+        for the documents *written* alone, so that each entry is as its document now is in the
+        store (a reader of consolidated metadata sees what a reader of the documents sees)."""
+        remaining = [key for key, _data, _snapshot in plan]
+        if written:
+            done = set(written)
+            for key in [key for key in remaining if key in copies]:
+                # from the copy as in the store: a v3 group's own attributes edited (its zarr.json
+                # is its copy) are not written either
+                doc = self._docs[key]
+                prefix = "" if key == self.consolidated_key else key[: -len(key.rpartition("/")[2])]
+                owed = {k[len(prefix):]: self._docs[k].original for k in done if k.startswith(prefix) and k != key}
+                updated = reconsolidate(key, doc.original, owed)
+                if updated is doc.original:
+                    continue
+                data = self._text(key, updated).encode("utf-8")
+                try:
+                    snapshot = self.backend.write(key, data, doc.snapshot)
+                except ConflictError as err:
+                    self._after_save(written)
+                    raise ConflictError(f"{err}; {_partly(written)}", err.keys, written, deleted=err.deleted) from err
+                except SaveFailedError as err:
+                    self._after_save(written)
+                    raise SaveFailedError(f"{err}; {_partly(written)}", written) from err
+                working = doc.working
+                self._saved_as(key, data, snapshot)
+                doc.working = working  # (the edits and entries not written yet: the next save's)
+                written.append(key)
+                done.add(key)
+        self._after_save(written)
+        return SaveResult(written, issues, list(self.removed_temp_files), cancelled=True,
+                          remaining=[key for key in remaining if key not in written])
 
     def _derived(self, key: str) -> bool:
         """Whether *key* is a consolidated copy and nothing else: the store's, a v2 group's own
