@@ -31,6 +31,7 @@ from zarr_browser.errors import ZarrBrowserError
 if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import ConventionRegistry
     from zarr_browser.core.editing import Command, SaveResult
+    from zarr_browser.core.editing.review import Review
     from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.qt.workers import Runner
 
@@ -100,6 +101,9 @@ class EditController(QObject):
     saved = Signal(object)
     #: a save was refused or failed (the exception: ConflictError, ValidationRefusedError, ...)
     saveFailed = Signal(object)
+    #: how far a save is: (phase, done, total), see :data:`~zarr_browser.core.editing.session.SaveProgress`;
+    #: emitted from the thread saving, once per document (received queued on the GUI thread)
+    saveProgress = Signal(str, int, int)
     #: the session re-read the store (after a conflict)
     reloaded = Signal()
     #: work under way changed ("" when idle)
@@ -119,6 +123,7 @@ class EditController(QObject):
         self._fork: int | None = None
         self._generation = 0
         self._waiting: list[tuple[Callable[[EditSession], None], Callable[[bool], None] | None]] = []
+        self._stop_saving: threading.Event | None = None  # set: the save under way stops before its next document
         self.validation = ValidationState()
         self._validate_timer = QTimer(self)
         self._validate_timer.setSingleShot(True)
@@ -150,6 +155,7 @@ class EditController(QObject):
         self._generation += 1
         self._validate_timer.stop()
         self._waiting = []
+        self._stop_saving = None  # (a save under way finishes: its result is dropped)
         was_active = self._session is not None
         self._session = None
         self.validation = ValidationState()
@@ -396,6 +402,24 @@ class EditController(QObject):
 
         self._runner.submit(work, on_done=done, on_error=self._on_error)
 
+    def reviewLater(self, callback: Callable[[Review], None]) -> None:
+        """The diffs of :meth:`diffLater` grouped by change (:meth:`EditSession.review`), made in
+        a worker, then *callback* with them (not when the session ended meanwhile)."""
+        session = self._session
+        if session is None:
+            return
+        generation = self._generation
+
+        def work() -> Review:
+            with self._lock:
+                return session.review()
+
+        def done(review: Review) -> None:
+            if generation == self._generation:
+                callback(review)
+
+        self._runner.submit(work, on_done=done, on_error=self._on_error)
+
     # -- validation ----------------------------------------------------------------------------
     def validateSoon(self) -> None:
         """Validate after a pause in editing."""
@@ -421,23 +445,31 @@ class EditController(QObject):
 
     # -- saving --------------------------------------------------------------------------------
     def save(self, *, force: bool = False) -> None:
-        """Save in a worker; :attr:`saved` or :attr:`saveFailed` follows."""
+        """Save in a worker; :attr:`saveProgress` as it goes, then :attr:`saved` (its result says
+        when :meth:`stopSaving` stopped it part-way) or :attr:`saveFailed`."""
         session = self._session
         if session is None or self._busy:
             return
         generation = self._generation
+        stop = self._stop_saving = threading.Event()
+
+        def progress(phase: str, done: int, total: int) -> None:  # (in the worker)
+            self.saveProgress.emit(phase, done, total)
 
         def done(result: SaveResult) -> None:
             if generation != self._generation:
                 return
+            self._stop_saving = None
             self._set_busy("")
-            self._mark_saved(len(session.history()))
+            if not result.cancelled:  # (stopped part-way: no undo depth matches the store)
+                self._mark_saved(len(session.history()))
             self._changed()
             self.saved.emit(result)
 
         def failed(err: BaseException) -> None:
             if generation != self._generation:
                 return
+            self._stop_saving = None
             self._set_busy("")
             self._refresh_state()
             if not isinstance(err, ZarrBrowserError | OSError):
@@ -445,7 +477,20 @@ class EditController(QObject):
             self.saveFailed.emit(err)
 
         self._set_busy("saving")
-        self._runner.submit(self._locked, lambda: session.save(force=force), on_done=done, on_error=failed)
+        self._runner.submit(self._locked, lambda: session.save(force=force, progress=progress, stop=stop.is_set),
+                            on_done=done, on_error=failed)
+
+    def stopSaving(self) -> bool:
+        """Ask the save under way to stop before its next document (what it wrote stays written,
+        the rest stays unsaved); False when no save is under way."""
+        stop = self._stop_saving
+        if stop is None:
+            return False
+        stop.set()
+        return True
+
+    def isSaving(self) -> bool:
+        return self._stop_saving is not None
 
     def reload(self, *, reapply: bool) -> None:
         """Re-read every loaded document (keeping the edits when *reapply*) in a worker."""

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from qtpy.QtCore import QObject, Qt
+from qtpy.QtCore import QObject, Qt, QTimer
 from qtpy.QtGui import QAction, QKeySequence
 from qtpy.QtWidgets import QDockWidget, QLabel, QMessageBox, QStatusBar, QToolBar
 
@@ -26,13 +26,14 @@ from zarr_browser.core.editing import ConflictError, ValidationRefusedError
 from zarr_browser.core.editing.session import node_paths
 from zarr_browser.qt._typed import connect_slot, nonnull
 from zarr_browser.qt.editor.controller import EditController
-from zarr_browser.qt.editor.dialogs import SaveDialog
+from zarr_browser.qt.editor.dialogs import SaveDialog, SaveProgressDialog
 from zarr_browser.qt.editor.panel import EditorPanel
 from zarr_browser.qt.recent import is_remote_url
 
 if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import ConventionRegistry
     from zarr_browser.core.editing import SaveResult
+    from zarr_browser.core.editing.review import Review
     from zarr_browser.core.hierarchy import Hierarchy
     from zarr_browser.qt.editor.controller import ValidationState
     from zarr_browser.qt.window import BrowserWindow
@@ -47,6 +48,8 @@ logger = logging.getLogger(__name__)
 DOCK_SHARE, DOCK_MIN_WIDTH, DOCK_MAX_WIDTH = 0.34, 400, 600
 #: the tree's width next to the inspector once the dock is open (its Name, Kind and Shape columns)
 TREE_WIDTH = 450
+#: a save still under way this long (ms) after Save shows its progress, with *Stop saving*
+PROGRESS_AFTER_MS = 400
 
 
 
@@ -73,6 +76,7 @@ class WindowEditing(QObject):
         self._after_save: Callable[[], object] | None = None
         self._dock_fitted = False
         self.saveDialog: SaveDialog | None = None
+        self.progressDialog: SaveProgressDialog | None = None
         self.controller = EditController(runner=runner, registry=registry, parent=self)
         self.editor = EditorPanel(self.controller, runner=runner, registry=registry)
         self.dock = QDockWidget("Editor", window)
@@ -138,6 +142,7 @@ class WindowEditing(QObject):
         self.controller.editFailed.connect(self._on_edit_failed)
         self.controller.saved.connect(self._on_saved)
         self.controller.saveFailed.connect(self._on_save_failed)
+        self.controller.saveProgress.connect(self._on_save_progress)
         self.controller.reloaded.connect(self._on_reloaded)
         self._window.storeOpened.connect(self._on_store_opened)
         self._window.panel.currentPathChanged.connect(self._update_unsaved_note)
@@ -339,13 +344,13 @@ class WindowEditing(QObject):
             return
         self._status_bar().showMessage("Comparing the edited documents…", 0)
 
-        def show(diff: dict[str, str]) -> None:
+        def show(review: Review) -> None:
             self._status_bar().clearMessage()
-            dialog = SaveDialog(diff, None, save=False, parent=self._window)
+            dialog = SaveDialog(review, None, save=False, parent=self._window)
             self.saveDialog = dialog
             dialog.open()
 
-        self.controller.diffLater(show)
+        self.controller.reviewLater(show)
 
     def save(self, then: Callable[[], object] | None = None) -> None:
         """Validate (worker), show the diff and the verdict, then save (worker) when accepted."""
@@ -355,17 +360,17 @@ class WindowEditing(QObject):
         if self.controller.isBusy():
             return
         self._status_bar().showMessage("Validating the edits…", 0)
-        self.controller.validateNow(lambda state: self.controller.diffLater(
-            lambda diff: self._show_save_dialog(state, diff, then)))
+        self.controller.validateNow(lambda state: self.controller.reviewLater(
+            lambda review: self._show_save_dialog(state, review, then)))
 
     def _read_only_reason(self) -> str:
         """Why the session's store cannot be written ("a zip file; …", "served over HTTP…"), for messages."""
         session = self.controller.session()
         return str(getattr(session.backend, "reason", "") or "read-only") if session is not None else "read-only"
 
-    def _show_save_dialog(self, state: ValidationState, diff: dict[str, str], then: Callable[[], object] | None) -> None:
+    def _show_save_dialog(self, state: ValidationState, review: Review, then: Callable[[], object] | None) -> None:
         self._status_bar().clearMessage()
-        dialog = SaveDialog(diff, state, writable=self.controller.isWritable(),
+        dialog = SaveDialog(review, state, writable=self.controller.isWritable(),
                             reason=self._read_only_reason(), parent=self._window)
         self.saveDialog = dialog
         dialog.accepted.connect(lambda: self._save_now(dialog.force(), then))
@@ -374,19 +379,52 @@ class WindowEditing(QObject):
     def _save_now(self, force: bool, then: Callable[[], object] | None) -> None:
         self._after_save = then
         self._status_bar().showMessage("Saving…", 0)
+        progress = SaveProgressDialog(self.stopSaving, parent=self._window)
+        self.progressDialog = progress
         self.controller.save(force=force)
+        if self.controller.isSaving():
+            # shown once the save takes a moment (a save of a few documents does not flash it)
+            QTimer.singleShot(PROGRESS_AFTER_MS, lambda: progress.open() if self.progressDialog is progress else None)
+
+    def stopSaving(self) -> None:
+        """Stop the save under way before its next document (the progress dialog's *Stop saving*)."""
+        if self.controller.stopSaving():
+            self._status_bar().showMessage("Stopping the save after the document being written…", 0)
+
+    def _on_save_progress(self, phase: str, done: int, total: int) -> None:
+        if self.progressDialog is not None:
+            self.progressDialog.setProgress(phase, done, total)
+
+    def _end_progress(self) -> None:
+        progress, self.progressDialog = self.progressDialog, None
+        if progress is not None:
+            progress.finish()
+            progress.deleteLater()
 
     def _on_saved(self, result: SaveResult) -> None:
+        self._end_progress()
         n = len(result.written)
         # (10,000 names ran over the status bar's writable label: the first few and the count)
         shown = ", ".join(result.written[:4]) + (f", … ({n:,} in all)" if n > 4 else "")
-        self._status_bar().showMessage(f"Saved {n:,} document{'s' if n != 1 else ''}: {shown or 'no change'}", 8000)
         self._refresh_views(node_paths(result.written))
+        if result.cancelled:  # stopped by the user: the rest stays unsaved, and what was to follow waits
+            self._after_save = None
+            left = len(result.remaining)
+            what = f"{n:,} document{'s' if n != 1 else ''} written ({shown})" if n else "nothing was written"
+            self._status_bar().showMessage(f"Save stopped: {what}; {left:,} not written", 10000)
+            self._window.errorBar.showError(
+                f"Save stopped: {what}; {left:,} document{'s' if left != 1 else ''} not written "
+                f"({', '.join(result.remaining[:3])}{', …' if left > 3 else ''}) stay unsaved edits. "
+                + ("Each document written is whole, and the consolidated copy says what the documents say. "
+                   if n else "") + "Save again (Ctrl+S) to write the rest.")
+            return
+        self._status_bar().showMessage(f"Saved {n:,} document{'s' if n != 1 else ''}: {shown or 'no change'}", 8000)
         then, self._after_save = self._after_save, None
         if then is not None:
             then()
 
     def _on_save_failed(self, err: BaseException) -> None:
+        self._end_progress()
         self._after_save = None
         self._status_bar().clearMessage()
         if isinstance(err, ConflictError):
