@@ -41,6 +41,7 @@ from zarr_browser.core.redact import redact_text
 from zarr_browser.errors import ZarrBrowserError
 from zarr_browser.qt.app import app_settings
 from zarr_browser.qt.browser_panel import BrowserPanel, StoreView, absolute_url
+from zarr_browser.qt.shortcuts import set_tip
 from zarr_browser.qt.tree_model import HierarchyTreeModel
 from zarr_browser.qt.workers import log_failure
 
@@ -150,8 +151,10 @@ class NodeBrowserPanel(BrowserPanel):
                              refusal=layers_refusal)
         # the window gives these keys its own actions; in napari they act while the dock has the focus
         self.refreshAction.setShortcut(QKeySequence(Qt.Key.Key_F5))
+        set_tip(self.refreshAction)
         self.findAction = QAction("Filter names", self)
         self.findAction.setShortcut(QKeySequence.StandardKey.Find)
+        set_tip(self.findAction, "Show the loaded nodes whose name matches")
         self.findAction.triggered.connect(self.focusFilter)
         for action in (self.refreshAction, self.findAction):
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -271,6 +274,7 @@ class BrowserDock(QWidget):
         self.cancel_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         self.cancel_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.cancel_action.setEnabled(False)  # Esc clears the filter box otherwise
+        set_tip(self.cancel_action, "Stop opening the store")
         self.addAction(self.cancel_action)
         self.options_action = QAction("Open URL with storage options…", self)
         self.options_action.setToolTip("Endpoint, credentials, anonymous access and other storage options "
@@ -280,6 +284,7 @@ class BrowserDock(QWidget):
         self.focus_url_action = QAction("Go to the URL box", self)
         self.focus_url_action.setShortcut(QKeySequence("Ctrl+L"))
         self.focus_url_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        set_tip(self.focus_url_action, "Put the focus in the URL box")
         self.addAction(self.focus_url_action)
         # no Ctrl+W: napari's window has it (Close Window)
         self.close_action = QAction("Close store", self)

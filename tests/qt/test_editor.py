@@ -221,11 +221,11 @@ def test_the_attribute_actions_have_keys_a_context_menu_key_and_the_edit_menu(
     window = make_window()
     open_for_editing(qtbot, window, store)
     attributes = window.editing.editor.attributes
-    actions = {a.text(): a for a in window.editing.menu.actions()}
+    actions = {a.text().replace("&", ""): a for a in window.editing.menu.actions()}
     names = ("Add key", "Add item", "Delete", "Paste JSON…")
     assert [actions[n].shortcut().toString() for n in names] == ["Ins", "Alt+Ins", "Del", "Ctrl+Shift+V"]
-    assert all(f"({key})" in actions[n].toolTip() for n, key in zip(
-        names, ("Insert", "Alt+Insert", "Delete", "Ctrl+Shift+V"), strict=True))
+    assert all(actions[n].toolTip().endswith(f"({key})") for n, key in zip(  # (as the menu writes the key)
+        names, ("Ins", "Alt+Ins", "Del", "Ctrl+Shift+V"), strict=True))
     view = attributes.view
     window.activateWindow()  # shortcuts fire in the active window (under Xvfb it is not active by itself)
     qtbot.waitUntil(window.isActiveWindow, timeout=WAIT)
@@ -253,7 +253,7 @@ def test_the_attribute_actions_have_keys_a_context_menu_key_and_the_edit_menu(
     shown: list[str] = []
     monkeypatch.setattr(QMenu, "exec", lambda menu, *args: shown.extend(a.text() for a in menu.actions()))
     qtbot.keyClick(view, Qt.Key.Key_F10, Qt.KeyboardModifier.ShiftModifier)
-    assert shown == list(names)
+    assert [text.replace("&", "") for text in shown] == list(names)
     # from the Edit menu, with the focus in the hierarchy tree and another tab shown: the attributes come back
     window.editing.editor.tabs.setCurrentIndex(window.editing.editor.tabs.count() - 1)
     window.tree.setFocus()

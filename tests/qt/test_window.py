@@ -327,12 +327,12 @@ def test_context_menu_copy_path_and_code(qtbot: Any, make_window: Any, demo_root
     open_and_wait(qtbot, window, demo_root)
     cells = proxy_child(window, window.proxy.index(0, 0), "cells.ome.zarr")
     menu = window.contextMenuFor(cells)
-    texts = [a.text() for a in menu.actions() if not a.isSeparator()]
+    texts = [a.text().replace("&", "") for a in menu.actions() if not a.isSeparator()]  # (mnemonics: the menus')
     assert texts == ["Copy path", "Copy as code", "Open in napari", "Refresh", "Validate subtree"]
-    napari = next(a for a in menu.actions() if a.text() == "Open in napari")
+    napari = next(a for a in menu.actions() if a.text() == "Open in &napari")
     assert napari.isEnabled() == napari_available()  # napari and the zarr-browser reader installed
     assert napari.toolTip() == ("Open the node in napari" if napari_available() else "needs the napari plugin")
-    next(a for a in menu.actions() if a.text() == "Copy path").trigger()
+    next(a for a in menu.actions() if a.text() == "&Copy path").trigger()
     assert QGuiApplication.clipboard().text() == "/cells.ome.zarr"
     code_menu = next(a for a in menu.actions() if a.text() == "Copy as code").menu()
     assert [a.text() for a in code_menu.actions()] == ["zarr-python", "napari", "ome-zarr-py"]
@@ -416,7 +416,7 @@ def test_keys_of_the_tree_and_the_filter_box(qtbot: Any, make_window: Any, tmp_p
     shown: list[str] = []
     monkeypatch.setattr(QMenu, "exec", lambda menu, *args: shown.extend(a.text() for a in menu.actions()))
     qtbot.keyClick(window.tree, Qt.Key.Key_F10, Qt.KeyboardModifier.ShiftModifier)
-    assert "Copy path" in shown
+    assert "&Copy path" in shown
 
 
 def test_tab_goes_from_the_tree_through_the_breadcrumb_then_the_tabs(qtbot: Any, make_window: Any,

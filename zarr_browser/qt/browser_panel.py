@@ -74,6 +74,7 @@ from zarr_browser.errors import ZarrBrowserError
 from zarr_browser.qt._typed import nonnull
 from zarr_browser.qt.filter_model import HierarchyFilterModel
 from zarr_browser.qt.inspector import Inspector
+from zarr_browser.qt.shortcuts import set_tip
 from zarr_browser.qt.tree_model import HierarchyTreeModel
 
 if TYPE_CHECKING:
@@ -403,24 +404,27 @@ class BrowserPanel(QWidget):
     def _build_actions(self) -> None:
         style = nonnull(self.style())
         self.refreshAction = QAction(style.standardIcon(QStyle.StandardPixmap.SP_BrowserReload), "Refresh", self)
-        self.refreshAction.setToolTip("Read the selected node again from the store (F5)")
+        set_tip(self.refreshAction, "Read the selected node again from the store")  # (its host gives it F5)
         self.copyPathAction = QAction("Copy path", self)
         self.copyPathAction.setShortcut(QKeySequence.StandardKey.Copy)
         self.copyPathAction.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        set_tip(self.copyPathAction, "Copy the node's path")
         self.validateAction = QAction("Validate subtree", self)
         self.backAction = QAction("Back", self)
         self.backAction.setShortcut(QKeySequence.StandardKey.Back)
-        self.backAction.setToolTip("The node shown before (Alt+Left)")
+        set_tip(self.backAction, "The node shown before")
         self.forwardAction = QAction("Forward", self)
         self.forwardAction.setShortcut(QKeySequence.StandardKey.Forward)
-        self.forwardAction.setToolTip("The node shown after, when gone back (Alt+Right)")
+        set_tip(self.forwardAction, "The node shown after, when gone back")
         for action in (self.backAction, self.forwardAction):
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.addAction(action)
         self.nextTabAction = QAction("Next inspector tab", self)
         self.nextTabAction.setShortcut(QKeySequence("Ctrl+PgDown"))
+        set_tip(self.nextTabAction, "Show the inspector's next tab")
         self.previousTabAction = QAction("Previous inspector tab", self)
         self.previousTabAction.setShortcut(QKeySequence("Ctrl+PgUp"))
+        set_tip(self.previousTabAction, "Show the inspector's previous tab")
         for action in (self.nextTabAction, self.previousTabAction):
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.addAction(action)

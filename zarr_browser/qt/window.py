@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from qtpy.QtCore import QModelIndex, QSettings, QSize, Qt, Signal
 from qtpy.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from qtpy.QtWidgets import (
+    QApplication,
     QCheckBox,
     QDialog,
     QDialogButtonBox,
@@ -46,6 +47,7 @@ from qtpy.QtWidgets import (
     QPushButton,
     QStackedWidget,
     QStyle,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -59,6 +61,7 @@ from zarr_browser.qt.app import app_settings
 from zarr_browser.qt.browser_panel import NAPARI_TOOLTIP, BadgeDelegate, BrowserPanel
 from zarr_browser.qt.editor.window_editing import WindowEditing
 from zarr_browser.qt.recent import RecentStore, RecentStores
+from zarr_browser.qt.shortcuts import set_tip
 
 if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import ConventionRegistry
@@ -336,6 +339,22 @@ def _napari_refusal(node: Node) -> str | None:
     return f"Cannot be opened in napari: {why}" if why else None
 
 
+def _first_focusable(pane: QWidget) -> QWidget | None:
+    """Where F6 puts the focus in *pane*: the first widget Tab reaches in the current page of its
+    first tab widget (the inspector's, the editor's), else the tab bar; else the first in *pane*."""
+    tabs = pane if isinstance(pane, QTabWidget) else pane.findChild(QTabWidget)
+    within = (tabs.currentWidget() if tabs is not None else None) or pane
+    widget = within.nextInFocusChain()
+    for _ in range(5000):  # (the chain is the window's, a ring: Tab order)
+        if widget is None or widget is within:
+            break
+        if within.isAncestorOf(widget) and widget.isVisible() and widget.isEnabled() \
+                and widget.focusPolicy() & Qt.FocusPolicy.TabFocus and widget.focusProxy() is None:
+            return widget
+        widget = widget.nextInFocusChain()
+    return tabs
+
+
 class BrowserWindow(QMainWindow):
     """Browse one zarr store at a time: tree, filter, inspector, copy as code, validation.
 
@@ -410,32 +429,54 @@ class BrowserWindow(QMainWindow):
     # -- construction ----------------------------------------------------------------------
     def _build_actions(self) -> None:
         style = nonnull(self.style())
-        self.openFolderAction = QAction(style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon), "Open folder…", self)
+        # (menu items have & mnemonics: Alt+F, then O opens a folder; their tooltips name their keys,
+        # from the keys themselves: set_tip)
+        self.openFolderAction = QAction(style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon), "&Open folder…", self)
         self.openFolderAction.setShortcut(QKeySequence.StandardKey.Open)
-        self.openFolderAction.setToolTip("Open a zarr directory (Ctrl+O)")
-        self.openZipAction = QAction(style.standardIcon(QStyle.StandardPixmap.SP_FileIcon), "Open zip…", self)
-        self.openZipAction.setToolTip("Open a zipped zarr store (.zip, .ozx)")
-        self.openUrlAction = QAction(style.standardIcon(QStyle.StandardPixmap.SP_DriveNetIcon), "Open URL…", self)
+        set_tip(self.openFolderAction, "Open a zarr directory")
+        self.openZipAction = QAction(style.standardIcon(QStyle.StandardPixmap.SP_FileIcon), "Open &zip…", self)
+        set_tip(self.openZipAction, "Open a zipped zarr store (.zip, .ozx)")
+        self.openUrlAction = QAction(style.standardIcon(QStyle.StandardPixmap.SP_DriveNetIcon), "Open &URL…", self)
         self.openUrlAction.setShortcut(QKeySequence("Ctrl+L"))
-        self.openUrlAction.setToolTip("Open an http(s)://, s3://, gs://… store with storage options (Ctrl+L)")
+        set_tip(self.openUrlAction, "Open an http(s)://, s3://, gs://… store with storage options")
         self.refreshAction.setShortcut(QKeySequence(Qt.Key.Key_F5))
-        self.closeStoreAction = QAction("Close store", self)
+        self.closeStoreAction = QAction("&Close store", self)
         # every binding of the platform, not the first only (under some styles Ctrl+F4 came first,
         # and Ctrl+W did nothing; audit K, 10)
         self.closeStoreAction.setShortcuts(QKeySequence.StandardKey.Close)
-        close_keys = " or ".join(k.toString(QKeySequence.SequenceFormat.NativeText)
-                                 for k in QKeySequence.keyBindings(QKeySequence.StandardKey.Close))
-        self.closeStoreAction.setToolTip(f"Close the store shown ({close_keys})" if close_keys else "Close the store shown")
-        self.quitAction = QAction("Quit", self)
+        set_tip(self.closeStoreAction, "Close the store shown")
+        self.quitAction = QAction("&Quit", self)
         self.quitAction.setShortcut(QKeySequence("Ctrl+Q"))
-        self.findAction = QAction("Filter names", self)
+        set_tip(self.quitAction, "Close the window (unsaved edits are asked about)")
+        self.findAction = QAction("&Filter names", self)
         self.findAction.setShortcut(QKeySequence.StandardKey.Find)
-        self.cancelAction = QAction(style.standardIcon(QStyle.StandardPixmap.SP_BrowserStop), "Cancel loading", self)
+        set_tip(self.findAction, "Show the loaded nodes whose name matches")
+        self.cancelAction = QAction(style.standardIcon(QStyle.StandardPixmap.SP_BrowserStop), "Cancel &loading", self)
         self.cancelAction.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         self.cancelAction.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        self.clearRecentAction = QAction("Clear recent stores", self)
-        for action in (self.findAction, self.cancelAction):
+        set_tip(self.cancelAction, "Stop waiting for the store")
+        # F6 / Shift+F6 go from pane to pane, as in most applications (from the tree, the editor's
+        # attribute tree was 9 Tabs away: audit K, 8)
+        self.nextPaneAction = QAction("&Next pane", self)
+        self.nextPaneAction.setShortcut(QKeySequence(Qt.Key.Key_F6))
+        set_tip(self.nextPaneAction, "Move the focus to the next pane: tree, inspector, editor")
+        self.previousPaneAction = QAction("&Previous pane", self)
+        self.previousPaneAction.setShortcut(QKeySequence("Shift+F6"))
+        set_tip(self.previousPaneAction, "Move the focus to the previous pane: editor, inspector, tree")
+        self.clearRecentAction = QAction("&Clear recent stores", self)
+        for action in (self.findAction, self.cancelAction, self.nextPaneAction, self.previousPaneAction):
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             self.addAction(action)
+        # the panel's own actions: mnemonics in this window's menus, and the keys it gives them
+        for action, text in ((self.copyPathAction, "&Copy path"), (self.validateAction, "&Validate subtree"),
+                             (self.napariAction, "Open in &napari"), (self.refreshAction, "&Refresh"),
+                             (self.panel.backAction, "&Back"), (self.panel.forwardAction, "For&ward"),
+                             (self.panel.nextTabAction, "Ne&xt inspector tab"),
+                             (self.panel.previousTabAction, "Pre&vious inspector tab")):
+            action.setText(text)
+        for action in (self.refreshAction, self.copyPathAction, self.panel.backAction, self.panel.forwardAction,
+                       self.panel.nextTabAction, self.panel.previousTabAction):
+            set_tip(action)
 
     def _build_menus(self) -> None:
         menu_bar = nonnull(self.menuBar())
@@ -443,7 +484,7 @@ class BrowserWindow(QMainWindow):
         file_menu.addAction(self.openFolderAction)
         file_menu.addAction(self.openZipAction)
         file_menu.addAction(self.openUrlAction)
-        self.recentMenu = nonnull(file_menu.addMenu("Open recent"))
+        self.recentMenu = nonnull(file_menu.addMenu("Open &recent"))
         file_menu.addAction(self.closeStoreAction)
         file_menu.addSeparator()
         file_menu.addAction(self.quitAction)
@@ -455,9 +496,14 @@ class BrowserWindow(QMainWindow):
         for action in (self.panel.backAction, self.panel.forwardAction, self.panel.nextTabAction,
                        self.panel.previousTabAction):
             view_menu.addAction(action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.nextPaneAction)
+        view_menu.addAction(self.previousPaneAction)
+        view_menu.setToolTipsVisible(True)
+        file_menu.setToolTipsVisible(True)
         node_menu = nonnull(menu_bar.addMenu("&Node"))
         node_menu.addAction(self.copyPathAction)
-        self.codeMenu = nonnull(node_menu.addMenu("Copy as code"))
+        self.codeMenu = nonnull(node_menu.addMenu("Copy as c&ode"))
         self.codeMenu.setToolTipsVisible(True)
         self.codeMenu.aboutToShow.connect(self._fill_code_menu)
         node_menu.addAction(self.validateAction)
@@ -546,6 +592,8 @@ class BrowserWindow(QMainWindow):
         connect_slot(self.closeStoreAction.triggered, self.closeStore)
         self.findAction.triggered.connect(self._on_find)
         self.cancelAction.triggered.connect(self.cancelPending)
+        self.nextPaneAction.triggered.connect(lambda: self.focusPane(1))
+        self.previousPaneAction.triggered.connect(lambda: self.focusPane(-1))
         self.dismissErrorShortcut.activated.connect(self.errorBar.hide)
         self.errorBar.visibilityChanged.connect(lambda _shown: self._update_dismiss())
         self.cancelButton.clicked.connect(self.cancelPending)
@@ -752,6 +800,34 @@ class BrowserWindow(QMainWindow):
     def _on_find(self) -> None:
         if self.stack.currentIndex() == 1:
             self.panel.focusFilter()
+
+    def panes(self) -> list[QWidget]:
+        """The panes F6 goes through, in order: the tree (with its filter), the inspector, the
+        editor dock when it is shown."""
+        if self.stack.currentIndex() != 1:
+            return []
+        panes = [nonnull(self.splitter.widget(0)), self.inspector]
+        dock = self.editing.dock
+        if dock.isVisible():
+            panes.append(nonnull(dock.widget()))
+        return panes
+
+    def focusPane(self, step: int) -> None:
+        """Move the focus to the next (*step* 1) or previous (-1) pane: into the tree, the
+        inspector's current tab, the editor's current tab (its first field, or its tabs)."""
+        panes = self.panes()
+        if not panes:
+            return
+        focus = QApplication.focusWidget()
+        at = next((i for i, pane in enumerate(panes) if focus is not None and (pane is focus or pane.isAncestorOf(focus))),
+                  -1 if step > 0 else 0)
+        pane = panes[(at + step) % len(panes)]
+        if pane is panes[0]:
+            self.tree.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            return
+        target = _first_focusable(pane)
+        if target is not None:
+            target.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def openCurrentInNapari(self, path: str | None = None) -> None:
         """Open the current node (or *path*) in a new napari process, through the zarr-browser plugin."""

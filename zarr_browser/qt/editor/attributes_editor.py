@@ -9,6 +9,7 @@ codecs, fill value) is shown read-only: changing it would reinterpret the stored
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ from zarr_browser.qt._typed import clear_layout, connect_slot, nonnull
 from zarr_browser.qt.editor.forms import FormSync
 from zarr_browser.qt.editor.json_model import JsonEditModel, JsonTypeDelegate, json_type, parse_json_text
 from zarr_browser.qt.inspector.formatting import format_shape
+from zarr_browser.qt.shortcuts import set_tip
 
 if TYPE_CHECKING:
     from zarr_browser.core.model import Node
@@ -119,6 +121,11 @@ class DimensionNamesEditor(QWidget):
             edit.setToolTip(f"name of dimension {axis} (size {size})")
             self._row.addWidget(edit)
             self.edits.append(edit)
+        # Tab: the names, then the Apply that writes them (the fields are made after the button,
+        # so Tab reached Apply first, then the validation list, then the fields: audit K, 8)
+        chain = [self.applyButton, *self.edits, self.applyButton]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
 
     def title(self) -> str:
         """How the unapplied-typing prompt names it (the group-box forms' title)."""
@@ -224,18 +231,18 @@ class AttributesEditor(QWidget):
         header.resizeSection(0, 190)
         header.resizeSection(1, 70)
 
-        self.addKeyAction = QAction("Add key", self)
+        self.addKeyAction = QAction("Add &key", self)
         self.addKeyAction.setShortcut(QKeySequence(Qt.Key.Key_Insert))
-        self.addKeyAction.setToolTip("Add a member to the selected object (or to the attributes) (Insert)")
-        self.addItemAction = QAction("Add item", self)
+        set_tip(self.addKeyAction, "Add a member to the selected object (or to the attributes)")
+        self.addItemAction = QAction("Add &item", self)
         self.addItemAction.setShortcut(QKeySequence("Alt+Insert"))
-        self.addItemAction.setToolTip("Append an item to the selected list (Alt+Insert)")
-        self.deleteAction = QAction("Delete", self)
+        set_tip(self.addItemAction, "Append an item to the selected list")
+        self.deleteAction = QAction("&Delete", self)
         self.deleteAction.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
-        self.deleteAction.setToolTip("Delete the selected member or item (Delete)")
-        self.pasteAction = QAction("Paste JSON…", self)
+        set_tip(self.deleteAction, "Delete the selected member or item")
+        self.pasteAction = QAction("&Paste JSON…", self)
         self.pasteAction.setShortcut(QKeySequence("Ctrl+Shift+V"))
-        self.pasteAction.setToolTip("Replace the selected value (or all attributes) with JSON (Ctrl+Shift+V)")
+        set_tip(self.pasteAction, "Replace the selected value (or all attributes) with JSON")
         self.editActions = (self.addKeyAction, self.addItemAction, self.deleteAction, self.pasteAction)
         """The editing actions, in the order of the toolbar and the menus."""
         for action in self.editActions:

@@ -29,6 +29,7 @@ from zarr_browser.qt.editor.controller import EditController
 from zarr_browser.qt.editor.dialogs import SaveDialog, SaveProgressDialog
 from zarr_browser.qt.editor.panel import EditorPanel
 from zarr_browser.qt.recent import is_remote_url
+from zarr_browser.qt.shortcuts import set_tip
 
 if TYPE_CHECKING:
     from zarr_browser.core.conventions.base import ConventionRegistry
@@ -95,20 +96,22 @@ class WindowEditing(QObject):
 
     def _build_actions(self) -> None:
         window = self._window
-        self.enableAction = QAction("Enable editing", window)
+        self.enableAction = QAction("&Enable editing", window)
         self.enableAction.setCheckable(True)
-        self.enableAction.setToolTip("Reopen the store for writing and edit its metadata")
-        self.undoAction = QAction("Undo", window)
+        self.enableAction.setShortcut(QKeySequence("Ctrl+E"))
+        set_tip(self.enableAction, "Reopen the store for writing and edit its metadata (again: stop editing)")
+        self.undoAction = QAction("&Undo", window)
         self.undoAction.setShortcut(QKeySequence.StandardKey.Undo)
-        self.redoAction = QAction("Redo", window)
+        self.redoAction = QAction("&Redo", window)
         self.redoAction.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])  # (Ctrl+Y: as on Windows)
-        self.redoAction.setToolTip("Redo the last undone edit (Ctrl+Shift+Z or Ctrl+Y)")
-        self.saveAction = QAction("Save…", window)
+        set_tip(self.redoAction, "Redo the last undone edit")
+        self.saveAction = QAction("&Save…", window)
         self.saveAction.setShortcut(QKeySequence.StandardKey.Save)
-        self.saveAction.setToolTip("Validate, preview the diff and save every changed document (Ctrl+S)")
-        self.previewAction = QAction("Preview changes…", window)
-        self.previewAction.setToolTip("The diff a save would write, per document")
-        for action in (self.undoAction, self.redoAction, self.saveAction):
+        set_tip(self.saveAction, "Validate, preview the diff and save every changed document")
+        self.previewAction = QAction("Pre&view changes…", window)
+        self.previewAction.setShortcut(QKeySequence("Ctrl+D"))
+        set_tip(self.previewAction, "The diff a save would write, per document, grouped by change")
+        for action in (self.enableAction, self.undoAction, self.redoAction, self.saveAction, self.previewAction):
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             window.addAction(action)
         menu = nonnull(nonnull(window.menuBar()).addMenu("&Edit"))
@@ -517,7 +520,7 @@ class WindowEditing(QObject):
         self.saveAction.setEnabled(active and dirty and not busy)  # on a store that cannot be written it says why
         self.previewAction.setEnabled(active and dirty)
         history = controller.history()
-        self.undoAction.setToolTip(f"Undo {history[-1]} (Ctrl+Z)" if history and active else "Undo (Ctrl+Z)")
+        set_tip(self.undoAction, f"Undo {history[-1]}" if history and active else "Undo")
         window = self._window
         hierarchy = window.hierarchy()
         base = f"zarr-browser — {hierarchy.url}" if hierarchy is not None else "zarr-browser"
