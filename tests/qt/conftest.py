@@ -88,7 +88,28 @@ def settings(tmp_path: Path):  # type: ignore[no-untyped-def]
     return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
 
 
+@pytest.fixture
+def make_window(qtbot, registry, thread_runner, settings):  # type: ignore[no-untyped-def]
+    """``make_window()``: a shown BrowserWindow, its edits dropped unsaved when the test ends
+    (no Save/Discard prompt when qtbot closes it).  test_window.py has its own."""
+    from zarr_browser.qt.window import BrowserWindow
+
+    def make() -> BrowserWindow:
+        window = BrowserWindow(runner=thread_runner, registry=registry, settings=settings)
+        qtbot.addWidget(window, before_close_func=lambda w: w.editing.controller.stop())
+        window.show()
+        return window
+
+    return make
+
+
 @pytest.fixture(autouse=True)
 def _application(qapp):  # type: ignore[no-untyped-def]
     """Every Qt test gets the QApplication (models paint icons, which needs one)."""
-    return qapp
+    yield qapp
+    # a window that showed a store froze the collector's objects (BrowserWindow._on_page_loaded)
+    # until its next store: tests run after it in the session (test_jsonio checks the collector
+    # is left as it was) would find them frozen
+    import gc
+
+    gc.unfreeze()

@@ -52,19 +52,7 @@ def attrs_on_disk(store: Path, node: str = "") -> dict[str, Any]:
     return json.loads((store / node / "zarr.json").read_text())["attributes"]
 
 
-# -- fixtures ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def make_window(qtbot: Any, registry: Any, thread_runner: Any, settings: Any):  # type: ignore[no-untyped-def]
-    def make() -> BrowserWindow:
-        window = BrowserWindow(runner=thread_runner, registry=registry, settings=settings)
-        # edits a test leaves unsaved are dropped first: no Save/Discard prompt when qtbot closes it
-        qtbot.addWidget(window, before_close_func=lambda w: w.editing.controller.stop())
-        window.show()
-        return window
-
-    return make
+# -- helpers -------------------------------------------------------------------------------------
 
 
 def open_for_editing(qtbot: Any, window: BrowserWindow, store: Path, path: str = "/") -> None:

@@ -26,10 +26,8 @@ def store(path: Path) -> Path:
 
 
 @pytest.fixture
-def window(qtbot: Any, registry: Any, thread_runner: Any, settings: Any, tmp_path: Path) -> BrowserWindow:
-    window = BrowserWindow(runner=thread_runner, registry=registry, settings=settings)
-    qtbot.addWidget(window, before_close_func=lambda w: w.editing.controller.stop())
-    window.show()
+def window(qtbot: Any, make_window: Any, tmp_path: Path) -> BrowserWindow:
+    window = make_window()
     with qtbot.waitSignal(window.storeOpened, timeout=WAIT):
         window.openStore(str(store(tmp_path / "s.zarr")))
     qtbot.waitUntil(lambda: not window.model.hasPendingOperations(), timeout=WAIT)

@@ -9,7 +9,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import pytest
 import zarr
 from qtpy.QtCore import Qt
 from qtpy.QtTest import QTest
@@ -19,7 +18,6 @@ from zarr_browser.core.editing.conventions import xarray_rename_dimension
 from zarr_browser.core.editing.review import Review
 from zarr_browser.qt.editor.controller import ValidationState
 from zarr_browser.qt.editor.dialogs import DIFF_LINES, SaveDialog
-from zarr_browser.qt.window import BrowserWindow
 
 WAIT = 20_000
 
@@ -47,17 +45,6 @@ def consolidated_dims(store: Path, name: str) -> list[str]:
 def rows(view: Any) -> list[str]:
     model = view.model()
     return [model.index(r, 0).data() for r in range(model.rowCount())]
-
-
-@pytest.fixture
-def make_window(qtbot: Any, registry: Any, thread_runner: Any, settings: Any):  # type: ignore[no-untyped-def]
-    def make() -> BrowserWindow:
-        window = BrowserWindow(runner=thread_runner, registry=registry, settings=settings)
-        qtbot.addWidget(window, before_close_func=lambda w: w.editing.controller.stop())
-        window.show()
-        return window
-
-    return make
 
 
 # -- the dialog ------------------------------------------------------------------------------------

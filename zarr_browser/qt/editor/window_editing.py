@@ -414,7 +414,8 @@ class WindowEditing(QObject):
             self._after_save = None
             left = len(result.remaining)
             what = f"{n:,} document{'s' if n != 1 else ''} written ({shown})" if n else "nothing was written"
-            self._status_bar().showMessage(f"Save stopped: {what}; {left:,} not written", 10000)
+            # (short: a long message ran over the status bar's permanent labels)
+            self._status_bar().showMessage(f"Save stopped: {n:,} written, {left:,} not written", 10000)
             self._window.errorBar.showError(
                 f"Save stopped: {what}; {left:,} document{'s' if left != 1 else ''} not written "
                 f"({', '.join(result.remaining[:3])}{', …' if left > 3 else ''}) stay unsaved edits. "
