@@ -381,30 +381,13 @@ class EditController(QObject):
         """The per-document diff a save would write (documents are in memory: no I/O)."""
         return self._session.diff() if self._session is not None else {}
 
-    def diffLater(self, callback: Callable[[dict[str, str]], None]) -> None:
-        """:meth:`diff` in a worker, then *callback* with it (not when the session ended meanwhile).
-
-        No I/O, but rendering and comparing 10,000 documents takes seconds (a dimension renamed
-        across a large group): on the GUI thread the window froze that long before the save
-        dialog showed (audit K)."""
-        session = self._session
-        if session is None:
-            return
-        generation = self._generation
-
-        def work() -> dict[str, str]:
-            with self._lock:
-                return session.diff()
-
-        def done(diff: dict[str, str]) -> None:
-            if generation == self._generation:
-                callback(diff)
-
-        self._runner.submit(work, on_done=done, on_error=self._on_error)
-
     def reviewLater(self, callback: Callable[[Review], None]) -> None:
-        """The diffs of :meth:`diffLater` grouped by change (:meth:`EditSession.review`), made in
-        a worker, then *callback* with them (not when the session ended meanwhile)."""
+        """What a save would write, per document and grouped by change (:meth:`EditSession.review`),
+        made in a worker, then *callback* with it (not when the session ended meanwhile).
+
+        No I/O, but rendering, comparing and grouping 10,000 documents takes seconds (a dimension
+        renamed across a large group): on the GUI thread the window froze that long before the
+        save dialog showed (audit K)."""
         session = self._session
         if session is None:
             return
