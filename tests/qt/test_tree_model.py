@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -260,6 +261,56 @@ def test_fetch_all_lists_every_child_in_one_request(qtbot: Any, tmp_path: Path, 
     qtbot.waitUntil(lambda: not model.hasPendingOperations(), timeout=20_000)
     assert model.rowCount(root) == 1234 and model.unlistedCount(root) == 0 and not model.canFetchMore(root)
     assert names(model, root)[-1] == "a1233"
+
+
+def test_fetch_all_lists_the_children_part_by_part(qtbot: Any, tmp_path: Path, registry: Any,
+                                                   make_many_group: Any, thread_runner: Any) -> None:
+    """'List the other N children' of 100,000 arrays showed nothing for 10 s, then every row:
+    the children now come in parts, each shown as soon as it is read, with the progress."""
+    store = make_many_group(tmp_path / "many.zarr", 1234, consolidate=False)
+    model = make_model(store, registry, thread_runner, page_size=100)
+    model.LIST_ALL_PART = 300  # type: ignore[misc]
+    root = root_index(model)
+    model.fetchMore(root)
+    qtbot.waitUntil(lambda: not model.hasPendingOperations(), timeout=10_000)
+    loaded: list[tuple[int, int, bool]] = []
+    model.pageLoaded.connect(lambda path, n, total: loaded.append((n, total, model.isListingAll(path))))
+    model.fetchAll(root)
+    assert model.isListingAll("/") and not model.canFetchMore(root)
+    qtbot.waitUntil(lambda: not model.hasPendingOperations(), timeout=20_000)
+    assert loaded == [(400, 1234, True), (700, 1234, True), (1000, 1234, True), (1234, 1234, False)]
+    assert names(model, root) == [f"a{i}" for i in range(1234)]
+    assert not model.isListingAll("/") and model.unlistedCount(root) == 0
+
+
+def test_stopping_or_refreshing_while_every_child_is_listed(qtbot: Any, tmp_path: Path, registry: Any,
+                                                           make_many_group: Any, thread_runner: Any) -> None:
+    store = make_many_group(tmp_path / "many.zarr", 1234, consolidate=False)
+    model = make_model(store, registry, thread_runner, page_size=100)
+    model.LIST_ALL_PART = 300  # type: ignore[misc]
+    root = root_index(model)
+    model.fetchMore(root)
+    qtbot.waitUntil(lambda: not model.hasPendingOperations(), timeout=10_000)
+    stop_at: list[Callable[[], None]] = [model.cancelPending]
+    model.pageLoaded.connect(lambda path, n, total: stop_at.pop()() if n == 400 and stop_at else None)
+    model.fetchAll(root)
+    qtbot.waitUntil(lambda: not model.hasPendingOperations(), timeout=20_000)
+    shown = rows(model, root)
+    assert [name for state, name in shown if state == Model.NODE] == [f"a{i}" for i in range(400)]
+    assert shown[-1] == (Model.FAILED, "stopped: 834 more children not listed "
+                                       "(List the other children in the context menu)"), "the stop is shown"
+    # scrolling down does not start it again; asking does, from where it stopped
+    assert not model.isListingAll("/") and not model.canFetchMore(root) and model.unlistedCount(root) == 834
+    model.fetchAll(root)
+    qtbot.waitUntil(lambda: not model.hasPendingOperations(), timeout=20_000)
+    assert rows(model, root) == [(Model.NODE, f"a{i}") for i in range(1234)]
+    # a refresh in the middle: the group is listed again from its first page, nothing stale
+    model.refresh(root)
+    qtbot.waitUntil(lambda: not model.hasPendingOperations(), timeout=10_000)
+    model.fetchAll(root)
+    stop_at.append(lambda: model.refresh(root_index(model)))
+    qtbot.waitUntil(lambda: not stop_at and not model.hasPendingOperations(), timeout=20_000)
+    assert names(model, root) == [f"a{i}" for i in range(100)] and model.unlistedCount(root) == 1134
 
 
 def test_reveal_path_lists_only_what_is_needed(qtbot: Any, sample: Path, registry: Any, thread_runner: Any) -> None:

@@ -1247,7 +1247,10 @@ class BrowserPanel(QWidget):
     def _on_page_loaded(self, path: str, loaded: int, total: int) -> None:
         if loaded < total:
             self._partly_loaded.add(path)
-            self.statusMessage.emit(f"{path}: {loaded:,} of {total:,} children loaded — scroll down for more", 5000)
+            if self.model.isListingAll(path):
+                self.statusMessage.emit(f"{path}: listing every child, {loaded:,} of {total:,} so far (Esc stops)", 5000)
+            else:
+                self.statusMessage.emit(f"{path}: {loaded:,} of {total:,} children loaded — scroll down for more", 5000)
         elif path in self._partly_loaded:  # the "scroll down for more" of this group is out of date
             self._partly_loaded.discard(path)
             self.statusMessage.emit(f"{path}: all {total:,} children loaded", 5000)

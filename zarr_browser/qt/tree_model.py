@@ -221,7 +221,8 @@ def describe_row(node: Node, summary: NodeSummary | None, *, name: str | None = 
 class _Group:
     """The listing state of one group row (kept on its column-0 item under ``GroupRole``)."""
 
-    __slots__ = ("by_name", "has_more", "item", "listing", "names", "next_offset", "pending", "request", "waiters")
+    __slots__ = ("by_name", "has_more", "item", "listing", "names", "next_offset", "pending", "request", "stopped",
+                 "waiters")
 
     def __init__(self, item: QStandardItem) -> None:
         self.item = item
@@ -233,6 +234,7 @@ class _Group:
         self.waiters: list[Callable[[], None]] = []
         self.by_name: dict[str, QStandardItem] = {}
         self.pending: dict[str, QStandardItem] = {}  # rows of children still being read
+        self.stopped = False  # the user stopped its listing part-way: more only on request (fetchAll)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,12 +252,13 @@ class _Page:
 class _Request:
     """One listing in flight for one group."""
 
-    __slots__ = ("answered", "cancelled", "done", "group", "limit", "offset", "task")
+    __slots__ = ("answered", "cancelled", "done", "group", "limit", "offset", "rest", "task")
 
-    def __init__(self, group: _Group, offset: int, limit: int) -> None:
+    def __init__(self, group: _Group, offset: int, limit: int, *, rest: bool = False) -> None:
         self.group = group
         self.offset = offset
         self.limit = limit
+        self.rest = rest  # part of "list every child": the next part is asked for when this one lands
         self.task: Task | None = None
         self.done = False
         self.cancelled = False
@@ -600,6 +603,11 @@ class HierarchyTreeModel(QStandardItemModel):
     #: rows inserted per event-loop turn when a page is bigger (revealPath deep in a huge group)
     BATCH_SIZE: Final = 500
     BATCH_SECONDS: Final = 0.012
+    #: "List the other N children" asks for this many children at a time, the next part once the
+    #: rows of one are in: one request for the 99,500 other children of a 100,000-array group
+    #: showed none of them for 10 s.  (Reading the next part while rows go in was slower: both
+    #: are Python work, and the GUI thread then waited for the GIL at every call into Python.)
+    LIST_ALL_PART: Final = 5000
 
     #: number of listings in flight changed
     pendingChanged = Signal(int)
@@ -623,6 +631,9 @@ class HierarchyTreeModel(QStandardItemModel):
         self._pending_reads: dict[Task, _Group] = {}  # reads of children a listing left pending
         self._icons: dict[str, QIcon] = {}
         self._queue: list[tuple[_Request, _Page, int]] = []  # pages being inserted in batches
+        # rows made for the page going in, not inserted yet (see _rows_per_insert), and its request
+        self._made: list[tuple[str, list[QStandardItem], Node | None]] = []
+        self._made_for: _Request | None = None
         self._batch_timer = QTimer(self)
         self._batch_timer.setSingleShot(True)
         self._batch_timer.setInterval(0)
@@ -685,14 +696,16 @@ class HierarchyTreeModel(QStandardItemModel):
             icon = self._icons[key] = kind_icon(key)
         return icon
 
-    def _make_row(self, node: Node, summary: NodeSummary | None, info: RowInfo) -> list[QStandardItem]:
-        """The items of one node row (column 0 carries the node, the others their texts)."""
+    def _make_row(self, node: Node, summary: NodeSummary | None, info: RowInfo, *,
+                  register: bool = True) -> list[QStandardItem]:
+        """The items of one node row (column 0 carries the node, the others their texts); with
+        *register*, :meth:`indexForPath` finds it (only rows in the model may be registered)."""
         row = [QStandardItem() for _ in range(5)]
-        self._fill_row(row, node, summary, info)
+        self._fill_row(row, node, summary, info, register=register)
         return row
 
     def _fill_row(self, row: Sequence[QStandardItem], node: Node, summary: NodeSummary | None, info: RowInfo, *,
-                  reused: bool = False) -> None:
+                  reused: bool = False, register: bool = True) -> None:
         """Make *row* (new items, or a pending row's when *reused*) the row of *node*."""
         flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
         if not node.lists_children:
@@ -722,7 +735,8 @@ class HierarchyTreeModel(QStandardItemModel):
         last = row[self.CONVENTIONS_COLUMN]
         last.setData(info.badges, self.BadgesRole)
         last.setData(info.badges_tooltip or None, Qt.ItemDataRole.ToolTipRole)  # else the row's (_RowTips)
-        self._items[node.path] = first
+        if register:
+            self._items[node.path] = first
 
     def _update_row(self, first: QStandardItem, node: Node, summary: NodeSummary | None, info: RowInfo) -> None:
         """Show the re-read *node* in an existing row (refresh)."""
@@ -819,13 +833,28 @@ class HierarchyTreeModel(QStandardItemModel):
             request.task.cancel()
         request.cancelled = True
         self._queue = [entry for entry in self._queue if entry[0] is not request]
+        if self._made_for is request:  # rows made for it and not in the model yet
+            self._made, self._made_for = [], None
         self._settle(request)
         group = request.group
         if group.request is request:
             group.request = None
-            if show:
+            left = len(group.names) - group.next_offset
+            if show and group.by_name and group.listing == _LISTED and left > 0:
+                # stopped part-way: the rows listed stay, the rest on request (not by scrolling)
+                group.stopped, group.has_more = True, True
+                self._remove_placeholders(group, LOADING)
+                self._append_placeholder(group, FAILED, f"stopped: {left:,} more children not listed "
+                                                        "(List the other children in the context menu)")
+            elif show:
                 self._set_failed(group, "cancelled (refresh to try again)")
         self._wake(group)
+
+    def _cancel_group(self, group: _Group) -> None:
+        """Cancel every listing of *group*: with "list every child", a part may still be going in
+        while the next one is read."""
+        for request in [r for r in self._requests if r.group is group]:
+            self._cancel(request, show=False)
 
     def _settle(self, request: _Request) -> None:
         if not request.done:
@@ -848,7 +877,7 @@ class HierarchyTreeModel(QStandardItemModel):
 
     def canFetchMore(self, parent: QModelIndex) -> bool:
         group = self._group(parent)
-        if group is None or group.request is not None:
+        if group is None or group.request is not None or group.stopped:
             return False
         return group.listing == _UNLISTED or (group.listing == _LISTED and group.has_more)
 
@@ -864,13 +893,22 @@ class HierarchyTreeModel(QStandardItemModel):
             self._fetch(group)
 
     def fetchAll(self, parent: QModelIndex) -> None:
-        """List every child of the group at *parent* still unlisted, in one request (pages of
-        rows are inserted as usual; Esc, :meth:`cancelPending`, stops it)."""
+        """List every child of the group at *parent* still unlisted (Esc, :meth:`cancelPending`,
+        stops it).  The children are asked for :attr:`LIST_ALL_PART` at a time, so they show
+        as they are read."""
         group = self._group(parent)
+        if group is not None and group.stopped and group.request is None:  # go on where the user stopped
+            group.stopped = False
+            self._remove_placeholders(group, FAILED)
         if group is None or group.request is not None or not self.canFetchMore(parent):
             return
-        remaining = len(group.names) - group.next_offset if group.listing == _LISTED else 0
-        self._fetch(group, limit=max(self._page_size, remaining) if remaining else 1 << 62)
+        self._fetch(group, limit=max(self._page_size, self.LIST_ALL_PART), rest=True)
+
+    def isListingAll(self, path: str) -> bool:
+        """Whether "list every child" (:meth:`fetchAll`) of the group at *path* is under way."""
+        item = self._items.get(path)
+        group = item.data(self.GroupRole) if item is not None else None
+        return isinstance(group, _Group) and any(r.rest for r in self._requests if r.group is group)
 
     def unlistedCount(self, parent: QModelIndex) -> int | None:
         """Children of the group at *parent* not listed yet (None: not known before a first page)."""
@@ -1043,25 +1081,25 @@ class HierarchyTreeModel(QStandardItemModel):
         prefix = path.rstrip("/") + "/"
         for key in [k for k in self._items if k.startswith(prefix) and k != path]:  # "/" starts with "/"
             below = self._items.pop(key).data(self.GroupRole)
-            if isinstance(below, _Group) and below.request is not None:
-                self._cancel(below.request, show=False)
-        if group.request is not None:
-            self._cancel(group.request, show=False)
+            if isinstance(below, _Group):
+                self._cancel_group(below)
+        self._cancel_group(group)
         if group.item.rowCount():
             with self._rows_changing():
                 group.item.removeRows(0, group.item.rowCount())
         group.by_name = {}
         group.pending = {}
+        group.stopped = False
         group.listing = _UNLISTED
         group.names = ()
         group.next_offset = 0
         group.has_more = False
 
-    def _fetch(self, group: _Group, *, limit: int | None = None, refresh: bool = False) -> None:
+    def _fetch(self, group: _Group, *, limit: int | None = None, refresh: bool = False, rest: bool = False) -> None:
         assert self._hierarchy is not None
         node = group.item.data(self.NodeRole)
         offset = 0 if refresh else group.next_offset
-        request = _Request(group, offset, limit or self._page_size)
+        request = _Request(group, offset, limit or self._page_size, rest=rest)
         group.request = request
         if group.listing != _LISTED or refresh:
             group.listing = _LISTING
@@ -1107,21 +1145,25 @@ class HierarchyTreeModel(QStandardItemModel):
         deadline = time.perf_counter() + self.BATCH_SECONDS
         end = start
         names = page.listing.names
+        if self._made_for is not request:
+            self._made, self._made_for = [], request
+        made = self._made
         for node, summary, info in page.rows[start : start + self.BATCH_SIZE]:
             name = names[page.listing.offset + end]  # the rows follow the listing's names (info.name is escaped)
             end += 1
             if name in group.by_name or name in group.pending:  # shown ahead of the listing (revealPath)
                 continue
             if node is None:
-                row = self._make_pending_row(group, info, name)
-                group.pending[name] = row[0]
+                made.append((name, self._make_pending_row(group, info, name), None))
             else:
-                row = self._make_row(node, summary, info)
-                group.by_name[name] = row[0]
-            with self._rows_changing():
-                group.item.appendRow(row)
+                made.append((name, self._make_row(node, summary, info, register=False), node))
             if time.perf_counter() > deadline:
                 break
+        if end < len(page.rows) and len(made) < self._rows_per_insert(group):
+            self._queue.insert(0, (request, page, end))  # more rows are made before they go in
+            self._batch_timer.start()
+            return
+        self._insert_made(group)
         if end < len(page.rows):
             self._queue.insert(0, (request, page, end))
             self._batch_timer.start()
@@ -1133,11 +1175,33 @@ class HierarchyTreeModel(QStandardItemModel):
         group.request = None
         if listing.pending:
             self._read_pending(group, [join_path(listing.path, name) for name in listing.pending])
+        if request.rest and group.has_more and not request.cancelled:
+            self._fetch(group, limit=request.limit, rest=True)  # the next part ("list every child")
         self._settle(request)
         self.pageLoaded.emit(group.item.data(self.PathRole), group.next_offset, len(listing.names))
         self._wake(group)
         if self._queue:
             self._batch_timer.start()
+
+    def _rows_per_insert(self, group: _Group) -> int:
+        """Rows made before they go in together: every insertion into an expanded group makes
+        QTreeView lay out all its rows again (~50 ms at 100,000 rows), so a big group takes
+        bigger, rarer insertions (one per turn listed 100,000 rows in ~270 layouts)."""
+        return max(1, min(self.MAX_ROWS_PER_INSERT, group.item.rowCount() // 25))
+
+    MAX_ROWS_PER_INSERT: Final = 2000
+
+    def _insert_made(self, group: _Group) -> None:
+        """Insert the rows made for the page going in (:attr:`_made`), and register them."""
+        made, self._made, self._made_for = self._made, [], None
+        for name, row, node in made:
+            if node is None:
+                group.pending[name] = row[0]
+            else:
+                group.by_name[name] = row[0]
+                self._items[node.path] = row[0]
+            with self._rows_changing():
+                group.item.appendRow(row)
 
     def _replace_next_batch(self) -> None:
         """Turn the next read pending rows into node rows, in place: about BATCH_SECONDS of GUI
