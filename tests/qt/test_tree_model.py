@@ -263,16 +263,23 @@ def test_fetch_all_lists_every_child_in_one_request(qtbot: Any, tmp_path: Path, 
     assert names(model, root)[-1] == "a1233"
 
 
-def test_fetch_all_lists_the_children_part_by_part(qtbot: Any, tmp_path: Path, registry: Any,
-                                                   make_many_group: Any, thread_runner: Any) -> None:
-    """'List the other N children' of 100,000 arrays showed nothing for 10 s, then every row:
-    the children now come in parts, each shown as soon as it is read, with the progress."""
+def first_page_of_many(qtbot: Any, tmp_path: Path, registry: Any, make_many_group: Any,
+                       thread_runner: Any) -> tuple[HierarchyTreeModel, QModelIndex]:
+    """A group of 1,234 arrays with its first page of 100 listed; "list every child" goes by 300."""
     store = make_many_group(tmp_path / "many.zarr", 1234, consolidate=False)
     model = make_model(store, registry, thread_runner, page_size=100)
     model.LIST_ALL_PART = 300  # type: ignore[misc]
     root = root_index(model)
     model.fetchMore(root)
     qtbot.waitUntil(lambda: not model.hasPendingOperations(), timeout=10_000)
+    return model, root
+
+
+def test_fetch_all_lists_the_children_part_by_part(qtbot: Any, tmp_path: Path, registry: Any,
+                                                   make_many_group: Any, thread_runner: Any) -> None:
+    """'List the other N children' of 100,000 arrays showed nothing for 10 s, then every row:
+    the children now come in parts, each shown as soon as it is read, with the progress."""
+    model, root = first_page_of_many(qtbot, tmp_path, registry, make_many_group, thread_runner)
     loaded: list[tuple[int, int, bool]] = []
     model.pageLoaded.connect(lambda path, n, total: loaded.append((n, total, model.isListingAll(path))))
     model.fetchAll(root)
@@ -285,12 +292,7 @@ def test_fetch_all_lists_the_children_part_by_part(qtbot: Any, tmp_path: Path, r
 
 def test_stopping_or_refreshing_while_every_child_is_listed(qtbot: Any, tmp_path: Path, registry: Any,
                                                            make_many_group: Any, thread_runner: Any) -> None:
-    store = make_many_group(tmp_path / "many.zarr", 1234, consolidate=False)
-    model = make_model(store, registry, thread_runner, page_size=100)
-    model.LIST_ALL_PART = 300  # type: ignore[misc]
-    root = root_index(model)
-    model.fetchMore(root)
-    qtbot.waitUntil(lambda: not model.hasPendingOperations(), timeout=10_000)
+    model, root = first_page_of_many(qtbot, tmp_path, registry, make_many_group, thread_runner)
     stop_at: list[Callable[[], None]] = [model.cancelPending]
     model.pageLoaded.connect(lambda path, n, total: stop_at.pop()() if n == 400 and stop_at else None)
     model.fetchAll(root)
