@@ -278,7 +278,7 @@ def test_written_plate(tmp_path: Path, fmt_index: int) -> None:
         write_well_metadata(well, [{"path": "0", "acquisition": 0}, {"path": "1", "acquisition": 0}], fmt=fmt)
         for field in ("0", "1"):
             write_image(np.zeros((16, 16), dtype="uint8"), well.require_group(field), axes="yx", fmt=fmt,
-                        scale_factors=())
+                        scale_factors=(), axes_units={"y": "micrometer", "x": "micrometer"})
     convention = OmeNgffConvention()
     hierarchy = Hierarchy.open(str(root))
     ctx = HierarchyContext(hierarchy)
@@ -870,7 +870,7 @@ def _write_plate(root: Path, fmt: Any, zarr_format: int, *, field_count: int = 2
         write_well_metadata(well, [{"path": "0"}, {"path": "1"}], fmt=fmt)
         for field in ("0", "1"):
             write_image(np.zeros((16, 16), dtype="uint8"), well.require_group(field), axes="yx", fmt=fmt,
-                        scale_factors=())
+                        scale_factors=(), axes_units={"y": "micrometer", "x": "micrometer"})
     return plate
 
 
@@ -1087,15 +1087,23 @@ def test_levels_out_of_order_and_a_label_image_without_multiscales_are_errors(tm
         (i.path, i.message) for i in errors(issues)], _explain(issues)
 
 
-def test_rdefs_that_is_no_object_and_rows_that_differ_only_in_case_warn(tmp_path: Path) -> None:
-    """napari-ome-zarr fails on 'rdefs': [] ('str' object has no attribute 'get'); rows 'A' and 'a'
-    collide on case-insensitive file systems ("Care SHOULD be taken"); both passed silently
-    (audit L, 9)."""
-    attrs = _image_ns("0.5")
-    attrs["ome"]["omero"]["rdefs"] = ["color"]
-    issues = ome_issues(write_image_store(tmp_path / "rdefs.zarr", attrs))
-    assert not errors(issues) and [i.pointer for i in issues if "rdefs" in i.message] == [
-        "/attributes/ome/omero/rdefs"], _explain(issues)
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_rdefs_that_is_no_object_is_an_error_and_rows_that_differ_only_in_case_warn(
+        tmp_path: Path, zarr_format: int) -> None:
+    """napari-ome-zarr fails to open an image whose 'rdefs' is no object ('str' object has no
+    attribute 'get'), and the spec's omero example makes it one; rows 'A' and 'a' collide on
+    case-insensitive file systems ("Care SHOULD be taken"); both passed silently (audit L, 9)."""
+    version = "0.5" if zarr_format == 3 else "0.4"
+    attrs = _image_ns(version)
+    _namespace(attrs)["omero"]["rdefs"] = ["color"]
+    issues = ome_issues(write_image_store(tmp_path / "rdefs.zarr", attrs, zarr_format=zarr_format))
+    v5 = "/attributes/ome" if zarr_format == 3 else ""
+    assert [(i.pointer, i.message) for i in errors(issues)] == [
+        (f"{v5}/omero/rdefs", "omero.rdefs is ['color']; it must be an object of rendering settings, as in the "
+                              "spec's example ({'defaultZ': 0, 'model': 'color'}): napari-ome-zarr fails to open "
+                              "the image on anything else")], _explain(issues)
+    if zarr_format == 2:
+        return
     root = tmp_path / "plate.zarr"
     zarr.open_group(root, mode="w", zarr_format=3).attrs["ome"] = {"version": "0.5", "plate": {
         "rows": [{"name": "A"}, {"name": "a"}], "columns": [{"name": "1"}], "wells": []}}
@@ -1115,3 +1123,222 @@ def test_a_huge_axis_name_does_not_make_huge_dimension_messages(tmp_path: Path) 
     report = validate_hierarchy(Hierarchy.open(str(root)), default_registry())
     conflicts = [i for i in report.issues if i.convention == "dimensions"]
     assert conflicts and max(len(i.message) for i in report.issues) <= 600, [len(i.message) for i in report.issues]
+
+
+# -- SHOULD rules and the last rules of audit L, 9 --------------------------------------------
+
+
+def _v5(zarr_format: int) -> str:
+    """The pointer prefix of the OME namespace: ``/attributes/ome`` in zarr.json, nothing in .zattrs."""
+    return "/attributes/ome" if zarr_format == 3 else ""
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_axes_without_units_and_space_axes_out_of_zyx_order_warn(tmp_path: Path, zarr_format: int) -> None:
+    """Axes "SHOULD contain the field unit"; three space axes "SHOULD be ordered as zyx": both passed
+    silently (audit L, 9).  A channel axis has no physical unit, and axes not named z, y, x are not
+    judged."""
+    version = "0.5" if zarr_format == 3 else "0.4"
+    attrs = _image_ns(version)
+    _ms(attrs)["axes"] = [{"name": "t", "type": "time"}, {"name": "c", "type": "channel"},
+                          {"name": "y", "type": "space", "unit": "micrometer"}, {"name": "z", "type": "space"},
+                          {"name": "x", "type": "space", "unit": "micrometer"}]
+    for dataset in _ms(attrs)["datasets"]:
+        for transform in dataset["coordinateTransformations"]:
+            transform[transform["type"]] = [1, *transform[transform["type"]][:1], 1, *transform[transform["type"]][1:]]
+    shapes = {"0": (1, 1, 8, 8, 8), "1": (1, 1, 8, 4, 4)}
+    root = write_image_store(tmp_path / "img.zarr", attrs, zarr_format=zarr_format, shapes=shapes,
+                             dimension_names=("t", "c", "y", "z", "x"))
+    issues = ome_issues(root)
+    assert not errors(issues), _explain(issues)
+    assert [(i.severity, i.rule.value, i.pointer, i.message) for i in issues if "unit" in i.message
+            or "ordered" in i.message] == [
+        (Severity.WARNING, "spec", f"{_v5(zarr_format)}/multiscales/0/axes",
+         "axes 't' (time), 'z' (space) have no unit; space and time axes should give their physical unit, such as "
+         "'micrometer' or 'second'"),
+        (Severity.WARNING, "spec", f"{_v5(zarr_format)}/multiscales/0/axes",
+         "the space axes are ordered 'y', 'z', 'x'; three space axes should be ordered 'z', 'y', 'x' (the image "
+         "plane 'yx' last): viewers take the last two axes for the plane they show")], _explain(issues)
+    # named otherwise, the order says nothing; with units, nothing is missing
+    for axis, name in zip(_ms(attrs)["axes"], ("t", "c", "a", "b", "d"), strict=True):
+        axis["name"] = name
+        axis.setdefault("unit", "second" if name == "t" else None)
+    _ms(attrs)["axes"][1].pop("unit")
+    _ms(attrs)["axes"][3]["unit"] = "micrometer"
+    root = write_image_store(tmp_path / "named.zarr", attrs, zarr_format=zarr_format, shapes=shapes,
+                             dimension_names=("t", "c", "a", "b", "d"))
+    issues = ome_issues(root)
+    assert not [i for i in issues if i.severity is not Severity.INFO], _explain(issues)
+
+
+@needs_fixtures
+def test_an_official_valid_image_without_a_time_unit_warns_and_still_passes(tmp_path: Path) -> None:
+    """The 0.4 strict suite's valid image_omero has a time axis 't' without a unit: a warning (a
+    SHOULD), and --strict still passes it."""
+    suite = json.loads((NGFF / "0.4" / "tests" / "strict_image_suite.json").read_text())
+    data = next(case["data"] for case in suite["tests"] if case.get("formerly") == "valid_strict/image_omero.json")
+    root = tmp_path / "case.zarr"
+    write_ome_group(root, data, zarr_format=2)
+    out = io.StringIO()
+    assert cli_main(["validate", str(root), "--json", "--strict"], out=out) == 0
+    report = json.loads(out.getvalue())
+    assert [(i["severity"], i["pointer"], i["message"]) for i in report["issues"] if "unit" in i["message"]] == [
+        ("warning", "/multiscales/0/axes", "axis 't' (time) has no unit; space and time axes should give their "
+                                           "physical unit, such as 'micrometer' or 'second'")]
+
+
+def _image_with_labels(root: Path, zarr_format: int, labels: list[str], images: list[str]) -> zarr.Group:
+    """An image (0.4 in v2, 0.5 in v3) whose labels group lists *labels* and holds label images *images*."""
+    version = "0.5" if zarr_format == 3 else "0.4"
+    write_image_store(root, _image_ns(version), zarr_format=zarr_format)
+    top = zarr.open_group(root, mode="a", zarr_format=zarr_format)
+    group = top.require_group("labels")
+    group.attrs.update({"ome": {"version": "0.5", "labels": labels}} if zarr_format == 3 else {"labels": labels})
+    for name in images:
+        attrs = _label_attrs(source={"image": "../" * (name.count("/") + 2)})
+        ms = _ms(attrs)
+        if zarr_format == 2:
+            ms["version"] = "0.4"
+            attrs = {"multiscales": [ms], "image-label": {**attrs["ome"]["image-label"], "version": "0.4"}}
+        label = group.require_group(name)
+        label.attrs.update(attrs)
+        for path, shape in (("0", (64, 64)), ("1", (32, 32))):
+            kwargs = {"dimension_names": ("y", "x")} if zarr_format == 3 else {}
+            label.create_array(path, shape=shape, dtype="uint32", **kwargs)
+    return group
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_label_images_the_labels_group_leaves_out_are_named(tmp_path: Path, zarr_format: int) -> None:
+    """"All label images SHOULD be listed" (0.5): a warning.  0.4 says "Unlisted groups MAY be labels",
+    but ome-zarr-py and napari-ome-zarr open only the listed ones: an interoperability warning.
+    Both passed silently (audit L, 9); label images below an intermediate group count too."""
+    root = tmp_path / "img.zarr"
+    _image_with_labels(root, zarr_format, ["cells"], ["cells", "nuclei", "deep/membranes"])
+    issues = ome_issues(root)
+    assert not errors(issues), _explain(issues)
+    found = [(i.path, i.pointer, i.rule.value, i.message) for i in issues if "not listed" in i.message]
+    if zarr_format == 3:
+        assert found == [("/labels", "/attributes/ome/labels", "spec",
+                          "label images 'nuclei', 'deep/membranes' under /labels are not listed in labels ['cells']; "
+                          "all label images should be listed (readers open only the listed ones)")], _explain(issues)
+    else:
+        assert found == [("/labels", "/labels", "interoperability",
+                          "[interoperability] label images 'nuclei', 'deep/membranes' under /labels are not listed "
+                          "in labels ['cells']: 0.4 allows it (\"Unlisted groups MAY be labels\"), but readers "
+                          "(ome-zarr-py, napari-ome-zarr) open only the listed ones; add them to labels")], \
+            _explain(issues)
+    listed = tmp_path / "listed.zarr"
+    _image_with_labels(listed, zarr_format, ["cells", "deep/membranes"], ["cells", "deep/membranes"])
+    assert not [i for i in ome_issues(listed) if "not listed" in i.message or "intermediate" in i.message]
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_metadata_on_an_intermediate_group_under_labels(tmp_path: Path, zarr_format: int) -> None:
+    """"Intermediate groups between labels and the images within it are allowed, but these MUST NOT
+    contain metadata" (0.5): an 'ome' object there is an error, other attributes a warning; 0.4's
+    layout only says they "currently contain no extra metadata": a warning.  All passed silently
+    (audit L, 9)."""
+    root = tmp_path / "img.zarr"
+    labels = _image_with_labels(root, zarr_format, ["sub/cells"], ["sub/cells"])
+    assert not [i for i in ome_issues(root) if i.severity is Severity.WARNING or i.severity is Severity.ERROR], \
+        _explain(ome_issues(root))
+    labels["sub"].attrs.update({"note": "segmented by hand"})
+    issues = ome_issues(root)
+    rule = ("0.5 says intermediate groups under labels must not contain metadata" if zarr_format == 3 else
+            "the 0.4 layout has intermediate groups under labels contain no metadata")
+    where = "/attributes/note" if zarr_format == 3 else "/note"
+    assert [(i.severity, i.path, i.pointer, i.message) for i in issues if "intermediate" in i.message] == [
+        (Severity.WARNING, "/labels/sub", where, "this group sits between the labels group /labels and the label "
+                                                 f"image(s) 'sub/cells' it lists, and has attributes ('note'); {rule}")
+    ], _explain(issues)
+    if zarr_format == 2:
+        return
+    labels["sub"].attrs.update({"ome": {"version": "0.5", "note": 1}})
+    issues = ome_issues(root)
+    assert [(i.path, i.pointer, i.message) for i in errors(issues)] == [
+        ("/labels/sub", "/attributes/ome", "this group sits between the labels group /labels and the label image(s) "
+                                           "'sub/cells' it lists, and has OME-NGFF metadata ('ome': {'version': "
+                                           "'0.5', 'note': 1}); intermediate groups under labels must not contain "
+                                           "metadata")], _explain(issues)
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_duplicate_property_label_values_warn_and_duplicate_colors_are_errors(tmp_path: Path, zarr_format: int) -> None:
+    """The spec says "All the values under the label-value key MUST be unique" of colors (0.4) but
+    has no MUST for properties, which describe "the set of unique possible pixel values": a
+    duplicate there is a warning (it was an error)."""
+    root = tmp_path / "img.zarr"
+    labels = _image_with_labels(root, zarr_format, ["cells"], ["cells"])
+    attrs = dict(labels["cells"].attrs)
+    block = attrs["ome"]["image-label"] if zarr_format == 3 else attrs["image-label"]
+    block["properties"] = [{"label-value": 1, "class": "cell"}, {"label-value": 1, "class": "nucleus"}]
+    labels["cells"].attrs.update(attrs)
+    issues = ome_issues(root)
+    assert not errors(issues), _explain(issues)
+    assert [(i.severity, i.pointer, i.message) for i in issues if "label-value" in i.message] == [
+        (Severity.WARNING, f"{_v5(zarr_format)}/image-label/properties/1/label-value",
+         "label-value 1 appears in properties 0 and 1; properties describe the set of unique pixel values, so each "
+         "label-value should appear once (ome-zarr-models refuses duplicates)")]
+    block["colors"].append({"label-value": 1, "rgba": [0, 255, 0, 255]})
+    labels["cells"].attrs.update(attrs)
+    assert [(i.pointer, i.message) for i in errors(ome_issues(root))] == [
+        (f"{_v5(zarr_format)}/image-label/colors/1/label-value",
+         "label-value 1 appears in colors 0 and 1; label-values must be unique")]
+
+
+@pytest.mark.parametrize("fmt_index", [0, 1], ids=["ome-zarr-0.4", "ome-zarr-0.5"])
+def test_a_well_listed_twice_with_different_metadata_is_an_error(tmp_path: Path, fmt_index: int) -> None:
+    """Two wells with the same path but different objects passed (identical ones are the schema's
+    uniqueItems); a plate lists each well once (audit L, 9)."""
+    fmt, zarr_format, _version = _formats()[fmt_index]
+    root = tmp_path / "plate.ome.zarr"
+    plate = _write_plate(root, fmt, zarr_format)
+    attrs = dict(plate.attrs)
+    ns = attrs["ome"] if zarr_format == 3 else attrs
+    ns["plate"]["wells"].append({"path": "A/1", "rowIndex": 0, "columnIndex": 0, "extra": 1})
+    plate.attrs.update(attrs)
+    issues = ome_issues(root)
+    assert [(i.pointer, i.message) for i in errors(issues)] == [
+        (f"{_v5(zarr_format)}/plate/wells/2/path",
+         "well path 'A/1' is listed by wells 0 and 2, with different metadata ({'path': 'A/1', 'rowIndex': 0, "
+         "'columnIndex': 0} and {'path': 'A/1', 'rowIndex': 0, 'columnIndex': 0, 'extra': 1}); each well must be "
+         "listed once")], _explain(issues)
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_omero_without_multiscales_warns(tmp_path: Path, zarr_format: int) -> None:
+    """A group with omero and no multiscales passed silently; ome-zarr-models and the 0.5 ome_zarr
+    schema refuse it, and no reader shows it (audit L, 9)."""
+    ns = _namespace(_image_ns("0.5" if zarr_format == 3 else "0.4"))
+    root = tmp_path / "omero.zarr"
+    group = zarr.open_group(root, mode="w", zarr_format=zarr_format)
+    group.attrs.update({"ome": {"version": "0.5", "omero": ns["omero"]}} if zarr_format == 3 else
+                       {"omero": ns["omero"]})
+    issues = ome_issues(root)
+    assert [(i.severity, i.pointer, i.message) for i in issues] == [
+        (Severity.WARNING, f"{_v5(zarr_format)}/omero",
+         "omero without multiscales: omero describes the channels of an image, but / has no multiscales, so no "
+         "reader shows it (ome-zarr-models refuses it); put omero on the image group")], _explain(issues)
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_a_level_with_a_smaller_scale_than_the_previous_one_is_an_error(tmp_path: Path, zarr_format: int) -> None:
+    """"The paths MUST be ordered from largest (i.e. highest resolution) to smallest": a level whose
+    scale is smaller than the previous level's on an axis has the higher resolution.  Shapes in
+    order and scales [1e308, ...] then [1, ...] passed; ome-zarr-models refuses them."""
+    attrs = _image_ns("0.5" if zarr_format == 3 else "0.4")
+    _ms(attrs)["datasets"][0]["coordinateTransformations"][0]["scale"] = [1, 0.5, 2.0]
+    root = write_image_store(tmp_path / "img.zarr", attrs, zarr_format=zarr_format)
+    issues = ome_issues(root)
+    assert [(i.pointer, i.message) for i in errors(issues)] == [
+        (f"{_v5(zarr_format)}/multiscales/0/datasets/1/coordinateTransformations",
+         "level '1' has scale [1, 1, 1], smaller than the previous level '0' [1, 0.5, 2] on axis 'x': that level "
+         "would have the higher resolution; levels must go from the highest resolution (smallest scale) to the "
+         "lowest")], _explain(issues)
+    # levels out of order by shape: one error, not a second one for their scales
+    attrs = _image_ns("0.5" if zarr_format == 3 else "0.4")
+    _ms(attrs)["datasets"][0]["coordinateTransformations"][0]["scale"] = [1, 2.0, 2.0]
+    root = write_image_store(tmp_path / "rev.zarr", attrs, zarr_format=zarr_format,
+                             shapes={"0": (1, 32, 32), "1": (1, 64, 64)})
+    assert [i.message.split(",")[0] for i in errors(ome_issues(root))] == ["level '1' has shape [1"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Issue", "Severity", "pointer"]
+__all__ = ["INTEROPERABILITY_TAG", "Issue", "Rule", "Severity", "pointer"]
 
 
 class Severity(StrEnum):
@@ -18,6 +18,25 @@ class Severity(StrEnum):
     @property
     def rank(self) -> int:
         return {"error": 0, "warning": 1, "info": 2}[self.value]
+
+
+class Rule(StrEnum):
+    """What kind of rule an issue is about.
+
+    ``spec``: a rule of the convention or format itself (its MUST or SHOULD, or a likely mistake
+    in its terms).  ``interoperability``: the metadata is allowed by the spec, but a named reader,
+    viewer or validator fails on it (napari-ome-zarr, the official JSON schemas...); CI may choose
+    to ignore these (``validate --ignore interoperability``).
+    """
+
+    SPEC = "spec"
+    INTEROPERABILITY = "interoperability"
+
+
+INTEROPERABILITY_TAG = "[interoperability]"
+"""The first word of the message of every ``interoperability`` issue, so that every view of the
+message (the window, the text report, a log) tells it from a spec finding; :attr:`Issue.rule`
+is the field to test."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +62,10 @@ class Issue:
     unchecked
         The node's metadata was not (or only partly) validated, e.g. a version this tool
         reads but does not check: a pass must not be read as a clean one.
+    rule
+        :attr:`Rule.SPEC` (the default) or :attr:`Rule.INTEROPERABILITY`: allowed by the spec,
+        but a named reader or validator fails on it (the message then starts with
+        :data:`INTEROPERABILITY_TAG`).
     """
 
     severity: Severity
@@ -52,6 +75,7 @@ class Issue:
     convention: str = ""
     document: str = ""
     unchecked: bool = False
+    rule: Rule = Rule.SPEC
 
     def to_json(self) -> dict[str, str | bool]:
         return {
@@ -62,6 +86,7 @@ class Issue:
             "pointer": self.pointer,
             "document": self.document,
             "unchecked": self.unchecked,
+            "rule": self.rule.value,
         }
 
 

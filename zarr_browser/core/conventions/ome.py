@@ -24,7 +24,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 from zarr_browser.core.conventions.base import BaseConvention, Detection, DimensionSource, attributes_pointer
-from zarr_browser.core.issues import Issue, Severity
+from zarr_browser.core.issues import INTEROPERABILITY_TAG, Issue, Rule, Severity
 from zarr_browser.core.jsonio import JSON
 from zarr_browser.core.model import join_path, parent_path
 from zarr_browser.errors import OperationCancelledError
@@ -69,8 +69,9 @@ OME_KEYS = ("multiscales", "image-label", "labels", "plate", "well", "bioformats
 _COLOR = re.compile(r"^[0-9A-Fa-f]{6}$")
 _SCHEMA_FAMILIES = ("0.4", "0.5")
 _SHORT = 60
-INTEROPERABILITY = "[interoperability]"
-"""The first word of warnings about metadata the spec allows but a named reader or validator fails on."""
+INTEROPERABILITY = INTEROPERABILITY_TAG
+"""The first word of warnings about metadata the spec allows but a named reader or validator fails on
+(their :attr:`~zarr_browser.core.issues.Issue.rule` is ``interoperability``)."""
 _MESSAGE_LIMIT = 600
 
 Family = Literal["legacy", "0.4", "0.5", "0.6", "unknown"]
@@ -105,6 +106,11 @@ def _number_text(value: int | float) -> str:
     """*value* for a message, an integer of hundreds of digits cut to its first ones and its length."""
     text = repr(value)
     return text if len(text) <= 24 else f"{text[:12]}…({len(text.lstrip('-'))} digits)"
+
+
+def _compact(values: Sequence[float]) -> list[int | float]:
+    """*values* with integral floats shown as integers (``[1, 0.5]``, not ``[1.0, 0.5]``)."""
+    return [int(v) if v.is_integer() and abs(v) < 1e15 else v for v in values]
 
 
 def _is_int(value: JSON) -> TypeGuard[int]:
@@ -319,6 +325,46 @@ def _labels_group_issues(node: Node, ctx: Context, meta: _Metadata | None) -> li
                   NAME, document)]
 
 
+def _intermediate_issues(node: Node, ctx: Context, meta: _Metadata | None) -> list[Issue]:
+    """Metadata on a group between a ``labels`` group and the label images it lists (``labels/sub``
+    of ``"labels": ["sub/cells"]``).  0.5: "Intermediate groups between "labels" and the images
+    within it are allowed, but these MUST NOT contain metadata" - an ``ome`` object is an error,
+    other attributes a warning; 0.4 only says they "currently contain no extra metadata" (a
+    warning)."""
+    if not node.is_group or not node.attributes or node.name == "labels" or (
+            meta is not None and {"image", "label-image"} & set(meta.roles)):
+        return []
+    current: Node | None = node
+    labels_meta: _Metadata | None = None
+    for _ in range(4):  # labels/a/b/c/image at most
+        current = ctx.parent(current) if current is not None else None
+        if current is None:
+            return []
+        if current.name == "labels":
+            labels_meta = _metadata(current)
+            break
+    if current is None or labels_meta is None or "labels" not in labels_meta.roles:
+        return []
+    listed = labels_meta.namespace.get("labels")
+    below = [p for p in listed if isinstance(p, str) and (target := _resolve(current.path, p)) is not None
+             and target.startswith(node.path + "/")] if isinstance(listed, list) else []
+    if not below:
+        return []
+    images = ", ".join(map(repr, below[:3])) + (", …" if len(below) > 3 else "")
+    where = f"this group sits between the labels group {current.path} and the label image(s) {images} it lists"
+    if labels_meta.wrapped and "ome" in node.attributes:
+        ptr, document = attributes_pointer(node, "ome")
+        return [Issue(Severity.ERROR, f"{where}, and has OME-NGFF metadata ('ome': "
+                      f"{_short(node.attributes['ome'])}); intermediate groups under labels must not contain "
+                      "metadata", node.path, ptr, NAME, document)]
+    keys = list(node.attributes)
+    ptr, document = attributes_pointer(node, keys[0])
+    rule = ("0.5 says intermediate groups under labels must not contain metadata" if labels_meta.wrapped else
+            "the 0.4 layout has intermediate groups under labels contain no metadata")
+    return [Issue(Severity.WARNING, f"{where}, and has attributes ({', '.join(map(repr, keys[:4]))}"
+                  f"{', …' if len(keys) > 4 else ''}); {rule}", node.path, ptr, NAME, document)]
+
+
 def _mistyped_keys(node: Node) -> list[str]:
     """Top-level (≤0.4) OME keys of a v2 group that were not claimed because of their type
     (``plate: []``, ``well: "A"``, ``labels: "cells"``)."""
@@ -412,7 +458,8 @@ class OmeNgffConvention(BaseConvention):
         if meta is None:
             mistyped = _mistyped_keys(node)
             if not mistyped:
-                return _malformed_ome(node) + _labels_group_issues(node, ctx, None)
+                return _malformed_ome(node) + _labels_group_issues(node, ctx, None) + _intermediate_issues(
+                    node, ctx, None)
             if not _in_ome_hierarchy(node, ctx):
                 return [_mistyped_issue(node, key) for key in mistyped]
             meta = _metadata(node, claim_all=True)
@@ -420,7 +467,7 @@ class OmeNgffConvention(BaseConvention):
                 return []
         checker = _Checker(self, node, meta, ctx)
         checker.run()
-        return checker.issues + _labels_group_issues(node, ctx, meta)
+        return checker.issues + _labels_group_issues(node, ctx, meta) + _intermediate_issues(node, ctx, meta)
 
     def schema_validator(self, family: str, name: str) -> Validator:
         """The compiled official schema *name* (``"image"``, ``"strict_plate"``...) of *family*."""
@@ -556,6 +603,8 @@ def _canonical(value: JSON) -> object:
 
 
 SchemaFinding = tuple[list[str | int], str, Severity]
+"""(path, message, severity) of one schema error; a message starting with :data:`INTEROPERABILITY` is
+reported with the rule ``interoperability``."""
 
 
 def _schema_message(error: ValidationError) -> SchemaFinding | None:
@@ -853,14 +902,20 @@ class _Checker:
         self._label_dtype: str | None = None  # the data type of level 0, for label-values
 
     # -- reporting ---------------------------------------------------------------------------
-    def report(self, severity: Severity, message: str, *parts: str | int, unchecked: bool = False) -> None:
-        """Add one issue whose pointer is *parts* below the OME namespace."""
-        pointer, document = attributes_pointer(self.node, *self.meta.prefix, *parts)
+    def _add(self, severity: Severity, message: str, parts: Sequence[str | int], *, unchecked: bool = False,
+             rule: Rule = Rule.SPEC) -> None:
+        """Add one issue whose pointer is *parts* below the attributes (once per pointer and message)."""
+        pointer, document = attributes_pointer(self.node, *parts)
         message = _clip(message)
         if (pointer, message) in self._seen:
             return
         self._seen.add((pointer, message))
-        self.issues.append(Issue(severity, message, self.node.path, pointer, NAME, document, unchecked))
+        self.issues.append(Issue(severity, message, self.node.path, pointer, NAME, document, unchecked, rule))
+
+    def report(self, severity: Severity, message: str, *parts: str | int, unchecked: bool = False,
+               rule: Rule = Rule.SPEC) -> None:
+        """Add one issue whose pointer is *parts* below the OME namespace."""
+        self._add(severity, message, (*self.meta.prefix, *parts), unchecked=unchecked, rule=rule)
 
     def error(self, message: str, *parts: str | int) -> None:
         """Report a broken MUST rule."""
@@ -869,6 +924,11 @@ class _Checker:
     def warning(self, message: str, *parts: str | int) -> None:
         """Report a broken SHOULD rule (or a likely mistake)."""
         self.report(Severity.WARNING, message, *parts)
+
+    def interoperability(self, message: str, *parts: str | int) -> None:
+        """Report metadata the spec allows but a named reader or validator fails on: a warning of the
+        rule ``interoperability``, its message starting with :data:`INTEROPERABILITY`."""
+        self.report(Severity.WARNING, f"{INTEROPERABILITY} {message}", *parts, rule=Rule.INTEROPERABILITY)
 
     # -- entry point -------------------------------------------------------------------------
     def run(self) -> None:
@@ -925,6 +985,12 @@ class _Checker:
             self._guarded("image-label", lambda: self._check_label(family))
         if "omero" in meta.roles or "omero" in self.ns:
             self._guarded("omero", lambda: self._check_omero(family))
+            if "multiscales" not in self.ns and "label-image" not in meta.roles:
+                # omero holds the rendering settings of "the channels of an image"; ome-zarr-models and the
+                # 0.5 ome_zarr schema refuse such a group, and readers show nothing for it
+                self.warning(f"omero without multiscales: omero describes the channels of an image, but {node.path} "
+                             "has no multiscales, so no reader shows it (ome-zarr-models refuses it); put omero on "
+                             "the image group", "omero")
         if "labels" in meta.roles:
             self._guarded("labels", self._check_labels_group)
         if "plate" in meta.roles:
@@ -995,12 +1061,9 @@ class _Checker:
         return [found for e in errors if (found := _schema_message(e)) is not None]
 
     def _report_schema(self, severity: Severity, path: list[str | int], message: str) -> None:
-        pointer, document = attributes_pointer(self.node, *path)
-        message = _clip(message)
-        if (pointer, message) in self._seen:
-            return
-        self._seen.add((pointer, message))
-        self.issues.append(Issue(severity, message, self.node.path, pointer, NAME, document))
+        # _schema_message marks the schema findings the spec text allows by their first word
+        rule = Rule.INTEROPERABILITY if message.startswith(INTEROPERABILITY) else Rule.SPEC
+        self._add(severity, message, path, rule=rule)
 
     # -- hierarchy ---------------------------------------------------------------------------
     def _version_pointer(self) -> tuple[str | int, ...]:
@@ -1097,7 +1160,28 @@ class _Checker:
         if ranks != sorted(ranks):
             self.error(f"axes order is {kinds}; expected time first, then channel or custom, then space",
                        "multiscales", i, "axes")
+        self._check_axes_should(i, axes)
         return axes
+
+    def _check_axes_should(self, i: int, axes: list[dict[str, JSON]]) -> None:
+        """The SHOULD rules of axes: a unit on each space and time axis, and three space axes in
+        ``zyx`` order."""
+        unitless = [f"{_short(a.get('name'))} ({a.get('type')})" for a in axes
+                    if a.get("type") in ("space", "time") and "unit" not in a]
+        if unitless:
+            # "SHOULD contain the field "unit" to specify the physical unit of this dimension"
+            self.warning(f"{'axis' if len(unitless) == 1 else 'axes'} {', '.join(unitless)} "
+                         f"{'has' if len(unitless) == 1 else 'have'} no unit; space and time axes should give "
+                         "their physical unit, such as 'micrometer' or 'second'",
+                         "multiscales", i, "axes")
+        spaces = [a.get("name") for a in axes if a.get("type") == "space"]
+        folded = [n.lower() if isinstance(n, str) else n for n in spaces]
+        if len(spaces) == 3 and sorted(map(str, folded)) == ["x", "y", "z"] and folded != ["z", "y", "x"]:
+            # "If there are three spatial axes where two correspond to the image plane ("yx") and images are
+            # stacked along the other (anisotropic) axis ("z"), the spatial axes SHOULD be ordered as "zyx""
+            self.warning(f"the space axes are ordered {', '.join(map(repr, spaces))}; three space axes should be "
+                         "ordered 'z', 'y', 'x' (the image plane 'yx' last): viewers take the last two axes for "
+                         "the plane they show", "multiscales", i, "axes")
 
     def _check_unit(self, i: int, j: int, axis: Mapping[str, JSON]) -> None:
         if "unit" not in axis:
@@ -1139,13 +1223,12 @@ class _Checker:
                     continue
                 if _overflows(value):
                     # a legal JSON number, but every reader's 64-bit float overflows on it
-                    prefix = "" if kind == "scale" else f"{INTEROPERABILITY} "
-                    text = (f"{prefix}{kind} value {_number_text(value)} is too large for a 64-bit float (at most "
+                    text = (f"{kind} value {_number_text(value)} is too large for a 64-bit float (at most "
                             "~1.8e308): readers fail on it or read it as infinity")
                     if kind == "scale":
                         self.error(text, *where, k, kind, m)
                     else:
-                        self.warning(text, *where, k, kind, m)
+                        self.interoperability(text, *where, k, kind, m)
                 elif not math.isfinite(value):
                     self.error(f"{kind} value {value!r} must be a finite number", *where, k, kind, m)
                 elif kind == "scale" and value == 0:
@@ -1153,14 +1236,15 @@ class _Checker:
                                *where, k, kind, m)
                 elif kind == "scale" and value < 0:
                     # the spec has no sign rule for scales: a negative one mirrors the axis
-                    self.warning(f"{INTEROPERABILITY} scale value {value!r} is negative: it mirrors the axis; the spec "
-                                 "allows it, but viewers may not", *where, k, kind, m)
+                    self.interoperability(f"scale value {value!r} is negative: it mirrors the axis; the spec allows it, "
+                                          "but viewers may not", *where, k, kind, m)
 
     def _check_datasets(self, family: str, i: int, ms: Mapping[str, JSON], axes: list[dict[str, JSON]] | None) -> None:
         n_axes = len(axes) if axes is not None else None
         names = [a.get("name") for a in axes] if axes is not None else None
         previous: tuple[int, ...] | None = None
         previous_path = ""
+        misordered: set[int] = set()  # levels whose shapes are out of order already
         for k, dataset in _dicts(ms.get("datasets")):
             self._check_transforms(dataset.get("coordinateTransformations"), n_axes,
                                    "multiscales", i, "datasets", k, "coordinateTransformations")
@@ -1200,10 +1284,35 @@ class _Checker:
                 self.error(f"level {_short(path)} has shape {list(array.shape)}, larger than the previous level "
                            f"{_short(previous_path)} {list(previous)} on some axis; levels must go from the highest "
                            "to the lowest resolution", *where)
+                misordered.add(k)
             previous, previous_path = array.shape, path
             if k == 0:
                 self._level0 = (array.shape, axes)
                 self._label_dtype = str(array.dtype)
+        self._check_scale_order(i, ms, names, misordered)
+
+    def _check_scale_order(self, i: int, ms: Mapping[str, JSON], names: list[JSON] | None, skip: set[int]) -> None:
+        """Each level's scale is at least the previous level's on every axis: "The paths MUST be ordered
+        from largest (i.e. highest resolution) to smallest", and a scale is the pixel size (or the factor
+        to the first level).  ome-zarr-models refuses a smaller one ('Dataset 0 has a lower resolution')."""
+        previous: tuple[str, list[float]] | None = None
+        for k, dataset in _dicts(ms.get("datasets")):
+            scale, _ = _transform_vectors(dataset.get("coordinateTransformations"))
+            path = dataset.get("path")
+            if scale is None or (previous is not None and len(previous[1]) != len(scale)):
+                previous = None
+                continue
+            if previous is not None and k not in skip:
+                smaller = [j for j, (a, b) in enumerate(zip(scale, previous[1], strict=True)) if abs(a) < abs(b)]
+                if smaller:
+                    j = smaller[0]
+                    axis = names[j] if names is not None and j < len(names) else j
+                    self.error(f"level {_short(path)} has scale {_short(_compact(scale), 120)}, smaller than the "
+                               f"previous level {_short(previous[0])} {_short(_compact(previous[1]), 120)} on axis "
+                               f"{_short(axis)}: that level would have the higher resolution; levels must go from the "
+                               "highest resolution (smallest scale) to the lowest", "multiscales", i, "datasets", k,
+                               "coordinateTransformations")
+            previous = (path if isinstance(path, str) else str(k), scale)
 
     def _check_dimension_names(self, target: str, array_node: Node, names: list[JSON] | None,
                                where: tuple[str | int, ...]) -> None:
@@ -1305,8 +1414,13 @@ class _Checker:
             if not _is_number(value):
                 continue
             if value in seen:
-                self.error(f"label-value {_number_text(value)} appears in {key} {seen[value]} and {n}; label-values "
-                           "must be unique", *where)
+                if key == "colors":  # "All the values under the label-value key MUST be unique" (0.4)
+                    self.error(f"label-value {_number_text(value)} appears in colors {seen[value]} and {n}; "
+                               "label-values must be unique", *where)
+                else:  # the text has no MUST for properties: they describe "the set of unique possible pixel values"
+                    self.warning(f"label-value {_number_text(value)} appears in properties {seen[value]} and {n}; "
+                                 "properties describe the set of unique pixel values, so each label-value should "
+                                 "appear once (ome-zarr-models refuses duplicates)", *where)
                 continue
             seen[value] = n
             if bounds is not None and not bounds[0] <= value <= bounds[1]:
@@ -1343,6 +1457,37 @@ class _Checker:
                            "labels", n)
             elif "label-image" not in label_meta.roles:
                 self.warning(f"label {path!r} ({target}) has no image-label metadata", "labels", n)
+        self._check_unlisted_labels(labels)
+
+    def _check_unlisted_labels(self, labels: list[JSON]) -> None:
+        """Label images under the labels group that its list leaves out: "All label images SHOULD be
+        listed" (0.5); 0.4 says "Unlisted groups MAY be labels", but readers (ome-zarr-py,
+        napari-ome-zarr) open only the listed ones."""
+        listed = {t for p in labels if isinstance(p, str) and (t := _resolve(self.node.path, p)) is not None}
+        def is_image(node: Node) -> bool:
+            found = _metadata(node)
+            return found is not None and bool({"image", "label-image"} & set(found.roles))
+
+        unlisted: list[str] = []
+        groups = [c for c in self.ctx.children(self.node.path) if c.is_group and c.path not in listed][:100]
+        intermediate = [c for c in groups if not is_image(c)][:20]  # looked into one level deeper
+        unlisted.extend(c.path for c in groups if is_image(c))
+        for child in intermediate:
+            unlisted.extend(g.path for g in self.ctx.children(child.path)[:100]
+                            if g.is_group and g.path not in listed and is_image(g))
+        if not unlisted:
+            return
+        names = ", ".join(repr(p[len(self.node.path) + 1:]) for p in unlisted[:5]) + (
+            f", … ({len(unlisted)} in all)" if len(unlisted) > 5 else "")
+        which = f"label image{'s' if len(unlisted) > 1 else ''} {names} under {self.node.path}"
+        are = "are" if len(unlisted) > 1 else "is"
+        if self.meta.wrapped:
+            self.warning(f"{which} {are} not listed in labels {_short(labels)}; all label images should be listed "
+                         "(readers open only the listed ones)", "labels")
+        else:
+            self.interoperability(f"{which} {are} not listed in labels {_short(labels)}: 0.4 allows it (\"Unlisted "
+                                  "groups MAY be labels\"), but readers (ome-zarr-py, napari-ome-zarr) open only the "
+                                  f"listed ones; add {'them' if len(unlisted) > 1 else 'it'} to labels", "labels")
 
     # -- omero -------------------------------------------------------------------------------
     def _check_omero(self, family: str) -> None:
@@ -1387,9 +1532,11 @@ class _Checker:
         self._check_channel_count(channels)
         rdefs = omero.get("rdefs")
         if "rdefs" in omero and not isinstance(rdefs, dict):
-            self.warning(f"{INTEROPERABILITY} omero.rdefs is {_short(rdefs)}; it is an object of rendering settings "
-                         "('model': 'color' or 'greyscale'), and napari-ome-zarr fails on anything else",
-                         "omero", "rdefs")
+            # the spec gives the omero block by its example, OMERO's imgData, where rdefs is an object;
+            # ome-zarr-py calls rdefs.get(...), so napari-ome-zarr cannot open the image at all
+            self.error(f"omero.rdefs is {_short(rdefs)}; it must be an object of rendering settings, as in the "
+                       "spec's example ({'defaultZ': 0, 'model': 'color'}): napari-ome-zarr fails to open the image "
+                       "on anything else", "omero", "rdefs")
         if isinstance(rdefs, dict) and "model" in rdefs and rdefs.get("model") not in ("color", "greyscale"):
             self.warning(f"omero.rdefs.model is {_short(rdefs.get('model'))}; expected 'color' or 'greyscale'",
                          "omero", "rdefs", "model")
@@ -1400,9 +1547,8 @@ class _Checker:
         numbers = {k: v for k, v in values.items() if _is_number(v)}
         for key, value in numbers.items():
             if _overflows(value):
-                self.warning(f"{INTEROPERABILITY} window {key} {_number_text(value)} is too large for a 64-bit "
-                             "float (at most ~1.8e308): readers fail on it or read it as infinity", *where, "window",
-                             key)
+                self.interoperability(f"window {key} {_number_text(value)} is too large for a 64-bit float (at most "
+                                      "~1.8e308): readers fail on it or read it as infinity", *where, "window", key)
         text = {k: _number_text(v) for k, v in numbers.items()}
         if "start" in numbers and "end" in numbers and numbers["start"] > numbers["end"]:
             self.warning(f"window start {text['start']} is greater than end {text['end']}", *where, "window")
@@ -1426,9 +1572,9 @@ class _Checker:
         if "channel" in kinds:  # napari-ome-zarr hands napari one contrast limit per omero channel
             # not a spec rule (its example only says "Array matching the c dimension size"): a warning that
             # names the reader it breaks, so that CI can tell it from a spec error
-            self.warning(f"{INTEROPERABILITY} omero lists {len(channels)} channels but the channel axis has size "
-                         f"{size}: napari-ome-zarr refuses to open the image ('length of [...] must equal {size}'); "
-                         "list one channel per index of the channel axis", "omero", "channels")
+            self.interoperability(f"omero lists {len(channels)} channels but the channel axis has size {size}: "
+                                  f"napari-ome-zarr refuses to open the image ('length of [...] must equal {size}'); "
+                                  "list one channel per index of the channel axis", "omero", "channels")
         else:
             self.warning(f"omero lists {len(channels)} channels but no axis has type 'channel' (one channel)",
                          "omero", "channels")
@@ -1453,9 +1599,17 @@ class _Checker:
         problems = _well_problems(self.ctx, self.node.path, plate) if self.check_arrays else {}
         rows_listed = isinstance(plate.get("rows"), list)
         columns_listed = isinstance(plate.get("columns"), list)
+        listed: dict[str, tuple[int, dict[str, JSON]]] = {}
         for w, well in _dicts(plate.get("wells")):
             where = ("plate", "wells", w)
             path, row, column = well.get("path"), well.get("rowIndex"), well.get("columnIndex")
+            if isinstance(path, str):
+                first = listed.setdefault(path, (w, well))
+                if first[0] != w and first[1] != well:  # identical items are the schema's uniqueItems
+                    self.error(f"well path {path!r} is listed by wells {first[0]} and {w}, with different metadata "
+                               f"({_short(first[1])} and {_short(well)}); each well must be listed once", *where,
+                               "path")
+                    continue
             if not (isinstance(path, str) and _is_int(row) and _is_int(column)):
                 continue  # the schema reports missing or mistyped fields
             if not 0 <= row < len(rows):
