@@ -204,6 +204,64 @@ def test_validate_fail_on_warning(demo: Path, tmp_path: Path) -> None:
     assert code == 0
 
 
+def _ome_image(root: Path, zarr_format: int, *, scale_x: float = 0.5, unit: str = "micrometer") -> Path:
+    """A one-level OME-NGFF image (0.4 in Zarr v2, 0.5 in v3) written by zarr-python."""
+    ms: dict[str, Any] = {"name": "img", "axes": [{"name": "y", "type": "space", "unit": "micrometer"},
+                                                  {"name": "x", "type": "space", "unit": unit}],
+                          "datasets": [{"path": "0", "coordinateTransformations": [
+                              {"type": "scale", "scale": [0.5, scale_x]}]}]}
+    group = zarr.open_group(root, mode="w", zarr_format=zarr_format)
+    if zarr_format == 3:
+        group.attrs["ome"] = {"version": "0.5", "multiscales": [ms]}
+        group.create_array("0", shape=(8, 8), dtype="uint8", dimension_names=("y", "x"))
+    else:
+        group.attrs["multiscales"] = [{"version": "0.4", **ms}]
+        group.create_array("0", shape=(8, 8), dtype="uint8")
+    return root
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_validate_ignore_interoperability(tmp_path: Path, zarr_format: int) -> None:
+    """Interoperability findings (allowed by the spec, refused by a named reader or validator) are
+    issues with rule 'interoperability'; '--ignore interoperability' lists them but does not count
+    them, so '--fail-on warning' can fail on the spec's warnings alone.  Without it, exit codes are
+    as before."""
+    mirrored = _ome_image(tmp_path / "mirrored.zarr", zarr_format, scale_x=-0.5)  # a negative scale
+    code, text = run("validate", str(mirrored), "--json")
+    payload = json.loads(text)
+    pointer = ("/attributes/ome" if zarr_format == 3 else "") + "/multiscales/0/datasets/0/coordinateTransformations/0/scale/1"
+    assert (code, payload["errors"], payload["warnings"], payload["ignored"], payload["ignore"]) == (0, 0, 1, 0, [])
+    assert [(i["rule"], i["pointer"]) for i in payload["issues"] if i["severity"] != "info"] == [
+        ("interoperability", pointer)]
+    assert all((i["rule"] == "interoperability") == i["message"].startswith("[interoperability]")
+               for i in payload["issues"])
+    assert run("validate", str(mirrored), "--fail-on", "warning")[0] == 1  # as before: a warning fails
+    code, text = run("validate", str(mirrored), "--fail-on", "warning", "--ignore", "interoperability")
+    lines = text.splitlines()
+    assert code == 0, text
+    assert "  warning [ome-ngff] [interoperability] scale value -0.5 is negative" in text  # listed still
+    assert lines[-1] == (f"OK: 0 error(s), 0 warning(s) (and 1 interoperability warning(s), ignored) in 2 node(s) "
+                         f"of {mirrored}")
+    code, text = run("validate", str(mirrored), "--fail-on", "warning", "--ignore", "interoperability", "--json")
+    payload = json.loads(text)
+    assert (code, payload["warnings"], payload["ignored"], payload["ignore"], payload["passed"]) == (
+        0, 0, 1, ["interoperability"], True)
+
+    # a spec warning (a unit outside UDUNITS-2) still fails --fail-on warning; an error fails anyway
+    both = _ome_image(tmp_path / "both.zarr", zarr_format, scale_x=-0.5, unit="pixel")
+    code, text = run("validate", str(both), "--fail-on", "warning", "--ignore", "interoperability")
+    assert code == 1 and text.splitlines()[-1].startswith(
+        "FAILED (--fail-on warning): 0 error(s), 1 warning(s) (and 1 interoperability warning(s), ignored)"), text
+    broken = _ome_image(tmp_path / "broken.zarr", zarr_format, scale_x=0)
+    assert run("validate", str(broken), "--ignore", "interoperability")[0] == 1
+    # several stores: the option holds for each
+    code, text = run("validate", str(mirrored), str(both), "--json", "--fail-on", "warning", "--ignore",
+                     "interoperability")
+    stores = json.loads(text)["stores"]
+    assert (code, [s["passed"] for s in stores], [s["ignored"] for s in stores]) == (1, [True, False], [1, 1])
+    assert run("validate", str(mirrored), "--ignore", "spec")[0] == 2  # a usage error: only interoperability
+
+
 def test_console_script_runs_as_subprocess(demo: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "zarr_browser", "info", str(demo / "climate.zarr")],
                           capture_output=True, text=True, timeout=120)

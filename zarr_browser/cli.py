@@ -268,7 +268,8 @@ AWS_PROFILE, ~/.aws).  ZARR_BROWSER_STORAGE_OPTIONS (a JSON object) gives storag
 sight of the process list; the options of the command line go over it.
 
 Exit codes: 0 success; 1 validate found errors (with --strict also metadata it cannot check and
-groups it could not list; with --fail-on warning also warnings) or edit was refused; 2 the store
+groups it could not list; with --fail-on warning also warnings; with --ignore interoperability
+not those of that rule) or edit was refused; 2 the store
 cannot be read (with several stores: any of them), or a usage error; 3 an internal error (a bug:
 please report it, with -vv); 130 interrupted (Ctrl+C).
 
@@ -311,6 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_depth_argument(validate)
     validate.add_argument("--fail-on", choices=("error", "warning"), default="error",
                           help="the least severe issue that fails the check (exit 1; default: error)")
+    validate.add_argument("--ignore", action="append", choices=("interoperability",), default=[],
+                          help="'interoperability': issues about metadata the spec allows but a named reader or "
+                               "validator fails on (their message starts '[interoperability]') are listed but do "
+                               "not count and do not fail the check, with --fail-on warning too")
     validate.add_argument("--strict", action="store_true",
                           help="treat the SHOULD rules of the strict OME-NGFF schemas as errors, and fail on "
                                "metadata that is read but not validated (OME-NGFF 0.1–0.3, 0.6 release candidates) and on "
@@ -569,6 +574,25 @@ def _where(issue: Any) -> str:
     return f" at {issue.document}#{issue.pointer}" if issue.pointer else f" at {issue.document}"
 
 
+def _tagged(issue: Any) -> str:
+    """The message of *issue*, starting with its rule when that is not the spec's
+    (``[interoperability] ...``)."""
+    from zarr_browser.core.issues import INTEROPERABILITY_TAG, Rule
+
+    if issue.rule is Rule.INTEROPERABILITY and not issue.message.startswith(INTEROPERABILITY_TAG):
+        return f"{INTEROPERABILITY_TAG} {issue.message}"
+    return str(issue.message)
+
+
+def _ignored_text(ignored: list[Any]) -> str:
+    """``2 interoperability warning(s)`` / ``1 interoperability error(s), 2 interoperability warning(s)``."""
+    counts: dict[tuple[str, str], int] = {}
+    for issue in ignored:
+        key = (issue.rule.value, issue.severity.value)
+        counts[key] = counts.get(key, 0) + 1
+    return ", ".join(f"{n} {rule} {severity}(s)" for (rule, severity), n in sorted(counts.items()))
+
+
 def _read_the_store_itself(hierarchy: Hierarchy) -> list[str]:
     """Make a remote store with consolidated metadata validated from its own documents.
 
@@ -642,14 +666,17 @@ def _validate_opened(args: argparse.Namespace, out: TextIO, hierarchy: Hierarchy
         report = validate_hierarchy(hierarchy, registry, depth=args.depth, strict=args.strict, progress=progress)
     finally:
         progress.done()
-    errors = len(report.errors)
+    # issues of an ignored rule (--ignore interoperability) are listed, not counted
+    ignored = [i for i in report.issues if i.rule.value in args.ignore and i.severity is not Severity.INFO]
+    counted = [i for i in report.issues if not any(i is g for g in ignored)]
+    errors = sum(1 for i in counted if i.severity is Severity.ERROR)
     # what could not be listed was not checked: an OK must not claim it
     unlisted = [i for i in report.issues if i.message.startswith("children could not be listed")]
     # metadata read but not (fully) validated, such as OME-NGFF 0.6 release candidates: an OK must say
     # so, and --strict, which asks for a clean pass, fails on it
     unchecked = [i for i in report.issues if i.unchecked]
     # as the text counts them: groups that could not be listed are under "incomplete"
-    warnings = sum(1 for i in report.issues if i.severity is Severity.WARNING and not any(i is u for u in unlisted))
+    warnings = sum(1 for i in counted if i.severity is Severity.WARNING and not any(i is u for u in unlisted))
     # (a check that could not list some groups is incomplete: --strict fails on that too)
     failed = (bool(errors) or (args.strict and bool(unchecked or unlisted))
               or (args.fail_on == "warning" and bool(warnings)))
@@ -664,6 +691,8 @@ def _validate_opened(args: argparse.Namespace, out: TextIO, hierarchy: Hierarchy
             "incomplete": [{"path": i.path, "error": i.message} for i in unlisted],
             "depth": args.depth,
             "unchecked": [{"path": i.path, "reason": i.message} for i in unchecked],
+            "ignore": list(args.ignore),
+            "ignored": len(ignored),
             "passed": not failed,
         }
         return (EXIT_ERRORS if failed else EXIT_OK), payload
@@ -681,7 +710,7 @@ def _validate_opened(args: argparse.Namespace, out: TextIO, hierarchy: Hierarchy
         for path in sorted(grouped):
             _line(out, path)
             for issue in sorted(grouped[path], key=lambda i: i.severity.rank):
-                _line(out, f"  {issue.severity.value:<7} [{issue.convention}] {issue.message}{_where(issue)}")
+                _line(out, f"  {issue.severity.value:<7} [{issue.convention}] {_tagged(issue)}{_where(issue)}")
         verdict = "FAILED" if failed else "OK"
         if unchecked:
             paths = ", ".join(i.path for i in unchecked[:4]) + (f", … ({len(unchecked):,} in all)"
@@ -695,8 +724,9 @@ def _validate_opened(args: argparse.Namespace, out: TextIO, hierarchy: Hierarchy
             verdict += f" (to depth {args.depth} only: nodes below it were not checked)"
         if args.fail_on == "warning" and warnings and not errors:
             verdict += " (--fail-on warning)"
-        _line(out, f"{verdict}: {errors} error(s), {warnings} warning(s) in {report.nodes_checked} node(s) of "
-                   f"{hierarchy.url}")
+        not_counted = f" (and {_ignored_text(ignored)}, ignored)" if ignored else ""
+        _line(out, f"{verdict}: {errors} error(s), {warnings} warning(s){not_counted} in {report.nodes_checked} "
+                   f"node(s) of {hierarchy.url}")
     return (EXIT_ERRORS if failed else EXIT_OK), None
 
 
