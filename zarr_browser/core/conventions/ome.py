@@ -334,6 +334,8 @@ def _intermediate_issues(node: Node, ctx: Context, meta: _Metadata | None) -> li
     if not node.is_group or not node.attributes or node.name == "labels" or (
             meta is not None and {"image", "label-image"} & set(meta.roles)):
         return []
+    if "labels" not in node.path.split("/")[-5:-1]:
+        return []  # no ancestor below which it could sit (no lookups for the groups of a plate)
     current: Node | None = node
     labels_meta: _Metadata | None = None
     for _ in range(4):  # labels/a/b/c/image at most
