@@ -1534,11 +1534,12 @@ class _Checker:
         self._check_channel_count(channels)
         rdefs = omero.get("rdefs")
         if "rdefs" in omero and not isinstance(rdefs, dict):
-            # the spec gives the omero block by its example, OMERO's imgData, where rdefs is an object;
-            # ome-zarr-py calls rdefs.get(...), so napari-ome-zarr cannot open the image at all
-            self.error(f"omero.rdefs is {_short(rdefs)}; it must be an object of rendering settings, as in the "
-                       "spec's example ({'defaultZ': 0, 'model': 'color'}): napari-ome-zarr fails to open the image "
-                       "on anything else", "omero", "rdefs")
+            # the spec gives the omero block by its example only (OMERO's imgData, where rdefs is an
+            # object) and states no rule for it; the schemas accept anything.  ome-zarr-py calls
+            # rdefs.get(...), so napari-ome-zarr cannot open the image at all
+            self.interoperability(f"omero.rdefs is {_short(rdefs)}; napari-ome-zarr fails to open the image unless it "
+                                  "is an object of rendering settings, as in the spec's example "
+                                  "({'defaultZ': 0, 'model': 'color'})", "omero", "rdefs")
         if isinstance(rdefs, dict) and "model" in rdefs and rdefs.get("model") not in ("color", "greyscale"):
             self.warning(f"omero.rdefs.model is {_short(rdefs.get('model'))}; expected 'color' or 'greyscale'",
                          "omero", "rdefs", "model")
