@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from qtpy.QtCore import QModelIndex, Qt
+from qtpy.QtCore import QCoreApplication, QModelIndex, Qt
 from qtpy.QtWidgets import QTreeView
 
 from zarr_browser.core.hierarchy import Hierarchy
@@ -61,10 +62,21 @@ def expand(view: QTreeView, index: QModelIndex) -> None:
     view.doItemsLayout()
 
 
+def settle(model: HierarchyTreeModel, timeout: float = 30.0) -> None:
+    """Let the rows of the pages listed go in: a page's rows go in over turns of the event loop
+    once a turn has taken its share of time, with ImmediateRunner too (a loaded machine)."""
+    end = time.monotonic() + timeout
+    while model.hasPendingOperations():
+        assert time.monotonic() < end, "the rows did not go in"
+        QCoreApplication.processEvents()
+
+
 def fetch_all(model: HierarchyTreeModel, parent: QModelIndex = QModelIndex()) -> None:  # noqa: B008
-    """List every group (ImmediateRunner: synchronous)."""
+    """List every group (ImmediateRunner: synchronous reads)."""
+    settle(model)
     while model.canFetchMore(parent):
         model.fetchMore(parent)
+        settle(model)
     for row in range(model.rowCount(parent)):
         fetch_all(model, model.index(row, 0, parent))
 

@@ -603,6 +603,8 @@ class HierarchyTreeModel(QStandardItemModel):
     #: rows inserted per event-loop turn when a page is bigger (revealPath deep in a huge group)
     BATCH_SIZE: Final = 500
     BATCH_SECONDS: Final = 0.012
+    #: rows inserted per turn whatever the time (a few ms): a small page goes in at once
+    MIN_BATCH_SIZE: Final = 50
     #: "List the other N children" asks for this many children at a time, the next part once the
     #: rows of one are in: one request for the 99,500 other children of a 100,000-array group
     #: showed none of them for 10 s.  (Reading the next part while rows go in was slower: both
@@ -1157,7 +1159,7 @@ class HierarchyTreeModel(QStandardItemModel):
                 made.append((name, self._make_pending_row(group, info, name), None))
             else:
                 made.append((name, self._make_row(node, summary, info, register=False), node))
-            if time.perf_counter() > deadline:
+            if end - start >= self.MIN_BATCH_SIZE and time.perf_counter() > deadline:
                 break
         if end < len(page.rows) and len(made) < self._rows_per_insert(group):
             self._queue.insert(0, (request, page, end))  # more rows are made before they go in
