@@ -1247,7 +1247,10 @@ class BrowserPanel(QWidget):
     def _on_page_loaded(self, path: str, loaded: int, total: int) -> None:
         if loaded < total:
             self._partly_loaded.add(path)
-            if self.model.isListingAll(path):
+            if self.model.isStopped(path):
+                self.statusMessage.emit(f"{path}: listing stopped, {loaded:,} of {total:,} children listed — "
+                                        "List the other children in its context menu", 8000)
+            elif self.model.isListingAll(path):
                 self.statusMessage.emit(f"{path}: listing every child, {loaded:,} of {total:,} so far (Esc stops)", 5000)
             else:
                 self.statusMessage.emit(f"{path}: {loaded:,} of {total:,} children loaded — scroll down for more", 5000)

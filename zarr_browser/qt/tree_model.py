@@ -841,13 +841,14 @@ class HierarchyTreeModel(QStandardItemModel):
         group = request.group
         if group.request is request:
             group.request = None
-            left = len(group.names) - group.next_offset
+            left = self._unlisted(group)
             if show and group.by_name and group.listing == _LISTED and left > 0:
                 # stopped part-way: the rows listed stay, the rest on request (not by scrolling)
                 group.stopped, group.has_more = True, True
                 self._remove_placeholders(group, LOADING)
                 self._append_placeholder(group, FAILED, f"stopped: {left:,} more children not listed "
                                                         "(List the other children in the context menu)")
+                self.pageLoaded.emit(group.item.data(self.PathRole), len(group.names) - left, len(group.names))
             elif show:
                 self._set_failed(group, "cancelled (refresh to try again)")
         self._wake(group)
@@ -908,16 +909,30 @@ class HierarchyTreeModel(QStandardItemModel):
 
     def isListingAll(self, path: str) -> bool:
         """Whether "list every child" (:meth:`fetchAll`) of the group at *path* is under way."""
+        group = self._group_at(path)
+        return group is not None and any(r.rest for r in self._requests if r.group is group)
+
+    def isStopped(self, path: str) -> bool:
+        """Whether the listing of the group at *path* was stopped part-way (more on request)."""
+        group = self._group_at(path)
+        return group is not None and group.stopped
+
+    def _group_at(self, path: str) -> _Group | None:
         item = self._items.get(path)
         group = item.data(self.GroupRole) if item is not None else None
-        return isinstance(group, _Group) and any(r.rest for r in self._requests if r.group is group)
+        return group if isinstance(group, _Group) else None
+
+    @staticmethod
+    def _unlisted(group: _Group) -> int:
+        """Children of *group* without a row (rows shown ahead of the listing are not counted)."""
+        return max(0, len(group.names) - len(group.by_name) - len(group.pending))
 
     def unlistedCount(self, parent: QModelIndex) -> int | None:
         """Children of the group at *parent* not listed yet (None: not known before a first page)."""
         group = self._group(parent)
         if group is None or group.listing != _LISTED:
             return None
-        return len(group.names) - group.next_offset if group.has_more else 0
+        return self._unlisted(group) if group.has_more else 0
 
     @contextmanager
     def _rows_changing(self) -> Iterator[None]:
