@@ -1362,3 +1362,12 @@ def test_s3_refusals_say_what_to_change(s3_with_auth: dict[str, str], s3_server:
     with pytest.raises(StoreOpenError, match=rf"the endpoint URL 127\.0\.0\.1:{port} \(from AWS_ENDPOINT_URL\) "
                                              "needs a scheme"):
         Hierarchy.open(url, policy=FAST)
+
+
+def test_children_list_in_natural_order_whatever_their_names(tmp_path: Path) -> None:
+    """A child named '²' (a digit to str.isdigit, not to int) made the whole listing fail."""
+    root = zarr.open_group(tmp_path / "names.zarr", mode="w", zarr_format=3)
+    for name in ("a10", "²", "a2", "B1", "a2b10", "a2b9", "٣", "x"):
+        root.create_group(name)
+    listing = Hierarchy.open(str(tmp_path / "names.zarr")).children("/")
+    assert listing.names == ("٣", "a2", "a2b9", "a2b10", "a10", "B1", "x", "²")  # ٣ is the number 3

@@ -19,7 +19,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from zarr_browser.core.jsonio import JSON, Document, canonical, parse_document, parse_members, quiet_collector
 from zarr_browser.core.model import (
@@ -57,8 +57,15 @@ _DIGITS = re.compile(r"(\d+)")
 
 
 def natural_key(name: str) -> tuple[object, ...]:
-    """Sort key that orders ``2`` before ``10`` (``"A10" > "A2"``)."""
-    return tuple(int(part) if part.isdigit() else part.casefold() for part in _DIGITS.split(name))
+    """Sort key that orders ``2`` before ``10`` (``"A10" > "A2"``): text and numbers alternate,
+    text first.  (Testing each part with ``str.isdigit`` made a child named ``²`` - a digit to
+    ``isdigit``, not to ``int`` - fail the whole listing.)"""
+    parts: list[Any] = _DIGITS.split(name)
+    if len(parts) == 1:
+        return (name.casefold(),)
+    parts[::2] = [part.casefold() for part in parts[::2]]
+    parts[1::2] = [int(part) for part in parts[1::2]]
+    return tuple(parts)
 
 
 @dataclass(frozen=True, slots=True)

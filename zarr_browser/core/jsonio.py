@@ -25,6 +25,9 @@ JSON: TypeAlias = Any
 """A parsed JSON value: dict, list, str, int, float, bool or None."""
 
 
+_set_slot = object.__setattr__
+
+
 class Document:
     """One raw metadata document as found in the store (immutable).
 
@@ -49,12 +52,18 @@ class Document:
     """
 
     __slots__ = ("_text", "_value", "error", "key")
+    key: str
+    _text: str | None
+    _value: JSON
+    error: str | None
 
     def __init__(self, key: str, text: str | None, value: JSON = None, error: str | None = None) -> None:
-        self.key = key
-        self._text = text
-        self._value = value
-        self.error = error
+        # straight into the slots: the immutability check of __setattr__ cost 0.4 s of opening a
+        # consolidated store of 100,000 arrays (two documents each)
+        _set_slot(self, "key", key)
+        _set_slot(self, "_text", text)
+        _set_slot(self, "_value", value)
+        _set_slot(self, "error", error)
 
     @classmethod
     def of_value(cls, key: str, value: JSON) -> Document:
@@ -68,7 +77,7 @@ class Document:
         text = self._text
         if text is None:  # of_value: two threads may both write it, the same text
             text = dumps(self._value)
-            object.__setattr__(self, "_text", text)
+            _set_slot(self, "_text", text)
         return text
 
     @classmethod
