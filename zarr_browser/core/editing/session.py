@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 
     from zarr_browser.core.editing.review import Review
 
-__all__ = ["EditSession", "NotLoadedError", "SaveResult", "ValidationRefusedError"]
+__all__ = ["EditSession", "NotLoadedError", "SaveResult", "SessionState", "ValidationRefusedError"]
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +126,22 @@ class SaveResult:
     are not and stay unsaved changes (a second save writes them)."""
     remaining: list[str] = field(default_factory=list)
     """Documents a stopped save did not write (their consolidated entries included: see :meth:`EditSession.save`)."""
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """What a GUI shows of a session, read in one go (:meth:`EditSession.state`): a window reads
+    it in the worker that changed the session, and never reads the session itself while one
+    works (after a dimension renamed in 10,000 arrays, telling which documents changed compares
+    10,000 serialised documents: 0.4-0.8 s)."""
+
+    dirty: bool = False
+    can_undo: bool = False
+    can_redo: bool = False
+    history: tuple[str, ...] = ()
+    """Labels of the undoable steps, oldest first."""
+    changed_paths: frozenset[str] = frozenset()
+    """Node paths with documents that differ from what was read."""
 
 
 SaveProgress = Callable[[str, int, int], None]
@@ -471,6 +487,11 @@ class EditSession:
         """Labels of the undoable steps, oldest first."""
         return [step.label for step in self._undo]
 
+    def step_size(self, *, redo: bool = False) -> int:
+        """How many documents the next :meth:`undo` (or :meth:`redo`) puts back (0: none to do)."""
+        steps = self._redo if redo else self._undo
+        return len(steps[-1].before) if steps else 0
+
     def undo(self) -> bool:
         """Undo the last step; returns False when there is nothing to undo."""
         if not self._undo:
@@ -578,6 +599,11 @@ class EditSession:
                 out[key[len(prefix):]] = ABSENT if empty_new else doc.working
         return out
 
+    def state(self) -> SessionState:
+        """Dirty, undo, redo, history and changed nodes, read together (see :class:`SessionState`)."""
+        return SessionState(self.dirty, self.can_undo, self.can_redo, tuple(self.history()),
+                            frozenset(self.changed_paths()))
+
     def changed_keys(self) -> list[str]:
         """Store keys of the documents that differ from what was read."""
         return sorted(k for k in self._edited_keys() if self._doc_changed(k))
@@ -673,14 +699,21 @@ class EditSession:
                     out[candidate] = None
         return list(out)
 
-    def validate(self, paths: Iterable[str] | None = None, *, original: bool = False) -> list[Issue]:
-        """Issues of the working state (or the *original* one) at *paths* (the affected nodes)."""
+    def validate(self, paths: Iterable[str] | None = None, *, original: bool = False,
+                 stop: Callable[[], bool] | None = None) -> list[Issue]:
+        """Issues of the working state (or the *original* one) at *paths* (the affected nodes).
+
+        *stop* is asked before each node: when it says True, validation ends there and returns
+        the issues found so far (incomplete: the caller that stops it must not rely on them).
+        """
         from zarr_browser.core.validate import validate_node
 
         ctx = _WorkingContext(self, original=original)
         issues: list[Issue] = []
         wanted = list(self.affected_paths() if paths is None else paths)
         for path in wanted:
+            if stop is not None and stop():
+                return issues
             node = ctx.node(path)
             if node is not None:
                 issues.extend(validate_node(node, self.registry, ctx))
@@ -741,17 +774,19 @@ class EditSession:
                 out.append(key)
         return out
 
-    def refusal(self, issues: Sequence[Issue] | None = None) -> ValidationRefusedError | None:
+    def refusal(self, issues: Sequence[Issue] | None = None, *,
+                stop: Callable[[], bool] | None = None) -> ValidationRefusedError | None:
         """Why :meth:`save` without force would refuse (the edits introduce errors), or None.
 
         Errors that were there before the edits do not refuse a save (an edit that fixes
         something else must not wait for them), as in the window's Save dialog.  *issues* are
-        those of :meth:`validate`, when the caller has them already.
+        those of :meth:`validate`, when the caller has them already.  *stop*: see :meth:`validate`
+        (the answer is then meaningless).
         """
-        errors = [i for i in (self.validate() if issues is None else issues) if i.severity is Severity.ERROR]
+        errors = [i for i in (self.validate(stop=stop) if issues is None else issues) if i.severity is Severity.ERROR]
         if not errors:
             return None
-        before = {(i.path, i.message, i.pointer) for i in self.validate(original=True)
+        before = {(i.path, i.message, i.pointer) for i in self.validate(original=True, stop=stop)
                   if i.severity is Severity.ERROR}
         new = [i for i in errors if (i.path, i.message, i.pointer) not in before]
         if not new:
@@ -794,8 +829,12 @@ class EditSession:
             return stop is not None and stop()
 
         report("validating", 0, 0)
-        issues = self.validate()
-        refusal = None if force else self.refusal(issues)
+        # (stop is asked between nodes here too: validating 10,000 arrays twice takes seconds)
+        issues = self.validate(stop=stopped)
+        refusal = None if force or stopped() else self.refusal(issues, stop=stopped)
+        if stopped():  # (before the refusal: validation cut short says nothing)
+            return SaveResult([], [], list(self.removed_temp_files), cancelled=True,
+                              remaining=[key for key, _data, _snapshot in plan])
         if refusal is not None:
             raise refusal
         conflicts = self._conflicts(plan, report, stopped)
