@@ -112,4 +112,7 @@ def _application(qapp):  # type: ignore[no-untyped-def]
     # is left as it was) would find them frozen
     import gc
 
+    from zarr_browser.core import jsonio
+
     gc.unfreeze()
+    jsonio.KEEP_FROZEN = False  # (set by a window that showed a store, and by make_browser's HeapKeeper)

@@ -16,6 +16,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any, Final, TypeAlias
 
 __all__ = ["JSON", "Document", "SourceFloat", "SourceInt", "dumps", "keep_number_tokens", "keeps_numbers", "parse_document",
@@ -365,6 +366,12 @@ def keep_number_tokens(text: str, value: JSON) -> JSON:
         return value
 
 
+_MARK = f"zb-number-{secrets.token_hex(8)}-"
+"""What :func:`render_numbers` puts in place of a number (and its index), drawn once per process:
+drawn per call, each render of a document asked the OS for random bytes, releasing the GIL
+10,000 times when 10,000 documents are rendered (see :mod:`~zarr_browser.core.yielding`)."""
+
+
 def render_numbers(render: Callable[[JSON], str], value: JSON) -> str:
     """``render(value)`` with each :class:`SourceFloat` and :class:`SourceInt` of *value* written
     as its token.
@@ -373,28 +380,9 @@ def render_numbers(render: Callable[[JSON], str], value: JSON) -> str:
     should a string of the document render the same (it cannot, but a program is not a proof),
     or the value nest too deeply to walk, *value* is rendered as it is."""
     tokens: dict[str, str] = {}
-    mark = f"zb-number-{secrets.token_hex(8)}-"
-
-    def swap(item: JSON) -> JSON:
-        if isinstance(item, (SourceFloat, SourceInt)):
-            name = f"{mark}{len(tokens)}"
-            tokens[name] = item.token
-            return name
-        if isinstance(item, dict):
-            out: dict[str, JSON] | None = None
-            for key, child in item.items():
-                new = swap(child)
-                if new is not child:
-                    out = dict(item) if out is None else out
-                    out[key] = new
-            return item if out is None else out
-        if isinstance(item, list):
-            swapped = [swap(child) for child in item]
-            return item if all(a is b for a, b in zip(swapped, item, strict=True)) else swapped
-        return item
-
+    mark = _MARK
     try:
-        swapped = swap(value)
+        swapped = _swap_numbers(value, mark, tokens)
     except RecursionError:
         return render(value)
     if not tokens:
@@ -410,10 +398,114 @@ def render_numbers(render: Callable[[JSON], str], value: JSON) -> str:
     return text if count == len(tokens) == len(seen) else render(value)
 
 
+def _swap_numbers(item: JSON, mark: str, tokens: dict[str, str]) -> JSON:
+    """*item* with each :class:`SourceFloat` and :class:`SourceInt` replaced by a marked string
+    (its token in *tokens*).  (A function of the module, not a closure: a recursive closure is a
+    reference cycle, garbage only the cyclic collector frees, made at every render.)"""
+    if isinstance(item, (SourceFloat, SourceInt)):
+        name = f"{mark}{len(tokens)}"
+        tokens[name] = item.token
+        return name
+    if isinstance(item, dict):
+        out: dict[str, JSON] | None = None
+        for key, child in item.items():
+            new = _swap_numbers(child, mark, tokens)
+            if new is not child:
+                out = dict(item) if out is None else out
+                out[key] = new
+        return item if out is None else out
+    if isinstance(item, list):
+        swapped = [_swap_numbers(child, mark, tokens) for child in item]
+        return item if all(a is b for a, b in zip(swapped, item, strict=True)) else swapped
+    return item
+
+
 def dumps(value: JSON, *, indent: int | str | None = 2, ensure_ascii: bool = False) -> str:
     """Serialise *value* the way zarr-python does: NaN/Infinity as bare tokens (non-ASCII text
-    as ``\\u`` escapes with *ensure_ascii*)."""
-    return json.dumps(value, indent=indent, allow_nan=True, ensure_ascii=ensure_ascii)
+    as ``\\u`` escapes with *ensure_ascii*).
+
+    The text of ``json.dumps(value, indent=indent, allow_nan=True, ensure_ascii=ensure_ascii)``.
+    Indented, it is written by :func:`_write_indented`: json's own indenting encoder builds
+    recursive closures at each call, a reference cycle of some 40 objects that only the cyclic
+    collector frees; rendering 10,000 documents a few times (validating a dimension renamed in
+    10,000 arrays) left millions, and the full collections they caused held the GIL for up to
+    0.3 s each, freezing the window (audit K).
+    """
+    if indent is None:
+        return json.dumps(value, allow_nan=True, ensure_ascii=ensure_ascii)
+    out: list[str] = []
+    _write_indented(value, " " * indent if isinstance(indent, int) else indent, "\n",
+                    encode_basestring_ascii if ensure_ascii else encode_basestring, out)
+    return "".join(out)
+
+
+def _float_text(value: float) -> str:
+    """A float as json writes it with ``allow_nan``."""
+    if value != value:
+        return "NaN"
+    if value == math.inf:
+        return "Infinity"
+    if value == -math.inf:
+        return "-Infinity"
+    return float.__repr__(value)
+
+
+def _key_text(key: object) -> str:
+    """An object key as json writes it (json's order of checks)."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, float):
+        return _float_text(key)
+    if key is True:
+        return "true"
+    if key is False:
+        return "false"
+    if key is None:
+        return "null"
+    if isinstance(key, int):
+        return int.__repr__(key)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {key.__class__.__name__}")
+
+
+def _write_indented(value: object, indent: str, newline: str, encode: Callable[[str], str], out: list[str]) -> None:
+    """Append *value* to *out* as ``json.dumps`` indents it (*newline*: a newline and the
+    indentation of the line *value* starts on); a module function, so no cycle is made."""
+    if isinstance(value, str):
+        out.append(encode(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(int.__repr__(value))
+    elif isinstance(value, float):
+        out.append(_float_text(value))
+    elif isinstance(value, list | tuple):
+        if not value:
+            out.append("[]")
+            return
+        inner = newline + indent
+        separator = "[" + inner
+        for item in value:
+            out.append(separator)
+            separator = "," + inner
+            _write_indented(item, indent, inner, encode, out)
+        out.append(newline + "]")
+    elif isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        inner = newline + indent
+        separator = "{" + inner
+        for key, item in value.items():
+            out.append(separator + encode(_key_text(key)) + ": ")
+            separator = "," + inner
+            _write_indented(item, indent, inner, encode, out)
+        out.append(newline + "}")
+    else:
+        raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
 
 
 def canonical(value: JSON) -> str:

@@ -37,6 +37,7 @@ from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import LocalStore, WrapperStore
 
+from zarr_browser.core.yielding import pause
 from zarr_browser.errors import (
     AccessDeniedError,
     BucketNotFoundError,
@@ -212,6 +213,7 @@ def _note_timeout(err: StoreTimeoutError) -> StoreTimeoutError:
 def run_sync(coro: Any, timeout: float | None = None) -> Any:
     """Run *coro* on zarr's I/O event loop and return its result (blocking; see :func:`cancellable`
     and :func:`time_bound`)."""
+    pause()  # (a worker reading node after node: see zarr_browser.core.yielding)
     event: threading.Event | None = getattr(_cancel, "event", None)
     bound = _BOUND.get()
     if bound is not None:

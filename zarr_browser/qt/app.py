@@ -204,6 +204,10 @@ class HeapKeeper:
             self._frozen_for = None
         if shown is None or sys.getallocatedblocks() < self.BIG_HEAP:
             return
+        if not gc.isenabled():
+            # a worker builds with the collector quiet (jsonio.quiet_collector), and makes what it
+            # built old on the way out: collecting here would walk all it made so far, on the GUI thread
+            return
         gc.collect(1)
         gc.freeze()
         self._frozen_for = shown

@@ -47,6 +47,7 @@ from qtpy.QtGui import (
     QStandardItemModel,
 )
 
+from zarr_browser.core.jsonio import quiet_collector
 from zarr_browser.core.model import Node, join_path
 from zarr_browser.core.summary import NodeSummary, summarize
 from zarr_browser.core.text import printable, visible_name
@@ -390,13 +391,18 @@ def _reread_node(
 
 def _reread_nodes(hierarchy: Hierarchy, registry: ConventionRegistry, root_name: str | None,
                   wanted: Sequence[tuple[str, Sequence[str]]]) -> list[tuple[str, _Reread | BaseException]]:
-    """Worker: :func:`_reread_node` of each ``(path, children)`` of *wanted*, its failure in its place."""
+    """Worker: :func:`_reread_node` of each ``(path, children)`` of *wanted*, its failure in its place.
+
+    The nodes live as long as their rows: they are built with the collector quiet (and frozen
+    with the rows in a window that keeps its heap frozen), as pages of rows are: 7,000 rows read
+    again after a save otherwise ended in a full collection of 0.1 s, holding the GIL."""
     out: list[tuple[str, _Reread | BaseException]] = []
-    for path, children in wanted:
-        try:
-            out.append((path, _reread_node(hierarchy, registry, path, root_name, children)))
-        except Exception as err:  # (each row fails alone, as rereadPath's do)
-            out.append((path, err))
+    with quiet_collector():
+        for path, children in wanted:
+            try:
+                out.append((path, _reread_node(hierarchy, registry, path, root_name, children)))
+            except Exception as err:  # (each row fails alone, as rereadPath's do)
+                out.append((path, err))
     return out
 
 

@@ -53,6 +53,7 @@ from qtpy.QtWidgets import (
 )
 
 from zarr_browser.cli import STORAGE_OPTIONS_ENV, URL_ENV
+from zarr_browser.core import jsonio
 from zarr_browser.core.preview import not_an_image
 from zarr_browser.core.redact import redact_options, redact_text, redact_url
 from zarr_browser.core.store import options_for_url
@@ -862,6 +863,11 @@ class BrowserWindow(QMainWindow):
         # arrays was loading (measured in tests/qt/test_window.py).  Frozen objects are still
         # freed by reference counting when the tree lets go of them.
         gc.freeze()
+        # the window keeps its heap frozen: work that builds quietly (jsonio.quiet_collector, an
+        # edit session's workers) freezes what it made too, without asking the collector whether
+        # anything is frozen (gc.get_freeze_count walks every frozen object: 0.1 s per million,
+        # holding the GIL, at the end of each piece of the editor's work; audit K)
+        jsonio.KEEP_FROZEN = True
 
     def _set_busy(self, text: str) -> None:
         busy = bool(text)

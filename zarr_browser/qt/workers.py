@@ -63,8 +63,11 @@ class Runner(Protocol):
 
 def _cancellable(event: threading.Event, fn: Callable[..., Any], *args: Any) -> Any:
     from zarr_browser.core.store import cancellable
+    from zarr_browser.core.yielding import yielding
 
-    with cancellable(event):  # a cancelled task stops waiting for the store: its thread is free again
+    # a cancelled task stops waiting for the store: its thread is free again; its long loops
+    # hand the GIL to the GUI thread now and then (see zarr_browser.core.yielding)
+    with cancellable(event), yielding():
         return fn(*args)
 
 

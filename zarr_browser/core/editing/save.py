@@ -35,6 +35,7 @@ from zarr_browser.core.editing.commands import ABSENT, EditError, same
 from zarr_browser.core.jsonio import JSON
 from zarr_browser.core.store import StoreAccess, archive_of, check_key, run_sync
 from zarr_browser.core.tempfiles import STALE_TEMP_SECONDS, TEMP_PREFIX, is_stale, temp_name
+from zarr_browser.core.yielding import pause
 from zarr_browser.errors import ReadOnlyError, StoreBoundaryError, StoreReadError
 
 __all__ = [
@@ -193,6 +194,7 @@ class LocalBackend(DocumentBackend):
         system, a directory of someone else's or an immutable one fails here, before any
         document is written, instead of after the first ones (the consolidated copy then stale)."""
         for directory in dict.fromkeys(self._path(key).parent for key in keys):
+            pause()  # (a directory per array: see zarr_browser.core.yielding)
             probe = directory / temp_name("probe")
             try:
                 os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

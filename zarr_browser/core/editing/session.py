@@ -47,11 +47,12 @@ from zarr_browser.core.editing.save import (
 )
 from zarr_browser.core.hierarchy import Hierarchy
 from zarr_browser.core.issues import Issue, Severity
-from zarr_browser.core.jsonio import JSON, Document, parse_document, render_numbers
+from zarr_browser.core.jsonio import JSON, Document, dumps, parse_document, render_numbers
 from zarr_browser.core.model import Node, build_node, key_prefix, metadata_keys, parent_path
 from zarr_browser.core.safety import read_values
 from zarr_browser.core.store import AccessMode
 from zarr_browser.core.textdiff import unified_diff
+from zarr_browser.core.yielding import pause
 from zarr_browser.errors import NodeNotFoundError, ReadOnlyError, StoreReadError
 
 if TYPE_CHECKING:
@@ -174,8 +175,6 @@ _ONE_LINE_STYLES = ((", ", ": ", ","), (",", ":", ","))
 
 def _one_line(value: JSON, separators: tuple[str, str, str], ascii_only: bool) -> str:
     """*value* on one line with *separators* (objects' items, keys, lists' items)."""
-    from zarr_browser.core.jsonio import dumps
-
     items, key_sep, list_sep = separators
     if isinstance(value, dict):
         return "{" + items.join(dumps(k, indent=None, ensure_ascii=ascii_only) + key_sep
@@ -315,6 +314,7 @@ class EditSession:
             return doc
         head = key.rpartition("/")[0]
         self._refuse_io("/" + head if head else "/")
+        pause()  # (10,000 documents read one after the other: see zarr_browser.core.yielding)
         snapshot = self.backend.read(key)
         if snapshot.data is None:
             doc = _Doc(snapshot, ABSENT, ABSENT)
@@ -616,7 +616,7 @@ class EditSession:
         doc = self._docs[key]
         if original or same(value, doc.original):
             return doc.text
-        from zarr_browser.core.jsonio import dumps, keeps_numbers
+        from zarr_browser.core.jsonio import keeps_numbers
 
         indent, tail, ascii_only, newline = _style(doc.text) if doc.snapshot.data else (2, "", False, "\n")
         # numbers the user did not change are written as they were: 1e400 became the bare Infinity
@@ -674,6 +674,7 @@ class EditSession:
     def _diffs(self, plan: Sequence[tuple[str, bytes, Snapshot]]) -> dict[str, str]:
         out: dict[str, str] = {}
         for key, data, snapshot in plan:
+            pause()
             old = "" if snapshot.data is None else snapshot.data.decode("utf-8", errors="replace")
             new = data.decode("utf-8")
             note = ""
@@ -714,6 +715,7 @@ class EditSession:
         for path in wanted:
             if stop is not None and stop():
                 return issues
+            pause()
             node = ctx.node(path)
             if node is not None:
                 issues.extend(validate_node(node, self.registry, ctx))
@@ -864,6 +866,7 @@ class EditSession:
             if stopped() and not all(key in copies for key, _data, _snapshot in plan):
                 return self._stop_saving(plan, written, issues, copies)
             key, data, snapshot = plan.pop(0)
+            pause()
             try:
                 new_snapshot = self.backend.write(key, data, snapshot)
             except ConflictError as err:
@@ -897,6 +900,7 @@ class EditSession:
         for done, (key, _data, snapshot) in enumerate(plan):
             if stopped():
                 return None
+            pause()
             report("checking", done, total)
             if self.backend.read(key).version != snapshot.version:
                 out.append(key)
@@ -1056,6 +1060,6 @@ def _indented(text: str) -> str:
     if not text:
         return text
     try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
+        return dumps(json.loads(text), indent=2) + "\n"  # (jsonio's: json's indenting leaves reference cycles)
     except ValueError:
         return text
