@@ -173,6 +173,7 @@ def test_a_save_stopped_from_its_progress_dialog_is_partly_saved_and_saving_agai
     assert message.startswith("Save stopped: 3 documents written (v00/.zattrs, v01/.zattrs, .zmetadata); "
                               "10 documents not written (v02/.zattrs, v03/.zattrs, v04/.zattrs, …) stay unsaved edits")
     assert message.endswith("Save again (Ctrl+S) to write the rest.")
+    assert window.errorBar.kind() == "notice", "stopped as asked: said in neutral colours, not as an error"
     for i in range(12):
         name = f"v{i:02d}"
         assert dims(store, name)[-1] == ("longitude" if i < 2 else "lon")

@@ -42,3 +42,26 @@ def test_shutting_down_with_cancel_abandons_a_store_read_at_once(qtbot: Any, can
         assert called == []
     else:  # the default lets the work finish (a save must)
         assert ended.wait(5) and outcome == ["answered"]
+
+
+def test_work_in_the_thread_runner_hands_the_gil_over_now_and_then(qtbot: Any, thread_runner: Any,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker's loops pause (zarr_browser.core.yielding) so that the GUI thread gets the GIL; on
+    the GUI thread itself, and in the command line, pause() does nothing."""
+    import time
+
+    from zarr_browser.core import yielding
+
+    monkeypatch.setattr(yielding, "NAP_EVERY", 0.0)
+    monkeypatch.setattr(yielding, "NAP", 0.05)
+
+    def paused() -> float:
+        start = time.perf_counter()
+        yielding.pause()
+        return time.perf_counter() - start
+
+    assert paused() < 0.05
+    results: list[float] = []
+    thread_runner.submit(paused, on_done=results.append)
+    qtbot.waitUntil(lambda: bool(results), timeout=5000)
+    assert results[0] >= 0.05

@@ -20,7 +20,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from qtpy.QtCore import (
     QEvent,
@@ -147,7 +147,15 @@ class BadgeDelegate(QStyledItemDelegate):
 
 
 class ErrorBar(QFrame):
-    """A non-modal, dismissable error message."""
+    """A non-modal, dismissable error message (red), or a notice (neutral: what the user asked for
+    happened, with more to say than the status bar holds, such as a save they stopped)."""
+
+    STYLES: Final = {
+        "error": "#errorBar { background: #fee2e2; border: 1px solid #fca5a5; border-radius: 4px; }"
+                 "#errorBar QLabel { color: #7f1d1d; }",
+        "notice": "#errorBar { background: #f1f5f9; border: 1px solid #cbd5e1; border-radius: 4px; }"
+                  "#errorBar QLabel { color: #1e293b; }",
+    }
 
     visibilityChanged = Signal(bool)
     """Shown or hidden (the window lets Esc dismiss it while it shows)."""
@@ -155,8 +163,8 @@ class ErrorBar(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("errorBar")
-        self.setStyleSheet("#errorBar { background: #fee2e2; border: 1px solid #fca5a5; border-radius: 4px; }"
-                           "#errorBar QLabel { color: #7f1d1d; }")
+        self._kind = "error"
+        self.setStyleSheet(self.STYLES["error"])
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -172,6 +180,20 @@ class ErrorBar(QFrame):
         self.hide()
 
     def showError(self, message: str) -> None:
+        self._show("error", message)
+
+    def showNotice(self, message: str) -> None:
+        """Show *message* in neutral colours: not an error."""
+        self._show("notice", message)
+
+    def kind(self) -> str:
+        """``"error"`` or ``"notice"``: what the message shown (or last shown) is."""
+        return self._kind
+
+    def _show(self, kind: str, message: str) -> None:
+        if kind != self._kind:
+            self._kind = kind
+            self.setStyleSheet(self.STYLES[kind])
         self.label.setText(message)
         self.show()
 

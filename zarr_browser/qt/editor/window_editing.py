@@ -416,7 +416,7 @@ class WindowEditing(QObject):
             what = f"{n:,} document{'s' if n != 1 else ''} written ({shown})" if n else "nothing was written"
             # (short: a long message ran over the status bar's permanent labels)
             self._status_bar().showMessage(f"Save stopped: {n:,} written, {left:,} not written", 10000)
-            self._window.errorBar.showError(
+            self._window.errorBar.showNotice(  # (stopped as asked: not an error)
                 f"Save stopped: {what}; {left:,} document{'s' if left != 1 else ''} not written "
                 f"({', '.join(result.remaining[:3])}{', …' if left > 3 else ''}) stay unsaved edits. "
                 + ("Each document written is whole, and the consolidated copy says what the documents say. "
