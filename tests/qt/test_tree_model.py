@@ -315,6 +315,11 @@ def test_stopping_or_refreshing_while_every_child_is_listed(qtbot: Any, tmp_path
                                        "(List the other children in the context menu)"), "the stop is shown"
     # scrolling down does not start it again; asking does, from where it stopped
     assert not model.isListingAll("/") and not model.canFetchMore(root) and model.unlistedCount(root) == 834
+    found: list[QModelIndex] = []  # revealing a child not listed lists up to it: the stop is over
+    model.revealPath("/a450", found.append)
+    qtbot.waitUntil(lambda: bool(found), timeout=10_000)
+    assert found[0].data() == "a450" and Model.FAILED not in {state for state, _ in rows(model, root)}
+    assert model.canFetchMore(root) and not model.isStopped("/")
     model.fetchAll(root)
     qtbot.waitUntil(lambda: not model.hasPendingOperations(), timeout=20_000)
     assert rows(model, root) == [(Model.NODE, f"a{i}") for i in range(1234)]

@@ -881,6 +881,13 @@ class HierarchyTreeModel(QStandardItemModel):
                 self._set_failed(group, "cancelled (refresh to try again)")
         self._wake(group)
 
+    def _resume(self, group: _Group) -> None:
+        """A group whose listing the user stopped part-way is listed again from there (its
+        *stopped* row goes away)."""
+        if group.stopped:
+            group.stopped = False
+            self._remove_placeholders(group, FAILED)
+
     def _cancel_group(self, group: _Group) -> None:
         """Cancel every listing of *group*: with "list every child", a part may still be going in
         while the next one is read."""
@@ -928,9 +935,8 @@ class HierarchyTreeModel(QStandardItemModel):
         stops it).  The children are asked for :attr:`LIST_ALL_PART` at a time, so they show
         as they are read."""
         group = self._group(parent)
-        if group is not None and group.stopped and group.request is None:  # go on where the user stopped
-            group.stopped = False
-            self._remove_placeholders(group, FAILED)
+        if group is not None and group.request is None:
+            self._resume(group)  # go on where the user stopped
         if group is None or group.request is not None or not self.canFetchMore(parent):
             return
         self._fetch(group, limit=max(self._page_size, self.LIST_ALL_PART), rest=True)
@@ -1195,6 +1201,7 @@ class HierarchyTreeModel(QStandardItemModel):
 
     def _fetch(self, group: _Group, *, limit: int | None = None, refresh: bool = False, rest: bool = False) -> None:
         assert self._hierarchy is not None
+        self._resume(group)  # (revealPath of a child not listed yet, say)
         node = group.item.data(self.NodeRole)
         offset = 0 if refresh else group.next_offset
         request = _Request(group, offset, limit or self._page_size, rest=rest)
