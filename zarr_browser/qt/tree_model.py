@@ -1282,7 +1282,7 @@ class HierarchyTreeModel(QStandardItemModel):
         group.request = None
         if listing.pending:
             self._read_pending(group, [join_path(listing.path, name) for name in listing.pending])
-        if request.rest and group.has_more and not request.cancelled:
+        if request.rest and group.has_more:  # (a cancelled request's rows never get here)
             self._fetch(group, limit=request.limit, rest=True)  # the next part ("list every child")
         self._settle(request)
         self.pageLoaded.emit(group.item.data(self.PathRole), group.next_offset, len(listing.names))
